@@ -1,0 +1,71 @@
+"""The ``dwelltime`` command: a thin click layer over the Python API.
+
+Each command lives in its own module and imports heavy libraries (torch, rasterio, geopandas)
+inside the command body, so ``dwelltime --help`` stays fast. Exit codes: 0 success, 1 the run
+failed (or finished with failed inputs under ``--strict``), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+
+import click
+
+from dwelltime import __version__
+
+#: command name -> "module:function" (imported only when the command runs or help is shown)
+COMMANDS: dict[str, str] = {
+    "scan": "dwelltime.cli.scan:scan",
+    "run": "dwelltime.cli.run:run",
+    "demo": "dwelltime.cli.demo:demo",
+    "synth": "dwelltime.cli.synth:synth",
+    "detect": "dwelltime.cli.detect:detect",
+    "link": "dwelltime.cli.link:link",
+    "evaluate": "dwelltime.cli.evaluate:evaluate",
+}
+
+
+def configure_logging(verbosity: int) -> None:
+    """-q → warnings only, default → info, -v → debug."""
+    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("dwelltime").setLevel(level)
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if _available(name))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not _available(cmd_name):
+            return None
+        module, _, attr = COMMANDS[cmd_name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def _available(name: str) -> bool:
+    module = COMMANDS[name].partition(":")[0]
+    return importlib.util.find_spec(module) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", "verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
+@click.version_option(__version__, prog_name="dwelltime")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Estimate how long aircraft stayed on the ground from a folder of satellite images.
+
+    \b
+    Typical use:
+      dwelltime demo --out demo_out          # synthetic Sunan series, end to end
+      dwelltime scan IMAGES/                  # what is in a folder of imagery
+      dwelltime run IMAGES/ --airport ZKPY --type IL62 --out results/
+    """
+    verbosity = -1 if quiet else verbose
+    configure_logging(verbosity)
+    ctx.obj = {"quiet": quiet, "verbosity": verbosity}

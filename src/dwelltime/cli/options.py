@@ -1,0 +1,64 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+out_option = click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the output files (GeoPackage + CSV). Nothing is written without it.",
+)
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Replace existing output files instead of stopping."
+)
+airport_option = click.option(
+    "--airport",
+    "airport",
+    required=True,
+    help="ICAO or IATA code of the airport, e.g. ZKPY or FNJ (Pyongyang Sunan).",
+)
+aprons_option = click.option(
+    "--aprons",
+    "aprons",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Vector file of apron polygons (GeoPackage, GeoJSON, shapefile, OSM export with "
+    "aeroway=apron). Default: a square around the airport reference point.",
+)
+type_option = click.option(
+    "--type",
+    "type_filter",
+    default=None,
+    help="Only report stays of this ICAO type designator, e.g. IL62.",
+)
+formats_option = click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["gpkg", "csv", "geojson", "parquet"]),
+    default=("gpkg", "csv"),
+    show_default=True,
+    help="Output formats; repeat the option for several.",
+)
+device_option = click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="Torch device for the detector: auto, cpu, cuda, cuda:1…",
+)
+weights_option = click.option(
+    "--weights",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Detector weights (.safetensors with its model card beside it). Default: the shipped model.",
+)
+
+
+def quiet(ctx: click.Context) -> bool:
+    """Whether the group was called with ``--quiet`` (no progress bars then)."""
+    return bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))

@@ -1,0 +1,39 @@
+"""Errors raised by dwelltime, each named after what went wrong and saying how to fix it."""
+
+from __future__ import annotations
+
+
+class DwelltimeError(Exception):
+    """Base class of every error dwelltime raises on purpose."""
+
+
+class SceneError(DwelltimeError):
+    """An image cannot be used: unreadable, no CRS, no acquisition time…
+
+    The message names the file and the reason in one line.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class UnknownAirportError(DwelltimeError):
+    """An ICAO/IATA code that the airport registry does not know."""
+
+
+class ApronError(DwelltimeError):
+    """An apron file that cannot be read or holds no usable polygons."""
+
+
+class WeightsError(DwelltimeError):
+    """Detector weights missing, corrupt (sha256 mismatch) or incompatible with the code."""
+
+
+class LabelError(DwelltimeError):
+    """A label file (DOTA txt or GeoJSON) that cannot be parsed."""
+
+
+class OutputExistsError(DwelltimeError):
+    """An output would be overwritten; pass ``--overwrite`` (``overwrite=True``) to allow it."""

@@ -1,0 +1,85 @@
+"""Column contracts between the stages; the names are part of the public API.
+
+Every stage hands the next one a :class:`geopandas.GeoDataFrame` with exactly these columns
+(extra columns are allowed and documented where they are made). Times are tz-aware UTC
+``pandas.Timestamp``; distances in metres; angles in degrees clockwise from grid north;
+durations in hours.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+#: One row per acquisition. ``geometry``: valid-data footprint in EPSG:4326.
+SCENE_COLUMNS: tuple[str, ...] = (
+    "scene_id",  # str, unique within a scan (file stem, made unique if needed)
+    "path",  # str, absolute path of the image
+    "acquired",  # UTC timestamp
+    "time_source",  # where `acquired` came from: user|stac|planet_json|planet_xml|maxar_imd|gdal_tag|filename
+    "provider",  # str: planet, maxar, stac, unknown…
+    "crs",  # str, the image CRS as "EPSG:nnnn" or WKT
+    "gsd_m",  # float, ground sample distance in metres (mean of x and y)
+    "width",  # int, pixels
+    "height",  # int, pixels
+    "count",  # int, band count
+    "dtype",  # str, e.g. uint8, uint16
+    "cloud_fraction",  # float in [0, 1] or NaN where the provider says nothing
+    "mask_path",  # str or "" : provider usable-data / cloud mask (Planet UDM2) if found
+    "geometry",
+)
+
+#: One row per scene × apron. ``geometry``: the visible part of the apron (local metric CRS).
+COVERAGE_COLUMNS: tuple[str, ...] = (
+    "scene_id",
+    "airport",  # ICAO code
+    "apron_id",  # str
+    "acquired",  # UTC timestamp of the scene
+    "visible_fraction",  # float in [0, 1]: visible area / apron area
+    "geometry",
+)
+
+#: One row per detected aircraft. ``geometry``: oriented footprint (local metric CRS).
+DETECTION_COLUMNS: tuple[str, ...] = (
+    "detection_id",  # str, unique: "<scene_id>:<n>"
+    "scene_id",
+    "airport",
+    "acquired",
+    "x",  # centre easting, metres (local CRS)
+    "y",  # centre northing, metres (local CRS)
+    "heading_deg",  # nose direction, degrees clockwise from grid north, [0, 360)
+    "length_m",
+    "wingspan_m",
+    "type",  # ICAO designator or "unknown"
+    "type_prob",  # probability of `type`, [0, 1]
+    "score",  # detection confidence, [0, 1]
+    "geometry",
+)
+
+#: One row per stay (one aircraft, one continuous presence). ``geometry``: centre point.
+STAY_COLUMNS: tuple[str, ...] = (
+    "stay_id",
+    "airport",
+    "type",
+    "type_prob",
+    "x",
+    "y",
+    "first_seen",  # UTC, t_i
+    "last_seen",  # UTC, t_j
+    "last_absent_before",  # UTC t_a, or NaT when censored at the start
+    "first_absent_after",  # UTC t_b, or NaT when censored at the end
+    "n_seen",
+    "dwell_min_h",  # t_j - t_i, hours
+    "dwell_max_h",  # t_b - t_a, hours; NaN (open) when censored
+    "dwell_est_h",  # point estimate, hours
+    "censored_start",  # bool: no visible absence before the first sighting
+    "censored_end",  # bool: no visible absence after the last sighting
+    "detection_ids",  # str, ";"-joined detection ids
+    "geometry",
+)
+
+
+def empty_frame(columns: tuple[str, ...], crs: object) -> gpd.GeoDataFrame:
+    """An empty GeoDataFrame with the given contract columns and CRS."""
+    data = {c: pd.Series(dtype=object) for c in columns if c != "geometry"}
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
