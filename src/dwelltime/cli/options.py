@@ -55,7 +55,7 @@ weights_option = click.option(
     "--weights",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Detector weights (.safetensors with its model card beside it). Default: the shipped model.",
+    help="Detector weights (.safetensors, model card beside it). Default: the shipped model.",
 )
 
 

@@ -1,0 +1,110 @@
+"""``dwelltime run``: the whole job on a folder of imagery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dwelltime.cli.options import (
+    airport_option,
+    aprons_option,
+    device_option,
+    formats_option,
+    out_option,
+    overwrite_option,
+    quiet,
+    type_option,
+    weights_option,
+)
+
+
+def run_and_report(
+    ctx: click.Context,
+    folder: Path,
+    airport: str,
+    *,
+    aprons: Path | None,
+    type_filter: str | None,
+    out: Path | None,
+    formats: tuple[str, ...],
+    overwrite: bool,
+    weights: Path | None,
+    device: str,
+    strict: bool,
+) -> None:
+    """Run the pipeline, print the stays table, write outputs; exit 1 on failure."""
+    from dwelltime import pipeline
+    from dwelltime.cli.progress import stage_bars
+    from dwelltime.detector import load_detector
+    from dwelltime.errors import DwelltimeError, UnknownAirportError
+    from dwelltime.io import write_layers
+    from dwelltime.report import plot_timeline, stays_table
+
+    try:
+        detector = load_detector(weights, device=device)
+        with stage_bars(disable=quiet(ctx)) as progress:
+            result = pipeline.run(
+                folder,
+                airport,
+                aprons=aprons,
+                type_filter=type_filter,
+                detector=detector,
+                progress=progress,
+            )
+    except UnknownAirportError as exc:
+        raise click.BadParameter(str(exc), param_hint="--airport") from exc
+    except DwelltimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    for err in result.errors:
+        click.echo(f"skipped {err}", err=True)
+    click.echo(
+        f"{result.airport.icao} {result.airport.name}: {len(result.scenes)} scenes, "
+        f"{len(result.detections)} detections, {len(result.stays)} stays"
+    )
+    click.echo(stays_table(result.stays))
+    if out is not None:
+        try:
+            paths = write_layers(out, result.layers(), formats=formats, overwrite=overwrite)
+        except DwelltimeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        figure = plot_timeline(result.stays, result.coverage, result.detections)
+        timeline = out / "timeline.png"
+        figure.savefig(timeline, dpi=120, bbox_inches="tight")
+        for path in [*paths, timeline]:
+            click.echo(f"wrote {path}")
+    if result.scenes.empty:
+        raise click.ClickException(f"no usable scene of {result.airport.icao} in {folder}")
+    if strict and result.errors:
+        raise click.ClickException(f"{len(result.errors)} input(s) failed (--strict)")
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@airport_option
+@aprons_option
+@type_option
+@out_option
+@formats_option
+@overwrite_option
+@weights_option
+@device_option
+@click.option("--strict", is_flag=True, help="Exit with status 1 if any input could not be used.")
+@click.pass_context
+def run(ctx: click.Context, folder: Path, **options: object) -> None:
+    """Find aircraft in every image of FOLDER and estimate how long each stayed.
+
+    Scans FOLDER for GeoTIFFs, tiles the aprons of the airport at the detector's
+    resolution, detects aircraft, links them across dates into stays and prints each
+    stay's dwell interval: at least dwell_min hours, at most dwell_max hours (open when the
+    images do not show the arrival or the departure).
+
+    \b
+    Example:
+      dwelltime run images/ --airport ZKPY --type IL62 --out results/
+
+    Exit status: 0 done (inputs that could not be used are listed on stderr), 1 nothing
+    usable or --strict with failed inputs, 2 bad usage.
+    """
+    run_and_report(ctx, folder, options.pop("airport"), **options)

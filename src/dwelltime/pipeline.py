@@ -1,0 +1,149 @@
+"""The whole job as one Python call: scan → tile → detect → link → estimate.
+
+This is the API the CLI (`dwelltime run`, `dwelltime demo`), the notebooks and the batch job
+share. I/O stays at the edges: :func:`run` reads imagery and returns frames; writing them is
+:func:`dwelltime.io.write_layers`' job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from dwelltime.airports import Airport, load_aprons, lookup_airport
+from dwelltime.errors import SceneError
+from dwelltime.linking import LinkConfig, link_stays
+from dwelltime.scenes import Scene, scan, scenes_frame
+from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
+
+log = logging.getLogger(__name__)
+
+#: progress(stage, done, total): called as scenes are processed; stage is "scan" or "detect".
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced, as frames with the columns of :mod:`dwelltime.schema`.
+
+    ``errors`` holds one :class:`SceneError` per input that could not be used (at scan or
+    later); the other scenes' results are complete regardless.
+    """
+
+    airport: Airport
+    aprons: gpd.GeoDataFrame
+    scenes: gpd.GeoDataFrame
+    coverage: gpd.GeoDataFrame
+    detections: gpd.GeoDataFrame
+    stays: gpd.GeoDataFrame
+    errors: list[SceneError] = field(default_factory=list)
+
+    def layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """The frames to write, by layer name."""
+        return {
+            "scenes": self.scenes,
+            "aprons": self.aprons,
+            "coverage": self.coverage,
+            "detections": self.detections,
+            "stays": self.stays,
+        }
+
+
+def run(
+    folder: Path | str,
+    airport: str,
+    *,
+    aprons: Path | str | None = None,
+    type_filter: str | None = None,
+    detector: object | None = None,
+    link_config: LinkConfig | None = None,
+    tile_size_px: int = 512,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Estimate stays and dwell intervals at ``airport`` from the images under ``folder``.
+
+    Args:
+        folder: folder searched recursively for GeoTIFF/COG scenes.
+        airport: ICAO or IATA code (``ZKPY`` or ``FNJ``).
+        aprons: vector file of apron polygons; default a square around the airport.
+        type_filter: keep only stays of this ICAO designator (all aircraft are still linked,
+            so a neighbour of another type never splits or joins a stay).
+        detector: a loaded :class:`dwelltime.detector.Detector`; default the shipped model.
+        link_config: association rules; default :class:`LinkConfig()`.
+        tile_size_px: tile edge in pixels at the detector's GSD.
+        batch_size: tiles per forward pass.
+        progress: optional callback ``progress(stage, done, total)``.
+    """
+    from dwelltime.detector import detect_tiles, load_detector
+
+    site = lookup_airport(airport)
+    apron_frame = load_aprons(site, Path(aprons) if aprons else None)
+    found = scan(Path(folder), progress=_stage(progress, "scan"))
+    errors = list(found.errors)
+    scenes = [s for s in found.scenes if _covers(s, apron_frame)]
+    for s in found.scenes:
+        if s not in scenes:
+            log.info("%s: does not overlap the aprons of %s; skipped", s.path, site.icao)
+
+    model = detector if detector is not None else load_detector()
+    spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
+    coverage, detections = [], []
+    report = _stage(progress, "detect")
+    for done, scene in enumerate(scenes, start=1):
+        try:
+            cov = scene_coverage(scene, site, apron_frame)
+            det = detect_tiles(
+                iter_tiles(scene, site, apron_frame, spec), model, batch_size=batch_size
+            )
+        except SceneError as exc:
+            errors.append(exc)
+            log.warning("%s", exc)
+        except Exception as exc:
+            errors.append(SceneError(scene.path, f"{type(exc).__name__}: {exc}"))
+            log.warning("%s", errors[-1])
+        else:
+            coverage.append(cov)
+            detections.append(det)
+        if report:
+            report(done, len(scenes))
+
+    coverage_frame = _concat(coverage, COVERAGE_COLUMNS, site.crs)
+    detection_frame = _concat(detections, DETECTION_COLUMNS, site.crs)
+    stays = link_stays(detection_frame, coverage_frame, link_config or LinkConfig())
+    if type_filter:
+        stays = stays[stays["type"] == type_filter.upper()].reset_index(drop=True)
+    used = {s.scene_id for s in scenes}
+    return RunResult(
+        airport=site,
+        aprons=apron_frame,
+        scenes=scenes_frame([s for s in found.scenes if s.scene_id in used]),
+        coverage=coverage_frame,
+        detections=detection_frame,
+        stays=stays,
+        errors=errors,
+    )
+
+
+def _covers(scene: Scene, aprons: gpd.GeoDataFrame) -> bool:
+    """Whether the scene's footprint overlaps any apron."""
+    return bool(aprons.to_crs("EPSG:4326").intersects(scene.footprint).any())
+
+
+def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(stage, done, total)
+
+
+def _concat(frames: list[gpd.GeoDataFrame], columns: tuple[str, ...], crs: str) -> gpd.GeoDataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty_frame(columns, crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)
