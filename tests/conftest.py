@@ -1,0 +1,85 @@
+"""Shared fixtures: tiny georeferenced GeoTIFFs written on the fly.
+
+``write_raster(path, ...)`` writes one GeoTIFF and returns its path. Defaults: a 3-band uint8
+64 × 64 image at 0.5 m in UTM 51N (EPSG:32651) whose upper-left corner is at Pyongyang Sunan's
+reference point. Pass ``crs=None`` for an image without a CRS, ``gsd`` in CRS units (degrees for
+EPSG:4326), ``data`` to set pixel values, ``tags`` for GDAL metadata (e.g. ``TIFFTAG_DATETIME``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+#: Pyongyang Sunan (ZKPY) reference point: (lon, lat) degrees and UTM 51N (x, y) metres.
+SUNAN_LONLAT: tuple[float, float] = (125.67, 39.2241)
+SUNAN_UTM51N: tuple[float, float] = (730_485.78, 4_345_043.01)
+
+
+def make_data(shape: tuple[int, int], count: int, dtype: str, seed: int = 0) -> np.ndarray:
+    """Deterministic textured pixels (count, rows, cols): a ramp plus noise, in range of dtype."""
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    top = 255 if np.dtype(dtype) == np.uint8 else 4000
+    ramp = np.add.outer(np.arange(rows), np.arange(cols)) / max(rows + cols - 2, 1)
+    bands = [ramp * top * 0.8 + rng.uniform(0, top * 0.2, shape) for _ in range(count)]
+    return np.stack(bands).astype(dtype)
+
+
+def _write_raster(
+    path: Path,
+    *,
+    crs: str | None = "EPSG:32651",
+    origin: tuple[float, float] = SUNAN_UTM51N,
+    gsd: float | tuple[float, float] = 0.5,
+    shape: tuple[int, int] = (64, 64),
+    count: int = 3,
+    dtype: str = "uint8",
+    nodata: float | None = None,
+    data: np.ndarray | None = None,
+    tags: Mapping[str, str] | None = None,
+    colorinterp: Sequence[str] | None = None,
+    descriptions: Sequence[str] | None = None,
+    seed: int = 0,
+) -> Path:
+    import rasterio
+    from rasterio.enums import ColorInterp
+    from rasterio.transform import from_origin
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gx, gy = (gsd, gsd) if isinstance(gsd, (int, float)) else gsd
+    if data is None:
+        data = make_data(shape, count, dtype, seed)
+    data = np.asarray(data, dtype=dtype).reshape(count, *shape)
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "width": shape[1],
+        "height": shape[0],
+        "count": count,
+        "dtype": dtype,
+        "transform": from_origin(origin[0], origin[1], gx, gy),
+        "nodata": nodata,
+    }
+    if crs is not None:
+        profile["crs"] = crs
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        if tags:
+            dst.update_tags(**tags)
+        if colorinterp:
+            dst.colorinterp = [ColorInterp[c] for c in colorinterp]
+        if descriptions:
+            for i, d in enumerate(descriptions, start=1):
+                dst.set_band_description(i, d)
+    return path
+
+
+@pytest.fixture
+def write_raster() -> Callable[..., Path]:
+    """Factory writing a small GeoTIFF: ``write_raster(path, crs=, origin=, gsd=, shape=, ...)``."""
+    return _write_raster
