@@ -1,0 +1,286 @@
+"""Find the images in a folder and describe each acquisition: time, CRS, GSD, footprint.
+
+:func:`scan` walks a folder recursively for GeoTIFF/COG files (``.tif``/``.tiff``, any case).
+Provider usable-data masks (``*_udm2.tif``, ``*_udm.tif``) are not scenes: each is attached to
+the image in its folder whose stem starts with the mask's stem minus the ``_udm2``/``_udm``
+suffix (Planet: ``<id>_3B_udm2.tif`` belongs to ``<id>_3B_AnalyticMS_SR.tif``).
+Acquisition times come from the sources listed in :mod:`dwelltime.timesources`, in that order
+of trust; every scene records which one it used in ``time_source``. A file that cannot be used
+(not an image, truncated, no CRS, no time, all nodata) becomes one :class:`SceneError` naming
+the file and the reason, and the scan goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from dwelltime.errors import SceneError
+from dwelltime.schema import SCENE_COLUMNS, empty_frame
+from dwelltime.timesources import NoTimeError, acquisition_time, stac_items
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".tif", ".tiff")
+MASK_SUFFIXES = ("_udm2", "_udm")
+#: Largest side, in pixels, of the decimated read used for the valid-data footprint.
+FOOTPRINT_MAX_PX = 512
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One acquisition. ``footprint`` is the valid-data outline in EPSG:4326 (lon, lat)."""
+
+    scene_id: str
+    path: Path
+    acquired: pd.Timestamp  # tz-aware UTC
+    time_source: str  # user|stac|planet_json|planet_xml|maxar_imd|gdal_tag|filename
+    provider: str
+    crs: str  # "EPSG:nnnn" or WKT
+    gsd_m: float  # metres per pixel, mean of x and y
+    width: int  # pixels
+    height: int  # pixels
+    count: int  # bands
+    dtype: str
+    cloud_fraction: float  # [0, 1]; NaN if the provider says nothing
+    mask_path: Path | None  # provider usable-data mask (Planet UDM2: band 1 == 1 is clear)
+    footprint: shapely.Geometry  # EPSG:4326
+
+
+@dataclass
+class ScanResult:
+    """Scenes that could be read and one error (file + reason) per file that could not."""
+
+    scenes: list[Scene] = field(default_factory=list)
+    errors: list[SceneError] = field(default_factory=list)
+
+
+def scan(
+    folder: Path,
+    *,
+    times: Mapping[str, object] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScanResult:
+    """Describe every GeoTIFF under ``folder`` (recursively), sorted by acquisition time.
+
+    Args:
+        folder: the imagery folder.
+        times: user acquisition times (datetime or ISO string; no zone means UTC), keyed by
+            absolute path, path relative to ``folder``, file name or stem. They win over every
+            other source.
+        progress: called as ``progress(done, total)`` after each file.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SceneError(folder, "is not a folder; give the folder that holds the images")
+    images, masks, jsons = _find_files(folder)
+    stac_index = stac_items(jsons)
+    ids = _scene_ids(images, folder)
+    result = ScanResult()
+    for done, image in enumerate(images, start=1):
+        try:
+            scene = read_scene(
+                image,
+                scene_id=ids[image],
+                folder=folder,
+                times=times,
+                stac_index=stac_index,
+                mask_path=_mask_for(image, masks),
+            )
+        except SceneError as e:
+            result.errors.append(e)
+        except Exception as e:  # one bad file must not stop the scan
+            result.errors.append(SceneError(image, f"{type(e).__name__}: {e}"))
+        else:
+            result.scenes.append(scene)
+        if progress is not None:
+            progress(done, len(images))
+    _warn_unused_times(times, images, folder)
+    result.scenes.sort(key=lambda s: (s.acquired, s.scene_id))
+    return result
+
+
+def read_scene(
+    path: Path,
+    *,
+    scene_id: str | None = None,
+    folder: Path | None = None,
+    times: Mapping[str, object] | None = None,
+    stac_index: Mapping[Path, dict] | None = None,
+    mask_path: Path | None = None,
+) -> Scene:
+    """Describe one image; SceneError naming the file and the reason when it cannot be used."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    path = Path(path)
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None and ds.gcps[0]:
+                raise SceneError(path, "is georeferenced only by GCPs; warp it first (gdalwarp)")
+            if ds.crs is None:
+                raise SceneError(path, "has no CRS; assign one (gdal_edit.py -a_srs EPSG:…)")
+            footprint = _footprint(ds)
+            tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
+            gsd = gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
+            crs = f"EPSG:{ds.crs.to_epsg()}" if ds.crs.to_epsg() else ds.crs.to_wkt()
+            shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
+    except RasterioError as e:
+        raise SceneError(path, f"not a readable GeoTIFF ({_first_line(e)})") from None
+    try:
+        info = acquisition_time(
+            path, folder=folder or path.parent, tags=tags, times=times, stac_index=stac_index
+        )
+    except (NoTimeError, ValueError) as e:
+        raise SceneError(path, str(e)) from None
+    provider = info.provider
+    if provider == "unknown" and mask_path is not None:
+        provider = "planet"
+    return Scene(
+        scene_id=scene_id or path.stem,
+        path=path.resolve(),
+        acquired=info.acquired,
+        time_source=info.source,
+        provider=provider,
+        crs=crs,
+        gsd_m=gsd,
+        width=shape[0],
+        height=shape[1],
+        count=shape[2],
+        dtype=shape[3],
+        cloud_fraction=info.cloud_fraction,
+        mask_path=mask_path.resolve() if mask_path else None,
+        footprint=footprint,
+    )
+
+
+_NOT_ATTRIBUTES = ("path", "mask_path", "geometry")
+
+
+def scenes_frame(scenes: Sequence[Scene]) -> gpd.GeoDataFrame:
+    """The scenes as a GeoDataFrame with :data:`SCENE_COLUMNS`, footprints in EPSG:4326."""
+    if not scenes:
+        return empty_frame(SCENE_COLUMNS, "EPSG:4326")
+    rows = [
+        {
+            **{
+                c: getattr(s, c)
+                for c in SCENE_COLUMNS
+                if c not in ("path", "mask_path", "geometry")
+            },
+            "path": str(s.path),
+            "mask_path": str(s.mask_path) if s.mask_path else "",
+        }
+        for s in scenes
+    ]
+    frame = pd.DataFrame(rows)
+    frame["acquired"] = pd.to_datetime(frame["acquired"], utc=True)
+    geometry = gpd.GeoSeries([s.footprint for s in scenes], crs="EPSG:4326")
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")[list(SCENE_COLUMNS)]
+
+
+def gsd_metres(crs: object, transform: object, width: int, height: int) -> float:
+    """Mean pixel size in metres; for geographic CRSs measured on the WGS84 ellipsoid at the
+    image centre (degrees → metres)."""
+    xres = math.hypot(transform.a, transform.d)  # type: ignore[attr-defined]
+    yres = math.hypot(transform.b, transform.e)  # type: ignore[attr-defined]
+    if crs.is_geographic:  # type: ignore[attr-defined]
+        from pyproj import Geod
+
+        lon, lat = transform * (width / 2, height / 2)  # type: ignore[operator]
+        geod = Geod(ellps="WGS84")
+        xres = geod.inv(lon, lat, lon + xres, lat)[2]
+        yres = geod.inv(lon, lat, lon, lat + yres)[2]
+        return float((xres + yres) / 2)
+    factor = crs.linear_units_factor[1]  # type: ignore[attr-defined]
+    return float((xres + yres) / 2 * factor)
+
+
+def _footprint(ds: object) -> shapely.Geometry:
+    """Valid-data outline in EPSG:4326 from a decimated dataset mask (bounds if all valid).
+
+    Also reads a decimated band so that truncated files fail here rather than later.
+    """
+    from rasterio.enums import MaskFlags
+    from rasterio.errors import RasterioIOError
+    from rasterio.features import shapes
+    from rasterio.warp import transform_geom
+
+    scale = max(ds.width, ds.height) / FOOTPRINT_MAX_PX
+    out_shape = (max(1, round(ds.height / max(scale, 1))), max(1, round(ds.width / max(scale, 1))))
+    try:
+        ds.read(1, out_shape=out_shape)
+    except RasterioIOError:
+        raise SceneError(ds.name, "pixel data cannot be read (truncated or corrupt file)") from None
+    if all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
+        outline = shapely.box(*ds.bounds)
+    else:
+        mask = ds.dataset_mask(out_shape=out_shape)
+        if not mask.any():
+            raise SceneError(ds.name, "holds no valid pixels (all nodata)")
+        step = ds.transform * ds.transform.scale(ds.width / out_shape[1], ds.height / out_shape[0])
+        parts = [shapely.geometry.shape(g) for g, _ in shapes(mask, mask=mask > 0, transform=step)]
+        outline = shapely.union_all(parts).simplify(abs(step.a))
+    outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
+    return shapely.make_valid(shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline)))
+
+
+def _find_files(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """Images, provider masks and JSON files under ``folder``, sorted."""
+    images, masks, jsons = [], [], []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            p = Path(root) / name
+            if p.suffix.lower() in IMAGE_SUFFIXES:
+                is_mask = p.stem.lower().endswith(MASK_SUFFIXES)
+                (masks if is_mask else images).append(p)
+            elif p.suffix.lower() == ".json":
+                jsons.append(p)
+    return images, masks, jsons
+
+
+def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:
+    """The provider mask beside ``image`` whose base (stem minus suffix) starts its stem."""
+    best: tuple[int, Path] | None = None
+    for m in masks:
+        if m.parent != image.parent:
+            continue
+        stem = m.stem.lower()
+        base = next(stem[: -len(s)] for s in MASK_SUFFIXES if stem.endswith(s))
+        if image.stem.lower().startswith(base) and (best is None or len(base) > best[0]):
+            best = (len(base), m)
+    return best[1] if best else None
+
+
+def _scene_ids(images: Sequence[Path], folder: Path) -> dict[Path, str]:
+    """File stems; where stems repeat, the path relative to ``folder`` without its suffix."""
+    counts = Counter(p.stem for p in images)
+    return {
+        p: p.stem if counts[p.stem] == 1 else p.relative_to(folder).with_suffix("").as_posix()
+        for p in images
+    }
+
+
+def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path], folder: Path):
+    if not times:
+        return
+    from dwelltime.timesources import user_keys
+
+    known = {k for p in images for k in user_keys(p, folder)}
+    unused = sorted(k for k in times if k not in known)
+    if unused:
+        log.warning("user times name no image found: %s", ", ".join(unused[:5]))
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

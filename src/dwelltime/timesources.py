@@ -1,0 +1,319 @@
+"""Where an image's acquisition time comes from, in order of trust.
+
+1. ``user``: an explicit mapping (``scan(times=...)``, CLI ``--times CSV``), keyed by absolute
+   path, path relative to the scanned folder, file name or file stem.
+2. ``stac``: a STAC item sidecar ``<stem>.json`` / ``<stem>.stac.json`` (``properties.datetime``,
+   else ``properties.start_datetime``), or any STAC item in the image's folder whose assets
+   ``href`` the image.
+3. ``planet_json``: Planet ``<stem or item id>_metadata.json`` (``properties.acquired``).
+4. ``planet_xml``: Planet ``<stem or item id>_metadata.xml`` (``eop:acquisitionDate``).
+5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``, else ``earliestAcqTime``).
+6. ``gdal_tag``: GDAL metadata ``ACQUISITIONDATETIME`` (default or IMAGERY domain), else
+   ``TIFFTAG_DATETIME`` ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC).
+7. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX`. A name
+   with a date but no time of day is rejected (midnight would bias dwell times by up to a day).
+
+Times without a zone are read as UTC. The first source that yields a time wins; a sidecar
+that exists but cannot be parsed is logged as a warning and the next source is tried.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+#: A date and a time of day in a file name: 20230731T023512, 20230731_023512,
+#: 2023-07-31T02:35:12 (separators optional; not inside a longer run of digits).
+FILENAME_REGEX = re.compile(
+    r"(?<!\d)(?P<date>\d{4}-?\d{2}-?\d{2})"
+    r"(?:[T_ -]?(?P<time>\d{2}:?\d{2}:?\d{2}))?(?!\d)"
+)
+#: Format of the ``date`` and ``time`` groups once separators are removed.
+FILENAME_FORMAT = "%Y%m%d%H%M%S"
+
+TIME_SOURCES = ("user", "stac", "planet_json", "planet_xml", "maxar_imd", "gdal_tag", "filename")
+
+
+class NoTimeError(ValueError):
+    """No source gave an acquisition time; the message says what was looked at."""
+
+
+@dataclass(frozen=True)
+class TimeInfo:
+    """An acquisition time with where it came from and what the provider said besides."""
+
+    acquired: pd.Timestamp  # tz-aware UTC
+    source: str  # one of TIME_SOURCES
+    provider: str = "unknown"
+    cloud_fraction: float = math.nan  # [0, 1]
+
+
+def to_utc(value: object) -> pd.Timestamp:
+    """A timestamp in UTC; values without a zone are taken to be UTC. ValueError if unparsable."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError("empty time")
+    ts = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+    if pd.isna(ts):
+        raise ValueError(f"not a time: {value!r}")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def read_times_csv(path: Path) -> dict[str, pd.Timestamp]:
+    """User times from a CSV with a ``path`` (or ``stem``/``scene_id``/``file``) and an
+    ``acquired`` column. ValueError naming the row when a time cannot be read."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        fields = [c.strip().lower() for c in reader.fieldnames or []]
+        key_col = next((c for c in ("path", "stem", "scene_id", "file") if c in fields), None)
+        if key_col is None or "acquired" not in fields:
+            raise ValueError(f"needs columns path (or stem) and acquired, found {fields}")
+        out = {}
+        for n, row in enumerate(reader, start=2):
+            row = {k.strip().lower(): v for k, v in row.items() if k}
+            try:
+                out[row[key_col].strip()] = to_utc(row["acquired"])
+            except ValueError as e:
+                raise ValueError(f"line {n}: {e}") from None
+    return out
+
+
+def user_time(image: Path, folder: Path, times: Mapping[str, object]) -> pd.Timestamp | None:
+    """The user's time for ``image``: keyed by absolute path, relative path, name or stem."""
+    for key in user_keys(image, folder):
+        if key in times:
+            return to_utc(times[key])
+    return None
+
+
+def user_keys(image: Path, folder: Path) -> list[str]:
+    """The keys under which a user mapping may name ``image``, most specific first."""
+    keys = [str(image.resolve()), str(image)]
+    try:
+        keys.append(image.resolve().relative_to(folder.resolve()).as_posix())
+    except ValueError:
+        pass
+    return [*keys, image.name, image.stem]
+
+
+def stac_items(json_paths: Iterable[Path]) -> dict[Path, dict[str, Any]]:
+    """Index STAC items by the resolved paths of the local files their assets href."""
+    index: dict[Path, dict[str, Any]] = {}
+    for p in json_paths:
+        item = _load_json(p)
+        if not _is_stac_item(item):
+            continue
+        for asset in (item.get("assets") or {}).values():
+            href = str((asset or {}).get("href", ""))
+            if href and "://" not in href.removeprefix("file://"):
+                index[(p.parent / href.removeprefix("file://")).resolve()] = item
+    return index
+
+
+def stac_time(image: Path, index: Mapping[Path, dict[str, Any]]) -> TimeInfo | None:
+    """Time from a ``<stem>.json``/``<stem>.stac.json`` item or an item whose asset is ``image``."""
+    for sidecar in (image.with_suffix(".json"), image.with_suffix(".stac.json")):
+        item = _load_json(sidecar) if sidecar.is_file() else None
+        if _is_stac_item(item):
+            break
+    else:
+        item = index.get(image.resolve())
+    if item is None:
+        return None
+    props = item.get("properties") or {}
+    acquired = _parse(props.get("datetime") or props.get("start_datetime"), image, "STAC item")
+    if acquired is None:
+        return None
+    provider = props.get("constellation") or props.get("platform") or "stac"
+    return TimeInfo(acquired, "stac", str(provider).lower(), _percent(props.get("eo:cloud_cover")))
+
+
+def planet_json_time(image: Path) -> TimeInfo | None:
+    """Time from Planet ``<stem or item id>_metadata.json`` (``properties.acquired``)."""
+    sidecar = _prefixed_sidecar(image, "_metadata.json")
+    if sidecar is None:
+        return None
+    props = (_load_json(sidecar) or {}).get("properties") or {}
+    acquired = _parse(props.get("acquired"), sidecar, "Planet metadata")
+    if acquired is None:
+        return None
+    if props.get("cloud_cover") is not None:
+        cloud = _fraction(props["cloud_cover"])
+    else:
+        cloud = _percent(props.get("cloud_percent"))
+    return TimeInfo(acquired, "planet_json", "planet", cloud)
+
+
+def planet_xml_time(image: Path) -> TimeInfo | None:
+    """Time from Planet ``<stem or item id>_metadata.xml`` (``eop:acquisitionDate``)."""
+    sidecar = _prefixed_sidecar(image, "_metadata.xml")
+    if sidecar is None:
+        return None
+    try:
+        root = ET.parse(sidecar).getroot()
+    except (ET.ParseError, OSError) as e:
+        log.warning("%s: cannot read Planet metadata XML (%s); trying other sources", sidecar, e)
+        return None
+    texts = {el.tag.rsplit("}", 1)[-1]: (el.text or "").strip() for el in root.iter()}
+    acquired = _parse(texts.get("acquisitionDate"), sidecar, "Planet metadata")
+    if acquired is None:
+        return None
+    cloud = _percent(texts.get("cloudCoverPercentage"))
+    return TimeInfo(acquired, "planet_xml", "planet", cloud)
+
+
+def maxar_imd_time(image: Path) -> TimeInfo | None:
+    """Time from a Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``/``earliestAcqTime``)."""
+    sidecar = next((p for p in _siblings(image) if p.suffix.lower() == ".imd"), None)
+    if sidecar is None:
+        return None
+    fields = dict(re.findall(r"^\s*(\w+)\s*=\s*\"?([^\";]*)\"?;", sidecar.read_text(), re.M))
+    acquired = _parse(
+        fields.get("firstLineTime") or fields.get("earliestAcqTime"), sidecar, "Maxar IMD"
+    )
+    if acquired is None:
+        return None
+    cloud = _fraction(fields.get("cloudCover"))
+    return TimeInfo(acquired, "maxar_imd", "maxar", cloud)
+
+
+def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
+    """Time from GDAL metadata: ``ACQUISITIONDATETIME``, else ``TIFFTAG_DATETIME`` (as UTC)."""
+    value = tags.get("ACQUISITIONDATETIME")
+    if not value and tags.get("TIFFTAG_DATETIME"):
+        # "YYYY:MM:DD HH:MM:SS", no time zone: read as UTC
+        value = tags["TIFFTAG_DATETIME"].strip().replace(":", "-", 2)
+    acquired = _parse(value, image, "GDAL tag")
+    return None if acquired is None else TimeInfo(acquired, "gdal_tag")
+
+
+def filename_time(image: Path) -> TimeInfo | None:
+    """Time from the file name (:data:`FILENAME_REGEX`). NoTimeError for a date-only name."""
+    date_only = None
+    for m in FILENAME_REGEX.finditer(image.stem):
+        if m["time"] is None:
+            date_only = date_only or m["date"]
+            continue
+        digits = re.sub(r"\D", "", m["date"] + m["time"])
+        try:
+            return TimeInfo(to_utc(datetime.strptime(digits, FILENAME_FORMAT)), "filename")
+        except ValueError:
+            continue
+    if date_only:
+        raise NoTimeError(
+            f"file name holds a date ({date_only}) but no time of day; midnight would bias "
+            "dwell times by up to a day, so give the time with --times CSV (path,acquired)"
+        )
+    return None
+
+
+def _parse(value: object, where: Path, what: str) -> pd.Timestamp | None:
+    if value is None or value == "":
+        return None
+    try:
+        return to_utc(value)
+    except (ValueError, TypeError):
+        log.warning("%s: %s time %r is not a date-time; trying other sources", where, what, value)
+        return None
+
+
+def _load_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        log.warning("%s: cannot read JSON (%s); trying other sources", path, e)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _is_stac_item(item: object) -> bool:
+    return (
+        isinstance(item, dict)
+        and item.get("type") == "Feature"
+        and isinstance(item.get("properties"), dict)
+        and ("stac_version" in item or "assets" in item)
+    )
+
+
+def _siblings(image: Path) -> list[Path]:
+    """Files beside ``image`` with the same stem (any extension case)."""
+    return sorted(p for p in image.parent.glob(f"{glob_escape(image.stem)}.*") if p != image)
+
+
+def _prefixed_sidecar(image: Path, suffix: str) -> Path | None:
+    """``<prefix><suffix>`` beside image, prefix = stem or its longest ``_``-separated head
+    (Planet names ``<item id>_3B_AnalyticMS.tif`` beside ``<item id>_metadata.json``)."""
+    parts = image.stem.split("_")
+    for n in range(len(parts), 0, -1):
+        candidate = image.parent / ("_".join(parts[:n]) + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def glob_escape(text: str) -> str:
+    """Escape glob metacharacters in a file name part."""
+    return re.sub(r"([\[\]*?])", r"[\1]", text)
+
+
+def _fraction(value: object) -> float:
+    """A cloud fraction in [0, 1] from a provider value in [0, 1]; NaN if missing/invalid."""
+    try:
+        f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return f if 0.0 <= f <= 1.0 else math.nan
+
+
+def _percent(value: object) -> float:
+    """A cloud fraction in [0, 1] from a percentage in [0, 100]; NaN if missing/invalid."""
+    try:
+        return _fraction(float(value) / 100.0)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def acquisition_time(
+    image: Path,
+    *,
+    folder: Path,
+    tags: Mapping[str, str],
+    times: Mapping[str, object] | None = None,
+    stac_index: Mapping[Path, dict[str, Any]] | None = None,
+) -> TimeInfo:
+    """The acquisition time of ``image`` from the most trusted source that has one.
+
+    ``tags``: the image's GDAL metadata (default and IMAGERY domains merged). NoTimeError when
+    no source gives a time.
+    """
+    if times:
+        acquired = user_time(image, folder, times)
+        if acquired is not None:
+            return TimeInfo(acquired, "user")
+    for reader in (
+        lambda: stac_time(image, stac_index or {}),
+        lambda: planet_json_time(image),
+        lambda: planet_xml_time(image),
+        lambda: maxar_imd_time(image),
+        lambda: gdal_tag_time(tags, image),
+        lambda: filename_time(image),
+    ):
+        info = reader()
+        if info is not None:
+            return info
+    raise NoTimeError(
+        "no acquisition time (no STAC/Planet/Maxar sidecar, no TIFFTAG_DATETIME or "
+        "ACQUISITIONDATETIME tag, no date-time in the file name); give it with --times CSV"
+    )
