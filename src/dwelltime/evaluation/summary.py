@@ -1,0 +1,295 @@
+"""Metric tables of a detector on labelled images: overall, by GSD and by aircraft type.
+
+Detection metrics (AP50, AP75, precision/recall/F1 at the score threshold, best F1) use
+oriented IoU, or the IoU of enclosing axis-aligned boxes with ``axis_aligned=True``.
+Attribute metrics (type top-1 accuracy, length/span/heading errors) use the true positives at
+IoU 0.5 among predictions scoring at least the threshold; type accuracy counts only truth
+of a known type.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dwelltime.errors import OutputExistsError
+from dwelltime.evaluation.geometry import axis_aligned as enclosing_boxes
+from dwelltime.evaluation.geometry import iou_matrix
+from dwelltime.evaluation.metrics import (
+    Matching,
+    Outcomes,
+    angle_error_deg,
+    average_precision,
+    best_f1,
+    match,
+    nanmedian,
+    operating_point,
+)
+from dwelltime.evaluation.objects import EvalImage
+
+#: upper edges (metres) of the GSD bins of the breakdown
+GSD_BIN_EDGES: tuple[float, ...] = (0.4, 0.6, 1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """All tables of one evaluation.
+
+    overall: metric name -> value (see :func:`detection_metrics`, :func:`attribute_metrics`).
+    by_gsd: one row per GSD bin with the same metrics. by_type: one row per truth type with
+    n_truth, recall, type accuracy and attribute errors.
+    """
+
+    overall: dict[str, float]
+    by_gsd: pd.DataFrame
+    by_type: pd.DataFrame
+    score_threshold: float
+    threshold_source: str
+    axis_aligned: bool
+
+
+def gsd_bin(gsd_m: float) -> str:
+    """Label of the GSD bin holding ``gsd_m`` metres, e.g. ``"0.4–0.6 m"``; NaN → ``"unknown"``."""
+    if not math.isfinite(gsd_m):
+        return "unknown"
+    lower = 0.0
+    for upper in GSD_BIN_EDGES:
+        if gsd_m < upper:
+            return f"{lower:g}–{upper:g} m" if lower else f"<{upper:g} m"
+        lower = upper
+    return f"≥{lower:g} m"
+
+
+def _matchings(
+    images: Sequence[EvalImage], iou_threshold: float, axis_aligned: bool
+) -> list[Matching]:
+    out = []
+    for im in images:
+        pred, truth = im.predictions.polygons, im.truth.polygons
+        if axis_aligned:
+            pred, truth = enclosing_boxes(pred), enclosing_boxes(truth)
+        iou = iou_matrix(pred, truth)
+        out.append(
+            match(
+                iou,
+                im.predictions.score,
+                iou_threshold=iou_threshold,
+                difficult=im.truth.difficult,
+            )
+        )
+    return out
+
+
+def _pool(images: Sequence[EvalImage], matchings: Sequence[Matching]) -> Outcomes:
+    return Outcomes.pool(
+        [
+            (im.predictions.score, m, int(np.sum(~im.truth.difficult)))
+            for im, m in zip(images, matchings, strict=True)
+        ]
+    )
+
+
+def pair_table(
+    images: Sequence[EvalImage], matchings: Sequence[Matching], score_threshold: float
+) -> pd.DataFrame:
+    """One row per countable truth object: whether a kept prediction found it, and errors.
+
+    Columns: image_id, gsd_bin, type, found, pred_type, length_err_m, span_err_m,
+    heading_err_deg (mod 360), heading_err_mod180_deg; errors NaN where not found or unknown.
+    """
+    rows = []
+    for im, m in zip(images, matchings, strict=True):
+        t, p = im.truth, im.predictions
+        n = len(t)
+        pred_of = np.full(n, -1)
+        hits = m.tp & (p.score >= score_threshold)
+        pred_of[m.truth_index[hits]] = np.nonzero(hits)[0]
+        found = pred_of >= 0
+        idx = np.where(found, pred_of, 0)
+
+        def err(pv: np.ndarray, tv: np.ndarray, found=found, idx=idx) -> np.ndarray:
+            return np.where(found, np.abs(pv[idx] - tv) if len(pv) else np.nan, np.nan)
+
+        head_p = p.heading_deg[idx] if len(p) else np.full(n, np.nan)
+        frame = pd.DataFrame(
+            {
+                "image_id": im.image_id,
+                "gsd_bin": gsd_bin(im.gsd_m),
+                "type": t.types,
+                "found": found,
+                "pred_type": np.where(found, p.types[idx] if len(p) else "", None),
+                "length_err_m": err(p.length_m, t.length_m),
+                "span_err_m": err(p.span_m, t.span_m),
+                "heading_err_deg": np.where(found, angle_error_deg(head_p, t.heading_deg), np.nan),
+                "heading_err_mod180_deg": np.where(
+                    found, angle_error_deg(head_p, t.heading_deg, period=180), np.nan
+                ),
+            }
+        )
+        rows.append(frame[~t.difficult])
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def attribute_metrics(pairs: pd.DataFrame) -> dict[str, float]:
+    """Type top-1 accuracy and median errors over the found objects of ``pairs``."""
+    found = pairs[pairs["found"]] if len(pairs) else pairs
+    typed = found[found["type"] != "unknown"] if len(found) else found
+    return {
+        "n_matched": len(found),
+        "n_typed": len(typed),
+        "type_accuracy": float(np.mean(typed["pred_type"] == typed["type"]))
+        if len(typed)
+        else float("nan"),
+        **{
+            f"median_{c}": nanmedian(found[c]) if len(found) else float("nan")
+            for c in ("length_err_m", "span_err_m", "heading_err_deg", "heading_err_mod180_deg")
+        },
+    }
+
+
+def detection_metrics(
+    images: Sequence[EvalImage], score_threshold: float, *, axis_aligned: bool = False
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """AP50, AP75, P/R/F1 at the threshold, best F1 and attribute metrics; plus the pair table."""
+    m50 = _matchings(images, 0.5, axis_aligned)
+    o50, o75 = _pool(images, m50), _pool(images, _matchings(images, 0.75, axis_aligned))
+    f1_best, f1_thr = best_f1(o50)
+    pairs = pair_table(images, m50, score_threshold)
+    row = {
+        "n_images": len(images),
+        "n_truth": o50.n_truth,
+        "n_pred": len(o50.score),
+        "ap50": average_precision(o50),
+        "ap75": average_precision(o75),
+        **operating_point(o50, score_threshold),
+        "best_f1": f1_best,
+        "best_f1_threshold": f1_thr,
+        **attribute_metrics(pairs),
+    }
+    return row, pairs
+
+
+def evaluate_images(
+    images: Sequence[EvalImage],
+    *,
+    score_threshold: float,
+    threshold_source: str = "given",
+    axis_aligned: bool = False,
+) -> Evaluation:
+    """Score predictions against truth over ``images``, with GSD and type breakdowns."""
+    overall, pairs = detection_metrics(images, score_threshold, axis_aligned=axis_aligned)
+    lowest: dict[str, float] = {}
+    for im in images:  # bins in order of GSD, "unknown" last
+        b = gsd_bin(im.gsd_m)
+        lowest[b] = min(lowest.get(b, math.inf), im.gsd_m if math.isfinite(im.gsd_m) else math.inf)
+    bins = sorted(lowest, key=lowest.__getitem__)
+    by_gsd = pd.DataFrame(
+        [
+            {
+                "gsd_bin": b,
+                **detection_metrics(
+                    [im for im in images if gsd_bin(im.gsd_m) == b],
+                    score_threshold,
+                    axis_aligned=axis_aligned,
+                )[0],
+            }
+            for b in bins
+        ]
+    )
+    by_type = pd.DataFrame(
+        [
+            {
+                "type": t,
+                "n_truth": len(g),
+                "recall": float(g["found"].mean()),
+                **attribute_metrics(g),
+            }
+            for t, g in (pairs.groupby("type", sort=True) if len(pairs) else [])
+        ]
+    )
+    return Evaluation(overall, by_gsd, by_type, score_threshold, threshold_source, axis_aligned)
+
+
+OVERALL_LABELS: dict[str, str] = {
+    "n_images": "images",
+    "n_truth": "truth objects",
+    "n_pred": "predictions",
+    "ap50": "AP50",
+    "ap75": "AP75",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+    "best_f1": "best F1",
+    "best_f1_threshold": "best F1 at score",
+    "type_accuracy": "type top-1 accuracy",
+    "median_length_err_m": "median length error (m)",
+    "median_span_err_m": "median span error (m)",
+    "median_heading_err_deg": "median heading error (deg, mod 360)",
+    "median_heading_err_mod180_deg": "median heading error (deg, mod 180)",
+}
+
+
+def format_evaluation(ev: Evaluation) -> str:
+    """A plain-text report: overall figures, then the GSD and type tables."""
+    iou = "axis-aligned box IoU" if ev.axis_aligned else "oriented IoU"
+    lines = [
+        f"Detection with {iou}; score threshold {ev.score_threshold:g} ({ev.threshold_source})",
+    ]
+    for key, label in OVERALL_LABELS.items():
+        value = ev.overall[key]
+        lines.append(
+            f"  {label:<38} {value:.3f}" if isinstance(value, float) else f"  {label:<38} {value}"
+        )
+    op = ev.overall
+    lines.append(f"  {'TP / FP / FN at threshold':<38} {op['tp']} / {op['fp']} / {op['fn']}")
+    for title, table in (("By GSD", ev.by_gsd), ("By type", ev.by_type)):
+        lines += [
+            "",
+            title,
+            table.to_string(index=False, float_format="{:.3f}".format)
+            if len(table)
+            else "  (none)",
+        ]
+    return "\n".join(lines)
+
+
+def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) -> list[Path]:
+    """Write ``evaluation.json`` (everything), ``overall.csv``, ``by_gsd.csv``, ``by_type.csv``."""
+    out_dir = Path(out_dir)
+    paths = [out_dir / n for n in ("evaluation.json", "overall.csv", "by_gsd.csv", "by_type.csv")]
+    existing = [p for p in paths if p.exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(f"{existing[0]} exists; pass --overwrite to replace it")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "score_threshold": ev.score_threshold,
+        "threshold_source": ev.threshold_source,
+        "iou": "axis_aligned" if ev.axis_aligned else "oriented",
+        "overall": ev.overall,
+        "by_gsd": ev.by_gsd.to_dict(orient="records"),
+        "by_type": ev.by_type.to_dict(orient="records"),
+    }
+    paths[0].write_text(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    pd.DataFrame([ev.overall]).to_csv(paths[1], index=False)
+    ev.by_gsd.to_csv(paths[2], index=False)
+    ev.by_type.to_csv(paths[3], index=False)
+    return paths
+
+
+def _jsonable(value: object) -> object:
+    """NaN → null and numpy scalars → Python, recursively."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

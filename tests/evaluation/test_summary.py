@@ -1,0 +1,146 @@
+import json
+
+import numpy as np
+import pytest
+
+from dwelltime.errors import OutputExistsError
+from dwelltime.evaluation.geometry import footprint_corners
+from dwelltime.evaluation.objects import EvalImage, Objects, make_objects
+from dwelltime.evaluation.summary import (
+    evaluate_images,
+    format_evaluation,
+    gsd_bin,
+    write_evaluation,
+)
+
+
+def objects(rows, gsd, **kw):
+    """rows: (cx, cy, length_m, span_m, heading, type)."""
+    cx, cy, length, span, heading, types = (np.array(c) for c in zip(*rows, strict=True))
+    corners = footprint_corners(
+        cx, cy, length.astype(float) / gsd, span.astype(float) / gsd, heading
+    )
+    return make_objects(corners, types=list(types), gsd_m=gsd, **kw)
+
+
+TRUTH = [(100, 100, 53.0, 43.0, 30.0, "IL62"), (300, 200, 46.0, 42.0, 200.0, "T204")]
+
+
+def test_perfect_predictions():
+    truth = objects(TRUTH, 0.5)
+    ev = evaluate_images([EvalImage("a", 0.5, truth, truth)], score_threshold=0.5)
+    o = ev.overall
+    assert o["ap50"] == pytest.approx(1) and o["ap75"] == pytest.approx(1)
+    assert o["precision"] == 1 and o["recall"] == 1 and o["best_f1"] == pytest.approx(1)
+    assert o["type_accuracy"] == 1 and o["n_typed"] == 2
+    assert o["median_length_err_m"] == pytest.approx(0, abs=1e-9)
+    assert o["median_heading_err_deg"] == pytest.approx(0, abs=1e-6)
+    assert list(ev.by_type["type"]) == ["IL62", "T204"]
+    assert list(ev.by_gsd["gsd_bin"]) == ["0.4–0.6 m"]
+
+
+def test_errors_wrong_type_and_reversed_heading():
+    truth = objects(TRUTH, 0.5)
+    # same footprints but nose and tail swapped, 2 m longer, types wrong for one
+    pred = objects(
+        [(100, 100, 55.0, 43.0, 210.0, "IL62"), (300, 200, 48.0, 42.0, 20.0, "IL62")],
+        0.5,
+        score=[0.9, 0.8],
+    )
+    ev = evaluate_images([EvalImage("a", 0.5, truth, pred)], score_threshold=0.5)
+    o = ev.overall
+    assert o["ap50"] == pytest.approx(1)
+    assert o["type_accuracy"] == pytest.approx(0.5)
+    assert o["median_length_err_m"] == pytest.approx(2)
+    assert o["median_span_err_m"] == pytest.approx(0, abs=1e-9)
+    assert o["median_heading_err_deg"] == pytest.approx(180)
+    assert o["median_heading_err_mod180_deg"] == pytest.approx(0, abs=1e-6)
+    t204 = ev.by_type.set_index("type").loc["T204"]
+    assert t204["type_accuracy"] == 0 and t204["recall"] == 1
+
+
+def test_threshold_limits_attribute_pairs_and_recall():
+    truth = objects(TRUTH, 0.5)
+    pred = objects(TRUTH, 0.5, score=[0.9, 0.2])
+    ev = evaluate_images([EvalImage("a", 0.5, truth, pred)], score_threshold=0.5)
+    assert ev.overall["recall"] == pytest.approx(0.5) and ev.overall["n_matched"] == 1
+    assert ev.overall["ap50"] == pytest.approx(1)
+
+
+def test_breakdown_by_gsd_and_missing_image_predictions():
+    truth = objects(TRUTH, 0.5)
+    coarse = objects(TRUTH[:1], 2.5)
+    ev = evaluate_images(
+        [
+            EvalImage("a", 0.5, truth, truth),
+            EvalImage("b", 2.5, coarse),
+            EvalImage("c", np.nan, Objects.empty()),
+        ],
+        score_threshold=0.5,
+    )
+    by = ev.by_gsd.set_index("gsd_bin")
+    assert list(by.index) == ["0.4–0.6 m", "≥2 m", "unknown"]
+    assert by.loc["≥2 m", "recall"] == 0 and by.loc["≥2 m", "ap50"] == 0
+    assert np.isnan(by.loc["unknown", "ap50"])
+    assert ev.overall["recall"] == pytest.approx(2 / 3)
+
+
+def test_axis_aligned_mode_compares_enclosing_boxes():
+    # truth: axis-aligned box around a 45° aircraft; the oriented prediction inside it
+    pred = objects([(100, 100, 40.0, 40.0, 45.0, "IL62")], 0.5)
+    box = np.array(
+        [
+            [
+                [100 - 40 * 2**0.5, 100 - 40 * 2**0.5],
+                [100 + 40 * 2**0.5, 100 - 40 * 2**0.5],
+                [100 + 40 * 2**0.5, 100 + 40 * 2**0.5],
+                [100 - 40 * 2**0.5, 100 + 40 * 2**0.5],
+            ]
+        ]
+    )
+    truth = make_objects(box, types=["Airplane"])
+    images = [EvalImage("a", 0.5, truth, pred)]
+    assert evaluate_images(images, score_threshold=0.5).overall["ap50"] == 0
+    ev = evaluate_images(images, score_threshold=0.5, axis_aligned=True)
+    assert ev.overall["ap50"] == pytest.approx(1)
+    assert np.isnan(ev.overall["type_accuracy"])  # "Airplane" says no type
+    assert list(ev.by_type["type"]) == ["unknown"]
+
+
+def test_no_images_at_all():
+    ev = evaluate_images([], score_threshold=0.5)
+    assert np.isnan(ev.overall["ap50"]) and len(ev.by_gsd) == 0 and len(ev.by_type) == 0
+    assert "(none)" in format_evaluation(ev)
+
+
+def test_gsd_bins():
+    assert [gsd_bin(g) for g in (0.3, 0.5, 0.8, 1.5, 3.0)] == [
+        "<0.4 m",
+        "0.4–0.6 m",
+        "0.6–1 m",
+        "1–2 m",
+        "≥2 m",
+    ]
+
+
+def test_report_and_files(tmp_path):
+    truth = objects(TRUTH, 0.5)
+    ev = evaluate_images(
+        [EvalImage("a", 0.5, truth, truth)],
+        score_threshold=0.5,
+        threshold_source="default 0.5: the model card names none",
+    )
+    text = format_evaluation(ev)
+    assert "AP50" in text and "default 0.5" in text and "By type" in text
+    paths = write_evaluation(ev, tmp_path)
+    doc = json.loads(paths[0].read_text())
+    assert doc["overall"]["ap50"] == 1 and doc["by_type"][0]["type"] == "IL62"
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "evaluation.json",
+        "overall.csv",
+        "by_gsd.csv",
+        "by_type.csv",
+    }
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        write_evaluation(ev, tmp_path)
+    write_evaluation(ev, tmp_path, overwrite=True)
