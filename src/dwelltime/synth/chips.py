@@ -1,0 +1,156 @@
+"""Labelled training chips: aircraft on random aprons, rendered at a source GSD, degraded and
+resampled to the model GSD, with strong domain randomisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from PIL import Image
+
+from dwelltime.synth.aircraft import (
+    Sun,
+    draw_aircraft,
+    draw_shadow,
+    footprint_m,
+    random_paint,
+    to_pixels,
+)
+from dwelltime.synth.background import apron_background
+from dwelltime.synth.catalog import AircraftType, load_catalog
+from dwelltime.synth.clouds import apply_clouds, cloud_opacity
+from dwelltime.synth.degrade import blur_and_resample, jpeg, radiometry, to_uint8
+
+#: Source GSD range (metres) drawn log-uniformly when ``source_gsd_m`` is None.
+SOURCE_GSD_RANGE_M = (0.3, 3.0)
+
+
+@dataclass(frozen=True)
+class AircraftLabel:
+    """One aircraft in a chip. Pixels are (col, row) of the returned image; pixel (0, 0) covers
+    ``[0, 1) × [0, 1)``. ``heading_deg``: nose direction clockwise from image up.
+    """
+
+    type: str
+    cx_px: float
+    cy_px: float
+    heading_deg: float
+    length_m: float
+    wingspan_m: float
+    polygon_px: np.ndarray  # (4, 2): nose-left, nose-right, tail-right, tail-left
+    hidden: bool  # mostly under cloud
+
+
+@dataclass(frozen=True)
+class Chip:
+    """A rendered chip: ``image`` (H, W, 3) uint8 at ``gsd_m``; ``mask`` (H, W) uint16 holds
+    ``i + 1`` where ``labels[i]`` covers the pixel (0 = no aircraft).
+    """
+
+    image: np.ndarray
+    labels: list[AircraftLabel]
+    mask: np.ndarray
+    gsd_m: float
+    source_gsd_m: float
+
+
+def label_polygon_px(
+    t: AircraftType, cx: float, cy: float, heading_deg: float, gsd_m: float
+) -> np.ndarray:
+    """Corners (4, 2) of the oriented length × span rectangle in pixels."""
+    return to_pixels(footprint_m(t), cx, cy, heading_deg, gsd_m)
+
+
+def _place(
+    rng: np.random.Generator, kinds: list[AircraftType], extent_m: float
+) -> list[tuple[AircraftType, float, float, float]]:
+    """Non-overlapping (type, x_m, y_m, heading°) with centres inside the square chip."""
+    placed: list[tuple[AircraftType, float, float, float]] = []
+    taken: list[shapely.Polygon] = []
+    for t in kinds:
+        for _ in range(20):
+            x, y = rng.uniform(0, extent_m, 2)
+            heading = float(rng.uniform(0, 360))
+            poly = shapely.Polygon(to_pixels(footprint_m(t), x, y, heading, 1.0)).buffer(2.0)
+            if not any(poly.intersects(other) for other in taken):
+                placed.append((t, float(x), float(y), heading))
+                taken.append(poly)
+                break
+    return placed
+
+
+def render_chip(
+    rng: np.random.Generator,
+    *,
+    size_px: int = 512,
+    gsd_m: float = 0.5,
+    source_gsd_m: float | None = None,
+    types: Sequence[str] | None = None,
+    n_aircraft: tuple[int, int] = (0, 6),
+    cloud_probability: float = 0.07,
+) -> Chip:
+    """Render one labelled chip of ``size_px``² pixels at ``gsd_m`` metres per pixel.
+
+    The scene is drawn at ``source_gsd_m`` (random log-uniform in 0.3–3 m when None), blurred
+    like a sensor, resampled to ``gsd_m`` and randomised in colour, brightness, haze, noise and
+    JPEG compression. ``types``: ICAO designators to draw from (default: the whole catalog);
+    ``n_aircraft``: inclusive range of the number of aircraft.
+    """
+    catalog = load_catalog()
+    names = list(types) if types else sorted(catalog)
+    if source_gsd_m is None:
+        lo, hi = np.log(SOURCE_GSD_RANGE_M[0]), np.log(SOURCE_GSD_RANGE_M[1])
+        source_gsd_m = float(np.exp(rng.uniform(lo, hi)))
+    extent_m = size_px * gsd_m
+    n_src = max(round(extent_m / source_gsd_m), 8)
+    src_gsd = extent_m / n_src
+    sun = Sun(float(rng.uniform(0, 360)), float(rng.uniform(25, 75)))
+    rgb = apron_background(rng, (n_src, n_src), src_gsd, sun.shadow_px(1.0, src_gsd))
+    ids = np.zeros((n_src, n_src), np.uint16)
+    count = int(rng.integers(n_aircraft[0], n_aircraft[1] + 1))
+    placed = _place(
+        rng, [catalog[names[i]] for i in rng.integers(len(names), size=count)], extent_m
+    )
+    shadow_strength = float(rng.uniform(0.4, 0.7))
+    for t, x, y, heading in placed:
+        draw_shadow(rgb, t, (x / src_gsd, y / src_gsd, heading), sun, src_gsd, shadow_strength)
+    for i, (t, x, y, heading) in enumerate(placed):
+        draw_aircraft(
+            rgb,
+            ids,
+            i + 1,
+            t,
+            (x / src_gsd, y / src_gsd, heading),
+            random_paint(rng, t),
+            sun,
+            src_gsd,
+        )
+    hidden = [False] * len(placed)
+    if rng.random() < cloud_probability:
+        opacity = cloud_opacity(rng, (n_src, n_src), src_gsd, float(rng.uniform(0.15, 0.6)))
+        rgb = apply_clouds(rgb, opacity, sun.shadow_px(float(rng.uniform(500, 2000)), src_gsd))
+        for i in range(len(placed)):
+            on = ids == i + 1
+            hidden[i] = bool(on.any() and opacity[on].mean() > 0.5)
+    image = blur_and_resample(to_uint8(rgb), (size_px, size_px), float(rng.uniform(0.3, 1.1)))
+    image = to_uint8(radiometry(rng, image.astype(np.float32) / 255))
+    if rng.random() < 0.5:
+        image = jpeg(image, int(rng.integers(35, 95)))
+    mask = np.asarray(Image.fromarray(ids).resize((size_px, size_px), Image.Resampling.NEAREST))
+    labels = [
+        AircraftLabel(
+            type=t.icao,
+            cx_px=x / gsd_m,
+            cy_px=y / gsd_m,
+            heading_deg=heading,
+            length_m=t.length_m,
+            wingspan_m=t.wingspan_m,
+            polygon_px=label_polygon_px(t, x / gsd_m, y / gsd_m, heading, gsd_m),
+            hidden=hidden[i],
+        )
+        for i, (t, x, y, heading) in enumerate(placed)
+    ]
+    return Chip(image=image, labels=labels, mask=mask, gsd_m=gsd_m, source_gsd_m=src_gsd)
