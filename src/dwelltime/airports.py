@@ -1,0 +1,185 @@
+"""Airports (ICAO/IATA registry lookup, local UTM CRS) and their apron polygons.
+
+The registry is the ``airportsdata`` package. Each airport works in the WGS84 UTM zone of its
+reference point (zone from longitude; 326xx north of the equator, 327xx south; the Norway and
+Svalbard zone exceptions are not applied), so distances and areas are in metres.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+
+from dwelltime.errors import ApronError, UnknownAirportError
+
+log = logging.getLogger(__name__)
+
+#: Columns that may name an apron, in order of preference.
+APRON_ID_COLUMNS = ("apron_id", "ref", "name", "osm_id", "id")
+#: Aprons farther than this from the airport reference point (metres) draw a warning.
+FAR_FROM_AIRPORT_M = 20_000.0
+
+
+@dataclass(frozen=True)
+class Airport:
+    """An airport: codes, name, reference point (degrees) and local metric CRS."""
+
+    icao: str
+    iata: str  # "" if none
+    name: str
+    lat: float  # degrees north
+    lon: float  # degrees east
+    crs: str  # local UTM, "EPSG:326nn" (north) or "EPSG:327nn" (south)
+
+
+def utm_crs(lon: float, lat: float) -> str:
+    """The WGS84 UTM zone CRS of a point: ``EPSG:326nn`` north, ``EPSG:327nn`` south."""
+    zone = min(max(math.floor((lon + 180.0) / 6.0) + 1, 1), 60)
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+@functools.lru_cache(maxsize=2)
+def _registry(key: str) -> dict[str, dict]:
+    import airportsdata
+
+    return airportsdata.load(key)
+
+
+def lookup_airport(code: str) -> Airport:
+    """The airport with this ICAO (``ZKPY``) or IATA (``FNJ``) code, any case.
+
+    UnknownAirportError, listing close codes and names, when the registry does not know it.
+    """
+    key = code.strip().upper()
+    row = _registry("ICAO").get(key) if len(key) != 3 else _registry("IATA").get(key)
+    if row is None:
+        raise UnknownAirportError(
+            f"unknown airport code {code!r}; {_suggestions(key)}"
+            "give a 4-letter ICAO (ZKPY) or 3-letter IATA (FNJ) code"
+        )
+    return Airport(
+        icao=row["icao"],
+        iata=row.get("iata") or "",
+        name=row["name"],
+        lat=float(row["lat"]),
+        lon=float(row["lon"]),
+        crs=utm_crs(float(row["lon"]), float(row["lat"])),
+    )
+
+
+def _suggestions(key: str) -> str:
+    """'did you mean …? ': codes of the same kind one letter off, then names like ``key``."""
+    rows = list(_registry("ICAO").values())
+    field = "iata" if len(key) == 3 else "icao"
+
+    def likeness(code: str) -> tuple[int, int]:
+        """(letters equal in place, length of the common prefix); (0, 0) if lengths differ."""
+        if len(code) != len(key):
+            return (0, 0)
+        same = [a == b for a, b in zip(code, key, strict=True)]
+        return (sum(same), same.index(False) if False in same else len(same))
+
+    codes = sorted(
+        (r for r in rows if likeness(r.get(field) or "")[0] >= len(key) - 1),
+        key=lambda r: tuple(-v for v in likeness(r[field])),
+    )
+    hits = codes[:3]
+    if len(key) > 4:
+        names = {r["name"].upper(): r for r in rows}
+        hits += [r for r in rows if key in r["name"].upper() or key == r["city"].upper()][:3]
+        hits += [names[n] for n in difflib.get_close_matches(key, names, n=3, cutoff=0.7)]
+    shown = dict.fromkeys(f"{r['icao']}/{r.get('iata') or '-'} ({r['name']})" for r in hits)
+    return f"did you mean {', '.join(shown)}? " if shown else ""
+
+
+def load_aprons(
+    airport: Airport, path: Path | None = None, *, radius_m: float = 1500.0
+) -> gpd.GeoDataFrame:
+    """Apron polygons in ``airport.crs`` with columns ``apron_id`` (str) and ``geometry``.
+
+    Args:
+        airport: the airport whose CRS the aprons are returned in.
+        path: a vector file (anything pyogrio reads). Where an ``aeroway`` column (or an OSM
+            ``other_tags`` column) exists only ``apron`` rows are kept; lines and points are
+            dropped with a warning. ``apron_id`` comes from the first of
+            :data:`APRON_ID_COLUMNS` present, else ``apron-<n>``. None: one square of half-side
+            ``radius_m`` metres around the airport reference point, ``apron_id`` "airport".
+        radius_m: half-side of the default square, metres.
+
+    Raises:
+        ApronError: the file cannot be read, has no CRS or holds no apron polygons.
+    """
+    if path is None:
+        x, y = (
+            gpd.points_from_xy([airport.lon], [airport.lat], crs="EPSG:4326")
+            .to_crs(airport.crs)[0]
+            .coords[0]
+        )
+        square = shapely.box(x - radius_m, y - radius_m, x + radius_m, y + radius_m)
+        return gpd.GeoDataFrame({"apron_id": ["airport"]}, geometry=[square], crs=airport.crs)
+    try:
+        frame = gpd.read_file(path)
+    except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
+        raise ApronError(f"{path}: cannot read apron file ({e})") from None
+    if frame.crs is None:
+        raise ApronError(f"{path}: has no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)")
+    frame = _only_aprons(frame)
+    polygons = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    if (~polygons).any():
+        log.warning("%s: dropped %d non-polygon features", path, int((~polygons).sum()))
+    frame = frame[polygons & ~frame.geometry.is_empty]
+    if frame.empty:
+        raise ApronError(f"{path}: holds no apron polygons (aeroway=apron Polygon features)")
+    ids = _apron_ids(frame)
+    aprons = gpd.GeoDataFrame(
+        {"apron_id": ids}, geometry=frame.geometry.make_valid().values, crs=frame.crs
+    ).to_crs(airport.crs)
+    _warn_if_far(aprons, airport, path)
+    return aprons.reset_index(drop=True)
+
+
+def _only_aprons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Rows tagged aeroway=apron where the file carries the tag, else all rows."""
+    if "aeroway" in frame.columns:
+        return frame[frame["aeroway"].astype(str).str.lower() == "apron"]
+    if "other_tags" in frame.columns:  # GDAL's OSM driver packs tags as "k"=>"v"
+        tag = frame["other_tags"].fillna("").str.contains(r'"aeroway"=>"apron"', regex=True)
+        return frame[tag]
+    return frame
+
+
+def _apron_ids(frame: gpd.GeoDataFrame) -> list[str]:
+    """Ids from the first id column present, ``apron-<n>`` where missing, made unique."""
+    column = next((c for c in APRON_ID_COLUMNS if c in frame.columns), None)
+    raw = frame[column].tolist() if column else [None] * len(frame)
+    ids = [
+        str(v).strip() if v is not None and str(v).strip() not in ("", "nan", "None") else None
+        for v in raw
+    ]
+    ids = [v if v else f"apron-{n}" for n, v in enumerate(ids, start=1)]
+    seen: dict[str, int] = {}
+    unique = []
+    for v in ids:
+        seen[v] = seen.get(v, 0) + 1
+        unique.append(v if seen[v] == 1 else f"{v}-{seen[v]}")
+    return [re.sub(r"\s+", " ", v) for v in unique]
+
+
+def _warn_if_far(aprons: gpd.GeoDataFrame, airport: Airport, path: Path) -> None:
+    centre = gpd.points_from_xy([airport.lon], [airport.lat], crs="EPSG:4326").to_crs(airport.crs)
+    distance = float(aprons.distance(centre[0]).min())
+    if distance > FAR_FROM_AIRPORT_M:
+        log.warning(
+            "%s: nearest apron is %.0f km from %s; is this the right airport?",
+            path,
+            distance / 1000,
+            airport.icao,
+        )
