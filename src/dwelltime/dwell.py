@@ -1,0 +1,100 @@
+"""Dwell-time intervals from sighting and visible-absence times (pure functions, no geometry).
+
+A stay seen in scenes ``t_i … t_j`` with last visible absence ``t_a < t_i`` and first visible
+absence ``t_b > t_j`` stayed at least ``t_j − t_i`` and at most ``t_b − t_a``. Without ``t_a``
+(or ``t_b``) the stay is *censored* at that end and the maximum is open (NaN). Scenes in which the
+stand was not visible are neither presence nor absence and must not be passed in. Absences
+between ``t_i`` and ``t_j`` (tolerated missed detections, see :mod:`dwelltime.linking`) do not
+shorten the stay and are ignored.
+
+Point estimate: the aircraft arrived, on average, half-way between ``t_a`` and ``t_i`` and left
+half-way between ``t_j`` and ``t_b``, so ``dwell_est = (t_j + t_b)/2 − (t_a + t_i)/2``, which
+equals ``(dwell_min + dwell_max) / 2``. At a censored end the observed time (``t_i`` or ``t_j``)
+is used instead of the midpoint, so a censored estimate is the observed part only and always
+``dwell_min <= dwell_est <= dwell_max``. All durations are in hours; all times tz-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_HOUR = pd.Timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class DwellInterval:
+    """How long one aircraft stayed: bounds in hours and the scene times that made them."""
+
+    first_seen: pd.Timestamp  # t_i, UTC
+    last_seen: pd.Timestamp  # t_j, UTC
+    last_absent_before: pd.Timestamp  # t_a, UTC; NaT when censored at the start
+    first_absent_after: pd.Timestamp  # t_b, UTC; NaT when censored at the end
+    min_h: float  # t_j − t_i, hours
+    max_h: float  # t_b − t_a, hours; NaN (open) when censored at either end
+    est_h: float  # point estimate, hours (see module docstring)
+
+    @property
+    def censored_start(self) -> bool:
+        """No visible absence before the first sighting: the arrival is unbounded."""
+        return pd.isna(self.last_absent_before)
+
+    @property
+    def censored_end(self) -> bool:
+        """No visible absence after the last sighting: the departure is unbounded."""
+        return pd.isna(self.first_absent_after)
+
+
+def hours(delta: pd.Timedelta) -> float:
+    """A time difference in hours (NaN for NaT)."""
+    return float("nan") if pd.isna(delta) else float(delta / _HOUR)
+
+
+def _utc(times: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:
+    index = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True))
+    return index.dropna().sort_values()
+
+
+def bounding_absences(
+    seen: Sequence[pd.Timestamp], visible_absent: Sequence[pd.Timestamp]
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(t_a, t_b)``: the last visible absence before the first sighting and the first after
+    the last sighting; ``NaT`` where there is none. Raises ``ValueError`` if ``seen`` is empty."""
+    seen_utc = _utc(seen)
+    if len(seen_utc) == 0:
+        raise ValueError("a dwell interval needs at least one sighting; got none")
+    absent = _utc(visible_absent)
+    before = absent[absent < seen_utc[0]]
+    after = absent[absent > seen_utc[-1]]
+    t_a = before[-1] if len(before) else pd.NaT
+    t_b = after[0] if len(after) else pd.NaT
+    return t_a, t_b
+
+
+def dwell_interval(
+    seen: Sequence[pd.Timestamp], visible_absent: Sequence[pd.Timestamp]
+) -> DwellInterval:
+    """The dwell interval of one stay.
+
+    ``seen``: UTC times of the scenes in which the aircraft was detected (any order, at least
+    one). ``visible_absent``: UTC times of the scenes in which its stand was visible and it was
+    not there. Returns bounds and estimate in hours; see the module docstring for the rules.
+    """
+    seen_utc = _utc(seen)
+    t_a, t_b = bounding_absences(seen_utc, visible_absent)
+    t_i, t_j = seen_utc[0], seen_utc[-1]
+    start = t_i if pd.isna(t_a) else t_a + (t_i - t_a) / 2
+    end = t_j if pd.isna(t_b) else t_j + (t_b - t_j) / 2
+    max_h = hours(t_b - t_a) if not (pd.isna(t_a) or pd.isna(t_b)) else float(np.nan)
+    return DwellInterval(
+        first_seen=t_i,
+        last_seen=t_j,
+        last_absent_before=t_a,
+        first_absent_after=t_b,
+        min_h=hours(t_j - t_i),
+        max_h=max_h,
+        est_h=hours(end - start),
+    )

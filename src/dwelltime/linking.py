@@ -1,0 +1,570 @@
+"""Association of detections across scenes into stays (one aircraft, one continuous presence).
+
+Rules (all parameters in :class:`LinkConfig`, defaults there):
+
+* **Per airport, in time order.** Scenes are the union of the coverage and detection scenes of
+  one airport, sorted by acquisition time. At each scene the open tracks and the scene's
+  detections are matched by one global assignment (``scipy.optimize.linear_sum_assignment``),
+  not greedily, so several aircraft of one type side by side stay distinct.
+* **Cost** (dimensionless, lower is better) = centre distance / ``distance_scale_m``
+  + axial heading difference / ``heading_scale_deg`` (+ ``flip_cost`` when the noses point more
+  than 90° apart: a detector may swap nose and tail, so a flip is penalised, not forbidden)
+  + relative size difference (length and span) / ``size_scale``
+  + ``type_weight`` × (1 − agreement of the type probabilities). A pair is *gated* (never
+  matched) beyond ``max_distance_m``, ``max_heading_diff_deg`` (axial) or ``max_size_diff``.
+  Type never gates: a type flip between dates only costs.
+* **Missed detections.** A stand is *visible* in a scene when a disc of radius half the
+  aircraft length around the track centre lies at least ``min_visible_fraction`` inside the
+  union of that scene's coverage geometries. An unmatched track whose stand was visible has
+  missed once; it survives up to ``max_visible_misses`` consecutive visible misses and closes
+  at the next one. Scenes where the stand was not visible count neither way.
+* **Gaps.** A track is not extended by a sighting more than ``max_gap_h`` hours after its
+  previous sighting (``None``: no limit); the later sighting starts a new stay. Nobody looked in
+  between, so both sides are reported as censored unless a visible absence bounds them.
+* **False positives.** A stay seen in one scene only whose detection score is below
+  ``min_score_single`` is dropped.
+* **Type** of a stay = argmax of the score-weighted mean of its detections' type probabilities
+  (``unknown`` only when no detection names a type); ``type_prob`` = that mean.
+* **Dwell bounds** (:mod:`dwelltime.dwell`): from the first and last sighting, search outwards
+  for the nearest scene where the stand was visible. If no detection there is compatible (within
+  the gates) with the stay, that scene is the visible absence ``t_a`` / ``t_b``; if a compatible
+  aircraft of another stay stands there, we cannot tell whether ours left, so that end is
+  censored.
+* **Moves.** An aircraft towed to another stand is a new stay by default. With
+  ``link_moves=True``, a stay and one of the same type (and size within the gate) that starts at
+  the very next airport scene more than ``max_distance_m`` away are joined (one assignment per
+  scene); the joined stay takes ``t_a`` of the first part, ``t_b`` of the last, the position of
+  the last and counts the joins in ``moves``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.optimize import linear_sum_assignment
+
+from dwelltime.dwell import dwell_interval
+from dwelltime.schema import STAY_COLUMNS
+
+#: Extra stay columns made here (besides ``STAY_COLUMNS``).
+STAY_EXTRA_COLUMNS: tuple[str, ...] = (
+    "start_bounded_by",  # scene_id of t_a, "" when censored at the start
+    "end_bounded_by",  # scene_id of t_b, "" when censored at the end
+    "scene_ids",  # ";"-joined scene ids of the sightings, in time order
+    "n_missed",  # visible misses tolerated inside the stay
+    "moves",  # number of tows joined into this stay (link_moves=True), else 0
+    "heading_deg",  # heading of the best-scoring detection, degrees clockwise from grid north
+    "length_m",  # score-weighted mean length, metres
+    "wingspan_m",  # score-weighted mean wingspan, metres
+    "score_max",  # best detection score of the stay
+)
+
+_TIME = "datetime64[us, UTC]"
+_STAY_DTYPES: dict[str, str] = {
+    "stay_id": "str",
+    "airport": "str",
+    "type": "str",
+    "type_prob": "float64",
+    "x": "float64",
+    "y": "float64",
+    "first_seen": _TIME,
+    "last_seen": _TIME,
+    "last_absent_before": _TIME,
+    "first_absent_after": _TIME,
+    "n_seen": "int64",
+    "dwell_min_h": "float64",
+    "dwell_max_h": "float64",
+    "dwell_est_h": "float64",
+    "censored_start": "bool",
+    "censored_end": "bool",
+    "detection_ids": "str",
+    "start_bounded_by": "str",
+    "end_bounded_by": "str",
+    "scene_ids": "str",
+    "n_missed": "int64",
+    "moves": "int64",
+    "heading_deg": "float64",
+    "length_m": "float64",
+    "wingspan_m": "float64",
+    "score_max": "float64",
+}
+
+_UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Gates, cost scales and rules of the association; see the module docstring."""
+
+    max_distance_m: float = 15.0  # gate on centre distance, metres
+    distance_scale_m: float = 5.0  # metres that cost 1
+    max_heading_diff_deg: float = 30.0  # gate on axial heading difference, degrees
+    heading_scale_deg: float = 15.0  # degrees that cost 1
+    flip_cost: float = 1.0  # extra cost when the noses point > 90° apart
+    max_size_diff: float = 0.25  # gate on |Δ| / larger, for length and for span
+    size_scale: float = 0.1  # relative size difference that costs 1
+    type_weight: float = 1.0  # cost of a complete type disagreement
+    max_visible_misses: int = 1  # consecutive visible misses a track survives
+    min_score_single: float = 0.5  # one-sighting stays below this score are dropped
+    max_gap_h: float | None = 72.0  # longest time between sightings of one stay, hours
+    min_visible_fraction: float = 0.8  # share of the stand disc inside the coverage
+    fallback_length_m: float = 40.0  # stand disc diameter when a length is unknown, metres
+    link_moves: bool = False  # join a stay with one starting elsewhere at the next scene
+
+    def __post_init__(self) -> None:
+        positive = ("max_distance_m", "distance_scale_m", "max_heading_diff_deg")
+        positive += ("heading_scale_deg", "max_size_diff", "size_scale", "fallback_length_m")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"LinkConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("flip_cost", "type_weight", "min_score_single"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"LinkConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+        if not 0 < self.min_visible_fraction <= 1:
+            raise ValueError(
+                f"LinkConfig.min_visible_fraction must be in (0, 1], "
+                f"got {self.min_visible_fraction!r}"
+            )
+        if self.max_heading_diff_deg > 90:
+            raise ValueError("LinkConfig.max_heading_diff_deg is axial: give at most 90 degrees")
+        if not (isinstance(self.max_visible_misses, int) and self.max_visible_misses >= 0):
+            raise ValueError(
+                f"LinkConfig.max_visible_misses must be an int >= 0, "
+                f"got {self.max_visible_misses!r}"
+            )
+        if self.max_gap_h is not None and not self.max_gap_h > 0:
+            raise ValueError(f"LinkConfig.max_gap_h must be > 0 or None, got {self.max_gap_h!r}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> LinkConfig:
+        """A config from a mapping (e.g. a YAML section); unknown keys are rejected."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown LinkConfig keys {unknown}; valid keys are {sorted(known)}")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _State:
+    """What a track (or stay) looks like, for matching."""
+
+    x: float
+    y: float
+    heading: float
+    length: float
+    span: float
+    types: dict[str, float]  # score-weighted mean type probabilities
+
+
+@dataclass
+class _Track:
+    rows: list[int]  # positions in the airport's detection arrays
+    misses: int = 0  # consecutive visible misses since the last sighting
+    n_missed: int = 0  # visible misses followed by a later sighting
+
+
+@dataclass
+class _Stay:
+    """One linked stay before it becomes a row: one or more tracks (more when moves joined)."""
+
+    parts: list[_Track]
+    bound_before: tuple[pd.Timestamp, str] = (pd.NaT, "")
+    bound_after: tuple[pd.Timestamp, str] = (pd.NaT, "")
+    first_index: int = 0  # airport scene index of the first sighting
+    last_index: int = 0
+    rows: list[int] = field(default_factory=list)
+
+
+class _Detections:
+    """One airport's detections as plain arrays, plus the per-scene grouping."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.reset_index(drop=True)
+        f = self.frame
+        self.x = f["x"].to_numpy(float)
+        self.y = f["y"].to_numpy(float)
+        self.heading = f["heading_deg"].to_numpy(float)
+        self.length = f["length_m"].to_numpy(float)
+        self.span = f["wingspan_m"].to_numpy(float)
+        self.type = f["type"].astype(str).to_numpy()
+        self.type_prob = f["type_prob"].to_numpy(float)
+        self.score = f["score"].to_numpy(float)
+        self.by_scene: dict[str, np.ndarray] = {
+            str(k): np.asarray(v) for k, v in f.groupby("scene_id").indices.items()
+        }
+
+    def state(self, rows: list[int]) -> _State:
+        r = np.asarray(rows)
+        w = np.clip(self.score[r], 1e-6, None)
+        types: dict[str, float] = {}
+        for t, p, wi in zip(self.type[r], self.type_prob[r], w, strict=True):
+            types[t] = types.get(t, 0.0) + float(p) * float(wi)
+        total = float(w.sum())
+        best = r[int(np.argmax(self.score[r]))]
+        return _State(
+            x=float(np.average(self.x[r], weights=w)),
+            y=float(np.average(self.y[r], weights=w)),
+            heading=float(self.heading[best]),
+            length=_weighted_nanmean(self.length[r], w),
+            span=_weighted_nanmean(self.span[r], w),
+            types={t: v / total for t, v in types.items()},
+        )
+
+    def costs(self, state: _State, rows: np.ndarray, config: LinkConfig) -> np.ndarray:
+        """Matching cost of ``state`` against detections ``rows``; ``inf`` where gated."""
+        dist = np.hypot(self.x[rows] - state.x, self.y[rows] - state.y)
+        diff = np.abs((self.heading[rows] - state.heading + 180.0) % 360.0 - 180.0)  # [0, 180]
+        axial = np.minimum(diff, 180.0 - diff)
+        flipped = diff > 90.0
+        rel_length = _relative_diff(self.length[rows], state.length)
+        rel_span = _relative_diff(self.span[rows], state.span)
+        agreement = np.array(
+            [
+                0.0 if t == _UNKNOWN else state.types.get(t, 0.0) * p
+                for t, p in zip(self.type[rows], self.type_prob[rows], strict=True)
+            ]
+        )
+        axial = np.nan_to_num(axial, nan=0.0)
+        cost = (
+            dist / config.distance_scale_m
+            + axial / config.heading_scale_deg
+            + config.flip_cost * np.nan_to_num(flipped, nan=0.0)
+            + (rel_length + rel_span) / config.size_scale
+            + config.type_weight * (1.0 - agreement)
+        )
+        gated = (
+            (dist > config.max_distance_m)
+            | (axial > config.max_heading_diff_deg)
+            | (rel_length > config.max_size_diff)
+            | (rel_span > config.max_size_diff)
+        )
+        return np.where(gated, np.inf, cost)
+
+
+def _weighted_nanmean(values: np.ndarray, weights: np.ndarray) -> float:
+    ok = np.isfinite(values)
+    return float(np.average(values[ok], weights=weights[ok])) if ok.any() else float("nan")
+
+
+def _relative_diff(values: np.ndarray, reference: float) -> np.ndarray:
+    """|a − b| / max(a, b); 0 where either size is unknown."""
+    larger = np.maximum(values, reference)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(values - reference) / larger
+    return np.nan_to_num(rel, nan=0.0, posinf=0.0)
+
+
+def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Minimum-cost one-to-one matching that never uses a gated (infinite) pair."""
+    if cost.size == 0 or not np.isfinite(cost).any():
+        return []
+    big = np.nanmax(cost[np.isfinite(cost)]) * 2 + 1e6
+    rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, big))
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if np.isfinite(cost[r, c])]
+
+
+class Visibility:
+    """Answers "was this stand visible in that scene?" from one airport's coverage rows."""
+
+    def __init__(self, coverage: gpd.GeoDataFrame, *, min_fraction: float = 0.8) -> None:
+        self.min_fraction = min_fraction
+        self._union: dict[str, shapely.Geometry] = {}
+        for scene_id, group in coverage.groupby("scene_id"):
+            union = shapely.union_all(group.geometry.to_numpy())
+            shapely.prepare(union)
+            self._union[str(scene_id)] = union
+
+    def visible(
+        self, scene_id: str, x: np.ndarray, y: np.ndarray, radius: np.ndarray
+    ) -> np.ndarray:
+        """Bool per disc (centre ``x, y`` and ``radius`` in metres): at least ``min_fraction``
+        of the disc lies inside the scene's visible area. No coverage row → not visible."""
+        x, y, radius = np.atleast_1d(x), np.atleast_1d(y), np.atleast_1d(radius)
+        union = self._union.get(str(scene_id))
+        if union is None or union.is_empty:
+            return np.zeros(len(x), bool)
+        discs = shapely.buffer(shapely.points(x, y), radius, quad_segs=8)
+        inside = shapely.contains(union, discs)
+        partial = ~inside & shapely.intersects(union, discs)
+        if partial.any():
+            frac = shapely.area(shapely.intersection(discs[partial], union))
+            inside[partial] = frac / shapely.area(discs[partial]) >= self.min_fraction
+        return inside
+
+
+def stand_radius(length_m: np.ndarray | float, config: LinkConfig = LinkConfig()) -> np.ndarray:
+    """Radius of the stand disc used for visibility: half the aircraft length, metres."""
+    length = np.asarray(length_m, float)
+    return 0.5 * np.where(np.isfinite(length), length, config.fallback_length_m)
+
+
+def stay_visibility(
+    stays: gpd.GeoDataFrame, coverage: gpd.GeoDataFrame, config: LinkConfig = LinkConfig()
+) -> pd.DataFrame:
+    """Bool table (index ``stay_id``, one column per scene of the stay's airport, in time order
+    across all airports): was the stay's stand visible in that scene? Missing pairs are False."""
+    order = coverage.sort_values(["acquired", "scene_id"])["scene_id"].astype(str).unique()
+    table = pd.DataFrame(False, index=stays["stay_id"].astype(str), columns=list(order))
+    for airport, group in stays.groupby("airport"):
+        cover = coverage[coverage["airport"] == airport]
+        vis = Visibility(cover, min_fraction=config.min_visible_fraction)
+        radius = stand_radius(group["length_m"].to_numpy(float), config)
+        x, y = group["x"].to_numpy(float), group["y"].to_numpy(float)
+        for scene_id in cover["scene_id"].astype(str).unique():
+            table.loc[group["stay_id"].astype(str).to_numpy(), scene_id] = vis.visible(
+                scene_id, x, y, radius
+            )
+    return table
+
+
+def _scene_order(detections: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFrame:
+    """``scene_id``, ``acquired`` of every scene of one airport, in time order."""
+    scenes = pd.concat(
+        [detections[["scene_id", "acquired"]], coverage[["scene_id", "acquired"]]],
+        ignore_index=True,
+    )
+    scenes["scene_id"] = scenes["scene_id"].astype(str)
+    scenes["acquired"] = pd.to_datetime(scenes["acquired"], utc=True)
+    scenes = scenes.drop_duplicates("scene_id").sort_values(["acquired", "scene_id"])
+    return scenes.reset_index(drop=True)
+
+
+class _AirportLinker:
+    """Links one airport's detections; see the module docstring for the rules."""
+
+    def __init__(
+        self, detections: pd.DataFrame, coverage: gpd.GeoDataFrame, config: LinkConfig
+    ) -> None:
+        self.config = config
+        self.det = _Detections(detections)
+        self.scenes = _scene_order(detections, coverage)
+        self.scene_ids = self.scenes["scene_id"].tolist()
+        self.times = list(self.scenes["acquired"])
+        self.vis = Visibility(coverage, min_fraction=config.min_visible_fraction)
+        self._index_of = {s: i for i, s in enumerate(self.scene_ids)}
+
+    def tracks(self, progress: Callable[[int, int], None] | None = None) -> list[_Track]:
+        config, det = self.config, self.det
+        open_tracks: list[_Track] = []
+        closed: list[_Track] = []
+        n = len(self.scene_ids)
+        for k, (scene_id, time) in enumerate(zip(self.scene_ids, self.times, strict=True)):
+            if config.max_gap_h is not None:
+                limit = pd.Timedelta(hours=config.max_gap_h)
+                stale = [t for t in open_tracks if time - self._last_time(t) > limit]
+                closed += stale
+                open_tracks = [t for t in open_tracks if t not in stale]
+            rows = det.by_scene.get(scene_id, np.empty(0, int))
+            states = [det.state(t.rows) for t in open_tracks]
+            cost = np.array([det.costs(s, rows, config) for s in states]).reshape(
+                len(states), len(rows)
+            )
+            pairs = _assign(cost)
+            matched_tracks = {r for r, _ in pairs}
+            for r, c in pairs:
+                track = open_tracks[r]
+                track.rows.append(int(rows[c]))
+                track.n_missed += track.misses
+                track.misses = 0
+            matched_rows = {c for _, c in pairs}
+            unmatched = [i for i in range(len(open_tracks)) if i not in matched_tracks]
+            if unmatched:
+                sx = np.array([states[i].x for i in unmatched])
+                sy = np.array([states[i].y for i in unmatched])
+                radius = stand_radius(np.array([states[i].length for i in unmatched]), config)
+                seen_visible = self.vis.visible(scene_id, sx, sy, radius)
+                for i, visible in zip(unmatched, seen_visible, strict=True):
+                    open_tracks[i].misses += int(visible)
+            still_open = []
+            for track in open_tracks:
+                (closed if track.misses > config.max_visible_misses else still_open).append(track)
+            open_tracks = still_open + [
+                _Track(rows=[int(rows[c])]) for c in range(len(rows)) if c not in matched_rows
+            ]
+            if progress is not None:
+                progress(k + 1, n)
+        return closed + open_tracks
+
+    def _last_time(self, track: _Track) -> pd.Timestamp:
+        return self.times[self._scene_index(track.rows[-1])]
+
+    def _scene_index(self, row: int) -> int:
+        return self._index_of[str(self.det.frame.at[row, "scene_id"])]
+
+    def stays(self, tracks: list[_Track]) -> list[_Stay]:
+        config, det = self.config, self.det
+        kept = [
+            t for t in tracks if len(t.rows) > 1 or det.score[t.rows[0]] >= config.min_score_single
+        ]
+        kept_rows = np.array(sorted(r for t in kept for r in t.rows), dtype=int)
+        stays = []
+        for track in kept:
+            indices = [self._scene_index(r) for r in track.rows]
+            stay = _Stay(
+                parts=[track],
+                first_index=min(indices),
+                last_index=max(indices),
+                rows=list(track.rows),
+            )
+            state = det.state(track.rows)
+            stay.bound_before = self._bound(state, range(stay.first_index - 1, -1, -1), kept_rows)
+            stay.bound_after = self._bound(
+                state, range(stay.last_index + 1, len(self.scene_ids)), kept_rows
+            )
+            stays.append(stay)
+        if config.link_moves:
+            stays = self._join_moves(stays)
+        return stays
+
+    def _bound(
+        self, state: _State, indices: range, kept_rows: np.ndarray
+    ) -> tuple[pd.Timestamp, str]:
+        """The nearest visible absence along ``indices``; NaT when none or when a compatible
+        aircraft of another stay stands there (ambiguous)."""
+        radius = stand_radius(state.length, self.config)
+        for k in indices:
+            scene_id = self.scene_ids[k]
+            if not self.vis.visible(scene_id, state.x, state.y, radius)[0]:
+                continue
+            rows = np.intersect1d(self.det.by_scene.get(scene_id, np.empty(0, int)), kept_rows)
+            if np.isfinite(self.det.costs(state, rows, self.config)).any():
+                return pd.NaT, ""
+            return self.times[k], scene_id
+        return pd.NaT, ""
+
+    def _join_moves(self, stays: list[_Stay]) -> list[_Stay]:
+        config, det = self.config, self.det
+        by_last: dict[int, list[_Stay]] = {}
+        for s in stays:
+            by_last.setdefault(s.last_index, []).append(s)
+        joined: set[int] = set()
+        for index in sorted(by_last):
+            enders = [s for s in by_last[index] if id(s) not in joined]
+            starters = [s for s in stays if s.first_index == index + 1 and id(s) not in joined]
+            if not enders or not starters:
+                continue
+            cost = np.full((len(enders), len(starters)), np.inf)
+            for a, ender in enumerate(enders):
+                sa = det.state(ender.rows)
+                for b, starter in enumerate(starters):
+                    sb = det.state(starter.rows)
+                    far = math.hypot(sa.x - sb.x, sa.y - sb.y) > config.max_distance_m
+                    same_type = _argmax_type(sa.types)[0] == _argmax_type(sb.types)[0]
+                    rel = _relative_diff(np.array([sa.length]), sb.length)[0]
+                    rel_span = _relative_diff(np.array([sa.span]), sb.span)[0]
+                    if far and same_type and max(rel, rel_span) <= config.max_size_diff:
+                        cost[a, b] = (rel + rel_span) / config.size_scale
+            for a, b in _assign(cost):
+                ender, starter = enders[a], starters[b]
+                ender.parts += starter.parts
+                ender.rows += starter.rows
+                ender.last_index = starter.last_index
+                ender.bound_after = starter.bound_after
+                joined.add(id(starter))
+                by_last.setdefault(ender.last_index, []).append(ender)
+        return [s for s in stays if id(s) not in joined]
+
+    def rows(self, stays: list[_Stay], airport: str) -> list[dict[str, object]]:
+        det = self.det
+        records = []
+        for stay in stays:
+            rows = sorted(stay.rows, key=lambda r: (self._scene_index(r), r))
+            last = det.state(stay.parts[-1].rows)
+            overall = det.state(rows)
+            seen = [self.times[self._scene_index(r)] for r in rows]
+            absent = [t for t, _ in (stay.bound_before, stay.bound_after) if not pd.isna(t)]
+            interval = dwell_interval(seen, absent)
+            type_, type_prob = _argmax_type(overall.types)
+            scene_ids = dict.fromkeys(str(det.frame.at[r, "scene_id"]) for r in rows)
+            records.append(
+                {
+                    "airport": airport,
+                    "type": type_,
+                    "type_prob": type_prob,
+                    "x": last.x,
+                    "y": last.y,
+                    "first_seen": interval.first_seen,
+                    "last_seen": interval.last_seen,
+                    "last_absent_before": interval.last_absent_before,
+                    "first_absent_after": interval.first_absent_after,
+                    "n_seen": len(scene_ids),
+                    "dwell_min_h": interval.min_h,
+                    "dwell_max_h": interval.max_h,
+                    "dwell_est_h": interval.est_h,
+                    "censored_start": interval.censored_start,
+                    "censored_end": interval.censored_end,
+                    "detection_ids": ";".join(str(det.frame.at[r, "detection_id"]) for r in rows),
+                    "start_bounded_by": stay.bound_before[1],
+                    "end_bounded_by": stay.bound_after[1],
+                    "scene_ids": ";".join(scene_ids),
+                    "n_missed": sum(p.n_missed for p in stay.parts),
+                    "moves": len(stay.parts) - 1,
+                    "heading_deg": last.heading,
+                    "length_m": overall.length,
+                    "wingspan_m": overall.span,
+                    "score_max": float(det.score[rows].max()),
+                }
+            )
+        return records
+
+
+def _argmax_type(types: Mapping[str, float]) -> tuple[str, float]:
+    """The most probable named type; ``unknown`` only when no detection names a type."""
+    named = {t: p for t, p in types.items() if t != _UNKNOWN}
+    pool = named or dict(types)
+    if not pool:
+        return _UNKNOWN, 0.0
+    best = max(sorted(pool), key=lambda t: pool[t])
+    return best, float(pool[best])
+
+
+def stays_frame(records: list[dict[str, object]], crs: object) -> gpd.GeoDataFrame:
+    """A stays GeoDataFrame (``STAY_COLUMNS`` + ``STAY_EXTRA_COLUMNS``, point geometry, typed
+    columns) from row dicts; ``stay_id`` is filled in if missing."""
+    columns = [c for c in STAY_COLUMNS if c != "geometry"] + list(STAY_EXTRA_COLUMNS)
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    if frame["stay_id"].isna().all():
+        frame["stay_id"] = [f"{a}-{i + 1:04d}" for i, a in enumerate(frame["airport"])]
+    frame = frame.astype(_STAY_DTYPES)
+    geometry = gpd.GeoSeries(shapely.points(frame["x"], frame["y"]), crs=crs)
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs=crs)
+
+
+def link_stays(
+    detections: gpd.GeoDataFrame,
+    coverage: gpd.GeoDataFrame,
+    config: LinkConfig = LinkConfig(),
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> gpd.GeoDataFrame:
+    """Link detections (``DETECTION_COLUMNS``) into stays (``STAY_COLUMNS`` plus
+    ``STAY_EXTRA_COLUMNS``), per airport, with dwell bounds in hours.
+
+    Both frames must be in the same local metric CRS (metres). ``coverage`` holds one row per
+    scene × apron whose geometry is the visible part of the apron. Stays are sorted by airport,
+    first sighting and position; ``stay_id`` is ``<airport>-<nnnn>``. ``progress(done, total)``
+    is called once per scene of each airport.
+    """
+    crs = detections.crs if detections.crs is not None else coverage.crs
+    airports = sorted(set(detections["airport"].astype(str)) | set(coverage["airport"].astype(str)))
+    records: list[dict[str, object]] = []
+    for airport in airports:
+        dets = detections[detections["airport"].astype(str) == airport]
+        cover = coverage[coverage["airport"].astype(str) == airport]
+        if dets.empty:
+            continue
+        linker = _AirportLinker(dets, cover, config)
+        airport_records = linker.rows(linker.stays(linker.tracks(progress)), airport)
+        airport_records.sort(key=lambda r: (r["first_seen"], r["x"], r["y"]))
+        for i, record in enumerate(airport_records):
+            record["stay_id"] = f"{airport}-{i + 1:04d}"
+        records += airport_records
+    return stays_frame(records, crs)

@@ -1,0 +1,90 @@
+"""Dwell-interval rules on hand-made timestamps, plus the bounds property for perfect data."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from dwelltime.dwell import bounding_absences, dwell_interval, hours
+
+T0 = pd.Timestamp("2026-07-31T00:00:00Z")
+
+
+def at(h: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(hours=h)
+
+
+def test_bounded_both_ends():
+    d = dwell_interval([at(10), at(34), at(46)], [at(0), at(58), at(70)])
+    assert d.first_seen == at(10) and d.last_seen == at(46)
+    assert d.last_absent_before == at(0) and d.first_absent_after == at(58)
+    assert d.min_h == 36.0
+    assert d.max_h == 58.0
+    assert d.est_h == pytest.approx((36 + 58) / 2)
+    assert not d.censored_start and not d.censored_end
+
+
+def test_censored_start_keeps_observed_part():
+    d = dwell_interval([at(10), at(20)], [at(30)])
+    assert d.censored_start and not d.censored_end
+    assert math.isnan(d.max_h)
+    assert d.min_h == 10.0
+    assert d.est_h == pytest.approx(15.0)  # t_i to midpoint of [t_j, t_b]
+
+
+def test_censored_both_ends_single_sighting():
+    d = dwell_interval([at(5)], [])
+    assert d.censored_start and d.censored_end
+    assert d.min_h == 0.0 and d.est_h == 0.0 and math.isnan(d.max_h)
+
+
+def test_absences_inside_the_stay_are_ignored():
+    d = dwell_interval([at(0), at(48)], [at(-24), at(24), at(72)])
+    assert d.last_absent_before == at(-24) and d.first_absent_after == at(72)
+    assert d.min_h == 48.0 and d.max_h == 96.0
+
+
+def test_order_and_timezone_do_not_matter():
+    naive_order = dwell_interval([at(20), at(10)], [at(40), at(0)])
+    local = [t.tz_convert("Asia/Pyongyang") for t in (at(10), at(20))]
+    assert dwell_interval(local, [at(0), at(40)]) == naive_order
+    assert naive_order.first_seen.tzname() == "UTC"
+
+
+def test_no_sighting_is_an_error():
+    with pytest.raises(ValueError, match="at least one sighting"):
+        bounding_absences([], [at(0)])
+
+
+def test_hours_of_nat_is_nan():
+    assert math.isnan(hours(pd.NaT))
+    assert hours(pd.Timedelta(minutes=90)) == 1.5
+
+
+@st.composite
+def perfect_series(draw):
+    """Scene times, a true [arrival, departure] and visibility; sightings are perfect."""
+    minutes = draw(st.lists(st.integers(0, 30 * 24 * 60), min_size=1, max_size=25, unique=True))
+    times = sorted(T0 + pd.Timedelta(minutes=m) for m in minutes)
+    visible = draw(st.lists(st.booleans(), min_size=len(times), max_size=len(times)))
+    arrival = T0 + pd.Timedelta(minutes=draw(st.integers(-600, 30 * 24 * 60)))
+    departure = arrival + pd.Timedelta(minutes=draw(st.integers(1, 10 * 24 * 60)))
+    seen = [t for t, v in zip(times, visible, strict=True) if v and arrival <= t <= departure]
+    absent = [t for t, v in zip(times, visible, strict=True) if v and not arrival <= t <= departure]
+    return seen, absent, hours(departure - arrival)
+
+
+@settings(max_examples=300, deadline=None)
+@given(perfect_series())
+def test_truth_lies_within_bounds_for_perfect_detections(series):
+    seen, absent, truth = series
+    assume(seen)
+    d = dwell_interval(seen, absent)
+    upper = math.inf if math.isnan(d.max_h) else d.max_h
+    assert d.min_h <= truth + 1e-9
+    assert truth <= upper + 1e-9
+    assert d.min_h <= d.est_h <= upper
