@@ -13,7 +13,6 @@ the file and the reason, and the scan goes on.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ import pandas as pd
 import shapely
 
 from dwelltime.errors import SceneError
+from dwelltime.regrid import gsd_metres, mask_to_polygon
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.timesources import NoTimeError, acquisition_time, stac_items
 
@@ -188,23 +188,6 @@ def scenes_frame(scenes: Sequence[Scene]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")[list(SCENE_COLUMNS)]
 
 
-def gsd_metres(crs: object, transform: object, width: int, height: int) -> float:
-    """Mean pixel size in metres; for geographic CRSs measured on the WGS84 ellipsoid at the
-    image centre (degrees → metres)."""
-    xres = math.hypot(transform.a, transform.d)  # type: ignore[attr-defined]
-    yres = math.hypot(transform.b, transform.e)  # type: ignore[attr-defined]
-    if crs.is_geographic:  # type: ignore[attr-defined]
-        from pyproj import Geod
-
-        lon, lat = transform * (width / 2, height / 2)  # type: ignore[operator]
-        geod = Geod(ellps="WGS84")
-        xres = geod.inv(lon, lat, lon + xres, lat)[2]
-        yres = geod.inv(lon, lat, lon, lat + yres)[2]
-        return float((xres + yres) / 2)
-    factor = crs.linear_units_factor[1]  # type: ignore[attr-defined]
-    return float((xres + yres) / 2 * factor)
-
-
 def _footprint(ds: object) -> shapely.Geometry:
     """Valid-data outline in EPSG:4326 from a decimated dataset mask (bounds if all valid).
 
@@ -212,7 +195,6 @@ def _footprint(ds: object) -> shapely.Geometry:
     """
     from rasterio.enums import MaskFlags
     from rasterio.errors import RasterioIOError
-    from rasterio.features import shapes
     from rasterio.warp import transform_geom
 
     scale = max(ds.width, ds.height) / FOOTPRINT_MAX_PX
@@ -228,8 +210,7 @@ def _footprint(ds: object) -> shapely.Geometry:
         if not mask.any():
             raise SceneError(ds.name, "holds no valid pixels (all nodata)")
         step = ds.transform * ds.transform.scale(ds.width / out_shape[1], ds.height / out_shape[0])
-        parts = [shapely.geometry.shape(g) for g, _ in shapes(mask, mask=mask > 0, transform=step)]
-        outline = shapely.union_all(parts).simplify(abs(step.a))
+        outline = mask_to_polygon(mask > 0, step).simplify(abs(step.a))
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     return shapely.make_valid(shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline)))
 

@@ -1,0 +1,188 @@
+"""Read just the part of a scene that a local metric grid needs, resampled onto that grid.
+
+A :class:`Grid` is a north-up raster in the airport's UTM CRS. :func:`read_to_grid` reads the
+source window under the grid (decimated by GDAL when the source is much finer than the grid,
+so overviews are used where present) and reprojects it; nothing else of the scene is read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from affine import Affine
+
+#: Largest side, in pixels, of the decimated read used for the per-scene stretch.
+STRETCH_MAX_PX = 512
+#: Percentiles of valid pixels mapped to 0 and 255 by the per-scene stretch.
+STRETCH_PERCENTILES = (2.0, 98.0)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster grid: ``transform`` maps (col, row) to (x, y) metres in ``crs``."""
+
+    crs: str
+    transform: Affine
+    shape: tuple[int, int]  # (rows, cols)
+
+    @property
+    def gsd_m(self) -> float:
+        return abs(self.transform.a)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(minx, miny, maxx, maxy) metres."""
+        rows, cols = self.shape
+        minx, maxy = self.transform.c, self.transform.f
+        return (minx, maxy - rows * self.gsd_m, minx + cols * self.gsd_m, maxy)
+
+    @classmethod
+    def over(cls, bounds: Sequence[float], gsd_m: float, crs: str) -> Grid:
+        """The grid of ``gsd_m`` pixels aligned on multiples of ``gsd_m`` covering ``bounds``."""
+        minx, miny = (math.floor(v / gsd_m) * gsd_m for v in bounds[:2])
+        maxx, maxy = (math.ceil(v / gsd_m) * gsd_m for v in bounds[2:])
+        shape = (max(1, round((maxy - miny) / gsd_m)), max(1, round((maxx - minx) / gsd_m)))
+        return cls(crs, Affine(gsd_m, 0.0, minx, 0.0, -gsd_m, maxy), shape)
+
+
+def read_to_grid(
+    ds: object,
+    grid: Grid,
+    *,
+    indexes: Sequence[int] | None = None,
+    resampling: str = "nearest",
+) -> np.ndarray:
+    """Bands ``indexes`` (1-based) of the open dataset ``ds`` on ``grid``: (len, rows, cols).
+
+    ``indexes=None`` reads the dataset mask (0 nodata, 255 valid) as one band. Grid pixels
+    outside the scene are 0.
+    """
+    from rasterio.enums import Resampling
+    from rasterio.errors import WindowError
+    from rasterio.transform import array_bounds
+    from rasterio.warp import reproject, transform_bounds
+    from rasterio.windows import Window, from_bounds
+
+    count = 1 if indexes is None else len(indexes)
+    dtype = np.uint8 if indexes is None else np.dtype(ds.dtypes[indexes[0] - 1])
+    out = np.zeros((count, *grid.shape), dtype=dtype)
+    bounds = array_bounds(*grid.shape, grid.transform)  # (west, south, east, north)
+    src_bounds = transform_bounds(grid.crs, ds.crs, bounds[0], bounds[1], bounds[2], bounds[3])
+    win = from_bounds(*src_bounds, transform=ds.transform)
+    win = Window(
+        math.floor(win.col_off) - 2,
+        math.floor(win.row_off) - 2,
+        math.ceil(win.width) + 4,
+        math.ceil(win.height) + 4,
+    )
+    try:
+        win = win.intersection(Window(0, 0, ds.width, ds.height))
+    except WindowError:  # the grid lies outside the scene
+        return out
+    src_gsd = gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
+    step = max(1, math.floor(grid.gsd_m / src_gsd))
+    shape = (max(1, math.ceil(win.height / step)), max(1, math.ceil(win.width / step)))
+    if indexes is None:
+        src = ds.dataset_mask(window=win, out_shape=shape)[None]
+    else:
+        src = ds.read(
+            list(indexes),
+            window=win,
+            out_shape=(count, *shape),
+            resampling=Resampling.average if step > 1 else Resampling.nearest,
+        )
+    src_transform = ds.window_transform(win) * Affine.scale(
+        win.width / shape[1], win.height / shape[0]
+    )
+    reproject(
+        src,
+        out,
+        src_transform=src_transform,
+        src_crs=ds.crs,
+        dst_transform=grid.transform,
+        dst_crs=grid.crs,
+        resampling=Resampling[resampling],
+    )
+    return out
+
+
+def gsd_metres(crs: object, transform: object, width: int, height: int) -> float:
+    """Mean pixel size in metres; for geographic CRSs measured on the WGS84 ellipsoid at the
+    image centre (degrees → metres)."""
+    xres = math.hypot(transform.a, transform.d)  # type: ignore[attr-defined]
+    yres = math.hypot(transform.b, transform.e)  # type: ignore[attr-defined]
+    if crs.is_geographic:  # type: ignore[attr-defined]
+        from pyproj import Geod
+
+        lon, lat = transform * (width / 2, height / 2)  # type: ignore[operator]
+        geod = Geod(ellps="WGS84")
+        xres = geod.inv(lon, lat, lon + xres, lat)[2]
+        yres = geod.inv(lon, lat, lon, lat + yres)[2]
+        return float((xres + yres) / 2)
+    factor = crs.linear_units_factor[1]  # type: ignore[attr-defined]
+    return float((xres + yres) / 2 * factor)
+
+
+def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
+    """The True pixels of a (rows, cols) bool mask as one valid (multi)polygon in map units."""
+    from rasterio.features import shapes
+
+    flags = mask.astype(np.uint8)
+    parts = [shapely.geometry.shape(g) for g, _ in shapes(flags, mask=mask, transform=transform)]
+    return shapely.make_valid(shapely.union_all(parts)) if parts else shapely.Polygon()
+
+
+def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> np.ndarray:
+    """(rows, cols) bool: the scene has data there (nodata/mask/alpha) and, where a provider
+    mask (Planet UDM2) is open, its band 1 says clear (== 1)."""
+    valid = read_to_grid(ds, grid)[0] > 0
+    if provider_mask is not None:
+        valid &= read_to_grid(provider_mask, grid, indexes=[1])[0] == 1
+    return valid
+
+
+def rgb_bands(ds: object, provider: str = "unknown") -> list[int]:
+    """1-based band indexes giving red, green, blue.
+
+    From colour interpretation or band descriptions when they name red/green/blue; Planet
+    4-band (BGRN) → 3,2,1 and 8-band SuperDove → 6,4,2; else the first three bands; a 1- or
+    2-band image → band 1 three times.
+    """
+    for names in (
+        [c.name for c in ds.colorinterp],
+        [(d or "").strip().lower() for d in ds.descriptions],
+    ):
+        if all(c in names for c in ("red", "green", "blue")):
+            return [names.index(c) + 1 for c in ("red", "green", "blue")]
+    if provider == "planet" and ds.count in (4, 8):
+        return [3, 2, 1] if ds.count == 4 else [6, 4, 2]
+    return [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
+
+
+def stretch_limits(ds: object, bands: Sequence[int]) -> tuple[float, float] | None:
+    """The per-scene linear stretch (low, high) from the 2nd–98th percentile of valid pixels
+    in a decimated read; None for uint8 images, which are used as they are."""
+    if ds.dtypes[bands[0] - 1] == "uint8":
+        return None
+    scale = max(1.0, max(ds.width, ds.height) / STRETCH_MAX_PX)
+    shape = (max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
+    data = ds.read(list(bands), out_shape=(len(bands), *shape)).astype(np.float64)
+    valid = (ds.dataset_mask(out_shape=shape) > 0) & np.isfinite(data).all(axis=0)
+    values = data[:, valid]
+    if values.size == 0:
+        return (0.0, 1.0)
+    low, high = np.percentile(values, STRETCH_PERCENTILES)
+    return (float(low), float(high) if high > low else float(low) + 1.0)
+
+
+def to_uint8(image: np.ndarray, limits: tuple[float, float] | None) -> np.ndarray:
+    """Apply the per-scene stretch: ``limits`` (low, high) → (0, 255); None: already uint8."""
+    if limits is None:
+        return image.astype(np.uint8, copy=False)
+    low, high = limits
+    scaled = (image.astype(np.float32) - low) * (255.0 / (high - low))
+    return np.nan_to_num(scaled, nan=0.0).clip(0, 255).astype(np.uint8)

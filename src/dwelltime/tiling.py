@@ -1,0 +1,220 @@
+"""Tiles over the aprons resampled to the model GSD, and what part of each apron a scene saw.
+
+:func:`tile_windows` is pure window maths. :func:`iter_tiles` reads, for one scene and one
+airport, only the windows that touch both an apron and the scene's footprint, resampled into
+the airport's UTM grid at ``TileSpec.gsd_m`` (tile origins on multiples of the GSD, so tiles of
+different scenes line up). :func:`scene_coverage` says how much of each apron a scene saw
+(data present and, where a provider mask exists, clear), as a fraction and as a polygon, so
+:func:`is_visible` can answer "was this stand visible in that scene?".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from affine import Affine
+
+from dwelltime.airports import Airport
+from dwelltime.regrid import (
+    Grid,
+    mask_to_polygon,
+    read_to_grid,
+    rgb_bands,
+    stretch_limits,
+    to_uint8,
+    valid_mask,
+)
+from dwelltime.scenes import Scene
+from dwelltime.schema import COVERAGE_COLUMNS, empty_frame
+
+#: Pixel size (metres) of the visibility masks behind :func:`scene_coverage`.
+COVERAGE_GSD_M = 4.0
+
+Bounds = tuple[float, float, float, float]  # (minx, miny, maxx, maxy)
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    """Tile geometry: ``size_px`` square tiles of ``gsd_m`` metres per pixel, neighbours
+    overlapping by at least ``overlap_px`` pixels."""
+
+    gsd_m: float = 0.5
+    size_px: int = 512
+    overlap_px: int = 128
+
+    def __post_init__(self) -> None:
+        if not self.gsd_m > 0:
+            raise ValueError(f"TileSpec.gsd_m must be > 0 metres, got {self.gsd_m}")
+        if self.size_px < 1:
+            raise ValueError(f"TileSpec.size_px must be >= 1, got {self.size_px}")
+        if not 0 <= self.overlap_px < self.size_px:
+            raise ValueError(
+                f"TileSpec.overlap_px must be in [0, size_px={self.size_px}), got {self.overlap_px}"
+            )
+
+    @property
+    def size_m(self) -> float:
+        """Tile side, metres."""
+        return self.size_px * self.gsd_m
+
+    @property
+    def stride_m(self) -> float:
+        """Distance between neighbouring tile origins, metres (edge tiles may be closer)."""
+        return (self.size_px - self.overlap_px) * self.gsd_m
+
+
+@dataclass(frozen=True, eq=False)
+class Tile:
+    """One tile of one scene, ready for the detector."""
+
+    scene_id: str
+    airport: str  # ICAO
+    acquired: pd.Timestamp  # UTC
+    index: int  # 0-based, per scene × airport
+    crs: str  # local metric CRS (airport.crs)
+    transform: Affine  # (col, row) pixel -> (x, y) metres; north-up, pixel = spec.gsd_m
+    image: np.ndarray  # (3, size_px, size_px) uint8 RGB, stretched per scene; 0 where invalid
+    valid: np.ndarray  # (size_px, size_px) bool: has data and not cloud
+
+
+def tile_windows(bounds: Bounds, spec: TileSpec) -> list[Bounds]:
+    """Square windows of ``spec.size_m`` covering ``bounds`` (metres), rows north to south.
+
+    Neighbours overlap by at least ``spec.overlap_px`` pixels; the last tile of a row or
+    column is shifted inward to end on the bounds (never padded past them). Along an axis
+    shorter than a tile, one tile is centred on the bounds.
+    """
+    minx, miny, maxx, maxy = bounds
+    if not (minx <= maxx and miny <= maxy):
+        raise ValueError(f"bounds must be (minx, miny, maxx, maxy), got {bounds}")
+    xs = _starts(minx, maxx, spec.size_m, spec.stride_m)
+    ys = _starts(miny, maxy, spec.size_m, spec.stride_m)
+    return [(x, y, x + spec.size_m, y + spec.size_m) for y in reversed(ys) for x in xs]
+
+
+def _starts(low: float, high: float, size: float, stride: float) -> list[float]:
+    """Tile start coordinates along one axis."""
+    length = high - low
+    if length <= size:
+        return [low + (length - size) / 2]
+    n = math.ceil((length - size) / stride - 1e-9)
+    return [low + i * stride for i in range(n)] + [high - size]
+
+
+def iter_tiles(
+    scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame, spec: TileSpec
+) -> Iterator[Tile]:
+    """Tiles of ``scene`` over ``aprons`` (in ``airport.crs``), resampled to ``spec.gsd_m``.
+
+    Only windows that intersect an apron within the scene footprint are read; windows with no
+    valid pixel (all nodata or cloud) are skipped. Images are RGB uint8 (see
+    :func:`dwelltime.regrid.rgb_bands`); non-uint8 scenes get one linear stretch per scene.
+    """
+    import rasterio
+
+    region = _seen_aprons(scene, airport, aprons)
+    if region.is_empty:
+        return
+    with rasterio.open(scene.path) as ds, _open_mask(scene.mask_path) as mask:
+        bands = rgb_bands(ds, scene.provider)
+        limits = stretch_limits(ds, bands)
+        index = 0
+        for window in tile_windows(Grid.over(region.bounds, spec.gsd_m, airport.crs).bounds, spec):
+            if not shapely.box(*window).intersects(region):
+                continue
+            x0, y1 = (round(v / spec.gsd_m) * spec.gsd_m for v in (window[0], window[3]))
+            transform = Affine(spec.gsd_m, 0.0, x0, 0.0, -spec.gsd_m, y1)
+            grid = Grid(airport.crs, transform, (spec.size_px, spec.size_px))
+            valid = valid_mask(ds, grid, mask)
+            if not valid.any():
+                continue
+            image = to_uint8(read_to_grid(ds, grid, indexes=bands, resampling="bilinear"), limits)
+            image[:, ~valid] = 0
+            yield Tile(
+                scene_id=scene.scene_id,
+                airport=airport.icao,
+                acquired=scene.acquired,
+                index=index,
+                crs=airport.crs,
+                transform=grid.transform,
+                image=image,
+                valid=valid,
+            )
+            index += 1
+
+
+def scene_coverage(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One row per apron (:data:`COVERAGE_COLUMNS`, ``airport.crs``): the part of the apron
+    the scene saw (data present and not cloud, on a ``COVERAGE_GSD_M`` grid) as ``geometry``
+    and its share of the apron area as ``visible_fraction``."""
+    if aprons.empty:
+        return empty_frame(COVERAGE_COLUMNS, airport.crs)
+    visible = visible_area(scene, airport, aprons)
+    seen = aprons.geometry.intersection(visible)
+    area = aprons.geometry.area.to_numpy()
+    fraction = np.divide(seen.area.to_numpy(), area, out=np.zeros(len(area)), where=area > 0)
+    return gpd.GeoDataFrame(
+        {
+            "scene_id": scene.scene_id,
+            "airport": airport.icao,
+            "apron_id": aprons["apron_id"].astype(str).to_numpy(),
+            "acquired": pd.Series([scene.acquired] * len(aprons), dtype="datetime64[ns, UTC]"),
+            "visible_fraction": fraction.clip(0.0, 1.0),
+        },
+        geometry=seen.to_numpy(),
+        crs=airport.crs,
+    )[list(COVERAGE_COLUMNS)]
+
+
+def visible_area(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> shapely.Geometry:
+    """Where over the aprons' bounds ``scene`` has clear data, a polygon in ``airport.crs``."""
+    import rasterio
+
+    if _seen_aprons(scene, airport, aprons).is_empty:
+        return shapely.Polygon()
+    gsd = max(COVERAGE_GSD_M, scene.gsd_m)
+    grid = Grid.over(aprons.total_bounds, gsd, airport.crs)
+    with rasterio.open(scene.path) as ds, _open_mask(scene.mask_path) as mask:
+        valid = valid_mask(ds, grid, mask)
+    return mask_to_polygon(valid, grid.transform)
+
+
+def is_visible(
+    coverage: gpd.GeoDataFrame,
+    scene_id: str,
+    footprint: shapely.Geometry,
+    min_fraction: float = 0.8,
+) -> bool:
+    """Whether at least ``min_fraction`` of ``footprint`` (coverage CRS, e.g. an aircraft's
+    stand) lay in the visible area of scene ``scene_id``; a point or line must lie inside it.
+    False when the coverage has no row for the scene."""
+    rows = coverage[coverage["scene_id"] == scene_id]
+    if rows.empty:
+        return False
+    visible = shapely.union_all(rows.geometry.to_numpy())
+    if footprint.area <= 0:
+        return bool(visible.covers(footprint))
+    return footprint.intersection(visible).area / footprint.area >= min_fraction
+
+
+def _seen_aprons(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> shapely.Geometry:
+    """The aprons within the scene footprint, in ``airport.crs`` (empty if they miss)."""
+    if aprons.empty:
+        return shapely.Polygon()
+    footprint = gpd.GeoSeries([scene.footprint], crs="EPSG:4326").to_crs(airport.crs)[0]
+    return shapely.union_all(aprons.geometry.to_numpy()).intersection(footprint)
+
+
+def _open_mask(path: Path | None) -> contextlib.AbstractContextManager:
+    """The provider mask opened for reading, or a null context yielding None."""
+    import rasterio
+
+    return rasterio.open(path) if path is not None else contextlib.nullcontext()
