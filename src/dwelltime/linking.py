@@ -533,6 +533,9 @@ def stays_frame(records: list[dict[str, object]], crs: object) -> gpd.GeoDataFra
     frame = pd.DataFrame.from_records(records, columns=columns)
     if frame["stay_id"].isna().all():
         frame["stay_id"] = [f"{a}-{i + 1:04d}" for i, a in enumerate(frame["airport"])]
+    for column, dtype in _STAY_DTYPES.items():
+        if dtype == _TIME:
+            frame[column] = pd.to_datetime(frame[column], utc=True)
     frame = frame.astype(_STAY_DTYPES)
     geometry = gpd.GeoSeries(shapely.points(frame["x"], frame["y"]), crs=crs)
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=crs)

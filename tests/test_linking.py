@@ -1,0 +1,305 @@
+"""Linking rules on small hand-made detection and coverage tables (no rendering)."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from dwelltime.linking import STAY_EXTRA_COLUMNS, LinkConfig, link_stays, stay_visibility
+from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, STAY_COLUMNS
+
+CRS = "EPSG:32651"
+T0 = pd.Timestamp("2026-07-31T00:00:00Z")
+APRON = shapely.box(0, 0, 600, 300)
+CLOUD = shapely.Polygon()  # nothing visible
+
+
+def at(h: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(hours=h)
+
+
+def coverage(scenes: dict[str, float], hidden: dict[str, shapely.Geometry] | None = None):
+    """One apron row per scene (hours after T0); ``hidden`` gives another visible area."""
+    hidden = hidden or {}
+    rows = [
+        {
+            "scene_id": s,
+            "airport": "ZKPY",
+            "apron_id": "main",
+            "acquired": at(h),
+            "visible_fraction": 1.0 if s not in hidden else 0.0,
+            "geometry": hidden.get(s, APRON),
+        }
+        for s, h in scenes.items()
+    ]
+    return gpd.GeoDataFrame(rows, columns=list(COVERAGE_COLUMNS), crs=CRS)
+
+
+def detections(rows: list[dict]) -> gpd.GeoDataFrame:
+    """Detections from dicts with scene_id, hours, x, y and optional attributes."""
+    full = []
+    for n, r in enumerate(rows):
+        d = {
+            "detection_id": f"{r['scene_id']}:{n}",
+            "airport": "ZKPY",
+            "heading_deg": 90.0,
+            "length_m": 53.0,
+            "wingspan_m": 43.0,
+            "type": "IL62",
+            "type_prob": 0.9,
+            "score": 0.9,
+            **r,
+        }
+        d["acquired"] = at(d.pop("hours"))
+        d["geometry"] = shapely.Point(d["x"], d["y"]).buffer(d["length_m"] / 2)
+        full.append(d)
+    return gpd.GeoDataFrame(full, columns=list(DETECTION_COLUMNS), crs=CRS)
+
+
+SCENES = {f"s{i}": 12.0 * i for i in range(8)}  # every 12 h for 3.5 days
+
+
+def sighting(scene: str, x: float = 100.0, y: float = 100.0, **kw) -> dict:
+    return {"scene_id": scene, "hours": SCENES[scene], "x": x, "y": y, **kw}
+
+
+def test_one_aircraft_seen_in_consecutive_visible_scenes():
+    dets = detections([sighting(s) for s in ("s1", "s2", "s3")])
+    stays = link_stays(dets, coverage(SCENES))
+    assert len(stays) == 1
+    stay = stays.iloc[0]
+    assert stay["stay_id"] == "ZKPY-0001"
+    assert (stay["first_seen"], stay["last_seen"]) == (at(12), at(36))
+    assert (stay["last_absent_before"], stay["first_absent_after"]) == (at(0), at(48))
+    assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("s0", "s4")
+    assert stay["dwell_min_h"] == 24.0 and stay["dwell_max_h"] == 48.0
+    assert stay["dwell_est_h"] == 36.0
+    assert not stay["censored_start"] and not stay["censored_end"]
+    assert stay["n_seen"] == 3 and stay["scene_ids"] == "s1;s2;s3"
+    assert stay["detection_ids"] == "s1:0;s2:1;s3:2"
+    assert stay["type"] == "IL62" and stay["type_prob"] == pytest.approx(0.9)
+    assert stays.crs == CRS and stays.geometry.iloc[0].equals(shapely.Point(100, 100))
+
+
+def test_columns_and_empty_input():
+    empty = detections([])
+    stays = link_stays(empty, coverage(SCENES))
+    assert list(stays.columns) == list(STAY_COLUMNS[:-1]) + list(STAY_EXTRA_COLUMNS) + ["geometry"]
+    assert stays.empty and stays.crs == CRS
+    assert str(stays["first_seen"].dtype) == "datetime64[us, UTC]"
+    assert link_stays(empty, coverage({})).empty
+
+
+def test_seen_at_the_edges_is_censored():
+    dets = detections([sighting(s) for s in ("s0", "s1")] + [sighting("s7", x=400)])
+    first, last = link_stays(dets, coverage(SCENES)).itertuples()
+    assert first.censored_start and not first.censored_end and first.start_bounded_by == ""
+    assert math.isnan(first.dwell_max_h) and first.dwell_est_h == pytest.approx(18.0)
+    assert last.censored_end and not last.censored_start and last.end_bounded_by == ""
+
+
+def test_aircraft_of_one_type_side_by_side_stay_distinct():
+    rng = np.random.default_rng(0)
+    xs = [100.0, 150.0, 200.0]  # 50 m apart, all IL62, jittered by up to 4 m
+    rows = [
+        sighting(s, x=x + rng.uniform(-4, 4), y=100 + rng.uniform(-4, 4))
+        for s in ("s1", "s2", "s3", "s4")
+        for x in rng.permutation(xs)
+    ]
+    stays = link_stays(detections(rows), coverage(SCENES))
+    assert len(stays) == 3
+    assert (stays["n_seen"] == 4).all()
+    assert sorted(np.round(stays["x"] / 50) * 50) == xs
+
+
+def test_global_assignment_beats_greedy_nearest_neighbour():
+    # Tracks at x=100 (A) and x=112 (B); next scene has detections at 108 and 120 (B moved).
+    # Nearest pair first would give B→108 (4 m) and leave A with 120 (20 m, gated out):
+    # only the global assignment continues both tracks (A→108, B→120).
+    cfg = LinkConfig(max_distance_m=10.0)
+    rows = [sighting("s1", x=x) for x in (100.0, 112.0)]
+    rows += [sighting("s2", x=x) for x in (108.0, 120.0)]
+    stays = link_stays(detections(rows), coverage(SCENES), cfg)
+    assert len(stays) == 2 and (stays["n_seen"] == 2).all()
+    assert sorted(stays["detection_ids"]) == ["s1:0;s2:2", "s1:1;s2:3"]
+
+
+def test_one_visible_miss_is_tolerated_two_close_the_stay():
+    dets = detections([sighting(s) for s in ("s1", "s2", "s4", "s5")])
+    stays = link_stays(dets, coverage(SCENES))
+    assert len(stays) == 1
+    assert stays.iloc[0]["n_missed"] == 1 and stays.iloc[0]["n_seen"] == 4
+    assert len(link_stays(dets, coverage(SCENES), LinkConfig(max_visible_misses=0))) == 2
+
+    dets = detections([sighting(s) for s in ("s1", "s2", "s5", "s6")])
+    first, second = link_stays(dets, coverage(SCENES)).itertuples()
+    assert first.end_bounded_by == "s3" and first.dwell_max_h == 36.0
+    assert second.start_bounded_by == "s4"
+
+
+def test_scene_where_stand_was_not_visible_is_neither_presence_nor_absence():
+    cover = coverage(SCENES, hidden={"s3": CLOUD, "s4": CLOUD})
+    dets = detections([sighting(s) for s in ("s1", "s2", "s5")])
+    stays = link_stays(dets, cover, LinkConfig(max_visible_misses=0))
+    assert len(stays) == 1
+    stay = stays.iloc[0]
+    assert stay["n_missed"] == 0 and stay["end_bounded_by"] == "s6"
+
+
+def test_stand_mostly_outside_the_visible_area_is_not_visible():
+    # The visible area cuts the stand disc (radius 26.5 m at x=100): 70 % in s2, 90 % in s3.
+    cut70 = shapely.box(0, 0, 100 + 26.5 * 0.4, 300)
+    cut90 = shapely.box(0, 0, 100 + 26.5 * 0.8, 300)
+    cover = coverage(SCENES, hidden={"s2": cut70, "s3": cut90})
+    dets = detections([sighting("s1")])
+    stay = link_stays(dets, cover).iloc[0]
+    assert stay["end_bounded_by"] == "s3"
+
+
+def test_single_low_score_sighting_is_dropped():
+    dets = detections(
+        [sighting("s1", score=0.3), sighting("s2", x=300, score=0.8)]
+        + [sighting(s, x=500, score=0.3) for s in ("s1", "s2")]
+    )
+    stays = link_stays(dets, coverage(SCENES))
+    assert sorted(stays["x"]) == [300.0, 500.0]
+    assert len(link_stays(dets, coverage(SCENES), LinkConfig(min_score_single=0.0))) == 3
+
+
+def test_type_flip_only_costs_and_the_stay_takes_the_weighted_majority():
+    rows = [
+        sighting("s1", type="IL62", type_prob=0.8, score=0.9),
+        sighting("s2", type="TU20", type_prob=0.6, score=0.5),
+        sighting("s3", type="IL62", type_prob=0.7, score=0.9),
+    ]
+    stays = link_stays(detections(rows), coverage(SCENES))
+    assert len(stays) == 1
+    assert stays.iloc[0]["type"] == "IL62"
+    assert stays.iloc[0]["type_prob"] == pytest.approx((0.8 * 0.9 + 0.7 * 0.9) / 2.3)
+
+
+def test_unknown_type_only_when_nothing_named():
+    rows = [sighting("s1", type="unknown", type_prob=0.9), sighting("s2", type_prob=0.4)]
+    assert link_stays(detections(rows), coverage(SCENES)).iloc[0]["type"] == "IL62"
+    rows = [sighting(s, type="unknown", type_prob=0.9) for s in ("s1", "s2")]
+    assert link_stays(detections(rows), coverage(SCENES)).iloc[0]["type"] == "unknown"
+
+
+def test_nose_tail_flip_is_allowed_but_a_turn_is_not():
+    rows = [sighting("s1", heading_deg=90.0), sighting("s2", heading_deg=272.0)]
+    assert len(link_stays(detections(rows), coverage(SCENES))) == 1
+    rows = [sighting("s1", heading_deg=90.0), sighting("s2", heading_deg=0.0)]
+    assert len(link_stays(detections(rows), coverage(SCENES))) == 2
+
+
+def test_different_size_is_a_different_aircraft():
+    rows = [sighting("s1"), sighting("s2", length_m=30.0, wingspan_m=28.0)]
+    first, second = link_stays(detections(rows), coverage(SCENES)).itertuples()
+    assert (first.n_seen, second.n_seen) == (1, 1)
+    assert first.end_bounded_by == "s2"  # the small aircraft there does not hide the absence
+
+
+def test_long_gap_without_sightings_splits_and_censors_both_sides():
+    scenes = {"a": 0.0, "b": 12.0, "c": 24.0, "d": 124.0, "e": 136.0, "f": 148.0}
+    rows = [
+        {"scene_id": s, "hours": scenes[s], "x": 100.0, "y": 100.0} for s in ("b", "c", "d", "e")
+    ]
+    cover = coverage(scenes)
+    first, second = link_stays(detections(rows), cover).itertuples()
+    assert first.censored_end and second.censored_start
+    assert first.start_bounded_by == "a" and second.end_bounded_by == "f"
+    whole = link_stays(detections(rows), cover, LinkConfig(max_gap_h=None))
+    assert len(whole) == 1 and whole.iloc[0]["dwell_max_h"] == 148.0
+
+
+def test_towed_aircraft_is_a_new_stay_unless_moves_are_linked():
+    rows = [sighting(s) for s in ("s1", "s2")] + [sighting(s, x=400.0) for s in ("s3", "s4")]
+    assert len(link_stays(detections(rows), coverage(SCENES))) == 2
+    stays = link_stays(detections(rows), coverage(SCENES), LinkConfig(link_moves=True))
+    assert len(stays) == 1
+    stay = stays.iloc[0]
+    assert stay["moves"] == 1 and stay["n_seen"] == 4 and stay["x"] == 400.0
+    assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("s0", "s5")
+    assert stay["dwell_min_h"] == 36.0 and stay["dwell_max_h"] == 60.0
+
+
+def test_moves_are_not_joined_across_types_or_a_skipped_scene():
+    cfg = LinkConfig(link_moves=True)
+    rows = [sighting("s1"), sighting("s2", x=400.0, type="B738", length_m=40, wingspan_m=36)]
+    assert len(link_stays(detections(rows), coverage(SCENES), cfg)) == 2
+    rows = [sighting("s1"), sighting("s3", x=400.0)]
+    assert len(link_stays(detections(rows), coverage(SCENES), cfg)) == 2
+
+
+def test_airports_are_linked_separately():
+    rows = detections([sighting("s1"), sighting("s2")])
+    rows.loc[1, "airport"] = "UUEE"
+    cover = pd.concat([coverage(SCENES), coverage(SCENES).assign(airport="UUEE")])
+    stays = link_stays(rows, cover)
+    assert list(stays["stay_id"]) == ["UUEE-0001", "ZKPY-0001"]
+
+
+def test_stay_visibility_table():
+    cover = coverage(SCENES, hidden={"s2": CLOUD})
+    stays = link_stays(detections([sighting("s1")]), cover)
+    table = stay_visibility(stays, cover)
+    assert list(table.columns) == list(SCENES)
+    assert table.loc["ZKPY-0001"].tolist() == [True, True, False] + [True] * 5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_distance_m": 0}, "max_distance_m must be > 0"),
+        ({"max_visible_misses": -1}, "max_visible_misses"),
+        ({"max_visible_misses": 1.5}, "max_visible_misses"),
+        ({"min_visible_fraction": 1.5}, "min_visible_fraction"),
+        ({"max_heading_diff_deg": 120}, "axial"),
+        ({"max_gap_h": 0}, "max_gap_h"),
+        ({"type_weight": -1}, "type_weight"),
+    ],
+)
+def test_config_is_validated(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LinkConfig(**kwargs)
+
+
+def test_config_from_dict_rejects_unknown_keys():
+    assert LinkConfig.from_dict({"max_gap_h": None}).max_gap_h is None
+    with pytest.raises(ValueError, match="unknown LinkConfig keys \\['max_dist'\\]"):
+        LinkConfig.from_dict({"max_dist": 3})
+
+
+@st.composite
+def perfect_series(draw):
+    hours = sorted(draw(st.lists(st.integers(0, 20 * 24), min_size=1, max_size=12, unique=True)))
+    visible = draw(st.lists(st.booleans(), min_size=len(hours), max_size=len(hours)))
+    arrival = draw(st.integers(-24, 20 * 24))
+    departure = arrival + draw(st.integers(1, 8 * 24))
+    return hours, visible, arrival, departure
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(perfect_series())
+def test_linked_bounds_hold_the_truth_for_perfect_detections(series):
+    hours, visible, arrival, departure = series
+    scenes = {f"s{h:04d}": float(h) for h in hours}
+    hidden = {s: CLOUD for s, v in zip(scenes, visible, strict=True) if not v}
+    seen = [
+        s for s, v in zip(scenes, visible, strict=True) if v and arrival <= scenes[s] <= departure
+    ]
+    assume(seen)
+    rows = [{"scene_id": s, "hours": scenes[s], "x": 100.0, "y": 100.0} for s in seen]
+    stays = link_stays(detections(rows), coverage(scenes, hidden), LinkConfig(max_gap_h=None))
+    assert len(stays) == 1
+    stay = stays.iloc[0]
+    upper = math.inf if math.isnan(stay["dwell_max_h"]) else stay["dwell_max_h"]
+    assert stay["dwell_min_h"] <= departure - arrival <= upper
+    assert stay["dwell_min_h"] <= stay["dwell_est_h"] <= upper
