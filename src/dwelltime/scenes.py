@@ -34,6 +34,8 @@ IMAGE_SUFFIXES = (".tif", ".tiff")
 MASK_SUFFIXES = ("_udm2", "_udm")
 #: Largest side, in pixels, of the decimated read used for the valid-data footprint.
 FOOTPRINT_MAX_PX = 512
+#: Footprints are simplified in EPSG:4326 to this many degrees (about 0.1 m).
+FOOTPRINT_TOLERANCE_DEG = 1e-6
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,8 @@ def _footprint(ds: object) -> shapely.Geometry:
         step = ds.transform * ds.transform.scale(ds.width / out_shape[1], ds.height / out_shape[0])
         outline = mask_to_polygon(mask > 0, step).simplify(abs(step.a))
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
-    return shapely.make_valid(shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline)))
+    lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
+    return shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG))
 
 
 def _find_files(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:

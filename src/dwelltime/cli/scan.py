@@ -1,0 +1,119 @@
+"""``dwelltime scan``: what is in a folder of imagery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dwelltime.cli.options import formats_option, out_option, overwrite_option, quiet
+
+#: The columns of the printed scan table.
+SCAN_TABLE_COLUMNS = (
+    "scene_id",
+    "acquired",
+    "time_source",
+    "crs",
+    "gsd_m",
+    "size",
+    "count",
+    "dtype",
+)
+SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands"}
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--times",
+    "times_csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of acquisition times (columns path or stem, and acquired, ISO 8601; no zone "
+    "means UTC). These win over every time found in the files.",
+)
+@out_option
+@formats_option
+@overwrite_option
+@click.option("--strict", is_flag=True, help="Exit with status 1 if any file could not be used.")
+@click.pass_context
+def scan(
+    ctx: click.Context,
+    folder: Path,
+    times_csv: Path | None,
+    out: Path | None,
+    formats: tuple[str, ...],
+    overwrite: bool,
+    strict: bool,
+) -> None:
+    """List the GeoTIFF scenes under FOLDER: acquisition time and its source, CRS, GSD.
+
+    Searches FOLDER recursively for .tif/.tiff files (Planet *_udm2/*_udm masks are attached
+    to their scene, not listed). The acquisition time comes from, in order of trust: --times,
+    a STAC item, Planet metadata (JSON, then XML), a Maxar .IMD, the ACQUISITIONDATETIME or
+    TIFFTAG_DATETIME tag (no zone: read as UTC), a date and time in the file name
+    (20230731T023512, 20230731_023512, 2023-07-31T02:35:12; a date alone is refused).
+
+    \b
+    Example:
+      dwelltime scan images/ --out scan_out/
+
+    Exit status: 0 scenes found (files that could not be used are listed on stderr), 1 no
+    usable scene, or --strict with files that could not be used, 2 bad usage.
+    """
+    from dwelltime.cli.progress import stage_bars
+    from dwelltime.errors import DwelltimeError
+    from dwelltime.scenes import scan as scan_folder
+    from dwelltime.scenes import scenes_frame
+    from dwelltime.tables import format_table
+    from dwelltime.timesources import read_times_csv
+
+    times = None
+    if times_csv is not None:
+        try:
+            times = read_times_csv(times_csv)
+        except (ValueError, KeyError, OSError) as exc:
+            raise click.BadParameter(f"{times_csv}: {exc}", param_hint="--times") from exc
+    with stage_bars(disable=quiet(ctx)) as progress:
+        result = scan_folder(folder, times=times, progress=lambda d, n: progress("scan", d, n))
+    for err in result.errors:
+        click.echo(f"skipped {err}", err=True)
+    frame = scenes_frame(result.scenes)
+    if result.scenes:
+        shown = frame.assign(size=[f"{s.width}x{s.height}" for s in result.scenes])
+        click.echo(format_table(shown, SCAN_TABLE_COLUMNS, headers=SCAN_TABLE_HEADERS))
+    click.echo(f"{len(result.scenes)} scenes, {len(result.errors)} files skipped in {folder}")
+    if out is not None and result.scenes:
+        try:
+            for path in _write(out, frame, formats, overwrite):
+                click.echo(f"wrote {path}")
+        except DwelltimeError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if not result.scenes:
+        raise click.ClickException(f"no usable scene in {folder}")
+    if strict and result.errors:
+        raise click.ClickException(f"{len(result.errors)} file(s) could not be used (--strict)")
+
+
+def _write(out: Path, frame: object, formats: tuple[str, ...], overwrite: bool) -> list[Path]:
+    """Write the scenes layer with :func:`dwelltime.io.write_layers` (GeoPackage + CSV)."""
+    try:
+        from dwelltime.io import write_layers
+    except ImportError:  # until dwelltime.io lands: the GeoPackage and CSV only
+        return _write_scenes(out, frame, overwrite)
+    return write_layers(out, {"scenes": frame}, formats=formats, overwrite=overwrite)
+
+
+def _write_scenes(out: Path, frame: object, overwrite: bool) -> list[Path]:
+    import pandas as pd
+
+    from dwelltime.errors import OutputExistsError
+
+    paths = [out / "dwelltime.gpkg", out / "scenes.csv"]
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(f"{', '.join(existing)} exist; pass --overwrite to replace")
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_file(paths[0], layer="scenes", driver="GPKG")
+    pd.DataFrame(frame).assign(geometry=frame.geometry.to_wkt()).to_csv(paths[1], index=False)
+    return paths

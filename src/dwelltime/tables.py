@@ -1,0 +1,61 @@
+"""Plain-text tables for the terminal, shared by the commands that print frames."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import pandas as pd
+
+#: Shown for missing values (None, NaN, NaT, "").
+MISSING = "-"
+
+
+def format_value(value: object) -> str:
+    """One cell: UTC times as ``YYYY-MM-DD HH:MM:SS``, floats with up to 2 decimals."""
+    if value is None or (isinstance(value, str) and value == ""):
+        return MISSING
+    if isinstance(value, pd.Timestamp):
+        if pd.isna(value):
+            return MISSING
+        if value.tzinfo is not None:
+            value = value.tz_convert("UTC")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float):
+        return MISSING if math.isnan(value) else f"{value:.2f}"
+    return str(value)
+
+
+def format_table(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    headers: Mapping[str, str] | None = None,
+    formatters: Mapping[str, Callable[[object], str]] | None = None,
+) -> str:
+    """``columns`` of ``frame`` as an aligned text table (numbers right-aligned).
+
+    Args:
+        frame: the rows; a missing column is an error (KeyError).
+        columns: columns to show, in order.
+        headers: column → header text (default the column name).
+        formatters: column → function turning one value into its cell text (default
+            :func:`format_value`).
+    """
+    headers = headers or {}
+    formatters = formatters or {}
+    titles = [headers.get(c, c) for c in columns]
+    cells = [[formatters.get(c, format_value)(v) for v in frame[c].tolist()] for c in columns]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in columns]
+    widths = [max([len(t), *map(len, col)]) for t, col in zip(titles, cells, strict=True)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(w) if right else v.ljust(w)
+            for v, w, right in zip(values, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    rows = [line(titles), line(["-" * w for w in widths])]
+    rows += [line(row) for row in zip(*cells, strict=True)]
+    return "\n".join(rows)
