@@ -96,6 +96,13 @@ def make_objects(
     )
 
 
+def concat_objects(parts: Sequence[Objects]) -> Objects:
+    """All objects of ``parts`` in one :class:`Objects`."""
+    if not parts:
+        return Objects.empty()
+    return Objects(**{k: np.concatenate([vars(p)[k] for p in parts]) for k in vars(parts[0])})
+
+
 @dataclass(frozen=True)
 class EvalImage:
     """One labelled image and the detector's objects on it, in the same pixel frame.

@@ -1,0 +1,160 @@
+"""``dwelltime evaluate``: score the detector (or saved detections) on labelled imagery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dwelltime.cli.options import (
+    device_option,
+    out_option,
+    overwrite_option,
+    quiet,
+    weights_option,
+)
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--detections",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Score these saved detections (GeoPackage/GeoJSON with the detection columns; "
+    "scene_id = image file stem) instead of running the detector.",
+)
+@click.option(
+    "--axis-aligned",
+    is_flag=True,
+    help="Compare axis-aligned boxes around predictions and truth (for box-only labels such as "
+    "the Airbus annotations.csv).",
+)
+@click.option(
+    "--score-threshold",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Operating threshold for precision/recall. Default: the model card's, else 0.5.",
+)
+@click.option(
+    "--gsd",
+    "gsd_m",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Metres per pixel of images without georeference or a DOTA 'gsd:' line.",
+)
+@click.option(
+    "--tile-size", type=int, default=512, show_default=True, help="Detector tile, pixels."
+)
+@click.option("--overlap", type=int, default=128, show_default=True, help="Tile overlap, pixels.")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Tiles per batch.")
+@out_option
+@overwrite_option
+@weights_option
+@device_option
+@click.pass_context
+def evaluate(
+    ctx: click.Context,
+    folder: Path,
+    detections: Path | None,
+    axis_aligned: bool,
+    score_threshold: float | None,
+    gsd_m: float | None,
+    tile_size: int,
+    overlap: int,
+    batch_size: int,
+    out: Path | None,
+    overwrite: bool,
+    weights: Path | None,
+    device: str,
+) -> None:
+    """Detection quality on labelled images under FOLDER: AP50/AP75 (oriented IoU), precision,
+    recall and F1 at the shipped threshold, best F1, type accuracy, size and heading errors,
+    by GSD and by type.
+
+    \b
+    Labels are found per image D/S.ext (first match wins):
+      DOTA txt   D/S.txt, D/labels/S.txt, FOLDER/{labels,truth/dota,truth}/S.txt,
+                 FOLDER/../{labels,truth/dota,truth}/S.txt
+      GeoJSON    the same places with S.geojson (truth/geojson instead of truth/dota);
+                 map footprints, the image must be georeferenced
+      Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
+    Images without labels are reported and skipped.
+    """
+    from tqdm import tqdm
+
+    from dwelltime.errors import DwelltimeError
+    from dwelltime.evaluation.dataset import image_info, load_truth, read_rgb, saved_detections
+    from dwelltime.evaluation.labels import find_labelled_images
+    from dwelltime.evaluation.objects import EvalImage
+    from dwelltime.evaluation.predict import (
+        DEFAULT_SCORE_THRESHOLD,
+        lower_score_floor,
+        predict_image,
+        shipped_threshold,
+    )
+    from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
+
+    if overlap >= tile_size:
+        raise click.BadParameter("must be smaller than --tile-size", param_hint="--overlap")
+    found = find_labelled_images(folder)
+    for path in found.unlabelled:
+        click.echo(f"{path}: no labels found; skipped", err=True)
+    if not found.images:
+        raise click.ClickException(
+            f"no labelled images under {folder}: put DOTA txt, GeoJSON or an Airbus "
+            "annotations.csv where `dwelltime evaluate --help` says"
+        )
+    if not axis_aligned and any(item.kind == "airbus_csv" for item in found.images):
+        click.echo("Airbus labels are axis-aligned boxes: consider --axis-aligned", err=True)
+
+    try:
+        if detections is not None:
+            import geopandas as gpd
+
+            frame = gpd.read_file(detections)
+            threshold = DEFAULT_SCORE_THRESHOLD if score_threshold is None else score_threshold
+            source = "given" if score_threshold is not None else "default for saved detections"
+            detector = None
+        else:
+            from dwelltime.detector import load_detector
+
+            detector = load_detector(weights, device=device)
+            threshold, source = shipped_threshold(weights)
+            if score_threshold is not None:
+                threshold, source = score_threshold, "given"
+            lower_score_floor(detector)
+    except DwelltimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    images, airbus = [], {}
+    for item in tqdm(found.images, desc="evaluate", unit="image", disable=quiet(ctx)):
+        try:
+            info = image_info(item.image, gsd_m=gsd_m)
+            truth, gsd = load_truth(item, info, airbus)
+            if detector is None:
+                preds = saved_detections(frame, item.image.stem, info)
+            else:
+                preds = predict_image(
+                    detector,
+                    read_rgb(item.image),
+                    gsd,
+                    tile_px=tile_size,
+                    overlap_px=overlap,
+                    batch_size=batch_size,
+                )
+        except DwelltimeError as exc:
+            click.echo(f"{exc}; skipped", err=True)
+            continue
+        images.append(EvalImage(item.image.stem, gsd, truth, preds))
+
+    result = evaluate_images(
+        images, score_threshold=threshold, threshold_source=source, axis_aligned=axis_aligned
+    )
+    click.echo(format_evaluation(result))
+    if out is not None:
+        try:
+            paths = write_evaluation(result, out, overwrite=overwrite)
+        except DwelltimeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"tables written to {paths[0].parent}")

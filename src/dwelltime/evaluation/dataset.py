@@ -1,0 +1,129 @@
+"""Images of a labelled folder: pixel frame, GSD, RGB pixels, truth and saved detections.
+
+Everything is brought into the image's pixel frame (col, row): DOTA labels already are; GeoJSON
+footprints and saved detections go through the raster's CRS and transform.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dwelltime.errors import LabelError, SceneError
+from dwelltime.evaluation.labels import LabelledImage, read_airbus_csv, read_dota, read_geojson
+from dwelltime.evaluation.objects import Objects, make_objects
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Where an image's pixels lie. crs/transform are None for images without georeference.
+
+    gsd_m: metres per pixel from the georeference, else the value given, else NaN.
+    """
+
+    path: Path
+    width: int
+    height: int
+    crs: object | None
+    transform: object | None
+    gsd_m: float
+
+
+def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
+    """Size, georeference and GSD of an image (``gsd_m`` is used only without georeference)."""
+    import rasterio
+
+    from dwelltime.scenes import gsd_metres
+
+    try:
+        with rasterio.open(path) as ds:
+            georef = ds.crs is not None and not ds.transform.is_identity
+            gsd = (
+                gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
+                if georef
+                else (gsd_m if gsd_m is not None else math.nan)
+            )
+            return ImageInfo(
+                Path(path),
+                ds.width,
+                ds.height,
+                ds.crs if georef else None,
+                ds.transform if georef else None,
+                float(gsd),
+            )
+    except rasterio.errors.RasterioIOError as exc:
+        raise SceneError(path, f"cannot be opened as an image ({exc})") from None
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """The image as (3, H, W) uint8: bands 1–3 (a single band repeated); other dtypes are
+    stretched from their 2nd to 98th percentile."""
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        bands = [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
+        data = ds.read(bands)
+    if data.dtype == np.uint8:
+        return data
+    lo, hi = np.percentile(data, [2, 98])
+    scaled = (data.astype(float) - lo) / max(float(hi - lo), 1e-9) * 255
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def load_truth(
+    item: LabelledImage, info: ImageInfo, airbus: dict[Path, dict[str, Objects]]
+) -> tuple[Objects, float]:
+    """Truth objects of one image in its pixels, and the GSD to report it under.
+
+    ``airbus`` caches parsed Airbus CSVs by path (filled on first use).
+    """
+    if item.kind == "dota":
+        return read_dota(item.labels, gsd_m=info.gsd_m)
+    if item.kind == "geojson":
+        if info.crs is None:
+            raise LabelError(
+                f"{item.labels}: GeoJSON footprints need a georeferenced image, and "
+                f"{item.image.name} has no CRS; label it in DOTA pixels instead"
+            )
+        return read_geojson(
+            item.labels, crs=info.crs, transform=info.transform, gsd_m=info.gsd_m
+        ), info.gsd_m
+    if item.labels not in airbus:
+        airbus[item.labels] = read_airbus_csv(item.labels)
+    return airbus[item.labels].get(item.image.name, Objects.empty()), info.gsd_m
+
+
+def saved_detections(frame: object, scene_id: str, info: ImageInfo) -> Objects:
+    """Detections of one scene from a DETECTION_COLUMNS frame, in the image's pixels.
+
+    Rows are those whose ``scene_id`` is the image stem. Footprints are reprojected to the
+    image CRS and mapped through its transform; when the frame or the image has no CRS, the
+    footprints are read as image pixel coordinates.
+    """
+    import shapely
+
+    rows = frame[frame["scene_id"].astype(str) == scene_id]  # type: ignore[index]
+    if len(rows) == 0:
+        return Objects.empty()
+    geoms = rows.geometry
+    to_pixels = frame.crs is not None and info.crs is not None  # type: ignore[attr-defined]
+    if to_pixels:
+        geoms = geoms.to_crs(info.crs)
+    corners = []
+    for geom in geoms:
+        ring = np.asarray(shapely.oriented_envelope(geom).exterior.coords)[:4]
+        if to_pixels:
+            cols, rows_px = ~info.transform @ (ring[:, 0], ring[:, 1])  # type: ignore[operator]
+            ring = np.stack([cols, rows_px], axis=-1)
+        corners.append(ring)
+    return make_objects(
+        np.array(corners),
+        types=[str(t) for t in rows["type"]],
+        length_m=rows["length_m"].to_numpy(float),
+        span_m=rows["wingspan_m"].to_numpy(float),
+        heading_deg=rows["heading_deg"].to_numpy(float),
+        score=rows["score"].to_numpy(float),
+    )

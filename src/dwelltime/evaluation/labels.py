@@ -1,0 +1,229 @@
+"""Read truth labels (DOTA txt, GeoJSON map footprints, Airbus CSV) and find them for images.
+
+Label discovery, for each image ``D/S.ext`` found under the folder ``F`` given (recursively;
+``.tif .tiff .jpg .jpeg .png``; provider masks ``*_udm2``/``*_udm`` skipped), the first file
+that exists wins:
+
+1. DOTA txt: ``D/S.txt``, ``D/labels/S.txt``, ``F/labels/S.txt``, ``F/truth/dota/S.txt``,
+   ``F/truth/S.txt``, then the same three under ``F/..`` (``F/../truth/dota/S.txt``: a
+   synthetic series keeps ``imagery/`` and ``truth/`` side by side);
+2. GeoJSON: the same places with ``.geojson`` (``truth/geojson`` instead of ``truth/dota``);
+3. an Airbus ``annotations.csv`` in ``F`` or ``F/..`` that lists the image's file name.
+
+An image with none of these is reported and skipped; an empty label file means "no aircraft".
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import logging
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dwelltime.errors import LabelError
+from dwelltime.evaluation.objects import Objects, make_objects
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png")
+MASK_SUFFIXES = ("_udm2", "_udm")
+AIRBUS_CSV = "annotations.csv"
+#: relative folders searched for ``S.txt`` / ``S.geojson``, from the image folder and F, F/..
+LABEL_DIRS = {
+    "dota": ("labels", "truth/dota", "truth"),
+    "geojson": ("labels", "truth/geojson", "truth"),
+}
+LABEL_SUFFIX = {"dota": ".txt", "geojson": ".geojson"}
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """An image and where its truth is. kind: ``dota`` | ``geojson`` | ``airbus_csv``."""
+
+    image: Path
+    labels: Path
+    kind: str
+
+
+@dataclass
+class Discovery:
+    """What :func:`find_labelled_images` found: labelled images, and images without labels."""
+
+    images: list[LabelledImage]
+    unlabelled: list[Path]
+
+
+def find_labelled_images(folder: Path) -> Discovery:
+    """Pair every image under ``folder`` with its label file (module docstring gives the rule)."""
+    folder = Path(folder)
+    csvs = [p for p in (folder / AIRBUS_CSV, folder.parent / AIRBUS_CSV) if p.is_file()]
+    listed = {p: airbus_image_names(p) for p in csvs}
+    found, missing = [], []
+    for image in _images(folder):
+        hit = _label_file(image, folder)
+        if hit is None:
+            hit = next(
+                (LabelledImage(image, p, "airbus_csv") for p in csvs if image.name in listed[p]),
+                None,
+            )
+        if hit is None:
+            missing.append(image)
+        else:
+            found.append(hit)
+    return Discovery(found, missing)
+
+
+def _images(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            p = Path(root) / name
+            if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.lower().endswith(MASK_SUFFIXES):
+                yield p
+
+
+def _label_file(image: Path, folder: Path) -> LabelledImage | None:
+    for kind, subdirs in LABEL_DIRS.items():
+        name = image.stem + LABEL_SUFFIX[kind]
+        places = [image.parent, image.parent / "labels"]
+        places += [root / sub for root in (folder, folder.parent) for sub in subdirs]
+        for place in places:
+            if (place / name).is_file():
+                return LabelledImage(image, place / name, kind)
+    return None
+
+
+def read_dota(path: Path, *, gsd_m: float | None = None) -> tuple[Objects, float]:
+    """Objects of a DOTA txt file and its GSD (metres per pixel; NaN if unknown).
+
+    Lines ``x1 y1 x2 y2 x3 y3 x4 y4 class difficult`` in pixels, corner 1 starting the nose
+    edge; header lines ``imagesource:…`` and ``gsd:…`` are allowed. ``gsd_m`` (e.g. from the
+    raster) wins over the header. With a GSD, length, span and heading come from the corners.
+    """
+    corners, types, difficult = [], [], []
+    header_gsd = float("nan")
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("imagesource:"):
+            continue
+        if line.startswith("gsd:"):
+            header_gsd = _number(path, number, line[4:])
+            continue
+        fields = line.split()
+        if len(fields) not in (9, 10):
+            raise LabelError(
+                f"{path}, line {number}: expected 'x1 y1 … x4 y4 class [difficult]', got {line!r}"
+            )
+        corners.append([_number(path, number, v) for v in fields[:8]])
+        types.append(fields[8])
+        difficult.append(len(fields) == 10 and fields[9] == "1")
+    gsd = gsd_m if gsd_m is not None and math.isfinite(gsd_m) else header_gsd
+    objects = make_objects(
+        np.array(corners, dtype=float).reshape(-1, 4, 2),
+        types=types,
+        difficult=difficult,
+        gsd_m=gsd if math.isfinite(gsd) else None,
+    )
+    return objects, gsd
+
+
+def _number(path: Path, line: int, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise LabelError(f"{path}, line {line}: {text.strip()!r} is not a number") from None
+
+
+def write_dota(path: Path, objects: Objects, *, gsd_m: float | None = None) -> None:
+    """Write objects as DOTA txt (class = type, difficult flag), with a ``gsd:`` header."""
+    lines = [f"gsd:{gsd_m:g}"] if gsd_m is not None and math.isfinite(gsd_m) else []
+    for poly, t, d in zip(objects.polygons, objects.types, objects.difficult, strict=True):
+        coords = " ".join(f"{v:.2f}" for v in poly.reshape(-1))
+        lines.append(f"{coords} {t} {int(d)}")
+    Path(path).write_text("\n".join(lines) + ("\n" if lines else ""))
+
+
+def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) -> Objects:
+    """Objects of a GeoJSON of map footprints, in the pixels of a raster (``crs``, ``transform``).
+
+    Each feature's polygon (reprojected to ``crs``) is reduced to its minimum rotated
+    rectangle. Properties used when present: ``type``, ``length_m``, ``wingspan_m``,
+    ``heading_deg`` (clockwise from north; the raster must be north-up), ``hidden`` or
+    ``difficult`` (truthy → difficult). Missing sizes and heading come from the rectangle.
+    """
+    import geopandas as gpd
+    import shapely
+
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise LabelError(f"{path}: not a readable GeoJSON ({exc})") from None
+    if len(frame) == 0:
+        return Objects.empty()
+    if frame.crs is not None:
+        frame = frame.to_crs(crs)
+    inverse = ~transform  # type: ignore[operator]
+    corners = []
+    for geom in frame.geometry:
+        if geom is None or geom.is_empty:
+            raise LabelError(f"{path}: a feature has no geometry; give every aircraft a polygon")
+        ring = np.asarray(shapely.oriented_envelope(geom).exterior.coords)[:4]
+        if len(ring) < 4:  # a point or a line: no footprint
+            raise LabelError(f"{path}: a feature's geometry is not a footprint polygon")
+        cols, rows = inverse @ (ring[:, 0], ring[:, 1])
+        corners.append(np.stack([cols, rows], axis=-1))
+    poly = np.array(corners)
+    derived = make_objects(poly, gsd_m=gsd_m if math.isfinite(gsd_m) else None)
+
+    def prop(name: str, fallback: np.ndarray) -> np.ndarray:
+        if name not in frame:
+            return fallback
+        values = frame[name].to_numpy(dtype=float, na_value=np.nan)
+        return np.where(np.isnan(values), fallback, values)
+
+    flags = [frame[c].fillna(False).astype(bool) for c in ("hidden", "difficult") if c in frame]
+    return make_objects(
+        poly,
+        types=[str(t) for t in frame["type"].fillna("unknown")] if "type" in frame else None,
+        length_m=prop("length_m", derived.length_m),
+        span_m=prop("wingspan_m", derived.span_m),
+        heading_deg=prop("heading_deg", derived.heading_deg),
+        difficult=np.any(flags, axis=0) if flags else None,
+    )
+
+
+def airbus_image_names(path: Path) -> set[str]:
+    """The image file names an Airbus ``annotations.csv`` labels."""
+    with open(path, newline="") as f:
+        return {row["image_id"] for row in csv.DictReader(f)}
+
+
+def read_airbus_csv(path: Path) -> dict[str, Objects]:
+    """Axis-aligned boxes of an Airbus ``annotations.csv``, keyed by image file name.
+
+    Columns ``id,image_id,geometry,class``; geometry is a closed ring of pixel points
+    ``"[(x, y), …]"``. ``Airplane`` and ``Truncated_airplane`` both count (type unknown).
+    """
+    boxes: dict[str, list[np.ndarray]] = {}
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"image_id", "geometry"} - set(reader.fieldnames or ())
+        if missing:
+            raise LabelError(f"{path}: no column {sorted(missing)[0]!r}; is it an Airbus CSV?")
+        for number, row in enumerate(reader, start=2):
+            try:
+                points = np.array(ast.literal_eval(row["geometry"]), dtype=float)
+            except (ValueError, SyntaxError):
+                raise LabelError(f"{path}, line {number}: unreadable geometry") from None
+            if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3:
+                raise LabelError(f"{path}, line {number}: geometry is not a ring of (x, y) points")
+            lo, hi = points.min(axis=0), points.max(axis=0)
+            box = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+            boxes.setdefault(row["image_id"], []).append(box)
+    return {name: make_objects(np.array(b)) for name, b in boxes.items()}

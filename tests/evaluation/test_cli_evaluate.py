@@ -1,0 +1,112 @@
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from dwelltime.cli import main
+from dwelltime.evaluation import predict
+from dwelltime.evaluation.geometry import footprint_corners
+from dwelltime.evaluation.labels import write_dota
+from dwelltime.evaluation.objects import make_objects
+from dwelltime.schema import DETECTION_COLUMNS
+
+ORIGIN = (730_000.0, 4_345_000.0)
+
+
+@pytest.fixture
+def labelled(tmp_path, write_raster):
+    """imagery/a.tif (128² px at 0.5 m, UTM 51N) with an Il-62 at pixel (64, 60) heading 90°,
+    its DOTA truth in truth/dota/, and c.tif without labels."""
+    data = np.zeros((3, 128, 128), np.uint8)
+    data[0, 60, 64] = 255  # the marker the fake detector finds
+    imagery = tmp_path / "imagery"
+    write_raster(imagery / "a.tif", origin=ORIGIN, shape=(128, 128), data=data)
+    write_raster(imagery / "c.tif", origin=ORIGIN, shape=(32, 32))
+    truth = footprint_corners(
+        np.array([64.5]), np.array([60.5]), np.array([20.0]), np.array([16.0]), np.array([90.0])
+    )
+    (tmp_path / "truth" / "dota").mkdir(parents=True)
+    write_dota(tmp_path / "truth" / "dota" / "a.txt", make_objects(truth, types=["IL62"]))
+    return imagery
+
+
+def detections_file(tmp_path, heading):
+    corners = footprint_corners(
+        np.array([ORIGIN[0] + 32.25]),
+        np.array([ORIGIN[1] - 30.25]),
+        np.array([10.0]),
+        np.array([8.0]),
+        np.array([heading]),
+        y_down=False,
+    )
+    row = {
+        "detection_id": "a:0",
+        "scene_id": "a",
+        "airport": "ZKPY",
+        "acquired": pd.Timestamp("2024-08-01", tz="UTC"),
+        "x": 0.0,
+        "y": 0.0,
+        "heading_deg": heading,
+        "length_m": 11.0,
+        "wingspan_m": 8.0,
+        "type": "IL62",
+        "type_prob": 0.9,
+        "score": 0.8,
+    }
+    frame = gpd.GeoDataFrame([row], geometry=[shapely.Polygon(corners[0])], crs="EPSG:32651")[
+        list(DETECTION_COLUMNS)
+    ]
+    path = tmp_path / "detections.gpkg"
+    frame.to_file(path, layer="detections")
+    return path
+
+
+def test_saved_detections_and_tables(labelled, tmp_path):
+    out = tmp_path / "eval"
+    args = ["evaluate", str(labelled), "--detections", str(detections_file(tmp_path, 270.0))]
+    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "c.tif: no labels found; skipped" in result.output
+    assert "default for saved detections" in result.output
+    doc = json.loads((out / "evaluation.json").read_text())
+    overall = doc["overall"]
+    assert overall["ap50"] == 1 and overall["recall"] == 1 and overall["type_accuracy"] == 1
+    assert overall["median_length_err_m"] == pytest.approx(1)
+    assert overall["median_heading_err_deg"] == pytest.approx(180)
+    assert overall["median_heading_err_mod180_deg"] == pytest.approx(0)
+    assert doc["by_gsd"][0]["gsd_bin"] == "0.4–0.6 m"
+    again = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert again.exit_code == 1 and "--overwrite" in again.output
+
+
+def test_runs_the_detector(labelled, monkeypatch, marker_detector):
+    monkeypatch.setattr("dwelltime.detector.load_detector", lambda w, device: marker_detector())
+    monkeypatch.setattr(predict, "shipped_threshold", lambda w: (0.6, "model card test"))
+    result = CliRunner().invoke(
+        main, ["-q", "evaluate", str(labelled), "--tile-size", "64", "--overlap", "16"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "score threshold 0.6 (model card test)" in result.output
+    ap50 = next(line for line in result.output.splitlines() if line.strip().startswith("AP50"))
+    assert float(ap50.split()[-1]) == pytest.approx(1)
+
+
+def test_no_labels_is_a_clear_error(tmp_path, write_raster):
+    write_raster(tmp_path / "x.tif")
+    result = CliRunner().invoke(
+        main, ["evaluate", str(tmp_path), "--detections", str(detections_file(tmp_path, 0.0))]
+    )
+    assert result.exit_code == 1 and "no labelled images" in result.output
+
+
+def test_bad_label_file_is_reported_and_skipped(labelled, tmp_path):
+    (labelled / "c.txt").write_text("not a label\n")
+    result = CliRunner().invoke(
+        main, ["evaluate", str(labelled), "--detections", str(detections_file(tmp_path, 90.0))]
+    )
+    assert result.exit_code == 0, result.output
+    assert "c.txt, line 1: expected" in result.output and "skipped" in result.output

@@ -1,0 +1,149 @@
+import json
+
+import numpy as np
+import pytest
+from rasterio.transform import from_origin
+
+from dwelltime.errors import LabelError
+from dwelltime.evaluation.geometry import footprint_corners
+from dwelltime.evaluation.labels import (
+    find_labelled_images,
+    read_airbus_csv,
+    read_dota,
+    read_geojson,
+    write_dota,
+)
+from dwelltime.evaluation.objects import make_objects
+
+IL62 = footprint_corners(
+    np.array([100.0]), np.array([80.0]), np.array([106.24]), np.array([86.4]), np.array([30.0])
+)
+
+
+def test_dota_with_header_difficult_and_attributes(tmp_path):
+    path = tmp_path / "a.txt"
+    coords = " ".join(f"{v:.3f}" for v in IL62.reshape(-1))
+    path.write_text(f"imagesource:synth\ngsd:0.5\n{coords} IL62 0\n0 0 4 0 4 2 0 2 plane 1\n")
+    objects, gsd = read_dota(path)
+    assert gsd == 0.5 and len(objects) == 2
+    assert list(objects.types) == ["IL62", "unknown"]
+    assert list(objects.difficult) == [False, True]
+    assert objects.length_m[0] == pytest.approx(53.12, abs=0.01)
+    assert objects.span_m[0] == pytest.approx(43.2, abs=0.01)
+    assert objects.heading_deg[0] == pytest.approx(30, abs=0.01)
+    # a raster GSD wins over the header
+    assert read_dota(path, gsd_m=1.0)[0].length_m[0] == pytest.approx(106.24, abs=0.01)
+
+
+def test_dota_without_gsd_or_difficult_and_empty(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("0 0 4 0 4 2 0 2 IL62\n")
+    objects, gsd = read_dota(path)
+    assert np.isnan(gsd) and np.isnan(objects.length_m[0]) and not objects.difficult[0]
+    (tmp_path / "empty.txt").write_text("")
+    assert len(read_dota(tmp_path / "empty.txt")[0]) == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [("0 0 4 0 4 2 0 2", "line 1: expected"), ("0 0 4 x 4 2 0 2 IL62 0", "'x' is not a number")],
+)
+def test_dota_errors_name_file_and_line(tmp_path, line, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(line + "\n")
+    with pytest.raises(LabelError, match=message) as info:
+        read_dota(path)
+    assert "bad.txt" in str(info.value)
+
+
+def test_dota_round_trip(tmp_path):
+    objects = make_objects(IL62, types=["IL62"], gsd_m=0.5)
+    write_dota(tmp_path / "r.txt", objects, gsd_m=0.5)
+    back, gsd = read_dota(tmp_path / "r.txt")
+    assert gsd == 0.5 and np.allclose(back.polygons, objects.polygons, atol=0.01)
+
+
+def test_airbus_csv(tmp_path):
+    path = tmp_path / "annotations.csv"
+    path.write_text(
+        "id,image_id,geometry,class\n"
+        '1,a.jpg,"[(10, 20), (50, 20), (50, 60), (10, 60), (10, 20)]",Airplane\n'
+        '2,a.jpg,"[(0, 0), (5, 0), (5, 9), (0, 9), (0, 0)]",Truncated_airplane\n'
+        '3,b.jpg,"[(1, 1), (2, 1), (2, 2), (1, 2), (1, 1)]",Airplane\n'
+    )
+    boxes = read_airbus_csv(path)
+    assert sorted(boxes) == ["a.jpg", "b.jpg"] and len(boxes["a.jpg"]) == 2
+    assert np.allclose(boxes["a.jpg"].polygons[0], [[10, 20], [50, 20], [50, 60], [10, 60]])
+    assert set(boxes["a.jpg"].types) == {"unknown"}
+    path.write_text('id,image_id,geometry,class\n1,a.jpg,"[(1, 2]",Airplane\n')
+    with pytest.raises(LabelError, match="line 2: unreadable geometry"):
+        read_airbus_csv(path)
+
+
+def test_geojson_map_footprints_to_pixels(tmp_path):
+    transform = from_origin(1000.0, 2000.0, 0.5, 0.5)
+    corners_m = footprint_corners(
+        np.array([1050.0]),
+        np.array([1960.0]),
+        np.array([53.12]),
+        np.array([43.2]),
+        np.array([30.0]),
+        y_down=False,
+    )
+    ring = [*corners_m[0].tolist(), corners_m[0][0].tolist()]
+    feature = {
+        "type": "Feature",
+        "properties": {"type": "IL62", "heading_deg": 30.0, "length_m": 53.12, "wingspan_m": 43.2},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    doc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32651"}},
+        "features": [feature],
+    }
+    path = tmp_path / "t.geojson"
+    path.write_text(json.dumps(doc))
+    objects = read_geojson(path, crs="EPSG:32651", transform=transform, gsd_m=0.5)
+    assert list(objects.types) == ["IL62"] and objects.heading_deg[0] == 30.0
+    assert np.allclose(objects.polygons[0].mean(axis=0), [100, 80])
+    expected = footprint_corners(
+        np.array([100.0]), np.array([80.0]), np.array([106.24]), np.array([86.4]), np.array([30.0])
+    )
+    from dwelltime.evaluation.geometry import iou_matrix
+
+    assert iou_matrix(objects.polygons, expected)[0, 0] == pytest.approx(1, abs=1e-6)
+
+
+def test_discovery_rule(tmp_path):
+    imagery = tmp_path / "series" / "imagery"
+    for name in ("a.tif", "b.tif", "c.jpg", "d.png", "e.tif", "a_udm2.tif", "f.tif"):
+        (imagery / name).parent.mkdir(parents=True, exist_ok=True)
+        (imagery / name).write_bytes(b"")
+    (imagery / "a.txt").write_text("")  # beside the image
+    (imagery / "labels").mkdir()
+    (imagery / "labels" / "b.txt").write_text("")
+    (tmp_path / "series" / "truth" / "dota").mkdir(parents=True)
+    (tmp_path / "series" / "truth" / "dota" / "e.txt").write_text("")  # imagery/../truth/dota
+    (tmp_path / "series" / "truth" / "c.geojson").write_text("{}")
+    (tmp_path / "series" / "truth" / "e.geojson").write_text("{}")  # DOTA wins
+    (tmp_path / "series" / "annotations.csv").write_text(
+        'id,image_id,geometry,class\n1,d.png,"[(0, 0), (1, 0), (1, 1), (0, 1)]",Airplane\n'
+    )
+    found = find_labelled_images(imagery)
+    kinds = {
+        item.image.name: (item.kind, item.labels.relative_to(tmp_path).as_posix())
+        for item in found.images
+    }
+    assert kinds == {
+        "a.tif": ("dota", "series/imagery/a.txt"),
+        "b.tif": ("dota", "series/imagery/labels/b.txt"),
+        "c.jpg": ("geojson", "series/truth/c.geojson"),
+        "d.png": ("airbus_csv", "series/annotations.csv"),
+        "e.tif": ("dota", "series/truth/dota/e.txt"),
+    }
+    assert [p.name for p in found.unlabelled] == ["f.tif"]
+
+
+def test_discovery_of_an_empty_folder(tmp_path):
+    found = find_labelled_images(tmp_path)
+    assert found.images == [] and found.unlabelled == []
