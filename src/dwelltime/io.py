@@ -1,0 +1,231 @@
+"""Write and read the result layers (scenes, coverage, detections, stays…) in open formats.
+
+``write_layers`` writes, in one output folder:
+
+* ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS;
+* ``<layer>.csv`` — geometry as WKT in the frame's CRS, times ISO 8601 UTC with ``Z``;
+* ``<layer>.geojson`` (on request) — RFC 7946, so reprojected to EPSG:4326;
+* ``<layer>.parquet`` (on request) — GeoParquet through ``GeoDataFrame.to_parquet``;
+* ``<layer>.schema.json`` beside CSV/GeoJSON — column dtypes and CRS, so that
+  :func:`read_layer` gives back exactly the frame that was written (even an empty one). The
+  GeoPackage keeps the same schema in its layer metadata (``DWELLTIME_SCHEMA``).
+
+Existing files are never replaced unless ``overwrite=True``; every file is written under a
+temporary name in the same folder and renamed when complete, so a killed run leaves no half file.
+Limits of the formats: GeoPackage and GeoJSON keep times to the millisecond; a missing string
+in CSV reads back as ``""``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from dwelltime.errors import OutputExistsError
+
+GPKG_NAME = "dwelltime.gpkg"
+FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
+_SCHEMA_KEY = "DWELLTIME_SCHEMA"
+_LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def output_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) -> list[Path]:
+    """The files :func:`write_layers` would write for these layer names and formats."""
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown output formats {unknown}; choose from {list(FORMATS)}")
+    for name in layers:
+        if not _LAYER_NAME.match(name):
+            raise ValueError(f"layer name {name!r} must be letters, digits and underscores")
+    out_dir = Path(out_dir)
+    paths = [out_dir / GPKG_NAME] if "gpkg" in formats and layers else []
+    for name in layers:
+        paths += [out_dir / f"{name}.{fmt}" for fmt in FORMATS[1:] if fmt in formats]
+        if "csv" in formats or "geojson" in formats:
+            paths.append(out_dir / f"{name}.schema.json")
+    return paths
+
+
+def write_layers(
+    out_dir: Path,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    formats: Sequence[str] = ("gpkg", "csv"),
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write each frame of ``layers`` (name → GeoDataFrame) in ``formats``; return the paths.
+
+    Raises :class:`OutputExistsError` naming the first existing file (nothing is written then)
+    unless ``overwrite``; with ``overwrite`` the GeoPackage is replaced as a whole.
+    """
+    paths = output_paths(Path(out_dir), list(layers), formats)
+    if not overwrite:
+        for path in paths:
+            if path.exists():
+                raise OutputExistsError(
+                    f"{path} already exists; pass --overwrite (overwrite=True) to replace it"
+                )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if "gpkg" in formats and layers:
+        with _atomic(out_dir / GPKG_NAME) as tmp:
+            for name, frame in layers.items():
+                schema = json.dumps(_schema(frame))
+                frame.to_file(tmp, layer=name, driver="GPKG", layer_metadata={_SCHEMA_KEY: schema})
+    for name, frame in layers.items():
+        if "csv" in formats:
+            with _atomic(out_dir / f"{name}.csv") as tmp:
+                _to_text(frame).to_csv(tmp, index=False)
+        if "geojson" in formats:
+            if frame.crs is None:
+                raise ValueError(f"layer {name!r} has no CRS; call set_crs() before GeoJSON")
+            with _atomic(out_dir / f"{name}.geojson") as tmp:
+                frame.to_crs("EPSG:4326").to_file(tmp, driver="GeoJSON", RFC7946="YES")
+        if "parquet" in formats:
+            with _atomic(out_dir / f"{name}.parquet") as tmp:
+                frame.to_parquet(tmp, index=False)
+        if "csv" in formats or "geojson" in formats:
+            with _atomic(out_dir / f"{name}.schema.json") as tmp:
+                tmp.write_text(json.dumps(_schema(frame), indent=1) + "\n", encoding="utf-8")
+    return paths
+
+
+def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read one layer back with the dtypes it was written with (times as UTC timestamps).
+
+    ``path``: a ``dwelltime.gpkg`` (or the folder holding it) with ``layer``, or one
+    ``.csv`` / ``.geojson`` / ``.parquet`` file written by :func:`write_layers` (``layer`` is
+    then ignored). GeoJSON comes back in EPSG:4326, everything else in the CRS written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / GPKG_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file; write it with write_layers() first")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return gpd.read_parquet(path)
+    if suffix == ".csv":
+        schema = _read_schema(path)
+        text = pd.read_csv(path, dtype=str, keep_default_na=False)
+        return _restore(_from_text(text, schema), schema)
+    if suffix in (".geojson", ".json"):
+        schema = _read_schema(path)
+        if schema is not None:
+            schema = {**schema, "crs": "EPSG:4326"}
+        return _restore(gpd.read_file(path), schema)
+    if layer is None:
+        raise ValueError(f"{path}: say which layer to read, e.g. layer='stays'")
+    import pyogrio
+
+    if layer not in pyogrio.list_layers(path)[:, 0]:
+        raise ValueError(f"{path} has no layer {layer!r}; it has {_layers(path)}")
+    meta = pyogrio.read_info(path, layer=layer).get("layer_metadata") or {}
+    schema = json.loads(meta[_SCHEMA_KEY]) if _SCHEMA_KEY in meta else None
+    return _restore(gpd.read_file(path, layer=layer), schema)
+
+
+def _layers(path: Path) -> list[str]:
+    import pyogrio
+
+    return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same suffix); rename it to ``path`` on success."""
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    tmp.unlink(missing_ok=True)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _schema(frame: gpd.GeoDataFrame) -> dict[str, object]:
+    crs = frame.crs.to_string() if frame.crs is not None else None
+    return {
+        "columns": {str(c): str(frame[c].dtype) for c in frame.columns},
+        "geometry": frame.geometry.name,
+        "crs": crs,
+    }
+
+
+def _read_schema(path: Path) -> dict[str, object] | None:
+    sidecar = path.with_name(f"{path.stem}.schema.json")
+    return json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else None
+
+
+def _iso_utc(times: pd.Series) -> pd.Series:
+    """ISO 8601 text with ``Z`` (fractions of a second only where there are any)."""
+    text = times.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return text.str.replace(".000000Z", "Z", regex=False).fillna("")
+
+
+def _to_text(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The frame as CSV-ready text: WKT geometry, ISO 8601 UTC times."""
+    out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = _iso_utc(out[column])
+    out[frame.geometry.name] = shapely.to_wkt(
+        frame.geometry.to_numpy(), rounding_precision=-1, trim=True
+    )
+    return out
+
+
+def _from_text(text: pd.DataFrame, schema: dict[str, object] | None) -> gpd.GeoDataFrame:
+    name = str(schema["geometry"]) if schema else "geometry"
+    wkt = text.pop(name) if name in text.columns else pd.Series([], dtype=str)
+    geometry = shapely.from_wkt(wkt.replace("", None).to_numpy())
+    frame = gpd.GeoDataFrame(text, geometry=gpd.GeoSeries(geometry, index=text.index))
+    return frame.rename_geometry(name) if name != "geometry" else frame
+
+
+def _restore(frame: gpd.GeoDataFrame, schema: dict[str, object] | None) -> gpd.GeoDataFrame:
+    """Give the columns their written order and dtypes; without a schema, parse times only."""
+    if schema is None:
+        for column in frame.columns:
+            if isinstance(frame[column].dtype, pd.DatetimeTZDtype) or (
+                frame[column].dtype.kind == "M"
+            ):
+                frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+    columns: dict[str, str] = schema["columns"]  # type: ignore[assignment]
+    geometry_name = str(schema["geometry"])
+    if frame.geometry.name != geometry_name:
+        frame = frame.rename_geometry(geometry_name)
+    data = {}
+    for column, dtype in columns.items():
+        if column == geometry_name:
+            continue
+        values = frame[column] if column in frame.columns else pd.Series(index=frame.index)
+        data[column] = _cast(values, dtype)
+    crs = schema.get("crs")
+    out = gpd.GeoDataFrame(data, geometry=frame.geometry.to_numpy(), index=frame.index, crs=crs)
+    out = out.rename_geometry(geometry_name) if geometry_name != "geometry" else out
+    return out[list(columns)].reset_index(drop=True)
+
+
+def _cast(values: pd.Series, dtype: str) -> pd.Series:
+    """One column back to ``dtype`` (a pandas dtype string) from GDAL's or CSV's version."""
+    target = pd.api.types.pandas_dtype(dtype)
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        if target.kind in "iufbM" or isinstance(target, pd.DatetimeTZDtype):
+            values = values.replace("", None)
+        if target.kind == "b":
+            values = values.map({"True": True, "False": False, True: True, False: False})
+    if isinstance(target, pd.DatetimeTZDtype):
+        return pd.to_datetime(values, utc=True, format="ISO8601").astype(target)
+    if target.kind == "M":
+        return pd.to_datetime(values, format="ISO8601").astype(target)
+    return values.astype(target)

@@ -1,0 +1,153 @@
+"""Round trips of result layers through every output format, overwrite and atomic writes."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+
+from dwelltime.errors import OutputExistsError
+from dwelltime.io import GPKG_NAME, output_paths, read_layer, write_layers
+from dwelltime.linking import link_stays
+from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+
+CRS = "EPSG:32651"
+T0 = pd.Timestamp("2026-07-31T03:20:00Z")
+
+
+@pytest.fixture
+def detections() -> gpd.GeoDataFrame:
+    rows = []
+    for n, (hours, x) in enumerate([(0, 730000.25), (24.5, 730000.5), (48, 730400.125)]):
+        rows.append(
+            {
+                "detection_id": f"s{n}:0",
+                "scene_id": f"s{n}",
+                "airport": "ZKPY",
+                "acquired": T0 + pd.Timedelta(hours=hours, milliseconds=n * 1500),
+                "x": x,
+                "y": 4345000.75,
+                "heading_deg": 91.5,
+                "length_m": 53.1,
+                "wingspan_m": 43.3,
+                "type": "IL62",
+                "type_prob": 0.875,
+                "score": 0.9,
+                "geometry": shapely.Point(x, 4345000.75).buffer(20.0, quad_segs=2),
+            }
+        )
+    return gpd.GeoDataFrame(rows, columns=list(DETECTION_COLUMNS), crs=CRS)
+
+
+@pytest.fixture
+def coverage(detections) -> gpd.GeoDataFrame:
+    apron = shapely.box(729000, 4344000, 731000, 4346000)
+    rows = [
+        {
+            "scene_id": s,
+            "airport": "ZKPY",
+            "apron_id": "a1",
+            "acquired": t,
+            "visible_fraction": 1.0,
+            "geometry": apron,
+        }
+        for s, t in zip(detections["scene_id"], detections["acquired"], strict=True)
+    ]
+    return gpd.GeoDataFrame(rows, columns=list(COVERAGE_COLUMNS), crs=CRS)
+
+
+@pytest.fixture
+def layers(detections, coverage) -> dict[str, gpd.GeoDataFrame]:
+    stays = link_stays(detections, coverage)
+    assert stays["last_absent_before"].isna().any()  # NaT and NaN make the trip too
+    return {
+        "detections": detections,
+        "coverage": coverage,
+        "stays": stays,
+        "no_detections": detections.iloc[:0],
+        "no_stays": stays.iloc[:0],
+        "contract_empty": empty_frame(DETECTION_COLUMNS, CRS),
+    }
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "csv", "geojson", "parquet"])
+def test_every_layer_round_trips(tmp_path, layers, fmt):
+    written = write_layers(tmp_path, layers, formats=(fmt,))
+    assert all(p.exists() for p in written)
+    for name, frame in layers.items():
+        path = tmp_path / GPKG_NAME if fmt == "gpkg" else tmp_path / f"{name}.{fmt}"
+        back = read_layer(path, name)
+        if fmt == "geojson":
+            expected = frame.to_crs("EPSG:4326")
+            assert_geodataframe_equal(back, expected, check_less_precise=True, normalize=True)
+        else:
+            assert_geodataframe_equal(back, frame.reset_index(drop=True))
+
+
+def test_times_read_back_as_utc(tmp_path, layers):
+    write_layers(tmp_path, layers)
+    stays = read_layer(tmp_path, "stays")
+    assert str(stays["first_seen"].dtype) == "datetime64[us, UTC]"
+    assert stays["first_seen"].iloc[0] == T0
+
+
+def test_csv_is_wkt_and_iso_8601_with_z(tmp_path, layers):
+    write_layers(tmp_path, {"detections": layers["detections"]}, formats=("csv",))
+    text = (tmp_path / "detections.csv").read_text().splitlines()
+    assert text[0].split(",")[0] == "detection_id"
+    assert "2026-07-31T03:20:00Z" in text[1]
+    assert "2026-08-01T03:50:01.500000Z" in text[2]
+    assert '"POLYGON ((' in text[1]
+
+
+def test_geojson_is_rfc7946_lon_lat(tmp_path, layers):
+    write_layers(tmp_path, {"stays": layers["stays"]}, formats=("geojson",))
+    data = json.loads((tmp_path / "stays.geojson").read_text())
+    lon, lat = data["features"][0]["geometry"]["coordinates"]
+    assert 125 < lon < 126 and 39 < lat < 40  # Sunan, UTM 51N
+    assert "crs" not in data
+
+
+def test_existing_output_is_not_overwritten(tmp_path, layers):
+    (tmp_path / "stays.csv").write_text("keep me")
+    with pytest.raises(OutputExistsError, match=r"stays\.csv already exists.*--overwrite"):
+        write_layers(tmp_path, {"stays": layers["stays"]})
+    assert (tmp_path / "stays.csv").read_text() == "keep me"
+    assert not (tmp_path / GPKG_NAME).exists()  # checked before anything is written
+    write_layers(tmp_path, {"stays": layers["stays"]}, overwrite=True)
+    assert read_layer(tmp_path / "stays.csv").shape[0] == len(layers["stays"])
+
+
+def test_a_failed_write_leaves_no_file(tmp_path, layers, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_parquet", boom)
+    with pytest.raises(RuntimeError, match="killed"):
+        write_layers(tmp_path, {"stays": layers["stays"]}, formats=("parquet",))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_paths_and_bad_arguments(tmp_path):
+    assert [p.name for p in output_paths(tmp_path, ["stays"], ("gpkg", "csv", "parquet"))] == [
+        "dwelltime.gpkg",
+        "stays.csv",
+        "stays.parquet",
+        "stays.schema.json",
+    ]
+    with pytest.raises(ValueError, match="unknown output formats \\['shp'\\]"):
+        output_paths(tmp_path, ["stays"], ("shp",))
+    with pytest.raises(ValueError, match="layer name"):
+        output_paths(tmp_path, ["my stays"], ("csv",))
+
+
+def test_reading_a_missing_layer_names_the_layers_there(tmp_path, layers):
+    write_layers(tmp_path, {"stays": layers["stays"]}, formats=("gpkg",))
+    with pytest.raises(ValueError, match=r"no layer 'detections'; it has \['stays'\]"):
+        read_layer(tmp_path / GPKG_NAME, "detections")
+    with pytest.raises(FileNotFoundError, match="write_layers"):
+        read_layer(tmp_path / "nothing.csv")
