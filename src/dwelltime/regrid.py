@@ -95,7 +95,7 @@ def read_to_grid(
             out_shape=(count, *shape),
             resampling=Resampling.average if step > 1 else Resampling.nearest,
         )
-    src_transform = ds.window_transform(win) * Affine.scale(
+    src_transform = ds.window_transform(win) @ Affine.scale(
         win.width / shape[1], win.height / shape[0]
     )
     reproject(
@@ -118,7 +118,7 @@ def gsd_metres(crs: object, transform: object, width: int, height: int) -> float
     if crs.is_geographic:  # type: ignore[attr-defined]
         from pyproj import Geod
 
-        lon, lat = transform * (width / 2, height / 2)  # type: ignore[operator]
+        lon, lat = transform @ (width / 2, height / 2)  # type: ignore[operator]
         geod = Geod(ellps="WGS84")
         xres = geod.inv(lon, lat, lon + xres, lat)[2]
         yres = geod.inv(lon, lat, lon, lat + yres)[2]

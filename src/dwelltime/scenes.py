@@ -211,7 +211,7 @@ def _footprint(ds: object) -> shapely.Geometry:
         mask = ds.dataset_mask(out_shape=out_shape)
         if not mask.any():
             raise SceneError(ds.name, "holds no valid pixels (all nodata)")
-        step = ds.transform * ds.transform.scale(ds.width / out_shape[1], ds.height / out_shape[0])
+        step = ds.transform @ ds.transform.scale(ds.width / out_shape[1], ds.height / out_shape[0])
         outline = mask_to_polygon(mask > 0, step).simplify(abs(step.a))
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))

@@ -44,6 +44,9 @@ FILENAME_REGEX = re.compile(
 #: Format of the ``date`` and ``time`` groups once separators are removed.
 FILENAME_FORMAT = "%Y%m%d%H%M%S"
 
+#: One ``name = value;`` line of a Maxar .IMD file (value unquoted).
+IMD_FIELD = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*\"?([^\";\n]*?)\"?[ \t]*;", re.M)
+
 TIME_SOURCES = ("user", "stac", "planet_json", "planet_xml", "maxar_imd", "gdal_tag", "filename")
 
 
@@ -179,7 +182,7 @@ def maxar_imd_time(image: Path) -> TimeInfo | None:
     sidecar = next((p for p in _siblings(image) if p.suffix.lower() == ".imd"), None)
     if sidecar is None:
         return None
-    fields = dict(re.findall(r"^\s*(\w+)\s*=\s*\"?([^\";]*)\"?;", sidecar.read_text(), re.M))
+    fields = dict(IMD_FIELD.findall(sidecar.read_text(errors="replace")))
     acquired = _parse(
         fields.get("firstLineTime") or fields.get("earliestAcqTime"), sidecar, "Maxar IMD"
     )

@@ -1,0 +1,350 @@
+import json
+import logging
+import math
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dwelltime.errors import SceneError
+from dwelltime.scenes import read_scene, scan, scenes_frame
+from dwelltime.schema import SCENE_COLUMNS
+from dwelltime.timesources import read_times_csv
+
+T0 = pd.Timestamp("2023-07-31T02:35:12Z")
+
+
+def _stac_item(href: str, when: str = "2023-07-31T02:35:12Z", **props: object) -> dict:
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": "item",
+        "properties": {"datetime": when, **props},
+        "geometry": None,
+        "assets": {"image": {"href": href}},
+    }
+
+
+def _write_sources(folder: Path, write_raster) -> Path:
+    """One image with every time source present, each giving a different hour."""
+    image = write_raster(
+        folder / "20230731_010101_1234_3B_AnalyticMS.tif",
+        tags={"TIFFTAG_DATETIME": "2023:07:31 05:00:00"},
+    )
+    (folder / f"{image.stem}.json").write_text(
+        json.dumps(_stac_item(image.name, "2023-07-31T01:00:00Z"))
+    )
+    (folder / "20230731_010101_1234_metadata.json").write_text(
+        json.dumps({"properties": {"acquired": "2023-07-31T02:00:00Z", "cloud_cover": 0.25}})
+    )
+    (folder / f"{image.stem}_metadata.xml").write_text(_planet_xml("2023-07-31T03:00:00+00:00"))
+    (folder / f"{image.stem}.IMD").write_text(_imd("2023-07-31T04:00:00.000000Z"))
+    return image
+
+
+def _planet_xml(when: str, cloud: str = "12") -> str:
+    return (
+        '<ps:EarthObservation xmlns:ps="http://schemas.planet.com/ps/v1/planet_product_metadata'
+        '_geocorrected_level" xmlns:eop="http://earth.esa.int/eop" '
+        'xmlns:opt="http://earth.esa.int/opt"><eop:acquisitionParameters>'
+        f"<eop:acquisitionDate>{when}</eop:acquisitionDate></eop:acquisitionParameters>"
+        f"<opt:cloudCoverPercentage>{cloud}</opt:cloudCoverPercentage></ps:EarthObservation>"
+    )
+
+
+def _imd(first_line: str | None, earliest: str = "2023-07-31T02:35:00.000000Z") -> str:
+    line = f"\tfirstLineTime = {first_line};\n" if first_line else ""
+    return (
+        'version = "28.4";\n'
+        f"earliestAcqTime = {earliest};\n"
+        "BEGIN_GROUP = IMAGE_1\n"
+        f"{line}"
+        "\tcloudCover = 0.020;\n"
+        "END_GROUP = IMAGE_1\nEND;\n"
+    )
+
+
+def test_time_source_precedence(tmp_path, write_raster):
+    image = _write_sources(tmp_path, write_raster)
+    expected = [
+        ("user", "2023-07-31T00:30:00Z"),
+        ("stac", "2023-07-31T01:00:00Z"),
+        ("planet_json", "2023-07-31T02:00:00Z"),
+        ("planet_xml", "2023-07-31T03:00:00Z"),
+        ("maxar_imd", "2023-07-31T04:00:00Z"),
+        ("gdal_tag", "2023-07-31T05:00:00Z"),
+    ]
+    sidecars = [
+        None,
+        tmp_path / f"{image.stem}.json",
+        tmp_path / "20230731_010101_1234_metadata.json",
+        tmp_path / f"{image.stem}_metadata.xml",
+        tmp_path / f"{image.stem}.IMD",
+    ]
+    times = {image.stem: datetime(2023, 7, 31, 0, 30)}
+    for (source, when), sidecar in zip(expected, [*sidecars, None], strict=True):
+        result = scan(tmp_path, times=times)
+        assert not result.errors
+        (scene,) = result.scenes
+        assert (scene.time_source, scene.acquired) == (source, pd.Timestamp(when))
+        times = None
+        if sidecar is not None:
+            sidecar.unlink()
+    image.unlink()  # the same pixels without the tag: the file name is all that is left
+    write_raster(tmp_path / "20230731T060000.tif")
+    (scene,) = scan(tmp_path).scenes
+    assert (scene.time_source, scene.acquired) == ("filename", pd.Timestamp("2023-07-31T06:00Z"))
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["scene_a", "scene_a.tif", "sub/scene_a.tif", "ABS"],
+)
+def test_user_times_by_stem_name_relative_or_absolute_path(tmp_path, write_raster, key):
+    image = write_raster(tmp_path / "sub" / "scene_a.tif")
+    key = str(image.resolve()) if key == "ABS" else key
+    (scene,) = scan(tmp_path, times={key: "2023-07-31T11:35:12+09:00"}).scenes
+    assert scene.time_source == "user"
+    assert scene.acquired == T0
+
+
+def test_stac_item_elsewhere_in_folder_hrefs_the_image(tmp_path, write_raster):
+    write_raster(tmp_path / "img.tif")
+    item = _stac_item("./img.tif", **{"eo:cloud_cover": 40, "constellation": "WorldView-3"})
+    (tmp_path / "catalog_item.json").write_text(json.dumps(item))
+    (scene,) = scan(tmp_path).scenes
+    assert (scene.time_source, scene.acquired) == ("stac", T0)
+    assert scene.cloud_fraction == pytest.approx(0.4)
+    assert scene.provider == "worldview-3"
+
+
+def test_stac_json_sidecar_with_start_datetime(tmp_path, write_raster):
+    image = write_raster(tmp_path / "img.tif")
+    item = _stac_item("img.tif", when=None, start_datetime="2023-07-31T02:35:12Z")
+    (tmp_path / "img.stac.json").write_text(json.dumps(item))
+    scene = read_scene(image)
+    assert (scene.time_source, scene.acquired) == ("stac", T0)
+
+
+def test_planet_json_cloud_percent_and_xml_cloud(tmp_path, write_raster):
+    a = write_raster(tmp_path / "a" / "a_3B_AnalyticMS.tif")
+    (a.parent / "a_metadata.json").write_text(
+        json.dumps({"properties": {"acquired": "2023-07-31T02:35:12.000Z", "cloud_percent": 30}})
+    )
+    b = write_raster(tmp_path / "b" / "b.tif")
+    (b.parent / "b_metadata.xml").write_text(_planet_xml("2023-07-31T02:35:12+00:00", "12"))
+    sa, sb = read_scene(a), read_scene(b)
+    assert (sa.time_source, sa.provider, sa.cloud_fraction) == ("planet_json", "planet", 0.3)
+    assert (sb.time_source, sb.acquired) == ("planet_xml", T0)
+    assert sb.cloud_fraction == pytest.approx(0.12)
+
+
+@pytest.mark.parametrize(
+    ("first_line", "expected"),
+    [
+        ("2023-07-31T02:35:12.123456Z", pd.Timestamp("2023-07-31T02:35:12.123456Z")),
+        (None, pd.Timestamp("2023-07-31T02:35:00Z")),  # earliestAcqTime
+    ],
+)
+def test_maxar_imd(tmp_path, write_raster, first_line, expected):
+    image = write_raster(tmp_path / "23JUL31023512-P2AS-012345678901_01_P001.TIF")
+    image.with_suffix(".IMD").write_text(_imd(first_line))
+    scene = read_scene(image)
+    assert (scene.time_source, scene.provider, scene.acquired) == ("maxar_imd", "maxar", expected)
+    assert scene.cloud_fraction == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"TIFFTAG_DATETIME": "2023:07:31 02:35:12"}, T0),  # no zone: UTC
+        ({"ACQUISITIONDATETIME": "2023-07-31T11:35:12+09:00"}, T0),
+        (
+            {
+                "ACQUISITIONDATETIME": "2023-07-31T02:35:12Z",
+                "TIFFTAG_DATETIME": "2020:01:01 00:00:00",
+            },
+            T0,
+        ),
+    ],
+)
+def test_gdal_tags(tmp_path, write_raster, tags, expected):
+    scene = read_scene(write_raster(tmp_path / "img.tif", tags=tags))
+    assert (scene.time_source, scene.acquired) == ("gdal_tag", expected)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sunan_20230731T023512.tif",
+        "20230731_023512_0f2b_3B_AnalyticMS.tif",
+        "ZKPY 2023-07-31T02:35:12.TIFF",
+        "x-2023-07-31_023512-y.tif",
+    ],
+)
+def test_filename_times(tmp_path, write_raster, name):
+    scene = read_scene(write_raster(tmp_path / name))
+    assert (scene.time_source, scene.acquired) == ("filename", T0)
+
+
+def test_date_only_file_name_is_refused(tmp_path, write_raster):
+    image = write_raster(tmp_path / "sunan_20230731.tif")
+    with pytest.raises(SceneError, match=r"sunan_20230731.tif: .*no time of day.*--times"):
+        read_scene(image)
+
+
+def test_bad_files_are_reported_and_scan_goes_on(tmp_path, write_raster):
+    good = write_raster(tmp_path / "good_20230731T023512.tif")
+    truncated = tmp_path / "cut_20230731T023512.tif"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (tmp_path / "text_20230731T023512.tif").write_text("not an image")
+    write_raster(tmp_path / "nocrs_20230731T023512.tif", crs=None)
+    write_raster(tmp_path / "notime.tif")
+    result = scan(tmp_path)
+    assert [s.scene_id for s in result.scenes] == ["good_20230731T023512"]
+    reasons = {Path(e.path).name: e.reason for e in result.errors}
+    assert set(reasons) == {
+        "cut_20230731T023512.tif",
+        "text_20230731T023512.tif",
+        "nocrs_20230731T023512.tif",
+        "notime.tif",
+    }
+    assert "truncated" in reasons["cut_20230731T023512.tif"]
+    assert "not a readable GeoTIFF" in reasons["text_20230731T023512.tif"]
+    assert "no CRS" in reasons["nocrs_20230731T023512.tif"]
+    assert "no acquisition time" in reasons["notime.tif"]
+    assert all("\n" not in str(e) and str(e).startswith(e.path) for e in result.errors)
+
+
+def test_all_nodata_image_is_an_error(tmp_path, write_raster):
+    data = np.zeros((3, 64, 64), np.uint8)
+    image = write_raster(tmp_path / "x_20230731T023512.tif", nodata=0, data=data)
+    with pytest.raises(SceneError, match="no valid pixels"):
+        read_scene(image)
+
+
+@pytest.mark.parametrize("gsd", [0.3, 0.5, 3.0])
+def test_gsd_and_shape_utm(tmp_path, write_raster, gsd):
+    image = write_raster(tmp_path / "x_20230731T023512.tif", gsd=gsd, shape=(40, 50), count=4)
+    scene = read_scene(image)
+    assert scene.gsd_m == pytest.approx(gsd)
+    assert (scene.crs, scene.width, scene.height, scene.count, scene.dtype) == (
+        "EPSG:32651",
+        50,
+        40,
+        4,
+        "uint8",
+    )
+
+
+def test_gsd_in_metres_for_epsg4326(tmp_path, write_raster):
+    deg = 5e-6
+    image = write_raster(
+        tmp_path / "x_20230731T023512.tif", crs="EPSG:4326", origin=(125.67, 39.23), gsd=deg
+    )
+    scene = read_scene(image)
+    lat = math.radians(39.23)
+    expected = (deg * 111_320 * math.cos(lat) + deg * 111_000) / 2
+    assert scene.crs == "EPSG:4326"
+    assert scene.gsd_m == pytest.approx(expected, rel=0.01)
+
+
+def test_footprint_follows_valid_data(tmp_path, write_raster):
+    data = np.full((1, 100, 100), 7, np.uint16)
+    full = read_scene(
+        write_raster(
+            tmp_path / "full_20230731T023512.tif",
+            data=data,
+            count=1,
+            dtype="uint16",
+            shape=(100, 100),
+        )
+    )
+    data[:, :, :50] = 0  # western half is nodata
+    half = read_scene(
+        write_raster(
+            tmp_path / "half_20230731T023512.tif",
+            data=data,
+            count=1,
+            dtype="uint16",
+            nodata=0,
+            shape=(100, 100),
+        )
+    )
+    assert half.footprint.is_valid
+    assert half.footprint.area == pytest.approx(full.footprint.area / 2, rel=0.02)
+    assert full.footprint.covers(half.footprint.buffer(-1e-7))
+    assert half.footprint.centroid.x > full.footprint.centroid.x
+
+
+def test_udm2_mask_is_attached_not_scanned(tmp_path, write_raster):
+    image = write_raster(tmp_path / "20230731_023512_1234_3B_AnalyticMS_SR.TIF")
+    mask = write_raster(tmp_path / "20230731_023512_1234_3B_udm2.tif", count=8)
+    (scene,) = scan(tmp_path).scenes
+    assert scene.path == image.resolve()
+    assert scene.mask_path == mask.resolve()
+    assert scene.provider == "planet"
+
+
+def test_scan_is_recursive_case_insensitive_and_sorted(tmp_path, write_raster):
+    write_raster(tmp_path / "b" / "deep" / "late_20230802T000000.TIFF")
+    write_raster(tmp_path / "a" / "early_20230731T000000.Tif")
+    (tmp_path / "notes_20230731T000000.txt").write_text("not a tif")
+    calls = []
+    result = scan(tmp_path, progress=lambda done, total: calls.append((done, total)))
+    assert [s.scene_id for s in result.scenes] == ["early_20230731T000000", "late_20230802T000000"]
+    assert calls == [(1, 2), (2, 2)]
+
+
+def test_repeated_stems_get_unique_ids(tmp_path, write_raster):
+    write_raster(tmp_path / "d1" / "x_20230731T023512.tif")
+    write_raster(tmp_path / "d2" / "x_20230731T023512.tif")
+    ids = sorted(s.scene_id for s in scan(tmp_path).scenes)
+    assert ids == ["d1/x_20230731T023512", "d2/x_20230731T023512"]
+
+
+def test_empty_folder(tmp_path):
+    result = scan(tmp_path)
+    assert result.scenes == [] and result.errors == []
+    frame = scenes_frame(result.scenes)
+    assert list(frame.columns) == list(SCENE_COLUMNS)
+    assert frame.crs == "EPSG:4326" and frame.empty
+
+
+def test_missing_folder_is_an_error(tmp_path):
+    with pytest.raises(SceneError, match="not a folder"):
+        scan(tmp_path / "nope")
+
+
+def test_scenes_frame_columns_and_types(tmp_path, write_raster):
+    write_raster(tmp_path / "x_20230731T023512.tif")
+    frame = scenes_frame(scan(tmp_path).scenes)
+    assert list(frame.columns) == list(SCENE_COLUMNS)
+    assert frame.crs == "EPSG:4326"
+    assert frame.loc[0, "acquired"] == T0
+    assert frame.loc[0, "mask_path"] == ""
+    assert math.isnan(frame.loc[0, "cloud_fraction"])
+
+
+def test_unused_user_times_are_warned(tmp_path, write_raster, caplog):
+    write_raster(tmp_path / "x_20230731T023512.tif")
+    with caplog.at_level(logging.WARNING):
+        scan(tmp_path, times={"other": T0})
+    assert "other" in caplog.text
+
+
+def test_read_times_csv(tmp_path):
+    good = tmp_path / "t.csv"
+    good.write_text(
+        "stem,acquired\nscene_a,2023-07-31T02:35:12\nscene_b,2023-07-31T11:35:12+09:00\n"
+    )
+    assert read_times_csv(good) == {"scene_a": T0, "scene_b": T0}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,acquired\nscene_a,yesterday\n")
+    with pytest.raises(ValueError, match="line 2"):
+        read_times_csv(bad)
+    (tmp_path / "cols.csv").write_text("name,when\na,b\n")
+    with pytest.raises(ValueError, match="columns"):
+        read_times_csv(tmp_path / "cols.csv")
