@@ -1,0 +1,155 @@
+import json
+import logging
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from dwelltime.airports import Airport, load_aprons, lookup_airport, utm_crs
+from dwelltime.errors import ApronError, UnknownAirportError
+
+SUNAN = (125.67, 39.2241)
+
+
+@pytest.mark.parametrize("code", ["ZKPY", "zkpy", "FNJ", " fnj "])
+def test_lookup_icao_or_iata(code):
+    airport = lookup_airport(code)
+    assert (airport.icao, airport.iata, airport.crs) == ("ZKPY", "FNJ", "EPSG:32651")
+    assert (airport.lon, airport.lat) == pytest.approx(SUNAN, abs=0.01)
+    assert "Pyongyang" in airport.name
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "crs"),
+    [
+        (125.67, 39.22, "EPSG:32651"),
+        (12.19, -5.6, "EPSG:32733"),
+        (-0.46, 51.47, "EPSG:32630"),
+        (-180.0, 10.0, "EPSG:32601"),
+        (180.0, -10.0, "EPSG:32760"),
+    ],
+)
+def test_utm_crs(lon, lat, crs):
+    assert utm_crs(lon, lat) == crs
+
+
+def test_southern_airport_uses_south_zone():
+    assert lookup_airport("FNCA").crs.startswith("EPSG:327")
+
+
+@pytest.mark.parametrize(("code", "hint"), [("ZKPX", "ZKPY"), ("Pyongyang", "ZKPY")])
+def test_unknown_code_suggests_close_matches(code, hint):
+    with pytest.raises(UnknownAirportError, match=hint):
+        lookup_airport(code)
+
+
+def test_nonsense_code_says_what_to_give():
+    with pytest.raises(UnknownAirportError, match="ICAO"):
+        lookup_airport("??")
+
+
+def _sunan() -> Airport:
+    return lookup_airport("ZKPY")
+
+
+def test_default_apron_is_a_square_around_the_reference_point():
+    aprons = load_aprons(_sunan(), radius_m=500)
+    assert list(aprons.columns) == ["apron_id", "geometry"]
+    assert aprons.crs == "EPSG:32651"
+    (square,) = aprons.geometry
+    assert square.area == pytest.approx(1000 * 1000)
+    centre = gpd.GeoSeries([shapely.Point(SUNAN)], crs="EPSG:4326").to_crs("EPSG:32651")[0]
+    assert square.centroid.distance(centre) < 1e-6
+
+
+def _osm_geojson(path, features):
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+def _feature(geometry, **props):
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+def _square(lon, lat, d=0.001):
+    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def test_osm_export_keeps_apron_polygons(tmp_path, caplog):
+    lon, lat = SUNAN
+    path = _osm_geojson(
+        tmp_path / "osm.geojson",
+        [
+            _feature(_square(lon, lat), aeroway="apron", ref="A1", osm_id="way/1"),
+            _feature(_square(lon + 0.01, lat), aeroway="apron", ref=None, osm_id="way/2"),
+            _feature(_square(lon, lat + 0.01), aeroway="taxiway", ref="T", osm_id="way/3"),
+            _feature(
+                {"type": "LineString", "coordinates": [[lon, lat], [lon + 0.01, lat]]},
+                aeroway="apron",
+                ref="L",
+                osm_id="way/4",
+            ),
+        ],
+    )
+    with caplog.at_level(logging.WARNING):
+        aprons = load_aprons(_sunan(), path)
+    assert aprons.crs == "EPSG:32651"
+    assert aprons["apron_id"].tolist() == ["A1", "apron-2"]
+    assert "non-polygon" in caplog.text
+    assert aprons.geometry.area.min() > 5000  # ~ 86 m x 111 m, in metres now
+
+
+def test_apron_ids_fall_back_and_stay_unique(tmp_path):
+    lon, lat = SUNAN
+    path = _osm_geojson(
+        tmp_path / "aprons.geojson",
+        [
+            _feature(_square(lon, lat), name="main"),
+            _feature(_square(lon + 0.01, lat), name="main"),
+            _feature(_square(lon + 0.02, lat), name=""),
+        ],
+    )
+    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["main", "main-2", "apron-3"]
+
+
+def test_gdal_osm_driver_other_tags(tmp_path):
+    lon, lat = SUNAN
+    frame = gpd.GeoDataFrame(
+        {
+            "osm_way_id": ["1", "2"],
+            "other_tags": ['"aeroway"=>"apron","surface"=>"concrete"', '"aeroway"=>"runway"'],
+        },
+        geometry=[shapely.box(lon, lat, lon + 0.001, lat + 0.001)] * 2,
+        crs="EPSG:4326",
+    )
+    frame.to_file(tmp_path / "osm.gpkg")
+    assert len(load_aprons(_sunan(), tmp_path / "osm.gpkg")) == 1
+
+
+def test_no_apron_polygons_is_an_error(tmp_path):
+    lon, lat = SUNAN
+    path = _osm_geojson(tmp_path / "x.geojson", [_feature(_square(lon, lat), aeroway="runway")])
+    with pytest.raises(ApronError, match="no apron polygons"):
+        load_aprons(_sunan(), path)
+
+
+def test_unreadable_apron_file_is_an_error(tmp_path):
+    path = tmp_path / "broken.geojson"
+    path.write_text("{ not json")
+    with pytest.raises(ApronError, match=r"broken\.geojson"):
+        load_aprons(_sunan(), path)
+
+
+def test_apron_file_without_crs_is_an_error(tmp_path):
+    frame = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.box(0, 0, 10, 10)])
+    frame.to_file(tmp_path / "nocrs.gpkg")
+    with pytest.raises(ApronError, match="no CRS"):
+        load_aprons(_sunan(), tmp_path / "nocrs.gpkg")
+
+
+def test_far_away_aprons_are_warned(tmp_path, caplog):
+    path = _osm_geojson(tmp_path / "far.geojson", [_feature(_square(126.5, 39.0))])
+    with caplog.at_level(logging.WARNING):
+        load_aprons(_sunan(), path)
+    assert "right airport" in caplog.text
