@@ -1,0 +1,261 @@
+import itertools
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dwelltime.airports import lookup_airport
+from dwelltime.regrid import rgb_bands
+from dwelltime.scenes import read_scene
+from dwelltime.schema import COVERAGE_COLUMNS
+from dwelltime.tiling import TileSpec, is_visible, iter_tiles, scene_coverage, tile_windows
+
+X0, Y0 = 730_485.78, 4_345_043.01  # upper-left corner of the test scenes, near ZKPY (UTM 51N)
+SPEC = TileSpec(gsd_m=1.0, size_px=64, overlap_px=16)
+EPS = 1e-6
+
+
+# --- tile_windows: pure maths -------------------------------------------------------------
+
+
+def test_tilespec_rejects_bad_values():
+    for bad in ({"gsd_m": 0}, {"size_px": 0}, {"overlap_px": 512}, {"overlap_px": -1}):
+        with pytest.raises(ValueError, match="TileSpec"):
+            TileSpec(**bad)
+
+
+def test_tile_windows_examples():
+    spec = TileSpec(gsd_m=0.5, size_px=512, overlap_px=128)  # 256 m tiles, 192 m stride
+    assert tile_windows((0, 0, 256, 256), spec) == [(0, 0, 256, 256)]
+    assert tile_windows((0, 0, 100, 100), spec) == [(-78, -78, 178, 178)]  # centred
+    windows = tile_windows((0, 0, 1000, 500), spec)
+    xs = sorted({w[0] for w in windows})
+    assert xs == [0, 192, 384, 576, 744]  # last one shifted inward to end at 1000
+    assert windows[0][3] == 500  # first row is the northernmost
+
+
+def test_tile_windows_rejects_inverted_bounds():
+    with pytest.raises(ValueError, match="bounds"):
+        tile_windows((10, 0, 0, 10), SPEC)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    minx=st.floats(-1e5, 1e5),
+    miny=st.floats(-1e5, 1e5),
+    width_tiles=st.floats(0, 12),
+    height_tiles=st.floats(0, 12),
+    gsd=st.sampled_from([0.3, 0.5, 1.0, 3.0]),
+    size=st.integers(8, 512),
+    overlap_share=st.floats(0, 0.9),
+)
+def test_tile_windows_cover_without_gaps(
+    minx, miny, width_tiles, height_tiles, gsd, size, overlap_share
+):
+    spec = TileSpec(gsd_m=gsd, size_px=size, overlap_px=int(size * overlap_share))
+    bounds = (minx, miny, minx + width_tiles * spec.size_m, miny + height_tiles * spec.size_m)
+    windows = tile_windows(bounds, spec)
+    xs = sorted({w[0] for w in windows})
+    ys = sorted({w[1] for w in windows})
+    assert len(windows) == len(xs) * len(ys)
+    assert all(w[2] - w[0] == pytest.approx(spec.size_m) for w in windows)
+    assert all(w[3] - w[1] == pytest.approx(spec.size_m) for w in windows)
+    overlap_m = spec.overlap_px * gsd
+    for starts, low, high in ((xs, bounds[0], bounds[2]), (ys, bounds[1], bounds[3])):
+        assert starts[0] <= low + EPS and starts[-1] + spec.size_m >= high - EPS  # covered
+        for a, b in itertools.pairwise(starts):
+            assert a + spec.size_m - b >= overlap_m - EPS  # no gap, overlap as asked
+        if high - low >= spec.size_m:
+            assert starts[0] >= low - EPS and starts[-1] + spec.size_m <= high + EPS  # inside
+    if len(windows) <= 64:
+        union = shapely.union_all([shapely.box(*w) for w in windows])
+        assert union.buffer(EPS * 10).covers(shapely.box(*bounds))
+
+
+# --- iter_tiles / coverage on tiny rasters ----------------------------------------------------
+
+
+@pytest.fixture
+def airport():
+    return lookup_airport("ZKPY")
+
+
+@pytest.fixture
+def aprons():
+    """One 300 m apron in the middle of the 600 m test scenes."""
+    apron = shapely.box(X0 + 150, Y0 - 450, X0 + 450, Y0 - 150)
+    return gpd.GeoDataFrame({"apron_id": ["A"]}, geometry=[apron], crs="EPSG:32651")
+
+
+def _scene(write_raster, path, *, west_nodata=False, mask_path=None, **kwargs):
+    """A 600 m x 600 m scene at 3 m (unless kwargs say otherwise) starting at (X0, Y0)."""
+    kwargs.setdefault("origin", (X0, Y0))
+    kwargs.setdefault("gsd", 3.0)
+    kwargs.setdefault("shape", (200, 200))
+    if west_nodata:
+        data = np.full(
+            (kwargs.get("count", 3), *kwargs["shape"]), 100, kwargs.get("dtype", "uint8")
+        )
+        data[:, :, : kwargs["shape"][1] // 2] = 0
+        kwargs.update(data=data, nodata=0)
+    image = write_raster(path, tags={"TIFFTAG_DATETIME": "2023:07:31 02:35:12"}, **kwargs)
+    return read_scene(image, mask_path=mask_path)
+
+
+def _pixel_x(tile):
+    """Easting (metres) of the centre of each tile column."""
+    return tile.transform.c + (np.arange(tile.valid.shape[1]) + 0.5) * tile.transform.a
+
+
+def test_tiles_cover_the_apron_on_the_model_grid(tmp_path, write_raster, airport, aprons):
+    scene = _scene(write_raster, tmp_path / "s.tif")
+    tiles = list(iter_tiles(scene, airport, aprons, SPEC))
+    assert len(tiles) == 36  # 300 m apron, 64 m tiles, 48 m stride: 6 x 6
+    apron = aprons.geometry[0]
+    for n, tile in enumerate(tiles):
+        assert (tile.index, tile.scene_id, tile.airport, tile.crs) == (n, "s", "ZKPY", "EPSG:32651")
+        assert tile.acquired == pd.Timestamp("2023-07-31T02:35:12Z")
+        assert tile.image.shape == (3, 64, 64) and tile.image.dtype == np.uint8
+        assert tile.valid.shape == (64, 64) and tile.valid.all()
+        assert (tile.transform.a, tile.transform.e) == (1.0, -1.0)
+        assert tile.transform.c == round(tile.transform.c)  # origins on the 1 m grid
+        box = shapely.box(
+            tile.transform.c, tile.transform.f - 64, tile.transform.c + 64, tile.transform.f
+        )
+        assert box.intersects(apron)
+    union = shapely.union_all(
+        [
+            shapely.box(t.transform.c, t.transform.f - 64, t.transform.c + 64, t.transform.f)
+            for t in tiles
+        ]
+    )
+    assert union.covers(apron)
+
+
+def test_nodata_is_invalid_and_black(tmp_path, write_raster, airport, aprons):
+    scene = _scene(write_raster, tmp_path / "s.tif", west_nodata=True)
+    tiles = list(iter_tiles(scene, airport, aprons, SPEC))
+    assert 0 < len(tiles) < 36  # windows wholly in the nodata half are skipped
+    for tile in tiles:
+        x = _pixel_x(tile)
+        assert not tile.valid[:, x < X0 + 297].any()
+        assert tile.valid[:, x > X0 + 303].all()
+        assert (tile.image[:, ~tile.valid] == 0).all()
+        assert (tile.image[:, tile.valid] > 0).all()
+
+
+def test_udm2_cloud_mask_makes_pixels_invalid(tmp_path, write_raster, airport, aprons):
+    clear = np.ones((1, 200, 200), np.uint8)
+    clear[:, :, :100] = 0  # cloudy west half
+    mask = write_raster(
+        tmp_path / "s_udm2.tif", count=1, data=clear, gsd=3.0, shape=(200, 200), origin=(X0, Y0)
+    )
+    scene = _scene(write_raster, tmp_path / "s.tif", mask_path=mask)
+    tiles = list(iter_tiles(scene, airport, aprons, SPEC))
+    for tile in tiles:
+        x = _pixel_x(tile)
+        assert not tile.valid[:, x < X0 + 297].any()
+        assert tile.valid[:, x > X0 + 303].all()
+    (row,) = scene_coverage(scene, airport, aprons).itertuples()
+    assert row.visible_fraction == pytest.approx(0.5, abs=0.03)
+
+
+def test_band_order_from_colorinterp(tmp_path, write_raster, airport, aprons):
+    data = np.stack([np.full((200, 200), v, np.uint8) for v in (10, 20, 30, 40)])
+    scene = _scene(
+        write_raster,
+        tmp_path / "s.tif",
+        count=4,
+        data=data,
+        colorinterp=["blue", "green", "red", "undefined"],
+    )
+    tile = next(iter_tiles(scene, airport, aprons, SPEC))
+    assert [int(tile.image[b].mean()) for b in range(3)] == [30, 20, 10]
+
+
+def test_rgb_band_choice(tmp_path, write_raster):
+    import rasterio
+
+    cases = [
+        ({"count": 1}, "unknown", [1, 1, 1]),
+        ({"count": 4}, "unknown", [1, 2, 3]),
+        ({"count": 4, "dtype": "uint16"}, "planet", [3, 2, 1]),
+        ({"count": 8, "dtype": "uint16"}, "planet", [6, 4, 2]),
+        (
+            {"count": 4, "dtype": "uint16", "descriptions": ["nir", "red", "green", "blue"]},
+            "unknown",
+            [2, 3, 4],
+        ),
+    ]
+    for n, (kwargs, provider, expected) in enumerate(cases):
+        with rasterio.open(write_raster(tmp_path / f"{n}.tif", **kwargs)) as ds:
+            assert rgb_bands(ds, provider) == expected, kwargs
+
+
+def test_16bit_scene_is_stretched_to_uint8(tmp_path, write_raster, airport, aprons):
+    scene = _scene(write_raster, tmp_path / "s.tif", count=4, dtype="uint16")
+    tiles = list(iter_tiles(scene, airport, aprons, SPEC))
+    pixels = np.concatenate([t.image.reshape(3, -1) for t in tiles], axis=1)
+    assert pixels.dtype == np.uint8
+    assert pixels.min() < 30 and pixels.max() > 225  # the apron spans most of the ramp
+
+
+def test_epsg4326_scene_is_resampled_to_utm(tmp_path, write_raster, airport, aprons):
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(32651, 4326, always_xy=True).transform(X0, Y0)
+    scene = _scene(
+        write_raster,
+        tmp_path / "s.tif",
+        crs="EPSG:4326",
+        origin=(lon - 0.001, lat + 0.001),
+        gsd=3e-5,
+        shape=(300, 300),
+    )
+    tiles = list(iter_tiles(scene, airport, aprons, SPEC))
+    assert len(tiles) == 36
+    assert all(t.valid.all() and t.crs == "EPSG:32651" for t in tiles)
+
+
+def test_scene_beside_the_aprons_gives_nothing(tmp_path, write_raster, airport, aprons):
+    scene = _scene(write_raster, tmp_path / "s.tif", origin=(X0 + 5000, Y0))
+    assert list(iter_tiles(scene, airport, aprons, SPEC)) == []
+    coverage = scene_coverage(scene, airport, aprons)
+    assert coverage["visible_fraction"].tolist() == [0.0]
+    assert coverage.geometry[0].is_empty
+
+
+def test_coverage_columns_and_fractions(tmp_path, write_raster, airport, aprons):
+    full = _scene(write_raster, tmp_path / "full.tif")
+    half = _scene(write_raster, tmp_path / "half.tif", west_nodata=True)
+    coverage = pd.concat(
+        [scene_coverage(s, airport, aprons) for s in (full, half)], ignore_index=True
+    )
+    assert list(coverage.columns) == list(COVERAGE_COLUMNS)
+    assert coverage["visible_fraction"].tolist() == pytest.approx([1.0, 0.5], abs=0.03)
+    assert coverage["apron_id"].tolist() == ["A", "A"]
+    assert (coverage["acquired"] == pd.Timestamp("2023-07-31T02:35:12Z")).all()
+    coverage = gpd.GeoDataFrame(coverage, crs="EPSG:32651")
+    east_stand = shapely.box(X0 + 350, Y0 - 350, X0 + 400, Y0 - 300)
+    west_stand = shapely.box(X0 + 200, Y0 - 350, X0 + 250, Y0 - 300)
+    assert is_visible(coverage, "full", west_stand)
+    assert is_visible(coverage, "half", east_stand)
+    assert not is_visible(coverage, "half", west_stand)
+    assert is_visible(coverage, "half", shapely.Point(X0 + 375, Y0 - 325))
+    assert not is_visible(coverage, "half", shapely.Point(X0 + 225, Y0 - 325))
+    assert not is_visible(coverage, "no-such-scene", east_stand)
+    straddling = shapely.box(X0 + 280, Y0 - 350, X0 + 330, Y0 - 300)  # 40 % in the nodata
+    assert is_visible(coverage, "half", straddling, min_fraction=0.5)
+    assert not is_visible(coverage, "half", straddling)
+
+
+def test_empty_aprons(tmp_path, write_raster, airport):
+    scene = _scene(write_raster, tmp_path / "s.tif")
+    empty = gpd.GeoDataFrame({"apron_id": []}, geometry=[], crs="EPSG:32651")
+    assert list(iter_tiles(scene, airport, empty, SPEC)) == []
+    coverage = scene_coverage(scene, airport, empty)
+    assert coverage.empty and list(coverage.columns) == list(COVERAGE_COLUMNS)
