@@ -325,8 +325,8 @@ def stay_visibility(
     return table
 
 
-def _scene_order(detections: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFrame:
-    """``scene_id``, ``acquired`` of every scene of one airport, in time order."""
+def scene_times(detections: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFrame:
+    """``scene_id``, ``acquired`` (UTC) of every scene named in either frame, in time order."""
     scenes = pd.concat(
         [detections[["scene_id", "acquired"]], coverage[["scene_id", "acquired"]]],
         ignore_index=True,
@@ -345,7 +345,7 @@ class _AirportLinker:
     ) -> None:
         self.config = config
         self.det = _Detections(detections)
-        self.scenes = _scene_order(detections, coverage)
+        self.scenes = scene_times(detections, coverage)
         self.scene_ids = self.scenes["scene_id"].tolist()
         self.times = list(self.scenes["acquired"])
         self.vis = Visibility(coverage, min_fraction=config.min_visible_fraction)
@@ -527,8 +527,9 @@ def _argmax_type(types: Mapping[str, float]) -> tuple[str, float]:
 
 
 def stays_frame(records: list[dict[str, object]], crs: object) -> gpd.GeoDataFrame:
-    """A stays GeoDataFrame (``STAY_COLUMNS`` + ``STAY_EXTRA_COLUMNS``, point geometry, typed
-    columns) from row dicts; ``stay_id`` is filled in if missing."""
+    """A stays GeoDataFrame (``STAY_COLUMNS`` + ``STAY_EXTRA_COLUMNS``, point geometry at
+    ``x, y``, typed columns) from row dicts. Missing ids become ``<airport>-<nnnn>``, missing
+    counts 0, missing strings "" and missing numbers NaN."""
     columns = [c for c in STAY_COLUMNS if c != "geometry"] + list(STAY_EXTRA_COLUMNS)
     frame = pd.DataFrame.from_records(records, columns=columns)
     if frame["stay_id"].isna().all():
@@ -536,6 +537,10 @@ def stays_frame(records: list[dict[str, object]], crs: object) -> gpd.GeoDataFra
     for column, dtype in _STAY_DTYPES.items():
         if dtype == _TIME:
             frame[column] = pd.to_datetime(frame[column], utc=True)
+        elif dtype == "int64":
+            frame[column] = frame[column].fillna(0)
+        elif dtype == "str":
+            frame[column] = ["" if pd.isna(v) else v for v in frame[column]]
     frame = frame.astype(_STAY_DTYPES)
     geometry = gpd.GeoSeries(shapely.points(frame["x"], frame["y"]), crs=crs)
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=crs)

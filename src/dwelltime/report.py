@@ -1,0 +1,87 @@
+"""Terminal table of stays (the timeline figure is in :mod:`dwelltime.plot`)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from dwelltime.tables import MISSING, format_table
+
+#: Columns of the stays table, with their headers.
+STAYS_TABLE_HEADERS: dict[str, str] = {
+    "stay_id": "stay",
+    "type_label": "type (prob)",
+    "first_seen": "first seen (UTC)",
+    "last_seen": "last seen (UTC)",
+    "dwell_range": "dwell min–max h",
+    "dwell_est_h": "est h",
+    "censored": "censored",
+    "n_seen": "n_seen",
+}
+
+
+def _hours(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def dwell_range(min_h: float, max_h: float) -> str:
+    """``"36.0–58.0"``; ``"≥ 36.0"`` when the maximum is open (censored stay)."""
+    if math.isnan(max_h):
+        return f"≥ {_hours(min_h)}"
+    return f"{_hours(min_h)}–{_hours(max_h)}"
+
+
+def censored_label(start: bool, end: bool) -> str:
+    """``"start"``, ``"end"``, ``"both"`` or ``"-"``: which end of the stay is open."""
+    return {(True, True): "both", (True, False): "start", (False, True): "end"}.get(
+        (bool(start), bool(end)), MISSING
+    )
+
+
+def _minutes(value: object) -> str:
+    return (
+        MISSING
+        if pd.isna(value)
+        else pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M")
+    )
+
+
+def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
+    """Stays as terminal text, sorted by type, then longest estimated dwell first.
+
+    ``type_filter``: only stays of this ICAO designator (case-insensitive). Times are UTC to
+    the minute; dwell in hours; an open maximum (no visible absence on one side) shows as
+    ``≥ min`` and the ``censored`` column says which end is open.
+    """
+    if type_filter is not None:
+        stays = stays[stays["type"].astype(str).str.upper() == type_filter.upper()]
+    if stays.empty:
+        return f"No stays of type {type_filter}." if type_filter else "No stays."
+    view = stays.sort_values(["type", "dwell_est_h", "first_seen"], ascending=[True, False, True])
+    view = pd.DataFrame(
+        {
+            "stay_id": view["stay_id"].astype(str),
+            "type_label": [
+                f"{t} ({p:.2f})" for t, p in zip(view["type"], view["type_prob"], strict=True)
+            ],
+            "first_seen": view["first_seen"].map(_minutes),
+            "last_seen": view["last_seen"].map(_minutes),
+            "dwell_range": [
+                dwell_range(lo, hi)
+                for lo, hi in zip(view["dwell_min_h"], view["dwell_max_h"], strict=True)
+            ],
+            "dwell_est_h": view["dwell_est_h"].astype(float),
+            "censored": [
+                censored_label(s, e)
+                for s, e in zip(view["censored_start"], view["censored_end"], strict=True)
+            ],
+            "n_seen": view["n_seen"].astype(int),
+        }
+    )
+    return format_table(
+        view,
+        list(STAYS_TABLE_HEADERS),
+        headers=STAYS_TABLE_HEADERS,
+        formatters={"dwell_est_h": lambda v: _hours(float(v))},  # type: ignore[arg-type]
+    )

@@ -1,0 +1,81 @@
+"""The stays table: columns, order, UTC times, open maxima, type filter, empty cases."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from dwelltime.linking import stays_frame
+from dwelltime.report import censored_label, dwell_range, stays_table
+
+T0 = pd.Timestamp("2026-07-31T06:00:00Z")
+
+
+def stay(type_: str, first_h: float, last_h: float, absent: tuple[float | None, float | None]):
+    t_a, t_b = (None if h is None else T0 + pd.Timedelta(hours=h) for h in absent)
+    min_h = last_h - first_h
+    max_h = math.nan if None in absent else absent[1] - absent[0]
+    return {
+        "airport": "ZKPY",
+        "type": type_,
+        "type_prob": 0.875,
+        "x": 0.0,
+        "y": 0.0,
+        "first_seen": T0 + pd.Timedelta(hours=first_h),
+        "last_seen": T0 + pd.Timedelta(hours=last_h),
+        "last_absent_before": t_a,
+        "first_absent_after": t_b,
+        "n_seen": 3,
+        "dwell_min_h": min_h,
+        "dwell_max_h": max_h,
+        "dwell_est_h": min_h if math.isnan(max_h) else (min_h + max_h) / 2,
+        "censored_start": t_a is None,
+        "censored_end": t_b is None,
+    }
+
+
+@pytest.fixture
+def stays():
+    records = [
+        stay("TU20", 0, 10, (-5, 20)),
+        stay("IL62", 0, 36, (-12, 48)),
+        stay("IL62", 50, 60, (None, 70)),
+        stay("A320", 0, 1, (None, None)),
+    ]
+    return stays_frame(records, "EPSG:32651")
+
+
+def test_sorted_by_type_then_longest_dwell(stays):
+    lines = stays_table(stays).splitlines()
+    assert lines[0].split()[:4] == ["stay", "type", "(prob)", "first"]
+    rows = [line.split()[0] for line in lines[2:]]
+    assert rows == ["ZKPY-0004", "ZKPY-0002", "ZKPY-0003", "ZKPY-0001"]
+    il62 = lines[3]
+    assert "IL62 (0.88)" in il62 and "2026-07-31 06:00" in il62 and "2026-08-01 18:00" in il62
+    assert "36.0–60.0" in il62 and "48.0" in il62 and il62.rstrip().endswith("3")
+
+
+def test_open_maximum_and_censored_flags(stays):
+    text = stays_table(stays)
+    a320 = next(line for line in text.splitlines() if "A320" in line)
+    assert "≥ 1.0" in a320 and "both" in a320
+    assert "start" in next(line for line in text.splitlines() if "ZKPY-0003" in line)
+
+
+def test_type_filter_is_case_insensitive(stays):
+    text = stays_table(stays, type_filter="il62")
+    assert "IL62" in text and "TU20" not in text and "A320" not in text
+    assert stays_table(stays, type_filter="B744") == "No stays of type B744."
+
+
+def test_no_stays():
+    assert stays_table(stays_frame([], "EPSG:32651")) == "No stays."
+
+
+def test_cell_helpers():
+    assert dwell_range(36.0, 58.0) == "36.0–58.0"
+    assert dwell_range(36.0, math.nan) == "≥ 36.0"
+    assert censored_label(False, False) == "-"
+    assert censored_label(False, True) == "end"
