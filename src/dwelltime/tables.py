@@ -13,11 +13,9 @@ MISSING = "-"
 
 def format_value(value: object) -> str:
     """One cell: UTC times as ``YYYY-MM-DD HH:MM:SS``, floats with up to 2 decimals."""
-    if value is None or (isinstance(value, str) and value == ""):
+    if value is None or value is pd.NaT or (isinstance(value, str) and value == ""):
         return MISSING
     if isinstance(value, pd.Timestamp):
-        if pd.isna(value):
-            return MISSING
         if value.tzinfo is not None:
             value = value.tz_convert("UTC")
         return value.strftime("%Y-%m-%d %H:%M:%S")

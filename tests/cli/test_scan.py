@@ -1,0 +1,89 @@
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from dwelltime.cli import main
+
+
+@pytest.fixture
+def folder(tmp_path, write_raster):
+    images = tmp_path / "images"
+    write_raster(images / "sunan_20230731T023512.tif", gsd=0.3, count=4, dtype="uint16")
+    write_raster(images / "sunan_20230802T020000.tif", gsd=3.0)
+    return images
+
+
+def _scan(*args):
+    return CliRunner().invoke(main, ["-q", "scan", *map(str, args)])
+
+
+def test_scan_prints_a_table(folder):
+    result = _scan(folder)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "scene_id",
+        "acquired",
+        "(UTC)",
+        "time_source",
+        "crs",
+        "gsd_m",
+        "size",
+        "bands",
+        "dtype",
+    ]
+    assert lines[2].split() == [
+        "sunan_20230731T023512",
+        "2023-07-31",
+        "02:35:12",
+        "filename",
+        "EPSG:32651",
+        "0.30",
+        "64x64",
+        "4",
+        "uint16",
+    ]
+    assert "2 scenes, 0 files skipped" in result.stdout
+
+
+def test_bad_file_is_one_line_and_strict_fails(folder):
+    (folder / "broken.tif").write_text("not an image")
+    result = _scan(folder)
+    assert result.exit_code == 0
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("skipped ") and "broken.tif" in line and "not a readable" in line
+    assert _scan(folder, "--strict").exit_code == 1
+
+
+def test_no_scene_exits_1(tmp_path):
+    result = _scan(tmp_path)
+    assert result.exit_code == 1
+    assert "no usable scene" in result.stderr
+
+
+def test_times_csv_wins(folder, tmp_path):
+    times = tmp_path / "times.csv"
+    times.write_text("stem,acquired\nsunan_20230802T020000,2023-08-02T03:00:00Z\n")
+    result = _scan(folder, "--times", times)
+    assert result.exit_code == 0
+    row = next(line for line in result.stdout.splitlines() if "20230802" in line)
+    assert "2023-08-02 03:00:00" in row and " user " in row
+
+
+def test_bad_times_csv_is_a_usage_error(folder, tmp_path):
+    times = tmp_path / "times.csv"
+    times.write_text("stem,acquired\nx,not a time\n")
+    result = _scan(folder, "--times", times)
+    assert result.exit_code == 2
+    assert "--times" in result.stderr
+
+
+def test_out_writes_scenes_and_refuses_to_overwrite(folder, tmp_path):
+    out = tmp_path / "out"
+    assert _scan(folder, "--out", out).exit_code == 0
+    frame = pd.read_csv(out / "scenes.csv")
+    assert frame["scene_id"].tolist() == ["sunan_20230731T023512", "sunan_20230802T020000"]
+    assert (out / "dwelltime.gpkg").exists()
+    again = _scan(folder, "--out", out)
+    assert again.exit_code == 1 and "--overwrite" in again.stderr
+    assert _scan(folder, "--out", out, "--overwrite").exit_code == 0
