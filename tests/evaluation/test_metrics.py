@@ -71,6 +71,7 @@ def test_empty_predictions():
     assert average_precision(o) == 0.0
     op = operating_point(o, 0.5)
     assert np.isnan(op["precision"]) and op["recall"] == 0 and op["fn"] == 2
+    assert op["f1"] == 0
     assert np.isnan(best_f1(o)[0])
 
 

@@ -7,6 +7,9 @@ footprints and saved detections go through the raster's CRS and transform.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,18 @@ class ImageInfo:
     gsd_m: float
 
 
+@contextmanager
+def _open(path: Path) -> Iterator[object]:
+    """rasterio dataset, quiet about images without georeference (JPEG extracts are fine)."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as ds:
+            yield ds
+
+
 def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
     """Size, georeference and GSD of an image (``gsd_m`` is used only without georeference)."""
     import rasterio
@@ -39,7 +54,7 @@ def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
     from dwelltime.scenes import gsd_metres
 
     try:
-        with rasterio.open(path) as ds:
+        with _open(path) as ds:
             georef = ds.crs is not None and not ds.transform.is_identity
             gsd = (
                 gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
@@ -61,9 +76,7 @@ def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
 def read_rgb(path: Path) -> np.ndarray:
     """The image as (3, H, W) uint8: bands 1–3 (a single band repeated); other dtypes are
     stretched from their 2nd to 98th percentile."""
-    import rasterio
-
-    with rasterio.open(path) as ds:
+    with _open(path) as ds:
         bands = [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
         data = ds.read(bands)
     if data.dtype == np.uint8:

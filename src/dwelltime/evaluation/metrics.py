@@ -120,7 +120,8 @@ def f1_score(precision: float | np.ndarray, recall: float | np.ndarray) -> np.nd
 def operating_point(o: Outcomes, score_threshold: float) -> dict[str, float]:
     """Precision, recall and F1 of the predictions scoring at least ``score_threshold``.
 
-    Precision is NaN when nothing passes; recall NaN when there is no truth.
+    Precision is NaN when nothing passes; recall NaN when there is no truth; F1 is 0 when
+    there is truth and no true positive.
     """
     kept = (o.score >= score_threshold) & ~o.ignored
     tp, fp = int(np.sum(o.tp & kept)), int(np.sum(~o.tp & kept))
@@ -129,7 +130,7 @@ def operating_point(o: Outcomes, score_threshold: float) -> dict[str, float]:
     return {
         "precision": precision,
         "recall": recall,
-        "f1": float(f1_score(precision, recall)),
+        "f1": 0.0 if tp == 0 and o.n_truth else float(f1_score(precision, recall)),
         "tp": tp,
         "fp": fp,
         "fn": o.n_truth - tp,

@@ -235,6 +235,26 @@ OVERALL_LABELS: dict[str, str] = {
 }
 
 
+#: columns of the breakdown tables shown in the terminal, and their short headers
+TABLE_HEADERS: dict[str, str] = {
+    "gsd_bin": "GSD",
+    "type": "type",
+    "n_images": "images",
+    "n_truth": "truth",
+    "n_pred": "pred",
+    "ap50": "AP50",
+    "ap75": "AP75",
+    "precision": "P",
+    "recall": "R",
+    "best_f1": "best F1",
+    "type_accuracy": "type acc",
+    "median_length_err_m": "length err m",
+    "median_span_err_m": "span err m",
+    "median_heading_err_deg": "heading err°",
+    "median_heading_err_mod180_deg": "mod 180°",
+}
+
+
 def format_evaluation(ev: Evaluation) -> str:
     """A plain-text report: overall figures, then the GSD and type tables."""
     iou = "axis-aligned box IoU" if ev.axis_aligned else "oriented IoU"
@@ -249,13 +269,9 @@ def format_evaluation(ev: Evaluation) -> str:
     op = ev.overall
     lines.append(f"  {'TP / FP / FN at threshold':<38} {op['tp']} / {op['fp']} / {op['fn']}")
     for title, table in (("By GSD", ev.by_gsd), ("By type", ev.by_type)):
-        lines += [
-            "",
-            title,
-            table.to_string(index=False, float_format="{:.3f}".format)
-            if len(table)
-            else "  (none)",
-        ]
+        shown = table[[c for c in TABLE_HEADERS if c in table]].rename(columns=TABLE_HEADERS)
+        text = shown.to_string(index=False, float_format="{:.3f}".format) if len(table) else ""
+        lines += ["", title, text or "  (none)"]
     return "\n".join(lines)
 
 

@@ -1,0 +1,99 @@
+"""Score the detector on the real Airbus validation airports (sites S03, S13, S21).
+
+The Airbus boxes are axis-aligned, so each predicted oriented footprint is compared through
+its enclosing axis-aligned box (AP50, AP75, precision/recall at the shipped threshold, best
+F1). Images are Pléiades extracts of about 0.5 m without georeference (``--gsd``). Uses the
+shipped weights, else ``--weights``; ``--random`` allows an untrained network (a smoke run).
+
+    python scripts/eval_real.py --out eval_real/
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+from pathlib import Path
+
+from dwelltime.evaluation.dataset import read_rgb
+from dwelltime.evaluation.labels import read_airbus_csv
+from dwelltime.evaluation.objects import EvalImage, Objects
+from dwelltime.evaluation.predict import lower_score_floor, predict_image, shipped_threshold
+from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
+
+DATA = Path("/work/shared/data/real/airbus_dev")
+VALIDATION_SITES = ("S03", "S13", "S21")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="The airbus_dev folder.")
+    parser.add_argument("--sites", nargs="+", default=list(VALIDATION_SITES))
+    parser.add_argument("--gsd", type=float, default=0.5, help="Metres per pixel of the images.")
+    parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument("--random", action="store_true", help="Untrained network if no weights.")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--tile-size", type=int, default=512)
+    parser.add_argument("--overlap", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--limit", type=int, default=None, help="Only the first N images.")
+    parser.add_argument("--out", type=Path, default=None, help="Folder for the tables.")
+    parser.add_argument("--overwrite", action="store_true")
+    return parser
+
+
+def site_images(data: Path, sites: list[str]) -> list[str]:
+    """File names of the images of ``sites`` (``sites.csv``: image,site_id), sorted."""
+    with open(data / "sites.csv", newline="") as f:
+        return sorted(row["image"] for row in csv.DictReader(f) if row["site_id"] in sites)
+
+
+def detector_and_threshold(args: argparse.Namespace) -> tuple[object, float, str]:
+    """The detector, its operating threshold and where that came from."""
+    from dwelltime.detector import Detector, build_detector, default_classes, load_detector
+    from dwelltime.errors import WeightsError
+
+    try:
+        detector = load_detector(args.weights, device=args.device)
+        threshold, source = shipped_threshold(args.weights)
+    except WeightsError:
+        if not args.random:
+            raise
+        classes = default_classes()
+        detector = Detector(
+            build_detector(num_classes=len(classes)), classes=classes, device=args.device
+        )
+        threshold, source = 0.5, "default 0.5: random weights, no model card"
+    lower_score_floor(detector)
+    return detector, threshold, source
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    boxes = read_airbus_csv(args.data / "annotations.csv")
+    names = site_images(args.data, args.sites)[: args.limit]
+    detector, threshold, source = detector_and_threshold(args)
+    images = []
+    for i, name in enumerate(names, start=1):
+        logging.info("%d/%d %s", i, len(names), name)
+        preds = predict_image(
+            detector,
+            read_rgb(args.data / "images" / name),
+            args.gsd,
+            tile_px=args.tile_size,
+            overlap_px=args.overlap,
+            batch_size=args.batch_size,
+        )
+        images.append(EvalImage(Path(name).stem, args.gsd, boxes.get(name, Objects.empty()), preds))
+    result = evaluate_images(
+        images, score_threshold=threshold, threshold_source=source, axis_aligned=True
+    )
+    print(f"sites {', '.join(args.sites)}: {len(images)} images")
+    print(format_evaluation(result))
+    if args.out is not None:
+        write_evaluation(result, args.out, overwrite=args.overwrite)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from dwelltime.errors import LabelError, SceneError
+from dwelltime.evaluation.dataset import image_info, load_truth, read_rgb
+from dwelltime.evaluation.labels import LabelledImage
+
+
+def test_georeferenced_gsd_wins_over_the_given_one(tmp_path, write_raster):
+    info = image_info(write_raster(tmp_path / "a.tif", gsd=0.3), gsd_m=2.0)
+    assert info.gsd_m == pytest.approx(0.3) and info.crs is not None
+
+
+def test_plain_image_takes_the_given_gsd_or_none(tmp_path, write_raster):
+    path = write_raster(tmp_path / "a.tif", crs=None)
+    assert image_info(path, gsd_m=0.5).gsd_m == 0.5 and image_info(path).crs is None
+    assert np.isnan(image_info(path).gsd_m)
+
+
+def test_read_rgb_repeats_one_band_and_stretches_uint16(tmp_path, write_raster):
+    grey = read_rgb(write_raster(tmp_path / "g.tif", count=1))
+    assert grey.shape == (3, 64, 64) and grey.dtype == np.uint8
+    assert np.array_equal(grey[0], grey[2])
+    wide = read_rgb(write_raster(tmp_path / "w.tif", dtype="uint16"))
+    assert wide.dtype == np.uint8 and wide.min() == 0 and wide.max() == 255
+
+
+def test_unreadable_image_and_geojson_without_georeference(tmp_path, write_raster):
+    (tmp_path / "bad.tif").write_bytes(b"not an image")
+    with pytest.raises(SceneError, match=r"bad\.tif"):
+        image_info(tmp_path / "bad.tif")
+    path = write_raster(tmp_path / "a.tif", crs=None)
+    item = LabelledImage(path, tmp_path / "a.geojson", "geojson")
+    with pytest.raises(LabelError, match="need a georeferenced image"):
+        load_truth(item, image_info(path), {})
