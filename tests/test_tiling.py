@@ -259,3 +259,40 @@ def test_empty_aprons(tmp_path, write_raster, airport):
     assert list(iter_tiles(scene, airport, empty, SPEC)) == []
     coverage = scene_coverage(scene, airport, empty)
     assert coverage.empty and list(coverage.columns) == list(COVERAGE_COLUMNS)
+
+
+class _RecordingDataset:
+    """Wraps an open dataset and records the windows of its reads."""
+
+    def __init__(self, ds):
+        self._ds, self.windows = ds, []
+
+    def __getattr__(self, name):
+        return getattr(self._ds, name)
+
+    def read(self, *args, window=None, **kwargs):
+        self.windows.append(window)
+        return self._ds.read(*args, window=window, **kwargs)
+
+    def dataset_mask(self, *args, window=None, **kwargs):
+        self.windows.append(window)
+        return self._ds.dataset_mask(*args, window=window, **kwargs)
+
+
+def test_read_to_grid_reads_only_the_window_under_the_grid(tmp_path, write_raster):
+    import rasterio
+
+    from dwelltime.regrid import Grid, read_to_grid
+
+    image = write_raster(tmp_path / "big.tif", origin=(X0, Y0), gsd=1.0, shape=(1000, 1000))
+    from affine import Affine
+
+    grid = Grid("EPSG:32651", Affine(1.0, 0.0, X0 + 500, 0.0, -1.0, Y0 - 500), (64, 64))
+    with rasterio.open(image) as ds:
+        recording = _RecordingDataset(ds)
+        pixels = read_to_grid(recording, grid, indexes=[1, 2, 3], resampling="bilinear")
+        expected = ds.read([1, 2, 3], window=((500, 564), (500, 564)))
+    (window,) = recording.windows
+    assert window.width <= 70 and window.height <= 70
+    assert pixels.shape == (3, 64, 64)
+    assert np.abs(pixels.astype(int) - expected).max() <= 1  # same grid: the same pixels

@@ -179,7 +179,7 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
 
 def maxar_imd_time(image: Path) -> TimeInfo | None:
     """Time from a Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``/``earliestAcqTime``)."""
-    sidecar = next((p for p in _siblings(image) if p.suffix.lower() == ".imd"), None)
+    sidecar = next((p for p in map(image.with_suffix, (".IMD", ".imd")) if p.is_file()), None)
     if sidecar is None:
         return None
     fields = dict(IMD_FIELD.findall(sidecar.read_text(errors="replace")))
@@ -250,11 +250,6 @@ def _is_stac_item(item: object) -> bool:
     )
 
 
-def _siblings(image: Path) -> list[Path]:
-    """Files beside ``image`` with the same stem (any extension case)."""
-    return sorted(p for p in image.parent.glob(f"{glob_escape(image.stem)}.*") if p != image)
-
-
 def _prefixed_sidecar(image: Path, suffix: str) -> Path | None:
     """``<prefix><suffix>`` beside image, prefix = stem or its longest ``_``-separated head
     (Planet names ``<item id>_3B_AnalyticMS.tif`` beside ``<item id>_metadata.json``)."""
@@ -264,11 +259,6 @@ def _prefixed_sidecar(image: Path, suffix: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def glob_escape(text: str) -> str:
-    """Escape glob metacharacters in a file name part."""
-    return re.sub(r"([\[\]*?])", r"[\1]", text)
 
 
 def _fraction(value: object) -> float:
