@@ -67,33 +67,28 @@ def write_layers(
     unless ``overwrite``; with ``overwrite`` the GeoPackage is replaced as a whole.
     """
     paths = output_paths(Path(out_dir), list(layers), formats)
-    if not overwrite:
-        for path in paths:
-            if path.exists():
-                raise OutputExistsError(
-                    f"{path} already exists; pass --overwrite (overwrite=True) to replace it"
-                )
+    ensure_writable(paths, overwrite=overwrite)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if "gpkg" in formats and layers:
-        with _atomic(out_dir / GPKG_NAME) as tmp:
+        with atomic_write(out_dir / GPKG_NAME) as tmp:
             for name, frame in layers.items():
                 schema = json.dumps(_schema(frame))
                 frame.to_file(tmp, layer=name, driver="GPKG", layer_metadata={_SCHEMA_KEY: schema})
     for name, frame in layers.items():
         if "csv" in formats:
-            with _atomic(out_dir / f"{name}.csv") as tmp:
+            with atomic_write(out_dir / f"{name}.csv") as tmp:
                 _to_text(frame).to_csv(tmp, index=False)
         if "geojson" in formats:
             if frame.crs is None:
                 raise ValueError(f"layer {name!r} has no CRS; call set_crs() before GeoJSON")
-            with _atomic(out_dir / f"{name}.geojson") as tmp:
+            with atomic_write(out_dir / f"{name}.geojson") as tmp:
                 frame.to_crs("EPSG:4326").to_file(tmp, driver="GeoJSON", RFC7946="YES")
         if "parquet" in formats:
-            with _atomic(out_dir / f"{name}.parquet") as tmp:
+            with atomic_write(out_dir / f"{name}.parquet") as tmp:
                 frame.to_parquet(tmp, index=False)
         if "csv" in formats or "geojson" in formats:
-            with _atomic(out_dir / f"{name}.schema.json") as tmp:
+            with atomic_write(out_dir / f"{name}.schema.json") as tmp:
                 tmp.write_text(json.dumps(_schema(frame), indent=1) + "\n", encoding="utf-8")
     return paths
 
@@ -139,9 +134,23 @@ def _layers(path: Path) -> list[str]:
     return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
 
 
+def ensure_writable(paths: Sequence[Path], *, overwrite: bool = False) -> None:
+    """Raise :class:`OutputExistsError` naming the first of ``paths`` that exists, unless
+    ``overwrite``."""
+    if overwrite:
+        return
+    for path in paths:
+        if Path(path).exists():
+            raise OutputExistsError(
+                f"{path} already exists; pass --overwrite (overwrite=True) to replace it"
+            )
+
+
 @contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` (same suffix); rename it to ``path`` on success."""
+def atomic_write(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same suffix) to write to; it is renamed to
+    ``path`` when the block ends without error and removed otherwise, so no half file stays."""
+    path = Path(path)
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     tmp.unlink(missing_ok=True)
     try:

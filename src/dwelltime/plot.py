@@ -102,6 +102,7 @@ def plot_timeline(
 
     ax.set_yticks(range(n), [_label(s) for s in stays.itertuples(index=False)], fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
+    ax.tick_params(axis="y", pad=10)
     ax.set_xlim(left, right)
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
     ax.xaxis.set_major_locator(locator)

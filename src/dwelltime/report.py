@@ -1,4 +1,4 @@
-"""Terminal table of stays (the timeline figure is in :mod:`dwelltime.plot`)."""
+"""Terminal table of stays; :func:`plot_timeline` (from :mod:`dwelltime.plot`) draws them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import math
 
 import pandas as pd
 
+from dwelltime.plot import plot_timeline
 from dwelltime.tables import MISSING, format_table
+
+__all__ = ["censored_label", "dwell_range", "plot_timeline", "stays_table"]
 
 #: Columns of the stays table, with their headers.
 STAYS_TABLE_HEADERS: dict[str, str] = {

@@ -1,0 +1,150 @@
+"""``dwelltime link``: relink saved detections into stays, without running the detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dwelltime.cli.options import formats_option, out_option, overwrite_option, quiet, type_option
+
+TIMELINE_NAME = "timeline.png"
+
+
+@click.command()
+@click.argument("detections_path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--coverage",
+    "coverage_path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="GeoPackage holding the 'coverage' layer. Default: the DETECTIONS file itself.",
+)
+@type_option
+@click.option(
+    "--max-misses",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Consecutive missed detections (stand visible, aircraft not found) a stay survives. "
+    "Default 1.",
+)
+@click.option(
+    "--max-gap",
+    "max_gap_h",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Hours between two sightings beyond which they are different stays; 0 for no limit. "
+    "Default 72.",
+)
+@click.option(
+    "--link-moves",
+    is_flag=True,
+    help="Join a stay that ends with one of the same type starting at the next scene on "
+    "another stand (a towed aircraft). Default: a tow starts a new stay.",
+)
+@out_option
+@formats_option
+@overwrite_option
+@click.pass_context
+def link(
+    ctx: click.Context,
+    detections_path: Path,
+    coverage_path: Path | None,
+    type_filter: str | None,
+    max_misses: int | None,
+    max_gap_h: float | None,
+    link_moves: bool,
+    out: Path | None,
+    formats: tuple[str, ...],
+    overwrite: bool,
+) -> None:
+    """Link the saved detections of DETECTIONS (a dwelltime.gpkg, or its folder) into stays.
+
+    Reads the 'detections' and 'coverage' layers written by `dwelltime run` or `detect`,
+    links sightings across dates into stays, prints each stay's dwell interval (UTC times,
+    hours; "≥" marks a stay whose arrival or departure the images do not show) and, with
+    --out, writes the coverage, detections and stays layers plus timeline.png. --type only
+    filters what is printed and drawn; every stay is written.
+
+    \b
+    Example:
+      dwelltime link results/dwelltime.gpkg --type IL62 --out relinked/
+
+    Exit status: 0 done, 1 outputs exist (see --overwrite) or a layer cannot be read,
+    2 bad usage.
+    """
+    import dataclasses
+
+    from dwelltime.cli.progress import stage_bars
+    from dwelltime.errors import DwelltimeError
+    from dwelltime.io import atomic_write, ensure_writable, output_paths, write_layers
+    from dwelltime.linking import LinkConfig, link_stays
+    from dwelltime.report import plot_timeline, stays_table
+
+    single_layer = detections_path.is_file() and detections_path.suffix.lower() != ".gpkg"
+    if single_layer and coverage_path is None:
+        raise click.BadParameter(
+            f"{detections_path} holds one layer; give the coverage with --coverage",
+            param_hint="--coverage",
+        )
+    detections = _read(detections_path, "detections", "DETECTIONS")
+    coverage = _read(coverage_path or detections_path, "coverage", "--coverage")
+    if detections.crs is not None and detections.crs.is_geographic:
+        raise click.BadParameter(
+            f"{detections_path}: detections are in {detections.crs.to_string()} (degrees); "
+            "linking needs the airport's metric CRS (UTM), as written by `dwelltime run`",
+            param_hint="DETECTIONS",
+        )
+    if coverage.crs != detections.crs and coverage.crs is not None:
+        coverage = coverage.to_crs(detections.crs)
+
+    overrides = {"max_visible_misses": max_misses, "link_moves": link_moves or None}
+    config = dataclasses.replace(
+        LinkConfig(), **{k: v for k, v in overrides.items() if v is not None}
+    )
+    if max_gap_h is not None:
+        config = dataclasses.replace(config, max_gap_h=max_gap_h or None)
+
+    layers = {"coverage": coverage, "detections": detections}
+    timeline = None if out is None else out / TIMELINE_NAME
+    if out is not None:
+        try:
+            ensure_writable(
+                [*output_paths(out, [*layers, "stays"], formats), timeline], overwrite=overwrite
+            )
+        except DwelltimeError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    with stage_bars(disable=quiet(ctx)) as progress:
+        stays = link_stays(
+            detections, coverage, config, progress=lambda d, n: progress("link", d, n)
+        )
+    click.echo(
+        f"{len(detections)} detections in {coverage['scene_id'].nunique()} scenes → "
+        f"{len(stays)} stays"
+    )
+    click.echo(stays_table(stays, type_filter))
+    if out is None:
+        return
+    try:
+        paths = write_layers(out, {**layers, "stays": stays}, formats=formats, overwrite=overwrite)
+    except DwelltimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    shown = stays
+    if type_filter is not None:
+        shown = stays[stays["type"].str.upper() == type_filter.upper()]
+    figure = plot_timeline(shown, coverage, detections, config=config)
+    with atomic_write(timeline) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+    for path in [*paths, timeline]:
+        click.echo(f"wrote {path}")
+
+
+def _read(path: Path, layer: str, hint: str):
+    """One layer of a dwelltime GeoPackage; a clear usage error when it is not there."""
+    from dwelltime.io import read_layer
+
+    try:
+        return read_layer(path, layer)
+    except (ValueError, OSError, RuntimeError) as exc:  # pyogrio errors are RuntimeErrors
+        raise click.BadParameter(str(exc), param_hint=hint) from exc

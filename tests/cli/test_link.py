@@ -1,0 +1,114 @@
+"""``dwelltime link`` on a small saved GeoPackage of detections and coverage."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from dwelltime.cli import main
+from dwelltime.io import read_layer, write_layers
+from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS
+
+CRS = "EPSG:32651"
+T0 = pd.Timestamp("2026-07-31T00:00:00Z")
+
+
+def frames(sightings: list[tuple[str, float, str]]):
+    """Coverage of five scenes 12 h apart and detections (scene, x, type) at y = 100 m."""
+    scenes = {f"s{i}": T0 + pd.Timedelta(hours=12 * i) for i in range(5)}
+    apron = shapely.box(0, 0, 600, 300)
+    cover = gpd.GeoDataFrame(
+        [(s, "ZKPY", "main", t, 1.0, apron) for s, t in scenes.items()],
+        columns=list(COVERAGE_COLUMNS),
+        crs=CRS,
+    )
+    rows = [
+        (f"{s}:{n}", s, "ZKPY", scenes[s], x, 100.0, 90.0, 50.0, 40.0, type_, 0.9, 0.9,
+         shapely.Point(x, 100).buffer(25))
+        for n, (s, x, type_) in enumerate(sightings)
+    ]  # fmt: skip
+    dets = gpd.GeoDataFrame(rows, columns=list(DETECTION_COLUMNS), crs=CRS)
+    return {"coverage": cover, "detections": dets}
+
+
+@pytest.fixture
+def saved(tmp_path):
+    sightings = [("s1", 100.0, "IL62"), ("s2", 100.0, "IL62"), ("s3", 100.0, "IL62")]
+    sightings += [("s0", 400.0, "TU20"), ("s1", 400.0, "TU20")]
+    write_layers(tmp_path / "run", frames(sightings), formats=("gpkg",))
+    return tmp_path / "run" / "dwelltime.gpkg"
+
+
+def _link(*args):
+    return CliRunner().invoke(main, ["-q", "link", *map(str, args)])
+
+
+def test_link_prints_the_stays_table(saved):
+    result = _link(saved)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "5 detections in 5 scenes → 2 stays"
+    assert lines[1].split()[:2] == ["stay", "type"]
+    il62 = next(line for line in lines if "IL62" in line)
+    assert "24.0–48.0" in il62 and "2026-07-31 12:00" in il62
+    assert "≥ 12.0" in next(line for line in lines if "TU20" in line)
+
+
+def test_type_filter_and_outputs(saved, tmp_path):
+    out = tmp_path / "out"
+    result = _link(saved, "--type", "il62", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "TU20" not in result.stdout.split("wrote")[0]
+    for name in ("dwelltime.gpkg", "stays.csv", "detections.csv", "timeline.png"):
+        assert (out / name).exists(), name
+    stays = read_layer(out, "stays")
+    assert sorted(stays["type"]) == ["IL62", "TU20"]  # every stay is written
+    assert len(read_layer(out, "detections")) == 5
+
+
+def test_existing_outputs_need_overwrite(saved, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "timeline.png").write_bytes(b"old")
+    result = _link(saved, "--out", out)
+    assert result.exit_code == 1
+    assert "timeline.png already exists" in result.output and "--overwrite" in result.output
+    assert not (out / "dwelltime.gpkg").exists()
+    assert _link(saved, "--out", out, "--overwrite").exit_code == 0
+    assert (out / "timeline.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_relink_in_place_with_overwrite(saved):
+    result = _link(saved, "--out", saved.parent, "--overwrite", "--link-moves")
+    assert result.exit_code == 0, result.output
+    assert len(read_layer(saved, "stays")) == 2
+    assert len(read_layer(saved, "detections")) == 5
+
+
+def test_config_options_change_the_linking(tmp_path):
+    sightings = [("s0", 100.0, "IL62"), ("s1", 100.0, "IL62"), ("s3", 100.0, "IL62")]
+    write_layers(tmp_path, frames(sightings), formats=("gpkg",))
+    assert "→ 1 stays" in _link(tmp_path).stdout
+    assert "→ 2 stays" in _link(tmp_path, "--max-misses", "0").stdout
+    assert "→ 2 stays" in _link(tmp_path, "--max-gap", "12").stdout
+
+
+def test_no_detections(tmp_path):
+    layers = frames([])
+    write_layers(tmp_path, layers, formats=("gpkg",))
+    result = _link(tmp_path / "dwelltime.gpkg", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "No stays." in result.stdout
+    assert read_layer(tmp_path / "out", "stays").empty
+
+
+def test_missing_layer_or_coverage_is_a_usage_error(tmp_path, saved):
+    write_layers(tmp_path / "only", {"detections": frames([])["detections"]})
+    result = _link(tmp_path / "only" / "dwelltime.gpkg")
+    assert result.exit_code == 2 and "no layer 'coverage'" in result.output
+    result = _link(tmp_path / "only" / "detections.csv")
+    assert result.exit_code == 2 and "--coverage" in result.output
+    assert _link(tmp_path / "missing.gpkg").exit_code == 2
