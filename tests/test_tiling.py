@@ -148,14 +148,18 @@ def test_nodata_is_invalid_and_black(tmp_path, write_raster, airport, aprons):
         assert (tile.image[:, tile.valid] > 0).all()
 
 
-def test_udm2_cloud_mask_makes_pixels_invalid(tmp_path, write_raster, airport, aprons):
-    clear = np.ones((1, 200, 200), np.uint8)
-    clear[:, :, :100] = 0  # cloudy west half
+@pytest.mark.parametrize(("suffix", "clear", "cloud"), [("_udm2", 1, 0), ("_udm", 0, 2)])
+def test_provider_mask_makes_cloud_invalid(
+    tmp_path, write_raster, airport, aprons, suffix, clear, cloud
+):
+    flags = np.full((1, 200, 200), clear, np.uint8)
+    flags[:, :, :100] = cloud  # cloudy west half
     mask = write_raster(
-        tmp_path / "s_udm2.tif", count=1, data=clear, gsd=3.0, shape=(200, 200), origin=(X0, Y0)
+        tmp_path / f"s{suffix}.tif", count=1, data=flags, gsd=3.0, shape=(200, 200), origin=(X0, Y0)
     )
     scene = _scene(write_raster, tmp_path / "s.tif", mask_path=mask)
     tiles = list(iter_tiles(scene, airport, aprons, SPEC))
+    assert tiles
     for tile in tiles:
         x = _pixel_x(tile)
         assert not tile.valid[:, x < X0 + 297].any()

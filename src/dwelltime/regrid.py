@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import shapely
@@ -138,10 +139,11 @@ def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
 
 def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> np.ndarray:
     """(rows, cols) bool: the scene has data there (nodata/mask/alpha) and, where a provider
-    mask (Planet UDM2) is open, its band 1 says clear (== 1)."""
+    mask is open, it says clear: Planet UDM2 (``*_udm2``) band 1 == 1, UDM (``*_udm``) == 0."""
     valid = read_to_grid(ds, grid)[0] > 0
     if provider_mask is not None:
-        valid &= read_to_grid(provider_mask, grid, indexes=[1])[0] == 1
+        udm1 = Path(provider_mask.name).stem.lower().endswith("_udm")
+        valid &= read_to_grid(provider_mask, grid, indexes=[1])[0] == (0 if udm1 else 1)
     return valid
 
 

@@ -54,7 +54,7 @@ class Scene:
     count: int  # bands
     dtype: str
     cloud_fraction: float  # [0, 1]; NaN if the provider says nothing
-    mask_path: Path | None  # provider usable-data mask (Planet UDM2: band 1 == 1 is clear)
+    mask_path: Path | None  # provider mask: Planet UDM2 band 1 == 1 is clear; UDM == 0 is
     footprint: shapely.Geometry  # EPSG:4326
 
 
