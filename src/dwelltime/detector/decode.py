@@ -1,0 +1,105 @@
+"""From dense network outputs to a list of aircraft per tile (batched, fp32)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision.ops import batched_nms
+
+from dwelltime.detector.geometry import enclosing_boxes
+
+
+@dataclass
+class TileDetections:
+    """The aircraft found in one tile, in that tile's pixel coordinates (column, row).
+
+    ``cx``, ``cy``, ``length_px``, ``span_px``, ``heading_deg`` (clockwise from image up,
+    [0, 360)), ``score`` (heatmap peak, [0, 1]): (N,). ``type_probs`` (N, K): CNN type
+    probabilities over ``Detector.classes`` (last ``unknown``), before any size prior.
+    """
+
+    cx: np.ndarray
+    cy: np.ndarray
+    length_px: np.ndarray
+    span_px: np.ndarray
+    heading_deg: np.ndarray
+    type_probs: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    @classmethod
+    def empty(cls, num_classes: int) -> TileDetections:
+        """No aircraft."""
+        z = np.zeros(0, dtype=np.float32)
+        return cls(z, z, z, z, z, np.zeros((0, num_classes), dtype=np.float32), z)
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Peak picking: ``score_threshold`` in [0, 1]; at most ``max_detections`` per tile;
+    ``nms_iou``: IoU above which two enclosing boxes are one aircraft."""
+
+    score_threshold: float = 0.3
+    max_detections: int = 100
+    nms_iou: float = 0.5
+
+
+def decode(
+    geometry: torch.Tensor,
+    type_logits: torch.Tensor,
+    *,
+    stride: int,
+    config: DecodeConfig = DecodeConfig(),
+) -> list[TileDetections]:
+    """Decode a batch: ``geometry`` (B, 7, h, w), ``type_logits`` (B, K, h, w) -> one
+    :class:`TileDetections` per image. Always computed in float32."""
+    geometry, type_logits = geometry.float(), type_logits.float()
+    b, _, h, w = geometry.shape
+    heat = torch.sigmoid(geometry[:, 0])
+    peaks = heat * (F.max_pool2d(heat[:, None], 3, stride=1, padding=1)[:, 0] == heat)
+    k = min(config.max_detections, h * w)
+    scores, index = peaks.reshape(b, -1).topk(k)
+    flat = geometry.reshape(b, geometry.shape[1], -1)
+    g = flat.gather(2, index[:, None].expand(b, flat.shape[1], k))  # (B, 7, k)
+    t = type_logits.reshape(b, type_logits.shape[1], -1)
+    probs = t.gather(2, index[:, None].expand(b, t.shape[1], k)).softmax(1).permute(0, 2, 1)
+    cx = ((index % w).float() + g[:, 1]) * stride
+    cy = ((index // w).float() + g[:, 2]) * stride
+    length, span = g[:, 3].clamp(max=8.0).exp(), g[:, 4].clamp(max=8.0).exp()
+    sincos = F.normalize(g[:, 5:7], dim=1, eps=1e-6)
+    heading = torch.rad2deg(torch.atan2(sincos[:, 0], sincos[:, 1])) % 360.0
+
+    keep = scores >= config.score_threshold
+    image_of = torch.arange(b, device=geometry.device)[:, None].expand(b, k)
+    sel = keep.nonzero(as_tuple=True)
+    boxes = enclosing_boxes(
+        cx[sel], cy[sel], length[sel], span[sel], sincos[:, 0][sel], sincos[:, 1][sel]
+    )
+    kept = batched_nms(boxes, scores[sel], image_of[sel], config.nms_iou)
+    rows, cols = sel[0][kept], sel[1][kept]
+    fields = [cx, cy, length, span, heading, scores]
+    out = []
+    for i in range(b):
+        r = rows == i
+        c = cols[r]
+        ri = rows[r]
+        order = scores[ri, c].argsort(descending=True)
+        ri, c = ri[order], c[order]
+        arrays = [f[ri, c].cpu().numpy() for f in fields]
+        out.append(
+            TileDetections(
+                cx=arrays[0],
+                cy=arrays[1],
+                length_px=arrays[2],
+                span_px=arrays[3],
+                heading_deg=arrays[4],
+                type_probs=probs[ri, c].cpu().numpy(),
+                score=arrays[5],
+            )
+        )
+    return out

@@ -1,0 +1,58 @@
+"""Oriented footprints as arrays: corners and enclosing boxes of length × span rectangles.
+
+Pixel frames have rows growing downwards; a heading is clockwise from image up, so the nose
+direction of heading h is (sin h, -cos h) in (column, row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def footprint_corners(
+    cx: np.ndarray, cy: np.ndarray, length: np.ndarray, span: np.ndarray, heading_deg: np.ndarray
+) -> np.ndarray:
+    """(N, 4, 2) corners (column, row) of the length × span rectangles, nose-left first,
+    going clockwise on screen: nose-left, nose-right, tail-right, tail-left."""
+    rad = np.deg2rad(np.asarray(heading_deg, dtype=np.float64))
+    nose = np.stack([np.sin(rad), -np.cos(rad)], axis=-1)  # unit vector along the fuselage
+    right = np.stack([np.cos(rad), np.sin(rad)], axis=-1)  # unit vector to the right wing
+    half_l = (np.asarray(length, dtype=np.float64) / 2)[:, None]
+    half_s = (np.asarray(span, dtype=np.float64) / 2)[:, None]
+    centre = np.stack([cx, cy], axis=-1).astype(np.float64)
+    corners = [
+        centre + half_l * nose - half_s * right,
+        centre + half_l * nose + half_s * right,
+        centre - half_l * nose + half_s * right,
+        centre - half_l * nose - half_s * right,
+    ]
+    return np.stack(corners, axis=1)
+
+
+def cross_half_extents(
+    length: torch.Tensor, span: torch.Tensor, sin: torch.Tensor, cos: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Half width and height of the axis-aligned box enclosing an aircraft seen as a cross
+    (fuselage of ``length`` along the heading, wing of ``span`` across it), as a tight real
+    box annotation draws it. Works on tensors so that a box loss can train length, span and
+    heading."""
+    s, c = sin.abs(), cos.abs()
+    half_w = torch.maximum(length * s, span * c) / 2
+    half_h = torch.maximum(length * c, span * s) / 2
+    return half_w, half_h
+
+
+def enclosing_boxes(
+    cx: torch.Tensor,
+    cy: torch.Tensor,
+    length: torch.Tensor,
+    span: torch.Tensor,
+    sin: torch.Tensor,
+    cos: torch.Tensor,
+) -> torch.Tensor:
+    """(N, 4) x0, y0, x1, y1 of the boxes enclosing the length × span rectangles."""
+    s, c = sin.abs(), cos.abs()
+    half_w = (length * s + span * c) / 2
+    half_h = (length * c + span * s) / 2
+    return torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=-1)

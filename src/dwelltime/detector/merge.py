@@ -1,0 +1,112 @@
+"""Tiles to map: tile-pixel detections to footprints in the tile's CRS, and one row per aircraft
+where tiles overlap.
+
+Strategy for duplicates (named ``intersection-over-smaller``): two footprints whose
+intersection covers more than ``threshold`` of the smaller one are the same aircraft. Of a group
+the row kept is the highest-scoring one whose footprint lies wholly inside its tile; if every
+copy is cut by a tile edge, the one whose tile holds it most centrally (largest edge margin).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import affine
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from dwelltime.detector.decode import TileDetections
+from dwelltime.detector.geometry import footprint_corners
+
+#: Intersection-over-smaller above which two footprints are one aircraft.
+MERGE_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class MapDetections:
+    """Detections of one tile in map units: centre ``x``, ``y``, ``length_m``, ``span_m``,
+    ``heading_deg`` (clockwise from map up), ``footprints`` (shapely polygons) and
+    ``edge_margin_px`` (distance of the footprint to the tile edge; negative when cut)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    length_m: np.ndarray
+    span_m: np.ndarray
+    heading_deg: np.ndarray
+    footprints: np.ndarray
+    edge_margin_px: np.ndarray
+
+
+def georeference(
+    det: TileDetections, transform: affine.Affine, tile_shape: tuple[int, int]
+) -> MapDetections:
+    """Map tile pixels (column, row) through ``transform``.
+
+    Headings are measured clockwise from "up" of the target frame: +y for a map frame
+    (negative determinant, north-up rasters) and −y for a pixel frame with rows going down
+    (positive determinant), so a pixel-to-pixel transform keeps "clockwise from image up".
+    ``tile_shape``: (H, W) pixels.
+    """
+    corners = footprint_corners(det.cx, det.cy, det.length_px, det.span_px, det.heading_deg)
+    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
+    lin = np.array([[a, b], [d, e]])
+    map_corners = corners @ lin.T + np.array([c, f])
+    x, y = transform * (np.asarray(det.cx, float), np.asarray(det.cy, float))
+    rad = np.deg2rad(np.asarray(det.heading_deg, dtype=np.float64))
+    nose = np.stack([np.sin(rad), -np.cos(rad)], axis=-1) @ lin.T
+    up = 1.0 if np.linalg.det(lin) < 0 else -1.0
+    heading = np.rad2deg(np.arctan2(nose[:, 0], up * nose[:, 1])) % 360.0
+    scale = np.sqrt(abs(np.linalg.det(lin)))
+    h, w = tile_shape
+    margin = (
+        np.minimum.reduce(
+            [corners[..., 0], w - corners[..., 0], corners[..., 1], h - corners[..., 1]]
+        ).min(axis=1)
+        if len(corners)
+        else np.zeros(0)
+    )
+    return MapDetections(
+        x=np.asarray(x, float),
+        y=np.asarray(y, float),
+        length_m=np.asarray(det.length_px, float) * scale,
+        span_m=np.asarray(det.span_px, float) * scale,
+        heading_deg=heading,
+        footprints=shapely.polygons(map_corners),
+        edge_margin_px=margin,
+    )
+
+
+def merge_overlaps(
+    frame: gpd.GeoDataFrame, *, threshold: float = MERGE_THRESHOLD
+) -> gpd.GeoDataFrame:
+    """Drop duplicates of the same aircraft seen in overlapping tiles of the same scene.
+
+    ``frame`` needs ``scene_id``, ``score``, ``edge_margin_px`` and footprint geometries; the
+    result keeps the input order of the surviving rows.
+    """
+    if frame.empty:
+        return frame
+    inside = frame["edge_margin_px"].to_numpy() >= 0
+    # priority: wholly-inside copies first (by score), then cut copies (by edge margin)
+    order = np.lexsort(
+        (
+            -np.where(inside, frame["score"].to_numpy(), frame["edge_margin_px"].to_numpy()),
+            ~inside,
+        )
+    )
+    geoms = frame.geometry.to_numpy()
+    areas = shapely.area(geoms)
+    scenes = frame["scene_id"].to_numpy()
+    tree = shapely.STRtree(geoms)
+    dropped = np.zeros(len(frame), dtype=bool)
+    for i in order:
+        if dropped[i]:
+            continue
+        for j in tree.query(geoms[i], predicate="intersects"):
+            if j == i or dropped[j] or scenes[j] != scenes[i]:
+                continue
+            inter = shapely.area(shapely.intersection(geoms[i], geoms[j]))
+            if inter > threshold * max(min(areas[i], areas[j]), 1e-9):
+                dropped[j] = True
+    return frame[~dropped]

@@ -1,0 +1,135 @@
+"""The network: a light torchvision backbone, a feature pyramid and dense oriented heads.
+
+One-stage, anchor-free (CenterNet-style): every cell of the output grid (``stride`` pixels of
+the model-GSD tile) predicts whether an aircraft centre lies in it and, if so, where exactly,
+how long and wide it is (log pixels), which way its nose points (sin, cos of the heading
+clockwise from image up, full 360°) and its type (logits over the catalog classes + ``unknown``).
+The model sees the tile as it is: no internal resize; normalisation is a fixed affine map
+recorded in the model card.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.ops import FeaturePyramidNetwork
+
+#: Per-channel mean and std (of uint8/255 RGB) the model input is normalised with.
+NORM_MEAN: tuple[float, float, float] = (0.45, 0.45, 0.45)
+NORM_STD: tuple[float, float, float] = (0.25, 0.25, 0.25)
+
+#: Channels of the geometry output, in order: heatmap logit, centre offset (dx, dy) in cells,
+#: log length, log span (pixels), sin and cos of the heading.
+GEOMETRY_CHANNELS: tuple[str, ...] = (
+    "heatmap",
+    "dx",
+    "dy",
+    "log_length",
+    "log_span",
+    "sin",
+    "cos",
+)
+
+#: Backbone stages of ``mobilenet_v3_large().features`` ending at strides 4, 8, 16, 32.
+_MOBILENET_STAGE_ENDS: dict[int, int] = {4: 3, 8: 6, 16: 12, 32: 16}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network; stored in the model card.
+
+    ``stride``: output stride in pixels (4 or 8). ``width_mult``: MobileNetV3 width multiplier.
+    ``fpn_channels``: channels of the pyramid and heads. ``num_classes``: type classes
+    including the trailing ``unknown``.
+    """
+
+    num_classes: int
+    stride: int = 8
+    width_mult: float = 1.0
+    fpn_channels: int = 64
+
+    def __post_init__(self) -> None:
+        if self.stride not in (4, 8):
+            raise ValueError(f"stride must be 4 or 8, got {self.stride}")
+        if self.num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
+
+    def to_dict(self) -> dict[str, float | int]:
+        """Plain dict for the model card."""
+        return asdict(self)
+
+
+class OrientedCenterNet(nn.Module):
+    """Backbone + FPN + heads. ``forward`` takes (B, 3, H, W) floats in [0, 1] (H, W divisible
+    by 32) and returns ``(geometry, type_logits)`` of shapes (B, 7, H/s, W/s) and (B, K, H/s, W/s).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        features = torchvision.models.mobilenet_v3_large(
+            weights=None, width_mult=config.width_mult
+        ).features
+        ends = {s: i for s, i in _MOBILENET_STAGE_ENDS.items() if s >= config.stride}
+        self.stages = nn.ModuleList()
+        start = 0
+        for end in ends.values():
+            self.stages.append(nn.Sequential(*features[start : end + 1]))
+            start = end + 1
+        with torch.no_grad():
+            channels = [f.shape[1] for f in self._backbone(torch.zeros(1, 3, 64, 64)).values()]
+        c = config.fpn_channels
+        self.fpn = FeaturePyramidNetwork(channels, c)
+        self.register_buffer("mean", torch.tensor(NORM_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(NORM_STD).view(1, 3, 1, 1), persistent=False)
+        self.geometry_head = _head(c, len(GEOMETRY_CHANNELS))
+        self.type_head = _head(c, config.num_classes)
+        # CenterNet prior: start with a heatmap probability of ~0.01 everywhere.
+        nn.init.constant_(self.geometry_head[-1].bias, 0.0)
+        with torch.no_grad():
+            self.geometry_head[-1].bias[0] = -4.6
+            self.geometry_head[-1].bias[3:5] = 4.0  # log(~55 px) ≈ 27 m at 0.5 m/px
+
+    def _backbone(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        out: OrderedDict[str, torch.Tensor] = OrderedDict()
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            out[str(i)] = x
+        return out
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = (images - self.mean) / self.std
+        finest = next(iter(self.fpn(self._backbone(x)).values()))
+        return self.geometry_head(finest), self.type_head(finest)
+
+
+def _head(channels: int, outputs: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(channels, outputs, 1),
+    )
+
+
+def build_detector(
+    *, num_classes: int, stride: int = 8, width_mult: float = 1.0, fpn_channels: int = 64
+) -> OrientedCenterNet:
+    """A randomly initialised network (no pretrained weights are downloaded)."""
+    return OrientedCenterNet(
+        ModelConfig(
+            num_classes=num_classes,
+            stride=stride,
+            width_mult=width_mult,
+            fpn_channels=fpn_channels,
+        )
+    )
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of parameters of a network."""
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,235 @@
+"""Batched inference: tiles in, aircraft footprints in map coordinates out."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from dwelltime.detector.decode import DecodeConfig, TileDetections, decode
+from dwelltime.detector.merge import georeference, merge_overlaps
+from dwelltime.detector.model import OrientedCenterNet
+from dwelltime.detector.types import UNKNOWN, assign_types, size_class
+from dwelltime.detector.weights import default_weights, load_model
+from dwelltime.schema import DETECTION_COLUMNS, empty_frame
+
+if TYPE_CHECKING:
+    from dwelltime.tiling import Tile
+
+#: Extra columns :func:`detect_tiles` adds to DETECTION_COLUMNS.
+EXTRA_COLUMNS: tuple[str, ...] = ("size_class", "tile_index")
+
+
+def default_classes() -> list[str]:
+    """The catalog's ICAO designators in catalog order, then ``unknown``."""
+    from dwelltime.synth import load_catalog
+
+    return [*load_catalog(), UNKNOWN]
+
+
+def catalog_dimensions() -> dict[str, tuple[float, float]]:
+    """(length_m, wingspan_m) of every catalog type."""
+    from dwelltime.synth import load_catalog
+
+    return {k: (t.length_m, t.wingspan_m) for k, t in load_catalog().items()}
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; anything else as torch reads it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class Detector:
+    """A loaded network with what is needed to read its outputs.
+
+    ``gsd_m``: model GSD (metres/pixel) the tiles must have; ``classes``: type classes, the last
+    one ``unknown``; ``dimensions``: (length_m, wingspan_m) per class for the size prior.
+    """
+
+    def __init__(
+        self,
+        model: OrientedCenterNet,
+        *,
+        classes: Sequence[str],
+        gsd_m: float = 0.5,
+        dimensions: dict[str, tuple[float, float]] | None = None,
+        device: str = "auto",
+        decode_config: DecodeConfig | None = None,
+    ) -> None:
+        if len(classes) != model.config.num_classes:
+            raise ValueError(
+                f"{len(classes)} class names for a network with {model.config.num_classes}"
+            )
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
+        self.classes = list(classes)
+        self.gsd_m = gsd_m
+        self.dimensions = catalog_dimensions() if dimensions is None else dimensions
+        self.decode_config = DecodeConfig() if decode_config is None else decode_config
+
+    @property
+    def stride(self) -> int:
+        """Output stride in pixels."""
+        return self.model.config.stride
+
+    def predict(self, images: np.ndarray) -> list[TileDetections]:
+        """Detect aircraft in a batch of (B, 3, H, W) uint8 RGB tiles at :attr:`gsd_m`."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be (B, 3, H, W) uint8, got shape {images.shape}")
+        h, w = images.shape[2:]
+        x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+        x = F.pad(x, (0, -w % 32, 0, -h % 32))
+        x = x.float().div_(255.0).contiguous(memory_format=torch.channels_last)
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if self.device.type == "cuda"
+            else contextlib.nullcontext()
+        )
+        with torch.inference_mode(), autocast:
+            geometry, type_logits = self.model(x)
+        dets = decode(geometry, type_logits, stride=self.stride, config=self.decode_config)
+        return [_inside(d, h, w) for d in dets]
+
+    def assign_types(
+        self,
+        det: TileDetections,
+        length_m: np.ndarray,
+        span_m: np.ndarray,
+        source_gsd_m: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(type, type_prob) from CNN probabilities and the size prior; see
+        :func:`dwelltime.detector.types.assign_types`."""
+        return assign_types(
+            det.type_probs,
+            length_m,
+            span_m,
+            self.classes,
+            self.dimensions,
+            source_gsd_m=source_gsd_m,
+        )
+
+
+def _inside(det: TileDetections, h: int, w: int) -> TileDetections:
+    keep = (det.cx >= 0) & (det.cx < w) & (det.cy >= 0) & (det.cy < h)
+    return _select(det, keep)
+
+
+def _select(det: TileDetections, keep: np.ndarray) -> TileDetections:
+    return TileDetections(
+        det.cx[keep],
+        det.cy[keep],
+        det.length_px[keep],
+        det.span_px[keep],
+        det.heading_deg[keep],
+        det.type_probs[keep],
+        det.score[keep],
+    )
+
+
+def load_detector(weights: Path | None = None, *, device: str = "auto") -> Detector:
+    """The detector stored at ``weights`` (default: the shipped model in ``models/``).
+
+    Raises :class:`~dwelltime.errors.WeightsError` when the file or card is missing, the sha256
+    does not match or the weights do not fit the network.
+    """
+    model, card = load_model(default_weights() if weights is None else Path(weights))
+    dims = {k: tuple(v) for k, v in card.get("dimensions", {}).items()} or None
+    decode_cfg = DecodeConfig(**card.get("decode", {}))
+    return Detector(
+        model,
+        classes=card["classes"],
+        gsd_m=card["gsd_m"],
+        dimensions=dims,
+        device=device,
+        decode_config=decode_cfg,
+    )
+
+
+def detect_tiles(
+    tiles: Iterable[Tile],
+    detector: Detector,
+    *,
+    batch_size: int = 8,
+    progress: Callable[[int], None] | None = None,
+    source_gsd_m: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Detect aircraft in tiles and merge them across overlaps into one row per aircraft.
+
+    Returns DETECTION_COLUMNS plus ``size_class`` (small/medium/large by max(length, span):
+    < 30 m, < 50 m, larger) and ``tile_index`` (tile the kept row came from), in the tiles'
+    CRS. Detections whose centre falls on a masked pixel (``tile.valid`` False) are dropped.
+    ``source_gsd_m``: GSD of the source imagery (metres); above 1.5 m ``type`` is
+    ``unknown``. ``progress`` is called with the number of tiles finished after each batch.
+    """
+    parts: list[dict] = []
+    crs = None
+    it = iter(tiles)
+    while batch := list(islice(it, batch_size)):
+        images = np.stack([t.image for t in batch])
+        for tile, det in zip(batch, detector.predict(images), strict=True):
+            crs = _same_crs(crs, tile.crs)
+            parts.append(_tile_rows(tile, det, detector, source_gsd_m))
+        if progress is not None:
+            progress(len(batch))
+    columns = [*DETECTION_COLUMNS, *EXTRA_COLUMNS]
+    rows = [p for p in parts if len(p["score"])]
+    if not rows:
+        return empty_frame(tuple(columns), crs)
+    data = {k: np.concatenate([p[k] for p in rows]) for k in rows[0]}
+    frame = gpd.GeoDataFrame(
+        {k: v for k, v in data.items() if k != "geometry"}, geometry=data["geometry"], crs=crs
+    )
+    frame = merge_overlaps(frame).sort_values(
+        ["scene_id", "score"], ascending=[True, False], kind="stable"
+    )
+    n = frame.groupby("scene_id").cumcount() + 1
+    frame["detection_id"] = frame["scene_id"].astype(str) + ":" + n.astype(str)
+    frame["acquired"] = pd.to_datetime(frame["acquired"], utc=True)
+    return frame[columns].reset_index(drop=True)
+
+
+def _same_crs(seen: str | None, crs: str) -> str:
+    if seen is not None and seen != crs:
+        raise ValueError(f"tiles in different CRS ({seen}, {crs}): detect one airport at a time")
+    return crs
+
+
+def _tile_rows(
+    tile: Tile, det: TileDetections, detector: Detector, source_gsd_m: float | None
+) -> dict[str, np.ndarray]:
+    valid = np.asarray(tile.valid, dtype=bool)
+    h, w = valid.shape
+    cols = np.clip(det.cx.astype(int), 0, w - 1)
+    rows = np.clip(det.cy.astype(int), 0, h - 1)
+    det = _select(det, valid[rows, cols])
+    m = georeference(det, tile.transform, (h, w))
+    types, probs = detector.assign_types(det, m.length_m, m.span_m, source_gsd_m)
+    n = len(det)
+    return {
+        "detection_id": np.full(n, "", dtype=object),
+        "scene_id": np.full(n, tile.scene_id, dtype=object),
+        "airport": np.full(n, tile.airport, dtype=object),
+        "acquired": np.full(n, tile.acquired, dtype=object),
+        "x": m.x,
+        "y": m.y,
+        "heading_deg": m.heading_deg,
+        "length_m": m.length_m,
+        "wingspan_m": m.span_m,
+        "type": types,
+        "type_prob": probs,
+        "score": det.score.astype(float),
+        "size_class": size_class(m.length_m, m.span_m),
+        "tile_index": np.full(n, tile.index),
+        "edge_margin_px": m.edge_margin_px,
+        "geometry": m.footprints,
+    }

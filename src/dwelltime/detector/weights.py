@@ -1,0 +1,130 @@
+"""Detector weights as data: a ``.safetensors`` file and a JSON model card beside it.
+
+The file is named ``<arch>_<data>-<sha8>.safetensors``; the card (same stem, ``.json``) holds
+the classes, bands, model GSD, normalisation, network config, training recipe, metrics,
+licence and the file's sha256, which is checked on every load. Never pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+
+from dwelltime.detector.model import ModelConfig, OrientedCenterNet
+from dwelltime.errors import WeightsError
+
+#: Version of the model-card layout this code reads and writes.
+CARD_FORMAT = "dwelltime-detector/1"
+
+
+def models_dir() -> Path:
+    """The repository's ``models/`` folder (next to ``src/``) holding the shipped weights."""
+    return Path(__file__).resolve().parents[3] / "models"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def card_path(weights: Path) -> Path:
+    """The model card of a weights file: same name, ``.json``."""
+    return weights.with_suffix(".json")
+
+
+def default_weights() -> Path:
+    """The shipped weights: the newest card in :func:`models_dir` (by its ``created`` field)."""
+    folder = models_dir()
+    cards = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not cards:
+        raise WeightsError(
+            f"no detector weights found: looked for a model card *.json in {folder}; "
+            "pass --weights PATH (weights=Path) or reinstall dwelltime from its repository"
+        )
+    newest = max(cards, key=lambda p: (_read_json(p).get("created", ""), p.name))
+    return newest.with_suffix(".safetensors")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WeightsError(
+            f"{path}: unreadable model card ({exc}); restore it from the repository"
+        ) from exc
+
+
+def read_card(weights: Path) -> dict[str, Any]:
+    """The model card of ``weights`` after checking the file exists and matches its sha256."""
+    weights = Path(weights)
+    card_file = card_path(weights)
+    if not weights.is_file():
+        raise WeightsError(f"{weights}: detector weights file not found; check the path")
+    if not card_file.is_file():
+        raise WeightsError(
+            f"{weights}: model card {card_file.name} missing beside it; the card holds the "
+            "classes and sha256 the weights need"
+        )
+    card = _read_json(card_file)
+    if card.get("format") != CARD_FORMAT:
+        raise WeightsError(
+            f"{card_file}: card format {card.get('format')!r}, this dwelltime reads {CARD_FORMAT!r}"
+        )
+    actual = sha256_file(weights)
+    if actual != card.get("sha256"):
+        raise WeightsError(
+            f"{weights}: sha256 {actual[:12]}… does not match the model card "
+            f"({str(card.get('sha256'))[:12]}…): the file is corrupt or was replaced; "
+            "download or copy it again"
+        )
+    return card
+
+
+def load_model(weights: Path) -> tuple[OrientedCenterNet, dict[str, Any]]:
+    """Build the network described by the card and load the checked weights into it."""
+    card = read_card(weights)
+    try:
+        model = OrientedCenterNet(ModelConfig(**card["model"]))
+        state = load_file(str(weights))
+        model.load_state_dict(state, strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise WeightsError(
+            f"{weights}: weights do not fit the network this dwelltime builds ({exc}); "
+            "use weights made by the same dwelltime version"
+        ) from exc
+    return model, card
+
+
+def save_weights(
+    model: OrientedCenterNet, folder: Path, *, arch: str, data: str, card: dict[str, Any]
+) -> Path:
+    """Write ``<arch>_<data>-<sha8>.safetensors`` and its card into ``folder``; return the path.
+
+    ``card``: everything but ``format``, ``model``, ``sha256`` and ``weights_file``, which are
+    filled in here.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{arch}_{data}.tmp.safetensors"
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(tmp), metadata={"format": CARD_FORMAT})
+    sha = sha256_file(tmp)
+    path = folder / f"{arch}_{data}-{sha[:8]}.safetensors"
+    tmp.replace(path)
+    full = {
+        "format": CARD_FORMAT,
+        **card,
+        "arch": arch,
+        "model": model.config.to_dict(),
+        "weights_file": path.name,
+        "sha256": sha,
+    }
+    card_path(path).write_text(json.dumps(full, indent=2) + "\n")
+    return path
