@@ -145,15 +145,20 @@ def draw_aircraft(
     paint: dict[str, np.ndarray],
     sun: Sun,
     gsd_m: float,
+    lean_px_per_m: np.ndarray | None = None,
 ) -> None:
     """Paint ``t`` at ``place`` = (col, row, heading°) onto ``rgb`` (H, W, 3) float32 in [0, 1].
 
     ``ids`` (H, W) receives ``instance`` where the aircraft covers more than half a pixel.
+    ``lean_px_per_m``: (col, row) image shift per metre of height (off-nadir view).
     """
     shape = rgb.shape[:2]
     supersample = 4 if gsd_m > 0.4 else 2
     for part in planform(t).parts:
-        cov = coverage([to_pixels(part.xy, *place, gsd_m)], shape, supersample=supersample)
+        poly = to_pixels(part.xy, *place, gsd_m)
+        if lean_px_per_m is not None:
+            poly = poly + lean_px_per_m * part.height_m
+        cov = coverage([poly], shape, supersample=supersample)
         if cov is None:
             continue
         alpha, window = cov

@@ -14,13 +14,13 @@ from dwelltime.synth.raster import blend, coverage
 
 _BANK_PX = 1024
 _BANK_GSD_M = 0.5
-_VEHICLE_COLOURS = np.array(
+VEHICLE_COLOURS = np.array(
     [[0.9, 0.9, 0.9], [0.85, 0.7, 0.1], [0.7, 0.15, 0.1], [0.25, 0.25, 0.25], [0.2, 0.35, 0.6]]
 )
 
 
 @cache
-def _noise_bank() -> np.ndarray:
+def noise_bank() -> np.ndarray:
     """Fixed multi-octave value-noise fields (4, 1024, 1024) float32 in ~[-1, 1], 0.5 m/px."""
     rng = np.random.default_rng(20230731)
     bank = np.zeros((4, _BANK_PX, _BANK_PX), np.float32)
@@ -37,7 +37,7 @@ def noise_field(
     rng: np.random.Generator, shape: tuple[int, int], gsd_m: float, scale: float = 1.0
 ) -> np.ndarray:
     """A (H, W) crop of the noise bank with features sized in metres (``scale`` stretches them)."""
-    bank = _noise_bank()[rng.integers(4)]
+    bank = noise_bank()[rng.integers(4)]
     step = gsd_m / (_BANK_GSD_M * scale)
     r = (rng.integers(_BANK_PX) + np.arange(shape[0]) * step).astype(np.int64) % _BANK_PX
     c = (rng.integers(_BANK_PX) + np.arange(shape[1]) * step).astype(np.int64) % _BANK_PX
@@ -154,7 +154,7 @@ def distractors(
         poly = _rotated_rect(
             rng.uniform(0, w), rng.uniform(0, h), length / gsd_m, 2.4 / gsd_m, rng.uniform(0, np.pi)
         )
-        colour = _VEHICLE_COLOURS[rng.integers(len(_VEHICLE_COLOURS))]
+        colour = VEHICLE_COLOURS[rng.integers(len(VEHICLE_COLOURS))]
         _box_with_shadow(rgb, poly, colour * rng.uniform(0.8, 1.1), shadow_dir * 2.5)
 
 

@@ -21,7 +21,7 @@ from dwelltime.synth.aircraft import (
 )
 from dwelltime.synth.background import apron_background
 from dwelltime.synth.catalog import AircraftType, load_catalog
-from dwelltime.synth.clouds import apply_clouds, cloud_opacity
+from dwelltime.synth.clouds import CLOUD_HEIGHT_M, apply_clouds, cloud_opacity
 from dwelltime.synth.degrade import blur_and_resample, jpeg, radiometry, to_uint8
 
 #: Source GSD range (metres) drawn log-uniformly when ``source_gsd_m`` is None.
@@ -82,6 +82,9 @@ def _place(
     return placed
 
 
+Placement = tuple[AircraftType, float, float, float]  # type, x_m, y_m (from top-left), heading°
+
+
 def render_chip(
     rng: np.random.Generator,
     *,
@@ -104,41 +107,52 @@ def render_chip(
     if source_gsd_m is None:
         lo, hi = np.log(SOURCE_GSD_RANGE_M[0]), np.log(SOURCE_GSD_RANGE_M[1])
         source_gsd_m = float(np.exp(rng.uniform(lo, hi)))
+    count = int(rng.integers(n_aircraft[0], n_aircraft[1] + 1))
+    kinds = [catalog[names[i]] for i in rng.integers(len(names), size=count)]
+    placed = _place(rng, kinds, size_px * gsd_m)
+    return compose_chip(
+        rng, placed, size_px=size_px, gsd_m=gsd_m, source_gsd_m=source_gsd_m,
+        cloud_probability=cloud_probability,
+    )  # fmt: skip
+
+
+def compose_chip(
+    rng: np.random.Generator,
+    placed: Sequence[Placement],
+    *,
+    size_px: int,
+    gsd_m: float,
+    source_gsd_m: float,
+    cloud_probability: float = 0.0,
+    randomise: bool = True,
+) -> Chip:
+    """Render the given aircraft placements (metres from the chip's top-left corner) on a
+    random apron; ``randomise=False`` skips the colour/noise/JPEG domain randomisation.
+    """
     extent_m = size_px * gsd_m
     n_src = max(round(extent_m / source_gsd_m), 8)
     src_gsd = extent_m / n_src
     sun = Sun(float(rng.uniform(0, 360)), float(rng.uniform(25, 75)))
     rgb = apron_background(rng, (n_src, n_src), src_gsd, sun.shadow_px(1.0, src_gsd))
     ids = np.zeros((n_src, n_src), np.uint16)
-    count = int(rng.integers(n_aircraft[0], n_aircraft[1] + 1))
-    placed = _place(
-        rng, [catalog[names[i]] for i in rng.integers(len(names), size=count)], extent_m
-    )
     shadow_strength = float(rng.uniform(0.4, 0.7))
     for t, x, y, heading in placed:
         draw_shadow(rgb, t, (x / src_gsd, y / src_gsd, heading), sun, src_gsd, shadow_strength)
     for i, (t, x, y, heading) in enumerate(placed):
-        draw_aircraft(
-            rgb,
-            ids,
-            i + 1,
-            t,
-            (x / src_gsd, y / src_gsd, heading),
-            random_paint(rng, t),
-            sun,
-            src_gsd,
-        )
+        place = (x / src_gsd, y / src_gsd, heading)
+        draw_aircraft(rgb, ids, i + 1, t, place, random_paint(rng, t), sun, src_gsd)
     hidden = [False] * len(placed)
     if rng.random() < cloud_probability:
         opacity = cloud_opacity(rng, (n_src, n_src), src_gsd, float(rng.uniform(0.15, 0.6)))
-        rgb = apply_clouds(rgb, opacity, sun.shadow_px(float(rng.uniform(500, 2000)), src_gsd))
+        rgb = apply_clouds(rgb, opacity, sun.shadow_px(CLOUD_HEIGHT_M, src_gsd))
         for i in range(len(placed)):
             on = ids == i + 1
             hidden[i] = bool(on.any() and opacity[on].mean() > 0.5)
     image = blur_and_resample(to_uint8(rgb), (size_px, size_px), float(rng.uniform(0.3, 1.1)))
-    image = to_uint8(radiometry(rng, image.astype(np.float32) / 255))
-    if rng.random() < 0.5:
-        image = jpeg(image, int(rng.integers(35, 95)))
+    if randomise:
+        image = to_uint8(radiometry(rng, image.astype(np.float32) / 255))
+        if rng.random() < 0.5:
+            image = jpeg(image, int(rng.integers(35, 95)))
     mask = np.asarray(Image.fromarray(ids).resize((size_px, size_px), Image.Resampling.NEAREST))
     labels = [
         AircraftLabel(

@@ -18,8 +18,10 @@ def coverage(
     *,
     supersample: int = 4,
     pad: int = 1,
+    holes: Sequence[np.ndarray] = (),
 ) -> tuple[np.ndarray, tuple[slice, slice]] | None:
-    """Fractional pixel coverage of the union of ``polygons`` (each (N, 2) col/row pixels).
+    """Fractional pixel coverage of the union of ``polygons`` (each (N, 2) col/row pixels)
+    minus the ``holes`` (rings cut out after all polygons are filled).
 
     Returns ``(alpha, (rows, cols))``: ``alpha`` float32 in [0, 1] for the window of the canvas
     of ``shape`` (height, width) given by the two slices, or ``None`` when nothing falls inside.
@@ -38,6 +40,9 @@ def coverage(
     for poly in polygons:
         local = (poly - offset) * ss - 0.5
         draw.polygon([tuple(p) for p in local.tolist()], fill=255)
+    for ring in holes:
+        local = (ring - offset) * ss - 0.5
+        draw.polygon([tuple(p) for p in local.tolist()], fill=0)
     if ss > 1:
         img = img.reduce(ss)
     alpha = np.asarray(img, dtype=np.float32) * np.float32(1 / 255)
