@@ -63,6 +63,7 @@ def scan(
     """
     from dwelltime.cli.progress import stage_bars
     from dwelltime.errors import DwelltimeError
+    from dwelltime.io import write_layers
     from dwelltime.scenes import scan as scan_folder
     from dwelltime.scenes import scenes_frame
     from dwelltime.tables import format_table
@@ -80,40 +81,17 @@ def scan(
         click.echo(f"skipped {err}", err=True)
     frame = scenes_frame(result.scenes)
     if result.scenes:
-        shown = frame.assign(size=[f"{s.width}x{s.height}" for s in result.scenes])
+        shown = frame.assign(size=frame["width"].astype(str) + "x" + frame["height"].astype(str))
         click.echo(format_table(shown, SCAN_TABLE_COLUMNS, headers=SCAN_TABLE_HEADERS))
     click.echo(f"{len(result.scenes)} scenes, {len(result.errors)} files skipped in {folder}")
     if out is not None and result.scenes:
         try:
-            for path in _write(out, frame, formats, overwrite):
-                click.echo(f"wrote {path}")
+            paths = write_layers(out, {"scenes": frame}, formats=formats, overwrite=overwrite)
         except DwelltimeError as exc:
             raise click.ClickException(str(exc)) from exc
+        for path in paths:
+            click.echo(f"wrote {path}")
     if not result.scenes:
         raise click.ClickException(f"no usable scene in {folder}")
     if strict and result.errors:
         raise click.ClickException(f"{len(result.errors)} file(s) could not be used (--strict)")
-
-
-def _write(out: Path, frame: object, formats: tuple[str, ...], overwrite: bool) -> list[Path]:
-    """Write the scenes layer with :func:`dwelltime.io.write_layers` (GeoPackage + CSV)."""
-    try:
-        from dwelltime.io import write_layers
-    except ImportError:  # until dwelltime.io lands: the GeoPackage and CSV only
-        return _write_scenes(out, frame, overwrite)
-    return write_layers(out, {"scenes": frame}, formats=formats, overwrite=overwrite)
-
-
-def _write_scenes(out: Path, frame: object, overwrite: bool) -> list[Path]:
-    import pandas as pd
-
-    from dwelltime.errors import OutputExistsError
-
-    paths = [out / "dwelltime.gpkg", out / "scenes.csv"]
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(f"{', '.join(existing)} exist; pass --overwrite to replace")
-    out.mkdir(parents=True, exist_ok=True)
-    frame.to_file(paths[0], layer="scenes", driver="GPKG")
-    pd.DataFrame(frame).assign(geometry=frame.geometry.to_wkt()).to_csv(paths[1], index=False)
-    return paths
