@@ -28,6 +28,8 @@ from dwelltime.regrid import gsd_metres, mask_to_polygon
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.timesources import NoTimeError, acquisition_time, stac_items
 
+__all__ = ["ScanResult", "Scene", "gsd_metres", "read_scene", "scan", "scenes_frame"]
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".tif", ".tiff")
