@@ -12,7 +12,9 @@ TIMELINE_NAME = "timeline.png"
 
 
 @click.command()
-@click.argument("detections_path", type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "detections_path", metavar="DETECTIONS", type=click.Path(exists=True, path_type=Path)
+)
 @click.option(
     "--coverage",
     "coverage_path",
@@ -70,8 +72,8 @@ def link(
     Example:
       dwelltime link results/dwelltime.gpkg --type IL62 --out relinked/
 
-    Exit status: 0 done, 1 outputs exist (see --overwrite) or a layer cannot be read,
-    2 bad usage.
+    Exit status: 0 done, 1 outputs exist (see --overwrite), 2 bad usage (including a missing
+    or unreadable layer).
     """
     import dataclasses
 
