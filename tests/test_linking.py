@@ -230,6 +230,13 @@ def test_towed_aircraft_is_a_new_stay_unless_moves_are_linked():
     assert stay["dwell_min_h"] == 36.0 and stay["dwell_max_h"] == 60.0
 
 
+def test_moves_chain_across_several_stands():
+    rows = [sighting("s1"), sighting("s2", x=300.0), sighting("s3", x=500.0)]
+    stays = link_stays(detections(rows), coverage(SCENES), LinkConfig(link_moves=True))
+    assert len(stays) == 1 and stays.iloc[0]["moves"] == 2
+    assert stays.iloc[0]["scene_ids"] == "s1;s2;s3"
+
+
 def test_moves_are_not_joined_across_types_or_a_skipped_scene():
     cfg = LinkConfig(link_moves=True)
     rows = [sighting("s1"), sighting("s2", x=400.0, type="B738", length_m=40, wingspan_m=36)]

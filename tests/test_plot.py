@@ -93,3 +93,10 @@ def test_empty_stays_give_a_figure_saying_so(frames):
     stays, cover, dets = frames
     fig = plot_timeline(stays.iloc[:0], cover, dets.iloc[:0])
     assert "no stays" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_rows_are_capped_to_the_longest_stays(frames):
+    stays, cover, dets = frames
+    ax = plot_timeline(stays, cover, dets, max_rows=1).axes[0]
+    (label,) = [t.get_text() for t in ax.get_yticklabels()]
+    assert "IL62" in label and "1 longest of 2 stays" in ax.get_title()

@@ -29,12 +29,14 @@ def plot_timeline(
     detections: pd.DataFrame,
     *,
     config: LinkConfig | None = None,
+    max_rows: int = 60,
 ) -> Figure:
-    """One row per stay (earliest first) on a UTC time axis.
+    """One row per stay (earliest first) on a UTC time axis; at most ``max_rows`` rows (the
+    longest estimated dwells, the title says how many of how many).
 
     Per scene of the airport: filled dot = seen, open circle = stand visible and aircraft
-    absent (or a tolerated miss), grey x = stand not visible. Dark bar = ``[first_seen,
-    last_seen]`` (dwell_min); light bar = ``[last_absent_before, first_absent_after]``
+    absent (or a tolerated miss), grey x = stand not visible. Narrow dark bar = ``[first_seen,
+    last_seen]`` (dwell_min); wide light bar = ``[last_absent_before, first_absent_after]``
     (dwell_max); an arrow at a light bar's end marks a censored (open) end. ``config`` gives
     the visibility rule (``min_visible_fraction``) used when linking (default ``LinkConfig()``).
     """
@@ -44,6 +46,9 @@ def plot_timeline(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    total = len(stays)
+    if total > max_rows:
+        stays = stays.nlargest(max_rows, "dwell_est_h")
     stays = stays.sort_values(["first_seen", "stay_id"], ascending=[False, False])
     scenes = scene_times(detections, coverage)
     n = len(stays)
@@ -51,7 +56,8 @@ def plot_timeline(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     airports = sorted(set(stays["airport"].astype(str)) | set(coverage["airport"].astype(str)))
-    ax.set_title(f"Stays at {', '.join(airports) or 'no airport'} — {n} stay(s)")
+    shown = f"{n} stay(s)" if n == total else f"{n} longest of {total} stays"
+    ax.set_title(f"Stays at {', '.join(airports) or 'no airport'} — {shown}")
     ax.set_xlabel("time (UTC)")
     if n == 0 or scenes.empty:
         ax.text(0.5, 0.5, "no stays", ha="center", va="center", transform=ax.transAxes)
