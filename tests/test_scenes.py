@@ -11,7 +11,7 @@ import pytest
 from dwelltime.errors import SceneError
 from dwelltime.scenes import read_scene, scan, scenes_frame
 from dwelltime.schema import SCENE_COLUMNS
-from dwelltime.timesources import read_times_csv
+from dwelltime.timesources import TIME_SOURCES, read_times_csv
 
 T0 = pd.Timestamp("2023-07-31T02:35:12Z")
 
@@ -83,6 +83,7 @@ def test_time_source_precedence(tmp_path, write_raster):
         tmp_path / f"{image.stem}_metadata.xml",
         tmp_path / f"{image.stem}.IMD",
     ]
+    assert [source for source, _ in expected] + ["filename"] == list(TIME_SOURCES)
     times = {image.stem: datetime(2023, 7, 31, 0, 30)}
     for (source, when), sidecar in zip(expected, [*sidecars, None], strict=True):
         result = scan(tmp_path, times=times)
