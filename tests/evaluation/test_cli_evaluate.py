@@ -10,9 +10,8 @@ from click.testing import CliRunner
 from dwelltime.cli import main
 from dwelltime.evaluation import predict
 from dwelltime.evaluation.geometry import footprint_corners
-from dwelltime.evaluation.labels import write_dota
-from dwelltime.evaluation.objects import make_objects
 from dwelltime.schema import DETECTION_COLUMNS
+from dwelltime.synth.export import dota_line
 
 ORIGIN = (730_000.0, 4_345_000.0)
 
@@ -30,7 +29,7 @@ def labelled(tmp_path, write_raster):
         np.array([64.5]), np.array([60.5]), np.array([20.0]), np.array([16.0]), np.array([90.0])
     )
     (tmp_path / "truth" / "dota").mkdir(parents=True)
-    write_dota(tmp_path / "truth" / "dota" / "a.txt", make_objects(truth, types=["IL62"]))
+    (tmp_path / "truth" / "dota" / "a.txt").write_text(dota_line(truth[0], "IL62", False) + "\n")
     return imagery
 
 

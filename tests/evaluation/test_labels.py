@@ -11,9 +11,7 @@ from dwelltime.evaluation.labels import (
     read_airbus_csv,
     read_dota,
     read_geojson,
-    write_dota,
 )
-from dwelltime.evaluation.objects import make_objects
 
 IL62 = footprint_corners(
     np.array([100.0]), np.array([80.0]), np.array([106.24]), np.array([86.4]), np.array([30.0])
@@ -56,11 +54,23 @@ def test_dota_errors_name_file_and_line(tmp_path, line, message):
     assert "bad.txt" in str(info.value)
 
 
-def test_dota_round_trip(tmp_path):
-    objects = make_objects(IL62, types=["IL62"], gsd_m=0.5)
-    write_dota(tmp_path / "r.txt", objects, gsd_m=0.5)
-    back, gsd = read_dota(tmp_path / "r.txt")
-    assert gsd == 0.5 and np.allclose(back.polygons, objects.polygons, atol=0.01)
+def test_reads_what_the_synthetic_engine_writes(tmp_path):
+    from dwelltime.synth import render_chip
+    from dwelltime.synth.export import write_chip
+
+    chip = render_chip(np.random.default_rng(3), size_px=128, gsd_m=0.5, n_aircraft=(2, 2))
+    _, label = write_chip(chip, tmp_path, "c0")
+    objects, gsd = read_dota(label)
+    assert gsd == 0.5 and len(objects) == len(chip.labels)
+    for i, truth in enumerate(chip.labels):
+        assert objects.types[i] == truth.type and objects.difficult[i] == truth.hidden
+        assert objects.heading_deg[i] == pytest.approx(truth.heading_deg, abs=0.05)
+        assert objects.length_m[i] == pytest.approx(truth.length_m, abs=0.02)
+        assert objects.span_m[i] == pytest.approx(truth.wingspan_m, abs=0.02)
+    found = find_labelled_images(tmp_path / "images")  # out/images + out/labels
+    assert [(i.image.name, i.labels.name, i.kind) for i in found.images] == [
+        ("c0.png", "c0.txt", "dota")
+    ]
 
 
 def test_airbus_csv(tmp_path):

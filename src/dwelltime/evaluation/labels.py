@@ -140,15 +140,6 @@ def _number(path: Path, line: int, text: str) -> float:
         raise LabelError(f"{path}, line {line}: {text.strip()!r} is not a number") from None
 
 
-def write_dota(path: Path, objects: Objects, *, gsd_m: float | None = None) -> None:
-    """Write objects as DOTA txt (class = type, difficult flag), with a ``gsd:`` header."""
-    lines = [f"gsd:{gsd_m:g}"] if gsd_m is not None and math.isfinite(gsd_m) else []
-    for poly, t, d in zip(objects.polygons, objects.types, objects.difficult, strict=True):
-        coords = " ".join(f"{v:.2f}" for v in poly.reshape(-1))
-        lines.append(f"{coords} {t} {int(d)}")
-    Path(path).write_text("\n".join(lines) + ("\n" if lines else ""))
-
-
 def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) -> Objects:
     """Objects of a GeoJSON of map footprints, in the pixels of a raster (``crs``, ``transform``).
 
