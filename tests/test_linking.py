@@ -245,6 +245,14 @@ def test_moves_are_not_joined_across_types_or_a_skipped_scene():
     assert len(link_stays(detections(rows), coverage(SCENES), cfg)) == 2
 
 
+def test_frames_must_share_a_metric_crs():
+    dets = detections([sighting("s1")])
+    with pytest.raises(ValueError, match=r"coverage in EPSG:32652.*to_crs"):
+        link_stays(dets, coverage(SCENES).set_crs("EPSG:32652", allow_override=True))
+    with pytest.raises(ValueError, match="degrees"):
+        link_stays(dets.to_crs("EPSG:4326"), coverage(SCENES).to_crs("EPSG:4326"))
+
+
 def test_airports_are_linked_separately():
     rows = detections([sighting("s1"), sighting("s2")])
     rows.loc[1, "airport"] = "UUEE"

@@ -349,7 +349,11 @@ class _AirportLinker:
         self.scene_ids = self.scenes["scene_id"].tolist()
         self.times = list(self.scenes["acquired"])
         self.vis = Visibility(coverage, min_fraction=config.min_visible_fraction)
-        self._index_of = {s: i for i, s in enumerate(self.scene_ids)}
+        index_of = {s: i for i, s in enumerate(self.scene_ids)}
+        #: airport scene index of each detection row
+        self.row_scene = np.array(
+            [index_of[s] for s in self.det.frame["scene_id"].astype(str)], dtype=int
+        )
 
     def tracks(self, progress: Callable[[int, int], None] | None = None) -> list[_Track]:
         config, det = self.config, self.det
@@ -394,10 +398,7 @@ class _AirportLinker:
         return closed + open_tracks
 
     def _last_time(self, track: _Track) -> pd.Timestamp:
-        return self.times[self._scene_index(track.rows[-1])]
-
-    def _scene_index(self, row: int) -> int:
-        return self._index_of[str(self.det.frame.at[row, "scene_id"])]
+        return self.times[self.row_scene[track.rows[-1]]]
 
     def stays(self, tracks: list[_Track]) -> list[_Stay]:
         config, det = self.config, self.det
@@ -407,7 +408,7 @@ class _AirportLinker:
         kept_rows = np.array(sorted(r for t in kept for r in t.rows), dtype=int)
         stays = []
         for track in kept:
-            indices = [self._scene_index(r) for r in track.rows]
+            indices = [self.row_scene[r] for r in track.rows]
             stay = _Stay(
                 parts=[track],
                 first_index=min(indices),
@@ -453,7 +454,7 @@ class _AirportLinker:
                 continue
             cost = np.full((len(enders), len(starters)), np.inf)
             for a, ender in enumerate(enders):
-                sa = det.state(ender.rows)
+                sa = det.state(ender.parts[-1].rows)  # where it was last
                 for b, starter in enumerate(starters):
                     sb = det.state(starter.rows)
                     far = math.hypot(sa.x - sb.x, sa.y - sb.y) > config.max_distance_m
@@ -476,10 +477,10 @@ class _AirportLinker:
         det = self.det
         records = []
         for stay in stays:
-            rows = sorted(stay.rows, key=lambda r: (self._scene_index(r), r))
+            rows = sorted(stay.rows, key=lambda r: (self.row_scene[r], r))
             last = det.state(stay.parts[-1].rows)
             overall = det.state(rows)
-            seen = [self.times[self._scene_index(r)] for r in rows]
+            seen = [self.times[self.row_scene[r]] for r in rows]
             absent = [t for t, _ in (stay.bound_before, stay.bound_after) if not pd.isna(t)]
             interval = dwell_interval(seen, absent)
             type_, type_prob = _argmax_type(overall.types)
@@ -556,12 +557,23 @@ def link_stays(
     """Link detections (``DETECTION_COLUMNS``) into stays (``STAY_COLUMNS`` plus
     ``STAY_EXTRA_COLUMNS``), per airport, with dwell bounds in hours.
 
-    Both frames must be in the same local metric CRS (metres). ``coverage`` holds one row per
-    scene × apron whose geometry is the visible part of the apron. Stays are sorted by airport,
+    Both frames must be in the same local metric CRS (metres), else ``ValueError``.
+    ``coverage`` holds one row per scene × apron whose geometry is the visible part of the
+    apron. Stays are sorted by airport,
     first sighting and position; ``stay_id`` is ``<airport>-<nnnn>``. ``progress(done, total)``
     is called once per scene of each airport.
     """
     crs = detections.crs if detections.crs is not None else coverage.crs
+    if detections.crs is not None and coverage.crs is not None and detections.crs != coverage.crs:
+        raise ValueError(
+            f"detections are in {detections.crs.to_string()} but coverage in "
+            f"{coverage.crs.to_string()}; call coverage.to_crs(detections.crs) first"
+        )
+    if crs is not None and crs.is_geographic:
+        raise ValueError(
+            f"detections are in {crs.to_string()} (degrees); link in the airport's metric CRS: "
+            "call .to_crs(airport.crs) on both frames first"
+        )
     airports = sorted(set(detections["airport"].astype(str)) | set(coverage["airport"].astype(str)))
     records: list[dict[str, object]] = []
     for airport in airports:
