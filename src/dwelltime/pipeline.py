@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -21,6 +22,9 @@ from dwelltime.linking import LinkConfig, link_stays
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
+
+if TYPE_CHECKING:
+    from dwelltime.detector import Detector
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def run(
     *,
     aprons: Path | str | None = None,
     type_filter: str | None = None,
-    detector: object | None = None,
+    detector: Detector | None = None,
     link_config: LinkConfig | None = None,
     tile_size_px: int = 512,
     batch_size: int = 8,
@@ -81,7 +85,7 @@ def run(
         batch_size: tiles per forward pass.
         progress: optional callback ``progress(stage, done, total)``.
     """
-    from dwelltime.detector import detect_tiles, load_detector
+    from dwelltime.detector import load_detector
 
     site = lookup_airport(airport)
     apron_frame = load_aprons(site, Path(aprons) if aprons else None)
@@ -98,15 +102,9 @@ def run(
     report = _stage(progress, "detect")
     for done, scene in enumerate(scenes, start=1):
         try:
-            cov = scene_coverage(scene, site, apron_frame)
-            det = detect_tiles(
-                iter_tiles(scene, site, apron_frame, spec), model, batch_size=batch_size
-            )
-        except SceneError as exc:
-            errors.append(exc)
-            log.warning("%s", exc)
+            cov, det = process_scene(scene, site, apron_frame, model, spec, batch_size=batch_size)
         except Exception as exc:
-            errors.append(SceneError(scene.path, f"{type(exc).__name__}: {exc}"))
+            errors.append(as_scene_error(scene, exc))
             log.warning("%s", errors[-1])
         else:
             coverage.append(cov)
@@ -129,6 +127,49 @@ def run(
         stays=stays,
         errors=errors,
     )
+
+
+def process_scene(
+    scene: Scene,
+    site: Airport,
+    aprons: gpd.GeoDataFrame,
+    detector: Detector,
+    spec: TileSpec,
+    *,
+    batch_size: int = 8,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Coverage and detections of one scene over the aprons (both in ``site.crs``)."""
+    from dwelltime.detector import detect_tiles
+
+    coverage = scene_coverage(scene, site, aprons)
+    tiles = iter_tiles(scene, site, aprons, spec)
+    detections = detect_tiles(tiles, detector, batch_size=batch_size, source_gsd_m=scene.gsd_m)
+    return coverage, detections
+
+
+def as_scene_error(scene: Scene, exc: Exception) -> SceneError:
+    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it."""
+    if isinstance(exc, SceneError):
+        return exc
+    return SceneError(scene.path, f"{type(exc).__name__}: {exc}")
+
+
+def write_result(
+    result: RunResult,
+    out_dir: Path,
+    *,
+    formats: tuple[str, ...] = ("gpkg", "csv"),
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write the layers of ``result`` and the stays timeline (``timeline.png``) to ``out_dir``."""
+    from dwelltime.io import write_layers
+    from dwelltime.plot import plot_timeline
+
+    paths = write_layers(out_dir, result.layers(), formats=formats, overwrite=overwrite)
+    figure = plot_timeline(result.stays, result.coverage, result.detections)
+    timeline = Path(out_dir) / "timeline.png"
+    figure.savefig(timeline, dpi=120, bbox_inches="tight")
+    return [*paths, timeline]
 
 
 def _covers(scene: Scene, aprons: gpd.GeoDataFrame) -> bool:

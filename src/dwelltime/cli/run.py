@@ -38,8 +38,7 @@ def run_and_report(
     from dwelltime.cli.progress import stage_bars
     from dwelltime.detector import load_detector
     from dwelltime.errors import DwelltimeError, UnknownAirportError
-    from dwelltime.io import write_layers
-    from dwelltime.report import plot_timeline, stays_table
+    from dwelltime.report import stays_table
 
     try:
         detector = load_detector(weights, device=device)
@@ -66,13 +65,10 @@ def run_and_report(
     click.echo(stays_table(result.stays))
     if out is not None:
         try:
-            paths = write_layers(out, result.layers(), formats=formats, overwrite=overwrite)
+            paths = pipeline.write_result(result, out, formats=formats, overwrite=overwrite)
         except DwelltimeError as exc:
             raise click.ClickException(str(exc)) from exc
-        figure = plot_timeline(result.stays, result.coverage, result.detections)
-        timeline = out / "timeline.png"
-        figure.savefig(timeline, dpi=120, bbox_inches="tight")
-        for path in [*paths, timeline]:
+        for path in paths:
             click.echo(f"wrote {path}")
     if result.scenes.empty:
         raise click.ClickException(f"no usable scene of {result.airport.icao} in {folder}")
