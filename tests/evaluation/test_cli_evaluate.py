@@ -109,3 +109,50 @@ def test_bad_label_file_is_reported_and_skipped(labelled, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "c.txt, line 1: expected" in result.output and "skipped" in result.output
+
+
+def test_airbus_boxes_axis_aligned_with_pixel_detections(tmp_path, write_raster):
+    """Airbus layout: images/ + annotations.csv beside it; detections saved in pixels."""
+    write_raster(tmp_path / "images" / "x.tif", crs=None, shape=(128, 128))
+    corners = footprint_corners(
+        np.array([60.0]), np.array([50.0]), np.array([40.0]), np.array([40.0]), np.array([45.0])
+    )[0]
+    (lo_x, lo_y), (hi_x, hi_y) = corners.min(axis=0).tolist(), corners.max(axis=0).tolist()
+    ring = [(lo_x, lo_y), (hi_x, lo_y), (hi_x, hi_y), (lo_x, hi_y), (lo_x, lo_y)]
+    (tmp_path / "annotations.csv").write_text(
+        f'id,image_id,geometry,class\n1,x.tif,"{ring}",Airplane\n'
+    )
+    row = {c: 0.0 for c in DETECTION_COLUMNS if c != "geometry"}
+    row.update(
+        scene_id="x",
+        type="unknown",
+        score=0.9,
+        heading_deg=45.0,
+        length_m=20.0,
+        wingspan_m=20.0,
+        detection_id="x:0",
+        airport="",
+        acquired="",
+    )
+    dets = gpd.GeoDataFrame([row], geometry=[shapely.Polygon(corners)])  # no CRS: pixels
+    dets.to_file(tmp_path / "d.gpkg")
+    args = [
+        "evaluate",
+        str(tmp_path / "images"),
+        "--detections",
+        str(tmp_path / "d.gpkg"),
+        "--gsd",
+        "0.5",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    oriented = CliRunner().invoke(main, args)
+    assert oriented.exit_code == 0, oriented.output
+    assert "consider --axis-aligned" in oriented.output, oriented.output
+    assert json.loads((tmp_path / "o" / "evaluation.json").read_text())["overall"]["ap50"] == 0, (
+        oriented.output
+    )
+    boxed = CliRunner().invoke(main, [*args, "--axis-aligned", "--overwrite"])
+    assert boxed.exit_code == 0, boxed.output
+    doc = json.loads((tmp_path / "o" / "evaluation.json").read_text())
+    assert doc["iou"] == "axis_aligned" and doc["overall"]["ap50"] == pytest.approx(1)

@@ -31,7 +31,7 @@ from dwelltime.evaluation.metrics import (
     nanmedian,
     operating_point,
 )
-from dwelltime.evaluation.objects import EvalImage
+from dwelltime.evaluation.objects import EvalImage, Objects, make_objects
 
 #: upper edges (metres) of the GSD bins of the breakdown
 GSD_BIN_EDGES: tuple[float, ...] = (0.4, 0.6, 1.0, 2.0)
@@ -111,29 +111,32 @@ def pair_table(
         hits = m.tp & (p.score >= score_threshold)
         pred_of[m.truth_index[hits]] = np.nonzero(hits)[0]
         found = pred_of >= 0
-        idx = np.where(found, pred_of, 0)
-
-        def err(pv: np.ndarray, tv: np.ndarray, found=found, idx=idx) -> np.ndarray:
-            return np.where(found, np.abs(pv[idx] - tv) if len(pv) else np.nan, np.nan)
-
-        head_p = p.heading_deg[idx] if len(p) else np.full(n, np.nan)
+        # the prediction that found each truth object (rows of unfound ones are masked out)
+        pred = p.subset(np.where(found, pred_of, 0)) if len(p) else _unknown(n)
         frame = pd.DataFrame(
             {
                 "image_id": im.image_id,
                 "gsd_bin": gsd_bin(im.gsd_m),
                 "type": t.types,
                 "found": found,
-                "pred_type": np.where(found, p.types[idx] if len(p) else "", None),
-                "length_err_m": err(p.length_m, t.length_m),
-                "span_err_m": err(p.span_m, t.span_m),
-                "heading_err_deg": np.where(found, angle_error_deg(head_p, t.heading_deg), np.nan),
+                "pred_type": np.where(found, pred.types, None),
+                "length_err_m": np.where(found, np.abs(pred.length_m - t.length_m), np.nan),
+                "span_err_m": np.where(found, np.abs(pred.span_m - t.span_m), np.nan),
+                "heading_err_deg": np.where(
+                    found, angle_error_deg(pred.heading_deg, t.heading_deg), np.nan
+                ),
                 "heading_err_mod180_deg": np.where(
-                    found, angle_error_deg(head_p, t.heading_deg, period=180), np.nan
+                    found, angle_error_deg(pred.heading_deg, t.heading_deg, period=180), np.nan
                 ),
             }
         )
         rows.append(frame[~t.difficult])
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def _unknown(n: int) -> Objects:
+    """``n`` objects of which nothing is known."""
+    return make_objects(np.full((n, 4, 2), np.nan))
 
 
 def attribute_metrics(pairs: pd.DataFrame) -> dict[str, float]:
