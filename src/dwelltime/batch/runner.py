@@ -1,0 +1,270 @@
+"""Run a batch job: every airport's scenes, committed one by one, then the tables.
+
+Per airport the outputs are those of ``dwelltime run`` under ``<output>/<airport>/``; a
+combined ``<output>/all_stays.*`` table holds every airport's stays (EPSG:4326). A scene
+that fails is recorded (``parts/<scene_id>.failed.json``) and skipped; ``retry_failed``
+tries it again. A killed job started again skips the committed scenes and ends with the
+same tables as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from dwelltime.airports import load_aprons, lookup_airport
+from dwelltime.batch.spec import AirportJob, BatchSpec
+from dwelltime.batch.store import SceneStore
+from dwelltime.linking import LinkConfig, link_stays
+from dwelltime.pipeline import RunResult, write_result
+from dwelltime.scenes import Scene, scan, scenes_frame
+from dwelltime.schema import STAY_COLUMNS, empty_frame
+from dwelltime.tiling import TileSpec
+
+log = logging.getLogger(__name__)
+
+#: progress(airport, scenes finished so far in the whole job, scenes in the whole job)
+BatchProgress = Callable[[str, int, int], None]
+
+
+@dataclass
+class AirportSummary:
+    """Counts of one airport's scenes in this invocation."""
+
+    airport: str
+    scenes: int = 0
+    done: int = 0
+    skipped: int = 0  # committed by an earlier invocation
+    failed: int = 0
+    tiles: int = 0
+    stays: int = 0
+
+
+@dataclass
+class BatchSummary:
+    """What the job did; :meth:`text` is the closing summary."""
+
+    airports: list[AirportSummary] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def text(self) -> str:
+        """Scenes done / skipped / failed, time and throughput, per airport and in all."""
+        lines = []
+        for a in self.airports:
+            lines.append(
+                f"{a.airport}: {a.scenes} scenes, {a.done} done, {a.skipped} skipped "
+                f"(already done), {a.failed} failed, {a.tiles} tiles, {a.stays} stays"
+            )
+        done = sum(a.done for a in self.airports)
+        tiles = sum(a.tiles for a in self.airports)
+        rate = tiles / self.seconds if self.seconds > 0 else 0.0
+        lines.append(
+            f"total: {done} scenes done in {self.seconds:.1f} s ({rate:.1f} tiles/s), "
+            f"{sum(a.skipped for a in self.airports)} skipped, "
+            f"{sum(a.failed for a in self.airports)} failed"
+        )
+        return "\n".join(lines)
+
+
+def run_batch(
+    spec: BatchSpec,
+    *,
+    retry_failed: bool = False,
+    weights: Path | None = None,
+    progress: BatchProgress | None = None,
+) -> BatchSummary:
+    """Process every job of ``spec``; see the module docstring."""
+    from dwelltime.detector import load_detector
+
+    start = time.perf_counter()
+    detector = load_detector(weights, device=spec.device)
+    tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
+    prepared = [_prepare(job, spec.output, retry_failed) for job in spec.jobs]
+    total = sum(len(p.todo) + p.summary.skipped for p in prepared)
+    finished = sum(p.summary.skipped for p in prepared)
+    summary = BatchSummary()
+    all_stays = []
+    for p in prepared:
+        for _scene in _process(p, spec, detector, tile_spec, weights):
+            finished += 1
+            if progress:
+                progress(p.job.airport, finished, total)
+        result = _assemble(p)
+        write_result(result, p.folder, overwrite=True)
+        p.summary.stays = len(result.stays)
+        summary.airports.append(p.summary)
+        all_stays.append(result.stays.to_crs("EPSG:4326"))
+    summary.seconds = time.perf_counter() - start
+    _write_combined(spec.output, all_stays)
+    log.info("batch finished\n%s", summary.text())
+    return summary
+
+
+@dataclass
+class _Prepared:
+    job: AirportJob
+    folder: Path
+    site: object
+    aprons: gpd.GeoDataFrame
+    scenes: list[Scene]
+    todo: list[Scene]
+    store: SceneStore
+    summary: AirportSummary
+
+
+def _prepare(job: AirportJob, output: Path, retry_failed: bool) -> _Prepared:
+    site = lookup_airport(job.airport)
+    aprons = load_aprons(site, job.aprons)
+    folder = Path(output) / site.icao
+    store = SceneStore(folder)
+    found = scan(job.imagery)
+    for err in found.errors:
+        log.warning("%s: skipped %s", site.icao, err)
+    region = aprons.to_crs("EPSG:4326").union_all()
+    scenes = [s for s in found.scenes if s.footprint.intersects(region)]
+    done, failed = store.done(), store.failed()
+    todo = [
+        s for s in scenes if s.scene_id not in done and (retry_failed or s.scene_id not in failed)
+    ]
+    summary = AirportSummary(
+        airport=site.icao,
+        scenes=len(scenes),
+        skipped=sum(s.scene_id in done for s in scenes),
+        failed=len(found.errors) + sum(s.scene_id in failed for s in scenes if s not in todo),
+    )
+    return _Prepared(job, folder, site, aprons, scenes, todo, store, summary)
+
+
+def _process(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, weights):
+    """Yield each scene of ``p.todo`` is committed or recorded as failed."""
+    if spec.scheduler:
+        results = _dask_results(p, spec, tile_spec, weights)
+    else:
+        results = _local_results(p, spec, detector, tile_spec)
+    for scene, outcome in results:
+        if isinstance(outcome, str):
+            p.store.record_failure(scene.scene_id, str(scene.path), outcome)
+            log.warning("%s: %s: %s", p.site.icao, scene.path, outcome)
+            p.summary.failed += 1
+            yield scene
+            continue
+        coverage, detections, n_tiles = outcome
+        p.store.commit(scene.scene_id, coverage, detections)
+        p.summary.done += 1
+        p.summary.tiles += n_tiles
+        yield scene
+
+
+def _local_results(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec):
+    """DataLoader workers read; this process infers (batched, pinned on CUDA)."""
+    from dwelltime.batch.feed import SceneTiles, scene_loader
+
+    dataset = SceneTiles(p.todo, p.site, p.aprons, tile_spec)
+    pin = detector.device.type == "cuda"
+    for payload in scene_loader(dataset, workers=spec.workers, pin_memory=pin):
+        yield payload.scene, _detect_payload(payload, detector, spec.batch_size)
+
+
+def _detect_payload(payload, detector, batch_size: int):
+    """(coverage, detections, n_tiles) of a payload, or the error text."""
+    from dwelltime.detector import predict_payload
+
+    if payload.error is not None:
+        return payload.error
+    try:
+        detections = predict_payload(
+            payload.tiles,
+            payload.images,
+            detector,
+            batch_size=batch_size,
+            source_gsd_m=payload.scene.gsd_m,
+        )
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return payload.coverage, detections, len(payload.tiles)
+
+
+def _dask_results(p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights):
+    """Each scene read and detected as one task on a Dask cluster; committed here."""
+    from distributed import Client, LocalCluster, as_completed
+
+    if spec.scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=max(spec.workers, 1), threads_per_worker=1, dashboard_address=None
+        )
+        client = Client(cluster)
+    else:
+        cluster, client = None, Client(spec.scheduler)
+    try:
+        futures = {
+            client.submit(
+                _scene_task,
+                scene,
+                p.site,
+                p.aprons,
+                tile_spec,
+                weights,
+                spec.device,
+                spec.batch_size,
+                pure=False,
+            ): scene
+            for scene in p.todo
+        }
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _scene_task(scene, site, aprons, tile_spec, weights, device, batch_size):
+    """Runs on a Dask worker: read one scene and detect; the model is loaded once per worker."""
+    from dwelltime.batch.feed import read_payload
+
+    return _detect_payload(
+        read_payload(scene, site, aprons, tile_spec), _worker_detector(weights, device), batch_size
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_detector(weights, device):
+    from dwelltime.detector import load_detector
+
+    return load_detector(weights, device=device)
+
+
+def _assemble(p: _Prepared) -> RunResult:
+    """The airport's tables from its committed scenes, in a deterministic order."""
+    coverage, detections = p.store.load(p.site.crs)
+    stays = link_stays(detections, coverage, LinkConfig())
+    if p.job.type:
+        stays = stays[stays["type"] == p.job.type.upper()].reset_index(drop=True)
+    done = p.store.done()
+    return RunResult(
+        airport=p.site,
+        aprons=p.aprons,
+        scenes=scenes_frame([s for s in p.scenes if s.scene_id in done]),
+        coverage=coverage,
+        detections=detections,
+        stays=stays,
+    )
+
+
+def _write_combined(output: Path, stays: list[gpd.GeoDataFrame]) -> None:
+    from dwelltime.io import write_layers
+
+    frames = [s for s in stays if len(s)]
+    combined = (
+        gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+        if frames
+        else empty_frame(STAY_COLUMNS, "EPSG:4326")
+    )
+    write_layers(output, {"all_stays": combined}, formats=("csv",), overwrite=True)

@@ -1,0 +1,96 @@
+"""The batch job file: which airports, which imagery, where the results go.
+
+```yaml
+output: results/             # one folder per airport below it, plus combined tables
+device: auto                 # auto | cpu | cuda | cuda:1
+batch_size: 16               # tiles per forward pass
+workers: 4                   # processes reading and resampling windows
+scheduler: null              # null (this process), "local" (a Dask LocalCluster) or tcp://host:8786
+jobs:
+  - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
+  - {airport: UUWW, imagery: vnukovo/}
+```
+Relative paths are taken from the folder holding the YAML file. Unknown keys are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from dwelltime.errors import DwelltimeError
+
+
+class JobSpecError(DwelltimeError):
+    """A batch YAML file that does not describe a job; the message names the key."""
+
+
+@dataclass(frozen=True)
+class AirportJob:
+    """One airport's imagery."""
+
+    airport: str
+    imagery: Path
+    aprons: Path | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """A whole batch job (see the module docstring for the YAML form)."""
+
+    output: Path
+    jobs: tuple[AirportJob, ...]
+    device: str = "auto"
+    batch_size: int = 16
+    workers: int = 2
+    scheduler: str | None = None
+    tile_size_px: int = 512
+
+    def __post_init__(self) -> None:
+        if not self.jobs:
+            raise JobSpecError("`jobs` is empty: list at least one {airport, imagery}")
+        if self.batch_size < 1 or self.workers < 0 or self.tile_size_px < 64:
+            raise JobSpecError("batch_size ≥ 1, workers ≥ 0 and tile_size_px ≥ 64 are required")
+        airports = [j.airport.upper() for j in self.jobs]
+        if len(set(airports)) != len(airports):
+            raise JobSpecError("an airport appears twice in `jobs`; merge its imagery folders")
+
+
+def load_spec(path: Path) -> BatchSpec:
+    """Read and validate a batch YAML file."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise JobSpecError(f"{path}: cannot read the job file: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise JobSpecError(f"{path}: expected a mapping with `output` and `jobs`")
+    base = Path(path).parent
+    _refuse_unknown(raw, BatchSpec, str(path))
+    if "output" not in raw or "jobs" not in raw:
+        raise JobSpecError(f"{path}: `output` and `jobs` are required")
+    jobs = []
+    for n, entry in enumerate(raw["jobs"] or []):
+        where = f"{path}: jobs[{n}]"
+        if not isinstance(entry, dict) or "airport" not in entry or "imagery" not in entry:
+            raise JobSpecError(f"{where}: each job needs `airport` and `imagery`")
+        _refuse_unknown(entry, AirportJob, where)
+        jobs.append(
+            AirportJob(
+                airport=str(entry["airport"]).upper(),
+                imagery=base / entry["imagery"],
+                aprons=base / entry["aprons"] if entry.get("aprons") else None,
+                type=entry.get("type"),
+            )
+        )
+    options = {k: v for k, v in raw.items() if k not in ("output", "jobs") and v is not None}
+    return BatchSpec(output=base / raw["output"], jobs=tuple(jobs), **options)
+
+
+def _refuse_unknown(raw: dict, cls: type, where: str) -> None:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise JobSpecError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")

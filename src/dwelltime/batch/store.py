@@ -1,0 +1,69 @@
+"""Per-scene results committed atomically, so a killed batch job resumes where it stopped.
+
+Layout under ``<output>/<airport>/parts/``: ``<scene_id>.coverage.parquet`` and
+``<scene_id>.detections.parquet`` (each written to a temporary name, then renamed), then the
+commit marker ``<scene_id>.done``. A scene without its marker is not finished and is done
+again; ``<scene_id>.failed.json`` records a scene that raised, with its error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from dwelltime.io import atomic_write
+from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+
+
+class SceneStore:
+    """Finished, failed and pending scenes of one airport's batch output."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder) / "parts"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def done(self) -> set[str]:
+        """Scene ids whose results are committed."""
+        return {p.name[: -len(".done")] for p in self.folder.glob("*.done")}
+
+    def failed(self) -> dict[str, str]:
+        """Scene id → recorded error, for scenes that failed and were not redone since."""
+        out = {}
+        for p in sorted(self.folder.glob("*.failed.json")):
+            out[p.name[: -len(".failed.json")]] = json.loads(p.read_text())["error"]
+        return out
+
+    def commit(
+        self, scene_id: str, coverage: gpd.GeoDataFrame, detections: gpd.GeoDataFrame
+    ) -> None:
+        """Write one scene's results; the ``.done`` marker is renamed into place last."""
+        for name, frame in (("coverage", coverage), ("detections", detections)):
+            with atomic_write(self.folder / f"{scene_id}.{name}.parquet") as tmp:
+                frame.to_parquet(tmp)
+        (self.folder / f"{scene_id}.failed.json").unlink(missing_ok=True)
+        with atomic_write(self.folder / f"{scene_id}.done") as tmp:
+            tmp.write_text("")
+
+    def record_failure(self, scene_id: str, path: str, error: str) -> None:
+        """Remember that a scene failed (retried with ``--retry-failed``)."""
+        text = json.dumps({"scene_id": scene_id, "path": path, "error": error}, indent=1)
+        with atomic_write(self.folder / f"{scene_id}.failed.json") as tmp:
+            tmp.write_text(text)
+
+    def load(self, crs: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """All committed coverage and detections, in scene-id order (deterministic)."""
+        ids = sorted(self.done())
+        return (
+            _gather([self.folder / f"{i}.coverage.parquet" for i in ids], COVERAGE_COLUMNS, crs),
+            _gather([self.folder / f"{i}.detections.parquet" for i in ids], DETECTION_COLUMNS, crs),
+        )
+
+
+def _gather(paths: list[Path], columns: tuple[str, ...], crs: str) -> gpd.GeoDataFrame:
+    frames = [f for f in (gpd.read_parquet(p) for p in paths) if len(f)]
+    if not frames:
+        return empty_frame(columns, crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)

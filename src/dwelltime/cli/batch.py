@@ -1,0 +1,83 @@
+"""``dwelltime batch``: many airports × dates from one YAML job file, resumable."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from dwelltime.cli.options import quiet, weights_option
+
+
+@click.command()
+@click.argument("job_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--scheduler",
+    default=None,
+    help='Run the per-scene work on Dask: "local" (a LocalCluster on this machine) or the '
+    "address of a running scheduler (tcp://host:8786). Overrides the job file.",
+)
+@click.option("--retry-failed", is_flag=True, help="Try again the scenes that failed before.")
+@weights_option
+@click.pass_context
+def batch(
+    ctx: click.Context,
+    job_file: Path,
+    scheduler: str | None,
+    retry_failed: bool,
+    weights: Path | None,
+) -> None:
+    """Run the job described in JOB_FILE (YAML) over many airports and dates.
+
+    \b
+    output: results/
+    device: auto          # or cpu, cuda
+    batch_size: 16        # tiles per forward pass
+    workers: 4            # reader processes
+    jobs:
+      - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
+      - {airport: UUWW, imagery: vnukovo/}
+
+    Each scene's results are committed as soon as it is done, so a killed job started again
+    skips the finished scenes. Per airport the outputs of `dwelltime run` go to
+    OUTPUT/<airport>/, every airport's stays to OUTPUT/all_stays.csv, the log to
+    OUTPUT/batch.log. Exit status: 0 all scenes done, 1 some failed (listed in the log and
+    in OUTPUT/<airport>/parts/*.failed.json), 2 bad job file.
+    """
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from dwelltime.batch.runner import run_batch
+    from dwelltime.batch.spec import JobSpecError, load_spec
+    from dwelltime.errors import DwelltimeError
+
+    try:
+        spec = load_spec(job_file)
+    except JobSpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="JOB_FILE") from exc
+    if scheduler:
+        spec = dataclasses.replace(spec, scheduler=scheduler)
+    spec.output.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(spec.output / "batch.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("dwelltime").addHandler(handler)
+    bar = tqdm(total=0, unit="scene", disable=quiet(ctx), desc="batch")
+
+    def progress(airport: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(airport)
+        bar.update(done - bar.n)
+
+    try:
+        summary = run_batch(spec, retry_failed=retry_failed, weights=weights, progress=progress)
+    except DwelltimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        bar.close()
+        logging.getLogger("dwelltime").removeHandler(handler)
+        handler.close()
+    click.echo(summary.text())
+    if any(a.failed for a in summary.airports):
+        ctx.exit(1)
