@@ -51,6 +51,10 @@ class MarkerDetector:
             )
         return out
 
+    def assign_types(self, det, length_m, span_m, source_gsd_m=None):
+        best = det.type_probs.argmax(axis=1)
+        return np.asarray(self.classes, dtype=object)[best], det.type_probs.max(axis=1)
+
 
 @pytest.fixture
 def marker_detector():

@@ -52,23 +52,19 @@ def georeference(
     a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
     lin = np.array([[a, b], [d, e]])
     map_corners = corners @ lin.T + np.array([c, f])
-    x, y = transform * (np.asarray(det.cx, float), np.asarray(det.cy, float))
+    centres = np.stack([det.cx, det.cy], axis=-1).astype(np.float64) @ lin.T + np.array([c, f])
     rad = np.deg2rad(np.asarray(det.heading_deg, dtype=np.float64))
     nose = np.stack([np.sin(rad), -np.cos(rad)], axis=-1) @ lin.T
     up = 1.0 if np.linalg.det(lin) < 0 else -1.0
     heading = np.rad2deg(np.arctan2(nose[:, 0], up * nose[:, 1])) % 360.0
     scale = np.sqrt(abs(np.linalg.det(lin)))
     h, w = tile_shape
-    margin = (
-        np.minimum.reduce(
-            [corners[..., 0], w - corners[..., 0], corners[..., 1], h - corners[..., 1]]
-        ).min(axis=1)
-        if len(corners)
-        else np.zeros(0)
-    )
+    margin = np.minimum.reduce(
+        [corners[..., 0], w - corners[..., 0], corners[..., 1], h - corners[..., 1]]
+    ).min(axis=1)
     return MapDetections(
-        x=np.asarray(x, float),
-        y=np.asarray(y, float),
+        x=centres[:, 0],
+        y=centres[:, 1],
         length_m=np.asarray(det.length_px, float) * scale,
         span_m=np.asarray(det.span_px, float) * scale,
         heading_deg=heading,

@@ -70,7 +70,9 @@ def predict_image(
     """Detections on ``image`` (3, H, W) uint8 of ``gsd_m`` metres per pixel (NaN: taken to be
     the detector's GSD), as :class:`Objects` in the image's pixels with sizes in metres.
 
-    ``progress(done, total)`` is called after each batch of tiles.
+    Types come from ``detector.assign_types`` (CNN probabilities × size prior, with ``gsd_m``
+    as the source GSD), as in the pipeline. ``progress(done, total)`` is called after each
+    batch of tiles.
     """
     model_gsd = float(detector.gsd_m)  # type: ignore[attr-defined]
     scale = gsd_m / model_gsd if math.isfinite(gsd_m) else 1.0
@@ -80,7 +82,7 @@ def predict_image(
     windows = [(r, c) for r in rows for c in cols]
     centres_r = np.array(rows) + min(tile_px, h) / 2
     centres_c = np.array(cols) + min(tile_px, w) / 2
-    classes = list(detector.classes)  # type: ignore[attr-defined]
+    source_gsd = gsd_m if math.isfinite(gsd_m) else None
     parts: list[Objects] = []
     for first in range(0, len(windows), batch_size):
         chunk = windows[first : first + batch_size]
@@ -95,16 +97,18 @@ def predict_image(
             )
             if not own.any():
                 continue
+            length_m = np.asarray(det.length_px, float) * model_gsd
+            span_m = np.asarray(det.span_px, float) * model_gsd
+            types, _ = detector.assign_types(det, length_m, span_m, source_gsd)  # type: ignore[attr-defined]
             corners = footprint_corners(
                 cx[own], cy[own], det.length_px[own], det.span_px[own], det.heading_deg[own]
             )
-            probs = np.asarray(det.type_probs)[own]
             parts.append(
                 make_objects(
                     corners / scale,
-                    types=[classes[i] for i in probs.argmax(axis=1)] if probs.size else None,
-                    length_m=np.asarray(det.length_px, float)[own] * model_gsd,
-                    span_m=np.asarray(det.span_px, float)[own] * model_gsd,
+                    types=[str(t) for t in np.asarray(types)[own]],
+                    length_m=length_m[own],
+                    span_m=span_m[own],
                     heading_deg=np.asarray(det.heading_deg, float)[own],
                     score=np.asarray(det.score, float)[own],
                 )

@@ -146,19 +146,20 @@ def draw_aircraft(
     sun: Sun,
     gsd_m: float,
     lean_px_per_m: np.ndarray | None = None,
+    coverage_out: np.ndarray | None = None,
 ) -> None:
     """Paint ``t`` at ``place`` = (col, row, heading°) onto ``rgb`` (H, W, 3) float32 in [0, 1].
 
     ``ids`` (H, W) receives ``instance`` where the aircraft covers more than half a pixel.
     ``lean_px_per_m``: (col, row) image shift per metre of height (off-nadir view).
+    ``coverage_out`` (H, W) float, if given, receives the max fractional pixel coverage.
     """
     shape = rgb.shape[:2]
-    supersample = 4 if gsd_m > 0.4 else 2
     for part in planform(t).parts:
         poly = to_pixels(part.xy, *place, gsd_m)
         if lean_px_per_m is not None:
             poly = poly + lean_px_per_m * part.height_m
-        cov = coverage([poly], shape, supersample=supersample)
+        cov = coverage([poly], shape, supersample=4)
         if cov is None:
             continue
         alpha, window = cov
@@ -170,6 +171,8 @@ def draw_aircraft(
         blend(rgb, alpha * part.opacity, window, colour)
         if part.opacity == 1.0:
             ids[window][alpha > 0.5] = instance
+            if coverage_out is not None:
+                np.maximum(coverage_out[window], alpha, out=coverage_out[window])
 
 
 def footprint_m(t: AircraftType) -> np.ndarray:

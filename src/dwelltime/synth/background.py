@@ -59,24 +59,26 @@ def _rotated_rect(cx: float, cy: float, w: float, h: float, angle: float) -> np.
 def concrete(rng: np.random.Generator, shape: tuple[int, int], gsd_m: float) -> np.ndarray:
     """Apron concrete (H, W, 3) float32: slab grid with joints, per-slab tone, stains."""
     h, w = shape
-    tint = np.array([1.0, 1.0, 1.0]) + rng.uniform(-0.04, 0.04, 3)
+    tint = (np.array([1.0, 1.0, 1.0]) + rng.uniform(-0.04, 0.04, 3)).astype(np.float32)
     base = rng.uniform(0.45, 0.72)
-    slab = rng.uniform(5.0, 7.5) / gsd_m
+    slab = np.float32(rng.uniform(5.0, 7.5) / gsd_m)
     angle = rng.choice([0.0, rng.uniform(0, np.pi)])
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-    u = cols * np.cos(angle) + rows * np.sin(angle)
-    v = -cols * np.sin(angle) + rows * np.cos(angle)
-    iu, iv = np.floor(u / slab).astype(np.int64), np.floor(v / slab).astype(np.int64)
-    slab_tone = ((iu * 73856093) ^ (iv * 19349663) ^ rng.integers(1 << 30)) % 1000 / 1000.0
-    tone = base * (1 + 0.05 * (slab_tone.astype(np.float32) - 0.5))
-    joint_px = max(0.25 / gsd_m, 0.35)
-    fu, fv = np.abs((u / slab) % 1 - 0.5) * slab, np.abs((v / slab) % 1 - 0.5) * slab
-    joint = np.clip(joint_px - np.minimum(slab / 2 - fu, slab / 2 - fv), 0, 1)
-    tone = tone * (1 - 0.25 * joint)
+    rows = np.arange(h, dtype=np.float32)[:, None] / slab
+    cols = np.arange(w, dtype=np.float32)[None, :] / slab
+    c, s = np.float32(np.cos(angle)), np.float32(np.sin(angle))
+    u = cols * c + rows * s
+    v = rows * c - cols * s
+    iu, iv = np.floor(u), np.floor(v)
+    table = rng.uniform(-0.5, 0.5, (64, 64)).astype(np.float32)
+    tone = base * (1 + 0.05 * table[iu.astype(np.int32) % 64, iv.astype(np.int32) % 64])
+    # distance to the nearest joint, in slab units; joints ~0.25 m wide
+    edge = np.minimum(np.minimum(u - iu, 1 - (u - iu)), np.minimum(v - iv, 1 - (v - iv)))
+    joint_w = np.float32(max(0.25 / gsd_m, 0.35) / slab)
+    tone = tone * (1 - 0.15 * np.clip(1 - edge / joint_w, 0, 1))
     stains = noise_field(rng, shape, gsd_m, scale=rng.uniform(0.5, 3.0))
     tone = tone * (1 - rng.uniform(0.05, 0.25) * np.clip(stains, 0, 1))
     tone = tone * (1 + 0.04 * noise_field(rng, shape, gsd_m, scale=0.1))
-    return (tone[..., None] * tint).astype(np.float32)
+    return tone[..., None] * tint
 
 
 def grass(rng: np.random.Generator, shape: tuple[int, int], gsd_m: float) -> np.ndarray:

@@ -111,9 +111,13 @@ def render_chip(
     kinds = [catalog[names[i]] for i in rng.integers(len(names), size=count)]
     placed = _place(rng, kinds, size_px * gsd_m)
     return compose_chip(
-        rng, placed, size_px=size_px, gsd_m=gsd_m, source_gsd_m=source_gsd_m,
+        rng,
+        placed,
+        size_px=size_px,
+        gsd_m=gsd_m,
+        source_gsd_m=source_gsd_m,
         cloud_probability=cloud_probability,
-    )  # fmt: skip
+    )
 
 
 def compose_chip(
@@ -150,7 +154,7 @@ def compose_chip(
             hidden[i] = bool(on.any() and opacity[on].mean() > 0.5)
     image = blur_and_resample(to_uint8(rgb), (size_px, size_px), float(rng.uniform(0.3, 1.1)))
     if randomise:
-        image = to_uint8(radiometry(rng, image.astype(np.float32) / 255))
+        image = radiometry(rng, image)
         if rng.random() < 0.5:
             image = jpeg(image, int(rng.integers(35, 95)))
     mask = np.asarray(Image.fromarray(ids).resize((size_px, size_px), Image.Resampling.NEAREST))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -32,15 +33,35 @@ def jpeg(rgb8: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buf).convert("RGB"))
 
 
-def radiometry(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
-    """Random colour balance, gamma, brightness, haze and sensor noise on float [0, 1] RGB."""
-    out = rgb * rng.uniform(0.94, 1.06, 3).astype(np.float32) * np.float32(rng.uniform(0.75, 1.2))
-    out = np.clip(out, 0, 1) ** np.float32(rng.uniform(0.8, 1.25))
+@cache
+def _noise_tile() -> np.ndarray:
+    """A fixed (1024, 1024, 3) standard-normal field; chips take random crops of it."""
+    return np.random.default_rng(7).standard_normal((1024, 1024, 3), dtype=np.float32)
+
+
+def radiometry(rng: np.random.Generator, rgb8: np.ndarray) -> np.ndarray:
+    """Random colour balance, gamma, brightness, haze and sensor noise on uint8 RGB (H, W, 3).
+
+    The pointwise part is one 256-entry lookup table per band; noise is a random crop of a
+    fixed normal field (images up to 1024² without tiling).
+    """
+    levels = np.arange(256, dtype=np.float32) / 255
+    gain = rng.uniform(0.94, 1.06, 3) * rng.uniform(0.75, 1.2)
+    gamma = rng.uniform(0.8, 1.25)
     haze = rng.uniform(0, 0.3) if rng.random() < 0.5 else 0.0
-    if haze:
-        out = out * np.float32(1 - haze) + np.float32(haze) * np.array(
-            [0.78, 0.8, 0.85], np.float32
-        )
-    sigma = rng.uniform(0.002, 0.025)
-    out = out + rng.standard_normal(out.shape, dtype=np.float32) * np.float32(sigma)
-    return out
+    hazy = np.array([0.78, 0.8, 0.85])
+    lut = [
+        (np.clip(levels * gain[k], 0, 1) ** gamma * (1 - haze) + haze * hazy[k]) * 255
+        for k in range(3)
+    ]
+    out = np.stack([lut[k][rgb8[..., k]] for k in range(3)], axis=-1)
+    h, w = rgb8.shape[:2]
+    tile = _noise_tile()
+    reps = (-(-h // tile.shape[0]), -(-w // tile.shape[1]), 1)
+    if reps != (1, 1, 1):
+        tile = np.tile(tile, reps)
+    r0 = rng.integers(tile.shape[0] - h + 1)
+    c0 = rng.integers(tile.shape[1] - w + 1)
+    sigma = np.float32(rng.uniform(0.5, 6.5))
+    out += tile[r0 : r0 + h, c0 : c0 + w] * sigma
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -54,18 +54,25 @@ def _specs(seed: int, il62_xy: tuple[float, float]) -> list[SceneSpec]:
         jpeg = dtype == "uint8" and i % 4 == 0
         specs.append(
             SceneSpec(
-                stem=f"zkpy_{i + 1:02d}", acquired=pd.Timestamp(t, tz="UTC"), time_source=source,
-                crs="EPSG:32651" if crs == "utm" else crs, gsd_m=gsd, bands=bands, dtype=dtype,
+                stem=f"zkpy_{i + 1:02d}",
+                acquired=pd.Timestamp(t, tz="UTC"),
+                time_source=source,
+                crs="EPSG:32651" if crs == "utm" else crs,
+                gsd_m=gsd,
+                bands=bands,
+                dtype=dtype,
                 cloud_cover=0.25 if cloudy else (0.05 if i == 1 else 0.0),
                 cloud_over=il62_xy if cloudy else None,
                 off_nadir_deg=float(round(rng.uniform(0, 20), 1)),
                 view_azimuth_deg=float(round(rng.uniform(0, 360), 1)),
                 shift_m=(float(round(rng.normal(0, 2), 2)), float(round(rng.normal(0, 2), 2))),
-                jpeg_quality=80 if jpeg else None, nodata_corner=not jpeg and i % 3 == 1,
-                blur_px=float(rng.uniform(0.4, 0.9)), noise=float(rng.uniform(0.004, 0.012)),
+                jpeg_quality=80 if jpeg else None,
+                nodata_corner=not jpeg and i % 3 == 1,
+                blur_px=float(rng.uniform(0.4, 0.9)),
+                noise=float(rng.uniform(0.004, 0.012)),
                 haze=float(rng.uniform(0.0, 0.12)),
             )
-        )  # fmt: skip
+        )
     return specs
 
 
@@ -84,9 +91,17 @@ def make_sunan_demo(
     stand = design_layout("ZKPY", "EPSG:32651", x, y).stand(IL62_STAND)
     il62 = Visit("IL62", IL62_ARRIVAL, IL62_DEPARTURE, stand_id=IL62_STAND)
     simulate_series(
-        Path(out_dir), airport="ZKPY", start="2023-07-29", days=7, seed=seed,
-        residents=RESIDENTS, visits=[il62], specs=_specs(seed, (stand.x, stand.y)),
-        visitors_per_day=0.8, reserved=[IL62_STAND], visitor_types=("B738", "A320", "IL18", "AN24", "T134", "IL76"),
+        Path(out_dir),
+        airport="ZKPY",
+        start="2023-07-29",
+        days=7,
+        seed=seed,
+        residents=RESIDENTS,
+        visits=[il62],
+        specs=_specs(seed, (stand.x, stand.y)),
+        visitors_per_day=0.8,
+        reserved=[IL62_STAND],
+        visitor_types=("B738", "A320", "IL18", "AN24", "T134", "IL76"),
         progress=progress,
-    )  # fmt: skip
+    )
     return Path(out_dir)

@@ -17,7 +17,7 @@ from affine import Affine
 from pyproj import Transformer
 
 from dwelltime.synth.aircraft import Sun, draw_aircraft, draw_shadow, footprint_m, random_paint
-from dwelltime.synth.background import noise_bank, VEHICLE_COLOURS
+from dwelltime.synth.background import VEHICLE_COLOURS, noise_bank
 from dwelltime.synth.catalog import load_catalog
 from dwelltime.synth.clouds import CLOUD_HEIGHT_M, apply_clouds, cloud_opacity
 from dwelltime.synth.layout import AirportLayout, Building
@@ -337,10 +337,15 @@ def render_scene(
     colours += [np.full(3, 0.7)] * (len(statics) - len(layout.buildings))
     vehicles = _vehicles(layout, occupants, rng)
     _boxes(
-        rgb, world, [b.footprint for b in statics] + [v[0] for v in vehicles],
+        rgb,
+        world,
+        [b.footprint for b in statics] + [v[0] for v in vehicles],
         [b.height_m for b in statics] + [v[1] for v in vehicles],
-        colours + [v[2] for v in vehicles], sun, lean, strength,
-    )  # fmt: skip
+        colours + [v[2] for v in vehicles],
+        sun,
+        lean,
+        strength,
+    )
     ids = np.zeros(shape, np.uint16)
     catalog = load_catalog()
     placed = []
@@ -377,15 +382,28 @@ def render_scene(
         in_view = float(valid[on].mean()) if on.any() else 0.0
         truth.append(
             {
-                "scene_id": spec.stem, "acquired": spec.acquired, "aircraft_id": p.aircraft_id,
-                "visit_id": p.visit_id, "stand_id": p.stand_id, "type": t.icao,
-                "heading_deg": place[2], "heading_grid_deg": h, "length_m": t.length_m,
-                "wingspan_m": t.wingspan_m, "x": x, "y": y, "cx_px": place[0], "cy_px": place[1],
-                "polygon_px": np.stack([cols, rows], 1), "polygon_map": np.stack([e, n], 1),
-                "hidden": cloud_mean > 0.5 or in_view < 0.5, "cloud_fraction": cloud_mean,
-                "in_view_fraction": in_view, "resident": p.resident,
+                "scene_id": spec.stem,
+                "acquired": spec.acquired,
+                "aircraft_id": p.aircraft_id,
+                "visit_id": p.visit_id,
+                "stand_id": p.stand_id,
+                "type": t.icao,
+                "heading_deg": place[2],
+                "heading_grid_deg": h,
+                "length_m": t.length_m,
+                "wingspan_m": t.wingspan_m,
+                "x": x,
+                "y": y,
+                "cx_px": place[0],
+                "cy_px": place[1],
+                "polygon_px": np.stack([cols, rows], 1),
+                "polygon_map": np.stack([e, n], 1),
+                "hidden": cloud_mean > 0.5 or in_view < 0.5,
+                "cloud_fraction": cloud_mean,
+                "in_view_fraction": in_view,
+                "resident": p.resident,
             }
-        )  # fmt: skip
+        )
     written = Affine.translation(*_crs_shift(layout, spec)) * true
     return RenderedScene(spec, data, written, spec.crs, valid, clear, sun, truth)
 

@@ -69,18 +69,23 @@ def random_spec(stem: str, acquired: pd.Timestamp, crs: str, rng: np.random.Gene
     cloudy = rng.random() < 0.3
     jpeg = dtype == "uint8" and bands == 3 and rng.random() < 0.4
     return SceneSpec(
-        stem=stem, acquired=acquired, time_source=source,
+        stem=stem,
+        acquired=acquired,
+        time_source=source,
         crs="EPSG:4326" if rng.random() < 0.15 else crs,
-        gsd_m=float(round(rng.uniform(g0, g1), 2)), bands=bands, dtype=dtype,
+        gsd_m=float(round(rng.uniform(g0, g1), 2)),
+        bands=bands,
+        dtype=dtype,
         cloud_cover=float(rng.uniform(0.05, 0.5)) if cloudy else 0.0,
         off_nadir_deg=float(round(rng.uniform(0, 25), 1)),
         view_azimuth_deg=float(round(rng.uniform(0, 360), 1)),
         shift_m=(float(round(rng.normal(0, 2.5), 2)), float(round(rng.normal(0, 2.5), 2))),
         jpeg_quality=int(rng.integers(60, 92)) if jpeg else None,
         nodata_corner=not jpeg and rng.random() < 0.5,
-        blur_px=float(rng.uniform(0.3, 1.0)), noise=float(rng.uniform(0.004, 0.02)),
+        blur_px=float(rng.uniform(0.3, 1.0)),
+        noise=float(rng.uniform(0.004, 0.02)),
         haze=float(rng.uniform(0.0, 0.2)),
-    )  # fmt: skip
+    )
 
 
 def simulate_series(
@@ -119,9 +124,16 @@ def simulate_series(
     if residents is None:
         residents = [("B738", "A1"), ("A320", "A3"), ("A148", "A5"), ("IL76", "B4")]
     presences = simulate_traffic(
-        layout, t0, t1, rng, residents=residents, visits=visits, visitors_per_day=visitors_per_day,
-        reserved=reserved, **({"visitor_types": visitor_types} if visitor_types else {}),
-    )  # fmt: skip
+        layout,
+        t0,
+        t1,
+        rng,
+        residents=residents,
+        visits=visits,
+        visitors_per_day=visitors_per_day,
+        reserved=reserved,
+        **({"visitor_types": visitor_types} if visitor_types else {}),
+    )
     if specs is None:
         times = revisit_times(t0, days, ap.lon, rng)
         specs = [
@@ -150,7 +162,12 @@ def simulate_series(
     write_stays(presences, layout, truth_dir / "stays.csv")
     write_scenes_csv(written, truth_dir / "scenes.csv")
     return SeriesTruth(
-        out_dir=out_dir, imagery_dir=imagery, aprons_path=aprons_path, truth_dir=truth_dir,
-        layout=layout, presences=tuple(presences), images=tuple(p for _, p in written),
+        out_dir=out_dir,
+        imagery_dir=imagery,
+        aprons_path=aprons_path,
+        truth_dir=truth_dir,
+        layout=layout,
+        presences=tuple(presences),
+        images=tuple(p for _, p in written),
         specs=tuple(specs),
-    )  # fmt: skip
+    )

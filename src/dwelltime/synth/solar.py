@@ -15,13 +15,21 @@ def sun_position(t: pd.Timestamp, lat: float, lon: float) -> Sun:
     hour = t.hour + t.minute / 60 + t.second / 3600
     g = 2 * np.pi / 365 * (day - 1 + (hour - 12) / 24)
     eqtime = 229.18 * (
-        0.000075 + 0.001868 * np.cos(g) - 0.032077 * np.sin(g)
-        - 0.014615 * np.cos(2 * g) - 0.040849 * np.sin(2 * g)
-    )  # fmt: skip
+        0.000075
+        + 0.001868 * np.cos(g)
+        - 0.032077 * np.sin(g)
+        - 0.014615 * np.cos(2 * g)
+        - 0.040849 * np.sin(2 * g)
+    )
     decl = (
-        0.006918 - 0.399912 * np.cos(g) + 0.070257 * np.sin(g) - 0.006758 * np.cos(2 * g)
-        + 0.000907 * np.sin(2 * g) - 0.002697 * np.cos(3 * g) + 0.00148 * np.sin(3 * g)
-    )  # fmt: skip
+        0.006918
+        - 0.399912 * np.cos(g)
+        + 0.070257 * np.sin(g)
+        - 0.006758 * np.cos(2 * g)
+        + 0.000907 * np.sin(2 * g)
+        - 0.002697 * np.cos(3 * g)
+        + 0.00148 * np.sin(3 * g)
+    )
     solar_minutes = hour * 60 + eqtime + 4 * lon
     hour_angle = np.radians(solar_minutes / 4 - 180)
     phi = np.radians(lat)

@@ -25,15 +25,33 @@ from pathlib import Path
 import geopandas as gpd
 import shapely
 
+from dwelltime.synth.export import dota_line
 from dwelltime.synth.layout import AirportLayout
 from dwelltime.synth.scene import RenderedScene
 from dwelltime.synth.traffic import Presence
 
 SCENE_TRUTH_COLUMNS = (
-    "scene_id", "acquired", "aircraft_id", "visit_id", "stand_id", "type", "heading_deg",
-    "heading_grid_deg", "length_m", "wingspan_m", "x", "y", "cx_px", "cy_px", "polygon_px",
-    "hidden", "cloud_fraction", "in_view_fraction", "resident", "geometry",
-)  # fmt: skip
+    "scene_id",
+    "acquired",
+    "aircraft_id",
+    "visit_id",
+    "stand_id",
+    "type",
+    "heading_deg",
+    "heading_grid_deg",
+    "length_m",
+    "wingspan_m",
+    "x",
+    "y",
+    "cx_px",
+    "cy_px",
+    "polygon_px",
+    "hidden",
+    "cloud_fraction",
+    "in_view_fraction",
+    "resident",
+    "geometry",
+)
 
 
 def scene_truth_frame(scene: RenderedScene, crs: str) -> gpd.GeoDataFrame:
@@ -55,9 +73,7 @@ def scene_truth_frame(scene: RenderedScene, crs: str) -> gpd.GeoDataFrame:
 def dota_lines(scene: RenderedScene) -> list[str]:
     """DOTA label lines of one scene, with a ``gsd:`` header."""
     lines = [f"gsd:{scene.spec.gsd_m:g}"]
-    for r in scene.truth:
-        coords = " ".join(f"{v:.2f}" for v in r["polygon_px"].reshape(-1))
-        lines.append(f"{coords} {r['type']} {int(r['hidden'])}")
+    lines += [dota_line(r["polygon_px"], r["type"], r["hidden"]) for r in scene.truth]
     return lines
 
 
@@ -72,9 +88,22 @@ def write_scene_truth(scene: RenderedScene, image: Path, truth_dir: Path, crs: s
 def write_stays(presences: Sequence[Presence], layout: AirportLayout, path: Path) -> None:
     """One row per presence (aircraft × stand) with true times."""
     fields = [
-        "stay_id", "aircraft_id", "visit_id", "type", "stand_id", "apron_id", "x", "y",
-        "heading_deg", "start", "end", "arrival", "departure", "resident", "towed",
-    ]  # fmt: skip
+        "stay_id",
+        "aircraft_id",
+        "visit_id",
+        "type",
+        "stand_id",
+        "apron_id",
+        "x",
+        "y",
+        "heading_deg",
+        "start",
+        "end",
+        "arrival",
+        "departure",
+        "resident",
+        "towed",
+    ]
     towed = {p.visit_id for p in presences if sum(q.visit_id == p.visit_id for q in presences) > 1}
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
@@ -83,23 +112,45 @@ def write_stays(presences: Sequence[Presence], layout: AirportLayout, path: Path
             s = layout.stand(p.stand_id)
             w.writerow(
                 {
-                    "stay_id": f"S{i + 1:03d}", "aircraft_id": p.aircraft_id, "visit_id": p.visit_id,
-                    "type": p.type, "stand_id": p.stand_id, "apron_id": s.apron_id,
-                    "x": round(s.x, 2), "y": round(s.y, 2), "heading_deg": s.heading_deg,
-                    "start": p.start.isoformat(), "end": p.end.isoformat(),
-                    "arrival": p.arrival.isoformat(), "departure": p.departure.isoformat(),
-                    "resident": p.resident, "towed": p.visit_id in towed,
+                    "stay_id": f"S{i + 1:03d}",
+                    "aircraft_id": p.aircraft_id,
+                    "visit_id": p.visit_id,
+                    "type": p.type,
+                    "stand_id": p.stand_id,
+                    "apron_id": s.apron_id,
+                    "x": round(s.x, 2),
+                    "y": round(s.y, 2),
+                    "heading_deg": s.heading_deg,
+                    "start": p.start.isoformat(),
+                    "end": p.end.isoformat(),
+                    "arrival": p.arrival.isoformat(),
+                    "departure": p.departure.isoformat(),
+                    "resident": p.resident,
+                    "towed": p.visit_id in towed,
                 }
-            )  # fmt: skip
+            )
 
 
 def write_scenes_csv(scenes: Sequence[tuple[RenderedScene, Path]], path: Path) -> None:
     """One row per scene: how it was made."""
     fields = [
-        "scene_id", "file", "acquired", "time_source", "crs", "gsd_m", "bands", "dtype",
-        "cloud_fraction", "shift_east_m", "shift_north_m", "off_nadir_deg", "view_azimuth_deg",
-        "sun_azimuth_deg", "sun_elevation_deg", "n_aircraft",
-    ]  # fmt: skip
+        "scene_id",
+        "file",
+        "acquired",
+        "time_source",
+        "crs",
+        "gsd_m",
+        "bands",
+        "dtype",
+        "cloud_fraction",
+        "shift_east_m",
+        "shift_north_m",
+        "off_nadir_deg",
+        "view_azimuth_deg",
+        "sun_azimuth_deg",
+        "sun_elevation_deg",
+        "n_aircraft",
+    ]
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
@@ -107,16 +158,24 @@ def write_scenes_csv(scenes: Sequence[tuple[RenderedScene, Path]], path: Path) -
             s = scene.spec
             w.writerow(
                 {
-                    "scene_id": image.stem, "file": image.name, "acquired": s.acquired.isoformat(),
-                    "time_source": s.time_source, "crs": s.crs, "gsd_m": s.gsd_m, "bands": s.bands,
-                    "dtype": s.dtype, "cloud_fraction": round(scene.cloud_fraction, 4),
-                    "shift_east_m": s.shift_m[0], "shift_north_m": s.shift_m[1],
-                    "off_nadir_deg": s.off_nadir_deg, "view_azimuth_deg": s.view_azimuth_deg,
+                    "scene_id": image.stem,
+                    "file": image.name,
+                    "acquired": s.acquired.isoformat(),
+                    "time_source": s.time_source,
+                    "crs": s.crs,
+                    "gsd_m": s.gsd_m,
+                    "bands": s.bands,
+                    "dtype": s.dtype,
+                    "cloud_fraction": round(scene.cloud_fraction, 4),
+                    "shift_east_m": s.shift_m[0],
+                    "shift_north_m": s.shift_m[1],
+                    "off_nadir_deg": s.off_nadir_deg,
+                    "view_azimuth_deg": s.view_azimuth_deg,
                     "sun_azimuth_deg": round(scene.sun.azimuth_deg, 2),
                     "sun_elevation_deg": round(scene.sun.elevation_deg, 2),
                     "n_aircraft": len(scene.truth),
                 }
-            )  # fmt: skip
+            )
 
 
 def aprons_frame(layout: AirportLayout) -> gpd.GeoDataFrame:

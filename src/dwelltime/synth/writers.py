@@ -43,11 +43,18 @@ def write_scene(scene: RenderedScene, folder: Path) -> Path:
     path = folder / image_name(spec.stem, spec.acquired, spec.time_source)
     count, height, width = scene.data.shape
     profile = {
-        "driver": "GTiff", "width": width, "height": height, "count": count,
-        "dtype": scene.data.dtype.name, "crs": CRS.from_user_input(scene.crs),
-        "transform": scene.transform, "nodata": 0, "tiled": True,
-        "blockxsize": 256, "blockysize": 256,
-    }  # fmt: skip
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": count,
+        "dtype": scene.data.dtype.name,
+        "crs": CRS.from_user_input(scene.crs),
+        "transform": scene.transform,
+        "nodata": 0,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+    }
     if spec.jpeg_quality and scene.data.dtype == np.uint8 and count == 3:
         profile.update(compress="JPEG", jpeg_quality=spec.jpeg_quality, photometric="YCBCR")
         profile.pop("nodata")  # JPEG-compressed RGB: nodata via the internal mask instead
@@ -86,29 +93,43 @@ def _write_time_sidecar(scene: RenderedScene, image: Path) -> None:
     cloud = round(scene.cloud_fraction, 4)
     if spec.time_source == "stac":
         item = {
-            "type": "Feature", "stac_version": "1.0.0", "id": image.stem,
-            "geometry": geometry, "bbox": [min(lons), min(lats), max(lons), max(lats)],
+            "type": "Feature",
+            "stac_version": "1.0.0",
+            "id": image.stem,
+            "geometry": geometry,
+            "bbox": [min(lons), min(lats), max(lons), max(lats)],
             "properties": {
-                "datetime": _iso(spec.acquired), "platform": "synthetic",
-                "gsd": spec.gsd_m, "eo:cloud_cover": 100 * cloud,
-                "view:off_nadir": spec.off_nadir_deg, "view:sun_azimuth": scene.sun.azimuth_deg,
+                "datetime": _iso(spec.acquired),
+                "platform": "synthetic",
+                "gsd": spec.gsd_m,
+                "eo:cloud_cover": 100 * cloud,
+                "view:off_nadir": spec.off_nadir_deg,
+                "view:sun_azimuth": scene.sun.azimuth_deg,
                 "view:sun_elevation": scene.sun.elevation_deg,
             },
-            "assets": {"image": {"href": f"./{image.name}", "type": "image/tiff; application=geotiff"}},
+            "assets": {
+                "image": {"href": f"./{image.name}", "type": "image/tiff; application=geotiff"}
+            },
             "links": [],
-        }  # fmt: skip
+        }
         image.with_suffix(".json").write_text(json.dumps(item, indent=1))
     elif spec.time_source == "planet_json":
         item_id = image.stem.removesuffix("_3B_AnalyticMS")
         meta = {
-            "id": item_id, "type": "Feature", "geometry": geometry,
+            "id": item_id,
+            "type": "Feature",
+            "geometry": geometry,
             "properties": {
-                "acquired": _iso(spec.acquired), "item_type": "SkySatScene",
-                "provider": "skysat", "cloud_cover": cloud, "gsd": spec.gsd_m,
-                "view_angle": spec.off_nadir_deg, "sun_azimuth": scene.sun.azimuth_deg,
+                "acquired": _iso(spec.acquired),
+                "item_type": "SkySatScene",
+                "provider": "skysat",
+                "cloud_cover": cloud,
+                "gsd": spec.gsd_m,
+                "view_angle": spec.off_nadir_deg,
+                "sun_azimuth": scene.sun.azimuth_deg,
                 "sun_elevation": scene.sun.elevation_deg,
             },
-        }  # fmt: skip
+        }
         (image.parent / f"{item_id}_metadata.json").write_text(json.dumps(meta, indent=1))
     elif spec.time_source == "maxar_imd":
         t = spec.acquired.tz_convert("UTC")
@@ -116,7 +137,8 @@ def _write_time_sidecar(scene: RenderedScene, image: Path) -> None:
             'version = "28.4";\ngenerationTime = '
             f'{_iso(t)};\nproductType = "Basic";\nBEGIN_GROUP = IMAGE_1\n'
             f'\tsatId = "WV03";\n\tfirstLineTime = {_iso(t)};\n'
-            f"\tavgSunAz = {scene.sun.azimuth_deg:.1f};\n\tavgSunEl = {scene.sun.elevation_deg:.1f};\n"
+            f"\tavgSunAz = {scene.sun.azimuth_deg:.1f};\n"
+            f"\tavgSunEl = {scene.sun.elevation_deg:.1f};\n"
             f"\tavgOffNadirViewAngle = {spec.off_nadir_deg:.1f};\n\tcloudCover = {cloud:.3f};\n"
             "END_GROUP = IMAGE_1\nEND;\n"
         )
@@ -132,10 +154,15 @@ def write_udm2(scene: RenderedScene, path: Path) -> Path:
     bands[5] = scene.valid & ~scene.clear
     bands[7] = ~scene.valid
     profile = {
-        "driver": "GTiff", "width": w, "height": h, "count": 8, "dtype": "uint8",
-        "crs": CRS.from_user_input(scene.crs), "transform": scene.transform,
+        "driver": "GTiff",
+        "width": w,
+        "height": h,
+        "count": 8,
+        "dtype": "uint8",
+        "crs": CRS.from_user_input(scene.crs),
+        "transform": scene.transform,
         "compress": "DEFLATE",
-    }  # fmt: skip
+    }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(bands)
         dst.update_tags(1, name="clear")
