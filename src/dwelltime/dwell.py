@@ -88,7 +88,7 @@ def dwell_interval(
     t_i, t_j = seen_utc[0], seen_utc[-1]
     start = t_i if pd.isna(t_a) else t_a + (t_i - t_a) / 2
     end = t_j if pd.isna(t_b) else t_j + (t_b - t_j) / 2
-    max_h = hours(t_b - t_i) if not (pd.isna(t_a) or pd.isna(t_b)) else float(np.nan)
+    max_h = hours(t_b - t_a) if not (pd.isna(t_a) or pd.isna(t_b)) else float(np.nan)
     return DwellInterval(
         first_seen=t_i,
         last_seen=t_j,
