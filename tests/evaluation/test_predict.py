@@ -55,3 +55,15 @@ def test_lower_score_floor(marker_detector):
     assert det.decode_config.score_threshold == 0.05
     lower_score_floor(det, 0.2)
     assert det.decode_config.score_threshold == 0.05
+
+
+def test_with_the_real_untrained_detector():
+    from dwelltime.detector import Detector, build_detector, default_classes
+
+    classes = default_classes()
+    detector = Detector(build_detector(num_classes=len(classes)), classes=classes, device="cpu")
+    lower_score_floor(detector, 0.0)  # report every peak, so that there is something to read
+    image = np.random.default_rng(0).integers(0, 256, (3, 100, 90), dtype=np.uint8)
+    objects = predict_image(detector, image, 1.0, tile_px=64, overlap_px=16)
+    assert len(objects) > 0 and set(objects.types) <= set(classes)
+    assert np.all(objects.length_m > 0) and np.all((objects.score >= 0) & (objects.score <= 1))
