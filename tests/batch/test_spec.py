@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from dwelltime.batch.spec import JobSpecError, load_spec
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "job.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
+    spec = load_spec(
+        write(
+            tmp_path,
+            "output: out\nworkers: 0\njobs:\n"
+            "  - {airport: zkpy, imagery: sunan, aprons: a.geojson, type: IL62}\n"
+            "  - {airport: FNJ2, imagery: /abs/images}\n",
+        )
+    )
+    assert spec.output == tmp_path / "out"
+    assert spec.workers == 0
+    first, second = spec.jobs
+    assert (first.airport, first.imagery, first.aprons, first.type) == (
+        "ZKPY",
+        tmp_path / "sunan",
+        tmp_path / "a.geojson",
+        "IL62",
+    )
+    assert second.imagery == Path("/abs/images") and second.aprons is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("output: out\njobs: []\n", "empty"),
+        ("jobs:\n  - {airport: ZKPY, imagery: x}\n", "required"),
+        ("output: o\nbogus: 1\njobs:\n  - {airport: ZKPY, imagery: x}\n", "bogus"),
+        ("output: o\njobs:\n  - {airport: ZKPY, imagery: x, colour: red}\n", "colour"),
+        ("output: o\njobs:\n  - {airport: ZKPY}\n", "imagery"),
+        (
+            "output: o\njobs:\n  - {airport: ZKPY, imagery: x}\n  - {airport: zkpy, imagery: y}\n",
+            "twice",
+        ),
+        ("output: o\nbatch_size: 0\njobs:\n  - {airport: ZKPY, imagery: x}\n", "batch_size"),
+        ("- just a list\n", "mapping"),
+        ("output: [unclosed\n", "cannot read"),
+    ],
+)
+def test_bad_job_files_name_the_problem(tmp_path, text, message):
+    with pytest.raises(JobSpecError, match=message):
+        load_spec(write(tmp_path, text))

@@ -1,0 +1,56 @@
+import geopandas as gpd
+import pandas as pd
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+
+from dwelltime.batch.store import SceneStore
+from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+
+CRS = "EPSG:32651"
+
+
+def detections(scene_id: str, n: int) -> gpd.GeoDataFrame:
+    t = pd.Timestamp("2023-07-31T02:00:00Z")
+    rows = {
+        "detection_id": [f"{scene_id}:{i + 1}" for i in range(n)],
+        "scene_id": [scene_id] * n,
+        "airport": ["ZKPY"] * n,
+        "acquired": [t] * n,
+        "x": [100.0 * i for i in range(n)],
+        "y": [5.0] * n,
+        "heading_deg": [90.0] * n,
+        "length_m": [53.1] * n,
+        "wingspan_m": [43.2] * n,
+        "type": ["IL62"] * n,
+        "type_prob": [0.9] * n,
+        "score": [0.8] * n,
+    }
+    geometry = [shapely.box(100.0 * i - 25, -20, 100.0 * i + 25, 20) for i in range(n)]
+    return gpd.GeoDataFrame(rows, geometry=geometry, crs=CRS)
+
+
+def test_commit_then_load_in_scene_order(tmp_path):
+    store = SceneStore(tmp_path)
+    cover = empty_frame(COVERAGE_COLUMNS, CRS)
+    store.commit("b", cover, detections("b", 2))
+    store.commit("a", cover, detections("a", 1))
+    assert store.done() == {"a", "b"}
+    _, dets = store.load(CRS)
+    expected = pd.concat([detections("a", 1), detections("b", 2)], ignore_index=True)
+    assert_geodataframe_equal(dets, gpd.GeoDataFrame(expected, crs=CRS))
+
+
+def test_uncommitted_scene_is_not_done_and_failures_are_recorded(tmp_path):
+    store = SceneStore(tmp_path)
+    # a killed job may leave parquet files without the marker: not done, and not loaded
+    detections("x", 1).to_parquet(store.folder / "x.detections.parquet")
+    store.record_failure("y", "/data/y.tif", "RasterioIOError: truncated")
+    assert store.done() == set()
+    assert store.failed() == {"y": "RasterioIOError: truncated"}
+    coverage, dets = store.load(CRS)
+    assert dets.empty and coverage.empty
+    assert list(dets.columns) == list(DETECTION_COLUMNS)
+    # a later success clears the failure record
+    store.commit("y", empty_frame(COVERAGE_COLUMNS, CRS), detections("y", 1))
+    assert store.failed() == {} and store.done() == {"y"}
+    assert not list(store.folder.glob(".tmp-*"))
