@@ -93,11 +93,11 @@ def scene_grid(layout: AirportLayout, spec: SceneSpec) -> tuple[Affine, Affine, 
     true = Affine(px, 0, min(xs), 0, -py, max(ys))
     width, height = round((max(xs) - min(xs)) / px), round((max(ys) - min(ys)) / py)
     inv = ~true
-    c0, r0 = inv * (x0, y0)
-    c1, r1 = inv * (x1, y1)
-    c2, r2 = inv * (x2, y2)
+    c0, r0 = inv @ (x0, y0)
+    c1, r1 = inv @ (x1, y1)
+    c2, r2 = inv @ (x2, y2)
     world = Affine((c1 - c0) / 100, (c2 - c0) / 100, 0, (r1 - r0) / 100, (r2 - r0) / 100, 0)
-    world = Affine.translation(c0, r0) * world * Affine.translation(-cx, -cy)
+    world = Affine.translation(c0, r0) @ world @ Affine.translation(-cx, -cy)
     return true, world, width, height
 
 
@@ -126,7 +126,7 @@ def _rings_px(world: Affine, geom: shapely.Geometry) -> tuple[list[np.ndarray], 
             continue
         for ring, out in [(g.exterior, exteriors)] + [(r, holes) for r in g.interiors]:
             xy = np.asarray(ring.coords)
-            c, r = world * (xy[:, 0], xy[:, 1])
+            c, r = world @ (xy[:, 0], xy[:, 1])
             out.append(np.stack([c, r], 1))
     return exteriors, holes
 
@@ -351,7 +351,7 @@ def render_scene(
     placed = []
     for p in occupants:
         x, y, h = _parked(p, layout)
-        c, r = world * (x, y)
+        c, r = world @ (x, y)
         placed.append((p, catalog[p.type], (float(c), float(r), (h + rotation) % 360), (x, y, h)))
     for _, t, place, _ in placed:
         draw_shadow(rgb, t, place, sun, gsd, strength)
@@ -377,7 +377,7 @@ def render_scene(
         hr = np.radians(h)
         e = x + corners_m[:, 0] * np.cos(hr) + corners_m[:, 1] * np.sin(hr)
         n = y - corners_m[:, 0] * np.sin(hr) + corners_m[:, 1] * np.cos(hr)
-        cols, rows = world * (e, n)
+        cols, rows = world @ (e, n)
         cloud_mean = float(opacity[on].mean()) if on.any() else 0.0
         in_view = float(valid[on].mean()) if on.any() else 0.0
         truth.append(
@@ -404,7 +404,7 @@ def render_scene(
                 "resident": p.resident,
             }
         )
-    written = Affine.translation(*_crs_shift(layout, spec)) * true
+    written = Affine.translation(*_crs_shift(layout, spec)) @ true
     return RenderedScene(spec, data, written, spec.crs, valid, clear, sun, truth)
 
 

@@ -11,7 +11,7 @@ from dwelltime.synth.aircraft import Sun
 def sun_position(t: pd.Timestamp, lat: float, lon: float) -> Sun:
     """Azimuth (degrees clockwise from north) and elevation of the sun at UTC time ``t``."""
     t = pd.Timestamp(t).tz_convert("UTC")
-    day = t.dayofyear
+    day = t.day_of_year
     hour = t.hour + t.minute / 60 + t.second / 3600
     g = 2 * np.pi / 365 * (day - 1 + (hour - 12) / 24)
     eqtime = 229.18 * (

@@ -80,7 +80,7 @@ def _iso(t: pd.Timestamp) -> str:
 def _footprint_lonlat(scene: RenderedScene) -> list[list[float]]:
     h, w = scene.valid.shape
     cols, rows = np.array([0, w, w, 0, 0]), np.array([0, 0, h, h, 0])
-    xs, ys = scene.transform * (cols, rows)
+    xs, ys = scene.transform @ (cols, rows)
     lon, lat = Transformer.from_crs(scene.crs, "EPSG:4326", always_xy=True).transform(xs, ys)
     return [[float(a), float(b)] for a, b in zip(lon, lat, strict=True)]
 

@@ -1,0 +1,36 @@
+"""``dwelltime synth``: chips, series and usage errors."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from dwelltime.cli import main
+
+
+def test_chips_writes_images_and_dota_labels(tmp_path):
+    out = tmp_path / "chips"
+    result = CliRunner().invoke(
+        main, ["-q", "synth", "chips", str(out), "-n", "2", "--size", "64", "--types", "il62"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "images").iterdir()) == [
+        "chip_000000.png",
+        "chip_000001.png",
+    ]
+    lines = (out / "labels" / "chip_000000.txt").read_text().splitlines()
+    assert lines[0] == "gsd:0.5"
+    assert all(len(ln.split()) == 10 and ln.split()[8] == "IL62" for ln in lines[1:])
+
+
+def test_chips_refuses_unknown_types_and_non_empty_out(tmp_path):
+    result = CliRunner().invoke(main, ["synth", "chips", str(tmp_path / "c"), "--types", "XX99"])
+    assert result.exit_code == 2 and "XX99" in result.output
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    result = CliRunner().invoke(main, ["synth", "chips", str(tmp_path / "full"), "-n", "1"])
+    assert result.exit_code == 2 and "--overwrite" in result.output
+
+
+def test_series_unknown_airport_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["synth", "series", str(tmp_path / "s"), "--airport", "QQQQ"])
+    assert result.exit_code == 2 and "--airport" in result.output
