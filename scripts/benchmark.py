@@ -6,7 +6,8 @@ Times, on the same random uint8 tiles and in the same run, dwelltime's detector
 uint8→float conversion and its post-processing included). CPU runs use ``--threads`` torch
 threads (default 2); CUDA, when available, batch 32 under bf16 autocast with channels-last.
 Our detector uses the shipped weights when ``models/`` holds them, else random weights (the
-table says which): speed does not depend on the weights' values.
+table says which): speed does not depend on the weights' values. Besides wall time per tile
+the table gives process CPU time per tile (all threads), steadier on a shared, busy host.
 
     python scripts/benchmark.py --out bench.json
     python scripts/benchmark.py --tiles 512 --devices cpu --iters 2
@@ -39,6 +40,7 @@ class Timing:
     batch: int
     tiles_per_s: float
     ms_per_tile: float
+    cpu_ms_per_tile: float  # process CPU time (all threads): steadier than wall on a busy host
     speedup_vs_peer: float = float("nan")
 
 
@@ -105,16 +107,17 @@ def peer_detector(device: str, tile: int) -> Callable[[np.ndarray], object]:
 
 def time_batches(
     predict: Callable[[np.ndarray], object], tiles: np.ndarray, warmup: int, iters: int
-) -> float:
-    """Seconds per batch, the median over ``iters`` timed calls after ``warmup`` calls."""
+) -> tuple[float, float]:
+    """Wall and process-CPU seconds per batch, medians over ``iters`` calls after ``warmup``."""
     for _ in range(warmup):
         predict(tiles)
-    seconds = []
+    wall, cpu = [], []
     for _ in range(iters):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         predict(tiles)  # both return host arrays, so the GPU has finished when this returns
-        seconds.append(time.perf_counter() - start)
-    return float(np.median(seconds))
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return float(np.median(wall)), float(np.median(cpu))
 
 
 def bench_models(args: argparse.Namespace) -> list[Timing]:
@@ -135,8 +138,9 @@ def bench_models(args: argparse.Namespace) -> list[Timing]:
                 ("dwelltime OrientedCenterNet", ours, weights),
                 ("torchvision FRCNN-MobileNet-v3-FPN", peer_detector(device, tile), "random"),
             ):
-                s = time_batches(predict, tiles, args.warmup, iters)
-                pair.append(Timing(name, wlabel, device, tile, batch, batch / s, 1000 * s / batch))
+                s, cpu = time_batches(predict, tiles, args.warmup, iters)
+                ms, cpu_ms = 1000 * s / batch, 1000 * cpu / batch
+                pair.append(Timing(name, wlabel, device, tile, batch, batch / s, ms, cpu_ms))
             ours_t, peer_t = pair
             rows += [
                 Timing(
@@ -150,13 +154,15 @@ def bench_models(args: argparse.Namespace) -> list[Timing]:
 def markdown(rows: list[Timing]) -> str:
     """The table as Markdown."""
     lines = [
-        "| model | weights | device | tile | batch | tiles/s | ms/tile | speed-up vs peer |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| model | weights | device | tile | batch | tiles/s | ms/tile | CPU ms/tile "
+        "| speed-up vs peer |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r.model} | {r.weights} | {r.device} | {r.tile}² | {r.batch} | "
-            f"{r.tiles_per_s:.2f} | {r.ms_per_tile:.1f} | {r.speedup_vs_peer:.2f}× |"
+            f"{r.tiles_per_s:.2f} | {r.ms_per_tile:.1f} | {r.cpu_ms_per_tile:.0f} | "
+            f"{r.speedup_vs_peer:.2f}× |"
         )
     return "\n".join(lines)
 
