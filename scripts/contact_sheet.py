@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from dwelltime.synth import load_catalog
 from dwelltime.synth.chips import compose_chip
 
-CHIP_PX = 160
+CHIP_PX = 180
 SHOWCASE = ("IL62", "T204", "IL76", "A148", "T154", "B738")
 
 
@@ -25,7 +25,7 @@ def chip(rng: np.random.Generator, icao: str, source_gsd_m: float) -> np.ndarray
     extent = CHIP_PX * 0.5
     image = compose_chip(
         rng, [(t, extent / 2, extent / 2, 30.0)], size_px=CHIP_PX, gsd_m=0.5,
-        source_gsd_m=source_gsd_m, randomise=False,
+        source_gsd_m=source_gsd_m, randomise=False, clutter=False,
     ).image  # fmt: skip
     img = Image.fromarray(image)
     draw = ImageDraw.Draw(img)

@@ -45,7 +45,7 @@ def test_chip_shapes_and_empty_chip():
 def test_every_label_matches_its_pixels(source_gsd):
     rng = np.random.default_rng(11)
     checked = 0
-    for _ in range(3):
+    for _ in range(6):
         chip = render_chip(
             rng, size_px=256, source_gsd_m=source_gsd, n_aircraft=(3, 4), cloud_probability=0
         )
@@ -119,8 +119,8 @@ def test_heading_convention_nose_points_up_at_zero():
 def test_clouds_hide_labels():
     rng = np.random.default_rng(2)
     hidden = []
-    for _ in range(6):
-        chip = render_chip(rng, size_px=128, n_aircraft=(2, 3), cloud_probability=1.0)
+    for _ in range(10):
+        chip = render_chip(rng, size_px=192, n_aircraft=(2, 3), cloud_probability=1.0)
         hidden += [lb.hidden for lb in chip.labels]
     assert any(hidden) and not all(hidden)
 

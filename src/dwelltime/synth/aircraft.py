@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dwelltime.synth.catalog import AircraftType
-from dwelltime.synth.planform import Part, planform
+from dwelltime.synth.planform import DETAIL_KINDS, Part, planform
 from dwelltime.synth.raster import blend, coverage
 
 _WHITES = np.array([[0.93, 0.93, 0.92], [0.88, 0.89, 0.9], [0.8, 0.81, 0.82], [0.95, 0.94, 0.9]])
@@ -47,9 +47,10 @@ def random_paint(rng: np.random.Generator, t: AircraftType) -> dict[str, np.ndar
     wing = np.clip(body * rng.uniform(0.72, 0.92) + rng.uniform(-0.03, 0.03), 0, 1)
     if rng.random() < 0.3:
         wing = np.full(3, rng.uniform(0.55, 0.75))
-    engine = (
-        body * rng.uniform(0.8, 1.0) if rng.random() < 0.6 else np.full(3, rng.uniform(0.45, 0.75))
-    )
+    if military or rng.random() < 0.5:
+        engine = body * rng.uniform(0.8, 0.95)
+    else:  # bare metal / grey nacelles
+        engine = np.full(3, rng.uniform(0.5, 0.8))
     cheat = livery if rng.random() < 0.6 else body
     return {
         "fuselage": np.clip(body, 0, 1),
@@ -60,6 +61,9 @@ def random_paint(rng: np.random.Generator, t: AircraftType) -> dict[str, np.ndar
         "cheat": cheat,
         "prop": np.full(3, 0.12),
         "intake": np.clip(body * 0.6, 0, 1),
+        "window": np.full(3, rng.uniform(0.08, 0.2)),
+        "inlet": np.full(3, rng.uniform(0.15, 0.35)),
+        "flap": np.clip(wing * rng.uniform(0.8, 0.9), 0, 1),
     }
 
 
@@ -83,7 +87,7 @@ def _shadow_polygons(
     plan = planform(t)
     polys = []
     for part in plan.parts:
-        if part.kind in ("prop", "cheat", "intake"):
+        if part.kind in DETAIL_KINDS:
             continue
         base = to_pixels(part.xy, *place, gsd_m)
         for frac in (1.0, 0.5):

@@ -74,7 +74,9 @@ def concrete(rng: np.random.Generator, shape: tuple[int, int], gsd_m: float) -> 
     # distance to the nearest joint, in slab units; joints ~0.25 m wide
     edge = np.minimum(np.minimum(u - iu, 1 - (u - iu)), np.minimum(v - iv, 1 - (v - iv)))
     joint_w = np.float32(max(0.25 / gsd_m, 0.35) / slab)
-    tone = tone * (1 - 0.15 * np.clip(1 - edge / joint_w, 0, 1))
+    # joints fade out where slabs are only a few pixels wide (they would alias)
+    contrast = 0.15 * np.clip((slab - 3) / 6, 0, 1)
+    tone = tone * (1 - contrast * np.clip(1 - edge / joint_w, 0, 1))
     stains = noise_field(rng, shape, gsd_m, scale=rng.uniform(0.5, 3.0))
     tone = tone * (1 - rng.uniform(0.05, 0.25) * np.clip(stains, 0, 1))
     tone = tone * (1 + 0.04 * noise_field(rng, shape, gsd_m, scale=0.1))
@@ -132,14 +134,15 @@ def distractors(
 ) -> None:
     """Buildings, vehicles, jet bridges (``shadow_dir``: pixel offset of a 1 m high point)."""
     h, w = rgb.shape[:2]
-    for _ in range(rng.poisson(0.6)):  # buildings / hangars
+    hectares = h * w * gsd_m**2 / 10_000
+    for _ in range(rng.poisson(0.08 * hectares)):  # buildings / hangars
         bw, bh = rng.uniform(20, 120, 2) / gsd_m
         poly = _rotated_rect(
             rng.uniform(0, w), rng.uniform(0, h), bw, bh, rng.choice([0.0, rng.uniform(0, np.pi)])
         )
         roof = np.full(3, rng.uniform(0.45, 0.95)) + rng.uniform(-0.05, 0.05, 3)
         _box_with_shadow(rgb, poly, roof, shadow_dir * rng.uniform(5, 15))
-    for _ in range(rng.poisson(1.0)):  # jet bridges: long thin boxes with a rotunda
+    for _ in range(rng.poisson(0.15 * hectares)):  # jet bridges: long thin boxes with a rotunda
         length, width = rng.uniform(15, 40) / gsd_m, rng.uniform(2.5, 3.5) / gsd_m
         ang = rng.uniform(0, np.pi)
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
@@ -150,8 +153,7 @@ def distractors(
         _box_with_shadow(
             rgb, _rotated_rect(*end, width * 1.6, width * 1.6, ang), colour * 0.9, shadow_dir * 5
         )
-    n_vehicles = rng.poisson(6)
-    for _ in range(n_vehicles):  # tugs, buses, fuel trucks, cars
+    for _ in range(rng.poisson(0.9 * hectares)):  # tugs, buses, fuel trucks, cars
         length = rng.choice([2.5, 4.5, 8.0, 12.0]) * rng.uniform(0.8, 1.2)
         poly = _rotated_rect(
             rng.uniform(0, w), rng.uniform(0, h), length / gsd_m, 2.4 / gsd_m, rng.uniform(0, np.pi)
@@ -161,12 +163,20 @@ def distractors(
 
 
 def apron_background(
-    rng: np.random.Generator, shape: tuple[int, int], gsd_m: float, shadow_dir: np.ndarray
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    gsd_m: float,
+    shadow_dir: np.ndarray,
+    *,
+    clutter: bool = True,
 ) -> np.ndarray:
-    """A random apron scene without aircraft, (H, W, 3) float32 in [0, 1]."""
+    """A random apron scene without aircraft, (H, W, 3) float32 in [0, 1]; ``clutter=False``:
+    concrete and markings only (no grass edge, buildings, bridges or vehicles)."""
     rgb = concrete(rng, shape, gsd_m)
     h, w = shape
-    if rng.random() < 0.5:  # grass or asphalt taking part of the view behind a straight edge
+    if (
+        clutter and rng.random() < 0.5
+    ):  # grass or asphalt taking part of the view behind a straight edge
         ang = rng.uniform(0, 2 * np.pi)
         rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
         d = (
@@ -180,5 +190,6 @@ def apron_background(
         )
         rgb = rgb * (1 - inside) + other * inside
     markings(rng, rgb, gsd_m)
-    distractors(rng, rgb, gsd_m, shadow_dir)
+    if clutter:
+        distractors(rng, rgb, gsd_m, shadow_dir)
     return rgb

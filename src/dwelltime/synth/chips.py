@@ -129,15 +129,19 @@ def compose_chip(
     source_gsd_m: float,
     cloud_probability: float = 0.0,
     randomise: bool = True,
+    clutter: bool = True,
 ) -> Chip:
     """Render the given aircraft placements (metres from the chip's top-left corner) on a
-    random apron; ``randomise=False`` skips the colour/noise/JPEG domain randomisation.
+    random apron; ``randomise=False`` skips the colour/noise/JPEG domain randomisation,
+    ``clutter=False`` the buildings, bridges, vehicles and grass.
     """
     extent_m = size_px * gsd_m
     n_src = max(round(extent_m / source_gsd_m), 8)
     src_gsd = extent_m / n_src
     sun = Sun(float(rng.uniform(0, 360)), float(rng.uniform(25, 75)))
-    rgb = apron_background(rng, (n_src, n_src), src_gsd, sun.shadow_px(1.0, src_gsd))
+    rgb = apron_background(
+        rng, (n_src, n_src), src_gsd, sun.shadow_px(1.0, src_gsd), clutter=clutter
+    )
     ids = np.zeros((n_src, n_src), np.uint16)
     shadow_strength = float(rng.uniform(0.4, 0.7))
     for t, x, y, heading in placed:

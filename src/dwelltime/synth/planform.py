@@ -16,7 +16,12 @@ import numpy as np
 from dwelltime.synth.catalog import AircraftType
 
 #: Colour keys a part can carry; the renderer maps each to a paint colour.
-PART_KINDS = ("fuselage", "wing", "engine", "fin", "tailplane", "prop", "cheat", "intake")
+PART_KINDS = (
+    "fuselage", "wing", "engine", "fin", "tailplane", "prop", "cheat", "intake", "window",
+    "inlet", "flap",
+)  # fmt: skip
+#: Paint details that cast no shadow of their own (they lie on a larger part).
+DETAIL_KINDS = ("prop", "cheat", "intake", "window", "inlet", "flap")
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,22 @@ def _pod(x: float, y_front: float, length: float, width: float) -> np.ndarray:
     )
 
 
+def _inlet(x: float, y_front: float, length: float, width: float) -> np.ndarray:
+    """The dark intake lip at the front of a jet nacelle."""
+    return _rect(x - 0.38 * width, x + 0.38 * width, y_front - 0.09 * length, y_front)
+
+
+def _flap(t: AircraftType) -> np.ndarray:
+    """The trailing-edge flap band of the starboard wing (outboard of the fuselage)."""
+    x = np.linspace(t.fuselage_width_m / 2, 0.75 * t.wingspan_m / 2, 6)
+    le, te = _wing_edges(t, x)
+    if t.sweep_deg > 15:  # inboard of the kink the trailing edge is straight
+        x_kink = 0.33 * t.wingspan_m / 2
+        te = np.where(x < x_kink, _wing_edges(t, np.array([x_kink]))[1][0], te)
+    depth = 0.22 * (le - te)
+    return np.concatenate([np.stack([x, te + depth], 1), np.stack([x, te + 0.05], 1)[::-1]])
+
+
 def _tailplane(t: AircraftType) -> np.ndarray:
     half_len, semi = t.length_m / 2, t.tailplane_span_m / 2
     root_chord = (0.085 if t.is_jet else 0.1) * t.length_m
@@ -143,6 +164,7 @@ def _engines(t: AircraftType, wing_h: float) -> tuple[list[Part], list[Part]]:
             x = fw / 2 + pod_w / 2 + 0.15 + i * (pod_w + 0.1)
             for sign in (1, -1):
                 above.append(Part("engine", _pod(sign * x, y_front, pod_l, pod_w), h))
+                above.append(Part("inlet", _inlet(sign * x, y_front, pod_l, pod_w), h))
         if t.engines == 3:  # centre engine: S-duct intake on top of the rear fuselage
             y0 = -length / 2 + 0.24 * length
             above.append(
@@ -175,12 +197,10 @@ def _engines(t: AircraftType, wing_h: float) -> tuple[list[Part], list[Part]]:
             over = t.engine_mount == "wing (over-wing)"
             y_front = le[0] + (0.75 if over else 0.55) * pod_l
             for sign in (1, -1):
-                part = Part(
-                    "engine",
-                    _pod(sign * x, y_front, pod_l, pod_w),
-                    wing_h + (1.2 if over else -1.0),
-                )
-                (above if over else below).append(part)
+                h = wing_h + (1.2 if over else -1.0)
+                pod = Part("engine", _pod(sign * x, y_front, pod_l, pod_w), h)
+                inlet = Part("inlet", _inlet(sign * x, y_front, pod_l, pod_w), h)
+                (above if over else below).extend([pod, inlet])
     return below, above
 
 
@@ -191,7 +211,13 @@ def planform(t: AircraftType) -> Planform:
     body_h = fw + (0.8 if t.wing_position == "high" else 1.4)
     wing_h = body_h - 0.3 if t.wing_position == "high" else 2.6
     wing_r = _wing(t)
-    wings = [Part("wing", wing_r, wing_h), Part("wing", _mirror(wing_r), wing_h)]
+    flap_r = _flap(t)
+    wings = [
+        Part("wing", wing_r, wing_h),
+        Part("wing", _mirror(wing_r), wing_h),
+        Part("flap", flap_r, wing_h),
+        Part("flap", _mirror(flap_r), wing_h),
+    ]
     below, above = _engines(t, wing_h)
     fuselage = Part("fuselage", _fuselage(t), body_h)
     r = fw / 2
@@ -220,7 +246,11 @@ def planform(t: AircraftType) -> Planform:
         parts += wings
     if t.tail != "T-tail":
         parts.append(tailplane)
-    parts += [fuselage, *cheat]
+    y_ws = length / 2 - 0.42 * t.nose_len_m
+    windscreen = Part(
+        "window", _rect(-0.3 * fw, 0.3 * fw, y_ws - 0.12 * t.nose_len_m, y_ws), body_h
+    )
+    parts += [fuselage, *cheat, windscreen]
     if t.wing_position == "high":
         parts += wings
     parts += [fin, *above]
