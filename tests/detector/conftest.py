@@ -1,0 +1,43 @@
+"""Fixtures of the detector tests: a tiny untrained network and its saved weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dwelltime.detector.model import build_detector
+from dwelltime.detector.weights import save_weights
+
+CLASSES = ["IL62", "T204", "unknown"]
+DIMS = {"IL62": (53.12, 43.2), "T204": (46.14, 41.8)}
+
+
+@pytest.fixture
+def classes() -> list[str]:
+    """Type classes of the tiny test network."""
+    return list(CLASSES)
+
+
+@pytest.fixture
+def dims() -> dict[str, tuple[float, float]]:
+    """(length_m, wingspan_m) of the test classes."""
+    return dict(DIMS)
+
+
+@pytest.fixture
+def tiny_model():
+    """An untrained network small enough for fast tests."""
+    return build_detector(num_classes=len(CLASSES), width_mult=0.25, fpn_channels=8)
+
+
+@pytest.fixture
+def tiny_weights(tmp_path: Path, tiny_model) -> Path:
+    """The tiny network saved as safetensors with its model card."""
+    card = {
+        "created": "2026-01-01T00:00:00+00:00",
+        "classes": CLASSES,
+        "gsd_m": 0.5,
+        "dimensions": {k: list(v) for k, v in DIMS.items()},
+    }
+    return save_weights(tiny_model, tmp_path / "models", arch="tiny", data="test", card=card)

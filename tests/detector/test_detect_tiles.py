@@ -1,0 +1,110 @@
+"""detect_tiles: batched inference, valid masks, georeferencing and merging across tiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from affine import Affine
+
+from dwelltime.detector import Detector, TileDetections, detect_tiles
+from dwelltime.schema import DETECTION_COLUMNS
+from dwelltime.tiling import Tile
+
+ACQUIRED = pd.Timestamp("2026-07-31T03:00:00Z")
+SIZE = 128  # tile pixels
+
+
+def tile(index: int, x0: float, *, scene: str = "s1", valid: np.ndarray | None = None) -> Tile:
+    """A 128 px tile at 0.5 m whose west edge is ``x0`` metres (north edge y = 64 m)."""
+    return Tile(
+        scene_id=scene,
+        airport="ZKPY",
+        acquired=ACQUIRED,
+        index=index,
+        crs="EPSG:32651",
+        transform=Affine(0.5, 0, x0, 0, -0.5, 64.0),
+        image=np.full((3, SIZE, SIZE), index, dtype=np.uint8),
+        valid=np.ones((SIZE, SIZE), bool) if valid is None else valid,
+    )
+
+
+def one(cx: float, cy: float, score: float, heading: float = 45.0) -> TileDetections:
+    """One IL62-sized aircraft (53 × 43 m = 106 × 86 px) in tile pixels."""
+    probs = np.array([[0.4, 0.4, 0.2]])
+    return TileDetections(
+        np.array([cx]),
+        np.array([cy]),
+        np.array([106.24]),
+        np.array([86.4]),
+        np.array([heading]),
+        probs,
+        np.array([score]),
+    )
+
+
+@pytest.fixture
+def detector(tiny_model, classes, dims, monkeypatch) -> Detector:
+    """A detector whose predictions are scripted per tile (the tile's image value = index)."""
+    det = Detector(tiny_model, classes=classes, dimensions=dims, device="cpu")
+    scripted: dict[int, TileDetections] = {}
+
+    def predict(images: np.ndarray) -> list[TileDetections]:
+        return [scripted.get(int(im[0, 0, 0]), TileDetections.empty(3)) for im in images]
+
+    monkeypatch.setattr(det, "predict", predict)
+    det.scripted = scripted
+    return det
+
+
+def test_aircraft_on_a_seam_is_reported_once(detector):
+    # tiles at x 0..64 m and 32..96 m; aircraft centred at x = 60 m: cut in tile 0, whole in 1
+    detector.scripted[0] = one(120.0, 64.0, score=0.9)
+    detector.scripted[1] = one(56.0, 64.0, score=0.6)
+    detector.scripted[2] = one(64.0, 64.0, score=0.8)  # another scene, same place
+    tiles = [tile(0, 0.0), tile(1, 32.0), tile(2, 0.0, scene="s2")]
+    calls = []
+    out = detect_tiles(tiles, detector, batch_size=2, progress=calls.append)
+    assert calls == [2, 1]
+    assert list(out.columns[: len(DETECTION_COLUMNS)]) == list(DETECTION_COLUMNS)
+    assert list(out["detection_id"]) == ["s1:1", "s2:1"]
+    row = out.iloc[0]
+    assert row["tile_index"] == 1 and row["score"] == pytest.approx(0.6)
+    assert (row["x"], row["y"]) == pytest.approx((60.0, 32.0))
+    assert row["heading_deg"] == pytest.approx(45.0)
+    assert row["length_m"] == pytest.approx(53.12) and row["wingspan_m"] == pytest.approx(43.2)
+    assert row["type"] == "IL62" and row["size_class"] == "large"
+    assert row["geometry"].area == pytest.approx(53.12 * 43.2)
+    assert out.crs.to_epsg() == 32651
+    assert out["acquired"].iloc[0] == ACQUIRED
+
+
+def test_detections_on_masked_pixels_are_dropped(detector):
+    valid = np.ones((SIZE, SIZE), bool)
+    valid[:, 64:] = False
+    detector.scripted[0] = one(100.0, 64.0, score=0.9)
+    assert detect_tiles([tile(0, 0.0, valid=valid)], detector).empty
+
+
+def test_coarse_source_gsd_gives_unknown_type(detector):
+    detector.scripted[0] = one(64.0, 64.0, score=0.9)
+    out = detect_tiles([tile(0, 0.0)], detector, source_gsd_m=2.5)
+    assert list(out["type"]) == ["unknown"] and list(out["size_class"]) == ["large"]
+
+
+def test_no_tiles_and_no_aircraft_give_empty_frames(detector):
+    for tiles in ([], [tile(0, 0.0)]):
+        out = detect_tiles(tiles, detector)
+        assert out.empty
+        assert set(DETECTION_COLUMNS) <= set(out.columns)
+
+
+def test_predict_on_an_untrained_network_returns_one_result_per_image(tiny_model, classes, dims):
+    det = Detector(tiny_model, classes=classes, dimensions=dims, device="cpu")
+    out = det.predict(np.zeros((2, 3, 100, 70), dtype=np.uint8))  # padded to 128 x 96 inside
+    assert len(out) == 2
+    for d in out:
+        assert d.type_probs.shape[1] == 3
+        assert np.all((d.cx < 70) & (d.cy < 100))
+    with pytest.raises(ValueError, match="B, 3, H, W"):
+        det.predict(np.zeros((3, 64, 64), dtype=np.uint8))

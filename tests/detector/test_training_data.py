@@ -1,0 +1,58 @@
+"""Training samples: real crops with boxes, rotations, synthetic chip labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dwelltime.detector.datasets import (
+    BoxCrops,
+    crop_boxes,
+    flip_rotate,
+    read_airbus,
+    synthetic_labels,
+)
+
+
+def test_crop_keeps_mostly_inside_boxes_and_ignores_cut_ones():
+    boxes = np.array([[10, 10, 30, 30], [90, 10, 130, 30], [200, 200, 220, 220]], float)
+    keep, ignore = crop_boxes(boxes, 0, 0, 100)
+    np.testing.assert_allclose(keep, [[10, 10, 30, 30]])
+    np.testing.assert_allclose(ignore, [[90, 10, 100, 30]])  # 25 % inside: ignored
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+@pytest.mark.parametrize("flip", [False, True])
+def test_boxes_follow_the_pixels_when_rotated_and_flipped(k, flip):
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[5:15, 40:60] = 255  # a bright box x 40..60, y 5..15
+    out, (box,) = flip_rotate(image, [np.array([[40.0, 5.0, 60.0, 15.0]])], k, flip)
+    rows, cols = np.nonzero(out[..., 0])
+    np.testing.assert_allclose(box[0], [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1])
+
+
+def test_synthetic_labels_from_a_chip(classes):
+    from dwelltime.synth import render_chip
+
+    chip = render_chip(
+        np.random.default_rng(1), size_px=128, source_gsd_m=0.5, types=["IL62"], n_aircraft=(1, 1)
+    )
+    labels = synthetic_labels(chip, classes)
+    assert list(labels.type_index) == [0]
+    assert labels.length_px[0] == pytest.approx(53.12 / 0.5)
+
+
+def test_real_crops_from_a_tiny_airbus_folder(tmp_path):
+    (tmp_path / "images").mkdir()
+    Image.fromarray(np.full((96, 96, 3), 128, np.uint8)).save(tmp_path / "images" / "a.jpg")
+    (tmp_path / "sites.csv").write_text("image,site_id\na.jpg,S01\n")
+    (tmp_path / "annotations.csv").write_text(
+        'id,image_id,geometry,class\n1,a.jpg,"[(20, 20), (60, 20), (60, 50), (20, 50), (20, 20)]"'
+        ",Airplane\n"
+    )
+    (item,) = read_airbus(tmp_path)
+    assert item.site == "S01" and item.boxes.tolist() == [[20, 20, 60, 50]]
+    image, targets = BoxCrops([item], seed=0, size_px=64, stride=4).sample(np.random.default_rng(0))
+    assert image.shape == (3, 64, 64)
+    assert int(targets["mask"].sum()) + float((targets["heatmap_weight"] == 0).sum()) > 0

@@ -1,0 +1,72 @@
+"""Weights I/O: safetensors + model card, sha256 checked on load."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from dwelltime.detector import load_detector
+from dwelltime.detector.weights import (
+    card_path,
+    default_weights,
+    load_model,
+    models_dir,
+    sha256_file,
+)
+from dwelltime.errors import WeightsError
+
+
+def test_saved_name_card_and_round_trip(tiny_weights, tiny_model):
+    card = json.loads(card_path(tiny_weights).read_text())
+    assert tiny_weights.name == f"tiny_test-{card['sha256'][:8]}.safetensors"
+    assert card["sha256"] == sha256_file(tiny_weights)
+    assert card["model"]["num_classes"] == 3
+    model, _ = load_model(tiny_weights)
+    for name, value in tiny_model.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value)
+
+
+def test_load_detector_from_a_path(tiny_weights):
+    detector = load_detector(tiny_weights, device="cpu")
+    assert detector.classes == ["IL62", "T204", "unknown"]
+    assert detector.gsd_m == 0.5
+    assert detector.dimensions["IL62"] == (53.12, 43.2)
+
+
+def test_missing_file_is_a_weights_error(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        load_detector(tmp_path / "nothing.safetensors")
+
+
+def test_missing_card_is_a_weights_error(tiny_weights):
+    card_path(tiny_weights).unlink()
+    with pytest.raises(WeightsError, match="model card"):
+        load_detector(tiny_weights)
+
+
+def test_corrupt_file_fails_the_sha256_check(tiny_weights):
+    data = bytearray(tiny_weights.read_bytes())
+    data[-1] ^= 0xFF
+    tiny_weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256"):
+        load_detector(tiny_weights)
+
+
+def test_weights_that_do_not_fit_the_network(tiny_weights):
+    card = json.loads(card_path(tiny_weights).read_text())
+    card["model"]["fpn_channels"] = 16
+    card_path(tiny_weights).write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match="do not fit"):
+        load_detector(tiny_weights)
+
+
+def test_no_shipped_weights_says_where_it_looked(monkeypatch, tmp_path):
+    monkeypatch.setattr("dwelltime.detector.weights.models_dir", lambda: tmp_path / "models")
+    with pytest.raises(WeightsError, match=str(tmp_path / "models")):
+        default_weights()
+
+
+def test_models_dir_is_the_repository_folder():
+    assert (models_dir().parent / "src" / "dwelltime").is_dir()
