@@ -8,7 +8,6 @@ import click
 
 from dwelltime.cli.options import (
     device_option,
-    out_option,
     overwrite_option,
     quiet,
     weights_option,
@@ -48,7 +47,12 @@ from dwelltime.cli.options import (
 )
 @click.option("--overlap", type=int, default=128, show_default=True, help="Tile overlap, pixels.")
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Tiles per batch.")
-@out_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the tables: evaluation.json, overall.csv, by_gsd.csv, by_type.csv.",
+)
 @overwrite_option
 @weights_option
 @device_option
@@ -81,6 +85,8 @@ def evaluate(
       Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
     Images without labels are reported and skipped.
     """
+    import math
+
     from tqdm import tqdm
 
     from dwelltime.errors import DwelltimeError
@@ -132,6 +138,12 @@ def evaluate(
         try:
             info = image_info(item.image, gsd_m=gsd_m)
             truth, gsd = load_truth(item, info, airbus)
+            if detector is not None and not math.isfinite(gsd):
+                click.echo(
+                    f"{item.image}: GSD unknown (no georeference, no DOTA 'gsd:' line); taken "
+                    f"as the detector's {detector.gsd_m:g} m, sizes not scored; pass --gsd",
+                    err=True,
+                )
             if detector is None:
                 preds = saved_detections(frame, item.image.stem, info)
             else:
