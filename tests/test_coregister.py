@@ -1,0 +1,134 @@
+"""Co-registration: known shifts of small synthetic rasters are recovered within 1 m."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy import ndimage
+
+from dwelltime.airports import lookup_airport
+from dwelltime.coregister import (
+    OFFSET_COLUMNS,
+    CoregConfig,
+    apply_offsets,
+    coregister_scenes,
+    highpass,
+    masked_shift,
+)
+from dwelltime.scenes import scan
+
+X0, Y0 = 730_485.78, 4_345_043.01  # Sunan reference point, UTM 51N (as tests/conftest.py)
+
+
+def texture(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Smooth random ground texture in [0, 1] (blobs a few pixels across)."""
+    rng = np.random.default_rng(seed)
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), 2.0)
+    return (field - field.min()) / np.ptp(field)
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (3.4, -5.7), (-8.0, 9.25)])
+def test_masked_shift_recovers_a_subpixel_shift_with_a_cloud(shift):
+    ref = texture((120, 120))
+    moving = ndimage.shift(ref, shift, order=3, mode="reflect")  # (row, col) shift of content
+    valid = np.ones(ref.shape, bool)
+    cloudy = valid.copy()
+    cloudy[20:60, 30:80] = False  # a cloud over the moving image
+    moving = np.where(cloudy, moving, 1.0)  # bright cloud; masked out
+    a, va = highpass(ref, valid, 4.0)
+    b, vb = highpass(moving, cloudy, 4.0)
+    found = masked_shift(a, va, b, vb, 12)
+    assert found.row == pytest.approx(shift[0], abs=0.3)
+    assert found.col == pytest.approx(shift[1], abs=0.3)
+    assert found.peak > 0.8
+
+
+def test_masked_shift_without_overlap_has_no_peak():
+    ref = texture((64, 64))
+    valid = np.zeros(ref.shape, bool)
+    found = masked_shift(ref, np.ones_like(valid), ref, valid, 5)
+    assert np.isnan(found.peak)
+    with pytest.raises(ValueError, match="shape"):
+        masked_shift(ref, valid, ref[:10], valid[:10], 5)
+
+
+@pytest.fixture
+def shifted_series(tmp_path, write_raster):
+    """Three 1 m scenes of the same ground, the content of two displaced by known metres;
+    aprons over the middle."""
+    shape = (160, 160)
+    ground = (texture(shape, seed=3) * 200 + 20).astype(np.uint8)
+    shifts = {"s1_20230729T030000": (0.0, 0.0), "s2_20230730T030000": (4.0, -6.0)}
+    shifts["s3_20230731T030000"] = (-7.5, 2.5)
+    for stem, (dx, dy) in shifts.items():
+        write_raster(
+            tmp_path / "img" / f"{stem}.tif",
+            origin=(X0 + dx, Y0 + dy),  # content at true x appears at x + dx
+            gsd=1.0,
+            shape=shape,
+            data=np.stack([ground] * 3),
+        )
+    aprons = gpd.GeoDataFrame(
+        {"apron_id": ["A"]},
+        geometry=[shapely.box(X0 + 30, Y0 - 130, X0 + 130, Y0 - 30)],
+        crs="EPSG:32651",
+    )
+    return scan(tmp_path / "img").scenes, aprons, shifts
+
+
+def test_coregister_scenes_recovers_known_offsets_within_1_m(shifted_series):
+    scenes, aprons, shifts = shifted_series
+    calls = []
+    offsets = coregister_scenes(
+        scenes,
+        lookup_airport("ZKPY"),
+        aprons,
+        CoregConfig(max_shift_m=12.0),
+        progress=lambda d, n: calls.append((d, n)),
+    )
+    assert list(offsets.columns) == list(OFFSET_COLUMNS)
+    assert calls[-1] == (6, 6)
+    offsets = offsets.set_index("scene_id")
+    assert set(offsets["coreg_status"]) <= {"ok", "reference"}
+    assert (offsets["coreg_status"] == "reference").sum() == 1
+    # the common frame is the median scene: compare differences between scenes
+    truth = pd.DataFrame(shifts, index=["dx", "dy"]).T
+    err_x = offsets["shift_x_m"] - truth["dx"]
+    err_y = offsets["shift_y_m"] - truth["dy"]
+    assert np.ptp(err_x) < 1.0 and np.ptp(err_y) < 1.0
+    # the median scene (s1, shift 0 in the middle of both axes) defines the frame
+    assert offsets.loc["s1_20230729T030000", ["shift_x_m", "shift_y_m"]].abs().max() < 1.0
+
+
+def test_coregister_scenes_empty_and_unreadable(shifted_series, tmp_path):
+    scenes, aprons, _ = shifted_series
+    site = lookup_airport("ZKPY")
+    assert coregister_scenes([], site, aprons).empty
+    broken = scenes[0].__class__(
+        **{**scenes[0].__dict__, "scene_id": "gone", "path": tmp_path / "gone.tif"}
+    )
+    offsets = coregister_scenes([*scenes, broken], site, aprons, CoregConfig(max_shift_m=12.0))
+    row = offsets.set_index("scene_id").loc["gone"]
+    assert row["coreg_status"] == "failed"
+    assert row["shift_x_m"] == 0.0
+
+
+def test_apply_offsets_moves_x_y_and_geometry_per_scene():
+    frame = gpd.GeoDataFrame(
+        {"scene_id": ["a", "b", "c"], "x": [10.0, 10.0, 10.0], "y": [20.0, 20.0, 20.0]},
+        geometry=[shapely.box(9, 19, 11, 21)] * 3,
+        crs="EPSG:32651",
+    )
+    offsets = pd.DataFrame(
+        {"scene_id": ["a", "b"], "shift_x_m": [2.0, 0.0], "shift_y_m": [-3.0, 1.5]}
+    )
+    moved = apply_offsets(frame, offsets)
+    assert moved["x"].tolist() == [8.0, 10.0, 10.0]
+    assert moved["y"].tolist() == [23.0, 18.5, 20.0]
+    assert moved.geometry[0].equals(shapely.box(7, 22, 9, 24))
+    assert moved.geometry[2].equals(frame.geometry[2])  # no offset row: untouched
+    assert frame["x"].tolist() == [10.0] * 3  # input unchanged
+    assert apply_offsets(frame.iloc[:0], offsets).empty
