@@ -1,26 +1,627 @@
-"""Timeline figure of stays: what each scene said about each stand, and the dwell interval.
+"""Figures of a run: scenes on a time axis, one scene with its aprons, coverage and detected
+footprints, a coverage map, a gallery of detection chips and the stays timeline.
 
-Drawn on a bare :class:`matplotlib.figure.Figure` (Agg canvas, no pyplot state), so it works
-headless and in notebooks alike.
+Every function draws on a bare :class:`matplotlib.figure.Figure` with an Agg canvas (no pyplot
+state, nothing shown), so the same calls serve the CLI report, scripts and notebooks; save a
+figure with ``fig.savefig(path)``. Map figures are drawn in the aprons' local metric CRS (the
+airport's UTM zone, metres, grid north up); times are UTC. Images are read with rasterio, only
+a decimated window around what is drawn.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from dwelltime.linking import LinkConfig, scene_times, stay_visibility
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from dwelltime.pipeline import RunResult
+
+__all__ = [
+    "plot_chips",
+    "plot_coverage",
+    "plot_scene",
+    "plot_scenes",
+    "plot_timeline",
+    "report_figures",
+    "type_color",
+]
 
 SEEN_COLOR = "#0b2a63"
 MIN_COLOR = "#5b8fd6"
 MAX_COLOR = "#c3d6f0"
 OPEN_COLOR = "#3a6ab0"
 HIDDEN_COLOR = "#9a9a9a"
+APRON_COLOR = "#ffd21f"
+VISIBLE_COLOR = "#21c25e"
+NOT_VISIBLE_COLOR = "#e8412c"
+UNKNOWN_COLOR = "#b0b0b0"
+
+#: Largest side, in pixels, of the image drawn by :func:`plot_scene`.
+SCENE_MAX_PX = 1400
+#: Side, in pixels, of each chip of :func:`plot_chips` (at most; finer than the scene never).
+CHIP_PX = 160
+
+
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    """A constrained-layout figure on an Agg canvas (no pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _say(ax: Axes, text: str) -> None:
+    """A centred note on empty axes (no data to draw)."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.3")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _utc(value: object) -> str:
+    """``2023-07-31 05:20 UTC``."""
+    return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _date_axis(axis: Any) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    axis.set_major_locator(locator)
+    axis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _date_nums(times: pd.Series) -> np.ndarray:
+    """Matplotlib date numbers of UTC timestamps (drawn as UTC)."""
+    import matplotlib.dates as mdates
+
+    times = pd.to_datetime(pd.Series(times), utc=True)
+    return np.asarray(mdates.date2num(times.dt.tz_localize(None)), float)
+
+
+def type_color(aircraft_type: str) -> str:
+    """The colour of an ICAO type in every figure: a fixed saturated colour per catalog type
+    (tab10 without its grey, then Dark2, in catalog order, repeating), grey for ``unknown``
+    and types outside the catalog."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    index = _catalog_index().get(str(aircraft_type).upper())
+    if index is None:
+        return UNKNOWN_COLOR
+    palette = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7]
+    palette += list(colormaps["Dark2"].colors)
+    return to_hex(palette[index % len(palette)])
+
+
+def _catalog_index() -> dict[str, int]:
+    from dwelltime.synth import load_catalog
+
+    return {t: i for i, t in enumerate(load_catalog())}
+
+
+def _field(row: Any, name: str) -> Any:
+    """A scene attribute from a :class:`~dwelltime.scenes.Scene` or a scenes-frame row."""
+    return row[name] if isinstance(row, (pd.Series, Mapping)) else getattr(row, name)
+
+
+def _polygon_path(geom: shapely.Geometry) -> Any:
+    """One matplotlib Path of every polygon in ``geom`` (holes kept, any fill rule)."""
+    from matplotlib.path import Path
+
+    verts: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    polygons = shapely.get_parts(shapely.orient_polygons(geom))
+    for poly in polygons:
+        if not isinstance(poly, shapely.Polygon) or poly.is_empty:
+            continue
+        for ring in (poly.exterior, *poly.interiors):
+            xy = np.asarray(ring.coords)
+            code = np.full(len(xy), Path.LINETO, dtype=np.uint8)
+            code[0], code[-1] = Path.MOVETO, Path.CLOSEPOLY
+            verts.append(xy)
+            codes.append(code)
+    if not verts:
+        return None
+    return Path(np.concatenate(verts), np.concatenate(codes))
+
+
+def _draw_geoms(ax: Axes, geoms: Iterable[shapely.Geometry], **style: Any) -> None:
+    """Polygons (holes kept) as patches; ``style``: PathPatch keywords."""
+    from matplotlib.patches import PathPatch
+
+    for geom in geoms:
+        path = None if geom is None or geom.is_empty else _polygon_path(geom)
+        if path is not None:
+            ax.add_patch(PathPatch(path, **style))
+
+
+def _read_rgb(path: str, grid: Any, *, limits: Any = "scene", provider: str = "unknown") -> tuple:
+    """``(image (rows, cols, 3) uint8, has_data (rows, cols) bool)`` of the scene at ``path``
+    on ``grid``, stretched per scene as the detector sees it (see :mod:`dwelltime.regrid`)."""
+    import rasterio
+
+    from dwelltime.regrid import read_to_grid, rgb_bands, stretch_limits, to_uint8
+
+    with rasterio.open(path) as ds:
+        bands = rgb_bands(ds, provider)
+        if limits == "scene":
+            limits = stretch_limits(ds, bands)
+        image = to_uint8(read_to_grid(ds, grid, indexes=bands, resampling="bilinear"), limits)
+        has_data = read_to_grid(ds, grid)[0] > 0
+    return image.transpose(1, 2, 0), has_data
+
+
+def _show_image(ax: Axes, image: np.ndarray, has_data: np.ndarray, grid: Any) -> None:
+    """The image in map coordinates; no-data pixels left transparent."""
+    minx, miny, maxx, maxy = grid.bounds
+    rgba = np.dstack([image, np.where(has_data, 255, 0).astype(np.uint8)])
+    ax.set_facecolor("#d9d9d9")
+    ax.imshow(rgba, extent=(minx, maxx, miny, maxy), origin="upper", interpolation="antialiased")
+    ax.set_xlim(minx, maxx)
+    ax.set_ylim(miny, maxy)
+    ax.set_aspect("equal")
+
+
+def _metre_axes(ax: Axes, crs: object) -> None:
+    """Easting/northing labels in metres of ``crs``, no offset or scientific notation."""
+    from pyproj import CRS
+
+    name = CRS.from_user_input(crs).to_string() if crs is not None else "local CRS"
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.get_major_formatter().set_useOffset(False)
+        axis.get_major_formatter().set_scientific(False)
+    ax.set_xlabel(f"easting (m, {name})")
+    ax.set_ylabel(f"northing (m, {name})")
+    ax.tick_params(labelsize=8)
+
+
+def plot_scene(
+    scene: Any,
+    aprons: gpd.GeoDataFrame,
+    coverage: gpd.GeoDataFrame | None = None,
+    detections: gpd.GeoDataFrame | None = None,
+    *,
+    pad_m: float = 40.0,
+    min_score: float = 0.0,
+    max_px: int = SCENE_MAX_PX,
+) -> Figure:
+    """One scene around the aprons with what the run made of it.
+
+    ``scene``: a row of ``RunResult.scenes`` (or a :class:`~dwelltime.scenes.Scene`). The image
+    is read decimated (at most ``max_px`` pixels a side) over the aprons' bounds plus ``pad_m``
+    metres, resampled into the aprons' CRS (north up, axes in metres) with the per-scene
+    stretch the detector saw. Drawn over it: apron outlines (yellow), the scene's visible part
+    of each apron from ``coverage`` (green) and what it did not see (red hatch), and this
+    scene's ``detections`` with ``score >= min_score``: footprints coloured by type
+    (:func:`type_color`) labelled ``TYPE score``.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from dwelltime.regrid import Grid
+
+    scene_id = str(_field(scene, "scene_id"))
+    crs = aprons.crs
+    fig = _new_figure(_map_size(aprons.total_bounds, pad_m) if not aprons.empty else (8, 6))
+    ax = fig.add_subplot()
+    title = f"{scene_id} — {_utc(_field(scene, 'acquired'))}"
+    ax.set_title(
+        f"{title}\n{_field(scene, 'gsd_m'):.2f} m GSD, time from {_field(scene, 'time_source')}",
+        fontsize=10,
+    )
+    if aprons.empty:
+        _say(ax, "no aprons")
+        return fig
+    minx, miny, maxx, maxy = aprons.total_bounds
+    bounds = (minx - pad_m, miny - pad_m, maxx + pad_m, maxy + pad_m)
+    side = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
+    gsd = max(float(_field(scene, "gsd_m")), side / max_px)
+    grid = Grid.over(bounds, gsd, crs.to_string())
+    image, has_data = _read_rgb(
+        str(_field(scene, "path")), grid, provider=str(_field(scene, "provider"))
+    )
+    _show_image(ax, image, has_data, grid)
+
+    handles: list[Any] = [Line2D([], [], color=APRON_COLOR, lw=1.5, label="apron")]
+    cover = _rows(coverage, scene_id)
+    if cover is not None:
+        visible = shapely.union_all(cover.geometry.to_numpy())
+        hidden = shapely.union_all(aprons.geometry.to_numpy()).difference(visible)
+        _draw_geoms(ax, [visible], facecolor=VISIBLE_COLOR, alpha=0.08, edgecolor="none")
+        _draw_geoms(ax, [visible], facecolor="none", edgecolor=VISIBLE_COLOR, lw=1.0)
+        _draw_geoms(
+            ax, [hidden], facecolor="none", edgecolor=NOT_VISIBLE_COLOR, hatch="///", lw=0.8
+        )
+        fraction = cover.set_index("apron_id")["visible_fraction"]
+        shares = ", ".join(f"{a} {100 * f:.0f} %" for a, f in fraction.items())
+        ax.set_title(f"{ax.get_title()} — apron visible: {shares}", fontsize=10)
+        handles += [
+            Patch(facecolor=VISIBLE_COLOR, alpha=0.4, edgecolor=VISIBLE_COLOR, label="visible"),
+            Patch(
+                facecolor="none",
+                edgecolor=NOT_VISIBLE_COLOR,
+                hatch="///",
+                label="not visible (no data, cloud)",
+            ),
+        ]
+    _draw_geoms(ax, aprons.geometry, facecolor="none", edgecolor=APRON_COLOR, lw=1.5)
+    for apron in aprons.itertuples(index=False):
+        x, y = apron.geometry.representative_point().coords[0]
+        ax.annotate(
+            str(apron.apron_id),
+            (x, y),
+            color=APRON_COLOR,
+            fontsize=11,
+            fontweight="bold",
+            ha="center",
+            va="center",
+            alpha=0.8,
+        )
+
+    dets = _rows(detections, scene_id)
+    if dets is not None:
+        dets = dets[dets["score"].astype(float) >= min_score]
+        types = sorted(dets["type"].astype(str).unique())
+        for det in dets.itertuples(index=False):
+            color = type_color(det.type)
+            _draw_geoms(ax, [det.geometry], facecolor="none", edgecolor=color, lw=1.6)
+            top = det.geometry.bounds[3]
+            ax.annotate(
+                f"{det.type} {det.score:.2f}",
+                (det.x, top),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color="black",
+                bbox={"boxstyle": "round,pad=0.15", "fc": color, "ec": "none", "alpha": 0.8},
+                clip_on=True,
+            )
+        handles += [
+            Patch(facecolor="none", edgecolor=type_color(t), lw=1.6, label=t) for t in types
+        ]
+        floor = f" with score ≥ {min_score:g}" if min_score > 0 else ""
+        ax.set_title(f"{ax.get_title()}\n{len(dets)} detection(s){floor}", fontsize=10)
+    _metre_axes(ax, crs)
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
+    )
+    return fig
+
+
+def _map_size(bounds: Any, pad_m: float) -> tuple[float, float]:
+    """Figure size (inches) for a map of ``bounds`` + ``pad_m`` with titles and a legend at
+    the right: the longer map side 8 inches."""
+    width, height = bounds[2] - bounds[0] + 2 * pad_m, bounds[3] - bounds[1] + 2 * pad_m
+    scale = 8.0 / max(width, height)
+    return (max(width * scale, 3.0) + 3.2, max(height * scale, 3.0) + 1.6)
+
+
+def _rows(frame: gpd.GeoDataFrame | None, scene_id: str) -> gpd.GeoDataFrame | None:
+    """The rows of ``frame`` for one scene; None when there is no frame."""
+    if frame is None:
+        return None
+    return frame[frame["scene_id"].astype(str) == scene_id]
+
+
+def plot_scenes(
+    scenes: pd.DataFrame,
+    coverage: pd.DataFrame | None = None,
+    *,
+    skipped: int = 0,
+    max_labels: int = 60,
+) -> Figure:
+    """Scenes on a UTC time axis, one row per scene in time order, labelled ``scene_id · time
+    source · GSD (m)`` (up to ``max_labels`` rows; more scenes share unlabelled rows).
+
+    Each marker is coloured by the mean visible fraction of the aprons in that scene
+    (``coverage``); a grey cross marks a scene the run has no coverage for. ``skipped``:
+    inputs the run could not use (the title says so).
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize
+
+    n = len(scenes)
+    labelled = n <= max_labels
+    fig = _new_figure((11, 1.4 + 0.3 * (n if labelled else 12)))
+    ax = fig.add_subplot()
+    note = f"; {skipped} input(s) skipped, see RunResult.errors" if skipped else ""
+    ax.set_title(f"{n} scene(s) on the time axis{note}", fontsize=10)
+    if n == 0:
+        _say(ax, "no scenes")
+        return fig
+    scenes = scenes.sort_values(["acquired", "scene_id"], ascending=False)
+    times = _date_nums(scenes["acquired"])
+    rows = np.arange(n, dtype=float)
+    share = _visible_share(scenes, coverage)
+    seen = np.isfinite(share)
+    ax.hlines(rows, times.min(), times, color="#e0e0e0", lw=0.8, zorder=1)
+    ax.scatter(times[~seen], rows[~seen], s=60, marker="x", color=HIDDEN_COLOR, zorder=3)
+    points = ax.scatter(
+        times[seen],
+        rows[seen],
+        c=share[seen],
+        cmap=colormaps["RdYlGn"],
+        norm=Normalize(0, 100),
+        s=70,
+        edgecolor="black",
+        linewidth=0.6,
+        zorder=3,
+    )
+    if labelled:
+        for t, row, when in zip(times, rows, scenes["acquired"], strict=True):
+            ax.annotate(
+                f"{pd.Timestamp(when):%m-%d %H:%M}",
+                (t, row),
+                xytext=(8, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+                color="0.25",
+            )
+        labels = [
+            f"{sid} · {source} · {gsd:.2f} m"
+            for sid, source, gsd in zip(
+                scenes["scene_id"], scenes["time_source"], scenes["gsd_m"], strict=True
+            )
+        ]
+        ax.set_yticks(rows, labels, fontsize=8)
+    else:
+        ax.set_yticks([])
+    ax.set_ylim(-0.7, n - 0.3)
+    if coverage is not None:
+        fig.colorbar(points, ax=ax, label="aprons visible, mean (%)", pad=0.01, fraction=0.04)
+    span = (times.max() - times.min()) or 1.0
+    ax.set_xlim(times.min() - 0.03 * span, times.max() + 0.1 * span)
+    _date_axis(ax.xaxis)
+    ax.set_xlabel("acquired (UTC)")
+    ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    return fig
+
+
+def _visible_share(scenes: pd.DataFrame, coverage: pd.DataFrame | None) -> np.ndarray:
+    """Per scene, the mean visible fraction of the aprons in percent; NaN without coverage."""
+    if coverage is None or coverage.empty:
+        return np.full(len(scenes), np.nan)
+    mean = coverage.groupby(coverage["scene_id"].astype(str))["visible_fraction"].mean()
+    return 100 * mean.reindex(scenes["scene_id"].astype(str)).to_numpy(float)
+
+
+def plot_coverage(
+    coverage: gpd.GeoDataFrame, aprons: gpd.GeoDataFrame, *, gsd_m: float = 2.0
+) -> Figure:
+    """Where and when the aprons were seen.
+
+    Left, a map in the aprons' CRS: for each spot of the aprons, in how many of the scenes it
+    was visible (data present and not cloud; ``gsd_m`` metre cells). Right, the visible
+    fraction (%) of each apron in each scene, scenes in time order (UTC). Spots seen in few
+    scenes are where stays get open or loose bounds.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import BoundaryNorm
+    from rasterio.features import rasterize
+
+    from dwelltime.regrid import Grid
+
+    fig = _new_figure((13, 5.5))
+    left, right = fig.subplots(1, 2, width_ratios=[1, 1.25])
+    order = scene_times(coverage.iloc[:0], coverage) if not coverage.empty else None
+    n = 0 if order is None else len(order)
+    fig.suptitle(f"Coverage of the aprons by {n} scene(s)", fontsize=11)
+    if n == 0 or aprons.empty:
+        _say(left, "no coverage" if n == 0 else "no aprons")
+        right.set_axis_off()
+        return fig
+
+    minx, miny, maxx, maxy = aprons.total_bounds
+    grid = Grid.over((minx - 10, miny - 10, maxx + 10, maxy + 10), gsd_m, aprons.crs.to_string())
+    count = np.zeros(grid.shape, np.int32)
+    for _, rows in coverage.groupby("scene_id"):
+        seen = shapely.union_all(rows.geometry.to_numpy())
+        if not seen.is_empty:
+            count += rasterize(
+                [seen],
+                out_shape=grid.shape,
+                transform=grid.transform,
+                fill=0,
+                default_value=1,
+                dtype="uint8",
+            )
+    inside = rasterize(
+        list(aprons.geometry),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        default_value=1,
+        dtype="uint8",
+    ).astype(bool)
+    cmap = colormaps["viridis"].resampled(n + 1)
+    norm = BoundaryNorm(np.arange(-0.5, n + 1.5), n + 1)
+    bx0, by0, bx1, by1 = grid.bounds
+    shown = left.imshow(
+        np.ma.masked_where(~inside, count),
+        cmap=cmap,
+        norm=norm,
+        extent=(bx0, bx1, by0, by1),
+        origin="upper",
+        interpolation="nearest",
+    )
+    _draw_geoms(left, aprons.geometry, facecolor="none", edgecolor="black", lw=1.0)
+    for apron in aprons.itertuples(index=False):
+        x, y = apron.geometry.representative_point().coords[0]
+        left.annotate(
+            str(apron.apron_id),
+            (x, y),
+            fontsize=11,
+            fontweight="bold",
+            ha="center",
+            va="center",
+            color="white",
+        )
+    left.set_aspect("equal")
+    left.set_xlim(bx0, bx1)
+    left.set_ylim(by0, by1)
+    _metre_axes(left, aprons.crs)
+    left.set_title("scenes with a clear view of each spot", fontsize=10)
+    ticks = np.unique(np.linspace(0, n, min(n + 1, 11)).round().astype(int))
+    fig.colorbar(shown, ax=left, ticks=ticks, label=f"scenes (of {n})", shrink=0.8)
+
+    table = coverage.pivot_table(
+        index="apron_id", columns="scene_id", values="visible_fraction", aggfunc="max"
+    )
+    table = 100 * table.reindex(columns=order["scene_id"])
+    cells = right.imshow(
+        table.to_numpy(float),
+        cmap="RdYlGn",
+        vmin=0,
+        vmax=100,
+        aspect="auto",
+        interpolation="nearest",
+    )
+    if table.size <= 400:
+        for (row, col), value in np.ndenumerate(table.to_numpy(float)):
+            if np.isfinite(value):
+                right.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=7)
+    labels = [pd.Timestamp(t).strftime("%m-%d %H:%M") for t in order["acquired"]]
+    step = max(1, math.ceil(len(labels) / 40))
+    right.set_xticks(
+        range(0, len(labels), step), labels[::step], rotation=60, ha="right", fontsize=7
+    )
+    right.set_yticks(range(len(table)), table.index.astype(str), fontsize=8)
+    right.set_xlabel("scene acquired (UTC)")
+    right.set_ylabel("apron")
+    right.set_title("visible fraction of each apron per scene (%)", fontsize=10)
+    fig.colorbar(cells, ax=right, label="visible (%)", shrink=0.8)
+    return fig
+
+
+def plot_chips(
+    detections: gpd.GeoDataFrame,
+    scenes: pd.DataFrame,
+    *,
+    max_chips: int = 24,
+    ncols: int = 6,
+) -> Figure:
+    """A gallery of detections, the first ``max_chips`` rows of ``detections`` in their order
+    (sort first, e.g. by ``score``, to choose).
+
+    Each chip is cut from its scene (``scenes``: rows with ``scene_id``, ``path``,
+    ``provider``, ``gsd_m``) around the detection, at most :data:`CHIP_PX` pixels a side,
+    north up in the detections' CRS, with the oriented footprint outlined in the type's colour
+    and a 10 m scale bar; titled with type (probability), length × span in metres, score and
+    acquisition time (UTC).
+    """
+    total = len(detections)
+    dets = detections.head(max_chips)
+    n = len(dets)
+    cols = max(1, min(ncols, n))
+    rows = max(1, math.ceil(n / cols))
+    fig = _new_figure((1.9 * cols + 0.4, 2.35 * rows + 0.5))
+    shown = f"{n} of {total}" if n < total else f"{n}"
+    fig.suptitle(
+        f"{shown} detection(s), north up: type (prob), length × span, score, time", fontsize=10
+    )
+    if n == 0:
+        _say(fig.add_subplot(), "no detections")
+        return fig
+    from dwelltime.regrid import Grid
+
+    by_id = scenes.set_index(scenes["scene_id"].astype(str))
+    crs = detections.crs.to_string()
+    limits: dict[str, Any] = {}
+    for i, det in enumerate(dets.itertuples(index=False)):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        color = type_color(det.type)
+        ax.set_title(
+            f"{det.type} ({det.type_prob:.2f})\n{det.length_m:.0f} × {det.wingspan_m:.0f} m, "
+            f"score {det.score:.2f}\n{pd.Timestamp(det.acquired).strftime('%m-%d %H:%M')} UTC",
+            fontsize=7.5,
+        )
+        for side in ax.spines.values():
+            side.set_edgecolor(color)
+            side.set_linewidth(2.5)
+        sid = str(det.scene_id)
+        if sid not in by_id.index:
+            _say(ax, "scene not in\nthis run")
+            continue
+        scene = by_id.loc[sid]
+        half = 0.75 * max(float(np.nanmax([det.length_m, det.wingspan_m, 0.0])), 30.0)
+        gsd = max(float(scene["gsd_m"]), 2 * half / CHIP_PX)
+        grid = Grid.over((det.x - half, det.y - half, det.x + half, det.y + half), gsd, crs)
+        if sid not in limits:
+            limits[sid] = _stretch(str(scene["path"]), str(scene["provider"]))
+        image, has_data = _read_rgb(
+            str(scene["path"]), grid, limits=limits[sid], provider=str(scene["provider"])
+        )
+        _show_image(ax, image, has_data, grid)
+        _draw_geoms(ax, [det.geometry], facecolor="none", edgecolor=color, lw=1.2)
+        x0, y0 = grid.bounds[0] + 0.08 * 2 * half, grid.bounds[1] + 0.08 * 2 * half
+        ax.plot([x0, x0 + 10], [y0, y0], color="white", lw=2.5, solid_capstyle="butt")
+        ax.text(
+            x0 + 5,
+            y0 + 0.03 * 2 * half,
+            "10 m",
+            color="white",
+            fontsize=6.5,
+            ha="center",
+            va="bottom",
+        )
+    return fig
+
+
+def _stretch(path: str, provider: str) -> tuple[float, float] | None:
+    """The per-scene stretch of :func:`dwelltime.regrid.stretch_limits` for one file."""
+    import rasterio
+
+    from dwelltime.regrid import rgb_bands, stretch_limits
+
+    with rasterio.open(path) as ds:
+        return stretch_limits(ds, rgb_bands(ds, provider))
+
+
+def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figure]:
+    """The figures of a run, by name: ``scenes`` (:func:`plot_scenes`), ``coverage``
+    (:func:`plot_coverage`), ``scene`` (:func:`plot_scene` of the scene with the most
+    detections, the first scene on a tie; absent without scenes), ``chips``
+    (:func:`plot_chips`, best scores first) and ``timeline`` (:func:`plot_timeline`).
+
+    Save them with ``fig.savefig(out / f"{name}.png", dpi=120)``.
+    """
+    figures = {
+        "scenes": plot_scenes(result.scenes, result.coverage, skipped=len(result.errors)),
+        "coverage": plot_coverage(result.coverage, result.aprons),
+    }
+    if not result.scenes.empty:
+        counts = result.detections["scene_id"].astype(str).value_counts()
+        ids = result.scenes["scene_id"].astype(str)
+        busiest = int(np.argmax(ids.map(counts).fillna(0).to_numpy()))
+        figures["scene"] = plot_scene(
+            result.scenes.iloc[busiest], result.aprons, result.coverage, result.detections
+        )
+    figures["chips"] = plot_chips(
+        result.detections.sort_values("score", ascending=False),
+        result.scenes,
+        max_chips=max_chips,
+    )
+    figures["timeline"] = plot_timeline(result.stays, result.coverage, result.detections)
+    return figures
 
 
 def plot_timeline(
@@ -40,9 +641,6 @@ def plot_timeline(
     (dwell_max); an arrow at a light bar's end marks a censored (open) end. ``config`` gives
     the visibility rule (``min_visible_fraction``) used when linking (default ``LinkConfig()``).
     """
-    import matplotlib.dates as mdates
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -52,8 +650,7 @@ def plot_timeline(
     stays = stays.sort_values(["first_seen", "stay_id"], ascending=[False, False])
     scenes = scene_times(detections, coverage)
     n = len(stays)
-    fig = Figure(figsize=(11, 1.6 + 0.45 * max(n, 2)), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _new_figure((11, 1.6 + 0.45 * max(n, 2)))
     ax = fig.add_subplot()
     airports = sorted(set(stays["airport"].astype(str)) | set(coverage["airport"].astype(str)))
     shown = f"{n} stay(s)" if n == total else f"{n} longest of {total} stays"
@@ -67,7 +664,7 @@ def plot_timeline(
     visible = stay_visibility(stays, coverage, config or LinkConfig()).reindex(
         columns=scenes["scene_id"], fill_value=False
     )
-    times = mdates.date2num(scenes["acquired"].dt.tz_convert("UTC").dt.tz_localize(None))
+    times = _date_nums(scenes["acquired"])
     span = times.max() - times.min() or 1.0
     left, right = times.min() - 0.03 * span, times.max() + 0.03 * span
     for row, stay in enumerate(stays.itertuples(index=False)):
@@ -110,9 +707,7 @@ def plot_timeline(
     ax.set_ylim(-0.7, n - 0.3)
     ax.tick_params(axis="y", pad=10)
     ax.set_xlim(left, right)
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _date_axis(ax.xaxis)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
     fig.legend(
@@ -133,9 +728,7 @@ def plot_timeline(
 
 
 def _num(value: pd.Timestamp) -> float:
-    import matplotlib.dates as mdates
-
-    return float(mdates.date2num(pd.Timestamp(value).tz_convert("UTC").tz_localize(None)))
+    return float(_date_nums(pd.Series([value]))[0])
 
 
 def _draw_interval(ax, row: int, stay, left: float, right: float) -> None:
