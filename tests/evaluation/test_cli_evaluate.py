@@ -156,3 +156,14 @@ def test_airbus_boxes_axis_aligned_with_pixel_detections(tmp_path, write_raster)
     assert boxed.exit_code == 0, boxed.output
     doc = json.loads((tmp_path / "o" / "evaluation.json").read_text())
     assert doc["iou"] == "axis_aligned" and doc["overall"]["ap50"] == pytest.approx(1)
+
+
+def test_unknown_gsd_is_said(tmp_path, write_raster, monkeypatch, marker_detector):
+    write_raster(tmp_path / "p.tif", crs=None)
+    (tmp_path / "p.txt").write_text("0 0 4 0 4 2 0 2 plane 0\n")
+    monkeypatch.setattr("dwelltime.detector.load_detector", lambda w, device: marker_detector())
+    monkeypatch.setattr(predict, "shipped_threshold", lambda w: (0.5, "test"))
+    result = CliRunner().invoke(main, ["-q", "evaluate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "GSD unknown" in result.output and "pass --gsd" in result.output
+    assert "unknown" in result.output.split("By GSD")[1]
