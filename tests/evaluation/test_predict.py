@@ -49,6 +49,17 @@ def test_small_image_padded_and_nothing_found(marker_detector):
     assert len(objects) == 0
 
 
+def test_nothing_kept_from_the_padding(marker_detector):
+    class PaddingDetector(marker_detector):
+        def predict(self, images):
+            images = images.copy()
+            images[:, 0, 50, 50] = 255  # outside the 30 × 40 image
+            return super().predict(images)
+
+    objects = predict_image(PaddingDetector(), np.zeros((3, 30, 40), np.uint8), 0.5)
+    assert len(objects) == 0
+
+
 def test_lower_score_floor(marker_detector):
     det = marker_detector()
     lower_score_floor(det, 0.05)

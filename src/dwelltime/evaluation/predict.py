@@ -92,8 +92,11 @@ def predict_image(
             batch[k, :, : piece.shape[1], : piece.shape[2]] = piece
         for (r, c), det in zip(chunk, detector.predict(batch), strict=True):  # type: ignore[attr-defined]
             cx, cy = np.asarray(det.cx, float) + c, np.asarray(det.cy, float) + r
-            own = (np.abs(centres_r[:, None] - cy).argmin(0) == rows.index(r)) & (
-                np.abs(centres_c[:, None] - cx).argmin(0) == cols.index(c)
+            own = (
+                (np.abs(centres_r[:, None] - cy).argmin(0) == rows.index(r))
+                & (np.abs(centres_c[:, None] - cx).argmin(0) == cols.index(c))
+                & (cx < w)  # not in the zero padding of a small image
+                & (cy < h)
             )
             if not own.any():
                 continue
