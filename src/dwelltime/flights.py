@@ -1,0 +1,150 @@
+"""Flight-tracking evidence: recorded arrivals and departures tighten the dwell bounds.
+
+A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per movement with
+columns ``time``, ``airport`` (ICAO or IATA as in the stays), ``event`` (``arr``/``dep``;
+``arrival``/``departure``, ``a``/``d`` accepted) and ``type`` (ICAO designator) and/or
+``registration``. Times without a zone are taken as UTC. Rows are matched to a stay by airport
+and type (rows without a type cannot be matched and are reported once).
+
+Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < ``t_i`` and
+``t_b`` > ``t_j`` (:mod:`dwelltime.dwell`):
+
+* the aircraft arrived in ``(t_a, t_i)``; if the CSV records arrivals of its type there, the
+  earliest of them replaces ``t_a`` (the arrival was one of them, so not before the earliest);
+* likewise the latest matching departure in ``(t_j, t_b)`` replaces ``t_b``;
+* ``start_bounded_by`` / ``end_bounded_by`` then say ``flight:<row>`` (1-based data row of the
+  CSV) instead of a scene id;
+* ``dwell_max_h`` is recomputed as ``t_b − t_a``; in ``dwell_est_h`` an end bounded by exactly
+  one matching movement uses that movement's time (it is the arrival or departure), otherwise
+  the midpoint rule of :mod:`dwelltime.dwell`.
+
+A censored end (no ``t_a`` or no ``t_b``) stays open: an arrival of the same type before the
+first sighting does not show that *this* aircraft came then. Stays of type ``unknown`` are
+never matched.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from dwelltime.dwell import hours
+from dwelltime.errors import DwelltimeError
+
+log = logging.getLogger(__name__)
+
+#: Columns of the frame :func:`read_flights` returns.
+FLIGHT_COLUMNS: tuple[str, ...] = (
+    "row",  # int, 1-based data row of the CSV (header excluded)
+    "time",  # UTC timestamp of the movement
+    "airport",  # str, upper case
+    "event",  # "arr" or "dep"
+    "type",  # str, ICAO designator upper case, "" when the CSV has none
+    "registration",  # str, "" when the CSV has none
+)
+
+_EVENTS = {"arr": "arr", "arrival": "arr", "a": "arr", "dep": "dep", "departure": "dep", "d": "dep"}
+
+
+class FlightsError(DwelltimeError):
+    """A flight-tracking CSV that cannot be used (unreadable, required columns missing)."""
+
+
+def read_flights(path: Path | str) -> pd.DataFrame:
+    """The movements of a flight-tracking CSV as :data:`FLIGHT_COLUMNS`.
+
+    Raises :class:`FlightsError` when the file cannot be read or lacks ``time``, ``airport``,
+    ``event`` or both ``type`` and ``registration``. A row whose time or event cannot be read
+    is skipped with one warning naming the file and the row.
+    """
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise FlightsError(f"{path}: cannot read the flights CSV: {exc}") from exc
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    missing = [c for c in ("time", "airport", "event") if c not in raw.columns]
+    if missing or not {"type", "registration"} & set(raw.columns):
+        need = missing or ["type and/or registration"]
+        raise FlightsError(
+            f"{path}: the flights CSV needs columns time, airport, event (arr/dep) and type "
+            f"and/or registration; missing {', '.join(need)}"
+        )
+    frame = pd.DataFrame(
+        {
+            "row": np.arange(1, len(raw) + 1),
+            "time": pd.to_datetime(raw["time"].map(_utc_time), utc=True),
+            "airport": raw["airport"].str.strip().str.upper(),
+            "event": raw["event"].str.strip().str.lower().map(_EVENTS),
+            "type": raw.get("type", pd.Series("", index=raw.index)).str.strip().str.upper(),
+            "registration": raw.get("registration", pd.Series("", index=raw.index)).str.strip(),
+        }
+    )
+    bad = frame["time"].isna() | frame["event"].isna()
+    for _, r in frame[bad].iterrows():
+        text = ",".join(raw.iloc[int(r["row"]) - 1].tolist())
+        log.warning(
+            "%s: row %d (%s): unreadable time or event (arr/dep); skipped", path, r["row"], text
+        )
+    untyped = int((~bad & (frame["type"] == "")).sum())
+    if untyped:
+        log.warning("%s: %d row(s) without a type cannot be matched to stays", path, untyped)
+    return frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
+
+
+def _utc_time(text: str) -> pd.Timestamp:
+    """One CSV time as UTC (no zone: UTC); NaT when it cannot be read."""
+    try:
+        time = pd.Timestamp(text.strip())
+    except ValueError:
+        return pd.NaT
+    if pd.isna(time):
+        return pd.NaT
+    return time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
+
+
+def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.GeoDataFrame:
+    """``stays`` (columns of :func:`dwelltime.linking.link_stays`) with ``t_a``/``t_b``, the
+    ``*_bounded_by`` columns, ``dwell_max_h`` and ``dwell_est_h`` tightened by the movements in
+    ``flights`` (:data:`FLIGHT_COLUMNS`); see the module docstring. Returns a new frame."""
+    out = stays.copy()
+    if out.empty or flights.empty:
+        return out
+    usable = flights[flights["type"] != ""]
+    for i in out.index:
+        stay = out.loc[i]
+        same = usable[(usable["airport"] == stay["airport"]) & (usable["type"] == stay["type"])]
+        if same.empty:
+            continue
+        t_i, t_j = stay["first_seen"], stay["last_seen"]
+        t_a, t_b = stay["last_absent_before"], stay["first_absent_after"]
+        start, end = _end_estimate(t_a, t_i), _end_estimate(t_b, t_j)
+        if not pd.isna(t_a):
+            arr = same[(same["event"] == "arr") & (same["time"] > t_a) & (same["time"] < t_i)]
+            if len(arr):
+                first = arr.loc[arr["time"].idxmin()]
+                t_a = first["time"]
+                out.at[i, "last_absent_before"] = t_a
+                out.at[i, "start_bounded_by"] = f"flight:{first['row']}"
+                start = t_a if len(arr) == 1 else _end_estimate(t_a, t_i)
+        if not pd.isna(t_b):
+            dep = same[(same["event"] == "dep") & (same["time"] > t_j) & (same["time"] < t_b)]
+            if len(dep):
+                last = dep.loc[dep["time"].idxmax()]
+                t_b = last["time"]
+                out.at[i, "first_absent_after"] = t_b
+                out.at[i, "end_bounded_by"] = f"flight:{last['row']}"
+                end = t_b if len(dep) == 1 else _end_estimate(t_b, t_j)
+        if not (pd.isna(t_a) or pd.isna(t_b)):
+            out.at[i, "dwell_max_h"] = hours(t_b - t_a)
+        out.at[i, "dwell_est_h"] = hours(end - start)
+    return out
+
+
+def _end_estimate(bound: pd.Timestamp, seen: pd.Timestamp) -> pd.Timestamp:
+    """Midpoint between a visible absence and the nearest sighting; the sighting if open."""
+    return seen if pd.isna(bound) else bound + (seen - bound) / 2

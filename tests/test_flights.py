@@ -1,0 +1,122 @@
+"""Flight-tracking evidence tightens dwell bounds on hand-made stays."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from dwelltime.flights import FLIGHT_COLUMNS, FlightsError, read_flights, tighten_with_flights
+from dwelltime.linking import stays_frame
+
+
+def t(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def stay(type_="IL62", airport="ZKPY", t_a="2023-07-30 03:00", t_b="2023-08-03 03:00"):
+    """Seen 31 Jul 03:00 to 2 Aug 03:00 (48 h), absent 30 Jul and 3 Aug (max 96 h)."""
+    t_i, t_j = t("2023-07-31 03:00"), t("2023-08-02 03:00")
+    a = t(t_a) if t_a else pd.NaT
+    b = t(t_b) if t_b else pd.NaT
+    return {
+        "airport": airport,
+        "type": type_,
+        "type_prob": 0.9,
+        "x": 0.0,
+        "y": 0.0,
+        "first_seen": t_i,
+        "last_seen": t_j,
+        "last_absent_before": a,
+        "first_absent_after": b,
+        "n_seen": 2,
+        "dwell_min_h": 48.0,
+        "dwell_max_h": (b - a) / pd.Timedelta(hours=1) if t_a and t_b else float("nan"),
+        "dwell_est_h": 72.0,
+        "censored_start": not t_a,
+        "censored_end": not t_b,
+        "start_bounded_by": "s0" if t_a else "",
+        "end_bounded_by": "s9" if t_b else "",
+    }
+
+
+@pytest.fixture
+def flights_csv(tmp_path):
+    path = tmp_path / "flights.csv"
+    path.write_text(
+        "time,airport,event,type,registration\n"
+        "2023-07-30T20:00:00Z,zkpy,arr,IL62,RA-86496\n"  # row 1: the arrival
+        "2023-07-31T12:00:00Z,ZKPY,arr,IL62,\n"  # row 2: after t_i, not ours
+        "2023-08-02T10:00:00,ZKPY,departure,il62,\n"  # row 3: the departure (naive = UTC)
+        "2023-08-02T11:00:00Z,ZKPY,dep,TU20,\n"  # row 4: another type
+        "2023-08-02T12:00:00Z,UUEE,dep,IL62,\n"  # row 5: another airport
+        "yesterday,ZKPY,arr,IL62,\n"  # row 6: bad time
+        "2023-08-01T12:00:00Z,ZKPY,landed,IL62,\n"  # row 7: bad event
+    )
+    return path
+
+
+def test_read_flights_normalises_and_skips_bad_rows(flights_csv, caplog):
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(flights_csv)
+    assert list(flights.columns) == list(FLIGHT_COLUMNS)
+    assert flights["row"].tolist() == [1, 2, 3, 4, 5]
+    assert flights["event"].tolist() == ["arr", "arr", "dep", "dep", "dep"]
+    assert flights.loc[0, "airport"] == "ZKPY" and flights.loc[2, "type"] == "IL62"
+    assert flights.loc[2, "time"] == t("2023-08-02 10:00")
+    assert "row 6" in caplog.text and "row 7" in caplog.text and "flights.csv" in caplog.text
+
+
+def test_read_flights_missing_columns_names_them(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("time,airport\n2023-07-30T20:00:00Z,ZKPY\n")
+    with pytest.raises(FlightsError, match="missing event"):
+        read_flights(path)
+    with pytest.raises(FlightsError, match="cannot read"):
+        read_flights(tmp_path / "none.csv")
+
+
+def test_flights_tighten_both_ends(flights_csv):
+    stays = stays_frame([stay()], "EPSG:32651")
+    out = tighten_with_flights(stays, read_flights(flights_csv))
+    row = out.iloc[0]
+    assert row["last_absent_before"] == t("2023-07-30 20:00")
+    assert row["first_absent_after"] == t("2023-08-02 10:00")
+    assert row["start_bounded_by"] == "flight:1"
+    assert row["end_bounded_by"] == "flight:3"
+    assert row["dwell_max_h"] == pytest.approx(62.0)  # 2 Aug 10:00 − 30 Jul 20:00
+    assert row["dwell_est_h"] == pytest.approx(62.0)  # one movement each side: the times
+    assert row["dwell_min_h"] == 48.0
+    assert stays.iloc[0]["dwell_max_h"] == 96.0  # input unchanged
+
+
+def test_several_arrivals_take_the_earliest_and_the_midpoint(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "2023-07-30T10:00:00Z,ZKPY,arr,IL62\n"
+        "2023-07-30T22:00:00Z,ZKPY,arr,IL62\n"
+    )
+    out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), read_flights(path))
+    row = out.iloc[0]
+    assert row["last_absent_before"] == t("2023-07-30 10:00")
+    assert row["dwell_max_h"] == pytest.approx(89.0)
+    # start estimate midway 30 Jul 10:00 – 31 Jul 03:00; end midway 2 Aug 03:00 – 3 Aug 03:00
+    assert row["dwell_est_h"] == pytest.approx(48 + 8.5 + 12)
+    assert row["end_bounded_by"] == "s9"
+
+
+def test_no_match_censored_or_unknown_leaves_stays_alone(flights_csv):
+    flights = read_flights(flights_csv)
+    stays = stays_frame(
+        [stay(type_="A320"), stay(t_a=None, t_b=None), stay(type_="unknown")], "EPSG:32651"
+    )
+    out = tighten_with_flights(stays, flights)
+    cols = ["last_absent_before", "first_absent_after", "start_bounded_by", "end_bounded_by"]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(out[cols]), pd.DataFrame(stays[cols]), check_dtype=False
+    )
+    assert out.iloc[1]["censored_start"] and pd.isna(out.iloc[1]["dwell_max_h"])
+    assert tighten_with_flights(stays.iloc[:0], flights).empty
+    assert tighten_with_flights(stays, flights.iloc[:0]).equals(stays)
