@@ -12,10 +12,12 @@ import rasterio
 
 from dwelltime.synth import simulate_series
 from dwelltime.synth.scene import SceneSpec
+from dwelltime.synth.series import airport_layout
 from dwelltime.synth.traffic import Visit
 from dwelltime.synth.writers import TIME_SOURCES
 
 T0 = pd.Timestamp("2023-07-29T00:00:00Z")
+B2 = airport_layout("ZKPY")[1].stand("B2")
 VISIT = Visit("IL62", T0 + pd.Timedelta(hours=30), T0 + pd.Timedelta(hours=66), stand_id="B2")
 
 
@@ -33,6 +35,7 @@ def _specs() -> list[SceneSpec]:
                 bands=4 if i % 2 else 3,
                 dtype="uint16" if i % 2 else "uint8",
                 cloud_cover=0.3 if i == 3 else 0.0,
+                cloud_over=(B2.x, B2.y) if i == 3 else None,
                 shift_m=(2.0, -1.5) if i == 1 else (0.0, 0.0),
                 jpeg_quality=85 if i == 4 else None,
                 nodata_corner=i == 0,
@@ -166,7 +169,7 @@ def test_dota_matches_geojson_and_flags_hidden(series):
         assert [b[8] for b in body] == list(frame["type"])
         assert [b[9] == "1" for b in body] == list(frame["hidden"])
         hidden_any |= bool(frame["hidden"].any())
-    assert hidden_any  # the cloudy scene hides something
+    assert hidden_any  # the cloud over stand B2 hides the Il-62M
 
 
 def test_stays_hold_true_times(series):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dwelltime.synth.scene import SceneSpec
-from dwelltime.synth.series import simulate_series
+from dwelltime.synth.series import airport_layout, simulate_series
 from dwelltime.synth.traffic import Visit
 
 IL62_ARRIVAL = pd.Timestamp("2023-07-31T15:40:00Z")
@@ -81,14 +81,7 @@ def make_sunan_demo(
 ) -> Path:
     """Render the Sunan demo series into ``out_dir`` (imagery/, aprons.geojson, truth/);
     deterministic from ``seed``. Returns ``out_dir``."""
-    from pyproj import Transformer
-
-    from dwelltime.synth.layout import design_layout
-
-    x, y = Transformer.from_crs("EPSG:4326", "EPSG:32651", always_xy=True).transform(
-        125.67, 39.2241
-    )
-    stand = design_layout("ZKPY", "EPSG:32651", x, y).stand(IL62_STAND)
+    stand = airport_layout("ZKPY")[1].stand(IL62_STAND)
     il62 = Visit("IL62", IL62_ARRIVAL, IL62_DEPARTURE, stand_id=IL62_STAND)
     simulate_series(
         Path(out_dir),

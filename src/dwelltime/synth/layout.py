@@ -38,6 +38,7 @@ class AirportLayout:
 
     icao: str
     crs: str  # "EPSG:326nn"
+    heading_deg: float  # runway direction, clockwise from grid north; slabs and stands follow it
     ref_x: float  # reference point easting
     ref_y: float  # reference point northing
     extent: shapely.Polygon  # the area scenes cover
@@ -46,6 +47,7 @@ class AirportLayout:
     aprons: tuple[tuple[str, shapely.Polygon], ...]  # (apron_id, polygon)
     buildings: tuple[Building, ...]
     stands: tuple[Stand, ...]
+    car_parks: tuple[shapely.Polygon, ...]
 
     def stand(self, stand_id: str) -> Stand:
         """The stand called ``stand_id`` (KeyError if none)."""
@@ -95,6 +97,8 @@ def design_layout(
         Building(box(apron_b[2] + 20, -350, apron_b[2] + 110, -260), 22.0),  # hangar
         Building(box(terminal_u + 20, -120, terminal_u + 50, -90), 8.0),
     ]
+    buildings += _rooftop_units(buildings)
+    car_parks = (box(terminal_u + 175, 0, terminal_u + 265, 140),)
     stands: list[Stand] = []
     heading = (90.0 + runway_heading_deg) % 360  # nose towards the terminal (local east)
     for i, v in enumerate(np.arange(-95, 320, 58)):
@@ -108,6 +112,7 @@ def design_layout(
     return AirportLayout(
         icao=icao,
         crs=crs,
+        heading_deg=runway_heading_deg,
         ref_x=ref_x,
         ref_y=ref_y,
         extent=extent,
@@ -116,7 +121,22 @@ def design_layout(
         aprons=aprons,
         buildings=tuple(buildings),
         stands=tuple(stands),
+        car_parks=car_parks,
     )
+
+
+def _rooftop_units(buildings: list[Building]) -> list[Building]:
+    """Air-conditioning units and vents on the roofs (deterministic per building)."""
+    units = []
+    for k, b in enumerate(buildings):
+        rng = np.random.default_rng(1000 + k)
+        minx, miny, maxx, maxy = b.footprint.bounds
+        for _ in range(int(b.footprint.area // 900)):
+            x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+            unit = shapely.box(x - 2, y - 1.5, x + 2, y + 1.5)
+            if b.footprint.buffer(-3).contains(unit):
+                units.append(Building(unit, b.height_m + 1.8))
+    return units
 
 
 def _xy(place, u: float, v: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]

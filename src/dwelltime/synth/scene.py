@@ -25,6 +25,22 @@ from dwelltime.synth.raster import blend, coverage
 from dwelltime.synth.solar import sun_position
 from dwelltime.synth.traffic import Presence
 
+#: Car paints, weighted like a real car park: mostly white, black and grey.
+CAR_COLOURS = np.array(
+    [[0.9, 0.9, 0.9]] * 3 + [[0.15, 0.15, 0.17]] * 3 + [[0.55, 0.56, 0.58]] * 3
+    + [[0.6, 0.1, 0.1], [0.15, 0.25, 0.5]]
+)  # fmt: skip
+#: Roof materials: light and dark grey membranes, metal, a faded blue and a green.
+ROOF_COLOURS = np.array(
+    [
+        [0.78, 0.78, 0.77],
+        [0.55, 0.56, 0.57],
+        [0.68, 0.7, 0.72],
+        [0.45, 0.55, 0.65],
+        [0.5, 0.6, 0.52],
+    ]
+)
+
 
 @dataclass(frozen=True)
 class SceneSpec:
@@ -165,7 +181,7 @@ def _ground(
     rgb = (green * (1 - mix) + dry * mix) * tex
     veg = np.ones(shape, np.float32)
     paved = np.zeros(shape, np.float32)
-    asphalt = shapely.union_all([layout.runway, *layout.taxiways])
+    asphalt = shapely.union_all([layout.runway, *layout.taxiways, *layout.car_parks])
     cov = _cover(world, asphalt, shape)
     if cov is not None:
         a, win = cov
@@ -174,7 +190,7 @@ def _ground(
         paved[win] = np.maximum(paved[win], a)
     edge = layout.runway.boundary.buffer(0.5).intersection(layout.runway)
     _paint(rgb, world, edge, (0.85, 0.85, 0.85), 0.9)
-    heading = np.radians(_layout_angle(layout))
+    heading = np.radians(layout.heading_deg)
     for _, apron in layout.aprons:
         cov = _cover(world, apron, shape)
         if cov is None:
@@ -191,7 +207,10 @@ def _ground(
         fu = np.abs(u - (iu + 0.5) * slab)
         fv = np.abs(v - (iv + 0.5) * slab)
         joint = np.clip((np.maximum(fu, fv) - (slab / 2 - joint_w)) / joint_w, 0, 1)
-        tone = 0.62 * (1 + 0.05 * (hashed - 0.5)) * (1 - 0.12 * joint)
+        # renovated blocks of slabs in a slightly different concrete
+        block = (((iu // 5) * 83492791) ^ ((iv // 4) * 2971215073)) % 991 / 991.0
+        tone = 0.62 * (1 + 0.05 * (hashed - 0.5) + 0.07 * (block - 0.5)) * (1 - 0.07 * joint)
+        tone = tone * (1 - _stand_stains(layout, x[win], y[win]))
         tone = tone * (1 - 0.18 * np.clip(_world_noise(x[win], y[win], 3, 1.5), 0, 1))
         tone = tone * (1 + 0.03 * _world_noise(x[win], y[win], 1, 0.1))
         blend(rgb, a, win, tone[..., None] * np.array([1.0, 0.99, 0.97], np.float32))
@@ -200,13 +219,17 @@ def _ground(
     return rgb.astype(np.float32), veg
 
 
-def _layout_angle(layout: AirportLayout) -> float:
-    """Rotation of the layout (degrees clockwise), from the runway's long axis."""
-    rect = shapely.oriented_envelope(layout.runway)
-    xy = np.asarray(rect.exterior.coords)
-    d1, d2 = xy[1] - xy[0], xy[2] - xy[1]
-    long = d1 if np.hypot(*d1) > np.hypot(*d2) else d2
-    return float(np.degrees(np.arctan2(long[0], long[1])) % 180)
+def _stand_stains(layout: AirportLayout, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Darkening (0–0.2) of oil and rubber stains along each stand's axis."""
+    out = np.zeros(x.shape, np.float32)
+    for s in layout.stands:
+        h = np.radians(s.heading_deg)
+        dx, dy = x - s.x, y - s.y
+        along = dx * np.sin(h) + dy * np.cos(h)
+        across = dx * np.cos(h) - dy * np.sin(h)
+        blob = np.exp(-((along / 18.0) ** 2) - (across / 4.0) ** 2)
+        out += 0.12 * blob * (0.6 + 0.4 * np.clip(_world_noise(x, y, 0, 0.3), -1, 1))
+    return np.clip(out, 0, 0.2)
 
 
 def _markings(rgb: np.ndarray, layout: AirportLayout, world: Affine) -> None:
@@ -299,6 +322,30 @@ def _vehicles(
     return out
 
 
+def _cars(
+    layout: AirportLayout, rng: np.random.Generator
+) -> list[tuple[shapely.Polygon, float, np.ndarray]]:
+    """Cars in rows on the car parks, about 70 % of the bays taken (changes every scene)."""
+    out = []
+    h = np.radians(layout.heading_deg)
+    along, across = np.array([np.sin(h), np.cos(h)]), np.array([np.cos(h), -np.sin(h)])
+    for park in layout.car_parks:
+        c = np.array([park.centroid.x, park.centroid.y])
+        for row in np.arange(-35, 36, 7.0):
+            for bay in np.arange(-60, 61, 2.7):
+                if rng.random() > 0.7:
+                    continue
+                p = c + across * row + along * bay
+                car = shapely.affinity.rotate(
+                    shapely.box(-0.9, -2.2, 0.9, 2.2), -layout.heading_deg + 90, origin=(0, 0)
+                )
+                car = shapely.affinity.translate(car, *p)
+                colour = CAR_COLOURS[rng.integers(len(CAR_COLOURS))] * rng.uniform(0.85, 1.1)
+                if park.contains(car):
+                    out.append((car, 1.5, colour))
+    return out
+
+
 def _parked(p: Presence, layout: AirportLayout) -> tuple[float, float, float]:
     """Where a presence stands: (x, y, heading° grid), jittered per presence, same on every date."""
     r = np.random.default_rng(_seed(p.visit_id, p.stand_id))
@@ -333,9 +380,12 @@ def render_scene(
     _markings(rgb, layout, world)
     strength = float(rng.uniform(0.45, 0.6))
     statics = [*layout.buildings, *_bridges(layout)]
-    colours = [np.full(3, 0.78) * (1 + 0.1 * np.sin(i)) for i in range(len(layout.buildings))]
+    colours = [
+        ROOF_COLOURS[_seed(layout.icao, i) % len(ROOF_COLOURS)]
+        for i in range(len(layout.buildings))
+    ]
     colours += [np.full(3, 0.7)] * (len(statics) - len(layout.buildings))
-    vehicles = _vehicles(layout, occupants, rng)
+    vehicles = _vehicles(layout, occupants, rng) + _cars(layout, rng)
     _boxes(
         rgb,
         world,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
+from dwelltime.airports import Airport
 from dwelltime.synth.layout import AirportLayout, design_layout
 from dwelltime.synth.scene import SceneSpec, render_scene
 from dwelltime.synth.traffic import Presence, Visit, occupants, simulate_traffic
@@ -88,6 +89,15 @@ def random_spec(stem: str, acquired: pd.Timestamp, crs: str, rng: np.random.Gene
     )
 
 
+def airport_layout(code: str) -> tuple[Airport, AirportLayout]:
+    """The airport (registry lookup) and the synthetic layout around its reference point."""
+    from dwelltime.airports import lookup_airport
+
+    ap = lookup_airport(code)
+    x, y = Transformer.from_crs("EPSG:4326", ap.crs, always_xy=True).transform(ap.lon, ap.lat)
+    return ap, design_layout(ap.icao, ap.crs, float(x), float(y))
+
+
 def simulate_series(
     out_dir: Path,
     *,
@@ -111,12 +121,8 @@ def simulate_series(
     stands random visitors never take. Deterministic
     for a seed. ``progress(done, total)`` after each scene.
     """
-    from dwelltime.airports import lookup_airport
-
-    ap = lookup_airport(airport)
+    ap, layout = airport_layout(airport)
     rng = np.random.default_rng(seed)
-    x, y = Transformer.from_crs("EPSG:4326", ap.crs, always_xy=True).transform(ap.lon, ap.lat)
-    layout = design_layout(ap.icao, ap.crs, float(x), float(y))
     t0 = (
         pd.Timestamp(start, tz="UTC") if pd.Timestamp(start).tzinfo is None else pd.Timestamp(start)
     )
