@@ -30,7 +30,7 @@ NORTH_UP = Affine(0.5, 0.0, 1000.0, 0.0, -0.5, 5000.0)  # 0.5 m pixels, top-left
 
 
 def test_pixel_to_map_through_the_tile_transform():
-    m = georeference(dets([100.0], [40.0], heading=30.0), NORTH_UP, (256, 256))
+    m = georeference(dets([100.0], [40.0], heading=30.0), NORTH_UP, (256, 256), 0.5)
     assert (m.x[0], m.y[0]) == pytest.approx((1050.0, 4980.0))
     assert m.length_m[0] == pytest.approx(20.0)
     assert m.span_m[0] == pytest.approx(15.0)
@@ -45,20 +45,22 @@ def test_pixel_to_map_through_the_tile_transform():
 
 def test_pixel_frame_keeps_heading_from_image_up():
     scale2 = Affine(2.0, 0.0, 10.0, 0.0, 2.0, 20.0)  # model pixels -> original image pixels
-    m = georeference(dets([5.0], [5.0], heading=100.0), scale2, (64, 64))
+    m = georeference(dets([5.0], [5.0], heading=100.0), scale2, (64, 64), 0.5)
     assert (m.x[0], m.y[0]) == pytest.approx((20.0, 30.0))
     assert m.heading_deg[0] == pytest.approx(100.0)
-    assert m.length_m[0] == pytest.approx(80.0)
+    assert m.length_m[0] == pytest.approx(20.0)  # metres from the model GSD
 
 
 def test_edge_margin_is_negative_when_the_footprint_is_cut():
-    m = georeference(dets([100.0, 10.0], [100.0, 100.0], length=40, span=30), NORTH_UP, (256, 256))
+    m = georeference(
+        dets([100.0, 10.0], [100.0, 100.0], length=40, span=30), NORTH_UP, (256, 256), 0.5
+    )
     assert m.edge_margin_px[0] == pytest.approx(80.0)  # nose at row 80
     assert m.edge_margin_px[1] == pytest.approx(-5.0)  # wing tip at column -5
 
 
 def test_empty_detections_georeference_to_nothing():
-    m = georeference(dets([], []), NORTH_UP, (256, 256))
+    m = georeference(dets([], []), NORTH_UP, (256, 256), 0.5)
     assert len(m.footprints) == 0 and len(m.edge_margin_px) == 0
 
 
@@ -70,8 +72,10 @@ def test_aircraft_on_a_seam_is_found_once_from_the_tile_holding_it_whole():
     # tile A covers x 0..128 m, tile B 64..192 m (0.5 m pixels); aircraft centred at x = 110 m
     tile_a = Affine(0.5, 0, 0, 0, -0.5, 128)
     tile_b = Affine(0.5, 0, 64, 0, -0.5, 128)
-    a = georeference(dets([220.0], [128.0], length=90, span=80, score=0.95), tile_a, (256, 256))
-    b = georeference(dets([92.0], [128.0], length=90, span=80, score=0.7), tile_b, (256, 256))
+    a = georeference(
+        dets([220.0], [128.0], length=90, span=80, score=0.95), tile_a, (256, 256), 0.5
+    )
+    b = georeference(dets([92.0], [128.0], length=90, span=80, score=0.7), tile_b, (256, 256), 0.5)
     assert a.edge_margin_px[0] < 0 <= b.edge_margin_px[0]  # cut by A's east edge, whole in B
     rows = [
         {

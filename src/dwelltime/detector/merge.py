@@ -39,9 +39,10 @@ class MapDetections:
 
 
 def georeference(
-    det: TileDetections, transform: affine.Affine, tile_shape: tuple[int, int]
+    det: TileDetections, transform: affine.Affine, tile_shape: tuple[int, int], gsd_m: float
 ) -> MapDetections:
-    """Map tile pixels (column, row) through ``transform``.
+    """Map tile pixels (column, row) through ``transform``; sizes in metres from the tile's
+    ``gsd_m`` (so that a transform to original-image pixels still gives metres).
 
     Headings are measured clockwise from "up" of the target frame: +y for a map frame
     (negative determinant, north-up rasters) and −y for a pixel frame with rows going down
@@ -57,7 +58,6 @@ def georeference(
     nose = np.stack([np.sin(rad), -np.cos(rad)], axis=-1) @ lin.T
     up = 1.0 if np.linalg.det(lin) < 0 else -1.0
     heading = np.rad2deg(np.arctan2(nose[:, 0], up * nose[:, 1])) % 360.0
-    scale = np.sqrt(abs(np.linalg.det(lin)))
     h, w = tile_shape
     margin = np.minimum.reduce(
         [corners[..., 0], w - corners[..., 0], corners[..., 1], h - corners[..., 1]]
@@ -65,8 +65,8 @@ def georeference(
     return MapDetections(
         x=centres[:, 0],
         y=centres[:, 1],
-        length_m=np.asarray(det.length_px, float) * scale,
-        span_m=np.asarray(det.span_px, float) * scale,
+        length_m=np.asarray(det.length_px, float) * gsd_m,
+        span_m=np.asarray(det.span_px, float) * gsd_m,
         heading_deg=heading,
         footprints=shapely.polygons(map_corners),
         edge_margin_px=margin,

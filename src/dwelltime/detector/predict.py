@@ -212,7 +212,7 @@ def _tile_rows(
     cols = np.clip(det.cx.astype(int), 0, w - 1)
     rows = np.clip(det.cy.astype(int), 0, h - 1)
     det = _select(det, valid[rows, cols])
-    m = georeference(det, tile.transform, (h, w))
+    m = georeference(det, tile.transform, (h, w), detector.gsd_m)
     types, probs = detector.assign_types(det, m.length_m, m.span_m, source_gsd_m)
     n = len(det)
     return {

@@ -1,0 +1,131 @@
+"""``dwelltime detect``: aircraft in single images, one row per aircraft."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dwelltime.cli.options import (
+    device_option,
+    formats_option,
+    out_option,
+    overwrite_option,
+    quiet,
+    weights_option,
+)
+
+#: Image files picked up when a PATH is a folder.
+IMAGE_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--gsd",
+    "gsd_m",
+    type=click.FloatRange(min=0.05, max=10.0),
+    default=None,
+    help="Ground sample distance (metres/pixel) of plain images with no georeference "
+    "(JPEG/PNG). Their footprints are written in pixel coordinates of the original image.",
+)
+@click.option(
+    "--airport",
+    "airport",
+    default=None,
+    help="ICAO/IATA code: detect only over this airport's aprons (georeferenced images). "
+    "Default: the whole image, in the UTM zone of its centre.",
+)
+@click.option(
+    "--tile-size",
+    type=click.IntRange(min=64),
+    default=512,
+    show_default=True,
+    help="Tile edge in pixels at the detector's GSD.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Tiles per forward pass.",
+)
+@weights_option
+@device_option
+@out_option
+@formats_option
+@overwrite_option
+@click.pass_context
+def detect(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    gsd_m: float | None,
+    airport: str | None,
+    tile_size: int,
+    batch_size: int,
+    weights: Path | None,
+    device: str,
+    out: Path | None,
+    formats: tuple[str, ...],
+    overwrite: bool,
+) -> None:
+    """Find aircraft in the images PATH... (files or folders): footprint, heading, length,
+    span, type and score, one row per aircraft with the image it came from.
+
+    Georeferenced images (GeoTIFF) are tiled at the detector's GSD and give footprints in the
+    local UTM CRS (layer ``detections``; one layer per CRS when they differ). Plain images need
+    --gsd; they are resampled to the detector's GSD and give footprints in (column, row)
+    pixels of the original image (layer ``detections_pixels``, no CRS). Source imagery coarser
+    than 1.5 m is not typed (type ``unknown``, size class still given).
+
+    \b
+    Examples:
+      dwelltime detect scene.tif --out det/
+      dwelltime detect apron.jpg --gsd 0.5 --out det/
+
+    Exit status: 0 done (unusable images are listed on stderr), 1 no usable image, 2 bad usage.
+    """
+    from tqdm import tqdm
+
+    from dwelltime.detector import load_detector
+    from dwelltime.detector.images import collect, detect_image, group_layers
+    from dwelltime.errors import DwelltimeError, SceneError, WeightsError
+    from dwelltime.io import write_layers
+
+    try:
+        detector = load_detector(weights, device=device)
+    except WeightsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    files = collect(paths, IMAGE_SUFFIXES)
+    frames, failed = [], 0
+    with tqdm(unit="tile", desc="detect", disable=quiet(ctx)) as bar:
+        for path in files:
+            try:
+                frame = detect_image(
+                    path,
+                    detector,
+                    gsd_m=gsd_m,
+                    airport=airport,
+                    tile_size=tile_size,
+                    batch_size=batch_size,
+                    progress=bar.update,
+                )
+            except (SceneError, DwelltimeError) as exc:
+                click.echo(f"skipped {exc}", err=True)
+                failed += 1
+                continue
+            frames.append(frame)
+            where = "pixels" if frame.crs is None else str(frame.crs.to_string())
+            click.echo(f"{path}: {len(frame)} aircraft ({where})")
+    if not frames:
+        raise click.ClickException(f"no usable image among {len(files)} file(s)")
+    if out is not None:
+        try:
+            written = write_layers(out, group_layers(frames), formats=formats, overwrite=overwrite)
+        except DwelltimeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for path in written:
+            click.echo(f"wrote {path}")
+    click.echo(
+        f"{sum(len(f) for f in frames)} aircraft in {len(frames)} image(s), {failed} skipped"
+    )

@@ -1,0 +1,144 @@
+"""Detection over whole image files: georeferenced scenes through the tiling stage, plain
+images (no georeference) in their own pixel frame. Used by ``dwelltime detect``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from dwelltime.detector.predict import Detector, detect_tiles
+from dwelltime.errors import SceneError
+
+#: Layer of detections in original-image pixels (no CRS).
+PIXEL_LAYER = "detections_pixels"
+
+
+def collect(paths: Iterable[Path], suffixes: Sequence[str]) -> list[Path]:
+    """Files among ``paths``, folders searched recursively for ``suffixes`` (sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
+        else:
+            files.append(path)
+    return files
+
+
+def detect_image(
+    path: Path,
+    detector: Detector,
+    *,
+    gsd_m: float | None = None,
+    airport: str | None = None,
+    tile_size: int = 512,
+    batch_size: int = 8,
+    progress: Callable[[int], None] | None = None,
+) -> gpd.GeoDataFrame:
+    """Detections of one image file, with an ``image`` column (its path).
+
+    A georeferenced image is read through :mod:`dwelltime.scenes` and tiled over the aprons
+    of ``airport`` (or its whole footprint) in the local UTM CRS. A plain image needs
+    ``gsd_m`` (metres/pixel) and gives footprints in its (column, row) pixels, no CRS.
+    SceneError names the file when it cannot be used.
+    """
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    from dwelltime.tiling import TileSpec
+
+    spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_size, overlap_px=tile_size // 4)
+    try:
+        with rasterio.open(path) as ds:
+            georeferenced = ds.crs is not None
+    except RasterioError as exc:
+        raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
+    if georeferenced:
+        frame = _detect_scene(path, detector, spec, airport, batch_size, progress)
+    else:
+        if gsd_m is None:
+            raise SceneError(
+                path, "has no georeference; give --gsd METRES to detect in pixel coordinates"
+            )
+        from dwelltime.detector.pixels import pixel_tiles
+
+        tiles = pixel_tiles(
+            read_rgb(path), gsd_m=gsd_m, spec=spec, scene_id=path.stem, airport=airport or ""
+        )
+        frame = detect_tiles(
+            tiles, detector, batch_size=batch_size, progress=progress, source_gsd_m=gsd_m
+        )
+        frame = frame.set_crs(None, allow_override=True)
+    frame["image"] = str(path)
+    return frame
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB pixels of a plain image file."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except OSError as exc:
+        raise SceneError(path, f"not a readable image ({exc})") from None
+
+
+def _detect_scene(
+    path: Path,
+    detector: Detector,
+    spec,
+    airport: str | None,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> gpd.GeoDataFrame:
+    from dwelltime.airports import Airport, load_aprons, lookup_airport, utm_crs
+    from dwelltime.scenes import read_scene
+    from dwelltime.tiling import iter_tiles
+
+    scene = read_scene(path)
+    if airport:
+        site = lookup_airport(airport)
+        aprons = load_aprons(site)
+    else:
+        centre = scene.footprint.centroid
+        site = Airport(
+            icao="",
+            iata="",
+            name=path.stem,
+            lat=centre.y,
+            lon=centre.x,
+            crs=utm_crs(centre.x, centre.y),
+        )
+        aprons = gpd.GeoDataFrame(
+            {"apron_id": ["image"]}, geometry=[scene.footprint], crs="EPSG:4326"
+        ).to_crs(site.crs)
+    tiles = iter_tiles(scene, site, aprons, spec)
+    return detect_tiles(
+        tiles, detector, batch_size=batch_size, progress=progress, source_gsd_m=scene.gsd_m
+    )
+
+
+def group_layers(frames: Sequence[gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    """One output layer per CRS: ``detections`` (``detections_<crs>`` when several) and
+    :data:`PIXEL_LAYER` for pixel-frame detections."""
+    by_crs: dict[str, list[gpd.GeoDataFrame]] = {}
+    for frame in frames:
+        key = "" if frame.crs is None else frame.crs.to_string()
+        by_crs.setdefault(key, []).append(frame)
+    mapped = [k for k in by_crs if k]
+    layers = {}
+    for key, group in by_crs.items():
+        if not key:
+            name = PIXEL_LAYER
+        elif len(mapped) == 1:
+            name = "detections"
+        else:
+            name = "detections_" + key.replace(":", "_").lower()
+        layers[name] = gpd.GeoDataFrame(
+            pd.concat(group, ignore_index=True), geometry="geometry", crs=group[0].crs
+        )
+    return layers

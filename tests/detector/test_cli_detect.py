@@ -1,0 +1,69 @@
+"""``dwelltime detect`` on a plain image and on a small GeoTIFF (tiny untrained weights)."""
+
+from __future__ import annotations
+
+import numpy as np
+import rasterio
+from click.testing import CliRunner
+from PIL import Image
+from rasterio.transform import from_origin
+
+from dwelltime.cli import main
+
+
+def test_plain_image_needs_gsd_and_writes_pixel_layer(tmp_path, tiny_weights):
+    png = tmp_path / "apron.png"
+    Image.fromarray(np.full((100, 120, 3), 90, np.uint8)).save(png)
+    runner = CliRunner()
+    args = ["-q", "detect", str(png), "--weights", str(tiny_weights), "--tile-size", "64"]
+    refused = runner.invoke(main, [*args, "--out", str(tmp_path / "o1")])
+    assert refused.exit_code == 1
+    assert "--gsd" in refused.output
+    done = runner.invoke(main, [*args, "--gsd", "0.5", "--out", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    assert "pixels" in done.output
+    assert (tmp_path / "out" / "detections_pixels.csv").is_file()
+    assert (tmp_path / "out" / "dwelltime.gpkg").is_file()
+
+
+def test_georeferenced_image_writes_map_layer(tmp_path, tiny_weights):
+    tif = tmp_path / "sunan_20260731T030000.tif"
+    with rasterio.open(
+        tif,
+        "w",
+        driver="GTiff",
+        width=96,
+        height=96,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:32651",
+        transform=from_origin(350000, 4340000, 0.5, 0.5),
+    ) as ds:
+        ds.write(np.full((3, 96, 96), 120, np.uint8))
+    result = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "detect",
+            str(tif),
+            "--weights",
+            str(tiny_weights),
+            "--tile-size",
+            "64",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "EPSG:32651" in result.output
+    assert (tmp_path / "out" / "detections.csv").is_file()
+
+
+def test_unreadable_file_is_skipped_with_its_name(tmp_path, tiny_weights):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    result = CliRunner().invoke(
+        main, ["-q", "detect", str(bad), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    )
+    assert result.exit_code == 1
+    assert "broken.jpg" in result.output
