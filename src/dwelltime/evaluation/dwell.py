@@ -1,0 +1,266 @@
+"""Stay and dwell-time quality against the ground truth of a synthetic series.
+
+Truth (:func:`load_true_stays`) comes from ``<series>/truth/``: ``stays.csv`` (one row per
+aircraft per stand with true ``start``/``end``), ``scenes.csv`` and the per-scene
+``<scene_id>.geojson`` whose ``hidden`` flag says whether the aircraft could be seen. A true
+stay is *observed* when at least one scene shows it unhidden; only observed stays can be
+missed.
+
+Matching (:func:`match_stays`): a predicted stay and a true stay may match when they are at
+the same airport, their centres are within ``max_distance_m`` and the predicted sightings
+``[first_seen, last_seen]`` overlap the true ``[start, end)``. One-to-one, minimum total
+distance (``scipy.optimize.linear_sum_assignment``): a true stay split in two predicted stays
+gives one true positive and one false positive.
+
+Scores (:func:`score_stays`), overall and per type (true type for matches and misses,
+predicted type for false positives):
+
+* ``precision``, ``recall``, ``f1`` of stays; recall over the observed true stays (plus any
+  unobserved one that was matched anyway);
+* ``coverage``: share of matched stays whose true dwell lies in ``[dwell_min_h, dwell_max_h]``
+  (an open maximum of a censored stay is +inf);
+* ``median_abs_err_h``: median ``|dwell_est_h − true dwell|`` over matched stays bounded at
+  both ends (``n_bounded`` of them); censored estimates are a lower bound, not an estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from dwelltime.errors import LabelError
+
+#: Columns of the true-stays frame.
+TRUE_STAY_COLUMNS: tuple[str, ...] = (
+    "true_id",  # stays.csv stay_id
+    "airport",
+    "type",
+    "x",  # stand centre, metres (layout UTM CRS)
+    "y",
+    "start",  # UTC, on the stand
+    "end",  # UTC, off the stand
+    "dwell_h",  # end − start, hours
+    "observed",  # bool: unhidden in at least one scene
+)
+
+#: Columns of the score table (one row per type, then ``all``).
+SCORE_COLUMNS: tuple[str, ...] = (
+    "type",
+    "n_true",
+    "n_pred",
+    "tp",
+    "precision",
+    "recall",
+    "f1",
+    "coverage",
+    "n_bounded",
+    "median_abs_err_h",
+)
+
+_HOUR = pd.Timedelta(hours=1)
+
+
+def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
+    """True stays of a synthetic series (:data:`TRUE_STAY_COLUMNS`) at ``airport`` (ICAO).
+
+    Raises :class:`~dwelltime.errors.LabelError` naming the file when ``truth/stays.csv`` or
+    ``truth/scenes.csv`` is missing or lacks columns.
+    """
+    truth = Path(series_dir) / "truth"
+    stays = _read_csv(truth / "stays.csv", ("stay_id", "aircraft_id", "type", "stand_id"))
+    scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"))
+    stays["start"] = pd.to_datetime(stays["start"], utc=True, format="ISO8601")
+    stays["end"] = pd.to_datetime(stays["end"], utc=True, format="ISO8601")
+    seen = _unhidden_sightings(truth, scenes)
+    observed = [
+        bool(
+            (
+                (seen["aircraft_id"] == r.aircraft_id)
+                & (seen["stand_id"] == r.stand_id)
+                & (seen["acquired"] >= r.start)
+                & (seen["acquired"] < r.end)
+            ).any()
+        )
+        for r in stays.itertuples()
+    ]
+    return pd.DataFrame(
+        {
+            "true_id": stays["stay_id"].astype(str),
+            "airport": airport.upper(),
+            "type": stays["type"].astype(str),
+            "x": stays["x"].astype(float),
+            "y": stays["y"].astype(float),
+            "start": stays["start"],
+            "end": stays["end"],
+            "dwell_h": (stays["end"] - stays["start"]) / _HOUR,
+            "observed": np.array(observed, bool),
+        }
+    )[list(TRUE_STAY_COLUMNS)]
+
+
+def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise LabelError(f"{path}: not found; give a series written by `dwelltime synth`")
+    frame = pd.read_csv(path, dtype={"stay_id": str, "scene_id": str, "stand_id": str})
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise LabelError(f"{path}: missing column(s) {', '.join(missing)}")
+    return frame
+
+
+def _unhidden_sightings(truth: Path, scenes: pd.DataFrame) -> pd.DataFrame:
+    """``aircraft_id``, ``stand_id``, ``acquired`` of every unhidden aircraft in every scene."""
+    import geopandas as gpd
+
+    parts = []
+    for scene_id, acquired in zip(scenes["scene_id"], scenes["acquired"], strict=True):
+        path = truth / f"{scene_id}.geojson"
+        if not path.is_file():
+            continue
+        rows = pd.DataFrame(gpd.read_file(path, ignore_geometry=True))
+        if rows.empty:
+            continue
+        rows = rows[~rows["hidden"].astype(bool)]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "aircraft_id": rows["aircraft_id"].astype(str),
+                    "stand_id": rows["stand_id"].astype(str),
+                    "acquired": pd.Timestamp(acquired).tz_convert("UTC"),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(
+            {
+                "aircraft_id": [],
+                "stand_id": [],
+                "acquired": pd.Series([], dtype="datetime64[ns, UTC]"),
+            }
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def match_stays(
+    predicted: pd.DataFrame, truth: pd.DataFrame, *, max_distance_m: float = 20.0
+) -> pd.DataFrame:
+    """One-to-one matches: ``pred`` (row position in ``predicted``), ``true`` (row position in
+    ``truth``), ``distance_m``. See the module docstring for the gates."""
+    pairs = []
+    for airport in sorted(
+        set(predicted["airport"].astype(str)) & set(truth["airport"].astype(str))
+    ):
+        p = np.flatnonzero(predicted["airport"].astype(str).to_numpy() == airport)
+        t = np.flatnonzero(truth["airport"].astype(str).to_numpy() == airport)
+        px = predicted["x"].to_numpy(float)[p][:, None]
+        py = predicted["y"].to_numpy(float)[p][:, None]
+        dist = np.hypot(px - truth["x"].to_numpy(float)[t], py - truth["y"].to_numpy(float)[t])
+        first = pd.to_datetime(predicted["first_seen"], utc=True).to_numpy()[p][:, None]
+        last = pd.to_datetime(predicted["last_seen"], utc=True).to_numpy()[p][:, None]
+        start = pd.to_datetime(truth["start"], utc=True).to_numpy()[t]
+        end = pd.to_datetime(truth["end"], utc=True).to_numpy()[t]
+        ok = (dist <= max_distance_m) & (first < end) & (last >= start)
+        if not ok.any():
+            continue
+        cost = np.where(ok, dist, 1e9)
+        rows, cols = linear_sum_assignment(cost)
+        pairs += [(p[r], t[c], dist[r, c]) for r, c in zip(rows, cols, strict=True) if ok[r, c]]
+    frame = pd.DataFrame(pairs, columns=["pred", "true", "distance_m"])
+    return frame.astype({"pred": int, "true": int, "distance_m": float})
+
+
+def score_stays(
+    predicted: pd.DataFrame, truth: pd.DataFrame, *, max_distance_m: float = 20.0
+) -> pd.DataFrame:
+    """Precision, recall, F1, dwell coverage and median error per type and overall
+    (:data:`SCORE_COLUMNS`; the last row's type is ``all``)."""
+    pairs = match_stays(predicted, truth, max_distance_m=max_distance_m)
+    matched_pred = set(pairs["pred"])
+    matched_true = set(pairs["true"])
+    true_dwell = truth["dwell_h"].to_numpy(float)[pairs["true"].to_numpy(int)]
+    lo = predicted["dwell_min_h"].to_numpy(float)[pairs["pred"].to_numpy(int)]
+    hi = predicted["dwell_max_h"].to_numpy(float)[pairs["pred"].to_numpy(int)]
+    est = predicted["dwell_est_h"].to_numpy(float)[pairs["pred"].to_numpy(int)]
+    bounded = np.isfinite(hi)
+    inside = (true_dwell >= lo - 1e-9) & (true_dwell <= np.where(bounded, hi, np.inf) + 1e-9)
+    outcomes = pd.DataFrame(
+        {
+            "type": truth["type"].astype(str).to_numpy()[pairs["true"].to_numpy(int)],
+            "tp": 1,
+            "fp": 0,
+            "fn": 0,
+            "inside": inside,
+            "bounded": bounded,
+            "abs_err_h": np.where(bounded, np.abs(est - true_dwell), np.nan),
+        }
+    )
+    missed = [
+        i for i in range(len(truth)) if i not in matched_true and bool(truth["observed"].iloc[i])
+    ]
+    false = [i for i in range(len(predicted)) if i not in matched_pred]
+    extra = pd.DataFrame(
+        {
+            "type": list(truth["type"].astype(str).iloc[missed])
+            + list(predicted["type"].astype(str).iloc[false]),
+            "tp": 0,
+            "fp": [0] * len(missed) + [1] * len(false),
+            "fn": [1] * len(missed) + [0] * len(false),
+        }
+    )
+    outcomes = pd.concat([outcomes, extra], ignore_index=True) if len(extra) else outcomes
+    rows = [_scores(t, g) for t, g in outcomes.groupby("type", sort=True)]
+    rows.append(_scores("all", outcomes))
+    return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+
+
+def _scores(type_: str, g: pd.DataFrame) -> dict[str, object]:
+    tp, fp, fn = int(g["tp"].sum()), int(g["fp"].sum()), int(g["fn"].sum())
+    precision = tp / (tp + fp) if tp + fp else math.nan
+    recall = tp / (tp + fn) if tp + fn else math.nan
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
+    matched = g[g["tp"] == 1] if "inside" in g else g.iloc[:0]
+    errors = matched["abs_err_h"].dropna() if len(matched) else pd.Series([], dtype=float)
+    return {
+        "type": type_,
+        "n_true": tp + fn,
+        "n_pred": tp + fp,
+        "tp": tp,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "coverage": float(matched["inside"].astype(bool).mean()) if len(matched) else math.nan,
+        "n_bounded": len(errors),
+        "median_abs_err_h": float(errors.median()) if len(errors) else math.nan,
+    }
+
+
+def median_revisit_h(times: Sequence[pd.Timestamp] | pd.Series) -> float:
+    """Median hours between consecutive acquisition times (NaN with fewer than two)."""
+    order = pd.to_datetime(pd.Series(list(times)), utc=True).sort_values()
+    gaps = order.diff().dropna() / _HOUR
+    return float(gaps.median()) if len(gaps) else math.nan
+
+
+def format_scores(scores: pd.DataFrame) -> str:
+    """The score table as terminal text (fractions with 2 decimals, hours with 1)."""
+    from dwelltime.tables import format_table
+
+    def fraction(v: object) -> str:
+        return "-" if pd.isna(v) else f"{float(v):.2f}"  # type: ignore[arg-type]
+
+    def hours(v: object) -> str:
+        return "-" if pd.isna(v) else f"{float(v):.1f}"  # type: ignore[arg-type]
+
+    headers = {"median_abs_err_h": "median |err| h", "n_bounded": "n_bounded"}
+    formatters = {c: fraction for c in ("precision", "recall", "f1", "coverage")}
+    return format_table(
+        scores,
+        list(SCORE_COLUMNS),
+        headers=headers,
+        formatters={**formatters, "median_abs_err_h": hours},
+    )

@@ -1,0 +1,159 @@
+"""Stay matching and dwell scores on hand-made stays."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from dwelltime.errors import LabelError
+from dwelltime.evaluation.dwell import (
+    SCORE_COLUMNS,
+    TRUE_STAY_COLUMNS,
+    format_scores,
+    load_true_stays,
+    match_stays,
+    median_revisit_h,
+    score_stays,
+)
+from dwelltime.linking import stays_frame
+
+T0 = pd.Timestamp("2023-07-31 00:00", tz="UTC")
+
+
+def h(hours: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(hours=hours)
+
+
+def true_stay(true_id, type_, x, start_h, end_h, observed=True):
+    return {
+        "true_id": true_id,
+        "airport": "ZKPY",
+        "type": type_,
+        "x": x,
+        "y": 0.0,
+        "start": h(start_h),
+        "end": h(end_h),
+        "dwell_h": end_h - start_h,
+        "observed": observed,
+    }
+
+
+def pred(type_, x, first_h, last_h, t_a=None, t_b=None, est=None):
+    lo = last_h - first_h
+    hi = (t_b - t_a) if t_a is not None and t_b is not None else math.nan
+    return {
+        "airport": "ZKPY",
+        "type": type_,
+        "type_prob": 0.9,
+        "x": x,
+        "y": 0.0,
+        "first_seen": h(first_h),
+        "last_seen": h(last_h),
+        "last_absent_before": h(t_a) if t_a is not None else pd.NaT,
+        "first_absent_after": h(t_b) if t_b is not None else pd.NaT,
+        "n_seen": 2,
+        "dwell_min_h": lo,
+        "dwell_max_h": hi,
+        "dwell_est_h": est if est is not None else (lo if math.isnan(hi) else (lo + hi) / 2),
+        "censored_start": t_a is None,
+        "censored_end": t_b is None,
+    }
+
+
+@pytest.fixture
+def truth():
+    return pd.DataFrame(
+        [
+            true_stay("S1", "IL62", 0.0, 0, 36),  # seen 6–30, bounded 0–48: inside, err 0
+            true_stay("S2", "B738", 100.0, 10, 20),  # split in two predicted stays
+            true_stay("S3", "A320", 200.0, 0, 10),  # missed
+            true_stay("S4", "A320", 300.0, 0, 5, observed=False),  # never visible: no miss
+            true_stay("S5", "TU20", 400.0, -500, 500),  # resident, censored both ends
+        ],
+        columns=list(TRUE_STAY_COLUMNS),
+    )
+
+
+@pytest.fixture
+def predicted():
+    records = [
+        pred("IL62", 3.0, 6, 30, t_a=-6, t_b=42, est=36.0),  # 36 in [24, 48]
+        pred("B738", 101.0, 11, 12, t_a=9, t_b=14),  # true 10 h outside [1, 5]
+        pred("B738", 99.0, 18, 19, t_a=14, t_b=25),  # the split part: a false positive
+        pred("IL76", 400.0, 0, 100),  # censored: [100, +inf) holds 1000 h
+        pred("A320", 250.0, 0, 5),  # 50 m from any truth: false positive
+        pred("IL62", 0.0, 50, 60, t_a=40, t_b=70),  # right place, after S1 left: FP
+    ]
+    return stays_frame(records, "EPSG:32651")
+
+
+def test_match_stays_gates_on_distance_time_and_airport(predicted, truth):
+    pairs = match_stays(predicted, truth, max_distance_m=20.0)
+    assert sorted(zip(pairs["pred"], pairs["true"], strict=True)) == [(0, 0), (1, 1), (3, 4)]
+    assert pairs.set_index("pred").loc[0, "distance_m"] == pytest.approx(3.0)
+    other = truth.assign(airport="UUEE")
+    assert match_stays(predicted, other).empty
+    assert match_stays(predicted.iloc[:0], truth).empty
+
+
+def test_score_stays_per_type_and_overall(predicted, truth):
+    scores = score_stays(predicted, truth).set_index("type")
+    assert list(scores.reset_index().columns) == list(SCORE_COLUMNS)
+    overall = scores.loc["all"]
+    # tp: S1, S2, S5; fp: split B738, far A320, late IL62; fn: S3 (S4 never observed)
+    assert (overall["tp"], overall["n_pred"], overall["n_true"]) == (3, 6, 4)
+    assert overall["precision"] == pytest.approx(0.5)
+    assert overall["recall"] == pytest.approx(0.75)
+    assert overall["f1"] == pytest.approx(2 * 3 / (2 * 3 + 3 + 1))
+    assert overall["coverage"] == pytest.approx(2 / 3)  # S2's 10 h outside [1, 5]
+    assert overall["n_bounded"] == 2
+    assert overall["median_abs_err_h"] == pytest.approx((0.0 + 7.0) / 2)  # |36−36|, |3−10|
+    assert scores.loc["A320", "recall"] == 0.0 and scores.loc["A320", "n_pred"] == 1
+    assert scores.loc["B738", "precision"] == pytest.approx(0.5)
+    assert scores.loc["TU20", "coverage"] == 1.0 and scores.loc["TU20", "n_bounded"] == 0
+    assert "median |err| h" in format_scores(scores.reset_index())
+
+
+def test_score_stays_empty_cases(predicted, truth):
+    none = score_stays(predicted.iloc[:0], truth).set_index("type").loc["all"]
+    assert none["recall"] == 0.0 and math.isnan(none["precision"])
+    nothing = score_stays(predicted.iloc[:0], truth.iloc[:0])
+    assert nothing["type"].tolist() == ["all"] and math.isnan(nothing["f1"].iloc[0])
+
+
+def test_median_revisit_h():
+    assert median_revisit_h([h(0), h(30), h(10), h(12)]) == pytest.approx(10.0)
+    assert math.isnan(median_revisit_h([h(0)]))
+
+
+def test_load_true_stays_marks_observed_stays(tmp_path):
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    (truth / "stays.csv").write_text(
+        "stay_id,aircraft_id,visit_id,type,stand_id,x,y,start,end\n"
+        "S001,V1,V1,IL62,A1,10.0,20.0,2023-07-31T00:00:00+00:00,2023-08-01T12:00:00+00:00\n"
+        "S002,V2,V2,B738,A2,50.0,20.0,2023-07-31T00:00:00+00:00,2023-08-01T12:00:00+00:00\n"
+        "S003,V3,V3,A320,A3,90.0,20.0,2023-08-02T00:00:00+00:00,2023-08-02T12:00:00+00:00\n"
+    )
+    (truth / "scenes.csv").write_text(
+        "scene_id,acquired\ns1,2023-07-31T03:00:00+00:00\ns2,2023-08-02T03:00:00+00:00\n"
+    )
+    gpd.GeoDataFrame(
+        {"aircraft_id": ["V1", "V2"], "stand_id": ["A1", "A2"], "hidden": [False, True]},
+        geometry=[shapely.Point(10, 20), shapely.Point(50, 20)],
+        crs="EPSG:32651",
+    ).to_file(truth / "s1.geojson", driver="GeoJSON")  # s2.geojson missing: V3 not seen
+    stays = load_true_stays(tmp_path, "zkpy")
+    assert list(stays.columns) == list(TRUE_STAY_COLUMNS)
+    assert stays["observed"].tolist() == [True, False, False]
+    assert stays["dwell_h"].tolist() == [36.0, 36.0, 12.0]
+    assert (stays["airport"] == "ZKPY").all()
+    assert np.issubdtype(stays["x"].dtype, np.floating)
+    (truth / "scenes.csv").unlink()
+    with pytest.raises(LabelError, match=r"scenes\.csv"):
+        load_true_stays(tmp_path, "ZKPY")
