@@ -148,28 +148,58 @@ def _draw_geoms(ax: Axes, geoms: Iterable[shapely.Geometry], **style: Any) -> No
             ax.add_patch(PathPatch(path, **style))
 
 
-def _read_rgb(path: str, grid: Any, *, limits: Any = "scene", provider: str = "unknown") -> tuple:
-    """``(image (rows, cols, 3) uint8, has_data (rows, cols) bool)`` of the scene at ``path``
-    on ``grid``, stretched per scene as the detector sees it (see :mod:`dwelltime.regrid`)."""
+def _offset(scene: Any) -> tuple[float, float]:
+    """(east, north) metres the scene's content lies off the common frame: the co-registration
+    columns ``shift_x_m``, ``shift_y_m`` (:mod:`dwelltime.coregister`); 0 where absent."""
+    values = []
+    for name in ("shift_x_m", "shift_y_m"):
+        try:
+            value = float(_field(scene, name))
+        except (KeyError, AttributeError, TypeError, ValueError):
+            value = 0.0
+        values.append(value if math.isfinite(value) else 0.0)
+    return values[0], values[1]
+
+
+def _draw_image(
+    ax: Axes,
+    scene: Any,
+    bounds: tuple[float, float, float, float],
+    gsd_m: float,
+    crs: str,
+    *,
+    limits: Any = "scene",
+) -> None:
+    """Draw ``scene``'s image over ``bounds`` (metres in ``crs``) at ``gsd_m`` metres a pixel.
+
+    Only that window is read (decimated by GDAL where coarser than the scene), with the
+    per-scene stretch the detector saw (``limits``: ``"scene"`` to compute it, else a
+    precomputed :func:`dwelltime.regrid.stretch_limits`), moved by the scene's
+    co-registration offset so it lines up with corrected detections and coverage. No-data
+    pixels are transparent over a light grey background.
+    """
     import rasterio
 
-    from dwelltime.regrid import read_to_grid, rgb_bands, stretch_limits, to_uint8
+    from dwelltime.regrid import Grid, read_to_grid, rgb_bands, stretch_limits, to_uint8
 
-    with rasterio.open(path) as ds:
-        bands = rgb_bands(ds, provider)
-        if limits == "scene":
+    dx, dy = _offset(scene)
+    minx, miny, maxx, maxy = bounds
+    grid = Grid.over((minx + dx, miny + dy, maxx + dx, maxy + dy), gsd_m, crs)
+    with rasterio.open(str(_field(scene, "path"))) as ds:
+        bands = rgb_bands(ds, str(_field(scene, "provider")))
+        if isinstance(limits, str):
             limits = stretch_limits(ds, bands)
         image = to_uint8(read_to_grid(ds, grid, indexes=bands, resampling="bilinear"), limits)
         has_data = read_to_grid(ds, grid)[0] > 0
-    return image.transpose(1, 2, 0), has_data
-
-
-def _show_image(ax: Axes, image: np.ndarray, has_data: np.ndarray, grid: Any) -> None:
-    """The image in map coordinates; no-data pixels left transparent."""
-    minx, miny, maxx, maxy = grid.bounds
-    rgba = np.dstack([image, np.where(has_data, 255, 0).astype(np.uint8)])
+    rgba = np.dstack([image.transpose(1, 2, 0), np.where(has_data, 255, 0).astype(np.uint8)])
+    gx0, gy0, gx1, gy1 = grid.bounds
     ax.set_facecolor("#d9d9d9")
-    ax.imshow(rgba, extent=(minx, maxx, miny, maxy), origin="upper", interpolation="antialiased")
+    ax.imshow(
+        rgba,
+        extent=(gx0 - dx, gx1 - dx, gy0 - dy, gy1 - dy),
+        origin="upper",
+        interpolation="antialiased",
+    )
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
     ax.set_aspect("equal")
@@ -211,29 +241,25 @@ def plot_scene(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from dwelltime.regrid import Grid
-
     scene_id = str(_field(scene, "scene_id"))
     crs = aprons.crs
     fig = _new_figure(_map_size(aprons.total_bounds, pad_m) if not aprons.empty else (8, 6))
     ax = fig.add_subplot()
-    title = f"{scene_id} — {_utc(_field(scene, 'acquired'))}"
-    ax.set_title(
-        f"{title}\n{_field(scene, 'gsd_m'):.2f} m GSD, time from {_field(scene, 'time_source')}",
-        fontsize=10,
-    )
+    title = [
+        f"{scene_id} — {_utc(_field(scene, 'acquired'))}",
+        f"{_field(scene, 'gsd_m'):.2f} m GSD, time from {_field(scene, 'time_source')}",
+    ]
+    dx, dy = _offset(scene)
+    if dx or dy:
+        title[1] += f", image moved ({-dx:+.1f}, {-dy:+.1f}) m E, N by co-registration"
     if aprons.empty:
+        ax.set_title("\n".join(title), fontsize=10)
         _say(ax, "no aprons")
         return fig
     minx, miny, maxx, maxy = aprons.total_bounds
     bounds = (minx - pad_m, miny - pad_m, maxx + pad_m, maxy + pad_m)
     side = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
-    gsd = max(float(_field(scene, "gsd_m")), side / max_px)
-    grid = Grid.over(bounds, gsd, crs.to_string())
-    image, has_data = _read_rgb(
-        str(_field(scene, "path")), grid, provider=str(_field(scene, "provider"))
-    )
-    _show_image(ax, image, has_data, grid)
+    _draw_image(ax, scene, bounds, max(float(_field(scene, "gsd_m")), side / max_px), str(crs))
 
     handles: list[Any] = [Line2D([], [], color=APRON_COLOR, lw=1.5, label="apron")]
     cover = _rows(coverage, scene_id)
@@ -246,8 +272,9 @@ def plot_scene(
             ax, [hidden], facecolor="none", edgecolor=NOT_VISIBLE_COLOR, hatch="///", lw=0.8
         )
         fraction = cover.set_index("apron_id")["visible_fraction"]
-        shares = ", ".join(f"{a} {100 * f:.0f} %" for a, f in fraction.items())
-        ax.set_title(f"{ax.get_title()} — apron visible: {shares}", fontsize=10)
+        title.append(
+            "apron visible: " + ", ".join(f"{a} {100 * f:.0f} %" for a, f in fraction.items())
+        )
         handles += [
             Patch(facecolor=VISIBLE_COLOR, alpha=0.4, edgecolor=VISIBLE_COLOR, label="visible"),
             Patch(
@@ -274,14 +301,12 @@ def plot_scene(
     dets = _rows(detections, scene_id)
     if dets is not None:
         dets = dets[dets["score"].astype(float) >= min_score]
-        types = sorted(dets["type"].astype(str).unique())
         for det in dets.itertuples(index=False):
             color = type_color(det.type)
             _draw_geoms(ax, [det.geometry], facecolor="none", edgecolor=color, lw=1.6)
-            top = det.geometry.bounds[3]
             ax.annotate(
                 f"{det.type} {det.score:.2f}",
-                (det.x, top),
+                (det.x, det.geometry.bounds[3]),
                 xytext=(0, 2),
                 textcoords="offset points",
                 ha="center",
@@ -292,10 +317,12 @@ def plot_scene(
                 clip_on=True,
             )
         handles += [
-            Patch(facecolor="none", edgecolor=type_color(t), lw=1.6, label=t) for t in types
+            Patch(facecolor="none", edgecolor=type_color(t), lw=1.6, label=t)
+            for t in sorted(dets["type"].astype(str).unique())
         ]
         floor = f" with score ≥ {min_score:g}" if min_score > 0 else ""
-        ax.set_title(f"{ax.get_title()}\n{len(dets)} detection(s){floor}", fontsize=10)
+        title.append(f"{len(dets)} detection(s){floor}")
+    ax.set_title("\n".join(title), fontsize=10)
     _metre_axes(ax, crs)
     ax.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
@@ -386,7 +413,7 @@ def plot_scenes(
     if coverage is not None:
         fig.colorbar(points, ax=ax, label="aprons visible, mean (%)", pad=0.01, fraction=0.04)
     span = (times.max() - times.min()) or 1.0
-    ax.set_xlim(times.min() - 0.03 * span, times.max() + 0.1 * span)
+    ax.set_xlim(times.min() - 0.03 * span, times.max() + 0.13 * span)
     _date_axis(ax.xaxis)
     ax.set_xlabel("acquired (UTC)")
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
@@ -539,7 +566,6 @@ def plot_chips(
     if n == 0:
         _say(fig.add_subplot(), "no detections")
         return fig
-    from dwelltime.regrid import Grid
 
     by_id = scenes.set_index(scenes["scene_id"].astype(str))
     crs = detections.crs.to_string()
@@ -564,15 +590,12 @@ def plot_chips(
         scene = by_id.loc[sid]
         half = 0.75 * max(float(np.nanmax([det.length_m, det.wingspan_m, 0.0])), 30.0)
         gsd = max(float(scene["gsd_m"]), 2 * half / CHIP_PX)
-        grid = Grid.over((det.x - half, det.y - half, det.x + half, det.y + half), gsd, crs)
+        bounds = (det.x - half, det.y - half, det.x + half, det.y + half)
         if sid not in limits:
             limits[sid] = _stretch(str(scene["path"]), str(scene["provider"]))
-        image, has_data = _read_rgb(
-            str(scene["path"]), grid, limits=limits[sid], provider=str(scene["provider"])
-        )
-        _show_image(ax, image, has_data, grid)
+        _draw_image(ax, scene, bounds, gsd, crs, limits=limits[sid])
         _draw_geoms(ax, [det.geometry], facecolor="none", edgecolor=color, lw=1.2)
-        x0, y0 = grid.bounds[0] + 0.08 * 2 * half, grid.bounds[1] + 0.08 * 2 * half
+        x0, y0 = bounds[0] + 0.08 * 2 * half, bounds[1] + 0.08 * 2 * half
         ax.plot([x0, x0 + 10], [y0, y0], color="white", lw=2.5, solid_capstyle="butt")
         ax.text(
             x0 + 5,
