@@ -8,6 +8,7 @@ import itertools
 from functools import cache
 
 import numpy as np
+import shapely
 from scipy import ndimage
 
 from dwelltime.synth.raster import blend, coverage
@@ -122,18 +123,23 @@ def markings(rng: np.random.Generator, rgb: np.ndarray, gsd_m: float) -> None:
         _paint_polys(rgb, [_line(a, b, width) for a, b in itertools.pairwise(pts)], yellow, 0.8)
 
 
-def _box_with_shadow(
-    rgb: np.ndarray, poly: np.ndarray, colour: np.ndarray, shadow: np.ndarray
-) -> None:
-    _paint_polys(rgb, [poly + shadow], np.zeros(3), 0.45)
-    _paint_polys(rgb, [poly], colour)
-
-
 def distractors(
-    rng: np.random.Generator, rgb: np.ndarray, gsd_m: float, shadow_dir: np.ndarray
+    rng: np.random.Generator,
+    rgb: np.ndarray,
+    gsd_m: float,
+    shadow_dir: np.ndarray,
+    keep_out: shapely.Geometry | None = None,
 ) -> None:
-    """Buildings, vehicles, jet bridges (``shadow_dir``: pixel offset of a 1 m high point)."""
+    """Buildings, vehicles, jet bridges (``shadow_dir``: pixel offset of a 1 m high point);
+    none is drawn where it would touch ``keep_out`` (pixels, e.g. the aircraft footprints)."""
     h, w = rgb.shape[:2]
+
+    def _box_with_shadow(poly: np.ndarray, colour: np.ndarray, shadow: np.ndarray) -> None:
+        if keep_out is not None and shapely.Polygon(poly).intersects(keep_out):
+            return
+        _paint_polys(rgb, [poly + shadow], np.zeros(3), 0.45)
+        _paint_polys(rgb, [poly], colour)
+
     hectares = h * w * gsd_m**2 / 10_000
     for _ in range(rng.poisson(0.08 * hectares)):  # buildings / hangars
         bw, bh = rng.uniform(20, 120, 2) / gsd_m
@@ -141,17 +147,17 @@ def distractors(
             rng.uniform(0, w), rng.uniform(0, h), bw, bh, rng.choice([0.0, rng.uniform(0, np.pi)])
         )
         roof = np.full(3, rng.uniform(0.45, 0.95)) + rng.uniform(-0.05, 0.05, 3)
-        _box_with_shadow(rgb, poly, roof, shadow_dir * rng.uniform(5, 15))
+        _box_with_shadow(poly, roof, shadow_dir * rng.uniform(5, 15))
     for _ in range(rng.poisson(0.15 * hectares)):  # jet bridges: long thin boxes with a rotunda
         length, width = rng.uniform(15, 40) / gsd_m, rng.uniform(2.5, 3.5) / gsd_m
         ang = rng.uniform(0, np.pi)
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
         poly = _rotated_rect(cx, cy, length, width, ang)
         colour = np.full(3, rng.uniform(0.55, 0.85))
-        _box_with_shadow(rgb, poly, colour, shadow_dir * 5)
+        _box_with_shadow(poly, colour, shadow_dir * 5)
         end = np.array([cx, cy]) + np.array([np.cos(ang), np.sin(ang)]) * length / 2
         _box_with_shadow(
-            rgb, _rotated_rect(*end, width * 1.6, width * 1.6, ang), colour * 0.9, shadow_dir * 5
+            _rotated_rect(*end, width * 1.6, width * 1.6, ang), colour * 0.9, shadow_dir * 5
         )
     for _ in range(rng.poisson(0.9 * hectares)):  # tugs, buses, fuel trucks, cars
         length = rng.choice([2.5, 4.5, 8.0, 12.0]) * rng.uniform(0.8, 1.2)
@@ -159,7 +165,7 @@ def distractors(
             rng.uniform(0, w), rng.uniform(0, h), length / gsd_m, 2.4 / gsd_m, rng.uniform(0, np.pi)
         )
         colour = VEHICLE_COLOURS[rng.integers(len(VEHICLE_COLOURS))]
-        _box_with_shadow(rgb, poly, colour * rng.uniform(0.8, 1.1), shadow_dir * 2.5)
+        _box_with_shadow(poly, colour * rng.uniform(0.8, 1.1), shadow_dir * 2.5)
 
 
 def apron_background(
@@ -169,14 +175,15 @@ def apron_background(
     shadow_dir: np.ndarray,
     *,
     clutter: bool = True,
+    keep_out: shapely.Geometry | None = None,
 ) -> np.ndarray:
     """A random apron scene without aircraft, (H, W, 3) float32 in [0, 1]; ``clutter=False``:
-    concrete and markings only (no grass edge, buildings, bridges or vehicles)."""
+    concrete and markings only (no grass edge, buildings, bridges or vehicles); ``keep_out``:
+    pixel area where no distractor may stand (see :func:`distractors`)."""
     rgb = concrete(rng, shape, gsd_m)
     h, w = shape
-    if (
-        clutter and rng.random() < 0.5
-    ):  # grass or asphalt taking part of the view behind a straight edge
+    # grass or asphalt taking part of the view behind a straight edge
+    if clutter and rng.random() < 0.5:
         ang = rng.uniform(0, 2 * np.pi)
         rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
         d = (
@@ -191,5 +198,5 @@ def apron_background(
         rgb = rgb * (1 - inside) + other * inside
     markings(rng, rgb, gsd_m)
     if clutter:
-        distractors(rng, rgb, gsd_m, shadow_dir)
+        distractors(rng, rgb, gsd_m, shadow_dir, keep_out)
     return rgb

@@ -139,8 +139,18 @@ def compose_chip(
     n_src = max(round(extent_m / source_gsd_m), 8)
     src_gsd = extent_m / n_src
     sun = Sun(float(rng.uniform(0, 360)), float(rng.uniform(25, 75)))
+    footprints = [
+        shapely.Polygon(label_polygon_px(t, x / src_gsd, y / src_gsd, heading, src_gsd))
+        for t, x, y, heading in placed
+    ]
+    keep_out = shapely.union_all(footprints).buffer(1.0 / src_gsd) if footprints else None
     rgb = apron_background(
-        rng, (n_src, n_src), src_gsd, sun.shadow_px(1.0, src_gsd), clutter=clutter
+        rng,
+        (n_src, n_src),
+        src_gsd,
+        sun.shadow_px(1.0, src_gsd),
+        clutter=clutter,
+        keep_out=keep_out,
     )
     ids = np.zeros((n_src, n_src), np.uint16)
     shadow_strength = float(rng.uniform(0.4, 0.7))
