@@ -120,3 +120,44 @@ def test_no_match_censored_or_unknown_leaves_stays_alone(flights_csv):
     assert out.iloc[1]["censored_start"] and pd.isna(out.iloc[1]["dwell_max_h"])
     assert tighten_with_flights(stays.iloc[:0], flights).empty
     assert tighten_with_flights(stays, flights.iloc[:0]).equals(stays)
+
+
+def test_link_command_reads_flights(tmp_path, flights_csv):
+    """``dwelltime link --flights``: the IL62 bounds come from the CSV; a bad CSV is exit 2."""
+    import geopandas as gpd
+    import shapely
+    from click.testing import CliRunner
+
+    from dwelltime.cli import main
+    from dwelltime.io import read_layer, write_layers
+    from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS
+
+    times = {f"s{i}": t("2023-07-30 03:00") + pd.Timedelta(days=i) for i in range(5)}
+    cover = gpd.GeoDataFrame(
+        [(s, "ZKPY", "A", time, 1.0, shapely.box(0, 0, 300, 300)) for s, time in times.items()],
+        columns=list(COVERAGE_COLUMNS),
+        crs="EPSG:32651",
+    )
+    dets = gpd.GeoDataFrame(
+        [
+            (f"{s}:1", s, "ZKPY", times[s], 100.0, 100.0, 90.0, 53.0, 43.0, "IL62", 0.9, 0.9,
+             shapely.Point(100, 100).buffer(20))
+            for s in ("s1", "s2", "s3")
+        ],
+        columns=list(DETECTION_COLUMNS),
+        crs="EPSG:32651",
+    )  # fmt: skip
+    write_layers(tmp_path / "run", {"coverage": cover, "detections": dets}, formats=("gpkg",))
+    gpkg = tmp_path / "run" / "dwelltime.gpkg"
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["-q", "link", str(gpkg), "--flights", str(flights_csv), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    stay = read_layer(out, "stays").iloc[0]
+    assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("flight:1", "flight:3")
+    assert stay["dwell_max_h"] == pytest.approx(62.0)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,where\n")
+    result = CliRunner().invoke(main, ["-q", "link", str(gpkg), "--flights", str(bad)])
+    assert result.exit_code == 2 and "missing" in result.output

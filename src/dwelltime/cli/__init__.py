@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "detect": "dwelltime.cli.detect:detect",
     "link": "dwelltime.cli.link:link",
     "evaluate": "dwelltime.cli.evaluate:evaluate",
+    "evaluate-dwell": "dwelltime.cli.evaluate_dwell:evaluate_dwell",
     "batch": "dwelltime.cli.batch:batch",
 }
 

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from dwelltime.cli.options import formats_option, out_option, overwrite_option, quiet, type_option
+from dwelltime.cli.options import (
+    flights_option,
+    formats_option,
+    out_option,
+    overwrite_option,
+    quiet,
+    type_option,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TIMELINE_NAME = "timeline.png"
 
@@ -44,6 +55,7 @@ TIMELINE_NAME = "timeline.png"
     help="Join a stay that ends with one of the same type starting at the next scene on "
     "another stand (a towed aircraft). Default: a tow starts a new stay.",
 )
+@flights_option
 @out_option
 @formats_option
 @overwrite_option
@@ -56,6 +68,7 @@ def link(
     max_misses: int | None,
     max_gap_h: float | None,
     link_moves: bool,
+    flights: pd.DataFrame | None,
     out: Path | None,
     formats: tuple[str, ...],
     overwrite: bool,
@@ -79,6 +92,7 @@ def link(
 
     from dwelltime.cli.progress import stage_bars
     from dwelltime.errors import DwelltimeError
+    from dwelltime.flights import tighten_with_flights
     from dwelltime.io import atomic_write, ensure_writable, output_paths, write_layers
     from dwelltime.linking import LinkConfig, link_stays
     from dwelltime.report import plot_timeline, stays_table
@@ -121,6 +135,8 @@ def link(
         stays = link_stays(
             detections, coverage, config, progress=lambda d, n: progress("link", d, n)
         )
+    if flights is not None:
+        stays = tighten_with_flights(stays, flights)
     click.echo(
         f"{len(detections)} detections in {coverage['scene_id'].nunique()} scenes → "
         f"{len(stays)} stays"

@@ -45,6 +45,30 @@ formats_option = click.option(
     show_default=True,
     help="Output formats; repeat the option for several.",
 )
+
+
+def _read_flights(ctx: click.Context, param: click.Parameter, value: Path | None) -> object:
+    """The movements of ``--flights`` (:func:`dwelltime.flights.read_flights`), or None."""
+    if value is None:
+        return None
+    from dwelltime.errors import DwelltimeError
+    from dwelltime.flights import read_flights
+
+    try:
+        return read_flights(value)
+    except DwelltimeError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+
+
+flights_option = click.option(
+    "--flights",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    callback=_read_flights,
+    help="Flight-tracking CSV (columns time, airport, event arr/dep, type): a recorded "
+    "arrival or departure of a stay's type between a sighting and the nearest visible "
+    "absence tightens that bound. The command receives the movements as a DataFrame.",
+)
 device_option = click.option(
     "--device",
     default="auto",

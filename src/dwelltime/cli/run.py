@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,6 +11,7 @@ from dwelltime.cli.options import (
     airport_option,
     aprons_option,
     device_option,
+    flights_option,
     formats_option,
     out_option,
     overwrite_option,
@@ -17,6 +19,9 @@ from dwelltime.cli.options import (
     type_option,
     weights_option,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def run_and_report(
@@ -32,6 +37,7 @@ def run_and_report(
     weights: Path | None,
     device: str,
     strict: bool,
+    flights: pd.DataFrame | None = None,
 ) -> None:
     """Run the pipeline, print the stays table, write outputs; exit 1 on failure."""
     from dwelltime import pipeline
@@ -49,6 +55,7 @@ def run_and_report(
                 aprons=aprons,
                 type_filter=type_filter,
                 detector=detector,
+                flights=flights,
                 progress=progress,
             )
     except UnknownAirportError as exc:
@@ -87,6 +94,7 @@ def run_and_report(
 @weights_option
 @device_option
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any input could not be used.")
+@flights_option
 @click.pass_context
 def run(ctx: click.Context, folder: Path, **options: object) -> None:
     """Find aircraft in every image of FOLDER and estimate how long each stayed.
