@@ -193,3 +193,13 @@ def test_aircraft_present_only_during_their_stay(series):
         frame = _truth(series, i)
         present = VISIT.arrival <= spec.acquired < VISIT.departure
         assert ("IL62" in set(frame["type"])) == present
+
+
+def test_random_series_spreads_the_time_sources():
+    from dwelltime.synth.series import _cover_time_sources
+
+    specs = [SceneSpec(f"s{i}", T0 + pd.Timedelta(hours=i), "gdal_tag") for i in range(7)]
+    covered = _cover_time_sources(specs)
+    assert {s.time_source for s in covered} == set(TIME_SOURCES)
+    two = _cover_time_sources(specs[:2])  # too few scenes: as many sources as possible
+    assert len({s.time_source for s in two}) == 2

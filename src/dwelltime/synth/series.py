@@ -89,6 +89,21 @@ def random_spec(stem: str, acquired: pd.Timestamp, crs: str, rng: np.random.Gene
     )
 
 
+def _cover_time_sources(specs: list[SceneSpec]) -> list[SceneSpec]:
+    """Give every time source to at least one scene where there are enough scenes, by
+    re-labelling scenes whose source is used more than once."""
+    specs = list(specs)
+    for source in TIME_SOURCES:
+        used = [s.time_source for s in specs]
+        if source in used:
+            continue
+        spare = next((i for i, u in enumerate(used) if used.count(u) > 1), None)
+        if spare is None:
+            break
+        specs[spare] = replace(specs[spare], time_source=source)
+    return specs
+
+
 def airport_layout(code: str) -> tuple[Airport, AirportLayout]:
     """The airport (registry lookup) and the synthetic layout around its reference point."""
     from dwelltime.airports import lookup_airport
@@ -146,10 +161,7 @@ def simulate_series(
             random_spec(f"{ap.icao.lower()}_{i + 1:02d}", t, ap.crs, rng)
             for i, t in enumerate(times)
         ]
-        # every time source at least once when there are enough scenes
-        for i, source in enumerate(TIME_SOURCES[: len(specs)]):
-            if all(s.time_source != source for s in specs):
-                specs[i] = replace(specs[i], time_source=source)
+        specs = _cover_time_sources(specs)
     out_dir = Path(out_dir)
     imagery, truth_dir = out_dir / "imagery", out_dir / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
