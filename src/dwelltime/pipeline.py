@@ -69,6 +69,8 @@ def run(
     link_config: LinkConfig | None = None,
     tile_size_px: int = 512,
     batch_size: int = 8,
+    coregister: bool = True,
+    flights: pd.DataFrame | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
     """Estimate stays and dwell intervals at ``airport`` from the images under ``folder``.
@@ -83,6 +85,11 @@ def run(
         link_config: association rules; default :class:`LinkConfig()`.
         tile_size_px: tile edge in pixels at the detector's GSD.
         batch_size: tiles per forward pass.
+        coregister: align the scenes before linking (:mod:`dwelltime.coregister`); the offsets
+            are the scenes layer's ``shift_x_m``, ``shift_y_m``, ``coreg_peak``,
+            ``coreg_status`` columns.
+        flights: movements from :func:`dwelltime.flights.read_flights` that tighten the dwell
+            bounds (:func:`dwelltime.flights.tighten_with_flights`).
         progress: optional callback ``progress(stage, done, total)``.
     """
     from dwelltime.detector import load_detector
@@ -114,14 +121,32 @@ def run(
 
     coverage_frame = _concat(coverage, COVERAGE_COLUMNS, site.crs)
     detection_frame = _concat(detections, DETECTION_COLUMNS, site.crs)
+    used = {s.scene_id for s in scenes}
+    scene_frame = scenes_frame([s for s in found.scenes if s.scene_id in used])
+    if coregister:
+        from dwelltime.coregister import apply_offsets, coregister_scenes
+
+        processed = set(coverage_frame["scene_id"].astype(str))
+        offsets = coregister_scenes(
+            [s for s in scenes if s.scene_id in processed],
+            site,
+            apron_frame,
+            progress=_stage(progress, "coregister"),
+        )
+        coverage_frame = apply_offsets(coverage_frame, offsets)
+        detection_frame = apply_offsets(detection_frame, offsets)
+        scene_frame = scene_frame.merge(offsets, on="scene_id", how="left")
     stays = link_stays(detection_frame, coverage_frame, link_config or LinkConfig())
+    if flights is not None:
+        from dwelltime.flights import tighten_with_flights
+
+        stays = tighten_with_flights(stays, flights)
     if type_filter:
         stays = stays[stays["type"] == type_filter.upper()].reset_index(drop=True)
-    used = {s.scene_id for s in scenes}
     return RunResult(
         airport=site,
         aprons=apron_frame,
-        scenes=scenes_frame([s for s in found.scenes if s.scene_id in used]),
+        scenes=scene_frame,
         coverage=coverage_frame,
         detections=detection_frame,
         stays=stays,
