@@ -288,15 +288,22 @@ class Visibility:
         """Bool per disc (centre ``x, y`` and ``radius`` in metres): at least ``min_fraction``
         of the disc lies inside the scene's visible area. No coverage row → not visible."""
         x, y, radius = np.atleast_1d(x), np.atleast_1d(y), np.atleast_1d(radius)
+        return self.covers(scene_id, shapely.buffer(shapely.points(x, y), radius, quad_segs=8))
+
+    def covers(self, scene_id: str, footprints: np.ndarray) -> np.ndarray:
+        """Bool per footprint (coverage CRS): at least ``min_fraction`` of its area lies in the
+        scene's visible area; a point or line (no area) must lie inside it. No coverage row →
+        not visible."""
+        geoms = np.atleast_1d(np.asarray(footprints, dtype=object))
         union = self._union.get(str(scene_id))
         if union is None or union.is_empty:
-            return np.zeros(len(x), bool)
-        discs = shapely.buffer(shapely.points(x, y), radius, quad_segs=8)
-        inside = shapely.contains(union, discs)
-        partial = ~inside & shapely.intersects(union, discs)
+            return np.zeros(len(geoms), bool)
+        area = shapely.area(geoms)
+        inside = np.where(area > 0, shapely.contains(union, geoms), shapely.covers(union, geoms))
+        partial = ~inside & (area > 0) & shapely.intersects(union, geoms)
         if partial.any():
-            frac = shapely.area(shapely.intersection(discs[partial], union))
-            inside[partial] = frac / shapely.area(discs[partial]) >= self.min_fraction
+            frac = shapely.area(shapely.intersection(geoms[partial], union))
+            inside[partial] = frac / area[partial] >= self.min_fraction
         return inside
 
 

@@ -23,6 +23,7 @@ import shapely
 from affine import Affine
 
 from dwelltime.airports import Airport
+from dwelltime.linking import Visibility
 from dwelltime.regrid import (
     Grid,
     mask_to_polygon,
@@ -195,14 +196,10 @@ def is_visible(
 ) -> bool:
     """Whether at least ``min_fraction`` of ``footprint`` (coverage CRS, e.g. an aircraft's
     stand) lay in the visible area of scene ``scene_id``; a point or line must lie inside it.
-    False when the coverage has no row for the scene."""
+    False when the coverage has no row for the scene. One footprint at a time; linking asks
+    the same question in bulk through :class:`dwelltime.linking.Visibility`, which this uses."""
     rows = coverage[coverage["scene_id"] == scene_id]
-    if rows.empty:
-        return False
-    visible = shapely.union_all(rows.geometry.to_numpy())
-    if footprint.area <= 0:
-        return bool(visible.covers(footprint))
-    return footprint.intersection(visible).area / footprint.area >= min_fraction
+    return bool(Visibility(rows, min_fraction=min_fraction).covers(scene_id, [footprint])[0])
 
 
 def _seen_aprons(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> shapely.Geometry:
