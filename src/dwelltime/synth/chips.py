@@ -22,7 +22,7 @@ from dwelltime.synth.aircraft import (
 from dwelltime.synth.background import apron_background
 from dwelltime.synth.catalog import AircraftType, load_catalog
 from dwelltime.synth.clouds import CLOUD_HEIGHT_M, apply_clouds, cloud_opacity
-from dwelltime.synth.degrade import blur_and_resample, jpeg, radiometry, to_uint8
+from dwelltime.synth.degrade import blur_and_resample, jpeg, radiometry, sharpen, to_uint8
 
 #: Source GSD range (metres) drawn log-uniformly when ``source_gsd_m`` is None.
 SOURCE_GSD_RANGE_M = (0.3, 3.0)
@@ -168,6 +168,8 @@ def compose_chip(
             hidden[i] = bool(on.any() and opacity[on].mean() > 0.5)
     image = blur_and_resample(to_uint8(rgb), (size_px, size_px), float(rng.uniform(0.3, 1.1)))
     if randomise:
+        if rng.random() < 0.3:
+            image = sharpen(image, rng.uniform(30, 120))
         image = radiometry(rng, image)
         if rng.random() < 0.5:
             image = jpeg(image, int(rng.integers(35, 95)))

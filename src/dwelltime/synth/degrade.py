@@ -6,12 +6,18 @@ import io
 from functools import cache
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
     """Float [0, 1] → uint8."""
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def sharpen(rgb8: np.ndarray, amount: float) -> np.ndarray:
+    """Unsharp masking like a provider's pan-sharpening/MTF compensation (``amount`` percent)."""
+    img = Image.fromarray(rgb8).filter(ImageFilter.UnsharpMask(radius=1.5, percent=int(amount)))
+    return np.asarray(img)
 
 
 def blur_and_resample(rgb8: np.ndarray, size: tuple[int, int], blur_px: float) -> np.ndarray:
@@ -48,21 +54,22 @@ def _noise_tile() -> np.ndarray:
 
 
 def radiometry(rng: np.random.Generator, rgb8: np.ndarray) -> np.ndarray:
-    """Random colour balance, gamma, brightness, haze and sensor noise on uint8 RGB (H, W, 3).
+    """Random saturation, colour balance, gamma, brightness, haze and sensor noise on uint8
+    RGB (H, W, 3).
 
-    The pointwise part is one 256-entry lookup table per band; noise is a random crop of a
-    fixed normal field (images up to 1024² without tiling).
+    Saturation and the pointwise part (one 256-entry lookup table per band) run in PIL; noise
+    is a random crop of a fixed normal field (tiled for images over 1024²).
     """
-    levels = np.arange(256, dtype=np.float32) / 255
+    img = ImageEnhance.Color(Image.fromarray(rgb8)).enhance(rng.uniform(0.6, 1.15))
+    levels = np.arange(256) / 255
     gain = rng.uniform(0.94, 1.06, 3) * rng.uniform(0.75, 1.2)
     gamma = rng.uniform(0.8, 1.25)
     haze = rng.uniform(0, 0.3) if rng.random() < 0.5 else 0.0
-    hazy = np.array([0.78, 0.8, 0.85])
-    lut = [
-        (np.clip(levels * gain[k], 0, 1) ** gamma * (1 - haze) + haze * hazy[k]) * 255
-        for k in range(3)
-    ]
-    out = np.stack([lut[k][rgb8[..., k]] for k in range(3)], axis=-1)
+    hazy = (0.78, 0.8, 0.85)
+    lut = np.concatenate(
+        [(np.clip(levels * gain[k], 0, 1) ** gamma * (1 - haze) + haze * hazy[k]) for k in range(3)]
+    )
+    out = np.asarray(img.point((lut * 255 + 0.5).astype(np.uint8).tolist()), dtype=np.float32)
     h, w = rgb8.shape[:2]
     tile = _noise_tile()
     reps = (-(-h // tile.shape[0]), -(-w // tile.shape[1]), 1)
@@ -70,6 +77,5 @@ def radiometry(rng: np.random.Generator, rgb8: np.ndarray) -> np.ndarray:
         tile = np.tile(tile, reps)
     r0 = rng.integers(tile.shape[0] - h + 1)
     c0 = rng.integers(tile.shape[1] - w + 1)
-    sigma = np.float32(rng.uniform(0.5, 6.5))
-    out += tile[r0 : r0 + h, c0 : c0 + w] * sigma
+    out += tile[r0 : r0 + h, c0 : c0 + w] * np.float32(rng.uniform(0.5, 6.5))
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
