@@ -60,7 +60,7 @@ def _rotated_rect(cx: float, cy: float, w: float, h: float, angle: float) -> np.
 def concrete(rng: np.random.Generator, shape: tuple[int, int], gsd_m: float) -> np.ndarray:
     """Apron concrete (H, W, 3) float32: slab grid with joints, per-slab tone, stains."""
     h, w = shape
-    tint = (np.array([1.0, 1.0, 1.0]) + rng.uniform(-0.04, 0.04, 3)).astype(np.float32)
+    tint = (np.array([1.0, 1.0, 1.0]) + rng.uniform(-0.025, 0.025, 3)).astype(np.float32)
     base = rng.uniform(0.45, 0.72)
     slab = np.float32(rng.uniform(5.0, 7.5) / gsd_m)
     angle = rng.choice([0.0, rng.uniform(0, np.pi)])
