@@ -1,0 +1,121 @@
+"""The notebooks run top to bottom on the bundled demo, in a kernel of this interpreter.
+
+The demo series is rendered once per session (about 15 s) into a temporary folder, or reused
+from ``$DWELLTIME_DEMO_DIR`` when that is set (rendered there on first use). Each notebook gets
+it through a cell injected after its ``parameters`` cell, as papermill does. The notebooks are
+committed without outputs; the detector is the shipped model, or an untrained stand-in before
+the weights are in ``models/`` (then the notebooks run their no-detection paths).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+KERNEL = "dwelltime-tests"
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The rendered Sunan demo (imagery/, aprons.geojson, truth/)."""
+    from dwelltime.synth import make_sunan_demo
+
+    cached = os.environ.get("DWELLTIME_DEMO_DIR")
+    folder = Path(cached) if cached else tmp_path_factory.mktemp("sunan_demo")
+    if not (folder / "truth" / "scenes.csv").exists():  # written last: a complete render
+        make_sunan_demo(folder, seed=62)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def kernels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding one kernelspec that runs this interpreter (not whatever ``python3``
+    resolves to on the PATH)."""
+    from ipykernel.kernelspec import write_kernel_spec
+
+    root = tmp_path_factory.mktemp("kernels")
+    write_kernel_spec(root / KERNEL)
+    return root
+
+
+def run_notebook(name: str, parameters: dict[str, object], kernels: Path, cwd: Path):
+    """Execute ``notebooks/<name>`` with ``parameters`` injected; the executed notebook.
+
+    Raises :class:`nbclient.exceptions.CellExecutionError` naming the failing cell."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert tagged, f"{name} has no cell tagged 'parameters'"
+    lines = [
+        f"{key} = Path({str(value)!r})" if isinstance(value, Path) else f"{key} = {value!r}"
+        for key, value in parameters.items()
+    ]
+    injected = nbformat.v4.new_code_cell("\n".join(lines))
+    injected.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(tagged[0] + 1, injected)
+    manager = KernelManager(
+        kernel_name=KERNEL, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)])
+    )
+    client = nbclient.NotebookClient(
+        nb, km=manager, timeout=600, resources={"metadata": {"path": str(cwd)}}
+    )
+    client.execute()
+    return nb
+
+
+def outputs(nb, kind: str) -> list:
+    """All outputs of the code cells carrying MIME type ``kind`` (or stream text for
+    ``"stream"``)."""
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if kind == "stream" and out["output_type"] == "stream":
+                found.append(out["text"])
+            elif kind in out.get("data", {}):
+                found.append(out["data"][kind])
+    return found
+
+
+@pytest.mark.parametrize("name", ["01_sunan_il62.ipynb", "02_your_imagery.ipynb"])
+def test_notebooks_are_committed_without_outputs(name):
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(not c.outputs and c.execution_count is None for c in code)
+
+
+def test_sunan_notebook_tells_the_story(demo_dir, kernels, tmp_path):
+    nb = run_notebook("01_sunan_il62.ipynb", {"DEMO_DIR": demo_dir}, kernels, tmp_path)
+    # scenes, the Il-62M's scene, the cloudy scene, coverage, chips, timeline, Il-62M timeline
+    assert len(outputs(nb, "image/png")) >= 7
+    text = "".join(outputs(nb, "stream"))
+    assert "ZKPY" in text and "10 scenes" in text
+    assert any("UTC" in m for m in outputs(nb, "text/markdown"))  # the interval in words
+    assert not (tmp_path / "_demo").exists()  # the injected DEMO_DIR was used
+
+
+def test_your_imagery_notebook_reports_what_it_skipped(demo_dir, kernels, tmp_path):
+    """A user's folder: four demo scenes with their sidecars and one broken file."""
+    folder = tmp_path / "my_images"
+    folder.mkdir()
+    for stem in ("zkpy_04", "zkpy_05", "zkpy_06", "zkpy_07"):
+        for path in (demo_dir / "imagery").glob(f"{stem}*"):
+            shutil.copy(path, folder / path.name)
+    (folder / "broken.tif").write_bytes(b"not a tiff")
+    parameters = {"IMAGERY": folder, "APRONS": demo_dir / "aprons.geojson", "TYPE": "IL62"}
+    nb = run_notebook("02_your_imagery.ipynb", parameters, kernels, tmp_path)
+    assert len(outputs(nb, "image/png")) >= 6
+    text = "".join(outputs(nb, "stream"))
+    assert "4 scene(s) found, 1 file(s) unusable" in text
+    tables = "".join(outputs(nb, "text/plain"))
+    assert "broken.tif" in tables
