@@ -105,7 +105,7 @@ def _paint_polys(
 
 
 def markings(rng: np.random.Generator, rgb: np.ndarray, gsd_m: float) -> None:
-    """Yellow taxi/stand lead-in lines, stop bars and white/red safety lines."""
+    """Yellow taxi/stand lead-in lines (some with tyre marks), white lines, lead-in arcs."""
     h, w = rgb.shape[:2]
     yellow = np.array([0.85, 0.7, 0.15]) * rng.uniform(0.7, 1.05)
     width = max(0.2 / gsd_m, 0.3)
@@ -114,6 +114,9 @@ def markings(rng: np.random.Generator, rgb: np.ndarray, gsd_m: float) -> None:
         ang = rng.uniform(0, 2 * np.pi)
         p1 = p0 + np.array([np.cos(ang), np.sin(ang)]) * max(h, w) * rng.uniform(0.3, 1.2)
         colour = yellow if rng.random() < 0.75 else np.array([0.9, 0.9, 0.88])
+        if rng.random() < 0.5:  # rubber and oil smeared along the line by taxiing aircraft
+            tyre = _line(p0, p1, rng.uniform(2.5, 6.0) / gsd_m)
+            _paint_polys(rgb, [tyre], np.array([0.2, 0.2, 0.2]), rng.uniform(0.08, 0.25))
         _paint_polys(rgb, [_line(p0, p1, width)], colour, rng.uniform(0.5, 0.95))
     for _ in range(rng.integers(0, 3)):  # stand lead-in arcs
         centre = rng.uniform(0, 1, 2) * (w, h)
