@@ -126,7 +126,8 @@ def _cylinder_shade(
     gsd_m: float,
     radius_m: float,
 ) -> np.ndarray:
-    """Lambert shading (h, w, 1) of a horizontal cylinder along the heading."""
+    """Lambert shading plus a soft specular stripe (h, w, 1) of a horizontal cylinder along
+    the heading."""
     cx, cy, heading = place
     rows = np.arange(window[0].start, window[0].stop, dtype=np.float32) + 0.5 - cy
     cols = np.arange(window[1].start, window[1].stop, dtype=np.float32) + 0.5 - cx
@@ -137,7 +138,7 @@ def _cylinder_shade(
     el, az = np.radians(sun.elevation_deg), np.radians(sun.azimuth_deg)
     sun_lat = np.sin(az - h) * np.cos(el)
     lambert = np.clip(lateral * sun_lat + up * np.sin(el), 0, 1)
-    return (0.62 + 0.4 * lambert)[..., None].astype(np.float32)
+    return (0.62 + 0.34 * lambert + 0.12 * lambert**12)[..., None].astype(np.float32)
 
 
 def draw_aircraft(

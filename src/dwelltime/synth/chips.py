@@ -132,7 +132,8 @@ def compose_chip(
     clutter: bool = True,
 ) -> Chip:
     """Render the given aircraft placements (metres from the chip's top-left corner) on a
-    random apron; ``randomise=False`` skips the colour/noise/JPEG domain randomisation,
+    random apron; ``randomise=False`` skips the colour/noise/JPEG domain randomisation (and
+    uses a fixed 0.5-pixel optics blur),
     ``clutter=False`` the buildings, bridges, vehicles and grass.
     """
     extent_m = size_px * gsd_m
@@ -166,7 +167,8 @@ def compose_chip(
         for i in range(len(placed)):
             on = ids == i + 1
             hidden[i] = bool(on.any() and opacity[on].mean() > 0.5)
-    image = blur_and_resample(to_uint8(rgb), (size_px, size_px), float(rng.uniform(0.3, 1.1)))
+    blur = float(rng.uniform(0.3, 1.1)) if randomise else 0.5
+    image = blur_and_resample(to_uint8(rgb), (size_px, size_px), blur)
     if randomise:
         if rng.random() < 0.3:
             image = sharpen(image, rng.uniform(30, 120))

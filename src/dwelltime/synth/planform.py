@@ -193,9 +193,10 @@ def _engines(t: AircraftType, wing_h: float) -> tuple[list[Part], list[Part]]:
                 above.append(Part("prop", prop, wing_h + 0.5, opacity=0.45))
         else:
             pod_w = (0.55 if t.engines == 2 else 0.45) * fw
-            pod_l = (0.13 if t.engines == 2 else 0.11) * length
+            pod_l = (0.13 if t.engines == 2 else 0.12) * length
             over = t.engine_mount == "wing (over-wing)"
-            y_front = le[0] + (0.75 if over else 0.55) * pod_l
+            # pylon-hung pods reach well ahead of the leading edge (most on 4-engined types)
+            y_front = le[0] + (0.75 if over or t.engines == 4 else 0.55) * pod_l
             for sign in (1, -1):
                 h = wing_h + (1.2 if over else -1.0)
                 pod = Part("engine", _pod(sign * x, y_front, pod_l, pod_w), h)
