@@ -203,3 +203,18 @@ def test_random_series_spreads_the_time_sources():
     assert {s.time_source for s in covered} == set(TIME_SOURCES)
     two = _cover_time_sources(specs[:2])  # too few scenes: as many sources as possible
     assert len({s.time_source for s in two}) == 2
+
+
+def test_series_is_deterministic_from_the_seed(tmp_path):
+    spec = [SceneSpec("d0", T0 + pd.Timedelta(hours=30), "gdal_tag", gsd_m=3.0, cloud_cover=0.2)]
+    runs = [
+        simulate_series(tmp_path / name, days=2, seed=seed, specs=spec)
+        for name, seed in (("a", 5), ("b", 5), ("c", 6))
+    ]
+    pixels = []
+    for run in runs:
+        with rasterio.open(run.images[0]) as src:
+            pixels.append(src.read())
+    assert np.array_equal(pixels[0], pixels[1]) and not np.array_equal(pixels[0], pixels[2])
+    stays = [(r.truth_dir / "stays.csv").read_text() for r in runs]
+    assert stays[0] == stays[1] != stays[2]
