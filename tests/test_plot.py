@@ -1,6 +1,12 @@
-"""Timeline figure: one row per stay, scene marks by status, interval bars, empty case."""
+"""Figures: scene with footprints, scenes on a time axis, coverage map, chips, timeline.
+
+Scenes are tiny GeoTIFFs written by the ``write_raster`` fixture; every figure is checked
+through the artists it holds (what is drawn where), and saved once to prove it renders.
+"""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
@@ -8,9 +14,19 @@ import pandas as pd
 import pytest
 import shapely
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 from dwelltime.linking import link_stays
-from dwelltime.plot import plot_timeline
+from dwelltime.plot import (
+    UNKNOWN_COLOR,
+    plot_chips,
+    plot_coverage,
+    plot_scene,
+    plot_scenes,
+    plot_timeline,
+    report_figures,
+    type_color,
+)
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS
 
 CRS = "EPSG:32651"
@@ -100,3 +116,223 @@ def test_rows_are_capped_to_the_longest_stays(frames):
     ax = plot_timeline(stays, cover, dets, max_rows=1).axes[0]
     (label,) = [t.get_text() for t in ax.get_yticklabels()]
     assert "IL62" in label and "1 longest of 2 stays" in ax.get_title()
+
+
+# --- maps and chips over tiny rasters -------------------------------------------------------
+
+X0, Y0 = 730_485.78, 4_345_043.01  # conftest's raster corner (Sunan, UTM 51N); 200 px at 0.5 m
+APRON_BOX = shapely.box(X0 + 10, Y0 - 90, X0 + 90, Y0 - 10)
+
+
+@pytest.fixture
+def scene_frames(write_raster, tmp_path):
+    """Two scenes over one apron: a (fully visible, an IL62 and a T204) and b (half clouded,
+    the IL62 again), as the frames a run returns."""
+    scenes = pd.DataFrame(
+        {
+            "scene_id": ["a", "b"],
+            "path": [
+                str(write_raster(tmp_path / f"{s}.tif", shape=(200, 200), seed=i))
+                for i, s in enumerate("ab")
+            ],
+            "acquired": pd.to_datetime(["2023-07-31T02:00Z", "2023-08-01T05:00Z"], utc=True),
+            "time_source": ["stac", "filename"],
+            "provider": "unknown",
+            "gsd_m": 0.5,
+        }
+    )
+    aprons = gpd.GeoDataFrame({"apron_id": ["A"]}, geometry=[APRON_BOX], crs=CRS)
+    half = shapely.box(X0 + 10, Y0 - 90, X0 + 50, Y0 - 10)
+    cover = gpd.GeoDataFrame(
+        [
+            ("a", "ZKPY", "A", scenes["acquired"][0], 1.0, APRON_BOX),
+            ("b", "ZKPY", "A", scenes["acquired"][1], 0.5, half),
+        ],
+        columns=list(COVERAGE_COLUMNS),
+        crs=CRS,
+    )
+    dets = gpd.GeoDataFrame(
+        [
+            _detection("a:0", "a", scenes, 30, 50, "IL62", 0.9),
+            _detection("a:1", "a", scenes, 70, 30, "T204", 0.6),
+            _detection("b:0", "b", scenes, 30, 50, "IL62", 0.8),
+        ],
+        columns=list(DETECTION_COLUMNS),
+        crs=CRS,
+    )
+    return scenes, aprons, cover, dets
+
+
+def _detection(did, sid, scenes, dx, dy, kind, score):
+    """A detection row, 20 x 16 m footprint centred ``dx`` m east, ``dy`` m south of X0, Y0."""
+    x, y = X0 + dx, Y0 - dy
+    t = scenes.set_index("scene_id").loc[sid, "acquired"]
+    box = shapely.box(x - 10, y - 8, x + 10, y + 8)
+    return (did, sid, "ZKPY", t, x, y, 90.0, 20.0, 16.0, kind, 0.8, score, box)
+
+
+def _texts(fig: Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def _edges(ax) -> list[str]:
+    from matplotlib.colors import to_hex
+
+    return [to_hex(p.get_edgecolor()) for p in ax.patches]
+
+
+def test_type_colors_are_fixed_and_unknown_is_grey():
+    assert type_color("IL62") == type_color("il62") != type_color("T204")
+    assert type_color("unknown") == type_color("XX99") == UNKNOWN_COLOR
+
+
+def test_scene_draws_image_aprons_coverage_and_footprints(scene_frames, tmp_path):
+    scenes, aprons, cover, dets = scene_frames
+    fig = plot_scene(scenes.iloc[1], aprons, cover, dets, pad_m=20)
+    ax = fig.axes[0]
+    (image,) = [a for a in ax.get_children() if isinstance(a, AxesImage)]
+    left, right, bottom, top = image.get_extent()
+    assert left <= X0 - 10 and right >= X0 + 110 and bottom <= Y0 - 110 and top >= Y0 + 10
+    alpha = image.get_array()[..., 3]
+    assert alpha.max() == 255 and alpha.min() == 0  # padding beyond the raster: no data
+    assert ax.get_xlim() == pytest.approx((X0 - 10, X0 + 110))
+    assert "IL62 0.80" in _texts(fig) and "T204 0.60" not in _texts(fig)  # only scene b
+    assert type_color("IL62") in _edges(ax)
+    title = ax.get_title()
+    assert "b — 2023-08-01 05:00 UTC" in title and "A 50 %" in title
+    assert "1 detection(s)" in title and "filename" in title
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"apron", "visible", "IL62"} <= set(legend)
+    assert ax.get_xlabel() == "easting (m, EPSG:32651)"
+    fig.savefig(tmp_path / "scene.png")
+
+
+def test_scene_filters_scores_and_draws_without_coverage(scene_frames):
+    scenes, aprons, _, dets = scene_frames
+    fig = plot_scene(scenes.iloc[0], aprons, None, dets, min_score=0.7)
+    assert "IL62 0.90" in _texts(fig) and "T204 0.60" not in _texts(fig)
+    assert "with score ≥ 0.7" in fig.axes[0].get_title()
+    assert "visible" not in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def test_scene_image_moves_by_its_coregistration_offset(scene_frames):
+    scenes, aprons, _, _ = scene_frames
+    plain = plot_scene(scenes.iloc[0], aprons).axes[0].images[0]
+    shifted = scenes.iloc[0].copy()
+    shifted["shift_x_m"], shifted["shift_y_m"] = 3.0, -2.0  # content 3 m east, 2 m south
+    ax = plot_scene(shifted, aprons).axes[0]
+    moved = ax.images[0]
+    assert moved.get_extent() == pytest.approx(plain.get_extent())  # same map window
+    a, b = plain.get_array(), moved.get_array()
+    # at each map point the moved image shows what lies 3 m (6 px) east, 2 m (4 px) south
+    assert np.array_equal(b[40:120, 40:120], a[44:124, 46:126])
+    assert not np.array_equal(b[40:120, 40:120], a[40:120, 40:120])
+    assert "(-3.0, +2.0) m" in ax.get_title()
+
+
+def test_scene_in_geographic_crs_is_drawn_in_the_aprons_grid(write_raster, tmp_path):
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(X0, Y0)
+    path = write_raster(
+        tmp_path / "geo.tif", crs="EPSG:4326", origin=(lon, lat), gsd=5e-6, shape=(200, 200)
+    )
+    scene = {
+        "scene_id": "g",
+        "path": str(path),
+        "acquired": pd.Timestamp("2023-08-01T00:00Z"),
+        "time_source": "stac",
+        "provider": "unknown",
+        "gsd_m": 0.5,
+    }
+    aprons = gpd.GeoDataFrame({"apron_id": ["A"]}, geometry=[APRON_BOX], crs=CRS)
+    image = plot_scene(scene, aprons, pad_m=0).axes[0].images[0].get_array()
+    assert image[..., 3].mean() > 200 and image[..., :3].std() > 0
+
+
+def test_scene_without_aprons_says_so(scene_frames):
+    scenes, aprons, _, _ = scene_frames
+    assert "no aprons" in _texts(plot_scene(scenes.iloc[0], aprons.iloc[:0]))
+
+
+def test_chips_one_per_detection_with_type_size_score(scene_frames, tmp_path):
+    scenes, _, _, dets = scene_frames
+    fig = plot_chips(dets.sort_values("score", ascending=False), scenes, max_chips=2)
+    chips = [ax for ax in fig.axes if ax.images]
+    assert len(chips) == 2
+    assert "IL62 (0.80)\n20 × 16 m, score 0.90\n07-31 02:00 UTC" == chips[0].get_title()
+    assert chips[1].get_title().endswith("score 0.80\n08-01 05:00 UTC")  # b:0, not T204
+    assert fig.get_suptitle().startswith("2 of 3 detection(s)")
+    left, right, bottom, top = chips[0].images[0].get_extent()
+    assert right - left >= 45 and top - bottom >= 45  # 1.5 x max(30 m, length, span)
+    assert chips[0].get_xlim() == pytest.approx((X0 + 30 - 22.5, X0 + 30 + 22.5))
+    assert type_color("IL62") in _edges(chips[0])
+    fig.savefig(tmp_path / "chips.png")
+
+
+def test_chips_empty_and_unknown_scene(scene_frames):
+    scenes, _, _, dets = scene_frames
+    assert "no detections" in _texts(plot_chips(dets.iloc[:0], scenes))
+    fig = plot_chips(dets.iloc[:1], scenes[scenes["scene_id"] == "b"])
+    assert "scene not in\nthis run" in _texts(fig)
+
+
+def test_coverage_counts_scenes_per_spot_and_fractions_per_scene(scene_frames, tmp_path):
+    _, aprons, cover, _ = scene_frames
+    fig = plot_coverage(cover, aprons, gsd_m=2.0)
+    left, right = fig.axes[0], fig.axes[1]
+    counts = left.images[0].get_array()
+    assert counts.max() == 2 and counts.min() == 1  # west half seen twice, east half once
+    assert counts.mask.any()  # outside the apron: not drawn
+    assert right.images[0].get_array().tolist() == [[100.0, 50.0]]
+    assert [t.get_text() for t in right.get_xticklabels()] == ["07-31 02:00", "08-01 05:00"]
+    assert "by 2 scene(s)" in fig.get_suptitle()
+    fig.savefig(tmp_path / "coverage.png")
+
+
+def test_coverage_empty_says_so(scene_frames):
+    _, aprons, cover, _ = scene_frames
+    assert "no coverage" in _texts(plot_coverage(cover.iloc[:0], aprons))
+
+
+def test_scenes_on_a_time_axis(scene_frames, tmp_path):
+    scenes, _, cover, _ = scene_frames
+    extra = scenes.iloc[[0]].assign(scene_id="c", acquired=pd.Timestamp("2023-08-02T00:00Z"))
+    fig = plot_scenes(pd.concat([scenes, extra]), cover, skipped=1)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["c · stac · 0.50 m", "b · filename · 0.50 m", "a · stac · 0.50 m"]
+    shown = [c for c in ax.collections if len(c.get_offsets()) and c.get_array() is not None]
+    assert sorted(shown[0].get_array().tolist()) == [50.0, 100.0]  # mean apron visible, %
+    assert "3 scene(s)" in ax.get_title() and "1 input(s) skipped" in ax.get_title()
+    assert ax.get_xlabel() == "acquired (UTC)" and "08-01 05:00" in _texts(fig)
+    fig.savefig(tmp_path / "scenes.png")
+
+
+def test_scenes_empty_says_so(scene_frames):
+    scenes, _, cover, _ = scene_frames
+    assert "no scenes" in _texts(plot_scenes(scenes.iloc[:0], cover))
+
+
+def test_report_figures_show_the_busiest_scene(scene_frames):
+    scenes, aprons, cover, dets = scene_frames
+    result = SimpleNamespace(
+        scenes=scenes,
+        aprons=aprons,
+        coverage=cover,
+        detections=dets,
+        stays=link_stays(dets, cover),
+        errors=[],
+    )
+    figures = report_figures(result)
+    assert list(figures) == ["scenes", "coverage", "scene", "chips", "timeline"]
+    assert figures["scene"].axes[0].get_title().startswith("a — ")  # two detections in a
+    empty = SimpleNamespace(
+        scenes=scenes.iloc[:0],
+        aprons=aprons,
+        coverage=cover.iloc[:0],
+        detections=dets.iloc[:0],
+        stays=link_stays(dets.iloc[:0], cover.iloc[:0]),
+        errors=[],
+    )
+    assert "scene" not in report_figures(empty)

@@ -556,7 +556,7 @@ def plot_chips(
     total = len(detections)
     dets = detections.head(max_chips)
     n = len(dets)
-    cols = max(1, min(ncols, n))
+    cols = max(3, min(ncols, n))
     rows = max(1, math.ceil(n / cols))
     fig = _new_figure((1.9 * cols + 0.4, 2.35 * rows + 0.5))
     shown = f"{n} of {total}" if n < total else f"{n}"
@@ -680,8 +680,7 @@ def plot_timeline(
     ax.set_title(f"Stays at {', '.join(airports) or 'no airport'} — {shown}")
     ax.set_xlabel("time (UTC)")
     if n == 0 or scenes.empty:
-        ax.text(0.5, 0.5, "no stays", ha="center", va="center", transform=ax.transAxes)
-        ax.set_yticks([])
+        _say(ax, "no stays")
         return fig
 
     visible = stay_visibility(stays, coverage, config or LinkConfig()).reindex(
