@@ -18,9 +18,10 @@ from pyproj import Transformer
 
 from dwelltime.synth.aircraft import Sun, draw_aircraft, draw_shadow, footprint_m, random_paint
 from dwelltime.synth.background import VEHICLE_COLOURS, noise_bank
-from dwelltime.synth.catalog import load_catalog
+from dwelltime.synth.catalog import AircraftType, load_catalog
 from dwelltime.synth.clouds import CLOUD_HEIGHT_M, apply_clouds, cloud_opacity
 from dwelltime.synth.layout import AirportLayout, Building
+from dwelltime.synth.planform import planform
 from dwelltime.synth.raster import blend, coverage
 from dwelltime.synth.solar import sun_position
 from dwelltime.synth.traffic import Presence
@@ -359,6 +360,13 @@ def _parked(p: Presence, layout: AirportLayout) -> tuple[float, float, float]:
     return float(x), float(y), float(h % 360)
 
 
+def _label_height_m(t: AircraftType) -> float:
+    """Height (metres) whose off-nadir lean moves the length × span rectangle: the mean of the
+    wing and fuselage tops, the parts that set the span and the length."""
+    heights = [p.height_m for p in planform(t).parts if p.kind in ("wing", "fuselage")]
+    return float(np.mean(heights))
+
+
 def render_scene(
     layout: AirportLayout,
     occupants: list[Presence],
@@ -427,7 +435,10 @@ def render_scene(
         hr = np.radians(h)
         e = x + corners_m[:, 0] * np.cos(hr) + corners_m[:, 1] * np.sin(hr)
         n = y - corners_m[:, 0] * np.sin(hr) + corners_m[:, 1] * np.cos(hr)
+        # the image shows the aircraft leaned towards/away from the sensor: label where it appears
+        lean_px = lean * _label_height_m(t)
         cols, rows = world @ (e, n)
+        cols, rows = cols + lean_px[0], rows + lean_px[1]
         cloud_mean = float(opacity[on].mean()) if on.any() else 0.0
         in_view = float(valid[on].mean()) if on.any() else 0.0
         truth.append(
@@ -444,8 +455,8 @@ def render_scene(
                 "wingspan_m": t.wingspan_m,
                 "x": x,
                 "y": y,
-                "cx_px": place[0],
-                "cy_px": place[1],
+                "cx_px": place[0] + lean_px[0],
+                "cy_px": place[1] + lean_px[1],
                 "polygon_px": np.stack([cols, rows], 1),
                 "polygon_map": np.stack([e, n], 1),
                 "hidden": cloud_mean > 0.5 or in_view < 0.5,

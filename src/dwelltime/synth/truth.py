@@ -5,7 +5,8 @@
   ``shift_east_m``/``shift_north_m`` of ``scenes.csv``), properties ``type``, ``heading_deg``
   (nose, clockwise from the scene grid's north = image up), ``heading_grid_deg`` (clockwise
   from the layout CRS's grid north), ``length_m``, ``wingspan_m``, ``x``, ``y`` (UTM metres),
-  ``cx_px``, ``cy_px`` and ``polygon_px`` (image pixels, JSON list), ``hidden`` (under cloud
+  ``cx_px``, ``cy_px`` and ``polygon_px`` (image pixels, JSON list, where the image shows the
+  aircraft: shifted by the off-nadir lean of its wing/fuselage height), ``hidden`` (under cloud
   or outside the valid data), ``cloud_fraction``, ``aircraft_id``, ``visit_id``, ``stand_id``;
 - ``dota/<stem>.txt``: ``x1 y1 x2 y2 x3 y3 x4 y4 class difficult`` in image pixels (corner 1
   starts the nose edge), difficult = 1 when hidden; a ``gsd:`` header line;
