@@ -95,13 +95,15 @@ def test_notebooks_are_committed_without_outputs(name):
 
 
 def test_sunan_notebook_tells_the_story(demo_dir, kernels, tmp_path):
-    nb = run_notebook("01_sunan_il62.ipynb", {"DEMO_DIR": demo_dir}, kernels, tmp_path)
+    cwd = tmp_path / "notebooks"
+    cwd.mkdir()
+    nb = run_notebook("01_sunan_il62.ipynb", {"DEMO_DIR": demo_dir}, kernels, cwd)
     # scenes, the Il-62M's scene, the cloudy scene, coverage, chips, timeline, Il-62M timeline
     assert len(outputs(nb, "image/png")) >= 7
     text = "".join(outputs(nb, "stream"))
     assert "ZKPY" in text and "10 scenes" in text
     assert any("UTC" in m for m in outputs(nb, "text/markdown"))  # the interval in words
-    assert not (tmp_path / "_demo").exists()  # the injected DEMO_DIR was used
+    assert not (tmp_path / "cache").exists()  # the injected DEMO_DIR was used
 
 
 def test_your_imagery_notebook_reports_what_it_skipped(demo_dir, kernels, tmp_path):
