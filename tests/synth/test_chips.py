@@ -128,3 +128,8 @@ def test_clouds_hide_labels():
 def test_types_filter():
     chip = render_chip(np.random.default_rng(1), size_px=256, types=["IL62"], n_aircraft=(2, 2))
     assert {lb.type for lb in chip.labels} <= {"IL62"}
+
+
+def test_unknown_type_is_a_clear_error():
+    with pytest.raises(ValueError, match="XX99"):
+        render_chip(np.random.default_rng(0), size_px=64, types=["XX99"])

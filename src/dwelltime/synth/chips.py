@@ -104,6 +104,11 @@ def render_chip(
     """
     catalog = load_catalog()
     names = list(types) if types else sorted(catalog)
+    unknown = sorted(set(names) - set(catalog))
+    if unknown:
+        raise ValueError(
+            f"unknown aircraft type(s) {unknown}; use ICAO designators of load_catalog()"
+        )
     if source_gsd_m is None:
         lo, hi = np.log(SOURCE_GSD_RANGE_M[0]), np.log(SOURCE_GSD_RANGE_M[1])
         source_gsd_m = float(np.exp(rng.uniform(lo, hi)))
