@@ -67,17 +67,35 @@ def label_polygon_px(
 def _place(
     rng: np.random.Generator, kinds: list[AircraftType], extent_m: float
 ) -> list[tuple[AircraftType, float, float, float]]:
-    """Non-overlapping (type, x_m, y_m, heading°) with centres inside the square chip."""
+    """Non-overlapping (type, x_m, y_m, heading°) with centres inside the square chip: often a
+    parking row (same heading, wing tip to wing tip a few metres apart), else scattered."""
     placed: list[tuple[AircraftType, float, float, float]] = []
     taken: list[shapely.Polygon] = []
+
+    def take(t: AircraftType, x: float, y: float, heading: float) -> bool:
+        inside = 0 <= x <= extent_m and 0 <= y <= extent_m
+        poly = shapely.Polygon(to_pixels(footprint_m(t), x, y, heading, 1.0)).buffer(1.5)
+        if inside and not any(poly.intersects(other) for other in taken):
+            placed.append((t, x, y, heading))
+            taken.append(poly)
+            return True
+        return False
+
+    if len(kinds) > 1 and rng.random() < 0.4:
+        row_heading = float(rng.uniform(0, 360))
+        across = np.array([np.cos(np.radians(row_heading)), np.sin(np.radians(row_heading))])
+        start = rng.uniform(0.1, 0.9, 2) * extent_m
+        offset = 0.0
+        for i, t in enumerate(kinds):
+            if i:
+                offset += (kinds[i - 1].wingspan_m + t.wingspan_m) / 2 + rng.uniform(3, 12)
+            x, y = start + across * offset
+            take(t, float(x), float(y), (row_heading + rng.normal(0, 2)) % 360)
+        return placed
     for t in kinds:
         for _ in range(20):
             x, y = rng.uniform(0, extent_m, 2)
-            heading = float(rng.uniform(0, 360))
-            poly = shapely.Polygon(to_pixels(footprint_m(t), x, y, heading, 1.0)).buffer(2.0)
-            if not any(poly.intersects(other) for other in taken):
-                placed.append((t, float(x), float(y), heading))
-                taken.append(poly)
+            if take(t, float(x), float(y), float(rng.uniform(0, 360))):
                 break
     return placed
 
