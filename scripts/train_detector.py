@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -25,7 +26,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from dwelltime.detector import DecodeConfig, Detector, build_detector, default_classes
+from dwelltime.detector import (
+    DecodeConfig,
+    Detector,
+    build_detector,
+    default_classes,
+    load_detector,
+)
 from dwelltime.detector.datasets import (
     AIRBUS_VALIDATION_SITES,
     BoxCrops,
@@ -39,7 +46,7 @@ from dwelltime.detector.losses import detector_loss
 from dwelltime.detector.model import NORM_MEAN, NORM_STD, parameter_count
 from dwelltime.detector.predict import catalog_dimensions
 from dwelltime.detector.types import MAX_TYPING_GSD_M
-from dwelltime.detector.weights import card_path, models_dir, save_weights
+from dwelltime.detector.weights import card_path, models_dir, read_card, save_weights
 
 log = logging.getLogger("train_detector")
 REPO = Path(__file__).resolve().parents[1]
@@ -93,6 +100,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--no-save", action="store_true", help="do not write final weights")
+    p.add_argument(
+        "--evaluate",
+        type=Path,
+        default=None,
+        metavar="WEIGHTS",
+        help="only evaluate these weights on the held-out data and update their model card",
+    )
     p.add_argument(
         "--max-minutes",
         type=float,
@@ -198,14 +212,30 @@ def train(args: argparse.Namespace) -> Path | None:
             )
     wall_s = time.time() - start
     args.steps_done = step
-    detector = Detector(model, classes=classes, device=str(device))
+    metrics = evaluate(Detector(model, classes=classes, device=str(device)), args)
+    if args.no_save:
+        return None
+    return save(model, classes, args, metrics, history, wall_s, device)
+
+
+def evaluate(detector: Detector, args: argparse.Namespace) -> dict[str, dict]:
+    """Held-out metrics: synthetic chips, and the Airbus validation sites unless
+    ``--synthetic-only``."""
     metrics = {"synthetic_val": evaluate_synthetic(detector, args.seed)}
     if not args.synthetic_only:
         metrics["airbus_val"] = evaluate_airbus(detector, args.airbus)
     log.info("held-out metrics: %s", json.dumps(metrics))
-    if args.no_save:
-        return None
-    return save(model, classes, args, metrics, history, wall_s, device)
+    return metrics
+
+
+def update_card_metrics(weights: Path, args: argparse.Namespace) -> None:
+    """Re-evaluate saved weights and write the metrics into their model card (.json, .md)."""
+    torch.set_num_threads(args.threads)
+    card = read_card(weights)
+    args.synthetic_only = "airbus" not in card["training"]["data"].lower()
+    card["metrics"] = evaluate(load_detector(weights), args)
+    card_path(weights).write_text(json.dumps(card, indent=2) + "\n")
+    write_markdown(weights, card)
 
 
 def _out_of_time(start: float, max_minutes: float | None) -> bool:
@@ -254,42 +284,43 @@ def evaluate_synthetic(detector: Detector, seed: int, n: int = 40) -> dict[str, 
         "chips": n,
         "recall": tp / max(tp + fn, 1),
         "precision": tp / max(tp + fp, 1),
-        "heading_median_abs_err_deg": float(np.median(head_err)) if head_err else math.nan,
+        "heading_median_abs_err_deg": float(np.median(head_err)) if head_err else None,
         "heading_within_20deg": float(np.mean(np.array(head_err) < 20)) if head_err else 0.0,
-        "length_median_abs_err_m": float(np.median(len_err)) if len_err else math.nan,
-        "span_median_abs_err_m": float(np.median(span_err)) if span_err else math.nan,
+        "length_median_abs_err_m": float(np.median(len_err)) if len_err else None,
+        "span_median_abs_err_m": float(np.median(span_err)) if span_err else None,
         "type_top1": float(np.mean(type_ok)) if type_ok else 0.0,
         "type_top1_note": f"source GSD <= {MAX_TYPING_GSD_M} m, with size prior",
     }
 
 
 def evaluate_airbus(detector: Detector, root: Path, iou: float = 0.5) -> dict[str, float]:
-    """AP50 / precision / recall of the boxes enclosing the predicted aircraft (cross model) on
-    the held-out Airbus sites, whole 2560² images in one pass."""
+    """AP50 and precision / recall / F1 of the boxes enclosing the predicted aircraft (cross
+    model) on the held-out Airbus sites, whole 2560² images in one pass, at the detector's
+    operating threshold and at the best-F1 threshold."""
     from PIL import Image
 
+    operating = detector.decode_config
+    detector.decode_config = dataclasses.replace(
+        operating, score_threshold=0.05, max_detections=500
+    )
     images = [i for i in read_airbus(root) if i.site in AIRBUS_VALIDATION_SITES]
     records, n_truth = [], 0
     for item in images:
         pixels = np.asarray(Image.open(item.path).convert("RGB")).transpose(2, 0, 1)
         det = detector.predict(pixels[None])[0]
-        hw, hh = cross_half_extents(
-            *(
-                torch.as_tensor(a, dtype=torch.float64)
-                for a in (
-                    det.length_px,
-                    det.span_px,
-                    np.sin(np.deg2rad(det.heading_deg)),
-                    np.cos(np.deg2rad(det.heading_deg)),
-                )
+        rad = torch.as_tensor(np.deg2rad(det.heading_deg), dtype=torch.float64)
+        hw, hh = (
+            e.numpy()
+            for e in cross_half_extents(
+                torch.as_tensor(det.length_px, dtype=torch.float64),
+                torch.as_tensor(det.span_px, dtype=torch.float64),
+                rad.sin(),
+                rad.cos(),
             )
         )
-        boxes = np.stack(
-            [det.cx - hw.numpy(), det.cy - hh.numpy(), det.cx + hw.numpy(), det.cy + hh.numpy()], 1
-        )
+        boxes = np.stack([det.cx - hw, det.cy - hh, det.cx + hw, det.cy + hh], 1)
         n_truth += len(item.boxes)
         matched = np.zeros(len(item.boxes), dtype=bool)
-        ignore = item.truncated
         for k in np.argsort(-det.score):
             ious = _iou(boxes[k], item.boxes)
             ious[matched] = 0
@@ -297,25 +328,35 @@ def evaluate_airbus(detector: Detector, root: Path, iou: float = 0.5) -> dict[st
             if j >= 0 and ious[j] >= iou:
                 matched[j] = True
                 records.append((det.score[k], 1))
-            elif not (len(ignore) and _iou(boxes[k], ignore).max() >= iou):
+            elif not (len(item.truncated) and _iou(boxes[k], item.truncated).max() >= iou):
                 records.append((det.score[k], 0))
+    detector.decode_config = operating
     records.sort(key=lambda r: -r[0])
-    hits = np.array([r[1] for r in records], dtype=float)
-    tp = np.cumsum(hits)
-    precision = tp / np.arange(1, len(hits) + 1) if len(hits) else np.zeros(0)
+    scores = np.array([r[0] for r in records])
+    tp = np.cumsum([r[1] for r in records])
+    precision = tp / np.arange(1, len(records) + 1)
     recall = tp / max(n_truth, 1)
-    ap = 0.0
-    for r in np.linspace(0, 1, 101):  # COCO-style 101-point interpolation
-        p = precision[recall >= r]
-        ap += (p.max() if len(p) else 0.0) / 101
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-9)
+    ap = sum(
+        (precision[recall >= r].max() if (recall >= r).any() else 0.0) / 101
+        for r in np.linspace(0, 1, 101)  # COCO-style 101-point interpolation
+    )
+    at = int((scores >= operating.score_threshold).sum()) - 1
+    best = int(np.argmax(f1)) if len(f1) else -1
+    pick = lambda a, i: round(float(a[i]), 4) if i >= 0 else 0.0  # noqa: E731
     return {
         "images": len(images),
         "aircraft": n_truth,
-        "ap50": round(ap, 4),
-        "recall": round(float(recall[-1]) if len(recall) else 0.0, 4),
-        "precision": round(float(precision[-1]) if len(precision) else 0.0, 4),
-        "score_threshold": detector.decode_config.score_threshold,
+        "ap50": round(float(ap), 4),
+        "score_threshold": operating.score_threshold,
+        "precision": pick(precision, at),
+        "recall": pick(recall, at),
+        "f1": pick(f1, at),
+        "best_f1": pick(f1, best),
+        "best_f1_threshold": pick(scores, best),
         "sites": ",".join(AIRBUS_VALIDATION_SITES),
+        "note": "IoU 0.5 of the box enclosing the predicted footprint (fuselage x wing cross) "
+        "with the annotated box; whole images at 0.5 m, truncated aircraft ignored",
     }
 
 
@@ -415,4 +456,8 @@ def write_markdown(path: Path, card: dict) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    train(parse_args())
+    arguments = parse_args()
+    if arguments.evaluate is not None:
+        update_card_metrics(arguments.evaluate, arguments)
+    else:
+        train(arguments)

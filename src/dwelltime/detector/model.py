@@ -48,7 +48,7 @@ class ModelConfig:
     """
 
     num_classes: int
-    stride: int = 8
+    stride: int = 4
     width_mult: float = 1.0
     fpn_channels: int = 64
 
@@ -117,7 +117,7 @@ def _head(channels: int, outputs: int) -> nn.Sequential:
 
 
 def build_detector(
-    *, num_classes: int, stride: int = 8, width_mult: float = 1.0, fpn_channels: int = 64
+    *, num_classes: int, stride: int = 4, width_mult: float = 1.0, fpn_channels: int = 64
 ) -> OrientedCenterNet:
     """A randomly initialised network (no pretrained weights are downloaded)."""
     return OrientedCenterNet(
