@@ -1,7 +1,8 @@
 """Stay and dwell-time quality of the whole pipeline on simulated airport-weeks.
 
 Usage: python scripts/evaluate_dwell.py [--n 20] [--out runs/dwell_eval] [--weights W]
-       [--device auto] [--days 7] [--max-shift 10] [--seed 0] [--keep]
+       [--device auto] [--days 7] [--max-shift 10] [--seed 0] [--keep] [--reuse]
+       python scripts/evaluate_dwell.py --synth-only --n 20   # render now, --reuse later
 
 Simulates N airport-weeks with the synthetic engine (airports and seeds vary; irregular
 revisits, clouds on about 30 % of the scenes, every scene misregistered by up to
@@ -58,18 +59,41 @@ def week_specs(airport: str, start: pd.Timestamp, days: int, max_shift_m: float,
     return specs
 
 
+@dataclasses.dataclass(frozen=True)
+class Week:
+    """One simulated airport-week: where, from when, with which seed, written where."""
+
+    k: int
+    airport: str
+    seed: int
+    start: pd.Timestamp
+    folder: Path
+
+
+def week(k: int, args: argparse.Namespace) -> Week:
+    airport, seed = AIRPORTS[k % len(AIRPORTS)], args.seed + k
+    start = pd.Timestamp("2023-07-03", tz="UTC") + pd.Timedelta(days=7 * (k // len(AIRPORTS)))
+    name = f"{k:02d}_{airport}_s{seed}_d{args.days}_m{args.max_shift:g}"
+    return Week(k, airport, seed, start, args.out / name)
+
+
+def render_week(w: Week, args: argparse.Namespace) -> None:
+    """Simulate and render one week into ``w.folder`` (replacing what was there)."""
+    shutil.rmtree(w.folder, ignore_errors=True)
+    specs = week_specs(w.airport, w.start, args.days, args.max_shift, w.seed)
+    simulate_series(
+        w.folder, airport=w.airport, start=w.start, days=args.days, seed=w.seed, specs=specs
+    )
+
+
 def run_week(k: int, args: argparse.Namespace, detector) -> dict[str, object]:
     """Simulate, run and score week ``k``; returns its stays (with and without
     co-registration), truth and timings, airports keyed per week."""
-    airport = AIRPORTS[k % len(AIRPORTS)]
-    seed = args.seed + k
-    start = pd.Timestamp("2023-07-03", tz="UTC") + pd.Timedelta(days=7 * (k // len(AIRPORTS)))
-    folder = args.out / f"{k:02d}_{airport}_s{seed}"
-    if folder.exists():
-        shutil.rmtree(folder)
+    w = week(k, args)
+    airport, folder = w.airport, w.folder
     t0 = time.perf_counter()
-    specs = week_specs(airport, start, args.days, args.max_shift, seed)
-    simulate_series(folder, airport=airport, start=start, days=args.days, seed=seed, specs=specs)
+    if not (args.reuse and (folder / "imagery").is_dir() and (folder / "truth").is_dir()):
+        render_week(w, args)
     t1 = time.perf_counter()
     result = pipeline.run(
         folder / "imagery", airport, aprons=folder / "aprons.geojson", detector=detector
@@ -87,21 +111,26 @@ def run_week(k: int, args: argparse.Namespace, detector) -> dict[str, object]:
     if not args.keep:
         shutil.rmtree(folder / "imagery")
     print(
-        f"week {k + 1}/{args.n} {airport} seed {seed}: {len(result.scenes)} scenes, "
+        f"week {k + 1}/{args.n} {airport} seed {w.seed}: {len(result.scenes)} scenes, "
         f"{len(result.detections)} detections, {len(result.stays)} stays "
         f"({int(truth['observed'].sum())} observed true); synth {t1 - t0:.0f} s, "
         f"pipeline {t2 - t1:.0f} s",
         flush=True,
     )
-    return {
-        "stays": result.stays.assign(airport=key),
-        "raw": raw.assign(airport=key),
+    return {  # plain frames: weeks are in different UTM zones, scoring uses x, y per week
+        "stays": _plain(result.stays).assign(airport=key),
+        "raw": _plain(raw).assign(airport=key),
         "truth": truth.assign(airport=key),
         "revisit_h": median_revisit_h(result.scenes["acquired"]),
-        "coreg": pd.DataFrame(result.scenes.drop(columns="geometry")),
+        "coreg": _plain(result.scenes),
         "folder": folder,
         "seconds": (t1 - t0, t2 - t1),
     }
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """A GeoDataFrame's attribute columns as a plain DataFrame."""
+    return pd.DataFrame(frame.drop(columns="geometry"))
 
 
 def coregistration_error(weeks: list[dict[str, object]]) -> pd.Series:
@@ -128,8 +157,17 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--keep", action="store_true", help="keep the rendered imagery")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse weeks kept by an earlier --keep run"
+    )
+    parser.add_argument("--synth-only", action="store_true", help="render the weeks and stop")
     args = parser.parse_args()
 
+    if args.synth_only:
+        for k in range(args.n):
+            render_week(w := week(k, args), args)
+            print(f"rendered {w.folder}", flush=True)
+        return
     detector = load_detector(args.weights, device=args.device)
     start = time.perf_counter()
     weeks = [run_week(k, args, detector) for k in range(args.n)]
