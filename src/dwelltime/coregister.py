@@ -9,7 +9,8 @@ Method: **masked normalised cross-correlation** (Padfield, "Masked object regist
 Fourier domain", IEEE TIP 2012) of the apron imagery, computed with FFTs:
 
 * each scene is read once onto one north-up grid of :attr:`CoregConfig.gsd_m` metres (default
-  1 m) over the aprons' bounds in the airport's UTM CRS (:func:`dwelltime.regrid.read_to_grid`,
+  1 m; coarser when the aprons span more than :data:`MAX_GRID_PX` pixels) over the aprons'
+  bounds in the airport's UTM CRS (:func:`dwelltime.regrid.read_to_grid`,
   decimated by GDAL), as the mean of its RGB bands;
 * a high-pass (image minus a Gaussian blur of ``highpass_m``) keeps markings, slab joints and
   edges and drops haze, sun-angle shading and the provider's radiometry;
@@ -56,6 +57,10 @@ OFFSET_COLUMNS: tuple[str, ...] = (
     "coreg_peak",  # normalised cross-correlation at the peak, [-1, 1]; NaN if not measured
     "coreg_status",  # reference | ok | low_peak | no_overlap | failed
 )
+
+
+#: Largest side of the matching grid, pixels; larger apron areas are matched at a coarser GSD.
+MAX_GRID_PX = 2048
 
 
 @dataclass(frozen=True)
@@ -191,10 +196,13 @@ class _Raster:
 
 
 def matching_grid(aprons: gpd.GeoDataFrame, airport: Airport, config: CoregConfig) -> Grid:
-    """The matching grid: the aprons' bounds plus ``max_shift_m`` at ``config.gsd_m``."""
+    """The matching grid: the aprons' bounds plus ``max_shift_m``, at ``config.gsd_m`` or
+    coarser so that neither side exceeds :data:`MAX_GRID_PX` pixels (memory)."""
     minx, miny, maxx, maxy = aprons.to_crs(airport.crs).total_bounds
     pad = config.max_shift_m
-    return Grid.over((minx - pad, miny - pad, maxx + pad, maxy + pad), config.gsd_m, airport.crs)
+    bounds = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+    gsd = max(config.gsd_m, max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / MAX_GRID_PX)
+    return Grid.over(bounds, gsd, airport.crs)
 
 
 def apron_mask(aprons: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
@@ -223,7 +231,7 @@ def read_scene(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray
             if mask is not None:
                 mask.close()
     gray = bands.astype(np.float64).mean(axis=0)
-    image, valid = highpass(gray, valid, config.highpass_m / config.gsd_m)
+    image, valid = highpass(gray, valid, config.highpass_m / grid.gsd_m)
     return _Raster(scene, image, valid & region)
 
 
@@ -259,7 +267,7 @@ def coregister_scenes(
     if not rasters:
         return _offsets_frame(rows)
     ref = _choose_reference(rasters, config)
-    m = max(1, math.ceil(config.max_shift_m / config.gsd_m))
+    m = max(1, math.ceil(config.max_shift_m / grid.gsd_m))
     size = (grid.shape[0] + m + 1, grid.shape[1] + m + 1)
     spectra = _Spectra(ref.image, ref.valid, size)
     measured = []
@@ -267,7 +275,7 @@ def coregister_scenes(
         if r is ref:
             measured.append(_row(r.scene.scene_id, 0.0, 0.0, 1.0, "reference"))
         else:
-            measured.append(_measure(ref, r, m, config, spectra))
+            measured.append(_measure(ref, r, m, grid.gsd_m, config, spectra))
         if progress is not None:
             progress(done, total)
     trusted = [row for row in measured if row["coreg_status"] in ("ok", "reference")]
@@ -286,7 +294,7 @@ def _choose_reference(rasters: list[_Raster], config: CoregConfig) -> _Raster:
 
 
 def _measure(
-    ref: _Raster, raster: _Raster, m: int, config: CoregConfig, spectra: _Spectra
+    ref: _Raster, raster: _Raster, m: int, gsd_m: float, config: CoregConfig, spectra: _Spectra
 ) -> dict[str, object]:
     scene_id = raster.scene.scene_id
     if not raster.valid.any():
@@ -305,7 +313,7 @@ def _measure(
     if shift.peak < config.min_peak:
         return _row(scene_id, 0.0, 0.0, shift.peak, "low_peak")
     # grid rows run south: a content shift of +row pixels is a shift to the south
-    return _row(scene_id, shift.col * config.gsd_m, -shift.row * config.gsd_m, shift.peak, "ok")
+    return _row(scene_id, shift.col * gsd_m, -shift.row * gsd_m, shift.peak, "ok")
 
 
 def _row(scene_id: str, dx: float, dy: float, peak: float, status: str) -> dict[str, object]:
