@@ -14,6 +14,8 @@ Fourier domain", IEEE TIP 2012) of the apron imagery, computed with FFTs:
   decimated by GDAL), as the mean of its RGB bands;
 * a high-pass (image minus a Gaussian blur of ``highpass_m``) keeps markings, slab joints and
   edges and drops haze, sun-angle shading and the provider's radiometry;
+* only apron pixels take part: buildings and bridges beside the aprons lean with the view
+  angle (off-nadir), and matching them biased offsets by up to 5 m on synthetic series;
 * the correlation is normalised over the pixels valid in *both* scenes at each trial shift
   (nodata, cloud masks and their ``highpass_m`` border are masked), so clouds and footprint
   edges do not pull the peak; aircraft that come and go are a small part of the apron;
