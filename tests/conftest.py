@@ -83,3 +83,19 @@ def _write_raster(
 def write_raster() -> Callable[..., Path]:
     """Factory writing a small GeoTIFF: ``write_raster(path, crs=, origin=, gsd=, shape=, ...)``."""
     return _write_raster
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``slow`` tests unless --runslow, and ``needs_cuda`` tests without a GPU."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    for item in items:
+        if "slow" in item.keywords and not config.getoption("--runslow"):
+            item.add_marker(pytest.mark.skip(reason="slow: run with --runslow"))
+        if "needs_cuda" in item.keywords and not cuda:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))

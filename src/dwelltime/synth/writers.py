@@ -21,6 +21,7 @@ import pandas as pd
 import rasterio
 from pyproj import Transformer
 from rasterio.crs import CRS
+from rasterio.enums import ColorInterp
 
 from dwelltime.synth.scene import RenderedScene
 
@@ -60,8 +61,14 @@ def write_scene(scene: RenderedScene, folder: Path) -> Path:
         profile.pop("nodata")  # JPEG-compressed RGB: nodata via the internal mask instead
     else:
         profile.update(compress="DEFLATE", predictor=2)
+    planet = spec.time_source.startswith("planet") and count == 4
     with rasterio.open(path, "w", **profile) as dst:
-        dst.write(scene.data)
+        # Planet 4-band analytic products are blue, green, red, NIR with no colour
+        # interpretation; other providers label their bands.
+        dst.write(scene.data[[2, 1, 0, 3]] if planet else scene.data)
+        if not planet and count >= 3:
+            rgb = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+            dst.colorinterp = rgb + [ColorInterp.undefined] * (count - 3)
         if "nodata" not in profile:
             dst.write_mask(scene.valid.astype(np.uint8) * 255)
         if spec.time_source == "gdal_tag":
