@@ -523,7 +523,7 @@ def plot_coverage(
     if table.size <= 400:
         for (row, col), value in np.ndenumerate(table.to_numpy(float)):
             if np.isfinite(value):
-                right.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=7)
+                right.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=8)
     labels = [pd.Timestamp(t).strftime("%m-%d %H:%M") for t in order["acquired"]]
     step = max(1, math.ceil(len(labels) / 40))
     right.set_xticks(
