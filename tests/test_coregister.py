@@ -132,3 +132,76 @@ def test_apply_offsets_moves_x_y_and_geometry_per_scene():
     assert moved.geometry[2].equals(frame.geometry[2])  # no offset row: untouched
     assert frame["x"].tolist() == [10.0] * 3  # input unchanged
     assert apply_offsets(frame.iloc[:0], offsets).empty
+
+
+class BlockDetector:
+    """Finds the 255-valued block in band 1 of each tile: one 20 m × 12 m aircraft."""
+
+    gsd_m = 1.0
+    classes = ("IL62", "unknown")
+
+    def predict(self, images):
+        from types import SimpleNamespace
+
+        out = []
+        for tile in images:
+            rows, cols = np.nonzero(tile[0] == 255)
+            n = 1 if len(rows) else 0
+            out.append(
+                SimpleNamespace(
+                    cx=np.full(n, cols.mean() + 0.5 if n else 0.0),
+                    cy=np.full(n, rows.mean() + 0.5 if n else 0.0),
+                    length_px=np.full(n, 20.0),
+                    span_px=np.full(n, 12.0),
+                    heading_deg=np.full(n, 90.0),
+                    type_probs=np.tile([0.9, 0.1], (n, 1)),
+                    score=np.full(n, 0.9),
+                )
+            )
+        return out
+
+    def assign_types(self, det, length_m, span_m, source_gsd_m=None):
+        return np.full(len(det.score), "IL62", dtype=object), np.full(len(det.score), 0.9)
+
+
+@pytest.mark.parametrize("coregister, n_stays", [(True, 1), (False, 2)])
+def test_pipeline_run_coregisters_before_linking(tmp_path, write_raster, coregister, n_stays):
+    """One aircraft in three scenes misregistered by up to 13 m in opposite directions: one
+    stay once the scenes are aligned, two without (the second and third sightings are 23 m
+    apart)."""
+    from dwelltime import pipeline
+
+    shape = (160, 160)
+    ground = (texture(shape, seed=3) * 200 + 20).astype(np.uint8)
+    ground[70:82, 70:90] = 255  # the aircraft, same place on the ground every time
+    shifts = {"s1_20230729T030000": (0.0, 0.0), "s2_20230730T030000": (10.0, -8.0)}
+    shifts["s3_20230731T030000"] = (-8.0, 6.0)
+    for stem, (dx, dy) in shifts.items():
+        write_raster(
+            tmp_path / "img" / f"{stem}.tif",
+            origin=(X0 + dx, Y0 + dy),
+            gsd=1.0,
+            shape=shape,
+            data=np.stack([ground] * 3),
+        )
+    aprons = tmp_path / "aprons.geojson"
+    gpd.GeoDataFrame(
+        {"apron_id": ["A"]},
+        geometry=[shapely.box(X0 + 20, Y0 - 140, X0 + 140, Y0 - 20)],
+        crs="EPSG:32651",
+    ).to_file(aprons, driver="GeoJSON")
+    result = pipeline.run(
+        tmp_path / "img", "ZKPY", aprons=aprons, detector=BlockDetector(), coregister=coregister
+    )
+    assert len(result.detections) == 3
+    assert len(result.stays) == n_stays
+    if coregister:
+        scenes = result.scenes.set_index("scene_id")
+        assert scenes.loc["s2_20230730T030000", "shift_x_m"] == pytest.approx(10.0, abs=1.0)
+        assert scenes.loc["s3_20230731T030000", "shift_y_m"] == pytest.approx(6.0, abs=1.0)
+        spread = np.hypot(
+            *(result.detections[["x", "y"]] - result.detections[["x", "y"]].mean()).T.to_numpy()
+        )
+        assert spread.max() < 1.5
+    else:
+        assert "shift_x_m" not in result.scenes
