@@ -67,7 +67,7 @@ flights_option = click.option(
     callback=_read_flights,
     help="Flight-tracking CSV (columns time, airport, event arr/dep, type): a recorded "
     "arrival or departure of a stay's type between a sighting and the nearest visible "
-    "absence tightens that bound. The command receives the movements as a DataFrame.",
+    "absence tightens that bound.",
 )
 device_option = click.option(
     "--device",
