@@ -133,11 +133,16 @@ def make_loader(args: argparse.Namespace, classes: list[str], start_step: int) -
     )
 
 
-def lr_factor(step: int, args: argparse.Namespace) -> float:
+def lr_factor(step: int, elapsed_s: float, args: argparse.Namespace) -> float:
+    """Linear warm-up, then cosine decay to 2 % over the run. The run's progress is the larger
+    of step / --steps and elapsed / --max-minutes, so a run cut by its time limit still ends
+    with a decayed learning rate (then the schedule depends on the machine's speed)."""
     if step < args.warmup:
         return (step + 1) / args.warmup
-    t = (step - args.warmup) / max(1, args.steps - args.warmup)
-    return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    progress = (step - args.warmup) / max(1, args.steps - args.warmup)
+    if args.max_minutes:
+        progress = max(progress, elapsed_s / (60 * args.max_minutes))
+    return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def train(args: argparse.Namespace) -> Path | None:
@@ -152,7 +157,6 @@ def train(args: argparse.Namespace) -> Path | None:
         fpn_channels=args.fpn_channels,
     ).to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, args))
     args.work_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = args.work_dir / "last.pt"
     step, elapsed, history = 0, 0.0, []
@@ -160,7 +164,6 @@ def train(args: argparse.Namespace) -> Path | None:
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
         step, elapsed, history = ckpt["step"], ckpt["elapsed_s"], json.loads(ckpt["history"])
         log.info("resumed from %s at step %d", ckpt_path, step)
     log.info("%s: %d parameters on %s", args.arch, parameter_count(model), device)
@@ -179,18 +182,22 @@ def train(args: argparse.Namespace) -> Path | None:
         with autocast:
             geometry, type_logits = model(x)
         terms = detector_loss(geometry, type_logits, targets)
+        for group in opt.param_groups:
+            group["lr"] = args.lr * lr_factor(step, time.time() - start, args)
         opt.zero_grad(set_to_none=True)
         terms["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         opt.step()
-        sched.step()
         step += 1
         for k, v in terms.items():
             running[k] = running.get(k, 0.0) + float(v.detach())
         if step % args.log_every == 0 or step == args.steps:
             n = args.log_every if step % args.log_every == 0 else step % args.log_every
             mean = {k: round(v / n, 4) for k, v in running.items()}
-            history.append({"step": step, "elapsed_s": round(time.time() - start, 1), **mean})
+            lr = opt.param_groups[0]["lr"]
+            history.append(
+                {"step": step, "elapsed_s": round(time.time() - start, 1), "lr": lr, **mean}
+            )
             log.info("step %d/%d %.0fs %s", step, args.steps, time.time() - start, mean)
             running = {}
         if (
@@ -202,7 +209,6 @@ def train(args: argparse.Namespace) -> Path | None:
                 {
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
                     "step": step,
                     "elapsed_s": time.time() - start,
                     "args": json.dumps(vars(args), default=str),
@@ -397,7 +403,8 @@ def save(model, classes, args, metrics, history, wall_s, device) -> Path:
             + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k in RECIPE_ARGS
             )
-            + (" --synthetic-only" if args.synthetic_only else ""),
+            + (" --synthetic-only" if args.synthetic_only else "")
+            + (" (resumed with --resume)" if args.resume else ""),
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "hardware": hardware,
             "wall_time_s": round(wall_s, 1),

@@ -15,14 +15,21 @@ ACQUIRED = pd.Timestamp("2026-07-31T03:00:00Z")
 SIZE = 128  # tile pixels
 
 
-def tile(index: int, x0: float, *, scene: str = "s1", valid: np.ndarray | None = None) -> Tile:
+def tile(
+    index: int,
+    x0: float,
+    *,
+    scene: str = "s1",
+    valid: np.ndarray | None = None,
+    crs: str = "EPSG:32651",
+) -> Tile:
     """A 128 px tile at 0.5 m whose west edge is ``x0`` metres (north edge y = 64 m)."""
     return Tile(
         scene_id=scene,
         airport="ZKPY",
         acquired=ACQUIRED,
         index=index,
-        crs="EPSG:32651",
+        crs=crs,
         transform=Affine(0.5, 0, x0, 0, -0.5, 64.0),
         image=np.full((3, SIZE, SIZE), index, dtype=np.uint8),
         valid=np.ones((SIZE, SIZE), bool) if valid is None else valid,
@@ -108,3 +115,11 @@ def test_predict_on_an_untrained_network_returns_one_result_per_image(tiny_model
         assert np.all((d.cx < 70) & (d.cy < 100))
     with pytest.raises(ValueError, match="B, 3, H, W"):
         det.predict(np.zeros((3, 64, 64), dtype=np.uint8))
+
+
+def test_pixel_frame_tiles_give_no_crs_and_mixed_crs_are_refused(detector):
+    detector.scripted[0] = one(64.0, 64.0, score=0.9)
+    out = detect_tiles([tile(0, 0.0, crs="")], detector)
+    assert len(out) == 1 and out.crs is None
+    with pytest.raises(ValueError, match="several CRS"):
+        detect_tiles([tile(0, 0.0), tile(1, 0.0, crs="EPSG:32652")], detector)

@@ -71,7 +71,6 @@ def detect_image(
         frame = detect_tiles(
             tiles, detector, batch_size=batch_size, progress=progress, source_gsd_m=gsd_m
         )
-        frame = frame.set_crs(None, allow_override=True)
     frame["image"] = str(path)
     return frame
 

@@ -172,15 +172,18 @@ def detect_tiles(
     ``unknown``. ``progress`` is called with the number of tiles finished after each batch.
     """
     parts: list[dict] = []
-    crs = None
+    crs_seen: set[str] = set()
     it = iter(tiles)
     while batch := list(islice(it, batch_size)):
         images = np.stack([t.image for t in batch])
         for tile, det in zip(batch, detector.predict(images), strict=True):
-            crs = _same_crs(crs, tile.crs)
+            crs_seen.add(tile.crs)
             parts.append(_tile_rows(tile, det, detector, source_gsd_m))
         if progress is not None:
             progress(len(batch))
+    if len(crs_seen) > 1:
+        raise ValueError(f"tiles in several CRS {sorted(crs_seen)}: detect one airport at a time")
+    crs = next(iter(crs_seen), None) or None  # "" (pixel frame) -> no CRS
     columns = [*DETECTION_COLUMNS, *EXTRA_COLUMNS]
     rows = [p for p in parts if len(p["score"])]
     if not rows:
@@ -196,12 +199,6 @@ def detect_tiles(
     frame["detection_id"] = frame["scene_id"].astype(str) + ":" + n.astype(str)
     frame["acquired"] = pd.to_datetime(frame["acquired"], utc=True)
     return frame[columns].reset_index(drop=True)
-
-
-def _same_crs(seen: str | None, crs: str) -> str:
-    if seen is not None and seen != crs:
-        raise ValueError(f"tiles in different CRS ({seen}, {crs}): detect one airport at a time")
-    return crs
 
 
 def _tile_rows(
