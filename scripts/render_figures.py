@@ -3,7 +3,8 @@
 Renders the demo series once into ``--demo-dir`` (reused when complete), runs the pipeline with
 the shipped detector and writes the figures of :func:`dwelltime.plot.report_figures` (scenes,
 coverage, scene, chips, timeline) plus ``scene_cloudy`` (the scene with the least of the aprons
-visible). ``--untrained`` uses an untrained network instead (no detections: layout checks only).
+visible) and ``timeline_il62`` (the Il-62M's stays only). ``--untrained`` uses an untrained
+network instead (no detections: layout checks only).
 
 Usage: python scripts/render_figures.py [--out docs/figures] [--demo-dir cache/sunan_demo]
        [--weights PATH] [--untrained] [--dpi 110]
@@ -18,7 +19,7 @@ from pathlib import Path
 from dwelltime import pipeline
 from dwelltime.detector import Detector, build_detector, default_classes, load_detector
 from dwelltime.errors import WeightsError
-from dwelltime.plot import plot_scene, report_figures
+from dwelltime.plot import plot_scene, plot_timeline, report_figures
 from dwelltime.synth import make_sunan_demo
 
 
@@ -55,6 +56,8 @@ def main() -> None:
         figures["scene_cloudy"] = plot_scene(
             cloudy, result.aprons, result.coverage, result.detections
         )
+    il62 = result.stays[result.stays["type"] == "IL62"]
+    figures["timeline_il62"] = plot_timeline(il62, result.coverage, result.detections)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
         path = args.out / f"{name}.png"
