@@ -45,3 +45,12 @@ def test_cross_extents_are_the_longer_arm_along_each_axis():
     hw, hh = cross_half_extents(t(60.0, 60.0), t(40.0, 40.0), t(0.0, 1.0), t(1.0, 0.0))
     np.testing.assert_allclose(hw.numpy(), [20.0, 30.0])  # heading 0: wing across; 90: fuselage
     np.testing.assert_allclose(hh.numpy(), [30.0, 20.0])
+
+
+def test_heading_from_the_axis_and_the_nose_direction():
+    from dwelltime.detector.geometry import heading_from_axis
+
+    h = torch.deg2rad(torch.tensor([10.0, 170.0, 250.0, 359.0]))
+    rough_sin, rough_cos = 0.3 * h.sin(), 0.3 * h.cos()  # only the sign matters
+    out = heading_from_axis((2 * h).sin(), (2 * h).cos(), rough_sin, rough_cos)
+    np.testing.assert_allclose(out.numpy(), [10.0, 170.0, 250.0, 359.0], atol=1e-3)

@@ -16,7 +16,7 @@ def perfect_outputs(targets: dict, stride: int, num_classes: int) -> tuple:
     """The geometry and type maps a perfect network would output for these targets."""
     h, w = SIZE[0] // stride, SIZE[1] // stride
     heat = targets["heatmap"].clamp(1e-6, 1 - 1e-6)
-    geometry = torch.zeros(1, 7, h, w)
+    geometry = torch.zeros(1, 9, h, w)
     geometry[0, 0] = torch.log(heat / (1 - heat))
     types = torch.zeros(1, num_classes, h, w)
     for k in np.flatnonzero(targets["mask"].numpy()):
@@ -24,6 +24,7 @@ def perfect_outputs(targets: dict, stride: int, num_classes: int) -> tuple:
         geometry[0, 1:3, r, c] = targets["offset"][k]
         geometry[0, 3:5, r, c] = targets["log_size"][k]
         geometry[0, 5:7, r, c] = targets["sincos"][k]
+        geometry[0, 7:9, r, c] = targets["sincos2"][k]
         types[0, targets["type_index"][k], r, c] = 10.0
     return geometry, types
 
@@ -86,10 +87,11 @@ def test_centres_outside_the_image_are_not_encoded():
 
 
 def test_decode_threshold_and_nms_keep_one_peak_per_aircraft():
-    geometry = torch.full((2, 7, 16, 16), -10.0)
+    geometry = torch.full((2, 9, 16, 16), -10.0)
     geometry[:, 1:3] = 0.0  # centred in the cell
     geometry[:, 3:5] = np.log(40.0)
     geometry[:, 6] = 1.0  # heading 0
+    geometry[:, 8] = 1.0
     geometry[0, 0, 5, 5] = 3.0  # one strong peak
     geometry[0, 0, 5, 7] = 2.0  # a second peak 8 px away: same aircraft for NMS
     geometry[1, 0, 10, 10] = -0.5  # below threshold (score 0.38 < 0.5)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import batched_nms
 
-from dwelltime.detector.geometry import enclosing_boxes
+from dwelltime.detector.geometry import enclosing_boxes, heading_from_axis
 
 
 @dataclass
@@ -56,7 +56,7 @@ def decode(
     stride: int,
     config: DecodeConfig = DecodeConfig(),
 ) -> list[TileDetections]:
-    """Decode a batch: ``geometry`` (B, 7, h, w), ``type_logits`` (B, K, h, w) -> one
+    """Decode a batch: ``geometry`` (B, 9, h, w), ``type_logits`` (B, K, h, w) -> one
     :class:`TileDetections` per image. Always computed in float32."""
     geometry, type_logits = geometry.float(), type_logits.float()
     b, _, h, w = geometry.shape
@@ -65,20 +65,20 @@ def decode(
     k = min(config.max_detections, h * w)
     scores, index = peaks.reshape(b, -1).topk(k)
     flat = geometry.reshape(b, geometry.shape[1], -1)
-    g = flat.gather(2, index[:, None].expand(b, flat.shape[1], k))  # (B, 7, k)
+    g = flat.gather(2, index[:, None].expand(b, flat.shape[1], k))  # (B, 9, k)
     t = type_logits.reshape(b, type_logits.shape[1], -1)
     probs = t.gather(2, index[:, None].expand(b, t.shape[1], k)).softmax(1).permute(0, 2, 1)
     cx = ((index % w).float() + g[:, 1]) * stride
     cy = ((index // w).float() + g[:, 2]) * stride
     length, span = g[:, 3].clamp(max=8.0).exp(), g[:, 4].clamp(max=8.0).exp()
-    sincos = F.normalize(g[:, 5:7], dim=1, eps=1e-6)
-    heading = torch.rad2deg(torch.atan2(sincos[:, 0], sincos[:, 1])) % 360.0
+    heading = heading_from_axis(g[:, 7], g[:, 8], g[:, 5], g[:, 6])
+    axis = torch.deg2rad(heading)
 
     keep = scores >= config.score_threshold
     image_of = torch.arange(b, device=geometry.device)[:, None].expand(b, k)
     sel = keep.nonzero(as_tuple=True)
     boxes = enclosing_boxes(
-        cx[sel], cy[sel], length[sel], span[sel], sincos[:, 0][sel], sincos[:, 1][sel]
+        cx[sel], cy[sel], length[sel], span[sel], axis.sin()[sel], axis.cos()[sel]
     )
     kept = batched_nms(boxes, scores[sel], image_of[sel], config.nms_iou)
     rows, cols = sel[0][kept], sel[1][kept]

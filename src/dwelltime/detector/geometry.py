@@ -30,6 +30,24 @@ def footprint_corners(
     return np.stack(corners, axis=1)
 
 
+def axis_direction(sin2: torch.Tensor, cos2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sin, cos) of the fuselage axis angle in [-90°, 90°) from the (unnormalised) sin and
+    cos of twice the heading; the nose may point either way along it."""
+    half = torch.atan2(sin2, cos2) / 2
+    return torch.sin(half), torch.cos(half)
+
+
+def heading_from_axis(
+    sin2: torch.Tensor, cos2: torch.Tensor, sin: torch.Tensor, cos: torch.Tensor
+) -> torch.Tensor:
+    """Heading (degrees, [0, 360)): the fuselage axis from the doubled angle, turned towards
+    the nose direction (sin, cos)."""
+    axis_sin, axis_cos = axis_direction(sin2, cos2)
+    flip = (axis_sin * sin + axis_cos * cos) < 0
+    heading = torch.rad2deg(torch.atan2(axis_sin, axis_cos)) + 180.0 * flip
+    return heading % 360.0
+
+
 def cross_half_extents(
     length: torch.Tensor, span: torch.Tensor, sin: torch.Tensor, cos: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from dwelltime.detector.geometry import cross_half_extents
+from dwelltime.detector.geometry import axis_direction, cross_half_extents
 
 #: Weights of the loss terms, in the order they are reported.
 LOSS_WEIGHTS: dict[str, float] = {
     "heatmap": 1.0,
     "offset": 1.0,
     "size": 1.0,
+    "axis": 1.0,
     "heading": 1.0,
     "box": 1.0,
     "type": 0.5,
@@ -45,7 +46,7 @@ def detector_loss(
 ) -> dict[str, torch.Tensor]:
     """All loss terms (each a scalar) and their weighted sum under ``"total"``.
 
-    ``geometry`` (B, 7, h, w), ``type_logits`` (B, K, h, w): network outputs; ``targets``: a
+    ``geometry`` (B, 9, h, w), ``type_logits`` (B, K, h, w): network outputs; ``targets``: a
     batch of :func:`dwelltime.detector.targets.encode_targets` results (stacked).
     """
     geometry, type_logits = geometry.float(), type_logits.float()
@@ -59,17 +60,18 @@ def detector_loss(
     def masked_mean(values: torch.Tensor, sel: torch.Tensor) -> torch.Tensor:
         return values[sel].mean() if sel.any() else zero
 
-    sincos = F.normalize(g[..., 5:7], dim=-1, eps=1e-6)
+    axis_sin, axis_cos = axis_direction(g[..., 7], g[..., 8])
     terms = {
         "heatmap": focal_heatmap_loss(
             geometry[:, 0], targets["heatmap"], targets["heatmap_weight"]
         ),
         "offset": masked_mean((g[..., 1:3] - targets["offset"]).abs().sum(-1), mask),
         "size": masked_mean((g[..., 3:5] - targets["log_size"]).abs().sum(-1), oriented),
+        "axis": masked_mean((g[..., 7:9] - targets["sincos2"]).abs().sum(-1), oriented),
         "heading": masked_mean((g[..., 5:7] - targets["sincos"]).abs().sum(-1), oriented),
     }
     length, span = g[..., 3].clamp(max=8.0).exp(), g[..., 4].clamp(max=8.0).exp()
-    half_w, half_h = cross_half_extents(length, span, sincos[..., 0], sincos[..., 1])
+    half_w, half_h = cross_half_extents(length, span, axis_sin, axis_cos)
     box_err = (torch.log(2 * half_w + 1e-3) - torch.log(targets["box_wh"][..., 0])).abs() + (
         torch.log(2 * half_h + 1e-3) - torch.log(targets["box_wh"][..., 1])
     ).abs()

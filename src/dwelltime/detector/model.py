@@ -23,7 +23,8 @@ NORM_MEAN: tuple[float, float, float] = (0.45, 0.45, 0.45)
 NORM_STD: tuple[float, float, float] = (0.25, 0.25, 0.25)
 
 #: Channels of the geometry output, in order: heatmap logit, centre offset (dx, dy) in cells,
-#: log length, log span (pixels), sin and cos of the heading.
+#: log length, log span (pixels), sin and cos of the heading (nose direction) and of twice the
+#: heading (the fuselage axis, free of the nose/tail ambiguity, so it is learnt first).
 GEOMETRY_CHANNELS: tuple[str, ...] = (
     "heatmap",
     "dx",
@@ -32,6 +33,8 @@ GEOMETRY_CHANNELS: tuple[str, ...] = (
     "log_span",
     "sin",
     "cos",
+    "sin2",
+    "cos2",
 )
 
 #: Backbone stages of ``mobilenet_v3_large().features`` ending at strides 4, 8, 16, 32.
@@ -65,7 +68,7 @@ class ModelConfig:
 
 class OrientedCenterNet(nn.Module):
     """Backbone + FPN + heads. ``forward`` takes (B, 3, H, W) floats in [0, 1] (H, W divisible
-    by 32) and returns ``(geometry, type_logits)`` of shapes (B, 7, H/s, W/s) and (B, K, H/s, W/s).
+    by 32) and returns ``(geometry, type_logits)`` of shapes (B, 9, H/s, W/s) and (B, K, H/s, W/s).
     """
 
     def __init__(self, config: ModelConfig) -> None:

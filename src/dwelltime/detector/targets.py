@@ -92,7 +92,8 @@ def encode_targets(labels: ImageLabels, *, size_px: tuple[int, int], stride: int
 
     Returns tensors: ``heatmap`` (h, w) in [0, 1], ``heatmap_weight`` (h, w) (0 in ignore
     regions), and per object (MAX_OBJECTS rows, ``mask`` marks the used ones): ``index`` (flat
-    cell), ``offset`` (dx, dy in cells), ``log_size`` (log length, log span px), ``sincos``,
+    cell), ``offset`` (dx, dy in cells), ``log_size`` (log length, log span px), ``sincos`` and
+    ``sincos2`` (of the heading and of twice the heading),
     ``type_index`` (-1 none), ``oriented`` (bool), ``box_wh`` (px, for box labels).
     """
     h, w = size_px[0] // stride, size_px[1] // stride
@@ -110,6 +111,7 @@ def encode_targets(labels: ImageLabels, *, size_px: tuple[int, int], stride: int
         "offset": np.zeros((m, 2), dtype=np.float32),
         "log_size": np.zeros((m, 2), dtype=np.float32),
         "sincos": np.zeros((m, 2), dtype=np.float32),
+        "sincos2": np.zeros((m, 2), dtype=np.float32),
         "type_index": np.full(m, -1, dtype=np.int64),
         "oriented": np.zeros(m, dtype=bool),
         "box_wh": np.ones((m, 2), dtype=np.float32),
@@ -140,6 +142,7 @@ def encode_targets(labels: ImageLabels, *, size_px: tuple[int, int], stride: int
             out["log_size"][k] = np.log((labels.length_px[i], labels.span_px[i]))
             rad = np.deg2rad(labels.heading_deg[i])
             out["sincos"][k] = (np.sin(rad), np.cos(rad))
+            out["sincos2"][k] = (np.sin(2 * rad), np.cos(2 * rad))
         else:
             out["box_wh"][k] = (max(labels.box_w[i], 1.0), max(labels.box_h[i], 1.0))
         k += 1
