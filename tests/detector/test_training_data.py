@@ -35,12 +35,23 @@ def test_boxes_follow_the_pixels_when_rotated_and_flipped(k, flip):
 def test_synthetic_labels_from_a_chip(classes):
     from dwelltime.synth import render_chip
 
-    chip = render_chip(
-        np.random.default_rng(1), size_px=128, source_gsd_m=0.5, types=["IL62"], n_aircraft=(1, 1)
-    )
-    labels = synthetic_labels(chip, classes)
+    def chip(seed: int, clouds: float):
+        return render_chip(
+            np.random.default_rng(seed),
+            size_px=128,
+            source_gsd_m=0.5,
+            types=["IL62"],
+            n_aircraft=(1, 1),
+            cloud_probability=clouds,
+        )
+
+    labels = synthetic_labels(chip(1, 0.0), classes)
     assert list(labels.type_index) == [0]
     assert labels.length_px[0] == pytest.approx(53.12 / 0.5)
+    hidden = chip(1, 1.0)
+    assert hidden.labels[0].hidden  # under cloud: not a target, an ignore region
+    labels = synthetic_labels(hidden, classes)
+    assert len(labels.cx) == 0 and len(labels.ignore_xyxy) == 1
 
 
 def test_real_crops_from_a_tiny_airbus_folder(tmp_path):
