@@ -72,34 +72,31 @@ def decode(
     cy = ((index // w).float() + g[:, 2]) * stride
     length, span = g[:, 3].clamp(max=8.0).exp(), g[:, 4].clamp(max=8.0).exp()
     heading = heading_from_axis(g[:, 7], g[:, 8], g[:, 5], g[:, 6])
-    axis = torch.deg2rad(heading)
+    rad = torch.deg2rad(heading)
 
-    keep = scores >= config.score_threshold
-    image_of = torch.arange(b, device=geometry.device)[:, None].expand(b, k)
-    sel = keep.nonzero(as_tuple=True)
+    sel = (scores >= config.score_threshold).nonzero(as_tuple=True)
     boxes = enclosing_boxes(
-        cx[sel], cy[sel], length[sel], span[sel], axis.sin()[sel], axis.cos()[sel]
+        cx[sel], cy[sel], length[sel], span[sel], rad.sin()[sel], rad.cos()[sel]
     )
-    kept = batched_nms(boxes, scores[sel], image_of[sel], config.nms_iou)
+    kept = batched_nms(boxes, scores[sel], sel[0], config.nms_iou)
     rows, cols = sel[0][kept], sel[1][kept]
-    fields = [cx, cy, length, span, heading, scores]
+    # one transfer for the whole batch, then split per image (by score, highest first)
+    values = torch.stack([f[rows, cols] for f in (cx, cy, length, span, heading, scores)])
+    values, type_probs, rows = values.cpu().numpy(), probs[rows, cols].cpu().numpy(), rows.cpu()
     out = []
     for i in range(b):
-        r = rows == i
-        c = cols[r]
-        ri = rows[r]
-        order = scores[ri, c].argsort(descending=True)
-        ri, c = ri[order], c[order]
-        arrays = [f[ri, c].cpu().numpy() for f in fields]
+        mine = np.flatnonzero(rows.numpy() == i)
+        mine = mine[np.argsort(-values[5, mine], kind="stable")]
+        v = values[:, mine]
         out.append(
             TileDetections(
-                cx=arrays[0],
-                cy=arrays[1],
-                length_px=arrays[2],
-                span_px=arrays[3],
-                heading_deg=arrays[4],
-                type_probs=probs[ri, c].cpu().numpy(),
-                score=arrays[5],
+                cx=v[0],
+                cy=v[1],
+                length_px=v[2],
+                span_px=v[3],
+                heading_deg=v[4],
+                type_probs=type_probs[mine],
+                score=v[5],
             )
         )
     return out
