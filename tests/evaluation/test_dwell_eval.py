@@ -144,7 +144,13 @@ def test_load_true_stays_marks_observed_stays(tmp_path):
         "scene_id,acquired\ns1,2023-07-31T03:00:00+00:00\ns2,2023-08-02T03:00:00+00:00\n"
     )
     gpd.GeoDataFrame(
-        {"aircraft_id": ["V1", "V2"], "stand_id": ["A1", "A2"], "hidden": [False, True]},
+        {
+            "aircraft_id": ["V1", "V2"],
+            "stand_id": ["A1", "A2"],
+            "hidden": [False, True],
+            "x": [12.0, 55.0],  # aircraft centres, off the stand points
+            "y": [20.0, 20.0],
+        },
         geometry=[shapely.Point(10, 20), shapely.Point(50, 20)],
         crs="EPSG:32651",
     ).to_file(truth / "s1.geojson", driver="GeoJSON")  # s2.geojson missing: V3 not seen
@@ -152,6 +158,7 @@ def test_load_true_stays_marks_observed_stays(tmp_path):
     assert list(stays.columns) == list(TRUE_STAY_COLUMNS)
     assert stays["observed"].tolist() == [True, False, False]
     assert stays["dwell_h"].tolist() == [36.0, 36.0, 12.0]
+    assert stays["x"].tolist() == [12.0, 55.0, 90.0]  # V3 never in a scene: the stand point
     assert (stays["airport"] == "ZKPY").all()
     assert np.issubdtype(stays["x"].dtype, np.floating)
     (truth / "scenes.csv").unlink()

@@ -4,7 +4,9 @@ Truth (:func:`load_true_stays`) comes from ``<series>/truth/``: ``stays.csv`` (o
 aircraft per stand with true ``start``/``end``), ``scenes.csv`` and the per-scene
 ``<scene_id>.geojson`` whose ``hidden`` flag says whether the aircraft could be seen. A true
 stay is *observed* when at least one scene shows it unhidden; only observed stays can be
-missed.
+missed. Its centre is the median of the aircraft's true centres in the scenes (the stand point of
+``stays.csv`` can be 20 m and more from the aircraft's centre), or the stand point when no
+scene shows it.
 
 Matching (:func:`match_stays`): a predicted stay and a true stay may match when they are at
 the same airport, their centres are within ``max_distance_m`` and the predicted sightings
@@ -76,25 +78,25 @@ def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
     scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"))
     stays["start"] = pd.to_datetime(stays["start"], utc=True, format="ISO8601")
     stays["end"] = pd.to_datetime(stays["end"], utc=True, format="ISO8601")
-    seen = _unhidden_sightings(truth, scenes)
-    observed = [
-        bool(
-            (
-                (seen["aircraft_id"] == r.aircraft_id)
-                & (seen["stand_id"] == r.stand_id)
-                & (seen["acquired"] >= r.start)
-                & (seen["acquired"] < r.end)
-            ).any()
-        )
-        for r in stays.itertuples()
-    ]
+    seen = _sightings(truth, scenes)
+    observed, xs, ys = [], [], []
+    for r in stays.itertuples():
+        mine = seen[
+            (seen["aircraft_id"] == r.aircraft_id)
+            & (seen["stand_id"] == r.stand_id)
+            & (seen["acquired"] >= r.start)
+            & (seen["acquired"] < r.end)
+        ]
+        observed.append(bool((~mine["hidden"]).any()))
+        xs.append(float(mine["x"].median()) if len(mine) else float(r.x))
+        ys.append(float(mine["y"].median()) if len(mine) else float(r.y))
     return pd.DataFrame(
         {
             "true_id": stays["stay_id"].astype(str),
             "airport": airport.upper(),
             "type": stays["type"].astype(str),
-            "x": stays["x"].astype(float),
-            "y": stays["y"].astype(float),
+            "x": np.array(xs, float),
+            "y": np.array(ys, float),
             "start": stays["start"],
             "end": stays["end"],
             "dwell_h": (stays["end"] - stays["start"]) / _HOUR,
@@ -113,37 +115,39 @@ def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def _unhidden_sightings(truth: Path, scenes: pd.DataFrame) -> pd.DataFrame:
-    """``aircraft_id``, ``stand_id``, ``acquired`` of every unhidden aircraft in every scene."""
+def _sightings(truth: Path, scenes: pd.DataFrame) -> pd.DataFrame:
+    """``aircraft_id``, ``stand_id``, ``acquired``, ``x``, ``y`` (true aircraft centre) and
+    ``hidden`` of every aircraft in every scene with a truth file."""
     import geopandas as gpd
 
+    columns = ["aircraft_id", "stand_id", "acquired", "x", "y", "hidden"]
     parts = []
     for scene_id, acquired in zip(scenes["scene_id"], scenes["acquired"], strict=True):
         path = truth / f"{scene_id}.geojson"
         if not path.is_file():
             continue
-        rows = pd.DataFrame(gpd.read_file(path, ignore_geometry=True))
+        rows = gpd.read_file(path)
         if rows.empty:
             continue
-        rows = rows[~rows["hidden"].astype(bool)]
+        centre = rows.geometry.centroid if "x" not in rows else None
         parts.append(
             pd.DataFrame(
                 {
                     "aircraft_id": rows["aircraft_id"].astype(str),
                     "stand_id": rows["stand_id"].astype(str),
                     "acquired": pd.Timestamp(acquired).tz_convert("UTC"),
+                    "x": rows["x"].astype(float) if centre is None else centre.x,
+                    "y": rows["y"].astype(float) if centre is None else centre.y,
+                    "hidden": rows["hidden"].astype(bool),
                 }
             )
         )
     if not parts:
-        return pd.DataFrame(
-            {
-                "aircraft_id": [],
-                "stand_id": [],
-                "acquired": pd.Series([], dtype="datetime64[ns, UTC]"),
-            }
+        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+        return empty.astype(
+            {"acquired": "datetime64[ns, UTC]", "x": float, "y": float, "hidden": bool}
         )
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def match_stays(
