@@ -114,7 +114,7 @@ def run_week(k: int, args: argparse.Namespace, detector) -> dict[str, object]:
     truth = load_true_stays(folder, airport)
     flights = tighten_with_flights(result.stays, read_flights(write_flight_log(folder, airport)))
     key = f"{airport}#{k}"
-    if not args.keep:
+    if not (args.keep or args.reuse):
         shutil.rmtree(folder / "imagery")
     print(
         f"week {k + 1}/{args.n} {airport} seed {w.seed}: {len(result.scenes)} scenes, "
@@ -181,7 +181,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--keep", action="store_true", help="keep the rendered imagery")
     parser.add_argument(
-        "--reuse", action="store_true", help="reuse weeks kept by an earlier --keep run"
+        "--reuse",
+        action="store_true",
+        help="reuse weeks kept by --keep or --synth-only (and keep them)",
     )
     parser.add_argument("--synth-only", action="store_true", help="render the weeks and stop")
     args = parser.parse_args()
