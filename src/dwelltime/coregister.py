@@ -126,6 +126,60 @@ def highpass(
     return np.where(inner, data - low, 0.0), inner
 
 
+class MatchReference:
+    """A reference image (rows, cols floats, with its valid mask) prepared once for masked
+    normalised cross-correlation against many images of the same grid, over shifts up to
+    ``max_shift_px`` pixels per axis."""
+
+    def __init__(self, image: np.ndarray, valid: np.ndarray, max_shift_px: int) -> None:
+        self.shape = image.shape
+        self.max_shift_px = m = int(max_shift_px)
+        self.size = (image.shape[0] + m + 1, image.shape[1] + m + 1)  # no wrap within ±m
+        self._spectra = _Spectra(image, valid, self.size)
+
+    def shift(
+        self, moving: np.ndarray, moving_valid: np.ndarray, *, min_overlap: float = 0.2
+    ) -> Shift:
+        """Offset of ``moving`` against the reference, sub-pixel. Shifts where fewer than
+        ``min_overlap`` of the reference's valid pixels are shared are not considered; when
+        none is left the result has ``peak`` NaN."""
+        if moving.shape != self.shape:
+            raise ValueError(f"images differ in shape: {self.shape} vs {moving.shape}")
+        m, ref = self.max_shift_px, self._spectra
+        mov = _Spectra(moving, moving_valid, self.size)
+        n = np.round(self._corr(ref.mask, mov.mask))
+        sf, sg = self._corr(ref.f, mov.mask), self._corr(ref.mask, mov.f)
+        sff, sgg = self._corr(ref.f2, mov.mask), self._corr(ref.mask, mov.f2)
+        sfg = self._corr(ref.f, mov.f)
+        enough = n >= max(min_overlap * ref.n_valid, 16)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            nn = np.where(enough, n, 1.0)
+            num = sfg - sf * sg / nn
+            var_f = np.clip(sff - sf * sf / nn, 0, None)
+            var_g = np.clip(sgg - sg * sg / nn, 0, None)
+            den = np.sqrt(var_f * var_g)
+            ncc = np.where(enough & (den > 1e-9), num / den, -np.inf)
+        if not np.isfinite(ncc).any():
+            return Shift(0.0, 0.0, float("nan"), 0.0)
+        r, c = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+        dr = _parabola(ncc[r - 1 : r + 2, c] if 0 < r < 2 * m else None)
+        dc = _parabola(ncc[r, c - 1 : c + 2] if 0 < c < 2 * m else None)
+        return Shift(
+            col=float(c - m + dc),
+            row=float(r - m + dr),
+            peak=float(ncc[r, c]),
+            overlap=float(n[r, c] / max(ref.n_valid, 1.0)),
+        )
+
+    def _corr(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """sum_x a[x] b[x + u] for u in [-m, m]² from two spectra, indexed [row, col]."""
+        full = np.fft.irfft2(np.conj(a) * b, self.size)
+        m = self.max_shift_px
+        rows = np.arange(-m, m + 1) % self.size[0]
+        cols = np.arange(-m, m + 1) % self.size[1]
+        return full[np.ix_(rows, cols)]
+
+
 def masked_shift(
     reference: np.ndarray,
     reference_valid: np.ndarray,
@@ -134,51 +188,11 @@ def masked_shift(
     max_shift_px: int,
     *,
     min_overlap: float = 0.2,
-    _spectra: _Spectra | None = None,
 ) -> Shift:
     """Offset of ``moving`` against ``reference`` (same grid, (rows, cols) floats) by masked
-    normalised cross-correlation over shifts up to ``max_shift_px`` per axis, sub-pixel.
-
-    Shifts where fewer than ``min_overlap`` of the reference's valid pixels are shared are not
-    considered; when none is left the result has ``peak`` NaN.
-    """
-    if reference.shape != moving.shape:
-        raise ValueError(f"images differ in shape: {reference.shape} vs {moving.shape}")
-    m = int(max_shift_px)
-    size = (reference.shape[0] + m + 1, reference.shape[1] + m + 1)
-    ref = _spectra if _spectra is not None else _Spectra(reference, reference_valid, size)
-    mov = _Spectra(moving, moving_valid, size)
-
-    def corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """sum_x a[x] b[x + u] for u in [-m, m]², as ((2m+1), (2m+1)) indexed [row, col]."""
-        full = np.fft.irfft2(np.conj(a) * b, size)
-        idx_r = np.arange(-m, m + 1) % size[0]
-        idx_c = np.arange(-m, m + 1) % size[1]
-        return full[np.ix_(idx_r, idx_c)]
-
-    n = np.round(corr(ref.mask, mov.mask))
-    sf, sg = corr(ref.f, mov.mask), corr(ref.mask, mov.f)
-    sff, sgg = corr(ref.f2, mov.mask), corr(ref.mask, mov.f2)
-    sfg = corr(ref.f, mov.f)
-    enough = n >= max(min_overlap * ref.n_valid, 16)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        nn = np.where(enough, n, 1.0)
-        num = sfg - sf * sg / nn
-        den = np.sqrt(np.clip(sff - sf * sf / nn, 0, None) * np.clip(sgg - sg * sg / nn, 0, None))
-        ncc = np.where(enough & (den > 1e-9), num / den, -np.inf)
-    if not np.isfinite(ncc).any():
-        return Shift(0.0, 0.0, float("nan"), 0.0)
-    r, c = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
-    dr, dc = (
-        _parabola(ncc[r - 1 : r + 2, c] if 0 < r < 2 * m else None),
-        _parabola(ncc[r, c - 1 : c + 2] if 0 < c < 2 * m else None),
-    )
-    return Shift(
-        col=float(c - m + dc),
-        row=float(r - m + dr),
-        peak=float(ncc[r, c]),
-        overlap=float(n[r, c] / max(ref.n_valid, 1.0)),
-    )
+    normalised cross-correlation; see :class:`MatchReference` to match many against one."""
+    match = MatchReference(reference, reference_valid, max_shift_px)
+    return match.shift(moving, moving_valid, min_overlap=min_overlap)
 
 
 def _parabola(values: np.ndarray | None) -> float:
@@ -269,15 +283,13 @@ def coregister_scenes(
     if not rasters:
         return _offsets_frame(rows)
     ref = _choose_reference(rasters, config)
-    m = max(1, math.ceil(config.max_shift_m / grid.gsd_m))
-    size = (grid.shape[0] + m + 1, grid.shape[1] + m + 1)
-    spectra = _Spectra(ref.image, ref.valid, size)
+    match = MatchReference(ref.image, ref.valid, math.ceil(config.max_shift_m / grid.gsd_m))
     measured = []
     for done, r in enumerate(rasters, start=len(scenes) + 1):
         if r is ref:
             measured.append(_row(r.scene.scene_id, 0.0, 0.0, 1.0, "reference"))
         else:
-            measured.append(_measure(ref, r, m, grid.gsd_m, config, spectra))
+            measured.append(_measure(match, r, grid.gsd_m, config))
         if progress is not None:
             progress(done, total)
     trusted = [row for row in measured if row["coreg_status"] in ("ok", "reference")]
@@ -296,20 +308,12 @@ def _choose_reference(rasters: list[_Raster], config: CoregConfig) -> _Raster:
 
 
 def _measure(
-    ref: _Raster, raster: _Raster, m: int, gsd_m: float, config: CoregConfig, spectra: _Spectra
+    match: MatchReference, raster: _Raster, gsd_m: float, config: CoregConfig
 ) -> dict[str, object]:
     scene_id = raster.scene.scene_id
     if not raster.valid.any():
         return _row(scene_id, 0.0, 0.0, float("nan"), "no_overlap")
-    shift = masked_shift(
-        ref.image,
-        ref.valid,
-        raster.image,
-        raster.valid,
-        m,
-        min_overlap=config.min_overlap,
-        _spectra=spectra,
-    )
+    shift = match.shift(raster.image, raster.valid, min_overlap=config.min_overlap)
     if not np.isfinite(shift.peak):
         return _row(scene_id, 0.0, 0.0, float("nan"), "no_overlap")
     if shift.peak < config.min_peak:
