@@ -99,3 +99,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="slow: run with --runslow"))
         if "needs_cuda" in item.keywords and not cuda:
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The rendered Sunan demo series (imagery/, aprons.geojson, truth/), once per session.
+
+    Reused from ``$DWELLTIME_DEMO_DIR`` when that is set (rendered there on first use)."""
+    import os
+
+    from dwelltime.synth import make_sunan_demo
+
+    cached = os.environ.get("DWELLTIME_DEMO_DIR")
+    folder = Path(cached) if cached else tmp_path_factory.mktemp("sunan_demo")
+    if not (folder / "truth" / "scenes.csv").exists():  # written last: a complete render
+        make_sunan_demo(folder, seed=62)
+    return folder

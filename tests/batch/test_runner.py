@@ -1,0 +1,114 @@
+"""The batch job end to end with the shipped detector on three scenes of the Sunan demo."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dwelltime.batch.runner import run_batch
+from dwelltime.batch.spec import load_spec
+
+SCENES = ("zkpy_04", "zkpy_05_20230801T020555", "zkpy_07")
+TABLES = ("detections.csv", "coverage.csv", "stays.csv", "scenes.csv")
+
+
+@pytest.fixture(scope="module")
+def small_series(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three demo scenes (with their time sidecars) and the demo aprons."""
+    folder = tmp_path_factory.mktemp("batch_series")
+    (folder / "imagery").mkdir()
+    for path in (demo_dir / "imagery").iterdir():
+        if path.name.startswith(SCENES):
+            shutil.copy(path, folder / "imagery" / path.name)
+    shutil.copy(demo_dir / "aprons.geojson", folder / "aprons.geojson")
+    return folder
+
+
+def job(folder: Path, output: str, extra: str = "") -> Path:
+    path = folder / f"{output}.yaml"
+    path.write_text(
+        f"output: {output}\nworkers: 0\nbatch_size: 4\n{extra}"
+        "jobs:\n  - {airport: ZKPY, imagery: imagery, aprons: aprons.geojson}\n"
+    )
+    return path
+
+
+def tables(folder: Path) -> dict[str, bytes]:
+    return {name: (folder / "ZKPY" / name).read_bytes() for name in TABLES}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(small_series: Path) -> Path:
+    summary = run_batch(load_spec(job(small_series, "straight")))
+    assert summary.airports[0].done == len(SCENES)
+    return small_series / "straight"
+
+
+def test_batch_writes_the_run_outputs_and_a_combined_table(uninterrupted: Path):
+    assert b"IL62" in (uninterrupted / "ZKPY" / "detections.csv").read_bytes()
+    assert (uninterrupted / "ZKPY" / "dwelltime.gpkg").exists()
+    assert (uninterrupted / "ZKPY" / "timeline.png").exists()
+    assert (uninterrupted / "all_stays.csv").read_text().count("ZKPY-") >= 1
+
+
+def test_killed_job_resumes_to_the_same_tables(small_series: Path, uninterrupted: Path):
+    spec = job(small_series, "killed")
+    parts = small_series / "killed" / "ZKPY" / "parts"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dwelltime", "-q", "batch", str(spec)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not list(parts.glob("*.done")) and proc.poll() is None:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)  # mid-job: after the first scene is committed
+    finally:
+        proc.wait()
+    committed = len(list(parts.glob("*.done")))
+    assert 1 <= committed
+
+    summary = run_batch(load_spec(spec))
+    assert summary.airports[0].skipped == committed
+    assert summary.airports[0].done == len(SCENES) - committed
+    assert tables(small_series / "killed") == tables(uninterrupted)
+
+
+def test_failed_scene_is_recorded_and_retried(small_series: Path, uninterrupted, monkeypatch):
+    import dwelltime.batch.feed as feed
+
+    real = feed.iter_tiles
+
+    def broken(scene, *args):
+        if scene.scene_id == "zkpy_07":
+            raise OSError("read error in band 2")
+        return real(scene, *args)
+
+    monkeypatch.setattr(feed, "iter_tiles", broken)
+    spec = load_spec(job(small_series, "failing"))
+    summary = run_batch(spec)
+    assert (summary.airports[0].done, summary.airports[0].failed) == (2, 1)
+    failed = (small_series / "failing" / "ZKPY" / "parts" / "zkpy_07.failed.json").read_text()
+    assert "read error in band 2" in failed and "zkpy_07" in failed
+
+    assert run_batch(spec).airports[0].failed == 1  # not retried without asking
+    monkeypatch.setattr(feed, "iter_tiles", real)
+    summary = run_batch(spec, retry_failed=True)
+    assert (summary.airports[0].done, summary.airports[0].failed) == (1, 0)
+    assert tables(small_series / "failing") == tables(uninterrupted)
+
+
+def test_dask_local_cluster_gives_the_same_tables(small_series: Path, uninterrupted: Path):
+    pytest.importorskip("distributed")
+    summary = run_batch(load_spec(job(small_series, "dask", "scheduler: local\n")))
+    assert summary.airports[0].done == len(SCENES)
+    assert tables(small_series / "dask") == tables(uninterrupted)
