@@ -25,7 +25,7 @@ from dwelltime.plot import (
     plot_scenes,
     plot_timeline,
     report_figures,
-    type_color,
+    type_colors,
 )
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS
 
@@ -181,9 +181,13 @@ def _edges(ax) -> list[str]:
     return [to_hex(p.get_edgecolor()) for p in ax.patches]
 
 
-def test_type_colors_are_fixed_and_unknown_is_grey():
-    assert type_color("IL62") == type_color("il62") != type_color("T204")
-    assert type_color("unknown") == type_color("XX99") == UNKNOWN_COLOR
+def test_type_colors_are_distinct_and_unknown_is_grey():
+    types = ["IL62", "T204", "unknown", "A319", "IL62", *[f"X{i:02d}" for i in range(14)]]
+    colors = type_colors(types)
+    assert colors["unknown"] == UNKNOWN_COLOR and len(colors) == 18
+    known = [c for t, c in colors.items() if t != "unknown"]
+    assert len(set(known)) == 17 and UNKNOWN_COLOR not in known
+    assert type_colors(["T204", "IL62"]) == type_colors(["IL62", "T204", "IL62"])  # a set
 
 
 def test_scene_draws_image_aprons_coverage_and_footprints(scene_frames, tmp_path):
@@ -197,7 +201,7 @@ def test_scene_draws_image_aprons_coverage_and_footprints(scene_frames, tmp_path
     assert alpha.max() == 255 and alpha.min() == 0  # padding beyond the raster: no data
     assert ax.get_xlim() == pytest.approx((X0 - 10, X0 + 110))
     assert "IL62 0.80" in _texts(fig) and "T204 0.60" not in _texts(fig)  # only scene b
-    assert type_color("IL62") in _edges(ax)
+    assert type_colors(["IL62"])["IL62"] in _edges(ax)
     title = ax.get_title()
     assert "b — 2023-08-01 05:00 UTC" in title and "A 50 %" in title
     assert "1 detection(s)" in title and "filename" in title
@@ -266,7 +270,9 @@ def test_chips_one_per_detection_with_type_size_score(scene_frames, tmp_path):
     left, right, bottom, top = chips[0].images[0].get_extent()
     assert right - left >= 45 and top - bottom >= 45  # 1.5 x max(30 m, length, span)
     assert chips[0].get_xlim() == pytest.approx((X0 + 30 - 22.5, X0 + 30 + 22.5))
-    assert type_color("IL62") in _edges(chips[0])
+    assert type_colors(["IL62"])["IL62"] in _edges(chips[0])
+    mine = plot_chips(dets.iloc[:1], scenes, colors={"IL62": "#123456"})
+    assert "#123456" in _edges(mine.axes[0])
     fig.savefig(tmp_path / "chips.png")
 
 

@@ -11,6 +11,7 @@ a decimated window around what is drawn.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ __all__ = [
     "plot_scenes",
     "plot_timeline",
     "report_figures",
-    "type_color",
+    "type_colors",
 ]
 
 SEEN_COLOR = "#0b2a63"
@@ -46,6 +47,7 @@ APRON_COLOR = "#ffd21f"
 VISIBLE_COLOR = "#21c25e"
 NOT_VISIBLE_COLOR = "#e8412c"
 UNKNOWN_COLOR = "#b0b0b0"
+UNKNOWN = "unknown"
 
 #: Largest side, in pixels, of the image drawn by :func:`plot_scene`.
 SCENE_MAX_PX = 1400
@@ -91,25 +93,26 @@ def _date_nums(times: pd.Series) -> np.ndarray:
     return np.asarray(mdates.date2num(times.dt.tz_localize(None)), float)
 
 
-def type_color(aircraft_type: str) -> str:
-    """The colour of an ICAO type in every figure: a fixed saturated colour per catalog type
-    (tab10 without its grey, then Dark2, in catalog order, repeating), grey for ``unknown``
-    and types outside the catalog."""
+def type_colors(types: Iterable[str]) -> dict[str, str]:
+    """A distinct colour per aircraft type among ``types`` (sorted; tab10 without its grey,
+    then Dark2, repeating after 17 types); ``unknown`` is grey. Pass the mapping of a run's
+    detection types as ``colors=`` to :func:`plot_scene` and :func:`plot_chips` so its figures
+    agree (as :func:`report_figures` does)."""
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
-    index = _catalog_index().get(str(aircraft_type).upper())
-    if index is None:
-        return UNKNOWN_COLOR
     palette = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7]
     palette += list(colormaps["Dark2"].colors)
-    return to_hex(palette[index % len(palette)])
+    known = sorted({str(t) for t in types} - {UNKNOWN})
+    colors = {t: to_hex(palette[i % len(palette)]) for i, t in enumerate(known)}
+    return {**colors, UNKNOWN: UNKNOWN_COLOR}
 
 
-def _catalog_index() -> dict[str, int]:
-    from dwelltime.synth import load_catalog
-
-    return {t: i for i, t in enumerate(load_catalog())}
+def _colors(colors: Mapping[str, str] | None, detections: pd.DataFrame) -> dict[str, str]:
+    """``colors`` (default :func:`type_colors` of the detections' types); other types grey."""
+    if colors is None:
+        colors = type_colors(detections["type"].astype(str))
+    return defaultdict(lambda: UNKNOWN_COLOR, colors)
 
 
 def _field(row: Any, name: str) -> Any:
@@ -227,6 +230,7 @@ def plot_scene(
     pad_m: float = 40.0,
     min_score: float = 0.0,
     max_px: int = SCENE_MAX_PX,
+    colors: Mapping[str, str] | None = None,
 ) -> Figure:
     """One scene around the aprons with what the run made of it.
 
@@ -236,7 +240,7 @@ def plot_scene(
     stretch the detector saw. Drawn over it: apron outlines (yellow), the scene's visible part
     of each apron from ``coverage`` (green) and what it did not see (red hatch), and this
     scene's ``detections`` with ``score >= min_score``: footprints coloured by type
-    (:func:`type_color`) labelled ``TYPE score``.
+    (``colors``, default :func:`type_colors` of the types drawn) labelled ``TYPE score``.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -301,8 +305,9 @@ def plot_scene(
     dets = _rows(detections, scene_id)
     if dets is not None:
         dets = dets[dets["score"].astype(float) >= min_score]
+        colors = _colors(colors, dets)
         for det in dets.itertuples(index=False):
-            color = type_color(det.type)
+            color = colors[str(det.type)]
             _draw_geoms(ax, [det.geometry], facecolor="none", edgecolor=color, lw=1.6)
             ax.annotate(
                 f"{det.type} {det.score:.2f}",
@@ -317,7 +322,7 @@ def plot_scene(
                 clip_on=True,
             )
         handles += [
-            Patch(facecolor="none", edgecolor=type_color(t), lw=1.6, label=t)
+            Patch(facecolor="none", edgecolor=colors[t], lw=1.6, label=t)
             for t in sorted(dets["type"].astype(str).unique())
         ]
         floor = f" with score ≥ {min_score:g}" if min_score > 0 else ""
@@ -543,6 +548,7 @@ def plot_chips(
     *,
     max_chips: int = 24,
     ncols: int = 6,
+    colors: Mapping[str, str] | None = None,
 ) -> Figure:
     """A gallery of detections, the first ``max_chips`` rows of ``detections`` in their order
     (sort first, e.g. by ``score``, to choose).
@@ -550,8 +556,8 @@ def plot_chips(
     Each chip is cut from its scene (``scenes``: rows with ``scene_id``, ``path``,
     ``provider``, ``gsd_m``) around the detection, at most :data:`CHIP_PX` pixels a side,
     north up in the detections' CRS, with the oriented footprint outlined in the type's colour
-    and a 10 m scale bar; titled with type (probability), length × span in metres, score and
-    acquisition time (UTC).
+    (``colors``, default :func:`type_colors` of the types shown) and a 10 m scale bar; titled
+    with type (probability), length × span in metres, score and acquisition time (UTC).
     """
     total = len(detections)
     dets = detections.head(max_chips)
@@ -567,6 +573,7 @@ def plot_chips(
         _say(fig.add_subplot(), "no detections")
         return fig
 
+    colors = _colors(colors, dets)
     by_id = scenes.set_index(scenes["scene_id"].astype(str))
     crs = detections.crs.to_string()
     limits: dict[str, Any] = {}
@@ -574,7 +581,7 @@ def plot_chips(
         ax = fig.add_subplot(rows, cols, i + 1)
         ax.set_xticks([])
         ax.set_yticks([])
-        color = type_color(det.type)
+        color = colors[str(det.type)]
         ax.set_title(
             f"{det.type} ({det.type_prob:.2f})\n{det.length_m:.0f} × {det.wingspan_m:.0f} m, "
             f"score {det.score:.2f}\n{pd.Timestamp(det.acquired).strftime('%m-%d %H:%M')} UTC",
@@ -627,6 +634,7 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
 
     Save them with ``fig.savefig(out / f"{name}.png", dpi=120)``.
     """
+    colors = type_colors(result.detections["type"].astype(str))
     figures = {
         "scenes": plot_scenes(result.scenes, result.coverage, skipped=len(result.errors)),
         "coverage": plot_coverage(result.coverage, result.aprons),
@@ -636,12 +644,17 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
         ids = result.scenes["scene_id"].astype(str)
         busiest = int(np.argmax(ids.map(counts).fillna(0).to_numpy()))
         figures["scene"] = plot_scene(
-            result.scenes.iloc[busiest], result.aprons, result.coverage, result.detections
+            result.scenes.iloc[busiest],
+            result.aprons,
+            result.coverage,
+            result.detections,
+            colors=colors,
         )
     figures["chips"] = plot_chips(
         result.detections.sort_values("score", ascending=False),
         result.scenes,
         max_chips=max_chips,
+        colors=colors,
     )
     figures["timeline"] = plot_timeline(result.stays, result.coverage, result.detections)
     return figures
