@@ -19,7 +19,7 @@ from pathlib import Path
 from dwelltime import pipeline
 from dwelltime.detector import Detector, build_detector, default_classes, load_detector
 from dwelltime.errors import WeightsError
-from dwelltime.plot import plot_scene, plot_timeline, report_figures
+from dwelltime.plot import plot_scene, plot_timeline, report_figures, type_colors
 from dwelltime.synth import make_sunan_demo
 
 
@@ -53,8 +53,9 @@ def main() -> None:
     visible = result.coverage.groupby("scene_id")["visible_fraction"].mean()
     if len(visible):
         cloudy = result.scenes.set_index("scene_id", drop=False).loc[visible.idxmin()]
+        colors = type_colors(result.detections["type"].astype(str))
         figures["scene_cloudy"] = plot_scene(
-            cloudy, result.aprons, result.coverage, result.detections
+            cloudy, result.aprons, result.coverage, result.detections, colors=colors
         )
     il62 = result.stays[result.stays["type"] == "IL62"]
     figures["timeline_il62"] = plot_timeline(il62, result.coverage, result.detections)

@@ -182,12 +182,13 @@ def _edges(ax) -> list[str]:
 
 
 def test_type_colors_are_distinct_and_unknown_is_grey():
-    types = ["IL62", "T204", "unknown", "A319", "IL62", *[f"X{i:02d}" for i in range(14)]]
+    types = ["T204", "IL62", "unknown", "A319", "IL62", *[f"X{i:02d}" for i in range(20)]]
     colors = type_colors(types)
-    assert colors["unknown"] == UNKNOWN_COLOR and len(colors) == 18
+    assert colors["unknown"] == UNKNOWN_COLOR and len(colors) == 24
     known = [c for t, c in colors.items() if t != "unknown"]
-    assert len(set(known)) == 17 and UNKNOWN_COLOR not in known
-    assert type_colors(["T204", "IL62"]) == type_colors(["IL62", "T204", "IL62"])  # a set
+    assert len(set(known)) == 23 and UNKNOWN_COLOR not in known
+    assert colors["IL62"] == "#1f77b4"  # the most frequent type gets the first colour
+    assert type_colors(["T204", "IL62"]) == type_colors(["IL62", "T204"])
 
 
 def test_scene_draws_image_aprons_coverage_and_footprints(scene_frames, tmp_path):

@@ -94,17 +94,23 @@ def _date_nums(times: pd.Series) -> np.ndarray:
 
 
 def type_colors(types: Iterable[str]) -> dict[str, str]:
-    """A distinct colour per aircraft type among ``types`` (sorted; tab10 without its grey,
-    then Dark2, repeating after 17 types); ``unknown`` is grey. Pass the mapping of a run's
-    detection types as ``colors=`` to :func:`plot_scene` and :func:`plot_chips` so its figures
-    agree (as :func:`report_figures` does)."""
+    """A colour per aircraft type among ``types`` (e.g. a run's detection types, repeats
+    counting): the most frequent types first get tab10's, then Dark2's, then Set1's colours
+    (greys left out; they repeat after 24 types); ``unknown`` is grey. Pass the mapping as
+    ``colors=`` to :func:`plot_scene` and :func:`plot_chips` so a run's figures agree (as
+    :func:`report_figures` does)."""
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
-    palette = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7]
-    palette += list(colormaps["Dark2"].colors)
-    known = sorted({str(t) for t in types} - {UNKNOWN})
-    colors = {t: to_hex(palette[i % len(palette)]) for i, t in enumerate(known)}
+    palette = [
+        to_hex(c)
+        for name in ("tab10", "Dark2", "Set1")
+        for c in colormaps[name].colors
+        if len({round(v, 2) for v in c[:3]}) > 1  # not a grey
+    ]
+    counts = pd.Series([str(t) for t in types], dtype=str).value_counts()
+    known = sorted((t for t in counts.index if t != UNKNOWN), key=lambda t: (-counts[t], t))
+    colors = {t: palette[i % len(palette)] for i, t in enumerate(known)}
     return {**colors, UNKNOWN: UNKNOWN_COLOR}
 
 
