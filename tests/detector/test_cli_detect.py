@@ -21,7 +21,7 @@ def test_plain_image_needs_gsd_and_writes_pixel_layer(tmp_path, tiny_weights):
     assert "--gsd" in refused.output
     done = runner.invoke(main, [*args, "--gsd", "0.5", "--out", str(tmp_path / "out")])
     assert done.exit_code == 0, done.output
-    assert "pixels" in done.output
+    assert "(column, row) pixels" in done.output
     assert (tmp_path / "out" / "detections_pixels.csv").is_file()
     assert (tmp_path / "out" / "dwelltime.gpkg").is_file()
 
@@ -55,7 +55,7 @@ def test_georeferenced_image_writes_map_layer(tmp_path, tiny_weights):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "EPSG:32651" in result.output
+    assert "footprints in EPSG:32651" in result.output
     assert (tmp_path / "out" / "detections.csv").is_file()
 
 

@@ -73,10 +73,10 @@ def detect(
     span, type and score, one row per aircraft with the image it came from.
 
     Georeferenced images (GeoTIFF) are tiled at the detector's GSD and give footprints in the
-    local UTM CRS (layer ``detections``; one layer per CRS when they differ). Plain images need
+    local UTM CRS (layer "detections"; one layer per CRS when they differ). Plain images need
     --gsd; they are resampled to the detector's GSD and give footprints in (column, row)
-    pixels of the original image (layer ``detections_pixels``, no CRS). Source imagery coarser
-    than 1.5 m is not typed (type ``unknown``, size class still given).
+    pixels of the original image (layer "detections_pixels", no CRS). Source imagery coarser
+    than 1.5 m is not typed (type "unknown", size class still given).
 
     \b
     Examples:
@@ -85,6 +85,8 @@ def detect(
 
     Exit status: 0 done (unusable images are listed on stderr), 1 no usable image, 2 bad usage.
     """
+    import warnings
+
     from tqdm import tqdm
 
     from dwelltime.detector import load_detector
@@ -115,13 +117,21 @@ def detect(
                 failed += 1
                 continue
             frames.append(frame)
-            where = "pixels" if frame.crs is None else str(frame.crs.to_string())
-            click.echo(f"{path}: {len(frame)} aircraft ({where})")
+            where = (
+                "x, y and footprints in (column, row) pixels of the image, sizes in metres"
+                if frame.crs is None
+                else f"footprints in {frame.crs.to_string()}"
+            )
+            click.echo(f"{path}: {len(frame)} aircraft; {where}")
     if not frames:
         raise click.ClickException(f"no usable image among {len(files)} file(s)")
     if out is not None:
         try:
-            written = write_layers(out, group_layers(frames), formats=formats, overwrite=overwrite)
+            with warnings.catch_warnings():  # a pixel-frame layer has no CRS on purpose
+                warnings.filterwarnings("ignore", message="'crs' was not provided")
+                written = write_layers(
+                    out, group_layers(frames), formats=formats, overwrite=overwrite
+                )
         except DwelltimeError as exc:
             raise click.ClickException(str(exc)) from exc
         for path in written:
