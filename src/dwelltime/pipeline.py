@@ -119,24 +119,49 @@ def run(
         if report:
             report(done, len(scenes))
 
-    coverage_frame = _concat(coverage, COVERAGE_COLUMNS, site.crs)
-    detection_frame = _concat(detections, DETECTION_COLUMNS, site.crs)
-    used = {s.scene_id for s in scenes}
-    scene_frame = scenes_frame([s for s in found.scenes if s.scene_id in used])
+    result = link_scenes(
+        site,
+        apron_frame,
+        scenes,
+        _concat(coverage, COVERAGE_COLUMNS, site.crs),
+        _concat(detections, DETECTION_COLUMNS, site.crs),
+        link_config=link_config,
+        coregister=coregister,
+        flights=flights,
+        type_filter=type_filter,
+        progress=progress,
+    )
+    result.errors = errors
+    return result
+
+
+def link_scenes(
+    site: Airport,
+    aprons: gpd.GeoDataFrame,
+    scenes: list[Scene],
+    coverage: gpd.GeoDataFrame,
+    detections: gpd.GeoDataFrame,
+    *,
+    link_config: LinkConfig | None = None,
+    coregister: bool = True,
+    flights: pd.DataFrame | None = None,
+    type_filter: str | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Co-register, link and estimate from per-scene coverage and detections (the part of
+    :func:`run` after detection, shared with the batch job). Only scenes with coverage rows
+    (those processed without error) enter the scenes table and co-registration."""
+    processed = set(coverage["scene_id"].astype(str))
+    done = [s for s in scenes if s.scene_id in processed]
+    scene_frame = scenes_frame(done)
     if coregister:
         from dwelltime.coregister import apply_offsets, coregister_scenes
 
-        processed = set(coverage_frame["scene_id"].astype(str))
-        offsets = coregister_scenes(
-            [s for s in scenes if s.scene_id in processed],
-            site,
-            apron_frame,
-            progress=_stage(progress, "coregister"),
-        )
-        coverage_frame = apply_offsets(coverage_frame, offsets)
-        detection_frame = apply_offsets(detection_frame, offsets)
+        offsets = coregister_scenes(done, site, aprons, progress=_stage(progress, "coregister"))
+        coverage = apply_offsets(coverage, offsets)
+        detections = apply_offsets(detections, offsets)
         scene_frame = scene_frame.merge(offsets, on="scene_id", how="left")
-    stays = link_stays(detection_frame, coverage_frame, link_config or LinkConfig())
+    stays = link_stays(detections, coverage, link_config or LinkConfig())
     if flights is not None:
         from dwelltime.flights import tighten_with_flights
 
@@ -145,12 +170,11 @@ def run(
         stays = stays[stays["type"] == type_filter.upper()].reset_index(drop=True)
     return RunResult(
         airport=site,
-        aprons=apron_frame,
+        aprons=aprons,
         scenes=scene_frame,
-        coverage=coverage_frame,
-        detections=detection_frame,
+        coverage=coverage,
+        detections=detections,
         stays=stays,
-        errors=errors,
     )
 
 
@@ -186,15 +210,19 @@ def write_result(
     formats: tuple[str, ...] = ("gpkg", "csv"),
     overwrite: bool = False,
 ) -> list[Path]:
-    """Write the layers of ``result`` and the stays timeline (``timeline.png``) to ``out_dir``."""
-    from dwelltime.io import write_layers
-    from dwelltime.plot import plot_timeline
+    """Write the layers of ``result`` and the report figures (``timeline.png``, ``scenes.png``,
+    ``coverage.png``, ``scene.png``, ``chips.png``: :func:`dwelltime.plot.report_figures`)
+    to ``out_dir``; refuses to replace existing files unless ``overwrite``."""
+    from dwelltime.io import ensure_writable, write_layers
+    from dwelltime.plot import report_figures
 
+    figures = report_figures(result)
+    pngs = [Path(out_dir) / f"{name}.png" for name in figures]
+    ensure_writable(pngs, overwrite=overwrite)
     paths = write_layers(out_dir, result.layers(), formats=formats, overwrite=overwrite)
-    figure = plot_timeline(result.stays, result.coverage, result.detections)
-    timeline = Path(out_dir) / "timeline.png"
-    figure.savefig(timeline, dpi=120, bbox_inches="tight")
-    return [*paths, timeline]
+    for path, figure in zip(pngs, figures.values(), strict=True):
+        figure.savefig(path, dpi=120, bbox_inches="tight")
+    return [*paths, *pngs]
 
 
 def _covers(scene: Scene, aprons: gpd.GeoDataFrame) -> bool:

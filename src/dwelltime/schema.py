@@ -16,7 +16,8 @@ SCENE_COLUMNS: tuple[str, ...] = (
     "scene_id",  # str, unique within a scan (file stem, made unique if needed)
     "path",  # str, absolute path of the image
     "acquired",  # UTC timestamp
-    "time_source",  # where `acquired` came from: user|stac|planet_json|planet_xml|maxar_imd|gdal_tag|filename
+    # where `acquired` came from: user, stac, planet_json, planet_xml, maxar_imd, gdal_tag, filename
+    "time_source",
     "provider",  # str: planet, maxar, stac, unknown…
     "crs",  # str, the image CRS as "EPSG:nnnn" or WKT
     "gsd_m",  # float, ground sample distance in metres (mean of x and y)

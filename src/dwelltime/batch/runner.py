@@ -22,9 +22,8 @@ import pandas as pd
 from dwelltime.airports import load_aprons, lookup_airport
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
-from dwelltime.linking import LinkConfig, link_stays
-from dwelltime.pipeline import RunResult, write_result
-from dwelltime.scenes import Scene, scan, scenes_frame
+from dwelltime.pipeline import RunResult, link_scenes, write_result
+from dwelltime.scenes import Scene, scan
 from dwelltime.schema import STAY_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec
 
@@ -244,18 +243,7 @@ def _worker_detector(weights, device):
 def _assemble(p: _Prepared) -> RunResult:
     """The airport's tables from its committed scenes, in a deterministic order."""
     coverage, detections = p.store.load(p.site.crs)
-    stays = link_stays(detections, coverage, LinkConfig())
-    if p.job.type:
-        stays = stays[stays["type"] == p.job.type.upper()].reset_index(drop=True)
-    done = p.store.done()
-    return RunResult(
-        airport=p.site,
-        aprons=p.aprons,
-        scenes=scenes_frame([s for s in p.scenes if s.scene_id in done]),
-        coverage=coverage,
-        detections=detections,
-        stays=stays,
-    )
+    return link_scenes(p.site, p.aprons, p.scenes, coverage, detections, type_filter=p.job.type)
 
 
 def _write_combined(output: Path, stays: list[gpd.GeoDataFrame]) -> None:

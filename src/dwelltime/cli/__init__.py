@@ -32,7 +32,7 @@ COMMANDS: dict[str, str] = {
 def configure_logging(verbosity: int) -> None:
     """-q → warnings only, default → info, -v → debug."""
     level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("dwelltime").setLevel(level)
 
 

@@ -6,7 +6,13 @@ Public API: :func:`load_detector`, :class:`Detector`, :func:`detect_tiles`,
 
 from dwelltime.detector.decode import DecodeConfig, TileDetections
 from dwelltime.detector.model import build_detector
-from dwelltime.detector.predict import Detector, default_classes, detect_tiles, load_detector
+from dwelltime.detector.predict import (
+    Detector,
+    default_classes,
+    detect_tiles,
+    load_detector,
+    predict_payload,
+)
 
 __all__ = [
     "DecodeConfig",
@@ -16,4 +22,5 @@ __all__ = [
     "default_classes",
     "detect_tiles",
     "load_detector",
+    "predict_payload",
 ]

@@ -82,12 +82,15 @@ class Detector:
         """Output stride in pixels."""
         return self.model.config.stride
 
-    def predict(self, images: np.ndarray) -> list[TileDetections]:
-        """Detect aircraft in a batch of (B, 3, H, W) uint8 RGB tiles at :attr:`gsd_m`."""
+    def predict(self, images: np.ndarray | torch.Tensor) -> list[TileDetections]:
+        """Detect aircraft in a batch of (B, 3, H, W) uint8 RGB tiles at :attr:`gsd_m`
+        (a numpy array, or a tensor: pinned CPU tensors are copied without blocking)."""
         if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be (B, 3, H, W) uint8, got shape {images.shape}")
+            raise ValueError(f"images must be (B, 3, H, W) uint8, got shape {tuple(images.shape)}")
         h, w = images.shape[2:]
-        x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+        if not isinstance(images, torch.Tensor):
+            images = torch.from_numpy(np.ascontiguousarray(images))
+        x = images.to(self.device, non_blocking=True)
         x = F.pad(x, (0, -w % 32, 0, -h % 32))
         x = x.float().div_(255.0).contiguous(memory_format=torch.channels_last)
         autocast = (
@@ -171,16 +174,39 @@ def detect_tiles(
     ``source_gsd_m``: GSD of the source imagery (metres); above 1.5 m ``type`` is
     ``unknown``. ``progress`` is called with the number of tiles finished after each batch.
     """
-    parts: list[dict] = []
-    crs_seen: set[str] = set()
+    pairs: list[tuple[Tile, TileDetections]] = []
     it = iter(tiles)
     while batch := list(islice(it, batch_size)):
-        images = np.stack([t.image for t in batch])
-        for tile, det in zip(batch, detector.predict(images), strict=True):
-            crs_seen.add(tile.crs)
-            parts.append(_tile_rows(tile, det, detector, source_gsd_m))
+        pairs += zip(batch, detector.predict(np.stack([t.image for t in batch])), strict=True)
         if progress is not None:
             progress(len(batch))
+    return detections_frame(pairs, detector, source_gsd_m=source_gsd_m)
+
+
+def predict_payload(
+    tiles: Sequence[Tile],
+    images: torch.Tensor,
+    detector: Detector,
+    *,
+    batch_size: int = 8,
+    source_gsd_m: float | None = None,
+) -> gpd.GeoDataFrame:
+    """:func:`detect_tiles` for tiles whose pixels arrive as one (T, 3, H, W) uint8 tensor
+    (the batch job's reader workers send them so, pinned for a fast copy to the GPU)."""
+    predictions: list[TileDetections] = []
+    for start in range(0, len(tiles), batch_size):
+        predictions += detector.predict(images[start : start + batch_size])
+    return detections_frame(list(zip(tiles, predictions, strict=True)), detector, source_gsd_m)
+
+
+def detections_frame(
+    pairs: Sequence[tuple[Tile, TileDetections]],
+    detector: Detector,
+    source_gsd_m: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Tile predictions → one row per aircraft in map coordinates, merged across overlaps."""
+    parts = [_tile_rows(tile, det, detector, source_gsd_m) for tile, det in pairs]
+    crs_seen = {tile.crs for tile, _ in pairs}
     if len(crs_seen) > 1:
         raise ValueError(f"tiles in several CRS {sorted(crs_seen)}: detect one airport at a time")
     crs = next(iter(crs_seen), None) or None  # "" (pixel frame) -> no CRS
