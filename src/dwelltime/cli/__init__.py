@@ -8,7 +8,6 @@ failed (or finished with failed inputs under ``--strict``), 2 usage error.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 
 import click
@@ -40,18 +39,13 @@ class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if _available(name))
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS or not _available(cmd_name):
+        if cmd_name not in COMMANDS:
             return None
         module, _, attr = COMMANDS[cmd_name].partition(":")
         return getattr(importlib.import_module(module), attr)
-
-
-def _available(name: str) -> bool:
-    module = COMMANDS[name].partition(":")[0]
-    return importlib.util.find_spec(module) is not None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
