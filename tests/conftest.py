@@ -115,3 +115,20 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (folder / "truth" / "scenes.csv").exists():  # written last: a complete render
         make_sunan_demo(folder, seed=62)
     return folder
+
+
+@pytest.fixture
+def demo_subset(demo_dir: Path, tmp_path: Path) -> Callable[..., Path]:
+    """Copy some demo scenes (with their sidecars and masks) into a fresh folder:
+    ``demo_subset("zkpy_04", "zkpy_07")`` → the folder's path."""
+    import shutil
+
+    def make(*stems: str) -> Path:
+        folder = tmp_path / "imagery"
+        folder.mkdir(exist_ok=True)
+        for path in (demo_dir / "imagery").iterdir():
+            if path.name.startswith(stems):
+                shutil.copy(path, folder / path.name)
+        return folder
+
+    return make

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 
+#: Layers of a run's GeoPackage, in order.
+RESULT_LAYERS: tuple[str, ...] = ("scenes", "aprons", "coverage", "detections", "stays")
+
+
 @dataclass
 class RunResult:
     """Everything one run produced, as frames with the columns of :mod:`dwelltime.schema`.
@@ -49,14 +53,8 @@ class RunResult:
     errors: list[SceneError] = field(default_factory=list)
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
-        """The frames to write, by layer name."""
-        return {
-            "scenes": self.scenes,
-            "aprons": self.aprons,
-            "coverage": self.coverage,
-            "detections": self.detections,
-            "stays": self.stays,
-        }
+        """The frames to write, by layer name (:data:`RESULT_LAYERS`)."""
+        return {name: getattr(self, name) for name in RESULT_LAYERS}
 
 
 def run(
@@ -216,13 +214,23 @@ def write_result(
     from dwelltime.io import ensure_writable, write_layers
     from dwelltime.plot import report_figures
 
+    ensure_writable(result_paths(out_dir, formats), overwrite=overwrite)
     figures = report_figures(result)
     pngs = [Path(out_dir) / f"{name}.png" for name in figures]
-    ensure_writable(pngs, overwrite=overwrite)
-    paths = write_layers(out_dir, result.layers(), formats=formats, overwrite=overwrite)
+    paths = write_layers(out_dir, result.layers(), formats=formats, overwrite=True)
     for path, figure in zip(pngs, figures.values(), strict=True):
         figure.savefig(path, dpi=120, bbox_inches="tight")
     return [*paths, *pngs]
+
+
+def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> list[Path]:
+    """Every file :func:`write_result` may write, so a run can refuse to start when one
+    exists (before hours of work rather than after)."""
+    from dwelltime.io import output_paths
+    from dwelltime.plot import REPORT_FIGURES
+
+    pngs = [Path(out_dir) / f"{name}.png" for name in REPORT_FIGURES]
+    return [*output_paths(Path(out_dir), list(RESULT_LAYERS), formats), *pngs]
 
 
 def _covers(scene: Scene, aprons: gpd.GeoDataFrame) -> bool:

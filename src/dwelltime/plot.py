@@ -632,6 +632,10 @@ def _stretch(path: str, provider: str) -> tuple[float, float] | None:
         return stretch_limits(ds, rgb_bands(ds, provider))
 
 
+#: Names of the figures :func:`report_figures` draws (``scene`` only when there are scenes).
+REPORT_FIGURES: tuple[str, ...] = ("scenes", "coverage", "scene", "chips", "timeline")
+
+
 def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figure]:
     """The figures of a run, by name: ``scenes`` (:func:`plot_scenes`), ``coverage``
     (:func:`plot_coverage`), ``scene`` (:func:`plot_scene` of the scene with the most

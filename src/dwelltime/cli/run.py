@@ -44,9 +44,12 @@ def run_and_report(
     from dwelltime.cli.progress import stage_bars
     from dwelltime.detector import load_detector
     from dwelltime.errors import DwelltimeError, UnknownAirportError
+    from dwelltime.io import ensure_writable
     from dwelltime.report import stays_table
 
     try:
+        if out is not None:
+            ensure_writable(pipeline.result_paths(out, formats), overwrite=overwrite)
         detector = load_detector(weights, device=device)
         with stage_bars(disable=quiet(ctx)) as progress:
             result = pipeline.run(

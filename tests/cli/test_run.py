@@ -1,0 +1,59 @@
+"""``dwelltime run`` and ``dwelltime demo``: exit codes, outputs, messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dwelltime.cli import main
+
+
+def invoke(*args: object):
+    return CliRunner().invoke(main, ["-q", *map(str, args)])
+
+
+def test_unknown_airport_is_a_usage_error_with_close_matches(tmp_path):
+    result = invoke("run", tmp_path, "--airport", "ZKPX")
+    assert result.exit_code == 2
+    assert "ZKPY" in result.output
+
+
+def test_run_writes_outputs_and_refuses_to_overwrite(demo_subset, demo_dir, tmp_path):
+    folder = demo_subset("zkpy_05", "zkpy_07")
+    out = tmp_path / "out"
+    args = ("run", folder, "--airport", "ZKPY", "--aprons", demo_dir / "aprons.geojson")
+    result = invoke(*args, "--out", out, "--format", "gpkg", "--format", "geojson")
+    assert result.exit_code == 0, result.output
+    assert "2 scenes" in result.output and "stay" in result.output
+    for name in ("dwelltime.gpkg", "stays.geojson", "detections.geojson", "timeline.png"):
+        assert (out / name).exists(), name
+    again = invoke(*args, "--out", out, "--format", "gpkg")
+    assert again.exit_code == 1
+    assert "--overwrite" in again.output
+
+
+def test_no_usable_scene_and_strict_exit_1(demo_subset, demo_dir, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = invoke("run", empty, "--airport", "ZKPY")
+    assert result.exit_code == 1 and "no usable scene" in result.output
+
+    folder = demo_subset("zkpy_05")
+    (folder / "broken.tif").write_text("not an image")
+    args = ("run", folder, "--airport", "ZKPY", "--aprons", demo_dir / "aprons.geojson")
+    lenient = invoke(*args)
+    assert lenient.exit_code == 0
+    assert "broken.tif" in lenient.output
+    assert invoke(*args, "--strict").exit_code == 1
+
+
+def test_demo_prints_the_il62_stay_and_writes_results(demo_dir: Path, tmp_path):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "series").symlink_to(demo_dir)  # the series is rendered once per session
+    result = invoke("demo", "--out", tmp_path / "demo")
+    assert result.exit_code == 0, result.output
+    assert "IL62" in result.output and "ZKPY" in result.output
+    assert (tmp_path / "demo" / "results" / "stays.csv").exists()
+    again = invoke("demo", "--out", tmp_path / "demo")
+    assert again.exit_code == 1 and "--overwrite" in again.output

@@ -1,0 +1,65 @@
+"""The whole job through the Python API, on the bundled Sunan demo, with the shipped model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dwelltime import pipeline
+from dwelltime.io import read_layer
+from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, SCENE_COLUMNS, STAY_COLUMNS
+
+TRUE_DWELL_H = 36.0  # the demo's Il-62M: 31 July 15:40 to 2 August 03:40 UTC
+
+
+@pytest.fixture(scope="module")
+def demo_result(demo_dir: Path) -> pipeline.RunResult:
+    return pipeline.run(demo_dir / "imagery", "ZKPY", aprons=demo_dir / "aprons.geojson")
+
+
+def test_the_visiting_il62_interval_holds_the_true_36_hours(demo_result):
+    stays = demo_result.stays
+    il62 = stays[stays["type"] == "IL62"]
+    assert len(il62) == 1
+    stay = il62.iloc[0]
+    assert stay["dwell_min_h"] <= TRUE_DWELL_H <= stay["dwell_max_h"]
+    assert not stay["censored_start"] and not stay["censored_end"]
+    # bounded by the last clear scene before arrival and the first after departure
+    assert stay["last_absent_before"] == pd.Timestamp("2023-07-31T05:20:12Z")
+    assert stay["first_absent_after"] == pd.Timestamp("2023-08-02T05:35:48Z")
+
+
+def test_every_scene_is_used_and_frames_follow_the_contracts(demo_result):
+    assert demo_result.errors == []
+    assert len(demo_result.scenes) == 10
+    for frame, columns in (
+        (demo_result.scenes, SCENE_COLUMNS),
+        (demo_result.coverage, COVERAGE_COLUMNS),
+        (demo_result.detections, DETECTION_COLUMNS),
+        (demo_result.stays, STAY_COLUMNS),
+    ):
+        assert set(columns) <= set(frame.columns)
+    assert demo_result.detections.crs == demo_result.stays.crs == "EPSG:32651"
+    # the cloudy scene saw only part of the aprons
+    cloudy = demo_result.coverage[demo_result.coverage["scene_id"] == "zkpy_06_3B_AnalyticMS"]
+    assert (cloudy["visible_fraction"] < 0.9).all()
+
+
+def test_written_result_reads_back(demo_result, tmp_path):
+    paths = pipeline.write_result(demo_result, tmp_path)
+    assert tmp_path / "dwelltime.gpkg" in paths and tmp_path / "timeline.png" in paths
+    stays = read_layer(tmp_path / "dwelltime.gpkg", "stays")
+    assert list(stays["stay_id"]) == list(demo_result.stays["stay_id"])
+    assert stays.crs == demo_result.stays.crs
+
+
+def test_a_bad_file_is_reported_and_the_others_are_used(demo_subset, demo_dir):
+    folder = demo_subset("zkpy_03", "zkpy_04")
+    (folder / "zkpy_99_20230802T000000.tif").write_bytes(b"II*\x00 truncated")
+    result = pipeline.run(folder, "FNJ", aprons=demo_dir / "aprons.geojson", type_filter="il62")
+    assert [Path(e.path).name for e in result.errors] == ["zkpy_99_20230802T000000.tif"]
+    assert "\n" not in str(result.errors[0])
+    assert sorted(result.scenes["scene_id"]) == ["zkpy_03", "zkpy_04"]
+    assert set(result.stays["type"]) <= {"IL62"}
