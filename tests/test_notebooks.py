@@ -1,15 +1,13 @@
 """The notebooks run top to bottom on the bundled demo, in a kernel of this interpreter.
 
-The demo series is rendered once per session (about 15 s) into a temporary folder, or reused
-from ``$DWELLTIME_DEMO_DIR`` when that is set (rendered there on first use). Each notebook gets
-it through a cell injected after its ``parameters`` cell, as papermill does. The notebooks are
-committed without outputs; the detector is the shipped model, or an untrained stand-in before
-the weights are in ``models/`` (then the notebooks run their no-detection paths).
+The demo series comes from the session fixture ``demo_dir`` (tests/conftest.py), rendered once
+per session or reused from ``$DWELLTIME_DEMO_DIR``. Each notebook gets it through a cell
+injected after its ``parameters`` cell, as papermill does. The notebooks are committed without
+outputs and run with the shipped model.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -21,18 +19,6 @@ pytest.importorskip("ipykernel")
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 KERNEL = "dwelltime-tests"
-
-
-@pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The rendered Sunan demo (imagery/, aprons.geojson, truth/)."""
-    from dwelltime.synth import make_sunan_demo
-
-    cached = os.environ.get("DWELLTIME_DEMO_DIR")
-    folder = Path(cached) if cached else tmp_path_factory.mktemp("sunan_demo")
-    if not (folder / "truth" / "scenes.csv").exists():  # written last: a complete render
-        make_sunan_demo(folder, seed=62)
-    return folder
 
 
 @pytest.fixture(scope="session")
