@@ -20,6 +20,8 @@ def stage_bars(disable: bool) -> Iterator[object]:
         bar.total = total
         bar.n = done
         bar.refresh()
+        if done >= total:
+            bar.close()  # the stage is over: its bar stops its clock
 
     try:
         yield progress
