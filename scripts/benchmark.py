@@ -9,8 +9,24 @@ Our detector uses the shipped weights when ``models/`` holds them, else random w
 table says which): speed does not depend on the weights' values. Besides wall time per tile
 the table gives process CPU time per tile (all threads), steadier on a shared, busy host.
 
+With ``--pipeline`` it times instead the batch job end to end (``run_batch``, the same code as
+``dwelltime batch``) on GeoTIFFs on disk: km² of apron and tiles per second, with the time
+split into read / resample / infer / post-process / write by wrapping, in this script only,
+the functions the job calls (``read_to_grid`` less its ``reproject`` is the raw window read;
+``reproject`` and the stretch are the resampling; ``Detector.predict`` the inference;
+``detections_frame`` the post-processing; ``SceneStore.commit`` the write). Model loading,
+the folder scan and the airport's tables are timed apart and left out of the throughput.
+It runs once in this process (``workers=0``, so every stage is timed) and once with
+``--workers`` DataLoader processes reading ahead of the model (overlapped: wall clock only),
+beside our model alone on random tiles of the same size and batch. Scenes are rendered by
+the synth engine into a temporary folder (``--scenes``, GSD 0.5 m) unless ``--imagery`` is
+given; freshly written files are in the page cache, so "read" is GDAL decoding, not the disk.
+
     python scripts/benchmark.py --out bench.json
     python scripts/benchmark.py --tiles 512 --devices cpu --iters 2
+    python scripts/benchmark.py --pipeline --devices cpu --scenes 3 --workers 2 --out pipe.json
+    python scripts/benchmark.py --pipeline --imagery sunan/imagery --airport ZKPY \
+        --aprons sunan/aprons.geojson
 """
 
 from __future__ import annotations
@@ -20,9 +36,11 @@ import contextlib
 import json
 import os
 import platform
+import statistics
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +63,7 @@ class Timing:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Arguments; one group per benchmark (``--pipeline`` is to come as its own group)."""
+    """Arguments; one group per benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=None, help="Write the table here as JSON.")
     models = parser.add_argument_group("model speed (ours vs torchvision FRCNN-MobileNet-v3)")
@@ -62,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--warmup", type=int, default=1, help="Untimed batches first.")
     models.add_argument("--iters", type=int, default=3, help="Timed batches (CUDA: ×3).")
     models.add_argument("--weights", type=Path, default=None, help="Our detector's weights.")
+    pipe = parser.add_argument_group("pipeline (--pipeline: the batch job from GeoTIFF on disk)")
+    pipe.add_argument(
+        "--pipeline", action="store_true", help="Time the batch job instead of the models."
+    )
+    pipe.add_argument("--scenes", type=int, default=3, help="Synthetic scenes to render.")
+    pipe.add_argument("--imagery", type=Path, default=None, help="Use this imagery folder.")
+    pipe.add_argument("--airport", default="ZKPY", help="ICAO code of --imagery's airport.")
+    pipe.add_argument("--aprons", type=Path, default=None, help="Apron polygons of --imagery.")
+    pipe.add_argument("--workers", type=int, default=2, help="DataLoader readers, overlapped run.")
+    pipe.add_argument("--repeat", type=int, default=1, help="Runs of each mode; means reported.")
     return parser
 
 
@@ -167,6 +195,327 @@ def markdown(rows: list[Timing]) -> str:
     return "\n".join(lines)
 
 
+#: Timed stages of the batch job: (module, attribute, stage key). Nested calls are taken apart
+#: in :func:`breakdown` (``reproject`` runs inside ``read_to_grid``).
+WRAPPED = (
+    ("dwelltime.regrid", "read_to_grid", "read_to_grid"),  # valid_mask's calls
+    ("dwelltime.tiling", "read_to_grid", "read_to_grid"),  # iter_tiles' image reads
+    ("rasterio.warp", "reproject", "reproject"),  # imported by read_to_grid at each call
+    ("dwelltime.tiling", "stretch_limits", "stretch_read"),
+    ("dwelltime.tiling", "to_uint8", "stretch"),
+    ("dwelltime.detector.predict:Detector", "predict", "infer"),
+    ("dwelltime.detector.predict", "detections_frame", "post"),
+    ("dwelltime.batch.store:SceneStore", "commit", "write"),
+    ("dwelltime.detector", "load_detector", "setup"),  # imported by run_batch at each call
+    ("dwelltime.batch.runner", "scan", "setup"),
+    ("dwelltime.batch.runner", "link_scenes", "setup"),
+    ("dwelltime.batch.runner", "write_result", "setup"),
+    ("dwelltime.batch.runner", "_write_combined", "setup"),
+)
+#: Stage key → column heading.
+STAGES = {
+    "read": "read",
+    "resample": "resample",
+    "infer": "infer",
+    "post": "post-process",
+    "write": "write",
+    "other": "other",
+}
+
+
+@dataclass(frozen=True)
+class PipelineTiming:
+    """One run mode × device × tile size of the batch job (or the model alone on random tiles).
+
+    Seconds are per run (means over ``--repeat``), setup (model load, scan, tables) excluded;
+    ``stages`` holds seconds per stage of :data:`STAGES` (sequential runs only).
+    """
+
+    mode: str  # sequential | overlapped | model only
+    device: str
+    tile: int
+    batch: int
+    workers: int
+    scenes: int
+    tiles: int
+    apron_km2: float  # apron area inside the scenes' footprints, summed over scenes
+    seconds: float
+    tiles_per_s: float
+    km2_per_s: float
+    cpu_ms_per_tile: float = float("nan")  # this process, all threads; not for overlapped
+    setup_s: float = float("nan")
+    stages: dict[str, float] = field(default_factory=dict)
+    stages_cpu: dict[str, float] = field(default_factory=dict)  # process CPU s per stage
+
+
+@contextlib.contextmanager
+def patched(owner: object, name: str, wrap: Callable[[Callable], Callable]) -> Iterator[None]:
+    """``owner.name`` replaced by ``wrap(owner.name)`` for the duration of the block."""
+    original = getattr(owner, name)
+    setattr(owner, name, wrap(original))
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+@contextlib.contextmanager
+def timed_stages() -> Iterator[dict[str, float]]:
+    """Wrap the functions of :data:`WRAPPED`; each call adds its own wall seconds (less those
+    of wrapped calls inside it) to its key, and its process CPU seconds to ``"cpu " + key``.
+    Calls made inside a ``setup`` call (the report figures read imagery) count as setup only."""
+    import importlib
+
+    totals: dict[str, float] = {}
+    frames: list[list] = []  # [key, wall s, CPU s of wrapped calls inside] per active call
+
+    def timer(key: str) -> Callable[[Callable], Callable]:
+        def wrap(fn: Callable) -> Callable:
+            def wrapper(*a: object, **k: object) -> object:
+                if any(f[0] == "setup" for f in frames):
+                    return fn(*a, **k)
+                frame = [key, 0.0, 0.0]
+                frames.append(frame)
+                start, start_cpu = time.perf_counter(), time.process_time()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    elapsed = time.perf_counter() - start
+                    cpu = time.process_time() - start_cpu
+                    frames.pop()
+                    totals[key] = totals.get(key, 0.0) + elapsed - frame[1]
+                    totals[f"cpu {key}"] = totals.get(f"cpu {key}", 0.0) + cpu - frame[2]
+                    if frames:
+                        frames[-1][1] += elapsed
+                        frames[-1][2] += cpu
+
+            return wrapper
+
+        return wrap
+
+    with contextlib.ExitStack() as stack:
+        for where, name, key in WRAPPED:
+            module, _, cls = where.partition(":")
+            owner = importlib.import_module(module)
+            stack.enter_context(patched(getattr(owner, cls) if cls else owner, name, timer(key)))
+        yield totals
+
+
+def breakdown(totals: dict[str, float], loop_s: float, prefix: str = "") -> dict[str, float]:
+    """Stage seconds of :data:`STAGES` from the totals of :func:`timed_stages`: the raw window
+    read is ``read_to_grid`` less its ``reproject`` (plus the stretch's decimated read);
+    resampling is ``reproject`` plus the uint8 stretch; ``other`` is the rest of the scene
+    loop (tile windows, coverage polygons, DataLoader, stacking). ``prefix="cpu "``: the same
+    in process CPU seconds (``loop_s`` then CPU seconds too)."""
+
+    def t(key: str) -> float:
+        return totals.get(prefix + key, 0.0)
+
+    out = {
+        "read": t("read_to_grid") + t("stretch_read"),
+        "resample": t("reproject") + t("stretch"),
+        "infer": t("infer"),
+        "post": t("post"),
+        "write": t("write"),
+    }
+    out["other"] = max(0.0, loop_s - sum(out.values()))
+    return out
+
+
+def synth_imagery(folder: Path, scenes: int) -> tuple[Path, str, Path]:
+    """Render ``scenes`` GSD 0.5 m scenes of ZKPY (alternating 3-band uint8 and 4-band uint16
+    GeoTIFFs, a day apart); returns (imagery folder, airport, aprons file)."""
+    import pandas as pd
+
+    from dwelltime.synth import simulate_series
+    from dwelltime.synth.scene import SceneSpec
+    from dwelltime.synth.series import airport_layout
+
+    site, _ = airport_layout("ZKPY")
+    t0 = pd.Timestamp("2023-07-29 03:00", tz="UTC")
+    specs = [
+        SceneSpec(
+            stem=f"zkpy_bench_{i:02d}",
+            acquired=t0 + pd.Timedelta(days=i),
+            time_source="gdal_tag",
+            crs=site.crs,
+            gsd_m=0.5,
+            bands=4 if i % 2 else 3,
+            dtype="uint16" if i % 2 else "uint8",
+        )
+        for i in range(scenes)
+    ]
+    truth = simulate_series(folder, airport="ZKPY", days=scenes, seed=6, specs=specs)
+    return truth.imagery_dir, "ZKPY", truth.aprons_path
+
+
+def apron_km2(imagery: Path, airport: str, aprons: Path | None) -> float:
+    """Apron area inside each scene's footprint, km², summed over the scenes of ``imagery``."""
+    import geopandas as gpd
+
+    from dwelltime.airports import load_aprons, lookup_airport
+    from dwelltime.scenes import scan
+
+    site = lookup_airport(airport)
+    region = load_aprons(site, aprons).to_crs(site.crs).union_all()
+    found = scan(imagery).scenes
+    footprints = gpd.GeoSeries([s.footprint for s in found], crs="EPSG:4326").to_crs(site.crs)
+    return float(sum(region.intersection(f).area for f in footprints) / 1e6)
+
+
+def run_job(
+    args: argparse.Namespace,
+    source: tuple[Path, str, Path | None],
+    device: str,
+    tile: int,
+    workers: int,
+) -> tuple[float, int, int, dict[str, float]]:
+    """One ``run_batch`` into a fresh output folder: (wall s, scenes, tiles, stage totals with
+    ``"cpu"``, the process CPU seconds of the whole run)."""
+    import dwelltime.detector
+    from dwelltime.batch.runner import run_batch
+    from dwelltime.batch.spec import AirportJob, BatchSpec
+
+    imagery, airport, aprons = source
+    batch = args.cuda_batch if device.startswith("cuda") else args.cpu_batch
+
+    def warmed(load: Callable) -> Callable:
+        """The job's detector, with one untimed batch first (cold kernels are setup)."""
+
+        def load_and_warm(*a: object, **k: object) -> object:
+            detector = load(*a, **k)
+            detector.predict(np.zeros((batch, 3, tile, tile), np.uint8))
+            return detector
+
+        return load_and_warm
+
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(tempfile.TemporaryDirectory(prefix="dwelltime-bench-out-"))
+        stack.enter_context(patched(dwelltime.detector, "load_detector", warmed))
+        t = stack.enter_context(timed_stages())  # outermost wrapper: the warm-up is setup
+        spec = BatchSpec(
+            output=Path(out),
+            jobs=(AirportJob(airport=airport, imagery=imagery, aprons=aprons),),
+            device=device,
+            batch_size=batch,
+            workers=workers,
+            tile_size_px=tile,
+        )
+        start, start_cpu = time.perf_counter(), time.process_time()
+        summary = run_batch(spec, weights=args.weights)
+        wall = time.perf_counter() - start
+        totals = {**t, "cpu": time.process_time() - start_cpu}
+    done = sum(a.done for a in summary.airports)
+    return wall, done, sum(a.tiles for a in summary.airports), totals
+
+
+def bench_pipeline(
+    args: argparse.Namespace, source: tuple[Path, str, Path | None]
+) -> list[PipelineTiming]:
+    """Sequential (stages timed), overlapped (``--workers``) and model-only rows for every
+    requested device and tile size."""
+    torch.set_num_threads(args.threads)
+    km2 = apron_km2(*source)
+    devices = [d for d in args.devices if d != "cuda" or torch.cuda.is_available()]
+    rng = np.random.default_rng(0)
+    rows: list[PipelineTiming] = []
+    for device in devices:
+        cuda = device.startswith("cuda")
+        batch = args.cuda_batch if cuda else args.cpu_batch
+        ours, _ = our_detector(device, args.weights)
+        for tile in args.tiles:
+            n_tiles = 0
+            for mode, workers in (("sequential", 0), ("overlapped", args.workers)):
+                runs = [run_job(args, source, device, tile, workers) for _ in range(args.repeat)]
+                scenes, n_tiles = runs[0][1], runs[0][2]
+                setup = statistics.mean(r[3].get("setup", 0.0) for r in runs)
+                loop = statistics.mean(r[0] for r in runs) - setup
+                stages: dict[str, float] = {}
+                stages_cpu: dict[str, float] = {}
+                cpu_ms = float("nan")
+                if workers == 0:
+                    wall = [breakdown(r[3], r[0] - r[3].get("setup", 0.0)) for r in runs]
+                    cpu = [
+                        breakdown(r[3], r[3]["cpu"] - r[3].get("cpu setup", 0.0), "cpu ")
+                        for r in runs
+                    ]
+                    stages = {k: statistics.mean(p[k] for p in wall) for k in STAGES}
+                    stages_cpu = {k: statistics.mean(p[k] for p in cpu) for k in STAGES}
+                    cpu_ms = 1000 * sum(stages_cpu.values()) / max(n_tiles, 1)
+                rows.append(
+                    PipelineTiming(
+                        mode,
+                        device,
+                        tile,
+                        batch,
+                        workers,
+                        scenes,
+                        n_tiles,
+                        km2,
+                        loop,
+                        n_tiles / loop,
+                        km2 / loop,
+                        cpu_ms,
+                        setup,
+                        stages,
+                        stages_cpu,
+                    )
+                )
+            images = rng.integers(0, 256, (batch, 3, tile, tile), dtype=np.uint8)
+            s, cpu = time_batches(ours, images, args.warmup, args.iters * 3 if cuda else args.iters)
+            seconds = s * n_tiles / batch  # the model alone on as many tiles as the job had
+            rows.append(
+                PipelineTiming(
+                    "model only",
+                    device,
+                    tile,
+                    batch,
+                    0,
+                    0,
+                    n_tiles,
+                    km2,
+                    seconds,
+                    batch / s,
+                    km2 / seconds if seconds else float("nan"),
+                    1000 * cpu / batch,
+                )
+            )
+    return rows
+
+
+def pipeline_markdown(rows: list[PipelineTiming]) -> str:
+    """Throughput table, then the stage breakdown of the sequential runs, then the verdict."""
+    lines = [
+        "| mode | device | tile | batch | workers | scenes | tiles | apron km² | s "
+        "| tiles/s | km²/s | CPU ms/tile | vs model only |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    model = {(r.device, r.tile): r.tiles_per_s for r in rows if r.mode == "model only"}
+    for r in rows:
+        lines.append(
+            f"| {r.mode} | {r.device} | {r.tile}² | {r.batch} | {r.workers} | {r.scenes} | "
+            f"{r.tiles} | {r.apron_km2:.2f} | {r.seconds:.1f} | {r.tiles_per_s:.2f} | "
+            f"{r.km2_per_s:.3f} | {r.cpu_ms_per_tile:.0f} | "
+            f"{r.tiles_per_s / model[(r.device, r.tile)]:.0%} |"
+        )
+    lines += [
+        "",
+        "| device | tile | " + " | ".join(STAGES.values()) + " | infer CPU ms/tile | bound by |",
+        "|---|---:|" + "---:|" * len(STAGES) + "---:|---|",
+    ]
+    for r in rows:
+        if not r.stages:
+            continue
+        cells = [f"{r.stages[k]:.2f} s ({r.stages[k] / r.seconds:.0%})" for k in STAGES]
+        io = r.stages["read"] + r.stages["resample"]
+        bound = "model" if r.stages["infer"] >= io else "reading + resampling"
+        infer_cpu = 1000 * r.stages_cpu["infer"] / max(r.tiles, 1)
+        lines.append(
+            f"| {r.device} | {r.tile}² | " + " | ".join(cells) + f" | {infer_cpu:.0f} | {bound} |"
+        )
+    return "\n".join(lines)
+
+
 def environment(args: argparse.Namespace) -> dict[str, object]:
     """What the figures depend on: library versions, chip, threads, load, niceness."""
     return {
@@ -183,9 +532,19 @@ def environment(args: argparse.Namespace) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     env = environment(args)
-    rows = bench_models(args)
+    if args.pipeline:
+        with tempfile.TemporaryDirectory(prefix="dwelltime-bench-") as tmp:
+            if args.imagery is None:
+                source = synth_imagery(Path(tmp), args.scenes)
+            else:
+                source = (args.imagery, args.airport, args.aprons)
+            rows = bench_pipeline(args, source)
+        table = pipeline_markdown(rows)
+    else:
+        rows = bench_models(args)
+        table = markdown(rows)
     env["load_average_after"] = os.getloadavg()
-    print(markdown(rows))
+    print(table)
     print(
         f"\ntorch {env['torch']}, {env['threads']} CPU threads, "
         f"load average before {env['load_average_1_5_15']}, after {env['load_average_after']}"
