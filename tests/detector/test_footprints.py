@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dwelltime.detector.geometry import cross_half_extents, enclosing_boxes, footprint_corners
+from dwelltime.detector.geometry import cross_half_extents, enclosing_boxes
+from dwelltime.footprints import footprint_corners
 
 
 def test_corners_follow_the_synthetic_label_convention():

@@ -5,16 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-
-@dataclass
-class FakeDets:
-    cx: np.ndarray
-    cy: np.ndarray
-    length_px: np.ndarray
-    span_px: np.ndarray
-    heading_deg: np.ndarray
-    type_probs: np.ndarray
-    score: np.ndarray
+from dwelltime.detector import TileDetections
 
 
 @dataclass(frozen=True)
@@ -39,7 +30,7 @@ class MarkerDetector:
             rows, cols = np.nonzero(tile[0] == 255)
             n = len(rows)
             out.append(
-                FakeDets(
+                TileDetections(
                     cols + 0.5,
                     rows + 0.5,
                     np.full(n, 20.0),

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from dwelltime.cli import main
 from dwelltime.evaluation import predict
-from dwelltime.evaluation.geometry import footprint_corners
+from dwelltime.footprints import footprint_corners
 from dwelltime.schema import DETECTION_COLUMNS
 from dwelltime.synth.export import dota_line
 

@@ -1,12 +1,8 @@
 import numpy as np
 import pytest
 
-from dwelltime.evaluation.geometry import (
-    axis_aligned,
-    corner_attributes,
-    footprint_corners,
-    iou_matrix,
-)
+from dwelltime.evaluation.geometry import iou_matrix
+from dwelltime.footprints import axis_aligned, corner_attributes, footprint_corners
 
 
 def rect(cx, cy, length, span, heading, y_down=True):

@@ -5,13 +5,13 @@ import pytest
 from rasterio.transform import from_origin
 
 from dwelltime.errors import LabelError
-from dwelltime.evaluation.geometry import footprint_corners
 from dwelltime.evaluation.labels import (
     find_labelled_images,
     read_airbus_csv,
     read_dota,
     read_geojson,
 )
+from dwelltime.footprints import footprint_corners
 
 IL62 = footprint_corners(
     np.array([100.0]), np.array([80.0]), np.array([106.24]), np.array([86.4]), np.array([30.0])

@@ -1,13 +1,7 @@
 import numpy as np
 import pytest
 
-from dwelltime.evaluation.predict import lower_score_floor, predict_image, tile_starts
-
-
-def test_tile_starts_cover_and_shift_inward():
-    assert tile_starts(100, 512, 128) == [0]
-    assert tile_starts(512, 512, 128) == [0]
-    assert tile_starts(1000, 512, 128) == [0, 384, 488]
+from dwelltime.evaluation.predict import lower_score_floor, predict_image
 
 
 def test_each_aircraft_once_across_overlaps(marker_detector):

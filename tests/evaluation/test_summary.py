@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from dwelltime.errors import OutputExistsError
-from dwelltime.evaluation.geometry import footprint_corners
 from dwelltime.evaluation.objects import EvalImage, Objects, make_objects
 from dwelltime.evaluation.summary import (
     evaluate_images,
@@ -12,6 +11,7 @@ from dwelltime.evaluation.summary import (
     gsd_bin,
     write_evaluation,
 )
+from dwelltime.footprints import footprint_corners
 
 
 def objects(rows, gsd, **kw):

@@ -1,4 +1,5 @@
-"""Oriented footprints as arrays: corners and enclosing boxes of length × span rectangles.
+"""Oriented footprints as tensors, for decoding and losses: headings from the doubled angle and
+boxes enclosing length × span rectangles (corner arrays: :mod:`dwelltime.footprints`).
 
 Pixel frames have rows growing downwards; a heading is clockwise from image up, so the nose
 direction of heading h is (sin h, -cos h) in (column, row).
@@ -6,28 +7,7 @@ direction of heading h is (sin h, -cos h) in (column, row).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-
-
-def footprint_corners(
-    cx: np.ndarray, cy: np.ndarray, length: np.ndarray, span: np.ndarray, heading_deg: np.ndarray
-) -> np.ndarray:
-    """(N, 4, 2) corners (column, row) of the length × span rectangles, nose-left first,
-    going clockwise on screen: nose-left, nose-right, tail-right, tail-left."""
-    rad = np.deg2rad(np.asarray(heading_deg, dtype=np.float64))
-    nose = np.stack([np.sin(rad), -np.cos(rad)], axis=-1)  # unit vector along the fuselage
-    right = np.stack([np.cos(rad), np.sin(rad)], axis=-1)  # unit vector to the right wing
-    half_l = (np.asarray(length, dtype=np.float64) / 2)[:, None]
-    half_s = (np.asarray(span, dtype=np.float64) / 2)[:, None]
-    centre = np.stack([cx, cy], axis=-1).astype(np.float64)
-    corners = [
-        centre + half_l * nose - half_s * right,
-        centre + half_l * nose + half_s * right,
-        centre - half_l * nose + half_s * right,
-        centre - half_l * nose - half_s * right,
-    ]
-    return np.stack(corners, axis=1)
 
 
 def axis_direction(sin2: torch.Tensor, cos2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

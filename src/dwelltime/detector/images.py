@@ -63,13 +63,17 @@ def detect_image(
             raise SceneError(
                 path, "has no georeference; give --gsd METRES to detect in pixel coordinates"
             )
-        from dwelltime.detector.pixels import pixel_tiles
+        from dwelltime.detector.pixels import detect_pixels
 
-        tiles = pixel_tiles(
-            read_rgb(path), gsd_m=gsd_m, spec=spec, scene_id=path.stem, airport=airport or ""
-        )
-        frame = detect_tiles(
-            tiles, detector, batch_size=batch_size, progress=progress, source_gsd_m=gsd_m
+        frame = detect_pixels(
+            read_rgb(path),
+            detector,
+            gsd_m=gsd_m,
+            spec=spec,
+            scene_id=path.stem,
+            airport=airport or "",
+            batch_size=batch_size,
+            progress=progress,
         )
     frame["image"] = str(path)
     return frame

@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 
 from dwelltime.detector.decode import TileDetections
-from dwelltime.detector.geometry import footprint_corners
+from dwelltime.footprints import direction_heading, footprint_corners, frame_axes
 
 #: Intersection-over-smaller above which two footprints are one aircraft.
 MERGE_THRESHOLD = 0.5
@@ -54,10 +54,8 @@ def georeference(
     lin = np.array([[a, b], [d, e]])
     map_corners = corners @ lin.T + np.array([c, f])
     centres = np.stack([det.cx, det.cy], axis=-1).astype(np.float64) @ lin.T + np.array([c, f])
-    rad = np.deg2rad(np.asarray(det.heading_deg, dtype=np.float64))
-    nose = np.stack([np.sin(rad), -np.cos(rad)], axis=-1) @ lin.T
-    up = 1.0 if np.linalg.det(lin) < 0 else -1.0
-    heading = np.rad2deg(np.arctan2(nose[:, 0], up * nose[:, 1])) % 360.0
+    nose = frame_axes(det.heading_deg)[0] @ lin.T
+    heading = direction_heading(nose, y_down=np.linalg.det(lin) >= 0)
     h, w = tile_shape
     margin = np.minimum.reduce(
         [corners[..., 0], w - corners[..., 0], corners[..., 1], h - corners[..., 1]]

@@ -17,7 +17,7 @@ import numpy as np
 
 from dwelltime.errors import LabelError, SceneError
 from dwelltime.evaluation.labels import LabelledImage, read_airbus_csv, read_dota, read_geojson
-from dwelltime.evaluation.objects import Objects, make_objects
+from dwelltime.evaluation.objects import Objects, detection_objects
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,4 @@ def saved_detections(frame: object, scene_id: str, info: ImageInfo) -> Objects:
             cols, rows_px = ~info.transform @ (ring[:, 0], ring[:, 1])  # type: ignore[operator]
             ring = np.stack([cols, rows_px], axis=-1)
         corners.append(ring)
-    return make_objects(
-        np.array(corners),
-        types=[str(t) for t in rows["type"]],
-        length_m=rows["length_m"].to_numpy(float),
-        span_m=rows["wingspan_m"].to_numpy(float),
-        heading_deg=rows["heading_deg"].to_numpy(float),
-        score=rows["score"].to_numpy(float),
-    )
+    return detection_objects(rows, np.array(corners))

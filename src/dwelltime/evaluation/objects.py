@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dwelltime.evaluation.geometry import corner_attributes
+from dwelltime.footprints import corner_attributes
 
 #: class names that say "an aircraft" without saying which: their type counts as unknown
 GENERIC_CLASSES = frozenset({"plane", "airplane", "aircraft", "truncated_airplane", "unknown"})
@@ -21,7 +21,7 @@ GENERIC_CLASSES = frozenset({"plane", "airplane", "aircraft", "truncated_airplan
 class Objects:
     """N oriented objects of one image.
 
-    polygons: (N, 4, 2) corners in image pixels, front-left first (see geometry module).
+    polygons: (N, 4, 2) corners in image pixels, front-left first (see :mod:`dwelltime.footprints`).
     types: (N,) ICAO designator or ``"unknown"``. length_m, span_m: (N,) metres, NaN unknown.
     heading_deg: (N,) clockwise from image up, NaN unknown. score: (N,) in [0, 1] (1 for truth).
     difficult: (N,) truth that neither counts as missed nor makes a match a true positive.
@@ -68,7 +68,7 @@ def make_objects(
     """Objects from corners (N, 4, 2) pixels; what is not given is unknown (NaN, "unknown").
 
     With ``gsd_m`` (metres per pixel), missing length, span and heading are read off the
-    polygons (:func:`~dwelltime.evaluation.geometry.corner_attributes`).
+    polygons (:func:`~dwelltime.footprints.corner_attributes`).
     """
     polys = np.asarray(polygons, dtype=float).reshape(-1, 4, 2)
     n = len(polys)
@@ -96,11 +96,17 @@ def make_objects(
     )
 
 
-def concat_objects(parts: Sequence[Objects]) -> Objects:
-    """All objects of ``parts`` in one :class:`Objects`."""
-    if not parts:
-        return Objects.empty()
-    return Objects(**{k: np.concatenate([vars(p)[k] for p in parts]) for k in vars(parts[0])})
+def detection_objects(rows: object, corners: np.ndarray) -> Objects:
+    """Objects of detection rows (DETECTION_COLUMNS: ``type``, ``length_m``, ``wingspan_m``,
+    ``heading_deg``, ``score``) whose footprints have ``corners`` (N, 4, 2) in image pixels."""
+    return make_objects(
+        corners,
+        types=[str(t) for t in rows["type"]],  # type: ignore[index]
+        length_m=rows["length_m"].to_numpy(float),  # type: ignore[index]
+        span_m=rows["wingspan_m"].to_numpy(float),  # type: ignore[index]
+        heading_deg=rows["heading_deg"].to_numpy(float),  # type: ignore[index]
+        score=rows["score"].to_numpy(float),  # type: ignore[index]
+    )
 
 
 @dataclass(frozen=True)

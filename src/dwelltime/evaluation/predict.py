@@ -1,9 +1,10 @@
 """Run a detector over a whole image of any size and GSD, detections back in its pixels.
 
-The image is resampled to the detector's GSD, cut into square tiles overlapping by
-``overlap_px`` (edge tiles shifted inward; an image smaller than a tile is zero-padded), and
-each detection is kept only by the tile whose centre is nearest to the detection's centre
-(core stitching), so an aircraft in an overlap is counted once, by the tile that sees it whole.
+The image goes through the detector's plain-image path
+(:func:`dwelltime.detector.pixels.detect_pixels`): resampled to the detector's GSD, cut into
+square tiles overlapping by ``overlap_px`` (edge tiles shifted inward; an image smaller than a
+tile is zero-padded), and copies of an aircraft seen by several tiles merged by
+intersection over the smaller footprint, so an aircraft in an overlap is counted once.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dwelltime.evaluation.geometry import footprint_corners
-from dwelltime.evaluation.objects import Objects, concat_objects, make_objects
+from dwelltime.evaluation.objects import Objects, detection_objects
 
 #: score floor of the detector's peak picking while evaluating, so AP sees the whole PR curve
 AP_SCORE_FLOOR = 0.05
@@ -48,15 +48,6 @@ def lower_score_floor(detector: object, floor: float = AP_SCORE_FLOOR) -> None:
         detector.decode_config = dataclasses.replace(cfg, score_threshold=floor)  # type: ignore[attr-defined]
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets (pixels) of tiles covering ``length``; the last one shifted inward."""
-    if length <= tile:
-        return [0]
-    stride = tile - overlap
-    starts = list(range(0, length - tile, stride))
-    return [*starts, length - tile]
-
-
 def predict_image(
     detector: object,
     image: np.ndarray,
@@ -70,65 +61,37 @@ def predict_image(
     """Detections on ``image`` (3, H, W) uint8 of ``gsd_m`` metres per pixel (NaN: taken to be
     the detector's GSD), as :class:`Objects` in the image's pixels with sizes in metres.
 
-    Types come from ``detector.assign_types`` (CNN probabilities × size prior, with ``gsd_m``
-    as the source GSD), as in the pipeline. ``progress(done, total)`` is called after each
-    batch of tiles.
+    The detector's own plain-image path, :func:`dwelltime.detector.pixels.detect_pixels`, as
+    ``dwelltime detect --gsd`` runs it: types from ``detector.assign_types`` (CNN
+    probabilities × size prior, with ``gsd_m`` as the source GSD). ``progress(done, total)``
+    is called after each batch of tiles.
     """
-    model_gsd = float(detector.gsd_m)  # type: ignore[attr-defined]
-    scale = gsd_m / model_gsd if math.isfinite(gsd_m) else 1.0
-    work = _resample(image, scale)
-    _, h, w = work.shape
-    rows, cols = tile_starts(h, tile_px, overlap_px), tile_starts(w, tile_px, overlap_px)
-    windows = [(r, c) for r in rows for c in cols]
-    centres_r = np.array(rows) + min(tile_px, h) / 2
-    centres_c = np.array(cols) + min(tile_px, w) / 2
-    source_gsd = gsd_m if math.isfinite(gsd_m) else None
-    parts: list[Objects] = []
-    for first in range(0, len(windows), batch_size):
-        chunk = windows[first : first + batch_size]
-        batch = np.zeros((len(chunk), 3, tile_px, tile_px), np.uint8)
-        for k, (r, c) in enumerate(chunk):
-            piece = work[:, r : r + tile_px, c : c + tile_px]
-            batch[k, :, : piece.shape[1], : piece.shape[2]] = piece
-        for (r, c), det in zip(chunk, detector.predict(batch), strict=True):  # type: ignore[attr-defined]
-            cx, cy = np.asarray(det.cx, float) + c, np.asarray(det.cy, float) + r
-            own = (
-                (np.abs(centres_r[:, None] - cy).argmin(0) == rows.index(r))
-                & (np.abs(centres_c[:, None] - cx).argmin(0) == cols.index(c))
-                & (cx < w)  # not in the zero padding of a small image
-                & (cy < h)
-            )
-            if not own.any():
-                continue
-            length_m = np.asarray(det.length_px, float) * model_gsd
-            span_m = np.asarray(det.span_px, float) * model_gsd
-            types, _ = detector.assign_types(det, length_m, span_m, source_gsd)  # type: ignore[attr-defined]
-            corners = footprint_corners(
-                cx[own], cy[own], det.length_px[own], det.span_px[own], det.heading_deg[own]
-            )
-            parts.append(
-                make_objects(
-                    corners / scale,
-                    types=[str(t) for t in np.asarray(types)[own]],
-                    length_m=length_m[own],
-                    span_m=span_m[own],
-                    heading_deg=np.asarray(det.heading_deg, float)[own],
-                    score=np.asarray(det.score, float)[own],
-                )
-            )
-        if progress is not None:
-            progress(min(first + batch_size, len(windows)), len(windows))
-    return concat_objects(parts)
+    import shapely
 
+    from dwelltime.detector.pixels import detect_pixels, pixel_tile_count
+    from dwelltime.tiling import TileSpec
 
-def _resample(image: np.ndarray, scale: float) -> np.ndarray:
-    """``image`` (3, H, W) uint8 resized by ``scale`` (bilinear, antialiased when shrinking)."""
-    if abs(scale - 1.0) < 1e-6:
-        return image
-    import torch
-    import torch.nn.functional as F
+    known = math.isfinite(gsd_m)
+    spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_px, overlap_px=overlap_px)  # type: ignore[attr-defined]
+    rgb = np.ascontiguousarray(np.asarray(image).transpose(1, 2, 0))
+    step = None
+    if progress is not None:
+        total = pixel_tile_count(rgb.shape, gsd_m=gsd_m if known else spec.gsd_m, spec=spec)
+        done = 0
 
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[2] * scale)))
-    x = torch.from_numpy(np.ascontiguousarray(image)).float()[None]
-    y = F.interpolate(x, size=size, mode="bilinear", antialias=scale < 1, align_corners=False)
-    return y[0].round().clamp(0, 255).to(torch.uint8).numpy()
+        def step(n: int) -> None:
+            nonlocal done
+            done += n
+            progress(done, total)
+
+    frame = detect_pixels(
+        rgb,
+        detector,  # type: ignore[arg-type]
+        gsd_m=gsd_m if known else None,
+        spec=spec,
+        scene_id="image",
+        batch_size=batch_size,
+        progress=step,
+    )
+    corners = shapely.get_coordinates(frame.geometry.to_numpy()).reshape(-1, 5, 2)[:, :4]
+    return detection_objects(frame, corners)

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from dwelltime.errors import OutputExistsError
-from dwelltime.evaluation.geometry import axis_aligned as enclosing_boxes
 from dwelltime.evaluation.geometry import iou_matrix
 from dwelltime.evaluation.metrics import (
     Matching,
@@ -32,6 +31,7 @@ from dwelltime.evaluation.metrics import (
     operating_point,
 )
 from dwelltime.evaluation.objects import EvalImage, Objects, make_objects
+from dwelltime.footprints import axis_aligned as enclosing_boxes
 
 #: upper edges (metres) of the GSD bins of the breakdown
 GSD_BIN_EDGES: tuple[float, ...] = (0.4, 0.6, 1.0, 2.0)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dwelltime.footprints import frame_axes
 from dwelltime.synth.catalog import AircraftType
 from dwelltime.synth.planform import DETAIL_KINDS, Part, planform
 from dwelltime.synth.raster import blend, coverage
@@ -74,11 +75,8 @@ def to_pixels(
 
     ``heading_deg`` is the nose direction clockwise from image up.
     """
-    h = np.radians(heading_deg)
-    c, s = np.cos(h), np.sin(h)
-    col = cx + (xy_m[:, 0] * c + xy_m[:, 1] * s) / gsd_m
-    row = cy + (xy_m[:, 0] * s - xy_m[:, 1] * c) / gsd_m
-    return np.stack([col, row], 1)
+    nose, right = frame_axes(heading_deg)
+    return np.array([cx, cy]) + (xy_m[:, :1] * right + xy_m[:, 1:] * nose) / gsd_m
 
 
 def _shadow_polygons(
@@ -180,21 +178,11 @@ def draw_aircraft(
                 np.maximum(coverage_out[window], alpha, out=coverage_out[window])
 
 
-def footprint_m(t: AircraftType) -> np.ndarray:
-    """Corners (4, 2) of the length × span rectangle in the aircraft frame, metres.
-
-    Order: nose-left, nose-right, tail-right, tail-left (clockwise seen from above).
-    """
-    half_l, half_s = t.length_m / 2, t.wingspan_m / 2
-    return np.array([(-half_s, half_l), (half_s, half_l), (half_s, -half_l), (-half_s, -half_l)])
-
-
 __all__ = [
     "Part",
     "Sun",
     "draw_aircraft",
     "draw_shadow",
-    "footprint_m",
     "random_paint",
     "to_pixels",
 ]

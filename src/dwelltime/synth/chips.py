@@ -11,14 +11,8 @@ import numpy as np
 import shapely
 from PIL import Image
 
-from dwelltime.synth.aircraft import (
-    Sun,
-    draw_aircraft,
-    draw_shadow,
-    footprint_m,
-    random_paint,
-    to_pixels,
-)
+from dwelltime.footprints import footprint_corners, frame_axes
+from dwelltime.synth.aircraft import Sun, draw_aircraft, draw_shadow, random_paint
 from dwelltime.synth.background import apron_background
 from dwelltime.synth.catalog import AircraftType, load_catalog
 from dwelltime.synth.clouds import CLOUD_HEIGHT_M, apply_clouds, cloud_opacity
@@ -60,8 +54,8 @@ class Chip:
 def label_polygon_px(
     t: AircraftType, cx: float, cy: float, heading_deg: float, gsd_m: float
 ) -> np.ndarray:
-    """Corners (4, 2) of the oriented length × span rectangle in pixels."""
-    return to_pixels(footprint_m(t), cx, cy, heading_deg, gsd_m)
+    """Corners (4, 2) of the oriented length × span rectangle in pixels, nose-left first."""
+    return footprint_corners(cx, cy, t.length_m / gsd_m, t.wingspan_m / gsd_m, heading_deg)[0]
 
 
 def _place(
@@ -74,7 +68,7 @@ def _place(
 
     def take(t: AircraftType, x: float, y: float, heading: float) -> bool:
         inside = 0 <= x <= extent_m and 0 <= y <= extent_m
-        poly = shapely.Polygon(to_pixels(footprint_m(t), x, y, heading, 1.0)).buffer(1.5)
+        poly = shapely.Polygon(label_polygon_px(t, x, y, heading, 1.0)).buffer(1.5)
         if inside and not any(poly.intersects(other) for other in taken):
             placed.append((t, x, y, heading))
             taken.append(poly)
@@ -83,7 +77,7 @@ def _place(
 
     if len(kinds) > 1 and rng.random() < 0.4:
         row_heading = float(rng.uniform(0, 360))
-        across = np.array([np.cos(np.radians(row_heading)), np.sin(np.radians(row_heading))])
+        across = frame_axes(row_heading)[1]
         start = rng.uniform(0.1, 0.9, 2) * extent_m
         offset = 0.0
         for i, t in enumerate(kinds):

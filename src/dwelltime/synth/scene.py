@@ -16,7 +16,8 @@ import shapely
 from affine import Affine
 from pyproj import Transformer
 
-from dwelltime.synth.aircraft import Sun, draw_aircraft, draw_shadow, footprint_m, random_paint
+from dwelltime.footprints import footprint_corners, frame_axes
+from dwelltime.synth.aircraft import Sun, draw_aircraft, draw_shadow, random_paint
 from dwelltime.synth.background import VEHICLE_COLOURS, noise_bank
 from dwelltime.synth.catalog import AircraftType, load_catalog
 from dwelltime.synth.clouds import CLOUD_HEIGHT_M, apply_clouds, cloud_opacity
@@ -191,15 +192,15 @@ def _ground(
         paved[win] = np.maximum(paved[win], a)
     edge = layout.runway.boundary.buffer(0.5).intersection(layout.runway)
     _paint(rgb, world, edge, (0.85, 0.85, 0.85), 0.9)
-    heading = np.radians(layout.heading_deg)
+    along, across = frame_axes(layout.heading_deg, y_down=False)
     for _, apron in layout.aprons:
         cov = _cover(world, apron, shape)
         if cov is None:
             continue
         a, win = cov
         xs, ys = x[win] - layout.ref_x, y[win] - layout.ref_y
-        u = xs * np.cos(heading) - ys * np.sin(heading)
-        v = xs * np.sin(heading) + ys * np.cos(heading)
+        u = xs * across[0] + ys * across[1]
+        v = xs * along[0] + ys * along[1]
         slab = 6.0
         iu, iv = np.floor(u / slab).astype(np.int64), np.floor(v / slab).astype(np.int64)
         hashed = ((iu * 73856093) ^ (iv * 19349663)) % 997 / 997.0
@@ -224,10 +225,10 @@ def _stand_stains(layout: AirportLayout, x: np.ndarray, y: np.ndarray) -> np.nda
     """Darkening (0–0.2) of oil and rubber stains along each stand's axis."""
     out = np.zeros(x.shape, np.float32)
     for s in layout.stands:
-        h = np.radians(s.heading_deg)
+        nose, right = frame_axes(s.heading_deg, y_down=False)
         dx, dy = x - s.x, y - s.y
-        along = dx * np.sin(h) + dy * np.cos(h)
-        across = dx * np.cos(h) - dy * np.sin(h)
+        along = dx * nose[0] + dy * nose[1]
+        across = dx * right[0] + dy * right[1]
         blob = np.exp(-((along / 18.0) ** 2) - (across / 4.0) ** 2)
         out += 0.12 * blob * (0.6 + 0.4 * np.clip(_world_noise(x, y, 0, 0.3), -1, 1))
     return np.clip(out, 0, 0.2)
@@ -238,12 +239,10 @@ def _markings(rgb: np.ndarray, layout: AirportLayout, world: Affine) -> None:
     yellow = (0.8, 0.68, 0.2)
     lines = []
     for s in layout.stands:
-        h = np.radians(s.heading_deg)
-        nose = np.array([np.sin(h), np.cos(h)])
+        nose, side = frame_axes(s.heading_deg, y_down=False)
         c = np.array([s.x, s.y])
         lines.append(shapely.LineString([c - nose * 60, c + nose * (s.max_length_m / 2 - 4)]))
         bar = c + nose * (s.max_length_m / 2 - 4)
-        side = np.array([nose[1], -nose[0]])
         lines.append(shapely.LineString([bar - side * 3, bar + side * 3]))
     for _, apron in layout.aprons:
         lines.append(apron.buffer(-3).exterior)
@@ -288,9 +287,8 @@ def _bridges(layout: AirportLayout) -> list[Building]:
     for s in layout.stands:
         if not s.bridge:
             continue
-        h = np.radians(s.heading_deg)
-        nose = np.array([np.sin(h), np.cos(h)])
-        left = np.array([-nose[1], nose[0]])
+        nose, right = frame_axes(s.heading_deg, y_down=False)
+        left = -right
         door = np.array([s.x, s.y]) + nose * (s.max_length_m / 2 - 12) + left * 4
         root = door + nose * 22 + left * 10
         line = shapely.LineString([root, door])
@@ -328,8 +326,7 @@ def _cars(
 ) -> list[tuple[shapely.Polygon, float, np.ndarray]]:
     """Cars in rows on the car parks, about 70 % of the bays taken (changes every scene)."""
     out = []
-    h = np.radians(layout.heading_deg)
-    along, across = np.array([np.sin(h), np.cos(h)]), np.array([np.cos(h), -np.sin(h)])
+    along, across = frame_axes(layout.heading_deg, y_down=False)
     for park in layout.car_parks:
         c = np.array([park.centroid.x, park.centroid.y])
         for row in np.arange(-35, 36, 7.0):
@@ -353,10 +350,10 @@ def _parked(p: Presence, layout: AirportLayout) -> tuple[float, float, float]:
     s = layout.stand(p.stand_id)
     t = load_catalog()[p.type]
     h = s.heading_deg + r.normal(0, 1.5)
-    nose = np.array([np.sin(np.radians(h)), np.cos(np.radians(h))])
+    nose, right = frame_axes(h, y_down=False)
     # nose near the stop bar: centre sits half a length behind it
     along = (s.max_length_m - t.length_m) / 2 + r.normal(0, 1.0)
-    x, y = np.array([s.x, s.y]) + nose * along + np.array([nose[1], -nose[0]]) * r.normal(0, 0.5)
+    x, y = np.array([s.x, s.y]) + nose * along + right * r.normal(0, 0.5)
     return float(x), float(y), float(h % 360)
 
 
@@ -431,10 +428,7 @@ def render_scene(
     truth = []
     for i, (p, t, place, (x, y, h)) in enumerate(placed):
         on = ids == i + 1
-        corners_m = footprint_m(t)
-        hr = np.radians(h)
-        e = x + corners_m[:, 0] * np.cos(hr) + corners_m[:, 1] * np.sin(hr)
-        n = y - corners_m[:, 0] * np.sin(hr) + corners_m[:, 1] * np.cos(hr)
+        e, n = footprint_corners(x, y, t.length_m, t.wingspan_m, h, y_down=False)[0].T
         # the image shows the aircraft leaned towards/away from the sensor: label where it appears
         lean_px = lean * _label_height_m(t)
         cols, rows = world @ (e, n)
