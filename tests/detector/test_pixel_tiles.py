@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dwelltime.detector.pixels import pixel_tiles, resample_to_gsd
+from dwelltime.detector.pixels import pixel_tile_count, pixel_tiles, resample_to_gsd
 from dwelltime.tiling import TileSpec
 
 
@@ -21,6 +21,7 @@ def test_tiles_cover_the_image_and_map_back_to_original_pixels():
     spec = TileSpec(gsd_m=0.5, size_px=64, overlap_px=16)
     tiles = list(pixel_tiles(image, gsd_m=0.25, spec=spec, scene_id="a"))
     assert {t.image.shape for t in tiles} == {(3, 64, 64)}
+    assert pixel_tile_count(image.shape, gsd_m=0.25, spec=spec) == len(tiles) > 1
     assert [t.index for t in tiles] == list(range(len(tiles)))
     covered = np.zeros((100, 150), bool)
     for t in tiles:

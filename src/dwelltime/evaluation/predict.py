@@ -74,14 +74,13 @@ def predict_image(
     known = math.isfinite(gsd_m)
     spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_px, overlap_px=overlap_px)  # type: ignore[attr-defined]
     rgb = np.ascontiguousarray(np.asarray(image).transpose(1, 2, 0))
-    step = None
-    if progress is not None:
-        total = pixel_tile_count(rgb.shape, gsd_m=gsd_m if known else spec.gsd_m, spec=spec)
-        done = 0
+    total = pixel_tile_count(rgb.shape, gsd_m=gsd_m if known else spec.gsd_m, spec=spec)
+    done = 0
 
-        def step(n: int) -> None:
-            nonlocal done
-            done += n
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
             progress(done, total)
 
     frame = detect_pixels(
