@@ -492,10 +492,11 @@ def pipeline_markdown(rows: list[PipelineTiming]) -> str:
     ]
     model = {(r.device, r.tile): r.tiles_per_s for r in rows if r.mode == "model only"}
     for r in rows:
+        cpu = "–" if np.isnan(r.cpu_ms_per_tile) else f"{r.cpu_ms_per_tile:.0f}"
         lines.append(
             f"| {r.mode} | {r.device} | {r.tile}² | {r.batch} | {r.workers} | {r.scenes} | "
             f"{r.tiles} | {r.apron_km2:.2f} | {r.seconds:.1f} | {r.tiles_per_s:.2f} | "
-            f"{r.km2_per_s:.3f} | {r.cpu_ms_per_tile:.0f} | "
+            f"{r.km2_per_s:.3f} | {cpu} | "
             f"{r.tiles_per_s / model[(r.device, r.tile)]:.0%} |"
         )
     lines += [
