@@ -8,8 +8,12 @@ durations in hours.
 
 from __future__ import annotations
 
-import geopandas as gpd
+from typing import TYPE_CHECKING
+
 import pandas as pd
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: One row per acquisition. ``geometry``: valid-data footprint in EPSG:4326.
 SCENE_COLUMNS: tuple[str, ...] = (
@@ -82,5 +86,7 @@ STAY_COLUMNS: tuple[str, ...] = (
 
 def empty_frame(columns: tuple[str, ...], crs: object) -> gpd.GeoDataFrame:
     """An empty GeoDataFrame with the given contract columns and CRS."""
+    import geopandas as gpd
+
     data = {c: pd.Series(dtype=object) for c in columns if c != "geometry"}
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crs), crs=crs)

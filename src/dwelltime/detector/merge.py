@@ -10,14 +10,17 @@ copy is cut by a tile edge, the one whose tile holds it most centrally (largest 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import affine
-import geopandas as gpd
 import numpy as np
 import shapely
 
 from dwelltime.detector.decode import TileDetections
 from dwelltime.footprints import direction_heading, footprint_corners, frame_axes
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: Intersection-over-smaller above which two footprints are one aircraft.
 MERGE_THRESHOLD = 0.5

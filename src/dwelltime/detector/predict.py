@@ -8,7 +8,6 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import torch
@@ -22,6 +21,8 @@ from dwelltime.detector.weights import default_weights, load_model
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from dwelltime.tiling import Tile
 
 #: Extra columns :func:`detect_tiles` adds to DETECTION_COLUMNS.
@@ -205,6 +206,8 @@ def detections_frame(
     source_gsd_m: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Tile predictions → one row per aircraft in map coordinates, merged across overlaps."""
+    import geopandas as gpd
+
     parts = [_tile_rows(tile, det, detector, source_gsd_m) for tile, det in pairs]
     crs_seen = {tile.crs for tile, _ in pairs}
     if len(crs_seen) > 1:
