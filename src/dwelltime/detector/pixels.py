@@ -8,8 +8,8 @@ down), so detections come back in the original image's pixels while lengths stay
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 from affine import Affine
@@ -17,6 +17,9 @@ from PIL import Image
 
 from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.tiling import Tile, TileSpec, tile_windows
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 
 def model_shape(shape: tuple[int, ...], gsd_m: float, model_gsd_m: float) -> tuple[int, int]:
