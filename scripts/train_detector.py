@@ -420,8 +420,9 @@ def save(model, classes, args, metrics, history, wall_s, device) -> Path:
         },
         "metrics": metrics,
         "licence": SYNTHETIC_LICENCE if args.synthetic_only else AIRBUS_LICENCE,
-        "limitations": "Small model trained from scratch on CPU in well under an hour; "
-        "types are only given for source GSD <= 1.5 m and rely on the size prior.",
+        "limitations": f"Small model trained from scratch on {hardware} for "
+        f"{wall_s / 60:.1f} min; types are only given for source GSD <= 1.5 m and rely on the "
+        "size prior.",
     }
     path = save_weights(model, args.models_dir, arch=args.arch, data=data, card=card)
     write_markdown(path, json.loads(card_path(path).read_text()))
