@@ -46,7 +46,7 @@ import shapely
 from scipy import ndimage
 
 from dwelltime.airports import Airport
-from dwelltime.regrid import Grid, read_to_grid, rgb_bands, valid_mask
+from dwelltime.regrid import Grid, open_mask, read_to_grid, rgb_bands, valid_mask
 from dwelltime.scenes import Scene
 
 log = logging.getLogger(__name__)
@@ -236,16 +236,9 @@ def read_scene(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray
     (data, not cloud where a provider mask exists, inside ``region``)."""
     import rasterio
 
-    with rasterio.open(scene.path) as ds:
-        mask = rasterio.open(scene.mask_path) if scene.mask_path is not None else None
-        try:
-            valid = valid_mask(ds, grid, mask)
-            bands = read_to_grid(
-                ds, grid, indexes=rgb_bands(ds, scene.provider), resampling="bilinear"
-            )
-        finally:
-            if mask is not None:
-                mask.close()
+    with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
+        valid = valid_mask(ds, grid, mask)
+        bands = read_to_grid(ds, grid, indexes=rgb_bands(ds, scene.provider), resampling="bilinear")
     gray = bands.astype(np.float64).mean(axis=0)
     image, valid = highpass(gray, valid, config.highpass_m / grid.gsd_m)
     return _Raster(scene, image, valid & region)

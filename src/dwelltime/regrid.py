@@ -7,6 +7,7 @@ so overviews are used where present) and reprojects it; nothing else of the scen
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -135,6 +136,13 @@ def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
     flags = mask.astype(np.uint8)
     parts = [shapely.geometry.shape(g) for g, _ in shapes(flags, mask=mask, transform=transform)]
     return shapely.make_valid(shapely.union_all(parts)) if parts else shapely.Polygon()
+
+
+def open_mask(path: Path | None) -> contextlib.AbstractContextManager:
+    """The provider mask at ``path`` opened for reading, or a null context yielding None."""
+    import rasterio
+
+    return rasterio.open(path) if path is not None else contextlib.nullcontext()
 
 
 def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> np.ndarray:

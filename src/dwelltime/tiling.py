@@ -10,11 +10,9 @@ different scenes line up). :func:`scene_coverage` says how much of each apron a 
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +25,7 @@ from dwelltime.linking import Visibility
 from dwelltime.regrid import (
     Grid,
     mask_to_polygon,
+    open_mask,
     read_to_grid,
     rgb_bands,
     stretch_limits,
@@ -124,7 +123,7 @@ def iter_tiles(
     region = _seen_aprons(scene, airport, aprons)
     if region.is_empty:
         return
-    with rasterio.open(scene.path) as ds, _open_mask(scene.mask_path) as mask:
+    with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
         bands = rgb_bands(ds, scene.provider)
         limits = stretch_limits(ds, bands)
         index = 0
@@ -183,7 +182,7 @@ def visible_area(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> sh
         return shapely.Polygon()
     gsd = max(COVERAGE_GSD_M, scene.gsd_m)
     grid = Grid.over(aprons.total_bounds, gsd, airport.crs)
-    with rasterio.open(scene.path) as ds, _open_mask(scene.mask_path) as mask:
+    with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
         valid = valid_mask(ds, grid, mask)
     return mask_to_polygon(valid, grid.transform)
 
@@ -208,10 +207,3 @@ def _seen_aprons(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> sh
         return shapely.Polygon()
     footprint = gpd.GeoSeries([scene.footprint], crs="EPSG:4326").to_crs(airport.crs)[0]
     return shapely.union_all(aprons.geometry.to_numpy()).intersection(footprint)
-
-
-def _open_mask(path: Path | None) -> contextlib.AbstractContextManager:
-    """The provider mask opened for reading, or a null context yielding None."""
-    import rasterio
-
-    return rasterio.open(path) if path is not None else contextlib.nullcontext()
