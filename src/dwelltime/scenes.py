@@ -176,11 +176,7 @@ def scenes_frame(scenes: Sequence[Scene]) -> gpd.GeoDataFrame:
         return empty_frame(SCENE_COLUMNS, "EPSG:4326")
     rows = [
         {
-            **{
-                c: getattr(s, c)
-                for c in SCENE_COLUMNS
-                if c not in ("path", "mask_path", "geometry")
-            },
+            **{c: getattr(s, c) for c in SCENE_COLUMNS if c not in _NOT_ATTRIBUTES},
             "path": str(s.path),
             "mask_path": str(s.mask_path) if s.mask_path else "",
         }
