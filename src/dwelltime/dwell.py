@@ -53,6 +53,12 @@ def hours(delta: pd.Timedelta) -> float:
     return float("nan") if pd.isna(delta) else float(delta / _HOUR)
 
 
+def end_estimate(bound: pd.Timestamp, seen: pd.Timestamp) -> pd.Timestamp:
+    """One end of the stay (UTC): midway between the visible absence ``bound`` and the nearest
+    sighting ``seen``; ``seen`` itself when that end is censored (``bound`` NaT)."""
+    return seen if pd.isna(bound) else bound + (seen - bound) / 2
+
+
 def _utc(times: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:
     index = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True))
     return index.dropna().sort_values()
@@ -86,8 +92,7 @@ def dwell_interval(
     seen_utc = _utc(seen)
     t_a, t_b = bounding_absences(seen_utc, visible_absent)
     t_i, t_j = seen_utc[0], seen_utc[-1]
-    start = t_i if pd.isna(t_a) else t_a + (t_i - t_a) / 2
-    end = t_j if pd.isna(t_b) else t_j + (t_b - t_j) / 2
+    start, end = end_estimate(t_a, t_i), end_estimate(t_b, t_j)
     max_h = hours(t_b - t_a) if not (pd.isna(t_a) or pd.isna(t_b)) else float(np.nan)
     return DwellInterval(
         first_seen=t_i,

@@ -32,7 +32,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from dwelltime.dwell import hours
+from dwelltime.dwell import end_estimate, hours
 from dwelltime.errors import DwelltimeError
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
             continue
         t_i, t_j = stay["first_seen"], stay["last_seen"]
         t_a, t_b = stay["last_absent_before"], stay["first_absent_after"]
-        start, end = _end_estimate(t_a, t_i), _end_estimate(t_b, t_j)
+        start, end = end_estimate(t_a, t_i), end_estimate(t_b, t_j)
         if not pd.isna(t_a):
             arr = same[(same["event"] == "arr") & (same["time"] > t_a) & (same["time"] < t_i)]
             if len(arr):
@@ -130,7 +130,7 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
                 t_a = first["time"]
                 out.at[i, "last_absent_before"] = t_a
                 out.at[i, "start_bounded_by"] = f"flight:{first['row']}"
-                start = t_a if len(arr) == 1 else _end_estimate(t_a, t_i)
+                start = t_a if len(arr) == 1 else end_estimate(t_a, t_i)
         if not pd.isna(t_b):
             dep = same[(same["event"] == "dep") & (same["time"] > t_j) & (same["time"] < t_b)]
             if len(dep):
@@ -138,13 +138,8 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
                 t_b = last["time"]
                 out.at[i, "first_absent_after"] = t_b
                 out.at[i, "end_bounded_by"] = f"flight:{last['row']}"
-                end = t_b if len(dep) == 1 else _end_estimate(t_b, t_j)
+                end = t_b if len(dep) == 1 else end_estimate(t_b, t_j)
         if not (pd.isna(t_a) or pd.isna(t_b)):
             out.at[i, "dwell_max_h"] = hours(t_b - t_a)
         out.at[i, "dwell_est_h"] = hours(end - start)
     return out
-
-
-def _end_estimate(bound: pd.Timestamp, seen: pd.Timestamp) -> pd.Timestamp:
-    """Midpoint between a visible absence and the nearest sighting; the sighting if open."""
-    return seen if pd.isna(bound) else bound + (seen - bound) / 2
