@@ -82,11 +82,16 @@ def decode(
     rows, cols = sel[0][kept], sel[1][kept]
     # one transfer for the whole batch, then split per image (by score, highest first)
     values = torch.stack([f[rows, cols] for f in (cx, cy, length, span, heading, scores)])
-    values, type_probs, rows = values.cpu().numpy(), probs[rows, cols].cpu().numpy(), rows.cpu()
+    values, type_probs, rows = (
+        values.cpu().numpy(),
+        probs[rows, cols].cpu().numpy(),
+        rows.cpu().numpy(),
+    )
+    order = np.lexsort((-values[5], rows))  # by image, then by score (stable)
+    bounds = np.searchsorted(rows[order], np.arange(b + 1))
     out = []
     for i in range(b):
-        mine = np.flatnonzero(rows.numpy() == i)
-        mine = mine[np.argsort(-values[5, mine], kind="stable")]
+        mine = order[bounds[i] : bounds[i + 1]]
         v = values[:, mine]
         out.append(
             TileDetections(
