@@ -95,15 +95,17 @@ def merge_overlaps(
     geoms = frame.geometry.to_numpy()
     areas = shapely.area(geoms)
     scenes = frame["scene_id"].to_numpy()
-    tree = shapely.STRtree(geoms)
+    # every duplicate pair (i, j) at once, then a greedy pass in priority order
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pair = (left != right) & (scenes[left] == scenes[right])
+    left, right = left[pair], right[pair]
+    inter = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    same = inter > threshold * np.maximum(np.minimum(areas[left], areas[right]), 1e-9)
+    by_left = np.argsort(left[same], kind="stable")
+    left, right = left[same][by_left], right[same][by_left]
+    bounds = np.searchsorted(left, np.arange(len(frame) + 1))
     dropped = np.zeros(len(frame), dtype=bool)
     for i in order:
-        if dropped[i]:
-            continue
-        for j in tree.query(geoms[i], predicate="intersects"):
-            if j == i or dropped[j] or scenes[j] != scenes[i]:
-                continue
-            inter = shapely.area(shapely.intersection(geoms[i], geoms[j]))
-            if inter > threshold * max(min(areas[i], areas[j]), 1e-9):
-                dropped[j] = True
+        if not dropped[i]:
+            dropped[right[bounds[i] : bounds[i + 1]]] = True
     return frame[~dropped]
