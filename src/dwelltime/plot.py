@@ -178,8 +178,9 @@ def _draw_image(
     crs: str,
     *,
     limits: Any = "scene",
-) -> None:
-    """Draw ``scene``'s image over ``bounds`` (metres in ``crs``) at ``gsd_m`` metres a pixel.
+) -> tuple[float, float] | None:
+    """Draw ``scene``'s image over ``bounds`` (metres in ``crs``) at ``gsd_m`` metres a pixel;
+    returns the stretch limits used, so callers drawing the same scene again can pass them.
 
     Only that window is read (decimated by GDAL where coarser than the scene), with the
     per-scene stretch the detector saw (``limits``: ``"scene"`` to compute it, else a
@@ -212,6 +213,7 @@ def _draw_image(
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
     ax.set_aspect("equal")
+    return limits
 
 
 def _metre_axes(ax: Axes, crs: object) -> None:
@@ -604,9 +606,7 @@ def plot_chips(
         half = 0.75 * max(float(np.nanmax([det.length_m, det.wingspan_m, 0.0])), 30.0)
         gsd = max(float(scene["gsd_m"]), 2 * half / CHIP_PX)
         bounds = (det.x - half, det.y - half, det.x + half, det.y + half)
-        if sid not in limits:
-            limits[sid] = _stretch(str(scene["path"]), str(scene["provider"]))
-        _draw_image(ax, scene, bounds, gsd, crs, limits=limits[sid])
+        limits[sid] = _draw_image(ax, scene, bounds, gsd, crs, limits=limits.get(sid, "scene"))
         _draw_geoms(ax, [det.geometry], facecolor="none", edgecolor=color, lw=1.2)
         x0, y0 = bounds[0] + 0.08 * 2 * half, bounds[1] + 0.08 * 2 * half
         ax.plot([x0, x0 + 10], [y0, y0], color="white", lw=2.5, solid_capstyle="butt")
@@ -620,16 +620,6 @@ def plot_chips(
             va="bottom",
         )
     return fig
-
-
-def _stretch(path: str, provider: str) -> tuple[float, float] | None:
-    """The per-scene stretch of :func:`dwelltime.regrid.stretch_limits` for one file."""
-    import rasterio
-
-    from dwelltime.regrid import rgb_bands, stretch_limits
-
-    with rasterio.open(path) as ds:
-        return stretch_limits(ds, rgb_bands(ds, provider))
 
 
 #: Names of the figures :func:`report_figures` draws (``scene`` only when there are scenes).
