@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -18,10 +20,18 @@ def _check_out(out: Path, overwrite: bool) -> None:
         )
 
 
-def _bar(ctx: click.Context, desc: str, unit: str):  # type: ignore[no-untyped-def]
+@contextmanager
+def _scene_bar(ctx: click.Context) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback drawing one "scenes" bar (off with --quiet)."""
     from tqdm import tqdm
 
-    return tqdm(desc=desc, unit=unit, disable=quiet(ctx))
+    with tqdm(desc="scenes", unit="scene", disable=quiet(ctx)) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield progress
 
 
 @click.group()
@@ -62,12 +72,7 @@ def series(
     from dwelltime.synth import simulate_series
 
     _check_out(out, overwrite)
-    with _bar(ctx, "scenes", "scene") as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with _scene_bar(ctx) as progress:
         try:
             result = simulate_series(
                 out,
@@ -93,12 +98,7 @@ def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
     from dwelltime.synth import make_sunan_demo
 
     _check_out(out, overwrite)
-    with _bar(ctx, "scenes", "scene") as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with _scene_bar(ctx) as progress:
         make_sunan_demo(out, seed=seed, progress=progress)
     click.echo(f"demo series in {out} (imagery/, aprons.geojson, truth/)")
 
@@ -141,6 +141,7 @@ def chips(
 ) -> None:
     """Write COUNT labelled training chips to OUT/images and DOTA labels to OUT/labels."""
     import numpy as np
+    from tqdm import tqdm
 
     from dwelltime.synth import load_catalog
     from dwelltime.synth.export import write_chip
@@ -156,7 +157,7 @@ def chips(
     from dwelltime.synth import render_chip
 
     rng = np.random.default_rng(seed)
-    with _bar(ctx, "chips", "chip") as bar:
+    with tqdm(total=count, desc="chips", unit="chip", disable=quiet(ctx)) as bar:
         for i in range(count):
             chip = render_chip(rng, size_px=size, gsd_m=gsd, source_gsd_m=source_gsd, types=names)
             write_chip(chip, out, f"chip_{i:06d}", fmt)
