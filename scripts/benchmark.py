@@ -39,7 +39,7 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -179,20 +179,35 @@ def bench_models(args: argparse.Namespace) -> list[Timing]:
     return rows
 
 
+def markdown_table(header: Sequence[str], align: str, rows: Iterable[Sequence[str]]) -> list[str]:
+    """Lines of a Markdown table; ``align`` holds one letter per column, ``l`` or ``r``."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cells) + " |"
+
+    rule = "|" + "".join("---:|" if a == "r" else "---|" for a in align)
+    return [line(header), rule, *map(line, rows)]
+
+
 def markdown(rows: list[Timing]) -> str:
     """The table as Markdown."""
-    lines = [
-        "| model | weights | device | tile | batch | tiles/s | ms/tile | CPU ms/tile "
-        "| speed-up vs peer |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.model} | {r.weights} | {r.device} | {r.tile}² | {r.batch} | "
-            f"{r.tiles_per_s:.2f} | {r.ms_per_tile:.1f} | {r.cpu_ms_per_tile:.0f} | "
-            f"{r.speedup_vs_peer:.2f}× |"
-        )
-    return "\n".join(lines)
+    header = "model weights device tile batch tiles/s ms/tile".split()
+    header += ["CPU ms/tile", "speed-up vs peer"]
+    cells = (
+        [
+            r.model,
+            r.weights,
+            r.device,
+            f"{r.tile}²",
+            str(r.batch),
+            f"{r.tiles_per_s:.2f}",
+            f"{r.ms_per_tile:.1f}",
+            f"{r.cpu_ms_per_tile:.0f}",
+            f"{r.speedup_vs_peer:.2f}×",
+        ]
+        for r in rows
+    )
+    return "\n".join(markdown_table(header, "lllrrrrrr", cells))
 
 
 #: Timed stages of the batch job: (module, attribute, stage key). Nested calls are taken apart
@@ -485,35 +500,44 @@ def bench_pipeline(
 
 def pipeline_markdown(rows: list[PipelineTiming]) -> str:
     """Throughput table, then the stage breakdown of the sequential runs, then the verdict."""
-    lines = [
-        "| mode | device | tile | batch | workers | scenes | tiles | apron km² | s "
-        "| tiles/s | km²/s | CPU ms/tile | vs model only |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
     model = {(r.device, r.tile): r.tiles_per_s for r in rows if r.mode == "model only"}
-    for r in rows:
-        cpu = "–" if np.isnan(r.cpu_ms_per_tile) else f"{r.cpu_ms_per_tile:.0f}"
-        lines.append(
-            f"| {r.mode} | {r.device} | {r.tile}² | {r.batch} | {r.workers} | {r.scenes} | "
-            f"{r.tiles} | {r.apron_km2:.2f} | {r.seconds:.1f} | {r.tiles_per_s:.2f} | "
-            f"{r.km2_per_s:.3f} | {cpu} | "
-            f"{r.tiles_per_s / model[(r.device, r.tile)]:.0%} |"
-        )
-    lines += [
-        "",
-        "| device | tile | " + " | ".join(STAGES.values()) + " | infer CPU ms/tile | bound by |",
-        "|---|---:|" + "---:|" * len(STAGES) + "---:|---|",
-    ]
+    header = "mode device tile batch workers scenes tiles".split()
+    header += ["apron km²", "s", "tiles/s", "km²/s", "CPU ms/tile", "vs model only"]
+    throughput = (
+        [
+            r.mode,
+            r.device,
+            f"{r.tile}²",
+            str(r.batch),
+            str(r.workers),
+            str(r.scenes),
+            str(r.tiles),
+            f"{r.apron_km2:.2f}",
+            f"{r.seconds:.1f}",
+            f"{r.tiles_per_s:.2f}",
+            f"{r.km2_per_s:.3f}",
+            "–" if np.isnan(r.cpu_ms_per_tile) else f"{r.cpu_ms_per_tile:.0f}",
+            f"{r.tiles_per_s / model[(r.device, r.tile)]:.0%}",
+        ]
+        for r in rows
+    )
+    lines = markdown_table(header, "llrrrrrrrrrrr", throughput)
+    stages = []
     for r in rows:
         if not r.stages:
             continue
-        cells = [f"{r.stages[k]:.2f} s ({r.stages[k] / r.seconds:.0%})" for k in STAGES]
         io = r.stages["read"] + r.stages["resample"]
-        bound = "model" if r.stages["infer"] >= io else "reading + resampling"
-        infer_cpu = 1000 * r.stages_cpu["infer"] / max(r.tiles, 1)
-        lines.append(
-            f"| {r.device} | {r.tile}² | " + " | ".join(cells) + f" | {infer_cpu:.0f} | {bound} |"
+        stages.append(
+            [
+                r.device,
+                f"{r.tile}²",
+                *(f"{r.stages[k]:.2f} s ({r.stages[k] / r.seconds:.0%})" for k in STAGES),
+                f"{1000 * r.stages_cpu['infer'] / max(r.tiles, 1):.0f}",
+                "model" if r.stages["infer"] >= io else "reading + resampling",
+            ]
         )
+    header = ["device", "tile", *STAGES.values(), "infer CPU ms/tile", "bound by"]
+    lines += ["", *markdown_table(header, "lr" + "r" * len(STAGES) + "rl", stages)]
     return "\n".join(lines)
 
 
