@@ -91,7 +91,7 @@ def detect(
 
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers
-    from dwelltime.errors import DwelltimeError, SceneError, WeightsError
+    from dwelltime.errors import DwelltimeError, WeightsError
     from dwelltime.io import write_layers
 
     try:
@@ -112,7 +112,7 @@ def detect(
                     batch_size=batch_size,
                     progress=bar.update,
                 )
-            except (SceneError, DwelltimeError) as exc:
+            except DwelltimeError as exc:  # SceneError among them
                 click.echo(f"skipped {exc}", err=True)
                 failed += 1
                 continue
