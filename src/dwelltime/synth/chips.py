@@ -58,12 +58,13 @@ def label_polygon_px(
     return footprint_corners(cx, cy, t.length_m / gsd_m, t.wingspan_m / gsd_m, heading_deg)[0]
 
 
-def _place(
-    rng: np.random.Generator, kinds: list[AircraftType], extent_m: float
-) -> list[tuple[AircraftType, float, float, float]]:
+Placement = tuple[AircraftType, float, float, float]  # type, x_m, y_m (from top-left), heading°
+
+
+def _place(rng: np.random.Generator, kinds: list[AircraftType], extent_m: float) -> list[Placement]:
     """Non-overlapping (type, x_m, y_m, heading°) with centres inside the square chip: often a
     parking row (same heading, wing tip to wing tip a few metres apart), else scattered."""
-    placed: list[tuple[AircraftType, float, float, float]] = []
+    placed: list[Placement] = []
     taken: list[shapely.Polygon] = []
 
     def take(t: AircraftType, x: float, y: float, heading: float) -> bool:
@@ -92,9 +93,6 @@ def _place(
             if take(t, float(x), float(y), float(rng.uniform(0, 360))):
                 break
     return placed
-
-
-Placement = tuple[AircraftType, float, float, float]  # type, x_m, y_m (from top-left), heading°
 
 
 def render_chip(
@@ -157,9 +155,12 @@ def compose_chip(
     n_src = max(round(extent_m / source_gsd_m), 8)
     src_gsd = extent_m / n_src
     sun = Sun(float(rng.uniform(0, 360)), float(rng.uniform(25, 75)))
+    kinds = [t for t, *_ in placed]
+    # (col, row, heading°) of each aircraft on the source grid
+    places = [(x / src_gsd, y / src_gsd, heading) for _, x, y, heading in placed]
     footprints = [
-        shapely.Polygon(label_polygon_px(t, x / src_gsd, y / src_gsd, heading, src_gsd))
-        for t, x, y, heading in placed
+        shapely.Polygon(label_polygon_px(t, *place, src_gsd))
+        for t, place in zip(kinds, places, strict=True)
     ]
     keep_out = shapely.union_all(footprints).buffer(1.0 / src_gsd) if footprints else None
     rgb = apron_background(
@@ -172,10 +173,9 @@ def compose_chip(
     )
     ids = np.zeros((n_src, n_src), np.uint16)
     shadow_strength = float(rng.uniform(0.4, 0.7))
-    for t, x, y, heading in placed:
-        draw_shadow(rgb, t, (x / src_gsd, y / src_gsd, heading), sun, src_gsd, shadow_strength)
-    for i, (t, x, y, heading) in enumerate(placed):
-        place = (x / src_gsd, y / src_gsd, heading)
+    for t, place in zip(kinds, places, strict=True):
+        draw_shadow(rgb, t, place, sun, src_gsd, shadow_strength)
+    for i, (t, place) in enumerate(zip(kinds, places, strict=True)):
         draw_aircraft(rgb, ids, i + 1, t, place, random_paint(rng, t), sun, src_gsd)
     hidden = [False] * len(placed)
     if rng.random() < cloud_probability:
