@@ -15,6 +15,7 @@ import csv
 import logging
 from pathlib import Path
 
+from dwelltime.detector.datasets import AIRBUS_VALIDATION_SITES
 from dwelltime.evaluation.dataset import read_rgb
 from dwelltime.evaluation.labels import read_airbus_csv
 from dwelltime.evaluation.objects import EvalImage, Objects
@@ -22,13 +23,12 @@ from dwelltime.evaluation.predict import lower_score_floor, predict_image, shipp
 from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
 
 DATA = Path("/work/shared/data/real/airbus_dev")
-VALIDATION_SITES = ("S03", "S13", "S21")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="The airbus_dev folder.")
-    parser.add_argument("--sites", nargs="+", default=list(VALIDATION_SITES))
+    parser.add_argument("--sites", nargs="+", default=list(AIRBUS_VALIDATION_SITES))
     parser.add_argument("--gsd", type=float, default=0.5, help="Metres per pixel of the images.")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--random", action="store_true", help="Untrained network if no weights.")
