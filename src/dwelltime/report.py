@@ -9,7 +9,7 @@ import pandas as pd
 from dwelltime.plot import plot_timeline
 from dwelltime.tables import MISSING, format_table
 
-__all__ = ["censored_label", "dwell_range", "plot_timeline", "stays_table"]
+__all__ = ["censored_label", "dwell_range", "of_type", "plot_timeline", "stays_table"]
 
 #: Columns of the stays table, with their headers.
 STAYS_TABLE_HEADERS: dict[str, str] = {
@@ -50,6 +50,13 @@ def _minutes(value: object) -> str:
     )
 
 
+def of_type(stays: pd.DataFrame, type_filter: str | None) -> pd.DataFrame:
+    """The stays of ICAO designator ``type_filter`` (case-insensitive); all when None."""
+    if type_filter is None:
+        return stays
+    return stays[stays["type"].astype(str).str.upper() == type_filter.upper()]
+
+
 def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
     """Stays as terminal text, sorted by type, then longest estimated dwell first.
 
@@ -57,8 +64,7 @@ def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
     the minute; dwell in hours; an open maximum (no visible absence on one side) shows as
     ``≥ min`` and the ``censored`` column says which end is open.
     """
-    if type_filter is not None:
-        stays = stays[stays["type"].astype(str).str.upper() == type_filter.upper()]
+    stays = of_type(stays, type_filter)
     if stays.empty:
         return f"No stays of type {type_filter}." if type_filter else "No stays."
     view = stays.sort_values(["type", "dwell_est_h", "first_seen"], ascending=[True, False, True])

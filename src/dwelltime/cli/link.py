@@ -95,7 +95,7 @@ def link(
     from dwelltime.flights import tighten_with_flights
     from dwelltime.io import atomic_write, ensure_writable, output_paths, write_layers
     from dwelltime.linking import LinkConfig, link_stays
-    from dwelltime.report import plot_timeline, stays_table
+    from dwelltime.report import of_type, plot_timeline, stays_table
 
     single_layer = detections_path.is_file() and detections_path.suffix.lower() != ".gpkg"
     if single_layer and coverage_path is None:
@@ -148,10 +148,7 @@ def link(
         paths = write_layers(out, {**layers, "stays": stays}, formats=formats, overwrite=overwrite)
     except DwelltimeError as exc:
         raise click.ClickException(str(exc)) from exc
-    shown = stays
-    if type_filter is not None:
-        shown = stays[stays["type"].str.upper() == type_filter.upper()]
-    figure = plot_timeline(shown, coverage, detections, config=config)
+    figure = plot_timeline(of_type(stays, type_filter), coverage, detections, config=config)
     with atomic_write(timeline) as tmp:
         figure.savefig(tmp, format="png", dpi=120)
     for path in [*paths, timeline]:
