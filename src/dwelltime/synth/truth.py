@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -105,7 +106,8 @@ def write_stays(presences: Sequence[Presence], layout: AirportLayout, path: Path
         "resident",
         "towed",
     ]
-    towed = {p.visit_id for p in presences if sum(q.visit_id == p.visit_id for q in presences) > 1}
+    stays_per_visit = Counter(p.visit_id for p in presences)
+    towed = {v for v, n in stays_per_visit.items() if n > 1}
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
