@@ -121,8 +121,9 @@ def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
         raise ValueError(f"{path}: say which layer to read, e.g. layer='stays'")
     import pyogrio
 
-    if layer not in pyogrio.list_layers(path)[:, 0]:
-        raise ValueError(f"{path} has no layer {layer!r}; it has {_layers(path)}")
+    names = _layers(path)
+    if layer not in names:
+        raise ValueError(f"{path} has no layer {layer!r}; it has {names}")
     meta = pyogrio.read_info(path, layer=layer).get("layer_metadata") or {}
     schema = json.loads(meta[_SCHEMA_KEY]) if _SCHEMA_KEY in meta else None
     return _restore(gpd.read_file(path, layer=layer), schema)
