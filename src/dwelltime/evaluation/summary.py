@@ -66,24 +66,24 @@ def gsd_bin(gsd_m: float) -> str:
     return f"≥{lower:g} m"
 
 
-def _matchings(
-    images: Sequence[EvalImage], iou_threshold: float, axis_aligned: bool
-) -> list[Matching]:
+def _ious(images: Sequence[EvalImage], axis_aligned: bool) -> list[np.ndarray]:
+    """IoU matrix (predictions × truth) of each image."""
     out = []
     for im in images:
         pred, truth = im.predictions.polygons, im.truth.polygons
         if axis_aligned:
             pred, truth = enclosing_boxes(pred), enclosing_boxes(truth)
-        iou = iou_matrix(pred, truth)
-        out.append(
-            match(
-                iou,
-                im.predictions.score,
-                iou_threshold=iou_threshold,
-                difficult=im.truth.difficult,
-            )
-        )
+        out.append(iou_matrix(pred, truth))
     return out
+
+
+def _matchings(
+    images: Sequence[EvalImage], ious: Sequence[np.ndarray], iou_threshold: float
+) -> list[Matching]:
+    return [
+        match(iou, im.predictions.score, iou_threshold=iou_threshold, difficult=im.truth.difficult)
+        for im, iou in zip(images, ious, strict=True)
+    ]
 
 
 def _pool(images: Sequence[EvalImage], matchings: Sequence[Matching]) -> Outcomes:
@@ -160,8 +160,9 @@ def detection_metrics(
     images: Sequence[EvalImage], score_threshold: float, *, axis_aligned: bool = False
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """AP50, AP75, P/R/F1 at the threshold, best F1 and attribute metrics; plus the pair table."""
-    m50 = _matchings(images, 0.5, axis_aligned)
-    o50, o75 = _pool(images, m50), _pool(images, _matchings(images, 0.75, axis_aligned))
+    ious = _ious(images, axis_aligned)  # once, for both IoU thresholds
+    m50 = _matchings(images, ious, 0.5)
+    o50, o75 = _pool(images, m50), _pool(images, _matchings(images, ious, 0.75))
     f1_best, f1_thr = best_f1(o50)
     pairs = pair_table(images, m50, score_threshold)
     row = {
