@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -79,15 +80,27 @@ def to_pixels(
     return np.array([cx, cy]) + (xy_m[:, :1] * right + xy_m[:, 1:] * nose) / gsd_m
 
 
+@cache
+def _stacked_parts(t: AircraftType) -> tuple[np.ndarray, np.ndarray]:
+    """All planform parts of ``t`` in one (N, 2) metre array, and where to split it per part."""
+    parts = planform(t).parts
+    return np.concatenate([p.xy for p in parts]), np.cumsum([len(p.xy) for p in parts])[:-1]
+
+
+def _parts_px(t: AircraftType, place: tuple[float, float, float], gsd_m: float) -> list[np.ndarray]:
+    """Each planform part's polygon in pixels (one frame transform for the whole aircraft)."""
+    xy, splits = _stacked_parts(t)
+    return np.split(to_pixels(xy, *place, gsd_m), splits)
+
+
 def _shadow_polygons(
     t: AircraftType, place: tuple[float, float, float], sun: Sun, gsd_m: float
 ) -> list[np.ndarray]:
     plan = planform(t)
     polys = []
-    for part in plan.parts:
+    for part, base in zip(plan.parts, _parts_px(t, place, gsd_m), strict=True):
         if part.kind in DETAIL_KINDS:
             continue
-        base = to_pixels(part.xy, *place, gsd_m)
         for frac in (1.0, 0.5):
             polys.append(base + sun.shadow_px(part.height_m * frac, gsd_m))
     fin = plan.fin
@@ -158,8 +171,7 @@ def draw_aircraft(
     ``coverage_out`` (H, W) float, if given, receives the max fractional pixel coverage.
     """
     shape = rgb.shape[:2]
-    for part in planform(t).parts:
-        poly = to_pixels(part.xy, *place, gsd_m)
+    for part, poly in zip(planform(t).parts, _parts_px(t, place, gsd_m), strict=True):
         if lean_px_per_m is not None:
             poly = poly + lean_px_per_m * part.height_m
         cov = coverage([poly], shape, supersample=4)
