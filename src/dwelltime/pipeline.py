@@ -96,10 +96,7 @@ def run(
     apron_frame = load_aprons(site, Path(aprons) if aprons else None)
     found = scan(Path(folder), progress=_stage(progress, "scan"))
     errors = list(found.errors)
-    scenes = [s for s in found.scenes if _covers(s, apron_frame)]
-    for s in found.scenes:
-        if s not in scenes:
-            log.info("%s: does not overlap the aprons of %s; skipped", s.path, site.icao)
+    scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
     model = detector if detector is not None else load_detector()
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
@@ -233,9 +230,16 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
     return [*output_paths(Path(out_dir), list(RESULT_LAYERS), formats), *pngs]
 
 
-def _covers(scene: Scene, aprons: gpd.GeoDataFrame) -> bool:
-    """Whether the scene's footprint overlaps any apron."""
-    return bool(aprons.to_crs("EPSG:4326").intersects(scene.footprint).any())
+def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:
+    """The scenes whose footprint overlaps an apron; the others are logged as skipped."""
+    region = aprons.to_crs("EPSG:4326").union_all()
+    kept = []
+    for scene in scenes:
+        if scene.footprint.intersects(region):
+            kept.append(scene)
+        else:
+            log.info("%s: does not overlap the aprons of %s; skipped", scene.path, icao)
+    return kept
 
 
 def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:

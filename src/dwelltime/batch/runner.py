@@ -19,10 +19,10 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from dwelltime.airports import load_aprons, lookup_airport
+from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
-from dwelltime.pipeline import RunResult, link_scenes, write_result
+from dwelltime.pipeline import RunResult, link_scenes, scenes_over_aprons, write_result
 from dwelltime.scenes import Scene, scan
 from dwelltime.schema import STAY_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec
@@ -110,7 +110,7 @@ def run_batch(
 class _Prepared:
     job: AirportJob
     folder: Path
-    site: object
+    site: Airport
     aprons: gpd.GeoDataFrame
     scenes: list[Scene]
     todo: list[Scene]
@@ -126,23 +126,22 @@ def _prepare(job: AirportJob, output: Path, retry_failed: bool) -> _Prepared:
     found = scan(job.imagery)
     for err in found.errors:
         log.warning("%s: skipped %s", site.icao, err)
-    region = aprons.to_crs("EPSG:4326").union_all()
-    scenes = [s for s in found.scenes if s.footprint.intersects(region)]
+    scenes = scenes_over_aprons(found.scenes, aprons, site.icao)
     done, failed = store.done(), store.failed()
-    todo = [
-        s for s in scenes if s.scene_id not in done and (retry_failed or s.scene_id not in failed)
-    ]
+    skip_failed = set() if retry_failed else set(failed)
+    passed_over = done | skip_failed
+    todo = [s for s in scenes if s.scene_id not in passed_over]
     summary = AirportSummary(
         airport=site.icao,
         scenes=len(scenes),
         skipped=sum(s.scene_id in done for s in scenes),
-        failed=len(found.errors) + sum(s.scene_id in failed for s in scenes if s not in todo),
+        failed=len(found.errors) + sum(s.scene_id in skip_failed - done for s in scenes),
     )
     return _Prepared(job, folder, site, aprons, scenes, todo, store, summary)
 
 
 def _process(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, weights):
-    """Yield each scene of ``p.todo`` is committed or recorded as failed."""
+    """Commit or record as failed each scene of ``p.todo``, yielding it when done."""
     if spec.scheduler:
         results = _dask_results(p, spec, tile_spec, weights)
     else:
