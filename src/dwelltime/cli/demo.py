@@ -42,7 +42,7 @@ def demo(
     from dwelltime.synth import make_sunan_demo
 
     series = out / "series"
-    if series.exists() and not overwrite and any(series.iterdir()):
+    if (series / "truth" / "scenes.csv").exists() and not overwrite:  # written last
         click.echo(f"using the series already rendered in {series}")
     else:
         make_sunan_demo(series, seed=seed)
