@@ -80,19 +80,15 @@ def decode(
     )
     kept = batched_nms(boxes, scores[sel], sel[0], config.nms_iou)
     rows, cols = sel[0][kept], sel[1][kept]
-    # one transfer for the whole batch, then split per image (by score, highest first)
-    values = torch.stack([f[rows, cols] for f in (cx, cy, length, span, heading, scores)])
-    values, type_probs, rows = (
-        values.cpu().numpy(),
-        probs[rows, cols].cpu().numpy(),
-        rows.cpu().numpy(),
-    )
-    order = np.lexsort((-values[5], rows))  # by image, then by score (stable)
-    bounds = np.searchsorted(rows[order], np.arange(b + 1))
+    # one transfer for the whole batch (image index exact in float32), then split per image
+    fields = [f[rows, cols] for f in (cx, cy, length, span, heading, scores)]
+    values = torch.cat([torch.stack([*fields, rows.float()]), probs[rows, cols].T]).cpu().numpy()
+    image = values[6].astype(np.int64)
+    order = np.lexsort((-values[5], image))  # by image, then by score (stable)
+    bounds = np.searchsorted(image[order], np.arange(b + 1))
     out = []
     for i in range(b):
-        mine = order[bounds[i] : bounds[i + 1]]
-        v = values[:, mine]
+        v = values[:, order[bounds[i] : bounds[i + 1]]]
         out.append(
             TileDetections(
                 cx=v[0],
@@ -100,7 +96,7 @@ def decode(
                 length_px=v[2],
                 span_px=v[3],
                 heading_deg=v[4],
-                type_probs=type_probs[mine],
+                type_probs=np.ascontiguousarray(v[7:].T),
                 score=v[5],
             )
         )
