@@ -162,7 +162,9 @@ def link_scenes(
 
         stays = tighten_with_flights(stays, flights)
     if type_filter:
-        stays = stays[stays["type"] == type_filter.upper()].reset_index(drop=True)
+        from dwelltime.report import of_type
+
+        stays = of_type(stays, type_filter).reset_index(drop=True)
     return RunResult(
         airport=site,
         aprons=aprons,
