@@ -3,6 +3,9 @@
 A :class:`Grid` is a north-up raster in the airport's UTM CRS. :func:`read_to_grid` reads the
 source window under the grid (decimated by GDAL when the source is much finer than the grid,
 so overviews are used where present) and reprojects it; nothing else of the scene is read.
+A scene already on the grid's lattice (same CRS and pixel size, origin a whole number of
+pixels away: orthoimagery at the model GSD is often delivered so) is read as is, without
+resampling.
 """
 
 from __future__ import annotations
@@ -72,6 +75,19 @@ def read_to_grid(
     count = 1 if indexes is None else len(indexes)
     dtype = np.uint8 if indexes is None else np.dtype(ds.dtypes[indexes[0] - 1])
     out = np.zeros((count, *grid.shape), dtype=dtype)
+    aligned = _aligned_window(ds, grid)
+    if aligned is not None:
+        try:
+            win = aligned.intersection(Window(0, 0, ds.width, ds.height))
+        except WindowError:  # the grid lies outside the scene
+            return out
+        r, c = int(win.row_off - aligned.row_off), int(win.col_off - aligned.col_off)
+        rows, cols = slice(r, r + int(win.height)), slice(c, c + int(win.width))
+        if indexes is None:
+            out[0, rows, cols] = ds.dataset_mask(window=win)
+        else:
+            out[:, rows, cols] = ds.read(list(indexes), window=win)
+        return out
     bounds = array_bounds(*grid.shape, grid.transform)  # (west, south, east, north)
     src_bounds = transform_bounds(grid.crs, ds.crs, bounds[0], bounds[1], bounds[2], bounds[3])
     win = from_bounds(*src_bounds, transform=ds.transform)
@@ -110,6 +126,23 @@ def read_to_grid(
         resampling=Resampling[resampling],
     )
     return out
+
+
+def _aligned_window(ds: object, grid: Grid) -> object | None:
+    """The window of ``ds`` that is exactly ``grid`` (same CRS and pixel size, no rotation,
+    origin within 10⁻⁶ pixel of a whole number of pixels away), else None."""
+    from rasterio.crs import CRS
+    from rasterio.windows import Window
+
+    t, g = ds.transform, grid.transform  # type: ignore[attr-defined]
+    if t.b or t.d or not (math.isclose(t.a, g.a) and math.isclose(t.e, g.e)):
+        return None
+    col, row = (g.c - t.c) / t.a, (g.f - t.f) / t.e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    if ds.crs != CRS.from_user_input(grid.crs):  # type: ignore[attr-defined]
+        return None
+    return Window(round(col), round(row), grid.shape[1], grid.shape[0])
 
 
 def gsd_metres(crs: object, transform: object, width: int, height: int) -> float:

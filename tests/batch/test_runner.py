@@ -112,8 +112,11 @@ def test_dask_local_cluster_gives_the_same_tables(small_series: Path, uninterrup
     """Same scenes, detections and stays; floats agree to rounding only, since Dask workers
     run torch with one thread (a different summation order)."""
     pytest.importorskip("distributed")
-    summary = run_batch(load_spec(job(small_series, "dask", "scheduler: local\n")))
+    extra = "scheduler: local\nformats: [csv, parquet]\n"
+    summary = run_batch(load_spec(job(small_series, "dask", extra)))
     assert summary.airports[0].done == len(SCENES)
+    written = {p.suffix for p in (small_series / "dask" / "ZKPY").iterdir()}
+    assert {".csv", ".parquet"} <= written and ".gpkg" not in written  # the job's formats
     for name, keys in (("detections", ["scene_id", "x"]), ("stays", ["first_seen", "x"])):
         got, want = (
             pd.read_csv(folder / "ZKPY" / f"{name}.csv").sort_values(keys, ignore_index=True)

@@ -30,6 +30,13 @@ def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
         "IL62",
     )
     assert second.imagery == Path("/abs/images") and second.aprons is None
+    assert spec.formats == ("gpkg", "csv")  # the default, as `dwelltime run`
+
+
+def test_spec_takes_output_formats_and_compile(tmp_path):
+    text = "output: o\nformats: [parquet]\ncompile: true\njobs:\n  - {airport: ZKPY, imagery: x}\n"
+    spec = load_spec(write(tmp_path, text))
+    assert spec.formats == ("parquet",) and spec.compile is True
 
 
 @pytest.mark.parametrize(
@@ -45,6 +52,8 @@ def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
             "twice",
         ),
         ("output: o\nbatch_size: 0\njobs:\n  - {airport: ZKPY, imagery: x}\n", "batch_size"),
+        ("output: o\nformats: [shp]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "shp"),
+        ("output: o\nformats: []\njobs:\n  - {airport: ZKPY, imagery: x}\n", "formats"),
         ("- just a list\n", "mapping"),
         ("output: [unclosed\n", "cannot read"),
     ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from affine import Affine
 
 from dwelltime.detector import Detector, TileDetections, detect_tiles
@@ -115,6 +116,35 @@ def test_predict_on_an_untrained_network_returns_one_result_per_image(tiny_model
         assert np.all((d.cx < 70) & (d.cy < 100))
     with pytest.raises(ValueError, match="B, 3, H, W"):
         det.predict(np.zeros((3, 64, 64), dtype=np.uint8))
+
+
+def test_a_compiled_network_runs_every_batch_at_the_largest_size(
+    tiny_model, classes, dims, monkeypatch
+):
+    """torch.compile is replaced by a recorder: the test is about the padding, not Inductor."""
+    shapes = []
+
+    def recording_compile(model, **kwargs):
+        assert kwargs == {"dynamic": False}
+
+        def network(x):
+            shapes.append(tuple(x.shape))
+            return model(x)
+
+        return network
+
+    monkeypatch.setattr(torch, "compile", recording_compile)
+    eager = Detector(tiny_model, classes=classes, dimensions=dims, device="cpu")
+    compiled = Detector(tiny_model, classes=classes, dimensions=dims, device="cpu", compiled=True)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 3, 64, 64), dtype=np.uint8)
+    assert len(compiled.predict(images)) == 4
+    last = compiled.predict(images[:1])  # a partial last batch runs padded to 4
+    assert shapes == [(4, 3, 64, 64), (4, 3, 64, 64)]
+    (want,) = eager.predict(images[:1])
+    assert len(last) == 1
+    np.testing.assert_allclose(last[0].score, want.score, rtol=1e-5)
+    np.testing.assert_allclose(last[0].cx, want.cx)
 
 
 def test_pixel_frame_tiles_give_no_crs_and_mixed_crs_are_refused(detector):

@@ -83,7 +83,7 @@ def run_batch(
     from dwelltime.detector import load_detector
 
     start = time.perf_counter()
-    detector = load_detector(weights, device=spec.device)
+    detector = load_detector(weights, device=spec.device, compiled=spec.compile)
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
     prepared = [_prepare(job, spec.output, retry_failed) for job in spec.jobs]
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
@@ -96,7 +96,7 @@ def run_batch(
             if progress:
                 progress(p.job.airport, finished, total)
         result = _assemble(p)
-        write_result(result, p.folder, overwrite=True)
+        write_result(result, p.folder, formats=spec.formats, overwrite=True)
         p.summary.stays = len(result.stays)
         summary.airports.append(p.summary)
         all_stays.append(result.stays.to_crs("EPSG:4326"))
@@ -210,6 +210,7 @@ def _dask_results(p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights):
                 tile_spec,
                 weights,
                 spec.device,
+                spec.compile,
                 spec.batch_size,
                 pure=False,
             ): scene
@@ -223,20 +224,19 @@ def _dask_results(p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights):
             cluster.close()
 
 
-def _scene_task(scene, site, aprons, tile_spec, weights, device, batch_size):
+def _scene_task(scene, site, aprons, tile_spec, weights, device, compiled, batch_size):
     """Runs on a Dask worker: read one scene and detect; the model is loaded once per worker."""
     from dwelltime.batch.feed import read_payload
 
-    return _detect_payload(
-        read_payload(scene, site, aprons, tile_spec), _worker_detector(weights, device), batch_size
-    )
+    detector = _worker_detector(weights, device, compiled)
+    return _detect_payload(read_payload(scene, site, aprons, tile_spec), detector, batch_size)
 
 
 @functools.lru_cache(maxsize=2)
-def _worker_detector(weights, device):
+def _worker_detector(weights, device, compiled):
     from dwelltime.detector import load_detector
 
-    return load_detector(weights, device=device)
+    return load_detector(weights, device=device, compiled=compiled)
 
 
 def _assemble(p: _Prepared) -> RunResult:

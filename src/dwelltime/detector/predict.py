@@ -55,6 +55,10 @@ class Detector:
 
     ``gsd_m``: model GSD (metres/pixel) the tiles must have; ``classes``: type classes, the last
     one ``unknown``; ``dimensions``: (length_m, wingspan_m) per class for the size prior.
+    ``compiled``: run the network through ``torch.compile`` (fixed shapes: compiled at the
+    first batch, then every smaller batch is padded to the largest seen, so a partial last
+    batch costs no recompilation). Worth it for long GPU jobs (about 1.6× the tiles per
+    second of 1024² tiles on an H100, after about half a minute of compiling).
     """
 
     def __init__(
@@ -66,17 +70,23 @@ class Detector:
         dimensions: dict[str, tuple[float, float]] | None = None,
         device: str = "auto",
         decode_config: DecodeConfig | None = None,
+        compiled: bool = False,
     ) -> None:
         if len(classes) != model.config.num_classes:
             raise ValueError(
                 f"{len(classes)} class names for a network with {model.config.num_classes}"
             )
         self.device = resolve_device(device)
+        if self.device.type == "cuda":
+            # tiles come in a few fixed shapes: let cuDNN time its algorithms once per shape
+            torch.backends.cudnn.benchmark = True
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.classes = list(classes)
         self.gsd_m = gsd_m
         self.dimensions = catalog_dimensions() if dimensions is None else dimensions
         self.decode_config = DecodeConfig() if decode_config is None else decode_config
+        self.network = torch.compile(self.model, dynamic=False) if compiled else self.model
+        self._padded_batch = 0  # compiled: largest batch so far, the size every batch runs at
 
     @property
     def stride(self) -> int:
@@ -93,6 +103,10 @@ class Detector:
             images = torch.from_numpy(np.ascontiguousarray(images))
         x = images.to(self.device, non_blocking=True)
         x = F.pad(x, (0, -w % 32, 0, -h % 32))
+        batch = x.shape[0]
+        if self.network is not self.model and batch:
+            self._padded_batch = max(self._padded_batch, batch)
+            x = torch.cat([x, x.new_zeros((self._padded_batch - batch, *x.shape[1:]))])
         x = x.float().div_(255.0).contiguous(memory_format=torch.channels_last)
         autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16)
@@ -100,7 +114,8 @@ class Detector:
             else contextlib.nullcontext()
         )
         with torch.inference_mode(), autocast:
-            geometry, type_logits = self.model(x)
+            geometry, type_logits = self.network(x)
+        geometry, type_logits = geometry[:batch], type_logits[:batch]
         dets = decode(geometry, type_logits, stride=self.stride, config=self.decode_config)
         return [_inside(d, h, w) for d in dets]
 
@@ -140,8 +155,11 @@ def _select(det: TileDetections, keep: np.ndarray) -> TileDetections:
     )
 
 
-def load_detector(weights: Path | None = None, *, device: str = "auto") -> Detector:
-    """The detector stored at ``weights`` (default: the shipped model in ``models/``).
+def load_detector(
+    weights: Path | None = None, *, device: str = "auto", compiled: bool = False
+) -> Detector:
+    """The detector stored at ``weights`` (default: the shipped model in ``models/``);
+    ``compiled``: see :class:`Detector`.
 
     Raises :class:`~dwelltime.errors.WeightsError` when the file or card is missing, the sha256
     does not match or the weights do not fit the network.
@@ -156,6 +174,7 @@ def load_detector(weights: Path | None = None, *, device: str = "auto") -> Detec
         dimensions=dims,
         device=device,
         decode_config=decode_cfg,
+        compiled=compiled,
     )
 
 

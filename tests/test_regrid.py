@@ -1,0 +1,75 @@
+"""read_to_grid: a scene already on the grid's lattice is read as is; others are resampled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+import rasterio.warp
+from affine import Affine
+from pyproj import Transformer
+
+from dwelltime.regrid import Grid, read_to_grid
+
+X0, Y0 = 730_000.0, 4_345_000.0  # scene upper-left corner, on the 0.5 m lattice (UTM 51N)
+# the same corner in UTM 52N, rounded onto that CRS's 0.5 m lattice
+X52, Y52 = (
+    round(2 * v) / 2
+    for v in Transformer.from_crs("EPSG:32651", "EPSG:32652", always_xy=True).transform(X0, Y0)
+)
+
+
+@pytest.fixture
+def reprojections(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts calls of rasterio.warp.reproject (read_to_grid imports it at each call)."""
+    calls: list[int] = []
+    real = rasterio.warp.reproject
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rasterio.warp, "reproject", counting)
+    return calls
+
+
+@pytest.mark.parametrize("resampling", ["nearest", "bilinear"])
+def test_a_grid_on_the_scene_lattice_reads_the_pixels_as_they_are(
+    tmp_path, write_raster, reprojections, resampling
+):
+    image = write_raster(tmp_path / "s.tif", origin=(X0, Y0), gsd=0.5, shape=(40, 50), nodata=0)
+    # 10 columns left of the scene and 5 rows below it: those grid pixels stay 0
+    grid = Grid("EPSG:32651", Affine(0.5, 0, X0 - 5.0, 0, -0.5, Y0 - 12.5), (20, 30))
+    with rasterio.open(image) as ds:
+        source = ds.read()
+        pixels = read_to_grid(ds, grid, indexes=[1, 2, 3], resampling=resampling)
+        mask = read_to_grid(ds, grid)
+    expected = np.zeros((3, 20, 30), np.uint8)
+    expected[:, :15, 10:] = source[:, 25:40, 0:20]
+    np.testing.assert_array_equal(pixels, expected)
+    assert set(np.unique(mask[0, :15, 10:])) <= {0, 255} and not mask[0, 15:].any()
+    assert not mask[0, :, :10].any()
+    assert reprojections == []
+
+
+def test_a_grid_outside_the_scene_reads_zeros(tmp_path, write_raster):
+    image = write_raster(tmp_path / "s.tif", origin=(X0, Y0), gsd=0.5, shape=(40, 50))
+    grid = Grid("EPSG:32651", Affine(0.5, 0, X0 + 100.0, 0, -0.5, Y0), (8, 8))
+    with rasterio.open(image) as ds:
+        assert not read_to_grid(ds, grid, indexes=[1]).any()
+
+
+@pytest.mark.parametrize(
+    ("crs", "origin", "gsd"),
+    [
+        ("EPSG:32651", (X0 + 0.25, Y0), 0.5),  # half a pixel off the lattice
+        ("EPSG:32651", (X0, Y0), 0.6),  # another pixel size
+        ("EPSG:32652", (X52, Y52), 0.5),  # another CRS
+    ],
+)
+def test_other_scenes_are_resampled(tmp_path, write_raster, reprojections, crs, origin, gsd):
+    image = write_raster(tmp_path / "s.tif", crs=crs, origin=origin, gsd=gsd, shape=(40, 50))
+    grid = Grid("EPSG:32651", Affine(0.5, 0, X0 + 2.0, 0, -0.5, Y0 - 2.0), (8, 8))
+    with rasterio.open(image) as ds:
+        read_to_grid(ds, grid, indexes=[1])
+    assert reprojections == [1]
