@@ -10,12 +10,15 @@ recorded in the model card.
 
 from __future__ import annotations
 
+import copy
+import itertools
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 
 import torch
 import torchvision
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.ops import FeaturePyramidNetwork
 
 #: Per-channel mean and std (of uint8/255 RGB) the model input is normalised with.
@@ -117,6 +120,23 @@ def _head(channels: int, outputs: int) -> nn.Sequential:
         nn.ReLU(inplace=True),
         nn.Conv2d(channels, outputs, 1),
     )
+
+
+def fused_for_inference(model: OrientedCenterNet) -> OrientedCenterNet:
+    """A copy of ``model`` in eval mode with each BatchNorm folded into the convolution just
+    before it (the same outputs to float rounding, about a quarter less time on CPU); ``model``
+    itself is left as it is, so it can go on training or be saved."""
+    fused = copy.deepcopy(model).eval()
+    for block in fused.modules():
+        if not isinstance(block, nn.Sequential):
+            continue
+        names = list(block._modules)
+        for first, second in itertools.pairwise(names):
+            conv, norm = block._modules[first], block._modules[second]
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                block._modules[first] = fuse_conv_bn_eval(conv, norm)
+                block._modules[second] = nn.Identity()
+    return fused
 
 
 def build_detector(

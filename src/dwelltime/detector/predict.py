@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from dwelltime.detector.decode import DecodeConfig, TileDetections, decode
 from dwelltime.detector.merge import georeference, merge_overlaps
-from dwelltime.detector.model import OrientedCenterNet
+from dwelltime.detector.model import OrientedCenterNet, fused_for_inference
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class
 from dwelltime.detector.weights import default_weights, load_model
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
@@ -80,7 +80,7 @@ class Detector:
         if self.device.type == "cuda":
             # tiles come in a few fixed shapes: let cuDNN time its algorithms once per shape
             torch.backends.cudnn.benchmark = True
-        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
+        self.model = fused_for_inference(model).to(self.device, memory_format=torch.channels_last)
         self.classes = list(classes)
         self.gsd_m = gsd_m
         self.dimensions = catalog_dimensions() if dimensions is None else dimensions

@@ -1,0 +1,29 @@
+"""fused_for_inference: BatchNorm folded into convolutions, same outputs, original untouched."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dwelltime.detector.model import fused_for_inference
+
+
+def test_folding_batchnorm_keeps_the_outputs_and_the_original(tiny_model):
+    torch.manual_seed(0)
+    with torch.no_grad():  # statistics far from the defaults, so a missed fold would show
+        for norm in tiny_model.modules():
+            if isinstance(norm, nn.BatchNorm2d):
+                norm.running_mean.uniform_(-0.5, 0.5)
+                norm.running_var.uniform_(0.5, 2.0)
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.uniform_(-0.2, 0.2)
+    tiny_model.eval()
+    n_norms = sum(isinstance(m, nn.BatchNorm2d) for m in tiny_model.modules())
+    fused = fused_for_inference(tiny_model)
+    assert n_norms > 10
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in tiny_model.modules()) == n_norms
+    images = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        for want, got in zip(tiny_model(images), fused(images), strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
