@@ -178,7 +178,7 @@ def _detect_payload(payload, detector, batch_size: int):
         return payload.error
     try:
         detections = predict_payload(
-            payload.tiles,
+            payload.full_tiles(),
             payload.images,
             detector,
             batch_size=batch_size,
