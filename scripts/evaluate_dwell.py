@@ -2,7 +2,9 @@
 
 Usage: python scripts/evaluate_dwell.py [--n 20] [--out runs/dwell_eval] [--weights W]
        [--device auto] [--days 7] [--max-shift 10] [--seed 0] [--keep] [--reuse]
+       [--split 10] [--link KEY=VALUE ...]
        python scripts/evaluate_dwell.py --synth-only --n 20   # render now, --reuse later
+       python scripts/evaluate_dwell.py --relink --n 20       # re-link saved runs (seconds)
 
 Simulates N airport-weeks with the synthetic engine (airports and seeds vary; irregular
 revisits, clouds on about 30 % of the scenes, every scene misregistered by up to
@@ -15,6 +17,13 @@ undone), to show what co-registration brings, and the stays are tightened with a
 flight log of the week (``flights.csv``: every visit's true arrival and departure, the
 evidence ``dwelltime run --flights`` takes), to show what such evidence brings.
 ``--n 2`` is a quick check.
+
+Each week's pipeline result before linking (``scenes`` with the co-registration offsets,
+``coverage`` and ``detections`` in the co-registered frame) is saved as Parquet under
+``<week>/run/``; ``--relink`` skips rendering and detection and links those saved results
+again (same scoring), so a linking experiment costs seconds. ``--link KEY=VALUE`` overrides a
+:class:`~dwelltime.linking.LinkConfig` field (repeatable; ``None`` for an optional value);
+``--split K`` also prints the overall scores of weeks ``< K`` and ``>= K`` separately.
 
 The pipeline sees imagery and aprons only; the truth is read for scoring and, separately, to
 write the simulated flight log.
@@ -42,9 +51,13 @@ from dwelltime.evaluation.dwell import (
     score_stays,
 )
 from dwelltime.flights import read_flights, tighten_with_flights
+from dwelltime.io import read_layer, write_layers
 from dwelltime.linking import LinkConfig, link_stays
 from dwelltime.synth import simulate_series
 from dwelltime.synth.series import random_spec, revisit_times
+
+#: Layers saved per week under ``<week>/run/`` (Parquet), read back by ``--relink``.
+RUN_LAYERS: tuple[str, ...] = ("scenes", "coverage", "detections")
 
 #: Airports the weeks rotate through (ICAO).
 AIRPORTS = ("ZKPY", "UHWW", "ZYTX", "RKSI", "UUEE", "ZBAA", "UNNT", "UHHH")
@@ -91,48 +104,96 @@ def render_week(w: Week, args: argparse.Namespace) -> None:
     )
 
 
-def run_week(k: int, args: argparse.Namespace, detector) -> dict[str, object]:
-    """Simulate, run and score week ``k``; returns its stays (with and without
-    co-registration), truth and timings, airports keyed per week."""
+def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> dict[str, object]:
+    """Simulate, run and score week ``k`` (or, with ``--relink``, link its saved run again);
+    returns its stays (with and without co-registration), truth and timings, airports keyed
+    per week."""
     w = week(k, args)
     airport, folder = w.airport, w.folder
     t0 = time.perf_counter()
-    if not (args.reuse and (folder / "imagery").is_dir() and (folder / "truth").is_dir()):
-        render_week(w, args)
-    t1 = time.perf_counter()
-    result = pipeline.run(
-        folder / "imagery", airport, aprons=folder / "aprons.geojson", detector=detector
-    )
+    if args.relink:
+        layers = load_run(folder)
+        t1 = time.perf_counter()
+        stays = link_stays(layers["detections"], layers["coverage"], config)
+    else:
+        if not (args.reuse and (folder / "imagery").is_dir() and (folder / "truth").is_dir()):
+            render_week(w, args)
+        t1 = time.perf_counter()
+        result = pipeline.run(
+            folder / "imagery",
+            airport,
+            aprons=folder / "aprons.geojson",
+            detector=detector,
+            link_config=config,
+        )
+        layers = {name: getattr(result, name) for name in RUN_LAYERS}
+        write_layers(folder / "run", layers, formats=("parquet",), overwrite=True)
+        stays = result.stays
     t2 = time.perf_counter()
-    offsets = result.scenes[["scene_id", "shift_x_m", "shift_y_m"]].fillna(0.0)
+    scenes = layers["scenes"]
+    offsets = scenes[["scene_id", "shift_x_m", "shift_y_m"]].fillna(0.0)
     undone = offsets.assign(shift_x_m=-offsets["shift_x_m"], shift_y_m=-offsets["shift_y_m"])
     raw = link_stays(
-        apply_offsets(result.detections, undone),
-        apply_offsets(result.coverage, undone),
-        LinkConfig(),
+        apply_offsets(layers["detections"], undone),
+        apply_offsets(layers["coverage"], undone),
+        config,
     )
     truth = load_true_stays(folder, airport)
-    flights = tighten_with_flights(result.stays, read_flights(write_flight_log(folder, airport)))
+    flights = tighten_with_flights(stays, read_flights(write_flight_log(folder, airport)))
     key = f"{airport}#{k}"
-    if not (args.keep or args.reuse):
+    if not (args.keep or args.reuse or args.relink):
         shutil.rmtree(folder / "imagery")
     print(
-        f"week {k + 1}/{args.n} {airport} seed {w.seed}: {len(result.scenes)} scenes, "
-        f"{len(result.detections)} detections, {len(result.stays)} stays "
-        f"({int(truth['observed'].sum())} observed true); synth {t1 - t0:.0f} s, "
-        f"pipeline {t2 - t1:.0f} s",
+        f"week {k + 1}/{args.n} {airport} seed {w.seed}: {len(scenes)} scenes, "
+        f"{len(layers['detections'])} detections, {len(stays)} stays "
+        f"({int(truth['observed'].sum())} observed true); "
+        f"{'load' if args.relink else 'synth'} {t1 - t0:.0f} s, "
+        f"{'link' if args.relink else 'pipeline'} {t2 - t1:.0f} s",
         flush=True,
     )
     return {  # plain frames: weeks are in different UTM zones, scoring uses x, y per week
-        "stays": _plain(result.stays).assign(airport=key),
+        "k": k,
+        "stays": _plain(stays).assign(airport=key),
         "raw": _plain(raw).assign(airport=key),
         "flights": _plain(flights).assign(airport=key),
         "truth": truth.assign(airport=key),
-        "revisit_h": median_revisit_h(result.scenes["acquired"]),
-        "coreg": _plain(result.scenes),
+        "revisit_h": median_revisit_h(scenes["acquired"]),
+        "coreg": _plain(scenes),
         "folder": folder,
-        "seconds": (t1 - t0, t2 - t1),
+        "seconds": (0.0 if args.relink else t1 - t0, t2 - t1),
     }
+
+
+def load_run(folder: Path) -> dict[str, object]:
+    """The layers a detection pass saved under ``<folder>/run/`` (:data:`RUN_LAYERS`)."""
+    paths = {name: folder / "run" / f"{name}.parquet" for name in RUN_LAYERS}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise SystemExit(
+            f"{missing[0]}: not found; run once without --relink (with --reuse) to detect "
+            "and save each week"
+        )
+    return {name: read_layer(path) for name, path in paths.items()}
+
+
+def link_config(overrides: list[str]) -> LinkConfig:
+    """A :class:`LinkConfig` from ``KEY=VALUE`` strings (values parsed as Python literals,
+    ``None`` allowed); defaults elsewhere."""
+    import ast
+
+    values: dict[str, object] = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--link {item!r}: give KEY=VALUE, e.g. --link max_gap_h=None")
+        try:
+            values[key.strip()] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            values[key.strip()] = text.strip()
+    try:
+        return LinkConfig.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"--link: {exc}") from exc
 
 
 def write_flight_log(folder: Path, airport: str) -> Path:
@@ -169,6 +230,29 @@ def coregistration_error(weeks: list[dict[str, object]]) -> pd.Series:
     return pd.concat(errors, ignore_index=True) if errors else pd.Series([], dtype=float)
 
 
+#: Stay sets scored per run: as linked, linked without co-registration, tightened by flights.
+STAY_SETS: tuple[str, ...] = ("stays", "raw", "flights")
+
+
+def score_weeks(weeks: list[dict[str, object]], name: str, gate_m: float) -> pd.DataFrame:
+    """Scores (:func:`score_stays`) of the stay set ``name`` of ``weeks`` against their truth."""
+    return score_stays(
+        pd.concat([w[name] for w in weeks], ignore_index=True),
+        pd.concat([w["truth"] for w in weeks], ignore_index=True),
+        max_distance_m=gate_m,
+    )
+
+
+def overall_line(row: pd.Series) -> str:
+    """One line of overall scores: true/predicted/matched stays, P, R, F1, coverage, error."""
+    return (
+        f"{row['n_true']} true, {row['n_pred']} predicted, {row['tp']} matched; "
+        f"precision {row['precision']:.3f}, recall {row['recall']:.3f}, F1 {row['f1']:.3f}, "
+        f"coverage {row['coverage']:.3f}, median |err| {row['median_abs_err_h']:.1f} h "
+        f"over {row['n_bounded']} bounded"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20, help="airport-weeks to simulate")
@@ -186,29 +270,34 @@ def main() -> None:
         help="reuse weeks kept by --keep or --synth-only (and keep them)",
     )
     parser.add_argument("--synth-only", action="store_true", help="render the weeks and stop")
+    parser.add_argument(
+        "--relink",
+        action="store_true",
+        help="skip detection: link each week's saved <week>/run/ layers again",
+    )
+    parser.add_argument(
+        "--link",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a LinkConfig field (repeatable)",
+    )
+    parser.add_argument(
+        "--split", type=int, default=None, help="also score weeks < K and >= K separately"
+    )
     args = parser.parse_args()
+    config = link_config(args.link)
 
     if args.synth_only:
         for k in range(args.n):
             render_week(w := week(k, args), args)
             print(f"rendered {w.folder}", flush=True)
         return
-    detector = load_detector(args.weights, device=args.device)
+    detector = None if args.relink else load_detector(args.weights, device=args.device)
     start = time.perf_counter()
-    weeks = [run_week(k, args, detector) for k in range(args.n)]
+    weeks = [run_week(k, args, detector, config) for k in range(args.n)]
     elapsed = time.perf_counter() - start
-    truth = pd.concat([w["truth"] for w in weeks], ignore_index=True)
-    scores = score_stays(
-        pd.concat([w["stays"] for w in weeks], ignore_index=True), truth, max_distance_m=args.gate
-    )
-    raw, flights = (
-        score_stays(
-            pd.concat([w[name] for w in weeks], ignore_index=True),
-            truth,
-            max_distance_m=args.gate,
-        )
-        for name in ("raw", "flights")
-    )
+    scores, raw, flights = (score_weeks(weeks, name, args.gate) for name in STAY_SETS)
     revisit = float(np.nanmedian([w["revisit_h"] for w in weeks]))
     err = coregistration_error(weeks)
     overall, before, evidence = scores.iloc[-1], raw.iloc[-1], flights.iloc[-1]
@@ -216,6 +305,17 @@ def main() -> None:
     print()
     print(format_scores(scores))
     print()
+    if config != LinkConfig():
+        print(f"link config: {config}")
+    if args.split is not None:
+        for label, part in (
+            (f"weeks 0-{args.split - 1}", [w for w in weeks if w["k"] < args.split]),
+            (f"weeks {args.split}-{args.n - 1}", [w for w in weeks if w["k"] >= args.split]),
+        ):
+            if part:
+                print(f"{label}: {overall_line(score_weeks(part, 'stays', args.gate).iloc[-1])}")
+        print(f"all {args.n} weeks: {overall_line(overall)}")
+        print()
     print(
         f"{args.n} airport-weeks in {elapsed / 60:.1f} min (synth {synth_s / 60:.1f} min); "
         f"misregistration up to {args.max_shift:g} m"
