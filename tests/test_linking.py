@@ -163,14 +163,18 @@ def test_stand_mostly_outside_the_visible_area_is_not_visible():
     assert stay["end_bounded_by"] == "s3"
 
 
-def test_single_low_score_sighting_is_dropped():
+def test_weak_stays_are_dropped_by_their_combined_evidence():
+    # Evidence 1 - prod(1 - score): 0.6 alone fails 0.65, 0.7 passes; two sightings at 0.3
+    # give 0.51 (fail), two at 0.45 give 0.6975 (pass).
     dets = detections(
-        [sighting("s1", score=0.3), sighting("s2", x=300, score=0.8)]
-        + [sighting(s, x=500, score=0.3) for s in ("s1", "s2")]
+        [sighting("s1", x=100, score=0.6), sighting("s2", x=200, score=0.7)]
+        + [sighting(s, x=300, score=0.3) for s in ("s1", "s2")]
+        + [sighting(s, x=400, score=0.45) for s in ("s1", "s2")]
     )
     stays = link_stays(dets, coverage(SCENES))
-    assert sorted(stays["x"]) == [300.0, 500.0]
-    assert len(link_stays(dets, coverage(SCENES), LinkConfig(min_score_single=0.0))) == 3
+    assert sorted(stays["x"]) == [200.0, 400.0]
+    assert len(link_stays(dets, coverage(SCENES), LinkConfig(min_score_single=0.0))) == 4
+    assert len(link_stays(dets, coverage(SCENES), LinkConfig(min_score_single=0.55))) == 3
 
 
 def test_type_flip_only_costs_and_the_stay_takes_the_weighted_majority():
@@ -206,17 +210,109 @@ def test_different_size_is_a_different_aircraft():
     assert first.end_bounded_by == "s2"  # the small aircraft there does not hide the absence
 
 
+GAP_SCENES = {"a": 0.0, "b": 12.0, "c": 24.0, "d": 124.0, "e": 136.0, "f": 148.0}
+
+
+def gap_sighting(scene: str, x: float = 100.0, **kw) -> dict:
+    return {"scene_id": scene, "hours": GAP_SCENES[scene], "x": x, "y": 100.0, **kw}
+
+
 def test_long_gap_without_sightings_splits_and_censors_both_sides():
-    scenes = {"a": 0.0, "b": 12.0, "c": 24.0, "d": 124.0, "e": 136.0, "f": 148.0}
-    rows = [
-        {"scene_id": s, "hours": scenes[s], "x": 100.0, "y": 100.0} for s in ("b", "c", "d", "e")
-    ]
-    cover = coverage(scenes)
+    # Sizes differ by 20 % + (53 -> 42 m): beyond gap_max_size_diff, so no re-join.
+    rows = [gap_sighting(s) for s in ("b", "c")]
+    rows += [gap_sighting(s, length_m=42.0, wingspan_m=43.0) for s in ("d", "e")]
+    cover = coverage(GAP_SCENES)
     first, second = link_stays(detections(rows), cover).itertuples()
     assert first.censored_end and second.censored_start
     assert first.start_bounded_by == "a" and second.end_bounded_by == "f"
     whole = link_stays(detections(rows), cover, LinkConfig(max_gap_h=None))
     assert len(whole) == 1 and whole.iloc[0]["dwell_max_h"] == 148.0
+
+
+def test_same_aircraft_after_a_long_gap_is_rejoined():
+    rows = [gap_sighting(s) for s in ("b", "c")]
+    rows += [gap_sighting(s, x=103.0, length_m=50.0, heading_deg=95.0) for s in ("d", "e")]
+    cover = coverage(GAP_SCENES)
+    stays = link_stays(detections(rows), cover)
+    assert len(stays) == 1
+    stay = stays.iloc[0]
+    assert stay["scene_ids"] == "b;c;d;e" and stay["dwell_min_h"] == 124.0
+    assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("a", "f")
+    assert len(link_stays(detections(rows), cover, LinkConfig(gap_max_distance_m=None))) == 2
+    assert len(link_stays(detections(rows), cover, LinkConfig(gap_max_distance_m=2.0))) == 2
+
+
+def test_no_rejoin_when_the_stand_was_seen_empty_or_used_in_between():
+    scenes = {"a": 0.0, "b": 12.0, "c": 100.0, "d": 112.0, "e": 124.0}
+    rows = [{"scene_id": s, "hours": scenes[s], "x": 100.0, "y": 100.0} for s in ("a", "b", "e")]
+    # c and d show the stand empty: two visible misses, more than max_visible_misses.
+    assert len(link_stays(detections(rows), coverage(scenes))) == 2
+    hidden = {"c": CLOUD, "d": CLOUD}
+    assert len(link_stays(detections(rows), coverage(scenes, hidden))) == 1
+    # Something else (a smaller aircraft) stood there in d: e does not rejoin a-b.
+    other = {"scene_id": "d", "hours": 112.0, "x": 101.0, "y": 100.0, "length_m": 30.0}
+    stays = link_stays(detections([*rows, other]), coverage(scenes, {"c": CLOUD}))
+    assert sorted(stays["n_seen"]) == [1, 1, 2]
+
+
+def test_stray_detections_days_apart_are_not_joined_into_a_stay():
+    # Alone, each fails the evidence rule (0.5 < 0.65); joined they would pass (0.75).
+    rows = [gap_sighting("b", score=0.5), gap_sighting("e", score=0.5)]
+    cover = coverage(GAP_SCENES, {s: CLOUD for s in ("c", "d")})
+    assert link_stays(detections(rows), cover).empty
+    rows = [gap_sighting("b", score=0.7), gap_sighting("e", score=0.7)]
+    assert len(link_stays(detections(rows), cover)) == 1
+
+
+def test_badly_measured_sighting_inside_a_stay_is_absorbed():
+    # s3's detection is 35 % wider and typed otherwise: gated out of the track, it would
+    # be a second stay on the same spot at the same time as the first one.
+    rows = [sighting(s) for s in ("s1", "s2", "s4", "s5")]
+    rows.append(sighting("s3", x=101.0, wingspan_m=58.0, type="B77W", score=0.8))
+    stays = link_stays(detections(rows), coverage(SCENES))
+    assert len(stays) == 1
+    stay = stays.iloc[0]
+    assert stay["scene_ids"] == "s1;s2;s3;s4;s5" and stay["n_missed"] == 0
+    apart = link_stays(detections(rows), coverage(SCENES), LinkConfig(absorb_distance_m=None))
+    assert sorted(apart["n_seen"]) == [1, 4]
+    assert apart.set_index("n_seen").loc[4, "n_missed"] == 1
+
+
+def test_only_sightings_inside_and_where_the_stay_was_not_seen_are_absorbed():
+    rows = [sighting(s) for s in ("s1", "s2", "s3", "s4")]
+    wide = {"wingspan_m": 58.0, "score": 0.8}
+    cases = [
+        sighting("s2", x=104.0, **wide),  # same scene as a sighting of the stay
+        sighting("s5", x=101.0, **wide),  # after the stay's last sighting
+        sighting("s2", x=130.0, **wide),  # 30 m away: another spot
+    ]
+    for extra in cases:
+        assert len(link_stays(detections([*rows, extra]), coverage(SCENES))) == 2, extra
+
+
+def test_weak_stay_at_a_known_stand_is_kept():
+    strong = [sighting(s) for s in ("s1", "s2", "s3")]
+    weak = sighting("s6", x=103.0, score=0.4, length_m=28.0, wingspan_m=30.0, type="AN24")
+    stays = link_stays(detections([*strong, weak]), coverage(SCENES))
+    assert sorted(stays["n_seen"]) == [1, 3]
+    assert stays.set_index("n_seen").loc[1, "type"] == "AN24"
+    off = link_stays(
+        detections([*strong, weak]), coverage(SCENES), LinkConfig(stand_distance_m=None)
+    )
+    assert len(off) == 1
+    far = {**weak, "x": 120.0}  # 20 m from the stand
+    assert len(link_stays(detections([*strong, far]), coverage(SCENES))) == 1
+
+
+def test_weak_stay_overlapping_a_strong_one_in_time_is_not_rescued():
+    # A weak duplicate 4 m from a stay, in a scene where the stay was seen too: it neither
+    # joins the stay (same scene) nor counts as standing there before or after it.
+    strong = [sighting(s) for s in ("s1", "s2", "s3")]
+    duplicate = sighting("s2", x=104.0, score=0.4, wingspan_m=58.0)
+    stays = link_stays(detections([*strong, duplicate]), coverage(SCENES))
+    assert len(stays) == 1 and stays.iloc[0]["n_seen"] == 3
+    later = {**duplicate, "scene_id": "s5", "hours": SCENES["s5"]}
+    assert len(link_stays(detections([*strong, later]), coverage(SCENES))) == 2
 
 
 def test_towed_aircraft_is_a_new_stay_unless_moves_are_linked():
@@ -279,6 +375,11 @@ def test_stay_visibility_table():
         ({"max_heading_diff_deg": 120}, "axial"),
         ({"max_gap_h": 0}, "max_gap_h"),
         ({"type_weight": -1}, "type_weight"),
+        ({"gap_max_distance_m": 0}, "gap_max_distance_m"),
+        ({"gap_max_size_diff": 0}, "gap_max_size_diff"),
+        ({"absorb_distance_m": -1}, "absorb_distance_m"),
+        ({"stand_distance_m": 0}, "stand_distance_m"),
+        ({"min_score_single": 1.5}, "probability"),
     ],
 )
 def test_config_is_validated(kwargs, message):

@@ -1,6 +1,6 @@
 """Association of detections across scenes into stays (one aircraft, one continuous presence).
 
-Rules (all parameters in :class:`LinkConfig`, defaults there):
+Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defaults there):
 
 * **Per airport, in time order.** Scenes are the union of the coverage and detection scenes of
   one airport, sorted by acquisition time. At each scene the open tracks and the scene's
@@ -21,8 +21,31 @@ Rules (all parameters in :class:`LinkConfig`, defaults there):
 * **Gaps.** A track is not extended by a sighting more than ``max_gap_h`` hours after its
   previous sighting (``None``: no limit); the later sighting starts a new stay. Nobody looked in
   between, so both sides are reported as censored unless a visible absence bounds them.
-* **False positives.** A stay seen in one scene only whose detection score is below
-  ``min_score_single`` is dropped.
+* **Re-joining across a gap.** A track closed by the gap rule is joined again with the track
+  that starts with the *first* detection at its spot (centre within ``max_distance_m``) after
+  its last sighting, when that detection agrees closely: centre within
+  ``gap_max_distance_m`` (``None``: never re-join), length and span within
+  ``gap_max_size_diff`` (relative), axial heading within ``max_heading_diff_deg``. Also the
+  stand must have been visible in no scene in between (nobody looked: a seen absence across
+  a gap is taken at its word, unlike a miss inside a track), and each side must pass the
+  false-positive rule below on its own (two stray detections days apart make no stay). Being
+  the first detection there, nothing else was seen at that spot in between. A resident seen
+  again after a long revisit gap thus stays one stay.
+* **Absorbing sightings inside a stay.** Two aircraft cannot stand on one spot at once: a
+  track whose sightings all lie strictly between the first and last sighting of another
+  track, in scenes where that track has no sighting, and whose centre is within
+  ``absorb_distance_m`` of it (``None``: never), is the same aircraft measured badly (size,
+  heading or type off the gates) and its sightings join that track (the nearest such one).
+  The scenes it fills no longer count as misses.
+* **False positives.** A stay needs evidence ``1 − Π(1 − score_i)`` over its detections of at
+  least ``min_score_single`` (scores read as probabilities that a detection is real, taken as
+  independent): a stay seen once needs a score of at least ``min_score_single``, one seen
+  twice with low scores needs their combination to reach it. Weaker stays are dropped, except
+  at a known stand:
+* **Known stands.** Aircraft park on stands; stray detections (buildings, vehicles) mostly do
+  not. A stay too weak for the rule above is kept when its centre is within
+  ``stand_distance_m`` (``None``: never) of a stay that passes it on its own and the two do
+  not overlap in time (it stood there before or after).
 * **Type** of a stay = argmax of the score-weighted mean of its detections' type probabilities
   (``unknown`` only when no detection names a type); ``type_prob`` = that mean.
 * **Dwell bounds** (:mod:`dwelltime.dwell`): from the first and last sighting, search outwards
@@ -112,8 +135,12 @@ class LinkConfig:
     size_scale: float = 0.1  # relative size difference that costs 1
     type_weight: float = 1.0  # cost of a complete type disagreement
     max_visible_misses: int = 1  # consecutive visible misses a track survives
-    min_score_single: float = 0.5  # one-sighting stays below this score are dropped
+    min_score_single: float = 0.65  # least evidence 1 − Π(1 − score) of a stay
     max_gap_h: float | None = 72.0  # longest time between sightings of one stay, hours
+    gap_max_distance_m: float | None = 5.0  # re-join across a gap within this, metres
+    gap_max_size_diff: float = 0.2  # and with length and span within this (relative)
+    absorb_distance_m: float | None = 15.0  # absorb a track inside another within this, m
+    stand_distance_m: float | None = 5.0  # weak stays kept this close to a real one, metres
     min_visible_fraction: float = 0.8  # share of the stand disc inside the coverage
     fallback_length_m: float = 40.0  # stand disc diameter when a length is unknown, metres
     link_moves: bool = False  # join a stay with one starting elsewhere at the next scene
@@ -121,6 +148,7 @@ class LinkConfig:
     def __post_init__(self) -> None:
         positive = ("max_distance_m", "distance_scale_m", "max_heading_diff_deg")
         positive += ("heading_scale_deg", "max_size_diff", "size_scale", "fallback_length_m")
+        positive += ("gap_max_size_diff",)
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"LinkConfig.{name} must be > 0, got {getattr(self, name)!r}")
@@ -139,8 +167,15 @@ class LinkConfig:
                 f"LinkConfig.max_visible_misses must be an int >= 0, "
                 f"got {self.max_visible_misses!r}"
             )
-        if self.max_gap_h is not None and not self.max_gap_h > 0:
-            raise ValueError(f"LinkConfig.max_gap_h must be > 0 or None, got {self.max_gap_h!r}")
+        for name in ("max_gap_h", "gap_max_distance_m", "absorb_distance_m", "stand_distance_m"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"LinkConfig.{name} must be > 0 or None, got {value!r}")
+        if self.min_score_single > 1:
+            raise ValueError(
+                f"LinkConfig.min_score_single is a probability: give at most 1, "
+                f"got {self.min_score_single!r}"
+            )
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> LinkConfig:
@@ -168,7 +203,8 @@ class _State:
 class _Track:
     rows: list[int]  # positions in the airport's detection arrays
     misses: int = 0  # consecutive visible misses since the last sighting
-    n_missed: int = 0  # visible misses followed by a later sighting
+    missed_at: list[int] = field(default_factory=list)  # scene indices of visible misses
+    closed_by_gap: bool = False  # closed because the next scene came after max_gap_h
 
 
 @dataclass
@@ -371,6 +407,8 @@ class _AirportLinker:
             if config.max_gap_h is not None:
                 limit = pd.Timedelta(hours=config.max_gap_h)
                 stale = [t for t in open_tracks if time - self._last_time(t) > limit]
+                for track in stale:
+                    track.closed_by_gap = True
                 closed += stale
                 open_tracks = [t for t in open_tracks if t not in stale]
             rows = det.by_scene.get(scene_id, np.empty(0, int))
@@ -383,7 +421,6 @@ class _AirportLinker:
             for r, c in pairs:
                 track = open_tracks[r]
                 track.rows.append(int(rows[c]))
-                track.n_missed += track.misses
                 track.misses = 0
             matched_rows = {c for _, c in pairs}
             unmatched = [i for i in range(len(open_tracks)) if i not in matched_tracks]
@@ -393,7 +430,9 @@ class _AirportLinker:
                 radius = stand_radius(np.array([states[i].length for i in unmatched]), config)
                 seen_visible = self.vis.visible(scene_id, sx, sy, radius)
                 for i, visible in zip(unmatched, seen_visible, strict=True):
-                    open_tracks[i].misses += int(visible)
+                    if visible:
+                        open_tracks[i].misses += 1
+                        open_tracks[i].missed_at.append(k)
             still_open = []
             for track in open_tracks:
                 (closed if track.misses > config.max_visible_misses else still_open).append(track)
@@ -407,11 +446,118 @@ class _AirportLinker:
     def _last_time(self, track: _Track) -> pd.Timestamp:
         return self.times[self.row_scene[track.rows[-1]]]
 
+    def _n_missed(self, track: _Track) -> int:
+        """Visible misses of ``track`` followed by a later sighting."""
+        last = max(self.row_scene[r] for r in track.rows)
+        return sum(k < last for k in track.missed_at)
+
+    def _span(self, track: _Track) -> tuple[int, int]:
+        """Airport scene indices of the first and last sighting."""
+        indices = self.row_scene[track.rows]
+        return int(indices.min()), int(indices.max())
+
+    def rejoin_gaps(self, tracks: list[_Track]) -> list[_Track]:
+        """Join each track closed by the gap rule with the track that starts with the first
+        detection at its spot afterwards, when it agrees closely (module docstring)."""
+        config, det = self.config, self.det
+        if config.gap_max_distance_m is None:
+            return tracks
+        starts = {t.rows[0]: t for t in tracks}
+        for track in sorted(tracks, key=lambda t: self._span(t)[1]):
+            if not track.closed_by_gap or track.rows[0] not in starts:
+                continue  # not split by a gap, or already joined to an earlier track
+            state = det.state(track.rows)
+            last = self._span(track)[1]
+            later = np.flatnonzero(self.row_scene > last)
+            near = later[
+                np.hypot(det.x[later] - state.x, det.y[later] - state.y) <= config.max_distance_m
+            ]
+            if near.size == 0:
+                continue
+            first_index = self.row_scene[near].min()
+            firsts = near[self.row_scene[near] == first_index]
+            candidates = [starts[r] for r in firsts if r in starts]
+            close = dataclasses.replace(
+                config,
+                max_distance_m=config.gap_max_distance_m,
+                max_size_diff=config.gap_max_size_diff,
+            )
+            radius = stand_radius(state.length, config)
+            if any(
+                self.vis.visible(self.scene_ids[k], state.x, state.y, radius)[0]
+                for k in range(last + 1, first_index)
+            ):
+                continue
+            for follower in candidates:
+                first = follower.rows[0]
+                agrees = np.isfinite(det.costs(state, np.array([first]), close)[0])
+                if agrees and self._real(track) and self._real(follower):
+                    track.rows += follower.rows
+                    track.missed_at += follower.missed_at
+                    track.closed_by_gap = follower.closed_by_gap
+                    del starts[first]
+                    starts[track.rows[0]] = track
+                    break
+        return [t for t in tracks if starts.get(t.rows[0]) is t]
+
+    def _real(self, track: _Track) -> bool:
+        """The false-positive rule: evidence of ``track`` reaches ``min_score_single``."""
+        return _evidence(self.det.score[track.rows]) >= self.config.min_score_single
+
+    def _at_known_stands(self, tracks: list[_Track]) -> list[_Track]:
+        """The tracks that pass the false-positive rule, plus the weaker ones standing at the
+        spot of one that passes, before or after it (module docstring)."""
+        real = [t for t in tracks if self._real(t)]
+        limit = self.config.stand_distance_m
+        if limit is None:
+            return real
+        stands = [(self.det.state(t.rows), self._span(t)) for t in real]
+        kept = list(real)
+        for track in tracks:
+            if any(t is track for t in real):
+                continue
+            state, (first, last) = self.det.state(track.rows), self._span(track)
+            if any(
+                math.hypot(state.x - s.x, state.y - s.y) <= limit and (last < a or first > b)
+                for s, (a, b) in stands
+            ):
+                kept.append(track)
+        return kept
+
+    def absorb(self, tracks: list[_Track]) -> list[_Track]:
+        """Merge each track lying inside another one's sightings, at its spot and in scenes
+        where that one was not seen, into the nearest such track (module docstring)."""
+        config, det = self.config, self.det
+        if config.absorb_distance_m is None:
+            return tracks
+        spans = {id(t): self._span(t) for t in tracks}
+        states = {id(t): det.state(t.rows) for t in tracks}
+        absorbed: set[int] = set()
+        for inner in sorted(tracks, key=lambda t: len(t.rows)):
+            first, last = spans[id(inner)]
+            scenes = set(self.row_scene[inner.rows].tolist())
+            si = states[id(inner)]
+            best, best_distance = None, config.absorb_distance_m
+            for outer in tracks:
+                a, b = spans[id(outer)]
+                if outer is inner or id(outer) in absorbed or not a < first <= last < b:
+                    continue
+                if scenes & set(self.row_scene[outer.rows].tolist()):
+                    continue
+                so = states[id(outer)]
+                distance = math.hypot(si.x - so.x, si.y - so.y)
+                if distance <= best_distance:
+                    best, best_distance = outer, distance
+            if best is not None:
+                best.rows = sorted(best.rows + inner.rows, key=lambda r: self.row_scene[r])
+                best.missed_at = [k for k in best.missed_at if k not in scenes]
+                absorbed.add(id(inner))
+        return [t for t in tracks if id(t) not in absorbed]
+
     def stays(self, tracks: list[_Track]) -> list[_Stay]:
         config, det = self.config, self.det
-        kept = [
-            t for t in tracks if len(t.rows) > 1 or det.score[t.rows[0]] >= config.min_score_single
-        ]
+        tracks = self.absorb(self.rejoin_gaps(tracks))
+        kept = self._at_known_stands(tracks)
         kept_rows = np.array(sorted(r for t in kept for r in t.rows), dtype=int)
         stays = []
         for track in kept:
@@ -513,7 +659,7 @@ class _AirportLinker:
                     "start_bounded_by": stay.bound_before[1],
                     "end_bounded_by": stay.bound_after[1],
                     "scene_ids": ";".join(scene_ids),
-                    "n_missed": sum(p.n_missed for p in stay.parts),
+                    "n_missed": sum(self._n_missed(p) for p in stay.parts),
                     "moves": len(stay.parts) - 1,
                     "heading_deg": last.heading,
                     "length_m": overall.length,
@@ -522,6 +668,11 @@ class _AirportLinker:
                 }
             )
         return records
+
+
+def _evidence(scores: np.ndarray) -> float:
+    """Probability that at least one of independent detections with these scores is real."""
+    return float(1.0 - np.prod(1.0 - np.clip(scores, 0.0, 1.0)))
 
 
 def _argmax_type(types: Mapping[str, float]) -> tuple[str, float]:
