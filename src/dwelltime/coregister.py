@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -121,9 +123,15 @@ def highpass(
     blur = ndimage.gaussian_filter(data, sigma_px)
     weight = ndimage.gaussian_filter(w, sigma_px)
     low = np.divide(blur, weight, out=np.zeros_like(blur), where=weight > 1e-6)
-    border = max(1, math.ceil(2 * sigma_px))
-    inner = ndimage.binary_erosion(valid, iterations=border, border_value=0)
+    inner = shrunk(valid, sigma_px)
     return np.where(inner, data - low, 0.0), inner
+
+
+def shrunk(valid: np.ndarray, sigma_px: float) -> np.ndarray:
+    """``valid`` less the pixels within ``2 sigma_px`` of an invalid one (or of the edge),
+    where the high-pass of :func:`highpass` is biased by what lies outside."""
+    border = max(1, math.ceil(2 * sigma_px))
+    return ndimage.binary_erosion(valid, iterations=border, border_value=0)
 
 
 class MatchReference:
@@ -231,13 +239,19 @@ def apron_mask(aprons: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     return ~geometry_mask(geoms, out_shape=grid.shape, transform=grid.transform)
 
 
-def read_scene(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray) -> _Raster:
-    """One scene on the matching grid: mean of its RGB bands, high-passed, and its valid mask
-    (data, not cloud where a provider mask exists, inside ``region``)."""
+def read_scene(
+    scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray, *, pixels: bool = True
+) -> _Raster:
+    """One scene on the matching grid: mean of its RGB bands, high-passed, and its usable mask
+    (data, not cloud where a provider mask exists, away from invalid pixels by the high-pass
+    border, inside ``region``). ``pixels=False`` reads the mask only (``image`` is empty)."""
     import rasterio
 
     with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
         valid = valid_mask(ds, grid, mask)
+        if not pixels:
+            usable = shrunk(valid, config.highpass_m / grid.gsd_m)
+            return _Raster(scene, np.empty((0, 0)), usable & region)
         bands = read_to_grid(ds, grid, indexes=rgb_bands(ds, scene.provider), resampling="bilinear")
     gray = bands.astype(np.float64).mean(axis=0)
     image, valid = highpass(gray, valid, config.highpass_m / grid.gsd_m)
@@ -251,40 +265,68 @@ def coregister_scenes(
     config: CoregConfig = CoregConfig(),
     *,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """Offsets of ``scenes`` over ``aprons`` (:data:`OFFSET_COLUMNS`, one row per scene).
 
     A scene that cannot be read gets status ``failed`` (a warning names the file) and offset 0;
-    the others are still measured. ``progress(done, total)`` after each scene.
+    the others are still measured. ``progress(done, total)`` after each scene and pass.
+
+    Two passes keep the memory to a few scenes however many there are: the usable masks
+    alone choose the reference, then every scene is read, matched and dropped in turn,
+    ``workers`` threads at a time (GDAL reads and the FFTs run outside Python's lock).
     """
     if not scenes or aprons.empty:
         return _offsets_frame([])
     grid = matching_grid(aprons, airport, config)
     region = apron_mask(aprons, grid)
-    rasters: list[_Raster] = []
-    failed: list[str] = []
     total = 2 * len(scenes)
-    for done, scene in enumerate(scenes, start=1):
+    failed: list[str] = []
+
+    def attempt(step: Callable[[Scene], object], scene: Scene) -> object | None:
         try:
-            rasters.append(read_scene(scene, grid, config, region))
+            return step(scene)
         except Exception as exc:  # one unreadable scene must not stop the others
             log.warning("%s: co-registration skipped: %s: %s", scene.path, type(exc).__name__, exc)
+            return None
+
+    usable: dict[str, int] = {}  # scene_id → usable pixels on the matching grid
+    for done, scene in enumerate(scenes, start=1):
+        mask = attempt(lambda s: read_scene(s, grid, config, region, pixels=False), scene)
+        if mask is None:
             failed.append(scene.scene_id)
-        if progress is not None:
-            progress(done, total)
-    rows = [_row(s, 0.0, 0.0, float("nan"), "failed") for s in failed]
-    if not rasters:
-        return _offsets_frame(rows)
-    ref = _choose_reference(rasters, config)
-    match = MatchReference(ref.image, ref.valid, math.ceil(config.max_shift_m / grid.gsd_m))
-    measured = []
-    for done, r in enumerate(rasters, start=len(scenes) + 1):
-        if r is ref:
-            measured.append(_row(r.scene.scene_id, 0.0, 0.0, 1.0, "reference"))
         else:
-            measured.append(_measure(match, r, grid.gsd_m, config))
+            usable[scene.scene_id] = int(mask.valid.sum())  # type: ignore[attr-defined]
         if progress is not None:
             progress(done, total)
+    todo = [s for s in scenes if s.scene_id in usable]
+    ref = (
+        attempt(
+            lambda s: read_scene(s, grid, config, region), _choose_reference(todo, usable, config)
+        )
+        if todo
+        else None
+    )
+    if ref is None:
+        return _offsets_frame([_row(s.scene_id, 0.0, 0.0, float("nan"), "failed") for s in scenes])
+    match = MatchReference(ref.image, ref.valid, math.ceil(config.max_shift_m / grid.gsd_m))
+
+    def measure(scene: Scene) -> dict[str, object]:
+        if scene is ref.scene:
+            return _row(scene.scene_id, 0.0, 0.0, 1.0, "reference")
+        return _measure(match, read_scene(scene, grid, config, region), grid.gsd_m, config)
+
+    measured = []
+    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
+        rows = pool.map(lambda s: attempt(measure, s), todo)
+        for done, (scene, row) in enumerate(zip(todo, rows, strict=True), start=len(scenes) + 1):
+            if row is None:
+                failed.append(scene.scene_id)
+            else:
+                measured.append(row)
+            if progress is not None:
+                progress(done, total)
+    rows = [_row(s, 0.0, 0.0, float("nan"), "failed") for s in failed]
     trusted = [row for row in measured if row["coreg_status"] in ("ok", "reference")]
     cx = float(np.median([row["shift_x_m"] for row in trusted]))
     cy = float(np.median([row["shift_y_m"] for row in trusted]))
@@ -294,10 +336,10 @@ def coregister_scenes(
     return _offsets_frame(measured + rows)
 
 
-def _choose_reference(rasters: list[_Raster], config: CoregConfig) -> _Raster:
-    """The scene with the most valid pixels among the finest ones (ties: earliest)."""
-    fine = [r for r in rasters if r.scene.gsd_m <= config.reference_max_gsd_m] or rasters
-    return max(fine, key=lambda r: (int(r.valid.sum()), -r.scene.acquired.value))
+def _choose_reference(scenes: list[Scene], usable: dict[str, int], config: CoregConfig) -> Scene:
+    """The scene with the most usable pixels among the finest ones (ties: earliest)."""
+    fine = [s for s in scenes if s.gsd_m <= config.reference_max_gsd_m] or scenes
+    return max(fine, key=lambda s: (usable[s.scene_id], -s.acquired.value))
 
 
 def _measure(
