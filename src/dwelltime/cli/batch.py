@@ -35,6 +35,8 @@ def batch(
     device: auto          # or cpu, cuda
     batch_size: 16        # tiles per forward pass
     workers: 4            # reader processes
+    compile: false        # torch.compile the network (GPU jobs)
+    formats: [gpkg, csv]  # also geojson, parquet
     jobs:
       - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
       - {airport: UUWW, imagery: vnukovo/}
