@@ -210,6 +210,23 @@ def test_different_size_is_a_different_aircraft():
     assert first.end_bounded_by == "s2"  # the small aircraft there does not hide the absence
 
 
+def test_after_hours_unseen_only_a_close_match_extends_a_track():
+    scenes = {"a": 0.0, "b": 2.0, "c": 20.0, "d": 22.0}
+    first = [{"scene_id": s, "hours": scenes[s], "x": 100.0, "y": 100.0} for s in ("a", "b")]
+
+    def stays_with(later: dict, config: LinkConfig | None = None) -> list[int]:
+        rows = [*first, {"scene_id": "c", "hours": 20.0, "y": 100.0, **later}]
+        stays = link_stays(detections(rows), coverage(scenes), config or LinkConfig())
+        return sorted(stays["n_seen"])
+
+    smaller = {"x": 101.0, "length_m": 42.0}  # 21 % shorter: inside max_size_diff only
+    assert stays_with(smaller) == [1, 2]
+    assert stays_with(smaller, LinkConfig(close_after_h=None)) == [3]
+    assert stays_with(smaller, LinkConfig(close_after_h=24.0)) == [3]
+    assert stays_with({"x": 107.0}) == [1, 2]  # 7 m off: inside max_distance_m only
+    assert stays_with({"x": 103.0, "length_m": 50.0}) == [3]  # close: the same aircraft
+
+
 GAP_SCENES = {"a": 0.0, "b": 12.0, "c": 24.0, "d": 124.0, "e": 136.0, "f": 148.0}
 
 
@@ -218,14 +235,14 @@ def gap_sighting(scene: str, x: float = 100.0, **kw) -> dict:
 
 
 def test_long_gap_without_sightings_splits_and_censors_both_sides():
-    # Sizes differ by 20 % + (53 -> 42 m): beyond gap_max_size_diff, so no re-join.
+    # Sizes differ by 20 % + (53 -> 42 m): beyond close_size_diff, so no re-join.
     rows = [gap_sighting(s) for s in ("b", "c")]
     rows += [gap_sighting(s, length_m=42.0, wingspan_m=43.0) for s in ("d", "e")]
     cover = coverage(GAP_SCENES)
     first, second = link_stays(detections(rows), cover).itertuples()
     assert first.censored_end and second.censored_start
     assert first.start_bounded_by == "a" and second.end_bounded_by == "f"
-    whole = link_stays(detections(rows), cover, LinkConfig(max_gap_h=None))
+    whole = link_stays(detections(rows), cover, LinkConfig(max_gap_h=None, close_after_h=None))
     assert len(whole) == 1 and whole.iloc[0]["dwell_max_h"] == 148.0
 
 
@@ -238,8 +255,8 @@ def test_same_aircraft_after_a_long_gap_is_rejoined():
     stay = stays.iloc[0]
     assert stay["scene_ids"] == "b;c;d;e" and stay["dwell_min_h"] == 124.0
     assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("a", "f")
-    assert len(link_stays(detections(rows), cover, LinkConfig(gap_max_distance_m=None))) == 2
-    assert len(link_stays(detections(rows), cover, LinkConfig(gap_max_distance_m=2.0))) == 2
+    assert len(link_stays(detections(rows), cover, LinkConfig(rejoin_gaps=False))) == 2
+    assert len(link_stays(detections(rows), cover, LinkConfig(close_distance_m=2.0))) == 2
 
 
 def test_no_rejoin_when_the_stand_was_seen_empty_or_used_in_between():
@@ -375,8 +392,9 @@ def test_stay_visibility_table():
         ({"max_heading_diff_deg": 120}, "axial"),
         ({"max_gap_h": 0}, "max_gap_h"),
         ({"type_weight": -1}, "type_weight"),
-        ({"gap_max_distance_m": 0}, "gap_max_distance_m"),
-        ({"gap_max_size_diff": 0}, "gap_max_size_diff"),
+        ({"close_distance_m": 0}, "close_distance_m"),
+        ({"close_size_diff": 0}, "close_size_diff"),
+        ({"close_after_h": -1}, "close_after_h"),
         ({"absorb_distance_m": -1}, "absorb_distance_m"),
         ({"stand_distance_m": 0}, "stand_distance_m"),
         ({"min_score_single": 1.5}, "probability"),

@@ -18,19 +18,23 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   union of that scene's coverage geometries. An unmatched track whose stand was visible has
   missed once; it survives up to ``max_visible_misses`` consecutive visible misses and closes
   at the next one. Scenes where the stand was not visible count neither way.
+* **Close agreement after a while.** Within hours an aircraft on a stand is almost surely the
+  one seen there before; the longer nobody saw it, the likelier another one took the stand. A
+  track not seen for more than ``close_after_h`` hours (``None``: never strict) is extended
+  only by a detection that agrees *closely*: centre within ``close_distance_m`` and length
+  and span within ``close_size_diff`` (relative), about the detector's measurement noise.
 * **Gaps.** A track is not extended by a sighting more than ``max_gap_h`` hours after its
   previous sighting (``None``: no limit); the later sighting starts a new stay. Nobody looked in
   between, so both sides are reported as censored unless a visible absence bounds them.
-* **Re-joining across a gap.** A track closed by the gap rule is joined again with the track
-  that starts with the *first* detection at its spot (centre within ``max_distance_m``) after
-  its last sighting, when that detection agrees closely: centre within
-  ``gap_max_distance_m`` (``None``: never re-join), length and span within
-  ``gap_max_size_diff`` (relative), axial heading within ``max_heading_diff_deg``. Also the
-  stand must have been visible in no scene in between (nobody looked: a seen absence across
-  a gap is taken at its word, unlike a miss inside a track), and each side must pass the
-  false-positive rule below on its own (two stray detections days apart make no stay). Being
-  the first detection there, nothing else was seen at that spot in between. A resident seen
-  again after a long revisit gap thus stays one stay.
+* **Re-joining across a gap.** With ``rejoin_gaps``, a track closed by the gap rule is joined
+  again with the track that starts with the *first* detection at its spot (centre within
+  ``max_distance_m``) after its last sighting, when that detection agrees closely (as above,
+  and axial heading within ``max_heading_diff_deg``), the stand was visible in no scene in
+  between (nobody looked: a seen absence across a gap is taken at its word, unlike a miss
+  inside a track), and each side passes the false-positive rule below on its own (two stray
+  detections days apart make no stay). Being the first detection there, nothing else was
+  seen at that spot in between. A resident seen again after a long revisit gap thus stays
+  one stay.
 * **Absorbing sightings inside a stay.** Two aircraft cannot stand on one spot at once: a
   track whose sightings all lie strictly between the first and last sighting of another
   track, in scenes where that track has no sighting, and whose centre is within
@@ -137,8 +141,10 @@ class LinkConfig:
     max_visible_misses: int = 1  # consecutive visible misses a track survives
     min_score_single: float = 0.65  # least evidence 1 − Π(1 − score) of a stay
     max_gap_h: float | None = 72.0  # longest time between sightings of one stay, hours
-    gap_max_distance_m: float | None = 5.0  # re-join across a gap within this, metres
-    gap_max_size_diff: float = 0.2  # and with length and span within this (relative)
+    close_distance_m: float = 5.0  # close agreement: centres within this, metres
+    close_size_diff: float = 0.2  # and length and span within this (relative)
+    close_after_h: float | None = 12.0  # unseen longer than this, hours: close matches only
+    rejoin_gaps: bool = True  # re-join across max_gap_h by a close match (module docstring)
     absorb_distance_m: float | None = 15.0  # absorb a track inside another within this, m
     stand_distance_m: float | None = 5.0  # weak stays kept this close to a real one, metres
     min_visible_fraction: float = 0.8  # share of the stand disc inside the coverage
@@ -148,7 +154,7 @@ class LinkConfig:
     def __post_init__(self) -> None:
         positive = ("max_distance_m", "distance_scale_m", "max_heading_diff_deg")
         positive += ("heading_scale_deg", "max_size_diff", "size_scale", "fallback_length_m")
-        positive += ("gap_max_size_diff",)
+        positive += ("close_distance_m", "close_size_diff")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"LinkConfig.{name} must be > 0, got {getattr(self, name)!r}")
@@ -167,7 +173,7 @@ class LinkConfig:
                 f"LinkConfig.max_visible_misses must be an int >= 0, "
                 f"got {self.max_visible_misses!r}"
             )
-        for name in ("max_gap_h", "gap_max_distance_m", "absorb_distance_m", "stand_distance_m"):
+        for name in ("max_gap_h", "close_after_h", "absorb_distance_m", "stand_distance_m"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"LinkConfig.{name} must be > 0 or None, got {value!r}")
@@ -393,6 +399,10 @@ class _AirportLinker:
         self.times = list(self.scenes["acquired"])
         self.vis = Visibility(coverage, min_fraction=config.min_visible_fraction)
         index_of = {s: i for i, s in enumerate(self.scene_ids)}
+        #: the gates of a close match (``close_distance_m``, ``close_size_diff``)
+        self.close_config = dataclasses.replace(
+            config, max_distance_m=config.close_distance_m, max_size_diff=config.close_size_diff
+        )
         #: airport scene index of each detection row
         self.row_scene = np.array(
             [index_of[s] for s in self.det.frame["scene_id"].astype(str)], dtype=int
@@ -413,9 +423,10 @@ class _AirportLinker:
                 open_tracks = [t for t in open_tracks if t not in stale]
             rows = det.by_scene.get(scene_id, np.empty(0, int))
             states = [det.state(t.rows) for t in open_tracks]
-            cost = np.array([det.costs(s, rows, config) for s in states]).reshape(
-                len(states), len(rows)
-            )
+            gates = [self._gates(t, time) for t in open_tracks]
+            cost = np.array(
+                [det.costs(s, rows, g) for s, g in zip(states, gates, strict=True)]
+            ).reshape(len(states), len(rows))
             pairs = _assign(cost)
             matched_tracks = {r for r, _ in pairs}
             for r, c in pairs:
@@ -443,6 +454,13 @@ class _AirportLinker:
                 progress(k + 1, n)
         return closed + open_tracks
 
+    def _gates(self, track: _Track, time: pd.Timestamp) -> LinkConfig:
+        """The usual gates, or the close ones when ``track`` was unseen for ``close_after_h``."""
+        after = self.config.close_after_h
+        if after is not None and time - self._last_time(track) > pd.Timedelta(hours=after):
+            return self.close_config
+        return self.config
+
     def _last_time(self, track: _Track) -> pd.Timestamp:
         return self.times[self.row_scene[track.rows[-1]]]
 
@@ -460,7 +478,7 @@ class _AirportLinker:
         """Join each track closed by the gap rule with the track that starts with the first
         detection at its spot afterwards, when it agrees closely (module docstring)."""
         config, det = self.config, self.det
-        if config.gap_max_distance_m is None:
+        if not config.rejoin_gaps:
             return tracks
         starts = {t.rows[0]: t for t in tracks}
         for track in sorted(tracks, key=lambda t: self._span(t)[1]):
@@ -477,11 +495,7 @@ class _AirportLinker:
             first_index = self.row_scene[near].min()
             firsts = near[self.row_scene[near] == first_index]
             candidates = [starts[r] for r in firsts if r in starts]
-            close = dataclasses.replace(
-                config,
-                max_distance_m=config.gap_max_distance_m,
-                max_size_diff=config.gap_max_size_diff,
-            )
+            close = self.close_config
             radius = stand_radius(state.length, config)
             if any(
                 self.vis.visible(self.scene_ids[k], state.x, state.y, radius)[0]
