@@ -223,7 +223,8 @@ def test_after_hours_unseen_only_a_close_match_extends_a_track():
     assert stays_with(smaller) == [1, 2]
     assert stays_with(smaller, LinkConfig(close_after_h=None)) == [3]
     assert stays_with(smaller, LinkConfig(close_after_h=24.0)) == [3]
-    assert stays_with({"x": 107.0}) == [1, 2]  # 7 m off: inside max_distance_m only
+    assert stays_with({"x": 107.0}) == [3]  # 7 m off: by default only size must agree closely
+    assert stays_with({"x": 107.0}, LinkConfig(close_distance_m=5.0)) == [1, 2]
     assert stays_with({"x": 103.0, "length_m": 50.0}) == [3]  # close: the same aircraft
 
 

@@ -21,8 +21,12 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
 * **Close agreement after a while.** Within hours an aircraft on a stand is almost surely the
   one seen there before; the longer nobody saw it, the likelier another one took the stand. A
   track not seen for more than ``close_after_h`` hours (``None``: never strict) is extended
-  only by a detection that agrees *closely*: centre within ``close_distance_m`` and length
-  and span within ``close_size_diff`` (relative), about the detector's measurement noise.
+  only by a detection that agrees *closely*: length and span within ``close_size_diff``
+  (relative; about the 98th percentile of the detector's size disagreement between two
+  sightings of one aircraft) and centre within ``close_distance_m``. The latter defaults
+  (``None``) to ``max_distance_m``: centres also carry the scenes' misregistration (metres
+  when scenes are not or badly co-registered), so only co-registered input should tighten it
+  (the detector's own centre noise is under 5 m).
 * **Gaps.** A track is not extended by a sighting more than ``max_gap_h`` hours after its
   previous sighting (``None``: no limit); the later sighting starts a new stay. Nobody looked in
   between, so both sides are reported as censored unless a visible absence bounds them.
@@ -141,7 +145,7 @@ class LinkConfig:
     max_visible_misses: int = 1  # consecutive visible misses a track survives
     min_score_single: float = 0.65  # least evidence 1 − Π(1 − score) of a stay
     max_gap_h: float | None = 72.0  # longest time between sightings of one stay, hours
-    close_distance_m: float = 5.0  # close agreement: centres within this, metres
+    close_distance_m: float | None = None  # centres agree within, m (None: max_distance_m)
     close_size_diff: float = 0.2  # and length and span within this (relative)
     close_after_h: float | None = 12.0  # unseen longer than this, hours: close matches only
     rejoin_gaps: bool = True  # re-join across max_gap_h by a close match (module docstring)
@@ -154,7 +158,7 @@ class LinkConfig:
     def __post_init__(self) -> None:
         positive = ("max_distance_m", "distance_scale_m", "max_heading_diff_deg")
         positive += ("heading_scale_deg", "max_size_diff", "size_scale", "fallback_length_m")
-        positive += ("close_distance_m", "close_size_diff")
+        positive += ("close_size_diff",)
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"LinkConfig.{name} must be > 0, got {getattr(self, name)!r}")
@@ -173,7 +177,8 @@ class LinkConfig:
                 f"LinkConfig.max_visible_misses must be an int >= 0, "
                 f"got {self.max_visible_misses!r}"
             )
-        for name in ("max_gap_h", "close_after_h", "absorb_distance_m", "stand_distance_m"):
+        optional = ("max_gap_h", "close_after_h", "close_distance_m", "absorb_distance_m")
+        for name in (*optional, "stand_distance_m"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"LinkConfig.{name} must be > 0 or None, got {value!r}")
@@ -401,7 +406,9 @@ class _AirportLinker:
         index_of = {s: i for i, s in enumerate(self.scene_ids)}
         #: the gates of a close match (``close_distance_m``, ``close_size_diff``)
         self.close_config = dataclasses.replace(
-            config, max_distance_m=config.close_distance_m, max_size_diff=config.close_size_diff
+            config,
+            max_distance_m=config.close_distance_m or config.max_distance_m,
+            max_size_diff=config.close_size_diff,
         )
         #: airport scene index of each detection row
         self.row_scene = np.array(
