@@ -308,6 +308,16 @@ def test_only_sightings_inside_and_where_the_stay_was_not_seen_are_absorbed():
         assert len(link_stays(detections([*rows, extra]), coverage(SCENES))) == 2, extra
 
 
+def test_a_weak_track_absorbs_nothing():
+    # Two stray 0.3 detections at s1 and s5 (clouds in s2, s4) around a real aircraft seen
+    # at s3 whose span is off the gate: the strays are not a stay, so s3 stays alone.
+    cover = coverage(SCENES, {"s2": CLOUD, "s4": CLOUD})
+    rows = [sighting(s, score=0.3) for s in ("s1", "s5")]
+    rows.append(sighting("s3", wingspan_m=58.0))
+    stays = link_stays(detections(rows), cover)
+    assert list(stays["scene_ids"]) == ["s3"]
+
+
 def test_weak_stay_at_a_known_stand_is_kept():
     strong = [sighting(s) for s in ("s1", "s2", "s3")]
     weak = sighting("s6", x=103.0, score=0.4, length_m=28.0, wingspan_m=30.0, type="AN24")

@@ -41,10 +41,10 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   one stay.
 * **Absorbing sightings inside a stay.** Two aircraft cannot stand on one spot at once: a
   track whose sightings all lie strictly between the first and last sighting of another
-  track, in scenes where that track has no sighting, and whose centre is within
-  ``absorb_distance_m`` of it (``None``: never), is the same aircraft measured badly (size,
-  heading or type off the gates) and its sightings join that track (the nearest such one).
-  The scenes it fills no longer count as misses.
+  track that passes the false-positive rule below, in scenes where that track has no
+  sighting, and whose centre is within ``absorb_distance_m`` of it (``None``: never), is the
+  same aircraft measured badly (size, heading or type off the gates) and its sightings join
+  that track (the nearest such one). The scenes it fills no longer count as misses.
 * **False positives.** A stay needs evidence ``1 − Π(1 − score_i)`` over its detections of at
   least ``min_score_single`` (scores read as probabilities that a detection is real, taken as
   independent): a stay seen once needs a score of at least ``min_score_single``, one seen
@@ -528,52 +528,52 @@ class _AirportLinker:
     def _at_known_stands(self, tracks: list[_Track]) -> list[_Track]:
         """The tracks that pass the false-positive rule, plus the weaker ones standing at the
         spot of one that passes, before or after it (module docstring)."""
-        real = [t for t in tracks if self._real(t)]
+        real = [self._real(t) for t in tracks]
         limit = self.config.stand_distance_m
-        if limit is None:
-            return real
-        stands = [(self.det.state(t.rows), self._span(t)) for t in real]
-        kept = list(real)
-        for track in tracks:
-            if any(t is track for t in real):
-                continue
-            state, (first, last) = self.det.state(track.rows), self._span(track)
-            if any(
-                math.hypot(state.x - s.x, state.y - s.y) <= limit and (last < a or first > b)
-                for s, (a, b) in stands
-            ):
+        if limit is None or all(real):
+            return [t for t, ok in zip(tracks, real, strict=True) if ok]
+        x, y, first, last = self._places(tracks)
+        stand = np.asarray(real)
+        kept = []
+        for i, track in enumerate(tracks):
+            near = np.hypot(x[stand] - x[i], y[stand] - y[i]) <= limit
+            apart = (last[i] < first[stand]) | (first[i] > last[stand])
+            if real[i] or (near & apart).any():
                 kept.append(track)
         return kept
 
+    def _places(self, tracks: list[_Track]) -> tuple[np.ndarray, ...]:
+        """Centre ``x``, ``y`` (metres) and first and last scene index of each track."""
+        states = [self.det.state(t.rows) for t in tracks]
+        spans = np.array([self._span(t) for t in tracks], dtype=int).reshape(-1, 2)
+        x = np.array([s.x for s in states])
+        y = np.array([s.y for s in states])
+        return x, y, spans[:, 0], spans[:, 1]
+
     def absorb(self, tracks: list[_Track]) -> list[_Track]:
-        """Merge each track lying inside another one's sightings, at its spot and in scenes
+        """Merge each track lying inside a real track's sightings, at its spot and in scenes
         where that one was not seen, into the nearest such track (module docstring)."""
-        config, det = self.config, self.det
-        if config.absorb_distance_m is None:
+        limit = self.config.absorb_distance_m
+        if limit is None or not tracks:
             return tracks
-        spans = {id(t): self._span(t) for t in tracks}
-        states = {id(t): det.state(t.rows) for t in tracks}
-        absorbed: set[int] = set()
-        for inner in sorted(tracks, key=lambda t: len(t.rows)):
-            first, last = spans[id(inner)]
-            scenes = set(self.row_scene[inner.rows].tolist())
-            si = states[id(inner)]
-            best, best_distance = None, config.absorb_distance_m
-            for outer in tracks:
-                a, b = spans[id(outer)]
-                if outer is inner or id(outer) in absorbed or not a < first <= last < b:
-                    continue
-                if scenes & set(self.row_scene[outer.rows].tolist()):
-                    continue
-                so = states[id(outer)]
-                distance = math.hypot(si.x - so.x, si.y - so.y)
-                if distance <= best_distance:
-                    best, best_distance = outer, distance
-            if best is not None:
-                best.rows = sorted(best.rows + inner.rows, key=lambda r: self.row_scene[r])
-                best.missed_at = [k for k in best.missed_at if k not in scenes]
-                absorbed.add(id(inner))
-        return [t for t in tracks if id(t) not in absorbed]
+        x, y, first, last = self._places(tracks)
+        scenes = [set(self.row_scene[t.rows].tolist()) for t in tracks]
+        outer_ok = np.array([self._real(t) for t in tracks])
+        absorbed = np.zeros(len(tracks), bool)
+        for i in sorted(range(len(tracks)), key=lambda i: len(tracks[i].rows)):
+            distance = np.hypot(x - x[i], y - y[i])
+            inside = (first < first[i]) & (last[i] < last) & outer_ok & ~absorbed
+            candidates = np.flatnonzero(inside & (distance <= limit))
+            candidates = [j for j in candidates if j != i and not scenes[i] & scenes[j]]
+            if not candidates:
+                continue
+            j = min(candidates, key=lambda j: distance[j])
+            outer = tracks[j]
+            outer.rows = sorted(outer.rows + tracks[i].rows, key=lambda r: self.row_scene[r])
+            outer.missed_at = [k for k in outer.missed_at if k not in scenes[i]]
+            scenes[j] |= scenes[i]
+            absorbed[i] = True
+        return [t for t, gone in zip(tracks, absorbed, strict=True) if not gone]
 
     def stays(self, tracks: list[_Track]) -> list[_Stay]:
         config, det = self.config, self.det
