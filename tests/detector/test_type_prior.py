@@ -44,7 +44,8 @@ def test_no_detections_no_types():
 
 
 def test_sigma_grows_with_gsd_and_size_classes():
-    assert size_sigma_m(0.3) == 1.5 and size_sigma_m(None) == 1.5 and size_sigma_m(2.0) == 3.0
+    assert size_sigma_m(None) == size_sigma_m(0.5) == pytest.approx(2.69, abs=0.01)
+    assert size_sigma_m(0.3) < size_sigma_m(1.0) < size_sigma_m(3.0) == pytest.approx(6.5, abs=0.01)
     assert list(size_class(np.array([20.0, 45.0, 70.0]), np.array([25.0, 30.0, 60.0]))) == [
         "small",
         "medium",
