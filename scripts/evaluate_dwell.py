@@ -316,8 +316,9 @@ def main() -> None:
                 print(f"{label}: {overall_line(score_weeks(part, 'stays', args.gate).iloc[-1])}")
         print(f"all {args.n} weeks: {overall_line(overall)}")
         print()
+    done = "re-linked from the saved runs" if args.relink else f"(synth {synth_s / 60:.1f} min)"
     print(
-        f"{args.n} airport-weeks in {elapsed / 60:.1f} min (synth {synth_s / 60:.1f} min); "
+        f"{args.n} airport-weeks in {elapsed / 60:.1f} min {done}; "
         f"misregistration up to {args.max_shift:g} m"
     )
     print(
