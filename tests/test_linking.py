@@ -260,6 +260,14 @@ def test_same_aircraft_after_a_long_gap_is_rejoined():
     assert len(link_stays(detections(rows), cover, LinkConfig(close_distance_m=2.0))) == 2
 
 
+def test_a_chain_of_long_gaps_rejoins_into_one_stay():
+    scenes = {"a": 0.0, "b": 100.0, "c": 200.0, "d": 212.0}
+    rows = [{"scene_id": s, "hours": scenes[s], "x": 100.0, "y": 100.0} for s in ("a", "b", "c")]
+    stays = link_stays(detections(rows), coverage(scenes))
+    assert list(stays["scene_ids"]) == ["a;b;c"]
+    assert stays.iloc[0]["end_bounded_by"] == "d"
+
+
 def test_no_rejoin_when_the_stand_was_seen_empty_or_used_in_between():
     scenes = {"a": 0.0, "b": 12.0, "c": 100.0, "d": 112.0, "e": 124.0}
     rows = [{"scene_id": s, "hours": scenes[s], "x": 100.0, "y": 100.0} for s in ("a", "b", "e")]

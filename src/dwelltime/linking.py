@@ -483,43 +483,46 @@ class _AirportLinker:
 
     def rejoin_gaps(self, tracks: list[_Track]) -> list[_Track]:
         """Join each track closed by the gap rule with the track that starts with the first
-        detection at its spot afterwards, when it agrees closely (module docstring)."""
-        config, det = self.config, self.det
-        if not config.rejoin_gaps:
+        detection at its spot afterwards, when it agrees closely (module docstring); a chain
+        of gaps joins one link at a time."""
+        if not self.config.rejoin_gaps:
             return tracks
         starts = {t.rows[0]: t for t in tracks}
         for track in sorted(tracks, key=lambda t: self._span(t)[1]):
-            if not track.closed_by_gap or track.rows[0] not in starts:
-                continue  # not split by a gap, or already joined to an earlier track
-            state = det.state(track.rows)
-            last = self._span(track)[1]
-            later = np.flatnonzero(self.row_scene > last)
-            near = later[
-                np.hypot(det.x[later] - state.x, det.y[later] - state.y) <= config.max_distance_m
-            ]
-            if near.size == 0:
-                continue
-            first_index = self.row_scene[near].min()
-            firsts = near[self.row_scene[near] == first_index]
-            candidates = [starts[r] for r in firsts if r in starts]
-            close = self.close_config
-            radius = stand_radius(state.length, config)
-            if any(
-                self.vis.visible(self.scene_ids[k], state.x, state.y, radius)[0]
-                for k in range(last + 1, first_index)
-            ):
-                continue
-            for follower in candidates:
-                first = follower.rows[0]
-                agrees = np.isfinite(det.costs(state, np.array([first]), close)[0])
-                if agrees and self._real(track) and self._real(follower):
-                    track.rows += follower.rows
-                    track.missed_at += follower.missed_at
-                    track.closed_by_gap = follower.closed_by_gap
-                    del starts[first]
-                    starts[track.rows[0]] = track
-                    break
+            if track.rows[0] not in starts:
+                continue  # already joined to an earlier track
+            while track.closed_by_gap and (follower := self._follower(track, starts)):
+                track.rows += follower.rows
+                track.missed_at += follower.missed_at
+                track.closed_by_gap = follower.closed_by_gap
+                del starts[follower.rows[0]]
         return [t for t in tracks if starts.get(t.rows[0]) is t]
+
+    def _follower(self, track: _Track, starts: dict[int, _Track]) -> _Track | None:
+        """The track starting with the first detection at ``track``'s spot after its last
+        sighting, if it continues ``track`` across the gap (module docstring); else None."""
+        config, det = self.config, self.det
+        state = det.state(track.rows)
+        last = self._span(track)[1]
+        later = np.flatnonzero(self.row_scene > last)
+        near = later[
+            np.hypot(det.x[later] - state.x, det.y[later] - state.y) <= config.max_distance_m
+        ]
+        if near.size == 0 or not self._real(track):
+            return None
+        first_index = self.row_scene[near].min()
+        radius = stand_radius(state.length, config)
+        if any(
+            self.vis.visible(self.scene_ids[k], state.x, state.y, radius)[0]
+            for k in range(last + 1, first_index)
+        ):
+            return None  # seen empty in between
+        for row in near[self.row_scene[near] == first_index]:
+            follower = starts.get(int(row))
+            close = np.isfinite(det.costs(state, np.array([row]), self.close_config)[0])
+            if follower is not None and close and self._real(follower):
+                return follower
+        return None
 
     def _real(self, track: _Track) -> bool:
         """The false-positive rule: evidence of ``track`` reaches ``min_score_single``."""
