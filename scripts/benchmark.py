@@ -297,28 +297,38 @@ def patched(owner: object, name: str, wrap: Callable[[Callable], Callable]) -> I
 def timed_stages() -> Iterator[dict[str, float]]:
     """Wrap the functions of :data:`WRAPPED`; each call adds its own wall seconds (less those
     of wrapped calls inside it) to its key, and its process CPU seconds to ``"cpu " + key``.
-    Calls made inside a ``setup`` call (the report figures read imagery) count as setup only."""
+    Calls made while a ``setup`` call runs, in any thread (the report figures read imagery,
+    co-registration reads on a thread pool), count as setup only. Nesting is followed per
+    thread: the job's finisher thread (post-processing and writing) runs beside inference, so
+    stage seconds may add up to more than the wall clock."""
     import importlib
+    import threading
 
     totals: dict[str, float] = {}
-    frames: list[list] = []  # [key, wall s, CPU s of wrapped calls inside] per active call
+    lock = threading.Lock()
+    local = threading.local()  # .frames: [key, wall s, CPU s of wrapped calls inside] per call
+    setups = [0]  # setup calls running, in any thread
 
     def timer(key: str) -> Callable[[Callable], Callable]:
         def wrap(fn: Callable) -> Callable:
             def wrapper(*a: object, **k: object) -> object:
-                if any(f[0] == "setup" for f in frames):
+                frames = local.__dict__.setdefault("frames", [])
+                if (setups[0] and key != "setup") or any(f[0] == "setup" for f in frames):
                     return fn(*a, **k)
                 frame = [key, 0.0, 0.0]
                 frames.append(frame)
                 start, start_cpu = time.perf_counter(), time.process_time()
+                setups[0] += key == "setup"
                 try:
                     return fn(*a, **k)
                 finally:
+                    setups[0] -= key == "setup"
                     elapsed = time.perf_counter() - start
                     cpu = time.process_time() - start_cpu
                     frames.pop()
-                    totals[key] = totals.get(key, 0.0) + elapsed - frame[1]
-                    totals[f"cpu {key}"] = totals.get(f"cpu {key}", 0.0) + cpu - frame[2]
+                    with lock:
+                        totals[key] = totals.get(key, 0.0) + elapsed - frame[1]
+                        totals[f"cpu {key}"] = totals.get(f"cpu {key}", 0.0) + cpu - frame[2]
                     if frames:
                         frames[-1][1] += elapsed
                         frames[-1][2] += cpu

@@ -13,6 +13,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,48 +143,73 @@ def _prepare(job: AirportJob, output: Path, retry_failed: bool) -> _Prepared:
 
 def _process(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, weights):
     """Commit or record as failed each scene of ``p.todo``, yielding it when done."""
-    if spec.scheduler:
-        results = _dask_results(p, spec, tile_spec, weights)
-    else:
-        results = _local_results(p, spec, detector, tile_spec)
-    for scene, outcome in results:
-        if isinstance(outcome, str):
-            p.store.record_failure(scene.scene_id, str(scene.path), outcome)
-            log.warning("%s: %s: %s", p.site.icao, scene.path, outcome)
-            p.summary.failed += 1
-            yield scene
-            continue
-        coverage, detections, n_tiles = outcome
-        p.store.commit(scene.scene_id, coverage, detections)
-        p.summary.done += 1
-        p.summary.tiles += n_tiles
+    if not spec.scheduler:
+        yield from _local_scenes(p, spec, detector, tile_spec)
+        return
+    for scene, outcome in _dask_results(p, spec, tile_spec, weights):
+        _finish(p, scene, outcome)
         yield scene
 
 
-def _local_results(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec):
-    """DataLoader workers read; this process infers (batched, pinned on CUDA)."""
+def _finish(p: _Prepared, scene: Scene, outcome) -> None:
+    """Commit a scene's ``(coverage, detections, n_tiles)``, or record its error text."""
+    if isinstance(outcome, str):
+        p.store.record_failure(scene.scene_id, str(scene.path), outcome)
+        log.warning("%s: %s: %s", p.site.icao, scene.path, outcome)
+        p.summary.failed += 1
+        return
+    coverage, detections, n_tiles = outcome
+    p.store.commit(scene.scene_id, coverage, detections)
+    p.summary.done += 1
+    p.summary.tiles += n_tiles
+
+
+def _local_scenes(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec):
+    """DataLoader workers read; this process infers (batched, pinned on CUDA) while one
+    thread turns the previous scene's predictions into map rows and commits them."""
     from dwelltime.batch.feed import SceneTiles, scene_loader
 
     dataset = SceneTiles(p.todo, p.site, p.aprons, tile_spec)
     pin = detector.device.type == "cuda"
-    for payload in scene_loader(dataset, workers=spec.workers, pin_memory=pin):
-        yield payload.scene, _detect_payload(payload, detector, spec.batch_size)
+
+    def finish(payload, predictions) -> None:
+        _finish(p, payload.scene, _outcome(payload, predictions, detector))
+
+    with ThreadPoolExecutor(max_workers=1) as finisher:
+        in_flight = None
+        for payload in scene_loader(dataset, workers=spec.workers, pin_memory=pin):
+            predictions = _infer(payload, detector, spec.batch_size)
+            submitted = (payload.scene, finisher.submit(finish, payload, predictions))
+            if in_flight is not None:
+                in_flight[1].result()
+                yield in_flight[0]
+            in_flight = submitted
+        if in_flight is not None:
+            in_flight[1].result()
+            yield in_flight[0]
 
 
-def _detect_payload(payload, detector, batch_size: int):
-    """(coverage, detections, n_tiles) of a payload, or the error text."""
-    from dwelltime.detector import predict_payload
+def _infer(payload, detector, batch_size: int):
+    """The predictions for a payload's tiles, or the error text."""
+    from dwelltime.detector import predict_images
 
     if payload.error is not None:
         return payload.error
     try:
-        detections = predict_payload(
-            payload.full_tiles(),
-            payload.images,
-            detector,
-            batch_size=batch_size,
-            source_gsd_m=payload.scene.gsd_m,
-        )
+        return predict_images(payload.images, detector, batch_size=batch_size)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _outcome(payload, predictions, detector):
+    """``(coverage, detections, n_tiles)`` from a payload's predictions, or the error text."""
+    from dwelltime.detector.predict import detections_frame  # looked up now (benchmark wraps it)
+
+    if isinstance(predictions, str):
+        return predictions
+    try:
+        pairs = list(zip(payload.full_tiles(), predictions, strict=True))
+        detections = detections_frame(pairs, detector, source_gsd_m=payload.scene.gsd_m)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return payload.coverage, detections, len(payload.tiles)
@@ -229,7 +255,8 @@ def _scene_task(scene, site, aprons, tile_spec, weights, device, compiled, batch
     from dwelltime.batch.feed import read_payload
 
     detector = _worker_detector(weights, device, compiled)
-    return _detect_payload(read_payload(scene, site, aprons, tile_spec), detector, batch_size)
+    payload = read_payload(scene, site, aprons, tile_spec)
+    return _outcome(payload, _infer(payload, detector, batch_size), detector)
 
 
 @functools.lru_cache(maxsize=2)

@@ -203,20 +203,15 @@ def detect_tiles(
     return detections_frame(pairs, detector, source_gsd_m=source_gsd_m)
 
 
-def predict_payload(
-    tiles: Sequence[Tile],
-    images: torch.Tensor,
-    detector: Detector,
-    *,
-    batch_size: int = 8,
-    source_gsd_m: float | None = None,
-) -> gpd.GeoDataFrame:
-    """:func:`detect_tiles` for tiles whose pixels arrive as one (T, 3, H, W) uint8 tensor
-    (the batch job's reader workers send them so, pinned for a fast copy to the GPU)."""
+def predict_images(
+    images: torch.Tensor, detector: Detector, *, batch_size: int = 8
+) -> list[TileDetections]:
+    """:meth:`Detector.predict` over (T, 3, H, W) uint8 tiles, ``batch_size`` at a time (the
+    batch job's reader workers send a scene's tiles so, pinned for a fast copy to the GPU)."""
     predictions: list[TileDetections] = []
-    for start in range(0, len(tiles), batch_size):
+    for start in range(0, len(images), batch_size):
         predictions += detector.predict(images[start : start + batch_size])
-    return detections_frame(list(zip(tiles, predictions, strict=True)), detector, source_gsd_m)
+    return predictions
 
 
 def detections_frame(
