@@ -161,3 +161,18 @@ def test_link_command_reads_flights(tmp_path, flights_csv):
     bad.write_text("when,where\n")
     result = CliRunner().invoke(main, ["-q", "link", str(gpkg), "--flights", str(bad)])
     assert result.exit_code == 2 and "missing" in result.output
+
+
+def test_a_look_alike_type_matches_by_measured_size(flights_csv):
+    """The IL62 movements match a stay read as a look-alike (or unknown) whose measured size is
+    an Il-62's (53.1 × 43.2 m), and not a stay of a 30 m aircraft."""
+    rows = []
+    for type_, length, span in (
+        ("A310", 52.5, 43.9),
+        ("unknown", 53.4, 42.6),
+        ("A310", 30.0, 28.0),
+    ):
+        rows.append({**stay(type_=type_), "length_m": length, "wingspan_m": span})
+    out = tighten_with_flights(stays_frame(rows, "EPSG:32651"), read_flights(flights_csv))
+    assert out["start_bounded_by"].tolist() == ["flight:1", "flight:1", "s0"]
+    assert out["end_bounded_by"].tolist() == ["flight:3", "flight:3", "s9"]

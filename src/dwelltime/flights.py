@@ -4,7 +4,11 @@ A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per mov
 columns ``time``, ``airport`` (ICAO or IATA as in the stays), ``event`` (``arr``/``dep``;
 ``arrival``/``departure``, ``a``/``d`` accepted) and ``type`` (ICAO designator) and/or
 ``registration``. Times without a zone are taken as UTC. Rows are matched to a stay by airport
-and type (rows without a type cannot be matched and are reported once).
+and type (rows without a type cannot be matched and are reported once). A row's type matches
+a stay of that type and, where the stay has a measured size (``length_m``, ``wingspan_m``), a
+stay whose size fits that type at least as well as it fits nothing at all (within about 2σ of
+its published length and span: :func:`dwelltime.detector.types.size_likelihood`), since the
+type read from imagery is often a look-alike while the size is measured to a few metres.
 
 Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < ``t_i`` and
 ``t_b`` > ``t_j`` (:mod:`dwelltime.dwell`):
@@ -20,7 +24,7 @@ Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < `
 
 A censored end (no ``t_a`` or no ``t_b``) stays open: an arrival of the same type before the
 first sighting does not show that *this* aircraft came then. Stays of type ``unknown`` are
-never matched.
+matched by their size only.
 """
 
 from __future__ import annotations
@@ -115,9 +119,11 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
     if out.empty or flights.empty:
         return out
     usable = flights[flights["type"] != ""]
+    fits = _size_fits(out, sorted(set(usable["type"])))
     for i in out.index:
         stay = out.loc[i]
-        same = usable[(usable["airport"] == stay["airport"]) & (usable["type"] == stay["type"])]
+        types = {stay["type"]} - {"unknown"} | fits.get(i, set())
+        same = usable[(usable["airport"] == stay["airport"]) & usable["type"].isin(types)]
         if same.empty:
             continue
         t_i, t_j = stay["first_seen"], stay["last_seen"]
@@ -143,3 +149,23 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
             out.at[i, "dwell_max_h"] = hours(t_b - t_a)
         out.at[i, "dwell_est_h"] = hours(end - start)
     return out
+
+
+def _size_fits(stays: gpd.GeoDataFrame, types: list[str]) -> dict[object, set[str]]:
+    """Stay index → the ``types`` (ICAO) of the catalog that its measured length and span fit
+    at least as well as ``unknown`` does; empty where the stays carry no size."""
+    if not types or not {"length_m", "wingspan_m"} <= set(stays.columns):
+        return {}
+    from dwelltime.detector.predict import catalog_dimensions
+    from dwelltime.detector.types import size_likelihood, size_sigma_m
+
+    dims = catalog_dimensions()
+    known = [t for t in types if t in dims]
+    length = stays["length_m"].to_numpy(float)
+    span = stays["wingspan_m"].to_numpy(float)
+    like = size_likelihood(length, span, known, dims, size_sigma_m(None))
+    fit = like >= np.exp(-0.5 * 8.0)  # the flat likelihood of unknown: 2σ off in both
+    return {
+        i: {t for t, ok in zip(known, row, strict=True) if ok}
+        for i, row in zip(stays.index, fit, strict=True)
+    }
