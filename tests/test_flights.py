@@ -163,16 +163,18 @@ def test_link_command_reads_flights(tmp_path, flights_csv):
     assert result.exit_code == 2 and "missing" in result.output
 
 
-def test_a_look_alike_type_matches_by_measured_size(flights_csv):
-    """The IL62 movements match a stay read as a look-alike (or unknown) whose measured size is
-    an Il-62's (53.1 × 43.2 m), and not a stay of a 30 m aircraft."""
+def test_an_uncertain_look_alike_matches_by_measured_size(flights_csv):
+    """The IL62 movements match an uncertain look-alike (or unknown) whose measured size is an
+    Il-62's (53.1 × 43.2 m); not a confident look-alike, nor a 30 m aircraft."""
     rows = []
-    for type_, length, span in (
-        ("A310", 52.5, 43.9),
-        ("unknown", 53.4, 42.6),
-        ("A310", 30.0, 28.0),
+    for type_, prob, length, span in (
+        ("A310", 0.3, 52.5, 43.9),
+        ("unknown", 0.8, 53.4, 42.6),
+        ("A310", 0.3, 30.0, 28.0),
+        ("A310", 0.9, 52.5, 43.9),
     ):
-        rows.append({**stay(type_=type_), "length_m": length, "wingspan_m": span})
+        row = {**stay(type_=type_), "type_prob": prob, "length_m": length, "wingspan_m": span}
+        rows.append(row)
     out = tighten_with_flights(stays_frame(rows, "EPSG:32651"), read_flights(flights_csv))
-    assert out["start_bounded_by"].tolist() == ["flight:1", "flight:1", "s0"]
-    assert out["end_bounded_by"].tolist() == ["flight:3", "flight:3", "s9"]
+    assert out["start_bounded_by"].tolist() == ["flight:1", "flight:1", "s0", "s0"]
+    assert out["end_bounded_by"].tolist() == ["flight:3", "flight:3", "s9", "s9"]

@@ -5,10 +5,12 @@ columns ``time``, ``airport`` (ICAO or IATA as in the stays), ``event`` (``arr``
 ``arrival``/``departure``, ``a``/``d`` accepted) and ``type`` (ICAO designator) and/or
 ``registration``. Times without a zone are taken as UTC. Rows are matched to a stay by airport
 and type (rows without a type cannot be matched and are reported once). A row's type matches
-a stay of that type and, where the stay has a measured size (``length_m``, ``wingspan_m``), a
-stay whose size fits that type at least as well as it fits nothing at all (within about 2σ of
-its published length and span: :func:`dwelltime.detector.types.size_likelihood`), since the
-type read from imagery is often a look-alike while the size is measured to a few metres.
+a stay of that type and, when the stay's type is uncertain (``type_prob`` below
+:data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a measured size (``length_m``,
+``wingspan_m``), a stay whose size fits that type at least as well as it fits nothing at all
+(within about 2σ of its published length and span:
+:func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then often a
+look-alike, while the size is measured to a few metres.
 
 Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < ``t_i`` and
 ``t_b`` > ``t_j`` (:mod:`dwelltime.dwell`):
@@ -40,6 +42,10 @@ from dwelltime.dwell import end_estimate, hours
 from dwelltime.errors import DwelltimeError
 
 log = logging.getLogger(__name__)
+
+#: Below this ``type_prob`` a stay's type is more likely wrong than right, and movements of the
+#: types its measured size fits match it too (see the module docstring).
+SIZE_MATCH_BELOW_TYPE_PROB = 0.5
 
 #: Columns of the frame :func:`read_flights` returns.
 FLIGHT_COLUMNS: tuple[str, ...] = (
@@ -122,7 +128,10 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
     fits = _size_fits(out, sorted(set(usable["type"])))
     for i in out.index:
         stay = out.loc[i]
-        types = {stay["type"]} - {"unknown"} | fits.get(i, set())
+        types = {stay["type"]} - {"unknown"}
+        uncertain = not float(stay["type_prob"]) >= SIZE_MATCH_BELOW_TYPE_PROB  # NaN too
+        if uncertain or stay["type"] == "unknown":
+            types |= fits.get(i, set())
         same = usable[(usable["airport"] == stay["airport"]) & usable["type"].isin(types)]
         if same.empty:
             continue
