@@ -42,7 +42,7 @@ import pandas as pd
 
 from dwelltime import pipeline
 from dwelltime.airports import lookup_airport
-from dwelltime.coregister import apply_offsets
+from dwelltime.coregister import aligned, apply_offsets
 from dwelltime.detector import load_detector
 from dwelltime.evaluation.dwell import (
     format_scores,
@@ -52,7 +52,7 @@ from dwelltime.evaluation.dwell import (
 )
 from dwelltime.flights import read_flights, tighten_with_flights
 from dwelltime.io import read_layer, write_layers
-from dwelltime.linking import LinkConfig, link_stays
+from dwelltime.linking import LinkConfig, for_coregistered, link_stays
 from dwelltime.synth import simulate_series
 from dwelltime.synth.series import random_spec, revisit_times
 
@@ -114,7 +114,8 @@ def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> 
     if args.relink:
         layers = load_run(folder)
         t1 = time.perf_counter()
-        stays = link_stays(layers["detections"], layers["coverage"], config)
+        coregistered = for_coregistered(config) if aligned(layers["scenes"]) else config
+        stays = link_stays(layers["detections"], layers["coverage"], coregistered)
     else:
         if not (args.reuse and (folder / "imagery").is_dir() and (folder / "truth").is_dir()):
             render_week(w, args)

@@ -456,3 +456,12 @@ def test_linked_bounds_hold_the_truth_for_perfect_detections(series):
     upper = math.inf if math.isnan(stay["dwell_max_h"]) else stay["dwell_max_h"]
     assert stay["dwell_min_h"] <= departure - arrival <= upper
     assert stay["dwell_min_h"] <= stay["dwell_est_h"] <= upper
+
+
+def test_coregistered_input_tightens_the_close_gate_unless_set():
+    from dwelltime.linking import COREGISTERED_CLOSE_DISTANCE_M, for_coregistered
+
+    assert LinkConfig().close_distance_m is None  # misregistration allowed for: max_distance_m
+    tight = for_coregistered(LinkConfig())
+    assert tight.close_distance_m == COREGISTERED_CLOSE_DISTANCE_M == 5.0
+    assert for_coregistered(LinkConfig(close_distance_m=8.0)).close_distance_m == 8.0

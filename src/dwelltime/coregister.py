@@ -380,6 +380,12 @@ def _offsets_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     )
 
 
+def aligned(scenes: pd.DataFrame) -> bool:
+    """Whether any scene of ``scenes`` (a frame with :data:`OFFSET_COLUMNS`, e.g. the scenes
+    layer) was measured against the reference (``coreg_status`` ``ok``)."""
+    return "coreg_status" in scenes.columns and bool((scenes["coreg_status"] == "ok").any())
+
+
 def apply_offsets(frame: gpd.GeoDataFrame, offsets: pd.DataFrame) -> gpd.GeoDataFrame:
     """``frame`` (with ``scene_id``, metric CRS) moved into the common frame: ``x``, ``y``
     (when present) and ``geometry`` minus each scene's ``shift_x_m``, ``shift_y_m``. Scenes

@@ -121,7 +121,7 @@ def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
         raise ValueError(f"{path}: say which layer to read, e.g. layer='stays'")
     import pyogrio
 
-    names = _layers(path)
+    names = layer_names(path)
     if layer not in names:
         raise ValueError(f"{path} has no layer {layer!r}; it has {names}")
     meta = pyogrio.read_info(path, layer=layer).get("layer_metadata") or {}
@@ -129,10 +129,12 @@ def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
     return _restore(gpd.read_file(path, layer=layer), schema)
 
 
-def _layers(path: Path) -> list[str]:
+def layer_names(path: Path) -> list[str]:
+    """The layers of a GeoPackage (``path`` or the ``dwelltime.gpkg`` in folder ``path``)."""
     import pyogrio
 
-    return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    path = Path(path)
+    return [str(n) for n in pyogrio.list_layers(path / GPKG_NAME if path.is_dir() else path)[:, 0]]
 
 
 def ensure_writable(paths: Sequence[Path], *, overwrite: bool = False) -> None:

@@ -25,8 +25,10 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   (relative; about the 98th percentile of the detector's size disagreement between two
   sightings of one aircraft) and centre within ``close_distance_m``. The latter defaults
   (``None``) to ``max_distance_m``: centres also carry the scenes' misregistration (metres
-  when scenes are not or badly co-registered), so only co-registered input should tighten it
-  (the detector's own centre noise is under 5 m).
+  when scenes are not or badly co-registered). Detections of co-registered scenes are linked
+  with :func:`for_coregistered`, which sets it to :data:`COREGISTERED_CLOSE_DISTANCE_M`, the
+  detector's own centre noise (``dwelltime run`` and ``dwelltime link`` do so when at least one
+  scene was aligned, ``coreg_status`` ``ok``).
 * **Gaps.** A track is not extended by a sighting more than ``max_gap_h`` hours after its
   previous sighting (``None``: no limit); the later sighting starts a new stay. Nobody looked in
   between, so both sides are reported as censored unless a visible absence bounds them.
@@ -196,6 +198,19 @@ class LinkConfig:
         if unknown:
             raise ValueError(f"unknown LinkConfig keys {unknown}; valid keys are {sorted(known)}")
         return cls(**values)  # type: ignore[arg-type]
+
+
+#: ``close_distance_m`` for co-registered scenes, metres: the detector's own centre noise.
+COREGISTERED_CLOSE_DISTANCE_M = 5.0
+
+
+def for_coregistered(config: LinkConfig) -> LinkConfig:
+    """``config`` for detections of co-registered scenes: a ``close_distance_m`` left to its
+    default becomes :data:`COREGISTERED_CLOSE_DISTANCE_M` (the misregistration it allowed for
+    is gone); one set explicitly is kept."""
+    if config.close_distance_m is not None:
+        return config
+    return dataclasses.replace(config, close_distance_m=COREGISTERED_CLOSE_DISTANCE_M)
 
 
 @dataclass(frozen=True)

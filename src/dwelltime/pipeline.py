@@ -18,7 +18,7 @@ import pandas as pd
 
 from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.errors import SceneError
-from dwelltime.linking import LinkConfig, link_stays
+from dwelltime.linking import LinkConfig, for_coregistered, link_stays
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
@@ -149,14 +149,16 @@ def link_scenes(
     processed = set(coverage["scene_id"].astype(str))
     done = [s for s in scenes if s.scene_id in processed]
     scene_frame = scenes_frame(done)
+    config = link_config or LinkConfig()
     if coregister:
-        from dwelltime.coregister import apply_offsets, coregister_scenes
+        from dwelltime.coregister import aligned, apply_offsets, coregister_scenes
 
         offsets = coregister_scenes(done, site, aprons, progress=_stage(progress, "coregister"))
         coverage = apply_offsets(coverage, offsets)
         detections = apply_offsets(detections, offsets)
         scene_frame = scene_frame.merge(offsets, on="scene_id", how="left")
-    stays = link_stays(detections, coverage, link_config or LinkConfig())
+        config = for_coregistered(config) if aligned(offsets) else config
+    stays = link_stays(detections, coverage, config)
     if flights is not None:
         from dwelltime.flights import tighten_with_flights
 

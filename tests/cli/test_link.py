@@ -112,3 +112,19 @@ def test_missing_layer_or_coverage_is_a_usage_error(tmp_path, saved):
     result = _link(tmp_path / "only" / "detections.csv")
     assert result.exit_code == 2 and "--coverage" in result.output
     assert _link(tmp_path / "missing.gpkg").exit_code == 2
+
+
+@pytest.mark.parametrize(("status", "n_stays"), [("ok", 2), ("failed", 1)])
+def test_coregistered_scenes_link_with_the_tighter_close_gate(tmp_path, status, n_stays):
+    """Seen at s0, missed at s1, seen again 8 m away at s2 (24 h later): the same aircraft
+    within the 15 m gate, unless the scenes were co-registered (close gate 5 m)."""
+    layers = frames([("s0", 100.0, "IL62"), ("s2", 108.0, "IL62")])
+    scenes = gpd.GeoDataFrame(
+        {"scene_id": [f"s{i}" for i in range(5)], "coreg_status": ["reference"] + [status] * 4},
+        geometry=[shapely.box(0, 0, 600, 300)] * 5,
+        crs=CRS,
+    )
+    write_layers(tmp_path / "run", {**layers, "scenes": scenes}, formats=("gpkg",))
+    result = _link(tmp_path / "run" / "dwelltime.gpkg", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert len(read_layer(tmp_path / "out" / "dwelltime.gpkg", "stays")) == n_stays

@@ -91,10 +91,17 @@ def link(
     import dataclasses
 
     from dwelltime.cli.progress import stage_bars
+    from dwelltime.coregister import aligned
     from dwelltime.errors import DwelltimeError
     from dwelltime.flights import tighten_with_flights
-    from dwelltime.io import atomic_write, ensure_writable, output_paths, write_layers
-    from dwelltime.linking import LinkConfig, link_stays
+    from dwelltime.io import (
+        atomic_write,
+        ensure_writable,
+        layer_names,
+        output_paths,
+        write_layers,
+    )
+    from dwelltime.linking import LinkConfig, for_coregistered, link_stays
     from dwelltime.report import of_type, plot_timeline, stays_table
 
     single_layer = detections_path.is_file() and detections_path.suffix.lower() != ".gpkg"
@@ -120,6 +127,9 @@ def link(
     )
     if max_gap_h is not None:
         config = dataclasses.replace(config, max_gap_h=max_gap_h or None)
+    if not single_layer and "scenes" in layer_names(detections_path):
+        if aligned(_read(detections_path, "scenes", "DETECTIONS")):
+            config = for_coregistered(config)  # as `dwelltime run` linked them
 
     layers = {"coverage": coverage, "detections": detections}
     timeline = None if out is None else out / TIMELINE_NAME
