@@ -1,8 +1,8 @@
 """Score the detector on the real Airbus validation airports (sites S03, S13, S21).
 
 The Airbus boxes are axis-aligned, so each predicted oriented footprint is compared through
-its enclosing axis-aligned box (AP50, AP75, precision/recall at the shipped threshold, best
-F1). Images are Pléiades extracts of about 0.5 m without georeference (``--gsd``). Uses the
+the axis-aligned box enclosing its fuselage and wing (``dwelltime.footprints.cross_boxes``, as
+such labels are drawn): AP50, AP75, precision/recall at the shipped threshold, best F1. Images are Pléiades extracts of about 0.5 m without georeference (``--gsd``). Uses the
 shipped weights, else ``--weights``; ``--random`` allows an untrained network (a smoke run).
 
     python scripts/eval_real.py --out eval_real/

@@ -1,5 +1,5 @@
 """Oriented aircraft footprints as arrays: length × span rectangles from centre and heading,
-the inverse, and enclosing axis-aligned boxes.
+the inverse, and enclosing axis-aligned boxes (of the rectangle, or of the aircraft's cross).
 
 Corners go nose-left, nose-right, tail-right, tail-left (clockwise on screen for pixel
 coordinates, where rows grow downwards), so the edge from corner 0 to corner 1 is the nose side:
@@ -84,3 +84,13 @@ def axis_aligned(corners: np.ndarray) -> np.ndarray:
     return np.stack(
         [lo, np.stack([hi[:, 0], lo[:, 1]], -1), hi, np.stack([lo[:, 0], hi[:, 1]], -1)], axis=1
     )
+
+
+def cross_boxes(corners: np.ndarray) -> np.ndarray:
+    """The axis-aligned box (N, 4, 2) enclosing each footprint's fuselage and wing, the two
+    lines through its centre that join the mid-points of opposite sides: the box a tight
+    annotation draws around a real aircraft (a rotated length × span rectangle's own box is
+    up to twice as wide at 45°). For an axis-aligned rectangle it is the rectangle."""
+    c = np.asarray(corners, dtype=float).reshape(-1, 4, 2)
+    mids = (c + np.roll(c, -1, axis=1)) / 2  # mid-points of the four sides
+    return axis_aligned(mids)

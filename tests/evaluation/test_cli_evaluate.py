@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from dwelltime.cli import main
 from dwelltime.evaluation import predict
-from dwelltime.footprints import footprint_corners
+from dwelltime.footprints import cross_boxes, footprint_corners
 from dwelltime.schema import DETECTION_COLUMNS
 from dwelltime.synth.export import dota_line
 
@@ -117,7 +117,8 @@ def test_airbus_boxes_axis_aligned_with_pixel_detections(tmp_path, write_raster)
     corners = footprint_corners(
         np.array([60.0]), np.array([50.0]), np.array([40.0]), np.array([40.0]), np.array([45.0])
     )[0]
-    (lo_x, lo_y), (hi_x, hi_y) = corners.min(axis=0).tolist(), corners.max(axis=0).tolist()
+    cross = cross_boxes(corners[None])[0]  # the box a labeller draws around that aircraft
+    (lo_x, lo_y), (hi_x, hi_y) = cross.min(axis=0).tolist(), cross.max(axis=0).tolist()
     ring = [(lo_x, lo_y), (hi_x, lo_y), (hi_x, hi_y), (lo_x, hi_y), (lo_x, lo_y)]
     (tmp_path / "annotations.csv").write_text(
         f'id,image_id,geometry,class\n1,x.tif,"{ring}",Airplane\n'

@@ -65,3 +65,14 @@ def test_axis_aligned_encloses_rotated_rectangle():
     box = axis_aligned(rect(0, 0, 2, 2, 45))[0]
     r = np.sqrt(2)
     assert np.allclose(box, [[-r, -r], [r, -r], [r, r], [-r, r]])
+
+
+def test_cross_box_encloses_fuselage_and_wing_only():
+    from dwelltime.footprints import cross_boxes
+
+    # 40 long, 20 wide, at 45°: fuselage ±20/√2 on both axes, wing ±10/√2
+    box = cross_boxes(rect(0, 0, 40, 20, 45))[0]
+    h = 20 / np.sqrt(2)
+    assert np.allclose(box, [[-h, -h], [h, -h], [h, h], [-h, h]])
+    upright = rect(5, 5, 40, 20, 0)  # an axis-aligned rectangle is its own cross box
+    assert np.allclose(cross_boxes(upright)[0], axis_aligned(upright)[0])

@@ -86,23 +86,19 @@ def test_breakdown_by_gsd_and_missing_image_predictions():
 
 
 def test_axis_aligned_mode_compares_enclosing_boxes():
-    # truth: axis-aligned box around a 45° aircraft; the oriented prediction inside it
+    # truth: the box a labeller draws around a 45° aircraft (fuselage and wing: 80 px long at
+    # 0.5 m, so ±40/√2 px both ways); the oriented prediction of that aircraft matches it, and
+    # its rectangle's own enclosing box (±40√2 px) would not (IoU 0.25)
     pred = objects([(100, 100, 40.0, 40.0, 45.0, "IL62")], 0.5)
+    h = 40 / 2**0.5
     box = np.array(
-        [
-            [
-                [100 - 40 * 2**0.5, 100 - 40 * 2**0.5],
-                [100 + 40 * 2**0.5, 100 - 40 * 2**0.5],
-                [100 + 40 * 2**0.5, 100 + 40 * 2**0.5],
-                [100 - 40 * 2**0.5, 100 + 40 * 2**0.5],
-            ]
-        ]
+        [[[100 - h, 100 - h], [100 + h, 100 - h], [100 + h, 100 + h], [100 - h, 100 + h]]]
     )
     truth = make_objects(box, types=["Airplane"])
     images = [EvalImage("a", 0.5, truth, pred)]
-    assert evaluate_images(images, score_threshold=0.5).overall["ap50"] == 0
+    assert evaluate_images(images, score_threshold=0.5).overall["ap75"] == 0  # oriented IoU 0.5
     ev = evaluate_images(images, score_threshold=0.5, axis_aligned=True)
-    assert ev.overall["ap50"] == pytest.approx(1)
+    assert ev.overall["ap50"] == pytest.approx(1) and ev.overall["ap75"] == pytest.approx(1)
     assert np.isnan(ev.overall["type_accuracy"])  # "Airplane" says no type
     assert list(ev.by_type["type"]) == ["unknown"]
 

@@ -26,8 +26,8 @@ from dwelltime.cli.options import (
 @click.option(
     "--axis-aligned",
     is_flag=True,
-    help="Compare axis-aligned boxes around predictions and truth (for box-only labels such as "
-    "the Airbus annotations.csv).",
+    help="Compare axis-aligned boxes: around each footprint's fuselage and wing, as box labels "
+    "are drawn (for box-only labels such as the Airbus annotations.csv).",
 )
 @click.option(
     "--score-threshold",

@@ -1,7 +1,10 @@
 """Metric tables of a detector on labelled images: overall, by GSD and by aircraft type.
 
 Detection metrics (AP50, AP75, precision/recall/F1 at the score threshold, best F1) use
-oriented IoU, or the IoU of enclosing axis-aligned boxes with ``axis_aligned=True``.
+oriented IoU, or with ``axis_aligned=True`` the IoU of the axis-aligned boxes that enclose each
+footprint's fuselage-and-wing cross (:func:`dwelltime.footprints.cross_boxes`: how box labels
+such as the Airbus ones are drawn around an aircraft, and the box the detector's training
+loss fits; a box label is its own cross box).
 Attribute metrics (type top-1 accuracy, length/span/heading errors) use the true positives at
 IoU 0.5 among predictions scoring at least the threshold; type accuracy counts only truth
 of a known type.
@@ -31,7 +34,7 @@ from dwelltime.evaluation.metrics import (
     operating_point,
 )
 from dwelltime.evaluation.objects import EvalImage, Objects, make_objects
-from dwelltime.footprints import axis_aligned as enclosing_boxes
+from dwelltime.footprints import cross_boxes
 
 #: upper edges (metres) of the GSD bins of the breakdown
 GSD_BIN_EDGES: tuple[float, ...] = (0.4, 0.6, 1.0, 2.0)
@@ -72,7 +75,7 @@ def _ious(images: Sequence[EvalImage], axis_aligned: bool) -> list[np.ndarray]:
     for im in images:
         pred, truth = im.predictions.polygons, im.truth.polygons
         if axis_aligned:
-            pred, truth = enclosing_boxes(pred), enclosing_boxes(truth)
+            pred, truth = cross_boxes(pred), cross_boxes(truth)
         out.append(iou_matrix(pred, truth))
     return out
 
