@@ -87,6 +87,25 @@ def test_aircraft_on_a_seam_is_reported_once(detector):
     assert out["acquired"].iloc[0] == ACQUIRED
 
 
+def test_aircraft_cut_by_the_outer_edge_beats_a_weaker_partial_copy(detector):
+    # tiles at x 0..64 m and 32..96 m; the aircraft (x = 40 m, nose up) runs off the top of
+    # the tiled area in tile 0: no tile sees more of it, so its strong copy is kept, not the
+    # weak half-size copy that tile 1 holds wholly inside
+    detector.scripted[0] = one(80.0, 10.0, score=0.9, heading=0.0)
+    detector.scripted[1] = TileDetections(
+        np.array([20.0]),
+        np.array([30.0]),
+        np.array([40.0]),
+        np.array([30.0]),
+        np.array([0.0]),
+        np.array([[0.4, 0.4, 0.2]]),
+        np.array([0.4]),
+    )
+    out = detect_tiles([tile(0, 0.0), tile(1, 32.0)], detector)
+    assert len(out) == 1
+    assert out["tile_index"].iloc[0] == 0 and out["score"].iloc[0] == pytest.approx(0.9)
+
+
 def test_detections_on_masked_pixels_are_dropped(detector):
     valid = np.ones((SIZE, SIZE), bool)
     valid[:, 64:] = False

@@ -9,7 +9,7 @@ import shapely
 from affine import Affine
 
 from dwelltime.detector.decode import TileDetections
-from dwelltime.detector.merge import georeference, merge_overlaps
+from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
 
 
 def dets(cx, cy, length=40.0, span=30.0, heading=0.0, score=0.9) -> TileDetections:
@@ -134,3 +134,36 @@ def test_merge_of_nothing_is_nothing():
         {"scene_id": [], "score": [], "edge_margin_px": []}, geometry=[], crs="EPSG:32651"
     )
     assert merge_overlaps(empty).empty
+
+
+def test_seams_are_the_sides_another_tile_reaches_across():
+    # three 100 px tiles of 1 m in a row, overlapping by 20 px, north-up; a fourth elsewhere
+    transforms = [Affine(1, 0, x, 0, -1, 500) for x in (0, 80, 160)]
+    transforms.append(Affine(1, 0, 1000, 0, -1, 500))
+    seams = tile_seams(transforms, [(100, 100)] * 4)
+    # columns: left, right, top, bottom
+    np.testing.assert_array_equal(
+        seams,
+        [
+            [False, True, False, False],
+            [True, True, False, False],
+            [True, False, False, False],
+            [False, False, False, False],
+        ],
+    )
+    # a pixel-frame column (rows going down): tile 1 lies below tile 0
+    column = tile_seams([Affine(1, 0, 0, 0, 1, 0), Affine(1, 0, 0, 0, 1, 80)], [(100, 100)] * 2)
+    np.testing.assert_array_equal(
+        column, [[False, False, False, True], [False, False, True, False]]
+    )
+    assert tile_seams([], []).shape == (0, 4)
+
+
+def test_edge_margin_counts_seams_only():
+    d = dets([5.0], [50.0], length=40.0, span=30.0)  # nose-up, cut by the left edge
+    cut = georeference(d, Affine(1, 0, 0, 0, -1, 100), (100, 100), 1.0)
+    assert cut.edge_margin_px[0] < 0
+    outer = georeference(d, Affine(1, 0, 0, 0, -1, 100), (100, 100), 1.0, (False, True, True, True))
+    assert outer.edge_margin_px[0] == pytest.approx(30.0)  # to the top and bottom: 50 − 20
+    alone = georeference(d, Affine(1, 0, 0, 0, -1, 100), (100, 100), 1.0, (False,) * 4)
+    assert np.isinf(alone.edge_margin_px[0])

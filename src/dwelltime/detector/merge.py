@@ -5,10 +5,14 @@ Strategy for duplicates (named ``intersection-over-smaller``): two footprints wh
 intersection covers more than ``threshold`` of the smaller one are the same aircraft. Of a group
 the row kept is the highest-scoring one whose footprint lies wholly inside its tile; if every
 copy is cut by a tile edge, the one whose tile holds it most centrally (largest edge margin).
+Only seams count as edges (:func:`tile_seams`): a tile side that no other tile of the scene
+reaches across is the edge of the image or of the tiled area, where no tile sees more of
+the aircraft, so a copy cut there competes on its score like a whole one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,8 +45,41 @@ class MapDetections:
     edge_margin_px: np.ndarray
 
 
+def tile_seams(
+    transforms: Sequence[affine.Affine], shapes: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    """(N, 4) bools: whether each side (left, right, top, bottom in tile pixels) of each tile is
+    a seam, i.e. another of these tiles overlaps this one and reaches beyond that side. The
+    tiles are north-up or pixel-frame rasters of one scene; ``shapes`` are (H, W) pixels."""
+    if not len(transforms):
+        return np.zeros((0, 4), dtype=bool)
+    t = np.array([[tr.a, tr.c, tr.e, tr.f] for tr in transforms], dtype=float)
+    hw = np.array(shapes, dtype=float).reshape(-1, 2)
+    left, right = t[:, 1], t[:, 1] + hw[:, 1] * t[:, 0]
+    top, bottom = t[:, 3], t[:, 3] + hw[:, 0] * t[:, 2]
+    x0, x1 = np.minimum(left, right), np.maximum(left, right)
+    y0, y1 = np.minimum(top, bottom), np.maximum(top, bottom)
+    eps = 1e-6 * np.maximum(np.abs(t[:, 0]), np.abs(t[:, 2]))[:, None]
+    # overlap[i, j]: tiles i and j share an area of positive size
+    overlap = (np.minimum(x1[:, None], x1) - np.maximum(x0[:, None], x0) > eps) & (
+        np.minimum(y1[:, None], y1) - np.maximum(y0[:, None], y0) > eps
+    )
+    np.fill_diagonal(overlap, False)
+    sides = []
+    for side in (left, right, top, bottom):
+        lo, hi = (x0, x1) if side is left or side is right else (y0, y1)
+        beyond = (side[:, None] == lo[:, None]) & (lo < lo[:, None] - eps)  # a low side
+        beyond |= (side[:, None] == hi[:, None]) & (hi > hi[:, None] + eps)  # a high side
+        sides.append((overlap & beyond).any(axis=1))
+    return np.stack(sides, axis=1)
+
+
 def georeference(
-    det: TileDetections, transform: affine.Affine, tile_shape: tuple[int, int], gsd_m: float
+    det: TileDetections,
+    transform: affine.Affine,
+    tile_shape: tuple[int, int],
+    gsd_m: float,
+    seams: Sequence[bool] = (True, True, True, True),
 ) -> MapDetections:
     """Map tile pixels (column, row) through ``transform``; sizes in metres from the tile's
     ``gsd_m`` (so that a transform to original-image pixels still gives metres).
@@ -50,7 +87,8 @@ def georeference(
     Headings are measured clockwise from "up" of the target frame: +y for a map frame
     (negative determinant, north-up rasters) and −y for a pixel frame with rows going down
     (positive determinant), so a pixel-to-pixel transform keeps "clockwise from image up".
-    ``tile_shape``: (H, W) pixels.
+    ``tile_shape``: (H, W) pixels; ``seams``: which sides (left, right, top, bottom) the edge
+    margin is measured to (:func:`tile_seams`; +inf where none is).
     """
     corners = footprint_corners(det.cx, det.cy, det.length_px, det.span_px, det.heading_deg)
     a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
@@ -60,9 +98,11 @@ def georeference(
     nose = frame_axes(det.heading_deg)[0] @ lin.T
     heading = direction_heading(nose, y_down=np.linalg.det(lin) >= 0)
     h, w = tile_shape
-    margin = np.minimum.reduce(
-        [corners[..., 0], w - corners[..., 0], corners[..., 1], h - corners[..., 1]]
-    ).min(axis=1)
+    to_side = [corners[..., 0], w - corners[..., 0], corners[..., 1], h - corners[..., 1]]
+    margin = np.full(len(corners), np.inf)
+    for distance, seam in zip(to_side, seams, strict=True):
+        if seam:
+            margin = np.minimum(margin, distance.min(axis=1, initial=np.inf))
     return MapDetections(
         x=centres[:, 0],
         y=centres[:, 1],

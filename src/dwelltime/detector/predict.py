@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from dwelltime.detector.decode import DecodeConfig, TileDetections, decode
-from dwelltime.detector.merge import georeference, merge_overlaps
+from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
 from dwelltime.detector.model import OrientedCenterNet, fused_for_inference
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class
 from dwelltime.detector.weights import default_weights, load_model
@@ -222,7 +222,16 @@ def detections_frame(
     """Tile predictions → one row per aircraft in map coordinates, merged across overlaps."""
     import geopandas as gpd
 
-    parts = [_tile_rows(tile, det, detector, source_gsd_m) for tile, det in pairs]
+    seams = np.zeros((len(pairs), 4), dtype=bool)
+    scene_of = np.array([tile.scene_id for tile, _ in pairs], dtype=object)
+    for scene in set(scene_of):
+        mine = np.flatnonzero(scene_of == scene)
+        tiles = [pairs[i][0] for i in mine]
+        seams[mine] = tile_seams([t.transform for t in tiles], [t.valid.shape for t in tiles])
+    parts = [
+        _tile_rows(tile, det, detector, source_gsd_m, seams[i])
+        for i, (tile, det) in enumerate(pairs)
+    ]
     crs_seen = {tile.crs for tile, _ in pairs}
     if len(crs_seen) > 1:
         raise ValueError(f"tiles in several CRS {sorted(crs_seen)}: detect one airport at a time")
@@ -245,14 +254,18 @@ def detections_frame(
 
 
 def _tile_rows(
-    tile: Tile, det: TileDetections, detector: Detector, source_gsd_m: float | None
+    tile: Tile,
+    det: TileDetections,
+    detector: Detector,
+    source_gsd_m: float | None,
+    seams: np.ndarray,
 ) -> dict[str, np.ndarray]:
     valid = np.asarray(tile.valid, dtype=bool)
     h, w = valid.shape
     cols = np.clip(det.cx.astype(int), 0, w - 1)
     rows = np.clip(det.cy.astype(int), 0, h - 1)
     det = _select(det, valid[rows, cols])
-    m = georeference(det, tile.transform, (h, w), detector.gsd_m)
+    m = georeference(det, tile.transform, (h, w), detector.gsd_m, seams)
     types, probs = detector.assign_types(det, m.length_m, m.span_m, source_gsd_m)
     n = len(det)
     return {
