@@ -42,7 +42,7 @@ import pandas as pd
 
 from dwelltime import pipeline
 from dwelltime.airports import lookup_airport
-from dwelltime.coregister import aligned, apply_offsets
+from dwelltime.coregister import apply_offsets
 from dwelltime.detector import load_detector
 from dwelltime.evaluation.dwell import (
     format_scores,
@@ -114,7 +114,7 @@ def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> 
     if args.relink:
         layers = load_run(folder)
         t1 = time.perf_counter()
-        coregistered = for_coregistered(config) if aligned(layers["scenes"]) else config
+        coregistered = for_coregistered(config, layers["scenes"])
         stays = link_stays(layers["detections"], layers["coverage"], coregistered)
     else:
         if not (args.reuse and (folder / "imagery").is_dir() and (folder / "truth").is_dir()):

@@ -205,11 +205,3 @@ def test_pipeline_run_coregisters_before_linking(tmp_path, write_raster, coregis
         assert spread.max() < 1.5
     else:
         assert "shift_x_m" not in result.scenes
-
-
-def test_aligned_needs_a_measured_scene():
-    from dwelltime.coregister import aligned
-
-    assert aligned(pd.DataFrame({"coreg_status": ["reference", "ok", "low_peak"]}))
-    assert not aligned(pd.DataFrame({"coreg_status": ["reference", "failed", "no_overlap"]}))
-    assert not aligned(pd.DataFrame({"scene_id": ["s1"]}))

@@ -461,7 +461,12 @@ def test_linked_bounds_hold_the_truth_for_perfect_detections(series):
 def test_coregistered_input_tightens_the_close_gate_unless_set():
     from dwelltime.linking import COREGISTERED_CLOSE_DISTANCE_M, for_coregistered
 
+    aligned = pd.DataFrame({"coreg_status": ["reference", "ok", "low_peak"]})
     assert LinkConfig().close_distance_m is None  # misregistration allowed for: max_distance_m
-    tight = for_coregistered(LinkConfig())
+    tight = for_coregistered(LinkConfig(), aligned)
     assert tight.close_distance_m == COREGISTERED_CLOSE_DISTANCE_M == 5.0
-    assert for_coregistered(LinkConfig(close_distance_m=8.0)).close_distance_m == 8.0
+    assert for_coregistered(LinkConfig(close_distance_m=8.0), aligned).close_distance_m == 8.0
+    # a scene must have been measured against the reference (status ok)
+    unaligned = pd.DataFrame({"coreg_status": ["reference", "failed", "no_overlap"]})
+    assert for_coregistered(LinkConfig(), unaligned).close_distance_m is None
+    assert for_coregistered(LinkConfig(), pd.DataFrame({"scene_id": ["s1"]})) == LinkConfig()

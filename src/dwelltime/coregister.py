@@ -239,23 +239,27 @@ def apron_mask(aprons: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     return ~geometry_mask(geoms, out_shape=grid.shape, transform=grid.transform)
 
 
-def read_scene(
-    scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray, *, pixels: bool = True
-) -> _Raster:
+def read_scene(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray) -> _Raster:
     """One scene on the matching grid: mean of its RGB bands, high-passed, and its usable mask
     (data, not cloud where a provider mask exists, away from invalid pixels by the high-pass
-    border, inside ``region``). ``pixels=False`` reads the mask only (``image`` is empty)."""
+    border, inside ``region``)."""
     import rasterio
 
     with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
         valid = valid_mask(ds, grid, mask)
-        if not pixels:
-            usable = shrunk(valid, config.highpass_m / grid.gsd_m)
-            return _Raster(scene, np.empty((0, 0)), usable & region)
         bands = read_to_grid(ds, grid, indexes=rgb_bands(ds, scene.provider), resampling="bilinear")
     gray = bands.astype(np.float64).mean(axis=0)
     image, valid = highpass(gray, valid, config.highpass_m / grid.gsd_m)
     return _Raster(scene, image, valid & region)
+
+
+def usable_pixels(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray) -> int:
+    """The number of pixels in :func:`read_scene`'s usable mask, from the masks alone."""
+    import rasterio
+
+    with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
+        valid = valid_mask(ds, grid, mask)
+    return int((shrunk(valid, config.highpass_m / grid.gsd_m) & region).sum())
 
 
 def coregister_scenes(
@@ -292,21 +296,19 @@ def coregister_scenes(
 
     usable: dict[str, int] = {}  # scene_id → usable pixels on the matching grid
     for done, scene in enumerate(scenes, start=1):
-        mask = attempt(lambda s: read_scene(s, grid, config, region, pixels=False), scene)
-        if mask is None:
+        count = attempt(lambda s: usable_pixels(s, grid, config, region), scene)
+        if count is None:
             failed.append(scene.scene_id)
         else:
-            usable[scene.scene_id] = int(mask.valid.sum())  # type: ignore[attr-defined]
+            usable[scene.scene_id] = count  # type: ignore[assignment]
         if progress is not None:
             progress(done, total)
     todo = [s for s in scenes if s.scene_id in usable]
-    ref = (
-        attempt(
-            lambda s: read_scene(s, grid, config, region), _choose_reference(todo, usable, config)
-        )
-        if todo
-        else None
-    )
+
+    def read(scene: Scene) -> _Raster:
+        return read_scene(scene, grid, config, region)
+
+    ref = attempt(read, _choose_reference(todo, usable, config)) if todo else None
     if ref is None:
         return _offsets_frame([_row(s.scene_id, 0.0, 0.0, float("nan"), "failed") for s in scenes])
     match = MatchReference(ref.image, ref.valid, math.ceil(config.max_shift_m / grid.gsd_m))
@@ -314,7 +316,7 @@ def coregister_scenes(
     def measure(scene: Scene) -> dict[str, object]:
         if scene is ref.scene:
             return _row(scene.scene_id, 0.0, 0.0, 1.0, "reference")
-        return _measure(match, read_scene(scene, grid, config, region), grid.gsd_m, config)
+        return _measure(match, read(scene), grid.gsd_m, config)
 
     measured = []
     with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
@@ -378,12 +380,6 @@ def _offsets_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
             "coreg_status": "str",
         }
     )
-
-
-def aligned(scenes: pd.DataFrame) -> bool:
-    """Whether any scene of ``scenes`` (a frame with :data:`OFFSET_COLUMNS`, e.g. the scenes
-    layer) was measured against the reference (``coreg_status`` ``ok``)."""
-    return "coreg_status" in scenes.columns and bool((scenes["coreg_status"] == "ok").any())
 
 
 def apply_offsets(frame: gpd.GeoDataFrame, offsets: pd.DataFrame) -> gpd.GeoDataFrame:

@@ -166,14 +166,14 @@ def _size_fits(stays: gpd.GeoDataFrame, types: list[str]) -> dict[object, set[st
     if not types or not {"length_m", "wingspan_m"} <= set(stays.columns):
         return {}
     from dwelltime.detector.predict import catalog_dimensions
-    from dwelltime.detector.types import size_likelihood, size_sigma_m
+    from dwelltime.detector.types import UNKNOWN_LIKELIHOOD, size_likelihood, size_sigma_m
 
     dims = catalog_dimensions()
     known = [t for t in types if t in dims]
     length = stays["length_m"].to_numpy(float)
     span = stays["wingspan_m"].to_numpy(float)
     like = size_likelihood(length, span, known, dims, size_sigma_m(None))
-    fit = like >= np.exp(-0.5 * 8.0)  # the flat likelihood of unknown: 2σ off in both
+    fit = like >= UNKNOWN_LIKELIHOOD
     return {
         i: {t for t, ok in zip(known, row, strict=True) if ok}
         for i, row in zip(stays.index, fit, strict=True)

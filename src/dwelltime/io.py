@@ -37,11 +37,16 @@ _SCHEMA_KEY = "DWELLTIME_SCHEMA"
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-def output_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) -> list[Path]:
-    """The files :func:`write_layers` would write for these layer names and formats."""
+def check_formats(formats: Sequence[str]) -> None:
+    """Raise ValueError naming the formats of ``formats`` that are not in :data:`FORMATS`."""
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValueError(f"unknown output formats {unknown}; choose from {list(FORMATS)}")
+
+
+def output_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) -> list[Path]:
+    """The files :func:`write_layers` would write for these layer names and formats."""
+    check_formats(formats)
     for name in layers:
         if not _LAYER_NAME.match(name):
             raise ValueError(f"layer name {name!r} must be letters, digits and underscores")

@@ -204,11 +204,14 @@ class LinkConfig:
 COREGISTERED_CLOSE_DISTANCE_M = 5.0
 
 
-def for_coregistered(config: LinkConfig) -> LinkConfig:
-    """``config`` for detections of co-registered scenes: a ``close_distance_m`` left to its
-    default becomes :data:`COREGISTERED_CLOSE_DISTANCE_M` (the misregistration it allowed for
-    is gone); one set explicitly is kept."""
-    if config.close_distance_m is not None:
+def for_coregistered(config: LinkConfig, scenes: pd.DataFrame) -> LinkConfig:
+    """``config`` for the detections of ``scenes`` (the scenes layer, or the offsets of
+    :func:`dwelltime.coregister.coregister_scenes`): when a scene was aligned (``coreg_status``
+    ``ok``), a ``close_distance_m`` left to its default becomes
+    :data:`COREGISTERED_CLOSE_DISTANCE_M` (the misregistration it allowed for is gone); one set
+    explicitly, or unaligned scenes, leave it as it is."""
+    aligned = "coreg_status" in scenes.columns and (scenes["coreg_status"] == "ok").any()
+    if config.close_distance_m is not None or not aligned:
         return config
     return dataclasses.replace(config, close_distance_m=COREGISTERED_CLOSE_DISTANCE_M)
 

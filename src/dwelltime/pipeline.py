@@ -151,13 +151,13 @@ def link_scenes(
     scene_frame = scenes_frame(done)
     config = link_config or LinkConfig()
     if coregister:
-        from dwelltime.coregister import aligned, apply_offsets, coregister_scenes
+        from dwelltime.coregister import apply_offsets, coregister_scenes
 
         offsets = coregister_scenes(done, site, aprons, progress=_stage(progress, "coregister"))
         coverage = apply_offsets(coverage, offsets)
         detections = apply_offsets(detections, offsets)
         scene_frame = scene_frame.merge(offsets, on="scene_id", how="left")
-        config = for_coregistered(config) if aligned(offsets) else config
+        config = for_coregistered(config, offsets)
     stays = link_stays(detections, coverage, config)
     if flights is not None:
         from dwelltime.flights import tighten_with_flights

@@ -52,12 +52,15 @@ class BatchSpec:
     compile: bool = False
 
     def __post_init__(self) -> None:
-        from dwelltime.io import FORMATS
+        from dwelltime.io import check_formats
 
         object.__setattr__(self, "formats", tuple(self.formats))
-        unknown = sorted(set(self.formats) - set(FORMATS))
-        if unknown or not self.formats:
-            raise JobSpecError(f"formats {unknown or '[]'}: choose one or more of {list(FORMATS)}")
+        try:
+            check_formats(self.formats)
+        except ValueError as exc:
+            raise JobSpecError(str(exc)) from None
+        if not self.formats:
+            raise JobSpecError("formats is empty: name one or more of gpkg, csv, geojson, parquet")
         if not self.jobs:
             raise JobSpecError("`jobs` is empty: list at least one {airport, imagery}")
         if self.batch_size < 1 or self.workers < 0 or self.tile_size_px < 64:

@@ -91,7 +91,6 @@ def link(
     import dataclasses
 
     from dwelltime.cli.progress import stage_bars
-    from dwelltime.coregister import aligned
     from dwelltime.errors import DwelltimeError
     from dwelltime.flights import tighten_with_flights
     from dwelltime.io import (
@@ -128,8 +127,8 @@ def link(
     if max_gap_h is not None:
         config = dataclasses.replace(config, max_gap_h=max_gap_h or None)
     if not single_layer and "scenes" in layer_names(detections_path):
-        if aligned(_read(detections_path, "scenes", "DETECTIONS")):
-            config = for_coregistered(config)  # as `dwelltime run` linked them
+        scenes = _read(detections_path, "scenes", "DETECTIONS")
+        config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
 
     layers = {"coverage": coverage, "detections": detections}
     timeline = None if out is None else out / TIMELINE_NAME

@@ -66,10 +66,9 @@ def tile_seams(
     )
     np.fill_diagonal(overlap, False)
     sides = []
-    for side in (left, right, top, bottom):
-        lo, hi = (x0, x1) if side is left or side is right else (y0, y1)
-        beyond = (side[:, None] == lo[:, None]) & (lo < lo[:, None] - eps)  # a low side
-        beyond |= (side[:, None] == hi[:, None]) & (hi > hi[:, None] + eps)  # a high side
+    for side, lo, hi in ((left, x0, x1), (right, x0, x1), (top, y0, y1), (bottom, y0, y1)):
+        # another tile reaches past this side: below it for a low side, above for a high one
+        beyond = np.where((side == lo)[:, None], lo < lo[:, None] - eps, hi > hi[:, None] + eps)
         sides.append((overlap & beyond).any(axis=1))
     return np.stack(sides, axis=1)
 

@@ -17,6 +17,10 @@ import numpy as np
 MAX_TYPING_GSD_M = 1.5
 UNKNOWN = "unknown"
 
+#: Size likelihood of ``unknown`` (and of any class without dimensions): that of a type 2σ off
+#: in both length and span.
+UNKNOWN_LIKELIHOOD = float(np.exp(-0.5 * 8.0))
+
 #: Size classes by the larger of length and span (metres): (upper bound, name).
 SIZE_CLASSES: tuple[tuple[float, str], ...] = (
     (30.0, "small"),
@@ -57,8 +61,7 @@ def size_likelihood(
     ref = np.array([dimensions.get(c, (np.nan, np.nan)) for c in classes], dtype=np.float64)
     d2 = (length_m[:, None] - ref[None, :, 0]) ** 2 + (span_m[:, None] - ref[None, :, 1]) ** 2
     like = np.exp(-0.5 * d2 / sigma_m**2)
-    flat = np.exp(-0.5 * 8.0)  # 2σ off in both dimensions
-    return np.where(np.isnan(ref[None, :, 0]), flat, np.nan_to_num(like))
+    return np.where(np.isnan(ref[None, :, 0]), UNKNOWN_LIKELIHOOD, np.nan_to_num(like))
 
 
 def assign_types(
