@@ -3,7 +3,9 @@
 Reproducible from ``--seed``; the run's arguments are stored in every checkpoint; ``--resume``
 continues from ``<work-dir>/last.pt`` (state dicts only, in an ignored folder). The final
 weights go to ``--models-dir`` as safetensors with a model card (never pickle). Runs on CPU
-(``--threads``) or CUDA (bf16 autocast, channels-last) when available.
+(``--threads``) or CUDA (bf16 autocast, channels-last) when available. The weights it writes
+type and size aircraft with the dense head alone; ``scripts/train_refiner.py --base WEIGHTS``
+then adds the refiner that the shipped weights carry (a second look at each aircraft).
 
     python scripts/train_detector.py --steps 1500 --batch-size 12       # CPU, ~40 min
     python scripts/train_detector.py --synthetic-only --steps 200        # quick check

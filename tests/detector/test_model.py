@@ -5,11 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dwelltime.detector.model import fused_for_inference
+from dwelltime.detector.model import build_detector, fused_for_inference
 
 
-def test_folding_batchnorm_keeps_the_outputs_and_the_original(tiny_model):
+def test_folding_batchnorm_keeps_the_outputs_and_the_original(classes):
     torch.manual_seed(0)
+    tiny_model = build_detector(
+        num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True
+    )
     with torch.no_grad():  # statistics far from the defaults, so a missed fold would show
         for norm in tiny_model.modules():
             if isinstance(norm, nn.BatchNorm2d):
@@ -24,6 +27,9 @@ def test_folding_batchnorm_keeps_the_outputs_and_the_original(tiny_model):
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
     assert sum(isinstance(m, nn.BatchNorm2d) for m in tiny_model.modules()) == n_norms
     images = torch.rand(2, 3, 64, 96)
+    crops = torch.rand(3, 3, 128, 128)
     with torch.no_grad():
-        for want, got in zip(tiny_model(images), fused(images), strict=True):
-            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        pairs = [*zip(tiny_model(images), fused(images), strict=True)]
+        pairs += [*zip(tiny_model.refiner(crops), fused.refiner(crops), strict=True)]
+    for want, got in pairs:
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)

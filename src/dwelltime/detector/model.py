@@ -5,7 +5,8 @@ the model-GSD tile) predicts whether an aircraft centre lies in it and, if so, w
 how long and wide it is (log pixels), which way its nose points (sin, cos of the heading
 clockwise from image up, full 360°) and its type (logits over the catalog classes + ``unknown``).
 The model sees the tile as it is: no internal resize; normalisation is a fixed affine map
-recorded in the model card.
+recorded in the model card. Weights may also carry a refiner (:mod:`dwelltime.detector.refine`)
+that :class:`~dwelltime.detector.predict.Detector` runs on each detection for type and size.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.ops import FeaturePyramidNetwork
 
-#: Per-channel mean and std (of uint8/255 RGB) the model input is normalised with.
-NORM_MEAN: tuple[float, float, float] = (0.45, 0.45, 0.45)
-NORM_STD: tuple[float, float, float] = (0.25, 0.25, 0.25)
+from dwelltime.detector.refine import NORM_MEAN, NORM_STD, RefinerConfig, TypeRefiner
+
 
 #: Channels of the geometry output, in order: heatmap logit, centre offset (dx, dy) in cells,
 #: log length, log span (pixels), sin and cos of the heading (nose direction) and of twice the
@@ -50,13 +50,16 @@ class ModelConfig:
 
     ``stride``: output stride in pixels (4 or 8). ``width_mult``: MobileNetV3 width multiplier.
     ``fpn_channels``: channels of the pyramid and heads. ``num_classes``: type classes
-    including the trailing ``unknown``.
+    including the trailing ``unknown``. ``refiner``: the network carries a
+    :class:`~dwelltime.detector.refine.TypeRefiner` (a second look at each detection for type
+    and size).
     """
 
     num_classes: int
     stride: int = 4
     width_mult: float = 1.0
     fpn_channels: int = 64
+    refiner: bool = False
 
     def __post_init__(self) -> None:
         if self.stride not in (4, 8):
@@ -99,6 +102,7 @@ class OrientedCenterNet(nn.Module):
         with torch.no_grad():
             self.geometry_head[-1].bias[0] = -4.6
             self.geometry_head[-1].bias[3:5] = 4.0  # log(~55 px) ≈ 27 m at 0.5 m/px
+        self.refiner = TypeRefiner(RefinerConfig(config.num_classes)) if config.refiner else None
 
     def _backbone(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         out: OrderedDict[str, torch.Tensor] = OrderedDict()
@@ -140,7 +144,12 @@ def fused_for_inference(model: OrientedCenterNet) -> OrientedCenterNet:
 
 
 def build_detector(
-    *, num_classes: int, stride: int = 4, width_mult: float = 1.0, fpn_channels: int = 64
+    *,
+    num_classes: int,
+    stride: int = 4,
+    width_mult: float = 1.0,
+    fpn_channels: int = 64,
+    refiner: bool = False,
 ) -> OrientedCenterNet:
     """A randomly initialised network (no pretrained weights are downloaded)."""
     return OrientedCenterNet(
@@ -149,6 +158,7 @@ def build_detector(
             stride=stride,
             width_mult=width_mult,
             fpn_channels=fpn_channels,
+            refiner=refiner,
         )
     )
 

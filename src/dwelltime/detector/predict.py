@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from dwelltime.detector.decode import DecodeConfig, TileDetections, decode
 from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
 from dwelltime.detector.model import OrientedCenterNet, fused_for_inference
+from dwelltime.detector.refine import nose_up_crops, size_from_log
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class
 from dwelltime.detector.weights import default_weights, load_model
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
@@ -108,16 +110,51 @@ class Detector:
             self._padded_batch = max(self._padded_batch, batch)
             x = torch.cat([x, x.new_zeros((self._padded_batch - batch, *x.shape[1:]))])
         x = x.float().div_(255.0).contiguous(memory_format=torch.channels_last)
-        autocast = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if self.device.type == "cuda"
-            else contextlib.nullcontext()
-        )
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), self._autocast():
             geometry, type_logits = self.network(x)
         geometry, type_logits = geometry[:batch], type_logits[:batch]
         dets = decode(geometry, type_logits, stride=self.stride, config=self.decode_config)
-        return [_inside(d, h, w) for d in dets]
+        dets = [_inside(d, h, w) for d in dets]
+        return self._refine(x[:batch], dets) if self.model.refiner else dets
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast on CUDA, nothing on CPU."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _refine(self, x: torch.Tensor, dets: list[TileDetections]) -> list[TileDetections]:
+        """Type probabilities, length and span of every detection from the refiner's look at
+        its nose-up crop (:mod:`dwelltime.detector.refine`); ``x``: the (B, 3, H, W) [0, 1]
+        tiles the detections were found in."""
+        counts = [len(d) for d in dets]
+        if not sum(counts):
+            return dets
+        with torch.inference_mode(), self._autocast():
+            crops = torch.cat(
+                [
+                    nose_up_crops(
+                        x[i],
+                        *(torch.from_numpy(a).to(self.device) for a in (d.cx, d.cy, d.heading_deg)),
+                        gsd_m=self.gsd_m,
+                    )
+                    for i, d in enumerate(dets)
+                    if len(d)
+                ]
+            )
+            logits, log_size = self.model.refiner(crops)
+        probs = logits.float().softmax(1).cpu().numpy()
+        size_px = size_from_log(log_size.float()).cpu().numpy() / self.gsd_m
+        bounds = np.cumsum([0, *counts])
+        return [
+            dataclasses.replace(
+                d,
+                length_px=size_px[a:b, 0],
+                span_px=size_px[a:b, 1],
+                type_probs=probs[a:b],
+            )
+            for d, a, b in zip(dets, bounds[:-1], bounds[1:], strict=True)
+        ]
 
     def assign_types(
         self,

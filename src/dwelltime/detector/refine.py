@@ -1,0 +1,130 @@
+"""A second look at each aircraft: type and size from a crop turned nose-up at a fixed scale.
+
+The dense head sees every aircraft at its own heading and must tell 50-odd types apart from a
+few feature cells at its centre. The refiner instead cuts a square of :data:`CROP_M` metres
+around each detection, rotated so the nose points up and resampled to :data:`CROP_PX` pixels
+(bilinear, one ``grid_sample`` per tile), and runs torchvision's MobileNetV3-Small on it. In
+that frame a type's planform always looks the same and its size in pixels is its size in
+metres, so the network gives type logits and the aircraft's length and span (metres).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+
+#: Per-channel mean and std (of uint8/255 RGB) the network inputs are normalised with.
+NORM_MEAN: tuple[float, float, float] = (0.45, 0.45, 0.45)
+NORM_STD: tuple[float, float, float] = (0.25, 0.25, 0.25)
+#: Side of the refiner's crop: metres on the ground and pixels of the network input.
+CROP_M = 96.0
+CROP_PX = 128
+#: Length and span are regressed as log(metres / SIZE_SCALE_M).
+SIZE_SCALE_M = 40.0
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    """``num_classes``: type classes including the trailing ``unknown``; ``crop_m``, ``crop_px``:
+    the crop's side in metres and pixels."""
+
+    num_classes: int
+    crop_m: float = CROP_M
+    crop_px: int = CROP_PX
+
+    def to_dict(self) -> dict[str, float | int]:
+        """Plain dict for the model card."""
+        return asdict(self)
+
+
+class TypeRefiner(nn.Module):
+    """MobileNetV3-Small on nose-up crops: ``forward`` takes (N, 3, P, P) crops in [0, 1]
+    (normalised inside, as the detector does) and returns ``(type_logits (N, K), log_size
+    (N, 2))``, the log of (length, span) / :data:`SIZE_SCALE_M`."""
+
+    def __init__(self, config: RefinerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.net = torchvision.models.mobilenet_v3_small(
+            weights=None, num_classes=config.num_classes + 2
+        )
+        self.register_buffer("mean", torch.tensor(NORM_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(NORM_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.net((crops - self.mean) / self.std)
+        return out[:, :-2], out[:, -2:]
+
+
+def crop_grid(
+    cx: torch.Tensor,
+    cy: torch.Tensor,
+    heading_deg: torch.Tensor,
+    *,
+    image_hw: tuple[int, int],
+    gsd_m: float,
+    crop_m: float = CROP_M,
+    crop_px: int = CROP_PX,
+) -> torch.Tensor:
+    """Sampling grid (N, P, P, 2) for ``grid_sample`` (``align_corners=False``) of nose-up
+    crops of ``crop_m`` metres around centres ``cx``, ``cy`` (pixels, edge coordinates: the
+    first pixel covers [0, 1)) in an image of ``image_hw`` pixels at ``gsd_m`` metres/pixel.
+    ``heading_deg``: nose direction clockwise from image up. Crop right is the right wing."""
+    h, w = image_hw
+    rad = torch.deg2rad(heading_deg.float())
+    cos, sin = rad.cos(), rad.sin()
+    half = crop_m / 2 / gsd_m  # crop half-side in image pixels
+    # image pixel = centre + u·half·(cos, sin) + v·half·(−sin, cos), (u, v) ∈ [−1, 1]², v down
+    theta = torch.stack(
+        [
+            torch.stack([2 * half * cos / w, -2 * half * sin / w, 2 * cx.float() / w - 1], -1),
+            torch.stack([2 * half * sin / h, 2 * half * cos / h, 2 * cy.float() / h - 1], -1),
+        ],
+        1,
+    )
+    return F.affine_grid(theta, [len(cx), 1, crop_px, crop_px], align_corners=False)
+
+
+def nose_up_crops(
+    image: torch.Tensor,
+    cx: torch.Tensor,
+    cy: torch.Tensor,
+    heading_deg: torch.Tensor,
+    *,
+    gsd_m: float,
+    crop_m: float = CROP_M,
+    crop_px: int = CROP_PX,
+) -> torch.Tensor:
+    """(N, C, P, P) crops of one (C, H, W) float image (see :func:`crop_grid`); outside the
+    image is zero."""
+    n = len(cx)
+    grid = crop_grid(
+        cx,
+        cy,
+        heading_deg,
+        image_hw=(image.shape[-2], image.shape[-1]),
+        gsd_m=gsd_m,
+        crop_m=crop_m,
+        crop_px=crop_px,
+    ).to(image.dtype)
+    # all crops in one call: stacked along the grid's height
+    out = F.grid_sample(
+        image[None], grid.reshape(1, n * crop_px, crop_px, 2), align_corners=False
+    )
+    return out.reshape(image.shape[0], n, crop_px, crop_px).permute(1, 0, 2, 3)
+
+
+def size_from_log(log_size: torch.Tensor) -> torch.Tensor:
+    """(N, 2) length and span in metres from the refiner's log output."""
+    return log_size.clamp(-3.0, 3.0).exp() * SIZE_SCALE_M
+
+
+def log_size_target(length_m: torch.Tensor, span_m: torch.Tensor) -> torch.Tensor:
+    """(N, 2) regression target of the refiner for true sizes in metres."""
+    return torch.stack([length_m, span_m], -1).div(SIZE_SCALE_M).log()
+

@@ -1,0 +1,123 @@
+"""The refiner: nose-up crops, its outputs replacing the dense head's type and size, weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dwelltime.detector import DecodeConfig, Detector
+from dwelltime.detector.model import build_detector
+from dwelltime.detector.refine import (
+    RefinerConfig,
+    TypeRefiner,
+    log_size_target,
+    nose_up_crops,
+    size_from_log,
+)
+from dwelltime.detector.weights import load_model, save_weights
+
+
+def _marker_image(col: int, row: int) -> torch.Tensor:
+    """(3, 200, 300) black image with a 10-pixel bright square centred on (col, row)."""
+    image = torch.zeros(3, 200, 300)
+    image[:, row - 5 : row + 5, col - 5 : col + 5] = 1.0
+    return image
+
+
+def _marker_in_crop(image: torch.Tensor, heading_deg: float) -> tuple[float, float]:
+    """(row, col) of the marker in a 96 m crop at 1 m/px around pixel (150, 100), 0.5 m/px."""
+    crop = nose_up_crops(
+        image,
+        torch.tensor([150.0]),
+        torch.tensor([100.0]),
+        torch.tensor([heading_deg]),
+        gsd_m=0.5,
+        crop_m=96.0,
+        crop_px=96,
+    )
+    assert crop.shape == (1, 3, 96, 96)
+    rows, cols = crop[0, 0].nonzero(as_tuple=True)
+    return float(rows.float().mean()), float(cols.float().mean())
+
+
+@pytest.mark.parametrize(
+    ("heading", "marker"),
+    [(0.0, (150, 60)), (90.0, (190, 100)), (180.0, (150, 140)), (270.0, (110, 100))],
+)
+def test_the_nose_points_up_in_the_crop(heading, marker):
+    # the marker sits 40 px = 20 m ahead of the centre along the heading
+    row, col = _marker_in_crop(_marker_image(*marker), heading)
+    assert row == pytest.approx(48 - 20, abs=1.0)
+    assert col == pytest.approx(48, abs=1.0)
+
+
+def test_the_right_wing_is_on_the_right_of_the_crop():
+    # heading 0 (nose up): the right wing points east (+col)
+    row, col = _marker_in_crop(_marker_image(190, 100), 0.0)
+    assert (row, col) == (pytest.approx(48, abs=1.0), pytest.approx(48 + 20, abs=1.0))
+
+
+def test_outside_the_image_is_zero():
+    crop = nose_up_crops(
+        torch.ones(3, 50, 50), torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([0.0]),
+        gsd_m=0.5, crop_m=40.0, crop_px=40,
+    )  # fmt: skip
+    assert crop[0, :, :15, :].abs().max() == 0  # above and left of the image corner
+    assert crop[0, :, 25:, 25:].min() == 1
+
+
+def test_size_encoding_round_trips():
+    length, span = torch.tensor([53.12, 20.0]), torch.tensor([43.2, 25.5])
+    torch.testing.assert_close(
+        size_from_log(log_size_target(length, span)), torch.stack([length, span], -1)
+    )
+
+
+def test_refiner_outputs_one_row_per_crop():
+    refiner = TypeRefiner(RefinerConfig(num_classes=3, crop_px=64)).eval()
+    logits, log_size = refiner(torch.rand(5, 3, 64, 64))
+    assert logits.shape == (5, 3) and log_size.shape == (5, 2)
+
+
+def _fixed_refiner(model, size_m: float, type_index: int) -> None:
+    """Make the refiner answer ``size_m`` for length and span and ``type_index`` for any crop."""
+    last = model.refiner.net.classifier[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.zero_()
+        last.bias[type_index] = 20.0
+        last.bias[-2:] = float(np.log(size_m / 40.0))
+
+
+def test_detector_takes_type_and_size_from_the_refiner(classes, dims):
+    torch.manual_seed(0)
+    model = build_detector(
+        num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True
+    ).eval()
+    _fixed_refiner(model, size_m=60.0, type_index=1)
+    detector = Detector(
+        model,
+        classes=classes,
+        dimensions=dims,
+        device="cpu",
+        decode_config=DecodeConfig(score_threshold=0.0, max_detections=4),
+    )
+    tiles = np.random.default_rng(0).integers(0, 255, (2, 3, 64, 64), dtype=np.uint8)
+    dets = detector.predict(tiles)
+    assert all(len(d) for d in dets)
+    for d in dets:
+        np.testing.assert_allclose(d.length_px, 120.0, rtol=1e-4)  # 60 m at 0.5 m/px
+        np.testing.assert_allclose(d.span_px, 120.0, rtol=1e-4)
+        assert (d.type_probs.argmax(1) == 1).all()
+        np.testing.assert_allclose(d.type_probs.sum(1), 1.0, rtol=1e-5)
+
+
+def test_weights_with_a_refiner_round_trip(tmp_path, classes):
+    model = build_detector(num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True)
+    card = {"created": "2026-01-01T00:00:00+00:00", "classes": classes, "gsd_m": 0.5}
+    path = save_weights(model, tmp_path, arch="tiny", data="test", card=card)
+    loaded, card = load_model(path)
+    assert card["model"]["refiner"] is True and loaded.refiner is not None
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[name], value)
