@@ -1,4 +1,4 @@
-"""The refiner: nose-up crops, its outputs replacing the dense head's type and size, weights."""
+"""The refiner: nose-up crops, its type replacing the dense head's, weights with a refiner."""
 
 from __future__ import annotations
 
@@ -80,37 +80,40 @@ def test_refiner_outputs_one_row_per_crop():
     assert logits.shape == (5, 3) and log_size.shape == (5, 2)
 
 
-def _fixed_refiner(model, size_m: float, type_index: int) -> None:
-    """Make the refiner answer ``size_m`` for length and span and ``type_index`` for any crop."""
-    last = model.refiner.net.classifier[-1]
-    with torch.no_grad():
-        last.weight.zero_()
-        last.bias.zero_()
-        last.bias[type_index] = 20.0
-        last.bias[-2:] = float(np.log(size_m / 40.0))
-
-
-def test_detector_takes_type_and_size_from_the_refiner(classes, dims):
-    torch.manual_seed(0)
-    model = build_detector(
-        num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True
-    ).eval()
-    _fixed_refiner(model, size_m=60.0, type_index=1)
-    detector = Detector(
+def _detector(model, classes, dims) -> Detector:
+    return Detector(
         model,
         classes=classes,
         dimensions=dims,
         device="cpu",
         decode_config=DecodeConfig(score_threshold=0.0, max_detections=4),
     )
+
+
+def test_detector_takes_the_type_from_the_refiner_and_the_size_from_the_dense_head(
+    classes, dims
+):
+    torch.manual_seed(0)
+    model = build_detector(
+        num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True
+    ).eval()
+    last = model.refiner.net.classifier[-1]
+    with torch.no_grad():  # the refiner answers type 1 and 60 m for any crop
+        last.weight.zero_()
+        last.bias.zero_()
+        last.bias[1] = 20.0
+        last.bias[-2:] = float(np.log(60.0 / 40.0))
     tiles = np.random.default_rng(0).integers(0, 255, (2, 3, 64, 64), dtype=np.uint8)
-    dets = detector.predict(tiles)
-    assert all(len(d) for d in dets)
-    for d in dets:
-        np.testing.assert_allclose(d.length_px, 120.0, rtol=1e-4)  # 60 m at 0.5 m/px
-        np.testing.assert_allclose(d.span_px, 120.0, rtol=1e-4)
-        assert (d.type_probs.argmax(1) == 1).all()
-        np.testing.assert_allclose(d.type_probs.sum(1), 1.0, rtol=1e-5)
+    refined = _detector(model, classes, dims).predict(tiles)
+    model.refiner = None
+    dense = _detector(model, classes, dims).predict(tiles)
+    assert all(len(d) for d in refined)
+    for r, d in zip(refined, dense, strict=True):
+        assert (r.type_probs.argmax(1) == 1).all()
+        np.testing.assert_allclose(r.type_probs.sum(1), 1.0, rtol=1e-5)
+        assert not np.allclose(d.type_probs, r.type_probs)
+        for field in ("cx", "cy", "length_px", "span_px", "heading_deg", "score"):
+            np.testing.assert_allclose(getattr(r, field), getattr(d, field), rtol=1e-5)
 
 
 def test_weights_with_a_refiner_round_trip(tmp_path, classes):

@@ -24,7 +24,6 @@ from torchvision.ops import FeaturePyramidNetwork
 
 from dwelltime.detector.refine import NORM_MEAN, NORM_STD, RefinerConfig, TypeRefiner
 
-
 #: Channels of the geometry output, in order: heatmap logit, centre offset (dx, dy) in cells,
 #: log length, log span (pixels), sin and cos of the heading (nose direction) and of twice the
 #: heading (the fuselage axis, free of the nose/tail ambiguity, so it is learnt first).

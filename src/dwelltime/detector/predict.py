@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from dwelltime.detector.decode import DecodeConfig, TileDetections, decode
 from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
 from dwelltime.detector.model import OrientedCenterNet, fused_for_inference
-from dwelltime.detector.refine import nose_up_crops, size_from_log
+from dwelltime.detector.refine import nose_up_crops
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class
 from dwelltime.detector.weights import default_weights, load_model
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
@@ -124,9 +124,9 @@ class Detector:
         return contextlib.nullcontext()
 
     def _refine(self, x: torch.Tensor, dets: list[TileDetections]) -> list[TileDetections]:
-        """Type probabilities, length and span of every detection from the refiner's look at
-        its nose-up crop (:mod:`dwelltime.detector.refine`); ``x``: the (B, 3, H, W) [0, 1]
-        tiles the detections were found in."""
+        """Type probabilities of every detection from the refiner's look at its nose-up crop
+        (:mod:`dwelltime.detector.refine`); ``x``: the (B, 3, H, W) [0, 1] tiles the
+        detections were found in. Length and span stay the dense head's."""
         counts = [len(d) for d in dets]
         if not sum(counts):
             return dets
@@ -142,17 +142,11 @@ class Detector:
                     if len(d)
                 ]
             )
-            logits, log_size = self.model.refiner(crops)
+            logits, _ = self.model.refiner(crops)
         probs = logits.float().softmax(1).cpu().numpy()
-        size_px = size_from_log(log_size.float()).cpu().numpy() / self.gsd_m
         bounds = np.cumsum([0, *counts])
         return [
-            dataclasses.replace(
-                d,
-                length_px=size_px[a:b, 0],
-                span_px=size_px[a:b, 1],
-                type_probs=probs[a:b],
-            )
+            dataclasses.replace(d, type_probs=probs[a:b])
             for d, a, b in zip(dets, bounds[:-1], bounds[1:], strict=True)
         ]
 

@@ -1,11 +1,18 @@
-"""A second look at each aircraft: type and size from a crop turned nose-up at a fixed scale.
+"""A second look at each aircraft for its type: a crop turned nose-up at a fixed scale.
 
 The dense head sees every aircraft at its own heading and must tell 50-odd types apart from a
 few feature cells at its centre. The refiner instead cuts a square of :data:`CROP_M` metres
 around each detection, rotated so the nose points up and resampled to :data:`CROP_PX` pixels
 (bilinear, one ``grid_sample`` per tile), and runs torchvision's MobileNetV3-Small on it. In
 that frame a type's planform always looks the same and its size in pixels is its size in
-metres, so the network gives type logits and the aircraft's length and span (metres).
+metres. On held-out synthetic chips it takes type top-1 at 0.5 m from 0.58 (dense head) to
+about 0.8.
+
+It also regresses length and span, a second training task that makes it look at the whole
+planform. The detector does not use those sizes: on synthetic chips they are better than the
+dense head's (median length error 0.4 m against 1.6 m), but on real Pléiades aircraft they
+were worse (AP75 0.43 against 0.70 with the sizes in the footprints, even after training on
+real box-labelled crops), and the dense head has learnt from real boxes.
 """
 
 from __future__ import annotations
@@ -17,14 +24,13 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-
 #: Per-channel mean and std (of uint8/255 RGB) the network inputs are normalised with.
 NORM_MEAN: tuple[float, float, float] = (0.45, 0.45, 0.45)
 NORM_STD: tuple[float, float, float] = (0.25, 0.25, 0.25)
 #: Side of the refiner's crop: metres on the ground and pixels of the network input.
 CROP_M = 96.0
 CROP_PX = 128
-#: Length and span are regressed as log(metres / SIZE_SCALE_M).
+#: Length and span (the second training task) are regressed as log(metres / SIZE_SCALE_M).
 SIZE_SCALE_M = 40.0
 
 
