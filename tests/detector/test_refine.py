@@ -90,9 +90,7 @@ def _detector(model, classes, dims) -> Detector:
     )
 
 
-def test_detector_takes_the_type_from_the_refiner_and_the_size_from_the_dense_head(
-    classes, dims
-):
+def test_detector_takes_the_type_from_the_refiner_and_the_size_from_the_dense_head(classes, dims):
     torch.manual_seed(0)
     model = build_detector(
         num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True

@@ -119,9 +119,7 @@ def nose_up_crops(
         crop_px=crop_px,
     ).to(image.dtype)
     # all crops in one call: stacked along the grid's height
-    out = F.grid_sample(
-        image[None], grid.reshape(1, n * crop_px, crop_px, 2), align_corners=False
-    )
+    out = F.grid_sample(image[None], grid.reshape(1, n * crop_px, crop_px, 2), align_corners=False)
     return out.reshape(image.shape[0], n, crop_px, crop_px).permute(1, 0, 2, 3)
 
 
@@ -133,4 +131,3 @@ def size_from_log(log_size: torch.Tensor) -> torch.Tensor:
 def log_size_target(length_m: torch.Tensor, span_m: torch.Tensor) -> torch.Tensor:
     """(N, 2) regression target of the refiner for true sizes in metres."""
     return torch.stack([length_m, span_m], -1).div(SIZE_SCALE_M).log()
-
