@@ -32,10 +32,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dwelltime.detector import default_classes
 from dwelltime.detector.datasets import synthetic_labels
 from dwelltime.detector.model import parameter_count
 from dwelltime.detector.refine import (
+    CROP_PX,
     RefinerConfig,
     TypeRefiner,
     log_size_target,
@@ -75,14 +75,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def render_crops(job: tuple[int, int, int]) -> dict[str, np.ndarray]:
-    """Nose-up uint8 crops of every visible aircraft of ``n`` chips rendered from ``seed``."""
+def render_crops(job: tuple[int, int, int, list[str]]) -> dict[str, np.ndarray]:
+    """Nose-up uint8 crops of every visible aircraft of ``n`` chips rendered from ``seed``
+    (chips ``first`` to ``first + n - 1``), with type indices into ``classes``."""
     from dwelltime.synth import render_chip
 
-    seed, first, n = job
+    seed, first, n, classes = job
     torch.set_num_threads(1)
-    classes = default_classes()
-    out: dict[str, list] = {k: [] for k in ("crops", "type_index", "size_m", "source_gsd_m")}
+    out: dict[str, list] = {
+        "crops": [np.zeros((0, 3, CROP_PX, CROP_PX), np.uint8)],
+        "type_index": [np.zeros(0, np.int64)],
+        "size_m": [np.zeros((0, 2))],
+        "source_gsd_m": [np.zeros(0)],
+    }
     for i in range(first, first + n):
         rng = np.random.default_rng([seed, i])
         lo, hi = (0.3, MAX_TYPING_GSD_M) if rng.random() < P_TYPABLE else (MAX_TYPING_GSD_M, 3.0)
@@ -122,11 +127,11 @@ def cached(path: Path, make: Callable[[], dict[str, np.ndarray]]) -> dict[str, n
     return data
 
 
-def crop_set(seed: int, chips: int, workers: int) -> dict[str, np.ndarray]:
+def crop_set(seed: int, chips: int, workers: int, classes: list[str]) -> dict[str, np.ndarray]:
     """Crops of every aircraft of ``chips`` chips rendered from ``seed`` (``workers`` processes)."""
     t0 = time.time()
     step = 100
-    jobs = [(seed, first, min(step, chips - first)) for first in range(0, chips, step)]
+    jobs = [(seed, i, min(step, chips - i), classes) for i in range(0, chips, step)]
     with Pool(workers) as pool:
         parts = pool.map(render_crops, jobs)
     data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -190,12 +195,12 @@ def train(args: argparse.Namespace) -> None:
     work = args.work_dir
     train_set = cached(
         work / f"crops_seed{args.seed}_chips{args.chips}.npz",
-        lambda: crop_set(args.seed, args.chips, args.workers),
+        lambda: crop_set(args.seed, args.chips, args.workers, card["classes"]),
     )
     val_seed = args.seed + 1_000_003
     val_set = cached(
         work / f"crops_seed{val_seed}_chips{args.val_chips}.npz",
-        lambda: crop_set(val_seed, args.val_chips, args.workers),
+        lambda: crop_set(val_seed, args.val_chips, args.workers, card["classes"]),
     )
     log.info(
         "%d training crops, %d validation crops", len(train_set["crops"]), len(val_set["crops"])
