@@ -19,7 +19,6 @@ import dataclasses
 import json
 import logging
 import math
-import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,10 +44,17 @@ from dwelltime.detector.datasets import (
 )
 from dwelltime.detector.geometry import cross_half_extents
 from dwelltime.detector.losses import detector_loss
-from dwelltime.detector.model import NORM_MEAN, NORM_STD, parameter_count
+from dwelltime.detector.model import parameter_count
+from dwelltime.detector.normalise import NORM_MEAN, NORM_STD
 from dwelltime.detector.predict import catalog_dimensions
 from dwelltime.detector.types import MAX_TYPING_GSD_M
-from dwelltime.detector.weights import card_path, models_dir, read_card, save_weights
+from dwelltime.detector.weights import (
+    card_path,
+    hardware_name,
+    models_dir,
+    read_card,
+    save_weights,
+)
 
 log = logging.getLogger("train_detector")
 REPO = Path(__file__).resolve().parents[1]
@@ -379,12 +385,7 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 def save(model, classes, args, metrics, history, wall_s, device) -> Path:
     data = "synth" if args.synthetic_only else "synth-airbus"
-    hardware = (
-        torch.cuda.get_device_name(0)
-        if device.type == "cuda"
-        else f"CPU ({platform.processor() or platform.machine()}, {args.threads} threads, "
-        "shared 2-core VM)"
-    )
+    hardware = hardware_name(device, args.threads)
     card = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "classes": classes,

@@ -21,7 +21,6 @@ import dataclasses
 import json
 import logging
 import math
-import platform
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -43,7 +42,15 @@ from dwelltime.detector.refine import (
     size_from_log,
 )
 from dwelltime.detector.types import MAX_TYPING_GSD_M
-from dwelltime.detector.weights import default_weights, load_model, models_dir, save_weights
+from dwelltime.detector.weights import (
+    data_tag,
+    default_weights,
+    hardware_name,
+    load_model,
+    models_dir,
+    save_weights,
+)
+from dwelltime.io import atomic_write
 
 log = logging.getLogger("train_refiner")
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +88,6 @@ def render_crops(job: tuple[int, int, int, list[str]]) -> dict[str, np.ndarray]:
     from dwelltime.synth import render_chip
 
     seed, first, n, classes = job
-    torch.set_num_threads(1)
     out: dict[str, list] = {
         "crops": [np.zeros((0, 3, CROP_PX, CROP_PX), np.uint8)],
         "type_index": [np.zeros(0, np.int64)],
@@ -121,9 +127,8 @@ def cached(path: Path, make: Callable[[], dict[str, np.ndarray]]) -> dict[str, n
             return dict(f)
     data = make()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        np.savez(tmp, **data)
     return data
 
 
@@ -132,7 +137,7 @@ def crop_set(seed: int, chips: int, workers: int, classes: list[str]) -> dict[st
     t0 = time.time()
     step = 100
     jobs = [(seed, i, min(step, chips - i), classes) for i in range(0, chips, step)]
-    with Pool(workers) as pool:
+    with Pool(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
         parts = pool.map(render_crops, jobs)
     data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     log.info(
@@ -248,11 +253,7 @@ def train(args: argparse.Namespace) -> None:
 
 def describe_run(args, history, wall_s, device) -> dict:
     """The model card's record of this training run: command, hardware, data, results."""
-    hardware = (
-        torch.cuda.get_device_name(0)
-        if device.type == "cuda"
-        else f"CPU ({platform.processor() or platform.machine()}, {args.threads} threads)"
-    )
+    hardware = hardware_name(device, args.threads)
     recipe = ("seed", "chips", "epochs", "batch_size", "lr", "size_weight")
     flags = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in recipe]
     return {
@@ -279,14 +280,9 @@ def save(model, refiner, card, base: Path, folder: Path, recipe: dict) -> Path:
         "base_weights": base.name,
         **recipe,
     }
-    path = save_weights(model, folder, arch=card["arch"], data=_data_tag(base), card=new_card)
+    path = save_weights(model, folder, arch=card["arch"], data=data_tag(base), card=new_card)
     log.info("wrote %s", path)
     return path
-
-
-def _data_tag(weights: Path) -> str:
-    """``synth-airbus`` of ``ocnet-mnv3l_synth-airbus-54c50e81.safetensors``."""
-    return weights.stem.split("_", 1)[1].rsplit("-", 1)[0]
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 
 from dwelltime.detector import load_detector
 from dwelltime.detector.weights import card_path
@@ -22,6 +24,14 @@ def _script():
     sys.modules["train_refiner"] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """train() sets the process's torch threads; later tests compare float outputs."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_crops_are_nose_up_with_their_types_and_sizes(classes):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ import torch
 from dwelltime.detector import load_detector
 from dwelltime.detector.weights import (
     card_path,
+    data_tag,
     default_weights,
     load_model,
     models_dir,
@@ -70,3 +72,8 @@ def test_no_shipped_weights_says_where_it_looked(monkeypatch, tmp_path):
 
 def test_models_dir_is_the_repository_folder():
     assert (models_dir().parent / "src" / "dwelltime").is_dir()
+
+
+def test_data_tag_reads_the_file_name_save_weights_writes(tiny_weights):
+    assert data_tag(tiny_weights) == "test"
+    assert data_tag(Path("ocnet-mnv3l_synth-airbus-aefdcb04.safetensors")) == "synth-airbus"

@@ -6,7 +6,7 @@ how long and wide it is (log pixels), which way its nose points (sin, cos of the
 clockwise from image up, full 360°) and its type (logits over the catalog classes + ``unknown``).
 The model sees the tile as it is: no internal resize; normalisation is a fixed affine map
 recorded in the model card. Weights may also carry a refiner (:mod:`dwelltime.detector.refine`)
-that :class:`~dwelltime.detector.predict.Detector` runs on each detection for type and size.
+that :class:`~dwelltime.detector.predict.Detector` runs on each detection for its type.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.ops import FeaturePyramidNetwork
 
-from dwelltime.detector.refine import NORM_MEAN, NORM_STD, RefinerConfig, TypeRefiner
+from dwelltime.detector.normalise import Normalise
+from dwelltime.detector.refine import RefinerConfig, TypeRefiner
 
 #: Channels of the geometry output, in order: heatmap logit, centre offset (dx, dy) in cells,
 #: log length, log span (pixels), sin and cos of the heading (nose direction) and of twice the
@@ -50,8 +51,8 @@ class ModelConfig:
     ``stride``: output stride in pixels (4 or 8). ``width_mult``: MobileNetV3 width multiplier.
     ``fpn_channels``: channels of the pyramid and heads. ``num_classes``: type classes
     including the trailing ``unknown``. ``refiner``: the network carries a
-    :class:`~dwelltime.detector.refine.TypeRefiner` (a second look at each detection for type
-    and size).
+    :class:`~dwelltime.detector.refine.TypeRefiner` (a second look at each detection for its
+    type).
     """
 
     num_classes: int
@@ -92,8 +93,7 @@ class OrientedCenterNet(nn.Module):
             channels = [f.shape[1] for f in self._backbone(torch.zeros(1, 3, 64, 64)).values()]
         c = config.fpn_channels
         self.fpn = FeaturePyramidNetwork(channels, c)
-        self.register_buffer("mean", torch.tensor(NORM_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(NORM_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalise = Normalise()
         self.geometry_head = _head(c, len(GEOMETRY_CHANNELS))
         self.type_head = _head(c, config.num_classes)
         # CenterNet prior: start with a heatmap probability of ~0.01 everywhere.
@@ -111,7 +111,7 @@ class OrientedCenterNet(nn.Module):
         return out
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = (images - self.mean) / self.std
+        x = self.normalise(images)
         finest = next(iter(self.fpn(self._backbone(x)).values()))
         return self.geometry_head(finest), self.type_head(finest)
 

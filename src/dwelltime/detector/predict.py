@@ -130,6 +130,7 @@ class Detector:
         counts = [len(d) for d in dets]
         if not sum(counts):
             return dets
+        refiner = self.model.refiner
         with torch.inference_mode(), self._autocast():
             crops = torch.cat(
                 [
@@ -137,12 +138,14 @@ class Detector:
                         x[i],
                         *(torch.from_numpy(a).to(self.device) for a in (d.cx, d.cy, d.heading_deg)),
                         gsd_m=self.gsd_m,
+                        crop_m=refiner.config.crop_m,
+                        crop_px=refiner.config.crop_px,
                     )
                     for i, d in enumerate(dets)
                     if len(d)
                 ]
             )
-            logits, _ = self.model.refiner(crops)
+            logits, _ = refiner(crops)
         probs = logits.float().softmax(1).cpu().numpy()
         bounds = np.cumsum([0, *counts])
         return [

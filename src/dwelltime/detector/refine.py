@@ -24,9 +24,8 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-#: Per-channel mean and std (of uint8/255 RGB) the network inputs are normalised with.
-NORM_MEAN: tuple[float, float, float] = (0.45, 0.45, 0.45)
-NORM_STD: tuple[float, float, float] = (0.25, 0.25, 0.25)
+from dwelltime.detector.normalise import Normalise
+
 #: Side of the refiner's crop: metres on the ground and pixels of the network input.
 CROP_M = 96.0
 CROP_PX = 128
@@ -59,11 +58,10 @@ class TypeRefiner(nn.Module):
         self.net = torchvision.models.mobilenet_v3_small(
             weights=None, num_classes=config.num_classes + 2
         )
-        self.register_buffer("mean", torch.tensor(NORM_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(NORM_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalise = Normalise()
 
     def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.net((crops - self.mean) / self.std)
+        out = self.net(self.normalise(crops))
         return out[:, :-2], out[:, -2:]
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load_file, save_file
 
 from dwelltime.detector.model import ModelConfig, OrientedCenterNet
@@ -33,6 +35,20 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def data_tag(weights: Path) -> str:
+    """The ``<data>`` part of a weights file named ``<arch>_<data>-<sha8>.safetensors``
+    (``synth-airbus`` of ``ocnet-mnv3l_synth-airbus-aefdcb04.safetensors``)."""
+    return Path(weights).stem.split("_", 1)[1].rsplit("-", 1)[0]
+
+
+def hardware_name(device: torch.device, threads: int) -> str:
+    """What a training run ran on, for the model card: the GPU's name, else the CPU and
+    ``threads``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {threads} threads)"
 
 
 def card_path(weights: Path) -> Path:
