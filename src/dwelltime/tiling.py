@@ -137,7 +137,8 @@ def iter_tiles(
             if not valid.any():
                 continue
             image = to_uint8(read_to_grid(ds, grid, indexes=bands, resampling="bilinear"), limits)
-            image[:, ~valid] = 0
+            if not valid.all():
+                np.multiply(image, valid, out=image)  # 0 where invalid
             yield Tile(
                 scene_id=scene.scene_id,
                 airport=airport.icao,

@@ -2,9 +2,11 @@
 
 A :class:`torch.utils.data.DataLoader` over :class:`SceneTiles` hands the main process one
 :class:`ScenePayload` per scene (its coverage, its tiles' georeferencing, one uint8 image
-tensor, pinned when the detector runs on CUDA, and one tensor of valid masks), so reading the
-next scenes overlaps with inference on this one. Pixels and masks travel as tensors, which
-torch passes through shared memory; everything else is small and goes through the pipe.
+tensor, pinned when the detector runs on CUDA, and the valid masks), so reading the next
+scenes overlaps with inference on this one. Pixels and masks travel as tensors that a reader
+worker fills in shared memory, so torch hands them over without copying; masks travel as
+bits, and not at all for tiles that are valid throughout (most of them). Everything else is
+small and goes through the pipe.
 """
 
 from __future__ import annotations
@@ -28,21 +30,34 @@ class ScenePayload:
     """One scene read by a worker. ``error`` is set (and the rest empty) when reading failed.
 
     ``tiles`` keep their georeferencing but an empty ``image`` and ``valid``: the pixels are
-    in ``images``, a (T, 3, H, W) uint8 tensor, so the DataLoader can pin one buffer per scene,
-    and the masks in ``valid``, (T, H, W) bool; :meth:`full_tiles` puts the masks back.
+    in ``images``, a (T, 3, H, W) uint8 tensor, so the DataLoader can pin one buffer per scene;
+    the masks of the tiles that have invalid pixels are in ``masks`` (one row of
+    :func:`numpy.packbits` per such tile, in tile order; ``partial`` (T,) says which tiles).
+    :meth:`full_tiles` puts the masks back.
     """
 
     scene: Scene
     coverage: gpd.GeoDataFrame | None
     tiles: list[Tile]
     images: torch.Tensor
-    valid: torch.Tensor
+    partial: torch.Tensor
+    masks: torch.Tensor
     error: str | None = None
 
     def full_tiles(self) -> list[Tile]:
-        """The tiles with their valid masks (views of ``valid``; images stay in ``images``)."""
-        masks = self.valid.numpy()
-        return [dataclasses.replace(t, valid=masks[i]) for i, t in enumerate(self.tiles)]
+        """The tiles with their valid masks (a read-only all-True view where nothing is
+        masked); images stay in ``images``."""
+        shape = tuple(self.images.shape[2:])
+        everywhere = np.broadcast_to(np.True_, shape)
+        rows = np.cumsum(self.partial.numpy()) - 1
+        out = []
+        for i, t in enumerate(self.tiles):
+            valid = everywhere
+            if self.partial[i]:
+                bits = np.unpackbits(self.masks[rows[i]].numpy(), count=shape[0] * shape[1])
+                valid = bits.view(bool).reshape(shape)
+            out.append(dataclasses.replace(t, valid=valid))
+        return out
 
     def pin_memory(self) -> ScenePayload:
         """Called by the DataLoader (``pin_memory=True``) in its pinning thread."""
@@ -79,14 +94,23 @@ def read_payload(
     else:
         error = None
     n, size = len(tiles), spec.size_px
-    images = torch.empty((n, 3, size, size), dtype=torch.uint8)
-    valid = torch.empty((n, size, size), dtype=torch.bool)
+    partial = torch.tensor([not t.valid.all() for t in tiles], dtype=torch.bool)
+    images = _buffer((n, 3, size, size))
+    masks = _buffer((int(partial.sum()), -(-size * size // 8)))
     for i, t in enumerate(tiles):
         images[i] = torch.from_numpy(t.image)
-        valid[i] = torch.from_numpy(np.asarray(t.valid, dtype=bool))
+    for row, i in enumerate(partial.nonzero()[:, 0].tolist()):
+        masks[row] = torch.from_numpy(np.packbits(tiles[i].valid))
     empty = (np.empty((3, 0, 0), np.uint8), np.empty((0, 0), bool))
     bare = [dataclasses.replace(t, image=empty[0], valid=empty[1]) for t in tiles]
-    return ScenePayload(scene, coverage, bare, images, valid, error)
+    return ScenePayload(scene, coverage, bare, images, partial, masks, error)
+
+
+def _buffer(shape: tuple[int, ...]) -> torch.Tensor:
+    """A uint8 tensor, in shared memory when made in a DataLoader worker (then handing it to
+    the main process copies nothing)."""
+    out = torch.empty(shape, dtype=torch.uint8)
+    return out.share_memory_() if get_worker_info() is not None else out
 
 
 def scene_loader(dataset: SceneTiles, *, workers: int, pin_memory: bool) -> DataLoader:

@@ -1,0 +1,54 @@
+"""Reader workers hand over a scene's tiles intact: pixels, georeferencing and valid masks."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dwelltime.airports import load_aprons, lookup_airport
+from dwelltime.batch.feed import SceneTiles, read_payload, scene_loader
+from dwelltime.scenes import scan
+from dwelltime.tiling import TileSpec, iter_tiles
+
+SPEC = TileSpec(gsd_m=0.5, size_px=512)
+
+
+@pytest.fixture(scope="module")
+def demo_scenes(demo_dir: Path):
+    site = lookup_airport("ZKPY")
+    aprons = load_aprons(site, demo_dir / "aprons.geojson")
+    return site, aprons, scan(demo_dir / "imagery").scenes
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_payloads_match_the_tiles_read_directly(demo_scenes, workers):
+    site, aprons, scenes = demo_scenes
+    loader = scene_loader(SceneTiles(scenes, site, aprons, SPEC), workers=workers, pin_memory=False)
+    payloads = list(loader)
+    assert [p.scene.scene_id for p in payloads] == [s.scene_id for s in scenes]
+    partial = full = 0
+    for scene, payload in zip(scenes, payloads, strict=True):
+        expected = list(iter_tiles(scene, site, aprons, SPEC))
+        tiles = payload.full_tiles()
+        assert payload.error is None and len(tiles) == len(expected) > 0
+        for i, (got, want) in enumerate(zip(tiles, expected, strict=True)):
+            assert torch.equal(payload.images[i], torch.from_numpy(want.image))
+            np.testing.assert_array_equal(got.valid, want.valid)
+            assert got.transform == want.transform and got.index == want.index
+        partial += int(payload.partial.sum())
+        full += int((~payload.partial).sum())
+    assert partial and full  # both kinds of tile were handed over
+
+
+def test_a_scene_that_cannot_be_read_becomes_an_error_payload(demo_scenes, tmp_path):
+    site, aprons, scenes = demo_scenes
+    broken = tmp_path / scenes[0].path.name
+    broken.write_bytes(b"not a tiff")
+    scene = dataclasses.replace(scenes[0], path=broken)
+    payload = read_payload(scene, site, aprons, SPEC)
+    assert payload.error and broken.name in payload.error
+    assert payload.tiles == [] and payload.images.shape[0] == 0 and payload.full_tiles() == []
