@@ -14,11 +14,12 @@ With ``--pipeline`` it times instead the batch job end to end (``run_batch``, th
 split into read / resample / infer / post-process / write by wrapping, in this script only,
 the functions the job calls (``read_to_grid`` less its ``reproject`` is the raw window read;
 ``reproject`` and the stretch are the resampling; ``Detector.predict`` the inference;
-``detections_frame`` the post-processing; ``SceneStore.commit`` the write). Model loading,
-the folder scan and the airport's tables are timed apart and left out of the throughput.
-It runs once in this process (``workers=0``, so every stage is timed) and once with
-``--workers`` DataLoader processes reading ahead of the model (overlapped: wall clock only),
-beside our model alone on random tiles of the same size and batch. Scenes are rendered by
+``detections_frame`` the post-processing; ``SceneStore.commit`` the write; the refiner's
+share of inference apart). Model loading, the folder scan and the airport's tables are timed
+apart and left out of the throughput. It runs once in this process (``workers=0``, so every
+stage is timed) and once with ``--workers`` DataLoader processes reading ahead of the model
+(overlapped: this process's stages, where "feed" is its wait for the readers), beside our
+model alone on random tiles of the same size and batch. Scenes are rendered by
 the synth engine into a temporary folder (``--scenes``, GSD 0.5 m) unless ``--imagery`` is
 given; freshly written files are in the page cache, so "read" is GDAL decoding, not the disk.
 
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--aprons", type=Path, default=None, help="Apron polygons of --imagery.")
     pipe.add_argument("--workers", type=int, default=2, help="DataLoader readers, overlapped run.")
     pipe.add_argument("--repeat", type=int, default=1, help="Runs of each mode; means reported.")
+    pipe.add_argument(
+        "--no-tables",
+        action="store_true",
+        help="Skip co-registration, linking and the report after the scenes (setup, not timed "
+        "in tiles/s) to spend a short GPU lease on the scene loop.",
+    )
     return parser
 
 
@@ -237,6 +244,7 @@ WRAPPED = (
     ("dwelltime.tiling", "stretch_limits", "stretch_read"),
     ("dwelltime.tiling", "to_uint8", "stretch"),
     ("dwelltime.detector.predict:Detector", "predict", "infer"),
+    ("dwelltime.detector.predict:Detector", "_refine", "refine"),
     ("dwelltime.detector.predict", "detections_frame", "post"),
     ("dwelltime.batch.store:SceneStore", "commit", "write"),
     ("dwelltime.detector", "load_detector", "setup"),  # imported by run_batch at each call
@@ -247,9 +255,11 @@ WRAPPED = (
 )
 #: Stage key → column heading.
 STAGES = {
+    "feed": "feed",
     "read": "read",
     "resample": "resample",
     "infer": "infer",
+    "refine": "type refiner",
     "post": "post-process",
     "write": "write",
     "other": "other",
@@ -261,7 +271,8 @@ class PipelineTiming:
     """One run mode × device × tile size of the batch job (or the model alone on random tiles).
 
     Seconds are per run (means over ``--repeat``), setup (model load, scan, tables) excluded;
-    ``stages`` holds seconds per stage of :data:`STAGES` (sequential runs only).
+    ``stages`` holds seconds per stage of :data:`STAGES` (this process's threads only: in an
+    overlapped run reading happens in the workers, and "feed" is the wait for them).
     """
 
     mode: str  # sequential | overlapped | model only
@@ -278,7 +289,7 @@ class PipelineTiming:
     cpu_ms_per_tile: float = float("nan")  # this process, all threads; not for overlapped
     setup_s: float = float("nan")
     stages: dict[str, float] = field(default_factory=dict)
-    stages_cpu: dict[str, float] = field(default_factory=dict)  # process CPU s per stage
+    stages_cpu: dict[str, float] = field(default_factory=dict)  # sequential: CPU s per stage
     compiled: bool = False  # the network through torch.compile (``--compile``)
 
 
@@ -342,23 +353,49 @@ def timed_stages() -> Iterator[dict[str, float]]:
             module, _, cls = where.partition(":")
             owner = importlib.import_module(module)
             stack.enter_context(patched(getattr(owner, cls) if cls else owner, name, timer(key)))
+        feed = importlib.import_module("dwelltime.batch.feed")
+        stack.enter_context(patched(feed, "scene_loader", timed_iteration(timer("feed"))))
         yield totals
 
 
+def timed_iteration(timer: Callable[[Callable], Callable]) -> Callable[[Callable], Callable]:
+    """Wrap a function returning an iterable so that fetching each item is timed by ``timer``
+    (the batch job's wait for the next scene from its DataLoader)."""
+
+    def wrap(make: Callable) -> Callable:
+        def wrapper(*a: object, **k: object) -> Iterator[object]:
+            items = iter(make(*a, **k))
+            fetch = timer(next)
+            while True:
+                try:
+                    yield fetch(items)
+                except StopIteration:
+                    return
+
+        return wrapper
+
+    return wrap
+
+
 def breakdown(totals: dict[str, float], loop_s: float, prefix: str = "") -> dict[str, float]:
-    """Stage seconds of :data:`STAGES` from the totals of :func:`timed_stages`: the raw window
-    read is ``read_to_grid`` less its ``reproject`` (plus the stretch's decimated read);
-    resampling is ``reproject`` plus the uint8 stretch; ``other`` is the rest of the scene
-    loop (tile windows, coverage polygons, DataLoader, stacking). ``prefix="cpu "``: the same
-    in process CPU seconds (``loop_s`` then CPU seconds too)."""
+    """Stage seconds of :data:`STAGES` from the totals of :func:`timed_stages`: "feed" is the
+    time spent getting the next scene from the DataLoader less the stages below that run
+    inside it (in this process: tile windows, coverage polygons, packing; overlapped: waiting
+    for the reader workers); the raw window read is ``read_to_grid`` less its ``reproject``
+    (plus the stretch's decimated read); resampling is ``reproject`` plus the uint8 stretch;
+    "infer" excludes the refiner; ``other`` is the rest of the scene loop (waiting for the
+    finisher thread among it). ``prefix="cpu "``: the same in process CPU seconds (``loop_s``
+    then CPU seconds too)."""
 
     def t(key: str) -> float:
         return totals.get(prefix + key, 0.0)
 
     out = {
+        "feed": t("feed"),
         "read": t("read_to_grid") + t("stretch_read"),
         "resample": t("reproject") + t("stretch"),
         "infer": t("infer"),
+        "refine": t("refine"),
         "post": t("post"),
         "write": t("write"),
     }
@@ -450,6 +487,7 @@ def run_job(
 ) -> tuple[float, int, int, dict[str, float]]:
     """One ``run_batch`` into a fresh output folder: (wall s, scenes, tiles, stage totals with
     ``"cpu"``, the process CPU seconds of the whole run)."""
+    import dwelltime.batch.runner as runner
     import dwelltime.detector
     from dwelltime.batch.runner import run_batch
     from dwelltime.batch.spec import AirportJob, BatchSpec
@@ -470,6 +508,9 @@ def run_job(
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(tempfile.TemporaryDirectory(prefix="dwelltime-bench-out-"))
         stack.enter_context(patched(dwelltime.detector, "load_detector", warmed))
+        if args.no_tables:
+            stack.enter_context(patched(runner, "link_scenes", lambda _: no_stays))
+            stack.enter_context(patched(runner, "write_result", lambda _: lambda *a, **k: None))
         t = stack.enter_context(timed_stages())  # outermost wrapper: the warm-up is setup
         spec = BatchSpec(
             output=Path(out),
@@ -487,6 +528,17 @@ def run_job(
         totals = {**t, "cpu": time.process_time() - start_cpu}
     done = sum(a.done for a in summary.airports)
     return wall, done, sum(a.tiles for a in summary.airports), totals
+
+
+def no_stays(site, aprons, scenes, coverage, detections, type_filter=None):
+    """Stands in for ``link_scenes`` under ``--no-tables``: the scenes' frames, no stays."""
+    from dwelltime.pipeline import RunResult
+    from dwelltime.schema import SCENE_COLUMNS, STAY_COLUMNS, empty_frame
+
+    empty_scenes = empty_frame(SCENE_COLUMNS, site.crs)
+    return RunResult(
+        site, aprons, empty_scenes, coverage, detections, empty_frame(STAY_COLUMNS, site.crs)
+    )
 
 
 def bench_pipeline(
@@ -520,16 +572,15 @@ def bench_pipeline(
                 scenes, n_tiles = runs[0][1], runs[0][2]
                 setup = statistics.mean(r[3].get("setup", 0.0) for r in runs)
                 loop = statistics.mean(r[0] for r in runs) - setup
-                stages: dict[str, float] = {}
                 stages_cpu: dict[str, float] = {}
                 cpu_ms = float("nan")
+                wall = [breakdown(r[3], r[0] - r[3].get("setup", 0.0)) for r in runs]
+                stages = {k: statistics.mean(p[k] for p in wall) for k in STAGES}
                 if workers == 0:
-                    wall = [breakdown(r[3], r[0] - r[3].get("setup", 0.0)) for r in runs]
                     cpu = [
                         breakdown(r[3], r[3]["cpu"] - r[3].get("cpu setup", 0.0), "cpu ")
                         for r in runs
                     ]
-                    stages = {k: statistics.mean(p[k] for p in wall) for k in STAGES}
                     stages_cpu = {k: statistics.mean(p[k] for p in cpu) for k in STAGES}
                     cpu_ms = 1000 * sum(stages_cpu.values()) / max(n_tiles, 1)
                 rows.append(
@@ -600,23 +651,33 @@ def pipeline_markdown(rows: list[PipelineTiming]) -> str:
         for r in rows
     )
     lines = markdown_table(header, "llrrrrrrrrrrrr", throughput)
-    stages = []
-    for r in rows:
-        if not r.stages:
-            continue
-        io = r.stages["read"] + r.stages["resample"]
-        stages.append(
-            [
-                r.device + (", compiled" if r.compiled else ""),
-                f"{r.tile}²",
-                *(f"{r.stages[k]:.2f} s ({r.stages[k] / r.seconds:.0%})" for k in STAGES),
-                f"{1000 * r.stages_cpu['infer'] / max(r.tiles, 1):.0f}",
-                "model" if r.stages["infer"] >= io else "reading + resampling",
-            ]
-        )
-    header = ["device", "tile", *STAGES.values(), "infer CPU ms/tile", "bound by"]
-    lines += ["", *markdown_table(header, "lr" + "r" * len(STAGES) + "rl", stages)]
+    stages = [
+        [
+            r.mode + (", compiled" if r.compiled else ""),
+            r.device,
+            f"{r.tile}²",
+            *(f"{r.stages[k]:.2f} s ({r.stages[k] / r.seconds:.0%})" for k in STAGES),
+            "–" if not r.stages_cpu else f"{1000 * r.stages_cpu['infer'] / max(r.tiles, 1):.0f}",
+            bound_by(r.stages),
+        ]
+        for r in rows
+        if r.stages
+    ]
+    header = ["mode", "device", "tile", *STAGES.values(), "infer CPU ms/tile", "bound by"]
+    lines += ["", *markdown_table(header, "llr" + "r" * len(STAGES) + "rl", stages)]
     return "\n".join(lines)
+
+
+def bound_by(stages: dict[str, float]) -> str:
+    """The largest share of a run's scene loop: the model (network and refiner), getting the
+    scenes (reading, resampling, or waiting for the reader workers), or the rest."""
+    shares = {
+        "model": stages["infer"] + stages["refine"],
+        "reading": stages["feed"] + stages["read"] + stages["resample"],
+        "post-processing + writing": stages["post"] + stages["write"],
+        "other": stages["other"],
+    }
+    return max(shares, key=shares.get)
 
 
 def environment(args: argparse.Namespace) -> dict[str, object]:
