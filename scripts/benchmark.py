@@ -83,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--iters", type=int, default=3, help="Timed batches (CUDA: ×3).")
     models.add_argument("--weights", type=Path, default=None, help="Our detector's weights.")
     models.add_argument(
-        "--compile", action="store_true", help="Also time our network through torch.compile."
+        "--networks",
+        nargs="+",
+        choices=("eager", "compiled"),
+        default=["eager"],
+        help="Our network as is and/or through torch.compile.",
     )
     pipe = parser.add_argument_group("pipeline (--pipeline: the batch job from GeoTIFF on disk)")
     pipe.add_argument(
@@ -101,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--aprons", type=Path, default=None, help="Apron polygons of --imagery.")
     pipe.add_argument("--workers", type=int, default=2, help="DataLoader readers, overlapped run.")
     pipe.add_argument("--repeat", type=int, default=1, help="Runs of each mode; means reported.")
+    pipe.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("sequential", "overlapped"),
+        default=["sequential", "overlapped"],
+        help="Job runs: in this process (every stage timed) and/or with --workers readers.",
+    )
     pipe.add_argument(
         "--no-tables",
         action="store_true",
@@ -184,11 +195,11 @@ def bench_models(args: argparse.Namespace) -> list[Timing]:
         cuda = device.startswith("cuda")
         batch = args.cuda_batch if cuda else args.cpu_batch
         iters = args.iters * 3 if cuda else args.iters
-        ours, weights = our_detector(device, args.weights)
-        models = [("dwelltime OrientedCenterNet", ours, weights)]
-        if args.compile:
-            compiled, _ = our_detector(device, args.weights, compiled=True)
-            models.append(("dwelltime OrientedCenterNet, torch.compile", compiled, weights))
+        models = []
+        for network in args.networks:
+            ours, weights = our_detector(device, args.weights, compiled=network == "compiled")
+            suffix = ", torch.compile" if network == "compiled" else ""
+            models.append(("dwelltime OrientedCenterNet" + suffix, ours, weights))
         for tile in args.tiles:
             tiles = bench_tiles(rng, batch, tile, cuda)
             timed = []
@@ -290,7 +301,7 @@ class PipelineTiming:
     setup_s: float = float("nan")
     stages: dict[str, float] = field(default_factory=dict)
     stages_cpu: dict[str, float] = field(default_factory=dict)  # sequential: CPU s per stage
-    compiled: bool = False  # the network through torch.compile (``--compile``)
+    compiled: bool = False  # the network through torch.compile (``--networks compiled``)
 
 
 @contextlib.contextmanager
@@ -551,14 +562,15 @@ def bench_pipeline(
     devices = [d for d in args.devices if d != "cuda" or torch.cuda.is_available()]
     rng = np.random.default_rng(0)
     rows: list[PipelineTiming] = []
-    variants = [False, True] if args.compile else [False]
+    variants = [n == "compiled" for n in args.networks]
     for device, compiled in ((d, c) for d in devices for c in variants):
         cuda = device.startswith("cuda")
         batch = args.cuda_batch if cuda else args.cpu_batch
         ours, _ = our_detector(device, args.weights, compiled=compiled)
         for tile in args.tiles:
             n_tiles = 0
-            for mode, workers in (("sequential", 0), ("overlapped", args.workers)):
+            for mode in args.modes:
+                workers = 0 if mode == "sequential" else args.workers
                 runs = []
                 for _ in range(args.repeat):
                     runs.append(run_job(args, source, device, tile, workers, compiled))

@@ -67,6 +67,23 @@ def test_outside_the_image_is_zero():
     assert crop[0, :, 25:, 25:].min() == 1
 
 
+def test_a_batch_gives_the_crops_of_each_image_in_detection_order():
+    images = torch.rand(3, 3, 60, 80)
+    tile = torch.tensor([2, 0, 2, 2])  # image 1 has none
+    cx, cy = torch.tensor([10.0, 40.0, 70.0, 30.0]), torch.tensor([20.0, 30.0, 40.0, 50.0])
+    heading = torch.tensor([0.0, 45.0, 200.0, 315.0])
+    crops = nose_up_crops(images, cx, cy, heading, tile=tile, gsd_m=0.5, crop_m=20.0, crop_px=24)
+    assert crops.shape == (4, 3, 24, 24)
+    for k in range(4):
+        one = nose_up_crops(
+            images[tile[k]], cx[k : k + 1], cy[k : k + 1], heading[k : k + 1],
+            gsd_m=0.5, crop_m=20.0, crop_px=24,
+        )  # fmt: skip
+        torch.testing.assert_close(crops[k], one[0])
+    none = nose_up_crops(images, cx[:0], cy[:0], heading[:0], tile=tile[:0], gsd_m=0.5)
+    assert none.shape == (0, 3, 128, 128)
+
+
 def test_size_encoding_round_trips():
     length, span = torch.tensor([53.12, 20.0]), torch.tensor([43.2, 25.5])
     torch.testing.assert_close(

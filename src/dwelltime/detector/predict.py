@@ -126,27 +126,33 @@ class Detector:
     def _refine(self, x: torch.Tensor, dets: list[TileDetections]) -> list[TileDetections]:
         """Type probabilities of every detection from the refiner's look at its nose-up crop
         (:mod:`dwelltime.detector.refine`); ``x``: the (B, 3, H, W) [0, 1] tiles the
-        detections were found in. Length and span stay the dense head's."""
+        detections were found in. Length and span stay the dense head's. The crops go through
+        the refiner padded to a power of two (at least 16), so CUDA sees few batch shapes."""
         counts = [len(d) for d in dets]
-        if not sum(counts):
+        n = sum(counts)
+        if not n:
             return dets
         refiner = self.model.refiner
+        where = np.concatenate(
+            [np.stack([d.cx, d.cy, d.heading_deg, np.full(len(d), i)]) for i, d in enumerate(dets)],
+            axis=1,
+        )
+        cx, cy, heading, tile = torch.from_numpy(where.astype(np.float32)).to(self.device)
         with torch.inference_mode(), self._autocast():
-            crops = torch.cat(
-                [
-                    nose_up_crops(
-                        x[i],
-                        *(torch.from_numpy(a).to(self.device) for a in (d.cx, d.cy, d.heading_deg)),
-                        gsd_m=self.gsd_m,
-                        crop_m=refiner.config.crop_m,
-                        crop_px=refiner.config.crop_px,
-                    )
-                    for i, d in enumerate(dets)
-                    if len(d)
-                ]
+            crops = nose_up_crops(
+                x,
+                cx,
+                cy,
+                heading,
+                tile=tile.long(),
+                gsd_m=self.gsd_m,
+                crop_m=refiner.config.crop_m,
+                crop_px=refiner.config.crop_px,
             )
+            padded = max(16, 1 << (n - 1).bit_length())
+            crops = torch.cat([crops, crops.new_zeros((padded - n, *crops.shape[1:]))])
             logits, _ = refiner(crops)
-        probs = logits.float().softmax(1).cpu().numpy()
+        probs = logits[:n].float().softmax(1).cpu().numpy()
         bounds = np.cumsum([0, *counts])
         return [
             dataclasses.replace(d, type_probs=probs[a:b])
@@ -265,6 +271,7 @@ def detections_frame(
     parts = [
         _tile_rows(tile, det, detector, source_gsd_m, seams[i])
         for i, (tile, det) in enumerate(pairs)
+        if len(det)
     ]
     crs_seen = {tile.crs for tile, _ in pairs}
     if len(crs_seen) > 1:

@@ -3,8 +3,8 @@
 The dense head sees every aircraft at its own heading and must tell 50-odd types apart from a
 few feature cells at its centre. The refiner instead cuts a square of :data:`CROP_M` metres
 around each detection, rotated so the nose points up and resampled to :data:`CROP_PX` pixels
-(bilinear, one ``grid_sample`` per tile), and runs torchvision's MobileNetV3-Small on it. In
-that frame a type's planform always looks the same and its size in pixels is its size in
+(bilinear, one ``grid_sample`` per batch of tiles), and runs torchvision's MobileNetV3-Small
+on it. In that frame a type's planform always looks the same and its size in pixels is its size in
 metres. On held-out synthetic chips it takes type top-1 at 0.5 m from 0.58 (dense head) to
 about 0.8.
 
@@ -95,30 +95,45 @@ def crop_grid(
 
 
 def nose_up_crops(
-    image: torch.Tensor,
+    images: torch.Tensor,
     cx: torch.Tensor,
     cy: torch.Tensor,
     heading_deg: torch.Tensor,
     *,
+    tile: torch.Tensor | None = None,
     gsd_m: float,
     crop_m: float = CROP_M,
     crop_px: int = CROP_PX,
 ) -> torch.Tensor:
-    """(N, C, P, P) crops of one (C, H, W) float image (see :func:`crop_grid`); outside the
-    image is zero."""
+    """(N, C, P, P) crops (see :func:`crop_grid`) of one (C, H, W) float image, or of a batch
+    (B, C, H, W) with ``tile`` (N,) giving each crop's image; outside the image is zero. One
+    ``grid_sample`` for the whole batch: each image's crops are stacked along the grid's
+    height, padded to the most crops of any image."""
+    if images.ndim == 3:
+        images, tile = images[None], torch.zeros(len(cx), dtype=torch.long, device=cx.device)
+    b, c, h, w = images.shape
     n = len(cx)
+    if n == 0:
+        return images.new_zeros((0, c, crop_px, crop_px))
+    counts = torch.bincount(tile, minlength=b)
+    most = int(counts.max())
+    first = torch.cumsum(counts, 0) - counts  # each image's first crop in tile order
+    order = torch.argsort(tile, stable=True)
+    slot = torch.empty_like(tile)
+    slot[order] = torch.arange(n, device=tile.device) - first[tile[order]]
+    params = torch.zeros((3, b, most), dtype=torch.float32, device=cx.device)
+    params[:, tile, slot] = torch.stack([cx, cy, heading_deg]).float()
     grid = crop_grid(
-        cx,
-        cy,
-        heading_deg,
-        image_hw=(image.shape[-2], image.shape[-1]),
+        *params.reshape(3, -1),
+        image_hw=(h, w),
         gsd_m=gsd_m,
         crop_m=crop_m,
         crop_px=crop_px,
-    ).to(image.dtype)
-    # all crops in one call: stacked along the grid's height
-    out = F.grid_sample(image[None], grid.reshape(1, n * crop_px, crop_px, 2), align_corners=False)
-    return out.reshape(image.shape[0], n, crop_px, crop_px).permute(1, 0, 2, 3)
+    ).to(images.dtype)
+    out = F.grid_sample(
+        images, grid.reshape(b, most * crop_px, crop_px, 2), align_corners=False
+    ).reshape(b, c, most, crop_px, crop_px)
+    return out[tile, :, slot]
 
 
 def size_from_log(log_size: torch.Tensor) -> torch.Tensor:
