@@ -12,6 +12,9 @@ validation. Reproducible from ``--seed``; CPU or CUDA.
 
     python scripts/train_refiner.py                 # the shipped refiner: 2-core CPU, ~28 min
     python scripts/train_refiner.py --chips 300 --val-chips 60 --epochs 1 --no-save  # check
+    python scripts/train_refiner.py --continue --seed 8 --lr 0.001 --epochs 4   # fine-tune
+
+``--continue`` starts from the refiner the base weights carry instead of a new one.
 """
 
 from __future__ import annotations
@@ -76,6 +79,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--workers", type=int, default=2, help="rendering processes")
     p.add_argument("--base", type=Path, default=None, help="detector weights (default: shipped)")
+    p.add_argument(
+        "--continue",
+        dest="continue_",
+        action="store_true",
+        help="fine-tune the refiner the base weights carry instead of training a new one",
+    )
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "refiner")
     p.add_argument("--models-dir", type=Path, default=models_dir())
     p.add_argument("--no-save", action="store_true", help="do not write weights")
@@ -210,7 +219,10 @@ def train(args: argparse.Namespace) -> None:
     log.info(
         "%d training crops, %d validation crops", len(train_set["crops"]), len(val_set["crops"])
     )
-    refiner = TypeRefiner(RefinerConfig(len(card["classes"]))).to(device)
+    if args.continue_ and model.refiner is None:
+        raise SystemExit(f"--continue: {base.name} carries no refiner")
+    refiner = model.refiner if args.continue_ else TypeRefiner(RefinerConfig(len(card["classes"])))
+    refiner = refiner.to(device)
     opt = torch.optim.AdamW(refiner.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     rng = np.random.default_rng(args.seed)
     n = len(train_set["crops"])
@@ -248,6 +260,9 @@ def train(args: argparse.Namespace) -> None:
         log.info("epoch %d: %s", epoch + 1, json.dumps(history[-1]))
     if not args.no_save:
         recipe = describe_run(args, history, time.time() - t0, device)
+        if args.continue_:
+            earlier = card["refiner"]
+            recipe["continues"] = {k: earlier[k] for k in ("command", "hardware", "wall_time_s")}
         save(model, refiner.cpu(), card, base, args.models_dir, recipe)
 
 
@@ -256,6 +271,7 @@ def describe_run(args, history, wall_s, device) -> dict:
     hardware = hardware_name(device, args.threads)
     recipe = ("seed", "chips", "epochs", "batch_size", "lr", "size_weight")
     flags = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in recipe]
+    flags += ["--continue"] if args.continue_ else []
     return {
         "command": "python scripts/train_refiner.py " + " ".join(flags),
         "hardware": hardware,

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from dwelltime.detector import load_detector
-from dwelltime.detector.weights import card_path
+from dwelltime.detector.model import build_detector
+from dwelltime.detector.weights import card_path, save_weights
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_refiner.py"
 
@@ -61,3 +63,41 @@ def test_training_writes_weights_that_load_with_their_refiner(tmp_path, tiny_wei
     detector = load_detector(weights, device="cpu")
     assert detector.model.refiner is not None
     assert sorted((tmp_path / "work").glob("*.npz"))  # crops cached for the next run
+
+
+def _weights_with_refiner(folder: Path, classes: list[str]) -> Path:
+    model = build_detector(num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True)
+    card = {
+        "created": "2026-01-01T00:00:00+00:00",
+        "classes": classes,
+        "gsd_m": 0.5,
+        "refiner": {"command": "python scripts/train_refiner.py --seed 7", "hardware": "X",
+                    "wall_time_s": 60.0},
+    }  # fmt: skip
+    return save_weights(model, folder, arch="tiny", data="synth", card=card)
+
+
+def _train(script, base: Path, tmp_path: Path, *extra: str) -> None:
+    args = script.parse_args(
+        ["--base", str(base), "--chips", "6", "--val-chips", "3", "--epochs", "1",
+         "--batch-size", "8", "--workers", "1", "--threads", "1",
+         "--work-dir", str(tmp_path / "work"), "--models-dir", str(tmp_path / "out"), *extra]
+    )  # fmt: skip
+    script.train(args)
+
+
+def test_continue_fine_tunes_the_refiner_the_base_carries(tmp_path, classes):
+    base = _weights_with_refiner(tmp_path / "models", classes)
+    _train(_script(), base, tmp_path, "--continue")
+    (weights,) = (tmp_path / "out").glob("*.safetensors")
+    before, after = load_file(str(base)), load_file(str(weights))
+    refiner = [k for k in before if k.startswith("refiner.") and before[k].is_floating_point()]
+    assert any(not torch.equal(before[k], after[k]) for k in refiner)  # trained on
+    card = json.loads(card_path(weights).read_text())
+    assert card["refiner"]["command"].endswith("--continue")
+    assert card["refiner"]["continues"]["command"] == "python scripts/train_refiner.py --seed 7"
+
+
+def test_continue_needs_a_refiner_in_the_base(tmp_path, tiny_weights):
+    with pytest.raises(SystemExit, match="carries no refiner"):
+        _train(_script(), tiny_weights, tmp_path, "--continue")
