@@ -60,6 +60,7 @@ from dwelltime.detector.weights import (
     models_dir,
     read_card,
     save_weights,
+    write_card_markdown,
 )
 
 log = logging.getLogger("train_detector")
@@ -282,7 +283,7 @@ def update_card_metrics(weights: Path, args: argparse.Namespace) -> None:
     args.synthetic_only = "airbus" not in card["training"]["data"].lower()
     card["metrics"] = evaluate(load_detector(weights), args)
     card_path(weights).write_text(json.dumps(card, indent=2) + "\n")
-    write_markdown(weights, card)
+    write_card_markdown(weights)
 
 
 def _out_of_time(start: float, max_minutes: float | None) -> bool:
@@ -470,7 +471,7 @@ def save(model, classes, args, metrics, history, wall_s, device, init_card=None)
         card.update(continued_card(init_card, wall_s, hardware))
         card["training"]["total_wall_time_s"] = card["continues"]["total_wall_time_s"]
     path = save_weights(model, args.models_dir, arch=args.arch, data=data, card=card)
-    write_markdown(path, json.loads(card_path(path).read_text()))
+    write_card_markdown(path)
     log.info("wrote %s", path)
     return path
 
@@ -494,38 +495,6 @@ def continued_card(init: dict, wall_s: float, hardware: str) -> dict:
         f"(continued on {hardware}); types are only given for source GSD <= 1.5 m and rely on "
         "the size prior.",
     }
-
-
-def write_markdown(path: Path, card: dict) -> None:
-    """A short human-readable model card next to the JSON one."""
-    m = card["metrics"]
-    lines = [
-        f"# {path.name}",
-        "",
-        f"Oriented aircraft detector (CenterNet-style, MobileNetV3-Large + FPN, stride "
-        f"{card['model']['stride']}), {card['parameters']:,} parameters, input RGB uint8 at "
-        f"{card['gsd_m']} m/px. Outputs centre, length, span, heading (0-360°) and type over "
-        f"{len(card['classes'])} classes (catalog + unknown).",
-        "",
-        f"Trained: `{card['training']['command']}` on {card['training']['hardware']} in "
-        f"{card['training']['wall_time_s'] / 60:.1f} min.",
-        "",
-        f"Data: {card['training']['data']}.",
-        "",
-        "Held-out metrics:",
-        "",
-        "```",
-        json.dumps(m, indent=2),
-        "```",
-        "",
-        f"Licence: {card['licence']}",
-        "",
-        f"Limitations: {card['limitations']}",
-        "",
-        f"sha256: `{card['sha256']}`",
-        "",
-    ]
-    path.with_suffix(".md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ from dwelltime.detector.weights import (
     load_model,
     models_dir,
     save_weights,
+    write_card_markdown,
 )
 from dwelltime.io import atomic_write
 
@@ -297,6 +298,7 @@ def save(model, refiner, card, base: Path, folder: Path, recipe: dict) -> Path:
         **recipe,
     }
     path = save_weights(model, folder, arch=card["arch"], data=data_tag(base), card=new_card)
+    write_card_markdown(path)
     log.info("wrote %s", path)
     return path
 

@@ -15,7 +15,10 @@ from dwelltime.detector.weights import (
     default_weights,
     load_model,
     models_dir,
+    read_card,
+    save_weights,
     sha256_file,
+    write_card_markdown,
 )
 from dwelltime.errors import WeightsError
 
@@ -77,3 +80,27 @@ def test_models_dir_is_the_repository_folder():
 def test_data_tag_reads_the_file_name_save_weights_writes(tiny_weights):
     assert data_tag(tiny_weights) == "test"
     assert data_tag(Path("ocnet-mnv3l_synth-airbus-aefdcb04.safetensors")) == "synth-airbus"
+
+
+def test_markdown_card_shows_recipe_refiner_and_targets(tmp_path, tiny_model):
+    card = {
+        "created": "2026-01-01T00:00:00+00:00",
+        "classes": ["IL62", "unknown"],
+        "gsd_m": 0.5,
+        "parameters": 1234,
+        "training": {"command": "python scripts/train_detector.py --seed 2", "hardware": "H200",
+                     "wall_time_s": 360.0, "data": "synthetic chips"},
+        "refiner": {"command": "python scripts/train_refiner.py --seed 7", "hardware": "CPU",
+                    "wall_time_s": 1398.0, "data": "nose-up crops"},
+        "metrics": {"synthetic_val": {"recall": 1.0}},
+        "evaluation": [{"what": "real AP50", "measured": "0.936", "target": ">= 0.97"}],
+        "licence": "CC BY-NC-SA 4.0",
+        "limitations": "small model",
+    }  # fmt: skip
+    weights = save_weights(tiny_model, tmp_path, arch="tiny", data="synth", card=card)
+    text = write_card_markdown(weights).read_text()
+    assert text.startswith(f"# {weights.name}\n")
+    assert "`python scripts/train_detector.py --seed 2` on H200 in 6.0 min" in text
+    assert "Type refiner: `python scripts/train_refiner.py --seed 7` on CPU in 23.3 min" in text
+    assert "| real AP50 | 0.936 | >= 0.97 |" in text
+    assert f"sha256: `{read_card(weights)['sha256']}`" in text

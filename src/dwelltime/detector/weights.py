@@ -144,3 +144,65 @@ def save_weights(
     }
     card_path(path).write_text(json.dumps(full, indent=2) + "\n")
     return path
+
+
+def write_card_markdown(weights: Path) -> Path:
+    """Write the short human-readable model card (``.md``) of ``weights`` from its JSON card:
+    what the network is, how it was trained (and what it continues), the refiner, data,
+    measured figures against their targets, licence, architecture, speed, limitations.
+    Sections the card lacks are left out."""
+    card = _read_json(card_path(weights))
+    training, refiner = card.get("training", {}), card.get("refiner")
+    lines = [
+        f"# {Path(weights).name}",
+        "",
+        f"Oriented aircraft detector (CenterNet-style, MobileNetV3-Large + FPN, stride "
+        f"{card['model']['stride']})"
+        + (" with a type refiner (MobileNetV3-Small on nose-up crops)" if refiner else "")
+        + f", {card.get('parameters', 0):,} parameters, input RGB uint8 at {card['gsd_m']} "
+        f"m/px. Outputs centre, length, span, heading (0-360°) and type over "
+        f"{len(card['classes'])} classes (catalog + unknown).",
+    ]
+    if training:
+        lines += ["", f"Trained: {_run(training)}."]
+    if "continues" in card:
+        earlier = card["continues"]
+        lines += [
+            "",
+            f"That run continues `{earlier['weights']}`, trained by {_run(earlier)} "
+            f"({earlier['total_wall_time_s'] / 60:.1f} min of training in all).",
+        ]
+    if refiner:
+        more = f"; continuing {_run(refiner['continues'])}" if "continues" in refiner else ""
+        data = f", on {refiner['data']}" if "data" in refiner else ""
+        lines += ["", f"Type refiner: {_run(refiner)}{data}{more}."]
+    if "data" in training:
+        lines += ["", f"Data: {training['data']}."]
+    if "evaluation" in card:
+        lines += ["", "Measured (held out), against the targets:", ""]
+        lines += ["| what | measured | target |", "|---|---|---|"]
+        lines += [f"| {e['what']} | {e['measured']} | {e['target']} |" for e in card["evaluation"]]
+    if "metrics" in card:
+        metrics = json.dumps(card["metrics"], indent=2)
+        lines += ["", "Held-out metrics of the training script:", "", "```", metrics, "```"]
+    for key, title in (("licence", "Licence"), ("architecture_choice", "Architecture")):
+        if key in card:
+            lines += ["", f"{title}: {card[key]}"]
+    if "speed" in card:
+        lines += ["", "Speed:", "", "```", json.dumps(card["speed"], indent=2), "```"]
+    if "limitations" in card:
+        lines += ["", f"Limitations: {card['limitations']}"]
+    lines += ["", f"sha256: `{card['sha256']}`", ""]
+    path = Path(weights).with_suffix(".md")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _run(run: dict[str, Any]) -> str:
+    """A training run of a card: "`command` on hardware in N min", as far as recorded."""
+    text = f"`{run['command']}`"
+    if "hardware" in run:
+        text += f" on {run['hardware']}"
+    if "wall_time_s" in run:
+        text += f" in {run['wall_time_s'] / 60:.1f} min"
+    return text
