@@ -141,14 +141,14 @@ class BlockDetector:
     classes = ("IL62", "unknown")
 
     def predict(self, images):
-        from types import SimpleNamespace
+        from dwelltime.detector.decode import TileDetections
 
         out = []
         for tile in images:
             rows, cols = np.nonzero(tile[0] == 255)
             n = 1 if len(rows) else 0
             out.append(
-                SimpleNamespace(
+                TileDetections(
                     cx=np.full(n, cols.mean() + 0.5 if n else 0.0),
                     cy=np.full(n, rows.mean() + 0.5 if n else 0.0),
                     length_px=np.full(n, 20.0),
