@@ -1,6 +1,8 @@
 #!/bin/bash
-# Continue training the shipped detector on a lent GPU (issue #4), as run in session 4:
+# Continue training the shipped detector on a lent GPU (issue #4):
 #   device run: MINUTES=6 bash scripts/device/train.sh    carry: gpu_data .whl
+# (session 4 ran it with INIT=models/ocnet-mnv3l_synth-airbus-aefdcb04.safetensors, now in git
+# history only, and made the shipped 4a39162c).
 # Weights come back split into $OUT/weights.part.* (files over 16 MB do not come back):
 #   cat weights.part.* > models/<weights_file from the .json>, then scripts/train_detector.py
 #   --evaluate models/<that file> scores the Airbus validation sites here.
@@ -11,7 +13,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --tar
 export PYTHONPATH=$PWD/src:/tmp/site
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
 echo "setup $(( $(date +%s) - t0 )) s"
-python3 scripts/train_detector.py --init "${INIT:-models/ocnet-mnv3l_synth-airbus-aefdcb04.safetensors}" \
+python3 scripts/train_detector.py --init "${INIT:-$(ls models/*.safetensors | head -1)}" \
   --seed 2 --steps 40000 --batch-size 48 --size 384 --lr 0.001 --warmup 200 --p-real 0.5 \
   --max-minutes "${MINUTES:-6}" --workers 15 --threads 4 --airbus gpu_data/airbus_dev \
   --work-dir /tmp/work --models-dir /tmp/models --checkpoint-every 1000000 --log-every 100 \
