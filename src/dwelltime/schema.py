@@ -84,9 +84,20 @@ STAY_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Columns of the contracts above that hold UTC timestamps.
+TIME_COLUMNS = frozenset(
+    {"acquired", "first_seen", "last_seen", "last_absent_before", "first_absent_after"}
+)
+
+
 def empty_frame(columns: tuple[str, ...], crs: object) -> gpd.GeoDataFrame:
-    """An empty GeoDataFrame with the given contract columns and CRS."""
+    """An empty GeoDataFrame with the given contract columns and CRS (time columns UTC
+    timestamps, so it concatenates with full frames without turning them into objects)."""
     import geopandas as gpd
 
-    data = {c: pd.Series(dtype=object) for c in columns if c != "geometry"}
+    data = {
+        c: pd.Series(dtype="datetime64[ns, UTC]" if c in TIME_COLUMNS else object)
+        for c in columns
+        if c != "geometry"
+    }
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crs), crs=crs)

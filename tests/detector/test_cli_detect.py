@@ -26,6 +26,35 @@ def test_plain_image_needs_gsd_and_writes_pixel_layer(tmp_path, tiny_weights):
     assert (tmp_path / "out" / "dwelltime.gpkg").is_file()
 
 
+def test_plain_images_with_and_without_aircraft_make_one_layer(tmp_path, tiny_weights, monkeypatch):
+    """A folder where one image has no aircraft: the empty frame must not turn the
+    ``acquired`` column (NaT for plain images) into objects, which GeoPackage cannot write."""
+    import dwelltime.detector.predict as predict
+    from dwelltime.detector.decode import TileDetections
+
+    real = predict.Detector.predict
+
+    def one_aircraft_unless_dark(self, images):
+        out = real(self, images)
+        bright = [float(np.asarray(im).mean()) > 50 for im in images]
+        return [
+            TileDetections(*(np.array([v], np.float32) for v in (32, 32, 40, 30, 90)),
+                           type_probs=np.full((1, 3), 1 / 3, np.float32),
+                           score=np.array([0.9], np.float32))
+            if b else d
+            for d, b in zip(out, bright, strict=True)
+        ]  # fmt: skip
+
+    monkeypatch.setattr(predict.Detector, "predict", one_aircraft_unless_dark)
+    for name, value in (("a_dark.png", 0), ("b_bright.png", 200)):
+        Image.fromarray(np.full((64, 64, 3), value, np.uint8)).save(tmp_path / name)
+    args = ["-q", "detect", str(tmp_path), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    done = CliRunner().invoke(main, [*args, "--tile-size", "64", "--out", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    assert "1 aircraft in 2 image(s)" in done.output
+    assert (tmp_path / "out" / "dwelltime.gpkg").is_file()
+
+
 def test_georeferenced_image_writes_map_layer(tmp_path, tiny_weights):
     tif = tmp_path / "sunan_20260731T030000.tif"
     with rasterio.open(
