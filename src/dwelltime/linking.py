@@ -84,7 +84,7 @@ import shapely
 from scipy.optimize import linear_sum_assignment
 
 from dwelltime.dwell import dwell_interval
-from dwelltime.schema import STAY_COLUMNS
+from dwelltime.schema import STAY_COLUMNS, UTC_TIMESTAMP
 
 #: Extra stay columns made here (besides ``STAY_COLUMNS``).
 STAY_EXTRA_COLUMNS: tuple[str, ...] = (
@@ -99,7 +99,7 @@ STAY_EXTRA_COLUMNS: tuple[str, ...] = (
     "score_max",  # best detection score of the stay
 )
 
-_TIME = "datetime64[us, UTC]"
+_TIME = UTC_TIMESTAMP
 _STAY_DTYPES: dict[str, str] = {
     "stay_id": "str",
     "airport": "str",

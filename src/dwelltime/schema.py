@@ -84,10 +84,11 @@ STAY_COLUMNS: tuple[str, ...] = (
 )
 
 
-#: Columns of the contracts above that hold UTC timestamps.
+#: Columns of the contracts above that hold UTC timestamps, and their dtype.
 TIME_COLUMNS = frozenset(
     {"acquired", "first_seen", "last_seen", "last_absent_before", "first_absent_after"}
 )
+UTC_TIMESTAMP = "datetime64[us, UTC]"
 
 
 def empty_frame(columns: tuple[str, ...], crs: object) -> gpd.GeoDataFrame:
@@ -96,7 +97,7 @@ def empty_frame(columns: tuple[str, ...], crs: object) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
     data = {
-        c: pd.Series(dtype="datetime64[ns, UTC]" if c in TIME_COLUMNS else object)
+        c: pd.Series(dtype=UTC_TIMESTAMP if c in TIME_COLUMNS else object)
         for c in columns
         if c != "geometry"
     }

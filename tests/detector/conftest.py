@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+import torch
 
 from dwelltime.detector.model import build_detector
 from dwelltime.detector.weights import save_weights
@@ -41,3 +46,39 @@ def tiny_weights(tmp_path: Path, tiny_model) -> Path:
         "dimensions": {k: list(v) for k, v in DIMS.items()},
     }
     return save_weights(tiny_model, tmp_path / "models", arch="tiny", data="test", card=card)
+
+
+@pytest.fixture
+def training_script() -> Iterator[Callable[[str], ModuleType]]:
+    """Load ``scripts/<name>.py`` as a module (registered, so its worker processes can find
+    its functions). Its ``train()`` sets the process's torch threads: they are restored
+    afterwards, because later tests compare float outputs."""
+    threads = torch.get_num_threads()
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def refiner_weights(tmp_path: Path) -> Path:
+    """Tiny weights with a refiner and the training records a real card has."""
+    model = build_detector(num_classes=len(CLASSES), width_mult=0.25, fpn_channels=8, refiner=True)
+    card = {
+        "created": "2026-01-01T00:00:00+00:00",
+        "classes": CLASSES,
+        "gsd_m": 0.5,
+        "dimensions": {k: list(v) for k, v in DIMS.items()},
+        "training": {"command": "python scripts/train_detector.py --seed 1", "hardware": "X",
+                     "wall_time_s": 60.0},
+        "refiner": {"command": "python scripts/train_refiner.py --seed 7", "hardware": "X",
+                    "wall_time_s": 60.0},
+    }  # fmt: skip
+    return save_weights(model, tmp_path / "models", arch="tiny", data="synth", card=card)

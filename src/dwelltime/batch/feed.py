@@ -49,11 +49,12 @@ class ScenePayload:
         masked); images stay in ``images``."""
         shape = tuple(self.images.shape[2:])
         everywhere = np.broadcast_to(np.True_, shape)
-        rows = np.cumsum(self.partial.numpy()) - 1
+        partial = self.partial.numpy()
+        rows = np.cumsum(partial) - 1
         out = []
         for i, t in enumerate(self.tiles):
             valid = everywhere
-            if self.partial[i]:
+            if partial[i]:
                 bits = np.unpackbits(self.masks[rows[i]].numpy(), count=shape[0] * shape[1])
                 valid = bits.view(bool).reshape(shape)
             out.append(dataclasses.replace(t, valid=valid))
