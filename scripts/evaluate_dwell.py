@@ -5,6 +5,7 @@ Usage: python scripts/evaluate_dwell.py [--n 20] [--out runs/dwell_eval] [--weig
        [--split 10] [--link KEY=VALUE ...]
        python scripts/evaluate_dwell.py --synth-only --n 20   # render now, --reuse later
        python scripts/evaluate_dwell.py --relink --n 20       # re-link saved runs (seconds)
+       python scripts/evaluate_dwell.py --relink --oracle --n 20   # a perfect detector
 
 Simulates N airport-weeks with the synthetic engine (airports and seeds vary; irregular
 revisits, clouds on about 30 % of the scenes, every scene misregistered by up to
@@ -23,7 +24,10 @@ Each week's pipeline result before linking (``scenes`` with the co-registration 
 ``<week>/run/``; ``--relink`` skips rendering and detection and links those saved results
 again (same scoring), so a linking experiment costs seconds. ``--link KEY=VALUE`` overrides a
 :class:`~dwelltime.linking.LinkConfig` field (repeatable; ``None`` for an optional value);
-``--split K`` also prints the overall scores of weeks ``< K`` and ``>= K`` separately.
+``--oracle`` links the truth's unhidden aircraft instead (a perfect detector, on the
+same scenes, clouds and coverage): the dwell quality that imagery alone allows, to set the
+detector's share of the error apart. ``--split K`` also prints the overall scores of weeks
+``< K`` and ``>= K`` separately.
 
 The pipeline sees imagery and aprons only; the truth is read for scoring and, separately, to
 write the simulated flight log.
@@ -49,6 +53,7 @@ from dwelltime.evaluation.dwell import (
     load_true_stays,
     median_revisit_h,
     score_stays,
+    true_detections,
 )
 from dwelltime.flights import read_flights, tighten_with_flights
 from dwelltime.io import read_layer, write_layers
@@ -130,6 +135,11 @@ def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> 
         layers = {name: getattr(result, name) for name in RUN_LAYERS}
         write_layers(folder / "run", layers, formats=("parquet",), overwrite=True)
         stays = result.stays
+    if args.oracle:
+        layers = oracle_layers(layers, folder, airport)
+        stays = link_stays(
+            layers["detections"], layers["coverage"], for_coregistered(config, layers["scenes"])
+        )
     t2 = time.perf_counter()
     scenes = layers["scenes"]
     offsets = scenes[["scene_id", "shift_x_m", "shift_y_m"]].fillna(0.0)
@@ -159,9 +169,30 @@ def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> 
         "flights": _plain(flights).assign(airport=key),
         "truth": truth.assign(airport=key),
         "revisit_h": median_revisit_h(scenes["acquired"]),
-        "coreg": _plain(scenes),
+        "coreg": _plain(layers.get("measured", scenes)),
         "folder": folder,
         "seconds": (0.0 if args.relink else t1 - t0, t2 - t1),
+    }
+
+
+def oracle_layers(layers: dict[str, object], folder: Path, airport: str) -> dict[str, object]:
+    """A week's run as a perfect detector would have it: the truth's unhidden aircraft as the
+    detections (:func:`~dwelltime.evaluation.dwell.true_detections`), the coverage moved into
+    the truth's frame (the measured offset of each scene undone, its true misregistration
+    removed) and the scenes' offsets zeroed; ``measured``: the scenes as they were."""
+    scenes = layers["scenes"]
+    measured = scenes[["scene_id", "shift_x_m", "shift_y_m"]].fillna(0.0)
+    undone = measured.assign(shift_x_m=-measured["shift_x_m"], shift_y_m=-measured["shift_y_m"])
+    true_shift = pd.read_csv(folder / "truth" / "scenes.csv", dtype={"scene_id": str})
+    true_shift = true_shift.rename(
+        columns={"shift_east_m": "shift_x_m", "shift_north_m": "shift_y_m"}
+    )
+    coverage = apply_offsets(apply_offsets(layers["coverage"], undone), true_shift)
+    return {
+        "scenes": scenes.assign(shift_x_m=0.0, shift_y_m=0.0),
+        "coverage": coverage,
+        "detections": true_detections(folder, airport).to_crs(coverage.crs),
+        "measured": scenes,
     }
 
 
@@ -282,6 +313,12 @@ def main() -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override a LinkConfig field (repeatable)",
+    )
+    parser.add_argument(
+        "--oracle",
+        action="store_true",
+        help="link the truth's unhidden aircraft instead of the detections (a perfect "
+        "detector): the dwell quality imagery alone allows",
     )
     parser.add_argument(
         "--split", type=int, default=None, help="also score weeks < K and >= K separately"

@@ -19,8 +19,10 @@ from dwelltime.evaluation.dwell import (
     match_stays,
     median_revisit_h,
     score_stays,
+    true_detections,
 )
 from dwelltime.linking import stays_frame
+from dwelltime.schema import DETECTION_COLUMNS
 
 T0 = pd.Timestamp("2023-07-31 00:00", tz="UTC")
 
@@ -131,8 +133,10 @@ def test_median_revisit_h():
     assert math.isnan(median_revisit_h([h(0)]))
 
 
-def test_load_true_stays_marks_observed_stays(tmp_path):
-    truth = tmp_path / "truth"
+def write_series(folder):
+    """A two-scene series' truth: V1 seen in s1, V2 hidden (under cloud) in s1, and s2 with
+    no truth file (V3 never seen), with the columns `dwelltime synth` writes."""
+    truth = folder / "truth"
     truth.mkdir()
     (truth / "stays.csv").write_text(
         "stay_id,aircraft_id,visit_id,type,stand_id,x,y,start,end\n"
@@ -147,13 +151,22 @@ def test_load_true_stays_marks_observed_stays(tmp_path):
         {
             "aircraft_id": ["V1", "V2"],
             "stand_id": ["A1", "A2"],
+            "type": ["IL62", "B738"],
+            "heading_grid_deg": [90.0, 270.0],
+            "length_m": [53.12, 39.47],
+            "wingspan_m": [43.2, 34.32],
             "hidden": [False, True],
             "x": [12.0, 55.0],  # aircraft centres, off the stand points
             "y": [20.0, 20.0],
         },
-        geometry=[shapely.Point(10, 20), shapely.Point(50, 20)],
+        geometry=[shapely.box(-14, 0, 38, 40), shapely.box(35, 0, 75, 40)],
         crs="EPSG:32651",
-    ).to_file(truth / "s1.geojson", driver="GeoJSON")  # s2.geojson missing: V3 not seen
+    ).to_file(truth / "s1.geojson", driver="GeoJSON")
+
+
+def test_load_true_stays_marks_observed_stays(tmp_path):
+    write_series(tmp_path)
+    truth = tmp_path / "truth"
     stays = load_true_stays(tmp_path, "zkpy")
     assert list(stays.columns) == list(TRUE_STAY_COLUMNS)
     assert stays["observed"].tolist() == [True, False, False]
@@ -164,3 +177,16 @@ def test_load_true_stays_marks_observed_stays(tmp_path):
     (truth / "scenes.csv").unlink()
     with pytest.raises(LabelError, match=r"scenes\.csv"):
         load_true_stays(tmp_path, "ZKPY")
+
+
+def test_true_detections_are_the_unhidden_aircraft_as_a_detections_layer(tmp_path):
+    write_series(tmp_path)
+    det = true_detections(tmp_path, "zkpy")
+    assert list(det.columns) == list(DETECTION_COLUMNS)
+    assert det.crs == "EPSG:32651"
+    assert det["detection_id"].tolist() == ["s1:1"]  # V2 hidden, s2 without aircraft
+    row = det.iloc[0]
+    assert (row["airport"], row["type"], row["score"], row["type_prob"]) == ("ZKPY", "IL62", 1, 1)
+    assert (row["x"], row["y"], row["heading_deg"], row["length_m"]) == (12.0, 20.0, 90.0, 53.12)
+    assert row["acquired"] == pd.Timestamp("2023-07-31 03:00", tz="UTC")
+    assert row["geometry"].equals(shapely.box(-14, 0, 38, 40))

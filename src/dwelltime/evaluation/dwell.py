@@ -30,12 +30,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from dwelltime.errors import LabelError
+from dwelltime.schema import DETECTION_COLUMNS, empty_frame
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: Columns of the true-stays frame.
 TRUE_STAY_COLUMNS: tuple[str, ...] = (
@@ -48,6 +53,21 @@ TRUE_STAY_COLUMNS: tuple[str, ...] = (
     "end",  # UTC, off the stand
     "dwell_h",  # end − start, hours
     "observed",  # bool: unhidden in at least one scene
+)
+
+#: Columns of the truth's per-scene sightings (:func:`_sightings`), besides the footprint.
+_SIGHTING_COLUMNS: tuple[str, ...] = (
+    "scene_id",
+    "aircraft_id",
+    "stand_id",
+    "acquired",
+    "type",
+    "x",
+    "y",
+    "heading_deg",
+    "length_m",
+    "wingspan_m",
+    "hidden",
 )
 
 #: Columns of the score table (one row per type, then ``all``).
@@ -115,12 +135,12 @@ def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def _sightings(truth: Path, scenes: pd.DataFrame) -> pd.DataFrame:
-    """``aircraft_id``, ``stand_id``, ``acquired``, ``x``, ``y`` (true aircraft centre) and
-    ``hidden`` of every aircraft in every scene with a truth file."""
+def _sightings(truth: Path, scenes: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Every aircraft of every scene with a truth file: :data:`_SIGHTING_COLUMNS` (``x``, ``y``
+    the true centre in the layout's CRS, ``hidden`` whether it could not be seen) and the
+    true footprint as geometry."""
     import geopandas as gpd
 
-    columns = ["aircraft_id", "stand_id", "acquired", "x", "y", "hidden"]
     parts = []
     for scene_id, acquired in zip(scenes["scene_id"], scenes["acquired"], strict=True):
         path = truth / f"{scene_id}.geojson"
@@ -129,25 +149,53 @@ def _sightings(truth: Path, scenes: pd.DataFrame) -> pd.DataFrame:
         rows = gpd.read_file(path)
         if rows.empty:
             continue
-        centre = rows.geometry.centroid if "x" not in rows else None
+        centre = rows.geometry.centroid
         parts.append(
-            pd.DataFrame(
+            gpd.GeoDataFrame(
                 {
+                    "scene_id": str(scene_id),
                     "aircraft_id": rows["aircraft_id"].astype(str),
                     "stand_id": rows["stand_id"].astype(str),
                     "acquired": pd.Timestamp(acquired).tz_convert("UTC"),
-                    "x": rows["x"].astype(float) if centre is None else centre.x,
-                    "y": rows["y"].astype(float) if centre is None else centre.y,
+                    "type": rows["type"].astype(str),
+                    "x": rows["x"].astype(float) if "x" in rows else centre.x,
+                    "y": rows["y"].astype(float) if "y" in rows else centre.y,
+                    "heading_deg": rows["heading_grid_deg"].astype(float),
+                    "length_m": rows["length_m"].astype(float),
+                    "wingspan_m": rows["wingspan_m"].astype(float),
                     "hidden": rows["hidden"].astype(bool),
-                }
+                },
+                geometry=rows.geometry.to_numpy(),
+                crs=rows.crs,
             )
         )
     if not parts:
-        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-        return empty.astype(
-            {"acquired": "datetime64[ns, UTC]", "x": float, "y": float, "hidden": bool}
+        return empty_frame((*_SIGHTING_COLUMNS, "geometry"), None).astype(
+            {"x": float, "y": float, "hidden": bool}
         )
-    return pd.concat(parts, ignore_index=True)[columns]
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs)
+
+
+def true_detections(series_dir: Path | str, airport: str) -> gpd.GeoDataFrame:
+    """What a perfect detector would report on a synthetic series: every aircraft that a
+    scene shows unhidden, with its true centre, footprint, grid heading, size and type
+    (``score`` and ``type_prob`` 1), as a detections layer
+    (:data:`~dwelltime.schema.DETECTION_COLUMNS`) in the layout's true frame (no
+    misregistration). Linking it gives the dwell quality that imagery alone allows."""
+    import geopandas as gpd
+
+    truth = Path(series_dir) / "truth"
+    scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"))
+    seen = _sightings(truth, scenes)
+    seen = seen[~seen["hidden"].astype(bool)].reset_index(drop=True)
+    n = seen.groupby("scene_id").cumcount() + 1
+    frame = seen.assign(
+        detection_id=seen["scene_id"] + ":" + n.astype(str),
+        airport=airport.upper(),
+        type_prob=1.0,
+        score=1.0,
+    )
+    return gpd.GeoDataFrame(frame[list(DETECTION_COLUMNS)], crs=seen.crs)
 
 
 def match_stays(
