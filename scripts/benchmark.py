@@ -18,7 +18,9 @@ the functions the job calls (``read_to_grid`` less its ``reproject`` is the raw 
 share of inference apart). Model loading, the folder scan and the airport's tables are timed
 apart and left out of the throughput. It runs once in this process (``workers=0``, so every
 stage is timed) and once with ``--workers`` DataLoader processes reading ahead of the model
-(overlapped: this process's stages, where "feed" is its wait for the readers), beside our
+(overlapped: this process's stages, where "feed" is its wait for the readers; with
+``--finishers`` processes, post-processing and writing run in those and show here only as
+waiting for them, in "other"), beside our
 model alone on random tiles of the same size and batch. Scenes are rendered by
 the synth engine into a temporary folder (``--scenes``, GSD 0.5 m) unless ``--imagery`` is
 given; freshly written files are in the page cache, so "read" is GDAL decoding, not the disk.
@@ -104,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--airport", default="ZKPY", help="ICAO code of --imagery's airport.")
     pipe.add_argument("--aprons", type=Path, default=None, help="Apron polygons of --imagery.")
     pipe.add_argument("--workers", type=int, default=2, help="DataLoader readers, overlapped run.")
+    pipe.add_argument(
+        "--finishers",
+        type=int,
+        default=None,
+        help="Post-processing processes of the overlapped run (default: the job's, 2 on CUDA, "
+        "else a thread); the sequential run keeps a thread so every stage is timed.",
+    )
     pipe.add_argument("--repeat", type=int, default=1, help="Runs of each mode; means reported.")
     pipe.add_argument(
         "--modes",
@@ -302,6 +311,7 @@ class PipelineTiming:
     stages: dict[str, float] = field(default_factory=dict)
     stages_cpu: dict[str, float] = field(default_factory=dict)  # sequential: CPU s per stage
     compiled: bool = False  # the network through torch.compile (``--networks compiled``)
+    finishers: int | None = None  # post-processing processes (0: a thread; None: job default)
 
 
 @contextlib.contextmanager
@@ -495,6 +505,7 @@ def run_job(
     tile: int,
     workers: int,
     compiled: bool = False,
+    finishers: int | None = None,
 ) -> tuple[float, int, int, dict[str, float]]:
     """One ``run_batch`` into a fresh output folder: (wall s, scenes, tiles, stage totals with
     ``"cpu"``, the process CPU seconds of the whole run)."""
@@ -532,6 +543,7 @@ def run_job(
             tile_size_px=tile,
             formats=("parquet",),  # no GDAL vector driver needed (the GPU box has none)
             compile=compiled,
+            finishers=finishers,
         )
         start, start_cpu = time.perf_counter(), time.process_time()
         summary = run_batch(spec, weights=args.weights)
@@ -571,9 +583,10 @@ def bench_pipeline(
             n_tiles = 0
             for mode in args.modes:
                 workers = 0 if mode == "sequential" else args.workers
+                finishers = 0 if mode == "sequential" else args.finishers
                 runs = []
                 for _ in range(args.repeat):
-                    runs.append(run_job(args, source, device, tile, workers, compiled))
+                    runs.append(run_job(args, source, device, tile, workers, compiled, finishers))
                     wall, setup_s = runs[-1][0], runs[-1][3].get("setup", 0.0)
                     print(
                         f"{mode} {device} {tile}² compiled={compiled}: {runs[-1][2]} tiles, "
@@ -613,6 +626,7 @@ def bench_pipeline(
                         stages,
                         stages_cpu,
                         compiled,
+                        finishers,
                     )
                 )
             images = bench_tiles(rng, batch, tile, cuda)
@@ -645,7 +659,7 @@ def pipeline_markdown(rows: list[PipelineTiming]) -> str:
     header += ["apron km²", "s", "setup s", "tiles/s", "km²/s", "CPU ms/tile", "vs model only"]
     throughput = (
         [
-            r.mode + (", compiled" if r.compiled else ""),
+            mode_label(r),
             r.device,
             f"{r.tile}²",
             str(r.batch),
@@ -665,7 +679,7 @@ def pipeline_markdown(rows: list[PipelineTiming]) -> str:
     lines = markdown_table(header, "llrrrrrrrrrrrr", throughput)
     stages = [
         [
-            r.mode + (", compiled" if r.compiled else ""),
+            mode_label(r),
             r.device,
             f"{r.tile}²",
             *(f"{r.stages[k]:.2f} s ({r.stages[k] / r.seconds:.0%})" for k in STAGES),
@@ -678,6 +692,13 @@ def pipeline_markdown(rows: list[PipelineTiming]) -> str:
     header = ["mode", "device", "tile", *STAGES.values(), "infer CPU ms/tile", "bound by"]
     lines += ["", *markdown_table(header, "llr" + "r" * len(STAGES) + "rl", stages)]
     return "\n".join(lines)
+
+
+def mode_label(r: PipelineTiming) -> str:
+    """The run mode, with the compiled network and the finisher processes when used."""
+    n = r.finishers or 0
+    finishers = f", {n} finisher process{'es' if n > 1 else ''}" if n else ""
+    return r.mode + (", compiled" if r.compiled else "") + finishers
 
 
 def bound_by(stages: dict[str, float]) -> str:

@@ -1,6 +1,8 @@
 #!/bin/bash
-# The batch job's benchmark on a lent GPU (issue #6), as run in session 4 (run 2):
-#   device run: bash scripts/device/pipeline.sh    carry: .geo .whl
+# The batch job's benchmark on a lent GPU (issue #6), as run in session 4 (run 2), once per
+# number of finisher processes in FINISHERS (0: post-processing on a thread, as in session 4):
+#   device run: FINISHERS="0 2 4" NETWORKS=compiled bash scripts/device/pipeline.sh
+#   carry: .geo .whl
 export PYTHONUNBUFFERED=1
 t0=$(date +%s)
 mkdir -p /tmp/site && tar xJf .geo/geo.tar.xz -C /tmp/site || exit 3
@@ -9,8 +11,10 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --tar
 export PYTHONPATH=$PWD/src:/tmp/site/rasterio:/tmp/site/pyproj:/tmp/site/geopandas:/tmp/site/whl
 nvidia-smi --query-gpu=name --format=csv,noheader; nproc
 echo "setup $(( $(date +%s) - t0 )) s"
-timeout "${LIMIT:-170}" python3 scripts/benchmark.py --pipeline --devices cuda --tiles 1024 \
-  --scenes 2 --copies 24 --workers 14 --threads 4 --cuda-batch 64 --no-tables \
-  --modes ${MODES:-overlapped} --networks eager compiled --out "$OUT"/pipeline_gpu.json \
-  2>&1 | grep -v Warning | tee "$OUT"/pipeline_gpu.txt
+for f in ${FINISHERS:-2}; do
+  timeout "${LIMIT:-170}" python3 scripts/benchmark.py --pipeline --devices cuda --tiles 1024 \
+    --scenes 2 --copies 24 --workers 14 --threads 4 --cuda-batch 64 --no-tables \
+    --modes ${MODES:-overlapped} --networks ${NETWORKS:-eager compiled} --finishers "$f" \
+    --out "$OUT"/pipeline_gpu_f"$f".json 2>&1 | grep -v Warning | tee "$OUT"/pipeline_gpu_f"$f".txt
+done
 echo "all done $(( $(date +%s) - t0 )) s"

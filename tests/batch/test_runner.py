@@ -41,6 +41,13 @@ def job(folder: Path, output: str, extra: str = "") -> Path:
     return path
 
 
+def children(pid: int) -> list[int]:
+    """Process ids of ``pid``'s children (Linux /proc)."""
+    return [
+        int(c) for f in Path(f"/proc/{pid}/task").glob("*/children") for c in f.read_text().split()
+    ]
+
+
 def tables(folder: Path) -> dict[str, bytes]:
     return {name: (folder / "ZKPY" / name).read_bytes() for name in TABLES}
 
@@ -59,9 +66,15 @@ def test_batch_writes_the_run_outputs_and_a_combined_table(uninterrupted: Path):
     assert (uninterrupted / "all_stays.csv").read_text().count("ZKPY-") >= 1
 
 
-def test_killed_job_resumes_to_the_same_tables(small_series: Path, uninterrupted: Path):
-    spec = job(small_series, "killed")
-    parts = small_series / "killed" / "ZKPY" / "parts"
+@pytest.mark.parametrize("finishers", [0, 1], ids=["thread", "process"])
+def test_killed_job_resumes_to_the_same_tables(
+    small_series: Path, uninterrupted: Path, finishers: int
+):
+    """Killed after its first commit (with post-processing on a thread or in a process),
+    then run again: the finished scenes are skipped and the tables come out the same."""
+    name = f"killed_{finishers}"
+    spec = job(small_series, name, f"finishers: {finishers}\n")
+    parts = small_series / name / "ZKPY" / "parts"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "dwelltime", "-q", "batch", str(spec)],
@@ -72,16 +85,27 @@ def test_killed_job_resumes_to_the_same_tables(small_series: Path, uninterrupted
     try:
         while not list(parts.glob("*.done")) and proc.poll() is None:
             time.sleep(0.05)
+        helpers = children(proc.pid)  # the finisher process, multiprocessing's tracker
         os.kill(proc.pid, signal.SIGKILL)  # mid-job: after the first scene is committed
     finally:
         proc.wait()
     committed = len(list(parts.glob("*.done")))
     assert 1 <= committed
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in helpers if Path(f"/proc/{pid}").exists()], "orphans left"
 
     summary = run_batch(load_spec(spec))
     assert summary.airports[0].skipped == committed
     assert summary.airports[0].done == len(SCENES) - committed
-    assert tables(small_series / "killed") == tables(uninterrupted)
+    assert tables(small_series / name) == tables(uninterrupted)
+
+
+def test_finisher_processes_give_the_same_tables(small_series: Path, uninterrupted: Path):
+    summary = run_batch(load_spec(job(small_series, "processes", "finishers: 2\n")))
+    assert summary.airports[0].done == len(SCENES) and summary.airports[0].tiles > 0
+    assert tables(small_series / "processes") == tables(uninterrupted)
 
 
 def test_failed_scene_is_recorded_and_retried(small_series: Path, uninterrupted, monkeypatch):

@@ -37,6 +37,9 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
     text = "output: o\nformats: [parquet]\ncompile: true\njobs:\n  - {airport: ZKPY, imagery: x}\n"
     spec = load_spec(write(tmp_path, text))
     assert spec.formats == ("parquet",) and spec.compile is True
+    assert spec.finishers is None  # by device: processes on CUDA, a thread elsewhere
+    spec = load_spec(write(tmp_path, text.replace("compile: true", "finishers: 3")))
+    assert spec.finishers == 3
 
 
 @pytest.mark.parametrize(
@@ -52,6 +55,8 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
             "twice",
         ),
         ("output: o\nbatch_size: 0\njobs:\n  - {airport: ZKPY, imagery: x}\n", "batch_size"),
+        ("output: o\nfinishers: -1\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),
+        ("output: o\nfinishers: two\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),
         ("output: o\nformats: [shp]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "shp"),
         ("output: o\nformats: []\njobs:\n  - {airport: ZKPY, imagery: x}\n", "formats"),
         ("- just a list\n", "mapping"),

@@ -42,8 +42,11 @@ def test_commit_then_load_in_scene_order(tmp_path):
 
 def test_uncommitted_scene_is_not_done_and_failures_are_recorded(tmp_path):
     store = SceneStore(tmp_path)
-    # a killed job may leave parquet files without the marker: not done, and not loaded
+    # a killed job may leave parquet files without the marker, or the temporaries of a write
+    # cut short (the marker's and a failure record's): not done, and not loaded
     detections("x", 1).to_parquet(store.folder / "x.detections.parquet")
+    (store.folder / ".tmp-123-x.done").write_text("")
+    (store.folder / ".tmp-123-x.failed.json").write_text("{")
     store.record_failure("y", "/data/y.tif", "RasterioIOError: truncated")
     assert store.done() == set()
     assert store.failed() == {"y": "RasterioIOError: truncated"}
@@ -53,4 +56,7 @@ def test_uncommitted_scene_is_not_done_and_failures_are_recorded(tmp_path):
     # a later success clears the failure record
     store.commit("y", empty_frame(COVERAGE_COLUMNS, CRS), detections("y", 1))
     assert store.failed() == {} and store.done() == {"y"}
-    assert not list(store.folder.glob(".tmp-*"))
+    assert sorted(p.name for p in store.folder.glob(".tmp-*")) == [
+        ".tmp-123-x.done",
+        ".tmp-123-x.failed.json",
+    ]  # only the killed job's

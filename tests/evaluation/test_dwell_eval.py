@@ -190,3 +190,12 @@ def test_true_detections_are_the_unhidden_aircraft_as_a_detections_layer(tmp_pat
     assert (row["x"], row["y"], row["heading_deg"], row["length_m"]) == (12.0, 20.0, 90.0, 53.12)
     assert row["acquired"] == pd.Timestamp("2023-07-31 03:00", tz="UTC")
     assert row["geometry"].equals(shapely.box(-14, 0, 38, 40))
+
+
+def test_true_detections_name_a_truth_file_without_attributes(tmp_path):
+    write_series(tmp_path)
+    path = tmp_path / "truth" / "s1.geojson"
+    gpd.read_file(path).drop(columns=["length_m", "type"]).to_file(path, driver="GeoJSON")
+    assert load_true_stays(tmp_path, "ZKPY")["observed"].tolist() == [True, False, False]
+    with pytest.raises(LabelError, match=r"s1\.geojson: missing column\(s\) type, length_m"):
+        true_detections(tmp_path, "ZKPY")

@@ -60,6 +60,12 @@ class ScenePayload:
             out.append(dataclasses.replace(t, valid=valid))
         return out
 
+    def without_pixels(self) -> ScenePayload:
+        """This payload with an empty ``images`` (same tile size) but its masks: what the
+        post-processing needs, light enough to send to another process."""
+        empty = torch.empty((0, *self.images.shape[1:]), dtype=torch.uint8)  # not a view
+        return dataclasses.replace(self, images=empty)
+
     def pin_memory(self) -> ScenePayload:
         """Called by the DataLoader (``pin_memory=True``) in its pinning thread."""
         self.images = self.images.pin_memory()

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import multiprocessing
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,16 +93,17 @@ def run_batch(
     finished = sum(p.summary.skipped for p in prepared)
     summary = BatchSummary()
     all_stays = []
-    for p in prepared:
-        for _scene in _process(p, spec, detector, tile_spec, weights):
-            finished += 1
-            if progress:
-                progress(p.job.airport, finished, total)
-        result = _assemble(p)
-        write_result(result, p.folder, formats=spec.formats, overwrite=True)
-        p.summary.stays = len(result.stays)
-        summary.airports.append(p.summary)
-        all_stays.append(result.stays.to_crs("EPSG:4326"))
+    with _finisher(spec, detector.device.type) as finisher:
+        for p in prepared:
+            for _scene in _process(p, spec, detector, tile_spec, weights, finisher):
+                finished += 1
+                if progress:
+                    progress(p.job.airport, finished, total)
+            result = _assemble(p)
+            write_result(result, p.folder, formats=spec.formats, overwrite=True)
+            p.summary.stays = len(result.stays)
+            summary.airports.append(p.summary)
+            all_stays.append(result.stays.to_crs("EPSG:4326"))
     summary.seconds = time.perf_counter() - start
     _write_combined(spec.output, all_stays)
     log.info("batch finished\n%s", summary.text())
@@ -141,52 +144,111 @@ def _prepare(job: AirportJob, output: Path, retry_failed: bool) -> _Prepared:
     return _Prepared(job, folder, site, aprons, scenes, todo, store, summary)
 
 
-def _process(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, weights):
+def _finisher(spec: BatchSpec, device_type: str) -> Executor:
+    """Where predictions become map rows and are committed (``spec.finishers``): processes
+    (started on first use, by spawning: this process may hold CUDA and threads), or with 0 one
+    thread of this process. Processes keep that Python work, which holds the interpreter
+    lock for milliseconds at a time, away from the thread launching the network's kernels."""
+    n = _finisher_processes(spec, device_type)
+    if n == 0:
+        return ThreadPoolExecutor(max_workers=1)
+    return ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+    )
+
+
+def _exit_with_parent() -> None:
+    """In a finisher process: exit as soon as the job's process is gone (killed), rather than
+    wait forever on a queue whose other end this process holds too. Commits are atomic, so
+    one cut short leaves nothing behind."""
+    import os
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)
+
+    if parent is not None:
+        threading.Thread(target=watch, daemon=True).start()
+
+
+def _finisher_processes(spec: BatchSpec, device_type: str) -> int:
+    """``spec.finishers``, or by default 2 on CUDA and 0 (a thread) elsewhere."""
+    if spec.finishers is not None:
+        return spec.finishers
+    return 2 if device_type == "cuda" else 0
+
+
+def _process(
+    p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, weights, finisher: Executor
+):
     """Commit or record as failed each scene of ``p.todo``, yielding it when done."""
     if not spec.scheduler:
-        yield from _local_scenes(p, spec, detector, tile_spec)
+        yield from _local_scenes(p, spec, detector, tile_spec, finisher)
         return
     for scene, outcome in _dask_results(p, spec, tile_spec, weights):
-        _finish(p, scene, outcome)
+        _count(p, scene, _commit(p.store, scene, outcome))
         yield scene
 
 
-def _finish(p: _Prepared, scene: Scene, outcome) -> None:
-    """Commit a scene's ``(coverage, detections, n_tiles)``, or record its error text."""
+def _commit(store: SceneStore, scene: Scene, outcome) -> int | str:
+    """Commit a scene's ``(coverage, detections, n_tiles)`` and return its tile count, or
+    pass its error text on."""
     if isinstance(outcome, str):
-        p.store.record_failure(scene.scene_id, str(scene.path), outcome)
-        log.warning("%s: %s: %s", p.site.icao, scene.path, outcome)
+        return outcome
+    coverage, detections, n_tiles = outcome
+    store.commit(scene.scene_id, coverage, detections)
+    return n_tiles
+
+
+def _count(p: _Prepared, scene: Scene, committed: int | str) -> None:
+    """Count a committed scene (its tile count), or record and log its error text."""
+    if isinstance(committed, str):
+        p.store.record_failure(scene.scene_id, str(scene.path), committed)
+        log.warning("%s: %s: %s", p.site.icao, scene.path, committed)
         p.summary.failed += 1
         return
-    coverage, detections, n_tiles = outcome
-    p.store.commit(scene.scene_id, coverage, detections)
     p.summary.done += 1
-    p.summary.tiles += n_tiles
+    p.summary.tiles += committed
 
 
-def _local_scenes(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec):
-    """DataLoader workers read; this process infers (batched, pinned on CUDA) while one
-    thread turns the previous scene's predictions into map rows and commits them."""
+def _local_scenes(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, finisher):
+    """DataLoader workers read; this process infers (batched, pinned on CUDA) while the
+    ``finisher`` turns earlier scenes' predictions into map rows and commits them (as many
+    scenes in flight as it has processes, one for a thread; yielded in order)."""
     from dwelltime.batch.feed import SceneTiles, scene_loader
 
     dataset = SceneTiles(p.todo, p.site, p.aprons, tile_spec)
     pin = detector.device.type == "cuda"
+    post = detector.post_processor()
+    slots = max(1, _finisher_processes(spec, detector.device.type))
+    in_flight: deque = deque()
+    for payload in scene_loader(dataset, workers=spec.workers, pin_memory=pin):
+        predictions = _infer(payload, detector, spec.batch_size)
+        job = (p.folder, payload.without_pixels(), predictions, post)
+        in_flight.append((payload.scene, finisher.submit(_finish_scene, *job)))
+        yield from _settle(p, in_flight, slots)
+    yield from _settle(p, in_flight, 0)
 
-    def finish(payload, predictions) -> None:
-        _finish(p, payload.scene, _outcome(payload, predictions, detector))
 
-    with ThreadPoolExecutor(max_workers=1) as finisher:
-        in_flight = None
-        for payload in scene_loader(dataset, workers=spec.workers, pin_memory=pin):
-            predictions = _infer(payload, detector, spec.batch_size)
-            submitted = (payload.scene, finisher.submit(finish, payload, predictions))
-            if in_flight is not None:
-                in_flight[1].result()
-                yield in_flight[0]
-            in_flight = submitted
-        if in_flight is not None:
-            in_flight[1].result()
-            yield in_flight[0]
+def _settle(p: _Prepared, in_flight: deque, keep: int):
+    """Count and yield the oldest scenes in flight that are finished, waiting for them while
+    more than ``keep`` are in flight."""
+    while len(in_flight) > keep or (in_flight and in_flight[0][1].done()):
+        scene, future = in_flight.popleft()
+        _count(p, scene, future.result())
+        yield scene
+
+
+def _finish_scene(folder: Path, payload, predictions, post) -> int | str:
+    """Runs in the finisher: a scene's map rows committed under ``folder``; its tile count,
+    or its error text."""
+    return _commit(SceneStore(folder), payload.scene, _outcome(payload, predictions, post))
 
 
 def _infer(payload, detector, batch_size: int):
@@ -202,7 +264,8 @@ def _infer(payload, detector, batch_size: int):
 
 
 def _outcome(payload, predictions, detector):
-    """``(coverage, detections, n_tiles)`` from a payload's predictions, or the error text."""
+    """``(coverage, detections, n_tiles)`` from a payload's predictions, or the error text
+    (``detector``: the detector, or its post-processor)."""
     from dwelltime.detector.predict import detections_frame  # looked up now (benchmark wraps it)
 
     if isinstance(predictions, str):

@@ -5,6 +5,8 @@ output: results/             # one folder per airport below it, plus combined ta
 device: auto                 # auto | cpu | cuda | cuda:1
 batch_size: 16               # tiles per forward pass
 workers: 4                   # processes reading and resampling windows
+finishers: null              # processes turning predictions into map rows and committing
+                             # them; 0: a thread of this process; null: 2 on CUDA, else 0
 scheduler: null              # null (this process), "local" (a Dask LocalCluster) or tcp://host:8786
 formats: [gpkg, csv]         # result layers per airport: any of gpkg, csv, geojson, parquet
 compile: false               # torch.compile the network (GPU jobs: ~1.6× faster after ~30 s)
@@ -46,6 +48,7 @@ class BatchSpec:
     device: str = "auto"
     batch_size: int = 16
     workers: int = 2
+    finishers: int | None = None
     scheduler: str | None = None
     tile_size_px: int = 512
     formats: tuple[str, ...] = ("gpkg", "csv")
@@ -65,6 +68,10 @@ class BatchSpec:
             raise JobSpecError("`jobs` is empty: list at least one {airport, imagery}")
         if self.batch_size < 1 or self.workers < 0 or self.tile_size_px < 64:
             raise JobSpecError("batch_size ≥ 1, workers ≥ 0 and tile_size_px ≥ 64 are required")
+        if self.finishers is not None and not (
+            isinstance(self.finishers, int) and self.finishers >= 0
+        ):
+            raise JobSpecError(f"finishers: give a number ≥ 0 or null, not {self.finishers!r}")
         airports = [j.airport.upper() for j in self.jobs]
         if len(set(airports)) != len(airports):
             raise JobSpecError("an airport appears twice in `jobs`; merge its imagery folders")

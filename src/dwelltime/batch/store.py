@@ -9,6 +9,7 @@ again; ``<scene_id>.failed.json`` records a scene that raised, with its error.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -27,12 +28,12 @@ class SceneStore:
 
     def done(self) -> set[str]:
         """Scene ids whose results are committed."""
-        return {p.name[: -len(".done")] for p in self.folder.glob("*.done")}
+        return {p.name[: -len(".done")] for p in _visible(self.folder.glob("*.done"))}
 
     def failed(self) -> dict[str, str]:
         """Scene id → recorded error, for scenes that failed and were not redone since."""
         out = {}
-        for p in sorted(self.folder.glob("*.failed.json")):
+        for p in sorted(_visible(self.folder.glob("*.failed.json"))):
             out[p.name[: -len(".failed.json")]] = json.loads(p.read_text())["error"]
         return out
 
@@ -60,6 +61,11 @@ class SceneStore:
             _gather([self.folder / f"{i}.coverage.parquet" for i in ids], COVERAGE_COLUMNS, crs),
             _gather([self.folder / f"{i}.detections.parquet" for i in ids], DETECTION_COLUMNS, crs),
         )
+
+
+def _visible(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` less hidden names: the temporaries of a write cut short by a kill."""
+    return [p for p in paths if not p.name.startswith(".")]
 
 
 def _gather(paths: list[Path], columns: tuple[str, ...], crs: str) -> gpd.GeoDataFrame:

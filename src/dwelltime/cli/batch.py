@@ -35,6 +35,7 @@ def batch(
     device: auto          # or cpu, cuda
     batch_size: 16        # tiles per forward pass
     workers: 4            # reader processes
+    finishers: 2          # post-processing processes (default: 2 on CUDA, else a thread)
     compile: false        # torch.compile the network (GPU jobs)
     formats: [gpkg, csv]  # also geojson, parquet
     jobs:

@@ -52,6 +52,36 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+@dataclasses.dataclass(frozen=True)
+class PostProcessor:
+    """What turning tile predictions into map rows (:func:`detections_frame`) needs of a
+    detector: its model GSD (metres/pixel), type classes and catalog dimensions (length,
+    span in metres). Small and picklable, with no network: the batch job post-processes in
+    other processes."""
+
+    gsd_m: float
+    classes: tuple[str, ...]
+    dimensions: dict[str, tuple[float, float]]
+
+    def assign_types(
+        self,
+        det: TileDetections,
+        length_m: np.ndarray,
+        span_m: np.ndarray,
+        source_gsd_m: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(type, type_prob) from CNN probabilities and the size prior; see
+        :func:`dwelltime.detector.types.assign_types`."""
+        return assign_types(
+            det.type_probs,
+            length_m,
+            span_m,
+            self.classes,
+            self.dimensions,
+            source_gsd_m=source_gsd_m,
+        )
+
+
 class Detector:
     """A loaded network with what is needed to read its outputs.
 
@@ -159,6 +189,10 @@ class Detector:
             for d, a, b in zip(dets, bounds[:-1], bounds[1:], strict=True)
         ]
 
+    def post_processor(self) -> PostProcessor:
+        """What :func:`detections_frame` needs of this detector, without the network."""
+        return PostProcessor(self.gsd_m, tuple(self.classes), self.dimensions)
+
     def assign_types(
         self,
         det: TileDetections,
@@ -166,16 +200,8 @@ class Detector:
         span_m: np.ndarray,
         source_gsd_m: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(type, type_prob) from CNN probabilities and the size prior; see
-        :func:`dwelltime.detector.types.assign_types`."""
-        return assign_types(
-            det.type_probs,
-            length_m,
-            span_m,
-            self.classes,
-            self.dimensions,
-            source_gsd_m=source_gsd_m,
-        )
+        """(type, type_prob): :meth:`PostProcessor.assign_types` with this detector's classes."""
+        return self.post_processor().assign_types(det, length_m, span_m, source_gsd_m)
 
 
 def _inside(det: TileDetections, h: int, w: int) -> TileDetections:
@@ -256,10 +282,11 @@ def predict_images(
 
 def detections_frame(
     pairs: Sequence[tuple[Tile, TileDetections]],
-    detector: Detector,
+    detector: Detector | PostProcessor,
     source_gsd_m: float | None = None,
 ) -> gpd.GeoDataFrame:
-    """Tile predictions → one row per aircraft in map coordinates, merged across overlaps."""
+    """Tile predictions → one row per aircraft in map coordinates, merged across overlaps
+    (``detector``: the detector that made them, or its :meth:`~Detector.post_processor`)."""
     import geopandas as gpd
 
     seams = np.zeros((len(pairs), 4), dtype=bool)
@@ -297,7 +324,7 @@ def detections_frame(
 def _tile_rows(
     tile: Tile,
     det: TileDetections,
-    detector: Detector,
+    detector: Detector | PostProcessor,
     source_gsd_m: float | None,
     seams: np.ndarray,
 ) -> dict[str, np.ndarray]:

@@ -55,21 +55,6 @@ TRUE_STAY_COLUMNS: tuple[str, ...] = (
     "observed",  # bool: unhidden in at least one scene
 )
 
-#: Columns of the truth's per-scene sightings (:func:`_sightings`), besides the footprint.
-_SIGHTING_COLUMNS: tuple[str, ...] = (
-    "scene_id",
-    "aircraft_id",
-    "stand_id",
-    "acquired",
-    "type",
-    "x",
-    "y",
-    "heading_deg",
-    "length_m",
-    "wingspan_m",
-    "hidden",
-)
-
 #: Columns of the score table (one row per type, then ``all``).
 SCORE_COLUMNS: tuple[str, ...] = (
     "type",
@@ -135,10 +120,22 @@ def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def _sightings(truth: Path, scenes: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Every aircraft of every scene with a truth file: :data:`_SIGHTING_COLUMNS` (``x``, ``y``
-    the true centre in the layout's CRS, ``hidden`` whether it could not be seen) and the
-    true footprint as geometry."""
+#: Columns of a truth file that only :func:`true_detections` needs (``dwelltime synth`` writes
+#: them), and the names they take among the sightings.
+_ATTRIBUTES = {
+    "type": "type",
+    "heading_grid_deg": "heading_deg",
+    "length_m": "length_m",
+    "wingspan_m": "wingspan_m",
+}
+
+
+def _sightings(truth: Path, scenes: pd.DataFrame, attributes: bool = False) -> gpd.GeoDataFrame:
+    """Every aircraft of every scene with a truth file: ``scene_id``, ``aircraft_id``,
+    ``stand_id``, ``acquired``, ``x``, ``y`` (the true centre in the layout's CRS), ``hidden``
+    (whether it could not be seen) and the true footprint as geometry; with ``attributes``
+    also type, grid heading, length and span (:data:`_ATTRIBUTES`; a truth file without them
+    raises :class:`~dwelltime.errors.LabelError` naming it)."""
     import geopandas as gpd
 
     parts = []
@@ -149,28 +146,26 @@ def _sightings(truth: Path, scenes: pd.DataFrame) -> gpd.GeoDataFrame:
         rows = gpd.read_file(path)
         if rows.empty:
             continue
+        missing = [c for c in _ATTRIBUTES if c not in rows] if attributes else []
+        if missing:
+            raise LabelError(f"{path}: missing column(s) {', '.join(missing)}")
         centre = rows.geometry.centroid
-        parts.append(
-            gpd.GeoDataFrame(
-                {
-                    "scene_id": str(scene_id),
-                    "aircraft_id": rows["aircraft_id"].astype(str),
-                    "stand_id": rows["stand_id"].astype(str),
-                    "acquired": pd.Timestamp(acquired).tz_convert("UTC"),
-                    "type": rows["type"].astype(str),
-                    "x": rows["x"].astype(float) if "x" in rows else centre.x,
-                    "y": rows["y"].astype(float) if "y" in rows else centre.y,
-                    "heading_deg": rows["heading_grid_deg"].astype(float),
-                    "length_m": rows["length_m"].astype(float),
-                    "wingspan_m": rows["wingspan_m"].astype(float),
-                    "hidden": rows["hidden"].astype(bool),
-                },
-                geometry=rows.geometry.to_numpy(),
-                crs=rows.crs,
-            )
-        )
+        data = {
+            "scene_id": str(scene_id),
+            "aircraft_id": rows["aircraft_id"].astype(str),
+            "stand_id": rows["stand_id"].astype(str),
+            "acquired": pd.Timestamp(acquired).tz_convert("UTC"),
+            "x": rows["x"].astype(float) if "x" in rows else centre.x,
+            "y": rows["y"].astype(float) if "y" in rows else centre.y,
+            "hidden": rows["hidden"].astype(bool),
+        }
+        if attributes:
+            data.update({name: rows[c] for c, name in _ATTRIBUTES.items()})
+        parts.append(gpd.GeoDataFrame(data, geometry=rows.geometry.to_numpy(), crs=rows.crs))
     if not parts:
-        return empty_frame((*_SIGHTING_COLUMNS, "geometry"), None).astype(
+        names = ("scene_id", "aircraft_id", "stand_id", "acquired", "x", "y", "hidden")
+        names += tuple(_ATTRIBUTES.values()) if attributes else ()
+        return empty_frame((*names, "geometry"), None).astype(
             {"x": float, "y": float, "hidden": bool}
         )
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs)
@@ -186,7 +181,7 @@ def true_detections(series_dir: Path | str, airport: str) -> gpd.GeoDataFrame:
 
     truth = Path(series_dir) / "truth"
     scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"))
-    seen = _sightings(truth, scenes)
+    seen = _sightings(truth, scenes, attributes=True)
     seen = seen[~seen["hidden"].astype(bool)].reset_index(drop=True)
     n = seen.groupby("scene_id").cumcount() + 1
     frame = seen.assign(
