@@ -14,7 +14,7 @@ upper bound for a real detector at that size precision (a real one also confuses
 widths that differ by centimetres count here as different looks).
 
 For reference, a median absolute error e of a Gaussian measurement is 0.674 σ: the shipped
-detector's median length errors of 1.1–1.5 m at 0.3–1 m GSD are σ ≈ 1.7–2.1 m.
+detector's median length errors of 0.9–1.3 m at 0.3–1 m GSD are σ ≈ 1.3–2.0 m.
 Prints the ceiling per σ and the groups of look-alike types. With ``--chips`` (folders of
 ``dwelltime synth chips``), also the detector's type top-1 on them and its *look* accuracy
 (the predicted type has the true type's look): how much of its error is the look and how much

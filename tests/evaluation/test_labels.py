@@ -63,7 +63,7 @@ def test_reads_what_the_synthetic_engine_writes(tmp_path):
     objects, gsd = read_dota(label)
     assert gsd == 0.5 and len(objects) == len(chip.labels)
     for i, truth in enumerate(chip.labels):
-        assert objects.types[i] == truth.type and objects.difficult[i] == truth.hidden
+        assert objects.types[i] == truth.type and objects.difficult[i] == truth.difficult
         assert objects.heading_deg[i] == pytest.approx(truth.heading_deg, abs=0.05)
         assert objects.length_m[i] == pytest.approx(truth.length_m, abs=0.02)
         assert objects.span_m[i] == pytest.approx(truth.wingspan_m, abs=0.02)

@@ -8,7 +8,7 @@ import shapely
 
 from dwelltime.synth import load_catalog, render_chip
 from dwelltime.synth.aircraft import Sun, draw_aircraft, random_paint
-from dwelltime.synth.chips import compose_chip
+from dwelltime.synth.chips import MIN_IN_CHIP, compose_chip
 
 
 def _label_frame_box(chip, i):
@@ -133,3 +133,15 @@ def test_types_filter():
 def test_unknown_type_is_a_clear_error():
     with pytest.raises(ValueError, match="XX99"):
         render_chip(np.random.default_rng(0), size_px=64, types=["XX99"])
+
+
+def test_aircraft_cut_by_the_chip_edge_are_difficult():
+    """Placed centres fill the whole chip, so some aircraft hang over its edge: those with less
+    than MIN_IN_CHIP of their footprint inside are difficult (neither found nor missed)."""
+    rng = np.random.default_rng(5)
+    labels = [lb for _ in range(6) for lb in render_chip(rng, size_px=96, n_aircraft=(3, 3)).labels]
+    for lb in labels:
+        inside = shapely.Polygon(lb.polygon_px).intersection(shapely.box(0, 0, 96, 96)).area
+        assert lb.in_chip == pytest.approx(inside / shapely.Polygon(lb.polygon_px).area)
+        assert lb.difficult == (lb.hidden or lb.in_chip < MIN_IN_CHIP)
+    assert any(lb.difficult for lb in labels) and not all(lb.difficult for lb in labels)

@@ -22,6 +22,12 @@ from dwelltime.synth.degrade import blur_and_resample, jpeg, radiometry, sharpen
 SOURCE_GSD_RANGE_M = (0.3, 3.0)
 
 
+#: Least share of an aircraft's footprint inside a chip for it to count in evaluation: the
+#: window-crop rule of DOTA tooling (an object belongs to a crop when at least 70 % of it is
+#: inside, e.g. ``iof_thr=0.7`` in ultralytics' ``split_dota``).
+MIN_IN_CHIP = 0.7
+
+
 @dataclass(frozen=True)
 class AircraftLabel:
     """One aircraft in a chip. Pixels are (col, row) of the returned image; pixel (0, 0) covers
@@ -36,6 +42,13 @@ class AircraftLabel:
     wingspan_m: float
     polygon_px: np.ndarray  # (4, 2): nose-left, nose-right, tail-right, tail-left
     hidden: bool  # mostly under cloud
+    in_chip: float = 1.0  # share of the length × span rectangle inside the chip, [0, 1]
+
+    @property
+    def difficult(self) -> bool:
+        """Not to be scored as found or missed: hidden, or cut by the chip's edge to less
+        than :data:`MIN_IN_CHIP` of its footprint (only part of the aircraft is in view)."""
+        return self.hidden or self.in_chip < MIN_IN_CHIP
 
 
 @dataclass(frozen=True)
@@ -193,17 +206,22 @@ def compose_chip(
         if rng.random() < 0.5:
             image = jpeg(image, int(rng.integers(35, 95)))
     mask = np.asarray(Image.fromarray(ids).resize((size_px, size_px), Image.Resampling.NEAREST))
-    labels = [
-        AircraftLabel(
-            type=t.icao,
-            cx_px=x / gsd_m,
-            cy_px=y / gsd_m,
-            heading_deg=heading,
-            length_m=t.length_m,
-            wingspan_m=t.wingspan_m,
-            polygon_px=label_polygon_px(t, x / gsd_m, y / gsd_m, heading, gsd_m),
-            hidden=hidden[i],
+    frame = shapely.box(0, 0, size_px, size_px)
+    labels = []
+    for i, (t, x, y, heading) in enumerate(placed):
+        polygon = label_polygon_px(t, x / gsd_m, y / gsd_m, heading, gsd_m)
+        footprint = shapely.Polygon(polygon)
+        labels.append(
+            AircraftLabel(
+                type=t.icao,
+                cx_px=x / gsd_m,
+                cy_px=y / gsd_m,
+                heading_deg=heading,
+                length_m=t.length_m,
+                wingspan_m=t.wingspan_m,
+                polygon_px=polygon,
+                hidden=hidden[i],
+                in_chip=float(footprint.intersection(frame).area / footprint.area),
+            )
         )
-        for i, (t, x, y, heading) in enumerate(placed)
-    ]
     return Chip(image=image, labels=labels, mask=mask, gsd_m=gsd_m, source_gsd_m=src_gsd)

@@ -18,14 +18,15 @@ def dota_line(polygon_px: np.ndarray, type_: str, difficult: bool) -> str:
 
 def write_chip(chip: Chip, out: Path, name: str, fmt: str = "png") -> tuple[Path, Path]:
     """``out/images/<name>.<fmt>`` and ``out/labels/<name>.txt`` (DOTA, ``gsd:`` header,
-    difficult = hidden by cloud). Returns both paths."""
+    difficult = hidden by cloud or mostly outside the chip,
+    :attr:`~dwelltime.synth.chips.AircraftLabel.difficult`). Returns both paths."""
     images, labels = out / "images", out / "labels"
     images.mkdir(parents=True, exist_ok=True)
     labels.mkdir(parents=True, exist_ok=True)
     image = images / f"{name}.{fmt}"
     Image.fromarray(chip.image).save(image)
     lines = [f"gsd:{chip.gsd_m:g}"] + [
-        dota_line(lb.polygon_px, lb.type, lb.hidden) for lb in chip.labels
+        dota_line(lb.polygon_px, lb.type, lb.difficult) for lb in chip.labels
     ]
     label = labels / f"{name}.txt"
     label.write_text("\n".join(lines) + "\n")
