@@ -132,6 +132,31 @@ def test_failed_scene_is_recorded_and_retried(small_series: Path, uninterrupted,
     assert tables(small_series / "failing") == tables(uninterrupted)
 
 
+def finish_or_die(folder, payload, *args):
+    """Stands in for the runner's ``_finish_scene`` in a finisher process: zkpy_07 kills it."""
+    import dwelltime.batch.runner as runner
+
+    if payload.scene.scene_id == "zkpy_07":
+        os._exit(9)
+    return runner._finish_scene(folder, payload, *args)
+
+
+def test_a_dead_finisher_process_fails_its_scene_only(
+    small_series: Path, uninterrupted: Path, monkeypatch
+):
+    import dwelltime.batch.runner as runner
+
+    monkeypatch.setattr(runner, "_finish_scene", finish_or_die)  # pickled by its own name
+    spec = load_spec(job(small_series, "dying", "finishers: 1\n"))
+    summary = run_batch(spec)
+    assert (summary.airports[0].done, summary.airports[0].failed) == (2, 1)
+    failed = (small_series / "dying" / "ZKPY" / "parts" / "zkpy_07.failed.json").read_text()
+    assert "BrokenProcessPool" in failed
+    monkeypatch.undo()
+    assert run_batch(spec, retry_failed=True).airports[0].done == 1
+    assert tables(small_series / "dying") == tables(uninterrupted)
+
+
 def test_dask_local_cluster_gives_the_same_tables(small_series: Path, uninterrupted: Path):
     """Same scenes, detections and stays; floats agree to rounding only, since Dask workers
     run torch with one thread (a different summation order)."""

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import functools
 import logging
-import multiprocessing
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import geopandas as gpd
 import pandas as pd
 
 from dwelltime.airports import Airport, load_aprons, lookup_airport
+from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
 from dwelltime.pipeline import RunResult, link_scenes, scenes_over_aprons, write_result
@@ -93,7 +93,7 @@ def run_batch(
     finished = sum(p.summary.skipped for p in prepared)
     summary = BatchSummary()
     all_stays = []
-    with _finisher(spec, detector.device.type) as finisher:
+    with Finishers(_finisher_processes(spec, detector.device.type)) as finisher:
         for p in prepared:
             for _scene in _process(p, spec, detector, tile_spec, weights, finisher):
                 finished += 1
@@ -144,48 +144,16 @@ def _prepare(job: AirportJob, output: Path, retry_failed: bool) -> _Prepared:
     return _Prepared(job, folder, site, aprons, scenes, todo, store, summary)
 
 
-def _finisher(spec: BatchSpec, device_type: str) -> Executor:
-    """Where predictions become map rows and are committed (``spec.finishers``): processes
-    (started on first use, by spawning: this process may hold CUDA and threads), or with 0 one
-    thread of this process. Processes keep that Python work, which holds the interpreter
-    lock for milliseconds at a time, away from the thread launching the network's kernels."""
-    n = _finisher_processes(spec, device_type)
-    if n == 0:
-        return ThreadPoolExecutor(max_workers=1)
-    return ProcessPoolExecutor(
-        max_workers=n,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
-    )
-
-
-def _exit_with_parent() -> None:
-    """In a finisher process: exit as soon as the job's process is gone (killed), rather than
-    wait forever on a queue whose other end this process holds too. Commits are atomic, so
-    one cut short leaves nothing behind."""
-    import os
-    import threading
-    from multiprocessing.connection import wait
-
-    parent = multiprocessing.parent_process()
-
-    def watch() -> None:
-        wait([parent.sentinel])
-        os._exit(1)
-
-    if parent is not None:
-        threading.Thread(target=watch, daemon=True).start()
-
-
 def _finisher_processes(spec: BatchSpec, device_type: str) -> int:
-    """``spec.finishers``, or by default 2 on CUDA and 0 (a thread) elsewhere."""
+    """``spec.finishers``, or by default 2 on CUDA and 0 (a thread) elsewhere (on a CPU the
+    model is the limit, and processes would only compete for its cores)."""
     if spec.finishers is not None:
         return spec.finishers
     return 2 if device_type == "cuda" else 0
 
 
 def _process(
-    p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, weights, finisher: Executor
+    p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, weights, finisher: Finishers
 ):
     """Commit or record as failed each scene of ``p.todo``, yielding it when done."""
     if not spec.scheduler:
@@ -217,7 +185,9 @@ def _count(p: _Prepared, scene: Scene, committed: int | str) -> None:
     p.summary.tiles += committed
 
 
-def _local_scenes(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, finisher):
+def _local_scenes(
+    p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, finisher: Finishers
+):
     """DataLoader workers read; this process infers (batched, pinned on CUDA) while the
     ``finisher`` turns earlier scenes' predictions into map rows and commits them (as many
     scenes in flight as it has processes, one for a thread; yielded in order)."""
@@ -226,13 +196,12 @@ def _local_scenes(p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, 
     dataset = SceneTiles(p.todo, p.site, p.aprons, tile_spec)
     pin = detector.device.type == "cuda"
     post = detector.post_processor()
-    slots = max(1, _finisher_processes(spec, detector.device.type))
     in_flight: deque = deque()
     for payload in scene_loader(dataset, workers=spec.workers, pin_memory=pin):
         predictions = _infer(payload, detector, spec.batch_size)
         job = (p.folder, payload.without_pixels(), predictions, post)
         in_flight.append((payload.scene, finisher.submit(_finish_scene, *job)))
-        yield from _settle(p, in_flight, slots)
+        yield from _settle(p, in_flight, finisher.slots)
     yield from _settle(p, in_flight, 0)
 
 
@@ -241,7 +210,11 @@ def _settle(p: _Prepared, in_flight: deque, keep: int):
     more than ``keep`` are in flight."""
     while len(in_flight) > keep or (in_flight and in_flight[0][1].done()):
         scene, future = in_flight.popleft()
-        _count(p, scene, future.result())
+        try:
+            committed = future.result()
+        except BrokenProcessPool as exc:
+            committed = f"BrokenProcessPool: its finisher process died ({exc})"
+        _count(p, scene, committed)
         yield scene
 
 

@@ -1,0 +1,29 @@
+"""The finisher pool: a thread or spawned processes, replaced when a process dies."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from dwelltime.batch.finishers import Finishers
+
+
+def die() -> None:
+    os._exit(3)
+
+
+def test_zero_processes_is_one_thread_of_this_process():
+    with Finishers(0) as finishers:
+        assert finishers.slots == 1
+        assert finishers.submit(os.getpid).result() == os.getpid()
+
+
+def test_processes_run_elsewhere_and_a_broken_pool_is_replaced():
+    with Finishers(1) as finishers:
+        assert finishers.slots == 1
+        assert finishers.submit(os.getpid).result() != os.getpid()
+        with pytest.raises(BrokenProcessPool):
+            finishers.submit(die).result()
+        assert finishers.submit(abs, -2).result() == 2  # a new pool
