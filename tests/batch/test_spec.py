@@ -57,6 +57,7 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
         ("output: o\nbatch_size: 0\njobs:\n  - {airport: ZKPY, imagery: x}\n", "batch_size"),
         ("output: o\nfinishers: -1\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),
         ("output: o\nfinishers: two\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),
+        ("output: o\nfinishers: yes\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),
         ("output: o\nformats: [shp]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "shp"),
         ("output: o\nformats: []\njobs:\n  - {airport: ZKPY, imagery: x}\n", "formats"),
         ("- just a list\n", "mapping"),

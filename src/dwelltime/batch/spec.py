@@ -68,8 +68,10 @@ class BatchSpec:
             raise JobSpecError("`jobs` is empty: list at least one {airport, imagery}")
         if self.batch_size < 1 or self.workers < 0 or self.tile_size_px < 64:
             raise JobSpecError("batch_size ≥ 1, workers ≥ 0 and tile_size_px ≥ 64 are required")
-        if self.finishers is not None and not (
-            isinstance(self.finishers, int) and self.finishers >= 0
+        if self.finishers is not None and (
+            isinstance(self.finishers, bool)
+            or not isinstance(self.finishers, int)
+            or self.finishers < 0
         ):
             raise JobSpecError(f"finishers: give a number ≥ 0 or null, not {self.finishers!r}")
         airports = [j.airport.upper() for j in self.jobs]
