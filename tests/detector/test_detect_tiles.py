@@ -137,6 +137,22 @@ def test_predict_on_an_untrained_network_returns_one_result_per_image(tiny_model
         det.predict(np.zeros((3, 64, 64), dtype=np.uint8))
 
 
+def test_cpu_batches_pass_through_the_network_in_parts(tiny_model, classes, dims, monkeypatch):
+    import dwelltime.detector.predict as predict
+
+    monkeypatch.setattr(predict, "CPU_PASS_PIXELS", 2 * 64 * 64)
+    det = Detector(tiny_model, classes=classes, dimensions=dims, device="cpu")
+    shapes = []
+    det.model.register_forward_hook(lambda _m, args, _out: shapes.append(tuple(args[0].shape)))
+    images = np.random.default_rng(1).integers(0, 256, (5, 3, 64, 64), dtype=np.uint8)
+    out = det.predict(images)
+    assert shapes == [(2, 3, 64, 64), (2, 3, 64, 64), (1, 3, 64, 64)]
+    for image, got in zip(images, out, strict=True):
+        (want,) = det.predict(image[None])
+        np.testing.assert_allclose(got.score, want.score, rtol=1e-5)
+        np.testing.assert_allclose(got.cx, want.cx)
+
+
 def test_a_compiled_network_runs_every_batch_at_the_largest_size(
     tiny_model, classes, dims, monkeypatch
 ):
