@@ -32,10 +32,10 @@ def small_series(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return folder
 
 
-def job(folder: Path, output: str, extra: str = "") -> Path:
+def job(folder: Path, output: str, extra: str = "", workers: int = 0) -> Path:
     path = folder / f"{output}.yaml"
     path.write_text(
-        f"output: {output}\nworkers: 0\nbatch_size: 4\n{extra}"
+        f"output: {output}\nworkers: {workers}\nbatch_size: 4\n{extra}"
         "jobs:\n  - {airport: ZKPY, imagery: imagery, aprons: aprons.geojson}\n"
     )
     return path
@@ -103,7 +103,9 @@ def test_killed_job_resumes_to_the_same_tables(
 
 
 def test_finisher_processes_give_the_same_tables(small_series: Path, uninterrupted: Path):
-    summary = run_batch(load_spec(job(small_series, "processes", "finishers: 2\n")))
+    """Reader and finisher processes both: payloads read in one process (tensors in shared
+    memory) are post-processed in another."""
+    summary = run_batch(load_spec(job(small_series, "processes", "finishers: 2\n", workers=1)))
     assert summary.airports[0].done == len(SCENES) and summary.airports[0].tiles > 0
     assert tables(small_series / "processes") == tables(uninterrupted)
 
