@@ -102,6 +102,16 @@ def test_killed_job_resumes_to_the_same_tables(
     assert tables(small_series / name) == tables(uninterrupted)
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_cli_prints_the_summary_once_and_logs_it(small_series: Path, quiet: bool):
+    spec = job(small_series, f"cli_{quiet}")
+    args = [sys.executable, "-m", "dwelltime", *(["-q"] if quiet else []), "batch", str(spec)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    assert (out.stdout + out.stderr).count(f"total: {len(SCENES)} scenes done") == 1
+    log = (small_series / f"cli_{quiet}" / "batch.log").read_text()
+    assert f"total: {len(SCENES)} scenes done" in log
+
+
 def test_finisher_processes_give_the_same_tables(small_series: Path, uninterrupted: Path):
     """Reader and finisher processes both: payloads read in one process (tensors in shared
     memory) are post-processed in another."""

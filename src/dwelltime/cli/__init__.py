@@ -28,11 +28,22 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: The console handler :func:`configure_logging` adds when the root logger has none.
+_CONSOLE = logging.StreamHandler()
+_CONSOLE.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+
 def configure_logging(verbosity: int) -> None:
-    """-q → warnings only, default → info, -v → debug."""
+    """On the console -q → warnings only, default → info, -v → debug. The ``dwelltime``
+    logger passes info at least whatever the console shows, so the log file a command writes
+    (``dwelltime batch``) is complete with -q too."""
     level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("dwelltime").setLevel(level)
+    root = logging.getLogger()
+    if not root.handlers:  # else someone (a notebook, pytest) configured logging already
+        root.addHandler(_CONSOLE)
+        root.setLevel(logging.WARNING)
+    _CONSOLE.setLevel(level)
+    logging.getLogger("dwelltime").setLevel(min(level, logging.INFO))
 
 
 class LazyGroup(click.Group):

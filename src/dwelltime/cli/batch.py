@@ -81,6 +81,7 @@ def batch(
         bar.close()
         logging.getLogger("dwelltime").removeHandler(handler)
         handler.close()
-    click.echo(summary.text())
+    if quiet(ctx):
+        click.echo(summary.text())  # else the job's log line showed it
     if any(a.failed for a in summary.airports):
         ctx.exit(1)
