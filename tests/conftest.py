@@ -8,8 +8,9 @@ EPSG:4326), ``data`` to set pixel values, ``tags`` for GDAL metadata (e.g. ``TIF
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -132,3 +133,27 @@ def demo_subset(demo_dir: Path, tmp_path: Path) -> Callable[..., Path]:
         return folder
 
     return make
+
+
+@pytest.fixture
+def script() -> Iterator[Callable[[str], ModuleType]]:
+    """Load ``scripts/<name>.py`` as a module (registered, so its worker processes can find
+    its functions). Training scripts set the process's torch threads: they are restored
+    afterwards, because later tests compare float outputs."""
+    import importlib.util
+    import sys
+
+    import torch
+
+    threads = torch.get_num_threads()
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    torch.set_num_threads(threads)

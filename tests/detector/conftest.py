@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-import torch
 
 from dwelltime.detector.model import build_detector
 from dwelltime.detector.weights import save_weights
@@ -46,25 +41,6 @@ def tiny_weights(tmp_path: Path, tiny_model) -> Path:
         "dimensions": {k: list(v) for k, v in DIMS.items()},
     }
     return save_weights(tiny_model, tmp_path / "models", arch="tiny", data="test", card=card)
-
-
-@pytest.fixture
-def training_script() -> Iterator[Callable[[str], ModuleType]]:
-    """Load ``scripts/<name>.py`` as a module (registered, so its worker processes can find
-    its functions). Its ``train()`` sets the process's torch threads: they are restored
-    afterwards, because later tests compare float outputs."""
-    threads = torch.get_num_threads()
-    scripts = Path(__file__).resolve().parents[2] / "scripts"
-
-    def load(name: str) -> ModuleType:
-        spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
-
-    yield load
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -21,10 +21,8 @@ def _run(script, tmp_path: Path, *extra: str) -> None:
     script.train(args)
 
 
-def test_init_trains_the_dense_network_and_keeps_the_refiner(
-    tmp_path, refiner_weights, training_script
-):
-    _run(training_script("train_detector"), tmp_path, "--init", str(refiner_weights))
+def test_init_trains_the_dense_network_and_keeps_the_refiner(tmp_path, refiner_weights, script):
+    _run(script("train_detector"), tmp_path, "--init", str(refiner_weights))
     (weights,) = (tmp_path / "out").glob("*.safetensors")
     card = json.loads(card_path(weights).read_text())
     before, after = load_file(str(refiner_weights)), load_file(str(weights))
@@ -40,11 +38,9 @@ def test_init_trains_the_dense_network_and_keeps_the_refiner(
     assert card["training"]["total_wall_time_s"] > 60.0
 
 
-def test_synthetic_only_refuses_weights_trained_on_airbus(
-    tmp_path, refiner_weights, training_script
-):
+def test_synthetic_only_refuses_weights_trained_on_airbus(tmp_path, refiner_weights, script):
     airbus = refiner_weights.with_name(refiner_weights.name.replace("_synth-", "_synth-airbus-"))
     refiner_weights.rename(airbus)
     card_path(refiner_weights).rename(card_path(airbus))
     with pytest.raises(SystemExit, match="trained on Airbus data"):
-        _run(training_script("train_detector"), tmp_path, "--init", str(airbus))
+        _run(script("train_detector"), tmp_path, "--init", str(airbus))

@@ -14,8 +14,8 @@ from dwelltime.detector import load_detector
 from dwelltime.detector.weights import card_path
 
 
-def test_crops_are_nose_up_with_their_types_and_sizes(classes, training_script):
-    crops = training_script("train_refiner").render_crops((3, 0, 4, classes))
+def test_crops_are_nose_up_with_their_types_and_sizes(classes, script):
+    crops = script("train_refiner").render_crops((3, 0, 4, classes))
     n = len(crops["crops"])
     assert n > 0
     assert crops["crops"].shape == (n, 3, 128, 128) and crops["crops"].dtype == np.uint8
@@ -24,10 +24,8 @@ def test_crops_are_nose_up_with_their_types_and_sizes(classes, training_script):
     assert ((crops["source_gsd_m"] >= 0.3) & (crops["source_gsd_m"] <= 3.0)).all()
 
 
-def test_training_writes_weights_that_load_with_their_refiner(
-    tmp_path, tiny_weights, training_script
-):
-    _train(training_script("train_refiner"), tiny_weights, tmp_path)
+def test_training_writes_weights_that_load_with_their_refiner(tmp_path, tiny_weights, script):
+    _train(script("train_refiner"), tiny_weights, tmp_path)
     (weights,) = (tmp_path / "out").glob("*.safetensors")
     card = json.loads(card_path(weights).read_text())
     assert card["model"]["refiner"] is True
@@ -48,10 +46,8 @@ def _train(script, base: Path, tmp_path: Path, *extra: str) -> None:
     script.train(args)
 
 
-def test_continue_fine_tunes_the_refiner_the_base_carries(
-    tmp_path, refiner_weights, training_script
-):
-    _train(training_script("train_refiner"), refiner_weights, tmp_path, "--continue")
+def test_continue_fine_tunes_the_refiner_the_base_carries(tmp_path, refiner_weights, script):
+    _train(script("train_refiner"), refiner_weights, tmp_path, "--continue")
     (weights,) = (tmp_path / "out").glob("*.safetensors")
     before, after = load_file(str(refiner_weights)), load_file(str(weights))
     refiner = [k for k in before if k.startswith("refiner.") and before[k].is_floating_point()]
@@ -61,6 +57,6 @@ def test_continue_fine_tunes_the_refiner_the_base_carries(
     assert card["refiner"]["continues"]["command"] == "python scripts/train_refiner.py --seed 7"
 
 
-def test_continue_needs_a_refiner_in_the_base(tmp_path, tiny_weights, training_script):
+def test_continue_needs_a_refiner_in_the_base(tmp_path, tiny_weights, script):
     with pytest.raises(SystemExit, match="carries no refiner"):
-        _train(training_script("train_refiner"), tiny_weights, tmp_path, "--continue")
+        _train(script("train_refiner"), tiny_weights, tmp_path, "--continue")
