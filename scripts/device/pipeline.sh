@@ -2,7 +2,7 @@
 # The batch job's benchmark on a lent GPU (issue #6), as run in session 4 (run 2), once per
 # number of finisher processes in FINISHERS (0: post-processing on a thread, as in session 4):
 #   device run: FINISHERS="0 2 4" NETWORKS=compiled bash scripts/device/pipeline.sh
-#   carry: .geo .whl
+#   carry: .geo .whl    (then scripts/bench_finishers.py; FINISHER_CHECK=0 skips it)
 export PYTHONUNBUFFERED=1
 t0=$(date +%s)
 mkdir -p /tmp/site && tar xJf .geo/geo.tar.xz -C /tmp/site || exit 3
@@ -17,4 +17,7 @@ for f in ${FINISHERS:-2}; do
     --modes ${MODES:-overlapped} --networks ${NETWORKS:-eager compiled} --finishers "$f" \
     --out "$OUT"/pipeline_gpu_f"$f".json 2>&1 | grep -v Warning | tee "$OUT"/pipeline_gpu_f"$f".txt
 done
+# the main thread's torch calls beside the finisher on a thread and in processes (about 30 s)
+[ "${FINISHER_CHECK:-1}" = 1 ] && timeout 120 python3 scripts/bench_finishers.py \
+  --processes 1 2 4 2>&1 | grep -v Warning | tee "$OUT"/bench_finishers.txt
 echo "all done $(( $(date +%s) - t0 )) s"
