@@ -310,7 +310,7 @@ def evaluate_synthetic(detector: Detector, seed: int, n: int = 40) -> dict[str, 
         truth = synthetic_labels(chip, detector.classes)
         used = np.zeros(len(det), dtype=bool)
         gsd = chip.gsd_m
-        types, _ = detector.assign_types(
+        types, _ = detector.post_processor().assign_types(
             det, det.length_px * gsd, det.span_px * gsd, chip.source_gsd_m
         )
         for i in range(len(truth.cx)):

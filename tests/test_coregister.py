@@ -160,6 +160,10 @@ class BlockDetector:
             )
         return out
 
+    def post_processor(self):
+        """Itself: it has the post-processor's ``gsd_m`` and ``assign_types``."""
+        return self
+
     def assign_types(self, det, length_m, span_m, source_gsd_m=None):
         return np.full(len(det.score), "IL62", dtype=object), np.full(len(det.score), 0.9)
 

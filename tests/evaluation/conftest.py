@@ -42,6 +42,10 @@ class MarkerDetector:
             )
         return out
 
+    def post_processor(self):
+        """Itself: it has the post-processor's ``gsd_m`` and ``assign_types``."""
+        return self
+
     def assign_types(self, det, length_m, span_m, source_gsd_m=None):
         best = det.type_probs.argmax(axis=1)
         return np.asarray(self.classes, dtype=object)[best], det.type_probs.max(axis=1)

@@ -236,16 +236,16 @@ def _infer(payload, detector, batch_size: int):
         return f"{type(exc).__name__}: {exc}"
 
 
-def _outcome(payload, predictions, detector):
+def _outcome(payload, predictions, post):
     """``(coverage, detections, n_tiles)`` from a payload's predictions, or the error text
-    (``detector``: the detector, or its post-processor)."""
+    (``post``: the detector's post-processor)."""
     from dwelltime.detector.predict import detections_frame  # looked up now (benchmark wraps it)
 
     if isinstance(predictions, str):
         return predictions
     try:
         pairs = list(zip(payload.full_tiles(), predictions, strict=True))
-        detections = detections_frame(pairs, detector, source_gsd_m=payload.scene.gsd_m)
+        detections = detections_frame(pairs, post, source_gsd_m=payload.scene.gsd_m)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return payload.coverage, detections, len(payload.tiles)
@@ -292,7 +292,7 @@ def _scene_task(scene, site, aprons, tile_spec, weights, device, compiled, batch
 
     detector = _worker_detector(weights, device, compiled)
     payload = read_payload(scene, site, aprons, tile_spec)
-    return _outcome(payload, _infer(payload, detector, batch_size), detector)
+    return _outcome(payload, _infer(payload, detector, batch_size), detector.post_processor())
 
 
 @functools.lru_cache(maxsize=2)

@@ -205,16 +205,6 @@ class Detector:
         """What :func:`detections_frame` needs of this detector, without the network."""
         return PostProcessor(self.gsd_m, tuple(self.classes), self.dimensions)
 
-    def assign_types(
-        self,
-        det: TileDetections,
-        length_m: np.ndarray,
-        span_m: np.ndarray,
-        source_gsd_m: float | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(type, type_prob): :meth:`PostProcessor.assign_types` with this detector's classes."""
-        return self.post_processor().assign_types(det, length_m, span_m, source_gsd_m)
-
 
 def _inside(det: TileDetections, h: int, w: int) -> TileDetections:
     keep = (det.cx >= 0) & (det.cx < w) & (det.cy >= 0) & (det.cy < h)
@@ -278,7 +268,7 @@ def detect_tiles(
         pairs += zip(batch, detector.predict(np.stack([t.image for t in batch])), strict=True)
         if progress is not None:
             progress(len(batch))
-    return detections_frame(pairs, detector, source_gsd_m=source_gsd_m)
+    return detections_frame(pairs, detector.post_processor(), source_gsd_m=source_gsd_m)
 
 
 def predict_images(
@@ -294,11 +284,11 @@ def predict_images(
 
 def detections_frame(
     pairs: Sequence[tuple[Tile, TileDetections]],
-    detector: Detector | PostProcessor,
+    post: PostProcessor,
     source_gsd_m: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Tile predictions → one row per aircraft in map coordinates, merged across overlaps
-    (``detector``: the detector that made them, or its :meth:`~Detector.post_processor`)."""
+    (``post``: the :meth:`~Detector.post_processor` of the detector that made them)."""
     import geopandas as gpd
 
     seams = np.zeros((len(pairs), 4), dtype=bool)
@@ -308,7 +298,7 @@ def detections_frame(
         tiles = [pairs[i][0] for i in mine]
         seams[mine] = tile_seams([t.transform for t in tiles], [t.valid.shape for t in tiles])
     parts = [
-        _tile_rows(tile, det, detector, source_gsd_m, seams[i])
+        _tile_rows(tile, det, post, source_gsd_m, seams[i])
         for i, (tile, det) in enumerate(pairs)
         if len(det)
     ]
@@ -336,7 +326,7 @@ def detections_frame(
 def _tile_rows(
     tile: Tile,
     det: TileDetections,
-    detector: Detector | PostProcessor,
+    post: PostProcessor,
     source_gsd_m: float | None,
     seams: np.ndarray,
 ) -> dict[str, np.ndarray]:
@@ -345,8 +335,8 @@ def _tile_rows(
     cols = np.clip(det.cx.astype(int), 0, w - 1)
     rows = np.clip(det.cy.astype(int), 0, h - 1)
     det = _select(det, valid[rows, cols])
-    m = georeference(det, tile.transform, (h, w), detector.gsd_m, seams)
-    types, probs = detector.assign_types(det, m.length_m, m.span_m, source_gsd_m)
+    m = georeference(det, tile.transform, (h, w), post.gsd_m, seams)
+    types, probs = post.assign_types(det, m.length_m, m.span_m, source_gsd_m)
     n = len(det)
     return {
         "detection_id": np.full(n, "", dtype=object),

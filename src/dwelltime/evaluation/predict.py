@@ -62,9 +62,9 @@ def predict_image(
     the detector's GSD), as :class:`Objects` in the image's pixels with sizes in metres.
 
     The detector's own plain-image path, :func:`dwelltime.detector.pixels.detect_pixels`, as
-    ``dwelltime detect --gsd`` runs it: types from ``detector.assign_types`` (CNN
-    probabilities × size prior, with ``gsd_m`` as the source GSD). ``progress(done, total)``
-    is called after each batch of tiles.
+    ``dwelltime detect --gsd`` runs it: types from its post-processor's ``assign_types``
+    (CNN probabilities × size prior, with ``gsd_m`` as the source GSD).
+    ``progress(done, total)`` is called after each batch of tiles.
     """
     import shapely
 
