@@ -99,7 +99,6 @@ STAY_EXTRA_COLUMNS: tuple[str, ...] = (
     "score_max",  # best detection score of the stay
 )
 
-_TIME = UTC_TIMESTAMP
 _STAY_DTYPES: dict[str, str] = {
     "stay_id": "str",
     "airport": "str",
@@ -107,10 +106,10 @@ _STAY_DTYPES: dict[str, str] = {
     "type_prob": "float64",
     "x": "float64",
     "y": "float64",
-    "first_seen": _TIME,
-    "last_seen": _TIME,
-    "last_absent_before": _TIME,
-    "first_absent_after": _TIME,
+    "first_seen": UTC_TIMESTAMP,
+    "last_seen": UTC_TIMESTAMP,
+    "last_absent_before": UTC_TIMESTAMP,
+    "first_absent_after": UTC_TIMESTAMP,
     "n_seen": "int64",
     "dwell_min_h": "float64",
     "dwell_max_h": "float64",
@@ -736,7 +735,7 @@ def stays_frame(records: list[dict[str, object]], crs: object) -> gpd.GeoDataFra
     if frame["stay_id"].isna().all():
         frame["stay_id"] = [f"{a}-{i + 1:04d}" for i, a in enumerate(frame["airport"])]
     for column, dtype in _STAY_DTYPES.items():
-        if dtype == _TIME:
+        if dtype == UTC_TIMESTAMP:
             frame[column] = pd.to_datetime(frame[column], utc=True)
         elif dtype == "int64":
             frame[column] = frame[column].fillna(0)

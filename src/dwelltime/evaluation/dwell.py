@@ -149,14 +149,14 @@ def _sightings(truth: Path, scenes: pd.DataFrame, attributes: bool = False) -> g
         missing = [c for c in _ATTRIBUTES if c not in rows] if attributes else []
         if missing:
             raise LabelError(f"{path}: missing column(s) {', '.join(missing)}")
-        centre = rows.geometry.centroid
+        centre = rows.geometry.centroid if "x" not in rows or "y" not in rows else None
         data = {
             "scene_id": str(scene_id),
             "aircraft_id": rows["aircraft_id"].astype(str),
             "stand_id": rows["stand_id"].astype(str),
             "acquired": pd.Timestamp(acquired).tz_convert("UTC"),
-            "x": rows["x"].astype(float) if "x" in rows else centre.x,
-            "y": rows["y"].astype(float) if "y" in rows else centre.y,
+            "x": rows["x"].astype(float) if centre is None else centre.x,
+            "y": rows["y"].astype(float) if centre is None else centre.y,
             "hidden": rows["hidden"].astype(bool),
         }
         if attributes:
