@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from dwelltime.detector.model import build_detector
 from dwelltime.detector.refine import (
     RefinerConfig,
     TypeRefiner,
+    fuse_scores,
     log_size_target,
     nose_up_crops,
     size_from_log,
@@ -93,35 +96,59 @@ def test_size_encoding_round_trips():
 
 def test_refiner_outputs_one_row_per_crop():
     refiner = TypeRefiner(RefinerConfig(num_classes=3, crop_px=64)).eval()
-    logits, log_size = refiner(torch.rand(5, 3, 64, 64))
-    assert logits.shape == (5, 3) and log_size.shape == (5, 2)
+    logits, log_size, aircraft = refiner(torch.rand(5, 3, 64, 64))
+    assert logits.shape == (5, 3) and log_size.shape == (5, 2) and aircraft.shape == (5,)
 
 
-def _detector(model, classes, dims) -> Detector:
+def test_fused_score_is_a_weighted_geometric_mean():
+    score, p = np.array([0.2, 0.9, 0.5]), np.array([0.8, 0.1, 0.5])
+    np.testing.assert_allclose(fuse_scores(score, p, 0.0), score)
+    np.testing.assert_allclose(fuse_scores(score, p, 1.0), p)
+    np.testing.assert_allclose(fuse_scores(score, p, 0.5), np.sqrt(score * p))
+
+
+def test_peaks_are_decoded_down_to_the_candidate_floor_only_when_verifying():
+    assert DecodeConfig(score_threshold=0.3, candidate_threshold=0.1).peak_threshold == 0.3
+    verifying = DecodeConfig(score_threshold=0.3, verify_weight=0.5, candidate_threshold=0.1)
+    assert verifying.peak_threshold == 0.1
+    assert dataclasses.replace(verifying, score_threshold=0.05).peak_threshold == 0.05
+
+
+def _detector(model, classes, dims, **decode) -> Detector:
     return Detector(
         model,
         classes=classes,
         dimensions=dims,
         device="cpu",
-        decode_config=DecodeConfig(score_threshold=0.0, max_detections=4),
+        decode_config=DecodeConfig(**{"score_threshold": 0.0, "max_detections": 4, **decode}),
     )
 
 
-def test_detector_takes_the_type_from_the_refiner_and_the_size_from_the_dense_head(classes, dims):
+def _refining_model(classes, *, type_index: int = 1, aircraft_logit: float = 0.0):
+    """A tiny network whose refiner answers ``type_index``, 60 m and ``aircraft_logit`` for
+    any crop."""
     torch.manual_seed(0)
     model = build_detector(
         num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True
     ).eval()
-    last = model.refiner.net.classifier[-1]
-    with torch.no_grad():  # the refiner answers type 1 and 60 m for any crop
+    last, k = model.refiner.net.classifier[-1], len(classes)
+    with torch.no_grad():
         last.weight.zero_()
         last.bias.zero_()
-        last.bias[1] = 20.0
-        last.bias[-2:] = float(np.log(60.0 / 40.0))
-    tiles = np.random.default_rng(0).integers(0, 255, (2, 3, 64, 64), dtype=np.uint8)
-    refined = _detector(model, classes, dims).predict(tiles)
+        last.bias[type_index] = 20.0
+        last.bias[k : k + 2] = float(np.log(60.0 / 40.0))
+        last.bias[k + 2] = aircraft_logit
+    return model
+
+
+TILES = np.random.default_rng(0).integers(0, 255, (2, 3, 64, 64), dtype=np.uint8)
+
+
+def test_detector_takes_the_type_from_the_refiner_and_the_size_from_the_dense_head(classes, dims):
+    model = _refining_model(classes, type_index=1)
+    refined = _detector(model, classes, dims).predict(TILES)
     model.refiner = None
-    dense = _detector(model, classes, dims).predict(tiles)
+    dense = _detector(model, classes, dims).predict(TILES)
     assert all(len(d) for d in refined)
     for r, d in zip(refined, dense, strict=True):
         assert (r.type_probs.argmax(1) == 1).all()
@@ -129,6 +156,34 @@ def test_detector_takes_the_type_from_the_refiner_and_the_size_from_the_dense_he
         assert not np.allclose(d.type_probs, r.type_probs)
         for field in ("cx", "cy", "length_px", "span_px", "heading_deg", "score"):
             np.testing.assert_allclose(getattr(r, field), getattr(d, field), rtol=1e-5)
+
+
+@pytest.mark.parametrize("aircraft_logit", [-2.0, 0.0, 3.0])
+def test_a_verifying_detector_weighs_the_aircraft_probability_into_the_score(
+    classes, dims, aircraft_logit
+):
+    model = _refining_model(classes, aircraft_logit=aircraft_logit)
+    p = 1 / (1 + np.exp(-aircraft_logit))
+    dense = _detector(model, classes, dims).predict(TILES)
+    fused = _detector(model, classes, dims, verify_weight=0.5).predict(TILES)
+    for f, d in zip(fused, dense, strict=True):
+        assert len(f) == len(d) > 0
+        np.testing.assert_allclose(f.score, np.sqrt(d.score * p), rtol=1e-5)
+
+
+def test_a_verifying_detector_drops_candidates_the_refiner_rejects(classes, dims):
+    model = _refining_model(classes, aircraft_logit=-20.0)  # p ≈ 2e-9: nothing is an aircraft
+    assert sum(map(len, _detector(model, classes, dims, score_threshold=0.01).predict(TILES)))
+    verifying = _detector(
+        model, classes, dims, score_threshold=0.01, verify_weight=0.5, candidate_threshold=0.0
+    )
+    assert not sum(map(len, verifying.predict(TILES)))
+
+
+def test_verifying_needs_a_refiner(classes, dims):
+    model = build_detector(num_classes=len(classes), width_mult=0.25, fpn_channels=8)
+    with pytest.raises(ValueError, match="refiner"):
+        _detector(model, classes, dims, verify_weight=0.5)
 
 
 def test_weights_with_a_refiner_round_trip(tmp_path, classes):

@@ -92,6 +92,7 @@ def test_markdown_card_shows_recipe_refiner_and_targets(tmp_path, tiny_model):
                      "wall_time_s": 360.0, "data": "synthetic chips"},
         "refiner": {"command": "python scripts/train_refiner.py --seed 7", "hardware": "CPU",
                     "wall_time_s": 1398.0, "data": "nose-up crops"},
+        "decode": {"score_threshold": 0.3, "verify_weight": 0.5, "candidate_threshold": 0.1},
         "metrics": {"synthetic_val": {"recall": 1.0}},
         "evaluation": [{"what": "real AP50", "measured": "0.936", "target": ">= 0.97"}],
         "licence": "CC BY-NC-SA 4.0",
@@ -101,6 +102,7 @@ def test_markdown_card_shows_recipe_refiner_and_targets(tmp_path, tiny_model):
     text = write_card_markdown(weights).read_text()
     assert text.startswith(f"# {weights.name}\n")
     assert "`python scripts/train_detector.py --seed 2` on H200 in 6.0 min" in text
-    assert "Type refiner: `python scripts/train_refiner.py --seed 7` on CPU in 23.3 min" in text
+    assert "Refiner: `python scripts/train_refiner.py --seed 7` on CPU in 23.3 min" in text
+    assert "verify candidates (score = peak^0.5 × p(aircraft)^0.5, peaks from 0.1)" in text
     assert "| real AP50 | 0.936 | >= 0.97 |" in text
     assert f"sha256: `{read_card(weights)['sha256']}`" in text

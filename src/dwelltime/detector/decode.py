@@ -17,8 +17,9 @@ class TileDetections:
     """The aircraft found in one tile, in that tile's pixel coordinates (column, row).
 
     ``cx``, ``cy``, ``length_px``, ``span_px``, ``heading_deg`` (clockwise from image up,
-    [0, 360)), ``score`` (heatmap peak, [0, 1]): (N,). ``type_probs`` (N, K): CNN type
-    probabilities over ``Detector.classes`` (last ``unknown``), before any size prior.
+    [0, 360)), ``score`` (heatmap peak, fused with the refiner's aircraft probability when the
+    detector verifies, see :class:`DecodeConfig`; [0, 1]): (N,). ``type_probs`` (N, K): CNN
+    type probabilities over ``Detector.classes`` (last ``unknown``), before any size prior.
     """
 
     cx: np.ndarray
@@ -41,12 +42,25 @@ class TileDetections:
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    """Peak picking: ``score_threshold`` in [0, 1]; at most ``max_detections`` per tile;
-    ``nms_iou``: IoU above which two enclosing boxes are one aircraft."""
+    """Peak picking: ``score_threshold`` in [0, 1] on the final score; at most
+    ``max_detections`` per tile; ``nms_iou``: IoU above which two enclosing boxes are one
+    aircraft. ``verify_weight``: weight of the refiner's aircraft probability in the final
+    score (:func:`~dwelltime.detector.refine.fuse_scores`; 0: the heatmap peak alone). When it
+    is above 0, peaks down to ``candidate_threshold`` are decoded and kept where their fused
+    score reaches ``score_threshold``."""
 
     score_threshold: float = 0.3
     max_detections: int = 100
     nms_iou: float = 0.5
+    verify_weight: float = 0.0
+    candidate_threshold: float = 0.1
+
+    @property
+    def peak_threshold(self) -> float:
+        """The lowest heatmap peak decoded, [0, 1]."""
+        if self.verify_weight > 0:
+            return min(self.score_threshold, self.candidate_threshold)
+        return self.score_threshold
 
 
 def decode(
@@ -74,7 +88,7 @@ def decode(
     heading = heading_from_axis(g[:, 7], g[:, 8], g[:, 5], g[:, 6])
     rad = torch.deg2rad(heading)
 
-    sel = (scores >= config.score_threshold).nonzero(as_tuple=True)
+    sel = (scores >= config.peak_threshold).nonzero(as_tuple=True)
     boxes = enclosing_boxes(
         cx[sel], cy[sel], length[sel], span[sel], rad.sin()[sel], rad.cos()[sel]
     )

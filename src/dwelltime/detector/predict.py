@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from dwelltime.detector.decode import DecodeConfig, TileDetections, decode
 from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
 from dwelltime.detector.model import OrientedCenterNet, fused_for_inference
-from dwelltime.detector.refine import nose_up_crops
+from dwelltime.detector.refine import fuse_scores, nose_up_crops
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class
 from dwelltime.detector.weights import default_weights, load_model
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
@@ -114,6 +114,9 @@ class Detector:
             raise ValueError(
                 f"{len(classes)} class names for a network with {model.config.num_classes}"
             )
+        decode_config = DecodeConfig() if decode_config is None else decode_config
+        if decode_config.verify_weight > 0 and model.refiner is None:
+            raise ValueError("verify_weight > 0 needs a network with a refiner")
         self.device = resolve_device(device)
         if self.device.type == "cuda":
             # tiles come in a few fixed shapes: let cuDNN time its algorithms once per shape
@@ -122,7 +125,7 @@ class Detector:
         self.classes = list(classes)
         self.gsd_m = gsd_m
         self.dimensions = catalog_dimensions() if dimensions is None else dimensions
-        self.decode_config = DecodeConfig() if decode_config is None else decode_config
+        self.decode_config = decode_config
         self.network = torch.compile(self.model, dynamic=False) if compiled else self.model
         self._padded_batch = 0  # compiled: largest batch so far, the size every batch runs at
 
@@ -167,9 +170,11 @@ class Detector:
 
     def _refine(self, x: torch.Tensor, dets: list[TileDetections]) -> list[TileDetections]:
         """Type probabilities of every detection from the refiner's look at its nose-up crop
-        (:mod:`dwelltime.detector.refine`); ``x``: the (B, 3, H, W) [0, 1] tiles the
-        detections were found in. Length and span stay the dense head's. The crops go through
-        the refiner padded to a power of two (at least 16), so CUDA sees few batch shapes."""
+        (:mod:`dwelltime.detector.refine`), and, with ``decode_config.verify_weight`` above 0,
+        scores fused with its aircraft probability (detections under the score threshold
+        dropped, the rest by score). ``x``: the (B, 3, H, W) [0, 1] tiles the detections were
+        found in. Length and span stay the dense head's. On CUDA the crops go through the
+        refiner padded to a power of two (at least 16), so it sees few batch shapes."""
         counts = [len(d) for d in dets]
         n = sum(counts)
         if not n:
@@ -191,15 +196,21 @@ class Detector:
                 crop_m=refiner.config.crop_m,
                 crop_px=refiner.config.crop_px,
             )
-            padded = max(16, 1 << (n - 1).bit_length())
+            padded = max(16, 1 << (n - 1).bit_length()) if self.device.type == "cuda" else n
             crops = torch.cat([crops, crops.new_zeros((padded - n, *crops.shape[1:]))])
-            logits, _ = refiner(crops)
+            logits, _, aircraft = refiner(crops)
         probs = logits[:n].float().softmax(1).cpu().numpy()
-        bounds = np.cumsum([0, *counts])
-        return [
-            dataclasses.replace(d, type_probs=probs[a:b])
-            for d, a, b in zip(dets, bounds[:-1], bounds[1:], strict=True)
-        ]
+        cfg = self.decode_config
+        score = np.concatenate([d.score for d in dets])
+        if cfg.verify_weight > 0:
+            p_aircraft = aircraft[:n].float().sigmoid().cpu().numpy()
+            score = fuse_scores(score, p_aircraft, cfg.verify_weight)
+        out = []
+        for d, (a, b) in zip(dets, pairwise(np.cumsum([0, *counts])), strict=True):
+            d = dataclasses.replace(d, type_probs=probs[a:b], score=score[a:b])
+            keep = np.flatnonzero(d.score >= cfg.score_threshold)
+            out.append(_select(d, keep[np.argsort(-d.score[keep], kind="stable")]))
+        return out
 
     def post_processor(self) -> PostProcessor:
         """What :func:`detections_frame` needs of this detector, without the network."""

@@ -1,4 +1,5 @@
-"""A second look at each aircraft for its type: a crop turned nose-up at a fixed scale.
+"""A second look at each candidate: a crop turned nose-up at a fixed scale, for its type and
+whether it is an aircraft at all.
 
 The dense head sees every aircraft at its own heading and must tell 50-odd types apart from a
 few feature cells at its centre. The refiner instead cuts a square of :data:`CROP_M` metres
@@ -13,12 +14,17 @@ planform. The detector does not use those sizes: on synthetic chips they are bet
 dense head's (median length error 0.4 m against 1.6 m), but on real Pléiades aircraft they
 were worse (AP75 0.43 against 0.70 with the sizes in the footprints, even after training on
 real box-labelled crops), and the dense head has learnt from real boxes.
+
+Its third output says whether the crop holds an aircraft, centred and nose-up. It is trained on
+the dense head's own candidates, false alarms included (``scripts/train_refiner.py``), and
+:func:`fuse_scores` weighs it into the detection score.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -50,19 +56,21 @@ class RefinerConfig:
 class TypeRefiner(nn.Module):
     """MobileNetV3-Small on nose-up crops: ``forward`` takes (N, 3, P, P) crops in [0, 1]
     (normalised inside, as the detector does) and returns ``(type_logits (N, K), log_size
-    (N, 2))``, the log of (length, span) / :data:`SIZE_SCALE_M`."""
+    (N, 2), aircraft_logit (N,))``: log_size is the log of (length, span) /
+    :data:`SIZE_SCALE_M`, aircraft_logit the logit of "an aircraft is centred in the crop"."""
 
     def __init__(self, config: RefinerConfig) -> None:
         super().__init__()
         self.config = config
         self.net = torchvision.models.mobilenet_v3_small(
-            weights=None, num_classes=config.num_classes + 2
+            weights=None, num_classes=config.num_classes + 3
         )
         self.normalise = Normalise()
 
-    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out = self.net(self.normalise(crops))
-        return out[:, :-2], out[:, -2:]
+        k = self.config.num_classes
+        return out[:, :k], out[:, k : k + 2], out[:, k + 2]
 
 
 def crop_grid(
@@ -144,3 +152,9 @@ def size_from_log(log_size: torch.Tensor) -> torch.Tensor:
 def log_size_target(length_m: torch.Tensor, span_m: torch.Tensor) -> torch.Tensor:
     """(N, 2) regression target of the refiner for true sizes in metres."""
     return torch.stack([length_m, span_m], -1).div(SIZE_SCALE_M).log()
+
+
+def fuse_scores(score: np.ndarray, p_aircraft: np.ndarray, weight: float) -> np.ndarray:
+    """Detection score from the dense head's ``score`` and the refiner's aircraft probability
+    (both in [0, 1]): ``score^(1 - weight) * p_aircraft^weight``, a weighted geometric mean."""
+    return np.power(score, 1.0 - weight) * np.power(p_aircraft, weight)

@@ -146,6 +146,19 @@ def save_weights(
     return path
 
 
+def _refiner_phrase(decode: dict[str, Any]) -> str:
+    """What the refiner does, for the card's first line, from the card's ``decode`` settings."""
+    phrase = " with a refiner (MobileNetV3-Small on nose-up crops) for type"
+    w = decode.get("verify_weight", 0.0)
+    if w > 0:
+        floor = decode.get("candidate_threshold")
+        phrase += (
+            f" and to verify candidates (score = peak^{1 - w:g} × p(aircraft)^{w:g}, peaks "
+            f"from {floor:g})"
+        )
+    return phrase
+
+
 def write_card_markdown(weights: Path) -> Path:
     """Write the short human-readable model card (``.md``) of ``weights`` from its JSON card:
     what the network is, how it was trained (and what it continues), the refiner, data,
@@ -158,7 +171,7 @@ def write_card_markdown(weights: Path) -> Path:
         "",
         f"Oriented aircraft detector (CenterNet-style, MobileNetV3-Large + FPN, stride "
         f"{card['model']['stride']})"
-        + (" with a type refiner (MobileNetV3-Small on nose-up crops)" if refiner else "")
+        + (_refiner_phrase(card.get("decode", {})) if refiner else "")
         + f", {card.get('parameters', 0):,} parameters, input RGB uint8 at {card['gsd_m']} "
         f"m/px. Outputs centre, length, span, heading (0-360°) and type over "
         f"{len(card['classes'])} classes (catalog + unknown).",
@@ -175,7 +188,7 @@ def write_card_markdown(weights: Path) -> Path:
     if refiner:
         more = f"; continuing {_run(refiner['continues'])}" if "continues" in refiner else ""
         data = f", on {refiner['data']}" if "data" in refiner else ""
-        lines += ["", f"Type refiner: {_run(refiner)}{data}{more}."]
+        lines += ["", f"Refiner: {_run(refiner)}{data}{more}."]
     if "data" in training:
         lines += ["", f"Data: {training['data']}."]
     if "evaluation" in card:
