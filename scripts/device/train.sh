@@ -2,7 +2,7 @@
 # Continue training the shipped detector on a lent GPU (issue #4):
 #   device run: MINUTES=6 bash scripts/device/train.sh    carry: gpu_data .whl
 # (session 4 ran it with INIT=models/ocnet-mnv3l_synth-airbus-aefdcb04.safetensors, now in git
-# history only, and made the shipped 4a39162c).
+# history only, and made 4a39162c, whose dense network the shipped weights keep).
 # Weights come back split into $OUT/weights.part.* (files over 16 MB do not come back):
 #   cat weights.part.* > models/<weights_file from the .json>, then scripts/train_detector.py
 #   --evaluate models/<that file> scores the Airbus validation sites here.
