@@ -16,19 +16,17 @@ import csv
 import logging
 from pathlib import Path
 
-from dwelltime.detector.datasets import AIRBUS_VALIDATION_SITES
+from dwelltime.detector.datasets import AIRBUS_DEV_DIR, AIRBUS_VALIDATION_SITES
 from dwelltime.evaluation.dataset import read_rgb
 from dwelltime.evaluation.labels import read_airbus_csv
 from dwelltime.evaluation.objects import EvalImage, Objects
 from dwelltime.evaluation.predict import lower_score_floor, predict_image, shipped_threshold
 from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
 
-DATA = Path("/work/shared/data/real/airbus_dev")
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA, help="The airbus_dev folder.")
+    parser.add_argument("--data", type=Path, default=AIRBUS_DEV_DIR, help="The airbus_dev folder.")
     parser.add_argument("--sites", nargs="+", default=list(AIRBUS_VALIDATION_SITES))
     parser.add_argument("--gsd", type=float, default=0.5, help="Metres per pixel of the images.")
     parser.add_argument("--weights", type=Path, default=None)

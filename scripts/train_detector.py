@@ -43,7 +43,8 @@ from dwelltime.detector.datasets import (
     BoxCrops,
     Mixed,
     SyntheticChips,
-    read_airbus,
+    add_airbus_options,
+    airbus_images,
     synthetic_labels,
 )
 from dwelltime.detector.geometry import cross_half_extents
@@ -99,13 +100,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width-mult", type=float, default=1.0)
     p.add_argument("--fpn-channels", type=int, default=64)
     p.add_argument("--p-real", type=float, default=0.4, help="share of real crops per batch")
-    p.add_argument("--synthetic-only", action="store_true", help="no real (CC BY-NC-SA) data")
-    p.add_argument(
-        "--airbus",
-        type=Path,
-        default=Path("/work/shared/data/real/airbus_dev"),
-        help="Airbus aircraft sample folder (annotations.csv, sites.csv, images/)",
-    )
+    add_airbus_options(p)
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "detector")
@@ -143,7 +138,7 @@ def make_loader(args: argparse.Namespace, classes: list[str], start_step: int) -
     synthetic = SyntheticChips(classes, seed=seed, size_px=args.size, stride=args.stride)
     real = None
     if not args.synthetic_only:
-        train = [i for i in read_airbus(args.airbus) if i.site not in AIRBUS_VALIDATION_SITES]
+        train = airbus_images(args.airbus, validation=False)
         real = BoxCrops(train, seed=seed, size_px=args.size, stride=args.stride)
     data = Mixed(synthetic, real, p_real=args.p_real, seed=seed)
     return DataLoader(
@@ -268,7 +263,7 @@ def evaluate(detector: Detector, args: argparse.Namespace) -> dict[str, dict]:
     ``--synthetic-only``."""
     metrics = {"synthetic_val": evaluate_synthetic(detector, args.seed)}
     if not args.synthetic_only:
-        if all(i.path.is_file() for i in validation_images(args.airbus)):
+        if all(i.path.is_file() for i in airbus_images(args.airbus, validation=True)):
             metrics["airbus_val"] = evaluate_airbus(detector, args.airbus)
         else:  # a GPU lease carries the training sites only: evaluate later with --evaluate
             log.warning("Airbus validation images missing under %s: not evaluated", args.airbus)
@@ -351,7 +346,7 @@ def evaluate_airbus(detector: Detector, root: Path, iou: float = 0.5) -> dict[st
     detector.decode_config = dataclasses.replace(
         operating, score_threshold=0.05, max_detections=500
     )
-    images = validation_images(root)
+    images = airbus_images(root, validation=True)
     records, n_truth = [], 0
     for item in images:
         pixels = np.asarray(Image.open(item.path).convert("RGB")).transpose(2, 0, 1)
@@ -406,11 +401,6 @@ def evaluate_airbus(detector: Detector, root: Path, iou: float = 0.5) -> dict[st
         "note": "IoU 0.5 of the box enclosing the predicted footprint (fuselage x wing cross) "
         "with the annotated box; whole images at 0.5 m, truncated aircraft ignored",
     }
-
-
-def validation_images(root: Path) -> list:
-    """The Airbus images of the held-out sites."""
-    return [i for i in read_airbus(root) if i.site in AIRBUS_VALIDATION_SITES]
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:

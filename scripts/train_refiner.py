@@ -46,11 +46,17 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from dwelltime.detector import Detector
-from dwelltime.detector.datasets import AIRBUS_VALIDATION_SITES, BoxImage, read_airbus
+from dwelltime.detector.datasets import (
+    BoxImage,
+    add_airbus_options,
+    airbus_images,
+    type_indices,
+)
 from dwelltime.detector.decode import DecodeConfig
 from dwelltime.detector.model import ModelConfig, OrientedCenterNet, parameter_count
 from dwelltime.detector.pixels import resample_to_gsd
 from dwelltime.detector.refine import (
+    CROP_M,
     RefinerConfig,
     TypeRefiner,
     fuse_scores,
@@ -58,7 +64,7 @@ from dwelltime.detector.refine import (
     nose_up_crops,
     size_from_log,
 )
-from dwelltime.detector.types import MAX_TYPING_GSD_M, UNKNOWN
+from dwelltime.detector.types import MAX_TYPING_GSD_M
 from dwelltime.detector.weights import (
     data_tag,
     default_weights,
@@ -72,7 +78,7 @@ from dwelltime.evaluation.dataset import read_rgb
 from dwelltime.evaluation.geometry import iou_matrix
 from dwelltime.evaluation.metrics import Outcomes, average_precision
 from dwelltime.evaluation.predict import predict_image
-from dwelltime.footprints import cross_boxes
+from dwelltime.footprints import box_corners, cross_boxes
 from dwelltime.io import atomic_write
 
 log = logging.getLogger("train_refiner")
@@ -128,13 +134,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="fine-tune the refiner the base weights carry instead of training a new one",
     )
-    p.add_argument("--synthetic-only", action="store_true", help="no real (CC BY-NC-SA) data")
-    p.add_argument(
-        "--airbus",
-        type=Path,
-        default=Path("/work/shared/data/real/airbus_dev"),
-        help="Airbus aircraft sample folder (annotations.csv, sites.csv, images/)",
-    )
+    add_airbus_options(p)
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "refiner")
     p.add_argument("--models-dir", type=Path, default=models_dir())
     p.add_argument("--no-save", action="store_true", help="do not write weights")
@@ -185,7 +185,7 @@ def candidates(
         torch.tensor(centre[:, 1]),
         torch.tensor(found.heading_deg),
         gsd_m=detector.gsd_m,
-        crop_m=refiner.config.crop_m if refiner else RefinerConfig(0).crop_m,
+        crop_m=refiner.config.crop_m if refiner else CROP_M,
     )
     n = len(found)
     return {
@@ -211,12 +211,7 @@ def chip_candidates(detector: Detector, chip, classes: list[str]) -> dict[str, n
     matched = [labels[i] for i in index[hit]]
     found["difficult"][hit] = [lab.difficult for lab in matched]
     found["aircraft"][hit & found["difficult"]] = -1
-    coarse = chip.gsd_m > MAX_TYPING_GSD_M
-    lookup = {c: i for i, c in enumerate(classes)}
-    unknown = lookup[UNKNOWN]
-    found["type_index"][hit] = [
-        unknown if coarse else lookup.get(lab.type, unknown) for lab in matched
-    ]
+    found["type_index"][hit] = type_indices(chip, matched, classes)
     found["size_m"][hit] = np.array([(lab.length_m, lab.wingspan_m) for lab in matched]).reshape(
         -1, 2
     )
@@ -225,18 +220,13 @@ def chip_candidates(detector: Detector, chip, classes: list[str]) -> dict[str, n
 
 def airbus_candidates(detector: Detector, image: BoxImage, gsd_m: float = 0.5) -> dict:
     """:func:`candidates` of one Airbus image (axis-aligned boxes; truncated aircraft left out)."""
-
-    def corners(boxes: np.ndarray) -> np.ndarray:
-        b = np.asarray(boxes, float).reshape(-1, 4)
-        return np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], 1)
-
     found, _ = candidates(
         detector,
         read_rgb(image.path),
         gsd_m,
-        corners(image.boxes),
+        box_corners(image.boxes),
         axis_aligned=True,
-        left_out=corners(image.truncated),
+        left_out=box_corners(image.truncated),
     )
     return found
 
@@ -274,7 +264,7 @@ def synthetic_set(detector: Detector, seed: int, chips: int, workers: int) -> di
 def airbus_set(detector: Detector, root: Path, gsd_m: float = 0.5) -> dict:
     """Candidates on the Airbus images of the training sites (not the validation sites)."""
     t0 = time.time()
-    images = [i for i in read_airbus(root) if i.site not in AIRBUS_VALIDATION_SITES]
+    images = airbus_images(root, validation=False)
     parts = [airbus_candidates(detector, image, gsd_m) for image in images]
     truth = [len(image.boxes) for image in images]
     data = concatenate(parts, truth, [gsd_m] * sum(truth))

@@ -77,13 +77,20 @@ def corner_attributes(
     return centre[:, 0], centre[:, 1], side, front, heading
 
 
-def axis_aligned(corners: np.ndarray) -> np.ndarray:
-    """The axis-aligned box (N, 4, 2) that encloses each polygon, same corner count."""
-    c = np.asarray(corners, dtype=float).reshape(-1, 4, 2)
-    lo, hi = c.min(axis=1), c.max(axis=1)
+def box_corners(xyxy: np.ndarray) -> np.ndarray:
+    """Corners (N, 4, 2) of axis-aligned boxes (N, 4) given as x0, y0, x1, y1: (x0, y0),
+    (x1, y0), (x1, y1), (x0, y1)."""
+    b = np.asarray(xyxy, dtype=float).reshape(-1, 4)
+    lo, hi = b[:, :2], b[:, 2:]
     return np.stack(
         [lo, np.stack([hi[:, 0], lo[:, 1]], -1), hi, np.stack([lo[:, 0], hi[:, 1]], -1)], axis=1
     )
+
+
+def axis_aligned(corners: np.ndarray) -> np.ndarray:
+    """The axis-aligned box (N, 4, 2) that encloses each polygon, same corner count."""
+    c = np.asarray(corners, dtype=float).reshape(-1, 4, 2)
+    return box_corners(np.concatenate([c.min(axis=1), c.max(axis=1)], axis=1))
 
 
 def cross_boxes(corners: np.ndarray) -> np.ndarray:

@@ -65,7 +65,9 @@ def test_chip_candidates_carry_the_types_and_sizes_of_their_aircraft(
     trainer, monkeypatch, tiny_model, classes, gsd
 ):
     rng = np.random.default_rng(3)
-    chip = render_chip(rng, size_px=240, gsd_m=gsd, types=["IL62", "T204"], n_aircraft=(3, 3))
+    chip = render_chip(
+        rng, size_px=240, gsd_m=gsd, source_gsd_m=gsd, types=["IL62", "T204"], n_aircraft=(3, 3)
+    )  # drawn at their source GSD, as the script draws chips
     labels = chip.labels
     polygons = np.array([lab.polygon_px for lab in labels])
     _perfect_detector(trainer, monkeypatch, polygons, np.array([lab.heading_deg for lab in labels]))

@@ -7,6 +7,7 @@ iterable datasets seeded per worker, so a run is reproducible from one seed.
 
 from __future__ import annotations
 
+import argparse
 import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from torch.utils.data import IterableDataset, get_worker_info
 from dwelltime.detector.targets import ImageLabels, encode_targets
 from dwelltime.detector.types import MAX_TYPING_GSD_M, UNKNOWN
 
+#: Where the Airbus aircraft sample lies on the development machines (the scripts' default).
+AIRBUS_DEV_DIR = Path("/work/shared/data/real/airbus_dev")
 #: Airbus sample sites held out for validation.
 AIRBUS_VALIDATION_SITES: tuple[str, ...] = ("S03", "S13", "S21")
 
@@ -35,9 +38,6 @@ def _worker_rng(seed: int) -> np.random.Generator:
 def synthetic_labels(chip, classes: Sequence[str]) -> ImageLabels:
     """Oriented labels of a rendered :class:`dwelltime.synth.Chip` (hidden aircraft ignored;
     type ``unknown`` when the chip's source GSD is too coarse to type)."""
-    lookup = {c: i for i, c in enumerate(classes)}
-    unknown = lookup[UNKNOWN]
-    coarse = chip.source_gsd_m > MAX_TYPING_GSD_M
     seen = [lab for lab in chip.labels if not lab.hidden]
     hidden = [lab.polygon_px for lab in chip.labels if lab.hidden]
     ignore = np.array([[*p.min(0), *p.max(0)] for p in hidden]).reshape(-1, 4)
@@ -47,9 +47,19 @@ def synthetic_labels(chip, classes: Sequence[str]) -> ImageLabels:
         length_px=np.array([lab.length_m / chip.gsd_m for lab in seen]),
         span_px=np.array([lab.wingspan_m / chip.gsd_m for lab in seen]),
         heading_deg=np.array([lab.heading_deg for lab in seen]),
-        type_index=np.array([unknown if coarse else lookup.get(lab.type, unknown) for lab in seen]),
+        type_index=type_indices(chip, seen, classes),
         ignore_xyxy=ignore,
     )
+
+
+def type_indices(chip, labels: Sequence, classes: Sequence[str]) -> np.ndarray:
+    """Index in ``classes`` of the type of each of ``labels`` (aircraft of the rendered
+    ``chip``): ``unknown`` for a type not in ``classes``, and for all when the chip's source
+    GSD is too coarse to type."""
+    lookup = {c: i for i, c in enumerate(classes)}
+    unknown = lookup[UNKNOWN]
+    coarse = chip.source_gsd_m > MAX_TYPING_GSD_M
+    return np.array([unknown if coarse else lookup.get(lab.type, unknown) for lab in labels])
 
 
 class SyntheticChips(IterableDataset):
@@ -90,6 +100,23 @@ class BoxImage:
     site: str
     boxes: np.ndarray  # (N, 4) whole aircraft
     truncated: np.ndarray  # (M, 4) aircraft cut by the image edge: not supervised
+
+
+def airbus_images(root: Path, *, validation: bool) -> list[BoxImage]:
+    """The Airbus images of the validation sites (:data:`AIRBUS_VALIDATION_SITES`), or of the
+    training sites (all the others)."""
+    return [i for i in read_airbus(root) if (i.site in AIRBUS_VALIDATION_SITES) == validation]
+
+
+def add_airbus_options(parser: argparse.ArgumentParser) -> None:
+    """The training scripts' ``--synthetic-only`` and ``--airbus DIR`` options."""
+    parser.add_argument("--synthetic-only", action="store_true", help="no real (CC BY-NC-SA) data")
+    parser.add_argument(
+        "--airbus",
+        type=Path,
+        default=AIRBUS_DEV_DIR,
+        help="Airbus aircraft sample folder (annotations.csv, sites.csv, images/)",
+    )
 
 
 def read_airbus(root: Path) -> list[BoxImage]:

@@ -28,6 +28,7 @@ import numpy as np
 
 from dwelltime.errors import LabelError
 from dwelltime.evaluation.objects import Objects, make_objects
+from dwelltime.footprints import box_corners
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,6 @@ def read_airbus_csv(path: Path) -> dict[str, Objects]:
                 raise LabelError(f"{path}, line {number}: unreadable geometry") from None
             if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3:
                 raise LabelError(f"{path}, line {number}: geometry is not a ring of (x, y) points")
-            lo, hi = points.min(axis=0), points.max(axis=0)
-            box = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+            box = box_corners([*points.min(axis=0), *points.max(axis=0)])[0]
             boxes.setdefault(row["image_id"], []).append(box)
     return {name: make_objects(np.array(b)) for name, b in boxes.items()}
