@@ -4,7 +4,10 @@ Times, on the same random uint8 tiles and in the same run, dwelltime's detector
 (``Detector.predict``: upload, normalise, network, decoding to oriented boxes) and torchvision's
 ``fasterrcnn_mobilenet_v3_large_fpn`` (no weights, ``min_size=max_size=tile``, 2 classes; the
 uint8→float conversion and its post-processing included). CPU runs use ``--threads`` torch
-threads (default 2); CUDA, when available, batch 32 under bf16 autocast with channels-last.
+threads (default 2), both models in each of ``--precisions`` (fp32, and bf16 autocast, which
+dwelltime uses by default on CPUs with native bf16); CUDA, when available, batch 32 under bf16
+autocast with channels-last. The speed-up is against the peer in the same precision, and
+against the peer in fp32, as torchvision runs it.
 Our detector uses the shipped weights when ``models/`` holds them, else random weights (the
 table says which): speed does not depend on the weights' values. Besides wall time per tile
 the table gives process CPU time per tile (all threads), steadier on a shared, busy host.
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -44,11 +48,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+
+#: The peer's name in the tables.
+PEER = "torchvision FRCNN-MobileNet-v3-FPN"
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,9 @@ class Timing:
     tiles_per_s: float
     ms_per_tile: float
     cpu_ms_per_tile: float  # process CPU time (all threads): steadier than wall on a busy host
-    speedup_vs_peer: float = float("nan")
+    precision: str = "bf16"  # fp32 | bf16 (autocast)
+    speedup_vs_peer: float = float("nan")  # against the peer in the same precision
+    speedup_vs_peer_fp32: float = float("nan")  # against the peer in fp32
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Devices to time; cuda is skipped when not available.",
     )
     models.add_argument("--threads", type=int, default=2, help="torch CPU threads.")
+    models.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=("fp32", "bf16"),
+        default=["fp32", "bf16"],
+        help="CPU arithmetic of both models (CUDA: bf16).",
+    )
     models.add_argument("--cpu-batch", type=int, default=4, help="Tiles per batch on CPU.")
     models.add_argument("--cuda-batch", type=int, default=32, help="Tiles per batch on CUDA.")
     models.add_argument("--warmup", type=int, default=1, help="Untimed batches first.")
@@ -131,28 +147,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def our_detector(
-    device: str, weights: Path | None, *, compiled: bool = False
+    device: str, weights: Path | None, *, compiled: bool = False, precision: str = "auto"
 ) -> tuple[Callable[[torch.Tensor], object], str]:
     """``predict`` of dwelltime's detector and a word on its weights (path or "random");
-    ``compiled``: its network through ``torch.compile`` (at the first, untimed batch)."""
+    ``compiled``: its network through ``torch.compile`` (at the first, untimed batch);
+    ``precision``: as :class:`~dwelltime.detector.Detector` takes it."""
     from dwelltime.detector import Detector, build_detector, default_classes, load_detector
     from dwelltime.errors import WeightsError
 
     try:
-        detector = load_detector(weights, device=device, compiled=compiled)
+        detector = load_detector(weights, device=device, compiled=compiled, precision=precision)
         label = "shipped" if weights is None else str(weights)
     except WeightsError:
         if weights is not None:
             raise
         classes = default_classes()
         model = build_detector(num_classes=len(classes))
-        detector = Detector(model, classes=classes, device=device, compiled=compiled)
+        detector = Detector(
+            model, classes=classes, device=device, compiled=compiled, precision=precision
+        )
         label = "random"
     return detector.predict, label
 
 
-def peer_detector(device: str, tile: int) -> Callable[[torch.Tensor], object]:
-    """torchvision FRCNN-MobileNet-v3-FPN (random weights) on uint8 batches, as deployed."""
+def peer_detector(device: str, tile: int, bf16: bool) -> Callable[[torch.Tensor], object]:
+    """torchvision FRCNN-MobileNet-v3-FPN (random weights) on uint8 batches, as deployed;
+    ``bf16``: under bf16 autocast."""
     import torchvision
 
     model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(
@@ -160,12 +180,11 @@ def peer_detector(device: str, tile: int) -> Callable[[torch.Tensor], object]:
     )
     dev = torch.device(device)
     model = model.eval().to(dev, memory_format=torch.channels_last)
-    cuda = dev.type == "cuda"
 
     def predict(images: torch.Tensor) -> object:
         x = images.to(dev, non_blocking=True).float().div_(255.0)
         x = x.contiguous(memory_format=torch.channels_last)
-        autocast = torch.autocast("cuda", torch.bfloat16) if cuda else contextlib.nullcontext()
+        autocast = torch.autocast(dev.type, torch.bfloat16) if bf16 else contextlib.nullcontext()
         with torch.inference_mode(), autocast:
             out = model(list(x))
         return [{k: v.float().cpu() for k, v in o.items()} for o in out]
@@ -204,22 +223,37 @@ def bench_models(args: argparse.Namespace) -> list[Timing]:
         cuda = device.startswith("cuda")
         batch = args.cuda_batch if cuda else args.cpu_batch
         iters = args.iters * 3 if cuda else args.iters
-        models = []
-        for network in args.networks:
-            ours, weights = our_detector(device, args.weights, compiled=network == "compiled")
-            suffix = ", torch.compile" if network == "compiled" else ""
-            models.append(("dwelltime OrientedCenterNet" + suffix, ours, weights))
+        precisions = ["bf16"] if cuda else args.precisions
+        models = {}
+        for precision, network in itertools.product(precisions, args.networks):
+            compiled = network == "compiled"
+            ours, weights = our_detector(
+                device, args.weights, compiled=compiled, precision=precision
+            )
+            suffix = ", torch.compile" if compiled else ""
+            models.setdefault(precision, []).append(
+                ("dwelltime OrientedCenterNet" + suffix, ours, weights)
+            )
         for tile in args.tiles:
             tiles = bench_tiles(rng, batch, tile, cuda)
-            timed = []
-            peer = ("torchvision FRCNN-MobileNet-v3-FPN", peer_detector(device, tile), "random")
-            for name, predict, wlabel in (*models, peer):
-                s, cpu = time_batches(predict, tiles, args.warmup, iters)
-                ms, cpu_ms = 1000 * s / batch, 1000 * cpu / batch
-                timed.append(Timing(name, wlabel, device, tile, batch, batch / s, ms, cpu_ms))
-            peer_ms = timed[-1].ms_per_tile
+            peer_ms, timed = {}, []
+            for precision in precisions:
+                peer = peer_detector(device, tile, bf16=precision == "bf16")
+                for name, predict, wlabel in (*models[precision], (PEER, peer, "random")):
+                    s, cpu = time_batches(predict, tiles, args.warmup, iters)
+                    ms, cpu_ms = 1000 * s / batch, 1000 * cpu / batch
+                    row = Timing(
+                        name, wlabel, device, tile, batch, batch / s, ms, cpu_ms, precision
+                    )
+                    timed.append(row)
+                peer_ms[precision] = timed[-1].ms_per_tile
             rows += [
-                Timing(**{**asdict(t), "speedup_vs_peer": peer_ms / t.ms_per_tile}) for t in timed
+                replace(
+                    t,
+                    speedup_vs_peer=peer_ms[t.precision] / t.ms_per_tile,
+                    speedup_vs_peer_fp32=peer_ms.get("fp32", float("nan")) / t.ms_per_tile,
+                )
+                for t in timed
             ]
     return rows
 
@@ -236,23 +270,25 @@ def markdown_table(header: Sequence[str], align: str, rows: Iterable[Sequence[st
 
 def markdown(rows: list[Timing]) -> str:
     """The table as Markdown."""
-    header = "model weights device tile batch tiles/s ms/tile".split()
-    header += ["CPU ms/tile", "speed-up vs peer"]
+    header = "model weights device precision tile batch tiles/s ms/tile".split()
+    header += ["CPU ms/tile", "speed-up vs peer (same precision)", "vs peer fp32"]
     cells = (
         [
             r.model,
             r.weights,
             r.device,
+            r.precision,
             f"{r.tile}²",
             str(r.batch),
             f"{r.tiles_per_s:.2f}",
             f"{r.ms_per_tile:.1f}",
             f"{r.cpu_ms_per_tile:.0f}",
             f"{r.speedup_vs_peer:.2f}×",
+            f"{r.speedup_vs_peer_fp32:.2f}×",
         ]
         for r in rows
     )
-    return "\n".join(markdown_table(header, "lllrrrrrr", cells))
+    return "\n".join(markdown_table(header, "llllrrrrrrr", cells))
 
 
 #: Timed stages of the batch job: (module, attribute, stage key). Nested calls are taken apart

@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 from dwelltime.detector.datasets import AIRBUS_DEV_DIR, AIRBUS_VALIDATION_SITES
+from dwelltime.detector.predict import PRECISIONS
 from dwelltime.evaluation.dataset import read_rgb
 from dwelltime.evaluation.labels import read_airbus_csv
 from dwelltime.evaluation.objects import EvalImage, Objects
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--random", action="store_true", help="Untrained network if no weights.")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--tile-size", type=int, default=512)
     parser.add_argument("--overlap", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -53,7 +55,7 @@ def detector_and_threshold(args: argparse.Namespace) -> tuple[object, float, str
     from dwelltime.errors import WeightsError
 
     try:
-        detector = load_detector(args.weights, device=args.device)
+        detector = load_detector(args.weights, device=args.device, precision=args.precision)
         threshold, source = shipped_threshold(args.weights)
     except WeightsError:
         if not args.random:

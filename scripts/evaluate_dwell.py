@@ -1,7 +1,7 @@
 """Stay and dwell-time quality of the whole pipeline on simulated airport-weeks.
 
 Usage: python scripts/evaluate_dwell.py [--n 20] [--out runs/dwell_eval] [--weights W]
-       [--device auto] [--days 7] [--max-shift 10] [--seed 0] [--keep] [--reuse]
+       [--device auto] [--precision auto] [--days 7] [--max-shift 10] [--seed 0] [--keep] [--reuse]
        [--split 10] [--link KEY=VALUE ...]
        python scripts/evaluate_dwell.py --synth-only --n 20   # render now, --reuse later
        python scripts/evaluate_dwell.py --relink --n 20       # re-link saved runs (seconds)
@@ -48,6 +48,7 @@ from dwelltime import pipeline
 from dwelltime.airports import lookup_airport
 from dwelltime.coregister import apply_offsets
 from dwelltime.detector import load_detector
+from dwelltime.detector.predict import PRECISIONS
 from dwelltime.evaluation.dwell import (
     format_scores,
     load_true_stays,
@@ -295,6 +296,7 @@ def main() -> None:
     parser.add_argument("--gate", type=float, default=20.0, help="stay match gate, m")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--keep", action="store_true", help="keep the rendered imagery")
     parser.add_argument(
         "--reuse",
@@ -331,7 +333,11 @@ def main() -> None:
             render_week(w := week(k, args), args)
             print(f"rendered {w.folder}", flush=True)
         return
-    detector = None if args.relink else load_detector(args.weights, device=args.device)
+    detector = (
+        None
+        if args.relink
+        else load_detector(args.weights, device=args.device, precision=args.precision)
+    )
     start = time.perf_counter()
     weeks = [run_week(k, args, detector, config) for k in range(args.n)]
     elapsed = time.perf_counter() - start

@@ -39,7 +39,9 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
     assert spec.formats == ("parquet",) and spec.compile is True
     assert spec.finishers is None  # by device: processes on CUDA, a thread elsewhere
     spec = load_spec(write(tmp_path, text.replace("compile: true", "finishers: 3")))
-    assert spec.finishers == 3
+    assert spec.finishers == 3 and spec.precision == "auto"
+    spec = load_spec(write(tmp_path, text.replace("compile: true", "precision: fp32")))
+    assert spec.precision == "fp32"
 
 
 @pytest.mark.parametrize(
@@ -60,6 +62,7 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
         ("output: o\nfinishers: yes\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),
         ("output: o\nformats: [shp]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "shp"),
         ("output: o\nformats: []\njobs:\n  - {airport: ZKPY, imagery: x}\n", "formats"),
+        ("output: o\nprecision: fp16\njobs:\n  - {airport: ZKPY, imagery: x}\n", "fp16"),
         ("- just a list\n", "mapping"),
         ("output: [unclosed\n", "cannot read"),
     ],

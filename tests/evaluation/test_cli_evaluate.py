@@ -83,7 +83,9 @@ def test_saved_detections_and_tables(labelled, tmp_path):
 
 
 def test_runs_the_detector(labelled, monkeypatch, marker_detector):
-    monkeypatch.setattr("dwelltime.detector.load_detector", lambda w, device: marker_detector())
+    monkeypatch.setattr(
+        "dwelltime.detector.load_detector", lambda w, device, precision: marker_detector()
+    )
     monkeypatch.setattr(predict, "shipped_threshold", lambda w: (0.6, "model card test"))
     result = CliRunner().invoke(
         main, ["-q", "evaluate", str(labelled), "--tile-size", "64", "--overlap", "16"]
@@ -162,7 +164,9 @@ def test_airbus_boxes_axis_aligned_with_pixel_detections(tmp_path, write_raster)
 def test_unknown_gsd_is_said(tmp_path, write_raster, monkeypatch, marker_detector):
     write_raster(tmp_path / "p.tif", crs=None)
     (tmp_path / "p.txt").write_text("0 0 4 0 4 2 0 2 plane 0\n")
-    monkeypatch.setattr("dwelltime.detector.load_detector", lambda w, device: marker_detector())
+    monkeypatch.setattr(
+        "dwelltime.detector.load_detector", lambda w, device, precision: marker_detector()
+    )
     monkeypatch.setattr(predict, "shipped_threshold", lambda w: (0.5, "test"))
     result = CliRunner().invoke(main, ["-q", "evaluate", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -86,7 +86,9 @@ def run_batch(
     from dwelltime.detector import load_detector
 
     start = time.perf_counter()
-    detector = load_detector(weights, device=spec.device, compiled=spec.compile)
+    detector = load_detector(
+        weights, device=spec.device, compiled=spec.compile, precision=spec.precision
+    )
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
     prepared = [_prepare(job, spec.output, retry_failed) for job in spec.jobs]
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
@@ -273,6 +275,7 @@ def _dask_results(p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights):
                 weights,
                 spec.device,
                 spec.compile,
+                spec.precision,
                 spec.batch_size,
                 pure=False,
             ): scene
@@ -286,20 +289,20 @@ def _dask_results(p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights):
             cluster.close()
 
 
-def _scene_task(scene, site, aprons, tile_spec, weights, device, compiled, batch_size):
+def _scene_task(scene, site, aprons, tile_spec, weights, device, compiled, precision, batch_size):
     """Runs on a Dask worker: read one scene and detect; the model is loaded once per worker."""
     from dwelltime.batch.feed import read_payload
 
-    detector = _worker_detector(weights, device, compiled)
+    detector = _worker_detector(weights, device, compiled, precision)
     payload = read_payload(scene, site, aprons, tile_spec)
     return _outcome(payload, _infer(payload, detector, batch_size), detector.post_processor())
 
 
 @functools.lru_cache(maxsize=2)
-def _worker_detector(weights, device, compiled):
+def _worker_detector(weights, device, compiled, precision):
     from dwelltime.detector import load_detector
 
-    return load_detector(weights, device=device, compiled=compiled)
+    return load_detector(weights, device=device, compiled=compiled, precision=precision)
 
 
 def _assemble(p: _Prepared) -> RunResult:

@@ -10,6 +10,7 @@ finishers: null              # processes turning predictions into map rows and c
 scheduler: null              # null (this process), "local" (a Dask LocalCluster) or tcp://host:8786
 formats: [gpkg, csv]         # result layers per airport: any of gpkg, csv, geojson, parquet
 compile: false               # torch.compile the network (GPU jobs: ~1.6× faster after ~30 s)
+precision: auto              # auto | bf16 | fp32 (auto: bf16 on CUDA and on CPUs with native bf16)
 jobs:
   - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
   - {airport: UUWW, imagery: vnukovo/}
@@ -53,6 +54,7 @@ class BatchSpec:
     tile_size_px: int = 512
     formats: tuple[str, ...] = ("gpkg", "csv")
     compile: bool = False
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         from dwelltime.io import check_formats
@@ -62,6 +64,11 @@ class BatchSpec:
             check_formats(self.formats)
         except ValueError as exc:
             raise JobSpecError(str(exc)) from None
+        from dwelltime.detector.predict import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            choices = ", ".join(PRECISIONS)
+            raise JobSpecError(f"precision: give one of {choices}, not {self.precision!r}")
         if not self.formats:
             raise JobSpecError("formats is empty: name one or more of gpkg, csv, geojson, parquet")
         if not self.jobs:

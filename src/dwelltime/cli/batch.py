@@ -37,6 +37,7 @@ def batch(
     workers: 4            # reader processes
     finishers: 2          # post-processing processes (default: 2 on CUDA, else a thread)
     compile: false        # torch.compile the network (GPU jobs)
+    precision: auto       # bf16 | fp32 (auto: bf16 on CUDA, CPUs with native bf16)
     formats: [gpkg, csv]  # also geojson, parquet
     jobs:
       - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from dwelltime.cli.options import device_option, formats_option, overwrite_option, weights_option
+from dwelltime.cli.options import (
+    device_option,
+    formats_option,
+    overwrite_option,
+    precision_option,
+    weights_option,
+)
 
 
 @click.command()
@@ -22,6 +28,7 @@ from dwelltime.cli.options import device_option, formats_option, overwrite_optio
 @overwrite_option
 @weights_option
 @device_option
+@precision_option
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -31,6 +38,7 @@ def demo(
     overwrite: bool,
     weights: Path | None,
     device: str,
+    precision: str,
 ) -> None:
     """Pyongyang Sunan, 29 July – 4 August: how long did the visiting Il-62M stay?
 
@@ -57,6 +65,7 @@ def demo(
         overwrite=overwrite,
         weights=weights,
         device=device,
+        precision=precision,
         strict=False,
     )
     click.echo(f"truth of the series: {series / 'truth'}")

@@ -11,6 +11,7 @@ from dwelltime.cli.options import (
     formats_option,
     out_option,
     overwrite_option,
+    precision_option,
     quiet,
     weights_option,
 )
@@ -52,6 +53,7 @@ IMAGE_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png")
 )
 @weights_option
 @device_option
+@precision_option
 @out_option
 @formats_option
 @overwrite_option
@@ -65,6 +67,7 @@ def detect(
     batch_size: int,
     weights: Path | None,
     device: str,
+    precision: str,
     out: Path | None,
     formats: tuple[str, ...],
     overwrite: bool,
@@ -95,7 +98,7 @@ def detect(
     from dwelltime.io import write_layers
 
     try:
-        detector = load_detector(weights, device=device)
+        detector = load_detector(weights, device=device, precision=precision)
     except WeightsError as exc:
         raise click.ClickException(str(exc)) from exc
     files = collect(paths, IMAGE_SUFFIXES)

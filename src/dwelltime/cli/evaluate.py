@@ -9,6 +9,7 @@ import click
 from dwelltime.cli.options import (
     device_option,
     overwrite_option,
+    precision_option,
     quiet,
     weights_option,
 )
@@ -56,6 +57,7 @@ from dwelltime.cli.options import (
 @overwrite_option
 @weights_option
 @device_option
+@precision_option
 @click.pass_context
 def evaluate(
     ctx: click.Context,
@@ -71,6 +73,7 @@ def evaluate(
     overwrite: bool,
     weights: Path | None,
     device: str,
+    precision: str,
 ) -> None:
     """Detection quality on labelled images under FOLDER: AP50/AP75 (oriented IoU), precision,
     recall and F1 at the shipped threshold, best F1, type accuracy, size and heading errors,
@@ -125,7 +128,7 @@ def evaluate(
         else:
             from dwelltime.detector import load_detector
 
-            detector = load_detector(weights, device=device)
+            detector = load_detector(weights, device=device, precision=precision)
             threshold, source = shipped_threshold(weights)
             if score_threshold is not None:
                 threshold, source = score_threshold, "given"

@@ -13,6 +13,7 @@ from dwelltime.cli.options import (
     flights_option,
     out_option,
     overwrite_option,
+    precision_option,
     quiet,
     weights_option,
 )
@@ -51,6 +52,7 @@ SCORES_NAME = "dwell_scores.csv"
 @overwrite_option
 @weights_option
 @device_option
+@precision_option
 @click.pass_context
 def evaluate_dwell(
     ctx: click.Context,
@@ -64,6 +66,7 @@ def evaluate_dwell(
     overwrite: bool,
     weights: Path | None,
     device: str,
+    precision: str,
 ) -> None:
     """Score stays and dwell intervals on SERIES, a folder written by `dwelltime synth`
     (imagery/, aprons.geojson, truth/).
@@ -98,7 +101,9 @@ def evaluate_dwell(
         if results is not None:
             stays, scenes = _saved(results)
         else:
-            result = _run(ctx, series, airport, flights, not no_coregister, weights, device)
+            result = _run(
+                ctx, series, airport, flights, not no_coregister, weights, device, precision
+            )
             stays, scenes = result.stays, result.scenes
             if out is not None:
                 from dwelltime import pipeline
@@ -140,6 +145,7 @@ def _run(
     coregister: bool,
     weights: Path | None,
     device: str,
+    precision: str,
 ):
     """The pipeline over SERIES/imagery with the series' aprons."""
     from dwelltime import pipeline
@@ -147,7 +153,7 @@ def _run(
     from dwelltime.detector import load_detector
 
     aprons = series / "aprons.geojson"
-    detector = load_detector(weights, device=device)
+    detector = load_detector(weights, device=device, precision=precision)
     with stage_bars(disable=quiet(ctx)) as progress:
         return pipeline.run(
             series / "imagery",

@@ -15,6 +15,7 @@ from dwelltime.cli.options import (
     formats_option,
     out_option,
     overwrite_option,
+    precision_option,
     quiet,
     type_option,
     weights_option,
@@ -36,6 +37,7 @@ def run_and_report(
     overwrite: bool,
     weights: Path | None,
     device: str,
+    precision: str,
     strict: bool,
     flights: pd.DataFrame | None = None,
 ) -> None:
@@ -50,7 +52,7 @@ def run_and_report(
     try:
         if out is not None:
             ensure_writable(pipeline.result_paths(out, formats), overwrite=overwrite)
-        detector = load_detector(weights, device=device)
+        detector = load_detector(weights, device=device, precision=precision)
         with stage_bars(disable=quiet(ctx)) as progress:
             result = pipeline.run(
                 folder,
@@ -96,6 +98,7 @@ def run_and_report(
 @overwrite_option
 @weights_option
 @device_option
+@precision_option
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any input could not be used.")
 @flights_option
 @click.pass_context

@@ -19,7 +19,8 @@ class TileDetections:
     ``cx``, ``cy``, ``length_px``, ``span_px``, ``heading_deg`` (clockwise from image up,
     [0, 360)), ``score`` (heatmap peak, fused with the refiner's aircraft probability when the
     detector verifies, see :class:`DecodeConfig`; [0, 1]): (N,). ``type_probs`` (N, K): CNN
-    type probabilities over ``Detector.classes`` (last ``unknown``), before any size prior.
+    type probabilities over ``Detector.classes`` (last ``unknown``), before any size prior;
+    (N, 0) straight out of :func:`decode` without type logits, until the refiner fills them.
     """
 
     cx: np.ndarray
@@ -65,22 +66,25 @@ class DecodeConfig:
 
 def decode(
     geometry: torch.Tensor,
-    type_logits: torch.Tensor,
+    type_logits: torch.Tensor | None,
     *,
     stride: int,
     config: DecodeConfig = DecodeConfig(),
 ) -> list[TileDetections]:
-    """Decode a batch: ``geometry`` (B, 9, h, w), ``type_logits`` (B, K, h, w) -> one
-    :class:`TileDetections` per image. Always computed in float32."""
-    geometry, type_logits = geometry.float(), type_logits.float()
+    """Decode a batch: ``geometry`` (B, 9, h, w), ``type_logits`` (B, K, h, w) or None (no
+    type probabilities: K = 0) -> one :class:`TileDetections` per image. Always computed in
+    float32."""
+    geometry = geometry.float()
     b, _, h, w = geometry.shape
+    if type_logits is None:
+        type_logits = geometry.new_zeros((b, 0, h, w))
     heat = torch.sigmoid(geometry[:, 0])
     peaks = heat * (F.max_pool2d(heat[:, None], 3, stride=1, padding=1)[:, 0] == heat)
     k = min(config.max_detections, h * w)
     scores, index = peaks.reshape(b, -1).topk(k)
     flat = geometry.reshape(b, geometry.shape[1], -1)
     g = flat.gather(2, index[:, None].expand(b, flat.shape[1], k))  # (B, 9, k)
-    t = type_logits.reshape(b, type_logits.shape[1], -1)
+    t = type_logits.float().reshape(b, type_logits.shape[1], h * w)
     probs = t.gather(2, index[:, None].expand(b, t.shape[1], k)).softmax(1).permute(0, 2, 1)
     cx = ((index % w).float() + g[:, 1]) * stride
     cy = ((index // w).float() + g[:, 2]) * stride

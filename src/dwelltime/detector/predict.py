@@ -52,6 +52,26 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX): there bf16 autocast
+    about halves the network's time (1024² tiles on 2 threads: 0.095 s against 0.051 s)."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+#: Choices of :class:`Detector`'s ``precision``.
+PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether ``precision`` (one of :data:`PRECISIONS`) means bf16 autocast on ``device``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return device.type == "cuda" or (device.type == "cpu" and native_cpu_bf16())
+    return precision == "bf16"
+
+
 #: Most pixels per forward pass on a CPU. Larger passes are slower per tile, their activations
 #: outgrowing the caches: on 2 threads, 9.5 tiles/s of 1024² one at a time against 4.7 four
 #: at a time, and 38.6 / 34.4 / 20.8 tiles/s of 512² one, four or eight at a time.
@@ -97,6 +117,9 @@ class Detector:
     first batch, then every smaller batch is padded to the largest seen, so a partial last
     batch costs no recompilation). Worth it for long GPU jobs (about 1.6× the tiles per
     second of 1024² tiles on an H100, after about half a minute of compiling).
+    ``precision``: ``bf16`` runs the networks under bf16 autocast (decoding stays fp32),
+    ``fp32`` in full precision; ``auto``: bf16 on CUDA and on a CPU that computes bf16
+    natively (:func:`native_cpu_bf16`), else fp32.
     """
 
     def __init__(
@@ -109,6 +132,7 @@ class Detector:
         device: str = "auto",
         decode_config: DecodeConfig | None = None,
         compiled: bool = False,
+        precision: str = "auto",
     ) -> None:
         if len(classes) != model.config.num_classes:
             raise ValueError(
@@ -127,6 +151,7 @@ class Detector:
         self.dimensions = catalog_dimensions() if dimensions is None else dimensions
         self.decode_config = decode_config
         self.network = torch.compile(self.model, dynamic=False) if compiled else self.model
+        self.bf16 = use_bf16(precision, self.device)
         self._padded_batch = 0  # compiled: largest batch so far, the size every batch runs at
 
     @property
@@ -156,16 +181,18 @@ class Detector:
             x = torch.cat([x, x.new_zeros((self._padded_batch - batch, *x.shape[1:]))])
         x = x.float().div_(255.0).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), self._autocast():
-            geometry, type_logits = self.network(x)
-        geometry, type_logits = geometry[:batch], type_logits[:batch]
-        dets = decode(geometry, type_logits, stride=self.stride, config=self.decode_config)
+            # with a refiner, types come from its look at each detection: no dense type head
+            geometry, type_logits = self.network(x, types=self.model.refiner is None)
+        if type_logits is not None:
+            type_logits = type_logits[:batch]
+        dets = decode(geometry[:batch], type_logits, stride=self.stride, config=self.decode_config)
         dets = [_inside(d, h, w) for d in dets]
         return self._refine(x[:batch], dets) if self.model.refiner else dets
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        """bf16 autocast on CUDA, nothing on CPU."""
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        """bf16 autocast when :attr:`bf16`, else nothing (fp32)."""
+        if self.bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _refine(self, x: torch.Tensor, dets: list[TileDetections]) -> list[TileDetections]:
@@ -178,7 +205,7 @@ class Detector:
         counts = [len(d) for d in dets]
         n = sum(counts)
         if not n:
-            return dets
+            return [TileDetections.empty(len(self.classes)) for _ in dets]
         refiner = self.model.refiner
         where = np.concatenate(
             [np.stack([d.cx, d.cy, d.heading_deg, np.full(len(d), i)]) for i, d in enumerate(dets)],
@@ -235,10 +262,14 @@ def _select(det: TileDetections, keep: np.ndarray) -> TileDetections:
 
 
 def load_detector(
-    weights: Path | None = None, *, device: str = "auto", compiled: bool = False
+    weights: Path | None = None,
+    *,
+    device: str = "auto",
+    compiled: bool = False,
+    precision: str = "auto",
 ) -> Detector:
     """The detector stored at ``weights`` (default: the shipped model in ``models/``);
-    ``compiled``: see :class:`Detector`.
+    ``compiled``, ``precision``: see :class:`Detector`.
 
     Raises :class:`~dwelltime.errors.WeightsError` when the file or card is missing, the sha256
     does not match or the weights do not fit the network.
@@ -254,6 +285,7 @@ def load_detector(
         device=device,
         decode_config=decode_cfg,
         compiled=compiled,
+        precision=precision,
     )
 
 
