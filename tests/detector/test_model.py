@@ -33,3 +33,18 @@ def test_folding_batchnorm_keeps_the_outputs_and_the_original(classes):
         pairs += [*zip(tiny_model.refiner(crops), fused.refiner(crops), strict=True)]
     for want, got in pairs:
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_the_finest_level_is_what_the_whole_pyramid_gives_there(classes):
+    model = build_detector(num_classes=len(classes), fpn_channels=16).eval()
+    x = torch.rand(2, 3, 96, 128)
+    with torch.no_grad():
+        features = model._backbone(model.normalise(x))
+        whole = next(iter(model.fpn(features).values()))
+        torch.testing.assert_close(model._finest_pyramid_level(list(features.values())), whole)
+        geometry, types = model(x)
+        assert geometry.shape[-2:] == whole.shape[-2:] == (24, 32)
+        assert types.shape[1] == len(classes)
+        geometry_alone, no_types = model(x, types=False)
+    torch.testing.assert_close(geometry_alone, geometry)
+    assert no_types is None
