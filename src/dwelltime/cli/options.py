@@ -80,9 +80,9 @@ precision_option = click.option(
     type=click.Choice(["auto", "bf16", "fp32"]),
     default="auto",
     show_default=True,
-    help="Arithmetic of the detector's networks: bf16 on CUDA and on CPUs with native bf16 "
-    "(AVX512-BF16, AMX; about twice as fast there), else fp32. Results differ slightly "
-    "between the two: give fp32 to reproduce them on any machine.",
+    help="Arithmetic of the detector's networks. auto: bf16 on CUDA and on CPUs with native "
+    "bf16 (AVX512-BF16, AMX; 1.6-1.9x as fast there), else fp32. Scores and sizes differ "
+    "slightly between the two; fp32 gives the model card's figures, whatever the machine.",
 )
 weights_option = click.option(
     "--weights",
