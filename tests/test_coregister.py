@@ -164,6 +164,9 @@ class BlockDetector:
         """Itself: it has the post-processor's ``gsd_m`` and ``assign_types``."""
         return self
 
+    def describe(self):
+        return {"weights": "block detector"}
+
     def assign_types(self, det, length_m, span_m, source_gsd_m=None):
         return np.full(len(det.score), "IL62", dtype=object), np.full(len(det.score), 0.9)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 
 from dwelltime import pipeline
 from dwelltime.io import read_layer
+from dwelltime.linking import LinkConfig
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, SCENE_COLUMNS, STAY_COLUMNS
 
 TRUE_DWELL_H = 36.0  # the demo's Il-62M: 31 July 15:40 to 2 August 03:40 UTC
@@ -53,6 +55,26 @@ def test_written_result_reads_back(demo_result, tmp_path):
     stays = read_layer(tmp_path / "dwelltime.gpkg", "stays")
     assert list(stays["stay_id"]) == list(demo_result.stays["stay_id"])
     assert stays.crs == demo_result.stays.crs
+
+
+def test_the_run_says_which_weights_and_settings_made_it(demo_result, tmp_path):
+    from dwelltime import __version__
+    from dwelltime.detector.weights import card_path, default_weights
+
+    paths = pipeline.write_result(demo_result, tmp_path)
+    made = tmp_path / "run.json"
+    assert made in paths and made in pipeline.result_paths(tmp_path)
+    record = json.loads(made.read_text())
+    card = json.loads(card_path(default_weights()).read_text())
+    detector = record["detector"]
+    assert detector["weights"] == default_weights().name and detector["sha256"] == card["sha256"]
+    assert detector["precision"] in ("bf16", "fp32") and detector["device"] == "cpu"
+    assert detector["score_threshold"] == card["decode"]["score_threshold"]
+    assert record["dwelltime"] == __version__ and record["tile_size_px"] == 512
+    assert record["link"]["max_visible_misses"] == LinkConfig().max_visible_misses
+    first = made.read_bytes()
+    pipeline.write_result(demo_result, tmp_path, overwrite=True)
+    assert made.read_bytes() == first  # no clock time in it: a rerun writes the same file
 
 
 def test_a_bad_file_is_reported_and_the_others_are_used(demo_subset, demo_dir):

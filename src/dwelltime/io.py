@@ -8,7 +8,9 @@
 * ``<layer>.parquet`` (on request) — GeoParquet through ``GeoDataFrame.to_parquet``;
 * ``<layer>.schema.json`` beside CSV/GeoJSON — column dtypes and CRS, so that
   :func:`read_layer` gives back exactly the frame that was written (even an empty one). The
-  GeoPackage keeps the same schema in its layer metadata (``DWELLTIME_SCHEMA``).
+  GeoPackage keeps the same schema in its layer metadata (``DWELLTIME_SCHEMA``);
+* ``run.json`` (:func:`write_provenance`) — what produced the layers: dwelltime's version, the
+  detector's weights file, sha256 and precision, the tiling and linking settings.
 
 Existing files are never replaced unless ``overwrite=True``; every file is written under a
 temporary name in the same folder and renamed when complete, so a killed run leaves no half file.
@@ -32,6 +34,7 @@ import shapely
 from dwelltime.errors import OutputExistsError
 
 GPKG_NAME = "dwelltime.gpkg"
+PROVENANCE_NAME = "run.json"
 FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
 _SCHEMA_KEY = "DWELLTIME_SCHEMA"
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -96,6 +99,17 @@ def write_layers(
             with atomic_write(out_dir / f"{name}.schema.json") as tmp:
                 tmp.write_text(json.dumps(_schema(frame), indent=1) + "\n", encoding="utf-8")
     return paths
+
+
+def write_provenance(out_dir: Path, record: Mapping[str, object]) -> Path:
+    """Write ``record``, what produced the layers beside it (weights, settings; see
+    :func:`dwelltime.pipeline.provenance`), as :data:`PROVENANCE_NAME` in ``out_dir`` with
+    sorted keys (the same record gives the same bytes); return its path."""
+    path = Path(out_dir) / PROVENANCE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,7 +41,8 @@ class RunResult:
     """Everything one run produced, as frames with the columns of :mod:`dwelltime.schema`.
 
     ``errors`` holds one :class:`SceneError` per input that could not be used (at scan or
-    later); the other scenes' results are complete regardless.
+    later); the other scenes' results are complete regardless. ``provenance``: what produced
+    the tables (:func:`provenance`), written as ``run.json``.
     """
 
     airport: Airport
@@ -51,6 +52,7 @@ class RunResult:
     detections: gpd.GeoDataFrame
     stays: gpd.GeoDataFrame
     errors: list[SceneError] = field(default_factory=list)
+    provenance: dict[str, object] = field(default_factory=dict)
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """The frames to write, by layer name (:data:`RESULT_LAYERS`)."""
@@ -127,7 +129,49 @@ def run(
         progress=progress,
     )
     result.errors = errors
+    result.provenance = provenance(
+        model,
+        tile_size_px=tile_size_px,
+        link_config=link_config,
+        coregister=coregister,
+        flights=flights is not None,
+        type_filter=type_filter,
+    )
     return result
+
+
+def detection_provenance(detector: Detector, tile_size_px: int) -> dict[str, object]:
+    """What produced a table of detections: dwelltime's version, the detector
+    (:meth:`~dwelltime.detector.Detector.describe`: weights file, sha256, precision…) and the
+    tile size (pixels)."""
+    from dwelltime import __version__
+
+    return {
+        "dwelltime": __version__,
+        "detector": detector.describe(),
+        "tile_size_px": tile_size_px,
+    }
+
+
+def provenance(
+    detector: Detector,
+    *,
+    tile_size_px: int,
+    link_config: LinkConfig | None = None,
+    coregister: bool = True,
+    flights: bool = False,
+    type_filter: str | None = None,
+) -> dict[str, object]:
+    """What produced a run's tables, so a quoted dwell time can be traced and reproduced:
+    :func:`detection_provenance` and the linking settings. No clock time: the same run
+    writes the same file."""
+    return {
+        **detection_provenance(detector, tile_size_px),
+        "coregister": coregister,
+        "flights": flights,
+        "type_filter": type_filter,
+        "link": asdict(link_config or LinkConfig()),
+    }
 
 
 def link_scenes(
@@ -209,10 +253,11 @@ def write_result(
     formats: tuple[str, ...] = ("gpkg", "csv"),
     overwrite: bool = False,
 ) -> list[Path]:
-    """Write the layers of ``result`` and the report figures (``timeline.png``, ``scenes.png``,
+    """Write the layers of ``result``, the report figures (``timeline.png``, ``scenes.png``,
     ``coverage.png``, ``scene.png``, ``chips.png``: :func:`dwelltime.plot.report_figures`)
+    and, when it has one, its provenance (``run.json``: :func:`dwelltime.io.write_provenance`)
     to ``out_dir``; refuses to replace existing files unless ``overwrite``."""
-    from dwelltime.io import ensure_writable, write_layers
+    from dwelltime.io import ensure_writable, write_layers, write_provenance
     from dwelltime.plot import report_figures
 
     ensure_writable(result_paths(out_dir, formats), overwrite=overwrite)
@@ -221,17 +266,20 @@ def write_result(
     paths = write_layers(out_dir, result.layers(), formats=formats, overwrite=True)
     for path, figure in zip(pngs, figures.values(), strict=True):
         figure.savefig(path, dpi=120, bbox_inches="tight")
-    return [*paths, *pngs]
+    if not result.provenance:
+        return [*paths, *pngs]
+    return [*paths, *pngs, write_provenance(out_dir, result.provenance)]
 
 
 def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> list[Path]:
     """Every file :func:`write_result` may write, so a run can refuse to start when one
     exists (before hours of work rather than after)."""
-    from dwelltime.io import output_paths
+    from dwelltime.io import PROVENANCE_NAME, output_paths
     from dwelltime.plot import REPORT_FIGURES
 
     pngs = [Path(out_dir) / f"{name}.png" for name in REPORT_FIGURES]
-    return [*output_paths(Path(out_dir), list(RESULT_LAYERS), formats), *pngs]
+    layers = output_paths(Path(out_dir), list(RESULT_LAYERS), formats)
+    return [*layers, *pngs, Path(out_dir) / PROVENANCE_NAME]
 
 
 def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ from dwelltime.batch.runner import run_batch
 from dwelltime.batch.spec import load_spec
 
 SCENES = ("zkpy_04", "zkpy_05_20230801T020555", "zkpy_07")
-TABLES = ("detections.csv", "coverage.csv", "stays.csv", "scenes.csv")
+TABLES = ("detections.csv", "coverage.csv", "stays.csv", "scenes.csv", "run.json")
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,8 @@ def test_batch_writes_the_run_outputs_and_a_combined_table(uninterrupted: Path):
     assert b"IL62" in (uninterrupted / "ZKPY" / "detections.csv").read_bytes()
     assert (uninterrupted / "ZKPY" / "dwelltime.gpkg").exists()
     assert (uninterrupted / "ZKPY" / "timeline.png").exists()
+    made = json.loads((uninterrupted / "ZKPY" / "run.json").read_text())
+    assert made["detector"]["weights"].endswith(".safetensors") and made["type_filter"] is None
     assert (uninterrupted / "all_stays.csv").read_text().count("ZKPY-") >= 1
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import rasterio
 from click.testing import CliRunner
@@ -24,6 +26,9 @@ def test_plain_image_needs_gsd_and_writes_pixel_layer(tmp_path, tiny_weights):
     assert "(column, row) pixels" in done.output
     assert (tmp_path / "out" / "detections_pixels.csv").is_file()
     assert (tmp_path / "out" / "dwelltime.gpkg").is_file()
+    made = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert made["detector"]["weights"] == tiny_weights.name and made["tile_size_px"] == 64
+    assert made["detector"]["precision"] in ("bf16", "fp32")
 
 
 def test_plain_images_with_and_without_aircraft_make_one_layer(tmp_path, tiny_weights, monkeypatch):

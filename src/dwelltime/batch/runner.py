@@ -25,7 +25,13 @@ from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
-from dwelltime.pipeline import RunResult, link_scenes, scenes_over_aprons, write_result
+from dwelltime.pipeline import (
+    RunResult,
+    link_scenes,
+    provenance,
+    scenes_over_aprons,
+    write_result,
+)
 from dwelltime.scenes import Scene, scan
 from dwelltime.schema import STAY_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec
@@ -102,6 +108,9 @@ def run_batch(
                 if progress:
                     progress(p.job.airport, finished, total)
             result = _assemble(p)
+            result.provenance = provenance(
+                detector, tile_size_px=spec.tile_size_px, type_filter=p.job.type
+            )
             write_result(result, p.folder, formats=spec.formats, overwrite=True)
             p.summary.stays = len(result.stays)
             summary.airports.append(p.summary)

@@ -95,7 +95,8 @@ def detect(
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers
     from dwelltime.errors import DwelltimeError, WeightsError
-    from dwelltime.io import write_layers
+    from dwelltime.io import write_layers, write_provenance
+    from dwelltime.pipeline import detection_provenance
 
     try:
         detector = load_detector(weights, device=device, precision=precision)
@@ -135,6 +136,7 @@ def detect(
                 written = write_layers(
                     out, group_layers(frames), formats=formats, overwrite=overwrite
                 )
+            written.append(write_provenance(out, detection_provenance(detector, tile_size)))
         except DwelltimeError as exc:
             raise click.ClickException(str(exc)) from exc
         for path in written:

@@ -119,7 +119,8 @@ class Detector:
     second of 1024² tiles on an H100, after about half a minute of compiling).
     ``precision``: ``bf16`` runs the networks under bf16 autocast (decoding stays fp32),
     ``fp32`` in full precision; ``auto``: bf16 on CUDA and on a CPU that computes bf16
-    natively (:func:`native_cpu_bf16`), else fp32.
+    natively (:func:`native_cpu_bf16`), else fp32. ``source``: the weights file's name and
+    sha256 (:func:`load_detector` sets them), for :meth:`describe`.
     """
 
     def __init__(
@@ -133,6 +134,7 @@ class Detector:
         decode_config: DecodeConfig | None = None,
         compiled: bool = False,
         precision: str = "auto",
+        source: dict[str, str] | None = None,
     ) -> None:
         if len(classes) != model.config.num_classes:
             raise ValueError(
@@ -152,7 +154,20 @@ class Detector:
         self.decode_config = decode_config
         self.network = torch.compile(self.model, dynamic=False) if compiled else self.model
         self.bf16 = use_bf16(precision, self.device)
+        self.source = dict(source or {})
         self._padded_batch = 0  # compiled: largest batch so far, the size every batch runs at
+
+    def describe(self) -> dict[str, object]:
+        """What a result needs to say about the detector that made it: weights file and
+        sha256 (when loaded from one), device, precision, model GSD (metres/pixel) and the
+        decoding settings (score threshold, verification weight)."""
+        return {
+            **self.source,
+            "device": str(self.device),
+            "precision": "bf16" if self.bf16 else "fp32",
+            "gsd_m": self.gsd_m,
+            **dataclasses.asdict(self.decode_config),
+        }
 
     @property
     def stride(self) -> int:
@@ -274,7 +289,8 @@ def load_detector(
     Raises :class:`~dwelltime.errors.WeightsError` when the file or card is missing, the sha256
     does not match or the weights do not fit the network.
     """
-    model, card = load_model(default_weights() if weights is None else Path(weights))
+    path = default_weights() if weights is None else Path(weights)
+    model, card = load_model(path)
     dims = {k: tuple(v) for k, v in card.get("dimensions", {}).items()} or None
     decode_cfg = DecodeConfig(**card.get("decode", {}))
     return Detector(
@@ -286,6 +302,7 @@ def load_detector(
         decode_config=decode_cfg,
         compiled=compiled,
         precision=precision,
+        source={"weights": path.name, "sha256": card["sha256"]},
     )
 
 
