@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -67,6 +69,20 @@ def test_type_filter_and_outputs(saved, tmp_path):
     stays = read_layer(out, "stays")
     assert sorted(stays["type"]) == ["IL62", "TU20"]  # every stay is written
     assert len(read_layer(out, "detections")) == 5
+
+
+def test_the_relinked_run_keeps_its_detector_record_with_the_new_settings(saved, tmp_path):
+    source = {"detector": {"weights": "w.safetensors", "sha256": "ab"}, "link": {"x": 1}}
+    (saved.parent / "run.json").write_text(json.dumps(source))
+    out = tmp_path / "out"
+    assert _link(saved, "--max-misses", "0", "--out", out).exit_code == 0
+    made = json.loads((out / "run.json").read_text())
+    assert made["detector"] == source["detector"] and made["relinked_from"] == str(saved)
+    assert made["link"]["max_visible_misses"] == 0 and "x" not in made["link"]
+    (saved.parent / "run.json").unlink()  # saved detections without a record: settings only
+    assert _link(saved, "--out", out, "--overwrite").exit_code == 0
+    made = json.loads((out / "run.json").read_text())
+    assert "detector" not in made and made["link"]["max_visible_misses"] == 1
 
 
 def test_existing_outputs_need_overwrite(saved, tmp_path):

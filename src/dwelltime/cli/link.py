@@ -78,8 +78,9 @@ def link(
     Reads the 'detections' and 'coverage' layers written by `dwelltime run` or `detect`,
     links sightings across dates into stays, prints each stay's dwell interval (UTC times,
     hours; "≥" marks a stay whose arrival or departure the images do not show) and, with
-    --out, writes the coverage, detections and stays layers plus timeline.png. --type only
-    filters what is printed and drawn; every stay is written.
+    --out, writes the coverage, detections and stays layers plus timeline.png and run.json
+    (the detector record of the run.json beside DETECTIONS, when there is one, with these
+    linking settings). --type only filters what is printed and drawn; every stay is written.
 
     \b
     Example:
@@ -90,15 +91,18 @@ def link(
     """
     import dataclasses
 
+    from dwelltime import __version__
     from dwelltime.cli.progress import stage_bars
     from dwelltime.errors import DwelltimeError
     from dwelltime.flights import tighten_with_flights
     from dwelltime.io import (
+        PROVENANCE_NAME,
         atomic_write,
         ensure_writable,
         layer_names,
         output_paths,
         write_layers,
+        write_provenance,
     )
     from dwelltime.linking import LinkConfig, for_coregistered, link_stays
     from dwelltime.report import of_type, plot_timeline, stays_table
@@ -126,6 +130,14 @@ def link(
     )
     if max_gap_h is not None:
         config = dataclasses.replace(config, max_gap_h=max_gap_h or None)
+    record = {
+        **_source_provenance(detections_path),
+        "dwelltime": __version__,
+        "relinked_from": str(detections_path),
+        "flights": flights is not None,
+        "type_filter": type_filter,
+        "link": dataclasses.asdict(config),
+    }
     if not single_layer and "scenes" in layer_names(detections_path):
         scenes = _read(detections_path, "scenes", "DETECTIONS")
         config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
@@ -134,9 +146,8 @@ def link(
     timeline = None if out is None else out / TIMELINE_NAME
     if out is not None:
         try:
-            ensure_writable(
-                [*output_paths(out, [*layers, "stays"], formats), timeline], overwrite=overwrite
-            )
+            targets = [*output_paths(out, [*layers, "stays"], formats), timeline]
+            ensure_writable([*targets, out / PROVENANCE_NAME], overwrite=overwrite)
         except DwelltimeError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -160,8 +171,23 @@ def link(
     figure = plot_timeline(of_type(stays, type_filter), coverage, detections, config=config)
     with atomic_write(timeline) as tmp:
         figure.savefig(tmp, format="png", dpi=120)
-    for path in [*paths, timeline]:
+    for path in [*paths, timeline, write_provenance(out, record)]:
         click.echo(f"wrote {path}")
+
+
+def _source_provenance(path: Path) -> dict[str, object]:
+    """The ``run.json`` beside the saved detections (``path`` or its folder), when there is
+    a readable one; else nothing."""
+    import json
+
+    from dwelltime.io import PROVENANCE_NAME
+
+    source = (path if path.is_dir() else path.parent) / PROVENANCE_NAME
+    try:
+        record = json.loads(source.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _read(path: Path, layer: str, hint: str):
