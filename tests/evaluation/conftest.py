@@ -42,6 +42,9 @@ class MarkerDetector:
             )
         return out
 
+    def describe(self):
+        return {"weights": "marker", "precision": "fp32", "device": "cpu"}
+
     def post_processor(self):
         """Itself: it has the post-processor's ``gsd_m`` and ``assign_types``."""
         return self

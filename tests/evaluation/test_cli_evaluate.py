@@ -92,6 +92,7 @@ def test_runs_the_detector(labelled, monkeypatch, marker_detector):
     )
     assert result.exit_code == 0, result.output
     assert "score threshold 0.6 (model card test)" in result.output
+    assert "detector marker, fp32 on cpu" in result.output
     ap50 = next(line for line in result.output.splitlines() if line.strip().startswith("AP50"))
     assert float(ap50.split()[-1]) == pytest.approx(1)
 

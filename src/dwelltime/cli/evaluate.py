@@ -133,6 +133,9 @@ def evaluate(
             if score_threshold is not None:
                 threshold, source = score_threshold, "given"
             lower_score_floor(detector)
+            made = detector.describe()
+            weights_name = made.get("weights", "(not from a file)")
+            click.echo(f"detector {weights_name}, {made['precision']} on {made['device']}")
     except DwelltimeError as exc:
         raise click.ClickException(str(exc)) from exc
 
