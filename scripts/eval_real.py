@@ -17,12 +17,12 @@ import logging
 from pathlib import Path
 
 from dwelltime.detector.datasets import AIRBUS_DEV_DIR, AIRBUS_VALIDATION_SITES
-from dwelltime.detector.predict import PRECISIONS
 from dwelltime.evaluation.dataset import read_rgb
 from dwelltime.evaluation.labels import read_airbus_csv
 from dwelltime.evaluation.objects import EvalImage, Objects
 from dwelltime.evaluation.predict import lower_score_floor, predict_image, shipped_threshold
 from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
+from dwelltime.precision import PRECISIONS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,7 +48,6 @@ from dwelltime import pipeline
 from dwelltime.airports import lookup_airport
 from dwelltime.coregister import apply_offsets
 from dwelltime.detector import load_detector
-from dwelltime.detector.predict import PRECISIONS
 from dwelltime.evaluation.dwell import (
     format_scores,
     load_true_stays,
@@ -59,6 +58,7 @@ from dwelltime.evaluation.dwell import (
 from dwelltime.flights import read_flights, tighten_with_flights
 from dwelltime.io import read_layer, write_layers
 from dwelltime.linking import LinkConfig, for_coregistered, link_stays
+from dwelltime.precision import PRECISIONS
 from dwelltime.synth import simulate_series
 from dwelltime.synth.series import random_spec, revisit_times
 

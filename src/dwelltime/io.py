@@ -112,6 +112,16 @@ def write_provenance(out_dir: Path, record: Mapping[str, object]) -> Path:
     return path
 
 
+def read_provenance(folder: Path) -> dict[str, object]:
+    """The record :func:`write_provenance` left in ``folder``; empty when there is none or it
+    cannot be read."""
+    try:
+        record = json.loads((Path(folder) / PROVENANCE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read one layer back with the dtypes it was written with (times as UTC timestamps).
 

@@ -168,6 +168,16 @@ def provenance(
     return {
         **detection_provenance(detector, tile_size_px),
         "coregister": coregister,
+        **link_provenance(link_config, flights=flights, type_filter=type_filter),
+    }
+
+
+def link_provenance(
+    link_config: LinkConfig | None, *, flights: bool, type_filter: str | None
+) -> dict[str, object]:
+    """The linking part of a run's record: the link settings as given (defaults when None),
+    whether a flight log tightened the bounds, and the type filter."""
+    return {
         "flights": flights,
         "type_filter": type_filter,
         "link": asdict(link_config or LinkConfig()),

@@ -190,20 +190,6 @@ def test_pixel_frame_tiles_give_no_crs_and_mixed_crs_are_refused(detector):
         detect_tiles([tile(0, 0.0), tile(1, 0.0, crs="EPSG:32652")], detector)
 
 
-def test_precision_auto_means_bf16_on_cuda_and_on_cpus_with_native_bf16(monkeypatch):
-    import dwelltime.detector.predict as predict
-
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    for native in (True, False):
-        monkeypatch.setattr(predict, "native_cpu_bf16", lambda native=native: native)
-        assert predict.use_bf16("auto", cpu) is native
-        assert predict.use_bf16("auto", cuda) is True
-        assert predict.use_bf16("fp32", cuda) is False
-        assert predict.use_bf16("bf16", cpu) is True
-    with pytest.raises(ValueError, match="auto, bf16, fp32"):
-        predict.use_bf16("fp16", cpu)
-
-
 def test_bf16_runs_the_network_under_autocast_and_decodes_in_fp32(tiny_model, classes, dims):
     dtypes = []
     images = np.random.default_rng(3).integers(0, 256, (1, 3, 64, 64), dtype=np.uint8)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from dwelltime.errors import DwelltimeError
+from dwelltime.precision import PRECISIONS
 
 
 class JobSpecError(DwelltimeError):
@@ -64,8 +65,6 @@ class BatchSpec:
             check_formats(self.formats)
         except ValueError as exc:
             raise JobSpecError(str(exc)) from None
-        from dwelltime.detector.predict import PRECISIONS
-
         if self.precision not in PRECISIONS:
             choices = ", ".join(PRECISIONS)
             raise JobSpecError(f"precision: give one of {choices}, not {self.precision!r}")

@@ -101,10 +101,12 @@ def link(
         ensure_writable,
         layer_names,
         output_paths,
+        read_provenance,
         write_layers,
         write_provenance,
     )
     from dwelltime.linking import LinkConfig, for_coregistered, link_stays
+    from dwelltime.pipeline import link_provenance
     from dwelltime.report import of_type, plot_timeline, stays_table
 
     single_layer = detections_path.is_file() and detections_path.suffix.lower() != ".gpkg"
@@ -130,13 +132,12 @@ def link(
     )
     if max_gap_h is not None:
         config = dataclasses.replace(config, max_gap_h=max_gap_h or None)
+    source = detections_path if detections_path.is_dir() else detections_path.parent
     record = {
-        **_source_provenance(detections_path),
+        **read_provenance(source),
         "dwelltime": __version__,
         "relinked_from": str(detections_path),
-        "flights": flights is not None,
-        "type_filter": type_filter,
-        "link": dataclasses.asdict(config),
+        **link_provenance(config, flights=flights is not None, type_filter=type_filter),
     }
     if not single_layer and "scenes" in layer_names(detections_path):
         scenes = _read(detections_path, "scenes", "DETECTIONS")
@@ -173,21 +174,6 @@ def link(
         figure.savefig(tmp, format="png", dpi=120)
     for path in [*paths, timeline, write_provenance(out, record)]:
         click.echo(f"wrote {path}")
-
-
-def _source_provenance(path: Path) -> dict[str, object]:
-    """The ``run.json`` beside the saved detections (``path`` or its folder), when there is
-    a readable one; else nothing."""
-    import json
-
-    from dwelltime.io import PROVENANCE_NAME
-
-    source = (path if path.is_dir() else path.parent) / PROVENANCE_NAME
-    try:
-        record = json.loads(source.read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
 
 
 def _read(path: Path, layer: str, hint: str):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from dwelltime.precision import PRECISIONS
+
 out_option = click.option(
     "--out",
     "out",
@@ -77,7 +79,7 @@ device_option = click.option(
 )
 precision_option = click.option(
     "--precision",
-    type=click.Choice(["auto", "bf16", "fp32"]),
+    type=click.Choice(PRECISIONS),
     default="auto",
     show_default=True,
     help="Arithmetic of the detector's networks. auto: bf16 on CUDA and on CPUs with native "

@@ -20,6 +20,7 @@ from dwelltime.detector.model import OrientedCenterNet, fused_for_inference
 from dwelltime.detector.refine import fuse_scores, nose_up_crops
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class
 from dwelltime.detector.weights import default_weights, load_model
+from dwelltime.precision import use_bf16
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
 if TYPE_CHECKING:
@@ -50,26 +51,6 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def native_cpu_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX): there bf16 autocast
-    about halves the network's time (1024² tiles on 2 threads: 0.095 s against 0.051 s)."""
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
-
-
-#: Choices of :class:`Detector`'s ``precision``.
-PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
-
-
-def use_bf16(precision: str, device: torch.device) -> bool:
-    """Whether ``precision`` (one of :data:`PRECISIONS`) means bf16 autocast on ``device``."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "auto":
-        return device.type == "cuda" or (device.type == "cpu" and native_cpu_bf16())
-    return precision == "bf16"
 
 
 #: Most pixels per forward pass on a CPU. Larger passes are slower per tile, their activations
@@ -119,8 +100,8 @@ class Detector:
     second of 1024² tiles on an H100, after about half a minute of compiling).
     ``precision``: ``bf16`` runs the networks under bf16 autocast (decoding stays fp32),
     ``fp32`` in full precision; ``auto``: bf16 on CUDA and on a CPU that computes bf16
-    natively (:func:`native_cpu_bf16`), else fp32. ``source``: the weights file's name and
-    sha256 (:func:`load_detector` sets them), for :meth:`describe`.
+    natively (:func:`dwelltime.precision.native_cpu_bf16`), else fp32. ``source``: the
+    weights file's name and sha256 (:func:`load_detector` sets them), for :meth:`describe`.
     """
 
     def __init__(
