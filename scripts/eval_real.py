@@ -1,8 +1,9 @@
 """Score the detector on the real Airbus validation airports (sites S03, S13, S21).
 
 The Airbus boxes are axis-aligned, so each predicted oriented footprint is compared through
-the axis-aligned box enclosing its fuselage and wing (``dwelltime.footprints.cross_boxes``, as
-such labels are drawn): AP50, AP75, precision/recall at the shipped threshold, best F1. Images
+the axis-aligned box enclosing its fuselage and wing, cut to the image frame as such labels
+are drawn (``dwelltime.footprints.cross_boxes``, ``clip_boxes``): AP50, AP75,
+precision/recall at the shipped threshold, best F1. Images
 are Pléiades extracts of about 0.5 m without georeference (``--gsd``). Uses the shipped
 weights, else ``--weights``; ``--random`` allows an untrained network (a smoke run).
 
@@ -78,15 +79,18 @@ def main(argv: list[str] | None = None) -> None:
     images = []
     for i, name in enumerate(names, start=1):
         logging.info("%d/%d %s", i, len(names), name)
+        rgb = read_rgb(args.data / "images" / name)
         preds = predict_image(
             detector,
-            read_rgb(args.data / "images" / name),
+            rgb,
             args.gsd,
             tile_px=args.tile_size,
             overlap_px=args.overlap,
             batch_size=args.batch_size,
         )
-        images.append(EvalImage(Path(name).stem, args.gsd, boxes.get(name, Objects.empty()), preds))
+        truth = boxes.get(name, Objects.empty())
+        size = (rgb.shape[2], rgb.shape[1])  # (3, H, W)
+        images.append(EvalImage(Path(name).stem, args.gsd, truth, preds, size_px=size))
     result = evaluate_images(
         images, score_threshold=threshold, threshold_source=source, axis_aligned=True
     )

@@ -82,6 +82,7 @@ RECIPE_ARGS = (
     "warmup",
     "stride",
     "p_real",
+    "small_share",
     "max_minutes",
 )
 SYNTHETIC_LICENCE = "Apache-2.0 (trained only on dwelltime's own synthetic imagery)."
@@ -100,6 +101,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width-mult", type=float, default=1.0)
     p.add_argument("--fpn-channels", type=int, default=64)
     p.add_argument("--p-real", type=float, default=0.4, help="share of real crops per batch")
+    p.add_argument(
+        "--small-share",
+        type=float,
+        default=0.0,
+        help="share of synthetic aircraft drawn smaller than any catalog type (type unknown)",
+    )
     add_airbus_options(p)
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -135,7 +142,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def make_loader(args: argparse.Namespace, classes: list[str], start_step: int) -> DataLoader:
     seed = args.seed * 1_000_003 + start_step  # a resumed run continues with a fresh stream
-    synthetic = SyntheticChips(classes, seed=seed, size_px=args.size, stride=args.stride)
+    synthetic = SyntheticChips(
+        classes, seed=seed, size_px=args.size, stride=args.stride, small_share=args.small_share
+    )
     real = None
     if not args.synthetic_only:
         train = airbus_images(args.airbus, validation=False)
@@ -441,7 +450,9 @@ def save(model, classes, args, metrics, history, wall_s, device, init_card=None)
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "hardware": hardware,
             "wall_time_s": round(wall_s, 1),
-            "data": "dwelltime.synth.render_chip chips (source GSD 0.3-3 m log-uniform)"
+            "data": "dwelltime.synth.render_chip chips (source GSD 0.3-3 m log-uniform"
+            + (f", {args.small_share:.0%} of aircraft scaled to 9-22 m" if args.small_share else "")
+            + ")"
             + (
                 ""
                 if args.synthetic_only

@@ -93,6 +93,13 @@ def axis_aligned(corners: np.ndarray) -> np.ndarray:
     return box_corners(np.concatenate([c.min(axis=1), c.max(axis=1)], axis=1))
 
 
+def clip_boxes(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Axis-aligned boxes (N, 4, 2) cut to the image frame ``[0, width] × [0, height]`` pixels,
+    as a label drawn on the image is: an aircraft cut by the edge is boxed up to the edge."""
+    b = np.asarray(boxes, dtype=float).reshape(-1, 4, 2)
+    return np.stack([b[..., 0].clip(0, width), b[..., 1].clip(0, height)], axis=-1)
+
+
 def cross_boxes(corners: np.ndarray) -> np.ndarray:
     """The axis-aligned box (N, 4, 2) enclosing each footprint's fuselage and wing, the two
     lines through its centre that join the mid-points of opposite sides: the box a tight

@@ -76,3 +76,14 @@ def test_cross_box_encloses_fuselage_and_wing_only():
     assert np.allclose(box, [[-h, -h], [h, -h], [h, h], [-h, h]])
     upright = rect(5, 5, 40, 20, 0)  # an axis-aligned rectangle is its own cross box
     assert np.allclose(cross_boxes(upright)[0], axis_aligned(upright)[0])
+
+
+def test_clip_boxes_cuts_to_the_image_frame():
+    from dwelltime.footprints import box_corners, clip_boxes
+
+    boxes = box_corners(np.array([[-10.0, 5, 30, 25], [90, 90, 120, 95], [10, 10, 20, 20]]))
+    clipped = clip_boxes(boxes, 100, 80)
+    assert np.allclose(
+        axis_aligned(clipped)[:, [0, 2]].reshape(3, 4),
+        [[0, 5, 30, 25], [90, 80, 100, 80], [10, 10, 20, 20]],
+    )

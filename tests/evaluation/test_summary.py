@@ -103,6 +103,24 @@ def test_axis_aligned_mode_compares_enclosing_boxes():
     assert list(ev.by_type["type"]) == ["unknown"]
 
 
+def test_axis_aligned_boxes_are_cut_to_the_image_frame():
+    # an aircraft at the top edge: the label is its box cut at row 0; the prediction sees the
+    # whole aircraft, 70 px of it above the image; cut to the frame as the label is, it matches
+    pred = objects([(200, -10, 60.0, 60.0, 0.0, "IL62")], 0.5)  # 120 × 120 px, rows -70..50
+    label = np.array([[[140.0, 0.0], [260, 0], [260, 50], [140, 50]]])
+    truth = make_objects(label, types=["Airplane"])
+    uncut = evaluate_images(
+        [EvalImage("a", 0.5, truth, pred)], score_threshold=0.5, axis_aligned=True
+    )
+    assert uncut.overall["ap50"] == 0  # IoU 50/120
+    cut = evaluate_images(
+        [EvalImage("a", 0.5, truth, pred, size_px=(512, 512))],
+        score_threshold=0.5,
+        axis_aligned=True,
+    )
+    assert cut.overall["ap75"] == pytest.approx(1)
+
+
 def test_no_images_at_all():
     ev = evaluate_images([], score_threshold=0.5)
     assert np.isnan(ev.overall["ap50"]) and len(ev.by_gsd) == 0 and len(ev.by_type) == 0

@@ -81,3 +81,17 @@ def test_showcase_types_differ_in_layout():
         i: next(p for p in planform(catalog[i]).parts if p.kind == "tailplane") for i in catalog
     }
     assert tail["IL62"].height_m > 10 > tail["B738"].height_m  # T-tail vs fuselage tailplane
+
+
+def test_scaled_type_keeps_its_shape_at_another_length():
+    il62 = load_catalog()["IL62"]
+    small = il62.scaled(13.28, "unknown")
+    k = 13.28 / il62.length_m
+    assert small.icao == "unknown" and small.length_m == pytest.approx(13.28)
+    for field in ("wingspan_m", "fuselage_width_m", "root_chord_m", "fin_height_m"):
+        assert getattr(small, field) == pytest.approx(getattr(il62, field) * k)
+    assert (small.sweep_deg, small.taper, small.wing_root_le_frac) == (
+        il62.sweep_deg,
+        il62.taper,
+        il62.wing_root_le_frac,
+    )

@@ -8,7 +8,7 @@ import shapely
 
 from dwelltime.synth import load_catalog, render_chip
 from dwelltime.synth.aircraft import Sun, draw_aircraft, random_paint
-from dwelltime.synth.chips import MIN_IN_CHIP, compose_chip
+from dwelltime.synth.chips import MIN_IN_CHIP, SMALL_LENGTH_RANGE_M, SMALL_TYPE, compose_chip
 
 
 def _label_frame_box(chip, i):
@@ -128,6 +128,23 @@ def test_clouds_hide_labels():
 def test_types_filter():
     chip = render_chip(np.random.default_rng(1), size_px=256, types=["IL62"], n_aircraft=(2, 2))
     assert {lb.type for lb in chip.labels} <= {"IL62"}
+
+
+def test_small_aircraft_are_scaled_planforms_labelled_unknown():
+    kw = dict(size_px=256, gsd_m=0.5, source_gsd_m=0.5, types=["IL62"], n_aircraft=(3, 3))
+    chip = render_chip(np.random.default_rng(2), small_share=1.0, **kw)
+    il62 = load_catalog()["IL62"]
+    assert chip.labels and {lb.type for lb in chip.labels} == {SMALL_TYPE}
+    for i, lb in enumerate(chip.labels):
+        assert SMALL_LENGTH_RANGE_M[0] <= lb.length_m <= SMALL_LENGTH_RANGE_M[1]
+        assert lb.wingspan_m / lb.length_m == pytest.approx(il62.wingspan_m / il62.length_m)
+        assert (chip.mask == i + 1).any()  # drawn, at its smaller size
+    # the default draws no extra random numbers: the chips are those of before
+    same = render_chip(np.random.default_rng(2), **kw)
+    assert np.array_equal(
+        same.image, render_chip(np.random.default_rng(2), small_share=0, **kw).image
+    )
+    assert {lb.type for lb in same.labels} == {"IL62"}
 
 
 def test_unknown_type_is_a_clear_error():

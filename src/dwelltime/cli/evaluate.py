@@ -164,7 +164,7 @@ def evaluate(
         except DwelltimeError as exc:
             click.echo(f"{exc}; skipped", err=True)
             continue
-        images.append(EvalImage(item.image.stem, gsd, truth, preds))
+        images.append(EvalImage(item.image.stem, gsd, truth, preds, (info.width, info.height)))
 
     result = evaluate_images(
         images, score_threshold=threshold, threshold_source=source, axis_aligned=axis_aligned

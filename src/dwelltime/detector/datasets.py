@@ -63,7 +63,8 @@ def type_indices(chip, labels: Sequence, classes: Sequence[str]) -> np.ndarray:
 
 
 class SyntheticChips(IterableDataset):
-    """Endless rendered chips of ``size_px`` pixels at ``gsd_m`` (metres/pixel)."""
+    """Endless rendered chips of ``size_px`` pixels at ``gsd_m`` (metres/pixel); ``small_share``
+    of the aircraft are smaller than any catalog type (:func:`dwelltime.synth.render_chip`)."""
 
     def __init__(
         self,
@@ -73,15 +74,18 @@ class SyntheticChips(IterableDataset):
         size_px: int = 384,
         stride: int = 4,
         gsd_m: float = 0.5,
+        small_share: float = 0.0,
     ) -> None:
         self.classes, self.seed, self.size_px = list(classes), seed, size_px
-        self.stride, self.gsd_m = stride, gsd_m
+        self.stride, self.gsd_m, self.small_share = stride, gsd_m, small_share
 
     def sample(self, rng: np.random.Generator) -> Sample:
         """One chip and its targets."""
         from dwelltime.synth import render_chip
 
-        chip = render_chip(rng, size_px=self.size_px, gsd_m=self.gsd_m)
+        chip = render_chip(
+            rng, size_px=self.size_px, gsd_m=self.gsd_m, small_share=self.small_share
+        )
         labels = synthetic_labels(chip, self.classes)
         targets = encode_targets(labels, size_px=(self.size_px,) * 2, stride=self.stride)
         return torch.from_numpy(np.array(chip.image)).permute(2, 0, 1).contiguous(), targets

@@ -114,9 +114,12 @@ class EvalImage:
     """One labelled image and the detector's objects on it, in the same pixel frame.
 
     gsd_m: metres per pixel of the image (NaN if unknown), used for the GSD breakdown.
+    size_px: (width, height) of the image in pixels, if known: axis-aligned comparisons cut
+    every box to it (:func:`dwelltime.footprints.clip_boxes`).
     """
 
     image_id: str
     gsd_m: float
     truth: Objects
     predictions: Objects = field(default_factory=Objects.empty)
+    size_px: tuple[int, int] | None = None

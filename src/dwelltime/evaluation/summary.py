@@ -4,7 +4,8 @@ Detection metrics (AP50, AP75, precision/recall/F1 at the score threshold, best 
 oriented IoU, or with ``axis_aligned=True`` the IoU of the axis-aligned boxes that enclose each
 footprint's fuselage-and-wing cross (:func:`dwelltime.footprints.cross_boxes`: how box labels
 such as the Airbus ones are drawn around an aircraft, and the box the detector's training
-loss fits; a box label is its own cross box).
+loss fits; a box label is its own cross box), cut to the image frame where the image's size is
+known, as a label of an aircraft at the edge is drawn.
 Attribute metrics (type top-1 accuracy, length/span/heading errors) use the true positives at
 IoU 0.5 among predictions scoring at least the threshold; type accuracy counts only truth
 of a known type.
@@ -34,7 +35,7 @@ from dwelltime.evaluation.metrics import (
     operating_point,
 )
 from dwelltime.evaluation.objects import EvalImage, Objects, make_objects
-from dwelltime.footprints import cross_boxes
+from dwelltime.footprints import clip_boxes, cross_boxes
 
 #: upper edges (metres) of the GSD bins of the breakdown
 GSD_BIN_EDGES: tuple[float, ...] = (0.4, 0.6, 1.0, 2.0)
@@ -76,6 +77,8 @@ def _ious(images: Sequence[EvalImage], axis_aligned: bool) -> list[np.ndarray]:
         pred, truth = im.predictions.polygons, im.truth.polygons
         if axis_aligned:
             pred, truth = cross_boxes(pred), cross_boxes(truth)
+            if im.size_px is not None:
+                pred, truth = clip_boxes(pred, *im.size_px), clip_boxes(truth, *im.size_px)
         out.append(iou_matrix(pred, truth))
     return out
 

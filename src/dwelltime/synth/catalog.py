@@ -12,7 +12,7 @@ derived field is listed in :attr:`AircraftType.derived`.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
@@ -62,6 +62,19 @@ class AircraftType:
     def is_jet(self) -> bool:
         """True for turbofan types (not turboprops)."""
         return self.engine_mount != "turboprop wing"
+
+    def scaled(self, length_m: float, icao: str) -> AircraftType:
+        """This planform shrunk or grown to ``length_m`` metres long, every length scaled alike,
+        under the designator ``icao``: an aircraft outside the catalog that looks like it."""
+        k = length_m / self.length_m
+        metric = ("length_m", "wingspan_m", "fuselage_width_m", "root_chord_m")
+        metric += ("tailplane_span_m", "fin_height_m", "nose_len_m", "tailcone_len_m")
+        return replace(
+            self,
+            icao=icao,
+            name=f"{self.name} scaled to {length_m:.1f} m",
+            **{f: getattr(self, f) * k for f in metric},
+        )
 
 
 def _fuselage_width(length_m: float, roles: tuple[str, ...]) -> float:

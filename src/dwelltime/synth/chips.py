@@ -26,6 +26,11 @@ SOURCE_GSD_RANGE_M = (0.3, 3.0)
 #: window-crop rule of DOTA tooling (an object belongs to a crop when at least 70 % of it is
 #: inside, e.g. ``iof_thr=0.7`` in ultralytics' ``split_dota``).
 MIN_IN_CHIP = 0.7
+#: Length range (metres) of the aircraft that ``render_chip(small_share=…)`` draws outside the
+#: catalog: business, commuter and light aircraft, shorter than its shortest type (23.5 m).
+SMALL_LENGTH_RANGE_M = (9.0, 22.0)
+#: Their designator: the detector's class for types outside the catalog.
+SMALL_TYPE = "unknown"
 
 
 @dataclass(frozen=True)
@@ -117,13 +122,16 @@ def render_chip(
     types: Sequence[str] | None = None,
     n_aircraft: tuple[int, int] = (0, 6),
     cloud_probability: float = 0.07,
+    small_share: float = 0.0,
 ) -> Chip:
     """Render one labelled chip of ``size_px``² pixels at ``gsd_m`` metres per pixel.
 
     The scene is drawn at ``source_gsd_m`` (random log-uniform in 0.3–3 m when None), blurred
     like a sensor, resampled to ``gsd_m`` and randomised in colour, brightness, haze, noise and
     JPEG compression. ``types``: ICAO designators to draw from (default: the whole catalog);
-    ``n_aircraft``: inclusive range of the number of aircraft.
+    ``n_aircraft``: inclusive range of the number of aircraft. ``small_share``: probability that
+    an aircraft is a catalog planform scaled to :data:`SMALL_LENGTH_RANGE_M`, labelled
+    :data:`SMALL_TYPE` (0 draws no extra random numbers, so chips stay as they were).
     """
     catalog = load_catalog()
     names = list(types) if types else sorted(catalog)
@@ -137,6 +145,13 @@ def render_chip(
         source_gsd_m = float(np.exp(rng.uniform(lo, hi)))
     count = int(rng.integers(n_aircraft[0], n_aircraft[1] + 1))
     kinds = [catalog[names[i]] for i in rng.integers(len(names), size=count)]
+    if small_share > 0:
+        kinds = [
+            t.scaled(float(rng.uniform(*SMALL_LENGTH_RANGE_M)), SMALL_TYPE)
+            if rng.random() < small_share
+            else t
+            for t in kinds
+        ]
     placed = _place(rng, kinds, size_px * gsd_m)
     return compose_chip(
         rng,
