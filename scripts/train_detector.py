@@ -47,7 +47,6 @@ from dwelltime.detector.datasets import (
     airbus_images,
     synthetic_labels,
 )
-from dwelltime.detector.geometry import cross_half_extents
 from dwelltime.detector.losses import detector_loss
 from dwelltime.detector.model import parameter_count
 from dwelltime.detector.normalise import NORM_MEAN, NORM_STD
@@ -348,77 +347,53 @@ def evaluate_synthetic(detector: Detector, seed: int, n: int = 40) -> dict[str, 
 def evaluate_airbus(detector: Detector, root: Path, iou: float = 0.5) -> dict[str, float]:
     """AP50 and precision / recall / F1 of the boxes enclosing the predicted aircraft (cross
     model) on the held-out Airbus sites, whole 2560² images in one pass, at the detector's
-    operating threshold and at the best-F1 threshold."""
+    operating threshold and at the best-F1 threshold; matched and scored by
+    :mod:`dwelltime.evaluation.metrics` as ``scripts/eval_real.py`` does."""
     from PIL import Image
+
+    from dwelltime.evaluation.geometry import iou_matrix
+    from dwelltime.evaluation.metrics import (
+        Outcomes,
+        average_precision,
+        best_f1,
+        match,
+        operating_point,
+    )
+    from dwelltime.footprints import box_corners, clip_boxes, cross_boxes, footprint_corners
 
     operating = detector.decode_config
     detector.decode_config = dataclasses.replace(
         operating, score_threshold=0.05, max_detections=500
     )
     images = airbus_images(root, validation=True)
-    records, n_truth = [], 0
+    parts = []
     for item in images:
         pixels = np.asarray(Image.open(item.path).convert("RGB")).transpose(2, 0, 1)
         det = detector.predict(pixels[None])[0]
-        rad = torch.as_tensor(np.deg2rad(det.heading_deg), dtype=torch.float64)
-        hw, hh = (
-            e.numpy()
-            for e in cross_half_extents(
-                torch.as_tensor(det.length_px, dtype=torch.float64),
-                torch.as_tensor(det.span_px, dtype=torch.float64),
-                rad.sin(),
-                rad.cos(),
-            )
-        )
-        boxes = np.stack([det.cx - hw, det.cy - hh, det.cx + hw, det.cy + hh], 1)
-        n_truth += len(item.boxes)
-        matched = np.zeros(len(item.boxes), dtype=bool)
-        for k in np.argsort(-det.score):
-            ious = _iou(boxes[k], item.boxes)
-            ious[matched] = 0
-            j = int(np.argmax(ious)) if len(ious) else -1
-            if j >= 0 and ious[j] >= iou:
-                matched[j] = True
-                records.append((det.score[k], 1))
-            elif not (len(item.truncated) and _iou(boxes[k], item.truncated).max() >= iou):
-                records.append((det.score[k], 0))
+        frame = pixels.shape[2], pixels.shape[1]
+        corners = footprint_corners(det.cx, det.cy, det.length_px, det.span_px, det.heading_deg)
+        pred = clip_boxes(cross_boxes(corners), *frame)
+        truth = clip_boxes(box_corners(np.concatenate([item.boxes, item.truncated])), *frame)
+        cut = np.arange(len(truth)) >= len(item.boxes)  # truncated: neither found nor missed
+        matching = match(iou_matrix(pred, truth), det.score, iou_threshold=iou, difficult=cut)
+        parts.append((det.score, matching, len(item.boxes)))
     detector.decode_config = operating
-    records.sort(key=lambda r: -r[0])
-    scores = np.array([r[0] for r in records])
-    tp = np.cumsum([r[1] for r in records])
-    precision = tp / np.arange(1, len(records) + 1)
-    recall = tp / max(n_truth, 1)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-9)
-    ap = sum(
-        (precision[recall >= r].max() if (recall >= r).any() else 0.0) / 101
-        for r in np.linspace(0, 1, 101)  # COCO-style 101-point interpolation
-    )
-    at = int((scores >= operating.score_threshold).sum()) - 1
-    best = int(np.argmax(f1)) if len(f1) else -1
-    pick = lambda a, i: round(float(a[i]), 4) if i >= 0 else 0.0  # noqa: E731
+    outcomes = Outcomes.pool(parts)
+    at = operating_point(outcomes, operating.score_threshold)
+    f1, f1_threshold = best_f1(outcomes)
     return {
         "images": len(images),
-        "aircraft": n_truth,
-        "ap50": round(float(ap), 4),
+        "aircraft": outcomes.n_truth,
+        "ap50": round(average_precision(outcomes), 4),
         "score_threshold": operating.score_threshold,
-        "precision": pick(precision, at),
-        "recall": pick(recall, at),
-        "f1": pick(f1, at),
-        "best_f1": pick(f1, best),
-        "best_f1_threshold": pick(scores, best),
+        **{k: round(float(at[k]), 4) for k in ("precision", "recall", "f1")},
+        "best_f1": round(f1, 4),
+        "best_f1_threshold": round(f1_threshold, 4),
         "sites": ",".join(AIRBUS_VALIDATION_SITES),
-        "note": "IoU 0.5 of the box enclosing the predicted footprint (fuselage x wing cross) "
-        "with the annotated box; whole images at 0.5 m, truncated aircraft ignored",
+        "note": "IoU 0.5 of the box enclosing the predicted footprint (fuselage x wing cross), "
+        "cut to the image, with the annotated box; whole images at 0.5 m, truncated aircraft "
+        "ignored; VOC all-point AP",
     }
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x0, y0 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
-    x1, y1 = np.minimum(box[2], boxes[:, 2]), np.minimum(box[3], boxes[:, 3])
-    inter = (x1 - x0).clip(0) * (y1 - y0).clip(0)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
 
 
 def save(model, classes, args, metrics, history, wall_s, device, init_card=None) -> Path:
