@@ -120,6 +120,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size-weight", type=float, default=5.0, help="weight of the size L1 loss")
     p.add_argument("--negatives", type=float, default=3.0, help="most non-aircraft per aircraft")
     p.add_argument(
+        "--small-share",
+        type=float,
+        default=0.0,
+        help="share of chip aircraft drawn smaller than any catalog type (type unknown)",
+    )
+    p.add_argument(
         "--distill",
         type=float,
         default=1.0,
@@ -141,16 +147,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def render_source_chip(job: tuple[int, int]):
-    """Chip ``index`` of ``seed``: the :class:`dwelltime.synth.Chip` drawn at its source GSD."""
+def render_source_chip(job: tuple[int, int, float]):
+    """Chip ``index`` of ``seed``: the :class:`dwelltime.synth.Chip` drawn at its source GSD,
+    ``small_share`` of its aircraft smaller than any catalog type."""
     from dwelltime.synth import render_chip
 
-    seed, index = job
+    seed, index, small_share = job
     rng = np.random.default_rng([seed, index])
     lo = 0.3 if rng.random() < P_ANY_GSD else MAX_TYPING_GSD_M
     gsd = float(np.exp(rng.uniform(np.log(lo), np.log(3.0))))
     size = round(max(MIN_CHIP_M, 256 * gsd) / gsd)
-    return render_chip(rng, size_px=size, gsd_m=gsd, source_gsd_m=gsd)
+    return render_chip(rng, size_px=size, gsd_m=gsd, source_gsd_m=gsd, small_share=small_share)
 
 
 def candidates(
@@ -246,11 +253,13 @@ def concatenate(parts: list[dict[str, np.ndarray]], truth: list[int], truth_gsd_
     return {**data, "truth_gsd_m": np.asarray(truth_gsd_m, float)}
 
 
-def synthetic_set(detector: Detector, seed: int, chips: int, workers: int) -> dict:
+def synthetic_set(
+    detector: Detector, seed: int, chips: int, workers: int, small_share: float = 0.0
+) -> dict:
     """Candidates of ``chips`` chips rendered from ``seed`` (in ``workers`` processes)."""
     t0 = time.time()
     parts, truth, truth_gsd = [], [], []
-    jobs = [(seed, i) for i in range(chips)]
+    jobs = [(seed, i, small_share) for i in range(chips)]
     with Pool(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
         for chip in pool.imap(render_source_chip, jobs, chunksize=8):
             parts.append(chip_candidates(detector, chip, detector.classes))
@@ -424,11 +433,12 @@ def mined_sets(args: argparse.Namespace, model, card) -> tuple[list[dict], dict]
         decode_config=DecodeConfig(score_threshold=CANDIDATE_FLOOR),
     )  # fmt: skip
     tag = f"{Path(args.base).stem}_floor{CANDIDATE_FLOOR}"
+    chips = f"_small{args.small_share:g}" if args.small_share else ""
     work = args.work_dir
     sets = [
         cached(
-            work / f"candidates_{tag}_seed{args.seed}_chips{args.chips}.npz",
-            lambda: synthetic_set(detector, args.seed, args.chips, args.workers),
+            work / f"candidates_{tag}_seed{args.seed}_chips{args.chips}{chips}.npz",
+            lambda: synthetic_set(detector, args.seed, args.chips, args.workers, args.small_share),
         )
     ]
     if not args.synthetic_only:
@@ -437,8 +447,8 @@ def mined_sets(args: argparse.Namespace, model, card) -> tuple[list[dict], dict]
         )
     val_seed = args.seed + 1_000_003
     val = cached(
-        work / f"candidates_{tag}_seed{val_seed}_chips{args.val_chips}.npz",
-        lambda: synthetic_set(detector, val_seed, args.val_chips, args.workers),
+        work / f"candidates_{tag}_seed{val_seed}_chips{args.val_chips}{chips}.npz",
+        lambda: synthetic_set(detector, val_seed, args.val_chips, args.workers, args.small_share),
     )
     return sets, val
 
@@ -515,17 +525,19 @@ def describe_run(args, history, wall_s, device) -> dict:
     """The model card's record of this training run: command, hardware, data, results."""
     hardware = hardware_name(device, args.threads)
     recipe = ("seed", "chips", "epochs", "batch_size", "lr", "size_weight", "negatives", "distill")
+    recipe += ("small_share",) if args.small_share else ()
     flags = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in recipe]
     flags += ["--synthetic-only"] if args.synthetic_only else []
     flags += ["--continue"] if args.continue_ else []
     real = "" if args.synthetic_only else " and on the Airbus training sites' images"
+    small = f", {args.small_share:.0%} of aircraft scaled to 9-22 m" if args.small_share else ""
     return {
         "command": "python scripts/train_refiner.py " + " ".join(flags),
         "hardware": hardware,
         "wall_time_s": round(wall_s, 1),
         "data": f"nose-up crops of the base network's candidates (dense score >= "
         f"{CANDIDATE_FLOOR}) on {args.chips} dwelltime.synth.render_chip chips drawn at their "
-        f"source GSD (0.3-3 m, half of them 1.5-3 m){real}; aircraft: IoU >= {IOU_AIRCRAFT} "
+        f"source GSD (0.3-3 m, half of them 1.5-3 m{small}){real}; aircraft: IoU >= {IOU_AIRCRAFT} "
         f"with a true one, not: IoU < {IOU_BACKGROUND} with all, at most {args.negatives} "
         "non-aircraft per aircraft",
         "validation": history[-1],
