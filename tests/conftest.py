@@ -46,6 +46,8 @@ def _write_raster(
     colorinterp: Sequence[str] | None = None,
     descriptions: Sequence[str] | None = None,
     seed: int = 0,
+    driver: str = "GTiff",
+    options: Mapping[str, str] | None = None,
 ) -> Path:
     import rasterio
     from rasterio.enums import ColorInterp
@@ -58,7 +60,8 @@ def _write_raster(
         data = make_data(shape, count, dtype, seed)
     data = np.asarray(data, dtype=dtype).reshape(count, *shape)
     profile: dict[str, Any] = {
-        "driver": "GTiff",
+        "driver": driver,
+        **(options or {}),
         "width": shape[1],
         "height": shape[0],
         "count": count,
@@ -82,7 +85,8 @@ def _write_raster(
 
 @pytest.fixture
 def write_raster() -> Callable[..., Path]:
-    """Factory writing a small GeoTIFF: ``write_raster(path, crs=, origin=, gsd=, shape=, ...)``."""
+    """Factory writing a small GeoTIFF: ``write_raster(path, crs=, origin=, gsd=, shape=, ...)``
+    (another GDAL format with ``driver=`` and its creation ``options=``)."""
     return _write_raster
 
 

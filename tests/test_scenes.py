@@ -190,6 +190,41 @@ def test_filename_times(tmp_path, write_raster, name):
     assert (scene.time_source, scene.acquired) == ("filename", T0)
 
 
+def test_jpeg2000_and_nitf_are_scenes(tmp_path, write_raster):
+    write_raster(tmp_path / "pleiades_20230731T023512.jp2", driver="JP2OpenJPEG")
+    # NITF 2.1 keeps the image's UTC date-time in IDATIM; UTM corners need ICORDS=N
+    write_raster(
+        tmp_path / "maxar.NTF",
+        driver="NITF",
+        options={"IDATIM": "20230731023512", "ICORDS": "N"},
+        shape=(100, 100),
+    )
+    result = scan(tmp_path)
+    assert result.errors == []
+    found = {s.path.name: s for s in result.scenes}
+    assert found["pleiades_20230731T023512.jp2"].time_source == "filename"
+    assert (found["maxar.NTF"].time_source, found["maxar.NTF"].acquired) == ("gdal_tag", T0)
+    assert found["maxar.NTF"].crs == "EPSG:32651"
+
+
+def test_pictures_need_a_georeference_beside_them(tmp_path, write_raster, caplog):
+    from PIL import Image
+
+    pixels = np.zeros((32, 32, 3), np.uint8)
+    for name in ("scene_1.png", "quicklook.JPG", "sunan_20230731T023512.png"):
+        Image.fromarray(pixels).save(tmp_path / name)
+    # a world file places the picture, and no CRS says in which system: one clear error
+    (tmp_path / "sunan_20230731T023512.pgw").write_text("0.5\n0\n0\n-0.5\n330000\n4340000\n")
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    assert [p.name for p in result.pictures] == ["quicklook.JPG", "scene_1.png"]
+    assert "2 PNG/JPEG file(s) with no georeference" in caplog.text
+    assert "detect --gsd" in caplog.text
+    assert [Path(e.path).name for e in result.errors] == ["sunan_20230731T023512.png"]
+    assert "CRS" in str(result.errors[0])
+    assert result.scenes == []
+
+
 def test_date_only_file_name_is_refused(tmp_path, write_raster):
     image = write_raster(tmp_path / "sunan_20230731.tif")
     with pytest.raises(SceneError, match=r"sunan_20230731.tif: .*no time of day.*--times"):
@@ -304,6 +339,9 @@ def test_repeated_stems_get_unique_ids(tmp_path, write_raster):
     write_raster(tmp_path / "d2" / "x_20230731T023512.tif")
     ids = sorted(s.scene_id for s in scan(tmp_path).scenes)
     assert ids == ["d1/x_20230731T023512", "d2/x_20230731T023512"]
+    write_raster(tmp_path / "d1" / "x_20230731T023512.jp2", driver="JP2OpenJPEG")
+    ids = sorted(s.scene_id for s in scan(tmp_path).scenes)
+    assert ids == ["d1/x_20230731T023512.jp2", "d1/x_20230731T023512.tif", "d2/x_20230731T023512"]
 
 
 def test_empty_folder(tmp_path):

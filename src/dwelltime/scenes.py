@@ -1,9 +1,14 @@
 """Find the images in a folder and describe each acquisition: time, CRS, GSD, footprint.
 
-:func:`scan` walks a folder recursively for GeoTIFF/COG files (``.tif``/``.tiff``, any case).
-Provider usable-data masks (``*_udm2.tif``, ``*_udm.tif``) are not scenes: each is attached to
-the image in its folder whose stem starts with the mask's stem minus the ``_udm2``/``_udm``
-suffix (Planet: ``<id>_3B_udm2.tif`` belongs to ``<id>_3B_AnalyticMS_SR.tif``).
+:func:`scan` walks a folder recursively for georeferenced imagery, any case of suffix
+(:mod:`dwelltime.formats`): GeoTIFF/COG, JPEG 2000 (as Pléiades and SPOT deliver) and NITF;
+PNG and JPEG only with a georeference beside them (a world file such as ``.pgw``/``.jgw``/
+``.wld``, or ``<name>.aux.xml``). Other PNG/JPEG files are pictures (quicklooks, thumbnails, or
+images for ``dwelltime detect --gsd``): listed in :attr:`ScanResult.pictures` and named in one
+warning, not scenes. Provider usable-data masks (``*_udm2.tif``, ``*_udm.tif``) are not
+scenes: each is attached to the image in its folder whose stem starts with the mask's stem
+minus the ``_udm2``/``_udm`` suffix (Planet: ``<id>_3B_udm2.tif`` belongs to
+``<id>_3B_AnalyticMS_SR.tif``).
 Acquisition times come from the sources listed in :mod:`dwelltime.timesources`, in that order
 of trust; every scene records which one it used in ``time_source``. A file that cannot be used
 (not an image, truncated, no CRS, no time, all nodata) becomes one :class:`SceneError` naming
@@ -24,6 +29,12 @@ import pandas as pd
 import shapely
 
 from dwelltime.errors import SceneError
+from dwelltime.formats import (
+    GEOREFERENCE_SIDECARS,
+    MASK_SUFFIXES,
+    PICTURE_SUFFIXES,
+    RASTER_SUFFIXES,
+)
 from dwelltime.regrid import gsd_metres, mask_to_polygon
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.timesources import NoTimeError, acquisition_time, stac_items
@@ -32,8 +43,6 @@ __all__ = ["ScanResult", "Scene", "gsd_metres", "read_scene", "scan", "scenes_fr
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".tif", ".tiff")
-MASK_SUFFIXES = ("_udm2", "_udm")
 #: Largest side, in pixels, of the decimated read used for the valid-data footprint.
 FOOTPRINT_MAX_PX = 512
 #: Footprints are simplified in EPSG:4326 to this many degrees (about 0.1 m).
@@ -66,6 +75,7 @@ class ScanResult:
 
     scenes: list[Scene] = field(default_factory=list)
     errors: list[SceneError] = field(default_factory=list)
+    pictures: list[Path] = field(default_factory=list)  # PNG/JPEG without georeference
 
 
 def scan(
@@ -86,10 +96,18 @@ def scan(
     folder = Path(folder)
     if not folder.is_dir():
         raise SceneError(folder, "is not a folder; give the folder that holds the images")
-    images, masks, jsons = _find_files(folder)
+    images, masks, jsons, pictures = _find_files(folder)
     stac_index = stac_items(jsons)
     ids = _scene_ids(images, folder)
-    result = ScanResult()
+    result = ScanResult(pictures=pictures)
+    if pictures:
+        names = ", ".join(p.name for p in pictures[:3]) + (", …" if len(pictures) > 3 else "")
+        log.warning(
+            "%d PNG/JPEG file(s) with no georeference (world file or .aux.xml) are not scenes: "
+            "%s; `dwelltime detect --gsd METRES` reads such images in pixel coordinates",
+            len(pictures),
+            names,
+        )
     for done, image in enumerate(images, start=1):
         try:
             scene = read_scene(
@@ -216,19 +234,32 @@ def _footprint(ds: object) -> shapely.Geometry:
     return shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG))
 
 
-def _find_files(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
-    """Images, provider masks and JSON files under ``folder``, sorted."""
-    images, masks, jsons = [], [], []
+def _find_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
+    """Images, provider masks, JSON files and pictures without georeference under ``folder``,
+    sorted."""
+    images, masks, jsons, pictures = [], [], [], []
     for root, dirs, files in os.walk(folder):
         dirs.sort()
+        lower = {name.lower() for name in files}
         for name in sorted(files):
             p = Path(root) / name
-            if p.suffix.lower() in IMAGE_SUFFIXES:
+            suffix = p.suffix.lower()
+            if suffix in RASTER_SUFFIXES:
                 is_mask = p.stem.lower().endswith(MASK_SUFFIXES)
                 (masks if is_mask else images).append(p)
-            elif p.suffix.lower() == ".json":
+            elif suffix in PICTURE_SUFFIXES:
+                (images if _georeferenced(name.lower(), lower) else pictures).append(p)
+            elif suffix == ".json":
                 jsons.append(p)
-    return images, masks, jsons
+    return images, masks, jsons, pictures
+
+
+def _georeferenced(name: str, siblings: set[str]) -> bool:
+    """Whether a picture ``name`` (lower case) has a world file or ``.aux.xml`` among
+    ``siblings`` (lower-case file names of its folder)."""
+    stem, suffix = os.path.splitext(name)
+    sidecars = [stem + s for s in GEOREFERENCE_SIDECARS[suffix]] + [name + ".aux.xml"]
+    return any(s in siblings for s in sidecars)
 
 
 def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:
@@ -245,12 +276,20 @@ def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:
 
 
 def _scene_ids(images: Sequence[Path], folder: Path) -> dict[Path, str]:
-    """File stems; where stems repeat, the path relative to ``folder`` without its suffix."""
-    counts = Counter(p.stem for p in images)
-    return {
-        p: p.stem if counts[p.stem] == 1 else p.relative_to(folder).with_suffix("").as_posix()
-        for p in images
-    }
+    """File stems; where stems repeat, the path relative to ``folder`` without its suffix;
+    where that repeats too (``a.jp2`` beside ``a.tif``), with it."""
+    stems = Counter(p.stem for p in images)
+    paths = Counter(p.relative_to(folder).with_suffix("") for p in images)
+    ids = {}
+    for p in images:
+        relative = p.relative_to(folder)
+        if stems[p.stem] == 1:
+            ids[p] = p.stem
+        elif paths[relative.with_suffix("")] == 1:
+            ids[p] = relative.with_suffix("").as_posix()
+        else:
+            ids[p] = relative.as_posix()
+    return ids
 
 
 def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path], folder: Path):

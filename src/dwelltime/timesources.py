@@ -9,7 +9,8 @@
 4. ``planet_xml``: Planet ``<stem or item id>_metadata.xml`` (``eop:acquisitionDate``).
 5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``, else ``earliestAcqTime``).
 6. ``gdal_tag``: GDAL metadata ``ACQUISITIONDATETIME`` (default or IMAGERY domain), else
-   ``TIFFTAG_DATETIME`` ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC).
+   ``NITF_IDATIM`` (NITF 2.1 image date-time, "CCYYMMDDhhmmss" UTC), else ``TIFFTAG_DATETIME``
+   ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC).
 7. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX`. A name
    with a date but no time of day is rejected (midnight would bias dwell times by up to a day).
 
@@ -193,8 +194,12 @@ def maxar_imd_time(image: Path) -> TimeInfo | None:
 
 
 def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
-    """Time from GDAL metadata: ``ACQUISITIONDATETIME``, else ``TIFFTAG_DATETIME`` (as UTC)."""
+    """Time from GDAL metadata: ``ACQUISITIONDATETIME``, else ``NITF_IDATIM``, else
+    ``TIFFTAG_DATETIME`` (as UTC)."""
     value = tags.get("ACQUISITIONDATETIME")
+    idatim = tags.get("NITF_IDATIM", "").strip()
+    if not value and re.fullmatch(r"\d{14}", idatim):  # NITF 2.1: CCYYMMDDhhmmss, UTC
+        value = f"{idatim[:8]}T{idatim[8:]}Z"
     if not value and tags.get("TIFFTAG_DATETIME"):
         # "YYYY:MM:DD HH:MM:SS", no time zone: read as UTC
         value = tags["TIFFTAG_DATETIME"].strip().replace(":", "-", 2)
@@ -307,6 +312,7 @@ def acquisition_time(
         if info is not None:
             return info
     raise NoTimeError(
-        "no acquisition time (no STAC/Planet/Maxar sidecar, no TIFFTAG_DATETIME or "
-        "ACQUISITIONDATETIME tag, no date-time in the file name); give it with --times CSV"
+        "no acquisition time (no STAC/Planet/Maxar sidecar, no ACQUISITIONDATETIME, "
+        "NITF_IDATIM or TIFFTAG_DATETIME tag, no date-time in the file name); give it with "
+        "--times CSV"
     )

@@ -16,9 +16,6 @@ from dwelltime.cli.options import (
     weights_option,
 )
 
-#: Image files picked up when a PATH is a folder.
-IMAGE_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png")
-
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
@@ -75,11 +72,12 @@ def detect(
     """Find aircraft in the images PATH... (files or folders): footprint, heading, length,
     span, type and score, one row per aircraft with the image it came from.
 
-    Georeferenced images (GeoTIFF) are tiled at the detector's GSD and give footprints in the
-    local UTM CRS (layer "detections"; one layer per CRS when they differ). Plain images need
-    --gsd; they are resampled to the detector's GSD and give footprints in (column, row)
-    pixels of the original image (layer "detections_pixels", no CRS). Source imagery coarser
-    than 1.5 m is not typed (type "unknown", size class still given).
+    Georeferenced images (GeoTIFF, JPEG 2000, NITF; PNG/JPEG with a world file and a CRS)
+    are tiled at the detector's GSD and give footprints in the local UTM CRS (layer
+    "detections"; one layer per CRS when they differ). Plain images need --gsd; they are
+    resampled to the detector's GSD and give footprints in (column, row) pixels of the
+    original image (layer "detections_pixels", no CRS). Source imagery coarser than 1.5 m is
+    not typed (type "unknown", size class still given).
 
     \b
     Examples:
@@ -95,6 +93,7 @@ def detect(
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers
     from dwelltime.errors import DwelltimeError, WeightsError
+    from dwelltime.formats import IMAGE_SUFFIXES
     from dwelltime.io import write_layers, write_provenance
     from dwelltime.pipeline import detection_provenance
 

@@ -105,7 +105,7 @@ def run_and_report(
 def run(ctx: click.Context, folder: Path, **options: object) -> None:
     """Find aircraft in every image of FOLDER and estimate how long each stayed.
 
-    Scans FOLDER for GeoTIFFs, tiles the aprons of the airport at the detector's
+    Scans FOLDER for images (see dwelltime scan), tiles the aprons of the airport at the detector's
     resolution, detects aircraft, links them across dates into stays and prints each
     stay's dwell interval: at least dwell_min hours, at most dwell_max hours (open when the
     images do not show the arrival or the departure).

@@ -46,13 +46,15 @@ def scan(
     overwrite: bool,
     strict: bool,
 ) -> None:
-    """List the GeoTIFF scenes under FOLDER: acquisition time and its source, CRS, GSD.
+    """List the image scenes under FOLDER: acquisition time and its source, CRS, GSD.
 
-    Searches FOLDER recursively for .tif/.tiff files (Planet *_udm2/*_udm masks are attached
-    to their scene, not listed). The acquisition time comes from, in order of trust: --times,
-    a STAC item, Planet metadata (JSON, then XML), a Maxar .IMD, the ACQUISITIONDATETIME or
-    TIFFTAG_DATETIME tag (no zone: read as UTC), a date and time in the file name
-    (20230731T023512, 20230731_023512, 2023-07-31T02:35:12; a date alone is refused).
+    Searches FOLDER recursively for .tif/.tiff, .jp2 and .ntf/.nitf files, and .png/.jpg with
+    a world file or .aux.xml beside them (other pictures are named in one warning; Planet
+    *_udm2/*_udm masks are attached to their scene, not listed). The acquisition time comes
+    from, in order of trust: --times, a STAC item, Planet metadata (JSON, then XML), a Maxar
+    .IMD, the ACQUISITIONDATETIME, NITF_IDATIM or TIFFTAG_DATETIME tag (no zone: read as UTC),
+    a date and time in the file name (20230731T023512, 20230731_023512, 2023-07-31T02:35:12; a
+    date alone is refused).
 
     \b
     Example:
@@ -83,7 +85,10 @@ def scan(
     if result.scenes:
         shown = frame.assign(size=frame["width"].astype(str) + "x" + frame["height"].astype(str))
         click.echo(format_table(shown, SCAN_TABLE_COLUMNS, headers=SCAN_TABLE_HEADERS))
-    click.echo(f"{len(result.scenes)} scenes, {len(result.errors)} files skipped in {folder}")
+    pictures = f", {len(result.pictures)} pictures without georeference" if result.pictures else ""
+    click.echo(
+        f"{len(result.scenes)} scenes, {len(result.errors)} files skipped{pictures} in {folder}"
+    )
     if out is not None and result.scenes:
         try:
             paths = write_layers(out, {"scenes": frame}, formats=formats, overwrite=overwrite)

@@ -29,11 +29,10 @@ import numpy as np
 from dwelltime.errors import LabelError
 from dwelltime.evaluation.objects import Objects, make_objects
 from dwelltime.footprints import box_corners
+from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png")
-MASK_SUFFIXES = ("_udm2", "_udm")
 AIRBUS_CSV = "annotations.csv"
 #: relative folders searched for ``S.txt`` / ``S.geojson``, from the image folder and F, F/..
 LABEL_DIRS = {
