@@ -85,3 +85,32 @@ def test_a_bad_file_is_reported_and_the_others_are_used(demo_subset, demo_dir):
     assert "\n" not in str(result.errors[0])
     assert sorted(result.scenes["scene_id"]) == ["zkpy_03", "zkpy_04"]
     assert set(result.stays["type"]) <= {"IL62"}
+
+
+def test_a_stac_item_collection_stands_in_for_the_folder(demo_subset, demo_dir, demo_result):
+    from dwelltime.scenes import scan
+
+    folder = demo_subset("zkpy_03", "zkpy_04")
+    items = [
+        {
+            "type": "Feature",
+            "stac_version": "1.0.0",
+            "id": f"item-{s.scene_id}",
+            "geometry": None,
+            "properties": {"datetime": s.acquired.isoformat()},
+            "assets": {"data": {"href": f"imagery/{s.path.name}", "roles": ["data"]}},
+        }
+        for s in scan(folder).scenes
+    ]
+    (folder / "imagery").mkdir()
+    for s in scan(folder).scenes:
+        s.path.rename(folder / "imagery" / s.path.name)
+    collection = folder / "items.json"
+    collection.write_text(json.dumps({"type": "FeatureCollection", "features": items}))
+    result = pipeline.run(collection, "ZKPY", aprons=demo_dir / "aprons.geojson")
+    assert list(result.scenes["scene_id"]) == ["item-zkpy_03", "item-zkpy_04"]
+    assert set(result.scenes["time_source"]) == {"stac"}
+    same = demo_result.scenes.set_index("scene_id").loc[["zkpy_03", "zkpy_04"], "acquired"]
+    assert list(result.scenes["acquired"]) == list(same)
+    found = demo_result.detections
+    assert len(result.detections) == (found["scene_id"].isin(["zkpy_03", "zkpy_04"])).sum()

@@ -353,7 +353,7 @@ def test_empty_folder(tmp_path):
 
 
 def test_missing_folder_is_an_error(tmp_path):
-    with pytest.raises(SceneError, match="not a folder"):
+    with pytest.raises(SceneError, match="neither a folder nor a STAC ItemCollection"):
         scan(tmp_path / "nope")
 
 

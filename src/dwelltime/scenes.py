@@ -37,6 +37,7 @@ from dwelltime.formats import (
 )
 from dwelltime.regrid import gsd_metres, mask_to_polygon
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
+from dwelltime.stac import is_item_file, item_scene, read_items
 from dwelltime.timesources import NoTimeError, acquisition_time, stac_items
 
 __all__ = ["ScanResult", "Scene", "gsd_metres", "read_scene", "scan", "scenes_frame"]
@@ -84,22 +85,64 @@ def scan(
     times: Mapping[str, object] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ScanResult:
-    """Describe every GeoTIFF under ``folder`` (recursively), sorted by acquisition time.
+    """Describe every image under ``folder`` (recursively), or of the STAC ItemCollection
+    (or Item) JSON file ``folder`` names (:mod:`dwelltime.stac`), sorted by acquisition time.
 
     Args:
-        folder: the imagery folder.
+        folder: the imagery folder, or a STAC ItemCollection/Item JSON file.
         times: user acquisition times (datetime or ISO string; no zone means UTC), keyed by
-            absolute path, path relative to ``folder``, file name or stem. They win over every
-            other source.
+            absolute path, path relative to ``folder`` (to the JSON file's folder), file name
+            or stem. They win over every other source.
         progress: called as ``progress(done, total)`` after each file.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise SceneError(folder, "is not a folder; give the folder that holds the images")
+    if is_item_file(folder):
+        base, (sources, stac_index, result) = folder.parent, _item_sources(folder)
+    elif folder.is_dir():
+        base, (sources, stac_index, result) = folder, _folder_sources(folder)
+    else:
+        raise SceneError(
+            folder, "is neither a folder nor a STAC ItemCollection JSON file; give the "
+            "folder that holds the images"
+        )  # fmt: skip
+    for done, src in enumerate(sources, start=1):
+        try:
+            scene = read_scene(
+                src.image,
+                scene_id=src.scene_id,
+                folder=base,
+                times=times,
+                stac_index=stac_index,
+                mask_path=src.mask,
+            )
+        except SceneError as e:
+            result.errors.append(e)
+        except Exception as e:  # one bad file must not stop the scan
+            result.errors.append(SceneError(src.image, f"{type(e).__name__}: {e}"))
+        else:
+            result.scenes.append(scene)
+        if progress is not None:
+            progress(done, len(sources))
+    _warn_unused_times(times, [src.image for src in sources], base)
+    result.scenes.sort(key=lambda s: (s.acquired, s.scene_id))
+    return result
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One image to describe, its scene id and its usable-data mask."""
+
+    image: Path
+    scene_id: str
+    mask: Path | None
+
+
+def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], ScanResult]:
+    """The images of a folder, the STAC items among its JSON files (by the image they href)
+    and a result holding its pictures without georeference."""
     images, masks, jsons, pictures = _find_files(folder)
     stac_index = stac_items(jsons)
     ids = _scene_ids(images, folder)
-    result = ScanResult(pictures=pictures)
     if pictures:
         names = ", ".join(p.name for p in pictures[:3]) + (", …" if len(pictures) > 3 else "")
         log.warning(
@@ -108,27 +151,28 @@ def scan(
             len(pictures),
             names,
         )
-    for done, image in enumerate(images, start=1):
+    sources = [_Source(p, ids[p], _mask_for(p, masks)) for p in images]
+    return sources, stac_index, ScanResult(pictures=pictures)
+
+
+def _item_sources(path: Path) -> tuple[list[_Source], dict[Path, dict], ScanResult]:
+    """One image per item of a STAC ItemCollection file, the items by their image, and a
+    result holding the items without a local image as errors."""
+    result, sources, stac_index = ScanResult(), [], {}
+    items = read_items(path)
+    ids = Counter(str(item.get("id", "")) for item in items)
+    for item in items:
         try:
-            scene = read_scene(
-                image,
-                scene_id=ids[image],
-                folder=folder,
-                times=times,
-                stac_index=stac_index,
-                mask_path=_mask_for(image, masks),
-            )
+            found = item_scene(item, path)
         except SceneError as e:
             result.errors.append(e)
-        except Exception as e:  # one bad file must not stop the scan
-            result.errors.append(SceneError(image, f"{type(e).__name__}: {e}"))
-        else:
-            result.scenes.append(scene)
-        if progress is not None:
-            progress(done, len(images))
-    _warn_unused_times(times, images, folder)
-    result.scenes.sort(key=lambda s: (s.acquired, s.scene_id))
-    return result
+            continue
+        item_id = str(item.get("id", ""))
+        unique = item_id and ids[item_id] == 1
+        scene_id = item_id if unique else found.image.stem
+        sources.append(_Source(found.image, scene_id, found.mask))
+        stac_index[found.image.resolve()] = item
+    return sources, stac_index, result
 
 
 def read_scene(

@@ -13,9 +13,10 @@ compile: false               # torch.compile the network (GPU jobs: ~1.6× faste
 precision: auto              # auto | bf16 | fp32 (auto: bf16 on CUDA and on CPUs with native bf16)
 jobs:
   - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
-  - {airport: UUWW, imagery: vnukovo/}
+  - {airport: UUWW, imagery: vnukovo/items.json}   # a STAC ItemCollection of local files
 ```
-Relative paths are taken from the folder holding the YAML file. Unknown keys are refused.
+``imagery`` is a folder or a STAC ItemCollection JSON file (:mod:`dwelltime.stac`). Relative
+paths are taken from the folder holding the YAML file. Unknown keys are refused.
 """
 
 from __future__ import annotations

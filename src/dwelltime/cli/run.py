@@ -89,7 +89,7 @@ def run_and_report(
 
 
 @click.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(exists=True, path_type=Path))
 @airport_option
 @aprons_option
 @type_option
@@ -105,10 +105,10 @@ def run_and_report(
 def run(ctx: click.Context, folder: Path, **options: object) -> None:
     """Find aircraft in every image of FOLDER and estimate how long each stayed.
 
-    Scans FOLDER for images (see dwelltime scan), tiles the aprons of the airport at the detector's
-    resolution, detects aircraft, links them across dates into stays and prints each
-    stay's dwell interval: at least dwell_min hours, at most dwell_max hours (open when the
-    images do not show the arrival or the departure).
+    Scans FOLDER (or a STAC ItemCollection JSON; see dwelltime scan) for images, tiles the
+    aprons of the airport at the detector's resolution, detects aircraft, links them across
+    dates into stays and prints each stay's dwell interval: at least dwell_min hours, at most
+    dwell_max hours (open when the images do not show the arrival or the departure).
 
     \b
     Example:

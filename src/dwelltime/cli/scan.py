@@ -23,7 +23,7 @@ SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands"}
 
 
 @click.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--times",
     "times_csv",
@@ -54,7 +54,9 @@ def scan(
     from, in order of trust: --times, a STAC item, Planet metadata (JSON, then XML), a Maxar
     .IMD, the ACQUISITIONDATETIME, NITF_IDATIM or TIFFTAG_DATETIME tag (no zone: read as UTC),
     a date and time in the file name (20230731T023512, 20230731_023512, 2023-07-31T02:35:12; a
-    date alone is refused).
+    date alone is refused). FOLDER may instead be a STAC ItemCollection (or Item) JSON file:
+    one scene per item, its local image and mask from the item's assets, its time from the
+    item.
 
     \b
     Example:

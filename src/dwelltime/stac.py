@@ -1,0 +1,81 @@
+"""STAC items as an imagery list: one scene per item, its image and mask from the item's assets.
+
+A STAC ItemCollection (a GeoJSON FeatureCollection of items, as ``stac-asset download`` or
+pystac write it) or a single Item JSON file can stand in for an imagery folder: each item is one
+acquisition. Its image is the first asset, in the item's order, that is a local raster (a
+suffix of :mod:`dwelltime.formats`, ``href`` relative to the JSON file or absolute, ``file://``
+allowed) and not a thumbnail, overview or usable-data mask, preferring assets whose roles say
+``data``. A usable-data mask asset (``*_udm2``/``*_udm``) becomes the scene's mask. The item's
+``properties.datetime`` is its acquisition time (:func:`dwelltime.timesources.stac_time`).
+Nothing is downloaded: an item whose image is only remote is an error naming the item.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from dwelltime.errors import SceneError
+from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
+
+#: Asset roles that are never the scene's image.
+NOT_IMAGE_ROLES = frozenset({"thumbnail", "overview", "visual-thumbnail", "metadata"})
+
+
+@dataclass(frozen=True)
+class ItemScene:
+    """The local files of one STAC item: ``image`` and its usable-data ``mask`` (or None)."""
+
+    item: dict[str, Any]
+    image: Path
+    mask: Path | None
+
+
+def is_item_file(path: Path) -> bool:
+    """Whether ``path`` names a JSON file (an ItemCollection or Item) rather than a folder."""
+    return path.is_file() and path.suffix.lower() in (".json", ".geojson")
+
+
+def read_items(path: Path) -> list[dict[str, Any]]:
+    """The items of an ItemCollection (or the one Item) in ``path``; SceneError otherwise."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SceneError(path, f"cannot be read as JSON ({exc})") from None
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        items = data.get("features") or []
+    elif isinstance(data, dict) and data.get("type") == "Feature":
+        items = [data]
+    else:
+        raise SceneError(path, "is not a STAC ItemCollection or Item (no GeoJSON 'type')")
+    return [item for item in items if isinstance(item, dict)]
+
+
+def item_scene(item: dict[str, Any], source: Path) -> ItemScene:
+    """The image and mask of ``item`` read from the JSON file ``source`` (relative hrefs start
+    beside it); SceneError naming the item when it has no local image."""
+    base = Path(source).parent
+    images, masks, remote = [], [], []
+    for asset in (item.get("assets") or {}).values():
+        href = str((asset or {}).get("href", "")).removeprefix("file://")
+        roles = set((asset or {}).get("roles") or [])
+        suffix = PurePosixPath(href).suffix.lower()
+        if not href or suffix not in IMAGE_SUFFIXES or roles & NOT_IMAGE_ROLES:
+            continue
+        if "://" in href:
+            remote.append(href)
+        elif PurePosixPath(href).stem.lower().endswith(MASK_SUFFIXES):
+            masks.append(base / href)
+        else:
+            images.append((0 if "data" in roles else 1, len(images), base / href))
+    if not images:
+        reason = (
+            f"its image is only remote ({remote[0]}); download the items first, dwelltime "
+            "reads local files only"
+            if remote
+            else "has no local image asset (GeoTIFF, JPEG 2000, NITF, PNG/JPEG)"
+        )
+        raise SceneError(f"{source}#{item.get('id', '(no id)')}", reason)
+    return ItemScene(item, min(images)[2], masks[0] if masks else None)

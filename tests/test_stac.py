@@ -1,0 +1,82 @@
+"""STAC items as an imagery list: the image and mask assets of each item, errors per item."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from dwelltime.errors import SceneError
+from dwelltime.scenes import scan
+from dwelltime.stac import item_scene, read_items
+
+
+def _item(item_id: str, when: str, assets: dict) -> dict:
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": item_id,
+        "geometry": None,
+        "properties": {"datetime": when, "constellation": "PlanetScope"},
+        "assets": assets,
+    }
+
+
+def _collection(path, *items):
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": list(items)}))
+    return path
+
+
+def test_image_asset_prefers_data_role_and_skips_thumbnails_and_masks(tmp_path):
+    item = _item(
+        "a",
+        "2023-07-31T02:35:12Z",
+        {
+            "thumbnail": {"href": "a_thumb.png", "roles": ["thumbnail"]},
+            "visual": {"href": "a_visual.tif", "roles": ["visual"]},
+            "ortho_udm2": {"href": "a_udm2.tif", "roles": ["data-mask"]},
+            "ortho_analytic": {"href": "file://" + str(tmp_path / "a_sr.tif"), "roles": ["data"]},
+            "metadata": {"href": "a_metadata.json", "roles": ["metadata"]},
+        },
+    )
+    found = item_scene(item, tmp_path / "items.json")
+    assert found.image == tmp_path / "a_sr.tif"
+    assert found.mask == tmp_path / "a_udm2.tif"
+
+
+def test_item_without_local_image_is_an_error_naming_it(tmp_path):
+    remote = _item("far", "2023-07-31T02:35:12Z", {"data": {"href": "https://x.org/far.tif"}})
+    with pytest.raises(SceneError, match=r"items.json#far: its image is only remote .*download"):
+        item_scene(remote, tmp_path / "items.json")
+    empty = _item("none", "2023-07-31T02:35:12Z", {"meta": {"href": "none.xml"}})
+    with pytest.raises(SceneError, match="#none: has no local image asset"):
+        item_scene(empty, tmp_path / "items.json")
+
+
+def test_read_items_takes_a_collection_or_one_item(tmp_path):
+    one = _item("a", "2023-07-31T02:35:12Z", {})
+    (tmp_path / "item.json").write_text(json.dumps(one))
+    assert read_items(tmp_path / "item.json") == [one]
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(SceneError, match="not a STAC ItemCollection"):
+        read_items(tmp_path / "list.json")
+
+
+def test_scan_an_item_collection(tmp_path, write_raster):
+    write_raster(tmp_path / "img" / "a.tif")
+    write_raster(tmp_path / "img" / "a_udm2.tif", count=8)
+    write_raster(tmp_path / "img" / "b.tif")
+    items = _collection(
+        tmp_path / "items.json",
+        _item("a", "2023-07-31T02:35:12Z", {"analytic": {"href": "img/a.tif"},
+                                            "udm2": {"href": "img/a_udm2.tif"}}),
+        _item("b", "2023-07-30T01:00:00+09:00", {"analytic": {"href": "img/b.tif"}}),
+        _item("c", "2023-07-31T00:00:00Z", {"analytic": {"href": "s3://bucket/c.tif"}}),
+    )  # fmt: skip
+    result = scan(items)
+    assert [s.scene_id for s in result.scenes] == ["b", "a"]  # by acquisition time
+    b, a = result.scenes
+    assert (a.time_source, a.acquired) == ("stac", pd.Timestamp("2023-07-31T02:35:12Z"))
+    assert b.acquired == pd.Timestamp("2023-07-29T16:00:00Z")
+    assert a.provider == "planetscope"
+    assert a.mask_path == (tmp_path / "img" / "a_udm2.tif").resolve()
+    assert [str(e).split(":")[0] for e in result.errors] == [f"{items}#c"]
