@@ -1,4 +1,5 @@
-"""Find the images in a folder and describe each acquisition: time, CRS, GSD, footprint.
+"""Find the images in a folder (or a STAC ItemCollection) and describe each acquisition:
+time, CRS, GSD, footprint.
 
 :func:`scan` walks a folder recursively for georeferenced imagery, any case of suffix
 (:mod:`dwelltime.formats`): GeoTIFF/COG, JPEG 2000 (as Pléiades and SPOT deliver) and NITF;
@@ -8,7 +9,8 @@ images for ``dwelltime detect --gsd``): listed in :attr:`ScanResult.pictures` an
 warning, not scenes. Provider usable-data masks (``*_udm2.tif``, ``*_udm.tif``) are not
 scenes: each is attached to the image in its folder whose stem starts with the mask's stem
 minus the ``_udm2``/``_udm`` suffix (Planet: ``<id>_3B_udm2.tif`` belongs to
-``<id>_3B_AnalyticMS_SR.tif``).
+``<id>_3B_AnalyticMS_SR.tif``). A STAC ItemCollection JSON file gives one image per item
+instead (:mod:`dwelltime.stac`).
 Acquisition times come from the sources listed in :mod:`dwelltime.timesources`, in that order
 of trust; every scene records which one it used in ``time_source``. A file that cannot be used
 (not an image, truncated, no CRS, no time, all nodata) becomes one :class:`SceneError` naming
