@@ -93,7 +93,6 @@ def detect(
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers
     from dwelltime.errors import DwelltimeError, WeightsError
-    from dwelltime.formats import IMAGE_SUFFIXES
     from dwelltime.io import write_layers, write_provenance
     from dwelltime.pipeline import detection_provenance
 
@@ -101,7 +100,7 @@ def detect(
         detector = load_detector(weights, device=device, precision=precision)
     except WeightsError as exc:
         raise click.ClickException(str(exc)) from exc
-    files = collect(paths, IMAGE_SUFFIXES)
+    files = collect(paths)
     frames, failed = [], 0
     with tqdm(unit="tile", desc="detect", disable=quiet(ctx)) as bar:
         for path in files:

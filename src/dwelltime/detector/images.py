@@ -12,17 +12,24 @@ import pandas as pd
 
 from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import SceneError
+from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
 
 #: Layer of detections in original-image pixels (no CRS).
 PIXEL_LAYER = "detections_pixels"
 
 
-def collect(paths: Iterable[Path], suffixes: Sequence[str]) -> list[Path]:
-    """Files among ``paths``, folders searched recursively for ``suffixes`` (sorted)."""
+def collect(paths: Iterable[Path]) -> list[Path]:
+    """Files among ``paths``, folders searched recursively for images (sorted; suffixes of
+    :data:`dwelltime.formats.IMAGE_SUFFIXES`, usable-data masks such as ``*_udm2.tif`` left
+    out)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
+            files += sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.lower().endswith(MASK_SUFFIXES)
+            )
         else:
             files.append(path)
     return files
