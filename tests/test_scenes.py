@@ -225,6 +225,14 @@ def test_pictures_need_a_georeference_beside_them(tmp_path, write_raster, caplog
     assert result.scenes == []
 
 
+def test_a_scene_without_time_only_when_none_is_required(tmp_path, write_raster):
+    image = write_raster(tmp_path / "undated.tif")
+    with pytest.raises(SceneError, match="no acquisition time"):
+        read_scene(image)
+    scene = read_scene(image, require_time=False)  # what detection alone asks
+    assert pd.isna(scene.acquired) and scene.time_source == "none"
+
+
 def test_date_only_file_name_is_refused(tmp_path, write_raster):
     image = write_raster(tmp_path / "sunan_20230731.tif")
     with pytest.raises(SceneError, match=r"sunan_20230731.tif: .*no time of day.*--times"):
@@ -248,7 +256,7 @@ def test_bad_files_are_reported_and_scan_goes_on(tmp_path, write_raster):
         "notime.tif",
     }
     assert "truncated" in reasons["cut_20230731T023512.tif"]
-    assert "not a readable GeoTIFF" in reasons["text_20230731T023512.tif"]
+    assert "not a readable image" in reasons["text_20230731T023512.tif"]
     assert "no CRS" in reasons["nocrs_20230731T023512.tif"]
     assert "no acquisition time" in reasons["notime.tif"]
     assert all("\n" not in str(e) and str(e).startswith(e.path) for e in result.errors)

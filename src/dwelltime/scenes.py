@@ -40,7 +40,7 @@ from dwelltime.formats import (
 from dwelltime.regrid import gsd_metres, mask_to_polygon
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_scene, read_items
-from dwelltime.timesources import NoTimeError, acquisition_time, stac_items
+from dwelltime.timesources import NoTimeError, TimeInfo, acquisition_time, stac_items
 
 __all__ = ["ScanResult", "Scene", "gsd_metres", "read_scene", "scan", "scenes_frame"]
 
@@ -185,8 +185,13 @@ def read_scene(
     times: Mapping[str, object] | None = None,
     stac_index: Mapping[Path, dict] | None = None,
     mask_path: Path | None = None,
+    require_time: bool = True,
 ) -> Scene:
-    """Describe one image; SceneError naming the file and the reason when it cannot be used."""
+    """Describe one image; SceneError naming the file and the reason when it cannot be used.
+
+    ``require_time=False`` (detection alone, which needs no date) gives a scene without an
+    acquisition time NaT ``acquired`` and ``time_source`` ``"none"`` instead of an error.
+    """
     import rasterio
     from rasterio.errors import RasterioError
 
@@ -203,12 +208,16 @@ def read_scene(
             crs = f"EPSG:{ds.crs.to_epsg()}" if ds.crs.to_epsg() else ds.crs.to_wkt()
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
     except RasterioError as e:
-        raise SceneError(path, f"not a readable GeoTIFF ({_first_line(e)})") from None
+        raise SceneError(path, f"not a readable image ({_first_line(e)})") from None
     try:
         info = acquisition_time(
             path, folder=folder or path.parent, tags=tags, times=times, stac_index=stac_index
         )
-    except (NoTimeError, ValueError) as e:
+    except NoTimeError as e:
+        if require_time:
+            raise SceneError(path, str(e)) from None
+        info = TimeInfo(pd.NaT, "none")
+    except ValueError as e:
         raise SceneError(path, str(e)) from None
     provider = info.provider
     if provider == "unknown" and mask_path is not None:

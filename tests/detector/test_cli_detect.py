@@ -93,6 +93,33 @@ def test_georeferenced_image_writes_map_layer(tmp_path, tiny_weights):
     assert (tmp_path / "out" / "detections.csv").is_file()
 
 
+def test_an_image_without_acquisition_time_is_detected(tmp_path):
+    """Shipped weights on a rendered Il-62 in a GeoTIFF that says nothing of its date."""
+    from dwelltime.io import read_layer
+    from dwelltime.synth import render_chip
+
+    chip = render_chip(
+        np.random.default_rng(3),
+        size_px=256,
+        gsd_m=0.5,
+        source_gsd_m=0.5,
+        types=["IL62"],
+        n_aircraft=(1, 1),
+        cloud_probability=0.0,
+    )
+    tif = tmp_path / "no_date_at_all.tif"
+    with rasterio.open(
+        tif, "w", driver="GTiff", width=256, height=256, count=3, dtype="uint8",
+        crs="EPSG:32651", transform=from_origin(350000, 4340000, 0.5, 0.5),
+    ) as ds:  # fmt: skip
+        ds.write(chip.image.transpose(2, 0, 1))
+    result = CliRunner().invoke(main, ["-q", "detect", str(tif), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    rows = read_layer(tmp_path / "out" / "dwelltime.gpkg", "detections")
+    assert len(rows) == 1  # the one aircraft
+    assert rows["acquired"].isna().all()
+
+
 def test_unreadable_file_is_skipped_with_its_name(tmp_path, tiny_weights):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not an image")

@@ -109,7 +109,7 @@ def _detect_scene(
     from dwelltime.scenes import read_scene
     from dwelltime.tiling import iter_tiles
 
-    scene = read_scene(path)
+    scene = read_scene(path, require_time=False)
     if airport:
         site = lookup_airport(airport)
         aprons = load_aprons(site)
