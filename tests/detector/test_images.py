@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dwelltime.detector.images import collect
 
 
@@ -9,6 +11,21 @@ def test_folders_give_their_images_without_masks(tmp_path):
     for name in ("a.tif", "a_3B_udm2.tif", "b.JP2", "notes.txt", "sub/c.png", "sub/d.ntf"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"")
-    found = collect([tmp_path, tmp_path / "notes.txt"])
+    found, errors = collect([tmp_path, tmp_path / "notes.txt"])
     names = [p.relative_to(tmp_path).as_posix() for p in found]
     assert names == ["a.tif", "b.JP2", "sub/c.png", "sub/d.ntf", "notes.txt"]
+    assert errors == []
+
+
+def test_a_stac_item_collection_gives_its_items_images(tmp_path):
+    def item(item_id, href):
+        return {"type": "Feature", "id": item_id, "properties": {}, "assets": {"d": {"href": href}}}
+
+    items = {
+        "type": "FeatureCollection",
+        "features": [item("a", "img/a.tif"), item("b", "s3://b.tif")],
+    }
+    (tmp_path / "items.json").write_text(json.dumps(items))
+    found, errors = collect([tmp_path / "items.json"])
+    assert found == [tmp_path / "img" / "a.tif"]
+    assert [str(e).split(":")[0] for e in errors] == [f"{tmp_path / 'items.json'}#b"]

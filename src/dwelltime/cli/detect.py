@@ -69,8 +69,9 @@ def detect(
     formats: tuple[str, ...],
     overwrite: bool,
 ) -> None:
-    """Find aircraft in the images PATH... (files or folders): footprint, heading, length,
-    span, type and score, one row per aircraft with the image it came from.
+    """Find aircraft in the images PATH... (files, folders or STAC ItemCollection JSON files):
+    footprint, heading, length, span, type and score, one row per aircraft with the image it
+    came from.
 
     Georeferenced images (GeoTIFF, JPEG 2000, NITF; PNG/JPEG with a world file and a CRS)
     are tiled at the detector's GSD and give footprints in the local UTM CRS (layer
@@ -100,8 +101,10 @@ def detect(
         detector = load_detector(weights, device=device, precision=precision)
     except WeightsError as exc:
         raise click.ClickException(str(exc)) from exc
-    files = collect(paths)
-    frames, failed = [], 0
+    files, unusable = collect(paths)
+    for exc in unusable:
+        click.echo(f"skipped {exc}", err=True)
+    frames, failed = [], len(unusable)
     with tqdm(unit="tile", desc="detect", disable=quiet(ctx)) as bar:
         for path in files:
             try:
@@ -126,7 +129,7 @@ def detect(
             )
             click.echo(f"{path}: {len(frame)} aircraft; {where}")
     if not frames:
-        raise click.ClickException(f"no usable image among {len(files)} file(s)")
+        raise click.ClickException(f"no usable image among {len(files) + failed} input(s)")
     if out is not None:
         try:
             with warnings.catch_warnings():  # a pixel-frame layer has no CRS on purpose

@@ -13,16 +13,19 @@ import pandas as pd
 from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import SceneError
 from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
+from dwelltime.stac import is_item_file, item_scene, read_items
 
 #: Layer of detections in original-image pixels (no CRS).
 PIXEL_LAYER = "detections_pixels"
 
 
-def collect(paths: Iterable[Path]) -> list[Path]:
-    """Files among ``paths``, folders searched recursively for images (sorted; suffixes of
-    :data:`dwelltime.formats.IMAGE_SUFFIXES`, usable-data masks such as ``*_udm2.tif`` left
-    out)."""
+def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
+    """Image files among ``paths`` and the inputs that give none. Folders are searched
+    recursively for images (sorted; suffixes of :data:`dwelltime.formats.IMAGE_SUFFIXES`,
+    usable-data masks such as ``*_udm2.tif`` left out); a STAC ItemCollection JSON gives its
+    items' local images (:mod:`dwelltime.stac`; an item without one is an error)."""
     files: list[Path] = []
+    errors: list[SceneError] = []
     for path in paths:
         if path.is_dir():
             files += sorted(
@@ -30,9 +33,20 @@ def collect(paths: Iterable[Path]) -> list[Path]:
                 for p in path.rglob("*")
                 if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.lower().endswith(MASK_SUFFIXES)
             )
+        elif is_item_file(path):
+            try:
+                items = read_items(path)
+            except SceneError as exc:
+                errors.append(exc)
+                continue
+            for item in items:
+                try:
+                    files.append(item_scene(item, path).image)
+                except SceneError as exc:
+                    errors.append(exc)
         else:
             files.append(path)
-    return files
+    return files, errors
 
 
 def detect_image(
