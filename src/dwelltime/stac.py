@@ -21,7 +21,7 @@ from dwelltime.errors import SceneError
 from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
 
 #: Asset roles that are never the scene's image.
-NOT_IMAGE_ROLES = frozenset({"thumbnail", "overview", "visual-thumbnail", "metadata"})
+NOT_IMAGE_ROLES = frozenset({"thumbnail", "overview", "metadata"})
 
 
 @dataclass(frozen=True)
