@@ -41,6 +41,11 @@ def test_image_asset_prefers_data_role_and_skips_thumbnails_and_masks(tmp_path):
     found = item_scene(item, tmp_path / "items.json")
     assert found.image == tmp_path / "a_sr.tif"
     assert found.mask == tmp_path / "a_udm2.tif"
+    masks_first = _item("b", "2023-07-31T02:35:12Z", {
+        "clouds": {"href": "b_clouds.tif", "roles": ["data-mask"]},
+        "visual": {"href": "b_visual.tif", "roles": ["visual"]},
+    })  # fmt: skip
+    assert item_scene(masks_first, tmp_path / "items.json").image == tmp_path / "b_visual.tif"
 
 
 def test_item_without_local_image_is_an_error_naming_it(tmp_path):

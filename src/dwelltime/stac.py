@@ -21,7 +21,7 @@ from dwelltime.errors import SceneError
 from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
 
 #: Asset roles that are never the scene's image.
-NOT_IMAGE_ROLES = frozenset({"thumbnail", "overview", "metadata"})
+NOT_IMAGE_ROLES = frozenset({"thumbnail", "overview", "metadata", "data-mask"})
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,14 @@ def item_scene(item: dict[str, Any], source: Path) -> ItemScene:
         href = str((asset or {}).get("href", "")).removeprefix("file://")
         roles = set((asset or {}).get("roles") or [])
         suffix = PurePosixPath(href).suffix.lower()
-        if not href or suffix not in IMAGE_SUFFIXES or roles & NOT_IMAGE_ROLES:
+        if not href or suffix not in IMAGE_SUFFIXES:
             continue
-        if "://" in href:
+        if PurePosixPath(href).stem.lower().endswith(MASK_SUFFIXES):
+            masks += [] if "://" in href else [base / href]
+        elif roles & NOT_IMAGE_ROLES:
+            continue
+        elif "://" in href:
             remote.append(href)
-        elif PurePosixPath(href).stem.lower().endswith(MASK_SUFFIXES):
-            masks.append(base / href)
         else:
             images.append((0 if "data" in roles else 1, len(images), base / href))
     if not images:
