@@ -2,8 +2,8 @@
 
 The Airbus boxes are axis-aligned, so each predicted oriented footprint is compared through
 the axis-aligned box enclosing its fuselage and wing, cut to the image frame as such labels
-are drawn (``dwelltime.footprints.cross_boxes``, ``clip_boxes``): AP50, AP75,
-precision/recall at the shipped threshold, best F1. Images
+are drawn (``dwelltime.footprints.cross_boxes``, ``clip_boxes``): AP50, AP75, precision and
+recall at the shipped threshold, best F1. Images
 are Pléiades extracts of about 0.5 m without georeference (``--gsd``). Uses the shipped
 weights, else ``--weights``; ``--random`` allows an untrained network (a smoke run).
 

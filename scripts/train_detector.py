@@ -44,7 +44,9 @@ from dwelltime.detector.datasets import (
     Mixed,
     SyntheticChips,
     add_airbus_options,
+    add_small_share_option,
     airbus_images,
+    small_share_note,
     synthetic_labels,
 )
 from dwelltime.detector.losses import detector_loss
@@ -100,13 +102,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width-mult", type=float, default=1.0)
     p.add_argument("--fpn-channels", type=int, default=64)
     p.add_argument("--p-real", type=float, default=0.4, help="share of real crops per batch")
-    p.add_argument(
-        "--small-share",
-        type=float,
-        default=0.0,
-        help="share of synthetic aircraft drawn smaller than any catalog type (type unknown)",
-    )
     add_airbus_options(p)
+    add_small_share_option(p)
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "detector")
@@ -426,7 +423,7 @@ def save(model, classes, args, metrics, history, wall_s, device, init_card=None)
             "hardware": hardware,
             "wall_time_s": round(wall_s, 1),
             "data": "dwelltime.synth.render_chip chips (source GSD 0.3-3 m log-uniform"
-            + (f", {args.small_share:.0%} of aircraft scaled to 9-22 m" if args.small_share else "")
+            + small_share_note(args.small_share)
             + ")"
             + (
                 ""

@@ -49,7 +49,9 @@ from dwelltime.detector import Detector
 from dwelltime.detector.datasets import (
     BoxImage,
     add_airbus_options,
+    add_small_share_option,
     airbus_images,
+    small_share_note,
     type_indices,
 )
 from dwelltime.detector.decode import DecodeConfig
@@ -120,12 +122,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size-weight", type=float, default=5.0, help="weight of the size L1 loss")
     p.add_argument("--negatives", type=float, default=3.0, help="most non-aircraft per aircraft")
     p.add_argument(
-        "--small-share",
-        type=float,
-        default=0.0,
-        help="share of chip aircraft drawn smaller than any catalog type (type unknown)",
-    )
-    p.add_argument(
         "--distill",
         type=float,
         default=1.0,
@@ -141,6 +137,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="fine-tune the refiner the base weights carry instead of training a new one",
     )
     add_airbus_options(p)
+    add_small_share_option(p)
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "refiner")
     p.add_argument("--models-dir", type=Path, default=models_dir())
     p.add_argument("--no-save", action="store_true", help="do not write weights")
@@ -530,7 +527,7 @@ def describe_run(args, history, wall_s, device) -> dict:
     flags += ["--synthetic-only"] if args.synthetic_only else []
     flags += ["--continue"] if args.continue_ else []
     real = "" if args.synthetic_only else " and on the Airbus training sites' images"
-    small = f", {args.small_share:.0%} of aircraft scaled to 9-22 m" if args.small_share else ""
+    small = small_share_note(args.small_share)
     return {
         "command": "python scripts/train_refiner.py " + " ".join(flags),
         "hardware": hardware,

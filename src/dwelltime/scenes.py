@@ -39,7 +39,7 @@ from dwelltime.formats import (
 )
 from dwelltime.regrid import gsd_metres, mask_to_polygon
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
-from dwelltime.stac import is_item_file, item_scene, read_items
+from dwelltime.stac import is_item_file, item_scenes
 from dwelltime.timesources import NoTimeError, TimeInfo, acquisition_time, stac_items
 
 __all__ = ["ScanResult", "Scene", "gsd_metres", "read_scene", "scan", "scenes_frame"]
@@ -160,21 +160,15 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
 def _item_sources(path: Path) -> tuple[list[_Source], dict[Path, dict], ScanResult]:
     """One image per item of a STAC ItemCollection file, the items by their image, and a
     result holding the items without a local image as errors."""
-    result, sources, stac_index = ScanResult(), [], {}
-    items = read_items(path)
-    ids = Counter(str(item.get("id", "")) for item in items)
-    for item in items:
-        try:
-            found = item_scene(item, path)
-        except SceneError as e:
-            result.errors.append(e)
-            continue
-        item_id = str(item.get("id", ""))
-        unique = item_id and ids[item_id] == 1
-        scene_id = item_id if unique else found.image.stem
-        sources.append(_Source(found.image, scene_id, found.mask))
-        stac_index[found.image.resolve()] = item
-    return sources, stac_index, result
+    found, errors = item_scenes(path)
+    ids = Counter(str(f.item.get("id", "")) for f in found)
+    sources, stac_index = [], {}
+    for f in found:
+        item_id = str(f.item.get("id", ""))
+        scene_id = item_id if item_id and ids[item_id] == 1 else f.image.stem
+        sources.append(_Source(f.image, scene_id, f.mask))
+        stac_index[f.image.resolve()] = f.item
+    return sources, stac_index, ScanResult(errors=errors)
 
 
 def read_scene(

@@ -53,25 +53,45 @@ def read_items(path: Path) -> list[dict[str, Any]]:
     return [item for item in items if isinstance(item, dict)]
 
 
+def item_scenes(path: Path) -> tuple[list[ItemScene], list[SceneError]]:
+    """The image and mask of every item in the JSON file ``path`` (:func:`read_items`, whose
+    SceneError for a file that holds no items goes to the caller), and one SceneError per item
+    without a local image."""
+    found, errors = [], []
+    for item in read_items(path):
+        try:
+            found.append(item_scene(item, path))
+        except SceneError as exc:
+            errors.append(exc)
+    return found, errors
+
+
+def local_path(href: str, base: Path) -> Path | None:
+    """The local file an asset's ``href`` names (relative ones start in ``base``; ``file://``
+    allowed), or None for a remote one (``https://``, ``s3://``…)."""
+    path = href.removeprefix("file://")
+    return None if not path or "://" in path else Path(base) / path
+
+
 def item_scene(item: dict[str, Any], source: Path) -> ItemScene:
     """The image and mask of ``item`` read from the JSON file ``source`` (relative hrefs start
     beside it); SceneError naming the item when it has no local image."""
-    base = Path(source).parent
     images, masks, remote = [], [], []
     for asset in (item.get("assets") or {}).values():
-        href = str((asset or {}).get("href", "")).removeprefix("file://")
+        href = str((asset or {}).get("href", ""))
+        local = local_path(href, Path(source).parent)
         roles = set((asset or {}).get("roles") or [])
-        suffix = PurePosixPath(href).suffix.lower()
-        if not href or suffix not in IMAGE_SUFFIXES:
+        name = PurePosixPath(href)
+        if not href or name.suffix.lower() not in IMAGE_SUFFIXES:
             continue
-        if PurePosixPath(href).stem.lower().endswith(MASK_SUFFIXES):
-            masks += [] if "://" in href else [base / href]
+        if name.stem.lower().endswith(MASK_SUFFIXES):
+            masks += [] if local is None else [local]
         elif roles & NOT_IMAGE_ROLES:
             continue
-        elif "://" in href:
+        elif local is None:
             remote.append(href)
         else:
-            images.append((0 if "data" in roles else 1, len(images), base / href))
+            images.append((0 if "data" in roles else 1, len(images), local))
     if not images:
         reason = (
             f"its image is only remote ({remote[0]}); download the items first, dwelltime "

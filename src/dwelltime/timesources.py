@@ -34,6 +34,8 @@ from typing import Any
 
 import pandas as pd
 
+from dwelltime.stac import local_path
+
 log = logging.getLogger(__name__)
 
 #: A date and a time of day in a file name: 20230731T023512, 20230731_023512,
@@ -120,9 +122,9 @@ def stac_items(json_paths: Iterable[Path]) -> dict[Path, dict[str, Any]]:
         if not _is_stac_item(item):
             continue
         for asset in (item.get("assets") or {}).values():
-            href = str((asset or {}).get("href", ""))
-            if href and "://" not in href.removeprefix("file://"):
-                index[(p.parent / href.removeprefix("file://")).resolve()] = item
+            local = local_path(str((asset or {}).get("href", "")), p.parent)
+            if local is not None:
+                index[local.resolve()] = item
     return index
 
 

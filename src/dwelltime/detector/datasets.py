@@ -123,6 +123,25 @@ def add_airbus_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_small_share_option(parser: argparse.ArgumentParser) -> None:
+    """The training scripts' ``--small-share`` option (:class:`SyntheticChips`)."""
+    parser.add_argument(
+        "--small-share",
+        type=float,
+        default=0.0,
+        help="share of synthetic aircraft drawn smaller than any catalog type (type unknown)",
+    )
+
+
+def small_share_note(share: float) -> str:
+    """How a model card's data line says that ``share`` of the synthetic aircraft were small
+    (``""`` when none were)."""
+    from dwelltime.synth.chips import SMALL_LENGTH_RANGE_M
+
+    lo, hi = SMALL_LENGTH_RANGE_M
+    return f", {share:.0%} of aircraft scaled to {lo:g}-{hi:g} m" if share else ""
+
+
 def read_airbus(root: Path) -> list[BoxImage]:
     """The Airbus aircraft sample (``annotations.csv``, ``sites.csv``, ``images/``)."""
     ann = pd.read_csv(root / "annotations.csv")

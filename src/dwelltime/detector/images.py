@@ -13,7 +13,7 @@ import pandas as pd
 from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import SceneError
 from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
-from dwelltime.stac import is_item_file, item_scene, read_items
+from dwelltime.stac import is_item_file, item_scenes
 
 #: Layer of detections in original-image pixels (no CRS).
 PIXEL_LAYER = "detections_pixels"
@@ -35,15 +35,12 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
             )
         elif is_item_file(path):
             try:
-                items = read_items(path)
-            except SceneError as exc:
+                found, unusable = item_scenes(path)
+            except SceneError as exc:  # not an item collection at all
                 errors.append(exc)
                 continue
-            for item in items:
-                try:
-                    files.append(item_scene(item, path).image)
-                except SceneError as exc:
-                    errors.append(exc)
+            files += [f.image for f in found]
+            errors += unusable
         else:
             files.append(path)
     return files, errors
