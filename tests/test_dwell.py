@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from dwelltime.dwell import bounding_absences, dwell_interval, hours
+from dwelltime.dwell import (
+    PRIOR_FLOOR_H,
+    bounding_absences,
+    dwell_estimate,
+    dwell_interval,
+    hours,
+)
 
 T0 = pd.Timestamp("2026-07-31T00:00:00Z")
 
@@ -24,8 +31,33 @@ def test_bounded_both_ends():
     assert d.last_absent_before == at(0) and d.first_absent_after == at(58)
     assert d.min_h == 36.0
     assert d.max_h == 58.0
-    assert d.est_h == pytest.approx((36 + 58) / 2)
+    assert d.est_h == pytest.approx(sampled_median((0, 10), (46, 58)), abs=0.1)
+    assert d.est_h < (36 + 58) / 2  # short stays are likelier than long ones
     assert not d.censored_start and not d.censored_end
+
+
+def sampled_median(arrival: tuple[float, float], departure: tuple[float, float]) -> float:
+    """The estimate's definition by sampling: arrival and departure uniform in their windows
+    (hours), each draw weighted by the log-uniform prior; the weighted median, hours."""
+    rng = np.random.default_rng(0)
+    dwell = rng.uniform(*departure, 400_000) - rng.uniform(*arrival, 400_000)
+    order = np.sort(dwell)
+    cumulative = np.cumsum(1 / np.maximum(order, PRIOR_FLOOR_H))
+    return float(order[np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def test_a_single_sighting_between_two_absences_is_estimated_short_of_the_midpoint():
+    d = dwell_interval([at(10)], [at(0), at(34)])
+    assert d.min_h == 0.0 and d.max_h == 34.0
+    assert d.est_h == pytest.approx(sampled_median((0, 10), (10, 34)), abs=0.1)
+    assert 0.0 < d.est_h < 17.0
+
+
+def test_known_arrival_and_departure_times_give_the_dwell_itself():
+    assert dwell_estimate((at(3), at(3)), (at(40), at(40))) == pytest.approx(37.0)
+    assert dwell_estimate((at(3), at(3)), (at(40), at(50))) == pytest.approx(
+        sampled_median((3, 3), (40, 50)), abs=0.05
+    )
 
 
 def test_censored_start_keeps_observed_part():
@@ -33,7 +65,9 @@ def test_censored_start_keeps_observed_part():
     assert d.censored_start and not d.censored_end
     assert math.isnan(d.max_h)
     assert d.min_h == 10.0
-    assert d.est_h == pytest.approx(15.0)  # t_i to midpoint of [t_j, t_b]
+    # arrival at t_i, departure uniform in [t_j, t_b]: dwell uniform on [10, 20] h, weighted
+    # by 1/d, whose median is the geometric mean
+    assert d.est_h == pytest.approx(math.sqrt(10 * 20), abs=0.01)
 
 
 def test_censored_both_ends_single_sighting():

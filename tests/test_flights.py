@@ -7,6 +7,7 @@ import logging
 import pandas as pd
 import pytest
 
+from dwelltime.dwell import dwell_estimate
 from dwelltime.flights import FLIGHT_COLUMNS, FlightsError, read_flights, tighten_with_flights
 from dwelltime.linking import stays_frame
 
@@ -91,7 +92,7 @@ def test_flights_tighten_both_ends(flights_csv):
     assert stays.iloc[0]["dwell_max_h"] == 96.0  # input unchanged
 
 
-def test_several_arrivals_take_the_earliest_and_the_midpoint(tmp_path):
+def test_several_arrivals_take_the_earliest_and_leave_a_window(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text(
         "time,airport,event,type\n"
@@ -102,8 +103,12 @@ def test_several_arrivals_take_the_earliest_and_the_midpoint(tmp_path):
     row = out.iloc[0]
     assert row["last_absent_before"] == t("2023-07-30 10:00")
     assert row["dwell_max_h"] == pytest.approx(89.0)
-    # start estimate midway 30 Jul 10:00 – 31 Jul 03:00; end midway 2 Aug 03:00 – 3 Aug 03:00
-    assert row["dwell_est_h"] == pytest.approx(48 + 8.5 + 12)
+    # the arrival between 30 Jul 10:00 and 31 Jul 03:00; the departure as imaged
+    arrival, departure = (
+        (t("2023-07-30 10:00"), t("2023-07-31 03:00")),
+        (t("2023-08-02 03:00"), t("2023-08-03 03:00")),
+    )
+    assert row["dwell_est_h"] == pytest.approx(dwell_estimate(arrival, departure))
     assert row["end_bounded_by"] == "s9"
 
 

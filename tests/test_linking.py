@@ -12,6 +12,7 @@ import shapely
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from dwelltime.dwell import dwell_estimate
 from dwelltime.linking import STAY_EXTRA_COLUMNS, LinkConfig, link_stays, stay_visibility
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, STAY_COLUMNS
 
@@ -80,7 +81,7 @@ def test_one_aircraft_seen_in_consecutive_visible_scenes():
     assert (stay["last_absent_before"], stay["first_absent_after"]) == (at(0), at(48))
     assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("s0", "s4")
     assert stay["dwell_min_h"] == 24.0 and stay["dwell_max_h"] == 48.0
-    assert stay["dwell_est_h"] == 36.0
+    assert stay["dwell_est_h"] == dwell_estimate((at(0), at(12)), (at(36), at(48)))
     assert not stay["censored_start"] and not stay["censored_end"]
     assert stay["n_seen"] == 3 and stay["scene_ids"] == "s1;s2;s3"
     assert stay["detection_ids"] == "s1:0;s2:1;s3:2"
@@ -101,7 +102,9 @@ def test_seen_at_the_edges_is_censored():
     dets = detections([sighting(s) for s in ("s0", "s1")] + [sighting("s7", x=400)])
     first, last = link_stays(dets, coverage(SCENES)).itertuples()
     assert first.censored_start and not first.censored_end and first.start_bounded_by == ""
-    assert math.isnan(first.dwell_max_h) and first.dwell_est_h == pytest.approx(18.0)
+    assert math.isnan(first.dwell_max_h) and first.dwell_est_h == pytest.approx(
+        math.sqrt(12 * 24), abs=0.01
+    )
     assert last.censored_end and not last.censored_start and last.end_bounded_by == ""
 
 

@@ -20,9 +20,9 @@ Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < `
 * likewise the latest matching departure in ``(t_j, t_b)`` replaces ``t_b``;
 * ``start_bounded_by`` / ``end_bounded_by`` then say ``flight:<row>`` (1-based data row of the
   CSV) instead of a scene id;
-* ``dwell_max_h`` is recomputed as ``t_b − t_a``; in ``dwell_est_h`` an end bounded by exactly
-  one matching movement uses that movement's time (it is the arrival or departure), otherwise
-  the midpoint rule of :mod:`dwelltime.dwell`.
+* ``dwell_max_h`` is recomputed as ``t_b − t_a``; ``dwell_est_h`` is recomputed by the rule of
+  :mod:`dwelltime.dwell`, where an end bounded by exactly one matching movement has that
+  movement's time (it is the arrival or departure) and otherwise the tightened window.
 
 A censored end (no ``t_a`` or no ``t_b``) stays open: an arrival of the same type before the
 first sighting does not show that *this* aircraft came then. Stays of type ``unknown`` are
@@ -38,7 +38,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from dwelltime.dwell import end_estimate, hours
+from dwelltime.dwell import dwell_estimate, end_window, hours
 from dwelltime.errors import DwelltimeError
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
             continue
         t_i, t_j = stay["first_seen"], stay["last_seen"]
         t_a, t_b = stay["last_absent_before"], stay["first_absent_after"]
-        start, end = end_estimate(t_a, t_i), end_estimate(t_b, t_j)
+        arrival, departure = end_window(t_a, t_i), end_window(t_b, t_j)
         if not pd.isna(t_a):
             arr = same[(same["event"] == "arr") & (same["time"] > t_a) & (same["time"] < t_i)]
             if len(arr):
@@ -145,7 +145,7 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
                 t_a = first["time"]
                 out.at[i, "last_absent_before"] = t_a
                 out.at[i, "start_bounded_by"] = f"flight:{first['row']}"
-                start = t_a if len(arr) == 1 else end_estimate(t_a, t_i)
+                arrival = (t_a, t_a) if len(arr) == 1 else end_window(t_a, t_i)
         if not pd.isna(t_b):
             dep = same[(same["event"] == "dep") & (same["time"] > t_j) & (same["time"] < t_b)]
             if len(dep):
@@ -153,10 +153,10 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
                 t_b = last["time"]
                 out.at[i, "first_absent_after"] = t_b
                 out.at[i, "end_bounded_by"] = f"flight:{last['row']}"
-                end = t_b if len(dep) == 1 else end_estimate(t_b, t_j)
+                departure = (t_b, t_b) if len(dep) == 1 else end_window(t_b, t_j)
         if not (pd.isna(t_a) or pd.isna(t_b)):
             out.at[i, "dwell_max_h"] = hours(t_b - t_a)
-        out.at[i, "dwell_est_h"] = hours(end - start)
+        out.at[i, "dwell_est_h"] = dwell_estimate(arrival, departure)
     return out
 
 

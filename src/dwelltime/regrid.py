@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,12 @@ from affine import Affine
 STRETCH_MAX_PX = 512
 #: Percentiles of valid pixels mapped to 0 and 255 by the per-scene stretch.
 STRETCH_PERCENTILES = (2.0, 98.0)
+
+# rasterio's reproject() of in-memory arrays now and then says "Dataset has no geotransform"
+# when several threads reproject at once (co-registration reads scenes in threads), although
+# the output is right (opendatacube/odc-geo#131). read_to_grid always passes both transforms,
+# so the message is only noise in the user's terminal.
+warnings.filterwarnings("ignore", message="Dataset has no geotransform", module="rasterio.warp")
 
 
 @dataclass(frozen=True)
