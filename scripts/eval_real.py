@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from dwelltime.detector.datasets import AIRBUS_DEV_DIR, AIRBUS_VALIDATION_SITES
@@ -24,6 +25,10 @@ from dwelltime.evaluation.objects import EvalImage, Objects
 from dwelltime.evaluation.predict import lower_score_floor, predict_image, shipped_threshold
 from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
 from dwelltime.precision import PRECISIONS
+from dwelltime.synth.degrade import coarsen
+
+#: Optics blur of ``--coarsen-to`` (Gaussian σ, coarse pixels): a soft satellite's.
+COARSEN_BLUR_PX = 0.6
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, default=AIRBUS_DEV_DIR, help="The airbus_dev folder.")
     parser.add_argument("--sites", nargs="+", default=list(AIRBUS_VALIDATION_SITES))
     parser.add_argument("--gsd", type=float, default=0.5, help="Metres per pixel of the images.")
+    parser.add_argument(
+        "--coarsen-to",
+        type=float,
+        default=None,
+        metavar="METRES",
+        help="First resample the images (and labels) to this GSD with a sensor-like blur "
+        f"({COARSEN_BLUR_PX} px): real aircraft as a coarse sensor such as PlanetScope (3 m) "
+        "would see them.",
+    )
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--random", action="store_true", help="Untrained network if no weights.")
     parser.add_argument("--device", default="auto")
@@ -79,18 +93,22 @@ def main(argv: list[str] | None = None) -> None:
     images = []
     for i, name in enumerate(names, start=1):
         logging.info("%d/%d %s", i, len(names), name)
-        rgb = read_rgb(args.data / "images" / name)
+        rgb, gsd = read_rgb(args.data / "images" / name), args.gsd
+        truth = boxes.get(name, Objects.empty())
+        if args.coarsen_to:
+            coarse = coarsen(rgb.transpose(1, 2, 0), gsd, args.coarsen_to, COARSEN_BLUR_PX)
+            rgb, gsd = coarse.transpose(2, 0, 1), args.coarsen_to
+            truth = replace(truth, polygons=truth.polygons * (args.gsd / gsd))
         preds = predict_image(
             detector,
             rgb,
-            args.gsd,
+            gsd,
             tile_px=args.tile_size,
             overlap_px=args.overlap,
             batch_size=args.batch_size,
         )
-        truth = boxes.get(name, Objects.empty())
         size = (rgb.shape[2], rgb.shape[1])  # (3, H, W)
-        images.append(EvalImage(Path(name).stem, args.gsd, truth, preds, size_px=size))
+        images.append(EvalImage(Path(name).stem, gsd, truth, preds, size_px=size))
     result = evaluate_images(
         images, score_threshold=threshold, threshold_source=source, axis_aligned=True
     )

@@ -40,6 +40,7 @@ from dwelltime.detector import (
 )
 from dwelltime.detector.datasets import (
     AIRBUS_VALIDATION_SITES,
+    COARSE_GSD_RANGE_M,
     BoxCrops,
     Mixed,
     SyntheticChips,
@@ -84,6 +85,7 @@ RECIPE_ARGS = (
     "stride",
     "p_real",
     "small_share",
+    "coarse_real",
     "max_minutes",
 )
 SYNTHETIC_LICENCE = "Apache-2.0 (trained only on dwelltime's own synthetic imagery)."
@@ -102,6 +104,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width-mult", type=float, default=1.0)
     p.add_argument("--fpn-channels", type=int, default=64)
     p.add_argument("--p-real", type=float, default=0.4, help="share of real crops per batch")
+    p.add_argument(
+        "--coarse-real",
+        type=float,
+        default=0.0,
+        help="share of the real crops made to look as if taken at "
+        f"{COARSE_GSD_RANGE_M[0]:g}-{COARSE_GSD_RANGE_M[1]:g} m (coarse sensors)",
+    )
     add_airbus_options(p)
     add_small_share_option(p)
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers")
@@ -144,7 +153,13 @@ def make_loader(args: argparse.Namespace, classes: list[str], start_step: int) -
     real = None
     if not args.synthetic_only:
         train = airbus_images(args.airbus, validation=False)
-        real = BoxCrops(train, seed=seed, size_px=args.size, stride=args.stride)
+        real = BoxCrops(
+            train,
+            seed=seed,
+            size_px=args.size,
+            stride=args.stride,
+            coarse_share=args.coarse_real,
+        )
     data = Mixed(synthetic, real, p_real=args.p_real, seed=seed)
     return DataLoader(
         data,
@@ -429,7 +444,14 @@ def save(model, classes, args, metrics, history, wall_s, device, init_card=None)
                 ""
                 if args.synthetic_only
                 else f" + Airbus aircraft sample crops (box-supervised, p={args.p_real}, "
-                f"sites {','.join(AIRBUS_VALIDATION_SITES)} held out)"
+                f"sites {','.join(AIRBUS_VALIDATION_SITES)} held out"
+                + (
+                    f"; {args.coarse_real:.0%} of them made to look "
+                    f"{COARSE_GSD_RANGE_M[0]:g}-{COARSE_GSD_RANGE_M[1]:g} m"
+                    if args.coarse_real
+                    else ""
+                )
+                + ")"
             ),
             "final_losses": history[-1] if history else {},
             "history": history,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from dwelltime.detector.datasets import (
@@ -67,3 +68,27 @@ def test_real_crops_from_a_tiny_airbus_folder(tmp_path):
     image, targets = BoxCrops([item], seed=0, size_px=64, stride=4).sample(np.random.default_rng(0))
     assert image.shape == (3, 64, 64)
     assert int(targets["mask"].sum()) + float((targets["heatmap_weight"] == 0).sum()) > 0
+
+
+def test_coarse_crops_blur_the_pixels_and_keep_the_labels(tmp_path):
+    (tmp_path / "images").mkdir()
+    checker = (np.indices((96, 96)).sum(0) % 2 * 255).astype(np.uint8)  # 1-pixel detail
+    Image.fromarray(np.repeat(checker[..., None], 3, 2)).save(tmp_path / "images" / "a.png")
+    (tmp_path / "sites.csv").write_text("image,site_id\na.png,S01\n")
+    (tmp_path / "annotations.csv").write_text(
+        'id,image_id,geometry,class\n1,a.png,"[(20, 20), (60, 20), (60, 50), (20, 50), (20, 20)]"'
+        ",Airplane\n"
+    )
+    (item,) = read_airbus(tmp_path)
+
+    def sample(share: float):
+        crops = BoxCrops([item], seed=0, size_px=64, stride=4, coarse_share=share)
+        return crops.sample(np.random.default_rng(0))
+
+    sharp, coarse = sample(0.0), sample(1.0)
+    assert sharp[0].float().std() > 100  # the checkerboard as is
+    assert coarse[0].float().std() < 20  # 1-3 m: the 0.5 m detail is gone
+    for name, target in sharp[1].items():
+        assert torch.equal(target, coarse[1][name]), name
+    default = BoxCrops([item], seed=0, size_px=64, stride=4).sample(np.random.default_rng(0))
+    assert torch.equal(default[0], sharp[0])  # share 0 draws nothing: old streams unchanged

@@ -27,6 +27,10 @@ AIRBUS_DEV_DIR = Path("/work/shared/data/real/airbus_dev")
 #: Airbus sample sites held out for validation.
 AIRBUS_VALIDATION_SITES: tuple[str, ...] = ("S03", "S13", "S21")
 
+#: Source GSD range (metres, drawn log-uniformly) that ``BoxCrops(coarse_share=…)`` makes real
+#: crops look as if taken at: labelled real aircraft as coarse sensors (PlanetScope 3 m) see them.
+COARSE_GSD_RANGE_M = (1.0, 3.0)
+
 Sample = tuple[torch.Tensor, dict[str, torch.Tensor]]
 
 
@@ -186,15 +190,35 @@ def flip_rotate(image: np.ndarray, boxes: list[np.ndarray], k: int, flip: bool):
     return np.ascontiguousarray(image), out
 
 
+def coarser_look(rng: np.random.Generator, rgb8: np.ndarray, gsd_m: float) -> np.ndarray:
+    """An (H, W, 3) uint8 image of ``gsd_m`` metres/pixel as a sensor of a random coarser GSD
+    (:data:`COARSE_GSD_RANGE_M`, random optics blur) would have taken it, resampled back to
+    ``gsd_m`` as inference resamples coarse imagery: same size, same labels."""
+    from dwelltime.synth.degrade import OPTICS_BLUR_PX, blur_and_resample, coarsen
+
+    lo, hi = np.log(COARSE_GSD_RANGE_M)
+    coarse = coarsen(rgb8, gsd_m, float(np.exp(rng.uniform(lo, hi))), rng.uniform(*OPTICS_BLUR_PX))
+    return np.array(blur_and_resample(coarse, (rgb8.shape[1], rgb8.shape[0]), 0.0))  # writable
+
+
 class BoxCrops(IterableDataset):
-    """Endless random crops of real box-labelled images (flipped and rotated by 90°)."""
+    """Endless random crops of real box-labelled images at the model GSD ``gsd_m`` (flipped and
+    rotated by 90°; ``coarse_share`` of them made to look coarser: :func:`coarser_look`)."""
 
     p_on_aircraft = 0.8
 
     def __init__(
-        self, images: Sequence[BoxImage], *, seed: int, size_px: int = 384, stride: int = 4
+        self,
+        images: Sequence[BoxImage],
+        *,
+        seed: int,
+        size_px: int = 384,
+        stride: int = 4,
+        gsd_m: float = 0.5,
+        coarse_share: float = 0.0,
     ) -> None:
         self.images, self.seed, self.size_px, self.stride = list(images), seed, size_px, stride
+        self.gsd_m, self.coarse_share = gsd_m, coarse_share
         self._pixels: dict[Path, np.ndarray] = {}
 
     def _load(self, path: Path) -> np.ndarray:
@@ -228,6 +252,8 @@ class BoxCrops(IterableDataset):
             int(rng.integers(4)),
             bool(rng.integers(2)),
         )
+        if self.coarse_share and rng.random() < self.coarse_share:  # no draw when 0
+            crop = coarser_look(rng, crop, self.gsd_m)
         labels = ImageLabels.boxes(keep, ignore_xyxy=ignore)
         targets = encode_targets(labels, size_px=(s, s), stride=self.stride)
         return torch.from_numpy(crop).permute(2, 0, 1).contiguous(), targets

@@ -16,7 +16,14 @@ from dwelltime.synth.aircraft import Sun, draw_aircraft, draw_shadow, random_pai
 from dwelltime.synth.background import apron_background
 from dwelltime.synth.catalog import AircraftType, load_catalog
 from dwelltime.synth.clouds import CLOUD_HEIGHT_M, apply_clouds, cloud_opacity
-from dwelltime.synth.degrade import blur_and_resample, jpeg, radiometry, sharpen, to_uint8
+from dwelltime.synth.degrade import (
+    OPTICS_BLUR_PX,
+    blur_and_resample,
+    jpeg,
+    radiometry,
+    sharpen,
+    to_uint8,
+)
 
 #: Source GSD range (metres) drawn log-uniformly when ``source_gsd_m`` is None.
 SOURCE_GSD_RANGE_M = (0.3, 3.0)
@@ -212,7 +219,7 @@ def compose_chip(
         for i in range(len(placed)):
             on = ids == i + 1
             hidden[i] = bool(on.any() and opacity[on].mean() > 0.5)
-    blur = float(rng.uniform(0.3, 1.1)) if randomise else 0.5
+    blur = float(rng.uniform(*OPTICS_BLUR_PX)) if randomise else 0.5
     image = blur_and_resample(to_uint8(rgb), (size_px, size_px), blur)
     if randomise:
         if rng.random() < 0.3:

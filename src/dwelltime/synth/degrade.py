@@ -8,6 +8,9 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
+#: Range of the Gaussian optics blur (σ, pixels of the source grid) drawn for training imagery.
+OPTICS_BLUR_PX = (0.3, 1.1)
+
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
     """Float [0, 1] → uint8."""
@@ -37,6 +40,15 @@ def blur_and_resample(rgb8: np.ndarray, size: tuple[int, int], blur_px: float) -
     if img.size != size:
         img = img.resize(size, Image.Resampling.BICUBIC)
     return np.asarray(img)
+
+
+def coarsen(rgb8: np.ndarray, gsd_m: float, coarse_gsd_m: float, blur_px: float) -> np.ndarray:
+    """An (H, W, 3) uint8 image of ``gsd_m`` metres/pixel as a coarser sensor would have taken
+    it: resampled to ``coarse_gsd_m`` with a Gaussian optics blur of ``blur_px`` coarse pixels
+    (real imagery made into labelled coarse imagery, e.g. Pléiades 0.5 m into 3 m)."""
+    factor = gsd_m / coarse_gsd_m
+    size = (max(1, round(rgb8.shape[1] * factor)), max(1, round(rgb8.shape[0] * factor)))
+    return blur_and_resample(rgb8, size, blur_px / factor)
 
 
 def jpeg(rgb8: np.ndarray, quality: int) -> np.ndarray:
