@@ -19,16 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from dwelltime.detector.datasets import AIRBUS_DEV_DIR, AIRBUS_VALIDATION_SITES
-from dwelltime.evaluation.dataset import read_rgb
+from dwelltime.evaluation.dataset import coarse_copy, read_rgb
 from dwelltime.evaluation.labels import read_airbus_csv
 from dwelltime.evaluation.objects import EvalImage, Objects
 from dwelltime.evaluation.predict import lower_score_floor, predict_image, shipped_threshold
 from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
 from dwelltime.precision import PRECISIONS
-from dwelltime.synth.degrade import coarsen
-
-#: Optics blur of ``--coarsen-to`` (Gaussian σ, coarse pixels): a soft satellite's.
-COARSEN_BLUR_PX = 0.6
+from dwelltime.synth.degrade import COARSE_SENSOR_BLUR_PX
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="METRES",
         help="First resample the images (and labels) to this GSD with a sensor-like blur "
-        f"({COARSEN_BLUR_PX} px): real aircraft as a coarse sensor such as PlanetScope (3 m) "
+        f"({COARSE_SENSOR_BLUR_PX} px): real aircraft as a coarse sensor such as PlanetScope (3 m) "
         "would see them.",
     )
     parser.add_argument("--weights", type=Path, default=None)
@@ -96,8 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         rgb, gsd = read_rgb(args.data / "images" / name), args.gsd
         truth = boxes.get(name, Objects.empty())
         if args.coarsen_to:
-            coarse = coarsen(rgb.transpose(1, 2, 0), gsd, args.coarsen_to, COARSEN_BLUR_PX)
-            rgb, gsd = coarse.transpose(2, 0, 1), args.coarsen_to
+            rgb, gsd = coarse_copy(rgb, gsd, args.coarsen_to), args.coarsen_to
             truth = replace(truth, polygons=truth.polygons * (args.gsd / gsd))
         preds = predict_image(
             detector,

@@ -76,7 +76,7 @@ from dwelltime.detector.weights import (
     save_weights,
     write_card_markdown,
 )
-from dwelltime.evaluation.dataset import read_rgb
+from dwelltime.evaluation.dataset import coarse_copy, read_rgb
 from dwelltime.evaluation.geometry import iou_matrix
 from dwelltime.evaluation.metrics import Outcomes, average_precision
 from dwelltime.evaluation.predict import predict_image
@@ -137,6 +137,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="fine-tune the refiner the base weights carry instead of training a new one",
     )
     add_airbus_options(p)
+    p.add_argument(
+        "--coarse-airbus",
+        type=float,
+        nargs="*",
+        default=[],
+        metavar="METRES",
+        help="also mine the Airbus training images made coarse to each of these GSDs",
+    )
     add_small_share_option(p)
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "refiner")
     p.add_argument("--models-dir", type=Path, default=models_dir())
@@ -222,15 +230,22 @@ def chip_candidates(detector: Detector, chip, classes: list[str]) -> dict[str, n
     return found
 
 
-def airbus_candidates(detector: Detector, image: BoxImage, gsd_m: float = 0.5) -> dict:
-    """:func:`candidates` of one Airbus image (axis-aligned boxes; truncated aircraft left out)."""
+def airbus_candidates(
+    detector: Detector, image: BoxImage, gsd_m: float = 0.5, coarse_gsd_m: float | None = None
+) -> dict:
+    """:func:`candidates` of one Airbus image (axis-aligned boxes; truncated aircraft left out),
+    first made coarse (:func:`dwelltime.synth.degrade.coarsen`) when ``coarse_gsd_m`` is given."""
+    rgb, scale = read_rgb(image.path), 1.0
+    if coarse_gsd_m:
+        rgb, scale = coarse_copy(rgb, gsd_m, coarse_gsd_m), gsd_m / coarse_gsd_m
+        gsd_m = coarse_gsd_m
     found, _ = candidates(
         detector,
-        read_rgb(image.path),
+        rgb,
         gsd_m,
-        box_corners(image.boxes),
+        box_corners(image.boxes * scale),
         axis_aligned=True,
-        left_out=box_corners(image.truncated),
+        left_out=box_corners(image.truncated * scale),
     )
     return found
 
@@ -267,13 +282,16 @@ def synthetic_set(
     return data
 
 
-def airbus_set(detector: Detector, root: Path, gsd_m: float = 0.5) -> dict:
-    """Candidates on the Airbus images of the training sites (not the validation sites)."""
+def airbus_set(
+    detector: Detector, root: Path, gsd_m: float = 0.5, coarse_gsd_m: float | None = None
+) -> dict:
+    """Candidates on the Airbus images of the training sites (not the validation sites), made
+    coarse first when ``coarse_gsd_m`` is given."""
     t0 = time.time()
     images = airbus_images(root, validation=False)
-    parts = [airbus_candidates(detector, image, gsd_m) for image in images]
+    parts = [airbus_candidates(detector, image, gsd_m, coarse_gsd_m) for image in images]
     truth = [len(image.boxes) for image in images]
-    data = concatenate(parts, truth, [gsd_m] * sum(truth))
+    data = concatenate(parts, truth, [coarse_gsd_m or gsd_m] * sum(truth))
     log.info("%d candidates on %d Airbus images in %.0f s", len(data["score"]), len(images),
              time.time() - t0)  # fmt: skip
     return data
@@ -442,6 +460,13 @@ def mined_sets(args: argparse.Namespace, model, card) -> tuple[list[dict], dict]
         sets.append(
             cached(work / f"candidates_{tag}_airbus.npz", lambda: airbus_set(detector, args.airbus))
         )
+        for g in args.coarse_airbus:
+            sets.append(
+                cached(
+                    work / f"candidates_{tag}_airbus_{g:g}m.npz",
+                    lambda g=g: airbus_set(detector, args.airbus, coarse_gsd_m=g),
+                )
+            )
     val_seed = args.seed + 1_000_003
     val = cached(
         work / f"candidates_{tag}_seed{val_seed}_chips{args.val_chips}{chips}.npz",
@@ -526,7 +551,10 @@ def describe_run(args, history, wall_s, device) -> dict:
     flags = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in recipe]
     flags += ["--synthetic-only"] if args.synthetic_only else []
     flags += ["--continue"] if args.continue_ else []
+    coarse = " ".join(f"{g:g}" for g in args.coarse_airbus)
+    flags += [f"--coarse-airbus {coarse}"] if coarse and not args.synthetic_only else []
     real = "" if args.synthetic_only else " and on the Airbus training sites' images"
+    real += f" (also made {coarse} m)" if coarse and not args.synthetic_only else ""
     small = small_share_note(args.small_share)
     return {
         "command": "python scripts/train_refiner.py " + " ".join(flags),

@@ -171,3 +171,24 @@ def test_continue_needs_a_refiner_in_the_base(trainer, tmp_path, tiny_weights):
 def test_synthetic_only_refuses_a_base_trained_on_real_images(trainer, tmp_path):
     with pytest.raises(SystemExit, match="Airbus"):
         _train(trainer, default_weights(), tmp_path)
+
+
+def test_airbus_candidates_on_a_coarse_copy_scale_the_boxes(trainer, monkeypatch, tmp_path):
+    from PIL import Image
+
+    from dwelltime.detector.datasets import BoxImage
+
+    Image.fromarray(np.full((200, 160, 3), 90, np.uint8)).save(tmp_path / "a.png")
+    item = BoxImage(tmp_path / "a.png", "S01", np.array([[40.0, 80, 120, 120]]), np.zeros((0, 4)))
+    seen = []
+    monkeypatch.setattr(
+        trainer,
+        "candidates",
+        lambda det, rgb, gsd, truth, **kw: seen.append((rgb, gsd, truth)) or ({}, None),
+    )
+    trainer.airbus_candidates(None, item)
+    trainer.airbus_candidates(None, item, coarse_gsd_m=2.0)
+    (sharp, g0, t0), (coarse, g1, t1) = seen
+    assert sharp.shape == (3, 200, 160) and g0 == 0.5
+    assert coarse.shape == (3, 50, 40) and g1 == 2.0
+    np.testing.assert_allclose(t1, t0 / 4)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from dwelltime.errors import LabelError, SceneError
-from dwelltime.evaluation.dataset import image_info, load_truth, read_rgb
+from dwelltime.evaluation.dataset import coarse_copy, image_info, load_truth, read_rgb
 from dwelltime.evaluation.labels import LabelledImage
 
 
@@ -33,3 +33,13 @@ def test_unreadable_image_and_geojson_without_georeference(tmp_path, write_raste
     item = LabelledImage(path, tmp_path / "a.geojson", "geojson")
     with pytest.raises(LabelError, match="need a georeferenced image"):
         load_truth(item, image_info(path), {})
+
+
+def test_coarse_copy_keeps_bands_first_and_scales_pixels():
+    rgb = np.zeros((3, 60, 120), np.uint8)
+    rgb[0, 24:36, 48:72] = 255  # a red square 12 × 24 px at 0.5 m
+    out = coarse_copy(rgb, 0.5, 2.0)
+    assert out.shape == (3, 15, 30) and out.flags["C_CONTIGUOUS"]
+    rows, cols = np.nonzero(out[0] > 127)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (6, 8, 12, 17)  # × 0.25
+    assert out[1:].max() < 10

@@ -86,6 +86,17 @@ def read_rgb(path: Path) -> np.ndarray:
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
+def coarse_copy(rgb: np.ndarray, gsd_m: float, coarse_gsd_m: float) -> np.ndarray:
+    """A (3, H, W) uint8 image of ``gsd_m`` metres/pixel as a coarser sensor would have taken
+    it at ``coarse_gsd_m`` (:func:`dwelltime.synth.degrade.coarsen`, with
+    :data:`~dwelltime.synth.degrade.COARSE_SENSOR_BLUR_PX`): (3, H', W'); pixel coordinates
+    on it are those on ``rgb`` times ``gsd_m / coarse_gsd_m``."""
+    from dwelltime.synth.degrade import COARSE_SENSOR_BLUR_PX, coarsen
+
+    coarse = coarsen(rgb.transpose(1, 2, 0), gsd_m, coarse_gsd_m, COARSE_SENSOR_BLUR_PX)
+    return np.ascontiguousarray(coarse.transpose(2, 0, 1))
+
+
 def load_truth(
     item: LabelledImage, info: ImageInfo, airbus: dict[Path, dict[str, Objects]]
 ) -> tuple[Objects, float]:

@@ -8,6 +8,10 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
+#: Optics blur (σ, coarse pixels) that real imagery made coarse for evaluation and mining gets:
+#: a soft satellite's (:func:`coarsen`).
+COARSE_SENSOR_BLUR_PX = 0.6
+
 #: Range of the Gaussian optics blur (σ, pixels of the source grid) drawn for training imagery.
 OPTICS_BLUR_PX = (0.3, 1.1)
 
