@@ -9,7 +9,7 @@ import rasterio.warp
 from affine import Affine
 from pyproj import Transformer
 
-from dwelltime.regrid import Grid, read_to_grid
+from dwelltime.regrid import Grid, open_picture, read_to_grid
 
 X0, Y0 = 730_000.0, 4_345_000.0  # scene upper-left corner, on the 0.5 m lattice (UTM 51N)
 # the same corner in UTM 52N, rounded onto that CRS's 0.5 m lattice
@@ -73,3 +73,18 @@ def test_other_scenes_are_resampled(tmp_path, write_raster, reprojections, crs, 
     with rasterio.open(image) as ds:
         read_to_grid(ds, grid, indexes=[1])
     assert reprojections == [1]
+
+
+def test_a_plain_picture_opens_without_rasterio_warning_of_its_missing_georeference(tmp_path):
+    import warnings
+
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 12, 3), np.uint8)).save(tmp_path / "a.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_picture(tmp_path / "a.png") as ds:
+            assert (ds.width, ds.height, ds.crs) == (12, 8, None)
+        with rasterio.open(tmp_path / "a.png"):  # rasterio itself warns
+            pass
+    assert [w.category.__name__ for w in caught] == ["NotGeoreferencedWarning"]

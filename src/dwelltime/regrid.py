@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,6 +176,19 @@ def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
     flags = mask.astype(np.uint8)
     parts = [shapely.geometry.shape(g) for g, _ in shapes(flags, mask=mask, transform=transform)]
     return shapely.make_valid(shapely.union_all(parts)) if parts else shapely.Polygon()
+
+
+@contextlib.contextmanager
+def open_picture(path: Path) -> Iterator[object]:
+    """The image at ``path`` opened with rasterio for reading, without rasterio's warning that
+    it has no georeference: plain JPEG/PNG pictures are read knowingly."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as ds:
+            yield ds
 
 
 def open_mask(path: Path | None) -> contextlib.AbstractContextManager:

@@ -63,14 +63,14 @@ def detect_image(
     ``gsd_m`` (metres/pixel) and gives footprints in its (column, row) pixels, no CRS.
     SceneError names the file when it cannot be used.
     """
-    import rasterio
     from rasterio.errors import RasterioError
 
+    from dwelltime.regrid import open_picture
     from dwelltime.tiling import TileSpec
 
     spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_size, overlap_px=tile_size // 4)
     try:
-        with rasterio.open(path) as ds:
+        with open_picture(path) as ds:
             georeferenced = ds.crs is not None
     except RasterioError as exc:
         raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None

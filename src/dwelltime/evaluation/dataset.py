@@ -7,9 +7,6 @@ footprints and saved detections go through the raster's CRS and transform.
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import numpy as np
 from dwelltime.errors import LabelError, SceneError
 from dwelltime.evaluation.labels import LabelledImage, read_airbus_csv, read_dota, read_geojson
 from dwelltime.evaluation.objects import Objects, detection_objects
+from dwelltime.regrid import open_picture
 
 
 @dataclass(frozen=True)
@@ -35,18 +33,6 @@ class ImageInfo:
     gsd_m: float
 
 
-@contextmanager
-def _open(path: Path) -> Iterator[object]:
-    """rasterio dataset, quiet about images without georeference (JPEG extracts are fine)."""
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(path) as ds:
-            yield ds
-
-
 def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
     """Size, georeference and GSD of an image (``gsd_m`` is used only without georeference)."""
     import rasterio
@@ -54,7 +40,7 @@ def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
     from dwelltime.scenes import gsd_metres
 
     try:
-        with _open(path) as ds:
+        with open_picture(path) as ds:
             georef = ds.crs is not None and not ds.transform.is_identity
             gsd = (
                 gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
@@ -76,7 +62,7 @@ def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
 def read_rgb(path: Path) -> np.ndarray:
     """The image as (3, H, W) uint8: bands 1–3 (a single band repeated); other dtypes are
     stretched from their 2nd to 98th percentile."""
-    with _open(path) as ds:
+    with open_picture(path) as ds:
         bands = [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
         data = ds.read(bands)
     if data.dtype == np.uint8:
