@@ -6,8 +6,11 @@ are drawn (``dwelltime.footprints.cross_boxes``, ``clip_boxes``): AP50, AP75, pr
 recall at the shipped threshold, best F1. Images
 are Pléiades extracts of about 0.5 m without georeference (``--gsd``). Uses the shipped
 weights, else ``--weights``; ``--random`` allows an untrained network (a smoke run).
+``--coarsen-to 3`` scores the same aircraft as a 3 m sensor (PlanetScope) would see them: each
+image and its labels resampled to 3 m with an optics blur.
 
     python scripts/eval_real.py --out eval_real/
+    python scripts/eval_real.py --coarsen-to 3
 """
 
 from __future__ import annotations
