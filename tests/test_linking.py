@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dwelltime.dwell import dwell_estimate
@@ -437,8 +437,10 @@ def test_config_from_dict_rejects_unknown_keys():
 def perfect_series(draw):
     hours = sorted(draw(st.lists(st.integers(0, 20 * 24), min_size=1, max_size=12, unique=True)))
     visible = draw(st.lists(st.booleans(), min_size=len(hours), max_size=len(hours)))
-    arrival = draw(st.integers(-24, 20 * 24))
-    departure = arrival + draw(st.integers(1, 8 * 24))
+    k = draw(st.integers(0, len(hours) - 1))  # on the ground at a visible scene: drawn so
+    visible[k] = True
+    arrival = hours[k] - draw(st.integers(0, 4 * 24))
+    departure = hours[k] + draw(st.integers(1, 4 * 24))
     return hours, visible, arrival, departure
 
 
@@ -451,7 +453,6 @@ def test_linked_bounds_hold_the_truth_for_perfect_detections(series):
     seen = [
         s for s, v in zip(scenes, visible, strict=True) if v and arrival <= scenes[s] <= departure
     ]
-    assume(seen)
     rows = [{"scene_id": s, "hours": scenes[s], "x": 100.0, "y": 100.0} for s in seen]
     stays = link_stays(detections(rows), coverage(scenes, hidden), LinkConfig(max_gap_h=None))
     assert len(stays) == 1
