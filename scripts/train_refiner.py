@@ -551,10 +551,10 @@ def describe_run(args, history, wall_s, device) -> dict:
     flags = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in recipe]
     flags += ["--synthetic-only"] if args.synthetic_only else []
     flags += ["--continue"] if args.continue_ else []
-    coarse = " ".join(f"{g:g}" for g in args.coarse_airbus)
-    flags += [f"--coarse-airbus {coarse}"] if coarse and not args.synthetic_only else []
+    coarse = "" if args.synthetic_only else " ".join(f"{g:g}" for g in args.coarse_airbus)
+    flags += [f"--coarse-airbus {coarse}"] if coarse else []
     real = "" if args.synthetic_only else " and on the Airbus training sites' images"
-    real += f" (also made {coarse} m)" if coarse and not args.synthetic_only else ""
+    real += f" (also made {coarse} m)" if coarse else ""
     small = small_share_note(args.small_share)
     return {
         "command": "python scripts/train_refiner.py " + " ".join(flags),
