@@ -16,6 +16,7 @@ from dwelltime.dwell import (
     dwell_estimate,
     dwell_interval,
     hours,
+    stay_windows,
 )
 
 T0 = pd.Timestamp("2026-07-31T00:00:00Z")
@@ -58,6 +59,29 @@ def test_known_arrival_and_departure_times_give_the_dwell_itself():
     assert dwell_estimate((at(3), at(3)), (at(40), at(50))) == pytest.approx(
         sampled_median((3, 3), (40, 50)), abs=0.05
     )
+
+
+def test_the_prior_is_a_parameter():
+    # windows of equal width: the dwell's trapezoid is symmetric about 30 h
+    arrival, departure = (at(0), at(10)), (at(30), at(40))
+    assert dwell_estimate(arrival, departure) < 30.0  # log-uniform: short stays likelier
+    flat = dwell_estimate(arrival, departure, prior=np.ones_like)
+    assert flat == pytest.approx(30.0, abs=0.05)
+    assert dwell_estimate(arrival, departure, prior=lambda d: (d > 33.0) * 1.0) > 33.0
+    # no weight anywhere in [20, 40] h: the unweighted median
+    assert dwell_estimate(arrival, departure, prior=np.zeros_like) == flat
+
+
+def test_stay_windows_of_a_table_row():
+    row = {
+        "first_seen": at(10),
+        "last_seen": at(20),
+        "last_absent_before": pd.NaT,
+        "first_absent_after": at(30),
+    }
+    assert stay_windows(row) == ((at(10), at(10)), (at(20), at(30)))
+    d = dwell_interval([at(10), at(20)], [at(30)])
+    assert dwell_estimate(*stay_windows(vars(d))) == d.est_h
 
 
 def test_censored_start_keeps_observed_part():

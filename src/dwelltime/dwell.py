@@ -23,7 +23,7 @@ estimate covers the observed part and a bounded end only. Always
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,9 @@ _HOUR = pd.Timedelta(hours=1)
 
 #: Hours below which the dwell prior is flat: no aircraft is turned around much faster.
 PRIOR_FLOOR_H = 0.5
+
+#: A prior over dwell times: relative weights (any scale) of dwells given in hours.
+DwellPrior = Callable[[np.ndarray], np.ndarray]
 
 #: Cells over ``[dwell_min, dwell_max]`` for the estimate's median (under 0.1 % of the width).
 _ESTIMATE_STEPS = 2000
@@ -73,12 +76,21 @@ def end_window(bound: pd.Timestamp, seen: pd.Timestamp) -> tuple[pd.Timestamp, p
     return (seen, seen) if pd.isna(bound) else (min(bound, seen), max(bound, seen))
 
 
+def log_uniform_prior(dwell_h: np.ndarray) -> np.ndarray:
+    """The estimate's default prior: weight ``1/d`` for a dwell of ``d`` hours, flat below
+    :data:`PRIOR_FLOOR_H`."""
+    return 1.0 / np.maximum(dwell_h, PRIOR_FLOOR_H)
+
+
 def dwell_estimate(
-    arrival: tuple[pd.Timestamp, pd.Timestamp], departure: tuple[pd.Timestamp, pd.Timestamp]
+    arrival: tuple[pd.Timestamp, pd.Timestamp],
+    departure: tuple[pd.Timestamp, pd.Timestamp],
+    prior: DwellPrior = log_uniform_prior,
 ) -> float:
     """Point estimate of the dwell in hours, from the arrival and departure windows (UTC,
     earliest and latest; equal where the time is known): the median of ``departure − arrival``
-    with both uniform in their windows, weighted by the log-uniform prior (module docstring)."""
+    with both uniform in their windows, weighted by ``prior`` (module docstring). A prior that
+    gives no weight anywhere in the window leaves the unweighted median."""
     lo = hours(departure[0] - arrival[1])
     hi = hours(departure[1] - arrival[0])
     ramp = min(hours(arrival[1] - arrival[0]), hours(departure[1] - departure[0]))
@@ -87,8 +99,21 @@ def dwell_estimate(
     edges = np.linspace(lo, hi, _ESTIMATE_STEPS + 1)
     d = (edges[:-1] + edges[1:]) / 2  # cell centres
     spread = np.minimum(1.0, np.minimum(d - lo, hi - d) / ramp) if ramp > 0 else np.ones_like(d)
-    cdf = np.concatenate([[0.0], np.cumsum(spread / np.maximum(d, PRIOR_FLOOR_H))])
+    weight = spread * prior(d)
+    cdf = np.concatenate([[0.0], np.cumsum(weight if weight.sum() > 0 else spread)])
     return float(np.interp(0.5 * cdf[-1], cdf, edges))
+
+
+def stay_windows(
+    stay: Mapping[str, pd.Timestamp],
+) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp]]:
+    """Arrival and departure windows (:func:`end_window`) of a stay given by its
+    ``first_seen``, ``last_seen``, ``last_absent_before`` and ``first_absent_after`` (a row of
+    the stays table, or a :class:`DwellInterval`'s fields)."""
+    return (
+        end_window(stay["last_absent_before"], stay["first_seen"]),
+        end_window(stay["first_absent_after"], stay["last_seen"]),
+    )
 
 
 def _utc(times: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:

@@ -38,7 +38,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from dwelltime.dwell import dwell_estimate, end_window, hours
+from dwelltime.dwell import dwell_estimate, end_window, hours, stay_windows
 from dwelltime.errors import DwelltimeError
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
             continue
         t_i, t_j = stay["first_seen"], stay["last_seen"]
         t_a, t_b = stay["last_absent_before"], stay["first_absent_after"]
-        arrival, departure = end_window(t_a, t_i), end_window(t_b, t_j)
+        arrival, departure = stay_windows(stay)
         if not pd.isna(t_a):
             arr = same[(same["event"] == "arr") & (same["time"] > t_a) & (same["time"] < t_i)]
             if len(arr):

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from dwelltime.synth.layout import design_layout
-from dwelltime.synth.traffic import TOW_GAP, Visit, occupants, simulate_traffic
+from dwelltime.synth.traffic import (
+    TOW_GAP,
+    VISIT_MEDIAN_H,
+    VISIT_RANGE_H,
+    Visit,
+    occupants,
+    simulate_traffic,
+    visit_dwell_density,
+)
 
 T0, T1 = pd.Timestamp("2023-07-29T00:00Z"), pd.Timestamp("2023-08-05T00:00Z")
 LAYOUT = design_layout("ZKPY", "EPSG:32651", 730486.0, 4345043.0)
@@ -48,3 +57,20 @@ def test_random_visitors_fit_their_stands_and_never_overlap():
     for t in pd.date_range(T0, T1, periods=50):
         stands = [p.stand_id for p in occupants(presences, t)]
         assert len(stands) == len(set(stands))
+
+
+def test_visit_dwell_density_is_the_one_visitors_are_drawn_from():
+    hours = np.linspace(0.0, 100.0, 200_001)
+    density = visit_dwell_density(hours)
+    assert (density[(hours < VISIT_RANGE_H[0]) | (hours > VISIT_RANGE_H[1])] == 0).all()
+    assert 0.97 < np.trapezoid(density, hours) < 1.0  # the clipped tails left out
+    below = hours <= VISIT_MEDIAN_H
+    assert np.trapezoid(density[below], hours[below]) == pytest.approx(0.5, abs=0.02)
+    visits = simulate_traffic(LAYOUT, T0, T0 + pd.Timedelta(days=60), np.random.default_rng(3))
+    one_each = {p.visit_id: p for p in visits}.values()  # towed visits have two presences
+    stays_h = np.array([(p.departure - p.arrival) / pd.Timedelta(hours=1) for p in one_each])
+    assert len(stays_h) > 60
+    for lo, hi in ((1.0, 3.0), (3.0, 12.0), (12.0, 80.0)):
+        inside = (hours >= lo) & (hours <= hi)
+        expected = np.trapezoid(density[inside], hours[inside])
+        assert np.mean((stays_h >= lo) & (stays_h <= hi)) == pytest.approx(expected, abs=0.12)
