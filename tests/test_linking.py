@@ -12,6 +12,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dwelltime.detector.types import size_sigma_m
 from dwelltime.dwell import dwell_estimate
 from dwelltime.linking import STAY_EXTRA_COLUMNS, LinkConfig, link_stays, stay_visibility
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, STAY_COLUMNS
@@ -61,7 +62,8 @@ def detections(rows: list[dict]) -> gpd.GeoDataFrame:
         d["acquired"] = at(d.pop("hours"))
         d["geometry"] = shapely.Point(d["x"], d["y"]).buffer(d["length_m"] / 2)
         full.append(d)
-    return gpd.GeoDataFrame(full, columns=list(DETECTION_COLUMNS), crs=CRS)
+    extra = sorted({k for d in full for k in d} - set(DETECTION_COLUMNS))  # e.g. size_sigma_m
+    return gpd.GeoDataFrame(full, columns=[*DETECTION_COLUMNS, *extra], crs=CRS)
 
 
 SCENES = {f"s{i}": 12.0 * i for i in range(8)}  # every 12 h for 3.5 days
@@ -229,6 +231,36 @@ def test_after_hours_unseen_only_a_close_match_extends_a_track():
     assert stays_with({"x": 107.0}) == [3]  # 7 m off: by default only size must agree closely
     assert stays_with({"x": 107.0}, LinkConfig(close_distance_m=5.0)) == [1, 2]
     assert stays_with({"x": 103.0, "length_m": 50.0}) == [3]  # close: the same aircraft
+
+
+def test_size_gates_are_set_for_the_detectors_noise_in_fine_imagery():
+    assert LinkConfig().size_sigma_ref_m == pytest.approx(size_sigma_m(0.5), abs=0.05)
+
+
+def test_a_size_blurred_by_coarse_imagery_does_not_split_the_stay():
+    # fine (σ 2.7 m) sightings, then one at 3 m (σ 6.5 m) 18 h later with the wing 30 % wider
+    scenes = {"a": 0.0, "b": 2.0, "c": 20.0, "d": 22.0}
+    fine = [
+        {"scene_id": s, "hours": scenes[s], "x": 100.0, "y": 100.0, "size_sigma_m": 2.7}
+        for s in ("a", "b")
+    ]
+    coarse = {"scene_id": "c", "hours": 20.0, "x": 101.0, "y": 100.0, "wingspan_m": 56.0}
+
+    def n_seen(sigma: float | None, config: LinkConfig | None = None) -> list[int]:
+        later = coarse if sigma is None else {**coarse, "size_sigma_m": sigma}
+        stays = link_stays(detections([*fine, later]), coverage(scenes), config or LinkConfig())
+        return sorted(stays["n_seen"])
+
+    assert n_seen(2.7) == [1, 2]  # as fine a measurement: another aircraft
+    assert n_seen(None) == [1, 2]  # no σ given: counted as fine
+    assert n_seen(6.5) == [3]  # blurred at 3 m: the same aircraft
+    assert n_seen(6.5, LinkConfig(size_sigma_ref_m=6.0)) == [1, 2]  # gates set for 3 m noise
+    # the fine sightings weigh most in the stay's size (score / σ²: span 44 m, not the plain
+    # mean 47.3 m), so a fine one 20 h later with a span of 36.5 m still agrees closely
+    later = {"scene_id": "e", "hours": 40.0, "x": 100.0, "y": 100.0, "wingspan_m": 36.5}
+    rows = [*fine, {**coarse, "size_sigma_m": 6.5}, {**later, "size_sigma_m": 2.7}]
+    stays = link_stays(detections(rows), coverage({**scenes, "e": 40.0}))
+    assert list(stays["n_seen"]) == [4]
 
 
 GAP_SCENES = {"a": 0.0, "b": 12.0, "c": 24.0, "d": 124.0, "e": 136.0, "f": 148.0}

@@ -13,6 +13,13 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   + ``type_weight`` × (1 − agreement of the type probabilities). A pair is *gated* (never
   matched) beyond ``max_distance_m``, ``max_heading_diff_deg`` (axial) or ``max_size_diff``.
   Type never gates: a type flip between dates only costs.
+* **Coarse imagery measures sizes worse.** Size gates and costs are set for the detector's
+  size noise in fine imagery (``size_sigma_ref_m``). Each detection carries its own
+  (``size_sigma_m``, from its scene's GSD: about 6.5 m at 3 m); a relative size difference is
+  divided by how much noisier the pair is, ``hypot(σ_a, σ_b) / (√2 · size_sigma_ref_m)`` when
+  above 1, so an aircraft seen in a 3 m scene between 0.5 m ones is not split off for its
+  blurred size. A track's size is the mean of its sightings weighted by score / σ², its σ the
+  smallest of theirs. Detections without ``size_sigma_m`` count as fine.
 * **Missed detections.** A stand is *visible* in a scene when a disc of radius half the
   aircraft length around the track centre lies at least ``min_visible_fraction`` inside the
   union of that scene's coverage geometries. An unmatched track whose stand was visible has
@@ -81,6 +88,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 
 from dwelltime.dwell import dwell_interval
@@ -142,6 +150,7 @@ class LinkConfig:
     flip_cost: float = 1.0  # extra cost when the noses point > 90° apart
     max_size_diff: float = 0.25  # gate on |Δ| / larger, for length and for span
     size_scale: float = 0.1  # relative size difference that costs 1
+    size_sigma_ref_m: float = 2.7  # size noise (σ, m) the size gates are set for: 0.5 m imagery
     type_weight: float = 1.0  # cost of a complete type disagreement
     max_visible_misses: int = 1  # consecutive visible misses a track survives
     min_score_single: float = 0.65  # least evidence 1 − Π(1 − score) of a stay
@@ -159,6 +168,7 @@ class LinkConfig:
     def __post_init__(self) -> None:
         positive = ("max_distance_m", "distance_scale_m", "max_heading_diff_deg")
         positive += ("heading_scale_deg", "max_size_diff", "size_scale", "fallback_length_m")
+        positive += ("size_sigma_ref_m",)
         positive += ("close_size_diff",)
         for name in positive:
             if not getattr(self, name) > 0:
@@ -224,6 +234,7 @@ class _State:
     heading: float
     length: float
     span: float
+    size_sigma: float  # σ of length and span, metres: that of the best sighting
     types: dict[str, float]  # score-weighted mean type probabilities
 
 
@@ -250,9 +261,13 @@ class _Stay:
 class _Detections:
     """One airport's detections as plain arrays, plus the per-scene grouping."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, config: LinkConfig) -> None:
         self.frame = frame.reset_index(drop=True)
         f = self.frame
+        self.sigma_ref = config.size_sigma_ref_m
+        sigma = f["size_sigma_m"] if "size_sigma_m" in f else pd.Series(np.nan, index=f.index)
+        sigma = sigma.to_numpy(float)
+        self.sigma = np.where(sigma > 0, sigma, self.sigma_ref)  # unknown (NaN): fine
         self.x = f["x"].to_numpy(float)
         self.y = f["y"].to_numpy(float)
         self.heading = f["heading_deg"].to_numpy(float)
@@ -273,13 +288,28 @@ class _Detections:
             types[t] = types.get(t, 0.0) + float(p) * float(wi)
         total = float(w.sum())
         best = r[int(np.argmax(self.score[r]))]
+        precise = w / self.sigma[r] ** 2
         return _State(
             x=float(np.average(self.x[r], weights=w)),
             y=float(np.average(self.y[r], weights=w)),
             heading=float(self.heading[best]),
-            length=_weighted_nanmean(self.length[r], w),
-            span=_weighted_nanmean(self.span[r], w),
+            length=_weighted_nanmean(self.length[r], precise),
+            span=_weighted_nanmean(self.span[r], precise),
+            size_sigma=float(self.sigma[r].min()),
             types={t: v / total for t, v in types.items()},
+        )
+
+    def size_diffs(
+        self, length: ArrayLike, span: ArrayLike, sigma: ArrayLike, state: _State
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Relative length and span differences of sizes measured with noise ``sigma`` (m)
+        from ``state``'s, in units of fine-imagery noise (module docstring)."""
+        length, span, sigma = (np.asarray(v, dtype=float) for v in (length, span, sigma))
+        noisier = np.hypot(sigma, state.size_sigma) / (np.sqrt(2.0) * self.sigma_ref)
+        scale = np.maximum(noisier, 1.0)
+        return (
+            _relative_diff(length, state.length) / scale,
+            _relative_diff(span, state.span) / scale,
         )
 
     def costs(self, state: _State, rows: np.ndarray, config: LinkConfig) -> np.ndarray:
@@ -288,8 +318,9 @@ class _Detections:
         diff = np.abs((self.heading[rows] - state.heading + 180.0) % 360.0 - 180.0)  # [0, 180]
         axial = np.minimum(diff, 180.0 - diff)
         flipped = diff > 90.0
-        rel_length = _relative_diff(self.length[rows], state.length)
-        rel_span = _relative_diff(self.span[rows], state.span)
+        rel_length, rel_span = self.size_diffs(
+            self.length[rows], self.span[rows], self.sigma[rows], state
+        )
         agreement = np.array(
             [
                 0.0 if t == _UNKNOWN else state.types.get(t, 0.0) * p
@@ -415,7 +446,7 @@ class _AirportLinker:
         self, detections: pd.DataFrame, coverage: gpd.GeoDataFrame, config: LinkConfig
     ) -> None:
         self.config = config
-        self.det = _Detections(detections)
+        self.det = _Detections(detections, config)
         self.scenes = scene_times(detections, coverage)
         self.scene_ids = self.scenes["scene_id"].tolist()
         self.times = list(self.scenes["acquired"])
@@ -653,8 +684,7 @@ class _AirportLinker:
                     sb = det.state(starter.rows)
                     far = math.hypot(sa.x - sb.x, sa.y - sb.y) > config.max_distance_m
                     same_type = _argmax_type(sa.types)[0] == _argmax_type(sb.types)[0]
-                    rel = _relative_diff(np.array([sa.length]), sb.length)[0]
-                    rel_span = _relative_diff(np.array([sa.span]), sb.span)[0]
+                    rel, rel_span = det.size_diffs(sa.length, sa.span, sa.size_sigma, sb)
                     if far and same_type and max(rel, rel_span) <= config.max_size_diff:
                         cost[a, b] = (rel + rel_span) / config.size_scale
             for a, b in _assign(cost):

@@ -9,6 +9,7 @@ import torch
 from affine import Affine
 
 from dwelltime.detector import Detector, TileDetections, detect_tiles
+from dwelltime.detector.types import size_sigma_m
 from dwelltime.schema import DETECTION_COLUMNS
 from dwelltime.tiling import Tile
 
@@ -113,10 +114,14 @@ def test_detections_on_masked_pixels_are_dropped(detector):
     assert detect_tiles([tile(0, 0.0, valid=valid)], detector).empty
 
 
-def test_coarse_source_gsd_gives_unknown_type(detector):
+def test_coarse_source_gsd_gives_unknown_type_and_a_wider_size_sigma(detector):
     detector.scripted[0] = one(64.0, 64.0, score=0.9)
     out = detect_tiles([tile(0, 0.0)], detector, source_gsd_m=2.5)
     assert list(out["type"]) == ["unknown"] and list(out["size_class"]) == ["large"]
+    fine = detect_tiles([tile(0, 0.0)], detector, source_gsd_m=0.5)
+    assert list(fine["size_sigma_m"]) == [pytest.approx(size_sigma_m(0.5))]
+    assert list(out["size_sigma_m"]) == [pytest.approx(size_sigma_m(2.5))]
+    assert size_sigma_m(2.5) > size_sigma_m(0.5) > 0
 
 
 def test_no_tiles_and_no_aircraft_give_empty_frames(detector):

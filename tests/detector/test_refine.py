@@ -18,7 +18,7 @@ from dwelltime.detector.refine import (
     nose_up_crops,
     size_from_log,
 )
-from dwelltime.detector.weights import load_model, save_weights
+from dwelltime.detector.weights import default_weights, load_model, save_weights
 
 
 def _marker_image(col: int, row: int) -> torch.Tensor:
@@ -194,3 +194,17 @@ def test_weights_with_a_refiner_round_trip(tmp_path, classes):
     assert card["model"]["refiner"] is True and loaded.refiner is not None
     for name, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[name], value)
+
+
+def test_the_look_reads_types_from_the_crop_and_its_mirror_image():
+    torch.manual_seed(0)
+    refiner = load_model(default_weights())[0].refiner.eval()
+    crops = torch.rand(3, 3, 128, 128)
+    crops[:, :, :, :40] = 0.0  # left-right asymmetric
+    with torch.inference_mode():
+        types, aircraft = refiner.look(crops)
+        types_of_mirror, _ = refiner.look(crops.flip(-1))
+        plain_types, _, plain_aircraft = refiner(crops)
+    torch.testing.assert_close(types, types_of_mirror, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(aircraft, plain_aircraft, rtol=1e-4, atol=1e-5)
+    assert (types - plain_types).abs().max() > 0.1  # the mirror image counted

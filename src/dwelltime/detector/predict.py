@@ -18,7 +18,7 @@ from dwelltime.detector.decode import DecodeConfig, TileDetections, decode
 from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
 from dwelltime.detector.model import OrientedCenterNet, fused_for_inference
 from dwelltime.detector.refine import fuse_scores, nose_up_crops
-from dwelltime.detector.types import UNKNOWN, assign_types, size_class
+from dwelltime.detector.types import UNKNOWN, assign_types, size_class, size_sigma_m
 from dwelltime.detector.weights import default_weights, load_model
 from dwelltime.precision import use_bf16
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from dwelltime.tiling import Tile
 
 #: Extra columns :func:`detect_tiles` adds to DETECTION_COLUMNS.
-EXTRA_COLUMNS: tuple[str, ...] = ("size_class", "tile_index")
+EXTRA_COLUMNS: tuple[str, ...] = ("size_class", "size_sigma_m", "tile_index")
 
 
 def default_classes() -> list[str]:
@@ -193,11 +193,12 @@ class Detector:
 
     def _refine(self, x: torch.Tensor, dets: list[TileDetections]) -> list[TileDetections]:
         """Type probabilities of every detection from the refiner's look at its nose-up crop
-        (:mod:`dwelltime.detector.refine`), and, with ``decode_config.verify_weight`` above 0,
-        scores fused with its aircraft probability (detections under the score threshold
-        dropped, the rest by score). ``x``: the (B, 3, H, W) [0, 1] tiles the detections were
-        found in. Length and span stay the dense head's. On CUDA the crops go through the
-        refiner padded to a power of two (at least 16), so it sees few batch shapes."""
+        and that crop's mirror image (:meth:`~dwelltime.detector.refine.TypeRefiner.look`),
+        and, with ``decode_config.verify_weight`` above 0, scores fused with its aircraft
+        probability (detections under the score threshold dropped, the rest by score). ``x``:
+        the (B, 3, H, W) [0, 1] tiles the detections were found in. Length and span stay the
+        dense head's. On CUDA the crops go through the refiner padded to a power of two (at
+        least 16), so it sees few batch shapes."""
         counts = [len(d) for d in dets]
         n = sum(counts)
         if not n:
@@ -221,7 +222,7 @@ class Detector:
             )
             padded = max(16, 1 << (n - 1).bit_length()) if self.device.type == "cuda" else n
             crops = torch.cat([crops, crops.new_zeros((padded - n, *crops.shape[1:]))])
-            logits, _, aircraft = refiner(crops)
+            logits, aircraft = refiner.look(crops)
         probs = logits[:n].float().softmax(1).cpu().numpy()
         cfg = self.decode_config
         score = np.concatenate([d.score for d in dets])
@@ -298,10 +299,12 @@ def detect_tiles(
     """Detect aircraft in tiles and merge them across overlaps into one row per aircraft.
 
     Returns DETECTION_COLUMNS plus ``size_class`` (small/medium/large by max(length, span):
-    < 30 m, < 50 m, larger) and ``tile_index`` (tile the kept row came from), in the tiles'
-    CRS. Detections whose centre falls on a masked pixel (``tile.valid`` False) are dropped.
-    ``source_gsd_m``: GSD of the source imagery (metres); above 1.5 m ``type`` is
-    ``unknown``. ``progress`` is called with the number of tiles finished after each batch.
+    < 30 m, < 50 m, larger), ``size_sigma_m`` (standard deviation of the measured length and
+    span, metres, from the source GSD: :func:`~dwelltime.detector.types.size_sigma_m`) and
+    ``tile_index`` (tile the kept row came from), in the tiles' CRS. Detections whose centre
+    falls on a masked pixel (``tile.valid`` False) are dropped. ``source_gsd_m``: GSD of the
+    source imagery (metres); above 1.5 m ``type`` is ``unknown``. ``progress`` is called with
+    the number of tiles finished after each batch.
     """
     pairs: list[tuple[Tile, TileDetections]] = []
     it = iter(tiles)
@@ -393,6 +396,7 @@ def _tile_rows(
         "type_prob": probs,
         "score": det.score.astype(float),
         "size_class": size_class(m.length_m, m.span_m),
+        "size_sigma_m": np.full(n, size_sigma_m(source_gsd_m)),
         "tile_index": np.full(n, tile.index),
         "edge_margin_px": m.edge_margin_px,
         "geometry": m.footprints,
