@@ -41,6 +41,7 @@ from dwelltime.detector import (
 from dwelltime.detector.datasets import (
     AIRBUS_VALIDATION_SITES,
     COARSE_GSD_RANGE_M,
+    ZOOM_OUT_RANGE,
     BoxCrops,
     Mixed,
     SyntheticChips,
@@ -86,6 +87,7 @@ RECIPE_ARGS = (
     "p_real",
     "small_share",
     "coarse_real",
+    "zoom_out_real",
     "max_minutes",
 )
 SYNTHETIC_LICENCE = "Apache-2.0 (trained only on dwelltime's own synthetic imagery)."
@@ -110,6 +112,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="share of the real crops made to look as if taken at "
         f"{COARSE_GSD_RANGE_M[0]:g}-{COARSE_GSD_RANGE_M[1]:g} m (coarse sensors)",
+    )
+    p.add_argument(
+        "--zoom-out-real",
+        type=float,
+        default=0.0,
+        help="share of the real crops cut from a window "
+        f"{ZOOM_OUT_RANGE[0]:g}-{ZOOM_OUT_RANGE[1]:g} times wider and shrunk, so their aircraft "
+        "look business-jet sized",
     )
     add_airbus_options(p)
     add_small_share_option(p)
@@ -159,6 +169,7 @@ def make_loader(args: argparse.Namespace, classes: list[str], start_step: int) -
             size_px=args.size,
             stride=args.stride,
             coarse_share=args.coarse_real,
+            zoom_out_share=args.zoom_out_real,
         )
     data = Mixed(synthetic, real, p_real=args.p_real, seed=seed)
     return DataLoader(
@@ -449,6 +460,12 @@ def save(model, classes, args, metrics, history, wall_s, device, init_card=None)
                     f"; {args.coarse_real:.0%} of them made to look "
                     f"{COARSE_GSD_RANGE_M[0]:g}-{COARSE_GSD_RANGE_M[1]:g} m"
                     if args.coarse_real
+                    else ""
+                )
+                + (
+                    f"; {args.zoom_out_real:.0%} of them shrunk "
+                    f"{ZOOM_OUT_RANGE[0]:g}-{ZOOM_OUT_RANGE[1]:g}x"
+                    if args.zoom_out_real
                     else ""
                 )
                 + ")"

@@ -92,3 +92,32 @@ def test_coarse_crops_blur_the_pixels_and_keep_the_labels(tmp_path):
         assert torch.equal(target, coarse[1][name]), name
     default = BoxCrops([item], seed=0, size_px=64, stride=4).sample(np.random.default_rng(0))
     assert torch.equal(default[0], sharp[0])  # share 0 draws nothing: old streams unchanged
+
+
+def test_zoomed_out_crops_shrink_the_aircraft_with_their_boxes(tmp_path):
+    (tmp_path / "images").mkdir()
+    pixels = np.full((256, 256, 3), 90, np.uint8)
+    pixels[100:130, 100:140] = 250  # a bright 40 x 30 px "aircraft"
+    Image.fromarray(pixels).save(tmp_path / "images" / "a.png")
+    (tmp_path / "sites.csv").write_text("image,site_id\na.png,S01\n")
+    (tmp_path / "annotations.csv").write_text(
+        'id,image_id,geometry,class\n1,a.png,"[(100, 100), (140, 100), (140, 130), (100, 130), '
+        '(100, 100)]",Airplane\n'
+    )
+    (item,) = read_airbus(tmp_path)
+    crops = BoxCrops([item], seed=0, size_px=64, stride=4, zoom_out_share=1.0)
+    rng = np.random.default_rng(0)
+    sizes = []
+    for _ in range(20):
+        image, targets = crops.sample(rng)
+        assert image.shape == (3, 64, 64)
+        inside = (image[0] > 170).nonzero()  # the shrunk aircraft's pixels, (row, col)
+        for w, h in targets["box_wh"][targets["mask"]].tolist():
+            if inside[:, 1].min() > 0 and inside[:, 1].max() < 63 and inside[:, 0].min() > 0:
+                if inside[:, 0].max() < 63:  # wholly in the crop: the box fits its pixels
+                    extent = (inside.max(0).values - inside.min(0).values + 1).tolist()
+                    assert abs(extent[1] - w) <= 2 and abs(extent[0] - h) <= 2
+                    sizes.append(sorted((w, h)))
+    assert sizes, "no crop held the whole aircraft"
+    for short, long in sizes:  # 30 x 40 px shrunk 1.4-2.5 times
+        assert 30 / 2.5 - 1 <= short <= 30 / 1.4 + 1 and 40 / 2.5 - 1 <= long <= 40 / 1.4 + 1

@@ -30,6 +30,10 @@ AIRBUS_VALIDATION_SITES: tuple[str, ...] = ("S03", "S13", "S21")
 #: Source GSD range (metres, drawn log-uniformly) that ``BoxCrops(coarse_share=…)`` makes real
 #: crops look as if taken at: labelled real aircraft as coarse sensors (PlanetScope 3 m) see them.
 COARSE_GSD_RANGE_M = (1.0, 3.0)
+#: How many times wider a window ``BoxCrops(zoom_out_share=…)`` shrinks into a crop (drawn
+#: log-uniformly): real aircraft of 30-50 m then look 12-36 m long, business-jet sizes that
+#: the training sites hardly hold.
+ZOOM_OUT_RANGE = (1.4, 2.5)
 
 Sample = tuple[torch.Tensor, dict[str, torch.Tensor]]
 
@@ -203,7 +207,9 @@ def coarser_look(rng: np.random.Generator, rgb8: np.ndarray, gsd_m: float) -> np
 
 class BoxCrops(IterableDataset):
     """Endless random crops of real box-labelled images at the model GSD ``gsd_m`` (flipped and
-    rotated by 90°; ``coarse_share`` of them made to look coarser: :func:`coarser_look`)."""
+    rotated by 90°; ``coarse_share`` of them made to look coarser: :func:`coarser_look`;
+    ``zoom_out_share`` of them cut from a window :data:`ZOOM_OUT_RANGE` times wider and shrunk
+    to the crop, so their aircraft look smaller)."""
 
     p_on_aircraft = 0.8
 
@@ -216,9 +222,10 @@ class BoxCrops(IterableDataset):
         stride: int = 4,
         gsd_m: float = 0.5,
         coarse_share: float = 0.0,
+        zoom_out_share: float = 0.0,
     ) -> None:
         self.images, self.seed, self.size_px, self.stride = list(images), seed, size_px, stride
-        self.gsd_m, self.coarse_share = gsd_m, coarse_share
+        self.gsd_m, self.coarse_share, self.zoom_out_share = gsd_m, coarse_share, zoom_out_share
         self._pixels: dict[Path, np.ndarray] = {}
 
     def _load(self, path: Path) -> np.ndarray:
@@ -227,10 +234,10 @@ class BoxCrops(IterableDataset):
         return self._pixels[path]
 
     def _corner(
-        self, rng: np.random.Generator, item: BoxImage, shape: tuple[int, ...]
+        self, rng: np.random.Generator, item: BoxImage, shape: tuple[int, ...], s: int
     ) -> tuple[int, int]:
-        """Top-left of a crop: around a random aircraft 80 % of the time, else anywhere."""
-        s = self.size_px
+        """Top-left of an ``s``-pixel window: around a random aircraft 80 % of the time, else
+        anywhere."""
         if len(item.boxes) and rng.random() < self.p_on_aircraft:
             box = item.boxes[int(rng.integers(len(item.boxes)))]
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -243,11 +250,19 @@ class BoxCrops(IterableDataset):
         """One random crop and its targets."""
         item = self.images[int(rng.integers(len(self.images)))]
         pixels, s = self._load(item.path), self.size_px
-        x0, y0 = self._corner(rng, item, pixels.shape[:2])
-        keep, cut = crop_boxes(item.boxes, x0, y0, s)
-        _, cut_edge = crop_boxes(item.truncated, x0, y0, s, min_inside=2.0)
+        window = s
+        if self.zoom_out_share and rng.random() < self.zoom_out_share:  # no draw when 0
+            lo, hi = np.log(ZOOM_OUT_RANGE)
+            window = min(int(s * np.exp(rng.uniform(lo, hi))), *pixels.shape[:2])
+        x0, y0 = self._corner(rng, item, pixels.shape[:2], window)
+        keep, cut = crop_boxes(item.boxes, x0, y0, window)
+        _, cut_edge = crop_boxes(item.truncated, x0, y0, window, min_inside=2.0)
+        crop = pixels[y0 : y0 + window, x0 : x0 + window]
+        if window != s:
+            crop = np.array(Image.fromarray(crop).resize((s, s), Image.Resampling.BOX))
+            keep, cut, cut_edge = (b * (s / window) for b in (keep, cut, cut_edge))
         crop, (keep, ignore) = flip_rotate(
-            pixels[y0 : y0 + s, x0 : x0 + s],
+            crop,
             [keep, np.concatenate([cut, cut_edge])],
             int(rng.integers(4)),
             bool(rng.integers(2)),
