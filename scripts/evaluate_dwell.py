@@ -276,7 +276,8 @@ def coregistration_error(weeks: list[dict[str, object]]) -> pd.Series:
     return pd.concat(errors, ignore_index=True) if errors else pd.Series([], dtype=float)
 
 
-#: Stay sets scored per run: as linked, linked without co-registration, tightened by flights.
+#: Stay sets scored per run: as linked, linked without co-registration, tightened by flights,
+#: and as linked but estimated with the simulator's own stay distribution as the prior.
 STAY_SETS: tuple[str, ...] = ("stays", "raw", "flights", "reference")
 
 

@@ -265,8 +265,9 @@ class _Detections:
         self.frame = frame.reset_index(drop=True)
         f = self.frame
         self.sigma_ref = config.size_sigma_ref_m
-        sigma = f["size_sigma_m"] if "size_sigma_m" in f else pd.Series(np.nan, index=f.index)
-        sigma = sigma.to_numpy(float)
+        sigma = (
+            f["size_sigma_m"].to_numpy(float) if "size_sigma_m" in f else np.full(len(f), np.nan)
+        )
         self.sigma = np.where(sigma > 0, sigma, self.sigma_ref)  # unknown (NaN): fine
         self.x = f["x"].to_numpy(float)
         self.y = f["y"].to_numpy(float)

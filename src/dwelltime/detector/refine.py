@@ -76,7 +76,7 @@ class TypeRefiner(nn.Module):
         """What inference takes from (N, 3, P, P) crops: type logits (N, K) averaged over each
         crop and its mirror image (a planform is left-right symmetric and the refiner learnt
         both; on 840 held-out synthetic aircraft at 0.3-0.5 m type top-1 went from 0.79 to
-        0.81), and the aircraft logit (N,) of the crop as it is. One pass over both."""
+        0.80), and the aircraft logit (N,) of the crop as it is. One pass over both."""
         n = len(crops)
         logits, _, aircraft = self(torch.cat([crops, crops.flip(-1)]))
         return (logits[:n] + logits[n:]) / 2, aircraft[:n]

@@ -81,8 +81,9 @@ def visit_dwell_density(dwell_h: np.ndarray) -> np.ndarray:
     clipped tails, under 3 % of the stays, are left out). What the simulator knows and a real
     analyst does not: ``scripts/evaluate_dwell.py`` uses it as a reference estimator's prior."""
     d = np.asarray(dwell_h, dtype=float)
-    z = (np.log(np.maximum(d, 1e-9)) - np.log(VISIT_MEDIAN_H)) / VISIT_LOG_SIGMA
-    pdf = np.exp(-0.5 * z**2) / (np.maximum(d, 1e-9) * VISIT_LOG_SIGMA * np.sqrt(2 * np.pi))
+    positive = np.maximum(d, 1e-9)
+    z = (np.log(positive) - np.log(VISIT_MEDIAN_H)) / VISIT_LOG_SIGMA
+    pdf = np.exp(-0.5 * z**2) / (positive * VISIT_LOG_SIGMA * np.sqrt(2 * np.pi))
     return np.where((d >= VISIT_RANGE_H[0]) & (d <= VISIT_RANGE_H[1]), pdf, 0.0)
 
 
