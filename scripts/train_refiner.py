@@ -52,6 +52,7 @@ from dwelltime.detector.datasets import (
     add_small_share_option,
     airbus_images,
     small_share_note,
+    synthetic_labels,
     type_indices,
 )
 from dwelltime.detector.decode import DecodeConfig
@@ -97,6 +98,11 @@ P_ANY_GSD = 0.5
 MIN_CHIP_M = 192.0
 #: Candidate weights of the aircraft probability in the score.
 VERIFY_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
+#: ``--type-chips``: jitter of a true aircraft's crop centre (metres, per axis) and heading
+#: (degrees), standard deviations, about the detector's own errors on held-out chips; and the
+#: share of those chips drawn from typable imagery (source GSD 0.3–1.5 m), the rest 1.5–3 m.
+CENTRE_JITTER_M, HEADING_JITTER_DEG = 0.5, 2.0
+P_TYPABLE = 0.75
 #: Empty arrays of one candidate set, by field.
 FIELDS: dict[str, tuple[tuple[int, ...], type]] = {
     "crops": ((0, 3, 128, 128), np.uint8),
@@ -146,6 +152,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also mine the Airbus training images made coarse to each of these GSDs",
     )
     add_small_share_option(p)
+    p.add_argument(
+        "--type-chips",
+        type=int,
+        default=0,
+        help="also learn types (not the aircraft output) from crops of every aircraft of this "
+        "many chips per --type-seeds, cut at true centres and headings with the detector's "
+        "errors (default 0: candidates only)",
+    )
+    p.add_argument("--type-seeds", type=int, nargs="+", default=[7], help="seeds of --type-chips")
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "refiner")
     p.add_argument("--models-dir", type=Path, default=models_dir())
     p.add_argument("--no-save", action="store_true", help="do not write weights")
@@ -250,11 +265,73 @@ def airbus_candidates(
     return found
 
 
+def render_truth_crops(job: tuple[int, int, int, list[str], float]) -> dict[str, np.ndarray]:
+    """Nose-up crops of every visible aircraft of ``n`` chips rendered from ``seed`` (chips
+    ``first`` to ``first + n - 1``) at the model GSD ``gsd`` from their source GSD, around
+    centres and headings jittered by :data:`CENTRE_JITTER_M` and :data:`HEADING_JITTER_DEG`,
+    with their types (indices into ``classes``; ``unknown`` above the typing GSD) and sizes
+    (metres). They are all aircraft but are left out of the aircraft loss (``aircraft`` -1):
+    they are no candidates of the dense network."""
+    from dwelltime.synth import render_chip
+
+    seed, first, n, classes, gsd = job
+    parts = [empty_set()]
+    for i in range(first, first + n):
+        rng = np.random.default_rng([seed, i])
+        lo, hi = (0.3, MAX_TYPING_GSD_M) if rng.random() < P_TYPABLE else (MAX_TYPING_GSD_M, 3.0)
+        source = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+        chip = render_chip(rng, size_px=384, gsd_m=gsd, source_gsd_m=source)
+        labels = synthetic_labels(chip, classes)
+        k = len(labels.cx)
+        if k == 0:
+            continue
+        jitter = rng.normal(0.0, CENTRE_JITTER_M / gsd, (2, k))
+        heading = labels.heading_deg + rng.normal(0.0, HEADING_JITTER_DEG, k)
+        image = torch.from_numpy(np.array(chip.image)).permute(2, 0, 1).float().div(255)
+        crops = nose_up_crops(
+            image,
+            torch.from_numpy(labels.cx + jitter[0]),
+            torch.from_numpy(labels.cy + jitter[1]),
+            torch.from_numpy(heading),
+            gsd_m=gsd,
+        )
+        part = empty_set(k)
+        part["crops"] = crops.mul(255).round().to(torch.uint8).numpy()
+        part["type_index"] = labels.type_index
+        part["size_m"] = np.stack([labels.length_px, labels.span_px], 1) * gsd
+        part["source_gsd_m"] = np.full(k, chip.source_gsd_m)
+        parts.append(part)
+    return join(parts)
+
+
+def empty_set(n: int = 0) -> dict[str, np.ndarray]:
+    """A candidate set of ``n`` crops with nothing known: zero pixels, aircraft -1 (left out),
+    no truth, type or size."""
+    out = {k: np.zeros((n, *shape[1:]), dtype) for k, (shape, dtype) in FIELDS.items()}
+    out["aircraft"][:] = out["truth_id"][:] = out["type_index"][:] = -1
+    out["size_m"][:] = np.nan
+    return out
+
+
+def truth_crop_set(seed: int, chips: int, workers: int, classes: list[str], gsd_m: float) -> dict:
+    """:func:`render_truth_crops` of ``chips`` chips from ``seed`` at the model GSD ``gsd_m``, in
+    ``workers`` processes."""
+    t0 = time.time()
+    step = 100
+    jobs = [(seed, i, min(step, chips - i), classes, gsd_m) for i in range(0, chips, step)]
+    with Pool(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        parts = pool.map(render_truth_crops, jobs)
+    data = join(parts)
+    log.info("%d aircraft crops from %d chips in %.0f s", len(data["score"]), chips,
+             time.time() - t0)  # fmt: skip
+    return data
+
+
 def concatenate(parts: list[dict[str, np.ndarray]], truth: list[int], truth_gsd_m: list) -> dict:
     """One candidate set of per-image ``parts`` whose images hold ``truth`` true aircraft each:
     truth ids made unique across images; ``truth_gsd_m``: the source GSD of every true aircraft
     that counts in AP (not difficult)."""
-    out = {k: [np.zeros(shape, dtype)] for k, (shape, dtype) in FIELDS.items()}
+    out = {k: [v] for k, v in empty_set().items()}
     first = 0
     for part, count in zip(parts, truth, strict=True):
         for k in FIELDS:
@@ -318,6 +395,11 @@ def training_set(sets: list[dict], negatives: float, rng: np.random.Generator) -
         no = rng.choice(no, min(len(no), math.ceil(negatives * len(yes))), replace=False)
         keep = np.sort(np.concatenate([yes, no]))
         parts.append({k: data[k][keep] for k in FIELDS})
+    return join(parts)
+
+
+def join(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One candidate set of the crops of ``parts``, in order."""
     return {k: np.concatenate([p[k] for p in parts]) for k in FIELDS}
 
 
@@ -339,16 +421,21 @@ def batches(data: dict, order: np.ndarray, size: int, flip: np.ndarray | None) -
 
 
 def loss_terms(refiner: TypeRefiner, x, types, size_m, aircraft, args, teacher=None):
-    """Total, type cross-entropy, size L1 (of log sizes), aircraft BCE and type distillation
-    (KL from ``teacher``'s type probabilities on the aircraft, weighted ``args.distill``) of one
-    batch; a term with nothing to learn in the batch is 0."""
+    """Total, type cross-entropy, size L1 (of log sizes), aircraft BCE (crops with ``aircraft``
+    0 or 1) and type distillation (KL from ``teacher``'s type probabilities on the aircraft,
+    weighted ``args.distill``) of one batch; a term with nothing to learn in the batch is 0."""
     logits, log_size, aircraft_logit = refiner(x)
     zero = logits.sum() * 0
     typed, sized, yes = types >= 0, ~size_m[:, 0].isnan(), aircraft > 0.5
     ce = F.cross_entropy(logits[typed].float(), types[typed]) if typed.any() else zero
     target = log_size_target(size_m[sized, 0], size_m[sized, 1])
     l1 = F.smooth_l1_loss(log_size[sized].float(), target, beta=0.05) if sized.any() else zero
-    bce = F.binary_cross_entropy_with_logits(aircraft_logit.float(), aircraft)
+    judged = aircraft >= 0
+    bce = (
+        F.binary_cross_entropy_with_logits(aircraft_logit[judged].float(), aircraft[judged])
+        if judged.any()
+        else zero
+    )
     kl = zero
     if teacher is not None and yes.any():
         with torch.no_grad():
@@ -475,6 +562,20 @@ def mined_sets(args: argparse.Namespace, model, card) -> tuple[list[dict], dict]
     return sets, val
 
 
+def type_sets(args: argparse.Namespace, card: dict) -> list[dict]:
+    """With ``--type-chips``, :func:`truth_crop_set` of each of ``--type-seeds`` (cached in
+    ``--work-dir``)."""
+    return [
+        cached(
+            args.work_dir / f"crops_seed{seed}_chips{args.type_chips}.npz",
+            lambda seed=seed: truth_crop_set(
+                seed, args.type_chips, args.workers, card["classes"], card["gsd_m"]
+            ),
+        )
+        for seed in (args.type_seeds if args.type_chips else [])
+    ]
+
+
 def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -487,7 +588,7 @@ def train(args: argparse.Namespace) -> None:
         raise SystemExit(f"--continue: {args.base.name} carries no refiner")
     sets, val_set = mined_sets(args, model, card)
     rng = np.random.default_rng(args.seed)
-    train_set = training_set(sets, args.negatives, rng)
+    train_set = join([training_set(sets, args.negatives, rng), *type_sets(args, card)])
     n = len(train_set["score"])
     log.info("%d training candidates (%d aircraft), %d validation candidates", n,
              int((train_set["aircraft"] == 1).sum()), len(val_set["score"]))  # fmt: skip
@@ -548,7 +649,9 @@ def describe_run(args, history, wall_s, device) -> dict:
     hardware = hardware_name(device, args.threads)
     recipe = ("seed", "chips", "epochs", "batch_size", "lr", "size_weight", "negatives", "distill")
     recipe += ("small_share",) if args.small_share else ()
+    recipe += ("type_chips",) if args.type_chips else ()
     flags = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in recipe]
+    flags += [f"--type-seeds {' '.join(map(str, args.type_seeds))}"] if args.type_chips else []
     flags += ["--synthetic-only"] if args.synthetic_only else []
     flags += ["--continue"] if args.continue_ else []
     coarse = "" if args.synthetic_only else " ".join(f"{g:g}" for g in args.coarse_airbus)
@@ -556,6 +659,14 @@ def describe_run(args, history, wall_s, device) -> dict:
     real = "" if args.synthetic_only else " and on the Airbus training sites' images"
     real += f" (also made {coarse} m)" if coarse else ""
     small = small_share_note(args.small_share)
+    truth = (
+        f"; types also from crops of every aircraft of {args.type_chips} chips per seed "
+        f"{', '.join(map(str, args.type_seeds))} at true centres and headings jittered by "
+        f"{CENTRE_JITTER_M} m and {HEADING_JITTER_DEG} deg ({P_TYPABLE:.0%} at source GSD "
+        f"0.3-{MAX_TYPING_GSD_M:g} m)"
+        if args.type_chips
+        else ""
+    )
     return {
         "command": "python scripts/train_refiner.py " + " ".join(flags),
         "hardware": hardware,
@@ -564,7 +675,7 @@ def describe_run(args, history, wall_s, device) -> dict:
         f"{CANDIDATE_FLOOR}) on {args.chips} dwelltime.synth.render_chip chips drawn at their "
         f"source GSD (0.3-3 m, half of them 1.5-3 m{small}){real}; aircraft: IoU >= {IOU_AIRCRAFT} "
         f"with a true one, not: IoU < {IOU_BACKGROUND} with all, at most {args.negatives} "
-        "non-aircraft per aircraft",
+        f"non-aircraft per aircraft{truth}",
         "validation": history[-1],
         "history": history,
     }

@@ -82,6 +82,41 @@ def test_chip_candidates_carry_the_types_and_sizes_of_their_aircraft(
     np.testing.assert_allclose(found["size_m"], [(lab.length_m, lab.wingspan_m) for lab in labels])
 
 
+def test_truth_crops_carry_types_and_sizes_and_stay_out_of_the_aircraft_loss(trainer):
+    from dwelltime.synth.catalog import load_catalog
+
+    catalog = load_catalog()
+    classes = [*catalog, "unknown"]
+    data = trainer.render_truth_crops((5, 0, 6, classes, 0.5))
+    n = len(data["score"])
+    assert n > 0 and data["crops"].shape == (n, 3, 128, 128) and data["crops"].any()
+    assert (data["aircraft"] == -1).all() and (data["truth_id"] == -1).all()
+    coarse = data["source_gsd_m"] > 1.5
+    assert coarse.any() and not coarse.all()
+    typed = data["type_index"]
+    assert (typed[coarse] == classes.index("unknown")).all()
+    for i, size in zip(typed[~coarse], data["size_m"][~coarse], strict=True):
+        t = catalog[classes[i]]  # each crop's size is its type's
+        np.testing.assert_allclose(size, (t.length_m, t.wingspan_m), rtol=0.01)
+    again = trainer.render_truth_crops((5, 0, 6, classes, 0.5))
+    assert np.array_equal(again["crops"], data["crops"])  # reproducible from the seed
+
+
+def test_crops_left_out_of_the_aircraft_loss_do_not_move_it(trainer, classes):
+    from dwelltime.detector.refine import RefinerConfig, TypeRefiner
+
+    refiner = TypeRefiner(RefinerConfig(len(classes))).eval()
+    args = trainer.parse_args(["--distill", "0"])
+    x, types = torch.rand(4, 3, 128, 128), torch.tensor([0, 1, -1, -1])
+    size = torch.full((4, 2), float("nan"))
+    judged = torch.tensor([1.0, 0.0, -1.0, -1.0])
+    terms = trainer.loss_terms(refiner, x, types, size, judged, args)
+    first_two = trainer.loss_terms(refiner, x[:2], types[:2], size[:2], judged[:2], args)
+    torch.testing.assert_close(terms[3], first_two[3])  # the BCE of the judged crops only
+    none = trainer.loss_terms(refiner, x[2:], types[2:], size[2:], judged[2:], args)
+    assert float(none[3].detach()) == 0.0
+
+
 def test_ap50_counts_candidates_as_evaluate_matches_detections(trainer):
     # truths 0-2 count, truth 3 is difficult; candidate 1 is a duplicate of truth 0
     truth_id = np.array([0, 0, 1, -1, 3, 2])
@@ -161,6 +196,15 @@ def test_training_writes_weights_that_verify_and_load(trainer, tmp_path, synthet
     kept = [torch.equal(before[k], after[k]) for k in norms]
     assert norms and all(kept) == bool(extra)  # a fine-tune keeps the base's statistics
     assert len(sorted((tmp_path / "work").glob("candidates_*.npz"))) == 2  # cached for next time
+
+
+def test_type_chips_train_on_cached_truth_crops_and_say_so(trainer, tmp_path, synthetic_base):
+    _, card = _train(
+        trainer, synthetic_base, tmp_path, "--continue", "--type-chips", "2", "--type-seeds", "5"
+    )
+    assert (tmp_path / "work" / "crops_seed5_chips2.npz").exists()
+    assert "--type-chips 2 --type-seeds 5" in card["refiner"]["command"]
+    assert "crops of every aircraft of 2 chips per seed 5" in card["refiner"]["data"]
 
 
 def test_continue_needs_a_refiner_in_the_base(trainer, tmp_path, tiny_weights):
