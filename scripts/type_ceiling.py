@@ -1,7 +1,7 @@
 """The best type top-1 accuracy any classifier can reach on the synthetic chips.
 
 Usage: python scripts/type_ceiling.py [--sigma 0.5 1.0 1.5 1.7 2.0 2.5] [--draws 4000]
-       [--chips FOLDER ...] [--weights W]
+       [--width-tolerance M] [--sweep-tolerance DEG] [--chips FOLDER ...] [--weights W]
 
 The synthetic engine draws a type uniformly from the catalog and renders it from its catalog
 row alone: length and span, and a look (engines, engine mount, wing position, tail, sweep,
@@ -10,8 +10,13 @@ the size. Two types with the same look differ only in size, so telling them apar
 measured length and span. This script plays an ideal observer that sees the look without error
 and measures length and span with Gaussian noise of standard deviation σ (metres), and takes
 the most likely type (uniform prior): Bayes-optimal top-1 accuracy, by Monte Carlo. It is an
-upper bound for a real detector at that size precision (a real one also confuses looks; fuselage
-widths that differ by centimetres count here as different looks).
+upper bound for a real detector at that size precision (a real one also confuses looks).
+
+By default fuselage widths that differ by centimetres count as different looks. Some catalog
+types are drawn alike but for such a width (A319 3.95 m and B737 3.76 m wide, 33.8 and 33.6 m
+long): ``--width-tolerance`` and ``--sweep-tolerance`` give an observer who cannot tell widths
+(metres) or sweeps (degrees) that close apart, e.g. half a pixel of width at 0.5 m GSD
+(``--width-tolerance 0.25 --sweep-tolerance 1``), and a lower, more realistic ceiling.
 
 For reference, a median absolute error e of a Gaussian measurement is 0.674 σ: the shipped
 detector's median length errors of 0.9–1.3 m at 0.3–1 m GSD are σ ≈ 1.3–2.0 m.
@@ -46,24 +51,48 @@ def look(t: AircraftType) -> tuple[object, ...]:
     )
 
 
-def ceiling(types: list[AircraftType], sigma_m: float, draws: int, seed: int = 0) -> float:
+def alike(
+    a: AircraftType, b: AircraftType, width_tol_m: float = 0.0, sweep_tol_deg: float = 0.0
+) -> bool:
+    """Whether ``a`` and ``b`` look the same to an observer who cannot tell fuselage widths
+    within ``width_tol_m`` metres or sweeps within ``sweep_tol_deg`` degrees apart (0, 0: the
+    same :func:`look`)."""
+    la, lb = look(a), look(b)
+    return (
+        la[:4] == lb[:4]
+        and la[6:] == lb[6:]
+        and abs(la[4] - lb[4]) <= sweep_tol_deg + 1e-9
+        and abs(la[5] - lb[5]) <= width_tol_m + 1e-9
+    )
+
+
+def ceiling(
+    types: list[AircraftType],
+    sigma_m: float,
+    draws: int,
+    seed: int = 0,
+    width_tol_m: float = 0.0,
+    sweep_tol_deg: float = 0.0,
+) -> float:
     """Top-1 accuracy of the ideal observer at size noise ``sigma_m`` (metres), each type drawn
-    ``draws`` times."""
+    ``draws`` times; looks compared by :func:`alike` with the tolerances."""
     rng = np.random.default_rng(seed)
     size = np.array([(t.length_m, t.wingspan_m) for t in types])
-    looks = [look(t) for t in types]
     hits = 0
     for i in range(len(types)):
-        same = np.array([k == looks[i] for k in looks])
+        same = np.array([alike(types[i], t, width_tol_m, sweep_tol_deg) for t in types])
         measured = size[i] + rng.normal(0.0, sigma_m, (draws, 2))
         d2 = ((measured[:, None, :] - size[None, same, :]) ** 2).sum(-1)
         hits += int((np.flatnonzero(same)[d2.argmin(1)] == i).sum())
     return hits / (draws * len(types))
 
 
-def detector_accuracy(folder: Path, weights: Path | None) -> tuple[int, float, float, float]:
+def detector_accuracy(
+    folder: Path, weights: Path | None, width_tol_m: float = 0.0, sweep_tol_deg: float = 0.0
+) -> tuple[int, float, float, float]:
     """(typed aircraft, type top-1, look accuracy, median length error m) of the detector on
-    the labelled chips under ``folder``, at the shipped score threshold."""
+    the labelled chips under ``folder``, at the shipped score threshold; looks compared by
+    :func:`alike` with the tolerances."""
     from dwelltime.detector import load_detector
     from dwelltime.evaluation.dataset import image_info, load_truth, read_rgb
     from dwelltime.evaluation.labels import find_labelled_images
@@ -82,7 +111,7 @@ def detector_accuracy(folder: Path, weights: Path | None) -> tuple[int, float, f
     typed = pairs[pairs["found"] & (pairs["type"] != "unknown")]
     catalog = load_catalog()
     same_look = [
-        p in catalog and look(catalog[p]) == look(catalog[t])
+        p in catalog and alike(catalog[p], catalog[t], width_tol_m, sweep_tol_deg)
         for t, p in zip(typed["type"], typed["pred_type"], strict=True)
     ]
     return (
@@ -99,15 +128,26 @@ def main() -> None:
         "--sigma", type=float, nargs="+", default=[0.5, 1.0, 1.5, 1.7, 2.0, 2.5], help="metres"
     )
     parser.add_argument("--draws", type=int, default=4000, help="measurements per type")
+    parser.add_argument(
+        "--width-tolerance",
+        type=float,
+        default=0.0,
+        help="fuselage widths this close (m) look alike",
+    )
+    parser.add_argument(
+        "--sweep-tolerance", type=float, default=0.0, help="sweeps this close look alike, degrees"
+    )
     parser.add_argument("--chips", type=Path, nargs="*", default=[], help="labelled chip folders")
     parser.add_argument("--weights", type=Path, default=None, help="detector (default: shipped)")
     args = parser.parse_args()
     catalog = load_catalog()
     types = [catalog[k] for k in sorted(catalog)]
+    tol = (args.width_tolerance, args.sweep_tolerance)
     print(f"{len(types)} catalog types, drawn uniformly as the chip renderer draws them")
+    print(f"looks alike within {tol[0]:g} m of fuselage width and {tol[1]:g}° of sweep")
     print("size noise σ m   ceiling top-1")
     for sigma in args.sigma:
-        print(f"{sigma:14.1f}   {ceiling(types, sigma, args.draws):.3f}")
+        print(f"{sigma:14.1f}   {ceiling(types, sigma, args.draws, 0, *tol):.3f}")
     groups: dict[tuple[object, ...], list[AircraftType]] = {}
     for t in types:
         groups.setdefault(look(t), []).append(t)
@@ -115,8 +155,16 @@ def main() -> None:
     for members in groups.values():
         if len(members) > 1:
             print("  " + ", ".join(f"{t.icao} {t.length_m:g}×{t.wingspan_m:g} m" for t in members))
+    if any(tol):
+        pairs = [
+            f"{a.icao}–{b.icao}"
+            for i, a in enumerate(types)
+            for b in types[i + 1 :]
+            if look(a) != look(b) and alike(a, b, *tol)
+        ]
+        print("also alike within the tolerances: " + ", ".join(pairs))
     for folder in args.chips:
-        n, top1, look_acc, length_err = detector_accuracy(folder, args.weights)
+        n, top1, look_acc, length_err = detector_accuracy(folder, args.weights, *tol)
         print(
             f"{folder}: {n} typed aircraft, type top-1 {top1:.3f}, look accuracy {look_acc:.3f}, "
             f"median length error {length_err:.2f} m"

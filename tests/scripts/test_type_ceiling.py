@@ -31,3 +31,16 @@ def test_different_looks_are_never_confused(script):
     a = load_catalog()["B738"]
     b = dataclasses.replace(a, icao="XB38", engines=4)  # same size, another look
     assert ceiling.ceiling([a, b], 5.0, draws=100) == 1.0
+
+
+def test_widths_closer_than_the_tolerance_look_alike_and_lower_the_ceiling(script):
+    ceiling = script("type_ceiling")
+    catalog = load_catalog()
+    a319, b737 = catalog["A319"], catalog["B737"]  # drawn alike but 3.95 and 3.76 m wide
+    assert not ceiling.alike(a319, b737)
+    assert ceiling.alike(a319, b737, width_tol_m=0.2)
+    assert not ceiling.alike(a319, catalog["IL62"], width_tol_m=9.0, sweep_tol_deg=90.0)
+    types = [catalog[k] for k in sorted(catalog)]
+    exact = ceiling.ceiling(types, 1.5, draws=200)
+    blurred = ceiling.ceiling(types, 1.5, draws=200, width_tol_m=0.25, sweep_tol_deg=1.0)
+    assert blurred < exact - 0.03
