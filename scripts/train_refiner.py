@@ -24,6 +24,9 @@ CUDA.
     python scripts/train_refiner.py --chips 40 --val-chips 20 --epochs 1 --no-save  # check
 
 ``--continue`` starts from the refiner the base weights carry instead of a new one.
+``--type-chips N`` adds, for types and sizes only, crops of every aircraft of N rendered chips
+per ``--type-seeds`` seed, cut around the true centres and headings jittered by the detector's
+own errors (the data the first refiner learnt its types from).
 """
 
 from __future__ import annotations
