@@ -106,6 +106,8 @@ VERIFY_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 #: share of those chips drawn from typable imagery (source GSD 0.3–1.5 m), the rest 1.5–3 m.
 CENTRE_JITTER_M, HEADING_JITTER_DEG = 0.5, 2.0
 P_TYPABLE = 0.75
+#: ``--type-chips``: side of those chips, pixels at the model GSD.
+TRUTH_CHIP_PX = 384
 #: Empty arrays of one candidate set, by field.
 FIELDS: dict[str, tuple[tuple[int, ...], type]] = {
     "crops": ((0, 3, 128, 128), np.uint8),
@@ -283,7 +285,7 @@ def render_truth_crops(job: tuple[int, int, int, list[str], float]) -> dict[str,
         rng = np.random.default_rng([seed, i])
         lo, hi = (0.3, MAX_TYPING_GSD_M) if rng.random() < P_TYPABLE else (MAX_TYPING_GSD_M, 3.0)
         source = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-        chip = render_chip(rng, size_px=384, gsd_m=gsd, source_gsd_m=source)
+        chip = render_chip(rng, size_px=TRUTH_CHIP_PX, gsd_m=gsd, source_gsd_m=source)
         labels = synthetic_labels(chip, classes)
         k = len(labels.cx)
         if k == 0:
