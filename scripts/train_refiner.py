@@ -221,7 +221,7 @@ def candidates(
     )
     n = len(found)
     return {
-        "crops": crops.mul(255).round().to(torch.uint8).numpy(),
+        "crops": uint8_crops(crops),
         "aircraft": np.where(index >= 0, 1, np.where(background, 0, -1)),
         "truth_id": index,
         "difficult": np.zeros(n, bool),
@@ -230,6 +230,11 @@ def candidates(
         "source_gsd_m": np.full(n, gsd_m),
         "score": found.score,
     }, index
+
+
+def uint8_crops(crops: torch.Tensor) -> np.ndarray:
+    """(N, 3, P, P) [0, 1] float crops as the uint8 array a candidate set stores."""
+    return crops.mul(255).round().to(torch.uint8).numpy()
 
 
 def chip_candidates(detector: Detector, chip, classes: list[str]) -> dict[str, np.ndarray]:
@@ -301,7 +306,7 @@ def render_truth_crops(job: tuple[int, int, int, list[str], float]) -> dict[str,
             gsd_m=gsd,
         )
         part = empty_set(k)
-        part["crops"] = crops.mul(255).round().to(torch.uint8).numpy()
+        part["crops"] = uint8_crops(crops)
         part["type_index"] = labels.type_index
         part["size_m"] = np.stack([labels.length_px, labels.span_px], 1) * gsd
         part["source_gsd_m"] = np.full(k, chip.source_gsd_m)

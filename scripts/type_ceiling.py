@@ -38,16 +38,17 @@ from dwelltime.synth.catalog import AircraftType, load_catalog
 
 def look(t: AircraftType) -> tuple[object, ...]:
     """What the renderer draws of a type besides its size (the planform's proportions and
-    the paint's military odds follow from these)."""
+    the paint's military odds follow from these): its discrete parts, then the sweep (degrees)
+    and the fuselage width (metres)."""
     return (
         t.engines,
         t.engine_mount,
         t.wing_position,
         t.tail,
-        round(t.sweep_deg, 1),
-        round(t.fuselage_width_m, 2),
         "military" in t.role,
         "military transport" in t.role,
+        round(t.sweep_deg, 1),
+        round(t.fuselage_width_m, 2),
     )
 
 
@@ -57,12 +58,12 @@ def alike(
     """Whether ``a`` and ``b`` look the same to an observer who cannot tell fuselage widths
     within ``width_tol_m`` metres or sweeps within ``sweep_tol_deg`` degrees apart (0, 0: the
     same :func:`look`)."""
-    la, lb = look(a), look(b)
+    *parts_a, sweep_a, width_a = look(a)
+    *parts_b, sweep_b, width_b = look(b)
     return (
-        la[:4] == lb[:4]
-        and la[6:] == lb[6:]
-        and abs(la[4] - lb[4]) <= sweep_tol_deg + 1e-9
-        and abs(la[5] - lb[5]) <= width_tol_m + 1e-9
+        parts_a == parts_b
+        and abs(sweep_a - sweep_b) <= sweep_tol_deg + 1e-9
+        and abs(width_a - width_b) <= width_tol_m + 1e-9
     )
 
 
