@@ -304,6 +304,8 @@ WRAPPED = (
     ("dwelltime.detector.predict", "detections_frame", "post"),
     ("dwelltime.batch.store:SceneStore", "commit", "write"),
     ("dwelltime.detector", "load_detector", "setup"),  # imported by run_batch at each call
+    ("dwelltime.detector.predict:Detector", "warm_up", "setup"),  # compiling, cuDNN timings
+    ("dwelltime.batch.runner", "Finishers", "setup"),  # starting the finisher processes
     ("dwelltime.batch.runner", "scan", "setup"),
     ("dwelltime.batch.runner", "link_scenes", "setup"),
     ("dwelltime.batch.runner", "write_result", "setup"),
@@ -546,26 +548,13 @@ def run_job(
     """One ``run_batch`` into a fresh output folder: (wall s, scenes, tiles, stage totals with
     ``"cpu"``, the process CPU seconds of the whole run)."""
     import dwelltime.batch.runner as runner
-    import dwelltime.detector
     from dwelltime.batch.runner import run_batch
     from dwelltime.batch.spec import AirportJob, BatchSpec
 
     imagery, airport, aprons = source
     batch = args.cuda_batch if device.startswith("cuda") else args.cpu_batch
-
-    def warmed(load: Callable) -> Callable:
-        """The job's detector, with one untimed batch first (cold kernels are setup)."""
-
-        def load_and_warm(*a: object, **k: object) -> object:
-            detector = load(*a, **k)
-            detector.predict(np.zeros((batch, 3, tile, tile), np.uint8))
-            return detector
-
-        return load_and_warm
-
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(tempfile.TemporaryDirectory(prefix="dwelltime-bench-out-"))
-        stack.enter_context(patched(dwelltime.detector, "load_detector", warmed))
         if args.no_tables:
             stack.enter_context(patched(runner, "link_scenes", lambda _: no_stays))
             stack.enter_context(patched(runner, "write_result", lambda _: lambda *a, **k: None))

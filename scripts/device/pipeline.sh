@@ -1,6 +1,8 @@
 #!/bin/bash
 # The batch job's benchmark on a lent GPU (issue #6), as run in session 4 (run 2), once per
-# number of finisher processes in FINISHERS (0: post-processing on a thread, as in session 4):
+# number of finisher processes in FINISHERS (0: post-processing on a thread, as in session 4),
+# CUDA_BATCH tiles a batch (64: a scene's 49 tiles in one batch, padded to 64 when compiled),
+# COPIES links of the 2 rendered scenes (24: 50 scenes, 2,450 tiles):
 #   device run: FINISHERS="0 2 4" NETWORKS=compiled bash scripts/device/pipeline.sh
 #   carry: .geo .whl    (then scripts/bench_finishers.py; FINISHER_CHECK=0 skips it)
 export PYTHONUNBUFFERED=1
@@ -13,9 +15,10 @@ nvidia-smi --query-gpu=name --format=csv,noheader; nproc
 echo "setup $(( $(date +%s) - t0 )) s"
 for f in ${FINISHERS:-2}; do
   timeout "${LIMIT:-170}" python3 scripts/benchmark.py --pipeline --devices cuda --tiles 1024 \
-    --scenes 2 --copies 24 --workers 14 --threads 4 --cuda-batch 64 --no-tables \
-    --modes ${MODES:-overlapped} --networks ${NETWORKS:-eager compiled} --finishers "$f" \
-    --out "$OUT"/pipeline_gpu_f"$f".json 2>&1 | grep -v Warning | tee "$OUT"/pipeline_gpu_f"$f".txt
+    --scenes 2 --copies "${COPIES:-24}" --workers 14 --threads 4 --cuda-batch "${CUDA_BATCH:-64}" \
+    --no-tables --modes ${MODES:-overlapped} --networks ${NETWORKS:-eager compiled} --finishers "$f" \
+    --out "$OUT"/pipeline_gpu_f"$f"_b"${CUDA_BATCH:-64}".json 2>&1 | grep -v Warning \
+    | tee "$OUT"/pipeline_gpu_f"$f"_b"${CUDA_BATCH:-64}".txt
 done
 # the main thread's torch calls beside the finisher on a thread and in processes (about 30 s)
 [ "${FINISHER_CHECK:-1}" = 1 ] && timeout 120 python3 scripts/bench_finishers.py \

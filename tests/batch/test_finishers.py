@@ -27,3 +27,10 @@ def test_processes_run_elsewhere_and_a_broken_pool_is_replaced():
         with pytest.raises(BrokenProcessPool):
             finishers.submit(die).result()
         assert finishers.submit(abs, -2).result() == 2  # a new pool
+
+
+def test_processes_are_started_and_ready_before_the_first_scene():
+    with Finishers(2) as finishers:
+        pids = {p.pid for p in finishers._pool._processes.values()}
+        assert len(pids) == 2 and os.getpid() not in pids
+        assert all(p.is_alive() for p in finishers._pool._processes.values())

@@ -123,6 +123,22 @@ def test_finisher_processes_give_the_same_tables(small_series: Path, uninterrupt
     assert tables(small_series / "processes") == tables(uninterrupted)
 
 
+def test_the_detector_is_warmed_up_at_the_jobs_batch_and_tile_size_first(
+    small_series: Path, monkeypatch
+):
+    from dwelltime.batch import runner
+    from dwelltime.detector.predict import Detector
+
+    calls = []
+    monkeypatch.setattr(Detector, "warm_up", lambda self, *a: calls.append(("warm_up", *a)))
+    commit = runner.SceneStore.commit
+    monkeypatch.setattr(
+        runner.SceneStore, "commit", lambda *a: calls.append("commit") or commit(*a)
+    )
+    run_batch(load_spec(job(small_series, "warmed", "tile_size_px: 256\n")))
+    assert calls[0] == ("warm_up", 4, 256) and calls[1:] == ["commit"] * len(SCENES)
+
+
 def test_failed_scene_is_recorded_and_retried(small_series: Path, uninterrupted, monkeypatch):
     import dwelltime.batch.feed as feed
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import dwelltime.detector.predict as predict_module
 from dwelltime.detector import DecodeConfig, Detector
 from dwelltime.detector.model import build_detector
 from dwelltime.detector.refine import (
@@ -178,6 +179,20 @@ def test_a_verifying_detector_drops_candidates_the_refiner_rejects(classes, dims
         model, classes, dims, score_threshold=0.01, verify_weight=0.5, candidate_threshold=0.0
     )
     assert not sum(map(len, verifying.predict(TILES)))
+
+
+def test_the_refiner_looks_in_chunks_with_the_same_result(classes, dims, monkeypatch):
+    torch.manual_seed(0)
+    model = build_detector(
+        num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True
+    ).eval()
+    whole = _detector(model, classes, dims, verify_weight=0.5).predict(TILES)
+    assert sum(map(len, whole)) > 3
+    monkeypatch.setattr(predict_module, "REFINER_CHUNK", 3)
+    chunked = _detector(model, classes, dims, verify_weight=0.5).predict(TILES)
+    for c, w in zip(chunked, whole, strict=True):
+        for field in ("cx", "cy", "heading_deg", "type_probs", "score"):
+            np.testing.assert_allclose(getattr(c, field), getattr(w, field), rtol=1e-4, atol=1e-6)
 
 
 def test_verifying_needs_a_refiner(classes, dims):

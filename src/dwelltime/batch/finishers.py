@@ -10,6 +10,7 @@ that died (killed for memory, crashed in a library) is replaced, so the job goes
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -17,7 +18,9 @@ from concurrent.futures.process import BrokenProcessPool
 
 class Finishers:
     """``processes`` finisher processes, or with 0 one thread of this process; ``slots``:
-    how many scenes the job keeps in flight with them."""
+    how many scenes the job keeps in flight with them. Processes are started, and have
+    imported what finishing a scene needs, before the constructor returns (on a busy 16-core
+    GPU box that took seconds, which would otherwise stall the first scenes)."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
@@ -27,11 +30,15 @@ class Finishers:
     def _start(self) -> Executor:
         if self.processes == 0:
             return ThreadPoolExecutor(max_workers=1)
-        return ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_exit_with_parent,
+            initializer=_start_finisher,
         )
+        # each submission to a pool without an idle process starts one: all of them, now
+        for ready in [pool.submit(os.getpid) for _ in range(self.processes)]:
+            ready.result()
+        return pool
 
     def submit(self, fn: Callable, /, *args: object) -> Future:
         """``fn(*args)`` on a finisher; a broken pool is replaced first (the scenes it held
@@ -50,11 +57,18 @@ class Finishers:
         self._pool.shutdown(wait=True)
 
 
+def _start_finisher() -> None:
+    """In a new finisher process: watch the job's process (:func:`_exit_with_parent`) and
+    import the code that finishes a scene (post-processing, commit) and what it imports."""
+    _exit_with_parent()
+    import dwelltime.batch.runner
+    import dwelltime.detector.predict  # noqa: F401
+
+
 def _exit_with_parent() -> None:
     """In a finisher process: exit as soon as the job's process is gone (killed), rather than
     wait forever on a queue whose other end this process holds too. Commits are atomic, so
     one cut short leaves nothing behind."""
-    import os
     import threading
     from multiprocessing.connection import wait
 

@@ -95,6 +95,7 @@ def run_batch(
     detector = load_detector(
         weights, device=spec.device, compiled=spec.compile, precision=spec.precision
     )
+    detector.warm_up(spec.batch_size, spec.tile_size_px)
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
     prepared = [_prepare(job, spec.output, retry_failed) for job in spec.jobs]
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)

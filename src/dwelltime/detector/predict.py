@@ -57,6 +57,10 @@ def resolve_device(device: str) -> torch.device:
 #: outgrowing the caches: on 2 threads, 9.5 tiles/s of 1024² one at a time against 4.7 four
 #: at a time, and 38.6 / 34.4 / 20.8 tiles/s of 512² one, four or eight at a time.
 CPU_PASS_PIXELS = 512 * 512
+#: The refiner looks at a tile batch's crops this many at a time at most; on CUDA each chunk is
+#: padded to a power of two (at least 16), so it meets a handful of batch shapes, each run once
+#: by :meth:`Detector.warm_up` (cuDNN's benchmark mode times its algorithms per new shape).
+REFINER_CHUNK = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,8 +201,7 @@ class Detector:
         and, with ``decode_config.verify_weight`` above 0, scores fused with its aircraft
         probability (detections under the score threshold dropped, the rest by score). ``x``:
         the (B, 3, H, W) [0, 1] tiles the detections were found in. Length and span stay the
-        dense head's. On CUDA the crops go through the refiner padded to a power of two (at
-        least 16), so it sees few batch shapes."""
+        dense head's. The crops go through the refiner :data:`REFINER_CHUNK` at a time."""
         counts = [len(d) for d in dets]
         n = sum(counts)
         if not n:
@@ -220,14 +223,12 @@ class Detector:
                 crop_m=refiner.config.crop_m,
                 crop_px=refiner.config.crop_px,
             )
-            padded = max(16, 1 << (n - 1).bit_length()) if self.device.type == "cuda" else n
-            crops = torch.cat([crops, crops.new_zeros((padded - n, *crops.shape[1:]))])
-            logits, aircraft = refiner.look(crops)
-        probs = logits[:n].float().softmax(1).cpu().numpy()
+            looks = [self._look(crops[i : i + REFINER_CHUNK]) for i in range(0, n, REFINER_CHUNK)]
+        probs = torch.cat([t for t, _ in looks]).float().softmax(1).cpu().numpy()
         cfg = self.decode_config
         score = np.concatenate([d.score for d in dets])
         if cfg.verify_weight > 0:
-            p_aircraft = aircraft[:n].float().sigmoid().cpu().numpy()
+            p_aircraft = torch.cat([a for _, a in looks]).float().sigmoid().cpu().numpy()
             score = fuse_scores(score, p_aircraft, cfg.verify_weight)
         out = []
         for d, (a, b) in zip(dets, pairwise(np.cumsum([0, *counts])), strict=True):
@@ -235,6 +236,31 @@ class Detector:
             keep = np.flatnonzero(d.score >= cfg.score_threshold)
             out.append(_select(d, keep[np.argsort(-d.score[keep], kind="stable")]))
         return out
+
+    def _look(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The refiner's type logits (N, K) and aircraft logits (N,) of up to
+        :data:`REFINER_CHUNK` crops; on CUDA run padded to a power of two (at least 16)."""
+        n = len(crops)
+        if self.device.type == "cuda":
+            padded = max(16, 1 << (n - 1).bit_length())
+            crops = torch.cat([crops, crops.new_zeros((padded - n, *crops.shape[1:]))])
+        logits, aircraft = self.model.refiner.look(crops)
+        return logits[:n], aircraft[:n]
+
+    def warm_up(self, batch: int, tile_px: int) -> None:
+        """Run once, before a job's first scene, what its scenes will run: the network on
+        ``batch`` blank tiles of ``tile_px`` pixels (compiling it when :attr:`network` is
+        compiled; every smaller batch is then padded to this one) and, on CUDA, the refiner at
+        each padded chunk size. On an H200 these first runs took about 10 s (cuDNN timing its
+        algorithms for each new shape, kernels loaded on first use), which would otherwise
+        land on the first scenes."""
+        self.predict(np.zeros((batch, 3, tile_px, tile_px), np.uint8))
+        if self.model.refiner is None or self.device.type != "cuda":
+            return
+        side = self.model.refiner.config.crop_px
+        with torch.inference_mode(), self._autocast():
+            for k in range(4, REFINER_CHUNK.bit_length()):
+                self._look(torch.zeros((1 << k, 3, side, side), device=self.device))
 
     def post_processor(self) -> PostProcessor:
         """What :func:`detections_frame` needs of this detector, without the network."""
