@@ -62,7 +62,7 @@ from dwelltime.evaluation.dwell import (
 )
 from dwelltime.flights import read_flights, tighten_with_flights
 from dwelltime.io import read_layer, write_layers
-from dwelltime.linking import LinkConfig, for_coregistered, link_stays
+from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
 from dwelltime.precision import PRECISIONS
 from dwelltime.synth import simulate_series
 from dwelltime.synth.series import random_spec, revisit_times
@@ -157,7 +157,11 @@ def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> 
         config,
     )
     truth = load_true_stays(folder, airport)
-    flights = tighten_with_flights(stays, read_flights(write_flight_log(folder, airport)))
+    flights = tighten_with_flights(
+        stays,
+        read_flights(write_flight_log(folder, airport)),
+        dwell_priors(stays, layers["coverage"], config),
+    )
     key = f"{airport}#{k}"
     if not (args.keep or args.reuse or args.relink):
         shutil.rmtree(folder / "imagery")

@@ -15,7 +15,9 @@ from dwelltime.dwell import (
     bounding_absences,
     dwell_estimate,
     dwell_interval,
+    fitted_prior,
     hours,
+    log_uniform_prior,
     stay_windows,
 )
 
@@ -148,3 +150,53 @@ def test_truth_lies_within_bounds_for_perfect_detections(series):
     assert d.min_h <= truth + 1e-9
     assert truth <= upper + 1e-9
     assert d.min_h <= d.est_h <= upper
+
+
+def _seen_windows(dwells_h, arrivals_h, scenes_h):
+    """Arrival and departure windows (hours, ±inf where censored) of the stays that hold a
+    scene, as linking would bound them from the scenes around them, and their true dwells."""
+    scenes_h = np.sort(np.asarray(scenes_h, dtype=float))
+    out, seen = [], []
+    for d, a in zip(dwells_h, arrivals_h, strict=True):
+        inside = scenes_h[(scenes_h >= a) & (scenes_h <= a + d)]
+        if len(inside):
+            before, after = scenes_h[scenes_h < a], scenes_h[scenes_h > a + d]
+            t_a = before[-1] if len(before) else -np.inf
+            t_b = after[0] if len(after) else np.inf
+            out.append(((t_a, inside[0]), (inside[-1], t_b)))
+            seen.append(d)
+    return out, np.array(seen)
+
+
+def _mass_near(prior, centre_h: float) -> float:
+    """Prior mass within a factor 1.25 of ``centre_h`` (relative weights per hour)."""
+    d = np.geomspace(centre_h / 1.25, centre_h * 1.25, 200)
+    return float(np.trapezoid(prior(d), d))
+
+
+def test_a_prior_fitted_to_no_stays_is_the_log_uniform_one():
+    prior = fitted_prior([([], [0.0, 24.0, 48.0])])
+    d = np.array([1.0, 3.0, 10.0, 30.0])
+    ratio = prior(d) / log_uniform_prior(d)
+    np.testing.assert_allclose(ratio, ratio[0], rtol=0.05)
+
+
+def test_the_fitted_prior_finds_where_the_dwells_are():
+    rng = np.random.default_rng(1)
+    scenes = np.arange(0.0, 24 * 14, 3.0)
+    dwells = rng.uniform(4.5, 5.5, 300)
+    windows, _ = _seen_windows(dwells, rng.uniform(-10, 24 * 14, 300), scenes)
+    prior = fitted_prior([(windows, scenes)])
+    assert _mass_near(prior, 5.0) > 5 * max(_mass_near(prior, 1.5), _mass_near(prior, 15.0))
+
+
+def test_the_fitted_prior_undoes_the_bias_towards_long_stays():
+    """As many 2 h as 20 h stays, imaged once a day: the long ones are seen about 8 times as
+    often (20/24 against 2/24), the fitted prior weighs them about equally again."""
+    rng = np.random.default_rng(2)
+    scenes = np.arange(0.0, 24 * 60, 24.0) + rng.uniform(-3, 3, 60)
+    dwells = np.repeat([2.0, 20.0], 2000)
+    windows, seen = _seen_windows(dwells, rng.uniform(0, 24 * 59, dwells.size), scenes)
+    assert (seen == 20.0).sum() > 6 * (seen == 2.0).sum()
+    prior = fitted_prior([(windows, scenes)], strength=1.0)
+    assert 0.5 < _mass_near(prior, 20.0) / _mass_near(prior, 2.0) < 2.0

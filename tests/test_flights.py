@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from dwelltime.dwell import dwell_estimate
+from dwelltime.dwell import dwell_estimate, log_uniform_prior
 from dwelltime.flights import FLIGHT_COLUMNS, FlightsError, read_flights, tighten_with_flights
 from dwelltime.linking import stays_frame
 
@@ -110,6 +111,16 @@ def test_several_arrivals_take_the_earliest_and_leave_a_window(tmp_path):
     )
     assert row["dwell_est_h"] == pytest.approx(dwell_estimate(arrival, departure))
     assert row["end_bounded_by"] == "s9"
+
+    # with the airport's prior (as linking fitted it), the estimate is made under that prior
+    def flat(d):
+        return np.ones_like(d)
+
+    priors = {"ZKPY": flat, "UUWW": log_uniform_prior}
+    out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), read_flights(path), priors)
+    expected = dwell_estimate(arrival, departure, prior=flat)
+    assert out.iloc[0]["dwell_est_h"] == pytest.approx(expected)
+    assert abs(expected - dwell_estimate(arrival, departure)) > 1.0
 
 
 def test_no_match_censored_or_unknown_leaves_stays_alone(flights_csv):

@@ -13,8 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dwelltime.detector.types import size_sigma_m
-from dwelltime.dwell import dwell_estimate
-from dwelltime.linking import STAY_EXTRA_COLUMNS, LinkConfig, link_stays, stay_visibility
+from dwelltime.dwell import dwell_estimate, log_uniform_prior
+from dwelltime.linking import (
+    STAY_EXTRA_COLUMNS,
+    LinkConfig,
+    dwell_priors,
+    link_stays,
+    stay_visibility,
+)
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, STAY_COLUMNS
 
 CRS = "EPSG:32651"
@@ -75,7 +81,8 @@ def sighting(scene: str, x: float = 100.0, y: float = 100.0, **kw) -> dict:
 
 def test_one_aircraft_seen_in_consecutive_visible_scenes():
     dets = detections([sighting(s) for s in ("s1", "s2", "s3")])
-    stays = link_stays(dets, coverage(SCENES))
+    cover = coverage(SCENES)
+    stays = link_stays(dets, cover)
     assert len(stays) == 1
     stay = stays.iloc[0]
     assert stay["stay_id"] == "ZKPY-0001"
@@ -83,12 +90,36 @@ def test_one_aircraft_seen_in_consecutive_visible_scenes():
     assert (stay["last_absent_before"], stay["first_absent_after"]) == (at(0), at(48))
     assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("s0", "s4")
     assert stay["dwell_min_h"] == 24.0 and stay["dwell_max_h"] == 48.0
-    assert stay["dwell_est_h"] == dwell_estimate((at(0), at(12)), (at(36), at(48)))
+    prior = dwell_priors(stays, cover)["ZKPY"]  # fitted to this airport's stays
+    assert stay["dwell_est_h"] == dwell_estimate((at(0), at(12)), (at(36), at(48)), prior=prior)
     assert not stay["censored_start"] and not stay["censored_end"]
     assert stay["n_seen"] == 3 and stay["scene_ids"] == "s1;s2;s3"
     assert stay["detection_ids"] == "s1:0;s2:1;s3:2"
     assert stay["type"] == "IL62" and stay["type_prob"] == pytest.approx(0.9)
     assert stays.crs == CRS and stays.geometry.iloc[0].equals(shapely.Point(100, 100))
+
+
+def test_the_estimate_uses_a_prior_fitted_to_the_airports_stays():
+    """Three aircraft each seen for 36 h and one seen once between absences 24 h apart: the
+    single sighting's estimate is the median under the prior fitted to all four stays, not
+    the log-uniform one; the bounds do not depend on the prior."""
+    rows = [sighting(s, x=x) for x in (100, 200, 300) for s in ("s1", "s2", "s3", "s4")]
+    rows.append(sighting("s6", x=400))
+    cover = coverage(SCENES)
+    fitted = link_stays(detections(rows), cover)
+    plain = link_stays(detections(rows), cover, LinkConfig(prior_strength=None))
+    assert len(fitted) == len(plain) == 4
+    for column in ("dwell_min_h", "dwell_max_h", "first_seen", "first_absent_after"):
+        assert fitted[column].equals(plain[column])
+    single = fitted[fitted["n_seen"] == 1].iloc[0]
+    windows = ((at(60), at(72)), (at(72), at(84)))
+    prior = dwell_priors(fitted, cover)["ZKPY"]
+    assert single["dwell_est_h"] == dwell_estimate(*windows, prior=prior)
+    assert plain.loc[single.name, "dwell_est_h"] == dwell_estimate(*windows)
+    assert abs(single["dwell_est_h"] - dwell_estimate(*windows)) > 0.5
+    assert dwell_priors(plain, cover, LinkConfig(prior_strength=None)) == {
+        "ZKPY": log_uniform_prior
+    }
 
 
 def test_columns_and_empty_input():
@@ -102,7 +133,8 @@ def test_columns_and_empty_input():
 
 def test_seen_at_the_edges_is_censored():
     dets = detections([sighting(s) for s in ("s0", "s1")] + [sighting("s7", x=400)])
-    first, last = link_stays(dets, coverage(SCENES)).itertuples()
+    log_uniform = LinkConfig(prior_strength=None)
+    first, last = link_stays(dets, coverage(SCENES), log_uniform).itertuples()
     assert first.censored_start and not first.censored_end and first.start_bounded_by == ""
     assert math.isnan(first.dwell_max_h) and first.dwell_est_h == pytest.approx(
         math.sqrt(12 * 24), abs=0.01

@@ -21,8 +21,9 @@ Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < `
 * ``start_bounded_by`` / ``end_bounded_by`` then say ``flight:<row>`` (1-based data row of the
   CSV) instead of a scene id;
 * ``dwell_max_h`` is recomputed as ``t_b − t_a``; ``dwell_est_h`` is recomputed by the rule of
-  :mod:`dwelltime.dwell`, where an end bounded by exactly one matching movement has that
-  movement's time (it is the arrival or departure) and otherwise the tightened window.
+  :mod:`dwelltime.dwell` under the airport's prior (:func:`dwelltime.linking.dwell_priors`),
+  where an end bounded by exactly one matching movement has that movement's time (it is the
+  arrival or departure) and otherwise the tightened window.
 
 A censored end (no ``t_a`` or no ``t_b``) stays open: an arrival of the same type before the
 first sighting does not show that *this* aircraft came then. Stays of type ``unknown`` are
@@ -32,13 +33,21 @@ matched by their size only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from dwelltime.dwell import dwell_estimate, end_window, hours, stay_windows
+from dwelltime.dwell import (
+    DwellPrior,
+    dwell_estimate,
+    end_window,
+    hours,
+    log_uniform_prior,
+    stay_windows,
+)
 from dwelltime.errors import DwelltimeError
 
 log = logging.getLogger(__name__)
@@ -117,10 +126,16 @@ def _utc_time(text: str) -> pd.Timestamp:
     return time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
 
 
-def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.GeoDataFrame:
+def tighten_with_flights(
+    stays: gpd.GeoDataFrame,
+    flights: pd.DataFrame,
+    priors: Mapping[str, DwellPrior] | None = None,
+) -> gpd.GeoDataFrame:
     """``stays`` (columns of :func:`dwelltime.linking.link_stays`) with ``t_a``/``t_b``, the
     ``*_bounded_by`` columns, ``dwell_max_h`` and ``dwell_est_h`` tightened by the movements in
-    ``flights`` (:data:`FLIGHT_COLUMNS`); see the module docstring. Returns a new frame."""
+    ``flights`` (:data:`FLIGHT_COLUMNS`); see the module docstring. ``priors``: the dwell
+    estimate's prior per airport (:func:`dwelltime.linking.dwell_priors`, as linking used;
+    the log-uniform prior where none is given). Returns a new frame."""
     out = stays.copy()
     if out.empty or flights.empty:
         return out
@@ -156,7 +171,8 @@ def tighten_with_flights(stays: gpd.GeoDataFrame, flights: pd.DataFrame) -> gpd.
                 departure = (t_b, t_b) if len(dep) == 1 else end_window(t_b, t_j)
         if not (pd.isna(t_a) or pd.isna(t_b)):
             out.at[i, "dwell_max_h"] = hours(t_b - t_a)
-        out.at[i, "dwell_est_h"] = dwell_estimate(arrival, departure)
+        prior = (priors or {}).get(str(stay["airport"]), log_uniform_prior)
+        out.at[i, "dwell_est_h"] = dwell_estimate(arrival, departure, prior=prior)
     return out
 
 

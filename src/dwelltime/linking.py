@@ -70,6 +70,11 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   the gates) with the stay, that scene is the visible absence ``t_a`` / ``t_b``; if a compatible
   aircraft of another stay stands there, we cannot tell whether ours left, so that end is
   censored.
+* **Dwell estimate.** ``dwell_est_h`` is the median dwell given the arrival and departure
+  windows under a prior fitted to the airport's own stays (:func:`dwell_priors`,
+  :func:`dwelltime.dwell.fitted_prior`: how long stays are here, from all their windows,
+  allowing for long stays being imaged more often), shrunk towards the log-uniform prior by
+  ``prior_strength`` stays' worth of weight; ``prior_strength=None``: the log-uniform prior.
 * **Moves.** An aircraft towed to another stand is a new stay by default. With
   ``link_moves=True``, a stay and one of the same type (and size within the gate) that starts at
   the very next airport scene more than ``max_distance_m`` away are joined (one assignment per
@@ -91,7 +96,14 @@ import shapely
 from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 
-from dwelltime.dwell import dwell_interval
+from dwelltime.dwell import (
+    DwellPrior,
+    dwell_estimate,
+    dwell_interval,
+    log_uniform_prior,
+    stay_windows,
+    stays_prior,
+)
 from dwelltime.schema import STAY_COLUMNS, UTC_TIMESTAMP
 
 #: Extra stay columns made here (besides ``STAY_COLUMNS``).
@@ -164,6 +176,7 @@ class LinkConfig:
     min_visible_fraction: float = 0.8  # share of the stand disc inside the coverage
     fallback_length_m: float = 40.0  # stand disc diameter when a length is unknown, metres
     link_moves: bool = False  # join a stay with one starting elsewhere at the next scene
+    prior_strength: float | None = 2.0  # stays' worth of log-uniform prior in the fitted one
 
     def __post_init__(self) -> None:
         positive = ("max_distance_m", "distance_scale_m", "max_heading_diff_deg")
@@ -193,6 +206,10 @@ class LinkConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"LinkConfig.{name} must be > 0 or None, got {value!r}")
+        if self.prior_strength is not None and not self.prior_strength >= 0:
+            raise ValueError(
+                f"LinkConfig.prior_strength must be >= 0 or None, got {self.prior_strength!r}"
+            )
         if self.min_score_single > 1:
             raise ValueError(
                 f"LinkConfig.min_score_single is a probability: give at most 1, "
@@ -817,4 +834,28 @@ def link_stays(
         for i, record in enumerate(airport_records):
             record["stay_id"] = f"{airport}-{i + 1:04d}"
         records += airport_records
-    return stays_frame(records, crs)
+    stays = stays_frame(records, crs)
+    priors = dwell_priors(stays, coverage, config)
+    stays["dwell_est_h"] = [
+        dwell_estimate(*stay_windows(stay), prior=priors[stay["airport"]])
+        for _, stay in stays.iterrows()
+    ]
+    return stays
+
+
+def dwell_priors(
+    stays: pd.DataFrame, coverage: pd.DataFrame, config: LinkConfig = LinkConfig()
+) -> dict[str, DwellPrior]:
+    """Per airport of ``stays`` (as :func:`link_stays` returns them), the prior of its dwell
+    estimates: fitted to its stays and scene times (``coverage``'s ``acquired``) with
+    ``config.prior_strength``, or the log-uniform prior when that is None. The flight log's
+    tightening (:func:`dwelltime.flights.tighten_with_flights`) takes the same priors."""
+    priors: dict[str, DwellPrior] = {}
+    for airport in stays["airport"].astype(str).unique():
+        if config.prior_strength is None:
+            priors[airport] = log_uniform_prior
+            continue
+        times = coverage.loc[coverage["airport"].astype(str) == airport, "acquired"].unique()
+        mine = stays[stays["airport"].astype(str) == airport]
+        priors[airport] = stays_prior([(mine, times)], strength=config.prior_strength)
+    return priors

@@ -18,7 +18,7 @@ import pandas as pd
 
 from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.errors import SceneError
-from dwelltime.linking import LinkConfig, for_coregistered, link_stays
+from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
@@ -216,7 +216,7 @@ def link_scenes(
     if flights is not None:
         from dwelltime.flights import tighten_with_flights
 
-        stays = tighten_with_flights(stays, flights)
+        stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
     if type_filter:
         from dwelltime.report import of_type
 

@@ -105,7 +105,7 @@ def link(
         write_layers,
         write_provenance,
     )
-    from dwelltime.linking import LinkConfig, for_coregistered, link_stays
+    from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
     from dwelltime.pipeline import link_provenance
     from dwelltime.report import of_type, plot_timeline, stays_table
 
@@ -157,7 +157,7 @@ def link(
             detections, coverage, config, progress=lambda d, n: progress("link", d, n)
         )
     if flights is not None:
-        stays = tighten_with_flights(stays, flights)
+        stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
     click.echo(
         f"{len(detections)} detections in {coverage['scene_id'].nunique()} scenes → "
         f"{len(stays)} stays"
