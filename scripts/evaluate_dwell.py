@@ -18,9 +18,9 @@ undone), to show what co-registration brings, and the stays are tightened with a
 flight log of the week (``flights.csv``: every visit's true arrival and departure, the
 evidence ``dwelltime run --flights`` takes), to show what such evidence brings. For reference,
 the stays' point estimates are also made with the simulator's own distribution of stays as the
-prior instead of the product's log-uniform one (``dwelltime.dwell.dwell_estimate``): knowledge
-no analyst has, the Bayes estimator of this simulation, which shows how much of the error is
-left to any estimator from these images.
+prior instead of the one fitted to each week's stays (``dwelltime.linking.dwell_priors``):
+knowledge no analyst has, the Bayes estimator of this simulation, which shows how much of the
+error is left to any estimator from these images.
 ``--n 2`` is a quick check.
 
 Each week's pipeline result before linking (``scenes`` with the co-registration offsets,

@@ -167,6 +167,10 @@ def dwell_interval(
 #: Dwell grid of :func:`fitted_prior`: log-spaced cells per doubling of the dwell.
 _CELLS_PER_DOUBLING = 12
 
+#: Stays' worth of weight the log-uniform prior keeps in a :func:`fitted_prior` by default
+#: (on the simulated weeks of ``scripts/evaluate_dwell.py`` 1 to 2 did best, 5 a little worse).
+PRIOR_STRENGTH = 2.0
+
 
 def _arrival_overlap(
     arrival: tuple[float, float], departure: tuple[float, float], dwell_h: np.ndarray
@@ -186,7 +190,7 @@ StayWindows = tuple[Sequence[tuple[tuple[float, float], tuple[float, float]]], S
 
 
 def fitted_prior(
-    airports: Sequence[StayWindows], *, strength: float = 5.0, iterations: int = 300
+    airports: Sequence[StayWindows], *, strength: float = PRIOR_STRENGTH, iterations: int = 300
 ) -> DwellPrior:
     """A dwell prior fitted to stays (empirical Bayes): the distribution of dwells that best
     explains their arrival and departure windows (:data:`StayWindows`, one or more airports),
@@ -225,7 +229,9 @@ def fitted_prior(
 
 
 def stays_prior(
-    airports: Sequence[tuple[pd.DataFrame, Sequence[pd.Timestamp]]], *, strength: float
+    airports: Sequence[tuple[pd.DataFrame, Sequence[pd.Timestamp]]],
+    *,
+    strength: float = PRIOR_STRENGTH,
 ) -> DwellPrior:
     """:func:`fitted_prior` from stays tables (``first_seen``, ``last_seen``,
     ``last_absent_before``, ``first_absent_after``; UTC), each with its airport's scene

@@ -97,6 +97,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 
 from dwelltime.dwell import (
+    PRIOR_STRENGTH,
     DwellPrior,
     dwell_estimate,
     dwell_interval,
@@ -176,7 +177,7 @@ class LinkConfig:
     min_visible_fraction: float = 0.8  # share of the stand disc inside the coverage
     fallback_length_m: float = 40.0  # stand disc diameter when a length is unknown, metres
     link_moves: bool = False  # join a stay with one starting elsewhere at the next scene
-    prior_strength: float | None = 2.0  # stays' worth of log-uniform prior in the fitted one
+    prior_strength: float | None = PRIOR_STRENGTH  # stays' worth of log-uniform in the fitted prior
 
     def __post_init__(self) -> None:
         positive = ("max_distance_m", "distance_scale_m", "max_heading_diff_deg")
@@ -837,7 +838,7 @@ def link_stays(
     stays = stays_frame(records, crs)
     priors = dwell_priors(stays, coverage, config)
     stays["dwell_est_h"] = [
-        dwell_estimate(*stay_windows(stay), prior=priors[stay["airport"]])
+        dwell_estimate(*stay_windows(stay), prior=priors[str(stay["airport"])])
         for _, stay in stays.iterrows()
     ]
     return stays
