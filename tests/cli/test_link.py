@@ -112,6 +112,24 @@ def test_config_options_change_the_linking(tmp_path):
     assert "→ 2 stays" in _link(tmp_path, "--max-gap", "12").stdout
 
 
+def test_prior_strength_sets_the_estimates_prior(saved, tmp_path):
+    from dwelltime.linking import LinkConfig, link_stays
+
+    layers = {name: read_layer(saved, name) for name in ("detections", "coverage")}
+    for option, strength in (("none", None), ("0.5", 0.5), (None, 2.0)):
+        out = tmp_path / str(option)
+        args = [] if option is None else ["--prior-strength", option]
+        assert _link(saved, *args, "--out", out).exit_code == 0
+        made = read_layer(out, "stays").sort_values("stay_id")
+        expected = link_stays(
+            layers["detections"], layers["coverage"], LinkConfig(prior_strength=strength)
+        )
+        assert list(made["dwell_est_h"]) == pytest.approx(list(expected["dwell_est_h"]))
+        assert json.loads((out / "run.json").read_text())["link"]["prior_strength"] == strength
+    result = _link(saved, "--prior-strength", "-1")
+    assert result.exit_code == 2 and "--prior-strength" in result.output
+
+
 def test_no_detections(tmp_path):
     layers = frames([])
     write_layers(tmp_path, layers, formats=("gpkg",))

@@ -55,6 +55,13 @@ TIMELINE_NAME = "timeline.png"
     help="Join a stay that ends with one of the same type starting at the next scene on "
     "another stand (a towed aircraft). Default: a tow starts a new stay.",
 )
+@click.option(
+    "--prior-strength",
+    metavar="STAYS|none",
+    default=None,
+    help="Weight, in stays, that the log-uniform prior keeps in the dwell estimate's prior "
+    "fitted to this airport's stays; 'none' for the log-uniform prior alone. Default 2.",
+)
 @flights_option
 @out_option
 @formats_option
@@ -68,6 +75,7 @@ def link(
     max_misses: int | None,
     max_gap_h: float | None,
     link_moves: bool,
+    prior_strength: str | None,
     flights: pd.DataFrame | None,
     out: Path | None,
     formats: tuple[str, ...],
@@ -132,6 +140,8 @@ def link(
     )
     if max_gap_h is not None:
         config = dataclasses.replace(config, max_gap_h=max_gap_h or None)
+    if prior_strength is not None:
+        config = dataclasses.replace(config, prior_strength=_strength(prior_strength))
     source = detections_path if detections_path.is_dir() else detections_path.parent
     record = {
         **read_provenance(source),
@@ -184,3 +194,18 @@ def _read(path: Path, layer: str, hint: str):
         return read_layer(path, layer)
     except (ValueError, OSError, RuntimeError) as exc:  # pyogrio errors are RuntimeErrors
         raise click.BadParameter(str(exc), param_hint=hint) from exc
+
+
+def _strength(text: str) -> float | None:
+    """``--prior-strength``: a number of stays (≥ 0), or None for 'none'."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:
+        raise click.BadParameter(
+            f"{text!r}: give a number of stays (0 or more) or 'none'", param_hint="--prior-strength"
+        )
+    return value
