@@ -175,7 +175,7 @@ def _mass_near(prior, centre_h: float) -> float:
 
 
 def test_a_prior_fitted_to_no_stays_is_the_log_uniform_one():
-    prior = fitted_prior([([], [0.0, 24.0, 48.0])])
+    prior = fitted_prior([], [0.0, 24.0, 48.0])
     d = np.array([1.0, 3.0, 10.0, 30.0])
     ratio = prior(d) / log_uniform_prior(d)
     np.testing.assert_allclose(ratio, ratio[0], rtol=0.05)
@@ -186,7 +186,7 @@ def test_the_fitted_prior_finds_where_the_dwells_are():
     scenes = np.arange(0.0, 24 * 14, 3.0)
     dwells = rng.uniform(4.5, 5.5, 300)
     windows, _ = _seen_windows(dwells, rng.uniform(-10, 24 * 14, 300), scenes)
-    prior = fitted_prior([(windows, scenes)])
+    prior = fitted_prior(windows, scenes)
     assert _mass_near(prior, 5.0) > 5 * max(_mass_near(prior, 1.5), _mass_near(prior, 15.0))
 
 
@@ -198,5 +198,5 @@ def test_the_fitted_prior_undoes_the_bias_towards_long_stays():
     dwells = np.repeat([2.0, 20.0], 2000)
     windows, seen = _seen_windows(dwells, rng.uniform(0, 24 * 59, dwells.size), scenes)
     assert (seen == 20.0).sum() > 6 * (seen == 2.0).sum()
-    prior = fitted_prior([(windows, scenes)], strength=1.0)
+    prior = fitted_prior(windows, scenes, strength=1.0)
     assert 0.5 < _mass_near(prior, 20.0) / _mass_near(prior, 2.0) < 2.0

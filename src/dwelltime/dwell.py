@@ -183,44 +183,43 @@ def _arrival_overlap(
     return np.clip(hi - lo, 0.0, None)
 
 
-#: One airport's stays for :func:`fitted_prior`: per stay its arrival and departure windows
-#: ``((earliest, latest), (earliest, latest))`` in hours on one clock (``-inf`` / ``+inf`` at a
-#: censored end), then the airport's scene times on that clock.
-StayWindows = tuple[Sequence[tuple[tuple[float, float], tuple[float, float]]], Sequence[float]]
+#: A stay's arrival and departure windows for :func:`fitted_prior`: ``((earliest, latest),
+#: (earliest, latest))`` in hours on one clock, ``-inf`` / ``+inf`` at a censored end.
+StayWindows = tuple[tuple[float, float], tuple[float, float]]
 
 
 def fitted_prior(
-    airports: Sequence[StayWindows], *, strength: float = PRIOR_STRENGTH, iterations: int = 300
+    windows: Sequence[StayWindows],
+    scene_h: Sequence[float],
+    *,
+    strength: float = PRIOR_STRENGTH,
+    iterations: int = 300,
 ) -> DwellPrior:
-    """A dwell prior fitted to stays (empirical Bayes): the distribution of dwells that best
-    explains their arrival and departure windows (:data:`StayWindows`, one or more airports),
-    shrunk towards :func:`log_uniform_prior` by ``strength`` stays' worth of weight.
+    """A dwell prior fitted to one airport's stays (empirical Bayes): the distribution of
+    dwells that best explains their arrival and departure ``windows``, shrunk towards
+    :func:`log_uniform_prior` by ``strength`` stays' worth of weight. ``scene_h``: the
+    airport's scene times on the windows' clock.
 
-    Long stays are more likely to be imaged at all (a stay is seen when one of its airport's
-    scenes falls inside it), so the likelihood is that of the stays given that they were seen,
-    and the prior is that of all stays, seen or not. Maximised over a log-spaced grid of
-    dwells by the self-consistency iteration ``F ← (F·A + strength·F₀) / (B + strength)``
-    (A: the stays' responsibilities, B: the expected number seen). Returns relative weights
-    per hour of dwell."""
-    spans = [np.ptp(np.asarray(times, dtype=float)) for _, times in airports if len(times)]
-    doublings = np.log2(2 * max([1.0, *spans]) / PRIOR_FLOOR_H)
+    Long stays are more likely to be imaged at all (a stay is seen when one of the scenes
+    falls inside it), so the likelihood is that of the stays given that they were seen, and
+    the prior is that of all stays, seen or not. Maximised over a log-spaced grid of dwells by
+    the self-consistency iteration ``F ← (F·A + strength·F₀) / (B + strength)`` (A: the stays'
+    responsibilities, B: the expected number seen). Returns relative weights per hour of
+    dwell."""
+    times = np.sort(np.asarray(scene_h, dtype=float))
+    doublings = np.log2(2 * max(1.0, np.ptp(times) if len(times) else 0.0) / PRIOR_FLOOR_H)
     cells = int(np.ceil(doublings * _CELLS_PER_DOUBLING))
     edges = PRIOR_FLOOR_H * np.exp2(np.linspace(0.0, doublings, cells + 1))
     grid = np.sqrt(edges[:-1] * edges[1:])
-    rows, chances, counts = [], [], []
-    for windows, times in airports:
-        gaps = np.diff(np.sort(np.asarray(times, dtype=float)))
-        # hours of arrival times for which a stay of each dwell holds one of the scenes
-        chances.append(grid + np.minimum(grid[:, None], gaps[None, :]).sum(1))
-        counts.append(len(windows))
-        rows += [_arrival_overlap(a, d, grid) for a, d in windows]
+    # hours of arrival times for which a stay of each dwell holds one of the scenes
+    chance = grid + np.minimum(grid[:, None], np.diff(times)[None, :]).sum(1)
     base = np.full(cells, 1.0 / cells)  # log-uniform: equal mass per cell
     mass = base.copy()
-    if rows:
-        likelihood, chance, n = np.stack(rows), np.stack(chances), np.asarray(counts, float)
+    if len(windows):
+        likelihood = np.stack([_arrival_overlap(a, d, grid) for a, d in windows])
         for _ in range(iterations):
             a = (likelihood / np.maximum(likelihood @ mass, 1e-300)[:, None]).sum(0)
-            b = (n[:, None] * chance / (chance @ mass)[:, None]).sum(0)
+            b = len(windows) * chance / (chance @ mass)
             mass = (mass * a + strength * base) / (b + strength)
             mass /= mass.sum()
     density = mass / np.diff(edges)  # per hour of dwell
@@ -229,34 +228,29 @@ def fitted_prior(
 
 
 def stays_prior(
-    airports: Sequence[tuple[pd.DataFrame, Sequence[pd.Timestamp]]],
-    *,
-    strength: float = PRIOR_STRENGTH,
+    stays: pd.DataFrame, scene_times: Sequence[pd.Timestamp], *, strength: float = PRIOR_STRENGTH
 ) -> DwellPrior:
-    """:func:`fitted_prior` from stays tables (``first_seen``, ``last_seen``,
-    ``last_absent_before``, ``first_absent_after``; UTC), each with its airport's scene
-    times (UTC): the windows of a censored end run to ±infinity."""
-    groups: list[StayWindows] = []
-    for stays, scene_times in airports:
-        times = _utc(scene_times)
-        if len(times) == 0:
-            continue
-        origin = times[0]
-        windows = [
+    """:func:`fitted_prior` from a stays table (``first_seen``, ``last_seen``,
+    ``last_absent_before``, ``first_absent_after``; UTC) and its airport's scene times (UTC):
+    the windows of a censored end run to ±infinity. No scene times: the log-uniform prior."""
+    times = _utc(scene_times)
+    if len(times) == 0:
+        return log_uniform_prior
+    origin = times[0]
+    windows = [
+        (
             (
-                (
-                    _hours_after(row["last_absent_before"], origin, -np.inf),
-                    hours(row["first_seen"] - origin),
-                ),
-                (
-                    hours(row["last_seen"] - origin),
-                    _hours_after(row["first_absent_after"], origin, np.inf),
-                ),
-            )
-            for _, row in stays.iterrows()
-        ]
-        groups.append((windows, [hours(t - origin) for t in times]))
-    return fitted_prior(groups, strength=strength)
+                _hours_after(row["last_absent_before"], origin, -np.inf),
+                hours(row["first_seen"] - origin),
+            ),
+            (
+                hours(row["last_seen"] - origin),
+                _hours_after(row["first_absent_after"], origin, np.inf),
+            ),
+        )
+        for _, row in stays.iterrows()
+    ]
+    return fitted_prior(windows, [hours(t - origin) for t in times], strength=strength)
 
 
 def _hours_after(t: pd.Timestamp, origin: pd.Timestamp, missing: float) -> float:

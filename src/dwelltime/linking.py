@@ -858,5 +858,5 @@ def dwell_priors(
             continue
         times = coverage.loc[coverage["airport"].astype(str) == airport, "acquired"].unique()
         mine = stays[stays["airport"].astype(str) == airport]
-        priors[airport] = stays_prior([(mine, times)], strength=config.prior_strength)
+        priors[airport] = stays_prior(mine, times, strength=config.prior_strength)
     return priors

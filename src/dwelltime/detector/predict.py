@@ -253,9 +253,12 @@ class Detector:
         compiled; every smaller batch is then padded to this one) and, on CUDA, the refiner at
         each padded chunk size. On an H200 these first runs took about 10 s (cuDNN timing its
         algorithms for each new shape, kernels loaded on first use), which would otherwise
-        land on the first scenes."""
+        land on the first scenes. An eager network on a CPU has nothing to warm: no-op."""
+        cuda = self.device.type == "cuda"
+        if not cuda and self.network is self.model:
+            return
         self.predict(np.zeros((batch, 3, tile_px, tile_px), np.uint8))
-        if self.model.refiner is None or self.device.type != "cuda":
+        if self.model.refiner is None or not cuda:
             return
         side = self.model.refiner.config.crop_px
         with torch.inference_mode(), self._autocast():
