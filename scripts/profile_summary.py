@@ -1,7 +1,7 @@
 """Where the time went, from a py-spy profile in speedscope format (``py-spy record --idle
 --format speedscope``, as ``PROFILE=1 bash scripts/device/pipeline.sh`` writes it).
 
-Usage: python scripts/profile_summary.py PROFILE.json [--within _local_scenes] [--top 25]
+Usage: python scripts/profile_summary.py PROFILE.json[.gz] [--within _local_scenes] [--top 25]
 
 Per thread, over the samples whose stack passes through a function named ``--within`` (the
 batch job's scene loop by default): the functions that held the most samples, counting a
@@ -14,6 +14,7 @@ table counts only the frames inside it.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -62,7 +63,9 @@ def main() -> None:
     parser.add_argument("--within", default="_local_scenes", help="function name to look inside")
     parser.add_argument("--top", type=int, default=25, help="functions listed per table")
     args = parser.parse_args()
-    lines = summarise(json.loads(args.profile.read_text()), args.within, args.top)
+    opener = gzip.open if args.profile.suffix == ".gz" else open
+    with opener(args.profile, "rt") as f:
+        lines = summarise(json.load(f), args.within, args.top)
     print("\n".join(lines) if lines else f"no samples inside {args.within}")
 
 

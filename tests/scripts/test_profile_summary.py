@@ -36,3 +36,15 @@ def test_shares_count_only_the_samples_and_frames_inside_the_loop(script):
         "   50.0%  select (pkg/select.py:1)",
     ]
     assert not any("pin thread" in line for line in lines)
+
+
+def test_reads_a_gzipped_profile(script, tmp_path, monkeypatch, capsys):
+    import gzip
+    import json
+
+    path = tmp_path / "profile.json.gz"
+    with gzip.open(path, "wt") as f:
+        json.dump(_profile(), f)
+    monkeypatch.setattr("sys.argv", ["profile_summary", str(path), "--top", "1"])
+    script("profile_summary").main()
+    assert capsys.readouterr().out.startswith("## main thread: 0.04 seconds in _local_scenes")

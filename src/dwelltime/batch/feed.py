@@ -114,10 +114,14 @@ def read_payload(
 
 
 def _buffer(shape: tuple[int, ...]) -> torch.Tensor:
-    """A uint8 tensor, in shared memory when made in a DataLoader worker (then handing it to
-    the main process copies nothing)."""
-    out = torch.empty(shape, dtype=torch.uint8)
-    return out.share_memory_() if get_worker_info() is not None else out
+    """A uint8 tensor, made in shared memory when made in a DataLoader worker (then handing
+    it to the main process copies nothing). Made there directly, as the DataLoader's own
+    collation does: ``share_memory_()`` would copy a fresh buffer into a second one, a quarter
+    of a reader's time on 1024² tiles."""
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=torch.uint8)
+    storage = torch.UntypedStorage._new_shared(int(np.prod(shape)))
+    return torch.empty(0, dtype=torch.uint8).set_(storage).view(shape)
 
 
 def scene_loader(dataset: SceneTiles, *, workers: int, pin_memory: bool) -> DataLoader:
