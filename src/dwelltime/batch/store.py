@@ -69,7 +69,14 @@ def _visible(paths: Iterable[Path]) -> list[Path]:
 
 
 def _gather(paths: list[Path], columns: tuple[str, ...], crs: str) -> gpd.GeoDataFrame:
-    frames = [f for f in (gpd.read_parquet(p) for p in paths) if len(f)]
-    if not frames:
+    """The scenes' frames in one, their WKB geometries decoded once in ``crs``: reading each
+    file with :func:`geopandas.read_parquet` parses its CRS again (35 ms a file, 80 ms a scene
+    on the GPU box, as long as the scene's inference)."""
+    import pyarrow.parquet as pq
+
+    tables = [t for t in (pq.read_table(p) for p in paths) if t.num_rows]
+    if not tables:
         return empty_frame(columns, crs)
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)
+    frame = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+    frame["geometry"] = gpd.GeoSeries.from_wkb(frame["geometry"], crs=crs)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
