@@ -419,17 +419,22 @@ def timed_stages() -> Iterator[dict[str, float]]:
 
 def timed_iteration(timer: Callable[[Callable], Callable]) -> Callable[[Callable], Callable]:
     """Wrap a function returning an iterable so that fetching each item is timed by ``timer``
-    (the batch job's wait for the next scene from its DataLoader)."""
+    (the batch job's wait for the next scene from its DataLoader). The iterator is made at
+    the call, as unwrapped: the job's readers start then."""
 
     def wrap(make: Callable) -> Callable:
         def wrapper(*a: object, **k: object) -> Iterator[object]:
             items = iter(make(*a, **k))
             fetch = timer(next)
-            while True:
-                try:
-                    yield fetch(items)
-                except StopIteration:
-                    return
+
+            def timed() -> Iterator[object]:
+                while True:
+                    try:
+                        yield fetch(items)
+                    except StopIteration:
+                        return
+
+            return timed()
 
         return wrapper
 

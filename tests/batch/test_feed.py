@@ -24,11 +24,13 @@ def demo_scenes(demo_dir: Path):
     return site, aprons, scan(demo_dir / "imagery").scenes
 
 
-@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("workers", [0, 2])
 def test_payloads_match_the_tiles_read_directly(demo_scenes, workers):
+    """In order across workers and across the airports of a job (here one airport's scenes
+    as two jobs)."""
     site, aprons, scenes = demo_scenes
-    loader = scene_loader(SceneTiles(scenes, site, aprons, SPEC), workers=workers, pin_memory=False)
-    payloads = list(loader)
+    jobs = [(scenes[:3], site, aprons), (scenes[3:], site, aprons)]
+    payloads = list(scene_loader(SceneTiles(jobs, SPEC), workers=workers, pin_memory=False))
     assert [p.scene.scene_id for p in payloads] == [s.scene_id for s in scenes]
     partial = full = 0
     for scene, payload in zip(scenes, payloads, strict=True):

@@ -73,18 +73,24 @@ class ScenePayload:
 
 
 class SceneTiles(IterableDataset):
-    """Scenes of one airport, split between DataLoader workers (worker k reads k, k+n, …)."""
+    """The scenes of one or more airports, in order: ``sites`` holds (scenes, airport,
+    aprons) per airport. Split between DataLoader workers (worker k reads k, k+n, …), and
+    handed over in order, so one loader serves a whole batch job: its workers start once and
+    read on from one airport into the next."""
 
     def __init__(
-        self, scenes: Sequence[Scene], site: Airport, aprons: gpd.GeoDataFrame, spec: TileSpec
+        self,
+        sites: Sequence[tuple[Sequence[Scene], Airport, gpd.GeoDataFrame]],
+        spec: TileSpec,
     ) -> None:
-        self.scenes, self.site, self.aprons, self.spec = list(scenes), site, aprons, spec
+        self.items = [(scene, site, aprons) for scenes, site, aprons in sites for scene in scenes]
+        self.spec = spec
 
     def __iter__(self) -> Iterator[ScenePayload]:
         info = get_worker_info()
-        mine = self.scenes if info is None else self.scenes[info.id :: info.num_workers]
-        for scene in mine:
-            yield read_payload(scene, self.site, self.aprons, self.spec)
+        mine = self.items if info is None else self.items[info.id :: info.num_workers]
+        for scene, site, aprons in mine:
+            yield read_payload(scene, site, aprons, self.spec)
 
 
 def read_payload(

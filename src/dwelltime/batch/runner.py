@@ -13,10 +13,12 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -35,6 +37,9 @@ from dwelltime.pipeline import (
 from dwelltime.scenes import Scene, scan
 from dwelltime.schema import STAY_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec
+
+if TYPE_CHECKING:
+    from dwelltime.batch.feed import ScenePayload
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +100,18 @@ def run_batch(
     detector = load_detector(
         weights, device=spec.device, compiled=spec.compile, precision=spec.precision
     )
-    detector.warm_up(spec.batch_size, spec.tile_size_px)
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
     prepared = [_prepare(job, spec.output, retry_failed) for job in spec.jobs]
+    # the readers start now and read the first scenes while the network warms up (compiles)
+    payloads = None if spec.scheduler else _payloads(prepared, spec, detector, tile_spec)
+    detector.warm_up(spec.batch_size, spec.tile_size_px)
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
     finished = sum(p.summary.skipped for p in prepared)
     summary = BatchSummary()
     all_stays = []
     with Finishers(_finisher_processes(spec, detector.device.type)) as finisher:
         for p in prepared:
-            for _scene in _process(p, spec, detector, tile_spec, weights, finisher):
+            for _scene in _process(p, spec, detector, tile_spec, weights, finisher, payloads):
                 finished += 1
                 if progress:
                     progress(p.job.airport, finished, total)
@@ -116,6 +123,8 @@ def run_batch(
             p.summary.stays = len(result.stays)
             summary.airports.append(p.summary)
             all_stays.append(result.stays.to_crs("EPSG:4326"))
+    if payloads is not None:
+        next(payloads, None)  # at its end the loader stops its readers
     summary.seconds = time.perf_counter() - start
     _write_combined(spec.output, all_stays)
     log.info("batch finished\n%s", summary.text())
@@ -164,12 +173,31 @@ def _finisher_processes(spec: BatchSpec, device_type: str) -> int:
     return 2 if device_type == "cuda" else 0
 
 
+def _payloads(
+    prepared: list[_Prepared], spec: BatchSpec, detector, tile_spec: TileSpec
+) -> Iterator[ScenePayload]:
+    """Every airport's scenes to do, in job order, from one DataLoader whose readers start
+    now (pinned on CUDA)."""
+    from dwelltime.batch import feed
+
+    dataset = feed.SceneTiles([(p.todo, p.site, p.aprons) for p in prepared], tile_spec)
+    pin = detector.device.type == "cuda"
+    return iter(feed.scene_loader(dataset, workers=spec.workers, pin_memory=pin))
+
+
 def _process(
-    p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, weights, finisher: Finishers
+    p: _Prepared,
+    spec: BatchSpec,
+    detector,
+    tile_spec: TileSpec,
+    weights,
+    finisher: Finishers,
+    payloads: Iterator[ScenePayload] | None,
 ):
-    """Commit or record as failed each scene of ``p.todo``, yielding it when done."""
-    if not spec.scheduler:
-        yield from _local_scenes(p, spec, detector, tile_spec, finisher)
+    """Commit or record as failed each scene of ``p.todo``, yielding it when done; its
+    payloads are the next ``len(p.todo)`` of ``payloads`` (None: on a Dask cluster)."""
+    if payloads is not None:
+        yield from _local_scenes(p, spec, detector, islice(payloads, len(p.todo)), finisher)
         return
     for scene, outcome in _dask_results(p, spec, tile_spec, weights):
         _count(p, scene, _commit(p.store, scene, outcome))
@@ -198,18 +226,19 @@ def _count(p: _Prepared, scene: Scene, committed: int | str) -> None:
 
 
 def _local_scenes(
-    p: _Prepared, spec: BatchSpec, detector, tile_spec: TileSpec, finisher: Finishers
+    p: _Prepared,
+    spec: BatchSpec,
+    detector,
+    payloads: Iterable[ScenePayload],
+    finisher: Finishers,
 ):
-    """DataLoader workers read; this process infers (batched, pinned on CUDA) while the
-    ``finisher`` turns earlier scenes' predictions into map rows and commits them (as many
-    scenes in flight as it has processes, one for a thread; yielded in order)."""
-    from dwelltime.batch.feed import SceneTiles, scene_loader
-
-    dataset = SceneTiles(p.todo, p.site, p.aprons, tile_spec)
-    pin = detector.device.type == "cuda"
+    """DataLoader workers read (``payloads``, those of ``p.todo``); this process infers
+    (batched) while the ``finisher`` turns earlier scenes' predictions into map rows and
+    commits them (as many scenes in flight as it has processes, one for a thread; yielded
+    in order)."""
     post = detector.post_processor()
     in_flight: deque = deque()
-    for payload in scene_loader(dataset, workers=spec.workers, pin_memory=pin):
+    for payload in payloads:
         predictions = _infer(payload, detector, spec.batch_size)
         job = (p.folder, payload.without_pixels(), predictions, post)
         in_flight.append((payload.scene, finisher.submit(_finish_scene, *job)))
