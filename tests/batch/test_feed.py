@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from dwelltime.airports import load_aprons, lookup_airport
-from dwelltime.batch.feed import SceneTiles, read_payload, scene_loader
+from dwelltime.batch import feed
+from dwelltime.batch.feed import read_payload
 from dwelltime.scenes import scan
 from dwelltime.tiling import TileSpec, iter_tiles
 
@@ -24,26 +25,37 @@ def demo_scenes(demo_dir: Path):
     return site, aprons, scan(demo_dir / "imagery").scenes
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_payloads_match_the_tiles_read_directly(demo_scenes, workers):
+@pytest.mark.parametrize(
+    ("workers", "slot_tiles"),
+    [(0, None), (2, 64), (2, 1)],  # read here; through the tile ring; too large for its slots
+)
+def test_payloads_match_the_tiles_read_directly(demo_scenes, workers, slot_tiles, monkeypatch):
     """In order across workers and across the airports of a job (here one airport's scenes
-    as two jobs)."""
+    as two jobs), with more scenes than ring slots."""
     site, aprons, scenes = demo_scenes
+    if slot_tiles:
+        monkeypatch.setattr(feed, "RING_SLOT_PIXELS", slot_tiles * SPEC.size_px**2)
     jobs = [(scenes[:3], site, aprons), (scenes[3:], site, aprons)]
-    payloads = list(scene_loader(SceneTiles(jobs, SPEC), workers=workers, pin_memory=False))
-    assert [p.scene.scene_id for p in payloads] == [s.scene_id for s in scenes]
     partial = full = 0
-    for scene, payload in zip(scenes, payloads, strict=True):
-        expected = list(iter_tiles(scene, site, aprons, SPEC))
-        tiles = payload.full_tiles()
-        assert payload.error is None and len(tiles) == len(expected) > 0
-        for i, (got, want) in enumerate(zip(tiles, expected, strict=True)):
-            assert torch.equal(payload.images[i], torch.from_numpy(want.image))
-            np.testing.assert_array_equal(got.valid, want.valid)
-            assert got.transform == want.transform and got.index == want.index
-        partial += int(payload.partial.sum())
-        full += int((~payload.partial).sum())
+    seen, slots = [], set()
+    with feed.JobFeed(jobs, SPEC, workers=workers, cuda=False) as job_feed:
+        assert (job_feed.ring is None) == (workers == 0)
+        assert len(scenes) > 2 * workers + 2  # slots are reused
+        for scene, payload in zip(scenes, job_feed.next_scenes(len(scenes)), strict=True):
+            seen.append(payload.scene.scene_id)
+            slots.add(payload.slot)
+            expected = list(iter_tiles(scene, site, aprons, SPEC))
+            tiles = payload.full_tiles()
+            assert payload.error is None and len(tiles) == len(expected) > 0
+            for i, (got, want) in enumerate(zip(tiles, expected, strict=True)):
+                assert torch.equal(payload.images[i], torch.from_numpy(want.image))
+                np.testing.assert_array_equal(got.valid, want.valid)
+                assert got.transform == want.transform and got.index == want.index
+            partial += int(payload.partial.sum())
+            full += int((~payload.partial).sum())
+    assert seen == [s.scene_id for s in scenes]
     assert partial and full  # both kinds of tile were handed over
+    assert (None in slots) == (slot_tiles != 64)  # in the ring when the tiles fit its slots
 
 
 def test_a_scene_that_cannot_be_read_becomes_an_error_payload(demo_scenes, tmp_path):

@@ -9,14 +9,14 @@ same tables as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,7 @@ from dwelltime.schema import STAY_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec
 
 if TYPE_CHECKING:
-    from dwelltime.batch.feed import ScenePayload
+    from dwelltime.batch.feed import JobFeed, ScenePayload
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +102,21 @@ def run_batch(
     )
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
     prepared = [_prepare(job, spec.output, retry_failed) for job in spec.jobs]
-    # the readers start now and read the first scenes while the network warms up (compiles)
-    payloads = None if spec.scheduler else _payloads(prepared, spec, detector, tile_spec)
-    detector.warm_up(spec.batch_size, spec.tile_size_px)
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
     finished = sum(p.summary.skipped for p in prepared)
     summary = BatchSummary()
     all_stays = []
-    with Finishers(_finisher_processes(spec, detector.device.type)) as finisher:
+    with contextlib.ExitStack() as stack:
+        # the readers start now and read the first scenes while the network warms up
+        feed = (
+            None
+            if spec.scheduler
+            else stack.enter_context(_feed(prepared, spec, detector, tile_spec))
+        )
+        detector.warm_up(spec.batch_size, spec.tile_size_px)
+        finisher = stack.enter_context(Finishers(_finisher_processes(spec, detector.device.type)))
         for p in prepared:
-            for _scene in _process(p, spec, detector, tile_spec, weights, finisher, payloads):
+            for _scene in _process(p, spec, detector, tile_spec, weights, finisher, feed):
                 finished += 1
                 if progress:
                     progress(p.job.airport, finished, total)
@@ -123,8 +128,6 @@ def run_batch(
             p.summary.stays = len(result.stays)
             summary.airports.append(p.summary)
             all_stays.append(result.stays.to_crs("EPSG:4326"))
-    if payloads is not None:
-        next(payloads, None)  # at its end the loader stops its readers
     summary.seconds = time.perf_counter() - start
     _write_combined(spec.output, all_stays)
     log.info("batch finished\n%s", summary.text())
@@ -173,16 +176,12 @@ def _finisher_processes(spec: BatchSpec, device_type: str) -> int:
     return 2 if device_type == "cuda" else 0
 
 
-def _payloads(
-    prepared: list[_Prepared], spec: BatchSpec, detector, tile_spec: TileSpec
-) -> Iterator[ScenePayload]:
-    """Every airport's scenes to do, in job order, from one DataLoader whose readers start
-    now (pinned on CUDA)."""
-    from dwelltime.batch import feed
+def _feed(prepared: list[_Prepared], spec: BatchSpec, detector, tile_spec: TileSpec) -> JobFeed:
+    """Every airport's scenes to do, read from now on by ``spec.workers`` processes."""
+    from dwelltime.batch.feed import JobFeed
 
-    dataset = feed.SceneTiles([(p.todo, p.site, p.aprons) for p in prepared], tile_spec)
-    pin = detector.device.type == "cuda"
-    return iter(feed.scene_loader(dataset, workers=spec.workers, pin_memory=pin))
+    sites = [(p.todo, p.site, p.aprons) for p in prepared]
+    return JobFeed(sites, tile_spec, workers=spec.workers, cuda=detector.device.type == "cuda")
 
 
 def _process(
@@ -192,12 +191,12 @@ def _process(
     tile_spec: TileSpec,
     weights,
     finisher: Finishers,
-    payloads: Iterator[ScenePayload] | None,
+    feed: JobFeed | None,
 ):
-    """Commit or record as failed each scene of ``p.todo``, yielding it when done; its
-    payloads are the next ``len(p.todo)`` of ``payloads`` (None: on a Dask cluster)."""
-    if payloads is not None:
-        yield from _local_scenes(p, spec, detector, islice(payloads, len(p.todo)), finisher)
+    """Commit or record as failed each scene of ``p.todo``, yielding it when done; read by
+    ``feed`` (None: read and detected on a Dask cluster)."""
+    if feed is not None:
+        yield from _local_scenes(p, spec, detector, feed.next_scenes(len(p.todo)), finisher)
         return
     for scene, outcome in _dask_results(p, spec, tile_spec, weights):
         _count(p, scene, _commit(p.store, scene, outcome))
