@@ -306,6 +306,7 @@ WRAPPED = (
     ("dwelltime.detector", "load_detector", "setup"),  # imported by run_batch at each call
     ("dwelltime.detector.predict:Detector", "warm_up", "setup"),  # compiling, cuDNN timings
     ("dwelltime.batch.runner", "Finishers", "setup"),  # starting the finisher processes
+    ("dwelltime.batch.runner", "_feed", "setup"),  # forking the readers, making the tile ring
     ("dwelltime.batch.runner", "scan", "setup"),
     ("dwelltime.batch.runner", "link_scenes", "setup"),
     ("dwelltime.batch.runner", "write_result", "setup"),

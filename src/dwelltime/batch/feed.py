@@ -104,7 +104,8 @@ class TileRing:
 
     On an H200 box with 14 workers, scenes of 49 tiles of 1024² reached the GPU at 137 scenes
     a second through the ring, against 13 through fresh shared buffers pinned by the
-    DataLoader's thread (page faults and a 154 MB copy per scene there)."""
+    DataLoader's thread (page faults and a 154 MB copy per scene there;
+    ``scripts/bench_transfer.py``)."""
 
     def __init__(self, slots: int, tile_px: int) -> None:
         self.tiles = max(1, RING_SLOT_PIXELS // tile_px**2)
@@ -133,10 +134,10 @@ class TileRing:
             return payload
         return dataclasses.replace(payload, images=self.pixels[payload.slot, : len(payload.tiles)])
 
-    def release(self, payload: ScenePayload) -> None:
-        """Give the payload's slot back (its tiles are on the device, or were inferred)."""
-        if payload.slot is not None:
-            self._free.put(payload.slot)
+    def release(self, slot: int | None) -> None:
+        """Give a slot back (its tiles are on the device, or were inferred); None: none."""
+        if slot is not None:
+            self._free.put(slot)
 
     def pin(self) -> None:
         """Register the slots with CUDA as pinned memory; on failure (logged) uploads still
@@ -268,7 +269,7 @@ class JobFeed:
                 yield payload
                 continue
             yield self.ring.attach(payload)
-            self.ring.release(payload)
+            self.ring.release(payload.slot)
 
     def __enter__(self) -> JobFeed:
         return self
