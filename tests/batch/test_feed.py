@@ -66,3 +66,18 @@ def test_a_scene_that_cannot_be_read_becomes_an_error_payload(demo_scenes, tmp_p
     payload = read_payload(scene, site, aprons, SPEC)
     assert payload.error and broken.name in payload.error
     assert payload.tiles == [] and payload.images.shape[0] == 0 and payload.full_tiles() == []
+
+
+def test_without_room_for_the_ring_scenes_travel_in_buffers_of_their_own(
+    demo_scenes, monkeypatch, caplog
+):
+    def no_room(self, slots, tile_px):
+        raise RuntimeError("unable to allocate shared memory(shm): No space left on device")
+
+    monkeypatch.setattr(feed.TileRing, "__init__", no_room)
+    site, aprons, scenes = demo_scenes
+    with feed.JobFeed([(scenes[:2], site, aprons)], SPEC, workers=1, cuda=False) as job_feed:
+        payloads = [(p.slot, p.images.shape[0], len(p.tiles)) for p in job_feed.next_scenes(2)]
+    assert job_feed.ring is None and "no tile ring of 4 slots" in caplog.text
+    assert [slot for slot, _, _ in payloads] == [None, None]
+    assert all(n_images == n_tiles > 0 for _, n_images, n_tiles in payloads)

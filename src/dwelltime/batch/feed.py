@@ -211,6 +211,18 @@ def read_payload(
     return ScenePayload(scene, coverage, bare, images, partial, masks, error, slot)
 
 
+def _ring(slots: int, tile_px: int) -> TileRing | None:
+    """A :class:`TileRing`, or None (logged) when shared memory cannot hold it (a small
+    ``/dev/shm``, as in containers): then each scene travels in buffers of its own."""
+    try:
+        return TileRing(slots, tile_px)
+    except RuntimeError as exc:
+        log.warning(
+            "no tile ring of %d slots (%s): scenes travel in buffers of their own", slots, exc
+        )
+        return None
+
+
 def _buffer(shape: tuple[int, ...]) -> torch.Tensor:
     """A uint8 tensor, made in shared memory when made in a DataLoader worker (then handing
     it to the main process copies nothing)."""
@@ -244,8 +256,8 @@ class JobFeed:
     """A batch job's scenes to do, read ahead from the moment it is made (so the readers read
     while the network warms up) by one DataLoader for the whole job: ``sites`` holds
     (scenes, airport, aprons) per airport, in job order. With ``workers``, pixels travel
-    through a :class:`TileRing`, pinned when ``cuda``. A context manager: at its end the
-    readers stop and the ring is unpinned."""
+    through a :class:`TileRing` (when shared memory holds one), pinned when ``cuda``. A
+    context manager: at its end the readers stop and the ring is unpinned."""
 
     def __init__(
         self,
@@ -255,7 +267,7 @@ class JobFeed:
         workers: int,
         cuda: bool,
     ) -> None:
-        self.ring = TileRing(READ_AHEAD * workers + 2, spec.size_px) if workers else None
+        self.ring = _ring(READ_AHEAD * workers + 2, spec.size_px) if workers else None
         loader = scene_loader(SceneTiles(sites, spec, self.ring), workers=workers, pin_memory=cuda)
         self._payloads = iter(loader)  # the workers fork, and start reading, now
         if self.ring is not None and cuda:
