@@ -69,14 +69,17 @@ def test_batch_writes_the_run_outputs_and_a_combined_table(uninterrupted: Path):
     assert (uninterrupted / "all_stays.csv").read_text().count("ZKPY-") >= 1
 
 
-@pytest.mark.parametrize("finishers", [0, 1], ids=["thread", "process"])
+@pytest.mark.parametrize(
+    ("finishers", "workers"), [(0, 0), (1, 0), (1, 2)], ids=["thread", "process", "readers"]
+)
 def test_killed_job_resumes_to_the_same_tables(
-    small_series: Path, uninterrupted: Path, finishers: int
+    small_series: Path, uninterrupted: Path, finishers: int, workers: int
 ):
-    """Killed after its first commit (with post-processing on a thread or in a process),
-    then run again: the finished scenes are skipped and the tables come out the same."""
-    name = f"killed_{finishers}"
-    spec = job(small_series, name, f"finishers: {finishers}\n")
+    """Killed after its first commit (with post-processing on a thread or in a process; with
+    reader processes and their tile ring), then run again: the finished scenes are skipped,
+    no process is left behind and the tables come out the same."""
+    name = f"killed_{finishers}_{workers}"
+    spec = job(small_series, name, f"finishers: {finishers}\n", workers=workers)
     parts = small_series / name / "ZKPY" / "parts"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -88,7 +91,7 @@ def test_killed_job_resumes_to_the_same_tables(
     try:
         while not list(parts.glob("*.done")) and proc.poll() is None:
             time.sleep(0.05)
-        helpers = children(proc.pid)  # the finisher process, multiprocessing's tracker
+        helpers = children(proc.pid)  # finisher and reader processes, the tracker
         os.kill(proc.pid, signal.SIGKILL)  # mid-job: after the first scene is committed
     finally:
         proc.wait()
