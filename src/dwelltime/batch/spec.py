@@ -4,7 +4,8 @@
 output: results/             # one folder per airport below it, plus combined tables
 device: auto                 # auto | cpu | cuda | cuda:1
 batch_size: 16               # tiles per forward pass
-workers: 4                   # processes reading and resampling windows
+workers: 4                   # processes reading and resampling windows (2 scenes ahead
+                             # each, in shared memory: 0.4 GB a worker, plus 0.4 GB)
 finishers: null              # processes turning predictions into map rows and committing
                              # them; 0: a thread of this process; null: 2 on CUDA, else 0
 scheduler: null              # null (this process), "local" (a Dask LocalCluster) or tcp://host:8786
