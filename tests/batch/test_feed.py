@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import time
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +83,19 @@ def test_without_room_for_the_ring_scenes_travel_in_buffers_of_their_own(
     assert job_feed.ring is None and "no tile ring of 4 slots" in caplog.text
     assert [slot for slot, _, _ in payloads] == [None, None]
     assert all(n_images == n_tiles > 0 for _, n_images, n_tiles in payloads)
+
+
+def test_a_feed_cut_short_stops_its_readers(demo_scenes):
+    site, aprons, scenes = demo_scenes
+    before = set(multiprocessing.active_children())
+    with (
+        pytest.raises(RuntimeError, match="cut short"),
+        feed.JobFeed([(scenes, site, aprons)], SPEC, workers=2, cuda=False) as job_feed,
+    ):
+        next(job_feed.next_scenes(len(scenes)))
+        assert len(set(multiprocessing.active_children()) - before) == 2
+        raise RuntimeError("cut short")
+    deadline = time.monotonic() + 30
+    while set(multiprocessing.active_children()) - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not set(multiprocessing.active_children()) - before

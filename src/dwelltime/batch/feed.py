@@ -286,7 +286,9 @@ class JobFeed:
     def __enter__(self) -> JobFeed:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        next(self._payloads, None)  # at its end the loader stops its readers
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            next(self._payloads, None)  # at its end the loader stops its readers
+        self._payloads = iter(())  # cut short: dropping the loader's iterator stops them
         if self.ring is not None:
             self.ring.close()
