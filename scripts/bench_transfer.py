@@ -20,15 +20,16 @@ import time
 from collections.abc import Callable, Iterable
 
 import torch
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import IterableDataset, get_worker_info
 
-from dwelltime.batch.feed import READ_AHEAD, TileRing
+from dwelltime.batch.feed import READ_AHEAD, TileRing, scene_loader, shared_uint8
 
 TILES, PX = 49, 1024
 
 
 class Fresh(IterableDataset):
-    """Scene k, k + n, … of ``scenes`` for worker k: a new shared buffer each."""
+    """Scene k, k + n, … of ``scenes`` for worker k, each handed over in a new shared
+    buffer."""
 
     def __init__(self, scenes: int) -> None:
         self.scenes = scenes
@@ -37,24 +38,24 @@ class Fresh(IterableDataset):
         info = get_worker_info()
         tiles = torch.full((TILES, 3, PX, PX), info.id + 1, dtype=torch.uint8)
         for _ in range(info.id, self.scenes, info.num_workers):
-            storage = torch.UntypedStorage._new_shared(tiles.numel())
-            yield torch.empty(0, dtype=torch.uint8).set_(storage).view(tiles.shape).copy_(tiles)
+            yield self.hand_over(tiles)
+
+    def hand_over(self, tiles: torch.Tensor) -> object:
+        """What goes to the main process for one scene's ``tiles``."""
+        return shared_uint8(tuple(tiles.shape)).copy_(tiles)
 
 
 class Ring(Fresh):
-    """The same scenes written into slots of ``ring``; yields slot numbers."""
+    """The same scenes written into slots of ``ring``; hands over slot numbers."""
 
     def __init__(self, scenes: int, ring: TileRing) -> None:
         super().__init__(scenes)
         self.ring = ring
 
-    def __iter__(self):
-        info = get_worker_info()
-        tiles = torch.full((TILES, 3, PX, PX), info.id + 1, dtype=torch.uint8)
-        for _ in range(info.id, self.scenes, info.num_workers):
-            slot = self.ring.take(TILES)
-            self.ring.pixels[slot, :TILES].copy_(tiles)
-            yield slot
+    def hand_over(self, tiles: torch.Tensor) -> object:
+        slot = self.ring.take(TILES)
+        self.ring.pixels[slot, :TILES].copy_(tiles)
+        return slot
 
 
 def upload(items: Iterable, pixels: Callable, done: Callable) -> tuple[int, float]:
@@ -81,24 +82,11 @@ def main() -> None:
     def report(name: str, n: int, s: float) -> None:
         print(f"{name}: {n / s:.1f} scenes/s ({TILES * n / s:.0f} tiles/s of {PX}²)", flush=True)
 
-    loader = DataLoader(
-        Fresh(args.scenes),
-        batch_size=None,
-        num_workers=args.workers,
-        pin_memory=cuda,
-        prefetch_factor=READ_AHEAD,
-        multiprocessing_context="fork",
-    )
+    loader = scene_loader(Fresh(args.scenes), workers=args.workers, pin_memory=cuda)
     report("fresh buffers, pinned by the DataLoader", *upload(loader, lambda x: x, lambda x: None))
     ring = TileRing(READ_AHEAD * args.workers + 2, PX)
-    loader = DataLoader(
-        Ring(args.scenes, ring),
-        batch_size=None,
-        num_workers=args.workers,
-        prefetch_factor=READ_AHEAD,
-        multiprocessing_context="fork",
-    )
-    slots = iter(loader)  # the workers fork before the ring is pinned
+    # the workers fork (iter) before the ring is pinned
+    slots = iter(scene_loader(Ring(args.scenes, ring), workers=args.workers, pin_memory=False))
     if cuda:
         ring.pin()
     report("tile ring", *upload(slots, lambda k: ring.pixels[k, :TILES], ring.release))

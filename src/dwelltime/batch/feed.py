@@ -109,7 +109,7 @@ class TileRing:
 
     def __init__(self, slots: int, tile_px: int) -> None:
         self.tiles = max(1, RING_SLOT_PIXELS // tile_px**2)
-        self.pixels = _shared((slots, self.tiles, 3, tile_px, tile_px))
+        self.pixels = shared_uint8((slots, self.tiles, 3, tile_px, tile_px))
         self._free = multiprocessing.get_context("fork").Queue()
         for i in range(slots):
             self._free.put(i)
@@ -227,11 +227,13 @@ def _buffer(shape: tuple[int, ...]) -> torch.Tensor:
     """A uint8 tensor, made in shared memory when made in a DataLoader worker (then handing
     it to the main process copies nothing)."""
     return (
-        _shared(shape) if get_worker_info() is not None else torch.empty(shape, dtype=torch.uint8)
+        shared_uint8(shape)
+        if get_worker_info() is not None
+        else torch.empty(shape, dtype=torch.uint8)
     )
 
 
-def _shared(shape: tuple[int, ...]) -> torch.Tensor:
+def shared_uint8(shape: tuple[int, ...]) -> torch.Tensor:
     """A uint8 tensor made in shared memory directly, as the DataLoader's own collation does
     (``share_memory_()`` would copy a fresh buffer into a second one: a quarter of a reader's
     time on 1024² tiles)."""
@@ -239,9 +241,10 @@ def _shared(shape: tuple[int, ...]) -> torch.Tensor:
     return torch.empty(0, dtype=torch.uint8).set_(storage).view(shape)
 
 
-def scene_loader(dataset: SceneTiles, *, workers: int, pin_memory: bool) -> DataLoader:
-    """A DataLoader yielding one :class:`ScenePayload` at a time (no collation); its workers
-    are forked (a :class:`TileRing` reaches them so)."""
+def scene_loader(dataset: IterableDataset, *, workers: int, pin_memory: bool) -> DataLoader:
+    """A DataLoader yielding one item of ``dataset`` (a :class:`SceneTiles`: one
+    :class:`ScenePayload`) at a time, no collation, each worker :data:`READ_AHEAD` items
+    ahead; its workers are forked (a :class:`TileRing` reaches them so)."""
     return DataLoader(
         dataset,
         batch_size=None,
