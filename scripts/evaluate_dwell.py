@@ -54,6 +54,7 @@ from dwelltime.coregister import apply_offsets
 from dwelltime.detector import load_detector
 from dwelltime.dwell import DwellPrior, dwell_estimate, stay_windows
 from dwelltime.evaluation.dwell import (
+    MEDIAN_INTERVAL_LEVEL,
     format_scores,
     load_true_stays,
     median_revisit_h,
@@ -294,13 +295,21 @@ def score_weeks(weeks: list[dict[str, object]], name: str, gate_m: float) -> pd.
     )
 
 
+def error_text(row: pd.Series) -> str:
+    """The median dwell error of a score row, its confidence interval and how many stays."""
+    return (
+        f"{row['median_abs_err_h']:.1f} h ({MEDIAN_INTERVAL_LEVEL:.0%} interval "
+        f"{row['median_err_lo_h']:.1f}-{row['median_err_hi_h']:.1f} h) over "
+        f"{row['n_bounded']} bounded"
+    )
+
+
 def overall_line(row: pd.Series) -> str:
     """One line of overall scores: true/predicted/matched stays, P, R, F1, coverage, error."""
     return (
         f"{row['n_true']} true, {row['n_pred']} predicted, {row['tp']} matched; "
         f"precision {row['precision']:.3f}, recall {row['recall']:.3f}, F1 {row['f1']:.3f}, "
-        f"coverage {row['coverage']:.3f}, median |err| {row['median_abs_err_h']:.1f} h "
-        f"over {row['n_bounded']} bounded"
+        f"coverage {row['coverage']:.3f}, median |err| {error_text(row)}"
     )
 
 
@@ -389,18 +398,17 @@ def main() -> None:
         f"coverage {overall['coverage']:.3f}"
     )
     print(
-        f"median |dwell error| {overall['median_abs_err_h']:.1f} h over "
-        f"{overall['n_bounded']} bounded stays; target: half the median revisit gap "
+        f"median |dwell error| {error_text(overall)} stays; target: half the median revisit gap "
         f"= {revisit / 2:.1f} h"
     )
     print(
         f"with a complete flight log: coverage {evidence['coverage']:.3f}, median |dwell error| "
-        f"{evidence['median_abs_err_h']:.1f} h over {evidence['n_bounded']} bounded stays"
+        f"{error_text(evidence)} stays"
     )
     print(
         f"with the simulator's own stay distribution as the prior (log-normal, median "
         f"{VISIT_MEDIAN_H:g} h; knowledge no analyst has): median |dwell error| "
-        f"{best['median_abs_err_h']:.1f} h over {best['n_bounded']} bounded stays"
+        f"{error_text(best)} stays"
     )
     print(
         f"co-registration error per scene: median {err.median():.2f} m, "

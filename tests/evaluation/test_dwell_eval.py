@@ -17,6 +17,7 @@ from dwelltime.evaluation.dwell import (
     format_scores,
     load_true_stays,
     match_stays,
+    median_interval,
     median_revisit_h,
     score_stays,
     true_detections,
@@ -118,6 +119,7 @@ def test_score_stays_per_type_and_overall(predicted, truth):
     assert scores.loc["A320", "recall"] == 0.0 and scores.loc["A320", "n_pred"] == 1
     assert scores.loc["B738", "precision"] == pytest.approx(0.5)
     assert scores.loc["TU20", "coverage"] == 1.0 and scores.loc["TU20", "n_bounded"] == 0
+    assert math.isnan(overall["median_err_lo_h"])  # two errors say nothing of the median
     assert "median |err| h" in format_scores(scores.reset_index())
 
 
@@ -126,6 +128,34 @@ def test_score_stays_empty_cases(predicted, truth):
     assert none["recall"] == 0.0 and math.isnan(none["precision"])
     nothing = score_stays(predicted.iloc[:0], truth.iloc[:0])
     assert nothing["type"].tolist() == ["all"] and math.isnan(nothing["f1"].iloc[0])
+
+
+def test_median_interval_is_the_binomial_order_statistics():
+    values = np.arange(30.0)[::-1]  # any order
+    # n = 30 at 95 %: P(Bin(30, 1/2) <= 9) = 0.021 <= 0.025 < P(<= 10) = 0.049, so k = 10
+    assert median_interval(values) == (9.0, 20.0)  # x(10), x(21)
+    assert median_interval(values, level=0.5)[0] > 9.0  # a lower confidence, a narrower one
+    assert median_interval(np.arange(6.0)) == (0.0, 5.0)  # 6: the smallest n at 95 %
+    assert all(math.isnan(v) for v in median_interval(np.arange(5.0)))
+    assert all(math.isnan(v) for v in median_interval(np.array([])))
+
+
+def test_median_interval_covers_the_true_median_as_often_as_it_says():
+    rng = np.random.default_rng(0)
+    draws = rng.exponential(1.0, size=(2000, 25))  # true median ln 2
+    held = [lo <= math.log(2) <= hi for lo, hi in map(median_interval, draws)]
+    assert np.mean(held) >= 0.94  # at least 95 % by construction, less sampling noise
+
+
+def test_format_scores_shows_the_interval_of_the_median():
+    scores = pd.DataFrame(
+        [
+            {c: 1 for c in SCORE_COLUMNS}
+            | {"type": "all", "median_err_lo_h": 2.0, "median_err_hi_h": 9.25}
+        ]
+    )
+    text = format_scores(scores)
+    assert "95% interval h" in text and "2.0-9.2" in text
 
 
 def test_median_revisit_h():

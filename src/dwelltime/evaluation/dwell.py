@@ -22,7 +22,9 @@ predicted type for false positives):
 * ``coverage``: share of matched stays whose true dwell lies in ``[dwell_min_h, dwell_max_h]``
   (an open maximum of a censored stay is +inf);
 * ``median_abs_err_h``: median ``|dwell_est_h − true dwell|`` over matched stays bounded at
-  both ends (``n_bounded`` of them); censored estimates are a lower bound, not an estimate.
+  both ends (``n_bounded`` of them); censored estimates are a lower bound, not an estimate;
+* ``median_err_lo_h``, ``median_err_hi_h``: a 95 % confidence interval of that median
+  (:func:`median_interval`): over a few dozen stays the median is itself uncertain by hours.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
+from scipy.stats import binom
 
 from dwelltime.errors import LabelError
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
@@ -67,7 +70,12 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "coverage",
     "n_bounded",
     "median_abs_err_h",
+    "median_err_lo_h",
+    "median_err_hi_h",
 )
+
+#: Confidence of the interval of the median error (:func:`median_interval`).
+MEDIAN_INTERVAL_LEVEL = 0.95
 
 _HOUR = pd.Timedelta(hours=1)
 
@@ -272,6 +280,7 @@ def _scores(type_: str, g: pd.DataFrame) -> dict[str, object]:
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
     matched = g[g["tp"] == 1] if "inside" in g else g.iloc[:0]
     errors = matched["abs_err_h"].dropna() if len(matched) else pd.Series([], dtype=float)
+    err_lo, err_hi = median_interval(errors.to_numpy(float))
     return {
         "type": type_,
         "n_true": tp + fn,
@@ -283,7 +292,23 @@ def _scores(type_: str, g: pd.DataFrame) -> dict[str, object]:
         "coverage": float(matched["inside"].astype(bool).mean()) if len(matched) else math.nan,
         "n_bounded": len(errors),
         "median_abs_err_h": float(errors.median()) if len(errors) else math.nan,
+        "median_err_lo_h": err_lo,
+        "median_err_hi_h": err_hi,
     }
+
+
+def median_interval(
+    values: np.ndarray, level: float = MEDIAN_INTERVAL_LEVEL
+) -> tuple[float, float]:
+    """A distribution-free confidence interval of the median of ``values`` (any unit): the
+    order statistics ``x(k)`` and ``x(n+1-k)`` with the largest ``k`` for which
+    ``P(Binomial(n, 1/2) < k) <= (1 - level) / 2``, so the interval holds the true median with
+    at least probability ``level`` whatever the distribution. ``(NaN, NaN)`` when ``values``
+    are too few for ``level`` (fewer than 6 at 95 %)."""
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    k = int(np.sum(binom.cdf(np.arange(n + 1), n, 0.5) <= (1.0 - level) / 2))
+    return (float(x[k - 1]), float(x[n - k])) if k >= 1 else (math.nan, math.nan)
 
 
 def median_revisit_h(times: Sequence[pd.Timestamp] | pd.Series) -> float:
@@ -303,11 +328,20 @@ def format_scores(scores: pd.DataFrame) -> str:
     def hours(v: object) -> str:
         return "-" if pd.isna(v) else f"{float(v):.1f}"  # type: ignore[arg-type]
 
-    headers = {"median_abs_err_h": "median |err| h", "n_bounded": "n_bounded"}
+    def interval(row: pd.Series) -> str:
+        lo, hi = row["median_err_lo_h"], row["median_err_hi_h"]
+        return "-" if pd.isna(lo) else f"{lo:.1f}-{hi:.1f}"
+
+    shown = scores.assign(interval=[interval(row) for _, row in scores.iterrows()])
+    headers = {
+        "median_abs_err_h": "median |err| h",
+        "n_bounded": "n_bounded",
+        "interval": f"{MEDIAN_INTERVAL_LEVEL:.0%} interval h",
+    }
     formatters = {c: fraction for c in ("precision", "recall", "f1", "coverage")}
     return format_table(
-        scores,
-        list(SCORE_COLUMNS),
+        shown,
+        [*SCORE_COLUMNS[: SCORE_COLUMNS.index("median_abs_err_h") + 1], "interval"],
         headers=headers,
         formatters={**formatters, "median_abs_err_h": hours},
     )
