@@ -129,6 +129,22 @@ def test_duplicates_wholly_inside_both_tiles_keep_the_highest_score():
     assert list(merged["score"]) == [0.9]
 
 
+def test_a_footprint_inside_another_of_the_same_tile_is_kept():
+    # a business jet wing to wing with others, mostly inside a neighbour's over-long footprint:
+    # the decoder's NMS kept both boxes of the tile, the merge does not undo that
+    long_box, jet = shapely.box(0, 0, 40, 20), shapely.box(2, 2, 18, 18)
+
+    def rows(jet_tile: int) -> list[dict]:
+        return [
+            {"scene_id": "s", "score": s, "tile_index": t, "edge_margin_px": 50.0, "geometry": g}
+            for s, t, g in [(0.9, 0, long_box), (0.6, jet_tile, jet)]
+        ]
+
+    assert list(merge_overlaps(frame(rows(0)))["score"]) == [0.9, 0.6]
+    # the same shapes from overlapping tiles: one aircraft
+    assert list(merge_overlaps(frame(rows(1)))["score"]) == [0.9]
+
+
 def test_merge_of_nothing_is_nothing():
     empty = gpd.GeoDataFrame(
         {"scene_id": [], "score": [], "edge_margin_px": []}, geometry=[], crs="EPSG:32651"
