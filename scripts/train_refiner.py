@@ -537,11 +537,14 @@ def load_base(path: Path):
     return model, card
 
 
-def mined_sets(args: argparse.Namespace, model, card) -> tuple[list[dict], dict]:
+def mined_sets(
+    args: argparse.Namespace, model, card, device: torch.device
+) -> tuple[list[dict], dict]:
     """Training candidate sets (chips, and Airbus unless ``--synthetic-only``) and the
-    validation chips' candidates, mined by the base's dense network (cached in ``--work-dir``)."""
+    validation chips' candidates, mined by the base's dense network on ``device`` (cached in
+    ``--work-dir``)."""
     detector = Detector(
-        model, classes=card["classes"], gsd_m=card["gsd_m"], device="cpu",
+        model, classes=card["classes"], gsd_m=card["gsd_m"], device=str(device),
         decode_config=DecodeConfig(score_threshold=CANDIDATE_FLOOR),
     )  # fmt: skip
     tag = f"{Path(args.base).stem}_floor{CANDIDATE_FLOOR}"
@@ -596,7 +599,7 @@ def train(args: argparse.Namespace) -> None:
     model, card = load_base(args.base)
     if args.continue_ and model.refiner is None:
         raise SystemExit(f"--continue: {args.base.name} carries no refiner")
-    sets, val_set = mined_sets(args, model, card)
+    sets, val_set = mined_sets(args, model, card, device)
     rng = np.random.default_rng(args.seed)
     train_set = join([training_set(sets, args.negatives, rng), *type_sets(args, card)])
     n = len(train_set["score"])

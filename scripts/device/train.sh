@@ -14,10 +14,15 @@
 # ZOOM_OUT_REAL=0.2 would also shrink a fifth of the real crops 1.4-2.5x (real aircraft at
 # business-jet sizes: session 10's CPU fine-tune with 0.4 raised real recall 0.940 -> 0.952 but
 # cost precision until a refiner is fitted on its candidates; off by default).
-# Then, here on the CPU: scripts/train_refiner.py --continue --base <new weights>
-# --coarse-airbus 1.5 3 --type-chips 24000 --type-seeds 7 8 (the shipped refiner's recipe:
-# about 10 min to render the 48,000 chips on 2 cores, 16 to mine candidates, 31 to train; the
-# card's verify weight is 0 until the refiner is fitted again).
+# The shipped refiner was fitted on the old network's candidates; a new dense network needs it
+# fitted again. REFINER=1 does that in the same call, on the GPU:
+#   MINUTES=3.5 REFINER=1 ZOOM_OUT_REAL=0.2 bash scripts/device/train.sh
+# (the shipped refiner's recipe, scripts/train_refiner.py --continue --base <new weights>
+# --coarse-airbus 1.5 3 --type-chips TYPE_CHIPS --type-seeds 7 8; on 2 CPU cores it took about
+# 10 min to render the 48,000 chips, 16 to mine candidates and 31 to train). Without it, run
+# that command here on the CPU; the card's verify weight is 0 until the refiner is fitted again.
+# AIRBUS (default gpu_data/airbus_dev) names the Airbus folder, REF_CHIPS / REF_VAL_CHIPS /
+# REF_EPOCHS / TYPE_CHIPS the refiner's data (3000 / 600 / 3 / 24000).
 export PYTHONUNBUFFERED=1
 t0=$(date +%s)
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
@@ -25,12 +30,24 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --tar
 export PYTHONPATH=$PWD/src:/tmp/site
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
 echo "setup $(( $(date +%s) - t0 )) s"
+airbus=${AIRBUS:-gpu_data/airbus_dev}
 python3 scripts/train_detector.py --init "${INIT:-$(ls models/*.safetensors | head -1)}" \
   --seed 2 --steps 40000 --batch-size 48 --size 384 --lr 0.001 --warmup 200 --p-real 0.5 \
   --small-share "${SMALL_SHARE:-0.2}" --coarse-real "${COARSE_REAL:-0.4}" \
   --zoom-out-real "${ZOOM_OUT_REAL:-0}" \
-  --max-minutes "${MINUTES:-6}" --workers 15 --threads 4 --airbus gpu_data/airbus_dev \
+  --max-minutes "${MINUTES:-6}" --workers 15 --threads 4 --airbus "$airbus" \
   --work-dir /tmp/work --models-dir /tmp/models --checkpoint-every 1000000 --log-every 100 \
   2>&1 | grep -v Warning | tee "$OUT"/train.log
 echo "trained $(( $(date +%s) - t0 )) s"
-cd /tmp/models && cp ./*.json ./*.md "$OUT"/ && split -b 15000000 ./*.safetensors "$OUT"/weights.part.
+models=/tmp/models
+if [ "${REFINER:-0}" != 0 ]; then
+  python3 scripts/train_refiner.py --base "$(ls /tmp/models/*.safetensors | head -1)" --continue \
+    --seed 11 --chips "${REF_CHIPS:-3000}" --val-chips "${REF_VAL_CHIPS:-600}" \
+    --epochs "${REF_EPOCHS:-3}" --batch-size 128 --lr 0.001 --size-weight 5.0 --negatives 3.0 \
+    --distill 1.0 --coarse-airbus 1.5 3 --type-chips "${TYPE_CHIPS:-24000}" --type-seeds 7 8 \
+    --small-share "${SMALL_SHARE:-0.2}" --workers 15 --threads 4 --airbus "$airbus" \
+    --work-dir /tmp/work --models-dir /tmp/refined 2>&1 | grep -v Warning | tee "$OUT"/refiner.log
+  echo "refiner fitted $(( $(date +%s) - t0 )) s"
+  models=/tmp/refined
+fi
+cd "$models" && cp ./*.json ./*.md "$OUT"/ && split -b 15000000 ./*.safetensors "$OUT"/weights.part.
