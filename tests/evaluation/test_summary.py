@@ -1,11 +1,13 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from dwelltime.errors import OutputExistsError
 from dwelltime.evaluation.objects import EvalImage, Objects, make_objects
 from dwelltime.evaluation.summary import (
+    MISS_COLUMNS,
     evaluate_images,
     format_evaluation,
     gsd_bin,
@@ -65,6 +67,29 @@ def test_threshold_limits_attribute_pairs_and_recall():
     ev = evaluate_images([EvalImage("a", 0.5, truth, pred)], score_threshold=0.5)
     assert ev.overall["recall"] == pytest.approx(0.5) and ev.overall["n_matched"] == 1
     assert ev.overall["ap50"] == pytest.approx(1)
+
+
+def test_misses_say_how_close_the_nearest_prediction_came():
+    truth = objects(TRUTH, 0.5)
+    # the IL62 found; the T204 boxed 2x too long (IoU about 0.5 / 1.5) and, elsewhere, under
+    # the threshold; a third truth object nothing comes near
+    pred = objects([TRUTH[0], (300, 200, 92.0, 42.0, 200.0, "T204")], 0.5, score=[0.9, 0.7])
+    lone = objects([*TRUTH, (900, 900, 30.0, 28.0, 0.0, "unknown")], 0.5)
+    ev = evaluate_images([EvalImage("a", 0.5, lone, pred)], score_threshold=0.5)
+    misses = ev.misses.set_index("truth_index")
+    assert list(ev.misses.columns) == list(MISS_COLUMNS)
+    assert list(misses.index) == [1, 2] and set(misses["image_id"]) == {"a"}
+    assert 0.2 < misses.loc[1, "best_iou"] < 0.5 and misses.loc[1, "best_iou_score"] == 0.7
+    assert misses.loc[1, ["col_px", "row_px"]].tolist() == pytest.approx([300, 200])
+    assert misses.loc[2, "best_iou"] == 0 and misses.loc[2, "truth_length_m"] == 30.0
+    assert misses.loc[2, "box_long_side_m"] == pytest.approx(30.0)  # heading 0: length north
+    low = objects(TRUTH, 0.5, score=[0.9, 0.2])  # found at IoU 1, under the threshold
+    under = evaluate_images([EvalImage("a", 0.5, truth, low)], score_threshold=0.5).misses
+    assert under["best_iou"].tolist() == pytest.approx([1.0])
+    assert under["best_iou_score"].tolist() == pytest.approx([0.2])
+    nothing = evaluate_images([EvalImage("a", 0.5, truth)], score_threshold=0.5).misses
+    assert len(nothing) == 2 and (nothing["best_iou"] == 0).all()
+    assert nothing["best_iou_score"].isna().all()
 
 
 def test_breakdown_by_gsd_and_missing_image_predictions():
@@ -154,7 +179,10 @@ def test_report_and_files(tmp_path):
         "overall.csv",
         "by_gsd.csv",
         "by_type.csv",
+        "misses.csv",
     }
+    assert pd.read_csv(paths[4]).empty  # nothing missed, the columns still there
+    assert list(pd.read_csv(paths[4]).columns) == list(MISS_COLUMNS)
     with pytest.raises(OutputExistsError, match="--overwrite"):
         write_evaluation(ev, tmp_path)
     write_evaluation(ev, tmp_path, overwrite=True)

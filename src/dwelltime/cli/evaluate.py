@@ -52,7 +52,8 @@ from dwelltime.cli.options import (
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for the tables: evaluation.json, overall.csv, by_gsd.csv, by_type.csv.",
+    help="Folder for the tables: evaluation.json, overall.csv, by_gsd.csv, by_type.csv and "
+    "misses.csv (each missed truth object, where it is and how close a prediction came).",
 )
 @overwrite_option
 @weights_option

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,8 @@ class Evaluation:
 
     overall: metric name -> value (see :func:`detection_metrics`, :func:`attribute_metrics`).
     by_gsd: one row per GSD bin with the same metrics. by_type: one row per truth type with
-    n_truth, recall, type accuracy and attribute errors.
+    n_truth, recall, type accuracy and attribute errors. misses: the truth objects no
+    prediction found at IoU 0.5 and the threshold (:data:`MISS_COLUMNS`), to look at.
     """
 
     overall: dict[str, float]
@@ -56,6 +57,7 @@ class Evaluation:
     score_threshold: float
     threshold_source: str
     axis_aligned: bool
+    misses: pd.DataFrame = field(default_factory=pd.DataFrame)  # MISS_COLUMNS, one row each
 
 
 def gsd_bin(gsd_m: float) -> str:
@@ -102,15 +104,23 @@ def _pool(images: Sequence[EvalImage], matchings: Sequence[Matching]) -> Outcome
 
 
 def pair_table(
-    images: Sequence[EvalImage], matchings: Sequence[Matching], score_threshold: float
+    images: Sequence[EvalImage],
+    matchings: Sequence[Matching],
+    ious: Sequence[np.ndarray],
+    score_threshold: float,
 ) -> pd.DataFrame:
     """One row per countable truth object: whether a kept prediction found it, and errors.
 
-    Columns: image_id, gsd_bin, type, found, pred_type, length_err_m, span_err_m,
-    heading_err_deg (mod 360), heading_err_mod180_deg; errors NaN where not found or unknown.
+    Columns: image_id, truth_index (row of the image's truth), gsd_bin, type, found,
+    pred_type, length_err_m, span_err_m, heading_err_deg (mod 360), heading_err_mod180_deg
+    (errors NaN where not found or unknown); col_px, row_px (the truth's centre in image
+    pixels), truth_length_m, box_long_side_m (the longest side of the box around the truth's
+    polygon, metres: a box label's size; NaN without a GSD), best_iou (with any prediction,
+    whatever its score; ``ious``: predictions × truth per image) and best_iou_score (that
+    prediction's score, NaN if none).
     """
     rows = []
-    for im, m in zip(images, matchings, strict=True):
+    for im, m, iou in zip(images, matchings, ious, strict=True):
         t, p = im.truth, im.predictions
         n = len(t)
         pred_of = np.full(n, -1)
@@ -119,9 +129,14 @@ def pair_table(
         found = pred_of >= 0
         # the prediction that found each truth object (rows of unfound ones are masked out)
         pred = p.subset(np.where(found, pred_of, 0)) if len(p) else _unknown(n)
+        best = iou.argmax(axis=0) if len(p) else np.zeros(n, dtype=int)
+        best_iou = iou[best, np.arange(n)] if len(p) else np.zeros(n)
+        centre = t.polygons.mean(axis=1) if n else np.zeros((0, 2))
+        extent = np.ptp(t.polygons, axis=1).max(axis=1) * im.gsd_m if n else np.zeros(0)
         frame = pd.DataFrame(
             {
                 "image_id": im.image_id,
+                "truth_index": np.arange(n),
                 "gsd_bin": gsd_bin(im.gsd_m),
                 "type": t.types,
                 "found": found,
@@ -134,6 +149,12 @@ def pair_table(
                 "heading_err_mod180_deg": np.where(
                     found, angle_error_deg(pred.heading_deg, t.heading_deg, period=180), np.nan
                 ),
+                "col_px": centre[:, 0],
+                "row_px": centre[:, 1],
+                "truth_length_m": t.length_m,
+                "box_long_side_m": extent,
+                "best_iou": best_iou,
+                "best_iou_score": p.score[best] if len(p) else np.full(n, np.nan),
             }
         )
         rows.append(frame[~t.difficult])
@@ -170,7 +191,7 @@ def detection_metrics(
     m50 = _matchings(images, ious, 0.5)
     o50, o75 = _pool(images, m50), _pool(images, _matchings(images, ious, 0.75))
     f1_best, f1_thr = best_f1(o50)
-    pairs = pair_table(images, m50, score_threshold)
+    pairs = pair_table(images, m50, ious, score_threshold)
     row = {
         "n_images": len(images),
         "n_truth": o50.n_truth,
@@ -223,7 +244,33 @@ def evaluate_images(
             for t, g in (pairs.groupby("type", sort=True) if len(pairs) else [])
         ]
     )
-    return Evaluation(overall, by_gsd, by_type, score_threshold, threshold_source, axis_aligned)
+    misses = pairs.loc[~pairs["found"], list(MISS_COLUMNS)] if len(pairs) else pd.DataFrame()
+    return Evaluation(
+        overall,
+        by_gsd,
+        by_type,
+        score_threshold,
+        threshold_source,
+        axis_aligned,
+        misses.reset_index(drop=True),
+    )
+
+
+#: Columns of :attr:`Evaluation.misses` (see :func:`pair_table`): where each missed truth object
+#: is, how large, and how close the nearest prediction came (an IoU under 0.5: a box of the
+#: wrong size or one over several aircraft; 0.5 and more: found under the score threshold).
+MISS_COLUMNS: tuple[str, ...] = (
+    "image_id",
+    "truth_index",
+    "gsd_bin",
+    "type",
+    "col_px",
+    "row_px",
+    "truth_length_m",
+    "box_long_side_m",
+    "best_iou",
+    "best_iou_score",
+)
 
 
 OVERALL_LABELS: dict[str, str] = {
@@ -286,9 +333,11 @@ def format_evaluation(ev: Evaluation) -> str:
 
 
 def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) -> list[Path]:
-    """Write ``evaluation.json`` (everything), ``overall.csv``, ``by_gsd.csv``, ``by_type.csv``."""
+    """Write ``evaluation.json`` (the tables), ``overall.csv``, ``by_gsd.csv``, ``by_type.csv``
+    and ``misses.csv`` (:data:`MISS_COLUMNS`)."""
     out_dir = Path(out_dir)
-    paths = [out_dir / n for n in ("evaluation.json", "overall.csv", "by_gsd.csv", "by_type.csv")]
+    names = ("evaluation.json", "overall.csv", "by_gsd.csv", "by_type.csv", "misses.csv")
+    paths = [out_dir / n for n in names]
     existing = [p for p in paths if p.exists()]
     if existing and not overwrite:
         raise OutputExistsError(f"{existing[0]} exists; pass --overwrite to replace it")
@@ -305,6 +354,7 @@ def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) 
     pd.DataFrame([ev.overall]).to_csv(paths[1], index=False)
     ev.by_gsd.to_csv(paths[2], index=False)
     ev.by_type.to_csv(paths[3], index=False)
+    ev.misses.reindex(columns=list(MISS_COLUMNS)).to_csv(paths[4], index=False)
     return paths
 
 
