@@ -60,6 +60,24 @@ class Evaluation:
     misses: pd.DataFrame = field(default_factory=pd.DataFrame)  # MISS_COLUMNS, one row each
 
 
+#: Columns of :attr:`Evaluation.misses` (see :func:`pair_table`): where each missed truth object
+#: is, how large, and how close the nearest prediction came (an IoU under 0.5: a box of the
+#: wrong size or one over several aircraft; 0.5 and more: found under the score threshold, or
+#: that box went to another aircraft).
+MISS_COLUMNS: tuple[str, ...] = (
+    "image_id",
+    "truth_index",
+    "gsd_bin",
+    "type",
+    "col_px",
+    "row_px",
+    "truth_length_m",
+    "box_long_side_m",
+    "best_iou",
+    "best_iou_score",
+)
+
+
 def gsd_bin(gsd_m: float) -> str:
     """Label of the GSD bin holding ``gsd_m`` metres, e.g. ``"0.4–0.6 m"``; NaN → ``"unknown"``."""
     if not math.isfinite(gsd_m):
@@ -254,23 +272,6 @@ def evaluate_images(
         axis_aligned,
         misses.reset_index(drop=True),
     )
-
-
-#: Columns of :attr:`Evaluation.misses` (see :func:`pair_table`): where each missed truth object
-#: is, how large, and how close the nearest prediction came (an IoU under 0.5: a box of the
-#: wrong size or one over several aircraft; 0.5 and more: found under the score threshold).
-MISS_COLUMNS: tuple[str, ...] = (
-    "image_id",
-    "truth_index",
-    "gsd_bin",
-    "type",
-    "col_px",
-    "row_px",
-    "truth_length_m",
-    "box_long_side_m",
-    "best_iou",
-    "best_iou_score",
-)
 
 
 OVERALL_LABELS: dict[str, str] = {
