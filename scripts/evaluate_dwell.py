@@ -56,6 +56,7 @@ from dwelltime.dwell import DwellPrior, dwell_estimate, stay_windows
 from dwelltime.evaluation.dwell import (
     MEDIAN_INTERVAL_LEVEL,
     format_scores,
+    interval_text,
     load_true_stays,
     median_revisit_h,
     score_stays,
@@ -299,8 +300,7 @@ def error_text(row: pd.Series) -> str:
     """The median dwell error of a score row, its confidence interval and how many stays."""
     return (
         f"{row['median_abs_err_h']:.1f} h ({MEDIAN_INTERVAL_LEVEL:.0%} interval "
-        f"{row['median_err_lo_h']:.1f}-{row['median_err_hi_h']:.1f} h) over "
-        f"{row['n_bounded']} bounded"
+        f"{interval_text(row)} h) over {row['n_bounded']} bounded"
     )
 
 

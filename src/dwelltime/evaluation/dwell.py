@@ -318,6 +318,13 @@ def median_revisit_h(times: Sequence[pd.Timestamp] | pd.Series) -> float:
     return float(gaps.median()) if len(gaps) else math.nan
 
 
+def interval_text(row: pd.Series) -> str:
+    """A score row's confidence interval of the median error, ``"lo-hi"`` in hours with one
+    decimal, or ``"-"`` when there is none."""
+    lo, hi = row["median_err_lo_h"], row["median_err_hi_h"]
+    return "-" if pd.isna(lo) else f"{lo:.1f}-{hi:.1f}"
+
+
 def format_scores(scores: pd.DataFrame) -> str:
     """The score table as terminal text (fractions with 2 decimals, hours with 1)."""
     from dwelltime.tables import format_table
@@ -328,11 +335,7 @@ def format_scores(scores: pd.DataFrame) -> str:
     def hours(v: object) -> str:
         return "-" if pd.isna(v) else f"{float(v):.1f}"  # type: ignore[arg-type]
 
-    def interval(row: pd.Series) -> str:
-        lo, hi = row["median_err_lo_h"], row["median_err_hi_h"]
-        return "-" if pd.isna(lo) else f"{lo:.1f}-{hi:.1f}"
-
-    shown = scores.assign(interval=[interval(row) for _, row in scores.iterrows()])
+    shown = scores.assign(interval=[interval_text(row) for _, row in scores.iterrows()])
     headers = {
         "median_abs_err_h": "median |err| h",
         "n_bounded": "n_bounded",
