@@ -39,7 +39,11 @@ python3 scripts/train_detector.py --init "${INIT:-$(ls models/*.safetensors | he
   --work-dir /tmp/work --models-dir /tmp/models --checkpoint-every 1000000 --log-every 100 \
   2>&1 | grep -v Warning | tee "$OUT"/train.log
 echo "trained $(( $(date +%s) - t0 )) s"
-models=/tmp/models
+# Hand back what is in folder $1 (card, weights in parts) now, replacing what was handed back.
+hand_back() { ls "$1"/*.safetensors >/dev/null || return 1; rm -f "$OUT"/*.json "$OUT"/*.md "$OUT"/weights.part.*
+  (cd "$1" && cp ./*.json ./*.md "$OUT"/ && split -b 15000000 ./*.safetensors "$OUT"/weights.part.); }
+# The dense network's weights come back even if the refiner step runs into the call's limit.
+hand_back /tmp/models
 if [ "${REFINER:-0}" != 0 ]; then
   python3 scripts/train_refiner.py --base "$(ls /tmp/models/*.safetensors | head -1)" --continue \
     --seed 11 --chips "${REF_CHIPS:-3000}" --val-chips "${REF_VAL_CHIPS:-600}" \
@@ -48,6 +52,5 @@ if [ "${REFINER:-0}" != 0 ]; then
     --small-share "${SMALL_SHARE:-0.2}" --workers 15 --threads 4 --airbus "$airbus" \
     --work-dir /tmp/work --models-dir /tmp/refined 2>&1 | grep -v Warning | tee "$OUT"/refiner.log
   echo "refiner fitted $(( $(date +%s) - t0 )) s"
-  models=/tmp/refined
+  hand_back /tmp/refined
 fi
-cd "$models" && cp ./*.json ./*.md "$OUT"/ && split -b 15000000 ./*.safetensors "$OUT"/weights.part.
