@@ -274,7 +274,8 @@ def coregister_scenes(
     """Offsets of ``scenes`` over ``aprons`` (:data:`OFFSET_COLUMNS`, one row per scene).
 
     A scene that cannot be read gets status ``failed`` (a warning names the file) and offset 0;
-    the others are still measured. ``progress(done, total)`` after each scene and pass.
+    the others are still measured. ``progress(done, total)``: scenes measured (or failed) of
+    all ``scenes``, after each.
 
     Two passes keep the memory to a few scenes however many there are: the usable masks
     alone choose the reference, then every scene is read, matched and dropped in turn,
@@ -284,7 +285,6 @@ def coregister_scenes(
         return _offsets_frame([])
     grid = matching_grid(aprons, airport, config)
     region = apron_mask(aprons, grid)
-    total = 2 * len(scenes)
     failed: list[str] = []
 
     def attempt(step: Callable[[Scene], object], scene: Scene) -> object | None:
@@ -295,14 +295,12 @@ def coregister_scenes(
             return None
 
     usable: dict[str, int] = {}  # scene_id → usable pixels on the matching grid
-    for done, scene in enumerate(scenes, start=1):
+    for scene in scenes:
         count = attempt(lambda s: usable_pixels(s, grid, config, region), scene)
         if count is None:
             failed.append(scene.scene_id)
         else:
             usable[scene.scene_id] = count  # type: ignore[assignment]
-        if progress is not None:
-            progress(done, total)
     todo = [s for s in scenes if s.scene_id in usable]
 
     def read(scene: Scene) -> _Raster:
@@ -321,13 +319,14 @@ def coregister_scenes(
     measured = []
     with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
         rows = pool.map(lambda s: attempt(measure, s), todo)
-        for done, (scene, row) in enumerate(zip(todo, rows, strict=True), start=len(scenes) + 1):
+        first = len(scenes) - len(todo) + 1  # scenes that failed the first pass count as done
+        for done, (scene, row) in enumerate(zip(todo, rows, strict=True), start=first):
             if row is None:
                 failed.append(scene.scene_id)
             else:
                 measured.append(row)
             if progress is not None:
-                progress(done, total)
+                progress(done, len(scenes))
     rows = [_row(s, 0.0, 0.0, float("nan"), "failed") for s in failed]
     trusted = [row for row in measured if row["coreg_status"] in ("ok", "reference")]
     cx = float(np.median([row["shift_x_m"] for row in trusted]))

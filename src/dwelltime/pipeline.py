@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: progress(stage, done, total): called as scenes are processed; stage is "scan" or "detect".
+#: progress(stage, done, total): called as scenes are processed; stage is "scan", "detect" or
+#: "coregister".
 Progress = Callable[[str, int, int], None]
 
 
