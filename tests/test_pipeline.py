@@ -114,3 +114,21 @@ def test_a_stac_item_collection_stands_in_for_the_folder(demo_subset, demo_dir, 
     assert list(result.scenes["acquired"]) == list(same)
     found = demo_result.detections
     assert len(result.detections) == (found["scene_id"].isin(["zkpy_03", "zkpy_04"])).sum()
+
+
+def test_a_type_filter_that_keeps_no_stay_says_which_types_there_were(
+    demo_result, demo_dir, caplog
+):
+    from dwelltime.scenes import scan
+
+    result = pipeline.link_scenes(
+        demo_result.airport,
+        demo_result.aprons,
+        scan(demo_dir / "imagery").scenes,
+        demo_result.coverage,
+        demo_result.detections,
+        coregister=False,
+        type_filter="B744",
+    )
+    assert result.stays.empty
+    assert "ZKPY: No stays of type B744 (" in caplog.text and "IL62" in caplog.text

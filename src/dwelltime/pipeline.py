@@ -219,9 +219,12 @@ def link_scenes(
 
         stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
     if type_filter:
-        from dwelltime.report import of_type
+        from dwelltime.report import no_stays_of_type, of_type
 
-        stays = of_type(stays, type_filter).reset_index(drop=True)
+        kept = of_type(stays, type_filter).reset_index(drop=True)
+        if kept.empty and len(stays):
+            log.warning("%s: %s", site.icao, no_stays_of_type(stays, type_filter))
+        stays = kept
     return RunResult(
         airport=site,
         aprons=aprons,

@@ -9,7 +9,14 @@ import pandas as pd
 from dwelltime.plot import plot_timeline
 from dwelltime.tables import MISSING, format_table
 
-__all__ = ["censored_label", "dwell_range", "of_type", "plot_timeline", "stays_table"]
+__all__ = [
+    "censored_label",
+    "dwell_range",
+    "no_stays_of_type",
+    "of_type",
+    "plot_timeline",
+    "stays_table",
+]
 
 #: Columns of the stays table, with their headers.
 STAYS_TABLE_HEADERS: dict[str, str] = {
@@ -57,6 +64,16 @@ def of_type(stays: pd.DataFrame, type_filter: str | None) -> pd.DataFrame:
     return stays[stays["type"].astype(str).str.upper() == type_filter.upper()]
 
 
+def no_stays_of_type(stays: pd.DataFrame, type_filter: str) -> str:
+    """What to say when no stay is of ``type_filter``: the types the stays are of instead,
+    e.g. ``"No stays of type IL62 (3 stays of other types: A320, IL76 ×2)."``"""
+    if stays.empty:
+        return f"No stays of type {type_filter}."
+    counts = stays["type"].astype(str).value_counts().sort_index()
+    found = ", ".join(t if n == 1 else f"{t} ×{n}" for t, n in counts.items())
+    return f"No stays of type {type_filter} ({len(stays)} stays of other types: {found})."
+
+
 def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
     """Stays as terminal text, sorted by type, then longest estimated dwell first.
 
@@ -64,9 +81,11 @@ def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
     the minute; dwell in hours; an open maximum (no visible absence on one side) shows as
     ``≥ min`` and the ``censored`` column says which end is open.
     """
+    if type_filter and of_type(stays, type_filter).empty:
+        return no_stays_of_type(stays, type_filter)
     stays = of_type(stays, type_filter)
     if stays.empty:
-        return f"No stays of type {type_filter}." if type_filter else "No stays."
+        return "No stays."
     view = stays.sort_values(["type", "dwell_est_h", "first_seen"], ascending=[True, False, True])
     view = pd.DataFrame(
         {

@@ -74,7 +74,7 @@ def run_and_report(
         f"{result.airport.icao} {result.airport.name}: {len(result.scenes)} scenes, "
         f"{len(result.detections)} detections, {len(result.stays)} stays"
     )
-    click.echo(stays_table(result.stays))
+    click.echo(stays_table(result.stays, type_filter))
     if out is not None:
         try:
             paths = pipeline.write_result(result, out, formats=formats, overwrite=overwrite)
