@@ -210,3 +210,12 @@ def test_dask_local_cluster_gives_the_same_tables(small_series: Path, uninterrup
             check_exact=False,
             rtol=1e-4,
         )
+
+
+def test_a_job_whose_imagery_is_missing_names_its_airport(tmp_path):
+    from dwelltime.errors import DwelltimeError
+
+    path = tmp_path / "job.yaml"
+    path.write_text("output: out\njobs:\n  - {airport: FNJ, imagery: nowhere}\n")
+    with pytest.raises(DwelltimeError, match=r"^ZKPY: .*nowhere"):
+        run_batch(load_spec(path))

@@ -17,7 +17,7 @@ def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
             tmp_path,
             "output: out\nworkers: 0\njobs:\n"
             "  - {airport: zkpy, imagery: sunan, aprons: a.geojson, type: IL62}\n"
-            "  - {airport: FNJ2, imagery: /abs/images}\n",
+            "  - {airport: UUWW, imagery: /abs/images}\n",
         )
     )
     assert spec.output == tmp_path / "out"
@@ -54,8 +54,13 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
         ("output: o\njobs:\n  - {airport: ZKPY}\n", "imagery"),
         (
             "output: o\njobs:\n  - {airport: ZKPY, imagery: x}\n  - {airport: zkpy, imagery: y}\n",
-            "twice",
+            r"jobs\[0\] and jobs\[1\] are both ZKPY",
         ),
+        (  # one airport by its ICAO and its IATA code
+            "output: o\njobs:\n  - {airport: ZKPY, imagery: x}\n  - {airport: FNJ, imagery: y}\n",
+            r"jobs\[0\] and jobs\[1\] are both ZKPY",
+        ),
+        ("output: o\njobs:\n  - {airport: XXXX, imagery: x}\n", r"jobs\[0\]: unknown airport"),
         ("output: o\nbatch_size: 0\njobs:\n  - {airport: ZKPY, imagery: x}\n", "batch_size"),
         ("output: o\nfinishers: -1\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),
         ("output: o\nfinishers: two\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),

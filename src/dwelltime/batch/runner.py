@@ -27,6 +27,7 @@ from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
+from dwelltime.errors import DwelltimeError
 from dwelltime.pipeline import (
     RunResult,
     link_scenes,
@@ -148,10 +149,13 @@ class _Prepared:
 
 def _prepare(job: AirportJob, output: Path, retry_failed: bool) -> _Prepared:
     site = lookup_airport(job.airport)
-    aprons = load_aprons(site, job.aprons)
+    try:
+        aprons = load_aprons(site, job.aprons)
+        found = scan(job.imagery)
+    except DwelltimeError as exc:  # with hundreds of jobs, say which one
+        raise DwelltimeError(f"{site.icao}: {exc}") from exc
     folder = Path(output) / site.icao
     store = SceneStore(folder)
-    found = scan(job.imagery)
     for err in found.errors:
         log.warning("%s: skipped %s", site.icao, err)
     scenes = scenes_over_aprons(found.scenes, aprons, site.icao)

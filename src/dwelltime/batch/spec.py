@@ -82,9 +82,7 @@ class BatchSpec:
             or self.finishers < 0
         ):
             raise JobSpecError(f"finishers: give a number ≥ 0 or null, not {self.finishers!r}")
-        airports = [j.airport.upper() for j in self.jobs]
-        if len(set(airports)) != len(airports):
-            raise JobSpecError("an airport appears twice in `jobs`; merge its imagery folders")
+        _check_airports(self.jobs)
 
 
 def load_spec(path: Path) -> BatchSpec:
@@ -117,6 +115,26 @@ def load_spec(path: Path) -> BatchSpec:
         )
     options = {k: v for k, v in raw.items() if k not in ("output", "jobs") and v is not None}
     return BatchSpec(output=base / raw["output"], jobs=tuple(jobs), **options)
+
+
+def _check_airports(jobs: tuple[AirportJob, ...]) -> None:
+    """Every job's airport is known, and no airport (by ICAO or IATA code) has two jobs: its
+    results go to one folder."""
+    from dwelltime.airports import lookup_airport
+    from dwelltime.errors import UnknownAirportError
+
+    first: dict[str, int] = {}
+    for n, job in enumerate(jobs):
+        try:
+            icao = lookup_airport(job.airport).icao
+        except UnknownAirportError as exc:
+            raise JobSpecError(f"jobs[{n}]: {exc}") from None
+        if icao in first:
+            raise JobSpecError(
+                f"jobs[{first[icao]}] and jobs[{n}] are both {icao}; merge their imagery "
+                "folders into one job (an airport's results go to one folder)"
+            )
+        first[icao] = n
 
 
 def _refuse_unknown(raw: dict, cls: type, where: str) -> None:
