@@ -21,6 +21,7 @@ def test_plain_image_needs_gsd_and_writes_pixel_layer(tmp_path, tiny_weights):
     refused = runner.invoke(main, [*args, "--out", str(tmp_path / "o1")])
     assert refused.exit_code == 1
     assert "--gsd" in refused.output
+    assert "no usable image among 1 input(s)" in refused.output  # each input counted once
     done = runner.invoke(main, [*args, "--gsd", "0.5", "--out", str(tmp_path / "out")])
     assert done.exit_code == 0, done.output
     assert "(column, row) pixels" in done.output

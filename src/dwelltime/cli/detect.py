@@ -129,7 +129,7 @@ def detect(
             )
             click.echo(f"{path}: {len(frame)} aircraft; {where}")
     if not frames:
-        raise click.ClickException(f"no usable image among {len(files) + failed} input(s)")
+        raise click.ClickException(f"no usable image among {len(files) + len(unusable)} input(s)")
     if out is not None:
         try:
             with warnings.catch_warnings():  # a pixel-frame layer has no CRS on purpose
