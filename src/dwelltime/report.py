@@ -81,12 +81,10 @@ def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
     the minute; dwell in hours; an open maximum (no visible absence on one side) shows as
     ``≥ min`` and the ``censored`` column says which end is open.
     """
-    if type_filter and of_type(stays, type_filter).empty:
-        return no_stays_of_type(stays, type_filter)
-    stays = of_type(stays, type_filter)
-    if stays.empty:
-        return "No stays."
-    view = stays.sort_values(["type", "dwell_est_h", "first_seen"], ascending=[True, False, True])
+    shown = of_type(stays, type_filter)
+    if shown.empty:
+        return no_stays_of_type(stays, type_filter) if type_filter else "No stays."
+    view = shown.sort_values(["type", "dwell_est_h", "first_seen"], ascending=[True, False, True])
     view = pd.DataFrame(
         {
             "stay_id": view["stay_id"].astype(str),
