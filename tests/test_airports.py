@@ -141,6 +141,7 @@ def test_unreadable_apron_file_is_an_error(tmp_path):
         load_aprons(_sunan(), path)
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # written so on purpose
 def test_apron_file_without_crs_is_an_error(tmp_path):
     frame = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.box(0, 0, 10, 10)])
     frame.to_file(tmp_path / "nocrs.gpkg")

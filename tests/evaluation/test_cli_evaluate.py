@@ -114,6 +114,7 @@ def test_bad_label_file_is_reported_and_skipped(labelled, tmp_path):
     assert "c.txt, line 1: expected" in result.output and "skipped" in result.output
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # written so on purpose
 def test_airbus_boxes_axis_aligned_with_pixel_detections(tmp_path, write_raster):
     """Airbus layout: images/ + annotations.csv beside it; detections saved in pixels."""
     write_raster(tmp_path / "images" / "x.tif", crs=None, shape=(128, 128))
