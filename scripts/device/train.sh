@@ -40,8 +40,11 @@ python3 scripts/train_detector.py --init "${INIT:-$(ls models/*.safetensors | he
   2>&1 | grep -v Warning | tee "$OUT"/train.log
 echo "trained $(( $(date +%s) - t0 )) s"
 # Hand back what is in folder $1 (card, weights in parts) now, replacing what was handed back.
-hand_back() { ls "$1"/*.safetensors >/dev/null || return 1; rm -f "$OUT"/*.json "$OUT"/*.md "$OUT"/weights.part.*
-  (cd "$1" && cp ./*.json ./*.md "$OUT"/ && split -b 15000000 ./*.safetensors "$OUT"/weights.part.); }
+hand_back() {
+  ls "$1"/*.safetensors >/dev/null || return 1  # nothing made there: keep what was handed back
+  rm -f "$OUT"/*.json "$OUT"/*.md "$OUT"/weights.part.*
+  (cd "$1" && cp ./*.json ./*.md "$OUT"/ && split -b 15000000 ./*.safetensors "$OUT"/weights.part.)
+}
 # The dense network's weights come back even if the refiner step runs into the call's limit.
 hand_back /tmp/models
 if [ "${REFINER:-0}" != 0 ]; then

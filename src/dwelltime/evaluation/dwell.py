@@ -344,7 +344,8 @@ def format_scores(scores: pd.DataFrame) -> str:
     formatters = {c: fraction for c in ("precision", "recall", "f1", "coverage")}
     return format_table(
         shown,
-        [*SCORE_COLUMNS[: SCORE_COLUMNS.index("median_abs_err_h") + 1], "interval"],
+        [c for c in SCORE_COLUMNS if c not in ("median_err_lo_h", "median_err_hi_h")]
+        + ["interval"],
         headers=headers,
         formatters={**formatters, "median_abs_err_h": hours},
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,7 @@ class Evaluation:
     score_threshold: float
     threshold_source: str
     axis_aligned: bool
-    misses: pd.DataFrame = field(default_factory=pd.DataFrame)  # MISS_COLUMNS, one row each
+    misses: pd.DataFrame  # MISS_COLUMNS, one row per missed truth object
 
 
 #: Columns of :attr:`Evaluation.misses` (see :func:`pair_table`): where each missed truth object
@@ -262,7 +262,11 @@ def evaluate_images(
             for t, g in (pairs.groupby("type", sort=True) if len(pairs) else [])
         ]
     )
-    misses = pairs.loc[~pairs["found"], list(MISS_COLUMNS)] if len(pairs) else pd.DataFrame()
+    misses = (
+        pairs.loc[~pairs["found"], list(MISS_COLUMNS)]
+        if len(pairs)
+        else pd.DataFrame(columns=list(MISS_COLUMNS))
+    )
     return Evaluation(
         overall,
         by_gsd,
@@ -355,7 +359,7 @@ def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) 
     pd.DataFrame([ev.overall]).to_csv(paths[1], index=False)
     ev.by_gsd.to_csv(paths[2], index=False)
     ev.by_type.to_csv(paths[3], index=False)
-    ev.misses.reindex(columns=list(MISS_COLUMNS)).to_csv(paths[4], index=False)
+    ev.misses.to_csv(paths[4], index=False)
     return paths
 
 
