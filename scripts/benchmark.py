@@ -70,8 +70,8 @@ class Timing:
     tiles_per_s: float
     ms_per_tile: float
     cpu_ms_per_tile: float  # process CPU time (all threads): steadier than wall on a busy host
-    precision: str = "bf16"  # fp32 | bf16 (autocast)
-    speedup_vs_peer: float = float("nan")  # against the peer in the same precision
+    precision: str = "bf16"  # fp32 | bf16 (autocast) | int8 (ours: dense network; CPU)
+    speedup_vs_peer: float = float("nan")  # against the peer in the same precision (int8: fp32)
     speedup_vs_peer_fp32: float = float("nan")  # against the peer in fp32
 
 
@@ -91,9 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument(
         "--precisions",
         nargs="+",
-        choices=("fp32", "bf16"),
+        choices=("fp32", "bf16", "int8"),
         default=["fp32", "bf16"],
-        help="CPU arithmetic of both models (CUDA: bf16).",
+        help="CPU arithmetic of both models (CUDA: bf16); int8 is ours only (its dense "
+        "network, dwelltime.detector.int8), timed against the peer in fp32.",
     )
     models.add_argument("--cpu-batch", type=int, default=4, help="Tiles per batch on CPU.")
     models.add_argument("--cuda-batch", type=int, default=32, help="Tiles per batch on CUDA.")
@@ -238,24 +239,33 @@ def bench_models(args: argparse.Namespace) -> list[Timing]:
             tiles = bench_tiles(rng, batch, tile, cuda)
             peer_ms, timed = {}, []
             for precision in precisions:
-                peer = peer_detector(device, tile, bf16=precision == "bf16")
-                for name, predict, wlabel in (*models[precision], (PEER, peer, "random")):
+                runs = [(*m, precision) for m in models[precision]]
+                peer_precision = _peer_precision(precision)
+                if peer_precision not in peer_ms:
+                    peer = peer_detector(device, tile, bf16=peer_precision == "bf16")
+                    runs.append((PEER, peer, "random", peer_precision))
+                for name, predict, wlabel, prec in runs:
                     s, cpu = time_batches(predict, tiles, args.warmup, iters)
                     ms, cpu_ms = 1000 * s / batch, 1000 * cpu / batch
-                    row = Timing(
-                        name, wlabel, device, tile, batch, batch / s, ms, cpu_ms, precision
+                    timed.append(
+                        Timing(name, wlabel, device, tile, batch, batch / s, ms, cpu_ms, prec)
                     )
-                    timed.append(row)
-                peer_ms[precision] = timed[-1].ms_per_tile
+                    if name == PEER:
+                        peer_ms[prec] = ms
             rows += [
                 replace(
                     t,
-                    speedup_vs_peer=peer_ms[t.precision] / t.ms_per_tile,
+                    speedup_vs_peer=peer_ms[_peer_precision(t.precision)] / t.ms_per_tile,
                     speedup_vs_peer_fp32=peer_ms.get("fp32", float("nan")) / t.ms_per_tile,
                 )
                 for t in timed
             ]
     return rows
+
+
+def _peer_precision(precision: str) -> str:
+    """The peer's precision timed against ours in ``precision``: the same, fp32 for int8."""
+    return "fp32" if precision == "int8" else precision
 
 
 def markdown_table(header: Sequence[str], align: str, rows: Iterable[Sequence[str]]) -> list[str]:

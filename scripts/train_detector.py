@@ -57,13 +57,13 @@ from dwelltime.detector.normalise import NORM_MEAN, NORM_STD
 from dwelltime.detector.predict import catalog_dimensions
 from dwelltime.detector.types import MAX_TYPING_GSD_M
 from dwelltime.detector.weights import (
-    card_path,
     data_tag,
     hardware_name,
     load_model,
     models_dir,
     read_card,
     save_weights,
+    write_card,
     write_card_markdown,
 )
 
@@ -308,8 +308,7 @@ def update_card_metrics(weights: Path, args: argparse.Namespace) -> None:
     card = read_card(weights)
     args.synthetic_only = "airbus" not in card["training"]["data"].lower()
     card["metrics"] = evaluate(load_detector(weights), args)
-    card_path(weights).write_text(json.dumps(card, indent=2) + "\n")
-    write_card_markdown(weights)
+    write_card(weights, card)
 
 
 def _out_of_time(start: float, max_minutes: float | None) -> bool:

@@ -698,7 +698,9 @@ def save(model, refiner, card, args: argparse.Namespace, recipe: dict) -> Path:
     """The base network with the refiner attached, as new weights with an updated card."""
     model.config = dataclasses.replace(model.config, refiner=True)
     model.refiner = refiner
-    new_card = {k: v for k, v in card.items() if k not in ("format", "model", "sha256")}
+    # the int8 calibration belongs to the base weights: scripts/calibrate_int8.py makes a new one
+    drop = ("format", "model", "sha256", "int8")
+    new_card = {k: v for k, v in card.items() if k not in drop}
     new_card["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     new_card["parameters"] = parameter_count(model)
     new_card["refiner"] = {

@@ -1,4 +1,4 @@
-"""The arithmetic the detector's networks run in: bf16 autocast or fp32.
+"""The arithmetic the detector's networks run in: bf16 autocast, fp32, or int8 on CPUs.
 
 Kept apart from :mod:`dwelltime.detector` (which imports torch) so the CLI options and the
 batch job file can name the choices without loading torch.
@@ -7,7 +7,7 @@ batch job file can name the choices without loading torch.
 from __future__ import annotations
 
 #: Choices of :class:`~dwelltime.detector.Detector`'s ``precision``.
-PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
+PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32", "int8")
 
 
 def native_cpu_bf16() -> bool:
@@ -19,11 +19,21 @@ def native_cpu_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
-def use_bf16(precision: str, device: object) -> bool:
-    """Whether ``precision`` (one of :data:`PRECISIONS`) means bf16 autocast on ``device``
-    (a ``torch.device``)."""
+def resolve_precision(precision: str, device: object, *, int8_problem: str | None) -> str:
+    """What ``precision`` (one of :data:`PRECISIONS`) means on ``device`` (a ``torch.device``):
+    ``bf16``, ``fp32`` or ``int8``. ``auto``: bf16 on CUDA and on a CPU that computes bf16
+    natively; on other CPUs int8 (the dense network; :mod:`dwelltime.detector.int8`) unless
+    ``int8_problem`` says why it cannot run, then fp32.
+
+    Raises ValueError for an unknown precision, and for ``int8`` on CUDA or with a problem.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "auto":
-        return device.type == "cuda" or (device.type == "cpu" and native_cpu_bf16())
-    return precision == "bf16"
+    cuda = device.type == "cuda"
+    if precision == "int8" and (cuda or int8_problem):
+        raise ValueError(f"precision int8: {'it is for CPUs' if cuda else int8_problem}")
+    if precision != "auto":
+        return precision
+    if cuda or native_cpu_bf16():
+        return "bf16"
+    return "fp32" if int8_problem else "int8"

@@ -11,7 +11,8 @@ finishers: null              # processes turning predictions into map rows and c
 scheduler: null              # null (this process), "local" (a Dask LocalCluster) or tcp://host:8786
 formats: [gpkg, csv]         # result layers per airport: any of gpkg, csv, geojson, parquet
 compile: false               # torch.compile the network (GPU jobs: ~1.6× faster after ~30 s)
-precision: auto              # auto | bf16 | fp32 (auto: bf16 on CUDA and on CPUs with native bf16)
+precision: auto              # auto | bf16 | fp32 | int8 (auto: bf16 on CUDA and on CPUs with
+                             # native bf16, int8 on other x86 CPUs; with compile: fp32 there)
 jobs:
   - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
   - {airport: UUWW, imagery: vnukovo/items.json}   # a STAC ItemCollection of local files

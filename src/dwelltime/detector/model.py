@@ -131,6 +131,19 @@ class OrientedCenterNet(nn.Module):
         return self.geometry_head(finest), self.type_head(finest) if types else None
 
 
+class DenseNetwork(nn.Module):
+    """What inference runs of ``model``, as one call: ``forward(images)`` returns
+    ``(geometry, type_logits)`` as :meth:`OrientedCenterNet.forward` does, with the type head
+    only when the model has no refiner to type the detections (see ``types`` there)."""
+
+    def __init__(self, model: OrientedCenterNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.model(images, types=self.model.refiner is None)
+
+
 def _head(channels: int, outputs: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(channels, channels, 3, padding=1, bias=False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from itertools import islice, pairwise
 from pathlib import Path
@@ -14,19 +15,22 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from dwelltime.detector import int8
 from dwelltime.detector.decode import DecodeConfig, TileDetections, decode
 from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
-from dwelltime.detector.model import OrientedCenterNet, fused_for_inference
+from dwelltime.detector.model import DenseNetwork, OrientedCenterNet, fused_for_inference
 from dwelltime.detector.refine import fuse_scores, nose_up_crops
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class, size_sigma_m
 from dwelltime.detector.weights import default_weights, load_model
-from dwelltime.precision import use_bf16
+from dwelltime.precision import resolve_precision
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
     from dwelltime.tiling import Tile
+
+log = logging.getLogger(__name__)
 
 #: Extra columns :func:`detect_tiles` adds to DETECTION_COLUMNS.
 EXTRA_COLUMNS: tuple[str, ...] = ("size_class", "size_sigma_m", "tile_index")
@@ -103,9 +107,10 @@ class Detector:
     batch costs no recompilation). Worth it for long GPU jobs (about 1.6× the tiles per
     second of 1024² tiles on an H100, after about half a minute of compiling).
     ``precision``: ``bf16`` runs the networks under bf16 autocast (decoding stays fp32),
-    ``fp32`` in full precision; ``auto``: bf16 on CUDA and on a CPU that computes bf16
-    natively (:func:`dwelltime.precision.native_cpu_bf16`), else fp32. ``source``: the
-    weights file's name and sha256 (:func:`load_detector` sets them), for :meth:`describe`.
+    ``fp32`` in full precision, ``int8`` the dense network in int8 on a CPU
+    (:mod:`dwelltime.detector.int8`; needs ``int8_calibration``, the model card's ``int8``);
+    ``auto``: :func:`dwelltime.precision.resolve_precision`. ``source``: the weights file's
+    name and sha256 (:func:`load_detector` sets them), for :meth:`describe`.
     """
 
     def __init__(
@@ -119,6 +124,7 @@ class Detector:
         decode_config: DecodeConfig | None = None,
         compiled: bool = False,
         precision: str = "auto",
+        int8_calibration: dict | None = None,
         source: dict[str, str] | None = None,
     ) -> None:
         if len(classes) != model.config.num_classes:
@@ -137,8 +143,21 @@ class Detector:
         self.gsd_m = gsd_m
         self.dimensions = catalog_dimensions() if dimensions is None else dimensions
         self.decode_config = decode_config
-        self.network = torch.compile(self.model, dynamic=False) if compiled else self.model
-        self.bf16 = use_bf16(precision, self.device)
+        self.precision = resolve_precision(
+            precision, self.device, int8_problem=_int8_problem(compiled, int8_calibration)
+        )
+        self.network: torch.nn.Module = DenseNetwork(self.model)
+        if self.precision == "int8":
+            try:
+                self.network = int8.int8_network(self.model, int8_calibration)
+            except ValueError as exc:
+                if precision == "int8":
+                    raise
+                log.warning("Running the detector in fp32, not int8: %s", exc)
+                self.precision = "fp32"
+        elif compiled:
+            self.network = torch.compile(self.network, dynamic=False)
+        self.compiled = compiled
         self.source = dict(source or {})
         self._padded_batch = 0  # compiled: largest batch so far, the size every batch runs at
 
@@ -149,7 +168,7 @@ class Detector:
         return {
             **self.source,
             "device": str(self.device),
-            "precision": "bf16" if self.bf16 else "fp32",
+            "precision": self.precision,
             "gsd_m": self.gsd_m,
             **dataclasses.asdict(self.decode_config),
         }
@@ -176,13 +195,14 @@ class Detector:
         x = images.to(self.device, non_blocking=True)
         x = F.pad(x, (0, -w % 32, 0, -h % 32))
         batch = x.shape[0]
-        if self.network is not self.model and batch:
+        if self.compiled and batch:
             self._padded_batch = max(self._padded_batch, batch)
             x = torch.cat([x, x.new_zeros((self._padded_batch - batch, *x.shape[1:]))])
-        x = x.float().div_(255.0).contiguous(memory_format=torch.channels_last)
+        x = x.float().div_(255.0)
+        if self.precision != "int8":  # int8 kernels read plain layout about 10 % faster
+            x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), self._autocast():
-            # with a refiner, types come from its look at each detection: no dense type head
-            geometry, type_logits = self.network(x, types=self.model.refiner is None)
+            geometry, type_logits = self.network(x)
         if type_logits is not None:
             type_logits = type_logits[:batch]
         dets = decode(geometry[:batch], type_logits, stride=self.stride, config=self.decode_config)
@@ -190,8 +210,9 @@ class Detector:
         return self._refine(x[:batch], dets) if self.model.refiner else dets
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        """bf16 autocast when :attr:`bf16`, else nothing (fp32)."""
-        if self.bf16:
+        """bf16 autocast when :attr:`precision` is bf16, else nothing (fp32; int8 is in the
+        network itself)."""
+        if self.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -255,7 +276,7 @@ class Detector:
         algorithms for each new shape, kernels loaded on first use), which would otherwise
         land on the first scenes. An eager network on a CPU has nothing to warm: no-op."""
         cuda = self.device.type == "cuda"
-        if not cuda and self.network is self.model:
+        if not cuda and not self.compiled:
             return
         self.predict(np.zeros((batch, 3, tile_px, tile_px), np.uint8))
         if self.model.refiner is None or not cuda:
@@ -268,6 +289,15 @@ class Detector:
     def post_processor(self) -> PostProcessor:
         """What :func:`detections_frame` needs of this detector, without the network."""
         return PostProcessor(self.gsd_m, tuple(self.classes), self.dimensions)
+
+
+def _int8_problem(compiled: bool, calibration: dict | None) -> str | None:
+    """Why the dense network cannot run in int8 here, or None."""
+    if compiled:
+        return "torch.compile runs the network in bf16 or fp32"
+    if not calibration:
+        return "the weights carry no int8 calibration (scripts/calibrate_int8.py adds one)"
+    return int8.unavailable()
 
 
 def _inside(det: TileDetections, h: int, w: int) -> TileDetections:
@@ -313,6 +343,7 @@ def load_detector(
         decode_config=decode_cfg,
         compiled=compiled,
         precision=precision,
+        int8_calibration=card.get("int8"),
         source={"weights": path.name, "sha256": card["sha256"]},
     )
 

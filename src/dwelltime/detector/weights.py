@@ -146,6 +146,13 @@ def save_weights(
     return path
 
 
+def write_card(weights: Path, card: dict[str, Any]) -> None:
+    """Replace the model card of ``weights`` (``card`` as :func:`read_card` gives it, changed):
+    the JSON, then the markdown made from it."""
+    card_path(weights).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    write_card_markdown(weights)
+
+
 def _refiner_phrase(decode: dict[str, Any]) -> str:
     """What the refiner does, for the card's first line, from the card's ``decode`` settings."""
     phrase = " with a refiner (MobileNetV3-Small on nose-up crops) for type"
@@ -203,6 +210,8 @@ def write_card_markdown(weights: Path) -> Path:
             lines += ["", f"{title}: {card[key]}"]
     if "speed" in card:
         lines += ["", "Speed:", "", "```", json.dumps(card["speed"], indent=2), "```"]
+    if "int8" in card:
+        lines += ["", f"int8 (CPU): calibrated by {_run(card['int8'])}, on {card['int8']['data']}."]
     if "limitations" in card:
         lines += ["", f"Limitations: {card['limitations']}"]
     lines += ["", f"sha256: `{card['sha256']}`", ""]

@@ -1,0 +1,144 @@
+"""The dense network in int8, for CPUs that do not compute bf16 natively.
+
+torch's FX graph-mode quantisation (backend ``x86``: int8 weights per output channel,
+uint8 activations) on the BatchNorm-folded network. The last 1×1 convolution of each head
+stays in fp32: its output channels mix ranges too different for one int8 scale (heatmap
+logits, log sizes in pixels, sines), and it costs little. The refiner stays in fp32 too.
+
+Activation ranges come from a calibration made once per weights file
+(``scripts/calibrate_int8.py``) and stored in the model card under ``int8``, as the
+quantisation scale and zero point of each observed graph node, so loading needs no
+calibration data and gives the same network every time (about 2 s on 2 threads).
+
+torch marks ``torch.ao.quantization`` as deprecated in favour of torchao; while a torch has
+it, this module works, and :func:`unavailable` says why not when it does not.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from dwelltime.detector.model import DenseNetwork, OrientedCenterNet
+
+#: torch's quantised kernels for x86 CPUs (fbgemm and oneDNN).
+ENGINE = "x86"
+
+#: Modules kept in fp32: the heads' last 1×1 convolutions (see the module docstring).
+FLOAT_MODULES: tuple[str, ...] = ("model.geometry_head.3", "model.type_head.3")
+
+#: Image size the network is traced with, pixels (any multiple of 32 runs afterwards).
+_TRACE_PX = 64
+
+
+def unavailable() -> str | None:
+    """Why this torch cannot run the int8 network here, or None when it can."""
+    try:
+        with _quiet():
+            import torch.ao.quantization.quantize_fx
+    except ImportError as exc:
+        return f"this torch has no torch.ao.quantization ({exc})"
+    if ENGINE not in torch.backends.quantized.supported_engines:
+        return f"this torch has no {ENGINE} int8 kernels (a CPU other than x86?)"
+    return None
+
+
+def calibrate(model: OrientedCenterNet, batches: Iterable[torch.Tensor]) -> dict[str, Any]:
+    """Observe the activations of the BatchNorm-folded ``model`` on ``batches`` ((B, 3, H, W)
+    floats in [0, 1]) and return what the model card stores under ``int8``: the engine and
+    ``activations``, {graph node: [scale, zero point]}."""
+    prepared = _prepared(model)
+    with torch.inference_mode():
+        for batch in batches:
+            prepared(batch.contiguous(memory_format=torch.channels_last))
+    activations = {}
+    for node, target in _observers(prepared):
+        observer = prepared.get_submodule(target)
+        if isinstance(observer, torch.ao.quantization.HistogramObserver):
+            scale, zero_point = observer.calculate_qparams()
+            activations[node] = [float(scale), int(zero_point)]
+    return {"engine": ENGINE, "activations": activations}
+
+
+def int8_network(model: OrientedCenterNet, calibration: dict[str, Any]) -> nn.Module:
+    """The int8 network of the BatchNorm-folded ``model`` with the activation ranges of
+    ``calibration`` (:func:`calibrate`'s result, as the model card stores it): a
+    :class:`~dwelltime.detector.model.DenseNetwork` in int8.
+
+    Raises ValueError when the calibration was made for another network (its graph nodes
+    differ) or another engine.
+    """
+    if calibration.get("engine") != ENGINE:
+        raise ValueError(f"int8 calibration is for engine {calibration.get('engine')!r}")
+    stored: dict[str, list[float]] = calibration["activations"]
+    prepared = _prepared(model)
+    wanted = {
+        node: target
+        for node, target in _observers(prepared)
+        if isinstance(prepared.get_submodule(target), torch.ao.quantization.HistogramObserver)
+    }
+    if set(wanted) != set(stored):
+        raise ValueError(
+            f"int8 calibration does not fit this network: {len(set(wanted) - set(stored))} of "
+            f"its {len(wanted)} activations are not calibrated, "
+            f"{len(set(stored) - set(wanted))} calibrated ones are not in it"
+        )
+    for node, (scale, zero_point) in stored.items():
+        target = wanted[node]
+        setattr(prepared, target, _fixed(prepared.get_submodule(target), scale, int(zero_point)))
+    with _quiet():
+        network = torch.ao.quantization.quantize_fx.convert_fx(prepared)
+    return network.eval()
+
+
+def _prepared(model: OrientedCenterNet) -> torch.fx.GraphModule:
+    """``model`` (copied, eval mode) traced with observers at every quantised activation."""
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import prepare_fx
+
+    torch.backends.quantized.engine = ENGINE
+    mapping = get_default_qconfig_mapping(ENGINE)
+    for name in FLOAT_MODULES:
+        mapping = mapping.set_module_name(name, None)
+    dense = DenseNetwork(copy.deepcopy(model).eval()).eval()
+    example = (torch.zeros(1, 3, _TRACE_PX, _TRACE_PX),)
+    with _quiet():
+        return prepare_fx(dense, mapping, example)
+
+
+def _observers(prepared: torch.fx.GraphModule) -> Iterator[tuple[str, str]]:
+    """(name of the observed graph node, observer's module name) for every activation
+    observer."""
+    for node in prepared.graph.nodes:
+        if node.op == "call_module" and node.target.startswith("activation_post_process"):
+            yield node.args[0].name, node.target
+
+
+def _fixed(observer: nn.Module, scale: float, zero_point: int) -> nn.Module:
+    """A min/max observer with ``observer``'s number format whose range is what ``scale``
+    and ``zero_point`` cover, so it gives them back when the network is converted."""
+    fixed = torch.ao.quantization.MinMaxObserver(
+        dtype=observer.dtype,
+        qscheme=observer.qscheme,
+        quant_min=observer.quant_min,
+        quant_max=observer.quant_max,
+    )
+    fixed.min_val = torch.tensor((observer.quant_min - zero_point) * scale)
+    fixed.max_val = torch.tensor((observer.quant_max - zero_point) * scale)
+    return fixed
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence torch.ao.quantization's notices that it and quantised tensors are deprecated
+    (this module's docstring says so once for the user)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
+        warnings.filterwarnings("ignore", module=r"torch\.ao\.")
+        yield

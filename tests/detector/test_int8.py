@@ -1,0 +1,108 @@
+"""The int8 network: calibration stored as plain numbers, rebuilt the same, checked to fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dwelltime.detector import int8
+from dwelltime.detector.model import DenseNetwork, build_detector, fused_for_inference
+from dwelltime.detector.predict import Detector
+
+pytestmark = pytest.mark.skipif(int8.unavailable() is not None, reason=str(int8.unavailable()))
+
+
+def _images(n: int, px: int = 64, seed: int = 0) -> torch.Tensor:
+    """Smooth random images in [0, 1] (noise blurred, so they look a little like imagery)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, px // 8, px // 8, generator=g)
+    return torch.nn.functional.interpolate(x, size=(px, px), mode="bilinear")
+
+
+@pytest.fixture(scope="module")
+def trained_like():
+    """A tiny network with non-trivial BatchNorm statistics (as a trained one has), folded."""
+    torch.manual_seed(0)
+    model = build_detector(num_classes=3, width_mult=0.25, fpn_channels=8)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(_images(4, seed=1))
+    return fused_for_inference(model)
+
+
+def test_int8_network_is_close_to_fp32_and_its_calibration_is_plain_json(trained_like):
+    calibration = int8.calibrate(trained_like, [_images(4, seed=2)])
+    assert calibration["engine"] == int8.ENGINE
+    scales = [s for s, _ in calibration["activations"].values()]
+    assert scales and all(isinstance(s, float) and s > 0 for s in scales)
+    network = int8.int8_network(trained_like, calibration)
+    x = _images(2, seed=3)
+    with torch.inference_mode():
+        geometry, types = network(x)
+        want_geometry, want_types = DenseNetwork(trained_like)(x)
+    assert geometry.shape == want_geometry.shape and types.shape == want_types.shape
+    spread = want_geometry.std().item()
+    assert (geometry - want_geometry).abs().mean().item() < 0.1 * spread
+    assert np.corrcoef(geometry.flatten(), want_geometry.flatten())[0, 1] > 0.99
+
+
+def test_rebuilding_from_a_stored_calibration_gives_the_same_network(trained_like):
+    calibration = int8.calibrate(trained_like, [_images(4, seed=2)])
+    x = _images(2, seed=4)
+    with torch.inference_mode():
+        first = int8.int8_network(trained_like, calibration)(x)[0]
+        again = int8.int8_network(trained_like, calibration)(x)[0]
+    assert torch.equal(first, again)
+
+
+def test_a_calibration_of_another_network_or_engine_is_refused(trained_like):
+    calibration = int8.calibrate(trained_like, [_images(2)])
+    missing = dict(list(calibration["activations"].items())[1:])
+    with pytest.raises(ValueError, match=r"1 of its \d+ activations are not calibrated"):
+        int8.int8_network(trained_like, {**calibration, "activations": missing})
+    with pytest.raises(ValueError, match="engine 'qnnpack'"):
+        int8.int8_network(trained_like, {**calibration, "engine": "qnnpack"})
+
+
+def test_detector_runs_int8_only_with_a_calibration(trained_like, monkeypatch):
+    import dwelltime.precision
+
+    classes = ["IL62", "T204", "unknown"]
+    calibration = int8.calibrate(trained_like, [_images(2)])
+    with pytest.raises(ValueError, match="no int8 calibration"):
+        Detector(trained_like, classes=classes, device="cpu", precision="int8")
+    with pytest.raises(ValueError, match="int8: torch.compile"):
+        Detector(
+            trained_like,
+            classes=classes,
+            device="cpu",
+            precision="int8",
+            compiled=True,
+            int8_calibration=calibration,
+        )
+    monkeypatch.setattr(dwelltime.precision, "native_cpu_bf16", lambda: False)
+    assert Detector(trained_like, classes=classes, device="cpu").precision == "fp32"
+    compiled = Detector(
+        trained_like, classes=classes, device="cpu", compiled=True, int8_calibration=calibration
+    )
+    assert compiled.precision == "fp32"
+    detector = Detector(trained_like, classes=classes, device="cpu", int8_calibration=calibration)
+    assert detector.precision == "int8" and detector.describe()["precision"] == "int8"
+    (det,) = detector.predict(np.zeros((1, 3, 64, 64), np.uint8))
+    assert det.type_probs.shape[1] == len(classes)
+
+
+def test_auto_falls_back_to_fp32_when_the_calibration_does_not_fit(
+    trained_like, monkeypatch, caplog
+):
+    import dwelltime.precision
+
+    monkeypatch.setattr(dwelltime.precision, "native_cpu_bf16", lambda: False)
+    calibration = int8.calibrate(trained_like, [_images(2)])
+    stale = {**calibration, "activations": dict(list(calibration["activations"].items())[1:])}
+    classes = ["IL62", "T204", "unknown"]
+    detector = Detector(trained_like, classes=classes, device="cpu", int8_calibration=stale)
+    assert detector.precision == "fp32"
+    assert "Running the detector in fp32, not int8" in caplog.text
