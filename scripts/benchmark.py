@@ -5,7 +5,8 @@ Times, on the same random uint8 tiles and in the same run, dwelltime's detector
 ``fasterrcnn_mobilenet_v3_large_fpn`` (no weights, ``min_size=max_size=tile``, 2 classes; the
 uint8→float conversion and its post-processing included). CPU runs use ``--threads`` torch
 threads (default 2), both models in each of ``--precisions`` (fp32, and bf16 autocast, which
-dwelltime uses by default on CPUs with native bf16); CUDA, when available, batch 32 under bf16
+dwelltime uses by default on CPUs with native bf16; ``int8``, dwelltime's default on other x86
+CPUs, is ours only, against the peer in fp32); CUDA, when available, batch 32 under bf16
 autocast with channels-last. The speed-up is against the peer in the same precision, and
 against the peer in fp32, as torchvision runs it.
 Our detector uses the shipped weights when ``models/`` holds them, else random weights (the

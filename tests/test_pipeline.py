@@ -68,7 +68,7 @@ def test_the_run_says_which_weights_and_settings_made_it(demo_result, tmp_path):
     card = json.loads(card_path(default_weights()).read_text())
     detector = record["detector"]
     assert detector["weights"] == default_weights().name and detector["sha256"] == card["sha256"]
-    assert detector["precision"] in ("bf16", "fp32") and detector["device"] == "cpu"
+    assert detector["precision"] in ("bf16", "fp32", "int8") and detector["device"] == "cpu"
     assert detector["score_threshold"] == card["decode"]["score_threshold"]
     assert record["dwelltime"] == __version__ and record["tile_size_px"] == 512
     assert record["link"]["max_visible_misses"] == LinkConfig().max_visible_misses

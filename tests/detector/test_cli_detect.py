@@ -29,7 +29,7 @@ def test_plain_image_needs_gsd_and_writes_pixel_layer(tmp_path, tiny_weights):
     assert (tmp_path / "out" / "dwelltime.gpkg").is_file()
     made = json.loads((tmp_path / "out" / "run.json").read_text())
     assert made["detector"]["weights"] == tiny_weights.name and made["tile_size_px"] == 64
-    assert made["detector"]["precision"] in ("bf16", "fp32")
+    assert made["detector"]["precision"] in ("bf16", "fp32", "int8")
 
 
 def test_plain_images_with_and_without_aircraft_make_one_layer(tmp_path, tiny_weights, monkeypatch):

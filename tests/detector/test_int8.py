@@ -73,7 +73,7 @@ def test_detector_runs_int8_only_with_a_calibration(trained_like, monkeypatch):
     calibration = int8.calibrate(trained_like, [_images(2)])
     with pytest.raises(ValueError, match="no int8 calibration"):
         Detector(trained_like, classes=classes, device="cpu", precision="int8")
-    with pytest.raises(ValueError, match="int8: torch.compile"):
+    with pytest.raises(ValueError, match=r"int8: torch\.compile"):
         Detector(
             trained_like,
             classes=classes,

@@ -1,7 +1,8 @@
 """The dense network in int8, for CPUs that do not compute bf16 natively.
 
 torch's FX graph-mode quantisation (backend ``x86``: int8 weights per output channel,
-uint8 activations) on the BatchNorm-folded network. The last 1×1 convolution of each head
+uint8 activations in a 7-bit range, as fbgemm's AVX2 kernels need) on the BatchNorm-folded
+network. The last 1×1 convolution of each head
 stays in fp32: its output channels mix ranges too different for one int8 scale (heatmap
 logits, log sizes in pixels, sines), and it costs little. The refiner stays in fp32 too.
 
@@ -98,7 +99,8 @@ def int8_network(model: OrientedCenterNet, calibration: dict[str, Any]) -> nn.Mo
 
 
 def _prepared(model: OrientedCenterNet) -> torch.fx.GraphModule:
-    """``model`` (copied, eval mode) traced with observers at every quantised activation."""
+    """``model`` (copied, eval mode) traced with observers at every quantised activation;
+    makes :data:`ENGINE` torch's quantised engine."""
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import prepare_fx
 
