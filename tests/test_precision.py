@@ -27,7 +27,7 @@ def test_explicit_precisions_are_kept_and_int8_says_why_it_cannot_run():
     assert precision.resolve_precision("int8", cpu, int8_problem=None) == "int8"
     with pytest.raises(ValueError, match="int8: no calibration"):
         precision.resolve_precision("int8", cpu, int8_problem="no calibration")
-    with pytest.raises(ValueError, match="int8: it is for CPUs"):
+    with pytest.raises(ValueError, match="int8: it runs on CPUs only"):
         precision.resolve_precision("int8", cuda, int8_problem=None)
     with pytest.raises(ValueError, match="auto, bf16, fp32, int8"):
         precision.resolve_precision("fp16", cpu, int8_problem=None)

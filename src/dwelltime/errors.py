@@ -31,6 +31,11 @@ class WeightsError(DwelltimeError):
     """Detector weights missing, corrupt (sha256 mismatch) or incompatible with the code."""
 
 
+class SettingsError(DwelltimeError, ValueError):
+    """A detector setting this machine or these weights cannot honour: a device torch does not
+    know or does not have, a precision that cannot run here."""
+
+
 class LabelError(DwelltimeError):
     """A label file (DOTA txt or GeoJSON) that cannot be parsed."""
 

@@ -6,6 +6,8 @@ batch job file can name the choices without loading torch.
 
 from __future__ import annotations
 
+from dwelltime.errors import SettingsError
+
 #: Choices of :class:`~dwelltime.detector.Detector`'s ``precision``.
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32", "int8")
 
@@ -25,15 +27,16 @@ def resolve_precision(precision: str, device: object, *, int8_problem: str | Non
     natively; on other CPUs int8 (the dense network; :mod:`dwelltime.detector.int8`) unless
     ``int8_problem`` says why it cannot run, then fp32.
 
-    Raises ValueError for an unknown precision, and for ``int8`` on CUDA or with a problem.
+    Raises :class:`~dwelltime.errors.SettingsError` (a ValueError) for an unknown precision,
+    and for ``int8`` off the CPU or with a problem.
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    cuda = device.type == "cuda"
-    if precision == "int8" and (cuda or int8_problem):
-        raise ValueError(f"precision int8: {'it is for CPUs' if cuda else int8_problem}")
+        raise SettingsError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    cpu = device.type == "cpu"
+    if precision == "int8" and (not cpu or int8_problem):
+        raise SettingsError(f"precision int8: {int8_problem if cpu else 'it runs on CPUs only'}")
     if precision != "auto":
         return precision
-    if cuda or native_cpu_bf16():
+    if device.type == "cuda" or (cpu and native_cpu_bf16()):
         return "bf16"
-    return "fp32" if int8_problem else "int8"
+    return "int8" if cpu and not int8_problem else "fp32"

@@ -129,3 +129,16 @@ def test_unreadable_file_is_skipped_with_its_name(tmp_path, tiny_weights):
     )
     assert result.exit_code == 1
     assert "broken.jpg" in result.output
+
+
+def test_a_device_or_precision_this_machine_cannot_honour_is_one_line(tmp_path, tiny_weights):
+    png = tmp_path / "apron.png"
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(png)
+    args = ["-q", "detect", str(png), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    unknown = CliRunner().invoke(main, [*args, "--device", "gpu0", "--out", str(tmp_path / "a")])
+    assert unknown.exit_code == 1 and "Error: device 'gpu0':" in unknown.output
+    assert "Traceback" not in unknown.output
+    # the tiny weights carry no int8 calibration
+    int8 = CliRunner().invoke(main, [*args, "--precision", "int8", "--out", str(tmp_path / "b")])
+    assert int8.exit_code == 1
+    assert "Error: precision int8: the weights carry no int8 calibration" in int8.output

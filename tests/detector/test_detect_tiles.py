@@ -206,3 +206,13 @@ def test_bf16_runs_the_network_under_autocast_and_decodes_in_fp32(tiny_model, cl
         (out,) = det.predict(images)
         assert out.score.dtype == np.float32
     assert dtypes == [torch.bfloat16, torch.float32]
+
+
+def test_cuda_on_a_machine_without_it_is_refused_with_what_to_use(monkeypatch):
+    from dwelltime.detector.predict import resolve_device
+    from dwelltime.errors import SettingsError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(SettingsError, match="torch sees no CUDA GPU here; use cpu or auto"):
+        resolve_device("cuda:1")

@@ -93,13 +93,13 @@ def detect(
 
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers
-    from dwelltime.errors import DwelltimeError, WeightsError
+    from dwelltime.errors import DwelltimeError
     from dwelltime.io import write_layers, write_provenance
     from dwelltime.pipeline import detection_provenance
 
     try:
         detector = load_detector(weights, device=device, precision=precision)
-    except WeightsError as exc:
+    except DwelltimeError as exc:  # weights, device, precision
         raise click.ClickException(str(exc)) from exc
     files, unusable = collect(paths)
     for exc in unusable:

@@ -22,6 +22,7 @@ from dwelltime.detector.model import DenseNetwork, OrientedCenterNet, fused_for_
 from dwelltime.detector.refine import fuse_scores, nose_up_crops
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class, size_sigma_m
 from dwelltime.detector.weights import default_weights, load_model
+from dwelltime.errors import SettingsError
 from dwelltime.precision import resolve_precision
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
@@ -51,10 +52,19 @@ def catalog_dimensions() -> dict[str, tuple[float, float]]:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; anything else as torch reads it."""
+    """``auto`` → CUDA when available, else CPU; anything else as torch reads it.
+
+    Raises :class:`~dwelltime.errors.SettingsError` for a device torch does not know, and for
+    CUDA on a machine where torch sees no CUDA GPU."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise SettingsError(f"device {device!r}: {exc}") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise SettingsError(f"device {device!r}: torch sees no CUDA GPU here; use cpu or auto")
+    return resolved
 
 
 #: Most pixels per forward pass on a CPU. Larger passes are slower per tile, their activations
