@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,8 @@ pytestmark = pytest.mark.skipif(int8.unavailable() is not None, reason=str(int8.
 
 
 def _images(n: int, px: int = 64, seed: int = 0) -> torch.Tensor:
-    """Smooth random images in [0, 1] (noise blurred, so they look a little like imagery)."""
+    """Smooth random images in [0, 1] (coarse noise upsampled, so they look a little like
+    imagery)."""
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 3, px // 8, px // 8, generator=g)
     return torch.nn.functional.interpolate(x, size=(px, px), mode="bilinear")
@@ -37,6 +40,7 @@ def test_int8_network_is_close_to_fp32_and_its_calibration_is_plain_json(trained
     assert calibration["engine"] == int8.ENGINE
     scales = [s for s, _ in calibration["activations"].values()]
     assert scales and all(isinstance(s, float) and s > 0 for s in scales)
+    assert json.loads(json.dumps(calibration)) == calibration  # the card stores it as is
     network = int8.int8_network(trained_like, calibration)
     x = _images(2, seed=3)
     with torch.inference_mode():
