@@ -145,8 +145,8 @@ def test_predict_on_an_untrained_network_returns_one_result_per_image(tiny_model
 def test_cpu_batches_pass_through_the_network_in_parts(tiny_model, classes, dims, monkeypatch):
     import dwelltime.detector.predict as predict
 
-    monkeypatch.setattr(predict, "CPU_PASS_PIXELS", 2 * 64 * 64)
     det = Detector(tiny_model, classes=classes, dimensions=dims, device="cpu")
+    monkeypatch.setitem(predict.CPU_PASS_PIXELS, det.precision, 2 * 64 * 64)
     shapes = []
     det.model.register_forward_hook(lambda _m, args, _out: shapes.append(tuple(args[0].shape)))
     images = np.random.default_rng(1).integers(0, 256, (5, 3, 64, 64), dtype=np.uint8)

@@ -67,10 +67,12 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
-#: Most pixels per forward pass on a CPU. Larger passes are slower per tile, their activations
-#: outgrowing the caches: on 2 threads, 9.5 tiles/s of 1024² one at a time against 4.7 four
-#: at a time, and 38.6 / 34.4 / 20.8 tiles/s of 512² one, four or eight at a time.
-CPU_PASS_PIXELS = 512 * 512
+#: Most pixels per forward pass on a CPU, by precision. In fp32 and bf16 larger passes are
+#: slower per tile, their activations outgrowing the caches: on 2 threads, 9.5 tiles/s of 1024²
+#: one at a time against 4.7 four at a time, and 38.6 / 34.4 / 20.8 tiles/s of 512² one, four
+#: or eight at a time. In int8 (a quarter of the bytes) 512² tiles went 15 % faster four at a
+#: time than one at a time (60-67 against 73-75 ms a tile), 1024² tiles the same one or two.
+CPU_PASS_PIXELS: dict[str, int] = {"fp32": 512 * 512, "bf16": 512 * 512, "int8": 1024 * 1024}
 #: The refiner looks at a tile batch's crops this many at a time at most; on CUDA each chunk is
 #: padded to a power of two (at least 16), so it meets a handful of batch shapes, each run once
 #: by :meth:`Detector.warm_up` (cuDNN's benchmark mode times its algorithms per new shape).
@@ -195,7 +197,7 @@ class Detector:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (B, 3, H, W) uint8, got shape {tuple(images.shape)}")
         h, w = images.shape[2:]
-        step = max(1, CPU_PASS_PIXELS // (h * w))
+        step = max(1, CPU_PASS_PIXELS[self.precision] // (h * w))
         if self.device.type == "cpu" and len(images) > step:
             return [
                 d for i in range(0, len(images), step) for d in self.predict(images[i : i + step])
