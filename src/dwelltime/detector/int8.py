@@ -59,11 +59,9 @@ def calibrate(model: OrientedCenterNet, batches: Iterable[torch.Tensor]) -> dict
         for batch in batches:
             prepared(batch.contiguous(memory_format=torch.channels_last))
     activations = {}
-    for node, target in _observers(prepared):
-        observer = prepared.get_submodule(target)
-        if isinstance(observer, torch.ao.quantization.HistogramObserver):
-            scale, zero_point = observer.calculate_qparams()
-            activations[node] = [float(scale), int(zero_point)]
+    for node, target in _calibrated(prepared).items():
+        scale, zero_point = prepared.get_submodule(target).calculate_qparams()
+        activations[node] = [float(scale), int(zero_point)]
     return {"engine": ENGINE, "activations": activations}
 
 
@@ -79,11 +77,7 @@ def int8_network(model: OrientedCenterNet, calibration: dict[str, Any]) -> nn.Mo
         raise ValueError(f"int8 calibration is for engine {calibration.get('engine')!r}")
     stored: dict[str, list[float]] = calibration["activations"]
     prepared = _prepared(model)
-    wanted = {
-        node: target
-        for node, target in _observers(prepared)
-        if isinstance(prepared.get_submodule(target), torch.ao.quantization.HistogramObserver)
-    }
+    wanted = _calibrated(prepared)
     if set(wanted) != set(stored):
         raise ValueError(
             f"int8 calibration does not fit this network: {len(set(wanted) - set(stored))} of "
@@ -108,18 +102,22 @@ def _prepared(model: OrientedCenterNet) -> torch.fx.GraphModule:
     mapping = get_default_qconfig_mapping(ENGINE)
     for name in FLOAT_MODULES:
         mapping = mapping.set_module_name(name, None)
-    dense = DenseNetwork(copy.deepcopy(model).eval()).eval()
+    dense = DenseNetwork(copy.deepcopy(model)).eval()
     example = (torch.zeros(1, 3, _TRACE_PX, _TRACE_PX),)
     with _quiet():
         return prepare_fx(dense, mapping, example)
 
 
-def _observers(prepared: torch.fx.GraphModule) -> Iterator[tuple[str, str]]:
-    """(name of the observed graph node, observer's module name) for every activation
-    observer."""
-    for node in prepared.graph.nodes:
-        if node.op == "call_module" and node.target.startswith("activation_post_process"):
-            yield node.args[0].name, node.target
+def _calibrated(prepared: torch.fx.GraphModule) -> dict[str, str]:
+    """{name of the observed graph node: observer's module name} for every activation observer
+    that calibration sets (the histogram ones; the rest have fixed ranges, as after a
+    hardsigmoid)."""
+    return {
+        node.args[0].name: node.target
+        for node in prepared.graph.nodes
+        if node.op == "call_module"
+        and isinstance(prepared.get_submodule(node.target), torch.ao.quantization.HistogramObserver)
+    }
 
 
 def _fixed(observer: nn.Module, scale: float, zero_point: int) -> nn.Module:

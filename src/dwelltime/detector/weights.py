@@ -142,15 +142,20 @@ def save_weights(
         "weights_file": path.name,
         "sha256": sha,
     }
-    card_path(path).write_text(json.dumps(full, indent=2) + "\n")
+    _write_json(card_path(path), full)
     return path
 
 
 def write_card(weights: Path, card: dict[str, Any]) -> None:
     """Replace the model card of ``weights`` (``card`` as :func:`read_card` gives it, changed):
     the JSON, then the markdown made from it."""
-    card_path(weights).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    _write_json(card_path(weights), card)
     write_card_markdown(weights)
+
+
+def _write_json(path: Path, card: dict[str, Any]) -> None:
+    """A model card's JSON, indented, non-ASCII text as it is (Pléiades, ², ×)."""
+    path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 
 
 def _refiner_phrase(decode: dict[str, Any]) -> str:
