@@ -53,28 +53,32 @@ def test_shipped_model_finds_the_aircraft_of_a_rendered_chip(shipped):
         # pixel; scores typically a thousandth apart, a weak candidate's second look can move
         # more (66 detections of 20 such chips: median 0.001, largest 0.056)
         ("bf16", 1.0, 0.01, 0.03),
-        # int8 (the default on other x86 CPUs): the same detections on 20 such chips; centres
-        # median 0.2 px apart, at most 3.1 (within one output cell of 4 px), scores median 0.01,
-        # at most 0.08 (this chip's four: 0.015-0.077), lengths median 1 %, at most 7 %
-        ("int8", 4.0, 0.05, 0.08),
+        # int8 (the default on other x86 CPUs): on 20 such chips (69 detections) centres median
+        # 0.2 px apart, at most 4.5 (about one output cell of 4 px), scores median 0.01, at most
+        # 0.08, lengths median 1 %, at most 4 %; one detection cut by the tile's edge (fp32
+        # score 0.36) fell under the threshold of 0.3 (oneDNN kernels; none with fbgemm's)
+        ("int8", 5.0, 0.05, 0.08),
     ],
 )
 def test_other_precisions_find_the_same_aircraft_as_fp32(
     precision, centre_px, median_score, length_rtol
 ):
+    """The same detections as fp32 but for ones within 0.1 of the score threshold, which
+    rounding may tip either way; matched ones close in place, score and length."""
     from dwelltime.synth import render_chip
 
     chip = render_chip(np.random.default_rng(7), size_px=512, source_gsd_m=0.5, n_aircraft=(4, 4))
     image = chip.image.transpose(2, 0, 1)[None]
-    (fp32,) = load_detector(device="cpu", precision="fp32").predict(image)
+    reference = load_detector(device="cpu", precision="fp32")
+    threshold = reference.decode_config.score_threshold
+    (fp32,) = reference.predict(image)
     (other,) = load_detector(device="cpu", precision=precision).predict(image)
-    assert len(fp32) == len(other) >= 3
-    order = [
-        np.argmin(np.hypot(other.cx - x, other.cy - y))
-        for x, y in zip(*(fp32.cx, fp32.cy), strict=True)
-    ]
-    np.testing.assert_allclose(other.cx[order], fp32.cx, atol=centre_px)
-    np.testing.assert_allclose(other.cy[order], fp32.cy, atol=centre_px)
-    score_diff = np.abs(other.score[order] - fp32.score)
+    distance = np.hypot(fp32.cx[:, None] - other.cx, fp32.cy[:, None] - other.cy)
+    matched = distance.min(axis=1) <= centre_px
+    order = distance.argmin(axis=1)[matched]
+    assert matched.sum() >= 3 and len(set(order)) == len(order)
+    unmatched = np.concatenate([fp32.score[~matched], np.delete(other.score, order)])
+    assert np.all(unmatched < threshold + 0.1)
+    score_diff = np.abs(other.score[order] - fp32.score[matched])
     assert np.median(score_diff) < median_score and score_diff.max() < 0.1
-    np.testing.assert_allclose(other.length_px[order], fp32.length_px, rtol=length_rtol)
+    np.testing.assert_allclose(other.length_px[order], fp32.length_px[matched], rtol=length_rtol)
