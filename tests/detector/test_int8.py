@@ -61,6 +61,27 @@ def test_rebuilding_from_a_stored_calibration_gives_the_same_network(trained_lik
     assert torch.equal(first, again)
 
 
+@pytest.mark.skipif(
+    set(int8.KERNELS) - set(torch.backends.quantized.supported_engines),
+    reason="this torch lacks one of the kernel engines",
+)
+def test_each_kernel_engine_runs_the_same_calibrated_network(trained_like, monkeypatch):
+    """One calibration for every engine in int8.KERNELS; their outputs agree within rounding,
+    and the engine left set is the one that ran."""
+    calibration = int8.calibrate(trained_like, [_images(4, seed=2)])
+    x = _images(2, seed=5)
+    outputs = []
+    for kernels in int8.KERNELS:
+        monkeypatch.setattr(int8, "KERNELS", (kernels,))
+        with torch.inference_mode():
+            outputs.append(int8.int8_network(trained_like, calibration)(x)[0])
+        assert torch.backends.quantized.engine == kernels
+    first, *others = outputs
+    spread = first.std().item()
+    for other in others:
+        assert (other - first).abs().mean().item() < 0.05 * spread
+
+
 def test_a_calibration_of_another_network_or_engine_is_refused(trained_like):
     calibration = int8.calibrate(trained_like, [_images(2)])
     missing = dict(list(calibration["activations"].items())[1:])
