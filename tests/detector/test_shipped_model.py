@@ -53,10 +53,10 @@ def test_shipped_model_finds_the_aircraft_of_a_rendered_chip(shipped):
         # pixel; scores typically a thousandth apart, a weak candidate's second look can move
         # more (66 detections of 20 such chips: median 0.001, largest 0.056)
         ("bf16", 1.0, 0.01, 0.03),
-        # int8 (the default on other x86 CPUs): on 20 such chips (69 detections) centres median
-        # 0.2 px apart, at most 4.5 (about one output cell of 4 px), scores median 0.01, at most
-        # 0.08, lengths median 1 %, at most 4 %; one detection cut by the tile's edge (fp32
-        # score 0.36) fell under the threshold of 0.3 (oneDNN kernels; none with fbgemm's)
+        # int8 (the default on other x86 CPUs; oneDNN's kernels): on 20 such chips (69
+        # detections) centres median 0.2 px apart, at most 4.5 (about one output cell of 4 px),
+        # scores median 0.007, at most 0.05, lengths median 1 %, at most 4 %; one detection
+        # cut by the tile's edge (fp32 score 0.36) fell under the threshold of 0.3
         ("int8", 5.0, 0.05, 0.08),
     ],
 )
