@@ -115,6 +115,8 @@ def test_detector_runs_int8_only_with_a_calibration(trained_like, monkeypatch):
     assert compiled.precision == "fp32"
     detector = Detector(trained_like, classes=classes, device="cpu", int8_calibration=calibration)
     assert detector.precision == "int8" and detector.describe()["precision"] == "int8"
+    assert detector.describe()["int8_kernels"] == torch.backends.quantized.engine
+    assert "int8_kernels" not in compiled.describe()
     (det,) = detector.predict(np.zeros((1, 3, 64, 64), np.uint8))
     assert det.type_probs.shape[1] == len(classes)
 

@@ -52,13 +52,14 @@ def unavailable() -> str | None:
             import torch.ao.quantization.quantize_fx  # noqa: F401 (importing is the check)
     except ImportError as exc:
         return f"this torch has no torch.ao.quantization ({exc})"
-    if not _kernels():
+    if not kernels():
         return f"this torch has no {' or '.join(KERNELS)} int8 kernels (a CPU other than x86?)"
     return None
 
 
-def _kernels() -> str | None:
-    """The first of :data:`KERNELS` this torch has, or None."""
+def kernels() -> str | None:
+    """The engine whose kernels run the int8 network here: the first of :data:`KERNELS` this
+    torch has, or None."""
     engines = torch.backends.quantized.supported_engines
     return next((k for k in KERNELS if k in engines), None)
 
@@ -101,7 +102,7 @@ def int8_network(model: OrientedCenterNet, calibration: dict[str, Any]) -> nn.Mo
         target = wanted[node]
         setattr(prepared, target, _fixed(prepared.get_submodule(target), scale, int(zero_point)))
     # Weights are packed for the engine set now; the packed weights then run on its kernels.
-    torch.backends.quantized.engine = _kernels()
+    torch.backends.quantized.engine = kernels()
     with _quiet():
         network = torch.ao.quantization.quantize_fx.convert_fx(prepared)
     return network.eval()

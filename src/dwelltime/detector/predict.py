@@ -175,12 +175,14 @@ class Detector:
 
     def describe(self) -> dict[str, object]:
         """What a result needs to say about the detector that made it: weights file and
-        sha256 (when loaded from one), device, precision, model GSD (metres/pixel) and the
-        decoding settings (score threshold, verification weight)."""
+        sha256 (when loaded from one), device, precision (in int8 also the engine whose
+        kernels ran it, as their outputs differ within rounding), model GSD (metres/pixel) and
+        the decoding settings (score threshold, verification weight)."""
         return {
             **self.source,
             "device": str(self.device),
             "precision": self.precision,
+            **({"int8_kernels": int8.kernels()} if self.precision == "int8" else {}),
             "gsd_m": self.gsd_m,
             **dataclasses.asdict(self.decode_config),
         }
