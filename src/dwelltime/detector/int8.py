@@ -4,9 +4,10 @@ torch's FX graph-mode quantisation (number formats of backend ``x86``: int8 weig
 output channel, uint8 activations in a 7-bit range, so no sum of two products overflows
 16 bits on AVX2) on the BatchNorm-folded network, run by oneDNN's kernels where torch has
 them (on a 2-core AVX2 EPYC about a fifth less time per 1024² tile than the ``x86`` engine's
-fbgemm ones, to the same outputs within rounding), else by the ``x86`` engine's. The last
-1×1 convolution of each head stays in fp32: its output channels mix ranges too different for
-one int8 scale (heatmap logits, log sizes in pixels, sines), and it costs
+fbgemm ones, to the same outputs within rounding), else by the ``x86`` engine's.
+
+The last 1×1 convolution of each head stays in fp32: its output channels mix ranges too
+different for one int8 scale (heatmap logits, log sizes in pixels, sines), and it costs
 little. The refiner stays in fp32 too.
 
 Activation ranges come from a calibration made once per weights file
