@@ -61,6 +61,24 @@ def test_rebuilding_from_a_stored_calibration_gives_the_same_network(trained_lik
     assert torch.equal(first, again)
 
 
+@pytest.mark.parametrize(
+    ("engines", "problem", "kernels"),
+    [
+        (["qnnpack", "onednn"], "no x86 int8 kernels", None),  # as an ARM build may list
+        (["qnnpack", "x86", "fbgemm"], None, "x86"),
+        (["qnnpack", "onednn", "x86", "fbgemm"], None, "onednn"),
+    ],
+)
+def test_int8_runs_on_x86_builds_on_onednn_kernels_where_present(
+    engines, problem, kernels, monkeypatch
+):
+    monkeypatch.setattr(type(torch.backends.quantized), "supported_engines", engines)
+    if problem:
+        assert problem in int8.unavailable()
+    else:
+        assert int8.unavailable() is None and int8.kernels() == kernels
+
+
 @pytest.mark.skipif(
     set(int8.KERNELS) - set(torch.backends.quantized.supported_engines),
     reason="this torch lacks one of the kernel engines",

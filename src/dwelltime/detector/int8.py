@@ -36,7 +36,8 @@ from dwelltime.detector.model import DenseNetwork, OrientedCenterNet
 #: records it; it does not depend on which kernels run the network.
 ENGINE = "x86"
 
-#: torch's quantised engines that run the network, the first this torch has.
+#: torch's quantised engines that run the network, the first this torch has. Only x86 builds
+#: of torch run it (:func:`unavailable`), so the last is always there.
 KERNELS: tuple[str, ...] = ("onednn", ENGINE)
 
 #: Modules kept in fp32: the heads' last 1×1 convolutions (see the module docstring).
@@ -50,19 +51,19 @@ def unavailable() -> str | None:
     """Why this torch cannot run the int8 network here, or None when it can."""
     try:
         with _quiet():
-            import torch.ao.quantization.quantize_fx  # noqa: F401 (importing is the check)
+            import torch.ao.quantization.quantize_fx
     except ImportError as exc:
         return f"this torch has no torch.ao.quantization ({exc})"
-    if not kernels():
-        return f"this torch has no {' or '.join(KERNELS)} int8 kernels (a CPU other than x86?)"
+    if ENGINE not in torch.backends.quantized.supported_engines:  # not an x86 build
+        return f"this torch has no {ENGINE} int8 kernels (a CPU other than x86?)"
     return None
 
 
-def kernels() -> str | None:
+def kernels() -> str:
     """The engine whose kernels run the int8 network here: the first of :data:`KERNELS` this
-    torch has, or None."""
+    torch has."""
     engines = torch.backends.quantized.supported_engines
-    return next((k for k in KERNELS if k in engines), None)
+    return next((k for k in KERNELS if k in engines), ENGINE)
 
 
 def calibrate(model: OrientedCenterNet, batches: Iterable[torch.Tensor]) -> dict[str, Any]:
