@@ -40,7 +40,7 @@ def scene_predictions(folder: Path):
     from benchmark import synth_imagery
     from dwelltime.airports import load_aprons, lookup_airport
     from dwelltime.batch.feed import read_payload
-    from dwelltime.detector import load_detector, predict_images
+    from dwelltime.detector import load_detector, predict_scenes
     from dwelltime.scenes import scan
     from dwelltime.tiling import TileSpec
 
@@ -49,7 +49,7 @@ def scene_predictions(folder: Path):
     scene = scan(imagery).scenes[0]
     detector = load_detector(None, device="cpu")
     payload = read_payload(scene, site, load_aprons(site, None), TileSpec(0.5, 1024))
-    predictions = predict_images(payload.images, detector, batch_size=4)
+    ((_, predictions),) = predict_scenes([(None, payload.images)], detector, batch_size=4)
     return payload.without_pixels(), predictions, detector.post_processor()
 
 

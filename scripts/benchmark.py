@@ -17,7 +17,8 @@ With ``--pipeline`` it times instead the batch job end to end (``run_batch``, th
 ``dwelltime batch``) on GeoTIFFs on disk: km² of apron and tiles per second, with the time
 split into read / resample / infer / post-process / write by wrapping, in this script only,
 the functions the job calls (``read_to_grid`` less its ``reproject`` is the raw window read;
-``reproject`` and the stretch are the resampling; ``Detector.predict`` the inference;
+``reproject`` and the stretch are the resampling; ``Detector.launch`` and ``collect`` the
+inference, the wait for the batch before included;
 ``detections_frame`` the post-processing; ``SceneStore.commit`` the write; the refiner's
 share of inference apart). Model loading, the folder scan and the airport's tables are timed
 apart and left out of the throughput. It runs once in this process (``workers=0``, so every
@@ -310,7 +311,8 @@ WRAPPED = (
     ("rasterio.warp", "reproject", "reproject"),  # imported by read_to_grid at each call
     ("dwelltime.tiling", "stretch_limits", "stretch_read"),
     ("dwelltime.tiling", "to_uint8", "stretch"),
-    ("dwelltime.detector.predict:Detector", "predict", "infer"),
+    ("dwelltime.detector.predict:Detector", "launch", "infer"),  # waits for the batch before
+    ("dwelltime.detector.predict:Detector", "collect", "infer"),  # decoding (refiner: below)
     ("dwelltime.detector.predict:Detector", "_refine", "refine"),
     ("dwelltime.detector.predict", "detections_frame", "post"),
     ("dwelltime.batch.store:SceneStore", "commit", "write"),

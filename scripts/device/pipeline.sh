@@ -5,6 +5,7 @@
 # COPIES links of the 2 rendered scenes (24: 50 scenes, 2,450 tiles):
 #   device run: FINISHERS="0 2 4" NETWORKS=compiled bash scripts/device/pipeline.sh
 #   carry: .geo .whl    (then scripts/bench_finishers.py; FINISHER_CHECK=0 skips it)
+# TESTS="tests/..." first runs those test files with pytest (the needs_cuda tests run there).
 # PROFILE=1 (carry .spy too) records each run with py-spy, every process of the job (readers
 # and finishers too), into $OUT/profile_*.json.gz with $OUT/profile_*.txt, what
 # scripts/profile_summary.py says of the scene loop, the pinning thread, the readers and the
@@ -19,8 +20,11 @@ fi
 export PYTHONPATH=$PWD/src:/tmp/site/rasterio:/tmp/site/pyproj:/tmp/site/geopandas:/tmp/site/whl
 nvidia-smi --query-gpu=name --format=csv,noheader; nproc
 echo "setup $(( $(date +%s) - t0 )) s"
+if [ -n "${TESTS:-}" ]; then
+  timeout 300 python3 -m pytest -q -p no:cacheprovider $TESTS 2>&1 | tee "$OUT"/tests.txt
+fi
 for f in ${FINISHERS:-2}; do
-  run=f"$f"_b"${CUDA_BATCH:-64}" && [ "${PROFILE:-0}" = 1 ] && run="$run"_profiled
+  run=f"$f"_b"${CUDA_BATCH:-64}"_c"${COPIES:-24}" && [ "${PROFILE:-0}" = 1 ] && run="$run"_profiled
   # PROFILE=1: py-spy samples every thread of every process of the run
   spy=() && [ "${PROFILE:-0}" = 1 ] && spy=(/tmp/site/whl/bin/py-spy record --idle --subprocesses \
     --rate 100 --format speedscope -o /tmp/profile_"$run".json --)

@@ -42,3 +42,8 @@ class LabelError(DwelltimeError):
 
 class OutputExistsError(DwelltimeError):
     """An output would be overwritten; pass ``--overwrite`` (``overwrite=True``) to allow it."""
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception in one line, as a failed scene records it: ``Type: message``."""
+    return f"{type(exc).__name__}: {exc}"

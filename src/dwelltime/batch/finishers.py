@@ -18,13 +18,15 @@ from concurrent.futures.process import BrokenProcessPool
 
 class Finishers:
     """``processes`` finisher processes, or with 0 one thread of this process; ``slots``:
-    how many scenes the job keeps in flight with them. Processes are started, and have
-    imported what finishing a scene needs, before the constructor returns (on a busy 16-core
-    GPU box that took seconds, which would otherwise stall the first scenes)."""
+    how many scenes the job keeps in flight with them (two per process: one at work, one
+    waiting, so that a process never idles while the job's thread is busy with the GPU).
+    Processes are started, and have imported what finishing a scene needs, before the
+    constructor returns (on a busy 16-core GPU box that took seconds, which would otherwise
+    stall the first scenes)."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
-        self.slots = max(1, processes)
+        self.slots = max(1, 2 * processes)
         self._pool = self._start()
 
     def _start(self) -> Executor:

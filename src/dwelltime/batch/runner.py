@@ -27,7 +27,7 @@ from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
-from dwelltime.errors import DwelltimeError
+from dwelltime.errors import DwelltimeError, error_text
 from dwelltime.pipeline import (
     RunResult,
     link_scenes,
@@ -236,13 +236,12 @@ def _local_scenes(
     finisher: Finishers,
 ):
     """DataLoader workers read (``payloads``, those of ``p.todo``); this process infers
-    (batched) while the ``finisher`` turns earlier scenes' predictions into map rows and
-    commits them (as many scenes in flight as it has processes, one for a thread; yielded
-    in order)."""
+    (batched, the network on the next batch while it decodes this one) while the
+    ``finisher`` turns earlier scenes' predictions into map rows and commits them (up to
+    :attr:`Finishers.slots` scenes in flight; yielded in order)."""
     post = detector.post_processor()
     in_flight: deque = deque()
-    for payload in payloads:
-        predictions = _infer(payload, detector, spec.batch_size)
+    for payload, predictions in _inferred(payloads, detector, spec.batch_size):
         job = (p.folder, payload.without_pixels(), predictions, post)
         in_flight.append((payload.scene, finisher.submit(_finish_scene, *job)))
         yield from _settle(p, in_flight, finisher.slots)
@@ -268,16 +267,13 @@ def _finish_scene(folder: Path, payload, predictions, post) -> int | str:
     return _commit(SceneStore(folder), payload.scene, _outcome(payload, predictions, post))
 
 
-def _infer(payload, detector, batch_size: int):
-    """The predictions for a payload's tiles, or the error text."""
-    from dwelltime.detector import predict_images
+def _inferred(payloads: Iterable[ScenePayload], detector, batch_size: int):
+    """(payload, its predictions or error text) for each payload, in order
+    (:func:`~dwelltime.detector.predict_scenes`)."""
+    from dwelltime.detector import predict_scenes
 
-    if payload.error is not None:
-        return payload.error
-    try:
-        return predict_images(payload.images, detector, batch_size=batch_size)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
+    items = ((p, p.images if p.error is None else p.error) for p in payloads)
+    return predict_scenes(items, detector, batch_size=batch_size)
 
 
 def _outcome(payload, predictions, post):
@@ -291,7 +287,7 @@ def _outcome(payload, predictions, post):
         pairs = list(zip(payload.full_tiles(), predictions, strict=True))
         detections = detections_frame(pairs, post, source_gsd_m=payload.scene.gsd_m)
     except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return error_text(exc)
     return payload.coverage, detections, len(payload.tiles)
 
 
@@ -336,8 +332,10 @@ def _scene_task(scene, site, aprons, tile_spec, weights, device, compiled, preci
     from dwelltime.batch.feed import read_payload
 
     detector = _worker_detector(weights, device, compiled, precision)
-    payload = read_payload(scene, site, aprons, tile_spec)
-    return _outcome(payload, _infer(payload, detector, batch_size), detector.post_processor())
+    ((payload, predictions),) = _inferred(
+        [read_payload(scene, site, aprons, tile_spec)], detector, batch_size
+    )
+    return _outcome(payload, predictions, detector.post_processor())
 
 
 @functools.lru_cache(maxsize=2)

@@ -11,7 +11,7 @@ from dwelltime.detector.predict import (
     default_classes,
     detect_tiles,
     load_detector,
-    predict_images,
+    predict_scenes,
 )
 
 __all__ = [
@@ -22,5 +22,5 @@ __all__ = [
     "default_classes",
     "detect_tiles",
     "load_detector",
-    "predict_images",
+    "predict_scenes",
 ]

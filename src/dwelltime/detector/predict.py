@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice, pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from dwelltime.detector.model import DenseNetwork, OrientedCenterNet, fused_for_
 from dwelltime.detector.refine import fuse_scores, nose_up_crops
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class, size_sigma_m
 from dwelltime.detector.weights import default_weights, load_model
-from dwelltime.errors import SettingsError
+from dwelltime.errors import SettingsError, error_text
 from dwelltime.precision import resolve_precision
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from dwelltime.tiling import Tile
 
 log = logging.getLogger(__name__)
+
+K = TypeVar("K")
 
 #: Extra columns :func:`detect_tiles` adds to DETECTION_COLUMNS.
 EXTRA_COLUMNS: tuple[str, ...] = ("size_class", "size_sigma_m", "tile_index")
@@ -77,6 +80,21 @@ CPU_PASS_PIXELS: dict[str, int] = {"fp32": 512 * 512, "bf16": 512 * 512, "int8":
 #: padded to a power of two (at least 16), so it meets a handful of batch shapes, each run once
 #: by :meth:`Detector.warm_up` (cuDNN's benchmark mode times its algorithms per new shape).
 REFINER_CHUNK = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkPass:
+    """A batch the network was started on (:meth:`Detector.launch`). ``x``: the (B, 3, H', W')
+    tiles as the network saw them ([0, 1], padded to a multiple of 32 pixels), on the
+    device; ``size``: the tiles' (H, W) in pixels; ``geometry``, ``type_logits``: the
+    network's outputs (the latter None without a dense type head); ``done``: on CUDA, an
+    event recorded after the network (None elsewhere)."""
+
+    x: torch.Tensor
+    size: tuple[int, int]
+    geometry: torch.Tensor
+    type_logits: torch.Tensor | None
+    done: torch.cuda.Event | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +190,7 @@ class Detector:
         self.compiled = compiled
         self.source = dict(source or {})
         self._padded_batch = 0  # compiled: largest batch so far, the size every batch runs at
+        self._streams: dict[str, torch.cuda.Stream] = {}  # CUDA: uploads, decoding and refining
 
     def describe(self) -> dict[str, object]:
         """What a result needs to say about the detector that made it: weights file and
@@ -194,32 +213,89 @@ class Detector:
 
     def predict(self, images: np.ndarray | torch.Tensor) -> list[TileDetections]:
         """Detect aircraft in a batch of (B, 3, H, W) uint8 RGB tiles at :attr:`gsd_m`
-        (a numpy array, or a tensor: pinned CPU tensors are copied without blocking). On a
-        CPU the batch goes through the network :data:`CPU_PASS_PIXELS` at a time."""
+        (a numpy array, or a tensor: pinned CPU tensors are copied without blocking):
+        :meth:`collect` of :meth:`launch`."""
+        return self.collect(self.launch(images))
+
+    def launch(self, images: np.ndarray | torch.Tensor) -> list[NetworkPass]:
+        """Start the network on a batch of (B, 3, H, W) uint8 RGB tiles at :attr:`gsd_m`:
+        one pass on CUDA, :data:`CPU_PASS_PIXELS` at a time on a CPU (each run now). Returns
+        once ``images`` is no longer needed (on CUDA: copied to the device), while the
+        network runs on; :meth:`collect` gives the detections."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (B, 3, H, W) uint8, got shape {tuple(images.shape)}")
-        h, w = images.shape[2:]
-        step = max(1, CPU_PASS_PIXELS[self.precision] // (h * w))
-        if self.device.type == "cpu" and len(images) > step:
-            return [
-                d for i in range(0, len(images), step) for d in self.predict(images[i : i + step])
-            ]
         if not isinstance(images, torch.Tensor):
             images = torch.from_numpy(np.ascontiguousarray(images))
-        x = images.to(self.device, non_blocking=True)
+        h, w = images.shape[2:]
+        step = len(images)
+        if self.device.type == "cpu":
+            step = max(1, CPU_PASS_PIXELS[self.precision] // (h * w))
+        return [self._run_network(images[i : i + step]) for i in range(0, len(images), step)]
+
+    def _run_network(self, images: torch.Tensor) -> NetworkPass:
+        """One pass of :meth:`launch`: on CUDA queued on the current stream, waiting only for
+        the upload to finish."""
+        h, w = images.shape[2:]
+        x, uploaded = self._upload(images)
         x = F.pad(x, (0, -w % 32, 0, -h % 32))
         batch = x.shape[0]
-        if self.compiled and batch:
+        if self.compiled:
             self._padded_batch = max(self._padded_batch, batch)
             x = torch.cat([x, x.new_zeros((self._padded_batch - batch, *x.shape[1:]))])
         x = x.float().div_(255.0).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), self._autocast():
             geometry, type_logits = self.network(x)
+        done = _cuda_event(x.device)
+        if uploaded is not None:
+            uploaded.synchronize()
         if type_logits is not None:
             type_logits = type_logits[:batch]
-        dets = decode(geometry[:batch], type_logits, stride=self.stride, config=self.decode_config)
-        dets = [_inside(d, h, w) for d in dets]
-        return self._refine(x[:batch], dets) if self.model.refiner else dets
+        return NetworkPass(x[:batch], (h, w), geometry[:batch], type_logits, done)
+
+    def _upload(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.cuda.Event | None]:
+        """``images`` on the device. On CUDA also an event recorded after the copy, which
+        runs on a stream of its own (beside the network on the batch before) and which the
+        current stream waits for."""
+        if self.device.type != "cuda":
+            return images.to(self.device), None
+        current = torch.cuda.current_stream(self.device)
+        with torch.cuda.stream(self._stream("upload")):
+            x = images.to(self.device, non_blocking=True)
+            uploaded = _cuda_event(self.device)
+        current.wait_event(uploaded)
+        x.record_stream(current)  # not reused by the next upload before the network read it
+        return x, uploaded
+
+    def collect(self, passes: Sequence[NetworkPass]) -> list[TileDetections]:
+        """The detections of a :meth:`launch`, one per tile: the network's outputs decoded
+        and, with a refiner, refined. On CUDA this runs on a stream of its own, so that the
+        network can meanwhile run on the next batch, launched before this call."""
+        out = []
+        for p in passes:
+            with self._beside_the_network(p.done):
+                dets = decode(
+                    p.geometry, p.type_logits, stride=self.stride, config=self.decode_config
+                )
+                dets = [_inside(d, *p.size) for d in dets]
+                out += self._refine(p.x, dets) if self.model.refiner else dets
+        return out
+
+    def _beside_the_network(
+        self, done: torch.cuda.Event | None
+    ) -> contextlib.AbstractContextManager:
+        """On CUDA: this detector's side stream, made to wait for ``done`` (a pass's network);
+        elsewhere nothing."""
+        if done is None:
+            return contextlib.nullcontext()
+        stream = self._stream("collect")
+        stream.wait_event(done)
+        return torch.cuda.stream(stream)
+
+    def _stream(self, role: str) -> torch.cuda.Stream:
+        """This detector's CUDA stream for ``role`` (upload, collect), made on first use."""
+        if role not in self._streams:
+            self._streams[role] = torch.cuda.Stream(self.device)
+        return self._streams[role]
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast when :attr:`precision` is bf16, else nothing (fp32; int8 is in the
@@ -301,6 +377,15 @@ class Detector:
     def post_processor(self) -> PostProcessor:
         """What :func:`detections_frame` needs of this detector, without the network."""
         return PostProcessor(self.gsd_m, tuple(self.classes), self.dimensions)
+
+
+def _cuda_event(device: torch.device) -> torch.cuda.Event | None:
+    """On CUDA, an event recorded now on the current stream; elsewhere None."""
+    if device.type != "cuda":
+        return None
+    event = torch.cuda.Event()
+    event.record()
+    return event
 
 
 def _int8_problem(compiled: bool, calibration: dict | None) -> str | None:
@@ -387,15 +472,63 @@ def detect_tiles(
     return detections_frame(pairs, detector.post_processor(), source_gsd_m=source_gsd_m)
 
 
-def predict_images(
-    images: torch.Tensor, detector: Detector, *, batch_size: int = 8
-) -> list[TileDetections]:
-    """:meth:`Detector.predict` over (T, 3, H, W) uint8 tiles, ``batch_size`` at a time (the
-    batch job's reader workers send a scene's tiles so, pinned for a fast copy to the GPU)."""
-    predictions: list[TileDetections] = []
-    for start in range(0, len(images), batch_size):
-        predictions += detector.predict(images[start : start + batch_size])
-    return predictions
+def predict_scenes(
+    scenes: Iterable[tuple[K, torch.Tensor | str]], detector: Detector, *, batch_size: int = 8
+) -> Iterator[tuple[K, list[TileDetections] | str]]:
+    """Each scene's predictions, in order, for ``(key, tiles)`` items: ``tiles`` (T, 3, H, W)
+    uint8, or the text of an error that kept the scene from being read (passed on). The tiles
+    go through ``batch_size`` at a time, and the network is launched on each batch before the
+    batch before it is collected: on CUDA the GPU runs it while this thread decodes and
+    refines that batch, and while the caller goes on with the scene it got (the batch job
+    hands it to a finisher). An item's tiles may be reused once the next item is asked for.
+    An exception in a scene becomes its error text ("Type: message"); the others go on."""
+    order: deque[_SceneInFlight] = deque()
+    ahead: tuple[_SceneInFlight, list[NetworkPass] | None] | None = None
+    for key, tiles in scenes:
+        scene = _SceneInFlight(key, error=tiles if isinstance(tiles, str) else None)
+        order.append(scene)
+        for start in range(0, 0 if scene.error else len(tiles), batch_size):
+            scene.batches += 1
+            passes = None
+            if scene.error is None:
+                try:
+                    passes = detector.launch(tiles[start : start + batch_size])
+                except Exception as exc:
+                    scene.error = error_text(exc)
+            if ahead is not None:
+                ahead[0].collect(detector, ahead[1])
+            ahead = (scene, passes)
+        yield from _finished(order)
+    if ahead is not None:
+        ahead[0].collect(detector, ahead[1])
+    yield from _finished(order)
+
+
+@dataclasses.dataclass
+class _SceneInFlight:
+    """A scene of :func:`predict_scenes`: its predictions so far or its error text, and its
+    batches launched and not yet collected."""
+
+    key: object
+    error: str | None = None
+    predictions: list[TileDetections] = dataclasses.field(default_factory=list)
+    batches: int = 0
+
+    def collect(self, detector: Detector, passes: list[NetworkPass] | None) -> None:
+        """Collect one of its batches (None: its launch failed)."""
+        self.batches -= 1
+        if self.error is None and passes is not None:
+            try:
+                self.predictions += detector.collect(passes)
+            except Exception as exc:
+                self.error = error_text(exc)
+
+
+def _finished(order: deque[_SceneInFlight]) -> Iterator[tuple[object, list | str]]:
+    """Take from the front of ``order`` the scenes with no batch left, as (key, result)."""
+    while order and not order[0].batches:
+        scene = order.popleft()
+        yield scene.key, scene.predictions if scene.error is None else scene.error
 
 
 def detections_frame(
