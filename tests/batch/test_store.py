@@ -33,8 +33,9 @@ def test_commit_then_load_in_scene_order(tmp_path):
     store = SceneStore(tmp_path)
     cover = empty_frame(COVERAGE_COLUMNS, CRS)
     store.commit("b", cover, detections("b", 2))
+    store.commit("ab", cover, detections("ab", 0))  # nothing found there
     store.commit("a", cover, detections("a", 1))
-    assert store.done() == {"a", "b"}
+    assert store.done() == {"a", "ab", "b"}
     _, dets = store.load(CRS)
     expected = pd.concat([detections("a", 1), detections("b", 2)], ignore_index=True)
     assert_geodataframe_equal(dets, gpd.GeoDataFrame(expected, crs=CRS))

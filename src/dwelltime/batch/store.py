@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 
 from dwelltime.io import atomic_write
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
@@ -71,12 +70,19 @@ def _visible(paths: Iterable[Path]) -> list[Path]:
 def _gather(paths: list[Path], columns: tuple[str, ...], crs: str) -> gpd.GeoDataFrame:
     """The scenes' frames in one, their WKB geometries decoded once in ``crs``: reading each
     file with :func:`geopandas.read_parquet` parses its CRS again (35 ms a file, 80 ms a scene
-    on the GPU box, as long as the scene's inference)."""
+    on the GPU box, as long as the scene's inference). The files are read on threads (pyarrow
+    lets go of the interpreter lock) and made one table before pandas sees them: 962 scenes'
+    parts in 2.0 s instead of 7.0 s one by one on the 2-core VM."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tables = [t for t in (pq.read_table(p) for p in paths) if t.num_rows]
+    with ThreadPoolExecutor() as pool:
+        tables = [t for t in pool.map(pq.read_table, paths) if t.num_rows]
     if not tables:
         return empty_frame(columns, crs)
-    frame = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+    table = pa.concat_tables(tables, promote_options="default")
+    frame = table.replace_schema_metadata(None).to_pandas()  # each file's index: 0, 1, …
     frame["geometry"] = gpd.GeoSeries.from_wkb(frame["geometry"], crs=crs)
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
