@@ -116,22 +116,26 @@ def test_a_scene_s_tiles_may_be_reused_once_the_next_is_asked_for(classes, dims)
 
 @pytest.mark.needs_cuda
 def test_on_cuda_the_overlapped_scenes_match_one_batch_at_a_time():
-    """The shipped weights on rendered chips: decoding and refining on the side stream while
-    the next batch's network runs changes nothing."""
+    """The shipped weights on rendered chips, passed as the batch job's tile ring does: every
+    scene in one pinned buffer, overwritten when the next is asked for. Copying, decoding and
+    refining on streams of their own while the next batch's network runs changes nothing."""
     from dwelltime.synth import render_chip
 
     detector = load_detector(device="cuda")
     rng = np.random.default_rng(7)
-    images = [
-        render_chip(rng, size_px=512, source_gsd_m=0.5, n_aircraft=(4, 4)).image.transpose(2, 0, 1)
-        for _ in range(12)
-    ]
-    scenes = [
-        (i, torch.from_numpy(np.stack(images[i : i + 3])).pin_memory()) for i in range(0, 12, 3)
-    ]
-    got = dict(predict_scenes(scenes, detector, batch_size=2))
+    chips = [render_chip(rng, size_px=512, source_gsd_m=0.5, n_aircraft=(4, 4)) for _ in range(12)]
+    images = torch.from_numpy(np.stack([c.image.transpose(2, 0, 1) for c in chips]))
+    scenes = [images[i : i + 3] for i in range(0, 12, 3)]
+    slot = torch.empty_like(scenes[0]).pin_memory()
+
+    def through_one_slot():
+        for key, scene_tiles in enumerate(scenes):
+            slot.copy_(scene_tiles)
+            yield key, slot
+
+    got = dict(predict_scenes(through_one_slot(), detector, batch_size=2))
     found = 0
-    for key, scene_tiles in scenes:
+    for key, scene_tiles in enumerate(scenes):
         want = [d for i in range(0, 3, 2) for d in detector.predict(scene_tiles[i : i + 2])]
         assert_same(got[key], want)
         found += sum(map(len, want))

@@ -87,14 +87,22 @@ class NetworkPass:
     """A batch the network was started on (:meth:`Detector.launch`). ``x``: the (B, 3, H', W')
     tiles as the network saw them ([0, 1], padded to a multiple of 32 pixels), on the
     device; ``size``: the tiles' (H, W) in pixels; ``geometry``, ``type_logits``: the
-    network's outputs (the latter None without a dense type head); ``done``: on CUDA, an
-    event recorded after the network (None elsewhere)."""
+    network's outputs (the latter None without a dense type head); ``uploaded``, ``done``: on
+    CUDA, events recorded after the tiles' copy to the device and after the network (None
+    elsewhere)."""
 
     x: torch.Tensor
     size: tuple[int, int]
     geometry: torch.Tensor
     type_logits: torch.Tensor | None
+    uploaded: torch.cuda.Event | None
     done: torch.cuda.Event | None
+
+    def wait_for_upload(self) -> None:
+        """Return once the tiles this pass was launched on are no longer needed (on CUDA:
+        copied to the device; elsewhere at once): the caller may then overwrite them."""
+        if self.uploaded is not None:
+            self.uploaded.synchronize()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,9 +227,10 @@ class Detector:
 
     def launch(self, images: np.ndarray | torch.Tensor) -> list[NetworkPass]:
         """Start the network on a batch of (B, 3, H, W) uint8 RGB tiles at :attr:`gsd_m`:
-        one pass on CUDA, :data:`CPU_PASS_PIXELS` at a time on a CPU (each run now). Returns
-        once ``images`` is no longer needed (on CUDA: copied to the device), while the
-        network runs on; :meth:`collect` gives the detections."""
+        one pass on CUDA, :data:`CPU_PASS_PIXELS` at a time on a CPU (each run now). On CUDA
+        it returns while the tiles are copied to the device and the network runs: ``images``
+        must stay as they are until :meth:`NetworkPass.wait_for_upload` (or
+        :meth:`collect`). :meth:`collect` gives the detections."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (B, 3, H, W) uint8, got shape {tuple(images.shape)}")
         if not isinstance(images, torch.Tensor):
@@ -233,8 +242,7 @@ class Detector:
         return [self._run_network(images[i : i + step]) for i in range(0, len(images), step)]
 
     def _run_network(self, images: torch.Tensor) -> NetworkPass:
-        """One pass of :meth:`launch`: on CUDA queued on the current stream, waiting only for
-        the upload to finish."""
+        """One pass of :meth:`launch`: on CUDA queued on the current stream."""
         h, w = images.shape[2:]
         x, uploaded = self._upload(images)
         x = F.pad(x, (0, -w % 32, 0, -h % 32))
@@ -246,11 +254,9 @@ class Detector:
         with torch.inference_mode(), self._autocast():
             geometry, type_logits = self.network(x)
         done = _cuda_event(x.device)
-        if uploaded is not None:
-            uploaded.synchronize()
         if type_logits is not None:
             type_logits = type_logits[:batch]
-        return NetworkPass(x[:batch], (h, w), geometry[:batch], type_logits, done)
+        return NetworkPass(x[:batch], (h, w), geometry[:batch], type_logits, uploaded, done)
 
     def _upload(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.cuda.Event | None]:
         """``images`` on the device. On CUDA also an event recorded after the copy, which
@@ -292,9 +298,13 @@ class Detector:
         return torch.cuda.stream(stream)
 
     def _stream(self, role: str) -> torch.cuda.Stream:
-        """This detector's CUDA stream for ``role`` (upload, collect), made on first use."""
+        """This detector's CUDA stream for ``role`` (upload, collect), made on first use.
+        Collecting runs at a higher priority than the network: its short kernels, each
+        waited for by this thread, then take the GPU's free units before the next batch's
+        long ones."""
         if role not in self._streams:
-            self._streams[role] = torch.cuda.Stream(self.device)
+            priority = -1 if role == "collect" else 0
+            self._streams[role] = torch.cuda.Stream(self.device, priority=priority)
         return self._streams[role]
 
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -487,18 +497,22 @@ def predict_scenes(
     for key, tiles in scenes:
         scene = _SceneInFlight(key, error=tiles if isinstance(tiles, str) else None)
         order.append(scene)
+        launched: list[NetworkPass] = []
         for start in range(0, 0 if scene.error else len(tiles), batch_size):
             scene.batches += 1
             passes = None
             if scene.error is None:
                 try:
                     passes = detector.launch(tiles[start : start + batch_size])
+                    launched += passes
                 except Exception as exc:
                     scene.error = error_text(exc)
             if ahead is not None:
                 ahead[0].collect(detector, ahead[1])
             ahead = (scene, passes)
         yield from _finished(order)
+        for p in launched:  # the scene's tiles are copied while the caller goes on
+            p.wait_for_upload()
     if ahead is not None:
         ahead[0].collect(detector, ahead[1])
     yield from _finished(order)
