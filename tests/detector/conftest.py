@@ -58,3 +58,21 @@ def refiner_weights(tmp_path: Path) -> Path:
                     "wall_time_s": 60.0},
     }  # fmt: skip
     return save_weights(model, tmp_path / "models", arch="tiny", data="synth", card=card)
+
+
+def assert_same_detections(got, want) -> None:
+    """Two lists of TileDetections agree: counts, and scores, centres and type probabilities
+    within rounding."""
+    import numpy as np
+
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g.score, w.score, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(g.cx, w.cx, atol=1e-3)
+        np.testing.assert_allclose(g.type_probs, w.type_probs, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture
+def same_detections():
+    """:func:`assert_same_detections`, for the test modules."""
+    return assert_same_detections

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dwelltime.detector import Detector, TileDetections, load_detector, predict_scenes
+from dwelltime.detector import Detector, load_detector, predict_scenes
 from dwelltime.detector.model import build_detector
 
 SIZE = 64  # tile pixels
@@ -29,15 +29,7 @@ def tiles(seed: int, n: int) -> torch.Tensor:
     return torch.from_numpy(rng.integers(0, 256, (n, 3, SIZE, SIZE), dtype=np.uint8))
 
 
-def assert_same(got: list[TileDetections], want: list[TileDetections]) -> None:
-    assert len(got) == len(want)
-    for g, w in zip(got, want, strict=True):
-        np.testing.assert_allclose(g.score, w.score, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(g.cx, w.cx, atol=1e-3)
-        np.testing.assert_allclose(g.type_probs, w.type_probs, rtol=1e-4, atol=1e-5)
-
-
-def test_each_scene_gets_the_predictions_of_its_own_tiles_in_order(classes, dims):
+def test_each_scene_gets_the_predictions_of_its_own_tiles_in_order(classes, dims, same_detections):
     detector = refining_detector(classes, dims)
     scenes = [("a", tiles(1, 5)), ("unreadable", "SceneError: no CRS"), ("b", tiles(2, 0))]
     scenes.append(("c", tiles(3, 2)))
@@ -46,7 +38,7 @@ def test_each_scene_gets_the_predictions_of_its_own_tiles_in_order(classes, dims
     assert got[1][1] == "SceneError: no CRS" and got[2][1] == []
     found = 0
     for (_, predictions), (_, images) in zip(got[::3], scenes[::3], strict=True):
-        assert_same(
+        same_detections(
             predictions,
             [d for i in range(len(images)) for d in detector.predict(images[i : i + 1])],
         )
@@ -98,7 +90,7 @@ def test_an_error_in_one_scene_fails_that_scene_only(classes, dims, monkeypatch)
     assert bad[1].startswith("ValueError: images must be (B, 3, H, W)")
 
 
-def test_a_scene_s_tiles_may_be_reused_once_the_next_is_asked_for(classes, dims):
+def test_a_scene_s_tiles_may_be_reused_once_the_next_is_asked_for(classes, dims, same_detections):
     """As the batch job's tile ring does: the reader overwrites a slot once it is given back."""
     detector = refining_detector(classes, dims)
     sources = [tiles(1, 3), tiles(2, 3)]
@@ -111,11 +103,11 @@ def test_a_scene_s_tiles_may_be_reused_once_the_next_is_asked_for(classes, dims)
 
     got = dict(predict_scenes(reusing(), detector, batch_size=3))
     for key, images in enumerate(sources):
-        assert_same(got[key], detector.predict(images))
+        same_detections(got[key], detector.predict(images))
 
 
 @pytest.mark.needs_cuda
-def test_on_cuda_the_overlapped_scenes_match_one_batch_at_a_time():
+def test_on_cuda_the_overlapped_scenes_match_one_batch_at_a_time(same_detections):
     """The shipped weights on rendered chips, passed as the batch job's tile ring does: every
     scene in one pinned buffer, overwritten when the next is asked for. Copying, decoding and
     refining on streams of their own while the next batch's network runs changes nothing."""
@@ -137,6 +129,6 @@ def test_on_cuda_the_overlapped_scenes_match_one_batch_at_a_time():
     found = 0
     for key, scene_tiles in enumerate(scenes):
         want = [d for i in range(0, 3, 2) for d in detector.predict(scene_tiles[i : i + 2])]
-        assert_same(got[key], want)
+        same_detections(got[key], want)
         found += sum(map(len, want))
     assert found >= 20

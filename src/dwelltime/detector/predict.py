@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 
 from dwelltime.detector import int8
 from dwelltime.detector.decode import DecodeConfig, TileDetections, decode
+from dwelltime.detector.graphs import GraphedCall
 from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
 from dwelltime.detector.model import DenseNetwork, OrientedCenterNet, fused_for_inference
 from dwelltime.detector.refine import fuse_scores, nose_up_crops
@@ -142,8 +144,9 @@ class Detector:
     one ``unknown``; ``dimensions``: (length_m, wingspan_m) per class for the size prior.
     ``compiled``: run the network through ``torch.compile`` (fixed shapes: compiled at the
     first batch, then every smaller batch is padded to the largest seen, so a partial last
-    batch costs no recompilation). Worth it for long GPU jobs (about 1.6× the tiles per
-    second of 1024² tiles on an H100, after about half a minute of compiling).
+    batch costs no recompilation) and, on CUDA, replay the refiner from CUDA graphs
+    (:mod:`dwelltime.detector.graphs`). Worth it for long GPU jobs (the network about 1.6×
+    the tiles per second of 1024² tiles on an H100, after about half a minute of compiling).
     ``precision``: ``bf16`` runs the networks under bf16 autocast (decoding stays fp32),
     ``fp32`` in full precision, ``int8`` the dense network in int8 on a CPU
     (:mod:`dwelltime.detector.int8`; needs ``int8_calibration``, the model card's ``int8``);
@@ -199,6 +202,7 @@ class Detector:
         self.source = dict(source or {})
         self._padded_batch = 0  # compiled: largest batch so far, the size every batch runs at
         self._streams: dict[str, torch.cuda.Stream] = {}  # CUDA: uploads, decoding and refining
+        self._graphed_looks: dict[int, GraphedCall] = {}  # compiled, CUDA: refiner, by chunk size
 
     def describe(self) -> dict[str, object]:
         """What a result needs to say about the detector that made it: weights file and
@@ -307,11 +311,11 @@ class Detector:
             self._streams[role] = torch.cuda.Stream(self.device, priority=priority)
         return self._streams[role]
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
+    def _autocast(self, cache: bool = True) -> contextlib.AbstractContextManager:
         """bf16 autocast when :attr:`precision` is bf16, else nothing (fp32; int8 is in the
-        network itself)."""
+        network itself). ``cache``: keep the weights' casts for the context's length."""
         if self.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+            return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=cache)
         return contextlib.nullcontext()
 
     def _refine(self, x: torch.Tensor, dets: list[TileDetections]) -> list[TileDetections]:
@@ -358,21 +362,30 @@ class Detector:
 
     def _look(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The refiner's type logits (N, K) and aircraft logits (N,) of up to
-        :data:`REFINER_CHUNK` crops; on CUDA run padded to a power of two (at least 16)."""
+        :data:`REFINER_CHUNK` crops; on CUDA run padded to a power of two (at least 16), and
+        when :attr:`compiled` replayed from a CUDA graph per padded size (captured on first
+        use: :meth:`warm_up` does it for every size)."""
         n = len(crops)
+        look = self.model.refiner.look
         if self.device.type == "cuda":
             padded = max(16, 1 << (n - 1).bit_length())
             crops = torch.cat([crops, crops.new_zeros((padded - n, *crops.shape[1:]))])
-        logits, aircraft = self.model.refiner.look(crops)
+            if self.compiled:
+                if padded not in self._graphed_looks:
+                    context = functools.partial(self._autocast, cache=False)
+                    self._graphed_looks[padded] = GraphedCall(look, crops, context)
+                look = self._graphed_looks[padded]
+        logits, aircraft = look(crops)
         return logits[:n], aircraft[:n]
 
     def warm_up(self, batch: int, tile_px: int) -> None:
         """Run once, before a job's first scene, what its scenes will run: the network on
         ``batch`` blank tiles of ``tile_px`` pixels (compiling it when :attr:`network` is
         compiled; every smaller batch is then padded to this one) and, on CUDA, the refiner at
-        each padded chunk size. On an H200 these first runs took about 10 s (cuDNN timing its
-        algorithms for each new shape, kernels loaded on first use), which would otherwise
-        land on the first scenes. An eager network on a CPU has nothing to warm: no-op."""
+        each padded chunk size (capturing its CUDA graphs when compiled). On an H200 these
+        first runs took about 10 s (cuDNN timing its algorithms for each new shape, kernels
+        loaded on first use), which would otherwise land on the first scenes. An eager
+        network on a CPU has nothing to warm: no-op."""
         cuda = self.device.type == "cuda"
         if not cuda and not self.compiled:
             return
