@@ -10,7 +10,8 @@ finishers: null              # processes turning predictions into map rows and c
                              # them; 0: a thread of this process; null: 2 on CUDA, else 0
 scheduler: null              # null (this process), "local" (a Dask LocalCluster) or tcp://host:8786
 formats: [gpkg, csv]         # result layers per airport: any of gpkg, csv, geojson, parquet
-compile: false               # torch.compile the network (GPU jobs: ~1.6× faster after ~30 s)
+compile: false               # torch.compile the network (GPU jobs: ~1.6× faster after ~30 s),
+                             # and on CUDA replay the refiner from CUDA graphs
 precision: auto              # auto | bf16 | fp32 | int8 (auto: bf16 on CUDA and on CPUs with
                              # native bf16, int8 on other x86 CPUs; with compile: fp32 there)
 jobs:
