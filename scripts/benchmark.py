@@ -29,6 +29,9 @@ waiting for them, in "other"), beside our
 model alone on random tiles of the same size and batch. Scenes are rendered by
 the synth engine into a temporary folder (``--scenes``, GSD 0.5 m) unless ``--imagery`` is
 given; freshly written files are in the page cache, so "read" is GDAL decoding, not the disk.
+On CUDA the table also gives how busy the GPU was over the scene loop (NVML's utilisation,
+sampled; "–" without ``pynvml``): near 100 % the GPU bounds the job, well below it the job's
+main thread does.
 
     python scripts/benchmark.py --out bench.json
     python scripts/benchmark.py --tiles 512 --devices cpu --iters 2
@@ -364,6 +367,7 @@ class PipelineTiming:
     stages_cpu: dict[str, float] = field(default_factory=dict)  # sequential: CPU s per stage
     compiled: bool = False  # the network through torch.compile (``--networks compiled``)
     finishers: int | None = None  # post-processing processes (0: a thread; None: job default)
+    gpu_busy_pct: float = float("nan")  # CUDA: mean NVML utilisation over the scene loop
 
 
 @contextlib.contextmanager
@@ -377,14 +381,22 @@ def patched(owner: object, name: str, wrap: Callable[[Callable], Callable]) -> I
         setattr(owner, name, original)
 
 
+#: Seconds between samples of the GPU's utilisation (``timed_stages(gpu=True)``).
+GPU_SAMPLE_S = 0.05
+
+
 @contextlib.contextmanager
-def timed_stages() -> Iterator[dict[str, float]]:
+def timed_stages(gpu: bool = False) -> Iterator[dict[str, float]]:
     """Wrap the functions of :data:`WRAPPED`; each call adds its own wall seconds (less those
     of wrapped calls inside it) to its key, and its process CPU seconds to ``"cpu " + key``.
     Calls made while a ``setup`` call runs, in any thread (the report figures read imagery,
     co-registration reads on a thread pool), count as setup only. Nesting is followed per
     thread: the job's finisher thread (post-processing and writing) runs beside inference, so
-    stage seconds may add up to more than the wall clock."""
+    stage seconds may add up to more than the wall clock. ``gpu``: also sample NVML's
+    utilisation of the GPU (the share of time a kernel ran) every :data:`GPU_SAMPLE_S` while
+    no setup call runs, into ``"gpu busy"`` (sum of percentages) and ``"gpu samples"``; none
+    where torch cannot read it (no ``pynvml``). It tells a job that keeps the GPU busy from
+    one that its main thread holds back."""
     import importlib
     import threading
 
@@ -421,6 +433,20 @@ def timed_stages() -> Iterator[dict[str, float]]:
 
         return wrap
 
+    stop = threading.Event()
+
+    def sample_gpu() -> None:
+        while not stop.wait(GPU_SAMPLE_S):
+            if setups[0]:
+                continue
+            try:
+                busy = float(torch.cuda.utilization())
+            except Exception:  # no NVML here: no samples
+                return
+            with lock:
+                totals["gpu busy"] = totals.get("gpu busy", 0.0) + busy
+                totals["gpu samples"] = totals.get("gpu samples", 0.0) + 1
+
     with contextlib.ExitStack() as stack:
         for where, name, key in WRAPPED:
             module, _, cls = where.partition(":")
@@ -428,6 +454,11 @@ def timed_stages() -> Iterator[dict[str, float]]:
             stack.enter_context(patched(getattr(owner, cls) if cls else owner, name, timer(key)))
         feed = importlib.import_module("dwelltime.batch.feed")
         stack.enter_context(patched(feed, "scene_loader", timed_iteration(timer("feed"))))
+        if gpu:
+            sampler = threading.Thread(target=sample_gpu, daemon=True)
+            sampler.start()
+            stack.callback(sampler.join)
+            stack.callback(stop.set)
         yield totals
 
 
@@ -577,7 +608,8 @@ def run_job(
         if args.no_tables:
             stack.enter_context(patched(runner, "link_scenes", lambda _: no_stays))
             stack.enter_context(patched(runner, "write_result", lambda _: lambda *a, **k: None))
-        t = stack.enter_context(timed_stages())  # outermost wrapper: the warm-up is setup
+        # outermost wrapper: the warm-up is setup
+        t = stack.enter_context(timed_stages(gpu=device.startswith("cuda")))
         spec = BatchSpec(
             output=Path(out),
             jobs=(AirportJob(airport=airport, imagery=imagery, aprons=aprons),),
@@ -652,6 +684,8 @@ def bench_pipeline(
                     ]
                     stages_cpu = {k: statistics.mean(p[k] for p in cpu) for k in STAGES}
                     cpu_ms = 1000 * sum(stages_cpu.values()) / max(n_tiles, 1)
+                sampled = [r[3] for r in runs if r[3].get("gpu samples")]
+                busy = [r["gpu busy"] / r["gpu samples"] for r in sampled] or [float("nan")]
                 rows.append(
                     PipelineTiming(
                         mode,
@@ -671,6 +705,7 @@ def bench_pipeline(
                         stages_cpu,
                         compiled,
                         finishers,
+                        statistics.mean(busy),
                     )
                 )
             images = bench_tiles(rng, batch, tile, cuda)
@@ -701,6 +736,7 @@ def pipeline_markdown(rows: list[PipelineTiming]) -> str:
     model = {(r.device, r.tile, r.compiled): r.tiles_per_s for r in rows if r.mode == "model only"}
     header = "mode device tile batch workers scenes tiles".split()
     header += ["apron km²", "s", "setup s", "tiles/s", "km²/s", "CPU ms/tile", "vs model only"]
+    header += ["GPU busy"]
     throughput = (
         [
             mode_label(r),
@@ -717,10 +753,11 @@ def pipeline_markdown(rows: list[PipelineTiming]) -> str:
             f"{r.km2_per_s:.3f}",
             "–" if np.isnan(r.cpu_ms_per_tile) else f"{r.cpu_ms_per_tile:.0f}",
             f"{r.tiles_per_s / model[(r.device, r.tile, r.compiled)]:.0%}",
+            "–" if np.isnan(r.gpu_busy_pct) else f"{r.gpu_busy_pct:.0f} %",
         ]
         for r in rows
     )
-    lines = markdown_table(header, "llrrrrrrrrrrrr", throughput)
+    lines = markdown_table(header, "llrrrrrrrrrrrrr", throughput)
     stages = [
         [
             mode_label(r),
