@@ -2,7 +2,8 @@
 # The batch job's benchmark on a lent GPU (issue #6), as run in session 4 (run 2), once per
 # number of finisher processes in FINISHERS (0: post-processing on a thread, as in session 4),
 # CUDA_BATCH tiles a batch (64: a scene's 49 tiles in one batch, padded to 64 when compiled),
-# COPIES links of the 2 rendered scenes (24: 50 scenes, 2,450 tiles):
+# COPIES links of the 2 rendered scenes (24: 50 scenes, 2,450 tiles); FINISHERS="2 2" runs it
+# twice (the second run's files end in _r2):
 #   device run: FINISHERS="0 2 4" NETWORKS=compiled bash scripts/device/pipeline.sh
 #   carry: .geo .whl    (then scripts/bench_finishers.py; FINISHER_CHECK=0 skips it)
 # TESTS="tests/..." first runs those test files with pytest (the needs_cuda tests run there).
@@ -25,6 +26,7 @@ if [ -n "${TESTS:-}" ]; then
 fi
 for f in ${FINISHERS:-2}; do
   run=f"$f"_b"${CUDA_BATCH:-64}"_c"${COPIES:-24}" && [ "${PROFILE:-0}" = 1 ] && run="$run"_profiled
+  n=2 && while [ -e "$OUT"/pipeline_gpu_"$run".json ]; do run="${run%_r*}"_r$n; n=$((n + 1)); done
   # PROFILE=1: py-spy samples every thread of every process of the run
   spy=() && [ "${PROFILE:-0}" = 1 ] && spy=(/tmp/site/whl/bin/py-spy record --idle --subprocesses \
     --rate 100 --format speedscope -o /tmp/profile_"$run".json --)
