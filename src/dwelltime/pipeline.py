@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 
 from dwelltime.airports import Airport, load_aprons, lookup_airport
-from dwelltime.errors import SceneError
+from dwelltime.errors import SceneError, error_text
 from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
@@ -257,7 +257,7 @@ def as_scene_error(scene: Scene, exc: Exception) -> SceneError:
     """A one-line :class:`SceneError` naming the scene's file for any failure while reading it."""
     if isinstance(exc, SceneError):
         return exc
-    return SceneError(scene.path, f"{type(exc).__name__}: {exc}")
+    return SceneError(scene.path, error_text(exc))
 
 
 def write_result(

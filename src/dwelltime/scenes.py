@@ -30,7 +30,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from dwelltime.errors import SceneError
+from dwelltime.errors import SceneError, error_text
 from dwelltime.formats import (
     GEOREFERENCE_SIDECARS,
     MASK_SUFFIXES,
@@ -120,7 +120,7 @@ def scan(
         except SceneError as e:
             result.errors.append(e)
         except Exception as e:  # one bad file must not stop the scan
-            result.errors.append(SceneError(src.image, f"{type(e).__name__}: {e}"))
+            result.errors.append(SceneError(src.image, error_text(e)))
         else:
             result.scenes.append(scene)
         if progress is not None:

@@ -32,6 +32,12 @@ def tiny_model():
 
 
 @pytest.fixture
+def tiny_refiner_model():
+    """The tiny untrained network with a type refiner."""
+    return build_detector(num_classes=len(CLASSES), width_mult=0.25, fpn_channels=8, refiner=True)
+
+
+@pytest.fixture
 def tiny_weights(tmp_path: Path, tiny_model) -> Path:
     """The tiny network saved as safetensors with its model card."""
     card = {
@@ -44,9 +50,9 @@ def tiny_weights(tmp_path: Path, tiny_model) -> Path:
 
 
 @pytest.fixture
-def refiner_weights(tmp_path: Path) -> Path:
+def refiner_weights(tmp_path: Path, tiny_refiner_model) -> Path:
     """Tiny weights with a refiner and the training records a real card has."""
-    model = build_detector(num_classes=len(CLASSES), width_mult=0.25, fpn_channels=8, refiner=True)
+    model = tiny_refiner_model
     card = {
         "created": "2026-01-01T00:00:00+00:00",
         "classes": CLASSES,

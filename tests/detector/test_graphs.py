@@ -8,13 +8,15 @@ import torch
 
 from dwelltime.detector import Detector, load_detector
 from dwelltime.detector.graphs import GraphedCall
-from dwelltime.detector.model import build_detector
 
 
-def test_on_a_cpu_a_compiled_detector_refines_eagerly(classes, dims, monkeypatch):
+def test_on_a_cpu_a_compiled_detector_refines_eagerly(
+    tiny_refiner_model, classes, dims, monkeypatch
+):
     monkeypatch.setattr(torch, "compile", lambda network, **kwargs: network)
-    model = build_detector(num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True)
-    detector = Detector(model, classes=classes, dimensions=dims, device="cpu", compiled=True)
+    detector = Detector(
+        tiny_refiner_model, classes=classes, dimensions=dims, device="cpu", compiled=True
+    )
     detector.predict(np.zeros((1, 3, 64, 64), np.uint8))
     detector.warm_up(1, 64)
     assert detector._graphed_looks == {}

@@ -8,19 +8,20 @@ import pytest
 import torch
 
 from dwelltime.detector import Detector, load_detector, predict_scenes
-from dwelltime.detector.model import build_detector
 
 SIZE = 64  # tile pixels
 
 
-def refining_detector(classes, dims, device: str = "cpu") -> Detector:
-    """A tiny untrained network with a refiner that verifies, so collect both decodes and
+@pytest.fixture
+def detector(tiny_refiner_model, classes, dims) -> Detector:
+    """The tiny untrained network with a refiner that verifies, so collect both decodes and
     refines (the score threshold low enough that random weights find something)."""
     from dwelltime.detector.decode import DecodeConfig
 
-    model = build_detector(num_classes=len(classes), width_mult=0.25, fpn_channels=8, refiner=True)
     config = DecodeConfig(score_threshold=0.05, verify_weight=0.5, candidate_threshold=0.01)
-    return Detector(model, classes=classes, dimensions=dims, device=device, decode_config=config)
+    return Detector(
+        tiny_refiner_model, classes=classes, dimensions=dims, device="cpu", decode_config=config
+    )
 
 
 def tiles(seed: int, n: int) -> torch.Tensor:
@@ -29,8 +30,7 @@ def tiles(seed: int, n: int) -> torch.Tensor:
     return torch.from_numpy(rng.integers(0, 256, (n, 3, SIZE, SIZE), dtype=np.uint8))
 
 
-def test_each_scene_gets_the_predictions_of_its_own_tiles_in_order(classes, dims, same_detections):
-    detector = refining_detector(classes, dims)
+def test_each_scene_gets_the_predictions_of_its_own_tiles_in_order(detector, same_detections):
     scenes = [("a", tiles(1, 5)), ("unreadable", "SceneError: no CRS"), ("b", tiles(2, 0))]
     scenes.append(("c", tiles(3, 2)))
     got = list(predict_scenes(scenes, detector, batch_size=2))
@@ -46,8 +46,7 @@ def test_each_scene_gets_the_predictions_of_its_own_tiles_in_order(classes, dims
     assert found  # the comparison saw detections, not only empty tiles
 
 
-def test_the_next_batch_is_launched_before_this_one_is_collected(classes, dims, monkeypatch):
-    detector = refining_detector(classes, dims)
+def test_the_next_batch_is_launched_before_this_one_is_collected(detector, monkeypatch):
     calls = []
     launch, collect = detector.launch, detector.collect
 
@@ -68,8 +67,7 @@ def test_the_next_batch_is_launched_before_this_one_is_collected(classes, dims, 
     assert calls == ["launch 0", "launch 2", "collect", "launch 3", "collect", "collect"]
 
 
-def test_an_error_in_one_scene_fails_that_scene_only(classes, dims, monkeypatch):
-    detector = refining_detector(classes, dims)
+def test_an_error_in_one_scene_fails_that_scene_only(detector, monkeypatch):
     collect = detector.collect
     seen = []
 
@@ -90,9 +88,8 @@ def test_an_error_in_one_scene_fails_that_scene_only(classes, dims, monkeypatch)
     assert bad[1].startswith("ValueError: images must be (B, 3, H, W)")
 
 
-def test_a_scene_s_tiles_may_be_reused_once_the_next_is_asked_for(classes, dims, same_detections):
+def test_a_scene_s_tiles_may_be_reused_once_the_next_is_asked_for(detector, same_detections):
     """As the batch job's tile ring does: the reader overwrites a slot once it is given back."""
-    detector = refining_detector(classes, dims)
     sources = [tiles(1, 3), tiles(2, 3)]
     slot = torch.empty_like(sources[0])
 
