@@ -629,8 +629,9 @@ def run_job(
     return wall, done, sum(a.tiles for a in summary.airports), totals
 
 
-def no_stays(site, aprons, scenes, coverage, detections, type_filter=None):
-    """Stands in for ``link_scenes`` under ``--no-tables``: the scenes' frames, no stays."""
+def no_stays(site, aprons, scenes, coverage, detections, **_linking):
+    """Stands in for ``link_scenes`` under ``--no-tables``: the scenes' frames, no stays
+    (``_linking``: its keyword settings, unused)."""
     from dwelltime.pipeline import RunResult
     from dwelltime.schema import SCENE_COLUMNS, STAY_COLUMNS, empty_frame
 

@@ -219,3 +219,42 @@ def test_a_job_whose_imagery_is_missing_names_its_airport(tmp_path):
     path.write_text("output: out\njobs:\n  - {airport: FNJ, imagery: nowhere}\n")
     with pytest.raises(DwelltimeError, match=r"^ZKPY: .*nowhere"):
         run_batch(load_spec(path))
+
+
+def test_a_flight_log_tightens_the_stays_as_run_flights_does(
+    small_series: Path, uninterrupted: Path
+):
+    """The job's committed scenes linked again with flight logs: the job's own log (an Il-62
+    arrival after the last visible absence) bounds the Il-62's arrival, in place of the
+    job-wide one (another airport's movements only)."""
+    shutil.copytree(uninterrupted, small_series / "flown")
+    (small_series / "adsb.csv").write_text(
+        "time,airport,event,type\n2023-07-31T20:00:00Z,UUEE,arr,IL62\n"
+    )
+    (small_series / "sunan.csv").write_text(
+        "time,airport,event,type\n2023-07-31T20:00:00Z,ZKPY,arr,IL62\n"
+    )
+    spec = job(small_series, "flown", "flights: adsb.csv\n")
+    spec.write_text(
+        spec.read_text().replace("aprons.geojson}", "aprons.geojson, flights: sunan.csv}")
+    )
+    summary = run_batch(load_spec(spec))
+    assert summary.airports[0].skipped == len(SCENES)  # linked again, not detected again
+
+    def il62(folder: Path) -> pd.Series:
+        stays = pd.read_csv(folder / "ZKPY" / "stays.csv")
+        (row,) = stays[stays["type"] == "IL62"].itertuples(index=False)
+        return pd.Series(row._asdict())
+
+    before, after = il62(uninterrupted), il62(small_series / "flown")
+    assert before["start_bounded_by"] == "zkpy_04"
+    assert after["start_bounded_by"] == "flight:1"
+    assert after["last_absent_before"] == "2023-07-31T20:00:00Z"
+    assert after["dwell_max_h"] < before["dwell_max_h"] or pd.isna(before["dwell_max_h"])
+    assert json.loads((small_series / "flown" / "ZKPY" / "run.json").read_text())["flights"]
+
+    spec.write_text(spec.read_text().replace("sunan.csv", "nowhere.csv"))
+    from dwelltime.errors import DwelltimeError
+
+    with pytest.raises(DwelltimeError, match=r"^ZKPY: .*nowhere\.csv"):
+        run_batch(load_spec(spec))

@@ -17,7 +17,8 @@ def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
             tmp_path,
             "output: out\nworkers: 0\njobs:\n"
             "  - {airport: zkpy, imagery: sunan, aprons: a.geojson, type: IL62}\n"
-            "  - {airport: UUWW, imagery: /abs/images}\n",
+            "  - {airport: UUWW, imagery: /abs/images, flights: uuww.csv}\n"
+            "flights: all.csv\n",
         )
     )
     assert spec.output == tmp_path / "out"
@@ -30,6 +31,11 @@ def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
         "IL62",
     )
     assert second.imagery == Path("/abs/images") and second.aprons is None
+    assert (spec.flights, first.flights, second.flights) == (
+        tmp_path / "all.csv",
+        None,  # the job-wide log
+        tmp_path / "uuww.csv",
+    )
     assert spec.formats == ("gpkg", "csv")  # the default, as `dwelltime run`
 
 
@@ -68,6 +74,11 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
         ("output: o\nformats: [shp]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "shp"),
         ("output: o\nformats: []\njobs:\n  - {airport: ZKPY, imagery: x}\n", "formats"),
         ("output: o\nprecision: fp16\njobs:\n  - {airport: ZKPY, imagery: x}\n", "fp16"),
+        ("output: o\nflights: 3\njobs:\n  - {airport: ZKPY, imagery: x}\n", "`flights`"),
+        (
+            "output: o\njobs:\n  - {airport: ZKPY, imagery: x, flights: [a.csv]}\n",
+            r"jobs\[0\]: `flights` must be a file path",
+        ),
         ("- just a list\n", "mapping"),
         ("output: [unclosed\n", "cannot read"),
     ],

@@ -98,11 +98,11 @@ def run_batch(
     from dwelltime.detector import load_detector
 
     start = time.perf_counter()
+    prepared = [_prepare(job, spec, retry_failed) for job in spec.jobs]
     detector = load_detector(
         weights, device=spec.device, compiled=spec.compile, precision=spec.precision
     )
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
-    prepared = [_prepare(job, spec.output, retry_failed) for job in spec.jobs]
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
     finished = sum(p.summary.skipped for p in prepared)
     summary = BatchSummary()
@@ -123,7 +123,10 @@ def run_batch(
                     progress(p.job.airport, finished, total)
             result = _assemble(p)
             result.provenance = provenance(
-                detector, tile_size_px=spec.tile_size_px, type_filter=p.job.type
+                detector,
+                tile_size_px=spec.tile_size_px,
+                flights=p.flights is not None,
+                type_filter=p.job.type,
             )
             write_result(result, p.folder, formats=spec.formats, overwrite=True)
             p.summary.stays = len(result.stays)
@@ -145,16 +148,23 @@ class _Prepared:
     todo: list[Scene]
     store: SceneStore
     summary: AirportSummary
+    flights: pd.DataFrame | None  # movements that tighten the dwell bounds
 
 
-def _prepare(job: AirportJob, output: Path, retry_failed: bool) -> _Prepared:
+def _prepare(job: AirportJob, spec: BatchSpec, retry_failed: bool) -> _Prepared:
+    """An airport's aprons, scenes (those still to do apart), store and flight log, read
+    before the detector is loaded: a bad input stops the job at once, naming the airport."""
+    from dwelltime.flights import read_flights
+
     site = lookup_airport(job.airport)
+    flights_csv = job.flights or spec.flights
     try:
         aprons = load_aprons(site, job.aprons)
         found = scan(job.imagery)
+        flights = read_flights(flights_csv) if flights_csv else None
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
         raise DwelltimeError(f"{site.icao}: {exc}") from exc
-    folder = Path(output) / site.icao
+    folder = Path(spec.output) / site.icao
     store = SceneStore(folder)
     for err in found.errors:
         log.warning("%s: skipped %s", site.icao, err)
@@ -169,7 +179,7 @@ def _prepare(job: AirportJob, output: Path, retry_failed: bool) -> _Prepared:
         skipped=sum(s.scene_id in done for s in scenes),
         failed=len(found.errors) + sum(s.scene_id in skip_failed - done for s in scenes),
     )
-    return _Prepared(job, folder, site, aprons, scenes, todo, store, summary)
+    return _Prepared(job, folder, site, aprons, scenes, todo, store, summary, flights)
 
 
 def _finisher_processes(spec: BatchSpec, device_type: str) -> int:
@@ -348,7 +358,15 @@ def _worker_detector(weights, device, compiled, precision):
 def _assemble(p: _Prepared) -> RunResult:
     """The airport's tables from its committed scenes, in a deterministic order."""
     coverage, detections = p.store.load(p.site.crs)
-    return link_scenes(p.site, p.aprons, p.scenes, coverage, detections, type_filter=p.job.type)
+    return link_scenes(
+        p.site,
+        p.aprons,
+        p.scenes,
+        coverage,
+        detections,
+        flights=p.flights,
+        type_filter=p.job.type,
+    )
 
 
 def _write_combined(output: Path, stays: list[gpd.GeoDataFrame]) -> None:

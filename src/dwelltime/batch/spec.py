@@ -14,12 +14,16 @@ compile: false               # torch.compile the network (GPU jobs: ~1.6× faste
                              # and on CUDA replay the refiner from CUDA graphs
 precision: auto              # auto | bf16 | fp32 | int8 (auto: bf16 on CUDA and on CPUs with
                              # native bf16, int8 on other x86 CPUs; with compile: fp32 there)
+flights: null                # a flight-tracking CSV for every job without its own `flights`
 jobs:
-  - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
+  - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62,
+     flights: sunan_adsb.csv}
   - {airport: UUWW, imagery: vnukovo/items.json}   # a STAC ItemCollection of local files
 ```
-``imagery`` is a folder or a STAC ItemCollection JSON file (:mod:`dwelltime.stac`). Relative
-paths are taken from the folder holding the YAML file. Unknown keys are refused.
+``imagery`` is a folder or a STAC ItemCollection JSON file (:mod:`dwelltime.stac`).
+``flights`` is a CSV as ``dwelltime run --flights`` reads it (:mod:`dwelltime.flights`; its
+rows are matched to stays by airport, so one file may serve every job). Relative paths are
+taken from the folder holding the YAML file. Unknown keys are refused.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class AirportJob:
     imagery: Path
     aprons: Path | None = None
     type: str | None = None
+    flights: Path | None = None  # flight-tracking CSV; None: the spec's ``flights``
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class BatchSpec:
     formats: tuple[str, ...] = ("gpkg", "csv")
     compile: bool = False
     precision: str = "auto"
+    flights: Path | None = None  # flight-tracking CSV of the jobs without their own
 
     def __post_init__(self) -> None:
         from dwelltime.io import check_formats
@@ -98,6 +104,16 @@ def load_spec(path: Path) -> BatchSpec:
     if not isinstance(raw, dict):
         raise JobSpecError(f"{path}: expected a mapping with `output` and `jobs`")
     base = Path(path).parent
+
+    def path_of(key: str, entry: dict, where: str) -> Path | None:
+        """``entry[key]`` as a path from the YAML file's folder, or None when not given."""
+        value = entry.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise JobSpecError(f"{where}: `{key}` must be a file path, not {value!r}")
+        return base / value
+
     _refuse_unknown(raw, BatchSpec, str(path))
     if "output" not in raw or "jobs" not in raw:
         raise JobSpecError(f"{path}: `output` and `jobs` are required")
@@ -111,12 +127,19 @@ def load_spec(path: Path) -> BatchSpec:
             AirportJob(
                 airport=str(entry["airport"]).upper(),
                 imagery=base / entry["imagery"],
-                aprons=base / entry["aprons"] if entry.get("aprons") else None,
+                aprons=path_of("aprons", entry, where),
                 type=entry.get("type"),
+                flights=path_of("flights", entry, where),
             )
         )
-    options = {k: v for k, v in raw.items() if k not in ("output", "jobs") and v is not None}
-    return BatchSpec(output=base / raw["output"], jobs=tuple(jobs), **options)
+    paths = ("output", "jobs", "flights")
+    options = {k: v for k, v in raw.items() if k not in paths and v is not None}
+    return BatchSpec(
+        output=base / raw["output"],
+        jobs=tuple(jobs),
+        flights=path_of("flights", raw, str(path)),
+        **options,
+    )
 
 
 def _check_airports(jobs: tuple[AirportJob, ...]) -> None:

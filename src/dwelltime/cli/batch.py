@@ -39,9 +39,10 @@ def batch(
     compile: false        # torch.compile the network (GPU jobs)
     precision: auto       # bf16 | fp32 (auto: bf16 on CUDA, CPUs with native bf16)
     formats: [gpkg, csv]  # also geojson, parquet
+    flights: adsb.csv     # flight-tracking CSV (as run --flights) for jobs without their own
     jobs:
       - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
-      - {airport: UUWW, imagery: vnukovo/}
+      - {airport: UUWW, imagery: vnukovo/, flights: vnukovo_movements.csv}
 
     Each scene's results are committed as soon as it is done, so a killed job started again
     skips the finished scenes. Per airport the outputs of `dwelltime run` go to
