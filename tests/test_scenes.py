@@ -11,7 +11,7 @@ import pytest
 from dwelltime.errors import SceneError
 from dwelltime.scenes import read_scene, scan, scenes_frame
 from dwelltime.schema import SCENE_COLUMNS
-from dwelltime.timesources import TIME_SOURCES, read_times_csv
+from dwelltime.timesources import TIME_SOURCES, TimesError, read_times_csv
 
 T0 = pd.Timestamp("2023-07-31T02:35:12Z")
 
@@ -390,8 +390,10 @@ def test_read_times_csv(tmp_path):
     assert read_times_csv(good) == {"scene_a": T0, "scene_b": T0}
     bad = tmp_path / "bad.csv"
     bad.write_text("path,acquired\nscene_a,yesterday\n")
-    with pytest.raises(ValueError, match="line 2"):
+    with pytest.raises(TimesError, match=r"bad\.csv: line 2"):
         read_times_csv(bad)
     (tmp_path / "cols.csv").write_text("name,when\na,b\n")
-    with pytest.raises(ValueError, match="columns"):
+    with pytest.raises(TimesError, match=r"cols\.csv: .*columns"):
         read_times_csv(tmp_path / "cols.csv")
+    with pytest.raises(TimesError, match=r"none\.csv: cannot read"):
+        read_times_csv(tmp_path / "none.csv")

@@ -8,7 +8,7 @@ share. I/O stays at the edges: :func:`run` reads imagery and returns frames; wri
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,12 +72,13 @@ def run(
     batch_size: int = 8,
     coregister: bool = True,
     flights: pd.DataFrame | None = None,
+    times: Mapping[str, object] | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
     """Estimate stays and dwell intervals at ``airport`` from the images under ``folder``.
 
     Args:
-        folder: folder searched recursively for GeoTIFF/COG scenes.
+        folder: folder searched recursively for scenes, or a STAC ItemCollection JSON file.
         airport: ICAO or IATA code (``ZKPY`` or ``FNJ``).
         aprons: vector file of apron polygons; default a square around the airport.
         type_filter: keep only stays of this ICAO designator (all aircraft are still linked,
@@ -91,13 +92,16 @@ def run(
             ``coreg_status`` columns.
         flights: movements from :func:`dwelltime.flights.read_flights` that tighten the dwell
             bounds (:func:`dwelltime.flights.tighten_with_flights`).
+        times: acquisition times that win over those found in the files, as
+            :func:`dwelltime.scenes.scan` takes them (``--times``:
+            :func:`dwelltime.timesources.read_times_csv`).
         progress: optional callback ``progress(stage, done, total)``.
     """
     from dwelltime.detector import load_detector
 
     site = lookup_airport(airport)
     apron_frame = load_aprons(site, Path(aprons) if aprons else None)
-    found = scan(Path(folder), progress=_stage(progress, "scan"))
+    found = scan(Path(folder), times=times, progress=_stage(progress, "scan"))
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from dwelltime.errors import DwelltimeError
 from dwelltime.stac import local_path
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,11 @@ class NoTimeError(ValueError):
     """No source gave an acquisition time; the message says what was looked at."""
 
 
+class TimesError(DwelltimeError):
+    """A user CSV of acquisition times (``--times``) that cannot be used; the message names
+    the file."""
+
+
 @dataclass(frozen=True)
 class TimeInfo:
     """An acquisition time with where it came from and what the provider said besides."""
@@ -77,22 +83,29 @@ def to_utc(value: object) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def read_times_csv(path: Path) -> dict[str, pd.Timestamp]:
-    """User times from a CSV with a ``path`` (or ``stem``/``scene_id``/``file``) and an
-    ``acquired`` column. ValueError naming the row when a time cannot be read."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        fields = [c.strip().lower() for c in reader.fieldnames or []]
-        key_col = next((c for c in ("path", "stem", "scene_id", "file") if c in fields), None)
-        if key_col is None or "acquired" not in fields:
-            raise ValueError(f"needs columns path (or stem) and acquired, found {fields}")
-        out = {}
-        for n, row in enumerate(reader, start=2):
-            row = {k.strip().lower(): v for k, v in row.items() if k}
-            try:
-                out[row[key_col].strip()] = to_utc(row["acquired"])
-            except ValueError as e:
-                raise ValueError(f"line {n}: {e}") from None
+def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
+    """User times (``scan(times=...)``) from a CSV with a ``path`` (or ``stem``/``scene_id``/
+    ``file``) and an ``acquired`` column. :class:`TimesError` naming the file (and the line,
+    when a time cannot be read) if it cannot be used."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            fields = [c.strip().lower() for c in reader.fieldnames or []]
+            key_col = next((c for c in ("path", "stem", "scene_id", "file") if c in fields), None)
+            if key_col is None or "acquired" not in fields:
+                raise TimesError(
+                    f"{path}: the times CSV needs columns path (or stem) and acquired, "
+                    f"found {fields}"
+                )
+            out = {}
+            for n, row in enumerate(reader, start=2):
+                row = {k.strip().lower(): v for k, v in row.items() if k}
+                try:
+                    out[(row[key_col] or "").strip()] = to_utc(row["acquired"] or "")
+                except ValueError as e:
+                    raise TimesError(f"{path}: line {n}: {e}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TimesError(f"{path}: cannot read the times CSV: {exc}") from exc
     return out
 
 

@@ -221,12 +221,28 @@ def test_a_job_whose_imagery_is_missing_names_its_airport(tmp_path):
         run_batch(load_spec(path))
 
 
-def test_a_flight_log_tightens_the_stays_as_run_flights_does(
+def test_a_jobs_times_date_its_images_as_run_times_does(demo_dir: Path, tmp_path: Path):
+    """An image with no time of its own (the demo's zkpy_04 without its STAC sidecar) is
+    detected at the time the job's ``times`` CSV gives it."""
+    (tmp_path / "imagery").mkdir()
+    shutil.copy(demo_dir / "imagery" / "zkpy_04.tif", tmp_path / "imagery")
+    shutil.copy(demo_dir / "aprons.geojson", tmp_path)
+    (tmp_path / "t.csv").write_text("stem,acquired\nzkpy_04,2023-07-31T05:20:12Z\n")
+    spec = job(tmp_path, "dated")
+    spec.write_text(spec.read_text().replace("aprons.geojson}", "aprons.geojson, times: t.csv}"))
+    summary = run_batch(load_spec(spec))
+    assert (summary.airports[0].done, summary.airports[0].failed) == (1, 0)
+    scenes = pd.read_csv(tmp_path / "dated" / "ZKPY" / "scenes.csv")
+    assert scenes[["time_source", "acquired"]].values.tolist() == [["user", "2023-07-31T05:20:12Z"]]
+
+
+def test_committed_scenes_take_a_flight_log_and_corrected_times(
     small_series: Path, uninterrupted: Path
 ):
-    """The job's committed scenes linked again with flight logs: the job's own log (an Il-62
-    arrival after the last visible absence) bounds the Il-62's arrival, in place of the
-    job-wide one (another airport's movements only)."""
+    """The job's committed scenes linked again with flight logs and a times CSV: the job's
+    own log (an Il-62 arrival after the last visible absence) bounds the Il-62's arrival, in
+    place of the job-wide one (another airport's movements only), and a scene's corrected
+    time holds for its committed rows, without detecting it again."""
     shutil.copytree(uninterrupted, small_series / "flown")
     (small_series / "adsb.csv").write_text(
         "time,airport,event,type\n2023-07-31T20:00:00Z,UUEE,arr,IL62\n"
@@ -234,10 +250,10 @@ def test_a_flight_log_tightens_the_stays_as_run_flights_does(
     (small_series / "sunan.csv").write_text(
         "time,airport,event,type\n2023-07-31T20:00:00Z,ZKPY,arr,IL62\n"
     )
+    (small_series / "t.csv").write_text("stem,acquired\nzkpy_07,2023-08-02T03:00:00Z\n")
     spec = job(small_series, "flown", "flights: adsb.csv\n")
-    spec.write_text(
-        spec.read_text().replace("aprons.geojson}", "aprons.geojson, flights: sunan.csv}")
-    )
+    own = "aprons.geojson, flights: sunan.csv, times: t.csv}"
+    spec.write_text(spec.read_text().replace("aprons.geojson}", own))
     summary = run_batch(load_spec(spec))
     assert summary.airports[0].skipped == len(SCENES)  # linked again, not detected again
 
@@ -250,7 +266,14 @@ def test_a_flight_log_tightens_the_stays_as_run_flights_does(
     assert before["start_bounded_by"] == "zkpy_04"
     assert after["start_bounded_by"] == "flight:1"
     assert after["last_absent_before"] == "2023-07-31T20:00:00Z"
-    assert after["dwell_max_h"] < before["dwell_max_h"] or pd.isna(before["dwell_max_h"])
+    assert (before["last_seen"], after["last_seen"]) == (
+        "2023-08-02T01:50:02Z",
+        "2023-08-02T03:00:00Z",
+    )
+    detections = pd.read_csv(small_series / "flown" / "ZKPY" / "detections.csv")
+    assert set(detections.loc[detections["scene_id"] == "zkpy_07", "acquired"]) == {
+        "2023-08-02T03:00:00Z"
+    }
     assert json.loads((small_series / "flown" / "ZKPY" / "run.json").read_text())["flights"]
 
     spec.write_text(spec.read_text().replace("sunan.csv", "nowhere.csv"))

@@ -17,7 +17,7 @@ def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
             tmp_path,
             "output: out\nworkers: 0\njobs:\n"
             "  - {airport: zkpy, imagery: sunan, aprons: a.geojson, type: IL62}\n"
-            "  - {airport: UUWW, imagery: /abs/images, flights: uuww.csv}\n"
+            "  - {airport: UUWW, imagery: /abs/images, flights: uuww.csv, times: t.csv}\n"
             "flights: all.csv\n",
         )
     )
@@ -36,6 +36,7 @@ def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
         None,  # the job-wide log
         tmp_path / "uuww.csv",
     )
+    assert (first.times, second.times) == (None, tmp_path / "t.csv")
     assert spec.formats == ("gpkg", "csv")  # the default, as `dwelltime run`
 
 

@@ -48,6 +48,32 @@ def test_no_usable_scene_and_strict_exit_1(demo_subset, demo_dir, tmp_path):
     assert invoke(*args, "--strict").exit_code == 1
 
 
+def test_times_give_images_without_one_their_acquisition_time(demo_dir, tmp_path):
+    """An image with no time in its file, tags or sidecars is skipped, naming ``--times``;
+    with ``--times`` it is used, at the CSV's time."""
+    import shutil
+
+    import pandas as pd
+
+    folder = tmp_path / "imagery"
+    folder.mkdir()
+    shutil.copy(demo_dir / "imagery" / "zkpy_04.tif", folder)  # without its STAC sidecar
+    args = ("run", folder, "--airport", "ZKPY", "--aprons", demo_dir / "aprons.geojson")
+    without = invoke(*args)
+    assert without.exit_code == 1 and "zkpy_04.tif" in without.output
+    assert "--times" in without.output
+    times = tmp_path / "times.csv"
+    times.write_text("stem,acquired\nzkpy_04,2023-07-31T14:20:12+09:00\n")
+    out = tmp_path / "out"
+    result = invoke(*args, "--times", times, "--out", out, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    scenes = pd.read_csv(out / "scenes.csv")
+    assert scenes[["time_source", "acquired"]].values.tolist() == [["user", "2023-07-31T05:20:12Z"]]
+    times.write_text("stem,acquired\nzkpy_04,later\n")
+    bad = invoke(*args, "--times", times)
+    assert bad.exit_code == 2 and "times.csv: line 2" in bad.output
+
+
 def test_demo_prints_the_il62_stay_and_writes_results(demo_dir: Path, tmp_path):
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "series").symlink_to(demo_dir)  # the series is rendered once per session

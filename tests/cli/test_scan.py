@@ -75,7 +75,7 @@ def test_bad_times_csv_is_a_usage_error(folder, tmp_path):
     times.write_text("stem,acquired\nx,not a time\n")
     result = _scan(folder, "--times", times)
     assert result.exit_code == 2
-    assert "--times" in result.stderr
+    assert "--times" in result.stderr and "times.csv: line 2" in result.stderr
 
 
 def test_out_writes_scenes_and_refuses_to_overwrite(folder, tmp_path):

@@ -36,7 +36,7 @@ from dwelltime.pipeline import (
     write_result,
 )
 from dwelltime.scenes import Scene, scan
-from dwelltime.schema import STAY_COLUMNS, empty_frame
+from dwelltime.schema import STAY_COLUMNS, UTC_TIMESTAMP, empty_frame
 from dwelltime.tiling import TileSpec
 
 if TYPE_CHECKING:
@@ -155,12 +155,13 @@ def _prepare(job: AirportJob, spec: BatchSpec, retry_failed: bool) -> _Prepared:
     """An airport's aprons, scenes (those still to do apart), store and flight log, read
     before the detector is loaded: a bad input stops the job at once, naming the airport."""
     from dwelltime.flights import read_flights
+    from dwelltime.timesources import read_times_csv
 
     site = lookup_airport(job.airport)
     flights_csv = job.flights or spec.flights
     try:
         aprons = load_aprons(site, job.aprons)
-        found = scan(job.imagery)
+        found = scan(job.imagery, times=read_times_csv(job.times) if job.times else None)
         flights = read_flights(flights_csv) if flights_csv else None
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
         raise DwelltimeError(f"{site.icao}: {exc}") from exc
@@ -356,8 +357,15 @@ def _worker_detector(weights, device, compiled, precision):
 
 
 def _assemble(p: _Prepared) -> RunResult:
-    """The airport's tables from its committed scenes, in a deterministic order."""
+    """The airport's tables from its committed scenes, in a deterministic order. Rows take
+    their scene's acquisition time as scanned now: a time corrected (``times``, a sidecar)
+    after a scene was committed holds without detecting it again (a committed scene no
+    longer scanned keeps its committed time)."""
     coverage, detections = p.store.load(p.site.crs)
+    acquired = {s.scene_id: s.acquired for s in p.scenes}
+    for frame in (coverage, detections):
+        now = frame["scene_id"].map(acquired).astype(UTC_TIMESTAMP)
+        frame["acquired"] = now.where(now.notna(), frame["acquired"])
     return link_scenes(
         p.site,
         p.aprons,

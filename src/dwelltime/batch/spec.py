@@ -17,13 +17,15 @@ precision: auto              # auto | bf16 | fp32 | int8 (auto: bf16 on CUDA and
 flights: null                # a flight-tracking CSV for every job without its own `flights`
 jobs:
   - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62,
-     flights: sunan_adsb.csv}
+     flights: sunan_adsb.csv, times: sunan_times.csv}
   - {airport: UUWW, imagery: vnukovo/items.json}   # a STAC ItemCollection of local files
 ```
 ``imagery`` is a folder or a STAC ItemCollection JSON file (:mod:`dwelltime.stac`).
 ``flights`` is a CSV as ``dwelltime run --flights`` reads it (:mod:`dwelltime.flights`; its
-rows are matched to stays by airport, so one file may serve every job). Relative paths are
-taken from the folder holding the YAML file. Unknown keys are refused.
+rows are matched to stays by airport, so one file may serve every job); ``times`` one as
+``--times`` reads it: acquisition times of the job's images that win over those in the files
+(:func:`dwelltime.timesources.read_times_csv`). Relative paths are taken from the folder
+holding the YAML file. Unknown keys are refused.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class AirportJob:
     aprons: Path | None = None
     type: str | None = None
     flights: Path | None = None  # flight-tracking CSV; None: the spec's ``flights``
+    times: Path | None = None  # CSV of the images' acquisition times (``--times``)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ def load_spec(path: Path) -> BatchSpec:
                 aprons=path_of("aprons", entry, where),
                 type=entry.get("type"),
                 flights=path_of("flights", entry, where),
+                times=path_of("times", entry, where),
             )
         )
     paths = ("output", "jobs", "flights")

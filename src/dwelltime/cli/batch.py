@@ -42,7 +42,8 @@ def batch(
     flights: adsb.csv     # flight-tracking CSV (as run --flights) for jobs without their own
     jobs:
       - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
-      - {airport: UUWW, imagery: vnukovo/, flights: vnukovo_movements.csv}
+      - {airport: UUWW, imagery: vnukovo/, flights: vnukovo_movements.csv,
+         times: vnukovo_times.csv}   # acquisition times, as run --times
 
     Each scene's results are committed as soon as it is done, so a killed job started again
     skips the finished scenes. Per airport the outputs of `dwelltime run` go to

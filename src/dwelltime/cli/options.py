@@ -49,6 +49,30 @@ formats_option = click.option(
 )
 
 
+def _read_times(ctx: click.Context, param: click.Parameter, value: Path | None) -> object:
+    """The acquisition times of ``--times`` (:func:`dwelltime.timesources.read_times_csv`),
+    or None."""
+    if value is None:
+        return None
+    from dwelltime.timesources import TimesError, read_times_csv
+
+    try:
+        return read_times_csv(value)
+    except TimesError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+
+
+times_option = click.option(
+    "--times",
+    "times",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    callback=_read_times,
+    help="CSV of acquisition times (columns path or stem, and acquired, ISO 8601; no zone "
+    "means UTC). These win over every time found in the files.",
+)
+
+
 def _read_flights(ctx: click.Context, param: click.Parameter, value: Path | None) -> object:
     """The movements of ``--flights`` (:func:`dwelltime.flights.read_flights`), or None."""
     if value is None:

@@ -17,6 +17,7 @@ from dwelltime.cli.options import (
     overwrite_option,
     precision_option,
     quiet,
+    times_option,
     type_option,
     weights_option,
 )
@@ -40,6 +41,7 @@ def run_and_report(
     precision: str,
     strict: bool,
     flights: pd.DataFrame | None = None,
+    times: dict | None = None,
 ) -> None:
     """Run the pipeline, print the stays table, write outputs; exit 1 on failure."""
     from dwelltime import pipeline
@@ -61,6 +63,7 @@ def run_and_report(
                 type_filter=type_filter,
                 detector=detector,
                 flights=flights,
+                times=times,
                 progress=progress,
             )
     except UnknownAirportError as exc:
@@ -101,6 +104,7 @@ def run_and_report(
 @precision_option
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any input could not be used.")
 @flights_option
+@times_option
 @click.pass_context
 def run(ctx: click.Context, folder: Path, **options: object) -> None:
     """Find aircraft in every image of FOLDER and estimate how long each stayed.

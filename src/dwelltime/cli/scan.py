@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dwelltime.cli.options import formats_option, out_option, overwrite_option, quiet
+from dwelltime.cli.options import formats_option, out_option, overwrite_option, quiet, times_option
 
 #: The columns of the printed scan table.
 SCAN_TABLE_COLUMNS = (
@@ -24,14 +24,7 @@ SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands"}
 
 @click.command()
 @click.argument("folder", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--times",
-    "times_csv",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="CSV of acquisition times (columns path or stem, and acquired, ISO 8601; no zone "
-    "means UTC). These win over every time found in the files.",
-)
+@times_option
 @out_option
 @formats_option
 @overwrite_option
@@ -40,7 +33,7 @@ SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands"}
 def scan(
     ctx: click.Context,
     folder: Path,
-    times_csv: Path | None,
+    times: dict | None,
     out: Path | None,
     formats: tuple[str, ...],
     overwrite: bool,
@@ -71,14 +64,7 @@ def scan(
     from dwelltime.scenes import scan as scan_folder
     from dwelltime.scenes import scenes_frame
     from dwelltime.tables import format_table
-    from dwelltime.timesources import read_times_csv
 
-    times = None
-    if times_csv is not None:
-        try:
-            times = read_times_csv(times_csv)
-        except (ValueError, KeyError, OSError) as exc:
-            raise click.BadParameter(f"{times_csv}: {exc}", param_hint="--times") from exc
     with stage_bars(disable=quiet(ctx)) as progress:
         result = scan_folder(folder, times=times, progress=lambda d, n: progress("scan", d, n))
     for err in result.errors:
