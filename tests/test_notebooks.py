@@ -93,17 +93,31 @@ def test_sunan_notebook_tells_the_story(demo_dir, kernels, tmp_path):
 
 
 def test_your_imagery_notebook_reports_what_it_skipped(demo_dir, kernels, tmp_path):
-    """A user's folder: four demo scenes with their sidecars and one broken file."""
+    """A user's folder: four demo scenes with their sidecars and one broken file, with a
+    corrected acquisition time (``TIMES``) and a flight log (``FLIGHTS``) that records the
+    Il-62M's arrival."""
     folder = tmp_path / "my_images"
     folder.mkdir()
     for stem in ("zkpy_04", "zkpy_05", "zkpy_06", "zkpy_07"):
         for path in (demo_dir / "imagery").glob(f"{stem}*"):
             shutil.copy(path, folder / path.name)
     (folder / "broken.tif").write_bytes(b"not a tiff")
-    parameters = {"IMAGERY": folder, "APRONS": demo_dir / "aprons.geojson", "TYPE": "IL62"}
+    (tmp_path / "times.csv").write_text("stem,acquired\nzkpy_07,2023-08-02T03:00:00Z\n")
+    (tmp_path / "adsb.csv").write_text(
+        "time,airport,event,type\n2023-07-31T20:00:00Z,ZKPY,arr,IL62\n"
+    )
+    parameters = {
+        "IMAGERY": folder,
+        "APRONS": demo_dir / "aprons.geojson",
+        "TYPE": "IL62",
+        "TIMES": tmp_path / "times.csv",
+        "FLIGHTS": tmp_path / "adsb.csv",
+    }
     nb = run_notebook("02_your_imagery.ipynb", parameters, kernels, tmp_path)
     assert len(outputs(nb, "image/png")) >= 6
     text = "".join(outputs(nb, "stream"))
     assert "4 scene(s) found, 1 file(s) unusable" in text
+    assert "2023-08-02 03:00" in text  # the Il-62M's last sighting, at the corrected time
     tables = "".join(outputs(nb, "text/plain"))
     assert "broken.tif" in tables
+    assert "flight:1" in tables  # what bounds its arrival

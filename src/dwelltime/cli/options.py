@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -49,17 +50,25 @@ formats_option = click.option(
 )
 
 
-def _read_times(ctx: click.Context, param: click.Parameter, value: Path | None) -> object:
-    """The acquisition times of ``--times`` (:func:`dwelltime.timesources.read_times_csv`),
-    or None."""
-    if value is None:
-        return None
-    from dwelltime.timesources import TimesError, read_times_csv
+def _read_file_with(reader: str) -> Callable[[click.Context, click.Parameter, Path | None], object]:
+    """A click callback: the option's file as ``reader`` ("module:function", imported when
+    the option is given) reads it, or None; the reader's :class:`DwelltimeError` (which
+    names the file) becomes a usage error of the option."""
+    module, name = reader.split(":")
 
-    try:
-        return read_times_csv(value)
-    except TimesError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    def callback(ctx: click.Context, param: click.Parameter, value: Path | None) -> object:
+        if value is None:
+            return None
+        import importlib
+
+        from dwelltime.errors import DwelltimeError
+
+        try:
+            return getattr(importlib.import_module(module), name)(value)
+        except DwelltimeError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+
+    return callback
 
 
 times_option = click.option(
@@ -67,30 +76,15 @@ times_option = click.option(
     "times",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    callback=_read_times,
+    callback=_read_file_with("dwelltime.timesources:read_times_csv"),
     help="CSV of acquisition times (columns path or stem, and acquired, ISO 8601; no zone "
     "means UTC). These win over every time found in the files.",
 )
-
-
-def _read_flights(ctx: click.Context, param: click.Parameter, value: Path | None) -> object:
-    """The movements of ``--flights`` (:func:`dwelltime.flights.read_flights`), or None."""
-    if value is None:
-        return None
-    from dwelltime.errors import DwelltimeError
-    from dwelltime.flights import read_flights
-
-    try:
-        return read_flights(value)
-    except DwelltimeError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
-
-
 flights_option = click.option(
     "--flights",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    callback=_read_flights,
+    callback=_read_file_with("dwelltime.flights:read_flights"),
     help="Flight-tracking CSV (columns time, airport, event arr/dep, type): a recorded "
     "arrival or departure of a stay's type between a sighting and the nearest visible "
     "absence tightens that bound.",
