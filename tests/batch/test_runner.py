@@ -221,6 +221,22 @@ def test_a_job_whose_imagery_is_missing_names_its_airport(tmp_path):
         run_batch(load_spec(path))
 
 
+def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, uninterrupted: Path):
+    """``link``: sightings over 12 h apart never join (the demo scenes are 20-24 h apart),
+    so every stay is one sighting; the rules are recorded."""
+    shutil.copytree(uninterrupted, small_series / "gapped")
+    rules = "link: {max_gap_h: 12, rejoin_gaps: false}\n"
+    summary = run_batch(load_spec(job(small_series, "gapped", rules)))
+    stays = {
+        f: pd.read_csv(f / "ZKPY" / "stays.csv") for f in (uninterrupted, small_series / "gapped")
+    }
+    before, after = stays.values()
+    assert summary.airports[0].stays == len(after) > len(before)
+    assert after["n_seen"].max() == 1 < before["n_seen"].max()
+    made = json.loads((small_series / "gapped" / "ZKPY" / "run.json").read_text())
+    assert made["link"]["max_gap_h"] == 12
+
+
 def test_a_jobs_times_date_its_images_as_run_times_does(demo_dir: Path, tmp_path: Path):
     """An image with no time of its own (the demo's zkpy_04 without its STAC sidecar) is
     detected at the time the job's ``times`` CSV gives it."""

@@ -37,6 +37,18 @@ def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
         tmp_path / "uuww.csv",
     )
     assert (first.times, second.times) == (None, tmp_path / "t.csv")
+    assert spec.link is None  # LinkConfig()'s rules
+
+
+def test_spec_takes_linking_rules(tmp_path):
+    from dwelltime.linking import LinkConfig
+
+    text = (
+        "output: o\nlink: {link_moves: true, max_gap_h: null}\n"
+        "jobs:\n  - {airport: ZKPY, imagery: x}\n"
+    )
+    spec = load_spec(write(tmp_path, text))
+    assert spec.link == LinkConfig(link_moves=True, max_gap_h=None)
     assert spec.formats == ("gpkg", "csv")  # the default, as `dwelltime run`
 
 
@@ -76,6 +88,9 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
         ("output: o\nformats: []\njobs:\n  - {airport: ZKPY, imagery: x}\n", "formats"),
         ("output: o\nprecision: fp16\njobs:\n  - {airport: ZKPY, imagery: x}\n", "fp16"),
         ("output: o\nflights: 3\njobs:\n  - {airport: ZKPY, imagery: x}\n", "`flights`"),
+        ("output: o\nlink: {moves: 1}\njobs:\n  - {airport: ZKPY, imagery: x}\n", "moves"),
+        ("output: o\nlink: {max_gap_h: -1}\njobs:\n  - {airport: ZKPY, imagery: x}\n", "max_gap_h"),
+        ("output: o\nlink: [1]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "mapping of linking"),
         (
             "output: o\njobs:\n  - {airport: ZKPY, imagery: x, flights: [a.csv]}\n",
             r"jobs\[0\]: `flights` must be a file path",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -23,11 +24,14 @@ def test_run_writes_outputs_and_refuses_to_overwrite(demo_subset, demo_dir, tmp_
     folder = demo_subset("zkpy_05", "zkpy_07")
     out = tmp_path / "out"
     args = ("run", folder, "--airport", "ZKPY", "--aprons", demo_dir / "aprons.geojson")
-    result = invoke(*args, "--out", out, "--format", "gpkg", "--format", "geojson")
+    formats = ("--format", "gpkg", "--format", "geojson")
+    result = invoke(*args, "--out", out, *formats, "--max-gap", "48", "--prior-strength", "none")
     assert result.exit_code == 0, result.output
     assert "2 scenes" in result.output and "stay" in result.output
     for name in ("dwelltime.gpkg", "stays.geojson", "detections.geojson", "timeline.png"):
         assert (out / name).exists(), name
+    link = json.loads((out / "run.json").read_text())["link"]  # the linking rules given
+    assert (link["max_gap_h"], link["prior_strength"], link["link_moves"]) == (48.0, None, False)
     again = invoke(*args, "--out", out, "--format", "gpkg")
     assert again.exit_code == 1
     assert "--overwrite" in again.output

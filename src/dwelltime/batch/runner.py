@@ -121,10 +121,11 @@ def run_batch(
                 finished += 1
                 if progress:
                     progress(p.job.airport, finished, total)
-            result = _assemble(p)
+            result = _assemble(p, spec)
             result.provenance = provenance(
                 detector,
                 tile_size_px=spec.tile_size_px,
+                link_config=spec.link,
                 flights=p.flights is not None,
                 type_filter=p.job.type,
             )
@@ -356,11 +357,11 @@ def _worker_detector(weights, device, compiled, precision):
     return load_detector(weights, device=device, compiled=compiled, precision=precision)
 
 
-def _assemble(p: _Prepared) -> RunResult:
-    """The airport's tables from its committed scenes, in a deterministic order. Rows take
-    their scene's acquisition time as scanned now: a time corrected (``times``, a sidecar)
-    after a scene was committed holds without detecting it again (a committed scene no
-    longer scanned keeps its committed time)."""
+def _assemble(p: _Prepared, spec: BatchSpec) -> RunResult:
+    """The airport's tables from its committed scenes, in a deterministic order, linked by
+    the job's rules and flight log. Rows take their scene's acquisition time as scanned now:
+    a time corrected (``times``, a sidecar) after a scene was committed holds without
+    detecting it again (a committed scene no longer scanned keeps its committed time)."""
     coverage, detections = p.store.load(p.site.crs)
     acquired = {s.scene_id: s.acquired for s in p.scenes}
     for frame in (coverage, detections):
@@ -372,6 +373,7 @@ def _assemble(p: _Prepared) -> RunResult:
         p.scenes,
         coverage,
         detections,
+        link_config=spec.link,
         flights=p.flights,
         type_filter=p.job.type,
     )

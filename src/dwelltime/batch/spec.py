@@ -15,6 +15,7 @@ compile: false               # torch.compile the network (GPU jobs: ~1.6× faste
 precision: auto              # auto | bf16 | fp32 | int8 (auto: bf16 on CUDA and on CPUs with
                              # native bf16, int8 on other x86 CPUs; with compile: fp32 there)
 flights: null                # a flight-tracking CSV for every job without its own `flights`
+link: {link_moves: true}     # linking rules (dwelltime.linking.LinkConfig), as run's options
 jobs:
   - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62,
      flights: sunan_adsb.csv, times: sunan_times.csv}
@@ -24,17 +25,23 @@ jobs:
 ``flights`` is a CSV as ``dwelltime run --flights`` reads it (:mod:`dwelltime.flights`; its
 rows are matched to stays by airport, so one file may serve every job); ``times`` one as
 ``--times`` reads it: acquisition times of the job's images that win over those in the files
-(:func:`dwelltime.timesources.read_times_csv`). Relative paths are taken from the folder
-holding the YAML file. Unknown keys are refused.
+(:func:`dwelltime.timesources.read_times_csv`). ``link`` sets fields of
+:class:`dwelltime.linking.LinkConfig` (``max_visible_misses``, ``max_gap_h``, ``link_moves``,
+``prior_strength``… as ``dwelltime run --max-misses`` etc.) for every airport. Relative paths
+are taken from the folder holding the YAML file. Unknown keys are refused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dwelltime.errors import DwelltimeError
 from dwelltime.precision import PRECISIONS
+
+if TYPE_CHECKING:
+    from dwelltime.linking import LinkConfig
 
 
 class JobSpecError(DwelltimeError):
@@ -69,6 +76,7 @@ class BatchSpec:
     compile: bool = False
     precision: str = "auto"
     flights: Path | None = None  # flight-tracking CSV of the jobs without their own
+    link: LinkConfig | None = None  # linking rules; None: LinkConfig()
 
     def __post_init__(self) -> None:
         from dwelltime.io import check_formats
@@ -136,14 +144,33 @@ def load_spec(path: Path) -> BatchSpec:
                 times=path_of("times", entry, where),
             )
         )
-    paths = ("output", "jobs", "flights")
-    options = {k: v for k, v in raw.items() if k not in paths and v is not None}
+    read_here = ("output", "jobs", "flights", "link")
+    options = {k: v for k, v in raw.items() if k not in read_here and v is not None}
     return BatchSpec(
         output=base / raw["output"],
         jobs=tuple(jobs),
         flights=path_of("flights", raw, str(path)),
+        link=_link_config(raw.get("link"), f"{path}: link"),
         **options,
     )
+
+
+def _link_config(settings: object, where: str) -> LinkConfig | None:
+    """The ``link`` mapping as a :class:`~dwelltime.linking.LinkConfig` (None when not
+    given); unknown fields and bad values are refused, naming them."""
+    from dwelltime.linking import LinkConfig
+
+    if settings is None:
+        return None
+    if not isinstance(settings, dict):
+        raise JobSpecError(
+            f"{where}: give a mapping of linking settings, e.g. {{link_moves: true}}"
+        )
+    _refuse_unknown(settings, LinkConfig, where)
+    try:
+        return LinkConfig(**settings)
+    except (TypeError, ValueError) as exc:
+        raise JobSpecError(f"{where}: {exc}") from None
 
 
 def _check_airports(jobs: tuple[AirportJob, ...]) -> None:

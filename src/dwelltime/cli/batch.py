@@ -40,6 +40,7 @@ def batch(
     precision: auto       # bf16 | fp32 (auto: bf16 on CUDA, CPUs with native bf16)
     formats: [gpkg, csv]  # also geojson, parquet
     flights: adsb.csv     # flight-tracking CSV (as run --flights) for jobs without their own
+    link: {max_gap_h: 96} # linking rules (LinkConfig fields), as run's --max-gap etc.
     jobs:
       - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
       - {airport: UUWW, imagery: vnukovo/, flights: vnukovo_movements.csv,

@@ -10,6 +10,7 @@ import click
 from dwelltime.cli.options import (
     flights_option,
     formats_option,
+    link_options,
     out_option,
     overwrite_option,
     quiet,
@@ -18,6 +19,8 @@ from dwelltime.cli.options import (
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from dwelltime.linking import LinkConfig
 
 TIMELINE_NAME = "timeline.png"
 
@@ -34,34 +37,7 @@ TIMELINE_NAME = "timeline.png"
     help="GeoPackage holding the 'coverage' layer. Default: the DETECTIONS file itself.",
 )
 @type_option
-@click.option(
-    "--max-misses",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Consecutive missed detections (stand visible, aircraft not found) a stay survives. "
-    "Default 1.",
-)
-@click.option(
-    "--max-gap",
-    "max_gap_h",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Hours between two sightings beyond which they are different stays; 0 for no limit. "
-    "Default 72.",
-)
-@click.option(
-    "--link-moves",
-    is_flag=True,
-    help="Join a stay that ends with one of the same type starting at the next scene on "
-    "another stand (a towed aircraft). Default: a tow starts a new stay.",
-)
-@click.option(
-    "--prior-strength",
-    metavar="STAYS|none",
-    default=None,
-    help="Weight, in stays, that the log-uniform prior keeps in the dwell estimate's prior "
-    "fitted to this airport's stays; 'none' for the log-uniform prior alone. Default 2.",
-)
+@link_options
 @flights_option
 @out_option
 @formats_option
@@ -72,10 +48,7 @@ def link(
     detections_path: Path,
     coverage_path: Path | None,
     type_filter: str | None,
-    max_misses: int | None,
-    max_gap_h: float | None,
-    link_moves: bool,
-    prior_strength: str | None,
+    link_config: LinkConfig,
     flights: pd.DataFrame | None,
     out: Path | None,
     formats: tuple[str, ...],
@@ -97,8 +70,6 @@ def link(
     Exit status: 0 done, 1 outputs exist (see --overwrite), 2 bad usage (including a missing
     or unreadable layer).
     """
-    import dataclasses
-
     from dwelltime import __version__
     from dwelltime.cli.progress import stage_bars
     from dwelltime.errors import DwelltimeError
@@ -113,7 +84,7 @@ def link(
         write_layers,
         write_provenance,
     )
-    from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
+    from dwelltime.linking import dwell_priors, for_coregistered, link_stays
     from dwelltime.pipeline import link_provenance
     from dwelltime.report import of_type, plot_timeline, stays_table
 
@@ -134,14 +105,7 @@ def link(
     if coverage.crs != detections.crs and coverage.crs is not None:
         coverage = coverage.to_crs(detections.crs)
 
-    overrides = {"max_visible_misses": max_misses, "link_moves": link_moves or None}
-    config = dataclasses.replace(
-        LinkConfig(), **{k: v for k, v in overrides.items() if v is not None}
-    )
-    if max_gap_h is not None:
-        config = dataclasses.replace(config, max_gap_h=max_gap_h or None)
-    if prior_strength is not None:
-        config = dataclasses.replace(config, prior_strength=_strength(prior_strength))
+    config = link_config
     source = detections_path if detections_path.is_dir() else detections_path.parent
     record = {
         **read_provenance(source),
@@ -194,18 +158,3 @@ def _read(path: Path, layer: str, hint: str):
         return read_layer(path, layer)
     except (ValueError, OSError, RuntimeError) as exc:  # pyogrio errors are RuntimeErrors
         raise click.BadParameter(str(exc), param_hint=hint) from exc
-
-
-def _strength(text: str) -> float | None:
-    """``--prior-strength``: a number of stays (≥ 0), or None for 'none'."""
-    if text.strip().lower() == "none":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 0:
-        raise click.BadParameter(
-            f"{text!r}: give a number of stays (0 or more) or 'none'", param_hint="--prior-strength"
-        )
-    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,3 +117,84 @@ weights_option = click.option(
 def quiet(ctx: click.Context) -> bool:
     """Whether the group was called with ``--quiet`` (no progress bars then)."""
     return bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
+
+
+def _prior_strength(text: str) -> float | None:
+    """``--prior-strength``: a number of stays (≥ 0), or None for 'none'."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:
+        raise click.BadParameter(
+            f"{text!r}: give a number of stays (0 or more) or 'none'", param_hint="--prior-strength"
+        )
+    return value
+
+
+_LINK_OPTIONS = (
+    click.option(
+        "--max-misses",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Consecutive missed detections (stand visible, aircraft not found) a stay "
+        "survives. Default 1.",
+    ),
+    click.option(
+        "--max-gap",
+        "max_gap_h",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="Hours between two sightings beyond which they are different stays; 0 for no "
+        "limit. Default 72.",
+    ),
+    click.option(
+        "--link-moves",
+        is_flag=True,
+        help="Join a stay that ends with one of the same type starting at the next scene on "
+        "another stand (a towed aircraft). Default: a tow starts a new stay.",
+    ),
+    click.option(
+        "--prior-strength",
+        metavar="STAYS|none",
+        default=None,
+        help="Weight, in stays, that the log-uniform prior keeps in the dwell estimate's prior "
+        "fitted to this airport's stays; 'none' for the log-uniform prior alone. Default 2.",
+    ),
+)
+
+
+def link_options(command: Callable) -> Callable:
+    """The linking rules a user may change (``--max-misses``, ``--max-gap``,
+    ``--link-moves``, ``--prior-strength``), handed to ``command`` as one ``link_config``
+    (:class:`dwelltime.linking.LinkConfig`: the defaults where an option is not given)."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: object,
+        max_misses: int | None,
+        max_gap_h: float | None,
+        link_moves: bool,
+        prior_strength: str | None,
+        **kwargs: object,
+    ) -> object:
+        import dataclasses
+
+        from dwelltime.linking import LinkConfig
+
+        changes: dict[str, object] = {}
+        if max_misses is not None:
+            changes["max_visible_misses"] = max_misses
+        if max_gap_h is not None:
+            changes["max_gap_h"] = max_gap_h or None  # 0: no limit
+        if link_moves:
+            changes["link_moves"] = True
+        if prior_strength is not None:
+            changes["prior_strength"] = _prior_strength(prior_strength)
+        return command(*args, link_config=dataclasses.replace(LinkConfig(), **changes), **kwargs)
+
+    for option in reversed(_LINK_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper

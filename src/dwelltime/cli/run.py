@@ -13,6 +13,7 @@ from dwelltime.cli.options import (
     device_option,
     flights_option,
     formats_option,
+    link_options,
     out_option,
     overwrite_option,
     precision_option,
@@ -24,6 +25,8 @@ from dwelltime.cli.options import (
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from dwelltime.linking import LinkConfig
 
 
 def run_and_report(
@@ -42,6 +45,7 @@ def run_and_report(
     strict: bool,
     flights: pd.DataFrame | None = None,
     times: dict | None = None,
+    link_config: LinkConfig | None = None,
 ) -> None:
     """Run the pipeline, print the stays table, write outputs; exit 1 on failure."""
     from dwelltime import pipeline
@@ -62,6 +66,7 @@ def run_and_report(
                 aprons=aprons,
                 type_filter=type_filter,
                 detector=detector,
+                link_config=link_config,
                 flights=flights,
                 times=times,
                 progress=progress,
@@ -103,6 +108,7 @@ def run_and_report(
 @device_option
 @precision_option
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any input could not be used.")
+@link_options
 @flights_option
 @times_option
 @click.pass_context
