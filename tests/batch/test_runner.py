@@ -237,21 +237,6 @@ def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, unin
     assert made["link"]["max_gap_h"] == 12
 
 
-def test_a_jobs_times_date_its_images_as_run_times_does(demo_dir: Path, tmp_path: Path):
-    """An image with no time of its own (the demo's zkpy_04 without its STAC sidecar) is
-    detected at the time the job's ``times`` CSV gives it."""
-    (tmp_path / "imagery").mkdir()
-    shutil.copy(demo_dir / "imagery" / "zkpy_04.tif", tmp_path / "imagery")
-    shutil.copy(demo_dir / "aprons.geojson", tmp_path)
-    (tmp_path / "t.csv").write_text("stem,acquired\nzkpy_04,2023-07-31T05:20:12Z\n")
-    spec = job(tmp_path, "dated")
-    spec.write_text(spec.read_text().replace("aprons.geojson}", "aprons.geojson, times: t.csv}"))
-    summary = run_batch(load_spec(spec))
-    assert (summary.airports[0].done, summary.airports[0].failed) == (1, 0)
-    scenes = pd.read_csv(tmp_path / "dated" / "ZKPY" / "scenes.csv")
-    assert scenes[["time_source", "acquired"]].values.tolist() == [["user", "2023-07-31T05:20:12Z"]]
-
-
 def test_committed_scenes_take_a_flight_log_and_corrected_times(
     small_series: Path, uninterrupted: Path
 ):
@@ -296,4 +281,7 @@ def test_committed_scenes_take_a_flight_log_and_corrected_times(
     from dwelltime.errors import DwelltimeError
 
     with pytest.raises(DwelltimeError, match=r"^ZKPY: .*nowhere\.csv"):
+        run_batch(load_spec(spec))
+    (small_series / "t.csv").write_text("stem,acquired\nzkpy_07,soon\n")
+    with pytest.raises(DwelltimeError, match=r"^ZKPY: .*t\.csv: line 2"):
         run_batch(load_spec(spec))
