@@ -139,6 +139,32 @@ def test_detector_runs_int8_only_with_a_calibration(trained_like, monkeypatch):
     assert det.type_probs.shape[1] == len(classes)
 
 
+def test_detectors_of_one_weights_file_share_its_int8_network(trained_like):
+    """Built once per weights file (sha256), kernels and calibration; anew without a file."""
+    calibration = int8.calibrate(trained_like, [_images(2)])
+    rescaled = {
+        **calibration,
+        "activations": {k: [2 * s, z] for k, (s, z) in calibration["activations"].items()},
+    }
+
+    def network(sha256: str | None, calibration: dict = calibration):
+        source = {"weights": "w.safetensors", "sha256": sha256} if sha256 else None
+        return Detector(
+            trained_like,
+            classes=["IL62", "T204", "unknown"],
+            device="cpu",
+            precision="int8",
+            int8_calibration=calibration,
+            source=source,
+        ).network
+
+    first = network("aa")
+    assert network("aa") is first
+    assert network("bb") is not first and network("aa", rescaled) is not first
+    assert network(None) is not network(None)
+    assert len(int8._BUILT) <= int8._BUILT_KEPT
+
+
 def test_auto_falls_back_to_fp32_when_the_calibration_does_not_fit(
     trained_like, monkeypatch, caplog
 ):

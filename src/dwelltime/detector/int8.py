@@ -13,7 +13,8 @@ little. The refiner stays in fp32 too.
 Activation ranges come from a calibration made once per weights file
 (``scripts/calibrate_int8.py``) and stored in the model card under ``int8``, as the
 quantisation scale and zero point of each observed graph node, so loading needs no
-calibration data and gives the same network every time (about 2 s on 2 threads).
+calibration data and gives the same network every time (about 3 s on 2 threads; once per
+weights file in a process: :func:`shared_int8_network`).
 
 torch marks ``torch.ao.quantization`` as deprecated in favour of torchao; while a torch has
 it, this module works, and :func:`unavailable` says why not when it does not.
@@ -22,7 +23,9 @@ it, this module works, and :func:`unavailable` says why not when it does not.
 from __future__ import annotations
 
 import copy
+import json
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -108,6 +111,33 @@ def int8_network(model: OrientedCenterNet, calibration: dict[str, Any]) -> nn.Mo
     with _quiet():
         network = torch.ao.quantization.quantize_fx.convert_fx(prepared)
     return network.eval()
+
+
+#: int8 networks built in this process, most recently used last, by (weights sha256, kernels,
+#: calibration): a notebook, a Dask worker or a test session loads the same weights again
+#: and again, and building one takes about 3 s on 2 threads. Detectors share them: they
+#: only run inference.
+_BUILT: OrderedDict[tuple[str, str, str], nn.Module] = OrderedDict()
+#: How many :data:`_BUILT` keeps.
+_BUILT_KEPT = 4
+
+
+def shared_int8_network(
+    model: OrientedCenterNet, calibration: dict[str, Any], weights_sha256: str | None
+) -> nn.Module:
+    """:func:`int8_network`, built once in this process per weights file (its
+    ``weights_sha256``), kernels and calibration; built anew when ``weights_sha256`` is None
+    (weights that are not a file's)."""
+    if weights_sha256 is None:
+        return int8_network(model, calibration)
+    key = (weights_sha256, kernels(), json.dumps(calibration, sort_keys=True))
+    if key not in _BUILT:
+        _BUILT[key] = int8_network(model, calibration)
+        while len(_BUILT) > _BUILT_KEPT:
+            _BUILT.popitem(last=False)
+    _BUILT.move_to_end(key)
+    torch.backends.quantized.engine = key[1]  # as when it was built (int8_network)
+    return _BUILT[key]
 
 
 def _prepared(model: OrientedCenterNet) -> torch.fx.GraphModule:

@@ -190,7 +190,9 @@ class Detector:
         self.network: torch.nn.Module = DenseNetwork(self.model)
         if self.precision == "int8":
             try:
-                self.network = int8.int8_network(self.model, int8_calibration)
+                self.network = int8.shared_int8_network(
+                    self.model, int8_calibration, (source or {}).get("sha256")
+                )
             except ValueError as exc:
                 if precision == "int8":
                     raise
