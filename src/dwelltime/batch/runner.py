@@ -96,9 +96,11 @@ def run_batch(
 ) -> BatchSummary:
     """Process every job of ``spec``; see the module docstring."""
     from dwelltime.detector import load_detector
+    from dwelltime.flights import read_flights
 
     start = time.perf_counter()
-    prepared = [_prepare(job, spec, retry_failed) for job in spec.jobs]
+    flight_log = functools.cache(read_flights)  # a job-wide log is read once, not per airport
+    prepared = [_prepare(job, spec, retry_failed, flight_log) for job in spec.jobs]
     detector = load_detector(
         weights, device=spec.device, compiled=spec.compile, precision=spec.precision
     )
@@ -152,10 +154,15 @@ class _Prepared:
     flights: pd.DataFrame | None  # movements that tighten the dwell bounds
 
 
-def _prepare(job: AirportJob, spec: BatchSpec, retry_failed: bool) -> _Prepared:
-    """An airport's aprons, scenes (those still to do apart), store and flight log, read
-    before the detector is loaded: a bad input stops the job at once, naming the airport."""
-    from dwelltime.flights import read_flights
+def _prepare(
+    job: AirportJob,
+    spec: BatchSpec,
+    retry_failed: bool,
+    flight_log: Callable[[Path], pd.DataFrame],
+) -> _Prepared:
+    """An airport's aprons, scenes (those still to do apart), store and flight log (read by
+    ``flight_log``), read before the detector is loaded: a bad input stops the job at once,
+    naming the airport."""
     from dwelltime.timesources import read_times_csv
 
     site = lookup_airport(job.airport)
@@ -163,7 +170,7 @@ def _prepare(job: AirportJob, spec: BatchSpec, retry_failed: bool) -> _Prepared:
     try:
         aprons = load_aprons(site, job.aprons)
         found = scan(job.imagery, times=read_times_csv(job.times) if job.times else None)
-        flights = read_flights(flights_csv) if flights_csv else None
+        flights = flight_log(flights_csv) if flights_csv else None
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
         raise DwelltimeError(f"{site.icao}: {exc}") from exc
     folder = Path(spec.output) / site.icao
