@@ -112,6 +112,16 @@ def test_config_options_change_the_linking(tmp_path):
     assert "→ 2 stays" in _link(tmp_path, "--max-gap", "12").stdout
 
 
+def test_no_rejoin_keeps_the_stays_a_long_gap_splits(tmp_path):
+    """Nobody looked at the stand in s1: by default the two sightings 24 h apart are joined
+    again across --max-gap 12; --no-rejoin keeps them apart."""
+    layers = frames([("s0", 100.0, "IL62"), ("s2", 100.0, "IL62")])
+    layers["coverage"] = layers["coverage"][layers["coverage"]["scene_id"] != "s1"]
+    write_layers(tmp_path, layers, formats=("gpkg",))
+    assert "→ 1 stays" in _link(tmp_path, "--max-gap", "12").stdout
+    assert "→ 2 stays" in _link(tmp_path, "--max-gap", "12", "--no-rejoin").stdout
+
+
 def test_prior_strength_sets_the_estimates_prior(saved, tmp_path):
     from dwelltime.linking import LinkConfig, link_stays
 

@@ -148,7 +148,15 @@ _LINK_OPTIONS = (
         type=click.FloatRange(min=0),
         default=None,
         help="Hours between two sightings beyond which they are different stays; 0 for no "
-        "limit. Default 72.",
+        "limit. Default 72. Two such stays are joined again when nobody saw the stand empty "
+        "in between and the later sighting matches closely (see --no-rejoin).",
+    ),
+    click.option(
+        "--no-rejoin",
+        is_flag=True,
+        help="Keep the stays that --max-gap splits apart, even when the stand was not seen "
+        "empty in between. Default: a resident seen again after a long revisit gap is one "
+        "stay.",
     ),
     click.option(
         "--link-moves",
@@ -168,14 +176,16 @@ _LINK_OPTIONS = (
 
 def link_options(command: Callable) -> Callable:
     """The linking rules a user may change (``--max-misses``, ``--max-gap``,
-    ``--link-moves``, ``--prior-strength``), handed to ``command`` as one ``link_config``
-    (:class:`dwelltime.linking.LinkConfig`: the defaults where an option is not given)."""
+    ``--no-rejoin``, ``--link-moves``, ``--prior-strength``), handed to ``command`` as one
+    ``link_config`` (:class:`dwelltime.linking.LinkConfig`: the defaults where an option is not
+    given)."""
 
     @functools.wraps(command)
     def wrapper(
         *args: object,
         max_misses: int | None,
         max_gap_h: float | None,
+        no_rejoin: bool,
         link_moves: bool,
         prior_strength: str | None,
         **kwargs: object,
@@ -189,6 +199,8 @@ def link_options(command: Callable) -> Callable:
             changes["max_visible_misses"] = max_misses
         if max_gap_h is not None:
             changes["max_gap_h"] = max_gap_h or None  # 0: no limit
+        if no_rejoin:
+            changes["rejoin_gaps"] = False
         if link_moves:
             changes["link_moves"] = True
         if prior_strength is not None:
