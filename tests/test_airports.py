@@ -154,3 +154,11 @@ def test_far_away_aprons_are_warned(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         load_aprons(_sunan(), path)
     assert "right airport" in caplog.text
+
+
+def test_swapped_longitude_and_latitude_is_an_error(tmp_path):
+    lon, lat = SUNAN
+    square = _square(lat, lon)  # (latitude, longitude): the classic slip
+    path = _osm_geojson(tmp_path / "swapped.geojson", [_feature(square)])
+    with pytest.raises(ApronError, match=r"swapped\.geojson: coordinates beyond.*swapped\?"):
+        load_aprons(_sunan(), path)

@@ -132,3 +132,17 @@ def test_a_type_filter_that_keeps_no_stay_says_which_types_there_were(
     )
     assert result.stays.empty
     assert "ZKPY: No stays of type B744 (" in caplog.text and "IL62" in caplog.text
+
+
+def test_scenes_away_from_the_aprons_are_blamed_on_the_airport_not_the_imagery(demo_dir, caplog):
+    """Sunan's scenes over Moscow Sheremetyevo's default apron: none is used, and the warning
+    says how far away they are."""
+    from dwelltime.airports import load_aprons, lookup_airport
+    from dwelltime.scenes import scan
+
+    sheremetyevo = lookup_airport("UUEE")
+    scenes = scan(demo_dir / "imagery").scenes[:2]
+    kept = pipeline.scenes_over_aprons(scenes, load_aprons(sheremetyevo, None), "UUEE")
+    assert kept == []
+    assert "none of the 2 scenes covers the aprons of UUEE: the nearest is 6" in caplog.text
+    assert "km from them; check --airport and --aprons" in caplog.text

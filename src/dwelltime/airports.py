@@ -131,6 +131,7 @@ def load_aprons(
         raise ApronError(f"{path}: cannot read apron file ({e})") from None
     if frame.crs is None:
         raise ApronError(f"{path}: has no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)")
+    _check_degrees(frame, path)
     frame = _only_aprons(frame)
     polygons = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
     if (~polygons).any():
@@ -144,6 +145,20 @@ def load_aprons(
     ).to_crs(airport.crs)
     _warn_if_far(aprons, airport, path)
     return aprons.reset_index(drop=True)
+
+
+def _check_degrees(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Longitudes and latitudes of a file in degrees must be on the globe: latitudes beyond
+    ±90° are (almost always) the two swapped."""
+    if not frame.crs.is_geographic or frame.geometry.is_empty.all():
+        return
+    lon_min, lat_min, lon_max, lat_max = frame.total_bounds
+    if not (-90 <= lat_min and lat_max <= 90 and -180 <= lon_min and lon_max <= 180):
+        raise ApronError(
+            f"{path}: coordinates beyond the globe (longitude {lon_min:.2f}…{lon_max:.2f}, "
+            f"latitude {lat_min:.2f}…{lat_max:.2f} in {frame.crs.to_string()}); are longitude "
+            "and latitude swapped?"
+        )
 
 
 def _only_aprons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

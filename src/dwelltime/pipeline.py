@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.errors import SceneError, error_text
@@ -301,7 +302,9 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
 
 
 def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:
-    """The scenes whose footprint overlaps an apron; the others are logged as skipped."""
+    """The scenes whose footprint overlaps an apron; the others are logged as skipped, and
+    when none does, a warning says how far the nearest scene is (a wrong airport or aprons
+    file, not bad imagery)."""
     region = aprons.to_crs("EPSG:4326").union_all()
     kept = []
     for scene in scenes:
@@ -309,7 +312,23 @@ def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str)
             kept.append(scene)
         else:
             log.info("%s: does not overlap the aprons of %s; skipped", scene.path, icao)
+    if scenes and not kept:
+        log.warning(
+            "none of the %d scenes covers the aprons of %s: the nearest is %.0f km from them; "
+            "check --airport and --aprons",
+            len(scenes),
+            icao,
+            min(_distance_km(scene.footprint, region) for scene in scenes),
+        )
     return kept
+
+
+def _distance_km(a: shapely.Geometry, b: shapely.Geometry) -> float:
+    """Geodesic distance between the centroids of two lon/lat geometries, km."""
+    from pyproj import Geod
+
+    (lon_a, lat_a), (lon_b, lat_b) = a.centroid.coords[0], b.centroid.coords[0]
+    return Geod(ellps="WGS84").inv(lon_a, lat_a, lon_b, lat_b)[2] / 1000
 
 
 def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
