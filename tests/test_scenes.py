@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import SUNAN_UTM51N
 from dwelltime.errors import SceneError
 from dwelltime.scenes import read_scene, scan, scenes_frame
 from dwelltime.schema import SCENE_COLUMNS
@@ -342,14 +343,40 @@ def test_scan_is_recursive_case_insensitive_and_sorted(tmp_path, write_raster):
     assert calls == [(1, 2), (2, 2)]
 
 
+def _beside(step: int) -> tuple[float, float]:
+    """A raster origin ``step`` tiles of 64 px at 0.5 m east of the default one."""
+    x, y = SUNAN_UTM51N
+    return x + 32.0 * step, y
+
+
 def test_repeated_stems_get_unique_ids(tmp_path, write_raster):
     write_raster(tmp_path / "d1" / "x_20230731T023512.tif")
-    write_raster(tmp_path / "d2" / "x_20230731T023512.tif")
+    write_raster(tmp_path / "d2" / "x_20230731T023512.tif", origin=_beside(1))
     ids = sorted(s.scene_id for s in scan(tmp_path).scenes)
     assert ids == ["d1/x_20230731T023512", "d2/x_20230731T023512"]
-    write_raster(tmp_path / "d1" / "x_20230731T023512.jp2", driver="JP2OpenJPEG")
+    write_raster(tmp_path / "d1" / "x_20230731T023512.jp2", driver="JP2OpenJPEG", origin=_beside(2))
     ids = sorted(s.scene_id for s in scan(tmp_path).scenes)
     assert ids == ["d1/x_20230731T023512.jp2", "d1/x_20230731T023512.tif", "d2/x_20230731T023512"]
+
+
+def test_a_copy_of_an_image_is_skipped_naming_the_one_kept(tmp_path, write_raster):
+    """Same time and footprint: one image (the finest GSD is kept); same time elsewhere, or
+    the same place at another time, are other scenes."""
+    write_raster(tmp_path / "pan_20230731T023512.tif", gsd=0.5, shape=(64, 64))
+    write_raster(tmp_path / "ms_20230731T023512.tif", gsd=2.0, shape=(16, 16))
+    write_raster(tmp_path / "copy" / "pan_20230731T023512.tif", gsd=0.5, shape=(64, 64))
+    write_raster(tmp_path / "east_20230731T023512.tif", origin=_beside(1))
+    write_raster(tmp_path / "pan_20230801T023512.tif")
+    result = scan(tmp_path)
+    kept = sorted(s.scene_id for s in result.scenes)
+    assert kept == ["copy/pan_20230731T023512", "east_20230731T023512", "pan_20230801T023512"]
+    skipped = sorted(str(e) for e in result.errors)
+    assert [Path(e.path).relative_to(tmp_path) for e in sorted(result.errors, key=str)] == [
+        Path("ms_20230731T023512.tif"),
+        Path("pan_20230731T023512.tif"),
+    ]
+    assert all("same acquisition time and footprint as" in e for e in skipped)
+    assert all(e.endswith("skipped as a copy of it") for e in skipped)
 
 
 def test_empty_folder(tmp_path):

@@ -126,8 +126,41 @@ def scan(
         if progress is not None:
             progress(done, len(sources))
     _warn_unused_times(times, [src.image for src in sources], base)
+    result.scenes = _without_duplicates(result.scenes, result.errors)
     result.scenes.sort(key=lambda s: (s.acquired, s.scene_id))
     return result
+
+
+#: Two scenes of one acquisition time whose footprints overlap at least this much
+#: (intersection over union) are one image, e.g. a copy under another name.
+DUPLICATE_IOU = 0.95
+
+
+def _without_duplicates(scenes: list[Scene], errors: list[SceneError]) -> list[Scene]:
+    """``scenes`` less the copies of one image (same acquisition time, footprints overlapping
+    :data:`DUPLICATE_IOU`): the finest GSD (then the first scene id) is kept, each other is
+    appended to ``errors`` naming the one kept. Counting a copy would see an aircraft twice."""
+    kept: dict[pd.Timestamp, list[Scene]] = {}
+    for scene in sorted(scenes, key=lambda s: (s.gsd_m, s.scene_id)):
+        same_time = kept.setdefault(scene.acquired, [])
+        twin = next(
+            (k for k in same_time if _iou(k.footprint, scene.footprint) >= DUPLICATE_IOU), None
+        )
+        if twin is None:
+            same_time.append(scene)
+        else:
+            errors.append(
+                SceneError(
+                    scene.path,
+                    f"same acquisition time and footprint as {twin.path}; skipped as a copy of it",
+                )
+            )
+    return [scene for group in kept.values() for scene in group]
+
+
+def _iou(a: shapely.Geometry, b: shapely.Geometry) -> float:
+    union = shapely.union(a, b).area
+    return shapely.intersection(a, b).area / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
