@@ -81,25 +81,30 @@ def test_stay_windows_of_a_table_row():
         "last_absent_before": pd.NaT,
         "first_absent_after": at(30),
     }
-    assert stay_windows(row) == ((at(10), at(10)), (at(20), at(30)))
-    d = dwell_interval([at(10), at(20)], [at(30)])
+    assert stay_windows(row) == ((pd.NaT, pd.NaT), (at(20), at(30)))  # the arrival: unknown
+    row["last_absent_before"] = at(0)
+    assert stay_windows(row) == ((at(0), at(10)), (at(20), at(30)))
+    d = dwell_interval([at(10), at(20)], [at(0), at(30)])
     assert dwell_estimate(*stay_windows(vars(d))) == d.est_h
 
 
-def test_censored_start_keeps_observed_part():
+def test_censored_start_has_a_minimum_and_no_estimate():
+    """The images do not say when it arrived: at least 10 h, and no point estimate (the
+    prior alone would pick one)."""
     d = dwell_interval([at(10), at(20)], [at(30)])
     assert d.censored_start and not d.censored_end
-    assert math.isnan(d.max_h)
+    assert math.isnan(d.max_h) and math.isnan(d.est_h)
     assert d.min_h == 10.0
+    bounded = dwell_interval([at(10), at(20)], [at(10 - 1e-6), at(30)])
     # arrival at t_i, departure uniform in [t_j, t_b]: dwell uniform on [10, 20] h, weighted
     # by 1/d, whose median is the geometric mean
-    assert d.est_h == pytest.approx(math.sqrt(10 * 20), abs=0.01)
+    assert bounded.est_h == pytest.approx(math.sqrt(10 * 20), abs=0.01)
 
 
 def test_censored_both_ends_single_sighting():
     d = dwell_interval([at(5)], [])
     assert d.censored_start and d.censored_end
-    assert d.min_h == 0.0 and d.est_h == 0.0 and math.isnan(d.max_h)
+    assert d.min_h == 0.0 and math.isnan(d.est_h) and math.isnan(d.max_h)
 
 
 def test_absences_inside_the_stay_are_ignored():
@@ -149,7 +154,10 @@ def test_truth_lies_within_bounds_for_perfect_detections(series):
     upper = math.inf if math.isnan(d.max_h) else d.max_h
     assert d.min_h <= truth + 1e-9
     assert truth <= upper + 1e-9
-    assert d.min_h <= d.est_h <= upper
+    if math.isnan(d.max_h):  # censored: no point estimate
+        assert math.isnan(d.est_h)
+    else:
+        assert d.min_h <= d.est_h <= d.max_h
 
 
 def _seen_windows(dwells_h, arrivals_h, scenes_h):

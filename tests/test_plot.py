@@ -111,6 +111,14 @@ def test_empty_stays_give_a_figure_saying_so(frames):
     assert "no stays" in [t.get_text() for t in fig.axes[0].texts]
 
 
+def test_row_labels_give_the_estimate_or_the_open_minimum(frames):
+    stays, cover, dets = frames
+    ax = plot_timeline(stays, cover, dets).axes[0]
+    tu20, il62 = [t.get_text() for t in ax.get_yticklabels()]
+    assert "TU20" in tu20 and tu20.endswith("≥ 12 h")  # censored: no estimate
+    assert "IL62" in il62 and "~" in il62
+
+
 def test_rows_are_capped_to_the_longest_stays(frames):
     stays, cover, dets = frames
     ax = plot_timeline(stays, cover, dets, max_rows=1).axes[0]

@@ -30,7 +30,7 @@ def stay(type_: str, first_h: float, last_h: float, absent: tuple[float | None, 
         "n_seen": 3,
         "dwell_min_h": min_h,
         "dwell_max_h": max_h,
-        "dwell_est_h": min_h if math.isnan(max_h) else (min_h + max_h) / 2,
+        "dwell_est_h": math.nan if math.isnan(max_h) else (min_h + max_h) / 2,
         "censored_start": t_a is None,
         "censored_end": t_b is None,
     }
@@ -57,10 +57,19 @@ def test_sorted_by_type_then_longest_dwell(stays):
     assert "36.0–60.0" in il62 and "48.0" in il62 and il62.rstrip().endswith("3")
 
 
+def test_a_censored_stay_ranks_by_its_minimum():
+    """No estimate, but it stood at least 100 h: above a bounded stay of about 48 h."""
+    records = [stay("IL62", 0, 36, (-12, 48)), stay("IL62", 50, 150, (None, 170))]
+    rows = [
+        line.split()[0] for line in stays_table(stays_frame(records, "EPSG:32651")).splitlines()
+    ]
+    assert rows[2:] == ["ZKPY-0002", "ZKPY-0001"]
+
+
 def test_open_maximum_and_censored_flags(stays):
     text = stays_table(stays)
     a320 = next(line for line in text.splitlines() if "A320" in line)
-    assert "≥ 1.0" in a320 and "both" in a320
+    assert "≥ 1.0" in a320 and a320.split()[-3:] == ["-", "both", "3"]  # no estimate
     assert "start" in next(line for line in text.splitlines() if "ZKPY-0003" in line)
 
 

@@ -19,9 +19,11 @@ visits bounded by overnight gaps. The default prior here is the scale-invariant 
 instead fits the prior to the airport's own stays (:func:`fitted_prior`, empirical Bayes,
 shrunk towards the log-uniform one; see :mod:`dwelltime.linking`), which cuts the median error
 by another third to two fifths on those weeks.
-At a censored end the window is the observed time alone (``t_i`` or ``t_j``), so a censored
-estimate covers the observed part and a bounded end only. Always
-``dwell_min <= dwell_est <= dwell_max``. All durations are in hours; all times tz-aware UTC.
+A stay censored at either end has no point estimate (NaN): the images do not say when it
+arrived or left, and the prior alone would choose (a stay seen once, on the first image, would
+get the prior's typical dwell). Its interval, ``≥ dwell_min``, is what they say. Where both ends
+are bounded, ``dwell_min <= dwell_est <= dwell_max``. All durations are in hours; all times
+tz-aware UTC.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class DwellInterval:
     first_absent_after: pd.Timestamp  # t_b, UTC; NaT when censored at the end
     min_h: float  # t_j − t_i, hours
     max_h: float  # t_b − t_a, hours; NaN (open) when censored at either end
-    est_h: float  # point estimate, hours (see module docstring)
+    est_h: float  # point estimate, hours; NaN when censored (see module docstring)
 
     @property
     def censored_start(self) -> bool:
@@ -74,9 +76,9 @@ def hours(delta: pd.Timedelta) -> float:
 
 def end_window(bound: pd.Timestamp, seen: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
     """When one end of the stay happened (UTC, earliest and latest): between the visible absence
-    ``bound`` and the nearest sighting ``seen``; ``seen`` alone when that end is censored
-    (``bound`` NaT)."""
-    return (seen, seen) if pd.isna(bound) else (min(bound, seen), max(bound, seen))
+    ``bound`` and the nearest sighting ``seen``; ``(NaT, NaT)`` when that end is censored
+    (``bound`` NaT): the images do not say."""
+    return (pd.NaT, pd.NaT) if pd.isna(bound) else (min(bound, seen), max(bound, seen))
 
 
 def log_uniform_prior(dwell_h: np.ndarray) -> np.ndarray:
@@ -93,7 +95,10 @@ def dwell_estimate(
     """Point estimate of the dwell in hours, from the arrival and departure windows (UTC,
     earliest and latest; equal where the time is known): the median of ``departure − arrival``
     with both uniform in their windows, weighted by ``prior`` (module docstring). A prior that
-    gives no weight anywhere in the window leaves the unweighted median."""
+    gives no weight anywhere in the window leaves the unweighted median. NaN when a window is
+    open (NaT: a censored end)."""
+    if any(pd.isna(t) for t in (*arrival, *departure)):
+        return float("nan")
     lo = hours(departure[0] - arrival[1])
     hi = hours(departure[1] - arrival[0])
     ramp = min(hours(arrival[1] - arrival[0]), hours(departure[1] - departure[0]))
@@ -117,6 +122,12 @@ def stay_windows(
         end_window(stay["last_absent_before"], stay["first_seen"]),
         end_window(stay["first_absent_after"], stay["last_seen"]),
     )
+
+
+def ranking_hours(stays: pd.DataFrame) -> pd.Series:
+    """Hours to rank stays by how long they stood: the point estimate, or ``dwell_min_h``
+    where a censored stay has none."""
+    return stays["dwell_est_h"].astype(float).fillna(stays["dwell_min_h"].astype(float))
 
 
 def _utc(times: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from dwelltime.dwell import ranking_hours
 from dwelltime.linking import LinkConfig, scene_times, stay_visibility
 
 if TYPE_CHECKING:
@@ -669,7 +670,8 @@ def plot_timeline(
     max_rows: int = 60,
 ) -> Figure:
     """One row per stay (earliest first) on a UTC time axis; at most ``max_rows`` rows (the
-    longest estimated dwells, the title says how many of how many).
+    longest dwells by :func:`~dwelltime.dwell.ranking_hours`; the title says how many of how
+    many).
 
     Per scene of the airport: filled dot = seen, open circle = stand visible and aircraft
     absent (or a tolerated miss), grey x = stand not visible. Narrow dark bar = ``[first_seen,
@@ -682,7 +684,7 @@ def plot_timeline(
 
     total = len(stays)
     if total > max_rows:
-        stays = stays.nlargest(max_rows, "dwell_est_h")
+        stays = stays.loc[ranking_hours(stays).nlargest(max_rows).index]
     stays = stays.sort_values(["first_seen", "stay_id"], ascending=[False, False])
     scenes = scene_times(detections, coverage)
     n = len(stays)
@@ -781,5 +783,9 @@ def _draw_interval(ax, row: int, stay, left: float, right: float) -> None:
 
 
 def _label(stay) -> str:
-    est = f"{stay.dwell_est_h:.0f} h"
-    return f"{stay.stay_id}  {stay.type} ({stay.type_prob:.2f})  ~{est}"
+    est = (
+        f"≥ {stay.dwell_min_h:.0f} h"
+        if math.isnan(stay.dwell_est_h)
+        else f"~{stay.dwell_est_h:.0f} h"
+    )
+    return f"{stay.stay_id}  {stay.type} ({stay.type_prob:.2f})  {est}"

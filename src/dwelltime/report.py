@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from dwelltime.dwell import ranking_hours
 from dwelltime.plot import plot_timeline
 from dwelltime.tables import MISSING, format_table
 
@@ -32,7 +33,7 @@ STAYS_TABLE_HEADERS: dict[str, str] = {
 
 
 def _hours(value: float) -> str:
-    return f"{value:.1f}"
+    return MISSING if math.isnan(value) else f"{value:.1f}"
 
 
 def dwell_range(min_h: float, max_h: float) -> str:
@@ -75,7 +76,7 @@ def no_stays_of_type(stays: pd.DataFrame, type_filter: str) -> str:
 
 
 def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
-    """Stays as terminal text, sorted by type, then longest estimated dwell first.
+    """Stays as terminal text, sorted by type, then longest dwell first (:func:`ranking_hours`).
 
     ``type_filter``: only stays of this ICAO designator (case-insensitive). Times are UTC to
     the minute; dwell in hours; an open maximum (no visible absence on one side) shows as
@@ -84,7 +85,9 @@ def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
     shown = of_type(stays, type_filter)
     if shown.empty:
         return no_stays_of_type(stays, type_filter) if type_filter else "No stays."
-    view = shown.sort_values(["type", "dwell_est_h", "first_seen"], ascending=[True, False, True])
+    view = shown.assign(_rank=ranking_hours(shown)).sort_values(
+        ["type", "_rank", "first_seen"], ascending=[True, False, True]
+    )
     view = pd.DataFrame(
         {
             "stay_id": view["stay_id"].astype(str),

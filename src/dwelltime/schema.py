@@ -76,7 +76,7 @@ STAY_COLUMNS: tuple[str, ...] = (
     "n_seen",
     "dwell_min_h",  # t_j - t_i, hours
     "dwell_max_h",  # t_b - t_a, hours; NaN (open) when censored
-    "dwell_est_h",  # point estimate, hours
+    "dwell_est_h",  # point estimate, hours; NaN when censored
     "censored_start",  # bool: no visible absence before the first sighting
     "censored_end",  # bool: no visible absence after the last sighting
     "detection_ids",  # str, ";"-joined detection ids

@@ -134,7 +134,9 @@ def test_prior_strength_sets_the_estimates_prior(saved, tmp_path):
         expected = link_stays(
             layers["detections"], layers["coverage"], LinkConfig(prior_strength=strength)
         )
-        assert list(made["dwell_est_h"]) == pytest.approx(list(expected["dwell_est_h"]))
+        assert list(made["dwell_est_h"]) == pytest.approx(
+            list(expected["dwell_est_h"]), nan_ok=True
+        )
         assert json.loads((out / "run.json").read_text())["link"]["prior_strength"] == strength
     result = _link(saved, "--prior-strength", "-1")
     assert result.exit_code == 2 and "--prior-strength" in result.output
