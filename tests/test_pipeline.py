@@ -146,3 +146,10 @@ def test_scenes_away_from_the_aprons_are_blamed_on_the_airport_not_the_imagery(d
     assert kept == []
     assert "none of the 2 scenes covers the aprons of UUEE: the nearest is 6" in caplog.text
     assert "km from them; check --airport and --aprons" in caplog.text
+
+
+def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):
+    from dwelltime.errors import UnknownTypeError
+
+    with pytest.raises(UnknownTypeError, match=r"'IL62M' is not .*\(did you mean IL62"):
+        pipeline.run(tmp_path / "not read", "ZKPY", type_filter="IL62M")

@@ -23,6 +23,10 @@ class UnknownAirportError(DwelltimeError):
     """An ICAO/IATA code that the airport registry does not know."""
 
 
+class UnknownTypeError(DwelltimeError):
+    """An aircraft type designator that the catalog does not know."""
+
+
 class ApronError(DwelltimeError):
     """An apron file that cannot be read or holds no usable polygons."""
 

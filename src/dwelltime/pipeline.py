@@ -83,7 +83,9 @@ def run(
         airport: ICAO or IATA code (``ZKPY`` or ``FNJ``).
         aprons: vector file of apron polygons; default a square around the airport.
         type_filter: keep only stays of this ICAO designator (all aircraft are still linked,
-            so a neighbour of another type never splits or joins a stay).
+            so a neighbour of another type never splits or joins a stay); ``Il-62`` reads as
+            ``IL62``, and a type the catalog does not know raises
+            :class:`~dwelltime.errors.UnknownTypeError` before any detection.
         detector: a loaded :class:`dwelltime.detector.Detector`; default the shipped model.
         link_config: association rules; default :class:`LinkConfig()`.
         tile_size_px: tile edge in pixels at the detector's GSD.
@@ -99,8 +101,10 @@ def run(
         progress: optional callback ``progress(stage, done, total)``.
     """
     from dwelltime.detector import load_detector
+    from dwelltime.synth.catalog import designator
 
     site = lookup_airport(airport)
+    type_filter = designator(type_filter) if type_filter else None  # before any detection
     apron_frame = load_aprons(site, Path(aprons) if aprons else None)
     found = scan(Path(folder), times=times, progress=_stage(progress, "scan"))
     errors = list(found.errors)
@@ -218,26 +222,50 @@ def link_scenes(
         detections = apply_offsets(detections, offsets)
         scene_frame = scene_frame.merge(offsets, on="scene_id", how="left")
         config = for_coregistered(config, offsets)
-    stays = link_stays(detections, coverage, config)
-    if flights is not None:
-        from dwelltime.flights import tighten_with_flights
-
-        stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
-    if type_filter:
-        from dwelltime.report import no_stays_of_type, of_type
-
-        kept = of_type(stays, type_filter).reset_index(drop=True)
-        if kept.empty and len(stays):
-            log.warning("%s: %s", site.icao, no_stays_of_type(stays, type_filter))
-        stays = kept
     return RunResult(
         airport=site,
         aprons=aprons,
         scenes=scene_frame,
         coverage=coverage,
         detections=detections,
-        stays=stays,
+        stays=estimate_stays(
+            detections,
+            coverage,
+            config,
+            flights=flights,
+            type_filter=type_filter,
+            progress=progress,
+        ),
     )
+
+
+def estimate_stays(
+    detections: gpd.GeoDataFrame,
+    coverage: gpd.GeoDataFrame,
+    config: LinkConfig,
+    *,
+    flights: pd.DataFrame | None = None,
+    type_filter: str | None = None,
+    progress: Progress | None = None,
+) -> gpd.GeoDataFrame:
+    """Stays linked from ``detections`` and ``coverage`` (the airport's metric CRS) by
+    ``config``, their bounds tightened by ``flights`` and kept to the stays of ICAO type
+    ``type_filter`` (a warning names the types there were when none is): the linking that
+    `run`, `link` and the batch job share."""
+    stays = link_stays(detections, coverage, config, progress=_stage(progress, "link"))
+    if flights is not None:
+        from dwelltime.flights import tighten_with_flights
+
+        stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
+    if not type_filter:
+        return stays
+    from dwelltime.report import no_stays_of_type, of_type
+
+    kept = of_type(stays, type_filter).reset_index(drop=True)
+    if kept.empty and len(stays):
+        airports = ", ".join(sorted(set(stays["airport"].astype(str))))
+        log.warning("%s: %s", airports, no_stays_of_type(stays, type_filter))
+    return kept
 
 
 def process_scene(

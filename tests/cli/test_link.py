@@ -61,14 +61,19 @@ def test_link_prints_the_stays_table(saved):
 
 def test_type_filter_and_outputs(saved, tmp_path):
     out = tmp_path / "out"
-    result = _link(saved, "--type", "il62", "--out", out)
+    result = _link(saved, "--type", "Il-62", "--out", out)  # read as the designator IL62
     assert result.exit_code == 0, result.output
-    assert "TU20" not in result.stdout.split("wrote")[0]
+    assert "5 detections in 5 scenes → 1 stays of type IL62" in result.stdout
+    assert "TU20" not in result.stdout
     for name in ("dwelltime.gpkg", "stays.csv", "detections.csv", "timeline.png"):
         assert (out / name).exists(), name
-    stays = read_layer(out, "stays")
-    assert sorted(stays["type"]) == ["IL62", "TU20"]  # every stay is written
-    assert len(read_layer(out, "detections")) == 5
+    assert list(read_layer(out, "stays")["type"]) == ["IL62"]  # as `run --type` writes them
+    assert len(read_layer(out, "detections")) == 5  # every detection: relink for another type
+
+
+def test_a_type_the_catalog_does_not_know_is_a_usage_error_with_close_matches(saved):
+    result = _link(saved, "--type", "IL62M")
+    assert result.exit_code == 2 and "did you mean IL62" in result.output
 
 
 def test_the_relinked_run_keeps_its_detector_record_with_the_new_settings(saved, tmp_path):

@@ -20,6 +20,11 @@ def test_unknown_airport_is_a_usage_error_with_close_matches(tmp_path):
     assert "ZKPY" in result.output
 
 
+def test_a_type_the_catalog_does_not_know_is_a_usage_error(tmp_path):
+    result = invoke("run", tmp_path, "--airport", "ZKPY", "--type", "ZZZZ")
+    assert result.exit_code == 2 and "'ZZZZ' is not an aircraft type" in result.output
+
+
 def test_run_writes_outputs_and_refuses_to_overwrite(demo_subset, demo_dir, tmp_path):
     folder = demo_subset("zkpy_05", "zkpy_07")
     out = tmp_path / "out"

@@ -95,3 +95,23 @@ def test_scaled_type_keeps_its_shape_at_another_length():
         il62.taper,
         il62.wing_root_le_frac,
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("IL62", "IL62"), ("Il-62", "IL62"), ("b 738", "B738"), ("Unknown", "unknown")],
+)
+def test_designator_reads_what_users_write(text, expected):
+    from dwelltime.synth.catalog import designator
+
+    assert designator(text) == expected
+
+
+def test_designator_of_a_type_the_catalog_lacks_names_close_ones():
+    from dwelltime.errors import UnknownTypeError
+    from dwelltime.synth.catalog import designator
+
+    with pytest.raises(UnknownTypeError, match=r"did you mean IL76"):
+        designator("IL-76MD")
+    with pytest.raises(UnknownTypeError, match=r"the catalog holds \d+"):
+        designator("ZZZZ")

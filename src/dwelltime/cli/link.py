@@ -61,7 +61,8 @@ def link(
     hours; "≥" marks a stay whose arrival or departure the images do not show) and, with
     --out, writes the coverage, detections and stays layers plus timeline.png and run.json
     (the detector record of the run.json beside DETECTIONS, when there is one, with these
-    linking settings). --type only filters what is printed and drawn; every stay is written.
+    linking settings). With --type, only the stays of that type are printed, drawn and
+    written (all aircraft are still linked, and the detections written are all of them).
 
     \b
     Example:
@@ -73,7 +74,6 @@ def link(
     from dwelltime import __version__
     from dwelltime.cli.progress import stage_bars
     from dwelltime.errors import DwelltimeError
-    from dwelltime.flights import tighten_with_flights
     from dwelltime.io import (
         PROVENANCE_NAME,
         atomic_write,
@@ -84,9 +84,9 @@ def link(
         write_layers,
         write_provenance,
     )
-    from dwelltime.linking import dwell_priors, for_coregistered, link_stays
-    from dwelltime.pipeline import link_provenance
-    from dwelltime.report import of_type, plot_timeline, stays_table
+    from dwelltime.linking import for_coregistered
+    from dwelltime.pipeline import estimate_stays, link_provenance
+    from dwelltime.report import plot_timeline, stays_table
 
     single_layer = detections_path.is_file() and detections_path.suffix.lower() != ".gpkg"
     if single_layer and coverage_path is None:
@@ -127,15 +127,16 @@ def link(
             raise click.ClickException(str(exc)) from exc
 
     with stage_bars(disable=quiet(ctx)) as progress:
-        stays = link_stays(
-            detections, coverage, config, progress=lambda d, n: progress("link", d, n)
+        stays = estimate_stays(
+            detections,
+            coverage,
+            config,
+            flights=flights,
+            type_filter=type_filter,
+            progress=progress,
         )
-    if flights is not None:
-        stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
-    click.echo(
-        f"{len(detections)} detections in {coverage['scene_id'].nunique()} scenes → "
-        f"{len(stays)} stays"
-    )
+    kept = f"{len(stays)} stays" + (f" of type {type_filter}" if type_filter else "")
+    click.echo(f"{len(detections)} detections in {coverage['scene_id'].nunique()} scenes → {kept}")
     click.echo(stays_table(stays, type_filter))
     if out is None:
         return
@@ -143,7 +144,7 @@ def link(
         paths = write_layers(out, {**layers, "stays": stays}, formats=formats, overwrite=overwrite)
     except DwelltimeError as exc:
         raise click.ClickException(str(exc)) from exc
-    figure = plot_timeline(of_type(stays, type_filter), coverage, detections, config=config)
+    figure = plot_timeline(stays, coverage, detections, config=config)
     with atomic_write(timeline) as tmp:
         figure.savefig(tmp, format="png", dpi=120)
     for path in [*paths, timeline, write_provenance(out, record)]:

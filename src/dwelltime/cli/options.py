@@ -34,11 +34,30 @@ aprons_option = click.option(
     help="Vector file of apron polygons (GeoPackage, GeoJSON, shapefile, OSM export with "
     "aeroway=apron). Default: a square around the airport reference point.",
 )
+
+
+def _designator(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--type``: the catalog's designator (``Il-62`` → ``IL62``); a usage error naming
+    close matches for a type the catalog does not know."""
+    if value is None:
+        return None
+    from dwelltime.errors import UnknownTypeError
+    from dwelltime.synth.catalog import designator
+
+    try:
+        return designator(value)
+    except UnknownTypeError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 type_option = click.option(
     "--type",
     "type_filter",
     default=None,
-    help="Only report stays of this ICAO type designator, e.g. IL62.",
+    callback=_designator,
+    help="Only report stays of this ICAO type designator, e.g. IL62 (or unknown): printed, "
+    "drawn and written. All aircraft are still linked and every detection is written, so "
+    "`dwelltime link` can report another type without detecting again.",
 )
 formats_option = click.option(
     "--format",

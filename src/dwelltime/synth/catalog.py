@@ -12,6 +12,7 @@ derived field is listed in :attr:`AircraftType.derived`.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
@@ -153,3 +154,25 @@ def load_catalog() -> dict[str, AircraftType]:
         if icao not in catalog:
             catalog[icao] = _derive(row)
     return catalog
+
+
+def designator(text: str) -> str:
+    """The catalog's ICAO designator that ``text`` names, case, spaces, hyphens and dots
+    ignored (``Il-62`` → ``IL62``), or ``unknown``. Raises :class:`UnknownTypeError` naming
+    the close matches (``IL62M`` → IL62) when the catalog has no such type."""
+    import difflib
+
+    from dwelltime.errors import UnknownTypeError
+
+    wanted = re.sub(r"[\s\-.]", "", text).upper()
+    if wanted == "UNKNOWN":
+        return "unknown"
+    known = sorted(load_catalog())
+    if wanted in known:
+        return wanted
+    close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}?" if close else f"the catalog holds {len(known)}"
+    raise UnknownTypeError(
+        f"{text!r} is not an aircraft type of the catalog ({hint}); give an ICAO designator "
+        "such as IL62, or unknown"
+    )
