@@ -194,3 +194,23 @@ def test_an_uncertain_look_alike_matches_by_measured_size(flights_csv):
     out = tighten_with_flights(stays_frame(rows, "EPSG:32651"), read_flights(flights_csv))
     assert out["start_bounded_by"].tolist() == ["flight:1", "flight:1", "s0", "s0"]
     assert out["end_bounded_by"].tolist() == ["flight:3", "flight:3", "s9", "s9"]
+
+
+def test_types_unknown_to_the_catalog_are_named_and_match_nothing(tmp_path, caplog):
+    """Designators the catalog lacks: one warning naming them (with the near miss), and
+    tightening a stay with a measured size goes on instead of failing."""
+    path = tmp_path / "f1.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "2023-07-30T20:00:00Z,ZKPY,arr,IL-62\n"
+        "2023-08-02T10:00:00Z,ZKPY,dep,ZZZZ\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "f1.csv: 2 row(s)" in message
+    assert "IL-62 (did you mean IL62?), ZZZZ" in message
+    row = {**stay(type_="A310"), "type_prob": 0.3, "length_m": 53.1, "wingspan_m": 43.2}
+    stays = stays_frame([row], "EPSG:32651")
+    out = tighten_with_flights(stays, flights)
+    assert (out.iloc[0]["start_bounded_by"], out.iloc[0]["end_bounded_by"]) == ("s0", "s9")

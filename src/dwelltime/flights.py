@@ -32,8 +32,10 @@ matched by their size only.
 
 from __future__ import annotations
 
+import difflib
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -112,7 +114,42 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     untyped = int((~bad & (frame["type"] == "")).sum())
     if untyped:
         log.warning("%s: %d row(s) without a type cannot be matched to stays", path, untyped)
-    return frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
+    frame = frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
+    _warn_unknown_types(frame["type"], path)
+    return frame
+
+
+def _warn_unknown_types(types: pd.Series, path: Path) -> None:
+    """One warning naming the designators of ``types`` that the aircraft catalog does not
+    know (such rows match no stay), each with the catalog's designator when it is a near miss
+    (``IL-62`` → ``IL62``)."""
+    from dwelltime.synth.catalog import load_catalog
+
+    catalog = load_catalog()
+    unknown = types[(types != "") & ~types.isin(list(catalog))]
+    if unknown.empty:
+        return
+    named = [
+        f"{t} (did you mean {hint}?)" if (hint := _near_designator(t, catalog)) else t
+        for t in sorted(set(unknown))
+    ]
+    log.warning(
+        "%s: %d row(s) name types that are not ICAO designators of the aircraft catalog and "
+        "match no stay: %s",
+        path,
+        len(unknown),
+        ", ".join(named),
+    )
+
+
+def _near_designator(text: str, designators: Collection[str]) -> str | None:
+    """The designator ``text`` means without its punctuation (``IL-62`` → ``IL62``), else the
+    closest one by spelling (difflib), else None."""
+    bare = re.sub(r"[^A-Z0-9]", "", text.upper())
+    if bare in designators:
+        return bare
+    close = difflib.get_close_matches(bare, designators, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _utc_time(text: str) -> pd.Timestamp:
@@ -186,6 +223,8 @@ def _size_fits(stays: gpd.GeoDataFrame, types: list[str]) -> dict[object, set[st
 
     dims = catalog_dimensions()
     known = [t for t in types if t in dims]
+    if not known:
+        return {}
     length = stays["length_m"].to_numpy(float)
     span = stays["wingspan_m"].to_numpy(float)
     like = size_likelihood(length, span, known, dims, size_sigma_m(None))
