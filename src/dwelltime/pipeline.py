@@ -18,6 +18,7 @@ import pandas as pd
 
 from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.errors import SceneError, error_text
+from dwelltime.flights import tighten_with_flights, warn_if_not_at
 from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
@@ -100,6 +101,8 @@ def run(
     from dwelltime.detector import load_detector
 
     site = lookup_airport(airport)
+    if flights is not None:
+        warn_if_not_at(flights, site)
     apron_frame = load_aprons(site, Path(aprons) if aprons else None)
     found = scan(Path(folder), times=times, progress=_stage(progress, "scan"))
     errors = list(found.errors)
@@ -219,8 +222,6 @@ def link_scenes(
         config = for_coregistered(config, offsets)
     stays = link_stays(detections, coverage, config)
     if flights is not None:
-        from dwelltime.flights import tighten_with_flights
-
         stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
     if type_filter:
         from dwelltime.report import no_stays_of_type, of_type

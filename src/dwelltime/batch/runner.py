@@ -163,6 +163,7 @@ def _prepare(
     """An airport's aprons, scenes (those still to do apart), store and flight log (read by
     ``flight_log``), read before the detector is loaded: a bad input stops the job at once,
     naming the airport."""
+    from dwelltime.flights import warn_if_not_at
     from dwelltime.timesources import read_times_csv
 
     site = lookup_airport(job.airport)
@@ -173,6 +174,8 @@ def _prepare(
         flights = flight_log(flights_csv) if flights_csv else None
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
         raise DwelltimeError(f"{site.icao}: {exc}") from exc
+    if flights is not None:
+        warn_if_not_at(flights, site)
     folder = Path(spec.output) / site.icao
     store = SceneStore(folder)
     for err in found.errors:

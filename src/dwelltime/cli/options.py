@@ -86,9 +86,10 @@ flights_option = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     callback=_read_file_with("dwelltime.flights:read_flights"),
-    help="Flight-tracking CSV (columns time, airport, event arr/dep, type): a recorded "
-    "arrival or departure of a stay's type between a sighting and the nearest visible "
-    "absence tightens that bound.",
+    help="Flight-tracking CSV (columns time, airport as ICAO or IATA code, event arr/dep, "
+    "type as ICAO designator): a recorded arrival or departure of a stay's type between a "
+    "sighting and the nearest visible absence tightens that bound. Read before detection; "
+    "unknown types and a log with no row at the airport are warned.",
 )
 device_option = click.option(
     "--device",
