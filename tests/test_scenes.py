@@ -397,3 +397,26 @@ def test_read_times_csv(tmp_path):
         read_times_csv(tmp_path / "cols.csv")
     with pytest.raises(TimesError, match=r"none\.csv: cannot read"):
         read_times_csv(tmp_path / "none.csv")
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("a,02/08/2023 05:00\n", r"line 3: '02/08/2023 05:00' is not an ISO 8601"),
+        ("a,2023-08-02\n", r"line 3: '2023-08-02' has no time of day"),
+        ("b,2023-08-02T05:00:00Z\n", r"line 3: 'b' is given a time on line 2 already"),
+    ],
+)
+def test_times_csv_refuses_ambiguous_dates_dates_alone_and_repeats(tmp_path, rows, message):
+    path = tmp_path / "t.csv"
+    path.write_text("stem,acquired\nb,2023-08-02T05:00\n" + rows)
+    with pytest.raises(TimesError, match=rf"t\.csv: {message}"):
+        read_times_csv(path)
+
+
+def test_times_csv_takes_iso_8601_forms(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "stem,acquired\na,2023-07-31 02:35:12\nb,20230731T113512+0900\nc,2023-07-31T02:35:12.0z\n"
+    )
+    assert read_times_csv(path) == {"a": T0, "b": T0, "c": T0}

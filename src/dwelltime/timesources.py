@@ -48,6 +48,16 @@ FILENAME_REGEX = re.compile(
 #: Format of the ``date`` and ``time`` groups once separators are removed.
 FILENAME_FORMAT = "%Y%m%d%H%M%S"
 
+#: An ISO 8601 date and time of day, as a ``--times`` CSV gives them: ``2023-08-02T05:00``,
+#: ``2023-08-02 05:00:00.5Z``, ``2023-08-02T14:00:00+09:00``, ``20230802T050000Z``.
+ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?"
+    r"|\d{8}T\d{4}(\d{2}(\.\d+)?)?(Z|[+-]\d{2}(\d{2})?)?",
+    re.IGNORECASE,
+)
+#: An ISO 8601 date alone (``2023-08-02``, ``20230802``): no time of day.
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
+
 #: One ``name = value;`` line of a Maxar .IMD file (value unquoted).
 IMD_FIELD = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*\"?([^\";\n]*?)\"?[ \t]*;", re.M)
 
@@ -85,8 +95,10 @@ def to_utc(value: object) -> pd.Timestamp:
 
 def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
     """User times (``scan(times=...)``) from a CSV with a ``path`` (or ``stem``/``scene_id``/
-    ``file``) and an ``acquired`` column. :class:`TimesError` naming the file (and the line,
-    when a time cannot be read) if it cannot be used."""
+    ``file``) and an ``acquired`` column: an ISO 8601 date and time of day
+    (:data:`ISO_DATETIME`; no zone: UTC). :class:`TimesError` naming the file (and the line)
+    if it cannot be used: a time that is not ISO 8601 (``02/08/2023 05:00``), a date without
+    a time of day, an image named twice."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -97,16 +109,38 @@ def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
                     f"{path}: the times CSV needs columns path (or stem) and acquired, "
                     f"found {fields}"
                 )
-            out = {}
+            out, lines = {}, {}
             for n, row in enumerate(reader, start=2):
                 row = {k.strip().lower(): v for k, v in row.items() if k}
+                key = (row[key_col] or "").strip()
+                if key in lines:
+                    raise TimesError(
+                        f"{path}: line {n}: {key!r} is given a time on line {lines[key]} already"
+                    )
                 try:
-                    out[(row[key_col] or "").strip()] = to_utc(row["acquired"] or "")
+                    out[key], lines[key] = _iso_time(row["acquired"] or ""), n
                 except ValueError as e:
                     raise TimesError(f"{path}: line {n}: {e}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise TimesError(f"{path}: cannot read the times CSV: {exc}") from exc
     return out
+
+
+def _iso_time(text: str) -> pd.Timestamp:
+    """An ISO 8601 date and time of day (:data:`ISO_DATETIME`) in UTC; ValueError for any
+    other text (a date alone, ``02/08/2023 05:00``, ``yesterday``)."""
+    text = text.strip()
+    if ISO_DATE.fullmatch(text):
+        raise ValueError(
+            f"{text!r} has no time of day; midnight would bias dwell times by up to a day, "
+            "so give it (2023-08-02T05:00:00Z)"
+        )
+    if not ISO_DATETIME.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 date and time such as 2023-08-02T05:00:00Z "
+            "(year-month-day; no zone: UTC)"
+        )
+    return to_utc(text)
 
 
 def user_time(image: Path, folder: Path, times: Mapping[str, object]) -> pd.Timestamp | None:
