@@ -249,3 +249,10 @@ def test_iata_airport_codes_match_and_a_log_elsewhere_is_warned(tmp_path, caplog
         warn_if_not_at(flights.iloc[2:], lookup_airport("FNJ"))
     (message,) = [r.getMessage() for r in caplog.records]
     assert message == f"{path}: 0 of 2 rows are at ZKPY (FNJ); they are at UUEE, XQQ"
+
+
+def test_tightening_takes_the_csv_path(flights_csv):
+    stays = stays_frame([stay()], "EPSG:32651")
+    from_path = tighten_with_flights(stays, str(flights_csv))
+    pd.testing.assert_frame_equal(from_path, tighten_with_flights(stays, read_flights(flights_csv)))
+    assert from_path.iloc[0]["start_bounded_by"] == "flight:1"

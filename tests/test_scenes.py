@@ -378,8 +378,18 @@ def test_scenes_frame_columns_and_types(tmp_path, write_raster):
 def test_unused_user_times_are_warned(tmp_path, write_raster, caplog):
     write_raster(tmp_path / "x_20230731T023512.tif")
     with caplog.at_level(logging.WARNING):
-        scan(tmp_path, times={"other": T0})
-    assert "other" in caplog.text
+        scan(tmp_path, times={"other": T0, "x_20230731T023512": T0, "nosuch": T0})
+    assert "--times names 2 file(s) not found among the images: nosuch, other" in caplog.text
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_times_may_be_given_as_a_csv_path(tmp_path, write_raster, as_text):
+    image = write_raster(tmp_path / "imagery" / "x_20230731T000000.tif")
+    times = tmp_path / "t.csv"
+    times.write_text("stem,acquired\nx_20230731T000000,2023-07-31T02:35:12Z\n")
+    (scene,) = scan(tmp_path / "imagery", times=str(times) if as_text else times).scenes
+    assert (scene.time_source, scene.acquired) == ("user", T0)
+    assert read_scene(image, times=str(times)).acquired == T0
 
 
 def test_read_times_csv(tmp_path):

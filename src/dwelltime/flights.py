@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -54,6 +55,7 @@ from dwelltime.dwell import (
     stay_windows,
 )
 from dwelltime.errors import DwelltimeError
+from dwelltime.io import read_if_path
 
 log = logging.getLogger(__name__)
 
@@ -194,14 +196,16 @@ def _utc_time(text: str) -> pd.Timestamp:
 
 def tighten_with_flights(
     stays: gpd.GeoDataFrame,
-    flights: pd.DataFrame,
+    flights: pd.DataFrame | str | os.PathLike,
     priors: Mapping[str, DwellPrior] | None = None,
 ) -> gpd.GeoDataFrame:
     """``stays`` (columns of :func:`dwelltime.linking.link_stays`) with ``t_a``/``t_b``, the
     ``*_bounded_by`` columns, ``dwell_max_h`` and ``dwell_est_h`` tightened by the movements in
-    ``flights`` (:data:`FLIGHT_COLUMNS`); see the module docstring. ``priors``: the dwell
-    estimate's prior per airport (:func:`dwelltime.linking.dwell_priors`, as linking used;
-    the log-uniform prior where none is given). Returns a new frame."""
+    ``flights`` (:data:`FLIGHT_COLUMNS`, or a CSV :func:`read_flights` reads); see the module
+    docstring. ``priors``: the dwell estimate's prior per airport
+    (:func:`dwelltime.linking.dwell_priors`, as linking used; the log-uniform prior where none
+    is given). Returns a new frame."""
+    flights = read_if_path(flights, read_flights)
     out = stays.copy()
     if out.empty or flights.empty:
         return out
