@@ -430,3 +430,24 @@ def test_times_csv_takes_iso_8601_forms(tmp_path):
         "stem,acquired\na,2023-07-31 02:35:12\nb,20230731T113512+0900\nc,2023-07-31T02:35:12.0z\n"
     )
     assert read_times_csv(path) == {"a": T0, "b": T0, "c": T0}
+
+
+def test_a_tifftag_time_far_from_the_file_name_is_used_and_warned(tmp_path, write_raster, caplog):
+    """TIFFTAG_DATETIME ranks above the file name, but is often the save time: one warning
+    names both times when they differ; none when they agree within minutes."""
+    far = write_raster(
+        tmp_path / "zkpy_20230731T023512.tif", tags={"TIFFTAG_DATETIME": "2023:08:04 09:00:00"}
+    )
+    near = write_raster(
+        tmp_path / "zkpy_20230801T023512.tif", tags={"TIFFTAG_DATETIME": "2023:08:01 02:37:00"}
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        scene = read_scene(far)
+        assert read_scene(near).time_source == "gdal_tag"
+    assert (scene.time_source, scene.acquired) == ("gdal_tag", pd.Timestamp("2023-08-04T09:00Z"))
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(
+        f"{far}: TIFFTAG_DATETIME 2023-08-04T09:00:00Z differs from the file name's "
+        "2023-07-31T02:35:12Z by 102.4 h; using TIFFTAG_DATETIME"
+    )
+    assert "--times" in message and "\n" not in message
