@@ -138,8 +138,9 @@ def test_no_match_censored_or_unknown_leaves_stays_alone(flights_csv):
     assert tighten_with_flights(stays, flights.iloc[:0]).equals(stays)
 
 
-def test_link_command_reads_flights(tmp_path, flights_csv):
-    """``dwelltime link --flights``: the IL62 bounds come from the CSV; a bad CSV is exit 2."""
+def test_link_command_reads_flights(tmp_path, flights_csv, caplog):
+    """``dwelltime link --flights``: the IL62 bounds come from the CSV; a bad CSV is exit 2;
+    a CSV with no row at the airport is warned."""
     import geopandas as gpd
     import shapely
     from click.testing import CliRunner
@@ -177,6 +178,11 @@ def test_link_command_reads_flights(tmp_path, flights_csv):
     bad.write_text("when,where\n")
     result = CliRunner().invoke(main, ["-q", "link", str(gpkg), "--flights", str(bad)])
     assert result.exit_code == 2 and "missing" in result.output
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text("time,airport,event,type\n2023-07-30T20:00:00Z,SVO,arr,IL62\n")
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        result = CliRunner().invoke(main, ["-q", "link", str(gpkg), "--flights", str(elsewhere)])
+    assert result.exit_code == 0 and "0 of 1 rows are at ZKPY (FNJ)" in caplog.text
 
 
 def test_an_uncertain_look_alike_matches_by_measured_size(flights_csv):
@@ -194,3 +200,61 @@ def test_an_uncertain_look_alike_matches_by_measured_size(flights_csv):
     out = tighten_with_flights(stays_frame(rows, "EPSG:32651"), read_flights(flights_csv))
     assert out["start_bounded_by"].tolist() == ["flight:1", "flight:1", "s0", "s0"]
     assert out["end_bounded_by"].tolist() == ["flight:3", "flight:3", "s9", "s9"]
+
+
+def test_types_unknown_to_the_catalog_are_named_and_match_nothing(tmp_path, caplog):
+    """Designators the catalog lacks: one warning naming them (with the near miss), and
+    tightening a stay with a measured size goes on instead of failing. ``Il-62`` is IL62."""
+    path = tmp_path / "f1.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "2023-07-30T20:00:00Z,ZKPY,arr,IL62M\n"
+        "2023-08-02T10:00:00Z,ZKPY,dep,ZZZZ\n"
+        "2023-08-03T10:00:00Z,ZKPY,dep,Il-62\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "f1.csv: 2 row(s)" in message
+    assert "IL62M (did you mean IL62 or " in message and message.endswith(", ZZZZ")
+    assert list(flights["type"]) == ["IL62M", "ZZZZ", "IL62"]
+    row = {**stay(type_="A310"), "type_prob": 0.3, "length_m": 53.1, "wingspan_m": 43.2}
+    stays = stays_frame([row], "EPSG:32651")
+    out = tighten_with_flights(stays, flights)
+    assert (out.iloc[0]["start_bounded_by"], out.iloc[0]["end_bounded_by"]) == ("s0", "s9")
+
+
+def test_iata_airport_codes_match_and_a_log_elsewhere_is_warned(tmp_path, caplog):
+    """``FNJ`` rows are ZKPY's (the registry resolves IATA codes); a log with no row at the
+    airport says so in one line naming the file."""
+    from dwelltime.airports import lookup_airport
+    from dwelltime.flights import warn_if_not_at
+
+    path = tmp_path / "flights.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "2023-07-30T20:00:00Z,fnj,arr,IL62\n"
+        "2023-08-02T10:00:00Z,FNJ,dep,IL62\n"
+        "2023-08-02T11:00:00Z,SVO,dep,IL62\n"
+        "2023-08-02T12:00:00Z,XQQ,dep,IL62\n"  # no such airport: kept as written
+    )
+    flights = read_flights(path)
+    assert flights["airport"].tolist() == ["ZKPY", "ZKPY", "UUEE", "XQQ"]
+    out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), flights)
+    assert (out.iloc[0]["start_bounded_by"], out.iloc[0]["end_bounded_by"]) == (
+        "flight:1",
+        "flight:2",
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        warn_if_not_at(flights, lookup_airport("ZKPY"))
+        assert not caplog.records
+        warn_if_not_at(flights.iloc[2:], lookup_airport("FNJ"))
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message == f"{path}: 0 of 2 rows are at ZKPY (FNJ); they are at UUEE, XQQ"
+
+
+def test_tightening_takes_the_csv_path(flights_csv):
+    stays = stays_frame([stay()], "EPSG:32651")
+    from_path = tighten_with_flights(stays, str(flights_csv))
+    pd.testing.assert_frame_equal(from_path, tighten_with_flights(stays, read_flights(flights_csv)))
+    assert from_path.iloc[0]["start_bounded_by"] == "flight:1"

@@ -153,3 +153,41 @@ def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):
 
     with pytest.raises(UnknownTypeError, match=r"'IL62M' is not .*\(did you mean IL62"):
         pipeline.run(tmp_path / "not read", "ZKPY", type_filter="IL62M")
+
+
+def test_flights_and_times_may_be_files_read_before_any_scene(tmp_path, write_raster, monkeypatch):
+    """``run(flights=, times=)`` take the CSVs as ``--flights``/``--times`` do (str or Path);
+    a bad file stops the run before a scene is scanned or detected."""
+    from types import SimpleNamespace
+
+    from dwelltime.flights import FlightsError
+    from dwelltime.schema import empty_frame
+    from dwelltime.tiling import scene_coverage
+
+    def coverage_only(scene, site, aprons, detector, spec, **kwargs):
+        return scene_coverage(scene, site, aprons), empty_frame(DETECTION_COLUMNS, site.crs)
+
+    monkeypatch.setattr(pipeline, "process_scene", coverage_only)
+    detector = SimpleNamespace(gsd_m=0.5, describe=dict)
+    write_raster(tmp_path / "imagery" / "zkpy_a.tif")  # no time in the name: only --times
+    times = tmp_path / "t.csv"
+    times.write_text("stem,acquired\nzkpy_a,2023-07-31T02:35:12Z\n")
+    flights = tmp_path / "f.csv"
+    flights.write_text("time,airport,event,type\n2023-07-31T01:00:00Z,FNJ,arr,IL62\n")
+    result = pipeline.run(
+        tmp_path / "imagery", "ZKPY", detector=detector, coregister=False,
+        flights=str(flights), times=times,
+    )  # fmt: skip
+    assert not result.errors
+    assert list(result.scenes["time_source"]) == ["user"]
+    assert list(result.scenes["acquired"]) == [pd.Timestamp("2023-07-31T02:35:12Z")]
+    assert result.provenance["flights"] is True
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("scanned before the flights CSV was read")
+
+    monkeypatch.setattr(pipeline, "scan", no_scan)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,where\n")
+    with pytest.raises(FlightsError, match=r"bad\.csv: .*missing"):
+        pipeline.run(tmp_path / "imagery", "ZKPY", detector=detector, flights=bad)

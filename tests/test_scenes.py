@@ -405,8 +405,18 @@ def test_scenes_frame_columns_and_types(tmp_path, write_raster):
 def test_unused_user_times_are_warned(tmp_path, write_raster, caplog):
     write_raster(tmp_path / "x_20230731T023512.tif")
     with caplog.at_level(logging.WARNING):
-        scan(tmp_path, times={"other": T0})
-    assert "other" in caplog.text
+        scan(tmp_path, times={"other": T0, "x_20230731T023512": T0, "nosuch": T0})
+    assert "--times names 2 file(s) not found among the images: nosuch, other" in caplog.text
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_times_may_be_given_as_a_csv_path(tmp_path, write_raster, as_text):
+    image = write_raster(tmp_path / "imagery" / "x_20230731T000000.tif")
+    times = tmp_path / "t.csv"
+    times.write_text("stem,acquired\nx_20230731T000000,2023-07-31T02:35:12Z\n")
+    (scene,) = scan(tmp_path / "imagery", times=str(times) if as_text else times).scenes
+    assert (scene.time_source, scene.acquired) == ("user", T0)
+    assert read_scene(image, times=str(times)).acquired == T0
 
 
 def test_read_times_csv(tmp_path):
@@ -424,3 +434,47 @@ def test_read_times_csv(tmp_path):
         read_times_csv(tmp_path / "cols.csv")
     with pytest.raises(TimesError, match=r"none\.csv: cannot read"):
         read_times_csv(tmp_path / "none.csv")
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("a,02/08/2023 05:00\n", r"line 3: '02/08/2023 05:00' is not an ISO 8601"),
+        ("a,2023-08-02\n", r"line 3: '2023-08-02' has no time of day"),
+        ("b,2023-08-02T05:00:00Z\n", r"line 3: 'b' is given a time on line 2 already"),
+    ],
+)
+def test_times_csv_refuses_ambiguous_dates_dates_alone_and_repeats(tmp_path, rows, message):
+    path = tmp_path / "t.csv"
+    path.write_text("stem,acquired\nb,2023-08-02T05:00\n" + rows)
+    with pytest.raises(TimesError, match=rf"t\.csv: {message}"):
+        read_times_csv(path)
+
+
+def test_times_csv_takes_iso_8601_forms(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "stem,acquired\na,2023-07-31 02:35:12\nb,20230731T113512+0900\nc,2023-07-31T02:35:12.0z\n"
+    )
+    assert read_times_csv(path) == {"a": T0, "b": T0, "c": T0}
+
+
+def test_a_tifftag_time_far_from_the_file_name_is_used_and_warned(tmp_path, write_raster, caplog):
+    """TIFFTAG_DATETIME ranks above the file name, but is often the save time: one warning
+    names both times when they differ; none when they agree within minutes."""
+    far = write_raster(
+        tmp_path / "zkpy_20230731T023512.tif", tags={"TIFFTAG_DATETIME": "2023:08:04 09:00:00"}
+    )
+    near = write_raster(
+        tmp_path / "zkpy_20230801T023512.tif", tags={"TIFFTAG_DATETIME": "2023:08:01 02:37:00"}
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        scene = read_scene(far)
+        assert read_scene(near).time_source == "gdal_tag"
+    assert (scene.time_source, scene.acquired) == ("gdal_tag", pd.Timestamp("2023-08-04T09:00Z"))
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(
+        f"{far}: TIFFTAG_DATETIME 2023-08-04T09:00:00Z differs from the file name's "
+        "2023-07-31T02:35:12Z by 102.4 h; using TIFFTAG_DATETIME"
+    )
+    assert "--times" in message and "\n" not in message

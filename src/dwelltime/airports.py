@@ -59,7 +59,7 @@ def lookup_airport(code: str) -> Airport:
     UnknownAirportError, listing close codes and names, when the registry does not know it.
     """
     key = code.strip().upper()
-    row = _registry("ICAO").get(key) if len(key) != 3 else _registry("IATA").get(key)
+    row = _registry_row(key)
     if row is None:
         raise UnknownAirportError(
             f"unknown airport code {code!r}; {_suggestions(key)}"
@@ -73,6 +73,18 @@ def lookup_airport(code: str) -> Airport:
         lon=float(row["lon"]),
         crs=utm_crs(float(row["lon"]), float(row["lat"])),
     )
+
+
+def icao_code(code: str) -> str | None:
+    """The ICAO code of the airport with this ICAO or IATA code, any case; None when the
+    registry does not know it."""
+    row = _registry_row(code.strip().upper())
+    return None if row is None else row["icao"]
+
+
+def _registry_row(key: str) -> dict | None:
+    """The registry's row of an upper-case code: IATA when 3 letters long, else ICAO."""
+    return _registry("ICAO").get(key) if len(key) != 3 else _registry("IATA").get(key)
 
 
 def _suggestions(key: str) -> str:

@@ -24,7 +24,19 @@ class UnknownAirportError(DwelltimeError):
 
 
 class UnknownTypeError(DwelltimeError):
-    """An aircraft type designator that the catalog does not know."""
+    """An aircraft type designator that the catalog does not know: ``text`` as given and
+    ``close``, the catalog's designators spelled like it."""
+
+    def __init__(self, text: str, close: list[str], catalog_size: int) -> None:
+        self.text = text
+        self.close = close
+        hint = (
+            f"did you mean {' or '.join(close)}?" if close else f"the catalog holds {catalog_size}"
+        )
+        super().__init__(
+            f"{text!r} is not an aircraft type of the catalog ({hint}); give an ICAO designator "
+            "such as IL62, or unknown"
+        )
 
 
 class ApronError(DwelltimeError):

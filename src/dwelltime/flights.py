@@ -1,10 +1,12 @@
 """Flight-tracking evidence: recorded arrivals and departures tighten the dwell bounds.
 
 A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per movement with
-columns ``time``, ``airport`` (ICAO or IATA as in the stays), ``event`` (``arr``/``dep``;
-``arrival``/``departure``, ``a``/``d`` accepted) and ``type`` (ICAO designator) and/or
-``registration``. Times without a zone are taken as UTC. Rows are matched to a stay by airport
-and type (rows without a type cannot be matched and are reported once). A row's type matches
+columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows
+are read as ICAO, as in the stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``,
+``a``/``d`` accepted) and ``type`` (ICAO designator) and/or ``registration``. Times without a
+zone are taken as UTC. Rows are matched to a stay by airport and type (rows without a type,
+and types the aircraft catalog lacks, cannot be matched and are reported once; so is a log
+with no row at the run's airport: :func:`warn_if_not_at`). A row's type matches
 a stay of that type and, when the stay's type is uncertain (``type_prob`` below
 :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a measured size (``length_m``,
 ``wingspan_m``), a stay whose size fits that type at least as well as it fits nothing at all
@@ -33,6 +35,7 @@ matched by their size only.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,6 +43,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from dwelltime.airports import Airport, icao_code
 from dwelltime.dwell import (
     DwellPrior,
     dwell_estimate,
@@ -49,6 +53,7 @@ from dwelltime.dwell import (
     stay_windows,
 )
 from dwelltime.errors import DwelltimeError
+from dwelltime.io import read_if_path
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,7 @@ SIZE_MATCH_BELOW_TYPE_PROB = 0.5
 FLIGHT_COLUMNS: tuple[str, ...] = (
     "row",  # int, 1-based data row of the CSV (header excluded)
     "time",  # UTC timestamp of the movement
-    "airport",  # str, upper case
+    "airport",  # str, ICAO code (an IATA code the registry knows is read as ICAO), upper case
     "event",  # "arr" or "dep"
     "type",  # str, ICAO designator upper case, "" when the CSV has none
     "registration",  # str, "" when the CSV has none
@@ -74,7 +79,8 @@ class FlightsError(DwelltimeError):
 
 
 def read_flights(path: Path | str) -> pd.DataFrame:
-    """The movements of a flight-tracking CSV as :data:`FLIGHT_COLUMNS`.
+    """The movements of a flight-tracking CSV as :data:`FLIGHT_COLUMNS`; ``attrs["path"]``
+    names the file (for messages).
 
     Raises :class:`FlightsError` when the file cannot be read or lacks ``time``, ``airport``,
     ``event`` or both ``type`` and ``registration``. A row whose time or event cannot be read
@@ -97,7 +103,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         {
             "row": np.arange(1, len(raw) + 1),
             "time": pd.to_datetime(raw["time"].map(_utc_time), utc=True),
-            "airport": raw["airport"].str.strip().str.upper(),
+            "airport": _as_icao(raw["airport"].str.strip().str.upper()),
             "event": raw["event"].str.strip().str.lower().map(_EVENTS),
             "type": raw.get("type", pd.Series("", index=raw.index)).str.strip().str.upper(),
             "registration": raw.get("registration", pd.Series("", index=raw.index)).str.strip(),
@@ -112,7 +118,62 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     untyped = int((~bad & (frame["type"] == "")).sum())
     if untyped:
         log.warning("%s: %d row(s) without a type cannot be matched to stays", path, untyped)
-    return frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
+    frame = frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
+    frame["type"] = _designators(frame["type"], path)
+    frame.attrs["path"] = str(path)
+    return frame
+
+
+def warn_if_not_at(flights: pd.DataFrame, airport: Airport) -> None:
+    """One warning when no movement of ``flights`` (:data:`FLIGHT_COLUMNS`) is at ``airport``,
+    so that the log can tighten none of its stays: it names the file and the airports the
+    rows are at."""
+    if flights.empty or (flights["airport"] == airport.icao).any():
+        return
+    named = sorted(set(flights["airport"]))
+    log.warning(
+        "%s: 0 of %d rows are at %s%s; they are at %s",
+        flights.attrs.get("path", "flights"),
+        len(flights),
+        airport.icao,
+        f" ({airport.iata})" if airport.iata else "",
+        ", ".join(named[:5]) + (", …" if len(named) > 5 else ""),
+    )
+
+
+def _as_icao(codes: pd.Series) -> pd.Series:
+    """Airport codes as ICAO where the registry knows them (IATA ``FNJ`` → ``ZKPY``), else as
+    written."""
+    icao = {code: icao_code(code) or code for code in codes.unique()}
+    return codes.map(icao)
+
+
+def _designators(types: pd.Series, path: Path) -> pd.Series:
+    """``types`` as the catalog's designators (``Il-62`` → ``IL62``:
+    :func:`dwelltime.synth.catalog.designator`); those the catalog lacks are kept as written
+    (they match no stay) and named in one warning, with the designators spelled like them."""
+    from dwelltime.errors import UnknownTypeError
+    from dwelltime.synth.catalog import designator
+
+    read: dict[str, str] = {"": ""}
+    unknown: list[str] = []
+    for text in sorted(set(types) - {""}):
+        try:
+            read[text] = designator(text)
+        except UnknownTypeError as exc:
+            read[text] = text
+            unknown.append(
+                f"{text} (did you mean {' or '.join(exc.close)}?)" if exc.close else text
+            )
+    if unknown:
+        log.warning(
+            "%s: %d row(s) name types that are not ICAO designators of the aircraft catalog "
+            "and match no stay: %s",
+            path,
+            int(types.isin([u.split(" (")[0] for u in unknown]).sum()),
+            ", ".join(unknown),
+        )
+    return types.map(read)
 
 
 def _utc_time(text: str) -> pd.Timestamp:
@@ -128,14 +189,16 @@ def _utc_time(text: str) -> pd.Timestamp:
 
 def tighten_with_flights(
     stays: gpd.GeoDataFrame,
-    flights: pd.DataFrame,
+    flights: pd.DataFrame | str | os.PathLike,
     priors: Mapping[str, DwellPrior] | None = None,
 ) -> gpd.GeoDataFrame:
     """``stays`` (columns of :func:`dwelltime.linking.link_stays`) with ``t_a``/``t_b``, the
     ``*_bounded_by`` columns, ``dwell_max_h`` and ``dwell_est_h`` tightened by the movements in
-    ``flights`` (:data:`FLIGHT_COLUMNS`); see the module docstring. ``priors``: the dwell
-    estimate's prior per airport (:func:`dwelltime.linking.dwell_priors`, as linking used;
-    the log-uniform prior where none is given). Returns a new frame."""
+    ``flights`` (:data:`FLIGHT_COLUMNS`, or a CSV :func:`read_flights` reads); see the module
+    docstring. ``priors``: the dwell estimate's prior per airport
+    (:func:`dwelltime.linking.dwell_priors`, as linking used; the log-uniform prior where none
+    is given). Returns a new frame."""
+    flights = read_if_path(flights, read_flights)
     out = stays.copy()
     if out.empty or flights.empty:
         return out
@@ -186,6 +249,8 @@ def _size_fits(stays: gpd.GeoDataFrame, types: list[str]) -> dict[object, set[st
 
     dims = catalog_dimensions()
     known = [t for t in types if t in dims]
+    if not known:
+        return {}
     length = stays["length_m"].to_numpy(float)
     span = stays["wingspan_m"].to_numpy(float)
     like = size_likelihood(length, span, known, dims, size_sigma_m(None))

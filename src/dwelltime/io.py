@@ -24,8 +24,9 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -38,6 +39,7 @@ PROVENANCE_NAME = "run.json"
 FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
 _SCHEMA_KEY = "DWELLTIME_SCHEMA"
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_T = TypeVar("_T")
 
 
 def check_formats(formats: Sequence[str]) -> None:
@@ -190,6 +192,13 @@ def atomic_write(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_if_path(value: _T | str | os.PathLike | None, reader: Callable[[Path], _T]) -> _T | None:
+    """``value`` read by ``reader`` when it is a path (str or os.PathLike), else ``value``
+    itself: what lets an API argument (``flights=``, ``times=``) take a file or its contents,
+    read as the CLI reads it."""
+    return reader(Path(value)) if isinstance(value, (str, os.PathLike)) else value
 
 
 def _schema(frame: gpd.GeoDataFrame) -> dict[str, object]:

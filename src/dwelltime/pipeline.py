@@ -8,6 +8,7 @@ share. I/O stays at the edges: :func:`run` reads imagery and returns frames; wri
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,10 +20,13 @@ import shapely
 
 from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.errors import SceneError, error_text
+from dwelltime.flights import read_flights, tighten_with_flights, warn_if_not_at
+from dwelltime.io import read_if_path
 from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
+from dwelltime.timesources import read_times_csv
 
 if TYPE_CHECKING:
     from dwelltime.detector import Detector
@@ -72,8 +76,8 @@ def run(
     tile_size_px: int = 512,
     batch_size: int = 8,
     coregister: bool = True,
-    flights: pd.DataFrame | None = None,
-    times: Mapping[str, object] | None = None,
+    flights: pd.DataFrame | str | os.PathLike | None = None,
+    times: Mapping[str, object] | str | os.PathLike | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
     """Estimate stays and dwell intervals at ``airport`` from the images under ``folder``.
@@ -93,11 +97,13 @@ def run(
         coregister: align the scenes before linking (:mod:`dwelltime.coregister`); the offsets
             are the scenes layer's ``shift_x_m``, ``shift_y_m``, ``coreg_peak``,
             ``coreg_status`` columns.
-        flights: movements from :func:`dwelltime.flights.read_flights` that tighten the dwell
-            bounds (:func:`dwelltime.flights.tighten_with_flights`).
-        times: acquisition times that win over those found in the files, as
-            :func:`dwelltime.scenes.scan` takes them (``--times``:
-            :func:`dwelltime.timesources.read_times_csv`).
+        flights: movements that tighten the dwell bounds
+            (:func:`dwelltime.flights.tighten_with_flights`): a flight-tracking CSV, or the
+            frame :func:`dwelltime.flights.read_flights` reads from one. Read before anything
+            else, so a bad file stops the run at once.
+        times: acquisition times that win over those found in the files: a CSV as
+            ``--times`` takes it (:func:`dwelltime.timesources.read_times_csv`), or a mapping
+            as :func:`dwelltime.scenes.scan` takes it. Read before anything else.
         progress: optional callback ``progress(stage, done, total)``.
     """
     from dwelltime.detector import load_detector
@@ -105,6 +111,10 @@ def run(
 
     site = lookup_airport(airport)
     type_filter = designator(type_filter) if type_filter else None  # before any detection
+    flights = read_if_path(flights, read_flights)
+    times = read_if_path(times, read_times_csv)
+    if flights is not None:
+        warn_if_not_at(flights, site)
     apron_frame = load_aprons(site, Path(aprons) if aprons else None)
     found = scan(Path(folder), times=times, progress=_stage(progress, "scan"))
     errors = list(found.errors)
@@ -203,13 +213,15 @@ def link_scenes(
     *,
     link_config: LinkConfig | None = None,
     coregister: bool = True,
-    flights: pd.DataFrame | None = None,
+    flights: pd.DataFrame | str | os.PathLike | None = None,
     type_filter: str | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
     """Co-register, link and estimate from per-scene coverage and detections (the part of
     :func:`run` after detection, shared with the batch job). Only scenes with coverage rows
-    (those processed without error) enter the scenes table and co-registration."""
+    (those processed without error) enter the scenes table and co-registration. ``flights``:
+    as :func:`run` takes it."""
+    flights = read_if_path(flights, read_flights)
     processed = set(coverage["scene_id"].astype(str))
     done = [s for s in scenes if s.scene_id in processed]
     scene_frame = scenes_frame(done)
@@ -254,8 +266,6 @@ def estimate_stays(
     `run`, `link` and the batch job share."""
     stays = link_stays(detections, coverage, config, progress=_stage(progress, "link"))
     if flights is not None:
-        from dwelltime.flights import tighten_with_flights
-
         stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
     if not type_filter:
         return stays

@@ -37,10 +37,17 @@ from dwelltime.formats import (
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
 )
+from dwelltime.io import read_if_path
 from dwelltime.regrid import gsd_metres, mask_to_polygon
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_scenes
-from dwelltime.timesources import NoTimeError, TimeInfo, acquisition_time, stac_items
+from dwelltime.timesources import (
+    NoTimeError,
+    TimeInfo,
+    acquisition_time,
+    read_times_csv,
+    stac_items,
+)
 
 __all__ = ["ScanResult", "Scene", "gsd_metres", "read_scene", "scan", "scenes_frame"]
 
@@ -84,7 +91,7 @@ class ScanResult:
 def scan(
     folder: Path,
     *,
-    times: Mapping[str, object] | None = None,
+    times: Mapping[str, object] | str | os.PathLike | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ScanResult:
     """Describe every image under ``folder`` (recursively), or of the STAC ItemCollection
@@ -94,10 +101,12 @@ def scan(
         folder: the imagery folder, or a STAC ItemCollection/Item JSON file.
         times: user acquisition times (datetime or ISO string; no zone means UTC), keyed by
             absolute path, path relative to ``folder`` (to the JSON file's folder), file name
-            or stem. They win over every other source.
+            or stem; or a CSV of them as ``--times`` takes it
+            (:func:`dwelltime.timesources.read_times_csv`). They win over every other source.
         progress: called as ``progress(done, total)`` after each file.
     """
     folder = Path(folder)
+    times = read_if_path(times, read_times_csv)
     if is_item_file(folder):
         base, (sources, stac_index, result) = folder.parent, _item_sources(folder)
     elif folder.is_dir():
@@ -209,7 +218,7 @@ def read_scene(
     *,
     scene_id: str | None = None,
     folder: Path | None = None,
-    times: Mapping[str, object] | None = None,
+    times: Mapping[str, object] | str | os.PathLike | None = None,
     stac_index: Mapping[Path, dict] | None = None,
     mask_path: Path | None = None,
     require_time: bool = True,
@@ -218,11 +227,13 @@ def read_scene(
 
     ``require_time=False`` (detection alone, which needs no date) gives a scene without an
     acquisition time NaT ``acquired`` and ``time_source`` ``"none"`` instead of an error.
+    ``times``: as :func:`scan` takes them.
     """
     import rasterio
     from rasterio.errors import RasterioError
 
     path = Path(path)
+    times = read_if_path(times, read_times_csv)
     try:
         with rasterio.open(path) as ds:
             if ds.crs is None and ds.gcps[0]:
@@ -382,7 +393,11 @@ def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path
     known = {k for p in images for k in user_keys(p, folder)}
     unused = sorted(k for k in times if k not in known)
     if unused:
-        log.warning("user times name no image found: %s", ", ".join(unused[:5]))
+        log.warning(
+            "--times names %d file(s) not found among the images: %s",
+            len(unused),
+            ", ".join(unused[:5]) + (", …" if len(unused) > 5 else ""),
+        )
 
 
 def _first_line(e: Exception) -> str:

@@ -10,7 +10,9 @@
 5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``, else ``earliestAcqTime``).
 6. ``gdal_tag``: GDAL metadata ``ACQUISITIONDATETIME`` (default or IMAGERY domain), else
    ``NITF_IDATIM`` (NITF 2.1 image date-time, "CCYYMMDDhhmmss" UTC), else ``TIFFTAG_DATETIME``
-   ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC).
+   ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC). The TIFF spec makes
+   ``TIFFTAG_DATETIME`` the file's save time, so where the file name holds a date-time more
+   than :data:`TIFFTAG_NAME_TOLERANCE` away, one warning names both (the tag is still used).
 7. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX`. A name
    with a date but no time of day is rejected (midnight would bias dwell times by up to a day).
 
@@ -47,6 +49,19 @@ FILENAME_REGEX = re.compile(
 )
 #: Format of the ``date`` and ``time`` groups once separators are removed.
 FILENAME_FORMAT = "%Y%m%d%H%M%S"
+
+#: A ``TIFFTAG_DATETIME`` farther than this from a date-time in the file name is warned.
+TIFFTAG_NAME_TOLERANCE = pd.Timedelta(minutes=5)
+
+#: An ISO 8601 date and time of day, as a ``--times`` CSV gives them: ``2023-08-02T05:00``,
+#: ``2023-08-02 05:00:00.5Z``, ``2023-08-02T14:00:00+09:00``, ``20230802T050000Z``.
+ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?"
+    r"|\d{8}T\d{4}(\d{2}(\.\d+)?)?(Z|[+-]\d{2}(\d{2})?)?",
+    re.IGNORECASE,
+)
+#: An ISO 8601 date alone (``2023-08-02``, ``20230802``): no time of day.
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
 
 #: One ``name = value;`` line of a Maxar .IMD file (value unquoted).
 IMD_FIELD = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*\"?([^\";\n]*?)\"?[ \t]*;", re.M)
@@ -85,8 +100,10 @@ def to_utc(value: object) -> pd.Timestamp:
 
 def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
     """User times (``scan(times=...)``) from a CSV with a ``path`` (or ``stem``/``scene_id``/
-    ``file``) and an ``acquired`` column. :class:`TimesError` naming the file (and the line,
-    when a time cannot be read) if it cannot be used."""
+    ``file``) and an ``acquired`` column: an ISO 8601 date and time of day
+    (:data:`ISO_DATETIME`; no zone: UTC). :class:`TimesError` naming the file (and the line)
+    if it cannot be used: a time that is not ISO 8601 (``02/08/2023 05:00``), a date without
+    a time of day, an image named twice."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -97,16 +114,38 @@ def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
                     f"{path}: the times CSV needs columns path (or stem) and acquired, "
                     f"found {fields}"
                 )
-            out = {}
+            out, lines = {}, {}
             for n, row in enumerate(reader, start=2):
                 row = {k.strip().lower(): v for k, v in row.items() if k}
+                key = (row[key_col] or "").strip()
+                if key in lines:
+                    raise TimesError(
+                        f"{path}: line {n}: {key!r} is given a time on line {lines[key]} already"
+                    )
                 try:
-                    out[(row[key_col] or "").strip()] = to_utc(row["acquired"] or "")
+                    out[key], lines[key] = _iso_time(row["acquired"] or ""), n
                 except ValueError as e:
                     raise TimesError(f"{path}: line {n}: {e}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise TimesError(f"{path}: cannot read the times CSV: {exc}") from exc
     return out
+
+
+def _iso_time(text: str) -> pd.Timestamp:
+    """An ISO 8601 date and time of day (:data:`ISO_DATETIME`) in UTC; ValueError for any
+    other text (a date alone, ``02/08/2023 05:00``, ``yesterday``)."""
+    text = text.strip()
+    if ISO_DATE.fullmatch(text):
+        raise ValueError(
+            f"{text!r} has no time of day; midnight would bias dwell times by up to a day, "
+            "so give it (2023-08-02T05:00:00Z)"
+        )
+    if not ISO_DATETIME.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 date and time such as 2023-08-02T05:00:00Z "
+            "(year-month-day; no zone: UTC)"
+        )
+    return to_utc(text)
 
 
 def user_time(image: Path, folder: Path, times: Mapping[str, object]) -> pd.Timestamp | None:
@@ -210,16 +249,43 @@ def maxar_imd_time(image: Path) -> TimeInfo | None:
 
 def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
     """Time from GDAL metadata: ``ACQUISITIONDATETIME``, else ``NITF_IDATIM``, else
-    ``TIFFTAG_DATETIME`` (as UTC)."""
+    ``TIFFTAG_DATETIME`` (as UTC; warned when the file name says otherwise:
+    :func:`_warn_if_name_differs`)."""
     value = tags.get("ACQUISITIONDATETIME")
     idatim = tags.get("NITF_IDATIM", "").strip()
     if not value and re.fullmatch(r"\d{14}", idatim):  # NITF 2.1: CCYYMMDDhhmmss, UTC
         value = f"{idatim[:8]}T{idatim[8:]}Z"
-    if not value and tags.get("TIFFTAG_DATETIME"):
+    save_time = not value and bool(tags.get("TIFFTAG_DATETIME"))
+    if save_time:
         # "YYYY:MM:DD HH:MM:SS", no time zone: read as UTC
         value = tags["TIFFTAG_DATETIME"].strip().replace(":", "-", 2)
     acquired = _parse(value, image, "GDAL tag")
-    return None if acquired is None else TimeInfo(acquired, "gdal_tag")
+    if acquired is None:
+        return None
+    if save_time:
+        _warn_if_name_differs(acquired, image)
+    return TimeInfo(acquired, "gdal_tag")
+
+
+def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
+    """One warning when ``image``'s name holds a date-time more than
+    :data:`TIFFTAG_NAME_TOLERANCE` from its ``TIFFTAG_DATETIME`` (``tag_time``, UTC), which
+    the TIFF spec makes the file's save time: the tag is used, as the order of trust says."""
+    try:
+        named = filename_time(image)
+    except NoTimeError:
+        return
+    if named is None or abs(named.acquired - tag_time) <= TIFFTAG_NAME_TOLERANCE:
+        return
+    log.warning(
+        "%s: TIFFTAG_DATETIME %s differs from the file name's %s by %.1f h; using "
+        "TIFFTAG_DATETIME (GDAL tags rank above the file name), though TIFF writers often "
+        "set it to the time the file was saved: give the acquisition time with --times CSV",
+        image,
+        f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
+        f"{named.acquired:%Y-%m-%dT%H:%M:%SZ}",
+        abs(named.acquired - tag_time) / pd.Timedelta(hours=1),
+    )
 
 
 def filename_time(image: Path) -> TimeInfo | None:

@@ -28,6 +28,7 @@ from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
 from dwelltime.errors import DwelltimeError, error_text
+from dwelltime.io import read_if_path
 from dwelltime.pipeline import (
     RunResult,
     link_scenes,
@@ -163,16 +164,18 @@ def _prepare(
     """An airport's aprons, scenes (those still to do apart), store and flight log (read by
     ``flight_log``), read before the detector is loaded: a bad input stops the job at once,
     naming the airport."""
-    from dwelltime.timesources import read_times_csv
+    from dwelltime.flights import warn_if_not_at
 
     site = lookup_airport(job.airport)
     flights_csv = job.flights or spec.flights
     try:
         aprons = load_aprons(site, job.aprons)
-        found = scan(job.imagery, times=read_times_csv(job.times) if job.times else None)
-        flights = flight_log(flights_csv) if flights_csv else None
+        found = scan(job.imagery, times=job.times)
+        flights = read_if_path(flights_csv, flight_log)
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
         raise DwelltimeError(f"{site.icao}: {exc}") from exc
+    if flights is not None:
+        warn_if_not_at(flights, site)
     folder = Path(spec.output) / site.icao
     store = SceneStore(folder)
     for err in found.errors:

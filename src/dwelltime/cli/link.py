@@ -72,8 +72,10 @@ def link(
     or unreadable layer).
     """
     from dwelltime import __version__
+    from dwelltime.airports import lookup_airport
     from dwelltime.cli.progress import stage_bars
     from dwelltime.errors import DwelltimeError
+    from dwelltime.flights import warn_if_not_at
     from dwelltime.io import (
         PROVENANCE_NAME,
         atomic_write,
@@ -117,6 +119,9 @@ def link(
         scenes = _read(detections_path, "scenes", "DETECTIONS")
         config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
 
+    if flights is not None:
+        for code in sorted(set(detections["airport"].astype(str))):
+            warn_if_not_at(flights, lookup_airport(code))
     layers = {"coverage": coverage, "detections": detections}
     timeline = None if out is None else out / TIMELINE_NAME
     if out is not None:

@@ -97,17 +97,19 @@ times_option = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     callback=_read_file_with("dwelltime.timesources:read_times_csv"),
-    help="CSV of acquisition times (columns path or stem, and acquired, ISO 8601; no zone "
-    "means UTC). These win over every time found in the files.",
+    help="CSV of acquisition times: columns path or stem, and acquired (ISO 8601 date and "
+    "time of day, e.g. 2023-08-02T05:00:00Z; no zone means UTC), one row per image. These "
+    "win over every time found in the files.",
 )
 flights_option = click.option(
     "--flights",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     callback=_read_file_with("dwelltime.flights:read_flights"),
-    help="Flight-tracking CSV (columns time, airport, event arr/dep, type): a recorded "
-    "arrival or departure of a stay's type between a sighting and the nearest visible "
-    "absence tightens that bound.",
+    help="Flight-tracking CSV (columns time, airport as ICAO or IATA code, event arr/dep, "
+    "type as ICAO designator): a recorded arrival or departure of a stay's type between a "
+    "sighting and the nearest visible absence tightens that bound. Read before detection; "
+    "unknown types and a log with no row at the airport are warned.",
 )
 device_option = click.option(
     "--device",

@@ -45,7 +45,8 @@ def scan(
     a world file or .aux.xml beside them (other pictures are named in one warning; Planet
     *_udm2/*_udm masks are attached to their scene, not listed). The acquisition time comes
     from, in order of trust: --times, a STAC item, Planet metadata (JSON, then XML), a Maxar
-    .IMD, the ACQUISITIONDATETIME, NITF_IDATIM or TIFFTAG_DATETIME tag (no zone: read as UTC),
+    .IMD, the ACQUISITIONDATETIME, NITF_IDATIM or TIFFTAG_DATETIME tag (no zone: read as UTC;
+    TIFFTAG_DATETIME, often the file's save time, is warned when the file name says otherwise),
     a date and time in the file name (20230731T023512, 20230731_023512, 2023-07-31T02:35:12; a
     date alone is refused). FOLDER may instead be a STAC ItemCollection (or Item) JSON file:
     one scene per item, its local image and mask from the item's assets, its time from the

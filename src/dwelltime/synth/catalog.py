@@ -171,8 +171,4 @@ def designator(text: str) -> str:
     if wanted in known:
         return wanted
     close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.6)
-    hint = f"did you mean {' or '.join(close)}?" if close else f"the catalog holds {len(known)}"
-    raise UnknownTypeError(
-        f"{text!r} is not an aircraft type of the catalog ({hint}); give an ICAO designator "
-        "such as IL62, or unknown"
-    )
+    raise UnknownTypeError(text, close, len(known))
