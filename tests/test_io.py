@@ -110,6 +110,7 @@ def test_geojson_is_rfc7946_lon_lat(tmp_path, layers):
     lon, lat = data["features"][0]["geometry"]["coordinates"]
     assert 125 < lon < 126 and 39 < lat < 40  # Sunan, UTM 51N
     assert "crs" not in data
+    assert data["name"] == "stays"  # not the temporary file's name it was written under
 
 
 def test_existing_output_is_not_overwritten(tmp_path, layers):

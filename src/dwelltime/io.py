@@ -91,7 +91,8 @@ def write_layers(
             if frame.crs is None:
                 raise ValueError(f"layer {name!r} has no CRS; call set_crs() before GeoJSON")
             with atomic_write(out_dir / f"{name}.geojson") as tmp:
-                frame.to_crs("EPSG:4326").to_file(tmp, driver="GeoJSON", RFC7946="YES")
+                # the layer's name, not the temporary file's stem
+                frame.to_crs("EPSG:4326").to_file(tmp, layer=name, driver="GeoJSON", RFC7946="YES")
         if "parquet" in formats:
             with atomic_write(out_dir / f"{name}.parquet") as tmp:
                 frame.to_parquet(tmp, index=False)
