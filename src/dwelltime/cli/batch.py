@@ -54,10 +54,9 @@ def batch(
     """
     import dataclasses
 
-    from tqdm import tqdm
-
     from dwelltime.batch.runner import run_batch
     from dwelltime.batch.spec import JobSpecError, load_spec
+    from dwelltime.cli.progress import progress_bar
     from dwelltime.errors import DwelltimeError
 
     try:
@@ -70,7 +69,7 @@ def batch(
     handler = logging.FileHandler(spec.output / "batch.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("dwelltime").addHandler(handler)
-    bar = tqdm(total=0, unit="scene", disable=quiet(ctx), desc="batch")
+    bar = progress_bar(ctx, total=0, unit="scene", desc="batch")
 
     def progress(airport: str, done: int, total: int) -> None:
         bar.total = total

@@ -10,7 +10,6 @@ from dwelltime.cli.options import (
     device_option,
     overwrite_option,
     precision_option,
-    quiet,
     weights_option,
 )
 
@@ -91,8 +90,7 @@ def evaluate(
     """
     import math
 
-    from tqdm import tqdm
-
+    from dwelltime.cli.progress import progress_bar
     from dwelltime.errors import DwelltimeError
     from dwelltime.evaluation.dataset import image_info, load_truth, read_rgb, saved_detections
     from dwelltime.evaluation.labels import find_labelled_images
@@ -141,7 +139,7 @@ def evaluate(
         raise click.ClickException(str(exc)) from exc
 
     images, airbus = [], {}
-    for item in tqdm(found.images, desc="evaluate", unit="image", disable=quiet(ctx)):
+    for item in progress_bar(ctx, iterable=found.images, desc="evaluate", unit="image"):
         try:
             info = image_info(item.image, gsd_m=gsd_m)
             truth, gsd = load_truth(item, info, airbus)

@@ -13,7 +13,6 @@ from dwelltime.cli.options import (
     link_options,
     out_option,
     overwrite_option,
-    quiet,
     type_option,
 )
 
@@ -126,7 +125,7 @@ def link(
         except DwelltimeError as exc:
             raise click.ClickException(str(exc)) from exc
 
-    with stage_bars(disable=quiet(ctx)) as progress:
+    with stage_bars(ctx) as progress:
         stays = link_stays(
             detections, coverage, config, progress=lambda d, n: progress("link", d, n)
         )
