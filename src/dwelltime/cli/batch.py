@@ -10,6 +10,12 @@ import click
 from dwelltime.cli.options import quiet, weights_option
 
 
+class JobFileError(click.ClickException):
+    """A job file that does not describe a job: one line ``Error: JOB.yaml: …``, exit 2."""
+
+    exit_code = 2
+
+
 @click.command()
 @click.argument("job_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -62,7 +68,7 @@ def batch(
     try:
         spec = load_spec(job_file)
     except JobSpecError as exc:
-        raise click.BadParameter(str(exc), param_hint="JOB_FILE") from exc
+        raise JobFileError(str(exc)) from exc
     if scheduler:
         spec = dataclasses.replace(spec, scheduler=scheduler)
     spec.output.mkdir(parents=True, exist_ok=True)
