@@ -104,14 +104,3 @@ def test_bad_job_files_name_the_problem(tmp_path, text, message):
         load_spec(write(tmp_path, text))
     assert str(caught.value).startswith(f"{tmp_path / 'job.yaml'}: ")  # the file, then what
     assert "\n" not in str(caught.value)  # one line
-
-
-def test_a_yaml_syntax_error_is_one_error_line_naming_file_and_line(tmp_path):
-    from click.testing import CliRunner
-
-    from dwelltime.cli import main
-
-    path = write(tmp_path, "output: o\njobs:\n  - {airport: ZKPY, imagery: x\n")
-    result = CliRunner().invoke(main, ["-q", "batch", str(path)])
-    assert result.exit_code == 2  # a bad job file
-    assert result.stderr == f"Error: {path}: line 4: expected ',' or '}}', but got '<stream end>'\n"

@@ -43,7 +43,8 @@ def batch(
     workers: 4            # reader processes
     finishers: 2          # post-processing processes (default: 2 on CUDA, else a thread)
     compile: false        # torch.compile the network (GPU jobs)
-    precision: auto       # bf16 | fp32 (auto: bf16 on CUDA, CPUs with native bf16)
+    precision: auto       # auto | bf16 | fp32 | int8 (auto: bf16 on CUDA and on CPUs with
+                          # native bf16, else int8 on x86 CPUs; fp32 with compile there)
     formats: [gpkg, csv]  # also geojson, parquet
     flights: adsb.csv     # flight-tracking CSV (as run --flights) for jobs without their own
     link: {max_gap_h: 96} # linking rules (LinkConfig fields), as run's --max-gap etc.
