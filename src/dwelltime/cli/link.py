@@ -13,6 +13,7 @@ from dwelltime.cli.options import (
     link_options,
     out_option,
     overwrite_option,
+    read_output_layer,
     type_option,
 )
 
@@ -93,8 +94,8 @@ def link(
             f"{detections_path} holds one layer; give the coverage with --coverage",
             param_hint="--coverage",
         )
-    detections = _read(detections_path, "detections", "DETECTIONS")
-    coverage = _read(coverage_path or detections_path, "coverage", "--coverage")
+    detections = read_output_layer(detections_path, "detections", "DETECTIONS")
+    coverage = read_output_layer(coverage_path or detections_path, "coverage", "--coverage")
     if detections.crs is not None and detections.crs.is_geographic:
         raise click.BadParameter(
             f"{detections_path}: detections are in {detections.crs.to_string()} (degrees); "
@@ -113,7 +114,7 @@ def link(
         **link_provenance(config, flights=flights is not None, type_filter=type_filter),
     }
     if not single_layer and "scenes" in layer_names(detections_path):
-        scenes = _read(detections_path, "scenes", "DETECTIONS")
+        scenes = read_output_layer(detections_path, "scenes", "DETECTIONS")
         config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
 
     layers = {"coverage": coverage, "detections": detections}
@@ -147,13 +148,3 @@ def link(
         figure.savefig(tmp, format="png", dpi=120)
     for path in [*paths, timeline, write_provenance(out, record)]:
         click.echo(f"wrote {path}")
-
-
-def _read(path: Path, layer: str, hint: str):
-    """One layer of a dwelltime GeoPackage; a clear usage error when it is not there."""
-    from dwelltime.io import read_layer
-
-    try:
-        return read_layer(path, layer)
-    except (ValueError, OSError, RuntimeError) as exc:  # pyogrio errors are RuntimeErrors
-        raise click.BadParameter(str(exc), param_hint=hint) from exc
