@@ -55,9 +55,16 @@ def batch(
 
     Each scene's results are committed as soon as it is done, so a killed job started again
     skips the finished scenes. Per airport the outputs of `dwelltime run` go to
-    OUTPUT/<airport>/, every airport's stays to OUTPUT/all_stays.csv, the log to
-    OUTPUT/batch.log. Exit status: 0 all scenes done, 1 some failed (listed in the log and
-    in OUTPUT/<airport>/parts/*.failed.json), 2 bad job file.
+    OUTPUT/<airport>/, the stays of every airport run to OUTPUT/all_stays.csv, the log to
+    OUTPUT/batch.log. Every job's inputs are read before the model loads: a job whose
+    imagery, aprons, flights or times file cannot be read is logged in one line and not
+    run, and the other jobs run. Files the scan cannot use (unreadable, no time…) are named
+    in the log and the summary as unusable and skipped. A scene that fails in detection is
+    recorded in OUTPUT/<airport>/parts/<scene>.failed.json and tried again with
+    --retry-failed.
+
+    Exit status: 0 every job run and no scene failed (unusable files allowed), 1 a job not
+    run or a scene failed, 2 bad job file (unreadable YAML, unknown keys, no jobs).
     """
     import dataclasses
 
@@ -93,5 +100,5 @@ def batch(
         handler.close()
     if quiet(ctx):
         click.echo(summary.text())  # else the job's log line showed it
-    if any(a.failed for a in summary.airports):
+    if summary.failed:
         ctx.exit(1)
