@@ -66,7 +66,9 @@ def test_batch_writes_the_run_outputs_and_a_combined_table(uninterrupted: Path):
     assert (uninterrupted / "ZKPY" / "timeline.png").exists()
     made = json.loads((uninterrupted / "ZKPY" / "run.json").read_text())
     assert made["detector"]["weights"].endswith(".safetensors") and made["type_filter"] is None
-    assert (uninterrupted / "all_stays.csv").read_text().count("ZKPY-") >= 1
+    combined = pd.read_csv(uninterrupted / "all_stays.csv")
+    assert (combined["stay_id"].str.startswith("ZKPY-")).sum() >= 1
+    assert set(combined["xy_crs"]) == {"EPSG:32651"}  # lon/lat geometry, x/y in UTM 51N
 
 
 @pytest.mark.parametrize(("finishers", "workers"), [(0, 0), (1, 2)], ids=["thread", "processes"])

@@ -1,7 +1,8 @@
 """Run a batch job: every airport's scenes, committed one by one, then the tables.
 
 Per airport the outputs are those of ``dwelltime run`` under ``<output>/<airport>/``; a
-combined ``<output>/all_stays.*`` table holds the stays of every airport run (EPSG:4326). A
+combined ``<output>/all_stays.*`` table holds the stays of every airport run (EPSG:4326;
+``x``/``y`` in each airport's UTM CRS, named in ``xy_crs``). A
 scene that fails in detection is recorded (``parts/<scene_id>.failed.json``) and skipped;
 ``retry_failed`` tries it again. A file that scan finds unusable (unreadable, no time…) is
 logged and named in the summary as unusable, not as failed: trying again cannot mend it. A job
@@ -31,6 +32,7 @@ from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
 from dwelltime.errors import DwelltimeError, error_text
+from dwelltime.io import with_xy_crs
 from dwelltime.pipeline import (
     RunResult,
     link_scenes,
@@ -186,7 +188,7 @@ def _run_jobs(
             )
             write_result(result, p.folder, formats=spec.formats, overwrite=True)
             p.summary.stays = len(result.stays)
-            all_stays.append(result.stays.to_crs("EPSG:4326"))
+            all_stays.append(with_xy_crs(result.stays).to_crs("EPSG:4326"))
     _write_combined(spec.output, all_stays)
     return [p.summary for p in prepared]
 
@@ -444,6 +446,6 @@ def _write_combined(output: Path, stays: list[gpd.GeoDataFrame]) -> None:
     combined = (
         gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
         if frames
-        else empty_frame(STAY_COLUMNS, "EPSG:4326")
+        else with_xy_crs(empty_frame(STAY_COLUMNS, "EPSG:4326"))
     )
     write_layers(output, {"all_stays": combined}, formats=("csv",), overwrite=True)
