@@ -110,6 +110,20 @@ def test_geojson_is_rfc7946_lon_lat(tmp_path, layers):
     lon, lat = data["features"][0]["geometry"]["coordinates"]
     assert 125 < lon < 126 and 39 < lat < 40  # Sunan, UTM 51N
     assert "crs" not in data
+    assert data["name"] == "stays"  # not the temporary file's name it was written under
+
+
+def test_geojson_names_the_crs_of_x_and_y(tmp_path, layers):
+    """Lon/lat geometry, x/y still metres in the airport's UTM zone: xy_crs says which."""
+    write_layers(tmp_path, layers, formats=("geojson",))
+    stays = gpd.read_file(tmp_path / "stays.geojson")
+    columns = list(stays.columns)
+    assert columns[columns.index("y") + 1] == "xy_crs" and set(stays["xy_crs"]) == {CRS}
+    x, y = stays.loc[0, ["x", "y"]]
+    point = gpd.GeoSeries([shapely.Point(x, y)], crs=CRS).to_crs("EPSG:4326")[0]
+    assert point.distance(stays.geometry[0]) < 1e-6
+    assert set(gpd.read_file(tmp_path / "detections.geojson")["xy_crs"]) == {CRS}
+    assert "xy_crs" not in gpd.read_file(tmp_path / "coverage.geojson").columns  # no x/y
 
 
 def test_existing_output_is_not_overwritten(tmp_path, layers):

@@ -56,6 +56,11 @@ class LabelError(DwelltimeError):
     """A label file (DOTA txt or GeoJSON) that cannot be parsed."""
 
 
+class DetectionsError(DwelltimeError):
+    """Saved detections that cannot be scored: columns missing, or none of them on the
+    labelled images."""
+
+
 class OutputExistsError(DwelltimeError):
     """An output would be overwritten; pass ``--overwrite`` (``overwrite=True``) to allow it."""
 

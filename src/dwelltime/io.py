@@ -4,7 +4,8 @@
 
 * ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS;
 * ``<layer>.csv`` — geometry as WKT in the frame's CRS, times ISO 8601 UTC with ``Z``;
-* ``<layer>.geojson`` (on request) — RFC 7946, so reprojected to EPSG:4326;
+* ``<layer>.geojson`` (on request) — RFC 7946, so reprojected to EPSG:4326; a layer with
+  ``x``/``y`` gains ``xy_crs`` naming their CRS (:func:`with_xy_crs`), as they stay in it;
 * ``<layer>.parquet`` (on request) — GeoParquet through ``GeoDataFrame.to_parquet``;
 * ``<layer>.schema.json`` beside CSV/GeoJSON — column dtypes and CRS, so that
   :func:`read_layer` gives back exactly the frame that was written (even an empty one). The
@@ -33,6 +34,7 @@ import pandas as pd
 import shapely
 
 from dwelltime.errors import OutputExistsError
+from dwelltime.schema import XY_CRS_COLUMN
 
 GPKG_NAME = "dwelltime.gpkg"
 PROVENANCE_NAME = "run.json"
@@ -93,7 +95,9 @@ def write_layers(
             if frame.crs is None:
                 raise ValueError(f"layer {name!r} has no CRS; call set_crs() before GeoJSON")
             with atomic_write(out_dir / f"{name}.geojson") as tmp:
-                frame.to_crs("EPSG:4326").to_file(tmp, driver="GeoJSON", RFC7946="YES")
+                # the layer's name, not the temporary file's stem
+                lon_lat = with_xy_crs(frame).to_crs("EPSG:4326")
+                lon_lat.to_file(tmp, layer=name, driver="GeoJSON", RFC7946="YES")
         if "parquet" in formats:
             with atomic_write(out_dir / f"{name}.parquet") as tmp:
                 frame.to_parquet(tmp, index=False)
@@ -101,6 +105,17 @@ def write_layers(
             with atomic_write(out_dir / f"{name}.schema.json") as tmp:
                 tmp.write_text(json.dumps(_schema(frame), indent=1) + "\n", encoding="utf-8")
     return paths
+
+
+def with_xy_crs(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` with :data:`~dwelltime.schema.XY_CRS_COLUMN` right after ``y``: the CRS its
+    ``x``/``y`` columns are in (its own), before its geometry is reprojected or airports are
+    combined. A frame without ``y`` or a CRS, or that has the column, comes back as it is."""
+    if "y" not in frame.columns or XY_CRS_COLUMN in frame.columns or frame.crs is None:
+        return frame
+    out = frame.copy()
+    out.insert(out.columns.get_loc("y") + 1, XY_CRS_COLUMN, frame.crs.to_string())
+    return out
 
 
 def write_provenance(out_dir: Path, record: Mapping[str, object]) -> Path:

@@ -3,7 +3,9 @@
 Every stage hands the next one a :class:`geopandas.GeoDataFrame` with exactly these columns
 (extra columns are allowed and documented where they are made). Times are tz-aware UTC
 ``pandas.Timestamp``; distances in metres; angles in degrees clockwise from grid north;
-durations in hours.
+durations in hours. ``x``/``y`` are in the airport's local metric CRS (UTM), as the
+geometry; a table whose geometry is in another CRS (GeoJSON output, EPSG:4326) or that
+combines airports (the batch job's ``all_stays``) names that CRS in :data:`XY_CRS_COLUMN`.
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ STAY_COLUMNS: tuple[str, ...] = (
     "geometry",
 )
 
+
+#: Added right after ``y`` where x/y and the geometry are in different CRSs (GeoJSON output)
+#: or airports are combined (``all_stays``): the CRS of x/y, e.g. "EPSG:32651" (str).
+XY_CRS_COLUMN = "xy_crs"
 
 #: Columns of the contracts above that hold UTC timestamps, and their dtype.
 TIME_COLUMNS = frozenset(

@@ -66,7 +66,9 @@ def test_batch_writes_the_run_outputs_and_a_combined_table(uninterrupted: Path):
     assert (uninterrupted / "ZKPY" / "timeline.png").exists()
     made = json.loads((uninterrupted / "ZKPY" / "run.json").read_text())
     assert made["detector"]["weights"].endswith(".safetensors") and made["type_filter"] is None
-    assert (uninterrupted / "all_stays.csv").read_text().count("ZKPY-") >= 1
+    combined = pd.read_csv(uninterrupted / "all_stays.csv")
+    assert (combined["stay_id"].str.startswith("ZKPY-")).sum() >= 1
+    assert set(combined["xy_crs"]) == {"EPSG:32651"}  # lon/lat geometry, x/y in UTM 51N
 
 
 @pytest.mark.parametrize(("finishers", "workers"), [(0, 0), (1, 2)], ids=["thread", "processes"])
@@ -212,13 +214,36 @@ def test_dask_local_cluster_gives_the_same_tables(small_series: Path, uninterrup
         )
 
 
-def test_a_job_whose_imagery_is_missing_names_its_airport(tmp_path):
-    from dwelltime.errors import DwelltimeError
-
-    path = tmp_path / "job.yaml"
-    path.write_text("output: out\njobs:\n  - {airport: FNJ, imagery: nowhere}\n")
-    with pytest.raises(DwelltimeError, match=r"^ZKPY: .*nowhere"):
-        run_batch(load_spec(path))
+def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
+    small_series: Path, uninterrupted: Path
+):
+    """UUEE's imagery folder is missing: named in the summary, not run; ZKPY runs, and its
+    unreadable file is named as unusable, not failed (trying again cannot mend it)."""
+    shutil.copytree(uninterrupted, small_series / "mixed")
+    shutil.copytree(small_series / "imagery", small_series / "imagery_broken")
+    (small_series / "imagery_broken" / "broken.tif").write_bytes(b"not a tiff")
+    path = small_series / "mixed.yaml"
+    path.write_text(
+        "output: mixed\nworkers: 0\njobs:\n  - {airport: UUEE, imagery: nosuch}\n"
+        "  - {airport: ZKPY, imagery: imagery_broken, aprons: aprons.geojson}\n"
+    )
+    summary = run_batch(load_spec(path))
+    zkpy, uuee = summary.airports
+    assert (zkpy.airport, zkpy.skipped, zkpy.failed, zkpy.problem) == ("ZKPY", 3, 0, None)
+    assert zkpy.unusable == ["broken.tif"]
+    assert not list((small_series / "mixed" / "ZKPY" / "parts").glob("broken*"))
+    assert uuee.airport == "UUEE" and str(small_series / "nosuch") in uuee.problem
+    assert not (small_series / "mixed" / "UUEE").exists()
+    assert summary.failed  # exit status 1
+    text = summary.text().splitlines()
+    assert text[0].endswith("; 1 unusable files skipped (broken.tif)")
+    assert text[1].startswith(f"UUEE: not run: {small_series / 'nosuch'}: ")
+    assert text[2].endswith("0 failed, 1 unusable files, 1 jobs not run (inputs unreadable)")
+    for name in ("detections.csv", "stays.csv"):  # scenes.csv: another imagery folder
+        assert (small_series / "mixed" / "ZKPY" / name).read_bytes() == (
+            uninterrupted / "ZKPY" / name
+        ).read_bytes()
+    assert (small_series / "mixed" / "all_stays.csv").read_text().count("ZKPY-") >= 1
 
 
 def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, uninterrupted: Path):
@@ -277,11 +302,11 @@ def test_committed_scenes_take_a_flight_log_and_corrected_times(
     }
     assert json.loads((small_series / "flown" / "ZKPY" / "run.json").read_text())["flights"]
 
+    written = tables(small_series / "flown")
     spec.write_text(spec.read_text().replace("sunan.csv", "nowhere.csv"))
-    from dwelltime.errors import DwelltimeError
-
-    with pytest.raises(DwelltimeError, match=r"^ZKPY: .*nowhere\.csv"):
-        run_batch(load_spec(spec))
+    (problem,) = [a.problem for a in run_batch(load_spec(spec)).airports]
+    assert "nowhere.csv" in problem
     (small_series / "t.csv").write_text("stem,acquired\nzkpy_07,soon\n")
-    with pytest.raises(DwelltimeError, match=r"^ZKPY: .*t\.csv: line 2"):
-        run_batch(load_spec(spec))
+    (problem,) = [a.problem for a in run_batch(load_spec(spec)).airports]
+    assert "t.csv: line 2" in problem
+    assert tables(small_series / "flown") == written  # a job not run loses nothing

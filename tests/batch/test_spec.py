@@ -16,7 +16,7 @@ def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
         write(
             tmp_path,
             "output: out\nworkers: 0\njobs:\n"
-            "  - {airport: zkpy, imagery: sunan, aprons: a.geojson, type: IL62}\n"
+            "  - {airport: zkpy, imagery: sunan, aprons: a.geojson, type: Il-62}\n"
             "  - {airport: UUWW, imagery: /abs/images, flights: uuww.csv, times: t.csv}\n"
             "flights: all.csv\n",
         )
@@ -95,10 +95,16 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
             "output: o\njobs:\n  - {airport: ZKPY, imagery: x, flights: [a.csv]}\n",
             r"jobs\[0\]: `flights` must be a file path",
         ),
+        (
+            "output: o\njobs:\n  - {airport: ZKPY, imagery: x, type: IL62M}\n",
+            r"jobs\[0\]: `type`: 'IL62M' is not an aircraft type .*did you mean IL62",
+        ),
         ("- just a list\n", "mapping"),
-        ("output: [unclosed\n", "cannot read"),
+        ("output: [unclosed\n", "line 2: expected ',' or ']'"),
     ],
 )
 def test_bad_job_files_name_the_problem(tmp_path, text, message):
-    with pytest.raises(JobSpecError, match=message):
+    with pytest.raises(JobSpecError, match=message) as caught:
         load_spec(write(tmp_path, text))
+    assert str(caught.value).startswith(f"{tmp_path / 'job.yaml'}: ")  # the file, then what
+    assert "\n" not in str(caught.value)  # one line

@@ -33,7 +33,8 @@ def labelled(tmp_path, write_raster):
     return imagery
 
 
-def detections_file(tmp_path, heading):
+def detections_frame(heading, score=0.8):
+    """One Il-62 detection on a.tif (UTM 51N), DETECTION_COLUMNS."""
     corners = footprint_corners(
         np.array([ORIGIN[0] + 32.25]),
         np.array([ORIGIN[1] - 30.25]),
@@ -54,14 +55,27 @@ def detections_file(tmp_path, heading):
         "wingspan_m": 8.0,
         "type": "IL62",
         "type_prob": 0.9,
-        "score": 0.8,
+        "score": score,
     }
-    frame = gpd.GeoDataFrame([row], geometry=[shapely.Polygon(corners[0])], crs="EPSG:32651")[
-        list(DETECTION_COLUMNS)
-    ]
+    frame = gpd.GeoDataFrame([row], geometry=[shapely.Polygon(corners[0])], crs="EPSG:32651")
+    return frame[list(DETECTION_COLUMNS)]
+
+
+def detections_file(tmp_path, heading):
     path = tmp_path / "detections.gpkg"
-    frame.to_file(path, layer="detections")
+    detections_frame(heading).to_file(path, layer="detections")
     return path
+
+
+def evaluate_saved(folder, detections, *args):
+    return CliRunner().invoke(
+        main, ["-q", "evaluate", str(folder), "--detections", str(detections), *map(str, args)]
+    )
+
+
+def recall(output: str) -> float:
+    line = next(line for line in output.splitlines() if line.strip().startswith("recall"))
+    return float(line.split()[-1])
 
 
 def test_saved_detections_and_tables(labelled, tmp_path):
@@ -70,7 +84,7 @@ def test_saved_detections_and_tables(labelled, tmp_path):
     result = CliRunner().invoke(main, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "c.tif: no labels found; skipped" in result.output
-    assert "default for saved detections" in result.output
+    assert "default: no run.json beside" in result.output
     doc = json.loads((out / "evaluation.json").read_text())
     overall = doc["overall"]
     assert overall["ap50"] == 1 and overall["recall"] == 1 and overall["type_accuracy"] == 1
@@ -140,7 +154,7 @@ def test_airbus_boxes_axis_aligned_with_pixel_detections(tmp_path, write_raster)
         acquired="",
     )
     dets = gpd.GeoDataFrame([row], geometry=[shapely.Polygon(corners)])  # no CRS: pixels
-    dets.to_file(tmp_path / "d.gpkg")
+    dets.to_file(tmp_path / "d.gpkg", layer="detections")
     args = [
         "evaluate",
         str(tmp_path / "images"),
@@ -174,3 +188,57 @@ def test_unknown_gsd_is_said(tmp_path, write_raster, monkeypatch, marker_detecto
     assert result.exit_code == 0, result.output
     assert "GSD unknown" in result.output and "pass --gsd" in result.output
     assert "unknown" in result.output.split("By GSD")[1]
+
+
+def test_the_detections_layer_of_a_run_output_is_scored(labelled, tmp_path):
+    """A dwelltime.gpkg as `run` writes it: several layers, scenes first."""
+    from dwelltime.io import write_layers
+
+    scenes = gpd.GeoDataFrame({"scene_id": ["a"]}, geometry=[shapely.Point(125, 39)], crs=4326)
+    out = tmp_path / "results"
+    write_layers(out, {"scenes": scenes, "detections": detections_frame(90.0)}, formats=("gpkg",))
+    result = evaluate_saved(labelled, out / "dwelltime.gpkg")
+    assert result.exit_code == 0, result.output
+    assert "More than one layer" not in result.output and recall(result.output) == 1
+
+    write_layers(out, {"scenes": scenes}, formats=("gpkg",), overwrite=True)
+    result = evaluate_saved(labelled, out / "dwelltime.gpkg")
+    assert result.exit_code == 2 and "has no layer 'detections'" in result.output
+
+
+def test_saved_detections_are_scored_at_the_threshold_recorded_with_them(labelled, tmp_path):
+    """A 0.4 detection: found at the 0.3 the run recorded, missed at the 0.5 default."""
+    path = tmp_path / "detections.gpkg"
+    detections_frame(90.0, score=0.4).to_file(path, layer="detections")
+    result = evaluate_saved(labelled, path)
+    assert "score threshold 0.5 (default: no run.json beside" in result.output
+    assert recall(result.output) == 0
+
+    (tmp_path / "run.json").write_text(json.dumps({"detector": {"score_threshold": 0.3}}))
+    result = evaluate_saved(labelled, path)
+    assert f"score threshold 0.3 (recorded in {tmp_path / 'run.json'})" in result.output
+    assert recall(result.output) == 1
+    result = evaluate_saved(labelled, path, "--score-threshold", 0.45)
+    assert "score threshold 0.45 (given)" in result.output and recall(result.output) == 0
+
+
+def test_the_model_card_of_the_recorded_weights_gives_the_threshold(labelled, tmp_path):
+    from dwelltime.detector.weights import default_weights
+
+    made = {"detector": {"weights": default_weights().name}}  # a record without decode settings
+    (tmp_path / "run.json").write_text(json.dumps(made))
+    result = evaluate_saved(labelled, detections_file(tmp_path, 90.0))
+    assert f"score threshold 0.3 (model card {default_weights().name}" in result.output
+
+
+def test_detections_of_other_images_are_a_clear_error(labelled, tmp_path):
+    path = tmp_path / "detections.gpkg"
+    frame = detections_frame(90.0)
+    frame["scene_id"] = "zkpy_07"
+    frame.to_file(path, layer="detections")
+    result = evaluate_saved(labelled, path)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: {path}: no detection is on a labelled image: scene_ids zkpy_07, images a "
+        "(a detection's scene_id must be its image's file stem)"
+    )

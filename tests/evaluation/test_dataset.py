@@ -43,3 +43,20 @@ def test_coarse_copy_keeps_bands_first_and_scales_pixels():
     rows, cols = np.nonzero(out[0] > 127)
     assert (rows.min(), rows.max(), cols.min(), cols.max()) == (6, 8, 12, 17)  # × 0.25
     assert out[1:].max() < 10
+
+
+def test_saved_detections_need_their_columns_and_the_labelled_images():
+    import pandas as pd
+
+    from dwelltime.errors import DetectionsError
+    from dwelltime.evaluation.dataset import SAVED_DETECTION_COLUMNS, check_saved_detections
+
+    frame = pd.DataFrame({c: [] for c in SAVED_DETECTION_COLUMNS})
+    check_saved_detections(frame, ["a"], "d.gpkg")  # no detections at all: scored as none
+    with pytest.raises(DetectionsError, match=r"^d\.geojson: no column type, score;"):
+        check_saved_detections(frame.drop(columns=["type", "score"]), ["a"], "d.geojson")
+    frame = pd.DataFrame({c: ["x"] * 5 for c in SAVED_DETECTION_COLUMNS})
+    frame["scene_id"] = [f"s{i}" for i in range(5)]
+    with pytest.raises(DetectionsError, match=r"scene_ids s0, s1, s2, …, images a, b \("):
+        check_saved_detections(frame, ["b", "a"], "d.gpkg")
+    check_saved_detections(frame, ["s4", "a"], "d.gpkg")  # one image of them is enough

@@ -1,10 +1,14 @@
 """Run a batch job: every airport's scenes, committed one by one, then the tables.
 
 Per airport the outputs are those of ``dwelltime run`` under ``<output>/<airport>/``; a
-combined ``<output>/all_stays.*`` table holds every airport's stays (EPSG:4326). A scene
-that fails is recorded (``parts/<scene_id>.failed.json``) and skipped; ``retry_failed``
-tries it again. A killed job started again skips the committed scenes and ends with the
-same tables as an uninterrupted run.
+combined ``<output>/all_stays.*`` table holds the stays of every airport run (EPSG:4326;
+``x``/``y`` in each airport's UTM CRS, named in ``xy_crs``). A
+scene that fails in detection is recorded (``parts/<scene_id>.failed.json``) and skipped;
+``retry_failed`` tries it again. A file that scan finds unusable (unreadable, no time…) is
+logged and named in the summary as unusable, not as failed: trying again cannot mend it. A job
+whose inputs cannot be read (imagery, aprons, flights or times file) is logged in one line,
+not run and named in the summary; the other jobs run. A killed job started again skips the
+committed scenes and ends with the same tables as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
 from dwelltime.errors import DwelltimeError, error_text
-from dwelltime.io import read_if_path
+from dwelltime.io import read_if_path, with_xy_crs
 from dwelltime.pipeline import (
     RunResult,
     link_scenes,
@@ -49,6 +53,15 @@ log = logging.getLogger(__name__)
 BatchProgress = Callable[[str, int, int], None]
 
 
+class JobInputError(DwelltimeError):
+    """A batch job whose inputs cannot be read: ``AIRPORT: file: problem``."""
+
+    def __init__(self, airport: str, problem: str) -> None:
+        self.airport = airport
+        self.problem = problem
+        super().__init__(f"{airport}: {problem}")
+
+
 @dataclass
 class AirportSummary:
     """Counts of one airport's scenes in this invocation."""
@@ -57,9 +70,24 @@ class AirportSummary:
     scenes: int = 0
     done: int = 0
     skipped: int = 0  # committed by an earlier invocation
-    failed: int = 0
+    failed: int = 0  # in detection (``parts/*.failed.json``), tried again on request
     tiles: int = 0
     stays: int = 0
+    unusable: list[str] = field(default_factory=list)  # files scan could not use, by name
+    problem: str | None = None  # why the job was not run: its inputs cannot be read
+
+    def line(self) -> str:
+        """This airport's line of the closing summary."""
+        if self.problem is not None:
+            return f"{self.airport}: not run: {self.problem}"
+        text = (
+            f"{self.airport}: {self.scenes} scenes, {self.done} done, {self.skipped} skipped "
+            f"(already done), {self.failed} failed, {self.tiles} tiles, {self.stays} stays"
+        )
+        if self.unusable:
+            names = ", ".join(self.unusable[:3]) + (", …" if len(self.unusable) > 3 else "")
+            text += f"; {len(self.unusable)} unusable files skipped ({names})"
+        return text
 
 
 @dataclass
@@ -69,23 +97,26 @@ class BatchSummary:
     airports: list[AirportSummary] = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def failed(self) -> bool:
+        """Whether a scene failed in detection or a job was not run (exit status 1)."""
+        return any(a.failed or a.problem is not None for a in self.airports)
+
     def text(self) -> str:
         """Scenes done / skipped / failed, time and throughput, per airport and in all."""
-        lines = []
-        for a in self.airports:
-            lines.append(
-                f"{a.airport}: {a.scenes} scenes, {a.done} done, {a.skipped} skipped "
-                f"(already done), {a.failed} failed, {a.tiles} tiles, {a.stays} stays"
-            )
         done = sum(a.done for a in self.airports)
         tiles = sum(a.tiles for a in self.airports)
         rate = tiles / self.seconds if self.seconds > 0 else 0.0
-        lines.append(
+        total = (
             f"total: {done} scenes done in {self.seconds:.1f} s ({rate:.1f} tiles/s), "
             f"{sum(a.skipped for a in self.airports)} skipped, "
-            f"{sum(a.failed for a in self.airports)} failed"
+            f"{sum(a.failed for a in self.airports)} failed, "
+            f"{sum(len(a.unusable) for a in self.airports)} unusable files"
         )
-        return "\n".join(lines)
+        not_run = sum(a.problem is not None for a in self.airports)
+        if not_run:
+            total += f", {not_run} jobs not run (inputs unreadable)"
+        return "\n".join([*(a.line() for a in self.airports), total])
 
 
 def run_batch(
@@ -96,19 +127,42 @@ def run_batch(
     progress: BatchProgress | None = None,
 ) -> BatchSummary:
     """Process every job of ``spec``; see the module docstring."""
-    from dwelltime.detector import load_detector
     from dwelltime.flights import read_flights
 
     start = time.perf_counter()
     flight_log = functools.cache(read_flights)  # a job-wide log is read once, not per airport
-    prepared = [_prepare(job, spec, retry_failed, flight_log) for job in spec.jobs]
+    prepared, not_run = [], []
+    for job in spec.jobs:
+        try:
+            prepared.append(_prepare(job, spec, retry_failed, flight_log))
+        except JobInputError as exc:
+            log.error("%s: %s; job not run", exc.airport, exc.problem)
+            not_run.append(AirportSummary(airport=exc.airport, problem=exc.problem))
+    summary = BatchSummary()
+    if prepared:
+        summary.airports = _run_jobs(prepared, spec, weights, progress)
+    summary.airports += not_run
+    summary.seconds = time.perf_counter() - start
+    log.info("batch finished\n%s", summary.text())
+    return summary
+
+
+def _run_jobs(
+    prepared: list[_Prepared],
+    spec: BatchSpec,
+    weights: Path | None,
+    progress: BatchProgress | None,
+) -> list[AirportSummary]:
+    """Detect, link and write every prepared job, then the combined stays table; each
+    job's summary."""
+    from dwelltime.detector import load_detector
+
     detector = load_detector(
         weights, device=spec.device, compiled=spec.compile, precision=spec.precision
     )
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
     finished = sum(p.summary.skipped for p in prepared)
-    summary = BatchSummary()
     all_stays = []
     with contextlib.ExitStack() as stack:
         # the readers start now and read the first scenes while the network warms up
@@ -134,12 +188,9 @@ def run_batch(
             )
             write_result(result, p.folder, formats=spec.formats, overwrite=True)
             p.summary.stays = len(result.stays)
-            summary.airports.append(p.summary)
-            all_stays.append(result.stays.to_crs("EPSG:4326"))
-    summary.seconds = time.perf_counter() - start
+            all_stays.append(with_xy_crs(result.stays).to_crs("EPSG:4326"))
     _write_combined(spec.output, all_stays)
-    log.info("batch finished\n%s", summary.text())
-    return summary
+    return [p.summary for p in prepared]
 
 
 @dataclass
@@ -162,8 +213,8 @@ def _prepare(
     flight_log: Callable[[Path], pd.DataFrame],
 ) -> _Prepared:
     """An airport's aprons, scenes (those still to do apart), store and flight log (read by
-    ``flight_log``), read before the detector is loaded: a bad input stops the job at once,
-    naming the airport."""
+    ``flight_log``), read before the detector is loaded; :class:`JobInputError` naming the
+    airport and the file when one of them cannot be read."""
     from dwelltime.flights import warn_if_not_at
 
     site = lookup_airport(job.airport)
@@ -173,13 +224,13 @@ def _prepare(
         found = scan(job.imagery, times=job.times)
         flights = read_if_path(flights_csv, flight_log)
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
-        raise DwelltimeError(f"{site.icao}: {exc}") from exc
+        raise JobInputError(site.icao, str(exc)) from exc
     if flights is not None:
         warn_if_not_at(flights, site)
     folder = Path(spec.output) / site.icao
     store = SceneStore(folder)
     for err in found.errors:
-        log.warning("%s: skipped %s", site.icao, err)
+        log.warning("%s: unusable, skipped: %s", site.icao, err)
     scenes = scenes_over_aprons(found.scenes, aprons, site.icao)
     done, failed = store.done(), store.failed()
     skip_failed = set() if retry_failed else set(failed)
@@ -189,7 +240,8 @@ def _prepare(
         airport=site.icao,
         scenes=len(scenes),
         skipped=sum(s.scene_id in done for s in scenes),
-        failed=len(found.errors) + sum(s.scene_id in skip_failed - done for s in scenes),
+        failed=sum(s.scene_id in skip_failed - done for s in scenes),
+        unusable=[Path(err.path).name for err in found.errors],
     )
     return _Prepared(job, folder, site, aprons, scenes, todo, store, summary, flights)
 
@@ -396,6 +448,6 @@ def _write_combined(output: Path, stays: list[gpd.GeoDataFrame]) -> None:
     combined = (
         gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
         if frames
-        else empty_frame(STAY_COLUMNS, "EPSG:4326")
+        else with_xy_crs(empty_frame(STAY_COLUMNS, "EPSG:4326"))
     )
     write_layers(output, {"all_stays": combined}, formats=("csv",), overwrite=True)

@@ -110,8 +110,10 @@ def load_spec(path: Path) -> BatchSpec:
 
     try:
         raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise JobSpecError(f"{path}: cannot read the job file: {exc}") from exc
+    except OSError as exc:
+        raise JobSpecError(f"{path}: cannot read the job file: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise _yaml_error(path, exc) from exc
     if not isinstance(raw, dict):
         raise JobSpecError(f"{path}: expected a mapping with `output` and `jobs`")
     base = Path(path).parent
@@ -139,20 +141,32 @@ def load_spec(path: Path) -> BatchSpec:
                 airport=str(entry["airport"]).upper(),
                 imagery=base / entry["imagery"],
                 aprons=path_of("aprons", entry, where),
-                type=entry.get("type"),
+                type=_designator(entry.get("type"), where),
                 flights=path_of("flights", entry, where),
                 times=path_of("times", entry, where),
             )
         )
     read_here = ("output", "jobs", "flights", "link")
     options = {k: v for k, v in raw.items() if k not in read_here and v is not None}
-    return BatchSpec(
-        output=base / raw["output"],
-        jobs=tuple(jobs),
-        flights=path_of("flights", raw, str(path)),
-        link=_link_config(raw.get("link"), f"{path}: link"),
-        **options,
-    )
+    try:
+        return BatchSpec(
+            output=base / raw["output"],
+            jobs=tuple(jobs),
+            flights=path_of("flights", raw, str(path)),
+            link=_link_config(raw.get("link"), f"{path}: link"),
+            **options,
+        )
+    except JobSpecError as exc:
+        text = str(exc)
+        raise JobSpecError(text if text.startswith(f"{path}:") else f"{path}: {text}") from None
+
+
+def _yaml_error(path: Path, exc: Exception) -> JobSpecError:
+    """A YAML syntax error in one line: the file, the line (1-based) and the problem."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    where = f"{path}: line {mark.line + 1}" if mark is not None else str(path)
+    return JobSpecError(f"{where}: {problem}")
 
 
 def _link_config(settings: object, where: str) -> LinkConfig | None:
@@ -191,6 +205,19 @@ def _check_airports(jobs: tuple[AirportJob, ...]) -> None:
                 "folders into one job (an airport's results go to one folder)"
             )
         first[icao] = n
+
+
+def _designator(value: object, where: str) -> str | None:
+    """A job's ``type`` as the catalog's designator (``Il-62`` → ``IL62``), or None."""
+    if value is None:
+        return None
+    from dwelltime.errors import UnknownTypeError
+    from dwelltime.synth.catalog import designator
+
+    try:
+        return designator(str(value))
+    except UnknownTypeError as exc:
+        raise JobSpecError(f"{where}: `type`: {exc}") from None
 
 
 def _refuse_unknown(raw: dict, cls: type, where: str) -> None:

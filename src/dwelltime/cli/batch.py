@@ -10,6 +10,12 @@ import click
 from dwelltime.cli.options import quiet, weights_option
 
 
+class JobFileError(click.ClickException):
+    """A job file that does not describe a job: one line ``Error: JOB.yaml: …``, exit 2."""
+
+    exit_code = 2
+
+
 @click.command()
 @click.argument("job_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -37,7 +43,8 @@ def batch(
     workers: 4            # reader processes
     finishers: 2          # post-processing processes (default: 2 on CUDA, else a thread)
     compile: false        # torch.compile the network (GPU jobs)
-    precision: auto       # bf16 | fp32 (auto: bf16 on CUDA, CPUs with native bf16)
+    precision: auto       # auto | bf16 | fp32 | int8 (auto: bf16 on CUDA and on CPUs with
+                          # native bf16, else int8 on x86 CPUs; fp32 with compile there)
     formats: [gpkg, csv]  # also geojson, parquet
     flights: adsb.csv     # flight-tracking CSV (as run --flights) for jobs without their own
     link: {max_gap_h: 96} # linking rules (LinkConfig fields), as run's --max-gap etc.
@@ -48,29 +55,36 @@ def batch(
 
     Each scene's results are committed as soon as it is done, so a killed job started again
     skips the finished scenes. Per airport the outputs of `dwelltime run` go to
-    OUTPUT/<airport>/, every airport's stays to OUTPUT/all_stays.csv, the log to
-    OUTPUT/batch.log. Exit status: 0 all scenes done, 1 some failed (listed in the log and
-    in OUTPUT/<airport>/parts/*.failed.json), 2 bad job file.
+    OUTPUT/<airport>/, the stays of every airport run to OUTPUT/all_stays.csv (lon/lat
+    geometry; x/y in each airport's UTM CRS, named in its xy_crs column), the log to
+    OUTPUT/batch.log. Every job's inputs are read before the model loads: a job whose
+    imagery, aprons, flights or times file cannot be read is logged in one line and not
+    run, and the other jobs run. Files the scan cannot use (unreadable, no time…) are named
+    in the log and the summary as unusable and skipped. A scene that fails in detection is
+    recorded in OUTPUT/<airport>/parts/<scene>.failed.json and tried again with
+    --retry-failed.
+
+    Exit status: 0 every job run and no scene failed (unusable files allowed), 1 a job not
+    run or a scene failed, 2 bad job file (unreadable YAML, unknown keys, no jobs).
     """
     import dataclasses
 
-    from tqdm import tqdm
-
     from dwelltime.batch.runner import run_batch
     from dwelltime.batch.spec import JobSpecError, load_spec
+    from dwelltime.cli.progress import progress_bar
     from dwelltime.errors import DwelltimeError
 
     try:
         spec = load_spec(job_file)
     except JobSpecError as exc:
-        raise click.BadParameter(str(exc), param_hint="JOB_FILE") from exc
+        raise JobFileError(str(exc)) from exc
     if scheduler:
         spec = dataclasses.replace(spec, scheduler=scheduler)
     spec.output.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(spec.output / "batch.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("dwelltime").addHandler(handler)
-    bar = tqdm(total=0, unit="scene", disable=quiet(ctx), desc="batch")
+    bar = progress_bar(ctx, total=0, unit="scene", desc="batch")
 
     def progress(airport: str, done: int, total: int) -> None:
         bar.total = total
@@ -87,5 +101,5 @@ def batch(
         handler.close()
     if quiet(ctx):
         click.echo(summary.text())  # else the job's log line showed it
-    if any(a.failed for a in summary.airports):
+    if summary.failed:
         ctx.exit(1)

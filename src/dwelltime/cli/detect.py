@@ -12,7 +12,6 @@ from dwelltime.cli.options import (
     out_option,
     overwrite_option,
     precision_option,
-    quiet,
     weights_option,
 )
 
@@ -89,8 +88,7 @@ def detect(
     """
     import warnings
 
-    from tqdm import tqdm
-
+    from dwelltime.cli.progress import progress_bar
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers
     from dwelltime.errors import DwelltimeError
@@ -105,7 +103,7 @@ def detect(
     for exc in unusable:
         click.echo(f"skipped {exc}", err=True)
     frames, failed = [], len(unusable)
-    with tqdm(unit="tile", desc="detect", disable=quiet(ctx)) as bar:
+    with progress_bar(ctx, unit="tile", desc="detect") as bar:
         for path in files:
             try:
                 frame = detect_image(

@@ -10,7 +10,7 @@ from dwelltime.cli.options import (
     device_option,
     overwrite_option,
     precision_option,
-    quiet,
+    read_output_layer,
     weights_option,
 )
 
@@ -21,8 +21,9 @@ from dwelltime.cli.options import (
     "--detections",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Score these saved detections (GeoPackage/GeoJSON with the detection columns; "
-    "scene_id = image file stem) instead of running the detector.",
+    help="Score these saved detections instead of running the detector: a dwelltime.gpkg "
+    "(its 'detections' layer) or a GeoJSON/CSV/Parquet file with the detection columns; "
+    "scene_id = image file stem. Threshold: the one recorded in the run.json beside it.",
 )
 @click.option(
     "--axis-aligned",
@@ -34,7 +35,8 @@ from dwelltime.cli.options import (
     "--score-threshold",
     type=click.FloatRange(0, 1),
     default=None,
-    help="Operating threshold for precision/recall. Default: the model card's, else 0.5.",
+    help="Operating threshold for precision/recall. Default: the model card's (with "
+    "--detections: the one recorded with them), else 0.5.",
 )
 @click.option(
     "--gsd",
@@ -91,16 +93,21 @@ def evaluate(
     """
     import math
 
-    from tqdm import tqdm
-
+    from dwelltime.cli.progress import progress_bar
     from dwelltime.errors import DwelltimeError
-    from dwelltime.evaluation.dataset import image_info, load_truth, read_rgb, saved_detections
+    from dwelltime.evaluation.dataset import (
+        check_saved_detections,
+        image_info,
+        load_truth,
+        read_rgb,
+        saved_detections,
+    )
     from dwelltime.evaluation.labels import find_labelled_images
     from dwelltime.evaluation.objects import EvalImage
     from dwelltime.evaluation.predict import (
-        DEFAULT_SCORE_THRESHOLD,
         lower_score_floor,
         predict_image,
+        recorded_threshold,
         shipped_threshold,
     )
     from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
@@ -120,28 +127,26 @@ def evaluate(
 
     try:
         if detections is not None:
-            import geopandas as gpd
-
-            frame = gpd.read_file(detections)
-            threshold = DEFAULT_SCORE_THRESHOLD if score_threshold is None else score_threshold
-            source = "given" if score_threshold is not None else "default for saved detections"
+            frame = read_output_layer(detections, "detections", "--detections")
+            check_saved_detections(frame, [item.image.stem for item in found.images], detections)
+            threshold, source = recorded_threshold(detections)
             detector = None
         else:
             from dwelltime.detector import load_detector
 
             detector = load_detector(weights, device=device, precision=precision)
             threshold, source = shipped_threshold(weights)
-            if score_threshold is not None:
-                threshold, source = score_threshold, "given"
             lower_score_floor(detector)
             made = detector.describe()
             weights_name = made.get("weights", "(not from a file)")
             click.echo(f"detector {weights_name}, {made['precision']} on {made['device']}")
     except DwelltimeError as exc:
         raise click.ClickException(str(exc)) from exc
+    if score_threshold is not None:
+        threshold, source = score_threshold, "given"
 
     images, airbus = [], {}
-    for item in tqdm(found.images, desc="evaluate", unit="image", disable=quiet(ctx)):
+    for item in progress_bar(ctx, iterable=found.images, desc="evaluate", unit="image"):
         try:
             info = image_info(item.image, gsd_m=gsd_m)
             truth, gsd = load_truth(item, info, airbus)

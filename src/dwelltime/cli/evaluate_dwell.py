@@ -14,7 +14,6 @@ from dwelltime.cli.options import (
     out_option,
     overwrite_option,
     precision_option,
-    quiet,
     weights_option,
 )
 
@@ -154,7 +153,7 @@ def _run(
 
     aprons = series / "aprons.geojson"
     detector = load_detector(weights, device=device, precision=precision)
-    with stage_bars(disable=quiet(ctx)) as progress:
+    with stage_bars(ctx) as progress:
         return pipeline.run(
             series / "imagery",
             airport,

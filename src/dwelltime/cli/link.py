@@ -13,7 +13,7 @@ from dwelltime.cli.options import (
     link_options,
     out_option,
     overwrite_option,
-    quiet,
+    read_output_layer,
     type_option,
 )
 
@@ -96,8 +96,8 @@ def link(
             f"{detections_path} holds one layer; give the coverage with --coverage",
             param_hint="--coverage",
         )
-    detections = _read(detections_path, "detections", "DETECTIONS")
-    coverage = _read(coverage_path or detections_path, "coverage", "--coverage")
+    detections = read_output_layer(detections_path, "detections", "DETECTIONS")
+    coverage = read_output_layer(coverage_path or detections_path, "coverage", "--coverage")
     if detections.crs is not None and detections.crs.is_geographic:
         raise click.BadParameter(
             f"{detections_path}: detections are in {detections.crs.to_string()} (degrees); "
@@ -116,7 +116,7 @@ def link(
         **link_provenance(config, flights=flights is not None, type_filter=type_filter),
     }
     if not single_layer and "scenes" in layer_names(detections_path):
-        scenes = _read(detections_path, "scenes", "DETECTIONS")
+        scenes = read_output_layer(detections_path, "scenes", "DETECTIONS")
         config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
 
     if flights is not None:
@@ -131,7 +131,7 @@ def link(
         except DwelltimeError as exc:
             raise click.ClickException(str(exc)) from exc
 
-    with stage_bars(disable=quiet(ctx)) as progress:
+    with stage_bars(ctx) as progress:
         stays = estimate_stays(
             detections,
             coverage,
@@ -154,13 +154,3 @@ def link(
         figure.savefig(tmp, format="png", dpi=120)
     for path in [*paths, timeline, write_provenance(out, record)]:
         click.echo(f"wrote {path}")
-
-
-def _read(path: Path, layer: str, hint: str):
-    """One layer of a dwelltime GeoPackage; a clear usage error when it is not there."""
-    from dwelltime.io import read_layer
-
-    try:
-        return read_layer(path, layer)
-    except (ValueError, OSError, RuntimeError) as exc:  # pyogrio errors are RuntimeErrors
-        raise click.BadParameter(str(exc), param_hint=hint) from exc

@@ -5,10 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from dwelltime.precision import PRECISIONS
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 out_option = click.option(
     "--out",
@@ -133,6 +137,18 @@ weights_option = click.option(
     default=None,
     help="Detector weights (.safetensors, model card beside it). Default: the shipped model.",
 )
+
+
+def read_output_layer(path: Path, layer: str, hint: str) -> gpd.GeoDataFrame:
+    """Layer ``layer`` of a dwelltime output (:func:`dwelltime.io.read_layer`: a GeoPackage or
+    its folder, or a one-layer CSV/GeoJSON/Parquet file); a usage error of ``hint`` naming
+    the file and the layer when it cannot be read."""
+    from dwelltime.io import read_layer
+
+    try:
+        return read_layer(path, layer)
+    except (ValueError, OSError, RuntimeError) as exc:  # pyogrio errors are RuntimeErrors
+        raise click.BadParameter(str(exc), param_hint=hint) from exc
 
 
 def quiet(ctx: click.Context) -> bool:

@@ -17,7 +17,6 @@ from dwelltime.cli.options import (
     out_option,
     overwrite_option,
     precision_option,
-    quiet,
     times_option,
     type_option,
     weights_option,
@@ -59,7 +58,7 @@ def run_and_report(
         if out is not None:
             ensure_writable(pipeline.result_paths(out, formats), overwrite=overwrite)
         detector = load_detector(weights, device=device, precision=precision)
-        with stage_bars(disable=quiet(ctx)) as progress:
+        with stage_bars(ctx) as progress:
             result = pipeline.run(
                 folder,
                 airport,

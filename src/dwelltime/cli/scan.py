@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dwelltime.cli.options import formats_option, out_option, overwrite_option, quiet, times_option
+from dwelltime.cli.options import formats_option, out_option, overwrite_option, times_option
 
 #: The columns of the printed scan table.
 SCAN_TABLE_COLUMNS = (
@@ -66,7 +66,7 @@ def scan(
     from dwelltime.scenes import scenes_frame
     from dwelltime.tables import format_table
 
-    with stage_bars(disable=quiet(ctx)) as progress:
+    with stage_bars(ctx) as progress:
         result = scan_folder(folder, times=times, progress=lambda d, n: progress("scan", d, n))
     for err in result.errors:
         click.echo(f"skipped {err}", err=True)

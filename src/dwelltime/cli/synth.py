@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from dwelltime.cli.options import overwrite_option, quiet
+from dwelltime.cli.options import overwrite_option
 
 _out_argument = click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 
@@ -22,10 +22,10 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 @contextmanager
 def _scene_bar(ctx: click.Context) -> Iterator[Callable[[int, int], None]]:
-    """A ``progress(done, total)`` callback drawing one "scenes" bar (off with --quiet)."""
-    from tqdm import tqdm
+    """A ``progress(done, total)`` callback drawing one "scenes" bar (:func:`progress_bar`)."""
+    from dwelltime.cli.progress import progress_bar
 
-    with tqdm(desc="scenes", unit="scene", disable=quiet(ctx)) as bar:
+    with progress_bar(ctx, desc="scenes", unit="scene") as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -141,8 +141,8 @@ def chips(
 ) -> None:
     """Write COUNT labelled training chips to OUT/images and DOTA labels to OUT/labels."""
     import numpy as np
-    from tqdm import tqdm
 
+    from dwelltime.cli.progress import progress_bar
     from dwelltime.synth import load_catalog
     from dwelltime.synth.export import write_chip
 
@@ -157,7 +157,7 @@ def chips(
     from dwelltime.synth import render_chip
 
     rng = np.random.default_rng(seed)
-    with tqdm(total=count, desc="chips", unit="chip", disable=quiet(ctx)) as bar:
+    with progress_bar(ctx, total=count, desc="chips", unit="chip") as bar:
         for i in range(count):
             chip = render_chip(rng, size_px=size, gsd_m=gsd, source_gsd_m=source_gsd, types=names)
             write_chip(chip, out, f"chip_{i:06d}", fmt)

@@ -7,12 +7,13 @@ footprints and saved detections go through the raster's CRS and transform.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from dwelltime.errors import LabelError, SceneError
+from dwelltime.errors import DetectionsError, LabelError, SceneError
 from dwelltime.evaluation.labels import LabelledImage, read_airbus_csv, read_dota, read_geojson
 from dwelltime.evaluation.objects import Objects, detection_objects
 from dwelltime.regrid import open_picture
@@ -104,6 +105,32 @@ def load_truth(
     if item.labels not in airbus:
         airbus[item.labels] = read_airbus_csv(item.labels)
     return airbus[item.labels].get(item.image.name, Objects.empty()), info.gsd_m
+
+
+#: columns :func:`saved_detections` reads (of DETECTION_COLUMNS)
+SAVED_DETECTION_COLUMNS = ("scene_id", "type", "length_m", "wingspan_m", "heading_deg", "score")
+
+
+def check_saved_detections(frame: object, stems: Sequence[str], path: Path) -> None:
+    """Raise :class:`DetectionsError` naming ``path`` when ``frame`` lacks a column that
+    :func:`saved_detections` reads, or has detections but none whose ``scene_id`` is one of
+    the labelled images' file ``stems`` (a few ids of each named)."""
+    missing = [c for c in SAVED_DETECTION_COLUMNS if c not in frame.columns]  # type: ignore[attr-defined]
+    if missing:
+        raise DetectionsError(
+            f"{path}: no column {', '.join(missing)}; give detections as dwelltime writes them"
+        )
+    ids = sorted(set(frame["scene_id"].astype(str)))  # type: ignore[index]
+    if ids and not set(ids) & set(stems):
+        raise DetectionsError(
+            f"{path}: no detection is on a labelled image: scene_ids {_few(ids)}, images "
+            f"{_few(sorted(stems))} (a detection's scene_id must be its image's file stem)"
+        )
+
+
+def _few(names: Sequence[str], n: int = 3) -> str:
+    """The first ``n`` of ``names``, comma-separated, with "…" when there are more."""
+    return ", ".join(names[:n]) + (", …" if len(names) > n else "")
 
 
 def saved_detections(frame: object, scene_id: str, info: ImageInfo) -> Objects:

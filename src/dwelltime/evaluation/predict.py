@@ -41,6 +41,27 @@ def shipped_threshold(weights: Path | None) -> tuple[float, str]:
     return DEFAULT_SCORE_THRESHOLD, f"default: model card {path.name} names none"
 
 
+def recorded_threshold(detections: Path) -> tuple[float, str]:
+    """The score threshold recorded with saved detections, and where it came from.
+
+    The detector's decoding threshold in the ``run.json`` beside ``detections`` (as ``run``,
+    ``detect`` and ``batch`` write it), else :func:`shipped_threshold` of the weights named
+    there when they are in the shipped models folder, else :data:`DEFAULT_SCORE_THRESHOLD`.
+    """
+    from dwelltime.detector.weights import models_dir
+    from dwelltime.io import PROVENANCE_NAME, read_provenance
+
+    folder = Path(detections).parent
+    made = read_provenance(folder).get("detector")
+    made = made if isinstance(made, dict) else {}
+    if isinstance(made.get("score_threshold"), (int, float)):
+        return float(made["score_threshold"]), f"recorded in {folder / PROVENANCE_NAME}"
+    weights = models_dir() / str(made.get("weights", ""))
+    if made.get("weights") and weights.is_file():
+        return shipped_threshold(weights)
+    return DEFAULT_SCORE_THRESHOLD, f"default: no {PROVENANCE_NAME} beside {detections} records one"
+
+
 def lower_score_floor(detector: object, floor: float = AP_SCORE_FLOOR) -> None:
     """Let the detector report peaks down to ``floor`` (it keeps a lower floor it has)."""
     cfg = detector.decode_config  # type: ignore[attr-defined]

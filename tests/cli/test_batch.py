@@ -1,0 +1,58 @@
+"""``dwelltime batch`` as a user meets it: help text, errors and exit status (no detector)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dwelltime.cli import main
+
+
+def batch(*args: object):
+    return CliRunner().invoke(main, ["-q", "batch", *map(str, args)])
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "job.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_help_lists_every_precision_the_job_file_takes():
+    import dwelltime.batch.spec as spec
+    from dwelltime.precision import PRECISIONS
+
+    help_text = batch("--help").output
+    for text in (help_text, spec.__doc__):
+        (line,) = [line for line in text.splitlines() if line.strip().startswith("precision:")]
+        assert all(value in line for value in PRECISIONS), line
+
+
+def test_a_yaml_syntax_error_is_one_error_line_naming_file_and_line(tmp_path):
+    path = write(tmp_path, "output: o\njobs:\n  - {airport: ZKPY, imagery: x\n")
+    result = batch(path)
+    assert result.exit_code == 2  # a bad job file
+    assert result.stderr == f"Error: {path}: line 4: expected ',' or '}}', but got '<stream end>'\n"
+
+
+def test_jobs_with_unreadable_inputs_are_each_named_and_exit_1(tmp_path, monkeypatch):
+    """Every job is checked before the model loads; none is usable here, so none loads."""
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the detector was loaded for jobs that cannot run")
+
+    monkeypatch.setattr("dwelltime.detector.load_detector", no_model)
+    (tmp_path / "bad.csv").write_text("stem,acquired\nx,soon\n")
+    path = write(
+        tmp_path,
+        "output: out\njobs:\n  - {airport: UUEE, imagery: nosuch}\n"
+        "  - {airport: ZKPY, imagery: ., times: bad.csv}\n",
+    )
+    result = batch(path)
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"UUEE: not run: {tmp_path / 'nosuch'}: ")
+    assert lines[1].startswith("ZKPY: not run: ") and "bad.csv: line 2" in lines[1]
+    assert lines[2].endswith(", 2 jobs not run (inputs unreadable)")
+    assert "job not run" in (tmp_path / "out" / "batch.log").read_text()

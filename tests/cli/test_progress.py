@@ -1,0 +1,34 @@
+"""Progress bars: drawn on a terminal only, never into a log file, none with --quiet."""
+
+from __future__ import annotations
+
+import io
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from dwelltime.cli import main
+from dwelltime.cli.progress import progress_bar
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("quiet", "stream", "drawn"),
+    [(False, Terminal, True), (True, Terminal, False), (False, io.StringIO, False)],
+)
+def test_a_bar_is_drawn_on_a_terminal_without_quiet(quiet, stream, drawn):
+    ctx = click.Context(main, obj={"quiet": quiet})
+    with progress_bar(ctx, total=2, desc="scan", file=stream()) as bar:
+        assert bar.disable is not drawn
+
+
+def test_a_command_writes_no_bar_into_redirected_stderr(tmp_path, write_raster):
+    write_raster(tmp_path / "images" / "sunan_20230731T023512.tif")
+    result = CliRunner().invoke(main, ["scan", str(tmp_path / "images")])
+    assert result.exit_code == 0, result.output
+    assert "100%" not in result.stderr and "scene/s" not in result.stderr
