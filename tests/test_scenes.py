@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SUNAN_UTM51N
 from dwelltime.errors import SceneError
 from dwelltime.scenes import read_scene, scan, scenes_frame
 from dwelltime.schema import SCENE_COLUMNS
@@ -344,9 +343,8 @@ def test_scan_is_recursive_case_insensitive_and_sorted(tmp_path, write_raster):
 
 
 def _beside(step: int) -> tuple[float, float]:
-    """A raster origin ``step`` tiles of 64 px at 0.5 m east of the default one."""
-    x, y = SUNAN_UTM51N
-    return x + 32.0 * step, y
+    """A raster origin (UTM 51N, near Sunan) ``step`` km east of the others: another place."""
+    return 729_000.0 + 1000.0 * step, 4_345_000.0
 
 
 def test_repeated_stems_get_unique_ids(tmp_path, write_raster):
