@@ -246,6 +246,28 @@ def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
     assert (small_series / "mixed" / "all_stays.csv").read_text().count("ZKPY-") >= 1
 
 
+def test_a_job_not_run_keeps_its_earlier_stays_in_the_combined_table(
+    small_series: Path, uninterrupted: Path
+):
+    """ZKPY ran before; now its imagery is gone and only UUEE (no scenes) runs: the combined
+    table still holds ZKPY's stays, as its folder does."""
+    shutil.copytree(uninterrupted, small_series / "kept")
+    (small_series / "no_scenes").mkdir()
+    path = small_series / "kept.yaml"
+    path.write_text(
+        "output: kept\nworkers: 0\njobs:\n  - {airport: ZKPY, imagery: gone}\n"
+        "  - {airport: UUEE, imagery: no_scenes}\n"
+    )
+    uuee, zkpy = run_batch(load_spec(path)).airports
+    assert (uuee.airport, uuee.problem, zkpy.airport) == ("UUEE", None, "ZKPY")
+    assert "gone" in zkpy.problem
+    combined, before = (
+        pd.read_csv(f / "all_stays.csv") for f in (small_series / "kept", uninterrupted)
+    )
+    assert list(combined["stay_id"]) == list(before["stay_id"]) != []
+    assert set(combined["xy_crs"]) == {"EPSG:32651"}
+
+
 def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, uninterrupted: Path):
     """``link``: sightings over 12 h apart never join (the demo scenes are 20-24 h apart),
     so every stay is one sighting; the rules are recorded."""
@@ -303,6 +325,7 @@ def test_committed_scenes_take_a_flight_log_and_corrected_times(
     assert json.loads((small_series / "flown" / "ZKPY" / "run.json").read_text())["flights"]
 
     written = tables(small_series / "flown")
+    combined = (small_series / "flown" / "all_stays.csv").read_bytes()
     spec.write_text(spec.read_text().replace("sunan.csv", "nowhere.csv"))
     (problem,) = [a.problem for a in run_batch(load_spec(spec)).airports]
     assert "nowhere.csv" in problem
@@ -310,3 +333,4 @@ def test_committed_scenes_take_a_flight_log_and_corrected_times(
     (problem,) = [a.problem for a in run_batch(load_spec(spec)).airports]
     assert "t.csv: line 2" in problem
     assert tables(small_series / "flown") == written  # a job not run loses nothing
+    assert (small_series / "flown" / "all_stays.csv").read_bytes() == combined  # nor there

@@ -7,7 +7,8 @@ scene that fails in detection is recorded (``parts/<scene_id>.failed.json``) and
 ``retry_failed`` tries it again. A file that scan finds unusable (unreadable, no time…) is
 logged and named in the summary as unusable, not as failed: trying again cannot mend it. A job
 whose inputs cannot be read (imagery, aprons, flights or times file) is logged in one line,
-not run and named in the summary; the other jobs run. A killed job started again skips the
+not run and named in the summary; the other jobs run, and its stays from an earlier
+invocation, if any, stay in the combined table. A killed job started again skips the
 committed scenes and ends with the same tables as an uninterrupted run.
 """
 
@@ -138,10 +139,12 @@ def run_batch(
         except JobInputError as exc:
             log.error("%s: %s; job not run", exc.airport, exc.problem)
             not_run.append(AirportSummary(airport=exc.airport, problem=exc.problem))
-    summary = BatchSummary()
+    summary, stays = BatchSummary(), []
     if prepared:
-        summary.airports = _run_jobs(prepared, spec, weights, progress)
+        summary.airports, stays = _run_jobs(prepared, spec, weights, progress)
     summary.airports += not_run
+    earlier = (_earlier_stays(Path(spec.output) / a.airport) for a in not_run)
+    _write_combined(spec.output, [*stays, *(s for s in earlier if s is not None)])
     summary.seconds = time.perf_counter() - start
     log.info("batch finished\n%s", summary.text())
     return summary
@@ -152,9 +155,9 @@ def _run_jobs(
     spec: BatchSpec,
     weights: Path | None,
     progress: BatchProgress | None,
-) -> list[AirportSummary]:
-    """Detect, link and write every prepared job, then the combined stays table; each
-    job's summary."""
+) -> tuple[list[AirportSummary], list[gpd.GeoDataFrame]]:
+    """Detect, link and write every prepared job: each job's summary and stays (EPSG:4326,
+    with ``xy_crs``) for the combined table."""
     from dwelltime.detector import load_detector
 
     detector = load_detector(
@@ -189,8 +192,7 @@ def _run_jobs(
             write_result(result, p.folder, formats=spec.formats, overwrite=True)
             p.summary.stays = len(result.stays)
             all_stays.append(with_xy_crs(result.stays).to_crs("EPSG:4326"))
-    _write_combined(spec.output, all_stays)
-    return [p.summary for p in prepared]
+    return [p.summary for p in prepared], all_stays
 
 
 @dataclass
@@ -439,6 +441,22 @@ def _assemble(p: _Prepared, spec: BatchSpec) -> RunResult:
         flights=p.flights,
         type_filter=p.job.type,
     )
+
+
+def _earlier_stays(folder: Path) -> gpd.GeoDataFrame | None:
+    """The stays an airport's folder holds from an earlier invocation (EPSG:4326, with
+    ``xy_crs``), for the combined table of a job not run this time; None when there are none
+    or they cannot be read (logged)."""
+    from dwelltime.io import GPKG_NAME, read_layer
+
+    for name in (GPKG_NAME, "stays.parquet", "stays.csv"):
+        if (folder / name).exists():
+            try:
+                return with_xy_crs(read_layer(folder / name, "stays")).to_crs("EPSG:4326")
+            except (ValueError, OSError, RuntimeError) as exc:  # pyogrio: RuntimeErrors
+                log.warning("%s: earlier stays not read: %s", folder / name, exc)
+                return None
+    return None
 
 
 def _write_combined(output: Path, stays: list[gpd.GeoDataFrame]) -> None:
