@@ -55,12 +55,13 @@ def batch(
 
     Each scene's results are committed as soon as it is done, so a killed job started again
     skips the finished scenes. Per airport the outputs of `dwelltime run` go to
-    OUTPUT/<airport>/, the stays of every airport run to OUTPUT/all_stays.csv (lon/lat
+    OUTPUT/<airport>/, the stays of every airport to OUTPUT/all_stays.csv (lon/lat
     geometry; x/y in each airport's UTM CRS, named in its xy_crs column), the log to
     OUTPUT/batch.log. Every job's inputs are read before the model loads: a job whose
     imagery, aprons, flights or times file cannot be read is logged in one line and not
-    run, and the other jobs run. Files the scan cannot use (unreadable, no time…) are named
-    in the log and the summary as unusable and skipped. A scene that fails in detection is
+    run (its earlier stays stay in all_stays.csv), and the other jobs run. Files the scan
+    cannot use (unreadable, no time…) are named in the log and the summary as unusable and
+    skipped. A scene that fails in detection is
     recorded in OUTPUT/<airport>/parts/<scene>.failed.json and tried again with
     --retry-failed.
 
