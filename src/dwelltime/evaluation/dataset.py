@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from dwelltime.errors import DetectionsError, LabelError, SceneError
 from dwelltime.evaluation.labels import LabelledImage, read_airbus_csv, read_dota, read_geojson
 from dwelltime.evaluation.objects import Objects, detection_objects
 from dwelltime.regrid import open_picture
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -111,16 +115,16 @@ def load_truth(
 SAVED_DETECTION_COLUMNS = ("scene_id", "type", "length_m", "wingspan_m", "heading_deg", "score")
 
 
-def check_saved_detections(frame: object, stems: Sequence[str], path: Path) -> None:
+def check_saved_detections(frame: pd.DataFrame, stems: Sequence[str], path: Path) -> None:
     """Raise :class:`DetectionsError` naming ``path`` when ``frame`` lacks a column that
     :func:`saved_detections` reads, or has detections but none whose ``scene_id`` is one of
     the labelled images' file ``stems`` (a few ids of each named)."""
-    missing = [c for c in SAVED_DETECTION_COLUMNS if c not in frame.columns]  # type: ignore[attr-defined]
+    missing = [c for c in SAVED_DETECTION_COLUMNS if c not in frame.columns]
     if missing:
         raise DetectionsError(
             f"{path}: no column {', '.join(missing)}; give detections as dwelltime writes them"
         )
-    ids = sorted(set(frame["scene_id"].astype(str)))  # type: ignore[index]
+    ids = sorted(set(frame["scene_id"].astype(str)))
     if ids and not set(ids) & set(stems):
         raise DetectionsError(
             f"{path}: no detection is on a labelled image: scene_ids {_few(ids)}, images "
