@@ -305,11 +305,13 @@ def error_text(row: pd.Series) -> str:
 
 
 def overall_line(row: pd.Series) -> str:
-    """One line of overall scores: true/predicted/matched stays, P, R, F1, coverage, error."""
+    """One line of overall scores: true/predicted/matched stays, P, R, F1, type accuracy,
+    coverage, error."""
     return (
         f"{row['n_true']} true, {row['n_pred']} predicted, {row['tp']} matched; "
         f"precision {row['precision']:.3f}, recall {row['recall']:.3f}, F1 {row['f1']:.3f}, "
-        f"coverage {row['coverage']:.3f}, median |err| {error_text(row)}"
+        f"type {row['type_acc']:.3f}, coverage {row['coverage']:.3f}, "
+        f"median |err| {error_text(row)}"
     )
 
 

@@ -114,13 +114,16 @@ def test_score_stays_per_type_and_overall(predicted, truth):
     assert overall["recall"] == pytest.approx(0.75)
     assert overall["f1"] == pytest.approx(2 * 3 / (2 * 3 + 3 + 1))
     assert overall["coverage"] == pytest.approx(2 / 3)  # S2's 10 h outside [1, 5]
+    assert overall["type_acc"] == pytest.approx(2 / 3)  # S5, a TU20, read as an IL76
+    assert scores.loc["TU20", "type_acc"] == 0.0 and scores.loc["IL62", "type_acc"] == 1.0
     assert overall["n_bounded"] == 2
     assert overall["median_abs_err_h"] == pytest.approx((0.0 + 7.0) / 2)  # |36−36|, |3−10|
     assert scores.loc["A320", "recall"] == 0.0 and scores.loc["A320", "n_pred"] == 1
     assert scores.loc["B738", "precision"] == pytest.approx(0.5)
     assert scores.loc["TU20", "coverage"] == 1.0 and scores.loc["TU20", "n_bounded"] == 0
     assert math.isnan(overall["median_err_lo_h"])  # two errors say nothing of the median
-    assert "median |err| h" in format_scores(scores.reset_index())
+    table = format_scores(scores.reset_index())
+    assert "median |err| h" in table and table.startswith("true type")
 
 
 def test_score_stays_empty_cases(predicted, truth):

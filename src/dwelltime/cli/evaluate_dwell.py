@@ -72,9 +72,10 @@ def evaluate_dwell(
 
     Runs the detector and the whole pipeline on SERIES/imagery (or reads --results), matches
     predicted stays to true ones (same airport, centres within --gate, overlapping in time)
-    and prints per type: stay precision, recall, F1; coverage (share of matched stays whose
-    true dwell lies in [min, max], an open max counting as +inf); the median |estimate −
-    truth| in hours over stays bounded at both ends.
+    and prints per true type (a false positive under its predicted type): stay precision,
+    recall, F1; type_acc (share of matched stays typed as their true type); coverage (share
+    of matched stays whose true dwell lies in [min, max], an open max counting as +inf); the
+    median |estimate − truth| in hours over stays bounded at both ends.
 
     \b
     Example:

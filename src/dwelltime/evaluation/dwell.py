@@ -19,6 +19,8 @@ predicted type for false positives):
 
 * ``precision``, ``recall``, ``f1`` of stays; recall over the observed true stays (plus any
   unobserved one that was matched anyway);
+* ``type_acc``: share of matched stays whose predicted type is the true one (a row's type is
+  the true type, so its F1 says nothing of how well the type was read);
 * ``coverage``: share of matched stays whose true dwell lies in ``[dwell_min_h, dwell_max_h]``
   (an open maximum of a censored stay is +inf);
 * ``median_abs_err_h``: median ``|dwell_est_h − true dwell|`` over matched stays bounded at
@@ -67,6 +69,7 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "precision",
     "recall",
     "f1",
+    "type_acc",
     "coverage",
     "n_bounded",
     "median_abs_err_h",
@@ -249,6 +252,10 @@ def score_stays(
             "tp": 1,
             "fp": 0,
             "fn": 0,
+            "type_ok": (
+                predicted["type"].astype(str).to_numpy()[pairs["pred"].to_numpy(int)]
+                == truth["type"].astype(str).to_numpy()[pairs["true"].to_numpy(int)]
+            ),
             "inside": inside,
             "bounded": bounded,
             "abs_err_h": np.where(bounded, np.abs(est - true_dwell), np.nan),
@@ -289,6 +296,7 @@ def _scores(type_: str, g: pd.DataFrame) -> dict[str, object]:
         "precision": precision,
         "recall": recall,
         "f1": f1,
+        "type_acc": float(matched["type_ok"].astype(bool).mean()) if len(matched) else math.nan,
         "coverage": float(matched["inside"].astype(bool).mean()) if len(matched) else math.nan,
         "n_bounded": len(errors),
         "median_abs_err_h": float(errors.median()) if len(errors) else math.nan,
@@ -337,11 +345,12 @@ def format_scores(scores: pd.DataFrame) -> str:
 
     shown = scores.assign(interval=[interval_text(row) for _, row in scores.iterrows()])
     headers = {
+        "type": "true type",
         "median_abs_err_h": "median |err| h",
         "n_bounded": "n_bounded",
         "interval": f"{MEDIAN_INTERVAL_LEVEL:.0%} interval h",
     }
-    formatters = {c: fraction for c in ("precision", "recall", "f1", "coverage")}
+    formatters = {c: fraction for c in ("precision", "recall", "f1", "type_acc", "coverage")}
     return format_table(
         shown,
         [c for c in SCORE_COLUMNS if c not in ("median_err_lo_h", "median_err_hi_h")]
