@@ -55,6 +55,16 @@ def test_bad_file_is_one_line_and_strict_fails(folder):
     assert _scan(folder, "--strict").exit_code == 1
 
 
+def test_strict_fails_on_a_picture_without_georeference(folder):
+    from PIL import Image
+
+    Image.new("RGB", (16, 16)).save(folder / "quicklook.jpg")
+    result = _scan(folder)
+    assert result.exit_code == 0 and "1 pictures without georeference" in result.stdout
+    strict = _scan(folder, "--strict")
+    assert strict.exit_code == 1 and "1 file(s) could not be used" in strict.output
+
+
 def test_no_scene_exits_1(tmp_path):
     result = _scan(tmp_path)
     assert result.exit_code == 1

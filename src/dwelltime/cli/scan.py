@@ -28,7 +28,11 @@ SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands"}
 @out_option
 @formats_option
 @overwrite_option
-@click.option("--strict", is_flag=True, help="Exit with status 1 if any file could not be used.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit with status 1 if any file could not be used (pictures without georeference too).",
+)
 @click.pass_context
 def scan(
     ctx: click.Context,
@@ -87,5 +91,6 @@ def scan(
             click.echo(f"wrote {path}")
     if not result.scenes:
         raise click.ClickException(f"no usable scene in {folder}")
-    if strict and result.errors:
-        raise click.ClickException(f"{len(result.errors)} file(s) could not be used (--strict)")
+    unused = len(result.errors) + len(result.pictures)
+    if strict and unused:
+        raise click.ClickException(f"{unused} file(s) could not be used (--strict)")
