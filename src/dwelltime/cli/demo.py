@@ -51,7 +51,10 @@ def demo(
 
     series = out / "series"
     if (series / "truth" / "scenes.csv").exists() and not overwrite:  # written last
-        click.echo(f"using the series already rendered in {series}")
+        click.echo(
+            f"using the series already rendered in {series} (--overwrite renders it again, "
+            "with --seed)"
+        )
     else:
         make_sunan_demo(series, seed=seed)
     run_and_report(
