@@ -76,6 +76,7 @@ def test_open_maximum_and_censored_flags(stays):
 def test_type_filter_is_case_insensitive(stays):
     text = stays_table(stays, type_filter="il62")
     assert "IL62" in text and "TU20" not in text and "A320" not in text
+    assert stays_table(stays, type_filter="Il-62") == text  # as --type reads it
     assert stays_table(stays, type_filter="B744") == (
         "No stays of type B744 (4 stays of other types: A320, IL62 ×2, TU20)."
     )

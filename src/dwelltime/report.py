@@ -59,10 +59,18 @@ def _minutes(value: object) -> str:
 
 
 def of_type(stays: pd.DataFrame, type_filter: str | None) -> pd.DataFrame:
-    """The stays of ICAO designator ``type_filter`` (case-insensitive); all when None."""
+    """The stays of ICAO designator ``type_filter``, read as ``--type`` reads it (``Il-62``
+    is IL62: :func:`dwelltime.synth.catalog.designator`; case-insensitive); all when None."""
     if type_filter is None:
         return stays
-    return stays[stays["type"].astype(str).str.upper() == type_filter.upper()]
+    from dwelltime.errors import UnknownTypeError
+    from dwelltime.synth.catalog import designator
+
+    try:
+        wanted = designator(type_filter)
+    except UnknownTypeError:
+        wanted = type_filter  # not in the catalog: matches no stay the detector typed
+    return stays[stays["type"].astype(str).str.upper() == wanted.upper()]
 
 
 def no_stays_of_type(stays: pd.DataFrame, type_filter: str) -> str:
