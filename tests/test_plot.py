@@ -213,7 +213,7 @@ def test_scene_draws_image_aprons_coverage_and_footprints(scene_frames, tmp_path
     assert type_colors(["IL62"])["IL62"] in _edges(ax)
     title = ax.get_title()
     assert "b — 2023-08-01 05:00 UTC" in title and "A 50 %" in title
-    assert "1 detection(s)" in title and "filename" in title
+    assert "1 detection(s), labelled type and score" in title and "filename" in title
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert {"apron", "visible", "IL62"} <= set(legend)
     assert ax.get_xlabel() == "easting (m, EPSG:32651)"

@@ -335,7 +335,7 @@ def plot_scene(
             for t in sorted(dets["type"].astype(str).unique())
         ]
         floor = f" with score ≥ {min_score:g}" if min_score > 0 else ""
-        title.append(f"{len(dets)} detection(s){floor}")
+        title.append(f"{len(dets)} detection(s){floor}, labelled type and score")
     ax.set_title("\n".join(title), fontsize=10)
     _metre_axes(ax, crs)
     ax.legend(
