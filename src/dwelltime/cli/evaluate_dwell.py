@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -16,9 +15,6 @@ from dwelltime.cli.options import (
     precision_option,
     weights_option,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 SCORES_NAME = "dwell_scores.csv"
 
@@ -60,7 +56,7 @@ def evaluate_dwell(
     results: Path | None,
     max_distance_m: float,
     no_coregister: bool,
-    flights: pd.DataFrame | None,
+    flights: Path | None,
     out: Path | None,
     overwrite: bool,
     weights: Path | None,
@@ -140,7 +136,7 @@ def _run(
     ctx: click.Context,
     series: Path,
     airport: str,
-    flights: pd.DataFrame | None,
+    flights: Path | None,
     coregister: bool,
     weights: Path | None,
     device: str,

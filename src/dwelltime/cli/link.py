@@ -18,8 +18,6 @@ from dwelltime.cli.options import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from dwelltime.linking import LinkConfig
 
 TIMELINE_NAME = "timeline.png"
@@ -49,7 +47,7 @@ def link(
     coverage_path: Path | None,
     type_filter: str | None,
     link_config: LinkConfig,
-    flights: pd.DataFrame | None,
+    flights: Path | None,
     out: Path | None,
     formats: tuple[str, ...],
     overwrite: bool,
@@ -75,13 +73,15 @@ def link(
     from dwelltime.airports import lookup_airport
     from dwelltime.cli.progress import stage_bars
     from dwelltime.errors import DwelltimeError
-    from dwelltime.flights import warn_if_not_at
+    from dwelltime.flights import read_flights, warn_if_not_at
     from dwelltime.io import (
         PROVENANCE_NAME,
         atomic_write,
         ensure_writable,
+        file_record,
         layer_names,
         output_paths,
+        read_if_path,
         read_provenance,
         write_layers,
         write_provenance,
@@ -109,19 +109,22 @@ def link(
 
     config = link_config
     source = detections_path if detections_path.is_dir() else detections_path.parent
+    made = read_provenance(source)
     record = {
-        **read_provenance(source),
+        **made,
         "dwelltime": __version__,
-        "relinked_from": str(detections_path),
+        "inputs": {**dict(made.get("inputs") or {}), "flights": file_record(flights)},
+        "relinked_from": str(detections_path.resolve()),
         **link_provenance(config, flights=flights is not None, type_filter=type_filter),
     }
+    flight_log = read_if_path(flights, read_flights)
     if not single_layer and "scenes" in layer_names(detections_path):
         scenes = read_output_layer(detections_path, "scenes", "DETECTIONS")
         config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
 
-    if flights is not None:
+    if flight_log is not None:
         for code in sorted(set(detections["airport"].astype(str))):
-            warn_if_not_at(flights, lookup_airport(code))
+            warn_if_not_at(flight_log, lookup_airport(code))
     layers = {"coverage": coverage, "detections": detections}
     timeline = None if out is None else out / TIMELINE_NAME
     if out is not None:
@@ -136,7 +139,7 @@ def link(
             detections,
             coverage,
             config,
-            flights=flights,
+            flights=flight_log,
             type_filter=type_filter,
             progress=progress,
         )

@@ -74,13 +74,17 @@ formats_option = click.option(
 )
 
 
-def _read_file_with(reader: str) -> Callable[[click.Context, click.Parameter, Path | None], object]:
-    """A click callback: the option's file as ``reader`` ("module:function", imported when
-    the option is given) reads it, or None; the reader's :class:`DwelltimeError` (which
-    names the file) becomes a usage error of the option."""
+def _read_file_with(
+    reader: str,
+) -> Callable[[click.Context, click.Parameter, Path | None], Path | None]:
+    """A click callback: the option's file, checked by reading it with ``reader``
+    ("module:function", imported when the option is given) so that its
+    :class:`DwelltimeError` (which names the file) becomes a usage error of the option before
+    any work; the path itself is handed on (the API reads it again, and records it in
+    ``run.json``), or None."""
     module, name = reader.split(":")
 
-    def callback(ctx: click.Context, param: click.Parameter, value: Path | None) -> object:
+    def callback(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
         if value is None:
             return None
         import importlib
@@ -88,9 +92,10 @@ def _read_file_with(reader: str) -> Callable[[click.Context, click.Parameter, Pa
         from dwelltime.errors import DwelltimeError
 
         try:
-            return getattr(importlib.import_module(module), name)(value)
+            getattr(importlib.import_module(module), name)(value)
         except DwelltimeError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+        return value
 
     return callback
 

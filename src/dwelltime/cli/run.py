@@ -23,8 +23,6 @@ from dwelltime.cli.options import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from dwelltime.linking import LinkConfig
 
 
@@ -42,8 +40,8 @@ def run_and_report(
     device: str,
     precision: str,
     strict: bool,
-    flights: pd.DataFrame | None = None,
-    times: dict | None = None,
+    flights: Path | None = None,
+    times: Path | None = None,
     link_config: LinkConfig | None = None,
 ) -> None:
     """Run the pipeline, print the stays table, write outputs; exit 1 on failure."""

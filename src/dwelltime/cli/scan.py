@@ -33,7 +33,7 @@ SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands"}
 def scan(
     ctx: click.Context,
     folder: Path,
-    times: dict | None,
+    times: Path | None,
     out: Path | None,
     formats: tuple[str, ...],
     overwrite: bool,
