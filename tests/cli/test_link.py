@@ -203,3 +203,11 @@ def test_overwrite_leaves_no_table_of_the_earlier_run_in_another_format(saved, t
     assert _link(saved, "--type", "IL62", "--out", out, "--overwrite").exit_code == 0
     assert not list(out.glob("*.geojson"))
     assert len(read_layer(out / "stays.csv")) == 1
+
+
+def test_the_scenes_layer_of_the_input_is_written_so_the_results_can_be_scored(saved, tmp_path):
+    scenes = frames([])["coverage"][["scene_id", "acquired", "geometry"]]
+    layers = {"scenes": scenes, **frames([("s1", 100.0, "IL62")])}
+    write_layers(saved.parent, layers, formats=("gpkg",), overwrite=True)
+    assert _link(saved, "--out", tmp_path / "out").exit_code == 0
+    assert list(read_layer(tmp_path / "out", "scenes")["scene_id"]) == [f"s{i}" for i in range(5)]

@@ -57,10 +57,12 @@ def link(
     Reads the 'detections' and 'coverage' layers written by `dwelltime run` or `detect`,
     links sightings across dates into stays, prints each stay's dwell interval (UTC times,
     hours; "≥" marks a stay whose arrival or departure the images do not show) and, with
-    --out, writes the coverage, detections and stays layers plus timeline.png and run.json
-    (the detector record of the run.json beside DETECTIONS, when there is one, with these
-    linking settings). With --type, only the stays of that type are printed, drawn and
-    written (all aircraft are still linked, and the detections written are all of them).
+    --out, writes the coverage, detections and stays layers (and the scenes layer of
+    DETECTIONS when it has one, so `evaluate-dwell --results` can score them), plus
+    timeline.png and run.json (the detector record and inputs of the run.json beside
+    DETECTIONS, when there is one, with these linking settings). With --type, only the stays
+    of that type are printed, drawn and written (all aircraft are still linked, and the
+    detections written are all of them).
 
     \b
     Example:
@@ -118,14 +120,15 @@ def link(
         **link_provenance(config, flights=flights is not None, type_filter=type_filter),
     }
     flight_log = read_if_path(flights, read_flights)
+    layers = {"coverage": coverage, "detections": detections}
     if not single_layer and "scenes" in layer_names(detections_path):
         scenes = read_output_layer(detections_path, "scenes", "DETECTIONS")
         config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
+        layers = {"scenes": scenes, **layers}  # written too: `evaluate-dwell --results` reads it
 
     if flight_log is not None:
         for code in sorted(set(detections["airport"].astype(str))):
             warn_if_not_at(flight_log, lookup_airport(code))
-    layers = {"coverage": coverage, "detections": detections}
     timeline = None if out is None else out / TIMELINE_NAME
     if out is not None:
         try:
