@@ -128,7 +128,9 @@ def test_geojson_names_the_crs_of_x_and_y(tmp_path, layers):
 
 def test_existing_output_is_not_overwritten(tmp_path, layers):
     (tmp_path / "stays.csv").write_text("keep me")
-    with pytest.raises(OutputExistsError, match=r"stays\.csv already exists.*--overwrite"):
+    with pytest.raises(
+        OutputExistsError, match=r"stays\.csv already exists; pass overwrite=True to"
+    ):
         write_layers(tmp_path, {"stays": layers["stays"]})
     assert (tmp_path / "stays.csv").read_text() == "keep me"
     assert not (tmp_path / GPKG_NAME).exists()  # checked before anything is written

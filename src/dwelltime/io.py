@@ -221,9 +221,7 @@ def ensure_writable(paths: Sequence[Path], *, overwrite: bool = False) -> None:
         return
     for path in paths:
         if Path(path).exists():
-            raise OutputExistsError(
-                f"{path} already exists; pass --overwrite (overwrite=True) to replace it"
-            )
+            raise OutputExistsError(path)
 
 
 @contextlib.contextmanager

@@ -112,7 +112,10 @@ def test_existing_outputs_need_overwrite(saved, tmp_path):
     (out / "timeline.png").write_bytes(b"old")
     result = _link(saved, "--out", out)
     assert result.exit_code == 1
-    assert "timeline.png already exists" in result.output and "--overwrite" in result.output
+    # the CLI's wording, not the API's (overwrite=True)
+    assert f"Error: {out / 'timeline.png'} already exists; pass --overwrite to replace it\n" == (
+        result.output
+    )
     assert not (out / "dwelltime.gpkg").exists()
     assert _link(saved, "--out", out, "--overwrite").exit_code == 0
     assert (out / "timeline.png").read_bytes()[:4] == b"\x89PNG"

@@ -8,6 +8,7 @@ import click
 
 from dwelltime.cli.options import (
     airport_option,
+    click_error,
     device_option,
     flights_option,
     out_option,
@@ -106,7 +107,7 @@ def evaluate_dwell(
                 for path in pipeline.write_result(result, out, overwrite=overwrite):
                     click.echo(f"wrote {path}")
     except DwelltimeError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click_error(exc) from exc
 
     scores = score_stays(stays, truth, max_distance_m=max_distance_m)
     revisit = median_revisit_h(scenes["acquired"]) if len(scenes) else float("nan")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dwelltime.cli.options import (
+    click_error,
     flights_option,
     formats_option,
     link_options,
@@ -135,7 +136,7 @@ def link(
             targets = [*output_paths(out, [*layers, "stays"], formats), timeline]
             ensure_writable([*targets, out / PROVENANCE_NAME], overwrite=overwrite)
         except DwelltimeError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click_error(exc) from exc
 
     with stage_bars(ctx) as progress:
         stays = estimate_stays(
@@ -154,7 +155,7 @@ def link(
     try:
         paths = write_layers(out, {**layers, "stays": stays}, formats=formats, overwrite=overwrite)
     except DwelltimeError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click_error(exc) from exc
     figure = plot_timeline(stays, coverage, detections, config=config)
     with atomic_write(timeline) as tmp:
         figure.savefig(tmp, format="png", dpi=120)

@@ -14,6 +14,8 @@ from dwelltime.precision import PRECISIONS
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from dwelltime.errors import DwelltimeError
+
 out_option = click.option(
     "--out",
     "out",
@@ -154,6 +156,16 @@ def read_output_layer(path: Path, layer: str, hint: str) -> gpd.GeoDataFrame:
         return read_layer(path, layer)
     except (ValueError, OSError, RuntimeError) as exc:  # pyogrio errors are RuntimeErrors
         raise click.BadParameter(str(exc), param_hint=hint) from exc
+
+
+def click_error(exc: DwelltimeError) -> click.ClickException:
+    """``exc`` as a command reports it (exit 1): an existing output names ``--overwrite``
+    where the API's message says ``overwrite=True``."""
+    from dwelltime.errors import OutputExistsError
+
+    if isinstance(exc, OutputExistsError):
+        exc = exc.with_switch("--overwrite")
+    return click.ClickException(str(exc))
 
 
 def quiet(ctx: click.Context) -> bool:
