@@ -11,7 +11,7 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from dwelltime.errors import OutputExistsError
-from dwelltime.io import GPKG_NAME, output_paths, read_layer, write_layers
+from dwelltime.io import FORMATS, GPKG_NAME, output_paths, read_layer, write_layers
 from dwelltime.linking import link_stays
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 
@@ -128,12 +128,29 @@ def test_geojson_names_the_crs_of_x_and_y(tmp_path, layers):
 
 def test_existing_output_is_not_overwritten(tmp_path, layers):
     (tmp_path / "stays.csv").write_text("keep me")
-    with pytest.raises(OutputExistsError, match=r"stays\.csv already exists.*--overwrite"):
+    with pytest.raises(
+        OutputExistsError, match=r"stays\.csv already exists; pass overwrite=True to"
+    ):
         write_layers(tmp_path, {"stays": layers["stays"]})
     assert (tmp_path / "stays.csv").read_text() == "keep me"
     assert not (tmp_path / GPKG_NAME).exists()  # checked before anything is written
     write_layers(tmp_path, {"stays": layers["stays"]}, overwrite=True)
     assert read_layer(tmp_path / "stays.csv").shape[0] == len(layers["stays"])
+
+
+def test_overwrite_removes_the_layers_files_in_the_other_formats(tmp_path, layers, caplog):
+    """A folder never holds tables of two runs: the earlier run's files of the same layers
+    in formats not written now go, and nothing else does."""
+    caplog.set_level("INFO", logger="dwelltime.io")
+    stays = {"stays": layers["stays"]}
+    write_layers(tmp_path, {**stays, "detections": layers["detections"]}, formats=FORMATS)
+    (tmp_path / "stays.txt").write_text("not ours")
+    write_layers(tmp_path, stays, formats=("csv",), overwrite=True)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert "stays.geojson" not in left and "stays.parquet" not in left
+    assert GPKG_NAME not in left  # its stays layer would disagree with stays.csv
+    assert {"stays.csv", "stays.schema.json", "stays.txt", "detections.csv"} <= set(left)
+    assert f"removed {tmp_path / 'stays.geojson'}" in caplog.text
 
 
 def test_a_failed_write_leaves_no_file(tmp_path, layers, monkeypatch):

@@ -155,12 +155,11 @@ def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):
         pipeline.run(tmp_path / "not read", "ZKPY", type_filter="IL62M")
 
 
-def test_flights_and_times_may_be_files_read_before_any_scene(tmp_path, write_raster, monkeypatch):
-    """``run(flights=, times=)`` take the CSVs as ``--flights``/``--times`` do (str or Path);
-    a bad file stops the run before a scene is scanned or detected."""
+@pytest.fixture
+def detector(monkeypatch):
+    """A stand-in detector, with scenes processed into coverage only (no detections)."""
     from types import SimpleNamespace
 
-    from dwelltime.flights import FlightsError
     from dwelltime.schema import empty_frame
     from dwelltime.tiling import scene_coverage
 
@@ -168,7 +167,16 @@ def test_flights_and_times_may_be_files_read_before_any_scene(tmp_path, write_ra
         return scene_coverage(scene, site, aprons), empty_frame(DETECTION_COLUMNS, site.crs)
 
     monkeypatch.setattr(pipeline, "process_scene", coverage_only)
-    detector = SimpleNamespace(gsd_m=0.5, describe=dict)
+    return SimpleNamespace(gsd_m=0.5, describe=dict)
+
+
+def test_flights_and_times_may_be_files_read_before_any_scene(
+    tmp_path, write_raster, monkeypatch, detector
+):
+    """``run(flights=, times=)`` take the CSVs as ``--flights``/``--times`` do (str or Path);
+    a bad file stops the run before a scene is scanned or detected."""
+    from dwelltime.flights import FlightsError
+
     write_raster(tmp_path / "imagery" / "zkpy_a.tif")  # no time in the name: only --times
     times = tmp_path / "t.csv"
     times.write_text("stem,acquired\nzkpy_a,2023-07-31T02:35:12Z\n")
@@ -191,3 +199,29 @@ def test_flights_and_times_may_be_files_read_before_any_scene(tmp_path, write_ra
     bad.write_text("when,where\n")
     with pytest.raises(FlightsError, match=r"bad\.csv: .*missing"):
         pipeline.run(tmp_path / "imagery", "ZKPY", detector=detector, flights=bad)
+
+
+def test_the_record_names_the_inputs_and_the_sha256_of_each_file(tmp_path, write_raster, detector):
+    """run.json is enough to reproduce a run: airport, imagery, and the aprons, times and
+    flights files (absolute paths, sha256); the same run gives the same record."""
+    import hashlib
+
+    from dwelltime.io import write_provenance
+
+    write_raster(tmp_path / "imagery" / "zkpy_a.tif")
+    (tmp_path / "t.csv").write_text("stem,acquired\nzkpy_a,2023-07-31T02:35:12Z\n")
+    args = (Path("imagery"), "FNJ")  # relative, and an IATA code
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        records = [
+            pipeline.run(*args, detector=detector, coregister=False, times="t.csv").provenance
+            for _ in range(2)
+        ]
+    inputs = records[0]["inputs"]
+    assert inputs["airport"] == "ZKPY" and inputs["imagery"] == str(tmp_path / "imagery")
+    assert inputs["aprons"] is None and inputs["flights"] is None  # the default square
+    sha256 = hashlib.sha256((tmp_path / "t.csv").read_bytes()).hexdigest()
+    assert inputs["times"] == {"path": str(tmp_path / "t.csv"), "sha256": sha256}
+    assert records[0]["flights"] is False  # as before: whether a flight log tightened bounds
+    written = [write_provenance(tmp_path / str(i), r).read_bytes() for i, r in enumerate(records)]
+    assert written[0] == written[1]

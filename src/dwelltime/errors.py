@@ -62,7 +62,17 @@ class DetectionsError(DwelltimeError):
 
 
 class OutputExistsError(DwelltimeError):
-    """An output would be overwritten; pass ``--overwrite`` (``overwrite=True``) to allow it."""
+    """An output would be overwritten: ``path``, and ``switch``, what allows it
+    (``overwrite=True`` in the API; the CLI says ``--overwrite``: :meth:`with_switch`)."""
+
+    def __init__(self, path: object, switch: str = "overwrite=True") -> None:
+        self.path = str(path)
+        self.switch = switch
+        super().__init__(f"{self.path} already exists; pass {switch} to replace it")
+
+    def with_switch(self, switch: str) -> OutputExistsError:
+        """The same error, naming ``switch`` (e.g. ``--overwrite``) as what allows it."""
+        return OutputExistsError(self.path, switch)
 
 
 def error_text(exc: BaseException) -> str:

@@ -11,9 +11,13 @@
   :func:`read_layer` gives back exactly the frame that was written (even an empty one). The
   GeoPackage keeps the same schema in its layer metadata (``DWELLTIME_SCHEMA``);
 * ``run.json`` (:func:`write_provenance`) — what produced the layers: dwelltime's version, the
-  detector's weights file, sha256 and precision, the tiling and linking settings.
+  detector's weights file, sha256 and precision, the tiling and linking settings and the
+  inputs (airport, imagery, and the aprons, times and flights files with their sha256:
+  :func:`file_record`).
 
-Existing files are never replaced unless ``overwrite=True``; every file is written under a
+Existing files are never replaced unless ``overwrite=True``; with it, the files dwelltime
+writes for the same layers in the other formats are removed (:func:`stale_paths`), so a folder
+never holds tables of two runs. Every file is written under a
 temporary name in the same folder and renamed when complete, so a killed run leaves no half file.
 Limits of the formats: GeoPackage and GeoJSON keep times to the millisecond; a missing string
 in CSV reads back as ``""``.
@@ -22,7 +26,9 @@ in CSV reads back as ``""``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,6 +48,7 @@ FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
 _SCHEMA_KEY = "DWELLTIME_SCHEMA"
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 
 def check_formats(formats: Sequence[str]) -> None:
@@ -76,7 +83,8 @@ def write_layers(
     """Write each frame of ``layers`` (name → GeoDataFrame) in ``formats``; return the paths.
 
     Raises :class:`OutputExistsError` naming the first existing file (nothing is written then)
-    unless ``overwrite``; with ``overwrite`` the GeoPackage is replaced as a whole.
+    unless ``overwrite``; with ``overwrite`` the GeoPackage is replaced as a whole and the
+    :func:`stale_paths` are removed once the new files are written (one log line each).
     """
     paths = output_paths(Path(out_dir), list(layers), formats)
     ensure_writable(paths, overwrite=overwrite)
@@ -104,7 +112,20 @@ def write_layers(
         if "csv" in formats or "geojson" in formats:
             with atomic_write(out_dir / f"{name}.schema.json") as tmp:
                 tmp.write_text(json.dumps(_schema(frame), indent=1) + "\n", encoding="utf-8")
+    if overwrite:
+        for path in stale_paths(out_dir, list(layers), formats):
+            path.unlink()
+            log.info("removed %s: an earlier run's, in a format not written now", path)
     return paths
+
+
+def stale_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) -> list[Path]:
+    """The existing files :func:`write_layers` writes for ``layers`` in formats other than
+    ``formats`` (``stays.geojson`` when only gpkg and csv are written; ``dwelltime.gpkg``
+    when gpkg is not): an earlier run's tables, that would disagree with the new ones."""
+    kept = set(output_paths(out_dir, layers, formats))
+    every = output_paths(out_dir, layers, FORMATS)
+    return [path for path in every if path not in kept and path.exists()]
 
 
 def with_xy_crs(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -127,6 +148,16 @@ def write_provenance(out_dir: Path, record: Mapping[str, object]) -> Path:
     with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
+
+
+def file_record(value: object) -> dict[str, str] | None:
+    """An input file as ``run.json`` records it: its absolute path (resolved) and the sha256
+    of its bytes, so a quoted dwell can be traced to the exact file; None when ``value`` is
+    not a path (not given, or given as contents through the API)."""
+    if not isinstance(value, (str, os.PathLike)):
+        return None
+    path = Path(value).resolve()
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def read_provenance(folder: Path) -> dict[str, object]:
@@ -190,9 +221,7 @@ def ensure_writable(paths: Sequence[Path], *, overwrite: bool = False) -> None:
         return
     for path in paths:
         if Path(path).exists():
-            raise OutputExistsError(
-                f"{path} already exists; pass --overwrite (overwrite=True) to replace it"
-            )
+            raise OutputExistsError(path)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ import shapely
 from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.errors import SceneError, error_text
 from dwelltime.flights import read_flights, tighten_with_flights, warn_if_not_at
-from dwelltime.io import read_if_path
+from dwelltime.io import file_record, read_if_path
 from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
@@ -111,6 +111,7 @@ def run(
 
     site = lookup_airport(airport)
     type_filter = designator(type_filter) if type_filter else None  # before any detection
+    inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
     flights = read_if_path(flights, read_flights)
     times = read_if_path(times, read_times_csv)
     if flights is not None:
@@ -156,6 +157,7 @@ def run(
         coregister=coregister,
         flights=flights is not None,
         type_filter=type_filter,
+        inputs=inputs,
     )
     return result
 
@@ -181,14 +183,37 @@ def provenance(
     coregister: bool = True,
     flights: bool = False,
     type_filter: str | None = None,
+    inputs: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """What produced a run's tables, so a quoted dwell time can be traced and reproduced:
-    :func:`detection_provenance` and the linking settings. No clock time: the same run
-    writes the same file."""
+    :func:`detection_provenance`, the linking settings and the ``inputs``
+    (:func:`input_provenance`). No clock time: the same run writes the same file."""
     return {
         **detection_provenance(detector, tile_size_px),
+        "inputs": dict(inputs or {}),
         "coregister": coregister,
         **link_provenance(link_config, flights=flights, type_filter=type_filter),
+    }
+
+
+def input_provenance(
+    airport: str,
+    imagery: Path | str,
+    *,
+    aprons: object = None,
+    times: object = None,
+    flights: object = None,
+) -> dict[str, object]:
+    """The inputs of a run as ``run.json`` records them: the airport (ICAO), the imagery
+    folder (or STAC file) as an absolute path, and the aprons, times and flights files as
+    :func:`dwelltime.io.file_record` gives them (absolute path and sha256; None when not
+    given, e.g. aprons for the default square, or given as contents rather than a file)."""
+    return {
+        "airport": lookup_airport(airport).icao,
+        "imagery": str(Path(imagery).resolve()),
+        "aprons": file_record(aprons),
+        "times": file_record(times),
+        "flights": file_record(flights),
     }
 
 
@@ -196,7 +221,8 @@ def link_provenance(
     link_config: LinkConfig | None, *, flights: bool, type_filter: str | None
 ) -> dict[str, object]:
     """The linking part of a run's record: the link settings as given (defaults when None),
-    whether a flight log tightened the bounds, and the type filter."""
+    whether a flight log tightened the bounds (its file, when there is one, is in
+    ``inputs``: :func:`input_provenance`), and the type filter."""
     return {
         "flights": flights,
         "type_filter": type_filter,
@@ -313,14 +339,15 @@ def write_result(
     """Write the layers of ``result``, the report figures (``timeline.png``, ``scenes.png``,
     ``coverage.png``, ``scene.png``, ``chips.png``: :func:`dwelltime.plot.report_figures`)
     and, when it has one, its provenance (``run.json``: :func:`dwelltime.io.write_provenance`)
-    to ``out_dir``; refuses to replace existing files unless ``overwrite``."""
+    to ``out_dir``; refuses to replace existing files unless ``overwrite``, with which the
+    layers' files in the other formats are removed (:func:`dwelltime.io.stale_paths`)."""
     from dwelltime.io import ensure_writable, write_layers, write_provenance
     from dwelltime.plot import report_figures
 
     ensure_writable(result_paths(out_dir, formats), overwrite=overwrite)
     figures = report_figures(result)
     pngs = [Path(out_dir) / f"{name}.png" for name in figures]
-    paths = write_layers(out_dir, result.layers(), formats=formats, overwrite=True)
+    paths = write_layers(out_dir, result.layers(), formats=formats, overwrite=overwrite)
     for path, figure in zip(pngs, figures.values(), strict=True):
         figure.savefig(path, dpi=120, bbox_inches="tight")
     if not result.provenance:

@@ -322,7 +322,10 @@ def test_committed_scenes_take_a_flight_log_and_corrected_times(
     assert set(detections.loc[detections["scene_id"] == "zkpy_07", "acquired"]) == {
         "2023-08-02T03:00:00Z"
     }
-    assert json.loads((small_series / "flown" / "ZKPY" / "run.json").read_text())["flights"]
+    made = json.loads((small_series / "flown" / "ZKPY" / "run.json").read_text())
+    assert made["flights"] and made["inputs"]["airport"] == "ZKPY"
+    for name, path in (("aprons", "aprons.geojson"), ("flights", "sunan.csv"), ("times", "t.csv")):
+        assert made["inputs"][name]["path"] == str((small_series / path).resolve()), name
 
     written = tables(small_series / "flown")
     combined = (small_series / "flown" / "all_stays.csv").read_bytes()

@@ -78,16 +78,32 @@ def test_a_type_the_catalog_does_not_know_is_a_usage_error_with_close_matches(sa
 
 def test_the_relinked_run_keeps_its_detector_record_with_the_new_settings(saved, tmp_path):
     source = {"detector": {"weights": "w.safetensors", "sha256": "ab"}, "link": {"x": 1}}
+    source["inputs"] = {"airport": "ZKPY", "flights": {"path": "/f.csv", "sha256": "cd"}}
     (saved.parent / "run.json").write_text(json.dumps(source))
     out = tmp_path / "out"
     assert _link(saved, "--max-misses", "0", "--out", out).exit_code == 0
     made = json.loads((out / "run.json").read_text())
     assert made["detector"] == source["detector"] and made["relinked_from"] == str(saved)
+    assert made["inputs"] == {**source["inputs"], "flights": None}  # this relinking's own
     assert made["link"]["max_visible_misses"] == 0 and "x" not in made["link"]
     (saved.parent / "run.json").unlink()  # saved detections without a record: settings only
     assert _link(saved, "--out", out, "--overwrite").exit_code == 0
     made = json.loads((out / "run.json").read_text())
     assert "detector" not in made and made["link"]["max_visible_misses"] == 1
+
+
+def test_the_relinked_record_has_absolute_paths_and_the_flights_file(saved, tmp_path):
+    import hashlib
+
+    flights = tmp_path / "f.csv"
+    flights.write_text("time,airport,event,type\n2026-07-31T01:00:00Z,ZKPY,arr,IL62\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        assert _link("run", "--flights", "f.csv", "--out", "out").exit_code == 0
+    made = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert made["relinked_from"] == str(tmp_path / "run") and made["flights"] is True
+    sha256 = hashlib.sha256(flights.read_bytes()).hexdigest()
+    assert made["inputs"]["flights"] == {"path": str(flights), "sha256": sha256}
 
 
 def test_existing_outputs_need_overwrite(saved, tmp_path):
@@ -96,7 +112,10 @@ def test_existing_outputs_need_overwrite(saved, tmp_path):
     (out / "timeline.png").write_bytes(b"old")
     result = _link(saved, "--out", out)
     assert result.exit_code == 1
-    assert "timeline.png already exists" in result.output and "--overwrite" in result.output
+    # the CLI's wording, not the API's (overwrite=True)
+    assert f"Error: {out / 'timeline.png'} already exists; pass --overwrite to replace it\n" == (
+        result.output
+    )
     assert not (out / "dwelltime.gpkg").exists()
     assert _link(saved, "--out", out, "--overwrite").exit_code == 0
     assert (out / "timeline.png").read_bytes()[:4] == b"\x89PNG"
@@ -179,3 +198,19 @@ def test_coregistered_scenes_link_with_the_tighter_close_gate(tmp_path, status, 
     result = _link(tmp_path / "run" / "dwelltime.gpkg", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert len(read_layer(tmp_path / "out" / "dwelltime.gpkg", "stays")) == n_stays
+
+
+def test_overwrite_leaves_no_table_of_the_earlier_run_in_another_format(saved, tmp_path):
+    out = tmp_path / "out"
+    assert _link(saved, "--out", out, "--format", "geojson").exit_code == 0
+    assert _link(saved, "--type", "IL62", "--out", out, "--overwrite").exit_code == 0
+    assert not list(out.glob("*.geojson"))
+    assert len(read_layer(out / "stays.csv")) == 1
+
+
+def test_the_scenes_layer_of_the_input_is_written_so_the_results_can_be_scored(saved, tmp_path):
+    scenes = frames([])["coverage"][["scene_id", "acquired", "geometry"]]
+    layers = {"scenes": scenes, **frames([("s1", 100.0, "IL62")])}
+    write_layers(saved.parent, layers, formats=("gpkg",), overwrite=True)
+    assert _link(saved, "--out", tmp_path / "out").exit_code == 0
+    assert list(read_layer(tmp_path / "out", "scenes")["scene_id"]) == [f"s{i}" for i in range(5)]

@@ -36,6 +36,7 @@ from dwelltime.errors import DwelltimeError, error_text
 from dwelltime.io import read_if_path, with_xy_crs
 from dwelltime.pipeline import (
     RunResult,
+    input_provenance,
     link_scenes,
     provenance,
     scenes_over_aprons,
@@ -188,6 +189,13 @@ def _run_jobs(
                 link_config=spec.link,
                 flights=p.flights is not None,
                 type_filter=p.job.type,
+                inputs=input_provenance(
+                    p.site.icao,
+                    p.job.imagery,
+                    aprons=p.job.aprons,
+                    times=p.job.times,
+                    flights=p.job.flights or spec.flights,
+                ),
             )
             write_result(result, p.folder, formats=spec.formats, overwrite=True)
             p.summary.stays = len(result.stays)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dwelltime.cli.options import quiet, weights_option
+from dwelltime.cli.options import click_error, quiet, weights_option
 
 
 class JobFileError(click.ClickException):
@@ -95,7 +95,7 @@ def batch(
     try:
         summary = run_batch(spec, retry_failed=retry_failed, weights=weights, progress=progress)
     except DwelltimeError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click_error(exc) from exc
     finally:
         bar.close()
         logging.getLogger("dwelltime").removeHandler(handler)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    click_error,
     device_option,
     formats_option,
     out_option,
@@ -98,7 +99,7 @@ def detect(
     try:
         detector = load_detector(weights, device=device, precision=precision)
     except DwelltimeError as exc:  # weights, device, precision
-        raise click.ClickException(str(exc)) from exc
+        raise click_error(exc) from exc
     files, unusable = collect(paths)
     for exc in unusable:
         click.echo(f"skipped {exc}", err=True)
@@ -137,7 +138,7 @@ def detect(
                 )
             written.append(write_provenance(out, detection_provenance(detector, tile_size)))
         except DwelltimeError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click_error(exc) from exc
         for path in written:
             click.echo(f"wrote {path}")
     click.echo(

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    click_error,
     device_option,
     overwrite_option,
     precision_option,
@@ -141,7 +142,7 @@ def evaluate(
             weights_name = made.get("weights", "(not from a file)")
             click.echo(f"detector {weights_name}, {made['precision']} on {made['device']}")
     except DwelltimeError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click_error(exc) from exc
     if score_threshold is not None:
         threshold, source = score_threshold, "given"
 
@@ -180,5 +181,5 @@ def evaluate(
         try:
             paths = write_evaluation(result, out, overwrite=overwrite)
         except DwelltimeError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click_error(exc) from exc
         click.echo(f"tables written to {paths[0].parent}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from dwelltime.cli.options import (
     airport_option,
+    click_error,
     device_option,
     flights_option,
     out_option,
@@ -16,9 +16,6 @@ from dwelltime.cli.options import (
     precision_option,
     weights_option,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 SCORES_NAME = "dwell_scores.csv"
 
@@ -60,7 +57,7 @@ def evaluate_dwell(
     results: Path | None,
     max_distance_m: float,
     no_coregister: bool,
-    flights: pd.DataFrame | None,
+    flights: Path | None,
     out: Path | None,
     overwrite: bool,
     weights: Path | None,
@@ -111,7 +108,7 @@ def evaluate_dwell(
                 for path in pipeline.write_result(result, out, overwrite=overwrite):
                     click.echo(f"wrote {path}")
     except DwelltimeError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click_error(exc) from exc
 
     scores = score_stays(stays, truth, max_distance_m=max_distance_m)
     revisit = median_revisit_h(scenes["acquired"]) if len(scenes) else float("nan")
@@ -141,7 +138,7 @@ def _run(
     ctx: click.Context,
     series: Path,
     airport: str,
-    flights: pd.DataFrame | None,
+    flights: Path | None,
     coregister: bool,
     weights: Path | None,
     device: str,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dwelltime.cli.options import (
+    click_error,
     flights_option,
     formats_option,
     link_options,
@@ -18,8 +19,6 @@ from dwelltime.cli.options import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from dwelltime.linking import LinkConfig
 
 TIMELINE_NAME = "timeline.png"
@@ -49,7 +48,7 @@ def link(
     coverage_path: Path | None,
     type_filter: str | None,
     link_config: LinkConfig,
-    flights: pd.DataFrame | None,
+    flights: Path | None,
     out: Path | None,
     formats: tuple[str, ...],
     overwrite: bool,
@@ -59,10 +58,12 @@ def link(
     Reads the 'detections' and 'coverage' layers written by `dwelltime run` or `detect`,
     links sightings across dates into stays, prints each stay's dwell interval (UTC times,
     hours; "≥" marks a stay whose arrival or departure the images do not show) and, with
-    --out, writes the coverage, detections and stays layers plus timeline.png and run.json
-    (the detector record of the run.json beside DETECTIONS, when there is one, with these
-    linking settings). With --type, only the stays of that type are printed, drawn and
-    written (all aircraft are still linked, and the detections written are all of them).
+    --out, writes the coverage, detections and stays layers (and the scenes layer of
+    DETECTIONS when it has one, so `evaluate-dwell --results` can score them), plus
+    timeline.png and run.json (the detector record and inputs of the run.json beside
+    DETECTIONS, when there is one, with these linking settings). With --type, only the stays
+    of that type are printed, drawn and written (all aircraft are still linked, and the
+    detections written are all of them).
 
     \b
     Example:
@@ -75,13 +76,15 @@ def link(
     from dwelltime.airports import lookup_airport
     from dwelltime.cli.progress import stage_bars
     from dwelltime.errors import DwelltimeError
-    from dwelltime.flights import warn_if_not_at
+    from dwelltime.flights import read_flights, warn_if_not_at
     from dwelltime.io import (
         PROVENANCE_NAME,
         atomic_write,
         ensure_writable,
+        file_record,
         layer_names,
         output_paths,
+        read_if_path,
         read_provenance,
         write_layers,
         write_provenance,
@@ -109,34 +112,38 @@ def link(
 
     config = link_config
     source = detections_path if detections_path.is_dir() else detections_path.parent
+    made = read_provenance(source)
     record = {
-        **read_provenance(source),
+        **made,
         "dwelltime": __version__,
-        "relinked_from": str(detections_path),
+        "inputs": {**dict(made.get("inputs") or {}), "flights": file_record(flights)},
+        "relinked_from": str(detections_path.resolve()),
         **link_provenance(config, flights=flights is not None, type_filter=type_filter),
     }
+    flight_log = read_if_path(flights, read_flights)
+    layers = {"coverage": coverage, "detections": detections}
     if not single_layer and "scenes" in layer_names(detections_path):
         scenes = read_output_layer(detections_path, "scenes", "DETECTIONS")
         config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
+        layers = {"scenes": scenes, **layers}  # written too: `evaluate-dwell --results` reads it
 
-    if flights is not None:
+    if flight_log is not None:
         for code in sorted(set(detections["airport"].astype(str))):
-            warn_if_not_at(flights, lookup_airport(code))
-    layers = {"coverage": coverage, "detections": detections}
+            warn_if_not_at(flight_log, lookup_airport(code))
     timeline = None if out is None else out / TIMELINE_NAME
     if out is not None:
         try:
             targets = [*output_paths(out, [*layers, "stays"], formats), timeline]
             ensure_writable([*targets, out / PROVENANCE_NAME], overwrite=overwrite)
         except DwelltimeError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click_error(exc) from exc
 
     with stage_bars(ctx) as progress:
         stays = estimate_stays(
             detections,
             coverage,
             config,
-            flights=flights,
+            flights=flight_log,
             type_filter=type_filter,
             progress=progress,
         )
@@ -148,7 +155,7 @@ def link(
     try:
         paths = write_layers(out, {**layers, "stays": stays}, formats=formats, overwrite=overwrite)
     except DwelltimeError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click_error(exc) from exc
     figure = plot_timeline(stays, coverage, detections, config=config)
     with atomic_write(timeline) as tmp:
         figure.savefig(tmp, format="png", dpi=120)

@@ -14,6 +14,8 @@ from dwelltime.precision import PRECISIONS
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from dwelltime.errors import DwelltimeError
+
 out_option = click.option(
     "--out",
     "out",
@@ -74,13 +76,17 @@ formats_option = click.option(
 )
 
 
-def _read_file_with(reader: str) -> Callable[[click.Context, click.Parameter, Path | None], object]:
-    """A click callback: the option's file as ``reader`` ("module:function", imported when
-    the option is given) reads it, or None; the reader's :class:`DwelltimeError` (which
-    names the file) becomes a usage error of the option."""
+def _read_file_with(
+    reader: str,
+) -> Callable[[click.Context, click.Parameter, Path | None], Path | None]:
+    """A click callback: the option's file, checked by reading it with ``reader``
+    ("module:function", imported when the option is given) so that its
+    :class:`DwelltimeError` (which names the file) becomes a usage error of the option before
+    any work; the path itself is handed on (the API reads it again, and records it in
+    ``run.json``), or None."""
     module, name = reader.split(":")
 
-    def callback(ctx: click.Context, param: click.Parameter, value: Path | None) -> object:
+    def callback(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
         if value is None:
             return None
         import importlib
@@ -88,9 +94,10 @@ def _read_file_with(reader: str) -> Callable[[click.Context, click.Parameter, Pa
         from dwelltime.errors import DwelltimeError
 
         try:
-            return getattr(importlib.import_module(module), name)(value)
+            getattr(importlib.import_module(module), name)(value)
         except DwelltimeError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+        return value
 
     return callback
 
@@ -149,6 +156,16 @@ def read_output_layer(path: Path, layer: str, hint: str) -> gpd.GeoDataFrame:
         return read_layer(path, layer)
     except (ValueError, OSError, RuntimeError) as exc:  # pyogrio errors are RuntimeErrors
         raise click.BadParameter(str(exc), param_hint=hint) from exc
+
+
+def click_error(exc: DwelltimeError) -> click.ClickException:
+    """``exc`` as a command reports it (exit 1): an existing output names ``--overwrite``
+    where the API's message says ``overwrite=True``."""
+    from dwelltime.errors import OutputExistsError
+
+    if isinstance(exc, OutputExistsError):
+        exc = exc.with_switch("--overwrite")
+    return click.ClickException(str(exc))
 
 
 def quiet(ctx: click.Context) -> bool:

@@ -10,6 +10,7 @@ import click
 from dwelltime.cli.options import (
     airport_option,
     aprons_option,
+    click_error,
     device_option,
     flights_option,
     formats_option,
@@ -23,8 +24,6 @@ from dwelltime.cli.options import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from dwelltime.linking import LinkConfig
 
 
@@ -42,8 +41,8 @@ def run_and_report(
     device: str,
     precision: str,
     strict: bool,
-    flights: pd.DataFrame | None = None,
-    times: dict | None = None,
+    flights: Path | None = None,
+    times: Path | None = None,
     link_config: LinkConfig | None = None,
 ) -> None:
     """Run the pipeline, print the stays table, write outputs; exit 1 on failure."""
@@ -73,7 +72,7 @@ def run_and_report(
     except UnknownAirportError as exc:
         raise click.BadParameter(str(exc), param_hint="--airport") from exc
     except DwelltimeError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click_error(exc) from exc
 
     for err in result.errors:
         click.echo(f"skipped {err}", err=True)
@@ -86,7 +85,7 @@ def run_and_report(
         try:
             paths = pipeline.write_result(result, out, formats=formats, overwrite=overwrite)
         except DwelltimeError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click_error(exc) from exc
         for path in paths:
             click.echo(f"wrote {path}")
     if result.scenes.empty:

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from dwelltime.cli.options import formats_option, out_option, overwrite_option, times_option
+from dwelltime.cli.options import (
+    click_error,
+    formats_option,
+    out_option,
+    overwrite_option,
+    times_option,
+)
 
 #: The columns of the printed scan table.
 SCAN_TABLE_COLUMNS = (
@@ -37,7 +43,7 @@ SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands"}
 def scan(
     ctx: click.Context,
     folder: Path,
-    times: dict | None,
+    times: Path | None,
     out: Path | None,
     formats: tuple[str, ...],
     overwrite: bool,
@@ -86,7 +92,7 @@ def scan(
         try:
             paths = write_layers(out, {"scenes": frame}, formats=formats, overwrite=overwrite)
         except DwelltimeError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click_error(exc) from exc
         for path in paths:
             click.echo(f"wrote {path}")
     if not result.scenes:

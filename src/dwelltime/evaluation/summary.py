@@ -345,7 +345,7 @@ def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) 
     paths = [out_dir / n for n in names]
     existing = [p for p in paths if p.exists()]
     if existing and not overwrite:
-        raise OutputExistsError(f"{existing[0]} exists; pass --overwrite to replace it")
+        raise OutputExistsError(existing[0])
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {
         "score_threshold": ev.score_threshold,
