@@ -148,9 +148,15 @@ def test_overwrite_removes_the_layers_files_in_the_other_formats(tmp_path, layer
     write_layers(tmp_path, stays, formats=("csv",), overwrite=True)
     left = sorted(p.name for p in tmp_path.iterdir())
     assert "stays.geojson" not in left and "stays.parquet" not in left
-    assert GPKG_NAME not in left  # its stays layer would disagree with stays.csv
     assert {"stays.csv", "stays.schema.json", "stays.txt", "detections.csv"} <= set(left)
     assert f"removed {tmp_path / 'stays.geojson'}" in caplog.text
+    # the GeoPackage also holds the detections, which nothing rewrote: kept, and said so
+    assert GPKG_NAME in left
+    assert "kept (it holds other layers too); its stays layer(s)" in caplog.text
+    only = tmp_path / "only_stays"
+    write_layers(only, stays, formats=("gpkg",))
+    write_layers(only, stays, formats=("csv",), overwrite=True)
+    assert not (only / GPKG_NAME).exists()  # its one layer would disagree with stays.csv
 
 
 def test_a_failed_write_leaves_no_file(tmp_path, layers, monkeypatch):

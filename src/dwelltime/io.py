@@ -122,10 +122,23 @@ def write_layers(
 def stale_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) -> list[Path]:
     """The existing files :func:`write_layers` writes for ``layers`` in formats other than
     ``formats`` (``stays.geojson`` when only gpkg and csv are written; ``dwelltime.gpkg``
-    when gpkg is not): an earlier run's tables, that would disagree with the new ones."""
+    when gpkg is not): an earlier run's tables, that would disagree with the new ones. A
+    GeoPackage that also holds other layers (a run's detections beside the scenes that
+    ``scan`` rewrites) is not one of them: it is kept, and a warning says which of its layers
+    are now older than the files beside it."""
     kept = set(output_paths(out_dir, layers, formats))
     every = output_paths(out_dir, layers, FORMATS)
-    return [path for path in every if path not in kept and path.exists()]
+    stale = [path for path in every if path not in kept and path.exists()]
+    gpkg = Path(out_dir) / GPKG_NAME
+    if gpkg in stale and not set(layer_names(gpkg)) <= set(layers):
+        stale.remove(gpkg)
+        older = sorted(set(layer_names(gpkg)) & set(layers))
+        log.warning(
+            "%s: kept (it holds other layers too); its %s layer(s) are from an earlier run",
+            gpkg,
+            ", ".join(older),
+        )
+    return stale
 
 
 def with_xy_crs(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
