@@ -183,6 +183,6 @@ def test_report_and_files(tmp_path):
     }
     assert pd.read_csv(paths[4]).empty  # nothing missed, the columns still there
     assert list(pd.read_csv(paths[4]).columns) == list(MISS_COLUMNS)
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="pass overwrite=True"):
         write_evaluation(ev, tmp_path)
     write_evaluation(ev, tmp_path, overwrite=True)
