@@ -166,3 +166,19 @@ def test_geojson_leaves_out_the_pixel_layer_with_a_warning(tmp_path, tiny_weight
     }  # fmt: skip
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "'detections_pixels'" in warned[0] and "lon/lat" in warned[0]
+
+
+def test_an_image_off_the_airport_is_skipped_with_a_warning(
+    tmp_path, tiny_weights, write_raster, caplog
+):
+    """A GeoTIFF some 380 km west of Sunan with --airport ZKPY: the warning of ``run`` says
+    how far it is, the image is skipped; no empty pixel-frame layer, no 'pixels' line."""
+    far = write_raster(tmp_path / "far.tif", origin=(350000, 4340000), shape=(96, 96))
+    args = ["-q", "detect", str(far), "--airport", "ZKPY", "--weights", str(tiny_weights)]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1  # no usable image
+    assert "far.tif: does not overlap the aprons of ZKPY" in result.output
+    assert "pixels" not in result.output
+    assert not (tmp_path / "out").exists()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "km from them" in warned[0]

@@ -30,8 +30,9 @@ from dwelltime.cli.options import (
     "--airport",
     "airport",
     default=None,
-    help="ICAO/IATA code: detect only over this airport's aprons (georeferenced images). "
-    "Default: the whole image, in the UTM zone of its centre.",
+    help="ICAO/IATA code: detect only over this airport's aprons (georeferenced images; "
+    "one that misses them is skipped with a warning saying how far it is). Default: the "
+    "whole image, in the UTM zone of its centre.",
 )
 @click.option(
     "--tile-size",
