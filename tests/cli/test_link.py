@@ -179,3 +179,12 @@ def test_coregistered_scenes_link_with_the_tighter_close_gate(tmp_path, status, 
     result = _link(tmp_path / "run" / "dwelltime.gpkg", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert len(read_layer(tmp_path / "out" / "dwelltime.gpkg", "stays")) == n_stays
+
+
+def test_help_does_not_promise_detect_outputs():
+    """`detect` writes no coverage layer, so link's help names `run` as the source."""
+    result = CliRunner().invoke(main, ["link", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "written by `dwelltime run` or `detect`" not in text
+    assert "`detect` writes no coverage" in text
