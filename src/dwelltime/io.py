@@ -5,7 +5,8 @@
 * ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS;
 * ``<layer>.csv`` — geometry as WKT in the frame's CRS, times ISO 8601 UTC with ``Z``;
 * ``<layer>.geojson`` (on request) — RFC 7946, so reprojected to EPSG:4326; a layer with
-  ``x``/``y`` gains ``xy_crs`` naming their CRS (:func:`with_xy_crs`), as they stay in it;
+  ``x``/``y`` gains ``xy_crs`` naming their CRS (:func:`with_xy_crs`), as they stay in it; a
+  layer with no CRS (image pixels) cannot be put in lon/lat and is left out, with a warning;
 * ``<layer>.parquet`` (on request) — GeoParquet through ``GeoDataFrame.to_parquet``;
 * ``<layer>.schema.json`` beside CSV/GeoJSON — column dtypes and CRS, so that
   :func:`read_layer` gives back exactly the frame that was written (even an empty one). The
@@ -58,8 +59,11 @@ def check_formats(formats: Sequence[str]) -> None:
         raise ValueError(f"unknown output formats {unknown}; choose from {list(FORMATS)}")
 
 
-def output_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) -> list[Path]:
-    """The files :func:`write_layers` would write for these layer names and formats."""
+def output_paths(
+    out_dir: Path, layers: Sequence[str], formats: Sequence[str], *, unmapped: Sequence[str] = ()
+) -> list[Path]:
+    """The files :func:`write_layers` would write for these layer names and formats; the
+    layers named in ``unmapped`` (no CRS) get no GeoJSON."""
     check_formats(formats)
     for name in layers:
         if not _LAYER_NAME.match(name):
@@ -67,10 +71,16 @@ def output_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) -
     out_dir = Path(out_dir)
     paths = [out_dir / GPKG_NAME] if "gpkg" in formats and layers else []
     for name in layers:
-        paths += [out_dir / f"{name}.{fmt}" for fmt in FORMATS[1:] if fmt in formats]
-        if "csv" in formats or "geojson" in formats:
+        own = _layer_formats(formats, mapped=name not in unmapped)
+        paths += [out_dir / f"{name}.{fmt}" for fmt in FORMATS[1:] if fmt in own]
+        if "csv" in own or "geojson" in own:
             paths.append(out_dir / f"{name}.schema.json")
     return paths
+
+
+def _layer_formats(formats: Sequence[str], *, mapped: bool) -> tuple[str, ...]:
+    """``formats`` less GeoJSON (lon/lat only) for a layer that is not ``mapped`` (no CRS)."""
+    return tuple(f for f in formats if mapped or f != "geojson")
 
 
 def write_layers(
@@ -82,11 +92,14 @@ def write_layers(
 ) -> list[Path]:
     """Write each frame of ``layers`` (name → GeoDataFrame) in ``formats``; return the paths.
 
-    Raises :class:`OutputExistsError` naming the first existing file (nothing is written then)
-    unless ``overwrite``; with ``overwrite`` the GeoPackage is replaced as a whole and the
-    :func:`stale_paths` are removed once the new files are written (one log line each).
+    A layer with no CRS (image pixels) is written in no GeoJSON, which is lon/lat; a warning
+    names it. Raises :class:`OutputExistsError` naming the first existing file (nothing is
+    written then) unless ``overwrite``; with ``overwrite`` the GeoPackage is replaced as a
+    whole and the :func:`stale_paths` are removed once the new files are written (one log
+    line each).
     """
-    paths = output_paths(Path(out_dir), list(layers), formats)
+    unmapped = [name for name, frame in layers.items() if frame.crs is None]
+    paths = output_paths(Path(out_dir), list(layers), formats, unmapped=unmapped)
     ensure_writable(paths, overwrite=overwrite)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -96,20 +109,25 @@ def write_layers(
                 schema = json.dumps(_schema(frame))
                 frame.to_file(tmp, layer=name, driver="GPKG", layer_metadata={_SCHEMA_KEY: schema})
     for name, frame in layers.items():
-        if "csv" in formats:
+        own = _layer_formats(formats, mapped=name not in unmapped)
+        if "geojson" in formats and name in unmapped:
+            log.warning(
+                "layer %r has no CRS (image pixels): not written as GeoJSON, which is lon/lat; %s",
+                name,
+                f"written as {', '.join(own)}" if own else "so not written at all",
+            )
+        if "csv" in own:
             with atomic_write(out_dir / f"{name}.csv") as tmp:
                 _to_text(frame).to_csv(tmp, index=False)
-        if "geojson" in formats:
-            if frame.crs is None:
-                raise ValueError(f"layer {name!r} has no CRS; call set_crs() before GeoJSON")
+        if "geojson" in own:
             with atomic_write(out_dir / f"{name}.geojson") as tmp:
                 # the layer's name, not the temporary file's stem
                 lon_lat = with_xy_crs(frame).to_crs("EPSG:4326")
                 lon_lat.to_file(tmp, layer=name, driver="GeoJSON", RFC7946="YES")
-        if "parquet" in formats:
+        if "parquet" in own:
             with atomic_write(out_dir / f"{name}.parquet") as tmp:
                 frame.to_parquet(tmp, index=False)
-        if "csv" in formats or "geojson" in formats:
+        if "csv" in own or "geojson" in own:
             with atomic_write(out_dir / f"{name}.schema.json") as tmp:
                 tmp.write_text(json.dumps(_schema(frame), indent=1) + "\n", encoding="utf-8")
     if overwrite:

@@ -214,3 +214,12 @@ def test_the_scenes_layer_of_the_input_is_written_so_the_results_can_be_scored(s
     write_layers(saved.parent, layers, formats=("gpkg",), overwrite=True)
     assert _link(saved, "--out", tmp_path / "out").exit_code == 0
     assert list(read_layer(tmp_path / "out", "scenes")["scene_id"]) == [f"s{i}" for i in range(5)]
+
+
+def test_help_does_not_promise_detect_outputs():
+    """`detect` writes no coverage layer, so link's help names `run` as the source."""
+    result = CliRunner().invoke(main, ["link", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "written by `dwelltime run` or `detect`" not in text
+    assert "`detect` writes no coverage" in text

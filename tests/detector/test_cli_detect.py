@@ -142,3 +142,43 @@ def test_a_device_or_precision_this_machine_cannot_honour_is_one_line(tmp_path, 
     int8 = CliRunner().invoke(main, [*args, "--precision", "int8", "--out", str(tmp_path / "b")])
     assert int8.exit_code == 1
     assert "Error: precision int8: the weights carry no int8 calibration" in int8.output
+
+
+def test_geojson_leaves_out_the_pixel_layer_with_a_warning(tmp_path, tiny_weights, caplog):
+    """A folder of a plain image and a GeoTIFF asked for GeoJSON: the map layer is written
+    in every format, the pixel layer (no CRS: no lon/lat) in all but GeoJSON, and one
+    warning says why; no traceback."""
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / "apron.png")
+    with rasterio.open(
+        tmp_path / "scene.tif", "w", driver="GTiff", width=96, height=96, count=3,
+        dtype="uint8", crs="EPSG:32651", transform=from_origin(350000, 4340000, 0.5, 0.5),
+    ) as ds:  # fmt: skip
+        ds.write(np.full((3, 96, 96), 120, np.uint8))
+    out = tmp_path / "out"
+    args = ["-q", "detect", str(tmp_path), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    formats = ["--format", "geojson", "--format", "csv"]
+    result = CliRunner().invoke(main, [*args, "--tile-size", "64", *formats, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert {p.name for p in out.glob("detections*")} == {
+        "detections.geojson", "detections.csv", "detections.schema.json",
+        "detections_pixels.csv", "detections_pixels.schema.json",
+    }  # fmt: skip
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "'detections_pixels'" in warned[0] and "lon/lat" in warned[0]
+
+
+def test_an_image_off_the_airport_is_skipped_with_a_warning(
+    tmp_path, tiny_weights, write_raster, caplog
+):
+    """A GeoTIFF some 380 km west of Sunan with --airport ZKPY: the warning of ``run`` says
+    how far it is, the image is skipped; no empty pixel-frame layer, no 'pixels' line."""
+    far = write_raster(tmp_path / "far.tif", origin=(350000, 4340000), shape=(96, 96))
+    args = ["-q", "detect", str(far), "--airport", "ZKPY", "--weights", str(tiny_weights)]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1  # no usable image
+    assert "far.tif: does not overlap the aprons of ZKPY" in result.output
+    assert "pixels" not in result.output
+    assert not (tmp_path / "out").exists()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "km from them" in warned[0]

@@ -206,6 +206,23 @@ def test_the_detections_layer_of_a_run_output_is_scored(labelled, tmp_path):
     assert result.exit_code == 2 and "has no layer 'detections'" in result.output
 
 
+def test_the_one_detections_layer_of_a_detect_output_is_scored(labelled, tmp_path):
+    """`dwelltime detect` names its layers detections_*: the one there is scored, several
+    are a usage error naming them."""
+    path = tmp_path / "dwelltime.gpkg"
+    detections_frame(90.0).to_file(path, layer="detections_epsg_32651")
+    result = evaluate_saved(labelled, path)
+    assert result.exit_code == 0, result.output
+    assert recall(result.output) == 1
+
+    detections_frame(90.0).to_file(path, layer="detections_pixels")
+    result = evaluate_saved(labelled, path)
+    assert result.exit_code == 2
+    assert "several detections layers ['detections_epsg_32651', 'detections_pixels']" in (
+        result.output
+    )
+
+
 def test_saved_detections_are_scored_at_the_threshold_recorded_with_them(labelled, tmp_path):
     """A 0.4 detection: found at the 0.3 the run recorded, missed at the 0.5 default."""
     path = tmp_path / "detections.gpkg"

@@ -186,3 +186,15 @@ def test_report_and_files(tmp_path):
     with pytest.raises(OutputExistsError, match="pass overwrite=True"):
         write_evaluation(ev, tmp_path)
     write_evaluation(ev, tmp_path, overwrite=True)
+
+
+def test_the_report_says_predictions_below_the_threshold_are_counted():
+    """Two hits at 0.9 and 0.2 at threshold 0.5: 2 predictions (for AP), 1 TP at threshold."""
+    truth = objects(TRUTH, 0.5)
+    pred = objects(TRUTH, 0.5, score=[0.9, 0.2])
+    text = format_evaluation(
+        evaluate_images([EvalImage("a", 0.5, truth, pred)], score_threshold=0.5)
+    )
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "predictions, any score (for AP) 2" in lines
+    assert "TP / FP / FN at threshold 1 / 0 / 1" in lines

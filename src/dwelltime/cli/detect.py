@@ -31,8 +31,9 @@ from dwelltime.cli.options import (
     "--airport",
     "airport",
     default=None,
-    help="ICAO/IATA code: detect only over this airport's aprons (georeferenced images). "
-    "Default: the whole image, in the UTM zone of its centre.",
+    help="ICAO/IATA code: detect only over this airport's aprons (georeferenced images; "
+    "one that misses them is skipped with a warning saying how far it is). Default: the "
+    "whole image, in the UTM zone of its centre.",
 )
 @click.option(
     "--tile-size",
@@ -77,7 +78,8 @@ def detect(
     are tiled at the detector's GSD and give footprints in the local UTM CRS (layer
     "detections"; one layer per CRS when they differ). Plain images need --gsd; they are
     resampled to the detector's GSD and give footprints in (column, row) pixels of the
-    original image (layer "detections_pixels", no CRS). Source imagery coarser than 1.5 m is
+    original image (layer "detections_pixels", no CRS, so written in every format but GeoJSON,
+    which is lon/lat). Source imagery coarser than 1.5 m is
     not typed (type "unknown", size class still given).
 
     \b

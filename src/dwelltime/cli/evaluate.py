@@ -23,7 +23,8 @@ from dwelltime.cli.options import (
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="Score these saved detections instead of running the detector: a dwelltime.gpkg "
-    "(its 'detections' layer) or a GeoJSON/CSV/Parquet file with the detection columns; "
+    "(its 'detections' layer, or its one detections_* layer, e.g. `detect`'s "
+    "detections_pixels) or a GeoJSON/CSV/Parquet file with the detection columns; "
     "scene_id = image file stem. Threshold: the one recorded in the run.json beside it.",
 )
 @click.option(
@@ -128,7 +129,7 @@ def evaluate(
 
     try:
         if detections is not None:
-            frame = read_output_layer(detections, "detections", "--detections")
+            frame = read_output_layer(detections, _detections_layer(detections), "--detections")
             check_saved_detections(frame, [item.image.stem for item in found.images], detections)
             threshold, source = recorded_threshold(detections)
             detector = None
@@ -183,3 +184,24 @@ def evaluate(
         except DwelltimeError as exc:
             raise click_error(exc) from exc
         click.echo(f"tables written to {paths[0].parent}")
+
+
+def _detections_layer(path: Path) -> str:
+    """The layer of saved detections to score in ``path``: "detections", else the one
+    ``detections_*`` layer of a GeoPackage (as `dwelltime detect` names them); a usage error
+    listing them when there are several."""
+    if path.suffix.lower() != ".gpkg":
+        return "detections"  # one-layer files: the name is not used
+    from dwelltime.io import layer_names
+
+    names = layer_names(path)
+    found = [n for n in names if n.startswith("detections_")]
+    if "detections" in names or not found:
+        return "detections"  # read_output_layer names the layers there when it is missing
+    if len(found) > 1:
+        raise click.BadParameter(
+            f"{path} holds several detections layers {found}; keep one (e.g. ogr2ogr "
+            "-sql 'SELECT * FROM <layer>') or score each image set apart",
+            param_hint="--detections",
+        )
+    return found[0]

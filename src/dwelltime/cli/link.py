@@ -55,15 +55,15 @@ def link(
 ) -> None:
     """Link the saved detections of DETECTIONS (a dwelltime.gpkg, or its folder) into stays.
 
-    Reads the 'detections' and 'coverage' layers written by `dwelltime run` or `detect`,
-    links sightings across dates into stays, prints each stay's dwell interval (UTC times,
-    hours; "≥" marks a stay whose arrival or departure the images do not show) and, with
-    --out, writes the coverage, detections and stays layers (and the scenes layer of
-    DETECTIONS when it has one, so `evaluate-dwell --results` can score them), plus
-    timeline.png and run.json (the detector record and inputs of the run.json beside
-    DETECTIONS, when there is one, with these linking settings). With --type, only the stays
-    of that type are printed, drawn and written (all aircraft are still linked, and the
-    detections written are all of them).
+    Reads the 'detections' and 'coverage' layers written by `dwelltime run` (`detect`
+    writes no coverage, which says what each image saw empty), links sightings across dates
+    into stays, prints each stay's dwell interval (UTC times, hours; "≥" marks a stay whose
+    arrival or departure the images do not show) and, with --out, writes the coverage,
+    detections and stays layers (and the scenes layer of DETECTIONS when it has one, so
+    `evaluate-dwell --results` can score them), plus timeline.png and run.json (the detector
+    record and inputs of the run.json beside DETECTIONS, when there is one, with these
+    linking settings). With --type, only the stays of that type are printed, drawn and
+    written (all aircraft are still linked, and the detections written are all of them).
 
     \b
     Example:

@@ -59,8 +59,10 @@ def detect_image(
     """Detections of one image file, with an ``image`` column (its path).
 
     A georeferenced image is read through :mod:`dwelltime.scenes` and tiled over the aprons
-    of ``airport`` (or its whole footprint) in the local UTM CRS. A plain image needs
-    ``gsd_m`` (metres/pixel) and gives footprints in its (column, row) pixels, no CRS.
+    of ``airport`` (or its whole footprint) in the local UTM CRS; one that misses the aprons
+    is a SceneError, after :func:`dwelltime.pipeline.scenes_over_aprons` has warned how far
+    away it is. A plain image needs ``gsd_m`` (metres/pixel) and gives footprints in its
+    (column, row) pixels, no CRS.
     SceneError names the file when it cannot be used.
     """
     from rasterio.errors import RasterioError
@@ -117,6 +119,7 @@ def _detect_scene(
     progress: Callable[[int], None] | None,
 ) -> gpd.GeoDataFrame:
     from dwelltime.airports import Airport, load_aprons, lookup_airport, utm_crs
+    from dwelltime.pipeline import scenes_over_aprons
     from dwelltime.scenes import read_scene
     from dwelltime.tiling import iter_tiles
 
@@ -124,6 +127,8 @@ def _detect_scene(
     if airport:
         site = lookup_airport(airport)
         aprons = load_aprons(site)
+        if not scenes_over_aprons([scene], aprons, site.icao):
+            raise SceneError(path, f"does not overlap the aprons of {site.icao}")
     else:
         centre = scene.footprint.centroid
         site = Airport(

@@ -281,7 +281,7 @@ def evaluate_images(
 OVERALL_LABELS: dict[str, str] = {
     "n_images": "images",
     "n_truth": "truth objects",
-    "n_pred": "predictions",
+    "n_pred": "predictions, any score (for AP)",
     "ap50": "AP50",
     "ap75": "AP75",
     "precision": "precision",
