@@ -30,13 +30,16 @@ class UnknownTypeError(DwelltimeError):
     def __init__(self, text: str, close: list[str], catalog_size: int) -> None:
         self.text = text
         self.close = close
-        hint = (
-            f"did you mean {' or '.join(close)}?" if close else f"the catalog holds {catalog_size}"
-        )
+        hint = self.hint or f"the catalog holds {catalog_size}"
         super().__init__(
             f"{text!r} is not an aircraft type of the catalog ({hint}); give an ICAO designator "
             "such as IL62, or unknown"
         )
+
+    @property
+    def hint(self) -> str:
+        """``did you mean IL62 or IL96?``, or "" when no designator is spelled like it."""
+        return f"did you mean {' or '.join(self.close)}?" if self.close else ""
 
 
 class ApronError(DwelltimeError):

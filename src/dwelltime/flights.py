@@ -156,22 +156,20 @@ def _designators(types: pd.Series, path: Path) -> pd.Series:
     from dwelltime.synth.catalog import designator
 
     read: dict[str, str] = {"": ""}
-    unknown: list[str] = []
+    unknown: dict[str, str] = {}  # as written → as the warning names it
     for text in sorted(set(types) - {""}):
         try:
             read[text] = designator(text)
         except UnknownTypeError as exc:
             read[text] = text
-            unknown.append(
-                f"{text} (did you mean {' or '.join(exc.close)}?)" if exc.close else text
-            )
+            unknown[text] = f"{text} ({exc.hint})" if exc.hint else text
     if unknown:
         log.warning(
             "%s: %d row(s) name types that are not ICAO designators of the aircraft catalog "
             "and match no stay: %s",
             path,
-            int(types.isin([u.split(" (")[0] for u in unknown]).sum()),
-            ", ".join(unknown),
+            int(types.isin(list(unknown)).sum()),
+            ", ".join(unknown.values()),
         )
     return types.map(read)
 
