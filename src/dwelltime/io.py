@@ -148,9 +148,10 @@ def stale_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) ->
     every = output_paths(out_dir, layers, FORMATS)
     stale = [path for path in every if path not in kept and path.exists()]
     gpkg = Path(out_dir) / GPKG_NAME
-    if gpkg in stale and not set(layer_names(gpkg)) <= set(layers):
+    held = set(layer_names(gpkg)) if gpkg in stale else set()
+    if not held <= set(layers):
         stale.remove(gpkg)
-        older = sorted(set(layer_names(gpkg)) & set(layers))
+        older = sorted(held & set(layers))
         log.warning(
             "%s: kept (it holds other layers too); its %s layer(s) are from an earlier run",
             gpkg,

@@ -197,19 +197,19 @@ def provenance(
 
 
 def input_provenance(
-    airport: str,
+    icao: str,
     imagery: Path | str,
     *,
     aprons: object = None,
     times: object = None,
     flights: object = None,
 ) -> dict[str, object]:
-    """The inputs of a run as ``run.json`` records them: the airport (ICAO), the imagery
+    """The inputs of a run as ``run.json`` records them: the airport's ``icao`` code, the imagery
     folder (or STAC file) as an absolute path, and the aprons, times and flights files as
     :func:`dwelltime.io.file_record` gives them (absolute path and sha256; None when not
     given, e.g. aprons for the default square, or given as contents rather than a file)."""
     return {
-        "airport": lookup_airport(airport).icao,
+        "airport": icao,
         "imagery": str(Path(imagery).resolve()),
         "aprons": file_record(aprons),
         "times": file_record(times),
