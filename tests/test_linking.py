@@ -189,6 +189,18 @@ def test_scene_where_stand_was_not_visible_is_neither_presence_nor_absence():
     assert stay["n_missed"] == 0 and stay["end_bounded_by"] == "s6"
 
 
+def test_a_scene_taken_at_the_time_of_a_sighting_bounds_no_end():
+    # s2a and s2c, taken with s2b (the sighting) at 24 h, see the stand empty: neither can be
+    # t_a < t_i or t_b > t_j, so the bounds are the scenes 12 h either side
+    cover = coverage({**SCENES, "s2a": 24.0, "s2b": 24.0, "s2c": 24.0})
+    dets = detections([{"scene_id": "s2b", "hours": 24.0, "x": 100.0, "y": 100.0}])
+    stay = link_stays(dets, cover).iloc[0]
+    assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("s1", "s3")
+    assert (stay["last_absent_before"], stay["first_absent_after"]) == (at(12), at(36))
+    assert not stay["censored_start"] and not stay["censored_end"]
+    assert stay["dwell_max_h"] == 24.0
+
+
 def test_stand_mostly_outside_the_visible_area_is_not_visible():
     # The visible area cuts the stand disc (radius 26.5 m at x=100): 70 % in s2, 90 % in s3.
     cut70 = shapely.box(0, 0, 100 + 26.5 * 0.4, 300)

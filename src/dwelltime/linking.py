@@ -69,7 +69,8 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   for the nearest scene where the stand was visible. If no detection there is compatible (within
   the gates) with the stay, that scene is the visible absence ``t_a`` / ``t_b``; if a compatible
   aircraft of another stay stands there, we cannot tell whether ours left, so that end is
-  censored.
+  censored. A scene taken at the very time of the first (last) sighting bounds nothing
+  (``t_a < t_i``, ``t_b > t_j``): the search goes on past it.
 * **Dwell estimate.** ``dwell_est_h`` is the median dwell given the arrival and departure
   windows under a prior fitted to the airport's own stays (:func:`dwell_priors`,
   :func:`dwelltime.dwell.fitted_prior`: how long stays are here, from all their windows,
@@ -660,23 +661,27 @@ class _AirportLinker:
                 rows=list(track.rows),
             )
             state = det.state(track.rows)
-            stay.bound_before = self._bound(state, range(stay.first_index - 1, -1, -1), kept_rows)
-            stay.bound_after = self._bound(
-                state, range(stay.last_index + 1, len(self.scene_ids)), kept_rows
-            )
+            before = range(stay.first_index - 1, -1, -1)
+            after = range(stay.last_index + 1, len(self.scene_ids))
+            stay.bound_before = self._bound(state, before, kept_rows, stay.first_index)
+            stay.bound_after = self._bound(state, after, kept_rows, stay.last_index)
             stays.append(stay)
         if config.link_moves:
             stays = self._join_moves(stays)
         return stays
 
     def _bound(
-        self, state: _State, indices: range, kept_rows: np.ndarray
+        self, state: _State, indices: range, kept_rows: np.ndarray, seen: int
     ) -> tuple[pd.Timestamp, str]:
         """The nearest visible absence along ``indices``; NaT when none or when a compatible
-        aircraft of another stay stands there (ambiguous)."""
+        aircraft of another stay stands there (ambiguous). Scenes taken at the time of the
+        sighting ``seen`` (scene index) are skipped: an absence bounds only strictly before
+        the first sighting or after the last."""
         radius = stand_radius(state.length, self.config)
         for k in indices:
             scene_id = self.scene_ids[k]
+            if self.times[k] == self.times[seen]:
+                continue
             if not self.vis.visible(scene_id, state.x, state.y, radius)[0]:
                 continue
             rows = np.intersect1d(self.det.by_scene.get(scene_id, np.empty(0, int)), kept_rows)
