@@ -198,6 +198,8 @@ def test_coregistered_scenes_link_with_the_tighter_close_gate(tmp_path, status, 
     result = _link(tmp_path / "run" / "dwelltime.gpkg", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert len(read_layer(tmp_path / "out" / "dwelltime.gpkg", "stays")) == n_stays
+    made = json.loads((tmp_path / "out" / "run.json").read_text())  # the gate it linked with
+    assert made["link"]["close_distance_m"] == (5.0 if status == "ok" else None)
 
 
 def test_overwrite_leaves_no_table_of_the_earlier_run_in_another_format(saved, tmp_path):

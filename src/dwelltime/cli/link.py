@@ -111,6 +111,12 @@ def link(
         coverage = coverage.to_crs(detections.crs)
 
     config = link_config
+    flight_log = read_if_path(flights, read_flights)
+    layers = {"coverage": coverage, "detections": detections}
+    if not single_layer and "scenes" in layer_names(detections_path):
+        scenes = read_output_layer(detections_path, "scenes", "DETECTIONS")
+        config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
+        layers = {"scenes": scenes, **layers}  # written too: `evaluate-dwell --results` reads it
     source = detections_path if detections_path.is_dir() else detections_path.parent
     made = read_provenance(source)
     record = {
@@ -120,12 +126,6 @@ def link(
         "relinked_from": str(detections_path.resolve()),
         **link_provenance(config, flights=flights is not None, type_filter=type_filter),
     }
-    flight_log = read_if_path(flights, read_flights)
-    layers = {"coverage": coverage, "detections": detections}
-    if not single_layer and "scenes" in layer_names(detections_path):
-        scenes = read_output_layer(detections_path, "scenes", "DETECTIONS")
-        config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
-        layers = {"scenes": scenes, **layers}  # written too: `evaluate-dwell --results` reads it
 
     if flight_log is not None:
         for code in sorted(set(detections["airport"].astype(str))):
