@@ -201,6 +201,19 @@ def test_a_scene_taken_at_the_time_of_a_sighting_bounds_no_end():
     assert stay["dwell_max_h"] == 24.0
 
 
+@pytest.mark.parametrize("seen_in", ["s2a", "s2b"])
+def test_scenes_taken_at_one_time_are_one_look(seen_in):
+    # s2a and s2b at 24 h: one sees the aircraft, the other its stand empty, in either order.
+    # Not a miss, even with no miss allowed: one stay from s1 to s3
+    cover = coverage({**SCENES, "s2a": 24.0, "s2b": 24.0})
+    rows = [sighting("s1"), {"scene_id": seen_in, "hours": 24.0, "x": 100.0, "y": 100.0}]
+    stays = link_stays(detections([*rows, sighting("s3")]), cover, LinkConfig(max_visible_misses=0))
+    assert list(stays["scene_ids"]) == [f"s1;{seen_in};s3"] and stays.iloc[0]["n_missed"] == 0
+    # two scenes at 24 h showing the stand empty are one miss, which one allowed miss survives
+    stays = link_stays(detections([sighting("s1"), sighting("s3")]), cover)
+    assert list(stays["n_missed"]) == [1] and stays.iloc[0]["dwell_min_h"] == 24.0
+
+
 def test_stand_mostly_outside_the_visible_area_is_not_visible():
     # The visible area cuts the stand disc (radius 26.5 m at x=100): 70 % in s2, 90 % in s3.
     cut70 = shapely.box(0, 0, 100 + 26.5 * 0.4, 300)

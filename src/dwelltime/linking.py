@@ -24,7 +24,9 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   aircraft length around the track centre lies at least ``min_visible_fraction`` inside the
   union of that scene's coverage geometries. An unmatched track whose stand was visible has
   missed once; it survives up to ``max_visible_misses`` consecutive visible misses and closes
-  at the next one. Scenes where the stand was not visible count neither way.
+  at the next one. Scenes where the stand was not visible count neither way. Scenes taken at
+  one time are one look: a track seen in one of them has not missed in the others, and several
+  showing its stand empty count as one miss.
 * **Close agreement after a while.** Within hours an aircraft on a stand is almost surely the
   one seen there before; the longer nobody saw it, the likelier another one took the stand. A
   track not seen for more than ``close_after_h`` hours (``None``: never strict) is extended
@@ -488,6 +490,7 @@ class _AirportLinker:
         open_tracks: list[_Track] = []
         closed: list[_Track] = []
         n = len(self.scene_ids)
+        seen_empty: dict[int, int] = {}  # id(track) → first scene of this time showing it empty
         for k, (scene_id, time) in enumerate(zip(self.scene_ids, self.times, strict=True)):
             if config.max_gap_h is not None:
                 limit = pd.Timedelta(hours=config.max_gap_h)
@@ -517,17 +520,33 @@ class _AirportLinker:
                 seen_visible = self.vis.visible(scene_id, sx, sy, radius)
                 for i, visible in zip(unmatched, seen_visible, strict=True):
                     if visible:
-                        open_tracks[i].misses += 1
-                        open_tracks[i].missed_at.append(k)
-            still_open = []
-            for track in open_tracks:
-                (closed if track.misses > config.max_visible_misses else still_open).append(track)
-            open_tracks = still_open + [
+                        seen_empty.setdefault(id(open_tracks[i]), k)
+            open_tracks += [
                 _Track(rows=[int(rows[c])]) for c in range(len(rows)) if c not in matched_rows
             ]
+            if k + 1 == n or self.times[k + 1] != time:  # the last scene taken at this time
+                open_tracks, ended = self._count_misses(open_tracks, seen_empty, time)
+                closed += ended
+                seen_empty = {}
             if progress is not None:
                 progress(k + 1, n)
         return closed + open_tracks
+
+    def _count_misses(
+        self, tracks: list[_Track], seen_empty: dict[int, int], time: pd.Timestamp
+    ) -> tuple[list[_Track], list[_Track]]:
+        """After the scenes taken at ``time`` (one look): a track that one of them showed
+        empty (``seen_empty``: id → scene index) and none showed has missed once; tracks past
+        ``max_visible_misses`` close. Returns the open and the closed tracks."""
+        still_open: list[_Track] = []
+        ended: list[_Track] = []
+        for track in tracks:
+            k = seen_empty.get(id(track))
+            if k is not None and self._last_time(track) != time:
+                track.misses += 1
+                track.missed_at.append(k)
+            (ended if track.misses > self.config.max_visible_misses else still_open).append(track)
+        return still_open, ended
 
     def _gates(self, track: _Track, time: pd.Timestamp) -> LinkConfig:
         """The usual gates, or the close ones when ``track`` was unseen for ``close_after_h``."""
