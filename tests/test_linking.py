@@ -214,6 +214,17 @@ def test_scenes_taken_at_one_time_are_one_look(seen_in):
     assert list(stays["n_missed"]) == [1] and stays.iloc[0]["dwell_min_h"] == 24.0
 
 
+def test_an_aircraft_like_it_in_a_scene_of_that_time_leaves_the_end_open():
+    # seen at s1, s2; s3 clouded; at 48 h s4 shows the stand empty but s4a, taken then too,
+    # shows a like aircraft there (21 % shorter: another stay, but within the gates)
+    cover = coverage({**SCENES, "s4a": 48.0}, hidden={"s3": CLOUD})
+    later = {"scene_id": "s4a", "hours": 48.0, "x": 101.0, "y": 100.0, "length_m": 42.0}
+    first, second = link_stays(detections([sighting("s1"), sighting("s2"), later]), cover)[
+        ["end_bounded_by", "censored_end"]
+    ].itertuples(index=False)
+    assert first == ("", True) and second == ("s5", False)
+
+
 def test_stand_mostly_outside_the_visible_area_is_not_visible():
     # The visible area cuts the stand disc (radius 26.5 m at x=100): 70 % in s2, 90 % in s3.
     cut70 = shapely.box(0, 0, 100 + 26.5 * 0.4, 300)
@@ -370,6 +381,10 @@ def test_no_rejoin_when_the_stand_was_seen_empty_or_used_in_between():
     other = {"scene_id": "d", "hours": 112.0, "x": 101.0, "y": 100.0, "length_m": 30.0}
     stays = link_stays(detections([*rows, other]), coverage(scenes, {"c": CLOUD}))
     assert sorted(stays["n_seen"]) == [1, 1, 2]
+    # d9, taken with e (and sorted before it), shows the stand empty: one look with e, not between
+    scenes = {**scenes, "d9": 124.0}
+    stays = link_stays(detections(rows), coverage(scenes, hidden))
+    assert list(stays["scene_ids"]) == ["a;b;e"]
 
 
 def test_stray_detections_days_apart_are_not_joined_into_a_stay():

@@ -484,6 +484,11 @@ class _AirportLinker:
         self.row_scene = np.array(
             [index_of[s] for s in self.det.frame["scene_id"].astype(str)], dtype=int
         )
+        #: detection rows of each acquisition time (all its scenes: one look)
+        row_time = pd.Series(np.asarray(self.times, dtype=object)[self.row_scene], dtype=object)
+        self.rows_at: dict[pd.Timestamp, np.ndarray] = {
+            t: np.asarray(v) for t, v in row_time.groupby(row_time).indices.items()
+        }
 
     def tracks(self, progress: Callable[[int, int], None] | None = None) -> list[_Track]:
         config, det = self.config, self.det
@@ -602,6 +607,7 @@ class _AirportLinker:
         if any(
             self.vis.visible(self.scene_ids[k], state.x, state.y, radius)[0]
             for k in range(last + 1, first_index)
+            if self.times[k] != self.times[first_index]  # one look with that detection
         ):
             return None  # seen empty in between
         for row in near[self.row_scene[near] == first_index]:
@@ -693,9 +699,9 @@ class _AirportLinker:
         self, state: _State, indices: range, kept_rows: np.ndarray, seen: int
     ) -> tuple[pd.Timestamp, str]:
         """The nearest visible absence along ``indices``; NaT when none or when a compatible
-        aircraft of another stay stands there (ambiguous). Scenes taken at the time of the
-        sighting ``seen`` (scene index) are skipped: an absence bounds only strictly before
-        the first sighting or after the last."""
+        aircraft of another stay stands there in a scene of that time (ambiguous). Scenes
+        taken at the time of the sighting ``seen`` (scene index) are skipped: an absence
+        bounds only strictly before the first sighting or after the last."""
         radius = stand_radius(state.length, self.config)
         for k in indices:
             scene_id = self.scene_ids[k]
@@ -703,7 +709,7 @@ class _AirportLinker:
                 continue
             if not self.vis.visible(scene_id, state.x, state.y, radius)[0]:
                 continue
-            rows = np.intersect1d(self.det.by_scene.get(scene_id, np.empty(0, int)), kept_rows)
+            rows = np.intersect1d(self.rows_at.get(self.times[k], np.empty(0, int)), kept_rows)
             if np.isfinite(self.det.costs(state, rows, self.config)).any():
                 return pd.NaT, ""
             return self.times[k], scene_id
