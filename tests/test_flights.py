@@ -258,3 +258,27 @@ def test_tightening_takes_the_csv_path(flights_csv):
     from_path = tighten_with_flights(stays, str(flights_csv))
     pd.testing.assert_frame_equal(from_path, tighten_with_flights(stays, read_flights(flights_csv)))
     assert from_path.iloc[0]["start_bounded_by"] == "flight:1"
+
+
+def test_a_log_of_another_period_is_warned(tmp_path, caplog):
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "2024-07-30T20:00:00Z,ZKPY,arr,IL62\n"  # a year after the imagery
+        "2024-08-02T10:00:00Z,ZKPY,dep,IL62\n"
+        "2023-07-30T20:00:00Z,UUEE,arr,IL62\n"  # elsewhere: warn_if_not_at's business
+    )
+    stays = stays_frame([stay()], "EPSG:32651")
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        out = tighten_with_flights(stays, read_flights(path))
+    assert out["start_bounded_by"].tolist() == ["s0"]
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        f"{path}: its 2 row(s) at ZKPY are from 2024-07-30 20:00 to 2024-08-02 10:00, outside "
+        "the 2023-07-30 03:00 to 2023-08-03 03:00 its stays span; they tighten no bound"
+    ]
+    path.write_text("time,airport,event,type\n2023-08-01T20:00:00Z,ZKPY,arr,IL62\n")
+    caplog.clear()  # a row inside the span, though it tightens nothing: no warning
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        tighten_with_flights(stays, read_flights(path))
+    assert not caplog.records

@@ -189,6 +189,42 @@ def test_scene_where_stand_was_not_visible_is_neither_presence_nor_absence():
     assert stay["n_missed"] == 0 and stay["end_bounded_by"] == "s6"
 
 
+def test_a_scene_taken_at_the_time_of_a_sighting_bounds_no_end():
+    # s2a and s2c, taken with s2b (the sighting) at 24 h, see the stand empty: neither can be
+    # t_a < t_i or t_b > t_j, so the bounds are the scenes 12 h either side
+    cover = coverage({**SCENES, "s2a": 24.0, "s2b": 24.0, "s2c": 24.0})
+    dets = detections([{"scene_id": "s2b", "hours": 24.0, "x": 100.0, "y": 100.0}])
+    stay = link_stays(dets, cover).iloc[0]
+    assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("s1", "s3")
+    assert (stay["last_absent_before"], stay["first_absent_after"]) == (at(12), at(36))
+    assert not stay["censored_start"] and not stay["censored_end"]
+    assert stay["dwell_max_h"] == 24.0
+
+
+@pytest.mark.parametrize("seen_in", ["s2a", "s2b"])
+def test_scenes_taken_at_one_time_are_one_look(seen_in):
+    # s2a and s2b at 24 h: one sees the aircraft, the other its stand empty, in either order.
+    # Not a miss, even with no miss allowed: one stay from s1 to s3
+    cover = coverage({**SCENES, "s2a": 24.0, "s2b": 24.0})
+    rows = [sighting("s1"), {"scene_id": seen_in, "hours": 24.0, "x": 100.0, "y": 100.0}]
+    stays = link_stays(detections([*rows, sighting("s3")]), cover, LinkConfig(max_visible_misses=0))
+    assert list(stays["scene_ids"]) == [f"s1;{seen_in};s3"] and stays.iloc[0]["n_missed"] == 0
+    # two scenes at 24 h showing the stand empty are one miss, which one allowed miss survives
+    stays = link_stays(detections([sighting("s1"), sighting("s3")]), cover)
+    assert list(stays["n_missed"]) == [1] and stays.iloc[0]["dwell_min_h"] == 24.0
+
+
+def test_an_aircraft_like_it_in_a_scene_of_that_time_leaves_the_end_open():
+    # seen at s1, s2; s3 clouded; at 48 h s4 shows the stand empty but s4a, taken then too,
+    # shows a like aircraft there (21 % shorter: another stay, but within the gates)
+    cover = coverage({**SCENES, "s4a": 48.0}, hidden={"s3": CLOUD})
+    later = {"scene_id": "s4a", "hours": 48.0, "x": 101.0, "y": 100.0, "length_m": 42.0}
+    first, second = link_stays(detections([sighting("s1"), sighting("s2"), later]), cover)[
+        ["end_bounded_by", "censored_end"]
+    ].itertuples(index=False)
+    assert first == ("", True) and second == ("s5", False)
+
+
 def test_stand_mostly_outside_the_visible_area_is_not_visible():
     # The visible area cuts the stand disc (radius 26.5 m at x=100): 70 % in s2, 90 % in s3.
     cut70 = shapely.box(0, 0, 100 + 26.5 * 0.4, 300)
@@ -345,6 +381,10 @@ def test_no_rejoin_when_the_stand_was_seen_empty_or_used_in_between():
     other = {"scene_id": "d", "hours": 112.0, "x": 101.0, "y": 100.0, "length_m": 30.0}
     stays = link_stays(detections([*rows, other]), coverage(scenes, {"c": CLOUD}))
     assert sorted(stays["n_seen"]) == [1, 1, 2]
+    # d9, taken with e (and sorted before it), shows the stand empty: one look with e, not between
+    scenes = {**scenes, "d9": 124.0}
+    stays = link_stays(detections(rows), coverage(scenes, hidden))
+    assert list(stays["scene_ids"]) == ["a;b;e"]
 
 
 def test_stray_detections_days_apart_are_not_joined_into_a_stay():

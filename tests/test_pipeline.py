@@ -10,7 +10,7 @@ import pytest
 
 from dwelltime import pipeline
 from dwelltime.io import read_layer
-from dwelltime.linking import LinkConfig
+from dwelltime.linking import COREGISTERED_CLOSE_DISTANCE_M, LinkConfig
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, SCENE_COLUMNS, STAY_COLUMNS
 
 TRUE_DWELL_H = 36.0  # the demo's Il-62M: 31 July 15:40 to 2 August 03:40 UTC
@@ -72,6 +72,8 @@ def test_the_run_says_which_weights_and_settings_made_it(demo_result, tmp_path):
     assert detector["score_threshold"] == card["decode"]["score_threshold"]
     assert record["dwelltime"] == __version__ and record["tile_size_px"] == 512
     assert record["link"]["max_visible_misses"] == LinkConfig().max_visible_misses
+    aligned = (demo_result.scenes["coreg_status"] == "ok").any()  # the close gate linked with
+    assert aligned and record["link"]["close_distance_m"] == COREGISTERED_CLOSE_DISTANCE_M
     first = made.read_bytes()
     pipeline.write_result(demo_result, tmp_path, overwrite=True)
     assert made.read_bytes() == first  # no clock time in it: a rerun writes the same file

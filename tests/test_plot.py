@@ -16,7 +16,7 @@ import shapely
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
-from dwelltime.linking import link_stays
+from dwelltime.linking import LinkConfig, link_stays
 from dwelltime.plot import (
     UNKNOWN_COLOR,
     plot_chips,
@@ -338,6 +338,7 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
         detections=dets,
         stays=link_stays(dets, cover),
         errors=[],
+        link_config=LinkConfig(),
     )
     figures = report_figures(result)
     assert list(figures) == ["scenes", "coverage", "scene", "chips", "timeline"]
@@ -349,5 +350,24 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
         detections=dets.iloc[:0],
         stays=link_stays(dets.iloc[:0], cover.iloc[:0]),
         errors=[],
+        link_config=LinkConfig(),
     )
     assert "scene" not in report_figures(empty)
+
+
+def test_the_run_timeline_marks_visibility_by_the_runs_linking_rules(scene_frames):
+    scenes, aprons, cover, dets = scene_frames
+    cover = cover.copy()  # b now shows 63 % of the T204's stand: visible at 0.5, not at 0.8
+    cover.loc[1, "geometry"] = shapely.box(X0 + 10, Y0 - 90, X0 + 72, Y0 - 10)
+    config = LinkConfig(min_visible_fraction=0.5, min_score_single=0.5)  # the T204 kept
+    result = SimpleNamespace(
+        scenes=scenes,
+        aprons=aprons,
+        coverage=cover,
+        detections=dets,
+        stays=link_stays(dets, cover, config),
+        errors=[],
+        link_config=config,
+    )
+    ax = report_figures(result)["timeline"].axes[0]
+    assert _marks(ax, "hidden") == 0 and _marks(ax, "absent") == 1

@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from dwelltime.linking import stays_frame
-from dwelltime.report import censored_label, dwell_range, stays_table
+from dwelltime.linking import LinkConfig, stays_frame
+from dwelltime.report import censored_label, dwell_range, link_rules, stays_table
 
 T0 = pd.Timestamp("2026-07-31T06:00:00Z")
 
@@ -92,3 +92,17 @@ def test_cell_helpers():
     assert dwell_range(36.0, math.nan) == "≥ 36.0"
     assert censored_label(False, False) == "-"
     assert censored_label(False, True) == "end"
+
+
+def test_the_rules_under_the_table_say_how_the_stays_were_made_and_bounded():
+    rules, bounds = link_rules(LinkConfig(), flights=False).splitlines()
+    assert rules.startswith("rules: a stay ends at 2 visible misses in a row")
+    assert "over 72 h apart split (re-joined" in rules and "a tow starts a new stay" in rules
+    assert "fitted to this airport's stays (strength 2)" in rules
+    assert "flight" not in bounds and "start/end_bounded_by" in bounds
+    config = LinkConfig(max_visible_misses=0, max_gap_h=None, link_moves=True, prior_strength=None)
+    rules, bounds = link_rules(config, flights=True).splitlines()
+    assert "ends at 1 visible miss in a row" in rules and "no limit on the hours" in rules
+    assert "a tow is joined" in rules and "log-uniform prior" in rules
+    assert "or a flight-log row" in bounds
+    assert "re-joined" not in link_rules(LinkConfig(rejoin_gaps=False), flights=False)

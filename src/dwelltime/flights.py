@@ -29,7 +29,8 @@ Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < `
 
 A censored end (no ``t_a`` or no ``t_b``) stays open: an arrival of the same type before the
 first sighting does not show that *this* aircraft came then. Stays of type ``unknown`` are
-matched by their size only.
+matched by their size only. A log whose rows at an airport all lie outside the time its stays
+span (another period) is named in one warning.
 """
 
 from __future__ import annotations
@@ -200,6 +201,7 @@ def tighten_with_flights(
     out = stays.copy()
     if out.empty or flights.empty:
         return out
+    _warn_if_outside(out, flights)
     usable = flights[flights["type"] != ""]
     fits = _size_fits(out, sorted(set(usable["type"])))
     for i in out.index:
@@ -235,6 +237,26 @@ def tighten_with_flights(
         prior = (priors or {}).get(str(stay["airport"]), log_uniform_prior)
         out.at[i, "dwell_est_h"] = dwell_estimate(arrival, departure, prior=prior)
     return out
+
+
+def _warn_if_outside(stays: pd.DataFrame, flights: pd.DataFrame) -> None:
+    """One warning per airport of ``stays`` whose movements in ``flights`` all lie outside the
+    time its stays span, from the earliest visible absence or sighting to the latest (UTC):
+    none of them can tighten a bound."""
+    ends = ["last_absent_before", "first_seen", "last_seen", "first_absent_after"]
+    for airport, group in stays.groupby("airport"):
+        times = flights.loc[flights["airport"] == airport, "time"]
+        span = pd.concat([group[c] for c in ends]).dropna()
+        if times.empty or times.between(span.min(), span.max()).any():
+            continue
+        log.warning(
+            "%s: its %d row(s) at %s are from %s to %s, outside the %s to %s its stays span; "
+            "they tighten no bound",
+            flights.attrs.get("path", "flights"),
+            len(times),
+            airport,
+            *(f"{t:%Y-%m-%d %H:%M}" for t in (times.min(), times.max(), span.min(), span.max())),
+        )
 
 
 def _size_fits(stays: gpd.GeoDataFrame, types: list[str]) -> dict[object, set[str]]:

@@ -24,7 +24,9 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   aircraft length around the track centre lies at least ``min_visible_fraction`` inside the
   union of that scene's coverage geometries. An unmatched track whose stand was visible has
   missed once; it survives up to ``max_visible_misses`` consecutive visible misses and closes
-  at the next one. Scenes where the stand was not visible count neither way.
+  at the next one. Scenes where the stand was not visible count neither way. Scenes taken at
+  one time are one look: a track seen in one of them has not missed in the others, and several
+  showing its stand empty count as one miss.
 * **Close agreement after a while.** Within hours an aircraft on a stand is almost surely the
   one seen there before; the longer nobody saw it, the likelier another one took the stand. A
   track not seen for more than ``close_after_h`` hours (``None``: never strict) is extended
@@ -69,7 +71,8 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   for the nearest scene where the stand was visible. If no detection there is compatible (within
   the gates) with the stay, that scene is the visible absence ``t_a`` / ``t_b``; if a compatible
   aircraft of another stay stands there, we cannot tell whether ours left, so that end is
-  censored.
+  censored. A scene taken at the very time of the first (last) sighting bounds nothing
+  (``t_a < t_i``, ``t_b > t_j``): the search goes on past it.
 * **Dwell estimate.** ``dwell_est_h`` is the median dwell given the arrival and departure
   windows under a prior fitted to the airport's own stays (:func:`dwell_priors`,
   :func:`dwelltime.dwell.fitted_prior`: how long stays are here, from all their windows,
@@ -481,12 +484,18 @@ class _AirportLinker:
         self.row_scene = np.array(
             [index_of[s] for s in self.det.frame["scene_id"].astype(str)], dtype=int
         )
+        #: detection rows of each acquisition time (all its scenes: one look)
+        row_time = pd.Series(np.asarray(self.times, dtype=object)[self.row_scene], dtype=object)
+        self.rows_at: dict[pd.Timestamp, np.ndarray] = {
+            t: np.asarray(v) for t, v in row_time.groupby(row_time).indices.items()
+        }
 
     def tracks(self, progress: Callable[[int, int], None] | None = None) -> list[_Track]:
         config, det = self.config, self.det
         open_tracks: list[_Track] = []
         closed: list[_Track] = []
         n = len(self.scene_ids)
+        seen_empty: dict[int, int] = {}  # id(track) → first scene of this time showing it empty
         for k, (scene_id, time) in enumerate(zip(self.scene_ids, self.times, strict=True)):
             if config.max_gap_h is not None:
                 limit = pd.Timedelta(hours=config.max_gap_h)
@@ -516,17 +525,33 @@ class _AirportLinker:
                 seen_visible = self.vis.visible(scene_id, sx, sy, radius)
                 for i, visible in zip(unmatched, seen_visible, strict=True):
                     if visible:
-                        open_tracks[i].misses += 1
-                        open_tracks[i].missed_at.append(k)
-            still_open = []
-            for track in open_tracks:
-                (closed if track.misses > config.max_visible_misses else still_open).append(track)
-            open_tracks = still_open + [
+                        seen_empty.setdefault(id(open_tracks[i]), k)
+            open_tracks += [
                 _Track(rows=[int(rows[c])]) for c in range(len(rows)) if c not in matched_rows
             ]
+            if k + 1 == n or self.times[k + 1] != time:  # the last scene taken at this time
+                open_tracks, ended = self._count_misses(open_tracks, seen_empty, time)
+                closed += ended
+                seen_empty = {}
             if progress is not None:
                 progress(k + 1, n)
         return closed + open_tracks
+
+    def _count_misses(
+        self, tracks: list[_Track], seen_empty: dict[int, int], time: pd.Timestamp
+    ) -> tuple[list[_Track], list[_Track]]:
+        """After the scenes taken at ``time`` (one look): a track that one of them showed
+        empty (``seen_empty``: id → scene index) and none showed has missed once; tracks past
+        ``max_visible_misses`` close. Returns the open and the closed tracks."""
+        still_open: list[_Track] = []
+        ended: list[_Track] = []
+        for track in tracks:
+            k = seen_empty.get(id(track))
+            if k is not None and self._last_time(track) != time:
+                track.misses += 1
+                track.missed_at.append(k)
+            (ended if track.misses > self.config.max_visible_misses else still_open).append(track)
+        return still_open, ended
 
     def _gates(self, track: _Track, time: pd.Timestamp) -> LinkConfig:
         """The usual gates, or the close ones when ``track`` was unseen for ``close_after_h``."""
@@ -582,6 +607,7 @@ class _AirportLinker:
         if any(
             self.vis.visible(self.scene_ids[k], state.x, state.y, radius)[0]
             for k in range(last + 1, first_index)
+            if self.times[k] != self.times[first_index]  # one look with that detection
         ):
             return None  # seen empty in between
         for row in near[self.row_scene[near] == first_index]:
@@ -660,26 +686,30 @@ class _AirportLinker:
                 rows=list(track.rows),
             )
             state = det.state(track.rows)
-            stay.bound_before = self._bound(state, range(stay.first_index - 1, -1, -1), kept_rows)
-            stay.bound_after = self._bound(
-                state, range(stay.last_index + 1, len(self.scene_ids)), kept_rows
-            )
+            before = range(stay.first_index - 1, -1, -1)
+            after = range(stay.last_index + 1, len(self.scene_ids))
+            stay.bound_before = self._bound(state, before, kept_rows, stay.first_index)
+            stay.bound_after = self._bound(state, after, kept_rows, stay.last_index)
             stays.append(stay)
         if config.link_moves:
             stays = self._join_moves(stays)
         return stays
 
     def _bound(
-        self, state: _State, indices: range, kept_rows: np.ndarray
+        self, state: _State, indices: range, kept_rows: np.ndarray, seen: int
     ) -> tuple[pd.Timestamp, str]:
         """The nearest visible absence along ``indices``; NaT when none or when a compatible
-        aircraft of another stay stands there (ambiguous)."""
+        aircraft of another stay stands there in a scene of that time (ambiguous). Scenes
+        taken at the time of the sighting ``seen`` (scene index) are skipped: an absence
+        bounds only strictly before the first sighting or after the last."""
         radius = stand_radius(state.length, self.config)
         for k in indices:
             scene_id = self.scene_ids[k]
+            if self.times[k] == self.times[seen]:
+                continue
             if not self.vis.visible(scene_id, state.x, state.y, radius)[0]:
                 continue
-            rows = np.intersect1d(self.det.by_scene.get(scene_id, np.empty(0, int)), kept_rows)
+            rows = np.intersect1d(self.rows_at.get(self.times[k], np.empty(0, int)), kept_rows)
             if np.isfinite(self.det.costs(state, rows, self.config)).any():
                 return pd.NaT, ""
             return self.times[k], scene_id

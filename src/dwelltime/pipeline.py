@@ -48,7 +48,9 @@ class RunResult:
 
     ``errors`` holds one :class:`SceneError` per input that could not be used (at scan or
     later); the other scenes' results are complete regardless. ``provenance``: what produced
-    the tables (:func:`provenance`), written as ``run.json``.
+    the tables (:func:`provenance`), written as ``run.json``. ``link_config``: the linking
+    rules the stays were made by (co-registration tightens ``close_distance_m``:
+    :func:`dwelltime.linking.for_coregistered`).
     """
 
     airport: Airport
@@ -59,6 +61,7 @@ class RunResult:
     stays: gpd.GeoDataFrame
     errors: list[SceneError] = field(default_factory=list)
     provenance: dict[str, object] = field(default_factory=dict)
+    link_config: LinkConfig = field(default_factory=LinkConfig)
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """The frames to write, by layer name (:data:`RESULT_LAYERS`)."""
@@ -153,7 +156,7 @@ def run(
     result.provenance = provenance(
         model,
         tile_size_px=tile_size_px,
-        link_config=link_config,
+        link_config=result.link_config,
         coregister=coregister,
         flights=flights is not None,
         type_filter=type_filter,
@@ -220,7 +223,7 @@ def input_provenance(
 def link_provenance(
     link_config: LinkConfig | None, *, flights: bool, type_filter: str | None
 ) -> dict[str, object]:
-    """The linking part of a run's record: the link settings as given (defaults when None),
+    """The linking part of a run's record: the link settings used (defaults when None),
     whether a flight log tightened the bounds (its file, when there is one, is in
     ``inputs``: :func:`input_provenance`), and the type filter."""
     return {
@@ -274,6 +277,7 @@ def link_scenes(
             type_filter=type_filter,
             progress=progress,
         ),
+        link_config=config,
     )
 
 

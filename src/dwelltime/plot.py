@@ -631,7 +631,8 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
     """The figures of a run, by name: ``scenes`` (:func:`plot_scenes`), ``coverage``
     (:func:`plot_coverage`), ``scene`` (:func:`plot_scene` of the scene with the most
     detections, the first scene on a tie; absent without scenes), ``chips``
-    (:func:`plot_chips`, best scores first) and ``timeline`` (:func:`plot_timeline`).
+    (:func:`plot_chips`, best scores first) and ``timeline`` (:func:`plot_timeline`, by the
+    run's ``link_config``).
 
     Save them with ``fig.savefig(out / f"{name}.png", dpi=120)``.
     """
@@ -657,7 +658,9 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
         max_chips=max_chips,
         colors=colors,
     )
-    figures["timeline"] = plot_timeline(result.stays, result.coverage, result.detections)
+    figures["timeline"] = plot_timeline(
+        result.stays, result.coverage, result.detections, config=result.link_config
+    )
     return figures
 
 

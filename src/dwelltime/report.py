@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -10,9 +11,13 @@ from dwelltime.dwell import ranking_hours
 from dwelltime.plot import plot_timeline
 from dwelltime.tables import MISSING, format_table
 
+if TYPE_CHECKING:
+    from dwelltime.linking import LinkConfig
+
 __all__ = [
     "censored_label",
     "dwell_range",
+    "link_rules",
     "no_stays_of_type",
     "of_type",
     "plot_timeline",
@@ -121,4 +126,30 @@ def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
         list(STAYS_TABLE_HEADERS),
         headers=STAYS_TABLE_HEADERS,
         formatters={"dwell_est_h": lambda v: _hours(float(v))},  # type: ignore[arg-type]
+    )
+
+
+def link_rules(config: LinkConfig, *, flights: bool) -> str:
+    """Two lines for under :func:`stays_table`: the linking rules ``config`` that made the
+    stays and the estimate's prior, then what bounds their ends (``flights``: a flight log
+    tightened them)."""
+    ends = config.max_visible_misses + 1
+    rules = [f"a stay ends at {ends} visible miss{'es' if ends > 1 else ''} in a row"]
+    if config.max_gap_h is None:
+        rules.append("no limit on the hours between sightings")
+    else:
+        rejoin = " (re-joined when the stand was not seen empty between)" * config.rejoin_gaps
+        rules.append(f"sightings over {config.max_gap_h:g} h apart split{rejoin}")
+    rules.append("a tow is joined to its stay" if config.link_moves else "a tow starts a new stay")
+    strength = config.prior_strength
+    rules.append(
+        "est h under a log-uniform prior"
+        if strength is None
+        else f"est h under a prior fitted to this airport's stays (strength {strength:g})"
+    )
+    log = ", or a flight-log row" if flights else ""
+    return (
+        "rules: " + "; ".join(rules) + "\n"
+        f"bounds: the nearest scene either side that saw the stand empty{log} "
+        "(start/end_bounded_by in the stays files)"
     )

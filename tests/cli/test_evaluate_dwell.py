@@ -106,3 +106,12 @@ def test_tight_gate_and_missing_truth(series, results, tmp_path):
     assert missing.exit_code == 1 and "stays.csv" in missing.output
     bad = _evaluate(series, "--airport", "ZKPY", "--results", series / "truth" / "stays.csv")
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("option", [("--flights", "flights.csv"), ("--no-coregister",)])
+def test_options_of_the_linking_are_refused_with_saved_stays(series, results, tmp_path, option):
+    (tmp_path / "flights.csv").write_text("time,airport,event,type\n")
+    option = tuple(str(tmp_path / a) if a.endswith(".csv") else a for a in option)
+    result = _evaluate(series, "--airport", "ZKPY", "--results", results, *option)
+    assert result.exit_code == 2
+    assert "scores saved stays as they are" in result.output and "dwelltime link" in result.output

@@ -56,6 +56,8 @@ def test_link_prints_the_stays_table(saved):
     assert lines[1].split()[:2] == ["stay", "type"]
     il62 = next(line for line in lines if "IL62" in line)
     assert "24.0–48.0" in il62 and "2026-07-31 12:00" in il62
+    assert lines[-2].startswith("rules: a stay ends at 2 visible misses in a row")
+    assert lines[-1].startswith("bounds: the nearest scene either side that saw the stand empty")
     assert "≥ 12.0" in next(line for line in lines if "TU20" in line)
 
 
@@ -198,6 +200,8 @@ def test_coregistered_scenes_link_with_the_tighter_close_gate(tmp_path, status, 
     result = _link(tmp_path / "run" / "dwelltime.gpkg", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert len(read_layer(tmp_path / "out" / "dwelltime.gpkg", "stays")) == n_stays
+    made = json.loads((tmp_path / "out" / "run.json").read_text())  # the gate it linked with
+    assert made["link"]["close_distance_m"] == (5.0 if status == "ok" else None)
 
 
 def test_overwrite_leaves_no_table_of_the_earlier_run_in_another_format(saved, tmp_path):

@@ -33,6 +33,8 @@ def test_run_writes_outputs_and_refuses_to_overwrite(demo_subset, demo_dir, tmp_
     result = invoke(*args, "--out", out, *formats, "--max-gap", "48", "--prior-strength", "none")
     assert result.exit_code == 0, result.output
     assert "2 scenes" in result.output and "stay" in result.output
+    assert "sightings over 48 h apart split" in result.output  # the rules it linked by
+    assert "est h under a log-uniform prior" in result.output
     for name in ("dwelltime.gpkg", "stays.geojson", "detections.geojson", "timeline.png"):
         assert (out / name).exists(), name
     link = json.loads((out / "run.json").read_text())["link"]  # the linking rules given

@@ -186,7 +186,7 @@ def _run_jobs(
             result.provenance = provenance(
                 detector,
                 tile_size_px=spec.tile_size_px,
-                link_config=spec.link,
+                link_config=result.link_config,
                 flights=p.flights is not None,
                 type_filter=p.job.type,
                 inputs=input_provenance(

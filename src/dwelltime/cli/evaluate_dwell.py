@@ -28,7 +28,7 @@ SCORES_NAME = "dwell_scores.csv"
     type=click.Path(exists=True, path_type=Path),
     default=None,
     help="Score the stays of this saved dwelltime.gpkg (or its folder) instead of running "
-    "the pipeline.",
+    "the pipeline, as they are (not with --flights or --no-coregister).",
 )
 @click.option(
     "--gate",
@@ -90,6 +90,12 @@ def evaluate_dwell(
     )
     from dwelltime.io import atomic_write, ensure_writable
 
+    if results is not None and (flights is not None or no_coregister):
+        raise click.UsageError(
+            "--flights and --no-coregister change how the pipeline links stays; --results "
+            "scores saved stays as they are. Relink them first (`dwelltime link RESULTS "
+            "--flights CSV --out DIR`, then --results DIR) or leave out --results"
+        )
     scores_path = None if out is None else out / SCORES_NAME
     try:
         truth = load_true_stays(series, airport)

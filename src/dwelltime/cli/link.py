@@ -91,7 +91,7 @@ def link(
     )
     from dwelltime.linking import for_coregistered
     from dwelltime.pipeline import estimate_stays, link_provenance
-    from dwelltime.report import plot_timeline, stays_table
+    from dwelltime.report import link_rules, plot_timeline, stays_table
 
     single_layer = detections_path.is_file() and detections_path.suffix.lower() != ".gpkg"
     if single_layer and coverage_path is None:
@@ -111,6 +111,12 @@ def link(
         coverage = coverage.to_crs(detections.crs)
 
     config = link_config
+    flight_log = read_if_path(flights, read_flights)
+    layers = {"coverage": coverage, "detections": detections}
+    if not single_layer and "scenes" in layer_names(detections_path):
+        scenes = read_output_layer(detections_path, "scenes", "DETECTIONS")
+        config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
+        layers = {"scenes": scenes, **layers}  # written too: `evaluate-dwell --results` reads it
     source = detections_path if detections_path.is_dir() else detections_path.parent
     made = read_provenance(source)
     record = {
@@ -120,12 +126,6 @@ def link(
         "relinked_from": str(detections_path.resolve()),
         **link_provenance(config, flights=flights is not None, type_filter=type_filter),
     }
-    flight_log = read_if_path(flights, read_flights)
-    layers = {"coverage": coverage, "detections": detections}
-    if not single_layer and "scenes" in layer_names(detections_path):
-        scenes = read_output_layer(detections_path, "scenes", "DETECTIONS")
-        config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
-        layers = {"scenes": scenes, **layers}  # written too: `evaluate-dwell --results` reads it
 
     if flight_log is not None:
         for code in sorted(set(detections["airport"].astype(str))):
@@ -150,6 +150,7 @@ def link(
     kept = f"{len(stays)} stays" + (f" of type {type_filter}" if type_filter else "")
     click.echo(f"{len(detections)} detections in {coverage['scene_id'].nunique()} scenes → {kept}")
     click.echo(stays_table(stays, type_filter))
+    click.echo(link_rules(config, flights=flight_log is not None))
     if out is None:
         return
     try:

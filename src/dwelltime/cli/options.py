@@ -120,7 +120,7 @@ flights_option = click.option(
     help="Flight-tracking CSV (columns time, airport as ICAO or IATA code, event arr/dep, "
     "type as ICAO designator): a recorded arrival or departure of a stay's type between a "
     "sighting and the nearest visible absence tightens that bound. Read before detection; "
-    "unknown types and a log with no row at the airport are warned.",
+    "unknown types, a log with no row at the airport and one of another period are warned.",
 )
 device_option = click.option(
     "--device",

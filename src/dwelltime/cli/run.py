@@ -51,7 +51,7 @@ def run_and_report(
     from dwelltime.detector import load_detector
     from dwelltime.errors import DwelltimeError, UnknownAirportError
     from dwelltime.io import ensure_writable
-    from dwelltime.report import stays_table
+    from dwelltime.report import link_rules, stays_table
 
     try:
         if out is not None:
@@ -81,6 +81,7 @@ def run_and_report(
         f"{len(result.detections)} detections, {len(result.stays)} stays"
     )
     click.echo(stays_table(result.stays, type_filter))
+    click.echo(link_rules(result.link_config, flights=flights is not None))
     if out is not None:
         try:
             paths = pipeline.write_result(result, out, formats=formats, overwrite=overwrite)
