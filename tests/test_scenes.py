@@ -190,6 +190,25 @@ def test_filename_times(tmp_path, write_raster, name):
     assert (scene.time_source, scene.acquired) == ("filename", T0)
 
 
+@pytest.mark.parametrize(
+    ("name", "provider"),
+    [
+        ("23JUL31023512-P1BS-050001234010_01_P001.TIF", "maxar"),
+        ("23JUL31023512-M2AS_R1C2-050001234010_01_P001.TIF", "maxar"),
+        ("IMG_PHR1A_P_202307310235123_SEN_1234567101-1_R1C1.tif", "unknown"),
+    ],
+)
+def test_maxar_and_airbus_product_names_give_the_time(tmp_path, write_raster, name, provider):
+    scene = read_scene(write_raster(tmp_path / name))
+    assert (scene.time_source, scene.acquired, scene.provider) == ("filename", T0, provider)
+
+
+def test_a_run_of_digits_that_is_no_date_is_not_called_one(tmp_path, write_raster):
+    image = write_raster(tmp_path / "tile_02040512.tif")
+    with pytest.raises(SceneError, match="no acquisition time"):
+        read_scene(image)
+
+
 def test_jpeg2000_and_nitf_are_scenes(tmp_path, write_raster):
     write_raster(tmp_path / "pleiades_20230731T023512.jp2", driver="JP2OpenJPEG")
     # NITF 2.1 keeps the image's UTC date-time in IDATIM; UTM corners need ICORDS=N
