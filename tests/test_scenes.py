@@ -314,6 +314,18 @@ def test_gsd_in_metres_for_epsg4326(tmp_path, write_raster):
     assert scene.gsd_m == pytest.approx(expected, rel=0.01)
 
 
+def test_gsd_in_ground_metres_for_web_mercator(tmp_path, write_raster):
+    from pyproj import Transformer
+
+    # web map tiles come in EPSG:3857, whose metres at 39° N are 1/cos(lat) = 1.29 ground metres
+    origin = Transformer.from_crs(4326, 3857, always_xy=True).transform(125.67, 39.23)
+    grid_m = 0.5 / math.cos(math.radians(39.23))
+    image = write_raster(
+        tmp_path / "x_20230731T023512.tif", crs="EPSG:3857", origin=origin, gsd=grid_m
+    )
+    assert read_scene(image).gsd_m == pytest.approx(0.5, rel=0.005)
+
+
 def test_footprint_follows_valid_data(tmp_path, write_raster):
     data = np.full((1, 100, 100), 7, np.uint16)
     full = read_scene(

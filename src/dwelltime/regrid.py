@@ -11,6 +11,7 @@ resampling.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -152,21 +153,38 @@ def _aligned_window(ds: object, grid: Grid) -> object | None:
     return Window(round(col), round(row), grid.shape[1], grid.shape[0])
 
 
+#: A projected CRS whose scale at the image centre is within this fraction of true (UTM and
+#: national grids: 0.1 %) gives its own metres as the GSD; beyond it (Web Mercator: 1/cos(lat),
+#: +29 % at 39° N) the ground metres are given instead.
+GRID_SCALE_TOLERANCE = 0.01
+
+
 def gsd_metres(crs: object, transform: object, width: int, height: int) -> float:
-    """Mean pixel size in metres; for geographic CRSs measured on the WGS84 ellipsoid at the
-    image centre (degrees → metres)."""
+    """Mean pixel size in metres: on the ground (WGS84 ellipsoid, at the image centre) for a
+    geographic CRS (degrees → metres) and for a projected CRS that is not true to scale there
+    (Web Mercator, as web map tiles come), else in the projected CRS's own metres."""
+    ground = _ground_pixel_m(crs.to_wkt(), transform, width, height)  # type: ignore[attr-defined]
+    if crs.is_geographic:  # type: ignore[attr-defined]
+        return ground
     xres = math.hypot(transform.a, transform.d)  # type: ignore[attr-defined]
     yres = math.hypot(transform.b, transform.e)  # type: ignore[attr-defined]
-    if crs.is_geographic:  # type: ignore[attr-defined]
-        from pyproj import Geod
+    grid = (xres + yres) / 2 * crs.linear_units_factor[1]  # type: ignore[attr-defined]
+    return float(grid if abs(ground / grid - 1) <= GRID_SCALE_TOLERANCE else ground)
 
-        lon, lat = transform @ (width / 2, height / 2)  # type: ignore[operator]
-        geod = Geod(ellps="WGS84")
-        xres = geod.inv(lon, lat, lon + xres, lat)[2]
-        yres = geod.inv(lon, lat, lon, lat + yres)[2]
-        return float((xres + yres) / 2)
-    factor = crs.linear_units_factor[1]  # type: ignore[attr-defined]
-    return float((xres + yres) / 2 * factor)
+
+@functools.lru_cache(maxsize=256)
+def _ground_pixel_m(crs_wkt: str, transform: Affine, width: int, height: int) -> float:
+    """Mean ground size (metres, WGS84 ellipsoid) of the pixel steps along a row and a column
+    at the image centre. Cached: tiling asks once per window of the same scene."""
+    from pyproj import Geod, Transformer
+
+    to_lonlat = Transformer.from_crs(crs_wkt, "EPSG:4326", always_xy=True)
+    col, row = width / 2, height / 2
+    points = [transform @ p for p in ((col, row), (col + 1, row), (col, row + 1))]
+    (lon0, lat0), *steps = (to_lonlat.transform(x, y) for x, y in points)
+    geod = Geod(ellps="WGS84")
+    sizes = [geod.inv(lon0, lat0, lon, lat)[2] for lon, lat in steps]
+    return float(sum(sizes) / 2)
 
 
 def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:

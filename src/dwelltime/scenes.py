@@ -69,7 +69,7 @@ class Scene:
     time_source: str  # user|stac|planet_json|planet_xml|maxar_imd|gdal_tag|filename
     provider: str
     crs: str  # "EPSG:nnnn" or WKT
-    gsd_m: float  # metres per pixel, mean of x and y
+    gsd_m: float  # metres per pixel, mean of x and y; ground metres for EPSG:4326 and 3857
     width: int  # pixels
     height: int  # pixels
     count: int  # bands
