@@ -252,6 +252,20 @@ def test_a_scene_without_time_only_when_none_is_required(tmp_path, write_raster)
     assert pd.isna(scene.acquired) and scene.time_source == "none"
 
 
+def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_raster):
+    import rasterio
+    from rasterio.rpc import RPC
+
+    image = write_raster(tmp_path / "raw_20230731T023512.tif", crs=None)
+    coeffs = [1.0] + [0.0] * 19
+    with rasterio.open(image, "r+") as ds:  # a raw (L1) product: RPCs, no CRS, no geotransform
+        ds.rpcs = RPC(
+            0, 100, 39.2, 0.01, coeffs, coeffs, 32, 32, 125.6, 0.01, coeffs, coeffs, 32, 32
+        )
+    with pytest.raises(SceneError, match=r"raw_20230731T023512.tif: .*only by RPCs.*gdalwarp -rpc"):
+        read_scene(image)
+
+
 def test_date_only_file_name_is_refused(tmp_path, write_raster):
     image = write_raster(tmp_path / "sunan_20230731.tif")
     with pytest.raises(SceneError, match=r"sunan_20230731.tif: .*no time of day.*--times"):

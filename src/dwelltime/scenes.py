@@ -238,6 +238,11 @@ def read_scene(
         with rasterio.open(path) as ds:
             if ds.crs is None and ds.gcps[0]:
                 raise SceneError(path, "is georeferenced only by GCPs; warp it first (gdalwarp)")
+            if ds.crs is None and ds.rpcs is not None:
+                raise SceneError(
+                    path, "is georeferenced only by RPCs (not orthorectified); orthorectify it "
+                    "first (gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:…)"
+                )  # fmt: skip
             if ds.crs is None:
                 raise SceneError(path, "has no CRS; assign one (gdal_edit.py -a_srs EPSG:…)")
             footprint = _footprint(ds)
