@@ -320,7 +320,8 @@ def _footprint(ds: object) -> shapely.Geometry:
     except RasterioIOError:
         raise SceneError(ds.name, "pixel data cannot be read (truncated or corrupt file)") from None
     if all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
-        outline = shapely.box(*ds.bounds)
+        corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
+        outline = shapely.Polygon([ds.transform * c for c in corners])  # rotated ones too
     else:
         mask = ds.dataset_mask(out_shape=out_shape)
         if not mask.any():
