@@ -402,6 +402,18 @@ def test_scan_is_recursive_case_insensitive_and_sorted(tmp_path, write_raster):
     assert calls == [(1, 2), (2, 2)]
 
 
+def test_scan_follows_links_to_folders_once(tmp_path, write_raster):
+    archive = tmp_path / "archive"
+    write_raster(archive / "linked_20230731T000000.tif")
+    folder = tmp_path / "imagery"
+    write_raster(folder / "own_20230801T000000.tif")
+    (folder / "from_archive").symlink_to(archive, target_is_directory=True)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)  # a link loop ends
+    result = scan(folder)
+    assert [s.scene_id for s in result.scenes] == ["linked_20230731T000000", "own_20230801T000000"]
+    assert result.errors == []
+
+
 def _beside(step: int) -> tuple[float, float]:
     """A raster origin (UTM 51N, near Sunan) ``step`` km east of the others: another place."""
     return 729_000.0 + 1000.0 * step, 4_345_000.0

@@ -1,9 +1,14 @@
-"""Which files are imagery, by name: the suffixes every stage that looks for images uses.
+"""Which files are imagery, by name: the suffixes every stage that looks for images uses,
+and :func:`walk_folders`, how every stage searches a folder for them.
 
 Raster suffixes are compared in lower case. GDAL (through rasterio) reads them all.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 #: Georeferenced raster formats providers deliver: GeoTIFF/COG, JPEG 2000 (Pléiades, SPOT),
 #: NITF (Maxar and defence archives).
@@ -20,3 +25,18 @@ GEOREFERENCE_SIDECARS = {
 }
 #: Stem endings of provider usable-data masks (Planet ``*_udm2.tif``): not scenes.
 MASK_SUFFIXES = ("_udm2", "_udm")
+
+
+def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
+    """Each directory under ``folder`` (itself included), top down and sorted, with its file
+    names sorted. Links to directories are followed (an imagery folder is often links into an
+    archive), each real directory once, so a link loop ends."""
+    visited: set[str] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited:
+            dirs.clear()
+            continue
+        visited.add(real)
+        dirs.sort()
+        yield Path(root), sorted(files)

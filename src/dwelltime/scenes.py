@@ -36,6 +36,7 @@ from dwelltime.formats import (
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    walk_folders,
 )
 from dwelltime.io import read_if_path
 from dwelltime.regrid import gsd_metres, mask_to_polygon
@@ -334,14 +335,13 @@ def _footprint(ds: object) -> shapely.Geometry:
 
 
 def _find_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
-    """Images, provider masks, JSON files and pictures without georeference under ``folder``,
-    sorted."""
+    """Images, provider masks, JSON files and pictures without georeference under ``folder``
+    (:func:`dwelltime.formats.walk_folders`: links to folders followed), sorted."""
     images, masks, jsons, pictures = [], [], [], []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
+    for root, files in walk_folders(folder):
         lower = {name.lower() for name in files}
-        for name in sorted(files):
-            p = Path(root) / name
+        for name in files:
+            p = root / name
             suffix = p.suffix.lower()
             if suffix in RASTER_SUFFIXES:
                 is_mask = p.stem.lower().endswith(MASK_SUFFIXES)

@@ -17,6 +17,16 @@ def test_folders_give_their_images_without_masks(tmp_path):
     assert errors == []
 
 
+def test_links_to_folders_are_followed(tmp_path):
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "a.tif").write_bytes(b"")
+    (tmp_path / "imagery").mkdir()
+    (tmp_path / "imagery" / "linked").symlink_to(tmp_path / "archive", target_is_directory=True)
+    found, errors = collect([tmp_path / "imagery"])
+    assert [p.relative_to(tmp_path / "imagery").as_posix() for p in found] == ["linked/a.tif"]
+    assert errors == []
+
+
 def test_a_stac_item_collection_gives_its_items_images(tmp_path):
     def item(item_id, href):
         return {"type": "Feature", "id": item_id, "properties": {}, "assets": {"d": {"href": href}}}

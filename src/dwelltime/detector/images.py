@@ -12,7 +12,7 @@ import pandas as pd
 
 from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import SceneError
-from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
+from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, walk_folders
 from dwelltime.stac import is_item_file, item_scenes
 
 #: Layer of detections in original-image pixels (no CRS).
@@ -29,9 +29,11 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
     for path in paths:
         if path.is_dir():
             files += sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.lower().endswith(MASK_SUFFIXES)
+                root / name
+                for root, names in walk_folders(path)
+                for name in names
+                if name.lower().endswith(IMAGE_SUFFIXES)
+                and not Path(name).stem.lower().endswith(MASK_SUFFIXES)
             )
         elif is_item_file(path):
             try:
