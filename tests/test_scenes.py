@@ -414,6 +414,15 @@ def test_scan_follows_links_to_folders_once(tmp_path, write_raster):
     assert result.errors == []
 
 
+def test_hidden_files_and_folders_are_not_scanned(tmp_path, write_raster):
+    image = write_raster(tmp_path / "a_20230731T023512.tif")
+    (tmp_path / "._a_20230731T023512.tif").write_bytes(b"\x00\x05\x16\x07" + bytes(80))  # macOS
+    write_raster(tmp_path / ".Trash" / "old_20230801T000000.tif")
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [image.resolve()]
+    assert result.errors == []
+
+
 def _beside(step: int) -> tuple[float, float]:
     """A raster origin (UTM 51N, near Sunan) ``step`` km east of the others: another place."""
     return 729_000.0 + 1000.0 * step, 4_345_000.0

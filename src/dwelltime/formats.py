@@ -30,7 +30,8 @@ MASK_SUFFIXES = ("_udm2", "_udm")
 def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
     """Each directory under ``folder`` (itself included), top down and sorted, with its file
     names sorted. Links to directories are followed (an imagery folder is often links into an
-    archive), each real directory once, so a link loop ends."""
+    archive), each real directory once, so a link loop ends. Hidden entries (name starting
+    with ``.``) are left out: macOS ``._name.tif`` resource forks, ``.Trash``, ``.git``."""
     visited: set[str] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
@@ -38,5 +39,5 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
             dirs.clear()
             continue
         visited.add(real)
-        dirs.sort()
-        yield Path(root), sorted(files)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        yield Path(root), sorted(f for f in files if not f.startswith("."))
