@@ -217,9 +217,12 @@ def open_mask(path: Path | None) -> contextlib.AbstractContextManager:
 
 
 def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> np.ndarray:
-    """(rows, cols) bool: the scene has data there (nodata/mask/alpha) and, where a provider
-    mask is open, it says clear: Planet UDM2 (``*_udm2``) band 1 == 1, UDM (``*_udm``) == 0."""
+    """(rows, cols) bool: the scene has data there (nodata/mask/alpha; in a float image also
+    not NaN, a fill often left undeclared) and, where a provider mask is open, it says clear:
+    Planet UDM2 (``*_udm2``) band 1 == 1, UDM (``*_udm``) == 0."""
     valid = read_to_grid(ds, grid)[0] > 0
+    if np.dtype(ds.dtypes[0]).kind == "f":
+        valid &= np.isfinite(read_to_grid(ds, grid, indexes=[1])[0])
     if provider_mask is not None:
         udm1 = Path(provider_mask.name).stem.lower().endswith("_udm")
         valid &= read_to_grid(provider_mask, grid, indexes=[1])[0] == (0 if udm1 else 1)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -317,18 +318,18 @@ def _footprint(ds: object) -> shapely.Geometry:
     scale = max(ds.width, ds.height) / FOOTPRINT_MAX_PX
     out_shape = (max(1, round(ds.height / max(scale, 1))), max(1, round(ds.width / max(scale, 1))))
     try:
-        ds.read(1, out_shape=out_shape)
+        finite = np.isfinite(ds.read(1, out_shape=out_shape))  # NaN: no data, declared or not
     except RasterioIOError:
         raise SceneError(ds.name, "pixel data cannot be read (truncated or corrupt file)") from None
-    if all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
+    if finite.all() and all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
         corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
         outline = shapely.Polygon([ds.transform * c for c in corners])  # rotated ones too
     else:
-        mask = ds.dataset_mask(out_shape=out_shape)
+        mask = (ds.dataset_mask(out_shape=out_shape) > 0) & finite
         if not mask.any():
             raise SceneError(ds.name, "holds no valid pixels (all nodata)")
         step = ds.transform @ ds.transform.scale(ds.width / out_shape[1], ds.height / out_shape[0])
-        outline = mask_to_polygon(mask > 0, step).simplify(abs(step.a))
+        outline = mask_to_polygon(mask, step).simplify(abs(step.a))
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
     return shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG))
