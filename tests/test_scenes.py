@@ -277,6 +277,7 @@ def test_bad_files_are_reported_and_scan_goes_on(tmp_path, write_raster):
     truncated = tmp_path / "cut_20230731T023512.tif"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     (tmp_path / "text_20230731T023512.tif").write_text("not an image")
+    (tmp_path / "empty_20230731T023512.tif").write_bytes(b"")
     write_raster(tmp_path / "nocrs_20230731T023512.tif", crs=None)
     write_raster(tmp_path / "notime.tif")
     result = scan(tmp_path)
@@ -285,10 +286,12 @@ def test_bad_files_are_reported_and_scan_goes_on(tmp_path, write_raster):
     assert set(reasons) == {
         "cut_20230731T023512.tif",
         "text_20230731T023512.tif",
+        "empty_20230731T023512.tif",
         "nocrs_20230731T023512.tif",
         "notime.tif",
     }
     assert "truncated" in reasons["cut_20230731T023512.tif"]
+    assert "is empty (0 bytes)" in reasons["empty_20230731T023512.tif"]
     assert "not a readable image" in reasons["text_20230731T023512.tif"]
     assert "no CRS" in reasons["nocrs_20230731T023512.tif"]
     assert "no acquisition time" in reasons["notime.tif"]
