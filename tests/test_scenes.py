@@ -244,6 +244,17 @@ def test_pictures_need_a_georeference_beside_them(tmp_path, write_raster, caplog
     assert result.scenes == []
 
 
+def test_archives_are_named_not_silently_passed_over(tmp_path, write_raster, caplog):
+    write_raster(tmp_path / "a_20230731T023512.tif")
+    for name in ("order_1.zip", "PSScene.ZIP", "maxar.tar.gz"):
+        (tmp_path / name).write_bytes(b"PK")
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    assert len(result.scenes) == 1
+    assert "3 archive(s) are not opened: PSScene.ZIP, maxar.tar.gz, order_1.zip" in caplog.text
+    assert "unpack them" in caplog.text
+
+
 def test_a_scene_without_time_only_when_none_is_required(tmp_path, write_raster):
     image = write_raster(tmp_path / "undated.tif")
     with pytest.raises(SceneError, match="no acquisition time"):

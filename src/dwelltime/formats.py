@@ -25,6 +25,8 @@ GEOREFERENCE_SIDECARS = {
 }
 #: Stem endings of provider usable-data masks (Planet ``*_udm2.tif``): not scenes.
 MASK_SUFFIXES = ("_udm2", "_udm")
+#: Archives providers deliver orders in (compared in lower case): not opened, only named.
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
 
 
 def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:

@@ -33,6 +33,7 @@ import shapely
 
 from dwelltime.errors import SceneError, error_text
 from dwelltime.formats import (
+    ARCHIVE_SUFFIXES,
     GEOREFERENCE_SIDECARS,
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
@@ -186,16 +187,21 @@ class _Source:
 def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], ScanResult]:
     """The images of a folder, the STAC items among its JSON files (by the image they href)
     and a result holding its pictures without georeference."""
-    images, masks, jsons, pictures = _find_files(folder)
+    images, masks, jsons, pictures, archives = _find_files(folder)
     stac_index = stac_items(jsons)
     ids = _scene_ids(images, folder)
     if pictures:
-        names = ", ".join(p.name for p in pictures[:3]) + (", …" if len(pictures) > 3 else "")
         log.warning(
             "%d PNG/JPEG file(s) with no georeference (world file or .aux.xml) are not scenes: "
             "%s; `dwelltime detect --gsd METRES` reads such images in pixel coordinates",
             len(pictures),
-            names,
+            _some_names(pictures),
+        )
+    if archives:
+        log.warning(
+            "%d archive(s) are not opened: %s; unpack them into the folder to scan their images",
+            len(archives),
+            _some_names(archives),
         )
     sources = [_Source(p, ids[p], _mask_for(p, masks)) for p in images]
     return sources, stac_index, ScanResult(pictures=pictures)
@@ -337,10 +343,17 @@ def _footprint(ds: object) -> shapely.Geometry:
     return shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG))
 
 
-def _find_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
-    """Images, provider masks, JSON files and pictures without georeference under ``folder``
-    (:func:`dwelltime.formats.walk_folders`: links to folders followed), sorted."""
-    images, masks, jsons, pictures = [], [], [], []
+def _some_names(paths: Sequence[Path], shown: int = 3) -> str:
+    """The first ``shown`` file names of ``paths``, joined, with "…" when there are more."""
+    return ", ".join(p.name for p in paths[:shown]) + (", …" if len(paths) > shown else "")
+
+
+def _find_files(
+    folder: Path,
+) -> tuple[list[Path], list[Path], list[Path], list[Path], list[Path]]:
+    """Images, provider masks, JSON files, pictures without georeference and archives under
+    ``folder`` (:func:`dwelltime.formats.walk_folders`: links to folders followed), sorted."""
+    images, masks, jsons, pictures, archives = [], [], [], [], []
     for root, files in walk_folders(folder):
         lower = {name.lower() for name in files}
         for name in files:
@@ -353,7 +366,9 @@ def _find_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], list[
                 (images if _georeferenced(name.lower(), lower) else pictures).append(p)
             elif suffix == ".json":
                 jsons.append(p)
-    return images, masks, jsons, pictures
+            elif name.lower().endswith(ARCHIVE_SUFFIXES):
+                archives.append(p)
+    return images, masks, jsons, pictures, archives
 
 
 def _georeferenced(name: str, siblings: set[str]) -> bool:
