@@ -244,6 +244,19 @@ def test_pictures_need_a_georeference_beside_them(tmp_path, write_raster, caplog
     assert result.scenes == []
 
 
+def test_a_vrt_mosaic_is_one_scene_and_its_tiles_none(tmp_path, write_raster, write_vrt):
+    # a Maxar product delivered in two tiles, mosaicked with gdalbuildvrt beside them
+    stem = "23JUL31023512-P1BS{}-050001234010_01_P001"
+    west = write_raster(tmp_path / f"{stem.format('_R1C1')}.TIF")
+    east = write_raster(tmp_path / f"{stem.format('_R1C2')}.TIF", origin=(730_517.78, 4_345_043.01))
+    mosaic = write_vrt(tmp_path / f"{stem.format('')}.vrt", [west, east])
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [mosaic.resolve()]
+    assert result.errors == []
+    (scene,) = result.scenes
+    assert (scene.acquired, scene.width, scene.height) == (T0, 128, 64)
+
+
 def test_archives_are_named_not_silently_passed_over(tmp_path, write_raster, caplog):
     write_raster(tmp_path / "a_20230731T023512.tif")
     for name in ("order_1.zip", "PSScene.ZIP", "maxar.tar.gz"):

@@ -1,5 +1,6 @@
 """Which files are imagery, by name: the suffixes every stage that looks for images uses,
-and :func:`walk_folders`, how every stage searches a folder for them.
+:func:`walk_folders`, how every stage searches a folder for them, and
+:func:`vrt_members`, the files a virtual raster (a mosaic of a product's tiles) stands for.
 
 Raster suffixes are compared in lower case. GDAL (through rasterio) reads them all.
 """
@@ -7,12 +8,13 @@ Raster suffixes are compared in lower case. GDAL (through rasterio) reads them a
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 #: Georeferenced raster formats providers deliver: GeoTIFF/COG, JPEG 2000 (Pléiades, SPOT),
-#: NITF (Maxar and defence archives).
-RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".ntf", ".nitf")
+#: NITF (Maxar and defence archives); and GDAL virtual rasters (``gdalbuildvrt``: one image
+#: of the tiles a product is delivered in, R1C1, R1C2…).
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".ntf", ".nitf", ".vrt")
 #: Plain pictures: georeferenced only by a sidecar (:data:`GEOREFERENCE_SIDECARS`).
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: Every image suffix: what ``detect`` and ``evaluate`` read.
@@ -43,3 +45,23 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
         visited.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         yield Path(root), sorted(f for f in files if not f.startswith("."))
+
+
+def vrt_members(images: Iterable[Path]) -> set[Path]:
+    """Resolved paths of the files the virtual rasters (``.vrt``) among ``images`` are made
+    of: a mosaic stands for its tiles, which are then no images of their own (counting both
+    would see each aircraft twice). A VRT that cannot be opened names none."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    members: set[Path] = set()
+    for path in images:
+        if path.suffix.lower() != ".vrt":
+            continue
+        try:
+            with rasterio.open(path) as ds:
+                files = {Path(f).resolve() for f in ds.files}
+        except RasterioError:
+            continue
+        members |= files - {path.resolve()}
+    return members
