@@ -257,6 +257,19 @@ def test_a_vrt_mosaic_is_one_scene_and_its_tiles_none(tmp_path, write_raster, wr
     assert (scene.acquired, scene.width, scene.height) == (T0, 128, 64)
 
 
+def test_tiles_of_one_acquisition_are_warned(tmp_path, write_raster, caplog):
+    stem = "23JUL31023512-P1BS_{}-050001234010_01_P001.TIF"
+    write_raster(tmp_path / stem.format("R1C1"))
+    write_raster(tmp_path / stem.format("R1C2"), origin=(730_517.78, 4_345_043.01))  # abutting
+    write_raster(tmp_path / "far_20230731T023512.tif", origin=(731_485.78, 4_345_043.01))
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    assert len(result.scenes) == 3
+    assert "2 scenes of one acquisition time (2023-07-31T02:35:12Z) touch" in caplog.text
+    assert stem.format("R1C1")[:-4] + ", " + stem.format("R1C2")[:-4] + ";" in caplog.text
+    assert "far_" not in caplog.text and "gdalbuildvrt" in caplog.text
+
+
 def test_archives_are_named_not_silently_passed_over(tmp_path, write_raster, caplog):
     write_raster(tmp_path / "a_20230731T023512.tif")
     for name in ("order_1.zip", "PSScene.ZIP", "maxar.tar.gz"):

@@ -143,7 +143,39 @@ def scan(
     _warn_unused_times(times, [src.image for src in sources], base)
     result.scenes = _without_duplicates(result.scenes, result.errors)
     result.scenes.sort(key=lambda s: (s.acquired, s.scene_id))
+    _warn_tiles_of_one_acquisition(result.scenes)
     return result
+
+
+#: Footprints closer than this (degrees, about 1 m) touch.
+TOUCH_DEG = 1e-5
+
+
+def _warn_tiles_of_one_acquisition(scenes: Sequence[Scene]) -> None:
+    """One warning per acquisition time shared by scenes whose footprints touch or overlap:
+    the tiles of one product (R1C1, R1C2…), each a scene of its own, cut the aircraft on
+    their seams; a ``.vrt`` mosaic of them is one scene."""
+    by_time: dict[pd.Timestamp, list[Scene]] = {}
+    for scene in scenes:
+        if not pd.isna(scene.acquired):
+            by_time.setdefault(scene.acquired, []).append(scene)
+    for acquired, group in by_time.items():
+        touching = {
+            s.scene_id
+            for s in group
+            for t in group
+            if s is not t and shapely.dwithin(s.footprint, t.footprint, TOUCH_DEG)
+        }
+        if touching:
+            log.warning(
+                "%d scenes of one acquisition time (%s) touch, tiles of one product: %s; each "
+                "is a scene of its own and aircraft on their seams are cut: mosaic them into "
+                "one .vrt beside them (gdalbuildvrt mosaic.vrt TILE...), whose tiles are then "
+                "not scanned",
+                len(touching),
+                f"{acquired:%Y-%m-%dT%H:%M:%SZ}",
+                ", ".join(sorted(touching)),
+            )
 
 
 #: Two scenes of one acquisition time whose footprints overlap at least this much
