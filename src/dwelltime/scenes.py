@@ -51,6 +51,7 @@ from dwelltime.timesources import (
     NoTimeError,
     TimeInfo,
     acquisition_time,
+    name_provider,
     read_times_csv,
     stac_items,
 )
@@ -309,7 +310,7 @@ def read_scene(
         info = TimeInfo(pd.NaT, "none")
     except ValueError as e:
         raise SceneError(path, str(e)) from None
-    provider = info.provider
+    provider = info.provider if info.provider != "unknown" else name_provider(path)
     if provider == "unknown" and mask_path is not None:
         provider = "planet"
     return Scene(

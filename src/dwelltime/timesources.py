@@ -62,6 +62,9 @@ MAXAR_FILENAME_REGEX = re.compile(
 )
 #: Format of :data:`MAXAR_FILENAME_REGEX`'s ``datetime`` group.
 MAXAR_FILENAME_FORMAT = "%y%b%d%H%M%S"
+#: Planet scene assets are named ``<item id>_<1B|3B>_…``, the item id
+#: ``YYYYMMDD_hhmmss[_ff]_<satellite, 4 hex digits>`` (``20230731_023512_12_2405_3B_AnalyticMS``).
+PLANET_FILENAME_REGEX = re.compile(r"(?<!\d)\d{8}_\d{6}(?:_\d{2})?_[0-9a-f]{4}_[13]B_", re.I)
 
 #: A ``TIFFTAG_DATETIME`` farther than this from a date-time in the file name is warned.
 TIFFTAG_NAME_TOLERANCE = pd.Timedelta(minutes=5)
@@ -299,6 +302,14 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
         f"{named.acquired:%Y-%m-%dT%H:%M:%SZ}",
         abs(named.acquired - tag_time) / pd.Timedelta(hours=1),
     )
+
+
+def name_provider(image: Path) -> str:
+    """``"planet"`` or ``"maxar"`` when the file name follows that provider's naming
+    (:data:`PLANET_FILENAME_REGEX`, :data:`MAXAR_FILENAME_REGEX`), else ``"unknown"``."""
+    if PLANET_FILENAME_REGEX.search(image.stem):
+        return "planet"
+    return "maxar" if MAXAR_FILENAME_REGEX.search(image.stem) else "unknown"
 
 
 def filename_time(image: Path) -> TimeInfo | None:
