@@ -203,6 +203,8 @@ def test_rgb_band_choice(tmp_path, write_raster):
         ({"count": 4}, "unknown", [1, 2, 3]),
         ({"count": 4, "dtype": "uint16"}, "planet", [3, 2, 1]),
         ({"count": 8, "dtype": "uint16"}, "planet", [6, 4, 2]),
+        ({"count": 4, "dtype": "uint16"}, "planetscope", [3, 2, 1]),  # a STAC constellation
+        ({"count": 4, "dtype": "uint16"}, "skysat", [3, 2, 1]),
         (
             {"count": 4, "dtype": "uint16", "descriptions": ["nir", "red", "green", "blue"]},
             "unknown",

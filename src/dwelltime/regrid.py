@@ -229,12 +229,18 @@ def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> n
     return valid
 
 
+#: Providers whose 4-band images are BGRN and 8-band ones SuperDove: Planet, and the
+#: constellations its STAC items name.
+PLANET_PROVIDERS = ("planet", "planetscope", "skysat")
+
+
 def rgb_bands(ds: object, provider: str = "unknown") -> list[int]:
     """1-based band indexes giving red, green, blue.
 
     From colour interpretation or band descriptions when they name red/green/blue; Planet
-    4-band (BGRN) → 3,2,1 and 8-band SuperDove → 6,4,2; else the first three bands; a 1- or
-    2-band image → band 1 three times.
+    (provider ``planet``, or a STAC constellation of :data:`PLANET_PROVIDERS`) 4-band (BGRN)
+    → 3,2,1 and 8-band SuperDove → 6,4,2; else the first three bands; a 1- or 2-band image →
+    band 1 three times.
     """
     for names in (
         [c.name for c in ds.colorinterp],
@@ -242,7 +248,7 @@ def rgb_bands(ds: object, provider: str = "unknown") -> list[int]:
     ):
         if all(c in names for c in ("red", "green", "blue")):
             return [names.index(c) + 1 for c in ("red", "green", "blue")]
-    if provider == "planet" and ds.count in (4, 8):
+    if provider in PLANET_PROVIDERS and ds.count in (4, 8):
         return [3, 2, 1] if ds.count == 4 else [6, 4, 2]
     return [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
 
