@@ -252,6 +252,17 @@ def test_pictures_need_a_georeference_beside_them(tmp_path, write_raster, caplog
     assert result.scenes == []
 
 
+def test_a_prj_beside_a_picture_is_named_in_its_error(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "s_20230731T023512.jpg")
+    (tmp_path / "s_20230731T023512.jgw").write_text("0.5\n0\n0\n-0.5\n330000\n4340000\n")
+    (tmp_path / "s_20230731T023512.prj").write_text('PROJCS["WGS_1984_UTM_Zone_51N"]')
+    (error,) = scan(tmp_path).errors
+    assert "GDAL does not read the s_20230731T023512.prj beside it" in error.reason
+    assert "gdal_translate -a_srs s_20230731T023512.prj s_20230731T023512.jpg" in error.reason
+
+
 def test_a_vrt_mosaic_is_one_scene_and_its_tiles_none(tmp_path, write_raster, write_vrt):
     # a Maxar product delivered in two tiles, mosaicked with gdalbuildvrt beside them
     stem = "23JUL31023512-P1BS{}-050001234010_01_P001"

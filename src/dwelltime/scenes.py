@@ -292,7 +292,7 @@ def read_scene(
                     "first (gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:…)"
                 )  # fmt: skip
             if ds.crs is None:
-                raise SceneError(path, "has no CRS; assign one (gdal_edit.py -a_srs EPSG:…)")
+                raise SceneError(path, f"has no CRS; {_crs_hint(path)}")
             footprint = _footprint(ds)
             tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
             gsd = gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
@@ -328,6 +328,18 @@ def read_scene(
         cloud_fraction=info.cloud_fraction,
         mask_path=mask_path.resolve() if mask_path else None,
         footprint=footprint,
+    )
+
+
+def _crs_hint(path: Path) -> str:
+    """How to give ``path`` a CRS: from the ``.prj`` beside it, which GDAL reads for no
+    PNG/JPEG/TIFF, else by EPSG code."""
+    prj = next((p for p in map(path.with_suffix, (".prj", ".PRJ")) if p.is_file()), None)
+    if prj is None:
+        return "assign one (gdal_edit.py -a_srs EPSG:…)"
+    return (
+        f"GDAL does not read the {prj.name} beside it: write a GeoTIFF with it "
+        f"(gdal_translate -a_srs {prj.name} {path.name} {path.stem}_georef.tif)"
     )
 
 
