@@ -616,3 +616,13 @@ def test_a_tifftag_time_far_from_the_file_name_is_used_and_warned(tmp_path, writ
         "2023-07-31T02:35:12Z by 102.4 h; using TIFFTAG_DATETIME"
     )
     assert "--times" in message and "\n" not in message
+
+
+def test_a_tifftag_time_the_file_name_cannot_confirm_is_warned(tmp_path, write_raster, caplog):
+    image = write_raster(tmp_path / "export.tif", tags={"TIFFTAG_DATETIME": "2023:08:04 09:00:00"})
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        scene = read_scene(image)
+    assert (scene.time_source, scene.acquired) == ("gdal_tag", pd.Timestamp("2023-08-04T09:00Z"))
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"{image}: acquisition time 2023-08-04T09:00:00Z from TIFFTAG_DATE")
+    assert "saved" in message and "--times" in message

@@ -12,7 +12,8 @@
    ``NITF_IDATIM`` (NITF 2.1 image date-time, "CCYYMMDDhhmmss" UTC), else ``TIFFTAG_DATETIME``
    ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC). The TIFF spec makes
    ``TIFFTAG_DATETIME`` the file's save time, so where the file name holds a date-time more
-   than :data:`TIFFTAG_NAME_TOLERANCE` away, one warning names both (the tag is still used).
+   than :data:`TIFFTAG_NAME_TOLERANCE` away, one warning names both, and where it holds none,
+   one warning says the time rests on the tag alone (the tag is still used).
 7. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX` (and
    :data:`MAXAR_FILENAME_REGEX` for Maxar product names). A name
    with a date but no time of day is rejected (midnight would bias dwell times by up to a day).
@@ -284,14 +285,24 @@ def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
 
 
 def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
-    """One warning when ``image``'s name holds a date-time more than
-    :data:`TIFFTAG_NAME_TOLERANCE` from its ``TIFFTAG_DATETIME`` (``tag_time``, UTC), which
-    the TIFF spec makes the file's save time: the tag is used, as the order of trust says."""
+    """One warning when ``image``'s name holds no date-time to confirm its
+    ``TIFFTAG_DATETIME`` (``tag_time``, UTC), which the TIFF spec makes the file's save time,
+    or one more than :data:`TIFFTAG_NAME_TOLERANCE` from it: the tag is used, as the order of
+    trust says."""
     try:
         named = filename_time(image)
     except NoTimeError:
+        named = None
+    if named is None:
+        log.warning(
+            "%s: acquisition time %s from TIFFTAG_DATETIME alone, which TIFF writers often set "
+            "to the time the file was saved; if it is not when the image was taken, give the "
+            "time with --times CSV",
+            image,
+            f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
+        )
         return
-    if named is None or abs(named.acquired - tag_time) <= TIFFTAG_NAME_TOLERANCE:
+    if abs(named.acquired - tag_time) <= TIFFTAG_NAME_TOLERANCE:
         return
     log.warning(
         "%s: TIFFTAG_DATETIME %s differs from the file name's %s by %.1f h; using "

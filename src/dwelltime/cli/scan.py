@@ -58,10 +58,10 @@ def scan(
     acquisition time comes from, in order of trust: --times, a STAC item, Planet metadata (JSON,
     then XML), a Maxar .IMD, the ACQUISITIONDATETIME, NITF_IDATIM or TIFFTAG_DATETIME tag (no
     zone: read as UTC; TIFFTAG_DATETIME, often the file's save time, is warned when the file
-    name says otherwise), a date and time in the file name (20230731T023512, 20230731_023512,
-    2023-07-31T02:35:12, Airbus 202307310235123, Maxar 23JUL31023512-P1BS-…; a date alone is
-    refused). FOLDER may instead be a STAC ItemCollection (or Item) JSON file: one scene per
-    item, its local image and mask from the item's assets, its time from the item.
+    name says otherwise or nothing), a date and time in the file name (20230731T023512,
+    20230731_023512, 2023-07-31T02:35:12, Airbus 202307310235123, Maxar 23JUL31023512-P1BS-…; a
+    date alone is refused). FOLDER may instead be a STAC ItemCollection (or Item) JSON file: one
+    scene per item, its local image and mask from the item's assets, its time from the item.
 
     \b
     Example:
