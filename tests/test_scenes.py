@@ -427,6 +427,21 @@ def test_footprint_follows_valid_data(tmp_path, write_raster):
     assert half.footprint.centroid.x > full.footprint.centroid.x
 
 
+def test_an_undeclared_zero_fill_along_the_edges_is_warned(tmp_path, write_raster, caplog):
+    data = np.full((3, 64, 64), 90, np.uint8)
+    data[:, :, :20] = 0  # the fill beside an orthorectified strip, no nodata declared
+    data[:, 30:34, 40:44] = 0  # black inside the image (a shadow) is no fill
+    fill = write_raster(tmp_path / "fill_20230731T023512.tif", data=data)
+    data[1] = 90  # 0 in bands 1 and 3 only: dark ground, not fill
+    dark = write_raster(tmp_path / "dark_20230731T023512.tif", data=data)
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        read_scene(fill)
+        read_scene(dark)
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"{fill}: 31 % of the image, along its edges, is 0 in every band")
+    assert f"gdal_edit.py -a_nodata 0 {fill}" in message
+
+
 def test_footprint_of_a_rotated_image_is_its_outline(tmp_path, write_raster):
     import geopandas as gpd
     import rasterio

@@ -376,12 +376,14 @@ def _footprint(ds: object) -> shapely.Geometry:
     scale = max(ds.width, ds.height) / FOOTPRINT_MAX_PX
     out_shape = (max(1, round(ds.height / max(scale, 1))), max(1, round(ds.width / max(scale, 1))))
     try:
-        finite = np.isfinite(ds.read(1, out_shape=out_shape))  # NaN: no data, declared or not
+        band = ds.read(1, out_shape=out_shape)
     except RasterioIOError:
         raise SceneError(ds.name, "pixel data cannot be read (truncated or corrupt file)") from None
+    finite = np.isfinite(band)  # NaN: no data, declared or not
     if finite.all() and all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
         corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
         outline = shapely.Polygon([ds.transform * c for c in corners])  # rotated ones too
+        _warn_undeclared_fill(ds, band == 0)
     else:
         mask = (ds.dataset_mask(out_shape=out_shape) > 0) & finite
         if not mask.any():
@@ -391,6 +393,39 @@ def _footprint(ds: object) -> shapely.Geometry:
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
     return shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG))
+
+
+#: An image that declares no nodata yet is 0 in every band over at least this share of its
+#: area, joined to its edge (the fill around an orthorectified strip), is warned.
+UNDECLARED_FILL_MIN = 0.01
+
+
+def _warn_undeclared_fill(ds: object, zero: np.ndarray) -> None:
+    """One warning when the pixels 0 in every band, joined to the image edge, cover
+    :data:`UNDECLARED_FILL_MIN` of an image with no nodata, mask or alpha: that fill would be
+    taken for ground seen empty. ``zero``: band 1 == 0 in a decimated read; the other bands
+    are read only when band 1 has such a fill."""
+    from scipy import ndimage
+
+    def edge_joined(mask: np.ndarray) -> np.ndarray:
+        edge = np.zeros_like(mask)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        return ndimage.binary_propagation(mask & edge, mask=mask)
+
+    if edge_joined(zero).mean() < UNDECLARED_FILL_MIN:
+        return
+    if ds.count > 1:
+        zero &= (ds.read(out_shape=(ds.count, *zero.shape)) == 0).all(axis=0)
+    share = edge_joined(zero).mean()
+    if share >= UNDECLARED_FILL_MIN:
+        log.warning(
+            "%s: %.0f %% of the image, along its edges, is 0 in every band but no nodata is "
+            "declared, so it would count as ground seen empty; declare it "
+            "(gdal_edit.py -a_nodata 0 %s)",
+            ds.name,
+            100 * share,
+            ds.name,
+        )
 
 
 def _some_names(paths: Sequence[Path], shown: int = 3) -> str:
