@@ -203,10 +203,17 @@ def test_maxar_and_airbus_product_names_give_the_time(tmp_path, write_raster, na
     assert (scene.time_source, scene.acquired, scene.provider) == ("filename", T0, provider)
 
 
-@pytest.mark.parametrize("times", [None, {"20230731_023512_12_2405_3B_AnalyticMS": T0}])
-def test_a_planet_file_name_says_planet(tmp_path, write_raster, times):
+@pytest.mark.parametrize(
+    ("stem", "times"),
+    [
+        ("20230731_023512_12_2405_3B_AnalyticMS", None),
+        ("20230731_023512_1_2405_3B_AnalyticMS", None),
+        ("20230731_023512_12_2405_3B_AnalyticMS", {"20230731_023512_12_2405_3B_AnalyticMS": T0}),
+    ],
+)
+def test_a_planet_file_name_says_planet(tmp_path, write_raster, stem, times):
     # no metadata sidecar nor mask: the name alone says Planet, whose 4 bands are BGRN
-    image = write_raster(tmp_path / "20230731_023512_12_2405_3B_AnalyticMS.tif", count=4)
+    image = write_raster(tmp_path / f"{stem}.tif", count=4)
     scene = read_scene(image, times=times)
     assert (scene.provider, scene.acquired) == ("planet", T0)
 

@@ -64,8 +64,9 @@ MAXAR_FILENAME_REGEX = re.compile(
 #: Format of :data:`MAXAR_FILENAME_REGEX`'s ``datetime`` group.
 MAXAR_FILENAME_FORMAT = "%y%b%d%H%M%S"
 #: Planet scene assets are named ``<item id>_<1B|3B>_…``, the item id
-#: ``YYYYMMDD_hhmmss[_ff]_<satellite, 4 hex digits>`` (``20230731_023512_12_2405_3B_AnalyticMS``).
-PLANET_FILENAME_REGEX = re.compile(r"(?<!\d)\d{8}_\d{6}(?:_\d{2})?_[0-9a-f]{4}_[13]B_", re.I)
+#: ``YYYYMMDD_hhmmss[_f or _ff]_<satellite, 4 hex digits>``
+#: (``20230731_023512_12_2405_3B_AnalyticMS``, ``20230731_023512_1_2405_3B_Visual``).
+PLANET_FILENAME_REGEX = re.compile(r"(?<!\d)\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-f]{4}_[13]B_", re.I)
 
 #: A ``TIFFTAG_DATETIME`` farther than this from a date-time in the file name is warned.
 TIFFTAG_NAME_TOLERANCE = pd.Timedelta(minutes=5)
