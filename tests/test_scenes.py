@@ -315,6 +315,24 @@ def test_a_scene_without_time_only_when_none_is_required(tmp_path, write_raster)
     assert pd.isna(scene.acquired) and scene.time_source == "none"
 
 
+@pytest.mark.parametrize("crs", ["EPSG:32651", None])
+def test_an_image_without_geotransform_is_refused_without_a_python_warning(tmp_path, crs):
+    import warnings
+
+    import rasterio
+
+    path = tmp_path / "plain_20230731T023512.tif"
+    profile = dict(driver="GTiff", width=8, height=8, count=1, dtype="uint8", crs=crs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: "Dataset has no geotransform"
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(np.ones((1, 8, 8), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SceneError, match=r"plain_20230731T023512.tif: is not georeferenced"):
+            read_scene(path)
+
+
 def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_raster):
     import rasterio
     from rasterio.rpc import RPC

@@ -199,7 +199,8 @@ def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
 @contextlib.contextmanager
 def open_picture(path: Path) -> Iterator[object]:
     """The image at ``path`` opened with rasterio for reading, without rasterio's warning that
-    it has no georeference: plain JPEG/PNG pictures are read knowingly."""
+    it has no georeference: plain JPEG/PNG pictures are read knowingly, and the scan reports
+    an image without one as a :class:`~dwelltime.errors.SceneError`."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 

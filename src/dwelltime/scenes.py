@@ -44,7 +44,7 @@ from dwelltime.formats import (
     walk_folders,
 )
 from dwelltime.io import read_if_path
-from dwelltime.regrid import gsd_metres, mask_to_polygon
+from dwelltime.regrid import gsd_metres, mask_to_polygon, open_picture
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_scenes
 from dwelltime.timesources import (
@@ -275,7 +275,6 @@ def read_scene(
     acquisition time NaT ``acquired`` and ``time_source`` ``"none"`` instead of an error.
     ``times``: as :func:`scan` takes them.
     """
-    import rasterio
     from rasterio.errors import RasterioError
 
     path = Path(path)
@@ -283,13 +282,20 @@ def read_scene(
     if path.is_file() and path.stat().st_size == 0:
         raise SceneError(path, "is empty (0 bytes): a download or copy that did not finish")
     try:
-        with rasterio.open(path) as ds:
+        with open_picture(path) as ds:  # no georeference is reported below, not warned
             if ds.crs is None and ds.gcps[0]:
                 raise SceneError(path, "is georeferenced only by GCPs; warp it first (gdalwarp)")
             if ds.crs is None and ds.rpcs is not None:
                 raise SceneError(
                     path, "is georeferenced only by RPCs (not orthorectified); orthorectify it "
                     "first (gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:…)"
+                )  # fmt: skip
+            if ds.transform.is_identity and ds.rpcs is None:
+                raise SceneError(
+                    path, "is not georeferenced (no geotransform: where its pixels lie is "
+                    "unknown); give it a world file or GeoTIFF tags (gdal_translate -a_ullr "
+                    "ULX ULY LRX LRY -a_srs EPSG:…), or read it in pixel coordinates with "
+                    "`dwelltime detect --gsd METRES`"
                 )  # fmt: skip
             if ds.crs is None:
                 raise SceneError(path, f"has no CRS; {_crs_hint(path)}")

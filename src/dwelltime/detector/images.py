@@ -77,8 +77,8 @@ def detect_image(
 
     spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_size, overlap_px=tile_size // 4)
     try:
-        with open_picture(path) as ds:
-            georeferenced = ds.crs is not None
+        with open_picture(path) as ds:  # a CRS without a geotransform places nothing
+            georeferenced = ds.crs is not None and not ds.transform.is_identity
     except RasterioError as exc:
         raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
     if georeferenced:
