@@ -283,6 +283,36 @@ def test_a_vrt_mosaic_is_one_scene_and_its_tiles_none(tmp_path, write_raster, wr
     assert (scene.acquired, scene.width, scene.height) == (T0, 128, 64)
 
 
+def test_a_maxar_til_is_one_scene_and_its_tiles_none(tmp_path, write_raster):
+    # Maxar's tiled delivery: R1C1, R1C2, and the .TIL listing them, read with the .IMD
+    stem = "23JUL31023512-P1BS{}-050001234010_01_P001"
+    tiles = [
+        write_raster(tmp_path / f"{stem.format('_R1C1')}.TIF"),
+        write_raster(tmp_path / f"{stem.format('_R1C2')}.TIF", origin=(730_517.78, 4_345_043.01)),
+    ]
+    groups = "".join(
+        f'BEGIN_GROUP = TILE_{n}\n\tfilename = "{tile.name}";\n\tULColOffset = {64 * (n - 1)};\n'
+        f"\tULRowOffset = 0;\n\tLRColOffset = {64 * n - 1};\n\tLRRowOffset = 63;\n"
+        f"END_GROUP = TILE_{n}\n"
+        for n, tile in enumerate(tiles, start=1)
+    )
+    (tmp_path / f"{stem.format('')}.TIL").write_text(f"numTiles = 2;\n{groups}END;\n")
+    centre = (730_485.78 + 0.25, 4_345_043.01 - 0.25)  # the IMD places the UL pixel's centre
+    (tmp_path / f"{stem.format('')}.IMD").write_text(
+        _imd("2023-07-31T02:35:12.000000Z").replace(
+            "BEGIN_GROUP = IMAGE_1",
+            "numRows = 64;\nnumColumns = 128;\nbitsPerPixel = 8;\n"
+            f"BEGIN_GROUP = MAP_PROJECTED_PRODUCT\n\tULX = {centre[0]};\n\tULY = {centre[1]};\n"
+            "END_GROUP = MAP_PROJECTED_PRODUCT\nBEGIN_GROUP = IMAGE_1",
+        )
+    )
+    result = scan(tmp_path)
+    assert result.errors == []
+    (scene,) = result.scenes
+    assert (scene.path.suffix, scene.time_source, scene.acquired) == (".TIL", "maxar_imd", T0)
+    assert (scene.width, scene.height, scene.gsd_m) == (128, 64, 0.5)
+
+
 def test_tiles_of_one_acquisition_are_warned(tmp_path, write_raster, caplog):
     stem = "23JUL31023512-P1BS_{}-050001234010_01_P001.TIF"
     write_raster(tmp_path / stem.format("R1C1"))

@@ -1,6 +1,7 @@
 """Which files are imagery, by name: the suffixes every stage that looks for images uses,
 :func:`walk_folders`, how every stage searches a folder for them, and
-:func:`vrt_members`, the files a virtual raster (a mosaic of a product's tiles) stands for.
+:func:`mosaic_members`, the files a mosaic of a product's tiles (``.vrt``, ``.til``) stands
+for.
 
 Raster suffixes are compared in lower case. GDAL (through rasterio) reads them all.
 """
@@ -12,9 +13,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 #: Georeferenced raster formats providers deliver: GeoTIFF/COG, JPEG 2000 (Pléiades, SPOT),
-#: NITF (Maxar and defence archives); and GDAL virtual rasters (``gdalbuildvrt``: one image
-#: of the tiles a product is delivered in, R1C1, R1C2…).
-RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".ntf", ".nitf", ".vrt")
+#: NITF (Maxar and defence archives); and mosaics of the tiles a product is delivered in
+#: (R1C1, R1C2…): :data:`MOSAIC_SUFFIXES`.
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".ntf", ".nitf", ".vrt", ".til")
+#: Mosaics: GDAL virtual rasters (``gdalbuildvrt``) and Maxar tile lists (``.TIL``, read with
+#: the ``.IMD`` beside them).
+MOSAIC_SUFFIXES = (".vrt", ".til")
 #: Plain pictures: georeferenced only by a sidecar (:data:`GEOREFERENCE_SIDECARS`).
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: Every image suffix: what ``detect`` and ``evaluate`` read.
@@ -47,16 +51,16 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
         yield Path(root), sorted(f for f in files if not f.startswith("."))
 
 
-def vrt_members(images: Iterable[Path]) -> set[Path]:
-    """Resolved paths of the files the virtual rasters (``.vrt``) among ``images`` are made
-    of: a mosaic stands for its tiles, which are then no images of their own (counting both
-    would see each aircraft twice). A VRT that cannot be opened names none."""
+def mosaic_members(images: Iterable[Path]) -> set[Path]:
+    """Resolved paths of the files the mosaics (:data:`MOSAIC_SUFFIXES`) among ``images`` are
+    made of: a mosaic stands for its tiles, which are then no images of their own (counting
+    both would see each aircraft twice). A mosaic that cannot be opened names none."""
     import rasterio
     from rasterio.errors import RasterioError
 
     members: set[Path] = set()
     for path in images:
-        if path.suffix.lower() != ".vrt":
+        if path.suffix.lower() not in MOSAIC_SUFFIXES:
             continue
         try:
             with rasterio.open(path) as ds:

@@ -3,8 +3,8 @@ time, CRS, GSD, footprint.
 
 :func:`scan` walks a folder recursively for georeferenced imagery, any case of suffix
 (:mod:`dwelltime.formats`): GeoTIFF/COG, JPEG 2000 (as Pléiades and SPOT deliver), NITF and
-GDAL virtual rasters (``.vrt``: a mosaic of a product's tiles is one scene, the files it is
-made of are not scenes of their own);
+mosaics of a product's tiles (GDAL ``.vrt``, Maxar ``.TIL``: one scene, the files it is made
+of are not scenes of their own);
 PNG and JPEG only with a georeference beside them (a world file such as ``.pgw``/``.jgw``/
 ``.wld``, or ``<name>.aux.xml``). Other PNG/JPEG files are pictures (quicklooks, thumbnails, or
 images for ``dwelltime detect --gsd``): listed in :attr:`ScanResult.pictures` and named in one
@@ -40,7 +40,7 @@ from dwelltime.formats import (
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
-    vrt_members,
+    mosaic_members,
     walk_folders,
 )
 from dwelltime.io import read_if_path
@@ -224,7 +224,7 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
     """The images of a folder, the STAC items among its JSON files (by the image they href)
     and a result holding its pictures without georeference."""
     images, masks, jsons, pictures, archives = _find_files(folder)
-    members = vrt_members(images)
+    members = mosaic_members(images)
     images = [p for p in images if p.resolve() not in members]
     stac_index = stac_items(jsons)
     ids = _scene_ids(images, folder)
