@@ -521,6 +521,16 @@ def test_udm2_mask_is_attached_not_scanned(tmp_path, write_raster):
     assert scene.provider == "planet"
 
 
+@pytest.mark.parametrize("suffix", ["_udm2_clip", "_udm_clip"])
+def test_a_clipped_order_s_mask_is_attached_not_scanned(tmp_path, write_raster, suffix):
+    # Planet orders clipped to an area deliver <id>_3B_AnalyticMS_SR_clip.tif + <id>_3B_udm2_clip
+    image = write_raster(tmp_path / "20230731_023512_12_2405_3B_AnalyticMS_SR_clip.tif")
+    mask = write_raster(tmp_path / f"20230731_023512_12_2405_3B{suffix}.tif", count=8)
+    result = scan(tmp_path)
+    assert [(s.path, s.mask_path) for s in result.scenes] == [(image.resolve(), mask.resolve())]
+    assert result.errors == []
+
+
 def test_scan_is_recursive_case_insensitive_and_sorted(tmp_path, write_raster):
     write_raster(tmp_path / "b" / "deep" / "late_20230802T000000.TIFF")
     write_raster(tmp_path / "a" / "early_20230731T000000.Tif")

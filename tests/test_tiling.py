@@ -162,7 +162,10 @@ def test_nan_fill_of_a_float_image_is_no_data_though_undeclared(
         assert not tile.valid[:, _pixel_x(tile) < X0 + 297].any()
 
 
-@pytest.mark.parametrize(("suffix", "clear", "cloud"), [("_udm2", 1, 0), ("_udm", 0, 2)])
+@pytest.mark.parametrize(
+    ("suffix", "clear", "cloud"),
+    [("_udm2", 1, 0), ("_udm", 0, 2), ("_udm2_clip", 1, 0), ("_udm_clip", 0, 2)],
+)
 def test_provider_mask_makes_cloud_invalid(
     tmp_path, write_raster, airport, aprons, suffix, clear, cloud
 ):

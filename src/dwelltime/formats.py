@@ -29,8 +29,12 @@ GEOREFERENCE_SIDECARS = {
     ".jpg": (".jgw", ".jpgw", ".wld"),
     ".jpeg": (".jgw", ".jpegw", ".wld"),
 }
-#: Stem endings of provider usable-data masks (Planet ``*_udm2.tif``): not scenes.
-MASK_SUFFIXES = ("_udm2", "_udm")
+#: Stem endings of Planet's legacy usable-data masks (``*_udm.tif``, 0 = usable), also as
+#: clipped to an order's area (``*_udm_clip.tif``).
+UDM1_SUFFIXES = ("_udm", "_udm_clip")
+#: Stem endings of provider usable-data masks (Planet ``*_udm2.tif``, band 1 = clear, and
+#: :data:`UDM1_SUFFIXES`; ``_clip`` as clipped orders deliver them): not scenes.
+MASK_SUFFIXES = ("_udm2", "_udm2_clip", *UDM1_SUFFIXES)
 #: Archives providers deliver orders in (compared in lower case): not opened, only named.
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
 

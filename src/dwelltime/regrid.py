@@ -22,6 +22,8 @@ import numpy as np
 import shapely
 from affine import Affine
 
+from dwelltime.formats import UDM1_SUFFIXES
+
 #: Largest side, in pixels, of the decimated read used for the per-scene stretch.
 STRETCH_MAX_PX = 512
 #: Percentiles of valid pixels mapped to 0 and 255 by the per-scene stretch.
@@ -220,12 +222,12 @@ def open_mask(path: Path | None) -> contextlib.AbstractContextManager:
 def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> np.ndarray:
     """(rows, cols) bool: the scene has data there (nodata/mask/alpha; in a float image also
     not NaN, a fill often left undeclared) and, where a provider mask is open, it says clear:
-    Planet UDM2 (``*_udm2``) band 1 == 1, UDM (``*_udm``) == 0."""
+    Planet UDM2 (``*_udm2``) band 1 == 1, UDM (:data:`~dwelltime.formats.UDM1_SUFFIXES`) == 0."""
     valid = read_to_grid(ds, grid)[0] > 0
     if np.dtype(ds.dtypes[0]).kind == "f":
         valid &= np.isfinite(read_to_grid(ds, grid, indexes=[1])[0])
     if provider_mask is not None:
-        udm1 = Path(provider_mask.name).stem.lower().endswith("_udm")
+        udm1 = Path(provider_mask.name).stem.lower().endswith(UDM1_SUFFIXES)
         valid &= read_to_grid(provider_mask, grid, indexes=[1])[0] == (0 if udm1 else 1)
     return valid
 
