@@ -454,6 +454,16 @@ def test_gsd_in_ground_metres_for_web_mercator(tmp_path, write_raster):
     assert read_scene(image).gsd_m == pytest.approx(0.5, rel=0.005)
 
 
+def test_gsd_of_an_image_outside_its_crs_area_is_in_the_crs_metres():
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from dwelltime.scenes import gsd_metres
+
+    utm = CRS.from_epsg(32651)  # a centre with no longitude and latitude: not NaN
+    assert gsd_metres(utm, Affine(0.5, 0, -5e7, 0, -0.5, 0), 64, 64) == 0.5
+
+
 def test_footprint_follows_valid_data(tmp_path, write_raster):
     data = np.full((1, 100, 100), 7, np.uint16)
     full = read_scene(

@@ -171,13 +171,15 @@ def gsd_metres(crs: object, transform: object, width: int, height: int) -> float
     xres = math.hypot(transform.a, transform.d)  # type: ignore[attr-defined]
     yres = math.hypot(transform.b, transform.e)  # type: ignore[attr-defined]
     grid = (xres + yres) / 2 * crs.linear_units_factor[1]  # type: ignore[attr-defined]
-    return float(grid if abs(ground / grid - 1) <= GRID_SCALE_TOLERANCE else ground)
+    unknown = not math.isfinite(ground)  # the centre lies outside the CRS's area of use
+    return float(grid if unknown or abs(ground / grid - 1) <= GRID_SCALE_TOLERANCE else ground)
 
 
 @functools.lru_cache(maxsize=256)
 def _ground_pixel_m(crs_wkt: str, transform: Affine, width: int, height: int) -> float:
     """Mean ground size (metres, WGS84 ellipsoid) of the pixel steps along a row and a column
-    at the image centre. Cached: tiling asks once per window of the same scene."""
+    at the image centre; NaN where the centre has no longitude and latitude. Cached: tiling
+    asks once per window of the same scene."""
     from pyproj import Geod, Transformer
 
     to_lonlat = Transformer.from_crs(crs_wkt, "EPSG:4326", always_xy=True)
