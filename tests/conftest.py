@@ -90,6 +90,51 @@ def write_raster() -> Callable[..., Path]:
     return _write_raster
 
 
+def _write_vrt(path: Path, sources: Sequence[Path]) -> Path:
+    """A GDAL virtual raster mosaicking ``sources`` (north-up GeoTIFFs of one CRS, pixel size
+    and band count), as ``gdalbuildvrt path sources…`` writes it; sources named relative to it."""
+    from xml.sax.saxutils import escape
+
+    import rasterio
+    from affine import Affine
+
+    metas = []
+    for src in sources:
+        with rasterio.open(src) as ds:
+            metas.append((Path(src), ds.transform, ds.width, ds.height, ds.count, ds.crs))
+    t0, count, crs = metas[0][1], metas[0][4], metas[0][5]
+    west = min(t.c for _, t, *_ in metas)
+    north = max(t.f for _, t, *_ in metas)
+    east = max(t.c + w * t.a for _, t, w, *_ in metas)
+    south = min(t.f + h * t.e for _, t, _, h, *_ in metas)
+    width, height = round((east - west) / t0.a), round((south - north) / t0.e)
+    transform = Affine(t0.a, 0.0, west, 0.0, t0.e, north)
+    bands = []
+    for band in range(1, count + 1):
+        simple = "".join(
+            f'<SimpleSource><SourceFilename relativeToVRT="1">{src.name}</SourceFilename>'
+            f"<SourceBand>{band}</SourceBand>"
+            f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+            f'<DstRect xOff="{round((t.c - west) / t0.a)}" yOff="{round((t.f - north) / t0.e)}" '
+            f'xSize="{w}" ySize="{h}"/></SimpleSource>'
+            for src, t, w, h, *_ in metas
+        )
+        bands.append(f'<VRTRasterBand dataType="Byte" band="{band}">{simple}</VRTRasterBand>')
+    gdal_transform = ", ".join(repr(v) for v in transform.to_gdal())
+    Path(path).write_text(
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">'
+        f"<SRS>{escape(crs.to_wkt())}</SRS><GeoTransform>{gdal_transform}</GeoTransform>"
+        f"{''.join(bands)}</VRTDataset>"
+    )
+    return Path(path)
+
+
+@pytest.fixture
+def write_vrt() -> Callable[..., Path]:
+    """Factory writing a mosaic VRT of uint8 GeoTIFFs beside it: ``write_vrt(path, sources)``."""
+    return _write_vrt
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
 

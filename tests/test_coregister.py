@@ -18,7 +18,7 @@ from dwelltime.coregister import (
     highpass,
     masked_shift,
 )
-from dwelltime.scenes import scan
+from dwelltime.scenes import read_scene, scan
 
 X0, Y0 = 730_485.78, 4_345_043.01  # Sunan reference point, UTM 51N (as tests/conftest.py)
 
@@ -101,6 +101,32 @@ def test_coregister_scenes_recovers_known_offsets_within_1_m(shifted_series):
     assert np.ptp(err_x) < 1.0 and np.ptp(err_y) < 1.0
     # the median scene (s1, shift 0 in the middle of both axes) defines the frame
     assert offsets.loc["s1_20230729T030000", ["shift_x_m", "shift_y_m"]].abs().max() < 1.0
+
+
+def test_a_float_scene_with_a_nan_fill_is_coregistered(shifted_series, tmp_path, write_raster):
+    import rasterio
+
+    scenes, aprons, _ = shifted_series
+    with rasterio.open(scenes[0].path) as ds:  # s1, the frame: content at its true place
+        reflectance = ds.read().astype(np.float32) / 255
+    reflectance[:, :, :50] = np.nan  # a NaN fill over the west of the aprons
+    stem, shift = "s4_20230801T030000", (3.5, -2.5)  # off the grid: resampled bilinearly
+    path = write_raster(
+        tmp_path / "float" / f"{stem}.tif",
+        origin=(X0 + shift[0], Y0 + shift[1]),
+        gsd=1.0,
+        shape=reflectance.shape[1:],
+        dtype="float32",
+        data=reflectance,
+        nodata=float("nan"),
+    )
+    site = lookup_airport("ZKPY")
+    offsets = coregister_scenes(
+        [*scenes, read_scene(path)], site, aprons, CoregConfig(max_shift_m=12.0)
+    ).set_index("scene_id")
+    assert offsets.loc[stem, "coreg_status"] == "ok"  # not no_overlap: NaN poisoned the match
+    found = offsets.loc[stem, ["shift_x_m", "shift_y_m"]] - offsets.loc["s1_20230729T030000"]
+    assert found[["shift_x_m", "shift_y_m"]].tolist() == pytest.approx(shift, abs=1.0)
 
 
 def test_coregister_scenes_empty_and_unreadable(shifted_series, tmp_path):

@@ -190,6 +190,40 @@ def test_filename_times(tmp_path, write_raster, name):
     assert (scene.time_source, scene.acquired) == ("filename", T0)
 
 
+@pytest.mark.parametrize(
+    ("name", "provider"),
+    [
+        ("23JUL31023512-P1BS-050001234010_01_P001.TIF", "maxar"),
+        ("23JUL31023512-M2AS_R1C2-050001234010_01_P001.TIF", "maxar"),
+        ("IMG_PHR1A_P_202307310235123_SEN_1234567101-1_R1C1.tif", "unknown"),
+    ],
+)
+def test_maxar_and_airbus_product_names_give_the_time(tmp_path, write_raster, name, provider):
+    scene = read_scene(write_raster(tmp_path / name))
+    assert (scene.time_source, scene.acquired, scene.provider) == ("filename", T0, provider)
+
+
+@pytest.mark.parametrize(
+    ("stem", "times"),
+    [
+        ("20230731_023512_12_2405_3B_AnalyticMS", None),
+        ("20230731_023512_1_2405_3B_AnalyticMS", None),
+        ("20230731_023512_12_2405_3B_AnalyticMS", {"20230731_023512_12_2405_3B_AnalyticMS": T0}),
+    ],
+)
+def test_a_planet_file_name_says_planet(tmp_path, write_raster, stem, times):
+    # no metadata sidecar nor mask: the name alone says Planet, whose 4 bands are BGRN
+    image = write_raster(tmp_path / f"{stem}.tif", count=4)
+    scene = read_scene(image, times=times)
+    assert (scene.provider, scene.acquired) == ("planet", T0)
+
+
+def test_a_run_of_digits_that_is_no_date_is_not_called_one(tmp_path, write_raster):
+    image = write_raster(tmp_path / "tile_02040512.tif")
+    with pytest.raises(SceneError, match="no acquisition time"):
+        read_scene(image)
+
+
 def test_jpeg2000_and_nitf_are_scenes(tmp_path, write_raster):
     write_raster(tmp_path / "pleiades_20230731T023512.jp2", driver="JP2OpenJPEG")
     # NITF 2.1 keeps the image's UTC date-time in IDATIM; UTM corners need ICORDS=N
@@ -225,12 +259,122 @@ def test_pictures_need_a_georeference_beside_them(tmp_path, write_raster, caplog
     assert result.scenes == []
 
 
+def test_a_prj_beside_a_picture_is_named_in_its_error(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "s_20230731T023512.jpg")
+    (tmp_path / "s_20230731T023512.jgw").write_text("0.5\n0\n0\n-0.5\n330000\n4340000\n")
+    (tmp_path / "s_20230731T023512.prj").write_text('PROJCS["WGS_1984_UTM_Zone_51N"]')
+    (error,) = scan(tmp_path).errors
+    assert "GDAL does not read the s_20230731T023512.prj beside it" in error.reason
+    assert "gdal_translate -a_srs s_20230731T023512.prj s_20230731T023512.jpg" in error.reason
+
+
+def test_a_vrt_mosaic_is_one_scene_and_its_tiles_none(tmp_path, write_raster, write_vrt):
+    # a Maxar product delivered in two tiles, mosaicked with gdalbuildvrt beside them
+    stem = "23JUL31023512-P1BS{}-050001234010_01_P001"
+    west = write_raster(tmp_path / f"{stem.format('_R1C1')}.TIF")
+    east = write_raster(tmp_path / f"{stem.format('_R1C2')}.TIF", origin=(730_517.78, 4_345_043.01))
+    mosaic = write_vrt(tmp_path / f"{stem.format('')}.vrt", [west, east])
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [mosaic.resolve()]
+    assert result.errors == []
+    (scene,) = result.scenes
+    assert (scene.acquired, scene.width, scene.height) == (T0, 128, 64)
+
+
+def test_a_maxar_til_is_one_scene_and_its_tiles_none(tmp_path, write_raster):
+    # Maxar's tiled delivery: R1C1, R1C2, and the .TIL listing them, read with the .IMD
+    stem = "23JUL31023512-P1BS{}-050001234010_01_P001"
+    tiles = [
+        write_raster(tmp_path / f"{stem.format('_R1C1')}.TIF"),
+        write_raster(tmp_path / f"{stem.format('_R1C2')}.TIF", origin=(730_517.78, 4_345_043.01)),
+    ]
+    groups = "".join(
+        f'BEGIN_GROUP = TILE_{n}\n\tfilename = "{tile.name}";\n\tULColOffset = {64 * (n - 1)};\n'
+        f"\tULRowOffset = 0;\n\tLRColOffset = {64 * n - 1};\n\tLRRowOffset = 63;\n"
+        f"END_GROUP = TILE_{n}\n"
+        for n, tile in enumerate(tiles, start=1)
+    )
+    (tmp_path / f"{stem.format('')}.TIL").write_text(f"numTiles = 2;\n{groups}END;\n")
+    centre = (730_485.78 + 0.25, 4_345_043.01 - 0.25)  # the IMD places the UL pixel's centre
+    (tmp_path / f"{stem.format('')}.IMD").write_text(
+        _imd("2023-07-31T02:35:12.000000Z").replace(
+            "BEGIN_GROUP = IMAGE_1",
+            "numRows = 64;\nnumColumns = 128;\nbitsPerPixel = 8;\n"
+            f"BEGIN_GROUP = MAP_PROJECTED_PRODUCT\n\tULX = {centre[0]};\n\tULY = {centre[1]};\n"
+            "END_GROUP = MAP_PROJECTED_PRODUCT\nBEGIN_GROUP = IMAGE_1",
+        )
+    )
+    result = scan(tmp_path)
+    assert result.errors == []
+    (scene,) = result.scenes
+    assert (scene.path.suffix, scene.time_source, scene.acquired) == (".TIL", "maxar_imd", T0)
+    assert (scene.width, scene.height, scene.gsd_m) == (128, 64, 0.5)
+
+
+def test_tiles_of_one_acquisition_are_warned(tmp_path, write_raster, caplog):
+    stem = "23JUL31023512-P1BS_{}-050001234010_01_P001.TIF"
+    write_raster(tmp_path / stem.format("R1C1"))
+    write_raster(tmp_path / stem.format("R1C2"), origin=(730_517.78, 4_345_043.01))  # abutting
+    write_raster(tmp_path / "far_20230731T023512.tif", origin=(731_485.78, 4_345_043.01))
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    assert len(result.scenes) == 3
+    assert "2 scenes of one acquisition time (2023-07-31T02:35:12Z) touch" in caplog.text
+    assert stem.format("R1C1")[:-4] + ", " + stem.format("R1C2")[:-4] + ";" in caplog.text
+    assert "far_" not in caplog.text and "gdalbuildvrt" in caplog.text
+
+
+def test_archives_are_named_not_silently_passed_over(tmp_path, write_raster, caplog):
+    write_raster(tmp_path / "a_20230731T023512.tif")
+    for name in ("order_1.zip", "PSScene.ZIP", "maxar.tar.gz"):
+        (tmp_path / name).write_bytes(b"PK")
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    assert len(result.scenes) == 1
+    assert "3 archive(s) are not opened: PSScene.ZIP, maxar.tar.gz, order_1.zip" in caplog.text
+    assert "unpack them" in caplog.text
+
+
 def test_a_scene_without_time_only_when_none_is_required(tmp_path, write_raster):
     image = write_raster(tmp_path / "undated.tif")
     with pytest.raises(SceneError, match="no acquisition time"):
         read_scene(image)
     scene = read_scene(image, require_time=False)  # what detection alone asks
     assert pd.isna(scene.acquired) and scene.time_source == "none"
+
+
+@pytest.mark.parametrize("crs", ["EPSG:32651", None])
+def test_an_image_without_geotransform_is_refused_without_a_python_warning(tmp_path, crs):
+    import warnings
+
+    import rasterio
+
+    path = tmp_path / "plain_20230731T023512.tif"
+    profile = dict(driver="GTiff", width=8, height=8, count=1, dtype="uint8", crs=crs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: "Dataset has no geotransform"
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(np.ones((1, 8, 8), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SceneError, match=r"plain_20230731T023512.tif: is not georeferenced"):
+            read_scene(path)
+
+
+def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_raster):
+    import rasterio
+    from rasterio.rpc import RPC
+
+    image = write_raster(tmp_path / "raw_20230731T023512.tif", crs=None)
+    coeffs = [1.0] + [0.0] * 19
+    with rasterio.open(image, "r+") as ds:  # a raw (L1) product: RPCs, no CRS, no geotransform
+        ds.rpcs = RPC(
+            0, 100, 39.2, 0.01, coeffs, coeffs, 32, 32, 125.6, 0.01, coeffs, coeffs, 32, 32
+        )
+    with pytest.raises(SceneError, match=r"raw_20230731T023512.tif: .*only by RPCs.*gdalwarp -rpc"):
+        read_scene(image)
 
 
 def test_date_only_file_name_is_refused(tmp_path, write_raster):
@@ -244,6 +388,7 @@ def test_bad_files_are_reported_and_scan_goes_on(tmp_path, write_raster):
     truncated = tmp_path / "cut_20230731T023512.tif"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     (tmp_path / "text_20230731T023512.tif").write_text("not an image")
+    (tmp_path / "empty_20230731T023512.tif").write_bytes(b"")
     write_raster(tmp_path / "nocrs_20230731T023512.tif", crs=None)
     write_raster(tmp_path / "notime.tif")
     result = scan(tmp_path)
@@ -252,10 +397,12 @@ def test_bad_files_are_reported_and_scan_goes_on(tmp_path, write_raster):
     assert set(reasons) == {
         "cut_20230731T023512.tif",
         "text_20230731T023512.tif",
+        "empty_20230731T023512.tif",
         "nocrs_20230731T023512.tif",
         "notime.tif",
     }
     assert "truncated" in reasons["cut_20230731T023512.tif"]
+    assert "is empty (0 bytes)" in reasons["empty_20230731T023512.tif"]
     assert "not a readable image" in reasons["text_20230731T023512.tif"]
     assert "no CRS" in reasons["nocrs_20230731T023512.tif"]
     assert "no acquisition time" in reasons["notime.tif"]
@@ -295,6 +442,28 @@ def test_gsd_in_metres_for_epsg4326(tmp_path, write_raster):
     assert scene.gsd_m == pytest.approx(expected, rel=0.01)
 
 
+def test_gsd_in_ground_metres_for_web_mercator(tmp_path, write_raster):
+    from pyproj import Transformer
+
+    # web map tiles come in EPSG:3857, whose metres at 39° N are 1/cos(lat) = 1.29 ground metres
+    origin = Transformer.from_crs(4326, 3857, always_xy=True).transform(125.67, 39.23)
+    grid_m = 0.5 / math.cos(math.radians(39.23))
+    image = write_raster(
+        tmp_path / "x_20230731T023512.tif", crs="EPSG:3857", origin=origin, gsd=grid_m
+    )
+    assert read_scene(image).gsd_m == pytest.approx(0.5, rel=0.005)
+
+
+def test_gsd_of_an_image_outside_its_crs_area_is_in_the_crs_metres():
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from dwelltime.scenes import gsd_metres
+
+    utm = CRS.from_epsg(32651)  # a centre with no longitude and latitude: not NaN
+    assert gsd_metres(utm, Affine(0.5, 0, -5e7, 0, -0.5, 0), 64, 64) == 0.5
+
+
 def test_footprint_follows_valid_data(tmp_path, write_raster):
     data = np.full((1, 100, 100), 7, np.uint16)
     full = read_scene(
@@ -323,6 +492,36 @@ def test_footprint_follows_valid_data(tmp_path, write_raster):
     assert half.footprint.centroid.x > full.footprint.centroid.x
 
 
+def test_an_undeclared_zero_fill_along_the_edges_is_warned(tmp_path, write_raster, caplog):
+    data = np.full((3, 64, 64), 90, np.uint8)
+    data[:, :, :20] = 0  # the fill beside an orthorectified strip, no nodata declared
+    data[:, 30:34, 40:44] = 0  # black inside the image (a shadow) is no fill
+    fill = write_raster(tmp_path / "fill_20230731T023512.tif", data=data)
+    data[1] = 90  # 0 in bands 1 and 3 only: dark ground, not fill
+    dark = write_raster(tmp_path / "dark_20230731T023512.tif", data=data)
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        read_scene(fill)
+        read_scene(dark)
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"{fill}: 31 % of the image, along its edges, is 0 in every band")
+    assert f"gdal_edit.py -a_nodata 0 {fill}" in message
+
+
+def test_footprint_of_a_rotated_image_is_its_outline(tmp_path, write_raster):
+    import geopandas as gpd
+    import rasterio
+    import shapely
+    from affine import Affine
+
+    path = write_raster(tmp_path / "turned_20230731T023512.tif")
+    with rasterio.open(path, "r+") as ds:  # a geotransform turned by 30° about the corner
+        ds.transform = transform = ds.transform * Affine.rotation(30)
+    # the footprint is the turned square, not its bounding box (1.87 times larger)
+    footprint = gpd.GeoSeries([read_scene(path).footprint], crs=4326).to_crs(32651)[0]
+    outline = shapely.Polygon([transform * c for c in ((0, 0), (64, 0), (64, 64), (0, 64))])
+    assert footprint.symmetric_difference(outline).area < 0.01 * outline.area
+
+
 def test_udm2_mask_is_attached_not_scanned(tmp_path, write_raster):
     image = write_raster(tmp_path / "20230731_023512_1234_3B_AnalyticMS_SR.TIF")
     mask = write_raster(tmp_path / "20230731_023512_1234_3B_udm2.tif", count=8)
@@ -330,6 +529,16 @@ def test_udm2_mask_is_attached_not_scanned(tmp_path, write_raster):
     assert scene.path == image.resolve()
     assert scene.mask_path == mask.resolve()
     assert scene.provider == "planet"
+
+
+@pytest.mark.parametrize("suffix", ["_udm2_clip", "_udm_clip"])
+def test_a_clipped_order_s_mask_is_attached_not_scanned(tmp_path, write_raster, suffix):
+    # Planet orders clipped to an area deliver <id>_3B_AnalyticMS_SR_clip.tif + <id>_3B_udm2_clip
+    image = write_raster(tmp_path / "20230731_023512_12_2405_3B_AnalyticMS_SR_clip.tif")
+    mask = write_raster(tmp_path / f"20230731_023512_12_2405_3B{suffix}.tif", count=8)
+    result = scan(tmp_path)
+    assert [(s.path, s.mask_path) for s in result.scenes] == [(image.resolve(), mask.resolve())]
+    assert result.errors == []
 
 
 def test_scan_is_recursive_case_insensitive_and_sorted(tmp_path, write_raster):
@@ -340,6 +549,27 @@ def test_scan_is_recursive_case_insensitive_and_sorted(tmp_path, write_raster):
     result = scan(tmp_path, progress=lambda done, total: calls.append((done, total)))
     assert [s.scene_id for s in result.scenes] == ["early_20230731T000000", "late_20230802T000000"]
     assert calls == [(1, 2), (2, 2)]
+
+
+def test_scan_follows_links_to_folders_once(tmp_path, write_raster):
+    archive = tmp_path / "archive"
+    write_raster(archive / "linked_20230731T000000.tif")
+    folder = tmp_path / "imagery"
+    write_raster(folder / "own_20230801T000000.tif")
+    (folder / "from_archive").symlink_to(archive, target_is_directory=True)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)  # a link loop ends
+    result = scan(folder)
+    assert [s.scene_id for s in result.scenes] == ["linked_20230731T000000", "own_20230801T000000"]
+    assert result.errors == []
+
+
+def test_hidden_files_and_folders_are_not_scanned(tmp_path, write_raster):
+    image = write_raster(tmp_path / "a_20230731T023512.tif")
+    (tmp_path / "._a_20230731T023512.tif").write_bytes(b"\x00\x05\x16\x07" + bytes(80))  # macOS
+    write_raster(tmp_path / ".Trash" / "old_20230801T000000.tif")
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [image.resolve()]
+    assert result.errors == []
 
 
 def _beside(step: int) -> tuple[float, float]:
@@ -476,3 +706,13 @@ def test_a_tifftag_time_far_from_the_file_name_is_used_and_warned(tmp_path, writ
         "2023-07-31T02:35:12Z by 102.4 h; using TIFFTAG_DATETIME"
     )
     assert "--times" in message and "\n" not in message
+
+
+def test_a_tifftag_time_the_file_name_cannot_confirm_is_warned(tmp_path, write_raster, caplog):
+    image = write_raster(tmp_path / "export.tif", tags={"TIFFTAG_DATETIME": "2023:08:04 09:00:00"})
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        scene = read_scene(image)
+    assert (scene.time_source, scene.acquired) == ("gdal_tag", pd.Timestamp("2023-08-04T09:00Z"))
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"{image}: acquisition time 2023-08-04T09:00:00Z from TIFFTAG_DATE")
+    assert "saved" in message and "--times" in message

@@ -148,7 +148,24 @@ def test_nodata_is_invalid_and_black(tmp_path, write_raster, airport, aprons):
         assert (tile.image[:, tile.valid] > 0).all()
 
 
-@pytest.mark.parametrize(("suffix", "clear", "cloud"), [("_udm2", 1, 0), ("_udm", 0, 2)])
+def test_nan_fill_of_a_float_image_is_no_data_though_undeclared(
+    tmp_path, write_raster, airport, aprons
+):
+    data = np.full((3, 200, 200), 0.2, np.float32)
+    data[:, :, :100] = np.nan  # reflectance with a NaN fill and no nodata in the file
+    scene = _scene(write_raster, tmp_path / "s.tif", dtype="float32", data=data)
+    (row,) = scene_coverage(scene, airport, aprons).itertuples()
+    assert row.visible_fraction == pytest.approx(0.5, abs=0.03)  # the NaN half saw nothing
+    footprint = gpd.GeoSeries([scene.footprint], crs=4326).to_crs(airport.crs)[0]
+    assert footprint.area == pytest.approx(300 * 600, rel=0.02)
+    for tile in iter_tiles(scene, airport, aprons, SPEC):
+        assert not tile.valid[:, _pixel_x(tile) < X0 + 297].any()
+
+
+@pytest.mark.parametrize(
+    ("suffix", "clear", "cloud"),
+    [("_udm2", 1, 0), ("_udm", 0, 2), ("_udm2_clip", 1, 0), ("_udm_clip", 0, 2)],
+)
 def test_provider_mask_makes_cloud_invalid(
     tmp_path, write_raster, airport, aprons, suffix, clear, cloud
 ):
@@ -189,6 +206,8 @@ def test_rgb_band_choice(tmp_path, write_raster):
         ({"count": 4}, "unknown", [1, 2, 3]),
         ({"count": 4, "dtype": "uint16"}, "planet", [3, 2, 1]),
         ({"count": 8, "dtype": "uint16"}, "planet", [6, 4, 2]),
+        ({"count": 4, "dtype": "uint16"}, "planetscope", [3, 2, 1]),  # a STAC constellation
+        ({"count": 4, "dtype": "uint16"}, "skysat", [3, 2, 1]),
         (
             {"count": 4, "dtype": "uint16", "descriptions": ["nir", "red", "green", "blue"]},
             "unknown",

@@ -1,13 +1,24 @@
-"""Which files are imagery, by name: the suffixes every stage that looks for images uses.
+"""Which files are imagery, by name: the suffixes every stage that looks for images uses,
+:func:`walk_folders`, how every stage searches a folder for them, and
+:func:`mosaic_members`, the files a mosaic of a product's tiles (``.vrt``, ``.til``) stands
+for.
 
 Raster suffixes are compared in lower case. GDAL (through rasterio) reads them all.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
 #: Georeferenced raster formats providers deliver: GeoTIFF/COG, JPEG 2000 (Pléiades, SPOT),
-#: NITF (Maxar and defence archives).
-RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".ntf", ".nitf")
+#: NITF (Maxar and defence archives); and mosaics of the tiles a product is delivered in
+#: (R1C1, R1C2…): :data:`MOSAIC_SUFFIXES`.
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".ntf", ".nitf", ".vrt", ".til")
+#: Mosaics: GDAL virtual rasters (``gdalbuildvrt``) and Maxar tile lists (``.TIL``, read with
+#: the ``.IMD`` beside them).
+MOSAIC_SUFFIXES = (".vrt", ".til")
 #: Plain pictures: georeferenced only by a sidecar (:data:`GEOREFERENCE_SIDECARS`).
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: Every image suffix: what ``detect`` and ``evaluate`` read.
@@ -18,5 +29,47 @@ GEOREFERENCE_SIDECARS = {
     ".jpg": (".jgw", ".jpgw", ".wld"),
     ".jpeg": (".jgw", ".jpegw", ".wld"),
 }
-#: Stem endings of provider usable-data masks (Planet ``*_udm2.tif``): not scenes.
-MASK_SUFFIXES = ("_udm2", "_udm")
+#: Stem endings of Planet's legacy usable-data masks (``*_udm.tif``, 0 = usable), also as
+#: clipped to an order's area (``*_udm_clip.tif``).
+UDM1_SUFFIXES = ("_udm", "_udm_clip")
+#: Stem endings of provider usable-data masks (Planet ``*_udm2.tif``, band 1 = clear, and
+#: :data:`UDM1_SUFFIXES`; ``_clip`` as clipped orders deliver them): not scenes.
+MASK_SUFFIXES = ("_udm2", "_udm2_clip", *UDM1_SUFFIXES)
+#: Archives providers deliver orders in (compared in lower case): not opened, only named.
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
+
+
+def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
+    """Each directory under ``folder`` (itself included), top down and sorted, with its file
+    names sorted. Links to directories are followed (an imagery folder is often links into an
+    archive), each real directory once, so a link loop ends. Hidden entries (name starting
+    with ``.``) are left out: macOS ``._name.tif`` resource forks, ``.Trash``, ``.git``."""
+    visited: set[str] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited:
+            dirs.clear()
+            continue
+        visited.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        yield Path(root), sorted(f for f in files if not f.startswith("."))
+
+
+def mosaic_members(images: Iterable[Path]) -> set[Path]:
+    """Resolved paths of the files the mosaics (:data:`MOSAIC_SUFFIXES`) among ``images`` are
+    made of: a mosaic stands for its tiles, which are then no images of their own (counting
+    both would see each aircraft twice). A mosaic that cannot be opened names none."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    members: set[Path] = set()
+    for path in images:
+        if path.suffix.lower() not in MOSAIC_SUFFIXES:
+            continue
+        try:
+            with rasterio.open(path) as ds:
+                files = {Path(f).resolve() for f in ds.files}
+        except RasterioError:
+            continue
+        members |= files - {path.resolve()}
+    return members

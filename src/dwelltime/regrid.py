@@ -11,6 +11,7 @@ resampling.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import shapely
 from affine import Affine
+
+from dwelltime.formats import UDM1_SUFFIXES
 
 #: Largest side, in pixels, of the decimated read used for the per-scene stretch.
 STRETCH_MAX_PX = 512
@@ -152,21 +155,40 @@ def _aligned_window(ds: object, grid: Grid) -> object | None:
     return Window(round(col), round(row), grid.shape[1], grid.shape[0])
 
 
+#: A projected CRS whose scale at the image centre is within this fraction of true (UTM and
+#: national grids: 0.1 %) gives its own metres as the GSD; beyond it (Web Mercator: 1/cos(lat),
+#: +29 % at 39° N) the ground metres are given instead.
+GRID_SCALE_TOLERANCE = 0.01
+
+
 def gsd_metres(crs: object, transform: object, width: int, height: int) -> float:
-    """Mean pixel size in metres; for geographic CRSs measured on the WGS84 ellipsoid at the
-    image centre (degrees → metres)."""
+    """Mean pixel size in metres: on the ground (WGS84 ellipsoid, at the image centre) for a
+    geographic CRS (degrees → metres) and for a projected CRS that is not true to scale there
+    (Web Mercator, as web map tiles come), else in the projected CRS's own metres."""
+    ground = _ground_pixel_m(crs.to_wkt(), transform, width, height)  # type: ignore[attr-defined]
+    if crs.is_geographic:  # type: ignore[attr-defined]
+        return ground
     xres = math.hypot(transform.a, transform.d)  # type: ignore[attr-defined]
     yres = math.hypot(transform.b, transform.e)  # type: ignore[attr-defined]
-    if crs.is_geographic:  # type: ignore[attr-defined]
-        from pyproj import Geod
+    grid = (xres + yres) / 2 * crs.linear_units_factor[1]  # type: ignore[attr-defined]
+    unknown = not math.isfinite(ground)  # the centre lies outside the CRS's area of use
+    return float(grid if unknown or abs(ground / grid - 1) <= GRID_SCALE_TOLERANCE else ground)
 
-        lon, lat = transform @ (width / 2, height / 2)  # type: ignore[operator]
-        geod = Geod(ellps="WGS84")
-        xres = geod.inv(lon, lat, lon + xres, lat)[2]
-        yres = geod.inv(lon, lat, lon, lat + yres)[2]
-        return float((xres + yres) / 2)
-    factor = crs.linear_units_factor[1]  # type: ignore[attr-defined]
-    return float((xres + yres) / 2 * factor)
+
+@functools.lru_cache(maxsize=256)
+def _ground_pixel_m(crs_wkt: str, transform: Affine, width: int, height: int) -> float:
+    """Mean ground size (metres, WGS84 ellipsoid) of the pixel steps along a row and a column
+    at the image centre; NaN where the centre has no longitude and latitude. Cached: tiling
+    asks once per window of the same scene."""
+    from pyproj import Geod, Transformer
+
+    to_lonlat = Transformer.from_crs(crs_wkt, "EPSG:4326", always_xy=True)
+    col, row = width / 2, height / 2
+    points = [transform @ p for p in ((col, row), (col + 1, row), (col, row + 1))]
+    (lon0, lat0), *steps = (to_lonlat.transform(x, y) for x, y in points)
+    geod = Geod(ellps="WGS84")
+    sizes = [geod.inv(lon0, lat0, lon, lat)[2] for lon, lat in steps]
+    return float(sum(sizes) / 2)
 
 
 def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
@@ -181,7 +203,8 @@ def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
 @contextlib.contextmanager
 def open_picture(path: Path) -> Iterator[object]:
     """The image at ``path`` opened with rasterio for reading, without rasterio's warning that
-    it has no georeference: plain JPEG/PNG pictures are read knowingly."""
+    it has no georeference: plain JPEG/PNG pictures are read knowingly, and the scan reports
+    an image without one as a :class:`~dwelltime.errors.SceneError`."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 
@@ -199,21 +222,30 @@ def open_mask(path: Path | None) -> contextlib.AbstractContextManager:
 
 
 def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> np.ndarray:
-    """(rows, cols) bool: the scene has data there (nodata/mask/alpha) and, where a provider
-    mask is open, it says clear: Planet UDM2 (``*_udm2``) band 1 == 1, UDM (``*_udm``) == 0."""
+    """(rows, cols) bool: the scene has data there (nodata/mask/alpha; in a float image also
+    not NaN, a fill often left undeclared) and, where a provider mask is open, it says clear:
+    Planet UDM2 (``*_udm2``) band 1 == 1, UDM (:data:`~dwelltime.formats.UDM1_SUFFIXES`) == 0."""
     valid = read_to_grid(ds, grid)[0] > 0
+    if np.dtype(ds.dtypes[0]).kind == "f":
+        valid &= np.isfinite(read_to_grid(ds, grid, indexes=[1])[0])
     if provider_mask is not None:
-        udm1 = Path(provider_mask.name).stem.lower().endswith("_udm")
+        udm1 = Path(provider_mask.name).stem.lower().endswith(UDM1_SUFFIXES)
         valid &= read_to_grid(provider_mask, grid, indexes=[1])[0] == (0 if udm1 else 1)
     return valid
+
+
+#: Providers whose 4-band images are BGRN and 8-band ones SuperDove: Planet, and the
+#: constellations its STAC items name.
+PLANET_PROVIDERS = ("planet", "planetscope", "skysat")
 
 
 def rgb_bands(ds: object, provider: str = "unknown") -> list[int]:
     """1-based band indexes giving red, green, blue.
 
     From colour interpretation or band descriptions when they name red/green/blue; Planet
-    4-band (BGRN) → 3,2,1 and 8-band SuperDove → 6,4,2; else the first three bands; a 1- or
-    2-band image → band 1 three times.
+    (provider ``planet``, or a STAC constellation of :data:`PLANET_PROVIDERS`) 4-band (BGRN)
+    → 3,2,1 and 8-band SuperDove → 6,4,2; else the first three bands; a 1- or 2-band image →
+    band 1 three times.
     """
     for names in (
         [c.name for c in ds.colorinterp],
@@ -221,7 +253,7 @@ def rgb_bands(ds: object, provider: str = "unknown") -> list[int]:
     ):
         if all(c in names for c in ("red", "green", "blue")):
             return [names.index(c) + 1 for c in ("red", "green", "blue")]
-    if provider == "planet" and ds.count in (4, 8):
+    if provider in PLANET_PROVIDERS and ds.count in (4, 8):
         return [3, 2, 1] if ds.count == 4 else [6, 4, 2]
     return [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
 

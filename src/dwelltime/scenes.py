@@ -2,7 +2,9 @@
 time, CRS, GSD, footprint.
 
 :func:`scan` walks a folder recursively for georeferenced imagery, any case of suffix
-(:mod:`dwelltime.formats`): GeoTIFF/COG, JPEG 2000 (as Pléiades and SPOT deliver) and NITF;
+(:mod:`dwelltime.formats`): GeoTIFF/COG, JPEG 2000 (as Pléiades and SPOT deliver), NITF and
+mosaics of a product's tiles (GDAL ``.vrt``, Maxar ``.TIL``: one scene, the files it is made
+of are not scenes of their own);
 PNG and JPEG only with a georeference beside them (a world file such as ``.pgw``/``.jgw``/
 ``.wld``, or ``<name>.aux.xml``). Other PNG/JPEG files are pictures (quicklooks, thumbnails, or
 images for ``dwelltime detect --gsd``): listed in :attr:`ScanResult.pictures` and named in one
@@ -27,24 +29,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
 from dwelltime.errors import SceneError, error_text
 from dwelltime.formats import (
+    ARCHIVE_SUFFIXES,
     GEOREFERENCE_SIDECARS,
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    mosaic_members,
+    walk_folders,
 )
 from dwelltime.io import read_if_path
-from dwelltime.regrid import gsd_metres, mask_to_polygon
+from dwelltime.regrid import gsd_metres, mask_to_polygon, open_picture
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_scenes
 from dwelltime.timesources import (
     NoTimeError,
     TimeInfo,
     acquisition_time,
+    name_provider,
     read_times_csv,
     stac_items,
 )
@@ -69,7 +76,7 @@ class Scene:
     time_source: str  # user|stac|planet_json|planet_xml|maxar_imd|gdal_tag|filename
     provider: str
     crs: str  # "EPSG:nnnn" or WKT
-    gsd_m: float  # metres per pixel, mean of x and y
+    gsd_m: float  # metres per pixel, mean of x and y; ground metres for EPSG:4326 and 3857
     width: int  # pixels
     height: int  # pixels
     count: int  # bands
@@ -137,7 +144,39 @@ def scan(
     _warn_unused_times(times, [src.image for src in sources], base)
     result.scenes = _without_duplicates(result.scenes, result.errors)
     result.scenes.sort(key=lambda s: (s.acquired, s.scene_id))
+    _warn_tiles_of_one_acquisition(result.scenes)
     return result
+
+
+#: Footprints closer than this (degrees, about 1 m) touch.
+TOUCH_DEG = 1e-5
+
+
+def _warn_tiles_of_one_acquisition(scenes: Sequence[Scene]) -> None:
+    """One warning per acquisition time shared by scenes whose footprints touch or overlap:
+    the tiles of one product (R1C1, R1C2…), each a scene of its own, cut the aircraft on
+    their seams; a ``.vrt`` mosaic of them is one scene."""
+    by_time: dict[pd.Timestamp, list[Scene]] = {}
+    for scene in scenes:
+        if not pd.isna(scene.acquired):
+            by_time.setdefault(scene.acquired, []).append(scene)
+    for acquired, group in by_time.items():
+        touching = {
+            s.scene_id
+            for s in group
+            for t in group
+            if s is not t and shapely.dwithin(s.footprint, t.footprint, TOUCH_DEG)
+        }
+        if touching:
+            log.warning(
+                "%d scenes of one acquisition time (%s) touch, tiles of one product: %s; each "
+                "is a scene of its own and aircraft on their seams are cut: mosaic them into "
+                "one .vrt beside them (gdalbuildvrt mosaic.vrt TILE...), whose tiles are then "
+                "not scanned",
+                len(touching),
+                f"{acquired:%Y-%m-%dT%H:%M:%SZ}",
+                ", ".join(sorted(touching)),
+            )
 
 
 #: Two scenes of one acquisition time whose footprints overlap at least this much
@@ -184,16 +223,23 @@ class _Source:
 def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], ScanResult]:
     """The images of a folder, the STAC items among its JSON files (by the image they href)
     and a result holding its pictures without georeference."""
-    images, masks, jsons, pictures = _find_files(folder)
+    images, masks, jsons, pictures, archives = _find_files(folder)
+    members = mosaic_members(images)
+    images = [p for p in images if p.resolve() not in members]
     stac_index = stac_items(jsons)
     ids = _scene_ids(images, folder)
     if pictures:
-        names = ", ".join(p.name for p in pictures[:3]) + (", …" if len(pictures) > 3 else "")
         log.warning(
             "%d PNG/JPEG file(s) with no georeference (world file or .aux.xml) are not scenes: "
             "%s; `dwelltime detect --gsd METRES` reads such images in pixel coordinates",
             len(pictures),
-            names,
+            _some_names(pictures),
+        )
+    if archives:
+        log.warning(
+            "%d archive(s) are not opened: %s; unpack them into the folder to scan their images",
+            len(archives),
+            _some_names(archives),
         )
     sources = [_Source(p, ids[p], _mask_for(p, masks)) for p in images]
     return sources, stac_index, ScanResult(pictures=pictures)
@@ -229,17 +275,30 @@ def read_scene(
     acquisition time NaT ``acquired`` and ``time_source`` ``"none"`` instead of an error.
     ``times``: as :func:`scan` takes them.
     """
-    import rasterio
     from rasterio.errors import RasterioError
 
     path = Path(path)
     times = read_if_path(times, read_times_csv)
+    if path.is_file() and path.stat().st_size == 0:
+        raise SceneError(path, "is empty (0 bytes): a download or copy that did not finish")
     try:
-        with rasterio.open(path) as ds:
+        with open_picture(path) as ds:  # no georeference is reported below, not warned
             if ds.crs is None and ds.gcps[0]:
                 raise SceneError(path, "is georeferenced only by GCPs; warp it first (gdalwarp)")
+            if ds.crs is None and ds.rpcs is not None:
+                raise SceneError(
+                    path, "is georeferenced only by RPCs (not orthorectified); orthorectify it "
+                    "first (gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:…)"
+                )  # fmt: skip
+            if ds.transform.is_identity and ds.rpcs is None:
+                raise SceneError(
+                    path, "is not georeferenced (no geotransform: where its pixels lie is "
+                    "unknown); give it a world file or GeoTIFF tags (gdal_translate -a_ullr "
+                    "ULX ULY LRX LRY -a_srs EPSG:…), or read it in pixel coordinates with "
+                    "`dwelltime detect --gsd METRES`"
+                )  # fmt: skip
             if ds.crs is None:
-                raise SceneError(path, "has no CRS; assign one (gdal_edit.py -a_srs EPSG:…)")
+                raise SceneError(path, f"has no CRS; {_crs_hint(path)}")
             footprint = _footprint(ds)
             tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
             gsd = gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
@@ -257,7 +316,7 @@ def read_scene(
         info = TimeInfo(pd.NaT, "none")
     except ValueError as e:
         raise SceneError(path, str(e)) from None
-    provider = info.provider
+    provider = info.provider if info.provider != "unknown" else name_provider(path)
     if provider == "unknown" and mask_path is not None:
         provider = "planet"
     return Scene(
@@ -275,6 +334,18 @@ def read_scene(
         cloud_fraction=info.cloud_fraction,
         mask_path=mask_path.resolve() if mask_path else None,
         footprint=footprint,
+    )
+
+
+def _crs_hint(path: Path) -> str:
+    """How to give ``path`` a CRS: from the ``.prj`` beside it, which GDAL reads for no
+    PNG/JPEG/TIFF, else by EPSG code."""
+    prj = next((p for p in map(path.with_suffix, (".prj", ".PRJ")) if p.is_file()), None)
+    if prj is None:
+        return "assign one (gdal_edit.py -a_srs EPSG:…)"
+    return (
+        f"GDAL does not read the {prj.name} beside it: write a GeoTIFF with it "
+        f"(gdal_translate -a_srs {prj.name} {path.name} {path.stem}_georef.tif)"
     )
 
 
@@ -311,31 +382,73 @@ def _footprint(ds: object) -> shapely.Geometry:
     scale = max(ds.width, ds.height) / FOOTPRINT_MAX_PX
     out_shape = (max(1, round(ds.height / max(scale, 1))), max(1, round(ds.width / max(scale, 1))))
     try:
-        ds.read(1, out_shape=out_shape)
+        band = ds.read(1, out_shape=out_shape)
     except RasterioIOError:
         raise SceneError(ds.name, "pixel data cannot be read (truncated or corrupt file)") from None
-    if all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
-        outline = shapely.box(*ds.bounds)
+    finite = np.isfinite(band)  # NaN: no data, declared or not
+    if finite.all() and all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
+        corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
+        outline = shapely.Polygon([ds.transform * c for c in corners])  # rotated ones too
+        _warn_undeclared_fill(ds, band == 0)
     else:
-        mask = ds.dataset_mask(out_shape=out_shape)
+        mask = (ds.dataset_mask(out_shape=out_shape) > 0) & finite
         if not mask.any():
             raise SceneError(ds.name, "holds no valid pixels (all nodata)")
         step = ds.transform @ ds.transform.scale(ds.width / out_shape[1], ds.height / out_shape[0])
-        outline = mask_to_polygon(mask > 0, step).simplify(abs(step.a))
+        outline = mask_to_polygon(mask, step).simplify(abs(step.a))
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
     return shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG))
 
 
-def _find_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
-    """Images, provider masks, JSON files and pictures without georeference under ``folder``,
-    sorted."""
-    images, masks, jsons, pictures = [], [], [], []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
+#: An image that declares no nodata yet is 0 in every band over at least this share of its
+#: area, joined to its edge (the fill around an orthorectified strip), is warned.
+UNDECLARED_FILL_MIN = 0.01
+
+
+def _warn_undeclared_fill(ds: object, zero: np.ndarray) -> None:
+    """One warning when the pixels 0 in every band, joined to the image edge, cover
+    :data:`UNDECLARED_FILL_MIN` of an image with no nodata, mask or alpha: that fill would be
+    taken for ground seen empty. ``zero``: band 1 == 0 in a decimated read; the other bands
+    are read only when band 1 has such a fill."""
+    from scipy import ndimage
+
+    def edge_joined(mask: np.ndarray) -> np.ndarray:
+        edge = np.zeros_like(mask)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        return ndimage.binary_propagation(mask & edge, mask=mask)
+
+    if edge_joined(zero).mean() < UNDECLARED_FILL_MIN:
+        return
+    if ds.count > 1:
+        zero &= (ds.read(out_shape=(ds.count, *zero.shape)) == 0).all(axis=0)
+    share = edge_joined(zero).mean()
+    if share >= UNDECLARED_FILL_MIN:
+        log.warning(
+            "%s: %.0f %% of the image, along its edges, is 0 in every band but no nodata is "
+            "declared, so it would count as ground seen empty; declare it "
+            "(gdal_edit.py -a_nodata 0 %s)",
+            ds.name,
+            100 * share,
+            ds.name,
+        )
+
+
+def _some_names(paths: Sequence[Path], shown: int = 3) -> str:
+    """The first ``shown`` file names of ``paths``, joined, with "…" when there are more."""
+    return ", ".join(p.name for p in paths[:shown]) + (", …" if len(paths) > shown else "")
+
+
+def _find_files(
+    folder: Path,
+) -> tuple[list[Path], list[Path], list[Path], list[Path], list[Path]]:
+    """Images, provider masks, JSON files, pictures without georeference and archives under
+    ``folder`` (:func:`dwelltime.formats.walk_folders`: links to folders followed), sorted."""
+    images, masks, jsons, pictures, archives = [], [], [], [], []
+    for root, files in walk_folders(folder):
         lower = {name.lower() for name in files}
-        for name in sorted(files):
-            p = Path(root) / name
+        for name in files:
+            p = root / name
             suffix = p.suffix.lower()
             if suffix in RASTER_SUFFIXES:
                 is_mask = p.stem.lower().endswith(MASK_SUFFIXES)
@@ -344,7 +457,9 @@ def _find_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], list[
                 (images if _georeferenced(name.lower(), lower) else pictures).append(p)
             elif suffix == ".json":
                 jsons.append(p)
-    return images, masks, jsons, pictures
+            elif name.lower().endswith(ARCHIVE_SUFFIXES):
+                archives.append(p)
+    return images, masks, jsons, pictures, archives
 
 
 def _georeferenced(name: str, siblings: set[str]) -> bool:

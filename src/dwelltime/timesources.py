@@ -12,8 +12,10 @@
    ``NITF_IDATIM`` (NITF 2.1 image date-time, "CCYYMMDDhhmmss" UTC), else ``TIFFTAG_DATETIME``
    ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC). The TIFF spec makes
    ``TIFFTAG_DATETIME`` the file's save time, so where the file name holds a date-time more
-   than :data:`TIFFTAG_NAME_TOLERANCE` away, one warning names both (the tag is still used).
-7. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX`. A name
+   than :data:`TIFFTAG_NAME_TOLERANCE` away, one warning names both, and where it holds none,
+   one warning says the time rests on the tag alone (the tag is still used).
+7. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX` (and
+   :data:`MAXAR_FILENAME_REGEX` for Maxar product names). A name
    with a date but no time of day is rejected (midnight would bias dwell times by up to a day).
 
 Times without a zone are read as UTC. The first source that yields a time wins; a sidecar
@@ -22,6 +24,7 @@ that exists but cannot be parsed is logged as a warning and the next source is t
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -42,13 +45,28 @@ from dwelltime.stac import local_path
 log = logging.getLogger(__name__)
 
 #: A date and a time of day in a file name: 20230731T023512, 20230731_023512,
-#: 2023-07-31T02:35:12 (separators optional; not inside a longer run of digits).
+#: 2023-07-31T02:35:12 (separators optional; years 19xx or 20xx; not inside a longer run of
+#: digits), the time perhaps followed by one digit of tenths of a second, as Airbus names
+#: Pléiades and SPOT products (``IMG_PHR1A_P_202307310235125_SEN_…``).
 FILENAME_REGEX = re.compile(
-    r"(?<!\d)(?P<date>\d{4}-?\d{2}-?\d{2})"
-    r"(?:[T_ -]?(?P<time>\d{2}:?\d{2}:?\d{2}))?(?!\d)"
+    r"(?<!\d)(?P<date>(?:19|20)\d{2}-?\d{2}-?\d{2})"
+    r"(?:[T_ -]?(?P<time>\d{2}:?\d{2}:?\d{2})\d?)?(?!\d)"
 )
 #: Format of the ``date`` and ``time`` groups once separators are removed.
 FILENAME_FORMAT = "%Y%m%d%H%M%S"
+#: Maxar/DigitalGlobe product names start with the acquisition date-time as YYMONDDhhmmss,
+#: UTC (``23AUG01020512-P1BS-…``, tiles ``23AUG01020512-P1BS_R1C1-…``).
+MAXAR_FILENAME_REGEX = re.compile(
+    r"(?<![A-Z0-9])(?P<datetime>\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)\d{8})"
+    r"(?!\d)",
+    re.IGNORECASE,
+)
+#: Format of :data:`MAXAR_FILENAME_REGEX`'s ``datetime`` group.
+MAXAR_FILENAME_FORMAT = "%y%b%d%H%M%S"
+#: Planet scene assets are named ``<item id>_<1B|3B>_…``, the item id
+#: ``YYYYMMDD_hhmmss[_f or _ff]_<satellite, 4 hex digits>``
+#: (``20230731_023512_12_2405_3B_AnalyticMS``, ``20230731_023512_1_2405_3B_Visual``).
+PLANET_FILENAME_REGEX = re.compile(r"(?<!\d)\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-f]{4}_[13]B_", re.I)
 
 #: A ``TIFFTAG_DATETIME`` farther than this from a date-time in the file name is warned.
 TIFFTAG_NAME_TOLERANCE = pd.Timedelta(minutes=5)
@@ -268,14 +286,24 @@ def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
 
 
 def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
-    """One warning when ``image``'s name holds a date-time more than
-    :data:`TIFFTAG_NAME_TOLERANCE` from its ``TIFFTAG_DATETIME`` (``tag_time``, UTC), which
-    the TIFF spec makes the file's save time: the tag is used, as the order of trust says."""
+    """One warning when ``image``'s name holds no date-time to confirm its
+    ``TIFFTAG_DATETIME`` (``tag_time``, UTC), which the TIFF spec makes the file's save time,
+    or one more than :data:`TIFFTAG_NAME_TOLERANCE` from it: the tag is used, as the order of
+    trust says."""
     try:
         named = filename_time(image)
     except NoTimeError:
+        named = None
+    if named is None:
+        log.warning(
+            "%s: acquisition time %s from TIFFTAG_DATETIME alone, which TIFF writers often set "
+            "to the time the file was saved; if it is not when the image was taken, give the "
+            "time with --times CSV",
+            image,
+            f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
+        )
         return
-    if named is None or abs(named.acquired - tag_time) <= TIFFTAG_NAME_TOLERANCE:
+    if abs(named.acquired - tag_time) <= TIFFTAG_NAME_TOLERANCE:
         return
     log.warning(
         "%s: TIFFTAG_DATETIME %s differs from the file name's %s by %.1f h; using "
@@ -288,12 +316,27 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
     )
 
 
+def name_provider(image: Path) -> str:
+    """``"planet"`` or ``"maxar"`` when the file name follows that provider's naming
+    (:data:`PLANET_FILENAME_REGEX`, :data:`MAXAR_FILENAME_REGEX`), else ``"unknown"``."""
+    if PLANET_FILENAME_REGEX.search(image.stem):
+        return "planet"
+    return "maxar" if MAXAR_FILENAME_REGEX.search(image.stem) else "unknown"
+
+
 def filename_time(image: Path) -> TimeInfo | None:
-    """Time from the file name (:data:`FILENAME_REGEX`). NoTimeError for a date-only name."""
+    """Time from the file name: a Maxar product name (:data:`MAXAR_FILENAME_REGEX`), else
+    :data:`FILENAME_REGEX`. NoTimeError for a name with a date but no time of day."""
+    maxar = MAXAR_FILENAME_REGEX.search(image.stem)
+    if maxar is not None:
+        with contextlib.suppress(ValueError):
+            when = datetime.strptime(maxar["datetime"].upper(), MAXAR_FILENAME_FORMAT)
+            return TimeInfo(to_utc(when), "filename", "maxar")
     date_only = None
     for m in FILENAME_REGEX.finditer(image.stem):
         if m["time"] is None:
-            date_only = date_only or m["date"]
+            if _is_date(m["date"]):
+                date_only = date_only or m["date"]
             continue
         digits = re.sub(r"\D", "", m["date"] + m["time"])
         try:
@@ -306,6 +349,15 @@ def filename_time(image: Path) -> TimeInfo | None:
             "dwell times by up to a day, so give the time with --times CSV (path,acquired)"
         )
     return None
+
+
+def _is_date(text: str) -> bool:
+    """Whether ``text`` (``20230731`` or ``2023-07-31``) is a calendar date."""
+    try:
+        datetime.strptime(text.replace("-", ""), "%Y%m%d")
+    except ValueError:
+        return False
+    return True
 
 
 def _parse(value: object, where: Path, what: str) -> pd.Timestamp | None:

@@ -32,6 +32,21 @@ def test_plain_image_needs_gsd_and_writes_pixel_layer(tmp_path, tiny_weights):
     assert made["detector"]["precision"] in ("bf16", "fp32", "int8")
 
 
+def test_a_tiff_with_a_crs_but_no_geotransform_is_a_plain_image(tmp_path, tiny_weights):
+    import warnings
+
+    tif = tmp_path / "export.tif"
+    profile = dict(driver="GTiff", width=64, height=64, count=3, dtype="uint8", crs="EPSG:32651")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: "Dataset has no geotransform"
+        with rasterio.open(tif, "w", **profile) as ds:
+            ds.write(np.full((3, 64, 64), 90, np.uint8))
+    args = ["-q", "detect", str(tif), "--weights", str(tiny_weights), "--tile-size", "64"]
+    done = CliRunner().invoke(main, [*args, "--gsd", "0.5", "--out", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "out" / "detections_pixels.csv").is_file()
+
+
 def test_plain_images_with_and_without_aircraft_make_one_layer(tmp_path, tiny_weights, monkeypatch):
     """A folder where one image has no aircraft: the empty frame must not turn the
     ``acquired`` column (NaT for plain images) into objects, which GeoPackage cannot write."""

@@ -17,6 +17,24 @@ def test_folders_give_their_images_without_masks(tmp_path):
     assert errors == []
 
 
+def test_links_to_folders_are_followed(tmp_path):
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "a.tif").write_bytes(b"")
+    (tmp_path / "imagery").mkdir()
+    (tmp_path / "imagery" / "linked").symlink_to(tmp_path / "archive", target_is_directory=True)
+    found, errors = collect([tmp_path / "imagery"])
+    assert [p.relative_to(tmp_path / "imagery").as_posix() for p in found] == ["linked/a.tif"]
+    assert errors == []
+
+
+def test_a_vrt_mosaic_stands_for_its_tiles(tmp_path, write_raster, write_vrt):
+    tiles = [write_raster(tmp_path / "r1c1.tif"), write_raster(tmp_path / "r1c2.tif")]
+    write_vrt(tmp_path / "mosaic.vrt", tiles)
+    found, errors = collect([tmp_path])
+    assert [p.name for p in found] == ["mosaic.vrt"]
+    assert errors == []
+
+
 def test_a_stac_item_collection_gives_its_items_images(tmp_path):
     def item(item_id, href):
         return {"type": "Feature", "id": item_id, "properties": {}, "assets": {"d": {"href": href}}}

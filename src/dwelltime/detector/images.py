@@ -12,7 +12,7 @@ import pandas as pd
 
 from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import SceneError
-from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
+from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, mosaic_members, walk_folders
 from dwelltime.stac import is_item_file, item_scenes
 
 #: Layer of detections in original-image pixels (no CRS).
@@ -22,17 +22,22 @@ PIXEL_LAYER = "detections_pixels"
 def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
     """Image files among ``paths`` and the inputs that give none. Folders are searched
     recursively for images (sorted; suffixes of :data:`dwelltime.formats.IMAGE_SUFFIXES`,
-    usable-data masks such as ``*_udm2.tif`` left out); a STAC ItemCollection JSON gives its
-    items' local images (:mod:`dwelltime.stac`; an item without one is an error)."""
+    usable-data masks such as ``*_udm2.tif`` and the tiles of a ``.vrt``/``.til`` mosaic left
+    out); a STAC ItemCollection JSON gives its items' local images (:mod:`dwelltime.stac`; an
+    item without one is an error)."""
     files: list[Path] = []
     errors: list[SceneError] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.lower().endswith(MASK_SUFFIXES)
+            found = sorted(
+                root / name
+                for root, names in walk_folders(path)
+                for name in names
+                if name.lower().endswith(IMAGE_SUFFIXES)
+                and not Path(name).stem.lower().endswith(MASK_SUFFIXES)
             )
+            members = mosaic_members(found)  # a mosaic's tiles are read through it
+            files += [p for p in found if p.resolve() not in members]
         elif is_item_file(path):
             try:
                 found, unusable = item_scenes(path)
@@ -72,8 +77,8 @@ def detect_image(
 
     spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_size, overlap_px=tile_size // 4)
     try:
-        with open_picture(path) as ds:
-            georeferenced = ds.crs is not None
+        with open_picture(path) as ds:  # a CRS without a geotransform places nothing
+            georeferenced = ds.crs is not None and not ds.transform.is_identity
     except RasterioError as exc:
         raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
     if georeferenced:

@@ -19,7 +19,6 @@ import ast
 import csv
 import logging
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 from dwelltime.errors import LabelError
 from dwelltime.evaluation.objects import Objects, make_objects
 from dwelltime.footprints import box_corners
-from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
+from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, walk_folders
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +79,9 @@ def find_labelled_images(folder: Path) -> Discovery:
 
 
 def _images(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(files):
-            p = Path(root) / name
+    for root, files in walk_folders(folder):
+        for name in files:
+            p = root / name
             if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.lower().endswith(MASK_SUFFIXES):
                 yield p
 
