@@ -225,3 +225,11 @@ def test_the_record_names_the_inputs_and_the_sha256_of_each_file(tmp_path, write
     assert records[0]["flights"] is False  # as before: whether a flight log tightened bounds
     written = [write_provenance(tmp_path / str(i), r).read_bytes() for i, r in enumerate(records)]
     assert written[0] == written[1]
+
+
+def test_a_result_shows_as_one_summary_line_not_five_frames(tmp_path, detector):
+    (tmp_path / "broken.tif").write_bytes(b"not a tiff")
+    result = pipeline.run(tmp_path, "ZKPY", detector=detector)
+    line = "ZKPY Pyongyang International Airport: 0 scenes, 0 detections, 0 stays"
+    assert result.summary() == f"{line}, 1 input(s) skipped"
+    assert repr(result) == f"<RunResult {line}, 1 input(s) skipped>"

@@ -42,7 +42,7 @@ Progress = Callable[[str, int, int], None]
 RESULT_LAYERS: tuple[str, ...] = ("scenes", "aprons", "coverage", "detections", "stays")
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """Everything one run produced, as frames with the columns of :mod:`dwelltime.schema`.
 
@@ -63,6 +63,21 @@ class RunResult:
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """The frames to write, by layer name (:data:`RESULT_LAYERS`)."""
         return {name: getattr(self, name) for name in RESULT_LAYERS}
+
+    def summary(self) -> str:
+        """One line: the airport and how many scenes, detections and stays the run has, and
+        how many inputs it skipped, e.g. ``"ZKPY Pyongyang …: 10 scenes, 65 detections, 9
+        stays"`` (what ``dwelltime run`` prints above its table)."""
+        text = (
+            f"{self.airport.icao} {self.airport.name}: {len(self.scenes)} scenes, "
+            f"{len(self.detections)} detections, {len(self.stays)} stays"
+        )
+        return f"{text}, {len(self.errors)} input(s) skipped" if self.errors else text
+
+    def __repr__(self) -> str:
+        """The :meth:`summary`, not five frames and the provenance record in full (what a
+        notebook shows for ``result``)."""
+        return f"<RunResult {self.summary()}>"
 
 
 def run(
