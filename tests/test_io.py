@@ -11,7 +11,14 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from dwelltime.errors import OutputExistsError
-from dwelltime.io import FORMATS, GPKG_NAME, output_paths, read_layer, write_layers
+from dwelltime.io import (
+    FORMATS,
+    GPKG_NAME,
+    layer_names,
+    output_paths,
+    read_layer,
+    write_layers,
+)
 from dwelltime.linking import link_stays
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 
@@ -157,6 +164,17 @@ def test_overwrite_removes_the_layers_files_in_the_other_formats(tmp_path, layer
     write_layers(only, stays, formats=("gpkg",))
     write_layers(only, stays, formats=("csv",), overwrite=True)
     assert not (only / GPKG_NAME).exists()  # its one layer would disagree with stays.csv
+
+
+def test_overwriting_some_layers_of_a_geopackage_keeps_its_others(tmp_path, layers, caplog):
+    """`dwelltime link run/ --out run/ --overwrite` rewrites the stays, not the run's aprons."""
+    write_layers(tmp_path, {"stays": layers["stays"], "detections": layers["detections"]})
+    fewer = layers["stays"].iloc[:1]
+    write_layers(tmp_path, {"stays": fewer}, formats=("gpkg",), overwrite=True)
+    assert sorted(layer_names(tmp_path)) == ["detections", "stays"]
+    assert len(read_layer(tmp_path, "stays")) == 1
+    assert len(read_layer(tmp_path, "detections")) == len(layers["detections"])
+    assert "kept its detections layer(s), from an earlier run" in caplog.text
 
 
 def test_a_failed_write_leaves_no_file(tmp_path, layers, monkeypatch):

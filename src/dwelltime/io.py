@@ -18,7 +18,8 @@
 
 Existing files are never replaced unless ``overwrite=True``; with it, the files dwelltime
 writes for the same layers in the other formats are removed (:func:`stale_paths`), so a folder
-never holds tables of two runs. Every file is written under a
+never holds tables of two runs, and an existing GeoPackage keeps the layers not written now
+(with a warning naming them). Every file is written under a
 temporary name in the same folder and renamed when complete, so a killed run leaves no half file.
 Limits of the formats: GeoPackage and GeoJSON keep times to the millisecond; a missing string
 in CSV reads back as ``""``.
@@ -32,6 +33,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -94,9 +96,9 @@ def write_layers(
 
     A layer with no CRS (image pixels) is written in no GeoJSON, which is lon/lat; a warning
     names it. Raises :class:`OutputExistsError` naming the first existing file (nothing is
-    written then) unless ``overwrite``; with ``overwrite`` the GeoPackage is replaced as a
-    whole and the :func:`stale_paths` are removed once the new files are written (one log
-    line each).
+    written then) unless ``overwrite``; with ``overwrite`` the GeoPackage's layers of these
+    names are replaced (its other layers are kept, with a warning naming them) and the
+    :func:`stale_paths` are removed once the new files are written (one log line each).
     """
     unmapped = [name for name, frame in layers.items() if frame.crs is None]
     paths = output_paths(Path(out_dir), list(layers), formats, unmapped=unmapped)
@@ -105,6 +107,7 @@ def write_layers(
     out_dir.mkdir(parents=True, exist_ok=True)
     if "gpkg" in formats and layers:
         with atomic_write(out_dir / GPKG_NAME) as tmp:
+            _keep_other_layers(out_dir / GPKG_NAME, tmp, list(layers))
             for name, frame in layers.items():
                 schema = json.dumps(_schema(frame))
                 frame.to_file(tmp, layer=name, driver="GPKG", layer_metadata={_SCHEMA_KEY: schema})
@@ -135,6 +138,18 @@ def write_layers(
             path.unlink()
             log.info("removed %s: an earlier run's, in a format not written now", path)
     return paths
+
+
+def _keep_other_layers(gpkg: Path, tmp: Path, layers: Sequence[str]) -> None:
+    """Start ``tmp`` as a copy of the existing ``gpkg`` when that holds layers other than
+    ``layers`` (a run's detections beside the scenes ``scan`` rewrites), so that writing
+    ``layers`` over it loses none of them; a warning names the layers kept."""
+    if not gpkg.exists():
+        return
+    others = sorted(set(layer_names(gpkg)) - set(layers))
+    if others:
+        shutil.copyfile(gpkg, tmp)
+        log.warning("%s: kept its %s layer(s), from an earlier run", gpkg, ", ".join(others))
 
 
 def stale_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) -> list[Path]:
