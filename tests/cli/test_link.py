@@ -106,6 +106,23 @@ def test_the_relinked_record_has_absolute_paths_and_the_flights_file(saved, tmp_
     assert made["inputs"]["flights"] == {"path": str(flights), "sha256": sha256}
 
 
+def test_relinking_with_other_settings_than_the_run_says_so(saved):
+    from dwelltime.linking import LinkConfig
+    from dwelltime.pipeline import link_provenance
+
+    made = link_provenance(LinkConfig(max_gap_h=24.0), flights=True, type_filter="IL62")
+    (saved.parent / "run.json").write_text(json.dumps(made))
+    result = _link(saved)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"note: {saved.parent / 'run.json'} was linked with other settings, so these stays may "
+        "differ from its: max_gap_h 24.0 → 72.0; flight log used → none; type filter IL62 → none"
+    ) in result.stderr
+    made = link_provenance(LinkConfig(), flights=False, type_filter=None)
+    (saved.parent / "run.json").write_text(json.dumps(made))
+    assert "note:" not in _link(saved).stderr  # the run's own settings: its stays again
+
+
 def test_existing_outputs_need_overwrite(saved, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
