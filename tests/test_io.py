@@ -95,6 +95,17 @@ def test_every_layer_round_trips(tmp_path, layers, fmt):
             assert_geodataframe_equal(back, frame.reset_index(drop=True))
 
 
+def test_an_empty_geopackage_layer_declares_its_geometry_type(tmp_path, layers):
+    """A run with no stays still gives QGIS a point layer, not one of "Unknown" geometry."""
+    import pyogrio
+
+    empty = {name: layers[name].iloc[:0] for name in ("detections", "coverage", "stays")}
+    write_layers(tmp_path, empty, formats=("gpkg",))
+    found = {str(name): str(kind) for name, kind in pyogrio.list_layers(tmp_path / GPKG_NAME)}
+    assert found == {"detections": "Polygon", "coverage": "MultiPolygon", "stays": "Point"}
+    assert_geodataframe_equal(read_layer(tmp_path, "stays"), empty["stays"])
+
+
 def test_times_read_back_as_utc(tmp_path, layers):
     write_layers(tmp_path, layers)
     stays = read_layer(tmp_path, "stays")

@@ -2,7 +2,8 @@
 
 ``write_layers`` writes, in one output folder:
 
-* ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS;
+* ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS (an empty
+  layer declares its geometry type all the same: :data:`~dwelltime.schema.LAYER_GEOMETRY_TYPES`);
 * ``<layer>.csv`` — geometry as WKT in the frame's CRS, times ISO 8601 UTC with ``Z``;
 * ``<layer>.geojson`` (on request) — RFC 7946, so reprojected to EPSG:4326; a layer with
   ``x``/``y`` gains ``xy_crs`` naming their CRS (:func:`with_xy_crs`), as they stay in it; a
@@ -43,7 +44,7 @@ import pandas as pd
 import shapely
 
 from dwelltime.errors import OutputExistsError
-from dwelltime.schema import XY_CRS_COLUMN
+from dwelltime.schema import LAYER_GEOMETRY_TYPES, XY_CRS_COLUMN
 
 GPKG_NAME = "dwelltime.gpkg"
 PROVENANCE_NAME = "run.json"
@@ -109,8 +110,14 @@ def write_layers(
         with atomic_write(out_dir / GPKG_NAME) as tmp:
             _keep_other_layers(out_dir / GPKG_NAME, tmp, list(layers))
             for name, frame in layers.items():
-                schema = json.dumps(_schema(frame))
-                frame.to_file(tmp, layer=name, driver="GPKG", layer_metadata={_SCHEMA_KEY: schema})
+                frame.to_file(
+                    tmp,
+                    layer=name,
+                    driver="GPKG",
+                    layer_metadata={_SCHEMA_KEY: json.dumps(_schema(frame))},
+                    # declared where no row shows it: an empty layer of GDAL's "Unknown" type
+                    geometry_type=LAYER_GEOMETRY_TYPES.get(name) if frame.empty else None,
+                )
     for name, frame in layers.items():
         own = _layer_formats(formats, mapped=name not in unmapped)
         if "geojson" in formats and name in unmapped:
