@@ -123,6 +123,22 @@ def test_relinking_with_other_settings_than_the_run_says_so(saved):
     assert "note:" not in _link(saved).stderr  # the run's own settings: its stays again
 
 
+def test_formats_may_be_listed_in_one_option(saved, tmp_path):
+    from dwelltime.cli.options import OUTPUT_FORMATS
+    from dwelltime.io import FORMATS
+
+    assert OUTPUT_FORMATS == FORMATS
+    out = tmp_path / "out"
+    assert (
+        _link(saved, "--out", out, "--format", "gpkg, GeoJSON", "--format", "gpkg").exit_code == 0
+    )
+    assert {"dwelltime.gpkg", "stays.geojson"} <= {p.name for p in out.iterdir()}
+    assert not (out / "stays.csv").exists()
+    result = _link(saved, "--out", out, "--format", "gpkg,shp")
+    assert result.exit_code == 2
+    assert "'shp': choose from gpkg, csv, geojson, parquet (several: --format gpkg" in result.output
+
+
 def test_existing_outputs_need_overwrite(saved, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
