@@ -229,11 +229,13 @@ def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
 
     ``path``: a ``dwelltime.gpkg`` (or the folder holding it) with ``layer``, or one
     ``.csv`` / ``.geojson`` / ``.parquet`` file written by :func:`write_layers` (``layer`` is
-    then ignored). GeoJSON comes back in EPSG:4326, everything else in the CRS written.
+    then ignored); a folder written without GeoPackage (``--format csv``) gives the layer's
+    own file there (Parquet, CSV, else GeoJSON). GeoJSON comes back in EPSG:4326, everything
+    else in the CRS written.
     """
     path = Path(path)
     if path.is_dir():
-        path = path / GPKG_NAME
+        path = _layer_file(path, layer)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file; write it with write_layers() first")
     suffix = path.suffix.lower()
@@ -261,11 +263,31 @@ def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
 
 
 def layer_names(path: Path) -> list[str]:
-    """The layers of a GeoPackage (``path`` or the ``dwelltime.gpkg`` in folder ``path``)."""
+    """The layers of a GeoPackage (``path`` or the ``dwelltime.gpkg`` in folder ``path``); of
+    a folder without one, the layers that have a file of their own there (``stays.csv``…)."""
     import pyogrio
 
     path = Path(path)
+    if path.is_dir() and not (path / GPKG_NAME).exists():
+        return sorted({f.name.split(".")[0] for fmt in FORMATS[1:] for f in path.glob(f"*.{fmt}")})
     return [str(n) for n in pyogrio.list_layers(path / GPKG_NAME if path.is_dir() else path)[:, 0]]
+
+
+def _layer_file(folder: Path, layer: str | None) -> Path:
+    """The file of ``layer`` in an output folder: its GeoPackage, or where the folder has
+    none, the layer's Parquet, CSV or (lon/lat) GeoJSON file, the first there is;
+    FileNotFoundError naming what was looked for when there is neither."""
+    gpkg = folder / GPKG_NAME
+    if gpkg.exists() or layer is None:
+        return gpkg
+    own = [folder / f"{layer}.{fmt}" for fmt in ("parquet", "csv", "geojson")]
+    found = [f for f in own if f.exists()]
+    if not found:
+        raise FileNotFoundError(
+            f"{folder}: no {GPKG_NAME}, nor {layer}.parquet, .csv or .geojson: "
+            "not a folder dwelltime wrote"
+        )
+    return found[0]
 
 
 def ensure_writable(paths: Sequence[Path], *, overwrite: bool = False) -> None:

@@ -139,6 +139,19 @@ def test_formats_may_be_listed_in_one_option(saved, tmp_path):
     assert "'shp': choose from gpkg, csv, geojson, parquet (several: --format gpkg" in result.output
 
 
+def test_a_run_folder_written_without_geopackage_is_linked_from_its_csv(tmp_path):
+    sightings = [("s1", 100.0, "IL62"), ("s2", 100.0, "IL62"), ("s0", 400.0, "TU20")]
+    write_layers(tmp_path / "run", frames(sightings), formats=("csv",))  # run --format csv
+    result = _link(tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("3 detections in 5 scenes → 2 stays")
+    result = _link(tmp_path)  # nothing there: says what it looked for
+    assert result.exit_code == 2
+    assert f"{tmp_path}: no dwelltime.gpkg, nor detections.parquet, .csv or .geojson" in " ".join(
+        result.output.split()
+    )
+
+
 def test_existing_outputs_need_overwrite(saved, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

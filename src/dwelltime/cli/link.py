@@ -54,7 +54,8 @@ def link(
     formats: tuple[str, ...],
     overwrite: bool,
 ) -> None:
-    """Link the saved detections of DETECTIONS (a dwelltime.gpkg, or its folder) into stays.
+    """Link the saved detections of DETECTIONS (a dwelltime.gpkg, or its folder; a folder
+    written with --format csv or parquet is read from those files) into stays.
 
     Reads the 'detections' and 'coverage' layers written by `dwelltime run` (`detect`
     writes no coverage, which says what each image saw empty), links sightings across dates
