@@ -11,7 +11,14 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from dwelltime.errors import OutputExistsError
-from dwelltime.io import FORMATS, GPKG_NAME, output_paths, read_layer, write_layers
+from dwelltime.io import (
+    FORMATS,
+    GPKG_NAME,
+    layer_names,
+    output_paths,
+    read_layer,
+    write_layers,
+)
 from dwelltime.linking import link_stays
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 
@@ -88,6 +95,17 @@ def test_every_layer_round_trips(tmp_path, layers, fmt):
             assert_geodataframe_equal(back, frame.reset_index(drop=True))
 
 
+def test_an_empty_geopackage_layer_declares_its_geometry_type(tmp_path, layers):
+    """A run with no stays still gives QGIS a point layer, not one of "Unknown" geometry."""
+    import pyogrio
+
+    empty = {name: layers[name].iloc[:0] for name in ("detections", "coverage", "stays")}
+    write_layers(tmp_path, empty, formats=("gpkg",))
+    found = {str(name): str(kind) for name, kind in pyogrio.list_layers(tmp_path / GPKG_NAME)}
+    assert found == {"detections": "Polygon", "coverage": "MultiPolygon", "stays": "Point"}
+    assert_geodataframe_equal(read_layer(tmp_path, "stays"), empty["stays"])
+
+
 def test_times_read_back_as_utc(tmp_path, layers):
     write_layers(tmp_path, layers)
     stays = read_layer(tmp_path, "stays")
@@ -157,6 +175,17 @@ def test_overwrite_removes_the_layers_files_in_the_other_formats(tmp_path, layer
     write_layers(only, stays, formats=("gpkg",))
     write_layers(only, stays, formats=("csv",), overwrite=True)
     assert not (only / GPKG_NAME).exists()  # its one layer would disagree with stays.csv
+
+
+def test_overwriting_some_layers_of_a_geopackage_keeps_its_others(tmp_path, layers, caplog):
+    """`dwelltime link run/ --out run/ --overwrite` rewrites the stays, not the run's aprons."""
+    write_layers(tmp_path, {"stays": layers["stays"], "detections": layers["detections"]})
+    fewer = layers["stays"].iloc[:1]
+    write_layers(tmp_path, {"stays": fewer}, formats=("gpkg",), overwrite=True)
+    assert sorted(layer_names(tmp_path)) == ["detections", "stays"]
+    assert len(read_layer(tmp_path, "stays")) == 1
+    assert len(read_layer(tmp_path, "detections")) == len(layers["detections"])
+    assert "kept its detections layer(s), from an earlier run" in caplog.text
 
 
 def test_a_failed_write_leaves_no_file(tmp_path, layers, monkeypatch):

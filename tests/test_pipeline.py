@@ -227,3 +227,25 @@ def test_the_record_names_the_inputs_and_the_sha256_of_each_file(tmp_path, write
     assert records[0]["flights"] is False  # as before: whether a flight log tightened bounds
     written = [write_provenance(tmp_path / str(i), r).read_bytes() for i, r in enumerate(records)]
     assert written[0] == written[1]
+
+
+def test_a_result_shows_as_one_summary_line_not_five_frames(tmp_path, detector):
+    (tmp_path / "broken.tif").write_bytes(b"not a tiff")
+    result = pipeline.run(tmp_path, "ZKPY", detector=detector)
+    line = "ZKPY Pyongyang International Airport: 0 scenes, 0 detections, 0 stays"
+    assert result.summary() == f"{line}, 1 input(s) skipped"
+    assert repr(result) == f"<RunResult {line}, 1 input(s) skipped>"
+
+
+def test_overwriting_a_run_removes_its_figures_that_the_new_result_lacks(
+    tmp_path, write_raster, detector
+):
+    """An earlier run's scene.png beside a result with no scene would show what it did not see."""
+    write_raster(tmp_path / "imagery" / "zkpy_20230731T023512.tif")
+    out = tmp_path / "out"
+    first = pipeline.run(tmp_path / "imagery", "ZKPY", detector=detector, coregister=False)
+    assert out / "scene.png" in pipeline.write_result(first, out)
+    (tmp_path / "none").mkdir()
+    empty = pipeline.run(tmp_path / "none", "ZKPY", detector=detector)
+    pipeline.write_result(empty, out, overwrite=True)
+    assert not (out / "scene.png").exists() and (out / "timeline.png").exists()

@@ -111,6 +111,15 @@ def test_empty_stays_give_a_figure_saying_so(frames):
     assert "no stays" in [t.get_text() for t in fig.axes[0].texts]
 
 
+def test_a_timeline_of_nothing_names_no_airport_and_stays_without_scenes_say_so(frames):
+    stays, cover, dets = frames
+    ax = plot_timeline(stays.iloc[:0], cover.iloc[:0], dets.iloc[:0]).axes[0]
+    assert ax.get_title() == "Stays — 0 stay(s)"
+    ax = plot_timeline(stays, cover.iloc[:0], dets.iloc[:0]).axes[0]
+    assert ax.get_title() == "Stays at ZKPY — 2 stay(s)"
+    assert [t.get_text() for t in ax.texts] == ["no scenes to place the stays on (empty coverage)"]
+
+
 def test_row_labels_give_the_estimate_or_the_open_minimum(frames):
     stays, cover, dets = frames
     ax = plot_timeline(stays, cover, dets).axes[0]

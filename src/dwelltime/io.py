@@ -2,7 +2,8 @@
 
 ``write_layers`` writes, in one output folder:
 
-* ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS;
+* ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS (an empty
+  layer declares its geometry type all the same: :data:`~dwelltime.schema.LAYER_GEOMETRY_TYPES`);
 * ``<layer>.csv`` — geometry as WKT in the frame's CRS, times ISO 8601 UTC with ``Z``;
 * ``<layer>.geojson`` (on request) — RFC 7946, so reprojected to EPSG:4326; a layer with
   ``x``/``y`` gains ``xy_crs`` naming their CRS (:func:`with_xy_crs`), as they stay in it; a
@@ -18,7 +19,8 @@
 
 Existing files are never replaced unless ``overwrite=True``; with it, the files dwelltime
 writes for the same layers in the other formats are removed (:func:`stale_paths`), so a folder
-never holds tables of two runs. Every file is written under a
+never holds tables of two runs, and an existing GeoPackage keeps the layers not written now
+(with a warning naming them). Every file is written under a
 temporary name in the same folder and renamed when complete, so a killed run leaves no half file.
 Limits of the formats: GeoPackage and GeoJSON keep times to the millisecond; a missing string
 in CSV reads back as ``""``.
@@ -32,6 +34,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -41,7 +44,7 @@ import pandas as pd
 import shapely
 
 from dwelltime.errors import OutputExistsError
-from dwelltime.schema import XY_CRS_COLUMN
+from dwelltime.schema import LAYER_GEOMETRY_TYPES, XY_CRS_COLUMN
 
 GPKG_NAME = "dwelltime.gpkg"
 PROVENANCE_NAME = "run.json"
@@ -94,9 +97,9 @@ def write_layers(
 
     A layer with no CRS (image pixels) is written in no GeoJSON, which is lon/lat; a warning
     names it. Raises :class:`OutputExistsError` naming the first existing file (nothing is
-    written then) unless ``overwrite``; with ``overwrite`` the GeoPackage is replaced as a
-    whole and the :func:`stale_paths` are removed once the new files are written (one log
-    line each).
+    written then) unless ``overwrite``; with ``overwrite`` the GeoPackage's layers of these
+    names are replaced (its other layers are kept, with a warning naming them) and the
+    :func:`stale_paths` are removed once the new files are written (one log line each).
     """
     unmapped = [name for name, frame in layers.items() if frame.crs is None]
     paths = output_paths(Path(out_dir), list(layers), formats, unmapped=unmapped)
@@ -105,9 +108,16 @@ def write_layers(
     out_dir.mkdir(parents=True, exist_ok=True)
     if "gpkg" in formats and layers:
         with atomic_write(out_dir / GPKG_NAME) as tmp:
+            _keep_other_layers(out_dir / GPKG_NAME, tmp, list(layers))
             for name, frame in layers.items():
-                schema = json.dumps(_schema(frame))
-                frame.to_file(tmp, layer=name, driver="GPKG", layer_metadata={_SCHEMA_KEY: schema})
+                frame.to_file(
+                    tmp,
+                    layer=name,
+                    driver="GPKG",
+                    layer_metadata={_SCHEMA_KEY: json.dumps(_schema(frame))},
+                    # declared where no row shows it: an empty layer of GDAL's "Unknown" type
+                    geometry_type=LAYER_GEOMETRY_TYPES.get(name) if frame.empty else None,
+                )
     for name, frame in layers.items():
         own = _layer_formats(formats, mapped=name not in unmapped)
         if "geojson" in formats and name in unmapped:
@@ -135,6 +145,18 @@ def write_layers(
             path.unlink()
             log.info("removed %s: an earlier run's, in a format not written now", path)
     return paths
+
+
+def _keep_other_layers(gpkg: Path, tmp: Path, layers: Sequence[str]) -> None:
+    """Start ``tmp`` as a copy of the existing ``gpkg`` when that holds layers other than
+    ``layers`` (a run's detections beside the scenes ``scan`` rewrites), so that writing
+    ``layers`` over it loses none of them; a warning names the layers kept."""
+    if not gpkg.exists():
+        return
+    others = sorted(set(layer_names(gpkg)) - set(layers))
+    if others:
+        shutil.copyfile(gpkg, tmp)
+        log.warning("%s: kept its %s layer(s), from an earlier run", gpkg, ", ".join(others))
 
 
 def stale_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) -> list[Path]:
@@ -207,11 +229,13 @@ def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
 
     ``path``: a ``dwelltime.gpkg`` (or the folder holding it) with ``layer``, or one
     ``.csv`` / ``.geojson`` / ``.parquet`` file written by :func:`write_layers` (``layer`` is
-    then ignored). GeoJSON comes back in EPSG:4326, everything else in the CRS written.
+    then ignored); a folder written without GeoPackage (``--format csv``) gives the layer's
+    own file there (Parquet, CSV, else GeoJSON). GeoJSON comes back in EPSG:4326, everything
+    else in the CRS written.
     """
     path = Path(path)
     if path.is_dir():
-        path = path / GPKG_NAME
+        path = _layer_file(path, layer)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file; write it with write_layers() first")
     suffix = path.suffix.lower()
@@ -239,11 +263,31 @@ def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
 
 
 def layer_names(path: Path) -> list[str]:
-    """The layers of a GeoPackage (``path`` or the ``dwelltime.gpkg`` in folder ``path``)."""
+    """The layers of a GeoPackage (``path`` or the ``dwelltime.gpkg`` in folder ``path``); of
+    a folder without one, the layers that have a file of their own there (``stays.csv``…)."""
     import pyogrio
 
     path = Path(path)
+    if path.is_dir() and not (path / GPKG_NAME).exists():
+        return sorted({f.name.split(".")[0] for fmt in FORMATS[1:] for f in path.glob(f"*.{fmt}")})
     return [str(n) for n in pyogrio.list_layers(path / GPKG_NAME if path.is_dir() else path)[:, 0]]
+
+
+def _layer_file(folder: Path, layer: str | None) -> Path:
+    """The file of ``layer`` in an output folder: its GeoPackage, or where the folder has
+    none, the layer's Parquet, CSV or (lon/lat) GeoJSON file, the first there is;
+    FileNotFoundError naming what was looked for when there is neither."""
+    gpkg = folder / GPKG_NAME
+    if gpkg.exists() or layer is None:
+        return gpkg
+    own = [folder / f"{layer}.{fmt}" for fmt in ("parquet", "csv", "geojson")]
+    found = [f for f in own if f.exists()]
+    if not found:
+        raise FileNotFoundError(
+            f"{folder}: no {GPKG_NAME}, nor {layer}.parquet, .csv or .geojson: "
+            "not a folder dwelltime wrote"
+        )
+    return found[0]
 
 
 def ensure_writable(paths: Sequence[Path], *, overwrite: bool = False) -> None:

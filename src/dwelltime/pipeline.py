@@ -42,7 +42,7 @@ Progress = Callable[[str, int, int], None]
 RESULT_LAYERS: tuple[str, ...] = ("scenes", "aprons", "coverage", "detections", "stays")
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """Everything one run produced, as frames with the columns of :mod:`dwelltime.schema`.
 
@@ -66,6 +66,21 @@ class RunResult:
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """The frames to write, by layer name (:data:`RESULT_LAYERS`)."""
         return {name: getattr(self, name) for name in RESULT_LAYERS}
+
+    def summary(self) -> str:
+        """One line: the airport and how many scenes, detections and stays the run has, and
+        how many inputs it skipped, e.g. ``"ZKPY Pyongyang …: 10 scenes, 65 detections, 9
+        stays"`` (what ``dwelltime run`` prints above its table)."""
+        text = (
+            f"{self.airport.icao} {self.airport.name}: {len(self.scenes)} scenes, "
+            f"{len(self.detections)} detections, {len(self.stays)} stays"
+        )
+        return f"{text}, {len(self.errors)} input(s) skipped" if self.errors else text
+
+    def __repr__(self) -> str:
+        """The :meth:`summary`, not five frames and the provenance record in full (what a
+        notebook shows for ``result``)."""
+        return f"<RunResult {self.summary()}>"
 
 
 def run(
@@ -344,7 +359,9 @@ def write_result(
     ``coverage.png``, ``scene.png``, ``chips.png``: :func:`dwelltime.plot.report_figures`)
     and, when it has one, its provenance (``run.json``: :func:`dwelltime.io.write_provenance`)
     to ``out_dir``; refuses to replace existing files unless ``overwrite``, with which the
-    layers' files in the other formats are removed (:func:`dwelltime.io.stale_paths`)."""
+    layers' files in the other formats (:func:`dwelltime.io.stale_paths`) and an earlier
+    run's figures and ``run.json`` that this result has none of (``scene.png`` of a run
+    with scenes, when this one has none) are removed, one log line each."""
     from dwelltime.io import ensure_writable, write_layers, write_provenance
     from dwelltime.plot import report_figures
 
@@ -354,9 +371,15 @@ def write_result(
     paths = write_layers(out_dir, result.layers(), formats=formats, overwrite=overwrite)
     for path, figure in zip(pngs, figures.values(), strict=True):
         figure.savefig(path, dpi=120, bbox_inches="tight")
-    if not result.provenance:
-        return [*paths, *pngs]
-    return [*paths, *pngs, write_provenance(out_dir, result.provenance)]
+    paths += pngs
+    if result.provenance:
+        paths.append(write_provenance(out_dir, result.provenance))
+    if overwrite:
+        for path in sorted(set(result_paths(out_dir, formats)) - set(paths)):
+            if path.exists():
+                path.unlink()
+                log.info("removed %s: an earlier run's, this result has none", path)
+    return paths
 
 
 def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> list[Path]:

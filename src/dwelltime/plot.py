@@ -695,10 +695,11 @@ def plot_timeline(
     ax = fig.add_subplot()
     airports = sorted(set(stays["airport"].astype(str)) | set(coverage["airport"].astype(str)))
     shown = f"{n} stay(s)" if n == total else f"{n} longest of {total} stays"
-    ax.set_title(f"Stays at {', '.join(airports) or 'no airport'} — {shown}")
+    where = f" at {', '.join(airports)}" if airports else ""
+    ax.set_title(f"Stays{where} — {shown}")
     ax.set_xlabel("time (UTC)")
     if n == 0 or scenes.empty:
-        _say(ax, "no stays")
+        _say(ax, "no scenes to place the stays on (empty coverage)" if n else "no stays")
         return fig
 
     visible = stay_visibility(stays, coverage, config or LinkConfig()).reindex(

@@ -90,6 +90,18 @@ STAY_COLUMNS: tuple[str, ...] = (
 #: or airports are combined (``all_stays``): the CRS of x/y, e.g. "EPSG:32651" (str).
 XY_CRS_COLUMN = "xy_crs"
 
+#: Geometry type of each result layer, by layer name: a GeoPackage layer declares it even
+#: with no rows (GDAL would say "Unknown"), so GIS software draws an empty layer as it draws
+#: a full one. Coverage mixes Polygon and MultiPolygon, which GDAL stores as MultiPolygon.
+LAYER_GEOMETRY_TYPES: dict[str, str] = {
+    "scenes": "Polygon",
+    "aprons": "Polygon",
+    "coverage": "MultiPolygon",
+    "detections": "Polygon",
+    "stays": "Point",
+    "all_stays": "Point",
+}
+
 #: Columns of the contracts above that hold UTC timestamps, and their dtype.
 TIME_COLUMNS = frozenset(
     {"acquired", "first_seen", "last_seen", "last_absent_before", "first_absent_after"}

@@ -108,6 +108,52 @@ def test_the_relinked_record_has_absolute_paths_and_the_flights_file(saved, tmp_
     assert made["inputs"]["flights"] == {"path": str(flights), "sha256": sha256}
 
 
+def test_relinking_with_other_settings_than_the_run_says_so(saved):
+    from dwelltime.linking import LinkConfig
+    from dwelltime.pipeline import link_provenance
+
+    made = link_provenance(LinkConfig(max_gap_h=24.0), flights=True, type_filter="IL62")
+    (saved.parent / "run.json").write_text(json.dumps(made))
+    result = _link(saved)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"note: {saved.parent / 'run.json'} was linked with other settings, so these stays may "
+        "differ from its: max_gap_h 24.0 → 72.0; flight log used → none; type filter IL62 → none"
+    ) in result.stderr
+    made = link_provenance(LinkConfig(), flights=False, type_filter=None)
+    (saved.parent / "run.json").write_text(json.dumps(made))
+    assert "note:" not in _link(saved).stderr  # the run's own settings: its stays again
+
+
+def test_formats_may_be_listed_in_one_option(saved, tmp_path):
+    from dwelltime.cli.options import OUTPUT_FORMATS
+    from dwelltime.io import FORMATS
+
+    assert OUTPUT_FORMATS == FORMATS
+    out = tmp_path / "out"
+    assert (
+        _link(saved, "--out", out, "--format", "gpkg, GeoJSON", "--format", "gpkg").exit_code == 0
+    )
+    assert {"dwelltime.gpkg", "stays.geojson"} <= {p.name for p in out.iterdir()}
+    assert not (out / "stays.csv").exists()
+    result = _link(saved, "--out", out, "--format", "gpkg,shp")
+    assert result.exit_code == 2
+    assert "'shp': choose from gpkg, csv, geojson, parquet (several: --format gpkg" in result.output
+
+
+def test_a_run_folder_written_without_geopackage_is_linked_from_its_csv(tmp_path):
+    sightings = [("s1", 100.0, "IL62"), ("s2", 100.0, "IL62"), ("s0", 400.0, "TU20")]
+    write_layers(tmp_path / "run", frames(sightings), formats=("csv",))  # run --format csv
+    result = _link(tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("3 detections in 5 scenes → 2 stays")
+    result = _link(tmp_path)  # nothing there: says what it looked for
+    assert result.exit_code == 2
+    assert f"{tmp_path}: no dwelltime.gpkg, nor detections.parquet, .csv or .geojson" in " ".join(
+        result.output.split()
+    )
+
+
 def test_existing_outputs_need_overwrite(saved, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

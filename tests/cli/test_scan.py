@@ -46,6 +46,15 @@ def test_scan_prints_a_table(folder):
     assert "2 scenes, 0 files skipped" in result.stdout
 
 
+def test_a_crs_without_epsg_code_is_named_not_spelled_out_in_wkt(tmp_path, write_raster):
+    tmerc = "+proj=tmerc +lon_0=125 +x_0=500000 +ellps=WGS84 +units=m"
+    write_raster(tmp_path / "local_20230731T023512.tif", crs=tmerc, origin=(558000, 4343000))
+    result = _scan(tmp_path)
+    assert result.exit_code == 0, result.output
+    row = result.stdout.splitlines()[2]
+    assert "Transverse Mercator, no EPSG code" in row and len(row) < 140
+
+
 def test_bad_file_is_one_line_and_strict_fails(folder):
     (folder / "broken.tif").write_text("not an image")
     result = _scan(folder)

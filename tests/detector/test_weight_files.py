@@ -33,6 +33,12 @@ def test_saved_name_card_and_round_trip(tiny_weights, tiny_model):
         torch.testing.assert_close(model.state_dict()[name], value)
 
 
+def test_a_detector_shows_its_weights_device_and_precision(tiny_weights):
+    """What a notebook shows for it, not "<... Detector object at 0x...>"."""
+    detector = load_detector(tiny_weights, device="cpu", precision="fp32")
+    assert repr(detector) == f"<Detector {tiny_weights.name} on cpu, fp32, 0.5 m/px, 3 classes>"
+
+
 def test_load_detector_from_a_path(tiny_weights):
     detector = load_detector(tiny_weights, device="cpu")
     assert detector.classes == ["IL62", "T204", "unknown"]

@@ -201,8 +201,9 @@ def test_the_detections_layer_of_a_run_output_is_scored(labelled, tmp_path):
     assert result.exit_code == 0, result.output
     assert "More than one layer" not in result.output and recall(result.output) == 1
 
-    write_layers(out, {"scenes": scenes}, formats=("gpkg",), overwrite=True)
-    result = evaluate_saved(labelled, out / "dwelltime.gpkg")
+    scenes_only = tmp_path / "scenes_only"  # overwriting `out` would keep its detections
+    write_layers(scenes_only, {"scenes": scenes}, formats=("gpkg",))
+    result = evaluate_saved(labelled, scenes_only / "dwelltime.gpkg")
     assert result.exit_code == 2 and "has no layer 'detections'" in result.output
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,7 +54,8 @@ def link(
     formats: tuple[str, ...],
     overwrite: bool,
 ) -> None:
-    """Link the saved detections of DETECTIONS (a dwelltime.gpkg, or its folder) into stays.
+    """Link the saved detections of DETECTIONS (a dwelltime.gpkg, or its folder; a folder
+    written with --format csv or parquet is read from those files) into stays.
 
     Reads the 'detections' and 'coverage' layers written by `dwelltime run` (`detect`
     writes no coverage, which says what each image saw empty), links sightings across dates
@@ -64,6 +66,8 @@ def link(
     record and inputs of the run.json beside DETECTIONS, when there is one, with these
     linking settings). With --type, only the stays of that type are printed, drawn and
     written (all aircraft are still linked, and the detections written are all of them).
+    Linking settings, flight log or type filter that differ from that run.json's are named
+    in a note on stderr: with the run's own, the stays are the run's.
 
     \b
     Example:
@@ -126,6 +130,13 @@ def link(
         "relinked_from": str(detections_path.resolve()),
         **link_provenance(config, flights=flights is not None, type_filter=type_filter),
     }
+    changes = changed_settings(made, record)
+    if changes:
+        click.echo(
+            f"note: {source / PROVENANCE_NAME} was linked with other settings, so these "
+            f"stays may differ from its: {'; '.join(changes)}",
+            err=True,
+        )
 
     if flight_log is not None:
         for code in sorted(set(detections["airport"].astype(str))):
@@ -162,3 +173,26 @@ def link(
         figure.savefig(tmp, format="png", dpi=120)
     for path in [*paths, timeline, write_provenance(out, record)]:
         click.echo(f"wrote {path}")
+
+
+def changed_settings(made: Mapping[str, object], record: Mapping[str, object]) -> list[str]:
+    """What a relinking's ``record`` changes from ``made``, the record of the run that wrote
+    the detections (its run.json; empty when there is none): link settings as ``"max_gap_h
+    24.0 → 72.0"``, the flight log and the type filter. Empty: the stays come out as the run's."""
+    if not made:
+        return []
+    before: Mapping[str, object] = made.get("link") or {}  # type: ignore[assignment]
+    now: Mapping[str, object] = record["link"]  # type: ignore[assignment]
+    changes = [
+        f"{key} {before[key]} → {now[key]}" for key in now if before.get(key, now[key]) != now[key]
+    ]
+    if bool(made.get("flights")) != bool(record["flights"]):
+        used = {True: "used", False: "none"}
+        changes.append(
+            f"flight log {used[bool(made.get('flights'))]} → {used[bool(record['flights'])]}"
+        )
+    if made.get("type_filter") != record["type_filter"]:
+        changes.append(
+            f"type filter {made.get('type_filter') or 'none'} → {record['type_filter'] or 'none'}"
+        )
+    return changes

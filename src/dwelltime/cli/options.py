@@ -65,14 +65,36 @@ type_option = click.option(
     "drawn and written. All aircraft are still linked and every detection is written, so "
     "`dwelltime link` can report another type without detecting again.",
 )
+#: The output formats (:data:`dwelltime.io.FORMATS`, not imported: geopandas is slow to load).
+OUTPUT_FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
+
+
+def _format_list(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The formats of every ``--format``, each one name or a comma-separated list
+    (``--format gpkg,geojson``), in order without repeats; an unknown name is a usage error."""
+    names = [n.strip().lower() for value in values for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in OUTPUT_FORMATS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"{', '.join(map(repr, unknown)) or 'none given'}: choose from "
+            f"{', '.join(OUTPUT_FORMATS)} (several: --format gpkg,geojson)",
+            ctx=ctx,
+            param=param,
+        )
+    return tuple(dict.fromkeys(names))
+
+
 formats_option = click.option(
     "--format",
     "formats",
     multiple=True,
-    type=click.Choice(["gpkg", "csv", "geojson", "parquet"]),
+    metavar="[" + "|".join(OUTPUT_FORMATS) + "]",
     default=("gpkg", "csv"),
     show_default=True,
-    help="Output formats; repeat the option for several.",
+    callback=_format_list,
+    help="Output formats: repeat the option or list them, e.g. gpkg,geojson.",
 )
 
 

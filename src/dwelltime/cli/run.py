@@ -76,10 +76,7 @@ def run_and_report(
 
     for err in result.errors:
         click.echo(f"skipped {err}", err=True)
-    click.echo(
-        f"{result.airport.icao} {result.airport.name}: {len(result.scenes)} scenes, "
-        f"{len(result.detections)} detections, {len(result.stays)} stays"
-    )
+    click.echo(result.summary())
     click.echo(stays_table(result.stays, type_filter))
     click.echo(link_rules(result.link_config, flights=flights is not None))
     if out is not None:

@@ -84,7 +84,10 @@ def scan(
         click.echo(f"skipped {err}", err=True)
     frame = scenes_frame(result.scenes)
     if result.scenes:
-        shown = frame.assign(size=frame["width"].astype(str) + "x" + frame["height"].astype(str))
+        shown = frame.assign(
+            size=frame["width"].astype(str) + "x" + frame["height"].astype(str),
+            crs=frame["crs"].map(crs_label),
+        )
         click.echo(format_table(shown, SCAN_TABLE_COLUMNS, headers=SCAN_TABLE_HEADERS))
     pictures = f", {len(result.pictures)} pictures without georeference" if result.pictures else ""
     click.echo(
@@ -102,3 +105,17 @@ def scan(
     unused = len(result.errors) + len(result.pictures)
     if strict and unused:
         raise click.ClickException(f"{unused} file(s) could not be used (--strict)")
+
+
+def crs_label(crs: str) -> str:
+    """A scene's CRS as the table shows it: "EPSG:nnnn" as it is; a WKT (no EPSG code) by
+    its name, or its projection method when it has none, e.g. "Transverse Mercator, no EPSG
+    code", not hundreds of characters (the WKT itself is in the written scenes layer)."""
+    if crs.startswith("EPSG:"):
+        return crs
+    from pyproj import CRS
+
+    parsed = CRS.from_user_input(crs)
+    method = parsed.coordinate_operation.method_name if parsed.coordinate_operation else None
+    name = parsed.name if parsed.name and parsed.name != "unknown" else method or "custom CRS"
+    return f"{name}, no EPSG code"

@@ -206,6 +206,15 @@ class Detector:
         self._streams: dict[str, torch.cuda.Stream] = {}  # CUDA: uploads, decoding and refining
         self._graphed_looks: dict[int, GraphedCall] = {}  # compiled, CUDA: refiner, by chunk size
 
+    def __repr__(self) -> str:
+        """Weights file, device, precision, model GSD (metres/pixel) and class count, e.g.
+        ``<Detector ocnet-….safetensors on cpu, bf16, 0.5 m/px, 26 classes>``."""
+        weights = self.source.get("weights", "network not loaded from a file")
+        return (
+            f"<Detector {weights} on {self.device}, {self.precision}, {self.gsd_m} m/px, "
+            f"{len(self.classes)} classes>"
+        )
+
     def describe(self) -> dict[str, object]:
         """What a result needs to say about the detector that made it: weights file and
         sha256 (when loaded from one), device, precision (in int8 also the engine whose
