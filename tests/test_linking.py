@@ -139,6 +139,17 @@ def test_seen_at_the_edges_is_censored():
     assert math.isnan(first.dwell_max_h) and math.isnan(first.dwell_est_h)
     assert first.dwell_min_h == 12.0
     assert last.censored_end and not last.censored_start and last.end_bounded_by == ""
+    assert (first.start_open_reason, first.end_open_reason) == ("edge", "")
+    assert (last.start_open_reason, last.end_open_reason) == ("", "edge")
+
+
+def test_an_end_no_scene_saw_is_open_because_unseen():
+    # scenes before s2 and after s3 exist, but all clouded over the stand
+    hidden = {s: CLOUD for s in ("s0", "s1", "s4", "s5", "s6", "s7")}
+    stays = link_stays(detections([sighting("s2"), sighting("s3")]), coverage(SCENES, hidden))
+    stay = stays.iloc[0]
+    assert stay["censored_start"] and stay["censored_end"]
+    assert (stay["start_open_reason"], stay["end_open_reason"]) == ("unseen", "unseen")
 
 
 def test_aircraft_of_one_type_side_by_side_stay_distinct():
@@ -220,9 +231,9 @@ def test_an_aircraft_like_it_in_a_scene_of_that_time_leaves_the_end_open():
     cover = coverage({**SCENES, "s4a": 48.0}, hidden={"s3": CLOUD})
     later = {"scene_id": "s4a", "hours": 48.0, "x": 101.0, "y": 100.0, "length_m": 42.0}
     first, second = link_stays(detections([sighting("s1"), sighting("s2"), later]), cover)[
-        ["end_bounded_by", "censored_end"]
+        ["end_bounded_by", "censored_end", "end_open_reason"]
     ].itertuples(index=False)
-    assert first == ("", True) and second == ("s5", False)
+    assert first == ("", True, "occupied") and second == ("s5", False, "")
 
 
 def test_stand_mostly_outside_the_visible_area_is_not_visible():
@@ -345,6 +356,7 @@ def test_long_gap_without_sightings_splits_and_censors_both_sides():
     first, second = link_stays(detections(rows), cover).itertuples()
     assert first.censored_end and second.censored_start
     assert first.start_bounded_by == "a" and second.end_bounded_by == "f"
+    assert (first.end_open_reason, second.start_open_reason) == ("gap", "gap")
     whole = link_stays(detections(rows), cover, LinkConfig(max_gap_h=None, close_after_h=None))
     assert len(whole) == 1 and whole.iloc[0]["dwell_max_h"] == 148.0
 

@@ -73,6 +73,19 @@ def test_open_maximum_and_censored_flags(stays):
     assert "start" in next(line for line in text.splitlines() if "ZKPY-0003" in line)
 
 
+def test_the_censored_column_says_why_an_end_is_open():
+    records = [
+        {**stay("IL62", 0, 36, (None, None)), "start_open_reason": "edge"},
+        {**stay("IL62", 50, 60, (None, 70)), "start_open_reason": "occupied"},
+    ]
+    records[0]["end_open_reason"] = "gap"
+    lines = stays_table(stays_frame(records, "EPSG:32651")).splitlines()
+    assert "both (edge, gap)" in next(line for line in lines if "ZKPY-0001" in line)
+    assert "start (occupied)" in next(line for line in lines if "ZKPY-0002" in line)
+    assert censored_label(True, True, "unseen", "unseen") == "both (unseen)"
+    assert censored_label(False, False, "edge", "") == "-"
+
+
 def test_type_filter_is_case_insensitive(stays):
     text = stays_table(stays, type_filter="il62")
     assert "IL62" in text and "TU20" not in text and "A320" not in text
@@ -95,14 +108,15 @@ def test_cell_helpers():
 
 
 def test_the_rules_under_the_table_say_how_the_stays_were_made_and_bounded():
-    rules, bounds = link_rules(LinkConfig(), flights=False).splitlines()
+    rules, bounds, opened = link_rules(LinkConfig(), flights=False).splitlines()
     assert rules.startswith("rules: a stay ends at 2 visible misses in a row")
     assert "over 72 h apart split (re-joined" in rules and "a tow starts a new stay" in rules
     assert "fitted to this airport's stays (strength 2)" in rules
     assert "flight" not in bounds and "start/end_bounded_by" in bounds
+    assert opened.startswith("open ends: edge = ") and "gap = occupied after over 72 h" in opened
     config = LinkConfig(max_visible_misses=0, max_gap_h=None, link_moves=True, prior_strength=None)
-    rules, bounds = link_rules(config, flights=True).splitlines()
+    rules, bounds, opened = link_rules(config, flights=True).splitlines()
     assert "ends at 1 visible miss in a row" in rules and "no limit on the hours" in rules
     assert "a tow is joined" in rules and "log-uniform prior" in rules
-    assert "or a flight-log row" in bounds
+    assert "or a flight-log row" in bounds and "gap" not in opened
     assert "re-joined" not in link_rules(LinkConfig(rejoin_gaps=False), flights=False)

@@ -72,7 +72,8 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   the gates) with the stay, that scene is the visible absence ``t_a`` / ``t_b``; if a compatible
   aircraft of another stay stands there, we cannot tell whether ours left, so that end is
   censored. A scene taken at the very time of the first (last) sighting bounds nothing
-  (``t_a < t_i``, ``t_b > t_j``): the search goes on past it.
+  (``t_a < t_i``, ``t_b > t_j``): the search goes on past it. Each open end says why
+  (``start_open_reason`` / ``end_open_reason``, :data:`OPEN_REASONS`).
 * **Dwell estimate.** ``dwell_est_h`` is the median dwell given the arrival and departure
   windows under a prior fitted to the airport's own stays (:func:`dwell_priors`,
   :func:`dwelltime.dwell.fitted_prior`: how long stays are here, from all their windows,
@@ -121,7 +122,17 @@ STAY_EXTRA_COLUMNS: tuple[str, ...] = (
     "length_m",  # score-weighted mean length, metres
     "wingspan_m",  # score-weighted mean wingspan, metres
     "score_max",  # best detection score of the stay
+    "start_open_reason",  # why the start is censored (OPEN_REASONS), "" when bounded
+    "end_open_reason",  # why the end is censored (OPEN_REASONS), "" when bounded
 )
+
+#: Why an end of a stay is open (censored), as ``start_open_reason`` / ``end_open_reason`` say.
+OPEN_REASONS: dict[str, str] = {
+    "edge": "the imagery begins (ends) there: no earlier (later) scene of the airport",
+    "unseen": "no earlier (later) scene saw the stand (cloud, nodata, outside the image)",
+    "occupied": "the nearest scene that saw the stand shows a like aircraft of another stay",
+    "gap": "as occupied, but over max_gap_h after the sighting: maybe the same aircraft",
+}
 
 _STAY_DTYPES: dict[str, str] = {
     "stay_id": "str",
@@ -150,6 +161,8 @@ _STAY_DTYPES: dict[str, str] = {
     "length_m": "float64",
     "wingspan_m": "float64",
     "score_max": "float64",
+    "start_open_reason": "str",
+    "end_open_reason": "str",
 }
 
 _UNKNOWN = "unknown"
@@ -272,8 +285,9 @@ class _Stay:
     """One linked stay before it becomes a row: one or more tracks (more when moves joined)."""
 
     parts: list[_Track]
-    bound_before: tuple[pd.Timestamp, str] = (pd.NaT, "")
-    bound_after: tuple[pd.Timestamp, str] = (pd.NaT, "")
+    #: (t_a or NaT, its scene_id or "", why it is open or "": OPEN_REASONS)
+    bound_before: tuple[pd.Timestamp, str, str] = (pd.NaT, "", "edge")
+    bound_after: tuple[pd.Timestamp, str, str] = (pd.NaT, "", "edge")
     first_index: int = 0  # airport scene index of the first sighting
     last_index: int = 0
     rows: list[int] = field(default_factory=list)
@@ -697,23 +711,31 @@ class _AirportLinker:
 
     def _bound(
         self, state: _State, indices: range, kept_rows: np.ndarray, seen: int
-    ) -> tuple[pd.Timestamp, str]:
-        """The nearest visible absence along ``indices``; NaT when none or when a compatible
-        aircraft of another stay stands there in a scene of that time (ambiguous). Scenes
-        taken at the time of the sighting ``seen`` (scene index) are skipped: an absence
-        bounds only strictly before the first sighting or after the last."""
+    ) -> tuple[pd.Timestamp, str, str]:
+        """The nearest visible absence along ``indices`` as (time, scene_id, ""); else
+        (NaT, "", reason) with the reason of :data:`OPEN_REASONS`: no other scene (``edge``),
+        none saw the stand (``unseen``), or a compatible aircraft of another stay stands
+        there in a scene of that time (``occupied``; ``gap`` when over ``max_gap_h`` from the
+        sighting). Scenes taken at the time of the sighting ``seen`` (scene index) are
+        skipped: an absence bounds only strictly before the first sighting or after the last."""
         radius = stand_radius(state.length, self.config)
+        reason = "edge"
         for k in indices:
             scene_id = self.scene_ids[k]
             if self.times[k] == self.times[seen]:
                 continue
+            reason = "unseen"
             if not self.vis.visible(scene_id, state.x, state.y, radius)[0]:
                 continue
             rows = np.intersect1d(self.rows_at.get(self.times[k], np.empty(0, int)), kept_rows)
             if np.isfinite(self.det.costs(state, rows, self.config)).any():
-                return pd.NaT, ""
-            return self.times[k], scene_id
-        return pd.NaT, ""
+                gap = self.config.max_gap_h
+                far = gap is not None and abs(self.times[k] - self.times[seen]) > pd.Timedelta(
+                    hours=gap
+                )
+                return pd.NaT, "", "gap" if far else "occupied"
+            return self.times[k], scene_id, ""
+        return pd.NaT, "", reason
 
     def _join_moves(self, stays: list[_Stay]) -> list[_Stay]:
         config, det = self.config, self.det
@@ -754,7 +776,7 @@ class _AirportLinker:
             last = det.state(stay.parts[-1].rows)
             overall = det.state(rows)
             seen = [self.times[self.row_scene[r]] for r in rows]
-            absent = [t for t, _ in (stay.bound_before, stay.bound_after) if not pd.isna(t)]
+            absent = [b[0] for b in (stay.bound_before, stay.bound_after) if not pd.isna(b[0])]
             interval = dwell_interval(seen, absent)
             type_, type_prob = _argmax_type(overall.types)
             scene_ids = dict.fromkeys(str(det.frame.at[r, "scene_id"]) for r in rows)
@@ -785,6 +807,8 @@ class _AirportLinker:
                     "length_m": overall.length,
                     "wingspan_m": overall.span,
                     "score_max": float(det.score[rows].max()),
+                    "start_open_reason": stay.bound_before[2],
+                    "end_open_reason": stay.bound_after[2],
                 }
             )
         return records

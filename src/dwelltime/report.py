@@ -48,11 +48,15 @@ def dwell_range(min_h: float, max_h: float) -> str:
     return f"{_hours(min_h)}–{_hours(max_h)}"
 
 
-def censored_label(start: bool, end: bool) -> str:
-    """``"start"``, ``"end"``, ``"both"`` or ``"-"``: which end of the stay is open."""
-    return {(True, True): "both", (True, False): "start", (False, True): "end"}.get(
+def censored_label(start: bool, end: bool, start_reason: str = "", end_reason: str = "") -> str:
+    """``"start"``, ``"end"``, ``"both"`` or ``"-"``: which end of the stay is open, followed
+    by why where the reasons (:data:`dwelltime.linking.OPEN_REASONS`) are given, e.g.
+    ``"end (occupied)"``, ``"both (edge, gap)"``."""
+    label = {(True, True): "both", (True, False): "start", (False, True): "end"}.get(
         (bool(start), bool(end)), MISSING
     )
+    reasons = [r for r, open_ in ((start_reason, start), (end_reason, end)) if open_ and r]
+    return f"{label} ({', '.join(dict.fromkeys(reasons))})" if reasons else label
 
 
 def _minutes(value: object) -> str:
@@ -115,8 +119,14 @@ def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
             ],
             "dwell_est_h": view["dwell_est_h"].astype(float),
             "censored": [
-                censored_label(s, e)
-                for s, e in zip(view["censored_start"], view["censored_end"], strict=True)
+                censored_label(*ends)
+                for ends in zip(
+                    view["censored_start"],
+                    view["censored_end"],
+                    _strings(view, "start_open_reason"),
+                    _strings(view, "end_open_reason"),
+                    strict=True,
+                )
             ],
             "n_seen": view["n_seen"].astype(int),
         }
@@ -129,10 +139,17 @@ def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
     )
 
 
+def _strings(frame: pd.DataFrame, column: str) -> list[str]:
+    """``column`` as strings ("" where missing, or for every row of a frame without it)."""
+    if column not in frame:
+        return [""] * len(frame)
+    return ["" if pd.isna(v) else str(v) for v in frame[column]]
+
+
 def link_rules(config: LinkConfig, *, flights: bool) -> str:
-    """Two lines for under :func:`stays_table`: the linking rules ``config`` that made the
-    stays and the estimate's prior, then what bounds their ends (``flights``: a flight log
-    tightened them)."""
+    """Three lines for under :func:`stays_table`: the linking rules ``config`` that made the
+    stays and the estimate's prior, what bounds their ends (``flights``: a flight log
+    tightened them), and what the reasons of an open end in the ``censored`` column mean."""
     ends = config.max_visible_misses + 1
     rules = [f"a stay ends at {ends} visible miss{'es' if ends > 1 else ''} in a row"]
     if config.max_gap_h is None:
@@ -151,5 +168,9 @@ def link_rules(config: LinkConfig, *, flights: bool) -> str:
     return (
         "rules: " + "; ".join(rules) + "\n"
         f"bounds: the nearest scene either side that saw the stand empty{log} "
-        "(start/end_bounded_by in the stays files)"
+        "(start/end_bounded_by in the stays files)\n"
+        "open ends: edge = imagery begins/ends; unseen = no scene saw the stand; "
+        "occupied = a like aircraft of another stay stood there"
+        + (f"; gap = occupied after over {config.max_gap_h:g} h unseen" if config.max_gap_h else "")
+        + " (start/end_open_reason)"
     )

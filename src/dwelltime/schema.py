@@ -64,6 +64,8 @@ DETECTION_COLUMNS: tuple[str, ...] = (
 )
 
 #: One row per stay (one aircraft, one continuous presence). ``geometry``: centre point.
+#: :func:`dwelltime.linking.link_stays` adds ``STAY_EXTRA_COLUMNS`` (documented there), among
+#: them ``start_open_reason`` / ``end_open_reason``: why a censored end is open (``OPEN_REASONS``).
 STAY_COLUMNS: tuple[str, ...] = (
     "stay_id",
     "airport",

@@ -56,9 +56,11 @@ def test_link_prints_the_stays_table(saved):
     assert lines[1].split()[:2] == ["stay", "type"]
     il62 = next(line for line in lines if "IL62" in line)
     assert "24.0–48.0" in il62 and "2026-07-31 12:00" in il62
-    assert lines[-2].startswith("rules: a stay ends at 2 visible misses in a row")
-    assert lines[-1].startswith("bounds: the nearest scene either side that saw the stand empty")
-    assert "≥ 12.0" in next(line for line in lines if "TU20" in line)
+    assert lines[-3].startswith("rules: a stay ends at 2 visible misses in a row")
+    assert lines[-2].startswith("bounds: the nearest scene either side that saw the stand empty")
+    assert lines[-1].startswith("open ends: edge = imagery begins/ends")
+    tu20 = next(line for line in lines if "TU20" in line)
+    assert "≥ 12.0" in tu20 and "start (edge)" in tu20
 
 
 def test_type_filter_and_outputs(saved, tmp_path):
