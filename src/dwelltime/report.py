@@ -19,8 +19,10 @@ __all__ = [
     "dwell_range",
     "link_rules",
     "no_stays_of_type",
+    "no_stays_reason",
     "of_type",
     "plot_timeline",
+    "stays_report",
     "stays_table",
 ]
 
@@ -92,6 +94,19 @@ def no_stays_of_type(stays: pd.DataFrame, type_filter: str) -> str:
     return f"No stays of type {type_filter} ({len(stays)} stays of other types: {found})."
 
 
+def no_stays_reason(detections: pd.DataFrame, config: LinkConfig) -> str:
+    """Why ``detections`` (at least one) linked into no stay, and what to try: every track's
+    evidence fell short of ``config.min_score_single`` (the false-positive rule)."""
+    best = float(detections["score"].max())
+    try_ = math.floor(best * 100) / 100
+    return (
+        f"No stays: none of the {len(detections)} detections, alone or with the other "
+        f"sightings of its stand, reaches the evidence a stay needs "
+        f"({config.min_score_single:g}; best detection score {best:.2f}). "
+        f"If they are aircraft, try --min-score {try_:g}."
+    )
+
+
 def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
     """Stays as terminal text, sorted by type, then longest dwell first (:func:`ranking_hours`).
 
@@ -137,6 +152,23 @@ def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
         headers=STAYS_TABLE_HEADERS,
         formatters={"dwell_est_h": lambda v: _hours(float(v))},  # type: ignore[arg-type]
     )
+
+
+def stays_report(
+    stays: pd.DataFrame,
+    detections: pd.DataFrame,
+    config: LinkConfig,
+    *,
+    type_filter: str | None = None,
+    flights: bool = False,
+) -> str:
+    """What ``run`` and ``link`` print: the stays table (or why there is no stay although
+    there are ``detections``), then :func:`link_rules`."""
+    if stays.empty and not type_filter and len(detections):
+        table = no_stays_reason(detections, config)
+    else:
+        table = stays_table(stays, type_filter)
+    return f"{table}\n{link_rules(config, flights=flights)}"
 
 
 def _strings(frame: pd.DataFrame, column: str) -> list[str]:

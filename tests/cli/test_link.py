@@ -275,3 +275,19 @@ def test_help_does_not_promise_detect_outputs():
     text = " ".join(result.output.split())
     assert "written by `dwelltime run` or `detect`" not in text
     assert "`detect` writes no coverage" in text
+
+
+def test_no_stays_from_weak_detections_says_why_and_min_score_keeps_them(tmp_path):
+    layers = frames([("s1", 100.0, "IL62"), ("s3", 400.0, "IL62")])
+    layers["detections"]["score"] = [0.4, 0.5]  # each alone too weak for a stay (0.65)
+    write_layers(tmp_path / "run", layers, formats=("gpkg",))
+    result = _link(tmp_path / "run" / "dwelltime.gpkg")
+    assert result.exit_code == 0, result.output
+    assert "No stays: none of the 2 detections" in result.stdout
+    assert "(0.65; best detection score 0.50)" in result.stdout
+    assert "try --min-score 0.5." in result.stdout
+    out = tmp_path / "out"
+    result = _link(tmp_path / "run" / "dwelltime.gpkg", "--min-score", "0.4", "--out", out)
+    assert "→ 2 stays" in result.stdout
+    assert json.loads((out / "run.json").read_text())["link"]["min_score_single"] == 0.4
+    assert _link(tmp_path / "run" / "dwelltime.gpkg", "--min-score", "2").exit_code == 2

@@ -95,7 +95,7 @@ def link(
     )
     from dwelltime.linking import for_coregistered
     from dwelltime.pipeline import estimate_stays, link_provenance
-    from dwelltime.report import link_rules, plot_timeline, stays_table
+    from dwelltime.report import plot_timeline, stays_report
 
     single_layer = detections_path.is_file() and detections_path.suffix.lower() != ".gpkg"
     if single_layer and coverage_path is None:
@@ -160,8 +160,11 @@ def link(
         )
     kept = f"{len(stays)} stays" + (f" of type {type_filter}" if type_filter else "")
     click.echo(f"{len(detections)} detections in {coverage['scene_id'].nunique()} scenes → {kept}")
-    click.echo(stays_table(stays, type_filter))
-    click.echo(link_rules(config, flights=flight_log is not None))
+    click.echo(
+        stays_report(
+            stays, detections, config, type_filter=type_filter, flights=flight_log is not None
+        )
+    )
     if out is None:
         return
     try:

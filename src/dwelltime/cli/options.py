@@ -241,6 +241,15 @@ _LINK_OPTIONS = (
         "another stand (a towed aircraft). Default: a tow starts a new stay.",
     ),
     click.option(
+        "--min-score",
+        "min_score",
+        type=click.FloatRange(0, 1),
+        default=None,
+        help="Evidence a stay needs: a stay seen once needs a detection score at least this, "
+        "one seen several times the combination 1 − Π(1 − score). Lower it when real aircraft "
+        "score low (unusual imagery), raise it to drop stray detections. Default 0.65.",
+    ),
+    click.option(
         "--prior-strength",
         metavar="STAYS|none",
         default=None,
@@ -252,9 +261,9 @@ _LINK_OPTIONS = (
 
 def link_options(command: Callable) -> Callable:
     """The linking rules a user may change (``--max-misses``, ``--max-gap``,
-    ``--no-rejoin``, ``--link-moves``, ``--prior-strength``), handed to ``command`` as one
-    ``link_config`` (:class:`dwelltime.linking.LinkConfig`: the defaults where an option is not
-    given)."""
+    ``--no-rejoin``, ``--link-moves``, ``--min-score``, ``--prior-strength``), handed to
+    ``command`` as one ``link_config`` (:class:`dwelltime.linking.LinkConfig`: the defaults
+    where an option is not given)."""
 
     @functools.wraps(command)
     def wrapper(
@@ -263,6 +272,7 @@ def link_options(command: Callable) -> Callable:
         max_gap_h: float | None,
         no_rejoin: bool,
         link_moves: bool,
+        min_score: float | None,
         prior_strength: str | None,
         **kwargs: object,
     ) -> object:
@@ -279,6 +289,8 @@ def link_options(command: Callable) -> Callable:
             changes["rejoin_gaps"] = False
         if link_moves:
             changes["link_moves"] = True
+        if min_score is not None:
+            changes["min_score_single"] = min_score
         if prior_strength is not None:
             changes["prior_strength"] = _prior_strength(prior_strength)
         return command(*args, link_config=dataclasses.replace(LinkConfig(), **changes), **kwargs)

@@ -51,7 +51,7 @@ def run_and_report(
     from dwelltime.detector import load_detector
     from dwelltime.errors import DwelltimeError, UnknownAirportError
     from dwelltime.io import ensure_writable
-    from dwelltime.report import link_rules, stays_table
+    from dwelltime.report import stays_report
 
     try:
         if out is not None:
@@ -77,8 +77,15 @@ def run_and_report(
     for err in result.errors:
         click.echo(f"skipped {err}", err=True)
     click.echo(result.summary())
-    click.echo(stays_table(result.stays, type_filter))
-    click.echo(link_rules(result.link_config, flights=flights is not None))
+    click.echo(
+        stays_report(
+            result.stays,
+            result.detections,
+            result.link_config,
+            type_filter=type_filter,
+            flights=flights is not None,
+        )
+    )
     if out is not None:
         try:
             paths = pipeline.write_result(result, out, formats=formats, overwrite=overwrite)
