@@ -120,3 +120,14 @@ def test_the_rules_under_the_table_say_how_the_stays_were_made_and_bounded():
     assert "a tow is joined" in rules and "log-uniform prior" in rules
     assert "or a flight-log row" in bounds and "gap" not in opened
     assert "re-joined" not in link_rules(LinkConfig(rejoin_gaps=False), flights=False)
+
+
+def test_a_long_table_is_cut_at_max_rows_and_says_where_the_rest_are(stays):
+    text = stays_table(stays, max_rows=2, more="all are in out/")
+    lines = text.splitlines()
+    assert [line.split()[0] for line in lines[2:4]] == ["ZKPY-0004", "ZKPY-0002"]
+    assert len(lines) == 5 and lines[-1] == "… 2 more of 4 stays not shown; all are in out/"
+    assert stays_table(stays, max_rows=4) == stays_table(stays)
+    assert stays_table(stays, type_filter="IL62", max_rows=1).endswith(
+        "1 more of 2 stays not shown"
+    )

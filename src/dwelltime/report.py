@@ -107,12 +107,20 @@ def no_stays_reason(detections: pd.DataFrame, config: LinkConfig) -> str:
     )
 
 
-def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
+def stays_table(
+    stays: pd.DataFrame,
+    type_filter: str | None = None,
+    *,
+    max_rows: int | None = None,
+    more: str = "",
+) -> str:
     """Stays as terminal text, sorted by type, then longest dwell first (:func:`ranking_hours`).
 
     ``type_filter``: only stays of this ICAO designator (case-insensitive). Times are UTC to
     the minute; dwell in hours; an open maximum (no visible absence on one side) shows as
-    ``≥ min`` and the ``censored`` column says which end is open.
+    ``≥ min`` and the ``censored`` column says which end is open. ``max_rows``: at most this
+    many rows (None: all), then a line counting the others and saying ``more`` (where they
+    all are).
     """
     shown = of_type(stays, type_filter)
     if shown.empty:
@@ -120,6 +128,8 @@ def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
     view = shown.assign(_rank=ranking_hours(shown)).sort_values(
         ["type", "_rank", "first_seen"], ascending=[True, False, True]
     )
+    hidden = len(view) - max_rows if max_rows is not None else 0
+    view = view.iloc[: len(view) - max(hidden, 0)]
     view = pd.DataFrame(
         {
             "stay_id": view["stay_id"].astype(str),
@@ -146,12 +156,15 @@ def stays_table(stays: pd.DataFrame, type_filter: str | None = None) -> str:
             "n_seen": view["n_seen"].astype(int),
         }
     )
-    return format_table(
+    table = format_table(
         view,
         list(STAYS_TABLE_HEADERS),
         headers=STAYS_TABLE_HEADERS,
         formatters={"dwell_est_h": lambda v: _hours(float(v))},  # type: ignore[arg-type]
     )
+    if hidden <= 0:
+        return table
+    return f"{table}\n… {hidden} more of {len(shown)} stays not shown" + (f"; {more}" * bool(more))
 
 
 def stays_report(
@@ -161,13 +174,16 @@ def stays_report(
     *,
     type_filter: str | None = None,
     flights: bool = False,
+    max_rows: int | None = None,
+    more: str = "",
 ) -> str:
-    """What ``run`` and ``link`` print: the stays table (or why there is no stay although
-    there are ``detections``), then :func:`link_rules`."""
+    """What ``run`` and ``link`` print: the stays table (at most ``max_rows`` rows, then
+    ``more``: :func:`stays_table`), or why there is no stay although there are
+    ``detections``, then :func:`link_rules`."""
     if stays.empty and not type_filter and len(detections):
         table = no_stays_reason(detections, config)
     else:
-        table = stays_table(stays, type_filter)
+        table = stays_table(stays, type_filter, max_rows=max_rows, more=more)
     return f"{table}\n{link_rules(config, flights=flights)}"
 
 

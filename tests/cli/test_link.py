@@ -291,3 +291,16 @@ def test_no_stays_from_weak_detections_says_why_and_min_score_keeps_them(tmp_pat
     assert "→ 2 stays" in result.stdout
     assert json.loads((out / "run.json").read_text())["link"]["min_score_single"] == 0.4
     assert _link(tmp_path / "run" / "dwelltime.gpkg", "--min-score", "2").exit_code == 2
+
+
+def test_max_rows_cuts_the_table_and_says_where_all_stays_are(saved, tmp_path):
+    lines = _link(saved, "--max-rows", "1", "--out", tmp_path / "out").stdout.splitlines()
+    assert lines[4] == (
+        f"… 1 more of 2 stays not shown; all are in the stays files written to "
+        f"{tmp_path / 'out'} (--max-rows 0 prints them all)"
+    )
+    assert sum("ZKPY-000" in line for line in lines) == 1
+    assert len(read_layer(tmp_path / "out", "stays")) == 2
+    cut = _link(saved, "--max-rows", "1").stdout
+    assert "not shown; --max-rows 0 prints them all, --out DIR writes them all" in cut
+    assert "not shown" not in _link(saved, "--max-rows", "0").stdout

@@ -13,6 +13,8 @@ from dwelltime.cli.options import (
     flights_option,
     formats_option,
     link_options,
+    max_rows_option,
+    more_stays,
     out_option,
     overwrite_option,
     read_output_layer,
@@ -37,6 +39,7 @@ TIMELINE_NAME = "timeline.png"
     help="GeoPackage holding the 'coverage' layer. Default: the DETECTIONS file itself.",
 )
 @type_option
+@max_rows_option
 @link_options
 @flights_option
 @out_option
@@ -48,6 +51,7 @@ def link(
     detections_path: Path,
     coverage_path: Path | None,
     type_filter: str | None,
+    max_rows: int,
     link_config: LinkConfig,
     flights: Path | None,
     out: Path | None,
@@ -162,7 +166,13 @@ def link(
     click.echo(f"{len(detections)} detections in {coverage['scene_id'].nunique()} scenes → {kept}")
     click.echo(
         stays_report(
-            stays, detections, config, type_filter=type_filter, flights=flight_log is not None
+            stays,
+            detections,
+            config,
+            type_filter=type_filter,
+            flights=flight_log is not None,
+            max_rows=max_rows or None,
+            more=more_stays(out),
         )
     )
     if out is None:

@@ -65,6 +65,25 @@ type_option = click.option(
     "drawn and written. All aircraft are still linked and every detection is written, so "
     "`dwelltime link` can report another type without detecting again.",
 )
+#: Rows of the stays table ``run``, ``link`` and ``demo`` print unless ``--max-rows`` says.
+MAX_ROWS = 50
+max_rows_option = click.option(
+    "--max-rows",
+    type=click.IntRange(min=0),
+    default=MAX_ROWS,
+    show_default=True,
+    help="Print at most this many stays (the longest of each type first); 0 prints them all. "
+    "The files written with --out hold every stay.",
+)
+
+
+def more_stays(out: Path | None) -> str:
+    """What the stays table's last line says of the stays it leaves out: where all are."""
+    if out is None:
+        return "--max-rows 0 prints them all, --out DIR writes them all"
+    return f"all are in the stays files written to {out} (--max-rows 0 prints them all)"
+
+
 #: The output formats (:data:`dwelltime.io.FORMATS`, not imported: geopandas is slow to load).
 OUTPUT_FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
 

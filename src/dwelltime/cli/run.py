@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dwelltime.cli.options import (
+    MAX_ROWS,
     airport_option,
     aprons_option,
     click_error,
@@ -15,6 +16,8 @@ from dwelltime.cli.options import (
     flights_option,
     formats_option,
     link_options,
+    max_rows_option,
+    more_stays,
     out_option,
     overwrite_option,
     precision_option,
@@ -44,8 +47,10 @@ def run_and_report(
     flights: Path | None = None,
     times: Path | None = None,
     link_config: LinkConfig | None = None,
+    max_rows: int = MAX_ROWS,
 ) -> None:
-    """Run the pipeline, print the stays table, write outputs; exit 1 on failure."""
+    """Run the pipeline, print the stays table (at most ``max_rows`` rows; 0: all), write
+    outputs; exit 1 on failure."""
     from dwelltime import pipeline
     from dwelltime.cli.progress import stage_bars
     from dwelltime.detector import load_detector
@@ -84,6 +89,8 @@ def run_and_report(
             result.link_config,
             type_filter=type_filter,
             flights=flights is not None,
+            max_rows=max_rows or None,
+            more=more_stays(out),
         )
     )
     if out is not None:
@@ -111,6 +118,7 @@ def run_and_report(
 @device_option
 @precision_option
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any input could not be used.")
+@max_rows_option
 @link_options
 @flights_option
 @times_option
