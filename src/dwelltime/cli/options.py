@@ -72,7 +72,8 @@ max_rows_option = click.option(
     type=click.IntRange(min=0),
     default=MAX_ROWS,
     show_default=True,
-    help="Print at most this many stays (the longest of each type first); 0 prints them all. "
+    help="Print at most this many stays, in the table's order (by type, longest first); 0 "
+    "prints them all. "
     "The files written with --out hold every stay.",
 )
 
