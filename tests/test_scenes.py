@@ -531,6 +531,19 @@ def test_udm2_mask_is_attached_not_scanned(tmp_path, write_raster):
     assert scene.provider == "planet"
 
 
+def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):
+    import rasterio
+
+    from dwelltime.regrid import rgb_bands
+
+    name = "2078218_2015-03-25_RE2_3A_Analytic.tif"  # Planet's RapidEye ortho tile, 5 bands
+    write_raster(tmp_path / name, count=5, dtype="uint16")
+    (scene,) = scan(tmp_path, times={name: "2015-03-25T10:11:12Z"}).scenes
+    assert scene.provider == "rapideye"
+    with rasterio.open(scene.path) as ds:
+        assert rgb_bands(ds, scene.provider, scene.rgb_bands) == [3, 2, 1]
+
+
 @pytest.mark.parametrize("suffix", ["_udm2_clip", "_udm_clip"])
 def test_a_clipped_order_s_mask_is_attached_not_scanned(tmp_path, write_raster, suffix):
     # Planet orders clipped to an area deliver <id>_3B_AnalyticMS_SR_clip.tif + <id>_3B_udm2_clip

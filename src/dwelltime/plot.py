@@ -197,7 +197,7 @@ def _draw_image(
     minx, miny, maxx, maxy = bounds
     grid = Grid.over((minx + dx, miny + dy, maxx + dx, maxy + dy), gsd_m, crs)
     with rasterio.open(str(_field(scene, "path"))) as ds:
-        bands = rgb_bands(ds, str(_field(scene, "provider")))
+        bands = rgb_bands(ds, str(_field(scene, "provider")), getattr(scene, "rgb_bands", None))
         if isinstance(limits, str):
             limits = stretch_limits(ds, bands)
         image = to_uint8(read_to_grid(ds, grid, indexes=bands, resampling="bilinear"), limits)

@@ -234,28 +234,43 @@ def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> n
     return valid
 
 
-#: Providers whose 4-band images are BGRN and 8-band ones SuperDove: Planet, and the
-#: constellations its STAC items name.
-PLANET_PROVIDERS = ("planet", "planetscope", "skysat")
+#: Providers whose 4-band images are BGRN, 5-band ones RapidEye (blue, green, red, red edge,
+#: NIR) and 8-band ones SuperDove: Planet, and the constellations its STAC items name.
+PLANET_PROVIDERS = ("planet", "planetscope", "skysat", "rapideye")
+#: Red, green, blue of :data:`PLANET_PROVIDERS` images, by band count.
+PLANET_RGB = {4: [3, 2, 1], 5: [3, 2, 1], 8: [6, 4, 2]}
 
 
-def rgb_bands(ds: object, provider: str = "unknown") -> list[int]:
-    """1-based band indexes giving red, green, blue.
+def rgb_bands(
+    ds: object, provider: str = "unknown", named: Sequence[int] | None = None
+) -> list[int]:
+    """1-based band indexes giving red, green, blue, from what says so first:
 
-    From colour interpretation or band descriptions when they name red/green/blue; Planet
-    (provider ``planet``, or a STAC constellation of :data:`PLANET_PROVIDERS`) 4-band (BGRN)
-    → 3,2,1 and 8-band SuperDove → 6,4,2; else the first three bands; a 1- or 2-band image →
-    band 1 three times.
+    1. ``named``: the indexes the scene's STAC item names (``Scene.rgb_bands``,
+       :func:`dwelltime.stac.item_rgb_bands`);
+    2. the file's GDAL colour interpretation (a GeoTIFF's photometric RGB, a JPEG 2000's
+       colour channels), when it names red, green and blue;
+    3. its band descriptions (``red``, ``green``, ``blue``), when they name all three;
+    4. the provider's band order: Planet (provider ``planet``, or a STAC constellation of
+       :data:`PLANET_PROVIDERS`) 4-band BGRN and 5-band RapidEye → 3,2,1, 8-band
+       SuperDove → 6,4,2;
+    5. else the first three bands, as red, green, blue.
+
+    A 1- or 2-band image (panchromatic) → band 1 three times.
     """
+    if ds.count < 3:
+        return [1, 1, 1]
+    if named is not None and all(1 <= b <= ds.count for b in named):
+        return list(named)
     for names in (
         [c.name for c in ds.colorinterp],
         [(d or "").strip().lower() for d in ds.descriptions],
     ):
         if all(c in names for c in ("red", "green", "blue")):
             return [names.index(c) + 1 for c in ("red", "green", "blue")]
-    if provider in PLANET_PROVIDERS and ds.count in (4, 8):
-        return [3, 2, 1] if ds.count == 4 else [6, 4, 2]
-    return [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
+    if provider in PLANET_PROVIDERS and ds.count in PLANET_RGB:
+        return PLANET_RGB[ds.count]
+    return [1, 2, 3]
 
 
 def stretch_limits(ds: object, bands: Sequence[int]) -> tuple[float, float] | None:

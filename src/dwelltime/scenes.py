@@ -46,13 +46,14 @@ from dwelltime.formats import (
 from dwelltime.io import read_if_path
 from dwelltime.regrid import gsd_metres, mask_to_polygon, open_picture
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
-from dwelltime.stac import is_item_file, item_scenes
+from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
 from dwelltime.timesources import (
     NoTimeError,
     TimeInfo,
     acquisition_time,
     name_provider,
     read_times_csv,
+    stac_item,
     stac_items,
 )
 
@@ -84,6 +85,9 @@ class Scene:
     cloud_fraction: float  # [0, 1]; NaN if the provider says nothing
     mask_path: Path | None  # provider mask: Planet UDM2 band 1 == 1 is clear; UDM == 0 is
     footprint: shapely.Geometry  # EPSG:4326
+    #: 1-based red, green, blue band indexes as the scene's STAC item names them; None where
+    #: it names none (then :func:`dwelltime.regrid.rgb_bands` reads the file)
+    rgb_bands: tuple[int, int, int] | None = None
 
 
 @dataclass
@@ -334,6 +338,7 @@ def read_scene(
         cloud_fraction=info.cloud_fraction,
         mask_path=mask_path.resolve() if mask_path else None,
         footprint=footprint,
+        rgb_bands=item_rgb_bands(stac_item(path, stac_index or {}, warn=False), path),
     )
 
 

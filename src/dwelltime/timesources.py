@@ -67,6 +67,9 @@ MAXAR_FILENAME_FORMAT = "%y%b%d%H%M%S"
 #: ``YYYYMMDD_hhmmss[_f or _ff]_<satellite, 4 hex digits>``
 #: (``20230731_023512_12_2405_3B_AnalyticMS``, ``20230731_023512_1_2405_3B_Visual``).
 PLANET_FILENAME_REGEX = re.compile(r"(?<!\d)\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-f]{4}_[13]B_", re.I)
+#: RapidEye products (as Planet delivers them) name the satellite and level:
+#: ``<tile id>_<YYYY-MM-DD>_RE<1-5>_<1B|3A>_…`` (``2078218_2015-03-25_RE2_3A_Analytic``).
+RAPIDEYE_FILENAME_REGEX = re.compile(r"(?<![A-Z0-9])RE[1-5]_(?:1B|3A)(?![A-Z0-9])", re.I)
 
 #: A ``TIFFTAG_DATETIME`` farther than this from a date-time in the file name is warned.
 TIFFTAG_NAME_TOLERANCE = pd.Timedelta(minutes=5)
@@ -198,14 +201,22 @@ def stac_items(json_paths: Iterable[Path]) -> dict[Path, dict[str, Any]]:
     return index
 
 
+def stac_item(
+    image: Path, index: Mapping[Path, dict[str, Any]], *, warn: bool = True
+) -> dict[str, Any] | None:
+    """The STAC item of ``image``: its ``<stem>.json``/``<stem>.stac.json`` sidecar, else the
+    item of ``index`` (:func:`stac_items`) whose asset it is; None if neither. ``warn``: name
+    a sidecar that cannot be read in a warning."""
+    for sidecar in (image.with_suffix(".json"), image.with_suffix(".stac.json")):
+        item = _load_json(sidecar, warn=warn) if sidecar.is_file() else None
+        if _is_stac_item(item):
+            return item
+    return index.get(image.resolve())
+
+
 def stac_time(image: Path, index: Mapping[Path, dict[str, Any]]) -> TimeInfo | None:
     """Time from a ``<stem>.json``/``<stem>.stac.json`` item or an item whose asset is ``image``."""
-    for sidecar in (image.with_suffix(".json"), image.with_suffix(".stac.json")):
-        item = _load_json(sidecar) if sidecar.is_file() else None
-        if _is_stac_item(item):
-            break
-    else:
-        item = index.get(image.resolve())
+    item = stac_item(image, index)
     if item is None:
         return None
     props = item.get("properties") or {}
@@ -317,10 +328,13 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
 
 
 def name_provider(image: Path) -> str:
-    """``"planet"`` or ``"maxar"`` when the file name follows that provider's naming
-    (:data:`PLANET_FILENAME_REGEX`, :data:`MAXAR_FILENAME_REGEX`), else ``"unknown"``."""
+    """``"planet"``, ``"rapideye"`` or ``"maxar"`` when the file name follows that
+    provider's naming (:data:`PLANET_FILENAME_REGEX`, :data:`RAPIDEYE_FILENAME_REGEX`,
+    :data:`MAXAR_FILENAME_REGEX`), else ``"unknown"``."""
     if PLANET_FILENAME_REGEX.search(image.stem):
         return "planet"
+    if RAPIDEYE_FILENAME_REGEX.search(image.stem):
+        return "rapideye"
     return "maxar" if MAXAR_FILENAME_REGEX.search(image.stem) else "unknown"
 
 
@@ -370,11 +384,12 @@ def _parse(value: object, where: Path, what: str) -> pd.Timestamp | None:
         return None
 
 
-def _load_json(path: Path) -> dict[str, Any] | None:
+def _load_json(path: Path, *, warn: bool = True) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        log.warning("%s: cannot read JSON (%s); trying other sources", path, e)
+        if warn:
+            log.warning("%s: cannot read JSON (%s); trying other sources", path, e)
         return None
     return data if isinstance(data, dict) else None
 
