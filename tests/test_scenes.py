@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from dwelltime.errors import SceneError
+from dwelltime.formats import is_dimap
 from dwelltime.scenes import read_scene, scan, scenes_frame
 from dwelltime.schema import SCENE_COLUMNS
 from dwelltime.timesources import TIME_SOURCES, TimesError, read_times_csv
@@ -83,7 +84,9 @@ def test_time_source_precedence(tmp_path, write_raster):
         tmp_path / f"{image.stem}_metadata.xml",
         tmp_path / f"{image.stem}.IMD",
     ]
-    assert [source for source, _ in expected] + ["filename"] == list(TIME_SOURCES)
+    order = [source for source, _ in expected] + ["filename"]
+    order.insert(order.index("gdal_tag"), "dimap")  # test_a_tile_beside_its_dimap_file_…
+    assert order == list(TIME_SOURCES)
     times = {image.stem: datetime(2023, 7, 31, 0, 30)}
     for (source, when), sidecar in zip(expected, [*sidecars, None], strict=True):
         result = scan(tmp_path, times=times)
@@ -529,6 +532,27 @@ def test_udm2_mask_is_attached_not_scanned(tmp_path, write_raster):
     assert scene.path == image.resolve()
     assert scene.mask_path == mask.resolve()
     assert scene.provider == "planet"
+
+
+@pytest.mark.skipif(not is_dimap("DIM_.XML"), reason="GDAL has no DIMAP driver")
+def test_a_dimap_product_is_one_scene_of_its_tiles_at_its_strip_time(tmp_path, write_dimap, caplog):
+    dim = write_dimap(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        result = scan(tmp_path)
+    assert not result.errors
+    (scene,) = result.scenes  # the tiles are not scenes of their own
+    assert scene.path == dim.resolve()
+    assert (scene.width, scene.height) == (64, 32)
+    assert (scene.time_source, scene.provider) == ("dimap", "airbus")
+    assert scene.acquired == pd.Timestamp("2023-07-31T02:35:12.5Z")  # the name has 12.5 too
+    assert "touch" not in caplog.text
+
+
+def test_a_tile_beside_its_dimap_file_takes_the_strip_time(tmp_path, write_dimap):
+    write_dimap(tmp_path, "02:35:13.25Z", tags={"TIFFTAG_DATETIME": "2024:01:02 03:04:05"})
+    scene = read_scene(tmp_path / "IMG_PHR1A_PMS_001_R1C2.TIF")  # ranks above GDAL tags
+    assert (scene.time_source, scene.provider) == ("dimap", "airbus")
+    assert scene.acquired == pd.Timestamp("2023-07-31T02:35:13.25Z")
 
 
 def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):

@@ -3,8 +3,8 @@ time, CRS, GSD, footprint.
 
 :func:`scan` walks a folder recursively for georeferenced imagery, any case of suffix
 (:mod:`dwelltime.formats`): GeoTIFF/COG, JPEG 2000 (as Pléiades and SPOT deliver), NITF and
-mosaics of a product's tiles (GDAL ``.vrt``, Maxar ``.TIL``: one scene, the files it is made
-of are not scenes of their own);
+mosaics of a product's tiles (GDAL ``.vrt``, Maxar ``.TIL``, Airbus DIMAP ``DIM_*.XML`` where
+GDAL has its DIMAP driver: one scene, the files it is made of are not scenes of their own);
 PNG and JPEG only with a georeference beside them (a world file such as ``.pgw``/``.jgw``/
 ``.wld``, or ``<name>.aux.xml``). Other PNG/JPEG files are pictures (quicklooks, thumbnails, or
 images for ``dwelltime detect --gsd``): listed in :attr:`ScanResult.pictures` and named in one
@@ -40,6 +40,7 @@ from dwelltime.formats import (
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    is_dimap,
     mosaic_members,
     walk_folders,
 )
@@ -74,7 +75,7 @@ class Scene:
     scene_id: str
     path: Path
     acquired: pd.Timestamp  # tz-aware UTC
-    time_source: str  # user|stac|planet_json|planet_xml|maxar_imd|gdal_tag|filename
+    time_source: str  # user|stac|planet_json|planet_xml|maxar_imd|dimap|gdal_tag|filename
     provider: str
     crs: str  # "EPSG:nnnn" or WKT
     gsd_m: float  # metres per pixel, mean of x and y; ground metres for EPSG:4326 and 3857
@@ -455,7 +456,7 @@ def _find_files(
         for name in files:
             p = root / name
             suffix = p.suffix.lower()
-            if suffix in RASTER_SUFFIXES:
+            if suffix in RASTER_SUFFIXES or is_dimap(name):
                 is_mask = p.stem.lower().endswith(MASK_SUFFIXES)
                 (masks if is_mask else images).append(p)
             elif suffix in PICTURE_SUFFIXES:

@@ -8,13 +8,16 @@
 3. ``planet_json``: Planet ``<stem or item id>_metadata.json`` (``properties.acquired``).
 4. ``planet_xml``: Planet ``<stem or item id>_metadata.xml`` (``eop:acquisitionDate``).
 5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``, else ``earliestAcqTime``).
-6. ``gdal_tag``: GDAL metadata ``ACQUISITIONDATETIME`` (default or IMAGERY domain), else
+6. ``dimap``: Airbus DIMAP v2 (Pléiades, SPOT 6/7, Pléiades Neo): the strip's ``IMAGING_DATE``
+   and ``IMAGING_TIME`` (UTC) in the ``DIM_*.XML`` the image is, or the one beside it whose
+   ``DATA_FILE_PATH`` names it (a tile of the product).
+7. ``gdal_tag``: GDAL metadata ``ACQUISITIONDATETIME`` (default or IMAGERY domain), else
    ``NITF_IDATIM`` (NITF 2.1 image date-time, "CCYYMMDDhhmmss" UTC), else ``TIFFTAG_DATETIME``
    ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC). The TIFF spec makes
    ``TIFFTAG_DATETIME`` the file's save time, so where the file name holds a date-time more
    than :data:`TIFFTAG_NAME_TOLERANCE` away, one warning names both, and where it holds none,
    one warning says the time rests on the tag alone (the tag is still used).
-7. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX` (and
+8. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX` (and
    :data:`MAXAR_FILENAME_REGEX` for Maxar product names). A name
    with a date but no time of day is rejected (midnight would bias dwell times by up to a day).
 
@@ -34,12 +37,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
 
 from dwelltime.errors import DwelltimeError
+from dwelltime.formats import is_dimap_name
 from dwelltime.stac import local_path
 
 log = logging.getLogger(__name__)
@@ -87,7 +91,16 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
 #: One ``name = value;`` line of a Maxar .IMD file (value unquoted).
 IMD_FIELD = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*\"?([^\";\n]*?)\"?[ \t]*;", re.M)
 
-TIME_SOURCES = ("user", "stac", "planet_json", "planet_xml", "maxar_imd", "gdal_tag", "filename")
+TIME_SOURCES = (
+    "user",
+    "stac",
+    "planet_json",
+    "planet_xml",
+    "maxar_imd",
+    "dimap",
+    "gdal_tag",
+    "filename",
+)
 
 
 class NoTimeError(ValueError):
@@ -248,10 +261,8 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
     sidecar = _prefixed_sidecar(image, "_metadata.xml")
     if sidecar is None:
         return None
-    try:
-        root = ET.parse(sidecar).getroot()
-    except (ET.ParseError, OSError) as e:
-        log.warning("%s: cannot read Planet metadata XML (%s); trying other sources", sidecar, e)
+    root = _parse_xml(sidecar, "Planet metadata XML")
+    if root is None:
         return None
     texts = {el.tag.rsplit("}", 1)[-1]: (el.text or "").strip() for el in root.iter()}
     acquired = _parse(texts.get("acquisitionDate"), sidecar, "Planet metadata")
@@ -274,6 +285,60 @@ def maxar_imd_time(image: Path) -> TimeInfo | None:
         return None
     cloud = _fraction(fields.get("cloudCover"))
     return TimeInfo(acquired, "maxar_imd", "maxar", cloud)
+
+
+def dimap_time(image: Path) -> TimeInfo | None:
+    """Time from Airbus DIMAP v2 metadata: ``image`` itself when it is a ``DIM_*.XML``, else
+    the ``DIM_*.XML`` beside it whose ``DATA_FILE_PATH`` names it; the ``IMAGING_DATE`` and
+    ``IMAGING_TIME`` of its first ``Strip_Source`` (UTC; a product of several strips taken
+    at other times is warned)."""
+    if is_dimap_name(image):
+        sidecar = image
+    else:
+        dims = sorted(p for p in image.parent.iterdir() if is_dimap_name(p) and p.is_file())
+        sidecar = next((p for p in dims if image.name.lower() in _dimap_files(p)), None)
+    if sidecar is None:
+        return None
+    root = _parse_xml(sidecar, "DIMAP metadata")
+    strips = [] if root is None else list(root.iter("Strip_Source"))
+    times = [
+        _parse(f"{date}T{time}", sidecar, "DIMAP IMAGING_DATE/IMAGING_TIME")
+        for strip in strips
+        if (date := (strip.findtext("IMAGING_DATE") or "").strip())
+        and (time := (strip.findtext("IMAGING_TIME") or "").strip())
+    ]
+    times = [t for t in times if t is not None]
+    if not times:
+        return None
+    if max(times) - min(times) > TIFFTAG_NAME_TOLERANCE:
+        log.warning(
+            "%s: the product is made of %d strips taken from %s to %s; using the first, %s",
+            sidecar,
+            len(times),
+            f"{min(times):%Y-%m-%dT%H:%M:%SZ}",
+            f"{max(times):%Y-%m-%dT%H:%M:%SZ}",
+            f"{times[0]:%Y-%m-%dT%H:%M:%SZ}",
+        )
+    return TimeInfo(times[0], "dimap", "airbus")
+
+
+def _dimap_files(dim: Path) -> set[str]:
+    """Lower-case file names of the tiles (``DATA_FILE_PATH href``) a DIMAP file lists."""
+    root = _parse_xml(dim, "DIMAP metadata", warn=False)
+    if root is None:
+        return set()
+    return {PurePosixPath(el.get("href", "")).name.lower() for el in root.iter("DATA_FILE_PATH")}
+
+
+def _parse_xml(path: Path, what: str, *, warn: bool = True) -> ET.Element | None:
+    """The root of the XML file ``path``; None (with one warning naming it and ``what`` it
+    is, if ``warn``) when it cannot be read."""
+    try:
+        return ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as e:
+        if warn:
+            log.warning("%s: cannot read %s (%s); trying other sources", path, what, e)
+        return None
 
 
 def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
@@ -453,6 +518,7 @@ def acquisition_time(
         lambda: planet_json_time(image),
         lambda: planet_xml_time(image),
         lambda: maxar_imd_time(image),
+        lambda: dimap_time(image),
         lambda: gdal_tag_time(tags, image),
         lambda: filename_time(image),
     ):
@@ -460,7 +526,7 @@ def acquisition_time(
         if info is not None:
             return info
     raise NoTimeError(
-        "no acquisition time (no STAC/Planet/Maxar sidecar, no ACQUISITIONDATETIME, "
+        "no acquisition time (no STAC/Planet/Maxar/DIMAP sidecar, no ACQUISITIONDATETIME, "
         "NITF_IDATIM or TIFFTAG_DATETIME tag, no date-time in the file name); give it with "
         "--times CSV"
     )
