@@ -12,7 +12,7 @@ from dwelltime.errors import SceneError
 from dwelltime.formats import is_dimap
 from dwelltime.scenes import read_scene, scan, scenes_frame
 from dwelltime.schema import SCENE_COLUMNS
-from dwelltime.timesources import TIME_SOURCES, TimesError, read_times_csv
+from dwelltime.timesources import TIME_SOURCES, TimesError, dimap_time, read_times_csv
 
 T0 = pd.Timestamp("2023-07-31T02:35:12Z")
 
@@ -553,6 +553,19 @@ def test_a_tile_beside_its_dimap_file_takes_the_strip_time(tmp_path, write_dimap
     scene = read_scene(tmp_path / "IMG_PHR1A_PMS_001_R1C2.TIF")  # ranks above GDAL tags
     assert (scene.time_source, scene.provider) == ("dimap", "airbus")
     assert scene.acquired == pd.Timestamp("2023-07-31T02:35:13.25Z")
+
+
+def test_a_dimap_product_of_strips_imaged_apart_is_warned(tmp_path, write_dimap, caplog):
+    dim = write_dimap(tmp_path)
+    strip = "<Source_Identification><Strip_Source>{}</Strip_Source></Source_Identification>"
+    later = strip.format(
+        "<IMAGING_DATE>2023-07-31</IMAGING_DATE><IMAGING_TIME>03:10:00Z</IMAGING_TIME>"
+    )
+    dim.write_text(dim.read_text().replace("<Dataset_Sources>", "<Dataset_Sources>" + later, 1))
+    with caplog.at_level(logging.WARNING):
+        info = dimap_time(dim)
+    assert (info.acquired, info.source) == (pd.Timestamp("2023-07-31T03:10:00Z"), "dimap")
+    assert "made of 2 strips taken from 2023-07-31T02:35:12Z to 2023-07-31T03:10:00Z" in caplog.text
 
 
 def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):

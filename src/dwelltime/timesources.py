@@ -77,6 +77,8 @@ RAPIDEYE_FILENAME_REGEX = re.compile(r"(?<![A-Z0-9])RE[1-5]_(?:1B|3A)(?![A-Z0-9]
 
 #: A ``TIFFTAG_DATETIME`` farther than this from a date-time in the file name is warned.
 TIFFTAG_NAME_TOLERANCE = pd.Timedelta(minutes=5)
+#: A DIMAP product whose strips were imaged farther apart than this is warned.
+DIMAP_STRIPS_TOLERANCE = pd.Timedelta(minutes=5)
 
 #: An ISO 8601 date and time of day, as a ``--times`` CSV gives them: ``2023-08-02T05:00``,
 #: ``2023-08-02 05:00:00.5Z``, ``2023-08-02T14:00:00+09:00``, ``20230802T050000Z``.
@@ -290,8 +292,9 @@ def maxar_imd_time(image: Path) -> TimeInfo | None:
 def dimap_time(image: Path) -> TimeInfo | None:
     """Time from Airbus DIMAP v2 metadata: ``image`` itself when it is a ``DIM_*.XML``, else
     the ``DIM_*.XML`` beside it whose ``DATA_FILE_PATH`` names it; the ``IMAGING_DATE`` and
-    ``IMAGING_TIME`` of its first ``Strip_Source`` (UTC; a product of several strips taken
-    at other times is warned)."""
+    ``IMAGING_TIME`` of its first ``Strip_Source`` (UTC; a product of strips imaged more than
+    :data:`DIMAP_STRIPS_TOLERANCE` apart is warned: each aircraft was seen at its strip's
+    time)."""
     if is_dimap_name(image):
         sidecar = image
     else:
@@ -310,7 +313,7 @@ def dimap_time(image: Path) -> TimeInfo | None:
     times = [t for t in times if t is not None]
     if not times:
         return None
-    if max(times) - min(times) > TIFFTAG_NAME_TOLERANCE:
+    if max(times) - min(times) > DIMAP_STRIPS_TOLERANCE:
         log.warning(
             "%s: the product is made of %d strips taken from %s to %s; using the first, %s",
             sidecar,
