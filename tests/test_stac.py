@@ -138,3 +138,10 @@ def test_an_item_that_names_no_colours_leaves_the_band_order_to_the_file(tmp_pat
         del band["common_name"]
     (scene,) = scan(_collection(tmp_path / "items.json", item)).scenes
     assert scene.rgb_bands is None
+
+
+def test_bands_listed_for_another_asset_are_not_read_as_the_image_s(tmp_path, write_raster):
+    image = write_raster(tmp_path / "visual.tif", count=3)  # the item lists 4 bands
+    item = _bgrn_item(image, "eo:bands", where="item")
+    (scene,) = scan(_collection(tmp_path / "items.json", item)).scenes
+    assert scene.rgb_bands is None

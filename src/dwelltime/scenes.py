@@ -339,7 +339,7 @@ def read_scene(
         cloud_fraction=info.cloud_fraction,
         mask_path=mask_path.resolve() if mask_path else None,
         footprint=footprint,
-        rgb_bands=item_rgb_bands(stac_item(path, stac_index or {}, warn=False), path),
+        rgb_bands=item_rgb_bands(stac_item(path, stac_index or {}, warn=False), path, shape[2]),
     )
 
 

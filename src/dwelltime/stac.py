@@ -107,9 +107,12 @@ def item_scene(item: dict[str, Any], source: Path) -> ItemScene:
     return ItemScene(item, min(images)[2], masks[0] if masks else None)
 
 
-def item_rgb_bands(item: dict[str, Any] | None, image: Path) -> tuple[int, int, int] | None:
-    """1-based indexes of the red, green and blue bands of ``image`` as its STAC ``item``
-    names them, or None where it does not name all three.
+def item_rgb_bands(
+    item: dict[str, Any] | None, image: Path, count: int
+) -> tuple[int, int, int] | None:
+    """1-based indexes of the red, green and blue bands of ``image`` (``count`` bands) as its
+    STAC ``item`` names them, or None where it does not name all three or lists another
+    number of bands (they describe another asset).
 
     The bands are those of the asset whose ``href`` ends in ``image``'s file name: its
     ``bands`` (STAC 1.1) or ``eo:bands`` (EO extension), else the item's
@@ -124,7 +127,7 @@ def item_rgb_bands(item: dict[str, Any] | None, image: Path) -> tuple[int, int, 
             bands = asset.get("bands") or asset.get("eo:bands")
             break
     bands = bands or (item.get("properties") or {}).get("eo:bands")
-    if not isinstance(bands, list):
+    if not isinstance(bands, list) or len(bands) != count:
         return None
     names = [_band_colour(band) for band in bands]
     if not all(colour in names for colour in RGB):
