@@ -548,6 +548,39 @@ def test_a_dimap_product_is_one_scene_of_its_tiles_at_its_strip_time(tmp_path, w
     assert "touch" not in caplog.text
 
 
+@pytest.mark.skipif(not is_dimap("DIM_.XML"), reason="GDAL has no DIMAP driver")
+def test_a_dimap_product_missing_a_tile_is_named_and_its_tiles_present_are_scenes(
+    tmp_path, write_dimap
+):
+    dim = write_dimap(tmp_path)
+    (tmp_path / "IMG_PHR1A_PMS_001_R1C2.TIF").unlink()
+    result = scan(tmp_path)
+    (error,) = result.errors
+    assert str(error) == (
+        f"{dim}: lists 1 file(s) that are missing: IMG_PHR1A_PMS_001_R1C2.TIF; copy the whole "
+        "product (the tiles it lists) beside it"
+    )
+    (scene,) = result.scenes
+    assert (scene.scene_id, scene.time_source) == ("IMG_PHR1A_PMS_001_R1C1", "dimap")
+
+
+def test_a_vrt_missing_a_source_is_named_and_its_sources_present_are_scenes(
+    tmp_path, write_raster, write_vrt
+):
+    tiles = [
+        write_raster(tmp_path / "a_20230731T023512.tif"),
+        write_raster(tmp_path / "b_20230731T023512.tif", origin=(730_517.78, 4_345_043.01)),
+    ]
+    vrt = write_vrt(tmp_path / "mosaic_20230731T023512.vrt", tiles)
+    tiles[1].unlink()
+    result = scan(tmp_path)
+    assert [str(e) for e in result.errors] == [
+        f"{vrt}: lists 1 file(s) that are missing: b_20230731T023512.tif; copy the whole "
+        "product (the tiles it lists) beside it"
+    ]
+    assert [s.scene_id for s in result.scenes] == ["a_20230731T023512"]
+
+
 def test_a_tile_beside_its_dimap_file_takes_the_strip_time(tmp_path, write_dimap):
     write_dimap(tmp_path, "02:35:13.25Z", tags={"TIFFTAG_DATETIME": "2024:01:02 03:04:05"})
     scene = read_scene(tmp_path / "IMG_PHR1A_PMS_001_R1C2.TIF")  # ranks above GDAL tags

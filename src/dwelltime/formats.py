@@ -86,7 +86,8 @@ def mosaic_members(images: Iterable[Path]) -> set[Path]:
     """Resolved paths of the files the mosaics (:data:`MOSAIC_SUFFIXES`, DIMAP products:
     :func:`is_dimap`) among ``images`` are made of: a mosaic stands for its tiles, which are
     then no images of their own (counting both would see each aircraft twice). A mosaic that
-    cannot be opened names none."""
+    cannot be opened, or lists a file that is missing, names none: its tiles present are
+    images of their own."""
     import rasterio
     from rasterio.errors import RasterioError
 
@@ -98,6 +99,8 @@ def mosaic_members(images: Iterable[Path]) -> set[Path]:
             with rasterio.open(path) as ds:
                 files = {Path(f).resolve() for f in ds.files}
         except RasterioError:
+            continue
+        if not all(f.exists() for f in files):
             continue
         members |= files - {path.resolve()}
     return members

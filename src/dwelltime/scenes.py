@@ -304,6 +304,13 @@ def read_scene(
                 )  # fmt: skip
             if ds.crs is None:
                 raise SceneError(path, f"has no CRS; {_crs_hint(path)}")
+            missing = [Path(f).name for f in ds.files if not Path(f).exists()]
+            if missing:
+                raise SceneError(
+                    path, f"lists {len(missing)} file(s) that are missing: "
+                    f"{_some_names([Path(m) for m in missing])}; copy the whole product "
+                    "(the tiles it lists) beside it"
+                )  # fmt: skip
             footprint = _footprint(ds)
             tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
             gsd = gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
