@@ -216,6 +216,10 @@ def test_rgb_band_choice(tmp_path, write_raster):
         ({"count": 5, "dtype": "uint16"}, "rapideye", [3, 2, 1]),  # blue, green, red, RE, NIR
         ({"count": 5, "dtype": "uint16"}, "planet", [3, 2, 1]),  # Planet's RapidEye
         ({"count": 5, "dtype": "uint16"}, "unknown", [1, 2, 3]),  # unknown: the default
+        ({"count": 4, "dtype": "uint16"}, "maxar", [3, 2, 1]),  # BGRN
+        ({"count": 8, "dtype": "uint16"}, "maxar", [5, 3, 2]),  # C, B, G, Y, R, RE, N1, N2
+        ({"count": 8, "dtype": "uint16"}, "worldview-3", [5, 3, 2]),  # a STAC platform
+        ({"count": 3}, "maxar", [1, 2, 3]),  # 3-band: red, green, blue
     ]
     for n, (kwargs, provider, expected) in enumerate(cases):
         with rasterio.open(write_raster(tmp_path / f"{n}.tif", **kwargs)) as ds:

@@ -237,8 +237,15 @@ def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> n
 #: Providers whose 4-band images are BGRN, 5-band ones RapidEye (blue, green, red, red edge,
 #: NIR) and 8-band ones SuperDove: Planet, and the constellations its STAC items name.
 PLANET_PROVIDERS = ("planet", "planetscope", "skysat", "rapideye")
-#: Red, green, blue of :data:`PLANET_PROVIDERS` images, by band count.
-PLANET_RGB = {4: [3, 2, 1], 5: [3, 2, 1], 8: [6, 4, 2]}
+#: Providers whose 4-band images are BGRN and 8-band ones WorldView (coastal, blue, green,
+#: yellow, red, red edge, NIR1, NIR2): Maxar, and the platforms its STAC items name.
+MAXAR_PROVIDERS = ("maxar", "worldview-2", "worldview-3", "worldview-4", "geoeye-1",
+                   "quickbird-2", "wv02", "wv03", "wv04", "ge01", "qb02")  # fmt: skip
+#: Red, green, blue of each provider's images, by band count.
+PROVIDER_RGB: dict[str, dict[int, tuple[int, int, int]]] = {
+    **{name: {4: (3, 2, 1), 5: (3, 2, 1), 8: (6, 4, 2)} for name in PLANET_PROVIDERS},
+    **{name: {4: (3, 2, 1), 8: (5, 3, 2)} for name in MAXAR_PROVIDERS},
+}
 
 
 def rgb_bands(
@@ -251,9 +258,10 @@ def rgb_bands(
     2. the file's GDAL colour interpretation (a GeoTIFF's photometric RGB, a JPEG 2000's
        colour channels), when it names red, green and blue;
     3. its band descriptions (``red``, ``green``, ``blue``), when they name all three;
-    4. the provider's band order: Planet (provider ``planet``, or a STAC constellation of
-       :data:`PLANET_PROVIDERS`) 4-band BGRN and 5-band RapidEye → 3,2,1, 8-band
-       SuperDove → 6,4,2;
+    4. the provider's band order (:data:`PROVIDER_RGB`): Planet (provider ``planet``, or a
+       STAC constellation of :data:`PLANET_PROVIDERS`) 4-band BGRN and 5-band RapidEye →
+       3,2,1, 8-band SuperDove → 6,4,2; Maxar (:data:`MAXAR_PROVIDERS`) 4-band BGRN → 3,2,1,
+       8-band WorldView → 5,3,2;
     5. else the first three bands, as red, green, blue.
 
     A 1- or 2-band image (panchromatic) → band 1 three times.
@@ -268,8 +276,9 @@ def rgb_bands(
     ):
         if all(c in names for c in ("red", "green", "blue")):
             return [names.index(c) + 1 for c in ("red", "green", "blue")]
-    if provider in PLANET_PROVIDERS and ds.count in PLANET_RGB:
-        return PLANET_RGB[ds.count]
+    by_count = PROVIDER_RGB.get(provider, {})
+    if ds.count in by_count:
+        return list(by_count[ds.count])
     return [1, 2, 3]
 
 
