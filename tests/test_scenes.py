@@ -601,6 +601,19 @@ def test_a_dimap_product_of_strips_imaged_apart_is_warned(tmp_path, write_dimap,
     assert "made of 2 strips taken from 2023-07-31T02:35:12Z to 2023-07-31T03:10:00Z" in caplog.text
 
 
+@pytest.mark.parametrize(("groups", "expected"), [("RGBN", (1, 2, 3)), ("BGRN", (3, 2, 1))])
+def test_the_band_order_a_maxar_imd_lists_is_the_scene_s(tmp_path, write_raster, groups, expected):
+    image = write_raster(tmp_path / "23JUL31023512-M2AS-0123.tif", count=4, dtype="uint16")
+    bands = "".join(
+        f"BEGIN_GROUP = BAND_{b}\n\tULLon = 125.6;\nEND_GROUP = BAND_{b}\n" for b in groups
+    )
+    imd = _imd("2023-07-31T02:35:12.000000Z").replace("END;\n", bands + "END;\n")
+    image.with_suffix(".IMD").write_text(imd)
+    scene = read_scene(image)
+    assert scene.provider == "maxar"
+    assert scene.rgb_bands == expected  # RGBN: not Maxar's usual BGRN
+
+
 def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):
     import rasterio
 

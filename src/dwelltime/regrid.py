@@ -253,8 +253,9 @@ def rgb_bands(
 ) -> list[int]:
     """1-based band indexes giving red, green, blue, from what says so first:
 
-    1. ``named``: the indexes the scene's STAC item names (``Scene.rgb_bands``,
-       :func:`dwelltime.stac.item_rgb_bands`);
+    1. ``named``: the indexes the scene's metadata names (``Scene.rgb_bands``: its STAC
+       item, :func:`dwelltime.stac.item_rgb_bands`, else its Maxar IMD,
+       :func:`dwelltime.timesources.imd_rgb_bands`);
     2. the file's GDAL colour interpretation (a GeoTIFF's photometric RGB, a JPEG 2000's
        colour channels), when it names red, green and blue;
     3. its band descriptions (``red``, ``green``, ``blue``), when they name all three;

@@ -52,6 +52,7 @@ from dwelltime.timesources import (
     NoTimeError,
     TimeInfo,
     acquisition_time,
+    imd_rgb_bands,
     name_provider,
     read_times_csv,
     stac_item,
@@ -86,8 +87,8 @@ class Scene:
     cloud_fraction: float  # [0, 1]; NaN if the provider says nothing
     mask_path: Path | None  # provider mask: Planet UDM2 band 1 == 1 is clear; UDM == 0 is
     footprint: shapely.Geometry  # EPSG:4326
-    #: 1-based red, green, blue band indexes as the scene's STAC item names them; None where
-    #: it names none (then :func:`dwelltime.regrid.rgb_bands` reads the file)
+    #: 1-based red, green, blue band indexes as the scene's STAC item (else Maxar IMD) names
+    #: them; None where none does (then :func:`dwelltime.regrid.rgb_bands` reads the file)
     rgb_bands: tuple[int, int, int] | None = None
 
 
@@ -346,7 +347,8 @@ def read_scene(
         cloud_fraction=info.cloud_fraction,
         mask_path=mask_path.resolve() if mask_path else None,
         footprint=footprint,
-        rgb_bands=item_rgb_bands(stac_item(path, stac_index or {}, warn=False), path, shape[2]),
+        rgb_bands=item_rgb_bands(stac_item(path, stac_index or {}, warn=False), path, shape[2])
+        or imd_rgb_bands(path, shape[2]),
     )
 
 

@@ -90,6 +90,9 @@ ISO_DATETIME = re.compile(
 #: An ISO 8601 date alone (``2023-08-02``, ``20230802``): no time of day.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
 
+#: A band group of a Maxar .IMD file (``BEGIN_GROUP = BAND_R``: its id, ``R``), in the order
+#: of the image's bands: C(oastal), B, G, Y, R, RE, N, N2, P(an)…
+IMD_BAND_GROUP = re.compile(r"^[ \t]*BEGIN_GROUP[ \t]*=[ \t]*BAND_(\w+)", re.M)
 #: One ``name = value;`` line of a Maxar .IMD file (value unquoted).
 IMD_FIELD = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*\"?([^\";\n]*?)\"?[ \t]*;", re.M)
 
@@ -276,7 +279,7 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
 
 def maxar_imd_time(image: Path) -> TimeInfo | None:
     """Time from a Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``/``earliestAcqTime``)."""
-    sidecar = next((p for p in map(image.with_suffix, (".IMD", ".imd")) if p.is_file()), None)
+    sidecar = _imd_sidecar(image)
     if sidecar is None:
         return None
     fields = dict(IMD_FIELD.findall(sidecar.read_text(errors="replace")))
@@ -287,6 +290,26 @@ def maxar_imd_time(image: Path) -> TimeInfo | None:
         return None
     cloud = _fraction(fields.get("cloudCover"))
     return TimeInfo(acquired, "maxar_imd", "maxar", cloud)
+
+
+def imd_rgb_bands(image: Path, count: int) -> tuple[int, int, int] | None:
+    """1-based indexes of the red, green and blue bands of ``image`` (``count`` bands) as its
+    Maxar ``<stem>.IMD`` lists them (band groups ``BAND_R``, ``BAND_G``, ``BAND_B``… in the
+    order of the image's bands); None without an IMD, or one that lists another number of
+    bands or not all three."""
+    sidecar = _imd_sidecar(image)
+    if sidecar is None:
+        return None
+    ids = [i.upper() for i in IMD_BAND_GROUP.findall(sidecar.read_text(errors="replace"))]
+    if len(ids) != count or not all(c in ids for c in "RGB"):
+        return None
+    red, green, blue = (ids.index(c) + 1 for c in "RGB")
+    return red, green, blue
+
+
+def _imd_sidecar(image: Path) -> Path | None:
+    """The Maxar ``<stem>.IMD`` (or ``.imd``) beside ``image``, if any."""
+    return next((p for p in map(image.with_suffix, (".IMD", ".imd")) if p.is_file()), None)
 
 
 def dimap_time(image: Path) -> TimeInfo | None:
