@@ -59,7 +59,15 @@ from dwelltime.timesources import (
     stac_items,
 )
 
-__all__ = ["ScanResult", "Scene", "gsd_metres", "read_scene", "scan", "scenes_frame"]
+__all__ = [
+    "ScanResult",
+    "Scene",
+    "gsd_metres",
+    "named_rgb_bands",
+    "read_scene",
+    "scan",
+    "scenes_frame",
+]
 
 log = logging.getLogger(__name__)
 
@@ -347,9 +355,19 @@ def read_scene(
         cloud_fraction=info.cloud_fraction,
         mask_path=mask_path.resolve() if mask_path else None,
         footprint=footprint,
-        rgb_bands=item_rgb_bands(stac_item(path, stac_index or {}, warn=False), path, shape[2])
-        or imd_rgb_bands(path, shape[2]),
+        rgb_bands=named_rgb_bands(path, shape[2], stac_index),
     )
+
+
+def named_rgb_bands(
+    path: Path, count: int, stac_index: Mapping[Path, dict] | None = None
+) -> tuple[int, int, int] | None:
+    """1-based indexes of the red, green and blue bands of the image at ``path`` (``count``
+    bands) as its metadata names them: its STAC item (sidecar, or of ``stac_index``:
+    :func:`dwelltime.stac.item_rgb_bands`), else its Maxar IMD
+    (:func:`dwelltime.timesources.imd_rgb_bands`); None where none does."""
+    item = stac_item(path, stac_index or {}, warn=False)
+    return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
 
 
 def _crs_hint(path: Path) -> str:
