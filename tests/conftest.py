@@ -135,6 +135,62 @@ def write_vrt() -> Callable[..., Path]:
     return _write_vrt
 
 
+DIMAP_NAME = "DIM_PHR1A_PMS_202307310235125_ORT_1234567101-001.XML"
+
+
+def _write_dimap(folder: Path, when: str = "02:35:12.5Z", **tile_kwargs: Any) -> Path:
+    """An Airbus DIMAP v2 ortho product as delivered: two 32 x 32 px tiles side by side
+    (R1C1, R1C2, 0.5 m, UTM 51N) and the ``DIM_*.XML`` describing them, its strip imaged at
+    2023-07-31 ``when``."""
+    x0, y0 = 730_485.0, 4_345_043.0
+    for col in (1, 2):
+        _write_raster(
+            folder / f"IMG_PHR1A_PMS_001_R1C{col}.TIF",
+            origin=(x0 + (col - 1) * 16, y0),
+            shape=(32, 32),
+            **tile_kwargs,
+        )
+    files = "".join(
+        f'<Data_File tile_R="1" tile_C="{col}">'
+        f'<DATA_FILE_PATH href="IMG_PHR1A_PMS_001_R1C{col}.TIF"/></Data_File>'
+        for col in (1, 2)
+    )
+    (folder / DIMAP_NAME).write_text(
+        f"""<?xml version="1.0" encoding="UTF-8"?>
+<Dimap_Document name="{DIMAP_NAME}">
+ <Metadata_Identification><METADATA_FORMAT version="2.0">DIMAP</METADATA_FORMAT>
+  <METADATA_PROFILE>PHR_ORTHO</METADATA_PROFILE></Metadata_Identification>
+ <Dataset_Sources><Source_Identification><Strip_Source>
+  <MISSION>PHR</MISSION><MISSION_INDEX>1A</MISSION_INDEX>
+  <IMAGING_DATE>2023-07-31</IMAGING_DATE><IMAGING_TIME>{when}</IMAGING_TIME>
+ </Strip_Source></Source_Identification></Dataset_Sources>
+ <Coordinate_Reference_System><Projected_CRS>
+  <PROJECTED_CRS_CODE>urn:ogc:def:crs:EPSG::32651</PROJECTED_CRS_CODE>
+ </Projected_CRS></Coordinate_Reference_System>
+ <Geoposition><Geoposition_Insert><ULXMAP>{x0}</ULXMAP><ULYMAP>{y0}</ULYMAP>
+  <XDIM>0.5</XDIM><YDIM>0.5</YDIM></Geoposition_Insert></Geoposition>
+ <Raster_Data>
+  <Data_Access><DATA_FILE_FORMAT>image/tiff</DATA_FILE_FORMAT>
+   <Data_Files>{files}</Data_Files></Data_Access>
+  <Raster_Dimensions><NROWS>32</NROWS><NCOLS>64</NCOLS><NBANDS>3</NBANDS>
+   <Tile_Set><NTILES>2</NTILES><Regular_Tiling><NTILES_SIZE nrows="32" ncols="32"/>
+    <NTILES_COUNT ntiles_R="1" ntiles_C="2"/><OVERLAP_ROW>0</OVERLAP_ROW>
+    <OVERLAP_COL>0</OVERLAP_COL></Regular_Tiling></Tile_Set></Raster_Dimensions>
+  <Raster_Encoding><DATA_TYPE>INTEGER</DATA_TYPE><NBITS>8</NBITS></Raster_Encoding>
+ </Raster_Data>
+</Dimap_Document>
+"""
+    )
+    return folder / DIMAP_NAME
+
+
+@pytest.fixture
+def write_dimap() -> Callable[..., Path]:
+    """Factory writing an Airbus DIMAP v2 product: ``write_dimap(folder, when=, **tile_kwargs)``
+    gives its ``DIM_*.XML`` (tiles ``IMG_PHR1A_PMS_001_R1C1.TIF``, ``…R1C2.TIF`` beside it)."""
+    return _write_dimap
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
 

@@ -272,6 +272,26 @@ def test_scene_in_geographic_crs_is_drawn_in_the_aprons_grid(write_raster, tmp_p
     assert image[..., 3].mean() > 200 and image[..., :3].std() > 0
 
 
+def test_a_scene_row_is_drawn_in_the_colours_its_metadata_names(write_raster, tmp_path):
+    import json
+
+    data = np.stack([np.full((200, 200), v, np.uint16) for v in (100, 200, 300, 400)])
+    data[:, 0, 0] = 0  # a stretch from 0 keeps the order of the bands visible
+    path = write_raster(tmp_path / "bgrn.tif", origin=(X0, Y0), shape=(200, 200), count=4,
+                        dtype="uint16", data=data)  # fmt: skip
+    colours = [{"common_name": c} for c in ("blue", "green", "red", "nir")]
+    item = {"type": "Feature", "stac_version": "1.0.0", "properties": {"datetime": "2023-08-01"},
+            "assets": {"image": {"href": path.name, "eo:bands": colours}}}  # fmt: skip
+    path.with_suffix(".json").write_text(json.dumps(item))
+    when = pd.Timestamp("2023-08-01T00:00Z")
+    scene = pd.Series({"scene_id": "s", "path": str(path), "provider": "unknown", "gsd_m": 0.5,
+                       "acquired": when, "time_source": "stac"})  # fmt: skip
+    aprons = gpd.GeoDataFrame({"apron_id": ["A"]}, geometry=[APRON_BOX], crs=CRS)
+    image = plot_scene(scene, aprons, pad_m=0).axes[0].images[0].get_array()
+    red, green, blue = (float(np.median(np.asarray(image[..., b]))) for b in range(3))
+    assert red > green > blue  # red is band 3
+
+
 def test_scene_without_aprons_says_so(scene_frames):
     scenes, aprons, _, _ = scene_frames
     assert "no aprons" in _texts(plot_scene(scenes.iloc[0], aprons.iloc[:0]))

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from dwelltime.errors import SceneError
+from dwelltime.formats import is_dimap
 from dwelltime.scenes import read_scene, scan, scenes_frame
 from dwelltime.schema import SCENE_COLUMNS
-from dwelltime.timesources import TIME_SOURCES, TimesError, read_times_csv
+from dwelltime.timesources import TIME_SOURCES, TimesError, dimap_time, read_times_csv
 
 T0 = pd.Timestamp("2023-07-31T02:35:12Z")
 
@@ -83,7 +84,9 @@ def test_time_source_precedence(tmp_path, write_raster):
         tmp_path / f"{image.stem}_metadata.xml",
         tmp_path / f"{image.stem}.IMD",
     ]
-    assert [source for source, _ in expected] + ["filename"] == list(TIME_SOURCES)
+    order = [source for source, _ in expected] + ["filename"]
+    order.insert(order.index("gdal_tag"), "dimap")  # test_a_tile_beside_its_dimap_file_…
+    assert order == list(TIME_SOURCES)
     times = {image.stem: datetime(2023, 7, 31, 0, 30)}
     for (source, when), sidecar in zip(expected, [*sidecars, None], strict=True):
         result = scan(tmp_path, times=times)
@@ -529,6 +532,99 @@ def test_udm2_mask_is_attached_not_scanned(tmp_path, write_raster):
     assert scene.path == image.resolve()
     assert scene.mask_path == mask.resolve()
     assert scene.provider == "planet"
+
+
+@pytest.mark.skipif(not is_dimap("DIM_.XML"), reason="GDAL has no DIMAP driver")
+def test_a_dimap_product_is_one_scene_of_its_tiles_at_its_strip_time(tmp_path, write_dimap, caplog):
+    dim = write_dimap(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        result = scan(tmp_path)
+    assert not result.errors
+    (scene,) = result.scenes  # the tiles are not scenes of their own
+    assert scene.path == dim.resolve()
+    assert (scene.width, scene.height) == (64, 32)
+    assert (scene.time_source, scene.provider) == ("dimap", "airbus")
+    assert scene.acquired == pd.Timestamp("2023-07-31T02:35:12.5Z")  # the name has 12.5 too
+    assert "touch" not in caplog.text
+
+
+@pytest.mark.skipif(not is_dimap("DIM_.XML"), reason="GDAL has no DIMAP driver")
+def test_a_dimap_product_missing_a_tile_is_named_and_its_tiles_present_are_scenes(
+    tmp_path, write_dimap
+):
+    dim = write_dimap(tmp_path)
+    (tmp_path / "IMG_PHR1A_PMS_001_R1C2.TIF").unlink()
+    result = scan(tmp_path)
+    (error,) = result.errors
+    assert str(error) == (
+        f"{dim}: lists 1 file(s) that are missing: IMG_PHR1A_PMS_001_R1C2.TIF; copy the whole "
+        "product (the tiles it lists) beside it"
+    )
+    (scene,) = result.scenes
+    assert (scene.scene_id, scene.time_source) == ("IMG_PHR1A_PMS_001_R1C1", "dimap")
+
+
+def test_a_vrt_missing_a_source_is_named_and_its_sources_present_are_scenes(
+    tmp_path, write_raster, write_vrt
+):
+    tiles = [
+        write_raster(tmp_path / "a_20230731T023512.tif"),
+        write_raster(tmp_path / "b_20230731T023512.tif", origin=(730_517.78, 4_345_043.01)),
+    ]
+    vrt = write_vrt(tmp_path / "mosaic_20230731T023512.vrt", tiles)
+    tiles[1].unlink()
+    result = scan(tmp_path)
+    assert [str(e) for e in result.errors] == [
+        f"{vrt}: lists 1 file(s) that are missing: b_20230731T023512.tif; copy the whole "
+        "product (the tiles it lists) beside it"
+    ]
+    assert [s.scene_id for s in result.scenes] == ["a_20230731T023512"]
+
+
+def test_a_tile_beside_its_dimap_file_takes_the_strip_time(tmp_path, write_dimap):
+    write_dimap(tmp_path, "02:35:13.25Z", tags={"TIFFTAG_DATETIME": "2024:01:02 03:04:05"})
+    scene = read_scene(tmp_path / "IMG_PHR1A_PMS_001_R1C2.TIF")  # ranks above GDAL tags
+    assert (scene.time_source, scene.provider) == ("dimap", "airbus")
+    assert scene.acquired == pd.Timestamp("2023-07-31T02:35:13.25Z")
+
+
+def test_a_dimap_product_of_strips_imaged_apart_is_warned(tmp_path, write_dimap, caplog):
+    dim = write_dimap(tmp_path)
+    strip = "<Source_Identification><Strip_Source>{}</Strip_Source></Source_Identification>"
+    later = strip.format(
+        "<IMAGING_DATE>2023-07-31</IMAGING_DATE><IMAGING_TIME>03:10:00Z</IMAGING_TIME>"
+    )
+    dim.write_text(dim.read_text().replace("<Dataset_Sources>", "<Dataset_Sources>" + later, 1))
+    with caplog.at_level(logging.WARNING):
+        info = dimap_time(dim)
+    assert (info.acquired, info.source) == (pd.Timestamp("2023-07-31T03:10:00Z"), "dimap")
+    assert "made of 2 strips taken from 2023-07-31T02:35:12Z to 2023-07-31T03:10:00Z" in caplog.text
+
+
+@pytest.mark.parametrize(("groups", "expected"), [("RGBN", (1, 2, 3)), ("BGRN", (3, 2, 1))])
+def test_the_band_order_a_maxar_imd_lists_is_the_scene_s(tmp_path, write_raster, groups, expected):
+    image = write_raster(tmp_path / "23JUL31023512-M2AS-0123.tif", count=4, dtype="uint16")
+    bands = "".join(
+        f"BEGIN_GROUP = BAND_{b}\n\tULLon = 125.6;\nEND_GROUP = BAND_{b}\n" for b in groups
+    )
+    imd = _imd("2023-07-31T02:35:12.000000Z").replace("END;\n", bands + "END;\n")
+    image.with_suffix(".IMD").write_text(imd)
+    scene = read_scene(image)
+    assert scene.provider == "maxar"
+    assert scene.rgb_bands == expected  # RGBN: not Maxar's usual BGRN
+
+
+def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):
+    import rasterio
+
+    from dwelltime.regrid import rgb_bands
+
+    name = "2078218_2015-03-25_RE2_3A_Analytic.tif"  # Planet's RapidEye ortho tile, 5 bands
+    write_raster(tmp_path / name, count=5, dtype="uint16")
+    (scene,) = scan(tmp_path, times={name: "2015-03-25T10:11:12Z"}).scenes
+    assert scene.provider == "rapideye"
+    with rasterio.open(scene.path) as ds:
+        assert rgb_bands(ds, scene.provider, scene.rgb_bands) == [3, 2, 1]
 
 
 @pytest.mark.parametrize("suffix", ["_udm2_clip", "_udm_clip"])

@@ -85,3 +85,63 @@ def test_scan_an_item_collection(tmp_path, write_raster):
     assert a.provider == "planetscope"
     assert a.mask_path == (tmp_path / "img" / "a_udm2.tif").resolve()
     assert [str(e).split(":")[0] for e in result.errors] == [f"{items}#c"]
+
+
+def _bgrn_item(image, bands_key: str, where: str = "asset") -> dict:
+    """A STAC item of ``image`` whose bands (blue, green, red, nir) are listed under
+    ``bands_key`` of its asset, or of its properties."""
+    bands = [{"name": n, "common_name": c} for n, c in
+             (("B1", "blue"), ("B2", "green"), ("B3", "red"), ("B4", "nir"))]  # fmt: skip
+    if bands_key == "bands":  # STAC 1.1
+        bands = [{"name": b["name"], "eo:common_name": b["common_name"]} for b in bands]
+    asset = {"href": image.name, "roles": ["data"]}
+    item = _item("s", "2023-07-31T02:35:12Z", {"data": asset})
+    item["properties"]["constellation"] = "some-sat"
+    (asset if where == "asset" else item["properties"])[bands_key] = bands
+    return item
+
+
+@pytest.mark.parametrize(
+    ("bands_key", "where"), [("eo:bands", "asset"), ("bands", "asset"), ("eo:bands", "item")]
+)
+def test_the_bands_an_item_names_give_the_tiles_their_colours(
+    tmp_path, write_raster, bands_key, where
+):
+    import geopandas as gpd
+    import numpy as np
+    import rasterio
+    import shapely
+
+    from dwelltime.airports import lookup_airport
+    from dwelltime.tiling import TileSpec, iter_tiles
+
+    data = np.stack([np.full((64, 64), v, np.uint16) for v in (100, 200, 300, 400)])
+    data[:, 0, 0] = 0  # a stretch from 0 keeps the order of the bands visible
+    image = write_raster(tmp_path / "s.tif", count=4, dtype="uint16", data=data)
+    items = _collection(tmp_path / "items.json", _bgrn_item(image, bands_key, where))
+    (scene,) = scan(items).scenes
+    assert scene.rgb_bands == (3, 2, 1)
+    with rasterio.open(image) as ds:
+        left, top = ds.transform * (0, 0)
+    apron = shapely.box(left + 8, top - 24, left + 24, top - 8)
+    aprons = gpd.GeoDataFrame({"apron_id": ["A"]}, geometry=[apron], crs="EPSG:32651")
+    spec = TileSpec(gsd_m=0.5, size_px=16, overlap_px=0)
+    tile = next(iter_tiles(scene, lookup_airport("ZKPY"), aprons, spec))
+    red, green, blue = (float(np.median(tile.image[b])) for b in range(3))
+    assert red > green > blue  # red is band 3 (300), blue band 1 (100)
+
+
+def test_an_item_that_names_no_colours_leaves_the_band_order_to_the_file(tmp_path, write_raster):
+    image = write_raster(tmp_path / "s.tif", count=4, dtype="uint16")
+    item = _bgrn_item(image, "eo:bands")
+    for band in item["assets"]["data"]["eo:bands"]:
+        del band["common_name"]
+    (scene,) = scan(_collection(tmp_path / "items.json", item)).scenes
+    assert scene.rgb_bands is None
+
+
+def test_bands_listed_for_another_asset_are_not_read_as_the_image_s(tmp_path, write_raster):
+    image = write_raster(tmp_path / "visual.tif", count=3)  # the item lists 4 bands
+    item = _bgrn_item(image, "eo:bands", where="item")
+    (scene,) = scan(_collection(tmp_path / "items.json", item)).scenes
+    assert scene.rgb_bands is None

@@ -213,10 +213,34 @@ def test_rgb_band_choice(tmp_path, write_raster):
             "unknown",
             [2, 3, 4],
         ),
+        ({"count": 5, "dtype": "uint16"}, "rapideye", [3, 2, 1]),  # blue, green, red, RE, NIR
+        ({"count": 5, "dtype": "uint16"}, "planet", [3, 2, 1]),  # Planet's RapidEye
+        ({"count": 5, "dtype": "uint16"}, "unknown", [1, 2, 3]),  # unknown: the default
+        ({"count": 4, "dtype": "uint16"}, "maxar", [3, 2, 1]),  # BGRN
+        ({"count": 8, "dtype": "uint16"}, "maxar", [5, 3, 2]),  # C, B, G, Y, R, RE, N1, N2
+        ({"count": 8, "dtype": "uint16"}, "worldview-3", [5, 3, 2]),  # a STAC platform
+        ({"count": 3}, "maxar", [1, 2, 3]),  # 3-band: red, green, blue
     ]
     for n, (kwargs, provider, expected) in enumerate(cases):
         with rasterio.open(write_raster(tmp_path / f"{n}.tif", **kwargs)) as ds:
             assert rgb_bands(ds, provider) == expected, kwargs
+
+
+def test_band_order_named_by_metadata_wins_over_the_file_and_the_provider(tmp_path, write_raster):
+    import rasterio
+
+    labelled = write_raster(
+        tmp_path / "rgb.tif", count=4, colorinterp=["red", "green", "blue", "undefined"]
+    )
+    plain = write_raster(tmp_path / "plain.tif", count=4, dtype="uint16")
+    pan = write_raster(tmp_path / "pan.tif", count=1)
+    with rasterio.open(labelled) as ds:
+        assert rgb_bands(ds, "unknown", (3, 2, 1)) == [3, 2, 1]  # STAC beats colour interp
+        assert rgb_bands(ds, "unknown", (4, 5, 6)) == [1, 2, 3]  # names bands it lacks
+    with rasterio.open(plain) as ds:
+        assert rgb_bands(ds, "planet", (1, 2, 3)) == [1, 2, 3]  # STAC beats the provider
+    with rasterio.open(pan) as ds:
+        assert rgb_bands(ds, "unknown", (3, 2, 1)) == [1, 1, 1]
 
 
 def test_16bit_scene_is_stretched_to_uint8(tmp_path, write_raster, airport, aprons):

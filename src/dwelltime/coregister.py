@@ -247,7 +247,9 @@ def read_scene(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray
 
     with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
         valid = valid_mask(ds, grid, mask)
-        bands = read_to_grid(ds, grid, indexes=rgb_bands(ds, scene.provider), resampling="bilinear")
+        bands = read_to_grid(
+            ds, grid, indexes=rgb_bands(ds, scene.provider, scene.rgb_bands), resampling="bilinear"
+        )
     gray = bands.astype(np.float64).mean(axis=0)
     valid &= np.isfinite(gray)  # a float image's NaN fill, smeared by bilinear resampling
     image, valid = highpass(gray, valid, config.highpass_m / grid.gsd_m)

@@ -1,13 +1,14 @@
 """Which files are imagery, by name: the suffixes every stage that looks for images uses,
 :func:`walk_folders`, how every stage searches a folder for them, and
-:func:`mosaic_members`, the files a mosaic of a product's tiles (``.vrt``, ``.til``) stands
-for.
+:func:`mosaic_members`, the files a mosaic of a product's tiles (``.vrt``, ``.til``, an
+Airbus DIMAP ``DIM_*.XML``: :func:`is_dimap`) stands for.
 
 Raster suffixes are compared in lower case. GDAL (through rasterio) reads them all.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,6 +20,10 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".ntf", ".nitf", ".vrt", ".til")
 #: Mosaics: GDAL virtual rasters (``gdalbuildvrt``) and Maxar tile lists (``.TIL``, read with
 #: the ``.IMD`` beside them).
 MOSAIC_SUFFIXES = (".vrt", ".til")
+#: Airbus DIMAP v2 products (Pléiades, SPOT 6/7, Pléiades Neo) describe the tiles they are
+#: delivered in (``IMG_…_R1C1.JP2``…) in ``DIM_<product>.XML`` (:func:`is_dimap_name`), which
+#: GDAL's DIMAP driver opens as one mosaic of them.
+DIMAP_PREFIX = "dim_"
 #: Plain pictures: georeferenced only by a sidecar (:data:`GEOREFERENCE_SIDECARS`).
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: Every image suffix: what ``detect`` and ``evaluate`` read.
@@ -55,21 +60,47 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
         yield Path(root), sorted(f for f in files if not f.startswith("."))
 
 
+def is_dimap_name(name: str | os.PathLike) -> bool:
+    """Whether ``name`` is that of an Airbus DIMAP product file, ``DIM_*.XML`` (any case)."""
+    name = Path(name).name.lower()
+    return name.startswith(DIMAP_PREFIX) and name.endswith(".xml")
+
+
+def is_dimap(name: str | os.PathLike) -> bool:
+    """Whether ``name`` is a DIMAP product file (:func:`is_dimap_name`) that GDAL can open as a
+    mosaic of its tiles: an image, where GDAL has its DIMAP driver (else its tiles are read
+    one by one)."""
+    return is_dimap_name(name) and _has_driver("DIMAP")
+
+
+@functools.cache
+def _has_driver(driver: str) -> bool:
+    """Whether GDAL (through rasterio) has the raster ``driver``."""
+    import rasterio
+
+    with rasterio.Env() as env:
+        return driver in env.drivers()
+
+
 def mosaic_members(images: Iterable[Path]) -> set[Path]:
-    """Resolved paths of the files the mosaics (:data:`MOSAIC_SUFFIXES`) among ``images`` are
-    made of: a mosaic stands for its tiles, which are then no images of their own (counting
-    both would see each aircraft twice). A mosaic that cannot be opened names none."""
+    """Resolved paths of the files the mosaics (:data:`MOSAIC_SUFFIXES`, DIMAP products:
+    :func:`is_dimap`) among ``images`` are made of: a mosaic stands for its tiles, which are
+    then no images of their own (counting both would see each aircraft twice). A mosaic that
+    cannot be opened, or lists a file that is missing, names none: its tiles present are
+    images of their own."""
     import rasterio
     from rasterio.errors import RasterioError
 
     members: set[Path] = set()
     for path in images:
-        if path.suffix.lower() not in MOSAIC_SUFFIXES:
+        if path.suffix.lower() not in MOSAIC_SUFFIXES and not is_dimap(path):
             continue
         try:
             with rasterio.open(path) as ds:
                 files = {Path(f).resolve() for f in ds.files}
         except RasterioError:
+            continue
+        if not all(f.exists() for f in files):
             continue
         members |= files - {path.resolve()}
     return members

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -192,12 +193,18 @@ def _draw_image(
     import rasterio
 
     from dwelltime.regrid import Grid, read_to_grid, rgb_bands, stretch_limits, to_uint8
+    from dwelltime.scenes import named_rgb_bands
 
     dx, dy = _offset(scene)
     minx, miny, maxx, maxy = bounds
     grid = Grid.over((minx + dx, miny + dy, maxx + dx, maxy + dy), gsd_m, crs)
     with rasterio.open(str(_field(scene, "path"))) as ds:
-        bands = rgb_bands(ds, str(_field(scene, "provider")))
+        named = (
+            named_rgb_bands(Path(ds.name), ds.count)  # a frame row: read its metadata again
+            if isinstance(scene, (pd.Series, Mapping))
+            else getattr(scene, "rgb_bands", None)
+        )
+        bands = rgb_bands(ds, str(_field(scene, "provider")), named)
         if isinstance(limits, str):
             limits = stretch_limits(ds, bands)
         image = to_uint8(read_to_grid(ds, grid, indexes=bands, resampling="bilinear"), limits)

@@ -234,28 +234,53 @@ def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> n
     return valid
 
 
-#: Providers whose 4-band images are BGRN and 8-band ones SuperDove: Planet, and the
-#: constellations its STAC items name.
-PLANET_PROVIDERS = ("planet", "planetscope", "skysat")
+#: Providers whose 4-band images are BGRN, 5-band ones RapidEye (blue, green, red, red edge,
+#: NIR) and 8-band ones SuperDove: Planet, and the constellations its STAC items name.
+PLANET_PROVIDERS = ("planet", "planetscope", "skysat", "rapideye")
+#: Providers whose 4-band images are BGRN and 8-band ones WorldView (coastal, blue, green,
+#: yellow, red, red edge, NIR1, NIR2): Maxar, and the platforms its STAC items name.
+MAXAR_PROVIDERS = ("maxar", "worldview-2", "worldview-3", "worldview-4", "geoeye-1",
+                   "quickbird-2", "wv02", "wv03", "wv04", "ge01", "qb02")  # fmt: skip
+#: Red, green, blue of each provider's images, by band count.
+PROVIDER_RGB: dict[str, dict[int, tuple[int, int, int]]] = {
+    **{name: {4: (3, 2, 1), 5: (3, 2, 1), 8: (6, 4, 2)} for name in PLANET_PROVIDERS},
+    **{name: {4: (3, 2, 1), 8: (5, 3, 2)} for name in MAXAR_PROVIDERS},
+}
 
 
-def rgb_bands(ds: object, provider: str = "unknown") -> list[int]:
-    """1-based band indexes giving red, green, blue.
+def rgb_bands(
+    ds: object, provider: str = "unknown", named: Sequence[int] | None = None
+) -> list[int]:
+    """1-based band indexes giving red, green, blue, from what says so first:
 
-    From colour interpretation or band descriptions when they name red/green/blue; Planet
-    (provider ``planet``, or a STAC constellation of :data:`PLANET_PROVIDERS`) 4-band (BGRN)
-    → 3,2,1 and 8-band SuperDove → 6,4,2; else the first three bands; a 1- or 2-band image →
-    band 1 three times.
+    1. ``named``: the indexes the scene's metadata names (``Scene.rgb_bands``: its STAC
+       item, :func:`dwelltime.stac.item_rgb_bands`, else its Maxar IMD,
+       :func:`dwelltime.timesources.imd_rgb_bands`);
+    2. the file's GDAL colour interpretation (a GeoTIFF's photometric RGB, a JPEG 2000's
+       colour channels), when it names red, green and blue;
+    3. its band descriptions (``red``, ``green``, ``blue``), when they name all three;
+    4. the provider's band order (:data:`PROVIDER_RGB`): Planet (provider ``planet``, or a
+       STAC constellation of :data:`PLANET_PROVIDERS`) 4-band BGRN and 5-band RapidEye →
+       3,2,1, 8-band SuperDove → 6,4,2; Maxar (:data:`MAXAR_PROVIDERS`) 4-band BGRN → 3,2,1,
+       8-band WorldView → 5,3,2;
+    5. else the first three bands, as red, green, blue.
+
+    A 1- or 2-band image (panchromatic) → band 1 three times.
     """
+    if ds.count < 3:
+        return [1, 1, 1]
+    if named is not None and all(1 <= b <= ds.count for b in named):
+        return list(named)
     for names in (
         [c.name for c in ds.colorinterp],
         [(d or "").strip().lower() for d in ds.descriptions],
     ):
         if all(c in names for c in ("red", "green", "blue")):
             return [names.index(c) + 1 for c in ("red", "green", "blue")]
-    if provider in PLANET_PROVIDERS and ds.count in (4, 8):
-        return [3, 2, 1] if ds.count == 4 else [6, 4, 2]
-    return [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
+    by_count = PROVIDER_RGB.get(provider, {})
+    if ds.count in by_count:
+        return list(by_count[ds.count])
+    return [1, 2, 3]
 
 
 def stretch_limits(ds: object, bands: Sequence[int]) -> tuple[float, float] | None:

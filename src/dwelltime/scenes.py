@@ -3,8 +3,8 @@ time, CRS, GSD, footprint.
 
 :func:`scan` walks a folder recursively for georeferenced imagery, any case of suffix
 (:mod:`dwelltime.formats`): GeoTIFF/COG, JPEG 2000 (as Pléiades and SPOT deliver), NITF and
-mosaics of a product's tiles (GDAL ``.vrt``, Maxar ``.TIL``: one scene, the files it is made
-of are not scenes of their own);
+mosaics of a product's tiles (GDAL ``.vrt``, Maxar ``.TIL``, Airbus DIMAP ``DIM_*.XML`` where
+GDAL has its DIMAP driver: one scene, the files it is made of are not scenes of their own);
 PNG and JPEG only with a georeference beside them (a world file such as ``.pgw``/``.jgw``/
 ``.wld``, or ``<name>.aux.xml``). Other PNG/JPEG files are pictures (quicklooks, thumbnails, or
 images for ``dwelltime detect --gsd``): listed in :attr:`ScanResult.pictures` and named in one
@@ -40,23 +40,34 @@ from dwelltime.formats import (
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    is_dimap,
     mosaic_members,
     walk_folders,
 )
 from dwelltime.io import read_if_path
 from dwelltime.regrid import gsd_metres, mask_to_polygon, open_picture
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
-from dwelltime.stac import is_item_file, item_scenes
+from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
 from dwelltime.timesources import (
     NoTimeError,
     TimeInfo,
     acquisition_time,
+    imd_rgb_bands,
     name_provider,
     read_times_csv,
+    stac_item,
     stac_items,
 )
 
-__all__ = ["ScanResult", "Scene", "gsd_metres", "read_scene", "scan", "scenes_frame"]
+__all__ = [
+    "ScanResult",
+    "Scene",
+    "gsd_metres",
+    "named_rgb_bands",
+    "read_scene",
+    "scan",
+    "scenes_frame",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +84,7 @@ class Scene:
     scene_id: str
     path: Path
     acquired: pd.Timestamp  # tz-aware UTC
-    time_source: str  # user|stac|planet_json|planet_xml|maxar_imd|gdal_tag|filename
+    time_source: str  # user|stac|planet_json|planet_xml|maxar_imd|dimap|gdal_tag|filename
     provider: str
     crs: str  # "EPSG:nnnn" or WKT
     gsd_m: float  # metres per pixel, mean of x and y; ground metres for EPSG:4326 and 3857
@@ -84,6 +95,9 @@ class Scene:
     cloud_fraction: float  # [0, 1]; NaN if the provider says nothing
     mask_path: Path | None  # provider mask: Planet UDM2 band 1 == 1 is clear; UDM == 0 is
     footprint: shapely.Geometry  # EPSG:4326
+    #: 1-based red, green, blue band indexes as the scene's STAC item (else Maxar IMD) names
+    #: them; None where none does (then :func:`dwelltime.regrid.rgb_bands` reads the file)
+    rgb_bands: tuple[int, int, int] | None = None
 
 
 @dataclass
@@ -299,6 +313,13 @@ def read_scene(
                 )  # fmt: skip
             if ds.crs is None:
                 raise SceneError(path, f"has no CRS; {_crs_hint(path)}")
+            missing = [Path(f).name for f in ds.files if not Path(f).exists()]
+            if missing:
+                raise SceneError(
+                    path, f"lists {len(missing)} file(s) that are missing: "
+                    f"{_some_names([Path(m) for m in missing])}; copy the whole product "
+                    "(the tiles it lists) beside it"
+                )  # fmt: skip
             footprint = _footprint(ds)
             tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
             gsd = gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
@@ -334,7 +355,19 @@ def read_scene(
         cloud_fraction=info.cloud_fraction,
         mask_path=mask_path.resolve() if mask_path else None,
         footprint=footprint,
+        rgb_bands=named_rgb_bands(path, shape[2], stac_index),
     )
+
+
+def named_rgb_bands(
+    path: Path, count: int, stac_index: Mapping[Path, dict] | None = None
+) -> tuple[int, int, int] | None:
+    """1-based indexes of the red, green and blue bands of the image at ``path`` (``count``
+    bands) as its metadata names them: its STAC item (sidecar, or of ``stac_index``:
+    :func:`dwelltime.stac.item_rgb_bands`), else its Maxar IMD
+    (:func:`dwelltime.timesources.imd_rgb_bands`); None where none does."""
+    item = stac_item(path, stac_index or {}, warn=False)
+    return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
 
 
 def _crs_hint(path: Path) -> str:
@@ -450,7 +483,7 @@ def _find_files(
         for name in files:
             p = root / name
             suffix = p.suffix.lower()
-            if suffix in RASTER_SUFFIXES:
+            if suffix in RASTER_SUFFIXES or is_dimap(name):
                 is_mask = p.stem.lower().endswith(MASK_SUFFIXES)
                 (masks if is_mask else images).append(p)
             elif suffix in PICTURE_SUFFIXES:

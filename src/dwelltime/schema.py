@@ -22,7 +22,8 @@ SCENE_COLUMNS: tuple[str, ...] = (
     "scene_id",  # str, unique within a scan (file stem, made unique if needed)
     "path",  # str, absolute path of the image
     "acquired",  # UTC timestamp
-    # where `acquired` came from: user, stac, planet_json, planet_xml, maxar_imd, gdal_tag, filename
+    # where `acquired` came from: user, stac, planet_json, planet_xml, maxar_imd, dimap, gdal_tag,
+    # filename
     "time_source",
     "provider",  # str: planet, maxar, stac, unknown…
     "crs",  # str, the image CRS as "EPSG:nnnn" or WKT

@@ -8,6 +8,7 @@ allowed) and not a thumbnail, overview or usable-data mask, preferring assets wh
 ``data``. A usable-data mask asset (``*_udm2``/``*_udm``) becomes the scene's mask. The item's
 ``properties.datetime`` is its acquisition time (:func:`dwelltime.timesources.stac_time`).
 Nothing is downloaded: an item whose image is only remote is an error naming the item.
+The bands the image asset lists (:func:`item_rgb_bands`) say which are red, green and blue.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from typing import Any
 
 from dwelltime.errors import SceneError
 from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
+
+#: The colours :func:`item_rgb_bands` looks for, in the order a tile holds them.
+RGB = ("red", "green", "blue")
 
 #: Asset roles that are never the scene's image.
 NOT_IMAGE_ROLES = frozenset({"thumbnail", "overview", "metadata", "data-mask"})
@@ -101,3 +105,40 @@ def item_scene(item: dict[str, Any], source: Path) -> ItemScene:
         )
         raise SceneError(f"{source}#{item.get('id', '(no id)')}", reason)
     return ItemScene(item, min(images)[2], masks[0] if masks else None)
+
+
+def item_rgb_bands(
+    item: dict[str, Any] | None, image: Path, count: int
+) -> tuple[int, int, int] | None:
+    """1-based indexes of the red, green and blue bands of ``image`` (``count`` bands) as its
+    STAC ``item`` names them, or None where it does not name all three or lists another
+    number of bands (they describe another asset).
+
+    The bands are those of the asset whose ``href`` ends in ``image``'s file name: its
+    ``bands`` (STAC 1.1) or ``eo:bands`` (EO extension), else the item's
+    ``properties.eo:bands``; each named by ``eo:common_name``/``common_name``, else ``name``
+    (``raster:bands`` names no colours).
+    """
+    if not item:
+        return None
+    bands = None
+    for asset in (item.get("assets") or {}).values():
+        if PurePosixPath(str((asset or {}).get("href", ""))).name == image.name:
+            bands = asset.get("bands") or asset.get("eo:bands")
+            break
+    bands = bands or (item.get("properties") or {}).get("eo:bands")
+    if not isinstance(bands, list) or len(bands) != count:
+        return None
+    names = [_band_colour(band) for band in bands]
+    if not all(colour in names for colour in RGB):
+        return None
+    red, green, blue = (names.index(colour) + 1 for colour in RGB)
+    return red, green, blue
+
+
+def _band_colour(band: object) -> str:
+    """A STAC band's common name (else name), in lower case; "" if it has none."""
+    if not isinstance(band, dict):
+        return ""
+    name = band.get("eo:common_name") or band.get("common_name") or band.get("name") or ""
+    return str(name).strip().lower()

@@ -124,7 +124,7 @@ def iter_tiles(
     if region.is_empty:
         return
     with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
-        bands = rgb_bands(ds, scene.provider)
+        bands = rgb_bands(ds, scene.provider, scene.rgb_bands)
         limits = stretch_limits(ds, bands)
         index = 0
         for window in tile_windows(Grid.over(region.bounds, spec.gsd_m, airport.crs).bounds, spec):

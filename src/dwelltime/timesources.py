@@ -8,13 +8,16 @@
 3. ``planet_json``: Planet ``<stem or item id>_metadata.json`` (``properties.acquired``).
 4. ``planet_xml``: Planet ``<stem or item id>_metadata.xml`` (``eop:acquisitionDate``).
 5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``, else ``earliestAcqTime``).
-6. ``gdal_tag``: GDAL metadata ``ACQUISITIONDATETIME`` (default or IMAGERY domain), else
+6. ``dimap``: Airbus DIMAP v2 (Pléiades, SPOT 6/7, Pléiades Neo): the strip's ``IMAGING_DATE``
+   and ``IMAGING_TIME`` (UTC) in the ``DIM_*.XML`` the image is, or the one beside it whose
+   ``DATA_FILE_PATH`` names it (a tile of the product).
+7. ``gdal_tag``: GDAL metadata ``ACQUISITIONDATETIME`` (default or IMAGERY domain), else
    ``NITF_IDATIM`` (NITF 2.1 image date-time, "CCYYMMDDhhmmss" UTC), else ``TIFFTAG_DATETIME``
    ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC). The TIFF spec makes
    ``TIFFTAG_DATETIME`` the file's save time, so where the file name holds a date-time more
    than :data:`TIFFTAG_NAME_TOLERANCE` away, one warning names both, and where it holds none,
    one warning says the time rests on the tag alone (the tag is still used).
-7. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX` (and
+8. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX` (and
    :data:`MAXAR_FILENAME_REGEX` for Maxar product names). A name
    with a date but no time of day is rejected (midnight would bias dwell times by up to a day).
 
@@ -34,12 +37,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
 
 from dwelltime.errors import DwelltimeError
+from dwelltime.formats import is_dimap_name
 from dwelltime.stac import local_path
 
 log = logging.getLogger(__name__)
@@ -67,9 +71,14 @@ MAXAR_FILENAME_FORMAT = "%y%b%d%H%M%S"
 #: ``YYYYMMDD_hhmmss[_f or _ff]_<satellite, 4 hex digits>``
 #: (``20230731_023512_12_2405_3B_AnalyticMS``, ``20230731_023512_1_2405_3B_Visual``).
 PLANET_FILENAME_REGEX = re.compile(r"(?<!\d)\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-f]{4}_[13]B_", re.I)
+#: RapidEye products (as Planet delivers them) name the satellite and level:
+#: ``<tile id>_<YYYY-MM-DD>_RE<1-5>_<1B|3A>_…`` (``2078218_2015-03-25_RE2_3A_Analytic``).
+RAPIDEYE_FILENAME_REGEX = re.compile(r"(?<![A-Z0-9])RE[1-5]_(?:1B|3A)(?![A-Z0-9])", re.I)
 
 #: A ``TIFFTAG_DATETIME`` farther than this from a date-time in the file name is warned.
 TIFFTAG_NAME_TOLERANCE = pd.Timedelta(minutes=5)
+#: A DIMAP product whose strips were imaged farther apart than this is warned.
+DIMAP_STRIPS_TOLERANCE = pd.Timedelta(minutes=5)
 
 #: An ISO 8601 date and time of day, as a ``--times`` CSV gives them: ``2023-08-02T05:00``,
 #: ``2023-08-02 05:00:00.5Z``, ``2023-08-02T14:00:00+09:00``, ``20230802T050000Z``.
@@ -81,10 +90,22 @@ ISO_DATETIME = re.compile(
 #: An ISO 8601 date alone (``2023-08-02``, ``20230802``): no time of day.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
 
+#: A band group of a Maxar .IMD file (``BEGIN_GROUP = BAND_R``: its id, ``R``), in the order
+#: of the image's bands: C(oastal), B, G, Y, R, RE, N, N2, P(an)…
+IMD_BAND_GROUP = re.compile(r"^[ \t]*BEGIN_GROUP[ \t]*=[ \t]*BAND_(\w+)", re.M)
 #: One ``name = value;`` line of a Maxar .IMD file (value unquoted).
 IMD_FIELD = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*\"?([^\";\n]*?)\"?[ \t]*;", re.M)
 
-TIME_SOURCES = ("user", "stac", "planet_json", "planet_xml", "maxar_imd", "gdal_tag", "filename")
+TIME_SOURCES = (
+    "user",
+    "stac",
+    "planet_json",
+    "planet_xml",
+    "maxar_imd",
+    "dimap",
+    "gdal_tag",
+    "filename",
+)
 
 
 class NoTimeError(ValueError):
@@ -198,14 +219,22 @@ def stac_items(json_paths: Iterable[Path]) -> dict[Path, dict[str, Any]]:
     return index
 
 
+def stac_item(
+    image: Path, index: Mapping[Path, dict[str, Any]], *, warn: bool = True
+) -> dict[str, Any] | None:
+    """The STAC item of ``image``: its ``<stem>.json``/``<stem>.stac.json`` sidecar, else the
+    item of ``index`` (:func:`stac_items`) whose asset it is; None if neither. ``warn``: name
+    a sidecar that cannot be read in a warning."""
+    for sidecar in (image.with_suffix(".json"), image.with_suffix(".stac.json")):
+        item = _load_json(sidecar, warn=warn) if sidecar.is_file() else None
+        if _is_stac_item(item):
+            return item
+    return index.get(image.resolve())
+
+
 def stac_time(image: Path, index: Mapping[Path, dict[str, Any]]) -> TimeInfo | None:
     """Time from a ``<stem>.json``/``<stem>.stac.json`` item or an item whose asset is ``image``."""
-    for sidecar in (image.with_suffix(".json"), image.with_suffix(".stac.json")):
-        item = _load_json(sidecar) if sidecar.is_file() else None
-        if _is_stac_item(item):
-            break
-    else:
-        item = index.get(image.resolve())
+    item = stac_item(image, index)
     if item is None:
         return None
     props = item.get("properties") or {}
@@ -237,10 +266,8 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
     sidecar = _prefixed_sidecar(image, "_metadata.xml")
     if sidecar is None:
         return None
-    try:
-        root = ET.parse(sidecar).getroot()
-    except (ET.ParseError, OSError) as e:
-        log.warning("%s: cannot read Planet metadata XML (%s); trying other sources", sidecar, e)
+    root = _parse_xml(sidecar, "Planet metadata XML")
+    if root is None:
         return None
     texts = {el.tag.rsplit("}", 1)[-1]: (el.text or "").strip() for el in root.iter()}
     acquired = _parse(texts.get("acquisitionDate"), sidecar, "Planet metadata")
@@ -252,7 +279,7 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
 
 def maxar_imd_time(image: Path) -> TimeInfo | None:
     """Time from a Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``/``earliestAcqTime``)."""
-    sidecar = next((p for p in map(image.with_suffix, (".IMD", ".imd")) if p.is_file()), None)
+    sidecar = _imd_sidecar(image)
     if sidecar is None:
         return None
     fields = dict(IMD_FIELD.findall(sidecar.read_text(errors="replace")))
@@ -263,6 +290,81 @@ def maxar_imd_time(image: Path) -> TimeInfo | None:
         return None
     cloud = _fraction(fields.get("cloudCover"))
     return TimeInfo(acquired, "maxar_imd", "maxar", cloud)
+
+
+def imd_rgb_bands(image: Path, count: int) -> tuple[int, int, int] | None:
+    """1-based indexes of the red, green and blue bands of ``image`` (``count`` bands) as its
+    Maxar ``<stem>.IMD`` lists them (band groups ``BAND_R``, ``BAND_G``, ``BAND_B``… in the
+    order of the image's bands); None without an IMD, or one that lists another number of
+    bands or not all three."""
+    sidecar = _imd_sidecar(image)
+    if sidecar is None:
+        return None
+    ids = [i.upper() for i in IMD_BAND_GROUP.findall(sidecar.read_text(errors="replace"))]
+    if len(ids) != count or not all(c in ids for c in "RGB"):
+        return None
+    red, green, blue = (ids.index(c) + 1 for c in "RGB")
+    return red, green, blue
+
+
+def _imd_sidecar(image: Path) -> Path | None:
+    """The Maxar ``<stem>.IMD`` (or ``.imd``) beside ``image``, if any."""
+    return next((p for p in map(image.with_suffix, (".IMD", ".imd")) if p.is_file()), None)
+
+
+def dimap_time(image: Path) -> TimeInfo | None:
+    """Time from Airbus DIMAP v2 metadata: ``image`` itself when it is a ``DIM_*.XML``, else
+    the ``DIM_*.XML`` beside it whose ``DATA_FILE_PATH`` names it; the ``IMAGING_DATE`` and
+    ``IMAGING_TIME`` of its first ``Strip_Source`` (UTC; a product of strips imaged more than
+    :data:`DIMAP_STRIPS_TOLERANCE` apart is warned: each aircraft was seen at its strip's
+    time)."""
+    if is_dimap_name(image):
+        sidecar = image
+    else:
+        dims = sorted(p for p in image.parent.iterdir() if is_dimap_name(p) and p.is_file())
+        sidecar = next((p for p in dims if image.name.lower() in _dimap_files(p)), None)
+    if sidecar is None:
+        return None
+    root = _parse_xml(sidecar, "DIMAP metadata")
+    strips = [] if root is None else list(root.iter("Strip_Source"))
+    times = [
+        _parse(f"{date}T{time}", sidecar, "DIMAP IMAGING_DATE/IMAGING_TIME")
+        for strip in strips
+        if (date := (strip.findtext("IMAGING_DATE") or "").strip())
+        and (time := (strip.findtext("IMAGING_TIME") or "").strip())
+    ]
+    times = [t for t in times if t is not None]
+    if not times:
+        return None
+    if max(times) - min(times) > DIMAP_STRIPS_TOLERANCE:
+        log.warning(
+            "%s: the product is made of %d strips taken from %s to %s; using the first, %s",
+            sidecar,
+            len(times),
+            f"{min(times):%Y-%m-%dT%H:%M:%SZ}",
+            f"{max(times):%Y-%m-%dT%H:%M:%SZ}",
+            f"{times[0]:%Y-%m-%dT%H:%M:%SZ}",
+        )
+    return TimeInfo(times[0], "dimap", "airbus")
+
+
+def _dimap_files(dim: Path) -> set[str]:
+    """Lower-case file names of the tiles (``DATA_FILE_PATH href``) a DIMAP file lists."""
+    root = _parse_xml(dim, "DIMAP metadata", warn=False)
+    if root is None:
+        return set()
+    return {PurePosixPath(el.get("href", "")).name.lower() for el in root.iter("DATA_FILE_PATH")}
+
+
+def _parse_xml(path: Path, what: str, *, warn: bool = True) -> ET.Element | None:
+    """The root of the XML file ``path``; None (with one warning naming it and ``what`` it
+    is, if ``warn``) when it cannot be read."""
+    try:
+        return ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as e:
+        if warn:
+            log.warning("%s: cannot read %s (%s); trying other sources", path, what, e)
+        return None
 
 
 def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
@@ -317,10 +419,13 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
 
 
 def name_provider(image: Path) -> str:
-    """``"planet"`` or ``"maxar"`` when the file name follows that provider's naming
-    (:data:`PLANET_FILENAME_REGEX`, :data:`MAXAR_FILENAME_REGEX`), else ``"unknown"``."""
+    """``"planet"``, ``"rapideye"`` or ``"maxar"`` when the file name follows that
+    provider's naming (:data:`PLANET_FILENAME_REGEX`, :data:`RAPIDEYE_FILENAME_REGEX`,
+    :data:`MAXAR_FILENAME_REGEX`), else ``"unknown"``."""
     if PLANET_FILENAME_REGEX.search(image.stem):
         return "planet"
+    if RAPIDEYE_FILENAME_REGEX.search(image.stem):
+        return "rapideye"
     return "maxar" if MAXAR_FILENAME_REGEX.search(image.stem) else "unknown"
 
 
@@ -370,11 +475,12 @@ def _parse(value: object, where: Path, what: str) -> pd.Timestamp | None:
         return None
 
 
-def _load_json(path: Path) -> dict[str, Any] | None:
+def _load_json(path: Path, *, warn: bool = True) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        log.warning("%s: cannot read JSON (%s); trying other sources", path, e)
+        if warn:
+            log.warning("%s: cannot read JSON (%s); trying other sources", path, e)
         return None
     return data if isinstance(data, dict) else None
 
@@ -438,6 +544,7 @@ def acquisition_time(
         lambda: planet_json_time(image),
         lambda: planet_xml_time(image),
         lambda: maxar_imd_time(image),
+        lambda: dimap_time(image),
         lambda: gdal_tag_time(tags, image),
         lambda: filename_time(image),
     ):
@@ -445,7 +552,7 @@ def acquisition_time(
         if info is not None:
             return info
     raise NoTimeError(
-        "no acquisition time (no STAC/Planet/Maxar sidecar, no ACQUISITIONDATETIME, "
+        "no acquisition time (no STAC/Planet/Maxar/DIMAP sidecar, no ACQUISITIONDATETIME, "
         "NITF_IDATIM or TIFFTAG_DATETIME tag, no date-time in the file name); give it with "
         "--times CSV"
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dwelltime.detector.images import collect
+from dwelltime.formats import is_dimap
 
 
 def test_folders_give_their_images_without_masks(tmp_path):
@@ -47,3 +50,11 @@ def test_a_stac_item_collection_gives_its_items_images(tmp_path):
     found, errors = collect([tmp_path / "items.json"])
     assert found == [tmp_path / "img" / "a.tif"]
     assert [str(e).split(":")[0] for e in errors] == [f"{tmp_path / 'items.json'}#b"]
+
+
+@pytest.mark.skipif(not is_dimap("DIM_.XML"), reason="GDAL has no DIMAP driver")
+def test_a_dimap_product_stands_for_its_tiles(tmp_path, write_dimap):
+    dim = write_dimap(tmp_path)
+    found, errors = collect([tmp_path])
+    assert found == [dim]
+    assert errors == []

@@ -12,7 +12,7 @@ import pandas as pd
 
 from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import SceneError
-from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, mosaic_members, walk_folders
+from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, is_dimap, mosaic_members, walk_folders
 from dwelltime.stac import is_item_file, item_scenes
 
 #: Layer of detections in original-image pixels (no CRS).
@@ -22,9 +22,9 @@ PIXEL_LAYER = "detections_pixels"
 def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
     """Image files among ``paths`` and the inputs that give none. Folders are searched
     recursively for images (sorted; suffixes of :data:`dwelltime.formats.IMAGE_SUFFIXES`,
-    usable-data masks such as ``*_udm2.tif`` and the tiles of a ``.vrt``/``.til`` mosaic left
-    out); a STAC ItemCollection JSON gives its items' local images (:mod:`dwelltime.stac`; an
-    item without one is an error)."""
+    usable-data masks such as ``*_udm2.tif`` and the tiles of a ``.vrt``/``.til`` mosaic or a
+    DIMAP ``DIM_*.XML`` product left out); a STAC ItemCollection JSON gives its items' local
+    images (:mod:`dwelltime.stac`; an item without one is an error)."""
     files: list[Path] = []
     errors: list[SceneError] = []
     for path in paths:
@@ -33,7 +33,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
                 root / name
                 for root, names in walk_folders(path)
                 for name in names
-                if name.lower().endswith(IMAGE_SUFFIXES)
+                if (name.lower().endswith(IMAGE_SUFFIXES) or is_dimap(name))
                 and not Path(name).stem.lower().endswith(MASK_SUFFIXES)
             )
             members = mosaic_members(found)  # a mosaic's tiles are read through it
