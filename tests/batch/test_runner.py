@@ -337,3 +337,29 @@ def test_committed_scenes_take_a_flight_log_and_corrected_times(
     assert "t.csv: line 2" in problem
     assert tables(small_series / "flown") == written  # a job not run loses nothing
     assert (small_series / "flown" / "all_stays.csv").read_bytes() == combined  # nor there
+
+
+@pytest.mark.parametrize("change", ["image", "settings"])
+def test_a_committed_scene_made_from_another_image_or_settings_is_detected_again(
+    small_series: Path, uninterrupted: Path, tmp_path: Path, caplog, change: str
+):
+    """A committed scene whose image was replaced by another file of the same name, or whose
+    results other weights made, is detected again (the log names it); the others are kept."""
+    shutil.copytree(small_series / "imagery", tmp_path / "imagery")  # times kept (copy2)
+    shutil.copy(small_series / "aprons.geojson", tmp_path)
+    shutil.copytree(uninterrupted, tmp_path / "out")
+    image = next((tmp_path / "imagery").glob("zkpy_07*.tif"))
+    if change == "image":
+        os.utime(image, ns=(time.time_ns(), time.time_ns()))
+    else:
+        marker = tmp_path / "out" / "ZKPY" / "parts" / "zkpy_07.done"
+        stamp = json.loads(marker.read_text())
+        stamp["settings"]["sha256"] = "0" * 64  # made by other weights
+        marker.write_text(json.dumps(stamp))
+    summary = run_batch(load_spec(job(tmp_path, "out")))
+    assert (summary.airports[0].done, summary.airports[0].skipped) == (1, len(SCENES) - 1)
+    assert "1 committed scenes detected again" in caplog.text and image.name in caplog.text
+    for name in ("detections.csv", "coverage.csv", "stays.csv"):  # scenes.csv: other paths
+        assert (tmp_path / "out" / "ZKPY" / name).read_bytes() == (
+            uninterrupted / "ZKPY" / name
+        ).read_bytes(), name

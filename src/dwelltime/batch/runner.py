@@ -9,13 +9,16 @@ logged and named in the summary as unusable, not as failed: trying again cannot 
 whose inputs cannot be read (imagery, aprons, flights or times file) is logged in one line,
 not run and named in the summary; the other jobs run, and its stays from an earlier
 invocation, if any, stay in the combined table. A killed job started again skips the
-committed scenes and ends with the same tables as an uninterrupted run.
+committed scenes and ends with the same tables as an uninterrupted run. A committed scene
+whose image file changed since (size or modification time), or that other detection settings
+made (weights, precision, tile size), is detected again, and the log says so.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import time
 from collections import deque
@@ -165,6 +168,9 @@ def _run_jobs(
         weights, device=spec.device, compiled=spec.compile, precision=spec.precision
     )
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
+    settings = _settings(detector, spec.tile_size_px)
+    for p in prepared:
+        _redo_changed(p, settings)
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
     finished = sum(p.summary.skipped for p in prepared)
     all_stays = []
@@ -214,6 +220,62 @@ class _Prepared:
     store: SceneStore
     summary: AirportSummary
     flights: pd.DataFrame | None  # movements that tighten the dwell bounds
+    settings: dict[str, object] = field(default_factory=dict)  # detection's, of _settings
+
+
+def _settings(detector, tile_size_px: int) -> dict[str, object]:
+    """The detection settings a scene's detections depend on: the weights' sha256, precision,
+    model GSD (m/px), decoding settings and tile size (px); not the device or weights path."""
+    described = detector.describe()
+    kept = {k: v for k, v in described.items() if k not in ("device", "weights")}
+    return {**kept, "tile_size_px": tile_size_px}
+
+
+def _stamp(scene: Scene, settings: dict[str, object]) -> str:
+    """A scene's commit stamp: its image file's size (bytes) and modification time (ns), and
+    the detection ``settings``."""
+    try:
+        stat = Path(scene.path).stat()
+        image = [stat.st_size, stat.st_mtime_ns]
+    except OSError:
+        image = None
+    return json.dumps({"image": image, "settings": settings}, sort_keys=True, default=str)
+
+
+def _redo_changed(p: _Prepared, settings: dict[str, object]) -> None:
+    """Put back in ``p.todo`` the committed scenes whose image file changed since, or that other
+    detection settings made, with one warning per reason naming them; commits from before
+    stamps are kept."""
+    p.settings = settings
+    stamps = p.store.stamps()
+    todo = {s.scene_id for s in p.todo}
+    changed: dict[str, list[Scene]] = {"image": [], "settings": []}
+    for scene in p.scenes:
+        old = stamps.get(scene.scene_id)
+        if not old or scene.scene_id in todo:  # not committed, or committed before stamps
+            continue
+        was, now = json.loads(old), json.loads(_stamp(scene, settings))
+        for reason in changed:
+            if was.get(reason) != now[reason]:
+                changed[reason].append(scene)
+                break
+    redo = changed["image"] + changed["settings"]
+    if not redo:
+        return
+    why = {"image": "their image file changed", "settings": "other detection settings made them"}
+    for reason, scenes in changed.items():
+        if scenes:
+            names = ", ".join(s.path.name for s in scenes)
+            log.warning(
+                "%s: %d committed scenes detected again: %s (%s)",
+                p.site.icao,
+                len(scenes),
+                why[reason],
+                names,
+            )
+    todo |= {s.scene_id for s in redo}
+    p.todo = [s for s in p.scenes if s.scene_id in todo]
+    p.summary.skipped -= len(redo)
 
 
 def _prepare(
@@ -287,17 +349,17 @@ def _process(
         yield from _local_scenes(p, spec, detector, feed.next_scenes(len(p.todo)), finisher)
         return
     for scene, outcome in _dask_results(p, spec, tile_spec, weights):
-        _count(p, scene, _commit(p.store, scene, outcome))
+        _count(p, scene, _commit(p.store, scene, outcome, _stamp(scene, p.settings)))
         yield scene
 
 
-def _commit(store: SceneStore, scene: Scene, outcome) -> int | str:
-    """Commit a scene's ``(coverage, detections, n_tiles)`` and return its tile count, or
-    pass its error text on."""
+def _commit(store: SceneStore, scene: Scene, outcome, stamp: str) -> int | str:
+    """Commit a scene's ``(coverage, detections, n_tiles)`` with ``stamp`` (:func:`_stamp`) and
+    return its tile count, or pass its error text on."""
     if isinstance(outcome, str):
         return outcome
     coverage, detections, n_tiles = outcome
-    store.commit(scene.scene_id, coverage, detections)
+    store.commit(scene.scene_id, coverage, detections, stamp)
     return n_tiles
 
 
@@ -326,7 +388,8 @@ def _local_scenes(
     post = detector.post_processor()
     in_flight: deque = deque()
     for payload, predictions in _inferred(payloads, detector, spec.batch_size):
-        job = (p.folder, payload.without_pixels(), predictions, post)
+        stamp = _stamp(payload.scene, p.settings)
+        job = (p.folder, payload.without_pixels(), predictions, post, stamp)
         in_flight.append((payload.scene, finisher.submit(_finish_scene, *job)))
         yield from _settle(p, in_flight, finisher.slots)
     yield from _settle(p, in_flight, 0)
@@ -345,10 +408,11 @@ def _settle(p: _Prepared, in_flight: deque, keep: int):
         yield scene
 
 
-def _finish_scene(folder: Path, payload, predictions, post) -> int | str:
-    """Runs in the finisher: a scene's map rows committed under ``folder``; its tile count,
-    or its error text."""
-    return _commit(SceneStore(folder), payload.scene, _outcome(payload, predictions, post))
+def _finish_scene(folder: Path, payload, predictions, post, stamp: str) -> int | str:
+    """Runs in the finisher: a scene's map rows committed under ``folder`` with ``stamp``; its
+    tile count, or its error text."""
+    outcome = _outcome(payload, predictions, post)
+    return _commit(SceneStore(folder), payload.scene, outcome, stamp)
 
 
 def _inferred(payloads: Iterable[ScenePayload], detector, batch_size: int):
