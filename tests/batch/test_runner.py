@@ -363,3 +363,21 @@ def test_a_committed_scene_made_from_another_image_or_settings_is_detected_again
         assert (tmp_path / "out" / "ZKPY" / name).read_bytes() == (
             uninterrupted / "ZKPY" / name
         ).read_bytes(), name
+
+
+def test_a_committed_scene_whose_image_was_removed_is_left_out_of_the_tables(
+    small_series: Path, uninterrupted: Path, tmp_path: Path, caplog
+):
+    """An image taken out of the job's folder after its scene was committed: its detections
+    and coverage leave the tables (the log names it), the other scenes are not redone."""
+    shutil.copytree(small_series / "imagery", tmp_path / "imagery")  # times kept (copy2)
+    shutil.copy(small_series / "aprons.geojson", tmp_path)
+    shutil.copytree(uninterrupted, tmp_path / "out")
+    for path in (tmp_path / "imagery").glob("zkpy_07*"):
+        path.unlink()
+    summary = run_batch(load_spec(job(tmp_path, "out")))
+    assert (summary.airports[0].done, summary.airports[0].skipped) == (0, len(SCENES) - 1)
+    assert "1 committed scenes left out of the tables" in caplog.text and "zkpy_07" in caplog.text
+    for name in ("detections.csv", "coverage.csv"):
+        table = pd.read_csv(tmp_path / "out" / "ZKPY" / name)
+        assert "zkpy_07" not in set(table["scene_id"]) and len(table), name

@@ -11,7 +11,8 @@ not run and named in the summary; the other jobs run, and its stays from an earl
 invocation, if any, stay in the combined table. A killed job started again skips the
 committed scenes and ends with the same tables as an uninterrupted run. A committed scene
 whose image file changed since (size or modification time), or that other detection settings
-made (weights, precision, tile size), is detected again, and the log says so.
+made (weights, precision, tile size), is detected again, and the log says so; one whose image
+is no longer scanned is left out of the tables (its parts are kept).
 """
 
 from __future__ import annotations
@@ -494,15 +495,25 @@ def _worker_detector(weights, device, compiled, precision):
 
 
 def _assemble(p: _Prepared, spec: BatchSpec) -> RunResult:
-    """The airport's tables from its committed scenes, in a deterministic order, linked by
-    the job's rules and flight log. Rows take their scene's acquisition time as scanned now:
-    a time corrected (``times``, a sidecar) after a scene was committed holds without
-    detecting it again (a committed scene no longer scanned keeps its committed time)."""
-    coverage, detections = p.store.load(p.site.crs)
+    """The airport's tables from its committed scenes among those scanned now (the others,
+    whose image was removed or is now unusable or off the aprons, are left out, the log
+    naming them; their parts are kept), in a deterministic order, linked by the job's rules
+    and flight log. Rows take their scene's acquisition time as scanned now: a time
+    corrected (``times``, a sidecar) after a scene was committed holds without detecting it
+    again."""
     acquired = {s.scene_id: s.acquired for s in p.scenes}
+    gone = sorted(p.store.done() - set(acquired))
+    if gone:
+        log.warning(
+            "%s: %d committed scenes left out of the tables: no longer among the job's scenes "
+            "(image removed, unusable now or off the aprons): %s",
+            p.site.icao,
+            len(gone),
+            ", ".join(gone),
+        )
+    coverage, detections = p.store.load(p.site.crs, acquired)
     for frame in (coverage, detections):
-        now = frame["scene_id"].map(acquired).astype(UTC_TIMESTAMP)
-        frame["acquired"] = now.where(now.notna(), frame["acquired"])
+        frame["acquired"] = frame["scene_id"].map(acquired).astype(UTC_TIMESTAMP)
     return link_scenes(
         p.site,
         p.aprons,

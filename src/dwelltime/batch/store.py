@@ -65,9 +65,12 @@ class SceneStore:
         with atomic_write(self.folder / f"{scene_id}.failed.json") as tmp:
             tmp.write_text(text)
 
-    def load(self, crs: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-        """All committed coverage and detections, in scene-id order (deterministic)."""
-        ids = sorted(self.done())
+    def load(
+        self, crs: str, among: Iterable[str] | None = None
+    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """Committed coverage and detections (of the scene ids ``among``; None: all), in
+        scene-id order (deterministic)."""
+        ids = sorted(self.done() if among is None else self.done() & set(among))
         return (
             _gather([self.folder / f"{i}.coverage.parquet" for i in ids], COVERAGE_COLUMNS, crs),
             _gather([self.folder / f"{i}.detections.parquet" for i in ids], DETECTION_COLUMNS, crs),
