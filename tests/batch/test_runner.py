@@ -381,3 +381,27 @@ def test_a_committed_scene_whose_image_was_removed_is_left_out_of_the_tables(
     for name in ("detections.csv", "coverage.csv"):
         table = pd.read_csv(tmp_path / "out" / "ZKPY" / name)
         assert "zkpy_07" not in set(table["scene_id"]) and len(table), name
+
+
+def test_a_second_job_on_the_same_output_is_refused_in_one_line(tmp_path: Path):
+    """While a job holds its output folder, another one there stops before reading anything,
+    saying which process holds it; the folder is free again once the first one ends."""
+    import fcntl
+
+    from dwelltime.batch.runner import OutputInUseError
+
+    spec = job(tmp_path, "out")
+    (tmp_path / "out").mkdir()
+    with open(tmp_path / "out" / ".batch.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("process 4242 on workstation")
+        held.flush()
+        with pytest.raises(OutputInUseError, match=r"another batch job \(process 4242 on work"):
+            run_batch(load_spec(spec))
+        args = [sys.executable, "-m", "dwelltime", "-q", "batch", str(spec)]
+        out = subprocess.run(args, capture_output=True, text=True)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "another batch job" in out.stderr
+    (summary,) = run_batch(load_spec(spec)).airports  # free again: runs (no inputs there)
+    assert "aprons.geojson" in summary.problem

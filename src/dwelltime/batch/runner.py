@@ -12,7 +12,8 @@ invocation, if any, stay in the combined table. A killed job started again skips
 committed scenes and ends with the same tables as an uninterrupted run. A committed scene
 whose image file changed since (size or modification time), or that other detection settings
 made (weights, precision, tile size), is detected again, and the log says so; one whose image
-is no longer scanned is left out of the tables (its parts are kept).
+is no longer scanned is left out of the tables (its parts are kept). One job at a time
+writes to an output folder: a second one started there is refused (:class:`OutputInUseError`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import contextlib
 import functools
 import json
 import logging
+import os
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -66,6 +69,33 @@ class JobInputError(DwelltimeError):
         self.airport = airport
         self.problem = problem
         super().__init__(f"{airport}: {problem}")
+
+
+class OutputInUseError(DwelltimeError):
+    """Another batch job is writing to the output folder: ``OUTPUT: … (process N on HOST)``."""
+
+
+@contextlib.contextmanager
+def _output_lock(output: Path):
+    """Hold ``<output>/.batch.lock`` while the job runs (an flock, which the system releases
+    when this process ends, killed or not); :class:`OutputInUseError` when another process
+    holds it."""
+    import fcntl
+
+    output.mkdir(parents=True, exist_ok=True)
+    with open(output / ".batch.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise OutputInUseError(
+                f"{output}: another batch job ({handle.read().strip() or 'a process'}) is "
+                "writing there; wait for it to end, or give this job another output"
+            ) from None
+        handle.truncate(0)
+        handle.write(f"process {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        yield
 
 
 @dataclass
@@ -133,6 +163,17 @@ def run_batch(
     progress: BatchProgress | None = None,
 ) -> BatchSummary:
     """Process every job of ``spec``; see the module docstring."""
+    with _output_lock(Path(spec.output)):
+        return _run_batch(spec, retry_failed, weights, progress)
+
+
+def _run_batch(
+    spec: BatchSpec,
+    retry_failed: bool,
+    weights: Path | None,
+    progress: BatchProgress | None,
+) -> BatchSummary:
+    """:func:`run_batch`, the output folder locked."""
     from dwelltime.flights import read_flights
 
     start = time.perf_counter()

@@ -65,8 +65,11 @@ def batch(
     skipped. A scene that fails in detection is recorded in
     OUTPUT/<airport>/parts/<scene>.failed.json and tried again with --retry-failed.
 
+    One job at a time writes to an output folder: a second one started there stops at once.
+
     Exit status: 0 every job run and no scene failed (unusable files allowed), 1 a job not
-    run or a scene failed, 2 bad job file (unreadable YAML, unknown keys, no jobs).
+    run, a scene failed or another job is writing to the output folder, 2 bad job file
+    (unreadable YAML, unknown keys, no jobs).
     """
     import dataclasses
 
