@@ -143,7 +143,9 @@ def test_the_detector_is_warmed_up_at_the_jobs_batch_and_tile_size_first(
     assert calls[0] == ("warm_up", 4, 256) and calls[1:] == ["commit"] * len(SCENES)
 
 
-def test_failed_scene_is_recorded_and_retried(small_series: Path, uninterrupted, monkeypatch):
+def test_failed_scene_is_recorded_and_retried(
+    small_series: Path, uninterrupted, monkeypatch, caplog
+):
     import dwelltime.batch.feed as feed
 
     real = feed.iter_tiles
@@ -160,7 +162,10 @@ def test_failed_scene_is_recorded_and_retried(small_series: Path, uninterrupted,
     failed = (small_series / "failing" / "ZKPY" / "parts" / "zkpy_07.failed.json").read_text()
     assert "read error in band 2" in failed and "zkpy_07" in failed
 
+    caplog.clear()
     assert run_batch(spec).airports[0].failed == 1  # not retried without asking
+    (line,) = [r.getMessage() for r in caplog.records if "earlier run" in r.getMessage()]
+    assert "zkpy_07" in line and "--retry-failed" in line and "read error in band 2" in line
     monkeypatch.setattr(feed, "iter_tiles", real)
     summary = run_batch(spec, retry_failed=True)
     assert (summary.airports[0].done, summary.airports[0].failed) == (1, 0)

@@ -349,6 +349,14 @@ def _prepare(
     done, failed = store.done(), store.failed()
     skip_failed = set() if retry_failed else set(failed)
     passed_over = done | skip_failed
+    for scene in scenes:
+        if scene.scene_id in skip_failed - done:
+            log.warning(
+                "%s: %s: failed in an earlier run, not tried again (--retry-failed does): %s",
+                site.icao,
+                scene.path,
+                failed[scene.scene_id],
+            )
     todo = [s for s in scenes if s.scene_id not in passed_over]
     summary = AirportSummary(
         airport=site.icao,
