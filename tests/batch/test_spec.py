@@ -92,6 +92,14 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
         ("output: o\nflights: 3\njobs:\n  - {airport: ZKPY, imagery: x}\n", "`flights`"),
         ("output: o\nlink: {moves: 1}\njobs:\n  - {airport: ZKPY, imagery: x}\n", "moves"),
         ("output: o\nlink: {max_gap_h: -1}\njobs:\n  - {airport: ZKPY, imagery: x}\n", "max_gap_h"),
+        (
+            'output: o\nlink: {max_gap_h: "96"}\njobs:\n  - {airport: ZKPY, imagery: x}\n',
+            "link: max_gap_h: give a number or null, not '96'",
+        ),
+        (
+            'output: o\nlink: {link_moves: "no"}\njobs:\n  - {airport: ZKPY, imagery: x}\n',
+            "link: link_moves: give true or false, not 'no'",
+        ),
         ("output: o\nlink: [1]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "mapping of linking"),
         (
             "output: o\njobs:\n  - {airport: ZKPY, imagery: x, flights: [a.csv]}\n",

@@ -207,10 +207,27 @@ def _link_config(settings: object, where: str) -> LinkConfig | None:
             f"{where}: give a mapping of linking settings, e.g. {{link_moves: true}}"
         )
     _refuse_unknown(settings, LinkConfig, where)
+    for f in fields(LinkConfig):
+        if f.name in settings and not _of_type(settings[f.name], str(f.type)):
+            kind, _, optional = str(f.type).partition(" | ")
+            what = {"bool": "true or false", "int": "a whole number", "float": "a number"}[kind]
+            what += " or null" if optional else ""
+            raise JobSpecError(f"{where}: {f.name}: give {what}, not {settings[f.name]!r}")
     try:
         return LinkConfig(**settings)
     except (TypeError, ValueError) as exc:
         raise JobSpecError(f"{where}: {exc}") from None
+
+
+def _of_type(value: object, annotation: str) -> bool:
+    """Whether a YAML ``value`` fits a field annotated ``bool``, ``int`` or ``float`` (an int
+    fits a float), each maybe ``| None``."""
+    if value is None:
+        return annotation.endswith("| None")
+    if isinstance(value, bool) or annotation.startswith("bool"):
+        return isinstance(value, bool) and annotation.startswith("bool")
+    kinds = (int,) if annotation.startswith("int") else (int, float)
+    return isinstance(value, kinds)
 
 
 def _check_airports(jobs: tuple[AirportJob, ...]) -> None:
