@@ -84,8 +84,12 @@ def batch(
         raise JobFileError(str(exc)) from exc
     if scheduler:
         spec = dataclasses.replace(spec, scheduler=scheduler)
-    spec.output.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(spec.output / "batch.log")
+    try:
+        spec.output.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(spec.output / "batch.log")
+    except OSError as exc:  # a file of that name, no permission…
+        problem = f"cannot write in {spec.output}: {exc.strerror}"
+        raise JobFileError(f"{job_file}: output: {problem}") from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("dwelltime").addHandler(handler)
     bar = progress_bar(ctx, total=0, unit="scene", desc="batch")
