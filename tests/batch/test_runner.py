@@ -143,7 +143,9 @@ def test_the_detector_is_warmed_up_at_the_jobs_batch_and_tile_size_first(
     assert calls[0] == ("warm_up", 4, 256) and calls[1:] == ["commit"] * len(SCENES)
 
 
-def test_failed_scene_is_recorded_and_retried(small_series: Path, uninterrupted, monkeypatch):
+def test_failed_scene_is_recorded_and_retried(
+    small_series: Path, uninterrupted, monkeypatch, caplog
+):
     import dwelltime.batch.feed as feed
 
     real = feed.iter_tiles
@@ -160,7 +162,10 @@ def test_failed_scene_is_recorded_and_retried(small_series: Path, uninterrupted,
     failed = (small_series / "failing" / "ZKPY" / "parts" / "zkpy_07.failed.json").read_text()
     assert "read error in band 2" in failed and "zkpy_07" in failed
 
+    caplog.clear()
     assert run_batch(spec).airports[0].failed == 1  # not retried without asking
+    (line,) = [r.getMessage() for r in caplog.records if "earlier run" in r.getMessage()]
+    assert "zkpy_07" in line and "--retry-failed" in line and "read error in band 2" in line
     monkeypatch.setattr(feed, "iter_tiles", real)
     summary = run_batch(spec, retry_failed=True)
     assert (summary.airports[0].done, summary.airports[0].failed) == (1, 0)
@@ -337,3 +342,71 @@ def test_committed_scenes_take_a_flight_log_and_corrected_times(
     assert "t.csv: line 2" in problem
     assert tables(small_series / "flown") == written  # a job not run loses nothing
     assert (small_series / "flown" / "all_stays.csv").read_bytes() == combined  # nor there
+
+
+@pytest.mark.parametrize("change", ["image", "settings"])
+def test_a_committed_scene_made_from_another_image_or_settings_is_detected_again(
+    small_series: Path, uninterrupted: Path, tmp_path: Path, caplog, change: str
+):
+    """A committed scene whose image was replaced by another file of the same name, or whose
+    results other weights made, is detected again (the log names it); the others are kept."""
+    shutil.copytree(small_series / "imagery", tmp_path / "imagery")  # times kept (copy2)
+    shutil.copy(small_series / "aprons.geojson", tmp_path)
+    shutil.copytree(uninterrupted, tmp_path / "out")
+    image = next((tmp_path / "imagery").glob("zkpy_07*.tif"))
+    if change == "image":
+        os.utime(image, ns=(time.time_ns(), time.time_ns()))
+    else:
+        marker = tmp_path / "out" / "ZKPY" / "parts" / "zkpy_07.done"
+        stamp = json.loads(marker.read_text())
+        stamp["settings"]["sha256"] = "0" * 64  # made by other weights
+        marker.write_text(json.dumps(stamp))
+    summary = run_batch(load_spec(job(tmp_path, "out")))
+    assert (summary.airports[0].done, summary.airports[0].skipped) == (1, len(SCENES) - 1)
+    assert "1 committed scenes detected again" in caplog.text and image.name in caplog.text
+    for name in ("detections.csv", "coverage.csv", "stays.csv"):  # scenes.csv: other paths
+        assert (tmp_path / "out" / "ZKPY" / name).read_bytes() == (
+            uninterrupted / "ZKPY" / name
+        ).read_bytes(), name
+
+
+def test_a_committed_scene_whose_image_was_removed_is_left_out_of_the_tables(
+    small_series: Path, uninterrupted: Path, tmp_path: Path, caplog
+):
+    """An image taken out of the job's folder after its scene was committed: its detections
+    and coverage leave the tables (the log names it), the other scenes are not redone."""
+    shutil.copytree(small_series / "imagery", tmp_path / "imagery")  # times kept (copy2)
+    shutil.copy(small_series / "aprons.geojson", tmp_path)
+    shutil.copytree(uninterrupted, tmp_path / "out")
+    for path in (tmp_path / "imagery").glob("zkpy_07*"):
+        path.unlink()
+    summary = run_batch(load_spec(job(tmp_path, "out")))
+    assert (summary.airports[0].done, summary.airports[0].skipped) == (0, len(SCENES) - 1)
+    assert "1 committed scenes left out of the tables" in caplog.text and "zkpy_07" in caplog.text
+    for name in ("detections.csv", "coverage.csv"):
+        table = pd.read_csv(tmp_path / "out" / "ZKPY" / name)
+        assert "zkpy_07" not in set(table["scene_id"]) and len(table), name
+
+
+def test_a_second_job_on_the_same_output_is_refused_in_one_line(tmp_path: Path):
+    """While a job holds its output folder, another one there stops before reading anything,
+    saying which process holds it; the folder is free again once the first one ends."""
+    import fcntl
+
+    from dwelltime.batch.runner import OutputInUseError
+
+    spec = job(tmp_path, "out")
+    (tmp_path / "out").mkdir()
+    with open(tmp_path / "out" / ".batch.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("process 4242 on workstation")
+        held.flush()
+        with pytest.raises(OutputInUseError, match=r"another batch job \(process 4242 on work"):
+            run_batch(load_spec(spec))
+        args = [sys.executable, "-m", "dwelltime", "-q", "batch", str(spec)]
+        out = subprocess.run(args, capture_output=True, text=True)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "another batch job" in out.stderr
+    (summary,) = run_batch(load_spec(spec)).airports  # free again: runs (no inputs there)
+    assert "aprons.geojson" in summary.problem

@@ -61,6 +61,8 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
     assert spec.finishers == 3 and spec.precision == "auto"
     spec = load_spec(write(tmp_path, text.replace("compile: true", "precision: fp32")))
     assert spec.precision == "fp32"
+    spec = load_spec(write(tmp_path, text.replace("[parquet]", "csv")))  # one, not a list
+    assert spec.formats == ("csv",)
 
 
 @pytest.mark.parametrize(
@@ -90,6 +92,14 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
         ("output: o\nflights: 3\njobs:\n  - {airport: ZKPY, imagery: x}\n", "`flights`"),
         ("output: o\nlink: {moves: 1}\njobs:\n  - {airport: ZKPY, imagery: x}\n", "moves"),
         ("output: o\nlink: {max_gap_h: -1}\njobs:\n  - {airport: ZKPY, imagery: x}\n", "max_gap_h"),
+        (
+            'output: o\nlink: {max_gap_h: "96"}\njobs:\n  - {airport: ZKPY, imagery: x}\n',
+            "link: max_gap_h: give a number or null, not '96'",
+        ),
+        (
+            'output: o\nlink: {link_moves: "no"}\njobs:\n  - {airport: ZKPY, imagery: x}\n',
+            "link: link_moves: give true or false, not 'no'",
+        ),
         ("output: o\nlink: [1]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "mapping of linking"),
         (
             "output: o\njobs:\n  - {airport: ZKPY, imagery: x, flights: [a.csv]}\n",
@@ -99,6 +109,19 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
             "output: o\njobs:\n  - {airport: ZKPY, imagery: x, type: IL62M}\n",
             r"jobs\[0\]: `type`: 'IL62M' is not an aircraft type .*did you mean IL62",
         ),
+        ("output: o\njobs:\n  - {airport: ZKPY, imagery: 5}\n", r"jobs\[0\]: `imagery` must be"),
+        ("output: [o]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "`output` must be"),
+        ("output:\njobs:\n  - {airport: ZKPY, imagery: x}\n", "`output` must be"),
+        (
+            'output: o\nbatch_size: "16"\njobs:\n  - {airport: ZKPY, imagery: x}\n',
+            "batch_size: give a whole number, not '16'",
+        ),
+        ("output: o\nworkers: 2.5\njobs:\n  - {airport: ZKPY, imagery: x}\n", "workers: give"),
+        (  # a quoted "no" is a true string: it would have compiled
+            'output: o\ncompile: "no"\njobs:\n  - {airport: ZKPY, imagery: x}\n',
+            "compile: give true or false",
+        ),
+        ("output: o\nscheduler: 5\njobs:\n  - {airport: ZKPY, imagery: x}\n", "scheduler: give"),
         ("- just a list\n", "mapping"),
         ("output: [unclosed\n", "line 2: expected ',' or ']'"),
     ],

@@ -56,3 +56,10 @@ def test_jobs_with_unreadable_inputs_are_each_named_and_exit_1(tmp_path, monkeyp
     assert lines[1].startswith("ZKPY: not run: ") and "bad.csv: line 2" in lines[1]
     assert lines[2].endswith(", 2 jobs not run (inputs unreadable)")
     assert "job not run" in (tmp_path / "out" / "batch.log").read_text()
+
+
+def test_an_output_that_cannot_be_a_folder_is_one_error_line(tmp_path):
+    path = write(tmp_path, "output: job.yaml\njobs:\n  - {airport: ZKPY, imagery: x}\n")
+    result = batch(path)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {path}: output: cannot write in {path}: File exists\n"

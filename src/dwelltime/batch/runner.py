@@ -9,14 +9,21 @@ logged and named in the summary as unusable, not as failed: trying again cannot 
 whose inputs cannot be read (imagery, aprons, flights or times file) is logged in one line,
 not run and named in the summary; the other jobs run, and its stays from an earlier
 invocation, if any, stay in the combined table. A killed job started again skips the
-committed scenes and ends with the same tables as an uninterrupted run.
+committed scenes and ends with the same tables as an uninterrupted run. A committed scene
+whose image file changed since (size or modification time), or that other detection settings
+made (weights, precision, tile size), is detected again, and the log says so; one whose image
+is no longer scanned is left out of the tables (its parts are kept). One job at a time
+writes to an output folder: a second one started there is refused (:class:`OutputInUseError`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
+import os
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -62,6 +69,33 @@ class JobInputError(DwelltimeError):
         self.airport = airport
         self.problem = problem
         super().__init__(f"{airport}: {problem}")
+
+
+class OutputInUseError(DwelltimeError):
+    """Another batch job is writing to the output folder: ``OUTPUT: … (process N on HOST)``."""
+
+
+@contextlib.contextmanager
+def _output_lock(output: Path):
+    """Hold ``<output>/.batch.lock`` while the job runs (an flock, which the system releases
+    when this process ends, killed or not); :class:`OutputInUseError` when another process
+    holds it."""
+    import fcntl
+
+    output.mkdir(parents=True, exist_ok=True)
+    with open(output / ".batch.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise OutputInUseError(
+                f"{output}: another batch job ({handle.read().strip() or 'a process'}) is "
+                "writing there; wait for it to end, or give this job another output"
+            ) from None
+        handle.truncate(0)
+        handle.write(f"process {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        yield
 
 
 @dataclass
@@ -129,6 +163,17 @@ def run_batch(
     progress: BatchProgress | None = None,
 ) -> BatchSummary:
     """Process every job of ``spec``; see the module docstring."""
+    with _output_lock(Path(spec.output)):
+        return _run_batch(spec, retry_failed, weights, progress)
+
+
+def _run_batch(
+    spec: BatchSpec,
+    retry_failed: bool,
+    weights: Path | None,
+    progress: BatchProgress | None,
+) -> BatchSummary:
+    """:func:`run_batch`, the output folder locked."""
     from dwelltime.flights import read_flights
 
     start = time.perf_counter()
@@ -165,6 +210,9 @@ def _run_jobs(
         weights, device=spec.device, compiled=spec.compile, precision=spec.precision
     )
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
+    settings = _settings(detector, spec.tile_size_px)
+    for p in prepared:
+        _redo_changed(p, settings)
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
     finished = sum(p.summary.skipped for p in prepared)
     all_stays = []
@@ -214,6 +262,62 @@ class _Prepared:
     store: SceneStore
     summary: AirportSummary
     flights: pd.DataFrame | None  # movements that tighten the dwell bounds
+    settings: dict[str, object] = field(default_factory=dict)  # detection's, of _settings
+
+
+def _settings(detector, tile_size_px: int) -> dict[str, object]:
+    """The detection settings a scene's detections depend on: the weights' sha256, precision,
+    model GSD (m/px), decoding settings and tile size (px); not the device or weights path."""
+    described = detector.describe()
+    kept = {k: v for k, v in described.items() if k not in ("device", "weights")}
+    return {**kept, "tile_size_px": tile_size_px}
+
+
+def _stamp(scene: Scene, settings: dict[str, object]) -> str:
+    """A scene's commit stamp: its image file's size (bytes) and modification time (ns), and
+    the detection ``settings``."""
+    try:
+        stat = Path(scene.path).stat()
+        image = [stat.st_size, stat.st_mtime_ns]
+    except OSError:
+        image = None
+    return json.dumps({"image": image, "settings": settings}, sort_keys=True, default=str)
+
+
+def _redo_changed(p: _Prepared, settings: dict[str, object]) -> None:
+    """Put back in ``p.todo`` the committed scenes whose image file changed since, or that other
+    detection settings made, with one warning per reason naming them; commits from before
+    stamps are kept."""
+    p.settings = settings
+    stamps = p.store.stamps()
+    todo = {s.scene_id for s in p.todo}
+    changed: dict[str, list[Scene]] = {"image": [], "settings": []}
+    for scene in p.scenes:
+        old = stamps.get(scene.scene_id)
+        if not old or scene.scene_id in todo:  # not committed, or committed before stamps
+            continue
+        was, now = json.loads(old), json.loads(_stamp(scene, settings))
+        for reason in changed:
+            if was.get(reason) != now[reason]:
+                changed[reason].append(scene)
+                break
+    redo = changed["image"] + changed["settings"]
+    if not redo:
+        return
+    why = {"image": "their image file changed", "settings": "other detection settings made them"}
+    for reason, scenes in changed.items():
+        if scenes:
+            names = ", ".join(s.path.name for s in scenes)
+            log.warning(
+                "%s: %d committed scenes detected again: %s (%s)",
+                p.site.icao,
+                len(scenes),
+                why[reason],
+                names,
+            )
+    todo |= {s.scene_id for s in redo}
+    p.todo = [s for s in p.scenes if s.scene_id in todo]
+    p.summary.skipped -= len(redo)
 
 
 def _prepare(
@@ -245,6 +349,14 @@ def _prepare(
     done, failed = store.done(), store.failed()
     skip_failed = set() if retry_failed else set(failed)
     passed_over = done | skip_failed
+    for scene in scenes:
+        if scene.scene_id in skip_failed - done:
+            log.warning(
+                "%s: %s: failed in an earlier run, not tried again (--retry-failed does): %s",
+                site.icao,
+                scene.path,
+                failed[scene.scene_id],
+            )
     todo = [s for s in scenes if s.scene_id not in passed_over]
     summary = AirportSummary(
         airport=site.icao,
@@ -287,17 +399,17 @@ def _process(
         yield from _local_scenes(p, spec, detector, feed.next_scenes(len(p.todo)), finisher)
         return
     for scene, outcome in _dask_results(p, spec, tile_spec, weights):
-        _count(p, scene, _commit(p.store, scene, outcome))
+        _count(p, scene, _commit(p.store, scene, outcome, _stamp(scene, p.settings)))
         yield scene
 
 
-def _commit(store: SceneStore, scene: Scene, outcome) -> int | str:
-    """Commit a scene's ``(coverage, detections, n_tiles)`` and return its tile count, or
-    pass its error text on."""
+def _commit(store: SceneStore, scene: Scene, outcome, stamp: str) -> int | str:
+    """Commit a scene's ``(coverage, detections, n_tiles)`` with ``stamp`` (:func:`_stamp`) and
+    return its tile count, or pass its error text on."""
     if isinstance(outcome, str):
         return outcome
     coverage, detections, n_tiles = outcome
-    store.commit(scene.scene_id, coverage, detections)
+    store.commit(scene.scene_id, coverage, detections, stamp)
     return n_tiles
 
 
@@ -326,7 +438,8 @@ def _local_scenes(
     post = detector.post_processor()
     in_flight: deque = deque()
     for payload, predictions in _inferred(payloads, detector, spec.batch_size):
-        job = (p.folder, payload.without_pixels(), predictions, post)
+        stamp = _stamp(payload.scene, p.settings)
+        job = (p.folder, payload.without_pixels(), predictions, post, stamp)
         in_flight.append((payload.scene, finisher.submit(_finish_scene, *job)))
         yield from _settle(p, in_flight, finisher.slots)
     yield from _settle(p, in_flight, 0)
@@ -345,10 +458,11 @@ def _settle(p: _Prepared, in_flight: deque, keep: int):
         yield scene
 
 
-def _finish_scene(folder: Path, payload, predictions, post) -> int | str:
-    """Runs in the finisher: a scene's map rows committed under ``folder``; its tile count,
-    or its error text."""
-    return _commit(SceneStore(folder), payload.scene, _outcome(payload, predictions, post))
+def _finish_scene(folder: Path, payload, predictions, post, stamp: str) -> int | str:
+    """Runs in the finisher: a scene's map rows committed under ``folder`` with ``stamp``; its
+    tile count, or its error text."""
+    outcome = _outcome(payload, predictions, post)
+    return _commit(SceneStore(folder), payload.scene, outcome, stamp)
 
 
 def _inferred(payloads: Iterable[ScenePayload], detector, batch_size: int):
@@ -430,15 +544,25 @@ def _worker_detector(weights, device, compiled, precision):
 
 
 def _assemble(p: _Prepared, spec: BatchSpec) -> RunResult:
-    """The airport's tables from its committed scenes, in a deterministic order, linked by
-    the job's rules and flight log. Rows take their scene's acquisition time as scanned now:
-    a time corrected (``times``, a sidecar) after a scene was committed holds without
-    detecting it again (a committed scene no longer scanned keeps its committed time)."""
-    coverage, detections = p.store.load(p.site.crs)
+    """The airport's tables from its committed scenes among those scanned now (the others,
+    whose image was removed or is now unusable or off the aprons, are left out, the log
+    naming them; their parts are kept), in a deterministic order, linked by the job's rules
+    and flight log. Rows take their scene's acquisition time as scanned now: a time
+    corrected (``times``, a sidecar) after a scene was committed holds without detecting it
+    again."""
     acquired = {s.scene_id: s.acquired for s in p.scenes}
+    gone = sorted(p.store.done() - set(acquired))
+    if gone:
+        log.warning(
+            "%s: %d committed scenes left out of the tables: no longer among the job's scenes "
+            "(image removed, unusable now or off the aprons): %s",
+            p.site.icao,
+            len(gone),
+            ", ".join(gone),
+        )
+    coverage, detections = p.store.load(p.site.crs, acquired)
     for frame in (coverage, detections):
-        now = frame["scene_id"].map(acquired).astype(UTC_TIMESTAMP)
-        frame["acquired"] = now.where(now.notna(), frame["acquired"])
+        frame["acquired"] = frame["scene_id"].map(acquired).astype(UTC_TIMESTAMP)
     return link_scenes(
         p.site,
         p.aprons,

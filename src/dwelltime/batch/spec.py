@@ -81,7 +81,9 @@ class BatchSpec:
     def __post_init__(self) -> None:
         from dwelltime.io import check_formats
 
-        object.__setattr__(self, "formats", tuple(self.formats))
+        _check_option_types(self)
+        one = isinstance(self.formats, str)  # `formats: csv`
+        object.__setattr__(self, "formats", (self.formats,) if one else tuple(self.formats))
         try:
             check_formats(self.formats)
         except ValueError as exc:
@@ -104,6 +106,29 @@ class BatchSpec:
         _check_airports(self.jobs)
 
 
+#: The YAML type of each option checked by :func:`_check_option_types`, and how to say it.
+_OPTION_TYPES: dict[str, tuple[type, str]] = {
+    "device": (str, "a device name (auto, cpu, cuda, cuda:1…)"),
+    "batch_size": (int, "a whole number"),
+    "workers": (int, "a whole number"),
+    "tile_size_px": (int, "a whole number of pixels"),
+    "compile": (bool, "true or false"),
+    "precision": (str, "one of " + ", ".join(PRECISIONS)),
+    "scheduler": (str, 'null, "local" or a scheduler address (tcp://host:8786)'),
+}
+
+
+def _check_option_types(spec: BatchSpec) -> None:
+    """Refuse an option of the wrong YAML type, naming it (``compile: "no"`` would be true,
+    ``batch_size: "16"`` would fail later with a traceback, ``workers: 2.5``…)."""
+    for name, (kind, what) in _OPTION_TYPES.items():
+        value = getattr(spec, name)
+        if name == "scheduler" and value is None:
+            continue
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise JobSpecError(f"{name}: give {what}, not {value!r}")
+
+
 def load_spec(path: Path) -> BatchSpec:
     """Read and validate a batch YAML file."""
     import yaml
@@ -118,10 +143,11 @@ def load_spec(path: Path) -> BatchSpec:
         raise JobSpecError(f"{path}: expected a mapping with `output` and `jobs`")
     base = Path(path).parent
 
-    def path_of(key: str, entry: dict, where: str) -> Path | None:
-        """``entry[key]`` as a path from the YAML file's folder, or None when not given."""
+    def path_of(key: str, entry: dict, where: str, required: bool = False) -> Path | None:
+        """``entry[key]`` as a path from the YAML file's folder, or None when not given (and
+        not ``required``)."""
         value = entry.get(key)
-        if value is None:
+        if value is None and not required:
             return None
         if not isinstance(value, str) or not value:
             raise JobSpecError(f"{where}: `{key}` must be a file path, not {value!r}")
@@ -139,7 +165,7 @@ def load_spec(path: Path) -> BatchSpec:
         jobs.append(
             AirportJob(
                 airport=str(entry["airport"]).upper(),
-                imagery=base / entry["imagery"],
+                imagery=path_of("imagery", entry, where, required=True),
                 aprons=path_of("aprons", entry, where),
                 type=_designator(entry.get("type"), where),
                 flights=path_of("flights", entry, where),
@@ -150,7 +176,7 @@ def load_spec(path: Path) -> BatchSpec:
     options = {k: v for k, v in raw.items() if k not in read_here and v is not None}
     try:
         return BatchSpec(
-            output=base / raw["output"],
+            output=path_of("output", raw, str(path), required=True),
             jobs=tuple(jobs),
             flights=path_of("flights", raw, str(path)),
             link=_link_config(raw.get("link"), f"{path}: link"),
@@ -181,10 +207,27 @@ def _link_config(settings: object, where: str) -> LinkConfig | None:
             f"{where}: give a mapping of linking settings, e.g. {{link_moves: true}}"
         )
     _refuse_unknown(settings, LinkConfig, where)
+    for f in fields(LinkConfig):
+        if f.name in settings and not _of_type(settings[f.name], str(f.type)):
+            kind, _, optional = str(f.type).partition(" | ")
+            what = {"bool": "true or false", "int": "a whole number", "float": "a number"}[kind]
+            what += " or null" if optional else ""
+            raise JobSpecError(f"{where}: {f.name}: give {what}, not {settings[f.name]!r}")
     try:
         return LinkConfig(**settings)
     except (TypeError, ValueError) as exc:
         raise JobSpecError(f"{where}: {exc}") from None
+
+
+def _of_type(value: object, annotation: str) -> bool:
+    """Whether a YAML ``value`` fits a field annotated ``bool``, ``int`` or ``float`` (an int
+    fits a float), each maybe ``| None``."""
+    if value is None:
+        return annotation.endswith("| None")
+    if isinstance(value, bool) or annotation.startswith("bool"):
+        return isinstance(value, bool) and annotation.startswith("bool")
+    kinds = (int,) if annotation.startswith("int") else (int, float)
+    return isinstance(value, kinds)
 
 
 def _check_airports(jobs: tuple[AirportJob, ...]) -> None:

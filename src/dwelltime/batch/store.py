@@ -2,8 +2,10 @@
 
 Layout under ``<output>/<airport>/parts/``: ``<scene_id>.coverage.parquet`` and
 ``<scene_id>.detections.parquet`` (each written to a temporary name, then renamed), then the
-commit marker ``<scene_id>.done``. A scene without its marker is not finished and is done
-again; ``<scene_id>.failed.json`` records a scene that raised, with its error.
+commit marker ``<scene_id>.done``, which holds the commit's stamp (what made the results: the
+image file and the detection settings, so that a resumed job can tell results made from another
+image or by other settings). A scene without its marker is not finished and is done again;
+``<scene_id>.failed.json`` records a scene that raised, with its error.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ class SceneStore:
 
     def done(self) -> set[str]:
         """Scene ids whose results are committed."""
-        return {p.name[: -len(".done")] for p in _visible(self.folder.glob("*.done"))}
+        return set(self.stamps())
+
+    def stamps(self) -> dict[str, str]:
+        """Scene id → the stamp its results were committed with ("" from before stamps)."""
+        markers = _visible(self.folder.glob("*.done"))
+        return {p.name[: -len(".done")]: p.read_text() for p in markers}
 
     def failed(self) -> dict[str, str]:
         """Scene id → recorded error, for scenes that failed and were not redone since."""
@@ -37,15 +44,20 @@ class SceneStore:
         return out
 
     def commit(
-        self, scene_id: str, coverage: gpd.GeoDataFrame, detections: gpd.GeoDataFrame
+        self,
+        scene_id: str,
+        coverage: gpd.GeoDataFrame,
+        detections: gpd.GeoDataFrame,
+        stamp: str = "",
     ) -> None:
-        """Write one scene's results; the ``.done`` marker is renamed into place last."""
+        """Write one scene's results; the ``.done`` marker, holding ``stamp``, is renamed into
+        place last."""
         for name, frame in (("coverage", coverage), ("detections", detections)):
             with atomic_write(self.folder / f"{scene_id}.{name}.parquet") as tmp:
                 frame.to_parquet(tmp)
         (self.folder / f"{scene_id}.failed.json").unlink(missing_ok=True)
         with atomic_write(self.folder / f"{scene_id}.done") as tmp:
-            tmp.write_text("")
+            tmp.write_text(stamp)
 
     def record_failure(self, scene_id: str, path: str, error: str) -> None:
         """Remember that a scene failed (retried with ``--retry-failed``)."""
@@ -53,9 +65,12 @@ class SceneStore:
         with atomic_write(self.folder / f"{scene_id}.failed.json") as tmp:
             tmp.write_text(text)
 
-    def load(self, crs: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-        """All committed coverage and detections, in scene-id order (deterministic)."""
-        ids = sorted(self.done())
+    def load(
+        self, crs: str, among: Iterable[str] | None = None
+    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """Committed coverage and detections (of the scene ids ``among``; None: all), in
+        scene-id order (deterministic)."""
+        ids = sorted(self.done() if among is None else self.done() & set(among))
         return (
             _gather([self.folder / f"{i}.coverage.parquet" for i in ids], COVERAGE_COLUMNS, crs),
             _gather([self.folder / f"{i}.detections.parquet" for i in ids], DETECTION_COLUMNS, crs),

@@ -54,19 +54,22 @@ def batch(
          times: vnukovo_times.csv}   # acquisition times, as run --times
 
     Each scene's results are committed as soon as it is done, so a killed job started again
-    skips the finished scenes. Per airport the outputs of `dwelltime run` go to
-    OUTPUT/<airport>/, the stays of every airport to OUTPUT/all_stays.csv (lon/lat
-    geometry; x/y in each airport's UTM CRS, named in its xy_crs column), the log to
-    OUTPUT/batch.log. Every job's inputs are read before the model loads: a job whose
-    imagery, aprons, flights or times file cannot be read is logged in one line and not
-    run (its earlier stays stay in all_stays.csv), and the other jobs run. Files the scan
+    skips the finished scenes; a finished scene whose image file changed since, or that other
+    weights, precision or tile size made, is detected again (the log names it). Per airport the
+    outputs of `dwelltime run` go to OUTPUT/<airport>/, the stays of every airport to
+    OUTPUT/all_stays.csv (lon/lat geometry; x/y in each airport's UTM CRS, named in its xy_crs
+    column), the log to OUTPUT/batch.log. Every job's inputs are read before the model loads: a
+    job whose imagery, aprons, flights or times file cannot be read is logged in one line and
+    not run (its earlier stays stay in all_stays.csv), and the other jobs run. Files the scan
     cannot use (unreadable, no time…) are named in the log and the summary as unusable and
-    skipped. A scene that fails in detection is
-    recorded in OUTPUT/<airport>/parts/<scene>.failed.json and tried again with
-    --retry-failed.
+    skipped. A scene that fails in detection is recorded in
+    OUTPUT/<airport>/parts/<scene>.failed.json and tried again with --retry-failed.
+
+    One job at a time writes to an output folder: a second one started there stops at once.
 
     Exit status: 0 every job run and no scene failed (unusable files allowed), 1 a job not
-    run or a scene failed, 2 bad job file (unreadable YAML, unknown keys, no jobs).
+    run, a scene failed or another job is writing to the output folder, 2 bad job file
+    (unreadable YAML, unknown keys, no jobs).
     """
     import dataclasses
 
@@ -81,8 +84,12 @@ def batch(
         raise JobFileError(str(exc)) from exc
     if scheduler:
         spec = dataclasses.replace(spec, scheduler=scheduler)
-    spec.output.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(spec.output / "batch.log")
+    try:
+        spec.output.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(spec.output / "batch.log")
+    except OSError as exc:  # a file of that name, no permission…
+        problem = f"cannot write in {spec.output}: {exc.strerror}"
+        raise JobFileError(f"{job_file}: output: {problem}") from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("dwelltime").addHandler(handler)
     bar = progress_bar(ctx, total=0, unit="scene", desc="batch")
