@@ -139,12 +139,15 @@ class BatchSummary:
         return any(a.failed or a.problem is not None for a in self.airports)
 
     def text(self) -> str:
-        """Scenes done / skipped / failed, time and throughput, per airport and in all."""
+        """Scenes done / skipped / failed, time and throughput, per airport and in all. The
+        throughput is of the whole invocation (a rerun with little left to detect reads low):
+        ``scripts/benchmark.py --pipeline`` measures the detection pipeline itself."""
         done = sum(a.done for a in self.airports)
         tiles = sum(a.tiles for a in self.airports)
         rate = tiles / self.seconds if self.seconds > 0 else 0.0
         total = (
-            f"total: {done} scenes done in {self.seconds:.1f} s ({rate:.1f} tiles/s), "
+            f"total: {done} scenes done, {tiles} tiles in {self.seconds:.1f} s ({rate:.1f} "
+            "tiles/s, scanning and model loading included), "
             f"{sum(a.skipped for a in self.airports)} skipped, "
             f"{sum(a.failed for a in self.airports)} failed, "
             f"{sum(len(a.unusable) for a in self.airports)} unusable files"
