@@ -204,6 +204,15 @@ def write_provenance(out_dir: Path, record: Mapping[str, object]) -> Path:
     return path
 
 
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def file_record(value: object) -> dict[str, str] | None:
     """An input file as ``run.json`` records it: its absolute path (resolved) and the sha256
     of its bytes, so a quoted dwell can be traced to the exact file; None when ``value`` is
@@ -211,7 +220,7 @@ def file_record(value: object) -> dict[str, str] | None:
     if not isinstance(value, (str, os.PathLike)):
         return None
     path = Path(value).resolve()
-    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return {"path": str(path), "sha256": sha256_file(path)}
 
 
 def read_provenance(folder: Path) -> dict[str, object]:

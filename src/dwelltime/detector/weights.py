@@ -7,7 +7,6 @@ licence and the file's sha256, which is checked on every load. Never pickle.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from pathlib import Path
@@ -18,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from dwelltime.detector.model import ModelConfig, OrientedCenterNet
 from dwelltime.errors import WeightsError
+from dwelltime.io import sha256_file
 
 #: Version of the model-card layout this code reads and writes.
 CARD_FORMAT = "dwelltime-detector/1"
@@ -26,15 +26,6 @@ CARD_FORMAT = "dwelltime-detector/1"
 def models_dir() -> Path:
     """The repository's ``models/`` folder (next to ``src/``) holding the shipped weights."""
     return Path(__file__).resolve().parents[3] / "models"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def data_tag(weights: Path) -> str:
