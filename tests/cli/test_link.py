@@ -304,3 +304,14 @@ def test_max_rows_cuts_the_table_and_says_where_all_stays_are(saved, tmp_path):
     cut = _link(saved, "--max-rows", "1").stdout
     assert "not shown; --max-rows 0 prints them all, --out DIR writes them all" in cut
     assert "not shown" not in _link(saved, "--max-rows", "0").stdout
+
+
+def test_a_flight_log_s_warnings_are_given_once(saved, tmp_path, caplog):
+    """--flights is checked when the option is read and read again by the API: the check
+    holds its warnings back, so each is given once."""
+    flights = tmp_path / "f.csv"
+    flights.write_text("time,airport,event,type\n2026-07-31T01:00:00Z,ZKPY,arr,Il-99\n")
+    with caplog.at_level("WARNING", logger="dwelltime"):
+        assert _link(saved, "--flights", flights).exit_code == 0
+    unknown = [r for r in caplog.records if "IL-99" in r.getMessage()]
+    assert len(unknown) == 1

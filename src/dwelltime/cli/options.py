@@ -125,20 +125,25 @@ def _read_file_with(
     ("module:function", imported when the option is given) so that its
     :class:`DwelltimeError` (which names the file) becomes a usage error of the option before
     any work; the path itself is handed on (the API reads it again, and records it in
-    ``run.json``), or None."""
+    ``run.json``), or None. The check's warnings are held back: the API's read gives them."""
     module, name = reader.split(":")
 
     def callback(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
         if value is None:
             return None
         import importlib
+        import logging
 
         from dwelltime.errors import DwelltimeError
 
+        previous = logging.root.manager.disable
+        logging.disable(logging.WARNING)  # the API's own read warns, once
         try:
             getattr(importlib.import_module(module), name)(value)
         except DwelltimeError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+        finally:
+            logging.disable(previous)
         return value
 
     return callback
