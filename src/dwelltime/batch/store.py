@@ -28,8 +28,9 @@ class SceneStore:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def done(self) -> set[str]:
-        """Scene ids whose results are committed."""
-        return set(self.stamps())
+        """Scene ids whose results are committed (their markers' names; :meth:`stamps` reads
+        what the markers hold)."""
+        return {p.name[: -len(".done")] for p in _visible(self.folder.glob("*.done"))}
 
     def stamps(self) -> dict[str, str]:
         """Scene id → the stamp its results were committed with ("" from before stamps)."""
