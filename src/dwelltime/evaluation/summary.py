@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dwelltime.errors import OutputExistsError
 from dwelltime.evaluation.geometry import iou_matrix
 from dwelltime.evaluation.metrics import (
     Matching,
@@ -343,9 +342,9 @@ def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) 
     out_dir = Path(out_dir)
     names = ("evaluation.json", "overall.csv", "by_gsd.csv", "by_type.csv", "misses.csv")
     paths = [out_dir / n for n in names]
-    existing = [p for p in paths if p.exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(existing[0])
+    from dwelltime.io import ensure_writable  # geopandas only when writing
+
+    ensure_writable(paths, overwrite=overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {
         "score_threshold": ev.score_threshold,
