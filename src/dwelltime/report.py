@@ -128,8 +128,9 @@ def stays_table(
     view = shown.assign(_rank=ranking_hours(shown)).sort_values(
         ["type", "_rank", "first_seen"], ascending=[True, False, True]
     )
-    hidden = len(view) - max_rows if max_rows is not None else 0
-    view = view.iloc[: len(view) - max(hidden, 0)]
+    if max_rows is not None:
+        view = view.head(max_rows)
+    hidden = len(shown) - len(view)
     view = pd.DataFrame(
         {
             "stay_id": view["stay_id"].astype(str),
