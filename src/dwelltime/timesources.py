@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 import logging
 import math
@@ -321,8 +322,8 @@ def dimap_time(image: Path) -> TimeInfo | None:
     if is_dimap_name(image):
         sidecar = image
     else:
-        dims = sorted(p for p in image.parent.iterdir() if is_dimap_name(p) and p.is_file())
-        sidecar = next((p for p in dims if image.name.lower() in _dimap_files(p)), None)
+        folder = image.parent
+        sidecar = _dimap_index(folder, folder.stat().st_mtime_ns).get(image.name.lower())
     if sidecar is None:
         return None
     root = _parse_xml(sidecar, "DIMAP metadata")
@@ -346,6 +347,18 @@ def dimap_time(image: Path) -> TimeInfo | None:
             f"{times[0]:%Y-%m-%dT%H:%M:%SZ}",
         )
     return TimeInfo(times[0], "dimap", "airbus")
+
+
+@functools.lru_cache(maxsize=64)
+def _dimap_index(folder: Path, mtime_ns: int) -> dict[str, Path]:
+    """Lower-case tile name → the ``DIM_*.XML`` in ``folder`` that lists it (the first by
+    name), read once per folder as it is (``mtime_ns``, the folder's modification time,
+    changes when a file is added or removed), not once per image."""
+    index: dict[str, Path] = {}
+    for dim in sorted(p for p in folder.iterdir() if is_dimap_name(p) and p.is_file()):
+        for name in _dimap_files(dim):
+            index.setdefault(name, dim)
+    return index
 
 
 def _dimap_files(dim: Path) -> set[str]:
