@@ -55,6 +55,7 @@ from dwelltime.dwell import (
 )
 from dwelltime.errors import DwelltimeError
 from dwelltime.io import read_if_path
+from dwelltime.tables import few
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def warn_if_not_at(flights: pd.DataFrame, airport: Airport) -> None:
         len(flights),
         airport.icao,
         f" ({airport.iata})" if airport.iata else "",
-        ", ".join(named[:5]) + (", …" if len(named) > 5 else ""),
+        few(named, 5),
     )
 
 

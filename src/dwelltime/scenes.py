@@ -48,6 +48,7 @@ from dwelltime.io import read_if_path
 from dwelltime.regrid import gsd_metres, mask_to_polygon, open_picture
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
+from dwelltime.tables import few
 from dwelltime.timesources import (
     NoTimeError,
     TimeInfo,
@@ -247,13 +248,13 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
             "%d PNG/JPEG file(s) with no georeference (world file or .aux.xml) are not scenes: "
             "%s; `dwelltime detect --gsd METRES` reads such images in pixel coordinates",
             len(pictures),
-            _some_names(pictures),
+            few([p.name for p in pictures]),
         )
     if archives:
         log.warning(
             "%d archive(s) are not opened: %s; unpack them into the folder to scan their images",
             len(archives),
-            _some_names(archives),
+            few([p.name for p in archives]),
         )
     sources = [_Source(p, ids[p], _mask_for(p, masks)) for p in images]
     return sources, stac_index, ScanResult(pictures=pictures)
@@ -317,7 +318,7 @@ def read_scene(
             if missing:
                 raise SceneError(
                     path, f"lists {len(missing)} file(s) that are missing: "
-                    f"{_some_names([Path(m) for m in missing])}; copy the whole product "
+                    f"{few([Path(m).name for m in missing])}; copy the whole product "
                     "(the tiles it lists) beside it"
                 )  # fmt: skip
             footprint = _footprint(ds)
@@ -467,11 +468,6 @@ def _warn_undeclared_fill(ds: object, zero: np.ndarray) -> None:
         )
 
 
-def _some_names(paths: Sequence[Path], shown: int = 3) -> str:
-    """The first ``shown`` file names of ``paths``, joined, with "…" when there are more."""
-    return ", ".join(p.name for p in paths[:shown]) + (", …" if len(paths) > shown else "")
-
-
 def _find_files(
     folder: Path,
 ) -> tuple[list[Path], list[Path], list[Path], list[Path], list[Path]]:
@@ -544,7 +540,7 @@ def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path
         log.warning(
             "--times names %d file(s) not found among the images: %s",
             len(unused),
-            ", ".join(unused[:5]) + (", …" if len(unused) > 5 else ""),
+            few(unused, 5),
         )
 
 

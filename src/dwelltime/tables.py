@@ -11,6 +11,12 @@ import pandas as pd
 MISSING = "-"
 
 
+def few(names: Sequence[str], n: int = 3) -> str:
+    """The first ``n`` of ``names``, comma-separated, with "…" when there are more: a
+    message naming some of many files or codes."""
+    return ", ".join(names[:n]) + (", …" if len(names) > n else "")
+
+
 def format_value(value: object) -> str:
     """One cell: UTC times as ``YYYY-MM-DD HH:MM:SS``, floats with up to 2 decimals."""
     if value is None or value is pd.NaT or (isinstance(value, str) and value == ""):

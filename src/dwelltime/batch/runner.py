@@ -51,6 +51,7 @@ from dwelltime.pipeline import (
 )
 from dwelltime.scenes import Scene, scan
 from dwelltime.schema import STAY_COLUMNS, UTC_TIMESTAMP, empty_frame
+from dwelltime.tables import few
 from dwelltime.tiling import TileSpec
 
 if TYPE_CHECKING:
@@ -121,8 +122,7 @@ class AirportSummary:
             f"(already done), {self.failed} failed, {self.tiles} tiles, {self.stays} stays"
         )
         if self.unusable:
-            names = ", ".join(self.unusable[:3]) + (", …" if len(self.unusable) > 3 else "")
-            text += f"; {len(self.unusable)} unusable files skipped ({names})"
+            text += f"; {len(self.unusable)} unusable files skipped ({few(self.unusable)})"
         return text
 
 

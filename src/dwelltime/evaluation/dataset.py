@@ -18,6 +18,7 @@ from dwelltime.errors import DetectionsError, LabelError, SceneError
 from dwelltime.evaluation.labels import LabelledImage, read_airbus_csv, read_dota, read_geojson
 from dwelltime.evaluation.objects import Objects, detection_objects
 from dwelltime.regrid import open_picture
+from dwelltime.tables import few
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,14 +128,9 @@ def check_saved_detections(frame: pd.DataFrame, stems: Sequence[str], path: Path
     ids = sorted(set(frame["scene_id"].astype(str)))
     if ids and not set(ids) & set(stems):
         raise DetectionsError(
-            f"{path}: no detection is on a labelled image: scene_ids {_few(ids)}, images "
-            f"{_few(sorted(stems))} (a detection's scene_id must be its image's file stem)"
+            f"{path}: no detection is on a labelled image: scene_ids {few(ids)}, images "
+            f"{few(sorted(stems))} (a detection's scene_id must be its image's file stem)"
         )
-
-
-def _few(names: Sequence[str], n: int = 3) -> str:
-    """The first ``n`` of ``names``, comma-separated, with "…" when there are more."""
-    return ", ".join(names[:n]) + (", …" if len(names) > n else "")
 
 
 def saved_detections(frame: object, scene_id: str, info: ImageInfo) -> Objects:
