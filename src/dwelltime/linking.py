@@ -126,12 +126,16 @@ STAY_EXTRA_COLUMNS: tuple[str, ...] = (
     "end_open_reason",  # why the end is censored (OPEN_REASONS), "" when bounded
 )
 
-#: Why an end of a stay is open (censored), as ``start_open_reason`` / ``end_open_reason`` say.
+#: Why an end of a stay is open (censored), as ``start_open_reason`` / ``end_open_reason`` say:
+#: no earlier (later) scene of the airport; none saw the stand (cloud, nodata, outside the
+#: image); the nearest that did shows a like aircraft of another stay; as that, but over
+#: ``max_gap_h`` after the sighting (maybe the same aircraft). The texts are the legend
+#: :func:`dwelltime.report.link_rules` prints (``{max_gap_h:g}``: hours).
 OPEN_REASONS: dict[str, str] = {
-    "edge": "the imagery begins (ends) there: no earlier (later) scene of the airport",
-    "unseen": "no earlier (later) scene saw the stand (cloud, nodata, outside the image)",
-    "occupied": "the nearest scene that saw the stand shows a like aircraft of another stay",
-    "gap": "as occupied, but over max_gap_h after the sighting: maybe the same aircraft",
+    "edge": "imagery begins/ends",
+    "unseen": "no scene saw the stand",
+    "occupied": "a like aircraft of another stay stood there",
+    "gap": "occupied after over {max_gap_h:g} h unseen",
 }
 
 _STAY_DTYPES: dict[str, str] = {

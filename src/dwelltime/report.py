@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from dwelltime.dwell import ranking_hours
+from dwelltime.linking import OPEN_REASONS, LinkConfig
 from dwelltime.plot import plot_timeline
 from dwelltime.tables import MISSING, format_table
-
-if TYPE_CHECKING:
-    from dwelltime.linking import LinkConfig
 
 __all__ = [
     "censored_label",
@@ -218,8 +215,11 @@ def link_rules(config: LinkConfig, *, flights: bool) -> str:
         "rules: " + "; ".join(rules) + "\n"
         f"bounds: the nearest scene either side that saw the stand empty{log} "
         "(start/end_bounded_by in the stays files)\n"
-        "open ends: edge = imagery begins/ends; unseen = no scene saw the stand; "
-        "occupied = a like aircraft of another stay stood there"
-        + (f"; gap = occupied after over {config.max_gap_h:g} h unseen" if config.max_gap_h else "")
+        "open ends: "
+        + "; ".join(
+            f"{reason} = {text.format(max_gap_h=config.max_gap_h)}"
+            for reason, text in OPEN_REASONS.items()
+            if reason != "gap" or config.max_gap_h
+        )
         + " (start/end_open_reason)"
     )
