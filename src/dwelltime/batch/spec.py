@@ -106,26 +106,25 @@ class BatchSpec:
         _check_airports(self.jobs)
 
 
-#: The YAML type of each option checked by :func:`_check_option_types`, and how to say it.
-_OPTION_TYPES: dict[str, tuple[type, str]] = {
-    "device": (str, "a device name (auto, cpu, cuda, cuda:1…)"),
-    "batch_size": (int, "a whole number"),
-    "workers": (int, "a whole number"),
-    "tile_size_px": (int, "a whole number of pixels"),
-    "compile": (bool, "true or false"),
-    "precision": (str, "one of " + ", ".join(PRECISIONS)),
-    "scheduler": (str, 'null, "local" or a scheduler address (tcp://host:8786)'),
+#: How to say the YAML value each option checked by :func:`_check_option_types` takes.
+_OPTION_WORDS: dict[str, str] = {
+    "device": "a device name (auto, cpu, cuda, cuda:1…)",
+    "batch_size": "a whole number",
+    "workers": "a whole number",
+    "tile_size_px": "a whole number of pixels",
+    "compile": "true or false",
+    "precision": "one of " + ", ".join(PRECISIONS),
+    "scheduler": 'null, "local" or a scheduler address (tcp://host:8786)',
 }
 
 
 def _check_option_types(spec: BatchSpec) -> None:
     """Refuse an option of the wrong YAML type, naming it (``compile: "no"`` would be true,
     ``batch_size: "16"`` would fail later with a traceback, ``workers: 2.5``…)."""
-    for name, (kind, what) in _OPTION_TYPES.items():
+    annotations = {f.name: str(f.type) for f in fields(spec)}
+    for name, what in _OPTION_WORDS.items():
         value = getattr(spec, name)
-        if name == "scheduler" and value is None:
-            continue
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        if not _of_type(value, annotations[name]):
             raise JobSpecError(f"{name}: give {what}, not {value!r}")
 
 
@@ -220,13 +219,13 @@ def _link_config(settings: object, where: str) -> LinkConfig | None:
 
 
 def _of_type(value: object, annotation: str) -> bool:
-    """Whether a YAML ``value`` fits a field annotated ``bool``, ``int`` or ``float`` (an int
-    fits a float), each maybe ``| None``."""
+    """Whether a YAML ``value`` fits a field annotated ``bool``, ``int``, ``float`` (an int
+    fits a float) or ``str``, each maybe ``| None``."""
     if value is None:
         return annotation.endswith("| None")
     if isinstance(value, bool) or annotation.startswith("bool"):
         return isinstance(value, bool) and annotation.startswith("bool")
-    kinds = (int,) if annotation.startswith("int") else (int, float)
+    kinds = {"int": (int,), "str": (str,)}.get(annotation.partition(" ")[0], (int, float))
     return isinstance(value, kinds)
 
 
