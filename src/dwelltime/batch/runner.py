@@ -582,16 +582,17 @@ def _earlier_stays(folder: Path) -> gpd.GeoDataFrame | None:
     """The stays an airport's folder holds from an earlier invocation (EPSG:4326, with
     ``xy_crs``), for the combined table of a job not run this time; None when there are none
     or they cannot be read (logged)."""
-    from dwelltime.io import GPKG_NAME, read_layer
+    from dwelltime.io import read_layer
 
-    for name in (GPKG_NAME, "stays.parquet", "stays.csv"):
-        if (folder / name).exists():
-            try:
-                return with_xy_crs(read_layer(folder / name, "stays")).to_crs("EPSG:4326")
-            except (ValueError, OSError, RuntimeError) as exc:  # pyogrio: RuntimeErrors
-                log.warning("%s: earlier stays not read: %s", folder / name, exc)
-                return None
-    return None
+    if not folder.is_dir():
+        return None
+    try:
+        return with_xy_crs(read_layer(folder, "stays")).to_crs("EPSG:4326")
+    except FileNotFoundError:
+        return None
+    except (ValueError, OSError, RuntimeError) as exc:  # pyogrio: RuntimeErrors
+        log.warning("%s: earlier stays not read: %s", folder, exc)
+        return None
 
 
 def _write_combined(output: Path, stays: list[gpd.GeoDataFrame]) -> None:
