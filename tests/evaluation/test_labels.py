@@ -154,6 +154,19 @@ def test_discovery_rule(tmp_path):
     assert [p.name for p in found.unlabelled] == ["f.tif"]
 
 
+@pytest.mark.parametrize("given", ["", "images"])
+def test_discovery_of_the_dota_layout(tmp_path, given):
+    """DOTA ships images/ and labelTxt/ side by side: found from the root or from images/."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "P0001.png").write_bytes(b"")
+    (tmp_path / "labelTxt").mkdir()
+    (tmp_path / "labelTxt" / "P0001.txt").write_text("")
+    found = find_labelled_images(tmp_path / given)
+    assert [(i.labels.relative_to(tmp_path).as_posix(), i.kind) for i in found.images] == [
+        ("labelTxt/P0001.txt", "dota")
+    ]
+
+
 def test_discovery_of_an_empty_folder(tmp_path):
     found = find_labelled_images(tmp_path)
     assert found.images == [] and found.unlabelled == []

@@ -86,9 +86,11 @@ def evaluate(
 
     \b
     Labels are found per image D/S.ext (first match wins):
-      DOTA txt   D/S.txt, D/labels/S.txt, FOLDER/{labels,truth/dota,truth}/S.txt,
-                 FOLDER/../{labels,truth/dota,truth}/S.txt
-      GeoJSON    the same places with S.geojson (truth/geojson instead of truth/dota);
+      DOTA txt   D/S.txt, D/labels/S.txt,
+                 FOLDER/{labels,labelTxt,truth/dota,truth}/S.txt,
+                 FOLDER/../{labels,labelTxt,truth/dota,truth}/S.txt
+      GeoJSON    the same places with S.geojson (truth/geojson instead of truth/dota,
+                 no labelTxt);
                  map footprints, the image must be georeferenced
       Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
     Images without labels are reported and skipped.

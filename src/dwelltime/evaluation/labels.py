@@ -4,10 +4,12 @@ Label discovery, for each image ``D/S.ext`` found under the folder ``F`` given (
 ``.tif .tiff .jpg .jpeg .png``; provider masks ``*_udm2``/``*_udm`` skipped), the first file
 that exists wins:
 
-1. DOTA txt: ``D/S.txt``, ``D/labels/S.txt``, ``F/labels/S.txt``, ``F/truth/dota/S.txt``,
-   ``F/truth/S.txt``, then the same three under ``F/..`` (``F/../truth/dota/S.txt``: a
-   synthetic series keeps ``imagery/`` and ``truth/`` side by side);
-2. GeoJSON: the same places with ``.geojson`` (``truth/geojson`` instead of ``truth/dota``);
+1. DOTA txt: ``D/S.txt``, ``D/labels/S.txt``, ``F/labels/S.txt``, ``F/labelTxt/S.txt``,
+   ``F/truth/dota/S.txt``, ``F/truth/S.txt``, then the same four under ``F/..``
+   (``F/../labelTxt/S.txt``: DOTA keeps ``images/`` and ``labelTxt/`` side by side, and a
+   synthetic series ``imagery/`` and ``truth/``);
+2. GeoJSON: the same places with ``.geojson`` (``truth/geojson`` instead of ``truth/dota``,
+   no ``labelTxt``);
 3. an Airbus ``annotations.csv`` in ``F`` or ``F/..`` that lists the image's file name.
 
 An image with none of these is reported and skipped; an empty label file means "no aircraft".
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 AIRBUS_CSV = "annotations.csv"
 #: relative folders searched for ``S.txt`` / ``S.geojson``, from the image folder and F, F/..
 LABEL_DIRS = {
-    "dota": ("labels", "truth/dota", "truth"),
+    "dota": ("labels", "labelTxt", "truth/dota", "truth"),
     "geojson": ("labels", "truth/geojson", "truth"),
 }
 LABEL_SUFFIX = {"dota": ".txt", "geojson": ".geojson"}
