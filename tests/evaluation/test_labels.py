@@ -42,6 +42,15 @@ def test_dota_without_gsd_or_difficult_and_empty(tmp_path):
     assert len(read_dota(tmp_path / "empty.txt")[0]) == 0
 
 
+def test_dota_v1_header_with_gsd_null(tmp_path):
+    """DOTA v1 files say ``gsd:null`` when the GSD is not known: unknown, not an error."""
+    path = tmp_path / "P0001.txt"
+    path.write_text("imagesource:GoogleEarth\ngsd:null\n0 0 4 0 4 2 0 2 plane 0\n")
+    objects, gsd = read_dota(path)
+    assert np.isnan(gsd) and len(objects) == 1
+    assert read_dota(path, gsd_m=0.5)[1] == 0.5
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [("0 0 4 0 4 2 0 2", "line 1: expected"), ("0 0 4 x 4 2 0 2 IL62 0", "'x' is not a number")],

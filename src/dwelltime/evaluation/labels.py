@@ -41,6 +41,8 @@ LABEL_DIRS = {
     "geojson": ("labels", "truth/geojson", "truth"),
 }
 LABEL_SUFFIX = {"dota": ".txt", "geojson": ".geojson"}
+#: values of a DOTA ``gsd:`` header that mean "not known" (DOTA v1 writes ``gsd:null``)
+UNKNOWN_GSD = frozenset({"", "null", "none", "nan"})
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,9 @@ def read_dota(path: Path, *, gsd_m: float | None = None) -> tuple[Objects, float
     """Objects of a DOTA txt file and its GSD (metres per pixel; NaN if unknown).
 
     Lines ``x1 y1 x2 y2 x3 y3 x4 y4 class difficult`` in pixels, corner 1 starting the nose
-    edge; header lines ``imagesource:…`` and ``gsd:…`` are allowed. ``gsd_m`` (e.g. from the
-    raster) wins over the header. With a GSD, length, span and heading come from the corners.
+    edge; header lines ``imagesource:…`` and ``gsd:…`` are allowed (``gsd:null``: unknown).
+    ``gsd_m`` (e.g. from the raster) wins over the header. With a GSD, length, span and
+    heading come from the corners.
     """
     corners, types, difficult = [], [], []
     header_gsd = float("nan")
@@ -113,7 +116,9 @@ def read_dota(path: Path, *, gsd_m: float | None = None) -> tuple[Objects, float
         if not line or line.startswith("imagesource:"):
             continue
         if line.startswith("gsd:"):
-            header_gsd = _number(path, number, line[4:])
+            value = line[4:].strip()
+            if value.lower() not in UNKNOWN_GSD:
+                header_gsd = _number(path, number, value)
             continue
         fields = line.split()
         if len(fields) not in (9, 10):
