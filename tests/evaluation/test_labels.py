@@ -51,6 +51,17 @@ def test_dota_v1_header_with_gsd_null(tmp_path):
     assert read_dota(path, gsd_m=0.5)[1] == 0.5
 
 
+def test_dota_other_categories_are_not_truth(tmp_path):
+    """A DOTA file labels ships, vehicles, helicopters too: only the aeroplanes are truth."""
+    path = tmp_path / "P0002.txt"
+    path.write_text(
+        "0 0 4 0 4 2 0 2 plane 0\n10 10 14 10 14 12 10 12 ship 0\n"
+        "20 20 24 20 24 22 20 22 small-vehicle 1\n30 30 34 30 34 32 30 32 Helicopter 0\n"
+    )
+    objects, _ = read_dota(path)
+    assert len(objects) == 1 and list(objects.polygons[0, 0]) == [0, 0]
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [("0 0 4 0 4 2 0 2", "line 1: expected"), ("0 0 4 x 4 2 0 2 IL62 0", "'x' is not a number")],

@@ -93,6 +93,7 @@ def evaluate(
                  no labelTxt);
                  map footprints, the image must be georeferenced
       Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
+    DOTA lines of other categories (ship, small-vehicle, helicopter, …) are not truth.
     Images without labels are reported and skipped.
     """
     import math

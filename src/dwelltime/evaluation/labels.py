@@ -41,6 +41,28 @@ LABEL_DIRS = {
     "geojson": ("labels", "truth/geojson", "truth"),
 }
 LABEL_SUFFIX = {"dota": ".txt", "geojson": ".geojson"}
+#: DOTA v1/v1.5/v2 categories that are not aeroplanes: their lines are not truth
+DOTA_OTHER_CLASSES = frozenset(
+    {
+        "airport",
+        "baseball-diamond",
+        "basketball-court",
+        "bridge",
+        "container-crane",
+        "ground-track-field",
+        "harbor",
+        "helicopter",
+        "helipad",
+        "large-vehicle",
+        "roundabout",
+        "ship",
+        "small-vehicle",
+        "soccer-ball-field",
+        "storage-tank",
+        "swimming-pool",
+        "tennis-court",
+    }
+)
 #: values of a DOTA ``gsd:`` header that mean "not known" (DOTA v1 writes ``gsd:null``)
 UNKNOWN_GSD = frozenset({"", "null", "none", "nan"})
 
@@ -106,6 +128,8 @@ def read_dota(path: Path, *, gsd_m: float | None = None) -> tuple[Objects, float
 
     Lines ``x1 y1 x2 y2 x3 y3 x4 y4 class difficult`` in pixels, corner 1 starting the nose
     edge; header lines ``imagesource:…`` and ``gsd:…`` are allowed (``gsd:null``: unknown).
+    Lines of DOTA's other categories (:data:`DOTA_OTHER_CLASSES`: ships, vehicles,
+    helicopters, …) are left out.
     ``gsd_m`` (e.g. from the raster) wins over the header. With a GSD, length, span and
     heading come from the corners.
     """
@@ -125,6 +149,8 @@ def read_dota(path: Path, *, gsd_m: float | None = None) -> tuple[Objects, float
             raise LabelError(
                 f"{path}, line {number}: expected 'x1 y1 … x4 y4 class [difficult]', got {line!r}"
             )
+        if fields[8].lower() in DOTA_OTHER_CLASSES:
+            continue
         corners.append([_number(path, number, v) for v in fields[:8]])
         types.append(fields[8])
         difficult.append(len(fields) == 10 and fields[9] == "1")
