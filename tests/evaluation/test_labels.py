@@ -144,6 +144,27 @@ def test_geojson_map_footprints_to_pixels(tmp_path):
     assert iou_matrix(objects.polygons, expected)[0, 0] == pytest.approx(1, abs=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("properties", "expected"),
+    [
+        ({"Type": "A320", "Difficult": 1}, ("A320", True)),
+        ({"aircraft_type": "B738", "HIDDEN": 0}, ("B738", False)),
+        ({"CLASS": "plane"}, ("unknown", False)),
+        ({"class": "plane", "TYPE": "IL62"}, ("IL62", False)),
+    ],
+)
+def test_geojson_property_names_in_any_case(tmp_path, properties, expected):
+    """Labels drawn in a GIS name the type column as they please: Type, aircraft_type, class."""
+    ring = [[125.0, 39.0], [125.001, 39.0], [125.001, 38.999], [125.0, 38.999], [125.0, 39.0]]
+    feature = {"type": "Feature", "properties": properties}
+    feature["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    path = tmp_path / "t.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    transform = from_origin(125.0, 39.0, 1e-4, 1e-4)
+    objects = read_geojson(path, crs="EPSG:4326", transform=transform, gsd_m=10.0)
+    assert (objects.types[0], bool(objects.difficult[0])) == expected
+
+
 def test_discovery_rule(tmp_path):
     imagery = tmp_path / "series" / "imagery"
     for name in ("a.tif", "b.tif", "c.jpg", "d.png", "e.tif", "a_udm2.tif", "f.tif"):

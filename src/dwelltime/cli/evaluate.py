@@ -90,8 +90,8 @@ def evaluate(
                  FOLDER/{labels,labelTxt,truth/dota,truth}/S.txt,
                  FOLDER/../{labels,labelTxt,truth/dota,truth}/S.txt
       GeoJSON    the same places with S.geojson (truth/geojson instead of truth/dota,
-                 no labelTxt);
-                 map footprints, the image must be georeferenced
+                 no labelTxt); map footprints, the image must be georeferenced;
+                 the type property: type, aircraft_type or class (any case)
       Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
     DOTA lines of other categories (ship, small-vehicle, helicopter, …) are not truth.
     Images without labels are reported and skipped.

@@ -41,6 +41,8 @@ LABEL_DIRS = {
     "geojson": ("labels", "truth/geojson", "truth"),
 }
 LABEL_SUFFIX = {"dota": ".txt", "geojson": ".geojson"}
+#: property names of a GeoJSON label's aircraft type, in order of preference (any case)
+TYPE_PROPERTIES = ("type", "aircraft_type", "class")
 #: DOTA v1/v1.5/v2 categories that are not aeroplanes: their lines are not truth
 DOTA_OTHER_CLASSES = frozenset(
     {
@@ -175,9 +177,10 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
     """Objects of a GeoJSON of map footprints, in the pixels of a raster (``crs``, ``transform``).
 
     Each feature's polygon (reprojected to ``crs``) is reduced to its minimum rotated
-    rectangle. Properties used when present: ``type``, ``length_m``, ``wingspan_m``,
-    ``heading_deg`` (clockwise from north; the raster must be north-up), ``hidden`` or
-    ``difficult`` (truthy → difficult). Missing sizes and heading come from the rectangle.
+    rectangle. Properties used when present, in any letter case: the type (the first of
+    :data:`TYPE_PROPERTIES`), ``length_m``, ``wingspan_m``, ``heading_deg`` (clockwise from
+    north; the raster must be north-up), ``hidden`` or ``difficult`` (truthy → difficult).
+    Missing sizes and heading come from the rectangle.
     """
     import geopandas as gpd
     import shapely
@@ -188,6 +191,7 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
         raise LabelError(f"{path}: not a readable GeoJSON ({exc})") from None
     if len(frame) == 0:
         return Objects.empty()
+    frame = frame.rename(columns=_property_names(frame.columns))
     if frame.crs is not None:
         frame = frame.to_crs(crs)
     inverse = ~transform  # type: ignore[operator]
@@ -218,6 +222,15 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
         heading_deg=prop("heading_deg", derived.heading_deg),
         difficult=np.any(flags, axis=0) if flags else None,
     )
+
+
+def _property_names(columns: object) -> dict[str, str]:
+    """Renames of a label frame's ``columns`` to the names :func:`read_geojson` reads: the
+    lower-case name, and ``type`` for the first of :data:`TYPE_PROPERTIES` present."""
+    lower = {c: c.lower() for c in columns if c != "geometry"}  # type: ignore[attr-defined]
+    kind = next((c for name in TYPE_PROPERTIES for c, low in lower.items() if low == name), None)
+    renames = {c: low for c, low in lower.items() if low not in TYPE_PROPERTIES}
+    return renames | ({kind: "type"} if kind is not None else {})
 
 
 def airbus_image_names(path: Path) -> set[str]:
