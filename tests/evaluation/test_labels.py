@@ -144,6 +144,37 @@ def test_geojson_map_footprints_to_pixels(tmp_path):
     assert iou_matrix(objects.polygons, expected)[0, 0] == pytest.approx(1, abs=1e-6)
 
 
+def test_geojson_footprint_without_properties(tmp_path):
+    """A four-corner footprint in EPSG:4326 (nose edge first) gives its own length, span and
+    heading in the raster's pixels; a traced outline has no nose: those stay unknown."""
+    import geopandas as gpd
+    import shapely
+
+    transform = from_origin(1000.0, 2000.0, 0.5, 0.5)
+    corners_m = footprint_corners(
+        np.array([1050.0]),
+        np.array([1960.0]),
+        np.array([40.0]),
+        np.array([30.0]),
+        np.array([30.0]),
+        y_down=False,
+    )[0]
+    outline = shapely.Polygon([*corners_m[:2], corners_m[2:].mean(axis=0) + 1, *corners_m[2:]])
+    frame = gpd.GeoDataFrame(
+        geometry=[shapely.Polygon(corners_m), outline, shapely.Point(1050, 1960)],
+        crs="EPSG:32651",
+    ).to_crs(4326)
+    frame.iloc[:2].to_file(tmp_path / "t.geojson")
+    objects = read_geojson(tmp_path / "t.geojson", crs="EPSG:32651", transform=transform, gsd_m=0.5)
+    assert objects.length_m[0] == pytest.approx(40, abs=0.01)
+    assert objects.span_m[0] == pytest.approx(30, abs=0.01)
+    assert objects.heading_deg[0] == pytest.approx(30, abs=0.01)
+    assert np.isnan([objects.length_m[1], objects.span_m[1], objects.heading_deg[1]]).all()
+    frame.iloc[2:].to_file(tmp_path / "p.geojson")
+    with pytest.raises(LabelError, match=r"p\.geojson: a feature's geometry is not a footprint"):
+        read_geojson(tmp_path / "p.geojson", crs="EPSG:32651", transform=transform, gsd_m=0.5)
+
+
 @pytest.mark.parametrize(
     ("properties", "expected"),
     [

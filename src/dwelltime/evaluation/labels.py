@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import dataclasses
 import logging
 import math
 from collections.abc import Iterator
@@ -41,6 +42,8 @@ LABEL_DIRS = {
     "geojson": ("labels", "truth/geojson", "truth"),
 }
 LABEL_SUFFIX = {"dota": ".txt", "geojson": ".geojson"}
+#: attributes of :class:`Objects` that a footprint's corners give only if its nose edge is known
+SHAPE_ATTRIBUTES = ("length_m", "span_m", "heading_deg")
 #: property names of a GeoJSON label's aircraft type, in order of preference (any case)
 TYPE_PROPERTIES = ("type", "aircraft_type", "class")
 #: DOTA v1/v1.5/v2 categories that are not aeroplanes: their lines are not truth
@@ -176,11 +179,13 @@ def _number(path: Path, line: int, text: str) -> float:
 def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) -> Objects:
     """Objects of a GeoJSON of map footprints, in the pixels of a raster (``crs``, ``transform``).
 
-    Each feature's polygon (reprojected to ``crs``) is reduced to its minimum rotated
-    rectangle. Properties used when present, in any letter case: the type (the first of
+    Each feature's polygon (reprojected to ``crs``) is kept when it has four corners (the
+    first edge the nose edge, as in DOTA), else reduced to its minimum rotated rectangle.
+    Properties used when present, in any letter case: the type (the first of
     :data:`TYPE_PROPERTIES`), ``length_m``, ``wingspan_m``, ``heading_deg`` (clockwise from
     north; the raster must be north-up), ``hidden`` or ``difficult`` (truthy → difficult).
-    Missing sizes and heading come from the rectangle.
+    Missing sizes and heading come from a four-corner polygon; a rectangle fitted around
+    another shape has no nose, so they stay unknown there.
     """
     import geopandas as gpd
     import shapely
@@ -195,17 +200,24 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
     if frame.crs is not None:
         frame = frame.to_crs(crs)
     inverse = ~transform  # type: ignore[operator]
-    corners = []
+    corners, fitted = [], []
     for geom in frame.geometry:
         if geom is None or geom.is_empty:
             raise LabelError(f"{path}: a feature has no geometry; give every aircraft a polygon")
-        ring = np.asarray(shapely.oriented_envelope(geom).exterior.coords)[:4]
-        if len(ring) < 4:  # a point or a line: no footprint
+        quad = geom.geom_type == "Polygon" and len(geom.exterior.coords) == 5
+        footprint = geom if quad else shapely.oriented_envelope(geom)
+        if footprint.geom_type != "Polygon":  # a point or a line: no footprint
             raise LabelError(f"{path}: a feature's geometry is not a footprint polygon")
-        cols, rows = inverse @ (ring[:, 0], ring[:, 1])
+        ring = np.asarray(footprint.exterior.coords)
+        cols, rows = inverse @ (ring[:4, 0], ring[:4, 1])
         corners.append(np.stack([cols, rows], axis=-1))
+        fitted.append(not quad)
     poly = np.array(corners)
     derived = make_objects(poly, gsd_m=gsd_m if math.isfinite(gsd_m) else None)
+    derived = dataclasses.replace(
+        derived,
+        **{k: np.where(fitted, np.nan, getattr(derived, k)) for k in SHAPE_ATTRIBUTES},
+    )
 
     def prop(name: str, fallback: np.ndarray) -> np.ndarray:
         if name not in frame:
