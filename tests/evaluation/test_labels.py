@@ -51,6 +51,19 @@ def test_dota_v1_header_with_gsd_null(tmp_path):
     assert read_dota(path, gsd_m=0.5)[1] == 0.5
 
 
+def test_dota_with_byte_order_mark_or_not_text(tmp_path):
+    """A label saved with a byte-order mark reads; one that is not text is a LabelError."""
+    path = tmp_path / "a.txt"
+    path.write_bytes(
+        b"\xef\xbb\xbfimagesource:GoogleEarth\r\ngsd:0.5\r\n0 0 4 0 4 2 0 2 plane 0\r\n"
+    )
+    objects, gsd = read_dota(path)
+    assert gsd == 0.5 and len(objects) == 1
+    path.write_bytes(b"0 0 4 0 4 2 0 2 plane \xe9\n")
+    with pytest.raises(LabelError, match=r"a\.txt: not a DOTA text file"):
+        read_dota(path)
+
+
 def test_dota_other_categories_are_not_truth(tmp_path):
     """A DOTA file labels ships, vehicles, helicopters too: only the aeroplanes are truth."""
     path = tmp_path / "P0002.txt"

@@ -140,7 +140,13 @@ def read_dota(path: Path, *, gsd_m: float | None = None) -> tuple[Objects, float
     """
     corners, types, difficult = [], [], []
     header_gsd = float("nan")
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    try:  # utf-8-sig: editors on Windows start a file with a byte-order mark
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LabelError(
+            f"{path}: not a DOTA text file ({exc.reason} at byte {exc.start})"
+        ) from None
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("imagesource:"):
             continue
