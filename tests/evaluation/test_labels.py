@@ -252,6 +252,16 @@ def test_discovery_of_the_dota_layout(tmp_path, given):
     ]
 
 
+def test_discovery_past_a_foreign_annotations_csv(tmp_path, caplog):
+    """An annotations.csv that is not Airbus's is named in one warning; DOTA labels still count."""
+    (tmp_path / "annotations.csv").write_text("name,x,y\nfoo,1,2\n")
+    (tmp_path / "a.tif").write_bytes(b"")
+    (tmp_path / "a.txt").write_text("")
+    found = find_labelled_images(tmp_path)
+    assert [i.image.name for i in found.images] == ["a.tif"]
+    assert "annotations.csv: no column 'image_id'" in caplog.text
+
+
 def test_discovery_of_an_empty_folder(tmp_path):
     found = find_labelled_images(tmp_path)
     assert found.images == [] and found.unlabelled == []

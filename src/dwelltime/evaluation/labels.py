@@ -92,8 +92,14 @@ class Discovery:
 def find_labelled_images(folder: Path) -> Discovery:
     """Pair every image under ``folder`` with its label file (module docstring gives the rule)."""
     folder = Path(folder)
-    csvs = [p for p in (folder / AIRBUS_CSV, folder.parent / AIRBUS_CSV) if p.is_file()]
-    listed = {p: airbus_image_names(p) for p in csvs}
+    listed = {}
+    for path in (folder / AIRBUS_CSV, folder.parent / AIRBUS_CSV):
+        if path.is_file():
+            try:
+                listed[path] = airbus_image_names(path)
+            except LabelError as exc:
+                log.warning("%s; not used as labels", exc)
+    csvs = list(listed)
     found, missing = [], []
     for image in _images(folder):
         hit = _label_file(image, folder)
@@ -252,9 +258,16 @@ def _property_names(columns: object) -> dict[str, str]:
 
 
 def airbus_image_names(path: Path) -> set[str]:
-    """The image file names an Airbus ``annotations.csv`` labels."""
-    with open(path, newline="") as f:
-        return {row["image_id"] for row in csv.DictReader(f)}
+    """The image file names an Airbus ``annotations.csv`` labels; :class:`LabelError` when
+    it is not one (no ``image_id`` column, or not text)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            if "image_id" not in (reader.fieldnames or ()):
+                raise LabelError(f"{path}: no column 'image_id'; is it an Airbus CSV?")
+            return {row["image_id"] for row in reader}
+    except UnicodeDecodeError as exc:
+        raise LabelError(f"{path}: not a CSV text file ({exc.reason})") from None
 
 
 def read_airbus_csv(path: Path) -> dict[str, Objects]:
