@@ -212,6 +212,39 @@ def test_load_true_stays_marks_observed_stays(tmp_path):
         load_true_stays(tmp_path, "ZKPY")
 
 
+@pytest.mark.parametrize(
+    ("name", "edit", "message"),
+    [
+        (
+            "stays.csv",
+            lambda f: f.drop(columns=["x", "y"]),
+            r"stays\.csv: missing column\(s\) x, y",
+        ),
+        (
+            "stays.csv",
+            lambda f: f.assign(start="yesterday"),
+            r"stays\.csv: column start is not ISO",
+        ),
+        ("scenes.csv", lambda f: f.assign(acquired="2023-07-31T03:00"), None),  # naive: UTC
+        ("s1.geojson", lambda f: f.drop(columns=["aircraft_id"]), r"s1\.geojson: missing column"),
+    ],
+)
+def test_load_true_stays_names_a_malformed_truth_file(tmp_path, name, edit, message):
+    """Truth a user builds by hand: a missing column or a bad time is one LabelError naming
+    the file, not a KeyError or a pandas traceback; times without an offset are UTC."""
+    write_series(tmp_path)
+    path = tmp_path / "truth" / name
+    if path.suffix == ".csv":
+        edit(pd.read_csv(path)).to_csv(path, index=False)
+    else:
+        edit(gpd.read_file(path)).to_file(path, driver="GeoJSON")
+    if message is None:
+        assert load_true_stays(tmp_path, "ZKPY")["observed"].tolist() == [True, False, False]
+    else:
+        with pytest.raises(LabelError, match=message):
+            load_true_stays(tmp_path, "ZKPY")
+
+
 def test_true_detections_are_the_unhidden_aircraft_as_a_detections_layer(tmp_path):
     write_series(tmp_path)
     det = true_detections(tmp_path, "zkpy")

@@ -60,6 +60,18 @@ TRUE_STAY_COLUMNS: tuple[str, ...] = (
     "observed",  # bool: unhidden in at least one scene
 )
 
+#: Columns ``truth/stays.csv`` must have (x, y: the stand point in the layout's CRS, metres).
+STAY_FILE_COLUMNS: tuple[str, ...] = (
+    "stay_id",
+    "aircraft_id",
+    "type",
+    "stand_id",
+    "x",
+    "y",
+    "start",
+    "end",
+)
+
 #: Columns of the score table (one row per type, then ``all``).
 SCORE_COLUMNS: tuple[str, ...] = (
     "type",
@@ -86,14 +98,14 @@ _HOUR = pd.Timedelta(hours=1)
 def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
     """True stays of a synthetic series (:data:`TRUE_STAY_COLUMNS`) at ``airport`` (ICAO).
 
-    Raises :class:`~dwelltime.errors.LabelError` naming the file when ``truth/stays.csv`` or
-    ``truth/scenes.csv`` is missing or lacks columns.
+    Raises :class:`~dwelltime.errors.LabelError` naming the file when ``truth/stays.csv``
+    (:data:`STAY_FILE_COLUMNS`) or ``truth/scenes.csv`` (``scene_id``, ``acquired``) is
+    missing, lacks columns or has times that are not ISO 8601, or when a
+    ``truth/<scene_id>.geojson`` lacks :data:`SIGHTING_COLUMNS`.
     """
     truth = Path(series_dir) / "truth"
-    stays = _read_csv(truth / "stays.csv", ("stay_id", "aircraft_id", "type", "stand_id"))
-    scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"))
-    stays["start"] = pd.to_datetime(stays["start"], utc=True, format="ISO8601")
-    stays["end"] = pd.to_datetime(stays["end"], utc=True, format="ISO8601")
+    stays = _read_csv(truth / "stays.csv", STAY_FILE_COLUMNS, times=("start", "end"))
+    scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"), times=("acquired",))
     seen = _sightings(truth, scenes)
     observed, xs, ys = [], [], []
     for r in stays.itertuples():
@@ -121,15 +133,25 @@ def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
     )[list(TRUE_STAY_COLUMNS)]
 
 
-def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
+def _read_csv(path: Path, required: Sequence[str], times: Sequence[str] = ()) -> pd.DataFrame:
+    """A truth CSV with the ``required`` columns, ``times`` parsed as UTC (ISO 8601, UTC when
+    no offset is given); :class:`~dwelltime.errors.LabelError` naming the file otherwise."""
     if not path.is_file():
         raise LabelError(f"{path}: not found; give a series written by `dwelltime synth`")
     frame = pd.read_csv(path, dtype={"stay_id": str, "scene_id": str, "stand_id": str})
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise LabelError(f"{path}: missing column(s) {', '.join(missing)}")
+    for column in times:
+        try:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        except ValueError as exc:
+            raise LabelError(f"{path}: column {column} is not ISO 8601 times ({exc})") from None
     return frame
 
+
+#: Columns every per-scene truth file ``<scene_id>.geojson`` must have.
+SIGHTING_COLUMNS: tuple[str, ...] = ("aircraft_id", "stand_id", "hidden")
 
 #: Columns of a truth file that only :func:`true_detections` needs (``dwelltime synth`` writes
 #: them), and the names they take among the sightings.
@@ -145,8 +167,9 @@ def _sightings(truth: Path, scenes: pd.DataFrame, attributes: bool = False) -> g
     """Every aircraft of every scene with a truth file: ``scene_id``, ``aircraft_id``,
     ``stand_id``, ``acquired``, ``x``, ``y`` (the true centre in the layout's CRS), ``hidden``
     (whether it could not be seen) and the true footprint as geometry; with ``attributes``
-    also type, grid heading, length and span (:data:`_ATTRIBUTES`; a truth file without them
-    raises :class:`~dwelltime.errors.LabelError` naming it)."""
+    also type, grid heading, length and span (:data:`_ATTRIBUTES`). A truth file without
+    :data:`SIGHTING_COLUMNS` (or the attributes asked for) raises
+    :class:`~dwelltime.errors.LabelError` naming it."""
     import geopandas as gpd
 
     parts = []
@@ -157,7 +180,8 @@ def _sightings(truth: Path, scenes: pd.DataFrame, attributes: bool = False) -> g
         rows = gpd.read_file(path)
         if rows.empty:
             continue
-        missing = [c for c in _ATTRIBUTES if c not in rows] if attributes else []
+        needed = [*SIGHTING_COLUMNS, *(_ATTRIBUTES if attributes else ())]
+        missing = [c for c in needed if c not in rows]
         if missing:
             raise LabelError(f"{path}: missing column(s) {', '.join(missing)}")
         centre = rows.geometry.centroid if "x" not in rows or "y" not in rows else None
@@ -165,7 +189,7 @@ def _sightings(truth: Path, scenes: pd.DataFrame, attributes: bool = False) -> g
             "scene_id": str(scene_id),
             "aircraft_id": rows["aircraft_id"].astype(str),
             "stand_id": rows["stand_id"].astype(str),
-            "acquired": pd.Timestamp(acquired).tz_convert("UTC"),
+            "acquired": acquired,
             "x": rows["x"].astype(float) if centre is None else centre.x,
             "y": rows["y"].astype(float) if centre is None else centre.y,
             "hidden": rows["hidden"].astype(bool),
@@ -191,7 +215,7 @@ def true_detections(series_dir: Path | str, airport: str) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
     truth = Path(series_dir) / "truth"
-    scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"))
+    scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"), times=("acquired",))
     seen = _sightings(truth, scenes, attributes=True)
     seen = seen[~seen["hidden"].astype(bool)].reset_index(drop=True)
     n = seen.groupby("scene_id").cumcount() + 1
