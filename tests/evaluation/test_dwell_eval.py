@@ -245,6 +245,18 @@ def test_load_true_stays_names_a_malformed_truth_file(tmp_path, name, edit, mess
             load_true_stays(tmp_path, "ZKPY")
 
 
+def test_load_true_stays_without_any_scene_truth_file(tmp_path, caplog):
+    """A series built by hand with stays.csv and scenes.csv only: a stay a scene falls in is
+    observed (so it counts as missed when nothing finds it), and a warning says how."""
+    write_series(tmp_path)
+    (tmp_path / "truth" / "s1.geojson").unlink()
+    stays = load_true_stays(tmp_path, "ZKPY")
+    assert stays["observed"].tolist() == [True, True, True]
+    assert "no scene of scenes.csv has a <scene_id>.geojson" in caplog.text
+    far = pd.DataFrame([pred("IL62", 500.0, 0, 1)])  # finds none of them
+    assert score_stays(far, stays).iloc[-1][["n_true", "recall"]].tolist() == [3, 0]
+
+
 def test_true_detections_are_the_unhidden_aircraft_as_a_detections_layer(tmp_path):
     write_series(tmp_path)
     det = true_detections(tmp_path, "zkpy")

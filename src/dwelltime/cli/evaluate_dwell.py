@@ -79,6 +79,14 @@ def evaluate_dwell(
       dwelltime synth series series/ --days 7 --seed 3
       dwelltime evaluate-dwell series/ --airport ZKPY --out series/results
 
+    \b
+    A series of your own needs, under SERIES/truth/ (times ISO 8601, UTC without offset):
+      stays.csv    stay_id, aircraft_id, type, stand_id, x, y (stand point, metres in
+                   the airport's UTM zone), start, end (on the stand)
+      scenes.csv   scene_id (image file stem), acquired
+      <scene_id>.geojson  optional: aircraft_id, stand_id, hidden per aircraft shown;
+                   without any, a stay counts as observed when a scene falls within it
+
     With --out: the run's layers (when the pipeline ran), timeline.png and dwell_scores.csv.
     """
     from dwelltime.errors import DwelltimeError

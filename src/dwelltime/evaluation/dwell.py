@@ -3,10 +3,10 @@
 Truth (:func:`load_true_stays`) comes from ``<series>/truth/``: ``stays.csv`` (one row per
 aircraft per stand with true ``start``/``end``), ``scenes.csv`` and the per-scene
 ``<scene_id>.geojson`` whose ``hidden`` flag says whether the aircraft could be seen. A true
-stay is *observed* when at least one scene shows it unhidden; only observed stays can be
-missed. Its centre is the median of the aircraft's true centres in the scenes (the stand point of
-``stays.csv`` can be 20 m and more from the aircraft's centre), or the stand point when no
-scene shows it.
+stay is *observed* when at least one scene shows it unhidden (without any such file: when a
+scene falls within it); only observed stays can be missed. Its centre is the median of the
+aircraft's true centres in the scenes (the stand point of ``stays.csv`` can be 20 m and more
+from the aircraft's centre), or the stand point when no scene shows it.
 
 Matching (:func:`match_stays`): a predicted stay and a true stay may match when they are at
 the same airport, their centres are within ``max_distance_m`` and the predicted sightings
@@ -31,6 +31,7 @@ predicted type for false positives):
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,9 +95,14 @@ MEDIAN_INTERVAL_LEVEL = 0.95
 
 _HOUR = pd.Timedelta(hours=1)
 
+log = logging.getLogger(__name__)
+
 
 def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
     """True stays of a synthetic series (:data:`TRUE_STAY_COLUMNS`) at ``airport`` (ICAO).
+
+    When no scene has a ``<scene_id>.geojson`` (a series built by hand), a stay is taken as
+    observed when a scene of ``scenes.csv`` falls within it, and a warning says so.
 
     Raises :class:`~dwelltime.errors.LabelError` naming the file when ``truth/stays.csv``
     (:data:`STAY_FILE_COLUMNS`) or ``truth/scenes.csv`` (``scene_id``, ``acquired``) is
@@ -107,6 +113,13 @@ def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
     stays = _read_csv(truth / "stays.csv", STAY_FILE_COLUMNS, times=("start", "end"))
     scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"), times=("acquired",))
     seen = _sightings(truth, scenes)
+    visibility = any((truth / f"{s}.geojson").is_file() for s in scenes["scene_id"])
+    if not visibility:
+        log.warning(
+            "%s: no scene of scenes.csv has a <scene_id>.geojson saying which aircraft it "
+            "shows; a true stay counts as observed when a scene falls within it",
+            truth,
+        )
     observed, xs, ys = [], [], []
     for r in stays.itertuples():
         mine = seen[
@@ -115,7 +128,8 @@ def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
             & (seen["acquired"] >= r.start)
             & (seen["acquired"] < r.end)
         ]
-        observed.append(bool((~mine["hidden"]).any()))
+        during = (scenes["acquired"] >= r.start) & (scenes["acquired"] < r.end)
+        observed.append(bool((~mine["hidden"]).any() if visibility else during.any()))
         xs.append(float(mine["x"].median()) if len(mine) else float(r.x))
         ys.append(float(mine["y"].median()) if len(mine) else float(r.y))
     return pd.DataFrame(
