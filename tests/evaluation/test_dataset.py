@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -33,6 +35,30 @@ def test_unreadable_image_and_geojson_without_georeference(tmp_path, write_raste
     item = LabelledImage(path, tmp_path / "a.geojson", "geojson")
     with pytest.raises(LabelError, match="need a georeferenced image"):
         load_truth(item, image_info(path), {})
+
+
+@pytest.mark.parametrize(
+    "ring",
+    [
+        [[4, 5], [44, 5], [44, 21], [4, 21], [4, 5]],
+        [[4, 95], [44, 95], [44, 111], [4, 111], [4, 95]],
+    ],
+)
+def test_labels_that_miss_the_image_are_named(tmp_path, write_raster, ring):
+    """Pixel coordinates in a GeoJSON (read as lon/lat, or off the globe) land nowhere near the
+    image: one LabelError naming the file, not every aircraft silently missed."""
+    path = write_raster(tmp_path / "a.tif", shape=(64, 64))
+    feature = {"type": "Feature", "properties": {}}
+    feature["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    (tmp_path / "a.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [feature]})
+    )
+    item = LabelledImage(path, tmp_path / "a.geojson", "geojson")
+    with pytest.raises(LabelError, match=r"a\.geojson: none of its 1 aircraft lies on a\.tif"):
+        load_truth(item, image_info(path), {})
+    (tmp_path / "a.txt").write_text("-10 2 6 2 6 12 -10 12 plane 0\n")  # cut by the edge
+    truth, _ = load_truth(LabelledImage(path, tmp_path / "a.txt", "dota"), image_info(path), {})
+    assert len(truth) == 1
 
 
 def test_coarse_copy_keeps_bands_first_and_scales_pixels():

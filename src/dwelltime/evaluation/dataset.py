@@ -94,8 +94,26 @@ def load_truth(
 ) -> tuple[Objects, float]:
     """Truth objects of one image in its pixels, and the GSD to report it under.
 
-    ``airbus`` caches parsed Airbus CSVs by path (filled on first use).
+    ``airbus`` caches parsed Airbus CSVs by path (filled on first use). Raises
+    :class:`LabelError` when there are labels and none of them touches the image.
     """
+    truth, gsd = _read_truth(item, info, airbus)
+    corners = truth.polygons
+    lo, hi = corners.min(axis=1), corners.max(axis=1)
+    on_image = (hi > 0).all(axis=1) & (lo[:, 0] < info.width) & (lo[:, 1] < info.height)
+    if len(truth) and not on_image.any():
+        raise LabelError(
+            f"{item.labels}: none of its {len(truth)} aircraft lies on {item.image.name} "
+            f"({info.width} × {info.height} px); are they another image's labels, pixel "
+            "coordinates where map ones belong, or in the wrong CRS?"
+        )
+    return truth, gsd
+
+
+def _read_truth(
+    item: LabelledImage, info: ImageInfo, airbus: dict[Path, dict[str, Objects]]
+) -> tuple[Objects, float]:
+    """:func:`load_truth` without the check that the labels lie on the image."""
     if item.kind == "dota":
         return read_dota(item.labels, gsd_m=info.gsd_m)
     if item.kind == "geojson":

@@ -221,7 +221,8 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
         if footprint.geom_type != "Polygon":  # a point or a line: no footprint
             raise LabelError(f"{path}: a feature's geometry is not a footprint polygon")
         ring = np.asarray(footprint.exterior.coords)
-        cols, rows = inverse @ (ring[:4, 0], ring[:4, 1])
+        with np.errstate(invalid="ignore"):  # off the projection: NaN, reported by the caller
+            cols, rows = inverse @ (ring[:4, 0], ring[:4, 1])
         corners.append(np.stack([cols, rows], axis=-1))
         fitted.append(not quad)
     poly = np.array(corners)
