@@ -56,8 +56,9 @@ from dwelltime.cli.options import (
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for the tables: evaluation.json, overall.csv, by_gsd.csv, by_type.csv and "
-    "misses.csv (each missed truth object, where it is and how close a prediction came).",
+    help="Folder for the tables: evaluation.json, overall.csv, by_gsd.csv, by_type.csv, "
+    "misses.csv (each missed truth object, where it is and how close a prediction came) and "
+    "false_positives.csv (each prediction at the threshold that found no aircraft).",
 )
 @overwrite_option
 @weights_option
