@@ -19,6 +19,23 @@ def test_plain_image_takes_the_given_gsd_or_none(tmp_path, write_raster):
     assert np.isnan(image_info(path).gsd_m)
 
 
+def test_a_dota_gsd_header_wins_over_the_given_gsd(tmp_path, write_raster):
+    """--gsd is for images with neither georeference nor a gsd: line; DOTA images each have
+    their own, and the raster's own GSD wins over both."""
+    plain = write_raster(tmp_path / "plain" / "a.png", crs=None, driver="PNG")
+    geo = write_raster(tmp_path / "geo" / "a.tif", gsd=0.3)
+    for folder in ("plain", "geo"):
+        (tmp_path / folder / "a.txt").write_text("gsd:0.2\n0 0 40 0 40 20 0 20 plane 0\n")
+    (tmp_path / "plain" / "b.txt").write_text("0 0 40 0 40 20 0 20 plane 0\n")
+
+    def gsd(image, label):
+        item = LabelledImage(image, image.parent / label, "dota")
+        return load_truth(item, image_info(image, gsd_m=0.5), {})[1]
+
+    assert gsd(plain, "a.txt") == 0.2 and gsd(plain, "b.txt") == 0.5
+    assert gsd(geo, "a.txt") == pytest.approx(0.3)
+
+
 def test_read_rgb_repeats_one_band_and_stretches_uint16(tmp_path, write_raster):
     grey = read_rgb(write_raster(tmp_path / "g.tif", count=1))
     assert grey.shape == (3, 64, 64) and grey.dtype == np.uint8

@@ -115,6 +115,8 @@ def _read_truth(
 ) -> tuple[Objects, float]:
     """:func:`load_truth` without the check that the labels lie on the image."""
     if item.kind == "dota":
+        if info.crs is None:  # info.gsd_m is the one given: a gsd: header wins over it
+            return read_dota(item.labels, default_gsd_m=info.gsd_m)
         return read_dota(item.labels, gsd_m=info.gsd_m)
     if item.kind == "geojson":
         if info.crs is None:

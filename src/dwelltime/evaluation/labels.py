@@ -134,15 +134,17 @@ def _label_file(image: Path, folder: Path) -> LabelledImage | None:
     return None
 
 
-def read_dota(path: Path, *, gsd_m: float | None = None) -> tuple[Objects, float]:
+def read_dota(
+    path: Path, *, gsd_m: float | None = None, default_gsd_m: float | None = None
+) -> tuple[Objects, float]:
     """Objects of a DOTA txt file and its GSD (metres per pixel; NaN if unknown).
 
     Lines ``x1 y1 x2 y2 x3 y3 x4 y4 class difficult`` in pixels, corner 1 starting the nose
     edge; header lines ``imagesource:…`` and ``gsd:…`` are allowed (``gsd:null``: unknown).
     Lines of DOTA's other categories (:data:`DOTA_OTHER_CLASSES`: ships, vehicles,
     helicopters, …) are left out.
-    ``gsd_m`` (e.g. from the raster) wins over the header. With a GSD, length, span and
-    heading come from the corners.
+    ``gsd_m`` (e.g. from the raster) wins over the header, the header over ``default_gsd_m``
+    (e.g. ``--gsd``). With a GSD, length, span and heading come from the corners.
     """
     corners, types, difficult = [], [], []
     header_gsd = float("nan")
@@ -171,7 +173,10 @@ def read_dota(path: Path, *, gsd_m: float | None = None) -> tuple[Objects, float
         corners.append([_number(path, number, v) for v in fields[:8]])
         types.append(fields[8])
         difficult.append(len(fields) == 10 and fields[9] == "1")
-    gsd = gsd_m if gsd_m is not None and math.isfinite(gsd_m) else header_gsd
+    gsd = next(
+        (g for g in (gsd_m, header_gsd, default_gsd_m) if g is not None and math.isfinite(g)),
+        math.nan,
+    )
     objects = make_objects(
         np.array(corners, dtype=float).reshape(-1, 4, 2),
         types=types,
