@@ -42,6 +42,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import binom
 
+from dwelltime.airports import icao_code
 from dwelltime.errors import LabelError
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
@@ -99,7 +100,8 @@ log = logging.getLogger(__name__)
 
 
 def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
-    """True stays of a synthetic series (:data:`TRUE_STAY_COLUMNS`) at ``airport`` (ICAO).
+    """True stays of a synthetic series (:data:`TRUE_STAY_COLUMNS`) at ``airport`` (ICAO or
+    IATA code; the ``airport`` column holds the ICAO code, as stays of a run do).
 
     When no scene has a ``<scene_id>.geojson`` (a series built by hand), a stay is taken as
     observed when a scene of ``scenes.csv`` falls within it, and a warning says so.
@@ -135,7 +137,7 @@ def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "true_id": stays["stay_id"].astype(str),
-            "airport": airport.upper(),
+            "airport": icao_code(airport) or airport.upper(),
             "type": stays["type"].astype(str),
             "x": np.array(xs, float),
             "y": np.array(ys, float),
