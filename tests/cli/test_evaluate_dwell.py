@@ -103,6 +103,14 @@ def test_an_iata_code_scores_like_the_icao_one(series, results):
     assert overall.split()[1:4] == ["1", "2", "1"]  # n_true, n_pred, tp
 
 
+def test_saved_stays_at_another_airport_are_refused(series, results):
+    """Stays of a run at ZKPY scored against --airport UUEE: every one a false positive, every
+    true stay missed; refused, naming the airports, instead of scores of 0."""
+    result = _evaluate(series, "--airport", "UUEE", "--results", results)
+    assert result.exit_code == 2
+    assert "holds stays at ZKPY, none at UUEE" in result.output
+
+
 def test_tight_gate_and_missing_truth(series, results, tmp_path):
     result = _evaluate(series, "--airport", "ZKPY", "--results", results, "--gate", "1")
     assert result.exit_code == 0, result.output
