@@ -96,6 +96,20 @@ def test_saved_detections_and_tables(labelled, tmp_path):
     assert again.exit_code == 1 and "--overwrite" in again.output
 
 
+def test_images_in_subfolders_are_named_by_their_path(labelled, tmp_path, write_raster):
+    """other/a.tif shares a.tif's stem: saved detections (named by stem) cannot tell them
+    apart, so both are skipped, saying so; the tables name other/d.tif by its path."""
+    line = (labelled.parent / "truth" / "dota" / "a.txt").read_text()
+    for name in ("a", "d"):
+        write_raster(labelled / "other" / f"{name}.tif", origin=ORIGIN, shape=(128, 128))
+        (labelled / "other" / f"{name}.txt").write_text(line)
+    out = tmp_path / "eval"
+    result = evaluate_saved(labelled, detections_file(tmp_path, 90.0), "--out", out)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("2 labelled images have the file stem 'a'") == 2
+    assert pd.read_csv(out / "misses.csv")["image_id"].tolist() == ["other/d"]
+
+
 def test_runs_the_detector(labelled, monkeypatch, marker_detector):
     monkeypatch.setattr(
         "dwelltime.detector.load_detector", lambda w, device, precision: marker_detector()

@@ -58,7 +58,8 @@ from dwelltime.cli.options import (
     default=None,
     help="Folder for the tables: evaluation.json, overall.csv, by_gsd.csv, by_type.csv, "
     "misses.csv (each missed truth object, where it is and how close a prediction came) and "
-    "false_positives.csv (each prediction at the threshold that found no aircraft).",
+    "false_positives.csv (each prediction at the threshold that found no aircraft); "
+    "image_id: the image's path under FOLDER without its suffix.",
 )
 @overwrite_option
 @weights_option
@@ -98,11 +99,13 @@ def evaluate(
     Images without labels are reported and skipped.
     """
     import math
+    from collections import Counter
 
     from dwelltime.cli.progress import progress_bar
     from dwelltime.errors import DwelltimeError
     from dwelltime.evaluation.dataset import (
         check_saved_detections,
+        image_id,
         image_info,
         load_truth,
         read_rgb,
@@ -151,8 +154,16 @@ def evaluate(
     if score_threshold is not None:
         threshold, source = score_threshold, "given"
 
+    stems = Counter(item.image.stem for item in found.images)
     images, airbus = [], {}
     for item in progress_bar(ctx, iterable=found.images, desc="evaluate", unit="image"):
+        if detector is None and stems[item.image.stem] > 1:
+            click.echo(
+                f"{item.image}: {stems[item.image.stem]} labelled images have the file stem "
+                f"{item.image.stem!r}, and saved detections name their image by stem; skipped",
+                err=True,
+            )
+            continue
         try:
             info = image_info(item.image, gsd_m=gsd_m)
             truth, gsd = load_truth(item, info, airbus)
@@ -176,7 +187,8 @@ def evaluate(
         except DwelltimeError as exc:
             click.echo(f"{exc}; skipped", err=True)
             continue
-        images.append(EvalImage(item.image.stem, gsd, truth, preds, (info.width, info.height)))
+        size = (info.width, info.height)
+        images.append(EvalImage(image_id(item.image, folder), gsd, truth, preds, size))
 
     result = evaluate_images(
         images, score_threshold=threshold, threshold_source=source, axis_aligned=axis_aligned

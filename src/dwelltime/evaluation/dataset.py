@@ -65,6 +65,12 @@ def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
         raise SceneError(path, f"cannot be opened as an image ({exc})") from None
 
 
+def image_id(image: Path, folder: Path) -> str:
+    """An image's name in the evaluation tables: its path under ``folder`` without the
+    suffix, e.g. ``site2/2021-05-01`` (the file stem of an image directly in ``folder``)."""
+    return Path(image).relative_to(folder).with_suffix("").as_posix()
+
+
 def read_rgb(path: Path) -> np.ndarray:
     """The image as (3, H, W) uint8: bands 1–3 (a single band repeated); other dtypes are
     stretched from their 2nd to 98th percentile."""
