@@ -85,6 +85,7 @@ def test_saved_detections_and_tables(labelled, tmp_path):
     assert result.exit_code == 0, result.output
     assert "c.tif: no labels found; skipped" in result.output
     assert "default: no run.json beside" in result.output
+    assert "label file(s)" not in result.output  # every label file has its image
     doc = json.loads((out / "evaluation.json").read_text())
     overall = doc["overall"]
     assert overall["ap50"] == 1 and overall["recall"] == 1 and overall["type_accuracy"] == 1
@@ -108,6 +109,16 @@ def test_images_in_subfolders_are_named_by_their_path(labelled, tmp_path, write_
     assert result.exit_code == 0, result.output
     assert result.output.count("2 labelled images have the file stem 'a'") == 2
     assert pd.read_csv(out / "misses.csv")["image_id"].tolist() == ["other/d"]
+
+
+def test_label_files_without_an_image_are_named(labelled, tmp_path):
+    """A label whose image is missing (or in a format evaluate does not read) is not scored
+    without a word: one line counts and names such files."""
+    (labelled.parent / "truth" / "dota" / "z.txt").write_text("")
+    result = evaluate_saved(labelled, detections_file(tmp_path, 90.0))
+    assert result.exit_code == 0, result.output
+    assert "1 label file(s) have no image of their name" in result.output
+    assert "z.txt" in result.output
 
 
 def test_runs_the_detector(labelled, monkeypatch, marker_detector):

@@ -250,6 +250,9 @@ def test_discovery_of_the_dota_layout(tmp_path, given):
     assert [(i.labels.relative_to(tmp_path).as_posix(), i.kind) for i in found.images] == [
         ("labelTxt/P0001.txt", "dota")
     ]
+    assert found.unused == []
+    (tmp_path / "labelTxt" / "P0002.txt").write_text("")  # its image is missing
+    assert find_labelled_images(tmp_path / given).unused == [tmp_path / "labelTxt" / "P0002.txt"]
 
 
 def test_discovery_past_a_foreign_annotations_csv(tmp_path, caplog):

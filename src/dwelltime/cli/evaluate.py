@@ -120,12 +120,20 @@ def evaluate(
         shipped_threshold,
     )
     from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
+    from dwelltime.tables import few
 
     if overlap >= tile_size:
         raise click.BadParameter("must be smaller than --tile-size", param_hint="--overlap")
     found = find_labelled_images(folder)
     for path in found.unlabelled:
         click.echo(f"{path}: no labels found; skipped", err=True)
+    if found.unused:
+        names = few([str(p) for p in found.unused])
+        click.echo(
+            f"{len(found.unused)} label file(s) have no image of their name under {folder}, "
+            f"not scored: {names}",
+            err=True,
+        )
     if not found.images:
         raise click.ClickException(
             f"no labelled images under {folder}: put DOTA txt, GeoJSON or an Airbus "

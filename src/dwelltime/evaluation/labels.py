@@ -83,10 +83,12 @@ class LabelledImage:
 
 @dataclass
 class Discovery:
-    """What :func:`find_labelled_images` found: labelled images, and images without labels."""
+    """What :func:`find_labelled_images` found: labelled images, images without labels, and
+    label files in the label folders under ``F`` and ``F/..`` that no image uses."""
 
     images: list[LabelledImage]
     unlabelled: list[Path]
+    unused: list[Path]
 
 
 def find_labelled_images(folder: Path) -> Discovery:
@@ -112,7 +114,19 @@ def find_labelled_images(folder: Path) -> Discovery:
             missing.append(image)
         else:
             found.append(hit)
-    return Discovery(found, missing)
+    used = {item.labels for item in found}
+    return Discovery(found, missing, [p for p in _label_files(folder) if p not in used])
+
+
+def _label_files(folder: Path) -> list[Path]:
+    """The DOTA and GeoJSON files in the label folders of ``folder`` and ``folder/..``."""
+    places = {
+        (root / sub, LABEL_SUFFIX[kind])
+        for kind, subdirs in LABEL_DIRS.items()
+        for root in (folder, folder.parent)
+        for sub in subdirs
+    }
+    return sorted(p for place, suffix in places if place.is_dir() for p in place.glob(f"*{suffix}"))
 
 
 def _images(folder: Path) -> Iterator[Path]:
