@@ -195,10 +195,14 @@ def test_geojson_footprint_without_properties(tmp_path):
         ({"aircraft_type": "B738", "HIDDEN": 0}, ("B738", False)),
         ({"CLASS": "plane"}, ("unknown", False)),
         ({"class": "plane", "TYPE": "IL62"}, ("IL62", False)),
+        ({"type": "A320", "difficult": "0"}, ("A320", False)),  # yes/no written as text
+        ({"type": "A320", "hidden": "False"}, ("A320", False)),
+        ({"type": "A320", "hidden": "yes"}, ("A320", True)),
     ],
 )
 def test_geojson_property_names_in_any_case(tmp_path, properties, expected):
-    """Labels drawn in a GIS name the type column as they please: Type, aircraft_type, class."""
+    """Labels drawn in a GIS name the type column as they please (Type, aircraft_type, class)
+    and may write yes/no as text."""
     ring = [[125.0, 39.0], [125.001, 39.0], [125.001, 38.999], [125.0, 38.999], [125.0, 39.0]]
     feature = {"type": "Feature", "properties": properties}
     feature["geometry"] = {"type": "Polygon", "coordinates": [ring]}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from dwelltime.errors import LabelError
 from dwelltime.evaluation.objects import Objects, make_objects
@@ -46,6 +47,8 @@ LABEL_SUFFIX = {"dota": ".txt", "geojson": ".geojson"}
 SHAPE_ATTRIBUTES = ("length_m", "span_m", "heading_deg")
 #: property names of a GeoJSON label's aircraft type, in order of preference (any case)
 TYPE_PROPERTIES = ("type", "aircraft_type", "class")
+#: words a yes/no property (``hidden``, ``difficult``) written as text says yes with
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 #: DOTA v1/v1.5/v2 categories that are not aeroplanes: their lines are not truth
 DOTA_OTHER_CLASSES = frozenset(
     {
@@ -214,9 +217,9 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
     first edge the nose edge, as in DOTA), else reduced to its minimum rotated rectangle.
     Properties used when present, in any letter case: the type (the first of
     :data:`TYPE_PROPERTIES`), ``length_m``, ``wingspan_m``, ``heading_deg`` (clockwise from
-    north; the raster must be north-up), ``hidden`` or ``difficult`` (truthy → difficult).
-    Missing sizes and heading come from a four-corner polygon; a rectangle fitted around
-    another shape has no nose, so they stay unknown there.
+    north; the raster must be north-up), ``hidden`` or ``difficult`` (read by
+    :func:`yes_no`; yes → difficult). Missing sizes and heading come from a four-corner
+    polygon; a rectangle fitted around another shape has no nose, so they stay unknown there.
     """
     import geopandas as gpd
     import shapely
@@ -257,7 +260,7 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
         values = frame[name].to_numpy(dtype=float, na_value=np.nan)
         return np.where(np.isnan(values), fallback, values)
 
-    flags = [frame[c].fillna(False).astype(bool) for c in ("hidden", "difficult") if c in frame]
+    flags = [yes_no(frame[c]) for c in ("hidden", "difficult") if c in frame]
     return make_objects(
         poly,
         types=[str(t) for t in frame["type"].fillna("unknown")] if "type" in frame else None,
@@ -266,6 +269,14 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
         heading_deg=prop("heading_deg", derived.heading_deg),
         difficult=np.any(flags, axis=0) if flags else None,
     )
+
+
+def yes_no(values: pd.Series) -> np.ndarray:
+    """A yes/no property as booleans: true, non-zero numbers and the words of
+    :data:`TRUE_WORDS` (any case); missing values, 0, "0", "false", "no" are false."""
+    words = values.astype(str).str.strip().str.lower()
+    numeric = pd.to_numeric(values, errors="coerce")
+    return (words.isin(TRUE_WORDS) | (numeric.fillna(0) != 0)).to_numpy(bool)
 
 
 def _property_names(columns: object) -> dict[str, str]:
