@@ -226,12 +226,14 @@ def test_load_true_stays_marks_observed_stays(tmp_path):
             r"stays\.csv: column start is not ISO",
         ),
         ("scenes.csv", lambda f: f.assign(acquired="2023-07-31T03:00"), None),  # naive: UTC
+        ("s1.geojson", lambda f: f.assign(hidden=["no", "yes"]), None),  # yes/no as text
         ("s1.geojson", lambda f: f.drop(columns=["aircraft_id"]), r"s1\.geojson: missing column"),
     ],
 )
 def test_load_true_stays_names_a_malformed_truth_file(tmp_path, name, edit, message):
     """Truth a user builds by hand: a missing column or a bad time is one LabelError naming
-    the file, not a KeyError or a pandas traceback; times without an offset are UTC."""
+    the file, not a KeyError or a pandas traceback; times without an offset are UTC, and a
+    hidden flag written as text ("no") is read as a yes/no word, not as a non-empty string."""
     write_series(tmp_path)
     path = tmp_path / "truth" / name
     if path.suffix == ".csv":

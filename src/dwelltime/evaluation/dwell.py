@@ -44,6 +44,7 @@ from scipy.stats import binom
 
 from dwelltime.airports import icao_code
 from dwelltime.errors import LabelError
+from dwelltime.evaluation.labels import yes_no
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ def _sightings(truth: Path, scenes: pd.DataFrame, attributes: bool = False) -> g
             "acquired": acquired,
             "x": rows["x"].astype(float) if centre is None else centre.x,
             "y": rows["y"].astype(float) if centre is None else centre.y,
-            "hidden": rows["hidden"].astype(bool),
+            "hidden": yes_no(rows["hidden"]),
         }
         if attributes:
             data.update({name: rows[c] for c, name in _ATTRIBUTES.items()})
