@@ -136,6 +136,20 @@ def test_runs_the_detector(labelled, monkeypatch, marker_detector):
     assert float(ap50.split()[-1]) == pytest.approx(1)
 
 
+def test_existing_tables_are_refused_before_the_detector_runs(labelled, tmp_path, monkeypatch):
+    """--out holding last run's tables: refused at once, not after detecting every image."""
+    calls = []
+    monkeypatch.setattr(
+        "dwelltime.detector.load_detector", lambda *a, **k: calls.append(a) or 1 / 0
+    )
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "misses.csv").write_text("")
+    result = CliRunner().invoke(main, ["-q", "evaluate", str(labelled), "--out", str(out)])
+    assert result.exit_code == 1 and "--overwrite" in result.output
+    assert calls == []
+
+
 def test_no_labels_is_a_clear_error(tmp_path, write_raster):
     write_raster(tmp_path / "x.tif")
     result = CliRunner().invoke(

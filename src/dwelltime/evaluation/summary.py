@@ -402,11 +402,8 @@ def format_evaluation(ev: Evaluation) -> str:
     return "\n".join(lines)
 
 
-def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) -> list[Path]:
-    """Write ``evaluation.json`` (the tables), ``overall.csv``, ``by_gsd.csv``, ``by_type.csv``,
-    ``misses.csv`` (:data:`MISS_COLUMNS`) and ``false_positives.csv``
-    (:data:`FALSE_POSITIVE_COLUMNS`)."""
-    out_dir = Path(out_dir)
+def evaluation_paths(out_dir: Path) -> list[Path]:
+    """The files :func:`write_evaluation` writes in ``out_dir``, in its order."""
     names = (
         "evaluation.json",
         "overall.csv",
@@ -415,7 +412,15 @@ def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) 
         "misses.csv",
         "false_positives.csv",
     )
-    paths = [out_dir / n for n in names]
+    return [Path(out_dir) / n for n in names]
+
+
+def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) -> list[Path]:
+    """Write ``evaluation.json`` (the tables), ``overall.csv``, ``by_gsd.csv``, ``by_type.csv``,
+    ``misses.csv`` (:data:`MISS_COLUMNS`) and ``false_positives.csv``
+    (:data:`FALSE_POSITIVE_COLUMNS`)."""
+    out_dir = Path(out_dir)
+    paths = evaluation_paths(out_dir)
     from dwelltime.io import ensure_writable  # geopandas only when writing
 
     ensure_writable(paths, overwrite=overwrite)
