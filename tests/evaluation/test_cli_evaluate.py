@@ -165,6 +165,11 @@ def test_bad_label_file_is_reported_and_skipped(labelled, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "c.txt, line 1: expected" in result.output and "skipped" in result.output
+    (labelled.parent / "truth" / "dota" / "a.txt").write_text("0 0 1 0 1\n")
+    (labelled / "c.txt").unlink()
+    nothing = evaluate_saved(labelled, detections_file(tmp_path, 90.0), "--out", tmp_path / "o")
+    assert nothing.exit_code == 1 and "a.txt, line 1: expected" in nothing.output
+    assert "none of the 1 labelled images" in nothing.output and not (tmp_path / "o").exists()
 
 
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")  # written so on purpose

@@ -206,6 +206,11 @@ def evaluate(
         size = (info.width, info.height)
         images.append(EvalImage(image_id(item.image, folder), gsd, truth, preds, size))
 
+    if not images:
+        raise click.ClickException(
+            f"none of the {len(found.images)} labelled images under {folder} could be scored "
+            "(each is named above with why)"
+        )
     result = evaluate_images(
         images, score_threshold=threshold, threshold_source=source, axis_aligned=axis_aligned
     )
