@@ -64,6 +64,14 @@ def test_dota_with_byte_order_mark_or_not_text(tmp_path):
         read_dota(path)
 
 
+def test_label_types_in_other_spellings_are_designators(tmp_path):
+    """``a320``, ``Il-62``: the detector says A320, IL62; names the catalog lacks stay."""
+    path = tmp_path / "a.txt"
+    lines = [f"0 0 4 0 4 2 0 2 {t} 0" for t in ("a320", "Il-62", "plane", "Concorde")]
+    path.write_text("\n".join(lines) + "\n")
+    assert list(read_dota(path)[0].types) == ["A320", "IL62", "unknown", "Concorde"]
+
+
 def test_dota_other_categories_are_not_truth(tmp_path):
     """A DOTA file labels ships, vehicles, helicopters too: only the aeroplanes are truth."""
     path = tmp_path / "P0002.txt"

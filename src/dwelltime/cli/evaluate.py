@@ -96,6 +96,7 @@ def evaluate(
                  the type property: type, aircraft_type or class (any case)
       Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
     DOTA lines of other categories (ship, small-vehicle, helicopter, …) are not truth.
+    Types are compared as ICAO designators (a320, Il-62 read as A320, IL62).
     Images without labels are reported and skipped.
     """
     import math

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import csv
 import dataclasses
+import functools
 import logging
 import math
 from collections.abc import Iterator
@@ -196,7 +197,7 @@ def read_dota(
     )
     objects = make_objects(
         np.array(corners, dtype=float).reshape(-1, 4, 2),
-        types=types,
+        types=[truth_type(t) for t in types],
         difficult=difficult,
         gsd_m=gsd if math.isfinite(gsd) else None,
     )
@@ -263,12 +264,27 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
     flags = [yes_no(frame[c]) for c in ("hidden", "difficult") if c in frame]
     return make_objects(
         poly,
-        types=[str(t) for t in frame["type"].fillna("unknown")] if "type" in frame else None,
+        types=[truth_type(str(t)) for t in frame["type"].fillna("unknown")]
+        if "type" in frame
+        else None,
         length_m=prop("length_m", derived.length_m),
         span_m=prop("wingspan_m", derived.span_m),
         heading_deg=prop("heading_deg", derived.heading_deg),
         difficult=np.any(flags, axis=0) if flags else None,
     )
+
+
+@functools.cache
+def truth_type(name: str) -> str:
+    """A label's type as the detector names it: the catalog's ICAO designator when ``name``
+    is one in another spelling (``a320``, ``Il-62`` → ``IL62``), else ``name`` as it is."""
+    from dwelltime.errors import UnknownTypeError
+    from dwelltime.synth.catalog import designator
+
+    try:
+        return designator(name)
+    except UnknownTypeError:
+        return name
 
 
 def yes_no(values: pd.Series) -> np.ndarray:
