@@ -227,13 +227,15 @@ def test_load_true_stays_marks_observed_stays(tmp_path):
         ),
         ("scenes.csv", lambda f: f.assign(acquired="2023-07-31T03:00"), None),  # naive: UTC
         ("s1.geojson", lambda f: f.assign(hidden=["no", "yes"]), None),  # yes/no as text
+        ("stays.csv", lambda f: f.assign(type=["Il-62", "b738", "a320"]), None),
         ("s1.geojson", lambda f: f.drop(columns=["aircraft_id"]), r"s1\.geojson: missing column"),
     ],
 )
 def test_load_true_stays_names_a_malformed_truth_file(tmp_path, name, edit, message):
     """Truth a user builds by hand: a missing column or a bad time is one LabelError naming
     the file, not a KeyError or a pandas traceback; times without an offset are UTC, and a
-    hidden flag written as text ("no") is read as a yes/no word, not as a non-empty string."""
+    hidden flag written as text ("no") is read as a yes/no word, not as a non-empty string,
+    and types in other spellings (Il-62) as designators."""
     write_series(tmp_path)
     path = tmp_path / "truth" / name
     if path.suffix == ".csv":
@@ -241,7 +243,9 @@ def test_load_true_stays_names_a_malformed_truth_file(tmp_path, name, edit, mess
     else:
         edit(gpd.read_file(path)).to_file(path, driver="GeoJSON")
     if message is None:
-        assert load_true_stays(tmp_path, "ZKPY")["observed"].tolist() == [True, False, False]
+        stays = load_true_stays(tmp_path, "ZKPY")
+        assert stays["observed"].tolist() == [True, False, False]
+        assert stays["type"].tolist() == ["IL62", "B738", "A320"]  # as the detector names them
     else:
         with pytest.raises(LabelError, match=message):
             load_true_stays(tmp_path, "ZKPY")

@@ -44,7 +44,7 @@ from scipy.stats import binom
 
 from dwelltime.airports import icao_code
 from dwelltime.errors import LabelError
-from dwelltime.evaluation.labels import yes_no
+from dwelltime.evaluation.labels import truth_type, yes_no
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
 if TYPE_CHECKING:
@@ -102,7 +102,8 @@ log = logging.getLogger(__name__)
 
 def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
     """True stays of a synthetic series (:data:`TRUE_STAY_COLUMNS`) at ``airport`` (ICAO or
-    IATA code; the ``airport`` column holds the ICAO code, as stays of a run do).
+    IATA code; the ``airport`` column holds the ICAO code, as stays of a run do). Types are
+    read as ICAO designators (:func:`~dwelltime.evaluation.labels.truth_type`).
 
     When no scene has a ``<scene_id>.geojson`` (a series built by hand), a stay is taken as
     observed when a scene of ``scenes.csv`` falls within it, and a warning says so.
@@ -139,7 +140,7 @@ def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
         {
             "true_id": stays["stay_id"].astype(str),
             "airport": icao_code(airport) or airport.upper(),
-            "type": stays["type"].astype(str),
+            "type": stays["type"].astype(str).map(truth_type),
             "x": np.array(xs, float),
             "y": np.array(ys, float),
             "start": stays["start"],
