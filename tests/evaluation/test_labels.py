@@ -85,7 +85,12 @@ def test_dota_other_categories_are_not_truth(tmp_path):
 
 @pytest.mark.parametrize(
     ("line", "message"),
-    [("0 0 4 0 4 2 0 2", "line 1: expected"), ("0 0 4 x 4 2 0 2 IL62 0", "'x' is not a number")],
+    [
+        ("0 0 4 0 4 2 0 2", "line 1: expected"),
+        ("0 0 4 x 4 2 0 2 IL62 0", "'x' is not a number"),
+        ("0 0 4 nan 4 2 0 2 IL62 0", "'nan' is not a number"),
+        ("gsd:inf", "'inf' is not a number"),
+    ],
 )
 def test_dota_errors_name_file_and_line(tmp_path, line, message):
     path = tmp_path / "bad.txt"

@@ -205,10 +205,14 @@ def read_dota(
 
 
 def _number(path: Path, line: int, text: str) -> float:
+    """The finite number ``text`` on ``line`` of ``path``; :class:`LabelError` otherwise."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise LabelError(f"{path}, line {line}: {text.strip()!r} is not a number") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise LabelError(f"{path}, line {line}: {text.strip()!r} is not a number")
+    return value
 
 
 def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) -> Objects:
