@@ -225,6 +225,11 @@ def test_load_true_stays_marks_observed_stays(tmp_path):
             lambda f: f.assign(start="yesterday"),
             r"stays\.csv: column start is not ISO",
         ),
+        (
+            "stays.csv",
+            lambda f: f.assign(end=[None, "2023-08-01T12:00Z", None]),
+            r"stays\.csv: no end time on line\(s\) 2, 4",
+        ),
         ("scenes.csv", lambda f: f.assign(acquired="2023-07-31T03:00"), None),  # naive: UTC
         ("s1.geojson", lambda f: f.assign(hidden=["no", "yes"]), None),  # yes/no as text
         ("stays.csv", lambda f: f.assign(type=["Il-62", "b738", "a320"]), None),

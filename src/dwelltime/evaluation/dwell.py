@@ -46,6 +46,7 @@ from dwelltime.airports import icao_code
 from dwelltime.errors import LabelError
 from dwelltime.evaluation.labels import truth_type, yes_no
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
+from dwelltime.tables import few
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -153,7 +154,8 @@ def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
 
 def _read_csv(path: Path, required: Sequence[str], times: Sequence[str] = ()) -> pd.DataFrame:
     """A truth CSV with the ``required`` columns, ``times`` parsed as UTC (ISO 8601, UTC when
-    no offset is given); :class:`~dwelltime.errors.LabelError` naming the file otherwise."""
+    no offset is given, none empty); :class:`~dwelltime.errors.LabelError` naming the file
+    otherwise."""
     if not path.is_file():
         raise LabelError(f"{path}: not found; give a series written by `dwelltime synth`")
     frame = pd.read_csv(path, dtype={"stay_id": str, "scene_id": str, "stand_id": str})
@@ -165,6 +167,9 @@ def _read_csv(path: Path, required: Sequence[str], times: Sequence[str] = ()) ->
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
         except ValueError as exc:
             raise LabelError(f"{path}: column {column} is not ISO 8601 times ({exc})") from None
+        empty = [str(i + 2) for i in np.flatnonzero(frame[column].isna())]  # line 1: header
+        if empty:
+            raise LabelError(f"{path}: no {column} time on line(s) {few(empty)}")
     return frame
 
 
