@@ -95,6 +95,22 @@ def test_scores_a_saved_run(series, results, tmp_path):
     assert again.exit_code == 1 and "--overwrite" in again.output
 
 
+def test_an_iata_code_scores_like_the_icao_one(series, results):
+    """--airport takes FNJ as well as ZKPY: the truth is at the ICAO code the run's stays use."""
+    result = _evaluate(series, "--airport", "fnj", "--results", results)
+    assert result.exit_code == 0, result.output
+    overall = next(line for line in result.stdout.splitlines() if line.startswith("all"))
+    assert overall.split()[1:4] == ["1", "2", "1"]  # n_true, n_pred, tp
+
+
+def test_saved_stays_at_another_airport_are_refused(series, results):
+    """Stays of a run at ZKPY scored against --airport UUEE: every one a false positive, every
+    true stay missed; refused, naming the airports, instead of scores of 0."""
+    result = _evaluate(series, "--airport", "UUEE", "--results", results)
+    assert result.exit_code == 2
+    assert "holds stays at ZKPY, none at UUEE" in result.output
+
+
 def test_tight_gate_and_missing_truth(series, results, tmp_path):
     result = _evaluate(series, "--airport", "ZKPY", "--results", results, "--gate", "1")
     assert result.exit_code == 0, result.output

@@ -85,6 +85,7 @@ def test_saved_detections_and_tables(labelled, tmp_path):
     assert result.exit_code == 0, result.output
     assert "c.tif: no labels found; skipped" in result.output
     assert "default: no run.json beside" in result.output
+    assert "label file(s)" not in result.output  # every label file has its image
     doc = json.loads((out / "evaluation.json").read_text())
     overall = doc["overall"]
     assert overall["ap50"] == 1 and overall["recall"] == 1 and overall["type_accuracy"] == 1
@@ -94,6 +95,30 @@ def test_saved_detections_and_tables(labelled, tmp_path):
     assert doc["by_gsd"][0]["gsd_bin"] == "0.4–0.6 m"
     again = CliRunner().invoke(main, [*args, "--out", str(out)])
     assert again.exit_code == 1 and "--overwrite" in again.output
+
+
+def test_images_in_subfolders_are_named_by_their_path(labelled, tmp_path, write_raster):
+    """other/a.tif shares a.tif's stem: saved detections (named by stem) cannot tell them
+    apart, so both are skipped, saying so; the tables name other/d.tif by its path."""
+    line = (labelled.parent / "truth" / "dota" / "a.txt").read_text()
+    for name in ("a", "d"):
+        write_raster(labelled / "other" / f"{name}.tif", origin=ORIGIN, shape=(128, 128))
+        (labelled / "other" / f"{name}.txt").write_text(line)
+    out = tmp_path / "eval"
+    result = evaluate_saved(labelled, detections_file(tmp_path, 90.0), "--out", out)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("2 labelled images have the file stem 'a'") == 2
+    assert pd.read_csv(out / "misses.csv")["image_id"].tolist() == ["other/d"]
+
+
+def test_label_files_without_an_image_are_named(labelled, tmp_path):
+    """A label whose image is missing (or in a format evaluate does not read) is not scored
+    without a word: one line counts and names such files."""
+    (labelled.parent / "truth" / "dota" / "z.txt").write_text("")
+    result = evaluate_saved(labelled, detections_file(tmp_path, 90.0))
+    assert result.exit_code == 0, result.output
+    assert "1 label file(s) have no image of their name" in result.output
+    assert "z.txt" in result.output
 
 
 def test_runs_the_detector(labelled, monkeypatch, marker_detector):
@@ -111,6 +136,20 @@ def test_runs_the_detector(labelled, monkeypatch, marker_detector):
     assert float(ap50.split()[-1]) == pytest.approx(1)
 
 
+def test_existing_tables_are_refused_before_the_detector_runs(labelled, tmp_path, monkeypatch):
+    """--out holding last run's tables: refused at once, not after detecting every image."""
+    calls = []
+    monkeypatch.setattr(
+        "dwelltime.detector.load_detector", lambda *a, **k: calls.append(a) or 1 / 0
+    )
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "misses.csv").write_text("")
+    result = CliRunner().invoke(main, ["-q", "evaluate", str(labelled), "--out", str(out)])
+    assert result.exit_code == 1 and "--overwrite" in result.output
+    assert calls == []
+
+
 def test_no_labels_is_a_clear_error(tmp_path, write_raster):
     write_raster(tmp_path / "x.tif")
     result = CliRunner().invoke(
@@ -126,6 +165,11 @@ def test_bad_label_file_is_reported_and_skipped(labelled, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "c.txt, line 1: expected" in result.output and "skipped" in result.output
+    (labelled.parent / "truth" / "dota" / "a.txt").write_text("0 0 1 0 1\n")
+    (labelled / "c.txt").unlink()
+    nothing = evaluate_saved(labelled, detections_file(tmp_path, 90.0), "--out", tmp_path / "o")
+    assert nothing.exit_code == 1 and "a.txt, line 1: expected" in nothing.output
+    assert "none of the 1 labelled images" in nothing.output and not (tmp_path / "o").exists()
 
 
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")  # written so on purpose

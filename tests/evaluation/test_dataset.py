@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,23 @@ def test_plain_image_takes_the_given_gsd_or_none(tmp_path, write_raster):
     assert np.isnan(image_info(path).gsd_m)
 
 
+def test_a_dota_gsd_header_wins_over_the_given_gsd(tmp_path, write_raster):
+    """--gsd is for images with neither georeference nor a gsd: line; DOTA images each have
+    their own, and the raster's own GSD wins over both."""
+    plain = write_raster(tmp_path / "plain" / "a.png", crs=None, driver="PNG")
+    geo = write_raster(tmp_path / "geo" / "a.tif", gsd=0.3)
+    for folder in ("plain", "geo"):
+        (tmp_path / folder / "a.txt").write_text("gsd:0.2\n0 0 40 0 40 20 0 20 plane 0\n")
+    (tmp_path / "plain" / "b.txt").write_text("0 0 40 0 40 20 0 20 plane 0\n")
+
+    def gsd(image, label):
+        item = LabelledImage(image, image.parent / label, "dota")
+        return load_truth(item, image_info(image, gsd_m=0.5), {})[1]
+
+    assert gsd(plain, "a.txt") == 0.2 and gsd(plain, "b.txt") == 0.5
+    assert gsd(geo, "a.txt") == pytest.approx(0.3)
+
+
 def test_read_rgb_repeats_one_band_and_stretches_uint16(tmp_path, write_raster):
     grey = read_rgb(write_raster(tmp_path / "g.tif", count=1))
     assert grey.shape == (3, 64, 64) and grey.dtype == np.uint8
@@ -33,6 +52,30 @@ def test_unreadable_image_and_geojson_without_georeference(tmp_path, write_raste
     item = LabelledImage(path, tmp_path / "a.geojson", "geojson")
     with pytest.raises(LabelError, match="need a georeferenced image"):
         load_truth(item, image_info(path), {})
+
+
+@pytest.mark.parametrize(
+    "ring",
+    [
+        [[4, 5], [44, 5], [44, 21], [4, 21], [4, 5]],
+        [[4, 95], [44, 95], [44, 111], [4, 111], [4, 95]],
+    ],
+)
+def test_labels_that_miss_the_image_are_named(tmp_path, write_raster, ring):
+    """Pixel coordinates in a GeoJSON (read as lon/lat, or off the globe) land nowhere near the
+    image: one LabelError naming the file, not every aircraft silently missed."""
+    path = write_raster(tmp_path / "a.tif", shape=(64, 64))
+    feature = {"type": "Feature", "properties": {}}
+    feature["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    (tmp_path / "a.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [feature]})
+    )
+    item = LabelledImage(path, tmp_path / "a.geojson", "geojson")
+    with pytest.raises(LabelError, match=r"a\.geojson: none of its 1 aircraft lies on a\.tif"):
+        load_truth(item, image_info(path), {})
+    (tmp_path / "a.txt").write_text("-10 2 6 2 6 12 -10 12 plane 0\n")  # cut by the edge
+    truth, _ = load_truth(LabelledImage(path, tmp_path / "a.txt", "dota"), image_info(path), {})
+    assert len(truth) == 1
 
 
 def test_coarse_copy_keeps_bands_first_and_scales_pixels():

@@ -212,6 +212,62 @@ def test_load_true_stays_marks_observed_stays(tmp_path):
         load_true_stays(tmp_path, "ZKPY")
 
 
+@pytest.mark.parametrize(
+    ("name", "edit", "message"),
+    [
+        (
+            "stays.csv",
+            lambda f: f.drop(columns=["x", "y"]),
+            r"stays\.csv: missing column\(s\) x, y",
+        ),
+        (
+            "stays.csv",
+            lambda f: f.assign(start="yesterday"),
+            r"stays\.csv: column start is not ISO",
+        ),
+        (
+            "stays.csv",
+            lambda f: f.assign(end=[None, "2023-08-01T12:00Z", None]),
+            r"stays\.csv: no end time on line\(s\) 2, 4",
+        ),
+        ("scenes.csv", lambda f: f.assign(acquired="2023-07-31T03:00"), None),  # naive: UTC
+        ("s1.geojson", lambda f: f.assign(hidden=["no", "yes"]), None),  # yes/no as text
+        ("stays.csv", lambda f: f.assign(type=["Il-62", "b738", "a320"]), None),
+        ("s1.geojson", lambda f: f.drop(columns=["aircraft_id"]), r"s1\.geojson: missing column"),
+    ],
+)
+def test_load_true_stays_names_a_malformed_truth_file(tmp_path, name, edit, message):
+    """Truth a user builds by hand: a missing column or a bad time is one LabelError naming
+    the file, not a KeyError or a pandas traceback; times without an offset are UTC, and a
+    hidden flag written as text ("no") is read as a yes/no word, not as a non-empty string,
+    and types in other spellings (Il-62) as designators."""
+    write_series(tmp_path)
+    path = tmp_path / "truth" / name
+    if path.suffix == ".csv":
+        edit(pd.read_csv(path)).to_csv(path, index=False)
+    else:
+        edit(gpd.read_file(path)).to_file(path, driver="GeoJSON")
+    if message is None:
+        stays = load_true_stays(tmp_path, "ZKPY")
+        assert stays["observed"].tolist() == [True, False, False]
+        assert stays["type"].tolist() == ["IL62", "B738", "A320"]  # as the detector names them
+    else:
+        with pytest.raises(LabelError, match=message):
+            load_true_stays(tmp_path, "ZKPY")
+
+
+def test_load_true_stays_without_any_scene_truth_file(tmp_path, caplog):
+    """A series built by hand with stays.csv and scenes.csv only: a stay a scene falls in is
+    observed (so it counts as missed when nothing finds it), and a warning says how."""
+    write_series(tmp_path)
+    (tmp_path / "truth" / "s1.geojson").unlink()
+    stays = load_true_stays(tmp_path, "ZKPY")
+    assert stays["observed"].tolist() == [True, True, True]
+    assert "no scene of scenes.csv has a <scene_id>.geojson" in caplog.text
+    far = pd.DataFrame([pred("IL62", 500.0, 0, 1)])  # finds none of them
+    assert score_stays(far, stays).iloc[-1][["n_true", "recall"]].tolist() == [3, 0]
+
+
 def test_true_detections_are_the_unhidden_aircraft_as_a_detections_layer(tmp_path):
     write_series(tmp_path)
     det = true_detections(tmp_path, "zkpy")

@@ -7,6 +7,7 @@ import pytest
 from dwelltime.errors import OutputExistsError
 from dwelltime.evaluation.objects import EvalImage, Objects, make_objects
 from dwelltime.evaluation.summary import (
+    FALSE_POSITIVE_COLUMNS,
     MISS_COLUMNS,
     evaluate_images,
     format_evaluation,
@@ -90,6 +91,29 @@ def test_misses_say_how_close_the_nearest_prediction_came():
     nothing = evaluate_images([EvalImage("a", 0.5, truth)], score_threshold=0.5).misses
     assert len(nothing) == 2 and (nothing["best_iou"] == 0).all()
     assert nothing["best_iou_score"].isna().all()
+
+
+def test_false_positives_name_their_image_and_place():
+    """Predictions at the threshold that found nothing: a duplicate (IoU 1 with an aircraft
+    found already), one where there is none; not one under the threshold or on a true one."""
+    truth = objects(TRUTH[:1], 0.5)
+    pred = objects(
+        [TRUTH[0], TRUTH[0], (500, 400, 30.0, 28.0, 0.0, "B738"), (700, 700, 30.0, 28.0, 0, "x")],
+        0.5,
+        score=[0.9, 0.8, 0.7, 0.2],
+    )
+    empty = objects([(50, 60, 30.0, 28.0, 0.0, "A320")], 0.5, score=[0.6])
+    images = [EvalImage("a", 0.5, truth, pred), EvalImage("b", 0.5, Objects.empty(), empty)]
+    fps = evaluate_images(images, score_threshold=0.5).false_positives
+    assert list(fps.columns) == list(FALSE_POSITIVE_COLUMNS)
+    assert fps[["image_id", "pred_index", "type"]].values.tolist() == [
+        ["a", 1, "IL62"],
+        ["a", 2, "B738"],
+        ["b", 0, "A320"],
+    ]
+    assert fps["best_iou"].tolist() == pytest.approx([1, 0, 0])
+    assert fps.loc[1, ["col_px", "row_px", "length_m"]].tolist() == pytest.approx([500, 400, 30])
+    assert evaluate_images(images[:1], score_threshold=0.95).false_positives.empty
 
 
 def test_breakdown_by_gsd_and_missing_image_predictions():
@@ -180,9 +204,11 @@ def test_report_and_files(tmp_path):
         "by_gsd.csv",
         "by_type.csv",
         "misses.csv",
+        "false_positives.csv",
     }
     assert pd.read_csv(paths[4]).empty  # nothing missed, the columns still there
     assert list(pd.read_csv(paths[4]).columns) == list(MISS_COLUMNS)
+    assert list(pd.read_csv(paths[5]).columns) == list(FALSE_POSITIVE_COLUMNS)
     with pytest.raises(OutputExistsError, match="pass overwrite=True"):
         write_evaluation(ev, tmp_path)
     write_evaluation(ev, tmp_path, overwrite=True)

@@ -56,8 +56,10 @@ from dwelltime.cli.options import (
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for the tables: evaluation.json, overall.csv, by_gsd.csv, by_type.csv and "
-    "misses.csv (each missed truth object, where it is and how close a prediction came).",
+    help="Folder for the tables: evaluation.json, overall.csv, by_gsd.csv, by_type.csv, "
+    "misses.csv (each missed truth object, where it is and how close a prediction came) and "
+    "false_positives.csv (each prediction at the threshold that found no aircraft); "
+    "image_id: the image's path under FOLDER without its suffix.",
 )
 @overwrite_option
 @weights_option
@@ -86,19 +88,25 @@ def evaluate(
 
     \b
     Labels are found per image D/S.ext (first match wins):
-      DOTA txt   D/S.txt, D/labels/S.txt, FOLDER/{labels,truth/dota,truth}/S.txt,
-                 FOLDER/../{labels,truth/dota,truth}/S.txt
-      GeoJSON    the same places with S.geojson (truth/geojson instead of truth/dota);
-                 map footprints, the image must be georeferenced
+      DOTA txt   D/S.txt, D/labels/S.txt,
+                 FOLDER/{labels,labelTxt,truth/dota,truth}/S.txt,
+                 FOLDER/../{labels,labelTxt,truth/dota,truth}/S.txt
+      GeoJSON    the same places with S.geojson (truth/geojson instead of truth/dota,
+                 no labelTxt); map footprints, the image must be georeferenced;
+                 the type property: type, aircraft_type or class (any case)
       Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
+    DOTA lines of other categories (ship, small-vehicle, helicopter, …) are not truth.
+    Types are compared as ICAO designators (a320, Il-62 read as A320, IL62).
     Images without labels are reported and skipped.
     """
     import math
+    from collections import Counter
 
     from dwelltime.cli.progress import progress_bar
     from dwelltime.errors import DwelltimeError
     from dwelltime.evaluation.dataset import (
         check_saved_detections,
+        image_id,
         image_info,
         load_truth,
         read_rgb,
@@ -112,13 +120,27 @@ def evaluate(
         recorded_threshold,
         shipped_threshold,
     )
-    from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
+    from dwelltime.evaluation.summary import (
+        evaluate_images,
+        evaluation_paths,
+        format_evaluation,
+        write_evaluation,
+    )
+    from dwelltime.io import ensure_writable
+    from dwelltime.tables import few
 
     if overlap >= tile_size:
         raise click.BadParameter("must be smaller than --tile-size", param_hint="--overlap")
     found = find_labelled_images(folder)
     for path in found.unlabelled:
         click.echo(f"{path}: no labels found; skipped", err=True)
+    if found.unused:
+        names = few([str(p) for p in found.unused])
+        click.echo(
+            f"{len(found.unused)} label file(s) have no image of their name under {folder}, "
+            f"not scored: {names}",
+            err=True,
+        )
     if not found.images:
         raise click.ClickException(
             f"no labelled images under {folder}: put DOTA txt, GeoJSON or an Airbus "
@@ -128,6 +150,8 @@ def evaluate(
         click.echo("Airbus labels are axis-aligned boxes: consider --axis-aligned", err=True)
 
     try:
+        if out is not None:  # before hours of detection, not after
+            ensure_writable(evaluation_paths(out), overwrite=overwrite)
         if detections is not None:
             frame = read_output_layer(detections, _detections_layer(detections), "--detections")
             check_saved_detections(frame, [item.image.stem for item in found.images], detections)
@@ -147,8 +171,16 @@ def evaluate(
     if score_threshold is not None:
         threshold, source = score_threshold, "given"
 
+    stems = Counter(item.image.stem for item in found.images)
     images, airbus = [], {}
     for item in progress_bar(ctx, iterable=found.images, desc="evaluate", unit="image"):
+        if detector is None and stems[item.image.stem] > 1:
+            click.echo(
+                f"{item.image}: {stems[item.image.stem]} labelled images have the file stem "
+                f"{item.image.stem!r}, and saved detections name their image by stem; skipped",
+                err=True,
+            )
+            continue
         try:
             info = image_info(item.image, gsd_m=gsd_m)
             truth, gsd = load_truth(item, info, airbus)
@@ -172,8 +204,14 @@ def evaluate(
         except DwelltimeError as exc:
             click.echo(f"{exc}; skipped", err=True)
             continue
-        images.append(EvalImage(item.image.stem, gsd, truth, preds, (info.width, info.height)))
+        size = (info.width, info.height)
+        images.append(EvalImage(image_id(item.image, folder), gsd, truth, preds, size))
 
+    if not images:
+        raise click.ClickException(
+            f"none of the {len(found.images)} labelled images under {folder} could be scored "
+            "(each is named above with why)"
+        )
     result = evaluate_images(
         images, score_threshold=threshold, threshold_source=source, axis_aligned=axis_aligned
     )

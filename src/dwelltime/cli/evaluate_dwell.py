@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from dwelltime.cli.options import (
     precision_option,
     weights_option,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCORES_NAME = "dwell_scores.csv"
 
@@ -79,6 +83,14 @@ def evaluate_dwell(
       dwelltime synth series series/ --days 7 --seed 3
       dwelltime evaluate-dwell series/ --airport ZKPY --out series/results
 
+    \b
+    A series of your own needs, under SERIES/truth/ (times ISO 8601, UTC without offset):
+      stays.csv    stay_id, aircraft_id, type, stand_id, x, y (stand point, metres in
+                   the airport's UTM zone), start, end (on the stand)
+      scenes.csv   scene_id (image file stem), acquired
+      <scene_id>.geojson  optional: aircraft_id, stand_id, hidden per aircraft shown;
+                   without any, a stay counts as observed when a scene falls within it
+
     With --out: the run's layers (when the pipeline ran), timeline.png and dwell_scores.csv.
     """
     from dwelltime.errors import DwelltimeError
@@ -103,6 +115,7 @@ def evaluate_dwell(
             ensure_writable([scores_path], overwrite=overwrite)
         if results is not None:
             stays, scenes = _saved(results)
+            _check_airport(stays, truth, results)
         else:
             result = _run(
                 ctx, series, airport, flights, not no_coregister, weights, device, precision
@@ -138,6 +151,19 @@ def _saved(results: Path):
         return read_layer(results, "stays"), read_layer(results, "scenes")
     except (ValueError, OSError, RuntimeError) as exc:  # pyogrio errors are RuntimeErrors
         raise click.BadParameter(str(exc), param_hint="--results") from exc
+
+
+def _check_airport(stays: pd.DataFrame, truth: pd.DataFrame, results: Path) -> None:
+    """A usage error when the saved ``stays`` are all at airports other than the truth's
+    (nothing could match: every stay would be a false positive)."""
+    at = sorted(set(stays["airport"].astype(str)))
+    wanted = set(truth["airport"])
+    if at and not wanted & set(at):
+        raise click.BadParameter(
+            f"{results} holds stays at {', '.join(at)}, none at {', '.join(sorted(wanted))}; "
+            "give the airport of that run",
+            param_hint="--airport",
+        )
 
 
 def _run(

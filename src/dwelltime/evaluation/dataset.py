@@ -65,6 +65,12 @@ def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
         raise SceneError(path, f"cannot be opened as an image ({exc})") from None
 
 
+def image_id(image: Path, folder: Path) -> str:
+    """An image's name in the evaluation tables: its path under ``folder`` without the
+    suffix, e.g. ``site2/2021-05-01`` (the file stem of an image directly in ``folder``)."""
+    return Path(image).relative_to(folder).with_suffix("").as_posix()
+
+
 def read_rgb(path: Path) -> np.ndarray:
     """The image as (3, H, W) uint8: bands 1–3 (a single band repeated); other dtypes are
     stretched from their 2nd to 98th percentile."""
@@ -94,9 +100,29 @@ def load_truth(
 ) -> tuple[Objects, float]:
     """Truth objects of one image in its pixels, and the GSD to report it under.
 
-    ``airbus`` caches parsed Airbus CSVs by path (filled on first use).
+    ``airbus`` caches parsed Airbus CSVs by path (filled on first use). Raises
+    :class:`LabelError` when there are labels and none of them touches the image.
     """
+    truth, gsd = _read_truth(item, info, airbus)
+    corners = truth.polygons
+    lo, hi = corners.min(axis=1), corners.max(axis=1)
+    on_image = (hi > 0).all(axis=1) & (lo[:, 0] < info.width) & (lo[:, 1] < info.height)
+    if len(truth) and not on_image.any():
+        raise LabelError(
+            f"{item.labels}: none of its {len(truth)} aircraft lies on {item.image.name} "
+            f"({info.width} × {info.height} px); are they another image's labels, pixel "
+            "coordinates where map ones belong, or in the wrong CRS?"
+        )
+    return truth, gsd
+
+
+def _read_truth(
+    item: LabelledImage, info: ImageInfo, airbus: dict[Path, dict[str, Objects]]
+) -> tuple[Objects, float]:
+    """:func:`load_truth` without the check that the labels lie on the image."""
     if item.kind == "dota":
+        if info.crs is None:  # info.gsd_m is the one given: a gsd: header wins over it
+            return read_dota(item.labels, default_gsd_m=info.gsd_m)
         return read_dota(item.labels, gsd_m=info.gsd_m)
     if item.kind == "geojson":
         if info.crs is None:

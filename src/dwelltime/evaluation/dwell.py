@@ -3,10 +3,10 @@
 Truth (:func:`load_true_stays`) comes from ``<series>/truth/``: ``stays.csv`` (one row per
 aircraft per stand with true ``start``/``end``), ``scenes.csv`` and the per-scene
 ``<scene_id>.geojson`` whose ``hidden`` flag says whether the aircraft could be seen. A true
-stay is *observed* when at least one scene shows it unhidden; only observed stays can be
-missed. Its centre is the median of the aircraft's true centres in the scenes (the stand point of
-``stays.csv`` can be 20 m and more from the aircraft's centre), or the stand point when no
-scene shows it.
+stay is *observed* when at least one scene shows it unhidden (without any such file: when a
+scene falls within it); only observed stays can be missed. Its centre is the median of the
+aircraft's true centres in the scenes (the stand point of ``stays.csv`` can be 20 m and more
+from the aircraft's centre), or the stand point when no scene shows it.
 
 Matching (:func:`match_stays`): a predicted stay and a true stay may match when they are at
 the same airport, their centres are within ``max_distance_m`` and the predicted sightings
@@ -31,6 +31,7 @@ predicted type for false positives):
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,8 +42,11 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import binom
 
+from dwelltime.airports import icao_code
 from dwelltime.errors import LabelError
+from dwelltime.evaluation.labels import truth_type, yes_no
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
+from dwelltime.tables import few
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -58,6 +62,18 @@ TRUE_STAY_COLUMNS: tuple[str, ...] = (
     "end",  # UTC, off the stand
     "dwell_h",  # end − start, hours
     "observed",  # bool: unhidden in at least one scene
+)
+
+#: Columns ``truth/stays.csv`` must have (x, y: the stand point in the layout's CRS, metres).
+STAY_FILE_COLUMNS: tuple[str, ...] = (
+    "stay_id",
+    "aircraft_id",
+    "type",
+    "stand_id",
+    "x",
+    "y",
+    "start",
+    "end",
 )
 
 #: Columns of the score table (one row per type, then ``all``).
@@ -82,19 +98,33 @@ MEDIAN_INTERVAL_LEVEL = 0.95
 
 _HOUR = pd.Timedelta(hours=1)
 
+log = logging.getLogger(__name__)
+
 
 def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
-    """True stays of a synthetic series (:data:`TRUE_STAY_COLUMNS`) at ``airport`` (ICAO).
+    """True stays of a synthetic series (:data:`TRUE_STAY_COLUMNS`) at ``airport`` (ICAO or
+    IATA code; the ``airport`` column holds the ICAO code, as stays of a run do). Types are
+    read as ICAO designators (:func:`~dwelltime.evaluation.labels.truth_type`).
 
-    Raises :class:`~dwelltime.errors.LabelError` naming the file when ``truth/stays.csv`` or
-    ``truth/scenes.csv`` is missing or lacks columns.
+    When no scene has a ``<scene_id>.geojson`` (a series built by hand), a stay is taken as
+    observed when a scene of ``scenes.csv`` falls within it, and a warning says so.
+
+    Raises :class:`~dwelltime.errors.LabelError` naming the file when ``truth/stays.csv``
+    (:data:`STAY_FILE_COLUMNS`) or ``truth/scenes.csv`` (``scene_id``, ``acquired``) is
+    missing, lacks columns or has times that are not ISO 8601, or when a
+    ``truth/<scene_id>.geojson`` lacks :data:`SIGHTING_COLUMNS`.
     """
     truth = Path(series_dir) / "truth"
-    stays = _read_csv(truth / "stays.csv", ("stay_id", "aircraft_id", "type", "stand_id"))
-    scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"))
-    stays["start"] = pd.to_datetime(stays["start"], utc=True, format="ISO8601")
-    stays["end"] = pd.to_datetime(stays["end"], utc=True, format="ISO8601")
+    stays = _read_csv(truth / "stays.csv", STAY_FILE_COLUMNS, times=("start", "end"))
+    scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"), times=("acquired",))
     seen = _sightings(truth, scenes)
+    visibility = any((truth / f"{s}.geojson").is_file() for s in scenes["scene_id"])
+    if not visibility:
+        log.warning(
+            "%s: no scene of scenes.csv has a <scene_id>.geojson saying which aircraft it "
+            "shows; a true stay counts as observed when a scene falls within it",
+            truth,
+        )
     observed, xs, ys = [], [], []
     for r in stays.itertuples():
         mine = seen[
@@ -103,14 +133,15 @@ def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
             & (seen["acquired"] >= r.start)
             & (seen["acquired"] < r.end)
         ]
-        observed.append(bool((~mine["hidden"]).any()))
+        during = (scenes["acquired"] >= r.start) & (scenes["acquired"] < r.end)
+        observed.append(bool((~mine["hidden"]).any() if visibility else during.any()))
         xs.append(float(mine["x"].median()) if len(mine) else float(r.x))
         ys.append(float(mine["y"].median()) if len(mine) else float(r.y))
     return pd.DataFrame(
         {
             "true_id": stays["stay_id"].astype(str),
-            "airport": airport.upper(),
-            "type": stays["type"].astype(str),
+            "airport": icao_code(airport) or airport.upper(),
+            "type": stays["type"].astype(str).map(truth_type),
             "x": np.array(xs, float),
             "y": np.array(ys, float),
             "start": stays["start"],
@@ -121,15 +152,29 @@ def load_true_stays(series_dir: Path | str, airport: str) -> pd.DataFrame:
     )[list(TRUE_STAY_COLUMNS)]
 
 
-def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
+def _read_csv(path: Path, required: Sequence[str], times: Sequence[str] = ()) -> pd.DataFrame:
+    """A truth CSV with the ``required`` columns, ``times`` parsed as UTC (ISO 8601, UTC when
+    no offset is given, none empty); :class:`~dwelltime.errors.LabelError` naming the file
+    otherwise."""
     if not path.is_file():
         raise LabelError(f"{path}: not found; give a series written by `dwelltime synth`")
     frame = pd.read_csv(path, dtype={"stay_id": str, "scene_id": str, "stand_id": str})
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise LabelError(f"{path}: missing column(s) {', '.join(missing)}")
+    for column in times:
+        try:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        except ValueError as exc:
+            raise LabelError(f"{path}: column {column} is not ISO 8601 times ({exc})") from None
+        empty = [str(i + 2) for i in np.flatnonzero(frame[column].isna())]  # line 1: header
+        if empty:
+            raise LabelError(f"{path}: no {column} time on line(s) {few(empty)}")
     return frame
 
+
+#: Columns every per-scene truth file ``<scene_id>.geojson`` must have.
+SIGHTING_COLUMNS: tuple[str, ...] = ("aircraft_id", "stand_id", "hidden")
 
 #: Columns of a truth file that only :func:`true_detections` needs (``dwelltime synth`` writes
 #: them), and the names they take among the sightings.
@@ -145,8 +190,9 @@ def _sightings(truth: Path, scenes: pd.DataFrame, attributes: bool = False) -> g
     """Every aircraft of every scene with a truth file: ``scene_id``, ``aircraft_id``,
     ``stand_id``, ``acquired``, ``x``, ``y`` (the true centre in the layout's CRS), ``hidden``
     (whether it could not be seen) and the true footprint as geometry; with ``attributes``
-    also type, grid heading, length and span (:data:`_ATTRIBUTES`; a truth file without them
-    raises :class:`~dwelltime.errors.LabelError` naming it)."""
+    also type, grid heading, length and span (:data:`_ATTRIBUTES`). A truth file without
+    :data:`SIGHTING_COLUMNS` (or the attributes asked for) raises
+    :class:`~dwelltime.errors.LabelError` naming it."""
     import geopandas as gpd
 
     parts = []
@@ -157,7 +203,8 @@ def _sightings(truth: Path, scenes: pd.DataFrame, attributes: bool = False) -> g
         rows = gpd.read_file(path)
         if rows.empty:
             continue
-        missing = [c for c in _ATTRIBUTES if c not in rows] if attributes else []
+        needed = [*SIGHTING_COLUMNS, *(_ATTRIBUTES if attributes else ())]
+        missing = [c for c in needed if c not in rows]
         if missing:
             raise LabelError(f"{path}: missing column(s) {', '.join(missing)}")
         centre = rows.geometry.centroid if "x" not in rows or "y" not in rows else None
@@ -165,10 +212,10 @@ def _sightings(truth: Path, scenes: pd.DataFrame, attributes: bool = False) -> g
             "scene_id": str(scene_id),
             "aircraft_id": rows["aircraft_id"].astype(str),
             "stand_id": rows["stand_id"].astype(str),
-            "acquired": pd.Timestamp(acquired).tz_convert("UTC"),
+            "acquired": acquired,
             "x": rows["x"].astype(float) if centre is None else centre.x,
             "y": rows["y"].astype(float) if centre is None else centre.y,
-            "hidden": rows["hidden"].astype(bool),
+            "hidden": yes_no(rows["hidden"]),
         }
         if attributes:
             data.update({name: rows[c] for c, name in _ATTRIBUTES.items()})
@@ -191,7 +238,7 @@ def true_detections(series_dir: Path | str, airport: str) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
     truth = Path(series_dir) / "truth"
-    scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"))
+    scenes = _read_csv(truth / "scenes.csv", ("scene_id", "acquired"), times=("acquired",))
     seen = _sightings(truth, scenes, attributes=True)
     seen = seen[~seen["hidden"].astype(bool)].reset_index(drop=True)
     n = seen.groupby("scene_id").cumcount() + 1

@@ -4,10 +4,12 @@ Label discovery, for each image ``D/S.ext`` found under the folder ``F`` given (
 ``.tif .tiff .jpg .jpeg .png``; provider masks ``*_udm2``/``*_udm`` skipped), the first file
 that exists wins:
 
-1. DOTA txt: ``D/S.txt``, ``D/labels/S.txt``, ``F/labels/S.txt``, ``F/truth/dota/S.txt``,
-   ``F/truth/S.txt``, then the same three under ``F/..`` (``F/../truth/dota/S.txt``: a
-   synthetic series keeps ``imagery/`` and ``truth/`` side by side);
-2. GeoJSON: the same places with ``.geojson`` (``truth/geojson`` instead of ``truth/dota``);
+1. DOTA txt: ``D/S.txt``, ``D/labels/S.txt``, ``F/labels/S.txt``, ``F/labelTxt/S.txt``,
+   ``F/truth/dota/S.txt``, ``F/truth/S.txt``, then the same four under ``F/..``
+   (``F/../labelTxt/S.txt``: DOTA keeps ``images/`` and ``labelTxt/`` side by side, and a
+   synthetic series ``imagery/`` and ``truth/``);
+2. GeoJSON: the same places with ``.geojson`` (``truth/geojson`` instead of ``truth/dota``,
+   no ``labelTxt``);
 3. an Airbus ``annotations.csv`` in ``F`` or ``F/..`` that lists the image's file name.
 
 An image with none of these is reported and skipped; an empty label file means "no aircraft".
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import ast
 import csv
+import dataclasses
+import functools
 import logging
 import math
 from collections.abc import Iterator
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from dwelltime.errors import LabelError
 from dwelltime.evaluation.objects import Objects, make_objects
@@ -35,10 +40,40 @@ log = logging.getLogger(__name__)
 AIRBUS_CSV = "annotations.csv"
 #: relative folders searched for ``S.txt`` / ``S.geojson``, from the image folder and F, F/..
 LABEL_DIRS = {
-    "dota": ("labels", "truth/dota", "truth"),
+    "dota": ("labels", "labelTxt", "truth/dota", "truth"),
     "geojson": ("labels", "truth/geojson", "truth"),
 }
 LABEL_SUFFIX = {"dota": ".txt", "geojson": ".geojson"}
+#: attributes of :class:`Objects` that a footprint's corners give only if its nose edge is known
+SHAPE_ATTRIBUTES = ("length_m", "span_m", "heading_deg")
+#: property names of a GeoJSON label's aircraft type, in order of preference (any case)
+TYPE_PROPERTIES = ("type", "aircraft_type", "class")
+#: words a yes/no property (``hidden``, ``difficult``) written as text says yes with
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
+#: DOTA v1/v1.5/v2 categories that are not aeroplanes: their lines are not truth
+DOTA_OTHER_CLASSES = frozenset(
+    {
+        "airport",
+        "baseball-diamond",
+        "basketball-court",
+        "bridge",
+        "container-crane",
+        "ground-track-field",
+        "harbor",
+        "helicopter",
+        "helipad",
+        "large-vehicle",
+        "roundabout",
+        "ship",
+        "small-vehicle",
+        "soccer-ball-field",
+        "storage-tank",
+        "swimming-pool",
+        "tennis-court",
+    }
+)
+#: values of a DOTA ``gsd:`` header that mean "not known" (DOTA v1 writes ``gsd:null``)
+UNKNOWN_GSD = frozenset({"", "null", "none", "nan"})
 
 
 @dataclass(frozen=True)
@@ -52,17 +87,25 @@ class LabelledImage:
 
 @dataclass
 class Discovery:
-    """What :func:`find_labelled_images` found: labelled images, and images without labels."""
+    """What :func:`find_labelled_images` found: labelled images, images without labels, and
+    label files in the label folders under ``F`` and ``F/..`` that no image uses."""
 
     images: list[LabelledImage]
     unlabelled: list[Path]
+    unused: list[Path]
 
 
 def find_labelled_images(folder: Path) -> Discovery:
     """Pair every image under ``folder`` with its label file (module docstring gives the rule)."""
     folder = Path(folder)
-    csvs = [p for p in (folder / AIRBUS_CSV, folder.parent / AIRBUS_CSV) if p.is_file()]
-    listed = {p: airbus_image_names(p) for p in csvs}
+    listed = {}
+    for path in (folder / AIRBUS_CSV, folder.parent / AIRBUS_CSV):
+        if path.is_file():
+            try:
+                listed[path] = airbus_image_names(path)
+            except LabelError as exc:
+                log.warning("%s; not used as labels", exc)
+    csvs = list(listed)
     found, missing = [], []
     for image in _images(folder):
         hit = _label_file(image, folder)
@@ -75,7 +118,19 @@ def find_labelled_images(folder: Path) -> Discovery:
             missing.append(image)
         else:
             found.append(hit)
-    return Discovery(found, missing)
+    used = {item.labels for item in found}
+    return Discovery(found, missing, [p for p in _label_files(folder) if p not in used])
+
+
+def _label_files(folder: Path) -> list[Path]:
+    """The DOTA and GeoJSON files in the label folders of ``folder`` and ``folder/..``."""
+    places = {
+        (root / sub, LABEL_SUFFIX[kind])
+        for kind, subdirs in LABEL_DIRS.items()
+        for root in (folder, folder.parent)
+        for sub in subdirs
+    }
+    return sorted(p for place, suffix in places if place.is_dir() for p in place.glob(f"*{suffix}"))
 
 
 def _images(folder: Path) -> Iterator[Path]:
@@ -97,34 +152,52 @@ def _label_file(image: Path, folder: Path) -> LabelledImage | None:
     return None
 
 
-def read_dota(path: Path, *, gsd_m: float | None = None) -> tuple[Objects, float]:
+def read_dota(
+    path: Path, *, gsd_m: float | None = None, default_gsd_m: float | None = None
+) -> tuple[Objects, float]:
     """Objects of a DOTA txt file and its GSD (metres per pixel; NaN if unknown).
 
     Lines ``x1 y1 x2 y2 x3 y3 x4 y4 class difficult`` in pixels, corner 1 starting the nose
-    edge; header lines ``imagesource:…`` and ``gsd:…`` are allowed. ``gsd_m`` (e.g. from the
-    raster) wins over the header. With a GSD, length, span and heading come from the corners.
+    edge; header lines ``imagesource:…`` and ``gsd:…`` are allowed (``gsd:null``: unknown).
+    Lines of DOTA's other categories (:data:`DOTA_OTHER_CLASSES`: ships, vehicles,
+    helicopters, …) are left out.
+    ``gsd_m`` (e.g. from the raster) wins over the header, the header over ``default_gsd_m``
+    (e.g. ``--gsd``). With a GSD, length, span and heading come from the corners.
     """
     corners, types, difficult = [], [], []
     header_gsd = float("nan")
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    try:  # utf-8-sig: editors on Windows start a file with a byte-order mark
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LabelError(
+            f"{path}: not a DOTA text file ({exc.reason} at byte {exc.start})"
+        ) from None
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("imagesource:"):
             continue
         if line.startswith("gsd:"):
-            header_gsd = _number(path, number, line[4:])
+            value = line[4:].strip()
+            if value.lower() not in UNKNOWN_GSD:
+                header_gsd = _number(path, number, value)
             continue
         fields = line.split()
         if len(fields) not in (9, 10):
             raise LabelError(
                 f"{path}, line {number}: expected 'x1 y1 … x4 y4 class [difficult]', got {line!r}"
             )
+        if fields[8].lower() in DOTA_OTHER_CLASSES:
+            continue
         corners.append([_number(path, number, v) for v in fields[:8]])
         types.append(fields[8])
         difficult.append(len(fields) == 10 and fields[9] == "1")
-    gsd = gsd_m if gsd_m is not None and math.isfinite(gsd_m) else header_gsd
+    gsd = next(
+        (g for g in (gsd_m, header_gsd, default_gsd_m) if g is not None and math.isfinite(g)),
+        math.nan,
+    )
     objects = make_objects(
         np.array(corners, dtype=float).reshape(-1, 4, 2),
-        types=types,
+        types=[truth_type(t) for t in types],
         difficult=difficult,
         gsd_m=gsd if math.isfinite(gsd) else None,
     )
@@ -132,19 +205,26 @@ def read_dota(path: Path, *, gsd_m: float | None = None) -> tuple[Objects, float
 
 
 def _number(path: Path, line: int, text: str) -> float:
+    """The finite number ``text`` on ``line`` of ``path``; :class:`LabelError` otherwise."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise LabelError(f"{path}, line {line}: {text.strip()!r} is not a number") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise LabelError(f"{path}, line {line}: {text.strip()!r} is not a number")
+    return value
 
 
 def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) -> Objects:
     """Objects of a GeoJSON of map footprints, in the pixels of a raster (``crs``, ``transform``).
 
-    Each feature's polygon (reprojected to ``crs``) is reduced to its minimum rotated
-    rectangle. Properties used when present: ``type``, ``length_m``, ``wingspan_m``,
-    ``heading_deg`` (clockwise from north; the raster must be north-up), ``hidden`` or
-    ``difficult`` (truthy → difficult). Missing sizes and heading come from the rectangle.
+    Each feature's polygon (reprojected to ``crs``) is kept when it has four corners (the
+    first edge the nose edge, as in DOTA), else reduced to its minimum rotated rectangle.
+    Properties used when present, in any letter case: the type (the first of
+    :data:`TYPE_PROPERTIES`), ``length_m``, ``wingspan_m``, ``heading_deg`` (clockwise from
+    north; the raster must be north-up), ``hidden`` or ``difficult`` (read by
+    :func:`yes_no`; yes → difficult). Missing sizes and heading come from a four-corner
+    polygon; a rectangle fitted around another shape has no nose, so they stay unknown there.
     """
     import geopandas as gpd
     import shapely
@@ -155,20 +235,29 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
         raise LabelError(f"{path}: not a readable GeoJSON ({exc})") from None
     if len(frame) == 0:
         return Objects.empty()
+    frame = frame.rename(columns=_property_names(frame.columns))
     if frame.crs is not None:
         frame = frame.to_crs(crs)
     inverse = ~transform  # type: ignore[operator]
-    corners = []
+    corners, fitted = [], []
     for geom in frame.geometry:
         if geom is None or geom.is_empty:
             raise LabelError(f"{path}: a feature has no geometry; give every aircraft a polygon")
-        ring = np.asarray(shapely.oriented_envelope(geom).exterior.coords)[:4]
-        if len(ring) < 4:  # a point or a line: no footprint
+        quad = geom.geom_type == "Polygon" and len(geom.exterior.coords) == 5
+        footprint = geom if quad else shapely.oriented_envelope(geom)
+        if footprint.geom_type != "Polygon":  # a point or a line: no footprint
             raise LabelError(f"{path}: a feature's geometry is not a footprint polygon")
-        cols, rows = inverse @ (ring[:, 0], ring[:, 1])
+        ring = np.asarray(footprint.exterior.coords)
+        with np.errstate(invalid="ignore"):  # off the projection: NaN, reported by the caller
+            cols, rows = inverse @ (ring[:4, 0], ring[:4, 1])
         corners.append(np.stack([cols, rows], axis=-1))
+        fitted.append(not quad)
     poly = np.array(corners)
     derived = make_objects(poly, gsd_m=gsd_m if math.isfinite(gsd_m) else None)
+    derived = dataclasses.replace(
+        derived,
+        **{k: np.where(fitted, np.nan, getattr(derived, k)) for k in SHAPE_ATTRIBUTES},
+    )
 
     def prop(name: str, fallback: np.ndarray) -> np.ndarray:
         if name not in frame:
@@ -176,10 +265,12 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
         values = frame[name].to_numpy(dtype=float, na_value=np.nan)
         return np.where(np.isnan(values), fallback, values)
 
-    flags = [frame[c].fillna(False).astype(bool) for c in ("hidden", "difficult") if c in frame]
+    flags = [yes_no(frame[c]) for c in ("hidden", "difficult") if c in frame]
     return make_objects(
         poly,
-        types=[str(t) for t in frame["type"].fillna("unknown")] if "type" in frame else None,
+        types=[truth_type(str(t)) for t in frame["type"].fillna("unknown")]
+        if "type" in frame
+        else None,
         length_m=prop("length_m", derived.length_m),
         span_m=prop("wingspan_m", derived.span_m),
         heading_deg=prop("heading_deg", derived.heading_deg),
@@ -187,10 +278,47 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
     )
 
 
+@functools.cache
+def truth_type(name: str) -> str:
+    """A label's type as the detector names it: the catalog's ICAO designator when ``name``
+    is one in another spelling (``a320``, ``Il-62`` → ``IL62``), else ``name`` as it is."""
+    from dwelltime.errors import UnknownTypeError
+    from dwelltime.synth.catalog import designator
+
+    try:
+        return designator(name)
+    except UnknownTypeError:
+        return name
+
+
+def yes_no(values: pd.Series) -> np.ndarray:
+    """A yes/no property as booleans: true, non-zero numbers and the words of
+    :data:`TRUE_WORDS` (any case); missing values, 0, "0", "false", "no" are false."""
+    words = values.astype(str).str.strip().str.lower()
+    numeric = pd.to_numeric(values, errors="coerce")
+    return (words.isin(TRUE_WORDS) | (numeric.fillna(0) != 0)).to_numpy(bool)
+
+
+def _property_names(columns: object) -> dict[str, str]:
+    """Renames of a label frame's ``columns`` to the names :func:`read_geojson` reads: the
+    lower-case name, and ``type`` for the first of :data:`TYPE_PROPERTIES` present."""
+    lower = {c: c.lower() for c in columns if c != "geometry"}  # type: ignore[attr-defined]
+    kind = next((c for name in TYPE_PROPERTIES for c, low in lower.items() if low == name), None)
+    renames = {c: low for c, low in lower.items() if low not in TYPE_PROPERTIES}
+    return renames | ({kind: "type"} if kind is not None else {})
+
+
 def airbus_image_names(path: Path) -> set[str]:
-    """The image file names an Airbus ``annotations.csv`` labels."""
-    with open(path, newline="") as f:
-        return {row["image_id"] for row in csv.DictReader(f)}
+    """The image file names an Airbus ``annotations.csv`` labels; :class:`LabelError` when
+    it is not one (no ``image_id`` column, or not text)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            if "image_id" not in (reader.fieldnames or ()):
+                raise LabelError(f"{path}: no column 'image_id'; is it an Airbus CSV?")
+            return {row["image_id"] for row in reader}
+    except UnicodeDecodeError as exc:
+        raise LabelError(f"{path}: not a CSV text file ({exc.reason})") from None
 
 
 def read_airbus_csv(path: Path) -> dict[str, Objects]:

@@ -47,7 +47,9 @@ class Evaluation:
     overall: metric name -> value (see :func:`detection_metrics`, :func:`attribute_metrics`).
     by_gsd: one row per GSD bin with the same metrics. by_type: one row per truth type with
     n_truth, recall, type accuracy and attribute errors. misses: the truth objects no
-    prediction found at IoU 0.5 and the threshold (:data:`MISS_COLUMNS`), to look at.
+    prediction found at IoU 0.5 and the threshold (:data:`MISS_COLUMNS`), to look at;
+    false_positives: the predictions kept at the threshold that found none
+    (:data:`FALSE_POSITIVE_COLUMNS`).
     """
 
     overall: dict[str, float]
@@ -57,6 +59,7 @@ class Evaluation:
     threshold_source: str
     axis_aligned: bool
     misses: pd.DataFrame  # MISS_COLUMNS, one row per missed truth object
+    false_positives: pd.DataFrame  # FALSE_POSITIVE_COLUMNS, one row per false positive
 
 
 #: Columns of :attr:`Evaluation.misses` (see :func:`pair_table`): where each missed truth object
@@ -74,6 +77,23 @@ MISS_COLUMNS: tuple[str, ...] = (
     "box_long_side_m",
     "best_iou",
     "best_iou_score",
+)
+
+
+#: Columns of :attr:`Evaluation.false_positives` (see :func:`false_positive_table`): each
+#: prediction scoring at least the threshold that is not a true positive at IoU 0.5, where it
+#: is (image pixels), and its best IoU with any truth object (0.5 and more: a duplicate of an
+#: aircraft another prediction found).
+FALSE_POSITIVE_COLUMNS: tuple[str, ...] = (
+    "image_id",
+    "pred_index",
+    "gsd_bin",
+    "type",
+    "score",
+    "col_px",
+    "row_px",
+    "length_m",
+    "best_iou",
 )
 
 
@@ -178,6 +198,43 @@ def pair_table(
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
+def false_positive_table(
+    images: Sequence[EvalImage],
+    matchings: Sequence[Matching],
+    ious: Sequence[np.ndarray],
+    score_threshold: float,
+) -> pd.DataFrame:
+    """The false positives at ``score_threshold`` (:data:`FALSE_POSITIVE_COLUMNS`):
+    predictions scoring at least it that are neither true positives nor matched to a
+    ``difficult`` object; ``ious``: predictions × truth per image. ``pred_index`` is the
+    row of the image's predictions, ``length_m`` the predicted length (metres)."""
+    frames = []
+    for im, m, iou in zip(images, matchings, ious, strict=True):
+        p = im.predictions
+        rows = np.flatnonzero(~m.tp & ~m.ignored & (p.score >= score_threshold))
+        if len(rows) == 0:
+            continue
+        centre = p.polygons[rows].mean(axis=1)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "image_id": im.image_id,
+                    "pred_index": rows,
+                    "gsd_bin": gsd_bin(im.gsd_m),
+                    "type": p.types[rows],
+                    "score": p.score[rows],
+                    "col_px": centre[:, 0],
+                    "row_px": centre[:, 1],
+                    "length_m": p.length_m[rows],
+                    "best_iou": iou[rows].max(axis=1) if iou.shape[1] else np.zeros(len(rows)),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=list(FALSE_POSITIVE_COLUMNS))
+    return pd.concat(frames, ignore_index=True)
+
+
 def _unknown(n: int) -> Objects:
     """``n`` objects of which nothing is known."""
     return make_objects(np.full((n, 4, 2), np.nan))
@@ -204,6 +261,14 @@ def detection_metrics(
     images: Sequence[EvalImage], score_threshold: float, *, axis_aligned: bool = False
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """AP50, AP75, P/R/F1 at the threshold, best F1 and attribute metrics; plus the pair table."""
+    row, pairs, _ = _detection_tables(images, score_threshold, axis_aligned)
+    return row, pairs
+
+
+def _detection_tables(
+    images: Sequence[EvalImage], score_threshold: float, axis_aligned: bool
+) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
+    """:func:`detection_metrics` and the :func:`false_positive_table` of the same matching."""
     ious = _ious(images, axis_aligned)  # once, for both IoU thresholds
     m50 = _matchings(images, ious, 0.5)
     o50, o75 = _pool(images, m50), _pool(images, _matchings(images, ious, 0.75))
@@ -220,7 +285,7 @@ def detection_metrics(
         "best_f1_threshold": f1_thr,
         **attribute_metrics(pairs),
     }
-    return row, pairs
+    return row, pairs, false_positive_table(images, m50, ious, score_threshold)
 
 
 def evaluate_images(
@@ -231,7 +296,7 @@ def evaluate_images(
     axis_aligned: bool = False,
 ) -> Evaluation:
     """Score predictions against truth over ``images``, with GSD and type breakdowns."""
-    overall, pairs = detection_metrics(images, score_threshold, axis_aligned=axis_aligned)
+    overall, pairs, false_positives = _detection_tables(images, score_threshold, axis_aligned)
     lowest: dict[str, float] = {}
     for im in images:  # bins in order of GSD, "unknown" last
         b = gsd_bin(im.gsd_m)
@@ -274,6 +339,7 @@ def evaluate_images(
         threshold_source,
         axis_aligned,
         misses.reset_index(drop=True),
+        false_positives,
     )
 
 
@@ -336,12 +402,25 @@ def format_evaluation(ev: Evaluation) -> str:
     return "\n".join(lines)
 
 
+def evaluation_paths(out_dir: Path) -> list[Path]:
+    """The files :func:`write_evaluation` writes in ``out_dir``, in its order."""
+    names = (
+        "evaluation.json",
+        "overall.csv",
+        "by_gsd.csv",
+        "by_type.csv",
+        "misses.csv",
+        "false_positives.csv",
+    )
+    return [Path(out_dir) / n for n in names]
+
+
 def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) -> list[Path]:
-    """Write ``evaluation.json`` (the tables), ``overall.csv``, ``by_gsd.csv``, ``by_type.csv``
-    and ``misses.csv`` (:data:`MISS_COLUMNS`)."""
+    """Write ``evaluation.json`` (the tables), ``overall.csv``, ``by_gsd.csv``, ``by_type.csv``,
+    ``misses.csv`` (:data:`MISS_COLUMNS`) and ``false_positives.csv``
+    (:data:`FALSE_POSITIVE_COLUMNS`)."""
     out_dir = Path(out_dir)
-    names = ("evaluation.json", "overall.csv", "by_gsd.csv", "by_type.csv", "misses.csv")
-    paths = [out_dir / n for n in names]
+    paths = evaluation_paths(out_dir)
     from dwelltime.io import ensure_writable  # geopandas only when writing
 
     ensure_writable(paths, overwrite=overwrite)
@@ -359,6 +438,7 @@ def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) 
     ev.by_gsd.to_csv(paths[2], index=False)
     ev.by_type.to_csv(paths[3], index=False)
     ev.misses.to_csv(paths[4], index=False)
+    ev.false_positives.to_csv(paths[5], index=False)
     return paths
 
 
