@@ -157,6 +157,18 @@ def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):
         pipeline.run(tmp_path / "not read", "ZKPY", type_filter="IL62M")
 
 
+def test_relinking_in_memory_refuses_an_unknown_type_as_run_does():
+    """``estimate_stays`` (relinking a result with other rules) reads ``type_filter`` as
+    :func:`pipeline.run` does, rather than keeping no stay of a misspelt type."""
+    from dwelltime.errors import UnknownTypeError
+    from dwelltime.schema import empty_frame
+
+    detections = empty_frame(DETECTION_COLUMNS, "EPSG:32651")
+    coverage = empty_frame(COVERAGE_COLUMNS, "EPSG:32651")
+    with pytest.raises(UnknownTypeError, match=r"'IL62M' is not .*\(did you mean IL62"):
+        pipeline.estimate_stays(detections, coverage, LinkConfig(), type_filter="IL62M")
+
+
 @pytest.fixture
 def detector(monkeypatch):
     """A stand-in detector, with scenes processed into coverage only (no detections)."""

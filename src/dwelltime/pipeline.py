@@ -307,8 +307,13 @@ def estimate_stays(
 ) -> gpd.GeoDataFrame:
     """Stays linked from ``detections`` and ``coverage`` (the airport's metric CRS) by
     ``config``, their bounds tightened by ``flights`` and kept to the stays of ICAO type
-    ``type_filter`` (a warning names the types there were when none is): the linking that
-    `run`, `link` and the batch job share."""
+    ``type_filter`` (read as :func:`run` reads it: ``Il-62`` is IL62, a type the catalog does
+    not know raises :class:`~dwelltime.errors.UnknownTypeError` before linking; a warning
+    names the types there were when no stay is of it): the linking that `run`, `link` and the
+    batch job share, and how to relink a result in memory with other rules."""
+    from dwelltime.synth.catalog import designator
+
+    type_filter = designator(type_filter) if type_filter else None
     stays = link_stays(detections, coverage, config, progress=_stage(progress, "link"))
     if flights is not None:
         stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
