@@ -812,3 +812,25 @@ def test_a_tifftag_time_the_file_name_cannot_confirm_is_warned(tmp_path, write_r
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.startswith(f"{image}: acquisition time 2023-08-04T09:00:00Z from TIFFTAG_DATE")
     assert "saved" in message and "--times" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("2023-07-31", "has no time of day"),
+        (datetime(2023, 7, 31).date(), "has no time of day"),
+        ("31/07/2023 02:35", "not an ISO 8601 date and time"),
+    ],
+)
+def test_a_times_mapping_is_checked_as_the_csv_is(tmp_path, write_raster, value, problem):
+    """A date alone is refused (midnight would bias the dwell), not read as 00:00 UTC, and a
+    value that is no ISO date-time is refused naming its key, before any image is read."""
+    write_raster(tmp_path / "x.tif")
+    with pytest.raises(TimesError, match=rf"^times\['x'\]: .*{problem}"):
+        scan(tmp_path, times={"x": value})
+
+
+def test_a_times_mapping_may_be_keyed_by_path(tmp_path, write_raster):
+    image = write_raster(tmp_path / "x.tif")
+    (scene,) = scan(tmp_path, times={image: datetime(2023, 7, 31, 2, 35, 12)}).scenes
+    assert (scene.time_source, scene.acquired) == ("user", T0)

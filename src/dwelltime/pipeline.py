@@ -26,7 +26,7 @@ from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_s
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
-from dwelltime.timesources import read_times_csv
+from dwelltime.timesources import user_times
 
 if TYPE_CHECKING:
     from dwelltime.detector import Detector
@@ -121,7 +121,8 @@ def run(
             else, so a bad file stops the run at once.
         times: acquisition times that win over those found in the files: a CSV as
             ``--times`` takes it (:func:`dwelltime.timesources.read_times_csv`), or a mapping
-            as :func:`dwelltime.scenes.scan` takes it. Read before anything else.
+            as :func:`dwelltime.scenes.scan` takes it. Read and checked before anything else
+            (:func:`dwelltime.timesources.user_times`).
         progress: optional callback ``progress(stage, done, total)``.
     """
     from dwelltime.detector import load_detector
@@ -131,7 +132,7 @@ def run(
     type_filter = designator(type_filter) if type_filter else None  # before any detection
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
     flights = read_if_path(flights, read_flights)
-    times = read_if_path(times, read_times_csv)
+    times = user_times(times)
     if flights is not None:
         warn_if_not_at(flights, site)
     apron_frame = load_aprons(site, Path(aprons) if aprons else None)

@@ -58,6 +58,7 @@ from dwelltime.timesources import (
     read_times_csv,
     stac_item,
     stac_items,
+    user_times,
 )
 
 __all__ = [
@@ -125,10 +126,12 @@ def scan(
             absolute path, path relative to ``folder`` (to the JSON file's folder), file name
             or stem; or a CSV of them as ``--times`` takes it
             (:func:`dwelltime.timesources.read_times_csv`). They win over every other source.
+            Checked before any image is read (:func:`dwelltime.timesources.user_times`): a
+            value that is no time, or a date without a time of day, raises ``TimesError``.
         progress: called as ``progress(done, total)`` after each file.
     """
     folder = Path(folder)
-    times = read_if_path(times, read_times_csv)
+    times = user_times(times)
     if is_item_file(folder):
         base, (sources, stac_index, result) = folder.parent, _item_sources(folder)
     elif folder.is_dir():

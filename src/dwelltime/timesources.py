@@ -33,11 +33,12 @@ import functools
 import json
 import logging
 import math
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -188,11 +189,46 @@ def _iso_time(text: str) -> pd.Timestamp:
     return to_utc(text)
 
 
+def user_times(
+    times: Mapping[str, object] | str | os.PathLike | None,
+) -> dict[str, pd.Timestamp] | None:
+    """User times (``scan(times=...)``) checked before any image is read, as UTC timestamps
+    by key (keys as text, so a ``Path`` key works): a CSV path is read by
+    :func:`read_times_csv`; a mapping's values are datetimes (no zone: UTC) or ISO 8601
+    date-time strings. :class:`TimesError` naming the key when a value is no time or a date
+    without a time of day, as the CSV refuses them."""
+    if times is None:
+        return None
+    if isinstance(times, (str, os.PathLike)):
+        return read_times_csv(times)
+    checked = {}
+    for key, value in times.items():
+        try:
+            checked[str(key)] = _user_value(value)
+        except ValueError as e:
+            raise TimesError(f"times[{str(key)!r}]: {e}") from None
+    return checked
+
+
+def _user_value(value: object) -> pd.Timestamp:
+    """One user time in UTC: an ISO 8601 date-time string (:func:`_iso_time`) or a datetime;
+    ValueError for a date alone (``datetime.date``, ``"2023-08-02"``) or anything else."""
+    if isinstance(value, str):
+        return _iso_time(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        raise ValueError(
+            f"{value!r} has no time of day; midnight would bias dwell times by up to a day, "
+            "so give a datetime"
+        )
+    return to_utc(value)
+
+
 def user_time(image: Path, folder: Path, times: Mapping[str, object]) -> pd.Timestamp | None:
-    """The user's time for ``image``: keyed by absolute path, relative path, name or stem."""
+    """The user's time for ``image``: keyed by absolute path, relative path, name or stem;
+    ValueError for a value :func:`user_times` refuses."""
     for key in user_keys(image, folder):
         if key in times:
-            return to_utc(times[key])
+            return _user_value(times[key])
     return None
 
 
