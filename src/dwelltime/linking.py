@@ -109,7 +109,13 @@ from dwelltime.dwell import (
     stay_windows,
     stays_prior,
 )
-from dwelltime.schema import STAY_COLUMNS, UTC_TIMESTAMP
+from dwelltime.schema import (
+    COVERAGE_COLUMNS,
+    DETECTION_COLUMNS,
+    STAY_COLUMNS,
+    UTC_TIMESTAMP,
+    require_columns,
+)
 
 #: Extra stay columns made here (besides ``STAY_COLUMNS``).
 STAY_EXTRA_COLUMNS: tuple[str, ...] = (
@@ -859,12 +865,15 @@ def link_stays(
     """Link detections (``DETECTION_COLUMNS``) into stays (``STAY_COLUMNS`` plus
     ``STAY_EXTRA_COLUMNS``), per airport, with dwell bounds in hours.
 
-    Both frames must be in the same local metric CRS (metres), else ``ValueError``.
+    Both frames must be GeoDataFrames with their contract columns, in the same local metric
+    CRS (metres), else ``ValueError``.
     ``coverage`` holds one row per scene × apron whose geometry is the visible part of the
     apron. Stays are sorted by airport,
     first sighting and position; ``stay_id`` is ``<airport>-<nnnn>``. ``progress(done, total)``
     is called once per scene of each airport.
     """
+    require_columns(detections, DETECTION_COLUMNS, "detections")
+    require_columns(coverage, COVERAGE_COLUMNS, "coverage")
     crs = detections.crs if detections.crs is not None else coverage.crs
     if detections.crs is not None and coverage.crs is not None and detections.crs != coverage.crs:
         raise ValueError(
