@@ -342,7 +342,9 @@ def test_archives_are_named_not_silently_passed_over(tmp_path, write_raster, cap
 
 def test_a_scene_without_time_only_when_none_is_required(tmp_path, write_raster):
     image = write_raster(tmp_path / "undated.tif")
-    with pytest.raises(SceneError, match="no acquisition time"):
+    with pytest.raises(
+        SceneError, match=r"no acquisition time .*give it with --times CSV \(times= in Python\)$"
+    ):
         read_scene(image)
     scene = read_scene(image, require_time=False)  # what detection alone asks
     assert pd.isna(scene.acquired) and scene.time_source == "none"
@@ -730,7 +732,10 @@ def test_unused_user_times_are_warned(tmp_path, write_raster, caplog):
     write_raster(tmp_path / "x_20230731T023512.tif")
     with caplog.at_level(logging.WARNING):
         scan(tmp_path, times={"other": T0, "x_20230731T023512": T0, "nosuch": T0})
-    assert "--times names 2 file(s) not found among the images: nosuch, other" in caplog.text
+    assert (
+        "--times (times= in Python) names 2 file(s) not found among the images: nosuch, other"
+        in caplog.text
+    )
 
 
 @pytest.mark.parametrize("as_text", [True, False])
@@ -811,7 +816,7 @@ def test_a_tifftag_time_the_file_name_cannot_confirm_is_warned(tmp_path, write_r
     assert (scene.time_source, scene.acquired) == ("gdal_tag", pd.Timestamp("2023-08-04T09:00Z"))
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.startswith(f"{image}: acquisition time 2023-08-04T09:00:00Z from TIFFTAG_DATE")
-    assert "saved" in message and "--times" in message
+    assert "saved" in message and "--times CSV (times= in Python)" in message
 
 
 @pytest.mark.parametrize(

@@ -541,7 +541,7 @@ def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path
     unused = sorted(k for k in times if k not in known)
     if unused:
         log.warning(
-            "--times names %d file(s) not found among the images: %s",
+            "--times (times= in Python) names %d file(s) not found among the images: %s",
             len(unused),
             few(unused, 5),
         )

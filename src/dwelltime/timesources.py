@@ -89,6 +89,8 @@ ISO_DATETIME = re.compile(
     r"|\d{8}T\d{4}(\d{2}(\.\d+)?)?(Z|[+-]\d{2}(\d{2})?)?",
     re.IGNORECASE,
 )
+#: How a message names the way to give acquisition times, to CLI and Python users alike.
+TIMES_HINT = "--times CSV (times= in Python)"
 #: An ISO 8601 date alone (``2023-08-02``, ``20230802``): no time of day.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
 
@@ -449,9 +451,10 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
         log.warning(
             "%s: acquisition time %s from TIFFTAG_DATETIME alone, which TIFF writers often set "
             "to the time the file was saved; if it is not when the image was taken, give the "
-            "time with --times CSV",
+            "time with %s",
             image,
             f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
+            TIMES_HINT,
         )
         return
     if abs(named.acquired - tag_time) <= TIFFTAG_NAME_TOLERANCE:
@@ -459,11 +462,12 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
     log.warning(
         "%s: TIFFTAG_DATETIME %s differs from the file name's %s by %.1f h; using "
         "TIFFTAG_DATETIME (GDAL tags rank above the file name), though TIFF writers often "
-        "set it to the time the file was saved: give the acquisition time with --times CSV",
+        "set it to the time the file was saved: give the acquisition time with %s",
         image,
         f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
         f"{named.acquired:%Y-%m-%dT%H:%M:%SZ}",
         abs(named.acquired - tag_time) / pd.Timedelta(hours=1),
+        TIMES_HINT,
     )
 
 
@@ -500,7 +504,7 @@ def filename_time(image: Path) -> TimeInfo | None:
     if date_only:
         raise NoTimeError(
             f"file name holds a date ({date_only}) but no time of day; midnight would bias "
-            "dwell times by up to a day, so give the time with --times CSV (path,acquired)"
+            f"dwell times by up to a day, so give the time with {TIMES_HINT} (path,acquired)"
         )
     return None
 
@@ -603,5 +607,5 @@ def acquisition_time(
     raise NoTimeError(
         "no acquisition time (no STAC/Planet/Maxar/DIMAP sidecar, no ACQUISITIONDATETIME, "
         "NITF_IDATIM or TIFFTAG_DATETIME tag, no date-time in the file name); give it with "
-        "--times CSV"
+        f"{TIMES_HINT}"
     )
