@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +82,33 @@ class RunResult:
         notebook shows for ``result``)."""
         return f"<RunResult {self.summary()}>"
 
+    def relink(
+        self,
+        *,
+        flights: pd.DataFrame | str | os.PathLike | None = None,
+        type_filter: str | None = None,
+        **changes: object,
+    ) -> RunResult:
+        """This result linked again by other rules, without detecting again: the same scenes,
+        coverage and detections, new stays. ``changes``: :class:`LinkConfig` fields applied to
+        :attr:`link_config` (``max_gap_h=24``, ``min_score_single=0.5``; an unknown one is a
+        ValueError naming the valid ones), so co-registration's ``close_distance_m`` is kept
+        unless changed. ``flights`` and ``type_filter`` as :func:`run` takes them; they are
+        not carried over from this result. The provenance records the new rules."""
+        config = LinkConfig.from_dict({**asdict(self.link_config), **changes})
+        log_frame = read_if_path(flights, read_flights)
+        if log_frame is not None:
+            warn_if_not_at(log_frame, self.airport)
+        stays = estimate_stays(
+            self.detections, self.coverage, config, flights=log_frame, type_filter=type_filter
+        )
+        record = dict(self.provenance)
+        if record:
+            kind = canonical_type(type_filter)
+            record.update(link_provenance(config, flights=log_frame is not None, type_filter=kind))
+            record["inputs"] = {**dict(record.get("inputs") or {}), "flights": file_record(flights)}
+        return replace(self, stays=stays, link_config=config, provenance=record)
+
 
 def run(
     folder: Path | str,
@@ -126,10 +153,9 @@ def run(
         progress: optional callback ``progress(stage, done, total)``.
     """
     from dwelltime.detector import load_detector
-    from dwelltime.synth.catalog import designator
 
     site = lookup_airport(airport)
-    type_filter = designator(type_filter) if type_filter else None  # before any detection
+    type_filter = canonical_type(type_filter)  # before any detection
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
     flights = read_if_path(flights, read_flights)
     times = user_times(times)
@@ -312,9 +338,7 @@ def estimate_stays(
     not know raises :class:`~dwelltime.errors.UnknownTypeError` before linking; a warning
     names the types there were when no stay is of it): the linking that `run`, `link` and the
     batch job share, and how to relink a result in memory with other rules."""
-    from dwelltime.synth.catalog import designator
-
-    type_filter = designator(type_filter) if type_filter else None
+    type_filter = canonical_type(type_filter)
     stays = link_stays(detections, coverage, config, progress=_stage(progress, "link"))
     if flights is not None:
         stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
@@ -327,6 +351,14 @@ def estimate_stays(
         airports = ", ".join(sorted(set(stays["airport"].astype(str))))
         log.warning("%s: %s", airports, no_stays_of_type(stays, type_filter))
     return kept
+
+
+def canonical_type(type_filter: str | None) -> str | None:
+    """``type_filter`` as the catalog's designator (``Il-62`` → ``IL62``), None for none;
+    :class:`~dwelltime.errors.UnknownTypeError` naming close matches for a type it lacks."""
+    from dwelltime.synth.catalog import designator
+
+    return designator(type_filter) if type_filter else None
 
 
 def process_scene(
