@@ -215,6 +215,20 @@ def test_a_result_relinks_in_memory_by_its_own_rules_changed(tmp_path):
         result.relink(max_gap=24)
 
 
+def test_link_rules_may_be_a_mapping_checked_before_anything_is_read(tmp_path):
+    """``link_config={"max_gap_h": 24}`` is read as LinkConfig.from_dict reads it; a misspelt
+    field or another type is refused before any scene is read or detected, not after."""
+    from dwelltime.schema import empty_frame
+
+    detections = empty_frame(DETECTION_COLUMNS, "EPSG:32651")
+    coverage = empty_frame(COVERAGE_COLUMNS, "EPSG:32651")
+    assert pipeline.estimate_stays(detections, coverage, {"max_gap_h": 24}).empty
+    with pytest.raises(ValueError, match=r"unknown LinkConfig keys \['max_gapp_h'\]"):
+        pipeline.run(tmp_path / "not read", "ZKPY", link_config={"max_gapp_h": 24})
+    with pytest.raises(TypeError, match="give a LinkConfig or a mapping of its fields, not 24"):
+        pipeline.run(tmp_path / "not read", "ZKPY", link_config=24)
+
+
 @pytest.fixture
 def detector(monkeypatch):
     """A stand-in detector, with scenes processed into coverage only (no detections)."""

@@ -249,6 +249,19 @@ class LinkConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
+def as_link_config(value: LinkConfig | Mapping[str, object] | None) -> LinkConfig:
+    """``value`` as a :class:`LinkConfig`: itself, the defaults for None, or a mapping of its
+    fields (:meth:`LinkConfig.from_dict`: an unknown key is a ValueError naming the valid
+    ones); TypeError for anything else. The API checks it before any detection."""
+    if value is None:
+        return LinkConfig()
+    if isinstance(value, LinkConfig):
+        return value
+    if isinstance(value, Mapping):
+        return LinkConfig.from_dict(value)
+    raise TypeError(f"link rules: give a LinkConfig or a mapping of its fields, not {value!r}")
+
+
 #: ``close_distance_m`` for co-registered scenes, metres: the detector's own centre noise.
 COREGISTERED_CLOSE_DISTANCE_M = 5.0
 

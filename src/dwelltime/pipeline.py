@@ -22,7 +22,13 @@ from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.errors import SceneError, error_text
 from dwelltime.flights import read_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record, read_if_path
-from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
+from dwelltime.linking import (
+    LinkConfig,
+    as_link_config,
+    dwell_priors,
+    for_coregistered,
+    link_stays,
+)
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
@@ -117,7 +123,7 @@ def run(
     aprons: Path | str | None = None,
     type_filter: str | None = None,
     detector: Detector | None = None,
-    link_config: LinkConfig | None = None,
+    link_config: LinkConfig | Mapping[str, object] | None = None,
     tile_size_px: int = 512,
     batch_size: int = 8,
     coregister: bool = True,
@@ -136,7 +142,8 @@ def run(
             ``IL62``, and a type the catalog does not know raises
             :class:`~dwelltime.errors.UnknownTypeError` before any detection.
         detector: a loaded :class:`dwelltime.detector.Detector`; default the shipped model.
-        link_config: association rules; default :class:`LinkConfig()`.
+        link_config: association rules, or a mapping of their fields (``{"max_gap_h": 24}``),
+            checked before any detection; default :class:`LinkConfig()`.
         tile_size_px: tile edge in pixels at the detector's GSD.
         batch_size: tiles per forward pass.
         coregister: align the scenes before linking (:mod:`dwelltime.coregister`); the offsets
@@ -156,6 +163,7 @@ def run(
 
     site = lookup_airport(airport)
     type_filter = canonical_type(type_filter)  # before any detection
+    link_config = as_link_config(link_config)
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
     flights = read_if_path(flights, read_flights)
     times = user_times(times)
@@ -282,7 +290,7 @@ def link_scenes(
     coverage: gpd.GeoDataFrame,
     detections: gpd.GeoDataFrame,
     *,
-    link_config: LinkConfig | None = None,
+    link_config: LinkConfig | Mapping[str, object] | None = None,
     coregister: bool = True,
     flights: pd.DataFrame | str | os.PathLike | None = None,
     type_filter: str | None = None,
@@ -296,7 +304,7 @@ def link_scenes(
     processed = set(coverage["scene_id"].astype(str))
     done = [s for s in scenes if s.scene_id in processed]
     scene_frame = scenes_frame(done)
-    config = link_config or LinkConfig()
+    config = as_link_config(link_config)
     if coregister:
         from dwelltime.coregister import apply_offsets, coregister_scenes
 
@@ -326,19 +334,21 @@ def link_scenes(
 def estimate_stays(
     detections: gpd.GeoDataFrame,
     coverage: gpd.GeoDataFrame,
-    config: LinkConfig,
+    config: LinkConfig | Mapping[str, object],
     *,
     flights: pd.DataFrame | None = None,
     type_filter: str | None = None,
     progress: Progress | None = None,
 ) -> gpd.GeoDataFrame:
     """Stays linked from ``detections`` and ``coverage`` (the airport's metric CRS) by
-    ``config``, their bounds tightened by ``flights`` and kept to the stays of ICAO type
-    ``type_filter`` (read as :func:`run` reads it: ``Il-62`` is IL62, a type the catalog does
-    not know raises :class:`~dwelltime.errors.UnknownTypeError` before linking; a warning
-    names the types there were when no stay is of it): the linking that `run`, `link` and the
-    batch job share, and how to relink a result in memory with other rules."""
+    ``config`` (a :class:`LinkConfig` or a mapping of its fields), their bounds tightened by
+    ``flights`` and kept to the stays of ICAO type ``type_filter`` (read as :func:`run` reads
+    it: ``Il-62`` is IL62, a type the catalog does not know raises
+    :class:`~dwelltime.errors.UnknownTypeError` before linking; a warning names the types
+    there were when no stay is of it): the linking that `run`, `link`, the batch job and
+    :meth:`RunResult.relink` share."""
     type_filter = canonical_type(type_filter)
+    config = as_link_config(config)
     stays = link_stays(detections, coverage, config, progress=_stage(progress, "link"))
     if flights is not None:
         stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
