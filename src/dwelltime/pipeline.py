@@ -20,8 +20,8 @@ import shapely
 
 from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.errors import SceneError, error_text
-from dwelltime.flights import read_flights, tighten_with_flights, warn_if_not_at
-from dwelltime.io import file_record, read_if_path
+from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
+from dwelltime.io import file_record
 from dwelltime.linking import (
     LinkConfig,
     as_link_config,
@@ -102,7 +102,7 @@ class RunResult:
         unless changed. ``flights`` and ``type_filter`` as :func:`run` takes them; they are
         not carried over from this result. The provenance records the new rules."""
         config = LinkConfig.from_dict({**asdict(self.link_config), **changes})
-        log_frame = read_if_path(flights, read_flights)
+        log_frame = as_flights(flights)
         if log_frame is not None:
             warn_if_not_at(log_frame, self.airport)
         stays = estimate_stays(
@@ -150,9 +150,9 @@ def run(
             are the scenes layer's ``shift_x_m``, ``shift_y_m``, ``coreg_peak``,
             ``coreg_status`` columns.
         flights: movements that tighten the dwell bounds
-            (:func:`dwelltime.flights.tighten_with_flights`): a flight-tracking CSV, or the
-            frame :func:`dwelltime.flights.read_flights` reads from one. Read before anything
-            else, so a bad file stops the run at once.
+            (:func:`dwelltime.flights.tighten_with_flights`): a flight-tracking CSV, or a
+            frame of its columns (:func:`dwelltime.flights.as_flights`: times without a zone
+            are UTC). Read before anything else, so a bad file stops the run at once.
         times: acquisition times that win over those found in the files: a CSV as
             ``--times`` takes it (:func:`dwelltime.timesources.read_times_csv`), or a mapping
             as :func:`dwelltime.scenes.scan` takes it. Read and checked before anything else
@@ -165,7 +165,7 @@ def run(
     type_filter = canonical_type(type_filter)  # before any detection
     link_config = as_link_config(link_config)
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
-    flights = read_if_path(flights, read_flights)
+    flights = as_flights(flights)
     times = user_times(times)
     if flights is not None:
         warn_if_not_at(flights, site)
@@ -300,7 +300,7 @@ def link_scenes(
     :func:`run` after detection, shared with the batch job). Only scenes with coverage rows
     (those processed without error) enter the scenes table and co-registration. ``flights``:
     as :func:`run` takes it."""
-    flights = read_if_path(flights, read_flights)
+    flights = as_flights(flights)
     processed = set(coverage["scene_id"].astype(str))
     done = [s for s in scenes if s.scene_id in processed]
     scene_frame = scenes_frame(done)
