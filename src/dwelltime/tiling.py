@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -73,7 +73,7 @@ class TileSpec:
 
 @dataclass(frozen=True, eq=False)
 class Tile:
-    """One tile of one scene, ready for the detector."""
+    """One tile of one scene, ready for the detector; its repr leaves out the pixel arrays."""
 
     scene_id: str
     airport: str  # ICAO
@@ -81,8 +81,9 @@ class Tile:
     index: int  # 0-based, per scene × airport
     crs: str  # local metric CRS (airport.crs)
     transform: Affine  # (col, row) pixel -> (x, y) metres; north-up, pixel = spec.gsd_m
-    image: np.ndarray  # (3, size_px, size_px) uint8 RGB, stretched per scene; 0 where invalid
-    valid: np.ndarray  # (size_px, size_px) bool: has data and not cloud
+    # (3, size_px, size_px) uint8 RGB, stretched per scene; 0 where invalid
+    image: np.ndarray = field(repr=False)
+    valid: np.ndarray = field(repr=False)  # (size_px, size_px) bool: has data and not cloud
 
 
 def tile_windows(bounds: Bounds, spec: TileSpec) -> list[Bounds]:
