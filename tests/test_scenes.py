@@ -839,3 +839,11 @@ def test_a_times_mapping_may_be_keyed_by_path(tmp_path, write_raster):
     image = write_raster(tmp_path / "x.tif")
     (scene,) = scan(tmp_path, times={image: datetime(2023, 7, 31, 2, 35, 12)}).scenes
     assert (scene.time_source, scene.acquired) == ("user", T0)
+
+
+def test_a_scan_shows_as_its_counts_not_every_scene(tmp_path, write_raster):
+    write_raster(tmp_path / "x_20230731T023512.tif")
+    (tmp_path / "broken.tif").write_bytes(b"not a tiff")
+    assert repr(scan(tmp_path)) == (
+        "<ScanResult 1 scenes, 1 unusable file(s), 0 picture(s) without georeference>"
+    )

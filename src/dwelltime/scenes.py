@@ -102,13 +102,22 @@ class Scene:
     rgb_bands: tuple[int, int, int] | None = None
 
 
-@dataclass
+@dataclass(repr=False)
 class ScanResult:
-    """Scenes that could be read and one error (file + reason) per file that could not."""
+    """Scenes that could be read and one error (file + reason) per file that could not;
+    :func:`scenes_frame` makes the scenes a table."""
 
     scenes: list[Scene] = field(default_factory=list)
     errors: list[SceneError] = field(default_factory=list)
     pictures: list[Path] = field(default_factory=list)  # PNG/JPEG without georeference
+
+    def __repr__(self) -> str:
+        """The counts (``<ScanResult 10 scenes, 1 unusable file(s), 0 picture(s) without
+        georeference>``), not every scene in full: what a notebook shows for ``scan(folder)``."""
+        return (
+            f"<ScanResult {len(self.scenes)} scenes, {len(self.errors)} unusable file(s), "
+            f"{len(self.pictures)} picture(s) without georeference>"
+        )
 
 
 def scan(
