@@ -48,6 +48,12 @@ def test_nonsense_code_says_what_to_give():
         lookup_airport("??")
 
 
+@pytest.mark.parametrize("code", [None, 1234])
+def test_a_code_that_is_no_text_says_what_to_give(code):
+    with pytest.raises(UnknownAirportError, match=rf"^airport code {code} is not text; give a"):
+        lookup_airport(code)
+
+
 def _sunan() -> Airport:
     return lookup_airport("ZKPY")
 

@@ -93,6 +93,29 @@ def test_flights_tighten_both_ends(flights_csv):
     assert stays.iloc[0]["dwell_max_h"] == 96.0  # input unchanged
 
 
+@pytest.mark.parametrize(
+    "times",
+    [
+        pd.to_datetime(["2023-07-30 20:00", "2023-08-02 10:00"]),  # no zone: UTC, as the CSV
+        ["2023-07-30T20:00:00Z", "2023-08-02T10:00:00Z"],
+    ],
+    ids=["naive datetimes", "ISO text"],
+)
+def test_a_flight_log_frame_made_elsewhere_tightens_as_the_csv_does(times):
+    """A notebook's own frame (no row or registration column, times naive or text)."""
+    log = pd.DataFrame({"time": times, "airport": "ZKPY", "event": ["arr", "dep"], "type": "IL62"})
+    row = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), log).iloc[0]
+    assert row["last_absent_before"] == t("2023-07-30 20:00")
+    assert row["first_absent_after"] == t("2023-08-02 10:00")
+    assert (row["start_bounded_by"], row["end_bounded_by"]) == ("flight:1", "flight:2")
+
+
+def test_a_flight_log_frame_without_its_columns_names_them():
+    log = pd.DataFrame({"time": ["2023-07-30T20:00:00Z"], "airport": ["ZKPY"]})
+    with pytest.raises(FlightsError, match=r"^flights: the frame lacks column\(s\) event, type;"):
+        tighten_with_flights(stays_frame([stay()], "EPSG:32651"), log)
+
+
 def test_several_arrivals_take_the_earliest_and_leave_a_window(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text(

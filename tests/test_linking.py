@@ -503,6 +503,15 @@ def test_frames_must_share_a_metric_crs():
         link_stays(dets.to_crs("EPSG:4326"), coverage(SCENES).to_crs("EPSG:4326"))
 
 
+def test_frames_without_their_contract_columns_are_named_not_a_keyerror():
+    """Detections from elsewhere (pandas.read_csv, another tool) say what they lack."""
+    dets = detections([sighting("s1")])
+    with pytest.raises(ValueError, match=r"^detections lack the column\(s\) acquired, score that"):
+        link_stays(dets.drop(columns=["acquired", "score"]), coverage(SCENES))
+    with pytest.raises(ValueError, match=r"^coverage must be a GeoDataFrame, not DataFrame"):
+        link_stays(dets, pd.DataFrame(coverage(SCENES).drop(columns="geometry")))
+
+
 def test_airports_are_linked_separately():
     rows = detections([sighting("s1"), sighting("s2")])
     rows.loc[1, "airport"] = "UUEE"

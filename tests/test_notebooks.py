@@ -80,6 +80,15 @@ def test_notebooks_are_committed_without_outputs(name):
     assert code and all(not c.outputs and c.execution_count is None for c in code)
 
 
+def test_your_imagery_notebook_names_every_time_source():
+    """Its guide to ``time_source`` lists every source a scene's time may come from."""
+    from dwelltime.timesources import TIME_SOURCES
+
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    prose = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert [s for s in TIME_SOURCES if f"`{s}`" not in prose] == []
+
+
 def test_sunan_notebook_tells_the_story(demo_dir, kernels, tmp_path):
     cwd = tmp_path / "notebooks"
     cwd.mkdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -155,6 +156,77 @@ def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):
 
     with pytest.raises(UnknownTypeError, match=r"'IL62M' is not .*\(did you mean IL62"):
         pipeline.run(tmp_path / "not read", "ZKPY", type_filter="IL62M")
+
+
+def test_relinking_in_memory_refuses_an_unknown_type_as_run_does():
+    """``estimate_stays`` (relinking a result with other rules) reads ``type_filter`` as
+    :func:`pipeline.run` does, rather than keeping no stay of a misspelt type."""
+    from dwelltime.errors import UnknownTypeError
+    from dwelltime.schema import empty_frame
+
+    detections = empty_frame(DETECTION_COLUMNS, "EPSG:32651")
+    coverage = empty_frame(COVERAGE_COLUMNS, "EPSG:32651")
+    with pytest.raises(UnknownTypeError, match=r"'IL62M' is not .*\(did you mean IL62"):
+        pipeline.estimate_stays(detections, coverage, LinkConfig(), type_filter="IL62M")
+
+
+def test_a_result_relinks_in_memory_by_its_own_rules_changed(tmp_path):
+    """``RunResult.relink(**changes)``: new stays from the same detections, by the result's
+    rules (co-registration's close_distance_m kept) with ``changes``, recorded in the
+    provenance; the result it came from is left as it was."""
+    import geopandas as gpd
+    import shapely
+
+    from dwelltime.airports import lookup_airport
+
+    site = lookup_airport("ZKPY")
+    when = pd.to_datetime(["2023-07-31T02:00Z", "2023-08-01T02:00Z", "2023-08-02T02:00Z"])
+    apron = shapely.box(0, 0, 400, 400)
+    coverage = gpd.GeoDataFrame(
+        [(f"s{i}", "ZKPY", "A", t, 1.0, apron) for i, t in enumerate(when)],
+        columns=list(COVERAGE_COLUMNS),
+        crs=site.crs,
+    )
+    row = ("s1:0", "s1", "ZKPY", when[1], 200.0, 200.0, 90.0, 53.0, 43.0, "IL62", 0.9, 0.8)
+    detections = gpd.GeoDataFrame(
+        [(*row, shapely.Point(200, 200).buffer(20))], columns=list(DETECTION_COLUMNS), crs=site.crs
+    )
+    config = LinkConfig(close_distance_m=COREGISTERED_CLOSE_DISTANCE_M)
+    result = pipeline.RunResult(
+        airport=site,
+        aprons=gpd.GeoDataFrame({"apron_id": ["A"]}, geometry=[apron], crs=site.crs),
+        scenes=gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"),
+        coverage=coverage,
+        detections=detections,
+        stays=pipeline.estimate_stays(detections, coverage, config),
+        provenance={"link": {}, "inputs": {"airport": "ZKPY"}},
+        link_config=config,
+    )
+    assert len(result.stays) == 1  # one sighting of score 0.8 >= 0.65
+
+    strict = result.relink(min_score_single=0.9)
+    assert strict.stays.empty and len(result.stays) == 1
+    assert strict.link_config == replace(config, min_score_single=0.9)
+    assert strict.provenance["link"]["min_score_single"] == 0.9
+    assert strict.provenance["link"]["close_distance_m"] == COREGISTERED_CLOSE_DISTANCE_M
+    assert strict.provenance["inputs"] == {"airport": "ZKPY", "flights": None}
+    assert list(result.relink(type_filter="Il-62").stays["type"]) == ["IL62"]
+    with pytest.raises(ValueError, match=r"unknown LinkConfig keys \['max_gap'\]"):
+        result.relink(max_gap=24)
+
+
+def test_link_rules_may_be_a_mapping_checked_before_anything_is_read(tmp_path):
+    """``link_config={"max_gap_h": 24}`` is read as LinkConfig.from_dict reads it; a misspelt
+    field or another type is refused before any scene is read or detected, not after."""
+    from dwelltime.schema import empty_frame
+
+    detections = empty_frame(DETECTION_COLUMNS, "EPSG:32651")
+    coverage = empty_frame(COVERAGE_COLUMNS, "EPSG:32651")
+    assert pipeline.estimate_stays(detections, coverage, {"max_gap_h": 24}).empty
+    with pytest.raises(ValueError, match=r"unknown LinkConfig keys \['max_gapp_h'\]"):
+        pipeline.run(tmp_path / "not read", "ZKPY", link_config={"max_gapp_h": 24})
+    with pytest.raises(TypeError, match="give a LinkConfig or a mapping of its fields, not 24"):
+        pipeline.run(tmp_path / "not read", "ZKPY", link_config=24)
 
 
 @pytest.fixture

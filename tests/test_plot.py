@@ -297,6 +297,17 @@ def test_scene_without_aprons_says_so(scene_frames):
     assert "no aprons" in _texts(plot_scene(scenes.iloc[0], aprons.iloc[:0]))
 
 
+@pytest.mark.parametrize(
+    "pick",
+    [lambda f: "a", lambda f: f.iloc[:1], lambda f: f.set_index("scene_id").loc["a"]],
+    ids=["scene id", "one-row frame", "row without scene_id"],
+)
+def test_a_scene_that_is_no_row_says_what_to_give(scene_frames, pick):
+    scenes, aprons, _, _ = scene_frames
+    with pytest.raises(TypeError, match=r"^scene: give a row of RunResult.scenes with its"):
+        plot_scene(pick(scenes), aprons)
+
+
 def test_chips_one_per_detection_with_type_size_score(scene_frames, tmp_path):
     scenes, _, _, dets = scene_frames
     fig = plot_chips(dets.sort_values("score", ascending=False), scenes, max_chips=2)

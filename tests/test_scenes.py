@@ -342,7 +342,9 @@ def test_archives_are_named_not_silently_passed_over(tmp_path, write_raster, cap
 
 def test_a_scene_without_time_only_when_none_is_required(tmp_path, write_raster):
     image = write_raster(tmp_path / "undated.tif")
-    with pytest.raises(SceneError, match="no acquisition time"):
+    with pytest.raises(
+        SceneError, match=r"no acquisition time .*give it with --times CSV \(times= in Python\)$"
+    ):
         read_scene(image)
     scene = read_scene(image, require_time=False)  # what detection alone asks
     assert pd.isna(scene.acquired) and scene.time_source == "none"
@@ -730,7 +732,10 @@ def test_unused_user_times_are_warned(tmp_path, write_raster, caplog):
     write_raster(tmp_path / "x_20230731T023512.tif")
     with caplog.at_level(logging.WARNING):
         scan(tmp_path, times={"other": T0, "x_20230731T023512": T0, "nosuch": T0})
-    assert "--times names 2 file(s) not found among the images: nosuch, other" in caplog.text
+    assert (
+        "--times (times= in Python) names 2 file(s) not found among the images: nosuch, other"
+        in caplog.text
+    )
 
 
 @pytest.mark.parametrize("as_text", [True, False])
@@ -811,4 +816,34 @@ def test_a_tifftag_time_the_file_name_cannot_confirm_is_warned(tmp_path, write_r
     assert (scene.time_source, scene.acquired) == ("gdal_tag", pd.Timestamp("2023-08-04T09:00Z"))
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.startswith(f"{image}: acquisition time 2023-08-04T09:00:00Z from TIFFTAG_DATE")
-    assert "saved" in message and "--times" in message
+    assert "saved" in message and "--times CSV (times= in Python)" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("2023-07-31", "has no time of day"),
+        (datetime(2023, 7, 31).date(), "has no time of day"),
+        ("31/07/2023 02:35", "not an ISO 8601 date and time"),
+    ],
+)
+def test_a_times_mapping_is_checked_as_the_csv_is(tmp_path, write_raster, value, problem):
+    """A date alone is refused (midnight would bias the dwell), not read as 00:00 UTC, and a
+    value that is no ISO date-time is refused naming its key, before any image is read."""
+    write_raster(tmp_path / "x.tif")
+    with pytest.raises(TimesError, match=rf"^times\['x'\]: .*{problem}"):
+        scan(tmp_path, times={"x": value})
+
+
+def test_a_times_mapping_may_be_keyed_by_path(tmp_path, write_raster):
+    image = write_raster(tmp_path / "x.tif")
+    (scene,) = scan(tmp_path, times={image: datetime(2023, 7, 31, 2, 35, 12)}).scenes
+    assert (scene.time_source, scene.acquired) == ("user", T0)
+
+
+def test_a_scan_shows_as_its_counts_not_every_scene(tmp_path, write_raster):
+    write_raster(tmp_path / "x_20230731T023512.tif")
+    (tmp_path / "broken.tif").write_bytes(b"not a tiff")
+    assert repr(scan(tmp_path)) == (
+        "<ScanResult 1 scenes, 1 unusable file(s), 0 picture(s) without georeference>"
+    )

@@ -134,6 +134,7 @@ def test_tiles_cover_the_apron_on_the_model_grid(tmp_path, write_raster, airport
         ]
     )
     assert union.covers(apron)
+    assert "array(" not in repr(tiles[0]) and len(repr(tiles[0])) < 300  # a notebook shows it
 
 
 def test_nodata_is_invalid_and_black(tmp_path, write_raster, airport, aprons):
@@ -298,6 +299,20 @@ def test_coverage_columns_and_fractions(tmp_path, write_raster, airport, aprons)
     straddling = shapely.box(X0 + 280, Y0 - 350, X0 + 330, Y0 - 300)  # 40 % in the nodata
     assert is_visible(coverage, "half", straddling, min_fraction=0.5)
     assert not is_visible(coverage, "half", straddling)
+
+
+def test_aprons_in_degrees_are_reprojected_not_read_as_metres(
+    tmp_path, write_raster, airport, aprons
+):
+    """Aprons as geopandas.read_file gives a GeoJSON (EPSG:4326) tile and cover as in UTM."""
+    scene = _scene(write_raster, tmp_path / "s.tif")
+    in_degrees = aprons.to_crs("EPSG:4326")
+    assert len(list(iter_tiles(scene, airport, in_degrees, SPEC))) == 36
+    coverage = scene_coverage(scene, airport, in_degrees)
+    assert coverage.crs == "EPSG:32651"
+    assert coverage["visible_fraction"].tolist() == pytest.approx([1.0], abs=0.01)
+    with pytest.raises(ValueError, match="aprons have no CRS; set it"):
+        scene_coverage(scene, airport, aprons.set_crs(None, allow_override=True))
 
 
 def test_empty_aprons(tmp_path, write_raster, airport):

@@ -56,8 +56,14 @@ def _registry(key: str) -> dict[str, dict]:
 def lookup_airport(code: str) -> Airport:
     """The airport with this ICAO (``ZKPY``) or IATA (``FNJ``) code, any case.
 
-    UnknownAirportError, listing close codes and names, when the registry does not know it.
+    UnknownAirportError, listing close codes and names, when the registry does not know it
+    (or when ``code`` is no text: None, a number).
     """
+    if not isinstance(code, str):
+        raise UnknownAirportError(
+            f"airport code {code!r} is not text; give a 4-letter ICAO (ZKPY) or 3-letter IATA "
+            "(FNJ) code"
+        )
     key = code.strip().upper()
     row = _registry_row(key)
     if row is None:

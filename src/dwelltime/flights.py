@@ -126,6 +126,33 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     return frame
 
 
+def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame | None:
+    """Movements as :data:`FLIGHT_COLUMNS`: a CSV path read by :func:`read_flights`, or a
+    frame, as :func:`read_flights` returns it or made elsewhere with columns ``time``,
+    ``airport``, ``event`` and ``type``: its times in UTC (datetimes or ISO 8601 text; no zone
+    means UTC, as in the CSV), ``row`` 1, 2… and ``registration`` "" where it has none.
+    :class:`FlightsError` naming a missing column or a time that cannot be read."""
+    flights = read_if_path(flights, read_flights)
+    if flights is None:
+        return None
+    missing = [c for c in ("time", "airport", "event", "type") if c not in flights.columns]
+    if missing:
+        raise FlightsError(
+            f"flights: the frame lacks column(s) {', '.join(missing)}; give the frame "
+            "read_flights reads, or the CSV's path"
+        )
+    try:
+        times = pd.to_datetime(flights["time"], utc=True)
+    except (ValueError, TypeError) as exc:
+        raise FlightsError(f"flights: a time cannot be read ({exc})") from None
+    out = flights.assign(
+        time=times,
+        row=flights["row"] if "row" in flights else np.arange(1, len(flights) + 1),
+        registration=flights["registration"] if "registration" in flights else "",
+    )
+    return out[list(FLIGHT_COLUMNS)]
+
+
 def warn_if_not_at(flights: pd.DataFrame, airport: Airport) -> None:
     """One warning when no movement of ``flights`` (:data:`FLIGHT_COLUMNS`) is at ``airport``,
     so that the log can tighten none of its stays: it names the file and the airports the
@@ -198,7 +225,7 @@ def tighten_with_flights(
     docstring. ``priors``: the dwell estimate's prior per airport
     (:func:`dwelltime.linking.dwell_priors`, as linking used; the log-uniform prior where none
     is given). Returns a new frame."""
-    flights = read_if_path(flights, read_flights)
+    flights = as_flights(flights)
     out = stays.copy()
     if out.empty or flights.empty:
         return out

@@ -56,7 +56,12 @@ log = logging.getLogger(__name__)
 
 
 def check_formats(formats: Sequence[str]) -> None:
-    """Raise ValueError naming the formats of ``formats`` that are not in :data:`FORMATS`."""
+    """Raise ValueError naming the formats of ``formats`` that are not in :data:`FORMATS`, or
+    saying that one name alone (``"csv"``, read as "c", "s", "v") is no sequence of them."""
+    if isinstance(formats, str):
+        raise ValueError(
+            f"formats must be a sequence of names such as ({formats!r},), not a string"
+        )
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValueError(f"unknown output formats {unknown}; choose from {list(FORMATS)}")

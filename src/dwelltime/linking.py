@@ -109,7 +109,13 @@ from dwelltime.dwell import (
     stay_windows,
     stays_prior,
 )
-from dwelltime.schema import STAY_COLUMNS, UTC_TIMESTAMP
+from dwelltime.schema import (
+    COVERAGE_COLUMNS,
+    DETECTION_COLUMNS,
+    STAY_COLUMNS,
+    UTC_TIMESTAMP,
+    require_columns,
+)
 
 #: Extra stay columns made here (besides ``STAY_COLUMNS``).
 STAY_EXTRA_COLUMNS: tuple[str, ...] = (
@@ -245,6 +251,19 @@ class LinkConfig:
         if unknown:
             raise ValueError(f"unknown LinkConfig keys {unknown}; valid keys are {sorted(known)}")
         return cls(**values)  # type: ignore[arg-type]
+
+
+def as_link_config(value: LinkConfig | Mapping[str, object] | None) -> LinkConfig:
+    """``value`` as a :class:`LinkConfig`: itself, the defaults for None, or a mapping of its
+    fields (:meth:`LinkConfig.from_dict`: an unknown key is a ValueError naming the valid
+    ones); TypeError for anything else. The API checks it before any detection."""
+    if value is None:
+        return LinkConfig()
+    if isinstance(value, LinkConfig):
+        return value
+    if isinstance(value, Mapping):
+        return LinkConfig.from_dict(value)
+    raise TypeError(f"link rules: give a LinkConfig or a mapping of its fields, not {value!r}")
 
 
 #: ``close_distance_m`` for co-registered scenes, metres: the detector's own centre noise.
@@ -863,12 +882,15 @@ def link_stays(
     """Link detections (``DETECTION_COLUMNS``) into stays (``STAY_COLUMNS`` plus
     ``STAY_EXTRA_COLUMNS``), per airport, with dwell bounds in hours.
 
-    Both frames must be in the same local metric CRS (metres), else ``ValueError``.
+    Both frames must be GeoDataFrames with their contract columns, in the same local metric
+    CRS (metres), else ``ValueError``.
     ``coverage`` holds one row per scene × apron whose geometry is the visible part of the
     apron. Stays are sorted by airport,
     first sighting and position; ``stay_id`` is ``<airport>-<nnnn>``. ``progress(done, total)``
     is called once per scene of each airport.
     """
+    require_columns(detections, DETECTION_COLUMNS, "detections")
+    require_columns(coverage, COVERAGE_COLUMNS, "coverage")
     crs = detections.crs if detections.crs is not None else coverage.crs
     if detections.crs is not None and coverage.crs is not None and detections.crs != coverage.crs:
         raise ValueError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,13 +20,19 @@ import shapely
 
 from dwelltime.airports import Airport, load_aprons, lookup_airport
 from dwelltime.errors import SceneError, error_text
-from dwelltime.flights import read_flights, tighten_with_flights, warn_if_not_at
-from dwelltime.io import file_record, read_if_path
-from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
+from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
+from dwelltime.io import file_record
+from dwelltime.linking import (
+    LinkConfig,
+    as_link_config,
+    dwell_priors,
+    for_coregistered,
+    link_stays,
+)
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
-from dwelltime.timesources import read_times_csv
+from dwelltime.timesources import user_times
 
 if TYPE_CHECKING:
     from dwelltime.detector import Detector
@@ -82,6 +88,33 @@ class RunResult:
         notebook shows for ``result``)."""
         return f"<RunResult {self.summary()}>"
 
+    def relink(
+        self,
+        *,
+        flights: pd.DataFrame | str | os.PathLike | None = None,
+        type_filter: str | None = None,
+        **changes: object,
+    ) -> RunResult:
+        """This result linked again by other rules, without detecting again: the same scenes,
+        coverage and detections, new stays. ``changes``: :class:`LinkConfig` fields applied to
+        :attr:`link_config` (``max_gap_h=24``, ``min_score_single=0.5``; an unknown one is a
+        ValueError naming the valid ones), so co-registration's ``close_distance_m`` is kept
+        unless changed. ``flights`` and ``type_filter`` as :func:`run` takes them; they are
+        not carried over from this result. The provenance records the new rules."""
+        config = LinkConfig.from_dict({**asdict(self.link_config), **changes})
+        log_frame = as_flights(flights)
+        if log_frame is not None:
+            warn_if_not_at(log_frame, self.airport)
+        stays = estimate_stays(
+            self.detections, self.coverage, config, flights=log_frame, type_filter=type_filter
+        )
+        record = dict(self.provenance)
+        if record:
+            kind = canonical_type(type_filter)
+            record.update(link_provenance(config, flights=log_frame is not None, type_filter=kind))
+            record["inputs"] = {**dict(record.get("inputs") or {}), "flights": file_record(flights)}
+        return replace(self, stays=stays, link_config=config, provenance=record)
+
 
 def run(
     folder: Path | str,
@@ -90,7 +123,7 @@ def run(
     aprons: Path | str | None = None,
     type_filter: str | None = None,
     detector: Detector | None = None,
-    link_config: LinkConfig | None = None,
+    link_config: LinkConfig | Mapping[str, object] | None = None,
     tile_size_px: int = 512,
     batch_size: int = 8,
     coregister: bool = True,
@@ -109,29 +142,31 @@ def run(
             ``IL62``, and a type the catalog does not know raises
             :class:`~dwelltime.errors.UnknownTypeError` before any detection.
         detector: a loaded :class:`dwelltime.detector.Detector`; default the shipped model.
-        link_config: association rules; default :class:`LinkConfig()`.
+        link_config: association rules, or a mapping of their fields (``{"max_gap_h": 24}``),
+            checked before any detection; default :class:`LinkConfig()`.
         tile_size_px: tile edge in pixels at the detector's GSD.
         batch_size: tiles per forward pass.
         coregister: align the scenes before linking (:mod:`dwelltime.coregister`); the offsets
             are the scenes layer's ``shift_x_m``, ``shift_y_m``, ``coreg_peak``,
             ``coreg_status`` columns.
         flights: movements that tighten the dwell bounds
-            (:func:`dwelltime.flights.tighten_with_flights`): a flight-tracking CSV, or the
-            frame :func:`dwelltime.flights.read_flights` reads from one. Read before anything
-            else, so a bad file stops the run at once.
+            (:func:`dwelltime.flights.tighten_with_flights`): a flight-tracking CSV, or a
+            frame of its columns (:func:`dwelltime.flights.as_flights`: times without a zone
+            are UTC). Read before anything else, so a bad file stops the run at once.
         times: acquisition times that win over those found in the files: a CSV as
             ``--times`` takes it (:func:`dwelltime.timesources.read_times_csv`), or a mapping
-            as :func:`dwelltime.scenes.scan` takes it. Read before anything else.
+            as :func:`dwelltime.scenes.scan` takes it. Read and checked before anything else
+            (:func:`dwelltime.timesources.user_times`).
         progress: optional callback ``progress(stage, done, total)``.
     """
     from dwelltime.detector import load_detector
-    from dwelltime.synth.catalog import designator
 
     site = lookup_airport(airport)
-    type_filter = designator(type_filter) if type_filter else None  # before any detection
+    type_filter = canonical_type(type_filter)  # before any detection
+    link_config = as_link_config(link_config)
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
-    flights = read_if_path(flights, read_flights)
-    times = read_if_path(times, read_times_csv)
+    flights = as_flights(flights)
+    times = user_times(times)
     if flights is not None:
         warn_if_not_at(flights, site)
     apron_frame = load_aprons(site, Path(aprons) if aprons else None)
@@ -255,7 +290,7 @@ def link_scenes(
     coverage: gpd.GeoDataFrame,
     detections: gpd.GeoDataFrame,
     *,
-    link_config: LinkConfig | None = None,
+    link_config: LinkConfig | Mapping[str, object] | None = None,
     coregister: bool = True,
     flights: pd.DataFrame | str | os.PathLike | None = None,
     type_filter: str | None = None,
@@ -265,11 +300,11 @@ def link_scenes(
     :func:`run` after detection, shared with the batch job). Only scenes with coverage rows
     (those processed without error) enter the scenes table and co-registration. ``flights``:
     as :func:`run` takes it."""
-    flights = read_if_path(flights, read_flights)
+    flights = as_flights(flights)
     processed = set(coverage["scene_id"].astype(str))
     done = [s for s in scenes if s.scene_id in processed]
     scene_frame = scenes_frame(done)
-    config = link_config or LinkConfig()
+    config = as_link_config(link_config)
     if coregister:
         from dwelltime.coregister import apply_offsets, coregister_scenes
 
@@ -299,16 +334,21 @@ def link_scenes(
 def estimate_stays(
     detections: gpd.GeoDataFrame,
     coverage: gpd.GeoDataFrame,
-    config: LinkConfig,
+    config: LinkConfig | Mapping[str, object],
     *,
     flights: pd.DataFrame | None = None,
     type_filter: str | None = None,
     progress: Progress | None = None,
 ) -> gpd.GeoDataFrame:
     """Stays linked from ``detections`` and ``coverage`` (the airport's metric CRS) by
-    ``config``, their bounds tightened by ``flights`` and kept to the stays of ICAO type
-    ``type_filter`` (a warning names the types there were when none is): the linking that
-    `run`, `link` and the batch job share."""
+    ``config`` (a :class:`LinkConfig` or a mapping of its fields), their bounds tightened by
+    ``flights`` and kept to the stays of ICAO type ``type_filter`` (read as :func:`run` reads
+    it: ``Il-62`` is IL62, a type the catalog does not know raises
+    :class:`~dwelltime.errors.UnknownTypeError` before linking; a warning names the types
+    there were when no stay is of it): the linking that `run`, `link`, the batch job and
+    :meth:`RunResult.relink` share."""
+    type_filter = canonical_type(type_filter)
+    config = as_link_config(config)
     stays = link_stays(detections, coverage, config, progress=_stage(progress, "link"))
     if flights is not None:
         stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
@@ -321,6 +361,14 @@ def estimate_stays(
         airports = ", ".join(sorted(set(stays["airport"].astype(str))))
         log.warning("%s: %s", airports, no_stays_of_type(stays, type_filter))
     return kept
+
+
+def canonical_type(type_filter: str | None) -> str | None:
+    """``type_filter`` as the catalog's designator (``Il-62`` → ``IL62``), None for none;
+    :class:`~dwelltime.errors.UnknownTypeError` naming close matches for a type it lacks."""
+    from dwelltime.synth.catalog import designator
+
+    return designator(type_filter) if type_filter else None
 
 
 def process_scene(

@@ -124,8 +124,19 @@ def _colors(colors: Mapping[str, str] | None, detections: pd.DataFrame) -> dict[
 
 
 def _field(row: Any, name: str) -> Any:
-    """A scene attribute from a :class:`~dwelltime.scenes.Scene` or a scenes-frame row."""
-    return row[name] if isinstance(row, (pd.Series, Mapping)) else getattr(row, name)
+    """A scene attribute from a :class:`~dwelltime.scenes.Scene` or a scenes-frame row;
+    TypeError saying what to give for anything else (a scene id, a one-row frame, a row
+    whose ``scene_id`` became the index)."""
+    if isinstance(row, (pd.Series, Mapping)):
+        if name in row:
+            return row[name]
+    elif not isinstance(row, (str, pd.DataFrame)) and hasattr(row, name):
+        return getattr(row, name)
+    raise TypeError(
+        f"scene: give a row of RunResult.scenes with its {name!r} column (result.scenes.iloc[i], "
+        f"or result.scenes.set_index('scene_id', drop=False).loc[id]) or a Scene, "
+        f"not this {type(row).__name__}"
+    )
 
 
 def _polygon_path(geom: shapely.Geometry) -> Any:

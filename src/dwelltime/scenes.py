@@ -58,6 +58,7 @@ from dwelltime.timesources import (
     read_times_csv,
     stac_item,
     stac_items,
+    user_times,
 )
 
 __all__ = [
@@ -101,13 +102,22 @@ class Scene:
     rgb_bands: tuple[int, int, int] | None = None
 
 
-@dataclass
+@dataclass(repr=False)
 class ScanResult:
-    """Scenes that could be read and one error (file + reason) per file that could not."""
+    """Scenes that could be read and one error (file + reason) per file that could not;
+    :func:`scenes_frame` makes the scenes a table."""
 
     scenes: list[Scene] = field(default_factory=list)
     errors: list[SceneError] = field(default_factory=list)
     pictures: list[Path] = field(default_factory=list)  # PNG/JPEG without georeference
+
+    def __repr__(self) -> str:
+        """The counts (``<ScanResult 10 scenes, 1 unusable file(s), 0 picture(s) without
+        georeference>``), not every scene in full: what a notebook shows for ``scan(folder)``."""
+        return (
+            f"<ScanResult {len(self.scenes)} scenes, {len(self.errors)} unusable file(s), "
+            f"{len(self.pictures)} picture(s) without georeference>"
+        )
 
 
 def scan(
@@ -125,10 +135,12 @@ def scan(
             absolute path, path relative to ``folder`` (to the JSON file's folder), file name
             or stem; or a CSV of them as ``--times`` takes it
             (:func:`dwelltime.timesources.read_times_csv`). They win over every other source.
+            Checked before any image is read (:func:`dwelltime.timesources.user_times`): a
+            value that is no time, or a date without a time of day, raises ``TimesError``.
         progress: called as ``progress(done, total)`` after each file.
     """
     folder = Path(folder)
-    times = read_if_path(times, read_times_csv)
+    times = user_times(times)
     if is_item_file(folder):
         base, (sources, stac_index, result) = folder.parent, _item_sources(folder)
     elif folder.is_dir():
@@ -538,7 +550,7 @@ def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path
     unused = sorted(k for k in times if k not in known)
     if unused:
         log.warning(
-            "--times names %d file(s) not found among the images: %s",
+            "--times (times= in Python) names %d file(s) not found among the images: %s",
             len(unused),
             few(unused, 5),
         )

@@ -123,3 +123,22 @@ def empty_frame(columns: tuple[str, ...], crs: object) -> gpd.GeoDataFrame:
         if c != "geometry"
     }
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+def require_columns(frame: object, columns: tuple[str, ...], name: str) -> None:
+    """Raise ValueError when ``frame`` (called ``name`` in the message) is no GeoDataFrame or
+    lacks one of the contract ``columns``: a frame from elsewhere (``pandas.read_csv``, another
+    tool) is named with what it misses rather than failing deep inside a stage."""
+    import geopandas as gpd
+
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise ValueError(
+            f"{name} must be a GeoDataFrame, not {type(frame).__name__}; "
+            "dwelltime.io.read_layer reads a saved layer back as one"
+        )
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} lack the column(s) {', '.join(missing)} that dwelltime.schema requires; "
+            "dwelltime.io.read_layer reads a saved layer back with them"
+        )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -73,7 +73,7 @@ class TileSpec:
 
 @dataclass(frozen=True, eq=False)
 class Tile:
-    """One tile of one scene, ready for the detector."""
+    """One tile of one scene, ready for the detector; its repr leaves out the pixel arrays."""
 
     scene_id: str
     airport: str  # ICAO
@@ -81,8 +81,9 @@ class Tile:
     index: int  # 0-based, per scene × airport
     crs: str  # local metric CRS (airport.crs)
     transform: Affine  # (col, row) pixel -> (x, y) metres; north-up, pixel = spec.gsd_m
-    image: np.ndarray  # (3, size_px, size_px) uint8 RGB, stretched per scene; 0 where invalid
-    valid: np.ndarray  # (size_px, size_px) bool: has data and not cloud
+    # (3, size_px, size_px) uint8 RGB, stretched per scene; 0 where invalid
+    image: np.ndarray = field(repr=False)
+    valid: np.ndarray = field(repr=False)  # (size_px, size_px) bool: has data and not cloud
 
 
 def tile_windows(bounds: Bounds, spec: TileSpec) -> list[Bounds]:
@@ -117,9 +118,12 @@ def iter_tiles(
     Only windows that intersect an apron within the scene footprint are read; windows with no
     valid pixel (all nodata or cloud) are skipped. Images are RGB uint8 (see
     :func:`dwelltime.regrid.rgb_bands`); non-uint8 scenes get one linear stretch per scene.
+    Aprons in another CRS (a GeoJSON read in EPSG:4326) are reprojected to ``airport.crs``;
+    aprons without one are a ValueError.
     """
     import rasterio
 
+    aprons = in_airport_crs(aprons, airport)
     region = _seen_aprons(scene, airport, aprons)
     if region.is_empty:
         return
@@ -155,9 +159,11 @@ def iter_tiles(
 def scene_coverage(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """One row per apron (:data:`COVERAGE_COLUMNS`, ``airport.crs``): the part of the apron
     the scene saw (data present and not cloud, on a ``COVERAGE_GSD_M`` grid) as ``geometry``
-    and its share of the apron area as ``visible_fraction``."""
+    and its share of the apron area as ``visible_fraction``. ``aprons``: as
+    :func:`iter_tiles` takes them."""
     if aprons.empty:
         return empty_frame(COVERAGE_COLUMNS, airport.crs)
+    aprons = in_airport_crs(aprons, airport)
     visible = visible_area(scene, airport, aprons)
     seen = aprons.geometry.intersection(visible)
     area = aprons.geometry.area.to_numpy()
@@ -200,6 +206,18 @@ def is_visible(
     the same question in bulk through :class:`dwelltime.linking.Visibility`, which this uses."""
     rows = coverage[coverage["scene_id"] == scene_id]
     return bool(Visibility(rows, min_fraction=min_fraction).covers(scene_id, [footprint])[0])
+
+
+def in_airport_crs(aprons: gpd.GeoDataFrame, airport: Airport) -> gpd.GeoDataFrame:
+    """``aprons`` in ``airport.crs`` (metres), reprojected when in another CRS, so that
+    polygons in degrees are not read as metres (nothing seen, silently); ValueError for
+    aprons without a CRS."""
+    if aprons.crs is None:
+        raise ValueError(
+            f"aprons have no CRS; set it (aprons.set_crs(...)) or read them with "
+            f"dwelltime.airports.load_aprons, which puts them in {airport.crs}"
+        )
+    return aprons if aprons.crs == airport.crs else aprons.to_crs(airport.crs)
 
 
 def _seen_aprons(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> shapely.Geometry:

@@ -33,11 +33,12 @@ import functools
 import json
 import logging
 import math
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -88,6 +89,8 @@ ISO_DATETIME = re.compile(
     r"|\d{8}T\d{4}(\d{2}(\.\d+)?)?(Z|[+-]\d{2}(\d{2})?)?",
     re.IGNORECASE,
 )
+#: How a message names the way to give acquisition times, to CLI and Python users alike.
+TIMES_HINT = "--times CSV (times= in Python)"
 #: An ISO 8601 date alone (``2023-08-02``, ``20230802``): no time of day.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
 
@@ -188,11 +191,46 @@ def _iso_time(text: str) -> pd.Timestamp:
     return to_utc(text)
 
 
+def user_times(
+    times: Mapping[str, object] | str | os.PathLike | None,
+) -> dict[str, pd.Timestamp] | None:
+    """User times (``scan(times=...)``) checked before any image is read, as UTC timestamps
+    by key (keys as text, so a ``Path`` key works): a CSV path is read by
+    :func:`read_times_csv`; a mapping's values are datetimes (no zone: UTC) or ISO 8601
+    date-time strings. :class:`TimesError` naming the key when a value is no time or a date
+    without a time of day, as the CSV refuses them."""
+    if times is None:
+        return None
+    if isinstance(times, (str, os.PathLike)):
+        return read_times_csv(times)
+    checked = {}
+    for key, value in times.items():
+        try:
+            checked[str(key)] = _user_value(value)
+        except ValueError as e:
+            raise TimesError(f"times[{str(key)!r}]: {e}") from None
+    return checked
+
+
+def _user_value(value: object) -> pd.Timestamp:
+    """One user time in UTC: an ISO 8601 date-time string (:func:`_iso_time`) or a datetime;
+    ValueError for a date alone (``datetime.date``, ``"2023-08-02"``) or anything else."""
+    if isinstance(value, str):
+        return _iso_time(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        raise ValueError(
+            f"{value!r} has no time of day; midnight would bias dwell times by up to a day, "
+            "so give a datetime"
+        )
+    return to_utc(value)
+
+
 def user_time(image: Path, folder: Path, times: Mapping[str, object]) -> pd.Timestamp | None:
-    """The user's time for ``image``: keyed by absolute path, relative path, name or stem."""
+    """The user's time for ``image``: keyed by absolute path, relative path, name or stem;
+    ValueError for a value :func:`user_times` refuses."""
     for key in user_keys(image, folder):
         if key in times:
-            return to_utc(times[key])
+            return _user_value(times[key])
     return None
 
 
@@ -413,9 +451,10 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
         log.warning(
             "%s: acquisition time %s from TIFFTAG_DATETIME alone, which TIFF writers often set "
             "to the time the file was saved; if it is not when the image was taken, give the "
-            "time with --times CSV",
+            "time with %s",
             image,
             f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
+            TIMES_HINT,
         )
         return
     if abs(named.acquired - tag_time) <= TIFFTAG_NAME_TOLERANCE:
@@ -423,11 +462,12 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
     log.warning(
         "%s: TIFFTAG_DATETIME %s differs from the file name's %s by %.1f h; using "
         "TIFFTAG_DATETIME (GDAL tags rank above the file name), though TIFF writers often "
-        "set it to the time the file was saved: give the acquisition time with --times CSV",
+        "set it to the time the file was saved: give the acquisition time with %s",
         image,
         f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
         f"{named.acquired:%Y-%m-%dT%H:%M:%SZ}",
         abs(named.acquired - tag_time) / pd.Timedelta(hours=1),
+        TIMES_HINT,
     )
 
 
@@ -464,7 +504,7 @@ def filename_time(image: Path) -> TimeInfo | None:
     if date_only:
         raise NoTimeError(
             f"file name holds a date ({date_only}) but no time of day; midnight would bias "
-            "dwell times by up to a day, so give the time with --times CSV (path,acquired)"
+            f"dwell times by up to a day, so give the time with {TIMES_HINT} (path,acquired)"
         )
     return None
 
@@ -567,5 +607,5 @@ def acquisition_time(
     raise NoTimeError(
         "no acquisition time (no STAC/Planet/Maxar/DIMAP sidecar, no ACQUISITIONDATETIME, "
         "NITF_IDATIM or TIFFTAG_DATETIME tag, no date-time in the file name); give it with "
-        "--times CSV"
+        f"{TIMES_HINT}"
     )
