@@ -282,3 +282,23 @@ def test_a_log_of_another_period_is_warned(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
         tighten_with_flights(stays, read_flights(path))
     assert not caplog.records
+
+
+def test_day_month_dates_are_read_in_the_order_the_file_shows(tmp_path, caplog):
+    """``31/07/2023`` shows the day comes first, so ``02/08/2023`` is 2 August, not 8
+    February; a file whose dates never show the order skips them with a warning."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type\n31/07/2023 14:05,ZKPY,arr,IL62\n02/08/2023 03:10,ZKPY,dep,IL62\n"
+    )
+    assert read_flights(path)["time"].tolist() == [t("2023-07-31 14:05"), t("2023-08-02 03:10")]
+    path.write_text(
+        "time,airport,event,type\n7/31/2023 2:05 PM,ZKPY,arr,IL62\n8/2/2023 3:10 AM,ZKPY,dep,IL62\n"
+    )
+    assert read_flights(path)["time"].tolist() == [t("2023-07-31 14:05"), t("2023-08-02 03:10")]
+    path.write_text("time,airport,event,type\n02/08/2023 03:10,ZKPY,dep,IL62\n")
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        assert read_flights(path).empty
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"{path}: row 1 (02/08/2023 03:10,ZKPY,dep,IL62): 02/08/2023")
+    assert "could be day/month or month/day" in message

@@ -4,10 +4,13 @@ A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per mov
 columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows
 are read as ICAO, as in the stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``,
 ``a``/``d`` accepted) and ``type`` (ICAO designator) and/or ``registration``. Times without a
-zone are taken as UTC. Rows are matched to a stay by airport and type (rows without a type,
-and types the aircraft catalog lacks, cannot be matched and are reported once; so is a log
-with no row at the run's airport: :func:`warn_if_not_at`). A row's type matches
-a stay of that type and, when the stay's type is uncertain (``type_prob`` below
+zone are taken as UTC. Dates written day and month as numbers (``31/07/2023 14:05``,
+``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order the file's dates show (a
+number over 12 is the day); a row whose order the file does not show (only ``02/08/2023``:
+2 August or 8 February) is skipped with a warning. Rows are matched to a stay by airport and
+type (rows without a type, and types the aircraft catalog lacks, cannot be matched and are
+reported once; so is a log with no row at the run's airport: :func:`warn_if_not_at`). A row's
+type matches a stay of that type and, when the stay's type is uncertain (``type_prob`` below
 :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a measured size (``length_m``,
 ``wingspan_m``), a stay whose size fits that type at least as well as it fits nothing at all
 (within about 2σ of its published length and span:
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -73,6 +77,10 @@ FLIGHT_COLUMNS: tuple[str, ...] = (
     "registration",  # str, "" when the CSV has none
 )
 
+#: A date written as numbers, day and month in either order, then the year: ``31/07/2023``,
+#: ``7/31/2023``, ``31.07.2023`` (groups ``a`` and ``b``: the first two numbers).
+NUMERIC_DATE = re.compile(r"(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-]\d{4}(?!\d)")
+
 _EVENTS = {"arr": "arr", "arrival": "arr", "a": "arr", "dep": "dep", "departure": "dep", "d": "dep"}
 
 
@@ -101,10 +109,11 @@ def read_flights(path: Path | str) -> pd.DataFrame:
             f"{path}: the flights CSV needs columns time, airport, event (arr/dep) and type "
             f"and/or registration; missing {', '.join(need)}"
         )
+    day_first = _day_first(raw["time"])
     frame = pd.DataFrame(
         {
             "row": np.arange(1, len(raw) + 1),
-            "time": pd.to_datetime(raw["time"].map(_utc_time), utc=True),
+            "time": pd.to_datetime(raw["time"].map(lambda t: _utc_time(t, day_first)), utc=True),
             "airport": _as_icao(raw["airport"].str.strip().str.upper()),
             "event": raw["event"].str.strip().str.lower().map(_EVENTS),
             "type": raw.get("type", pd.Series("", index=raw.index)).str.strip().str.upper(),
@@ -113,10 +122,14 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     )
     bad = frame["time"].isna() | frame["event"].isna()
     for _, r in frame[bad].iterrows():
-        text = ",".join(raw.iloc[int(r["row"]) - 1].tolist())
-        log.warning(
-            "%s: row %d (%s): unreadable time or event (arr/dep); skipped", path, r["row"], text
+        line = raw.iloc[int(r["row"]) - 1]
+        problem = (
+            f"{line['time'].strip()} could be day/month or month/day and the file's other "
+            "dates do not say which; write dates year first (2023-08-02 03:10)"
+            if pd.isna(r["time"]) and _ambiguous(line["time"])
+            else "unreadable time or event (arr/dep)"
         )
+        log.warning("%s: row %d (%s): %s; skipped", path, r["row"], ",".join(line), problem)
     untyped = int((~bad & (frame["type"] == "")).sum())
     if untyped:
         log.warning("%s: %d row(s) without a type cannot be matched to stays", path, untyped)
@@ -176,10 +189,37 @@ def _designators(types: pd.Series, path: Path) -> pd.Series:
     return types.map(read)
 
 
-def _utc_time(text: str) -> pd.Timestamp:
-    """One CSV time as UTC (no zone: UTC); NaT when it cannot be read."""
+def _day_month_order(text: str) -> bool | None:
+    """Whether ``text``'s :data:`NUMERIC_DATE` puts the day first (True), the month (False),
+    or does not say (None: both numbers up to 12, or no such date)."""
+    match = NUMERIC_DATE.search(text)
+    if match is None or max(int(match["a"]), int(match["b"])) <= 12:
+        return None
+    return int(match["a"]) > 12
+
+
+def _ambiguous(text: str) -> bool:
+    """Whether ``text`` holds a :data:`NUMERIC_DATE` whose numbers do not show its order."""
+    return bool(NUMERIC_DATE.search(text)) and _day_month_order(text) is None
+
+
+def _day_first(times: pd.Series) -> bool | None:
+    """The order of day and month in a file's :data:`NUMERIC_DATE` times: True (day first) or
+    False where the dates that show it agree, None where none shows it or they disagree."""
+    orders = {_day_month_order(text) for text in times} - {None}
+    return orders.pop() if len(orders) == 1 else None
+
+
+def _utc_time(text: str, day_first: bool | None = None) -> pd.Timestamp:
+    """One CSV time as UTC (no zone: UTC); NaT when it cannot be read. A
+    :data:`NUMERIC_DATE` is read day first when ``day_first`` is True, month first when False,
+    and is NaT when its own numbers do not show the order and ``day_first`` is None."""
+    if not _ambiguous(text):
+        day_first = _day_month_order(text)
+    elif day_first is None:
+        return pd.NaT
     try:
-        time = pd.Timestamp(text.strip())
+        time = pd.to_datetime(text.strip(), dayfirst=bool(day_first))
     except ValueError:
         return pd.NaT
     if pd.isna(time):
