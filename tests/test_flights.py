@@ -302,3 +302,26 @@ def test_day_month_dates_are_read_in_the_order_the_file_shows(tmp_path, caplog):
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.startswith(f"{path}: row 1 (02/08/2023 03:10,ZKPY,dep,IL62): 02/08/2023")
     assert "could be day/month or month/day" in message
+
+
+def test_a_repeated_row_counts_once(tmp_path, caplog):
+    """A log exported twice holds each arrival twice: still one arrival, so the estimate takes
+    its time (not a window between two candidates), and the repeat is named."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type,registration\n"
+        "2023-07-30T20:00:00Z,ZKPY,arr,IL62,P-885\n"
+        "2023-08-02T10:00:00Z,ZKPY,dep,IL62,P-885\n"
+        "2023-07-30T20:00:00Z,ZKPY,arr,Il-62,P-885\n"  # the first row again
+        "2023-07-30T20:00:00Z,ZKPY,arr,IL62,P-618\n"  # another aircraft: kept
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights["row"].tolist() == [1, 2, 4]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: 1 row(s) repeat an earlier row's time, airport, event, type and registration "
+        "(rows 3); each movement counts once"
+    ]
+    p885 = flights[flights["registration"] == "P-885"]
+    out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), p885)
+    assert out.iloc[0]["dwell_est_h"] == pytest.approx(62.0)

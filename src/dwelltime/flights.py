@@ -7,7 +7,8 @@ are read as ICAO, as in the stays), ``event`` (``arr``/``dep``; ``arrival``/``de
 zone are taken as UTC. Dates written day and month as numbers (``31/07/2023 14:05``,
 ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order the file's dates show (a
 number over 12 is the day); a row whose order the file does not show (only ``02/08/2023``:
-2 August or 8 February) is skipped with a warning. Rows are matched to a stay by airport and
+2 August or 8 February) is skipped with a warning. A row that repeats an earlier one (same
+time, airport, event, type and registration) counts once. Rows are matched to a stay by airport and
 type (rows without a type, and types the aircraft catalog lacks, cannot be matched and are
 reported once; so is a log with no row at the run's airport: :func:`warn_if_not_at`). A row's
 type matches a stay of that type and, when the stay's type is uncertain (``type_prob`` below
@@ -135,6 +136,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         log.warning("%s: %d row(s) without a type cannot be matched to stays", path, untyped)
     frame = frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
     frame["type"] = _designators(frame["type"], path)
+    frame = _drop_repeats(frame, path)
     frame.attrs["path"] = str(path)
     return frame
 
@@ -208,6 +210,22 @@ def _day_first(times: pd.Series) -> bool | None:
     False where the dates that show it agree, None where none shows it or they disagree."""
     orders = {_day_month_order(text) for text in times} - {None}
     return orders.pop() if len(orders) == 1 else None
+
+
+def _drop_repeats(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``frame`` without the rows that repeat an earlier row's movement (same time, airport,
+    event, type and registration: a log exported twice, or merged from two trackers), named
+    in one warning; a repeated arrival would otherwise count as a second candidate."""
+    repeat = frame.duplicated(subset=list(FLIGHT_COLUMNS[1:]))
+    if repeat.any():
+        log.warning(
+            "%s: %d row(s) repeat an earlier row's time, airport, event, type and registration "
+            "(rows %s); each movement counts once",
+            path,
+            int(repeat.sum()),
+            few([str(row) for row in frame.loc[repeat, "row"]], 5),
+        )
+    return frame[~repeat].reset_index(drop=True)
 
 
 def _utc_time(text: str, day_first: bool | None = None) -> pd.Timestamp:
