@@ -325,3 +325,27 @@ def test_a_repeated_row_counts_once(tmp_path, caplog):
     p885 = flights[flights["registration"] == "P-885"]
     out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), p885)
     assert out.iloc[0]["dwell_est_h"] == pytest.approx(62.0)
+
+
+def test_excel_separators_and_a_row_with_extra_fields(tmp_path, caplog):
+    """Excel where ``,`` is the decimal mark writes ``;`` (with a BOM and CRLF); a row with
+    more fields than the header is skipped in one warning and the other rows still count."""
+    path = tmp_path / "f.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbftime;airport;event;type\r\n"
+        b"2023-07-30T20:00:00Z;ZKPY;arr;IL62\r\n"
+        b";;;\r\n"  # a blank row: counted, not warned
+        b"2023-08-02T10:00:00Z;ZKPY;dep;IL62;P-885;late\r\n"
+        b"2023-08-02T11:00:00Z;ZKPY;dep;IL62;\r\n"  # an empty extra field: fine
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights["row"].tolist() == [1, 4]
+    assert flights["time"].tolist() == [t("2023-07-30 20:00"), t("2023-08-02 11:00")]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: row 3 (2023-08-02T10:00:00Z;ZKPY;dep;IL62;P-885;late): 6 fields where the "
+        "header has 4; skipped"
+    ]
+    path.write_text("")
+    with pytest.raises(FlightsError, match="the flights CSV is empty"):
+        read_flights(path)

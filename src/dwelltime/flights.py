@@ -39,6 +39,7 @@ span (another period) is named in one warning.
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import re
@@ -46,7 +47,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from dwelltime.airports import Airport, icao_code
@@ -59,7 +59,7 @@ from dwelltime.dwell import (
     stay_windows,
 )
 from dwelltime.errors import DwelltimeError
-from dwelltime.io import read_if_path
+from dwelltime.io import csv_separator, read_if_path
 from dwelltime.tables import few
 
 log = logging.getLogger(__name__)
@@ -93,16 +93,14 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     """The movements of a flight-tracking CSV as :data:`FLIGHT_COLUMNS`; ``attrs["path"]``
     names the file (for messages).
 
-    Raises :class:`FlightsError` when the file cannot be read or lacks ``time``, ``airport``,
-    ``event`` or both ``type`` and ``registration``. A row whose time or event cannot be read
-    is skipped with one warning naming the file and the row.
+    Raises :class:`FlightsError` when the file cannot be read, is empty or lacks ``time``,
+    ``airport``, ``event`` or both ``type`` and ``registration``. Fields are separated by
+    ``,``, ``;`` or tab (:func:`dwelltime.io.csv_separator`). A row whose time or event cannot
+    be read, or with more fields than the header, is skipped with one warning naming the file
+    and the row; the other rows count.
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise FlightsError(f"{path}: cannot read the flights CSV: {exc}") from exc
-    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    raw = _read_text(path)
     missing = [c for c in ("time", "airport", "event") if c not in raw.columns]
     if missing or not {"type", "registration"} & set(raw.columns):
         need = missing or ["type and/or registration"]
@@ -113,7 +111,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     day_first = _day_first(raw["time"])
     frame = pd.DataFrame(
         {
-            "row": np.arange(1, len(raw) + 1),
+            "row": raw.index,
             "time": pd.to_datetime(raw["time"].map(lambda t: _utc_time(t, day_first)), utc=True),
             "airport": _as_icao(raw["airport"].str.strip().str.upper()),
             "event": raw["event"].str.strip().str.lower().map(_EVENTS),
@@ -123,7 +121,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     )
     bad = frame["time"].isna() | frame["event"].isna()
     for _, r in frame[bad].iterrows():
-        line = raw.iloc[int(r["row"]) - 1]
+        line = raw.loc[r["row"]]
         problem = (
             f"{line['time'].strip()} could be day/month or month/day and the file's other "
             "dates do not say which; write dates year first (2023-08-02 03:10)"
@@ -139,6 +137,41 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     frame = _drop_repeats(frame, path)
     frame.attrs["path"] = str(path)
     return frame
+
+
+def _read_text(path: Path) -> pd.DataFrame:
+    """The data rows of a flights CSV as text, indexed by their 1-based data row (header
+    excluded, blank rows counted but dropped), columns named by the header in lower case.
+    Separator: :func:`dwelltime.io.csv_separator`; a UTF-8 BOM is ignored. A row with more
+    fields than the header is skipped with a warning naming it; a shorter row is padded with
+    empty fields."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            separator = csv_separator(f.readline())
+            f.seek(0)
+            lines = list(csv.reader(f, delimiter=separator))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise FlightsError(f"{path}: cannot read the flights CSV: {exc}") from exc
+    if not lines:
+        raise FlightsError(f"{path}: the flights CSV is empty (not even a header row)")
+    header, *rows = lines
+    columns = [c.strip().lower() for c in header]
+    kept = {}
+    for n, fields in enumerate(rows, start=1):
+        if not any(f.strip() for f in fields):
+            continue
+        if any(f.strip() for f in fields[len(columns) :]):
+            log.warning(
+                "%s: row %d (%s): %d fields where the header has %d; skipped",
+                path,
+                n,
+                separator.join(fields),
+                len(fields),
+                len(columns),
+            )
+            continue
+        kept[n] = (fields + [""] * len(columns))[: len(columns)]
+    return pd.DataFrame.from_dict(kept, orient="index", columns=columns, dtype=str)
 
 
 def warn_if_not_at(flights: pd.DataFrame, airport: Airport) -> None:

@@ -330,6 +330,13 @@ def read_if_path(value: _T | str | os.PathLike | None, reader: Callable[[Path], 
     return reader(Path(value)) if isinstance(value, (str, os.PathLike)) else value
 
 
+def csv_separator(header: str) -> str:
+    """The separator of a user's CSV (a flight log, a times file), from its header line: the
+    most frequent of ``,``, ``;`` (what Excel writes where ``,`` is the decimal mark) and tab;
+    ``,`` when none is there."""
+    return max(",;\t", key=header.count)
+
+
 def _schema(frame: gpd.GeoDataFrame) -> dict[str, object]:
     crs = frame.crs.to_string() if frame.crs is not None else None
     return {
