@@ -349,3 +349,20 @@ def test_excel_separators_and_a_row_with_extra_fields(tmp_path, caplog):
     path.write_text("")
     with pytest.raises(FlightsError, match="the flights CSV is empty"):
         read_flights(path)
+
+
+def test_unix_seconds_and_zones_are_read_as_utc(tmp_path):
+    """OpenSky and ADS-B Exchange give Unix time; a local time with its offset is the same
+    instant in UTC."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "1690747200,ZKPY,arr,IL62\n"  # 2023-07-30T20:00:00Z
+        "1690970400.5,ZKPY,dep,IL62\n"
+        "2023-08-02T19:00:00+09:00,ZKPY,dep,IL62\n"
+    )
+    assert read_flights(path)["time"].tolist() == [
+        t("2023-07-30 20:00"),
+        t("2023-08-02 10:00:00.5"),
+        t("2023-08-02 10:00"),
+    ]

@@ -4,17 +4,17 @@ A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per mov
 columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows
 are read as ICAO, as in the stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``,
 ``a``/``d`` accepted) and ``type`` (ICAO designator) and/or ``registration``. Times without a
-zone are taken as UTC. Dates written day and month as numbers (``31/07/2023 14:05``,
-``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order the file's dates show (a
-number over 12 is the day); a row whose order the file does not show (only ``02/08/2023``:
-2 August or 8 February) is skipped with a warning. A row that repeats an earlier one (same
-time, airport, event, type and registration) counts once. Rows are matched to a stay by airport and
-type (rows without a type, and types the aircraft catalog lacks, cannot be matched and are
-reported once; so is a log with no row at the run's airport: :func:`warn_if_not_at`). A row's
-type matches a stay of that type and, when the stay's type is uncertain (``type_prob`` below
-:data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a measured size (``length_m``,
-``wingspan_m``), a stay whose size fits that type at least as well as it fits nothing at all
-(within about 2σ of its published length and span:
+zone are taken as UTC; a number of 9 or 10 digits is Unix time (seconds). Dates written day and
+month as numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the
+one order the file's dates show (a number over 12 is the day); a row whose order the file does
+not show (only ``02/08/2023``: 2 August or 8 February) is skipped with a warning. A row that
+repeats an earlier one (same time, airport, event, type and registration) counts once. Rows are
+matched to a stay by airport and type (rows without a type, and types the aircraft catalog
+lacks, cannot be matched and are reported once; so is a log with no row at the run's airport:
+:func:`warn_if_not_at`). A row's type matches a stay of that type and, when the stay's type is
+uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a
+measured size (``length_m``, ``wingspan_m``), a stay whose size fits that type at least as well
+as it fits nothing at all (within about 2σ of its published length and span:
 :func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then often a
 look-alike, while the size is measured to a few metres.
 
@@ -81,6 +81,10 @@ FLIGHT_COLUMNS: tuple[str, ...] = (
 #: A date written as numbers, day and month in either order, then the year: ``31/07/2023``,
 #: ``7/31/2023``, ``31.07.2023`` (groups ``a`` and ``b``: the first two numbers).
 NUMERIC_DATE = re.compile(r"(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-]\d{4}(?!\d)")
+
+#: A time given as seconds since 1970-01-01 UTC (Unix time: OpenSky's ``firstSeen`` and
+#: ``lastSeen``, ADS-B Exchange's traces): 9 or 10 digits, perhaps a fraction.
+UNIX_SECONDS = re.compile(r"\d{9,10}(\.\d*)?")
 
 _EVENTS = {"arr": "arr", "arrival": "arr", "a": "arr", "dep": "dep", "departure": "dep", "d": "dep"}
 
@@ -262,9 +266,12 @@ def _drop_repeats(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def _utc_time(text: str, day_first: bool | None = None) -> pd.Timestamp:
-    """One CSV time as UTC (no zone: UTC); NaT when it cannot be read. A
+    """One CSV time as UTC (no zone: UTC; :data:`UNIX_SECONDS`: Unix time, as OpenSky and
+    ADS-B Exchange give it); NaT when it cannot be read. A
     :data:`NUMERIC_DATE` is read day first when ``day_first`` is True, month first when False,
     and is NaT when its own numbers do not show the order and ``day_first`` is None."""
+    if UNIX_SECONDS.fullmatch(text.strip()):
+        return pd.Timestamp(float(text), unit="s", tz="UTC")
     if not _ambiguous(text):
         day_first = _day_month_order(text)
     elif day_first is None:
