@@ -3,20 +3,21 @@
 A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per movement with
 columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows
 are read as ICAO, as in the stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``,
-``a``/``d`` accepted) and ``type`` (ICAO designator) and/or ``registration``. Times without a
-zone are taken as UTC; a number of 9 or 10 digits is Unix time (seconds). Dates written day and
-month as numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the
-one order the file's dates show (a number over 12 is the day); a row whose order the file does
-not show (only ``02/08/2023``: 2 August or 8 February) is skipped with a warning. A row that
-repeats an earlier one (same time, airport, event, type and registration) counts once. Rows are
-matched to a stay by airport and type (rows without a type, and types the aircraft catalog
-lacks, cannot be matched and are reported once; so is a log with no row at the run's airport:
-:func:`warn_if_not_at`). A row's type matches a stay of that type and, when the stay's type is
-uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a
-measured size (``length_m``, ``wingspan_m``), a stay whose size fits that type at least as well
-as it fits nothing at all (within about 2σ of its published length and span:
-:func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then often a
-look-alike, while the size is measured to a few metres.
+``a``/``d`` accepted) and ``type`` (ICAO designator, or a catalog variant's full name such as
+``Ilyushin Il-62M``: :func:`dwelltime.synth.catalog.designator`) and/or ``registration``. Times
+without a zone are taken as UTC; a number of 9 or 10 digits is Unix time (seconds). Dates
+written day and month as numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``)
+are read in the one order the file's dates show (a number over 12 is the day); a row whose
+order the file does not show (only ``02/08/2023``: 2 August or 8 February) is skipped with a
+warning. A row that repeats an earlier one (same time, airport, event, type and registration)
+counts once. Rows are matched to a stay by airport and type (rows without a type, and types the
+aircraft catalog lacks, cannot be matched and are reported once; so is a log with no row at the
+run's airport: :func:`warn_if_not_at`). A row's type matches a stay of that type and, when the
+stay's type is uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or
+``unknown``) and it has a measured size (``length_m``, ``wingspan_m``), a stay whose size fits
+that type at least as well as it fits nothing at all (within about 2σ of its published length
+and span: :func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then
+often a look-alike, while the size is measured to a few metres.
 
 Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < ``t_i`` and
 ``t_b`` > ``t_j`` (:mod:`dwelltime.dwell`):
