@@ -114,6 +114,22 @@ def test_user_times_by_stem_name_relative_or_absolute_path(tmp_path, write_raste
     assert scene.acquired == T0
 
 
+def test_user_times_that_name_one_image_twice_must_agree(tmp_path, write_raster):
+    """By name and by stem with different times: which is right is unknown, so the image is
+    skipped with a line naming both; the same time twice, or another image's, is fine."""
+    write_raster(tmp_path / "scene_a.tif")
+    write_raster(tmp_path / "scene_b.tif")
+    times = {"scene_a.tif": T0, "scene_a": "2023-08-01T02:35:12Z", "scene_b.tif": T0}
+    result = scan(tmp_path, times={**times, "scene_b": "2023-07-31T11:35:12+09:00"})
+    assert [s.scene_id for s in result.scenes] == ["scene_b"]
+    (error,) = result.errors
+    assert Path(error.path).name == "scene_a.tif"
+    assert error.reason == (
+        "--times gives it different times (2023-07-31T02:35:12Z as scene_a.tif, "
+        "2023-08-01T02:35:12Z as scene_a); keep one"
+    )
+
+
 def test_stac_item_elsewhere_in_folder_hrefs_the_image(tmp_path, write_raster):
     write_raster(tmp_path / "img.tif")
     item = _stac_item("./img.tif", **{"eo:cloud_cover": 40, "constellation": "WorldView-3"})

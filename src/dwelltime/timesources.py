@@ -189,11 +189,13 @@ def _iso_time(text: str) -> pd.Timestamp:
 
 
 def user_time(image: Path, folder: Path, times: Mapping[str, object]) -> pd.Timestamp | None:
-    """The user's time for ``image``: keyed by absolute path, relative path, name or stem."""
-    for key in user_keys(image, folder):
-        if key in times:
-            return to_utc(times[key])
-    return None
+    """The user's time for ``image`` (UTC): keyed by absolute path, relative path, name or
+    stem. ValueError naming them when two of these keys give it different times."""
+    given = {key: to_utc(times[key]) for key in user_keys(image, folder) if key in times}
+    if len(set(given.values())) > 1:
+        named = ", ".join(f"{t:%Y-%m-%dT%H:%M:%SZ} as {key}" for key, t in given.items())
+        raise ValueError(f"--times gives it different times ({named}); keep one")
+    return next(iter(given.values()), None)
 
 
 def user_keys(image: Path, folder: Path) -> list[str]:
