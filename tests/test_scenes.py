@@ -799,6 +799,13 @@ def test_times_csv_takes_iso_8601_forms(tmp_path):
     assert read_times_csv(path) == {"a": T0, "b": T0, "c": T0}
 
 
+def test_times_csv_saved_by_excel_with_semicolons(tmp_path):
+    """Excel where ``,`` is the decimal mark writes ``;``, with a BOM and CRLF."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\xef\xbb\xbfstem;acquired\r\na;2023-07-31T11:35:12+09:00\r\n")
+    assert read_times_csv(path) == {"a": T0}
+
+
 def test_a_tifftag_time_far_from_the_file_name_is_used_and_warned(tmp_path, write_raster, caplog):
     """TIFFTAG_DATETIME ranks above the file name, but is often the save time: one warning
     names both times when they differ; none when they agree within minutes."""

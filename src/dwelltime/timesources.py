@@ -45,6 +45,7 @@ import pandas as pd
 
 from dwelltime.errors import DwelltimeError
 from dwelltime.formats import is_dimap_name
+from dwelltime.io import csv_separator
 from dwelltime.stac import local_path
 
 log = logging.getLogger(__name__)
@@ -140,13 +141,16 @@ def to_utc(value: object) -> pd.Timestamp:
 
 def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
     """User times (``scan(times=...)``) from a CSV with a ``path`` (or ``stem``/``scene_id``/
-    ``file``) and an ``acquired`` column: an ISO 8601 date and time of day
+    ``file``) and an ``acquired`` column (separated by ``,``, ``;`` or tab:
+    :func:`dwelltime.io.csv_separator`): an ISO 8601 date and time of day
     (:data:`ISO_DATETIME`; no zone: UTC). :class:`TimesError` naming the file (and the line)
     if it cannot be used: a time that is not ISO 8601 (``02/08/2023 05:00``), a date without
     a time of day, an image named twice."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
+            separator = csv_separator(f.readline())
+            f.seek(0)
+            reader = csv.DictReader(f, delimiter=separator)
             fields = [c.strip().lower() for c in reader.fieldnames or []]
             key_col = next((c for c in ("path", "stem", "scene_id", "file") if c in fields), None)
             if key_col is None or "acquired" not in fields:
