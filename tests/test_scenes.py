@@ -806,6 +806,17 @@ def test_times_csv_saved_by_excel_with_semicolons(tmp_path):
     assert read_times_csv(path) == {"a": T0}
 
 
+def test_times_csv_passes_blank_rows_over_and_names_the_file_line(tmp_path):
+    """Excel saves empty rows as ``,``: not an error; a bad row after blank lines is named by
+    its line in the file."""
+    path = tmp_path / "t.csv"
+    path.write_text("stem,acquired\na,2023-07-31T02:35:12Z\n,\n\n , \n")
+    assert read_times_csv(path) == {"a": T0}
+    path.write_text("stem,acquired\na,2023-07-31T02:35:12Z\n\n,\nb,yesterday\n")
+    with pytest.raises(TimesError, match=r"t\.csv: line 5: 'yesterday'"):
+        read_times_csv(path)
+
+
 def test_a_tifftag_time_far_from_the_file_name_is_used_and_warned(tmp_path, write_raster, caplog):
     """TIFFTAG_DATETIME ranks above the file name, but is often the save time: one warning
     names both times when they differ; none when they agree within minutes."""

@@ -145,7 +145,7 @@ def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
     :func:`dwelltime.io.csv_separator`): an ISO 8601 date and time of day
     (:data:`ISO_DATETIME`; no zone: UTC). :class:`TimesError` naming the file (and the line)
     if it cannot be used: a time that is not ISO 8601 (``02/08/2023 05:00``), a date without
-    a time of day, an image named twice."""
+    a time of day, an image named twice. Blank rows (``,``) are passed over."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             separator = csv_separator(f.readline())
@@ -159,15 +159,18 @@ def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
                     f"found {fields}"
                 )
             out, lines = {}, {}
-            for n, row in enumerate(reader, start=2):
-                row = {k.strip().lower(): v for k, v in row.items() if k}
-                key = (row[key_col] or "").strip()
+            for row in reader:
+                n = reader.line_num  # the file's line, blank lines counted
+                row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+                if not any(row.values()):
+                    continue  # a blank row, as Excel saves one: ",", ";"
+                key = row[key_col]
                 if key in lines:
                     raise TimesError(
                         f"{path}: line {n}: {key!r} is given a time on line {lines[key]} already"
                     )
                 try:
-                    out[key], lines[key] = _iso_time(row["acquired"] or ""), n
+                    out[key], lines[key] = _iso_time(row["acquired"]), n
                 except ValueError as e:
                     raise TimesError(f"{path}: line {n}: {e}") from None
     except (OSError, UnicodeDecodeError) as exc:
