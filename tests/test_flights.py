@@ -300,7 +300,7 @@ def test_day_month_dates_are_read_in_the_order_the_file_shows(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
         assert read_flights(path).empty
     (message,) = [r.getMessage() for r in caplog.records]
-    assert message.startswith(f"{path}: row 1 (02/08/2023 03:10,ZKPY,dep,IL62): 02/08/2023")
+    assert message.startswith(f"{path}: row 1 (02/08/2023 03:10,ZKPY,dep,IL62): time '02/08/2023")
     assert "could be day/month or month/day" in message
 
 
@@ -365,4 +365,28 @@ def test_unix_seconds_and_zones_are_read_as_utc(tmp_path):
         t("2023-07-30 20:00"),
         t("2023-08-02 10:00:00.5"),
         t("2023-08-02 10:00"),
+    ]
+
+
+def test_a_time_without_its_year_or_time_of_day_is_skipped_and_named(tmp_path, caplog):
+    """``14:05`` alone would be read as today, ``2023-08-02`` as midnight: both are skipped
+    with a warning saying what is missing; so is an event that is not arr or dep."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "14:05,ZKPY,arr,IL62\n"
+        "2023-08-02,ZKPY,dep,IL62\n"
+        "2023-08-02 10:00,ZKPY,landed,IL62\n"
+        "31 Jul 2023 14:05,ZKPY,arr,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights["time"].tolist() == [t("2023-07-31 14:05")]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: row 1 (14:05,ZKPY,arr,IL62): time '14:05' has no date with its year; write "
+        "it 2023-08-02 03:10; skipped",
+        f"{path}: row 2 (2023-08-02,ZKPY,dep,IL62): time '2023-08-02' has no time of day "
+        "(midnight would bias dwell times by up to a day); write it 2023-08-02 03:10; skipped",
+        f"{path}: row 3 (2023-08-02 10:00,ZKPY,landed,IL62): event 'landed' is not arr or dep; "
+        "skipped",
     ]

@@ -5,19 +5,20 @@ columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport 
 are read as ICAO, as in the stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``,
 ``a``/``d`` accepted) and ``type`` (ICAO designator, or a catalog variant's full name such as
 ``Ilyushin Il-62M``: :func:`dwelltime.synth.catalog.designator`) and/or ``registration``. Times
-without a zone are taken as UTC; a number of 9 or 10 digits is Unix time (seconds). Dates
-written day and month as numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``)
-are read in the one order the file's dates show (a number over 12 is the day); a row whose
-order the file does not show (only ``02/08/2023``: 2 August or 8 February) is skipped with a
-warning. A row that repeats an earlier one (same time, airport, event, type and registration)
-counts once. Rows are matched to a stay by airport and type (rows without a type, and types the
-aircraft catalog lacks, cannot be matched and are reported once; so is a log with no row at the
-run's airport: :func:`warn_if_not_at`). A row's type matches a stay of that type and, when the
-stay's type is uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or
-``unknown``) and it has a measured size (``length_m``, ``wingspan_m``), a stay whose size fits
-that type at least as well as it fits nothing at all (within about 2σ of its published length
-and span: :func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then
-often a look-alike, while the size is measured to a few metres.
+without a zone are taken as UTC; a time needs a year and a time of day; a number of 9 or 10
+digits is Unix time (seconds). Dates written day and month as numbers (``31/07/2023 14:05``,
+``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order the file's dates show (a
+number over 12 is the day); a row whose order the file does not show (only ``02/08/2023``: 2
+August or 8 February) is skipped with a warning. A row that repeats an earlier one (same time,
+airport, event, type and registration) counts once. Rows are matched to a stay by airport and
+type (rows without a type, and types the aircraft catalog lacks, cannot be matched and are
+reported once; so is a log with no row at the run's airport: :func:`warn_if_not_at`). A row's
+type matches a stay of that type and, when the stay's type is uncertain (``type_prob`` below
+:data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a measured size (``length_m``,
+``wingspan_m``), a stay whose size fits that type at least as well as it fits nothing at all
+(within about 2σ of its published length and span:
+:func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then often a
+look-alike, while the size is measured to a few metres.
 
 Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < ``t_i`` and
 ``t_b`` > ``t_j`` (:mod:`dwelltime.dwell`):
@@ -87,6 +88,11 @@ NUMERIC_DATE = re.compile(r"(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-]\d{4}(?!\d)")
 #: ``lastSeen``, ADS-B Exchange's traces): 9 or 10 digits, perhaps a fraction.
 UNIX_SECONDS = re.compile(r"\d{9,10}(\.\d*)?")
 
+#: A year (``2023``, also inside ``20230731T140500Z``) and a time of day (``14:05``,
+#: ``T1405``): a movement's time needs both.
+YEAR = re.compile(r"(?:19|20)\d{2}")
+TIME_OF_DAY = re.compile(r"\d:\d{2}|T\d{4}", re.IGNORECASE)
+
 _EVENTS = {"arr": "arr", "arrival": "arr", "a": "arr", "dep": "dep", "departure": "dep", "d": "dep"}
 
 
@@ -128,10 +134,9 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     for _, r in frame[bad].iterrows():
         line = raw.loc[r["row"]]
         problem = (
-            f"{line['time'].strip()} could be day/month or month/day and the file's other "
-            "dates do not say which; write dates year first (2023-08-02 03:10)"
-            if pd.isna(r["time"]) and _ambiguous(line["time"])
-            else "unreadable time or event (arr/dep)"
+            _time_problem(line["time"].strip())
+            if pd.isna(r["time"])
+            else f"event {line['event'].strip()!r} is not arr or dep"
         )
         log.warning("%s: row %d (%s): %s; skipped", path, r["row"], ",".join(line), problem)
     untyped = int((~bad & (frame["type"] == "")).sum())
@@ -266,13 +271,33 @@ def _drop_repeats(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     return frame[~repeat].reset_index(drop=True)
 
 
+def _time_problem(text: str) -> str:
+    """Why :func:`_utc_time` cannot read ``text``, for a warning."""
+    if not YEAR.search(text):
+        return f"time {text!r} has no date with its year; write it 2023-08-02 03:10"
+    if not TIME_OF_DAY.search(text):
+        return (
+            f"time {text!r} has no time of day (midnight would bias dwell times by up to a "
+            "day); write it 2023-08-02 03:10"
+        )
+    if _ambiguous(text):
+        return (
+            f"time {text!r} could be day/month or month/day and the file's other dates do not "
+            "say which; write dates year first (2023-08-02 03:10)"
+        )
+    return f"time {text!r} is not a date and time"
+
+
 def _utc_time(text: str, day_first: bool | None = None) -> pd.Timestamp:
     """One CSV time as UTC (no zone: UTC; :data:`UNIX_SECONDS`: Unix time, as OpenSky and
-    ADS-B Exchange give it); NaT when it cannot be read. A
+    ADS-B Exchange give it); NaT when it cannot be read or lacks a :data:`YEAR` or a
+    :data:`TIME_OF_DAY` (``14:05`` would be today, ``2023-07-31`` midnight). A
     :data:`NUMERIC_DATE` is read day first when ``day_first`` is True, month first when False,
     and is NaT when its own numbers do not show the order and ``day_first`` is None."""
     if UNIX_SECONDS.fullmatch(text.strip()):
         return pd.Timestamp(float(text), unit="s", tz="UTC")
+    if not (YEAR.search(text) and TIME_OF_DAY.search(text)):
+        return pd.NaT
     if not _ambiguous(text):
         day_first = _day_month_order(text)
     elif day_first is None:
