@@ -390,3 +390,19 @@ def test_a_time_without_its_year_or_time_of_day_is_skipped_and_named(tmp_path, c
         f"{path}: row 3 (2023-08-02 10:00,ZKPY,landed,IL62): event 'landed' is not arr or dep; "
         "skipped",
     ]
+
+
+def test_column_names_of_exports_are_read(tmp_path):
+    """``timestamp``, ``typecode``, ``reg`` (OpenSky, ADS-B Exchange, FlightRadar24) stand for
+    ``time``, ``type``, ``registration``; a header that has both keeps its own ``type``."""
+    path = tmp_path / "f.csv"
+    path.write_text("timestamp,airport,movement,typecode,reg\n1690747200,ZKPY,arr,IL62,P-885\n")
+    (row,) = read_flights(path).to_dict("records")
+    assert (row["time"], row["event"], row["type"], row["registration"]) == (
+        t("2023-07-30 20:00"),
+        "arr",
+        "IL62",
+        "P-885",
+    )
+    path.write_text("time,airport,event,type,typecode\n1690747200,ZKPY,arr,IL62,A320\n")
+    assert read_flights(path)["type"].tolist() == ["IL62"]

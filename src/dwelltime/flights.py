@@ -4,21 +4,21 @@ A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per mov
 columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows
 are read as ICAO, as in the stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``,
 ``a``/``d`` accepted) and ``type`` (ICAO designator, or a catalog variant's full name such as
-``Ilyushin Il-62M``: :func:`dwelltime.synth.catalog.designator`) and/or ``registration``. Times
-without a zone are taken as UTC; a time needs a year and a time of day; a number of 9 or 10
-digits is Unix time (seconds). Dates written day and month as numbers (``31/07/2023 14:05``,
-``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order the file's dates show (a
-number over 12 is the day); a row whose order the file does not show (only ``02/08/2023``: 2
-August or 8 February) is skipped with a warning. A row that repeats an earlier one (same time,
-airport, event, type and registration) counts once. Rows are matched to a stay by airport and
-type (rows without a type, and types the aircraft catalog lacks, cannot be matched and are
-reported once; so is a log with no row at the run's airport: :func:`warn_if_not_at`). A row's
-type matches a stay of that type and, when the stay's type is uncertain (``type_prob`` below
-:data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a measured size (``length_m``,
-``wingspan_m``), a stay whose size fits that type at least as well as it fits nothing at all
-(within about 2σ of its published length and span:
-:func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then often a
-look-alike, while the size is measured to a few metres.
+``Ilyushin Il-62M``: :func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or
+the names exports give them: :data:`COLUMN_ALIASES`). Times without a zone are taken as UTC; a
+time needs a year and a time of day; a number of 9 or 10 digits is Unix time (seconds). Dates
+written day and month as numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``)
+are read in the one order the file's dates show (a number over 12 is the day); a row whose
+order the file does not show (only ``02/08/2023``: 2 August or 8 February) is skipped with a
+warning. A row that repeats an earlier one (same time, airport, event, type and registration)
+counts once. Rows are matched to a stay by airport and type (rows without a type, and types the
+aircraft catalog lacks, cannot be matched and are reported once; so is a log with no row at the
+run's airport: :func:`warn_if_not_at`). A row's type matches a stay of that type and, when the
+stay's type is uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or
+``unknown``) and it has a measured size (``length_m``, ``wingspan_m``), a stay whose size fits
+that type at least as well as it fits nothing at all (within about 2σ of its published length
+and span: :func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then
+often a look-alike, while the size is measured to a few metres.
 
 Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < ``t_i`` and
 ``t_b`` > ``t_j`` (:mod:`dwelltime.dwell`):
@@ -93,6 +93,29 @@ UNIX_SECONDS = re.compile(r"\d{9,10}(\.\d*)?")
 YEAR = re.compile(r"(?:19|20)\d{2}")
 TIME_OF_DAY = re.compile(r"\d:\d{2}|T\d{4}", re.IGNORECASE)
 
+#: Other names that exports and spreadsheets give the columns (lower case) → the name
+#: :func:`read_flights` reads: ``typecode`` as in OpenSky's aircraft database, ``t``/``r`` as
+#: in ADS-B Exchange's data, FlightRadar24's ``timestamp``/``utc``.
+COLUMN_ALIASES = {
+    "timestamp": "time",
+    "datetime": "time",
+    "date_time": "time",
+    "time_utc": "time",
+    "utc": "time",
+    "airport_icao": "airport",
+    "airport_code": "airport",
+    "movement": "event",
+    "typecode": "type",
+    "type_code": "type",
+    "aircraft_type": "type",
+    "ac_type": "type",
+    "icao_type": "type",
+    "t": "type",
+    "reg": "registration",
+    "r": "registration",
+    "tail": "registration",
+}
+
 _EVENTS = {"arr": "arr", "arrival": "arr", "a": "arr", "dep": "dep", "departure": "dep", "d": "dep"}
 
 
@@ -151,7 +174,8 @@ def read_flights(path: Path | str) -> pd.DataFrame:
 
 def _read_text(path: Path) -> pd.DataFrame:
     """The data rows of a flights CSV as text, indexed by their 1-based data row (header
-    excluded, blank rows counted but dropped), columns named by the header in lower case.
+    excluded, blank rows counted but dropped), columns named by the header in lower case
+    (:data:`COLUMN_ALIASES` renamed where the header lacks the name they stand for).
     Separator: :func:`dwelltime.io.csv_separator`; a UTF-8 BOM is ignored. A row with more
     fields than the header is skipped with a warning naming it; a shorter row is padded with
     empty fields."""
@@ -165,7 +189,7 @@ def _read_text(path: Path) -> pd.DataFrame:
     if not lines:
         raise FlightsError(f"{path}: the flights CSV is empty (not even a header row)")
     header, *rows = lines
-    columns = [c.strip().lower() for c in header]
+    columns = _with_aliases_read([c.strip().lower() for c in header])
     kept = {}
     for n, fields in enumerate(rows, start=1):
         if not any(f.strip() for f in fields):
@@ -182,6 +206,17 @@ def _read_text(path: Path) -> pd.DataFrame:
             continue
         kept[n] = (fields + [""] * len(columns))[: len(columns)]
     return pd.DataFrame.from_dict(kept, orient="index", columns=columns, dtype=str)
+
+
+def _with_aliases_read(columns: list[str]) -> list[str]:
+    """``columns`` with the first :data:`COLUMN_ALIASES` name of each column they lack renamed
+    to it (``typecode`` → ``type`` unless there is a ``type``)."""
+    out = list(columns)
+    for i, column in enumerate(columns):
+        name = COLUMN_ALIASES.get(column)
+        if name and name not in out:
+            out[i] = name
+    return out
 
 
 def warn_if_not_at(flights: pd.DataFrame, airport: Airport) -> None:
