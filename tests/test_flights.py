@@ -406,3 +406,27 @@ def test_column_names_of_exports_are_read(tmp_path):
     )
     path.write_text("time,airport,event,type,typecode\n1690747200,ZKPY,arr,IL62,A320\n")
     assert read_flights(path)["type"].tolist() == ["IL62"]
+
+
+def test_an_opensky_log_of_flights_gives_each_its_departure_and_arrival(tmp_path):
+    """OpenSky's flights API: one row per flight, departing ``firstSeen`` from
+    ``estDepartureAirport`` and arriving ``lastSeen`` at ``estArrivalAirport`` (Unix time);
+    both movements carry the flight's row, and an airport OpenSky does not know gives none."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "icao24,firstSeen,estDepartureAirport,lastSeen,estArrivalAirport,callsign,typecode\n"
+        "14f1b8,1690700000,UUEE,1690747200,ZKPY,KOR152,IL62\n"
+        "14f1b8,1690970400,ZKPY,1690990000,,KOR151,IL62\n"
+    )
+    flights = read_flights(path)
+    assert flights[["row", "airport", "event"]].values.tolist() == [
+        [1, "UUEE", "dep"],
+        [1, "ZKPY", "arr"],
+        [2, "ZKPY", "dep"],
+    ]
+    out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), flights)
+    assert (out.iloc[0]["start_bounded_by"], out.iloc[0]["end_bounded_by"]) == (
+        "flight:1",
+        "flight:2",
+    )
+    assert out.iloc[0]["dwell_max_h"] == pytest.approx(62.0)

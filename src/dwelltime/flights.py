@@ -1,24 +1,25 @@
 """Flight-tracking evidence: recorded arrivals and departures tighten the dwell bounds.
 
-A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per movement with
-columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows
-are read as ICAO, as in the stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``,
-``a``/``d`` accepted) and ``type`` (ICAO designator, or a catalog variant's full name such as
-``Ilyushin Il-62M``: :func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or
-the names exports give them: :data:`COLUMN_ALIASES`). Times without a zone are taken as UTC; a
-time needs a year and a time of day; a number of 9 or 10 digits is Unix time (seconds). Dates
-written day and month as numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``)
-are read in the one order the file's dates show (a number over 12 is the day); a row whose
-order the file does not show (only ``02/08/2023``: 2 August or 8 February) is skipped with a
-warning. A row that repeats an earlier one (same time, airport, event, type and registration)
-counts once. Rows are matched to a stay by airport and type (rows without a type, and types the
-aircraft catalog lacks, cannot be matched and are reported once; so is a log with no row at the
-run's airport: :func:`warn_if_not_at`). A row's type matches a stay of that type and, when the
-stay's type is uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or
-``unknown``) and it has a measured size (``length_m``, ``wingspan_m``), a stay whose size fits
-that type at least as well as it fits nothing at all (within about 2σ of its published length
-and span: :func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then
-often a look-alike, while the size is measured to a few metres.
+A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per movement (or one
+per flight as OpenSky gives it: :data:`OPENSKY_FLIGHT`) with columns ``time``, ``airport``
+(ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows are read as ICAO, as in the
+stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``, ``a``/``d`` accepted) and
+``type`` (ICAO designator, or a catalog variant's full name such as ``Ilyushin Il-62M``:
+:func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or the names exports give
+them: :data:`COLUMN_ALIASES`). Times without a zone are taken as UTC; a time needs a year and a
+time of day; a number of 9 or 10 digits is Unix time (seconds). Dates written day and month as
+numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order
+the file's dates show (a number over 12 is the day); a row whose order the file does not show
+(only ``02/08/2023``: 2 August or 8 February) is skipped with a warning. A row that repeats an
+earlier one (same time, airport, event, type and registration) counts once. Rows are matched to
+a stay by airport and type (rows without a type, and types the aircraft catalog lacks, cannot
+be matched and are reported once; so is a log with no row at the run's airport:
+:func:`warn_if_not_at`). A row's type matches a stay of that type and, when the stay's type is
+uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a
+measured size (``length_m``, ``wingspan_m``), a stay whose size fits that type at least as well
+as it fits nothing at all (within about 2σ of its published length and span:
+:func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then often a
+look-alike, while the size is measured to a few metres.
 
 Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < ``t_i`` and
 ``t_b`` > ``t_j`` (:mod:`dwelltime.dwell`):
@@ -116,6 +117,13 @@ COLUMN_ALIASES = {
     "tail": "registration",
 }
 
+#: A log with one row per flight (OpenSky's flights API, lower case): the column of the time
+#: → that of the airport and the movement there.
+OPENSKY_FLIGHT = {
+    "firstseen": ("estdepartureairport", "dep"),
+    "lastseen": ("estarrivalairport", "arr"),
+}
+
 _EVENTS = {"arr": "arr", "arrival": "arr", "a": "arr", "dep": "dep", "departure": "dep", "d": "dep"}
 
 
@@ -135,6 +143,10 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     """
     path = Path(path)
     raw = _read_text(path)
+    shown = pd.Series([",".join(fields) for fields in raw.to_numpy()], index=raw.index)
+    if set(OPENSKY_FLIGHT) | {v[0] for v in OPENSKY_FLIGHT.values()} <= set(raw.columns):
+        raw = _movements_of_flights(raw)
+    rows, raw = raw.index.to_numpy(), raw.reset_index(drop=True)
     missing = [c for c in ("time", "airport", "event") if c not in raw.columns]
     if missing or not {"type", "registration"} & set(raw.columns):
         need = missing or ["type and/or registration"]
@@ -145,7 +157,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     day_first = _day_first(raw["time"])
     frame = pd.DataFrame(
         {
-            "row": raw.index,
+            "row": rows,
             "time": pd.to_datetime(raw["time"].map(lambda t: _utc_time(t, day_first)), utc=True),
             "airport": _as_icao(raw["airport"].str.strip().str.upper()),
             "event": raw["event"].str.strip().str.lower().map(_EVENTS),
@@ -154,14 +166,14 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         }
     )
     bad = frame["time"].isna() | frame["event"].isna()
-    for _, r in frame[bad].iterrows():
-        line = raw.loc[r["row"]]
+    for i in frame.index[bad]:
         problem = (
-            _time_problem(line["time"].strip())
-            if pd.isna(r["time"])
-            else f"event {line['event'].strip()!r} is not arr or dep"
+            _time_problem(raw.at[i, "time"].strip())
+            if pd.isna(frame.at[i, "time"])
+            else f"event {raw.at[i, 'event'].strip()!r} is not arr or dep"
         )
-        log.warning("%s: row %d (%s): %s; skipped", path, r["row"], ",".join(line), problem)
+        row = frame.at[i, "row"]
+        log.warning("%s: row %d (%s): %s; skipped", path, row, shown[row], problem)
     untyped = int((~bad & (frame["type"] == "")).sum())
     if untyped:
         log.warning("%s: %d row(s) without a type cannot be matched to stays", path, untyped)
@@ -206,6 +218,19 @@ def _read_text(path: Path) -> pd.DataFrame:
             continue
         kept[n] = (fields + [""] * len(columns))[: len(columns)]
     return pd.DataFrame.from_dict(kept, orient="index", columns=columns, dtype=str)
+
+
+def _movements_of_flights(flights: pd.DataFrame) -> pd.DataFrame:
+    """A log of one row per flight, as OpenSky's flights API gives it (:data:`OPENSKY_FLIGHT`:
+    departure ``firstseen`` at ``estdepartureairport``, arrival ``lastseen`` at
+    ``estarrivalairport``), as one row per movement with ``time``, ``airport`` and ``event``,
+    indexed by the flight's data row; an airport left empty (not known) gives no movement."""
+    parts = [
+        flights.assign(time=flights[time], airport=flights[airport], event=event)
+        for time, (airport, event) in OPENSKY_FLIGHT.items()
+    ]
+    movements = pd.concat([part[part["airport"].str.strip() != ""] for part in parts])
+    return movements.sort_index(kind="stable")
 
 
 def _with_aliases_read(columns: list[str]) -> list[str]:
