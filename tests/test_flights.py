@@ -430,3 +430,14 @@ def test_an_opensky_log_of_flights_gives_each_its_departure_and_arrival(tmp_path
         "flight:2",
     )
     assert out.iloc[0]["dwell_max_h"] == pytest.approx(62.0)
+
+
+def test_a_log_excel_saved_on_windows_is_read(tmp_path):
+    """Excel's "CSV (Comma delimited)" on Windows is Windows-1252, not UTF-8."""
+    path = tmp_path / "f.csv"
+    path.write_bytes(
+        "time,airport,event,type,note\n2023-07-30T20:00:00Z,ZKPY,arr,IL62,Sunan – VIP\n".encode(
+            "cp1252"
+        )
+    )
+    assert read_flights(path)["time"].tolist() == [t("2023-07-30 20:00")]

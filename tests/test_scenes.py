@@ -806,6 +806,13 @@ def test_times_csv_saved_by_excel_with_semicolons(tmp_path):
     assert read_times_csv(path) == {"a": T0}
 
 
+def test_times_csv_excel_saved_on_windows_is_read(tmp_path):
+    """Excel's "CSV (Comma delimited)" on Windows is Windows-1252, not UTF-8."""
+    path = tmp_path / "t.csv"
+    path.write_bytes("stem,acquired,note\na,2023-07-31T02:35:12Z,café\n".encode("cp1252"))
+    assert read_times_csv(path) == {"a": T0}
+
+
 def test_times_csv_passes_blank_rows_over_and_names_the_file_line(tmp_path):
     """Excel saves empty rows as ``,``: not an error; a bad row after blank lines is named by
     its line in the file."""

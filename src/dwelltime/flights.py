@@ -62,7 +62,7 @@ from dwelltime.dwell import (
     stay_windows,
 )
 from dwelltime.errors import DwelltimeError
-from dwelltime.io import csv_separator, read_if_path
+from dwelltime.io import read_if_path, user_csv
 from dwelltime.tables import few
 
 log = logging.getLogger(__name__)
@@ -188,14 +188,12 @@ def _read_text(path: Path) -> pd.DataFrame:
     """The data rows of a flights CSV as text, indexed by their 1-based data row (header
     excluded, blank rows counted but dropped), columns named by the header in lower case
     (:data:`COLUMN_ALIASES` renamed where the header lacks the name they stand for).
-    Separator: :func:`dwelltime.io.csv_separator`; a UTF-8 BOM is ignored. A row with more
+    Separator and encoding: :func:`dwelltime.io.user_csv`. A row with more
     fields than the header is skipped with a warning naming it; a shorter row is padded with
     empty fields."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            separator = csv_separator(f.readline())
-            f.seek(0)
-            lines = list(csv.reader(f, delimiter=separator))
+        text, separator = user_csv(path)
+        lines = list(csv.reader(text, delimiter=separator))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise FlightsError(f"{path}: cannot read the flights CSV: {exc}") from exc
     if not lines:

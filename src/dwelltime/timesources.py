@@ -45,7 +45,7 @@ import pandas as pd
 
 from dwelltime.errors import DwelltimeError
 from dwelltime.formats import is_dimap_name
-from dwelltime.io import csv_separator
+from dwelltime.io import user_csv
 from dwelltime.stac import local_path
 
 log = logging.getLogger(__name__)
@@ -141,39 +141,36 @@ def to_utc(value: object) -> pd.Timestamp:
 
 def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
     """User times (``scan(times=...)``) from a CSV with a ``path`` (or ``stem``/``scene_id``/
-    ``file``) and an ``acquired`` column (separated by ``,``, ``;`` or tab:
-    :func:`dwelltime.io.csv_separator`): an ISO 8601 date and time of day
+    ``file``) and an ``acquired`` column (separator and encoding:
+    :func:`dwelltime.io.user_csv`): an ISO 8601 date and time of day
     (:data:`ISO_DATETIME`; no zone: UTC). :class:`TimesError` naming the file (and the line)
     if it cannot be used: a time that is not ISO 8601 (``02/08/2023 05:00``), a date without
     a time of day, an image named twice. Blank rows (``,``) are passed over."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            separator = csv_separator(f.readline())
-            f.seek(0)
-            reader = csv.DictReader(f, delimiter=separator)
-            fields = [c.strip().lower() for c in reader.fieldnames or []]
-            key_col = next((c for c in ("path", "stem", "scene_id", "file") if c in fields), None)
-            if key_col is None or "acquired" not in fields:
+        text, separator = user_csv(path)
+        reader = csv.DictReader(text, delimiter=separator)
+        fields = [c.strip().lower() for c in reader.fieldnames or []]
+        key_col = next((c for c in ("path", "stem", "scene_id", "file") if c in fields), None)
+        if key_col is None or "acquired" not in fields:
+            raise TimesError(
+                f"{path}: the times CSV needs columns path (or stem) and acquired, found {fields}"
+            )
+        out, lines = {}, {}
+        for row in reader:
+            n = reader.line_num  # the file's line, blank lines counted
+            row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+            if not any(row.values()):
+                continue  # a blank row, as Excel saves one: ",", ";"
+            key = row[key_col]
+            if key in lines:
                 raise TimesError(
-                    f"{path}: the times CSV needs columns path (or stem) and acquired, "
-                    f"found {fields}"
+                    f"{path}: line {n}: {key!r} is given a time on line {lines[key]} already"
                 )
-            out, lines = {}, {}
-            for row in reader:
-                n = reader.line_num  # the file's line, blank lines counted
-                row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
-                if not any(row.values()):
-                    continue  # a blank row, as Excel saves one: ",", ";"
-                key = row[key_col]
-                if key in lines:
-                    raise TimesError(
-                        f"{path}: line {n}: {key!r} is given a time on line {lines[key]} already"
-                    )
-                try:
-                    out[key], lines[key] = _iso_time(row["acquired"]), n
-                except ValueError as e:
-                    raise TimesError(f"{path}: line {n}: {e}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+            try:
+                out[key], lines[key] = _iso_time(row["acquired"]), n
+            except ValueError as e:
+                raise TimesError(f"{path}: line {n}: {e}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise TimesError(f"{path}: cannot read the times CSV: {exc}") from exc
     return out
 
