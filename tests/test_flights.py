@@ -370,7 +370,8 @@ def test_unix_seconds_and_zones_are_read_as_utc(tmp_path):
 
 def test_a_time_without_its_year_or_time_of_day_is_skipped_and_named(tmp_path, caplog):
     """``14:05`` alone would be read as today, ``2023-08-02`` as midnight: both are skipped
-    with a warning saying what is missing; so is an event that is not arr or dep."""
+    with a warning saying what is missing; so is an event that is not arr or dep, and a row
+    without an airport (it would match no stay, and name "" among the log's airports)."""
     path = tmp_path / "f.csv"
     path.write_text(
         "time,airport,event,type\n"
@@ -378,6 +379,7 @@ def test_a_time_without_its_year_or_time_of_day_is_skipped_and_named(tmp_path, c
         "2023-08-02,ZKPY,dep,IL62\n"
         "2023-08-02 10:00,ZKPY,landed,IL62\n"
         "31 Jul 2023 14:05,ZKPY,arr,IL62\n"
+        "2023-08-02 11:00,,dep,IL62\n"
     )
     with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
         flights = read_flights(path)
@@ -389,6 +391,7 @@ def test_a_time_without_its_year_or_time_of_day_is_skipped_and_named(tmp_path, c
         "(midnight would bias dwell times by up to a day); write it 2023-08-02 03:10; skipped",
         f"{path}: row 3 (2023-08-02 10:00,ZKPY,landed,IL62): event 'landed' is not arr or dep; "
         "skipped",
+        f"{path}: row 5 (2023-08-02 11:00,,dep,IL62): no airport; skipped",
     ]
 
 

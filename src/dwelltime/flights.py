@@ -137,9 +137,9 @@ def read_flights(path: Path | str) -> pd.DataFrame:
 
     Raises :class:`FlightsError` when the file cannot be read, is empty or lacks ``time``,
     ``airport``, ``event`` or both ``type`` and ``registration``. Fields are separated by
-    ``,``, ``;`` or tab (:func:`dwelltime.io.csv_separator`). A row whose time or event cannot
-    be read, or with more fields than the header, is skipped with one warning naming the file
-    and the row; the other rows count.
+    ``,``, ``;`` or tab, in UTF-8 or Windows-1252 (:func:`dwelltime.io.user_csv`). A row whose
+    time or event cannot be read, without an airport, or with more fields than the header, is
+    skipped with one warning naming the file and the row; the other rows count.
     """
     path = Path(path)
     raw = _read_text(path)
@@ -165,13 +165,14 @@ def read_flights(path: Path | str) -> pd.DataFrame:
             "registration": raw.get("registration", pd.Series("", index=raw.index)).str.strip(),
         }
     )
-    bad = frame["time"].isna() | frame["event"].isna()
+    bad = frame["time"].isna() | frame["event"].isna() | (frame["airport"] == "")
     for i in frame.index[bad]:
-        problem = (
-            _time_problem(raw.at[i, "time"].strip())
-            if pd.isna(frame.at[i, "time"])
-            else f"event {raw.at[i, 'event'].strip()!r} is not arr or dep"
-        )
+        if pd.isna(frame.at[i, "time"]):
+            problem = _time_problem(raw.at[i, "time"].strip())
+        elif pd.isna(frame.at[i, "event"]):
+            problem = f"event {raw.at[i, 'event'].strip()!r} is not arr or dep"
+        else:
+            problem = "no airport"
         row = frame.at[i, "row"]
         log.warning("%s: row %d (%s): %s; skipped", path, row, shown[row], problem)
     untyped = int((~bad & (frame["type"] == "")).sum())
