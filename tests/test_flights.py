@@ -305,3 +305,165 @@ def test_a_log_of_another_period_is_warned(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
         tighten_with_flights(stays, read_flights(path))
     assert not caplog.records
+
+
+def test_day_month_dates_are_read_in_the_order_the_file_shows(tmp_path, caplog):
+    """``31/07/2023`` shows the day comes first, so ``02/08/2023`` is 2 August, not 8
+    February; a file whose dates never show the order skips them with a warning."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type\n31/07/2023 14:05,ZKPY,arr,IL62\n02/08/2023 03:10,ZKPY,dep,IL62\n"
+    )
+    assert read_flights(path)["time"].tolist() == [t("2023-07-31 14:05"), t("2023-08-02 03:10")]
+    path.write_text(
+        "time,airport,event,type\n7/31/2023 2:05 PM,ZKPY,arr,IL62\n8/2/2023 3:10 AM,ZKPY,dep,IL62\n"
+    )
+    assert read_flights(path)["time"].tolist() == [t("2023-07-31 14:05"), t("2023-08-02 03:10")]
+    path.write_text("time,airport,event,type\n02/08/2023 03:10,ZKPY,dep,IL62\n")
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        assert read_flights(path).empty
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"{path}: row 1 (02/08/2023 03:10,ZKPY,dep,IL62): time '02/08/2023")
+    assert "could be day/month or month/day" in message
+
+
+def test_a_repeated_row_counts_once(tmp_path, caplog):
+    """A log exported twice holds each arrival twice: still one arrival, so the estimate takes
+    its time (not a window between two candidates), and the repeat is named."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type,registration\n"
+        "2023-07-30T20:00:00Z,ZKPY,arr,IL62,P-885\n"
+        "2023-08-02T10:00:00Z,ZKPY,dep,IL62,P-885\n"
+        "2023-07-30T20:00:00Z,ZKPY,arr,Il-62,P-885\n"  # the first row again
+        "2023-07-30T20:00:00Z,ZKPY,arr,IL62,P-618\n"  # another aircraft: kept
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights["row"].tolist() == [1, 2, 4]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: 1 row(s) repeat an earlier row's time, airport, event, type and registration "
+        "(rows 3); each movement counts once"
+    ]
+    p885 = flights[flights["registration"] == "P-885"]
+    out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), p885)
+    assert out.iloc[0]["dwell_est_h"] == pytest.approx(62.0)
+
+
+def test_excel_separators_and_a_row_with_extra_fields(tmp_path, caplog):
+    """Excel where ``,`` is the decimal mark writes ``;`` (with a BOM and CRLF); a row with
+    more fields than the header is skipped in one warning and the other rows still count."""
+    path = tmp_path / "f.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbftime;airport;event;type\r\n"
+        b"2023-07-30T20:00:00Z;ZKPY;arr;IL62\r\n"
+        b";;;\r\n"  # a blank row: counted, not warned
+        b"2023-08-02T10:00:00Z;ZKPY;dep;IL62;P-885;late\r\n"
+        b"2023-08-02T11:00:00Z;ZKPY;dep;IL62;\r\n"  # an empty extra field: fine
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights["row"].tolist() == [1, 4]
+    assert flights["time"].tolist() == [t("2023-07-30 20:00"), t("2023-08-02 11:00")]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: row 3 (2023-08-02T10:00:00Z;ZKPY;dep;IL62;P-885;late): 6 fields where the "
+        "header has 4; skipped"
+    ]
+    path.write_text("")
+    with pytest.raises(FlightsError, match="the flights CSV is empty"):
+        read_flights(path)
+
+
+def test_unix_seconds_and_zones_are_read_as_utc(tmp_path):
+    """OpenSky and ADS-B Exchange give Unix time; a local time with its offset is the same
+    instant in UTC."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "1690747200,ZKPY,arr,IL62\n"  # 2023-07-30T20:00:00Z
+        "1690970400.5,ZKPY,dep,IL62\n"
+        "2023-08-02T19:00:00+09:00,ZKPY,dep,IL62\n"
+    )
+    assert read_flights(path)["time"].tolist() == [
+        t("2023-07-30 20:00"),
+        t("2023-08-02 10:00:00.5"),
+        t("2023-08-02 10:00"),
+    ]
+
+
+def test_a_time_without_its_year_or_time_of_day_is_skipped_and_named(tmp_path, caplog):
+    """``14:05`` alone would be read as today, ``2023-08-02`` as midnight: both are skipped
+    with a warning saying what is missing; so is an event that is not arr or dep, and a row
+    without an airport (it would match no stay, and name "" among the log's airports)."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "14:05,ZKPY,arr,IL62\n"
+        "2023-08-02,ZKPY,dep,IL62\n"
+        "2023-08-02 10:00,ZKPY,landed,IL62\n"
+        "31 Jul 2023 14:05,ZKPY,arr,IL62\n"
+        "2023-08-02 11:00,,dep,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights["time"].tolist() == [t("2023-07-31 14:05")]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: row 1 (14:05,ZKPY,arr,IL62): time '14:05' has no date with its year; write "
+        "it 2023-08-02 03:10; skipped",
+        f"{path}: row 2 (2023-08-02,ZKPY,dep,IL62): time '2023-08-02' has no time of day "
+        "(midnight would bias dwell times by up to a day); write it 2023-08-02 03:10; skipped",
+        f"{path}: row 3 (2023-08-02 10:00,ZKPY,landed,IL62): event 'landed' is not arr or dep; "
+        "skipped",
+        f"{path}: row 5 (2023-08-02 11:00,,dep,IL62): no airport; skipped",
+    ]
+
+
+def test_column_names_of_exports_are_read(tmp_path):
+    """``timestamp``, ``typecode``, ``reg`` (OpenSky, ADS-B Exchange, FlightRadar24) stand for
+    ``time``, ``type``, ``registration``; a header that has both keeps its own ``type``."""
+    path = tmp_path / "f.csv"
+    path.write_text("timestamp,airport,movement,typecode,reg\n1690747200,ZKPY,arr,IL62,P-885\n")
+    (row,) = read_flights(path).to_dict("records")
+    assert (row["time"], row["event"], row["type"], row["registration"]) == (
+        t("2023-07-30 20:00"),
+        "arr",
+        "IL62",
+        "P-885",
+    )
+    path.write_text("time,airport,event,type,typecode\n1690747200,ZKPY,arr,IL62,A320\n")
+    assert read_flights(path)["type"].tolist() == ["IL62"]
+
+
+def test_an_opensky_log_of_flights_gives_each_its_departure_and_arrival(tmp_path):
+    """OpenSky's flights API: one row per flight, departing ``firstSeen`` from
+    ``estDepartureAirport`` and arriving ``lastSeen`` at ``estArrivalAirport`` (Unix time);
+    both movements carry the flight's row, and an airport OpenSky does not know gives none."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "icao24,firstSeen,estDepartureAirport,lastSeen,estArrivalAirport,callsign,typecode\n"
+        "14f1b8,1690700000,UUEE,1690747200,ZKPY,KOR152,IL62\n"
+        "14f1b8,1690970400,ZKPY,1690990000,,KOR151,IL62\n"
+    )
+    flights = read_flights(path)
+    assert flights[["row", "airport", "event"]].values.tolist() == [
+        [1, "UUEE", "dep"],
+        [1, "ZKPY", "arr"],
+        [2, "ZKPY", "dep"],
+    ]
+    out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), flights)
+    assert (out.iloc[0]["start_bounded_by"], out.iloc[0]["end_bounded_by"]) == (
+        "flight:1",
+        "flight:2",
+    )
+    assert out.iloc[0]["dwell_max_h"] == pytest.approx(62.0)
+
+
+def test_a_log_excel_saved_on_windows_is_read(tmp_path):
+    """Excel's "CSV (Comma delimited)" on Windows is Windows-1252, not UTF-8."""
+    path = tmp_path / "f.csv"
+    path.write_bytes(
+        "time,airport,event,type,note\n2023-07-30T20:00:00Z,ZKPY,arr,IL62,Sunan – VIP\n".encode(
+            "cp1252"
+        )
+    )
+    assert read_flights(path)["time"].tolist() == [t("2023-07-30 20:00")]

@@ -114,6 +114,22 @@ def test_user_times_by_stem_name_relative_or_absolute_path(tmp_path, write_raste
     assert scene.acquired == T0
 
 
+def test_user_times_that_name_one_image_twice_must_agree(tmp_path, write_raster):
+    """By name and by stem with different times: which is right is unknown, so the image is
+    skipped with a line naming both; the same time twice, or another image's, is fine."""
+    write_raster(tmp_path / "scene_a.tif")
+    write_raster(tmp_path / "scene_b.tif")
+    times = {"scene_a.tif": T0, "scene_a": "2023-08-01T02:35:12Z", "scene_b.tif": T0}
+    result = scan(tmp_path, times={**times, "scene_b": "2023-07-31T11:35:12+09:00"})
+    assert [s.scene_id for s in result.scenes] == ["scene_b"]
+    (error,) = result.errors
+    assert Path(error.path).name == "scene_a.tif"
+    assert error.reason == (
+        "--times gives it different times (2023-07-31T02:35:12Z as scene_a.tif, "
+        "2023-08-01T02:35:12Z as scene_a); keep one"
+    )
+
+
 def test_stac_item_elsewhere_in_folder_hrefs_the_image(tmp_path, write_raster):
     write_raster(tmp_path / "img.tif")
     item = _stac_item("./img.tif", **{"eo:cloud_cover": 40, "constellation": "WorldView-3"})
@@ -786,6 +802,31 @@ def test_times_csv_takes_iso_8601_forms(tmp_path):
         "stem,acquired\na,2023-07-31 02:35:12\nb,20230731T113512+0900\nc,2023-07-31T02:35:12.0z\n"
     )
     assert read_times_csv(path) == {"a": T0, "b": T0, "c": T0}
+
+
+def test_times_csv_saved_by_excel_with_semicolons(tmp_path):
+    """Excel where ``,`` is the decimal mark writes ``;``, with a BOM and CRLF."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\xef\xbb\xbfstem;acquired\r\na;2023-07-31T11:35:12+09:00\r\n")
+    assert read_times_csv(path) == {"a": T0}
+
+
+def test_times_csv_excel_saved_on_windows_is_read(tmp_path):
+    """Excel's "CSV (Comma delimited)" on Windows is Windows-1252, not UTF-8."""
+    path = tmp_path / "t.csv"
+    path.write_bytes("stem,acquired,note\na,2023-07-31T02:35:12Z,café\n".encode("cp1252"))
+    assert read_times_csv(path) == {"a": T0}
+
+
+def test_times_csv_passes_blank_rows_over_and_names_the_file_line(tmp_path):
+    """Excel saves empty rows as ``,``: not an error; a bad row after blank lines is named by
+    its line in the file."""
+    path = tmp_path / "t.csv"
+    path.write_text("stem,acquired\na,2023-07-31T02:35:12Z\n,\n\n , \n")
+    assert read_times_csv(path) == {"a": T0}
+    path.write_text("stem,acquired\na,2023-07-31T02:35:12Z\n\n,\nb,yesterday\n")
+    with pytest.raises(TimesError, match=r"t\.csv: line 5: 'yesterday'"):
+        read_times_csv(path)
 
 
 def test_a_tifftag_time_far_from_the_file_name_is_used_and_warned(tmp_path, write_raster, caplog):

@@ -1,16 +1,23 @@
 """Flight-tracking evidence: recorded arrivals and departures tighten the dwell bounds.
 
-A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per movement with
-columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows
-are read as ICAO, as in the stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``,
-``a``/``d`` accepted) and ``type`` (ICAO designator) and/or ``registration``. Times without a
-zone are taken as UTC. Rows are matched to a stay by airport and type (rows without a type,
-and types the aircraft catalog lacks, cannot be matched and are reported once; so is a log
-with no row at the run's airport: :func:`warn_if_not_at`). A row's type matches
-a stay of that type and, when the stay's type is uncertain (``type_prob`` below
-:data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a measured size (``length_m``,
-``wingspan_m``), a stay whose size fits that type at least as well as it fits nothing at all
-(within about 2σ of its published length and span:
+A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per movement (or one
+per flight as OpenSky gives it: :data:`OPENSKY_FLIGHT`) with columns ``time``, ``airport``
+(ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows are read as ICAO, as in the
+stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``, ``a``/``d`` accepted) and
+``type`` (ICAO designator, or a catalog variant's full name such as ``Ilyushin Il-62M``:
+:func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or the names exports give
+them: :data:`COLUMN_ALIASES`). Times without a zone are taken as UTC; a time needs a year and a
+time of day; a number of 9 or 10 digits is Unix time (seconds). Dates written day and month as
+numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order
+the file's dates show (a number over 12 is the day); a row whose order the file does not show
+(only ``02/08/2023``: 2 August or 8 February) is skipped with a warning. A row that repeats an
+earlier one (same time, airport, event, type and registration) counts once. Rows are matched to
+a stay by airport and type (rows without a type, and types the aircraft catalog lacks, cannot
+be matched and are reported once; so is a log with no row at the run's airport:
+:func:`warn_if_not_at`). A row's type matches a stay of that type and, when the stay's type is
+uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a
+measured size (``length_m``, ``wingspan_m``), a stay whose size fits that type at least as well
+as it fits nothing at all (within about 2σ of its published length and span:
 :func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then often a
 look-alike, while the size is measured to a few metres.
 
@@ -35,8 +42,10 @@ span (another period) is named in one warning.
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -54,7 +63,7 @@ from dwelltime.dwell import (
     stay_windows,
 )
 from dwelltime.errors import DwelltimeError
-from dwelltime.io import read_if_path
+from dwelltime.io import read_if_path, user_csv
 from dwelltime.tables import few
 
 log = logging.getLogger(__name__)
@@ -73,6 +82,49 @@ FLIGHT_COLUMNS: tuple[str, ...] = (
     "registration",  # str, "" when the CSV has none
 )
 
+#: A date written as numbers, day and month in either order, then the year: ``31/07/2023``,
+#: ``7/31/2023``, ``31.07.2023`` (groups ``a`` and ``b``: the first two numbers).
+NUMERIC_DATE = re.compile(r"(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-]\d{4}(?!\d)")
+
+#: A time given as seconds since 1970-01-01 UTC (Unix time: OpenSky's ``firstSeen`` and
+#: ``lastSeen``, ADS-B Exchange's traces): 9 or 10 digits, perhaps a fraction.
+UNIX_SECONDS = re.compile(r"\d{9,10}(\.\d*)?")
+
+#: A year (``2023``, also inside ``20230731T140500Z``) and a time of day (``14:05``,
+#: ``T1405``): a movement's time needs both.
+YEAR = re.compile(r"(?:19|20)\d{2}")
+TIME_OF_DAY = re.compile(r"\d:\d{2}|T\d{4}", re.IGNORECASE)
+
+#: Other names that exports and spreadsheets give the columns (lower case) → the name
+#: :func:`read_flights` reads: ``typecode`` as in OpenSky's aircraft database, ``t``/``r`` as
+#: in ADS-B Exchange's data, FlightRadar24's ``timestamp``/``utc``.
+COLUMN_ALIASES = {
+    "timestamp": "time",
+    "datetime": "time",
+    "date_time": "time",
+    "time_utc": "time",
+    "utc": "time",
+    "airport_icao": "airport",
+    "airport_code": "airport",
+    "movement": "event",
+    "typecode": "type",
+    "type_code": "type",
+    "aircraft_type": "type",
+    "ac_type": "type",
+    "icao_type": "type",
+    "t": "type",
+    "reg": "registration",
+    "r": "registration",
+    "tail": "registration",
+}
+
+#: A log with one row per flight (OpenSky's flights API, lower case): the column of the time
+#: → that of the airport and the movement there.
+OPENSKY_FLIGHT = {
+    "firstseen": ("estdepartureairport", "dep"),
+    "lastseen": ("estarrivalairport", "arr"),
+}
+
 _EVENTS = {"arr": "arr", "arrival": "arr", "a": "arr", "dep": "dep", "departure": "dep", "d": "dep"}
 
 
@@ -84,16 +136,18 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     """The movements of a flight-tracking CSV as :data:`FLIGHT_COLUMNS`; ``attrs["path"]``
     names the file (for messages).
 
-    Raises :class:`FlightsError` when the file cannot be read or lacks ``time``, ``airport``,
-    ``event`` or both ``type`` and ``registration``. A row whose time or event cannot be read
-    is skipped with one warning naming the file and the row.
+    Raises :class:`FlightsError` when the file cannot be read, is empty or lacks ``time``,
+    ``airport``, ``event`` or both ``type`` and ``registration``. Fields are separated by
+    ``,``, ``;`` or tab, in UTF-8 or Windows-1252 (:func:`dwelltime.io.user_csv`). A row whose
+    time or event cannot be read, without an airport, or with more fields than the header, is
+    skipped with one warning naming the file and the row; the other rows count.
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise FlightsError(f"{path}: cannot read the flights CSV: {exc}") from exc
-    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    raw = _read_text(path)
+    shown = pd.Series([",".join(fields) for fields in raw.to_numpy()], index=raw.index)
+    if set(OPENSKY_FLIGHT) | {v[0] for v in OPENSKY_FLIGHT.values()} <= set(raw.columns):
+        raw = _movements_of_flights(raw)
+    rows, raw = raw.index.to_numpy(), raw.reset_index(drop=True)
     missing = [c for c in ("time", "airport", "event") if c not in raw.columns]
     if missing or not {"type", "registration"} & set(raw.columns):
         need = missing or ["type and/or registration"]
@@ -101,27 +155,33 @@ def read_flights(path: Path | str) -> pd.DataFrame:
             f"{path}: the flights CSV needs columns time, airport, event (arr/dep) and type "
             f"and/or registration; missing {', '.join(need)}"
         )
+    day_first = _day_first(raw["time"])
     frame = pd.DataFrame(
         {
-            "row": np.arange(1, len(raw) + 1),
-            "time": pd.to_datetime(raw["time"].map(_utc_time), utc=True),
+            "row": rows,
+            "time": pd.to_datetime(raw["time"].map(lambda t: _utc_time(t, day_first)), utc=True),
             "airport": _as_icao(raw["airport"].str.strip().str.upper()),
             "event": raw["event"].str.strip().str.lower().map(_EVENTS),
             "type": raw.get("type", pd.Series("", index=raw.index)).str.strip().str.upper(),
             "registration": raw.get("registration", pd.Series("", index=raw.index)).str.strip(),
         }
     )
-    bad = frame["time"].isna() | frame["event"].isna()
-    for _, r in frame[bad].iterrows():
-        text = ",".join(raw.iloc[int(r["row"]) - 1].tolist())
-        log.warning(
-            "%s: row %d (%s): unreadable time or event (arr/dep); skipped", path, r["row"], text
-        )
+    bad = frame["time"].isna() | frame["event"].isna() | (frame["airport"] == "")
+    for i in frame.index[bad]:
+        if pd.isna(frame.at[i, "time"]):
+            problem = _time_problem(raw.at[i, "time"].strip())
+        elif pd.isna(frame.at[i, "event"]):
+            problem = f"event {raw.at[i, 'event'].strip()!r} is not arr or dep"
+        else:
+            problem = "no airport"
+        row = frame.at[i, "row"]
+        log.warning("%s: row %d (%s): %s; skipped", path, row, shown[row], problem)
     untyped = int((~bad & (frame["type"] == "")).sum())
     if untyped:
         log.warning("%s: %d row(s) without a type cannot be matched to stays", path, untyped)
     frame = frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
     frame["type"] = _designators(frame["type"], path)
+    frame = _drop_repeats(frame, path)
     frame.attrs["path"] = str(path)
     return frame
 
@@ -151,6 +211,64 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
         registration=flights["registration"] if "registration" in flights else "",
     )
     return out[list(FLIGHT_COLUMNS)]
+
+
+def _read_text(path: Path) -> pd.DataFrame:
+    """The data rows of a flights CSV as text, indexed by their 1-based data row (header
+    excluded, blank rows counted but dropped), columns named by the header in lower case
+    (:data:`COLUMN_ALIASES` renamed where the header lacks the name they stand for).
+    Separator and encoding: :func:`dwelltime.io.user_csv`. A row with more
+    fields than the header is skipped with a warning naming it; a shorter row is padded with
+    empty fields."""
+    try:
+        text, separator = user_csv(path)
+        lines = list(csv.reader(text, delimiter=separator))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise FlightsError(f"{path}: cannot read the flights CSV: {exc}") from exc
+    if not lines:
+        raise FlightsError(f"{path}: the flights CSV is empty (not even a header row)")
+    header, *rows = lines
+    columns = _with_aliases_read([c.strip().lower() for c in header])
+    kept = {}
+    for n, fields in enumerate(rows, start=1):
+        if not any(f.strip() for f in fields):
+            continue
+        if any(f.strip() for f in fields[len(columns) :]):
+            log.warning(
+                "%s: row %d (%s): %d fields where the header has %d; skipped",
+                path,
+                n,
+                separator.join(fields),
+                len(fields),
+                len(columns),
+            )
+            continue
+        kept[n] = (fields + [""] * len(columns))[: len(columns)]
+    return pd.DataFrame.from_dict(kept, orient="index", columns=columns, dtype=str)
+
+
+def _movements_of_flights(flights: pd.DataFrame) -> pd.DataFrame:
+    """A log of one row per flight, as OpenSky's flights API gives it (:data:`OPENSKY_FLIGHT`:
+    departure ``firstseen`` at ``estdepartureairport``, arrival ``lastseen`` at
+    ``estarrivalairport``), as one row per movement with ``time``, ``airport`` and ``event``,
+    indexed by the flight's data row; an airport left empty (not known) gives no movement."""
+    parts = [
+        flights.assign(time=flights[time], airport=flights[airport], event=event)
+        for time, (airport, event) in OPENSKY_FLIGHT.items()
+    ]
+    movements = pd.concat([part[part["airport"].str.strip() != ""] for part in parts])
+    return movements.sort_index(kind="stable")
+
+
+def _with_aliases_read(columns: list[str]) -> list[str]:
+    """``columns`` with the first :data:`COLUMN_ALIASES` name of each column they lack renamed
+    to it (``typecode`` → ``type`` unless there is a ``type``)."""
+    out = list(columns)
+    for i, column in enumerate(columns):
+        name = COLUMN_ALIASES.get(column)
+        if name and name not in out:
+            out[i] = name
+    return out
 
 
 def warn_if_not_at(flights: pd.DataFrame, airport: Airport) -> None:
@@ -203,10 +321,76 @@ def _designators(types: pd.Series, path: Path) -> pd.Series:
     return types.map(read)
 
 
-def _utc_time(text: str) -> pd.Timestamp:
-    """One CSV time as UTC (no zone: UTC); NaT when it cannot be read."""
+def _day_month_order(text: str) -> bool | None:
+    """Whether ``text``'s :data:`NUMERIC_DATE` puts the day first (True), the month (False),
+    or does not say (None: both numbers up to 12, or no such date)."""
+    match = NUMERIC_DATE.search(text)
+    if match is None or max(int(match["a"]), int(match["b"])) <= 12:
+        return None
+    return int(match["a"]) > 12
+
+
+def _ambiguous(text: str) -> bool:
+    """Whether ``text`` holds a :data:`NUMERIC_DATE` whose numbers do not show its order."""
+    return bool(NUMERIC_DATE.search(text)) and _day_month_order(text) is None
+
+
+def _day_first(times: pd.Series) -> bool | None:
+    """The order of day and month in a file's :data:`NUMERIC_DATE` times: True (day first) or
+    False where the dates that show it agree, None where none shows it or they disagree."""
+    orders = {_day_month_order(text) for text in times} - {None}
+    return orders.pop() if len(orders) == 1 else None
+
+
+def _drop_repeats(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``frame`` without the rows that repeat an earlier row's movement (same time, airport,
+    event, type and registration: a log exported twice, or merged from two trackers), named
+    in one warning; a repeated arrival would otherwise count as a second candidate."""
+    repeat = frame.duplicated(subset=list(FLIGHT_COLUMNS[1:]))
+    if repeat.any():
+        log.warning(
+            "%s: %d row(s) repeat an earlier row's time, airport, event, type and registration "
+            "(rows %s); each movement counts once",
+            path,
+            int(repeat.sum()),
+            few([str(row) for row in frame.loc[repeat, "row"]], 5),
+        )
+    return frame[~repeat].reset_index(drop=True)
+
+
+def _time_problem(text: str) -> str:
+    """Why :func:`_utc_time` cannot read ``text``, for a warning."""
+    if not YEAR.search(text):
+        return f"time {text!r} has no date with its year; write it 2023-08-02 03:10"
+    if not TIME_OF_DAY.search(text):
+        return (
+            f"time {text!r} has no time of day (midnight would bias dwell times by up to a "
+            "day); write it 2023-08-02 03:10"
+        )
+    if _ambiguous(text):
+        return (
+            f"time {text!r} could be day/month or month/day and the file's other dates do not "
+            "say which; write dates year first (2023-08-02 03:10)"
+        )
+    return f"time {text!r} is not a date and time"
+
+
+def _utc_time(text: str, day_first: bool | None = None) -> pd.Timestamp:
+    """One CSV time as UTC (no zone: UTC; :data:`UNIX_SECONDS`: Unix time, as OpenSky and
+    ADS-B Exchange give it); NaT when it cannot be read or lacks a :data:`YEAR` or a
+    :data:`TIME_OF_DAY` (``14:05`` would be today, ``2023-07-31`` midnight). A
+    :data:`NUMERIC_DATE` is read day first when ``day_first`` is True, month first when False,
+    and is NaT when its own numbers do not show the order and ``day_first`` is None."""
+    if UNIX_SECONDS.fullmatch(text.strip()):
+        return pd.Timestamp(float(text), unit="s", tz="UTC")
+    if not (YEAR.search(text) and TIME_OF_DAY.search(text)):
+        return pd.NaT
+    if not _ambiguous(text):
+        day_first = _day_month_order(text)
+    elif day_first is None:
+        return pd.NaT
     try:
-        time = pd.Timestamp(text.strip())
+        time = pd.to_datetime(text.strip(), dayfirst=bool(day_first))
     except ValueError:
         return pd.NaT
     if pd.isna(time):

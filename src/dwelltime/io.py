@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -333,6 +334,26 @@ def read_if_path(value: _T | str | os.PathLike | None, reader: Callable[[Path], 
     itself: what lets an API argument (``flights=``, ``times=``) take a file or its contents,
     read as the CLI reads it."""
     return reader(Path(value)) if isinstance(value, (str, os.PathLike)) else value
+
+
+def user_csv(path: Path | str) -> tuple[io.StringIO, str]:
+    """A user's CSV (a flight log, a times file) as text for :mod:`csv` to read, and its
+    separator (:func:`csv_separator` of the first line). Decoded as UTF-8 (a BOM dropped),
+    else as Windows-1252, as Excel's "CSV (Comma delimited)" saves it on Windows. OSError or
+    UnicodeDecodeError when it cannot be read."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252")
+    return io.StringIO(text, newline=""), csv_separator(text.partition("\n")[0])
+
+
+def csv_separator(header: str) -> str:
+    """The separator of a user's CSV (a flight log, a times file), from its header line: the
+    most frequent of ``,``, ``;`` (what Excel writes where ``,`` is the decimal mark) and tab;
+    ``,`` when none is there."""
+    return max(",;\t", key=header.count)
 
 
 def _schema(frame: gpd.GeoDataFrame) -> dict[str, object]:

@@ -46,6 +46,7 @@ import pandas as pd
 
 from dwelltime.errors import DwelltimeError
 from dwelltime.formats import is_dimap_name
+from dwelltime.io import user_csv
 from dwelltime.stac import local_path
 
 log = logging.getLogger(__name__)
@@ -143,33 +144,36 @@ def to_utc(value: object) -> pd.Timestamp:
 
 def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
     """User times (``scan(times=...)``) from a CSV with a ``path`` (or ``stem``/``scene_id``/
-    ``file``) and an ``acquired`` column: an ISO 8601 date and time of day
+    ``file``) and an ``acquired`` column (separator and encoding:
+    :func:`dwelltime.io.user_csv`): an ISO 8601 date and time of day
     (:data:`ISO_DATETIME`; no zone: UTC). :class:`TimesError` naming the file (and the line)
     if it cannot be used: a time that is not ISO 8601 (``02/08/2023 05:00``), a date without
-    a time of day, an image named twice."""
+    a time of day, an image named twice. Blank rows (``,``) are passed over."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            fields = [c.strip().lower() for c in reader.fieldnames or []]
-            key_col = next((c for c in ("path", "stem", "scene_id", "file") if c in fields), None)
-            if key_col is None or "acquired" not in fields:
+        text, separator = user_csv(path)
+        reader = csv.DictReader(text, delimiter=separator)
+        fields = [c.strip().lower() for c in reader.fieldnames or []]
+        key_col = next((c for c in ("path", "stem", "scene_id", "file") if c in fields), None)
+        if key_col is None or "acquired" not in fields:
+            raise TimesError(
+                f"{path}: the times CSV needs columns path (or stem) and acquired, found {fields}"
+            )
+        out, lines = {}, {}
+        for row in reader:
+            n = reader.line_num  # the file's line, blank lines counted
+            row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+            if not any(row.values()):
+                continue  # a blank row, as Excel saves one: ",", ";"
+            key = row[key_col]
+            if key in lines:
                 raise TimesError(
-                    f"{path}: the times CSV needs columns path (or stem) and acquired, "
-                    f"found {fields}"
+                    f"{path}: line {n}: {key!r} is given a time on line {lines[key]} already"
                 )
-            out, lines = {}, {}
-            for n, row in enumerate(reader, start=2):
-                row = {k.strip().lower(): v for k, v in row.items() if k}
-                key = (row[key_col] or "").strip()
-                if key in lines:
-                    raise TimesError(
-                        f"{path}: line {n}: {key!r} is given a time on line {lines[key]} already"
-                    )
-                try:
-                    out[key], lines[key] = _iso_time(row["acquired"] or ""), n
-                except ValueError as e:
-                    raise TimesError(f"{path}: line {n}: {e}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+            try:
+                out[key], lines[key] = _iso_time(row["acquired"]), n
+            except ValueError as e:
+                raise TimesError(f"{path}: line {n}: {e}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise TimesError(f"{path}: cannot read the times CSV: {exc}") from exc
     return out
 
@@ -226,12 +230,14 @@ def _user_value(value: object) -> pd.Timestamp:
 
 
 def user_time(image: Path, folder: Path, times: Mapping[str, object]) -> pd.Timestamp | None:
-    """The user's time for ``image``: keyed by absolute path, relative path, name or stem;
-    ValueError for a value :func:`user_times` refuses."""
-    for key in user_keys(image, folder):
-        if key in times:
-            return _user_value(times[key])
-    return None
+    """The user's time for ``image`` (UTC): keyed by absolute path, relative path, name or
+    stem. ValueError for a value :func:`user_times` refuses, or naming the keys when two of
+    them give it different times."""
+    given = {key: _user_value(times[key]) for key in user_keys(image, folder) if key in times}
+    if len(set(given.values())) > 1:
+        named = ", ".join(f"{t:%Y-%m-%dT%H:%M:%SZ} as {key}" for key, t in given.items())
+        raise ValueError(f"--times gives it different times ({named}); keep one")
+    return next(iter(given.values()), None)
 
 
 def user_keys(image: Path, folder: Path) -> list[str]:

@@ -99,7 +99,14 @@ def test_scaled_type_keeps_its_shape_at_another_length():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("IL62", "IL62"), ("Il-62", "IL62"), ("b 738", "B738"), ("Unknown", "unknown")],
+    [
+        ("IL62", "IL62"),
+        ("Il-62", "IL62"),
+        ("b 738", "B738"),
+        ("Unknown", "unknown"),
+        ("Ilyushin Il-62M", "IL62"),  # a flight tracker's name of the type
+        ("Tupolev Tu-204-300", "T204"),  # another variant of one designator
+    ],
 )
 def test_designator_reads_what_users_write(text, expected):
     from dwelltime.synth.catalog import designator

@@ -145,30 +145,55 @@ def _derive(row: dict[str, str]) -> AircraftType:
 
 
 @cache
+def _rows() -> tuple[dict[str, str], ...]:
+    """The rows of ``aircraft_types.csv``, every variant."""
+    text = resources.files("dwelltime").joinpath("data", "aircraft_types.csv").read_text("utf-8")
+    return tuple(csv.DictReader(text.splitlines()))
+
+
+@cache
 def load_catalog() -> dict[str, AircraftType]:
     """All types keyed by ICAO designator (one variant per designator: the CSV's first row)."""
-    text = resources.files("dwelltime").joinpath("data", "aircraft_types.csv").read_text("utf-8")
     catalog: dict[str, AircraftType] = {}
-    for row in csv.DictReader(text.splitlines()):
+    for row in _rows():
         icao = row["icao"].strip()
         if icao not in catalog:
             catalog[icao] = _derive(row)
     return catalog
 
 
+def _spelling(text: str) -> str:
+    """``text`` upper case without spaces, hyphens and dots: how :func:`designator` compares."""
+    return re.sub(r"[\s\-.]", "", text).upper()
+
+
+@cache
+def _designators_by_name() -> dict[str, str]:
+    """Each variant's full name in the CSV (``Ilyushin Il-62M``, ``Tupolev Tu-204-300``; notes
+    in brackets left out), as :func:`_spelling` writes it → its ICAO designator."""
+    names: dict[str, str] = {}
+    for row in _rows():
+        name = re.sub(r"\s*[(\[][^)\]]*[)\]]", "", row["name"])
+        names.setdefault(_spelling(name), row["icao"].strip())
+    return names
+
+
 def designator(text: str) -> str:
     """The catalog's ICAO designator that ``text`` names, case, spaces, hyphens and dots
-    ignored (``Il-62`` → ``IL62``), or ``unknown``. Raises :class:`UnknownTypeError` naming
+    ignored (``Il-62`` → ``IL62``), or a variant's full name as flight trackers write it
+    (``Ilyushin Il-62M`` → ``IL62``), or ``unknown``. Raises :class:`UnknownTypeError` naming
     the close matches (``IL62M`` → IL62) when the catalog has no such type."""
     import difflib
 
     from dwelltime.errors import UnknownTypeError
 
-    wanted = re.sub(r"[\s\-.]", "", text).upper()
+    wanted = _spelling(text)
     if wanted == "UNKNOWN":
         return "unknown"
     known = sorted(load_catalog())
     if wanted in known:
         return wanted
+    if wanted in _designators_by_name():
+        return _designators_by_name()[wanted]
     close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.6)
     raise UnknownTypeError(text, close, len(known))
