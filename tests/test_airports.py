@@ -162,3 +162,40 @@ def test_swapped_longitude_and_latitude_is_an_error(tmp_path):
     path = _osm_geojson(tmp_path / "swapped.geojson", [_feature(square)])
     with pytest.raises(ApronError, match=r"swapped\.geojson: coordinates beyond.*swapped\?"):
         load_aprons(_sunan(), path)
+
+
+def test_apron_layer_of_a_file_of_several_layers(tmp_path):
+    lon, lat = SUNAN
+    path = tmp_path / "airfield.gpkg"
+    line = shapely.LineString([(lon, lat), (lon + 0.01, lat)])
+    gpd.GeoDataFrame({"name": ["09/27"]}, geometry=[line], crs=4326).to_file(path, layer="runways")
+    square = shapely.box(lon, lat, lon + 0.001, lat + 0.001)
+    gpd.GeoDataFrame({"name": ["A"]}, geometry=[square], crs=4326).to_file(path, layer="Aprons")
+    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["A"]
+
+
+def test_osm_xml_export_reads_its_multipolygons_layer(tmp_path):
+    lon, lat = SUNAN
+    corners = [(lon, lat), (lon + 0.002, lat), (lon + 0.002, lat + 0.002), (lon, lat + 0.002)]
+    nodes = "".join(
+        f'<node id="{n}" lat="{y}" lon="{x}" version="1"/>'
+        for n, (x, y) in enumerate(corners, start=1)
+    )
+    way = '<nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>'
+    path = tmp_path / "export.osm"
+    path.write_text(
+        f'<?xml version="1.0"?><osm version="0.6">{nodes}'
+        f'<way id="10" version="1">{way}<tag k="aeroway" v="apron"/></way></osm>'
+    )
+    (apron,) = load_aprons(_sunan(), path).geometry
+    assert apron.area == pytest.approx(173 * 222, rel=0.05)  # 0.002° x 0.002° at 39° N
+
+
+def test_several_polygon_layers_none_named_apron_is_an_error(tmp_path):
+    lon, lat = SUNAN
+    path = tmp_path / "two.gpkg"
+    square = shapely.box(lon, lat, lon + 0.001, lat + 0.001)
+    for layer in ("buildings", "parking"):
+        gpd.GeoDataFrame(geometry=[square], crs=4326).to_file(path, layer=layer)
+    with pytest.raises(ApronError, match=r"two\.gpkg: 2 layers \(buildings .*parking.*ogr2ogr"):
+        load_aprons(_sunan(), path)

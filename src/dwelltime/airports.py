@@ -119,7 +119,8 @@ def load_aprons(
 
     Args:
         airport: the airport whose CRS the aprons are returned in.
-        path: a vector file (anything pyogrio reads). Where an ``aeroway`` column (or an OSM
+        path: a vector file (anything pyogrio reads; of several layers, see
+            :func:`_apron_layer`). Where an ``aeroway`` column (or an OSM
             ``other_tags`` column) exists only ``apron`` rows are kept; lines and points are
             dropped with a warning. ``apron_id`` comes from the first of
             :data:`APRON_ID_COLUMNS` present, else ``apron-<n>``. None: one square of half-side
@@ -138,7 +139,9 @@ def load_aprons(
         square = shapely.box(x - radius_m, y - radius_m, x + radius_m, y + radius_m)
         return gpd.GeoDataFrame({"apron_id": ["airport"]}, geometry=[square], crs=airport.crs)
     try:
-        frame = gpd.read_file(path)
+        frame = gpd.read_file(path, layer=_apron_layer(path))
+    except ApronError:
+        raise
     except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
         raise ApronError(f"{path}: cannot read apron file ({e})") from None
     if frame.crs is None:
@@ -157,6 +160,28 @@ def load_aprons(
     ).to_crs(airport.crs)
     _warn_if_far(aprons, airport, path)
     return aprons.reset_index(drop=True)
+
+
+def _apron_layer(path: Path) -> str | None:
+    """The layer of a file with several to read aprons from: the one polygon layer named like
+    ``apron``, else the only polygon layer (an OSM export's ``multipolygons``); None for a file
+    of one layer. ApronError, naming the layers, when that leaves none or several."""
+    import pyogrio
+
+    layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
+    if len(layers) < 2:
+        return None
+    polygons = [name for name, kind in layers if "Polygon" in kind or kind in ("Unknown", "None")]
+    named = [name for name in polygons if "apron" in name.lower()]
+    chosen = named if named else polygons
+    if len(chosen) != 1:
+        listed = ", ".join(f"{name} ({kind})" for name, kind in layers)
+        raise ApronError(
+            f"{path}: {len(layers)} layers ({listed}) and not one that is clearly the aprons; "
+            f"write the apron layer to a file of its own (ogr2ogr aprons.gpkg {path} LAYER)"
+        )
+    log.info("%s: aprons from layer %r of %d", path, chosen[0], len(layers))
+    return chosen[0]
 
 
 def _check_degrees(frame: gpd.GeoDataFrame, path: Path) -> None:
