@@ -52,8 +52,10 @@ def _sunan() -> Airport:
     return lookup_airport("ZKPY")
 
 
-def test_default_apron_is_a_square_around_the_reference_point():
-    aprons = load_aprons(_sunan(), radius_m=500)
+def test_default_apron_is_a_square_around_the_reference_point(caplog):
+    with caplog.at_level(logging.INFO):
+        aprons = load_aprons(_sunan(), radius_m=500)
+    assert "ZKPY: no apron file; searching a 1 km square centred on" in caplog.text
     assert list(aprons.columns) == ["apron_id", "geometry"]
     assert aprons.crs == "EPSG:32651"
     (square,) = aprons.geometry

@@ -137,6 +137,14 @@ def load_aprons(
             .coords[0]
         )
         square = shapely.box(x - radius_m, y - radius_m, x + radius_m, y + radius_m)
+        log.info(
+            "%s: no apron file; searching a %g km square centred on the airport reference point "
+            "(lat %.4f, lon %.4f); give --aprons FILE to search the aprons themselves",
+            airport.icao,
+            2 * radius_m / 1000,
+            airport.lat,
+            airport.lon,
+        )
         return gpd.GeoDataFrame({"apron_id": ["airport"]}, geometry=[square], crs=airport.crs)
     try:
         frame = gpd.read_file(path, layer=_apron_layer(path))
