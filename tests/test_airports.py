@@ -5,7 +5,13 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from dwelltime.airports import Airport, load_aprons, lookup_airport, utm_crs
+from dwelltime.airports import (
+    Airport,
+    airport_and_aprons,
+    load_aprons,
+    lookup_airport,
+    utm_crs,
+)
 from dwelltime.errors import ApronError, UnknownAirportError
 
 SUNAN = (125.67, 39.2241)
@@ -201,3 +207,30 @@ def test_several_polygon_layers_none_named_apron_is_an_error(tmp_path):
         gpd.GeoDataFrame(geometry=[square], crs=4326).to_file(path, layer=layer)
     with pytest.raises(ApronError, match=r"two\.gpkg: 2 layers \(buildings .*parking.*ogr2ogr"):
         load_aprons(_sunan(), path)
+
+
+def test_airport_not_in_the_registry_is_placed_at_its_aprons(tmp_path, caplog):
+    lon, lat = SUNAN
+    path = _osm_geojson(tmp_path / "field.geojson", [_feature(_square(lon, lat, 0.01), ref="A")])
+    with caplog.at_level(logging.WARNING):
+        airport, aprons = airport_and_aprons(" kp-x1 ", path)
+    assert (airport.icao, airport.iata, airport.crs) == ("KP-X1", "", "EPSG:32651")
+    assert (airport.lon, airport.lat) == pytest.approx((lon + 0.005, lat + 0.005))
+    assert "KP-X1: not in the airport registry" in caplog.text
+    assert "field.geojson (lat 39.2291, lon 125.6750, EPSG:32651)" in caplog.text
+    assert aprons.crs == "EPSG:32651"
+    assert aprons["apron_id"].tolist() == ["A"]
+
+
+def test_registered_airport_and_its_aprons(tmp_path):
+    airport, aprons = airport_and_aprons("fnj")
+    assert airport == lookup_airport("ZKPY")
+    assert aprons["apron_id"].tolist() == ["airport"]
+
+
+@pytest.mark.parametrize("code", ["KP-X1", "39.22,125.67"])
+def test_unknown_code_without_usable_aprons_is_an_error(tmp_path, code):
+    lon, lat = SUNAN
+    path = _osm_geojson(tmp_path / "field.geojson", [_feature(_square(lon, lat))])
+    with pytest.raises(UnknownAirportError, match=r"any code .* with its apron file"):
+        airport_and_aprons(code, None if code == "KP-X1" else path)

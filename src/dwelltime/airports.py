@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Columns that may name an apron, in order of preference.
 APRON_ID_COLUMNS = ("apron_id", "ref", "name", "osm_id", "id")
+#: A code the registry does not know may name an airport given by its apron file.
+LOCAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,11}")
 #: Aprons farther than this from the airport reference point (metres) draw a warning.
 FAR_FROM_AIRPORT_M = 20_000.0
 
@@ -63,7 +65,8 @@ def lookup_airport(code: str) -> Airport:
     if row is None:
         raise UnknownAirportError(
             f"unknown airport code {code!r}; {_suggestions(key)}"
-            "give a 4-letter ICAO (ZKPY) or 3-letter IATA (FNJ) code"
+            "give a 4-letter ICAO (ZKPY) or 3-letter IATA (FNJ) code, or, for an airport the "
+            "registry does not know, any code (letters, digits, '-') with its apron file"
         )
     return Airport(
         icao=row["icao"],
@@ -73,6 +76,41 @@ def lookup_airport(code: str) -> Airport:
         lon=float(row["lon"]),
         crs=utm_crs(float(row["lon"]), float(row["lat"])),
     )
+
+
+def airport_and_aprons(
+    code: str, path: Path | None = None, *, radius_m: float = 1500.0
+) -> tuple[Airport, gpd.GeoDataFrame]:
+    """The airport of ``code`` (:func:`lookup_airport`) and its aprons (:func:`load_aprons`).
+
+    A code the registry does not know (letters, digits and '-', 2 to 12 of them) names an
+    airport placed at the centre of the aprons of ``path``: its name says so, its CRS is the
+    UTM zone there, and a warning says where it was placed (with the registry's codes spelled
+    like it, in case of a typo). Without ``path`` such a code is an UnknownAirportError.
+    """
+    key = code.strip().upper()
+    try:
+        airport = lookup_airport(code)
+    except UnknownAirportError:
+        if path is None or not LOCAL_CODE.fullmatch(key):
+            raise
+    else:
+        return airport, load_aprons(airport, path, radius_m=radius_m)
+    frame = _read_aprons(path)
+    lon_min, lat_min, lon_max, lat_max = frame.to_crs("EPSG:4326").total_bounds
+    lon, lat = (lon_min + lon_max) / 2, (lat_min + lat_max) / 2
+    airport = Airport(key, "", "not in the airport registry", lat, lon, utm_crs(lon, lat))
+    log.warning(
+        "%s: not in the airport registry (%sor a typo?); placed at the centre of the aprons "
+        "of %s (lat %.4f, lon %.4f, %s)",
+        key,
+        _suggestions(key),
+        path,
+        lat,
+        lon,
+        airport.crs,
+    )
+    return airport, frame.to_crs(airport.crs).reset_index(drop=True)
 
 
 def icao_code(code: str) -> str | None:
@@ -146,6 +184,14 @@ def load_aprons(
             airport.lon,
         )
         return gpd.GeoDataFrame({"apron_id": ["airport"]}, geometry=[square], crs=airport.crs)
+    aprons = _read_aprons(path).to_crs(airport.crs)
+    _warn_if_far(aprons, airport, path)
+    return aprons.reset_index(drop=True)
+
+
+def _read_aprons(path: Path) -> gpd.GeoDataFrame:
+    """The apron polygons of a file (``apron_id``, ``geometry``) in the file's CRS, as
+    :func:`load_aprons` describes them."""
     try:
         frame = gpd.read_file(path, layer=_apron_layer(path))
     except ApronError:
@@ -162,12 +208,9 @@ def load_aprons(
     frame = frame[polygons & ~frame.geometry.is_empty]
     if frame.empty:
         raise ApronError(f"{path}: holds no apron polygons (aeroway=apron Polygon features)")
-    ids = _apron_ids(frame)
-    aprons = gpd.GeoDataFrame(
-        {"apron_id": ids}, geometry=frame.geometry.make_valid().values, crs=frame.crs
-    ).to_crs(airport.crs)
-    _warn_if_far(aprons, airport, path)
-    return aprons.reset_index(drop=True)
+    return gpd.GeoDataFrame(
+        {"apron_id": _apron_ids(frame)}, geometry=frame.geometry.make_valid().values, crs=frame.crs
+    )
 
 
 def _apron_layer(path: Path) -> str | None:

@@ -39,7 +39,8 @@ aprons_option = click.option(
     default=None,
     help="Vector file of apron polygons (GeoPackage, GeoJSON, shapefile, KML, OSM export with "
     "aeroway=apron; of several layers, the polygon layer named like apron, else the only "
-    "polygon layer). Default: a 3 km square centred on the airport reference point.",
+    "polygon layer). Default: a 3 km square centred on the airport reference point. With "
+    "--airport a code the registry does not know, the airport is placed at these aprons.",
 )
 
 
