@@ -121,6 +121,22 @@ def test_apron_ids_fall_back_and_stay_unique(tmp_path):
     assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["main", "main-2", "apron-3"]
 
 
+def test_apron_ids_are_whole_numbers_and_unique_after_spacing(tmp_path):
+    lon, lat = SUNAN
+    path = _osm_geojson(
+        tmp_path / "aprons.geojson",
+        [_feature(_square(lon + 0.01 * n, lat), ref=ref) for n, ref in enumerate([1, None, 3])],
+    )
+    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["1", "apron-2", "3"]  # not 1.0
+    names = ["main", "main", "main-2", "a b", "a  b"]
+    squares = [
+        shapely.box(lon + 0.01 * n, lat, lon + 0.01 * n + 0.001, lat + 0.001) for n in range(5)
+    ]
+    gpd.GeoDataFrame({"name": names}, geometry=squares, crs=4326).to_file(tmp_path / "dup.gpkg")
+    ids = load_aprons(_sunan(), tmp_path / "dup.gpkg")["apron_id"].tolist()
+    assert ids == ["main", "main-2", "main-2-2", "a b", "a b-2"]
+
+
 def test_gdal_osm_driver_other_tags(tmp_path):
     lon, lat = SUNAN
     frame = gpd.GeoDataFrame(

@@ -260,20 +260,30 @@ def _only_aprons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _apron_ids(frame: gpd.GeoDataFrame) -> list[str]:
-    """Ids from the first id column present, ``apron-<n>`` where missing, made unique."""
+    """Ids from the first id column present (:func:`_id_text`), ``apron-<n>`` where missing,
+    made unique with ``-2``, ``-3``… after a name taken before."""
     column = next((c for c in APRON_ID_COLUMNS if c in frame.columns), None)
     raw = frame[column].tolist() if column else [None] * len(frame)
-    ids = [
-        str(v).strip() if v is not None and str(v).strip() not in ("", "nan", "None") else None
-        for v in raw
-    ]
-    ids = [v if v else f"apron-{n}" for n, v in enumerate(ids, start=1)]
-    seen: dict[str, int] = {}
-    unique = []
-    for v in ids:
-        seen[v] = seen.get(v, 0) + 1
-        unique.append(v if seen[v] == 1 else f"{v}-{seen[v]}")
-    return [re.sub(r"\s+", " ", v) for v in unique]
+    used: set[str] = set()
+    ids = []
+    for n, value in enumerate(raw, start=1):
+        base = _id_text(value) or f"apron-{n}"
+        name, k = base, 1
+        while name in used:
+            k += 1
+            name = f"{base}-{k}"
+        used.add(name)
+        ids.append(name)
+    return ids
+
+
+def _id_text(value: object) -> str:
+    """An id cell as one line of text, "" when empty; a whole number read as a float (a
+    numeric column with gaps) without its ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = re.sub(r"\s+", " ", str(value)).strip()
+    return "" if text in ("nan", "None", "<NA>") else text
 
 
 def _warn_if_far(aprons: gpd.GeoDataFrame, airport: Airport, path: Path) -> None:
