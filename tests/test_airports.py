@@ -250,3 +250,23 @@ def test_unknown_code_without_usable_aprons_is_an_error(tmp_path, code):
     path = _osm_geojson(tmp_path / "field.geojson", [_feature(_square(lon, lat))])
     with pytest.raises(UnknownAirportError, match=r"any code .* with its apron file"):
         airport_and_aprons(code, None if code == "KP-X1" else path)
+
+
+def test_invalid_apron_polygons_are_repaired_into_polygons_and_named(tmp_path, caplog):
+    lon, lat = SUNAN
+    d = 0.002
+    good = shapely.box(lon - 0.01, lat, lon - 0.01 + d, lat + d)
+    bowtie = shapely.Polygon([(lon, lat), (lon + d, lat + d), (lon + d, lat), (lon, lat + d)])
+    spike = [(lon - d, lat), (lon, lat), (lon + d / 2, lat), (lon, lat), (lon, lat + d)]
+    frame = gpd.GeoDataFrame(
+        {"ref": ["ok", "bow", "spike"]},
+        geometry=[good, bowtie, shapely.Polygon([*spike, (lon - d, lat + d)])],
+        crs=4326,
+    )
+    frame.to_file(tmp_path / "drawn.gpkg")
+    with caplog.at_level(logging.WARNING):
+        aprons = load_aprons(_sunan(), tmp_path / "drawn.gpkg")
+    assert aprons.geom_type.tolist() == ["Polygon", "MultiPolygon", "Polygon"]
+    assert aprons.is_valid.all()
+    assert "drawn.gpkg: repaired 2 invalid apron polygons: bow (Self-intersection" in caplog.text
+    assert ", spike (" in caplog.text and "ok (" not in caplog.text

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 from dwelltime.errors import ApronError, UnknownAirportError
+from dwelltime.tables import few
 
 log = logging.getLogger(__name__)
 
@@ -208,9 +210,20 @@ def _read_aprons(path: Path) -> gpd.GeoDataFrame:
     frame = frame[polygons & ~frame.geometry.is_empty]
     if frame.empty:
         raise ApronError(f"{path}: holds no apron polygons (aeroway=apron Polygon features)")
-    return gpd.GeoDataFrame(
-        {"apron_id": _apron_ids(frame)}, geometry=frame.geometry.make_valid().values, crs=frame.crs
-    )
+    ids = _apron_ids(frame)
+    geometry = _repaired(frame.geometry.to_numpy(), ids, path)
+    return gpd.GeoDataFrame({"apron_id": ids}, geometry=geometry, crs=frame.crs)
+
+
+def _repaired(geometry: np.ndarray, ids: list[str], path: Path) -> np.ndarray:
+    """Polygons made valid, still polygons (a self-intersecting one split in two, collapsed
+    spikes dropped); the invalid ones named in one warning with what was wrong."""
+    invalid = ~shapely.is_valid(geometry)
+    if invalid.any():
+        bad = zip(np.asarray(ids)[invalid], geometry[invalid], strict=True)
+        named = [f"{i} ({shapely.is_valid_reason(g)})" for i, g in bad]
+        log.warning("%s: repaired %d invalid apron polygons: %s", path, len(named), few(named))
+    return shapely.make_valid(geometry, method="structure", keep_collapsed=False)
 
 
 def _apron_layer(path: Path) -> str | None:
