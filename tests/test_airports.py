@@ -180,6 +180,15 @@ def test_far_away_aprons_are_warned(tmp_path, caplog):
     assert "right airport" in caplog.text
 
 
+def test_swapped_longitude_and_latitude_on_the_globe_are_warned(tmp_path, caplog):
+    heathrow = lookup_airport("EGLL")
+    square = _square(heathrow.lat, heathrow.lon)  # (latitude, longitude), both in range
+    path = _osm_geojson(tmp_path / "swapped.geojson", [_feature(square)])
+    with caplog.at_level(logging.WARNING):
+        load_aprons(heathrow, path)
+    assert "km from EGLL; are longitude and latitude swapped?" in caplog.text
+
+
 def test_swapped_longitude_and_latitude_is_an_error(tmp_path):
     lon, lat = SUNAN
     square = _square(lat, lon)  # (latitude, longitude): the classic slip

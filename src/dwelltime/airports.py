@@ -300,12 +300,20 @@ def _id_text(value: object) -> str:
 
 
 def _warn_if_far(aprons: gpd.GeoDataFrame, airport: Airport, path: Path) -> None:
+    """One warning when the aprons (``airport.crs``) lie over :data:`FAR_FROM_AIRPORT_M` from
+    the airport's reference point: asking whether longitude and latitude are swapped where
+    swapping them brings the aprons near, else whether the airport is the right one."""
     centre = gpd.points_from_xy([airport.lon], [airport.lat], crs="EPSG:4326").to_crs(airport.crs)
     distance = float(aprons.distance(centre[0]).min())
-    if distance > FAR_FROM_AIRPORT_M:
-        log.warning(
-            "%s: nearest apron is %.0f km from %s; is this the right airport?",
-            path,
-            distance / 1000,
-            airport.icao,
-        )
+    if distance <= FAR_FROM_AIRPORT_M:
+        return
+    lon, lat = aprons.to_crs("EPSG:4326").union_all().centroid.coords[0]
+    swapped = gpd.points_from_xy([lat], [lon], crs="EPSG:4326").to_crs(airport.crs)[0]
+    near = swapped.distance(centre[0]) <= FAR_FROM_AIRPORT_M
+    log.warning(
+        "%s: nearest apron is %.0f km from %s; %s",
+        path,
+        distance / 1000,
+        airport.icao,
+        "are longitude and latitude swapped?" if near else "is this the right airport?",
+    )
