@@ -279,3 +279,21 @@ def test_invalid_apron_polygons_are_repaired_into_polygons_and_named(tmp_path, c
     assert aprons.is_valid.all()
     assert "drawn.gpkg: repaired 2 invalid apron polygons: bow (Self-intersection" in caplog.text
     assert ", spike (" in caplog.text and "ok (" not in caplog.text
+
+
+def test_kml_placemark_names_are_the_apron_ids_in_two_dimensions(tmp_path):
+    lon, lat = SUNAN
+    placemarks = "".join(
+        f"<Placemark><name>{name}</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        + " ".join(f"{x},{y},0" for x, y in _square(lon, lat + dy)["coordinates"][0])
+        + "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>"
+        for name, dy in (("North apron", 0.01), ("South apron", 0.0))
+    )
+    path = tmp_path / "drawn.kml"
+    path.write_text(
+        '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        f"{placemarks}</Document></kml>"
+    )
+    aprons = load_aprons(_sunan(), path)
+    assert aprons["apron_id"].tolist() == ["North apron", "South apron"]
+    assert not aprons.has_z.any()

@@ -162,9 +162,10 @@ def load_aprons(
         path: a vector file (anything pyogrio reads; of several layers, see
             :func:`_apron_layer`). Where an ``aeroway`` column (or an OSM
             ``other_tags`` column) exists only ``apron`` rows are kept; lines and points are
-            dropped with a warning. ``apron_id`` comes from the first of
-            :data:`APRON_ID_COLUMNS` present, else ``apron-<n>``. None: one square of half-side
-            ``radius_m`` metres around the airport reference point, ``apron_id`` "airport".
+            dropped with a warning; heights (KML's Z) are dropped. ``apron_id`` comes from the
+            first of :data:`APRON_ID_COLUMNS` holding one, else ``apron-<n>``. None: one
+            square of half-side ``radius_m`` metres around the airport reference point,
+            ``apron_id`` "airport".
         radius_m: half-side of the default square, metres.
 
     Raises:
@@ -211,7 +212,7 @@ def _read_aprons(path: Path) -> gpd.GeoDataFrame:
     if frame.empty:
         raise ApronError(f"{path}: holds no apron polygons (aeroway=apron Polygon features)")
     ids = _apron_ids(frame)
-    geometry = _repaired(frame.geometry.to_numpy(), ids, path)
+    geometry = _repaired(shapely.force_2d(frame.geometry.to_numpy()), ids, path)
     return gpd.GeoDataFrame({"apron_id": ids}, geometry=geometry, crs=frame.crs)
 
 
@@ -273,10 +274,12 @@ def _only_aprons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _apron_ids(frame: gpd.GeoDataFrame) -> list[str]:
-    """Ids from the first id column present (:func:`_id_text`), ``apron-<n>`` where missing,
-    made unique with ``-2``, ``-3``… after a name taken before."""
-    column = next((c for c in APRON_ID_COLUMNS if c in frame.columns), None)
-    raw = frame[column].tolist() if column else [None] * len(frame)
+    """Ids from the first of :data:`APRON_ID_COLUMNS` (any case: KML's ``Name``) holding one
+    (:func:`_id_text`), ``apron-<n>`` where missing, made unique with ``-2``, ``-3``… after a
+    name taken before."""
+    columns = {str(c).lower(): c for c in reversed(frame.columns)}  # the first of each case
+    present = [frame[columns[c]].tolist() for c in APRON_ID_COLUMNS if c in columns]
+    raw = next((v for v in present if any(map(_id_text, v))), [None] * len(frame))
     used: set[str] = set()
     ids = []
     for n, value in enumerate(raw, start=1):
