@@ -297,3 +297,15 @@ def test_kml_placemark_names_are_the_apron_ids_in_two_dimensions(tmp_path):
     aprons = load_aprons(_sunan(), path)
     assert aprons["apron_id"].tolist() == ["North apron", "South apron"]
     assert not aprons.has_z.any()
+
+
+def test_aprons_of_other_airports_in_the_file_are_dropped(tmp_path, caplog):
+    lon, lat = SUNAN
+    features = [_feature(_square(lon, lat), ref="A"), _feature(_square(126.5, 39.0), ref="X")]
+    path = _osm_geojson(tmp_path / "region.geojson", features)
+    with caplog.at_level(logging.WARNING):
+        aprons = load_aprons(_sunan(), path)
+    assert aprons["apron_id"].tolist() == ["A"]
+    assert "region.geojson: dropped 1 aprons over 20 km from ZKPY (another airport's?): X" in (
+        caplog.text
+    )

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 APRON_ID_COLUMNS = ("apron_id", "ref", "name", "osm_id", "id")
 #: A code the registry does not know may name an airport given by its apron file.
 LOCAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,11}")
-#: Aprons farther than this from the airport reference point (metres) draw a warning.
+#: Aprons farther than this from the airport reference point (metres) are another
+#: airport's: dropped, or, when all are, warned.
 FAR_FROM_AIRPORT_M = 20_000.0
 
 
@@ -188,8 +189,7 @@ def load_aprons(
         )
         return gpd.GeoDataFrame({"apron_id": ["airport"]}, geometry=[square], crs=airport.crs)
     aprons = _read_aprons(path).to_crs(airport.crs)
-    _warn_if_far(aprons, airport, path)
-    return aprons.reset_index(drop=True)
+    return _near_airport(aprons, airport, path).reset_index(drop=True)
 
 
 def _read_aprons(path: Path) -> gpd.GeoDataFrame:
@@ -302,21 +302,34 @@ def _id_text(value: object) -> str:
     return "" if text in ("nan", "None", "<NA>") else text
 
 
-def _warn_if_far(aprons: gpd.GeoDataFrame, airport: Airport, path: Path) -> None:
-    """One warning when the aprons (``airport.crs``) lie over :data:`FAR_FROM_AIRPORT_M` from
-    the airport's reference point: asking whether longitude and latitude are swapped where
-    swapping them brings the aprons near, else whether the airport is the right one."""
+def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: Path) -> gpd.GeoDataFrame:
+    """The aprons (``airport.crs``) within :data:`FAR_FROM_AIRPORT_M` of the airport's
+    reference point, the others (another airport's, as in a regional OSM extract) dropped with
+    a warning naming them. When none is near, all are kept with a warning asking whether
+    longitude and latitude are swapped (where swapping them brings the aprons near), else
+    whether the airport is the right one."""
     centre = gpd.points_from_xy([airport.lon], [airport.lat], crs="EPSG:4326").to_crs(airport.crs)
-    distance = float(aprons.distance(centre[0]).min())
-    if distance <= FAR_FROM_AIRPORT_M:
-        return
+    distance = aprons.distance(centre[0])
+    far = (distance > FAR_FROM_AIRPORT_M).to_numpy()
+    if not far.all():
+        if far.any():
+            log.warning(
+                "%s: dropped %d aprons over %.0f km from %s (another airport's?): %s",
+                path,
+                int(far.sum()),
+                FAR_FROM_AIRPORT_M / 1000,
+                airport.icao,
+                few(aprons.loc[far, "apron_id"].tolist()),
+            )
+        return aprons[~far]
     lon, lat = aprons.to_crs("EPSG:4326").union_all().centroid.coords[0]
     swapped = gpd.points_from_xy([lat], [lon], crs="EPSG:4326").to_crs(airport.crs)[0]
     near = swapped.distance(centre[0]) <= FAR_FROM_AIRPORT_M
     log.warning(
         "%s: nearest apron is %.0f km from %s; %s",
         path,
-        distance / 1000,
+        float(distance.min()) / 1000,
         airport.icao,
         "are longitude and latitude swapped?" if near else "is this the right airport?",
     )
+    return aprons
