@@ -309,3 +309,15 @@ def test_aprons_of_other_airports_in_the_file_are_dropped(tmp_path, caplog):
     assert "region.geojson: dropped 1 aprons over 20 km from ZKPY (another airport's?): X" in (
         caplog.text
     )
+
+
+def test_aprons_as_a_geodataframe(caplog):
+    lon, lat = SUNAN
+    frame = gpd.GeoDataFrame(
+        {"Name": ["A"]}, geometry=[shapely.box(lon, lat, lon + 0.001, lat + 0.001)]
+    )
+    with pytest.raises(ApronError, match=r"^aprons frame: has no CRS; .*set_crs"):
+        load_aprons(_sunan(), frame)
+    airport, aprons = airport_and_aprons("zkpy", frame.set_crs(4326))
+    assert aprons.crs == airport.crs == "EPSG:32651"
+    assert aprons["apron_id"].tolist() == ["A"]

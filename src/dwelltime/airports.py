@@ -11,6 +11,7 @@ import difflib
 import functools
 import logging
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Columns that may name an apron, in order of preference.
 APRON_ID_COLUMNS = ("apron_id", "ref", "name", "osm_id", "id")
+#: Aprons as the API takes them: a vector file, or a GeoDataFrame of polygons in any CRS.
+ApronSource = str | os.PathLike | gpd.GeoDataFrame
 #: A code the registry does not know may name an airport given by its apron file.
 LOCAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,11}")
 #: Aprons farther than this from the airport reference point (metres) are another
@@ -82,7 +85,7 @@ def lookup_airport(code: str) -> Airport:
 
 
 def airport_and_aprons(
-    code: str, path: Path | None = None, *, radius_m: float = 1500.0
+    code: str, path: ApronSource | None = None, *, radius_m: float = 1500.0
 ) -> tuple[Airport, gpd.GeoDataFrame]:
     """The airport of ``code`` (:func:`lookup_airport`) and its aprons (:func:`load_aprons`).
 
@@ -108,7 +111,7 @@ def airport_and_aprons(
         "of %s (lat %.4f, lon %.4f, %s)",
         key,
         _suggestions(key),
-        path,
+        _name(path),
         lat,
         lon,
         airport.crs,
@@ -154,19 +157,19 @@ def _suggestions(key: str) -> str:
 
 
 def load_aprons(
-    airport: Airport, path: Path | None = None, *, radius_m: float = 1500.0
+    airport: Airport, path: ApronSource | None = None, *, radius_m: float = 1500.0
 ) -> gpd.GeoDataFrame:
     """Apron polygons in ``airport.crs`` with columns ``apron_id`` (str) and ``geometry``.
 
     Args:
         airport: the airport whose CRS the aprons are returned in.
         path: a vector file (anything pyogrio reads; of several layers, see
-            :func:`_apron_layer`). Where an ``aeroway`` column (or an OSM
-            ``other_tags`` column) exists only ``apron`` rows are kept; lines and points are
-            dropped with a warning; heights (KML's Z) are dropped. ``apron_id`` comes from the
-            first of :data:`APRON_ID_COLUMNS` holding one, else ``apron-<n>``. None: one
-            square of half-side ``radius_m`` metres around the airport reference point,
-            ``apron_id`` "airport".
+            :func:`_apron_layer`), or a GeoDataFrame of the same in any CRS. Where an
+            ``aeroway`` column (or an OSM ``other_tags`` column) exists only ``apron`` rows
+            are kept; lines and points are dropped with a warning; heights (KML's Z) are
+            dropped. ``apron_id`` comes from the first of :data:`APRON_ID_COLUMNS` holding one,
+            else ``apron-<n>``. None: one square of half-side ``radius_m`` metres around the
+            airport reference point, ``apron_id`` "airport".
         radius_m: half-side of the default square, metres.
 
     Raises:
@@ -189,20 +192,26 @@ def load_aprons(
         )
         return gpd.GeoDataFrame({"apron_id": ["airport"]}, geometry=[square], crs=airport.crs)
     aprons = _read_aprons(path).to_crs(airport.crs)
-    return _near_airport(aprons, airport, path).reset_index(drop=True)
+    return _near_airport(aprons, airport, _name(path)).reset_index(drop=True)
 
 
-def _read_aprons(path: Path) -> gpd.GeoDataFrame:
-    """The apron polygons of a file (``apron_id``, ``geometry``) in the file's CRS, as
+def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
+    """The apron polygons of a file or frame (``apron_id``, ``geometry``) in its CRS, as
     :func:`load_aprons` describes them."""
-    try:
-        frame = gpd.read_file(path, layer=_apron_layer(path))
-    except ApronError:
-        raise
-    except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
-        raise ApronError(f"{path}: cannot read apron file ({e})") from None
+    path = _name(source)
+    if isinstance(source, gpd.GeoDataFrame):
+        frame = source
+    else:
+        try:
+            frame = gpd.read_file(source, layer=_apron_layer(Path(source)))
+        except ApronError:
+            raise
+        except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
+            raise ApronError(f"{path}: cannot read apron file ({e})") from None
     if frame.crs is None:
-        raise ApronError(f"{path}: has no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)")
+        raise ApronError(
+            f"{path}: has no CRS; set one (ogr2ogr -a_srs EPSG:4326, or GeoDataFrame.set_crs)"
+        )
     _check_degrees(frame, path)
     frame = _only_aprons(frame)
     polygons = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
@@ -216,7 +225,7 @@ def _read_aprons(path: Path) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"apron_id": ids}, geometry=geometry, crs=frame.crs)
 
 
-def _repaired(geometry: np.ndarray, ids: list[str], path: Path) -> np.ndarray:
+def _repaired(geometry: np.ndarray, ids: list[str], path: str) -> np.ndarray:
     """Polygons made valid, still polygons (a self-intersecting one split in two, collapsed
     spikes dropped); the invalid ones named in one warning with what was wrong."""
     invalid = ~shapely.is_valid(geometry)
@@ -225,6 +234,11 @@ def _repaired(geometry: np.ndarray, ids: list[str], path: Path) -> np.ndarray:
         named = [f"{i} ({shapely.is_valid_reason(g)})" for i, g in bad]
         log.warning("%s: repaired %d invalid apron polygons: %s", path, len(named), few(named))
     return shapely.make_valid(geometry, method="structure", keep_collapsed=False)
+
+
+def _name(source: ApronSource) -> str:
+    """How messages name the aprons: the file as given, or "aprons frame"."""
+    return "aprons frame" if isinstance(source, gpd.GeoDataFrame) else str(source)
 
 
 def _apron_layer(path: Path) -> str | None:
@@ -249,7 +263,7 @@ def _apron_layer(path: Path) -> str | None:
     return chosen[0]
 
 
-def _check_degrees(frame: gpd.GeoDataFrame, path: Path) -> None:
+def _check_degrees(frame: gpd.GeoDataFrame, path: str) -> None:
     """Longitudes and latitudes of a file in degrees must be on the globe: latitudes beyond
     ±90° are (almost always) the two swapped."""
     if not frame.crs.is_geographic or frame.geometry.is_empty.all():
@@ -302,7 +316,7 @@ def _id_text(value: object) -> str:
     return "" if text in ("nan", "None", "<NA>") else text
 
 
-def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: Path) -> gpd.GeoDataFrame:
+def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: str) -> gpd.GeoDataFrame:
     """The aprons (``airport.crs``) within :data:`FAR_FROM_AIRPORT_M` of the airport's
     reference point, the others (another airport's, as in a regional OSM extract) dropped with
     a warning naming them. When none is near, all are kept with a warning asking whether

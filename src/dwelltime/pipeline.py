@@ -18,7 +18,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from dwelltime.airports import Airport, airport_and_aprons
+from dwelltime.airports import Airport, ApronSource, airport_and_aprons
 from dwelltime.errors import SceneError, error_text
 from dwelltime.flights import read_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record, read_if_path
@@ -87,7 +87,7 @@ def run(
     folder: Path | str,
     airport: str,
     *,
-    aprons: Path | str | None = None,
+    aprons: ApronSource | None = None,
     type_filter: str | None = None,
     detector: Detector | None = None,
     link_config: LinkConfig | None = None,
@@ -104,7 +104,8 @@ def run(
         folder: folder searched recursively for scenes, or a STAC ItemCollection JSON file.
         airport: ICAO or IATA code (``ZKPY`` or ``FNJ``), or any code of an airport the
             registry does not know, placed at the centre of ``aprons``.
-        aprons: vector file of apron polygons; default a 3 km square around the airport.
+        aprons: vector file of apron polygons, or a GeoDataFrame of them; default a 3 km
+            square around the airport.
         type_filter: keep only stays of this ICAO designator (all aircraft are still linked,
             so a neighbour of another type never splits or joins a stay); ``Il-62`` reads as
             ``IL62``, and a type the catalog does not know raises
@@ -128,7 +129,7 @@ def run(
     from dwelltime.detector import load_detector
     from dwelltime.synth.catalog import designator
 
-    site, apron_frame = airport_and_aprons(airport, Path(aprons) if aprons else None)
+    site, apron_frame = airport_and_aprons(airport, aprons)
     type_filter = designator(type_filter) if type_filter else None  # before any detection
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
     flights = read_if_path(flights, read_flights)
