@@ -5,7 +5,13 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from dwelltime.airports import Airport, load_aprons, lookup_airport, utm_crs
+from dwelltime.airports import (
+    Airport,
+    airport_and_aprons,
+    load_aprons,
+    lookup_airport,
+    utm_crs,
+)
 from dwelltime.errors import ApronError, UnknownAirportError
 
 SUNAN = (125.67, 39.2241)
@@ -58,8 +64,10 @@ def _sunan() -> Airport:
     return lookup_airport("ZKPY")
 
 
-def test_default_apron_is_a_square_around_the_reference_point():
-    aprons = load_aprons(_sunan(), radius_m=500)
+def test_default_apron_is_a_square_around_the_reference_point(caplog):
+    with caplog.at_level(logging.INFO):
+        aprons = load_aprons(_sunan(), radius_m=500)
+    assert "ZKPY: no apron file; searching a 1 km square centred on" in caplog.text
     assert list(aprons.columns) == ["apron_id", "geometry"]
     assert aprons.crs == "EPSG:32651"
     (square,) = aprons.geometry
@@ -119,6 +127,22 @@ def test_apron_ids_fall_back_and_stay_unique(tmp_path):
     assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["main", "main-2", "apron-3"]
 
 
+def test_apron_ids_are_whole_numbers_and_unique_after_spacing(tmp_path):
+    lon, lat = SUNAN
+    path = _osm_geojson(
+        tmp_path / "aprons.geojson",
+        [_feature(_square(lon + 0.01 * n, lat), ref=ref) for n, ref in enumerate([1, None, 3])],
+    )
+    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["1", "apron-2", "3"]  # not 1.0
+    names = ["main", "main", "main-2", "a b", "a  b"]
+    squares = [
+        shapely.box(lon + 0.01 * n, lat, lon + 0.01 * n + 0.001, lat + 0.001) for n in range(5)
+    ]
+    gpd.GeoDataFrame({"name": names}, geometry=squares, crs=4326).to_file(tmp_path / "dup.gpkg")
+    ids = load_aprons(_sunan(), tmp_path / "dup.gpkg")["apron_id"].tolist()
+    assert ids == ["main", "main-2", "main-2-2", "a b", "a b-2"]
+
+
 def test_gdal_osm_driver_other_tags(tmp_path):
     lon, lat = SUNAN
     frame = gpd.GeoDataFrame(
@@ -162,9 +186,144 @@ def test_far_away_aprons_are_warned(tmp_path, caplog):
     assert "right airport" in caplog.text
 
 
+def test_swapped_longitude_and_latitude_on_the_globe_are_warned(tmp_path, caplog):
+    heathrow = lookup_airport("EGLL")
+    square = _square(heathrow.lat, heathrow.lon)  # (latitude, longitude), both in range
+    path = _osm_geojson(tmp_path / "swapped.geojson", [_feature(square)])
+    with caplog.at_level(logging.WARNING):
+        load_aprons(heathrow, path)
+    assert "km from EGLL; are longitude and latitude swapped?" in caplog.text
+
+
 def test_swapped_longitude_and_latitude_is_an_error(tmp_path):
     lon, lat = SUNAN
     square = _square(lat, lon)  # (latitude, longitude): the classic slip
     path = _osm_geojson(tmp_path / "swapped.geojson", [_feature(square)])
     with pytest.raises(ApronError, match=r"swapped\.geojson: coordinates beyond.*swapped\?"):
         load_aprons(_sunan(), path)
+
+
+def test_apron_layer_of_a_file_of_several_layers(tmp_path):
+    lon, lat = SUNAN
+    path = tmp_path / "airfield.gpkg"
+    line = shapely.LineString([(lon, lat), (lon + 0.01, lat)])
+    gpd.GeoDataFrame({"name": ["09/27"]}, geometry=[line], crs=4326).to_file(path, layer="runways")
+    square = shapely.box(lon, lat, lon + 0.001, lat + 0.001)
+    gpd.GeoDataFrame({"name": ["A"]}, geometry=[square], crs=4326).to_file(path, layer="Aprons")
+    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["A"]
+
+
+def test_osm_xml_export_reads_its_multipolygons_layer(tmp_path):
+    lon, lat = SUNAN
+    corners = [(lon, lat), (lon + 0.002, lat), (lon + 0.002, lat + 0.002), (lon, lat + 0.002)]
+    nodes = "".join(
+        f'<node id="{n}" lat="{y}" lon="{x}" version="1"/>'
+        for n, (x, y) in enumerate(corners, start=1)
+    )
+    way = '<nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>'
+    path = tmp_path / "export.osm"
+    path.write_text(
+        f'<?xml version="1.0"?><osm version="0.6">{nodes}'
+        f'<way id="10" version="1">{way}<tag k="aeroway" v="apron"/></way></osm>'
+    )
+    (apron,) = load_aprons(_sunan(), path).geometry
+    assert apron.area == pytest.approx(173 * 222, rel=0.05)  # 0.002° x 0.002° at 39° N
+
+
+def test_several_polygon_layers_none_named_apron_is_an_error(tmp_path):
+    lon, lat = SUNAN
+    path = tmp_path / "two.gpkg"
+    square = shapely.box(lon, lat, lon + 0.001, lat + 0.001)
+    for layer in ("buildings", "parking"):
+        gpd.GeoDataFrame(geometry=[square], crs=4326).to_file(path, layer=layer)
+    with pytest.raises(ApronError, match=r"two\.gpkg: 2 layers \(buildings .*parking.*ogr2ogr"):
+        load_aprons(_sunan(), path)
+
+
+def test_airport_not_in_the_registry_is_placed_at_its_aprons(tmp_path, caplog):
+    lon, lat = SUNAN
+    path = _osm_geojson(tmp_path / "field.geojson", [_feature(_square(lon, lat, 0.01), ref="A")])
+    with caplog.at_level(logging.WARNING):
+        airport, aprons = airport_and_aprons(" kp-x1 ", path)
+    assert (airport.icao, airport.iata, airport.crs) == ("KP-X1", "", "EPSG:32651")
+    assert (airport.lon, airport.lat) == pytest.approx((lon + 0.005, lat + 0.005))
+    assert "KP-X1: not in the airport registry" in caplog.text
+    assert "field.geojson (lat 39.2291, lon 125.6750, EPSG:32651)" in caplog.text
+    assert aprons.crs == "EPSG:32651"
+    assert aprons["apron_id"].tolist() == ["A"]
+
+
+def test_registered_airport_and_its_aprons(tmp_path):
+    airport, aprons = airport_and_aprons("fnj")
+    assert airport == lookup_airport("ZKPY")
+    assert aprons["apron_id"].tolist() == ["airport"]
+
+
+@pytest.mark.parametrize("code", ["KP-X1", "39.22,125.67"])
+def test_unknown_code_without_usable_aprons_is_an_error(tmp_path, code):
+    lon, lat = SUNAN
+    path = _osm_geojson(tmp_path / "field.geojson", [_feature(_square(lon, lat))])
+    with pytest.raises(UnknownAirportError, match=r"any code .* with its apron file"):
+        airport_and_aprons(code, None if code == "KP-X1" else path)
+
+
+def test_invalid_apron_polygons_are_repaired_into_polygons_and_named(tmp_path, caplog):
+    lon, lat = SUNAN
+    d = 0.002
+    good = shapely.box(lon - 0.01, lat, lon - 0.01 + d, lat + d)
+    bowtie = shapely.Polygon([(lon, lat), (lon + d, lat + d), (lon + d, lat), (lon, lat + d)])
+    spike = [(lon - d, lat), (lon, lat), (lon + d / 2, lat), (lon, lat), (lon, lat + d)]
+    frame = gpd.GeoDataFrame(
+        {"ref": ["ok", "bow", "spike"]},
+        geometry=[good, bowtie, shapely.Polygon([*spike, (lon - d, lat + d)])],
+        crs=4326,
+    )
+    frame.to_file(tmp_path / "drawn.gpkg")
+    with caplog.at_level(logging.WARNING):
+        aprons = load_aprons(_sunan(), tmp_path / "drawn.gpkg")
+    assert aprons.geom_type.tolist() == ["Polygon", "MultiPolygon", "Polygon"]
+    assert aprons.is_valid.all()
+    assert "drawn.gpkg: repaired 2 invalid apron polygons: bow (Self-intersection" in caplog.text
+    assert ", spike (" in caplog.text and "ok (" not in caplog.text
+
+
+def test_kml_placemark_names_are_the_apron_ids_in_two_dimensions(tmp_path):
+    lon, lat = SUNAN
+    placemarks = "".join(
+        f"<Placemark><name>{name}</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        + " ".join(f"{x},{y},0" for x, y in _square(lon, lat + dy)["coordinates"][0])
+        + "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>"
+        for name, dy in (("North apron", 0.01), ("South apron", 0.0))
+    )
+    path = tmp_path / "drawn.kml"
+    path.write_text(
+        '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        f"{placemarks}</Document></kml>"
+    )
+    aprons = load_aprons(_sunan(), path)
+    assert aprons["apron_id"].tolist() == ["North apron", "South apron"]
+    assert not aprons.has_z.any()
+
+
+def test_aprons_of_other_airports_in_the_file_are_dropped(tmp_path, caplog):
+    lon, lat = SUNAN
+    features = [_feature(_square(lon, lat), ref="A"), _feature(_square(126.5, 39.0), ref="X")]
+    path = _osm_geojson(tmp_path / "region.geojson", features)
+    with caplog.at_level(logging.WARNING):
+        aprons = load_aprons(_sunan(), path)
+    assert aprons["apron_id"].tolist() == ["A"]
+    assert "region.geojson: dropped 1 aprons over 20 km from ZKPY (another airport's?): X" in (
+        caplog.text
+    )
+
+
+def test_aprons_as_a_geodataframe(caplog):
+    lon, lat = SUNAN
+    frame = gpd.GeoDataFrame(
+        {"Name": ["A"]}, geometry=[shapely.box(lon, lat, lon + 0.001, lat + 0.001)]
+    )
+    with pytest.raises(ApronError, match=r"^aprons frame: has no CRS; .*set_crs"):
+        load_aprons(_sunan(), frame)
+    airport, aprons = airport_and_aprons("zkpy", frame.set_crs(4326))
+    assert aprons.crs == airport.crs == "EPSG:32651"
+    assert aprons["apron_id"].tolist() == ["A"]

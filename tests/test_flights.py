@@ -272,8 +272,10 @@ def test_iata_airport_codes_match_and_a_log_elsewhere_is_warned(tmp_path, caplog
         warn_if_not_at(flights, lookup_airport("ZKPY"))
         assert not caplog.records
         warn_if_not_at(flights.iloc[2:], lookup_airport("FNJ"))
-    (message,) = [r.getMessage() for r in caplog.records]
-    assert message == f"{path}: 0 of 2 rows are at ZKPY (FNJ); they are at UUEE, XQQ"
+        warn_if_not_at(flights, "KP-X1")  # the code of an airport the registry lacks
+    first, second = [r.getMessage() for r in caplog.records]
+    assert first == f"{path}: 0 of 2 rows are at ZKPY (FNJ); they are at UUEE, XQQ"
+    assert second == f"{path}: 0 of 4 rows are at KP-X1; they are at UUEE, XQQ, ZKPY"
 
 
 def test_tightening_takes_the_csv_path(flights_csv):

@@ -601,3 +601,16 @@ def test_coregistered_input_tightens_the_close_gate_unless_set():
     unaligned = pd.DataFrame({"coreg_status": ["reference", "failed", "no_overlap"]})
     assert for_coregistered(LinkConfig(), unaligned).close_distance_m is None
     assert for_coregistered(LinkConfig(), pd.DataFrame({"scene_id": ["s1"]})) == LinkConfig()
+
+
+def test_stays_name_the_aprons_they_stand_on_once_each():
+    """Aprons "main" (0-600 m) and "north" (400-700 m) overlap: an aircraft in both is one
+    stay on "main;north", one on "main" alone is on "main", one off both is on ""."""
+    main = coverage(SCENES)
+    north = main.assign(apron_id="north", geometry=shapely.box(400, 0, 700, 300))
+    cover = pd.concat([main, north], ignore_index=True)
+    rows = [sighting(s, x=x) for x in (100, 500) for s in ("s1", "s2")]
+    rows += [sighting(s, x=100, y=900) for s in ("s1", "s2")]
+    stays = link_stays(detections(rows), cover).sort_values(["y", "x"])
+    assert stays["apron_id"].tolist() == ["main", "main;north", ""]
+    assert stays["n_seen"].tolist() == [2, 2, 2]

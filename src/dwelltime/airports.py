@@ -11,20 +11,28 @@ import difflib
 import functools
 import logging
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 from dwelltime.errors import ApronError, UnknownAirportError
+from dwelltime.tables import few
 
 log = logging.getLogger(__name__)
 
 #: Columns that may name an apron, in order of preference.
 APRON_ID_COLUMNS = ("apron_id", "ref", "name", "osm_id", "id")
-#: Aprons farther than this from the airport reference point (metres) draw a warning.
+#: Aprons as the API takes them: a vector file, or a GeoDataFrame of polygons in any CRS.
+ApronSource = str | os.PathLike | gpd.GeoDataFrame
+#: A code the registry does not know may name an airport given by its apron file.
+LOCAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,11}")
+#: Aprons farther than this from the airport reference point (metres) are another
+#: airport's: dropped, or, when all are, warned.
 FAR_FROM_AIRPORT_M = 20_000.0
 
 
@@ -69,7 +77,8 @@ def lookup_airport(code: str) -> Airport:
     if row is None:
         raise UnknownAirportError(
             f"unknown airport code {code!r}; {_suggestions(key)}"
-            "give a 4-letter ICAO (ZKPY) or 3-letter IATA (FNJ) code"
+            "give a 4-letter ICAO (ZKPY) or 3-letter IATA (FNJ) code, or, for an airport the "
+            "registry does not know, any code (letters, digits, '-') with its apron file"
         )
     return Airport(
         icao=row["icao"],
@@ -79,6 +88,41 @@ def lookup_airport(code: str) -> Airport:
         lon=float(row["lon"]),
         crs=utm_crs(float(row["lon"]), float(row["lat"])),
     )
+
+
+def airport_and_aprons(
+    code: str, path: ApronSource | None = None, *, radius_m: float = 1500.0
+) -> tuple[Airport, gpd.GeoDataFrame]:
+    """The airport of ``code`` (:func:`lookup_airport`) and its aprons (:func:`load_aprons`).
+
+    A code the registry does not know (letters, digits and '-', 2 to 12 of them) names an
+    airport placed at the centre of the aprons of ``path``: its name says so, its CRS is the
+    UTM zone there, and a warning says where it was placed (with the registry's codes spelled
+    like it, in case of a typo). Without ``path`` such a code is an UnknownAirportError.
+    """
+    key = code.strip().upper()
+    try:
+        airport = lookup_airport(code)
+    except UnknownAirportError:
+        if path is None or not LOCAL_CODE.fullmatch(key):
+            raise
+    else:
+        return airport, load_aprons(airport, path, radius_m=radius_m)
+    frame = _read_aprons(path)
+    lon_min, lat_min, lon_max, lat_max = frame.to_crs("EPSG:4326").total_bounds
+    lon, lat = (lon_min + lon_max) / 2, (lat_min + lat_max) / 2
+    airport = Airport(key, "", "not in the airport registry", lat, lon, utm_crs(lon, lat))
+    log.warning(
+        "%s: not in the airport registry (%sor a typo?); placed at the centre of the aprons "
+        "of %s (lat %.4f, lon %.4f, %s)",
+        key,
+        _suggestions(key),
+        _name(path),
+        lat,
+        lon,
+        airport.crs,
+    )
+    return airport, frame.to_crs(airport.crs).reset_index(drop=True)
 
 
 def icao_code(code: str) -> str | None:
@@ -119,17 +163,19 @@ def _suggestions(key: str) -> str:
 
 
 def load_aprons(
-    airport: Airport, path: Path | None = None, *, radius_m: float = 1500.0
+    airport: Airport, path: ApronSource | None = None, *, radius_m: float = 1500.0
 ) -> gpd.GeoDataFrame:
     """Apron polygons in ``airport.crs`` with columns ``apron_id`` (str) and ``geometry``.
 
     Args:
         airport: the airport whose CRS the aprons are returned in.
-        path: a vector file (anything pyogrio reads). Where an ``aeroway`` column (or an OSM
-            ``other_tags`` column) exists only ``apron`` rows are kept; lines and points are
-            dropped with a warning. ``apron_id`` comes from the first of
-            :data:`APRON_ID_COLUMNS` present, else ``apron-<n>``. None: one square of half-side
-            ``radius_m`` metres around the airport reference point, ``apron_id`` "airport".
+        path: a vector file (anything pyogrio reads; of several layers, see
+            :func:`_apron_layer`), or a GeoDataFrame of the same in any CRS. Where an
+            ``aeroway`` column (or an OSM ``other_tags`` column) exists only ``apron`` rows
+            are kept; lines and points are dropped with a warning; heights (KML's Z) are
+            dropped. ``apron_id`` comes from the first of :data:`APRON_ID_COLUMNS` holding one,
+            else ``apron-<n>``. None: one square of half-side ``radius_m`` metres around the
+            airport reference point, ``apron_id`` "airport".
         radius_m: half-side of the default square, metres.
 
     Raises:
@@ -142,13 +188,36 @@ def load_aprons(
             .coords[0]
         )
         square = shapely.box(x - radius_m, y - radius_m, x + radius_m, y + radius_m)
+        log.info(
+            "%s: no apron file; searching a %g km square centred on the airport reference point "
+            "(lat %.4f, lon %.4f); give --aprons FILE to search the aprons themselves",
+            airport.icao,
+            2 * radius_m / 1000,
+            airport.lat,
+            airport.lon,
+        )
         return gpd.GeoDataFrame({"apron_id": ["airport"]}, geometry=[square], crs=airport.crs)
-    try:
-        frame = gpd.read_file(path)
-    except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
-        raise ApronError(f"{path}: cannot read apron file ({e})") from None
+    aprons = _read_aprons(path).to_crs(airport.crs)
+    return _near_airport(aprons, airport, _name(path)).reset_index(drop=True)
+
+
+def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
+    """The apron polygons of a file or frame (``apron_id``, ``geometry``) in its CRS, as
+    :func:`load_aprons` describes them."""
+    path = _name(source)
+    if isinstance(source, gpd.GeoDataFrame):
+        frame = source
+    else:
+        try:
+            frame = gpd.read_file(source, layer=_apron_layer(Path(source)))
+        except ApronError:
+            raise
+        except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
+            raise ApronError(f"{path}: cannot read apron file ({e})") from None
     if frame.crs is None:
-        raise ApronError(f"{path}: has no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)")
+        raise ApronError(
+            f"{path}: has no CRS; set one (ogr2ogr -a_srs EPSG:4326, or GeoDataFrame.set_crs)"
+        )
     _check_degrees(frame, path)
     frame = _only_aprons(frame)
     polygons = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
@@ -158,14 +227,49 @@ def load_aprons(
     if frame.empty:
         raise ApronError(f"{path}: holds no apron polygons (aeroway=apron Polygon features)")
     ids = _apron_ids(frame)
-    aprons = gpd.GeoDataFrame(
-        {"apron_id": ids}, geometry=frame.geometry.make_valid().values, crs=frame.crs
-    ).to_crs(airport.crs)
-    _warn_if_far(aprons, airport, path)
-    return aprons.reset_index(drop=True)
+    geometry = _repaired(shapely.force_2d(frame.geometry.to_numpy()), ids, path)
+    return gpd.GeoDataFrame({"apron_id": ids}, geometry=geometry, crs=frame.crs)
 
 
-def _check_degrees(frame: gpd.GeoDataFrame, path: Path) -> None:
+def _repaired(geometry: np.ndarray, ids: list[str], path: str) -> np.ndarray:
+    """Polygons made valid, still polygons (a self-intersecting one split in two, collapsed
+    spikes dropped); the invalid ones named in one warning with what was wrong."""
+    invalid = ~shapely.is_valid(geometry)
+    if invalid.any():
+        bad = zip(np.asarray(ids)[invalid], geometry[invalid], strict=True)
+        named = [f"{i} ({shapely.is_valid_reason(g)})" for i, g in bad]
+        log.warning("%s: repaired %d invalid apron polygons: %s", path, len(named), few(named))
+    return shapely.make_valid(geometry, method="structure", keep_collapsed=False)
+
+
+def _name(source: ApronSource) -> str:
+    """How messages name the aprons: the file as given, or "aprons frame"."""
+    return "aprons frame" if isinstance(source, gpd.GeoDataFrame) else str(source)
+
+
+def _apron_layer(path: Path) -> str | None:
+    """The layer of a file with several to read aprons from: the one polygon layer named like
+    ``apron``, else the only polygon layer (an OSM export's ``multipolygons``); None for a file
+    of one layer. ApronError, naming the layers, when that leaves none or several."""
+    import pyogrio
+
+    layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
+    if len(layers) < 2:
+        return None
+    polygons = [name for name, kind in layers if "Polygon" in kind or kind in ("Unknown", "None")]
+    named = [name for name in polygons if "apron" in name.lower()]
+    chosen = named if named else polygons
+    if len(chosen) != 1:
+        listed = ", ".join(f"{name} ({kind})" for name, kind in layers)
+        raise ApronError(
+            f"{path}: {len(layers)} layers ({listed}) and not one that is clearly the aprons; "
+            f"write the apron layer to a file of its own (ogr2ogr aprons.gpkg {path} LAYER)"
+        )
+    log.info("%s: aprons from layer %r of %d", path, chosen[0], len(layers))
+    return chosen[0]
+
+
+def _check_degrees(frame: gpd.GeoDataFrame, path: str) -> None:
     """Longitudes and latitudes of a file in degrees must be on the globe: latitudes beyond
     ±90° are (almost always) the two swapped."""
     if not frame.crs.is_geographic or frame.geometry.is_empty.all():
@@ -190,29 +294,62 @@ def _only_aprons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _apron_ids(frame: gpd.GeoDataFrame) -> list[str]:
-    """Ids from the first id column present, ``apron-<n>`` where missing, made unique."""
-    column = next((c for c in APRON_ID_COLUMNS if c in frame.columns), None)
-    raw = frame[column].tolist() if column else [None] * len(frame)
-    ids = [
-        str(v).strip() if v is not None and str(v).strip() not in ("", "nan", "None") else None
-        for v in raw
-    ]
-    ids = [v if v else f"apron-{n}" for n, v in enumerate(ids, start=1)]
-    seen: dict[str, int] = {}
-    unique = []
-    for v in ids:
-        seen[v] = seen.get(v, 0) + 1
-        unique.append(v if seen[v] == 1 else f"{v}-{seen[v]}")
-    return [re.sub(r"\s+", " ", v) for v in unique]
+    """Ids from the first of :data:`APRON_ID_COLUMNS` (any case: KML's ``Name``) holding one
+    (:func:`_id_text`), ``apron-<n>`` where missing, made unique with ``-2``, ``-3``… after a
+    name taken before."""
+    columns = {str(c).lower(): c for c in reversed(frame.columns)}  # the first of each case
+    present = [frame[columns[c]].tolist() for c in APRON_ID_COLUMNS if c in columns]
+    raw = next((v for v in present if any(map(_id_text, v))), [None] * len(frame))
+    used: set[str] = set()
+    ids = []
+    for n, value in enumerate(raw, start=1):
+        base = _id_text(value) or f"apron-{n}"
+        name, k = base, 1
+        while name in used:
+            k += 1
+            name = f"{base}-{k}"
+        used.add(name)
+        ids.append(name)
+    return ids
 
 
-def _warn_if_far(aprons: gpd.GeoDataFrame, airport: Airport, path: Path) -> None:
+def _id_text(value: object) -> str:
+    """An id cell as one line of text, "" when empty; a whole number read as a float (a
+    numeric column with gaps) without its ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = re.sub(r"\s+", " ", str(value)).strip()
+    return "" if text in ("nan", "None", "<NA>") else text
+
+
+def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: str) -> gpd.GeoDataFrame:
+    """The aprons (``airport.crs``) within :data:`FAR_FROM_AIRPORT_M` of the airport's
+    reference point, the others (another airport's, as in a regional OSM extract) dropped with
+    a warning naming them. When none is near, all are kept with a warning asking whether
+    longitude and latitude are swapped (where swapping them brings the aprons near), else
+    whether the airport is the right one."""
     centre = gpd.points_from_xy([airport.lon], [airport.lat], crs="EPSG:4326").to_crs(airport.crs)
-    distance = float(aprons.distance(centre[0]).min())
-    if distance > FAR_FROM_AIRPORT_M:
-        log.warning(
-            "%s: nearest apron is %.0f km from %s; is this the right airport?",
-            path,
-            distance / 1000,
-            airport.icao,
-        )
+    distance = aprons.distance(centre[0])
+    far = (distance > FAR_FROM_AIRPORT_M).to_numpy()
+    if not far.all():
+        if far.any():
+            log.warning(
+                "%s: dropped %d aprons over %.0f km from %s (another airport's?): %s",
+                path,
+                int(far.sum()),
+                FAR_FROM_AIRPORT_M / 1000,
+                airport.icao,
+                few(aprons.loc[far, "apron_id"].tolist()),
+            )
+        return aprons[~far]
+    lon, lat = aprons.to_crs("EPSG:4326").union_all().centroid.coords[0]
+    swapped = gpd.points_from_xy([lat], [lon], crs="EPSG:4326").to_crs(airport.crs)[0]
+    near = swapped.distance(centre[0]) <= FAR_FROM_AIRPORT_M
+    log.warning(
+        "%s: nearest apron is %.0f km from %s; %s",
+        path,
+        float(distance.min()) / 1000,
+        airport.icao,
+        "are longitude and latitude swapped?" if near else "is this the right airport?",
+    )
+    return aprons

@@ -271,19 +271,20 @@ def _with_aliases_read(columns: list[str]) -> list[str]:
     return out
 
 
-def warn_if_not_at(flights: pd.DataFrame, airport: Airport) -> None:
-    """One warning when no movement of ``flights`` (:data:`FLIGHT_COLUMNS`) is at ``airport``,
-    so that the log can tighten none of its stays: it names the file and the airports the
-    rows are at."""
-    if flights.empty or (flights["airport"] == airport.icao).any():
+def warn_if_not_at(flights: pd.DataFrame, airport: Airport | str) -> None:
+    """One warning when no movement of ``flights`` (:data:`FLIGHT_COLUMNS`) is at ``airport``
+    (or the code of an airport the registry does not know), so that the log can tighten none
+    of its stays: it names the file and the airports the rows are at."""
+    icao, iata = (airport, "") if isinstance(airport, str) else (airport.icao, airport.iata)
+    if flights.empty or (flights["airport"] == icao).any():
         return
     named = sorted(set(flights["airport"]))
     log.warning(
         "%s: 0 of %d rows are at %s%s; they are at %s",
         flights.attrs.get("path", "flights"),
         len(flights),
-        airport.icao,
-        f" ({airport.iata})" if airport.iata else "",
+        icao,
+        f" ({iata})" if iata else "",
         few(named, 5),
     )
 

@@ -130,6 +130,7 @@ STAY_EXTRA_COLUMNS: tuple[str, ...] = (
     "score_max",  # best detection score of the stay
     "start_open_reason",  # why the start is censored (OPEN_REASONS), "" when bounded
     "end_open_reason",  # why the end is censored (OPEN_REASONS), "" when bounded
+    "apron_id",  # ";"-joined ids of the aprons the stay stands on (coverage), "" when none
 )
 
 #: Why an end of a stay is open (censored), as ``start_open_reason`` / ``end_open_reason`` say:
@@ -173,6 +174,7 @@ _STAY_DTYPES: dict[str, str] = {
     "score_max": "float64",
     "start_open_reason": "str",
     "end_open_reason": "str",
+    "apron_id": "str",
 }
 
 _UNKNOWN = "unknown"
@@ -916,12 +918,31 @@ def link_stays(
             record["stay_id"] = f"{airport}-{i + 1:04d}"
         records += airport_records
     stays = stays_frame(records, crs)
+    stays["apron_id"] = aprons_under(stays, coverage)
     priors = dwell_priors(stays, coverage, config)
     stays["dwell_est_h"] = [
         dwell_estimate(*stay_windows(stay), prior=priors[str(stay["airport"])])
         for _, stay in stays.iterrows()
     ]
     return stays
+
+
+def aprons_under(stays: gpd.GeoDataFrame, coverage: gpd.GeoDataFrame) -> list[str]:
+    """Per stay, the ``apron_id`` of every apron of its airport whose seen part (any scene's
+    ``coverage`` row) holds the stay's point, sorted and ";"-joined: one stay on two overlapping
+    aprons is one stay of both. "" when it stands on none."""
+    if stays.empty:
+        return []
+    points = gpd.GeoDataFrame(
+        {"airport": stays["airport"].astype(str).to_numpy()},
+        geometry=gpd.points_from_xy(stays["x"], stays["y"]),
+        crs=coverage.crs,
+    )
+    seen = coverage[["airport", "apron_id", "geometry"]].astype({"airport": str, "apron_id": str})
+    hits = points.sjoin(seen[~seen.geometry.is_empty], predicate="intersects")
+    hits = hits[hits["airport_left"] == hits["airport_right"]]
+    ids = hits.groupby(level=0)["apron_id"].agg(lambda v: ";".join(sorted(set(v))))
+    return [ids.get(i, "") for i in range(len(stays))]
 
 
 def dwell_priors(

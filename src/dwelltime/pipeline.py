@@ -18,7 +18,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from dwelltime.airports import Airport, load_aprons, lookup_airport
+from dwelltime.airports import Airport, ApronSource, airport_and_aprons
 from dwelltime.errors import SceneError, error_text
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record
@@ -120,7 +120,7 @@ def run(
     folder: Path | str,
     airport: str,
     *,
-    aprons: Path | str | None = None,
+    aprons: ApronSource | None = None,
     type_filter: str | None = None,
     detector: Detector | None = None,
     link_config: LinkConfig | Mapping[str, object] | None = None,
@@ -135,8 +135,10 @@ def run(
 
     Args:
         folder: folder searched recursively for scenes, or a STAC ItemCollection JSON file.
-        airport: ICAO or IATA code (``ZKPY`` or ``FNJ``).
-        aprons: vector file of apron polygons; default a square around the airport.
+        airport: ICAO or IATA code (``ZKPY`` or ``FNJ``), or any code of an airport the
+            registry does not know, placed at the centre of ``aprons``.
+        aprons: vector file of apron polygons, or a GeoDataFrame of them; default a 3 km
+            square around the airport.
         type_filter: keep only stays of this ICAO designator (all aircraft are still linked,
             so a neighbour of another type never splits or joins a stay); ``Il-62`` reads as
             ``IL62``, and a type the catalog does not know raises
@@ -161,7 +163,7 @@ def run(
     """
     from dwelltime.detector import load_detector
 
-    site = lookup_airport(airport)
+    site, apron_frame = airport_and_aprons(airport, aprons)
     type_filter = canonical_type(type_filter)  # before any detection
     link_config = as_link_config(link_config)
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
@@ -169,7 +171,6 @@ def run(
     times = user_times(times)
     if flights is not None:
         warn_if_not_at(flights, site)
-    apron_frame = load_aprons(site, Path(aprons) if aprons else None)
     found = scan(Path(folder), times=times, progress=_stage(progress, "scan"))
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)

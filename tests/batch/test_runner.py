@@ -412,3 +412,16 @@ def test_a_second_job_on_the_same_output_is_refused_in_one_line(tmp_path: Path):
     assert "another batch job" in out.stderr
     (summary,) = run_batch(load_spec(spec)).airports  # free again: runs (no inputs there)
     assert "aprons.geojson" in summary.problem
+
+
+def test_an_airport_not_in_the_registry_with_unreadable_aprons_is_not_run(tmp_path: Path):
+    """A code the registry lacks names its airport by its aprons: when they cannot be read,
+    the job is named by that code in the summary, and not run."""
+    (tmp_path / "field.geojson").write_text("{ not json")
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "output: out\njobs:\n  - {airport: kp-x1, imagery: imagery, aprons: field.geojson}\n"
+    )
+    (job,) = run_batch(load_spec(path)).airports
+    assert job.airport == "KP-X1"
+    assert job.problem.startswith(f"{tmp_path / 'field.geojson'}: cannot read apron file")

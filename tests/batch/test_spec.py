@@ -131,3 +131,9 @@ def test_bad_job_files_name_the_problem(tmp_path, text, message):
         load_spec(write(tmp_path, text))
     assert str(caught.value).startswith(f"{tmp_path / 'job.yaml'}: ")  # the file, then what
     assert "\n" not in str(caught.value)  # one line
+
+
+def test_airport_not_in_the_registry_is_a_job_with_its_aprons(tmp_path):
+    text = "output: o\njobs:\n  - {airport: kp-x1, imagery: x, aprons: field.gpkg}\n"
+    (job,) = load_spec(write(tmp_path, text)).jobs
+    assert job.airport == "KP-X1"

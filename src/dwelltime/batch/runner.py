@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 
-from dwelltime.airports import Airport, load_aprons, lookup_airport
+from dwelltime.airports import Airport, airport_and_aprons, icao_code
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
@@ -334,14 +334,14 @@ def _prepare(
     airport and the file when one of them cannot be read."""
     from dwelltime.flights import warn_if_not_at
 
-    site = lookup_airport(job.airport)
     flights_csv = job.flights or spec.flights
     try:
-        aprons = load_aprons(site, job.aprons)
+        site, aprons = airport_and_aprons(job.airport, job.aprons)
         found = scan(job.imagery, times=job.times)
         flights = read_if_path(flights_csv, flight_log)
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
-        raise JobInputError(site.icao, str(exc)) from exc
+        code = icao_code(job.airport) or job.airport.strip().upper()
+        raise JobInputError(code, str(exc)) from exc
     if flights is not None:
         warn_if_not_at(flights, site)
     folder = Path(spec.output) / site.icao

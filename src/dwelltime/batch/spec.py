@@ -230,8 +230,8 @@ def _of_type(value: object, annotation: str) -> bool:
 
 
 def _check_airports(jobs: tuple[AirportJob, ...]) -> None:
-    """Every job's airport is known, and no airport (by ICAO or IATA code) has two jobs: its
-    results go to one folder."""
+    """Every job's airport is known (or has an apron file to place it), and no airport (by
+    ICAO or IATA code) has two jobs: its results go to one folder."""
     from dwelltime.airports import lookup_airport
     from dwelltime.errors import UnknownAirportError
 
@@ -240,7 +240,9 @@ def _check_airports(jobs: tuple[AirportJob, ...]) -> None:
         try:
             icao = lookup_airport(job.airport).icao
         except UnknownAirportError as exc:
-            raise JobSpecError(f"jobs[{n}]: {exc}") from None
+            if job.aprons is None:  # else placed at its aprons when the job is prepared
+                raise JobSpecError(f"jobs[{n}]: {exc}") from None
+            icao = job.airport.strip().upper()
         if icao in first:
             raise JobSpecError(
                 f"jobs[{first[icao]}] and jobs[{n}] are both {icao}; merge their imagery "

@@ -81,7 +81,7 @@ def link(
     or unreadable layer).
     """
     from dwelltime import __version__
-    from dwelltime.airports import lookup_airport
+    from dwelltime.airports import icao_code, lookup_airport
     from dwelltime.cli.progress import stage_bars
     from dwelltime.errors import DwelltimeError
     from dwelltime.flights import read_flights, warn_if_not_at
@@ -144,7 +144,7 @@ def link(
 
     if flight_log is not None:
         for code in sorted(set(detections["airport"].astype(str))):
-            warn_if_not_at(flight_log, lookup_airport(code))
+            warn_if_not_at(flight_log, lookup_airport(code) if icao_code(code) else code)
     timeline = None if out is None else out / TIMELINE_NAME
     if out is not None:
         try:

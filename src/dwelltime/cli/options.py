@@ -37,8 +37,10 @@ aprons_option = click.option(
     "aprons",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Vector file of apron polygons (GeoPackage, GeoJSON, shapefile, OSM export with "
-    "aeroway=apron). Default: a square around the airport reference point.",
+    help="Vector file of apron polygons (GeoPackage, GeoJSON, shapefile, KML, OSM export with "
+    "aeroway=apron; of several layers, the polygon layer named like apron, else the only "
+    "polygon layer). Default: a 3 km square centred on the airport reference point. With "
+    "--airport a code the registry does not know, the airport is placed at these aprons.",
 )
 
 
