@@ -254,6 +254,7 @@ def test_discovery_rule(tmp_path):
         "e.tif": ("dota", "series/truth/dota/e.txt"),
     }
     assert [p.name for p in found.unlabelled] == ["f.tif"]
+    assert found.unused == []  # truth/e.geojson has its image; DOTA won over it
 
 
 @pytest.mark.parametrize("given", ["", "images"])
