@@ -229,6 +229,8 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
     import geopandas as gpd
     import shapely
 
+    if not Path(path).read_bytes().strip():  # an empty label file: no aircraft, as in DOTA
+        return Objects.empty()
     try:
         frame = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
