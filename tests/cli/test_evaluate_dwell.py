@@ -87,6 +87,7 @@ def test_scores_a_saved_run(series, results, tmp_path):
     overall = next(line for line in lines if line.startswith("all")).split()
     # one true positive (IL62), one false positive (TU20 far away); B738 never observed
     assert overall[1:7] == ["1", "2", "1", "0.50", "1.00", "0.67"]
+    assert "km or more" not in result.output
     scores = pd.read_csv(out / "dwell_scores.csv")
     il62 = scores.set_index("type").loc["IL62"]
     assert il62["coverage"] == 1.0  # 36 h in [24, 60]
@@ -109,6 +110,18 @@ def test_saved_stays_at_another_airport_are_refused(series, results):
     result = _evaluate(series, "--airport", "UUEE", "--results", results)
     assert result.exit_code == 2
     assert "holds stays at ZKPY, none at UUEE" in result.output
+
+
+def test_truth_in_other_coordinates_is_pointed_out(series, results):
+    """stays.csv x, y in another frame (here a real UTM point, the run's stays near 0): no
+    stay can match, and a warning says why instead of silent zeros."""
+    path = series / "truth" / "stays.csv"
+    text = path.read_text().replace(",100.0,200.0,", ",730485.0,4345043.0,")
+    path.write_text(text.replace(",500.0,200.0,", ",730085.0,4345043.0,"))
+    (series / "truth" / "s1.geojson").unlink()
+    result = _evaluate(series, "--airport", "ZKPY", "--results", results)
+    assert result.exit_code == 0, result.output
+    assert "every true stay is 4406 km or more from every predicted one" in result.output
 
 
 def test_tight_gate_and_missing_truth(series, results, tmp_path):

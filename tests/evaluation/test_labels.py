@@ -201,6 +201,16 @@ def test_geojson_footprint_without_properties(tmp_path):
         read_geojson(tmp_path / "p.geojson", crs="EPSG:32651", transform=transform, gsd_m=0.5)
 
 
+@pytest.mark.parametrize("content", ["", "\n"])
+def test_an_empty_geojson_file_is_an_image_without_aircraft(tmp_path, content):
+    """`touch b.geojson` marks a negative image, as an empty DOTA file does: no truth, so
+    what the detector finds there counts as false positives."""
+    path = tmp_path / "b.geojson"
+    path.write_text(content)
+    objects = read_geojson(path, crs="EPSG:32651", transform=from_origin(0, 0, 1, 1), gsd_m=1)
+    assert len(objects) == 0
+
+
 @pytest.mark.parametrize(
     ("properties", "expected"),
     [
@@ -254,6 +264,7 @@ def test_discovery_rule(tmp_path):
         "e.tif": ("dota", "series/truth/dota/e.txt"),
     }
     assert [p.name for p in found.unlabelled] == ["f.tif"]
+    assert found.unused == []  # truth/e.geojson has its image; DOTA won over it
 
 
 @pytest.mark.parametrize("given", ["", "images"])

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SCORES_NAME = "dwell_scores.csv"
+#: metres between the nearest predicted and true stays beyond which their coordinates differ
+FAR_M = 10_000.0
 
 
 @click.command("evaluate-dwell")
@@ -98,6 +100,7 @@ def evaluate_dwell(
         format_scores,
         load_true_stays,
         median_revisit_h,
+        nearest_distance_m,
         score_stays,
     )
     from dwelltime.io import atomic_write, ensure_writable
@@ -136,6 +139,13 @@ def evaluate_dwell(
         f"stays, {len(scenes)} scenes, median revisit {revisit:.1f} h"
     )
     click.echo(format_scores(scores))
+    nearest = nearest_distance_m(stays, truth)
+    if nearest > FAR_M:
+        click.echo(
+            f"warning: every true stay is {nearest / 1000:.0f} km or more from every predicted "
+            "one: are x, y of truth/stays.csv metres in the airport's UTM zone?",
+            err=True,
+        )
     if scores_path is not None:
         scores_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(scores_path) as tmp:

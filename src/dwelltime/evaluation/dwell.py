@@ -366,6 +366,16 @@ def median_interval(
     return (float(x[k - 1]), float(x[n - k])) if k >= 1 else (math.nan, math.nan)
 
 
+def nearest_distance_m(predicted: pd.DataFrame, truth: pd.DataFrame) -> float:
+    """Metres between the closest predicted and true stay centres (``x``, ``y``; NaN when
+    either is empty): kilometres say the two are not in the same coordinates."""
+    if len(predicted) == 0 or len(truth) == 0:
+        return math.nan
+    dx = predicted["x"].to_numpy(float)[:, None] - truth["x"].to_numpy(float)
+    dy = predicted["y"].to_numpy(float)[:, None] - truth["y"].to_numpy(float)
+    return float(np.nanmin(np.hypot(dx, dy)))
+
+
 def median_revisit_h(times: Sequence[pd.Timestamp] | pd.Series) -> float:
     """Median hours between consecutive acquisition times (NaN with fewer than two)."""
     order = pd.to_datetime(pd.Series(list(times)), utc=True).sort_values()

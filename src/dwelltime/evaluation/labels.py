@@ -88,7 +88,7 @@ class LabelledImage:
 @dataclass
 class Discovery:
     """What :func:`find_labelled_images` found: labelled images, images without labels, and
-    label files in the label folders under ``F`` and ``F/..`` that no image uses."""
+    label files in the label folders under ``F`` and ``F/..`` named after no image."""
 
     images: list[LabelledImage]
     unlabelled: list[Path]
@@ -106,8 +106,9 @@ def find_labelled_images(folder: Path) -> Discovery:
             except LabelError as exc:
                 log.warning("%s; not used as labels", exc)
     csvs = list(listed)
-    found, missing = [], []
+    found, missing, stems = [], [], set()
     for image in _images(folder):
+        stems.add(image.stem)
         hit = _label_file(image, folder)
         if hit is None:
             hit = next(
@@ -118,8 +119,7 @@ def find_labelled_images(folder: Path) -> Discovery:
             missing.append(image)
         else:
             found.append(hit)
-    used = {item.labels for item in found}
-    return Discovery(found, missing, [p for p in _label_files(folder) if p not in used])
+    return Discovery(found, missing, [p for p in _label_files(folder) if p.stem not in stems])
 
 
 def _label_files(folder: Path) -> list[Path]:
@@ -229,6 +229,8 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
     import geopandas as gpd
     import shapely
 
+    if not Path(path).read_bytes().strip():  # an empty label file: no aircraft, as in DOTA
+        return Objects.empty()
     try:
         frame = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files

@@ -13,8 +13,11 @@ import numpy as np
 
 from dwelltime.footprints import corner_attributes
 
-#: class names that say "an aircraft" without saying which: their type counts as unknown
-GENERIC_CLASSES = frozenset({"plane", "airplane", "aircraft", "truncated_airplane", "unknown"})
+#: class names that say "an aircraft" without saying which (DOTA, Airbus, PASCAL VOC's
+#: "aeroplane"): their type counts as unknown
+GENERIC_CLASSES = frozenset(
+    {"plane", "airplane", "aeroplane", "aircraft", "truncated_airplane", "unknown"}
+)
 
 
 @dataclass(frozen=True)
