@@ -627,6 +627,17 @@ def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):
         assert rgb_bands(ds, scene.provider, scene.rgb_bands) == [3, 2, 1]
 
 
+def test_an_airbus_cloud_mask_is_attached_to_its_product(tmp_path, write_dimap, write_cloud_gml):
+    dim = write_dimap(tmp_path)  # its tiles are the scenes where GDAL has no DIMAP driver
+    product = dim.stem[len("DIM_") :]
+    mask = write_cloud_gml(tmp_path / "MASKS" / f"CLD_{product}_MSK.GML")
+    write_cloud_gml(tmp_path / "MASKS" / "CLD_PHR1B_PMS_202308010235125_ORT_1-001_MSK.GML")
+    result = scan(tmp_path)
+    assert not result.errors and result.scenes
+    assert {s.mask_path for s in result.scenes} == {mask.resolve()}
+    assert {s.provider for s in result.scenes} != {"planet"}  # not taken for a Planet mask
+
+
 @pytest.mark.parametrize("suffix", ["_udm2_clip", "_udm_clip"])
 def test_a_clipped_order_s_mask_is_attached_not_scanned(tmp_path, write_raster, suffix):
     # Planet orders clipped to an area deliver <id>_3B_AnalyticMS_SR_clip.tif + <id>_3B_udm2_clip

@@ -371,3 +371,24 @@ def test_coverage_of_an_apron_touching_the_seen_area_is_an_empty_multipolygon(
     assert coverage.geometry.is_valid.all()
     assert coverage.geometry.is_empty.tolist() == [False, True, True]
     assert coverage["visible_fraction"].tolist() == pytest.approx([0.5, 0.0, 0.0], abs=0.03)
+
+
+def test_airbus_cloud_mask_makes_cloud_invalid(
+    tmp_path, write_raster, write_cloud_gml, airport, aprons
+):
+    west = [(X0, Y0), (X0 + 300, Y0), (X0 + 300, Y0 - 600), (X0, Y0 - 600)]
+    mask = write_cloud_gml(tmp_path / "MASKS" / "CLD_S_MSK.GML", [west])
+    scene = _scene(write_raster, tmp_path / "IMG_S.tif", mask_path=mask)
+    tiles = list(iter_tiles(scene, airport, aprons, SPEC))
+    assert tiles
+    for tile in tiles:
+        x = _pixel_x(tile)
+        assert not tile.valid[:, x < X0 + 299].any()
+        assert tile.valid[:, x > X0 + 301].all()
+    (row,) = scene_coverage(scene, airport, aprons).itertuples()
+    assert row.visible_fraction == pytest.approx(0.5, abs=0.03)
+    clear = write_cloud_gml(tmp_path / "MASKS" / "CLD_C_MSK.GML")  # no cloud: no feature
+    scene = _scene(write_raster, tmp_path / "IMG_C.tif", mask_path=clear)
+    (row,) = scene_coverage(scene, airport, aprons).itertuples()
+    assert row.visible_fraction == 1.0
+    assert not list(tmp_path.glob("MASKS/*.gfs"))  # GDAL wrote nothing into the product

@@ -11,8 +11,9 @@ images for ``dwelltime detect --gsd``): listed in :attr:`ScanResult.pictures` an
 warning, not scenes. Provider usable-data masks (``*_udm2.tif``, ``*_udm.tif``) are not
 scenes: each is attached to the image in its folder whose stem starts with the mask's stem
 minus the ``_udm2``/``_udm`` suffix (Planet: ``<id>_3B_udm2.tif`` belongs to
-``<id>_3B_AnalyticMS_SR.tif``). A STAC ItemCollection JSON file gives one image per item
-instead (:mod:`dwelltime.stac`).
+``<id>_3B_AnalyticMS_SR.tif``); an Airbus DIMAP cloud mask (``MASKS/CLD_<id>_MSK.GML``, cloud
+polygons) to the product ``DIM_<id>.XML`` or its tiles ``IMG_<id>_R1C1…`` beside ``MASKS``.
+A STAC ItemCollection JSON file gives one image per item instead (:mod:`dwelltime.stac`).
 Acquisition times come from the sources listed in :mod:`dwelltime.timesources`, in that order
 of trust; every scene records which one it used in ``time_source``. A file that cannot be used
 (not an image, truncated, no CRS, no time, all nodata) becomes one :class:`SceneError` naming
@@ -40,6 +41,7 @@ from dwelltime.formats import (
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    is_cloud_vector,
     is_dimap,
     mosaic_members,
     walk_folders,
@@ -94,7 +96,8 @@ class Scene:
     count: int  # bands
     dtype: str
     cloud_fraction: float  # [0, 1]; NaN if the provider says nothing
-    mask_path: Path | None  # provider mask: Planet UDM2 band 1 == 1 is clear; UDM == 0 is
+    mask_path: Path | None  # provider mask: Planet UDM2 band 1 == 1 clear, UDM == 0 usable;
+    # Airbus MASKS/CLD_<id>_MSK.GML: cloud polygons
     footprint: shapely.Geometry  # EPSG:4326
     #: 1-based red, green, blue band indexes as the scene's STAC item (else Maxar IMD) names
     #: them; None where none does (then :func:`dwelltime.regrid.rgb_bands` reads the file)
@@ -339,7 +342,7 @@ def read_scene(
     except ValueError as e:
         raise SceneError(path, str(e)) from None
     provider = info.provider if info.provider != "unknown" else name_provider(path)
-    if provider == "unknown" and mask_path is not None:
+    if provider == "unknown" and mask_path is not None and not is_cloud_vector(mask_path):
         provider = "planet"
     return Scene(
         scene_id=scene_id or path.stem,
@@ -482,6 +485,8 @@ def _find_files(
             if suffix in RASTER_SUFFIXES or is_dimap(name):
                 is_mask = p.stem.lower().endswith(MASK_SUFFIXES)
                 (masks if is_mask else images).append(p)
+            elif is_cloud_vector(name):
+                masks.append(p)
             elif suffix in PICTURE_SUFFIXES:
                 (images if _georeferenced(name.lower(), lower) else pictures).append(p)
             elif suffix == ".json":
@@ -500,14 +505,23 @@ def _georeferenced(name: str, siblings: set[str]) -> bool:
 
 
 def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:
-    """The provider mask beside ``image`` whose base (stem minus suffix) starts its stem."""
+    """The provider mask of ``image`` whose base starts its stem, the longest such: a Planet
+    mask beside it (base: its stem minus the suffix), or an Airbus cloud mask in the
+    ``MASKS`` folder beside it (base: the product id of ``CLD_<id>_MSK.GML``, which follows
+    the ``DIM_`` or ``IMG_`` of the image's stem)."""
+    stem = image.stem.lower()
+    names = (stem, stem[4:]) if stem.startswith(("dim_", "img_")) else (stem,)
     best: tuple[int, Path] | None = None
     for m in masks:
-        if m.parent != image.parent:
+        if is_cloud_vector(m):
+            beside = m.parent.parent if m.parent.name.lower() == "masks" else None
+            base = m.stem.lower()[4:-4]  # CLD_<id>_MSK
+        else:
+            beside, mask_stem = m.parent, m.stem.lower()
+            base = next(mask_stem[: -len(s)] for s in MASK_SUFFIXES if mask_stem.endswith(s))
+        if beside != image.parent or not any(n.startswith(base) for n in names):
             continue
-        stem = m.stem.lower()
-        base = next(stem[: -len(s)] for s in MASK_SUFFIXES if stem.endswith(s))
-        if image.stem.lower().startswith(base) and (best is None or len(base) > best[0]):
+        if best is None or len(base) > best[0]:
             best = (len(base), m)
     return best[1] if best else None
 
