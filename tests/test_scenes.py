@@ -627,6 +627,35 @@ def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):
         assert rgb_bands(ds, scene.provider, scene.rgb_bands) == [3, 2, 1]
 
 
+@pytest.mark.parametrize(
+    ("problem", "write_mask"),
+    [
+        ("cannot be read", lambda path, write: path.write_bytes(b"<html>expired link</html>")),
+        ("has no CRS", lambda path, write: write(path, crs=None, count=8)),
+        ("does not overlap", lambda path, write: write(path, origin=(0.0, 0.0), count=8)),
+    ],
+)
+def test_a_bad_mask_is_named_and_its_scene_skipped(tmp_path, write_raster, problem, write_mask):
+    image = write_raster(tmp_path / "20230731_023512_1234_3B_AnalyticMS_SR.tif")
+    write_mask(tmp_path / "20230731_023512_1234_3B_udm2.tif", write_raster)
+    write_raster(tmp_path / "20230801_023512_1234_3B_AnalyticMS_SR.tif")  # no mask: used
+    result = scan(tmp_path)
+    assert [s.scene_id for s in result.scenes] == ["20230801_023512_1234_3B_AnalyticMS_SR"]
+    (error,) = result.errors
+    assert str(error).startswith(f"{image}: its mask 20230731_023512_1234_3B_udm2.tif {problem}")
+    assert len(str(error).splitlines()) == 1
+
+
+def test_an_unreadable_airbus_cloud_mask_is_named(tmp_path, write_dimap):
+    dim = write_dimap(tmp_path)
+    mask = tmp_path / "MASKS" / f"CLD_{dim.stem[len('DIM_') :]}_MSK.GML"
+    mask.parent.mkdir()
+    mask.write_text("<eop:Mask")  # cut short
+    result = scan(tmp_path)
+    assert not result.scenes and result.errors
+    assert all(f"its mask {mask.name} cannot be read" in str(e) for e in result.errors)
+
+
 def test_an_airbus_cloud_mask_is_attached_to_its_product(tmp_path, write_dimap, write_cloud_gml):
     dim = write_dimap(tmp_path)  # its tiles are the scenes where GDAL has no DIMAP driver
     product = dim.stem[len("DIM_") :]

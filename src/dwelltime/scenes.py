@@ -16,8 +16,8 @@ polygons) to the product ``DIM_<id>.XML`` or its tiles ``IMG_<id>_R1C1…`` besi
 A STAC ItemCollection JSON file gives one image per item instead (:mod:`dwelltime.stac`).
 Acquisition times come from the sources listed in :mod:`dwelltime.timesources`, in that order
 of trust; every scene records which one it used in ``time_source``. A file that cannot be used
-(not an image, truncated, no CRS, no time, all nodata) becomes one :class:`SceneError` naming
-the file and the reason, and the scan goes on.
+(not an image, truncated, no CRS, no time, all nodata, a mask that cannot be used) becomes
+one :class:`SceneError` naming the file and the reason, and the scan goes on.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from dwelltime.formats import (
     walk_folders,
 )
 from dwelltime.io import read_if_path
-from dwelltime.regrid import gsd_metres, mask_to_polygon, open_picture
+from dwelltime.regrid import CloudVector, gsd_metres, mask_to_polygon, open_mask, open_picture
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
 from dwelltime.tables import few
@@ -331,6 +331,8 @@ def read_scene(
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
     except RasterioError as e:
         raise SceneError(path, f"not a readable image ({_first_line(e)})") from None
+    if mask_path is not None:
+        _check_mask(path, mask_path, footprint)
     try:
         info = acquisition_time(
             path, folder=folder or path.parent, tags=tags, times=times, stac_index=stac_index
@@ -405,6 +407,34 @@ def scenes_frame(scenes: Sequence[Scene]) -> gpd.GeoDataFrame:
     frame["acquired"] = pd.to_datetime(frame["acquired"], utc=True)
     geometry = gpd.GeoSeries([s.footprint for s in scenes], crs="EPSG:4326")
     return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")[list(SCENE_COLUMNS)]
+
+
+def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> None:
+    """SceneError naming ``image`` and its provider mask when the mask cannot be read, or
+    when a raster mask has no CRS or misses the image's ``footprint`` (EPSG:4326): used as
+    is, it would hide the whole scene, or its cloud would go unnoticed."""
+    from pyogrio.errors import DataSourceError
+    from rasterio.errors import RasterioError
+    from rasterio.warp import transform_bounds
+
+    try:
+        with open_mask(mask_path) as mask:
+            if isinstance(mask, CloudVector):
+                return
+            if mask.crs is None:
+                problem = "has no CRS"
+            elif not shapely.box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
+                footprint
+            ):
+                problem = "does not overlap the image (another scene's mask?)"
+            else:
+                return
+    except (RasterioError, DataSourceError, OSError) as e:
+        problem = f"cannot be read ({_first_line(e)})"
+    raise SceneError(
+        image, f"its mask {mask_path.name} {problem}; the scene is not used: replace the mask "
+        "(download it again) or move it away to use the scene without one"
+    )  # fmt: skip
 
 
 def _footprint(ds: object) -> shapely.Geometry:
