@@ -25,6 +25,7 @@ from dwelltime.io import file_record, read_if_path
 from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
 from dwelltime.scenes import Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+from dwelltime.tables import few
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
 from dwelltime.timesources import read_times_csv
 
@@ -67,12 +68,24 @@ class RunResult:
         """The frames to write, by layer name (:data:`RESULT_LAYERS`)."""
         return {name: getattr(self, name) for name in RESULT_LAYERS}
 
+    def blind_scenes(self) -> list[str]:
+        """Ids of the scenes that saw none of the aprons (all cloud or nodata there): neither
+        presence nor absence anywhere."""
+        seen = self.coverage.loc[self.coverage["visible_fraction"] > 0, "scene_id"]
+        ids = self.scenes["scene_id"].astype(str)
+        return ids[~ids.isin(seen.astype(str))].tolist()
+
     def summary(self) -> str:
-        """One line: the airport and how many scenes, detections and stays the run has, and
-        how many inputs it skipped, e.g. ``"ZKPY Pyongyang …: 10 scenes, 65 detections, 9
+        """One line: the airport and how many scenes (and which saw no apron: cloud, nodata),
+        detections and stays the run has, and how many inputs it skipped, e.g. ``"ZKPY
+        Pyongyang …: 10 scenes (1 saw no apron, cloud or nodata: s3), 65 detections, 9
         stays"`` (what ``dwelltime run`` prints above its table)."""
+        blind = self.blind_scenes()
+        scenes = f"{len(self.scenes)} scenes" + (
+            f" ({len(blind)} saw no apron, cloud or nodata: {few(blind)})" if blind else ""
+        )
         text = (
-            f"{self.airport.icao} {self.airport.name}: {len(self.scenes)} scenes, "
+            f"{self.airport.icao} {self.airport.name}: {scenes}, "
             f"{len(self.detections)} detections, {len(self.stays)} stays"
         )
         return f"{text}, {len(self.errors)} input(s) skipped" if self.errors else text
