@@ -656,6 +656,22 @@ def test_an_unreadable_airbus_cloud_mask_is_named(tmp_path, write_dimap):
     assert all(f"its mask {mask.name} cannot be read" in str(e) for e in result.errors)
 
 
+def test_a_user_cloud_file_named_after_the_image_is_its_mask(tmp_path, write_raster):
+    import geopandas as gpd
+    import shapely
+
+    image = write_raster(tmp_path / "site_20230731T023512_3B_AnalyticMS.tif")
+    write_raster(tmp_path / "site_20230731T023512_3B_udm2.tif", count=8)
+    other = write_raster(  # a neighbour, whose stem starts with the first one's
+        tmp_path / "site_20230731T023512_3B_AnalyticMS_2.tif", origin=(730_517.78, 4_345_043.01)
+    )
+    cloud = tmp_path / "site_20230731T023512_3B_AnalyticMS_Cloud.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4326).to_file(cloud)
+    masks = {s.path: s.mask_path for s in scan(tmp_path).scenes}
+    assert masks[image.resolve()] == cloud.resolve()  # the user's polygons, not the UDM2
+    assert masks[other.resolve()].name == "site_20230731T023512_3B_udm2.tif"
+
+
 def test_an_airbus_cloud_mask_is_attached_to_its_product(tmp_path, write_dimap, write_cloud_gml):
     dim = write_dimap(tmp_path)  # its tiles are the scenes where GDAL has no DIMAP driver
     product = dim.stem[len("DIM_") :]

@@ -392,3 +392,14 @@ def test_airbus_cloud_mask_makes_cloud_invalid(
     (row,) = scene_coverage(scene, airport, aprons).itertuples()
     assert row.visible_fraction == 1.0
     assert not list(tmp_path.glob("MASKS/*.gfs"))  # GDAL wrote nothing into the product
+
+
+def test_a_user_cloud_file_in_another_crs_makes_cloud_invalid(
+    tmp_path, write_raster, airport, aprons
+):
+    west = gpd.GeoSeries([shapely.box(X0 - 50, Y0 - 650, X0 + 300, Y0 + 50)], crs=32651)
+    mask = tmp_path / "s_cloud.geojson"
+    gpd.GeoDataFrame(geometry=west.to_crs(4326)).to_file(mask)
+    scene = _scene(write_raster, tmp_path / "s.tif", mask_path=mask)
+    (row,) = scene_coverage(scene, airport, aprons).itertuples()
+    assert row.visible_fraction == pytest.approx(0.5, abs=0.03)

@@ -216,7 +216,8 @@ def open_picture(path: Path) -> Iterator[object]:
 
 @dataclass(frozen=True)
 class CloudVector:
-    """A provider's cloud polygons (Airbus DIMAP ``MASKS/CLD_*_MSK.GML``): where it saw cloud."""
+    """Cloud polygons of one scene (Airbus DIMAP ``MASKS/CLD_*_MSK.GML``, or a user's
+    ``<image stem>_cloud.geojson``…): where it saw cloud."""
 
     name: str  # the file
     crs: object | None  # the polygons' CRS; None: the scene's
@@ -224,18 +225,24 @@ class CloudVector:
 
 
 def read_cloud_vector(path: Path) -> CloudVector:
-    """The cloud polygons of the vector mask at ``path``; none where the mask has no feature
-    (an Airbus mask of a clear scene may have no layer). Read from memory, so that GDAL writes no
-    ``.gfs`` file into the provider's product."""
+    """The cloud polygons of the first layer of the vector file at ``path``; none where it has
+    no feature (an Airbus mask of a clear scene may have no layer). GML is read from memory, so
+    that GDAL writes no ``.gfs`` file into the provider's product."""
     import io
 
     import pyogrio
 
-    data = Path(path).read_bytes()
-    layers = pyogrio.list_layers(io.BytesIO(data))
+    path = Path(path)
+    gml = path.suffix.lower() == ".gml"
+    data = path.read_bytes() if gml else b""
+
+    def source() -> Path | io.BytesIO:
+        return io.BytesIO(data) if gml else path
+
+    layers = pyogrio.list_layers(source())
     if not len(layers):
         return CloudVector(str(path), None, np.empty(0, dtype=object))
-    frame = pyogrio.read_dataframe(io.BytesIO(data), layer=layers[0][0])
+    frame = pyogrio.read_dataframe(source(), layer=layers[0][0])
     polygons = frame.geometry[frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
     return CloudVector(str(path), frame.crs, polygons.to_numpy())
 

@@ -12,7 +12,9 @@ warning, not scenes. Provider usable-data masks (``*_udm2.tif``, ``*_udm.tif``) 
 scenes: each is attached to the image in its folder whose stem starts with the mask's stem
 minus the ``_udm2``/``_udm`` suffix (Planet: ``<id>_3B_udm2.tif`` belongs to
 ``<id>_3B_AnalyticMS_SR.tif``); an Airbus DIMAP cloud mask (``MASKS/CLD_<id>_MSK.GML``, cloud
-polygons) to the product ``DIM_<id>.XML`` or its tiles ``IMG_<id>_R1C1…`` beside ``MASKS``.
+polygons) to the product ``DIM_<id>.XML`` or its tiles ``IMG_<id>_R1C1…`` beside ``MASKS``;
+a user's cloud polygons ``<stem>_cloud.geojson`` (``.gpkg``, ``.shp``, ``.gml``) to the image
+of that stem beside it, instead of the provider's mask.
 A STAC ItemCollection JSON file gives one image per item instead (:mod:`dwelltime.stac`).
 Acquisition times come from the sources listed in :mod:`dwelltime.timesources`, in that order
 of trust; every scene records which one it used in ``time_source``. A file that cannot be used
@@ -37,10 +39,12 @@ import shapely
 from dwelltime.errors import SceneError, error_text
 from dwelltime.formats import (
     ARCHIVE_SUFFIXES,
+    CLOUD_SIDECAR_STEM,
     GEOREFERENCE_SIDECARS,
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    is_airbus_cloud_mask,
     is_cloud_vector,
     is_dimap,
     mosaic_members,
@@ -97,7 +101,7 @@ class Scene:
     dtype: str
     cloud_fraction: float  # [0, 1]; NaN if the provider says nothing
     mask_path: Path | None  # provider mask: Planet UDM2 band 1 == 1 clear, UDM == 0 usable;
-    # Airbus MASKS/CLD_<id>_MSK.GML: cloud polygons
+    # Airbus MASKS/CLD_<id>_MSK.GML, a user's <stem>_cloud.geojson…: cloud polygons
     footprint: shapely.Geometry  # EPSG:4326
     #: 1-based red, green, blue band indexes as the scene's STAC item (else Maxar IMD) names
     #: them; None where none does (then :func:`dwelltime.regrid.rgb_bands` reads the file)
@@ -535,19 +539,24 @@ def _georeferenced(name: str, siblings: set[str]) -> bool:
 
 
 def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:
-    """The provider mask of ``image`` whose base starts its stem, the longest such: a Planet
-    mask beside it (base: its stem minus the suffix), or an Airbus cloud mask in the
-    ``MASKS`` folder beside it (base: the product id of ``CLD_<id>_MSK.GML``, which follows
-    the ``DIM_`` or ``IMG_`` of the image's stem)."""
+    """The mask of ``image``: the user's cloud polygons beside it named after its stem
+    (``<stem>_cloud.geojson``…); else the provider mask whose base starts its stem, the
+    longest such: a Planet mask beside it (base: its stem minus the suffix) or an Airbus cloud
+    mask in the ``MASKS`` folder beside it (base: the product id of ``CLD_<id>_MSK.GML``,
+    which follows the ``DIM_`` or ``IMG_`` of the image's stem)."""
     stem = image.stem.lower()
     names = (stem, stem[4:]) if stem.startswith(("dim_", "img_")) else (stem,)
     best: tuple[int, Path] | None = None
     for m in masks:
-        if is_cloud_vector(m):
+        beside, mask_stem = m.parent, m.stem.lower()
+        if is_airbus_cloud_mask(m):
             beside = m.parent.parent if m.parent.name.lower() == "masks" else None
-            base = m.stem.lower()[4:-4]  # CLD_<id>_MSK
+            base = mask_stem[4:-4]  # CLD_<id>_MSK
+        elif is_cloud_vector(m):
+            if beside == image.parent and mask_stem == stem + CLOUD_SIDECAR_STEM:
+                return m
+            continue
         else:
-            beside, mask_stem = m.parent, m.stem.lower()
             base = next(mask_stem[: -len(s)] for s in MASK_SUFFIXES if mask_stem.endswith(s))
         if beside != image.parent or not any(n.startswith(base) for n in names):
             continue

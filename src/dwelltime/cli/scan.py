@@ -53,8 +53,9 @@ def scan(
 
     Searches FOLDER recursively for .tif/.tiff, .jp2, .ntf/.nitf, .vrt and .til files, and
     .png/.jpg with a world file or .aux.xml beside them (other pictures are named in one
-    warning; Planet *_udm2/*_udm masks, *_clip too, and Airbus MASKS/CLD_*_MSK.GML cloud masks
-    are attached to their scene, not listed; the
+    warning; Planet *_udm2/*_udm masks, *_clip too, Airbus MASKS/CLD_*_MSK.GML cloud masks and
+    your cloud polygons <image stem>_cloud.geojson (.gpkg, .shp, .gml) are attached to their
+    scene, not listed; the
     tiles of a mosaic, a .vrt such as gdalbuildvrt makes of a product's R1C1, R1C2… tiles or a
     Maxar .TIL, are read through it). The acquisition time comes from, in order of trust:
     --times, a STAC item, Planet metadata (JSON, then XML), a Maxar .IMD, the
