@@ -23,7 +23,7 @@ from dwelltime.errors import SceneError, error_text
 from dwelltime.flights import read_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record, read_if_path
 from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
-from dwelltime.scenes import Scene, scan, scenes_frame
+from dwelltime.scenes import ScanResult, Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from dwelltime.detector import Detector
 
 log = logging.getLogger(__name__)
+
+#: Coarsest scene a run links, metres per pixel (RapidEye's 5 m; the detector is measured down
+#: to 3 m): a coarser scene (Sentinel-2's 10 m) would show every stand seen empty.
+MAX_LINK_GSD_M = 5.0
 
 #: progress(stage, done, total): called as scenes are processed; stage is "scan", "detect" or
 #: "coregister".
@@ -148,7 +152,7 @@ def run(
     if flights is not None:
         warn_if_not_at(flights, site)
     apron_frame = load_aprons(site, Path(aprons) if aprons else None)
-    found = scan(Path(folder), times=times, progress=_stage(progress, "scan"))
+    found = without_coarse(scan(Path(folder), times=times, progress=_stage(progress, "scan")))
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
@@ -404,6 +408,24 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
     pngs = [Path(out_dir) / f"{name}.png" for name in REPORT_FIGURES]
     layers = output_paths(Path(out_dir), list(RESULT_LAYERS), formats)
     return [*layers, *pngs, Path(out_dir) / PROVENANCE_NAME]
+
+
+def without_coarse(found: ScanResult) -> ScanResult:
+    """``found`` with its scenes coarser than :data:`MAX_LINK_GSD_M` (a 5 % margin for a
+    lon/lat grid's measured GSD) moved to its errors: no aircraft shows in them, so their
+    stands would count as seen empty and end stays."""
+    limit = MAX_LINK_GSD_M * 1.05
+    coarse = [s for s in found.scenes if s.gsd_m > limit]
+    errors = [
+        SceneError(
+            s.path,
+            f"GSD {s.gsd_m:.1f} m is coarser than the {MAX_LINK_GSD_M:g} m at which "
+            "aircraft still show: not used, as every stand would count as seen empty",
+        )
+        for s in coarse
+    ]
+    scenes = [s for s in found.scenes if s.gsd_m <= limit]
+    return ScanResult(scenes, [*found.errors, *errors], found.pictures)
 
 
 def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:

@@ -47,6 +47,7 @@ from dwelltime.pipeline import (
     link_scenes,
     provenance,
     scenes_over_aprons,
+    without_coarse,
     write_result,
 )
 from dwelltime.scenes import Scene, scan
@@ -338,7 +339,7 @@ def _prepare(
     flights_csv = job.flights or spec.flights
     try:
         aprons = load_aprons(site, job.aprons)
-        found = scan(job.imagery, times=job.times)
+        found = without_coarse(scan(job.imagery, times=job.times))
         flights = read_if_path(flights_csv, flight_log)
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
         raise JobInputError(site.icao, str(exc)) from exc
