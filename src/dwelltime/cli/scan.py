@@ -24,8 +24,9 @@ SCAN_TABLE_COLUMNS = (
     "size",
     "count",
     "dtype",
+    "mask",
 )
-SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands"}
+SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands", "mask": "cloud mask"}
 
 
 @click.command()
@@ -49,7 +50,7 @@ def scan(
     overwrite: bool,
     strict: bool,
 ) -> None:
-    """List the image scenes under FOLDER: acquisition time and its source, CRS, GSD.
+    """List the image scenes under FOLDER: acquisition time and its source, CRS, GSD, cloud mask.
 
     Searches FOLDER recursively for .tif/.tiff, .jp2, .ntf/.nitf, .vrt and .til files, and
     .png/.jpg with a world file or .aux.xml beside them (other pictures are named in one
@@ -89,6 +90,7 @@ def scan(
         shown = frame.assign(
             size=frame["width"].astype(str) + "x" + frame["height"].astype(str),
             crs=frame["crs"].map(crs_label),
+            mask=frame["mask_path"].map(lambda path: Path(path).name if path else ""),
         )
         click.echo(format_table(shown, SCAN_TABLE_COLUMNS, headers=SCAN_TABLE_HEADERS))
     pictures = f", {len(result.pictures)} pictures without georeference" if result.pictures else ""
