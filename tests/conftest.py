@@ -191,6 +191,33 @@ def write_dimap() -> Callable[..., Path]:
     return _write_dimap
 
 
+def _write_cloud_gml(path: Path, polygons: Sequence[Sequence[tuple[float, float]]] = ()) -> Path:
+    """An Airbus DIMAP cloud mask (``MASKS/CLD_*_MSK.GML``) of ``polygons`` (rings of (x, y)
+    in UTM 51N); as Airbus delivers a clear scene's, with no feature when there are none."""
+    members = "".join(
+        f'<eop:MaskFeature gml:id="CLD_{n}"><eop:maskType>CLOUD</eop:maskType><eop:extentOf>'
+        f'<gml:Polygon srsName="urn:ogc:def:crs:EPSG::32651" gml:id="P{n}"><gml:exterior>'
+        f'<gml:LinearRing><gml:posList srsDimension="2">'
+        f"{' '.join(f'{x} {y}' for x, y in [*ring, ring[0]])}"
+        f"</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon></eop:extentOf>"
+        f"</eop:MaskFeature>"
+        for n, ring in enumerate(polygons)
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<eop:Mask xmlns:eop="http://earth.esa.int/eop"'
+        ' xmlns:gml="http://www.opengis.net/gml" gml:id="CLD">'
+        f"<eop:maskMembers>{members}</eop:maskMembers></eop:Mask>\n"
+    )
+    return path
+
+
+@pytest.fixture
+def write_cloud_gml() -> Callable[..., Path]:
+    """Factory writing an Airbus cloud mask: ``write_cloud_gml(path, polygons=())``."""
+    return _write_cloud_gml
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
 

@@ -309,6 +309,34 @@ def test_a_result_shows_as_one_summary_line_not_five_frames(tmp_path, detector):
     assert repr(result) == f"<RunResult {line}, 1 input(s) skipped>"
 
 
+def test_the_summary_names_the_scenes_that_saw_no_apron(tmp_path, write_raster, detector):
+    import numpy as np
+
+    x0, y0 = 730_485.78 - 600, 4_345_043.01 + 600  # 1.2 km around Sunan's reference point
+    kwargs = {"origin": (x0, y0), "gsd": 3.0, "shape": (400, 400)}
+    write_raster(tmp_path / "zkpy_20230731T023512.tif", **kwargs)
+    clouds = np.zeros((8, 400, 400), np.uint8)  # UDM2 band 1: nowhere clear
+    write_raster(tmp_path / "zkpy_20230801T023512.tif", **kwargs)
+    write_raster(tmp_path / "zkpy_20230801T023512_udm2.tif", count=8, data=clouds, **kwargs)
+    result = pipeline.run(tmp_path, "ZKPY", detector=detector, coregister=False)
+    assert result.blind_scenes() == ["zkpy_20230801T023512"]
+    assert result.summary() == (
+        "ZKPY Pyongyang International Airport: 2 scenes (1 saw no apron, cloud or nodata: "
+        "zkpy_20230801T023512), 0 detections, 0 stays"
+    )
+
+
+def test_a_scene_too_coarse_to_show_aircraft_is_named_not_linked(tmp_path, write_raster, detector):
+    x0, y0 = 730_485.78 - 600, 4_345_043.01 + 600  # 1.2 km around Sunan's reference point
+    write_raster(tmp_path / "zkpy_20230731T023512.tif", origin=(x0, y0), gsd=3.0, shape=(400, 400))
+    s2 = write_raster(tmp_path / "zkpy_20230801T023512.tif", origin=(x0, y0), gsd=10.0)
+    result = pipeline.run(tmp_path, "ZKPY", detector=detector, coregister=False)
+    assert result.scenes["scene_id"].tolist() == ["zkpy_20230731T023512"]
+    assert set(result.coverage["scene_id"]) == {"zkpy_20230731T023512"}  # no seen-empty stands
+    (error,) = result.errors
+    assert str(error).startswith(f"{s2}: GSD 10.0 m is coarser than the 5 m")
+
+
 def test_overwriting_a_run_removes_its_figures_that_the_new_result_lacks(
     tmp_path, write_raster, detector
 ):

@@ -645,6 +645,62 @@ def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):
         assert rgb_bands(ds, scene.provider, scene.rgb_bands) == [3, 2, 1]
 
 
+@pytest.mark.parametrize(
+    ("problem", "write_mask"),
+    [
+        ("cannot be read", lambda path, write: path.write_bytes(b"<html>expired link</html>")),
+        ("has no CRS", lambda path, write: write(path, crs=None, count=8)),
+        ("does not overlap", lambda path, write: write(path, origin=(0.0, 0.0), count=8)),
+    ],
+)
+def test_a_bad_mask_is_named_and_its_scene_skipped(tmp_path, write_raster, problem, write_mask):
+    image = write_raster(tmp_path / "20230731_023512_1234_3B_AnalyticMS_SR.tif")
+    write_mask(tmp_path / "20230731_023512_1234_3B_udm2.tif", write_raster)
+    write_raster(tmp_path / "20230801_023512_1234_3B_AnalyticMS_SR.tif")  # no mask: used
+    result = scan(tmp_path)
+    assert [s.scene_id for s in result.scenes] == ["20230801_023512_1234_3B_AnalyticMS_SR"]
+    (error,) = result.errors
+    assert str(error).startswith(f"{image}: its mask 20230731_023512_1234_3B_udm2.tif {problem}")
+    assert len(str(error).splitlines()) == 1
+
+
+def test_an_unreadable_airbus_cloud_mask_is_named(tmp_path, write_dimap):
+    dim = write_dimap(tmp_path)
+    mask = tmp_path / "MASKS" / f"CLD_{dim.stem[len('DIM_') :]}_MSK.GML"
+    mask.parent.mkdir()
+    mask.write_text("<eop:Mask")  # cut short
+    result = scan(tmp_path)
+    assert not result.scenes and result.errors
+    assert all(f"its mask {mask.name} cannot be read" in str(e) for e in result.errors)
+
+
+def test_a_user_cloud_file_named_after_the_image_is_its_mask(tmp_path, write_raster):
+    import geopandas as gpd
+    import shapely
+
+    image = write_raster(tmp_path / "site_20230731T023512_3B_AnalyticMS.tif")
+    write_raster(tmp_path / "site_20230731T023512_3B_udm2.tif", count=8)
+    other = write_raster(  # a neighbour, whose stem starts with the first one's
+        tmp_path / "site_20230731T023512_3B_AnalyticMS_2.tif", origin=(730_517.78, 4_345_043.01)
+    )
+    cloud = tmp_path / "site_20230731T023512_3B_AnalyticMS_Cloud.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4326).to_file(cloud)
+    masks = {s.path: s.mask_path for s in scan(tmp_path).scenes}
+    assert masks[image.resolve()] == cloud.resolve()  # the user's polygons, not the UDM2
+    assert masks[other.resolve()].name == "site_20230731T023512_3B_udm2.tif"
+
+
+def test_an_airbus_cloud_mask_is_attached_to_its_product(tmp_path, write_dimap, write_cloud_gml):
+    dim = write_dimap(tmp_path)  # its tiles are the scenes where GDAL has no DIMAP driver
+    product = dim.stem[len("DIM_") :]
+    mask = write_cloud_gml(tmp_path / "MASKS" / f"CLD_{product}_MSK.GML")
+    write_cloud_gml(tmp_path / "MASKS" / "CLD_PHR1B_PMS_202308010235125_ORT_1-001_MSK.GML")
+    result = scan(tmp_path)
+    assert not result.errors and result.scenes
+    assert {s.mask_path for s in result.scenes} == {mask.resolve()}
+    assert {s.provider for s in result.scenes} != {"planet"}  # not taken for a Planet mask
+
+
 @pytest.mark.parametrize("suffix", ["_udm2_clip", "_udm_clip"])
 def test_a_clipped_order_s_mask_is_attached_not_scanned(tmp_path, write_raster, suffix):
     # Planet orders clipped to an area deliver <id>_3B_AnalyticMS_SR_clip.tif + <id>_3B_udm2_clip

@@ -12,7 +12,14 @@ from dwelltime.airports import lookup_airport
 from dwelltime.regrid import rgb_bands
 from dwelltime.scenes import read_scene
 from dwelltime.schema import COVERAGE_COLUMNS
-from dwelltime.tiling import TileSpec, is_visible, iter_tiles, scene_coverage, tile_windows
+from dwelltime.tiling import (
+    TileSpec,
+    is_visible,
+    iter_tiles,
+    scene_coverage,
+    tile_windows,
+    visible_area,
+)
 
 X0, Y0 = 730_485.78, 4_345_043.01  # upper-left corner of the test scenes, near ZKPY (UTM 51N)
 SPEC = TileSpec(gsd_m=1.0, size_px=64, overlap_px=16)
@@ -358,3 +365,56 @@ def test_read_to_grid_reads_only_the_window_under_the_grid(tmp_path, write_raste
     assert window.width <= 70 and window.height <= 70
     assert pixels.shape == (3, 64, 64)
     assert np.abs(pixels.astype(int) - expected).max() <= 1  # same grid: the same pixels
+
+
+def test_coverage_of_an_apron_touching_the_seen_area_is_an_empty_multipolygon(
+    tmp_path, write_raster, airport, aprons
+):
+    scene = _scene(write_raster, tmp_path / "half.tif", west_nodata=True)
+    seen_west = visible_area(scene, airport, aprons).bounds[0]
+    touching = gpd.GeoDataFrame(
+        {"apron_id": ["A", "edge", "corner"]},
+        geometry=[
+            aprons.geometry[0],
+            shapely.box(X0 + 150, Y0 - 400, seen_west, Y0 - 200),  # shares an edge with it
+            shapely.Polygon([(X0 + 150, Y0 - 300), (seen_west, Y0 - 300), (X0 + 150, Y0 - 310)]),
+        ],
+        crs="EPSG:32651",
+    )
+    coverage = scene_coverage(scene, airport, touching)
+    assert coverage.geom_type.tolist() == ["MultiPolygon"] * 3  # one type: one QGIS layer
+    assert coverage.geometry.is_valid.all()
+    assert coverage.geometry.is_empty.tolist() == [False, True, True]
+    assert coverage["visible_fraction"].tolist() == pytest.approx([0.5, 0.0, 0.0], abs=0.03)
+
+
+def test_airbus_cloud_mask_makes_cloud_invalid(
+    tmp_path, write_raster, write_cloud_gml, airport, aprons
+):
+    west = [(X0, Y0), (X0 + 300, Y0), (X0 + 300, Y0 - 600), (X0, Y0 - 600)]
+    mask = write_cloud_gml(tmp_path / "MASKS" / "CLD_S_MSK.GML", [west])
+    scene = _scene(write_raster, tmp_path / "IMG_S.tif", mask_path=mask)
+    tiles = list(iter_tiles(scene, airport, aprons, SPEC))
+    assert tiles
+    for tile in tiles:
+        x = _pixel_x(tile)
+        assert not tile.valid[:, x < X0 + 299].any()
+        assert tile.valid[:, x > X0 + 301].all()
+    (row,) = scene_coverage(scene, airport, aprons).itertuples()
+    assert row.visible_fraction == pytest.approx(0.5, abs=0.03)
+    clear = write_cloud_gml(tmp_path / "MASKS" / "CLD_C_MSK.GML")  # no cloud: no feature
+    scene = _scene(write_raster, tmp_path / "IMG_C.tif", mask_path=clear)
+    (row,) = scene_coverage(scene, airport, aprons).itertuples()
+    assert row.visible_fraction == 1.0
+    assert not list(tmp_path.glob("MASKS/*.gfs"))  # GDAL wrote nothing into the product
+
+
+def test_a_user_cloud_file_in_another_crs_makes_cloud_invalid(
+    tmp_path, write_raster, airport, aprons
+):
+    west = gpd.GeoSeries([shapely.box(X0 - 50, Y0 - 650, X0 + 300, Y0 + 50)], crs=32651)
+    mask = tmp_path / "s_cloud.geojson"
+    gpd.GeoDataFrame(geometry=west.to_crs(4326)).to_file(mask)
+    scene = _scene(write_raster, tmp_path / "s.tif", mask_path=mask)
+    (row,) = scene_coverage(scene, airport, aprons).itertuples()
+    assert row.visible_fraction == pytest.approx(0.5, abs=0.03)

@@ -40,6 +40,13 @@ UDM1_SUFFIXES = ("_udm", "_udm_clip")
 #: Stem endings of provider usable-data masks (Planet ``*_udm2.tif``, band 1 = clear, and
 #: :data:`UDM1_SUFFIXES`; ``_clip`` as clipped orders deliver them): not scenes.
 MASK_SUFFIXES = ("_udm2", "_udm2_clip", *UDM1_SUFFIXES)
+#: Airbus DIMAP cloud masks, ``MASKS/CLD_<product>_MSK.GML`` beside the product's
+#: ``DIM_<product>.XML`` and ``IMG_<product>_R1C1…`` tiles: polygons of cloud (compared in
+#: lower case).
+CLOUD_VECTOR_PREFIX, CLOUD_VECTOR_SUFFIX = "cld_", "_msk.gml"
+#: A user's cloud polygons for one image, ``<image stem>_cloud`` with one of these suffixes
+#: (compared in lower case): drawn, or exported from a provider's vector mask.
+CLOUD_SIDECAR_STEM, CLOUD_SIDECAR_SUFFIXES = "_cloud", (".geojson", ".gpkg", ".shp", ".gml")
 #: Archives providers deliver orders in (compared in lower case): not opened, only named.
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
 
@@ -58,6 +65,21 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
         visited.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         yield Path(root), sorted(f for f in files if not f.startswith("."))
+
+
+def is_cloud_vector(name: str | os.PathLike) -> bool:
+    """Whether ``name`` is that of cloud polygons: an Airbus DIMAP cloud mask,
+    ``CLD_*_MSK.GML``, or a user's :data:`CLOUD_SIDECAR_STEM` file (any case)."""
+    return is_airbus_cloud_mask(name) or (
+        Path(name).stem.lower().endswith(CLOUD_SIDECAR_STEM)
+        and Path(name).suffix.lower() in CLOUD_SIDECAR_SUFFIXES
+    )
+
+
+def is_airbus_cloud_mask(name: str | os.PathLike) -> bool:
+    """Whether ``name`` is that of an Airbus DIMAP cloud mask, ``CLD_*_MSK.GML`` (any case)."""
+    name = Path(name).name.lower()
+    return name.startswith(CLOUD_VECTOR_PREFIX) and name.endswith(CLOUD_VECTOR_SUFFIX)
 
 
 def is_dimap_name(name: str | os.PathLike) -> bool:

@@ -29,8 +29,9 @@ from dwelltime.linking import (
     for_coregistered,
     link_stays,
 )
-from dwelltime.scenes import Scene, scan, scenes_frame
+from dwelltime.scenes import ScanResult, Scene, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+from dwelltime.tables import few
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
 from dwelltime.timesources import user_times
 
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
     from dwelltime.detector import Detector
 
 log = logging.getLogger(__name__)
+
+#: Coarsest scene a run links, metres per pixel (RapidEye's 5 m; the detector is measured down
+#: to 3 m): a coarser scene (Sentinel-2's 10 m) would show every stand seen empty.
+MAX_LINK_GSD_M = 5.0
 
 #: progress(stage, done, total): called as scenes are processed; stage is "scan", "detect" or
 #: "coregister".
@@ -73,12 +78,24 @@ class RunResult:
         """The frames to write, by layer name (:data:`RESULT_LAYERS`)."""
         return {name: getattr(self, name) for name in RESULT_LAYERS}
 
+    def blind_scenes(self) -> list[str]:
+        """Ids of the scenes that saw none of the aprons (all cloud or nodata there): neither
+        presence nor absence anywhere."""
+        seen = self.coverage.loc[self.coverage["visible_fraction"] > 0, "scene_id"]
+        ids = self.scenes["scene_id"].astype(str)
+        return ids[~ids.isin(seen.astype(str))].tolist()
+
     def summary(self) -> str:
-        """One line: the airport and how many scenes, detections and stays the run has, and
-        how many inputs it skipped, e.g. ``"ZKPY Pyongyang …: 10 scenes, 65 detections, 9
+        """One line: the airport and how many scenes (and which saw no apron: cloud, nodata),
+        detections and stays the run has, and how many inputs it skipped, e.g. ``"ZKPY
+        Pyongyang …: 10 scenes (1 saw no apron, cloud or nodata: s3), 65 detections, 9
         stays"`` (what ``dwelltime run`` prints above its table)."""
+        blind = self.blind_scenes()
+        scenes = f"{len(self.scenes)} scenes" + (
+            f" ({len(blind)} saw no apron, cloud or nodata: {few(blind)})" if blind else ""
+        )
         text = (
-            f"{self.airport.icao} {self.airport.name}: {len(self.scenes)} scenes, "
+            f"{self.airport.icao} {self.airport.name}: {scenes}, "
             f"{len(self.detections)} detections, {len(self.stays)} stays"
         )
         return f"{text}, {len(self.errors)} input(s) skipped" if self.errors else text
@@ -171,7 +188,7 @@ def run(
     times = user_times(times)
     if flights is not None:
         warn_if_not_at(flights, site)
-    found = scan(Path(folder), times=times, progress=_stage(progress, "scan"))
+    found = without_coarse(scan(Path(folder), times=times, progress=_stage(progress, "scan")))
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
@@ -440,6 +457,24 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
     pngs = [Path(out_dir) / f"{name}.png" for name in REPORT_FIGURES]
     layers = output_paths(Path(out_dir), list(RESULT_LAYERS), formats)
     return [*layers, *pngs, Path(out_dir) / PROVENANCE_NAME]
+
+
+def without_coarse(found: ScanResult) -> ScanResult:
+    """``found`` with its scenes coarser than :data:`MAX_LINK_GSD_M` (a 5 % margin for a
+    lon/lat grid's measured GSD) moved to its errors: no aircraft shows in them, so their
+    stands would count as seen empty and end stays."""
+    limit = MAX_LINK_GSD_M * 1.05
+    coarse = [s for s in found.scenes if s.gsd_m > limit]
+    errors = [
+        SceneError(
+            s.path,
+            f"GSD {s.gsd_m:.1f} m is coarser than the {MAX_LINK_GSD_M:g} m at which "
+            "aircraft still show: not used, as every stand would count as seen empty",
+        )
+        for s in coarse
+    ]
+    scenes = [s for s in found.scenes if s.gsd_m <= limit]
+    return ScanResult(scenes, [*found.errors, *errors], found.pictures)
 
 
 def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:

@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 from affine import Affine
 
-from dwelltime.formats import UDM1_SUFFIXES
+from dwelltime.formats import UDM1_SUFFIXES, is_cloud_vector
 
 #: Largest side, in pixels, of the decimated read used for the per-scene stretch.
 STRETCH_MAX_PX = 512
@@ -214,24 +214,76 @@ def open_picture(path: Path) -> Iterator[object]:
             yield ds
 
 
+@dataclass(frozen=True)
+class CloudVector:
+    """Cloud polygons of one scene (Airbus DIMAP ``MASKS/CLD_*_MSK.GML``, or a user's
+    ``<image stem>_cloud.geojson``…): where it saw cloud."""
+
+    name: str  # the file
+    crs: object | None  # the polygons' CRS; None: the scene's
+    clouds: np.ndarray  # shapely polygons, map units of ``crs``
+
+
+def read_cloud_vector(path: Path) -> CloudVector:
+    """The cloud polygons of the first layer of the vector file at ``path``; none where it has
+    no feature (an Airbus mask of a clear scene may have no layer). GML is read from memory, so
+    that GDAL writes no ``.gfs`` file into the provider's product."""
+    import io
+
+    import pyogrio
+
+    path = Path(path)
+    gml = path.suffix.lower() == ".gml"
+    data = path.read_bytes() if gml else b""
+
+    def source() -> Path | io.BytesIO:
+        return io.BytesIO(data) if gml else path
+
+    layers = pyogrio.list_layers(source())
+    if not len(layers):
+        return CloudVector(str(path), None, np.empty(0, dtype=object))
+    frame = pyogrio.read_dataframe(source(), layer=layers[0][0])
+    polygons = frame.geometry[frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    return CloudVector(str(path), frame.crs, polygons.to_numpy())
+
+
 def open_mask(path: Path | None) -> contextlib.AbstractContextManager:
-    """The provider mask at ``path`` opened for reading, or a null context yielding None."""
+    """The provider mask at ``path`` opened for reading (a :class:`CloudVector` for an Airbus
+    cloud mask), or a null context yielding None."""
     import rasterio
 
-    return rasterio.open(path) if path is not None else contextlib.nullcontext()
+    if path is None:
+        return contextlib.nullcontext()
+    if is_cloud_vector(path):
+        return contextlib.nullcontext(read_cloud_vector(path))
+    return rasterio.open(path)
 
 
 def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> np.ndarray:
     """(rows, cols) bool: the scene has data there (nodata/mask/alpha; in a float image also
     not NaN, a fill often left undeclared) and, where a provider mask is open, it says clear:
-    Planet UDM2 (``*_udm2``) band 1 == 1, UDM (:data:`~dwelltime.formats.UDM1_SUFFIXES`) == 0."""
+    Planet UDM2 (``*_udm2``) band 1 == 1, UDM (:data:`~dwelltime.formats.UDM1_SUFFIXES`) == 0,
+    no pixel touched by a :class:`CloudVector` polygon."""
     valid = read_to_grid(ds, grid)[0] > 0
     if np.dtype(ds.dtypes[0]).kind == "f":
         valid &= np.isfinite(read_to_grid(ds, grid, indexes=[1])[0])
-    if provider_mask is not None:
+    if isinstance(provider_mask, CloudVector):
+        valid &= _outside(provider_mask, ds.crs, grid)
+    elif provider_mask is not None:
         udm1 = Path(provider_mask.name).stem.lower().endswith(UDM1_SUFFIXES)
         valid &= read_to_grid(provider_mask, grid, indexes=[1])[0] == (0 if udm1 else 1)
     return valid
+
+
+def _outside(mask: CloudVector, scene_crs: object, grid: Grid) -> np.ndarray:
+    """(rows, cols) bool: the grid pixels no cloud polygon of ``mask`` touches."""
+    import geopandas as gpd
+    from rasterio.features import geometry_mask
+
+    if not len(mask.clouds):
+        return np.ones(grid.shape, bool)
+    clouds = gpd.GeoSeries(mask.clouds, crs=mask.crs or scene_crs).to_crs(grid.crs)
+    return geometry_mask(clouds, out_shape=grid.shape, transform=grid.transform, all_touched=True)
 
 
 #: Providers whose 4-band images are BGRN, 5-band ones RapidEye (blue, green, red, red edge,

@@ -11,12 +11,15 @@ images for ``dwelltime detect --gsd``): listed in :attr:`ScanResult.pictures` an
 warning, not scenes. Provider usable-data masks (``*_udm2.tif``, ``*_udm.tif``) are not
 scenes: each is attached to the image in its folder whose stem starts with the mask's stem
 minus the ``_udm2``/``_udm`` suffix (Planet: ``<id>_3B_udm2.tif`` belongs to
-``<id>_3B_AnalyticMS_SR.tif``). A STAC ItemCollection JSON file gives one image per item
-instead (:mod:`dwelltime.stac`).
+``<id>_3B_AnalyticMS_SR.tif``); an Airbus DIMAP cloud mask (``MASKS/CLD_<id>_MSK.GML``, cloud
+polygons) to the product ``DIM_<id>.XML`` or its tiles ``IMG_<id>_R1C1…`` beside ``MASKS``;
+a user's cloud polygons ``<stem>_cloud.geojson`` (``.gpkg``, ``.shp``, ``.gml``) to the image
+of that stem beside it, instead of the provider's mask.
+A STAC ItemCollection JSON file gives one image per item instead (:mod:`dwelltime.stac`).
 Acquisition times come from the sources listed in :mod:`dwelltime.timesources`, in that order
 of trust; every scene records which one it used in ``time_source``. A file that cannot be used
-(not an image, truncated, no CRS, no time, all nodata) becomes one :class:`SceneError` naming
-the file and the reason, and the scan goes on.
+(not an image, truncated, no CRS, no time, all nodata, a mask that cannot be used) becomes
+one :class:`SceneError` naming the file and the reason, and the scan goes on.
 """
 
 from __future__ import annotations
@@ -36,16 +39,19 @@ import shapely
 from dwelltime.errors import SceneError, error_text
 from dwelltime.formats import (
     ARCHIVE_SUFFIXES,
+    CLOUD_SIDECAR_STEM,
     GEOREFERENCE_SIDECARS,
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    is_airbus_cloud_mask,
+    is_cloud_vector,
     is_dimap,
     mosaic_members,
     walk_folders,
 )
 from dwelltime.io import read_if_path
-from dwelltime.regrid import gsd_metres, mask_to_polygon, open_picture
+from dwelltime.regrid import CloudVector, gsd_metres, mask_to_polygon, open_mask, open_picture
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
 from dwelltime.tables import few
@@ -95,7 +101,8 @@ class Scene:
     count: int  # bands
     dtype: str
     cloud_fraction: float  # [0, 1]; NaN if the provider says nothing
-    mask_path: Path | None  # provider mask: Planet UDM2 band 1 == 1 is clear; UDM == 0 is
+    mask_path: Path | None  # provider mask: Planet UDM2 band 1 == 1 clear, UDM == 0 usable;
+    # Airbus MASKS/CLD_<id>_MSK.GML, a user's <stem>_cloud.geojson…: cloud polygons
     footprint: shapely.Geometry  # EPSG:4326
     #: 1-based red, green, blue band indexes as the scene's STAC item (else Maxar IMD) names
     #: them; None where none does (then :func:`dwelltime.regrid.rgb_bands` reads the file)
@@ -340,6 +347,8 @@ def read_scene(
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
     except RasterioError as e:
         raise SceneError(path, f"not a readable image ({_first_line(e)})") from None
+    if mask_path is not None:
+        _check_mask(path, mask_path, footprint)
     try:
         info = acquisition_time(
             path, folder=folder or path.parent, tags=tags, times=times, stac_index=stac_index
@@ -351,7 +360,7 @@ def read_scene(
     except ValueError as e:
         raise SceneError(path, str(e)) from None
     provider = info.provider if info.provider != "unknown" else name_provider(path)
-    if provider == "unknown" and mask_path is not None:
+    if provider == "unknown" and mask_path is not None and not is_cloud_vector(mask_path):
         provider = "planet"
     return Scene(
         scene_id=scene_id or path.stem,
@@ -414,6 +423,34 @@ def scenes_frame(scenes: Sequence[Scene]) -> gpd.GeoDataFrame:
     frame["acquired"] = pd.to_datetime(frame["acquired"], utc=True)
     geometry = gpd.GeoSeries([s.footprint for s in scenes], crs="EPSG:4326")
     return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")[list(SCENE_COLUMNS)]
+
+
+def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> None:
+    """SceneError naming ``image`` and its provider mask when the mask cannot be read, or
+    when a raster mask has no CRS or misses the image's ``footprint`` (EPSG:4326): used as
+    is, it would hide the whole scene, or its cloud would go unnoticed."""
+    from pyogrio.errors import DataSourceError
+    from rasterio.errors import RasterioError
+    from rasterio.warp import transform_bounds
+
+    try:
+        with open_mask(mask_path) as mask:
+            if isinstance(mask, CloudVector):
+                return
+            if mask.crs is None:
+                problem = "has no CRS"
+            elif not shapely.box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
+                footprint
+            ):
+                problem = "does not overlap the image (another scene's mask?)"
+            else:
+                return
+    except (RasterioError, DataSourceError, OSError) as e:
+        problem = f"cannot be read ({_first_line(e)})"
+    raise SceneError(
+        image, f"its mask {mask_path.name} {problem}; the scene is not used: replace the mask "
+        "(download it again) or move it away to use the scene without one"
+    )  # fmt: skip
 
 
 def _footprint(ds: object) -> shapely.Geometry:
@@ -494,6 +531,8 @@ def _find_files(
             if suffix in RASTER_SUFFIXES or is_dimap(name):
                 is_mask = p.stem.lower().endswith(MASK_SUFFIXES)
                 (masks if is_mask else images).append(p)
+            elif is_cloud_vector(name):
+                masks.append(p)
             elif suffix in PICTURE_SUFFIXES:
                 (images if _georeferenced(name.lower(), lower) else pictures).append(p)
             elif suffix == ".json":
@@ -512,14 +551,28 @@ def _georeferenced(name: str, siblings: set[str]) -> bool:
 
 
 def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:
-    """The provider mask beside ``image`` whose base (stem minus suffix) starts its stem."""
+    """The mask of ``image``: the user's cloud polygons beside it named after its stem
+    (``<stem>_cloud.geojson``…); else the provider mask whose base starts its stem, the
+    longest such: a Planet mask beside it (base: its stem minus the suffix) or an Airbus cloud
+    mask in the ``MASKS`` folder beside it (base: the product id of ``CLD_<id>_MSK.GML``,
+    which follows the ``DIM_`` or ``IMG_`` of the image's stem)."""
+    stem = image.stem.lower()
+    names = (stem, stem[4:]) if stem.startswith(("dim_", "img_")) else (stem,)
     best: tuple[int, Path] | None = None
     for m in masks:
-        if m.parent != image.parent:
+        beside, mask_stem = m.parent, m.stem.lower()
+        if is_airbus_cloud_mask(m):
+            beside = m.parent.parent if m.parent.name.lower() == "masks" else None
+            base = mask_stem[4:-4]  # CLD_<id>_MSK
+        elif is_cloud_vector(m):
+            if beside == image.parent and mask_stem == stem + CLOUD_SIDECAR_STEM:
+                return m
             continue
-        stem = m.stem.lower()
-        base = next(stem[: -len(s)] for s in MASK_SUFFIXES if stem.endswith(s))
-        if image.stem.lower().startswith(base) and (best is None or len(base) > best[0]):
+        else:
+            base = next(mask_stem[: -len(s)] for s in MASK_SUFFIXES if mask_stem.endswith(s))
+        if beside != image.parent or not any(n.startswith(base) for n in names):
+            continue
+        if best is None or len(base) > best[0]:
             best = (len(base), m)
     return best[1] if best else None
 

@@ -159,15 +159,15 @@ def iter_tiles(
 def scene_coverage(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """One row per apron (:data:`COVERAGE_COLUMNS`, ``airport.crs``): the part of the apron
     the scene saw (data present and not cloud, on a ``COVERAGE_GSD_M`` grid) as ``geometry``
-    and its share of the apron area as ``visible_fraction``. ``aprons``: as
-    :func:`iter_tiles` takes them."""
+    (a MultiPolygon, empty where it saw none) and its share of the apron area as
+    ``visible_fraction``. ``aprons``: as :func:`iter_tiles` takes them."""
     if aprons.empty:
         return empty_frame(COVERAGE_COLUMNS, airport.crs)
     aprons = in_airport_crs(aprons, airport)
     visible = visible_area(scene, airport, aprons)
-    seen = aprons.geometry.intersection(visible)
+    seen = _areas(aprons.geometry.intersection(visible).to_numpy())
     area = aprons.geometry.area.to_numpy()
-    fraction = np.divide(seen.area.to_numpy(), area, out=np.zeros(len(area)), where=area > 0)
+    fraction = np.divide(shapely.area(seen), area, out=np.zeros(len(area)), where=area > 0)
     return gpd.GeoDataFrame(
         {
             "scene_id": scene.scene_id,
@@ -176,9 +176,18 @@ def scene_coverage(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> 
             "acquired": pd.Series([scene.acquired] * len(aprons), dtype="datetime64[ns, UTC]"),
             "visible_fraction": fraction.clip(0.0, 1.0),
         },
-        geometry=seen.to_numpy(),
+        geometry=seen,
         crs=airport.crs,
     )[list(COVERAGE_COLUMNS)]
+
+
+def _areas(geoms: np.ndarray) -> np.ndarray:
+    """Each geometry's polygonal parts as one MultiPolygon (empty if none). An apron that only
+    touches the seen area, along an edge or at a corner, meets it in a line or a point: that
+    saw nothing, and a coverage layer of mixed types opens in QGIS as several layers."""
+    parts = [shapely.get_parts(shapely.get_parts(g)) for g in geoms]
+    polygons = [shapely.MultiPolygon([p for p in ps if p.geom_type == "Polygon"]) for ps in parts]
+    return np.array(polygons, dtype=object)
 
 
 def visible_area(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> shapely.Geometry:

@@ -3,6 +3,7 @@ import pytest
 from click.testing import CliRunner
 
 from dwelltime.cli import main
+from dwelltime.tables import MISSING
 
 
 @pytest.fixture
@@ -31,6 +32,8 @@ def test_scan_prints_a_table(folder):
         "size",
         "bands",
         "dtype",
+        "cloud",
+        "mask",
     ]
     assert lines[2].split() == [
         "sunan_20230731T023512",
@@ -42,8 +45,16 @@ def test_scan_prints_a_table(folder):
         "64x64",
         "4",
         "uint16",
+        MISSING,  # no cloud mask: cloud there would read as ground seen
     ]
     assert "2 scenes, 0 files skipped" in result.stdout
+
+
+def test_the_table_names_each_scene_s_cloud_mask(folder, write_raster):
+    write_raster(folder / "sunan_20230802T020000_udm2.tif", gsd=3.0, count=8)
+    lines = _scan(folder).stdout.splitlines()
+    assert lines[2].split()[-1] == MISSING
+    assert lines[3].split()[-1] == "sunan_20230802T020000_udm2.tif"
 
 
 def test_a_crs_without_epsg_code_is_named_not_spelled_out_in_wkt(tmp_path, write_raster):

@@ -47,6 +47,7 @@ from dwelltime.pipeline import (
     link_scenes,
     provenance,
     scenes_over_aprons,
+    without_coarse,
     write_result,
 )
 from dwelltime.scenes import Scene, scan
@@ -337,7 +338,7 @@ def _prepare(
     flights_csv = job.flights or spec.flights
     try:
         site, aprons = airport_and_aprons(job.airport, job.aprons)
-        found = scan(job.imagery, times=job.times)
+        found = without_coarse(scan(job.imagery, times=job.times))
         flights = read_if_path(flights_csv, flight_log)
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
         code = icao_code(job.airport) or job.airport.strip().upper()

@@ -24,8 +24,9 @@ SCAN_TABLE_COLUMNS = (
     "size",
     "count",
     "dtype",
+    "mask",
 )
-SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands"}
+SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands", "mask": "cloud mask"}
 
 
 @click.command()
@@ -49,11 +50,13 @@ def scan(
     overwrite: bool,
     strict: bool,
 ) -> None:
-    """List the image scenes under FOLDER: acquisition time and its source, CRS, GSD.
+    """List the image scenes under FOLDER: acquisition time and its source, CRS, GSD, cloud mask.
 
     Searches FOLDER recursively for .tif/.tiff, .jp2, .ntf/.nitf, .vrt and .til files, and
     .png/.jpg with a world file or .aux.xml beside them (other pictures are named in one
-    warning; Planet *_udm2/*_udm masks, *_clip too, are attached to their scene, not listed; the
+    warning; Planet *_udm2/*_udm masks, *_clip too, Airbus MASKS/CLD_*_MSK.GML cloud masks and
+    your cloud polygons <image stem>_cloud.geojson (.gpkg, .shp, .gml) are attached to their
+    scene, not listed; the
     tiles of a mosaic, a .vrt such as gdalbuildvrt makes of a product's R1C1, R1C2… tiles or a
     Maxar .TIL, are read through it). The acquisition time comes from, in order of trust:
     --times, a STAC item, Planet metadata (JSON, then XML), a Maxar .IMD, the
@@ -87,6 +90,7 @@ def scan(
         shown = frame.assign(
             size=frame["width"].astype(str) + "x" + frame["height"].astype(str),
             crs=frame["crs"].map(crs_label),
+            mask=frame["mask_path"].map(lambda path: Path(path).name if path else ""),
         )
         click.echo(format_table(shown, SCAN_TABLE_COLUMNS, headers=SCAN_TABLE_HEADERS))
     pictures = f", {len(result.pictures)} pictures without georeference" if result.pictures else ""
