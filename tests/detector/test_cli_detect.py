@@ -197,3 +197,16 @@ def test_an_image_off_the_airport_is_skipped_with_a_warning(
     assert not (tmp_path / "out").exists()
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "km from them" in warned[0]
+
+
+def test_an_earlier_runs_out_folder_is_refused_before_any_detection(tmp_path, tiny_weights):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text("{}")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    args = ["-q", "detect", str(notes), "--weights", str(tiny_weights), "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()  # not "skipped notes.txt" then "no usable image"
+    assert "run.json already exists; pass --overwrite" in line

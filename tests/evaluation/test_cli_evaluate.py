@@ -94,6 +94,7 @@ def test_saved_detections_and_tables(labelled, tmp_path):
     assert doc["by_gsd"][0]["gsd_bin"] == "0.4–0.6 m"
     again = CliRunner().invoke(main, [*args, "--out", str(out)])
     assert again.exit_code == 1 and "--overwrite" in again.output
+    assert "recall" not in again.stdout  # refused before scoring, not after
 
 
 def test_runs_the_detector(labelled, monkeypatch, marker_detector):

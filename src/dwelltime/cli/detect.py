@@ -95,12 +95,14 @@ def detect(
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers
     from dwelltime.errors import DwelltimeError
-    from dwelltime.io import write_layers, write_provenance
+    from dwelltime.io import PROVENANCE_NAME, ensure_writable, write_layers, write_provenance
     from dwelltime.pipeline import detection_provenance
 
     try:
+        if out is not None:  # before the work: a folder that cannot take it, an earlier run's
+            ensure_writable([out / PROVENANCE_NAME], overwrite=overwrite)
         detector = load_detector(weights, device=device, precision=precision)
-    except DwelltimeError as exc:  # weights, device, precision
+    except DwelltimeError as exc:  # output folder, weights, device, precision
         raise click_error(exc) from exc
     files, unusable = collect(paths)
     for exc in unusable:

@@ -112,7 +112,13 @@ def evaluate(
         recorded_threshold,
         shipped_threshold,
     )
-    from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
+    from dwelltime.evaluation.summary import (
+        evaluate_images,
+        evaluation_paths,
+        format_evaluation,
+        write_evaluation,
+    )
+    from dwelltime.io import ensure_writable
 
     if overlap >= tile_size:
         raise click.BadParameter("must be smaller than --tile-size", param_hint="--overlap")
@@ -128,6 +134,8 @@ def evaluate(
         click.echo("Airbus labels are axis-aligned boxes: consider --axis-aligned", err=True)
 
     try:
+        if out is not None:  # before the work: a folder that cannot take it, earlier tables
+            ensure_writable(evaluation_paths(out), overwrite=overwrite)
         if detections is not None:
             frame = read_output_layer(detections, _detections_layer(detections), "--detections")
             check_saved_detections(frame, [item.image.stem for item in found.images], detections)

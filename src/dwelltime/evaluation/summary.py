@@ -336,12 +336,18 @@ def format_evaluation(ev: Evaluation) -> str:
     return "\n".join(lines)
 
 
+def evaluation_paths(out_dir: Path) -> list[Path]:
+    """The files :func:`write_evaluation` writes to ``out_dir``, so that a command can refuse
+    them before the evaluation rather than after it."""
+    names = ("evaluation.json", "overall.csv", "by_gsd.csv", "by_type.csv", "misses.csv")
+    return [Path(out_dir) / n for n in names]
+
+
 def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) -> list[Path]:
     """Write ``evaluation.json`` (the tables), ``overall.csv``, ``by_gsd.csv``, ``by_type.csv``
     and ``misses.csv`` (:data:`MISS_COLUMNS`)."""
     out_dir = Path(out_dir)
-    names = ("evaluation.json", "overall.csv", "by_gsd.csv", "by_type.csv", "misses.csv")
-    paths = [out_dir / n for n in names]
+    paths = evaluation_paths(out_dir)
     from dwelltime.io import ensure_writable  # geopandas only when writing
 
     ensure_writable(paths, overwrite=overwrite)
