@@ -112,6 +112,15 @@ def test_runs_the_detector(labelled, monkeypatch, marker_detector):
     assert float(ap50.split()[-1]) == pytest.approx(1)
 
 
+@pytest.mark.parametrize(
+    "option", [("--overlap", "-10"), ("--batch-size", "0"), ("--tile-size", "8")]
+)
+def test_tiling_options_out_of_range_are_usage_errors(labelled, option):
+    result = CliRunner().invoke(main, ["-q", "evaluate", str(labelled), *option])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert f"Invalid value for '{option[0]}'" in result.stderr
+
+
 def test_no_labels_is_a_clear_error(tmp_path, write_raster):
     write_raster(tmp_path / "x.tif")
     result = CliRunner().invoke(

@@ -7,12 +7,14 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    batch_size_option,
     click_error,
     device_option,
     formats_option,
     out_option,
     overwrite_option,
     precision_option,
+    tile_size_option,
     weights_option,
 )
 
@@ -35,20 +37,8 @@ from dwelltime.cli.options import (
     "one that misses them is skipped with a warning saying how far it is). Default: the "
     "whole image, in the UTM zone of its centre.",
 )
-@click.option(
-    "--tile-size",
-    type=click.IntRange(min=64),
-    default=512,
-    show_default=True,
-    help="Tile edge in pixels at the detector's GSD.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Tiles per forward pass.",
-)
+@tile_size_option
+@batch_size_option
 @weights_option
 @device_option
 @precision_option

@@ -185,6 +185,20 @@ precision_option = click.option(
     "network; about 1.5x as fast at 1024² tiles), else fp32. Scores and sizes differ slightly "
     "between them; fp32 gives the model card's figures, whatever the machine.",
 )
+tile_size_option = click.option(
+    "--tile-size",
+    type=click.IntRange(min=64),
+    default=512,
+    show_default=True,
+    help="Tile edge in pixels at the detector's GSD.",
+)
+batch_size_option = click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Tiles per forward pass.",
+)
 weights_option = click.option(
     "--weights",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
