@@ -812,3 +812,16 @@ def test_a_tifftag_time_the_file_name_cannot_confirm_is_warned(tmp_path, write_r
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.startswith(f"{image}: acquisition time 2023-08-04T09:00:00Z from TIFFTAG_DATE")
     assert "saved" in message and "--times" in message
+
+
+def test_a_dwelltime_output_folder_inside_the_imagery_is_not_scanned(tmp_path, write_raster):
+    """``run --out IMAGES/results`` run twice: its figures are no pictures to warn about."""
+    image = write_raster(tmp_path / "a_20230731T023512.tif")
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "run.json").write_text("{}")
+    (results / "timeline.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    write_raster(results / "b_20230801T000000.tif")  # not even a GeoTIFF there
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [image.resolve()]
+    assert result.errors == [] and result.pictures == []

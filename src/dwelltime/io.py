@@ -45,10 +45,10 @@ import pandas as pd
 import shapely
 
 from dwelltime.errors import OutputExistsError, OutputFolderError
+from dwelltime.formats import PROVENANCE_NAME
 from dwelltime.schema import LAYER_GEOMETRY_TYPES, XY_CRS_COLUMN
 
 GPKG_NAME = "dwelltime.gpkg"
-PROVENANCE_NAME = "run.json"
 FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
 _SCHEMA_KEY = "DWELLTIME_SCHEMA"
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
