@@ -210,3 +210,11 @@ def test_an_earlier_runs_out_folder_is_refused_before_any_detection(tmp_path, ti
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()  # not "skipped notes.txt" then "no usable image"
     assert "run.json already exists; pass --overwrite" in line
+
+
+def test_an_unknown_airport_is_a_usage_error_before_any_image(tmp_path, write_raster):
+    images = [write_raster(tmp_path / f"scene_{i}.tif") for i in range(2)]
+    result = CliRunner().invoke(main, ["-q", "detect", *map(str, images), "--airport", "QQQQ"])
+    assert result.exit_code == 2  # not one "skipped" line per image, then exit 1
+    assert "Invalid value for '--airport': unknown airport code 'QQQQ'" in result.stderr
+    assert "skipped" not in result.stderr

@@ -11,6 +11,7 @@ from dwelltime.cli.options import (
     click_error,
     device_option,
     formats_option,
+    known_airport,
     out_option,
     overwrite_option,
     precision_option,
@@ -33,6 +34,7 @@ from dwelltime.cli.options import (
     "--airport",
     "airport",
     default=None,
+    callback=known_airport,
     help="ICAO/IATA code: detect only over this airport's aprons (georeferenced images; "
     "one that misses them is skipped with a warning saying how far it is). Default: the "
     "whole image, in the UTM zone of its centre.",

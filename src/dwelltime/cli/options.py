@@ -26,10 +26,28 @@ out_option = click.option(
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace existing output files instead of stopping."
 )
+
+
+def known_airport(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--airport``: the code as given, once the registry knows it; else a usage error
+    naming close codes, before any work."""
+    if value is None:
+        return None
+    from dwelltime.airports import lookup_airport
+    from dwelltime.errors import UnknownAirportError
+
+    try:
+        lookup_airport(value)
+    except UnknownAirportError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    return value
+
+
 airport_option = click.option(
     "--airport",
     "airport",
     required=True,
+    callback=known_airport,
     help="ICAO or IATA code of the airport, e.g. ZKPY or FNJ (Pyongyang Sunan).",
 )
 aprons_option = click.option(
