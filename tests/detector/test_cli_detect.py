@@ -218,3 +218,15 @@ def test_an_unknown_airport_is_a_usage_error_before_any_image(tmp_path, write_ra
     assert result.exit_code == 2  # not one "skipped" line per image, then exit 1
     assert "Invalid value for '--airport': unknown airport code 'QQQQ'" in result.stderr
     assert "skipped" not in result.stderr
+
+
+def test_strict_fails_when_an_input_could_not_be_used(tmp_path, tiny_weights):
+    png = tmp_path / "apron.png"
+    Image.fromarray(np.full((100, 120, 3), 90, np.uint8)).save(png)
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    args = ["-q", "detect", str(png), str(tmp_path / "broken.jpg"), "--gsd", "0.5"]
+    args += ["--weights", str(tiny_weights), "--tile-size", "64"]
+    assert CliRunner().invoke(main, args).exit_code == 0  # one image was read
+    strict = CliRunner().invoke(main, [*args, "--strict"])
+    assert strict.exit_code == 1
+    assert "1 input(s) could not be used (--strict)" in strict.stderr

@@ -15,6 +15,7 @@ from dwelltime.cli.options import (
     out_option,
     overwrite_option,
     precision_option,
+    strict_option,
     tile_size_option,
     weights_option,
 )
@@ -47,6 +48,7 @@ from dwelltime.cli.options import (
 @out_option
 @formats_option
 @overwrite_option
+@strict_option
 @click.pass_context
 def detect(
     ctx: click.Context,
@@ -61,6 +63,7 @@ def detect(
     out: Path | None,
     formats: tuple[str, ...],
     overwrite: bool,
+    strict: bool,
 ) -> None:
     """Find aircraft in the images PATH... (files, folders or STAC ItemCollection JSON files):
     footprint, heading, length, span, type and score, one row per aircraft with the image it
@@ -79,7 +82,8 @@ def detect(
       dwelltime detect scene.tif --out det/
       dwelltime detect apron.jpg --gsd 0.5 --out det/
 
-    Exit status: 0 done (unusable images are listed on stderr), 1 no usable image, 2 bad usage.
+    Exit status: 0 done (unusable images are listed on stderr), 1 no usable image or
+    --strict with unusable ones, 2 bad usage.
     """
     import warnings
 
@@ -140,3 +144,5 @@ def detect(
     click.echo(
         f"{sum(len(f) for f in frames)} aircraft in {len(frames)} image(s), {failed} skipped"
     )
+    if strict and failed:
+        raise click.ClickException(f"{failed} input(s) could not be used (--strict)")

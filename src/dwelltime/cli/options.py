@@ -203,6 +203,9 @@ precision_option = click.option(
     "network; about 1.5x as fast at 1024² tiles), else fp32. Scores and sizes differ slightly "
     "between them; fp32 gives the model card's figures, whatever the machine.",
 )
+strict_option = click.option(
+    "--strict", is_flag=True, help="Exit with status 1 if any input could not be used."
+)
 tile_size_option = click.option(
     "--tile-size",
     type=click.IntRange(min=64),

@@ -21,6 +21,7 @@ from dwelltime.cli.options import (
     out_option,
     overwrite_option,
     precision_option,
+    strict_option,
     times_option,
     type_option,
     weights_option,
@@ -117,7 +118,7 @@ def run_and_report(
 @weights_option
 @device_option
 @precision_option
-@click.option("--strict", is_flag=True, help="Exit with status 1 if any input could not be used.")
+@strict_option
 @max_rows_option
 @link_options
 @flights_option
