@@ -55,8 +55,10 @@ def test_run_writes_outputs_and_refuses_to_overwrite(demo_subset, demo_dir, tmp_
 def test_no_usable_scene_and_strict_exit_1(demo_subset, demo_dir, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = invoke("run", empty, "--airport", "ZKPY")
+    result = invoke("run", empty, "--airport", "ZKPY", "--out", tmp_path / "out")
     assert result.exit_code == 1 and "no usable scene" in result.output
+    assert "No stays" not in result.output  # no table of nothing
+    assert not (tmp_path / "out").exists()  # no empty files to refuse the next run's --out
 
     folder = demo_subset("zkpy_05")
     (folder / "broken.tif").write_text("not an image")

@@ -83,6 +83,8 @@ def run_and_report(
     for err in result.errors:
         click.echo(f"skipped {err}", err=True)
     click.echo(result.summary())
+    if result.scenes.empty:  # no table to print, no empty files to block the next run's --out
+        raise click.ClickException(f"no usable scene of {result.airport.icao} in {folder}")
     click.echo(
         stays_report(
             result.stays,
@@ -101,8 +103,6 @@ def run_and_report(
             raise click_error(exc) from exc
         for path in paths:
             click.echo(f"wrote {path}")
-    if result.scenes.empty:
-        raise click.ClickException(f"no usable scene of {result.airport.icao} in {folder}")
     if strict and result.errors:
         raise click.ClickException(f"{len(result.errors)} input(s) failed (--strict)")
 
