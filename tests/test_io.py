@@ -10,10 +10,11 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from dwelltime.errors import OutputExistsError
+from dwelltime.errors import OutputExistsError, OutputFolderError
 from dwelltime.io import (
     FORMATS,
     GPKG_NAME,
+    ensure_writable,
     layer_names,
     output_paths,
     read_layer,
@@ -154,6 +155,12 @@ def test_existing_output_is_not_overwritten(tmp_path, layers):
     assert not (tmp_path / GPKG_NAME).exists()  # checked before anything is written
     write_layers(tmp_path, {"stays": layers["stays"]}, overwrite=True)
     assert read_layer(tmp_path / "stays.csv").shape[0] == len(layers["stays"])
+
+
+def test_a_folder_that_cannot_be_made_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    with pytest.raises(OutputFolderError, match=r"blocker/out: cannot write output there"):
+        ensure_writable([tmp_path / "blocker" / "out" / "stays.csv"], overwrite=True)
 
 
 def test_overwrite_removes_the_layers_files_in_the_other_formats(tmp_path, layers, caplog):

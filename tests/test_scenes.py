@@ -944,3 +944,16 @@ def test_a_scan_shows_as_its_counts_not_every_scene(tmp_path, write_raster):
     assert repr(scan(tmp_path)) == (
         "<ScanResult 1 scenes, 1 unusable file(s), 0 picture(s) without georeference>"
     )
+
+
+def test_a_dwelltime_output_folder_inside_the_imagery_is_not_scanned(tmp_path, write_raster):
+    """``run --out IMAGES/results`` run twice: its figures are no pictures to warn about."""
+    image = write_raster(tmp_path / "a_20230731T023512.tif")
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "run.json").write_text("{}")
+    (results / "timeline.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    write_raster(results / "b_20230801T000000.tif")  # not even a GeoTIFF there
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [image.resolve()]
+    assert result.errors == [] and result.pictures == []

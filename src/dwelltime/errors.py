@@ -78,6 +78,11 @@ class OutputExistsError(DwelltimeError):
         return OutputExistsError(self.path, switch)
 
 
+class OutputFolderError(DwelltimeError):
+    """An output folder that cannot be made or written to (a file in its path, no
+    permission, a read-only disk)."""
+
+
 def error_text(exc: BaseException) -> str:
     """An exception in one line, as a failed scene records it: ``Type: message``."""
     return f"{type(exc).__name__}: {exc}"

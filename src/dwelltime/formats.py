@@ -9,9 +9,12 @@ Raster suffixes are compared in lower case. GDAL (through rasterio) reads them a
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 #: Georeferenced raster formats providers deliver: GeoTIFF/COG, JPEG 2000 (Pléiades, SPOT),
 #: NITF (Maxar and defence archives); and mosaics of the tiles a product is delivered in
@@ -51,11 +54,18 @@ CLOUD_SIDECAR_STEM, CLOUD_SIDECAR_SUFFIXES = "_cloud", (".geojson", ".gpkg", ".s
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
 
 
+#: The record every dwelltime output folder holds (``run``, ``detect``, ``link``, a batch
+#: job's airports): what marks a folder as output, not imagery.
+PROVENANCE_NAME = "run.json"
+
+
 def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
     """Each directory under ``folder`` (itself included), top down and sorted, with its file
     names sorted. Links to directories are followed (an imagery folder is often links into an
     archive), each real directory once, so a link loop ends. Hidden entries (name starting
-    with ``.``) are left out: macOS ``._name.tif`` resource forks, ``.Trash``, ``.git``."""
+    with ``.``) are left out: macOS ``._name.tif`` resource forks, ``.Trash``, ``.git``; and so
+    are dwelltime's output folders below ``folder`` (holding :data:`PROVENANCE_NAME`: a
+    ``--out`` put inside the imagery), whose figures are no imagery, each in one log line."""
     visited: set[str] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
@@ -63,6 +73,10 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
             dirs.clear()
             continue
         visited.add(real)
+        if PROVENANCE_NAME in files and real != os.path.realpath(folder):
+            log.info("left out %s: dwelltime's output (%s), not imagery", root, PROVENANCE_NAME)
+            dirs.clear()
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         yield Path(root), sorted(f for f in files if not f.startswith("."))
 

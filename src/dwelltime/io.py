@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -44,11 +45,11 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from dwelltime.errors import OutputExistsError
+from dwelltime.errors import OutputExistsError, OutputFolderError
+from dwelltime.formats import PROVENANCE_NAME
 from dwelltime.schema import LAYER_GEOMETRY_TYPES, XY_CRS_COLUMN
 
 GPKG_NAME = "dwelltime.gpkg"
-PROVENANCE_NAME = "run.json"
 FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
 _SCHEMA_KEY = "DWELLTIME_SCHEMA"
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -306,13 +307,29 @@ def _layer_file(folder: Path, layer: str | None) -> Path:
 
 
 def ensure_writable(paths: Sequence[Path], *, overwrite: bool = False) -> None:
-    """Raise :class:`OutputExistsError` naming the first of ``paths`` that exists, unless
-    ``overwrite``."""
+    """Raise :class:`OutputFolderError` naming a folder of ``paths`` that cannot be made or
+    written to, and :class:`OutputExistsError` naming the first of ``paths`` that exists,
+    unless ``overwrite``: checks to make before the work, not after it (nothing is made)."""
+    for folder in dict.fromkeys(Path(path).parent for path in paths):
+        _check_folder(folder)
     if overwrite:
         return
     for path in paths:
         if Path(path).exists():
             raise OutputExistsError(path)
+
+
+def _check_folder(folder: Path) -> None:
+    """Raise :class:`OutputFolderError` unless ``folder``, or the nearest of its parents that
+    exists (the rest is made when writing), is a folder this process can write in."""
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(0, f"{existing} is a file")
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+        raise OutputFolderError(f"{folder}: cannot write output there ({problem})") from exc
 
 
 @contextlib.contextmanager

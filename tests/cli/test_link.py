@@ -234,6 +234,15 @@ def test_missing_layer_or_coverage_is_a_usage_error(tmp_path, saved):
     assert _link(tmp_path / "missing.gpkg").exit_code == 2
 
 
+def test_a_file_that_is_no_table_is_blamed_not_the_missing_coverage(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a table")
+    result = _link(notes)
+    assert result.exit_code == 2
+    assert "Invalid value for DETECTIONS: " in result.output and "notes.txt" in result.output
+    assert "--coverage" not in result.output
+
+
 @pytest.mark.parametrize(("status", "n_stays"), [("ok", 2), ("failed", 1)])
 def test_coregistered_scenes_link_with_the_tighter_close_gate(tmp_path, status, n_stays):
     """Seen at s0, missed at s1, seen again 8 m away at s2 (24 h later): the same aircraft

@@ -25,6 +25,14 @@ def test_a_type_the_catalog_does_not_know_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "'ZZZZ' is not an aircraft type" in result.output
 
 
+def test_an_out_folder_that_cannot_be_made_is_one_line_before_any_work(tmp_path):
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    result = invoke("run", tmp_path, "--airport", "ZKPY", "--out", tmp_path / "blocker" / "out")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    (line,) = result.stderr.splitlines()
+    assert "blocker/out: cannot write output there" in line
+
+
 def test_run_writes_outputs_and_refuses_to_overwrite(demo_subset, demo_dir, tmp_path):
     folder = demo_subset("zkpy_05", "zkpy_07")
     out = tmp_path / "out"
@@ -47,8 +55,10 @@ def test_run_writes_outputs_and_refuses_to_overwrite(demo_subset, demo_dir, tmp_
 def test_no_usable_scene_and_strict_exit_1(demo_subset, demo_dir, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = invoke("run", empty, "--airport", "ZKPY")
+    result = invoke("run", empty, "--airport", "ZKPY", "--out", tmp_path / "out")
     assert result.exit_code == 1 and "no usable scene" in result.output
+    assert "No stays" not in result.output  # no table of nothing
+    assert not (tmp_path / "out").exists()  # no empty files to refuse the next run's --out
 
     folder = demo_subset("zkpy_05")
     (folder / "broken.tif").write_text("not an image")
@@ -94,3 +104,11 @@ def test_demo_prints_the_il62_stay_and_writes_results(demo_dir: Path, tmp_path):
     assert (tmp_path / "demo" / "results" / "stays.csv").exists()
     again = invoke("demo", "--out", tmp_path / "demo")
     assert again.exit_code == 1 and "--overwrite" in again.output
+
+
+def test_demo_into_a_folder_that_cannot_be_made_is_one_line_before_rendering(tmp_path):
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    result = invoke("demo", "--out", tmp_path / "blocker" / "demo")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    (line,) = result.stderr.splitlines()
+    assert "blocker/demo/results: cannot write output there" in line

@@ -91,6 +91,15 @@ def test_no_scene_exits_1(tmp_path):
     assert "no usable scene" in result.stderr
 
 
+def test_a_file_for_the_folder_is_one_line_not_a_traceback(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not imagery")
+    result = _scan(notes)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: ") and "notes.txt" in line and "neither a folder" in line
+
+
 def test_times_csv_wins(folder, tmp_path):
     times = tmp_path / "times.csv"
     times.write_text("stem,acquired\nsunan_20230802T020000,2023-08-02T03:00:00Z\n")

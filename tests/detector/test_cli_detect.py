@@ -197,3 +197,36 @@ def test_an_image_off_the_airport_is_skipped_with_a_warning(
     assert not (tmp_path / "out").exists()
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "km from them" in warned[0]
+
+
+def test_an_earlier_runs_out_folder_is_refused_before_any_detection(tmp_path, tiny_weights):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text("{}")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    args = ["-q", "detect", str(notes), "--weights", str(tiny_weights), "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()  # not "skipped notes.txt" then "no usable image"
+    assert "run.json already exists; pass --overwrite" in line
+
+
+def test_an_unknown_airport_is_a_usage_error_before_any_image(tmp_path, write_raster):
+    images = [write_raster(tmp_path / f"scene_{i}.tif") for i in range(2)]
+    result = CliRunner().invoke(main, ["-q", "detect", *map(str, images), "--airport", "QQQQ"])
+    assert result.exit_code == 2  # not one "skipped" line per image, then exit 1
+    assert "Invalid value for '--airport': unknown airport code 'QQQQ'" in result.stderr
+    assert "skipped" not in result.stderr
+
+
+def test_strict_fails_when_an_input_could_not_be_used(tmp_path, tiny_weights):
+    png = tmp_path / "apron.png"
+    Image.fromarray(np.full((100, 120, 3), 90, np.uint8)).save(png)
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    args = ["-q", "detect", str(png), str(tmp_path / "broken.jpg"), "--gsd", "0.5"]
+    args += ["--weights", str(tiny_weights), "--tile-size", "64"]
+    assert CliRunner().invoke(main, args).exit_code == 0  # one image was read
+    strict = CliRunner().invoke(main, [*args, "--strict"])
+    assert strict.exit_code == 1
+    assert "1 input(s) could not be used (--strict)" in strict.stderr

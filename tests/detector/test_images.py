@@ -20,6 +20,17 @@ def test_folders_give_their_images_without_masks(tmp_path):
     assert errors == []
 
 
+def test_a_folder_without_images_is_an_unusable_input_naming_it(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no image")
+    found, errors = collect([tmp_path / "empty"])
+    assert found == []
+    assert [str(e) for e in errors] == [
+        f"{tmp_path / 'empty'}: no image file (.tif, .tiff, .jp2, .ntf, .nitf, .vrt, .til, "
+        ".png, .jpg, .jpeg) under it"
+    ]
+
+
 def test_links_to_folders_are_followed(tmp_path):
     (tmp_path / "archive").mkdir()
     (tmp_path / "archive" / "a.tif").write_bytes(b"")

@@ -95,6 +95,7 @@ def test_saved_detections_and_tables(labelled, tmp_path):
     assert doc["by_gsd"][0]["gsd_bin"] == "0.4–0.6 m"
     again = CliRunner().invoke(main, [*args, "--out", str(out)])
     assert again.exit_code == 1 and "--overwrite" in again.output
+    assert "recall" not in again.stdout  # refused before scoring, not after
 
 
 def test_images_in_subfolders_are_named_by_their_path(labelled, tmp_path, write_raster):
@@ -148,6 +149,15 @@ def test_existing_tables_are_refused_before_the_detector_runs(labelled, tmp_path
     result = CliRunner().invoke(main, ["-q", "evaluate", str(labelled), "--out", str(out)])
     assert result.exit_code == 1 and "--overwrite" in result.output
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    "option", [("--overlap", "-10"), ("--batch-size", "0"), ("--tile-size", "8")]
+)
+def test_tiling_options_out_of_range_are_usage_errors(labelled, option):
+    result = CliRunner().invoke(main, ["-q", "evaluate", str(labelled), *option])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert f"Invalid value for '{option[0]}'" in result.stderr
 
 
 def test_no_labels_is_a_clear_error(tmp_path, write_raster):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from dwelltime.cli import main
@@ -34,3 +35,11 @@ def test_chips_refuses_unknown_types_and_non_empty_out(tmp_path):
 def test_series_unknown_airport_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["synth", "series", str(tmp_path / "s"), "--airport", "QQQQ"])
     assert result.exit_code == 2 and "--airport" in result.output
+
+
+@pytest.mark.parametrize("start", ["tomorrow", "07/08/2023", "2023-02-30"])
+def test_series_start_other_than_a_yyyy_mm_dd_day_is_a_usage_error(tmp_path, start):
+    result = CliRunner().invoke(main, ["synth", "series", str(tmp_path / "s"), "--start", start])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "give a day as YYYY-MM-DD" in result.stderr
+    assert not (tmp_path / "s").exists()

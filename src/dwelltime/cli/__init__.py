@@ -2,7 +2,8 @@
 
 Each command lives in its own module and imports heavy libraries (torch, rasterio, geopandas)
 inside the command body, so ``dwelltime --help`` stays fast. Exit codes: 0 success, 1 the run
-failed (or finished with failed inputs under ``--strict``), 2 usage error.
+failed (or finished with failed inputs under ``--strict``), 2 usage error, 130 interrupted
+(Ctrl-C).
 """
 
 from __future__ import annotations
@@ -46,8 +47,30 @@ def configure_logging(verbosity: int) -> None:
     logging.getLogger("dwelltime").setLevel(min(level, logging.INFO))
 
 
+#: Commands that keep their finished work when interrupted and go on from it when run again.
+RESUMABLE = frozenset({"batch"})
+#: Exit status of a command interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use, and which turns Ctrl-C into one
+    line saying what is kept, and exit status :data:`INTERRUPTED`."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            command = ctx.invoked_subcommand
+            if command in RESUMABLE:
+                kept = "the finished scenes are kept: run it again to go on where it stopped"
+            else:
+                kept = (
+                    "the work not yet written is lost: run it again to start over "
+                    "(`dwelltime batch` keeps each finished scene and resumes)"
+                )
+            click.echo(f"dwelltime {command}: interrupted; {kept}", err=True)
+            ctx.exit(INTERRUPTED)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    click_error,
     device_option,
     formats_option,
     overwrite_option,
@@ -46,9 +47,16 @@ def demo(
     visiting Il-62M on the ground about 36 hours among resident Air Koryo aircraft, one
     scene cloudy over its stand — then runs `dwelltime run` on it and prints the stays.
     """
+    from dwelltime import pipeline
     from dwelltime.cli.run import run_and_report
+    from dwelltime.errors import DwelltimeError
+    from dwelltime.io import ensure_writable
     from dwelltime.synth import make_sunan_demo
 
+    try:  # before rendering: a folder that cannot take the results, an earlier demo's
+        ensure_writable(pipeline.result_paths(out / "results", formats), overwrite=overwrite)
+    except DwelltimeError as exc:
+        raise click_error(exc) from exc
     series = out / "series"
     if (series / "truth" / "scenes.csv").exists() and not overwrite:  # written last
         click.echo(

@@ -7,12 +7,16 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    batch_size_option,
     click_error,
     device_option,
     formats_option,
+    known_airport,
     out_option,
     overwrite_option,
     precision_option,
+    strict_option,
+    tile_size_option,
     weights_option,
 )
 
@@ -31,30 +35,20 @@ from dwelltime.cli.options import (
     "--airport",
     "airport",
     default=None,
+    callback=known_airport,
     help="ICAO/IATA code: detect only over this airport's aprons (georeferenced images; "
     "one that misses them is skipped with a warning saying how far it is). Default: the "
     "whole image, in the UTM zone of its centre.",
 )
-@click.option(
-    "--tile-size",
-    type=click.IntRange(min=64),
-    default=512,
-    show_default=True,
-    help="Tile edge in pixels at the detector's GSD.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Tiles per forward pass.",
-)
+@tile_size_option
+@batch_size_option
 @weights_option
 @device_option
 @precision_option
 @out_option
 @formats_option
 @overwrite_option
+@strict_option
 @click.pass_context
 def detect(
     ctx: click.Context,
@@ -69,6 +63,7 @@ def detect(
     out: Path | None,
     formats: tuple[str, ...],
     overwrite: bool,
+    strict: bool,
 ) -> None:
     """Find aircraft in the images PATH... (files, folders or STAC ItemCollection JSON files):
     footprint, heading, length, span, type and score, one row per aircraft with the image it
@@ -87,7 +82,8 @@ def detect(
       dwelltime detect scene.tif --out det/
       dwelltime detect apron.jpg --gsd 0.5 --out det/
 
-    Exit status: 0 done (unusable images are listed on stderr), 1 no usable image, 2 bad usage.
+    Exit status: 0 done (unusable images are listed on stderr), 1 no usable image or
+    --strict with unusable ones, 2 bad usage.
     """
     import warnings
 
@@ -95,12 +91,14 @@ def detect(
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers
     from dwelltime.errors import DwelltimeError
-    from dwelltime.io import write_layers, write_provenance
+    from dwelltime.io import PROVENANCE_NAME, ensure_writable, write_layers, write_provenance
     from dwelltime.pipeline import detection_provenance
 
     try:
+        if out is not None:  # before the work: a folder that cannot take it, an earlier run's
+            ensure_writable([out / PROVENANCE_NAME], overwrite=overwrite)
         detector = load_detector(weights, device=device, precision=precision)
-    except DwelltimeError as exc:  # weights, device, precision
+    except DwelltimeError as exc:  # output folder, weights, device, precision
         raise click_error(exc) from exc
     files, unusable = collect(paths)
     for exc in unusable:
@@ -146,3 +144,5 @@ def detect(
     click.echo(
         f"{sum(len(f) for f in frames)} aircraft in {len(frames)} image(s), {failed} skipped"
     )
+    if strict and failed:
+        raise click.ClickException(f"{failed} input(s) could not be used (--strict)")

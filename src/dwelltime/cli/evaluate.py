@@ -7,11 +7,13 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    batch_size_option,
     click_error,
     device_option,
     overwrite_option,
     precision_option,
     read_output_layer,
+    tile_size_option,
     weights_option,
 )
 
@@ -47,11 +49,15 @@ from dwelltime.cli.options import (
     default=None,
     help="Metres per pixel of images without georeference or a DOTA 'gsd:' line.",
 )
+@tile_size_option
 @click.option(
-    "--tile-size", type=int, default=512, show_default=True, help="Detector tile, pixels."
+    "--overlap",
+    type=click.IntRange(min=0),
+    default=128,
+    show_default=True,
+    help="Tile overlap in pixels at the detector's GSD (less than --tile-size).",
 )
-@click.option("--overlap", type=int, default=128, show_default=True, help="Tile overlap, pixels.")
-@click.option("--batch-size", type=int, default=8, show_default=True, help="Tiles per batch.")
+@batch_size_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -150,7 +156,7 @@ def evaluate(
         click.echo("Airbus labels are axis-aligned boxes: consider --axis-aligned", err=True)
 
     try:
-        if out is not None:  # before hours of detection, not after
+        if out is not None:  # before the work: a folder that cannot take it, earlier tables
             ensure_writable(evaluation_paths(out), overwrite=overwrite)
         if detections is not None:
             frame = read_output_layer(detections, _detections_layer(detections), "--detections")

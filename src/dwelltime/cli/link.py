@@ -101,13 +101,13 @@ def link(
     from dwelltime.pipeline import estimate_stays, link_provenance
     from dwelltime.report import plot_timeline, stays_report
 
+    detections = read_output_layer(detections_path, "detections", "DETECTIONS")  # readable?
     single_layer = detections_path.is_file() and detections_path.suffix.lower() != ".gpkg"
     if single_layer and coverage_path is None:
         raise click.BadParameter(
             f"{detections_path} holds one layer; give the coverage with --coverage",
             param_hint="--coverage",
         )
-    detections = read_output_layer(detections_path, "detections", "DETECTIONS")
     coverage = read_output_layer(coverage_path or detections_path, "coverage", "--coverage")
     if detections.crs is not None and detections.crs.is_geographic:
         raise click.BadParameter(

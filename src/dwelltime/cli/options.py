@@ -26,10 +26,32 @@ out_option = click.option(
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace existing output files instead of stopping."
 )
+
+
+def known_airport(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--airport``: the code as given, once the registry knows it; else a usage error
+    naming close codes, before any work. A command that takes ``--aprons`` gets a code the
+    registry lacks as given: with an apron file it is an airport of its own
+    (:func:`dwelltime.airports.airport_and_aprons`, which refuses it without one)."""
+    if value is None:
+        return None
+    from dwelltime.airports import lookup_airport
+    from dwelltime.errors import UnknownAirportError
+
+    try:
+        lookup_airport(value)
+    except UnknownAirportError as exc:
+        if any(p.name == "aprons" for p in ctx.command.params):
+            return value
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    return value
+
+
 airport_option = click.option(
     "--airport",
     "airport",
     required=True,
+    callback=known_airport,
     help="ICAO or IATA code of the airport, e.g. ZKPY or FNJ (Pyongyang Sunan).",
 )
 aprons_option = click.option(
@@ -187,6 +209,23 @@ precision_option = click.option(
     "bf16 (AVX512-BF16, AMX; 1.6-1.9x as fast there); on other x86 CPUs int8 (the dense "
     "network; about 1.5x as fast at 1024² tiles), else fp32. Scores and sizes differ slightly "
     "between them; fp32 gives the model card's figures, whatever the machine.",
+)
+strict_option = click.option(
+    "--strict", is_flag=True, help="Exit with status 1 if any input could not be used."
+)
+tile_size_option = click.option(
+    "--tile-size",
+    type=click.IntRange(min=64),
+    default=512,
+    show_default=True,
+    help="Tile edge in pixels at the detector's GSD.",
+)
+batch_size_option = click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Tiles per forward pass.",
 )
 weights_option = click.option(
     "--weights",

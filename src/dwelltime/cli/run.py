@@ -21,6 +21,7 @@ from dwelltime.cli.options import (
     out_option,
     overwrite_option,
     precision_option,
+    strict_option,
     times_option,
     type_option,
     weights_option,
@@ -82,6 +83,8 @@ def run_and_report(
     for err in result.errors:
         click.echo(f"skipped {err}", err=True)
     click.echo(result.summary())
+    if result.scenes.empty:  # no table to print, no empty files to block the next run's --out
+        raise click.ClickException(f"no usable scene of {result.airport.icao} in {folder}")
     click.echo(
         stays_report(
             result.stays,
@@ -100,8 +103,6 @@ def run_and_report(
             raise click_error(exc) from exc
         for path in paths:
             click.echo(f"wrote {path}")
-    if result.scenes.empty:
-        raise click.ClickException(f"no usable scene of {result.airport.icao} in {folder}")
     if strict and result.errors:
         raise click.ClickException(f"{len(result.errors)} input(s) failed (--strict)")
 
@@ -117,7 +118,7 @@ def run_and_report(
 @weights_option
 @device_option
 @precision_option
-@click.option("--strict", is_flag=True, help="Exit with status 1 if any input could not be used.")
+@strict_option
 @max_rows_option
 @link_options
 @flights_option

@@ -81,8 +81,11 @@ def scan(
     from dwelltime.scenes import scenes_frame
     from dwelltime.tables import format_table
 
-    with stage_bars(ctx) as progress:
-        result = scan_folder(folder, times=times, progress=lambda d, n: progress("scan", d, n))
+    try:
+        with stage_bars(ctx) as progress:
+            result = scan_folder(folder, times=times, progress=lambda d, n: progress("scan", d, n))
+    except DwelltimeError as exc:
+        raise click_error(exc) from exc
     for err in result.errors:
         click.echo(f"skipped {err}", err=True)
     frame = scenes_frame(result.scenes)

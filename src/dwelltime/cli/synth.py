@@ -10,6 +10,8 @@ import click
 
 from dwelltime.cli.options import overwrite_option
 
+#: The help of every ``--seed``.
+_SEED_HELP = "Seed of the random generator: the same seed renders the same files."
 _out_argument = click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 
 
@@ -34,6 +36,20 @@ def _scene_bar(ctx: click.Context) -> Iterator[Callable[[int, int], None]]:
         yield progress
 
 
+def _day(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``--start``: a day written YYYY-MM-DD (not 07/08/2023, which reads two ways)."""
+    import datetime as dt
+    import re
+
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            dt.date.fromisoformat(value)
+            return value
+        except ValueError:  # 2023-02-30
+            pass
+    raise click.BadParameter(f"{value!r}: give a day as YYYY-MM-DD, e.g. 2023-07-29")
+
+
 @click.group()
 def synth() -> None:
     """Synthetic apron imagery with exact ground truth (training chips, scene series, demo)."""
@@ -43,10 +59,20 @@ def synth() -> None:
 @_out_argument
 @click.option("--airport", default="ZKPY", show_default=True, help="ICAO or IATA code.")
 @click.option(
-    "--start", default="2023-07-29", show_default=True, help="First day (UTC), YYYY-MM-DD."
+    "--start",
+    default="2023-07-29",
+    show_default=True,
+    callback=_day,
+    help="First day (UTC), YYYY-MM-DD.",
 )
-@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=7,
+    show_default=True,
+    help="Days of traffic to simulate, from --start.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help=_SEED_HELP)
 @click.option(
     "--visitors-per-day",
     type=click.FloatRange(0),
@@ -90,7 +116,7 @@ def series(
 
 @synth.command()
 @_out_argument
-@click.option("--seed", type=int, default=62, show_default=True)
+@click.option("--seed", type=int, default=62, show_default=True, help=_SEED_HELP)
 @overwrite_option
 @click.pass_context
 def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
@@ -105,7 +131,14 @@ def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
 
 @synth.command()
 @_out_argument
-@click.option("-n", "count", type=click.IntRange(1), default=100, show_default=True)
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="COUNT: how many chips.",
+)
 @click.option(
     "--gsd",
     type=click.FloatRange(0.05),
@@ -122,9 +155,14 @@ def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
 )
 @click.option("--types", default=None, help="Comma-separated ICAO designators (default: all).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["png", "tif"]), default="png", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "tif"]),
+    default="png",
+    show_default=True,
+    help="Image file format of the chips.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help=_SEED_HELP)
 @overwrite_option
 @click.pass_context
 def chips(

@@ -36,6 +36,9 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
                 if (name.lower().endswith(IMAGE_SUFFIXES) or is_dimap(name))
                 and not Path(name).stem.lower().endswith(MASK_SUFFIXES)
             )
+            if not found:
+                suffixes = ", ".join(IMAGE_SUFFIXES)
+                errors.append(SceneError(path, f"no image file ({suffixes}) under it"))
             members = mosaic_members(found)  # a mosaic's tiles are read through it
             files += [p for p in found if p.resolve() not in members]
         elif is_item_file(path):

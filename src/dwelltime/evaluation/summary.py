@@ -403,7 +403,8 @@ def format_evaluation(ev: Evaluation) -> str:
 
 
 def evaluation_paths(out_dir: Path) -> list[Path]:
-    """The files :func:`write_evaluation` writes in ``out_dir``, in its order."""
+    """The files :func:`write_evaluation` writes to ``out_dir``, in its order, so that a
+    command can refuse them before the evaluation rather than after it."""
     names = (
         "evaluation.json",
         "overall.csv",

@@ -1,0 +1,33 @@
+"""The ``dwelltime`` group: what every command shares."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from dwelltime.cli import INTERRUPTED, main
+
+
+def _interrupt(*args: object, **kwargs: object) -> None:
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_is_one_line_saying_what_is_kept_and_exit_130(tmp_path, monkeypatch):
+    import dwelltime.scenes
+
+    monkeypatch.setattr(dwelltime.scenes, "scan", _interrupt)
+    result = CliRunner().invoke(main, ["-q", "scan", str(tmp_path)])
+    assert result.exit_code == INTERRUPTED == 130
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("dwelltime scan: interrupted; ") and "start over" in line
+
+
+def test_ctrl_c_in_a_batch_job_says_it_resumes(tmp_path, monkeypatch):
+    import dwelltime.batch.runner
+
+    monkeypatch.setattr(dwelltime.batch.runner, "run_batch", _interrupt)
+    job = tmp_path / "job.yaml"
+    job.write_text("output: out/\njobs:\n  - {airport: ZKPY, imagery: images/}\n")
+    result = CliRunner().invoke(main, ["-q", "batch", str(job)])
+    assert result.exit_code == INTERRUPTED
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("dwelltime batch: interrupted; ") and "go on where it stopped" in line
