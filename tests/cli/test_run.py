@@ -20,6 +20,31 @@ def test_unknown_airport_is_a_usage_error_with_close_matches(tmp_path):
     assert "ZKPY" in result.output
 
 
+def test_an_airport_the_registry_lacks_is_run_with_its_apron_file(tmp_path):
+    """``--airport KP-X1 --aprons FILE`` passes the code check and is placed at its aprons."""
+    aprons = tmp_path / "aprons.geojson"
+    ring = [[125.67, 39.22], [125.68, 39.22], [125.68, 39.23], [125.67, 39.23], [125.67, 39.22]]
+    aprons.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Polygon", "coordinates": [ring]},
+                    }
+                ],
+            }
+        )
+    )
+    images = tmp_path / "images"
+    images.mkdir()
+    result = invoke("run", images, "--airport", "KP-X1", "--aprons", aprons)
+    assert result.exit_code == 1 and "no usable scene of KP-X1" in result.output
+    assert invoke("run", images, "--airport", "KP-X1").exit_code == 2
+
+
 def test_a_type_the_catalog_does_not_know_is_a_usage_error(tmp_path):
     result = invoke("run", tmp_path, "--airport", "ZKPY", "--type", "ZZZZ")
     assert result.exit_code == 2 and "'ZZZZ' is not an aircraft type" in result.output
