@@ -128,6 +128,13 @@ def test_row_labels_give_the_estimate_or_the_open_minimum(frames):
     assert "IL62" in il62 and "~" in il62
 
 
+def test_row_labels_of_stays_under_an_hour_keep_a_decimal(frames):
+    stays, cover, dets = frames
+    short = stays.assign(dwell_min_h=[0.1, 0.4], dwell_est_h=[0.3, np.nan])  # IL62, TU20
+    tu20, il62 = [t.get_text() for t in plot_timeline(short, cover, dets).axes[0].get_yticklabels()]
+    assert tu20.endswith("≥ 0.4 h") and il62.endswith("~0.3 h")  # not "≥ 0 h", "~0 h"
+
+
 def test_rows_are_capped_to_the_longest_stays(frames):
     stays, cover, dets = frames
     ax = plot_timeline(stays, cover, dets, max_rows=1).axes[0]

@@ -804,10 +804,16 @@ def _draw_interval(ax, row: int, stay, left: float, right: float) -> None:
             ax.plot([x], [row], marker=marker, color=OPEN_COLOR, ms=9, zorder=4, clip_on=False)
 
 
+def _label_hours(hours: float) -> str:
+    """Hours for a row label: one decimal under 10 h (a 20-minute stay is 0.3 h, not 0 h),
+    whole hours above."""
+    return f"{hours:.1f}" if hours < 10 else f"{hours:.0f}"
+
+
 def _label(stay) -> str:
     est = (
-        f"≥ {stay.dwell_min_h:.0f} h"
+        f"≥ {_label_hours(stay.dwell_min_h)} h"
         if math.isnan(stay.dwell_est_h)
-        else f"~{stay.dwell_est_h:.0f} h"
+        else f"~{_label_hours(stay.dwell_est_h)} h"
     )
     return f"{stay.stay_id}  {stay.type} ({stay.type_prob:.2f})  {est}"
