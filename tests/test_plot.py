@@ -135,6 +135,23 @@ def test_row_labels_of_stays_under_an_hour_keep_a_decimal(frames):
     assert tu20.endswith("≥ 0.4 h") and il62.endswith("~0.3 h")  # not "≥ 0 h", "~0 h"
 
 
+def test_a_years_daily_scenes_get_marks_that_do_not_run_into_each_other(frames):
+    _, _, dets = frames
+    days = [T0 + pd.Timedelta(days=d) for d in range(400)]
+    cover = gpd.GeoDataFrame(
+        [(f"d{d}", "ZKPY", "main", t, 1.0, APRON) for d, t in enumerate(days)],
+        columns=list(COVERAGE_COLUMNS),
+        crs=CRS,
+    )
+    seen = dets.iloc[:2].assign(scene_id=["d100", "d101"], acquired=days[100:102])
+    fig = plot_timeline(link_stays(seen, cover), cover, seen)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    axis_pt = ax.get_window_extent().width * 72 / fig.dpi
+    widest_pt = max(np.sqrt(c.get_sizes()).max() for c in ax.collections if len(c.get_sizes()))
+    assert _marks(ax, "absent") == 398 and widest_pt * 400 <= axis_pt
+
+
 def test_rows_are_capped_to_the_longest_stays(frames):
     stays, cover, dets = frames
     ax = plot_timeline(stays, cover, dets, max_rows=1).axes[0]

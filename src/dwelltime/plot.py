@@ -695,7 +695,8 @@ def plot_timeline(
     many).
 
     Per scene of the airport: filled dot = seen, open circle = stand visible and aircraft
-    absent (or a tolerated miss), grey x = stand not visible. Narrow dark bar = ``[first_seen,
+    absent (or a tolerated miss), grey x = stand not visible (marks shrink over 100 scenes so
+    that they stay apart: :func:`_mark_scale`). Narrow dark bar = ``[first_seen,
     last_seen]`` (dwell_min); wide light bar = ``[last_absent_before, first_absent_after]``
     (dwell_max); an arrow at a light bar's end marks a censored (open) end. ``config`` gives
     the visibility rule (``min_visible_fraction``) used when linking (default ``LinkConfig()``).
@@ -726,6 +727,7 @@ def plot_timeline(
     times = _date_nums(scenes["acquired"])
     span = times.max() - times.min() or 1.0
     left, right = times.min() - 0.03 * span, times.max() + 0.03 * span
+    scale = _mark_scale(len(times))
     for row, stay in enumerate(stays.itertuples(index=False)):
         _draw_interval(ax, row, stay, left, right)
         seen = np.isin(scenes["scene_id"], str(stay.scene_ids).split(";"))
@@ -733,10 +735,10 @@ def plot_timeline(
         ax.scatter(
             times[seen],
             np.full(seen.sum(), row),
-            s=30,
+            s=30 * scale**2,
             color=SEEN_COLOR,
             edgecolor="white",
-            linewidth=0.8,
+            linewidth=0.8 * scale,
             zorder=3,
             gid="seen",
         )
@@ -744,9 +746,10 @@ def plot_timeline(
         ax.scatter(
             times[absent],
             np.full(absent.sum(), row),
-            s=28,
+            s=28 * scale**2,
             facecolor="white",
             edgecolor=SEEN_COLOR,
+            linewidth=scale,
             zorder=3,
             gid="absent",
         )
@@ -754,10 +757,10 @@ def plot_timeline(
         ax.scatter(
             times[hidden],
             np.full(hidden.sum(), row),
-            s=18,
+            s=18 * scale**2,
             marker="x",
             color=HIDDEN_COLOR,
-            linewidth=1,
+            linewidth=scale,
             zorder=3,
             gid="hidden",
         )
@@ -784,6 +787,18 @@ def plot_timeline(
         frameon=False,
     )
     return fig
+
+
+#: Points of time axis the timeline gives each scene's mark (its ~5.5 pt dot and a gap).
+MARK_PITCH_PT = 6.0
+#: Width, in points, of the timeline's time axis (an 11-inch figure less the row labels).
+TIMELINE_AXIS_PT = 600.0
+
+
+def _mark_scale(n_scenes: int) -> float:
+    """Factor (≤ 1) on the timeline's mark diameters so that ``n_scenes`` evenly spaced scenes'
+    marks do not run into each other: 1 up to 100 scenes, 0.5 at 200."""
+    return min(1.0, TIMELINE_AXIS_PT / MARK_PITCH_PT / max(n_scenes, 1))
 
 
 def _num(value: pd.Timestamp) -> float:
