@@ -152,6 +152,16 @@ def test_a_years_daily_scenes_get_marks_that_do_not_run_into_each_other(frames):
     assert _marks(ax, "absent") == 398 and widest_pt * 400 <= axis_pt
 
 
+def test_the_title_names_the_type_when_every_stay_is_of_one(frames):
+    stays, cover, dets = frames
+    il62 = stays[stays["type"] == "IL62"]
+    assert plot_timeline(il62, cover, dets).axes[0].get_title() == (
+        "Stays of IL62 at ZKPY — 1 stay(s)"
+    )
+    capped = plot_timeline(stays, cover, dets, max_rows=1).axes[0].get_title()
+    assert capped == "Stays at ZKPY — 1 longest of 2 stays"  # the other is a TU20
+
+
 def test_rows_are_capped_to_the_longest_stays(frames):
     stays, cover, dets = frames
     ax = plot_timeline(stays, cover, dets, max_rows=1).axes[0]

@@ -692,7 +692,7 @@ def plot_timeline(
 ) -> Figure:
     """One row per stay (earliest first) on a UTC time axis; at most ``max_rows`` rows (the
     longest dwells by :func:`~dwelltime.dwell.ranking_hours`; the title says how many of how
-    many).
+    many; it names the type when every stay is of one, as after ``--type``).
 
     Per scene of the airport: filled dot = seen, open circle = stand visible and aircraft
     absent (or a tolerated miss), grey x = stand not visible (marks shrink over 100 scenes so
@@ -705,6 +705,7 @@ def plot_timeline(
     from matplotlib.patches import Patch
 
     total = len(stays)
+    types = set(stays["type"].astype(str))
     if total > max_rows:
         stays = stays.loc[ranking_hours(stays).nlargest(max_rows).index]
     stays = stays.sort_values(["first_seen", "stay_id"], ascending=[False, False])
@@ -715,7 +716,8 @@ def plot_timeline(
     airports = sorted(set(stays["airport"].astype(str)) | set(coverage["airport"].astype(str)))
     shown = f"{n} stay(s)" if n == total else f"{n} longest of {total} stays"
     where = f" at {', '.join(airports)}" if airports else ""
-    ax.set_title(f"Stays{where} — {shown}")
+    of = f" of {types.pop()}" if len(types) == 1 else ""  # e.g. after --type
+    ax.set_title(f"Stays{of}{where} — {shown}")
     ax.set_xlabel("time (UTC)")
     if n == 0 or scenes.empty:
         _say(ax, "no scenes to place the stays on (empty coverage)" if n else "no stays")
