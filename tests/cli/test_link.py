@@ -63,6 +63,15 @@ def test_link_prints_the_stays_table(saved):
     assert "≥ 12.0" in tu20 and "start (edge)" in tu20
 
 
+def test_a_console_without_the_tables_glyphs_gets_ascii_stand_ins(saved):
+    # Windows writes cp1252 to a redirected stdout: it has no ≥ or →
+    result = CliRunner(charset="cp1252").invoke(main, ["-q", "link", str(saved)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "5 detections in 5 scenes -> 2 stays"
+    assert ">= 12.0" in next(line for line in lines if "TU20" in line)
+
+
 def test_type_filter_and_outputs(saved, tmp_path):
     out = tmp_path / "out"
     result = _link(saved, "--type", "Il-62", "--out", out)  # read as the designator IL62

@@ -8,8 +8,11 @@ failed (or finished with failed inputs under ``--strict``), 2 usage error, 130 i
 
 from __future__ import annotations
 
+import codecs
 import importlib
+import io
 import logging
+import sys
 
 import click
 
@@ -45,6 +48,41 @@ def configure_logging(verbosity: int) -> None:
         root.setLevel(logging.WARNING)
     _CONSOLE.setLevel(level)
     logging.getLogger("dwelltime").setLevel(min(level, logging.INFO))
+
+
+#: ASCII stand-ins for the glyphs the commands print (≥ in the stays table, → in its heading…).
+ASCII_GLYPHS: dict[str, str] = {
+    "≥": ">=",
+    "≤": "<=",
+    "→": "->",
+    "–": "-",
+    "—": "-",
+    "−": "-",
+    "…": "...",
+    "×": "x",
+    "·": "-",
+}
+#: Codec error handler that writes :data:`ASCII_GLYPHS` (``?`` for other characters).
+GLYPH_ERRORS = "dwelltime-glyphs"
+
+
+def _ascii_glyphs(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    return "".join(ASCII_GLYPHS.get(c, "?") for c in text), error.end
+
+
+codecs.register_error(GLYPH_ERRORS, _ascii_glyphs)
+
+
+def plain_glyphs() -> None:
+    """Let stdout and stderr write a character their encoding lacks (Windows cp1252 output
+    redirected to a file has no ``≥``) as its :data:`ASCII_GLYPHS` stand-in, instead of
+    failing with UnicodeEncodeError; streams set to other than strict errors are kept."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors=GLYPH_ERRORS)
 
 
 #: Commands that keep their finished work when interrupted and go on from it when run again.
@@ -97,5 +135,6 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
       dwelltime run IMAGES/ --airport ZKPY --type IL62 --out results/
     """
     verbosity = -1 if quiet else verbose
+    plain_glyphs()
     configure_logging(verbosity)
     ctx.obj = {"quiet": quiet, "verbosity": verbosity}
