@@ -379,6 +379,16 @@ def test_coverage_counts_scenes_per_spot_and_fractions_per_scene(scene_frames, t
     fig.savefig(tmp_path / "coverage.png")
 
 
+def test_coverage_scene_labels_say_the_year(scene_frames):
+    _, aprons, cover, _ = scene_frames
+    right = plot_coverage(cover, aprons).axes[1]
+    assert right.get_xlabel() == "scene acquired (UTC, 2023)"
+    later = cover.assign(acquired=cover["acquired"] + pd.DateOffset(years=1))
+    right = plot_coverage(pd.concat([cover.iloc[[0]], later.iloc[[1]]]), aprons).axes[1]
+    labels = [t.get_text() for t in right.get_xticklabels()]
+    assert labels == ["2023-07-31 02:00", "2024-08-01 05:00"]  # not "07-31", "08-01"
+
+
 def test_coverage_empty_says_so(scene_frames):
     _, aprons, cover, _ = scene_frames
     assert "no coverage" in _texts(plot_coverage(cover.iloc[:0], aprons))

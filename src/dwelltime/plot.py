@@ -468,7 +468,8 @@ def plot_coverage(
 
     Left, a map in the aprons' CRS: for each spot of the aprons, in how many of the scenes it
     was visible (data present and not cloud; ``gsd_m`` metre cells). Right, the visible
-    fraction (%) of each apron in each scene, scenes in time order (UTC). Spots seen in few
+    fraction (%) of each apron in each scene, scenes in time order (UTC; the year in the axis
+    label, or in each scene's when they span more than one). Spots seen in few
     scenes are where stays get open or loose bounds.
     """
     from matplotlib import colormaps
@@ -556,13 +557,16 @@ def plot_coverage(
         for (row, col), value in np.ndenumerate(table.to_numpy(float)):
             if np.isfinite(value):
                 right.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=8)
-    labels = [pd.Timestamp(t).strftime("%m-%d %H:%M") for t in order["acquired"]]
+    acquired = pd.to_datetime(order["acquired"], utc=True)
+    years = acquired.dt.year.unique()
+    one_year = len(years) == 1  # the year goes in the axis label, else in every label
+    labels = list(acquired.dt.strftime("%m-%d %H:%M" if one_year else "%Y-%m-%d %H:%M"))
     step = max(1, math.ceil(len(labels) / 40))
     right.set_xticks(
         range(0, len(labels), step), labels[::step], rotation=60, ha="right", fontsize=7
     )
     right.set_yticks(range(len(table)), table.index.astype(str), fontsize=8)
-    right.set_xlabel("scene acquired (UTC)")
+    right.set_xlabel(f"scene acquired (UTC{f', {years[0]}' * one_year})")
     right.set_ylabel("apron")
     right.set_title("visible fraction of each apron per scene (%)", fontsize=10)
     fig.colorbar(cells, ax=right, label="visible (%)", shrink=0.8)
