@@ -359,6 +359,16 @@ def test_chips_one_per_detection_with_type_size_score(scene_frames, tmp_path):
     fig.savefig(tmp_path / "chips.png")
 
 
+def test_chip_times_say_the_year(scene_frames):
+    scenes, _, _, dets = scene_frames
+    fig = plot_chips(dets.iloc[:2], scenes)
+    assert fig.get_suptitle().endswith("time (UTC, 2023)")
+    later = dets.iloc[:2].assign(acquired=dets["acquired"].iloc[:2] + pd.DateOffset(years=1))
+    fig = plot_chips(pd.concat([dets.iloc[:1], later.iloc[1:]]), scenes)
+    titles = [ax.get_title().splitlines()[-1] for ax in fig.axes if ax.images]
+    assert titles == ["2023-07-31 02:00 UTC", "2024-07-31 02:00 UTC"]  # not "07-31" twice
+
+
 def test_chips_empty_and_unknown_scene(scene_frames):
     scenes, _, _, dets = scene_frames
     assert "no detections" in _texts(plot_chips(dets.iloc[:0], scenes))

@@ -87,6 +87,17 @@ def _date_axis(axis: Any) -> None:
     axis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
+def _short_times(times: pd.Series) -> tuple[list[str], str]:
+    """UTC labels of ``times`` without their year (``"07-31 02:00"``) and that one year
+    (``"2023"``) to say once; full labels (``"2024-07-31 02:00"``) and ``""`` when the times
+    span more than one year."""
+    times = pd.to_datetime(pd.Series(times), utc=True)
+    years = times.dt.year.unique()
+    if len(years) == 1:
+        return list(times.dt.strftime("%m-%d %H:%M")), str(years[0])
+    return list(times.dt.strftime("%Y-%m-%d %H:%M")), ""
+
+
 def _date_nums(times: pd.Series) -> np.ndarray:
     """Matplotlib date numbers of UTC timestamps (drawn as UTC)."""
     import matplotlib.dates as mdates
@@ -557,16 +568,13 @@ def plot_coverage(
         for (row, col), value in np.ndenumerate(table.to_numpy(float)):
             if np.isfinite(value):
                 right.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=8)
-    acquired = pd.to_datetime(order["acquired"], utc=True)
-    years = acquired.dt.year.unique()
-    one_year = len(years) == 1  # the year goes in the axis label, else in every label
-    labels = list(acquired.dt.strftime("%m-%d %H:%M" if one_year else "%Y-%m-%d %H:%M"))
+    labels, year = _short_times(order["acquired"])
     step = max(1, math.ceil(len(labels) / 40))
     right.set_xticks(
         range(0, len(labels), step), labels[::step], rotation=60, ha="right", fontsize=7
     )
     right.set_yticks(range(len(table)), table.index.astype(str), fontsize=8)
-    right.set_xlabel(f"scene acquired (UTC{f', {years[0]}' * one_year})")
+    right.set_xlabel(f"scene acquired (UTC{f', {year}' * bool(year)})")
     right.set_ylabel("apron")
     right.set_title("visible fraction of each apron per scene (%)", fontsize=10)
     fig.colorbar(cells, ax=right, label="visible (%)", shrink=0.8)
@@ -588,7 +596,8 @@ def plot_chips(
     ``provider``, ``gsd_m``) around the detection, at most :data:`CHIP_PX` pixels a side,
     north up in the detections' CRS, with the oriented footprint outlined in the type's colour
     (``colors``, default :func:`type_colors` of the types shown) and a 10 m scale bar; titled
-    with type (probability), length × span in metres, score and acquisition time (UTC).
+    with type (probability), length × span in metres, score and acquisition time (UTC; the
+    year in the title, or in each chip's when they span more than one).
     """
     total = len(detections)
     dets = detections.head(max_chips)
@@ -597,8 +606,11 @@ def plot_chips(
     rows = max(1, math.ceil(n / cols))
     fig = _new_figure((1.9 * cols + 0.4, 2.35 * rows + 0.5))
     shown = f"{n} of {total}" if n < total else f"{n}"
+    times, year = _short_times(dets["acquired"])
     fig.suptitle(
-        f"{shown} detection(s), north up: type (prob), length × span, score, time", fontsize=10
+        f"{shown} detection(s), north up: type (prob), length × span, score, "
+        f"time (UTC{f', {year}' * bool(year)})",
+        fontsize=10,
     )
     if n == 0:
         _say(fig.add_subplot(), "no detections")
@@ -608,14 +620,14 @@ def plot_chips(
     by_id = scenes.set_index(scenes["scene_id"].astype(str))
     crs = detections.crs.to_string()
     limits: dict[str, Any] = {}
-    for i, det in enumerate(dets.itertuples(index=False)):
+    for i, (det, time) in enumerate(zip(dets.itertuples(index=False), times, strict=True)):
         ax = fig.add_subplot(rows, cols, i + 1)
         ax.set_xticks([])
         ax.set_yticks([])
         color = colors[str(det.type)]
         ax.set_title(
             f"{det.type} ({det.type_prob:.2f})\n{det.length_m:.0f} × {det.wingspan_m:.0f} m, "
-            f"score {det.score:.2f}\n{pd.Timestamp(det.acquired).strftime('%m-%d %H:%M')} UTC",
+            f"score {det.score:.2f}\n{time} UTC",
             fontsize=7.5,
         )
         for side in ax.spines.values():
