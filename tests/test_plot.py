@@ -93,6 +93,17 @@ def test_one_row_per_stay_with_scene_marks(frames, tmp_path):
     assert (tmp_path / "timeline.png").stat().st_size > 1000
 
 
+def test_a_stay_gets_marks_only_at_its_own_airports_scenes(frames):
+    stays, cover, dets = frames
+    moved = {"scene_id": lambda f: "u" + f["scene_id"], "airport": "UUEE"}
+    moved["acquired"] = lambda f: f["acquired"] + pd.Timedelta(hours=1)
+    other = link_stays(dets.assign(**moved), cover.assign(**moved))
+    both = [pd.concat(pair) for pair in ((stays, other), (cover, cover.assign(**moved)))]
+    ax = plot_timeline(*both, pd.concat([dets, dets.assign(**moved)])).axes[0]
+    assert "UUEE, ZKPY" in ax.get_title()
+    assert sum(_marks(ax, gid) for gid in ("seen", "absent", "hidden")) == 4 * 6  # not 4 * 12
+
+
 def test_bars_span_min_and_max(frames):
     stays, cover, dets = frames
     ax = plot_timeline(stays, cover, dets).axes[0]

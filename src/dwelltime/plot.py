@@ -710,7 +710,7 @@ def plot_timeline(
     longest dwells by :func:`~dwelltime.dwell.ranking_hours`; the title says how many of how
     many; it names the type when every stay is of one, as after ``--type``).
 
-    Per scene of the airport: filled dot = seen, open circle = stand visible and aircraft
+    Per scene of the stay's airport: filled dot = seen, open circle = stand visible and aircraft
     absent (or a tolerated miss), grey x = stand not visible (marks shrink over 100 scenes so
     that they stay apart: :func:`_mark_scale`). Narrow dark bar = ``[first_seen,
     last_seen]`` (dwell_min); wide light bar = ``[last_absent_before, first_absent_after]``
@@ -743,6 +743,9 @@ def plot_timeline(
         columns=scenes["scene_id"], fill_value=False
     )
     times = _date_nums(scenes["acquired"])
+    airport_of = pd.concat([detections[["scene_id", "airport"]], coverage[["scene_id", "airport"]]])
+    airport_of = airport_of.astype(str).drop_duplicates("scene_id").set_index("scene_id")
+    scene_airports = scenes["scene_id"].map(airport_of["airport"]).to_numpy()
     span = times.max() - times.min() or 1.0
     left, right = times.min() - 0.03 * span, times.max() + 0.03 * span
     scale = _mark_scale(len(times))
@@ -750,6 +753,7 @@ def plot_timeline(
         _draw_interval(ax, row, stay, left, right)
         seen = np.isin(scenes["scene_id"], str(stay.scene_ids).split(";"))
         vis = visible.loc[str(stay.stay_id)].to_numpy(bool)
+        here = scene_airports == str(stay.airport)  # no marks at other airports' scenes
         ax.scatter(
             times[seen],
             np.full(seen.sum(), row),
@@ -760,7 +764,7 @@ def plot_timeline(
             zorder=3,
             gid="seen",
         )
-        absent = vis & ~seen
+        absent = vis & ~seen & here
         ax.scatter(
             times[absent],
             np.full(absent.sum(), row),
@@ -771,7 +775,7 @@ def plot_timeline(
             zorder=3,
             gid="absent",
         )
-        hidden = ~vis & ~seen
+        hidden = ~vis & ~seen & here
         ax.scatter(
             times[hidden],
             np.full(hidden.sum(), row),
