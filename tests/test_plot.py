@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import geopandas as gpd
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,6 +103,20 @@ def test_a_stay_gets_marks_only_at_its_own_airports_scenes(frames):
     ax = plot_timeline(*both, pd.concat([dets, dets.assign(**moved)])).axes[0]
     assert "UUEE, ZKPY" in ax.get_title()
     assert sum(_marks(ax, gid) for gid in ("seen", "absent", "hidden")) == 4 * 6  # not 4 * 12
+
+
+def test_a_tolerated_miss_inside_a_stay_is_not_called_absent_in_the_legend(frames):
+    _, cover, dets = frames
+    clear = cover.assign(geometry=APRON)  # s2 visible: the IL62 (s1, s3) missed there
+    il62 = dets[dets["type"] == "IL62"]
+    stays = link_stays(il62, clear)
+    assert len(stays) == 1 and stays["n_seen"].iloc[0] == 2  # one stay across the miss
+    fig = plot_timeline(stays, clear, il62)
+    open_marks = next(c for c in fig.axes[0].collections if c.get_gid() == "absent")
+    s2 = mdates.date2num((T0 + pd.Timedelta(hours=24)).tz_localize(None))
+    assert np.isclose(open_marks.get_offsets()[:, 0], s2).any()  # the miss, drawn open
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "visible, not detected" in labels and "visible, absent" not in labels
 
 
 def test_bars_span_min_and_max(frames):

@@ -711,11 +711,12 @@ def plot_timeline(
     many; it names the type when every stay is of one, as after ``--type``).
 
     Per scene of the stay's airport: filled dot = seen, open circle = stand visible and aircraft
-    absent (or a tolerated miss), grey x = stand not visible (marks shrink over 100 scenes so
-    that they stay apart: :func:`_mark_scale`). Narrow dark bar = ``[first_seen,
-    last_seen]`` (dwell_min); wide light bar = ``[last_absent_before, first_absent_after]``
-    (dwell_max); an arrow at a light bar's end marks a censored (open) end. ``config`` gives
-    the visibility rule (``min_visible_fraction``) used when linking (default ``LinkConfig()``).
+    not detected (absent, or a tolerated miss inside the stay), grey x = stand not visible
+    (marks shrink over 100 scenes so that they stay apart: :func:`_mark_scale`). Narrow dark
+    bar = ``[first_seen, last_seen]`` (dwell_min); wide light bar = ``[last_absent_before,
+    first_absent_after]`` (dwell_max); an arrow at a light bar's end marks a censored (open)
+    end. ``config`` gives the visibility rule (``min_visible_fraction``) used when linking
+    (default ``LinkConfig()``).
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -797,7 +798,15 @@ def plot_timeline(
     fig.legend(
         handles=[
             Line2D([], [], ls="", marker="o", color=SEEN_COLOR, label="seen"),
-            Line2D([], [], ls="", marker="o", mfc="white", mec=SEEN_COLOR, label="visible, absent"),
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                mfc="white",
+                mec=SEEN_COLOR,
+                label="visible, not detected",
+            ),
             Line2D([], [], ls="", marker="x", color=HIDDEN_COLOR, label="not visible"),
             Patch(color=MIN_COLOR, label="min: first–last seen"),
             Patch(color=MAX_COLOR, label="max: absent–absent"),
