@@ -154,6 +154,12 @@ def test_row_labels_give_the_estimate_or_the_open_minimum(frames):
     assert "IL62" in il62 and "~" in il62
 
 
+def test_the_legend_says_what_a_row_label_gives(frames):
+    stays, cover, dets = frames
+    key = plot_timeline(stays, cover, dets).legends[0].get_title().get_text()
+    assert "type probability" in key and "~estimated dwell" in key and "≥ minimum" in key
+
+
 def test_row_labels_of_stays_under_an_hour_keep_a_decimal(frames):
     stays, cover, dets = frames
     short = stays.assign(dwell_min_h=[0.1, 0.4], dwell_est_h=[0.3, np.nan])  # IL62, TU20

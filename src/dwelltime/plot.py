@@ -698,6 +698,10 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
     return figures
 
 
+#: What a timeline row label says (the legend's title), e.g. ``ZKPY-0009  IL62 (1.00)  ~33 h``.
+ROW_KEY = "rows: stay, type (type probability), ~estimated dwell or ≥ minimum where an end is open"
+
+
 def plot_timeline(
     stays: pd.DataFrame,
     coverage: pd.DataFrame,
@@ -816,6 +820,8 @@ def plot_timeline(
         ncols=6,
         fontsize=8,
         frameon=False,
+        title=ROW_KEY,
+        title_fontsize=8,
     )
     return fig
 
