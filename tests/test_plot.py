@@ -450,6 +450,14 @@ def test_scenes_on_a_time_axis(scene_frames, tmp_path):
     fig.savefig(tmp_path / "scenes.png")
 
 
+def test_a_scene_without_coverage_is_a_cross_the_legend_explains(scene_frames):
+    scenes, _, cover, _ = scene_frames
+    ax = plot_scenes(scenes, cover[cover["scene_id"] != "b"]).axes[0]
+    (legend,) = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == "no coverage of this scene in the run"
+    assert plot_scenes(scenes, cover).axes[0].get_legend() is None  # nothing to explain
+
+
 def test_scenes_empty_says_so(scene_frames):
     scenes, _, cover, _ = scene_frames
     assert "no scenes" in _texts(plot_scenes(scenes.iloc[:0], cover))

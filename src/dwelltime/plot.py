@@ -420,7 +420,15 @@ def plot_scenes(
     share = _visible_share(scenes, coverage)
     seen = np.isfinite(share)
     ax.hlines(rows, times.min(), times, color="#e0e0e0", lw=0.8, zorder=1)
-    ax.scatter(times[~seen], rows[~seen], s=60, marker="x", color=HIDDEN_COLOR, zorder=3)
+    ax.scatter(
+        times[~seen],
+        rows[~seen],
+        s=60,
+        marker="x",
+        color=HIDDEN_COLOR,
+        zorder=3,
+        label="no coverage of this scene in the run",
+    )
     points = ax.scatter(
         times[seen],
         rows[seen],
@@ -461,6 +469,8 @@ def plot_scenes(
     ax.set_xlabel("acquired (UTC)")
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
+    if not seen.all():  # say what the grey crosses are
+        ax.legend(loc="upper right", fontsize=8)
     return fig
 
 
