@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
@@ -456,6 +457,19 @@ def test_a_scene_without_coverage_is_a_cross_the_legend_explains(scene_frames):
     (legend,) = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == "no coverage of this scene in the run"
     assert plot_scenes(scenes, cover).axes[0].get_legend() is None  # nothing to explain
+
+
+def test_many_scenes_get_marks_that_do_not_run_into_each_other(scene_frames):
+    scenes, _, cover, _ = scene_frames
+    days = pd.Series([T0 + pd.Timedelta(days=d) for d in range(300)])
+    many = pd.concat([scenes.iloc[[0]]] * 300).assign(scene_id=days.index.astype(str))
+    many["acquired"] = days.to_numpy()
+    fig = plot_scenes(many, cover.iloc[:0])
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    axis_pt = ax.get_window_extent().width * 72 / fig.dpi
+    marks = [c for c in ax.collections if isinstance(c, PathCollection) and len(c.get_sizes())]
+    assert max(np.sqrt(c.get_sizes()).max() for c in marks) * 300 <= axis_pt  # not a smear
 
 
 def test_scenes_empty_says_so(scene_frames):

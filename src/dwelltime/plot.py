@@ -98,6 +98,17 @@ def _short_times(times: pd.Series) -> tuple[list[str], str]:
     return list(times.dt.strftime("%Y-%m-%d %H:%M")), ""
 
 
+#: Width, in points, of a time axis of the timeline or scenes figure (11 inches less labels).
+TIME_AXIS_PT = 600.0
+
+
+def _mark_scale(n_scenes: int, mark_pt: float = 6.0) -> float:
+    """Factor (≤ 1) on the diameter of scene marks ``mark_pt`` points wide with their gap
+    (the timeline's ~5.5 pt dots: 6) so that ``n_scenes`` evenly spaced marks fit side by side
+    on a :data:`TIME_AXIS_PT` axis: 1 up to 100 scenes of 6 pt, 0.5 at 200."""
+    return min(1.0, TIME_AXIS_PT / mark_pt / max(n_scenes, 1))
+
+
 def _date_nums(times: pd.Series) -> np.ndarray:
     """Matplotlib date numbers of UTC timestamps (drawn as UTC)."""
     import matplotlib.dates as mdates
@@ -396,7 +407,8 @@ def plot_scenes(
     max_labels: int = 60,
 ) -> Figure:
     """Scenes on a UTC time axis, one row per scene in time order, labelled ``scene_id · time
-    source · GSD (m)`` (up to ``max_labels`` rows; more scenes share unlabelled rows).
+    source · GSD (m)`` (up to ``max_labels`` rows; more scenes share unlabelled rows, with
+    smaller marks: :func:`_mark_scale`).
 
     Each marker is coloured by the mean visible fraction of the aprons in that scene
     (``coverage``); a grey cross marks a scene the run has no coverage for. ``skipped``:
@@ -419,11 +431,13 @@ def plot_scenes(
     rows = np.arange(n, dtype=float)
     share = _visible_share(scenes, coverage)
     seen = np.isfinite(share)
-    ax.hlines(rows, times.min(), times, color="#e0e0e0", lw=0.8, zorder=1)
+    scale = 1.0 if labelled else _mark_scale(n, 9.0)  # unlabelled: many scenes, smaller marks
+    if labelled:  # lines from each label to its scene
+        ax.hlines(rows, times.min(), times, color="#e0e0e0", lw=0.8, zorder=1)
     ax.scatter(
         times[~seen],
         rows[~seen],
-        s=60,
+        s=60 * scale**2,
         marker="x",
         color=HIDDEN_COLOR,
         zorder=3,
@@ -435,9 +449,9 @@ def plot_scenes(
         c=share[seen],
         cmap=colormaps["RdYlGn"],
         norm=Normalize(0, 100),
-        s=70,
+        s=70 * scale**2,
         edgecolor="black",
-        linewidth=0.6,
+        linewidth=0.6 * scale,
         zorder=3,
     )
     if labelled:
@@ -834,18 +848,6 @@ def plot_timeline(
         title_fontsize=8,
     )
     return fig
-
-
-#: Points of time axis the timeline gives each scene's mark (its ~5.5 pt dot and a gap).
-MARK_PITCH_PT = 6.0
-#: Width, in points, of the timeline's time axis (an 11-inch figure less the row labels).
-TIMELINE_AXIS_PT = 600.0
-
-
-def _mark_scale(n_scenes: int) -> float:
-    """Factor (≤ 1) on the timeline's mark diameters so that ``n_scenes`` evenly spaced scenes'
-    marks do not run into each other: 1 up to 100 scenes, 0.5 at 200."""
-    return min(1.0, TIMELINE_AXIS_PT / MARK_PITCH_PT / max(n_scenes, 1))
 
 
 def _num(value: pd.Timestamp) -> float:
