@@ -303,6 +303,24 @@ def test_the_model_card_of_the_recorded_weights_gives_the_threshold(labelled, tm
     assert f"score threshold 0.3 (model card {default_weights().name}" in result.output
 
 
+def test_labelled_images_without_saved_detections_are_named(labelled, tmp_path, write_raster):
+    """Saved detections of some of the labelled images only (detect run on a few): the others
+    are scored as all missed, and one line names them, not a silent drop in recall."""
+    detections = detections_file(tmp_path, 90.0)
+    assert "no detection in" not in evaluate_saved(labelled, detections).output
+    write_raster(labelled / "b.tif", origin=ORIGIN, shape=(128, 128))
+    (labelled.parent / "truth" / "dota" / "b.txt").write_text(
+        (labelled.parent / "truth" / "dota" / "a.txt").read_text()
+    )
+    result = evaluate_saved(labelled, detections)
+    assert result.exit_code == 0, result.output
+    assert recall(result.output) == pytest.approx(0.5)
+    assert (
+        f"1 of the 2 labelled images have no detection in {detections}, scored as finding "
+        "nothing there: b (were they detected?)"
+    ) in result.output
+
+
 def test_detections_of_other_images_are_a_clear_error(labelled, tmp_path):
     path = tmp_path / "detections.gpkg"
     frame = detections_frame(90.0)

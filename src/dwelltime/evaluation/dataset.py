@@ -159,6 +159,13 @@ def check_saved_detections(frame: pd.DataFrame, stems: Sequence[str], path: Path
         )
 
 
+def stems_without_detections(frame: pd.DataFrame, stems: Sequence[str]) -> list[str]:
+    """The labelled images' file ``stems`` that no row of saved detections ``frame`` names by
+    its ``scene_id``, sorted: scored as finding nothing, whether the detector found nothing
+    there or never ran on them."""
+    return sorted(set(stems) - set(frame["scene_id"].astype(str)))
+
+
 def saved_detections(frame: object, scene_id: str, info: ImageInfo) -> Objects:
     """Detections of one scene from a DETECTION_COLUMNS frame, in the image's pixels.
 
