@@ -244,6 +244,22 @@ def test_unknown_gsd_is_said(tmp_path, write_raster, monkeypatch, marker_detecto
     assert "unknown" in result.output.split("By GSD")[1]
 
 
+def test_unknown_gsd_of_saved_detections_is_said(tmp_path, write_raster):
+    """Saved pixel detections (`detect --gsd`) scored on an image of unknown GSD: sizes
+    are not scored, and the line saying so and how to give the GSD is there too."""
+    write_raster(tmp_path / "p.tif", crs=None)
+    (tmp_path / "p.txt").write_text("0 0 4 0 4 2 0 2 plane 0\n")
+    frame = detections_frame(90.0)
+    frame["scene_id"] = "p"
+    frame = frame.set_geometry([shapely.box(0, 0, 4, 2)], crs=None)
+    frame.to_file(tmp_path / "d.gpkg", layer="detections_pixels")
+    result = evaluate_saved(tmp_path, tmp_path / "d.gpkg")
+    assert result.exit_code == 0, result.output
+    assert "p.tif: GSD unknown (no georeference, no DOTA 'gsd:' line); sizes not scored; " in (
+        result.output
+    )
+
+
 def test_the_detections_layer_of_a_run_output_is_scored(labelled, tmp_path):
     """A dwelltime.gpkg as `run` writes it: several layers, scenes first."""
     from dwelltime.io import write_layers

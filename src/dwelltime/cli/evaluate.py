@@ -200,10 +200,15 @@ def evaluate(
         try:
             info = image_info(item.image, gsd_m=gsd_m)
             truth, gsd = load_truth(item, info, airbus)
-            if detector is not None and not math.isfinite(gsd):
+            if not math.isfinite(gsd):
+                taken = (
+                    f"taken as the detector's {detector.gsd_m:g} m, "
+                    if detector is not None
+                    else ""
+                )
                 click.echo(
-                    f"{item.image}: GSD unknown (no georeference, no DOTA 'gsd:' line); taken "
-                    f"as the detector's {detector.gsd_m:g} m, sizes not scored; pass --gsd",
+                    f"{item.image}: GSD unknown (no georeference, no DOTA 'gsd:' line); "
+                    f"{taken}sizes not scored; pass --gsd",
                     err=True,
                 )
             if detector is None:
