@@ -72,16 +72,17 @@ def image_id(image: Path, folder: Path) -> str:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """The image as (3, H, W) uint8: bands 1–3 (a single band repeated); other dtypes are
-    stretched from their 2nd to 98th percentile."""
+    """The image as (3, H, W) uint8 red, green, blue: the bands ``run`` reads
+    (:func:`dwelltime.regrid.rgb_bands`: metadata, colour interpretation, the provider of a
+    Planet/Maxar file name, else bands 1–3; a single band repeated), other dtypes stretched
+    from their 2nd to 98th percentile of valid pixels, as scenes are."""
+    from dwelltime.regrid import rgb_bands, stretch_limits, to_uint8
+    from dwelltime.scenes import named_rgb_bands
+    from dwelltime.timesources import name_provider
+
     with open_picture(path) as ds:
-        bands = [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
-        data = ds.read(bands)
-    if data.dtype == np.uint8:
-        return data
-    lo, hi = np.percentile(data, [2, 98])
-    scaled = (data.astype(float) - lo) / max(float(hi - lo), 1e-9) * 255
-    return np.clip(scaled, 0, 255).astype(np.uint8)
+        bands = rgb_bands(ds, name_provider(path), named_rgb_bands(path, ds.count))
+        return to_uint8(ds.read(bands), stretch_limits(ds, bands))
 
 
 def coarse_copy(rgb: np.ndarray, gsd_m: float, coarse_gsd_m: float) -> np.ndarray:
