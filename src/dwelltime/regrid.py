@@ -214,6 +214,19 @@ def open_picture(path: Path) -> Iterator[object]:
             yield ds
 
 
+def read_rgb(path: Path) -> np.ndarray:
+    """The image as (3, H, W) uint8 red, green, blue: the bands ``run`` reads
+    (:func:`rgb_bands`: metadata, colour interpretation, the provider of a
+    Planet/Maxar file name, else bands 1–3; a single band repeated), other dtypes stretched
+    from their 2nd to 98th percentile of valid pixels, as scenes are."""
+    from dwelltime.scenes import named_rgb_bands
+    from dwelltime.timesources import name_provider
+
+    with open_picture(path) as ds:
+        bands = rgb_bands(ds, name_provider(path), named_rgb_bands(path, ds.count))
+        return to_uint8(ds.read(bands), stretch_limits(ds, bands))
+
+
 @dataclass(frozen=True)
 class CloudVector:
     """Cloud polygons of one scene (Airbus DIMAP ``MASKS/CLD_*_MSK.GML``, or a user's

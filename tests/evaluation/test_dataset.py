@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from dwelltime.errors import LabelError, SceneError
-from dwelltime.evaluation.dataset import coarse_copy, image_info, load_truth, read_rgb
+from dwelltime.evaluation.dataset import coarse_copy, image_info, load_truth
 from dwelltime.evaluation.labels import LabelledImage
+from dwelltime.regrid import read_rgb
 
 
 def test_georeferenced_gsd_wins_over_the_given_one(tmp_path, write_raster):

@@ -116,7 +116,6 @@ def evaluate(
         image_id,
         image_info,
         load_truth,
-        read_rgb,
         saved_detections,
         stems_without_detections,
     )
@@ -135,6 +134,7 @@ def evaluate(
         write_evaluation,
     )
     from dwelltime.io import ensure_writable
+    from dwelltime.regrid import read_rgb
     from dwelltime.tables import few
 
     if overlap >= tile_size:

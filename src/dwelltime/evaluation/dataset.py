@@ -71,20 +71,6 @@ def image_id(image: Path, folder: Path) -> str:
     return Path(image).relative_to(folder).with_suffix("").as_posix()
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """The image as (3, H, W) uint8 red, green, blue: the bands ``run`` reads
-    (:func:`dwelltime.regrid.rgb_bands`: metadata, colour interpretation, the provider of a
-    Planet/Maxar file name, else bands 1–3; a single band repeated), other dtypes stretched
-    from their 2nd to 98th percentile of valid pixels, as scenes are."""
-    from dwelltime.regrid import rgb_bands, stretch_limits, to_uint8
-    from dwelltime.scenes import named_rgb_bands
-    from dwelltime.timesources import name_provider
-
-    with open_picture(path) as ds:
-        bands = rgb_bands(ds, name_provider(path), named_rgb_bands(path, ds.count))
-        return to_uint8(ds.read(bands), stretch_limits(ds, bands))
-
-
 def coarse_copy(rgb: np.ndarray, gsd_m: float, coarse_gsd_m: float) -> np.ndarray:
     """A (3, H, W) uint8 image of ``gsd_m`` metres/pixel as a coarser sensor would have taken
     it at ``coarse_gsd_m`` (:func:`dwelltime.synth.degrade.coarsen`, with
