@@ -91,3 +91,16 @@ def test_an_unreadable_picture_is_named(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(SceneError, match=r"bad\.png: not a readable image"):
         read_rgb(tmp_path / "bad.png")
+
+
+def test_a_palette_png_is_read_in_its_colours(tmp_path):
+    """A palette PNG (a screenshot or quicklook saved with 256 colours) gives its colours,
+    not its palette indexes as grey."""
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    rgb[:, :8] = (200, 30, 10)
+    rgb[:, 8:] = (10, 40, 220)
+    Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE).save(tmp_path / "p.png")
+    assert np.array_equal(read_rgb(tmp_path / "p.png"), rgb)
