@@ -22,12 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from dwelltime.detector.datasets import AIRBUS_DEV_DIR, AIRBUS_VALIDATION_SITES
-from dwelltime.evaluation.dataset import coarse_copy, read_rgb
+from dwelltime.evaluation.dataset import coarse_copy
 from dwelltime.evaluation.labels import read_airbus_csv
 from dwelltime.evaluation.objects import EvalImage, Objects
 from dwelltime.evaluation.predict import lower_score_floor, predict_image, shipped_threshold
 from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
 from dwelltime.precision import PRECISIONS
+from dwelltime.regrid import read_rgb
 from dwelltime.synth.degrade import COARSE_SENSOR_BLUR_PX
 
 

@@ -80,12 +80,13 @@ from dwelltime.detector.weights import (
     save_weights,
     write_card_markdown,
 )
-from dwelltime.evaluation.dataset import coarse_copy, read_rgb
+from dwelltime.evaluation.dataset import coarse_copy
 from dwelltime.evaluation.geometry import iou_matrix
 from dwelltime.evaluation.metrics import Outcomes, average_precision
 from dwelltime.evaluation.predict import predict_image
 from dwelltime.footprints import box_corners, cross_boxes
 from dwelltime.io import atomic_write
+from dwelltime.regrid import read_rgb
 
 log = logging.getLogger("train_refiner")
 REPO = Path(__file__).resolve().parents[1]

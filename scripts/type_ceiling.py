@@ -95,11 +95,12 @@ def detector_accuracy(
     the labelled chips under ``folder``, at the shipped score threshold; looks compared by
     :func:`alike` with the tolerances."""
     from dwelltime.detector import load_detector
-    from dwelltime.evaluation.dataset import image_info, load_truth, read_rgb
+    from dwelltime.evaluation.dataset import image_info, load_truth
     from dwelltime.evaluation.labels import find_labelled_images
     from dwelltime.evaluation.objects import EvalImage
     from dwelltime.evaluation.predict import lower_score_floor, predict_image, shipped_threshold
     from dwelltime.evaluation.summary import detection_metrics
+    from dwelltime.regrid import read_rgb
 
     detector = load_detector(weights)
     lower_score_floor(detector)

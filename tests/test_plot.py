@@ -319,6 +319,17 @@ def test_scene_image_moves_by_its_coregistration_offset(scene_frames):
     assert "(-3.0, +2.0) m" in ax.get_title()
 
 
+def test_scene_title_names_no_move_that_rounds_to_zero(scene_frames):
+    """A co-registration shift under 0.05 m is not a move to report as "(+0.0, -0.0) m"."""
+    scenes, aprons, _, _ = scene_frames
+    tiny = scenes.iloc[0].copy()
+    tiny["shift_x_m"], tiny["shift_y_m"] = -0.01, 0.02
+    assert "moved" not in plot_scene(tiny, aprons).axes[0].get_title()
+    half = scenes.iloc[0].copy()
+    half["shift_x_m"], half["shift_y_m"] = 0.01, 0.5  # 0.5 m north: -0.0 east is +0.0
+    assert "(+0.0, -0.5) m" in plot_scene(half, aprons).axes[0].get_title()
+
+
 def test_scene_in_geographic_crs_is_drawn_in_the_aprons_grid(write_raster, tmp_path):
     from pyproj import Transformer
 

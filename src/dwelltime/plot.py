@@ -303,8 +303,9 @@ def plot_scene(
         f"{_field(scene, 'gsd_m'):.2f} m GSD, time from {_field(scene, 'time_source')}",
     ]
     dx, dy = _offset(scene)
-    if dx or dy:
-        title[1] += f", image moved ({-dx:+.1f}, {-dy:+.1f}) m E, N by co-registration"
+    moved_x, moved_y = round(-dx, 1) + 0.0, round(-dy, 1) + 0.0  # + 0.0: no "-0.0"
+    if moved_x or moved_y:  # a move under 0.05 m would read "(+0.0, +0.0)": not said
+        title[1] += f", image moved ({moved_x:+.1f}, {moved_y:+.1f}) m E, N by co-registration"
     if aprons.empty:
         ax.set_title("\n".join(title), fontsize=10)
         _say(ax, "no aprons")

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from dwelltime.detector.images import collect
+from dwelltime.detector.images import collect, read_rgb
+from dwelltime.errors import SceneError
 from dwelltime.formats import is_dimap
 
 
@@ -69,3 +70,37 @@ def test_a_dimap_product_stands_for_its_tiles(tmp_path, write_dimap):
     found, errors = collect([tmp_path])
     assert found == [dim]
     assert errors == []
+
+
+def test_a_16_bit_planet_tiff_without_georeference_is_read_in_colour(tmp_path, write_raster):
+    """`detect --gsd` on a 4-band uint16 BGRN TIFF with no georeference (which PIL cannot
+    open): read as red, green, blue uint8, not refused as "not a readable image"."""
+    import numpy as np
+
+    data = np.zeros((4, 32, 32), np.uint16)
+    for band, value in enumerate((1000, 2000, 3000, 4000)):  # blue, green, red, NIR
+        data[band] = value + np.arange(32, dtype=np.uint16)
+    name = "20230801_183000_00_2429_3B_AnalyticMS.tif"
+    path = tmp_path / name
+    rgb = read_rgb(write_raster(path, crs=None, shape=(32, 32), count=4, dtype="uint16", data=data))
+    assert rgb.shape == (32, 32, 3) and rgb.dtype == np.uint8
+    assert rgb[..., 0].mean() > rgb[..., 1].mean() > rgb[..., 2].mean()  # red brightest
+
+
+def test_an_unreadable_picture_is_named(tmp_path):
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(SceneError, match=r"bad\.png: not a readable image"):
+        read_rgb(tmp_path / "bad.png")
+
+
+def test_a_palette_png_is_read_in_its_colours(tmp_path):
+    """A palette PNG (a screenshot or quicklook saved with 256 colours) gives its colours,
+    not its palette indexes as grey."""
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    rgb[:, :8] = (200, 30, 10)
+    rgb[:, 8:] = (10, 40, 220)
+    Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE).save(tmp_path / "p.png")
+    assert np.array_equal(read_rgb(tmp_path / "p.png"), rgb)

@@ -244,6 +244,22 @@ def test_unknown_gsd_is_said(tmp_path, write_raster, monkeypatch, marker_detecto
     assert "unknown" in result.output.split("By GSD")[1]
 
 
+def test_unknown_gsd_of_saved_detections_is_said(tmp_path, write_raster):
+    """Saved pixel detections (`detect --gsd`) scored on an image of unknown GSD: sizes
+    are not scored, and the line saying so and how to give the GSD is there too."""
+    write_raster(tmp_path / "p.tif", crs=None)
+    (tmp_path / "p.txt").write_text("0 0 4 0 4 2 0 2 plane 0\n")
+    frame = detections_frame(90.0)
+    frame["scene_id"] = "p"
+    frame = frame.set_geometry([shapely.box(0, 0, 4, 2)], crs=None)
+    frame.to_file(tmp_path / "d.gpkg", layer="detections_pixels")
+    result = evaluate_saved(tmp_path, tmp_path / "d.gpkg")
+    assert result.exit_code == 0, result.output
+    assert "p.tif: GSD unknown (no georeference, no DOTA 'gsd:' line); sizes not scored; " in (
+        result.output
+    )
+
+
 def test_the_detections_layer_of_a_run_output_is_scored(labelled, tmp_path):
     """A dwelltime.gpkg as `run` writes it: several layers, scenes first."""
     from dwelltime.io import write_layers
@@ -301,6 +317,24 @@ def test_the_model_card_of_the_recorded_weights_gives_the_threshold(labelled, tm
     (tmp_path / "run.json").write_text(json.dumps(made))
     result = evaluate_saved(labelled, detections_file(tmp_path, 90.0))
     assert f"score threshold 0.3 (model card {default_weights().name}" in result.output
+
+
+def test_labelled_images_without_saved_detections_are_named(labelled, tmp_path, write_raster):
+    """Saved detections of some of the labelled images only (detect run on a few): the others
+    are scored as all missed, and one line names them, not a silent drop in recall."""
+    detections = detections_file(tmp_path, 90.0)
+    assert "no detection in" not in evaluate_saved(labelled, detections).output
+    write_raster(labelled / "b.tif", origin=ORIGIN, shape=(128, 128))
+    (labelled.parent / "truth" / "dota" / "b.txt").write_text(
+        (labelled.parent / "truth" / "dota" / "a.txt").read_text()
+    )
+    result = evaluate_saved(labelled, detections)
+    assert result.exit_code == 0, result.output
+    assert recall(result.output) == pytest.approx(0.5)
+    assert (
+        f"1 of the 2 labelled images have no detection in {detections}, scored as finding "
+        "nothing there: b (were they detected?)"
+    ) in result.output
 
 
 def test_detections_of_other_images_are_a_clear_error(labelled, tmp_path):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from dwelltime.errors import LabelError, SceneError
-from dwelltime.evaluation.dataset import coarse_copy, image_info, load_truth, read_rgb
+from dwelltime.evaluation.dataset import coarse_copy, image_info, load_truth
 from dwelltime.evaluation.labels import LabelledImage
+from dwelltime.regrid import read_rgb
 
 
 def test_georeferenced_gsd_wins_over_the_given_one(tmp_path, write_raster):
@@ -42,6 +43,18 @@ def test_read_rgb_repeats_one_band_and_stretches_uint16(tmp_path, write_raster):
     assert np.array_equal(grey[0], grey[2])
     wide = read_rgb(write_raster(tmp_path / "w.tif", dtype="uint16"))
     assert wide.dtype == np.uint8 and wide.min() == 0 and wide.max() == 255
+
+
+def test_read_rgb_reads_a_planet_scene_as_run_does(tmp_path, write_raster):
+    """A PlanetScope 4-band BGRN uint16 scene, nodata 0 along one edge: red first (band 3),
+    as tiles are made, and the stretch of the valid pixels only (not pulled down by the fill)."""
+    data = np.zeros((4, 64, 64), np.uint16)
+    for band, value in enumerate((1000, 2000, 3000, 4000)):  # blue, green, red, NIR
+        data[band, :, 8:] = value + np.arange(56, dtype=np.uint16)
+    name = "20230801_183000_00_2429_3B_AnalyticMS_SR.tif"
+    rgb = read_rgb(write_raster(tmp_path / name, count=4, dtype="uint16", nodata=0, data=data))
+    assert rgb[0, 0, 8:].mean() > rgb[2, 0, 8:].mean()  # red is band 3, brighter than blue
+    assert rgb[:, :, 8:].min() == 0 and rgb[:, :, 8:].max() == 255
 
 
 def test_unreadable_image_and_geojson_without_georeference(tmp_path, write_raster):

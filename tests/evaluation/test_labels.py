@@ -6,6 +6,7 @@ from rasterio.transform import from_origin
 
 from dwelltime.errors import LabelError
 from dwelltime.evaluation.labels import (
+    airbus_image_names,
     find_labelled_images,
     read_airbus_csv,
     read_dota,
@@ -133,6 +134,21 @@ def test_airbus_csv(tmp_path):
     assert set(boxes["a.jpg"].types) == {"unknown"}
     path.write_text('id,image_id,geometry,class\n1,a.jpg,"[(1, 2]",Airplane\n')
     with pytest.raises(LabelError, match="line 2: unreadable geometry"):
+        read_airbus_csv(path)
+
+
+def test_airbus_csv_saved_by_excel_with_a_byte_order_mark(tmp_path):
+    """An annotations.csv re-saved as "CSV UTF-8" (a BOM before its first column, here
+    image_id) is read as the file search found it, not refused for lacking 'image_id'."""
+    path = tmp_path / "annotations.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfimage_id,geometry,class\r\n"
+        b'a.jpg,"[(1, 1), (4, 1), (4, 3), (1, 3)]",Airplane\r\n'
+    )
+    assert airbus_image_names(path) == {"a.jpg"}
+    assert list(read_airbus_csv(path)) == ["a.jpg"]
+    path.write_bytes(b"image_id,geometry\na\xff.jpg,x\n")
+    with pytest.raises(LabelError, match="not a CSV text file"):
         read_airbus_csv(path)
 
 

@@ -93,6 +93,16 @@ def test_misses_say_how_close_the_nearest_prediction_came():
     assert nothing["best_iou_score"].isna().all()
 
 
+def test_a_miss_no_prediction_overlaps_has_no_best_iou_score():
+    """An aircraft no prediction touches has no nearest prediction's score to show (not the
+    score of an unrelated prediction elsewhere in the image)."""
+    truth = objects(TRUTH, 0.5)
+    pred = objects([TRUTH[0]], 0.5, score=[0.95])
+    misses = evaluate_images([EvalImage("a", 0.5, truth, pred)], score_threshold=0.5).misses
+    assert misses["truth_index"].tolist() == [1] and misses["best_iou"].tolist() == [0]
+    assert misses["best_iou_score"].isna().all()
+
+
 def test_false_positives_name_their_image_and_place():
     """Predictions at the threshold that found nothing: a duplicate (IoU 1 with an aircraft
     found already), one where there is none; not one under the threshold or on a true one."""

@@ -27,7 +27,8 @@ from dwelltime.cli.options import (
     help="Score these saved detections instead of running the detector: a dwelltime.gpkg "
     "(its 'detections' layer, or its one detections_* layer, e.g. `detect`'s "
     "detections_pixels) or a GeoJSON/CSV/Parquet file with the detection columns; "
-    "scene_id = image file stem. Threshold: the one recorded in the run.json beside it.",
+    "scene_id = image file stem (a labelled image none names is scored as all missed, "
+    "and named). Threshold: the one recorded in the run.json beside it.",
 )
 @click.option(
     "--axis-aligned",
@@ -115,8 +116,8 @@ def evaluate(
         image_id,
         image_info,
         load_truth,
-        read_rgb,
         saved_detections,
+        stems_without_detections,
     )
     from dwelltime.evaluation.labels import find_labelled_images
     from dwelltime.evaluation.objects import EvalImage
@@ -133,6 +134,7 @@ def evaluate(
         write_evaluation,
     )
     from dwelltime.io import ensure_writable
+    from dwelltime.regrid import read_rgb
     from dwelltime.tables import few
 
     if overlap >= tile_size:
@@ -160,7 +162,15 @@ def evaluate(
             ensure_writable(evaluation_paths(out), overwrite=overwrite)
         if detections is not None:
             frame = read_output_layer(detections, _detections_layer(detections), "--detections")
-            check_saved_detections(frame, [item.image.stem for item in found.images], detections)
+            labelled = [item.image.stem for item in found.images]
+            check_saved_detections(frame, labelled, detections)
+            if empty := stems_without_detections(frame, labelled):
+                click.echo(
+                    f"{len(empty)} of the {len(set(labelled))} labelled images have no detection "
+                    f"in {detections}, scored as finding nothing there: {few(empty)} (were "
+                    "they detected?)",
+                    err=True,
+                )
             threshold, source = recorded_threshold(detections)
             detector = None
         else:
@@ -190,10 +200,15 @@ def evaluate(
         try:
             info = image_info(item.image, gsd_m=gsd_m)
             truth, gsd = load_truth(item, info, airbus)
-            if detector is not None and not math.isfinite(gsd):
+            if not math.isfinite(gsd):
+                taken = (
+                    f"taken as the detector's {detector.gsd_m:g} m, "
+                    if detector is not None
+                    else ""
+                )
                 click.echo(
-                    f"{item.image}: GSD unknown (no georeference, no DOTA 'gsd:' line); taken "
-                    f"as the detector's {detector.gsd_m:g} m, sizes not scored; pass --gsd",
+                    f"{item.image}: GSD unknown (no georeference, no DOTA 'gsd:' line); "
+                    f"{taken}sizes not scored; pass --gsd",
                     err=True,
                 )
             if detector is None:

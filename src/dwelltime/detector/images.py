@@ -108,14 +108,16 @@ def detect_image(
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB pixels of a plain image file."""
-    from PIL import Image
+    """(H, W, 3) uint8 RGB pixels of an image file without georeference, read as evaluate
+    reads labelled images (:func:`dwelltime.regrid.read_rgb`: any band count and dtype)."""
+    from rasterio.errors import RasterioError
+
+    from dwelltime.regrid import read_rgb as read_bands
 
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except OSError as exc:
-        raise SceneError(path, f"not a readable image ({exc})") from None
+        return np.ascontiguousarray(read_bands(path).transpose(1, 2, 0))
+    except RasterioError as exc:
+        raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
 
 
 def _detect_scene(

@@ -71,19 +71,6 @@ def image_id(image: Path, folder: Path) -> str:
     return Path(image).relative_to(folder).with_suffix("").as_posix()
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """The image as (3, H, W) uint8: bands 1–3 (a single band repeated); other dtypes are
-    stretched from their 2nd to 98th percentile."""
-    with open_picture(path) as ds:
-        bands = [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
-        data = ds.read(bands)
-    if data.dtype == np.uint8:
-        return data
-    lo, hi = np.percentile(data, [2, 98])
-    scaled = (data.astype(float) - lo) / max(float(hi - lo), 1e-9) * 255
-    return np.clip(scaled, 0, 255).astype(np.uint8)
-
-
 def coarse_copy(rgb: np.ndarray, gsd_m: float, coarse_gsd_m: float) -> np.ndarray:
     """A (3, H, W) uint8 image of ``gsd_m`` metres/pixel as a coarser sensor would have taken
     it at ``coarse_gsd_m`` (:func:`dwelltime.synth.degrade.coarsen`, with
@@ -157,6 +144,13 @@ def check_saved_detections(frame: pd.DataFrame, stems: Sequence[str], path: Path
             f"{path}: no detection is on a labelled image: scene_ids {few(ids)}, images "
             f"{few(sorted(stems))} (a detection's scene_id must be its image's file stem)"
         )
+
+
+def stems_without_detections(frame: pd.DataFrame, stems: Sequence[str]) -> list[str]:
+    """The labelled images' file ``stems`` that no row of saved detections ``frame`` names by
+    its ``scene_id``, sorted: scored as finding nothing, whether the detector found nothing
+    there or never ran on them."""
+    return sorted(set(stems) - set(frame["scene_id"].astype(str)))
 
 
 def saved_detections(frame: object, scene_id: str, info: ImageInfo) -> Objects:

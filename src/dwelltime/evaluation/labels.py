@@ -330,18 +330,23 @@ def read_airbus_csv(path: Path) -> dict[str, Objects]:
     ``"[(x, y), …]"``. ``Airplane`` and ``Truncated_airplane`` both count (type unknown).
     """
     boxes: dict[str, list[np.ndarray]] = {}
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # as airbus_image_names reads it
         reader = csv.DictReader(f)
-        missing = {"image_id", "geometry"} - set(reader.fieldnames or ())
-        if missing:
-            raise LabelError(f"{path}: no column {sorted(missing)[0]!r}; is it an Airbus CSV?")
-        for number, row in enumerate(reader, start=2):
-            try:
-                points = np.array(ast.literal_eval(row["geometry"]), dtype=float)
-            except (ValueError, SyntaxError):
-                raise LabelError(f"{path}, line {number}: unreadable geometry") from None
-            if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3:
-                raise LabelError(f"{path}, line {number}: geometry is not a ring of (x, y) points")
-            box = box_corners([*points.min(axis=0), *points.max(axis=0)])[0]
-            boxes.setdefault(row["image_id"], []).append(box)
+        try:
+            fields = reader.fieldnames
+            rows = list(reader)
+        except UnicodeDecodeError as exc:
+            raise LabelError(f"{path}: not a CSV text file ({exc.reason})") from None
+    missing = {"image_id", "geometry"} - set(fields or ())
+    if missing:
+        raise LabelError(f"{path}: no column {sorted(missing)[0]!r}; is it an Airbus CSV?")
+    for number, row in enumerate(rows, start=2):
+        try:
+            points = np.array(ast.literal_eval(row["geometry"]), dtype=float)
+        except (ValueError, SyntaxError):
+            raise LabelError(f"{path}, line {number}: unreadable geometry") from None
+        if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3:
+            raise LabelError(f"{path}, line {number}: geometry is not a ring of (x, y) points")
+        box = box_corners([*points.min(axis=0), *points.max(axis=0)])[0]
+        boxes.setdefault(row["image_id"], []).append(box)
     return {name: make_objects(np.array(b)) for name, b in boxes.items()}

@@ -154,7 +154,7 @@ def pair_table(
     pixels), truth_length_m, box_long_side_m (the longest side of the box around the truth's
     polygon, metres: a box label's size; NaN without a GSD), best_iou (with any prediction,
     whatever its score; ``ious``: predictions × truth per image) and best_iou_score (that
-    prediction's score, NaN if none).
+    prediction's score, NaN where no prediction overlaps the object).
     """
     rows = []
     for im, m, iou in zip(images, matchings, ious, strict=True):
@@ -168,6 +168,7 @@ def pair_table(
         pred = p.subset(np.where(found, pred_of, 0)) if len(p) else _unknown(n)
         best = iou.argmax(axis=0) if len(p) else np.zeros(n, dtype=int)
         best_iou = iou[best, np.arange(n)] if len(p) else np.zeros(n)
+        best_score = np.where(best_iou > 0, p.score[best] if len(p) else np.nan, np.nan)
         centre = t.polygons.mean(axis=1) if n else np.zeros((0, 2))
         extent = np.ptp(t.polygons, axis=1).max(axis=1) * im.gsd_m if n else np.zeros(0)
         frame = pd.DataFrame(
@@ -191,7 +192,7 @@ def pair_table(
                 "truth_length_m": t.length_m,
                 "box_long_side_m": extent,
                 "best_iou": best_iou,
-                "best_iou_score": p.score[best] if len(p) else np.full(n, np.nan),
+                "best_iou_score": best_score,
             }
         )
         rows.append(frame[~t.difficult])
