@@ -59,8 +59,10 @@ def catalog_dimensions() -> dict[str, tuple[float, float]]:
 def resolve_device(device: str) -> torch.device:
     """``auto`` → CUDA when available, else CPU; anything else as torch reads it.
 
-    Raises :class:`~dwelltime.errors.SettingsError` for a device torch does not know, and for
-    CUDA on a machine where torch sees no CUDA GPU."""
+    Raises :class:`~dwelltime.errors.SettingsError` for a device torch does not know, for
+    CUDA on a machine where torch sees no CUDA GPU, and for any other device this torch
+    cannot put a tensor on (``mps`` off Apple silicon, ``cuda:1`` on a one-GPU machine) or
+    that holds no data (``meta``)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -69,6 +71,15 @@ def resolve_device(device: str) -> torch.device:
         raise SettingsError(f"device {device!r}: {exc}") from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise SettingsError(f"device {device!r}: torch sees no CUDA GPU here; use cpu or auto")
+    if resolved.type == "meta":
+        raise SettingsError(f"device {device!r} holds no data and computes nothing; use cpu")
+    try:
+        torch.empty(0, device=resolved)
+    except (RuntimeError, AssertionError) as exc:  # Assertion: a backend not built in
+        reason = str(exc).strip().splitlines()[0].split(". ")[0]  # torch's first sentence
+        raise SettingsError(
+            f"device {device!r}: not usable here ({reason}); use cpu or auto"
+        ) from exc
     return resolved
 
 
