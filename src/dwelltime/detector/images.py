@@ -108,9 +108,17 @@ def detect_image(
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB pixels of a plain image file."""
+    """(H, W, 3) uint8 RGB pixels of a plain image file: an 8-bit one as PIL converts it
+    (grey, palette, alpha), any other (16-bit, float) with a georeferenced scene's bands and
+    stretch (:func:`dwelltime.regrid.stretch_limits`: 2nd-98th percentile to 0-255)."""
     from PIL import Image
 
+    from dwelltime.regrid import open_picture, rgb_bands, stretch_limits, to_uint8
+
+    with open_picture(path) as ds:  # readable: detect_image opened it first
+        if ds.dtypes[0] != "uint8":
+            bands = rgb_bands(ds)
+            return to_uint8(ds.read(bands), stretch_limits(ds, bands)).transpose(1, 2, 0)
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
