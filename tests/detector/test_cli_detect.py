@@ -25,6 +25,7 @@ def test_plain_image_needs_gsd_and_writes_pixel_layer(tmp_path, tiny_weights):
     done = runner.invoke(main, [*args, "--gsd", "0.5", "--out", str(tmp_path / "out")])
     assert done.exit_code == 0, done.output
     assert "(column, row) pixels" in done.output
+    assert f"detector {tiny_weights.name}, " in done.output  # precision and device it ran on
     assert (tmp_path / "out" / "detections_pixels.csv").is_file()
     assert (tmp_path / "out" / "dwelltime.gpkg").is_file()
     made = json.loads((tmp_path / "out" / "run.json").read_text())

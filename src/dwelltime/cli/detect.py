@@ -9,6 +9,7 @@ import click
 from dwelltime.cli.options import (
     batch_size_option,
     click_error,
+    detector_line,
     device_option,
     formats_option,
     known_airport,
@@ -100,6 +101,7 @@ def detect(
         detector = load_detector(weights, device=device, precision=precision)
     except DwelltimeError as exc:  # output folder, weights, device, precision
         raise click_error(exc) from exc
+    click.echo(detector_line(detector))
     files, unusable = collect(paths)
     for exc in unusable:
         click.echo(f"skipped {exc}", err=True)
