@@ -73,6 +73,22 @@ def test_weights_that_do_not_fit_the_network(tiny_weights):
         load_detector(tiny_weights)
 
 
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda card: card["classes"].pop(), "ValueError: 2 class names for a network with 3"),
+        (lambda card: card.pop("gsd_m"), "KeyError: 'gsd_m'"),
+        (lambda card: card.update(decode={"threshold": 0.5}), "TypeError: .*'threshold'"),
+    ],
+)
+def test_a_card_that_does_not_describe_its_weights_is_a_weights_error(tiny_weights, edit, says):
+    card = json.loads(card_path(tiny_weights).read_text())
+    edit(card)
+    card_path(tiny_weights).write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match=f"card {card_path(tiny_weights).name} .*{says}"):
+        load_detector(tiny_weights, device="cpu")
+
+
 def test_no_shipped_weights_says_where_it_looked(monkeypatch, tmp_path):
     monkeypatch.setattr("dwelltime.detector.weights.models_dir", lambda: tmp_path / "models")
     with pytest.raises(WeightsError, match=str(tmp_path / "models")):

@@ -24,8 +24,8 @@ from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
 from dwelltime.detector.model import DenseNetwork, OrientedCenterNet, fused_for_inference
 from dwelltime.detector.refine import fuse_scores, nose_up_crops
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class, size_sigma_m
-from dwelltime.detector.weights import default_weights, load_model
-from dwelltime.errors import SettingsError, error_text
+from dwelltime.detector.weights import card_path, default_weights, load_model
+from dwelltime.errors import SettingsError, WeightsError, error_text
 from dwelltime.precision import resolve_precision
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
@@ -470,24 +470,33 @@ def load_detector(
     ``compiled``, ``precision``: see :class:`Detector`.
 
     Raises :class:`~dwelltime.errors.WeightsError` when the file or card is missing, the sha256
-    does not match or the weights do not fit the network.
+    does not match, the weights do not fit the network or the card lacks or mangles what the
+    detector needs (classes, GSD, decoding settings); SettingsError for ``device`` or
+    ``precision``.
     """
     path = default_weights() if weights is None else Path(weights)
     model, card = load_model(path)
-    dims = {k: tuple(v) for k, v in card.get("dimensions", {}).items()} or None
-    decode_cfg = DecodeConfig(**card.get("decode", {}))
-    return Detector(
-        model,
-        classes=card["classes"],
-        gsd_m=card["gsd_m"],
-        dimensions=dims,
-        device=device,
-        decode_config=decode_cfg,
-        compiled=compiled,
-        precision=precision,
-        int8_calibration=card.get("int8"),
-        source={"weights": path.name, "sha256": card["sha256"]},
-    )
+    try:
+        dims = {k: tuple(v) for k, v in card.get("dimensions", {}).items()} or None
+        return Detector(
+            model,
+            classes=card["classes"],
+            gsd_m=float(card["gsd_m"]),
+            dimensions=dims,
+            device=device,
+            decode_config=DecodeConfig(**card.get("decode", {})),
+            compiled=compiled,
+            precision=precision,
+            int8_calibration=card.get("int8"),
+            source={"weights": path.name, "sha256": card["sha256"]},
+        )
+    except SettingsError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:  # a card edited by hand, or of another code
+        raise WeightsError(
+            f"{path}: its model card {card_path(path).name} does not describe these weights "
+            f"({error_text(exc)}); restore the card that came with them"
+        ) from exc
 
 
 def detect_tiles(
