@@ -65,6 +65,15 @@ def test_corrupt_file_fails_the_sha256_check(tiny_weights):
         load_detector(tiny_weights)
 
 
+def test_a_broken_file_its_card_vouches_for_is_a_weights_error(tiny_weights):
+    tiny_weights.write_bytes(tiny_weights.read_bytes()[:100])  # cut short, card made after
+    card = json.loads(card_path(tiny_weights).read_text())
+    card["sha256"] = sha256_file(tiny_weights)
+    card_path(tiny_weights).write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match=r"not a readable \.safetensors file"):
+        load_detector(tiny_weights, device="cpu")
+
+
 def test_weights_that_do_not_fit_the_network(tiny_weights):
     card = json.loads(card_path(tiny_weights).read_text())
     card["model"]["fpn_channels"] = 16
