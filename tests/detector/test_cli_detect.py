@@ -246,3 +246,13 @@ def test_an_image_coarser_than_5_m_is_detected_with_a_warning(tmp_path, tiny_wei
     assert coarse.exit_code == 0, coarse.output
     assert "s2.png: GSD 10.0 m is coarser than the 5 m at which aircraft still show" in caplog.text
     assert "unreliable" in caplog.text
+
+
+def test_a_plain_image_past_pils_pixel_limit_is_read(tmp_path, tiny_weights, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # stands for PIL's 179 Mpx
+    png = tmp_path / "pleiades_pan.png"
+    Image.fromarray(np.full((100, 120, 3), 90, np.uint8)).save(png)
+    args = ["-q", "detect", str(png), "--weights", str(tiny_weights), "--tile-size", "64"]
+    result = CliRunner().invoke(main, [*args, "--gsd", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "pleiades_pan.png: " in result.output

@@ -76,10 +76,26 @@ def test_a_16_bit_plain_image_is_stretched_not_clipped_to_white(tmp_path):
     from PIL import Image
 
     from dwelltime.detector.images import read_rgb
+    from dwelltime.regrid import open_picture
 
     grey = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) + 300  # 12-bit data: 300-4395
     Image.fromarray(grey).save(tmp_path / "pan16.png")
-    rgb = read_rgb(tmp_path / "pan16.png")
+    with open_picture(tmp_path / "pan16.png") as ds:
+        rgb = read_rgb(ds)
     assert rgb.shape == (64, 64, 3) and rgb.dtype == np.uint8
     assert rgb.min() == 0 and rgb.max() == 255 and 100 < rgb.mean() < 155
     assert np.array_equal(rgb[..., 0], rgb[..., 2])
+
+
+def test_a_palette_image_is_read_through_its_colour_table(tmp_path):
+    from PIL import Image
+
+    from dwelltime.detector.images import read_rgb
+    from dwelltime.regrid import open_picture
+
+    picture = Image.fromarray(np.array([[0, 1], [1, 0]], np.uint8), mode="P")
+    picture.putpalette([200, 10, 20, 5, 150, 250])
+    picture.save(tmp_path / "quicklook.png")
+    with open_picture(tmp_path / "quicklook.png") as ds:
+        rgb = read_rgb(ds)
+    assert rgb[0, 0].tolist() == [200, 10, 20] and rgb[0, 1].tolist() == [5, 150, 250]

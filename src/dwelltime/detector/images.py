@@ -85,6 +85,8 @@ def detect_image(
     try:
         with open_picture(path) as ds:  # a CRS without a geotransform places nothing
             georeferenced = ds.crs is not None and not ds.transform.is_identity
+            if not georeferenced and gsd_m is not None:
+                pixels = read_rgb(ds)
     except RasterioError as exc:
         raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
     if georeferenced:
@@ -98,7 +100,7 @@ def detect_image(
 
         _warn_if_coarse(path, gsd_m)
         frame = detect_pixels(
-            read_rgb(path),
+            pixels,
             detector,
             gsd_m=gsd_m,
             spec=spec,
@@ -126,23 +128,21 @@ def _warn_if_coarse(path: Path, gsd_m: float) -> None:
         )
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB pixels of a plain image file: an 8-bit one as PIL converts it
-    (grey, palette, alpha), any other (16-bit, float) with a georeferenced scene's bands and
-    stretch (:func:`dwelltime.regrid.stretch_limits`: 2nd-98th percentile to 0-255)."""
-    from PIL import Image
+def read_rgb(ds: object) -> np.ndarray:
+    """(H, W, 3) uint8 RGB pixels of a plain image open with rasterio, read as a georeferenced
+    scene's are (:func:`dwelltime.regrid.rgb_bands`: 1 or 2 bands as grey; other than 8-bit
+    stretched from the 2nd-98th percentile, :func:`~dwelltime.regrid.stretch_limits`); a
+    palette image through its colour table. No pixel-count limit (PIL's refuses 179 Mpx)."""
+    from rasterio.enums import ColorInterp
 
-    from dwelltime.regrid import open_picture, rgb_bands, stretch_limits, to_uint8
+    from dwelltime.regrid import rgb_bands, stretch_limits, to_uint8
 
-    with open_picture(path) as ds:  # readable: detect_image opened it first
-        if ds.dtypes[0] != "uint8":
-            bands = rgb_bands(ds)
-            return to_uint8(ds.read(bands), stretch_limits(ds, bands)).transpose(1, 2, 0)
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except OSError as exc:
-        raise SceneError(path, f"not a readable image ({exc})") from None
+    if ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette:
+        colours = ds.colormap(1)
+        table = np.array([colours.get(i, (0, 0, 0))[:3] for i in range(256)], np.uint8)
+        return table[ds.read(1)]
+    bands = rgb_bands(ds)
+    return to_uint8(ds.read(bands), stretch_limits(ds, bands)).transpose(1, 2, 0)
 
 
 def _detect_scene(
