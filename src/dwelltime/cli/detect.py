@@ -75,8 +75,8 @@ def detect(
     "detections"; one layer per CRS when they differ). Plain images need --gsd; they are
     resampled to the detector's GSD and give footprints in (column, row) pixels of the
     original image (layer "detections_pixels", no CRS, so written in every format but GeoJSON,
-    which is lon/lat). Source imagery coarser than 1.5 m is
-    not typed (type "unknown", size class still given).
+    which is lon/lat: CSV instead when it is the only format). Source imagery coarser than
+    1.5 m is not typed (type "unknown", size class still given).
 
     \b
     Examples:
