@@ -132,6 +132,14 @@ def test_geojson_is_rfc7946_lon_lat(tmp_path, layers):
     assert data["name"] == "stays"  # not the temporary file's name it was written under
 
 
+def test_a_pixel_layer_asked_for_as_geojson_only_is_written_as_csv(tmp_path, layers, caplog):
+    pixels = layers["stays"].set_crs(None, allow_override=True)
+    written = write_layers(tmp_path, {"detections_pixels": pixels}, formats=("geojson",))
+    assert tmp_path / "detections_pixels.csv" in written
+    assert len(pd.read_csv(tmp_path / "detections_pixels.csv")) == len(pixels)
+    assert "not written as GeoJSON, which is lon/lat; written as csv" in caplog.text
+
+
 def test_geojson_names_the_crs_of_x_and_y(tmp_path, layers):
     """Lon/lat geometry, x/y still metres in the airport's UTM zone: xy_crs says which."""
     write_layers(tmp_path, layers, formats=("geojson",))

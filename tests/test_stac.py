@@ -64,6 +64,9 @@ def test_read_items_takes_a_collection_or_one_item(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(SceneError, match="not a STAC ItemCollection"):
         read_items(tmp_path / "list.json")
+    (tmp_path / "empty.json").write_text('{"type": "FeatureCollection", "features": []}')
+    with pytest.raises(SceneError, match=r"empty\.json: is a STAC ItemCollection with no items"):
+        read_items(tmp_path / "empty.json")
 
 
 def test_scan_an_item_collection(tmp_path, write_raster):

@@ -89,8 +89,10 @@ def output_paths(
 
 
 def _layer_formats(formats: Sequence[str], *, mapped: bool) -> tuple[str, ...]:
-    """``formats`` less GeoJSON (lon/lat only) for a layer that is not ``mapped`` (no CRS)."""
-    return tuple(f for f in formats if mapped or f != "geojson")
+    """``formats`` less GeoJSON (lon/lat only) for a layer that is not ``mapped`` (no CRS);
+    CSV in its place when GeoJSON was the only one, so that the layer is written."""
+    own = tuple(f for f in formats if mapped or f != "geojson")
+    return own or ("csv",)
 
 
 def write_layers(
@@ -102,11 +104,12 @@ def write_layers(
 ) -> list[Path]:
     """Write each frame of ``layers`` (name → GeoDataFrame) in ``formats``; return the paths.
 
-    A layer with no CRS (image pixels) is written in no GeoJSON, which is lon/lat; a warning
-    names it. Raises :class:`OutputExistsError` naming the first existing file (nothing is
-    written then) unless ``overwrite``; with ``overwrite`` the GeoPackage's layers of these
-    names are replaced (its other layers are kept, with a warning naming them) and the
-    :func:`stale_paths` are removed once the new files are written (one log line each).
+    A layer with no CRS (image pixels) is written in no GeoJSON, which is lon/lat (as CSV
+    when GeoJSON is the only format); a warning names it. Raises :class:`OutputExistsError`
+    naming the first existing file (nothing is written then) unless ``overwrite``; with
+    ``overwrite`` the GeoPackage's layers of these names are replaced (its other layers are
+    kept, with a warning naming them) and the :func:`stale_paths` are removed once the new
+    files are written (one log line each).
     """
     unmapped = [name for name, frame in layers.items() if frame.crs is None]
     paths = output_paths(Path(out_dir), list(layers), formats, unmapped=unmapped)
@@ -131,7 +134,7 @@ def write_layers(
             log.warning(
                 "layer %r has no CRS (image pixels): not written as GeoJSON, which is lon/lat; %s",
                 name,
-                f"written as {', '.join(own)}" if own else "so not written at all",
+                f"written as {', '.join(own)}",
             )
         if "csv" in own:
             with atomic_write(out_dir / f"{name}.csv") as tmp:

@@ -459,21 +459,26 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
     return [*layers, *pngs, Path(out_dir) / PROVENANCE_NAME]
 
 
+def too_coarse(gsd_m: float) -> str | None:
+    """Why imagery of ``gsd_m`` metres/pixel shows no aircraft: coarser than
+    :data:`MAX_LINK_GSD_M` (a 5 % margin for a lon/lat grid's measured GSD); None when not."""
+    if gsd_m <= MAX_LINK_GSD_M * 1.05:
+        return None
+    return (
+        f"GSD {gsd_m:.1f} m is coarser than the {MAX_LINK_GSD_M:g} m at which aircraft still show"
+    )
+
+
 def without_coarse(found: ScanResult) -> ScanResult:
-    """``found`` with its scenes coarser than :data:`MAX_LINK_GSD_M` (a 5 % margin for a
-    lon/lat grid's measured GSD) moved to its errors: no aircraft shows in them, so their
-    stands would count as seen empty and end stays."""
-    limit = MAX_LINK_GSD_M * 1.05
-    coarse = [s for s in found.scenes if s.gsd_m > limit]
+    """``found`` with its scenes :func:`too_coarse` moved to its errors: no aircraft shows in
+    them, so their stands would count as seen empty and end stays."""
+    coarse = [(s, too_coarse(s.gsd_m)) for s in found.scenes]
     errors = [
-        SceneError(
-            s.path,
-            f"GSD {s.gsd_m:.1f} m is coarser than the {MAX_LINK_GSD_M:g} m at which "
-            "aircraft still show: not used, as every stand would count as seen empty",
-        )
-        for s in coarse
+        SceneError(s.path, f"{why}: not used, as every stand would count as seen empty")
+        for s, why in coarse
+        if why
     ]
-    scenes = [s for s in found.scenes if s.gsd_m <= limit]
+    scenes = [s for s, why in coarse if not why]
     return ScanResult(scenes, [*found.errors, *errors], found.pictures)
 
 

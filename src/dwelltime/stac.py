@@ -43,7 +43,8 @@ def is_item_file(path: Path) -> bool:
 
 
 def read_items(path: Path) -> list[dict[str, Any]]:
-    """The items of an ItemCollection (or the one Item) in ``path``; SceneError otherwise."""
+    """The items of an ItemCollection (or the one Item) in ``path``; SceneError otherwise, and
+    for a collection with none."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -54,7 +55,10 @@ def read_items(path: Path) -> list[dict[str, Any]]:
         items = [data]
     else:
         raise SceneError(path, "is not a STAC ItemCollection or Item (no GeoJSON 'type')")
-    return [item for item in items if isinstance(item, dict)]
+    items = [item for item in items if isinstance(item, dict)]
+    if not items:
+        raise SceneError(path, "is a STAC ItemCollection with no items (an empty search?)")
+    return items
 
 
 def item_scenes(path: Path) -> tuple[list[ItemScene], list[SceneError]]:

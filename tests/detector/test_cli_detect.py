@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import rasterio
@@ -25,6 +26,7 @@ def test_plain_image_needs_gsd_and_writes_pixel_layer(tmp_path, tiny_weights):
     done = runner.invoke(main, [*args, "--gsd", "0.5", "--out", str(tmp_path / "out")])
     assert done.exit_code == 0, done.output
     assert "(column, row) pixels" in done.output
+    assert f"detector {tiny_weights.name}, " in done.output  # precision and device it ran on
     assert (tmp_path / "out" / "detections_pixels.csv").is_file()
     assert (tmp_path / "out" / "dwelltime.gpkg").is_file()
     made = json.loads((tmp_path / "out" / "run.json").read_text())
@@ -230,3 +232,27 @@ def test_strict_fails_when_an_input_could_not_be_used(tmp_path, tiny_weights):
     strict = CliRunner().invoke(main, [*args, "--strict"])
     assert strict.exit_code == 1
     assert "1 input(s) could not be used (--strict)" in strict.stderr
+
+
+def test_an_image_coarser_than_5_m_is_detected_with_a_warning(tmp_path, tiny_weights, caplog):
+    png = tmp_path / "s2.png"
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(png)
+    args = ["-q", "detect", str(png), "--weights", str(tiny_weights), "--tile-size", "64"]
+    with caplog.at_level(logging.WARNING, logger="dwelltime"):
+        fine = CliRunner().invoke(main, [*args, "--gsd", "3"])
+        assert fine.exit_code == 0, fine.output
+        assert "unreliable" not in caplog.text
+        coarse = CliRunner().invoke(main, [*args, "--gsd", "10"])
+    assert coarse.exit_code == 0, coarse.output
+    assert "s2.png: GSD 10.0 m is coarser than the 5 m at which aircraft still show" in caplog.text
+    assert "unreliable" in caplog.text
+
+
+def test_a_plain_image_past_pils_pixel_limit_is_read(tmp_path, tiny_weights, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # stands for PIL's 179 Mpx
+    png = tmp_path / "pleiades_pan.png"
+    Image.fromarray(np.full((100, 120, 3), 90, np.uint8)).save(png)
+    args = ["-q", "detect", str(png), "--weights", str(tiny_weights), "--tile-size", "64"]
+    result = CliRunner().invoke(main, [*args, "--gsd", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "pleiades_pan.png: " in result.output

@@ -216,3 +216,14 @@ def test_cuda_on_a_machine_without_it_is_refused_with_what_to_use(monkeypatch):
     assert resolve_device("auto") == torch.device("cpu")
     with pytest.raises(SettingsError, match="torch sees no CUDA GPU here; use cpu or auto"):
         resolve_device("cuda:1")
+
+
+@pytest.mark.parametrize("device", ["mps", "xpu", "meta"])
+def test_a_device_this_torch_cannot_use_is_refused_with_what_to_use(device):
+    from dwelltime.detector.predict import resolve_device
+    from dwelltime.errors import SettingsError
+
+    if device != "meta" and getattr(torch, device).is_available():
+        pytest.skip(f"{device} is usable here")
+    with pytest.raises(SettingsError, match=f"device '{device}'.*use cpu"):
+        resolve_device(device)

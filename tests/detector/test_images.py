@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from dwelltime.detector.images import collect, read_rgb
@@ -104,3 +105,14 @@ def test_a_palette_png_is_read_in_its_colours(tmp_path):
     rgb[:, 8:] = (10, 40, 220)
     Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE).save(tmp_path / "p.png")
     assert np.array_equal(read_rgb(tmp_path / "p.png"), rgb)
+
+
+def test_a_16_bit_plain_image_is_stretched_not_clipped_to_white(tmp_path):
+    from PIL import Image
+
+    grey = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) + 300  # 12-bit data: 300-4395
+    Image.fromarray(grey).save(tmp_path / "pan16.png")
+    rgb = read_rgb(tmp_path / "pan16.png")
+    assert rgb.shape == (64, 64, 3) and rgb.dtype == np.uint8
+    assert rgb.min() == 0 and rgb.max() == 255 and 100 < rgb.mean() < 155
+    assert np.array_equal(rgb[..., 0], rgb[..., 2])

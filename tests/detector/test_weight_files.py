@@ -65,12 +65,37 @@ def test_corrupt_file_fails_the_sha256_check(tiny_weights):
         load_detector(tiny_weights)
 
 
+def test_a_broken_file_its_card_vouches_for_is_a_weights_error(tiny_weights):
+    tiny_weights.write_bytes(tiny_weights.read_bytes()[:100])  # cut short, card made after
+    card = json.loads(card_path(tiny_weights).read_text())
+    card["sha256"] = sha256_file(tiny_weights)
+    card_path(tiny_weights).write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match=r"not a readable \.safetensors file"):
+        load_detector(tiny_weights, device="cpu")
+
+
 def test_weights_that_do_not_fit_the_network(tiny_weights):
     card = json.loads(card_path(tiny_weights).read_text())
     card["model"]["fpn_channels"] = 16
     card_path(tiny_weights).write_text(json.dumps(card))
     with pytest.raises(WeightsError, match="do not fit"):
         load_detector(tiny_weights)
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda card: card["classes"].pop(), "ValueError: 2 class names for a network with 3"),
+        (lambda card: card.pop("gsd_m"), "KeyError: 'gsd_m'"),
+        (lambda card: card.update(decode={"threshold": 0.5}), "TypeError: .*'threshold'"),
+    ],
+)
+def test_a_card_that_does_not_describe_its_weights_is_a_weights_error(tiny_weights, edit, says):
+    card = json.loads(card_path(tiny_weights).read_text())
+    edit(card)
+    card_path(tiny_weights).write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match=f"card {card_path(tiny_weights).name} .*{says}"):
+        load_detector(tiny_weights, device="cpu")
 
 
 def test_no_shipped_weights_says_where_it_looked(monkeypatch, tmp_path):

@@ -9,6 +9,7 @@ import click
 from dwelltime.cli.options import (
     batch_size_option,
     click_error,
+    detector_line,
     device_option,
     formats_option,
     known_airport,
@@ -74,8 +75,8 @@ def detect(
     "detections"; one layer per CRS when they differ). Plain images need --gsd; they are
     resampled to the detector's GSD and give footprints in (column, row) pixels of the
     original image (layer "detections_pixels", no CRS, so written in every format but GeoJSON,
-    which is lon/lat). Source imagery coarser than 1.5 m is
-    not typed (type "unknown", size class still given).
+    which is lon/lat: CSV instead when it is the only format). Source imagery coarser than
+    1.5 m is not typed (type "unknown", size class still given).
 
     \b
     Examples:
@@ -100,6 +101,7 @@ def detect(
         detector = load_detector(weights, device=device, precision=precision)
     except DwelltimeError as exc:  # output folder, weights, device, precision
         raise click_error(exc) from exc
+    click.echo(detector_line(detector))
     files, unusable = collect(paths)
     for exc in unusable:
         click.echo(f"skipped {exc}", err=True)

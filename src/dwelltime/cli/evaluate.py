@@ -9,6 +9,7 @@ import click
 from dwelltime.cli.options import (
     batch_size_option,
     click_error,
+    detector_line,
     device_option,
     overwrite_option,
     precision_option,
@@ -179,9 +180,7 @@ def evaluate(
             detector = load_detector(weights, device=device, precision=precision)
             threshold, source = shipped_threshold(weights)
             lower_score_floor(detector)
-            made = detector.describe()
-            weights_name = made.get("weights", "(not from a file)")
-            click.echo(f"detector {weights_name}, {made['precision']} on {made['device']}")
+            click.echo(detector_line(detector))
     except DwelltimeError as exc:
         raise click_error(exc) from exc
     if score_threshold is not None:

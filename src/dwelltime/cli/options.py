@@ -14,6 +14,7 @@ from dwelltime.precision import PRECISIONS
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from dwelltime.detector import Detector
     from dwelltime.errors import DwelltimeError
 
 out_option = click.option(
@@ -26,6 +27,15 @@ out_option = click.option(
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace existing output files instead of stopping."
 )
+
+
+def detector_line(detector: Detector) -> str:
+    """What a command prints once it has loaded its detector: weights file, the precision
+    it runs in (what ``--precision auto`` chose) and device, e.g.
+    ``detector ocnet-….safetensors, bf16 on cpu``."""
+    made = detector.describe()
+    weights = made.get("weights", "(not from a file)")
+    return f"detector {weights}, {made['precision']} on {made['device']}"
 
 
 def known_airport(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -3,6 +3,7 @@ images (no georeference) in their own pixel frame. Used by ``dwelltime detect``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import SceneError
 from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, is_dimap, mosaic_members, walk_folders
 from dwelltime.stac import is_item_file, item_scenes
+
+log = logging.getLogger(__name__)
 
 #: Layer of detections in original-image pixels (no CRS).
 PIXEL_LAYER = "detections_pixels"
@@ -93,6 +96,7 @@ def detect_image(
             )
         from dwelltime.detector.pixels import detect_pixels
 
+        _warn_if_coarse(path, gsd_m)
         frame = detect_pixels(
             read_rgb(path),
             detector,
@@ -120,6 +124,21 @@ def read_rgb(path: Path) -> np.ndarray:
         raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
 
 
+def _warn_if_coarse(path: Path, gsd_m: float) -> None:
+    """Warn that the detections of an image of ``gsd_m`` metres/pixel coarser than ``run``
+    uses (:func:`dwelltime.pipeline.too_coarse`) are unreliable."""
+    from dwelltime.pipeline import too_coarse
+
+    why = too_coarse(gsd_m)
+    if why:
+        log.warning(
+            "%s: %s; the detector is measured on 0.3-3 m imagery (model card): its "
+            "detections here are unreliable, most aircraft are missed",
+            path,
+            why,
+        )
+
+
 def _detect_scene(
     path: Path,
     detector: Detector,
@@ -134,6 +153,7 @@ def _detect_scene(
     from dwelltime.tiling import iter_tiles
 
     scene = read_scene(path, require_time=False)
+    _warn_if_coarse(path, scene.gsd_m)
     if airport:
         site = lookup_airport(airport)
         aprons = load_aprons(site)

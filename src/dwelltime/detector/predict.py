@@ -24,8 +24,8 @@ from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
 from dwelltime.detector.model import DenseNetwork, OrientedCenterNet, fused_for_inference
 from dwelltime.detector.refine import fuse_scores, nose_up_crops
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class, size_sigma_m
-from dwelltime.detector.weights import default_weights, load_model
-from dwelltime.errors import SettingsError, error_text
+from dwelltime.detector.weights import card_path, default_weights, load_model
+from dwelltime.errors import SettingsError, WeightsError, error_text
 from dwelltime.precision import resolve_precision
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
@@ -59,8 +59,10 @@ def catalog_dimensions() -> dict[str, tuple[float, float]]:
 def resolve_device(device: str) -> torch.device:
     """``auto`` → CUDA when available, else CPU; anything else as torch reads it.
 
-    Raises :class:`~dwelltime.errors.SettingsError` for a device torch does not know, and for
-    CUDA on a machine where torch sees no CUDA GPU."""
+    Raises :class:`~dwelltime.errors.SettingsError` for a device torch does not know, for
+    CUDA on a machine where torch sees no CUDA GPU, and for any other device this torch
+    cannot put a tensor on (``mps`` off Apple silicon, ``cuda:1`` on a one-GPU machine) or
+    that holds no data (``meta``)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -69,6 +71,15 @@ def resolve_device(device: str) -> torch.device:
         raise SettingsError(f"device {device!r}: {exc}") from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise SettingsError(f"device {device!r}: torch sees no CUDA GPU here; use cpu or auto")
+    if resolved.type == "meta":
+        raise SettingsError(f"device {device!r} holds no data and computes nothing; use cpu")
+    try:
+        torch.empty(0, device=resolved)
+    except (RuntimeError, AssertionError) as exc:  # Assertion: a backend not built in
+        reason = str(exc).strip().splitlines()[0].split(". ")[0]  # torch's first sentence
+        raise SettingsError(
+            f"device {device!r}: not usable here ({reason}); use cpu or auto"
+        ) from exc
     return resolved
 
 
@@ -459,24 +470,33 @@ def load_detector(
     ``compiled``, ``precision``: see :class:`Detector`.
 
     Raises :class:`~dwelltime.errors.WeightsError` when the file or card is missing, the sha256
-    does not match or the weights do not fit the network.
+    does not match, the weights do not fit the network or the card lacks or mangles what the
+    detector needs (classes, GSD, decoding settings); SettingsError for ``device`` or
+    ``precision``.
     """
     path = default_weights() if weights is None else Path(weights)
     model, card = load_model(path)
-    dims = {k: tuple(v) for k, v in card.get("dimensions", {}).items()} or None
-    decode_cfg = DecodeConfig(**card.get("decode", {}))
-    return Detector(
-        model,
-        classes=card["classes"],
-        gsd_m=card["gsd_m"],
-        dimensions=dims,
-        device=device,
-        decode_config=decode_cfg,
-        compiled=compiled,
-        precision=precision,
-        int8_calibration=card.get("int8"),
-        source={"weights": path.name, "sha256": card["sha256"]},
-    )
+    try:
+        dims = {k: tuple(v) for k, v in card.get("dimensions", {}).items()} or None
+        return Detector(
+            model,
+            classes=card["classes"],
+            gsd_m=float(card["gsd_m"]),
+            dimensions=dims,
+            device=device,
+            decode_config=DecodeConfig(**card.get("decode", {})),
+            compiled=compiled,
+            precision=precision,
+            int8_calibration=card.get("int8"),
+            source={"weights": path.name, "sha256": card["sha256"]},
+        )
+    except SettingsError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:  # a card edited by hand, or of another code
+        raise WeightsError(
+            f"{path}: its model card {card_path(path).name} does not describe these weights "
+            f"({error_text(exc)}); restore the card that came with them"
+        ) from exc
 
 
 def detect_tiles(

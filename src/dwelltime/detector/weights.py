@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from dwelltime.detector.model import ModelConfig, OrientedCenterNet
@@ -99,8 +100,14 @@ def load_model(weights: Path) -> tuple[OrientedCenterNet, dict[str, Any]]:
     """Build the network described by the card and load the checked weights into it."""
     card = read_card(weights)
     try:
-        model = OrientedCenterNet(ModelConfig(**card["model"]))
         state = load_file(str(weights))
+    except SafetensorError as exc:  # its card's sha256 is that of a broken file
+        raise WeightsError(
+            f"{weights}: not a readable .safetensors file ({exc}); copy the weights again "
+            "with the card that came with them"
+        ) from exc
+    try:
+        model = OrientedCenterNet(ModelConfig(**card["model"]))
         model.load_state_dict(state, strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise WeightsError(
