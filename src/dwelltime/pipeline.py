@@ -125,12 +125,10 @@ class RunResult:
         stays = estimate_stays(
             self.detections, self.coverage, config, flights=log_frame, type_filter=type_filter
         )
-        record = dict(self.provenance)
-        if record:
-            kind = canonical_type(type_filter)
-            record.update(link_provenance(config, flights=log_frame is not None, type_filter=kind))
-            record["inputs"] = {**dict(record.get("inputs") or {}), "flights": file_record(flights)}
-        return replace(self, stays=stays, link_config=config, provenance=record)
+        record = self.provenance and relinked_provenance(
+            self.provenance, config, flights=flights, type_filter=canonical_type(type_filter)
+        )
+        return replace(self, stays=stays, link_config=config, provenance=dict(record))
 
 
 def run(
@@ -298,6 +296,22 @@ def link_provenance(
         "flights": flights,
         "type_filter": type_filter,
         "link": asdict(link_config or LinkConfig()),
+    }
+
+
+def relinked_provenance(
+    made: Mapping[str, object],
+    link_config: LinkConfig,
+    *,
+    flights: object = None,
+    type_filter: str | None = None,
+) -> dict[str, object]:
+    """``made`` (a run's record) as relinking changes it: the flight log given now (its file
+    record in ``inputs``: :func:`dwelltime.io.file_record`) and :func:`link_provenance`."""
+    return {
+        **made,
+        "inputs": {**dict(made.get("inputs") or {}), "flights": file_record(flights)},
+        **link_provenance(link_config, flights=flights is not None, type_filter=type_filter),
     }
 
 

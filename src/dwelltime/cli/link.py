@@ -89,7 +89,6 @@ def link(
         PROVENANCE_NAME,
         atomic_write,
         ensure_writable,
-        file_record,
         layer_names,
         output_paths,
         read_if_path,
@@ -98,7 +97,7 @@ def link(
         write_provenance,
     )
     from dwelltime.linking import for_coregistered
-    from dwelltime.pipeline import estimate_stays, link_provenance
+    from dwelltime.pipeline import estimate_stays, relinked_provenance
     from dwelltime.report import plot_timeline, stays_report
 
     detections = read_output_layer(detections_path, "detections", "DETECTIONS")  # readable?
@@ -128,11 +127,9 @@ def link(
     source = detections_path if detections_path.is_dir() else detections_path.parent
     made = read_provenance(source)
     record = {
-        **made,
+        **relinked_provenance(made, config, flights=flights, type_filter=type_filter),
         "dwelltime": __version__,
-        "inputs": {**dict(made.get("inputs") or {}), "flights": file_record(flights)},
         "relinked_from": str(detections_path.resolve()),
-        **link_provenance(config, flights=flights is not None, type_filter=type_filter),
     }
     changes = changed_settings(made, record)
     if changes:
