@@ -217,7 +217,7 @@ precision_option = click.option(
     show_default=True,
     help="Arithmetic of the detector's networks. auto: bf16 on CUDA and on CPUs with native "
     "bf16 (AVX512-BF16, AMX; 1.6-1.9x as fast there); on other x86 CPUs int8 (the dense "
-    "network; about 1.5x as fast at 1024² tiles), else fp32. Scores and sizes differ slightly "
+    "network; 1.6-2.1x as fast at 1024² tiles), else fp32. Scores and sizes differ slightly "
     "between them; fp32 gives the model card's figures, whatever the machine.",
 )
 strict_option = click.option(

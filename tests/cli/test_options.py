@@ -1,0 +1,28 @@
+"""Options shared by several commands: their help says what the measurements say."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dwelltime.cli import main
+
+BENCHMARKS = Path(__file__).parents[2] / "docs" / "benchmarks"
+
+
+def test_precision_help_quotes_the_measured_int8_speedup_at_1024_tiles():
+    ratios = []
+    for path in sorted(BENCHMARKS.glob("detector_cpu_s17_amd_int8_onednn_run*.json")):
+        rows = json.loads(path.read_text())["rows"]
+        speed = {
+            r["precision"]: r["tiles_per_s"]
+            for r in rows
+            if r["tile"] == 1024 and r["model"].startswith("dwelltime")
+        }
+        ratios.append(speed["int8"] / speed["fp32"])
+    assert ratios, "the int8 benchmark runs the help quotes are missing"
+    quoted = f"{min(ratios):.1f}-{max(ratios):.1f}x as fast at 1024²"
+    help_text = " ".join(CliRunner().invoke(main, ["run", "--help"]).output.split())
+    assert quoted in help_text
