@@ -1,0 +1,47 @@
+"""scripts/evaluate_dwell.py: the README's commands simulate the airport-weeks it reports."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+class Parsed(Exception):
+    """Carries the namespace the script parsed, so that nothing runs."""
+
+
+def readme_week_rows() -> list[tuple[int, list[str]]]:
+    """(airport-weeks, the script's arguments) of each README row of stays on simulated weeks;
+    a command cell ``same, `ARGS` `` adds ARGS to the script with no arguments."""
+    rows = []
+    for line in README.read_text(encoding="utf-8").splitlines():
+        weeks = re.match(r"\| stays on (\d+) .*airport-weeks \|", line)
+        if weeks:
+            command = re.findall(r"`([^`]*)`", line.rsplit("|", 2)[1])[0]
+            args = shlex.split(command)
+            rows.append((int(weeks[1]), args[2:] if args[:1] == ["python"] else args))
+    return rows
+
+
+def test_readme_commands_simulate_the_weeks_their_rows_report(script, monkeypatch):
+    module = script("evaluate_dwell")
+    parse_args = argparse.ArgumentParser.parse_args
+
+    def capture(self, args=None, namespace=None):
+        raise Parsed(parse_args(self, args, namespace))
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
+    rows = readme_week_rows()
+    assert len(rows) >= 3
+    for weeks, args in rows:
+        monkeypatch.setattr(sys, "argv", ["evaluate_dwell.py", *args])
+        with pytest.raises(Parsed) as parsed:
+            module.main()
+        assert parsed.value.args[0].n == weeks, args
