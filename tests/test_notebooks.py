@@ -130,3 +130,19 @@ def test_your_imagery_notebook_reports_what_it_skipped(demo_dir, kernels, tmp_pa
     tables = "".join(outputs(nb, "text/plain"))
     assert "broken.tif" in tables
     assert "flight:1" in tables  # what bounds its arrival
+
+
+def test_your_imagery_notebook_takes_an_airport_the_registry_lacks(
+    demo_dir, demo_subset, kernels, tmp_path
+):
+    """``AIRPORT`` a code the registry does not know, with ``APRONS``: placed at the aprons, as
+    ``pipeline.run`` and ``dwelltime run --aprons`` place it, not an UnknownAirportError."""
+    parameters = {
+        "IMAGERY": demo_subset("zkpy_05", "zkpy_06"),
+        "AIRPORT": "XSUN",
+        "APRONS": demo_dir / "aprons.geojson",
+        "TYPE": None,
+    }
+    nb = run_notebook("02_your_imagery.ipynb", parameters, kernels, tmp_path)
+    text = "".join(outputs(nb, "stream"))
+    assert "not in the airport registry" in text and "2 scene(s) found" in text
