@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import geopandas as gpd
 import pandas as pd
@@ -234,3 +235,21 @@ def test_reading_a_missing_layer_names_the_layers_there(tmp_path, layers):
         read_layer(tmp_path / GPKG_NAME, "detections")
     with pytest.raises(FileNotFoundError, match="write_layers"):
         read_layer(tmp_path / "nothing.csv")
+
+
+def test_readme_says_what_every_column_of_the_written_layers_means():
+    """The README's "Outputs and reading them back" names each column of the stays,
+    detections and coverage files a run writes, so a user reading a CSV can look it up."""
+    from pathlib import Path
+
+    from dwelltime.detector.predict import EXTRA_COLUMNS
+    from dwelltime.linking import STAY_EXTRA_COLUMNS
+    from dwelltime.schema import STAY_COLUMNS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Outputs and reading them back")[1].split("\n### ")[0]
+    written = (
+        STAY_COLUMNS + STAY_EXTRA_COLUMNS + DETECTION_COLUMNS + EXTRA_COLUMNS + COVERAGE_COLUMNS
+    )
+    named = set(re.findall(r"`([a-z_]+)`", section))
+    assert sorted({c for c in written if c != "geometry"} - named) == []
