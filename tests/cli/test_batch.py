@@ -63,3 +63,18 @@ def test_an_output_that_cannot_be_a_folder_is_one_error_line(tmp_path):
     result = batch(path)
     assert result.exit_code == 2
     assert result.stderr == f"Error: {path}: output: cannot write in {path}: File exists\n"
+
+
+def test_the_help_the_module_and_the_readme_show_every_job_file_key():
+    """A key the job file takes but no example shows (tile_size_px) is one users never find."""
+    import re
+    from dataclasses import fields
+
+    import dwelltime.batch.spec as spec
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("### Batch job")[1].split("```yaml")[1].split("```")[0]
+    keys = {f.name for f in fields(spec.BatchSpec)}
+    for text in (batch("--help").output, spec.__doc__, example):
+        shown = set(re.findall(r"^\s*(\w+):", text, flags=re.MULTILINE))
+        assert sorted(keys - shown) == []
