@@ -1,0 +1,34 @@
+"""README.md: what a first-time user looks for is one click from the top, and the links work."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """GitHub's anchors of the headings outside code blocks: lower case, punctuation other
+    than '-' and '_' dropped, spaces to '-'."""
+    anchors, fenced = set(), False
+    for line in markdown.splitlines():
+        fenced ^= line.startswith("```")
+        heading = re.match(r"#{1,6} (.+)", line)
+        if heading and not fenced:
+            text = re.sub(r"[^\w\- ]", "", heading[1].strip().lower())
+            anchors.add(text.replace(" ", "-"))
+    return anchors
+
+
+def test_the_commands_are_followed_by_links_to_what_users_look_for():
+    text = README.read_text(encoding="utf-8")
+    after_commands = text.split("| `dwelltime batch JOB.yaml` |")[1].split("\n\n", 2)[1]
+    linked = set(re.findall(r"\]\(#([^)]+)\)", after_commands))
+    wanted = {
+        "outputs-and-reading-them-back",  # where outputs go, each column with units
+        "airport-and-aprons",  # an airport of one's own
+        "evidence-flight-logs-and-censoring-flags",  # flight logs, censoring flags
+    }
+    assert wanted <= linked
+    assert sorted(set(re.findall(r"\]\(#([^)]+)\)", text)) - heading_anchors(text)) == []
