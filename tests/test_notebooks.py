@@ -146,3 +146,14 @@ def test_your_imagery_notebook_takes_an_airport_the_registry_lacks(
     nb = run_notebook("02_your_imagery.ipynb", parameters, kernels, tmp_path)
     text = "".join(outputs(nb, "stream"))
     assert "not in the airport registry" in text and "2 scene(s) found" in text
+
+
+def test_your_imagery_notebook_states_the_evidence_a_stay_needs():
+    """Its note on low scores gives the linking rule and its default, as the README does (not
+    "repeated sightings always form stays", which the evidence rule contradicts)."""
+    from dwelltime.linking import LinkConfig
+
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    prose = " ".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+    rule = "1 − Π(1 − score) over its sightings of at least `LinkConfig.min_score_single`"
+    assert f"{rule} ({LinkConfig().min_score_single:g}," in prose
