@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -170,10 +171,9 @@ def test_relinking_in_memory_refuses_an_unknown_type_as_run_does():
         pipeline.estimate_stays(detections, coverage, LinkConfig(), type_filter="IL62M")
 
 
-def test_a_result_relinks_in_memory_by_its_own_rules_changed(tmp_path):
-    """``RunResult.relink(**changes)``: new stays from the same detections, by the result's
-    rules (co-registration's close_distance_m kept) with ``changes``, recorded in the
-    provenance; the result it came from is left as it was."""
+def one_sighting_result(provenance: dict[str, object]) -> pipeline.RunResult:
+    """A ZKPY result of three scenes that saw apron A, an IL62 seen (score 0.8) in the
+    second, linked with co-registration's close_distance_m; ``provenance`` as given."""
     import geopandas as gpd
     import shapely
 
@@ -192,16 +192,24 @@ def test_a_result_relinks_in_memory_by_its_own_rules_changed(tmp_path):
         [(*row, shapely.Point(200, 200).buffer(20))], columns=list(DETECTION_COLUMNS), crs=site.crs
     )
     config = LinkConfig(close_distance_m=COREGISTERED_CLOSE_DISTANCE_M)
-    result = pipeline.RunResult(
+    return pipeline.RunResult(
         airport=site,
         aprons=gpd.GeoDataFrame({"apron_id": ["A"]}, geometry=[apron], crs=site.crs),
         scenes=gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"),
         coverage=coverage,
         detections=detections,
         stays=pipeline.estimate_stays(detections, coverage, config),
-        provenance={"link": {}, "inputs": {"airport": "ZKPY"}},
+        provenance=provenance,
         link_config=config,
     )
+
+
+def test_a_result_relinks_in_memory_by_its_own_rules_changed(tmp_path):
+    """``RunResult.relink(**changes)``: new stays from the same detections, by the result's
+    rules (co-registration's close_distance_m kept) with ``changes``, recorded in the
+    provenance; the result it came from is left as it was."""
+    result = one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}})
+    config = result.link_config
     assert len(result.stays) == 1  # one sighting of score 0.8 >= 0.65
 
     strict = result.relink(min_score_single=0.9)
@@ -213,6 +221,26 @@ def test_a_result_relinks_in_memory_by_its_own_rules_changed(tmp_path):
     assert list(result.relink(type_filter="Il-62").stays["type"]) == ["IL62"]
     with pytest.raises(ValueError, match=r"unknown LinkConfig keys \['max_gap'\]"):
         result.relink(max_gap=24)
+
+
+def test_relinking_without_the_results_type_filter_and_flight_log_says_it_drops_them(caplog):
+    """``relink`` does not carry a type filter or flight log over (run's type_filter= and
+    flights= are given again): a result made with them says so, in one warning, when they are
+    not given, instead of silently turning the IL62 stays into every type's untightened ones."""
+    record = {"link": {}, "inputs": {"airport": "ZKPY"}, "type_filter": "IL62", "flights": True}
+    result = one_sighting_result(record)
+    with caplog.at_level(logging.WARNING, logger="dwelltime.pipeline"):
+        result.relink(max_gap_h=24)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "dwelltime.pipeline"]
+    assert "type filter IL62" in line and "flight log" in line and "type_filter=" in line
+    caplog.clear()
+    log = pd.DataFrame(
+        {"time": ["2023-08-01T12:00Z"], "airport": ["ZKPY"], "event": ["dep"], "type": ["IL62"]}
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.pipeline"):
+        result.relink(max_gap_h=24, type_filter="IL62", flights=log)
+        one_sighting_result({"link": {}}).relink(max_gap_h=24)
+    assert [r for r in caplog.records if r.name == "dwelltime.pipeline"] == []
 
 
 def test_link_rules_may_be_a_mapping_checked_before_anything_is_read(tmp_path):

@@ -117,8 +117,10 @@ class RunResult:
         :attr:`link_config` (``max_gap_h=24``, ``min_score_single=0.5``; an unknown one is a
         ValueError naming the valid ones), so co-registration's ``close_distance_m`` is kept
         unless changed. ``flights`` and ``type_filter`` as :func:`run` takes them; they are
-        not carried over from this result. The provenance records the new rules."""
+        not carried over from this result (one warning names those it was made with and this
+        call leaves out). The provenance records the new rules."""
         config = LinkConfig.from_dict({**asdict(self.link_config), **changes})
+        _warn_not_carried_over(self.provenance, flights=flights, type_filter=type_filter)
         log_frame = as_flights(flights)
         if log_frame is not None:
             warn_if_not_at(log_frame, self.airport)
@@ -129,6 +131,24 @@ class RunResult:
             self.provenance, config, flights=flights, type_filter=canonical_type(type_filter)
         )
         return replace(self, stays=stays, link_config=config, provenance=dict(record))
+
+
+def _warn_not_carried_over(
+    made: Mapping[str, object], *, flights: object, type_filter: str | None
+) -> None:
+    """One warning when a result made with a type filter or a flight log (``made``: its
+    provenance) is relinked without them: :meth:`RunResult.relink` does not carry them over."""
+    dropped: list[str] = []
+    if made.get("type_filter") and type_filter is None:
+        dropped.append(f"type filter {made['type_filter']}")
+    if made.get("flights") and flights is None:
+        dropped.append("flight log")
+    if dropped:
+        log.warning(
+            "relinked without this result's %s (not carried over): give type_filter= or "
+            "flights= again to keep them",
+            " and ".join(dropped),
+        )
 
 
 def run(
