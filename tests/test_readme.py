@@ -32,3 +32,15 @@ def test_the_commands_are_followed_by_links_to_what_users_look_for():
     }
     assert wanted <= linked
     assert sorted(set(re.findall(r"\]\(#([^)]+)\)", text)) - heading_anchors(text)) == []
+
+
+def test_the_synthetic_benchmark_opens_with_the_command_of_the_figures_quoted():
+    """The README's synthetic row points to eval_synth_by_gsd.md; its first command renders
+    the chips the model card's figures were measured on (count and seed per GSD)."""
+    root = README.parent
+    card = next((root / "models").glob("*.md")).read_text(encoding="utf-8")
+    chips, seed = re.search(r"on (\d+) chips per GSD \(seed (\d+)\)", card).groups()
+    page = (root / "docs" / "benchmarks" / "eval_synth_by_gsd.md").read_text(encoding="utf-8")
+    first = page.split("```")[1]
+    assert f"-n {chips} " in first and f"--seed {seed} " in first
+    assert "eval_synth_by_gsd.md" in README.read_text(encoding="utf-8")
