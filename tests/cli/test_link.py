@@ -295,6 +295,12 @@ def test_help_does_not_promise_detect_outputs():
     assert "`detect` writes no coverage" in text
 
 
+def test_help_of_flights_speaks_of_no_detection_link_does_not_run():
+    result = CliRunner().invoke(main, ["link", "--help"])
+    text = " ".join(result.output.split())
+    assert "Read before anything else;" in text and "detection;" not in text
+
+
 def test_no_stays_from_weak_detections_says_why_and_min_score_keeps_them(tmp_path):
     layers = frames([("s1", 100.0, "IL62"), ("s3", 400.0, "IL62")])
     layers["detections"]["score"] = [0.4, 0.5]  # each alone too weak for a stay (0.65)

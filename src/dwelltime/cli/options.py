@@ -201,7 +201,7 @@ flights_option = click.option(
     help="Flight-tracking CSV (columns time, airport as ICAO or IATA code, event arr/dep, "
     "type as ICAO designator; or OpenSky's flights with a typecode column): a recorded "
     "arrival or departure of a stay's type between a sighting and the nearest visible absence "
-    "tightens that bound. Read before detection; rows that cannot be read (named), unknown "
+    "tightens that bound. Read before anything else; rows that cannot be read (named), unknown "
     "types, a log with no row at the airport and one of another period are warned.",
 )
 device_option = click.option(
