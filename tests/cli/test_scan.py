@@ -126,3 +126,23 @@ def test_out_writes_scenes_and_refuses_to_overwrite(folder, tmp_path):
     again = _scan(folder, "--out", out)
     assert again.exit_code == 1 and "--overwrite" in again.stderr
     assert _scan(folder, "--out", out, "--overwrite").exit_code == 0
+
+
+def test_help_names_every_time_source_in_order_of_trust_and_dimap_products():
+    from dwelltime.timesources import TIME_SOURCES
+
+    said = {
+        "user": "--times,",
+        "stac": "a STAC item",
+        "planet_json": "Planet metadata (JSON",
+        "planet_xml": "then XML)",
+        "maxar_imd": "a Maxar .IMD",
+        "dimap": "Airbus DIMAP (IMAGING_DATE",
+        "gdal_tag": "the ACQUISITIONDATETIME",
+        "filename": "a date and time in the file name",
+    }
+    text = " ".join(CliRunner().invoke(main, ["scan", "--help"]).output.split())
+    assert list(said) == list(TIME_SOURCES)
+    places = [text.find(said[source]) for source in TIME_SOURCES]
+    assert -1 not in places and places == sorted(places), places
+    assert "Airbus DIM_*.XML products" in text
