@@ -137,3 +137,20 @@ def test_demo_into_a_folder_that_cannot_be_made_is_one_line_before_rendering(tmp
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     (line,) = result.stderr.splitlines()
     assert "blocker/demo/results: cannot write output there" in line
+
+
+def test_tile_and_batch_size_are_options_of_run_as_of_detect(tmp_path, monkeypatch):
+    """``--tile-size 1024 --batch-size 49`` (the README's GPU settings) reach pipeline.run."""
+    import dwelltime.detector
+    import dwelltime.pipeline
+
+    given: dict[str, object] = {}
+
+    def capture(*args: object, **kwargs: object):
+        given.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dwelltime.detector, "load_detector", lambda *a, **k: None)
+    monkeypatch.setattr(dwelltime.pipeline, "run", capture)
+    invoke("run", tmp_path, "--airport", "ZKPY", "--tile-size", 1024, "--batch-size", 49)
+    assert given["tile_size_px"] == 1024 and given["batch_size"] == 49

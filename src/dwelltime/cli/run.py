@@ -11,6 +11,7 @@ from dwelltime.cli.options import (
     MAX_ROWS,
     airport_option,
     aprons_option,
+    batch_size_option,
     click_error,
     device_option,
     flights_option,
@@ -22,6 +23,7 @@ from dwelltime.cli.options import (
     overwrite_option,
     precision_option,
     strict_option,
+    tile_size_option,
     times_option,
     type_option,
     weights_option,
@@ -49,9 +51,12 @@ def run_and_report(
     times: Path | None = None,
     link_config: LinkConfig | None = None,
     max_rows: int = MAX_ROWS,
+    tile_size: int = 512,
+    batch_size: int = 8,
 ) -> None:
-    """Run the pipeline, print the stays table (at most ``max_rows`` rows; 0: all), write
-    outputs; exit 1 on failure."""
+    """Run the pipeline (tiles of ``tile_size`` pixels, ``batch_size`` to a forward pass),
+    print the stays table (at most ``max_rows`` rows; 0: all), write outputs; exit 1 on
+    failure."""
     from dwelltime import pipeline
     from dwelltime.cli.progress import stage_bars
     from dwelltime.detector import load_detector
@@ -71,6 +76,8 @@ def run_and_report(
                 type_filter=type_filter,
                 detector=detector,
                 link_config=link_config,
+                tile_size_px=tile_size,
+                batch_size=batch_size,
                 flights=flights,
                 times=times,
                 progress=progress,
@@ -118,6 +125,8 @@ def run_and_report(
 @weights_option
 @device_option
 @precision_option
+@tile_size_option
+@batch_size_option
 @strict_option
 @max_rows_option
 @link_options
