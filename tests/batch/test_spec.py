@@ -137,3 +137,20 @@ def test_airport_not_in_the_registry_is_a_job_with_its_aprons(tmp_path):
     text = "output: o\njobs:\n  - {airport: kp-x1, imagery: x, aprons: field.gpkg}\n"
     (job,) = load_spec(write(tmp_path, text)).jobs
     assert job.airport == "KP-X1"
+
+
+def test_the_documented_job_file_shows_the_defaults_of_its_settings():
+    """The module's example job file gives each setting with a default at that default (a
+    user copying it gets what leaving the key out gives)."""
+    from dataclasses import fields
+
+    import yaml
+
+    import dwelltime.batch.spec as spec
+
+    example = yaml.safe_load(spec.__doc__.split("```yaml")[1].split("```")[0])
+    given = ("output", "jobs", "link")  # no default, or an example of rules
+    defaults = {f.name: f.default for f in fields(spec.BatchSpec) if f.name not in given}
+    shown = {k: v for k, v in example.items() if k in defaults}
+    shown["formats"] = tuple(shown["formats"])
+    assert shown == defaults

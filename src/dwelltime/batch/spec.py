@@ -5,7 +5,7 @@ output: results/             # one folder per airport below it, plus combined ta
 device: auto                 # auto | cpu | cuda | cuda:1
 batch_size: 16               # tiles per forward pass
 tile_size_px: 512            # tile edge, pixels at the detector's 0.5 m (1024 on a GPU)
-workers: 4                   # processes reading and resampling windows (2 scenes ahead
+workers: 2                   # processes reading and resampling windows (2 scenes ahead
                              # each, in shared memory: 0.4 GB a worker, plus 0.4 GB)
 finishers: null              # processes turning predictions into map rows and committing
                              # them; 0: a thread of this process; null: 2 on CUDA, else 0
