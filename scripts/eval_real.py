@@ -33,9 +33,11 @@ from dwelltime.synth.degrade import COARSE_SENSOR_BLUR_PX
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=AIRBUS_DEV_DIR, help="The airbus_dev folder.")
-    parser.add_argument("--sites", nargs="+", default=list(AIRBUS_VALIDATION_SITES))
+    parser.add_argument("--sites", nargs="+", default=list(AIRBUS_VALIDATION_SITES), help="Sites.")
     parser.add_argument("--gsd", type=float, default=0.5, help="Metres per pixel of the images.")
     parser.add_argument(
         "--coarsen-to",
@@ -46,13 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"({COARSE_SENSOR_BLUR_PX} px): real aircraft as a coarse sensor such as PlanetScope (3 m) "
         "would see them.",
     )
-    parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument("--weights", type=Path, default=None, help="None: the shipped ones.")
     parser.add_argument("--random", action="store_true", help="Untrained network if no weights.")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
-    parser.add_argument("--tile-size", type=int, default=512)
-    parser.add_argument("--overlap", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", default="auto", help="Torch device.")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="As run's.")
+    parser.add_argument("--tile-size", type=int, default=512, help="Pixels at 0.5 m.")
+    parser.add_argument("--overlap", type=int, default=128, help="Pixels at 0.5 m.")
+    parser.add_argument("--batch-size", type=int, default=8, help="Tiles per pass.")
     parser.add_argument("--limit", type=int, default=None, help="Only the first N images.")
     parser.add_argument("--out", type=Path, default=None, help="Folder for the tables.")
     parser.add_argument("--overwrite", action="store_true")

@@ -316,16 +316,18 @@ def overall_line(row: pd.Series) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=20, help="airport-weeks to simulate")
-    parser.add_argument("--out", type=Path, default=Path("runs/dwell_eval"))
-    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=Path("runs/dwell_eval"), help="work folder")
+    parser.add_argument("--days", type=int, default=7, help="days per airport-week")
     parser.add_argument("--max-shift", type=float, default=10.0, help="misregistration, m")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of week 0 (week k: seed + k)")
     parser.add_argument("--gate", type=float, default=20.0, help="stay match gate, m")
-    parser.add_argument("--weights", type=Path, default=None)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--weights", type=Path, default=None, help="None: the shipped ones")
+    parser.add_argument("--device", default="auto", help="torch device")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="as run's")
     parser.add_argument("--keep", action="store_true", help="keep the rendered imagery")
     parser.add_argument(
         "--reuse",

@@ -45,3 +45,13 @@ def test_readme_commands_simulate_the_weeks_their_rows_report(script, monkeypatc
         with pytest.raises(Parsed) as parsed:
             module.main()
         assert parsed.value.args[0].n == weeks, args
+
+
+def test_help_gives_each_setting_its_default(script, monkeypatch, capsys):
+    module = script("evaluate_dwell")
+    monkeypatch.setattr(sys, "argv", ["evaluate_dwell.py", "--help"])
+    with pytest.raises(SystemExit):
+        module.main()
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("simulate (default: 20)", "(default: runs/dwell_eval)", "m (default: 10.0)"):
+        assert shown in text
