@@ -733,6 +733,22 @@ def test_scan_follows_links_to_folders_once(tmp_path, write_raster):
     assert result.errors == []
 
 
+def test_links_to_nothing_are_named_and_the_scan_goes_on(tmp_path, write_raster, caplog):
+    image = write_raster(tmp_path / "a_20230731T023512.tif")
+    (tmp_path / "gone_20230801T000000.tif").symlink_to(tmp_path / "deleted.tif")
+    (tmp_path / "x.tif").symlink_to(tmp_path / "y.tif")
+    (tmp_path / "y.tif").symlink_to(tmp_path / "x.tif")  # a loop of links
+    with caplog.at_level(logging.WARNING):
+        result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [image.resolve()]
+    lines = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert len(lines) == 3
+    assert any(
+        "gone_20230801T000000.tif: it links to" in line and "missing" in line for line in lines
+    )
+    assert sum("loop of links" in line for line in lines) == 2
+
+
 def test_hidden_files_and_folders_are_not_scanned(tmp_path, write_raster):
     image = write_raster(tmp_path / "a_20230731T023512.tif")
     (tmp_path / "._a_20230731T023512.tif").write_bytes(b"\x00\x05\x16\x07" + bytes(80))  # macOS

@@ -8,6 +8,7 @@ Raster suffixes are compared in lower case. GDAL (through rasterio) reads them a
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -65,7 +66,9 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
     archive), each real directory once, so a link loop ends. Hidden entries (name starting
     with ``.``) are left out: macOS ``._name.tif`` resource forks, ``.Trash``, ``.git``; and so
     are dwelltime's output folders below ``folder`` (holding :data:`PROVENANCE_NAME`: a
-    ``--out`` put inside the imagery), whose figures are no imagery, each in one log line."""
+    ``--out`` put inside the imagery), whose figures are no imagery, each in one log line.
+    Links to nothing (the target missing, or a loop of links) are left out, each named in
+    one warning."""
     visited: set[str] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
@@ -78,7 +81,26 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
             dirs.clear()
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        yield Path(root), sorted(f for f in files if not f.startswith("."))
+        visible = sorted(f for f in files if not f.startswith("."))
+        yield Path(root), [f for f in visible if not _dangling_link(Path(root) / f)]
+
+
+def _dangling_link(path: Path) -> bool:
+    """Whether ``path`` is a link to nothing (its target missing, or a loop of links),
+    which one warning names: no stage can read it, and resolving it fails."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if not os.path.islink(path):
+            return False
+        problem = (
+            "is a loop of links"
+            if e.errno == errno.ELOOP
+            else f"links to {os.readlink(path)}, which is missing"
+        )
+        log.warning("left out %s: it %s; fix or remove the link", path, problem)
+        return True
+    return False
 
 
 def is_cloud_vector(name: str | os.PathLike) -> bool:
