@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons
-from dwelltime.errors import SceneError, error_text
+from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record
 from dwelltime.linking import (
@@ -422,9 +422,14 @@ def process_scene(
 
 
 def as_scene_error(scene: Scene, exc: Exception) -> SceneError:
-    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it."""
+    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it:
+    pixels that cannot be read from a file still there are :data:`UNREADABLE_PIXELS`."""
+    from rasterio.errors import RasterioIOError
+
     if isinstance(exc, SceneError):
         return exc
+    if isinstance(exc, RasterioIOError) and Path(scene.path).is_file():
+        return SceneError(scene.path, UNREADABLE_PIXELS)
     return SceneError(scene.path, error_text(exc))
 
 

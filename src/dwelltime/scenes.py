@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dwelltime.errors import SceneError, error_text
+from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
 from dwelltime.formats import (
     ARCHIVE_SUFFIXES,
     CLOUD_SIDECAR_STEM,
@@ -467,7 +467,7 @@ def _footprint(ds: object) -> shapely.Geometry:
     try:
         band = ds.read(1, out_shape=out_shape)
     except RasterioIOError:
-        raise SceneError(ds.name, "pixel data cannot be read (truncated or corrupt file)") from None
+        raise SceneError(ds.name, UNREADABLE_PIXELS) from None
     finite = np.isfinite(band)  # NaN: no data, declared or not
     if finite.all() and all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
         corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))

@@ -148,6 +148,27 @@ def test_unreadable_file_is_skipped_with_its_name(tmp_path, tiny_weights):
     assert "broken.jpg" in result.output
 
 
+def test_a_file_cut_short_after_its_overviews_is_skipped_and_the_others_kept(
+    tmp_path, tiny_weights, write_raster, write_cut_cog
+):
+    """A truncated COG passes the scan (its overviews read) and fails when tiled: one line
+    names it, and the other image's detections are still written."""
+    from dwelltime.io import read_layer
+
+    write_raster(tmp_path / "in" / "good_20230731T023512.tif", shape=(96, 96))
+    write_cut_cog(tmp_path / "in" / "cut_20230801T023512.tif")
+    out = tmp_path / "out"
+    args = ["detect", str(tmp_path / "in"), "--weights", str(tiny_weights), "--tile-size", "64"]
+    result = CliRunner().invoke(main, ["-q", *args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    skipped = [line for line in result.output.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and "cut_20230801T023512.tif" in skipped[0]
+    assert "truncated or corrupt" in skipped[0]
+    assert "1 image(s), 1 skipped" in result.output
+    assert (read_layer(out / "dwelltime.gpkg", "detections")["image"].str.contains("good")).all()
+
+
 def test_a_device_or_precision_this_machine_cannot_honour_is_one_line(tmp_path, tiny_weights):
     png = tmp_path / "apron.png"
     Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(png)

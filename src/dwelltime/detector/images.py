@@ -147,8 +147,10 @@ def _detect_scene(
     batch_size: int,
     progress: Callable[[int], None] | None,
 ) -> gpd.GeoDataFrame:
+    from rasterio.errors import RasterioError
+
     from dwelltime.airports import Airport, load_aprons, lookup_airport, utm_crs
-    from dwelltime.pipeline import scenes_over_aprons
+    from dwelltime.pipeline import as_scene_error, scenes_over_aprons
     from dwelltime.scenes import read_scene
     from dwelltime.tiling import iter_tiles
 
@@ -173,9 +175,12 @@ def _detect_scene(
             {"apron_id": ["image"]}, geometry=[scene.footprint], crs="EPSG:4326"
         ).to_crs(site.crs)
     tiles = iter_tiles(scene, site, aprons, spec)
-    return detect_tiles(
-        tiles, detector, batch_size=batch_size, progress=progress, source_gsd_m=scene.gsd_m
-    )
+    try:
+        return detect_tiles(
+            tiles, detector, batch_size=batch_size, progress=progress, source_gsd_m=scene.gsd_m
+        )
+    except RasterioError as exc:  # pixels past the header unreadable: a file cut short
+        raise as_scene_error(scene, exc) from None
 
 
 def group_layers(frames: Sequence[gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
