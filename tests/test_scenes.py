@@ -806,6 +806,12 @@ def test_missing_folder_is_an_error(tmp_path):
         scan(tmp_path / "nope")
 
 
+def test_an_archive_given_as_the_folder_says_to_unpack_it(tmp_path):
+    (tmp_path / "order.zip").write_bytes(b"PK")
+    with pytest.raises(SceneError, match=r"order\.zip: is an archive, not opened; unpack it"):
+        scan(tmp_path / "order.zip")
+
+
 def test_scenes_frame_columns_and_types(tmp_path, write_raster):
     write_raster(tmp_path / "x_20230731T023512.tif")
     frame = scenes_frame(scan(tmp_path).scenes)

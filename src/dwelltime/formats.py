@@ -53,6 +53,13 @@ CLOUD_VECTOR_PREFIX, CLOUD_VECTOR_SUFFIX = "cld_", "_msk.gml"
 CLOUD_SIDECAR_STEM, CLOUD_SIDECAR_SUFFIXES = "_cloud", (".geojson", ".gpkg", ".shp", ".gml")
 #: Archives providers deliver orders in (compared in lower case): not opened, only named.
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
+#: Why an archive given or found where images are read is not used: what to do instead.
+UNPACK_ARCHIVE = "is an archive, not opened; unpack it (unzip, tar -xf, 7z x) and give the folder"
+
+
+def is_archive(name: str | os.PathLike) -> bool:
+    """Whether ``name`` is that of an archive (:data:`ARCHIVE_SUFFIXES`, any case)."""
+    return Path(name).name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
 #: The record every dwelltime output folder holds (``run``, ``detect``, ``link``, a batch

@@ -38,13 +38,14 @@ import shapely
 
 from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
 from dwelltime.formats import (
-    ARCHIVE_SUFFIXES,
     CLOUD_SIDECAR_STEM,
     GEOREFERENCE_SIDECARS,
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    UNPACK_ARCHIVE,
     is_airbus_cloud_mask,
+    is_archive,
     is_cloud_vector,
     is_dimap,
     mosaic_members,
@@ -152,6 +153,8 @@ def scan(
         base, (sources, stac_index, result) = folder.parent, _item_sources(folder)
     elif folder.is_dir():
         base, (sources, stac_index, result) = folder, _folder_sources(folder)
+    elif is_archive(folder):
+        raise SceneError(folder, f"{UNPACK_ARCHIVE} that holds its images")
     else:
         raise SceneError(
             folder, "is neither a folder nor a STAC ItemCollection JSON file; give the "
@@ -537,7 +540,7 @@ def _find_files(
                 (images if _georeferenced(name.lower(), lower) else pictures).append(p)
             elif suffix == ".json":
                 jsons.append(p)
-            elif name.lower().endswith(ARCHIVE_SUFFIXES):
+            elif is_archive(name):
                 archives.append(p)
     return images, masks, jsons, pictures, archives
 

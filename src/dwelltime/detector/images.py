@@ -13,7 +13,15 @@ import pandas as pd
 
 from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import SceneError
-from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, is_dimap, mosaic_members, walk_folders
+from dwelltime.formats import (
+    IMAGE_SUFFIXES,
+    MASK_SUFFIXES,
+    UNPACK_ARCHIVE,
+    is_archive,
+    is_dimap,
+    mosaic_members,
+    walk_folders,
+)
 from dwelltime.stac import is_item_file, item_scenes
 
 log = logging.getLogger(__name__)
@@ -27,18 +35,20 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
     recursively for images (sorted; suffixes of :data:`dwelltime.formats.IMAGE_SUFFIXES`,
     usable-data masks such as ``*_udm2.tif`` and the tiles of a ``.vrt``/``.til`` mosaic or a
     DIMAP ``DIM_*.XML`` product left out); a STAC ItemCollection JSON gives its items' local
-    images (:mod:`dwelltime.stac`; an item without one is an error)."""
+    images (:mod:`dwelltime.stac`; an item without one is an error). An archive, given or in
+    a folder, is an error of its own: it is not opened."""
     files: list[Path] = []
     errors: list[SceneError] = []
     for path in paths:
         if path.is_dir():
+            listed = [root / name for root, names in walk_folders(path) for name in names]
             found = sorted(
-                root / name
-                for root, names in walk_folders(path)
-                for name in names
-                if (name.lower().endswith(IMAGE_SUFFIXES) or is_dimap(name))
-                and not Path(name).stem.lower().endswith(MASK_SUFFIXES)
+                p
+                for p in listed
+                if (p.name.lower().endswith(IMAGE_SUFFIXES) or is_dimap(p.name))
+                and not p.stem.lower().endswith(MASK_SUFFIXES)
             )
+            errors += [SceneError(p, UNPACK_ARCHIVE) for p in sorted(listed) if is_archive(p)]
             if not found:
                 suffixes = ", ".join(IMAGE_SUFFIXES)
                 errors.append(SceneError(path, f"no image file ({suffixes}) under it"))
@@ -52,6 +62,8 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
                 continue
             files += [f.image for f in found]
             errors += unusable
+        elif is_archive(path):
+            errors.append(SceneError(path, UNPACK_ARCHIVE))
         else:
             files.append(path)
     return files, errors
