@@ -749,6 +749,16 @@ def test_links_to_nothing_are_named_and_the_scan_goes_on(tmp_path, write_raster,
     assert sum("loop of links" in line for line in lines) == 2
 
 
+def test_a_link_to_an_image_of_the_folder_is_read_once(tmp_path, write_raster, caplog):
+    image = write_raster(tmp_path / "b_20230731T023512.tif")
+    (tmp_path / "a_link.tif").symlink_to(image)  # sorted first: the file itself is kept
+    with caplog.at_level(logging.WARNING):
+        result = scan(tmp_path)
+    assert [s.scene_id for s in result.scenes] == ["b_20230731T023512"]
+    assert result.errors == []
+    assert f"left out {tmp_path / 'a_link.tif'}: the same file as {image}" in caplog.text
+
+
 def test_hidden_files_and_folders_are_not_scanned(tmp_path, write_raster):
     image = write_raster(tmp_path / "a_20230731T023512.tif")
     (tmp_path / "._a_20230731T023512.tif").write_bytes(b"\x00\x05\x16\x07" + bytes(80))  # macOS

@@ -110,6 +110,24 @@ def _dangling_link(path: Path) -> bool:
     return False
 
 
+def distinct_files(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` less those that reach a file already among them (a link to it, or the file
+    given twice), in order, each named in one warning: read twice, its aircraft would count
+    twice. The path reached through no link is the one kept."""
+    paths = list(paths)
+    real = [os.path.realpath(p) for p in paths]
+    through_link = [r != os.path.abspath(p) for p, r in zip(paths, real, strict=True)]
+    kept: dict[str, int] = {}
+    for i in sorted(range(len(paths)), key=lambda i: through_link[i]):  # stable
+        if real[i] in kept:
+            log.warning(
+                "left out %s: the same file as %s, read once", paths[i], paths[kept[real[i]]]
+            )
+        else:
+            kept[real[i]] = i
+    return [paths[i] for i in sorted(kept.values())]
+
+
 def is_cloud_vector(name: str | os.PathLike) -> bool:
     """Whether ``name`` is that of cloud polygons: an Airbus DIMAP cloud mask,
     ``CLD_*_MSK.GML``, or a user's :data:`CLOUD_SIDECAR_STEM` file (any case)."""

@@ -44,6 +44,7 @@ from dwelltime.formats import (
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
     UNPACK_ARCHIVE,
+    distinct_files,
     is_airbus_cloud_mask,
     is_archive,
     is_cloud_vector,
@@ -261,6 +262,7 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
     """The images of a folder, the STAC items among its JSON files (by the image they href)
     and a result holding its pictures without georeference."""
     images, masks, jsons, pictures, archives = _find_files(folder)
+    images = distinct_files(images)
     members = mosaic_members(images)
     images = [p for p in images if p.resolve() not in members]
     stac_index = stac_items(jsons)

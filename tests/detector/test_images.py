@@ -45,6 +45,14 @@ def test_archives_given_or_in_a_folder_are_named_each_not_read(tmp_path):
     assert all("is an archive, not opened; unpack it" in e.reason for e in errors)
 
 
+def test_a_file_reached_twice_is_read_once(tmp_path):
+    (tmp_path / "imagery").mkdir()
+    (tmp_path / "imagery" / "b.tif").write_bytes(b"")
+    (tmp_path / "imagery" / "a.tif").symlink_to(tmp_path / "imagery" / "b.tif")
+    found, errors = collect([tmp_path / "imagery", tmp_path / "imagery" / "b.tif"])
+    assert found == [tmp_path / "imagery" / "b.tif"] and errors == []
+
+
 def test_links_to_folders_are_followed(tmp_path):
     (tmp_path / "archive").mkdir()
     (tmp_path / "archive" / "a.tif").write_bytes(b"")

@@ -17,6 +17,7 @@ from dwelltime.formats import (
     IMAGE_SUFFIXES,
     MASK_SUFFIXES,
     UNPACK_ARCHIVE,
+    distinct_files,
     is_archive,
     is_dimap,
     mosaic_members,
@@ -36,7 +37,8 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
     usable-data masks such as ``*_udm2.tif`` and the tiles of a ``.vrt``/``.til`` mosaic or a
     DIMAP ``DIM_*.XML`` product left out); a STAC ItemCollection JSON gives its items' local
     images (:mod:`dwelltime.stac`; an item without one is an error). An archive, given or in
-    a folder, is an error of its own: it is not opened."""
+    a folder, is an error of its own: it is not opened. A file reached twice (a link to it, or
+    given twice) is read once (:func:`dwelltime.formats.distinct_files`)."""
     files: list[Path] = []
     errors: list[SceneError] = []
     for path in paths:
@@ -66,7 +68,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
             errors.append(SceneError(path, UNPACK_ARCHIVE))
         else:
             files.append(path)
-    return files, errors
+    return distinct_files(files), errors
 
 
 def detect_image(
