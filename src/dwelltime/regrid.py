@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 from affine import Affine
 
+from dwelltime.errors import SceneError
 from dwelltime.formats import UDM1_SUFFIXES, is_cloud_vector
 
 #: Largest side, in pixels, of the decimated read used for the per-scene stretch.
@@ -204,10 +205,13 @@ def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
 def open_picture(path: Path) -> Iterator[object]:
     """The image at ``path`` opened with rasterio for reading, without rasterio's warning that
     it has no georeference: plain JPEG/PNG pictures are read knowingly, and the scan reports
-    an image without one as a :class:`~dwelltime.errors.SceneError`."""
+    an image without one as a :class:`~dwelltime.errors.SceneError`. An empty file (0 bytes)
+    is a SceneError saying so, rather than GDAL's "not recognized as … a supported format"."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise SceneError(path, "is empty (0 bytes): a download or copy that did not finish")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(path) as ds:

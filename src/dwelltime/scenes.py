@@ -318,8 +318,6 @@ def read_scene(
 
     path = Path(path)
     times = read_if_path(times, read_times_csv)
-    if path.is_file() and path.stat().st_size == 0:
-        raise SceneError(path, "is empty (0 bytes): a download or copy that did not finish")
     try:
         with open_picture(path) as ds:  # no georeference is reported below, not warned
             if ds.crs is None and ds.gcps[0]:

@@ -169,6 +169,15 @@ def test_a_file_cut_short_after_its_overviews_is_skipped_and_the_others_kept(
     assert (read_layer(out / "dwelltime.gpkg", "detections")["image"].str.contains("good")).all()
 
 
+def test_an_empty_file_is_named_as_empty(tmp_path, tiny_weights):
+    (tmp_path / "cut_20230731T023512.tif").write_bytes(b"")
+    result = CliRunner().invoke(
+        main, ["-q", "detect", str(tmp_path), "--weights", str(tiny_weights)]
+    )
+    assert result.exit_code == 1
+    assert "cut_20230731T023512.tif: is empty (0 bytes)" in result.output
+
+
 def test_a_device_or_precision_this_machine_cannot_honour_is_one_line(tmp_path, tiny_weights):
     png = tmp_path / "apron.png"
     Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(png)
