@@ -335,7 +335,7 @@ def read_scene(
                     "`dwelltime detect --gsd METRES`"
                 )  # fmt: skip
             if ds.crs is None:
-                raise SceneError(path, f"has no CRS; {_crs_hint(path)}")
+                raise SceneError(path, f"has no CRS; {crs_hint(path)}")
             missing = [Path(f).name for f in ds.files if not Path(f).exists()]
             if missing:
                 raise SceneError(
@@ -395,7 +395,7 @@ def named_rgb_bands(
     return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
 
 
-def _crs_hint(path: Path) -> str:
+def crs_hint(path: Path) -> str:
     """How to give ``path`` a CRS: from the ``.prj`` beside it, which GDAL reads for no
     PNG/JPEG/TIFF, else by EPSG code."""
     prj = next((p for p in map(path.with_suffix, (".prj", ".PRJ")) if p.is_file()), None)

@@ -98,12 +98,19 @@ def detect_image(
     spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_size, overlap_px=tile_size // 4)
     try:
         with open_picture(path) as ds:  # a CRS without a geotransform places nothing
-            georeferenced = ds.crs is not None and not ds.transform.is_identity
+            placed, georeferenced = not ds.transform.is_identity, ds.crs is not None
     except RasterioError as exc:
         raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
-    if georeferenced:
+    if placed and georeferenced:
         frame = _detect_scene(path, detector, spec, airport, batch_size, progress)
     else:
+        if gsd_m is None and placed:  # a world file without a CRS
+            from dwelltime.scenes import crs_hint
+
+            raise SceneError(
+                path, f"has no CRS; {crs_hint(path)}; or give --gsd METRES to detect in "
+                "pixel coordinates"
+            )  # fmt: skip
         if gsd_m is None:
             raise SceneError(
                 path, "has no georeference; give --gsd METRES to detect in pixel coordinates"
