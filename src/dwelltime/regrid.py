@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -206,12 +207,21 @@ def open_picture(path: Path) -> Iterator[object]:
     """The image at ``path`` opened with rasterio for reading, without rasterio's warning that
     it has no georeference: plain JPEG/PNG pictures are read knowingly, and the scan reports
     an image without one as a :class:`~dwelltime.errors.SceneError`. An empty file (0 bytes)
-    is a SceneError saying so, rather than GDAL's "not recognized as … a supported format"."""
+    is a SceneError saying so, rather than GDAL's "not recognized as … a supported format", and
+    so is a name that is not UTF-8 (undecodable bytes, which Python keeps as surrogates)."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 
     if Path(path).is_file() and Path(path).stat().st_size == 0:
         raise SceneError(path, "is empty (0 bytes): a download or copy that did not finish")
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SceneError(
+            path, "its name is not UTF-8, which GDAL cannot open (a ZIP made on Windows, "
+            "unpacked here?): unpack it again naming its encoding (unzip -O CP866) or rename it "
+            "(convmv -f CP1251 -t UTF-8 --notest -r FOLDER)"
+        ) from None  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(path) as ds:
