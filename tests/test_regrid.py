@@ -109,3 +109,21 @@ def test_a_file_name_that_is_not_utf8_is_named_and_the_scan_goes_on(tmp_path, wr
     assert [s.scene_id for s in result.scenes] == ["ok_20230801T023512"]
     (error,) = result.errors
     assert error.reason.startswith("its name is not UTF-8") and "unzip -O" in error.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"<!DOCTYPE html><html><title>403 Forbidden</title></html>",
+        b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>',
+        b'{"message": "Unauthorized"}',
+    ],
+)
+def test_a_download_s_error_page_named_as_an_image_is_named_as_such(tmp_path, text):
+    from dwelltime.errors import SceneError
+
+    page = tmp_path / "scene_20230731T023512.tif"
+    page.write_bytes(text)
+    with pytest.raises(SceneError, match=r"scene_20230731T023512\.tif: is text .* download it"):
+        with open_picture(page):
+            pass
