@@ -198,8 +198,7 @@ def run(
         try:
             cov, det = process_scene(scene, site, apron_frame, model, spec, batch_size=batch_size)
         except Exception as exc:
-            errors.append(as_scene_error(scene, exc))
-            log.warning("%s", errors[-1])
+            errors.append(as_scene_error(scene, exc))  # named once, as scan's errors are
         else:
             coverage.append(cov)
             detections.append(det)

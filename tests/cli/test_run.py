@@ -137,3 +137,15 @@ def test_demo_into_a_folder_that_cannot_be_made_is_one_line_before_rendering(tmp
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     (line,) = result.stderr.splitlines()
     assert "blocker/demo/results: cannot write output there" in line
+
+
+def test_a_scene_that_fails_when_tiled_is_named_once(tmp_path, write_cut_cog, caplog):
+    """A file cut short passes the scan and fails when tiled: one line names it, not a
+    logged warning and then the same line again."""
+    write_cut_cog(tmp_path / "imagery" / "cut_20230801T023512.tif")
+    with caplog.at_level("WARNING", logger="dwelltime"):
+        result = invoke("run", tmp_path / "imagery", "--airport", "ZKPY")
+    assert result.exit_code == 1
+    named = [line for line in result.output.splitlines() if "cut_20230801T023512.tif" in line]
+    assert len(named) == 1 and named[0].startswith("skipped "), result.output
+    assert "cut_20230801T023512.tif" not in caplog.text
