@@ -278,6 +278,22 @@ def test_pictures_need_a_georeference_beside_them(tmp_path, write_raster, caplog
     assert result.scenes == []
 
 
+def test_a_quicklook_whose_aux_xml_holds_only_statistics_is_a_picture(tmp_path, write_raster):
+    """A GIS viewer saves statistics in ``<name>.aux.xml`` beside a quicklook it showed: no
+    georeference, so a picture as before, not a scene that fails."""
+    from PIL import Image
+
+    write_raster(tmp_path / "s_20230731T023512.tif")
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "s_20230731T023512.JPG")
+    (tmp_path / "s_20230731T023512.JPG.aux.xml").write_text(
+        '<PAMDataset><PAMRasterBand band="1"><Metadata>'
+        '<MDI key="STATISTICS_MEAN">12.5</MDI></Metadata></PAMRasterBand></PAMDataset>'
+    )
+    result = scan(tmp_path)
+    assert [p.name for p in result.pictures] == ["s_20230731T023512.JPG"]
+    assert result.errors == [] and len(result.scenes) == 1
+
+
 def test_a_prj_beside_a_picture_is_named_in_its_error(tmp_path):
     from PIL import Image
 

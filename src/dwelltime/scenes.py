@@ -527,7 +527,7 @@ def _find_files(
     ``folder`` (:func:`dwelltime.formats.walk_folders`: links to folders followed), sorted."""
     images, masks, jsons, pictures, archives = [], [], [], [], []
     for root, files in walk_folders(folder):
-        lower = {name.lower() for name in files}
+        lower = {name.lower(): name for name in files}
         for name in files:
             p = root / name
             suffix = p.suffix.lower()
@@ -537,7 +537,7 @@ def _find_files(
             elif is_cloud_vector(name):
                 masks.append(p)
             elif suffix in PICTURE_SUFFIXES:
-                (images if _georeferenced(name.lower(), lower) else pictures).append(p)
+                (images if _georeferenced(p, lower) else pictures).append(p)
             elif suffix == ".json":
                 jsons.append(p)
             elif is_archive(name):
@@ -545,12 +545,22 @@ def _find_files(
     return images, masks, jsons, pictures, archives
 
 
-def _georeferenced(name: str, siblings: set[str]) -> bool:
-    """Whether a picture ``name`` (lower case) has a world file or ``.aux.xml`` among
-    ``siblings`` (lower-case file names of its folder)."""
+def _georeferenced(picture: Path, siblings: Mapping[str, str]) -> bool:
+    """Whether ``picture`` has a world file beside it, or a ``.aux.xml`` that places it (a
+    geotransform or GCPs; not one holding only the statistics a GIS viewer saved there).
+    ``siblings``: the file names of its folder by their lower case."""
+    name = picture.name.lower()
     stem, suffix = os.path.splitext(name)
-    sidecars = [stem + s for s in GEOREFERENCE_SIDECARS[suffix]] + [name + ".aux.xml"]
-    return any(s in siblings for s in sidecars)
+    if any(stem + s in siblings for s in GEOREFERENCE_SIDECARS[suffix]):
+        return True
+    aux = siblings.get(name + ".aux.xml")
+    if aux is None:
+        return False
+    try:
+        text = (picture.parent / aux).read_text(errors="replace")
+    except OSError:
+        return False
+    return "<GeoTransform" in text or "<GCPList" in text
 
 
 def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:
