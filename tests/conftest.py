@@ -218,6 +218,27 @@ def write_cloud_gml() -> Callable[..., Path]:
     return _write_cloud_gml
 
 
+def _write_cut_cog(path: Path, **raster_kwargs: Any) -> Path:
+    """A 1024 × 1024 cloud-optimised GeoTIFF cut short, as an interrupted download leaves it:
+    its header and overviews (stored first) read, its full-resolution tiles do not, so it
+    passes a scan (a decimated read) and fails when tiled. ``raster_kwargs``: of write_raster."""
+    from rasterio.shutil import copy
+
+    path = Path(path)
+    whole = _write_raster(path.with_name("whole_" + path.name), shape=(1024, 1024), **raster_kwargs)
+    copy(whole, path, driver="COG", BLOCKSIZE="256", COMPRESS="DEFLATE")
+    whole.unlink()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 7 // 10])
+    return path
+
+
+@pytest.fixture
+def write_cut_cog() -> Callable[..., Path]:
+    """Factory writing a truncated COG whose overviews still read: ``write_cut_cog(path, ...)``."""
+    return _write_cut_cog
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
 

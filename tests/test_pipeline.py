@@ -91,6 +91,25 @@ def test_a_bad_file_is_reported_and_the_others_are_used(demo_subset, demo_dir):
     assert set(result.stays["type"]) <= {"IL62"}
 
 
+def test_a_file_cut_short_after_its_overviews_is_named_as_truncated(tmp_path, write_cut_cog):
+    """Scanned (its overviews read) but unreadable when tiled: the scene's error says the file
+    is truncated, not GDAL's "Read failed. See previous exception"."""
+    from rasterio.errors import RasterioIOError
+
+    from dwelltime.airports import airport_and_aprons
+    from dwelltime.errors import UNREADABLE_PIXELS
+    from dwelltime.scenes import scan
+    from dwelltime.tiling import TileSpec, iter_tiles
+
+    write_cut_cog(tmp_path / "cut_20230801T023512.tif")
+    [scene] = scan(tmp_path).scenes
+    site, aprons = airport_and_aprons("ZKPY")
+    with pytest.raises(RasterioIOError) as caught:
+        list(iter_tiles(scene, site, aprons, TileSpec()))
+    error = pipeline.as_scene_error(scene, caught.value)
+    assert error.path == str(scene.path) and error.reason == UNREADABLE_PIXELS
+
+
 def test_a_stac_item_collection_stands_in_for_the_folder(demo_subset, demo_dir, demo_result):
     from dwelltime.scenes import scan
 

@@ -88,3 +88,42 @@ def test_a_plain_picture_opens_without_rasterio_warning_of_its_missing_georefere
         with rasterio.open(tmp_path / "a.png"):  # rasterio itself warns
             pass
     assert [w.category.__name__ for w in caught] == ["NotGeoreferencedWarning"]
+
+
+def test_a_file_name_that_is_not_utf8_is_named_and_the_scan_goes_on(tmp_path, write_raster):
+    """Names unpacked from a ZIP made on Windows (Cyrillic in CP1251 bytes) reach Python as
+    surrogates, which rasterio cannot encode: one line says so, not a UnicodeEncodeError."""
+    import os
+    import shutil
+
+    from dwelltime.errors import SceneError
+    from dwelltime.scenes import scan
+
+    good = write_raster(tmp_path / "ok_20230801T023512.tif")
+    cyrillic = os.fsdecode(os.fsencode(tmp_path) + b"/\xd1\xed\xe8\xec\xee\xea_20230731T023512.tif")
+    shutil.copy(good, cyrillic)
+    with pytest.raises(SceneError, match="its name is not UTF-8"):
+        with open_picture(cyrillic):
+            pass
+    result = scan(tmp_path)
+    assert [s.scene_id for s in result.scenes] == ["ok_20230801T023512"]
+    (error,) = result.errors
+    assert error.reason.startswith("its name is not UTF-8") and "unzip -O" in error.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"<!DOCTYPE html><html><title>403 Forbidden</title></html>",
+        b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>',
+        b'{"message": "Unauthorized"}',
+    ],
+)
+def test_a_download_s_error_page_named_as_an_image_is_named_as_such(tmp_path, text):
+    from dwelltime.errors import SceneError
+
+    page = tmp_path / "scene_20230731T023512.tif"
+    page.write_bytes(text)
+    with pytest.raises(SceneError, match=r"scene_20230731T023512\.tif: is text .* download it"):
+        with open_picture(page):
+            pass

@@ -278,6 +278,22 @@ def test_pictures_need_a_georeference_beside_them(tmp_path, write_raster, caplog
     assert result.scenes == []
 
 
+def test_a_quicklook_whose_aux_xml_holds_only_statistics_is_a_picture(tmp_path, write_raster):
+    """A GIS viewer saves statistics in ``<name>.aux.xml`` beside a quicklook it showed: no
+    georeference, so a picture as before, not a scene that fails."""
+    from PIL import Image
+
+    write_raster(tmp_path / "s_20230731T023512.tif")
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "s_20230731T023512.JPG")
+    (tmp_path / "s_20230731T023512.JPG.aux.xml").write_text(
+        '<PAMDataset><PAMRasterBand band="1"><Metadata>'
+        '<MDI key="STATISTICS_MEAN">12.5</MDI></Metadata></PAMRasterBand></PAMDataset>'
+    )
+    result = scan(tmp_path)
+    assert [p.name for p in result.pictures] == ["s_20230731T023512.JPG"]
+    assert result.errors == [] and len(result.scenes) == 1
+
+
 def test_a_prj_beside_a_picture_is_named_in_its_error(tmp_path):
     from PIL import Image
 
@@ -733,6 +749,32 @@ def test_scan_follows_links_to_folders_once(tmp_path, write_raster):
     assert result.errors == []
 
 
+def test_links_to_nothing_are_named_and_the_scan_goes_on(tmp_path, write_raster, caplog):
+    image = write_raster(tmp_path / "a_20230731T023512.tif")
+    (tmp_path / "gone_20230801T000000.tif").symlink_to(tmp_path / "deleted.tif")
+    (tmp_path / "x.tif").symlink_to(tmp_path / "y.tif")
+    (tmp_path / "y.tif").symlink_to(tmp_path / "x.tif")  # a loop of links
+    with caplog.at_level(logging.WARNING):
+        result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [image.resolve()]
+    lines = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert len(lines) == 3
+    assert any(
+        "gone_20230801T000000.tif: it links to" in line and "missing" in line for line in lines
+    )
+    assert sum("loop of links" in line for line in lines) == 2
+
+
+def test_a_link_to_an_image_of_the_folder_is_read_once(tmp_path, write_raster, caplog):
+    image = write_raster(tmp_path / "b_20230731T023512.tif")
+    (tmp_path / "a_link.tif").symlink_to(image)  # sorted first: the file itself is kept
+    with caplog.at_level(logging.WARNING):
+        result = scan(tmp_path)
+    assert [s.scene_id for s in result.scenes] == ["b_20230731T023512"]
+    assert result.errors == []
+    assert f"left out {tmp_path / 'a_link.tif'}: the same file as {image}" in caplog.text
+
+
 def test_hidden_files_and_folders_are_not_scanned(tmp_path, write_raster):
     image = write_raster(tmp_path / "a_20230731T023512.tif")
     (tmp_path / "._a_20230731T023512.tif").write_bytes(b"\x00\x05\x16\x07" + bytes(80))  # macOS
@@ -788,6 +830,12 @@ def test_empty_folder(tmp_path):
 def test_missing_folder_is_an_error(tmp_path):
     with pytest.raises(SceneError, match="neither a folder nor a STAC ItemCollection"):
         scan(tmp_path / "nope")
+
+
+def test_an_archive_given_as_the_folder_says_to_unpack_it(tmp_path):
+    (tmp_path / "order.zip").write_bytes(b"PK")
+    with pytest.raises(SceneError, match=r"order\.zip: is an archive, not opened; unpack it"):
+        scan(tmp_path / "order.zip")
 
 
 def test_scenes_frame_columns_and_types(tmp_path, write_raster):

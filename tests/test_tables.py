@@ -30,3 +30,12 @@ def test_format_table_custom_formatter_and_empty_frame():
     frame = pd.DataFrame({"n": [5]})
     assert format_table(frame, ["n"], formatters={"n": lambda v: f"#{v}"}).splitlines()[2] == "#5"
     assert format_table(frame.iloc[:0], ["n"]).splitlines() == ["n", "-"]
+
+
+def test_format_table_aligns_wide_characters_of_korean_file_names():
+    """A Hangul syllable takes two terminal columns: the next column starts under its header."""
+    frame = pd.DataFrame({"scene_id": ["순안_0731", "sunan_0801"], "bands": [3, 4]})
+    lines = format_table(frame, ["scene_id", "bands"]).splitlines()
+    assert lines[0] == "scene_id    bands"
+    assert lines[2] == "순안_0731       3"
+    assert lines[3] == "sunan_0801      4"

@@ -19,6 +19,13 @@ class SceneError(DwelltimeError):
         super().__init__(f"{self.path}: {reason}")
 
 
+#: Why a file whose header opens cannot be used when reading its pixels fails: a download or
+#: copy cut short (a COG's overviews may still read, its full resolution not).
+UNREADABLE_PIXELS = (
+    "pixel data cannot be read (truncated or corrupt file): download or copy it again"
+)
+
+
 class UnknownAirportError(DwelltimeError):
     """An ICAO/IATA code that the airport registry does not know."""
 

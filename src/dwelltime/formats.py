@@ -8,6 +8,7 @@ Raster suffixes are compared in lower case. GDAL (through rasterio) reads them a
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -52,6 +53,13 @@ CLOUD_VECTOR_PREFIX, CLOUD_VECTOR_SUFFIX = "cld_", "_msk.gml"
 CLOUD_SIDECAR_STEM, CLOUD_SIDECAR_SUFFIXES = "_cloud", (".geojson", ".gpkg", ".shp", ".gml")
 #: Archives providers deliver orders in (compared in lower case): not opened, only named.
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
+#: Why an archive given or found where images are read is not used: what to do instead.
+UNPACK_ARCHIVE = "is an archive, not opened; unpack it (unzip, tar -xf, 7z x) and give the folder"
+
+
+def is_archive(name: str | os.PathLike) -> bool:
+    """Whether ``name`` is that of an archive (:data:`ARCHIVE_SUFFIXES`, any case)."""
+    return Path(name).name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
 #: The record every dwelltime output folder holds (``run``, ``detect``, ``link``, a batch
@@ -65,7 +73,9 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
     archive), each real directory once, so a link loop ends. Hidden entries (name starting
     with ``.``) are left out: macOS ``._name.tif`` resource forks, ``.Trash``, ``.git``; and so
     are dwelltime's output folders below ``folder`` (holding :data:`PROVENANCE_NAME`: a
-    ``--out`` put inside the imagery), whose figures are no imagery, each in one log line."""
+    ``--out`` put inside the imagery), whose figures are no imagery, each in one log line.
+    Links to nothing (the target missing, or a loop of links) are left out, each named in
+    one warning."""
     visited: set[str] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
@@ -78,7 +88,44 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
             dirs.clear()
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        yield Path(root), sorted(f for f in files if not f.startswith("."))
+        visible = sorted(f for f in files if not f.startswith("."))
+        yield Path(root), [f for f in visible if not _dangling_link(Path(root) / f)]
+
+
+def _dangling_link(path: Path) -> bool:
+    """Whether ``path`` is a link to nothing (its target missing, or a loop of links),
+    which one warning names: no stage can read it, and resolving it fails."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if not os.path.islink(path):
+            return False
+        problem = (
+            "is a loop of links"
+            if e.errno == errno.ELOOP
+            else f"links to {os.readlink(path)}, which is missing"
+        )
+        log.warning("left out %s: it %s; fix or remove the link", path, problem)
+        return True
+    return False
+
+
+def distinct_files(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` less those that reach a file already among them (a link to it, or the file
+    given twice), in order, each named in one warning: read twice, its aircraft would count
+    twice. The path reached through no link is the one kept."""
+    paths = list(paths)
+    real = [os.path.realpath(p) for p in paths]
+    through_link = [r != os.path.abspath(p) for p, r in zip(paths, real, strict=True)]
+    kept: dict[str, int] = {}
+    for i in sorted(range(len(paths)), key=lambda i: through_link[i]):  # stable
+        if real[i] in kept:
+            log.warning(
+                "left out %s: the same file as %s, read once", paths[i], paths[kept[real[i]]]
+            )
+        else:
+            kept[real[i]] = i
+    return [paths[i] for i in sorted(kept.values())]
 
 
 def is_cloud_vector(name: str | os.PathLike) -> bool:

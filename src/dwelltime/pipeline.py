@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons
-from dwelltime.errors import SceneError, error_text
+from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record
 from dwelltime.linking import (
@@ -218,8 +218,7 @@ def run(
         try:
             cov, det = process_scene(scene, site, apron_frame, model, spec, batch_size=batch_size)
         except Exception as exc:
-            errors.append(as_scene_error(scene, exc))
-            log.warning("%s", errors[-1])
+            errors.append(as_scene_error(scene, exc))  # named once, as scan's errors are
         else:
             coverage.append(cov)
             detections.append(det)
@@ -441,10 +440,19 @@ def process_scene(
     return coverage, detections
 
 
+#: How rasterio's error begins when a file opens but reading its pixels fails.
+READ_FAILED = "Read failed"
+
+
 def as_scene_error(scene: Scene, exc: Exception) -> SceneError:
-    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it."""
+    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it:
+    pixels that cannot be read from a file that opens are :data:`UNREADABLE_PIXELS`."""
+    from rasterio.errors import RasterioIOError
+
     if isinstance(exc, SceneError):
         return exc
+    if isinstance(exc, RasterioIOError) and str(exc).startswith(READ_FAILED):
+        return SceneError(scene.path, UNREADABLE_PIXELS)
     return SceneError(scene.path, error_text(exc))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ import numpy as np
 import shapely
 from affine import Affine
 
-from dwelltime.formats import UDM1_SUFFIXES, is_cloud_vector
+from dwelltime.errors import SceneError
+from dwelltime.formats import MOSAIC_SUFFIXES, UDM1_SUFFIXES, is_cloud_vector, is_dimap_name
 
 #: Largest side, in pixels, of the decimated read used for the per-scene stretch.
 STRETCH_MAX_PX = 512
@@ -204,14 +206,49 @@ def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
 def open_picture(path: Path) -> Iterator[object]:
     """The image at ``path`` opened with rasterio for reading, without rasterio's warning that
     it has no georeference: plain JPEG/PNG pictures are read knowingly, and the scan reports
-    an image without one as a :class:`~dwelltime.errors.SceneError`."""
+    an image without one as a :class:`~dwelltime.errors.SceneError`. An empty file (0 bytes)
+    is a SceneError saying so, rather than GDAL's "not recognized as … a supported format", and
+    so is a name that is not UTF-8 (undecodable bytes, which Python keeps as surrogates), and
+    a file of text (a download's error page) named as an image."""
     import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise SceneError(path, "is empty (0 bytes): a download or copy that did not finish")
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SceneError(
+            path, "its name is not UTF-8, which GDAL cannot open (a ZIP made on Windows, "
+            "unpacked here?): unpack it again naming its encoding (unzip -O CP866) or rename it "
+            "(convmv -f CP1251 -t UTF-8 --notest -r FOLDER)"
+        ) from None  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(path) as ds:
+        try:
+            ds = rasterio.open(path)
+        except RasterioIOError:
+            if _is_text(path):
+                raise SceneError(
+                    path, "is text (a web page, XML or JSON: a download's error response, such "
+                    "as an expired link's), not an image; download it again"
+                ) from None  # fmt: skip
+            raise
+        with ds:
             yield ds
+
+
+def _is_text(path: Path) -> bool:
+    """Whether ``path``, named as a binary image (not a ``.vrt``/``.til`` mosaic nor a DIMAP
+    XML, which are text), begins as markup or JSON does."""
+    if Path(path).suffix.lower() in MOSAIC_SUFFIXES or is_dimap_name(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return False
+    return head.startswith((b"<", b"{", b"["))
 
 
 def read_rgb(path: Path) -> np.ndarray:

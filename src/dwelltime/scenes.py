@@ -36,15 +36,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dwelltime.errors import SceneError, error_text
+from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
 from dwelltime.formats import (
-    ARCHIVE_SUFFIXES,
     CLOUD_SIDECAR_STEM,
     GEOREFERENCE_SIDECARS,
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    UNPACK_ARCHIVE,
+    distinct_files,
     is_airbus_cloud_mask,
+    is_archive,
     is_cloud_vector,
     is_dimap,
     mosaic_members,
@@ -152,6 +154,8 @@ def scan(
         base, (sources, stac_index, result) = folder.parent, _item_sources(folder)
     elif folder.is_dir():
         base, (sources, stac_index, result) = folder, _folder_sources(folder)
+    elif is_archive(folder):
+        raise SceneError(folder, f"{UNPACK_ARCHIVE} that holds its images")
     else:
         raise SceneError(
             folder, "is neither a folder nor a STAC ItemCollection JSON file; give the "
@@ -258,6 +262,7 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
     """The images of a folder, the STAC items among its JSON files (by the image they href)
     and a result holding its pictures without georeference."""
     images, masks, jsons, pictures, archives = _find_files(folder)
+    images = distinct_files(images)
     members = mosaic_members(images)
     images = [p for p in images if p.resolve() not in members]
     stac_index = stac_items(jsons)
@@ -313,8 +318,6 @@ def read_scene(
 
     path = Path(path)
     times = read_if_path(times, read_times_csv)
-    if path.is_file() and path.stat().st_size == 0:
-        raise SceneError(path, "is empty (0 bytes): a download or copy that did not finish")
     try:
         with open_picture(path) as ds:  # no georeference is reported below, not warned
             if ds.crs is None and ds.gcps[0]:
@@ -332,7 +335,7 @@ def read_scene(
                     "`dwelltime detect --gsd METRES`"
                 )  # fmt: skip
             if ds.crs is None:
-                raise SceneError(path, f"has no CRS; {_crs_hint(path)}")
+                raise SceneError(path, f"has no CRS; {crs_hint(path)}")
             missing = [Path(f).name for f in ds.files if not Path(f).exists()]
             if missing:
                 raise SceneError(
@@ -392,7 +395,7 @@ def named_rgb_bands(
     return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
 
 
-def _crs_hint(path: Path) -> str:
+def crs_hint(path: Path) -> str:
     """How to give ``path`` a CRS: from the ``.prj`` beside it, which GDAL reads for no
     PNG/JPEG/TIFF, else by EPSG code."""
     prj = next((p for p in map(path.with_suffix, (".prj", ".PRJ")) if p.is_file()), None)
@@ -467,7 +470,7 @@ def _footprint(ds: object) -> shapely.Geometry:
     try:
         band = ds.read(1, out_shape=out_shape)
     except RasterioIOError:
-        raise SceneError(ds.name, "pixel data cannot be read (truncated or corrupt file)") from None
+        raise SceneError(ds.name, UNREADABLE_PIXELS) from None
     finite = np.isfinite(band)  # NaN: no data, declared or not
     if finite.all() and all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
         corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
@@ -524,7 +527,7 @@ def _find_files(
     ``folder`` (:func:`dwelltime.formats.walk_folders`: links to folders followed), sorted."""
     images, masks, jsons, pictures, archives = [], [], [], [], []
     for root, files in walk_folders(folder):
-        lower = {name.lower() for name in files}
+        lower = {name.lower(): name for name in files}
         for name in files:
             p = root / name
             suffix = p.suffix.lower()
@@ -534,20 +537,30 @@ def _find_files(
             elif is_cloud_vector(name):
                 masks.append(p)
             elif suffix in PICTURE_SUFFIXES:
-                (images if _georeferenced(name.lower(), lower) else pictures).append(p)
+                (images if _georeferenced(p, lower) else pictures).append(p)
             elif suffix == ".json":
                 jsons.append(p)
-            elif name.lower().endswith(ARCHIVE_SUFFIXES):
+            elif is_archive(name):
                 archives.append(p)
     return images, masks, jsons, pictures, archives
 
 
-def _georeferenced(name: str, siblings: set[str]) -> bool:
-    """Whether a picture ``name`` (lower case) has a world file or ``.aux.xml`` among
-    ``siblings`` (lower-case file names of its folder)."""
+def _georeferenced(picture: Path, siblings: Mapping[str, str]) -> bool:
+    """Whether ``picture`` has a world file beside it, or a ``.aux.xml`` that places it (a
+    geotransform or GCPs; not one holding only the statistics a GIS viewer saved there).
+    ``siblings``: the file names of its folder by their lower case."""
+    name = picture.name.lower()
     stem, suffix = os.path.splitext(name)
-    sidecars = [stem + s for s in GEOREFERENCE_SIDECARS[suffix]] + [name + ".aux.xml"]
-    return any(s in siblings for s in sidecars)
+    if any(stem + s in siblings for s in GEOREFERENCE_SIDECARS[suffix]):
+        return True
+    aux = siblings.get(name + ".aux.xml")
+    if aux is None:
+        return False
+    try:
+        text = (picture.parent / aux).read_text(errors="replace")
+    except OSError:
+        return False
+    return "<GeoTransform" in text or "<GCPList" in text
 
 
 def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
@@ -30,6 +31,15 @@ def format_value(value: object) -> str:
     return str(value)
 
 
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: 2 per wide character (Korean, Chinese, Japanese, as in
+    a file name), 0 per combining mark, else 1."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
 def format_table(
     frame: pd.DataFrame,
     columns: Sequence[str],
@@ -51,11 +61,14 @@ def format_table(
     titles = [headers.get(c, c) for c in columns]
     cells = [[formatters.get(c, format_value)(v) for v in frame[c].tolist()] for c in columns]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in columns]
-    widths = [max([len(t), *map(len, col)]) for t, col in zip(titles, cells, strict=True)]
+    widths = [
+        max([display_width(t), *map(display_width, col)])
+        for t, col in zip(titles, cells, strict=True)
+    ]
 
     def line(values: Sequence[str]) -> str:
         parts = [
-            v.rjust(w) if right else v.ljust(w)
+            " " * (w - display_width(v)) + v if right else v + " " * (w - display_width(v))
             for v, w, right in zip(values, widths, numeric, strict=True)
         ]
         return "  ".join(parts).rstrip()

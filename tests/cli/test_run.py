@@ -154,3 +154,15 @@ def test_tile_and_batch_size_are_options_of_run_as_of_detect(tmp_path, monkeypat
     monkeypatch.setattr(dwelltime.pipeline, "run", capture)
     invoke("run", tmp_path, "--airport", "ZKPY", "--tile-size", 1024, "--batch-size", 49)
     assert given["tile_size_px"] == 1024 and given["batch_size"] == 49
+
+
+def test_a_scene_that_fails_when_tiled_is_named_once(tmp_path, write_cut_cog, caplog):
+    """A file cut short passes the scan and fails when tiled: one line names it, not a
+    logged warning and then the same line again."""
+    write_cut_cog(tmp_path / "imagery" / "cut_20230801T023512.tif")
+    with caplog.at_level("WARNING", logger="dwelltime"):
+        result = invoke("run", tmp_path / "imagery", "--airport", "ZKPY")
+    assert result.exit_code == 1
+    named = [line for line in result.output.splitlines() if "cut_20230801T023512.tif" in line]
+    assert len(named) == 1 and named[0].startswith("skipped "), result.output
+    assert "cut_20230801T023512.tif" not in caplog.text

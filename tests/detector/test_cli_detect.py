@@ -49,6 +49,20 @@ def test_a_tiff_with_a_crs_but_no_geotransform_is_a_plain_image(tmp_path, tiny_w
     assert (tmp_path / "out" / "detections_pixels.csv").is_file()
 
 
+def test_a_picture_with_a_world_file_and_a_prj_says_how_to_give_it_its_crs(tmp_path, tiny_weights):
+    """GDAL reads the world file, not the .prj: the line says how to use the .prj, not that
+    the image has no georeference at all."""
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "s.JPG")
+    (tmp_path / "s.JGW").write_text("0.5\n0\n0\n-0.5\n330000\n4340000\n")
+    (tmp_path / "s.PRJ").write_text('PROJCS["WGS_1984_UTM_Zone_51N"]')
+    result = CliRunner().invoke(
+        main, ["-q", "detect", str(tmp_path / "s.JPG"), "--weights", str(tiny_weights)]
+    )
+    assert result.exit_code == 1
+    assert "s.JPG: has no CRS; GDAL does not read the s.PRJ beside it" in result.output
+    assert "gdal_translate -a_srs s.PRJ s.JPG" in result.output
+
+
 def test_plain_images_with_and_without_aircraft_make_one_layer(tmp_path, tiny_weights, monkeypatch):
     """A folder where one image has no aircraft: the empty frame must not turn the
     ``acquired`` column (NaT for plain images) into objects, which GeoPackage cannot write."""
@@ -146,6 +160,36 @@ def test_unreadable_file_is_skipped_with_its_name(tmp_path, tiny_weights):
     )
     assert result.exit_code == 1
     assert "broken.jpg" in result.output
+
+
+def test_a_file_cut_short_after_its_overviews_is_skipped_and_the_others_kept(
+    tmp_path, tiny_weights, write_raster, write_cut_cog
+):
+    """A truncated COG passes the scan (its overviews read) and fails when tiled: one line
+    names it, and the other image's detections are still written."""
+    from dwelltime.io import read_layer
+
+    write_raster(tmp_path / "in" / "good_20230731T023512.tif", shape=(96, 96))
+    write_cut_cog(tmp_path / "in" / "cut_20230801T023512.tif")
+    out = tmp_path / "out"
+    args = ["detect", str(tmp_path / "in"), "--weights", str(tiny_weights), "--tile-size", "64"]
+    result = CliRunner().invoke(main, ["-q", *args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    skipped = [line for line in result.output.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and "cut_20230801T023512.tif" in skipped[0]
+    assert "truncated or corrupt" in skipped[0]
+    assert "1 image(s), 1 skipped" in result.output
+    assert (read_layer(out / "dwelltime.gpkg", "detections")["image"].str.contains("good")).all()
+
+
+def test_an_empty_file_is_named_as_empty(tmp_path, tiny_weights):
+    (tmp_path / "cut_20230731T023512.tif").write_bytes(b"")
+    result = CliRunner().invoke(
+        main, ["-q", "detect", str(tmp_path), "--weights", str(tiny_weights)]
+    )
+    assert result.exit_code == 1
+    assert "cut_20230731T023512.tif: is empty (0 bytes)" in result.output
 
 
 def test_a_device_or_precision_this_machine_cannot_honour_is_one_line(tmp_path, tiny_weights):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,6 +32,25 @@ def test_a_folder_without_images_is_an_unusable_input_naming_it(tmp_path):
         f"{tmp_path / 'empty'}: no image file (.tif, .tiff, .jp2, .ntf, .nitf, .vrt, .til, "
         ".png, .jpg, .jpeg) under it"
     ]
+
+
+def test_archives_given_or_in_a_folder_are_named_each_not_read(tmp_path):
+    for name in ("imagery/a.tif", "imagery/order 1.ZIP", "imagery/sub/maxar.tar.gz", "b.zip"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    found, errors = collect([tmp_path / "imagery", tmp_path / "b.zip"])
+    assert found == [tmp_path / "imagery" / "a.tif"]
+    named = [Path(e.path).relative_to(tmp_path).as_posix() for e in errors]
+    assert named == ["imagery/order 1.ZIP", "imagery/sub/maxar.tar.gz", "b.zip"]
+    assert all("is an archive, not opened; unpack it" in e.reason for e in errors)
+
+
+def test_a_file_reached_twice_is_read_once(tmp_path):
+    (tmp_path / "imagery").mkdir()
+    (tmp_path / "imagery" / "b.tif").write_bytes(b"")
+    (tmp_path / "imagery" / "a.tif").symlink_to(tmp_path / "imagery" / "b.tif")
+    found, errors = collect([tmp_path / "imagery", tmp_path / "imagery" / "b.tif"])
+    assert found == [tmp_path / "imagery" / "b.tif"] and errors == []
 
 
 def test_links_to_folders_are_followed(tmp_path):

@@ -13,7 +13,16 @@ import pandas as pd
 
 from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import SceneError
-from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, is_dimap, mosaic_members, walk_folders
+from dwelltime.formats import (
+    IMAGE_SUFFIXES,
+    MASK_SUFFIXES,
+    UNPACK_ARCHIVE,
+    distinct_files,
+    is_archive,
+    is_dimap,
+    mosaic_members,
+    walk_folders,
+)
 from dwelltime.stac import is_item_file, item_scenes
 
 log = logging.getLogger(__name__)
@@ -27,18 +36,21 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
     recursively for images (sorted; suffixes of :data:`dwelltime.formats.IMAGE_SUFFIXES`,
     usable-data masks such as ``*_udm2.tif`` and the tiles of a ``.vrt``/``.til`` mosaic or a
     DIMAP ``DIM_*.XML`` product left out); a STAC ItemCollection JSON gives its items' local
-    images (:mod:`dwelltime.stac`; an item without one is an error)."""
+    images (:mod:`dwelltime.stac`; an item without one is an error). An archive, given or in
+    a folder, is an error of its own: it is not opened. A file reached twice (a link to it, or
+    given twice) is read once (:func:`dwelltime.formats.distinct_files`)."""
     files: list[Path] = []
     errors: list[SceneError] = []
     for path in paths:
         if path.is_dir():
+            listed = [root / name for root, names in walk_folders(path) for name in names]
             found = sorted(
-                root / name
-                for root, names in walk_folders(path)
-                for name in names
-                if (name.lower().endswith(IMAGE_SUFFIXES) or is_dimap(name))
-                and not Path(name).stem.lower().endswith(MASK_SUFFIXES)
+                p
+                for p in listed
+                if (p.name.lower().endswith(IMAGE_SUFFIXES) or is_dimap(p.name))
+                and not p.stem.lower().endswith(MASK_SUFFIXES)
             )
+            errors += [SceneError(p, UNPACK_ARCHIVE) for p in sorted(listed) if is_archive(p)]
             if not found:
                 suffixes = ", ".join(IMAGE_SUFFIXES)
                 errors.append(SceneError(path, f"no image file ({suffixes}) under it"))
@@ -52,9 +64,11 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
                 continue
             files += [f.image for f in found]
             errors += unusable
+        elif is_archive(path):
+            errors.append(SceneError(path, UNPACK_ARCHIVE))
         else:
             files.append(path)
-    return files, errors
+    return distinct_files(files), errors
 
 
 def detect_image(
@@ -84,12 +98,19 @@ def detect_image(
     spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_size, overlap_px=tile_size // 4)
     try:
         with open_picture(path) as ds:  # a CRS without a geotransform places nothing
-            georeferenced = ds.crs is not None and not ds.transform.is_identity
+            placed, georeferenced = not ds.transform.is_identity, ds.crs is not None
     except RasterioError as exc:
         raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
-    if georeferenced:
+    if placed and georeferenced:
         frame = _detect_scene(path, detector, spec, airport, batch_size, progress)
     else:
+        if gsd_m is None and placed:  # a world file without a CRS
+            from dwelltime.scenes import crs_hint
+
+            raise SceneError(
+                path, f"has no CRS; {crs_hint(path)}; or give --gsd METRES to detect in "
+                "pixel coordinates"
+            )  # fmt: skip
         if gsd_m is None:
             raise SceneError(
                 path, "has no georeference; give --gsd METRES to detect in pixel coordinates"
@@ -147,8 +168,10 @@ def _detect_scene(
     batch_size: int,
     progress: Callable[[int], None] | None,
 ) -> gpd.GeoDataFrame:
+    from rasterio.errors import RasterioError
+
     from dwelltime.airports import Airport, load_aprons, lookup_airport, utm_crs
-    from dwelltime.pipeline import scenes_over_aprons
+    from dwelltime.pipeline import as_scene_error, scenes_over_aprons
     from dwelltime.scenes import read_scene
     from dwelltime.tiling import iter_tiles
 
@@ -173,9 +196,12 @@ def _detect_scene(
             {"apron_id": ["image"]}, geometry=[scene.footprint], crs="EPSG:4326"
         ).to_crs(site.crs)
     tiles = iter_tiles(scene, site, aprons, spec)
-    return detect_tiles(
-        tiles, detector, batch_size=batch_size, progress=progress, source_gsd_m=scene.gsd_m
-    )
+    try:
+        return detect_tiles(
+            tiles, detector, batch_size=batch_size, progress=progress, source_gsd_m=scene.gsd_m
+        )
+    except RasterioError as exc:  # pixels past the header unreadable: a file cut short
+        raise as_scene_error(scene, exc) from None
 
 
 def group_layers(frames: Sequence[gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
