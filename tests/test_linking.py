@@ -12,6 +12,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dwelltime import linking
 from dwelltime.detector.types import size_sigma_m
 from dwelltime.dwell import dwell_estimate, log_uniform_prior
 from dwelltime.linking import (
@@ -198,6 +199,22 @@ def test_scene_where_stand_was_not_visible_is_neither_presence_nor_absence():
     assert len(stays) == 1
     stay = stays.iloc[0]
     assert stay["n_missed"] == 0 and stay["end_bounded_by"] == "s6"
+
+
+def test_a_track_without_new_sightings_is_not_measured_again_at_every_scene(monkeypatch):
+    # Seen at s1 and s2, then clouded in s3..s7: the track stays open through six scenes
+    # that add nothing to it. Its state (centre, size, type mix) is computed again only when
+    # a sighting joins it, not at each scene: a year of scenes over a busy airport would
+    # otherwise recompute every open track's state at every scene.
+    calls = []
+    state = linking._Detections.state
+    monkeypatch.setattr(
+        linking._Detections, "state", lambda self, rows: calls.append(rows) or state(self, rows)
+    )
+    cover = coverage(SCENES, hidden={s: CLOUD for s in ("s3", "s4", "s5", "s6", "s7")})
+    stays = link_stays(detections([sighting("s1"), sighting("s2")]), cover)
+    assert len(stays) == 1 and stays.iloc[0]["censored_end"]
+    assert len(calls) < len(SCENES)
 
 
 def test_a_scene_taken_at_the_time_of_a_sighting_bounds_no_end():

@@ -335,6 +335,8 @@ class _Detections:
         self.length = f["length_m"].to_numpy(float)
         self.span = f["wingspan_m"].to_numpy(float)
         self.type = f["type"].astype(str).to_numpy()
+        #: the distinct types, and each row's position among them
+        self.type_names, self.type_code = np.unique(self.type, return_inverse=True)
         self.type_prob = f["type_prob"].to_numpy(float)
         self.score = f["score"].to_numpy(float)
         self.by_scene: dict[str, np.ndarray] = {
@@ -382,12 +384,9 @@ class _Detections:
         rel_length, rel_span = self.size_diffs(
             self.length[rows], self.span[rows], self.sigma[rows], state
         )
-        agreement = np.array(
-            [
-                0.0 if t == _UNKNOWN else state.types.get(t, 0.0) * p
-                for t, p in zip(self.type[rows], self.type_prob[rows], strict=True)
-            ]
-        )
+        track_probs = np.array([state.types.get(t, 0.0) for t in self.type_names])
+        agreement = track_probs[self.type_code[rows]] * self.type_prob[rows]
+        agreement = np.where(self.type[rows] == _UNKNOWN, 0.0, agreement)
         axial = np.nan_to_num(axial, nan=0.0)
         cost = (
             dist / config.distance_scale_m
@@ -535,6 +534,7 @@ class _AirportLinker:
         closed: list[_Track] = []
         n = len(self.scene_ids)
         seen_empty: dict[int, int] = {}  # id(track) → first scene of this time showing it empty
+        cache: dict[int, tuple[int, _State]] = {}  # id(track) → (sightings, state of them)
         for k, (scene_id, time) in enumerate(zip(self.scene_ids, self.times, strict=True)):
             if config.max_gap_h is not None:
                 limit = pd.Timedelta(hours=config.max_gap_h)
@@ -542,9 +542,9 @@ class _AirportLinker:
                 for track in stale:
                     track.closed_by_gap = True
                 closed += stale
-                open_tracks = [t for t in open_tracks if t not in stale]
+                open_tracks = [t for t in open_tracks if not t.closed_by_gap]
             rows = det.by_scene.get(scene_id, np.empty(0, int))
-            states = [det.state(t.rows) for t in open_tracks]
+            states = [self._state(t, cache) for t in open_tracks]
             gates = [self._gates(t, time) for t in open_tracks]
             cost = np.array(
                 [det.costs(s, rows, g) for s, g in zip(states, gates, strict=True)]
@@ -575,6 +575,15 @@ class _AirportLinker:
             if progress is not None:
                 progress(k + 1, n)
         return closed + open_tracks
+
+    def _state(self, track: _Track, cache: dict[int, tuple[int, _State]]) -> _State:
+        """The state of ``track``'s sightings, computed again only after sightings were
+        added (``cache``: id → number of sightings and their state; tracks only grow here)."""
+        count, state = cache.get(id(track), (0, None))
+        if state is None or count != len(track.rows):
+            state = self.det.state(track.rows)
+            cache[id(track)] = (len(track.rows), state)
+        return state
 
     def _count_misses(
         self, tracks: list[_Track], seen_empty: dict[int, int], time: pd.Timestamp
@@ -714,7 +723,8 @@ class _AirportLinker:
         config, det = self.config, self.det
         tracks = self.absorb(self.rejoin_gaps(tracks))
         kept = self._at_known_stands(tracks)
-        kept_rows = np.array(sorted(r for t in kept for r in t.rows), dtype=int)
+        kept_rows = np.zeros(len(det.x), bool)  # detection rows of the kept tracks
+        kept_rows[[r for t in kept for r in t.rows]] = True
         stays = []
         for track in kept:
             indices = [self.row_scene[r] for r in track.rows]
@@ -742,7 +752,8 @@ class _AirportLinker:
         none saw the stand (``unseen``), or a compatible aircraft of another stay stands
         there in a scene of that time (``occupied``; ``gap`` when over ``max_gap_h`` from the
         sighting). Scenes taken at the time of the sighting ``seen`` (scene index) are
-        skipped: an absence bounds only strictly before the first sighting or after the last."""
+        skipped: an absence bounds only strictly before the first sighting or after the last.
+        ``kept_rows``: bool per detection row, True for the rows of the kept tracks."""
         radius = stand_radius(state.length, self.config)
         reason = "edge"
         for k in indices:
@@ -752,7 +763,8 @@ class _AirportLinker:
             reason = "unseen"
             if not self.vis.visible(scene_id, state.x, state.y, radius)[0]:
                 continue
-            rows = np.intersect1d(self.rows_at.get(self.times[k], np.empty(0, int)), kept_rows)
+            rows = self.rows_at.get(self.times[k], np.empty(0, int))
+            rows = rows[kept_rows[rows]]
             if np.isfinite(self.det.costs(state, rows, self.config)).any():
                 gap = self.config.max_gap_h
                 far = gap is not None and abs(self.times[k] - self.times[seen]) > pd.Timedelta(
