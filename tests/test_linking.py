@@ -631,3 +631,19 @@ def test_stays_name_the_aprons_they_stand_on_once_each():
     stays = link_stays(detections(rows), cover).sort_values(["y", "x"])
     assert stays["apron_id"].tolist() == ["main", "main;north", ""]
     assert stays["n_seen"].tolist() == [2, 2, 2]
+
+
+def test_a_stay_is_on_the_aprons_of_its_own_airport_seen_in_any_scene():
+    # The stand lies on ZKPY's "main" (seen from s1 on) and, at the same coordinates, on
+    # UUEE's "main" seen only in its last scene, s7: each stay names its own airport's apron.
+    late = coverage(SCENES, hidden={s: CLOUD for s in SCENES if s != "s7"})
+    cover = pd.concat([coverage(SCENES), late.assign(airport="UUEE")], ignore_index=True)
+    rows = detections([sighting("s1"), sighting("s2"), sighting("s3"), sighting("s4")])
+    rows.loc[2:, "airport"] = "UUEE"
+    stays = link_stays(rows, cover)
+    assert stays.set_index("airport")["apron_id"].to_dict() == {"UUEE": "main", "ZKPY": "main"}
+    off = cover.assign(geometry=[APRON if a == "ZKPY" else CLOUD for a in cover["airport"]])
+    assert link_stays(rows, off).set_index("airport")["apron_id"].to_dict() == {
+        "UUEE": "",
+        "ZKPY": "main",
+    }

@@ -942,19 +942,27 @@ def link_stays(
 def aprons_under(stays: gpd.GeoDataFrame, coverage: gpd.GeoDataFrame) -> list[str]:
     """Per stay, the ``apron_id`` of every apron of its airport whose seen part (any scene's
     ``coverage`` row) holds the stay's point, sorted and ";"-joined: one stay on two overlapping
-    aprons is one stay of both. "" when it stands on none."""
+    aprons is one stay of both. "" when it stands on none. Each apron's scenes are tried in
+    turn on the stays not yet placed on it, so memory stays with the stays, not with stays ×
+    scenes."""
     if stays.empty:
         return []
-    points = gpd.GeoDataFrame(
-        {"airport": stays["airport"].astype(str).to_numpy()},
-        geometry=gpd.points_from_xy(stays["x"], stays["y"]),
-        crs=coverage.crs,
-    )
-    seen = coverage[["airport", "apron_id", "geometry"]].astype({"airport": str, "apron_id": str})
-    hits = points.sjoin(seen[~seen.geometry.is_empty], predicate="intersects")
-    hits = hits[hits["airport_left"] == hits["airport_right"]]
-    ids = hits.groupby(level=0)["apron_id"].agg(lambda v: ";".join(sorted(set(v))))
-    return [ids.get(i, "") for i in range(len(stays))]
+    points = shapely.points(stays["x"].to_numpy(float), stays["y"].to_numpy(float))
+    airport = stays["airport"].astype(str).to_numpy()
+    ids: list[set[str]] = [set() for _ in range(len(stays))]
+    seen = coverage[~coverage.geometry.is_empty]
+    keys = [seen["airport"].astype(str), seen["apron_id"].astype(str)]
+    for (airport_id, apron_id), group in seen.groupby(keys, sort=False):
+        todo = np.flatnonzero(airport == airport_id)
+        todo = todo[shapely.intersects(shapely.box(*group.total_bounds), points[todo])]
+        for part in group.geometry.to_numpy():
+            if not todo.size:
+                break
+            hit = shapely.intersects(part, points[todo])
+            for i in todo[hit]:
+                ids[i].add(apron_id)
+            todo = todo[~hit]
+    return [";".join(sorted(names)) for names in ids]
 
 
 def dwell_priors(
