@@ -99,6 +99,7 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
 
 from dwelltime.dwell import (
     PRIOR_STRENGTH,
@@ -704,14 +705,22 @@ class _AirportLinker:
         scenes = [set(self.row_scene[t.rows].tolist()) for t in tracks]
         outer_ok = np.array([self._real(t) for t in tracks])
         absorbed = np.zeros(len(tracks), bool)
+        centres = np.column_stack([x, y])
+        # the tracks around each one (a few more than within limit: the exact test is below)
+        around = cKDTree(centres).query_ball_point(centres, limit * (1 + 1e-9), return_sorted=True)
         for i in sorted(range(len(tracks)), key=lambda i: len(tracks[i].rows)):
-            distance = np.hypot(x - x[i], y - y[i])
-            inside = (first < first[i]) & (last[i] < last) & outer_ok & ~absorbed
-            candidates = np.flatnonzero(inside & (distance <= limit))
-            candidates = [j for j in candidates if j != i and not scenes[i] & scenes[j]]
+            near = np.asarray(around[i], dtype=int)
+            distance = np.hypot(x[near] - x[i], y[near] - y[i])
+            inside = (first[near] < first[i]) & (last[i] < last[near])
+            ok = inside & outer_ok[near] & ~absorbed[near] & (distance <= limit)
+            candidates = [
+                (d, j)
+                for d, j in zip(distance[ok], near[ok], strict=True)
+                if j != i and not scenes[i] & scenes[j]
+            ]
             if not candidates:
                 continue
-            j = min(candidates, key=lambda j: distance[j])
+            j = min(candidates)[1]  # the nearest; the first on a tie
             outer = tracks[j]
             outer.rows = sorted(outer.rows + tracks[i].rows, key=lambda r: self.row_scene[r])
             outer.missed_at = [k for k in outer.missed_at if k not in scenes[i]]
