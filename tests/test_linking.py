@@ -12,6 +12,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dwelltime import linking
 from dwelltime.detector.types import size_sigma_m
 from dwelltime.dwell import dwell_estimate, log_uniform_prior
 from dwelltime.linking import (
@@ -198,6 +199,22 @@ def test_scene_where_stand_was_not_visible_is_neither_presence_nor_absence():
     assert len(stays) == 1
     stay = stays.iloc[0]
     assert stay["n_missed"] == 0 and stay["end_bounded_by"] == "s6"
+
+
+def test_a_track_without_new_sightings_is_not_measured_again_at_every_scene(monkeypatch):
+    # Seen at s1 and s2, then clouded in s3..s7: the track stays open through six scenes
+    # that add nothing to it. Its state (centre, size, type mix) is computed again only when
+    # a sighting joins it, not at each scene: a year of scenes over a busy airport would
+    # otherwise recompute every open track's state at every scene.
+    calls = []
+    state = linking._Detections.state
+    monkeypatch.setattr(
+        linking._Detections, "state", lambda self, rows: calls.append(rows) or state(self, rows)
+    )
+    cover = coverage(SCENES, hidden={s: CLOUD for s in ("s3", "s4", "s5", "s6", "s7")})
+    stays = link_stays(detections([sighting("s1"), sighting("s2")]), cover)
+    assert len(stays) == 1 and stays.iloc[0]["censored_end"]
+    assert len(calls) < len(SCENES)
 
 
 def test_a_scene_taken_at_the_time_of_a_sighting_bounds_no_end():
@@ -614,3 +631,19 @@ def test_stays_name_the_aprons_they_stand_on_once_each():
     stays = link_stays(detections(rows), cover).sort_values(["y", "x"])
     assert stays["apron_id"].tolist() == ["main", "main;north", ""]
     assert stays["n_seen"].tolist() == [2, 2, 2]
+
+
+def test_a_stay_is_on_the_aprons_of_its_own_airport_seen_in_any_scene():
+    # The stand lies on ZKPY's "main" (seen from s1 on) and, at the same coordinates, on
+    # UUEE's "main" seen only in its last scene, s7: each stay names its own airport's apron.
+    late = coverage(SCENES, hidden={s: CLOUD for s in SCENES if s != "s7"})
+    cover = pd.concat([coverage(SCENES), late.assign(airport="UUEE")], ignore_index=True)
+    rows = detections([sighting("s1"), sighting("s2"), sighting("s3"), sighting("s4")])
+    rows.loc[2:, "airport"] = "UUEE"
+    stays = link_stays(rows, cover)
+    assert stays.set_index("airport")["apron_id"].to_dict() == {"UUEE": "main", "ZKPY": "main"}
+    off = cover.assign(geometry=[APRON if a == "ZKPY" else CLOUD for a in cover["airport"]])
+    assert link_stays(rows, off).set_index("airport")["apron_id"].to_dict() == {
+        "UUEE": "",
+        "ZKPY": "main",
+    }

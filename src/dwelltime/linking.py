@@ -99,6 +99,7 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
 
 from dwelltime.dwell import (
     PRIOR_STRENGTH,
@@ -335,6 +336,8 @@ class _Detections:
         self.length = f["length_m"].to_numpy(float)
         self.span = f["wingspan_m"].to_numpy(float)
         self.type = f["type"].astype(str).to_numpy()
+        #: the distinct types, and each row's position among them
+        self.type_names, self.type_code = np.unique(self.type, return_inverse=True)
         self.type_prob = f["type_prob"].to_numpy(float)
         self.score = f["score"].to_numpy(float)
         self.by_scene: dict[str, np.ndarray] = {
@@ -382,12 +385,9 @@ class _Detections:
         rel_length, rel_span = self.size_diffs(
             self.length[rows], self.span[rows], self.sigma[rows], state
         )
-        agreement = np.array(
-            [
-                0.0 if t == _UNKNOWN else state.types.get(t, 0.0) * p
-                for t, p in zip(self.type[rows], self.type_prob[rows], strict=True)
-            ]
-        )
+        track_probs = np.array([state.types.get(t, 0.0) for t in self.type_names])
+        agreement = track_probs[self.type_code[rows]] * self.type_prob[rows]
+        agreement = np.where(self.type[rows] == _UNKNOWN, 0.0, agreement)
         axial = np.nan_to_num(axial, nan=0.0)
         cost = (
             dist / config.distance_scale_m
@@ -535,6 +535,7 @@ class _AirportLinker:
         closed: list[_Track] = []
         n = len(self.scene_ids)
         seen_empty: dict[int, int] = {}  # id(track) → first scene of this time showing it empty
+        cache: dict[int, tuple[int, _State]] = {}  # id(track) → (sightings, state of them)
         for k, (scene_id, time) in enumerate(zip(self.scene_ids, self.times, strict=True)):
             if config.max_gap_h is not None:
                 limit = pd.Timedelta(hours=config.max_gap_h)
@@ -542,9 +543,9 @@ class _AirportLinker:
                 for track in stale:
                     track.closed_by_gap = True
                 closed += stale
-                open_tracks = [t for t in open_tracks if t not in stale]
+                open_tracks = [t for t in open_tracks if not t.closed_by_gap]
             rows = det.by_scene.get(scene_id, np.empty(0, int))
-            states = [det.state(t.rows) for t in open_tracks]
+            states = [self._state(t, cache) for t in open_tracks]
             gates = [self._gates(t, time) for t in open_tracks]
             cost = np.array(
                 [det.costs(s, rows, g) for s, g in zip(states, gates, strict=True)]
@@ -575,6 +576,15 @@ class _AirportLinker:
             if progress is not None:
                 progress(k + 1, n)
         return closed + open_tracks
+
+    def _state(self, track: _Track, cache: dict[int, tuple[int, _State]]) -> _State:
+        """The state of ``track``'s sightings, computed again only after sightings were
+        added (``cache``: id → number of sightings and their state; tracks only grow here)."""
+        count, state = cache.get(id(track), (0, None))
+        if state is None or count != len(track.rows):
+            state = self.det.state(track.rows)
+            cache[id(track)] = (len(track.rows), state)
+        return state
 
     def _count_misses(
         self, tracks: list[_Track], seen_empty: dict[int, int], time: pd.Timestamp
@@ -695,14 +705,22 @@ class _AirportLinker:
         scenes = [set(self.row_scene[t.rows].tolist()) for t in tracks]
         outer_ok = np.array([self._real(t) for t in tracks])
         absorbed = np.zeros(len(tracks), bool)
+        centres = np.column_stack([x, y])
+        # the tracks around each one (a few more than within limit: the exact test is below)
+        around = cKDTree(centres).query_ball_point(centres, limit * (1 + 1e-9), return_sorted=True)
         for i in sorted(range(len(tracks)), key=lambda i: len(tracks[i].rows)):
-            distance = np.hypot(x - x[i], y - y[i])
-            inside = (first < first[i]) & (last[i] < last) & outer_ok & ~absorbed
-            candidates = np.flatnonzero(inside & (distance <= limit))
-            candidates = [j for j in candidates if j != i and not scenes[i] & scenes[j]]
+            near = np.asarray(around[i], dtype=int)
+            distance = np.hypot(x[near] - x[i], y[near] - y[i])
+            inside = (first[near] < first[i]) & (last[i] < last[near])
+            ok = inside & outer_ok[near] & ~absorbed[near] & (distance <= limit)
+            candidates = [
+                (d, j)
+                for d, j in zip(distance[ok], near[ok], strict=True)
+                if j != i and not scenes[i] & scenes[j]
+            ]
             if not candidates:
                 continue
-            j = min(candidates, key=lambda j: distance[j])
+            j = min(candidates)[1]  # the nearest; the first on a tie
             outer = tracks[j]
             outer.rows = sorted(outer.rows + tracks[i].rows, key=lambda r: self.row_scene[r])
             outer.missed_at = [k for k in outer.missed_at if k not in scenes[i]]
@@ -714,7 +732,8 @@ class _AirportLinker:
         config, det = self.config, self.det
         tracks = self.absorb(self.rejoin_gaps(tracks))
         kept = self._at_known_stands(tracks)
-        kept_rows = np.array(sorted(r for t in kept for r in t.rows), dtype=int)
+        kept_rows = np.zeros(len(det.x), bool)  # detection rows of the kept tracks
+        kept_rows[[r for t in kept for r in t.rows]] = True
         stays = []
         for track in kept:
             indices = [self.row_scene[r] for r in track.rows]
@@ -742,7 +761,8 @@ class _AirportLinker:
         none saw the stand (``unseen``), or a compatible aircraft of another stay stands
         there in a scene of that time (``occupied``; ``gap`` when over ``max_gap_h`` from the
         sighting). Scenes taken at the time of the sighting ``seen`` (scene index) are
-        skipped: an absence bounds only strictly before the first sighting or after the last."""
+        skipped: an absence bounds only strictly before the first sighting or after the last.
+        ``kept_rows``: bool per detection row, True for the rows of the kept tracks."""
         radius = stand_radius(state.length, self.config)
         reason = "edge"
         for k in indices:
@@ -752,7 +772,8 @@ class _AirportLinker:
             reason = "unseen"
             if not self.vis.visible(scene_id, state.x, state.y, radius)[0]:
                 continue
-            rows = np.intersect1d(self.rows_at.get(self.times[k], np.empty(0, int)), kept_rows)
+            rows = self.rows_at.get(self.times[k], np.empty(0, int))
+            rows = rows[kept_rows[rows]]
             if np.isfinite(self.det.costs(state, rows, self.config)).any():
                 gap = self.config.max_gap_h
                 far = gap is not None and abs(self.times[k] - self.times[seen]) > pd.Timedelta(
@@ -930,19 +951,27 @@ def link_stays(
 def aprons_under(stays: gpd.GeoDataFrame, coverage: gpd.GeoDataFrame) -> list[str]:
     """Per stay, the ``apron_id`` of every apron of its airport whose seen part (any scene's
     ``coverage`` row) holds the stay's point, sorted and ";"-joined: one stay on two overlapping
-    aprons is one stay of both. "" when it stands on none."""
+    aprons is one stay of both. "" when it stands on none. Each apron's scenes are tried in
+    turn on the stays not yet placed on it, so memory stays with the stays, not with stays ×
+    scenes."""
     if stays.empty:
         return []
-    points = gpd.GeoDataFrame(
-        {"airport": stays["airport"].astype(str).to_numpy()},
-        geometry=gpd.points_from_xy(stays["x"], stays["y"]),
-        crs=coverage.crs,
-    )
-    seen = coverage[["airport", "apron_id", "geometry"]].astype({"airport": str, "apron_id": str})
-    hits = points.sjoin(seen[~seen.geometry.is_empty], predicate="intersects")
-    hits = hits[hits["airport_left"] == hits["airport_right"]]
-    ids = hits.groupby(level=0)["apron_id"].agg(lambda v: ";".join(sorted(set(v))))
-    return [ids.get(i, "") for i in range(len(stays))]
+    points = shapely.points(stays["x"].to_numpy(float), stays["y"].to_numpy(float))
+    airport = stays["airport"].astype(str).to_numpy()
+    ids: list[set[str]] = [set() for _ in range(len(stays))]
+    seen = coverage[~coverage.geometry.is_empty]
+    keys = [seen["airport"].astype(str), seen["apron_id"].astype(str)]
+    for (airport_id, apron_id), group in seen.groupby(keys, sort=False):
+        todo = np.flatnonzero(airport == airport_id)
+        todo = todo[shapely.intersects(shapely.box(*group.total_bounds), points[todo])]
+        for part in group.geometry.to_numpy():
+            if not todo.size:
+                break
+            hit = shapely.intersects(part, points[todo])
+            for i in todo[hit]:
+                ids[i].add(apron_id)
+            todo = todo[~hit]
+    return [";".join(sorted(names)) for names in ids]
 
 
 def dwell_priors(

@@ -779,42 +779,32 @@ def plot_timeline(
     span = times.max() - times.min() or 1.0
     left, right = times.min() - 0.03 * span, times.max() + 0.03 * span
     scale = _mark_scale(len(times))
+    _draw_intervals(ax, stays, left, right)
+    marks: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {
+        kind: ([], []) for kind in ("seen", "absent", "hidden")
+    }
     for row, stay in enumerate(stays.itertuples(index=False)):
-        _draw_interval(ax, row, stay, left, right)
         seen = np.isin(scenes["scene_id"], str(stay.scene_ids).split(";"))
         vis = visible.loc[str(stay.stay_id)].to_numpy(bool)
         here = scene_airports == str(stay.airport)  # no marks at other airports' scenes
+        kinds = {"seen": seen, "absent": vis & ~seen & here, "hidden": ~vis & ~seen & here}
+        for kind, where in kinds.items():
+            marks[kind][0].append(times[where])
+            marks[kind][1].append(np.full(where.sum(), row))
+    style = {
+        "seen": {"s": 30 * scale**2, "color": SEEN_COLOR, "edgecolor": "white"},
+        "absent": {"s": 28 * scale**2, "facecolor": "white", "edgecolor": SEEN_COLOR},
+        "hidden": {"s": 18 * scale**2, "marker": "x", "color": HIDDEN_COLOR},
+    }
+    width = {"seen": 0.8 * scale, "absent": scale, "hidden": scale}
+    for kind, (xs, rows) in marks.items():  # one collection per kind: fast with many stays
         ax.scatter(
-            times[seen],
-            np.full(seen.sum(), row),
-            s=30 * scale**2,
-            color=SEEN_COLOR,
-            edgecolor="white",
-            linewidth=0.8 * scale,
+            np.concatenate(xs),
+            np.concatenate(rows),
+            linewidth=width[kind],
             zorder=3,
-            gid="seen",
-        )
-        absent = vis & ~seen & here
-        ax.scatter(
-            times[absent],
-            np.full(absent.sum(), row),
-            s=28 * scale**2,
-            facecolor="white",
-            edgecolor=SEEN_COLOR,
-            linewidth=scale,
-            zorder=3,
-            gid="absent",
-        )
-        hidden = ~vis & ~seen & here
-        ax.scatter(
-            times[hidden],
-            np.full(hidden.sum(), row),
-            s=18 * scale**2,
-            marker="x",
-            color=HIDDEN_COLOR,
-            linewidth=scale,
-            zorder=3,
-            gid="hidden",
+            gid=kind,
+            **style[kind],
         )
 
     ax.set_yticks(range(n), [_label(s) for s in stays.itertuples(index=False)], fontsize=8)
@@ -851,22 +841,38 @@ def plot_timeline(
     return fig
 
 
-def _num(value: pd.Timestamp) -> float:
-    return float(_date_nums(pd.Series([value]))[0])
-
-
-def _draw_interval(ax, row: int, stay, left: float, right: float) -> None:
-    """Light max bar (to the axis edge with an arrow when open) and dark min bar."""
-    first, last = _num(stay.first_seen), _num(stay.last_seen)
-    start = left if stay.censored_start else _num(stay.last_absent_before)
-    end = right if stay.censored_end else _num(stay.first_absent_after)
-    ax.barh(row, end - start, left=start, height=0.5, color=MAX_COLOR, zorder=1, gid="max")
+def _draw_intervals(ax, stays: pd.DataFrame, left: float, right: float) -> None:
+    """Per stay (row ``i`` = ``stays``' ``i``-th), a light max bar (to the axis edge ``left``
+    / ``right``, date numbers, with an arrow when open) and a dark min bar; one call per
+    kind of mark for all rows."""
+    first, last = _date_nums(stays["first_seen"]), _date_nums(stays["last_seen"])
+    open_start = stays["censored_start"].to_numpy(bool)
+    open_end = stays["censored_end"].to_numpy(bool)
+    start = np.where(open_start, left, _date_nums(stays["last_absent_before"]))
+    end = np.where(open_end, right, _date_nums(stays["first_absent_after"]))
+    rows = np.arange(len(stays))
+    ax.barh(rows, end - start, left=start, height=0.5, color=MAX_COLOR, zorder=1, gid="max")
     ax.barh(
-        row, max(last - first, 0.0), left=first, height=0.22, color=MIN_COLOR, zorder=2, gid="min"
+        rows,
+        np.maximum(last - first, 0.0),
+        left=first,
+        height=0.22,
+        color=MIN_COLOR,
+        zorder=2,
+        gid="min",
     )
-    for open_end, x, marker in ((stay.censored_start, start, "<"), (stay.censored_end, end, ">")):
-        if open_end:
-            ax.plot([x], [row], marker=marker, color=OPEN_COLOR, ms=9, zorder=4, clip_on=False)
+    for is_open, x, marker in ((open_start, start, "<"), (open_end, end, ">")):
+        if is_open.any():
+            ax.plot(
+                x[is_open],
+                rows[is_open],
+                ls="",
+                marker=marker,
+                color=OPEN_COLOR,
+                ms=9,
+                zorder=4,
+                clip_on=False,
+            )
 
 
 def _label_hours(hours: float) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -84,6 +84,13 @@ class Tile:
     # (3, size_px, size_px) uint8 RGB, stretched per scene; 0 where invalid
     image: np.ndarray = field(repr=False)
     valid: np.ndarray = field(repr=False)  # (size_px, size_px) bool: has data and not cloud
+
+    def without_image(self) -> Tile:
+        """This tile with an empty image ((3, 0, 0), not a view) and its valid mask (a
+        read-only all-True view where nothing is masked): what post-processing needs, so a
+        scene's detections can wait for its last tile without holding all its pixels."""
+        valid = self.valid if not self.valid.all() else np.broadcast_to(np.True_, self.valid.shape)
+        return replace(self, image=np.empty((3, 0, 0), np.uint8), valid=valid)
 
 
 def tile_windows(bounds: Bounds, spec: TileSpec) -> list[Bounds]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,6 +115,32 @@ def test_detections_on_masked_pixels_are_dropped(detector):
     valid[:, 64:] = False
     detector.scripted[0] = one(100.0, 64.0, score=0.9)
     assert detect_tiles([tile(0, 0.0, valid=valid)], detector).empty
+
+
+def test_a_scenes_pixels_are_not_held_until_its_last_tile(detector, monkeypatch):
+    # Merging needs each tile's georeferencing and mask, not its pixels: a scene of hundreds
+    # of tiles held ~1 MB of each until the last one was detected. Only the batch in hand is.
+    images: list[weakref.ref] = []
+
+    def tiles():
+        for i in range(6):
+            t = tile(i, 32.0 * i, valid=np.arange(SIZE * SIZE).reshape(SIZE, SIZE) % 7 > 0)
+            images.append(weakref.ref(t.image))
+            yield t
+
+    held = []
+    predict = detector.predict
+
+    def counting(batch: np.ndarray) -> list[TileDetections]:
+        gc.collect()
+        held.append(sum(ref() is not None for ref in images))
+        return predict(batch)
+
+    monkeypatch.setattr(detector, "predict", counting)
+    detector.scripted[5] = one(64.0, 64.0, score=0.9)  # on a valid pixel of the last tile
+    out = detect_tiles(tiles(), detector, batch_size=2)
+    assert held == [2, 2, 2]
+    assert list(out["tile_index"]) == [5]
 
 
 def test_coarse_source_gsd_gives_unknown_type_and_a_wider_size_sigma(detector):

@@ -520,7 +520,8 @@ def detect_tiles(
     pairs: list[tuple[Tile, TileDetections]] = []
     it = iter(tiles)
     while batch := list(islice(it, batch_size)):
-        pairs += zip(batch, detector.predict(np.stack([t.image for t in batch])), strict=True)
+        found = detector.predict(np.stack([t.image for t in batch]))
+        pairs += zip([t.without_image() for t in batch], found, strict=True)  # pixels freed
         if progress is not None:
             progress(len(batch))
     return detections_frame(pairs, detector.post_processor(), source_gsd_m=source_gsd_m)
