@@ -88,3 +88,34 @@ def test_a_plain_picture_opens_without_rasterio_warning_of_its_missing_georefere
         with rasterio.open(tmp_path / "a.png"):  # rasterio itself warns
             pass
     assert [w.category.__name__ for w in caught] == ["NotGeoreferencedWarning"]
+
+
+@pytest.mark.parametrize(
+    ("west", "grid_lon", "grid_crs"),
+    [
+        (179.999, 180.0, "EPSG:32760"),  # image and grid across the antimeridian
+        (180.1, -179.8995, "EPSG:32701"),  # image in longitudes past 180°, grid at -179.9°
+        (-180.001, 179.9995, "EPSG:32760"),  # image from -180.001°, grid east of it at 179.9995°
+    ],
+)
+def test_a_lon_lat_scene_by_the_antimeridian_is_read_onto_the_grid(
+    tmp_path, write_raster, west, grid_lon, grid_crs
+):
+    """West half of the scene 50, east half 200, about 0.5 m pixels at 16° S."""
+    step, lat = 1e-5, -16.0
+    data = np.full((1, 100, 200), 50, np.uint8)
+    data[:, :, 100:] = 200
+    image = write_raster(
+        tmp_path / "s.tif", crs="EPSG:4326", origin=(west, lat + 5e-4), gsd=step,
+        shape=(100, 200), count=1, data=data,
+    )  # fmt: skip
+    east_of_middle = (grid_lon - (west + 100 * step) + 180) % 360 - 180  # degrees
+    x, y = Transformer.from_crs(4326, grid_crs, always_xy=True).transform(grid_lon, lat)
+    grid = Grid(grid_crs, Affine(1.0, 0, x - 10, 0, -1.0, y + 10), (20, 20))
+    with rasterio.open(image) as ds:
+        pixels = read_to_grid(ds, grid, indexes=[1])[0]
+    assert pixels.all()  # every grid pixel lies in the scene
+    if abs(east_of_middle) > 1e-4:  # grid wholly on one side of the scene's middle
+        assert set(np.unique(pixels)) == {200 if east_of_middle > 0 else 50}
+    else:
+        assert set(np.unique(pixels)) == {50, 200}

@@ -100,6 +100,8 @@ def read_to_grid(
         return out
     bounds = array_bounds(*grid.shape, grid.transform)  # (west, south, east, north)
     src_bounds = transform_bounds(grid.crs, ds.crs, bounds[0], bounds[1], bounds[2], bounds[3])
+    if ds.crs.is_geographic:
+        src_bounds = _near_longitudes(src_bounds, (ds.bounds.left + ds.bounds.right) / 2)
     win = from_bounds(*src_bounds, transform=ds.transform)
     win = Window(
         math.floor(win.col_off) - 2,
@@ -136,6 +138,20 @@ def read_to_grid(
         resampling=Resampling[resampling],
     )
     return out
+
+
+def _near_longitudes(
+    bounds: tuple[float, float, float, float], centre_lon: float
+) -> tuple[float, float, float, float]:
+    """Lon/lat ``bounds`` (degrees) written in the longitudes of an image centred on
+    ``centre_lon``: a grid across the antimeridian (west > east, as :func:`transform_bounds`
+    gives it) made one span, and the span moved by whole turns next to the image, whose
+    longitudes may run past 180° (179.9°…180.2°) or start anywhere (0°…360°)."""
+    west, south, east, north = bounds
+    if west > east:
+        east += 360.0
+    turns = 360.0 * round((centre_lon - (west + east) / 2) / 360.0)
+    return (west + turns, south, east + turns, north)
 
 
 def _aligned_window(ds: object, grid: Grid) -> object | None:
