@@ -957,3 +957,25 @@ def test_a_dwelltime_output_folder_inside_the_imagery_is_not_scanned(tmp_path, w
     result = scan(tmp_path)
     assert [s.path for s in result.scenes] == [image.resolve()]
     assert result.errors == [] and result.pictures == []
+
+
+@pytest.mark.parametrize("west", [179.999, 180.1, -180.001])
+def test_a_lon_lat_footprint_past_180_degrees_is_given_in_longitudes_of_the_globe(
+    tmp_path, write_raster, west
+):
+    """A lon/lat image written across or past 180° (as gdalwarp writes a scene across the
+    antimeridian) has its footprint within -180°…180°, split in two parts where it crosses,
+    so that it meets aprons given in those longitudes."""
+    import shapely
+
+    step = 1e-5
+    image = write_raster(
+        tmp_path / "s_20230731T023512.tif", crs="EPSG:4326", origin=(west, -15.9995), gsd=step,
+        shape=(100, 200),
+    )  # fmt: skip
+    footprint = read_scene(image).footprint
+    lon_west, _, lon_east, _ = footprint.bounds
+    assert -180 <= lon_west and lon_east <= 180
+    assert footprint.area == pytest.approx(200 * 100 * step**2, rel=1e-3)
+    for lon in (west + 50 * step, west + 150 * step):  # west and east of the middle
+        assert footprint.contains(shapely.Point((lon + 180) % 360 - 180, -16.0))

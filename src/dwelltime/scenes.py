@@ -481,7 +481,25 @@ def _footprint(ds: object) -> shapely.Geometry:
         outline = mask_to_polygon(mask, step).simplify(abs(step.a))
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
-    return shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG))
+    return _within_180(shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG)))
+
+
+def _within_180(lonlat: shapely.Geometry) -> shapely.Geometry:
+    """A lon/lat geometry in longitudes -180°…180°: parts past ±180° (a lon/lat image
+    written 179.9°…180.2°, or 0°…360°) moved by whole turns, so a footprint across the
+    antimeridian is two parts, one each side, as RFC 7946 and the aprons have it."""
+    west, _, east, _ = lonlat.bounds
+    if -180.0 <= west and east <= 180.0:
+        return lonlat
+    first, last = (int(np.floor((lon + 180.0) / 360.0)) for lon in (west, east))
+    parts = [
+        shapely.affinity.translate(
+            lonlat.intersection(shapely.box(360.0 * k - 180.0, -90.0, 360.0 * k + 180.0, 90.0)),
+            xoff=-360.0 * k,
+        )
+        for k in range(first, last + 1)
+    ]
+    return shapely.make_valid(shapely.union_all(parts))
 
 
 #: An image that declares no nodata yet is 0 in every band over at least this share of its
