@@ -384,6 +384,16 @@ def test_an_image_without_geotransform_is_refused_without_a_python_warning(tmp_p
             read_scene(path)
 
 
+def test_metres_labelled_lon_lat_are_refused_not_scanned_off_the_globe(tmp_path, write_raster):
+    """A UTM image given EPSG:4326 (gdal_edit.py -a_srs on the wrong file) was a scene with a
+    footprint at longitude 730,000° and a GSD of NaN."""
+    image = write_raster(tmp_path / "wrong_20230731T023512.tif", crs="EPSG:4326")
+    expected = r"wrong_20230731T023512.tif: has coordinates beyond the globe for its lon/lat "
+    expected += r"CRS EPSG:4326 \(x 730485.8…730517.8, y .*\): they are not degrees.*gdal_edit"
+    with pytest.raises(SceneError, match=expected):
+        read_scene(image)
+
+
 def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_raster):
     import rasterio
     from rasterio.rpc import RPC

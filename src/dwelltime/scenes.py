@@ -333,6 +333,7 @@ def read_scene(
                 )  # fmt: skip
             if ds.crs is None:
                 raise SceneError(path, f"has no CRS; {_crs_hint(path)}")
+            _check_on_globe(ds)
             missing = [Path(f).name for f in ds.files if not Path(f).exists()]
             if missing:
                 raise SceneError(
@@ -390,6 +391,25 @@ def named_rgb_bands(
     (:func:`dwelltime.timesources.imd_rgb_bands`); None where none does."""
     item = stac_item(path, stac_index or {}, warn=False)
     return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
+
+
+def _check_on_globe(ds: object) -> None:
+    """SceneError when an image in a lon/lat CRS has corners that are no longitude and
+    latitude (beyond ±90° of latitude or ±360° of longitude): metres of a projected CRS
+    labelled EPSG:4326, whose footprint and GSD would be nonsense."""
+    if not ds.crs.is_geographic:  # type: ignore[attr-defined]
+        return
+    corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))  # type: ignore[attr-defined]
+    xs, ys = zip(*(ds.transform * c for c in corners), strict=True)  # type: ignore[attr-defined]
+    if max(map(abs, xs)) <= 360 and max(map(abs, ys)) <= 90:
+        return
+    raise SceneError(
+        ds.name,  # type: ignore[attr-defined]
+        f"has coordinates beyond the globe for its lon/lat CRS {ds.crs.to_string()} "  # type: ignore[attr-defined]
+        f"(x {min(xs):.1f}…{max(xs):.1f}, y {min(ys):.1f}…{max(ys):.1f}): they are "
+        "not degrees (metres of a projected CRS?); give it its own CRS "
+        "(gdal_edit.py -a_srs EPSG:…)",
+    )
 
 
 def _crs_hint(path: Path) -> str:
