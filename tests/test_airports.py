@@ -253,6 +253,20 @@ def test_airport_not_in_the_registry_is_placed_at_its_aprons(tmp_path, caplog):
     assert aprons["apron_id"].tolist() == ["A"]
 
 
+def test_airport_not_in_the_registry_on_the_antimeridian_is_placed_there(tmp_path):
+    """Aprons across 180° (a GeoJSON splits them in parts by +180° and by -180°) were centred
+    at longitude 0°, half a world away, and projected in that UTM zone: areas 2x wrong."""
+    halves = [
+        shapely.box(179.998, -16.001, 180, -15.999),
+        shapely.box(-180, -16.001, -179.998, -15.999),
+    ]
+    apron = shapely.geometry.mapping(shapely.MultiPolygon(halves))
+    path = _osm_geojson(tmp_path / "dateline.geojson", [_feature(apron)])
+    airport, aprons = airport_and_aprons("FJ-X1", path)
+    assert (airport.lon, airport.lat, airport.crs) == (180.0, pytest.approx(-16.0), "EPSG:32760")
+    assert aprons.geometry.area.sum() == pytest.approx(428 * 221, rel=0.01)  # 0.004° x 0.002°
+
+
 def test_registered_airport_and_its_aprons(tmp_path):
     airport, aprons = airport_and_aprons("fnj")
     assert airport == lookup_airport("ZKPY")
