@@ -109,7 +109,7 @@ def airport_and_aprons(
     else:
         return airport, load_aprons(airport, path, radius_m=radius_m)
     frame = _read_aprons(path)
-    lon, lat = _centre_lonlat(frame)
+    lon, lat = lonlat_centre(frame.geometry)
     airport = Airport(key, "", "not in the airport registry", lat, lon, utm_crs(lon, lat))
     log.warning(
         "%s: not in the airport registry (%sor a typo?); placed at the centre of the aprons "
@@ -124,11 +124,11 @@ def airport_and_aprons(
     return airport, frame.to_crs(airport.crs).reset_index(drop=True)
 
 
-def _centre_lonlat(frame: gpd.GeoDataFrame) -> tuple[float, float]:
-    """(lon, lat) degrees of the centre of the bounds of ``frame``'s geometries; aprons across
-    the antimeridian (parts by +180° and by -180°, as RFC 7946 splits them) are centred by
-    180°, not by 0° half a world away. Longitude in (-180°, 180°]."""
-    lonlat = frame.to_crs("EPSG:4326").geometry.to_numpy()
+def lonlat_centre(geometries: gpd.GeoSeries) -> tuple[float, float]:
+    """(lon, lat) degrees of the centre of the bounds of ``geometries`` (any CRS); aprons or
+    footprints across the antimeridian (parts by +180° and by -180°, as RFC 7946 splits them)
+    are centred by 180°, not by 0° half a world away. Longitude in (-180°, 180°]."""
+    lonlat = geometries.to_crs("EPSG:4326").to_numpy()
     lon_min, lat_min, lon_max, lat_max = shapely.total_bounds(lonlat)
     if lon_max - lon_min > 180.0:  # across the antimeridian: western longitudes + 360°
         east = shapely.transform(lonlat, lambda xy: xy + [[360.0, 0.0]] * (xy[:, :1] < 0))
