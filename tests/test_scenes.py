@@ -394,6 +394,21 @@ def test_metres_labelled_lon_lat_are_refused_not_scanned_off_the_globe(tmp_path,
         read_scene(image)
 
 
+def test_an_image_in_a_local_crs_is_refused_in_one_line(tmp_path, write_raster):
+    """A drone or CAD export in an engineering CRS: the scan gave PROJ's 'Cannot find
+    coordinate operations' with the whole CRS as PROJJSON, 600 characters on one line."""
+    local = 'LOCAL_CS["Site grid",LOCAL_DATUM["Arbitrary",0],UNIT["metre",1],'
+    local += 'AXIS["E",EAST],AXIS["N",NORTH]]'
+    image = write_raster(tmp_path / "drone_20230731T023512.tif", crs=local, origin=(100, 200))
+    with pytest.raises(SceneError) as caught:
+        read_scene(image)
+    assert str(caught.value) == (
+        f"{image}: has a local CRS (Site grid) tied to no place on Earth, so where its pixels "
+        "lie is unknown; give it its map CRS (gdal_edit.py -a_srs EPSG:…, with -a_ullr ULX ULY "
+        "LRX LRY in that CRS if its corners are local too)"
+    )
+
+
 def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_raster):
     import rasterio
     from rasterio.rpc import RPC

@@ -333,6 +333,8 @@ def read_scene(
                 )  # fmt: skip
             if ds.crs is None:
                 raise SceneError(path, f"has no CRS; {_crs_hint(path)}")
+            if not (ds.crs.is_geographic or ds.crs.is_projected):
+                raise SceneError(path, _local_crs_problem(ds.crs))
             _check_on_globe(ds)
             missing = [Path(f).name for f in ds.files if not Path(f).exists()]
             if missing:
@@ -391,6 +393,19 @@ def named_rgb_bands(
     (:func:`dwelltime.timesources.imd_rgb_bands`); None where none does."""
     item = stac_item(path, stac_index or {}, warn=False)
     return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
+
+
+def _local_crs_problem(crs: object) -> str:
+    """Why an image in a local (engineering) CRS, tied to no place on Earth (a drone or CAD
+    grid), cannot be placed, and how to give it a map CRS."""
+    from pyproj import CRS
+
+    name = CRS.from_wkt(crs.to_wkt()).name  # type: ignore[attr-defined]
+    return (
+        f"has a local CRS ({name}) tied to no place on Earth, so where its pixels lie is "
+        "unknown; give it its map CRS (gdal_edit.py -a_srs EPSG:…, with -a_ullr ULX ULY LRX "
+        "LRY in that CRS if its corners are local too)"
+    )
 
 
 def _check_on_globe(ds: object) -> None:
