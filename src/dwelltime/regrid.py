@@ -181,7 +181,7 @@ def gsd_metres(crs: object, transform: object, width: int, height: int) -> float
     """Mean pixel size in metres: on the ground (WGS84 ellipsoid, at the image centre) for a
     geographic CRS (degrees → metres) and for a projected CRS that is not true to scale there
     (Web Mercator, as web map tiles come), else in the projected CRS's own metres."""
-    ground = _ground_pixel_m(crs.to_wkt(), transform, width, height)  # type: ignore[attr-defined]
+    ground = sum(ground_pixel_m(crs, transform, width, height)) / 2
     if crs.is_geographic:  # type: ignore[attr-defined]
         return ground
     xres = math.hypot(transform.a, transform.d)  # type: ignore[attr-defined]
@@ -191,11 +191,19 @@ def gsd_metres(crs: object, transform: object, width: int, height: int) -> float
     return float(grid if unknown or abs(ground / grid - 1) <= GRID_SCALE_TOLERANCE else ground)
 
 
+def ground_pixel_m(crs: object, transform: Affine, width: int, height: int) -> tuple[float, float]:
+    """Ground size (metres, WGS84 ellipsoid) of the pixel steps along a row and along a column
+    at the image centre; NaN where the centre has no longitude and latitude. They differ where
+    the CRS is not conformal (lon/lat: the row step shrinks by cos(latitude))."""
+    return _ground_pixel_m(crs.to_wkt(), transform, width, height)  # type: ignore[attr-defined]
+
+
 @functools.lru_cache(maxsize=256)
-def _ground_pixel_m(crs_wkt: str, transform: Affine, width: int, height: int) -> float:
-    """Mean ground size (metres, WGS84 ellipsoid) of the pixel steps along a row and a column
-    at the image centre; NaN where the centre has no longitude and latitude. Cached: tiling
-    asks once per window of the same scene."""
+def _ground_pixel_m(
+    crs_wkt: str, transform: Affine, width: int, height: int
+) -> tuple[float, float]:
+    """:func:`ground_pixel_m` of a CRS as WKT. Cached: tiling asks once per window of the
+    same scene."""
     from pyproj import Geod, Transformer
 
     to_lonlat = Transformer.from_crs(crs_wkt, "EPSG:4326", always_xy=True)
@@ -203,8 +211,8 @@ def _ground_pixel_m(crs_wkt: str, transform: Affine, width: int, height: int) ->
     points = [transform @ p for p in ((col, row), (col + 1, row), (col, row + 1))]
     (lon0, lat0), *steps = (to_lonlat.transform(x, y) for x, y in points)
     geod = Geod(ellps="WGS84")
-    sizes = [geod.inv(lon0, lat0, lon, lat)[2] for lon, lat in steps]
-    return float(sum(sizes) / 2)
+    along_row, along_column = (float(geod.inv(lon0, lat0, lon, lat)[2]) for lon, lat in steps)
+    return along_row, along_column
 
 
 def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
