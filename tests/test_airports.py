@@ -240,6 +240,19 @@ def test_several_polygon_layers_none_named_apron_is_an_error(tmp_path):
         load_aprons(_sunan(), path)
 
 
+def test_aprons_in_longitudes_past_180_degrees_are_read_not_called_swapped(tmp_path):
+    """Matei (Taveuni, -179.877°) with its apron written at 180.123°, as a polygon drawn across
+    the antimeridian is: it was refused as 'are longitude and latitude swapped?'."""
+    matei = lookup_airport("NFNM")
+    path = _osm_geojson(
+        tmp_path / "past180.geojson", [_feature(_square(matei.lon + 360, matei.lat))]
+    )
+    (apron,) = load_aprons(matei, path).geometry
+    assert apron.area == pytest.approx(107 * 111, rel=0.05)  # 0.001° x 0.001° at 16.7° S
+    centre = gpd.points_from_xy([matei.lon], [matei.lat], crs=4326).to_crs(matei.crs)[0]
+    assert apron.distance(centre) < 200
+
+
 def test_airport_not_in_the_registry_is_placed_at_its_aprons(tmp_path, caplog):
     lon, lat = SUNAN
     path = _osm_geojson(tmp_path / "field.geojson", [_feature(_square(lon, lat, 0.01), ref="A")])
