@@ -80,7 +80,7 @@ def read_to_grid(
     from rasterio.errors import WindowError
     from rasterio.transform import array_bounds
     from rasterio.warp import reproject, transform_bounds
-    from rasterio.windows import Window, from_bounds
+    from rasterio.windows import Window
 
     count = 1 if indexes is None else len(indexes)
     dtype = np.uint8 if indexes is None else np.dtype(ds.dtypes[indexes[0] - 1])
@@ -102,13 +102,7 @@ def read_to_grid(
     src_bounds = transform_bounds(grid.crs, ds.crs, bounds[0], bounds[1], bounds[2], bounds[3])
     if ds.crs.is_geographic:
         src_bounds = _near_longitudes(src_bounds, (ds.bounds.left + ds.bounds.right) / 2)
-    win = from_bounds(*src_bounds, transform=ds.transform)
-    win = Window(
-        math.floor(win.col_off) - 2,
-        math.floor(win.row_off) - 2,
-        math.ceil(win.width) + 4,
-        math.ceil(win.height) + 4,
-    )
+    win = _pixel_window(src_bounds, ds.transform, margin=2)
     try:
         win = win.intersection(Window(0, 0, ds.width, ds.height))
     except WindowError:  # the grid lies outside the scene
@@ -138,6 +132,21 @@ def read_to_grid(
         resampling=Resampling[resampling],
     )
     return out
+
+
+def _pixel_window(bounds: Sequence[float], transform: Affine, margin: int) -> object:
+    """The window of whole pixels of ``transform`` holding map ``bounds`` (west, south, east,
+    north) with ``margin`` pixels around: from its four corners, so that any affine grid
+    (south-up, bottom-up, rotated past 90°) gives one, where ``from_bounds`` refuses them."""
+    from rasterio.windows import Window
+
+    west, south, east, north = bounds
+    corners = [~transform * (x, y) for x in (west, east) for y in (south, north)]
+    cols, rows = (np.array(v) for v in zip(*corners, strict=True))
+    col0, row0 = math.floor(cols.min()) - margin, math.floor(rows.min()) - margin
+    return Window(
+        col0, row0, math.ceil(cols.max()) + margin - col0, math.ceil(rows.max()) + margin - row0
+    )
 
 
 def _near_longitudes(
