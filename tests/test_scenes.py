@@ -409,6 +409,32 @@ def test_an_image_in_a_local_crs_is_refused_in_one_line(tmp_path, write_raster):
     )
 
 
+def test_a_gcp_only_image_is_refused_with_the_gdalwarp_line_to_its_utm_zone(tmp_path):
+    """'warp it first (gdalwarp)' left the analyst to find the target CRS and the options."""
+    import warnings
+
+    import rasterio
+    from rasterio.control import GroundControlPoint
+    from rasterio.crs import CRS
+
+    path = tmp_path / "gcps_20230731T023512.tif"
+    x, y = 730_485.78, 4_345_043.01  # Sunan, UTM 51N
+    gcps = [GroundControlPoint(r, c, x + c / 2, y - r / 2) for r in (0, 8) for c in (0, 8)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: "Dataset has no geotransform"
+        profile = dict(driver="GTiff", width=8, height=8, count=1, dtype="uint8")
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(np.ones((1, 8, 8), np.uint8))
+            ds.gcps = (gcps, CRS.from_epsg(32651))
+    with pytest.raises(SceneError) as caught:
+        read_scene(path)
+    assert str(caught.value) == (
+        f"{path}: is georeferenced only by 4 ground control points (GCPs), not a geotransform; "
+        "warp it onto a map grid first (gdalwarp -t_srs EPSG:32651 -r bilinear "
+        "gcps_20230731T023512.tif gcps_20230731T023512_warped.tif)"
+    )
+
+
 def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_raster):
     import rasterio
     from rasterio.rpc import RPC

@@ -318,7 +318,7 @@ def read_scene(
     try:
         with open_picture(path) as ds:  # no georeference is reported below, not warned
             if ds.crs is None and ds.gcps[0]:
-                raise SceneError(path, "is georeferenced only by GCPs; warp it first (gdalwarp)")
+                raise SceneError(path, _gcp_problem(path, *ds.gcps))
             if ds.crs is None and ds.rpcs is not None:
                 raise SceneError(
                     path, "is georeferenced only by RPCs (not orthorectified); orthorectify it "
@@ -393,6 +393,26 @@ def named_rgb_bands(
     (:func:`dwelltime.timesources.imd_rgb_bands`); None where none does."""
     item = stac_item(path, stac_index or {}, warn=False)
     return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
+
+
+def _gcp_problem(path: Path, gcps: Sequence[object], crs: object | None) -> str:
+    """What to do with an image placed only by ground control points: the gdalwarp line that
+    warps it onto the UTM grid of their middle (the GCPs' own CRS when they have none)."""
+    from pyproj import Transformer
+
+    from dwelltime.airports import utm_crs
+
+    target = "EPSG:…"
+    if crs is not None:
+        x, y = (float(np.mean([getattr(g, axis) for g in gcps])) for axis in "xy")
+        to_lonlat = Transformer.from_crs(crs.to_wkt(), "EPSG:4326", always_xy=True)  # type: ignore[attr-defined]
+        lon, lat = to_lonlat.transform(x, y)
+        target = utm_crs(lon, lat) if np.isfinite([lon, lat]).all() else target
+    return (
+        f"is georeferenced only by {len(gcps)} ground control points (GCPs), not a "
+        f"geotransform; warp it onto a map grid first (gdalwarp -t_srs {target} "
+        f"-r bilinear {path.name} {path.stem}_warped.tif)"
+    )
 
 
 def _local_crs_problem(crs: object) -> str:
