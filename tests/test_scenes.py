@@ -715,6 +715,26 @@ def test_a_bad_mask_is_named_and_its_scene_skipped(tmp_path, write_raster, probl
     assert len(str(error).splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("crs", "origin", "gsd"),
+    [
+        ("EPSG:4326", (180.1, -15.9995), 1e-5),  # written past 180°
+        ("EPSG:32760", (821_076.5, 8_228_443.5), 0.5),  # UTM 60S across 180°
+    ],
+)
+def test_a_planet_mask_by_the_antimeridian_is_its_scene_s(tmp_path, write_raster, crs, origin, gsd):
+    """The footprint is in -180°…180°; the mask's bounds, past 180° or across it, were
+    compared as they came and the scene refused as 'does not overlap the image'."""
+    for name, count in (("AnalyticMS", 3), ("udm2", 8)):
+        write_raster(
+            tmp_path / f"fiji_20230731T023512_3B_{name}.tif", crs=crs, origin=origin, gsd=gsd,
+            shape=(96, 96), count=count, data=np.ones((count, 96, 96)),
+        )  # fmt: skip
+    found = scan(tmp_path)
+    assert found.errors == [] and len(found.scenes) == 1
+    assert found.scenes[0].mask_path.name == "fiji_20230731T023512_3B_udm2.tif"
+
+
 def test_an_unreadable_airbus_cloud_mask_is_named(tmp_path, write_dimap):
     dim = write_dimap(tmp_path)
     mask = tmp_path / "MASKS" / f"CLD_{dim.stem[len('DIM_') :]}_MSK.GML"

@@ -494,7 +494,7 @@ def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> No
                 return
             if mask.crs is None:
                 problem = "has no CRS"
-            elif not shapely.box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
+            elif not _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
                 footprint
             ):
                 problem = "does not overlap the image (another scene's mask?)"
@@ -537,6 +537,12 @@ def _footprint(ds: object) -> shapely.Geometry:
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
     return _within_180(shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG)))
+
+
+def _lonlat_box(west: float, south: float, east: float, north: float) -> shapely.Geometry:
+    """The lon/lat bounds (degrees; west > east across the antimeridian, as
+    ``transform_bounds`` gives them) as a box in longitudes -180°…180° (:func:`_within_180`)."""
+    return _within_180(shapely.box(west, south, east + 360.0 if west > east else east, north))
 
 
 def _within_180(lonlat: shapely.Geometry) -> shapely.Geometry:
