@@ -240,6 +240,19 @@ def test_several_polygon_layers_none_named_apron_is_an_error(tmp_path):
         load_aprons(_sunan(), path)
 
 
+def test_aprons_in_longitudes_past_180_degrees_are_read_not_called_swapped(tmp_path):
+    """Matei (Taveuni, -179.877°) with its apron written at 180.123°, as a polygon drawn across
+    the antimeridian is: it was refused as 'are longitude and latitude swapped?'."""
+    matei = lookup_airport("NFNM")
+    path = _osm_geojson(
+        tmp_path / "past180.geojson", [_feature(_square(matei.lon + 360, matei.lat))]
+    )
+    (apron,) = load_aprons(matei, path).geometry
+    assert apron.area == pytest.approx(107 * 111, rel=0.05)  # 0.001° x 0.001° at 16.7° S
+    centre = gpd.points_from_xy([matei.lon], [matei.lat], crs=4326).to_crs(matei.crs)[0]
+    assert apron.distance(centre) < 200
+
+
 def test_airport_not_in_the_registry_is_placed_at_its_aprons(tmp_path, caplog):
     lon, lat = SUNAN
     path = _osm_geojson(tmp_path / "field.geojson", [_feature(_square(lon, lat, 0.01), ref="A")])
@@ -251,6 +264,20 @@ def test_airport_not_in_the_registry_is_placed_at_its_aprons(tmp_path, caplog):
     assert "field.geojson (lat 39.2291, lon 125.6750, EPSG:32651)" in caplog.text
     assert aprons.crs == "EPSG:32651"
     assert aprons["apron_id"].tolist() == ["A"]
+
+
+def test_airport_not_in_the_registry_on_the_antimeridian_is_placed_there(tmp_path):
+    """Aprons across 180° (a GeoJSON splits them in parts by +180° and by -180°) were centred
+    at longitude 0°, half a world away, and projected in that UTM zone: areas 2x wrong."""
+    halves = [
+        shapely.box(179.998, -16.001, 180, -15.999),
+        shapely.box(-180, -16.001, -179.998, -15.999),
+    ]
+    apron = shapely.geometry.mapping(shapely.MultiPolygon(halves))
+    path = _osm_geojson(tmp_path / "dateline.geojson", [_feature(apron)])
+    airport, aprons = airport_and_aprons("FJ-X1", path)
+    assert (airport.lon, airport.lat, airport.crs) == (180.0, pytest.approx(-16.0), "EPSG:32760")
+    assert aprons.geometry.area.sum() == pytest.approx(428 * 221, rel=0.01)  # 0.004° x 0.002°
 
 
 def test_registered_airport_and_its_aprons(tmp_path):

@@ -171,6 +171,35 @@ def test_scenes_away_from_the_aprons_are_blamed_on_the_airport_not_the_imagery(d
     assert "km from them; check --airport and --aprons" in caplog.text
 
 
+def test_a_scene_over_aprons_across_the_antimeridian_is_used(tmp_path, write_raster, caplog):
+    """A 600 m apron centred on 180° in UTM 60S is, in lon/lat, a band round the globe that
+    misses the strip by 180°: the scene over it was skipped as 16,465 km away."""
+    import geopandas as gpd
+    import shapely
+    from pyproj import Transformer
+
+    from dwelltime.scenes import read_scene
+
+    x, y = Transformer.from_crs(4326, 32760, always_xy=True).transform(180.0, -16.0)
+    apron = shapely.box(x - 300, y - 300, x + 300, y + 300)
+    aprons = gpd.GeoDataFrame({"apron_id": ["a"]}, geometry=[apron], crs="EPSG:32760")
+    scenes = [
+        read_scene(
+            write_raster(
+                tmp_path / f"{name}_20230731T023512.tif",
+                crs="EPSG:4326",
+                origin=(west, -15.9995),
+                gsd=1e-5,
+                shape=(100, 90),
+            )
+        )
+        for name, west in (("over", 179.999), ("away", 179.5))
+    ]
+    assert pipeline.scenes_over_aprons(scenes, aprons, "FJ-X1") == scenes[:1]
+    pipeline.scenes_over_aprons(scenes[1:], aprons, "FJ-X1")
+    assert "the nearest is 53 km from them" in caplog.text
+
+
 def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):
     from dwelltime.errors import UnknownTypeError
 

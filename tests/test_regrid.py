@@ -127,3 +127,60 @@ def test_a_download_s_error_page_named_as_an_image_is_named_as_such(tmp_path, te
     with pytest.raises(SceneError, match=r"scene_20230731T023512\.tif: is text .* download it"):
         with open_picture(page):
             pass
+
+
+@pytest.mark.parametrize(
+    ("west", "grid_lon", "grid_crs"),
+    [
+        (179.999, 180.0, "EPSG:32760"),  # image and grid across the antimeridian
+        (180.1, -179.8995, "EPSG:32701"),  # image in longitudes past 180°, grid at -179.9°
+        (-180.001, 179.9995, "EPSG:32760"),  # image from -180.001°, grid east of it at 179.9995°
+    ],
+)
+def test_a_lon_lat_scene_by_the_antimeridian_is_read_onto_the_grid(
+    tmp_path, write_raster, west, grid_lon, grid_crs
+):
+    """West half of the scene 50, east half 200, about 0.5 m pixels at 16° S."""
+    step, lat = 1e-5, -16.0
+    data = np.full((1, 100, 200), 50, np.uint8)
+    data[:, :, 100:] = 200
+    image = write_raster(
+        tmp_path / "s.tif", crs="EPSG:4326", origin=(west, lat + 5e-4), gsd=step,
+        shape=(100, 200), count=1, data=data,
+    )  # fmt: skip
+    east_of_middle = (grid_lon - (west + 100 * step) + 180) % 360 - 180  # degrees
+    x, y = Transformer.from_crs(4326, grid_crs, always_xy=True).transform(grid_lon, lat)
+    grid = Grid(grid_crs, Affine(1.0, 0, x - 10, 0, -1.0, y + 10), (20, 20))
+    with rasterio.open(image) as ds:
+        pixels = read_to_grid(ds, grid, indexes=[1])[0]
+    assert pixels.all()  # every grid pixel lies in the scene
+    if abs(east_of_middle) > 1e-4:  # grid wholly on one side of the scene's middle
+        assert set(np.unique(pixels)) == {200 if east_of_middle > 0 else 50}
+    else:
+        assert set(np.unique(pixels)) == {50, 200}
+
+
+@pytest.mark.parametrize("layout", ["bottom-up", "south-up", "turned 120°"])
+def test_a_scene_of_any_affine_layout_is_read_as_the_north_up_one(tmp_path, write_raster, layout):
+    """Bottom-up (row 0 the southern edge), south-up (turned 180°) and turned past 90°: the
+    map width or height of a pixel is negative, and rasterio's from_bounds refused them with
+    WindowError 'Bounds and transform are inconsistent'."""
+    data = np.random.default_rng(0).integers(1, 255, (1, 40, 50), dtype=np.uint8)
+    turn = Affine.translation(X0 + 12.5, Y0 - 10.0) * Affine.rotation(120)  # about the middle
+    transform, pixels = {
+        "bottom-up": (Affine(0.5, 0, X0, 0, 0.5, Y0 - 20.0), data[:, ::-1]),
+        "south-up": (Affine(-0.5, 0, X0 + 25.0, 0, 0.5, Y0 - 20.0), data[:, ::-1, ::-1]),
+        "turned 120°": (turn * Affine(0.5, 0, -12.5, 0, -0.5, 10.0), data),
+    }[layout]
+    north_up = write_raster(tmp_path / "n.tif", origin=(X0, Y0), shape=(40, 50), count=1, data=data)
+    other = tmp_path / "o.tif"
+    profile = dict(driver="GTiff", width=50, height=40, count=1, dtype="uint8", crs="EPSG:32651")
+    with rasterio.open(other, "w", transform=transform, **profile) as ds:
+        ds.write(np.ascontiguousarray(pixels))
+    grid = Grid("EPSG:32651", Affine(0.5, 0, X0 + 7.5, 0, -0.5, Y0 - 5.0), (20, 20))
+    with rasterio.open(other) as ds:
+        read = read_to_grid(ds, grid, indexes=[1])[0]
+    assert read.all()  # the grid lies in the scene's middle, whichever way it is turned
+    if layout != "turned 120°":
+        with rasterio.open(north_up) as ds:
+            np.testing.assert_array_equal(read, read_to_grid(ds, grid, indexes=[1])[0])

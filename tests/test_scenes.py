@@ -400,6 +400,57 @@ def test_an_image_without_geotransform_is_refused_without_a_python_warning(tmp_p
             read_scene(path)
 
 
+def test_metres_labelled_lon_lat_are_refused_not_scanned_off_the_globe(tmp_path, write_raster):
+    """A UTM image given EPSG:4326 (gdal_edit.py -a_srs on the wrong file) was a scene with a
+    footprint at longitude 730,000° and a GSD of NaN."""
+    image = write_raster(tmp_path / "wrong_20230731T023512.tif", crs="EPSG:4326")
+    expected = r"wrong_20230731T023512.tif: has coordinates beyond the globe for its lon/lat "
+    expected += r"CRS EPSG:4326 \(x 730485.8…730517.8, y .*\): they are not degrees.*gdal_edit"
+    with pytest.raises(SceneError, match=expected):
+        read_scene(image)
+
+
+def test_an_image_in_a_local_crs_is_refused_in_one_line(tmp_path, write_raster):
+    """A drone or CAD export in an engineering CRS: the scan gave PROJ's 'Cannot find
+    coordinate operations' with the whole CRS as PROJJSON, 600 characters on one line."""
+    local = 'LOCAL_CS["Site grid",LOCAL_DATUM["Arbitrary",0],UNIT["metre",1],'
+    local += 'AXIS["E",EAST],AXIS["N",NORTH]]'
+    image = write_raster(tmp_path / "drone_20230731T023512.tif", crs=local, origin=(100, 200))
+    with pytest.raises(SceneError) as caught:
+        read_scene(image)
+    assert str(caught.value) == (
+        f"{image}: has a local CRS (Site grid) tied to no place on Earth, so where its pixels "
+        "lie is unknown; give it its map CRS (gdal_edit.py -a_srs EPSG:…, with -a_ullr ULX ULY "
+        "LRX LRY in that CRS if its corners are local too)"
+    )
+
+
+def test_a_gcp_only_image_is_refused_with_the_gdalwarp_line_to_its_utm_zone(tmp_path):
+    """'warp it first (gdalwarp)' left the analyst to find the target CRS and the options."""
+    import warnings
+
+    import rasterio
+    from rasterio.control import GroundControlPoint
+    from rasterio.crs import CRS
+
+    path = tmp_path / "gcps_20230731T023512.tif"
+    x, y = 730_485.78, 4_345_043.01  # Sunan, UTM 51N
+    gcps = [GroundControlPoint(r, c, x + c / 2, y - r / 2) for r in (0, 8) for c in (0, 8)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: "Dataset has no geotransform"
+        profile = dict(driver="GTiff", width=8, height=8, count=1, dtype="uint8")
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(np.ones((1, 8, 8), np.uint8))
+            ds.gcps = (gcps, CRS.from_epsg(32651))
+    with pytest.raises(SceneError) as caught:
+        read_scene(path)
+    assert str(caught.value) == (
+        f"{path}: is georeferenced only by 4 ground control points (GCPs), not a geotransform; "
+        "warp it onto a map grid first (gdalwarp -t_srs EPSG:32651 -r bilinear "
+        "gcps_20230731T023512.tif gcps_20230731T023512_warped.tif)"
+    )
+
+
 def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_raster):
     import rasterio
     from rasterio.rpc import RPC
@@ -678,6 +729,26 @@ def test_a_bad_mask_is_named_and_its_scene_skipped(tmp_path, write_raster, probl
     (error,) = result.errors
     assert str(error).startswith(f"{image}: its mask 20230731_023512_1234_3B_udm2.tif {problem}")
     assert len(str(error).splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("crs", "origin", "gsd"),
+    [
+        ("EPSG:4326", (180.1, -15.9995), 1e-5),  # written past 180°
+        ("EPSG:32760", (821_076.5, 8_228_443.5), 0.5),  # UTM 60S across 180°
+    ],
+)
+def test_a_planet_mask_by_the_antimeridian_is_its_scene_s(tmp_path, write_raster, crs, origin, gsd):
+    """The footprint is in -180°…180°; the mask's bounds, past 180° or across it, were
+    compared as they came and the scene refused as 'does not overlap the image'."""
+    for name, count in (("AnalyticMS", 3), ("udm2", 8)):
+        write_raster(
+            tmp_path / f"fiji_20230731T023512_3B_{name}.tif", crs=crs, origin=origin, gsd=gsd,
+            shape=(96, 96), count=count, data=np.ones((count, 96, 96)),
+        )  # fmt: skip
+    found = scan(tmp_path)
+    assert found.errors == [] and len(found.scenes) == 1
+    assert found.scenes[0].mask_path.name == "fiji_20230731T023512_3B_udm2.tif"
 
 
 def test_an_unreadable_airbus_cloud_mask_is_named(tmp_path, write_dimap):
@@ -1005,3 +1076,25 @@ def test_a_dwelltime_output_folder_inside_the_imagery_is_not_scanned(tmp_path, w
     result = scan(tmp_path)
     assert [s.path for s in result.scenes] == [image.resolve()]
     assert result.errors == [] and result.pictures == []
+
+
+@pytest.mark.parametrize("west", [179.999, 180.1, -180.001])
+def test_a_lon_lat_footprint_past_180_degrees_is_given_in_longitudes_of_the_globe(
+    tmp_path, write_raster, west
+):
+    """A lon/lat image written across or past 180° (as gdalwarp writes a scene across the
+    antimeridian) has its footprint within -180°…180°, split in two parts where it crosses,
+    so that it meets aprons given in those longitudes."""
+    import shapely
+
+    step = 1e-5
+    image = write_raster(
+        tmp_path / "s_20230731T023512.tif", crs="EPSG:4326", origin=(west, -15.9995), gsd=step,
+        shape=(100, 200),
+    )  # fmt: skip
+    footprint = read_scene(image).footprint
+    lon_west, _, lon_east, _ = footprint.bounds
+    assert -180 <= lon_west and lon_east <= 180
+    assert footprint.area == pytest.approx(200 * 100 * step**2, rel=1e-3)
+    for lon in (west + 50 * step, west + 150 * step):  # west and east of the middle
+        assert footprint.contains(shapely.Point((lon + 180) % 360 - 180, -16.0))

@@ -109,8 +109,7 @@ def airport_and_aprons(
     else:
         return airport, load_aprons(airport, path, radius_m=radius_m)
     frame = _read_aprons(path)
-    lon_min, lat_min, lon_max, lat_max = frame.to_crs("EPSG:4326").total_bounds
-    lon, lat = (lon_min + lon_max) / 2, (lat_min + lat_max) / 2
+    lon, lat = lonlat_centre(frame.geometry)
     airport = Airport(key, "", "not in the airport registry", lat, lon, utm_crs(lon, lat))
     log.warning(
         "%s: not in the airport registry (%sor a typo?); placed at the centre of the aprons "
@@ -123,6 +122,18 @@ def airport_and_aprons(
         airport.crs,
     )
     return airport, frame.to_crs(airport.crs).reset_index(drop=True)
+
+
+def lonlat_centre(geometries: gpd.GeoSeries) -> tuple[float, float]:
+    """(lon, lat) degrees of the centre of the bounds of ``geometries`` (any CRS); aprons or
+    footprints across the antimeridian (parts by +180° and by -180°, as RFC 7946 splits them)
+    are centred by 180°, not by 0° half a world away. Longitude in (-180°, 180°]."""
+    lonlat = geometries.to_crs("EPSG:4326").to_numpy()
+    lon_min, lat_min, lon_max, lat_max = shapely.total_bounds(lonlat)
+    if lon_max - lon_min > 180.0:  # across the antimeridian: western longitudes + 360°
+        east = shapely.transform(lonlat, lambda xy: xy + [[360.0, 0.0]] * (xy[:, :1] < 0))
+        lon_min, _, lon_max, _ = shapely.total_bounds(east)
+    return (180.0 - (180.0 - (lon_min + lon_max) / 2) % 360.0, (lat_min + lat_max) / 2)
 
 
 def icao_code(code: str) -> str | None:
@@ -271,11 +282,12 @@ def _apron_layer(path: Path) -> str | None:
 
 def _check_degrees(frame: gpd.GeoDataFrame, path: str) -> None:
     """Longitudes and latitudes of a file in degrees must be on the globe: latitudes beyond
-    ±90° are (almost always) the two swapped."""
+    ±90° are (almost always) the two swapped. Longitudes past ±180° (180.1°, as polygons
+    drawn across the antimeridian are written, or 0°…360°) are the globe's, up to ±360°."""
     if not frame.crs.is_geographic or frame.geometry.is_empty.all():
         return
     lon_min, lat_min, lon_max, lat_max = frame.total_bounds
-    if not (-90 <= lat_min and lat_max <= 90 and -180 <= lon_min and lon_max <= 180):
+    if not (-90 <= lat_min and lat_max <= 90 and -360 <= lon_min and lon_max <= 360):
         raise ApronError(
             f"{path}: coordinates beyond the globe (longitude {lon_min:.2f}…{lon_max:.2f}, "
             f"latitude {lat_min:.2f}…{lat_max:.2f} in {frame.crs.to_string()}); are longitude "

@@ -243,14 +243,17 @@ def read_provenance(folder: Path) -> dict[str, object]:
     return record if isinstance(record, dict) else {}
 
 
-def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
+def read_layer(
+    path: Path, layer: str | None = None, *, as_written: bool = False
+) -> gpd.GeoDataFrame:
     """Read one layer back with the dtypes it was written with (times as UTC timestamps).
 
     ``path``: a ``dwelltime.gpkg`` (or the folder holding it) with ``layer``, or one
     ``.csv`` / ``.geojson`` / ``.parquet`` file written by :func:`write_layers` (``layer`` is
     then ignored); a folder written without GeoPackage (``--format csv``) gives the layer's
-    own file there (Parquet, CSV, else GeoJSON). GeoJSON comes back in EPSG:4326, everything
-    else in the CRS written.
+    own file there (Parquet, CSV, else GeoJSON). GeoJSON comes back in EPSG:4326, or with
+    ``as_written`` in the CRS it was written from (its schema's: the airport's UTM metres,
+    which linking needs); everything else in the CRS written.
     """
     path = Path(path)
     if path.is_dir():
@@ -266,9 +269,11 @@ def read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
         return _restore(_from_text(text, schema), schema)
     if suffix in (".geojson", ".json"):
         schema = _read_schema(path)
+        written = schema.get("crs") if schema is not None else None
         if schema is not None:
             schema = {**schema, "crs": "EPSG:4326"}
-        return _restore(gpd.read_file(path), schema)
+        frame = _restore(gpd.read_file(path), schema)
+        return frame.to_crs(written) if as_written and written else frame
     if layer is None:
         raise ValueError(f"{path}: say which layer to read, e.g. layer='stays'")
     import pyogrio

@@ -525,32 +525,35 @@ def without_coarse(found: ScanResult) -> ScanResult:
 
 
 def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:
-    """The scenes whose footprint overlaps an apron; the others are logged as skipped, and
-    when none does, a warning says how far the nearest scene is (a wrong airport or aprons
-    file, not bad imagery)."""
-    region = aprons.to_crs("EPSG:4326").union_all()
+    """The scenes whose footprint overlaps an apron (compared in the aprons' CRS, so aprons
+    across the antimeridian are not a band round the globe); the others are logged as
+    skipped, and when none does, a warning says how far the nearest scene is (a wrong airport
+    or aprons file, not bad imagery)."""
+    region = aprons.union_all()
+    footprints = gpd.GeoSeries([s.footprint for s in scenes], crs="EPSG:4326").to_crs(aprons.crs)
     kept = []
-    for scene in scenes:
-        if scene.footprint.intersects(region):
+    for scene, footprint in zip(scenes, footprints, strict=True):
+        if footprint.intersects(region):
             kept.append(scene)
         else:
             log.info("%s: does not overlap the aprons of %s; skipped", scene.path, icao)
     if scenes and not kept:
+        centre = gpd.GeoSeries([region.centroid], crs=aprons.crs).to_crs("EPSG:4326")[0]
         log.warning(
             "none of the %d scenes covers the aprons of %s: the nearest is %.0f km from them; "
             "check --airport and --aprons",
             len(scenes),
             icao,
-            min(_distance_km(scene.footprint, region) for scene in scenes),
+            min(_distance_km(scene.footprint, centre) for scene in scenes),
         )
     return kept
 
 
-def _distance_km(a: shapely.Geometry, b: shapely.Geometry) -> float:
-    """Geodesic distance between the centroids of two lon/lat geometries, km."""
+def _distance_km(footprint: shapely.Geometry, point: shapely.Point) -> float:
+    """Geodesic distance from a point of a lon/lat ``footprint`` to a lon/lat ``point``, km."""
     from pyproj import Geod
 
-    (lon_a, lat_a), (lon_b, lat_b) = a.centroid.coords[0], b.centroid.coords[0]
+    (lon_a, lat_a), (lon_b, lat_b) = footprint.point_on_surface().coords[0], point.coords[0]
     return Geod(ellps="WGS84").inv(lon_a, lat_a, lon_b, lat_b)[2] / 1000
 
 

@@ -82,7 +82,7 @@ def read_to_grid(
     from rasterio.errors import WindowError
     from rasterio.transform import array_bounds
     from rasterio.warp import reproject, transform_bounds
-    from rasterio.windows import Window, from_bounds
+    from rasterio.windows import Window
 
     count = 1 if indexes is None else len(indexes)
     dtype = np.uint8 if indexes is None else np.dtype(ds.dtypes[indexes[0] - 1])
@@ -102,13 +102,9 @@ def read_to_grid(
         return out
     bounds = array_bounds(*grid.shape, grid.transform)  # (west, south, east, north)
     src_bounds = transform_bounds(grid.crs, ds.crs, bounds[0], bounds[1], bounds[2], bounds[3])
-    win = from_bounds(*src_bounds, transform=ds.transform)
-    win = Window(
-        math.floor(win.col_off) - 2,
-        math.floor(win.row_off) - 2,
-        math.ceil(win.width) + 4,
-        math.ceil(win.height) + 4,
-    )
+    if ds.crs.is_geographic:
+        src_bounds = _near_longitudes(src_bounds, (ds.bounds.left + ds.bounds.right) / 2)
+    win = _pixel_window(src_bounds, ds.transform, margin=2)
     try:
         win = win.intersection(Window(0, 0, ds.width, ds.height))
     except WindowError:  # the grid lies outside the scene
@@ -140,6 +136,35 @@ def read_to_grid(
     return out
 
 
+def _pixel_window(bounds: Sequence[float], transform: Affine, margin: int) -> object:
+    """The window of whole pixels of ``transform`` holding map ``bounds`` (west, south, east,
+    north) with ``margin`` pixels around: from its four corners, so that any affine grid
+    (south-up, bottom-up, rotated past 90°) gives one, where ``from_bounds`` refuses them."""
+    from rasterio.windows import Window
+
+    west, south, east, north = bounds
+    corners = [~transform * (x, y) for x in (west, east) for y in (south, north)]
+    cols, rows = (np.array(v) for v in zip(*corners, strict=True))
+    col0, row0 = math.floor(cols.min()) - margin, math.floor(rows.min()) - margin
+    return Window(
+        col0, row0, math.ceil(cols.max()) + margin - col0, math.ceil(rows.max()) + margin - row0
+    )
+
+
+def _near_longitudes(
+    bounds: tuple[float, float, float, float], centre_lon: float
+) -> tuple[float, float, float, float]:
+    """Lon/lat ``bounds`` (degrees) written in the longitudes of an image centred on
+    ``centre_lon``: a grid across the antimeridian (west > east, as :func:`transform_bounds`
+    gives it) made one span, and the span moved by whole turns next to the image, whose
+    longitudes may run past 180° (179.9°…180.2°) or start anywhere (0°…360°)."""
+    west, south, east, north = bounds
+    if west > east:
+        east += 360.0
+    turns = 360.0 * round((centre_lon - (west + east) / 2) / 360.0)
+    return (west + turns, south, east + turns, north)
+
+
 def _aligned_window(ds: object, grid: Grid) -> object | None:
     """The window of ``ds`` that is exactly ``grid`` (same CRS and pixel size, no rotation,
     origin within 10⁻⁶ pixel of a whole number of pixels away), else None."""
@@ -167,7 +192,7 @@ def gsd_metres(crs: object, transform: object, width: int, height: int) -> float
     """Mean pixel size in metres: on the ground (WGS84 ellipsoid, at the image centre) for a
     geographic CRS (degrees → metres) and for a projected CRS that is not true to scale there
     (Web Mercator, as web map tiles come), else in the projected CRS's own metres."""
-    ground = _ground_pixel_m(crs.to_wkt(), transform, width, height)  # type: ignore[attr-defined]
+    ground = sum(ground_pixel_m(crs, transform, width, height)) / 2
     if crs.is_geographic:  # type: ignore[attr-defined]
         return ground
     xres = math.hypot(transform.a, transform.d)  # type: ignore[attr-defined]
@@ -177,11 +202,19 @@ def gsd_metres(crs: object, transform: object, width: int, height: int) -> float
     return float(grid if unknown or abs(ground / grid - 1) <= GRID_SCALE_TOLERANCE else ground)
 
 
+def ground_pixel_m(crs: object, transform: Affine, width: int, height: int) -> tuple[float, float]:
+    """Ground size (metres, WGS84 ellipsoid) of the pixel steps along a row and along a column
+    at the image centre; NaN where the centre has no longitude and latitude. They differ where
+    the CRS is not conformal (lon/lat: the row step shrinks by cos(latitude))."""
+    return _ground_pixel_m(crs.to_wkt(), transform, width, height)  # type: ignore[attr-defined]
+
+
 @functools.lru_cache(maxsize=256)
-def _ground_pixel_m(crs_wkt: str, transform: Affine, width: int, height: int) -> float:
-    """Mean ground size (metres, WGS84 ellipsoid) of the pixel steps along a row and a column
-    at the image centre; NaN where the centre has no longitude and latitude. Cached: tiling
-    asks once per window of the same scene."""
+def _ground_pixel_m(
+    crs_wkt: str, transform: Affine, width: int, height: int
+) -> tuple[float, float]:
+    """:func:`ground_pixel_m` of a CRS as WKT. Cached: tiling asks once per window of the
+    same scene."""
     from pyproj import Geod, Transformer
 
     to_lonlat = Transformer.from_crs(crs_wkt, "EPSG:4326", always_xy=True)
@@ -189,8 +222,8 @@ def _ground_pixel_m(crs_wkt: str, transform: Affine, width: int, height: int) ->
     points = [transform @ p for p in ((col, row), (col + 1, row), (col, row + 1))]
     (lon0, lat0), *steps = (to_lonlat.transform(x, y) for x, y in points)
     geod = Geod(ellps="WGS84")
-    sizes = [geod.inv(lon0, lat0, lon, lat)[2] for lon, lat in steps]
-    return float(sum(sizes) / 2)
+    along_row, along_column = (float(geod.inv(lon0, lat0, lon, lat)[2]) for lon, lat in steps)
+    return along_row, along_column
 
 
 def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:

@@ -321,7 +321,7 @@ def read_scene(
     try:
         with open_picture(path) as ds:  # no georeference is reported below, not warned
             if ds.crs is None and ds.gcps[0]:
-                raise SceneError(path, "is georeferenced only by GCPs; warp it first (gdalwarp)")
+                raise SceneError(path, _gcp_problem(path, *ds.gcps))
             if ds.crs is None and ds.rpcs is not None:
                 raise SceneError(
                     path, "is georeferenced only by RPCs (not orthorectified); orthorectify it "
@@ -336,6 +336,9 @@ def read_scene(
                 )  # fmt: skip
             if ds.crs is None:
                 raise SceneError(path, f"has no CRS; {crs_hint(path)}")
+            if not (ds.crs.is_geographic or ds.crs.is_projected):
+                raise SceneError(path, _local_crs_problem(ds.crs))
+            _check_on_globe(ds)
             missing = [Path(f).name for f in ds.files if not Path(f).exists()]
             if missing:
                 raise SceneError(
@@ -395,6 +398,58 @@ def named_rgb_bands(
     return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
 
 
+def _gcp_problem(path: Path, gcps: Sequence[object], crs: object | None) -> str:
+    """What to do with an image placed only by ground control points: the gdalwarp line that
+    warps it onto the UTM grid of their middle (the GCPs' own CRS when they have none)."""
+    from pyproj import Transformer
+
+    from dwelltime.airports import utm_crs
+
+    target = "EPSG:…"
+    if crs is not None:
+        x, y = (float(np.mean([getattr(g, axis) for g in gcps])) for axis in "xy")
+        to_lonlat = Transformer.from_crs(crs.to_wkt(), "EPSG:4326", always_xy=True)  # type: ignore[attr-defined]
+        lon, lat = to_lonlat.transform(x, y)
+        target = utm_crs(lon, lat) if np.isfinite([lon, lat]).all() else target
+    return (
+        f"is georeferenced only by {len(gcps)} ground control points (GCPs), not a "
+        f"geotransform; warp it onto a map grid first (gdalwarp -t_srs {target} "
+        f"-r bilinear {path.name} {path.stem}_warped.tif)"
+    )
+
+
+def _local_crs_problem(crs: object) -> str:
+    """Why an image in a local (engineering) CRS, tied to no place on Earth (a drone or CAD
+    grid), cannot be placed, and how to give it a map CRS."""
+    from pyproj import CRS
+
+    name = CRS.from_wkt(crs.to_wkt()).name  # type: ignore[attr-defined]
+    return (
+        f"has a local CRS ({name}) tied to no place on Earth, so where its pixels lie is "
+        "unknown; give it its map CRS (gdal_edit.py -a_srs EPSG:…, with -a_ullr ULX ULY LRX "
+        "LRY in that CRS if its corners are local too)"
+    )
+
+
+def _check_on_globe(ds: object) -> None:
+    """SceneError when an image in a lon/lat CRS has corners that are no longitude and
+    latitude (beyond ±90° of latitude or ±360° of longitude): metres of a projected CRS
+    labelled EPSG:4326, whose footprint and GSD would be nonsense."""
+    if not ds.crs.is_geographic:  # type: ignore[attr-defined]
+        return
+    corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))  # type: ignore[attr-defined]
+    xs, ys = zip(*(ds.transform * c for c in corners), strict=True)  # type: ignore[attr-defined]
+    if max(map(abs, xs)) <= 360 and max(map(abs, ys)) <= 90:
+        return
+    raise SceneError(
+        ds.name,  # type: ignore[attr-defined]
+        f"has coordinates beyond the globe for its lon/lat CRS {ds.crs.to_string()} "  # type: ignore[attr-defined]
+        f"(x {min(xs):.1f}…{max(xs):.1f}, y {min(ys):.1f}…{max(ys):.1f}): they are "
+        "not degrees (metres of a projected CRS?); give it its own CRS "
+        "(gdal_edit.py -a_srs EPSG:…)",
+    )
+
+
 def crs_hint(path: Path) -> str:
     """How to give ``path`` a CRS: from the ``.prj`` beside it, which GDAL reads for no
     PNG/JPEG/TIFF, else by EPSG code."""
@@ -442,7 +497,7 @@ def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> No
                 return
             if mask.crs is None:
                 problem = "has no CRS"
-            elif not shapely.box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
+            elif not _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
                 footprint
             ):
                 problem = "does not overlap the image (another scene's mask?)"
@@ -484,7 +539,31 @@ def _footprint(ds: object) -> shapely.Geometry:
         outline = mask_to_polygon(mask, step).simplify(abs(step.a))
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
-    return shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG))
+    return _within_180(shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG)))
+
+
+def _lonlat_box(west: float, south: float, east: float, north: float) -> shapely.Geometry:
+    """The lon/lat bounds (degrees; west > east across the antimeridian, as
+    ``transform_bounds`` gives them) as a box in longitudes -180°…180° (:func:`_within_180`)."""
+    return _within_180(shapely.box(west, south, east + 360.0 if west > east else east, north))
+
+
+def _within_180(lonlat: shapely.Geometry) -> shapely.Geometry:
+    """A lon/lat geometry in longitudes -180°…180°: parts past ±180° (a lon/lat image
+    written 179.9°…180.2°, or 0°…360°) moved by whole turns, so a footprint across the
+    antimeridian is two parts, one each side, as RFC 7946 and the aprons have it."""
+    west, _, east, _ = lonlat.bounds
+    if -180.0 <= west and east <= 180.0:
+        return lonlat
+    first, last = (int(np.floor((lon + 180.0) / 360.0)) for lon in (west, east))
+    parts = [
+        shapely.affinity.translate(
+            lonlat.intersection(shapely.box(360.0 * k - 180.0, -90.0, 360.0 * k + 180.0, 90.0)),
+            xoff=-360.0 * k,
+        )
+        for k in range(first, last + 1)
+    ]
+    return shapely.make_valid(shapely.union_all(parts))
 
 
 #: An image that declares no nodata yet is 0 in every band over at least this share of its

@@ -165,6 +165,19 @@ def test_a_run_folder_written_without_geopackage_is_linked_from_its_csv(tmp_path
     )
 
 
+def test_a_run_folder_written_as_geojson_only_is_linked_in_its_metres(tmp_path):
+    """run --format geojson writes lon/lat (RFC 7946): link refused that folder, telling the
+    user that linking needs the UTM CRS 'as written by dwelltime run'."""
+    sightings = [("s1", 100.0, "IL62"), ("s2", 100.0, "IL62"), ("s0", 400.0, "TU20")]
+    write_layers(tmp_path / "run", frames(sightings), formats=("geojson",))
+    result = _link(tmp_path / "run", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("3 detections in 5 scenes → 2 stays")
+    stays = read_layer(tmp_path / "out", "stays")
+    assert stays.crs == CRS
+    assert sorted(stays["x"].round(6)) == [100.0, 400.0]
+
+
 def test_existing_outputs_need_overwrite(saved, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

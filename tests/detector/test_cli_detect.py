@@ -300,3 +300,23 @@ def test_a_plain_image_past_pils_pixel_limit_is_read(tmp_path, tiny_weights, mon
     result = CliRunner().invoke(main, [*args, "--gsd", "0.5"])
     assert result.exit_code == 0, result.output
     assert "pleiades_pan.png: " in result.output
+
+
+def test_an_image_across_the_antimeridian_is_detected_in_its_own_utm_zone(tmp_path, tiny_weights):
+    """Its footprint has parts by +180° and by -180°, whose centroid is near 0°: the image was
+    tiled in UTM zone 31, at 180° from that zone's meridian, where metres are nonsense."""
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 32760, always_xy=True).transform(180.0, -16.0)
+    tif = tmp_path / "fiji_20260731T030000.tif"
+    with rasterio.open(
+        tif, "w", driver="GTiff", width=96, height=96, count=3, dtype="uint8",
+        crs="EPSG:32760", transform=from_origin(x - 24, y + 24, 0.5, 0.5),
+    ) as ds:  # fmt: skip
+        ds.write(np.full((3, 96, 96), 120, np.uint8))
+    out = tmp_path / "out"
+    args = ["detect", str(tif), "--weights", str(tiny_weights), "--tile-size", "64", "--out"]
+    result = CliRunner().invoke(main, ["-q", *args, str(out)])
+    assert result.exit_code == 0, result.output
+    (line,) = [text for text in result.output.splitlines() if "aircraft; footprints in" in text]
+    assert line.endswith(("footprints in EPSG:32760", "footprints in EPSG:32701")), line  # 180°

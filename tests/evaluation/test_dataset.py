@@ -14,6 +14,20 @@ def test_georeferenced_gsd_wins_over_the_given_one(tmp_path, write_raster):
     assert info.gsd_m == pytest.approx(0.3) and info.crs is not None
 
 
+def test_an_image_whose_pixels_are_not_square_on_the_ground_is_refused(tmp_path, write_raster):
+    """A lon/lat image at 39° N: its pixels are 0.39 m east-west, 0.50 m north-south, so
+    aircraft measured in its pixels with one GSD were 22 % off in one direction."""
+    lonlat = write_raster(tmp_path / "geo.tif", crs="EPSG:4326", origin=(125.6, 39.3), gsd=4.5e-6)
+    expected = r"geo.tif: its pixels are 0.39 m × 0.50 m on the ground \(EPSG:4326 at latitude "
+    expected += r"39.3°\), not square.*gdalwarp -t_srs EPSG:32651 -tr 0.44 0.44 .*geo.tif geo_utm"
+    with pytest.raises(SceneError, match=expected):
+        image_info(lonlat)
+    mercator = write_raster(
+        tmp_path / "merc.tif", crs="EPSG:3857", origin=(1.39e7, 4.75e6), gsd=0.6
+    )
+    assert image_info(mercator).gsd_m == pytest.approx(0.6 * np.cos(np.radians(39.1)), rel=0.01)
+
+
 def test_plain_image_takes_the_given_gsd_or_none(tmp_path, write_raster):
     path = write_raster(tmp_path / "a.tif", crs=None)
     assert image_info(path, gsd_m=0.5).gsd_m == 0.5 and image_info(path).crs is None

@@ -100,14 +100,17 @@ def link(
     from dwelltime.pipeline import estimate_stays, relinked_provenance
     from dwelltime.report import plot_timeline, stays_report
 
-    detections = read_output_layer(detections_path, "detections", "DETECTIONS")  # readable?
+    # readable? (GeoJSON of run --format geojson back in the airport's metres)
+    detections = read_output_layer(detections_path, "detections", "DETECTIONS", as_written=True)
     single_layer = detections_path.is_file() and detections_path.suffix.lower() != ".gpkg"
     if single_layer and coverage_path is None:
         raise click.BadParameter(
             f"{detections_path} holds one layer; give the coverage with --coverage",
             param_hint="--coverage",
         )
-    coverage = read_output_layer(coverage_path or detections_path, "coverage", "--coverage")
+    coverage = read_output_layer(
+        coverage_path or detections_path, "coverage", "--coverage", as_written=True
+    )
     if detections.crs is not None and detections.crs.is_geographic:
         raise click.BadParameter(
             f"{detections_path}: detections are in {detections.crs.to_string()} (degrees); "

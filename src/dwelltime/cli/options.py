@@ -245,14 +245,17 @@ weights_option = click.option(
 )
 
 
-def read_output_layer(path: Path, layer: str, hint: str) -> gpd.GeoDataFrame:
+def read_output_layer(
+    path: Path, layer: str, hint: str, *, as_written: bool = False
+) -> gpd.GeoDataFrame:
     """Layer ``layer`` of a dwelltime output (:func:`dwelltime.io.read_layer`: a GeoPackage or
-    its folder, or a one-layer CSV/GeoJSON/Parquet file); a usage error of ``hint`` naming
-    the file and the layer when it cannot be read."""
+    its folder, or a one-layer CSV/GeoJSON/Parquet file; ``as_written``: GeoJSON in the CRS
+    it was written from); a usage error of ``hint`` naming the file and the layer when it
+    cannot be read."""
     from dwelltime.io import read_layer
 
     try:
-        return read_layer(path, layer)
+        return read_layer(path, layer, as_written=as_written)
     except (ValueError, OSError, RuntimeError) as exc:  # pyogrio errors are RuntimeErrors
         raise click.BadParameter(str(exc), param_hint=hint) from exc
 

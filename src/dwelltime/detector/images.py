@@ -170,7 +170,7 @@ def _detect_scene(
 ) -> gpd.GeoDataFrame:
     from rasterio.errors import RasterioError
 
-    from dwelltime.airports import Airport, load_aprons, lookup_airport, utm_crs
+    from dwelltime.airports import Airport, load_aprons, lonlat_centre, lookup_airport, utm_crs
     from dwelltime.pipeline import as_scene_error, scenes_over_aprons
     from dwelltime.scenes import read_scene
     from dwelltime.tiling import iter_tiles
@@ -183,18 +183,10 @@ def _detect_scene(
         if not scenes_over_aprons([scene], aprons, site.icao):
             raise SceneError(path, f"does not overlap the aprons of {site.icao}")
     else:
-        centre = scene.footprint.centroid
-        site = Airport(
-            icao="",
-            iata="",
-            name=path.stem,
-            lat=centre.y,
-            lon=centre.x,
-            crs=utm_crs(centre.x, centre.y),
-        )
-        aprons = gpd.GeoDataFrame(
-            {"apron_id": ["image"]}, geometry=[scene.footprint], crs="EPSG:4326"
-        ).to_crs(site.crs)
+        footprint = gpd.GeoSeries([scene.footprint], crs="EPSG:4326")
+        lon, lat = lonlat_centre(footprint)
+        site = Airport(icao="", iata="", name=path.stem, lat=lat, lon=lon, crs=utm_crs(lon, lat))
+        aprons = gpd.GeoDataFrame({"apron_id": ["image"]}, geometry=footprint.to_crs(site.crs))
     tiles = iter_tiles(scene, site, aprons, spec)
     try:
         return detect_tiles(

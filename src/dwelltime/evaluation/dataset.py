@@ -17,11 +17,12 @@ import numpy as np
 from dwelltime.errors import DetectionsError, LabelError, SceneError
 from dwelltime.evaluation.labels import LabelledImage, read_airbus_csv, read_dota, read_geojson
 from dwelltime.evaluation.objects import Objects, detection_objects
-from dwelltime.regrid import open_picture
+from dwelltime.regrid import ground_pixel_m, open_picture
 from dwelltime.tables import few
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rasterio.io import DatasetReader
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,17 @@ class ImageInfo:
     gsd_m: float
 
 
+#: Largest relative difference between the ground sizes of a georeferenced image's pixel
+#: along a row and along a column that evaluation, which works in the image's pixels, accepts.
+SQUARE_PIXEL_TOLERANCE = 0.05
+
+
 def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
-    """Size, georeference and GSD of an image (``gsd_m`` is used only without georeference)."""
+    """Size, georeference and GSD of an image (``gsd_m`` is used only without georeference).
+
+    SceneError for a georeferenced image whose pixels are not square on the ground (a lon/lat
+    grid away from the equator: :data:`SQUARE_PIXEL_TOLERANCE`): in its pixels aircraft are
+    squeezed and one GSD cannot give their lengths and spans in metres."""
     import rasterio
 
     from dwelltime.scenes import gsd_metres
@@ -48,6 +58,8 @@ def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
     try:
         with open_picture(path) as ds:
             georef = ds.crs is not None and not ds.transform.is_identity
+            if georef:
+                _check_square_pixels(path, ds)
             gsd = (
                 gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
                 if georef
@@ -63,6 +75,29 @@ def image_info(path: Path, *, gsd_m: float | None = None) -> ImageInfo:
             )
     except rasterio.errors.RasterioIOError as exc:
         raise SceneError(path, f"cannot be opened as an image ({exc})") from None
+
+
+def _check_square_pixels(path: Path, ds: DatasetReader) -> None:
+    """SceneError naming ``path`` when its pixels' ground sizes along a row and a column differ
+    by more than :data:`SQUARE_PIXEL_TOLERANCE`, with the gdalwarp line that squares them."""
+    from pyproj import Transformer
+
+    from dwelltime.airports import utm_crs
+
+    along_row, along_column = ground_pixel_m(ds.crs, ds.transform, ds.width, ds.height)
+    if not abs(along_row / along_column - 1) > SQUARE_PIXEL_TOLERANCE:  # NaN: not measured
+        return
+    centre = ds.transform * (ds.width / 2, ds.height / 2)
+    to_lonlat = Transformer.from_crs(ds.crs.to_wkt(), "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(*centre)
+    size = (along_row + along_column) / 2
+    raise SceneError(
+        path, f"its pixels are {along_row:.2f} m × {along_column:.2f} m on the ground "
+        f"({ds.crs.to_string()} at latitude {lat:.1f}°), not square, so one GSD cannot "
+        f"measure aircraft in them; warp it to its UTM zone first (gdalwarp -t_srs "
+        f"{utm_crs(lon, lat)} -tr "
+        f"{size:.2g} {size:.2g} -r bilinear {path.name} {path.stem}_utm.tif)"
+    )  # fmt: skip
 
 
 def image_id(image: Path, folder: Path) -> str:
