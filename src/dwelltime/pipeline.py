@@ -7,8 +7,10 @@ share. I/O stays at the edges: :func:`run` reads imagery and returns frames; wri
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -231,14 +233,38 @@ def run(
     return result
 
 
+@functools.cache
+def source_commit(package: Path = Path(__file__).parent) -> str | None:
+    """The git commit of the dwelltime code that runs, when ``package`` (the ``dwelltime``
+    folder) is ``src/dwelltime`` of a git checkout (an editable install): ``git describe
+    --always --dirty`` with the full hash, ``-dirty`` when files differ from it. None for an
+    installed package, or without git."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(package), *args], capture_output=True, text=True, timeout=30
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    try:
+        top = git("rev-parse", "--show-toplevel")
+        if not top or Path(top).resolve() / "src" / "dwelltime" != package.resolve():
+            return None
+        return git("describe", "--always", "--dirty", "--abbrev=40") or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def detection_provenance(detector: Detector, tile_size_px: int) -> dict[str, object]:
-    """What produced a table of detections: dwelltime's version, the detector
+    """What produced a table of detections: dwelltime's version and git commit
+    (:func:`source_commit`, None outside a checkout), the detector
     (:meth:`~dwelltime.detector.Detector.describe`: weights file, sha256, precision…) and the
     tile size (pixels)."""
     from dwelltime import __version__
 
     return {
         "dwelltime": __version__,
+        "dwelltime_commit": source_commit(),
         "detector": detector.describe(),
         "tile_size_px": tile_size_px,
     }
