@@ -12,6 +12,7 @@ from dwelltime.cli.options import (
     airport_option,
     aprons_option,
     click_error,
+    detector_line,
     device_option,
     flights_option,
     formats_option,
@@ -50,8 +51,9 @@ def run_and_report(
     link_config: LinkConfig | None = None,
     max_rows: int = MAX_ROWS,
 ) -> None:
-    """Run the pipeline, print the stays table (at most ``max_rows`` rows; 0: all), write
-    outputs; exit 1 on failure."""
+    """Run the pipeline, print the detector line (weights, the precision ``auto`` chose,
+    device), the stays table (at most ``max_rows`` rows; 0: all), write outputs; exit 1 on
+    failure."""
     from dwelltime import pipeline
     from dwelltime.cli.progress import stage_bars
     from dwelltime.detector import load_detector
@@ -63,6 +65,7 @@ def run_and_report(
         if out is not None:
             ensure_writable(pipeline.result_paths(out, formats), overwrite=overwrite)
         detector = load_detector(weights, device=device, precision=precision)
+        click.echo(detector_line(detector))
         with stage_bars(ctx) as progress:
             result = pipeline.run(
                 folder,
