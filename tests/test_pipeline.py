@@ -124,6 +124,8 @@ def test_a_bad_file_is_reported_and_the_others_are_used(demo_subset, demo_dir):
     result = pipeline.run(folder, "FNJ", aprons=demo_dir / "aprons.geojson", type_filter="il62")
     assert [Path(e.path).name for e in result.errors] == ["zkpy_99_20230802T000000.tif"]
     assert "\n" not in str(result.errors[0])
+    (skipped,) = result.provenance["skipped"]  # run.json names what the tables lack, and why
+    assert skipped == {"path": result.errors[0].path, "reason": result.errors[0].reason}
     assert sorted(result.scenes["scene_id"]) == ["zkpy_03", "zkpy_04"]
     assert set(result.stays["type"]) <= {"IL62"}
 

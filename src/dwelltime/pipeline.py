@@ -11,7 +11,7 @@ import functools
 import logging
 import os
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -229,6 +229,7 @@ def run(
         flights=flights is not None,
         type_filter=type_filter,
         inputs=inputs,
+        skipped=errors,
     )
     return result
 
@@ -279,13 +280,16 @@ def provenance(
     flights: bool = False,
     type_filter: str | None = None,
     inputs: Mapping[str, object] | None = None,
+    skipped: Sequence[SceneError] = (),
 ) -> dict[str, object]:
     """What produced a run's tables, so a quoted dwell time can be traced and reproduced:
-    :func:`detection_provenance`, the linking settings and the ``inputs``
-    (:func:`input_provenance`). No clock time: the same run writes the same file."""
+    :func:`detection_provenance`, the linking settings, the ``inputs``
+    (:func:`input_provenance`) and the input files ``skipped`` (path and reason each: not in
+    the tables). No clock time: the same run writes the same file."""
     return {
         **detection_provenance(detector, tile_size_px),
         "inputs": dict(inputs or {}),
+        "skipped": [{"path": e.path, "reason": e.reason} for e in skipped],
         "coregister": coregister,
         **link_provenance(link_config, flights=flights, type_filter=type_filter),
     }

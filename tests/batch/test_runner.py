@@ -237,6 +237,10 @@ def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
     assert (zkpy.airport, zkpy.skipped, zkpy.failed, zkpy.problem) == ("ZKPY", 3, 0, None)
     assert zkpy.unusable == ["broken.tif"]
     assert not list((small_series / "mixed" / "ZKPY" / "parts").glob("broken*"))
+    record = json.loads((small_series / "mixed" / "ZKPY" / "run.json").read_text())
+    (skipped,) = record["skipped"]  # the run's record names what its tables lack, and why
+    assert skipped["path"] == str(small_series / "imagery_broken" / "broken.tif")
+    assert skipped["reason"]
     assert uuee.airport == "UUEE" and str(small_series / "nosuch") in uuee.problem
     assert not (small_series / "mixed" / "UUEE").exists()
     assert summary.failed  # exit status 1
