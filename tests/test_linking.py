@@ -614,3 +614,17 @@ def test_stays_name_the_aprons_they_stand_on_once_each():
     stays = link_stays(detections(rows), cover).sort_values(["y", "x"])
     assert stays["apron_id"].tolist() == ["main", "main;north", ""]
     assert stays["n_seen"].tolist() == [2, 2, 2]
+
+
+def test_stay_ids_hold_when_a_later_scene_is_added():
+    """Two residents first seen in one scene, parked in a north-south row (nearly one x): a
+    later scene moves the fused position of one past the other's, not their ids, which
+    follow the first sighting (analysts cite them)."""
+    first = [sighting(s, x=100.0, y=100.0) for s in ("s0", "s1", "s2")]
+    first += [sighting(s, x=100.05, y=180.0) for s in ("s0", "s1", "s2")]
+    later = [sighting("s3", x=100.4, y=100.0), sighting("s3", x=100.05, y=180.0)]
+    ids = []
+    for rows, scenes in ((first, ("s0", "s1", "s2")), (first + later, ("s0", "s1", "s2", "s3"))):
+        stays = link_stays(detections(rows), coverage({s: SCENES[s] for s in scenes}))
+        ids.append(dict(zip(stays["y"].round(), stays["stay_id"], strict=True)))
+    assert ids[0] == ids[1] == {100.0: "ZKPY-0001", 180.0: "ZKPY-0002"}
