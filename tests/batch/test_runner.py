@@ -117,6 +117,9 @@ def test_cli_prints_the_summary_once_and_logs_it(small_series: Path, quiet: bool
     assert (out.stdout + out.stderr).count(f"total: {len(SCENES)} scenes done") == 1
     log = (small_series / f"cli_{quiet}" / "batch.log").read_text()
     assert f"total: {len(SCENES)} scenes done" in log
+    made = json.loads((small_series / f"cli_{quiet}" / "ZKPY" / "run.json").read_text())
+    detector = made["detector"]  # the log says which precision `auto` chose
+    assert f"<Detector {detector['weights']} on cpu, {detector['precision']}, " in log
 
 
 def test_finisher_processes_give_the_same_tables(small_series: Path, uninterrupted: Path):

@@ -213,6 +213,7 @@ def _run_jobs(
     detector = load_detector(
         weights, device=spec.device, compiled=spec.compile, precision=spec.precision
     )
+    log.info("%r", detector)  # the precision `auto` chose, as run.json records it
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
     settings = _settings(detector, spec.tile_size_px)
     for p in prepared:
