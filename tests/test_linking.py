@@ -647,3 +647,17 @@ def test_a_stay_is_on_the_aprons_of_its_own_airport_seen_in_any_scene():
         "UUEE": "",
         "ZKPY": "main",
     }
+
+
+def test_stay_ids_hold_when_a_later_scene_is_added():
+    """Two residents first seen in one scene, parked in a north-south row (nearly one x): a
+    later scene moves the fused position of one past the other's, not their ids, which
+    follow the first sighting (analysts cite them)."""
+    first = [sighting(s, x=100.0, y=100.0) for s in ("s0", "s1", "s2")]
+    first += [sighting(s, x=100.05, y=180.0) for s in ("s0", "s1", "s2")]
+    later = [sighting("s3", x=100.4, y=100.0), sighting("s3", x=100.05, y=180.0)]
+    ids = []
+    for rows, scenes in ((first, ("s0", "s1", "s2")), (first + later, ("s0", "s1", "s2", "s3"))):
+        stays = link_stays(detections(rows), coverage({s: SCENES[s] for s in scenes}))
+        ids.append(dict(zip(stays["y"].round(), stays["stay_id"], strict=True)))
+    assert ids[0] == ids[1] == {100.0: "ZKPY-0001", 180.0: "ZKPY-0002"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -81,12 +83,50 @@ def test_the_run_says_which_weights_and_settings_made_it(demo_result, tmp_path):
     assert made.read_bytes() == first  # no clock time in it: a rerun writes the same file
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_record_names_the_git_commit_of_the_code_only_in_a_checkout(tmp_path):
+    """run.json's dwelltime_commit: the commit of the checkout whose src/dwelltime runs,
+    "-dirty" when changed; None for a package that is not that (installed, even in a repo)."""
+    repo = tmp_path / "repo"
+    package = repo / "src" / "dwelltime"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+        return done.stdout.strip()
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "code")
+    head = git("rev-parse", "HEAD")
+    commit = pipeline.source_commit.__wrapped__
+    assert len(head) == 40 and commit(package) == head
+    (package / "__init__.py").write_text("changed = True\n")
+    assert commit(package) == f"{head}-dirty"
+    installed = repo / ".venv" / "site-packages" / "dwelltime"
+    installed.mkdir(parents=True)
+    assert commit(installed) is None
+    outside = tmp_path / "site-packages" / "dwelltime"
+    outside.mkdir(parents=True)
+    assert commit(outside) is None
+
+    class Made:
+        def describe(self) -> dict[str, object]:
+            return {"precision": "fp32"}
+
+    record = pipeline.detection_provenance(Made(), 512)  # type: ignore[arg-type]
+    assert record["dwelltime_commit"] == pipeline.source_commit()
+
+
 def test_a_bad_file_is_reported_and_the_others_are_used(demo_subset, demo_dir):
     folder = demo_subset("zkpy_03", "zkpy_04")
     (folder / "zkpy_99_20230802T000000.tif").write_bytes(b"II*\x00 truncated")
     result = pipeline.run(folder, "FNJ", aprons=demo_dir / "aprons.geojson", type_filter="il62")
     assert [Path(e.path).name for e in result.errors] == ["zkpy_99_20230802T000000.tif"]
     assert "\n" not in str(result.errors[0])
+    (skipped,) = result.provenance["skipped"]  # run.json names what the tables lack, and why
+    assert skipped == {"path": result.errors[0].path, "reason": result.errors[0].reason}
     assert sorted(result.scenes["scene_id"]) == ["zkpy_03", "zkpy_04"]
     assert set(result.stays["type"]) <= {"IL62"}
 

@@ -815,8 +815,12 @@ class _AirportLinker:
         return [s for s in stays if id(s) not in joined]
 
     def rows(self, stays: list[_Stay], airport: str) -> list[dict[str, object]]:
+        """One stays-table record per stay, in ``stay_id`` order: by first sighting's time,
+        then its position (metres; not the fused one, which later sightings move, nor the
+        shift co-registration gives the whole scene), so that a scene added after the
+        others keeps the ids of the stays it does not change."""
         det = self.det
-        records = []
+        records, firsts = [], []
         for stay in stays:
             rows = sorted(stay.rows, key=lambda r: (self.row_scene[r], r))
             last = det.state(stay.parts[-1].rows)
@@ -826,6 +830,7 @@ class _AirportLinker:
             interval = dwell_interval(seen, absent)
             type_, type_prob = _argmax_type(overall.types)
             scene_ids = dict.fromkeys(str(det.frame.at[r, "scene_id"]) for r in rows)
+            firsts.append((interval.first_seen, det.x[rows[0]], det.y[rows[0]]))
             records.append(
                 {
                     "airport": airport,
@@ -857,7 +862,7 @@ class _AirportLinker:
                     "end_open_reason": stay.bound_after[2],
                 }
             )
-        return records
+        return [records[i] for i in sorted(range(len(records)), key=firsts.__getitem__)]
 
 
 def _evidence(scores: np.ndarray) -> float:
@@ -908,9 +913,9 @@ def link_stays(
     Both frames must be GeoDataFrames with their contract columns, in the same local metric
     CRS (metres), else ``ValueError``.
     ``coverage`` holds one row per scene × apron whose geometry is the visible part of the
-    apron. Stays are sorted by airport,
-    first sighting and position; ``stay_id`` is ``<airport>-<nnnn>``. ``progress(done, total)``
-    is called once per scene of each airport.
+    apron. Stays are sorted by airport, first sighting's time and position (the first
+    sighting's, so that ids hold when later scenes are added); ``stay_id`` is
+    ``<airport>-<nnnn>``. ``progress(done, total)`` is called once per scene of each airport.
     """
     require_columns(detections, DETECTION_COLUMNS, "detections")
     require_columns(coverage, COVERAGE_COLUMNS, "coverage")
@@ -934,7 +939,6 @@ def link_stays(
             continue
         linker = _AirportLinker(dets, cover, config)
         airport_records = linker.rows(linker.stays(linker.tracks(progress)), airport)
-        airport_records.sort(key=lambda r: (r["first_seen"], r["x"], r["y"]))
         for i, record in enumerate(airport_records):
             record["stay_id"] = f"{airport}-{i + 1:04d}"
         records += airport_records

@@ -7,9 +7,11 @@ share. I/O stays at the edges: :func:`run` reads imagery and returns frames; wri
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Callable, Mapping
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -246,18 +248,43 @@ def run(
         flights=flights is not None,
         type_filter=type_filter,
         inputs=inputs,
+        skipped=errors,
     )
     return result
 
 
+@functools.cache
+def source_commit(package: Path = Path(__file__).parent) -> str | None:
+    """The git commit of the dwelltime code that runs, when ``package`` (the ``dwelltime``
+    folder) is ``src/dwelltime`` of a git checkout (an editable install): ``git describe
+    --always --dirty`` with the full hash, ``-dirty`` when files differ from it. None for an
+    installed package, or without git."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(package), *args], capture_output=True, text=True, timeout=30
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    try:
+        top = git("rev-parse", "--show-toplevel")
+        if not top or Path(top).resolve() / "src" / "dwelltime" != package.resolve():
+            return None
+        return git("describe", "--always", "--dirty", "--abbrev=40") or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def detection_provenance(detector: Detector, tile_size_px: int) -> dict[str, object]:
-    """What produced a table of detections: dwelltime's version, the detector
+    """What produced a table of detections: dwelltime's version and git commit
+    (:func:`source_commit`, None outside a checkout), the detector
     (:meth:`~dwelltime.detector.Detector.describe`: weights file, sha256, precision…) and the
     tile size (pixels)."""
     from dwelltime import __version__
 
     return {
         "dwelltime": __version__,
+        "dwelltime_commit": source_commit(),
         "detector": detector.describe(),
         "tile_size_px": tile_size_px,
     }
@@ -272,13 +299,16 @@ def provenance(
     flights: bool = False,
     type_filter: str | None = None,
     inputs: Mapping[str, object] | None = None,
+    skipped: Sequence[SceneError] = (),
 ) -> dict[str, object]:
     """What produced a run's tables, so a quoted dwell time can be traced and reproduced:
-    :func:`detection_provenance`, the linking settings and the ``inputs``
-    (:func:`input_provenance`). No clock time: the same run writes the same file."""
+    :func:`detection_provenance`, the linking settings, the ``inputs``
+    (:func:`input_provenance`) and the input files ``skipped`` (path and reason each: not in
+    the tables). No clock time: the same run writes the same file."""
     return {
         **detection_provenance(detector, tile_size_px),
         "inputs": dict(inputs or {}),
+        "skipped": [{"path": e.path, "reason": e.reason} for e in skipped],
         "coregister": coregister,
         **link_provenance(link_config, flights=flights, type_filter=type_filter),
     }

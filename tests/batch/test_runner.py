@@ -117,6 +117,9 @@ def test_cli_prints_the_summary_once_and_logs_it(small_series: Path, quiet: bool
     assert (out.stdout + out.stderr).count(f"total: {len(SCENES)} scenes done") == 1
     log = (small_series / f"cli_{quiet}" / "batch.log").read_text()
     assert f"total: {len(SCENES)} scenes done" in log
+    made = json.loads((small_series / f"cli_{quiet}" / "ZKPY" / "run.json").read_text())
+    detector = made["detector"]  # the log says which precision `auto` chose
+    assert f"<Detector {detector['weights']} on cpu, {detector['precision']}, " in log
 
 
 def test_finisher_processes_give_the_same_tables(small_series: Path, uninterrupted: Path):
@@ -237,6 +240,10 @@ def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
     assert (zkpy.airport, zkpy.skipped, zkpy.failed, zkpy.problem) == ("ZKPY", 3, 0, None)
     assert zkpy.unusable == ["broken.tif"]
     assert not list((small_series / "mixed" / "ZKPY" / "parts").glob("broken*"))
+    record = json.loads((small_series / "mixed" / "ZKPY" / "run.json").read_text())
+    (skipped,) = record["skipped"]  # the run's record names what its tables lack, and why
+    assert skipped["path"] == str(small_series / "imagery_broken" / "broken.tif")
+    assert skipped["reason"]
     assert uuee.airport == "UUEE" and str(small_series / "nosuch") in uuee.problem
     assert not (small_series / "mixed" / "UUEE").exists()
     assert summary.failed  # exit status 1

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from dwelltime.cli import main
 from dwelltime.io import read_layer, write_layers
+from dwelltime.pipeline import source_commit
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS
 
 CRS = "EPSG:32651"
@@ -91,12 +92,14 @@ def test_a_type_the_catalog_does_not_know_is_a_usage_error_with_close_matches(sa
 
 def test_the_relinked_run_keeps_its_detector_record_with_the_new_settings(saved, tmp_path):
     source = {"detector": {"weights": "w.safetensors", "sha256": "ab"}, "link": {"x": 1}}
+    source["dwelltime_commit"] = "0" * 40  # the run's code; the stays are this code's
     source["inputs"] = {"airport": "ZKPY", "flights": {"path": "/f.csv", "sha256": "cd"}}
     (saved.parent / "run.json").write_text(json.dumps(source))
     out = tmp_path / "out"
     assert _link(saved, "--max-misses", "0", "--out", out).exit_code == 0
     made = json.loads((out / "run.json").read_text())
     assert made["detector"] == source["detector"] and made["relinked_from"] == str(saved)
+    assert made["dwelltime_commit"] == source_commit()
     assert made["inputs"] == {**source["inputs"], "flights": None}  # this relinking's own
     assert made["link"]["max_visible_misses"] == 0 and "x" not in made["link"]
     (saved.parent / "run.json").unlink()  # saved detections without a record: settings only

@@ -70,8 +70,11 @@ def test_run_writes_outputs_and_refuses_to_overwrite(demo_subset, demo_dir, tmp_
     assert "est h under a log-uniform prior" in result.output
     for name in ("dwelltime.gpkg", "stays.geojson", "detections.geojson", "timeline.png"):
         assert (out / name).exists(), name
-    link = json.loads((out / "run.json").read_text())["link"]  # the linking rules given
+    record = json.loads((out / "run.json").read_text())
+    link = record["link"]  # the linking rules given
     assert (link["max_gap_h"], link["prior_strength"], link["link_moves"]) == (48.0, None, False)
+    made = record["detector"]  # the precision --precision auto chose is printed, as recorded
+    assert f"detector {made['weights']}, {made['precision']} on {made['device']}" in result.output
     again = invoke(*args, "--out", out, "--format", "gpkg")
     assert again.exit_code == 1
     assert "--overwrite" in again.output

@@ -39,7 +39,7 @@ from dwelltime.airports import Airport, airport_and_aprons, icao_code
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
-from dwelltime.errors import DwelltimeError, error_text
+from dwelltime.errors import DwelltimeError, SceneError, error_text
 from dwelltime.io import read_if_path, with_xy_crs
 from dwelltime.pipeline import (
     RunResult,
@@ -213,6 +213,7 @@ def _run_jobs(
     detector = load_detector(
         weights, device=spec.device, compiled=spec.compile, precision=spec.precision
     )
+    log.info("%r", detector)  # the precision `auto` chose, as run.json records it
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
     settings = _settings(detector, spec.tile_size_px)
     for p in prepared:
@@ -248,6 +249,7 @@ def _run_jobs(
                     times=p.job.times,
                     flights=p.job.flights or spec.flights,
                 ),
+                skipped=p.unusable,
             )
             write_result(result, p.folder, formats=spec.formats, overwrite=True)
             p.summary.stays = len(result.stays)
@@ -267,6 +269,7 @@ class _Prepared:
     summary: AirportSummary
     flights: pd.DataFrame | None  # movements that tighten the dwell bounds
     settings: dict[str, object] = field(default_factory=dict)  # detection's, of _settings
+    unusable: list[SceneError] = field(default_factory=list)  # files scan could not use
 
 
 def _settings(detector, tile_size_px: int) -> dict[str, object]:
@@ -369,7 +372,9 @@ def _prepare(
         failed=sum(s.scene_id in skip_failed - done for s in scenes),
         unusable=[Path(err.path).name for err in found.errors],
     )
-    return _Prepared(job, folder, site, aprons, scenes, todo, store, summary, flights)
+    return _Prepared(
+        job, folder, site, aprons, scenes, todo, store, summary, flights, unusable=found.errors
+    )
 
 
 def _finisher_processes(spec: BatchSpec, device_type: str) -> int:

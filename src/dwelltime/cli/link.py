@@ -97,7 +97,7 @@ def link(
         write_provenance,
     )
     from dwelltime.linking import for_coregistered
-    from dwelltime.pipeline import estimate_stays, relinked_provenance
+    from dwelltime.pipeline import estimate_stays, relinked_provenance, source_commit
     from dwelltime.report import plot_timeline, stays_report
 
     # readable? (GeoJSON of run --format geojson back in the airport's metres)
@@ -131,7 +131,8 @@ def link(
     made = read_provenance(source)
     record = {
         **relinked_provenance(made, config, flights=flights, type_filter=type_filter),
-        "dwelltime": __version__,
+        "dwelltime": __version__,  # the code that linked these stays
+        "dwelltime_commit": source_commit(),
         "relinked_from": str(detections_path.resolve()),
     }
     changes = changed_settings(made, record)

@@ -13,6 +13,7 @@ from dwelltime.cli.options import (
     aprons_option,
     batch_size_option,
     click_error,
+    detector_line,
     device_option,
     flights_option,
     formats_option,
@@ -55,7 +56,8 @@ def run_and_report(
     batch_size: int = 8,
 ) -> None:
     """Run the pipeline (tiles of ``tile_size`` pixels, ``batch_size`` to a forward pass),
-    print the stays table (at most ``max_rows`` rows; 0: all), write outputs; exit 1 on
+    print the detector line (weights, the precision ``auto`` chose, device), the stays table
+    (at most ``max_rows`` rows; 0: all), write outputs; exit 1 on
     failure."""
     from dwelltime import pipeline
     from dwelltime.cli.progress import stage_bars
@@ -68,6 +70,7 @@ def run_and_report(
         if out is not None:
             ensure_writable(pipeline.result_paths(out, formats), overwrite=overwrite)
         detector = load_detector(weights, device=device, precision=precision)
+        click.echo(detector_line(detector))
         with stage_bars(ctx) as progress:
             result = pipeline.run(
                 folder,
