@@ -57,8 +57,7 @@ def run_and_report(
 ) -> None:
     """Run the pipeline (tiles of ``tile_size`` pixels, ``batch_size`` to a forward pass),
     print the detector line (weights, the precision ``auto`` chose, device), the stays table
-    (at most ``max_rows`` rows; 0: all), write outputs; exit 1 on
-    failure."""
+    (at most ``max_rows`` rows; 0: all), write outputs; exit 1 on failure."""
     from dwelltime import pipeline
     from dwelltime.cli.progress import stage_bars
     from dwelltime.detector import load_detector
