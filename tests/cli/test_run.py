@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 from click.testing import CliRunner
 
@@ -153,7 +154,8 @@ def test_tile_and_batch_size_are_options_of_run_as_of_detect(tmp_path, monkeypat
         given.update(kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dwelltime.detector, "load_detector", lambda *a, **k: None)
+    loaded = SimpleNamespace(describe=lambda: {"precision": "fp32", "device": "cpu"})
+    monkeypatch.setattr(dwelltime.detector, "load_detector", lambda *a, **k: loaded)
     monkeypatch.setattr(dwelltime.pipeline, "run", capture)
     invoke("run", tmp_path, "--airport", "ZKPY", "--tile-size", 1024, "--batch-size", 49)
     assert given["tile_size_px"] == 1024 and given["batch_size"] == 49
