@@ -18,6 +18,7 @@ from dwelltime.cli.options import (
     out_option,
     overwrite_option,
     read_output_layer,
+    terminal_width,
     type_option,
 )
 
@@ -170,6 +171,7 @@ def link(
             flights=flight_log is not None,
             max_rows=max_rows or None,
             more=more_stays(out),
+            width=terminal_width(),
         )
     )
     if out is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,6 +111,14 @@ max_rows_option = click.option(
     "prints them all. "
     "The files written with --out hold every stay.",
 )
+
+
+def terminal_width() -> int | None:
+    """Columns of the terminal standard output shows in (``shutil.get_terminal_size``:
+    ``COLUMNS``, else the terminal's own); None when it goes to a file or pipe (no limit)."""
+    if not click.get_text_stream("stdout").isatty():
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def more_stays(out: Path | None) -> str:

@@ -22,6 +22,7 @@ from dwelltime.cli.options import (
     overwrite_option,
     precision_option,
     strict_option,
+    terminal_width,
     times_option,
     type_option,
     weights_option,
@@ -94,6 +95,7 @@ def run_and_report(
             flights=flights is not None,
             max_rows=max_rows or None,
             more=more_stays(out),
+            width=terminal_width(),
         )
     )
     if out is not None:
