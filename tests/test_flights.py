@@ -490,3 +490,19 @@ def test_times_without_a_zone_are_read_as_utc_with_one_warning(tmp_path, caplog)
         f"{path}: 2 time(s) without a zone (row 1: '2023-07-31 14:05') read as UTC; if they "
         "are local times, write their offset (2023-08-02T14:05+09:00)"
     ]
+
+
+def test_rows_without_a_type_are_counted_in_one_line_saying_why(tmp_path, caplog):
+    path = tmp_path / "regs.csv"
+    path.write_text(
+        "time,airport,event,type,registration\n"
+        "2023-07-31T14:05Z,ZKPY,arr,,RA-86496\n"
+        "2023-08-02T03:10Z,ZKPY,dep,,RA-86496\n"
+        "2023-08-02T05:10Z,ZKPY,dep,IL62,RA-86466\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        assert len(read_flights(path)) == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: 2 of 3 row(s) have no type and match no stay (stays are matched by type and "
+        "size; a registration alone is not used): give each row its type (IL62)"
+    ]

@@ -184,7 +184,13 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     warn_zoneless(path, list(rows_unzoned), "row")
     untyped = int((~bad & (frame["type"] == "")).sum())
     if untyped:
-        log.warning("%s: %d row(s) without a type cannot be matched to stays", path, untyped)
+        log.warning(
+            "%s: %d of %d row(s) have no type and match no stay (stays are matched by type "
+            "and size; a registration alone is not used): give each row its type (IL62)",
+            path,
+            untyped,
+            int((~bad).sum()),
+        )
     frame = frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
     frame["type"] = _designators(frame["type"], path)
     frame = _drop_repeats(frame, path)
