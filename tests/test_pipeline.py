@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -149,6 +150,20 @@ def test_scenes_away_from_the_aprons_are_blamed_on_the_airport_not_the_imagery(d
     assert kept == []
     assert "none of the 2 scenes covers the aprons of UUEE: the nearest is 6" in caplog.text
     assert "km from them; check --airport and --aprons" in caplog.text
+
+
+def test_scenes_away_from_the_aprons_name_the_airport_they_show(tmp_path, write_raster, caplog):
+    """Scenes over Sunan, run with --airport SVO (an IATA code: Sheremetyevo, not Sunan's
+    FNJ): the warning names the airport the imagery shows."""
+    from dwelltime.airports import airport_and_aprons
+    from dwelltime.scenes import scan
+
+    write_raster(tmp_path / "img" / "zkpy_20230731T023512.tif")
+    with caplog.at_level(logging.INFO):
+        airport, aprons = airport_and_aprons("svo")
+        kept = pipeline.scenes_over_aprons(scan(tmp_path / "img").scenes, aprons, airport.icao)
+    assert kept == [] and "SVO: UUEE (Sheremetyevo" in caplog.text
+    assert "; they lie at ZKPY/FNJ (Pyongyang" in caplog.text
 
 
 def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):

@@ -18,7 +18,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from dwelltime.airports import Airport, ApronSource, airport_and_aprons
+from dwelltime.airports import Airport, ApronSource, airport_and_aprons, nearest_airport
 from dwelltime.errors import SceneError, error_text
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record
@@ -498,8 +498,8 @@ def without_coarse(found: ScanResult) -> ScanResult:
 
 def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:
     """The scenes whose footprint overlaps an apron; the others are logged as skipped, and
-    when none does, a warning says how far the nearest scene is (a wrong airport or aprons
-    file, not bad imagery)."""
+    when none does, a warning says how far the nearest scene is and which airport the scenes
+    show (a wrong airport or aprons file, not bad imagery)."""
     region = aprons.to_crs("EPSG:4326").union_all()
     kept = []
     for scene in scenes:
@@ -509,13 +509,25 @@ def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str)
             log.info("%s: does not overlap the aprons of %s; skipped", scene.path, icao)
     if scenes and not kept:
         log.warning(
-            "none of the %d scenes covers the aprons of %s: the nearest is %.0f km from them; "
+            "none of the %d scenes covers the aprons of %s: the nearest is %.0f km from them%s; "
             "check --airport and --aprons",
             len(scenes),
             icao,
             min(_distance_km(scene.footprint, region) for scene in scenes),
+            _airport_under(scenes, icao),
         )
     return kept
+
+
+def _airport_under(scenes: list[Scene], icao: str) -> str:
+    """``"; they lie at ZKPY/FNJ (Pyongyang Sunan International Airport)"``: the registry's
+    airport nearest the centre of the ``scenes``' footprints (within 20 km), when it is not
+    ``icao``; else ""."""
+    lon, lat = shapely.union_all([s.footprint for s in scenes]).centroid.coords[0]
+    there = nearest_airport(lon, lat)
+    if there is None or there.icao == icao:
+        return ""
+    return f"; they lie at {there.icao}/{there.iata or '-'} ({there.name})"
 
 
 def _distance_km(a: shapely.Geometry, b: shapely.Geometry) -> float:
