@@ -98,7 +98,7 @@ def link(
         write_provenance,
     )
     from dwelltime.linking import for_coregistered
-    from dwelltime.pipeline import estimate_stays, relinked_provenance
+    from dwelltime.pipeline import canonical_type, estimate_stays, relinked_provenance
     from dwelltime.report import plot_timeline, stays_report
 
     detections = read_output_layer(detections_path, "detections", "DETECTIONS")  # readable?
@@ -180,7 +180,9 @@ def link(
         paths = write_layers(out, {**layers, "stays": stays}, formats=formats, overwrite=overwrite)
     except DwelltimeError as exc:
         raise click_error(exc) from exc
-    figure = plot_timeline(stays, coverage, detections, config=config)
+    figure = plot_timeline(
+        stays, coverage, detections, config=config, type_filter=canonical_type(type_filter)
+    )
     with atomic_write(timeline) as tmp:
         figure.savefig(tmp, format="png", dpi=120)
     for path in [*paths, timeline, write_provenance(out, record)]:
