@@ -441,14 +441,18 @@ def write_result(
     to ``out_dir``; refuses to replace existing files unless ``overwrite``, with which the
     layers' files in the other formats (:func:`dwelltime.io.stale_paths`) and an earlier
     run's figures and ``run.json`` that this result has none of (``scene.png`` of a run
-    with scenes, when this one has none) are removed, one log line each."""
+    with scenes, when this one has none), and the layers of an earlier output that this
+    result has not (``detections_pixels`` of ``detect``: ``write_layers(exclusive=True)``),
+    are removed, one log line each: the folder holds this result alone."""
     from dwelltime.io import ensure_writable, write_layers, write_provenance
     from dwelltime.plot import report_figures
 
     ensure_writable(result_paths(out_dir, formats), overwrite=overwrite)
     figures = report_figures(result)
     pngs = [Path(out_dir) / f"{name}.png" for name in figures]
-    paths = write_layers(out_dir, result.layers(), formats=formats, overwrite=overwrite)
+    paths = write_layers(
+        out_dir, result.layers(), formats=formats, overwrite=overwrite, exclusive=True
+    )
     for path, figure in zip(pngs, figures.values(), strict=True):
         figure.savefig(path, dpi=120, bbox_inches="tight")
     paths += pngs
