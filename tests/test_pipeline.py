@@ -364,3 +364,53 @@ def test_overwriting_a_run_removes_its_figures_that_the_new_result_lacks(
     empty = pipeline.run(tmp_path / "none", "ZKPY", detector=detector)
     pipeline.write_result(empty, out, overwrite=True)
     assert not (out / "scene.png").exists() and (out / "timeline.png").exists()
+
+
+def test_a_run_started_again_detects_only_the_scenes_it_did_not_commit(
+    tmp_path, write_raster, detector, monkeypatch
+):
+    """With ``resume_dir`` (``run --out``) each scene is committed as it is done, as the
+    batch job does: a run stopped and started again detects only the scenes not committed
+    from the same image file and time by the same settings, airport and aprons."""
+    import os
+
+    import geopandas as gpd
+    import shapely
+
+    x0, y0 = 730_485.78 - 600, 4_345_043.01 + 600  # 1.2 km around Sunan's reference point
+    kwargs = {"origin": (x0, y0), "gsd": 3.0, "shape": (400, 400)}
+    images = [
+        write_raster(tmp_path / "img" / f"zkpy_2023080{d}T023512.tif", **kwargs) for d in (1, 2)
+    ]
+    detected: list[str] = []
+    inner = pipeline.process_scene
+
+    def counted(scene, *args, **kw):
+        detected.append(scene.scene_id)
+        return inner(scene, *args, **kw)
+
+    monkeypatch.setattr(pipeline, "process_scene", counted)
+
+    def run(**changes):
+        detected.clear()
+        options = {"detector": detector, "coregister": False, "resume_dir": tmp_path / "out"}
+        return pipeline.run(tmp_path / "img", "ZKPY", **{**options, **changes})
+
+    first = run()
+    assert len(detected) == 2 and sorted((tmp_path / "out" / "parts").glob("*.done"))
+    again = run()
+    assert detected == [] and not again.errors
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(again.coverage.drop(columns="geometry")),
+        pd.DataFrame(first.coverage.drop(columns="geometry")),
+    )
+    os.utime(images[0], ns=(1, 10**18))  # a new image of the same name
+    run()
+    assert detected == ["zkpy_20230801T023512"]
+    run(times={"zkpy_20230802T023512": "2023-08-02T05:00:00Z"})  # a time set right
+    assert detected == ["zkpy_20230802T023512"]
+    apron = shapely.box(x0 + 100, y0 - 500, x0 + 500, y0 - 100)
+    run(aprons=gpd.GeoDataFrame({"apron_id": ["a"]}, geometry=[apron], crs="EPSG:32651"))
+    assert len(detected) == 2  # other aprons: other tiles
+    run(resume_dir=None)
+    assert len(detected) == 2

@@ -7,6 +7,7 @@ share. I/O stays at the edges: :func:`run` reads imagery and returns frames; wri
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ import pandas as pd
 import shapely
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons, nearest_airport
+from dwelltime.batch.store import SceneStore, commit_stamp, detection_settings
 from dwelltime.errors import SceneError, error_text
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record
@@ -144,6 +146,7 @@ def run(
     coregister: bool = True,
     flights: pd.DataFrame | str | os.PathLike | None = None,
     times: Mapping[str, object] | str | os.PathLike | None = None,
+    resume_dir: Path | str | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
     """Estimate stays and dwell intervals at ``airport`` from the images under ``folder``.
@@ -174,6 +177,12 @@ def run(
             ``--times`` takes it (:func:`dwelltime.timesources.read_times_csv`), or a mapping
             as :func:`dwelltime.scenes.scan` takes it. Read and checked before anything else
             (:func:`dwelltime.timesources.user_times`).
+        resume_dir: a folder (``run --out``) in whose ``parts/`` each scene's coverage and
+            detections are committed as soon as it is done
+            (:class:`dwelltime.batch.store.SceneStore`, as the batch job does), so that a run
+            stopped part-way and started again with the same ``resume_dir`` detects only the
+            scenes not committed there from the same image file, time and mask by the same
+            detection settings, airport and aprons; None: nothing is kept.
         progress: optional callback ``progress(stage, done, total)``.
     """
     from dwelltime.detector import load_detector
@@ -192,11 +201,27 @@ def run(
 
     model = detector if detector is not None else load_detector()
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
-    coverage, detections = [], []
+    store = SceneStore(Path(resume_dir)) if resume_dir is not None and scenes else None
+    settings = {
+        **detection_settings(model, tile_size_px),
+        "airport": site.icao,
+        "aprons": _aprons_digest(apron_frame),
+    }
+    committed = store.stamps() if store else {}
+    coverage, detections, reused = [], [], 0
     report = _stage(progress, "detect")
     for done, scene in enumerate(scenes, start=1):
+        stamp = commit_stamp(scene.path, {**settings, **_read_as(scene)}) if store else ""
         try:
-            cov, det = process_scene(scene, site, apron_frame, model, spec, batch_size=batch_size)
+            if store and committed.get(scene.scene_id) == stamp:
+                cov, det = store.load(site.crs, among=[scene.scene_id])
+                reused += 1
+            else:
+                cov, det = process_scene(
+                    scene, site, apron_frame, model, spec, batch_size=batch_size
+                )
+                if store:
+                    store.commit(scene.scene_id, cov, det, stamp)
         except Exception as exc:
             errors.append(as_scene_error(scene, exc))
             log.warning("%s", errors[-1])
@@ -205,6 +230,14 @@ def run(
             detections.append(det)
         if report:
             report(done, len(scenes))
+    if store and reused:
+        log.info(
+            "%s: %d of %d scenes' detections reused from %s (committed by an earlier run)",
+            site.icao,
+            reused,
+            len(scenes),
+            store.folder,
+        )
 
     result = link_scenes(
         site,
@@ -229,6 +262,25 @@ def run(
         inputs=inputs,
     )
     return result
+
+
+def _read_as(scene: Scene) -> dict[str, object]:
+    """How ``scene`` was read, beyond its image file: its acquisition time (a new ``--times``
+    changes it), its mask (size and modification time: a cloud file drawn since) and bands."""
+    mask = None
+    if scene.mask_path is not None and Path(scene.mask_path).exists():
+        stat = Path(scene.mask_path).stat()
+        mask = [str(scene.mask_path), stat.st_size, stat.st_mtime_ns]
+    return {"acquired": scene.acquired.isoformat(), "mask": mask, "rgb_bands": scene.rgb_bands}
+
+
+def _aprons_digest(aprons: gpd.GeoDataFrame) -> str:
+    """sha256 of the aprons' ids and geometries (WKB, in their CRS): what a scene's coverage
+    and detections were made over."""
+    digest = hashlib.sha256(aprons.crs.to_wkt().encode() if aprons.crs else b"")
+    for apron_id, wkb in zip(aprons["apron_id"], shapely.to_wkb(aprons.geometry), strict=True):
+        digest.update(str(apron_id).encode() + b"\0" + wkb)
+    return digest.hexdigest()
 
 
 def detection_provenance(detector: Detector, tile_size_px: int) -> dict[str, object]:

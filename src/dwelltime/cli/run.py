@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,7 @@ def run_and_report(
     """Run the pipeline, print the stays table (at most ``max_rows`` rows; 0: all), write
     outputs; exit 1 on failure."""
     from dwelltime import pipeline
+    from dwelltime.batch.store import PARTS_NAME
     from dwelltime.cli.progress import stage_bars
     from dwelltime.detector import load_detector
     from dwelltime.errors import DwelltimeError, UnknownAirportError
@@ -74,6 +76,7 @@ def run_and_report(
                 link_config=link_config,
                 flights=flights,
                 times=times,
+                resume_dir=out,
                 progress=progress,
             )
     except UnknownAirportError as exc:
@@ -85,6 +88,8 @@ def run_and_report(
         click.echo(f"skipped {err}", err=True)
     click.echo(result.summary())
     if result.scenes.empty:  # no table to print, no empty files to block the next run's --out
+        if out is not None:
+            shutil.rmtree(out / PARTS_NAME, ignore_errors=True)  # no scene was committed
         raise click.ClickException(f"no usable scene of {result.airport.icao} in {folder}")
     click.echo(
         stays_report(
@@ -105,6 +110,7 @@ def run_and_report(
             raise click_error(exc) from exc
         for path in paths:
             click.echo(f"wrote {path}")
+        shutil.rmtree(out / PARTS_NAME, ignore_errors=True)  # the result holds them all now
     if strict and result.errors:
         raise click.ClickException(f"{len(result.errors)} input(s) failed (--strict)")
 
