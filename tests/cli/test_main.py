@@ -36,8 +36,7 @@ def test_ctrl_c_in_a_batch_job_says_it_resumes(tmp_path, monkeypatch):
 def test_tables_fit_the_terminal_and_go_whole_to_a_file_or_pipe(monkeypatch):
     """``terminal_width``: the columns of a terminal (``COLUMNS`` first), None for a pipe."""
     import io
-
-    import click
+    import sys
 
     from dwelltime.cli.options import terminal_width
 
@@ -46,7 +45,7 @@ def test_tables_fit_the_terminal_and_go_whole_to_a_file_or_pipe(monkeypatch):
             return True
 
     monkeypatch.setenv("COLUMNS", "72")
-    monkeypatch.setattr(click, "get_text_stream", lambda name: Terminal())
+    monkeypatch.setattr(sys, "stdout", Terminal())
     assert terminal_width() == 72
-    monkeypatch.setattr(click, "get_text_stream", lambda name: io.StringIO())
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
     assert terminal_width() is None

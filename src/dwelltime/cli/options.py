@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -116,7 +117,7 @@ max_rows_option = click.option(
 def terminal_width() -> int | None:
     """Columns of the terminal standard output shows in (``shutil.get_terminal_size``:
     ``COLUMNS``, else the terminal's own); None when it goes to a file or pipe (no limit)."""
-    if not click.get_text_stream("stdout").isatty():
+    if sys.stdout is None or not sys.stdout.isatty():
         return None
     return shutil.get_terminal_size().columns
 
