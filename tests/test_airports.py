@@ -354,3 +354,11 @@ def test_aprons_as_a_geodataframe(caplog):
     airport, aprons = airport_and_aprons("zkpy", frame.set_crs(4326))
     assert aprons.crs == airport.crs == "EPSG:32651"
     assert aprons["apron_id"].tolist() == ["A"]
+
+
+def test_nearest_airport_within_a_distance():
+    from dwelltime.airports import nearest_airport
+
+    assert nearest_airport(125.68, 39.23).icao == "ZKPY"  # about 1 km from Sunan's point
+    assert nearest_airport(125.68, 39.23, within_m=100) is None
+    assert nearest_airport(-150.0, -40.0) is None  # the open Pacific

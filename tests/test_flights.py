@@ -324,7 +324,7 @@ def test_day_month_dates_are_read_in_the_order_the_file_shows(tmp_path, caplog):
     path.write_text("time,airport,event,type\n02/08/2023 03:10,ZKPY,dep,IL62\n")
     with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
         assert read_flights(path).empty
-    (message,) = [r.getMessage() for r in caplog.records]
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "dwelltime.flights"]
     assert message.startswith(f"{path}: row 1 (02/08/2023 03:10,ZKPY,dep,IL62): time '02/08/2023")
     assert "could be day/month or month/day" in message
 
@@ -409,7 +409,7 @@ def test_a_time_without_its_year_or_time_of_day_is_skipped_and_named(tmp_path, c
     with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
         flights = read_flights(path)
     assert flights["time"].tolist() == [t("2023-07-31 14:05")]
-    assert [r.getMessage() for r in caplog.records] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "dwelltime.flights"] == [
         f"{path}: row 1 (14:05,ZKPY,arr,IL62): time '14:05' has no date with its year; write "
         "it 2023-08-02 03:10; skipped",
         f"{path}: row 2 (2023-08-02,ZKPY,dep,IL62): time '2023-08-02' has no time of day "
@@ -469,3 +469,40 @@ def test_a_log_excel_saved_on_windows_is_read(tmp_path):
         )
     )
     assert read_flights(path)["time"].tolist() == [t("2023-07-30 20:00")]
+
+
+def test_times_without_a_zone_are_read_as_utc_with_one_warning(tmp_path, caplog):
+    path = tmp_path / "local.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "2023-07-31 14:05,ZKPY,arr,IL62\n"
+        "2023-08-02T14:05+09:00,ZKPY,dep,IL62\n"
+        "1690855200,ZKPY,arr,IL62\n"
+        "2023-08-03 02:00 UTC,ZKPY,dep,IL62\n"
+        "2023-08-03 09:00,ZKPY,dep,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        flights = read_flights(path)
+    assert flights.loc[0, "time"] == t("2023-07-31 14:05")  # still UTC, but said so
+    assert flights.loc[1, "time"] == t("2023-08-02 05:05")
+    lines = [r.getMessage() for r in caplog.records if "zone" in r.getMessage()]
+    assert lines == [
+        f"{path}: 2 time(s) without a zone (row 1: '2023-07-31 14:05') read as UTC; if they "
+        "are local times, write their offset (2023-08-02T14:05+09:00)"
+    ]
+
+
+def test_rows_without_a_type_are_counted_in_one_line_saying_why(tmp_path, caplog):
+    path = tmp_path / "regs.csv"
+    path.write_text(
+        "time,airport,event,type,registration\n"
+        "2023-07-31T14:05Z,ZKPY,arr,,RA-86496\n"
+        "2023-08-02T03:10Z,ZKPY,dep,,RA-86496\n"
+        "2023-08-02T05:10Z,ZKPY,dep,IL62,RA-86466\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        assert len(read_flights(path)) == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: 2 of 3 row(s) have no type and match no stay (stays are matched by type and "
+        "size; a registration alone is not used): give each row its type (IL62)"
+    ]

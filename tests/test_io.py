@@ -204,6 +204,25 @@ def test_overwriting_some_layers_of_a_geopackage_keeps_its_others(tmp_path, laye
     assert "kept its detections layer(s), from an earlier run" in caplog.text
 
 
+def test_an_exclusive_overwrite_leaves_only_the_new_layers(tmp_path, layers, caplog):
+    """`dwelltime run --out DIR --overwrite` over `detect --out DIR`: its detections_pixels
+    layer, in the GeoPackage and as files, is an earlier output's and goes."""
+    caplog.set_level("INFO", logger="dwelltime.io")
+    pixels = layers["detections"].set_crs(None, allow_override=True)
+    write_layers(tmp_path, {"detections_pixels": pixels, "detections": layers["detections"]})
+    (tmp_path / "notes.csv").write_text("not ours")
+    write_layers(tmp_path, {"stays": layers["stays"]}, overwrite=True, exclusive=True)
+    assert layer_names(tmp_path) == ["stays"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        GPKG_NAME,
+        "notes.csv",
+        "stays.csv",
+        "stays.schema.json",
+    ]
+    assert f"removed {tmp_path / 'detections_pixels.csv'}" in caplog.text
+    assert "dropped its earlier layer(s) detections, detections_pixels" in caplog.text
+
+
 def test_a_failed_write_leaves_no_file(tmp_path, layers, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("killed")

@@ -240,6 +240,20 @@ def test_a_scene_over_aprons_across_the_antimeridian_is_used(tmp_path, write_ras
     assert "the nearest is 53 km from them" in caplog.text
 
 
+def test_scenes_away_from_the_aprons_name_the_airport_they_show(tmp_path, write_raster, caplog):
+    """Scenes over Sunan, run with --airport SVO (an IATA code: Sheremetyevo, not Sunan's
+    FNJ): the warning names the airport the imagery shows."""
+    from dwelltime.airports import airport_and_aprons
+    from dwelltime.scenes import scan
+
+    write_raster(tmp_path / "img" / "zkpy_20230731T023512.tif")
+    with caplog.at_level(logging.INFO):
+        airport, aprons = airport_and_aprons("svo")
+        kept = pipeline.scenes_over_aprons(scan(tmp_path / "img").scenes, aprons, airport.icao)
+    assert kept == [] and "SVO: UUEE (Sheremetyevo" in caplog.text
+    assert "; they lie at ZKPY/FNJ (Pyongyang" in caplog.text
+
+
 def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):
     from dwelltime.errors import UnknownTypeError
 
@@ -465,3 +479,53 @@ def test_overwriting_a_run_removes_its_figures_that_the_new_result_lacks(
     empty = pipeline.run(tmp_path / "none", "ZKPY", detector=detector)
     pipeline.write_result(empty, out, overwrite=True)
     assert not (out / "scene.png").exists() and (out / "timeline.png").exists()
+
+
+def test_a_run_started_again_detects_only_the_scenes_it_did_not_commit(
+    tmp_path, write_raster, detector, monkeypatch
+):
+    """With ``resume_dir`` (``run --out``) each scene is committed as it is done, as the
+    batch job does: a run stopped and started again detects only the scenes not committed
+    from the same image file and time by the same settings, airport and aprons."""
+    import os
+
+    import geopandas as gpd
+    import shapely
+
+    x0, y0 = 730_485.78 - 600, 4_345_043.01 + 600  # 1.2 km around Sunan's reference point
+    kwargs = {"origin": (x0, y0), "gsd": 3.0, "shape": (400, 400)}
+    images = [
+        write_raster(tmp_path / "img" / f"zkpy_2023080{d}T023512.tif", **kwargs) for d in (1, 2)
+    ]
+    detected: list[str] = []
+    inner = pipeline.process_scene
+
+    def counted(scene, *args, **kw):
+        detected.append(scene.scene_id)
+        return inner(scene, *args, **kw)
+
+    monkeypatch.setattr(pipeline, "process_scene", counted)
+
+    def run(**changes):
+        detected.clear()
+        options = {"detector": detector, "coregister": False, "resume_dir": tmp_path / "out"}
+        return pipeline.run(tmp_path / "img", "ZKPY", **{**options, **changes})
+
+    first = run()
+    assert len(detected) == 2 and sorted((tmp_path / "out" / "parts").glob("*.done"))
+    again = run()
+    assert detected == [] and not again.errors
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(again.coverage.drop(columns="geometry")),
+        pd.DataFrame(first.coverage.drop(columns="geometry")),
+    )
+    os.utime(images[0], ns=(1, 10**18))  # a new image of the same name
+    run()
+    assert detected == ["zkpy_20230801T023512"]
+    run(times={"zkpy_20230802T023512": "2023-08-02T05:00:00Z"})  # a time set right
+    assert detected == ["zkpy_20230802T023512"]
+    apron = shapely.box(x0 + 100, y0 - 500, x0 + 500, y0 - 100)
+    run(aprons=gpd.GeoDataFrame({"apron_id": ["a"]}, geometry=[apron], crs="EPSG:32651"))
+    assert len(detected) == 2  # other aprons: other tiles
+    run(resume_dir=None)
+    assert len(detected) == 2

@@ -507,6 +507,7 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
         stays=link_stays(dets, cover),
         errors=[],
         link_config=LinkConfig(),
+        provenance={},
     )
     figures = report_figures(result)
     assert list(figures) == ["scenes", "coverage", "scene", "chips", "timeline"]
@@ -519,6 +520,7 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
         stays=link_stays(dets.iloc[:0], cover.iloc[:0]),
         errors=[],
         link_config=LinkConfig(),
+        provenance={},
     )
     assert "scene" not in report_figures(empty)
 
@@ -536,6 +538,16 @@ def test_the_run_timeline_marks_visibility_by_the_runs_linking_rules(scene_frame
         stays=link_stays(dets, cover, config),
         errors=[],
         link_config=config,
+        provenance={},
     )
     ax = report_figures(result)["timeline"].axes[0]
     assert _marks(ax, "hidden") == 0 and _marks(ax, "absent") == 1
+
+
+def test_a_timeline_kept_to_a_type_without_stays_says_so_and_names_the_types_detected(frames):
+    stays, cover, dets = frames
+    ax = plot_timeline(stays.iloc[:0], cover, dets, type_filter="B744").axes[0]
+    assert ax.get_title() == "Stays of B744 at ZKPY — 0 stay(s)"
+    assert [t.get_text() for t in ax.texts] == [
+        "no stays of type B744 (types detected: IL62, TU20)"
+    ]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from dwelltime.linking import LinkConfig, stays_frame
-from dwelltime.report import censored_label, dwell_range, link_rules, stays_table
+from dwelltime.report import censored_label, dwell_range, link_rules, stays_report, stays_table
 
 T0 = pd.Timestamp("2026-07-31T06:00:00Z")
 
@@ -131,3 +131,23 @@ def test_a_long_table_is_cut_at_max_rows_and_says_where_the_rest_are(stays):
     assert stays_table(stays, type_filter="IL62", max_rows=1).endswith(
         "1 more of 2 stays not shown"
     )
+
+
+def test_a_table_wider_than_the_terminal_is_narrowed_to_fit(stays):
+    full = stays_table(stays)
+    assert max(map(len, full.splitlines())) > 80  # what an 80-column terminal wrapped
+    assert stays_table(stays, width=200) == full
+    lines = stays_table(stays, width=80).splitlines()
+    assert max(map(len, lines)) <= 80
+    assert lines[0].split()[-2:] == ["open", "seen"] and "both" in lines[2]
+    assert "2026-" not in lines[3] and "07-31 06:00" in lines[3] and "36.0–60.0" in lines[3]
+    assert lines[6].startswith("(narrowed to 80 columns: times of 2026")
+    narrow = stays_table(stays, width=50).splitlines()
+    assert max(map(len, narrow)) <= 50 and "seen" not in narrow[0]
+
+
+def test_the_report_wraps_its_rules_to_the_width(stays):
+    text = stays_report(stays, stays, LinkConfig(), width=80)
+    assert max(map(len, text.splitlines())) <= 80
+    assert "\n  " in text  # continuation lines indented
+    assert stays_report(stays, stays, LinkConfig()).splitlines()[-3].startswith("rules: ")

@@ -939,6 +939,21 @@ def test_times_may_be_given_as_a_csv_path(tmp_path, write_raster, as_text):
     assert read_scene(image, times=str(times)).acquired == T0
 
 
+def test_times_without_a_zone_are_read_as_utc_with_one_warning(tmp_path, caplog):
+    times = tmp_path / "t.csv"
+    times.write_text("stem,acquired\na,2023-07-31T11:35:12\nb,2023-07-31T11:35:12+09:00\n")
+    with caplog.at_level(logging.WARNING):
+        assert read_times_csv(times)["a"] == pd.Timestamp("2023-07-31T11:35:12Z")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{times}: 1 time(s) without a zone (line 2: '2023-07-31T11:35:12') read as UTC; if "
+        "they are local times, write their offset (2023-08-02T14:05+09:00)"
+    ]
+    caplog.clear()
+    times.write_text("stem,acquired\na,2023-07-31T02:35:12Z\n")
+    read_times_csv(times)
+    assert not caplog.records
+
+
 def test_read_times_csv(tmp_path):
     good = tmp_path / "t.csv"
     good.write_text(

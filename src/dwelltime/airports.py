@@ -107,6 +107,8 @@ def airport_and_aprons(
         if path is None or not LOCAL_CODE.fullmatch(key):
             raise
     else:
+        if key != airport.icao:
+            log.info("%s: %s (%s)", key, airport.icao, airport.name)  # IATA code
         return airport, load_aprons(airport, path, radius_m=radius_m)
     frame = _read_aprons(path)
     lon, lat = lonlat_centre(frame.geometry)
@@ -141,6 +143,32 @@ def icao_code(code: str) -> str | None:
     registry does not know it."""
     row = _registry_row(code.strip().upper())
     return None if row is None else row["icao"]
+
+
+def nearest_airport(
+    lon: float, lat: float, *, within_m: float = FAR_FROM_AIRPORT_M
+) -> Airport | None:
+    """The registry's airport whose reference point is nearest to ``lon``, ``lat`` (degrees),
+    if it is at most ``within_m`` metres away (great circle); else None."""
+    codes, lons, lats = _registry_points()
+    lon_r, lat_r = np.radians(lon), np.radians(lat)
+    haversine = (
+        np.sin((lats - lat_r) / 2) ** 2
+        + np.cos(lat_r) * np.cos(lats) * np.sin((lons - lon_r) / 2) ** 2
+    )
+    metres = 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(haversine, 0, 1)))
+    i = int(np.argmin(metres))
+    return lookup_airport(codes[i]) if metres[i] <= within_m else None
+
+
+@functools.lru_cache(maxsize=1)
+def _registry_points() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """ICAO codes of the registry with their reference points' longitudes and latitudes
+    (radians)."""
+    rows = list(_registry("ICAO").values())
+    lons = np.radians([float(r["lon"]) for r in rows])
+    lats = np.radians([float(r["lat"]) for r in rows])
+    return [r["icao"] for r in rows], lons, lats
 
 
 def _registry_row(key: str) -> dict | None:

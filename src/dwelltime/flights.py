@@ -6,7 +6,8 @@ per flight as OpenSky gives it: :data:`OPENSKY_FLIGHT`) with columns ``time``, `
 stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``, ``a``/``d`` accepted) and
 ``type`` (ICAO designator, or a catalog variant's full name such as ``Ilyushin Il-62M``:
 :func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or the names exports give
-them: :data:`COLUMN_ALIASES`). Times without a zone are taken as UTC; a time needs a year and a
+them: :data:`COLUMN_ALIASES`). Times without a zone are taken as UTC (counted in one warning:
+:func:`dwelltime.timesources.warn_zoneless`); a time needs a year and a
 time of day; a number of 9 or 10 digits is Unix time (seconds). Dates written day and month as
 numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order
 the file's dates show (a number over 12 is the day); a row whose order the file does not show
@@ -65,6 +66,7 @@ from dwelltime.dwell import (
 from dwelltime.errors import DwelltimeError
 from dwelltime.io import read_if_path, user_csv
 from dwelltime.tables import few
+from dwelltime.timesources import ZONE, warn_zoneless
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +178,19 @@ def read_flights(path: Path | str) -> pd.DataFrame:
             problem = "no airport"
         row = frame.at[i, "row"]
         log.warning("%s: row %d (%s): %s; skipped", path, row, shown[row], problem)
+    unzoned = ~bad & ~raw["time"].str.strip().str.fullmatch(UNIX_SECONDS.pattern)
+    unzoned &= ~raw["time"].str.contains(ZONE)
+    rows_unzoned = zip(frame["row"][unzoned], raw["time"][unzoned].str.strip(), strict=True)
+    warn_zoneless(path, list(rows_unzoned), "row")
     untyped = int((~bad & (frame["type"] == "")).sum())
     if untyped:
-        log.warning("%s: %d row(s) without a type cannot be matched to stays", path, untyped)
+        log.warning(
+            "%s: %d of %d row(s) have no type and match no stay (stays are matched by type "
+            "and size; a registration alone is not used): give each row its type (IL62)",
+            path,
+            untyped,
+            int((~bad).sum()),
+        )
     frame = frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
     frame["type"] = _designators(frame["type"], path)
     frame = _drop_repeats(frame, path)

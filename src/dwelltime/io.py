@@ -101,6 +101,7 @@ def write_layers(
     *,
     formats: Sequence[str] = ("gpkg", "csv"),
     overwrite: bool = False,
+    exclusive: bool = False,
 ) -> list[Path]:
     """Write each frame of ``layers`` (name → GeoDataFrame) in ``formats``; return the paths.
 
@@ -109,16 +110,20 @@ def write_layers(
     naming the first existing file (nothing is written then) unless ``overwrite``; with
     ``overwrite`` the GeoPackage's layers of these names are replaced (its other layers are
     kept, with a warning naming them) and the :func:`stale_paths` are removed once the new
-    files are written (one log line each).
+    files are written (one log line each). ``exclusive``: ``layers`` are the whole output
+    (a run's), so with ``overwrite`` an earlier output's other layers (:func:`other_layers`)
+    are dropped from the GeoPackage and their files removed, one log line each.
     """
     unmapped = [name for name, frame in layers.items() if frame.crs is None]
     paths = output_paths(Path(out_dir), list(layers), formats, unmapped=unmapped)
     ensure_writable(paths, overwrite=overwrite)
     out_dir = Path(out_dir)
+    others = other_layers(out_dir, list(layers)) if overwrite and exclusive else []
     out_dir.mkdir(parents=True, exist_ok=True)
     if "gpkg" in formats and layers:
         with atomic_write(out_dir / GPKG_NAME) as tmp:
-            _keep_other_layers(out_dir / GPKG_NAME, tmp, list(layers))
+            if not exclusive:
+                _keep_other_layers(out_dir / GPKG_NAME, tmp, list(layers))
             for name, frame in layers.items():
                 frame.to_file(
                     tmp,
@@ -151,10 +156,26 @@ def write_layers(
             with atomic_write(out_dir / f"{name}.schema.json") as tmp:
                 tmp.write_text(json.dumps(_schema(frame), indent=1) + "\n", encoding="utf-8")
     if overwrite:
-        for path in stale_paths(out_dir, list(layers), formats):
+        for path in stale_paths(out_dir, list(layers), formats, exclusive=exclusive):
             path.unlink()
             log.info("removed %s: an earlier run's, in a format not written now", path)
+    for path in output_paths(out_dir, others, FORMATS):
+        if path.exists() and path not in paths:
+            path.unlink()
+            log.info("removed %s: an earlier output's, of a layer not written now", path)
+    if others and out_dir / GPKG_NAME in paths:
+        log.info("%s: dropped its earlier layer(s) %s", out_dir / GPKG_NAME, ", ".join(others))
     return paths
+
+
+def other_layers(out_dir: Path, layers: Sequence[str]) -> list[str]:
+    """The layers an earlier output left in ``out_dir`` besides ``layers``: those of its
+    GeoPackage and those with a ``<layer>.schema.json`` (its CSV/GeoJSON), sorted."""
+    out_dir = Path(out_dir)
+    gpkg = out_dir / GPKG_NAME
+    held = set(layer_names(gpkg)) if gpkg.exists() else set()
+    held |= {f.name.removesuffix(".schema.json") for f in out_dir.glob("*.schema.json")}
+    return sorted(n for n in held - set(layers) if _LAYER_NAME.match(n))
 
 
 def _keep_other_layers(gpkg: Path, tmp: Path, layers: Sequence[str]) -> None:
@@ -169,18 +190,21 @@ def _keep_other_layers(gpkg: Path, tmp: Path, layers: Sequence[str]) -> None:
         log.warning("%s: kept its %s layer(s), from an earlier run", gpkg, ", ".join(others))
 
 
-def stale_paths(out_dir: Path, layers: Sequence[str], formats: Sequence[str]) -> list[Path]:
+def stale_paths(
+    out_dir: Path, layers: Sequence[str], formats: Sequence[str], *, exclusive: bool = False
+) -> list[Path]:
     """The existing files :func:`write_layers` writes for ``layers`` in formats other than
     ``formats`` (``stays.geojson`` when only gpkg and csv are written; ``dwelltime.gpkg``
     when gpkg is not): an earlier run's tables, that would disagree with the new ones. A
     GeoPackage that also holds other layers (a run's detections beside the scenes that
-    ``scan`` rewrites) is not one of them: it is kept, and a warning says which of its layers
-    are now older than the files beside it."""
+    ``scan`` rewrites) is not one of them unless ``exclusive`` (``layers`` are the whole
+    output): it is kept, and a warning says which of its layers are now older than the files
+    beside it."""
     kept = set(output_paths(out_dir, layers, formats))
     every = output_paths(out_dir, layers, FORMATS)
     stale = [path for path in every if path not in kept and path.exists()]
     gpkg = Path(out_dir) / GPKG_NAME
-    held = set(layer_names(gpkg)) if gpkg in stale else set()
+    held = set(layer_names(gpkg)) if gpkg in stale and not exclusive else set()
     if not held <= set(layers):
         stale.remove(gpkg)
         older = sorted(held & set(layers))

@@ -8,6 +8,7 @@ share. I/O stays at the edges: :func:`run` reads imagery and returns frames; wri
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import subprocess
@@ -20,7 +21,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from dwelltime.airports import Airport, ApronSource, airport_and_aprons
+from dwelltime.airports import Airport, ApronSource, airport_and_aprons, nearest_airport
+from dwelltime.batch.store import SceneStore, commit_stamp, detection_settings
 from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record
@@ -166,6 +168,7 @@ def run(
     coregister: bool = True,
     flights: pd.DataFrame | str | os.PathLike | None = None,
     times: Mapping[str, object] | str | os.PathLike | None = None,
+    resume_dir: Path | str | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
     """Estimate stays and dwell intervals at ``airport`` from the images under ``folder``.
@@ -196,6 +199,12 @@ def run(
             ``--times`` takes it (:func:`dwelltime.timesources.read_times_csv`), or a mapping
             as :func:`dwelltime.scenes.scan` takes it. Read and checked before anything else
             (:func:`dwelltime.timesources.user_times`).
+        resume_dir: a folder (``run --out``) in whose ``parts/`` each scene's coverage and
+            detections are committed as soon as it is done
+            (:class:`dwelltime.batch.store.SceneStore`, as the batch job does), so that a run
+            stopped part-way and started again with the same ``resume_dir`` detects only the
+            scenes not committed there from the same image file, time and mask by the same
+            detection settings, airport and aprons; None: nothing is kept.
         progress: optional callback ``progress(stage, done, total)``.
     """
     from dwelltime.detector import load_detector
@@ -214,11 +223,27 @@ def run(
 
     model = detector if detector is not None else load_detector()
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
-    coverage, detections = [], []
+    store = SceneStore(Path(resume_dir)) if resume_dir is not None and scenes else None
+    settings = {
+        **detection_settings(model, tile_size_px),
+        "airport": site.icao,
+        "aprons": _aprons_digest(apron_frame),
+    }
+    committed = store.stamps() if store else {}
+    coverage, detections, reused = [], [], 0
     report = _stage(progress, "detect")
     for done, scene in enumerate(scenes, start=1):
+        stamp = commit_stamp(scene.path, {**settings, **_read_as(scene)}) if store else ""
         try:
-            cov, det = process_scene(scene, site, apron_frame, model, spec, batch_size=batch_size)
+            if store and committed.get(scene.scene_id) == stamp:
+                cov, det = store.load(site.crs, among=[scene.scene_id])
+                reused += 1
+            else:
+                cov, det = process_scene(
+                    scene, site, apron_frame, model, spec, batch_size=batch_size
+                )
+                if store:
+                    store.commit(scene.scene_id, cov, det, stamp)
         except Exception as exc:
             errors.append(as_scene_error(scene, exc))  # named once, as scan's errors are
         else:
@@ -226,6 +251,14 @@ def run(
             detections.append(det)
         if report:
             report(done, len(scenes))
+    if store and reused:
+        log.info(
+            "%s: %d of %d scenes' detections reused from %s (committed by an earlier run)",
+            site.icao,
+            reused,
+            len(scenes),
+            store.folder,
+        )
 
     result = link_scenes(
         site,
@@ -273,6 +306,25 @@ def source_commit(package: Path = Path(__file__).parent) -> str | None:
         return git("describe", "--always", "--dirty", "--abbrev=40") or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def _read_as(scene: Scene) -> dict[str, object]:
+    """How ``scene`` was read, beyond its image file: its acquisition time (a new ``--times``
+    changes it), its mask (size and modification time: a cloud file drawn since) and bands."""
+    mask = None
+    if scene.mask_path is not None and Path(scene.mask_path).exists():
+        stat = Path(scene.mask_path).stat()
+        mask = [str(scene.mask_path), stat.st_size, stat.st_mtime_ns]
+    return {"acquired": scene.acquired.isoformat(), "mask": mask, "rgb_bands": scene.rgb_bands}
+
+
+def _aprons_digest(aprons: gpd.GeoDataFrame) -> str:
+    """sha256 of the aprons' ids and geometries (WKB, in their CRS): what a scene's coverage
+    and detections were made over."""
+    digest = hashlib.sha256(aprons.crs.to_wkt().encode() if aprons.crs else b"")
+    for apron_id, wkb in zip(aprons["apron_id"], shapely.to_wkb(aprons.geometry), strict=True):
+        digest.update(str(apron_id).encode() + b"\0" + wkb)
+    return digest.hexdigest()
 
 
 def detection_provenance(detector: Detector, tile_size_px: int) -> dict[str, object]:
@@ -499,14 +551,18 @@ def write_result(
     to ``out_dir``; refuses to replace existing files unless ``overwrite``, with which the
     layers' files in the other formats (:func:`dwelltime.io.stale_paths`) and an earlier
     run's figures and ``run.json`` that this result has none of (``scene.png`` of a run
-    with scenes, when this one has none) are removed, one log line each."""
+    with scenes, when this one has none), and the layers of an earlier output that this
+    result has not (``detections_pixels`` of ``detect``: ``write_layers(exclusive=True)``),
+    are removed, one log line each: the folder holds this result alone."""
     from dwelltime.io import ensure_writable, write_layers, write_provenance
     from dwelltime.plot import report_figures
 
     ensure_writable(result_paths(out_dir, formats), overwrite=overwrite)
     figures = report_figures(result)
     pngs = [Path(out_dir) / f"{name}.png" for name in figures]
-    paths = write_layers(out_dir, result.layers(), formats=formats, overwrite=overwrite)
+    paths = write_layers(
+        out_dir, result.layers(), formats=formats, overwrite=overwrite, exclusive=True
+    )
     for path, figure in zip(pngs, figures.values(), strict=True):
         figure.savefig(path, dpi=120, bbox_inches="tight")
     paths += pngs
@@ -557,8 +613,8 @@ def without_coarse(found: ScanResult) -> ScanResult:
 def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:
     """The scenes whose footprint overlaps an apron (compared in the aprons' CRS, so aprons
     across the antimeridian are not a band round the globe); the others are logged as
-    skipped, and when none does, a warning says how far the nearest scene is (a wrong airport
-    or aprons file, not bad imagery)."""
+    skipped, and when none does, a warning says how far the nearest scene is and which
+    airport the scenes show (a wrong airport or aprons file, not bad imagery)."""
     region = aprons.union_all()
     footprints = gpd.GeoSeries([s.footprint for s in scenes], crs="EPSG:4326").to_crs(aprons.crs)
     kept = []
@@ -570,13 +626,24 @@ def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str)
     if scenes and not kept:
         centre = gpd.GeoSeries([region.centroid], crs=aprons.crs).to_crs("EPSG:4326")[0]
         log.warning(
-            "none of the %d scenes covers the aprons of %s: the nearest is %.0f km from them; "
+            "none of the %d scenes covers the aprons of %s: the nearest is %.0f km from them%s; "
             "check --airport and --aprons",
             len(scenes),
             icao,
             min(_distance_km(scene.footprint, centre) for scene in scenes),
         )
     return kept
+
+
+def _airport_under(scenes: list[Scene], icao: str) -> str:
+    """``"; they lie at ZKPY/FNJ (Pyongyang Sunan International Airport)"``: the registry's
+    airport nearest the centre of the ``scenes``' footprints (within 20 km), when it is not
+    ``icao``; else ""."""
+    lon, lat = shapely.union_all([s.footprint for s in scenes]).centroid.coords[0]
+    there = nearest_airport(lon, lat)
+    if there is None or there.icao == icao:
+        return ""
+    return f"; they lie at {there.icao}/{there.iata or '-'} ({there.name})"
 
 
 def _distance_km(footprint: shapely.Geometry, point: shapely.Point) -> float:

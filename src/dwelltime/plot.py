@@ -22,6 +22,7 @@ import shapely
 
 from dwelltime.dwell import ranking_hours
 from dwelltime.linking import LinkConfig, scene_times, stay_visibility
+from dwelltime.tables import few
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -65,6 +66,17 @@ def _new_figure(figsize: tuple[float, float]) -> Figure:
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _no_stays(type_filter: str, detections: pd.DataFrame) -> str:
+    """What an empty timeline says: ``"no stays"``, or ``"no stays of type IL62 (types
+    detected: A148, T204)"`` when they were kept to ``type_filter``."""
+    if not type_filter:
+        return "no stays"
+    detected = sorted(set(detections["type"].astype(str)))
+    return f"no stays of type {type_filter}" + (
+        f" (types detected: {few(detected, 8)})" if detected else ""
+    )
 
 
 def _say(ax: Axes, text: str) -> None:
@@ -718,7 +730,11 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
         colors=colors,
     )
     figures["timeline"] = plot_timeline(
-        result.stays, result.coverage, result.detections, config=result.link_config
+        result.stays,
+        result.coverage,
+        result.detections,
+        config=result.link_config,
+        type_filter=result.provenance.get("type_filter"),  # type: ignore[arg-type]
     )
     return figures
 
@@ -734,10 +750,12 @@ def plot_timeline(
     *,
     config: LinkConfig | None = None,
     max_rows: int = 60,
+    type_filter: str | None = None,
 ) -> Figure:
     """One row per stay (earliest first) on a UTC time axis; at most ``max_rows`` rows (the
     longest dwells by :func:`~dwelltime.dwell.ranking_hours`; the title says how many of how
-    many; it names the type when every stay is of one, as after ``--type``).
+    many; it names the type when every stay is of one, or ``type_filter``: the ``--type`` the
+    stays were kept to, when none is of it the figure says so and names the types detected).
 
     Per scene of the stay's airport: filled dot = seen, open circle = stand visible and aircraft
     not detected (absent, or a tolerated miss inside the stay), grey x = stand not visible
@@ -762,11 +780,16 @@ def plot_timeline(
     airports = sorted(set(stays["airport"].astype(str)) | set(coverage["airport"].astype(str)))
     shown = f"{n} stay(s)" if n == total else f"{n} longest of {total} stays"
     where = f" at {', '.join(airports)}" if airports else ""
-    of = f" of {types.pop()}" if len(types) == 1 else ""  # e.g. after --type
-    ax.set_title(f"Stays{of}{where} — {shown}")
+    of = type_filter or (types.pop() if len(types) == 1 else "")
+    ax.set_title(f"Stays{f' of {of}' * bool(of)}{where} — {shown}")
     ax.set_xlabel("time (UTC)")
     if n == 0 or scenes.empty:
-        _say(ax, "no scenes to place the stays on (empty coverage)" if n else "no stays")
+        _say(
+            ax,
+            "no scenes to place the stays on (empty coverage)"
+            if n
+            else _no_stays(type_filter or "", detections),
+        )
         return fig
 
     visible = stay_visibility(stays, coverage, config or LinkConfig()).reindex(

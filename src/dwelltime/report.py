@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import textwrap
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -35,6 +37,19 @@ STAYS_TABLE_HEADERS: dict[str, str] = {
     "n_seen": "n_seen",
 }
 
+#: Shorter headers of a table narrowed to the terminal's width (:func:`stays_table`).
+NARROW_HEADERS: dict[str, str] = {
+    **STAYS_TABLE_HEADERS,
+    "first_seen": "first (UTC)",
+    "last_seen": "last (UTC)",
+    "dwell_range": "min–max h",
+    "censored": "open",
+    "n_seen": "seen",
+}
+
+#: Columns a narrowed table leaves out, in this order, while it is still too wide.
+NARROW_DROP_ORDER: tuple[str, ...] = ("n_seen", "censored", "dwell_est_h", "last_seen")
+
 
 def _hours(value: float) -> str:
     return MISSING if math.isnan(value) else f"{value:.1f}"
@@ -58,12 +73,8 @@ def censored_label(start: bool, end: bool, start_reason: str = "", end_reason: s
     return f"{label} ({', '.join(dict.fromkeys(reasons))})" if reasons else label
 
 
-def _minutes(value: object) -> str:
-    return (
-        MISSING
-        if pd.isna(value)
-        else pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M")
-    )
+def _minutes(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return MISSING if pd.isna(value) else pd.Timestamp(value).tz_convert("UTC").strftime(fmt)
 
 
 def of_type(stays: pd.DataFrame, type_filter: str | None) -> pd.DataFrame:
@@ -110,6 +121,7 @@ def stays_table(
     *,
     max_rows: int | None = None,
     more: str = "",
+    width: int | None = None,
 ) -> str:
     """Stays as terminal text, sorted by type, then longest dwell first (:func:`ranking_hours`).
 
@@ -117,7 +129,8 @@ def stays_table(
     the minute; dwell in hours; an open maximum (no visible absence on one side) shows as
     ``≥ min`` and the ``censored`` column says which end is open. ``max_rows``: at most this
     many rows (None: all), then a line counting the others and saying ``more`` (where they
-    all are).
+    all are). ``width``: at most this many characters a line (a terminal's columns; None: no
+    limit); a wider table is narrowed (:func:`_narrowed`), under a line saying so.
     """
     shown = of_type(stays, type_filter)
     if shown.empty:
@@ -128,14 +141,38 @@ def stays_table(
     if max_rows is not None:
         view = view.head(max_rows)
     hidden = len(shown) - len(view)
-    view = pd.DataFrame(
+    table = _stays_cells(view, with_year=True, with_reasons=True)
+    if width is not None and _table_width(table) > width:
+        table = _narrowed(view, width)
+    if hidden <= 0:
+        return table
+    return f"{table}\n… {hidden} more of {len(shown)} stays not shown" + (f"; {more}" * bool(more))
+
+
+def _stays_cells(
+    view: pd.DataFrame,
+    *,
+    with_year: bool,
+    with_reasons: bool,
+    columns: list[str] | None = None,
+    headers: Mapping[str, str] = STAYS_TABLE_HEADERS,
+) -> str:
+    """The table of the sorted stays ``view``: ``columns`` (default all) under ``headers``;
+    times with or without the year; the censored column with or without its reasons."""
+    fmt = "%Y-%m-%d %H:%M" if with_year else "%m-%d %H:%M"
+    reasons = (
+        (_strings(view, "start_open_reason"), _strings(view, "end_open_reason"))
+        if with_reasons
+        else ([""] * len(view), [""] * len(view))
+    )
+    cells = pd.DataFrame(
         {
             "stay_id": view["stay_id"].astype(str),
             "type_label": [
                 f"{t} ({p:.2f})" for t, p in zip(view["type"], view["type_prob"], strict=True)
             ],
-            "first_seen": view["first_seen"].map(_minutes),
-            "last_seen": view["last_seen"].map(_minutes),
+            "first_seen": [_minutes(v, fmt) for v in view["first_seen"]],
+            "last_seen": [_minutes(v, fmt) for v in view["last_seen"]],
             "dwell_range": [
                 dwell_range(lo, hi)
                 for lo, hi in zip(view["dwell_min_h"], view["dwell_max_h"], strict=True)
@@ -143,26 +180,58 @@ def stays_table(
             "dwell_est_h": view["dwell_est_h"].astype(float),
             "censored": [
                 censored_label(*ends)
-                for ends in zip(
-                    view["censored_start"],
-                    view["censored_end"],
-                    _strings(view, "start_open_reason"),
-                    _strings(view, "end_open_reason"),
-                    strict=True,
-                )
+                for ends in zip(view["censored_start"], view["censored_end"], *reasons, strict=True)
             ],
             "n_seen": view["n_seen"].astype(int),
         }
     )
-    table = format_table(
-        view,
-        list(STAYS_TABLE_HEADERS),
-        headers=STAYS_TABLE_HEADERS,
+    return format_table(
+        cells,
+        columns or list(STAYS_TABLE_HEADERS),
+        headers=headers,
         formatters={"dwell_est_h": lambda v: _hours(float(v))},  # type: ignore[arg-type]
     )
-    if hidden <= 0:
-        return table
-    return f"{table}\n… {hidden} more of {len(shown)} stays not shown" + (f"; {more}" * bool(more))
+
+
+def _table_width(table: str) -> int:
+    return max(len(line) for line in table.splitlines())
+
+
+def _narrowed(view: pd.DataFrame, width: int) -> str:
+    """The stays table of ``view`` in at most ``width`` characters a line, where it can be:
+    :data:`NARROW_HEADERS`, times without the year where all share one, the censored column
+    without its reasons, then columns left out in :data:`NARROW_DROP_ORDER`; under it, a line
+    saying what was shortened and where everything is."""
+    times = pd.concat([view["first_seen"], view["last_seen"]]).dropna()
+    years = sorted({pd.Timestamp(t).tz_convert("UTC").year for t in times})
+    one_year = len(years) == 1
+    columns = list(STAYS_TABLE_HEADERS)
+    dropped: list[str] = []
+
+    def table() -> str:
+        return _stays_cells(
+            view,
+            with_year=not one_year,
+            with_reasons=False,
+            columns=columns,
+            headers=NARROW_HEADERS,
+        )
+
+    text = table()
+    for column in NARROW_DROP_ORDER:
+        if _table_width(text) <= width:
+            break
+        columns.remove(column)
+        dropped.append(STAYS_TABLE_HEADERS[column])
+        text = table()
+    what = [f"times of {years[0]}"] if one_year else []
+    what += ["open ends without reasons"] * ("censored" in columns)
+    what += [f"no {name}" for name in dropped]
+    note = (
+        f"(narrowed to {width} columns: {', '.join(what)}; "
+        "the stays files, or output to a file or pipe, have the full table)"
+    )
+    return f"{text}\n{textwrap.fill(note, width)}"
 
 
 def stays_report(
@@ -174,15 +243,23 @@ def stays_report(
     flights: bool = False,
     max_rows: int | None = None,
     more: str = "",
+    width: int | None = None,
 ) -> str:
     """What ``run`` and ``link`` print: the stays table (at most ``max_rows`` rows, then
     ``more``: :func:`stays_table`), or why there is no stay although there are
-    ``detections``, then :func:`link_rules`."""
+    ``detections``, then :func:`link_rules`; lines of at most ``width`` characters (a
+    terminal's columns; None: no limit), the table narrowed and the text wrapped."""
     if stays.empty and not type_filter and len(detections):
         table = no_stays_reason(detections, config)
+        table = table if width is None else textwrap.fill(table, width)
     else:
-        table = stays_table(stays, type_filter, max_rows=max_rows, more=more)
-    return f"{table}\n{link_rules(config, flights=flights)}"
+        table = stays_table(stays, type_filter, max_rows=max_rows, more=more, width=width)
+    rules = link_rules(config, flights=flights)
+    if width is not None:
+        rules = "\n".join(
+            textwrap.fill(line, width, subsequent_indent="  ") for line in rules.splitlines()
+        )
+    return f"{table}\n{rules}"
 
 
 def _strings(frame: pd.DataFrame, column: str) -> list[str]:

@@ -90,6 +90,8 @@ ISO_DATETIME = re.compile(
     r"|\d{8}T\d{4}(\d{2}(\.\d+)?)?(Z|[+-]\d{2}(\d{2})?)?",
     re.IGNORECASE,
 )
+#: A time zone written after a time of day: ``Z``, ``UTC``/``GMT``, ``+09:00``, ``-0500``, ``+09``.
+ZONE = re.compile(r"(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)\s*$", re.IGNORECASE)
 #: How a message names the way to give acquisition times, to CLI and Python users alike.
 TIMES_HINT = "--times CSV (times= in Python)"
 #: An ISO 8601 date alone (``2023-08-02``, ``20230802``): no time of day.
@@ -146,7 +148,8 @@ def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
     """User times (``scan(times=...)``) from a CSV with a ``path`` (or ``stem``/``scene_id``/
     ``file``) and an ``acquired`` column (separator and encoding:
     :func:`dwelltime.io.user_csv`): an ISO 8601 date and time of day
-    (:data:`ISO_DATETIME`; no zone: UTC). :class:`TimesError` naming the file (and the line)
+    (:data:`ISO_DATETIME`; no zone: UTC, counted in one warning: :func:`warn_zoneless`).
+    :class:`TimesError` naming the file (and the line)
     if it cannot be used: a time that is not ISO 8601 (``02/08/2023 05:00``), a date without
     a time of day, an image named twice. Blank rows (``,``) are passed over."""
     try:
@@ -158,7 +161,7 @@ def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
             raise TimesError(
                 f"{path}: the times CSV needs columns path (or stem) and acquired, found {fields}"
             )
-        out, lines = {}, {}
+        out, lines, zoneless = {}, {}, []
         for row in reader:
             n = reader.line_num  # the file's line, blank lines counted
             row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
@@ -173,9 +176,30 @@ def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
                 out[key], lines[key] = _iso_time(row["acquired"]), n
             except ValueError as e:
                 raise TimesError(f"{path}: line {n}: {e}") from None
+            if not ZONE.search(row["acquired"]):
+                zoneless.append((n, row["acquired"]))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise TimesError(f"{path}: cannot read the times CSV: {exc}") from exc
+    warn_zoneless(path, zoneless, "line")
     return out
+
+
+def warn_zoneless(path: Path | str, zoneless: list[tuple[int, str]], where: str) -> None:
+    """One warning that the times of ``path`` in ``zoneless`` ((line or row number, text);
+    ``where`` names which) carry no zone and are read as UTC: local times would be off by
+    their UTC offset (9 h at Pyongyang). Nothing when ``zoneless`` is empty."""
+    if not zoneless:
+        return
+    n, text = zoneless[0]
+    log.warning(
+        "%s: %d time(s) without a zone (%s %d: %r) read as UTC; if they are local times, "
+        "write their offset (2023-08-02T14:05+09:00)",
+        path,
+        len(zoneless),
+        where,
+        n,
+        text,
+    )
 
 
 def _iso_time(text: str) -> pd.Timestamp:

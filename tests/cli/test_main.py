@@ -31,3 +31,21 @@ def test_ctrl_c_in_a_batch_job_says_it_resumes(tmp_path, monkeypatch):
     assert result.exit_code == INTERRUPTED
     (line,) = result.stderr.splitlines()
     assert line.startswith("dwelltime batch: interrupted; ") and "go on where it stopped" in line
+
+
+def test_tables_fit_the_terminal_and_go_whole_to_a_file_or_pipe(monkeypatch):
+    """``terminal_width``: the columns of a terminal (``COLUMNS`` first), None for a pipe."""
+    import io
+    import sys
+
+    from dwelltime.cli.options import terminal_width
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("COLUMNS", "72")
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert terminal_width() == 72
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert terminal_width() is None

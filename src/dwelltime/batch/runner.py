@@ -38,7 +38,7 @@ import pandas as pd
 from dwelltime.airports import Airport, airport_and_aprons, icao_code
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
-from dwelltime.batch.store import SceneStore
+from dwelltime.batch.store import SceneStore, commit_stamp, detection_settings
 from dwelltime.errors import DwelltimeError, SceneError, error_text
 from dwelltime.io import read_if_path, with_xy_crs
 from dwelltime.pipeline import (
@@ -215,7 +215,7 @@ def _run_jobs(
     )
     log.info("%r", detector)  # the precision `auto` chose, as run.json records it
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
-    settings = _settings(detector, spec.tile_size_px)
+    settings = detection_settings(detector, spec.tile_size_px)
     for p in prepared:
         _redo_changed(p, settings)
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
@@ -268,27 +268,8 @@ class _Prepared:
     store: SceneStore
     summary: AirportSummary
     flights: pd.DataFrame | None  # movements that tighten the dwell bounds
-    settings: dict[str, object] = field(default_factory=dict)  # detection's, of _settings
+    settings: dict[str, object] = field(default_factory=dict)  # detection's, of detection_settings
     unusable: list[SceneError] = field(default_factory=list)  # files scan could not use
-
-
-def _settings(detector, tile_size_px: int) -> dict[str, object]:
-    """The detection settings a scene's detections depend on: the weights' sha256, precision,
-    model GSD (m/px), decoding settings and tile size (px); not the device or weights path."""
-    described = detector.describe()
-    kept = {k: v for k, v in described.items() if k not in ("device", "weights")}
-    return {**kept, "tile_size_px": tile_size_px}
-
-
-def _stamp(scene: Scene, settings: dict[str, object]) -> str:
-    """A scene's commit stamp: its image file's size (bytes) and modification time (ns), and
-    the detection ``settings``."""
-    try:
-        stat = Path(scene.path).stat()
-        image = [stat.st_size, stat.st_mtime_ns]
-    except OSError:
-        image = None
-    return json.dumps({"image": image, "settings": settings}, sort_keys=True, default=str)
 
 
 def _redo_changed(p: _Prepared, settings: dict[str, object]) -> None:
@@ -303,7 +284,7 @@ def _redo_changed(p: _Prepared, settings: dict[str, object]) -> None:
         old = stamps.get(scene.scene_id)
         if not old or scene.scene_id in todo:  # not committed, or committed before stamps
             continue
-        was, now = json.loads(old), json.loads(_stamp(scene, settings))
+        was, now = json.loads(old), json.loads(commit_stamp(scene.path, settings))
         for reason in changed:
             if was.get(reason) != now[reason]:
                 changed[reason].append(scene)
@@ -408,13 +389,14 @@ def _process(
         yield from _local_scenes(p, spec, detector, feed.next_scenes(len(p.todo)), finisher)
         return
     for scene, outcome in _dask_results(p, spec, tile_spec, weights):
-        _count(p, scene, _commit(p.store, scene, outcome, _stamp(scene, p.settings)))
+        _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene.path, p.settings)))
         yield scene
 
 
 def _commit(store: SceneStore, scene: Scene, outcome, stamp: str) -> int | str:
-    """Commit a scene's ``(coverage, detections, n_tiles)`` with ``stamp`` (:func:`_stamp`) and
-    return its tile count, or pass its error text on."""
+    """Commit a scene's ``(coverage, detections, n_tiles)`` with ``stamp``
+    (:func:`~dwelltime.batch.store.commit_stamp`) and return its tile count, or pass its
+    error text on."""
     if isinstance(outcome, str):
         return outcome
     coverage, detections, n_tiles = outcome
@@ -447,7 +429,7 @@ def _local_scenes(
     post = detector.post_processor()
     in_flight: deque = deque()
     for payload, predictions in _inferred(payloads, detector, spec.batch_size):
-        stamp = _stamp(payload.scene, p.settings)
+        stamp = commit_stamp(payload.scene.path, p.settings)
         job = (p.folder, payload.without_pixels(), predictions, post, stamp)
         in_flight.append((payload.scene, finisher.submit(_finish_scene, *job)))
         yield from _settle(p, in_flight, finisher.slots)

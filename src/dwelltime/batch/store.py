@@ -1,6 +1,8 @@
 """Per-scene results committed atomically, so a killed batch job resumes where it stopped.
 
-Layout under ``<output>/<airport>/parts/``: ``<scene_id>.coverage.parquet`` and
+Also what makes ``dwelltime run --out DIR`` resumable (``DIR/parts/``, removed once the result
+is written: :func:`dwelltime.pipeline.run`'s ``resume_dir``). Layout under
+``<output>/<airport>/parts/``: ``<scene_id>.coverage.parquet`` and
 ``<scene_id>.detections.parquet`` (each written to a temporary name, then renamed), then the
 commit marker ``<scene_id>.done``, which holds the commit's stamp (what made the results: the
 image file and the detection settings, so that a resumed job can tell results made from another
@@ -11,20 +13,28 @@ image or by other settings). A scene without its marker is not finished and is d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 
 from dwelltime.io import atomic_write
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 
+if TYPE_CHECKING:
+    from dwelltime.detector import Detector
+
+
+#: The store's folder under an output folder.
+PARTS_NAME = "parts"
+
 
 class SceneStore:
     """Finished, failed and pending scenes of one airport's batch output."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder) / "parts"
+        self.folder = Path(folder) / PARTS_NAME
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def done(self) -> set[str]:
@@ -76,6 +86,25 @@ class SceneStore:
             _gather([self.folder / f"{i}.coverage.parquet" for i in ids], COVERAGE_COLUMNS, crs),
             _gather([self.folder / f"{i}.detections.parquet" for i in ids], DETECTION_COLUMNS, crs),
         )
+
+
+def detection_settings(detector: Detector, tile_size_px: int) -> dict[str, object]:
+    """The detection settings a scene's detections depend on: the weights' sha256, precision,
+    model GSD (m/px), decoding settings and tile size (px); not the device or weights path."""
+    described = detector.describe()
+    kept = {k: v for k, v in described.items() if k not in ("device", "weights")}
+    return {**kept, "tile_size_px": tile_size_px}
+
+
+def commit_stamp(image: Path, settings: Mapping[str, object]) -> str:
+    """A scene's commit stamp: its ``image`` file's size (bytes) and modification time (ns),
+    and the ``settings`` that made its results (:func:`detection_settings`, and more)."""
+    try:
+        stat = Path(image).stat()
+        size_time = [stat.st_size, stat.st_mtime_ns]
+    except OSError:
+        size_time = None
+    return json.dumps({"image": size_time, "settings": settings}, sort_keys=True, default=str)
 
 
 def _visible(paths: Iterable[Path]) -> list[Path]:

@@ -18,6 +18,7 @@ from dwelltime.cli.options import (
     out_option,
     overwrite_option,
     read_output_layer,
+    terminal_width,
     type_option,
 )
 
@@ -97,7 +98,12 @@ def link(
         write_provenance,
     )
     from dwelltime.linking import for_coregistered
-    from dwelltime.pipeline import estimate_stays, relinked_provenance, source_commit
+    from dwelltime.pipeline import (
+        canonical_type,
+        estimate_stays,
+        relinked_provenance,
+        source_commit,
+    )
     from dwelltime.report import plot_timeline, stays_report
 
     # readable? (GeoJSON of run --format geojson back in the airport's metres)
@@ -174,6 +180,7 @@ def link(
             flights=flight_log is not None,
             max_rows=max_rows or None,
             more=more_stays(out),
+            width=terminal_width(),
         )
     )
     if out is None:
@@ -182,7 +189,9 @@ def link(
         paths = write_layers(out, {**layers, "stays": stays}, formats=formats, overwrite=overwrite)
     except DwelltimeError as exc:
         raise click_error(exc) from exc
-    figure = plot_timeline(stays, coverage, detections, config=config)
+    figure = plot_timeline(
+        stays, coverage, detections, config=config, type_filter=canonical_type(type_filter)
+    )
     with atomic_write(timeline) as tmp:
         figure.savefig(tmp, format="png", dpi=120)
     for path in [*paths, timeline, write_provenance(out, record)]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,6 +112,14 @@ max_rows_option = click.option(
     "prints them all. "
     "The files written with --out hold every stay.",
 )
+
+
+def terminal_width() -> int | None:
+    """Columns of the terminal standard output shows in (``shutil.get_terminal_size``:
+    ``COLUMNS``, else the terminal's own); None when it goes to a file or pipe (no limit)."""
+    if sys.stdout is None or not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def more_stays(out: Path | None) -> str:

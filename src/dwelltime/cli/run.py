@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from dwelltime.cli.options import (
     overwrite_option,
     precision_option,
     strict_option,
+    terminal_width,
     tile_size_option,
     times_option,
     type_option,
@@ -59,6 +61,7 @@ def run_and_report(
     print the detector line (weights, the precision ``auto`` chose, device), the stays table
     (at most ``max_rows`` rows; 0: all), write outputs; exit 1 on failure."""
     from dwelltime import pipeline
+    from dwelltime.batch.store import PARTS_NAME
     from dwelltime.cli.progress import stage_bars
     from dwelltime.detector import load_detector
     from dwelltime.errors import DwelltimeError, UnknownAirportError
@@ -82,6 +85,7 @@ def run_and_report(
                 batch_size=batch_size,
                 flights=flights,
                 times=times,
+                resume_dir=out,
                 progress=progress,
             )
     except UnknownAirportError as exc:
@@ -93,6 +97,8 @@ def run_and_report(
         click.echo(f"skipped {err}", err=True)
     click.echo(result.summary())
     if result.scenes.empty:  # no table to print, no empty files to block the next run's --out
+        if out is not None:
+            shutil.rmtree(out / PARTS_NAME, ignore_errors=True)  # no scene was committed
         raise click.ClickException(f"no usable scene of {result.airport.icao} in {folder}")
     click.echo(
         stays_report(
@@ -103,6 +109,7 @@ def run_and_report(
             flights=flights is not None,
             max_rows=max_rows or None,
             more=more_stays(out),
+            width=terminal_width(),
         )
     )
     if out is not None:
@@ -112,6 +119,7 @@ def run_and_report(
             raise click_error(exc) from exc
         for path in paths:
             click.echo(f"wrote {path}")
+        shutil.rmtree(out / PARTS_NAME, ignore_errors=True)  # the result holds them all now
     if strict and result.errors:
         raise click.ClickException(f"{len(result.errors)} input(s) failed (--strict)")
 
