@@ -33,6 +33,18 @@ def test_ctrl_c_in_a_batch_job_says_it_resumes(tmp_path, monkeypatch):
     assert line.startswith("dwelltime batch: interrupted; ") and "go on where it stopped" in line
 
 
+def test_ctrl_c_in_run_says_its_out_folder_keeps_the_finished_scenes(tmp_path, monkeypatch):
+    import dwelltime.detector
+
+    monkeypatch.setattr(dwelltime.detector, "load_detector", _interrupt)
+    (tmp_path / "images").mkdir()
+    args = ["-q", "run", str(tmp_path / "images"), "--airport", "ZKPY", "--out", str(tmp_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == INTERRUPTED
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("dwelltime run: interrupted; with --out, ") and "parts/" in line
+
+
 def test_tables_fit_the_terminal_and_go_whole_to_a_file_or_pipe(monkeypatch):
     """``terminal_width``: the columns of a terminal (``COLUMNS`` first), None for a pipe."""
     import io

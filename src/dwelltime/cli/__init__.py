@@ -85,8 +85,13 @@ def plain_glyphs() -> None:
             stream.reconfigure(errors=GLYPH_ERRORS)
 
 
-#: Commands that keep their finished work when interrupted and go on from it when run again.
-RESUMABLE = frozenset({"batch"})
+#: Commands that keep their finished work when interrupted and go on from it when run again:
+#: what the line printed on Ctrl-C says is kept.
+RESUMABLE = {
+    "batch": "the finished scenes are kept: run it again to go on where it stopped",
+    "run": "with --out, its finished scenes are kept in DIR/parts/: run it again with the "
+    "same --out to go on where it stopped; without --out the work is lost",
+}
 #: Exit status of a command interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 INTERRUPTED = 130
 
@@ -100,13 +105,11 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             command = ctx.invoked_subcommand
-            if command in RESUMABLE:
-                kept = "the finished scenes are kept: run it again to go on where it stopped"
-            else:
-                kept = (
-                    "the work not yet written is lost: run it again to start over "
-                    "(`dwelltime batch` keeps each finished scene and resumes)"
-                )
+            kept = RESUMABLE.get(
+                command or "",
+                "the work not yet written is lost: run it again to start over "
+                "(`dwelltime batch` and `dwelltime run --out` keep each finished scene)",
+            )
             click.echo(f"dwelltime {command}: interrupted; {kept}", err=True)
             ctx.exit(INTERRUPTED)
 
