@@ -26,6 +26,10 @@ from affine import Affine
 from dwelltime.errors import SceneError
 from dwelltime.formats import MOSAIC_SUFFIXES, UDM1_SUFFIXES, is_cloud_vector, is_dimap_name
 
+#: GDAL's block cache, in bytes, where dwelltime reads many large images (scan, batch
+#: readers): GDAL's default, 5 % of the RAM, is taken in full by one large image without
+#: overviews and again by each reader process.
+READ_CACHE_BYTES = 256 * 2**20
 #: Largest side, in pixels, of the decimated read used for the per-scene stretch.
 STRETCH_MAX_PX = 512
 #: Percentiles of valid pixels mapped to 0 and 255 by the per-scene stretch.
@@ -224,6 +228,13 @@ def _ground_pixel_m(
     geod = Geod(ellps="WGS84")
     along_row, along_column = (float(geod.inv(lon0, lat0, lon, lat)[2]) for lon, lat in steps)
     return along_row, along_column
+
+
+def capped_cache() -> contextlib.AbstractContextManager:
+    """A rasterio environment whose GDAL block cache is :data:`READ_CACHE_BYTES`."""
+    import rasterio
+
+    return rasterio.Env(GDAL_CACHEMAX=READ_CACHE_BYTES)
 
 
 def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
