@@ -91,9 +91,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Side, in ground metres, of a cell of the decimated grid the valid-data footprint is traced
-#: on: its tolerance. The footprint follows the valid data to within two cells (one for the
-#: nearest-pixel decimation, one for the simplification), on either side: it claims no nodata
-#: ground farther than that from valid pixels. Coarser cells for scenes wider than
+#: on: its tolerance. The footprint covers every valid pixel and claims no nodata ground
+#: farther than two cells from one (a cell is valid where any of its pixels is; half a cell
+#: of widening, half a cell of simplification). Coarser cells for scenes wider than
 #: :data:`FOOTPRINT_MAX_PX` cells, finer ones for scenes narrower than :data:`FOOTPRINT_MIN_PX`
 #: cells, never finer than a pixel. Tiling and coverage test validity per pixel
 #: (:func:`dwelltime.regrid.valid_mask`); the footprint only says which aprons a scene may see.
@@ -102,7 +102,7 @@ FOOTPRINT_CELL_M = 4.0
 FOOTPRINT_MAX_PX = 512
 #: Fewest cells along the longer side of the footprint grid, where the scene has that many
 #: pixels: a small scene's footprint is traced on its own pixels, or nearly.
-FOOTPRINT_MIN_PX = 64
+FOOTPRINT_MIN_PX = 128
 #: Footprints are simplified in EPSG:4326 to this many degrees (about 0.1 m).
 FOOTPRINT_TOLERANCE_DEG = 1e-6
 
@@ -535,61 +535,68 @@ def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> No
 def _footprint(ds: object, gsd_m: float) -> shapely.Geometry:
     """Valid-data outline in EPSG:4326 (bounds if all valid), traced on a grid of cells of
     about :data:`FOOTPRINT_CELL_M` (:func:`_footprint_shape`; ``gsd_m``: the scene's metres per
-    pixel) read decimated, from overviews where the file has them. A mask given by nodata
-    values alone comes from that one read of all bands; alpha and internal masks from
-    GDAL's dataset mask at the same size.
+    pixel), read decimated (from overviews where the file has them): a cell is valid where
+    GDAL's dataset mask (nodata, alpha or internal mask) has any valid pixel in it. The
+    outline covers every valid cell, widened by half a cell and then simplified by half a
+    cell, so that simplifying leaves no valid ground out.
 
     The decimated read also makes truncated files fail here rather than later.
     """
-    from rasterio.enums import MaskFlags
+    from functools import partial
+
+    from rasterio.enums import MaskFlags, Resampling
     from rasterio.errors import RasterioIOError
     from rasterio.warp import transform_geom
 
     out_shape = _footprint_shape(ds.width, ds.height, gsd_m)
-    nodata_only = all(flags == [MaskFlags.nodata] for flags in ds.mask_flag_enums)
-    indexes = list(range(1, ds.count + 1)) if nodata_only else [1]
-    try:
-        pixels = _read_decimated(ds, indexes, out_shape)
+    corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
+    bounds = shapely.Polygon([ds.transform * c for c in corners])  # rotated ones too
+    all_valid = all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums)
+    try:  # band 1 for the fill warning, and in a float image for NaN: no data, declared or not
+        floats = np.dtype(ds.dtypes[0]).kind == "f"
+        band = _read_decimated(partial(ds.read, 1), ds, out_shape) if all_valid or floats else None
+        if all_valid and np.isfinite(band).all():
+            _warn_undeclared_fill(ds, band == 0)
+            outline = bounds
+        else:  # averaged, a mask is > 0 where any pixel of the cell is valid
+            any_valid = partial(ds.dataset_mask, resampling=Resampling.average)
+            mask = _read_decimated(any_valid, ds, out_shape) > 0
+            if band is not None:
+                mask &= np.isfinite(band)
+            if not mask.any():
+                raise SceneError(ds.name, "holds no valid pixels (all nodata)")
+            step = ds.transform @ ds.transform.scale(
+                ds.width / out_shape[1], ds.height / out_shape[0]
+            )
+            half = abs(step.a) / 2
+            cells = mask_to_polygon(mask, step).buffer(half, join_style="mitre")
+            outline = shapely.make_valid(cells.simplify(half)).intersection(bounds)
     except RasterioIOError:
         raise SceneError(ds.name, UNREADABLE_PIXELS) from None
-    band = pixels[0]
-    finite = np.isfinite(band)  # NaN: no data, declared or not
-    if finite.all() and all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
-        corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
-        outline = shapely.Polygon([ds.transform * c for c in corners])  # rotated ones too
-        _warn_undeclared_fill(ds, band == 0)
-    else:
-        if nodata_only:  # GDAL's dataset mask: valid where any band is not its nodata
-            nodata = np.array(ds.nodatavals, dtype=pixels.dtype)[:, None, None]
-            mask = (pixels != nodata).any(axis=0) & finite
-        else:
-            mask = (ds.dataset_mask(out_shape=out_shape) > 0) & finite
-        if not mask.any():
-            raise SceneError(ds.name, "holds no valid pixels (all nodata)")
-        step = ds.transform @ ds.transform.scale(ds.width / out_shape[1], ds.height / out_shape[0])
-        outline = mask_to_polygon(mask, step).simplify(abs(step.a))
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
     return _within_180(shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG)))
 
 
-def _read_decimated(ds: object, indexes: list[int], out_shape: tuple[int, int]) -> np.ndarray:
-    """Bands ``indexes`` of ``ds`` read at ``out_shape`` (rows, cols; nearest pixel), in
-    strips of the image whose decoded blocks of all bands fit in :data:`READ_CACHE_BYTES`:
-    read whole, GDAL goes band by band, and once the blocks of the file outgrow its cache
-    it decodes every block once per band."""
+def _read_decimated(
+    read: Callable[..., np.ndarray], ds: object, out_shape: tuple[int, int]
+) -> np.ndarray:
+    """``read(window=, out_shape=)`` (a band's ``ds.read`` or ``ds.dataset_mask``) of the
+    whole of ``ds`` at ``out_shape`` (rows, cols), in strips of the image whose decoded blocks
+    of all bands fit in :data:`READ_CACHE_BYTES`: read whole, GDAL goes band by band, and
+    once the blocks of the file outgrow its cache it decodes every block once per band."""
     from rasterio.windows import Window
 
     rows, cols = out_shape
     per_row = ds.height / rows  # source rows per output row
     row_bytes = per_row * ds.width * ds.count * np.dtype(ds.dtypes[0]).itemsize
     step = max(1, int(READ_CACHE_BYTES // 2 // max(row_bytes, 1)))
-    out = np.empty((len(indexes), rows, cols), dtype=ds.dtypes[0])
+    strips = []
     for r0 in range(0, rows, step):
         r1 = min(rows, r0 + step)
         window = Window(0, r0 * per_row, ds.width, (r1 - r0) * per_row)
-        out[:, r0:r1] = ds.read(indexes, out_shape=(len(indexes), r1 - r0, cols), window=window)
-    return out
+        strips.append(read(window=window, out_shape=(r1 - r0, cols)))
+    return np.concatenate(strips, axis=0)
 
 
 def _footprint_shape(width: int, height: int, gsd_m: float) -> tuple[int, int]:
