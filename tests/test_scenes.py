@@ -1141,22 +1141,6 @@ def test_footprint_grid_cells_are_sized_in_metres():
     assert _footprint_shape(1000, 1000, 30.0) == (512, 512)
 
 
-def test_decimated_reads_in_strips_match_one_read(tmp_path, write_raster, monkeypatch):
-    """Read in strips that fit GDAL's capped cache, a decimated band is that of one read."""
-    from functools import partial
-
-    import rasterio
-
-    from dwelltime import scenes
-
-    path = write_raster(tmp_path / "a_20230731T023512.tif", shape=(97, 83))
-    monkeypatch.setattr(scenes, "READ_CACHE_BYTES", 83 * 3 * 8)  # a few rows per strip
-    with rasterio.open(path) as ds:
-        whole = ds.read(2, out_shape=(40, 30))
-        strips = scenes._read_decimated(partial(ds.read, 2), ds, (40, 30))
-    np.testing.assert_array_equal(strips, whole)
-
-
 def test_scan_reads_with_gdal_cache_capped(tmp_path, write_raster, monkeypatch):
     """GDAL's block cache is READ_CACHE_BYTES while scan reads, not 5 % of the RAM."""
     from rasterio.env import getenv

@@ -55,13 +55,13 @@ from dwelltime.formats import (
 )
 from dwelltime.io import read_if_path
 from dwelltime.regrid import (
-    READ_CACHE_BYTES,
     CloudVector,
     capped_cache,
     gsd_metres,
     mask_to_polygon,
     open_mask,
     open_picture,
+    read_decimated,
 )
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
@@ -554,13 +554,15 @@ def _footprint(ds: object, gsd_m: float) -> shapely.Geometry:
     all_valid = all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums)
     try:  # band 1 for the fill warning, and in a float image for NaN: no data, declared or not
         floats = np.dtype(ds.dtypes[0]).kind == "f"
-        band = _read_decimated(partial(ds.read, 1), ds, out_shape) if all_valid or floats else None
+        band = (
+            read_decimated(ds, out_shape, partial(ds.read, 1))[0] if all_valid or floats else None
+        )
         if all_valid and np.isfinite(band).all():
             _warn_undeclared_fill(ds, band == 0)
             outline = bounds
         else:  # averaged, a mask is > 0 where any pixel of the cell is valid
             any_valid = partial(ds.dataset_mask, resampling=Resampling.average)
-            mask = _read_decimated(any_valid, ds, out_shape) > 0
+            mask = read_decimated(ds, out_shape, any_valid)[0] > 0
             if band is not None:
                 mask &= np.isfinite(band)
             if not mask.any():
@@ -576,27 +578,6 @@ def _footprint(ds: object, gsd_m: float) -> shapely.Geometry:
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
     return _within_180(shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG)))
-
-
-def _read_decimated(
-    read: Callable[..., np.ndarray], ds: object, out_shape: tuple[int, int]
-) -> np.ndarray:
-    """``read(window=, out_shape=)`` (a band's ``ds.read`` or ``ds.dataset_mask``) of the
-    whole of ``ds`` at ``out_shape`` (rows, cols), in strips of the image whose decoded blocks
-    of all bands fit in :data:`READ_CACHE_BYTES`: read whole, GDAL goes band by band, and
-    once the blocks of the file outgrow its cache it decodes every block once per band."""
-    from rasterio.windows import Window
-
-    rows, cols = out_shape
-    per_row = ds.height / rows  # source rows per output row
-    row_bytes = per_row * ds.width * ds.count * np.dtype(ds.dtypes[0]).itemsize
-    step = max(1, int(READ_CACHE_BYTES // 2 // max(row_bytes, 1)))
-    strips = []
-    for r0 in range(0, rows, step):
-        r1 = min(rows, r0 + step)
-        window = Window(0, r0 * per_row, ds.width, (r1 - r0) * per_row)
-        strips.append(read(window=window, out_shape=(r1 - r0, cols)))
-    return np.concatenate(strips, axis=0)
 
 
 def _footprint_shape(width: int, height: int, gsd_m: float) -> tuple[int, int]:
