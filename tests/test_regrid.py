@@ -184,3 +184,22 @@ def test_a_scene_of_any_affine_layout_is_read_as_the_north_up_one(tmp_path, writ
     if layout != "turned 120°":
         with rasterio.open(north_up) as ds:
             np.testing.assert_array_equal(read, read_to_grid(ds, grid, indexes=[1])[0])
+
+
+def test_decimated_reads_in_strips_match_one_read(tmp_path, write_raster, monkeypatch):
+    """Read in strips that fit GDAL's capped cache, decimated bands and mask are those of
+    one read of the whole image."""
+    from functools import partial
+
+    from dwelltime import regrid
+
+    data = np.full((3, 97, 83), 50, np.uint16)
+    data[:, 10:60, :20] = 0
+    path = write_raster(tmp_path / "a.tif", data=data, dtype="uint16", shape=(97, 83), nodata=0)
+    monkeypatch.setattr(regrid, "READ_CACHE_BYTES", 83 * 3 * 2 * 8)  # a few rows per strip
+    with rasterio.open(path) as ds:
+        bands = ds.read([3, 1], out_shape=(2, 40, 30))
+        mask = ds.dataset_mask(out_shape=(40, 30))
+        strips = regrid.read_decimated(ds, (40, 30), partial(ds.read, [3, 1]), ds.dataset_mask)
+    np.testing.assert_array_equal(strips[0], bands)
+    np.testing.assert_array_equal(strips[1], mask)

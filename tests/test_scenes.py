@@ -1113,3 +1113,64 @@ def test_a_lon_lat_footprint_past_180_degrees_is_given_in_longitudes_of_the_glob
     assert footprint.area == pytest.approx(200 * 100 * step**2, rel=1e-3)
     for lon in (west + 50 * step, west + 150 * step):  # west and east of the middle
         assert footprint.contains(shapely.Point((lon + 180) % 360 - 180, -16.0))
+
+
+def test_footprint_of_an_irregular_nodata_edge_is_within_its_tolerance(tmp_path, write_raster):
+    """A 600 px scene is traced on cells of FOOTPRINT_CELL_M (8 px at 0.5 m): its footprint
+    covers every valid pixel (tiling reads only windows that meet it) and claims no nodata
+    ground beyond two cells (the band that holds data where band 1 is nodata counts)."""
+    import geopandas as gpd
+    import rasterio
+
+    from dwelltime.regrid import mask_to_polygon
+    from dwelltime.scenes import FOOTPRINT_CELL_M
+
+    rows, cols = np.mgrid[0:600, 0:600]
+    valid = (cols > 150 + 60 * np.sin(rows / 40)) & (cols + rows < 1000)
+    data = np.full((3, 600, 600), 90, np.uint8)
+    data[:, ~valid] = 0
+    data[0, 300:310, 400:410] = 0  # band 1 nodata, bands 2 and 3 data: valid
+    path = write_raster(
+        tmp_path / "wavy_20230731T023512.tif", data=data, shape=(600, 600), nodata=0
+    )
+    with rasterio.open(path) as ds:
+        exact = mask_to_polygon(valid, ds.transform)
+    footprint = gpd.GeoSeries([read_scene(path).footprint], crs=4326).to_crs(32651)[0]
+    tolerance = 2 * FOOTPRINT_CELL_M
+    assert footprint.buffer(0.05).covers(exact)  # no valid ground left out (5 cm: lon/lat)
+    assert exact.buffer(tolerance).covers(footprint)  # no nodata ground claimed beyond it
+    assert footprint.symmetric_difference(exact).area < 0.05 * exact.area
+
+
+def test_footprint_grid_cells_are_sized_in_metres():
+    """Cells of FOOTPRINT_CELL_M (4 m: 8 px at 0.5 m), no more than FOOTPRINT_MAX_PX along a
+    side, no fewer than FOOTPRINT_MIN_PX where the scene has as many pixels, none below a
+    pixel."""
+    from dwelltime.scenes import _footprint_shape
+
+    assert _footprint_shape(1024, 512, 0.5) == (64, 128)
+    assert _footprint_shape(20000, 20000, 0.5) == (512, 512)
+    assert _footprint_shape(100, 100, 0.5) == (100, 100)
+    assert _footprint_shape(512, 512, 0.5) == (128, 128)
+    assert _footprint_shape(40, 30, 0.5) == (30, 40)
+    assert _footprint_shape(1000, 1000, 30.0) == (512, 512)
+
+
+def test_scan_reads_with_gdal_cache_capped(tmp_path, write_raster, monkeypatch):
+    """GDAL's block cache is READ_CACHE_BYTES while scan reads, not 5 % of the RAM."""
+    from rasterio.env import getenv
+
+    from dwelltime import scenes
+    from dwelltime.regrid import READ_CACHE_BYTES
+
+    write_raster(tmp_path / "a_20230731T023512.tif")
+    caches = []
+    real = scenes.read_scene
+
+    def read_scene(*args, **kwargs):
+        caches.append(getenv().get("GDAL_CACHEMAX"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scenes, "read_scene", read_scene)
+    assert len(scenes.scan(tmp_path).scenes) == 1
+    assert caches == [READ_CACHE_BYTES]

@@ -15,7 +15,7 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,10 @@ from affine import Affine
 from dwelltime.errors import SceneError
 from dwelltime.formats import MOSAIC_SUFFIXES, UDM1_SUFFIXES, is_cloud_vector, is_dimap_name
 
+#: GDAL's block cache, in bytes, where dwelltime reads many large images (scan, batch
+#: readers): GDAL's default, 5 % of the RAM, is taken in full by one large image without
+#: overviews and again by each reader process.
+READ_CACHE_BYTES = 256 * 2**20
 #: Largest side, in pixels, of the decimated read used for the per-scene stretch.
 STRETCH_MAX_PX = 512
 #: Percentiles of valid pixels mapped to 0 and 255 by the per-scene stretch.
@@ -224,6 +228,37 @@ def _ground_pixel_m(
     geod = Geod(ellps="WGS84")
     along_row, along_column = (float(geod.inv(lon0, lat0, lon, lat)[2]) for lon, lat in steps)
     return along_row, along_column
+
+
+def capped_cache() -> contextlib.AbstractContextManager:
+    """A rasterio environment whose GDAL block cache is :data:`READ_CACHE_BYTES`."""
+    import rasterio
+
+    return rasterio.Env(GDAL_CACHEMAX=READ_CACHE_BYTES)
+
+
+def read_decimated(
+    ds: object, out_shape: tuple[int, int], *reads: Callable[..., np.ndarray]
+) -> list[np.ndarray]:
+    """What each of ``reads`` (``ds.read`` of some bands, ``ds.dataset_mask``: called as
+    ``read(window=, out_shape=(rows, cols))``) gives for the whole of ``ds`` at ``out_shape``
+    (rows, cols), read in strips of the image whose decoded blocks of all bands fit in half
+    of :data:`READ_CACHE_BYTES`, every read of a strip before the next strip. Read whole,
+    GDAL goes band by band, and once the blocks of a file without overviews outgrow its cache
+    (:func:`capped_cache`) it decodes every block again for each band and for the mask."""
+    from rasterio.windows import Window
+
+    rows, cols = out_shape
+    per_row = ds.height / rows  # source rows per output row
+    row_bytes = per_row * ds.width * ds.count * np.dtype(ds.dtypes[0]).itemsize
+    step = max(1, int(READ_CACHE_BYTES // 2 // max(row_bytes, 1)))
+    strips: list[list[np.ndarray]] = [[] for _ in reads]
+    for r0 in range(0, rows, step):
+        r1 = min(rows, r0 + step)
+        window = Window(0, r0 * per_row, ds.width, (r1 - r0) * per_row)
+        for read, parts in zip(reads, strips, strict=True):
+            parts.append(read(window=window, out_shape=(r1 - r0, cols)))
+    return [np.concatenate(parts, axis=-2) for parts in strips]
 
 
 def mask_to_polygon(mask: np.ndarray, transform: Affine) -> shapely.Geometry:
@@ -434,8 +469,9 @@ def stretch_limits(ds: object, bands: Sequence[int]) -> tuple[float, float] | No
         return None
     scale = max(1.0, max(ds.width, ds.height) / STRETCH_MAX_PX)
     shape = (max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
-    data = ds.read(list(bands), out_shape=(len(bands), *shape)).astype(np.float64)
-    valid = (ds.dataset_mask(out_shape=shape) > 0) & np.isfinite(data).all(axis=0)
+    data, mask = read_decimated(ds, shape, functools.partial(ds.read, list(bands)), ds.dataset_mask)
+    data = data.astype(np.float64)
+    valid = (mask > 0) & np.isfinite(data).all(axis=0)
     values = data[:, valid]
     if values.size == 0:
         return (0.0, 1.0)

@@ -25,6 +25,7 @@ one :class:`SceneError` naming the file and the reason, and the scan goes on.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -53,7 +54,15 @@ from dwelltime.formats import (
     walk_folders,
 )
 from dwelltime.io import read_if_path
-from dwelltime.regrid import CloudVector, gsd_metres, mask_to_polygon, open_mask, open_picture
+from dwelltime.regrid import (
+    CloudVector,
+    capped_cache,
+    gsd_metres,
+    mask_to_polygon,
+    open_mask,
+    open_picture,
+    read_decimated,
+)
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
 from dwelltime.tables import few
@@ -81,8 +90,19 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Largest side, in pixels, of the decimated read used for the valid-data footprint.
+#: Side, in ground metres, of a cell of the decimated grid the valid-data footprint is traced
+#: on: its tolerance. The footprint covers every valid pixel and claims no nodata ground
+#: farther than two cells from one (a cell is valid where any of its pixels is; half a cell
+#: of widening, half a cell of simplification). Coarser cells for scenes wider than
+#: :data:`FOOTPRINT_MAX_PX` cells, finer ones for scenes narrower than :data:`FOOTPRINT_MIN_PX`
+#: cells, never finer than a pixel. Tiling and coverage test validity per pixel
+#: (:func:`dwelltime.regrid.valid_mask`); the footprint only says which aprons a scene may see.
+FOOTPRINT_CELL_M = 4.0
+#: Most cells along the longer side of the footprint grid (pixels of the decimated read).
 FOOTPRINT_MAX_PX = 512
+#: Fewest cells along the longer side of the footprint grid, where the scene has that many
+#: pixels: a small scene's footprint is traced on its own pixels, or nearly.
+FOOTPRINT_MIN_PX = 128
 #: Footprints are simplified in EPSG:4326 to this many degrees (about 0.1 m).
 FOOTPRINT_TOLERANCE_DEG = 1e-6
 
@@ -161,24 +181,25 @@ def scan(
             folder, "is neither a folder nor a STAC ItemCollection JSON file; give the "
             "folder that holds the images"
         )  # fmt: skip
-    for done, src in enumerate(sources, start=1):
-        try:
-            scene = read_scene(
-                src.image,
-                scene_id=src.scene_id,
-                folder=base,
-                times=times,
-                stac_index=stac_index,
-                mask_path=src.mask,
-            )
-        except SceneError as e:
-            result.errors.append(e)
-        except Exception as e:  # one bad file must not stop the scan
-            result.errors.append(SceneError(src.image, error_text(e)))
-        else:
-            result.scenes.append(scene)
-        if progress is not None:
-            progress(done, len(sources))
+    with capped_cache():  # GDAL's cache bounded, however large the images
+        for done, src in enumerate(sources, start=1):
+            try:
+                scene = read_scene(
+                    src.image,
+                    scene_id=src.scene_id,
+                    folder=base,
+                    times=times,
+                    stac_index=stac_index,
+                    mask_path=src.mask,
+                )
+            except SceneError as e:
+                result.errors.append(e)
+            except Exception as e:  # one bad file must not stop the scan
+                result.errors.append(SceneError(src.image, error_text(e)))
+            else:
+                result.scenes.append(scene)
+            if progress is not None:
+                progress(done, len(sources))
     _warn_unused_times(times, [src.image for src in sources], base)
     result.scenes = _without_duplicates(result.scenes, result.errors)
     result.scenes.sort(key=lambda s: (s.acquired, s.scene_id))
@@ -346,9 +367,9 @@ def read_scene(
                     f"{few([Path(m).name for m in missing])}; copy the whole product "
                     "(the tiles it lists) beside it"
                 )  # fmt: skip
-            footprint = _footprint(ds)
-            tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
             gsd = gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
+            footprint = _footprint(ds, gsd)
+            tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
             crs = f"EPSG:{ds.crs.to_epsg()}" if ds.crs.to_epsg() else ds.crs.to_wkt()
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
     except RasterioError as e:
@@ -511,35 +532,65 @@ def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> No
     )  # fmt: skip
 
 
-def _footprint(ds: object) -> shapely.Geometry:
-    """Valid-data outline in EPSG:4326 from a decimated dataset mask (bounds if all valid).
+def _footprint(ds: object, gsd_m: float) -> shapely.Geometry:
+    """Valid-data outline in EPSG:4326 (bounds if all valid), traced on a grid of cells of
+    about :data:`FOOTPRINT_CELL_M` (:func:`_footprint_shape`; ``gsd_m``: the scene's metres per
+    pixel), read decimated (from overviews where the file has them): a cell is valid where
+    GDAL's dataset mask (nodata, alpha or internal mask) has any valid pixel in it. The
+    outline covers every valid cell, widened by half a cell and then simplified by half a
+    cell, so that simplifying leaves no valid ground out.
 
-    Also reads a decimated band so that truncated files fail here rather than later.
+    The decimated read also makes truncated files fail here rather than later.
     """
-    from rasterio.enums import MaskFlags
+    from functools import partial
+
+    from rasterio.enums import MaskFlags, Resampling
     from rasterio.errors import RasterioIOError
     from rasterio.warp import transform_geom
 
-    scale = max(ds.width, ds.height) / FOOTPRINT_MAX_PX
-    out_shape = (max(1, round(ds.height / max(scale, 1))), max(1, round(ds.width / max(scale, 1))))
-    try:
-        band = ds.read(1, out_shape=out_shape)
+    out_shape = _footprint_shape(ds.width, ds.height, gsd_m)
+    corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
+    bounds = shapely.Polygon([ds.transform * c for c in corners])  # rotated ones too
+    all_valid = all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums)
+    try:  # band 1 for the fill warning, and in a float image for NaN: no data, declared or not
+        floats = np.dtype(ds.dtypes[0]).kind == "f"
+        band = (
+            read_decimated(ds, out_shape, partial(ds.read, 1))[0] if all_valid or floats else None
+        )
+        if all_valid and np.isfinite(band).all():
+            _warn_undeclared_fill(ds, band == 0)
+            outline = bounds
+        else:  # averaged, a mask is > 0 where any pixel of the cell is valid
+            any_valid = partial(ds.dataset_mask, resampling=Resampling.average)
+            mask = read_decimated(ds, out_shape, any_valid)[0] > 0
+            if band is not None:
+                mask &= np.isfinite(band)
+            if not mask.any():
+                raise SceneError(ds.name, "holds no valid pixels (all nodata)")
+            step = ds.transform @ ds.transform.scale(
+                ds.width / out_shape[1], ds.height / out_shape[0]
+            )
+            half = abs(step.a) / 2
+            cells = mask_to_polygon(mask, step).buffer(half, join_style="mitre")
+            outline = shapely.make_valid(cells.simplify(half)).intersection(bounds)
     except RasterioIOError:
         raise SceneError(ds.name, UNREADABLE_PIXELS) from None
-    finite = np.isfinite(band)  # NaN: no data, declared or not
-    if finite.all() and all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
-        corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
-        outline = shapely.Polygon([ds.transform * c for c in corners])  # rotated ones too
-        _warn_undeclared_fill(ds, band == 0)
-    else:
-        mask = (ds.dataset_mask(out_shape=out_shape) > 0) & finite
-        if not mask.any():
-            raise SceneError(ds.name, "holds no valid pixels (all nodata)")
-        step = ds.transform @ ds.transform.scale(ds.width / out_shape[1], ds.height / out_shape[0])
-        outline = mask_to_polygon(mask, step).simplify(abs(step.a))
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
     return _within_180(shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG)))
+
+
+def _footprint_shape(width: int, height: int, gsd_m: float) -> tuple[int, int]:
+    """(rows, cols) of the grid the footprint of a ``width`` × ``height`` pixel scene of
+    ``gsd_m`` metres per pixel is traced on: cells of :data:`FOOTPRINT_CELL_M` metres,
+    between :data:`FOOTPRINT_MIN_PX` and :data:`FOOTPRINT_MAX_PX` of them along the longer
+    side, none smaller than a pixel."""
+    side = max(width, height)
+    fewest = max(side / FOOTPRINT_MAX_PX, 1.0)  # pixels per cell
+    most = max(side / FOOTPRINT_MIN_PX, 1.0)
+    wanted = FOOTPRINT_CELL_M / gsd_m if gsd_m > 0 and math.isfinite(gsd_m) else fewest
+    factor = min(max(wanted, fewest), most)
+    return max(1, round(height / factor)), max(1, round(width / factor))
 
 
 def _lonlat_box(west: float, south: float, east: float, north: float) -> shapely.Geometry:

@@ -99,3 +99,18 @@ def test_a_feed_cut_short_stops_its_readers(demo_scenes):
     while set(multiprocessing.active_children()) - before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not set(multiprocessing.active_children()) - before
+
+
+def test_readers_read_with_gdal_cache_capped(monkeypatch):
+    """A reader reads its scenes with GDAL's block cache at READ_CACHE_BYTES, not 5 % of the
+    RAM in every reader process."""
+    from rasterio.env import getenv
+
+    from dwelltime.regrid import READ_CACHE_BYTES
+
+    caches = []
+    monkeypatch.setattr(
+        feed, "read_payload", lambda *args: caches.append(getenv().get("GDAL_CACHEMAX"))
+    )
+    list(feed.SceneTiles([(["a", "b"], None, None)], SPEC))
+    assert caches == [READ_CACHE_BYTES] * 2

@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from dwelltime.airports import Airport
+from dwelltime.regrid import capped_cache
 from dwelltime.scenes import Scene
 from dwelltime.tiling import Tile, TileSpec, iter_tiles, scene_coverage
 
@@ -173,8 +174,9 @@ class SceneTiles(IterableDataset):
     def __iter__(self) -> Iterator[ScenePayload]:
         info = get_worker_info()
         mine = self.items if info is None else self.items[info.id :: info.num_workers]
-        for scene, site, aprons in mine:
-            yield read_payload(scene, site, aprons, self.spec, self.ring)
+        with capped_cache():  # each reader process its own GDAL cache: bounded
+            for scene, site, aprons in mine:
+                yield read_payload(scene, site, aprons, self.spec, self.ring)
 
 
 def read_payload(
