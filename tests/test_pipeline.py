@@ -208,7 +208,8 @@ def test_scenes_away_from_the_aprons_are_blamed_on_the_airport_not_the_imagery(d
     kept = pipeline.scenes_over_aprons(scenes, load_aprons(sheremetyevo, None), "UUEE")
     assert kept == []
     assert "none of the 2 scenes covers the aprons of UUEE: the nearest is 6" in caplog.text
-    assert "km from them; check --airport and --aprons" in caplog.text
+    assert "km from them; they lie at ZKPY/FNJ (Pyongyang" in caplog.text
+    assert "; check --airport and --aprons" in caplog.text
 
 
 def test_a_scene_over_aprons_across_the_antimeridian_is_used(tmp_path, write_raster, caplog):

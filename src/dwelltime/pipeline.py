@@ -631,6 +631,7 @@ def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str)
             len(scenes),
             icao,
             min(_distance_km(scene.footprint, centre) for scene in scenes),
+            _airport_under(scenes, icao),
         )
     return kept
 
