@@ -41,6 +41,7 @@ from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore
 from dwelltime.errors import DwelltimeError, error_text
 from dwelltime.io import read_if_path, with_xy_crs
+from dwelltime.linking import stays_frame
 from dwelltime.pipeline import (
     RunResult,
     input_provenance,
@@ -51,7 +52,7 @@ from dwelltime.pipeline import (
     write_result,
 )
 from dwelltime.scenes import Scene, scan
-from dwelltime.schema import STAY_COLUMNS, UTC_TIMESTAMP, empty_frame
+from dwelltime.schema import UTC_TIMESTAMP
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec
 
@@ -597,12 +598,14 @@ def _earlier_stays(folder: Path) -> gpd.GeoDataFrame | None:
 
 
 def _write_combined(output: Path, stays: list[gpd.GeoDataFrame]) -> None:
+    """Write ``all_stays.csv``: every airport's stays (EPSG:4326, with ``xy_crs``); with none,
+    the header and dtypes of a full table all the same (every stay column, typed)."""
     from dwelltime.io import write_layers
 
     frames = [s for s in stays if len(s)]
     combined = (
         gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
         if frames
-        else with_xy_crs(empty_frame(STAY_COLUMNS, "EPSG:4326"))
+        else with_xy_crs(stays_frame([], "EPSG:4326"))
     )
     write_layers(output, {"all_stays": combined}, formats=("csv",), overwrite=True)
