@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 
@@ -117,11 +118,23 @@ def test_times_read_back_as_utc(tmp_path, layers):
 
 def test_csv_is_wkt_and_iso_8601_with_z(tmp_path, layers):
     write_layers(tmp_path, {"detections": layers["detections"]}, formats=("csv",))
-    text = (tmp_path / "detections.csv").read_text().splitlines()
+    text = (tmp_path / "detections.csv").read_text(encoding="utf-8-sig").splitlines()
     assert text[0].split(",")[0] == "detection_id"
     assert "2026-07-31T03:20:00Z" in text[1]
     assert "2026-08-01T03:50:01.500000Z" in text[2]
     assert '"POLYGON ((' in text[1]
+
+
+def test_csv_opens_in_excel_with_non_ascii_names(tmp_path, layers):
+    """UTF-8 with a byte order mark: Excel shows a Cyrillic scene id as written (without the
+    mark it reads the Windows code page); pandas and read_layer skip the mark."""
+    detections = layers["detections"].assign(scene_id="Внуково_01")
+    write_layers(tmp_path, {"detections": detections}, formats=("csv",))
+    data = (tmp_path / "detections.csv").read_bytes()
+    assert data.startswith(codecs.BOM_UTF8)
+    assert "Внуково_01" in data.decode("utf-8-sig")
+    assert pd.read_csv(tmp_path / "detections.csv").columns[0] == "detection_id"
+    assert_geodataframe_equal(read_layer(tmp_path / "detections.csv"), detections)
 
 
 def test_geojson_is_rfc7946_lon_lat(tmp_path, layers):
