@@ -109,6 +109,17 @@ def test_an_empty_geopackage_layer_declares_its_geometry_type(tmp_path, layers):
     assert_geodataframe_equal(read_layer(tmp_path, "stays"), empty["stays"])
 
 
+def test_an_empty_layer_has_the_field_types_of_a_full_one(tmp_path, layers):
+    """A run with no detections gives QGIS REAL fields for x, y, score…, not TEXT."""
+    import pyogrio
+
+    write_layers(tmp_path, {"contract_empty": layers["contract_empty"]}, formats=("gpkg",))
+    fields = pyogrio.read_info(tmp_path / GPKG_NAME, layer="contract_empty")
+    types = dict(zip(fields["fields"], fields["dtypes"], strict=True))
+    assert types["x"] == types["score"] == "float64"
+    assert types["scene_id"] == "object" and types["acquired"].startswith("datetime64")
+
+
 def test_times_read_back_as_utc(tmp_path, layers):
     write_layers(tmp_path, layers)
     stays = read_layer(tmp_path, "stays")
