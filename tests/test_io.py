@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import re
 
@@ -118,6 +119,17 @@ def test_an_empty_layer_has_the_field_types_of_a_full_one(tmp_path, layers):
     types = dict(zip(fields["fields"], fields["dtypes"], strict=True))
     assert types["x"] == types["score"] == "float64"
     assert types["scene_id"] == "object" and types["acquired"].startswith("datetime64")
+
+
+def test_geopackage_layers_say_what_they_hold(tmp_path, layers):
+    """Each layer's description (gpkg_contents, QGIS's abstract) says what it holds, units."""
+    import sqlite3
+
+    write_layers(tmp_path, {"stays": layers["stays"]}, formats=("gpkg",))
+    with contextlib.closing(sqlite3.connect(tmp_path / GPKG_NAME)) as db:
+        (text,) = db.execute("SELECT description FROM gpkg_contents").fetchone()
+    assert "one row per stay" in text and "hours" in text
+    assert_geodataframe_equal(read_layer(tmp_path, "stays"), layers["stays"])
 
 
 def test_times_read_back_as_utc(tmp_path, layers):

@@ -3,7 +3,8 @@
 ``write_layers`` writes, in one output folder:
 
 * ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS (an empty
-  layer declares its geometry type all the same: :data:`~dwelltime.schema.LAYER_GEOMETRY_TYPES`);
+  layer declares its geometry type all the same: :data:`~dwelltime.schema.LAYER_GEOMETRY_TYPES`),
+  each described (:data:`~dwelltime.schema.LAYER_DESCRIPTIONS`: QGIS shows it as the abstract);
 * ``<layer>.csv`` — geometry as WKT in the frame's CRS, times ISO 8601 UTC with ``Z``, UTF-8
   with a byte order mark (:data:`CSV_ENCODING`), so that Excel shows non-ASCII names (a
   Cyrillic scene id) as written; pandas, GDAL/QGIS and R's readr skip the mark;
@@ -49,7 +50,7 @@ import shapely
 
 from dwelltime.errors import OutputExistsError, OutputFolderError
 from dwelltime.formats import PROVENANCE_NAME
-from dwelltime.schema import LAYER_GEOMETRY_TYPES, XY_CRS_COLUMN
+from dwelltime.schema import LAYER_DESCRIPTIONS, LAYER_GEOMETRY_TYPES, XY_CRS_COLUMN
 
 GPKG_NAME = "dwelltime.gpkg"
 FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
@@ -132,6 +133,7 @@ def write_layers(
                     layer_metadata={_SCHEMA_KEY: json.dumps(_schema(frame))},
                     # declared where no row shows it: an empty layer of GDAL's "Unknown" type
                     geometry_type=LAYER_GEOMETRY_TYPES.get(name) if frame.empty else None,
+                    layer_options={"DESCRIPTION": LAYER_DESCRIPTIONS.get(name, "")},
                 )
     for name, frame in layers.items():
         own = _layer_formats(formats, mapped=name not in unmapped)

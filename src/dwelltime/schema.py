@@ -105,6 +105,21 @@ LAYER_GEOMETRY_TYPES: dict[str, str] = {
     "all_stays": "Point",
 }
 
+#: What each result layer holds, by layer name: the description a GeoPackage layer carries
+#: (QGIS shows it as the layer's abstract). Units as in the columns above.
+LAYER_DESCRIPTIONS: dict[str, str] = {
+    "scenes": "dwelltime: one row per image; acquired (UTC) and its time_source, gsd_m "
+    "(metres); footprint in EPSG:4326",
+    "aprons": "dwelltime: the apron polygons searched (apron_id from the apron file)",
+    "coverage": "dwelltime: the part of each apron each scene saw; visible_fraction 0-1",
+    "detections": "dwelltime: one row per aircraft detected; oriented footprint, centre x/y "
+    "(metres), heading_deg, length_m, wingspan_m, type, score 0-1",
+    "detections_pixels": "dwelltime: detections in the image's pixels (no CRS)",
+    "stays": "dwelltime: one row per stay (one aircraft, one continuous presence); "
+    "first_seen/last_seen (UTC), dwell_min_h/dwell_max_h/dwell_est_h (hours); point at its centre",
+    "all_stays": "dwelltime: the stays of every airport of a batch job (EPSG:4326; x/y in xy_crs)",
+}
+
 #: Columns of the contracts above that hold UTC timestamps, and their dtype.
 TIME_COLUMNS = frozenset(
     {"acquired", "first_seen", "last_seen", "last_absent_before", "first_absent_after"}
