@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import json
 import re
 
@@ -108,6 +110,28 @@ def test_an_empty_geopackage_layer_declares_its_geometry_type(tmp_path, layers):
     assert_geodataframe_equal(read_layer(tmp_path, "stays"), empty["stays"])
 
 
+def test_an_empty_layer_has_the_field_types_of_a_full_one(tmp_path, layers):
+    """A run with no detections gives QGIS REAL fields for x, y, score…, not TEXT."""
+    import pyogrio
+
+    write_layers(tmp_path, {"contract_empty": layers["contract_empty"]}, formats=("gpkg",))
+    fields = pyogrio.read_info(tmp_path / GPKG_NAME, layer="contract_empty")
+    types = dict(zip(fields["fields"], fields["dtypes"], strict=True))
+    assert types["x"] == types["score"] == "float64"
+    assert types["scene_id"] == "object" and types["acquired"].startswith("datetime64")
+
+
+def test_geopackage_layers_say_what_they_hold(tmp_path, layers):
+    """Each layer's description (gpkg_contents, QGIS's abstract) says what it holds, units."""
+    import sqlite3
+
+    write_layers(tmp_path, {"stays": layers["stays"]}, formats=("gpkg",))
+    with contextlib.closing(sqlite3.connect(tmp_path / GPKG_NAME)) as db:
+        (text,) = db.execute("SELECT description FROM gpkg_contents").fetchone()
+    assert "one row per stay" in text and "hours" in text
+    assert_geodataframe_equal(read_layer(tmp_path, "stays"), layers["stays"])
+
+
 def test_times_read_back_as_utc(tmp_path, layers):
     write_layers(tmp_path, layers)
     stays = read_layer(tmp_path, "stays")
@@ -117,11 +141,23 @@ def test_times_read_back_as_utc(tmp_path, layers):
 
 def test_csv_is_wkt_and_iso_8601_with_z(tmp_path, layers):
     write_layers(tmp_path, {"detections": layers["detections"]}, formats=("csv",))
-    text = (tmp_path / "detections.csv").read_text().splitlines()
+    text = (tmp_path / "detections.csv").read_text(encoding="utf-8-sig").splitlines()
     assert text[0].split(",")[0] == "detection_id"
     assert "2026-07-31T03:20:00Z" in text[1]
     assert "2026-08-01T03:50:01.500000Z" in text[2]
     assert '"POLYGON ((' in text[1]
+
+
+def test_csv_opens_in_excel_with_non_ascii_names(tmp_path, layers):
+    """UTF-8 with a byte order mark: Excel shows a Cyrillic scene id as written (without the
+    mark it reads the Windows code page); pandas and read_layer skip the mark."""
+    detections = layers["detections"].assign(scene_id="Внуково_01")
+    write_layers(tmp_path, {"detections": detections}, formats=("csv",))
+    data = (tmp_path / "detections.csv").read_bytes()
+    assert data.startswith(codecs.BOM_UTF8)
+    assert "Внуково_01" in data.decode("utf-8-sig")
+    assert pd.read_csv(tmp_path / "detections.csv").columns[0] == "detection_id"
+    assert_geodataframe_equal(read_layer(tmp_path / "detections.csv"), detections)
 
 
 def test_geojson_is_rfc7946_lon_lat(tmp_path, layers):

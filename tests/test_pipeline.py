@@ -375,6 +375,27 @@ def detector(monkeypatch):
     return SimpleNamespace(gsd_m=0.5, describe=dict)
 
 
+def test_a_run_with_no_detections_keeps_the_detectors_typed_columns(
+    tmp_path, write_raster, detector, monkeypatch
+):
+    """No scene with an aircraft: the detections layer still has the detector's extra
+    columns (tile_index…) and numbers as numbers, as a run with aircraft writes them."""
+    from dwelltime.schema import empty_frame
+    from dwelltime.tiling import scene_coverage
+
+    extra = (*DETECTION_COLUMNS, "size_class", "size_sigma_m", "tile_index")
+
+    def coverage_only(scene, site, aprons, detector, spec, **kwargs):
+        return scene_coverage(scene, site, aprons), empty_frame(extra, site.crs)
+
+    monkeypatch.setattr(pipeline, "process_scene", coverage_only)
+    write_raster(tmp_path / "imagery" / "zkpy_20230731T023512.tif")
+    result = pipeline.run(tmp_path / "imagery", "ZKPY", detector=detector, coregister=False)
+    assert set(result.detections.columns) == set(extra)
+    assert str(result.detections["x"].dtype) == "float64"
+    assert str(result.detections["tile_index"].dtype) == "int64"
+
+
 def test_flights_and_times_may_be_files_read_before_any_scene(
     tmp_path, write_raster, monkeypatch, detector
 ):

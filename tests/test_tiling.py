@@ -308,6 +308,17 @@ def test_coverage_columns_and_fractions(tmp_path, write_raster, airport, aprons)
     assert not is_visible(coverage, "half", straddling)
 
 
+def test_coverage_times_have_the_resolution_of_every_other_layers(
+    tmp_path, write_raster, airport, aprons
+):
+    """Microseconds as scenes and detections: Arrow and DuckDB refuse to join coverage.parquet
+    with detections.parquet on ``acquired`` of timestamp[ns] against timestamp[us]."""
+    from dwelltime.schema import UTC_TIMESTAMP
+
+    coverage = scene_coverage(_scene(write_raster, tmp_path / "a.tif"), airport, aprons)
+    assert str(coverage["acquired"].dtype) == UTC_TIMESTAMP
+
+
 def test_aprons_in_degrees_are_reprojected_not_read_as_metres(
     tmp_path, write_raster, airport, aprons
 ):

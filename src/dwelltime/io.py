@@ -3,8 +3,11 @@
 ``write_layers`` writes, in one output folder:
 
 * ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS (an empty
-  layer declares its geometry type all the same: :data:`~dwelltime.schema.LAYER_GEOMETRY_TYPES`);
-* ``<layer>.csv`` — geometry as WKT in the frame's CRS, times ISO 8601 UTC with ``Z``;
+  layer declares its geometry type all the same: :data:`~dwelltime.schema.LAYER_GEOMETRY_TYPES`),
+  each described (:data:`~dwelltime.schema.LAYER_DESCRIPTIONS`: QGIS shows it as the abstract);
+* ``<layer>.csv`` — geometry as WKT in the frame's CRS, times ISO 8601 UTC with ``Z``, UTF-8
+  with a byte order mark (:data:`CSV_ENCODING`), so that Excel shows non-ASCII names (a
+  Cyrillic scene id) as written; pandas, GDAL/QGIS and R's readr skip the mark;
 * ``<layer>.geojson`` (on request) — RFC 7946, so reprojected to EPSG:4326; a layer with
   ``x``/``y`` gains ``xy_crs`` naming their CRS (:func:`with_xy_crs`), as they stay in it; a
   layer with no CRS (image pixels) cannot be put in lon/lat and is left out, with a warning;
@@ -47,11 +50,14 @@ import shapely
 
 from dwelltime.errors import OutputExistsError, OutputFolderError
 from dwelltime.formats import PROVENANCE_NAME
-from dwelltime.schema import LAYER_GEOMETRY_TYPES, XY_CRS_COLUMN
+from dwelltime.schema import LAYER_DESCRIPTIONS, LAYER_GEOMETRY_TYPES, XY_CRS_COLUMN
 
 GPKG_NAME = "dwelltime.gpkg"
 FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
 _SCHEMA_KEY = "DWELLTIME_SCHEMA"
+#: Encoding of the CSV tables: UTF-8 with a byte order mark, without which Excel reads UTF-8
+#: as the Windows code page (``Внуково`` as ``Ð’Ð½ÑƒÐºÐ¾Ð²Ð¾``).
+CSV_ENCODING = "utf-8-sig"
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _T = TypeVar("_T")
 log = logging.getLogger(__name__)
@@ -132,6 +138,7 @@ def write_layers(
                     layer_metadata={_SCHEMA_KEY: json.dumps(_schema(frame))},
                     # declared where no row shows it: an empty layer of GDAL's "Unknown" type
                     geometry_type=LAYER_GEOMETRY_TYPES.get(name) if frame.empty else None,
+                    layer_options={"DESCRIPTION": LAYER_DESCRIPTIONS.get(name, "")},
                 )
     for name, frame in layers.items():
         own = _layer_formats(formats, mapped=name not in unmapped)
@@ -143,7 +150,7 @@ def write_layers(
             )
         if "csv" in own:
             with atomic_write(out_dir / f"{name}.csv") as tmp:
-                _to_text(frame).to_csv(tmp, index=False)
+                _to_text(frame).to_csv(tmp, index=False, encoding=CSV_ENCODING)
         if "geojson" in own:
             with atomic_write(out_dir / f"{name}.geojson") as tmp:
                 # the layer's name, not the temporary file's stem
@@ -289,7 +296,7 @@ def read_layer(
         return gpd.read_parquet(path)
     if suffix == ".csv":
         schema = _read_schema(path)
-        text = pd.read_csv(path, dtype=str, keep_default_na=False)
+        text = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=CSV_ENCODING)
         return _restore(_from_text(text, schema), schema)
     if suffix in (".geojson", ".json"):
         schema = _read_schema(path)

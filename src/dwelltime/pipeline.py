@@ -662,7 +662,9 @@ def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] 
 
 
 def _concat(frames: list[gpd.GeoDataFrame], columns: tuple[str, ...], crs: str) -> gpd.GeoDataFrame:
-    frames = [f for f in frames if len(f)]
+    """The scenes' frames as one; with no rows, the first scene's empty frame (its extra
+    columns, typed), or an empty frame of ``columns`` when there is none."""
+    frames = [f for f in frames if len(f)] or frames[:1]
     if not frames:
         return empty_frame(columns, crs)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)

@@ -105,6 +105,21 @@ LAYER_GEOMETRY_TYPES: dict[str, str] = {
     "all_stays": "Point",
 }
 
+#: What each result layer holds, by layer name: the description a GeoPackage layer carries
+#: (QGIS shows it as the layer's abstract). Units as in the columns above.
+LAYER_DESCRIPTIONS: dict[str, str] = {
+    "scenes": "dwelltime: one row per image; acquired (UTC) and its time_source, gsd_m "
+    "(metres); footprint in EPSG:4326",
+    "aprons": "dwelltime: the apron polygons searched (apron_id from the apron file)",
+    "coverage": "dwelltime: the part of each apron each scene saw; visible_fraction 0-1",
+    "detections": "dwelltime: one row per aircraft detected; oriented footprint, centre x/y "
+    "(metres), heading_deg, length_m, wingspan_m, type, score 0-1",
+    "detections_pixels": "dwelltime: detections in the image's pixels (no CRS)",
+    "stays": "dwelltime: one row per stay (one aircraft, one continuous presence); "
+    "first_seen/last_seen (UTC), dwell_min_h/dwell_max_h/dwell_est_h (hours); point at its centre",
+    "all_stays": "dwelltime: the stays of every airport of a batch job (EPSG:4326; x/y in xy_crs)",
+}
+
 #: Columns of the contracts above that hold UTC timestamps, and their dtype.
 TIME_COLUMNS = frozenset(
     {"acquired", "first_seen", "last_seen", "last_absent_before", "first_absent_after"}
@@ -112,13 +127,31 @@ TIME_COLUMNS = frozenset(
 UTC_TIMESTAMP = "datetime64[us, UTC]"
 
 
+#: dtype of every column above that is no text (``str``) nor time (:data:`TIME_COLUMNS`),
+#: and of the detector's ``size_sigma_m`` / ``tile_index``: what an empty frame declares, so
+#: that a run with no rows writes a GeoPackage of REAL, INTEGER and BOOLEAN fields as a full
+#: one does.
+COLUMN_DTYPES: dict[str, str] = {
+    **dict.fromkeys(
+        ("gsd_m", "cloud_fraction", "visible_fraction", "x", "y", "heading_deg", "length_m"),
+        "float64",
+    ),
+    **dict.fromkeys(("wingspan_m", "type_prob", "score", "size_sigma_m"), "float64"),
+    **dict.fromkeys(("dwell_min_h", "dwell_max_h", "dwell_est_h"), "float64"),
+    **dict.fromkeys(("width", "height", "count", "tile_index", "n_seen"), "int64"),
+    **dict.fromkeys(("censored_start", "censored_end"), "bool"),
+}
+
+
 def empty_frame(columns: tuple[str, ...], crs: object) -> gpd.GeoDataFrame:
-    """An empty GeoDataFrame with the given contract columns and CRS (time columns UTC
-    timestamps, so it concatenates with full frames without turning them into objects)."""
+    """An empty GeoDataFrame with the given contract columns and CRS, typed as full frames
+    are (times UTC timestamps, :data:`COLUMN_DTYPES`, the rest text), so that it is written
+    with the same field types and concatenates with full frames without turning them into
+    objects."""
     import geopandas as gpd
 
     data = {
-        c: pd.Series(dtype=UTC_TIMESTAMP if c in TIME_COLUMNS else object)
+        c: pd.Series(dtype=UTC_TIMESTAMP if c in TIME_COLUMNS else COLUMN_DTYPES.get(c, "str"))
         for c in columns
         if c != "geometry"
     }

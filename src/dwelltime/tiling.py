@@ -33,7 +33,7 @@ from dwelltime.regrid import (
     valid_mask,
 )
 from dwelltime.scenes import Scene
-from dwelltime.schema import COVERAGE_COLUMNS, empty_frame
+from dwelltime.schema import COVERAGE_COLUMNS, UTC_TIMESTAMP, empty_frame
 
 #: Pixel size (metres) of the visibility masks behind :func:`scene_coverage`.
 COVERAGE_GSD_M = 4.0
@@ -180,7 +180,7 @@ def scene_coverage(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> 
             "scene_id": scene.scene_id,
             "airport": airport.icao,
             "apron_id": aprons["apron_id"].astype(str).to_numpy(),
-            "acquired": pd.Series([scene.acquired] * len(aprons), dtype="datetime64[ns, UTC]"),
+            "acquired": pd.Series([scene.acquired] * len(aprons), dtype=UTC_TIMESTAMP),
             "visible_fraction": fraction.clip(0.0, 1.0),
         },
         geometry=seen,

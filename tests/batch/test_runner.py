@@ -432,3 +432,40 @@ def test_an_airport_not_in_the_registry_with_unreadable_aprons_is_not_run(tmp_pa
     (job,) = run_batch(load_spec(path)).airports
     assert job.airport == "KP-X1"
     assert job.problem.startswith(f"{tmp_path / 'field.geojson'}: cannot read apron file")
+
+
+def test_a_job_with_no_stays_writes_the_combined_table_with_every_stay_column(tmp_path: Path):
+    """all_stays.csv with no stays still has the header (and schema) of a full one, so a
+    notebook or QGIS project made on a full table opens it."""
+    from dwelltime.io import read_layer
+    from dwelltime.linking import STAY_EXTRA_COLUMNS
+    from dwelltime.schema import STAY_COLUMNS
+
+    (tmp_path / "field.geojson").write_text("{ not json")
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "output: out\njobs:\n  - {airport: ZKPY, imagery: imagery, aprons: field.geojson}\n"
+    )
+    run_batch(load_spec(path))
+    header = (tmp_path / "out" / "all_stays.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert set(header[0].split(",")) == {*STAY_COLUMNS, *STAY_EXTRA_COLUMNS, "xy_crs"}
+    back = read_layer(tmp_path / "out" / "all_stays.csv")
+    assert back.empty and str(back["n_seen"].dtype) == "int64"
+
+
+def test_the_combined_table_is_written_in_the_jobs_formats_too(tmp_path: Path):
+    """formats: [parquet] gives all_stays.parquet (GeoParquet, typed) beside all_stays.csv."""
+    import geopandas as gpd
+
+    from dwelltime.io import read_layer
+
+    (tmp_path / "field.geojson").write_text("{ not json")
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "output: out\nformats: [parquet]\n"
+        "jobs:\n  - {airport: ZKPY, imagery: imagery, aprons: field.geojson}\n"
+    )
+    run_batch(load_spec(path))
+    table = gpd.read_parquet(tmp_path / "out" / "all_stays.parquet")
+    assert table.crs == "EPSG:4326" and str(table["first_seen"].dtype) == "datetime64[us, UTC]"
+    assert list(table.columns) == list(read_layer(tmp_path / "out" / "all_stays.csv").columns)

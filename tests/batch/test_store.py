@@ -61,3 +61,19 @@ def test_uncommitted_scene_is_not_done_and_failures_are_recorded(tmp_path):
         ".tmp-123-x.done",
         ".tmp-123-x.failed.json",
     ]  # only the killed job's
+
+
+def test_parts_committed_with_times_in_other_units_load_together(tmp_path):
+    """A job resumed after an upgrade: coverage parts of timestamp[ns] (as earlier versions
+    wrote them) beside new ones of timestamp[us] still load as one table."""
+    store = SceneStore(tmp_path)
+    for scene, unit in (("a", "ns"), ("b", "us")):
+        when = pd.Series([pd.Timestamp("2023-07-31T02:35Z")], dtype=f"datetime64[{unit}, UTC]")
+        cover = gpd.GeoDataFrame(
+            {"scene_id": [scene], "airport": ["ZKPY"], "apron_id": ["A"], "acquired": when,
+             "visible_fraction": [1.0]},
+            geometry=[shapely.box(0, 0, 10, 10)], crs=CRS,
+        )  # fmt: skip
+        store.commit(scene, cover, detections(scene, 0))
+    coverage, _ = store.load(CRS)
+    assert list(coverage["scene_id"]) == ["a", "b"]

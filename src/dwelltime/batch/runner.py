@@ -26,7 +26,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,7 @@ from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.batch.store import SceneStore, commit_stamp, detection_settings
 from dwelltime.errors import DwelltimeError, SceneError, error_text
 from dwelltime.io import read_if_path, with_xy_crs
+from dwelltime.linking import stays_frame
 from dwelltime.pipeline import (
     RunResult,
     input_provenance,
@@ -51,7 +52,7 @@ from dwelltime.pipeline import (
     write_result,
 )
 from dwelltime.scenes import Scene, scan
-from dwelltime.schema import STAY_COLUMNS, UTC_TIMESTAMP, empty_frame
+from dwelltime.schema import UTC_TIMESTAMP
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec
 
@@ -194,7 +195,7 @@ def _run_batch(
         summary.airports, stays = _run_jobs(prepared, spec, weights, progress)
     summary.airports += not_run
     earlier = (_earlier_stays(Path(spec.output) / a.airport) for a in not_run)
-    _write_combined(spec.output, [*stays, *(s for s in earlier if s is not None)])
+    _write_combined(spec.output, [*stays, *(s for s in earlier if s is not None)], spec.formats)
     summary.seconds = time.perf_counter() - start
     log.info("batch finished\n%s", summary.text())
     return summary
@@ -583,13 +584,17 @@ def _earlier_stays(folder: Path) -> gpd.GeoDataFrame | None:
         return None
 
 
-def _write_combined(output: Path, stays: list[gpd.GeoDataFrame]) -> None:
+def _write_combined(output: Path, stays: list[gpd.GeoDataFrame], formats: Sequence[str]) -> None:
+    """Write ``all_stays.csv``, and ``all_stays`` in the job's other ``formats``: every
+    airport's stays (EPSG:4326, with ``xy_crs``); with none, the header and dtypes of a full
+    table all the same (every stay column, typed)."""
     from dwelltime.io import write_layers
 
     frames = [s for s in stays if len(s)]
     combined = (
         gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
         if frames
-        else with_xy_crs(empty_frame(STAY_COLUMNS, "EPSG:4326"))
+        else with_xy_crs(stays_frame([], "EPSG:4326"))
     )
-    write_layers(output, {"all_stays": combined}, formats=("csv",), overwrite=True)
+    formats = ("csv", *(f for f in formats if f != "csv"))
+    write_layers(output, {"all_stays": combined}, formats=formats, overwrite=True)

@@ -11,6 +11,7 @@ finishers: null              # processes turning predictions into map rows and c
                              # them; 0: a thread of this process; null: 2 on CUDA, else 0
 scheduler: null              # null (this process), "local" (a Dask LocalCluster) or tcp://host:8786
 formats: [gpkg, csv]         # result layers per airport: any of gpkg, csv, geojson, parquet
+                             # (also all_stays, the job's stays; .csv always)
 compile: false               # torch.compile the network (GPU jobs: ~1.6× faster after ~30 s),
                              # and on CUDA replay the refiner from CUDA graphs
 precision: auto              # auto | bf16 | fp32 | int8 (auto: bf16 on CUDA and on CPUs with

@@ -127,7 +127,8 @@ def _gather(paths: list[Path], columns: tuple[str, ...], crs: str) -> gpd.GeoDat
         tables = [t for t in pool.map(pq.read_table, paths) if t.num_rows]
     if not tables:
         return empty_frame(columns, crs)
-    table = pa.concat_tables(tables, promote_options="default")
+    # permissive: parts an earlier version committed may keep times in other units (ns)
+    table = pa.concat_tables(tables, promote_options="permissive")
     frame = table.replace_schema_metadata(None).to_pandas()  # each file's index: 0, 1, …
     frame["geometry"] = gpd.GeoSeries.from_wkb(frame["geometry"], crs=crs)
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
