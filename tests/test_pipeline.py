@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -265,30 +264,45 @@ def test_a_result_relinks_in_memory_by_its_own_rules_changed(tmp_path):
     assert strict.link_config == replace(config, min_score_single=0.9)
     assert strict.provenance["link"]["min_score_single"] == 0.9
     assert strict.provenance["link"]["close_distance_m"] == COREGISTERED_CLOSE_DISTANCE_M
-    assert strict.provenance["inputs"] == {"airport": "ZKPY", "flights": None}
+    assert strict.provenance["inputs"] == {"airport": "ZKPY"}  # inputs as made: same log
     assert list(result.relink(type_filter="Il-62").stays["type"]) == ["IL62"]
     with pytest.raises(ValueError, match=r"unknown LinkConfig keys \['max_gap'\]"):
         result.relink(max_gap=24)
 
 
-def test_relinking_without_the_results_type_filter_and_flight_log_says_it_drops_them(caplog):
-    """``relink`` does not carry a type filter or flight log over (run's type_filter= and
-    flights= are given again): a result made with them says so, in one warning, when they are
-    not given, instead of silently turning the IL62 stays into every type's untightened ones."""
-    record = {"link": {}, "inputs": {"airport": "ZKPY"}, "type_filter": "IL62", "flights": True}
-    result = one_sighting_result(record)
-    with caplog.at_level(logging.WARNING, logger="dwelltime.pipeline"):
-        result.relink(max_gap_h=24)
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "dwelltime.pipeline"]
-    assert "type filter IL62" in line and "flight log" in line and "type_filter=" in line
-    caplog.clear()
+def test_relinking_keeps_the_results_type_filter_and_flight_log_unless_given(tmp_path):
+    """``relink(max_gap_h=24)`` changes only the link rule: a result made with a type filter
+    and a flight log keeps both (stays, fields and run.json record); ``type_filter=None`` and
+    ``flights=None`` given explicitly remove them, and a new log's file is recorded."""
+    from dwelltime.flights import as_flights
+    from dwelltime.io import file_record
+
     log = pd.DataFrame(
         {"time": ["2023-08-01T12:00Z"], "airport": ["ZKPY"], "event": ["dep"], "type": ["IL62"]}
     )
-    with caplog.at_level(logging.WARNING, logger="dwelltime.pipeline"):
-        result.relink(max_gap_h=24, type_filter="IL62", flights=log)
-        one_sighting_result({"link": {}}).relink(max_gap_h=24)
-    assert [r for r in caplog.records if r.name == "dwelltime.pipeline"] == []
+    csv = tmp_path / "flights.csv"
+    log.to_csv(csv, index=False)
+    record = {"link": {}, "inputs": {"airport": "ZKPY", "flights": file_record(csv)}}
+    made = one_sighting_result(record)
+    made = replace(made, flights=as_flights(log), type_filter="IL62")
+    made.stays = made.relink(flights=log, type_filter="IL62").stays
+    assert made.stays["end_bounded_by"].str.startswith("flight:").all()  # the log tightened it
+
+    again = made.relink(max_gap_h=24)
+    assert again.type_filter == "IL62" and again.flights is made.flights
+    assert list(again.stays["type"]) == ["IL62"]
+    assert list(again.stays["end_bounded_by"]) == list(made.stays["end_bounded_by"])
+    assert again.provenance["type_filter"] == "IL62" and again.provenance["flights"] is True
+    assert again.provenance["inputs"]["flights"] == file_record(csv)
+    assert again.provenance["link"]["max_gap_h"] == 24
+
+    bare = made.relink(flights=None, type_filter=None)
+    assert bare.type_filter is None and bare.flights is None
+    assert not bare.stays["end_bounded_by"].str.startswith("flight:").any()
+    assert bare.provenance["type_filter"] is None and bare.provenance["flights"] is False
+    assert bare.provenance["inputs"]["flights"] is None
+    other = bare.relink(flights=csv, type_filter="Il-62")
+    assert other.type_filter == "IL62" and other.provenance["inputs"]["flights"] == file_record(csv)
 
 
 def test_link_rules_may_be_a_mapping_checked_before_anything_is_read(tmp_path):

@@ -7,6 +7,7 @@ share. I/O stays at the edges: :func:`run` reads imagery and returns frames; wri
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -49,6 +50,16 @@ MAX_LINK_GSD_M = 5.0
 Progress = Callable[[str, int, int], None]
 
 
+class Unchanged(enum.Enum):
+    """Type of :data:`UNCHANGED`."""
+
+    UNCHANGED = "unchanged"
+
+
+#: Default of :meth:`RunResult.relink`'s ``flights`` and ``type_filter``: keep the result's
+#: own (``None`` given explicitly removes them).
+UNCHANGED = Unchanged.UNCHANGED
+
 #: Layers of a run's GeoPackage, in order.
 RESULT_LAYERS: tuple[str, ...] = ("scenes", "aprons", "coverage", "detections", "stays")
 
@@ -61,7 +72,9 @@ class RunResult:
     later); the other scenes' results are complete regardless. ``provenance``: what produced
     the tables (:func:`provenance`), written as ``run.json``. ``link_config``: the linking
     rules the stays were made by (co-registration tightens ``close_distance_m``:
-    :func:`dwelltime.linking.for_coregistered`).
+    :func:`dwelltime.linking.for_coregistered`). ``flights``: the flight log (FLIGHT_COLUMNS)
+    that tightened the stays' bounds, None for none; ``type_filter``: the ICAO designator the
+    stays were kept to, None for all types (both kept by :meth:`relink`).
     """
 
     airport: Airport
@@ -73,6 +86,8 @@ class RunResult:
     errors: list[SceneError] = field(default_factory=list)
     provenance: dict[str, object] = field(default_factory=dict)
     link_config: LinkConfig = field(default_factory=LinkConfig)
+    flights: pd.DataFrame | None = None
+    type_filter: str | None = None
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """The frames to write, by layer name (:data:`RESULT_LAYERS`)."""
@@ -108,46 +123,43 @@ class RunResult:
     def relink(
         self,
         *,
-        flights: pd.DataFrame | str | os.PathLike | None = None,
-        type_filter: str | None = None,
+        flights: pd.DataFrame | str | os.PathLike | Unchanged | None = UNCHANGED,
+        type_filter: str | Unchanged | None = UNCHANGED,
         **changes: object,
     ) -> RunResult:
         """This result linked again by other rules, without detecting again: the same scenes,
         coverage and detections, new stays. ``changes``: :class:`LinkConfig` fields applied to
         :attr:`link_config` (``max_gap_h=24``, ``min_score_single=0.5``; an unknown one is a
         ValueError naming the valid ones), so co-registration's ``close_distance_m`` is kept
-        unless changed. ``flights`` and ``type_filter`` as :func:`run` takes them; they are
-        not carried over from this result (one warning names those it was made with and this
-        call leaves out). The provenance records the new rules."""
+        unless changed. ``flights`` and ``type_filter`` as :func:`run` takes them; not given,
+        this result's own are kept; ``None`` removes them (every type's stays, bounds not
+        tightened by a flight log). The provenance records the new rules."""
         config = LinkConfig.from_dict({**asdict(self.link_config), **changes})
-        _warn_not_carried_over(self.provenance, flights=flights, type_filter=type_filter)
-        log_frame = as_flights(flights)
-        if log_frame is not None:
+        keep_log = flights is UNCHANGED
+        log_frame = self.flights if keep_log else as_flights(flights)
+        if type_filter is UNCHANGED:
+            type_filter = self.type_filter
+        type_filter = canonical_type(type_filter)
+        if log_frame is not None and not keep_log:
             warn_if_not_at(log_frame, self.airport)
         stays = estimate_stays(
             self.detections, self.coverage, config, flights=log_frame, type_filter=type_filter
         )
-        record = self.provenance and relinked_provenance(
-            self.provenance, config, flights=flights, type_filter=canonical_type(type_filter)
+        linking = link_provenance(config, flights=log_frame is not None, type_filter=type_filter)
+        record = self.provenance and (
+            {**self.provenance, **linking}
+            if keep_log
+            else relinked_provenance(
+                self.provenance, config, flights=flights, type_filter=type_filter
+            )
         )
-        return replace(self, stays=stays, link_config=config, provenance=dict(record))
-
-
-def _warn_not_carried_over(
-    made: Mapping[str, object], *, flights: object, type_filter: str | None
-) -> None:
-    """One warning when a result made with a type filter or a flight log (``made``: its
-    provenance) is relinked without them: :meth:`RunResult.relink` does not carry them over."""
-    dropped: list[str] = []
-    if made.get("type_filter") and type_filter is None:
-        dropped.append(f"type filter {made['type_filter']}")
-    if made.get("flights") and flights is None:
-        dropped.append("flight log")
-    if dropped:
-        log.warning(
-            "relinked without this result's %s (not carried over): give type_filter= or "
-            "flights= again to keep them",
-            " and ".join(dropped),
+        return replace(
+            self,
+            stays=stays,
+            link_config=config,
+            provenance=dict(record),
+            flights=log_frame,
+            type_filter=type_filter,
         )
 
 
@@ -379,6 +391,8 @@ def link_scenes(
             progress=progress,
         ),
         link_config=config,
+        flights=flights,
+        type_filter=canonical_type(type_filter),
     )
 
 
