@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -303,6 +304,37 @@ def test_relinking_keeps_the_results_type_filter_and_flight_log_unless_given(tmp
     assert bare.provenance["inputs"]["flights"] is None
     other = bare.relink(flights=csv, type_filter="Il-62")
     assert other.type_filter == "IL62" and other.provenance["inputs"]["flights"] == file_record(csv)
+
+
+def test_a_saved_result_reads_back_as_a_result_to_relink(tmp_path, caplog):
+    """``read_result(out)``: what ``write_result`` saved, back as a RunResult with its link
+    rules, type filter and flight log (read again from run.json's file), so ``relink`` in a
+    notebook gives what ``dwelltime link`` gives; a log no longer there is said, not a crash."""
+    from dataclasses import asdict
+
+    from dwelltime.scenes import scenes_frame
+
+    csv = tmp_path / "flights.csv"
+    pd.DataFrame(
+        {"time": ["2023-08-01T12:00Z"], "airport": ["ZKPY"], "event": ["dep"], "type": ["IL62"]}
+    ).to_csv(csv, index=False)
+    made = one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}})
+    made = replace(made, scenes=scenes_frame([])).relink(flights=csv, type_filter="IL62")
+    pipeline.write_result(made, tmp_path / "out")
+
+    back = pipeline.read_result(tmp_path / "out")
+    assert back.airport == made.airport and back.link_config == made.link_config
+    assert back.type_filter == "IL62" and back.flights is not None
+    assert back.provenance == json.loads(json.dumps(made.provenance))
+    assert back.detections.crs == made.airport.crs and back.stays.crs == made.airport.crs
+    again = back.relink(max_gap_h=24)
+    assert list(again.stays["end_bounded_by"]) == list(made.stays["end_bounded_by"])
+    assert again.provenance["link"] == {**asdict(made.link_config), "max_gap_h": 24}
+
+    csv.unlink()
+    with caplog.at_level(logging.WARNING, logger="dwelltime.pipeline"):
+        assert pipeline.read_result(tmp_path / "out").flights is None
+    assert "flight log" in caplog.text and "flights=" in caplog.text
 
 
 def test_link_rules_may_be_a_mapping_checked_before_anything_is_read(tmp_path):

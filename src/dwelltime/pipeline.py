@@ -515,6 +515,57 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
     return [*layers, *pngs, Path(out_dir) / PROVENANCE_NAME]
 
 
+def read_result(folder: Path | str) -> RunResult:
+    """The result :func:`write_result` (``dwelltime run --out``) left in ``folder``, back as a
+    :class:`RunResult` to filter, plot or :meth:`~RunResult.relink` in memory, as ``dwelltime
+    link`` relinks it: its layers (:func:`dwelltime.io.read_layer`; coverage, detections and
+    stays in the airport's metric CRS), ``run.json`` as ``provenance`` and the link rules, type
+    filter and flight log it records (the log read again from ``inputs.flights``; a warning
+    when it cannot be, and the result then has none). ``errors`` is empty: they are not saved.
+    FileNotFoundError or ValueError naming the folder when it holds no result."""
+    from dwelltime.flights import FlightsError, read_flights
+    from dwelltime.io import read_layer, read_provenance
+
+    folder = Path(folder)
+    made = read_provenance(folder)
+    frames = {name: read_layer(folder, name, as_written=True) for name in RESULT_LAYERS}
+    inputs: Mapping[str, object] = made.get("inputs") or {}  # type: ignore[assignment]
+    codes = frames["detections"]["airport"].astype(str)
+    code = inputs.get("airport") or (codes.iloc[0] if len(codes) else None)
+    if not code:
+        raise ValueError(f"{folder}: no run.json and no detections: which airport is unknown")
+    site, aprons = airport_and_aprons(str(code), frames["aprons"])
+    for name in ("coverage", "detections", "stays"):
+        if frames[name].crs is not None and frames[name].crs != site.crs:
+            frames[name] = frames[name].to_crs(site.crs)
+    config = (
+        as_link_config(made["link"])  # type: ignore[arg-type]
+        if "link" in made
+        else for_coregistered(LinkConfig(), frames["scenes"])
+    )
+    flights = None
+    if made.get("flights"):
+        record: Mapping[str, str] = inputs.get("flights") or {}  # type: ignore[assignment]
+        try:
+            flights = read_flights(record["path"])
+        except (KeyError, FlightsError) as exc:
+            log.warning(
+                "%s: the flight log these stays were tightened with cannot be read again (%s); "
+                "relink() links without it unless given flights=",
+                folder,
+                exc if isinstance(exc, FlightsError) else "given as a frame, not a file",
+            )
+    return RunResult(
+        airport=site,
+        aprons=aprons,
+        **{name: frames[name] for name in ("scenes", "coverage", "detections", "stays")},
+        provenance=made,
+        link_config=config,
+        flights=flights,
+        type_filter=made.get("type_filter"),  # type: ignore[arg-type]
+    )
+
+
 def too_coarse(gsd_m: float) -> str | None:
     """Why imagery of ``gsd_m`` metres/pixel shows no aircraft: coarser than
     :data:`MAX_LINK_GSD_M` (a 5 % margin for a lon/lat grid's measured GSD); None when not."""
