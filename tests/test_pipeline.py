@@ -200,6 +200,17 @@ def test_a_scene_over_aprons_across_the_antimeridian_is_used(tmp_path, write_ras
     assert "the nearest is 53 km from them" in caplog.text
 
 
+def test_a_missing_flights_or_times_file_is_the_readers_error_not_a_bare_oserror(tmp_path):
+    """``run(…, flights="missing.csv")``: the FlightsError (TimesError) a notebook catches as
+    DwelltimeError, naming the file, not the FileNotFoundError of hashing it for run.json."""
+    from dwelltime.errors import DwelltimeError
+
+    missing = tmp_path / "missing.csv"
+    for given, what in [({"flights": missing}, "flights"), ({"times": missing}, "times")]:
+        with pytest.raises(DwelltimeError, match=rf"missing.csv: cannot read the {what} CSV"):
+            pipeline.run(tmp_path, "ZKPY", **given)
+
+
 def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):
     from dwelltime.errors import UnknownTypeError
 

@@ -213,12 +213,11 @@ def run(
     site, apron_frame = airport_and_aprons(airport, aprons)
     type_filter = canonical_type(type_filter)  # before any detection
     link_config = as_link_config(link_config)
+    flight_log, scene_times = as_flights(flights), user_times(times)  # a bad file: its error
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
-    flights = as_flights(flights)
-    times = user_times(times)
-    if flights is not None:
-        warn_if_not_at(flights, site)
-    found = without_coarse(scan(Path(folder), times=times, progress=_stage(progress, "scan")))
+    if flight_log is not None:
+        warn_if_not_at(flight_log, site)
+    found = without_coarse(scan(Path(folder), times=scene_times, progress=_stage(progress, "scan")))
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
@@ -245,7 +244,7 @@ def run(
         _concat(detections, DETECTION_COLUMNS, site.crs),
         link_config=link_config,
         coregister=coregister,
-        flights=flights,
+        flights=flight_log,
         type_filter=type_filter,
         progress=progress,
     )
@@ -255,7 +254,7 @@ def run(
         tile_size_px=tile_size_px,
         link_config=result.link_config,
         coregister=coregister,
-        flights=flights is not None,
+        flights=flight_log is not None,
         type_filter=type_filter,
         inputs=inputs,
     )
