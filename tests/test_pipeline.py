@@ -317,6 +317,16 @@ def test_relinking_keeps_the_results_type_filter_and_flight_log_unless_given(tmp
     assert other.type_filter == "IL62" and other.provenance["inputs"]["flights"] == file_record(csv)
 
 
+def test_the_summary_says_when_the_stays_are_of_one_type_only():
+    """``result`` in a notebook after ``type_filter="IL62"``: "1 stays of type IL62", not "1
+    stays", which reads as every aircraft there was (the detections are of every type)."""
+    from dwelltime.scenes import scenes_frame
+
+    made = replace(one_sighting_result({}), scenes=scenes_frame([]))
+    assert repr(made.relink(type_filter="IL62")).endswith("1 detections, 1 stays of type IL62>")
+    assert made.summary().endswith("1 detections, 1 stays")
+
+
 def test_a_saved_result_reads_back_as_a_result_to_relink(tmp_path, caplog):
     """``read_result(out)``: what ``write_result`` saved, back as a RunResult with its link
     rules, type filter and flight log (read again from run.json's file), so ``relink`` in a

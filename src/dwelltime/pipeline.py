@@ -102,9 +102,10 @@ class RunResult:
 
     def summary(self) -> str:
         """One line: the airport and how many scenes (and which saw no apron: cloud, nodata),
-        detections and stays the run has, and how many inputs it skipped, e.g. ``"ZKPY
-        Pyongyang …: 10 scenes (1 saw no apron, cloud or nodata: s3), 65 detections, 9
-        stays"`` (what ``dwelltime run`` prints above its table)."""
+        detections and stays (of the type filter's type) the run has, and how many inputs it
+        skipped, e.g. ``"ZKPY Pyongyang …: 10 scenes (1 saw no apron, cloud or nodata: s3),
+        65 detections, 1 stays of type IL62"`` (what ``dwelltime run`` prints above its
+        table)."""
         blind = self.blind_scenes()
         scenes = f"{len(self.scenes)} scenes" + (
             f" ({len(blind)} saw no apron, cloud or nodata: {few(blind)})" if blind else ""
@@ -112,6 +113,7 @@ class RunResult:
         text = (
             f"{self.airport.icao} {self.airport.name}: {scenes}, "
             f"{len(self.detections)} detections, {len(self.stays)} stays"
+            + (f" of type {self.type_filter}" if self.type_filter else "")
         )
         return f"{text}, {len(self.errors)} input(s) skipped" if self.errors else text
 
