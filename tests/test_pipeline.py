@@ -358,6 +358,23 @@ def test_a_saved_result_reads_back_as_a_result_to_relink(tmp_path, caplog):
     assert "flight log" in caplog.text and "flights=" in caplog.text
 
 
+def test_a_relinked_folder_without_aprons_reads_back_too(tmp_path):
+    """``dwelltime link --out`` writes no aprons layer: ``read_result`` takes the run's apron
+    file from run.json (here none: the default square) instead of refusing the folder."""
+    from dwelltime.io import write_layers, write_provenance
+    from dwelltime.scenes import scenes_frame
+
+    record = {"link": {}, "inputs": {"airport": "ZKPY"}}
+    made = replace(one_sighting_result(record), scenes=scenes_frame([]))
+    layers = {k: v for k, v in made.layers().items() if k != "aprons"}
+    write_layers(tmp_path, layers)
+    write_provenance(tmp_path, made.provenance)
+
+    back = pipeline.read_result(tmp_path)
+    assert len(back.aprons) == 1 and back.airport == made.airport
+    assert list(back.relink().stays["stay_id"]) == list(made.stays["stay_id"])
+
+
 def test_link_rules_may_be_a_mapping_checked_before_anything_is_read(tmp_path):
     """``link_config={"max_gap_h": 24}`` is read as LinkConfig.from_dict reads it; a misspelt
     field or another type is refused before any scene is read or detected, not after."""

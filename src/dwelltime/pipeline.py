@@ -522,20 +522,28 @@ def read_result(folder: Path | str) -> RunResult:
     link`` relinks it: its layers (:func:`dwelltime.io.read_layer`; coverage, detections and
     stays in the airport's metric CRS), ``run.json`` as ``provenance`` and the link rules, type
     filter and flight log it records (the log read again from ``inputs.flights``; a warning
-    when it cannot be, and the result then has none). ``errors`` is empty: they are not saved.
+    when it cannot be, and the result then has none; the aprons, which a ``dwelltime link``
+    folder lacks, from ``inputs.aprons``). ``errors`` is empty: they are not saved.
     FileNotFoundError or ValueError naming the folder when it holds no result."""
     from dwelltime.flights import FlightsError, read_flights
-    from dwelltime.io import read_layer, read_provenance
+    from dwelltime.io import layer_names, read_layer, read_provenance
 
     folder = Path(folder)
     made = read_provenance(folder)
-    frames = {name: read_layer(folder, name, as_written=True) for name in RESULT_LAYERS}
+    saved = set(layer_names(folder)) if folder.is_dir() else set()
+    frames = {
+        name: read_layer(folder, name, as_written=True)
+        for name in RESULT_LAYERS
+        if name != "aprons" or name in saved
+    }
     inputs: Mapping[str, object] = made.get("inputs") or {}  # type: ignore[assignment]
     codes = frames["detections"]["airport"].astype(str)
     code = inputs.get("airport") or (codes.iloc[0] if len(codes) else None)
     if not code:
         raise ValueError(f"{folder}: no run.json and no detections: which airport is unknown")
-    site, aprons = airport_and_aprons(str(code), frames["aprons"])
+    record: Mapping[str, str] = inputs.get("aprons") or {}  # type: ignore[assignment]
+    # `dwelltime link` writes no aprons: the run's file, else the default square
+    site, aprons = airport_and_aprons(str(code), frames.get("aprons", record.get("path")))
     for name in ("coverage", "detections", "stays"):
         if frames[name].crs is not None and frames[name].crs != site.crs:
             frames[name] = frames[name].to_crs(site.crs)
@@ -546,10 +554,9 @@ def read_result(folder: Path | str) -> RunResult:
     )
     flights = None
     if made.get("flights"):
-        record: Mapping[str, str] = inputs.get("flights") or {}  # type: ignore[assignment]
         try:
-            flights = read_flights(record["path"])
-        except (KeyError, FlightsError) as exc:
+            flights = read_flights(inputs["flights"]["path"])  # type: ignore[index]
+        except (KeyError, TypeError, FlightsError) as exc:
             log.warning(
                 "%s: the flight log these stays were tightened with cannot be read again (%s); "
                 "relink() links without it unless given flights=",
