@@ -568,6 +568,22 @@ def test_config_is_validated(kwargs, message):
         LinkConfig(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_gap_h": "24"}, r"max_gap_h must be a number or None, got '24'"),
+        ({"max_distance_m": None}, r"max_distance_m must be a number, got None"),
+        ({"min_score_single": True}, r"min_score_single must be a number, got True"),
+        ({"link_moves": "yes"}, r"link_moves must be True or False, got 'yes'"),
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_named_not_a_comparison_error(kwargs, message):
+    """``result.relink(max_gap_h="24")`` in a notebook: a ValueError naming the field and the
+    value, not ``'>' not supported between 'str' and 'int'`` (nor a "yes" read as True)."""
+    with pytest.raises(ValueError, match=message):
+        LinkConfig(**kwargs)
+
+
 def test_config_from_dict_rejects_unknown_keys():
     assert LinkConfig.from_dict({"max_gap_h": None}).max_gap_h is None
     with pytest.raises(ValueError, match="unknown LinkConfig keys \\['max_dist'\\]"):

@@ -255,6 +255,17 @@ def test_scenes_away_from_the_aprons_name_the_airport_they_show(tmp_path, write_
     assert "; they lie at ZKPY/FNJ (Pyongyang" in caplog.text
 
 
+def test_a_missing_flights_or_times_file_is_the_readers_error_not_a_bare_oserror(tmp_path):
+    """``run(…, flights="missing.csv")``: the FlightsError (TimesError) a notebook catches as
+    DwelltimeError, naming the file, not the FileNotFoundError of hashing it for run.json."""
+    from dwelltime.errors import DwelltimeError
+
+    missing = tmp_path / "missing.csv"
+    for given, what in [({"flights": missing}, "flights"), ({"times": missing}, "times")]:
+        with pytest.raises(DwelltimeError, match=rf"missing.csv: cannot read the {what} CSV"):
+            pipeline.run(tmp_path, "ZKPY", **given)
+
+
 def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):
     from dwelltime.errors import UnknownTypeError
 
@@ -320,30 +331,103 @@ def test_a_result_relinks_in_memory_by_its_own_rules_changed(tmp_path):
     assert strict.link_config == replace(config, min_score_single=0.9)
     assert strict.provenance["link"]["min_score_single"] == 0.9
     assert strict.provenance["link"]["close_distance_m"] == COREGISTERED_CLOSE_DISTANCE_M
-    assert strict.provenance["inputs"] == {"airport": "ZKPY", "flights": None}
+    assert strict.provenance["inputs"] == {"airport": "ZKPY"}  # inputs as made: same log
     assert list(result.relink(type_filter="Il-62").stays["type"]) == ["IL62"]
     with pytest.raises(ValueError, match=r"unknown LinkConfig keys \['max_gap'\]"):
         result.relink(max_gap=24)
 
 
-def test_relinking_without_the_results_type_filter_and_flight_log_says_it_drops_them(caplog):
-    """``relink`` does not carry a type filter or flight log over (run's type_filter= and
-    flights= are given again): a result made with them says so, in one warning, when they are
-    not given, instead of silently turning the IL62 stays into every type's untightened ones."""
-    record = {"link": {}, "inputs": {"airport": "ZKPY"}, "type_filter": "IL62", "flights": True}
-    result = one_sighting_result(record)
-    with caplog.at_level(logging.WARNING, logger="dwelltime.pipeline"):
-        result.relink(max_gap_h=24)
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "dwelltime.pipeline"]
-    assert "type filter IL62" in line and "flight log" in line and "type_filter=" in line
-    caplog.clear()
+def test_relinking_keeps_the_results_type_filter_and_flight_log_unless_given(tmp_path):
+    """``relink(max_gap_h=24)`` changes only the link rule: a result made with a type filter
+    and a flight log keeps both (stays, fields and run.json record); ``type_filter=None`` and
+    ``flights=None`` given explicitly remove them, and a new log's file is recorded."""
+    from dwelltime.flights import as_flights
+    from dwelltime.io import file_record
+
     log = pd.DataFrame(
         {"time": ["2023-08-01T12:00Z"], "airport": ["ZKPY"], "event": ["dep"], "type": ["IL62"]}
     )
+    csv = tmp_path / "flights.csv"
+    log.to_csv(csv, index=False)
+    record = {"link": {}, "inputs": {"airport": "ZKPY", "flights": file_record(csv)}}
+    made = one_sighting_result(record)
+    made = replace(made, flights=as_flights(log), type_filter="IL62")
+    made.stays = made.relink(flights=log, type_filter="IL62").stays
+    assert made.stays["end_bounded_by"].str.startswith("flight:").all()  # the log tightened it
+
+    again = made.relink(max_gap_h=24)
+    assert again.type_filter == "IL62" and again.flights is made.flights
+    assert list(again.stays["type"]) == ["IL62"]
+    assert list(again.stays["end_bounded_by"]) == list(made.stays["end_bounded_by"])
+    assert again.provenance["type_filter"] == "IL62" and again.provenance["flights"] is True
+    assert again.provenance["inputs"]["flights"] == file_record(csv)
+    assert again.provenance["link"]["max_gap_h"] == 24
+
+    bare = made.relink(flights=None, type_filter=None)
+    assert bare.type_filter is None and bare.flights is None
+    assert not bare.stays["end_bounded_by"].str.startswith("flight:").any()
+    assert bare.provenance["type_filter"] is None and bare.provenance["flights"] is False
+    assert bare.provenance["inputs"]["flights"] is None
+    other = bare.relink(flights=csv, type_filter="Il-62")
+    assert other.type_filter == "IL62" and other.provenance["inputs"]["flights"] == file_record(csv)
+
+
+def test_the_summary_says_when_the_stays_are_of_one_type_only():
+    """``result`` in a notebook after ``type_filter="IL62"``: "1 stays of type IL62", not "1
+    stays", which reads as every aircraft there was (the detections are of every type)."""
+    from dwelltime.scenes import scenes_frame
+
+    made = replace(one_sighting_result({}), scenes=scenes_frame([]))
+    assert repr(made.relink(type_filter="IL62")).endswith("1 detections, 1 stays of type IL62>")
+    assert made.summary().endswith("1 detections, 1 stays")
+
+
+def test_a_saved_result_reads_back_as_a_result_to_relink(tmp_path, caplog):
+    """``read_result(out)``: what ``write_result`` saved, back as a RunResult with its link
+    rules, type filter and flight log (read again from run.json's file), so ``relink`` in a
+    notebook gives what ``dwelltime link`` gives; a log no longer there is said, not a crash."""
+    from dataclasses import asdict
+
+    from dwelltime.scenes import scenes_frame
+
+    csv = tmp_path / "flights.csv"
+    pd.DataFrame(
+        {"time": ["2023-08-01T12:00Z"], "airport": ["ZKPY"], "event": ["dep"], "type": ["IL62"]}
+    ).to_csv(csv, index=False)
+    made = one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}})
+    made = replace(made, scenes=scenes_frame([])).relink(flights=csv, type_filter="IL62")
+    pipeline.write_result(made, tmp_path / "out")
+
+    back = pipeline.read_result(tmp_path / "out")
+    assert back.airport == made.airport and back.link_config == made.link_config
+    assert back.type_filter == "IL62" and back.flights is not None
+    assert back.provenance == json.loads(json.dumps(made.provenance))
+    assert back.detections.crs == made.airport.crs and back.stays.crs == made.airport.crs
+    again = back.relink(max_gap_h=24)
+    assert list(again.stays["end_bounded_by"]) == list(made.stays["end_bounded_by"])
+    assert again.provenance["link"] == {**asdict(made.link_config), "max_gap_h": 24}
+
+    csv.unlink()
     with caplog.at_level(logging.WARNING, logger="dwelltime.pipeline"):
-        result.relink(max_gap_h=24, type_filter="IL62", flights=log)
-        one_sighting_result({"link": {}}).relink(max_gap_h=24)
-    assert [r for r in caplog.records if r.name == "dwelltime.pipeline"] == []
+        assert pipeline.read_result(tmp_path / "out").flights is None
+    assert "flight log" in caplog.text and "flights=" in caplog.text
+
+
+def test_a_relinked_folder_without_aprons_reads_back_too(tmp_path):
+    """``dwelltime link --out`` writes no aprons layer: ``read_result`` takes the run's apron
+    file from run.json (here none: the default square) instead of refusing the folder."""
+    from dwelltime.io import write_layers, write_provenance
+    from dwelltime.scenes import scenes_frame
+
+    record = {"link": {}, "inputs": {"airport": "ZKPY"}}
+    made = replace(one_sighting_result(record), scenes=scenes_frame([]))
+    layers = {k: v for k, v in made.layers().items() if k != "aprons"}
+    write_layers(tmp_path, layers)
+    write_provenance(tmp_path, made.provenance)
+
+    back = pipeline.read_result(tmp_path)
+    assert len(back.aprons) == 1 and back.airport == made.airport
+    assert list(back.relink().stays["stay_id"]) == list(made.stays["stay_id"])
 
 
 def test_link_rules_may_be_a_mapping_checked_before_anything_is_read(tmp_path):

@@ -95,6 +95,16 @@ def test_one_row_per_stay_with_scene_marks(frames, tmp_path):
     assert (tmp_path / "timeline.png").stat().st_size > 1000
 
 
+def test_one_stay_given_as_a_row_is_its_own_timeline(frames):
+    """``plot_timeline(result.stays.iloc[0], …)`` in a notebook: that stay's row, not an
+    AttributeError from a Series of its fields."""
+    stays, cover, dets = frames
+    ax = plot_timeline(stays.iloc[0], cover, dets).axes[0]
+    (label,) = [t.get_text() for t in ax.get_yticklabels()]
+    assert label.startswith(stays.iloc[0]["stay_id"]) and "IL62" in label
+    assert _marks(ax, "seen") == stays.iloc[0]["n_seen"]
+
+
 def test_marks_of_all_rows_are_one_collection_per_kind(frames):
     # One scatter per row and kind made a 300-stay timeline 900 collections, and its drawing
     # three times slower; all rows' marks of a kind are one collection.

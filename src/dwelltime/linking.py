@@ -115,6 +115,7 @@ from dwelltime.schema import (
     DETECTION_COLUMNS,
     STAY_COLUMNS,
     UTC_TIMESTAMP,
+    fits_annotation,
     require_columns,
 )
 
@@ -209,6 +210,7 @@ class LinkConfig:
     prior_strength: float | None = PRIOR_STRENGTH  # stays' worth of log-uniform in the fitted prior
 
     def __post_init__(self) -> None:
+        self._check_types()
         positive = ("max_distance_m", "distance_scale_m", "max_heading_diff_deg")
         positive += ("heading_scale_deg", "max_size_diff", "size_scale", "fallback_length_m")
         positive += ("size_sigma_ref_m",)
@@ -226,7 +228,7 @@ class LinkConfig:
             )
         if self.max_heading_diff_deg > 90:
             raise ValueError("LinkConfig.max_heading_diff_deg is axial: give at most 90 degrees")
-        if not (isinstance(self.max_visible_misses, int) and self.max_visible_misses >= 0):
+        if not self.max_visible_misses >= 0:
             raise ValueError(
                 f"LinkConfig.max_visible_misses must be an int >= 0, "
                 f"got {self.max_visible_misses!r}"
@@ -245,6 +247,17 @@ class LinkConfig:
                 f"LinkConfig.min_score_single is a probability: give at most 1, "
                 f"got {self.min_score_single!r}"
             )
+
+    def _check_types(self) -> None:
+        """ValueError naming the first field that is not a number (``"24"`` from a notebook),
+        None where None is not allowed, or a switch that is not a bool, rather than a
+        comparison's TypeError."""
+        for f in dataclasses.fields(self):
+            value, (kind, _, optional) = getattr(self, f.name), str(f.type).partition(" | ")
+            if not fits_annotation(value, str(f.type)):
+                what = {"bool": "True or False", "int": "a whole number"}.get(kind, "a number")
+                what += " or None" if optional else ""
+                raise ValueError(f"LinkConfig.{f.name} must be {what}, got {value!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> LinkConfig:

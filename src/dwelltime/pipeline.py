@@ -7,6 +7,7 @@ share. I/O stays at the edges: :func:`run` reads imagery and returns frames; wri
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import logging
@@ -53,6 +54,16 @@ MAX_LINK_GSD_M = 5.0
 Progress = Callable[[str, int, int], None]
 
 
+class Unchanged(enum.Enum):
+    """Type of :data:`UNCHANGED`."""
+
+    UNCHANGED = "unchanged"
+
+
+#: Default of :meth:`RunResult.relink`'s ``flights`` and ``type_filter``: keep the result's
+#: own (``None`` given explicitly removes them).
+UNCHANGED = Unchanged.UNCHANGED
+
 #: Layers of a run's GeoPackage, in order.
 RESULT_LAYERS: tuple[str, ...] = ("scenes", "aprons", "coverage", "detections", "stays")
 
@@ -65,7 +76,9 @@ class RunResult:
     later); the other scenes' results are complete regardless. ``provenance``: what produced
     the tables (:func:`provenance`), written as ``run.json``. ``link_config``: the linking
     rules the stays were made by (co-registration tightens ``close_distance_m``:
-    :func:`dwelltime.linking.for_coregistered`).
+    :func:`dwelltime.linking.for_coregistered`). ``flights``: the flight log (FLIGHT_COLUMNS)
+    that tightened the stays' bounds, None for none; ``type_filter``: the ICAO designator the
+    stays were kept to, None for all types (both kept by :meth:`relink`).
     """
 
     airport: Airport
@@ -77,6 +90,8 @@ class RunResult:
     errors: list[SceneError] = field(default_factory=list)
     provenance: dict[str, object] = field(default_factory=dict)
     link_config: LinkConfig = field(default_factory=LinkConfig)
+    flights: pd.DataFrame | None = None
+    type_filter: str | None = None
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """The frames to write, by layer name (:data:`RESULT_LAYERS`)."""
@@ -91,9 +106,10 @@ class RunResult:
 
     def summary(self) -> str:
         """One line: the airport and how many scenes (and which saw no apron: cloud, nodata),
-        detections and stays the run has, and how many inputs it skipped, e.g. ``"ZKPY
-        Pyongyang …: 10 scenes (1 saw no apron, cloud or nodata: s3), 65 detections, 9
-        stays"`` (what ``dwelltime run`` prints above its table)."""
+        detections and stays (of the type filter's type) the run has, and how many inputs it
+        skipped, e.g. ``"ZKPY Pyongyang …: 10 scenes (1 saw no apron, cloud or nodata: s3),
+        65 detections, 1 stays of type IL62"`` (what ``dwelltime run`` prints above its
+        table)."""
         blind = self.blind_scenes()
         scenes = f"{len(self.scenes)} scenes" + (
             f" ({len(blind)} saw no apron, cloud or nodata: {few(blind)})" if blind else ""
@@ -101,6 +117,7 @@ class RunResult:
         text = (
             f"{self.airport.icao} {self.airport.name}: {scenes}, "
             f"{len(self.detections)} detections, {len(self.stays)} stays"
+            + (f" of type {self.type_filter}" if self.type_filter else "")
         )
         return f"{text}, {len(self.errors)} input(s) skipped" if self.errors else text
 
@@ -112,46 +129,43 @@ class RunResult:
     def relink(
         self,
         *,
-        flights: pd.DataFrame | str | os.PathLike | None = None,
-        type_filter: str | None = None,
+        flights: pd.DataFrame | str | os.PathLike | Unchanged | None = UNCHANGED,
+        type_filter: str | Unchanged | None = UNCHANGED,
         **changes: object,
     ) -> RunResult:
         """This result linked again by other rules, without detecting again: the same scenes,
         coverage and detections, new stays. ``changes``: :class:`LinkConfig` fields applied to
         :attr:`link_config` (``max_gap_h=24``, ``min_score_single=0.5``; an unknown one is a
         ValueError naming the valid ones), so co-registration's ``close_distance_m`` is kept
-        unless changed. ``flights`` and ``type_filter`` as :func:`run` takes them; they are
-        not carried over from this result (one warning names those it was made with and this
-        call leaves out). The provenance records the new rules."""
+        unless changed. ``flights`` and ``type_filter`` as :func:`run` takes them; not given,
+        this result's own are kept; ``None`` removes them (every type's stays, bounds not
+        tightened by a flight log). The provenance records the new rules."""
         config = LinkConfig.from_dict({**asdict(self.link_config), **changes})
-        _warn_not_carried_over(self.provenance, flights=flights, type_filter=type_filter)
-        log_frame = as_flights(flights)
-        if log_frame is not None:
+        keep_log = flights is UNCHANGED
+        log_frame = self.flights if keep_log else as_flights(flights)
+        if type_filter is UNCHANGED:
+            type_filter = self.type_filter
+        type_filter = canonical_type(type_filter)
+        if log_frame is not None and not keep_log:
             warn_if_not_at(log_frame, self.airport)
         stays = estimate_stays(
             self.detections, self.coverage, config, flights=log_frame, type_filter=type_filter
         )
-        record = self.provenance and relinked_provenance(
-            self.provenance, config, flights=flights, type_filter=canonical_type(type_filter)
+        linking = link_provenance(config, flights=log_frame is not None, type_filter=type_filter)
+        record = self.provenance and (
+            {**self.provenance, **linking}
+            if keep_log
+            else relinked_provenance(
+                self.provenance, config, flights=flights, type_filter=type_filter
+            )
         )
-        return replace(self, stays=stays, link_config=config, provenance=dict(record))
-
-
-def _warn_not_carried_over(
-    made: Mapping[str, object], *, flights: object, type_filter: str | None
-) -> None:
-    """One warning when a result made with a type filter or a flight log (``made``: its
-    provenance) is relinked without them: :meth:`RunResult.relink` does not carry them over."""
-    dropped: list[str] = []
-    if made.get("type_filter") and type_filter is None:
-        dropped.append(f"type filter {made['type_filter']}")
-    if made.get("flights") and flights is None:
-        dropped.append("flight log")
-    if dropped:
-        log.warning(
-            "relinked without this result's %s (not carried over): give type_filter= or "
-            "flights= again to keep them",
-            " and ".join(dropped),
+        return replace(
+            self,
+            stays=stays,
+            link_config=config,
+            provenance=dict(record),
+            flights=log_frame,
+            type_filter=type_filter,
         )
 
 
@@ -212,12 +226,11 @@ def run(
     site, apron_frame = airport_and_aprons(airport, aprons)
     type_filter = canonical_type(type_filter)  # before any detection
     link_config = as_link_config(link_config)
+    flight_log, scene_times = as_flights(flights), user_times(times)  # a bad file: its error
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
-    flights = as_flights(flights)
-    times = user_times(times)
-    if flights is not None:
-        warn_if_not_at(flights, site)
-    found = without_coarse(scan(Path(folder), times=times, progress=_stage(progress, "scan")))
+    if flight_log is not None:
+        warn_if_not_at(flight_log, site)
+    found = without_coarse(scan(Path(folder), times=scene_times, progress=_stage(progress, "scan")))
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
@@ -268,7 +281,7 @@ def run(
         _concat(detections, DETECTION_COLUMNS, site.crs),
         link_config=link_config,
         coregister=coregister,
-        flights=flights,
+        flights=flight_log,
         type_filter=type_filter,
         progress=progress,
     )
@@ -278,7 +291,7 @@ def run(
         tile_size_px=tile_size_px,
         link_config=result.link_config,
         coregister=coregister,
-        flights=flights is not None,
+        flights=flight_log is not None,
         type_filter=type_filter,
         inputs=inputs,
         skipped=errors,
@@ -461,6 +474,8 @@ def link_scenes(
             progress=progress,
         ),
         link_config=config,
+        flights=flights,
+        type_filter=canonical_type(type_filter),
     )
 
 
@@ -585,6 +600,64 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
     pngs = [Path(out_dir) / f"{name}.png" for name in REPORT_FIGURES]
     layers = output_paths(Path(out_dir), list(RESULT_LAYERS), formats)
     return [*layers, *pngs, Path(out_dir) / PROVENANCE_NAME]
+
+
+def read_result(folder: Path | str) -> RunResult:
+    """The result :func:`write_result` (``dwelltime run --out``) left in ``folder``, back as a
+    :class:`RunResult` to filter, plot or :meth:`~RunResult.relink` in memory, as ``dwelltime
+    link`` relinks it: its layers (:func:`dwelltime.io.read_layer`; coverage, detections and
+    stays in the airport's metric CRS), ``run.json`` as ``provenance`` and the link rules, type
+    filter and flight log it records (the log read again from ``inputs.flights``; a warning
+    when it cannot be, and the result then has none; the aprons, which a ``dwelltime link``
+    folder lacks, from ``inputs.aprons``). ``errors`` is empty: they are not saved.
+    FileNotFoundError or ValueError naming the folder when it holds no result."""
+    from dwelltime.flights import FlightsError, read_flights
+    from dwelltime.io import layer_names, read_layer, read_provenance
+
+    folder = Path(folder)
+    made = read_provenance(folder)
+    saved = set(layer_names(folder)) if folder.is_dir() else set()
+    frames = {
+        name: read_layer(folder, name, as_written=True)
+        for name in RESULT_LAYERS
+        if name != "aprons" or name in saved
+    }
+    inputs: Mapping[str, object] = made.get("inputs") or {}  # type: ignore[assignment]
+    codes = frames["detections"]["airport"].astype(str)
+    code = inputs.get("airport") or (codes.iloc[0] if len(codes) else None)
+    if not code:
+        raise ValueError(f"{folder}: no run.json and no detections: which airport is unknown")
+    record: Mapping[str, str] = inputs.get("aprons") or {}  # type: ignore[assignment]
+    # `dwelltime link` writes no aprons: the run's file, else the default square
+    site, aprons = airport_and_aprons(str(code), frames.get("aprons", record.get("path")))
+    for name in ("coverage", "detections", "stays"):
+        if frames[name].crs is not None and frames[name].crs != site.crs:
+            frames[name] = frames[name].to_crs(site.crs)
+    config = (
+        as_link_config(made["link"])  # type: ignore[arg-type]
+        if "link" in made
+        else for_coregistered(LinkConfig(), frames["scenes"])
+    )
+    flights = None
+    if made.get("flights"):
+        try:
+            flights = read_flights(inputs["flights"]["path"])  # type: ignore[index]
+        except (KeyError, TypeError, FlightsError) as exc:
+            log.warning(
+                "%s: the flight log these stays were tightened with cannot be read again (%s); "
+                "relink() links without it unless given flights=",
+                folder,
+                exc if isinstance(exc, FlightsError) else "given as a frame, not a file",
+            )
+    return RunResult(
+        airport=site,
+        aprons=aprons,
+        **{name: frames[name] for name in ("scenes", "coverage", "detections", "stays")},
+        provenance=made,
+        link_config=config,
+        flights=flights,
+        type_filter=made.get("type_filter"),  # type: ignore[arg-type]
+    )
 
 
 def too_coarse(gsd_m: float) -> str | None:

@@ -744,7 +744,7 @@ ROW_KEY = "rows: stay, type (type probability), ~estimated dwell or ≥ minimum 
 
 
 def plot_timeline(
-    stays: pd.DataFrame,
+    stays: pd.DataFrame | pd.Series,
     coverage: pd.DataFrame,
     detections: pd.DataFrame,
     *,
@@ -763,11 +763,13 @@ def plot_timeline(
     bar = ``[first_seen, last_seen]`` (dwell_min); wide light bar = ``[last_absent_before,
     first_absent_after]`` (dwell_max); an arrow at a light bar's end marks a censored (open)
     end. ``config`` gives the visibility rule (``min_visible_fraction``) used when linking
-    (default ``LinkConfig()``).
+    (default ``LinkConfig()``). ``stays`` may be one stay, a row (``result.stays.iloc[0]``).
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    if isinstance(stays, pd.Series):
+        stays = pd.DataFrame([stays]).infer_objects()
     total = len(stays)
     types = set(stays["type"].astype(str))
     if total > max_rows:

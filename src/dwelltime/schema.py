@@ -10,6 +10,7 @@ combines airports (the batch job's ``all_stays``) names that CRS in :data:`XY_CR
 
 from __future__ import annotations
 
+import numbers
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -175,3 +176,15 @@ def require_columns(frame: object, columns: tuple[str, ...], name: str) -> None:
             f"{name} lack the column(s) {', '.join(missing)} that dwelltime.schema requires; "
             "dwelltime.io.read_layer reads a saved layer back with them"
         )
+
+
+def fits_annotation(value: object, annotation: str) -> bool:
+    """Whether ``value`` fits a dataclass field annotated ``bool``, ``int``, ``float`` (any
+    real number but a bool: an int, a NumPy float) or ``str``, each maybe ``| None`` (the
+    settings of :class:`dwelltime.linking.LinkConfig` and of a batch job)."""
+    if value is None:
+        return annotation.endswith("| None")
+    if isinstance(value, bool) or annotation.startswith("bool"):
+        return isinstance(value, bool) and annotation.startswith("bool")
+    kinds = {"int": numbers.Integral, "str": str}.get(annotation.partition(" ")[0], numbers.Real)
+    return isinstance(value, kinds)

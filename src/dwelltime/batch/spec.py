@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from dwelltime.errors import DwelltimeError
 from dwelltime.precision import PRECISIONS
+from dwelltime.schema import fits_annotation
 
 if TYPE_CHECKING:
     from dwelltime.linking import LinkConfig
@@ -126,7 +127,7 @@ def _check_option_types(spec: BatchSpec) -> None:
     annotations = {f.name: str(f.type) for f in fields(spec)}
     for name, what in _OPTION_WORDS.items():
         value = getattr(spec, name)
-        if not _of_type(value, annotations[name]):
+        if not fits_annotation(value, annotations[name]):
             raise JobSpecError(f"{name}: give {what}, not {value!r}")
 
 
@@ -209,7 +210,7 @@ def _link_config(settings: object, where: str) -> LinkConfig | None:
         )
     _refuse_unknown(settings, LinkConfig, where)
     for f in fields(LinkConfig):
-        if f.name in settings and not _of_type(settings[f.name], str(f.type)):
+        if f.name in settings and not fits_annotation(settings[f.name], str(f.type)):
             kind, _, optional = str(f.type).partition(" | ")
             what = {"bool": "true or false", "int": "a whole number", "float": "a number"}[kind]
             what += " or null" if optional else ""
@@ -218,17 +219,6 @@ def _link_config(settings: object, where: str) -> LinkConfig | None:
         return LinkConfig(**settings)
     except (TypeError, ValueError) as exc:
         raise JobSpecError(f"{where}: {exc}") from None
-
-
-def _of_type(value: object, annotation: str) -> bool:
-    """Whether a YAML ``value`` fits a field annotated ``bool``, ``int``, ``float`` (an int
-    fits a float) or ``str``, each maybe ``| None``."""
-    if value is None:
-        return annotation.endswith("| None")
-    if isinstance(value, bool) or annotation.startswith("bool"):
-        return isinstance(value, bool) and annotation.startswith("bool")
-    kinds = {"int": (int,), "str": (str,)}.get(annotation.partition(" ")[0], (int, float))
-    return isinstance(value, kinds)
 
 
 def _check_airports(jobs: tuple[AirportJob, ...]) -> None:
