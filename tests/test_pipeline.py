@@ -592,7 +592,7 @@ def test_a_run_started_again_detects_only_the_scenes_it_did_not_commit(
 ):
     """With ``resume_dir`` (``run --out``) each scene is committed as it is done, as the
     batch job does: a run stopped and started again detects only the scenes not committed
-    from the same image file and time by the same settings, airport and aprons."""
+    from the same image file by the same settings and aprons; a corrected time needs none."""
     import os
 
     import geopandas as gpd
@@ -628,8 +628,10 @@ def test_a_run_started_again_detects_only_the_scenes_it_did_not_commit(
     os.utime(images[0], ns=(1, 10**18))  # a new image of the same name
     run()
     assert detected == ["zkpy_20230801T023512"]
-    run(times={"zkpy_20230802T023512": "2023-08-02T05:00:00Z"})  # a time set right
-    assert detected == ["zkpy_20230802T023512"]
+    fixed = run(times={"zkpy_20230802T023512": "2023-08-02T05:00:00Z"})  # a time set right
+    assert detected == []  # its committed rows take the time, as the batch job's do
+    seen = fixed.coverage.loc[fixed.coverage["scene_id"] == "zkpy_20230802T023512", "acquired"]
+    assert set(seen) == {pd.Timestamp("2023-08-02T05:00:00Z")}
     apron = shapely.box(x0 + 100, y0 - 500, x0 + 500, y0 - 100)
     run(aprons=gpd.GeoDataFrame({"apron_id": ["a"]}, geometry=[apron], crs="EPSG:32651"))
     assert len(detected) == 2  # other aprons: other tiles

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import hashlib
 import logging
 import os
 import subprocess
@@ -23,7 +22,7 @@ import pandas as pd
 import shapely
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons, nearest_airport
-from dwelltime.batch.store import SceneStore, commit_stamp, detection_settings
+from dwelltime.batch.store import SceneStore, commit_stamp, made_by
 from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record
@@ -237,19 +236,15 @@ def run(
     model = detector if detector is not None else load_detector()
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
     store = SceneStore(Path(resume_dir)) if resume_dir is not None and scenes else None
-    settings = {
-        **detection_settings(model, tile_size_px),
-        "airport": site.icao,
-        "aprons": _aprons_digest(apron_frame),
-    }
+    made = made_by(model, tile_size_px, apron_frame)
     committed = store.stamps() if store else {}
     coverage, detections, reused = [], [], 0
     report = _stage(progress, "detect")
     for done, scene in enumerate(scenes, start=1):
-        stamp = commit_stamp(scene.path, {**settings, **_read_as(scene)}) if store else ""
+        stamp = commit_stamp(scene, made) if store else ""
         try:
             if store and committed.get(scene.scene_id) == stamp:
-                cov, det = store.load(site.crs, among=[scene.scene_id])
+                cov, det = store.load(site.crs, [scene])
                 reused += 1
             else:
                 cov, det = process_scene(
@@ -319,25 +314,6 @@ def source_commit(package: Path = Path(__file__).parent) -> str | None:
         return git("describe", "--always", "--dirty", "--abbrev=40") or None
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def _read_as(scene: Scene) -> dict[str, object]:
-    """How ``scene`` was read, beyond its image file: its acquisition time (a new ``--times``
-    changes it), its mask (size and modification time: a cloud file drawn since) and bands."""
-    mask = None
-    if scene.mask_path is not None and Path(scene.mask_path).exists():
-        stat = Path(scene.mask_path).stat()
-        mask = [str(scene.mask_path), stat.st_size, stat.st_mtime_ns]
-    return {"acquired": scene.acquired.isoformat(), "mask": mask, "rgb_bands": scene.rgb_bands}
-
-
-def _aprons_digest(aprons: gpd.GeoDataFrame) -> str:
-    """sha256 of the aprons' ids and geometries (WKB, in their CRS): what a scene's coverage
-    and detections were made over."""
-    digest = hashlib.sha256(aprons.crs.to_wkt().encode() if aprons.crs else b"")
-    for apron_id, wkb in zip(aprons["apron_id"], shapely.to_wkb(aprons.geometry), strict=True):
-        digest.update(str(apron_id).encode() + b"\0" + wkb)
-    return digest.hexdigest()
 
 
 def detection_provenance(detector: Detector, tile_size_px: int) -> dict[str, object]:

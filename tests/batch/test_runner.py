@@ -353,12 +353,13 @@ def test_committed_scenes_take_a_flight_log_and_corrected_times(
     assert (small_series / "flown" / "all_stays.csv").read_bytes() == combined  # nor there
 
 
-@pytest.mark.parametrize("change", ["image", "settings"])
+@pytest.mark.parametrize("change", ["image", "settings", "aprons", "bands"])
 def test_a_committed_scene_made_from_another_image_or_settings_is_detected_again(
     small_series: Path, uninterrupted: Path, tmp_path: Path, caplog, change: str
 ):
     """A committed scene whose image was replaced by another file of the same name, or whose
-    results other weights made, is detected again (the log names it); the others are kept."""
+    results other weights, other aprons or other bands made, is detected again (the log names
+    it and why); the others are kept."""
     shutil.copytree(small_series / "imagery", tmp_path / "imagery")  # times kept (copy2)
     shutil.copy(small_series / "aprons.geojson", tmp_path)
     shutil.copytree(uninterrupted, tmp_path / "out")
@@ -368,15 +369,38 @@ def test_a_committed_scene_made_from_another_image_or_settings_is_detected_again
     else:
         marker = tmp_path / "out" / "ZKPY" / "parts" / "zkpy_07.done"
         stamp = json.loads(marker.read_text())
-        stamp["settings"]["sha256"] = "0" * 64  # made by other weights
+        if change == "settings":
+            stamp["settings"]["sha256"] = "0" * 64  # made by other weights
+        elif change == "aprons":
+            stamp["aprons"] = "0" * 64
+        else:
+            stamp["read"]["rgb_bands"] = [3, 2, 1]
         marker.write_text(json.dumps(stamp))
     summary = run_batch(load_spec(job(tmp_path, "out")))
     assert (summary.airports[0].done, summary.airports[0].skipped) == (1, len(SCENES) - 1)
     assert "1 committed scenes detected again" in caplog.text and image.name in caplog.text
+    why = {"image": "image file", "settings": "detection settings", "bands": "bands"}
+    assert why.get(change, change) in caplog.text
     for name in ("detections.csv", "coverage.csv", "stays.csv"):  # scenes.csv: other paths
         assert (tmp_path / "out" / "ZKPY" / name).read_bytes() == (
             uninterrupted / "ZKPY" / name
         ).read_bytes(), name
+
+
+def test_scenes_committed_before_their_stamp_held_aprons_and_bands_are_kept(
+    small_series: Path, uninterrupted: Path, tmp_path: Path
+):
+    """Stamps written before they held the aprons and how the scene was read (mask, bands):
+    a resumed job takes those parts as unchanged, not every scene as detected by other
+    settings."""
+    shutil.copytree(small_series / "imagery", tmp_path / "imagery")  # times kept (copy2)
+    shutil.copy(small_series / "aprons.geojson", tmp_path)
+    shutil.copytree(uninterrupted, tmp_path / "out")
+    for marker in (tmp_path / "out" / "ZKPY" / "parts").glob("*.done"):
+        stamp = json.loads(marker.read_text())
+        marker.write_text(json.dumps({k: stamp[k] for k in ("image", "settings")}))
+    summary = run_batch(load_spec(job(tmp_path, "out")))
+    assert (summary.airports[0].done, summary.airports[0].skipped) == (0, len(SCENES))
 
 
 def test_a_committed_scene_whose_image_was_removed_is_left_out_of_the_tables(

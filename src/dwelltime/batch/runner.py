@@ -10,8 +10,10 @@ whose inputs cannot be read (imagery, aprons, flights or times file) is logged i
 not run and named in the summary; the other jobs run, and its stays from an earlier
 invocation, if any, stay in the combined table. A killed job started again skips the
 committed scenes and ends with the same tables as an uninterrupted run. A committed scene
-whose image file changed since (size or modification time), or that other detection settings
-made (weights, precision, tile size), is detected again, and the log says so; one whose image
+whose image file changed since (size or modification time), whose cloud mask or bands
+changed (a cloud file drawn since), or that other aprons or detection settings (weights,
+precision, tile size) made, is detected again, and the log says so (a corrected acquisition
+time needs no detection: the tables take the times as scanned now); one whose image
 is no longer scanned is left out of the tables (its parts are kept). One job at a time
 writes to an output folder: a second one started there is refused (:class:`OutputInUseError`).
 """
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import os
 import socket
@@ -38,7 +39,7 @@ import pandas as pd
 from dwelltime.airports import Airport, airport_and_aprons, icao_code
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
-from dwelltime.batch.store import SceneStore, commit_stamp, detection_settings
+from dwelltime.batch.store import STAMP_REASONS, SceneStore, commit_stamp, made_by, stamp_changes
 from dwelltime.errors import DwelltimeError, SceneError, error_text
 from dwelltime.io import read_if_path, with_xy_crs
 from dwelltime.linking import stays_frame
@@ -52,7 +53,6 @@ from dwelltime.pipeline import (
     write_result,
 )
 from dwelltime.scenes import Scene, scan
-from dwelltime.schema import UTC_TIMESTAMP
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec
 
@@ -216,9 +216,8 @@ def _run_jobs(
     )
     log.info("%r", detector)  # the precision `auto` chose, as run.json records it
     tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
-    settings = detection_settings(detector, spec.tile_size_px)
     for p in prepared:
-        _redo_changed(p, settings)
+        _redo_changed(p, made_by(detector, spec.tile_size_px, p.aprons))
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
     finished = sum(p.summary.skipped for p in prepared)
     all_stays = []
@@ -269,31 +268,29 @@ class _Prepared:
     store: SceneStore
     summary: AirportSummary
     flights: pd.DataFrame | None  # movements that tighten the dwell bounds
-    settings: dict[str, object] = field(default_factory=dict)  # detection's, of detection_settings
+    made: dict[str, object] = field(default_factory=dict)  # what scenes' results hang on: made_by
     unusable: list[SceneError] = field(default_factory=list)  # files scan could not use
 
 
-def _redo_changed(p: _Prepared, settings: dict[str, object]) -> None:
-    """Put back in ``p.todo`` the committed scenes whose image file changed since, or that other
-    detection settings made, with one warning per reason naming them; commits from before
-    stamps are kept."""
-    p.settings = settings
+def _redo_changed(p: _Prepared, made: dict[str, object]) -> None:
+    """Put back in ``p.todo`` the committed scenes whose stamp changed since
+    (:func:`~dwelltime.batch.store.stamp_changes`: image file, mask or bands, aprons,
+    detection settings), with one warning per reason naming them; commits from before
+    stamps are kept. ``made``: :func:`~dwelltime.batch.store.made_by`."""
+    p.made = made
     stamps = p.store.stamps()
     todo = {s.scene_id for s in p.todo}
-    changed: dict[str, list[Scene]] = {"image": [], "settings": []}
+    changed: dict[str, list[Scene]] = {reason: [] for reason in STAMP_REASONS}
     for scene in p.scenes:
         old = stamps.get(scene.scene_id)
         if not old or scene.scene_id in todo:  # not committed, or committed before stamps
             continue
-        was, now = json.loads(old), json.loads(commit_stamp(scene.path, settings))
-        for reason in changed:
-            if was.get(reason) != now[reason]:
-                changed[reason].append(scene)
-                break
-    redo = changed["image"] + changed["settings"]
+        reason = stamp_changes(old, commit_stamp(scene, made))
+        if reason is not None:
+            changed[reason].append(scene)
+    redo = [scene for scenes in changed.values() for scene in scenes]
     if not redo:
         return
-    why = {"image": "their image file changed", "settings": "other detection settings made them"}
     for reason, scenes in changed.items():
         if scenes:
             names = ", ".join(s.path.name for s in scenes)
@@ -301,7 +298,7 @@ def _redo_changed(p: _Prepared, settings: dict[str, object]) -> None:
                 "%s: %d committed scenes detected again: %s (%s)",
                 p.site.icao,
                 len(scenes),
-                why[reason],
+                STAMP_REASONS[reason],
                 names,
             )
     todo |= {s.scene_id for s in redo}
@@ -390,7 +387,7 @@ def _process(
         yield from _local_scenes(p, spec, detector, feed.next_scenes(len(p.todo)), finisher)
         return
     for scene, outcome in _dask_results(p, spec, tile_spec, weights):
-        _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene.path, p.settings)))
+        _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene, p.made)))
         yield scene
 
 
@@ -430,7 +427,7 @@ def _local_scenes(
     post = detector.post_processor()
     in_flight: deque = deque()
     for payload, predictions in _inferred(payloads, detector, spec.batch_size):
-        stamp = commit_stamp(payload.scene.path, p.settings)
+        stamp = commit_stamp(payload.scene, p.made)
         job = (p.folder, payload.without_pixels(), predictions, post, stamp)
         in_flight.append((payload.scene, finisher.submit(_finish_scene, *job)))
         yield from _settle(p, in_flight, finisher.slots)
@@ -542,8 +539,7 @@ def _assemble(p: _Prepared, spec: BatchSpec) -> RunResult:
     and flight log. Rows take their scene's acquisition time as scanned now: a time
     corrected (``times``, a sidecar) after a scene was committed holds without detecting it
     again."""
-    acquired = {s.scene_id: s.acquired for s in p.scenes}
-    gone = sorted(p.store.done() - set(acquired))
+    gone = sorted(p.store.done() - {s.scene_id for s in p.scenes})
     if gone:
         log.warning(
             "%s: %d committed scenes left out of the tables: no longer among the job's scenes "
@@ -552,9 +548,7 @@ def _assemble(p: _Prepared, spec: BatchSpec) -> RunResult:
             len(gone),
             ", ".join(gone),
         )
-    coverage, detections = p.store.load(p.site.crs, acquired)
-    for frame in (coverage, detections):
-        frame["acquired"] = frame["scene_id"].map(acquired).astype(UTC_TIMESTAMP)
+    coverage, detections = p.store.load(p.site.crs, p.scenes)
     return link_scenes(
         p.site,
         p.aprons,

@@ -12,18 +12,21 @@ image or by other settings). A scene without its marker is not finished and is d
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import shapely
 
 from dwelltime.io import atomic_write
-from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, UTC_TIMESTAMP, empty_frame
 
 if TYPE_CHECKING:
     from dwelltime.detector import Detector
+    from dwelltime.scenes import Scene
 
 
 #: The store's folder under an output folder.
@@ -77,15 +80,21 @@ class SceneStore:
             tmp.write_text(text)
 
     def load(
-        self, crs: str, among: Iterable[str] | None = None
+        self, crs: str, scenes: Iterable[Scene] | None = None
     ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-        """Committed coverage and detections (of the scene ids ``among``; None: all), in
-        scene-id order (deterministic)."""
-        ids = sorted(self.done() if among is None else self.done() & set(among))
-        return (
+        """Committed coverage and detections, in scene-id order (deterministic): of all
+        committed scenes (``scenes`` None), else of those ``scenes``, whose rows take the
+        scene's acquisition time as scanned now (a time corrected after the commit, by a times
+        file or a sidecar, holds without detecting the scene again)."""
+        acquired = None if scenes is None else {s.scene_id: s.acquired for s in scenes}
+        ids = sorted(self.done() if acquired is None else self.done() & set(acquired))
+        frames = (
             _gather([self.folder / f"{i}.coverage.parquet" for i in ids], COVERAGE_COLUMNS, crs),
             _gather([self.folder / f"{i}.detections.parquet" for i in ids], DETECTION_COLUMNS, crs),
         )
+        for frame in frames if acquired is not None else ():
+            frame["acquired"] = frame["scene_id"].map(acquired).astype(UTC_TIMESTAMP)
+        return frames
 
 
 def detection_settings(detector: Detector, tile_size_px: int) -> dict[str, object]:
@@ -96,15 +105,53 @@ def detection_settings(detector: Detector, tile_size_px: int) -> dict[str, objec
     return {**kept, "tile_size_px": tile_size_px}
 
 
-def commit_stamp(image: Path, settings: Mapping[str, object]) -> str:
-    """A scene's commit stamp: its ``image`` file's size (bytes) and modification time (ns),
-    and the ``settings`` that made its results (:func:`detection_settings`, and more)."""
+def made_by(detector: Detector, tile_size_px: int, aprons: gpd.GeoDataFrame) -> dict[str, object]:
+    """What a scene's committed results depend on besides the scene: ``aprons``, the sha256
+    of the aprons' ids and geometries (WKB, in their CRS) they were made over, and
+    ``settings``, :func:`detection_settings`."""
+    digest = hashlib.sha256(aprons.crs.to_wkt().encode() if aprons.crs else b"")
+    for apron_id, wkb in zip(aprons["apron_id"], shapely.to_wkb(aprons.geometry), strict=True):
+        digest.update(str(apron_id).encode() + b"\0" + wkb)
+    return {"aprons": digest.hexdigest(), "settings": detection_settings(detector, tile_size_px)}
+
+
+#: Why committed results are made again, by the part of their stamp that changed
+#: (:func:`commit_stamp`), in the order they are told.
+STAMP_REASONS = {
+    "image": "their image file changed",
+    "read": "their cloud mask or bands changed",
+    "aprons": "the aprons changed",
+    "settings": "other detection settings made them",
+}
+
+
+def commit_stamp(scene: Scene, made: Mapping[str, object]) -> str:
+    """A scene's commit stamp, what made its results (:data:`STAMP_REASONS`' parts):
+    ``image``, its file's size (bytes) and modification time (ns); ``read``, how it was read:
+    its mask's path, size and modification time (a cloud file drawn since) and its bands; and
+    ``made`` (:func:`made_by`). Not its acquisition time: :meth:`SceneStore.load` gives the
+    rows the time as scanned now."""
+    mask = scene.mask_path and [str(scene.mask_path), _file_state(scene.mask_path)]
+    read = {"mask": mask, "rgb_bands": scene.rgb_bands}
+    stamp = {"image": _file_state(scene.path), "read": read, **made}
+    return json.dumps(stamp, sort_keys=True, default=str)
+
+
+def stamp_changes(old: str, new: str) -> str | None:
+    """The first of :data:`STAMP_REASONS` whose part differs between two stamps, None when
+    none does; a part the ``old`` stamp lacks (committed before it was recorded) counts as
+    unchanged."""
+    was, now = json.loads(old), json.loads(new)
+    return next((r for r in STAMP_REASONS if r in was and was[r] != now.get(r)), None)
+
+
+def _file_state(path: Path | str) -> list[int] | None:
+    """A file's size (bytes) and modification time (ns); None if it cannot be read."""
     try:
-        stat = Path(image).stat()
-        size_time = [stat.st_size, stat.st_mtime_ns]
+        stat = Path(path).stat()
     except OSError:
-        size_time = None
-    return json.dumps({"image": size_time, "settings": settings}, sort_keys=True, default=str)
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def _visible(paths: Iterable[Path]) -> list[Path]:
