@@ -308,3 +308,15 @@ def test_readme_says_what_every_column_of_the_written_layers_means():
     )
     named = set(re.findall(r"`([a-z_]+)`", section))
     assert sorted({c for c in written if c != "geometry"} - named) == []
+
+
+def test_a_layer_in_pixels_is_written_without_a_missing_crs_warning(tmp_path, layers):
+    """detect --gsd's detections_pixels has no CRS on purpose: the Python API's write_layers
+    says nothing of it (pyogrio's "'crs' was not provided" reached notebooks)."""
+    import warnings
+
+    pixels = layers["detections"].set_crs(None, allow_override=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_layers(tmp_path, {"detections_pixels": pixels})
+    assert layer_names(tmp_path) == ["detections_pixels"]

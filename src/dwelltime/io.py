@@ -40,6 +40,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -131,15 +132,17 @@ def write_layers(
             if not exclusive:
                 _keep_other_layers(out_dir / GPKG_NAME, tmp, list(layers))
             for name, frame in layers.items():
-                frame.to_file(
-                    tmp,
-                    layer=name,
-                    driver="GPKG",
-                    layer_metadata={_SCHEMA_KEY: json.dumps(_schema(frame))},
-                    # declared where no row shows it: an empty layer of GDAL's "Unknown" type
-                    geometry_type=LAYER_GEOMETRY_TYPES.get(name) if frame.empty else None,
-                    layer_options={"DESCRIPTION": LAYER_DESCRIPTIONS.get(name, "")},
-                )
+                with warnings.catch_warnings():  # a pixel-frame layer has no CRS on purpose
+                    warnings.filterwarnings("ignore", message="'crs' was not provided")
+                    frame.to_file(
+                        tmp,
+                        layer=name,
+                        driver="GPKG",
+                        layer_metadata={_SCHEMA_KEY: json.dumps(_schema(frame))},
+                        # declared where no row shows it: an empty layer of GDAL's "Unknown" type
+                        geometry_type=LAYER_GEOMETRY_TYPES.get(name) if frame.empty else None,
+                        layer_options={"DESCRIPTION": LAYER_DESCRIPTIONS.get(name, "")},
+                    )
     for name, frame in layers.items():
         own = _layer_formats(formats, mapped=name not in unmapped)
         if "geojson" in formats and name in unmapped:

@@ -86,7 +86,6 @@ def detect(
     Exit status: 0 done (unusable images are listed on stderr), 1 no usable image or
     --strict with unusable ones, 2 bad usage.
     """
-    import warnings
 
     from dwelltime.cli.progress import progress_bar
     from dwelltime.detector import load_detector
@@ -133,11 +132,7 @@ def detect(
         raise click.ClickException(f"no usable image among {len(files) + len(unusable)} input(s)")
     if out is not None:
         try:
-            with warnings.catch_warnings():  # a pixel-frame layer has no CRS on purpose
-                warnings.filterwarnings("ignore", message="'crs' was not provided")
-                written = write_layers(
-                    out, group_layers(frames), formats=formats, overwrite=overwrite
-                )
+            written = write_layers(out, group_layers(frames), formats=formats, overwrite=overwrite)
             written.append(write_provenance(out, detection_provenance(detector, tile_size)))
         except DwelltimeError as exc:
             raise click_error(exc) from exc
