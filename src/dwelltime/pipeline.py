@@ -216,8 +216,9 @@ def run(
             detections are committed as soon as it is done
             (:class:`dwelltime.batch.store.SceneStore`, as the batch job does), so that a run
             stopped part-way and started again with the same ``resume_dir`` detects only the
-            scenes not committed there from the same image file, time and mask by the same
-            detection settings, airport and aprons; None: nothing is kept.
+            scenes not committed there from the same image file, mask and bands by the same
+            detection settings and aprons (:func:`dwelltime.batch.store.commit_stamp`; a
+            corrected time needs no detection); None: nothing is kept.
         progress: optional callback ``progress(stage, done, total)``.
     """
     from dwelltime.detector import load_detector
