@@ -11,7 +11,7 @@ import pandas as pd
 from dwelltime.dwell import ranking_hours
 from dwelltime.linking import OPEN_REASONS, LinkConfig
 from dwelltime.plot import plot_timeline
-from dwelltime.tables import MISSING, format_table
+from dwelltime.tables import MISSING, display_width, format_table
 
 __all__ = [
     "censored_label",
@@ -194,7 +194,9 @@ def _stays_cells(
 
 
 def _table_width(table: str) -> int:
-    return max(len(line) for line in table.splitlines())
+    """Terminal columns of the widest line of ``table`` (:func:`display_width`, as
+    :func:`format_table` pads)."""
+    return max(display_width(line) for line in table.splitlines())
 
 
 def _narrowed(view: pd.DataFrame, width: int) -> str:
