@@ -517,7 +517,7 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
         stays=link_stays(dets, cover),
         errors=[],
         link_config=LinkConfig(),
-        provenance={},
+        type_filter=None,
     )
     figures = report_figures(result)
     assert list(figures) == ["scenes", "coverage", "scene", "chips", "timeline"]
@@ -530,7 +530,7 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
         stays=link_stays(dets.iloc[:0], cover.iloc[:0]),
         errors=[],
         link_config=LinkConfig(),
-        provenance={},
+        type_filter=None,
     )
     assert "scene" not in report_figures(empty)
 
@@ -548,7 +548,7 @@ def test_the_run_timeline_marks_visibility_by_the_runs_linking_rules(scene_frame
         stays=link_stays(dets, cover, config),
         errors=[],
         link_config=config,
-        provenance={},
+        type_filter=None,
     )
     ax = report_figures(result)["timeline"].axes[0]
     assert _marks(ax, "hidden") == 0 and _marks(ax, "absent") == 1

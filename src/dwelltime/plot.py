@@ -734,7 +734,7 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
         result.coverage,
         result.detections,
         config=result.link_config,
-        type_filter=result.provenance.get("type_filter"),  # type: ignore[arg-type]
+        type_filter=result.type_filter,
     )
     return figures
 
