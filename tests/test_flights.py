@@ -231,7 +231,7 @@ def test_types_unknown_to_the_catalog_are_named_and_match_nothing(tmp_path, capl
     path = tmp_path / "f1.csv"
     path.write_text(
         "time,airport,event,type\n"
-        "2023-07-30T20:00:00Z,ZKPY,arr,IL62M\n"
+        "2023-07-30T20:00:00Z,ZKPY,arr,IL62X\n"
         "2023-08-02T10:00:00Z,ZKPY,dep,ZZZZ\n"
         "2023-08-03T10:00:00Z,ZKPY,dep,Il-62\n"
     )
@@ -239,8 +239,8 @@ def test_types_unknown_to_the_catalog_are_named_and_match_nothing(tmp_path, capl
         flights = read_flights(path)
     (message,) = [r.getMessage() for r in caplog.records]
     assert "f1.csv: 2 row(s)" in message
-    assert "IL62M (did you mean IL62 or " in message and message.endswith(", ZZZZ")
-    assert list(flights["type"]) == ["IL62M", "ZZZZ", "IL62"]
+    assert "IL62X (did you mean IL62 or " in message and message.endswith(", ZZZZ")
+    assert list(flights["type"]) == ["IL62X", "ZZZZ", "IL62"]
     row = {**stay(type_="A310"), "type_prob": 0.3, "length_m": 53.1, "wingspan_m": 43.2}
     stays = stays_frame([row], "EPSG:32651")
     out = tighten_with_flights(stays, flights)

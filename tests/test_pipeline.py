@@ -269,8 +269,8 @@ def test_a_missing_flights_or_times_file_is_the_readers_error_not_a_bare_oserror
 def test_an_unknown_type_is_refused_before_anything_is_read(tmp_path):
     from dwelltime.errors import UnknownTypeError
 
-    with pytest.raises(UnknownTypeError, match=r"'IL62M' is not .*\(did you mean IL62"):
-        pipeline.run(tmp_path / "not read", "ZKPY", type_filter="IL62M")
+    with pytest.raises(UnknownTypeError, match=r"'IL62X' is not .*\(did you mean IL62"):
+        pipeline.run(tmp_path / "not read", "ZKPY", type_filter="IL62X")
 
 
 def test_relinking_in_memory_refuses_an_unknown_type_as_run_does():
@@ -281,8 +281,8 @@ def test_relinking_in_memory_refuses_an_unknown_type_as_run_does():
 
     detections = empty_frame(DETECTION_COLUMNS, "EPSG:32651")
     coverage = empty_frame(COVERAGE_COLUMNS, "EPSG:32651")
-    with pytest.raises(UnknownTypeError, match=r"'IL62M' is not .*\(did you mean IL62"):
-        pipeline.estimate_stays(detections, coverage, LinkConfig(), type_filter="IL62M")
+    with pytest.raises(UnknownTypeError, match=r"'IL62X' is not .*\(did you mean IL62"):
+        pipeline.estimate_stays(detections, coverage, LinkConfig(), type_filter="IL62X")
 
 
 def one_sighting_result(provenance: dict[str, object]) -> pipeline.RunResult:

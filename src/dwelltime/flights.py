@@ -4,7 +4,7 @@ A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per mov
 per flight as OpenSky gives it: :data:`OPENSKY_FLIGHT`) with columns ``time``, ``airport``
 (ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows are read as ICAO, as in the
 stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``, ``a``/``d`` accepted) and
-``type`` (ICAO designator, or a catalog variant's full name such as ``Ilyushin Il-62M``:
+``type`` (ICAO designator, or a catalog variant's name, ``Ilyushin Il-62M`` or ``Il-62M``:
 :func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or the names exports give
 them: :data:`COLUMN_ALIASES`). Times without a zone are taken as UTC (counted in one warning:
 :func:`dwelltime.timesources.warn_zoneless`); a time needs a year and a

@@ -106,8 +106,8 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
             r"jobs\[0\]: `flights` must be a file path",
         ),
         (
-            "output: o\njobs:\n  - {airport: ZKPY, imagery: x, type: IL62M}\n",
-            r"jobs\[0\]: `type`: 'IL62M' is not an aircraft type .*did you mean IL62",
+            "output: o\njobs:\n  - {airport: ZKPY, imagery: x, type: IL62X}\n",
+            r"jobs\[0\]: `type`: 'IL62X' is not an aircraft type .*did you mean IL62",
         ),
         ("output: o\njobs:\n  - {airport: ZKPY, imagery: 5}\n", r"jobs\[0\]: `imagery` must be"),
         ("output: [o]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "`output` must be"),

@@ -86,7 +86,7 @@ def test_type_filter_and_outputs(saved, tmp_path):
 
 
 def test_a_type_the_catalog_does_not_know_is_a_usage_error_with_close_matches(saved):
-    result = _link(saved, "--type", "IL62M")
+    result = _link(saved, "--type", "IL62X")
     assert result.exit_code == 2 and "did you mean IL62" in result.output
 
 

@@ -106,6 +106,11 @@ def test_scaled_type_keeps_its_shape_at_another_length():
         ("Unknown", "unknown"),
         ("Ilyushin Il-62M", "IL62"),  # a flight tracker's name of the type
         ("Tupolev Tu-204-300", "T204"),  # another variant of one designator
+        ("Il-62M", "IL62"),  # the model without its maker
+        ("IL62M", "IL62"),
+        ("Ilyushin Il-62", "IL62"),  # the maker before the designator
+        ("ILYUSHIN IL-62", "IL62"),
+        ("737-800", "B738"),
     ],
 )
 def test_designator_reads_what_users_write(text, expected):

@@ -167,22 +167,45 @@ def _spelling(text: str) -> str:
     return re.sub(r"[\s\-.]", "", text).upper()
 
 
+def _name(row: dict[str, str]) -> str:
+    """A catalog row's full name without its notes in brackets (``Ilyushin Il-62M``)."""
+    return re.sub(r"\s*[(\[][^)\]]*[)\]]", "", row["name"])
+
+
 @cache
 def _designators_by_name() -> dict[str, str]:
     """Each variant's full name in the CSV (``Ilyushin Il-62M``, ``Tupolev Tu-204-300``; notes
-    in brackets left out), as :func:`_spelling` writes it → its ICAO designator."""
+    in brackets left out) and that name without its maker (``Il-62M``), as :func:`_spelling`
+    writes them → its ICAO designator; a full name wins over a model name spelled like it."""
     names: dict[str, str] = {}
+    models: dict[str, str] = {}
     for row in _rows():
-        name = re.sub(r"\s*[(\[][^)\]]*[)\]]", "", row["name"])
+        name = _name(row)
         names.setdefault(_spelling(name), row["icao"].strip())
-    return names
+        models.setdefault(_spelling(name.partition(" ")[2]), row["icao"].strip())
+    return {**models, **names}
+
+
+@cache
+def _makers() -> tuple[str, ...]:
+    """The makers that begin the catalog's names (``ILYUSHIN``, ``BOEING``), as
+    :func:`_spelling` writes them, longest first."""
+    return tuple(sorted({_spelling(_name(row).split()[0]) for row in _rows()}, key=len)[::-1])
+
+
+def _without_maker(spelling: str) -> str:
+    """``spelling`` (:func:`_spelling`) without the maker it begins with (``ILYUSHINIL62`` →
+    ``IL62``); as it is when it begins with none."""
+    maker = next((m for m in _makers() if spelling.startswith(m) and spelling != m), "")
+    return spelling[len(maker) :]
 
 
 def designator(text: str) -> str:
     """The catalog's ICAO designator that ``text`` names, case, spaces, hyphens and dots
-    ignored (``Il-62`` → ``IL62``), or a variant's full name as flight trackers write it
-    (``Ilyushin Il-62M`` → ``IL62``), or ``unknown``. Raises :class:`UnknownTypeError` naming
-    the close matches (``IL62M`` → IL62) when the catalog has no such type."""
+    ignored (``Il-62`` → ``IL62``), or a variant's name as flight trackers write it, with or
+    without its maker (``Ilyushin Il-62M``, ``Il-62M``, ``Ilyushin Il-62`` → ``IL62``), or
+    ``unknown``. Raises :class:`UnknownTypeError` naming
+    the close matches (``IL62X`` → IL62) when the catalog has no such type."""
     import difflib
 
     from dwelltime.errors import UnknownTypeError
@@ -191,9 +214,10 @@ def designator(text: str) -> str:
     if wanted == "UNKNOWN":
         return "unknown"
     known = sorted(load_catalog())
-    if wanted in known:
-        return wanted
-    if wanted in _designators_by_name():
-        return _designators_by_name()[wanted]
+    for spelling in (wanted, _without_maker(wanted)):
+        if spelling in known:
+            return spelling
+        if spelling in _designators_by_name():
+            return _designators_by_name()[spelling]
     close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.6)
     raise UnknownTypeError(text, close, len(known))
