@@ -506,3 +506,38 @@ def test_rows_without_a_type_are_counted_in_one_line_saying_why(tmp_path, caplog
         f"{path}: 2 of 3 row(s) have no type and match no stay (stays are matched by type and "
         "size; a registration alone is not used): give each row its type (IL62)"
     ]
+
+
+def test_a_route_log_gives_each_flight_its_departure_and_arrival(tmp_path, caplog):
+    """FlightRadar24's history (``From``/``To`` with the airport's name and codes, ``ATD``/
+    ``ATA``, ``Aircraft``) or a spreadsheet's ``origin``/``departure_time``: one row per flight,
+    a departure from one airport and an arrival at the other; a time that cannot be read is
+    named with its column."""
+    path = tmp_path / "fr24.csv"
+    path.write_text(
+        "Date,From,To,Flight,ATD,ATA,Aircraft\n"
+        "30 Jul 2023,Moscow (VKO),Pyongyang (FNJ),RSD063,2023-07-30 12:00Z,2023-07-30 20:00Z,"
+        "Il-62M\n"
+        "02 Aug 2023,Pyongyang (FNJ),Moscow (VKO/UUWW),RSD064,2023-08-02 10:00Z,21:00,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights[["row", "airport", "event", "type"]].values.tolist() == [
+        [1, "UUWW", "dep", "IL62"],
+        [1, "ZKPY", "arr", "IL62"],
+        [2, "ZKPY", "dep", "IL62"],
+    ]
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"{path}: row 2 (") and "ATA '21:00' has no date" in message
+    out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), flights).iloc[0]
+    assert (out["start_bounded_by"], out["end_bounded_by"]) == ("flight:1", "flight:2")
+    assert out["dwell_max_h"] == pytest.approx(62.0)
+
+    path.write_text(
+        "origin,destination,departure time,arrival time,type\n"
+        "UUWW,ZKPY,2023-07-30T12:00Z,2023-07-30T20:00Z,IL62\n"
+    )
+    assert read_flights(path)[["airport", "event"]].values.tolist() == [
+        ["UUWW", "dep"],
+        ["ZKPY", "arr"],
+    ]

@@ -1,7 +1,7 @@
 """Flight-tracking evidence: recorded arrivals and departures tighten the dwell bounds.
 
 A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per movement (or one
-per flight as OpenSky gives it: :data:`OPENSKY_FLIGHT`) with columns ``time``, ``airport``
+per flight, a route: :data:`ROUTE`) with columns ``time``, ``airport``
 (ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows are read as ICAO, as in the
 stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``, ``a``/``d`` accepted) and
 ``type`` (ICAO designator, or a catalog variant's name, ``Ilyushin Il-62M`` or ``Il-62M``:
@@ -97,9 +97,12 @@ UNIX_SECONDS = re.compile(r"\d{9,10}(\.\d*)?")
 YEAR = re.compile(r"(?:19|20)\d{2}")
 TIME_OF_DAY = re.compile(r"\d:\d{2}|T\d{4}", re.IGNORECASE)
 
-#: Other names that exports and spreadsheets give the columns (lower case) → the name
-#: :func:`read_flights` reads: ``typecode`` as in OpenSky's aircraft database, ``t``/``r`` as
-#: in ADS-B Exchange's data, FlightRadar24's ``timestamp``/``utc``.
+#: Other names that exports and spreadsheets give the columns (lower case, spaces and hyphens
+#: as ``_``) → the name :func:`read_flights` reads: ``typecode`` as in OpenSky's aircraft
+#: database, ``t``/``r`` as in ADS-B Exchange's data, FlightRadar24's ``timestamp``/``utc``
+#: and ``aircraft``; the columns of a route (:data:`ROUTE`): OpenSky's ``firstSeen`` from
+#: ``estDepartureAirport`` and ``lastSeen`` at ``estArrivalAirport``, FlightRadar24's ``ATD``
+#: from ``From`` and ``ATA`` at ``To``, a spreadsheet's ``departure_time`` from ``origin``…
 COLUMN_ALIASES = {
     "timestamp": "time",
     "datetime": "time",
@@ -115,17 +118,36 @@ COLUMN_ALIASES = {
     "ac_type": "type",
     "icao_type": "type",
     "t": "type",
+    "aircraft": "type",
     "reg": "registration",
     "r": "registration",
     "tail": "registration",
+    "firstseen": "dep_time",
+    "atd": "dep_time",
+    "departure_time": "dep_time",
+    "actual_departure": "dep_time",
+    "lastseen": "arr_time",
+    "ata": "arr_time",
+    "arrival_time": "arr_time",
+    "actual_arrival": "arr_time",
+    "estdepartureairport": "dep_airport",
+    "from": "dep_airport",
+    "origin": "dep_airport",
+    "departure_airport": "dep_airport",
+    "estarrivalairport": "arr_airport",
+    "to": "arr_airport",
+    "destination": "arr_airport",
+    "arrival_airport": "arr_airport",
 }
 
-#: A log with one row per flight (OpenSky's flights API, lower case): the column of the time
-#: → that of the airport and the movement there.
-OPENSKY_FLIGHT = {
-    "firstseen": ("estdepartureairport", "dep"),
-    "lastseen": ("estarrivalairport", "arr"),
-}
+#: A log with one row per flight (a route; no ``event`` column), as the columns are read
+#: (:data:`COLUMN_ALIASES`): the column of a movement's time → that of its airport and the
+#: movement there. A row gives its departure, its arrival, or both.
+ROUTE = {"dep_time": ("dep_airport", "dep"), "arr_time": ("arr_airport", "arr")}
+
+#: An airport written as a name with its codes in brackets, as FlightRadar24 writes it:
+#: ``Pyongyang (FNJ)``, ``Moscow Vnukovo (VKO/UUWW)``.
+AIRPORT_IN_NAME = re.compile(r"\((?P<a>[A-Z0-9]{3,4})(?:/(?P<b>[A-Z0-9]{3,4}))?\)\s*$")
 
 _EVENTS = {"arr": "arr", "arrival": "arr", "a": "arr", "dep": "dep", "departure": "dep", "d": "dep"}
 
@@ -139,7 +161,8 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     names the file (for messages).
 
     Raises :class:`FlightsError` when the file cannot be read, is empty or lacks ``time``,
-    ``airport``, ``event`` or both ``type`` and ``registration``. Fields are separated by
+    ``airport``, ``event`` (or a route's times and airports: :data:`ROUTE`) or both ``type``
+    and ``registration``. Fields are separated by
     ``,``, ``;`` or tab, in UTF-8 or Windows-1252 (:func:`dwelltime.io.user_csv`). A row whose
     time or event cannot be read, without an airport, or with more fields than the header, is
     skipped with one warning naming the file and the row; the other rows count.
@@ -147,15 +170,18 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     path = Path(path)
     raw = _read_text(path)
     shown = pd.Series([",".join(fields) for fields in raw.to_numpy()], index=raw.index)
-    if set(OPENSKY_FLIGHT) | {v[0] for v in OPENSKY_FLIGHT.values()} <= set(raw.columns):
-        raw = _movements_of_flights(raw)
+    raw = raw.assign(column=raw.attrs["headers"].get("time", "time"))
+    if "event" not in raw.columns and any(
+        {t, a} <= set(raw.columns) for t, (a, _) in ROUTE.items()
+    ):
+        raw = _movements_of_routes(raw)
     rows, raw = raw.index.to_numpy(), raw.reset_index(drop=True)
     missing = [c for c in ("time", "airport", "event") if c not in raw.columns]
     if missing or not {"type", "registration"} & set(raw.columns):
         need = missing or ["type and/or registration"]
         raise FlightsError(
             f"{path}: the flights CSV needs columns time, airport, event (arr/dep) and type "
-            f"and/or registration; missing {', '.join(need)}"
+            f"and/or registration, or a route's (From, ATD, To, ATA); missing {', '.join(need)}"
         )
     day_first = _day_first(raw["time"])
     frame = pd.DataFrame(
@@ -171,7 +197,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     bad = frame["time"].isna() | frame["event"].isna() | (frame["airport"] == "")
     for i in frame.index[bad]:
         if pd.isna(frame.at[i, "time"]):
-            problem = _time_problem(raw.at[i, "time"].strip())
+            problem = _time_problem(raw.at[i, "time"].strip(), raw.at[i, "column"])
         elif pd.isna(frame.at[i, "event"]):
             problem = f"event {raw.at[i, 'event'].strip()!r} is not arr or dep"
         else:
@@ -227,8 +253,9 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
 
 def _read_text(path: Path) -> pd.DataFrame:
     """The data rows of a flights CSV as text, indexed by their 1-based data row (header
-    excluded, blank rows counted but dropped), columns named by the header in lower case
-    (:data:`COLUMN_ALIASES` renamed where the header lacks the name they stand for).
+    excluded, blank rows counted but dropped), columns named by the header in lower case with
+    spaces and hyphens as ``_`` (:data:`COLUMN_ALIASES` renamed where the header lacks the name
+    they stand for); ``attrs["headers"]`` maps each name to the header as written.
     Separator and encoding: :func:`dwelltime.io.user_csv`. A row with more
     fields than the header is skipped with a warning naming it; a shorter row is padded with
     empty fields."""
@@ -240,7 +267,7 @@ def _read_text(path: Path) -> pd.DataFrame:
     if not lines:
         raise FlightsError(f"{path}: the flights CSV is empty (not even a header row)")
     header, *rows = lines
-    columns = _with_aliases_read([c.strip().lower() for c in header])
+    columns = _with_aliases_read([re.sub(r"[\s\-]+", "_", c.strip().lower()) for c in header])
     kept = {}
     for n, fields in enumerate(rows, start=1):
         if not any(f.strip() for f in fields):
@@ -256,17 +283,24 @@ def _read_text(path: Path) -> pd.DataFrame:
             )
             continue
         kept[n] = (fields + [""] * len(columns))[: len(columns)]
-    return pd.DataFrame.from_dict(kept, orient="index", columns=columns, dtype=str)
+    frame = pd.DataFrame.from_dict(kept, orient="index", columns=columns, dtype=str)
+    frame.attrs["headers"] = {c: h.strip() for c, h in zip(columns, header, strict=False)}
+    return frame
 
 
-def _movements_of_flights(flights: pd.DataFrame) -> pd.DataFrame:
-    """A log of one row per flight, as OpenSky's flights API gives it (:data:`OPENSKY_FLIGHT`:
-    departure ``firstseen`` at ``estdepartureairport``, arrival ``lastseen`` at
-    ``estarrivalairport``), as one row per movement with ``time``, ``airport`` and ``event``,
-    indexed by the flight's data row; an airport left empty (not known) gives no movement."""
+def _movements_of_routes(flights: pd.DataFrame) -> pd.DataFrame:
+    """A log of one row per flight (:data:`ROUTE`: a departure ``dep_time`` from
+    ``dep_airport``, an arrival ``arr_time`` at ``arr_airport``) as one row per movement with
+    ``time``, ``airport``, ``event`` and ``column`` (the time's header as written, for
+    messages), indexed by the flight's data row; an airport left empty (not known) gives no
+    movement."""
+    headers = flights.attrs["headers"]
     parts = [
-        flights.assign(time=flights[time], airport=flights[airport], event=event)
-        for time, (airport, event) in OPENSKY_FLIGHT.items()
+        flights.assign(
+            time=flights[time], airport=flights[airport], event=event, column=headers[time]
+        )
+        for time, (airport, event) in ROUTE.items()
+        if {time, airport} <= set(flights.columns)
     ]
     movements = pd.concat([part[part["airport"].str.strip() != ""] for part in parts])
     return movements.sort_index(kind="stable")
@@ -302,10 +336,17 @@ def warn_if_not_at(flights: pd.DataFrame, airport: Airport | str) -> None:
 
 
 def _as_icao(codes: pd.Series) -> pd.Series:
-    """Airport codes as ICAO where the registry knows them (IATA ``FNJ`` → ``ZKPY``), else as
-    written."""
-    icao = {code: icao_code(code) or code for code in codes.unique()}
-    return codes.map(icao)
+    """Airport codes as ICAO where the registry knows them (IATA ``FNJ`` → ``ZKPY``; also the
+    codes in brackets after a name, :data:`AIRPORT_IN_NAME`), else as written."""
+    return codes.map({code: _icao_of(code) for code in codes.unique()})
+
+
+def _icao_of(text: str) -> str:
+    """The ICAO code of an airport written as a code or as :data:`AIRPORT_IN_NAME`, the first
+    the registry knows; ``text`` as written when it knows none."""
+    match = AIRPORT_IN_NAME.search(text)
+    written = [text] + ([c for c in match.groups() if c] if match else [])
+    return next((icao for icao in map(icao_code, written) if icao), text)
 
 
 def _designators(types: pd.Series, path: Path) -> pd.Series:
@@ -371,21 +412,24 @@ def _drop_repeats(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     return frame[~repeat].reset_index(drop=True)
 
 
-def _time_problem(text: str) -> str:
-    """Why :func:`_utc_time` cannot read ``text``, for a warning."""
+def _time_problem(text: str, column: str = "time") -> str:
+    """Why :func:`_utc_time` cannot read ``text``, in the column headed ``column``, for a
+    warning."""
+    if not text:
+        return f"no {column}"
     if not YEAR.search(text):
-        return f"time {text!r} has no date with its year; write it 2023-08-02 03:10"
+        return f"{column} {text!r} has no date with its year; write it 2023-08-02 03:10"
     if not TIME_OF_DAY.search(text):
         return (
-            f"time {text!r} has no time of day (midnight would bias dwell times by up to a "
+            f"{column} {text!r} has no time of day (midnight would bias dwell times by up to a "
             "day); write it 2023-08-02 03:10"
         )
     if _ambiguous(text):
         return (
-            f"time {text!r} could be day/month or month/day and the file's other dates do not "
-            "say which; write dates year first (2023-08-02 03:10)"
+            f"{column} {text!r} could be day/month or month/day and the file's other dates do "
+            "not say which; write dates year first (2023-08-02 03:10)"
         )
-    return f"time {text!r} is not a date and time"
+    return f"{column} {text!r} is not a date and time"
 
 
 def _utc_time(text: str, day_first: bool | None = None) -> pd.Timestamp:
