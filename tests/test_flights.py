@@ -302,7 +302,7 @@ def test_a_log_of_another_period_is_warned(tmp_path, caplog):
         f"{path}: its 2 row(s) at ZKPY are from 2024-07-30 20:00 to 2024-08-02 10:00, outside "
         "the 2023-07-30 03:00 to 2023-08-03 03:00 its stays span; they tighten no bound"
     ]
-    path.write_text("time,airport,event,type\n2023-08-01T20:00:00Z,ZKPY,arr,IL62\n")
+    path.write_text("time,airport,event,type\n2023-08-02T20:00:00Z,ZKPY,arr,IL62\n")
     caplog.clear()  # a row inside the span, though it tightens nothing: no warning
     with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
         tighten_with_flights(stays, read_flights(path))
@@ -541,3 +541,36 @@ def test_a_route_log_gives_each_flight_its_departure_and_arrival(tmp_path, caplo
         ["UUWW", "dep"],
         ["ZKPY", "arr"],
     ]
+
+
+def test_a_movement_while_the_imagery_sees_the_stay_is_reported_and_not_used(tmp_path, caplog):
+    """A log's arrival after the first sighting (or departure before the last) contradicts
+    the imagery: that end keeps its scene, and one warning names the stay and the rows; an end
+    a flight bounds, or a row another stay used, is not warned about."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "2023-07-31T12:00:00Z,ZKPY,arr,IL62\n"  # row 1: while seen, no arrival in the window
+        "2023-08-01T12:00:00Z,ZKPY,dep,IL62\n"  # row 2: while seen, but row 3 bounds the end
+        "2023-08-02T10:00:00Z,ZKPY,dep,IL62\n"  # row 3: the departure
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), read_flights(path))
+    row = out.iloc[0]
+    assert (row["start_bounded_by"], row["end_bounded_by"]) == ("s0", "flight:3")
+    assert row["last_absent_before"] == t("2023-07-30 03:00")
+    assert row["dwell_max_h"] == pytest.approx(79.0)  # 2 Aug 10:00 − 30 Jul 03:00
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: row(s) 1 (2023-07-31 12:00) record an arrival of IL62 at ZKPY while stay "
+        "ZKPY-0001 was seen there from 2023-07-31 03:00 to 2023-08-02 03:00 UTC; the imagery "
+        "wins: its start is bounded by scene s0 (is it another IL62, or a time or zone wrong "
+        "in the log?)"
+    ]
+
+    # the arrival bounds another stay's start: explained, so not a conflict for this one
+    other = {**stay(t_a="2023-07-31 06:00"), "first_seen": t("2023-07-31 13:00")}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        out = tighten_with_flights(stays_frame([stay(), other], "EPSG:32651"), read_flights(path))
+    assert out["start_bounded_by"].tolist() == ["s0", "flight:1"]
+    assert caplog.records == []

@@ -36,9 +36,11 @@ Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < `
   arrival or departure) and otherwise the tightened window.
 
 A censored end (no ``t_a`` or no ``t_b``) stays open: an arrival of the same type before the
-first sighting does not show that *this* aircraft came then. Stays of type ``unknown`` are
-matched by their size only. A log whose rows at an airport all lie outside the time its stays
-span (another period) is named in one warning.
+first sighting does not show that *this* aircraft came then. A matching arrival after the first
+sighting (departure before the last) that bounds no stay contradicts the imagery, which wins:
+one warning per end names the stay, the rows and the scene that bounds it. Stays of type
+``unknown`` are matched by their size only. A log whose rows at an airport all lie outside the
+time its stays span (another period) is named in one warning.
 """
 
 from __future__ import annotations
@@ -473,6 +475,8 @@ def tighten_with_flights(
     _warn_if_outside(out, flights)
     usable = flights[flights["type"] != ""]
     fits = _size_fits(out, sorted(set(usable["type"])))
+    matched: dict[object, pd.DataFrame] = {}  # stay index → its type's movements at its airport
+    used: set[object] = set()  # index labels of the movements that bound a stay's end
     for i in out.index:
         stay = out.loc[i]
         types = {stay["type"]} - {"unknown"}
@@ -482,6 +486,7 @@ def tighten_with_flights(
         same = usable[(usable["airport"] == stay["airport"]) & usable["type"].isin(types)]
         if same.empty:
             continue
+        matched[i] = same
         t_i, t_j = stay["first_seen"], stay["last_seen"]
         t_a, t_b = stay["last_absent_before"], stay["first_absent_after"]
         arrival, departure = stay_windows(stay)
@@ -489,6 +494,7 @@ def tighten_with_flights(
             arr = same[(same["event"] == "arr") & (same["time"] > t_a) & (same["time"] < t_i)]
             if len(arr):
                 first = arr.loc[arr["time"].idxmin()]
+                used.add(arr["time"].idxmin())
                 t_a = first["time"]
                 out.at[i, "last_absent_before"] = t_a
                 out.at[i, "start_bounded_by"] = f"flight:{first['row']}"
@@ -497,6 +503,7 @@ def tighten_with_flights(
             dep = same[(same["event"] == "dep") & (same["time"] > t_j) & (same["time"] < t_b)]
             if len(dep):
                 last = dep.loc[dep["time"].idxmax()]
+                used.add(dep["time"].idxmax())
                 t_b = last["time"]
                 out.at[i, "first_absent_after"] = t_b
                 out.at[i, "end_bounded_by"] = f"flight:{last['row']}"
@@ -505,7 +512,44 @@ def tighten_with_flights(
             out.at[i, "dwell_max_h"] = hours(t_b - t_a)
         prior = (priors or {}).get(str(stay["airport"]), log_uniform_prior)
         out.at[i, "dwell_est_h"] = dwell_estimate(arrival, departure, prior=prior)
+    for i, same in matched.items():
+        _warn_conflicts(out.loc[i], same.drop(index=list(used), errors="ignore"))
     return out
+
+
+def _warn_conflicts(stay: pd.Series, movements: pd.DataFrame) -> None:
+    """One warning per end of ``stay`` that no flight bounds where ``movements`` (rows of its
+    type at its airport that bound no stay's end) record that end's movement after its first
+    sighting and before its last, while the imagery shows it on the ground: the warning names
+    the stay, the rows and what bounds that end instead (a scene, or nothing: open)."""
+    seen = (stay["first_seen"], stay["last_seen"])
+    during = movements[(movements["time"] > seen[0]) & (movements["time"] < seen[1])]
+    for event, end in (("arr", "start"), ("dep", "end")):
+        rows = during[during["event"] == event]
+        bound = str(stay[f"{end}_bounded_by"])
+        if rows.empty or bound.startswith("flight:"):
+            continue
+        log.warning(
+            "%s: row(s) %s record %s of %s at %s while stay %s was seen there from %s to %s "
+            "UTC; the imagery wins: its %s %s (is it another %s, or a time or zone wrong in "
+            "the log?)",
+            movements.attrs.get("path", "flights"),
+            few(
+                [
+                    f"{r} ({t:%Y-%m-%d %H:%M})"
+                    for r, t in zip(rows["row"], rows["time"], strict=True)
+                ],
+                5,
+            ),
+            "an arrival" if event == "arr" else "a departure",
+            "/".join(sorted(set(rows["type"]))),
+            stay["airport"],
+            stay["stay_id"],
+            *(f"{t:%Y-%m-%d %H:%M}" for t in seen),
+            end,
+            f"is bounded by scene {bound}" if bound else "stays open",
+            "/".join(sorted(set(rows["type"]))),
+        )
 
 
 def _warn_if_outside(stays: pd.DataFrame, flights: pd.DataFrame) -> None:
