@@ -574,3 +574,26 @@ def test_a_movement_while_the_imagery_sees_the_stay_is_reported_and_not_used(tmp
         out = tighten_with_flights(stays_frame([stay(), other], "EPSG:32651"), read_flights(path))
     assert out["start_bounded_by"].tolist() == ["s0", "flight:1"]
     assert caplog.records == []
+
+
+def test_a_row_without_a_type_takes_the_one_its_registration_has_elsewhere(tmp_path, caplog):
+    """An analyst's log of one airframe: its type on one row (as an export of its history
+    gives it), the others by registration alone, written with or without the hyphen; a
+    registration the file gives two types stays untyped."""
+    path = tmp_path / "regs.csv"
+    path.write_text(
+        "time,airport,event,type,registration\n"
+        "2023-07-29T14:05Z,UUWW,dep,Il-62M,RA-86496\n"
+        "2023-07-30T20:00Z,ZKPY,arr,,ra86496\n"
+        "2023-08-02T10:00Z,ZKPY,dep,,RA-86496\n"
+        "2023-08-02T11:00Z,ZKPY,dep,,P-885\n"
+        "2023-08-05T12:00Z,ZKPY,dep,IL62,P-881\n"
+        "2023-08-05T13:00Z,ZKPY,dep,T204,P-881\n"
+        "2023-08-05T14:00Z,ZKPY,dep,,P-881\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights["type"].tolist() == ["IL62", "IL62", "IL62", "", "IL62", "T204", ""]
+    assert "2 of 7 row(s) have no type" in caplog.text
+    out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), flights).iloc[0]
+    assert (out["start_bounded_by"], out["end_bounded_by"]) == ("flight:2", "flight:3")

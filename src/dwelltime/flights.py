@@ -6,7 +6,8 @@ per flight, a route: :data:`ROUTE`) with columns ``time``, ``airport``
 stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``, ``a``/``d`` accepted) and
 ``type`` (ICAO designator, or a catalog variant's name, ``Ilyushin Il-62M`` or ``Il-62M``:
 :func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or the names exports give
-them: :data:`COLUMN_ALIASES`). Times without a zone are taken as UTC (counted in one warning:
+them: :data:`COLUMN_ALIASES`); a row without a type takes the one the file's other rows give
+its registration. Times without a zone are taken as UTC (counted in one warning:
 :func:`dwelltime.timesources.warn_zoneless`); a time needs a year and a
 time of day; a number of 9 or 10 digits is Unix time (seconds). Dates written day and month as
 numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order
@@ -210,17 +211,19 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     unzoned &= ~raw["time"].str.contains(ZONE)
     rows_unzoned = zip(frame["row"][unzoned], raw["time"][unzoned].str.strip(), strict=True)
     warn_zoneless(path, list(rows_unzoned), "row")
-    untyped = int((~bad & (frame["type"] == "")).sum())
+    frame = frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
+    frame["type"] = _types_of_registrations(
+        _designators(frame["type"], path), frame["registration"]
+    )
+    untyped = int((frame["type"] == "").sum())
     if untyped:
         log.warning(
             "%s: %d of %d row(s) have no type and match no stay (stays are matched by type "
             "and size; a registration alone is not used): give each row its type (IL62)",
             path,
             untyped,
-            int((~bad).sum()),
+            len(frame),
         )
-    frame = frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
-    frame["type"] = _designators(frame["type"], path)
     frame = _drop_repeats(frame, path)
     frame.attrs["path"] = str(path)
     return frame
@@ -375,6 +378,16 @@ def _designators(types: pd.Series, path: Path) -> pd.Series:
             ", ".join(unknown.values()),
         )
     return types.map(read)
+
+
+def _types_of_registrations(types: pd.Series, registrations: pd.Series) -> pd.Series:
+    """``types`` (designators, "" where a row has none) with each empty one taken from the
+    other rows of its registration (case, spaces and hyphens ignored: ``RA86496`` is
+    ``RA-86496``), where they all give the same type; "" where none or several."""
+    keys = registrations.str.upper().str.replace(r"[\s\-]", "", regex=True)
+    known = pd.DataFrame({"key": keys, "type": types})[(types != "") & (keys != "")]
+    one = {key: t.iloc[0] if t.nunique() == 1 else "" for key, t in known.groupby("key")["type"]}
+    return types.where(types != "", keys.map(lambda key: one.get(key, "")))
 
 
 def _day_month_order(text: str) -> bool | None:
