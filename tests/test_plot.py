@@ -561,3 +561,18 @@ def test_a_timeline_kept_to_a_type_without_stays_says_so_and_names_the_types_det
     assert [t.get_text() for t in ax.texts] == [
         "no stays of type B744 (types detected: IL62, TU20)"
     ]
+
+
+def test_ends_a_flight_log_bounds_are_marked_on_the_timeline(frames):
+    """An end a flight-log row bounds (``flight:<row>``) gets a tick at its time (the arrival
+    or departure recorded) and a legend entry; ends bounded by scenes get none."""
+    stays, cover, dets = frames
+    il62 = stays["type"] == "IL62"
+    arrival = stays.loc[il62, "last_absent_before"].iloc[0] + pd.Timedelta(hours=3)
+    flown = stays.copy()
+    flown.loc[il62, ["last_absent_before", "start_bounded_by"]] = [arrival, "flight:1"]
+    fig = plot_timeline(flown, cover, dets)
+    (ticks,) = [c for c in fig.axes[0].collections if c.get_gid() == "flight"]
+    x = mdates.date2num(arrival.tz_localize(None))
+    assert np.allclose(ticks.get_offsets(), [[x, 1]])  # row 1: the IL62
+    assert "flight-log arrival/departure" in [t.get_text() for t in fig.legends[0].get_texts()]

@@ -46,6 +46,7 @@ MIN_COLOR = "#5b8fd6"
 MAX_COLOR = "#c3d6f0"
 OPEN_COLOR = "#3a6ab0"
 HIDDEN_COLOR = "#9a9a9a"
+FLIGHT_COLOR = "#d9480f"
 APRON_COLOR = "#ffd21f"
 VISIBLE_COLOR = "#21c25e"
 NOT_VISIBLE_COLOR = "#e8412c"
@@ -762,8 +763,10 @@ def plot_timeline(
     (marks shrink over 100 scenes so that they stay apart: :func:`_mark_scale`). Narrow dark
     bar = ``[first_seen, last_seen]`` (dwell_min); wide light bar = ``[last_absent_before,
     first_absent_after]`` (dwell_max); an arrow at a light bar's end marks a censored (open)
-    end. ``config`` gives the visibility rule (``min_visible_fraction``) used when linking
-    (default ``LinkConfig()``). ``stays`` may be one stay, a row (``result.stays.iloc[0]``).
+    end, an orange tick an end a flight-log row bounds (``*_bounded_by`` ``flight:<row>``: the
+    arrival or departure it recorded). ``config`` gives the visibility rule
+    (``min_visible_fraction``) used when linking (default ``LinkConfig()``). ``stays`` may be
+    one stay, a row (``result.stays.iloc[0]``).
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -805,6 +808,7 @@ def plot_timeline(
     left, right = times.min() - 0.03 * span, times.max() + 0.03 * span
     scale = _mark_scale(len(times))
     _draw_intervals(ax, stays, left, right)
+    flown = _draw_flight_ends(ax, stays)
     marks: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {
         kind: ([], []) for kind in ("seen", "absent", "hidden")
     }
@@ -839,25 +843,29 @@ def plot_timeline(
     _date_axis(ax.xaxis)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
+    handles = [
+        Line2D([], [], ls="", marker="o", color=SEEN_COLOR, label="seen"),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            mfc="white",
+            mec=SEEN_COLOR,
+            label="visible, not detected",
+        ),
+        Line2D([], [], ls="", marker="x", color=HIDDEN_COLOR, label="not visible"),
+        Patch(color=MIN_COLOR, label="min: first–last seen"),
+        Patch(color=MAX_COLOR, label="max: absent–absent"),
+        Line2D([], [], ls="", marker=">", color=OPEN_COLOR, label="open (censored)"),
+    ]
+    if flown:
+        flight = {"marker": "|", "ms": 12, "mew": 2, "color": FLIGHT_COLOR}
+        handles.append(Line2D([], [], ls="", label="flight-log arrival/departure", **flight))
     fig.legend(
-        handles=[
-            Line2D([], [], ls="", marker="o", color=SEEN_COLOR, label="seen"),
-            Line2D(
-                [],
-                [],
-                ls="",
-                marker="o",
-                mfc="white",
-                mec=SEEN_COLOR,
-                label="visible, not detected",
-            ),
-            Line2D([], [], ls="", marker="x", color=HIDDEN_COLOR, label="not visible"),
-            Patch(color=MIN_COLOR, label="min: first–last seen"),
-            Patch(color=MAX_COLOR, label="max: absent–absent"),
-            Line2D([], [], ls="", marker=">", color=OPEN_COLOR, label="open (censored)"),
-        ],
+        handles=handles,
         loc="outside lower center",
-        ncols=6,
+        ncols=len(handles),
         fontsize=8,
         frameon=False,
         title=ROW_KEY,
@@ -898,6 +906,35 @@ def _draw_intervals(ax, stays: pd.DataFrame, left: float, right: float) -> None:
                 zorder=4,
                 clip_on=False,
             )
+
+
+def _draw_flight_ends(ax, stays: pd.DataFrame) -> bool:
+    """Per stay (row ``i`` = ``stays``' ``i``-th), a tick at each end a flight-log row bounds
+    (``start_bounded_by`` / ``end_bounded_by`` ``flight:<row>``): at ``last_absent_before``
+    (the arrival) and ``first_absent_after`` (the departure), as one collection (gid
+    ``flight``); whether there was any."""
+    xs, rows = [], []
+    for column, time in (
+        ("start_bounded_by", "last_absent_before"),
+        ("end_bounded_by", "first_absent_after"),
+    ):
+        bounds = stays[column] if column in stays else pd.Series("", index=stays.index)
+        flown = bounds.astype(str).str.startswith("flight:").to_numpy()
+        xs.append(_date_nums(stays[time])[flown])
+        rows.append(np.arange(len(stays))[flown])
+    x = np.concatenate(xs)
+    if x.size:
+        ax.scatter(
+            x,
+            np.concatenate(rows),
+            marker="|",
+            s=150,
+            linewidth=2,
+            color=FLIGHT_COLOR,
+            zorder=4,
+            gid="flight",
+        )
+    return bool(x.size)
 
 
 def _label_hours(hours: float) -> str:
