@@ -385,11 +385,13 @@ def test_unix_seconds_and_zones_are_read_as_utc(tmp_path):
         "1690747200,ZKPY,arr,IL62\n"  # 2023-07-30T20:00:00Z
         "1690970400.5,ZKPY,dep,IL62\n"
         "2023-08-02T19:00:00+09:00,ZKPY,dep,IL62\n"
+        "1690974000500,ZKPY,dep,IL62\n"  # milliseconds, as web trackers export them
     )
     assert read_flights(path)["time"].tolist() == [
         t("2023-07-30 20:00"),
         t("2023-08-02 10:00:00.5"),
         t("2023-08-02 10:00"),
+        t("2023-08-02 11:00:00.5"),
     ]
 
 

@@ -1,21 +1,21 @@
 """Flight-tracking evidence: recorded arrivals and departures tighten the dwell bounds.
 
 A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per movement (or one
-per flight, a route: :data:`ROUTE`) with columns ``time``, ``airport``
-(ICAO ``ZKPY`` or IATA ``FNJ``: codes the airport registry knows are read as ICAO, as in the
-stays), ``event`` (``arr``/``dep``; ``arrival``/``departure``, ``a``/``d`` accepted) and
-``type`` (ICAO designator, or a catalog variant's name, ``Ilyushin Il-62M`` or ``Il-62M``:
+per flight, a route: :data:`ROUTE`) with columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA
+``FNJ``: codes the airport registry knows are read as ICAO, as in the stays), ``event``
+(``arr``/``dep``; ``arrival``/``departure``, ``a``/``d`` accepted) and ``type`` (ICAO
+designator, or a catalog variant's name, ``Ilyushin Il-62M`` or ``Il-62M``:
 :func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or the names exports give
 them: :data:`COLUMN_ALIASES`); a row without a type takes the one the file's other rows give
 its registration. Times without a zone are taken as UTC (counted in one warning:
-:func:`dwelltime.timesources.warn_zoneless`); a time needs a year and a
-time of day; a number of 9 or 10 digits is Unix time (seconds). Dates written day and month as
-numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order
-the file's dates show (a number over 12 is the day); a row whose order the file does not show
-(only ``02/08/2023``: 2 August or 8 February) is skipped with a warning. A row that repeats an
-earlier one (same time, airport, event, type and registration) counts once. Rows are matched to
-a stay by airport and type (rows without a type, and types the aircraft catalog lacks, cannot
-be matched and are reported once; so is a log with no row at the run's airport:
+:func:`dwelltime.timesources.warn_zoneless`); a time needs a year and a time of day; a number
+of 9 or 10 digits is Unix time in seconds, of 12 or 13 in milliseconds. Dates written day and
+month as numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the
+one order the file's dates show (a number over 12 is the day); a row whose order the file does
+not show (only ``02/08/2023``: 2 August or 8 February) is skipped with a warning. A row that
+repeats an earlier one (same time, airport, event, type and registration) counts once. Rows are
+matched to a stay by airport and type (rows without a type, and types the aircraft catalog
+lacks, cannot be matched and are reported once; so is a log with no row at the run's airport:
 :func:`warn_if_not_at`). A row's type matches a stay of that type and, when the stay's type is
 uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a
 measured size (``length_m``, ``wingspan_m``), a stay whose size fits that type at least as well
@@ -94,6 +94,10 @@ NUMERIC_DATE = re.compile(r"(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-]\d{4}(?!\d)")
 #: A time given as seconds since 1970-01-01 UTC (Unix time: OpenSky's ``firstSeen`` and
 #: ``lastSeen``, ADS-B Exchange's traces): 9 or 10 digits, perhaps a fraction.
 UNIX_SECONDS = re.compile(r"\d{9,10}(\.\d*)?")
+
+#: The same in milliseconds (JavaScript's ``Date.now()``, as some web trackers export it): 12
+#: or 13 digits.
+UNIX_MILLISECONDS = re.compile(r"\d{12,13}")
 
 #: A year (``2023``, also inside ``20230731T140500Z``) and a time of day (``14:05``,
 #: ``T1405``): a movement's time needs both.
@@ -207,7 +211,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
             problem = "no airport"
         row = frame.at[i, "row"]
         log.warning("%s: row %d (%s): %s; skipped", path, row, shown[row], problem)
-    unzoned = ~bad & ~raw["time"].str.strip().str.fullmatch(UNIX_SECONDS.pattern)
+    unzoned = ~bad & raw["time"].map(lambda text: _unix_time(text) is None)
     unzoned &= ~raw["time"].str.contains(ZONE)
     rows_unzoned = zip(frame["row"][unzoned], raw["time"][unzoned].str.strip(), strict=True)
     warn_zoneless(path, list(rows_unzoned), "row")
@@ -447,14 +451,27 @@ def _time_problem(text: str, column: str = "time") -> str:
     return f"{column} {text!r} is not a date and time"
 
 
-def _utc_time(text: str, day_first: bool | None = None) -> pd.Timestamp:
-    """One CSV time as UTC (no zone: UTC; :data:`UNIX_SECONDS`: Unix time, as OpenSky and
-    ADS-B Exchange give it); NaT when it cannot be read or lacks a :data:`YEAR` or a
-    :data:`TIME_OF_DAY` (``14:05`` would be today, ``2023-07-31`` midnight). A
-    :data:`NUMERIC_DATE` is read day first when ``day_first`` is True, month first when False,
-    and is NaT when its own numbers do not show the order and ``day_first`` is None."""
-    if UNIX_SECONDS.fullmatch(text.strip()):
+def _unix_time(text: str) -> pd.Timestamp | None:
+    """``text`` as :data:`UNIX_SECONDS` or :data:`UNIX_MILLISECONDS` in UTC; None when it is
+    neither."""
+    text = text.strip()
+    if UNIX_SECONDS.fullmatch(text):
         return pd.Timestamp(float(text), unit="s", tz="UTC")
+    if UNIX_MILLISECONDS.fullmatch(text):
+        return pd.Timestamp(int(text), unit="ms", tz="UTC")
+    return None
+
+
+def _utc_time(text: str, day_first: bool | None = None) -> pd.Timestamp:
+    """One CSV time as UTC (no zone: UTC; :data:`UNIX_SECONDS` or :data:`UNIX_MILLISECONDS`:
+    Unix time, as OpenSky and ADS-B Exchange give it: :func:`_unix_time`); NaT when it cannot
+    be read or lacks a :data:`YEAR` or a :data:`TIME_OF_DAY` (``14:05`` would be today,
+    ``2023-07-31`` midnight). A :data:`NUMERIC_DATE` is read day first when ``day_first`` is
+    True, month first when False, and is NaT when its own numbers do not show the order and
+    ``day_first`` is None."""
+    unix = _unix_time(text)
+    if unix is not None:
+        return unix
     if not (YEAR.search(text) and TIME_OF_DAY.search(text)):
         return pd.NaT
     if not _ambiguous(text):
