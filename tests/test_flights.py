@@ -569,13 +569,19 @@ def test_a_movement_while_the_imagery_sees_the_stay_is_reported_and_not_used(tmp
         "in the log?)"
     ]
 
-    # the arrival bounds another stay's start: explained, so not a conflict for this one
+    # the arrival bounds another stay's start: explained, so not a conflict for this one; the
+    # one departure (row 3) bounds both stays' ends: one aircraft's, so the log lacks one
     other = {**stay(t_a="2023-07-31 06:00"), "first_seen": t("2023-07-31 13:00")}
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
         out = tighten_with_flights(stays_frame([stay(), other], "EPSG:32651"), read_flights(path))
     assert out["start_bounded_by"].tolist() == ["s0", "flight:1"]
-    assert caplog.records == []
+    assert out["end_bounded_by"].tolist() == ["flight:3", "flight:3"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: row 3 (a departure of IL62 at ZKPY, 2023-08-02 10:00 UTC) bounds 2 stays "
+        "(ZKPY-0001, ZKPY-0002), but is one aircraft's movement: the log lacks the others', so "
+        "their bounds may be too tight"
+    ]
 
 
 def test_a_row_without_a_type_takes_the_one_its_registration_has_elsewhere(tmp_path, caplog):

@@ -39,9 +39,10 @@ Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < `
 A censored end (no ``t_a`` or no ``t_b``) stays open: an arrival of the same type before the
 first sighting does not show that *this* aircraft came then. A matching arrival after the first
 sighting (departure before the last) that bounds no stay contradicts the imagery, which wins:
-one warning per end names the stay, the rows and the scene that bounds it. Stays of type
-``unknown`` are matched by their size only. A log whose rows at an airport all lie outside the
-time its stays span (another period) is named in one warning.
+one warning per end names the stay, the rows and the scene that bounds it. A movement that
+bounds ends of several stays is one aircraft's, so the log lacks the others': one warning.
+Stays of type ``unknown`` are matched by their size only. A log whose rows at an airport all lie
+outside the time its stays span (another period) is named in one warning.
 """
 
 from __future__ import annotations
@@ -498,7 +499,7 @@ def tighten_with_flights(
     docstring. ``priors``: the dwell estimate's prior per airport
     (:func:`dwelltime.linking.dwell_priors`, as linking used; the log-uniform prior where none
     is given). Returns a new frame."""
-    flights = as_flights(flights)
+    flights = as_flights(flights).reset_index(drop=True)
     out = stays.copy()
     if out.empty or flights.empty:
         return out
@@ -506,7 +507,7 @@ def tighten_with_flights(
     usable = flights[flights["type"] != ""]
     fits = _size_fits(out, sorted(set(usable["type"])))
     matched: dict[object, pd.DataFrame] = {}  # stay index → its type's movements at its airport
-    used: set[object] = set()  # index labels of the movements that bound a stay's end
+    used: dict[object, list[str]] = {}  # a movement's index label → the stays it bounds
     for i in out.index:
         stay = out.loc[i]
         types = {stay["type"]} - {"unknown"}
@@ -524,7 +525,7 @@ def tighten_with_flights(
             arr = same[(same["event"] == "arr") & (same["time"] > t_a) & (same["time"] < t_i)]
             if len(arr):
                 first = arr.loc[arr["time"].idxmin()]
-                used.add(arr["time"].idxmin())
+                used.setdefault(arr["time"].idxmin(), []).append(str(stay["stay_id"]))
                 t_a = first["time"]
                 out.at[i, "last_absent_before"] = t_a
                 out.at[i, "start_bounded_by"] = f"flight:{first['row']}"
@@ -533,7 +534,7 @@ def tighten_with_flights(
             dep = same[(same["event"] == "dep") & (same["time"] > t_j) & (same["time"] < t_b)]
             if len(dep):
                 last = dep.loc[dep["time"].idxmax()]
-                used.add(dep["time"].idxmax())
+                used.setdefault(dep["time"].idxmax(), []).append(str(stay["stay_id"]))
                 t_b = last["time"]
                 out.at[i, "first_absent_after"] = t_b
                 out.at[i, "end_bounded_by"] = f"flight:{last['row']}"
@@ -544,7 +545,30 @@ def tighten_with_flights(
         out.at[i, "dwell_est_h"] = dwell_estimate(arrival, departure, prior=prior)
     for i, same in matched.items():
         _warn_conflicts(out.loc[i], same.drop(index=list(used), errors="ignore"))
+    _warn_shared(flights, used)
     return out
+
+
+def _warn_shared(flights: pd.DataFrame, used: Mapping[object, list[str]]) -> None:
+    """One warning per movement of ``flights`` that bounds an end of several stays (``used``:
+    index label → stay ids): one arrival or departure is one aircraft's, so the log lacks
+    the others' and those stays' bounds may be too tight."""
+    for label, stays in used.items():
+        if len(stays) < 2:
+            continue
+        movement = flights.loc[label]
+        log.warning(
+            "%s: row %s (%s of %s at %s, %s UTC) bounds %d stays (%s), but is one aircraft's "
+            "movement: the log lacks the others', so their bounds may be too tight",
+            flights.attrs.get("path", "flights"),
+            movement["row"],
+            "an arrival" if movement["event"] == "arr" else "a departure",
+            movement["type"],
+            movement["airport"],
+            f"{movement['time']:%Y-%m-%d %H:%M}",
+            len(stays),
+            few(stays, 5),
+        )
 
 
 def _warn_conflicts(stay: pd.Series, movements: pd.DataFrame) -> None:
