@@ -605,3 +605,15 @@ def test_a_row_without_a_type_takes_the_one_its_registration_has_elsewhere(tmp_p
     assert "2 of 7 row(s) have no type" in caplog.text
     out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), flights).iloc[0]
     assert (out["start_bounded_by"], out["end_bounded_by"]) == ("flight:2", "flight:3")
+
+
+def test_a_log_without_a_movement_is_named_in_one_warning(tmp_path, caplog):
+    """A header alone (an export of an empty search): the log tightens nothing, and says so
+    rather than being silently ignored (rows that fail to read are named each)."""
+    path = tmp_path / "f.csv"
+    path.write_text("time,airport,event,type\n")
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        assert read_flights(path).empty
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: the flights CSV has a header but no rows; it tightens no bound"
+    ]

@@ -170,7 +170,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
 
     Raises :class:`FlightsError` when the file cannot be read, is empty or lacks ``time``,
     ``airport``, ``event`` (or a route's times and airports: :data:`ROUTE`) or both ``type``
-    and ``registration``. Fields are separated by
+    and ``registration``; a header without rows is named in one warning. Fields are separated by
     ``,``, ``;`` or tab, in UTF-8 or Windows-1252 (:func:`dwelltime.io.user_csv`). A row whose
     time or event cannot be read, without an airport, or with more fields than the header, is
     skipped with one warning naming the file and the row; the other rows count.
@@ -212,7 +212,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
             problem = "no airport"
         row = frame.at[i, "row"]
         log.warning("%s: row %d (%s): %s; skipped", path, row, shown[row], problem)
-    unzoned = ~bad & raw["time"].map(lambda text: _unix_time(text) is None)
+    unzoned = ~bad & raw["time"].map(lambda text: _unix_time(text) is None).astype(bool)
     unzoned &= ~raw["time"].str.contains(ZONE)
     rows_unzoned = zip(frame["row"][unzoned], raw["time"][unzoned].str.strip(), strict=True)
     warn_zoneless(path, list(rows_unzoned), "row")
@@ -230,6 +230,8 @@ def read_flights(path: Path | str) -> pd.DataFrame:
             len(frame),
         )
     frame = _drop_repeats(frame, path)
+    if shown.empty:
+        log.warning("%s: the flights CSV has a header but no rows; it tightens no bound", path)
     frame.attrs["path"] = str(path)
     return frame
 
