@@ -111,6 +111,7 @@ def test_scaled_type_keeps_its_shape_at_another_length():
         ("Ilyushin Il-62", "IL62"),  # the maker before the designator
         ("ILYUSHIN IL-62", "IL62"),
         ("737-800", "B738"),
+        ("IL62 (RA-86496)", "IL62"),  # FlightRadar24's aircraft: type (registration)
     ],
 )
 def test_designator_reads_what_users_write(text, expected):

@@ -167,9 +167,15 @@ def _spelling(text: str) -> str:
     return re.sub(r"[\s\-.]", "", text).upper()
 
 
+def _without_notes(text: str) -> str:
+    """``text`` without its notes in brackets: ``Ilyushin Il-62M`` of the catalog's name
+    ``Ilyushin Il-62M [VIP]``, ``IL62`` of a tracker's ``IL62 (RA-86496)``."""
+    return re.sub(r"\s*[(\[][^)\]]*[)\]]", "", text)
+
+
 def _name(row: dict[str, str]) -> str:
     """A catalog row's full name without its notes in brackets (``Ilyushin Il-62M``)."""
-    return re.sub(r"\s*[(\[][^)\]]*[)\]]", "", row["name"])
+    return _without_notes(row["name"])
 
 
 @cache
@@ -203,14 +209,15 @@ def _without_maker(spelling: str) -> str:
 def designator(text: str) -> str:
     """The catalog's ICAO designator that ``text`` names, case, spaces, hyphens and dots
     ignored (``Il-62`` → ``IL62``), or a variant's name as flight trackers write it, with or
-    without its maker (``Ilyushin Il-62M``, ``Il-62M``, ``Ilyushin Il-62`` → ``IL62``), or
-    ``unknown``. Raises :class:`UnknownTypeError` naming
-    the close matches (``IL62X`` → IL62) when the catalog has no such type."""
+    without its maker (``Ilyushin Il-62M``, ``Il-62M``, ``Ilyushin Il-62`` → ``IL62``), notes in
+    brackets ignored (FlightRadar24's ``IL62 (RA-86496)``), or ``unknown``. Raises
+    :class:`UnknownTypeError` naming the close matches (``IL62X`` → IL62) when the catalog has
+    no such type."""
     import difflib
 
     from dwelltime.errors import UnknownTypeError
 
-    wanted = _spelling(text)
+    wanted = _spelling(_without_notes(text))
     if wanted == "UNKNOWN":
         return "unknown"
     known = sorted(load_catalog())
