@@ -535,13 +535,26 @@ def test_a_route_log_gives_each_flight_its_departure_and_arrival(tmp_path, caplo
     assert (out["start_bounded_by"], out["end_bounded_by"]) == ("flight:1", "flight:2")
     assert out["dwell_max_h"] == pytest.approx(62.0)
 
+    # a flight exported twice is one row repeated (its two movements); one not landed yet
+    # gives its departure
     path.write_text(
         "origin,destination,departure time,arrival time,type\n"
         "UUWW,ZKPY,2023-07-30T12:00Z,2023-07-30T20:00Z,IL62\n"
+        "UUWW,ZKPY,2023-07-30T12:00Z,2023-07-30T20:00Z,IL62\n"
+        "ZKPY,UUWW,2023-08-02T10:00Z,,IL62\n"
     )
-    assert read_flights(path)[["airport", "event"]].values.tolist() == [
-        ["UUWW", "dep"],
-        ["ZKPY", "arr"],
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights[["row", "airport", "event"]].values.tolist() == [
+        [1, "UUWW", "dep"],
+        [1, "ZKPY", "arr"],
+        [3, "ZKPY", "dep"],
+    ]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: row 3 (ZKPY,UUWW,2023-08-02T10:00Z,,IL62): no arrival time; its arrival skipped",
+        f"{path}: 1 row(s) repeat an earlier row's time, airport, event, type and registration "
+        "(rows 2); each movement counts once",
     ]
 
 

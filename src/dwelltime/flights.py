@@ -179,9 +179,10 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     raw = _read_text(path)
     shown = pd.Series([",".join(fields) for fields in raw.to_numpy()], index=raw.index)
     raw = raw.assign(column=raw.attrs["headers"].get("time", "time"))
-    if "event" not in raw.columns and any(
+    routes = "event" not in raw.columns and any(
         {t, a} <= set(raw.columns) for t, (a, _) in ROUTE.items()
-    ):
+    )
+    if routes:
         raw = _movements_of_routes(raw)
     rows, raw = raw.index.to_numpy(), raw.reset_index(drop=True)
     missing = [c for c in ("time", "airport", "event") if c not in raw.columns]
@@ -211,7 +212,9 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         else:
             problem = "no airport"
         row = frame.at[i, "row"]
-        log.warning("%s: row %d (%s): %s; skipped", path, row, shown[row], problem)
+        movement = {"arr": "arrival", "dep": "departure"}.get(frame.at[i, "event"])
+        skipped = f"its {movement} skipped" if routes else "skipped"  # a route's other counts
+        log.warning("%s: row %d (%s): %s; %s", path, row, shown[row], problem, skipped)
     unzoned = ~bad & raw["time"].map(lambda text: _unix_time(text) is None).astype(bool)
     unzoned &= ~raw["time"].str.contains(ZONE)
     rows_unzoned = zip(frame["row"][unzoned], raw["time"][unzoned].str.strip(), strict=True)
@@ -424,12 +427,13 @@ def _drop_repeats(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     in one warning; a repeated arrival would otherwise count as a second candidate."""
     repeat = frame.duplicated(subset=list(FLIGHT_COLUMNS[1:]))
     if repeat.any():
+        rows = sorted(set(frame.loc[repeat, "row"]))  # a route's row repeats two movements
         log.warning(
             "%s: %d row(s) repeat an earlier row's time, airport, event, type and registration "
             "(rows %s); each movement counts once",
             path,
-            int(repeat.sum()),
-            few([str(row) for row in frame.loc[repeat, "row"]], 5),
+            len(rows),
+            few([str(row) for row in rows], 5),
         )
     return frame[~repeat].reset_index(drop=True)
 
