@@ -178,7 +178,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     path = Path(path)
     raw = _read_text(path)
     shown = pd.Series([",".join(fields) for fields in raw.to_numpy()], index=raw.index)
-    raw = raw.assign(column=raw.attrs["headers"].get("time", "time"))
+    raw = raw.assign(time_header=raw.attrs["headers"].get("time", "time"))
     routes = "event" not in raw.columns and any(
         {t, a} <= set(raw.columns) for t, (a, _) in ROUTE.items()
     )
@@ -206,7 +206,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     bad = frame["time"].isna() | frame["event"].isna() | (frame["airport"] == "")
     for i in frame.index[bad]:
         if pd.isna(frame.at[i, "time"]):
-            problem = _time_problem(raw.at[i, "time"].strip(), raw.at[i, "column"])
+            problem = _time_problem(raw.at[i, "time"].strip(), raw.at[i, "time_header"])
         elif pd.isna(frame.at[i, "event"]):
             problem = f"event {raw.at[i, 'event'].strip()!r} is not arr or dep"
         else:
@@ -299,20 +299,23 @@ def _read_text(path: Path) -> pd.DataFrame:
             continue
         kept[n] = (fields + [""] * len(columns))[: len(columns)]
     frame = pd.DataFrame.from_dict(kept, orient="index", columns=columns, dtype=str)
-    frame.attrs["headers"] = {c: h.strip() for c, h in zip(columns, header, strict=False)}
+    frame.attrs["headers"] = {c: h.strip() for c, h in zip(columns, header, strict=True)}
     return frame
 
 
 def _movements_of_routes(flights: pd.DataFrame) -> pd.DataFrame:
     """A log of one row per flight (:data:`ROUTE`: a departure ``dep_time`` from
     ``dep_airport``, an arrival ``arr_time`` at ``arr_airport``) as one row per movement with
-    ``time``, ``airport``, ``event`` and ``column`` (the time's header as written, for
+    ``time``, ``airport``, ``event`` and ``time_header`` (the time's header as written, for
     messages), indexed by the flight's data row; an airport left empty (not known) gives no
     movement."""
     headers = flights.attrs["headers"]
     parts = [
         flights.assign(
-            time=flights[time], airport=flights[airport], event=event, column=headers[time]
+            time=flights[time],
+            airport=flights[airport],
+            event=event,
+            time_header=headers[time],
         )
         for time, (airport, event) in ROUTE.items()
         if {time, airport} <= set(flights.columns)
