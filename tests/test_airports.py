@@ -1,5 +1,6 @@
 import json
 import logging
+import sqlite3
 
 import geopandas as gpd
 import pytest
@@ -177,6 +178,20 @@ def test_apron_file_without_crs_is_an_error(tmp_path):
     frame.to_file(tmp_path / "nocrs.gpkg")
     with pytest.raises(ApronError, match="no CRS"):
         load_aprons(_sunan(), tmp_path / "nocrs.gpkg")
+
+
+def test_apron_geopackage_of_undefined_srs_is_without_crs(tmp_path):
+    """A GeoPackage layer of srs_id 0 (GDAL 3.7 writes one without CRS so) reads as "Undefined
+    geographic SRS": its metres would be taken for degrees."""
+    path = tmp_path / "srs0.gpkg"
+    frame = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.box(0, 0, 10, 10)], crs=4326)
+    frame.to_file(path)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE gpkg_geometry_columns SET srs_id = 0")
+        db.execute("UPDATE gpkg_contents SET srs_id = 0")
+    assert gpd.read_file(path).crs.name == "Undefined geographic SRS"
+    with pytest.raises(ApronError, match=r"srs0\.gpkg: has no CRS"):
+        load_aprons(_sunan(), path)
 
 
 def test_far_away_aprons_are_warned(tmp_path, caplog):

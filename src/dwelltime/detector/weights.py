@@ -25,8 +25,12 @@ CARD_FORMAT = "dwelltime-detector/1"
 
 
 def models_dir() -> Path:
-    """The repository's ``models/`` folder (next to ``src/``) holding the shipped weights."""
-    return Path(__file__).resolve().parents[3] / "models"
+    """The folder of the shipped weights: ``dwelltime/models`` in an installed package (the
+    wheel carries the repository's ``models/`` there), else the repository's top-level
+    ``models/`` (a checkout, an editable install)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "models"
+    return installed if installed.is_dir() else package.parents[1] / "models"
 
 
 def data_tag(weights: Path) -> str:
@@ -55,7 +59,7 @@ def default_weights() -> Path:
     if not cards:
         raise WeightsError(
             f"no detector weights found: looked for a model card *.json in {folder}; "
-            "pass --weights PATH (weights=Path) or reinstall dwelltime from its repository"
+            "pass --weights PATH (weights=Path) or reinstall dwelltime"
         )
     newest = max(cards, key=lambda p: (_read_json(p).get("created", ""), p.name))
     return newest.with_suffix(".safetensors")
