@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
+from collections.abc import Iterator
+
 from click.testing import CliRunner
 
 from dwelltime.cli import INTERRUPTED, main
@@ -61,3 +66,27 @@ def test_tables_fit_the_terminal_and_go_whole_to_a_file_or_pipe(monkeypatch):
     assert terminal_width() == 72
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     assert terminal_width() is None
+
+
+class _ClosedPipe(io.StringIO):
+    """Standard output piped into a reader that has gone (``| head -1``)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+class _PipedIntoHead(CliRunner):
+    @contextlib.contextmanager
+    def isolation(self, *args: object, **kwargs: object) -> Iterator[object]:
+        with super().isolation(*args, **kwargs) as streams:
+            sys.stdout = _ClosedPipe()
+            yield streams
+
+
+def test_output_piped_into_head_still_writes_the_files_and_exits_0(tmp_path, write_raster):
+    write_raster(tmp_path / "images" / "sunan_20230731T023512.tif")
+    args = ["-q", "scan", str(tmp_path / "images"), "--out", str(tmp_path / "out")]
+    result = _PipedIntoHead().invoke(main, args)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "out" / "scenes.csv").is_file()
+    assert result.stderr == ""

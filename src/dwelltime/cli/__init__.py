@@ -3,7 +3,8 @@
 Each command lives in its own module and imports heavy libraries (torch, rasterio, geopandas)
 inside the command body, so ``dwelltime --help`` stays fast. Exit codes: 0 success, 1 the run
 failed (or finished with failed inputs under ``--strict``), 2 usage error, 130 interrupted
-(Ctrl-C).
+(Ctrl-C). Output piped into a reader that stops early (``| head``) does not stop a command:
+the rest of its output is dropped, its files are still written (:class:`PipeGuard`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import codecs
 import importlib
 import io
 import logging
+import os
 import sys
+from typing import TextIO
 
 import click
 
@@ -46,6 +49,7 @@ def configure_logging(verbosity: int) -> None:
     if not root.handlers:  # else someone (a notebook, pytest) configured logging already
         root.addHandler(_CONSOLE)
         root.setLevel(logging.WARNING)
+    _CONSOLE.setStream(sys.stderr)  # the guarded stream (PipeGuard) main installs
     _CONSOLE.setLevel(level)
     logging.getLogger("dwelltime").setLevel(min(level, logging.INFO))
 
@@ -83,6 +87,52 @@ def plain_glyphs() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
             stream.reconfigure(errors=GLYPH_ERRORS)
+
+
+class PipeGuard:
+    """A standard stream that outlives its reader: once the pipe it writes into is closed
+    (``dwelltime scan IMAGES --out DIR | head -1``), its file descriptor is pointed at
+    ``os.devnull`` and what is written is dropped, so the command goes on and writes its files
+    (click alone would stop it with status 1, the files unwritten). Everything else is the
+    wrapped stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        """Point the stream's file descriptor at os.devnull: its buffered text and all that
+        follows, the interpreter's last flush at exit included, go there without an error."""
+        try:
+            fd = self._stream.fileno()
+        except (OSError, ValueError):  # no file descriptor (a test's stream): drop each write
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
+def guard_pipes() -> None:
+    """Wrap stdout and stderr in a :class:`PipeGuard` (once)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, PipeGuard):
+            setattr(sys, name, PipeGuard(stream))
 
 
 #: Commands that keep their finished work when interrupted and go on from it when run again:
@@ -139,5 +189,6 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """
     verbosity = -1 if quiet else verbose
     plain_glyphs()
+    guard_pipes()
     configure_logging(verbosity)
     ctx.obj = {"quiet": quiet, "verbosity": verbosity}
