@@ -11,6 +11,7 @@ from dwelltime.cli.options import (
     airport_option,
     click_error,
     device_option,
+    echo_skipped,
     flights_option,
     out_option,
     overwrite_option,
@@ -123,6 +124,11 @@ def evaluate_dwell(
             result = _run(
                 ctx, series, airport, flights, not no_coregister, weights, device, precision
             )
+            echo_skipped(result.errors)
+            if result.scenes.empty:  # nothing to score: every true stay would read as missed
+                raise click.ClickException(
+                    f"no usable scene of {result.airport.icao} in {series / 'imagery'}"
+                )
             stays, scenes = result.stays, result.scenes
             if out is not None:
                 from dwelltime import pipeline

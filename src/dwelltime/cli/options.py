@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -278,6 +278,13 @@ def click_error(exc: DwelltimeError) -> click.ClickException:
     if isinstance(exc, OutputExistsError):
         exc = exc.with_switch("--overwrite")
     return click.ClickException(str(exc))
+
+
+def echo_skipped(errors: Sequence[DwelltimeError]) -> None:
+    """One line on stderr for each input left out, ``skipped FILE: why`` (a scan's or a
+    run's errors, which name their file)."""
+    for err in errors:
+        click.echo(f"skipped {err}", err=True)
 
 
 def quiet(ctx: click.Context) -> bool:

@@ -16,6 +16,7 @@ from dwelltime.cli.options import (
     click_error,
     detector_line,
     device_option,
+    echo_skipped,
     flights_option,
     formats_option,
     link_options,
@@ -93,8 +94,7 @@ def run_and_report(
     except DwelltimeError as exc:
         raise click_error(exc) from exc
 
-    for err in result.errors:
-        click.echo(f"skipped {err}", err=True)
+    echo_skipped(result.errors)
     click.echo(result.summary())
     if result.scenes.empty:  # no table to print, no empty files to block the next run's --out
         if out is not None:

@@ -8,6 +8,7 @@ import click
 
 from dwelltime.cli.options import (
     click_error,
+    echo_skipped,
     formats_option,
     out_option,
     overwrite_option,
@@ -88,8 +89,7 @@ def scan(
             result = scan_folder(folder, times=times, progress=lambda d, n: progress("scan", d, n))
     except DwelltimeError as exc:
         raise click_error(exc) from exc
-    for err in result.errors:
-        click.echo(f"skipped {err}", err=True)
+    echo_skipped(result.errors)
     frame = scenes_frame(result.scenes)
     if result.scenes:
         shown = frame.assign(
