@@ -90,3 +90,12 @@ def test_output_piped_into_head_still_writes_the_files_and_exits_0(tmp_path, wri
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "out" / "scenes.csv").is_file()
     assert result.stderr == ""
+
+
+def test_every_command_s_help_gives_its_exit_status():
+    """As the README says: 0 done, 1 failed, 2 bad usage, each command's --help says when."""
+    from dwelltime.cli import COMMANDS
+
+    for command in COMMANDS:
+        help_text = CliRunner().invoke(main, [command, "--help"]).stdout
+        assert "Exit status" in help_text, command

@@ -46,6 +46,8 @@ def demo(
     Renders a synthetic but realistic image series of Sunan (ZKPY) with known truth — a
     visiting Il-62M on the ground about 36 hours among resident Air Koryo aircraft, one
     scene cloudy over its stand — then runs `dwelltime run` on it and prints the stays.
+
+    Exit status: 0 done, 1 failed or the results exist (see --overwrite), 2 bad usage.
     """
     from dwelltime import pipeline
     from dwelltime.cli.run import run_and_report

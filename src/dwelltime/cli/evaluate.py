@@ -102,13 +102,16 @@ def evaluate(
       GeoJSON    the same places with S.geojson (truth/geojson instead of truth/dota,
                  no labelTxt); map footprints, the image must be georeferenced;
                  the type property: type, aircraft_type or class (any case)
-    Images are scored in their own pixels: a georeferenced one whose pixels are not
-    square on the ground (lon/lat away from the equator) is skipped with the gdalwarp
-    line that squares them.
       Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
     DOTA lines of other categories (ship, small-vehicle, helicopter, …) are not truth.
     Types are compared as ICAO designators (a320, Il-62 read as A320, IL62).
     Images without labels are reported and skipped.
+    Images are scored in their own pixels: a georeferenced one whose pixels are not
+    square on the ground (lon/lat away from the equator) is skipped with the gdalwarp
+    line that squares them.
+
+    Exit status: 0 scored (images that could not be scored are named on stderr), 1 no
+    labelled image could be scored or the tables exist (see --overwrite), 2 bad usage.
     """
     import math
     from collections import Counter

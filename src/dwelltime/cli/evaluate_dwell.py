@@ -95,6 +95,10 @@ def evaluate_dwell(
                    without any, a stay counts as observed when a scene falls within it
 
     With --out: the run's layers (when the pipeline ran), timeline.png and dwell_scores.csv.
+
+    Exit status: 0 scored (inputs that could not be used are named on stderr), 1 no usable
+    scene, the truth cannot be read or the outputs exist (see --overwrite), 2 bad usage
+    (including --results without stays).
     """
     from dwelltime.errors import DwelltimeError
     from dwelltime.evaluation.dwell import (

@@ -52,7 +52,11 @@ def _day(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @click.group()
 def synth() -> None:
-    """Synthetic apron imagery with exact ground truth (training chips, scene series, demo)."""
+    """Synthetic apron imagery with exact ground truth (training chips, scene series, demo).
+
+    Exit status of each command: 0 done, 1 failed, 2 bad usage (an OUT that is not empty,
+    without --overwrite, too).
+    """
 
 
 @synth.command()
