@@ -99,3 +99,17 @@ def test_every_command_s_help_gives_its_exit_status():
     for command in COMMANDS:
         help_text = CliRunner().invoke(main, [command, "--help"]).stdout
         assert "Exit status" in help_text, command
+
+
+def test_one_v_gives_the_debug_log_its_help_promises(tmp_path):
+    """-v already shows debug records (there is no more to give with -vv)."""
+    import logging
+
+    from dwelltime.cli import _CONSOLE
+
+    help_line = next(
+        line for line in CliRunner().invoke(main, ["--help"]).stdout.splitlines() if "-v," in line
+    )
+    assert "Debug" in help_line and "-vv" not in help_line
+    CliRunner().invoke(main, ["-v", "scan", str(tmp_path)])
+    assert _CONSOLE.level == logging.DEBUG

@@ -174,7 +174,9 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", "verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "-v", "--verbose", "verbose", count=True, help="Debug log output of each stage (not only info)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
 @click.version_option(__version__, prog_name="dwelltime")
 @click.pass_context
