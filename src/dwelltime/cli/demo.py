@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    UserPath,
     click_error,
     device_option,
     formats_option,
@@ -19,7 +20,7 @@ from dwelltime.cli.options import (
 @click.command()
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False),
     default=Path("dwelltime-demo"),
     show_default=True,
     help="Folder for the rendered imagery (OUT/series) and the results (OUT/results).",

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    UserPath,
     batch_size_option,
     click_error,
     detector_line,
@@ -23,7 +24,7 @@ from dwelltime.cli.options import (
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=UserPath(exists=True))
 @click.option(
     "--gsd",
     "gsd_m",

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    UserPath,
     batch_size_option,
     click_error,
     detector_line,
@@ -20,10 +21,10 @@ from dwelltime.cli.options import (
 
 
 @click.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", type=UserPath(exists=True, file_okay=False))
 @click.option(
     "--detections",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=UserPath(exists=True, dir_okay=False),
     default=None,
     help="Score these saved detections instead of running the detector: a dwelltime.gpkg "
     "(its 'detections' layer, or its one detections_* layer, e.g. `detect`'s "
@@ -62,7 +63,7 @@ from dwelltime.cli.options import (
 @batch_size_option
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False),
     default=None,
     help="Folder for the tables: evaluation.json, overall.csv, by_gsd.csv, by_type.csv, "
     "misses.csv (each missed truth object, where it is and how close a prediction came) and "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dwelltime.cli.options import (
+    UserPath,
     airport_option,
     click_error,
     device_option,
@@ -28,11 +29,11 @@ FAR_M = 10_000.0
 
 
 @click.command("evaluate-dwell")
-@click.argument("series", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("series", type=UserPath(exists=True, file_okay=False))
 @airport_option
 @click.option(
     "--results",
-    type=click.Path(exists=True, path_type=Path),
+    type=UserPath(exists=True),
     default=None,
     help="Score the stays of this saved dwelltime.gpkg (or its folder) instead of running "
     "the pipeline, as they are (not with --flights or --no-coregister).",

@@ -10,6 +10,7 @@ import click
 
 from dwelltime.cli.options import (
     MAX_ROWS,
+    UserPath,
     airport_option,
     aprons_option,
     batch_size_option,
@@ -125,7 +126,7 @@ def run_and_report(
 
 
 @click.command()
-@click.argument("folder", type=click.Path(exists=True, path_type=Path))
+@click.argument("folder", type=UserPath(exists=True))
 @airport_option
 @aprons_option
 @type_option

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    UserPath,
     click_error,
     echo_skipped,
     formats_option,
@@ -31,7 +32,7 @@ SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands", "mask": "c
 
 
 @click.command()
-@click.argument("folder", type=click.Path(exists=True, path_type=Path))
+@click.argument("folder", type=UserPath(exists=True))
 @times_option
 @out_option
 @formats_option

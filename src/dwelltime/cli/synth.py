@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from dwelltime.cli.options import overwrite_option
+from dwelltime.cli.options import UserPath, overwrite_option
 
 #: The help of every ``--seed``.
 _SEED_HELP = "Seed of the random generator: the same seed renders the same files."
-_out_argument = click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+_out_argument = click.argument("out", type=UserPath(file_okay=False))
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
