@@ -134,7 +134,7 @@ def stays_table(
     """
     shown = of_type(stays, type_filter)
     if shown.empty:
-        return no_stays_of_type(stays, type_filter) if type_filter else "No stays."
+        return _fill(no_stays_of_type(stays, type_filter) if type_filter else "No stays.", width)
     view = shown.assign(_rank=ranking_hours(shown)).sort_values(
         ["type", "_rank", "first_seen"], ascending=[True, False, True]
     )
@@ -146,7 +146,14 @@ def stays_table(
         table = _narrowed(view, width)
     if hidden <= 0:
         return table
-    return f"{table}\n… {hidden} more of {len(shown)} stays not shown" + (f"; {more}" * bool(more))
+    rest = f"… {hidden} more of {len(shown)} stays not shown" + (f"; {more}" * bool(more))
+    return f"{table}\n{_fill(rest, width)}"
+
+
+def _fill(text: str, width: int | None) -> str:
+    """``text`` in lines of at most ``width`` characters (None: as it is), each line after the
+    first indented two spaces."""
+    return text if width is None else textwrap.fill(text, width, subsequent_indent="  ")
 
 
 def _stays_cells(
@@ -252,16 +259,11 @@ def stays_report(
     ``detections``, then :func:`link_rules`; lines of at most ``width`` characters (a
     terminal's columns; None: no limit), the table narrowed and the text wrapped."""
     if stays.empty and not type_filter and len(detections):
-        table = no_stays_reason(detections, config)
-        table = table if width is None else textwrap.fill(table, width)
+        table = _fill(no_stays_reason(detections, config), width)
     else:
         table = stays_table(stays, type_filter, max_rows=max_rows, more=more, width=width)
     rules = link_rules(config, flights=flights)
-    if width is not None:
-        rules = "\n".join(
-            textwrap.fill(line, width, subsequent_indent="  ") for line in rules.splitlines()
-        )
-    return f"{table}\n{rules}"
+    return table + "".join(f"\n{_fill(line, width)}" for line in rules.splitlines())
 
 
 def _strings(frame: pd.DataFrame, column: str) -> list[str]:
