@@ -7,11 +7,13 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    DETECTOR_OPTIONS,
     UserPath,
     batch_size_option,
     click_error,
     detector_line,
     device_option,
+    given_options,
     overwrite_option,
     precision_option,
     read_output_layer,
@@ -147,6 +149,12 @@ def evaluate(
 
     if overlap >= tile_size:
         raise click.BadParameter("must be smaller than --tile-size", param_hint="--overlap")
+    unused = given_options(ctx, *DETECTOR_OPTIONS, "tile_size", "overlap", "batch_size")
+    if detections is not None and unused:
+        raise click.UsageError(
+            f"{', '.join(unused)}: the detector does not run with --detections, which scores "
+            "the saved detections as they are; leave out one or the other"
+        )
     found = find_labelled_images(folder)
     for path in found.unlabelled:
         click.echo(f"{path}: no labels found; skipped", err=True)

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 import click
 
 from dwelltime.cli.options import (
+    DETECTOR_OPTIONS,
     UserPath,
     airport_option,
     click_error,
     device_option,
     echo_skipped,
     flights_option,
+    given_options,
     out_option,
     overwrite_option,
     precision_option,
@@ -36,7 +38,8 @@ FAR_M = 10_000.0
     type=UserPath(exists=True),
     default=None,
     help="Score the stays of this saved dwelltime.gpkg (or its folder) instead of running "
-    "the pipeline, as they are (not with --flights or --no-coregister).",
+    "the pipeline, as they are (not with --flights, --no-coregister or the detector's "
+    "options).",
 )
 @click.option(
     "--gate",
@@ -111,11 +114,12 @@ def evaluate_dwell(
     )
     from dwelltime.io import atomic_write, ensure_writable
 
-    if results is not None and (flights is not None or no_coregister):
+    unused = given_options(ctx, "flights", "no_coregister", *DETECTOR_OPTIONS)
+    if results is not None and unused:
         raise click.UsageError(
-            "--flights and --no-coregister change how the pipeline links stays; --results "
-            "scores saved stays as they are. Relink them first (`dwelltime link RESULTS "
-            "--flights CSV --out DIR`, then --results DIR) or leave out --results"
+            f"{', '.join(unused)}: these change how the pipeline detects or links stays; "
+            "--results scores saved stays as they are. Relink them first (`dwelltime link "
+            "RESULTS --flights CSV --out DIR`, then --results DIR) or leave out --results"
         )
     scores_path = None if out is None else out / SCORES_NAME
     try:

@@ -305,6 +305,23 @@ def echo_skipped(errors: Sequence[DwelltimeError]) -> None:
         click.echo(f"skipped {err}", err=True)
 
 
+def given_options(ctx: click.Context, *names: str) -> list[str]:
+    """Of the parameters ``names`` of ``ctx``'s command, those given on the command line (not
+    left at their defaults), as they are spelled there (``--weights``)."""
+    from click.core import ParameterSource
+
+    return [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name in names
+        and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE
+    ]
+
+
+#: ``--weights``, ``--device``, ``--precision``: what only a command that runs the detector uses.
+DETECTOR_OPTIONS = ("weights", "device", "precision")
+
+
 def quiet(ctx: click.Context) -> bool:
     """Whether the group was called with ``--quiet`` (no progress bars then)."""
     return bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
