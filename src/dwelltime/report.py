@@ -11,7 +11,7 @@ import pandas as pd
 from dwelltime.dwell import ranking_hours
 from dwelltime.linking import OPEN_REASONS, LinkConfig
 from dwelltime.plot import plot_timeline
-from dwelltime.tables import MISSING, display_width, format_table
+from dwelltime.tables import MISSING, format_table, table_width
 
 __all__ = [
     "censored_label",
@@ -142,7 +142,7 @@ def stays_table(
         view = view.head(max_rows)
     hidden = len(shown) - len(view)
     table = _stays_cells(view, with_year=True, with_reasons=True)
-    if width is not None and _table_width(table) > width:
+    if width is not None and table_width(table) > width:
         table = _narrowed(view, width)
     if hidden <= 0:
         return table
@@ -200,12 +200,6 @@ def _stays_cells(
     )
 
 
-def _table_width(table: str) -> int:
-    """Terminal columns of the widest line of ``table`` (:func:`display_width`, as
-    :func:`format_table` pads)."""
-    return max(display_width(line) for line in table.splitlines())
-
-
 def _narrowed(view: pd.DataFrame, width: int) -> str:
     """The stays table of ``view`` in at most ``width`` characters a line, where it can be:
     :data:`NARROW_HEADERS`, times without the year where all share one, the censored column
@@ -228,7 +222,7 @@ def _narrowed(view: pd.DataFrame, width: int) -> str:
 
     text = table()
     for column in NARROW_DROP_ORDER:
-        if _table_width(text) <= width:
+        if table_width(text) <= width:
             break
         columns.remove(column)
         dropped.append(STAYS_TABLE_HEADERS[column])

@@ -13,6 +13,7 @@ from dwelltime.cli.options import (
     formats_option,
     out_option,
     overwrite_option,
+    terminal_width,
     times_option,
 )
 
@@ -29,6 +30,8 @@ SCAN_TABLE_COLUMNS = (
     "mask",
 )
 SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands", "mask": "cloud mask"}
+#: The columns a terminal too narrow for the table loses first.
+SCAN_NARROW_DROP_ORDER = ("dtype", "count", "size", "crs", "mask", "time_source", "gsd_m")
 
 
 @click.command()
@@ -83,7 +86,7 @@ def scan(
     from dwelltime.io import write_layers
     from dwelltime.scenes import scan as scan_folder
     from dwelltime.scenes import scenes_frame
-    from dwelltime.tables import format_table
+    from dwelltime.tables import fitted_table
 
     try:
         with stage_bars(ctx) as progress:
@@ -98,7 +101,15 @@ def scan(
             crs=frame["crs"].map(crs_label),
             mask=frame["mask_path"].map(lambda path: Path(path).name if path else ""),
         )
-        click.echo(format_table(shown, SCAN_TABLE_COLUMNS, headers=SCAN_TABLE_HEADERS))
+        click.echo(
+            fitted_table(
+                shown,
+                SCAN_TABLE_COLUMNS,
+                terminal_width(),
+                SCAN_NARROW_DROP_ORDER,
+                headers=SCAN_TABLE_HEADERS,
+            )
+        )
     pictures = f", {len(result.pictures)} pictures without georeference" if result.pictures else ""
     click.echo(
         f"{len(result.scenes)} scenes, {len(result.errors)} files skipped{pictures} in {folder}"
