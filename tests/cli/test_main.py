@@ -113,3 +113,22 @@ def test_one_v_gives_the_debug_log_its_help_promises(tmp_path):
     assert "Debug" in help_line and "-vv" not in help_line
     CliRunner().invoke(main, ["-v", "scan", str(tmp_path)])
     assert _CONSOLE.level == logging.DEBUG
+
+
+def test_q_and_v_after_the_command_name_are_as_before_it(tmp_path, write_raster):
+    """``dwelltime scan DIR -q``, as scripts write it, is ``dwelltime -q scan DIR``, not
+    "No such option: -q" (also for synth's commands)."""
+    import logging
+
+    from dwelltime.cli import _CONSOLE
+
+    write_raster(tmp_path / "images" / "sunan_20230731T023512.tif")
+    result = CliRunner().invoke(main, ["scan", str(tmp_path / "images"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert _CONSOLE.level == logging.WARNING
+    result = CliRunner().invoke(main, ["scan", str(tmp_path / "images"), "-v"])
+    assert result.exit_code == 0 and _CONSOLE.level == logging.DEBUG
+    result = CliRunner().invoke(main, ["-v", "scan", str(tmp_path / "images"), "-q"])
+    assert result.exit_code == 0 and _CONSOLE.level == logging.WARNING  # -q wins
+    args = ["synth", "chips", str(tmp_path / "chips"), "-n", "1", "--size", "32", "-q"]
+    assert CliRunner().invoke(main, args).exit_code == 0

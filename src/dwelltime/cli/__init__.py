@@ -170,14 +170,46 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         module, _, attr = COMMANDS[cmd_name].partition(":")
-        return getattr(importlib.import_module(module), attr)
+        command = getattr(importlib.import_module(module), attr)
+        with_verbosity_options(command)
+        return command
+
+
+VERBOSE_HELP = "Debug log output of each stage (not only info)."
+QUIET_HELP = "Only warnings and errors; no progress bars."
+
+
+def set_verbosity(ctx: click.Context, *, quiet: bool = False, verbose: int = 0) -> None:
+    """Log and draw as -q (``quiet``, which wins) and -v (``verbose``) say, given before the
+    command name or after it, in the root context's ``obj`` (``quiet``, ``verbosity``)."""
+    obj = ctx.find_root().ensure_object(dict)
+    obj["quiet"] = quiet = quiet or obj.get("quiet", False)
+    obj["verbosity"] = -1 if quiet else max(verbose, obj.get("verbosity", 0))
+    configure_logging(obj["verbosity"])
+
+
+def _given_after(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
+    if value:
+        set_verbosity(ctx, **{param.name or "": value})
+
+
+def with_verbosity_options(command: click.Command) -> None:
+    """Give ``command`` (and a group's commands) -q and -v of their own, so that ``dwelltime
+    run … -q`` is ``dwelltime -q run …``, not "No such option: -q" (once)."""
+    if not any(param.name == "quiet" for param in command.params):
+        command.params += [
+            click.Option(["-v", "--verbose"], count=True, expose_value=False,
+                         callback=_given_after, help=VERBOSE_HELP),
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False,
+                         callback=_given_after, help=QUIET_HELP),
+        ]  # fmt: skip
+    for sub in getattr(command, "commands", {}).values():
+        with_verbosity_options(sub)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "-v", "--verbose", "verbose", count=True, help="Debug log output of each stage (not only info)."
-)
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
+@click.option("-v", "--verbose", "verbose", count=True, help=VERBOSE_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 @click.version_option(__version__, prog_name="dwelltime")
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
@@ -189,8 +221,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
       dwelltime scan IMAGES/                  # what is in a folder of imagery
       dwelltime run IMAGES/ --airport ZKPY --type IL62 --out results/
     """
-    verbosity = -1 if quiet else verbose
     plain_glyphs()
     guard_pipes()
-    configure_logging(verbosity)
-    ctx.obj = {"quiet": quiet, "verbosity": verbosity}
+    ctx.obj = {}
+    set_verbosity(ctx, quiet=quiet, verbose=verbose)
