@@ -146,6 +146,15 @@ def test_a_table_wider_than_the_terminal_is_narrowed_to_fit(stays):
     assert max(map(len, narrow)) <= 50 and "seen" not in narrow[0]
 
 
+def test_what_a_narrow_table_says_of_the_stays_it_leaves_out_fits_too(stays):
+    more = "--max-rows 0 prints them all, --out DIR writes them all"
+    lines = stays_table(stays, max_rows=1, more=more, width=50).splitlines()
+    assert max(map(len, lines)) <= 50 and lines[-1].startswith("  ")
+    assert " ".join(" ".join(lines).split()).endswith("stays not shown; " + more)
+    lines = stays_table(stays, type_filter="B738", width=30).splitlines()
+    assert len(lines) > 1 and max(map(len, lines)) <= 30
+
+
 def test_the_report_wraps_its_rules_to_the_width(stays):
     text = stays_report(stays, stays, LinkConfig(), width=80)
     assert max(map(len, text.splitlines())) <= 80

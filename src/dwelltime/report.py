@@ -11,7 +11,7 @@ import pandas as pd
 from dwelltime.dwell import ranking_hours
 from dwelltime.linking import OPEN_REASONS, LinkConfig
 from dwelltime.plot import plot_timeline
-from dwelltime.tables import MISSING, display_width, format_table
+from dwelltime.tables import MISSING, format_table, table_width
 
 __all__ = [
     "censored_label",
@@ -134,7 +134,7 @@ def stays_table(
     """
     shown = of_type(stays, type_filter)
     if shown.empty:
-        return no_stays_of_type(stays, type_filter) if type_filter else "No stays."
+        return _fill(no_stays_of_type(stays, type_filter) if type_filter else "No stays.", width)
     view = shown.assign(_rank=ranking_hours(shown)).sort_values(
         ["type", "_rank", "first_seen"], ascending=[True, False, True]
     )
@@ -142,11 +142,18 @@ def stays_table(
         view = view.head(max_rows)
     hidden = len(shown) - len(view)
     table = _stays_cells(view, with_year=True, with_reasons=True)
-    if width is not None and _table_width(table) > width:
+    if width is not None and table_width(table) > width:
         table = _narrowed(view, width)
     if hidden <= 0:
         return table
-    return f"{table}\n… {hidden} more of {len(shown)} stays not shown" + (f"; {more}" * bool(more))
+    rest = f"… {hidden} more of {len(shown)} stays not shown" + (f"; {more}" * bool(more))
+    return f"{table}\n{_fill(rest, width)}"
+
+
+def _fill(text: str, width: int | None) -> str:
+    """``text`` in lines of at most ``width`` characters (None: as it is), each line after the
+    first indented two spaces."""
+    return text if width is None else textwrap.fill(text, width, subsequent_indent="  ")
 
 
 def _stays_cells(
@@ -193,12 +200,6 @@ def _stays_cells(
     )
 
 
-def _table_width(table: str) -> int:
-    """Terminal columns of the widest line of ``table`` (:func:`display_width`, as
-    :func:`format_table` pads)."""
-    return max(display_width(line) for line in table.splitlines())
-
-
 def _narrowed(view: pd.DataFrame, width: int) -> str:
     """The stays table of ``view`` in at most ``width`` characters a line, where it can be:
     :data:`NARROW_HEADERS`, times without the year where all share one, the censored column
@@ -221,7 +222,7 @@ def _narrowed(view: pd.DataFrame, width: int) -> str:
 
     text = table()
     for column in NARROW_DROP_ORDER:
-        if _table_width(text) <= width:
+        if table_width(text) <= width:
             break
         columns.remove(column)
         dropped.append(STAYS_TABLE_HEADERS[column])
@@ -252,16 +253,11 @@ def stays_report(
     ``detections``, then :func:`link_rules`; lines of at most ``width`` characters (a
     terminal's columns; None: no limit), the table narrowed and the text wrapped."""
     if stays.empty and not type_filter and len(detections):
-        table = no_stays_reason(detections, config)
-        table = table if width is None else textwrap.fill(table, width)
+        table = _fill(no_stays_reason(detections, config), width)
     else:
         table = stays_table(stays, type_filter, max_rows=max_rows, more=more, width=width)
     rules = link_rules(config, flights=flights)
-    if width is not None:
-        rules = "\n".join(
-            textwrap.fill(line, width, subsequent_indent="  ") for line in rules.splitlines()
-        )
-    return f"{table}\n{rules}"
+    return table + "".join(f"\n{_fill(line, width)}" for line in rules.splitlines())
 
 
 def _strings(frame: pd.DataFrame, column: str) -> list[str]:

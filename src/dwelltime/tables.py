@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 
@@ -76,3 +77,39 @@ def format_table(
     rows = [line(titles), line(["-" * w for w in widths])]
     rows += [line(row) for row in zip(*cells, strict=True)]
     return "\n".join(rows)
+
+
+def table_width(table: str) -> int:
+    """Terminal columns of the widest line of ``table`` (:func:`display_width`, as
+    :func:`format_table` pads)."""
+    return max(display_width(line) for line in table.splitlines())
+
+
+def fitted_table(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    width: int | None,
+    drop_order: Sequence[str],
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """:func:`format_table` of ``columns`` in at most ``width`` terminal columns a line (None:
+    no limit) where it can be: the columns of ``drop_order`` are left out in turn while it is
+    wider, and a line under it names them."""
+    headers = headers or {}
+    shown = list(columns)
+    text = format_table(frame, shown, headers=headers)
+    dropped: list[str] = []
+    for column in drop_order:
+        if width is None or table_width(text) <= width:
+            break
+        shown.remove(column)
+        dropped.append(headers.get(column, column))
+        text = format_table(frame, shown, headers=headers)
+    if not dropped:
+        return text
+    note = (
+        f"(narrowed to {width} columns: no {', no '.join(dropped)}; output to a file or pipe "
+        "has them all)"
+    )
+    return f"{text}\n{textwrap.fill(note, width)}"

@@ -40,6 +40,14 @@ def test_spec_resolves_paths_from_the_yaml_folder(tmp_path):
     assert spec.link is None  # LinkConfig()'s rules
 
 
+def test_a_path_from_home_is_not_a_folder_named_tilde_beside_the_job_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    text = "output: ~/out\njobs:\n  - {airport: ZKPY, imagery: ~/a}\n"
+    spec = load_spec(write(tmp_path, text))
+    assert spec.output == tmp_path / "home" / "out"
+    assert spec.jobs[0].imagery == tmp_path / "home" / "a"
+
+
 def test_spec_takes_linking_rules(tmp_path):
     from dwelltime.linking import LinkConfig
 

@@ -137,10 +137,32 @@ def test_tight_gate_and_missing_truth(series, results, tmp_path):
     assert bad.exit_code == 2
 
 
-@pytest.mark.parametrize("option", [("--flights", "flights.csv"), ("--no-coregister",)])
+@pytest.mark.parametrize(
+    "option",
+    [
+        ("--flights", "flights.csv"),
+        ("--no-coregister",),
+        ("--precision", "fp32"),
+        ("--device", "cpu"),
+    ],
+)
 def test_options_of_the_linking_are_refused_with_saved_stays(series, results, tmp_path, option):
     (tmp_path / "flights.csv").write_text("time,airport,event,type\n")
     option = tuple(str(tmp_path / a) if a.endswith(".csv") else a for a in option)
     result = _evaluate(series, "--airport", "ZKPY", "--results", results, *option)
     assert result.exit_code == 2
     assert "scores saved stays as they are" in result.output and "dwelltime link" in result.output
+    assert result.stderr.splitlines()[-1].startswith(f"Error: {option[0]}: ")
+
+
+def test_a_series_without_a_usable_image_names_it_and_fails(series, tmp_path):
+    """Not a table of zero recall with exit status 0: the file left out is named, and
+    nothing could be scored."""
+    (series / "imagery").mkdir()
+    (series / "imagery" / "s1_20230731T060000.tif").write_text("not an image")
+    result = _evaluate(series, "--airport", "ZKPY", "--out", tmp_path / "scored")
+    assert result.exit_code == 1
+    skipped, error = result.stderr.splitlines()
+    assert skipped.startswith("skipped ") and "s1_20230731T060000.tif" in skipped
+    assert error == f"Error: no usable scene of ZKPY in {series / 'imagery'}"
+    assert "recall" not in result.stdout and not (tmp_path / "scored").exists()

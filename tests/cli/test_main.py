@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
+from collections.abc import Iterator
+
 from click.testing import CliRunner
 
 from dwelltime.cli import INTERRUPTED, main
@@ -61,3 +66,69 @@ def test_tables_fit_the_terminal_and_go_whole_to_a_file_or_pipe(monkeypatch):
     assert terminal_width() == 72
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     assert terminal_width() is None
+
+
+class _ClosedPipe(io.StringIO):
+    """Standard output piped into a reader that has gone (``| head -1``)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+class _PipedIntoHead(CliRunner):
+    @contextlib.contextmanager
+    def isolation(self, *args: object, **kwargs: object) -> Iterator[object]:
+        with super().isolation(*args, **kwargs) as streams:
+            sys.stdout = _ClosedPipe()
+            yield streams
+
+
+def test_output_piped_into_head_still_writes_the_files_and_exits_0(tmp_path, write_raster):
+    write_raster(tmp_path / "images" / "sunan_20230731T023512.tif")
+    args = ["-q", "scan", str(tmp_path / "images"), "--out", str(tmp_path / "out")]
+    result = _PipedIntoHead().invoke(main, args)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "out" / "scenes.csv").is_file()
+    assert result.stderr == ""
+
+
+def test_every_command_s_help_gives_its_exit_status():
+    """As the README says: 0 done, 1 failed, 2 bad usage, each command's --help says when."""
+    from dwelltime.cli import COMMANDS
+
+    for command in COMMANDS:
+        help_text = CliRunner().invoke(main, [command, "--help"]).stdout
+        assert "Exit status" in help_text, command
+
+
+def test_one_v_gives_the_debug_log_its_help_promises(tmp_path):
+    """-v already shows debug records (there is no more to give with -vv)."""
+    import logging
+
+    from dwelltime.cli import _CONSOLE
+
+    help_line = next(
+        line for line in CliRunner().invoke(main, ["--help"]).stdout.splitlines() if "-v," in line
+    )
+    assert "Debug" in help_line and "-vv" not in help_line
+    CliRunner().invoke(main, ["-v", "scan", str(tmp_path)])
+    assert _CONSOLE.level == logging.DEBUG
+
+
+def test_q_and_v_after_the_command_name_are_as_before_it(tmp_path, write_raster):
+    """``dwelltime scan DIR -q``, as scripts write it, is ``dwelltime -q scan DIR``, not
+    "No such option: -q" (also for synth's commands)."""
+    import logging
+
+    from dwelltime.cli import _CONSOLE
+
+    write_raster(tmp_path / "images" / "sunan_20230731T023512.tif")
+    result = CliRunner().invoke(main, ["scan", str(tmp_path / "images"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert _CONSOLE.level == logging.WARNING
+    result = CliRunner().invoke(main, ["scan", str(tmp_path / "images"), "-v"])
+    assert result.exit_code == 0 and _CONSOLE.level == logging.DEBUG
+    result = CliRunner().invoke(main, ["-v", "scan", str(tmp_path / "images"), "-q"])
+    assert result.exit_code == 0 and _CONSOLE.level == logging.WARNING  # -q wins
+    args = ["synth", "chips", str(tmp_path / "chips"), "-n", "1", "--size", "32", "-q"]
+    assert CliRunner().invoke(main, args).exit_code == 0

@@ -26,3 +26,14 @@ def test_precision_help_quotes_the_measured_int8_speedup_at_1024_tiles():
     quoted = f"{min(ratios):.1f}-{max(ratios):.1f}x as fast at 1024²"
     help_text = " ".join(CliRunner().invoke(main, ["run", "--help"]).output.split())
     assert quoted in help_text
+
+
+def test_a_path_from_home_is_not_a_folder_named_tilde(tmp_path, monkeypatch, write_raster):
+    """The shell leaves ``~`` in ``--out=~/scanned`` (and in quotes): it is still home."""
+    home = tmp_path / "home"
+    write_raster(home / "images" / "sunan_20230731T023512.tif")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["-q", "scan", "~/images", "--out=~/scanned"])
+    assert result.exit_code == 0, result.output
+    assert (home / "scanned" / "scenes.csv").is_file() and not (tmp_path / "~").exists()

@@ -146,3 +146,15 @@ def test_help_names_every_time_source_in_order_of_trust_and_dimap_products():
     places = [text.find(said[source]) for source in TIME_SOURCES]
     assert -1 not in places and places == sorted(places), places
     assert "Airbus DIM_*.XML products" in text
+
+
+def test_the_table_fits_a_narrow_terminal_and_says_what_it_left_out(folder, monkeypatch):
+    monkeypatch.setattr("dwelltime.cli.scan.terminal_width", lambda: 60)
+    lines = _scan(folder).stdout.splitlines()
+    assert max(map(len, lines[:-1])) <= 60  # the table and its note; then the count
+    assert lines[0].split()[:3] == ["scene_id", "acquired", "(UTC)"]
+    assert lines[2].split()[:3] == ["sunan_20230731T023512", "2023-07-31", "02:35:12"]
+    note = " ".join(lines[4:-1])
+    assert note.startswith("(narrowed to 60 columns: no dtype, no bands") and "pipe" in note
+    monkeypatch.setattr("dwelltime.cli.scan.terminal_width", lambda: None)  # a file or pipe
+    assert "narrowed" not in _scan(folder).stdout

@@ -125,6 +125,17 @@ def test_georeferenced_image_writes_map_layer(tmp_path, tiny_weights):
     assert (tmp_path / "out" / "detections.csv").is_file()
 
 
+def test_gsd_given_for_georeferenced_images_only_is_said_to_be_unused(
+    tmp_path, tiny_weights, write_raster
+):
+    """Not silently ignored: a GeoTIFF is detected at the GSD its file gives."""
+    tif = write_raster(tmp_path / "sunan_20260731T030000.tif", shape=(96, 96))
+    args = ["-q", "detect", str(tif), "--gsd", "0.3", "--weights", str(tiny_weights)]
+    result = CliRunner().invoke(main, [*args, "--tile-size", "64"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("--gsd not used: it is for images without georeference")
+
+
 def test_an_image_without_acquisition_time_is_detected(tmp_path):
     """Shipped weights on a rendered Il-62 in a GeoTIFF that says nothing of its date."""
     from dwelltime.io import read_layer

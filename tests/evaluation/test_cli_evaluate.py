@@ -122,6 +122,17 @@ def test_label_files_without_an_image_are_named(labelled, tmp_path):
     assert "z.txt" in result.output
 
 
+@pytest.mark.parametrize("option", [("--precision", "fp32"), ("--tile-size", "1024")])
+def test_the_detector_s_options_are_refused_with_saved_detections(labelled, tmp_path, option):
+    """Not silently ignored: the saved detections are scored as they were made."""
+    result = evaluate_saved(labelled, detections_file(tmp_path, 90.0), *option)
+    assert result.exit_code == 2 and "recall" not in result.stdout
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {option[0]}: the detector does not run with --detections, which scores the "
+        "saved detections as they are; leave out one or the other"
+    )
+
+
 def test_runs_the_detector(labelled, monkeypatch, marker_detector):
     monkeypatch.setattr(
         "dwelltime.detector.load_detector", lambda w, device, precision: marker_detector()

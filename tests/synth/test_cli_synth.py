@@ -23,6 +23,18 @@ def test_chips_writes_images_and_dota_labels(tmp_path):
     assert all(len(ln.split()) == 10 and ln.split()[8] == "IL62" for ln in lines[1:])
 
 
+def test_chips_types_are_spelled_as_run_s_type(tmp_path):
+    """``--types Il-62,t204`` as ``run --type Il-62`` takes it, not "unknown type(s) IL-62"."""
+    out = tmp_path / "chips"
+    args = ["-q", "synth", "chips", str(out), "-n", "1", "--size", "64", "--types", "Il-62,t204"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    types = {
+        ln.split()[8] for ln in (out / "labels" / "chip_000000.txt").read_text().splitlines()[1:]
+    }
+    assert types <= {"IL62", "T204"}
+
+
 def test_chips_refuses_unknown_types_and_non_empty_out(tmp_path):
     result = CliRunner().invoke(main, ["synth", "chips", str(tmp_path / "c"), "--types", "XX99"])
     assert result.exit_code == 2 and "XX99" in result.output

@@ -146,14 +146,14 @@ def load_spec(path: Path) -> BatchSpec:
     base = Path(path).parent
 
     def path_of(key: str, entry: dict, where: str, required: bool = False) -> Path | None:
-        """``entry[key]`` as a path from the YAML file's folder, or None when not given (and
-        not ``required``)."""
+        """``entry[key]`` as a path from the YAML file's folder (``~`` is the home folder, as
+        in a shell), or None when not given (and not ``required``)."""
         value = entry.get(key)
         if value is None and not required:
             return None
         if not isinstance(value, str) or not value:
             raise JobSpecError(f"{where}: `{key}` must be a file path, not {value!r}")
-        return base / value
+        return base / Path(value).expanduser()
 
     _refuse_unknown(raw, BatchSpec, str(path))
     if "output" not in raw or "jobs" not in raw:

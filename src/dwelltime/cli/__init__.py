@@ -3,7 +3,8 @@
 Each command lives in its own module and imports heavy libraries (torch, rasterio, geopandas)
 inside the command body, so ``dwelltime --help`` stays fast. Exit codes: 0 success, 1 the run
 failed (or finished with failed inputs under ``--strict``), 2 usage error, 130 interrupted
-(Ctrl-C).
+(Ctrl-C). Output piped into a reader that stops early (``| head``) does not stop a command:
+the rest of its output is dropped, its files are still written (:class:`PipeGuard`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import codecs
 import importlib
 import io
 import logging
+import os
 import sys
+from typing import TextIO
 
 import click
 
@@ -46,6 +49,7 @@ def configure_logging(verbosity: int) -> None:
     if not root.handlers:  # else someone (a notebook, pytest) configured logging already
         root.addHandler(_CONSOLE)
         root.setLevel(logging.WARNING)
+    _CONSOLE.setStream(sys.stderr)  # the guarded stream (PipeGuard) main installs
     _CONSOLE.setLevel(level)
     logging.getLogger("dwelltime").setLevel(min(level, logging.INFO))
 
@@ -85,6 +89,52 @@ def plain_glyphs() -> None:
             stream.reconfigure(errors=GLYPH_ERRORS)
 
 
+class PipeGuard:
+    """A standard stream that outlives its reader: once the pipe it writes into is closed
+    (``dwelltime scan IMAGES --out DIR | head -1``), its file descriptor is pointed at
+    ``os.devnull`` and what is written is dropped, so the command goes on and writes its files
+    (click alone would stop it with status 1, the files unwritten). Everything else is the
+    wrapped stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        """Point the stream's file descriptor at os.devnull: its buffered text and all that
+        follows, the interpreter's last flush at exit included, go there without an error."""
+        try:
+            fd = self._stream.fileno()
+        except (OSError, ValueError):  # no file descriptor (a test's stream): drop each write
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
+def guard_pipes() -> None:
+    """Wrap stdout and stderr in a :class:`PipeGuard` (once)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, PipeGuard):
+            setattr(sys, name, PipeGuard(stream))
+
+
 #: Commands that keep their finished work when interrupted and go on from it when run again:
 #: what the line printed on Ctrl-C says is kept.
 RESUMABLE = {
@@ -120,12 +170,46 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         module, _, attr = COMMANDS[cmd_name].partition(":")
-        return getattr(importlib.import_module(module), attr)
+        command = getattr(importlib.import_module(module), attr)
+        with_verbosity_options(command)
+        return command
+
+
+VERBOSE_HELP = "Debug log output of each stage (not only info)."
+QUIET_HELP = "Only warnings and errors; no progress bars."
+
+
+def set_verbosity(ctx: click.Context, *, quiet: bool = False, verbose: int = 0) -> None:
+    """Log and draw as -q (``quiet``, which wins) and -v (``verbose``) say, given before the
+    command name or after it, in the root context's ``obj`` (``quiet``, ``verbosity``)."""
+    obj = ctx.find_root().ensure_object(dict)
+    obj["quiet"] = quiet = quiet or obj.get("quiet", False)
+    obj["verbosity"] = -1 if quiet else max(verbose, obj.get("verbosity", 0))
+    configure_logging(obj["verbosity"])
+
+
+def _given_after(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
+    if value:
+        set_verbosity(ctx, **{param.name or "": value})
+
+
+def with_verbosity_options(command: click.Command) -> None:
+    """Give ``command`` (and a group's commands) -q and -v of their own, so that ``dwelltime
+    run … -q`` is ``dwelltime -q run …``, not "No such option: -q" (once)."""
+    if not any(param.name == "quiet" for param in command.params):
+        command.params += [
+            click.Option(["-v", "--verbose"], count=True, expose_value=False,
+                         callback=_given_after, help=VERBOSE_HELP),
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False,
+                         callback=_given_after, help=QUIET_HELP),
+        ]  # fmt: skip
+    for sub in getattr(command, "commands", {}).values():
+        with_verbosity_options(sub)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", "verbose", count=True, help="More log output (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
+@click.option("-v", "--verbose", "verbose", count=True, help=VERBOSE_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 @click.version_option(__version__, prog_name="dwelltime")
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
@@ -137,7 +221,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
       dwelltime scan IMAGES/                  # what is in a folder of imagery
       dwelltime run IMAGES/ --airport ZKPY --type IL62 --out results/
     """
-    verbosity = -1 if quiet else verbose
     plain_glyphs()
-    configure_logging(verbosity)
-    ctx.obj = {"quiet": quiet, "verbosity": verbosity}
+    guard_pipes()
+    ctx.obj = {}
+    set_verbosity(ctx, quiet=quiet, verbose=verbose)

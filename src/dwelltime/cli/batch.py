@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dwelltime.cli.options import click_error, quiet, weights_option
+from dwelltime.cli.options import UserPath, click_error, quiet, weights_option
 
 
 class JobFileError(click.ClickException):
@@ -17,7 +17,7 @@ class JobFileError(click.ClickException):
 
 
 @click.command()
-@click.argument("job_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("job_file", type=UserPath(exists=True, dir_okay=False))
 @click.option(
     "--scheduler",
     default=None,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    UserPath,
     click_error,
     device_option,
     formats_option,
@@ -19,7 +20,7 @@ from dwelltime.cli.options import (
 @click.command()
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False),
     default=Path("dwelltime-demo"),
     show_default=True,
     help="Folder for the rendered imagery (OUT/series) and the results (OUT/results).",
@@ -46,6 +47,8 @@ def demo(
     Renders a synthetic but realistic image series of Sunan (ZKPY) with known truth — a
     visiting Il-62M on the ground about 36 hours among resident Air Koryo aircraft, one
     scene cloudy over its stand — then runs `dwelltime run` on it and prints the stays.
+
+    Exit status: 0 done, 1 failed or the results exist (see --overwrite), 2 bad usage.
     """
     from dwelltime import pipeline
     from dwelltime.cli.run import run_and_report

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    UserPath,
     batch_size_option,
     click_error,
     detector_line,
@@ -23,7 +24,7 @@ from dwelltime.cli.options import (
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=UserPath(exists=True))
 @click.option(
     "--gsd",
     "gsd_m",
@@ -130,6 +131,12 @@ def detect(
             click.echo(f"{path}: {len(frame)} aircraft; {where}")
     if not frames:
         raise click.ClickException(f"no usable image among {len(files) + len(unusable)} input(s)")
+    if gsd_m is not None and all(frame.crs is not None for frame in frames):
+        click.echo(
+            "--gsd not used: it is for images without georeference, and every image detected "
+            "is georeferenced (detected at its own GSD, which the file gives)",
+            err=True,
+        )
     if out is not None:
         try:
             written = write_layers(out, group_layers(frames), formats=formats, overwrite=overwrite)

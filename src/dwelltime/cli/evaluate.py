@@ -7,10 +7,13 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    DETECTOR_OPTIONS,
+    UserPath,
     batch_size_option,
     click_error,
     detector_line,
     device_option,
+    given_options,
     overwrite_option,
     precision_option,
     read_output_layer,
@@ -20,10 +23,10 @@ from dwelltime.cli.options import (
 
 
 @click.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", type=UserPath(exists=True, file_okay=False))
 @click.option(
     "--detections",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=UserPath(exists=True, dir_okay=False),
     default=None,
     help="Score these saved detections instead of running the detector: a dwelltime.gpkg "
     "(its 'detections' layer, or its one detections_* layer, e.g. `detect`'s "
@@ -62,7 +65,7 @@ from dwelltime.cli.options import (
 @batch_size_option
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False),
     default=None,
     help="Folder for the tables: evaluation.json, overall.csv, by_gsd.csv, by_type.csv, "
     "misses.csv (each missed truth object, where it is and how close a prediction came) and "
@@ -102,13 +105,16 @@ def evaluate(
       GeoJSON    the same places with S.geojson (truth/geojson instead of truth/dota,
                  no labelTxt); map footprints, the image must be georeferenced;
                  the type property: type, aircraft_type or class (any case)
-    Images are scored in their own pixels: a georeferenced one whose pixels are not
-    square on the ground (lon/lat away from the equator) is skipped with the gdalwarp
-    line that squares them.
       Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
     DOTA lines of other categories (ship, small-vehicle, helicopter, …) are not truth.
     Types are compared as ICAO designators (a320, Il-62 read as A320, IL62).
     Images without labels are reported and skipped.
+    Images are scored in their own pixels: a georeferenced one whose pixels are not
+    square on the ground (lon/lat away from the equator) is skipped with the gdalwarp
+    line that squares them.
+
+    Exit status: 0 scored (images that could not be scored are named on stderr), 1 no
+    labelled image could be scored or the tables exist (see --overwrite), 2 bad usage.
     """
     import math
     from collections import Counter
@@ -143,6 +149,12 @@ def evaluate(
 
     if overlap >= tile_size:
         raise click.BadParameter("must be smaller than --tile-size", param_hint="--overlap")
+    unused = given_options(ctx, *DETECTOR_OPTIONS, "tile_size", "overlap", "batch_size")
+    if detections is not None and unused:
+        raise click.UsageError(
+            f"{', '.join(unused)}: the detector does not run with --detections, which scores "
+            "the saved detections as they are; leave out one or the other"
+        )
     found = find_labelled_images(folder)
     for path in found.unlabelled:
         click.echo(f"{path}: no labels found; skipped", err=True)

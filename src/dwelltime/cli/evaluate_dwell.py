@@ -8,10 +8,14 @@ from typing import TYPE_CHECKING
 import click
 
 from dwelltime.cli.options import (
+    DETECTOR_OPTIONS,
+    UserPath,
     airport_option,
     click_error,
     device_option,
+    echo_skipped,
     flights_option,
+    given_options,
     out_option,
     overwrite_option,
     precision_option,
@@ -27,14 +31,15 @@ FAR_M = 10_000.0
 
 
 @click.command("evaluate-dwell")
-@click.argument("series", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("series", type=UserPath(exists=True, file_okay=False))
 @airport_option
 @click.option(
     "--results",
-    type=click.Path(exists=True, path_type=Path),
+    type=UserPath(exists=True),
     default=None,
     help="Score the stays of this saved dwelltime.gpkg (or its folder) instead of running "
-    "the pipeline, as they are (not with --flights or --no-coregister).",
+    "the pipeline, as they are (not with --flights, --no-coregister or the detector's "
+    "options).",
 )
 @click.option(
     "--gate",
@@ -94,6 +99,10 @@ def evaluate_dwell(
                    without any, a stay counts as observed when a scene falls within it
 
     With --out: the run's layers (when the pipeline ran), timeline.png and dwell_scores.csv.
+
+    Exit status: 0 scored (inputs that could not be used are named on stderr), 1 no usable
+    scene, the truth cannot be read or the outputs exist (see --overwrite), 2 bad usage
+    (including --results without stays).
     """
     from dwelltime.errors import DwelltimeError
     from dwelltime.evaluation.dwell import (
@@ -105,11 +114,12 @@ def evaluate_dwell(
     )
     from dwelltime.io import atomic_write, ensure_writable
 
-    if results is not None and (flights is not None or no_coregister):
+    unused = given_options(ctx, "flights", "no_coregister", *DETECTOR_OPTIONS)
+    if results is not None and unused:
         raise click.UsageError(
-            "--flights and --no-coregister change how the pipeline links stays; --results "
-            "scores saved stays as they are. Relink them first (`dwelltime link RESULTS "
-            "--flights CSV --out DIR`, then --results DIR) or leave out --results"
+            f"{', '.join(unused)}: these change how the pipeline detects or links stays; "
+            "--results scores saved stays as they are. Relink them first (`dwelltime link "
+            "RESULTS --flights CSV --out DIR`, then --results DIR) or leave out --results"
         )
     scores_path = None if out is None else out / SCORES_NAME
     try:
@@ -123,6 +133,11 @@ def evaluate_dwell(
             result = _run(
                 ctx, series, airport, flights, not no_coregister, weights, device, precision
             )
+            echo_skipped(result.errors)
+            if result.scenes.empty:  # nothing to score: every true stay would read as missed
+                raise click.ClickException(
+                    f"no usable scene of {result.airport.icao} in {series / 'imagery'}"
+                )
             stays, scenes = result.stays, result.scenes
             if out is not None:
                 from dwelltime import pipeline

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dwelltime.cli.options import (
+    UserPath,
     click_error,
     flights_option,
     formats_option,
@@ -29,13 +30,11 @@ TIMELINE_NAME = "timeline.png"
 
 
 @click.command()
-@click.argument(
-    "detections_path", metavar="DETECTIONS", type=click.Path(exists=True, path_type=Path)
-)
+@click.argument("detections_path", metavar="DETECTIONS", type=UserPath(exists=True))
 @click.option(
     "--coverage",
     "coverage_path",
-    type=click.Path(exists=True, path_type=Path),
+    type=UserPath(exists=True),
     default=None,
     help="GeoPackage holding the 'coverage' layer. Default: the DETECTIONS file itself.",
 )

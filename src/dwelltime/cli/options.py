@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,10 +20,27 @@ if TYPE_CHECKING:
     from dwelltime.detector import Detector
     from dwelltime.errors import DwelltimeError
 
+
+class UserPath(click.Path):
+    """``click.Path`` giving a :class:`~pathlib.Path`, with a leading ``~`` read as the home
+    folder: the shell leaves it as it is in ``--out=~/results`` and in quotes, and it would
+    otherwise name a folder ``~`` (made by an output) in the current one."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(path_type=Path, **kwargs)
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path:
+        if isinstance(value, str):
+            value = os.path.expanduser(value)
+        return super().convert(value, param, ctx)
+
+
 out_option = click.option(
     "--out",
     "out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False),
     default=None,
     help="Folder for the output files (GeoPackage + CSV). Nothing is written without it.",
 )
@@ -69,7 +87,7 @@ airport_option = click.option(
 aprons_option = click.option(
     "--aprons",
     "aprons",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=UserPath(exists=True, dir_okay=False),
     default=None,
     help="Vector file of apron polygons (GeoPackage, GeoJSON, shapefile, KML, OSM export with "
     "aeroway=apron; of several layers, the polygon layer named like apron, else the only "
@@ -196,7 +214,7 @@ def _read_file_with(
 times_option = click.option(
     "--times",
     "times",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=UserPath(exists=True, dir_okay=False),
     default=None,
     callback=_read_file_with("dwelltime.timesources:read_times_csv"),
     help="CSV of acquisition times: columns path or stem, and acquired (ISO 8601 date and "
@@ -205,7 +223,7 @@ times_option = click.option(
 )
 flights_option = click.option(
     "--flights",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=UserPath(exists=True, dir_okay=False),
     default=None,
     callback=_read_file_with("dwelltime.flights:read_flights"),
     help="Flight-tracking CSV (columns time, airport as ICAO or IATA code, event arr/dep, "
@@ -250,7 +268,7 @@ batch_size_option = click.option(
 )
 weights_option = click.option(
     "--weights",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=UserPath(exists=True, dir_okay=False),
     default=None,
     help="Detector weights (.safetensors, model card beside it). Default: the shipped model.",
 )
@@ -279,6 +297,30 @@ def click_error(exc: DwelltimeError) -> click.ClickException:
     if isinstance(exc, OutputExistsError):
         exc = exc.with_switch("--overwrite")
     return click.ClickException(str(exc))
+
+
+def echo_skipped(errors: Sequence[DwelltimeError]) -> None:
+    """One line on stderr for each input left out, ``skipped FILE: why`` (a scan's or a
+    run's errors, which name their file)."""
+    for err in errors:
+        click.echo(f"skipped {err}", err=True)
+
+
+def given_options(ctx: click.Context, *names: str) -> list[str]:
+    """Of the parameters ``names`` of ``ctx``'s command, those given on the command line (not
+    left at their defaults), as they are spelled there (``--weights``)."""
+    from click.core import ParameterSource
+
+    return [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name in names
+        and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE
+    ]
+
+
+#: ``--weights``, ``--device``, ``--precision``: what only a command that runs the detector uses.
+DETECTOR_OPTIONS = ("weights", "device", "precision")
 
 
 def quiet(ctx: click.Context) -> bool:

@@ -10,12 +10,14 @@ import click
 
 from dwelltime.cli.options import (
     MAX_ROWS,
+    UserPath,
     airport_option,
     aprons_option,
     batch_size_option,
     click_error,
     detector_line,
     device_option,
+    echo_skipped,
     flights_option,
     formats_option,
     link_options,
@@ -93,8 +95,7 @@ def run_and_report(
     except DwelltimeError as exc:
         raise click_error(exc) from exc
 
-    for err in result.errors:
-        click.echo(f"skipped {err}", err=True)
+    echo_skipped(result.errors)
     click.echo(result.summary())
     if result.scenes.empty:  # no table to print, no empty files to block the next run's --out
         if out is not None:
@@ -125,7 +126,7 @@ def run_and_report(
 
 
 @click.command()
-@click.argument("folder", type=click.Path(exists=True, path_type=Path))
+@click.argument("folder", type=UserPath(exists=True))
 @airport_option
 @aprons_option
 @type_option

@@ -7,10 +7,13 @@ from pathlib import Path
 import click
 
 from dwelltime.cli.options import (
+    UserPath,
     click_error,
+    echo_skipped,
     formats_option,
     out_option,
     overwrite_option,
+    terminal_width,
     times_option,
 )
 
@@ -27,10 +30,12 @@ SCAN_TABLE_COLUMNS = (
     "mask",
 )
 SCAN_TABLE_HEADERS = {"acquired": "acquired (UTC)", "count": "bands", "mask": "cloud mask"}
+#: The columns a terminal too narrow for the table loses first.
+SCAN_NARROW_DROP_ORDER = ("dtype", "count", "size", "crs", "mask", "time_source", "gsd_m")
 
 
 @click.command()
-@click.argument("folder", type=click.Path(exists=True, path_type=Path))
+@click.argument("folder", type=UserPath(exists=True))
 @times_option
 @out_option
 @formats_option
@@ -81,15 +86,14 @@ def scan(
     from dwelltime.io import write_layers
     from dwelltime.scenes import scan as scan_folder
     from dwelltime.scenes import scenes_frame
-    from dwelltime.tables import format_table
+    from dwelltime.tables import fitted_table
 
     try:
         with stage_bars(ctx) as progress:
             result = scan_folder(folder, times=times, progress=lambda d, n: progress("scan", d, n))
     except DwelltimeError as exc:
         raise click_error(exc) from exc
-    for err in result.errors:
-        click.echo(f"skipped {err}", err=True)
+    echo_skipped(result.errors)
     frame = scenes_frame(result.scenes)
     if result.scenes:
         shown = frame.assign(
@@ -97,7 +101,15 @@ def scan(
             crs=frame["crs"].map(crs_label),
             mask=frame["mask_path"].map(lambda path: Path(path).name if path else ""),
         )
-        click.echo(format_table(shown, SCAN_TABLE_COLUMNS, headers=SCAN_TABLE_HEADERS))
+        click.echo(
+            fitted_table(
+                shown,
+                SCAN_TABLE_COLUMNS,
+                terminal_width(),
+                SCAN_NARROW_DROP_ORDER,
+                headers=SCAN_TABLE_HEADERS,
+            )
+        )
     pictures = f", {len(result.pictures)} pictures without georeference" if result.pictures else ""
     click.echo(
         f"{len(result.scenes)} scenes, {len(result.errors)} files skipped{pictures} in {folder}"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from dwelltime.cli.options import overwrite_option
+from dwelltime.cli.options import UserPath, overwrite_option
 
 #: The help of every ``--seed``.
 _SEED_HELP = "Seed of the random generator: the same seed renders the same files."
-_out_argument = click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+_out_argument = click.argument("out", type=UserPath(file_okay=False))
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -52,7 +52,11 @@ def _day(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @click.group()
 def synth() -> None:
-    """Synthetic apron imagery with exact ground truth (training chips, scene series, demo)."""
+    """Synthetic apron imagery with exact ground truth (training chips, scene series, demo).
+
+    Exit status of each command: 0 done, 1 failed, 2 bad usage (an OUT that is not empty,
+    without --overwrite, too).
+    """
 
 
 @synth.command()
@@ -153,7 +157,12 @@ def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
     default=None,
     help="Render at this GSD before resampling (default: random 0.3–3 m).",
 )
-@click.option("--types", default=None, help="Comma-separated ICAO designators (default: all).")
+@click.option(
+    "--types",
+    default=None,
+    help="Comma-separated ICAO designators, spelled as --type of run takes them, e.g. "
+    "Il-62,T204 (default: all).",
+)
 @click.option(
     "--format",
     "fmt",
@@ -181,11 +190,16 @@ def chips(
     import numpy as np
 
     from dwelltime.cli.progress import progress_bar
+    from dwelltime.errors import UnknownTypeError
     from dwelltime.synth import load_catalog
+    from dwelltime.synth.catalog import designator
     from dwelltime.synth.export import write_chip
 
-    names = [t.strip().upper() for t in types.split(",")] if types else None
-    unknown = sorted(set(names or ()) - set(load_catalog()))
+    try:  # spelled as --type of run and link takes them: Il-62, Ilyushin Il-62M
+        names = [designator(t) for t in types.split(",") if t.strip()] if types else None
+    except UnknownTypeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--types") from exc
+    unknown = sorted(set(names or ()) - set(load_catalog()))  # "unknown" is no type to draw
     if unknown:
         raise click.BadParameter(
             f"unknown type(s) {', '.join(unknown)}; known: {', '.join(sorted(load_catalog()))}",
