@@ -157,3 +157,20 @@ def test_your_imagery_notebook_states_the_evidence_a_stay_needs():
     prose = " ".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
     rule = "1 − Π(1 − score) over its sightings of at least `LinkConfig.min_score_single`"
     assert f"{rule} ({LinkConfig().min_score_single:g}," in prose
+
+
+def markdown(name: str) -> str:
+    """The prose of ``notebooks/<name>``, its markdown cells joined."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_sunan_notebook_lists_the_time_sources_in_their_order_of_trust():
+    """It names the ``time_source`` of each file beside the demo's GeoTIFFs in the order
+    :data:`~dwelltime.timesources.TIME_SOURCES` trusts them (STAC before provider metadata),
+    not in another order it calls the order of trust."""
+    from dwelltime.timesources import TIME_SOURCES
+
+    prose = markdown("01_sunan_il62.ipynb")
+    named = sorted((prose.index(f"`{s}`"), s) for s in TIME_SOURCES if f"`{s}`" in prose)
+    assert [s for _, s in named] == ["stac", "planet_json", "maxar_imd", "gdal_tag", "filename"]
