@@ -174,3 +174,16 @@ def test_sunan_notebook_lists_the_time_sources_in_their_order_of_trust():
     prose = markdown("01_sunan_il62.ipynb")
     named = sorted((prose.index(f"`{s}`"), s) for s in TIME_SOURCES if f"`{s}`" in prose)
     assert [s for _, s in named] == ["stac", "planet_json", "maxar_imd", "gdal_tag", "filename"]
+
+
+def test_sunan_notebook_describes_the_point_estimate_the_run_makes():
+    """Its words on ``dwell_est_h`` name the prior a run weights it by, fitted to the airport's
+    own stays by default (``LinkConfig.prior_strength``), not the log-uniform prior alone
+    ("short stays likelier than long ones") that the fitted prior replaced."""
+    from dwelltime.linking import LinkConfig
+
+    assert LinkConfig().prior_strength is not None  # runs fit the prior by default
+    nb = nbformat.read(NOTEBOOKS / "01_sunan_il62.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "fitted_prior" in markdown("01_sunan_il62.ipynb")
+    assert "short stays likelier than long ones" not in code
