@@ -413,6 +413,25 @@ def test_a_saved_result_reads_back_as_a_result_to_relink(tmp_path, caplog):
     assert "flight log" in caplog.text and "flights=" in caplog.text
 
 
+def test_a_saved_result_is_read_from_its_folder_not_from_one_of_its_files(tmp_path):
+    """``read_result("out/dwelltime.gpkg")`` or ``("out/stays.csv")``: refused, naming the
+    folder to give, not read without run.json (its link rules, type filter and flight log
+    silently lost) or with the stays file standing in for every layer; a folder not there is
+    named as one, not as a file to write with write_layers()."""
+    from dwelltime.scenes import scenes_frame
+
+    made = replace(
+        one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}}), scenes=scenes_frame([])
+    )
+    out = tmp_path / "out"
+    pipeline.write_result(made.relink(type_filter="IL62"), out)
+    for name in ("dwelltime.gpkg", "stays.csv"):
+        with pytest.raises(FileNotFoundError, match=f"a file, not a folder.*[(]{out}[)]"):
+            pipeline.read_result(out / name)
+    with pytest.raises(FileNotFoundError, match="no such folder; give the folder write_result"):
+        pipeline.read_result(tmp_path / "results")
+
+
 def test_a_relinked_folder_without_aprons_reads_back_too(tmp_path):
     """``dwelltime link --out`` writes no aprons layer: ``read_result`` takes the run's apron
     file from run.json (here none: the default square) instead of refusing the folder."""
