@@ -187,3 +187,56 @@ def test_sunan_notebook_describes_the_point_estimate_the_run_makes():
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "fitted_prior" in markdown("01_sunan_il62.ipynb")
     assert "short stays likelier than long ones" not in code
+
+
+def api_names(nb) -> set[str]:
+    """The dotted ``dwelltime`` names a notebook uses: imported in its code cells
+    (``dwelltime.plot.plot_chips``), called on ``pipeline`` there, or written in backticks in
+    its prose (``dwelltime.io.read_layer``, ``pipeline.read_result``, ``result.relink``)."""
+    import ast
+    import re
+
+    names = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            code = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+            for node in ast.walk(ast.parse(code)):
+                if isinstance(node, ast.ImportFrom) and node.module.startswith("dwelltime"):
+                    names |= {f"{node.module}.{alias.name}" for alias in node.names}
+                elif isinstance(node, ast.Attribute) and getattr(node.value, "id", "") in (
+                    "pipeline",
+                    "result",
+                ):
+                    names.add(f"{node.value.id}.{node.attr}")
+        names |= set(re.findall(r"`((?:dwelltime|pipeline|result)(?:\.\w+)+)", cell.source))
+    return names
+
+
+@pytest.mark.parametrize("name", ["01_sunan_il62.ipynb", "02_your_imagery.ipynb"])
+def test_notebooks_use_only_api_that_exists(name):
+    """Every ``dwelltime`` name a notebook imports, calls or tells of exists (``result``: a
+    :class:`~dwelltime.pipeline.RunResult`), checked without running it."""
+    import importlib
+    from dataclasses import fields
+
+    from dwelltime.pipeline import RunResult
+
+    def exists(dotted: str) -> bool:
+        head, *rest = dotted.split(".")
+        if head == "result":
+            return rest[0] in {f.name for f in fields(RunResult)} or hasattr(RunResult, rest[0])
+        parts = (["dwelltime"] if head == "pipeline" else []) + dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                found = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            for attr in parts[cut:]:
+                if not hasattr(found, attr):
+                    return False
+                found = getattr(found, attr)
+            return True
+        return False
+
+    names = api_names(nbformat.read(NOTEBOOKS / name, as_version=4))
+    assert "pipeline.run" in names and [n for n in sorted(names) if not exists(n)] == []
