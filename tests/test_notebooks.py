@@ -240,3 +240,41 @@ def test_notebooks_use_only_api_that_exists(name):
 
     names = api_names(nbformat.read(NOTEBOOKS / name, as_version=4))
     assert "pipeline.run" in names and [n for n in sorted(names) if not exists(n)] == []
+
+
+@pytest.mark.parametrize(("start", "end"), [(True, False), (False, True), (False, False)])
+def test_sunan_notebook_words_an_open_interval_without_a_point_estimate(start, end):
+    """The Il-62M's interval in words (its cell run on a stay of our own): a stay censored at
+    either end has no point estimate (NaN), said so, not written "is **nan h**"; a bounded one
+    gets its maximum and its estimate."""
+    import pandas as pd
+
+    from dwelltime.synth.demo import IL62_ARRIVAL, IL62_DEPARTURE
+
+    nb = nbformat.read(NOTEBOOKS / "01_sunan_il62.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "def utc(" in c.source)
+    t = pd.Timestamp("2023-08-01T02:05:55Z")
+    stay = {
+        "stay_id": "ZKPY-0009",
+        "type": "IL62",
+        "type_prob": 0.99,
+        "n_seen": 2,
+        "first_seen": t,
+        "last_seen": t + pd.Timedelta(hours=23.7),
+        "last_absent_before": pd.NaT if start else t - pd.Timedelta(hours=20.8),
+        "first_absent_after": pd.NaT if end else t + pd.Timedelta(hours=27.5),
+        "dwell_min_h": 23.7,
+        "dwell_max_h": float("nan") if start or end else 48.3,
+        "dwell_est_h": float("nan") if start or end else 33.5,
+        "censored_start": start,
+        "censored_end": end,
+    }
+    shown: list[str] = []
+    names = {"pd": pd, "IL62_ARRIVAL": IL62_ARRIVAL, "IL62_DEPARTURE": IL62_DEPARTURE}
+    names |= {"il62": pd.DataFrame([stay]), "Markdown": str, "display": shown.append}
+    exec(cell.source, names)
+    assert "nan" not in shown[0]
+    if start or end:
+        assert "**open**, and there is no point estimate" in shown[0]
+    else:
+        assert "at most 48.3 h" in shown[0] and "is **33.5 h**" in shown[0]
