@@ -278,3 +278,34 @@ def test_sunan_notebook_words_an_open_interval_without_a_point_estimate(start, e
         assert "**open**, and there is no point estimate" in shown[0]
     else:
         assert "at most 48.3 h" in shown[0] and "is **33.5 h**" in shown[0]
+
+
+def test_sunan_notebook_takes_the_stay_on_the_visitors_stand_for_the_il62(tmp_path):
+    """Its choice of the Il-62M (its cell run on stays of our own): the stay on the visitor's
+    stand, not another stay the model typed IL62 (a resident seen in more scenes); the one
+    nearest the stand where none there is typed IL62; none where no stay is near it."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    (tmp_path / "truth").mkdir()
+    pd.DataFrame({"type": ["T154", "IL62"], "x": [500.0, 100.0], "y": [0.0, 0.0]}).to_csv(
+        tmp_path / "truth" / "stays.csv", index=False
+    )
+    nb = nbformat.read(NOTEBOOKS / "01_sunan_il62.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "stays.csv" in c.source)
+
+    def chosen(types: list[str], x: list[float]) -> list[str]:
+        stays = pd.DataFrame(
+            {"stay_id": [f"S{i}" for i in range(len(x))], "type": types, "x": x, "y": 0.0}
+        ).assign(n_seen=[10, 2, 2][: len(x)])
+        shown = ["type_prob", "first_seen", "last_seen", "last_absent_before"]
+        shown += ["first_absent_after", "dwell_min_h", "dwell_max_h", "dwell_est_h"]
+        stays[shown] = None  # the columns the cell shows
+        names = {"pd": pd, "DEMO_DIR": tmp_path, "result": SimpleNamespace(stays=stays)}
+        exec(cell.source, names)
+        return list(names["il62"]["stay_id"])
+
+    assert chosen(["IL62", "IL62"], [500.0, 105.0]) == ["S1"]
+    assert chosen(["IL62", "T204", "IL76"], [500.0, 120.0, 104.0]) == ["S2"]
+    assert chosen(["IL62"], [500.0]) == []
