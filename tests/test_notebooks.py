@@ -309,3 +309,40 @@ def test_sunan_notebook_takes_the_stay_on_the_visitors_stand_for_the_il62(tmp_pa
     assert chosen(["IL62", "IL62"], [500.0, 105.0]) == ["S1"]
     assert chosen(["IL62", "T204", "IL76"], [500.0, 120.0, 104.0]) == ["S2"]
     assert chosen(["IL62"], [500.0]) == []
+
+
+@pytest.mark.parametrize("weights", [None, "my_model.safetensors"])
+def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
+    """Its detector cell (run with stand-ins for the model and the run): a ``WEIGHTS`` file
+    that cannot be loaded stops it with the reason, not a whole run with an untrained network
+    that finds nothing; only a missing shipped model (``WEIGHTS`` None) falls back to one."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from dwelltime.errors import WeightsError
+
+    def load_detector(path, device):
+        raise WeightsError(f"{path or 'models/'}: detector weights file not found")
+
+    run = SimpleNamespace(summary=lambda: "0 scenes", detections={"type": []})
+    names = {
+        "WEIGHTS": weights,
+        "load_detector": load_detector,
+        "WeightsError": WeightsError,
+        "default_classes": lambda: ["IL62"],
+        "build_detector": lambda num_classes: None,
+        "Detector": lambda network, classes, device: "untrained",
+        "FLIGHTS": None,
+        "stage_bars": contextlib.nullcontext,
+        "pipeline": SimpleNamespace(run=lambda *args, **kwargs: run),
+        "type_colors": lambda types: {},
+        **dict.fromkeys(["IMAGERY", "AIRPORT", "APRONS", "times", "read_flights"]),
+    }
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "load_detector(" in c.source)
+    if weights:
+        with pytest.raises(WeightsError, match=r"my_model\.safetensors"):
+            exec(cell.source, names)
+    else:
+        exec(cell.source, names)
+        assert names["detector"] == "untrained"
