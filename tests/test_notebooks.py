@@ -346,3 +346,23 @@ def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
     else:
         exec(cell.source, names)
         assert names["detector"] == "untrained"
+
+
+def test_your_imagery_notebook_refuses_a_type_the_catalog_lacks_at_once(tmp_path):
+    """Its set-up cell (run with ``IMAGERY`` a folder of our own): ``TYPE = "Il-62M"`` stops
+    it with the catalog's close matches, as ``run --type`` does, not a whole run whose stays
+    table then says "No stays of type Il-62M" of stays typed IL62; ``Il-62`` reads as IL62."""
+    from dwelltime.errors import UnknownTypeError
+
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "IMAGERY = Path(" in c.source)
+    code = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+
+    def setup(type_: str) -> dict:
+        names = {"Path": Path, "IMAGERY": tmp_path, "APRONS": None, "TYPE": type_}
+        exec(code, names)
+        return names
+
+    with pytest.raises(UnknownTypeError, match="did you mean IL62"):
+        setup("Il-62M")
+    assert setup("Il-62")["TYPE"] == "IL62"
