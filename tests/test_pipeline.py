@@ -499,6 +499,30 @@ def test_a_run_with_no_detections_keeps_the_detectors_typed_columns(
     assert str(result.detections["tile_index"].dtype) == "int64"
 
 
+def test_the_detect_stage_is_reported_before_its_first_scene(
+    tmp_path, write_raster, detector, monkeypatch
+):
+    """``progress("detect", 0, n)`` comes before the first scene is detected, so a bar (a
+    notebook's or the CLI's) is there and timing while it is, not only after it."""
+    from dwelltime.schema import empty_frame
+    from dwelltime.tiling import scene_coverage
+
+    calls: list[tuple[str, int, int]] = []
+
+    def coverage_only(scene, site, aprons, detector, spec, **kwargs):
+        calls.append(("process", 0, 0))
+        return scene_coverage(scene, site, aprons), empty_frame(DETECTION_COLUMNS, site.crs)
+
+    monkeypatch.setattr(pipeline, "process_scene", coverage_only)
+    write_raster(tmp_path / "imagery" / "zkpy_20230731T023512.tif")
+    pipeline.run(
+        tmp_path / "imagery", "ZKPY", detector=detector, coregister=False,
+        progress=lambda *call: calls.append(call),
+    )  # fmt: skip
+    detect = [c for c in calls if c[0] in ("detect", "process")]
+    assert detect == [("detect", 0, 1), ("process", 0, 0), ("detect", 1, 1)]
+
+
 def test_flights_and_times_may_be_files_read_before_any_scene(
     tmp_path, write_raster, monkeypatch, detector
 ):

@@ -241,6 +241,8 @@ def run(
     committed = store.stamps() if store else {}
     coverage, detections, reused = [], [], 0
     report = _stage(progress, "detect")
+    if report and scenes:
+        report(0, len(scenes))  # before the first scene, which a bar then shows and times
     for done, scene in enumerate(scenes, start=1):
         stamp = commit_stamp(scene, made) if store else ""
         try:
