@@ -157,3 +157,212 @@ def test_your_imagery_notebook_states_the_evidence_a_stay_needs():
     prose = " ".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
     rule = "1 − Π(1 − score) over its sightings of at least `LinkConfig.min_score_single`"
     assert f"{rule} ({LinkConfig().min_score_single:g}," in prose
+
+
+def markdown(name: str) -> str:
+    """The prose of ``notebooks/<name>``, its markdown cells joined."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_sunan_notebook_lists_the_time_sources_in_their_order_of_trust():
+    """It names the ``time_source`` of each file beside the demo's GeoTIFFs in the order
+    :data:`~dwelltime.timesources.TIME_SOURCES` trusts them (STAC before provider metadata),
+    not in another order it calls the order of trust."""
+    from dwelltime.timesources import TIME_SOURCES
+
+    prose = markdown("01_sunan_il62.ipynb")
+    named = sorted((prose.index(f"`{s}`"), s) for s in TIME_SOURCES if f"`{s}`" in prose)
+    assert [s for _, s in named] == ["stac", "planet_json", "maxar_imd", "gdal_tag", "filename"]
+
+
+def test_sunan_notebook_describes_the_point_estimate_the_run_makes():
+    """Its words on ``dwell_est_h`` name the prior a run weights it by, fitted to the airport's
+    own stays by default (``LinkConfig.prior_strength``), not the log-uniform prior alone
+    ("short stays likelier than long ones") that the fitted prior replaced."""
+    from dwelltime.linking import LinkConfig
+
+    assert LinkConfig().prior_strength is not None  # runs fit the prior by default
+    nb = nbformat.read(NOTEBOOKS / "01_sunan_il62.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "fitted_prior" in markdown("01_sunan_il62.ipynb")
+    assert "short stays likelier than long ones" not in code
+
+
+def api_names(nb) -> set[str]:
+    """The dotted ``dwelltime`` names a notebook uses: imported in its code cells
+    (``dwelltime.plot.plot_chips``), called on ``pipeline`` there, or written in backticks in
+    its prose (``dwelltime.io.read_layer``, ``pipeline.read_result``, ``result.relink``)."""
+    import ast
+    import re
+
+    names = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            code = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+            for node in ast.walk(ast.parse(code)):
+                if isinstance(node, ast.ImportFrom) and node.module.startswith("dwelltime"):
+                    names |= {f"{node.module}.{alias.name}" for alias in node.names}
+                elif isinstance(node, ast.Attribute) and getattr(node.value, "id", "") in (
+                    "pipeline",
+                    "result",
+                ):
+                    names.add(f"{node.value.id}.{node.attr}")
+        names |= set(re.findall(r"`((?:dwelltime|pipeline|result)(?:\.\w+)+)", cell.source))
+    return names
+
+
+@pytest.mark.parametrize("name", ["01_sunan_il62.ipynb", "02_your_imagery.ipynb"])
+def test_notebooks_use_only_api_that_exists(name):
+    """Every ``dwelltime`` name a notebook imports, calls or tells of exists (``result``: a
+    :class:`~dwelltime.pipeline.RunResult`), checked without running it."""
+    import importlib
+    from dataclasses import fields
+
+    from dwelltime.pipeline import RunResult
+
+    def exists(dotted: str) -> bool:
+        head, *rest = dotted.split(".")
+        if head == "result":
+            return rest[0] in {f.name for f in fields(RunResult)} or hasattr(RunResult, rest[0])
+        parts = (["dwelltime"] if head == "pipeline" else []) + dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                found = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            for attr in parts[cut:]:
+                if not hasattr(found, attr):
+                    return False
+                found = getattr(found, attr)
+            return True
+        return False
+
+    names = api_names(nbformat.read(NOTEBOOKS / name, as_version=4))
+    assert "pipeline.run" in names and [n for n in sorted(names) if not exists(n)] == []
+
+
+@pytest.mark.parametrize(("start", "end"), [(True, False), (False, True), (False, False)])
+def test_sunan_notebook_words_an_open_interval_without_a_point_estimate(start, end):
+    """The Il-62M's interval in words (its cell run on a stay of our own): a stay censored at
+    either end has no point estimate (NaN), said so, not written "is **nan h**"; a bounded one
+    gets its maximum and its estimate."""
+    import pandas as pd
+
+    from dwelltime.synth.demo import IL62_ARRIVAL, IL62_DEPARTURE
+
+    nb = nbformat.read(NOTEBOOKS / "01_sunan_il62.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "def utc(" in c.source)
+    t = pd.Timestamp("2023-08-01T02:05:55Z")
+    stay = {
+        "stay_id": "ZKPY-0009",
+        "type": "IL62",
+        "type_prob": 0.99,
+        "n_seen": 2,
+        "first_seen": t,
+        "last_seen": t + pd.Timedelta(hours=23.7),
+        "last_absent_before": pd.NaT if start else t - pd.Timedelta(hours=20.8),
+        "first_absent_after": pd.NaT if end else t + pd.Timedelta(hours=27.5),
+        "dwell_min_h": 23.7,
+        "dwell_max_h": float("nan") if start or end else 48.3,
+        "dwell_est_h": float("nan") if start or end else 33.5,
+        "censored_start": start,
+        "censored_end": end,
+    }
+    shown: list[str] = []
+    names = {"pd": pd, "IL62_ARRIVAL": IL62_ARRIVAL, "IL62_DEPARTURE": IL62_DEPARTURE}
+    names |= {"il62": pd.DataFrame([stay]), "Markdown": str, "display": shown.append}
+    exec(cell.source, names)
+    assert "nan" not in shown[0]
+    if start or end:
+        assert "**open**, and there is no point estimate" in shown[0]
+    else:
+        assert "at most 48.3 h" in shown[0] and "is **33.5 h**" in shown[0]
+
+
+def test_sunan_notebook_takes_the_stay_on_the_visitors_stand_for_the_il62(tmp_path):
+    """Its choice of the Il-62M (its cell run on stays of our own): the stay on the visitor's
+    stand, not another stay the model typed IL62 (a resident seen in more scenes); the one
+    nearest the stand where none there is typed IL62; none where no stay is near it."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    (tmp_path / "truth").mkdir()
+    pd.DataFrame({"type": ["T154", "IL62"], "x": [500.0, 100.0], "y": [0.0, 0.0]}).to_csv(
+        tmp_path / "truth" / "stays.csv", index=False
+    )
+    nb = nbformat.read(NOTEBOOKS / "01_sunan_il62.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "stays.csv" in c.source)
+
+    def chosen(types: list[str], x: list[float]) -> list[str]:
+        stays = pd.DataFrame(
+            {"stay_id": [f"S{i}" for i in range(len(x))], "type": types, "x": x, "y": 0.0}
+        ).assign(n_seen=[10, 2, 2][: len(x)])
+        shown = ["type_prob", "first_seen", "last_seen", "last_absent_before"]
+        shown += ["first_absent_after", "dwell_min_h", "dwell_max_h", "dwell_est_h"]
+        stays[shown] = None  # the columns the cell shows
+        names = {"pd": pd, "DEMO_DIR": tmp_path, "result": SimpleNamespace(stays=stays)}
+        exec(cell.source, names)
+        return list(names["il62"]["stay_id"])
+
+    assert chosen(["IL62", "IL62"], [500.0, 105.0]) == ["S1"]
+    assert chosen(["IL62", "T204", "IL76"], [500.0, 120.0, 104.0]) == ["S2"]
+    assert chosen(["IL62"], [500.0]) == []
+
+
+@pytest.mark.parametrize("weights", [None, "my_model.safetensors"])
+def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
+    """Its detector cell (run with stand-ins for the model and the run): a ``WEIGHTS`` file
+    that cannot be loaded stops it with the reason, not a whole run with an untrained network
+    that finds nothing; only a missing shipped model (``WEIGHTS`` None) falls back to one."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from dwelltime.errors import WeightsError
+
+    def load_detector(path, device):
+        raise WeightsError(f"{path or 'models/'}: detector weights file not found")
+
+    run = SimpleNamespace(summary=lambda: "0 scenes", detections={"type": []})
+    names = {
+        "WEIGHTS": weights,
+        "load_detector": load_detector,
+        "WeightsError": WeightsError,
+        "default_classes": lambda: ["IL62"],
+        "build_detector": lambda num_classes: None,
+        "Detector": lambda network, classes, device: "untrained",
+        "FLIGHTS": None,
+        "stage_bars": contextlib.nullcontext,
+        "pipeline": SimpleNamespace(run=lambda *args, **kwargs: run),
+        "type_colors": lambda types: {},
+        **dict.fromkeys(["IMAGERY", "AIRPORT", "APRONS", "times", "read_flights"]),
+    }
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "load_detector(" in c.source)
+    if weights:
+        with pytest.raises(WeightsError, match=r"my_model\.safetensors"):
+            exec(cell.source, names)
+    else:
+        exec(cell.source, names)
+        assert names["detector"] == "untrained"
+
+
+def test_your_imagery_notebook_refuses_a_type_the_catalog_lacks_at_once(tmp_path):
+    """Its set-up cell (run with ``IMAGERY`` a folder of our own): ``TYPE = "Il-62M"`` stops
+    it with the catalog's close matches, as ``run --type`` does, not a whole run whose stays
+    table then says "No stays of type Il-62M" of stays typed IL62; ``Il-62`` reads as IL62."""
+    from dwelltime.errors import UnknownTypeError
+
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "IMAGERY = Path(" in c.source)
+    code = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+
+    def setup(type_: str) -> dict:
+        names = {"Path": Path, "IMAGERY": tmp_path, "APRONS": None, "TYPE": type_}
+        exec(code, names)
+        return names
+
+    with pytest.raises(UnknownTypeError, match="did you mean IL62"):
+        setup("Il-62M")
+    assert setup("Il-62")["TYPE"] == "IL62"

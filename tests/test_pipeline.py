@@ -413,6 +413,25 @@ def test_a_saved_result_reads_back_as_a_result_to_relink(tmp_path, caplog):
     assert "flight log" in caplog.text and "flights=" in caplog.text
 
 
+def test_a_saved_result_is_read_from_its_folder_not_from_one_of_its_files(tmp_path):
+    """``read_result("out/dwelltime.gpkg")`` or ``("out/stays.csv")``: refused, naming the
+    folder to give, not read without run.json (its link rules, type filter and flight log
+    silently lost) or with the stays file standing in for every layer; a folder not there is
+    named as one, not as a file to write with write_layers()."""
+    from dwelltime.scenes import scenes_frame
+
+    made = replace(
+        one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}}), scenes=scenes_frame([])
+    )
+    out = tmp_path / "out"
+    pipeline.write_result(made.relink(type_filter="IL62"), out)
+    for name in ("dwelltime.gpkg", "stays.csv"):
+        with pytest.raises(FileNotFoundError, match=f"a file, not a folder.*[(]{out}[)]"):
+            pipeline.read_result(out / name)
+    with pytest.raises(FileNotFoundError, match="no such folder; give the folder write_result"):
+        pipeline.read_result(tmp_path / "results")
+
+
 def test_a_relinked_folder_without_aprons_reads_back_too(tmp_path):
     """``dwelltime link --out`` writes no aprons layer: ``read_result`` takes the run's apron
     file from run.json (here none: the default square) instead of refusing the folder."""
@@ -478,6 +497,30 @@ def test_a_run_with_no_detections_keeps_the_detectors_typed_columns(
     assert set(result.detections.columns) == set(extra)
     assert str(result.detections["x"].dtype) == "float64"
     assert str(result.detections["tile_index"].dtype) == "int64"
+
+
+def test_the_detect_stage_is_reported_before_its_first_scene(
+    tmp_path, write_raster, detector, monkeypatch
+):
+    """``progress("detect", 0, n)`` comes before the first scene is detected, so a bar (a
+    notebook's or the CLI's) is there and timing while it is, not only after it."""
+    from dwelltime.schema import empty_frame
+    from dwelltime.tiling import scene_coverage
+
+    calls: list[tuple[str, int, int]] = []
+
+    def coverage_only(scene, site, aprons, detector, spec, **kwargs):
+        calls.append(("process", 0, 0))
+        return scene_coverage(scene, site, aprons), empty_frame(DETECTION_COLUMNS, site.crs)
+
+    monkeypatch.setattr(pipeline, "process_scene", coverage_only)
+    write_raster(tmp_path / "imagery" / "zkpy_20230731T023512.tif")
+    pipeline.run(
+        tmp_path / "imagery", "ZKPY", detector=detector, coregister=False,
+        progress=lambda *call: calls.append(call),
+    )  # fmt: skip
+    detect = [c for c in calls if c[0] in ("detect", "process")]
+    assert detect == [("detect", 0, 1), ("process", 0, 0), ("detect", 1, 1)]
 
 
 def test_flights_and_times_may_be_files_read_before_any_scene(

@@ -241,6 +241,8 @@ def run(
     committed = store.stamps() if store else {}
     coverage, detections, reused = [], [], 0
     report = _stage(progress, "detect")
+    if report and scenes:
+        report(0, len(scenes))  # before the first scene, which a bar then shows and times
     for done, scene in enumerate(scenes, start=1):
         stamp = commit_stamp(scene, made) if store else ""
         try:
@@ -587,13 +589,22 @@ def read_result(folder: Path | str) -> RunResult:
     filter and flight log it records (the log read again from ``inputs.flights``; a warning
     when it cannot be, and the result then has none; the aprons, which a ``dwelltime link``
     folder lacks, from ``inputs.aprons``). ``errors`` is empty: they are not saved.
-    FileNotFoundError or ValueError naming the folder when it holds no result."""
+    FileNotFoundError or ValueError naming the folder when it holds no result, or when
+    ``folder`` is one of its files (``dwelltime.gpkg``, ``stays.csv``), not the folder."""
     from dwelltime.flights import FlightsError, read_flights
     from dwelltime.io import layer_names, read_layer, read_provenance
 
     folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{folder}: a file, not a folder; give the folder that holds it ({folder.parent}):"
+            " read_result reads its layers and its run.json"
+            if folder.exists()
+            else f"{folder}: no such folder; give the folder write_result (dwelltime run --out)"
+            " wrote"
+        )
     made = read_provenance(folder)
-    saved = set(layer_names(folder)) if folder.is_dir() else set()
+    saved = set(layer_names(folder))
     frames = {
         name: read_layer(folder, name, as_written=True)
         for name in RESULT_LAYERS

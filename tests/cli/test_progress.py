@@ -32,3 +32,19 @@ def test_a_command_writes_no_bar_into_redirected_stderr(tmp_path, write_raster):
     result = CliRunner().invoke(main, ["scan", str(tmp_path / "images")])
     assert result.exit_code == 0, result.output
     assert "100%" not in result.stderr and "scene/s" not in result.stderr
+
+
+def test_a_notebook_gets_one_drawn_bar_per_stage_without_a_terminal(capsys):
+    """``with stage_bars() as progress: pipeline.run(…, progress=progress)`` in a notebook,
+    whose stderr is no terminal and which has no click context: the bars are drawn
+    (``tqdm.auto``'s), one per stage, not switched off as they are for a log file."""
+    from dwelltime.cli.progress import stage_bars
+
+    with progress_bar(None, total=2, file=io.StringIO()) as bar:
+        assert not bar.disable
+    with stage_bars() as progress:
+        for done in (1, 2):
+            progress("scan", done, 2)
+        progress("detect", 1, 2)
+    drawn = capsys.readouterr().err
+    assert "scan: 100%" in drawn and "2/2" in drawn and "detect:  50%" in drawn

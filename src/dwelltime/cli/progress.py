@@ -1,7 +1,9 @@
-"""Progress bars for the CLI: library functions take a callback, only the CLI draws.
+"""Progress bars for the CLI and notebooks: library functions take a callback, only these draw.
 
 Every bar is made by :func:`progress_bar`: none with ``--quiet``, and none when stderr is not
-a terminal (``dwelltime demo > demo.log 2>&1``), so log files hold no bar redraws.
+a terminal (``dwelltime demo > demo.log 2>&1``), so log files hold no bar redraws. Without a
+click context (a notebook: ``with stage_bars() as progress: pipeline.run(…, progress=progress)``)
+the bars are ``tqdm.auto``'s, drawn in Jupyter.
 """
 
 from __future__ import annotations
@@ -17,18 +19,26 @@ from dwelltime.cli.options import quiet
 if TYPE_CHECKING:
     from tqdm import tqdm
 
+    from dwelltime.pipeline import Progress
 
-def progress_bar(ctx: click.Context, **kwargs: object) -> tqdm:
+
+def progress_bar(ctx: click.Context | None, **kwargs: object) -> tqdm:
     """A tqdm bar on stderr (``kwargs``: tqdm's), off with ``--quiet`` and when stderr is not
-    a terminal (tqdm's ``disable=None``)."""
+    a terminal (tqdm's ``disable=None``); without ``ctx`` (a notebook, whose stderr is no
+    terminal) ``tqdm.auto``'s, always drawn: a widget in Jupyter, text elsewhere."""
+    if ctx is None:
+        from tqdm.auto import tqdm as auto
+
+        return auto(**kwargs)
     from tqdm import tqdm
 
     return tqdm(disable=True if quiet(ctx) else None, **kwargs)
 
 
 @contextmanager
-def stage_bars(ctx: click.Context) -> Iterator[object]:
-    """A ``progress(stage, done, total)`` callback drawing one :func:`progress_bar` per stage."""
+def stage_bars(ctx: click.Context | None = None) -> Iterator[Progress]:
+    """A ``progress(stage, done, total)`` callback (:data:`dwelltime.pipeline.Progress`)
+    drawing one :func:`progress_bar` per stage, counting scenes; ``ctx`` None: a notebook's."""
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
