@@ -349,9 +349,9 @@ def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
 
 
 def test_your_imagery_notebook_refuses_a_type_the_catalog_lacks_at_once(tmp_path):
-    """Its set-up cell (run with ``IMAGERY`` a folder of our own): ``TYPE = "Il-62M"`` stops
+    """Its set-up cell (run with ``IMAGERY`` a folder of our own): ``TYPE = "IL62X"`` stops
     it with the catalog's close matches, as ``run --type`` does, not a whole run whose stays
-    table then says "No stays of type Il-62M" of stays typed IL62; ``Il-62`` reads as IL62."""
+    table then says "No stays of type IL62X" of stays typed IL62; ``Il-62M`` reads as IL62."""
     from dwelltime.errors import UnknownTypeError
 
     nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
@@ -364,5 +364,6 @@ def test_your_imagery_notebook_refuses_a_type_the_catalog_lacks_at_once(tmp_path
         return names
 
     with pytest.raises(UnknownTypeError, match="did you mean IL62"):
-        setup("Il-62M")
+        setup("IL62X")
     assert setup("Il-62")["TYPE"] == "IL62"
+    assert setup("Il-62M")["TYPE"] == "IL62"
