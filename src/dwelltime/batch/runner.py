@@ -6,8 +6,9 @@ combined ``<output>/all_stays.*`` table holds the stays of every airport run (EP
 scene that fails in detection is recorded (``parts/<scene_id>.failed.json``) and skipped;
 ``retry_failed`` tries it again. A file that scan finds unusable (unreadable, no time…) is
 logged and named in the summary as unusable, not as failed: trying again cannot mend it. A job
-whose inputs cannot be read (imagery, aprons, flights or times file) is logged in one line,
-not run and named in the summary; the other jobs run, and its stays from an earlier
+whose inputs cannot be read (imagery, aprons, flights or times file), or that has no usable
+scene (as ``dwelltime run`` refuses it), is logged in one line, not run and named in the
+summary; the other jobs run, and its stays from an earlier
 invocation, if any, stay in the combined table. A killed job started again skips the
 committed scenes and ends with the same tables as an uninterrupted run. A committed scene
 whose image file changed since (size or modification time), whose cloud mask or bands
@@ -52,7 +53,7 @@ from dwelltime.pipeline import (
     without_coarse,
     write_result,
 )
-from dwelltime.scenes import Scene, scan
+from dwelltime.scenes import ScanResult, Scene, scan
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec
 
@@ -66,11 +67,13 @@ BatchProgress = Callable[[str, int, int], None]
 
 
 class JobInputError(DwelltimeError):
-    """A batch job whose inputs cannot be read: ``AIRPORT: file: problem``."""
+    """A batch job whose inputs cannot be read, or that has no usable scene:
+    ``AIRPORT: file: problem``; ``unusable`` names the files scan could not use."""
 
-    def __init__(self, airport: str, problem: str) -> None:
+    def __init__(self, airport: str, problem: str, unusable: Sequence[str] = ()) -> None:
         self.airport = airport
         self.problem = problem
+        self.unusable = list(unusable)
         super().__init__(f"{airport}: {problem}")
 
 
@@ -189,7 +192,9 @@ def _run_batch(
             prepared.append(_prepare(job, spec, retry_failed, flight_log))
         except JobInputError as exc:
             log.error("%s: %s; job not run", exc.airport, exc.problem)
-            not_run.append(AirportSummary(airport=exc.airport, problem=exc.problem))
+            not_run.append(
+                AirportSummary(airport=exc.airport, problem=exc.problem, unusable=exc.unusable)
+            )
     summary, stays = BatchSummary(), []
     if prepared:
         summary.airports, stays = _run_jobs(prepared, spec, weights, progress)
@@ -332,6 +337,9 @@ def _prepare(
     for err in found.errors:
         log.warning("%s: unusable, skipped: %s", site.icao, err)
     scenes = scenes_over_aprons(found.scenes, aprons, site.icao)
+    unusable = [Path(err.path).name for err in found.errors]
+    if not scenes:  # as `run` refuses it; the folder's earlier results stay as they are
+        raise JobInputError(site.icao, _no_scene(job.imagery, found, unusable), unusable)
     done, failed = store.done(), store.failed()
     skip_failed = set() if retry_failed else set(failed)
     passed_over = done | skip_failed
@@ -349,11 +357,20 @@ def _prepare(
         scenes=len(scenes),
         skipped=sum(s.scene_id in done for s in scenes),
         failed=sum(s.scene_id in skip_failed - done for s in scenes),
-        unusable=[Path(err.path).name for err in found.errors],
+        unusable=unusable,
     )
     return _Prepared(
         job, folder, site, aprons, scenes, todo, store, summary, flights, unusable=found.errors
     )
+
+
+def _no_scene(imagery: Path, found: ScanResult, unusable: list[str]) -> str:
+    """Why a job has no scene to detect: ``no usable scene in FOLDER (…)``, the folder
+    holding no image, only unusable files (named), or scenes that miss the aprons."""
+    why = [f"{len(unusable)} unusable files: {few(unusable)}"] if unusable else []
+    if found.scenes:
+        why.append(f"none of its {len(found.scenes)} scenes covers the aprons")
+    return f"no usable scene in {imagery} ({'; '.join(why) or 'no image files there'})"
 
 
 def _finisher_processes(spec: BatchSpec, device_type: str) -> int:

@@ -61,8 +61,9 @@ def batch(
     outputs of `dwelltime run` go to OUTPUT/<airport>/, the stays of every airport to
     OUTPUT/all_stays.csv (lon/lat geometry; x/y in each airport's UTM CRS, named in its xy_crs
     column), the log to OUTPUT/batch.log. Every job's inputs are read before the model loads: a
-    job whose imagery, aprons, flights or times file cannot be read is logged in one line and
-    not run (its earlier stays stay in all_stays.csv), and the other jobs run. Files the scan
+    job whose imagery, aprons, flights or times file cannot be read, or with no usable scene
+    (an empty folder, only unusable files), is logged in one line and not run (its earlier
+    outputs and stays stay), and the other jobs run. Files the scan
     cannot use (unreadable, no time…) are named in the log and the summary as unusable and
     skipped. A scene that fails in detection is recorded in
     OUTPUT/<airport>/parts/<scene>.failed.json and tried again with --retry-failed.
@@ -70,8 +71,8 @@ def batch(
     One job at a time writes to an output folder: a second one started there stops at once.
 
     Exit status: 0 every job run and no scene failed (unusable files allowed), 1 a job not
-    run, a scene failed or another job is writing to the output folder, 2 bad job file
-    (unreadable YAML, unknown keys, no jobs).
+    run (inputs unreadable or no usable scene), a scene failed or another job is writing to
+    the output folder, 2 bad job file (unreadable YAML, unknown keys, no jobs).
     """
     import dataclasses
 
