@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -120,6 +121,12 @@ def test_cli_prints_the_summary_once_and_logs_it(small_series: Path, quiet: bool
     made = json.loads((small_series / f"cli_{quiet}" / "ZKPY" / "run.json").read_text())
     detector = made["detector"]  # the log says which precision `auto` chose
     assert f"<Detector {detector['weights']} on cpu, {detector['precision']}, " in log
+    n = len(SCENES)  # a line per scene: what became of it, how long since the one before
+    done = re.findall(
+        rf"ZKPY: zkpy_\S+\.tif done, \d+ tiles in \d+\.\d s \((\d) of {n} scenes\)", log
+    )
+    assert done == [str(k) for k in range(1, n + 1)]
+    assert (f"the log: {small_series / f'cli_{quiet}' / 'batch.log'}" in out.stderr) != quiet
 
 
 def test_finisher_processes_give_the_same_tables(small_series: Path, uninterrupted: Path):

@@ -235,9 +235,21 @@ def _run_jobs(
         )
         detector.warm_up(spec.batch_size, spec.tile_size_px)
         finisher = stack.enter_context(Finishers(_finisher_processes(spec, detector.device.type)))
+        mark = time.perf_counter()
         for p in prepared:
-            for _scene in _process(p, spec, detector, tile_spec, weights, finisher, feed):
+            for scene, outcome in _process(p, spec, detector, tile_spec, weights, finisher, feed):
                 finished += 1
+                now = time.perf_counter()
+                log.info(
+                    "%s: %s %s in %.1f s (%d of %d scenes)",
+                    p.site.icao,
+                    scene.path.name,
+                    outcome,
+                    now - mark,
+                    finished,
+                    total,
+                )
+                mark = now
                 if progress:
                     progress(p.job.airport, finished, total)
             result = _assemble(p, spec)
@@ -398,14 +410,14 @@ def _process(
     finisher: Finishers,
     feed: JobFeed | None,
 ):
-    """Commit or record as failed each scene of ``p.todo``, yielding it when done; read by
-    ``feed`` (None: read and detected on a Dask cluster)."""
+    """Commit or record as failed each scene of ``p.todo``, yielding it and what became of it
+    (:func:`_count`) when done; read by ``feed`` (None: read and detected on a Dask
+    cluster)."""
     if feed is not None:
         yield from _local_scenes(p, spec, detector, feed.next_scenes(len(p.todo)), finisher)
         return
     for scene, outcome in _dask_results(p, spec, tile_spec, weights):
-        _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene, p.made)))
-        yield scene
+        yield scene, _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene, p.made)))
 
 
 def _commit(store: SceneStore, scene: Scene, outcome, stamp: str) -> int | str:
@@ -419,15 +431,17 @@ def _commit(store: SceneStore, scene: Scene, outcome, stamp: str) -> int | str:
     return n_tiles
 
 
-def _count(p: _Prepared, scene: Scene, committed: int | str) -> None:
-    """Count a committed scene (its tile count), or record and log its error text."""
+def _count(p: _Prepared, scene: Scene, committed: int | str) -> str:
+    """Count a committed scene (its tile count), or record and log its error text; what
+    became of it, for its log line (``done, 8 tiles`` or ``failed``)."""
     if isinstance(committed, str):
         p.store.record_failure(scene.scene_id, str(scene.path), committed)
         log.warning("%s: %s: %s", p.site.icao, scene.path, committed)
         p.summary.failed += 1
-        return
+        return "failed"
     p.summary.done += 1
     p.summary.tiles += committed
+    return f"done, {committed} tiles"
 
 
 def _local_scenes(
@@ -452,16 +466,15 @@ def _local_scenes(
 
 
 def _settle(p: _Prepared, in_flight: deque, keep: int):
-    """Count and yield the oldest scenes in flight that are finished, waiting for them while
-    more than ``keep`` are in flight."""
+    """Count and yield the oldest scenes in flight that are finished (with what became of
+    them: :func:`_count`), waiting for them while more than ``keep`` are in flight."""
     while len(in_flight) > keep or (in_flight and in_flight[0][1].done()):
         scene, future = in_flight.popleft()
         try:
             committed = future.result()
         except BrokenProcessPool as exc:
             committed = f"BrokenProcessPool: its finisher process died ({exc})"
-        _count(p, scene, committed)
-        yield scene
+        yield scene, _count(p, scene, committed)
 
 
 def _finish_scene(folder: Path, payload, predictions, post, stamp: str) -> int | str:

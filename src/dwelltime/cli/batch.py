@@ -9,6 +9,14 @@ import click
 
 from dwelltime.cli.options import click_error, quiet, weights_option
 
+log = logging.getLogger(__name__)
+
+
+def _to_file(handler: logging.Handler, level: int, message: str) -> None:
+    """``message`` in the job's log file alone: why the job stopped, which the console says
+    in its own words."""
+    handler.handle(log.makeRecord(log.name, level, __file__, 0, message, None, None))
+
 
 class JobFileError(click.ClickException):
     """A job file that does not describe a job: one line ``Error: JOB.yaml: …``, exit 2."""
@@ -95,6 +103,7 @@ def batch(
         raise JobFileError(f"{job_file}: output: {problem}") from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("dwelltime").addHandler(handler)
+    log.info("job %s; the log: %s", job_file, spec.output / "batch.log")
     bar = progress_bar(ctx, total=0, unit="scene", desc="batch")
 
     def progress(airport: str, done: int, total: int) -> None:
@@ -105,7 +114,11 @@ def batch(
     try:
         summary = run_batch(spec, retry_failed=retry_failed, weights=weights, progress=progress)
     except DwelltimeError as exc:
+        _to_file(handler, logging.ERROR, f"job stopped: {exc}")
         raise click_error(exc) from exc
+    except KeyboardInterrupt:
+        _to_file(handler, logging.WARNING, "interrupted; the finished scenes are kept")
+        raise
     finally:
         bar.close()
         logging.getLogger("dwelltime").removeHandler(handler)
