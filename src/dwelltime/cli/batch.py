@@ -49,7 +49,7 @@ def batch(
     device: auto          # or cpu, cuda
     batch_size: 16        # tiles per forward pass
     tile_size_px: 512     # tile edge, pixels at the detector's 0.5 m (1024 on a GPU)
-    workers: 2            # reader processes
+    workers: 2            # reader processes (at most one per CPU)
     finishers: 2          # post-processing processes (default: 2 on CUDA, else a thread)
     scheduler: local      # run the scenes on Dask, or tcp://host:8786 (as --scheduler)
     compile: false        # torch.compile the network (GPU jobs)
