@@ -543,3 +543,26 @@ def test_the_combined_table_is_written_in_the_jobs_formats_too(tmp_path: Path):
     table = gpd.read_parquet(tmp_path / "out" / "all_stays.parquet")
     assert table.crs == "EPSG:4326" and str(table["first_seen"].dtype) == "datetime64[us, UTC]"
     assert list(table.columns) == list(read_layer(tmp_path / "out" / "all_stays.csv").columns)
+
+
+def test_temporaries_a_killed_write_left_are_removed_when_the_job_starts_again(tmp_path: Path):
+    """A job killed while writing its GeoPackage (or a part, or all_stays) leaves its
+    temporary beside the file; the next job on that output removes them, and nothing else."""
+    (tmp_path / "field.geojson").write_text("{ not json")
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "output: out\njobs:\n  - {airport: ZKPY, imagery: imagery, aprons: field.geojson}\n"
+    )
+    parts = tmp_path / "out" / "ZKPY" / "parts"
+    parts.mkdir(parents=True)
+    stale = [
+        tmp_path / "out" / ".tmp-4242-all_stays.csv",
+        tmp_path / "out" / "ZKPY" / ".tmp-4242-dwelltime.gpkg",
+        parts / ".tmp-4242-zkpy_04.detections.parquet",
+    ]
+    kept = [tmp_path / "out" / "ZKPY" / "stays.csv", parts / "zkpy_04.done"]
+    for file in stale + kept:
+        file.write_text("x")
+    run_batch(load_spec(path))
+    assert [f for f in stale if f.exists()] == []
+    assert all(f.exists() for f in kept)

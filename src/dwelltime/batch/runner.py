@@ -10,7 +10,8 @@ whose inputs cannot be read (imagery, aprons, flights or times file), or that ha
 scene (as ``dwelltime run`` refuses it), is logged in one line, not run and named in the
 summary; the other jobs run, and its stays from an earlier
 invocation, if any, stay in the combined table. A killed job started again skips the
-committed scenes and ends with the same tables as an uninterrupted run. A committed scene
+committed scenes and ends with the same tables as an uninterrupted run (the temporaries of
+a write the kill cut short are removed). A committed scene
 whose image file changed since (size or modification time), whose cloud mask or bands
 changed (a cloud file drawn since), or that other aprons or detection settings (weights,
 precision, tile size) made, is detected again, and the log says so (a corrected acquisition
@@ -40,7 +41,14 @@ import pandas as pd
 from dwelltime.airports import Airport, airport_and_aprons, icao_code
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
-from dwelltime.batch.store import STAMP_REASONS, SceneStore, commit_stamp, made_by, stamp_changes
+from dwelltime.batch.store import (
+    PARTS_NAME,
+    STAMP_REASONS,
+    SceneStore,
+    commit_stamp,
+    made_by,
+    stamp_changes,
+)
 from dwelltime.errors import DwelltimeError, SceneError, error_text
 from dwelltime.io import read_if_path, with_xy_crs
 from dwelltime.linking import stays_frame
@@ -172,7 +180,23 @@ def run_batch(
 ) -> BatchSummary:
     """Process every job of ``spec``; see the module docstring."""
     with _output_lock(Path(spec.output)):
+        _remove_temporaries(Path(spec.output))
         return _run_batch(spec, retry_failed, weights, progress)
+
+
+def _remove_temporaries(output: Path) -> None:
+    """Remove the temporaries (``.tmp-PID-NAME``: :func:`dwelltime.io.atomic_write`) of
+    writes cut short by a kill under ``output`` (a GeoPackage's may be hundreds of MB); the
+    job holds the folder's lock, so no write of another job is under way there."""
+    stale = [p for pattern in _TEMPORARIES for p in sorted(output.glob(pattern))]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        log.info("%s: removed %d files a job killed while writing left", output, len(stale))
+
+
+#: Where :func:`_remove_temporaries` looks: the combined tables, each airport's outputs, parts.
+_TEMPORARIES = (".tmp-*", "*/.tmp-*", f"*/{PARTS_NAME}/.tmp-*")
 
 
 def _run_batch(
