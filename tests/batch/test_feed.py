@@ -85,6 +85,23 @@ def test_without_room_for_the_ring_scenes_travel_in_buffers_of_their_own(
     assert all(n_images == n_tiles > 0 for _, n_images, n_tiles in payloads)
 
 
+def test_more_workers_than_cpus_or_scenes_start_no_more_readers(demo_scenes, monkeypatch, caplog):
+    """`workers: 64` on a 2-CPU machine: 2 readers (a warning says so), and a ring for 2
+    (not 130 slots of shared memory); never more readers than scenes to read."""
+
+    def no_room(self, slots, tile_px):
+        raise RuntimeError("no shared memory here")
+
+    monkeypatch.setattr(feed.TileRing, "__init__", no_room)
+    monkeypatch.setattr(feed.os, "sched_getaffinity", lambda pid: {0, 1})
+    site, aprons, scenes = demo_scenes
+    with feed.JobFeed([(scenes[:3], site, aprons)], SPEC, workers=64, cuda=False) as job_feed:
+        assert len(list(job_feed.next_scenes(3))) == 3
+    assert "workers: 64 reader processes asked for, on 2 CPUs: at most 2 started" in caplog.text
+    assert "no tile ring of 6 slots" in caplog.text  # READ_AHEAD × 2 readers + 2
+    assert feed.reader_count(64, 1) == 1 and feed.reader_count(0, 5) == 0
+
+
 def test_a_feed_cut_short_stops_its_readers(demo_scenes):
     site, aprons, scenes = demo_scenes
     before = set(multiprocessing.active_children())

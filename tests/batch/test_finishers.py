@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
@@ -34,3 +35,13 @@ def test_processes_are_started_and_ready_before_the_first_scene():
         pids = {p.pid for p in finishers._pool._processes.values()}
         assert len(pids) == 2 and os.getpid() not in pids
         assert all(p.is_alive() for p in finishers._pool._processes.values())
+
+
+def test_ctrl_c_is_left_to_the_jobs_process(capfd: pytest.CaptureFixture[str]):
+    """Ctrl-C in a terminal reaches every process of the job: a finisher process goes on
+    (the job's process stops the pool), with no traceback of its own."""
+    with Finishers(1) as finishers:
+        pid = finishers.submit(os.getpid).result()
+        os.kill(pid, signal.SIGINT)
+        assert finishers.submit(os.getpid).result() == pid  # the same process, alive
+    assert "Traceback" not in capfd.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -120,6 +121,12 @@ def test_cli_prints_the_summary_once_and_logs_it(small_series: Path, quiet: bool
     made = json.loads((small_series / f"cli_{quiet}" / "ZKPY" / "run.json").read_text())
     detector = made["detector"]  # the log says which precision `auto` chose
     assert f"<Detector {detector['weights']} on cpu, {detector['precision']}, " in log
+    n = len(SCENES)  # a line per scene: what became of it, how long since the one before
+    done = re.findall(
+        rf"ZKPY: zkpy_\S+\.tif done, \d+ tiles in \d+\.\d s \((\d) of {n} scenes\)", log
+    )
+    assert done == [str(k) for k in range(1, n + 1)]
+    assert (f"the log: {small_series / f'cli_{quiet}' / 'batch.log'}" in out.stderr) != quiet
 
 
 def test_finisher_processes_give_the_same_tables(small_series: Path, uninterrupted: Path):
@@ -272,14 +279,57 @@ def test_a_job_not_run_keeps_its_earlier_stays_in_the_combined_table(
         "output: kept\nworkers: 0\njobs:\n  - {airport: ZKPY, imagery: gone}\n"
         "  - {airport: UUEE, imagery: no_scenes}\n"
     )
-    uuee, zkpy = run_batch(load_spec(path)).airports
-    assert (uuee.airport, uuee.problem, zkpy.airport) == ("UUEE", None, "ZKPY")
-    assert "gone" in zkpy.problem
+    zkpy, uuee = run_batch(load_spec(path)).airports
+    assert (uuee.airport, zkpy.airport) == ("UUEE", "ZKPY")
+    assert "gone" in zkpy.problem and "no usable scene" in uuee.problem
     combined, before = (
         pd.read_csv(f / "all_stays.csv") for f in (small_series / "kept", uninterrupted)
     )
     assert list(combined["stay_id"]) == list(before["stay_id"]) != []
     assert set(combined["xy_crs"]) == {"EPSG:32651"}
+
+
+def test_jobs_with_an_empty_folder_or_only_unusable_files_are_not_run(
+    small_series: Path, uninterrupted: Path, capsys: pytest.CaptureFixture[str]
+):
+    """Three airports: UUEE's folder is empty, UUWW's files are all unreadable, ZKPY's are
+    good. ZKPY completes; the two others are each named in one line as `dwelltime run` names
+    them (no usable scene), not run (no empty tables over earlier ones) and the exit status
+    is 1."""
+    shutil.copytree(uninterrupted, small_series / "three")
+    (small_series / "three" / "UUEE").mkdir()
+    (small_series / "three" / "UUEE" / "timeline.png").write_text("an earlier run's")
+    (small_series / "empty").mkdir()
+    (small_series / "unreadable").mkdir()
+    for name in ("uuww_20230801.tif", "uuww_20230802.tif"):
+        (small_series / "unreadable" / name).write_bytes(b"not a tiff")
+    path = small_series / "three.yaml"
+    path.write_text(
+        "output: three\nworkers: 0\njobs:\n  - {airport: UUEE, imagery: empty}\n"
+        "  - {airport: UUWW, imagery: unreadable}\n"
+        "  - {airport: ZKPY, imagery: imagery, aprons: aprons.geojson}\n"
+    )
+    args = [sys.executable, "-m", "dwelltime", "-q", "batch", str(path)]
+    out = subprocess.run(args, capture_output=True, text=True)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(f"ZKPY: {len(SCENES)} scenes, 0 done, {len(SCENES)} skipped")
+    assert (
+        lines[1]
+        == f"UUEE: not run: no usable scene in {small_series / 'empty'} (no image files there)"
+    )
+    assert lines[2] == (
+        f"UUWW: not run: no usable scene in {small_series / 'unreadable'} "
+        "(2 unusable files: uuww_20230801.tif, uuww_20230802.tif)"
+    )
+    assert ", 2 unusable files, 2 jobs not run" in lines[3]
+    log = (small_series / "three" / "batch.log").read_text()
+    assert log.count("no usable scene in") == 2 + 2  # the error lines, then the summary
+    assert (small_series / "three" / "UUEE" / "timeline.png").read_text() == "an earlier run's"
+    assert not (small_series / "three" / "UUWW" / "stays.csv").exists()
+    assert (small_series / "three" / "ZKPY" / "stays.csv").read_bytes() == (
+        uninterrupted / "ZKPY" / "stays.csv"
+    ).read_bytes()
 
 
 def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, uninterrupted: Path):
@@ -493,3 +543,26 @@ def test_the_combined_table_is_written_in_the_jobs_formats_too(tmp_path: Path):
     table = gpd.read_parquet(tmp_path / "out" / "all_stays.parquet")
     assert table.crs == "EPSG:4326" and str(table["first_seen"].dtype) == "datetime64[us, UTC]"
     assert list(table.columns) == list(read_layer(tmp_path / "out" / "all_stays.csv").columns)
+
+
+def test_temporaries_a_killed_write_left_are_removed_when_the_job_starts_again(tmp_path: Path):
+    """A job killed while writing its GeoPackage (or a part, or all_stays) leaves its
+    temporary beside the file; the next job on that output removes them, and nothing else."""
+    (tmp_path / "field.geojson").write_text("{ not json")
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "output: out\njobs:\n  - {airport: ZKPY, imagery: imagery, aprons: field.geojson}\n"
+    )
+    parts = tmp_path / "out" / "ZKPY" / "parts"
+    parts.mkdir(parents=True)
+    stale = [
+        tmp_path / "out" / ".tmp-4242-all_stays.csv",
+        tmp_path / "out" / "ZKPY" / ".tmp-4242-dwelltime.gpkg",
+        parts / ".tmp-4242-zkpy_04.detections.parquet",
+    ]
+    kept = [tmp_path / "out" / "ZKPY" / "stays.csv", parts / "zkpy_04.done"]
+    for file in stale + kept:
+        file.write_text("x")
+    run_batch(load_spec(path))
+    assert [f for f in stale if f.exists()] == []
+    assert all(f.exists() for f in kept)

@@ -78,3 +78,27 @@ def test_the_help_the_module_and_the_readme_show_every_job_file_key():
     for text in (batch("--help").output, spec.__doc__, example):
         shown = set(re.findall(r"^\s*(\w+):", text, flags=re.MULTILINE))
         assert sorted(keys - shown) == []
+
+
+def test_why_a_job_stopped_is_in_its_log_too(tmp_path, monkeypatch):
+    """Ctrl-C, or an error that stops the whole job (a device torch lacks), is in batch.log,
+    whose place the job's first log line gives: the log of an overnight job does not just
+    end."""
+    from dwelltime.errors import DwelltimeError
+
+    path = write(tmp_path, "output: out\njobs:\n  - {airport: ZKPY, imagery: .}\n")
+    log = tmp_path / "out" / "batch.log"
+    for raised, exit_code, line in [
+        (KeyboardInterrupt(), 130, "WARNING dwelltime.cli.batch: interrupted; the finished"),
+        (DwelltimeError("device 'cuda': no GPU"), 1, "ERROR dwelltime.cli.batch: job stopped: "),
+    ]:
+
+        def stop(*args, raised=raised, **kwargs):
+            raise raised
+
+        monkeypatch.setattr("dwelltime.batch.runner.run_batch", stop)
+        result = batch(path)
+        assert result.exit_code == exit_code and "Traceback" not in result.output
+        last = log.read_text().splitlines()[-1]
+        assert line in last, last
+    assert f"INFO dwelltime.cli.batch: job {path}; the log: {log}" in log.read_text()

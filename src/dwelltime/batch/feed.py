@@ -257,12 +257,29 @@ def scene_loader(dataset: IterableDataset, *, workers: int, pin_memory: bool) ->
     )
 
 
+def reader_count(workers: int, scenes: int) -> int:
+    """The reader processes to start for ``workers`` asked: at most one per CPU this process
+    may run on (more only compete for the cores, each with its share of the ring's shared
+    memory; a warning says so) and one per scene to read."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = cpus or 1
+    if workers > cpus:
+        log.warning(
+            "workers: %d reader processes asked for, on %d CPUs: at most %d started",
+            workers,
+            cpus,
+            cpus,
+        )
+    return min(workers, cpus, scenes)
+
+
 class JobFeed:
     """A batch job's scenes to do, read ahead from the moment it is made (so the readers read
     while the network warms up) by one DataLoader for the whole job: ``sites`` holds
     (scenes, airport, aprons) per airport, in job order. With ``workers``, pixels travel
     through a :class:`TileRing` (when shared memory holds one), pinned when ``cuda``. A
-    context manager: at its end the readers stop and the ring is unpinned."""
+    context manager: at its end the readers stop and the ring is unpinned. ``workers`` is
+    capped by :func:`reader_count`."""
 
     def __init__(
         self,
@@ -272,8 +289,11 @@ class JobFeed:
         workers: int,
         cuda: bool,
     ) -> None:
+        dataset = SceneTiles(sites, spec)
+        workers = reader_count(workers, len(dataset.items))
         self.ring = _ring(READ_AHEAD * workers + 2, spec.size_px) if workers else None
-        loader = scene_loader(SceneTiles(sites, spec, self.ring), workers=workers, pin_memory=cuda)
+        dataset.ring = self.ring
+        loader = scene_loader(dataset, workers=workers, pin_memory=cuda)
         self._payloads = iter(loader)  # the workers fork, and start reading, now
         if self.ring is not None and cuda:
             self.ring.pin()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -60,8 +61,12 @@ class Finishers:
 
 
 def _start_finisher() -> None:
-    """In a new finisher process: watch the job's process (:func:`_exit_with_parent`) and
-    import the code that finishes a scene (post-processing, commit) and what it imports."""
+    """In a new finisher process: leave Ctrl-C to the job's process (a terminal sends it to
+    every process of the job: a finisher would die with a traceback; the job's process stops
+    the pool, letting the scenes it holds commit), watch the job's process
+    (:func:`_exit_with_parent`) and import the code that finishes a scene (post-processing,
+    commit) and what it imports."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     import dwelltime.batch.runner
     import dwelltime.detector.predict  # noqa: F401

@@ -6,10 +6,12 @@ combined ``<output>/all_stays.*`` table holds the stays of every airport run (EP
 scene that fails in detection is recorded (``parts/<scene_id>.failed.json``) and skipped;
 ``retry_failed`` tries it again. A file that scan finds unusable (unreadable, no time…) is
 logged and named in the summary as unusable, not as failed: trying again cannot mend it. A job
-whose inputs cannot be read (imagery, aprons, flights or times file) is logged in one line,
-not run and named in the summary; the other jobs run, and its stays from an earlier
+whose inputs cannot be read (imagery, aprons, flights or times file), or that has no usable
+scene (as ``dwelltime run`` refuses it), is logged in one line, not run and named in the
+summary; the other jobs run, and its stays from an earlier
 invocation, if any, stay in the combined table. A killed job started again skips the
-committed scenes and ends with the same tables as an uninterrupted run. A committed scene
+committed scenes and ends with the same tables as an uninterrupted run (the temporaries of
+a write the kill cut short are removed). A committed scene
 whose image file changed since (size or modification time), whose cloud mask or bands
 changed (a cloud file drawn since), or that other aprons or detection settings (weights,
 precision, tile size) made, is detected again, and the log says so (a corrected acquisition
@@ -39,7 +41,14 @@ import pandas as pd
 from dwelltime.airports import Airport, airport_and_aprons, icao_code
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
-from dwelltime.batch.store import STAMP_REASONS, SceneStore, commit_stamp, made_by, stamp_changes
+from dwelltime.batch.store import (
+    PARTS_NAME,
+    STAMP_REASONS,
+    SceneStore,
+    commit_stamp,
+    made_by,
+    stamp_changes,
+)
 from dwelltime.errors import DwelltimeError, SceneError, error_text
 from dwelltime.io import read_if_path, with_xy_crs
 from dwelltime.linking import stays_frame
@@ -52,7 +61,7 @@ from dwelltime.pipeline import (
     without_coarse,
     write_result,
 )
-from dwelltime.scenes import Scene, scan
+from dwelltime.scenes import ScanResult, Scene, scan
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec
 
@@ -66,11 +75,13 @@ BatchProgress = Callable[[str, int, int], None]
 
 
 class JobInputError(DwelltimeError):
-    """A batch job whose inputs cannot be read: ``AIRPORT: file: problem``."""
+    """A batch job whose inputs cannot be read, or that has no usable scene:
+    ``AIRPORT: file: problem``; ``unusable`` names the files scan could not use."""
 
-    def __init__(self, airport: str, problem: str) -> None:
+    def __init__(self, airport: str, problem: str, unusable: Sequence[str] = ()) -> None:
         self.airport = airport
         self.problem = problem
+        self.unusable = list(unusable)
         super().__init__(f"{airport}: {problem}")
 
 
@@ -169,7 +180,23 @@ def run_batch(
 ) -> BatchSummary:
     """Process every job of ``spec``; see the module docstring."""
     with _output_lock(Path(spec.output)):
+        _remove_temporaries(Path(spec.output))
         return _run_batch(spec, retry_failed, weights, progress)
+
+
+def _remove_temporaries(output: Path) -> None:
+    """Remove the temporaries (``.tmp-PID-NAME``: :func:`dwelltime.io.atomic_write`) of
+    writes cut short by a kill under ``output`` (a GeoPackage's may be hundreds of MB); the
+    job holds the folder's lock, so no write of another job is under way there."""
+    stale = [p for pattern in _TEMPORARIES for p in sorted(output.glob(pattern))]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        log.info("%s: removed %d files a job killed while writing left", output, len(stale))
+
+
+#: Where :func:`_remove_temporaries` looks: the combined tables, each airport's outputs, parts.
+_TEMPORARIES = (".tmp-*", "*/.tmp-*", f"*/{PARTS_NAME}/.tmp-*")
 
 
 def _run_batch(
@@ -189,7 +216,9 @@ def _run_batch(
             prepared.append(_prepare(job, spec, retry_failed, flight_log))
         except JobInputError as exc:
             log.error("%s: %s; job not run", exc.airport, exc.problem)
-            not_run.append(AirportSummary(airport=exc.airport, problem=exc.problem))
+            not_run.append(
+                AirportSummary(airport=exc.airport, problem=exc.problem, unusable=exc.unusable)
+            )
     summary, stays = BatchSummary(), []
     if prepared:
         summary.airports, stays = _run_jobs(prepared, spec, weights, progress)
@@ -230,9 +259,21 @@ def _run_jobs(
         )
         detector.warm_up(spec.batch_size, spec.tile_size_px)
         finisher = stack.enter_context(Finishers(_finisher_processes(spec, detector.device.type)))
+        mark = time.perf_counter()
         for p in prepared:
-            for _scene in _process(p, spec, detector, tile_spec, weights, finisher, feed):
+            for scene, outcome in _process(p, spec, detector, tile_spec, weights, finisher, feed):
                 finished += 1
+                now = time.perf_counter()
+                log.info(
+                    "%s: %s %s in %.1f s (%d of %d scenes)",
+                    p.site.icao,
+                    scene.path.name,
+                    outcome,
+                    now - mark,
+                    finished,
+                    total,
+                )
+                mark = now
                 if progress:
                     progress(p.job.airport, finished, total)
             result = _assemble(p, spec)
@@ -332,6 +373,9 @@ def _prepare(
     for err in found.errors:
         log.warning("%s: unusable, skipped: %s", site.icao, err)
     scenes = scenes_over_aprons(found.scenes, aprons, site.icao)
+    unusable = [Path(err.path).name for err in found.errors]
+    if not scenes:  # as `run` refuses it; the folder's earlier results stay as they are
+        raise JobInputError(site.icao, _no_scene(job.imagery, found, unusable), unusable)
     done, failed = store.done(), store.failed()
     skip_failed = set() if retry_failed else set(failed)
     passed_over = done | skip_failed
@@ -349,11 +393,20 @@ def _prepare(
         scenes=len(scenes),
         skipped=sum(s.scene_id in done for s in scenes),
         failed=sum(s.scene_id in skip_failed - done for s in scenes),
-        unusable=[Path(err.path).name for err in found.errors],
+        unusable=unusable,
     )
     return _Prepared(
         job, folder, site, aprons, scenes, todo, store, summary, flights, unusable=found.errors
     )
+
+
+def _no_scene(imagery: Path, found: ScanResult, unusable: list[str]) -> str:
+    """Why a job has no scene to detect: ``no usable scene in FOLDER (…)``, the folder
+    holding no image, only unusable files (named), or scenes that miss the aprons."""
+    why = [f"{len(unusable)} unusable files: {few(unusable)}"] if unusable else []
+    if found.scenes:
+        why.append(f"none of its {len(found.scenes)} scenes covers the aprons")
+    return f"no usable scene in {imagery} ({'; '.join(why) or 'no image files there'})"
 
 
 def _finisher_processes(spec: BatchSpec, device_type: str) -> int:
@@ -381,14 +434,14 @@ def _process(
     finisher: Finishers,
     feed: JobFeed | None,
 ):
-    """Commit or record as failed each scene of ``p.todo``, yielding it when done; read by
-    ``feed`` (None: read and detected on a Dask cluster)."""
+    """Commit or record as failed each scene of ``p.todo``, yielding it and what became of it
+    (:func:`_count`) when done; read by ``feed`` (None: read and detected on a Dask
+    cluster)."""
     if feed is not None:
         yield from _local_scenes(p, spec, detector, feed.next_scenes(len(p.todo)), finisher)
         return
     for scene, outcome in _dask_results(p, spec, tile_spec, weights):
-        _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene, p.made)))
-        yield scene
+        yield scene, _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene, p.made)))
 
 
 def _commit(store: SceneStore, scene: Scene, outcome, stamp: str) -> int | str:
@@ -402,15 +455,17 @@ def _commit(store: SceneStore, scene: Scene, outcome, stamp: str) -> int | str:
     return n_tiles
 
 
-def _count(p: _Prepared, scene: Scene, committed: int | str) -> None:
-    """Count a committed scene (its tile count), or record and log its error text."""
+def _count(p: _Prepared, scene: Scene, committed: int | str) -> str:
+    """Count a committed scene (its tile count), or record and log its error text; what
+    became of it, for its log line (``done, 8 tiles`` or ``failed``)."""
     if isinstance(committed, str):
         p.store.record_failure(scene.scene_id, str(scene.path), committed)
         log.warning("%s: %s: %s", p.site.icao, scene.path, committed)
         p.summary.failed += 1
-        return
+        return "failed"
     p.summary.done += 1
     p.summary.tiles += committed
+    return f"done, {committed} tiles"
 
 
 def _local_scenes(
@@ -435,16 +490,15 @@ def _local_scenes(
 
 
 def _settle(p: _Prepared, in_flight: deque, keep: int):
-    """Count and yield the oldest scenes in flight that are finished, waiting for them while
-    more than ``keep`` are in flight."""
+    """Count and yield the oldest scenes in flight that are finished (with what became of
+    them: :func:`_count`), waiting for them while more than ``keep`` are in flight."""
     while len(in_flight) > keep or (in_flight and in_flight[0][1].done()):
         scene, future = in_flight.popleft()
         try:
             committed = future.result()
         except BrokenProcessPool as exc:
             committed = f"BrokenProcessPool: its finisher process died ({exc})"
-        _count(p, scene, committed)
-        yield scene
+        yield scene, _count(p, scene, committed)
 
 
 def _finish_scene(folder: Path, payload, predictions, post, stamp: str) -> int | str:

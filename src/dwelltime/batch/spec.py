@@ -6,7 +6,8 @@ device: auto                 # auto | cpu | cuda | cuda:1
 batch_size: 16               # tiles per forward pass
 tile_size_px: 512            # tile edge, pixels at the detector's 0.5 m (1024 on a GPU)
 workers: 2                   # processes reading and resampling windows (2 scenes ahead
-                             # each, in shared memory: 0.4 GB a worker, plus 0.4 GB)
+                             # each, in shared memory: 0.4 GB a worker, plus 0.4 GB;
+                             # at most one per CPU)
 finishers: null              # processes turning predictions into map rows and committing
                              # them; 0: a thread of this process; null: 2 on CUDA, else 0
 scheduler: null              # null (this process), "local" (a Dask LocalCluster) or tcp://host:8786

@@ -9,6 +9,14 @@ import click
 
 from dwelltime.cli.options import UserPath, click_error, quiet, weights_option
 
+log = logging.getLogger(__name__)
+
+
+def _to_file(handler: logging.Handler, level: int, message: str) -> None:
+    """``message`` in the job's log file alone: why the job stopped, which the console says
+    in its own words."""
+    handler.handle(log.makeRecord(log.name, level, __file__, 0, message, None, None))
+
 
 class JobFileError(click.ClickException):
     """A job file that does not describe a job: one line ``Error: JOB.yaml: …``, exit 2."""
@@ -41,7 +49,7 @@ def batch(
     device: auto          # or cpu, cuda
     batch_size: 16        # tiles per forward pass
     tile_size_px: 512     # tile edge, pixels at the detector's 0.5 m (1024 on a GPU)
-    workers: 2            # reader processes
+    workers: 2            # reader processes (at most one per CPU)
     finishers: 2          # post-processing processes (default: 2 on CUDA, else a thread)
     scheduler: local      # run the scenes on Dask, or tcp://host:8786 (as --scheduler)
     compile: false        # torch.compile the network (GPU jobs)
@@ -61,8 +69,9 @@ def batch(
     outputs of `dwelltime run` go to OUTPUT/<airport>/, the stays of every airport to
     OUTPUT/all_stays.csv (lon/lat geometry; x/y in each airport's UTM CRS, named in its xy_crs
     column), the log to OUTPUT/batch.log. Every job's inputs are read before the model loads: a
-    job whose imagery, aprons, flights or times file cannot be read is logged in one line and
-    not run (its earlier stays stay in all_stays.csv), and the other jobs run. Files the scan
+    job whose imagery, aprons, flights or times file cannot be read, or with no usable scene
+    (an empty folder, only unusable files), is logged in one line and not run (its earlier
+    outputs and stays stay), and the other jobs run. Files the scan
     cannot use (unreadable, no time…) are named in the log and the summary as unusable and
     skipped. A scene that fails in detection is recorded in
     OUTPUT/<airport>/parts/<scene>.failed.json and tried again with --retry-failed.
@@ -70,8 +79,8 @@ def batch(
     One job at a time writes to an output folder: a second one started there stops at once.
 
     Exit status: 0 every job run and no scene failed (unusable files allowed), 1 a job not
-    run, a scene failed or another job is writing to the output folder, 2 bad job file
-    (unreadable YAML, unknown keys, no jobs).
+    run (inputs unreadable or no usable scene), a scene failed or another job is writing to
+    the output folder, 2 bad job file (unreadable YAML, unknown keys, no jobs).
     """
     import dataclasses
 
@@ -94,6 +103,7 @@ def batch(
         raise JobFileError(f"{job_file}: output: {problem}") from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("dwelltime").addHandler(handler)
+    log.info("job %s; the log: %s", job_file, spec.output / "batch.log")
     bar = progress_bar(ctx, total=0, unit="scene", desc="batch")
 
     def progress(airport: str, done: int, total: int) -> None:
@@ -104,7 +114,11 @@ def batch(
     try:
         summary = run_batch(spec, retry_failed=retry_failed, weights=weights, progress=progress)
     except DwelltimeError as exc:
+        _to_file(handler, logging.ERROR, f"job stopped: {exc}")
         raise click_error(exc) from exc
+    except KeyboardInterrupt:
+        _to_file(handler, logging.WARNING, "interrupted; the finished scenes are kept")
+        raise
     finally:
         bar.close()
         logging.getLogger("dwelltime").removeHandler(handler)
