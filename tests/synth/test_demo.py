@@ -1,11 +1,11 @@
-"""The bundled Sunan demo: its plan meets the story; the full render is a slow test."""
+"""The bundled Sunan demo: its plan meets the story, and so does its full render (the
+session's ``demo_dir``, rendered once for the pipeline and notebook tests too)."""
 
 from __future__ import annotations
 
 import csv
 
 import pandas as pd
-import pytest
 
 from dwelltime.synth import demo
 from dwelltime.synth.writers import TIME_SOURCES
@@ -36,25 +36,22 @@ def test_plan_is_deterministic_from_the_seed():
     assert demo._specs(62, (1.0, 2.0)) != demo._specs(63, (1.0, 2.0))
 
 
-@pytest.mark.slow
-@pytest.mark.skipif("not config.getoption('--runslow', default=False)", reason="needs --runslow")
-def test_full_demo_render(tmp_path):
+def test_full_demo_render(demo_dir):
     import geopandas as gpd
 
-    out = demo.make_sunan_demo(tmp_path / "sunan", seed=62)
-    aprons = gpd.read_file(out / "aprons.geojson")
+    aprons = gpd.read_file(demo_dir / "aprons.geojson")
     assert "apron_id" in aprons and len(aprons) >= 1
-    images = sorted((out / "imagery").glob("zkpy_*.tif"))
+    images = sorted((demo_dir / "imagery").glob("zkpy_*.tif"))
     images = [p for p in images if not p.stem.endswith("_udm2")]
     assert len(images) == len(demo._SCENES)
     seen = {}
     for image in images:
-        frame = gpd.read_file(out / "truth" / f"{image.stem}.geojson")
+        frame = gpd.read_file(demo_dir / "truth" / f"{image.stem}.geojson")
         il62 = frame[frame["type"] == "IL62"]
         seen[image.stem] = bool(il62["hidden"].iloc[0]) if len(il62) else None
     cloudy = images[demo.CLOUDY_SCENE].stem
     assert seen[cloudy] is True  # hidden by cloud while there
     assert sum(v is False for v in seen.values()) >= 2  # seen clearly at least twice
-    with open(out / "truth" / "stays.csv") as f:
+    with open(demo_dir / "truth" / "stays.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["type"] == "IL62"]
     assert pd.Timestamp(rows[0]["arrival"]) == demo.IL62_ARRIVAL
