@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from dwelltime.detector.model import build_detector
 from dwelltime.detector.weights import save_weights
@@ -25,16 +26,24 @@ def dims() -> dict[str, tuple[float, float]]:
     return dict(DIMS)
 
 
+def _tiny(**kwargs) -> torch.nn.Module:
+    """The tiny untrained network, initialised from seed 0 whatever the tests before it drew
+    (torch's global generator is left as it was)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return build_detector(num_classes=len(CLASSES), width_mult=0.25, fpn_channels=8, **kwargs)
+
+
 @pytest.fixture
 def tiny_model():
     """An untrained network small enough for fast tests."""
-    return build_detector(num_classes=len(CLASSES), width_mult=0.25, fpn_channels=8)
+    return _tiny()
 
 
 @pytest.fixture
 def tiny_refiner_model():
     """The tiny untrained network with a type refiner."""
-    return build_detector(num_classes=len(CLASSES), width_mult=0.25, fpn_channels=8, refiner=True)
+    return _tiny(refiner=True)
 
 
 @pytest.fixture

@@ -11,13 +11,16 @@ import pytest
 import torch
 from affine import Affine
 
-from dwelltime.detector import Detector, TileDetections, detect_tiles
+from dwelltime.detector import DecodeConfig, Detector, TileDetections, detect_tiles
 from dwelltime.detector.types import size_sigma_m
 from dwelltime.schema import DETECTION_COLUMNS
 from dwelltime.tiling import Tile
 
 ACQUIRED = pd.Timestamp("2026-07-31T03:00:00Z")
 SIZE = 128  # tile pixels
+#: Every peak kept: an untrained network's score under the default threshold, and a test
+#: comparing its detections must compare some.
+EVERY_PEAK = DecodeConfig(score_threshold=0.0, max_detections=4)
 
 
 def tile(
@@ -161,10 +164,14 @@ def test_no_tiles_and_no_aircraft_give_empty_frames(detector):
 
 
 def test_predict_on_an_untrained_network_returns_one_result_per_image(tiny_model, classes, dims):
-    det = Detector(tiny_model, classes=classes, dimensions=dims, device="cpu")
-    out = det.predict(np.zeros((2, 3, 100, 70), dtype=np.uint8))  # padded to 128 x 96 inside
+    det = Detector(
+        tiny_model, classes=classes, dimensions=dims, device="cpu", decode_config=EVERY_PEAK
+    )
+    images = np.random.default_rng(2).integers(0, 256, (2, 3, 100, 70), dtype=np.uint8)
+    out = det.predict(images)  # padded to 128 x 96 inside
     assert len(out) == 2
     for d in out:
+        assert len(d) > 0
         assert d.type_probs.shape[1] == 3
         assert np.all((d.cx < 70) & (d.cy < 100))
     with pytest.raises(ValueError, match="B, 3, H, W"):
@@ -174,7 +181,9 @@ def test_predict_on_an_untrained_network_returns_one_result_per_image(tiny_model
 def test_cpu_batches_pass_through_the_network_in_parts(tiny_model, classes, dims, monkeypatch):
     import dwelltime.detector.predict as predict
 
-    det = Detector(tiny_model, classes=classes, dimensions=dims, device="cpu")
+    det = Detector(
+        tiny_model, classes=classes, dimensions=dims, device="cpu", decode_config=EVERY_PEAK
+    )
     monkeypatch.setitem(predict.CPU_PASS_PIXELS, det.precision, 2 * 64 * 64)
     shapes = []
     det.model.register_forward_hook(lambda _m, args, _out: shapes.append(tuple(args[0].shape)))
@@ -183,6 +192,7 @@ def test_cpu_batches_pass_through_the_network_in_parts(tiny_model, classes, dims
     assert shapes == [(2, 3, 64, 64), (2, 3, 64, 64), (1, 3, 64, 64)]
     for image, got in zip(images, out, strict=True):
         (want,) = det.predict(image[None])
+        assert len(got) == len(want) > 0
         np.testing.assert_allclose(got.score, want.score, rtol=1e-5)
         np.testing.assert_allclose(got.cx, want.cx)
 
@@ -203,15 +213,16 @@ def test_a_compiled_network_runs_every_batch_at_the_largest_size(
         return network
 
     monkeypatch.setattr(torch, "compile", recording_compile)
-    eager = Detector(tiny_model, classes=classes, dimensions=dims, device="cpu")
-    compiled = Detector(tiny_model, classes=classes, dimensions=dims, device="cpu", compiled=True)
+    kwargs = {"classes": classes, "dimensions": dims, "device": "cpu", "decode_config": EVERY_PEAK}
+    eager = Detector(tiny_model, **kwargs)
+    compiled = Detector(tiny_model, compiled=True, **kwargs)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (4, 3, 64, 64), dtype=np.uint8)
     assert len(compiled.predict(images)) == 4
     last = compiled.predict(images[:1])  # a partial last batch runs padded to 4
     assert shapes == [(4, 3, 64, 64), (4, 3, 64, 64)]
     (want,) = eager.predict(images[:1])
-    assert len(last) == 1
+    assert len(last) == 1 and len(last[0]) == len(want) > 0
     np.testing.assert_allclose(last[0].score, want.score, rtol=1e-5)
     np.testing.assert_allclose(last[0].cx, want.cx)
 
