@@ -166,11 +166,11 @@ def test_a_scene_of_any_affine_layout_is_read_as_the_north_up_one(tmp_path, writ
     map width or height of a pixel is negative, and rasterio's from_bounds refused them with
     WindowError 'Bounds and transform are inconsistent'."""
     data = np.random.default_rng(0).integers(1, 255, (1, 40, 50), dtype=np.uint8)
-    turn = Affine.translation(X0 + 12.5, Y0 - 10.0) * Affine.rotation(120)  # about the middle
+    turn = Affine.translation(X0 + 12.5, Y0 - 10.0) @ Affine.rotation(120)  # about the middle
     transform, pixels = {
         "bottom-up": (Affine(0.5, 0, X0, 0, 0.5, Y0 - 20.0), data[:, ::-1]),
         "south-up": (Affine(-0.5, 0, X0 + 25.0, 0, 0.5, Y0 - 20.0), data[:, ::-1, ::-1]),
-        "turned 120°": (turn * Affine(0.5, 0, -12.5, 0, -0.5, 10.0), data),
+        "turned 120°": (turn @ Affine(0.5, 0, -12.5, 0, -0.5, 10.0), data),
     }[layout]
     north_up = write_raster(tmp_path / "n.tif", origin=(X0, Y0), shape=(40, 50), count=1, data=data)
     other = tmp_path / "o.tif"

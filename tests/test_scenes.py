@@ -603,10 +603,10 @@ def test_footprint_of_a_rotated_image_is_its_outline(tmp_path, write_raster):
 
     path = write_raster(tmp_path / "turned_20230731T023512.tif")
     with rasterio.open(path, "r+") as ds:  # a geotransform turned by 30° about the corner
-        ds.transform = transform = ds.transform * Affine.rotation(30)
+        ds.transform = transform = ds.transform @ Affine.rotation(30)
     # the footprint is the turned square, not its bounding box (1.87 times larger)
     footprint = gpd.GeoSeries([read_scene(path).footprint], crs=4326).to_crs(32651)[0]
-    outline = shapely.Polygon([transform * c for c in ((0, 0), (64, 0), (64, 64), (0, 64))])
+    outline = shapely.Polygon([transform @ c for c in ((0, 0), (64, 0), (64, 64), (0, 64))])
     assert footprint.symmetric_difference(outline).area < 0.01 * outline.area
 
 

@@ -125,7 +125,7 @@ def test_the_bands_an_item_names_give_the_tiles_their_colours(
     (scene,) = scan(items).scenes
     assert scene.rgb_bands == (3, 2, 1)
     with rasterio.open(image) as ds:
-        left, top = ds.transform * (0, 0)
+        left, top = ds.transform @ (0, 0)
     apron = shapely.box(left + 8, top - 24, left + 24, top - 8)
     aprons = gpd.GeoDataFrame({"apron_id": ["A"]}, geometry=[apron], crs="EPSG:32651")
     spec = TileSpec(gsd_m=0.5, size_px=16, overlap_px=0)
