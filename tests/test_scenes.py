@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dwelltime.errors import SceneError
+from dwelltime.errors import NoImageError, SceneError
 from dwelltime.formats import is_dimap
 from dwelltime.scenes import read_scene, scan, scenes_frame
 from dwelltime.schema import SCENE_COLUMNS
@@ -370,6 +370,22 @@ def test_archives_are_named_not_silently_passed_over(tmp_path, write_raster, cap
     assert len(result.scenes) == 1
     assert "3 archive(s) are not opened: PSScene.ZIP, maxar.tar.gz, order_1.zip" in caplog.text
     assert "unpack them" in caplog.text
+
+
+def test_a_folder_without_an_image_file_is_named_with_the_kinds_looked_for(tmp_path, caplog):
+    """Nothing but notes and an archive: one error naming the folder and the file kinds (as
+    ``detect`` says it), not an empty scan that says nothing; a picture is named as one."""
+    (tmp_path / "notes.txt").write_text("images to follow")
+    (tmp_path / "order.zip").write_bytes(b"PK")
+    (error,) = scan(tmp_path).errors
+    assert isinstance(error, NoImageError) and error.path == str(tmp_path)
+    assert error.reason == (
+        "no image file (.tif, .tiff, .jp2, .ntf, .nitf, .vrt, .til, .png, .jpg, .jpeg) under it"
+    )
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "quicklook.png")
+    assert scan(tmp_path).errors == []  # the picture is named by its own warning
 
 
 def test_a_scene_without_time_only_when_none_is_required(tmp_path, write_raster):
@@ -892,7 +908,7 @@ def test_a_copy_of_an_image_is_skipped_naming_the_one_kept(tmp_path, write_raste
 
 def test_empty_folder(tmp_path):
     result = scan(tmp_path)
-    assert result.scenes == [] and result.errors == []
+    assert result.scenes == [] and [type(e) for e in result.errors] == [NoImageError]
     frame = scenes_frame(result.scenes)
     assert list(frame.columns) == list(SCENE_COLUMNS)
     assert frame.crs == "EPSG:4326" and frame.empty

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
+from dwelltime.errors import UNREADABLE_PIXELS, NoImageError, SceneError, error_text
 from dwelltime.formats import (
     CLOUD_SIDECAR_STEM,
     GEOREFERENCE_SIDECARS,
@@ -281,7 +281,8 @@ class _Source:
 
 def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], ScanResult]:
     """The images of a folder, the STAC items among its JSON files (by the image they href)
-    and a result holding its pictures without georeference."""
+    and a result holding its pictures without georeference, or a :class:`NoImageError`
+    naming the folder when it holds neither."""
     images, masks, jsons, pictures, archives = _find_files(folder)
     images = distinct_files(images)
     members = mosaic_members(images)
@@ -302,7 +303,8 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
             few([p.name for p in archives]),
         )
     sources = [_Source(p, ids[p], _mask_for(p, masks)) for p in images]
-    return sources, stac_index, ScanResult(pictures=pictures)
+    errors: list[SceneError] = [] if images or pictures else [NoImageError(folder)]
+    return sources, stac_index, ScanResult(errors=errors, pictures=pictures)
 
 
 def _item_sources(path: Path) -> tuple[list[_Source], dict[Path, dict], ScanResult]:

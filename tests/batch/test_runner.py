@@ -17,6 +17,9 @@ import pytest
 from dwelltime.batch.runner import run_batch
 from dwelltime.batch.spec import load_spec
 
+NO_IMAGE_FILE = (
+    "no image file (.tif, .tiff, .jp2, .ntf, .nitf, .vrt, .til, .png, .jpg, .jpeg) under it"
+)
 SCENES = ("zkpy_04", "zkpy_05_20230801T020555", "zkpy_07")
 TABLES = ("detections.csv", "coverage.csv", "stays.csv", "scenes.csv", "run.json")
 
@@ -263,8 +266,8 @@ def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
 def test_a_job_not_run_keeps_its_earlier_stays_in_the_combined_table(
     small_series: Path, uninterrupted: Path
 ):
-    """ZKPY ran before; now its imagery is gone and only UUEE (no scenes) runs: the combined
-    table still holds ZKPY's stays, as its folder does."""
+    """ZKPY ran before; now its imagery is gone and UUEE's folder holds no image: neither
+    runs, and the combined table still holds ZKPY's stays, as its folder does."""
     shutil.copytree(uninterrupted, small_series / "kept")
     (small_series / "no_scenes").mkdir()
     path = small_series / "kept.yaml"
@@ -272,14 +275,33 @@ def test_a_job_not_run_keeps_its_earlier_stays_in_the_combined_table(
         "output: kept\nworkers: 0\njobs:\n  - {airport: ZKPY, imagery: gone}\n"
         "  - {airport: UUEE, imagery: no_scenes}\n"
     )
-    uuee, zkpy = run_batch(load_spec(path)).airports
-    assert (uuee.airport, uuee.problem, zkpy.airport) == ("UUEE", None, "ZKPY")
+    jobs = {a.airport: a for a in run_batch(load_spec(path)).airports}
+    uuee, zkpy = jobs["UUEE"], jobs["ZKPY"]
+    assert uuee.problem == f"{small_series / 'no_scenes'}: " + NO_IMAGE_FILE
     assert "gone" in zkpy.problem
     combined, before = (
         pd.read_csv(f / "all_stays.csv") for f in (small_series / "kept", uninterrupted)
     )
     assert list(combined["stay_id"]) == list(before["stay_id"]) != []
     assert set(combined["xy_crs"]) == {"EPSG:32651"}
+
+
+def test_an_emptied_imagery_folder_is_not_run_and_its_tables_are_kept(
+    small_series: Path, uninterrupted: Path
+):
+    """ZKPY's folder holds no image now (a share not mounted): the job is not run, said in
+    one line naming the folder and the kinds looked for, exit status 1; its tables and the
+    combined table stay as the earlier run wrote them, not emptied."""
+    shutil.copytree(uninterrupted, small_series / "emptied")
+    (small_series / "unmounted").mkdir()
+    path = small_series / "emptied.yaml"
+    path.write_text("output: emptied\nworkers: 0\njobs:\n  - {airport: ZKPY, imagery: unmounted}\n")
+    summary = run_batch(load_spec(path))
+    (zkpy,) = summary.airports
+    assert zkpy.problem == f"{small_series / 'unmounted'}: " + NO_IMAGE_FILE
+    assert summary.failed  # exit status 1, as `run` on that folder
+    assert tables(small_series / "emptied") == tables(uninterrupted)
+    assert (small_series / "emptied" / "all_stays.csv").read_text().count("ZKPY-") >= 1
 
 
 def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, uninterrupted: Path):

@@ -61,10 +61,10 @@ def batch(
     outputs of `dwelltime run` go to OUTPUT/<airport>/, the stays of every airport to
     OUTPUT/all_stays.csv (lon/lat geometry; x/y in each airport's UTM CRS, named in its xy_crs
     column), the log to OUTPUT/batch.log. Every job's inputs are read before the model loads: a
-    job whose imagery, aprons, flights or times file cannot be read is logged in one line and
-    not run (its earlier stays stay in all_stays.csv), and the other jobs run. Files the scan
-    cannot use (unreadable, no time…) are named in the log and the summary as unusable and
-    skipped. A scene that fails in detection is recorded in
+    job whose imagery, aprons, flights or times file cannot be read, or whose imagery holds no
+    image file, is logged in one line and not run (its earlier stays stay in all_stays.csv),
+    and the other jobs run. Files the scan cannot use (unreadable, no time…) are named in the
+    log and the summary as unusable and skipped. A scene that fails in detection is recorded in
     OUTPUT/<airport>/parts/<scene>.failed.json and tried again with --retry-failed.
 
     One job at a time writes to an output folder: a second one started there stops at once.
