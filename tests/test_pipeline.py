@@ -413,6 +413,25 @@ def test_a_saved_result_reads_back_as_a_result_to_relink(tmp_path, caplog):
     assert "flight log" in caplog.text and "flights=" in caplog.text
 
 
+@pytest.mark.parametrize("name", ["dwelltime.gpkg", "run.json", "stays.csv"])
+def test_a_saved_result_given_by_one_of_its_files_reads_back_whole(tmp_path, name):
+    """``read_result("out/dwelltime.gpkg")`` (or run.json, a layer's CSV) is the folder's
+    result, run.json's link rules and type filter with it: the layers alone would relink by
+    the default rules, silently. Another file is refused naming the folder to give."""
+    from dwelltime.scenes import scenes_frame
+
+    made = one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}})
+    made = replace(made, scenes=scenes_frame([])).relink(type_filter="IL62", max_gap_h=30)
+    pipeline.write_result(made, tmp_path / "out")
+
+    back = pipeline.read_result(tmp_path / "out" / name)
+    assert back.type_filter == "IL62" and back.link_config == made.link_config
+    assert back.provenance == json.loads(json.dumps(made.provenance))
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"give the folder .*read_result\('.*out'\)$"):
+        pipeline.read_result(tmp_path / "out" / "notes.txt")
+
+
 def test_a_relinked_folder_without_aprons_reads_back_too(tmp_path):
     """``dwelltime link --out`` writes no aprons layer: ``read_result`` takes the run's apron
     file from run.json (here none: the default square) instead of refusing the folder."""
