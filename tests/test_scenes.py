@@ -481,6 +481,32 @@ def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_
         read_scene(image)
 
 
+def test_rpcs_beside_a_geotransform_are_warned_as_maybe_not_orthorectified(
+    tmp_path, write_raster, caplog
+):
+    """A Maxar Standard product: a UTM geotransform and RPCs. It is a scene, with one warning
+    naming the file, the error to expect and the gdalwarp line that orthorectifies it."""
+    import rasterio
+    from rasterio.rpc import RPC
+
+    image = write_raster(tmp_path / "std_20230731T023512.tif")
+    coeffs = [1.0] + [0.0] * 19
+    with rasterio.open(image, "r+") as ds:
+        ds.rpcs = RPC(
+            0, 100, 39.2, 0.01, coeffs, coeffs, 32, 32, 125.6, 0.01, coeffs, coeffs, 32, 32
+        )
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        assert read_scene(image).crs == "EPSG:32651"
+    (warning,) = caplog.messages
+    assert warning.startswith(f"{image}: carries RPCs beside its geotransform")
+    assert "off by tens of metres" in warning
+    assert "gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:32651 std_20230731T023512.tif" in warning
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        read_scene(write_raster(tmp_path / "ortho_20230731T023512.tif"))
+    assert caplog.messages == []  # no RPCs: no word
+
+
 def test_date_only_file_name_is_refused(tmp_path, write_raster):
     image = write_raster(tmp_path / "sunan_20230731.tif")
     with pytest.raises(SceneError, match=r"sunan_20230731.tif: .*no time of day.*--times"):

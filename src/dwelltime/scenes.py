@@ -362,6 +362,8 @@ def read_scene(
             if not (ds.crs.is_geographic or ds.crs.is_projected):
                 raise SceneError(path, _local_crs_problem(ds.crs))
             _check_on_globe(ds)
+            if ds.rpcs is not None:
+                _warn_not_orthorectified(ds)
             missing = [Path(f).name for f in ds.files if not Path(f).exists()]
             if missing:
                 raise SceneError(
@@ -617,6 +619,25 @@ def _within_180(lonlat: shapely.Geometry) -> shapely.Geometry:
         for k in range(first, last + 1)
     ]
     return shapely.make_valid(shapely.union_all(parts))
+
+
+def _warn_not_orthorectified(ds: object) -> None:
+    """One warning for an image whose RPCs came with its map geotransform, as products not
+    orthorectified carry them (Maxar Standard, Pléiades/SPOT Primary): that geotransform may be
+    only an approximation, off by tens of metres where the ground stands above or below the
+    height it assumed, more the farther off nadir the image was taken."""
+    epsg = ds.crs.to_epsg()  # type: ignore[attr-defined]
+    name = Path(ds.name)  # type: ignore[attr-defined]
+    log.warning(
+        "%s: carries RPCs beside its geotransform: if it is not orthorectified (Maxar "
+        "Standard, Pléiades/SPOT Primary), positions may be off by tens of metres; "
+        "orthorectify it into another folder (gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs %s %s "
+        "ortho/%s) and scan that",
+        name,
+        f"EPSG:{epsg}" if epsg else "EPSG:…",
+        name.name,
+        name.name,
+    )
 
 
 #: An image that declares no nodata yet is 0 in every band over at least this share of its
