@@ -294,15 +294,26 @@ def test_a_quicklook_whose_aux_xml_holds_only_statistics_is_a_picture(tmp_path, 
     assert result.errors == [] and len(result.scenes) == 1
 
 
-def test_a_prj_beside_a_picture_is_named_in_its_error(tmp_path):
+def test_a_picture_placed_by_a_world_file_takes_the_crs_of_its_prj(tmp_path, write_raster):
+    """A JPEG with its .jgw and the ESRI .prj a GIS exports with them is the scene the same
+    pixels make as a GeoTIFF: its CRS, GSD and footprint; a .prj that holds no CRS is named."""
     from PIL import Image
+    from pyproj import CRS
 
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "s_20230731T023512.jpg")
-    (tmp_path / "s_20230731T023512.jgw").write_text("0.5\n0\n0\n-0.5\n330000\n4340000\n")
+    pixels = np.full((32, 32, 3), 120, np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "s_20230731T023512.jpg")
+    (tmp_path / "s_20230731T023512.jgw").write_text("0.5\n0\n0\n-0.5\n330000.25\n4339999.75\n")
+    (tmp_path / "s_20230731T023512.prj").write_text(CRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    (scene,) = scan(tmp_path).scenes
+    tif = write_raster(tmp_path / "tif" / "s.tif", shape=(32, 32), origin=(330000, 4340000))
+    expected = read_scene(tif, require_time=False)
+    assert (scene.crs, scene.gsd_m) == ("EPSG:32651", 0.5)
+    assert scene.footprint.equals_exact(expected.footprint, 1e-9)
     (tmp_path / "s_20230731T023512.prj").write_text('PROJCS["WGS_1984_UTM_Zone_51N"]')
+    tif.unlink()
     (error,) = scan(tmp_path).errors
-    assert "GDAL does not read the s_20230731T023512.prj beside it" in error.reason
-    assert "gdal_translate -a_srs s_20230731T023512.prj s_20230731T023512.jpg" in error.reason
+    assert error.path == str(tmp_path / "s_20230731T023512.prj")
+    assert "is no CRS PROJ reads" in error.reason
 
 
 def test_a_vrt_mosaic_is_one_scene_and_its_tiles_none(tmp_path, write_raster, write_vrt):
