@@ -160,6 +160,22 @@ def test_csv_opens_in_excel_with_non_ascii_names(tmp_path, layers):
     assert_geodataframe_equal(read_layer(tmp_path / "detections.csv"), detections)
 
 
+def test_every_csv_dwelltime_writes_goes_through_write_csv():
+    """Evaluation tables, dwell scores, synthetic truth, the scripts' flight logs: each CSV
+    has the byte order mark Excel needs (``io.write_csv``), none a writer of its own."""
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    own = re.compile(r"\.to_csv\(|csv\.writer\(|csv\.DictWriter\(")
+    writers = [
+        f"{path.relative_to(root)}: {line.strip()}"
+        for path in sorted((*root.glob("src/dwelltime/**/*.py"), *root.glob("scripts/**/*.py")))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if own.search(line)
+    ]
+    assert writers == ["src/dwelltime/io.py: frame.to_csv(tmp, index=False, encoding=CSV_ENCODING)"]
+
+
 def test_geojson_is_rfc7946_lon_lat(tmp_path, layers):
     write_layers(tmp_path, {"stays": layers["stays"]}, formats=("geojson",))
     data = json.loads((tmp_path / "stays.geojson").read_text())

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dwelltime.errors import SceneError
+from dwelltime.errors import NoImageError, SceneError
 from dwelltime.formats import is_dimap
 from dwelltime.scenes import read_scene, scan, scenes_frame
 from dwelltime.schema import SCENE_COLUMNS
@@ -294,15 +294,26 @@ def test_a_quicklook_whose_aux_xml_holds_only_statistics_is_a_picture(tmp_path, 
     assert result.errors == [] and len(result.scenes) == 1
 
 
-def test_a_prj_beside_a_picture_is_named_in_its_error(tmp_path):
+def test_a_picture_placed_by_a_world_file_takes_the_crs_of_its_prj(tmp_path, write_raster):
+    """A JPEG with its .jgw and the ESRI .prj a GIS exports with them is the scene the same
+    pixels make as a GeoTIFF: its CRS, GSD and footprint; a .prj that holds no CRS is named."""
     from PIL import Image
+    from pyproj import CRS
 
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "s_20230731T023512.jpg")
-    (tmp_path / "s_20230731T023512.jgw").write_text("0.5\n0\n0\n-0.5\n330000\n4340000\n")
+    pixels = np.full((32, 32, 3), 120, np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "s_20230731T023512.jpg")
+    (tmp_path / "s_20230731T023512.jgw").write_text("0.5\n0\n0\n-0.5\n330000.25\n4339999.75\n")
+    (tmp_path / "s_20230731T023512.prj").write_text(CRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    (scene,) = scan(tmp_path).scenes
+    tif = write_raster(tmp_path / "tif" / "s.tif", shape=(32, 32), origin=(330000, 4340000))
+    expected = read_scene(tif, require_time=False)
+    assert (scene.crs, scene.gsd_m) == ("EPSG:32651", 0.5)
+    assert scene.footprint.equals_exact(expected.footprint, 1e-9)
     (tmp_path / "s_20230731T023512.prj").write_text('PROJCS["WGS_1984_UTM_Zone_51N"]')
+    tif.unlink()
     (error,) = scan(tmp_path).errors
-    assert "GDAL does not read the s_20230731T023512.prj beside it" in error.reason
-    assert "gdal_translate -a_srs s_20230731T023512.prj s_20230731T023512.jpg" in error.reason
+    assert error.path == str(tmp_path / "s_20230731T023512.prj")
+    assert "is no CRS PROJ reads" in error.reason
 
 
 def test_a_vrt_mosaic_is_one_scene_and_its_tiles_none(tmp_path, write_raster, write_vrt):
@@ -370,6 +381,22 @@ def test_archives_are_named_not_silently_passed_over(tmp_path, write_raster, cap
     assert len(result.scenes) == 1
     assert "3 archive(s) are not opened: PSScene.ZIP, maxar.tar.gz, order_1.zip" in caplog.text
     assert "unpack them" in caplog.text
+
+
+def test_a_folder_without_an_image_file_is_named_with_the_kinds_looked_for(tmp_path, caplog):
+    """Nothing but notes and an archive: one error naming the folder and the file kinds (as
+    ``detect`` says it), not an empty scan that says nothing; a picture is named as one."""
+    (tmp_path / "notes.txt").write_text("images to follow")
+    (tmp_path / "order.zip").write_bytes(b"PK")
+    (error,) = scan(tmp_path).errors
+    assert isinstance(error, NoImageError) and error.path == str(tmp_path)
+    assert error.reason == (
+        "no image file (.tif, .tiff, .jp2, .ntf, .nitf, .vrt, .til, .png, .jpg, .jpeg) under it"
+    )
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "quicklook.png")
+    assert scan(tmp_path).errors == []  # the picture is named by its own warning
 
 
 def test_a_scene_without_time_only_when_none_is_required(tmp_path, write_raster):
@@ -463,6 +490,32 @@ def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_
         )
     with pytest.raises(SceneError, match=r"raw_20230731T023512.tif: .*only by RPCs.*gdalwarp -rpc"):
         read_scene(image)
+
+
+def test_rpcs_beside_a_geotransform_are_warned_as_maybe_not_orthorectified(
+    tmp_path, write_raster, caplog
+):
+    """A Maxar Standard product: a UTM geotransform and RPCs. It is a scene, with one warning
+    naming the file, the error to expect and the gdalwarp line that orthorectifies it."""
+    import rasterio
+    from rasterio.rpc import RPC
+
+    image = write_raster(tmp_path / "std_20230731T023512.tif")
+    coeffs = [1.0] + [0.0] * 19
+    with rasterio.open(image, "r+") as ds:
+        ds.rpcs = RPC(
+            0, 100, 39.2, 0.01, coeffs, coeffs, 32, 32, 125.6, 0.01, coeffs, coeffs, 32, 32
+        )
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        assert read_scene(image).crs == "EPSG:32651"
+    (warning,) = caplog.messages
+    assert warning.startswith(f"{image}: carries RPCs beside its geotransform")
+    assert "off by tens of metres" in warning
+    assert "gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:32651 std_20230731T023512.tif" in warning
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        read_scene(write_raster(tmp_path / "ortho_20230731T023512.tif"))
+    assert caplog.messages == []  # no RPCs: no word
 
 
 def test_date_only_file_name_is_refused(tmp_path, write_raster):
@@ -892,7 +945,7 @@ def test_a_copy_of_an_image_is_skipped_naming_the_one_kept(tmp_path, write_raste
 
 def test_empty_folder(tmp_path):
     result = scan(tmp_path)
-    assert result.scenes == [] and result.errors == []
+    assert result.scenes == [] and [type(e) for e in result.errors] == [NoImageError]
     frame = scenes_frame(result.scenes)
     assert list(frame.columns) == list(SCENE_COLUMNS)
     assert frame.crs == "EPSG:4326" and frame.empty

@@ -152,8 +152,7 @@ def write_layers(
                 f"written as {', '.join(own)}",
             )
         if "csv" in own:
-            with atomic_write(out_dir / f"{name}.csv") as tmp:
-                _to_text(frame).to_csv(tmp, index=False, encoding=CSV_ENCODING)
+            write_csv(_to_text(frame), out_dir / f"{name}.csv")
         if "geojson" in own:
             with atomic_write(out_dir / f"{name}.geojson") as tmp:
                 # the layer's name, not the temporary file's stem
@@ -372,6 +371,16 @@ def _check_folder(folder: Path) -> None:
     except OSError as exc:
         problem = exc.strerror or str(exc)
         raise OutputFolderError(f"{folder}: cannot write output there ({problem})") from exc
+
+
+def write_csv(frame: pd.DataFrame, path: Path | str) -> Path:
+    """Write ``frame`` (its columns as they are, no index) to ``path`` as every CSV dwelltime
+    writes is: UTF-8 with a byte order mark (:data:`CSV_ENCODING`), under a temporary name
+    renamed when complete (:func:`atomic_write`)."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        frame.to_csv(tmp, index=False, encoding=CSV_ENCODING)
+    return path
 
 
 @contextlib.contextmanager

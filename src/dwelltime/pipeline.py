@@ -581,6 +581,27 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
     return [*layers, *pngs, Path(out_dir) / PROVENANCE_NAME]
 
 
+def _result_folder(path: Path) -> Path:
+    """The folder of a saved result given as ``path``: ``path`` itself, or its folder when it is
+    one of the files :func:`write_result` writes there (its layers alone would lose run.json's
+    link rules, type filter and flight log); ValueError naming the folder for another file,
+    FileNotFoundError for a path not there."""
+    from dwelltime.io import FORMATS
+
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path}: no such folder; give the folder write_result (dwelltime run --out) wrote"
+        )
+    if not path.is_file():
+        return path
+    if path in result_paths(path.parent, FORMATS):
+        return path.parent
+    raise ValueError(
+        f"{path} is not a file dwelltime run --out writes; give the folder that holds the "
+        f"result's run.json and layers: read_result({str(path.parent)!r})"
+    )
+
+
 def read_result(folder: Path | str) -> RunResult:
     """The result :func:`write_result` (``dwelltime run --out``) left in ``folder``, back as a
     :class:`RunResult` to filter, plot or :meth:`~RunResult.relink` in memory, as ``dwelltime
@@ -589,20 +610,13 @@ def read_result(folder: Path | str) -> RunResult:
     filter and flight log it records (the log read again from ``inputs.flights``; a warning
     when it cannot be, and the result then has none; the aprons, which a ``dwelltime link``
     folder lacks, from ``inputs.aprons``). ``errors`` is empty: they are not saved.
-    FileNotFoundError or ValueError naming the folder when it holds no result, or when
-    ``folder`` is one of its files (``dwelltime.gpkg``, ``stays.csv``), not the folder."""
+    FileNotFoundError or ValueError naming the folder when it holds no result. ``folder`` may
+    be given as one of the files :func:`write_result` wrote there (``dwelltime.gpkg``,
+    ``run.json``, a layer's ``.csv``…): the result is the whole folder's, run.json included."""
     from dwelltime.flights import FlightsError, read_flights
     from dwelltime.io import layer_names, read_layer, read_provenance
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"{folder}: a file, not a folder; give the folder that holds it ({folder.parent}):"
-            " read_result reads its layers and its run.json"
-            if folder.exists()
-            else f"{folder}: no such folder; give the folder write_result (dwelltime run --out)"
-            " wrote"
-        )
+    folder = _result_folder(Path(folder))
     made = read_provenance(folder)
     saved = set(layer_names(folder))
     frames = {

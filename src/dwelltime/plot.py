@@ -236,17 +236,23 @@ def _draw_image(
     co-registration offset so it lines up with corrected detections and coverage. No-data
     pixels are transparent over a light grey background.
     """
-    import rasterio
-
-    from dwelltime.regrid import Grid, read_to_grid, rgb_bands, stretch_limits, to_uint8
+    from dwelltime.regrid import (
+        Grid,
+        open_picture,
+        read_to_grid,
+        rgb_bands,
+        stretch_limits,
+        to_uint8,
+    )
     from dwelltime.scenes import named_rgb_bands
 
     dx, dy = _offset(scene)
     minx, miny, maxx, maxy = bounds
     grid = Grid.over((minx + dx, miny + dy, maxx + dx, maxy + dy), gsd_m, crs)
-    with rasterio.open(str(_field(scene, "path"))) as ds:
+    path = Path(_field(scene, "path"))
+    with open_picture(path) as ds:
         named = (
-            named_rgb_bands(Path(ds.name), ds.count)  # a frame row: read its metadata again
+            named_rgb_bands(path, ds.count)  # a frame row: read its metadata again
             if isinstance(scene, (pd.Series, Mapping))
             else getattr(scene, "rgb_bands", None)
         )

@@ -26,6 +26,7 @@ from dwelltime.regrid import (
     Grid,
     mask_to_polygon,
     open_mask,
+    open_picture,
     read_to_grid,
     rgb_bands,
     stretch_limits,
@@ -128,13 +129,11 @@ def iter_tiles(
     Aprons in another CRS (a GeoJSON read in EPSG:4326) are reprojected to ``airport.crs``;
     aprons without one are a ValueError.
     """
-    import rasterio
-
     aprons = in_airport_crs(aprons, airport)
     region = _seen_aprons(scene, airport, aprons)
     if region.is_empty:
         return
-    with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
+    with open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
         bands = rgb_bands(ds, scene.provider, scene.rgb_bands)
         limits = stretch_limits(ds, bands)
         index = 0
@@ -199,13 +198,11 @@ def _areas(geoms: np.ndarray) -> np.ndarray:
 
 def visible_area(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> shapely.Geometry:
     """Where over the aprons' bounds ``scene`` has clear data, a polygon in ``airport.crs``."""
-    import rasterio
-
     if _seen_aprons(scene, airport, aprons).is_empty:
         return shapely.Polygon()
     gsd = max(COVERAGE_GSD_M, scene.gsd_m)
     grid = Grid.over(aprons.total_bounds, gsd, airport.crs)
-    with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
+    with open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
         valid = valid_mask(ds, grid, mask)
     return mask_to_polygon(valid, grid.transform)
 

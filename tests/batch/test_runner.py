@@ -18,6 +18,9 @@ import pytest
 from dwelltime.batch.runner import run_batch
 from dwelltime.batch.spec import load_spec
 
+NO_IMAGE_FILE = (
+    "no image file (.tif, .tiff, .jp2, .ntf, .nitf, .vrt, .til, .png, .jpg, .jpeg) under it"
+)
 SCENES = ("zkpy_04", "zkpy_05_20230801T020555", "zkpy_07")
 TABLES = ("detections.csv", "coverage.csv", "stays.csv", "scenes.csv", "run.json")
 
@@ -270,8 +273,8 @@ def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
 def test_a_job_not_run_keeps_its_earlier_stays_in_the_combined_table(
     small_series: Path, uninterrupted: Path
 ):
-    """ZKPY ran before; now its imagery is gone and only UUEE (no scenes) runs: the combined
-    table still holds ZKPY's stays, as its folder does."""
+    """ZKPY ran before; now its imagery is gone and UUEE's folder holds no image: neither
+    runs, and the combined table still holds ZKPY's stays, as its folder does."""
     shutil.copytree(uninterrupted, small_series / "kept")
     (small_series / "no_scenes").mkdir()
     path = small_series / "kept.yaml"
@@ -279,9 +282,10 @@ def test_a_job_not_run_keeps_its_earlier_stays_in_the_combined_table(
         "output: kept\nworkers: 0\njobs:\n  - {airport: ZKPY, imagery: gone}\n"
         "  - {airport: UUEE, imagery: no_scenes}\n"
     )
-    zkpy, uuee = run_batch(load_spec(path)).airports
-    assert (uuee.airport, zkpy.airport) == ("UUEE", "ZKPY")
-    assert "gone" in zkpy.problem and "no usable scene" in uuee.problem
+    jobs = {a.airport: a for a in run_batch(load_spec(path)).airports}
+    uuee, zkpy = jobs["UUEE"], jobs["ZKPY"]
+    assert uuee.problem == f"{small_series / 'no_scenes'}: " + NO_IMAGE_FILE
+    assert "gone" in zkpy.problem
     combined, before = (
         pd.read_csv(f / "all_stays.csv") for f in (small_series / "kept", uninterrupted)
     )
@@ -294,8 +298,8 @@ def test_jobs_with_an_empty_folder_or_only_unusable_files_are_not_run(
 ):
     """Three airports: UUEE's folder is empty, UUWW's files are all unreadable, ZKPY's are
     good. ZKPY completes; the two others are each named in one line as `dwelltime run` names
-    them (no usable scene), not run (no empty tables over earlier ones) and the exit status
-    is 1."""
+    them (no image file, no usable scene), not run (no empty tables over earlier ones) and the
+    exit status is 1."""
     shutil.copytree(uninterrupted, small_series / "three")
     (small_series / "three" / "UUEE").mkdir()
     (small_series / "three" / "UUEE" / "timeline.png").write_text("an earlier run's")
@@ -314,22 +318,38 @@ def test_jobs_with_an_empty_folder_or_only_unusable_files_are_not_run(
     assert out.returncode == 1 and "Traceback" not in out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith(f"ZKPY: {len(SCENES)} scenes, 0 done, {len(SCENES)} skipped")
-    assert (
-        lines[1]
-        == f"UUEE: not run: no usable scene in {small_series / 'empty'} (no image files there)"
-    )
+    assert lines[1] == f"UUEE: not run: {small_series / 'empty'}: " + NO_IMAGE_FILE
     assert lines[2] == (
         f"UUWW: not run: no usable scene in {small_series / 'unreadable'} "
         "(2 unusable files: uuww_20230801.tif, uuww_20230802.tif)"
     )
     assert ", 2 unusable files, 2 jobs not run" in lines[3]
     log = (small_series / "three" / "batch.log").read_text()
-    assert log.count("no usable scene in") == 2 + 2  # the error lines, then the summary
+    assert log.count("no usable scene in") == 1 + 1  # UUWW's error line, then the summary
+    assert log.count(NO_IMAGE_FILE) == 1 + 1  # UUEE's
     assert (small_series / "three" / "UUEE" / "timeline.png").read_text() == "an earlier run's"
     assert not (small_series / "three" / "UUWW" / "stays.csv").exists()
     assert (small_series / "three" / "ZKPY" / "stays.csv").read_bytes() == (
         uninterrupted / "ZKPY" / "stays.csv"
     ).read_bytes()
+
+
+def test_an_emptied_imagery_folder_is_not_run_and_its_tables_are_kept(
+    small_series: Path, uninterrupted: Path
+):
+    """ZKPY's folder holds no image now (a share not mounted): the job is not run, said in
+    one line naming the folder and the kinds looked for, exit status 1; its tables and the
+    combined table stay as the earlier run wrote them, not emptied."""
+    shutil.copytree(uninterrupted, small_series / "emptied")
+    (small_series / "unmounted").mkdir()
+    path = small_series / "emptied.yaml"
+    path.write_text("output: emptied\nworkers: 0\njobs:\n  - {airport: ZKPY, imagery: unmounted}\n")
+    summary = run_batch(load_spec(path))
+    (zkpy,) = summary.airports
+    assert zkpy.problem == f"{small_series / 'unmounted'}: " + NO_IMAGE_FILE
+    assert summary.failed  # exit status 1, as `run` on that folder
+    assert tables(small_series / "emptied") == tables(uninterrupted)
+    assert (small_series / "emptied" / "all_stays.csv").read_text().count("ZKPY-") >= 1
 
 
 def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, uninterrupted: Path):

@@ -49,7 +49,7 @@ from dwelltime.batch.store import (
     made_by,
     stamp_changes,
 )
-from dwelltime.errors import DwelltimeError, SceneError, error_text
+from dwelltime.errors import DwelltimeError, NoImageError, SceneError, error_text
 from dwelltime.io import read_if_path, with_xy_crs
 from dwelltime.linking import stays_frame
 from dwelltime.pipeline import (
@@ -362,6 +362,9 @@ def _prepare(
     try:
         site, aprons = airport_and_aprons(job.airport, job.aprons)
         found = without_coarse(scan(job.imagery, times=job.times))
+        for err in found.errors:  # an empty folder (not mounted?) must not empty the tables
+            if isinstance(err, NoImageError):
+                raise err
         flights = read_if_path(flights_csv, flight_log)
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
         code = icao_code(job.airport) or job.airport.strip().upper()

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dwelltime.detector.predict import Detector, detect_tiles
-from dwelltime.errors import SceneError
+from dwelltime.errors import NoImageError, SceneError
 from dwelltime.formats import (
     IMAGE_SUFFIXES,
     MASK_SUFFIXES,
@@ -52,8 +52,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
             )
             errors += [SceneError(p, UNPACK_ARCHIVE) for p in sorted(listed) if is_archive(p)]
             if not found:
-                suffixes = ", ".join(IMAGE_SUFFIXES)
-                errors.append(SceneError(path, f"no image file ({suffixes}) under it"))
+                errors.append(NoImageError(path))
             members = mosaic_members(found)  # a mosaic's tiles are read through it
             files += [p for p in found if p.resolve() not in members]
         elif is_item_file(path):
