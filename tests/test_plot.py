@@ -462,6 +462,19 @@ def test_coverage_scene_labels_say_the_year(scene_frames):
     assert labels == ["2023-07-31 02:00", "2024-08-01 05:00"]  # not "07-31", "08-01"
 
 
+def test_coverage_cells_are_labelled_only_while_the_labels_fit(scene_frames):
+    # A year of daily scenes printed 365 "100"s into one row of the table: a black smear.
+    _, aprons, cover, _ = scene_frames
+    days = pd.concat(
+        [
+            cover.iloc[[0]].assign(scene_id=f"d{d}", acquired=T0 + pd.Timedelta(days=d))
+            for d in range(21)
+        ]
+    )
+    assert len(plot_coverage(days.iloc[:20], aprons).axes[1].texts) == 20
+    assert len(plot_coverage(days, aprons).axes[1].texts) == 0
+
+
 def test_coverage_empty_says_so(scene_frames):
     _, aprons, cover, _ = scene_frames
     assert "no coverage" in _texts(plot_coverage(cover.iloc[:0], aprons))

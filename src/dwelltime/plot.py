@@ -510,6 +510,12 @@ def _visible_share(scenes: pd.DataFrame, coverage: pd.DataFrame | None) -> np.nd
     return 100 * mean.reindex(scenes["scene_id"].astype(str)).to_numpy(float)
 
 
+#: Most aprons (rows) and scenes (columns) of :func:`plot_coverage`'s table whose cells are
+#: labelled with their percentage: an 8 pt "100" is 15 pt wide, the table about 420 pt, so
+#: more scenes than 20 would run the labels into each other (the colours still say it).
+LABELLED_CELLS = (30, 20)
+
+
 def plot_coverage(
     coverage: gpd.GeoDataFrame, aprons: gpd.GeoDataFrame, *, gsd_m: float = 2.0
 ) -> Figure:
@@ -518,8 +524,9 @@ def plot_coverage(
     Left, a map in the aprons' CRS: for each spot of the aprons, in how many of the scenes it
     was visible (data present and not cloud; ``gsd_m`` metre cells). Right, the visible
     fraction (%) of each apron in each scene, scenes in time order (UTC; the year in the axis
-    label, or in each scene's when they span more than one). Spots seen in few
-    scenes are where stays get open or loose bounds.
+    label, or in each scene's when they span more than one), each cell labelled with its
+    percentage up to :data:`LABELLED_CELLS` aprons and scenes. Spots seen in few scenes are
+    where stays get open or loose bounds.
     """
     from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm
@@ -602,7 +609,7 @@ def plot_coverage(
         aspect="auto",
         interpolation="nearest",
     )
-    if table.size <= 400:
+    if table.shape[0] <= LABELLED_CELLS[0] and table.shape[1] <= LABELLED_CELLS[1]:
         for (row, col), value in np.ndenumerate(table.to_numpy(float)):
             if np.isfinite(value):
                 right.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=8)
