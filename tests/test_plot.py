@@ -475,6 +475,24 @@ def test_coverage_cells_are_labelled_only_while_the_labels_fit(scene_frames):
     assert len(plot_coverage(days, aprons).axes[1].texts) == 0
 
 
+def _grey_rises(cmap) -> bool:
+    """Whether ``cmap`` gets lighter from 0 to 1 (grey level of each of 256 colours)."""
+    grey = cmap(np.linspace(0, 1, 256))[:, :3] @ [0.299, 0.587, 0.114]
+    return bool((np.diff(grey) > 0).all())
+
+
+def test_visible_shares_are_told_apart_in_grey_and_by_colour_blind_readers(scene_frames):
+    # RdYlGn made 0 % and 100 % the same grey (0.21, 0.26) and red-green to tell apart.
+    scenes, aprons, cover, _ = scene_frames
+    fig = plot_coverage(cover.assign(visible_fraction=[1.0, 0.0]), aprons)
+    assert _grey_rises(fig.axes[1].images[0].get_cmap())
+    assert [t.get_color() for t in fig.axes[1].texts] == ["black", "white"]  # 100 %, 0 %
+    points = [
+        c for c in plot_scenes(scenes, cover).axes[0].collections if c.get_array() is not None
+    ]
+    assert _grey_rises(points[0].get_cmap())
+
+
 def test_coverage_empty_says_so(scene_frames):
     _, aprons, cover, _ = scene_frames
     assert "no coverage" in _texts(plot_coverage(cover.iloc[:0], aprons))

@@ -51,6 +51,10 @@ APRON_COLOR = "#ffd21f"
 VISIBLE_COLOR = "#21c25e"
 NOT_VISIBLE_COLOR = "#e8412c"
 UNKNOWN_COLOR = "#b0b0b0"
+#: Colour map of the visible share (%) of the aprons (:func:`plot_scenes`, :func:`plot_coverage`):
+#: lighter as more is seen, so it reads to colour-blind readers and in grey print (red–green
+#: maps do neither: their 0 and 100 print the same grey).
+VISIBLE_CMAP = "viridis"
 UNKNOWN = "unknown"
 
 #: Largest side, in pixels, of the image drawn by :func:`plot_scene`.
@@ -461,7 +465,7 @@ def plot_scenes(
         times[seen],
         rows[seen],
         c=share[seen],
-        cmap=colormaps["RdYlGn"],
+        cmap=colormaps[VISIBLE_CMAP],
         norm=Normalize(0, 100),
         s=70 * scale**2,
         edgecolor="black",
@@ -603,7 +607,7 @@ def plot_coverage(
     table = 100 * table.reindex(columns=order["scene_id"])
     cells = right.imshow(
         table.to_numpy(float),
-        cmap="RdYlGn",
+        cmap=VISIBLE_CMAP,
         vmin=0,
         vmax=100,
         aspect="auto",
@@ -612,7 +616,10 @@ def plot_coverage(
     if table.shape[0] <= LABELLED_CELLS[0] and table.shape[1] <= LABELLED_CELLS[1]:
         for (row, col), value in np.ndenumerate(table.to_numpy(float)):
             if np.isfinite(value):
-                right.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=8)
+                ink = _ink(cells.cmap(cells.norm(value)))
+                right.text(
+                    col, row, f"{value:.0f}", ha="center", va="center", fontsize=8, color=ink
+                )
     labels, year = _short_times(order["acquired"])
     step = max(1, math.ceil(len(labels) / 40))
     right.set_xticks(
@@ -624,6 +631,11 @@ def plot_coverage(
     right.set_title("visible fraction of each apron per scene (%)", fontsize=10)
     fig.colorbar(cells, ax=right, label="visible (%)", shrink=0.8)
     return fig
+
+
+def _ink(rgba: tuple[float, ...]) -> str:
+    """Black or white, whichever reads on a cell of colour ``rgba`` (by its grey level)."""
+    return "black" if float(np.dot(rgba[:3], (0.299, 0.587, 0.114))) > 0.5 else "white"
 
 
 def plot_chips(
