@@ -87,7 +87,7 @@ def test_one_row_per_stay_with_scene_marks(frames, tmp_path):
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert len(labels) == 2 and "IL62" in labels[1] and "TU20" in labels[0]
-    assert "ZKPY" in ax.get_title() and ax.get_xlabel() == "time (UTC)"
+    assert "ZKPY" in ax.get_title() and ax.get_xlabel() == "time (UTC, 2026-07-31 – 2026-08-02)"
     assert _marks(ax, "seen") == 4  # four sightings
     assert _marks(ax, "hidden") == 2  # the clouded scene, once per stay
     assert _marks(ax, "absent") == 2 * 6 - 4 - 2
@@ -202,6 +202,23 @@ def test_a_years_daily_scenes_get_marks_that_do_not_run_into_each_other(frames):
     axis_pt = ax.get_window_extent().width * 72 / fig.dpi
     widest_pt = max(np.sqrt(c.get_sizes()).max() for c in ax.collections if len(c.get_sizes()))
     assert _marks(ax, "absent") == 398 and widest_pt * 400 <= axis_pt
+
+
+def test_a_time_axis_across_new_year_names_both_years_and_no_misleading_month(frames):
+    # The axis said "2026-Jan" under ticks "21 25 29 Jan 05", dating the December days January
+    # 2026; a year of monthly ticks named no year at all. The label gives the first and last
+    # day with their years, and no offset text names one month.
+    stays, cover, dets = frames
+    moved = {"acquired": lambda f: f["acquired"] - pd.Timedelta(days=213, hours=12)}
+    fig = plot_timeline(stays.iloc[:0], cover.assign(**moved), dets.assign(**moved))
+    assert fig.axes[0].get_xlabel() == "time (UTC)"  # no stays: nothing drawn on the axis
+    stays = link_stays(dets.assign(**moved), cover.assign(**moved))
+    ax = plot_timeline(stays, cover.assign(**moved), dets.assign(**moved)).axes[0]
+    ax.figure.canvas.draw()
+    assert ax.get_xlabel() == "time (UTC, 2025-12-29 – 2026-01-01)"
+    assert ax.xaxis.get_major_formatter().get_offset() == ""
+    ax = plot_scenes(cover.assign(time_source="stac", gsd_m=0.5, **moved)).axes[0]
+    assert ax.get_xlabel() == "acquired (UTC, 2025-12-29 – 2026-01-01)"
 
 
 def test_the_title_names_the_type_when_every_stay_is_of_one(frames):
@@ -508,7 +525,8 @@ def test_scenes_on_a_time_axis(scene_frames, tmp_path):
     shown = [c for c in ax.collections if len(c.get_offsets()) and c.get_array() is not None]
     assert sorted(shown[0].get_array().tolist()) == [50.0, 100.0]  # mean apron visible, %
     assert "3 scene(s)" in ax.get_title() and "1 input(s) skipped" in ax.get_title()
-    assert ax.get_xlabel() == "acquired (UTC)" and "08-01 05:00" in _texts(fig)
+    assert ax.get_xlabel() == "acquired (UTC, 2023-07-31 – 2023-08-02)"
+    assert "08-01 05:00" in _texts(fig)
     fig.savefig(tmp_path / "scenes.png")
 
 

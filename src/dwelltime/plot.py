@@ -96,12 +96,19 @@ def _utc(value: object) -> str:
     return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _date_axis(axis: Any) -> None:
+def _date_axis(ax: Axes, what: str, times: pd.Series) -> None:
+    """A UTC date x axis labelled ``what (UTC, 2025-12-20 – 2026-01-13)``: the first and last
+    day of ``times``, years included, so that no tick needs its year (matplotlib's offset
+    text, the last tick's month and year, misdated the days before a new year, and a year of
+    monthly ticks named no year)."""
     import matplotlib.dates as mdates
 
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
-    axis.set_major_locator(locator)
-    axis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+    days = pd.to_datetime(pd.Series(times), utc=True).dt.strftime("%Y-%m-%d")
+    first, last = days.min(), days.max()
+    ax.set_xlabel(f"{what} (UTC, {first}{f' – {last}' * (last != first)})")
 
 
 def _short_times(times: pd.Series) -> tuple[list[str], str]:
@@ -497,8 +504,7 @@ def plot_scenes(
         fig.colorbar(points, ax=ax, label="aprons visible, mean (%)", pad=0.01, fraction=0.04)
     span = (times.max() - times.min()) or 1.0
     ax.set_xlim(times.min() - 0.03 * span, times.max() + 0.13 * span)
-    _date_axis(ax.xaxis)
-    ax.set_xlabel("acquired (UTC)")
+    _date_axis(ax, "acquired", scenes["acquired"])
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
     if not seen.all():  # say what the grey crosses are
@@ -859,7 +865,7 @@ def plot_timeline(
     ax.set_ylim(-0.7, n - 0.3)
     ax.tick_params(axis="y", pad=10)
     ax.set_xlim(left, right)
-    _date_axis(ax.xaxis)
+    _date_axis(ax, "time", scenes["acquired"])
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
     handles = [
