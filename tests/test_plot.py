@@ -332,6 +332,19 @@ def test_scene_draws_image_aprons_coverage_and_footprints(scene_frames, tmp_path
     fig.savefig(tmp_path / "scene.png")
 
 
+def test_a_scene_has_a_scale_bar_of_a_round_length(scene_frames):
+    # The scene figure had metre axes but no scale bar, which a figure pasted into a report,
+    # its axes cropped or unread, needs to give the size of what it shows.
+    scenes, aprons, cover, dets = scene_frames
+    ax = plot_scene(scenes.iloc[0], aprons, cover, dets, pad_m=20).axes[0]
+    (bar,) = [line for line in ax.lines if line.get_gid() == "scale"]
+    x0, x1 = bar.get_xdata()
+    assert x1 - x0 == 20  # a fifth of the 120 m drawn (24 m), down to 1, 2 or 5 × 10^k
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "scale"] == ["20 m"]
+    chip = plot_chips(dets.iloc[:1], scenes).axes[0]
+    assert [t.get_text() for t in chip.texts if t.get_gid() == "scale"] == ["10 m"]
+
+
 def test_scene_filters_scores_and_draws_without_coverage(scene_frames):
     scenes, aprons, _, dets = scene_frames
     fig = plot_scene(scenes.iloc[0], aprons, None, dets, min_score=0.7)
