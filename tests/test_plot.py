@@ -14,12 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from matplotlib import patheffects
 from matplotlib.collections import PathCollection
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
 from dwelltime.linking import LinkConfig, link_stays
 from dwelltime.plot import (
+    APRON_COLOR,
     UNKNOWN_COLOR,
     plot_chips,
     plot_coverage,
@@ -343,6 +346,21 @@ def test_a_scene_has_a_scale_bar_of_a_round_length(scene_frames):
     assert [t.get_text() for t in ax.texts if t.get_gid() == "scale"] == ["20 m"]
     chip = plot_chips(dets.iloc[:1], scenes).axes[0]
     assert [t.get_text() for t in chip.texts if t.get_gid() == "scale"] == ["10 m"]
+
+
+def test_apron_outlines_and_names_are_edged_to_read_on_concrete_and_in_grey(scene_frames):
+    # Yellow (#ffd21f) on light concrete prints as the same light grey: apron B's outline and
+    # name were lost. Both are now edged in black, the legend's apron line too.
+    scenes, aprons, cover, dets = scene_frames
+    ax = plot_scene(scenes.iloc[0], aprons, cover, dets).axes[0]
+    (outline,) = [p for p in ax.patches if to_hex(p.get_edgecolor()) == APRON_COLOR]
+    (name,) = [t for t in ax.texts if t.get_text() == "A"]
+    legend = ax.get_legend()
+    line = legend.get_lines()[0]
+    assert legend.get_texts()[0].get_text() == "apron"
+    for artist in (outline, name, line):
+        (edge,) = artist.get_path_effects()
+        assert isinstance(edge, patheffects.withStroke)
 
 
 def test_scene_filters_scores_and_draws_without_coverage(scene_frames):

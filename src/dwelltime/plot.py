@@ -288,9 +288,6 @@ def _scale_bar(
     ``bounds`` (the drawn map's minx, miny, maxx, maxy in metres), 8 % of its shorter side in
     from its edges, edged in black so that it reads on concrete, grass and in grey print
     (gid ``scale``)."""
-    from matplotlib import patheffects
-
-    edge = [patheffects.withStroke(linewidth=1.5, foreground="black")]
     side = min(bounds[2] - bounds[0], bounds[3] - bounds[1])
     x0, y0 = bounds[0] + 0.08 * side, bounds[1] + 0.08 * side
     ax.plot(
@@ -300,7 +297,7 @@ def _scale_bar(
         lw=2.5,
         solid_capstyle="butt",
         gid="scale",
-        path_effects=[patheffects.withStroke(linewidth=4, foreground="black")],
+        path_effects=_halo(4.0),
     )
     ax.text(
         x0 + length_m / 2,
@@ -310,9 +307,17 @@ def _scale_bar(
         fontsize=fontsize,
         ha="center",
         va="bottom",
-        path_effects=edge,
+        path_effects=_halo(1.5),
         gid="scale",
     )
+
+
+def _halo(width_pt: float) -> list[Any]:
+    """Path effects drawing a black edge ``width_pt`` points wide under a line or text, so
+    that white or yellow reads on light concrete and in grey print."""
+    from matplotlib import patheffects
+
+    return [patheffects.withStroke(linewidth=width_pt, foreground="black")]
 
 
 def _round_length(target_m: float) -> float:
@@ -380,7 +385,8 @@ def plot_scene(
     side = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
     _draw_image(ax, scene, bounds, max(float(_field(scene, "gsd_m")), side / max_px), str(crs))
 
-    handles: list[Any] = [Line2D([], [], color=APRON_COLOR, lw=1.5, label="apron")]
+    apron = Line2D([], [], color=APRON_COLOR, lw=1.5, path_effects=_halo(3.0), label="apron")
+    handles: list[Any] = [apron]
     cover = _rows(coverage, scene_id)
     if cover is not None:
         visible = shapely.union_all(cover.geometry.to_numpy())
@@ -403,7 +409,14 @@ def plot_scene(
                 label="not visible (no data, cloud)",
             ),
         ]
-    _draw_geoms(ax, aprons.geometry, facecolor="none", edgecolor=APRON_COLOR, lw=1.5)
+    _draw_geoms(
+        ax,
+        aprons.geometry,
+        facecolor="none",
+        edgecolor=APRON_COLOR,
+        lw=1.5,
+        path_effects=_halo(3.0),
+    )
     for apron in aprons.itertuples(index=False):
         x, y = apron.geometry.representative_point().coords[0]
         ax.annotate(
@@ -414,7 +427,7 @@ def plot_scene(
             fontweight="bold",
             ha="center",
             va="center",
-            alpha=0.8,
+            path_effects=_halo(2.5),
         )
 
     dets = _rows(detections, scene_id)
