@@ -615,6 +615,32 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
     assert "scene" not in report_figures(empty)
 
 
+def test_report_figures_of_a_run_kept_to_a_type_show_that_types_sightings(scene_frames):
+    # A --type IL62 run's chips were the best 24 detections of any type (the demo's showed one
+    # IL62 in 24), and its scene the busiest, where the IL62 may not stand.
+    scenes, aprons, cover, dets = scene_frames
+    dets = dets[dets["detection_id"] != "a:0"]  # a: a T204 only; b: the IL62
+    stays = link_stays(dets, cover)
+    result = SimpleNamespace(
+        scenes=scenes,
+        aprons=aprons,
+        coverage=cover,
+        detections=dets,
+        stays=stays[stays["type"] == "IL62"],
+        errors=[],
+        link_config=LinkConfig(),
+        type_filter="IL62",
+    )
+    figures = report_figures(result)
+    assert figures["scene"].axes[0].get_title().startswith("b — ")  # not a, the first of a tie
+    chips = figures["chips"]
+    assert [ax.get_title().split(" ")[0] for ax in chips.axes if ax.images] == ["IL62"]
+    assert chips.get_suptitle().startswith("1 sighting(s) of the IL62 stays, north up")
+    none = report_figures(SimpleNamespace(**{**vars(result), "stays": stays.iloc[:0]}))
+    assert "no sightings of the IL62 stays" in _texts(none["chips"])
+    assert none["scene"].axes[0].get_title().startswith("a — ")  # the busiest, as unfiltered
+
+
 def test_the_run_timeline_marks_visibility_by_the_runs_linking_rules(scene_frames):
     scenes, aprons, cover, dets = scene_frames
     cover = cover.copy()  # b now shows 63 % of the T204's stand: visible at 0.5, not at 0.8

@@ -706,9 +706,12 @@ def plot_chips(
     max_chips: int = 24,
     ncols: int = 6,
     colors: Mapping[str, str] | None = None,
+    what: str = "detection(s)",
 ) -> Figure:
     """A gallery of detections, the first ``max_chips`` rows of ``detections`` in their order
-    (sort first, e.g. by ``score``, to choose).
+    (sort first, e.g. by ``score``, to choose); ``what`` they are, in the title (``"2 of 5
+    detection(s), north up: …"``) and, when there are none, on the figure (``"no
+    detections"``).
 
     Each chip is cut from its scene (``scenes``: rows with ``scene_id``, ``path``,
     ``provider``, ``gsd_m``) around the detection, at most :data:`CHIP_PX` pixels a side,
@@ -726,12 +729,12 @@ def plot_chips(
     shown = f"{n} of {total}" if n < total else f"{n}"
     times, year = _short_times(dets["acquired"])
     fig.suptitle(
-        f"{shown} detection(s), north up: type (prob), length × span, score, "
+        f"{shown} {what}, north up: type (prob), length × span, score, "
         f"time (UTC{f', {year}' * bool(year)})",
         fontsize=10,
     )
     if n == 0:
-        _say(fig.add_subplot(), "no detections")
+        _say(fig.add_subplot(), f"no {what.replace('(s)', 's')}")
         return fig
 
     colors = _colors(colors, dets)
@@ -774,7 +777,9 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
     (:func:`plot_coverage`), ``scene`` (:func:`plot_scene` of the scene with the most
     detections, the first scene on a tie; absent without scenes), ``chips``
     (:func:`plot_chips`, best scores first) and ``timeline`` (:func:`plot_timeline`, by the
-    run's ``link_config``).
+    run's ``link_config``). A run kept to a ``type_filter`` shows in ``chips`` the sightings
+    of its stays of that type (so named in the title), and in ``scene`` the scene with the
+    most of them (the busiest scene when there are none).
 
     Save them with ``fig.savefig(out / f"{name}.png", dpi=120)``.
     """
@@ -783,8 +788,14 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
         "scenes": plot_scenes(result.scenes, result.coverage, skipped=len(result.errors)),
         "coverage": plot_coverage(result.coverage, result.aprons),
     }
+    chips, what = result.detections, "detection(s)"
+    if result.type_filter:
+        kept = ";".join(result.stays["detection_ids"].astype(str)).split(";")
+        chips = chips[chips["detection_id"].astype(str).isin(kept)]
+        what = f"sighting(s) of the {result.type_filter} stays"
     if not result.scenes.empty:
-        counts = result.detections["scene_id"].astype(str).value_counts()
+        counts = (chips if len(chips) else result.detections)["scene_id"].astype(str)
+        counts = counts.value_counts()
         ids = result.scenes["scene_id"].astype(str)
         busiest = int(np.argmax(ids.map(counts).fillna(0).to_numpy()))
         figures["scene"] = plot_scene(
@@ -795,10 +806,11 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
             colors=colors,
         )
     figures["chips"] = plot_chips(
-        result.detections.sort_values("score", ascending=False),
+        chips.sort_values("score", ascending=False),
         result.scenes,
         max_chips=max_chips,
         colors=colors,
+        what=what,
     )
     figures["timeline"] = plot_timeline(
         result.stays,
