@@ -1019,15 +1019,19 @@ def _draw_flight_ends(ax, stays: pd.DataFrame) -> bool:
     return bool(x.size)
 
 
-def _label_hours(hours: float) -> str:
+def _label_hours(hours: float, *, at_least: bool = False) -> str:
     """Hours for a row label: one decimal under 10 h (a 20-minute stay is 0.3 h, not 0 h),
-    whole hours above."""
-    return f"{hours:.1f}" if hours < 10 else f"{hours:.0f}"
+    whole hours above; a minimum (``at_least``) rounded down, so that "≥ 72 h" never stands
+    for a stay seen over 71.9 h."""
+    digits = 1 if hours < 10 else 0
+    if at_least:  # 1e-9: a minimum of 0.3 h summed to 0.29999… is not floored to 0.2
+        hours = math.floor(hours * 10**digits + 1e-9) / 10**digits
+    return f"{hours:.{digits}f}"
 
 
 def _label(stay) -> str:
     est = (
-        f"≥ {_label_hours(stay.dwell_min_h)} h"
+        f"≥ {_label_hours(stay.dwell_min_h, at_least=True)} h"
         if math.isnan(stay.dwell_est_h)
         else f"~{_label_hours(stay.dwell_est_h)} h"
     )
