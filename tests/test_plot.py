@@ -512,6 +512,22 @@ def test_coverage_counts_scenes_per_spot_and_fractions_per_scene(scene_frames, t
     fig.savefig(tmp_path / "coverage.png")
 
 
+def test_coverage_scene_counts_are_ticked_at_even_steps(scene_frames):
+    # 12 scenes were ticked 0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12: 3 and 9 seemed missing.
+    _, aprons, cover, _ = scene_frames
+    days = pd.concat(
+        [
+            cover.iloc[[0]].assign(scene_id=f"d{d}", acquired=T0 + pd.Timedelta(days=d))
+            for d in range(12)
+        ]
+    )
+    fig = plot_coverage(days, aprons)
+    fig.canvas.draw()
+    (counts,) = [ax for ax in fig.axes if ax.get_ylabel() == "scenes (of 12)"]
+    ticks = [t for t in counts.get_yticks() if 0 <= t <= 12]
+    assert ticks == [0, 2, 4, 6, 8, 10, 12]
+
+
 def test_coverage_scene_labels_say_the_year(scene_frames):
     _, aprons, cover, _ = scene_frames
     right = plot_coverage(cover, aprons).axes[1]

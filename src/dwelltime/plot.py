@@ -595,6 +595,7 @@ def plot_coverage(
     """
     from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm
+    from matplotlib.ticker import MaxNLocator
     from rasterio.features import rasterize
 
     from dwelltime.regrid import Grid
@@ -659,7 +660,7 @@ def plot_coverage(
     left.set_ylim(by0, by1)
     _metre_axes(left, aprons.crs)
     left.set_title("scenes with a clear view of each spot", fontsize=10)
-    ticks = np.unique(np.linspace(0, n, min(n + 1, 11)).round().astype(int))
+    ticks = MaxNLocator(nbins=10, integer=True)  # evenly: 0, 2, … 12, not 0, 1, 2, 4, … 12
     fig.colorbar(shown, ax=left, ticks=ticks, label=f"scenes (of {n})", shrink=0.8)
 
     table = coverage.pivot_table(
