@@ -6,6 +6,7 @@ through the artists it holds (what is drawn where), and saved once to prove it r
 
 from __future__ import annotations
 
+from itertools import pairwise
 from types import SimpleNamespace
 
 import geopandas as gpd
@@ -526,6 +527,19 @@ def test_coverage_scene_counts_are_ticked_at_even_steps(scene_frames):
     (counts,) = [ax for ax in fig.axes if ax.get_ylabel() == "scenes (of 12)"]
     ticks = [t for t in counts.get_yticks() if 0 <= t <= 12]
     assert ticks == [0, 2, 4, 6, 8, 10, 12]
+
+
+def test_coverage_of_many_aprons_grows_so_that_their_labels_do_not_overlap(scene_frames):
+    # 60 aprons (an OSM export of a large airport) had their 8 pt labels squeezed into a
+    # 4-inch table, one on another.
+    _, aprons, cover, _ = scene_frames
+    many = pd.concat([cover.assign(apron_id=f"P{i:02d}") for i in range(60)])
+    fig = plot_coverage(many, aprons)
+    fig.canvas.draw()
+    right = fig.axes[1]
+    labels = [t.get_window_extent() for t in right.get_yticklabels()]
+    assert len(labels) == 60
+    assert all(a.y0 >= b.y1 or b.y0 >= a.y1 for a, b in pairwise(labels))
 
 
 def test_coverage_scene_labels_say_the_year(scene_frames):

@@ -575,10 +575,13 @@ def _visible_share(scenes: pd.DataFrame, coverage: pd.DataFrame | None) -> np.nd
     return 100 * mean.reindex(scenes["scene_id"].astype(str)).to_numpy(float)
 
 
-#: Most aprons (rows) and scenes (columns) of :func:`plot_coverage`'s table whose cells are
-#: labelled with their percentage: an 8 pt "100" is 15 pt wide, the table about 420 pt, so
-#: more scenes than 20 would run the labels into each other (the colours still say it).
-LABELLED_CELLS = (30, 20)
+#: Most scenes (columns) of :func:`plot_coverage`'s table whose cells are labelled with their
+#: percentage: an 8 pt "100" is 15 pt wide, the table about 420 pt, so more scenes than 20
+#: would run the labels into each other (the colours still say it).
+LABELLED_SCENES = 20
+#: Height, in inches, of an apron's row in :func:`plot_coverage`'s table (its 8 pt labels and
+#: a gap): over 24 aprons the figure grows so that they do not overlap.
+APRON_ROW_IN = 0.16
 
 
 def plot_coverage(
@@ -590,8 +593,8 @@ def plot_coverage(
     was visible (data present and not cloud; ``gsd_m`` metre cells). Right, the visible
     fraction (%) of each apron in each scene, scenes in time order (UTC; the year in the axis
     label, or in each scene's when they span more than one), each cell labelled with its
-    percentage up to :data:`LABELLED_CELLS` aprons and scenes. Spots seen in few scenes are
-    where stays get open or loose bounds.
+    percentage up to :data:`LABELLED_SCENES` scenes; the figure grows with the aprons
+    (:data:`APRON_ROW_IN`). Spots seen in few scenes are where stays get open or loose bounds.
     """
     from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm
@@ -600,7 +603,8 @@ def plot_coverage(
 
     from dwelltime.regrid import Grid
 
-    fig = _new_figure((13, 5.5))
+    n_aprons = coverage["apron_id"].nunique()
+    fig = _new_figure((13, max(5.5, 1.8 + APRON_ROW_IN * n_aprons)))  # a row per apron
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.25])
     order = scene_times(coverage.iloc[:0], coverage) if not coverage.empty else None
     n = 0 if order is None else len(order)
@@ -675,7 +679,7 @@ def plot_coverage(
         aspect="auto",
         interpolation="nearest",
     )
-    if table.shape[0] <= LABELLED_CELLS[0] and table.shape[1] <= LABELLED_CELLS[1]:
+    if table.shape[1] <= LABELLED_SCENES:
         for (row, col), value in np.ndenumerate(table.to_numpy(float)):
             if np.isfinite(value):
                 ink = _ink(cells.cmap(cells.norm(value)))
