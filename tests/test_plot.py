@@ -640,6 +640,7 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
         errors=[],
         link_config=LinkConfig(),
         type_filter=None,
+        flights=None,
     )
     figures = report_figures(result)
     assert list(figures) == ["scenes", "coverage", "scene", "chips", "timeline"]
@@ -653,6 +654,7 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
         errors=[],
         link_config=LinkConfig(),
         type_filter=None,
+        flights=None,
     )
     assert "scene" not in report_figures(empty)
 
@@ -672,6 +674,7 @@ def test_report_figures_of_a_run_kept_to_a_type_show_that_types_sightings(scene_
         errors=[],
         link_config=LinkConfig(),
         type_filter="IL62",
+        flights=None,
     )
     figures = report_figures(result)
     assert figures["scene"].axes[0].get_title().startswith("b — ")  # not a, the first of a tie
@@ -697,6 +700,7 @@ def test_the_run_timeline_marks_visibility_by_the_runs_linking_rules(scene_frame
         errors=[],
         link_config=config,
         type_filter=None,
+        flights=None,
     )
     ax = report_figures(result)["timeline"].axes[0]
     assert _marks(ax, "hidden") == 0 and _marks(ax, "absent") == 1
@@ -708,6 +712,35 @@ def test_a_timeline_kept_to_a_type_without_stays_says_so_and_names_the_types_det
     assert ax.get_title() == "Stays of B744 at ZKPY — 0 stay(s)"
     assert [t.get_text() for t in ax.texts] == [
         "no stays of type B744 (types detected: IL62, TU20)"
+    ]
+
+
+def test_a_flight_logs_movements_are_shown_on_the_timeline_bounding_an_end_or_not(frames):
+    # A run given a flight log showed nothing of it unless a movement bounded an end: the
+    # reader could not tell the log was read, nor see the movements that matched no stay.
+    stays, cover, dets = frames
+    log = pd.DataFrame(
+        {
+            "row": [1, 2, 3, 4],
+            "time": [T0 + pd.Timedelta(hours=h) for h in (5, 30, 40, 24 * 30)],  # last: later
+            "airport": ["ZKPY", "ZKPY", "UUEE", "ZKPY"],
+            "event": ["arr", "dep", "arr", "dep"],
+            "type": ["IL62", "TU20", "IL62", "IL62"],
+            "registration": "",
+        }
+    )
+    fig = plot_timeline(stays, cover, dets, flights=log)
+    ax = fig.axes[0]
+    arr, dep = [line for line in ax.lines if line.get_gid() == "log"]
+    assert arr.get_marker() == "v" and dep.get_marker() == "^"
+    hours = [24 * (x - mdates.date2num(T0.tz_localize(None))) for x in arr.get_xdata()]
+    assert np.allclose(hours, [5]) and len(dep.get_xdata()) == 1  # not UUEE's, not a month on
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "flight log: 2 movement(s), ▼ arrival ▲ departure (top edge)" in legend
+    typed = plot_timeline(stays, cover, dets, flights=log, type_filter="IL62")
+    assert "flight log: 1 movement(s)" in typed.legends[0].get_texts()[-1].get_text()
+    assert not [
+        line for line in plot_timeline(stays, cover, dets).axes[0].lines if line.get_gid() == "log"
     ]
 
 

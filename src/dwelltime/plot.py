@@ -823,6 +823,7 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
         result.detections,
         config=result.link_config,
         type_filter=result.type_filter,
+        flights=result.flights,
     )
     return figures
 
@@ -839,6 +840,7 @@ def plot_timeline(
     config: LinkConfig | None = None,
     max_rows: int = 60,
     type_filter: str | None = None,
+    flights: pd.DataFrame | None = None,
 ) -> Figure:
     """One row per stay (earliest first) on a UTC time axis; at most ``max_rows`` rows (the
     longest dwells by :func:`~dwelltime.dwell.ranking_hours`; the title says how many of how
@@ -851,7 +853,10 @@ def plot_timeline(
     bar = ``[first_seen, last_seen]`` (dwell_min); wide light bar = ``[last_absent_before,
     first_absent_after]`` (dwell_max); an arrow at a light bar's end marks a censored (open)
     end, an orange tick an end a flight-log row bounds (``*_bounded_by`` ``flight:<row>``: the
-    arrival or departure it recorded). ``config`` gives the visibility rule
+    arrival or departure it recorded). ``flights``: the run's flight log
+    (:data:`dwelltime.flights.FLIGHT_COLUMNS`), each of its movements at the figure's airports
+    (of ``type_filter`` when given) a mark on the top edge, ▼ arrival, ▲ departure, the legend
+    saying how many (none bounding a stay too). ``config`` gives the visibility rule
     (``min_visible_fraction``) used when linking (default ``LinkConfig()``). ``stays`` may be
     one stay, a row (``result.stays.iloc[0]``).
     """
@@ -949,10 +954,14 @@ def plot_timeline(
     if flown:
         flight = {"marker": "|", "ms": 12, "mew": 2, "color": FLIGHT_COLOR}
         handles.append(Line2D([], [], ls="", label="flight-log arrival/departure", **flight))
+    if flights is not None:
+        logged = _draw_log(ax, flights, airports, type_filter)
+        label = f"flight log: {logged} movement(s), ▼ arrival ▲ departure (top edge)"
+        handles.append(Line2D([], [], ls="", marker="v", color=FLIGHT_COLOR, label=label))
     fig.legend(
         handles=handles,
         loc="outside lower center",
-        ncols=len(handles),
+        ncols=len(handles) if len(handles) <= 7 else math.ceil(len(handles) / 2),  # 11 in
         fontsize=8,
         frameon=False,
         title=ROW_KEY,
@@ -1022,6 +1031,33 @@ def _draw_flight_ends(ax, stays: pd.DataFrame) -> bool:
             gid="flight",
         )
     return bool(x.size)
+
+
+def _draw_log(ax: Axes, flights: pd.DataFrame, airports: list[str], type_filter: str | None) -> int:
+    """Each movement of ``flights`` at ``airports`` (of ``type_filter`` when given) within the
+    axes' time range as a mark on their top edge: ▼ arrival, ▲ departure (gid ``log``); how
+    many."""
+    rows = flights[flights["airport"].astype(str).isin(airports)]
+    if type_filter:
+        rows = rows[rows["type"].astype(str) == type_filter]
+    x = _date_nums(rows["time"])
+    low, high = ax.get_xlim()
+    inside = (x >= low) & (x <= high)
+    for event, marker in (("arr", "v"), ("dep", "^")):
+        pick = inside & (rows["event"] == event).to_numpy()
+        ax.plot(
+            x[pick],
+            np.ones(int(pick.sum())),
+            ls="",
+            marker=marker,
+            ms=6,
+            color=FLIGHT_COLOR,
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            zorder=5,
+            gid="log",
+        )
+    return int(inside.sum())
 
 
 def _label_hours(hours: float, *, at_least: bool = False) -> str:
