@@ -376,6 +376,29 @@ def test_apron_outlines_and_names_are_edged_to_read_on_concrete_and_in_grey(scen
         assert isinstance(edge, patheffects.withStroke)
 
 
+def test_names_of_many_small_aprons_are_not_drawn_one_on_another(scene_frames):
+    # 60 aprons (an OSM export's) got 60 11 pt bold names on the maps, run into each other.
+    scenes, _, cover, _ = scene_frames
+    boxes = [
+        shapely.box(X0 + 10 + 8 * i, Y0 - 90 + 8 * j, X0 + 16 + 8 * i, Y0 - 84 + 8 * j)
+        for i in range(10)
+        for j in range(6)
+    ]
+    small = gpd.GeoDataFrame(
+        {"apron_id": [f"stand {k}" for k in range(60)]}, geometry=boxes, crs=CRS
+    )
+    for fig in (plot_scene(scenes.iloc[0], small), plot_coverage(cover, small)):
+        fig.canvas.draw()
+        names = [
+            t.get_window_extent()
+            for ax in fig.axes
+            for t in ax.texts
+            if t.get_text().startswith("stand ")
+        ]
+        assert 0 < len(names) < 60
+        assert not any(a.overlaps(b) for i, a in enumerate(names) for b in names[:i])
+
+
 def test_scene_filters_scores_and_draws_without_coverage(scene_frames):
     scenes, aprons, _, dets = scene_frames
     fig = plot_scene(scenes.iloc[0], aprons, None, dets, min_score=0.7)

@@ -356,7 +356,8 @@ def plot_scene(
     is read decimated (at most ``max_px`` pixels a side) over the aprons' bounds plus ``pad_m``
     metres, resampled into the aprons' CRS (north up, axes in metres, a scale bar of a round
     length near a fifth of the width at the lower left) with the per-scene
-    stretch the detector saw. Drawn over it: apron outlines (yellow), the scene's visible part
+    stretch the detector saw. Drawn over it: apron outlines (yellow) and names (those that do
+    not overlap another, the largest aprons' first), the scene's visible part
     of each apron from ``coverage`` (green) and what it did not see (red hatch), and this
     scene's ``detections`` with ``score >= min_score``: footprints coloured by type
     (``colors``, default :func:`type_colors` of the types drawn) labelled ``TYPE score``.
@@ -417,18 +418,7 @@ def plot_scene(
         lw=1.5,
         path_effects=_halo(3.0),
     )
-    for apron in aprons.itertuples(index=False):
-        x, y = apron.geometry.representative_point().coords[0]
-        ax.annotate(
-            str(apron.apron_id),
-            (x, y),
-            color=APRON_COLOR,
-            fontsize=11,
-            fontweight="bold",
-            ha="center",
-            va="center",
-            path_effects=_halo(2.5),
-        )
+    names = _apron_names(ax, aprons, APRON_COLOR)
 
     dets = _rows(detections, scene_id)
     if dets is not None:
@@ -461,7 +451,44 @@ def plot_scene(
     ax.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
     )
+    _drop_overlapping(fig, names)
     return fig
+
+
+def _apron_names(ax: Axes, aprons: gpd.GeoDataFrame, color: str) -> list[Any]:
+    """Each apron's id at a point inside it, 11 pt bold in ``color`` edged in black (gid
+    ``apron``), the largest aprons' first; the texts, in that order."""
+    texts = []
+    for i in np.argsort(-aprons.geometry.area.to_numpy(), kind="stable"):
+        apron = aprons.iloc[i]
+        x, y = apron.geometry.representative_point().coords[0]
+        texts.append(
+            ax.annotate(
+                str(apron["apron_id"]),
+                (x, y),
+                color=color,
+                fontsize=11,
+                fontweight="bold",
+                ha="center",
+                va="center",
+                path_effects=_halo(2.5),
+                gid="apron",
+            )
+        )
+    return texts
+
+
+def _drop_overlapping(fig: Figure, texts: list[Any]) -> None:
+    """Lay ``fig`` out (draw it) and remove each of ``texts`` that would overlap one kept
+    before it: of many small aprons (an OSM export's), the names that fit."""
+    fig.canvas.draw()
+    kept: list[Any] = []
+    for text in texts:
+        box = text.get_window_extent()
+        if any(box.overlaps(other) for other in kept):
+            text.remove()
+        else:
+            kept.append(box)
 
 
 def _map_size(bounds: Any, pad_m: float) -> tuple[float, float]:
@@ -648,17 +675,7 @@ def plot_coverage(
         interpolation="nearest",
     )
     _draw_geoms(left, aprons.geometry, facecolor="none", edgecolor="black", lw=1.0)
-    for apron in aprons.itertuples(index=False):
-        x, y = apron.geometry.representative_point().coords[0]
-        left.annotate(
-            str(apron.apron_id),
-            (x, y),
-            fontsize=11,
-            fontweight="bold",
-            ha="center",
-            va="center",
-            color="white",
-        )
+    names = _apron_names(left, aprons, "white")
     left.set_aspect("equal")
     left.set_xlim(bx0, bx1)
     left.set_ylim(by0, by1)
@@ -696,6 +713,7 @@ def plot_coverage(
     right.set_ylabel("apron")
     right.set_title("visible fraction of each apron per scene (%)", fontsize=10)
     fig.colorbar(cells, ax=right, label="visible (%)", shrink=0.8)
+    _drop_overlapping(fig, names)
     return fig
 
 
