@@ -189,7 +189,12 @@ def link(
     except DwelltimeError as exc:
         raise click_error(exc) from exc
     figure = plot_timeline(
-        stays, coverage, detections, config=config, type_filter=canonical_type(type_filter)
+        stays,
+        coverage,
+        detections,
+        config=config,
+        type_filter=canonical_type(type_filter),
+        flights=flight_log,
     )
     with atomic_write(timeline) as tmp:
         figure.savefig(tmp, format="png", dpi=120)
