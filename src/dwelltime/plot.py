@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dwelltime.dwell import ranking_hours
+from dwelltime.dwell import floor_hours, ranking_hours
 from dwelltime.linking import LinkConfig, scene_times, stay_visibility
 from dwelltime.tables import few
 
@@ -1089,8 +1089,8 @@ def _label_hours(hours: float, *, at_least: bool = False) -> str:
     whole hours above; a minimum (``at_least``) rounded down, so that "≥ 72 h" never stands
     for a stay seen over 71.9 h."""
     digits = 1 if hours < 10 else 0
-    if at_least:  # 1e-9: a minimum of 0.3 h summed to 0.29999… is not floored to 0.2
-        hours = math.floor(hours * 10**digits + 1e-9) / 10**digits
+    if at_least:
+        hours = floor_hours(hours, digits)
     return f"{hours:.{digits}f}"
 
 
