@@ -373,7 +373,7 @@ def read_scene(
             crs = f"EPSG:{ds.crs.to_epsg()}" if ds.crs.to_epsg() else ds.crs.to_wkt()
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
     except RasterioError as e:
-        raise SceneError(path, f"not a readable image ({_first_line(e)})") from None
+        raise unreadable_image(path, e) from None
     if mask_path is not None:
         _check_mask(path, mask_path, footprint)
     try:
@@ -750,6 +750,12 @@ def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path
             len(unused),
             few(unused, 5),
         )
+
+
+def unreadable_image(path: Path, e: Exception) -> SceneError:
+    """The SceneError for an image file that cannot be opened or read: ``not a readable image
+    (first line of the error)``."""
+    return SceneError(path, f"not a readable image ({_first_line(e)})")
 
 
 def _first_line(e: Exception) -> str:

@@ -93,6 +93,7 @@ def detect_image(
     from rasterio.errors import RasterioError
 
     from dwelltime.regrid import open_picture
+    from dwelltime.scenes import unreadable_image
     from dwelltime.tiling import TileSpec
 
     spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_size, overlap_px=tile_size // 4)
@@ -100,7 +101,7 @@ def detect_image(
         with open_picture(path) as ds:  # a CRS without a geotransform places nothing
             placed, georeferenced = not ds.transform.is_identity, ds.crs is not None
     except RasterioError as exc:
-        raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
+        raise unreadable_image(path, exc) from None
     if placed and georeferenced:
         frame = _detect_scene(path, detector, spec, airport, batch_size, progress)
     else:
@@ -138,11 +139,12 @@ def read_rgb(path: Path) -> np.ndarray:
     from rasterio.errors import RasterioError
 
     from dwelltime.regrid import read_rgb as read_bands
+    from dwelltime.scenes import unreadable_image
 
     try:
         return np.ascontiguousarray(read_bands(path).transpose(1, 2, 0))
     except RasterioError as exc:
-        raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
+        raise unreadable_image(path, exc) from None
 
 
 def _warn_if_coarse(path: Path, gsd_m: float) -> None:
