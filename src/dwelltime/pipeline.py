@@ -1,8 +1,9 @@
 """The whole job as one Python call: scan → tile → detect → link → estimate.
 
 This is the API the CLI (`dwelltime run`, `dwelltime demo`), the notebooks and the batch job
-share. I/O stays at the edges: :func:`run` reads imagery and returns frames; writing them is
-:func:`dwelltime.io.write_layers`' job.
+share. I/O stays at the edges: :func:`run` reads imagery and returns frames (writing only
+each scene's parts under a ``resume_dir``, when given one); writing the result is
+:func:`write_result`'s job (:func:`dwelltime.io.write_layers` for the layers).
 """
 
 from __future__ import annotations
