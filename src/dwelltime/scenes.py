@@ -737,7 +737,10 @@ def _scene_ids(images: Sequence[Path], folder: Path) -> dict[Path, str]:
     return ids
 
 
-def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path], folder: Path):
+def _warn_unused_times(
+    times: Mapping[str, object] | None, images: Sequence[Path], folder: Path
+) -> None:
+    """Warn about the keys of ``times`` that name none of ``images`` (found under ``folder``)."""
     if not times:
         return
     from dwelltime.timesources import user_keys

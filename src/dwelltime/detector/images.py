@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -24,6 +25,9 @@ from dwelltime.formats import (
     walk_folders,
 )
 from dwelltime.stac import is_item_file, item_scenes
+
+if TYPE_CHECKING:
+    from dwelltime.tiling import TileSpec
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +169,14 @@ def _warn_if_coarse(path: Path, gsd_m: float) -> None:
 def _detect_scene(
     path: Path,
     detector: Detector,
-    spec,
+    spec: TileSpec,
     airport: str | None,
     batch_size: int,
     progress: Callable[[int], None] | None,
 ) -> gpd.GeoDataFrame:
+    """Detections of the georeferenced image ``path`` tiled by ``spec`` over the aprons of
+    ``airport``, in its UTM CRS (metres); with no ``airport``, over the image's footprint in
+    the UTM CRS of its centre."""
     from rasterio.errors import RasterioError
 
     from dwelltime.airports import Airport, load_aprons, lonlat_centre, lookup_airport, utm_crs
