@@ -24,7 +24,7 @@ import shapely
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons, nearest_airport
 from dwelltime.batch.store import SceneStore, commit_stamp, made_by
-from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
+from dwelltime.errors import SceneError
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record
 from dwelltime.linking import (
@@ -34,7 +34,7 @@ from dwelltime.linking import (
     for_coregistered,
     link_stays,
 )
-from dwelltime.scenes import ScanResult, Scene, scan, scenes_frame
+from dwelltime.scenes import ScanResult, Scene, as_scene_error, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
@@ -515,22 +515,6 @@ def process_scene(
     tiles = iter_tiles(scene, site, aprons, spec)
     detections = detect_tiles(tiles, detector, batch_size=batch_size, source_gsd_m=scene.gsd_m)
     return coverage, detections
-
-
-#: How rasterio's error begins when a file opens but reading its pixels fails.
-READ_FAILED = "Read failed"
-
-
-def as_scene_error(scene: Scene, exc: Exception) -> SceneError:
-    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it:
-    pixels that cannot be read from a file that opens are :data:`UNREADABLE_PIXELS`."""
-    from rasterio.errors import RasterioIOError
-
-    if isinstance(exc, SceneError):
-        return exc
-    if isinstance(exc, RasterioIOError) and str(exc).startswith(READ_FAILED):
-        return SceneError(scene.path, UNREADABLE_PIXELS)
-    return SceneError(scene.path, error_text(exc))
 
 
 def write_result(

@@ -755,6 +755,22 @@ def _warn_unused_times(
         )
 
 
+#: How rasterio's error begins when a file opens but reading its pixels fails.
+READ_FAILED = "Read failed"
+
+
+def as_scene_error(scene: Scene, exc: Exception) -> SceneError:
+    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it:
+    pixels that cannot be read from a file that opens are :data:`UNREADABLE_PIXELS`."""
+    from rasterio.errors import RasterioIOError
+
+    if isinstance(exc, SceneError):
+        return exc
+    if isinstance(exc, RasterioIOError) and str(exc).startswith(READ_FAILED):
+        return SceneError(scene.path, UNREADABLE_PIXELS)
+    return SceneError(scene.path, error_text(exc))
+
+
 def unreadable_image(path: Path, e: Exception) -> SceneError:
     """The SceneError for an image file that cannot be opened or read: ``not a readable image
     (first line of the error)``."""

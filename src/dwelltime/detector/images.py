@@ -180,8 +180,8 @@ def _detect_scene(
     from rasterio.errors import RasterioError
 
     from dwelltime.airports import Airport, load_aprons, lonlat_centre, lookup_airport, utm_crs
-    from dwelltime.pipeline import as_scene_error, scenes_over_aprons
-    from dwelltime.scenes import read_scene
+    from dwelltime.pipeline import scenes_over_aprons
+    from dwelltime.scenes import as_scene_error, read_scene
     from dwelltime.tiling import iter_tiles
 
     scene = read_scene(path, require_time=False)
