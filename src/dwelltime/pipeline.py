@@ -1,8 +1,9 @@
 """The whole job as one Python call: scan → tile → detect → link → estimate.
 
 This is the API the CLI (`dwelltime run`, `dwelltime demo`), the notebooks and the batch job
-share. I/O stays at the edges: :func:`run` reads imagery and returns frames; writing them is
-:func:`dwelltime.io.write_layers`' job.
+share. I/O stays at the edges: :func:`run` reads imagery and returns frames (writing only
+each scene's parts under a ``resume_dir``, when given one); writing the result is
+:func:`write_result`'s job (:func:`dwelltime.io.write_layers` for the layers).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import shapely
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons, nearest_airport
 from dwelltime.batch.store import SceneStore, commit_stamp, made_by
-from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
+from dwelltime.errors import SceneError
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record
 from dwelltime.linking import (
@@ -33,7 +34,7 @@ from dwelltime.linking import (
     for_coregistered,
     link_stays,
 )
-from dwelltime.scenes import ScanResult, Scene, scan, scenes_frame
+from dwelltime.scenes import ScanResult, Scene, as_scene_error, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
@@ -514,22 +515,6 @@ def process_scene(
     tiles = iter_tiles(scene, site, aprons, spec)
     detections = detect_tiles(tiles, detector, batch_size=batch_size, source_gsd_m=scene.gsd_m)
     return coverage, detections
-
-
-#: How rasterio's error begins when a file opens but reading its pixels fails.
-READ_FAILED = "Read failed"
-
-
-def as_scene_error(scene: Scene, exc: Exception) -> SceneError:
-    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it:
-    pixels that cannot be read from a file that opens are :data:`UNREADABLE_PIXELS`."""
-    from rasterio.errors import RasterioIOError
-
-    if isinstance(exc, SceneError):
-        return exc
-    if isinstance(exc, RasterioIOError) and str(exc).startswith(READ_FAILED):
-        return SceneError(scene.path, UNREADABLE_PIXELS)
-    return SceneError(scene.path, error_text(exc))
 
 
 def write_result(

@@ -377,7 +377,7 @@ def read_scene(
             crs = f"EPSG:{ds.crs.to_epsg()}" if ds.crs.to_epsg() else ds.crs.to_wkt()
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
     except RasterioError as e:
-        raise SceneError(path, f"not a readable image ({_first_line(e)})") from None
+        raise unreadable_image(path, e) from None
     if mask_path is not None:
         _check_mask(path, mask_path, footprint)
     try:
@@ -754,7 +754,10 @@ def _scene_ids(images: Sequence[Path], folder: Path) -> dict[Path, str]:
     return ids
 
 
-def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path], folder: Path):
+def _warn_unused_times(
+    times: Mapping[str, object] | None, images: Sequence[Path], folder: Path
+) -> None:
+    """Warn about the keys of ``times`` that name none of ``images`` (found under ``folder``)."""
     if not times:
         return
     from dwelltime.timesources import user_keys
@@ -767,6 +770,28 @@ def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path
             len(unused),
             few(unused, 5),
         )
+
+
+#: How rasterio's error begins when a file opens but reading its pixels fails.
+READ_FAILED = "Read failed"
+
+
+def as_scene_error(scene: Scene, exc: Exception) -> SceneError:
+    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it:
+    pixels that cannot be read from a file that opens are :data:`UNREADABLE_PIXELS`."""
+    from rasterio.errors import RasterioIOError
+
+    if isinstance(exc, SceneError):
+        return exc
+    if isinstance(exc, RasterioIOError) and str(exc).startswith(READ_FAILED):
+        return SceneError(scene.path, UNREADABLE_PIXELS)
+    return SceneError(scene.path, error_text(exc))
+
+
+def unreadable_image(path: Path, e: Exception) -> SceneError:
+    """The SceneError for an image file that cannot be opened or read: ``not a readable image
+    (first line of the error)``."""
+    return SceneError(path, f"not a readable image ({_first_line(e)})")
 
 
 def _first_line(e: Exception) -> str:

@@ -21,7 +21,6 @@ import shapely
 from affine import Affine
 
 from dwelltime.airports import Airport
-from dwelltime.linking import Visibility
 from dwelltime.regrid import (
     Grid,
     mask_to_polygon,
@@ -216,9 +215,45 @@ def is_visible(
     """Whether at least ``min_fraction`` of ``footprint`` (coverage CRS, e.g. an aircraft's
     stand) lay in the visible area of scene ``scene_id``; a point or line must lie inside it.
     False when the coverage has no row for the scene. One footprint at a time; linking asks
-    the same question in bulk through :class:`dwelltime.linking.Visibility`, which this uses."""
+    the same question in bulk through :class:`Visibility`, which this uses."""
     rows = coverage[coverage["scene_id"] == scene_id]
     return bool(Visibility(rows, min_fraction=min_fraction).covers(scene_id, [footprint])[0])
+
+
+class Visibility:
+    """Answers "was this stand visible in that scene?" from one airport's coverage rows."""
+
+    def __init__(self, coverage: gpd.GeoDataFrame, *, min_fraction: float = 0.8) -> None:
+        self.min_fraction = min_fraction
+        self._union: dict[str, shapely.Geometry] = {}
+        for scene_id, group in coverage.groupby("scene_id"):
+            union = shapely.union_all(group.geometry.to_numpy())
+            shapely.prepare(union)
+            self._union[str(scene_id)] = union
+
+    def visible(
+        self, scene_id: str, x: np.ndarray, y: np.ndarray, radius: np.ndarray
+    ) -> np.ndarray:
+        """Bool per disc (centre ``x, y`` and ``radius`` in metres): at least ``min_fraction``
+        of the disc lies inside the scene's visible area. No coverage row → not visible."""
+        x, y, radius = np.atleast_1d(x), np.atleast_1d(y), np.atleast_1d(radius)
+        return self.covers(scene_id, shapely.buffer(shapely.points(x, y), radius, quad_segs=8))
+
+    def covers(self, scene_id: str, footprints: np.ndarray) -> np.ndarray:
+        """Bool per footprint (coverage CRS): at least ``min_fraction`` of its area lies in the
+        scene's visible area; a point or line (no area) must lie inside it. No coverage row →
+        not visible."""
+        geoms = np.atleast_1d(np.asarray(footprints, dtype=object))
+        union = self._union.get(str(scene_id))
+        if union is None or union.is_empty:
+            return np.zeros(len(geoms), bool)
+        area = shapely.area(geoms)
+        inside = np.where(area > 0, shapely.contains(union, geoms), shapely.covers(union, geoms))
+        partial = ~inside & (area > 0) & shapely.intersects(union, geoms)
+        if partial.any():
+            frac = shapely.area(shapely.intersection(geoms[partial], union))
+            inside[partial] = frac / area[partial] >= self.min_fraction
+        return inside
 
 
 def in_airport_crs(aprons: gpd.GeoDataFrame, airport: Airport) -> gpd.GeoDataFrame:

@@ -29,7 +29,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,11 +67,17 @@ from dwelltime.tiling import TileSpec
 
 if TYPE_CHECKING:
     from dwelltime.batch.feed import JobFeed, ScenePayload
+    from dwelltime.detector import Detector
+    from dwelltime.detector.decode import TileDetections
+    from dwelltime.detector.predict import PostProcessor
 
 log = logging.getLogger(__name__)
 
 #: progress(airport, scenes finished so far in the whole job, scenes in the whole job)
 BatchProgress = Callable[[str, int, int], None]
+
+#: What detecting a scene gave: ``(coverage, detections, n_tiles)``, or its error text.
+SceneOutcome = tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, int] | str
 
 
 class JobInputError(DwelltimeError):
@@ -90,7 +96,7 @@ class OutputInUseError(DwelltimeError):
 
 
 @contextlib.contextmanager
-def _output_lock(output: Path):
+def _output_lock(output: Path) -> Iterator[None]:
     """Hold ``<output>/.batch.lock`` while the job runs (an flock, which the system releases
     when this process ends, killed or not); :class:`OutputInUseError` when another process
     holds it."""
@@ -420,7 +426,9 @@ def _finisher_processes(spec: BatchSpec, device_type: str) -> int:
     return 2 if device_type == "cuda" else 0
 
 
-def _feed(prepared: list[_Prepared], spec: BatchSpec, detector, tile_spec: TileSpec) -> JobFeed:
+def _feed(
+    prepared: list[_Prepared], spec: BatchSpec, detector: Detector, tile_spec: TileSpec
+) -> JobFeed:
     """Every airport's scenes to do, read from now on by ``spec.workers`` processes."""
     from dwelltime.batch.feed import JobFeed
 
@@ -431,12 +439,12 @@ def _feed(prepared: list[_Prepared], spec: BatchSpec, detector, tile_spec: TileS
 def _process(
     p: _Prepared,
     spec: BatchSpec,
-    detector,
+    detector: Detector,
     tile_spec: TileSpec,
-    weights,
+    weights: Path | None,
     finisher: Finishers,
     feed: JobFeed | None,
-):
+) -> Iterator[tuple[Scene, str]]:
     """Commit or record as failed each scene of ``p.todo``, yielding it and what became of it
     (:func:`_count`) when done; read by ``feed`` (None: read and detected on a Dask
     cluster)."""
@@ -447,7 +455,7 @@ def _process(
         yield scene, _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene, p.made)))
 
 
-def _commit(store: SceneStore, scene: Scene, outcome, stamp: str) -> int | str:
+def _commit(store: SceneStore, scene: Scene, outcome: SceneOutcome, stamp: str) -> int | str:
     """Commit a scene's ``(coverage, detections, n_tiles)`` with ``stamp``
     (:func:`~dwelltime.batch.store.commit_stamp`) and return its tile count, or pass its
     error text on."""
@@ -474,10 +482,10 @@ def _count(p: _Prepared, scene: Scene, committed: int | str) -> str:
 def _local_scenes(
     p: _Prepared,
     spec: BatchSpec,
-    detector,
+    detector: Detector,
     payloads: Iterable[ScenePayload],
     finisher: Finishers,
-):
+) -> Iterator[tuple[Scene, str]]:
     """DataLoader workers read (``payloads``, those of ``p.todo``); this process infers
     (batched, the network on the next batch while it decodes this one) while the
     ``finisher`` turns earlier scenes' predictions into map rows and commits them (up to
@@ -492,7 +500,7 @@ def _local_scenes(
     yield from _settle(p, in_flight, 0)
 
 
-def _settle(p: _Prepared, in_flight: deque, keep: int):
+def _settle(p: _Prepared, in_flight: deque, keep: int) -> Iterator[tuple[Scene, str]]:
     """Count and yield the oldest scenes in flight that are finished (with what became of
     them: :func:`_count`), waiting for them while more than ``keep`` are in flight."""
     while len(in_flight) > keep or (in_flight and in_flight[0][1].done()):
@@ -504,14 +512,22 @@ def _settle(p: _Prepared, in_flight: deque, keep: int):
         yield scene, _count(p, scene, committed)
 
 
-def _finish_scene(folder: Path, payload, predictions, post, stamp: str) -> int | str:
+def _finish_scene(
+    folder: Path,
+    payload: ScenePayload,
+    predictions: list[TileDetections] | str,
+    post: PostProcessor,
+    stamp: str,
+) -> int | str:
     """Runs in the finisher: a scene's map rows committed under ``folder`` with ``stamp``; its
     tile count, or its error text."""
     outcome = _outcome(payload, predictions, post)
     return _commit(SceneStore(folder), payload.scene, outcome, stamp)
 
 
-def _inferred(payloads: Iterable[ScenePayload], detector, batch_size: int):
+def _inferred(
+    payloads: Iterable[ScenePayload], detector: Detector, batch_size: int
+) -> Iterator[tuple[ScenePayload, list[TileDetections] | str]]:
     """(payload, its predictions or error text) for each payload, in order
     (:func:`~dwelltime.detector.predict_scenes`)."""
     from dwelltime.detector import predict_scenes
@@ -520,7 +536,9 @@ def _inferred(payloads: Iterable[ScenePayload], detector, batch_size: int):
     return predict_scenes(items, detector, batch_size=batch_size)
 
 
-def _outcome(payload, predictions, post):
+def _outcome(
+    payload: ScenePayload, predictions: list[TileDetections] | str, post: PostProcessor
+) -> SceneOutcome:
     """``(coverage, detections, n_tiles)`` from a payload's predictions, or the error text
     (``post``: the detector's post-processor)."""
     from dwelltime.detector.predict import detections_frame  # looked up now (benchmark wraps it)
@@ -535,7 +553,9 @@ def _outcome(payload, predictions, post):
     return payload.coverage, detections, len(payload.tiles)
 
 
-def _dask_results(p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights):
+def _dask_results(
+    p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights: Path | None
+) -> Iterator[tuple[Scene, SceneOutcome]]:
     """Each scene read and detected as one task on a Dask cluster; committed here."""
     from distributed import Client, LocalCluster, as_completed
 
@@ -571,7 +591,17 @@ def _dask_results(p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights):
             cluster.close()
 
 
-def _scene_task(scene, site, aprons, tile_spec, weights, device, compiled, precision, batch_size):
+def _scene_task(
+    scene: Scene,
+    site: Airport,
+    aprons: gpd.GeoDataFrame,
+    tile_spec: TileSpec,
+    weights: Path | None,
+    device: str,
+    compiled: bool,
+    precision: str,
+    batch_size: int,
+) -> SceneOutcome:
     """Runs on a Dask worker: read one scene and detect; the model is loaded once per worker."""
     from dwelltime.batch.feed import read_payload
 
@@ -583,7 +613,7 @@ def _scene_task(scene, site, aprons, tile_spec, weights, device, compiled, preci
 
 
 @functools.lru_cache(maxsize=2)
-def _worker_detector(weights, device, compiled, precision):
+def _worker_detector(weights: Path | None, device: str, compiled: bool, precision: str) -> Detector:
     from dwelltime.detector import load_detector
 
     return load_detector(weights, device=device, compiled=compiled, precision=precision)
