@@ -808,6 +808,12 @@ def test_scan_is_recursive_case_insensitive_and_sorted(tmp_path, write_raster):
     assert calls == [(1, 2), (2, 2)]
 
 
+def test_scan_reads_a_tilde_as_the_home_folder(tmp_path, write_raster, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_raster(tmp_path / "imagery" / "early_20230731T000000.tif")
+    assert [s.scene_id for s in scan("~/imagery").scenes] == ["early_20230731T000000"]
+
+
 def test_scan_follows_links_to_folders_once(tmp_path, write_raster):
     archive = tmp_path / "archive"
     write_raster(archive / "linked_20230731T000000.tif")

@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 from dwelltime.errors import ApronError, UnknownAirportError
+from dwelltime.io import user_path
 from dwelltime.tables import few
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,8 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
         frame = source
     else:
         try:
-            frame = gpd.read_file(source, layer=_apron_layer(Path(source)))
+            file = user_path(source)
+            frame = gpd.read_file(file, layer=_apron_layer(file))
         except ApronError:
             raise
         except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types

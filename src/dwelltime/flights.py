@@ -68,7 +68,7 @@ from dwelltime.dwell import (
     stay_windows,
 )
 from dwelltime.errors import DwelltimeError
-from dwelltime.io import read_if_path, user_csv
+from dwelltime.io import read_if_path, user_csv, user_path
 from dwelltime.tables import few
 from dwelltime.timesources import ZONE, warn_zoneless
 
@@ -175,7 +175,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     time or event cannot be read, without an airport, or with more fields than the header, is
     skipped with one warning naming the file and the row; the other rows count.
     """
-    path = Path(path)
+    path = user_path(path)
     raw = _read_text(path)
     shown = pd.Series([",".join(fields) for fields in raw.to_numpy()], index=raw.index)
     raw = raw.assign(time_header=raw.attrs["headers"].get("time", "time"))

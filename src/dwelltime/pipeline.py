@@ -25,7 +25,7 @@ from dwelltime.airports import Airport, ApronSource, airport_and_aprons, nearest
 from dwelltime.batch.store import SceneStore, commit_stamp, made_by
 from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
-from dwelltime.io import file_record
+from dwelltime.io import file_record, user_path
 from dwelltime.linking import (
     LinkConfig,
     as_link_config,
@@ -223,6 +223,7 @@ def run(
     """
     from dwelltime.detector import load_detector
 
+    folder = user_path(folder)
     site, apron_frame = airport_and_aprons(airport, aprons)
     type_filter = canonical_type(type_filter)  # before any detection
     link_config = as_link_config(link_config)
@@ -230,13 +231,13 @@ def run(
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
     if flight_log is not None:
         warn_if_not_at(flight_log, site)
-    found = without_coarse(scan(Path(folder), times=scene_times, progress=_stage(progress, "scan")))
+    found = without_coarse(scan(folder, times=scene_times, progress=_stage(progress, "scan")))
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
     model = detector if detector is not None else load_detector()
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
-    store = SceneStore(Path(resume_dir)) if resume_dir is not None and scenes else None
+    store = SceneStore(user_path(resume_dir)) if resume_dir is not None and scenes else None
     made = made_by(model, tile_size_px, apron_frame)
     committed = store.stamps() if store else {}
     coverage, detections, reused = [], [], 0
@@ -372,7 +373,7 @@ def input_provenance(
     given, e.g. aprons for the default square, or given as contents rather than a file)."""
     return {
         "airport": icao,
-        "imagery": str(Path(imagery).resolve()),
+        "imagery": str(user_path(imagery).resolve()),
         "aprons": file_record(aprons),
         "times": file_record(times),
         "flights": file_record(flights),
@@ -551,9 +552,10 @@ def write_result(
     from dwelltime.io import ensure_writable, write_layers, write_provenance
     from dwelltime.plot import report_figures
 
+    out_dir = user_path(out_dir)
     ensure_writable(result_paths(out_dir, formats), overwrite=overwrite)
     figures = report_figures(result)
-    pngs = [Path(out_dir) / f"{name}.png" for name in figures]
+    pngs = [out_dir / f"{name}.png" for name in figures]
     paths = write_layers(
         out_dir, result.layers(), formats=formats, overwrite=overwrite, exclusive=True
     )
@@ -576,9 +578,10 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
     from dwelltime.io import PROVENANCE_NAME, output_paths
     from dwelltime.plot import REPORT_FIGURES
 
-    pngs = [Path(out_dir) / f"{name}.png" for name in REPORT_FIGURES]
-    layers = output_paths(Path(out_dir), list(RESULT_LAYERS), formats)
-    return [*layers, *pngs, Path(out_dir) / PROVENANCE_NAME]
+    out_dir = user_path(out_dir)
+    pngs = [out_dir / f"{name}.png" for name in REPORT_FIGURES]
+    layers = output_paths(out_dir, list(RESULT_LAYERS), formats)
+    return [*layers, *pngs, out_dir / PROVENANCE_NAME]
 
 
 def read_result(folder: Path | str) -> RunResult:
@@ -594,7 +597,7 @@ def read_result(folder: Path | str) -> RunResult:
     from dwelltime.flights import FlightsError, read_flights
     from dwelltime.io import layer_names, read_layer, read_provenance
 
-    folder = Path(folder)
+    folder = user_path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{folder}: a file, not a folder; give the folder that holds it ({folder.parent}):"

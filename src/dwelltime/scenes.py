@@ -53,7 +53,7 @@ from dwelltime.formats import (
     mosaic_members,
     walk_folders,
 )
-from dwelltime.io import read_if_path
+from dwelltime.io import read_if_path, user_path
 from dwelltime.regrid import (
     CloudVector,
     capped_cache,
@@ -168,7 +168,7 @@ def scan(
             value that is no time, or a date without a time of day, raises ``TimesError``.
         progress: called as ``progress(done, total)`` after each file.
     """
-    folder = Path(folder)
+    folder = user_path(folder)
     times = user_times(times)
     if is_item_file(folder):
         base, (sources, stac_index, result) = folder.parent, _item_sources(folder)
