@@ -751,6 +751,43 @@ def test_a_planet_mask_by_the_antimeridian_is_its_scene_s(tmp_path, write_raster
     assert found.scenes[0].mask_path.name == "fiji_20230731T023512_3B_udm2.tif"
 
 
+def _srs_id_0(path: Path) -> None:
+    """Set the GeoPackage's layers to srs_id 0, as GDAL 3.7 writes a layer without CRS."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE gpkg_geometry_columns SET srs_id = 0")
+        db.execute("UPDATE gpkg_contents SET srs_id = 0")
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_cloud_polygons_without_crs_are_named_and_their_scene_skipped(
+    tmp_path, write_raster, suffix
+):
+    """A ``_cloud`` GeoPackage of srs_id 0 read as "Undefined geographic SRS": its metres were
+    taken for degrees, so no pixel was under cloud; a shapefile without ``.prj`` likewise has
+    no CRS. A mask without any cloud needs none."""
+    import geopandas as gpd
+    import shapely
+
+    x, y = 730_485.78, 4_345_043.01  # the image's corner, Sunan, UTM 51N
+    image = write_raster(tmp_path / "s_20230731T023512.tif")
+    mask = tmp_path / f"s_20230731T023512_cloud{suffix}"
+    clear = write_raster(tmp_path / "c_20230801T023512.tif")
+    clear_mask = tmp_path / f"c_20230801T023512_cloud{suffix}"
+    for path, clouds in ((mask, [shapely.box(x, y - 16, x + 16, y)]), (clear_mask, [])):
+        gpd.GeoDataFrame(geometry=clouds, crs=32651).to_file(path)
+        if suffix == ".gpkg":
+            _srs_id_0(path)
+        else:
+            path.with_suffix(".prj").unlink()
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [clear]
+    (error,) = result.errors
+    assert str(error).startswith(f"{image}: its mask {mask.name} has no CRS")
+    assert len(str(error).splitlines()) == 1
+
+
 def test_an_unreadable_airbus_cloud_mask_is_named(tmp_path, write_dimap):
     dim = write_dimap(tmp_path)
     mask = tmp_path / "MASKS" / f"CLD_{dim.stem[len('DIM_') :]}_MSK.GML"

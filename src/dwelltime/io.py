@@ -388,6 +388,13 @@ def atomic_write(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def missing_crs(crs: object) -> bool:
+    """Whether a file read with GDAL has no CRS: ``crs`` None, or GDAL's stand-in for none (a
+    GeoPackage layer of ``srs_id`` 0, how GDAL 3.7 writes a layer without CRS, reads as
+    "Undefined geographic SRS", which would take metres for degrees)."""
+    return crs is None or str(getattr(crs, "name", "")).lower().startswith("undefined ")
+
+
 def user_path(value: str | os.PathLike) -> Path:
     """A path the user gave the API, as a :class:`~pathlib.Path` with a leading ``~`` read as
     the home folder (as the shell and pandas read it; the CLI's ``UserPath`` does the same)."""

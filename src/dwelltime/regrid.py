@@ -347,7 +347,7 @@ class CloudVector:
     ``<image stem>_cloud.geojson``…): where it saw cloud."""
 
     name: str  # the file
-    crs: object | None  # the polygons' CRS; None: the scene's
+    crs: object | None  # the polygons' CRS; None: the file has none (the scan refuses it)
     clouds: np.ndarray  # shapely polygons, map units of ``crs``
 
 

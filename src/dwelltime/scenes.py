@@ -53,7 +53,7 @@ from dwelltime.formats import (
     mosaic_members,
     walk_folders,
 )
-from dwelltime.io import read_if_path, user_path
+from dwelltime.io import missing_crs, read_if_path, user_path
 from dwelltime.regrid import (
     CloudVector,
     capped_cache,
@@ -505,19 +505,22 @@ def scenes_frame(scenes: Sequence[Scene]) -> gpd.GeoDataFrame:
 
 
 def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> None:
-    """SceneError naming ``image`` and its provider mask when the mask cannot be read, or
-    when a raster mask has no CRS or misses the image's ``footprint`` (EPSG:4326): used as
-    is, it would hide the whole scene, or its cloud would go unnoticed."""
+    """SceneError naming ``image`` and its provider mask when the mask cannot be read, has no
+    CRS (:func:`~dwelltime.io.missing_crs`; cloud polygons only when there are some) or, a
+    raster mask, misses the image's ``footprint`` (EPSG:4326): used as is, it would hide the
+    whole scene, or its cloud would go unnoticed."""
     from pyogrio.errors import DataSourceError
     from rasterio.errors import RasterioError
     from rasterio.warp import transform_bounds
 
     try:
         with open_mask(mask_path) as mask:
-            if isinstance(mask, CloudVector):
+            if isinstance(mask, CloudVector) and not len(mask.clouds):
                 return
-            if mask.crs is None:
+            if missing_crs(mask.crs):
                 problem = "has no CRS"
+            elif isinstance(mask, CloudVector):
+                return
             elif not _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
                 footprint
             ):
