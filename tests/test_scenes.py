@@ -595,6 +595,13 @@ def test_an_undeclared_zero_fill_along_the_edges_is_warned(tmp_path, write_raste
     assert f"gdal_edit.py -a_nodata 0 {fill}" in message
 
 
+@pytest.mark.filterwarnings("error:Use .@. matmul:PendingDeprecationWarning:dwelltime")
+def test_reading_a_scene_multiplies_no_affine_by_a_tuple(tmp_path, write_raster):
+    """``transform * (x, y)`` is deprecated by affine 3 (a warning in every scan); ``@`` it is."""
+    path = write_raster(tmp_path / "s_20230731T023512.tif")
+    assert read_scene(path).footprint.area > 0
+
+
 def test_footprint_of_a_rotated_image_is_its_outline(tmp_path, write_raster):
     import geopandas as gpd
     import rasterio

@@ -459,7 +459,7 @@ def _check_on_globe(ds: object) -> None:
     if not ds.crs.is_geographic:  # type: ignore[attr-defined]
         return
     corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))  # type: ignore[attr-defined]
-    xs, ys = zip(*(ds.transform * c for c in corners), strict=True)  # type: ignore[attr-defined]
+    xs, ys = zip(*(ds.transform @ c for c in corners), strict=True)  # type: ignore[attr-defined]
     if max(map(abs, xs)) <= 360 and max(map(abs, ys)) <= 90:
         return
     raise SceneError(
@@ -553,7 +553,7 @@ def _footprint(ds: object, gsd_m: float) -> shapely.Geometry:
 
     out_shape = _footprint_shape(ds.width, ds.height, gsd_m)
     corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
-    bounds = shapely.Polygon([ds.transform * c for c in corners])  # rotated ones too
+    bounds = shapely.Polygon([ds.transform @ c for c in corners])  # rotated ones too
     all_valid = all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums)
     try:  # band 1 for the fill warning, and in a float image for NaN: no data, declared or not
         floats = np.dtype(ds.dtypes[0]).kind == "f"
