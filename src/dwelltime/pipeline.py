@@ -409,6 +409,30 @@ def relinked_provenance(
     }
 
 
+def changed_settings(made: Mapping[str, object], record: Mapping[str, object]) -> list[str]:
+    """What a relinking's ``record`` changes from ``made``, the record of the run that wrote
+    the detections (its run.json; empty when there is none): link settings as ``"max_gap_h
+    24.0 → 72.0"`` (hours), the flight log and the type filter. Empty: the stays come out as
+    the run's (``dwelltime link`` and a batch job rerun say so)."""
+    if not made:
+        return []
+    before: Mapping[str, object] = made.get("link") or {}  # type: ignore[assignment]
+    now: Mapping[str, object] = record["link"]  # type: ignore[assignment]
+    changes = [
+        f"{key} {before[key]} → {now[key]}" for key in now if before.get(key, now[key]) != now[key]
+    ]
+    if bool(made.get("flights")) != bool(record["flights"]):
+        used = {True: "used", False: "none"}
+        changes.append(
+            f"flight log {used[bool(made.get('flights'))]} → {used[bool(record['flights'])]}"
+        )
+    if made.get("type_filter") != record["type_filter"]:
+        changes.append(
+            f"type filter {made.get('type_filter') or 'none'} → {record['type_filter'] or 'none'}"
+        )
+    return changes
+
+
 def link_scenes(
     site: Airport,
     aprons: gpd.GeoDataFrame,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -332,12 +333,20 @@ def test_jobs_with_an_empty_folder_or_only_unusable_files_are_not_run(
     ).read_bytes()
 
 
-def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, uninterrupted: Path):
+def test_a_jobs_linking_rules_link_its_committed_scenes(
+    small_series: Path, uninterrupted: Path, caplog: pytest.LogCaptureFixture
+):
     """``link``: sightings over 12 h apart never join (the demo scenes are 20-24 h apart),
-    so every stay is one sighting; the rules are recorded."""
+    so every stay is one sighting; the rules are recorded, and one log line says which
+    changed since the earlier run (no scene is detected again)."""
     shutil.copytree(uninterrupted, small_series / "gapped")
     rules = "link: {max_gap_h: 12, rejoin_gaps: false}\n"
-    summary = run_batch(load_spec(job(small_series, "gapped", rules)))
+    with caplog.at_level(logging.INFO, logger="dwelltime.batch.runner"):
+        summary = run_batch(load_spec(job(small_series, "gapped", rules)))
+    (line,) = [r.getMessage() for r in caplog.records if "linked again" in r.getMessage()]
+    assert line.startswith("ZKPY: stays linked again by other settings than the earlier run's: ")
+    assert "max_gap_h 72.0 → 12" in line and "rejoin_gaps True → False" in line
+    assert summary.airports[0].done == 0
     stays = {
         f: pd.read_csv(f / "ZKPY" / "stays.csv") for f in (uninterrupted, small_series / "gapped")
     }

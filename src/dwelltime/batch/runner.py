@@ -50,10 +50,11 @@ from dwelltime.batch.store import (
     stamp_changes,
 )
 from dwelltime.errors import DwelltimeError, SceneError, error_text
-from dwelltime.io import read_if_path, with_xy_crs
+from dwelltime.io import read_if_path, read_provenance, with_xy_crs
 from dwelltime.linking import stays_frame
 from dwelltime.pipeline import (
     RunResult,
+    changed_settings,
     input_provenance,
     link_scenes,
     provenance,
@@ -292,10 +293,25 @@ def _run_jobs(
                 ),
                 skipped=p.unusable,
             )
+            _say_relinked(p.site.icao, read_provenance(p.folder), result.provenance)
             write_result(result, p.folder, formats=spec.formats, overwrite=True)
             p.summary.stays = len(result.stays)
             all_stays.append(with_xy_crs(result.stays).to_crs("EPSG:4326"))
     return [p.summary for p in prepared], all_stays
+
+
+def _say_relinked(icao: str, made: dict[str, object], record: dict[str, object]) -> None:
+    """One log line when the airport's stays are linked by other settings than the earlier
+    invocation's ``made`` (its run.json): link rules, flight log or type filter
+    (:func:`~dwelltime.pipeline.changed_settings`), so that stays that differ without any
+    scene detected again are explained."""
+    changes = changed_settings(made, record)
+    if changes:
+        log.info(
+            "%s: stays linked again by other settings than the earlier run's: %s",
+            icao,
+            "; ".join(changes),
+        )
 
 
 @dataclass
