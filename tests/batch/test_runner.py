@@ -357,6 +357,48 @@ def test_a_jobs_linking_rules_link_its_committed_scenes(
     assert made["link"]["max_gap_h"] == 12
 
 
+def test_a_jobs_date_range_leaves_the_other_scenes_out_of_its_tables(
+    small_series: Path, uninterrupted: Path, caplog: pytest.LogCaptureFixture
+):
+    """``start``/``end`` narrowed over a finished job: the scene acquired before ``start`` is
+    left out of every table (committed, it is not detected again, nor named as gone), counted
+    in one log line; the ``end`` date takes in the whole of its day."""
+    shutil.copytree(uninterrupted, small_series / "ranged")
+    acquired = pd.to_datetime(pd.read_csv(uninterrupted / "ZKPY" / "scenes.csv")["acquired"])
+    first, last = acquired.min(), acquired.max()
+    start = (first + pd.Timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = small_series / "ranged.yaml"
+    path.write_text(
+        "output: ranged\nworkers: 0\nbatch_size: 4\njobs:\n  - {airport: ZKPY, imagery: imagery, "
+        f"aprons: aprons.geojson, start: '{start}', end: {last:%Y-%m-%d}}}\n"
+    )
+    with caplog.at_level(logging.INFO, logger="dwelltime.batch.runner"):
+        summary = run_batch(load_spec(path))
+    (line,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert line.startswith("ZKPY: 1 of 3 scenes left out: acquired outside the job's range (from")
+    assert summary.airports[0].scenes == 2 and summary.airports[0].done == 0
+    out = small_series / "ranged" / "ZKPY"
+    for name in ("scenes.csv", "coverage.csv", "detections.csv"):
+        times = pd.to_datetime(pd.read_csv(out / name)["acquired"])
+        assert len(times) and times.min() > first, name
+    assert sorted(pd.to_datetime(pd.read_csv(out / "scenes.csv")["acquired"])) == sorted(
+        acquired[acquired > first]
+    )
+
+
+def test_a_job_with_no_scene_in_its_date_range_is_not_run(small_series: Path):
+    path = small_series / "before.yaml"
+    path.write_text(
+        "output: before\njobs:\n"
+        "  - {airport: ZKPY, imagery: imagery, aprons: aprons.geojson, end: 2000-01-01}\n"
+    )
+    summary = run_batch(load_spec(path))
+    assert summary.failed and summary.airports[0].problem == (
+        "none of its 3 scenes over the aprons was acquired in the job's range "
+        "(to 2000-01-01 23:59:59 UTC)"
+    )
+
+
 def test_committed_scenes_take_a_flight_log_and_corrected_times(
     small_series: Path, uninterrupted: Path
 ):

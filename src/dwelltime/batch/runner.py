@@ -327,6 +327,7 @@ class _Prepared:
     flights: pd.DataFrame | None  # movements that tighten the dwell bounds
     made: dict[str, object] = field(default_factory=dict)  # what scenes' results hang on: made_by
     unusable: list[SceneError] = field(default_factory=list)  # files scan could not use
+    outside: set[str] = field(default_factory=set)  # ids of scenes outside the job's start…end
 
 
 def _redo_changed(p: _Prepared, made: dict[str, object]) -> None:
@@ -392,6 +393,13 @@ def _prepare(
     unusable = [Path(err.path).name for err in found.errors]
     if not scenes:  # as `run` refuses it; the folder's earlier results stay as they are
         raise JobInputError(site.icao, _no_scene(job.imagery, found, unusable), unusable)
+    scenes, outside = _in_range(job, scenes, site.icao)
+    if not scenes:
+        problem = (
+            f"none of its {len(outside)} scenes over the aprons was acquired in the job's "
+            f"range ({job.range_text()})"
+        )
+        raise JobInputError(site.icao, problem, unusable)
     done, failed = store.done(), store.failed()
     skip_failed = set() if retry_failed else set(failed)
     passed_over = done | skip_failed
@@ -412,8 +420,34 @@ def _prepare(
         unusable=unusable,
     )
     return _Prepared(
-        job, folder, site, aprons, scenes, todo, store, summary, flights, unusable=found.errors
+        job,
+        folder,
+        site,
+        aprons,
+        scenes,
+        todo,
+        store,
+        summary,
+        flights,
+        unusable=found.errors,
+        outside=outside,
     )
+
+
+def _in_range(job: AirportJob, scenes: list[Scene], icao: str) -> tuple[list[Scene], set[str]]:
+    """The scenes acquired in the job's ``start``…``end`` and the ids of the others, counted
+    in one log line."""
+    kept = [s for s in scenes if job.in_range(s.acquired)]
+    outside = {s.scene_id for s in scenes} - {s.scene_id for s in kept}
+    if outside:
+        log.info(
+            "%s: %d of %d scenes left out: acquired outside the job's range (%s)",
+            icao,
+            len(outside),
+            len(scenes),
+            job.range_text(),
+        )
+    return kept, outside
 
 
 def _no_scene(imagery: Path, found: ScanResult, unusable: list[str]) -> str:
@@ -609,7 +643,7 @@ def _assemble(p: _Prepared, spec: BatchSpec) -> RunResult:
     and flight log. Rows take their scene's acquisition time as scanned now: a time
     corrected (``times``, a sidecar) after a scene was committed holds without detecting it
     again."""
-    gone = sorted(p.store.done() - {s.scene_id for s in p.scenes})
+    gone = sorted(p.store.done() - {s.scene_id for s in p.scenes} - p.outside)
     if gone:
         log.warning(
             "%s: %d committed scenes left out of the tables: no longer among the job's scenes "
