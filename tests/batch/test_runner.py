@@ -384,6 +384,9 @@ def test_a_jobs_date_range_leaves_the_other_scenes_out_of_its_tables(
     assert sorted(pd.to_datetime(pd.read_csv(out / "scenes.csv")["acquired"])) == sorted(
         acquired[acquired > first]
     )
+    made = json.loads((out / "run.json").read_text())["inputs"]
+    assert made["start"] == pd.Timestamp(start).isoformat()
+    assert made["end"] == f"{last:%Y-%m-%d}T23:59:59.999999999+00:00"
 
 
 def test_a_job_with_no_scene_in_its_date_range_is_not_run(small_series: Path):

@@ -284,13 +284,16 @@ def _run_jobs(
                 link_config=result.link_config,
                 flights=p.flights is not None,
                 type_filter=p.job.type,
-                inputs=input_provenance(
-                    p.site.icao,
-                    p.job.imagery,
-                    aprons=p.job.aprons,
-                    times=p.job.times,
-                    flights=p.job.flights or spec.flights,
-                ),
+                inputs={
+                    **input_provenance(
+                        p.site.icao,
+                        p.job.imagery,
+                        aprons=p.job.aprons,
+                        times=p.job.times,
+                        flights=p.job.flights or spec.flights,
+                    ),
+                    **_range_record(p.job),
+                },
                 skipped=p.unusable,
             )
             _say_relinked(p.site.icao, read_provenance(p.folder), result.provenance)
@@ -432,6 +435,13 @@ def _prepare(
         unusable=found.errors,
         outside=outside,
     )
+
+
+def _range_record(job: AirportJob) -> dict[str, str]:
+    """The job's ``start`` and ``end`` as run.json's ``inputs`` record them (ISO 8601, UTC),
+    those given: the tables hold only the scenes in that range."""
+    ends = (("start", job.start), ("end", job.end))
+    return {key: when.isoformat() for key, when in ends if when is not None}
 
 
 def _in_range(job: AirportJob, scenes: list[Scene], icao: str) -> tuple[list[Scene], set[str]]:
