@@ -99,6 +99,17 @@ def test_every_layer_round_trips(tmp_path, layers, fmt):
             assert_geodataframe_equal(back, frame.reset_index(drop=True))
 
 
+def test_a_folder_given_as_tilde_is_in_the_home_folder(tmp_path, layers, monkeypatch):
+    """``write_layers("~/out", …)`` and ``read_layer("~/out", …)``: ``~`` is the home folder,
+    as pandas reads it, not a folder named ``~`` in the current one."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    written = write_layers("~/out", {"stays": layers["stays"]})
+    assert written[0] == tmp_path / "home" / "out" / GPKG_NAME and written[0].exists()
+    assert len(read_layer("~/out", "stays")) == len(layers["stays"])
+    assert not (tmp_path / "~").exists()
+
+
 def test_an_empty_geopackage_layer_declares_its_geometry_type(tmp_path, layers):
     """A run with no stays still gives QGIS a point layer, not one of "Unknown" geometry."""
     import pyogrio

@@ -382,6 +382,27 @@ def test_the_summary_says_when_the_stays_are_of_one_type_only():
     assert made.summary().endswith("1 detections, 1 stays")
 
 
+def test_result_folders_and_flight_logs_given_as_tilde_are_in_the_home_folder(
+    tmp_path, monkeypatch
+):
+    """``write_result(r, "~/out")``, ``read_result("~/out")``, ``relink(flights="~/f.csv")``:
+    ``~`` is the home folder, as the CLI and pandas read it."""
+    from dwelltime.scenes import scenes_frame
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame(
+        {"time": ["2023-08-01T12:00Z"], "airport": ["ZKPY"], "event": ["dep"], "type": ["IL62"]}
+    ).to_csv(home / "flights.csv", index=False)
+    made = one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}})
+    made = replace(made, scenes=scenes_frame([])).relink(flights="~/flights.csv")
+    pipeline.write_result(made, "~/out")
+    assert (home / "out" / "dwelltime.gpkg").exists() and not (tmp_path / "~").exists()
+    assert pipeline.read_result("~/out").flights is not None
+
+
 def test_a_saved_result_reads_back_as_a_result_to_relink(tmp_path, caplog):
     """``read_result(out)``: what ``write_result`` saved, back as a RunResult with its link
     rules, type filter and flight log (read again from run.json's file), so ``relink`` in a

@@ -217,6 +217,15 @@ def test_a_scene_of_any_affine_layout_is_read_as_the_north_up_one(tmp_path, writ
             np.testing.assert_array_equal(read, read_to_grid(ds, grid, indexes=[1])[0])
 
 
+@pytest.mark.filterwarnings("error:Use .@. matmul:PendingDeprecationWarning:dwelltime")
+def test_reading_to_a_grid_multiplies_no_affine_by_a_tuple(tmp_path, write_raster):
+    """``~transform * (x, y)`` is deprecated by affine 3 (a warning per tile); ``@`` it is."""
+    path = write_raster(tmp_path / "a.tif", origin=(X0, Y0), count=1)
+    grid = Grid("EPSG:32651", Affine(1.0, 0, X0 + 2.0, 0, -1.0, Y0 - 2.0), (8, 8))  # resampled
+    with rasterio.open(path) as ds:
+        assert read_to_grid(ds, grid, indexes=[1]).shape == (1, 8, 8)
+
+
 def test_decimated_reads_in_strips_match_one_read(tmp_path, write_raster, monkeypatch):
     """Read in strips that fit GDAL's capped cache, decimated bands and mask are those of
     one read of the whole image."""

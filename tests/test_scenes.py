@@ -648,6 +648,13 @@ def test_an_undeclared_zero_fill_along_the_edges_is_warned(tmp_path, write_raste
     assert f"gdal_edit.py -a_nodata 0 {fill}" in message
 
 
+@pytest.mark.filterwarnings("error:Use .@. matmul:PendingDeprecationWarning:dwelltime")
+def test_reading_a_scene_multiplies_no_affine_by_a_tuple(tmp_path, write_raster):
+    """``transform * (x, y)`` is deprecated by affine 3 (a warning in every scan); ``@`` it is."""
+    path = write_raster(tmp_path / "s_20230731T023512.tif")
+    assert read_scene(path).footprint.area > 0
+
+
 def test_footprint_of_a_rotated_image_is_its_outline(tmp_path, write_raster):
     import geopandas as gpd
     import rasterio
@@ -804,6 +811,43 @@ def test_a_planet_mask_by_the_antimeridian_is_its_scene_s(tmp_path, write_raster
     assert found.scenes[0].mask_path.name == "fiji_20230731T023512_3B_udm2.tif"
 
 
+def _srs_id_0(path: Path) -> None:
+    """Set the GeoPackage's layers to srs_id 0, as GDAL 3.7 writes a layer without CRS."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE gpkg_geometry_columns SET srs_id = 0")
+        db.execute("UPDATE gpkg_contents SET srs_id = 0")
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_cloud_polygons_without_crs_are_named_and_their_scene_skipped(
+    tmp_path, write_raster, suffix
+):
+    """A ``_cloud`` GeoPackage of srs_id 0 read as "Undefined geographic SRS": its metres were
+    taken for degrees, so no pixel was under cloud; a shapefile without ``.prj`` likewise has
+    no CRS. A mask without any cloud needs none."""
+    import geopandas as gpd
+    import shapely
+
+    x, y = 730_485.78, 4_345_043.01  # the image's corner, Sunan, UTM 51N
+    image = write_raster(tmp_path / "s_20230731T023512.tif")
+    mask = tmp_path / f"s_20230731T023512_cloud{suffix}"
+    clear = write_raster(tmp_path / "c_20230801T023512.tif")
+    clear_mask = tmp_path / f"c_20230801T023512_cloud{suffix}"
+    for path, clouds in ((mask, [shapely.box(x, y - 16, x + 16, y)]), (clear_mask, [])):
+        gpd.GeoDataFrame(geometry=clouds, crs=32651).to_file(path)
+        if suffix == ".gpkg":
+            _srs_id_0(path)
+        else:
+            path.with_suffix(".prj").unlink()
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [clear]
+    (error,) = result.errors
+    assert str(error).startswith(f"{image}: its mask {mask.name} has no CRS")
+    assert len(str(error).splitlines()) == 1
+
+
 def test_an_unreadable_airbus_cloud_mask_is_named(tmp_path, write_dimap):
     dim = write_dimap(tmp_path)
     mask = tmp_path / "MASKS" / f"CLD_{dim.stem[len('DIM_') :]}_MSK.GML"
@@ -859,6 +903,12 @@ def test_scan_is_recursive_case_insensitive_and_sorted(tmp_path, write_raster):
     result = scan(tmp_path, progress=lambda done, total: calls.append((done, total)))
     assert [s.scene_id for s in result.scenes] == ["early_20230731T000000", "late_20230802T000000"]
     assert calls == [(1, 2), (2, 2)]
+
+
+def test_scan_reads_a_tilde_as_the_home_folder(tmp_path, write_raster, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_raster(tmp_path / "imagery" / "early_20230731T000000.tif")
+    assert [s.scene_id for s in scan("~/imagery").scenes] == ["early_20230731T000000"]
 
 
 def test_scan_follows_links_to_folders_once(tmp_path, write_raster):

@@ -26,7 +26,7 @@ from dwelltime.airports import Airport, ApronSource, airport_and_aprons, nearest
 from dwelltime.batch.store import SceneStore, commit_stamp, made_by
 from dwelltime.errors import SceneError
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
-from dwelltime.io import file_record
+from dwelltime.io import file_record, user_path
 from dwelltime.linking import (
     LinkConfig,
     as_link_config,
@@ -224,6 +224,7 @@ def run(
     """
     from dwelltime.detector import load_detector
 
+    folder = user_path(folder)
     site, apron_frame = airport_and_aprons(airport, aprons)
     type_filter = canonical_type(type_filter)  # before any detection
     link_config = as_link_config(link_config)
@@ -231,13 +232,13 @@ def run(
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
     if flight_log is not None:
         warn_if_not_at(flight_log, site)
-    found = without_coarse(scan(Path(folder), times=scene_times, progress=_stage(progress, "scan")))
+    found = without_coarse(scan(folder, times=scene_times, progress=_stage(progress, "scan")))
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
     model = detector if detector is not None else load_detector()
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
-    store = SceneStore(Path(resume_dir)) if resume_dir is not None and scenes else None
+    store = SceneStore(user_path(resume_dir)) if resume_dir is not None and scenes else None
     made = made_by(model, tile_size_px, apron_frame)
     committed = store.stamps() if store else {}
     coverage, detections, reused = [], [], 0
@@ -373,7 +374,7 @@ def input_provenance(
     given, e.g. aprons for the default square, or given as contents rather than a file)."""
     return {
         "airport": icao,
-        "imagery": str(Path(imagery).resolve()),
+        "imagery": str(user_path(imagery).resolve()),
         "aprons": file_record(aprons),
         "times": file_record(times),
         "flights": file_record(flights),
@@ -407,6 +408,30 @@ def relinked_provenance(
         "inputs": {**dict(made.get("inputs") or {}), "flights": file_record(flights)},
         **link_provenance(link_config, flights=flights is not None, type_filter=type_filter),
     }
+
+
+def changed_settings(made: Mapping[str, object], record: Mapping[str, object]) -> list[str]:
+    """What a relinking's ``record`` changes from ``made``, the record of the run that wrote
+    the detections (its run.json; empty when there is none): link settings as ``"max_gap_h
+    24.0 → 72.0"`` (hours), the flight log and the type filter. Empty: the stays come out as
+    the run's (``dwelltime link`` and a batch job rerun say so)."""
+    if not made:
+        return []
+    before: Mapping[str, object] = made.get("link") or {}  # type: ignore[assignment]
+    now: Mapping[str, object] = record["link"]  # type: ignore[assignment]
+    changes = [
+        f"{key} {before[key]} → {now[key]}" for key in now if before.get(key, now[key]) != now[key]
+    ]
+    if bool(made.get("flights")) != bool(record["flights"]):
+        used = {True: "used", False: "none"}
+        changes.append(
+            f"flight log {used[bool(made.get('flights'))]} → {used[bool(record['flights'])]}"
+        )
+    if made.get("type_filter") != record["type_filter"]:
+        changes.append(
+            f"type filter {made.get('type_filter') or 'none'} → {record['type_filter'] or 'none'}"
+        )
+    return changes
 
 
 def link_scenes(
@@ -536,9 +561,10 @@ def write_result(
     from dwelltime.io import ensure_writable, write_layers, write_provenance
     from dwelltime.plot import report_figures
 
+    out_dir = user_path(out_dir)
     ensure_writable(result_paths(out_dir, formats), overwrite=overwrite)
     figures = report_figures(result)
-    pngs = [Path(out_dir) / f"{name}.png" for name in figures]
+    pngs = [out_dir / f"{name}.png" for name in figures]
     paths = write_layers(
         out_dir, result.layers(), formats=formats, overwrite=overwrite, exclusive=True
     )
@@ -561,9 +587,10 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
     from dwelltime.io import PROVENANCE_NAME, output_paths
     from dwelltime.plot import REPORT_FIGURES
 
-    pngs = [Path(out_dir) / f"{name}.png" for name in REPORT_FIGURES]
-    layers = output_paths(Path(out_dir), list(RESULT_LAYERS), formats)
-    return [*layers, *pngs, Path(out_dir) / PROVENANCE_NAME]
+    out_dir = user_path(out_dir)
+    pngs = [out_dir / f"{name}.png" for name in REPORT_FIGURES]
+    layers = output_paths(out_dir, list(RESULT_LAYERS), formats)
+    return [*layers, *pngs, out_dir / PROVENANCE_NAME]
 
 
 def _result_folder(path: Path) -> Path:
@@ -601,7 +628,7 @@ def read_result(folder: Path | str) -> RunResult:
     from dwelltime.flights import FlightsError, read_flights
     from dwelltime.io import layer_names, read_layer, read_provenance
 
-    folder = _result_folder(Path(folder))
+    folder = _result_folder(user_path(folder))
     made = read_provenance(folder)
     saved = set(layer_names(folder))
     frames = {

@@ -147,7 +147,7 @@ def _pixel_window(bounds: Sequence[float], transform: Affine, margin: int) -> ob
     from rasterio.windows import Window
 
     west, south, east, north = bounds
-    corners = [~transform * (x, y) for x in (west, east) for y in (south, north)]
+    corners = [~transform @ (x, y) for x in (west, east) for y in (south, north)]
     cols, rows = (np.array(v) for v in zip(*corners, strict=True))
     col0, row0 = math.floor(cols.min()) - margin, math.floor(rows.min()) - margin
     return Window(
@@ -380,7 +380,7 @@ class CloudVector:
     ``<image stem>_cloud.geojson``…): where it saw cloud."""
 
     name: str  # the file
-    crs: object | None  # the polygons' CRS; None: the scene's
+    crs: object | None  # the polygons' CRS; None: the file has none (the scan refuses it)
     clouds: np.ndarray  # shapely polygons, map units of ``crs``
 
 

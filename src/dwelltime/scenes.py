@@ -53,7 +53,7 @@ from dwelltime.formats import (
     mosaic_members,
     walk_folders,
 )
-from dwelltime.io import read_if_path
+from dwelltime.io import missing_crs, read_if_path, user_path
 from dwelltime.regrid import (
     CloudVector,
     capped_cache,
@@ -168,7 +168,7 @@ def scan(
             value that is no time, or a date without a time of day, raises ``TimesError``.
         progress: called as ``progress(done, total)`` after each file.
     """
-    folder = Path(folder)
+    folder = user_path(folder)
     times = user_times(times)
     if is_item_file(folder):
         base, (sources, stac_index, result) = folder.parent, _item_sources(folder)
@@ -463,7 +463,7 @@ def _check_on_globe(ds: object, path: Path) -> None:
     if not ds.crs.is_geographic:  # type: ignore[attr-defined]
         return
     corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))  # type: ignore[attr-defined]
-    xs, ys = zip(*(ds.transform * c for c in corners), strict=True)  # type: ignore[attr-defined]
+    xs, ys = zip(*(ds.transform @ c for c in corners), strict=True)  # type: ignore[attr-defined]
     if max(map(abs, xs)) <= 360 and max(map(abs, ys)) <= 90:
         return
     raise SceneError(
@@ -503,19 +503,22 @@ def scenes_frame(scenes: Sequence[Scene]) -> gpd.GeoDataFrame:
 
 
 def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> None:
-    """SceneError naming ``image`` and its provider mask when the mask cannot be read, or
-    when a raster mask has no CRS or misses the image's ``footprint`` (EPSG:4326): used as
-    is, it would hide the whole scene, or its cloud would go unnoticed."""
+    """SceneError naming ``image`` and its provider mask when the mask cannot be read, has no
+    CRS (:func:`~dwelltime.io.missing_crs`; cloud polygons only when there are some) or, a
+    raster mask, misses the image's ``footprint`` (EPSG:4326): used as is, it would hide the
+    whole scene, or its cloud would go unnoticed."""
     from pyogrio.errors import DataSourceError
     from rasterio.errors import RasterioError
     from rasterio.warp import transform_bounds
 
     try:
         with open_mask(mask_path) as mask:
-            if isinstance(mask, CloudVector):
+            if isinstance(mask, CloudVector) and not len(mask.clouds):
                 return
-            if mask.crs is None:
+            if missing_crs(mask.crs):
                 problem = "has no CRS"
+            elif isinstance(mask, CloudVector):
+                return
             elif not _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
                 footprint
             ):
@@ -548,7 +551,7 @@ def _footprint(ds: object, gsd_m: float, path: Path) -> shapely.Geometry:
 
     out_shape = _footprint_shape(ds.width, ds.height, gsd_m)
     corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
-    bounds = shapely.Polygon([ds.transform * c for c in corners])  # rotated ones too
+    bounds = shapely.Polygon([ds.transform @ c for c in corners])  # rotated ones too
     all_valid = all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums)
     try:  # band 1 for the fill warning, and in a float image for NaN: no data, declared or not
         floats = np.dtype(ds.dtypes[0]).kind == "f"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -352,12 +353,20 @@ def test_an_emptied_imagery_folder_is_not_run_and_its_tables_are_kept(
     assert (small_series / "emptied" / "all_stays.csv").read_text().count("ZKPY-") >= 1
 
 
-def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, uninterrupted: Path):
+def test_a_jobs_linking_rules_link_its_committed_scenes(
+    small_series: Path, uninterrupted: Path, caplog: pytest.LogCaptureFixture
+):
     """``link``: sightings over 12 h apart never join (the demo scenes are 20-24 h apart),
-    so every stay is one sighting; the rules are recorded."""
+    so every stay is one sighting; the rules are recorded, and one log line says which
+    changed since the earlier run (no scene is detected again)."""
     shutil.copytree(uninterrupted, small_series / "gapped")
     rules = "link: {max_gap_h: 12, rejoin_gaps: false}\n"
-    summary = run_batch(load_spec(job(small_series, "gapped", rules)))
+    with caplog.at_level(logging.INFO, logger="dwelltime.batch.runner"):
+        summary = run_batch(load_spec(job(small_series, "gapped", rules)))
+    (line,) = [r.getMessage() for r in caplog.records if "linked again" in r.getMessage()]
+    assert line.startswith("ZKPY: stays linked again by other settings than the earlier run's: ")
+    assert "max_gap_h 72.0 → 12" in line and "rejoin_gaps True → False" in line
+    assert summary.airports[0].done == 0
     stays = {
         f: pd.read_csv(f / "ZKPY" / "stays.csv") for f in (uninterrupted, small_series / "gapped")
     }
@@ -366,6 +375,51 @@ def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, unin
     assert after["n_seen"].max() == 1 < before["n_seen"].max()
     made = json.loads((small_series / "gapped" / "ZKPY" / "run.json").read_text())
     assert made["link"]["max_gap_h"] == 12
+
+
+def test_a_jobs_date_range_leaves_the_other_scenes_out_of_its_tables(
+    small_series: Path, uninterrupted: Path, caplog: pytest.LogCaptureFixture
+):
+    """``start``/``end`` narrowed over a finished job: the scene acquired before ``start`` is
+    left out of every table (committed, it is not detected again, nor named as gone), counted
+    in one log line; the ``end`` date takes in the whole of its day."""
+    shutil.copytree(uninterrupted, small_series / "ranged")
+    acquired = pd.to_datetime(pd.read_csv(uninterrupted / "ZKPY" / "scenes.csv")["acquired"])
+    first, last = acquired.min(), acquired.max()
+    start = (first + pd.Timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = small_series / "ranged.yaml"
+    path.write_text(
+        "output: ranged\nworkers: 0\nbatch_size: 4\njobs:\n  - {airport: ZKPY, imagery: imagery, "
+        f"aprons: aprons.geojson, start: '{start}', end: {last:%Y-%m-%d}}}\n"
+    )
+    with caplog.at_level(logging.INFO, logger="dwelltime.batch.runner"):
+        summary = run_batch(load_spec(path))
+    (line,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert line.startswith("ZKPY: 1 of 3 scenes left out: acquired outside the job's range (from")
+    assert summary.airports[0].scenes == 2 and summary.airports[0].done == 0
+    out = small_series / "ranged" / "ZKPY"
+    for name in ("scenes.csv", "coverage.csv", "detections.csv"):
+        times = pd.to_datetime(pd.read_csv(out / name)["acquired"])
+        assert len(times) and times.min() > first, name
+    assert sorted(pd.to_datetime(pd.read_csv(out / "scenes.csv")["acquired"])) == sorted(
+        acquired[acquired > first]
+    )
+    made = json.loads((out / "run.json").read_text())["inputs"]
+    assert made["start"] == pd.Timestamp(start).isoformat()
+    assert made["end"] == f"{last:%Y-%m-%d}T23:59:59.999999999+00:00"
+
+
+def test_a_job_with_no_scene_in_its_date_range_is_not_run(small_series: Path):
+    path = small_series / "before.yaml"
+    path.write_text(
+        "output: before\njobs:\n"
+        "  - {airport: ZKPY, imagery: imagery, aprons: aprons.geojson, end: 2000-01-01}\n"
+    )
+    summary = run_batch(load_spec(path))
+    assert summary.failed and summary.airports[0].problem == (
+        "none of its 3 scenes over the aprons was acquired in the job's range "
+        "(to 2000-01-01 23:59:59 UTC)"
+    )
 
 
 def test_committed_scenes_take_a_flight_log_and_corrected_times(

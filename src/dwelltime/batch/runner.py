@@ -50,10 +50,11 @@ from dwelltime.batch.store import (
     stamp_changes,
 )
 from dwelltime.errors import DwelltimeError, NoImageError, SceneError, error_text
-from dwelltime.io import read_if_path, with_xy_crs
+from dwelltime.io import read_if_path, read_provenance, with_xy_crs
 from dwelltime.linking import stays_frame
 from dwelltime.pipeline import (
     RunResult,
+    changed_settings,
     input_provenance,
     link_scenes,
     provenance,
@@ -289,19 +290,37 @@ def _run_jobs(
                 link_config=result.link_config,
                 flights=p.flights is not None,
                 type_filter=p.job.type,
-                inputs=input_provenance(
-                    p.site.icao,
-                    p.job.imagery,
-                    aprons=p.job.aprons,
-                    times=p.job.times,
-                    flights=p.job.flights or spec.flights,
-                ),
+                inputs={
+                    **input_provenance(
+                        p.site.icao,
+                        p.job.imagery,
+                        aprons=p.job.aprons,
+                        times=p.job.times,
+                        flights=p.job.flights or spec.flights,
+                    ),
+                    **_range_record(p.job),
+                },
                 skipped=p.unusable,
             )
+            _say_relinked(p.site.icao, read_provenance(p.folder), result.provenance)
             write_result(result, p.folder, formats=spec.formats, overwrite=True)
             p.summary.stays = len(result.stays)
             all_stays.append(with_xy_crs(result.stays).to_crs("EPSG:4326"))
     return [p.summary for p in prepared], all_stays
+
+
+def _say_relinked(icao: str, made: dict[str, object], record: dict[str, object]) -> None:
+    """One log line when the airport's stays are linked by other settings than the earlier
+    invocation's ``made`` (its run.json): link rules, flight log or type filter
+    (:func:`~dwelltime.pipeline.changed_settings`), so that stays that differ without any
+    scene detected again are explained."""
+    changes = changed_settings(made, record)
+    if changes:
+        log.info(
+            "%s: stays linked again by other settings than the earlier run's: %s",
+            icao,
+            "; ".join(changes),
+        )
 
 
 @dataclass
@@ -317,6 +336,7 @@ class _Prepared:
     flights: pd.DataFrame | None  # movements that tighten the dwell bounds
     made: dict[str, object] = field(default_factory=dict)  # what scenes' results hang on: made_by
     unusable: list[SceneError] = field(default_factory=list)  # files scan could not use
+    outside: set[str] = field(default_factory=set)  # ids of scenes outside the job's start…end
 
 
 def _redo_changed(p: _Prepared, made: dict[str, object]) -> None:
@@ -385,6 +405,13 @@ def _prepare(
     unusable = [Path(err.path).name for err in found.errors]
     if not scenes:  # as `run` refuses it; the folder's earlier results stay as they are
         raise JobInputError(site.icao, _no_scene(job.imagery, found, unusable), unusable)
+    scenes, outside = _in_range(job, scenes, site.icao)
+    if not scenes:
+        problem = (
+            f"none of its {len(outside)} scenes over the aprons was acquired in the job's "
+            f"range ({job.range_text()})"
+        )
+        raise JobInputError(site.icao, problem, unusable)
     done, failed = store.done(), store.failed()
     skip_failed = set() if retry_failed else set(failed)
     passed_over = done | skip_failed
@@ -405,8 +432,41 @@ def _prepare(
         unusable=unusable,
     )
     return _Prepared(
-        job, folder, site, aprons, scenes, todo, store, summary, flights, unusable=found.errors
+        job,
+        folder,
+        site,
+        aprons,
+        scenes,
+        todo,
+        store,
+        summary,
+        flights,
+        unusable=found.errors,
+        outside=outside,
     )
+
+
+def _range_record(job: AirportJob) -> dict[str, str]:
+    """The job's ``start`` and ``end`` as run.json's ``inputs`` record them (ISO 8601, UTC),
+    those given: the tables hold only the scenes in that range."""
+    ends = (("start", job.start), ("end", job.end))
+    return {key: when.isoformat() for key, when in ends if when is not None}
+
+
+def _in_range(job: AirportJob, scenes: list[Scene], icao: str) -> tuple[list[Scene], set[str]]:
+    """The scenes acquired in the job's ``start``…``end`` and the ids of the others, counted
+    in one log line."""
+    kept = [s for s in scenes if job.in_range(s.acquired)]
+    outside = {s.scene_id for s in scenes} - {s.scene_id for s in kept}
+    if outside:
+        log.info(
+            "%s: %d of %d scenes left out: acquired outside the job's range (%s)",
+            icao,
+            len(outside),
+            len(scenes),
+            job.range_text(),
+        )
+    return kept, outside
 
 
 def _no_scene(imagery: Path, found: ScanResult, unusable: list[str]) -> str:
@@ -626,7 +686,7 @@ def _assemble(p: _Prepared, spec: BatchSpec) -> RunResult:
     and flight log. Rows take their scene's acquisition time as scanned now: a time
     corrected (``times``, a sidecar) after a scene was committed holds without detecting it
     again."""
-    gone = sorted(p.store.done() - {s.scene_id for s in p.scenes})
+    gone = sorted(p.store.done() - {s.scene_id for s in p.scenes} - p.outside)
     if gone:
         log.warning(
             "%s: %d committed scenes left out of the tables: no longer among the job's scenes "

@@ -87,7 +87,7 @@ def _check_square_pixels(path: Path, ds: DatasetReader) -> None:
     along_row, along_column = ground_pixel_m(ds.crs, ds.transform, ds.width, ds.height)
     if not abs(along_row / along_column - 1) > SQUARE_PIXEL_TOLERANCE:  # NaN: not measured
         return
-    centre = ds.transform * (ds.width / 2, ds.height / 2)
+    centre = ds.transform @ (ds.width / 2, ds.height / 2)
     to_lonlat = Transformer.from_crs(ds.crs.to_wkt(), "EPSG:4326", always_xy=True)
     lon, lat = to_lonlat.transform(*centre)
     size = (along_row + along_column) / 2
