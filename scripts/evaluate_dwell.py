@@ -63,7 +63,7 @@ from dwelltime.evaluation.dwell import (
     true_detections,
 )
 from dwelltime.flights import read_flights, tighten_with_flights
-from dwelltime.io import read_layer, write_layers
+from dwelltime.io import read_layer, write_csv, write_layers
 from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
 from dwelltime.precision import PRECISIONS
 from dwelltime.synth import simulate_series
@@ -260,8 +260,7 @@ def write_flight_log(folder: Path, airport: str) -> Path:
         (t, airport, "dep", ty) for t, ty in zip(visits["departure"], visits["type"], strict=True)
     ]
     path = folder / "flights.csv"
-    pd.DataFrame(rows, columns=["time", "airport", "event", "type"]).to_csv(path, index=False)
-    return path
+    return write_csv(pd.DataFrame(rows, columns=["time", "airport", "event", "type"]), path)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:

@@ -54,7 +54,7 @@ def flights_csv(tmp_path):
         "2023-08-02T11:00:00Z,ZKPY,dep,TU20,\n"  # row 4: another type
         "2023-08-02T12:00:00Z,UUEE,dep,IL62,\n"  # row 5: another airport
         "yesterday,ZKPY,arr,IL62,\n"  # row 6: bad time
-        "2023-08-01T12:00:00Z,ZKPY,landed,IL62,\n"  # row 7: bad event
+        "2023-08-01T12:00:00Z,ZKPY,xyz,IL62,\n"  # row 7: bad event
     )
     return path
 
@@ -395,6 +395,19 @@ def test_unix_seconds_and_zones_are_read_as_utc(tmp_path):
     ]
 
 
+def test_event_words_trackers_write_are_read(tmp_path, caplog):
+    path = tmp_path / "f.csv"
+    words = ["Landed", "ARRIVED", "arr", "TakeOff", "took  off", "Departed", "DEP", "Take-off"]
+    path.write_text(
+        "time,airport,event,type\n"
+        + "".join(f"2023-08-0{n + 1}T10:00Z,ZKPY,{word},IL62\n" for n, word in enumerate(words))
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights["event"].tolist() == ["arr"] * 3 + ["dep"] * 5
+    assert not caplog.records
+
+
 def test_a_time_without_its_year_or_time_of_day_is_skipped_and_named(tmp_path, caplog):
     """``14:05`` alone would be read as today, ``2023-08-02`` as midnight: both are skipped
     with a warning saying what is missing; so is an event that is not arr or dep, and a row
@@ -404,7 +417,7 @@ def test_a_time_without_its_year_or_time_of_day_is_skipped_and_named(tmp_path, c
         "time,airport,event,type\n"
         "14:05,ZKPY,arr,IL62\n"
         "2023-08-02,ZKPY,dep,IL62\n"
-        "2023-08-02 10:00,ZKPY,landed,IL62\n"
+        "2023-08-02 10:00,ZKPY,xyz,IL62\n"
         "31 Jul 2023 14:05,ZKPY,arr,IL62\n"
         "2023-08-02 11:00,,dep,IL62\n"
     )
@@ -416,8 +429,7 @@ def test_a_time_without_its_year_or_time_of_day_is_skipped_and_named(tmp_path, c
         "it 2023-08-02 03:10; skipped",
         f"{path}: row 2 (2023-08-02,ZKPY,dep,IL62): time '2023-08-02' has no time of day "
         "(midnight would bias dwell times by up to a day); write it 2023-08-02 03:10; skipped",
-        f"{path}: row 3 (2023-08-02 10:00,ZKPY,landed,IL62): event 'landed' is not arr or dep; "
-        "skipped",
+        f"{path}: row 3 (2023-08-02 10:00,ZKPY,xyz,IL62): event 'xyz' is not arr or dep; skipped",
         f"{path}: row 5 (2023-08-02 11:00,,dep,IL62): no airport; skipped",
     ]
 

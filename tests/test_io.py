@@ -99,6 +99,17 @@ def test_every_layer_round_trips(tmp_path, layers, fmt):
             assert_geodataframe_equal(back, frame.reset_index(drop=True))
 
 
+def test_a_folder_given_as_tilde_is_in_the_home_folder(tmp_path, layers, monkeypatch):
+    """``write_layers("~/out", …)`` and ``read_layer("~/out", …)``: ``~`` is the home folder,
+    as pandas reads it, not a folder named ``~`` in the current one."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    written = write_layers("~/out", {"stays": layers["stays"]})
+    assert written[0] == tmp_path / "home" / "out" / GPKG_NAME and written[0].exists()
+    assert len(read_layer("~/out", "stays")) == len(layers["stays"])
+    assert not (tmp_path / "~").exists()
+
+
 def test_an_empty_geopackage_layer_declares_its_geometry_type(tmp_path, layers):
     """A run with no stays still gives QGIS a point layer, not one of "Unknown" geometry."""
     import pyogrio
@@ -158,6 +169,22 @@ def test_csv_opens_in_excel_with_non_ascii_names(tmp_path, layers):
     assert "Внуково_01" in data.decode("utf-8-sig")
     assert pd.read_csv(tmp_path / "detections.csv").columns[0] == "detection_id"
     assert_geodataframe_equal(read_layer(tmp_path / "detections.csv"), detections)
+
+
+def test_every_csv_dwelltime_writes_goes_through_write_csv():
+    """Evaluation tables, dwell scores, synthetic truth, the scripts' flight logs: each CSV
+    has the byte order mark Excel needs (``io.write_csv``), none a writer of its own."""
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    own = re.compile(r"\.to_csv\(|csv\.writer\(|csv\.DictWriter\(")
+    writers = [
+        f"{path.relative_to(root)}: {line.strip()}"
+        for path in sorted((*root.glob("src/dwelltime/**/*.py"), *root.glob("scripts/**/*.py")))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if own.search(line)
+    ]
+    assert writers == ["src/dwelltime/io.py: frame.to_csv(tmp, index=False, encoding=CSV_ENCODING)"]
 
 
 def test_geojson_is_rfc7946_lon_lat(tmp_path, layers):

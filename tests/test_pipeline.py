@@ -382,6 +382,27 @@ def test_the_summary_says_when_the_stays_are_of_one_type_only():
     assert made.summary().endswith("1 detections, 1 stays")
 
 
+def test_result_folders_and_flight_logs_given_as_tilde_are_in_the_home_folder(
+    tmp_path, monkeypatch
+):
+    """``write_result(r, "~/out")``, ``read_result("~/out")``, ``relink(flights="~/f.csv")``:
+    ``~`` is the home folder, as the CLI and pandas read it."""
+    from dwelltime.scenes import scenes_frame
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame(
+        {"time": ["2023-08-01T12:00Z"], "airport": ["ZKPY"], "event": ["dep"], "type": ["IL62"]}
+    ).to_csv(home / "flights.csv", index=False)
+    made = one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}})
+    made = replace(made, scenes=scenes_frame([])).relink(flights="~/flights.csv")
+    pipeline.write_result(made, "~/out")
+    assert (home / "out" / "dwelltime.gpkg").exists() and not (tmp_path / "~").exists()
+    assert pipeline.read_result("~/out").flights is not None
+
+
 def test_a_saved_result_reads_back_as_a_result_to_relink(tmp_path, caplog):
     """``read_result(out)``: what ``write_result`` saved, back as a RunResult with its link
     rules, type filter and flight log (read again from run.json's file), so ``relink`` in a
@@ -413,21 +434,23 @@ def test_a_saved_result_reads_back_as_a_result_to_relink(tmp_path, caplog):
     assert "flight log" in caplog.text and "flights=" in caplog.text
 
 
-def test_a_saved_result_is_read_from_its_folder_not_from_one_of_its_files(tmp_path):
-    """``read_result("out/dwelltime.gpkg")`` or ``("out/stays.csv")``: refused, naming the
-    folder to give, not read without run.json (its link rules, type filter and flight log
-    silently lost) or with the stays file standing in for every layer; a folder not there is
-    named as one, not as a file to write with write_layers()."""
+@pytest.mark.parametrize("name", ["dwelltime.gpkg", "run.json", "stays.csv"])
+def test_a_saved_result_given_by_one_of_its_files_reads_back_whole(tmp_path, name):
+    """``read_result("out/dwelltime.gpkg")`` (or run.json, a layer's CSV) is the folder's
+    result, run.json's link rules and type filter with it: the layers alone would relink by
+    the default rules, silently. Another file is refused naming the folder to give."""
     from dwelltime.scenes import scenes_frame
 
-    made = replace(
-        one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}}), scenes=scenes_frame([])
-    )
-    out = tmp_path / "out"
-    pipeline.write_result(made.relink(type_filter="IL62"), out)
-    for name in ("dwelltime.gpkg", "stays.csv"):
-        with pytest.raises(FileNotFoundError, match=f"a file, not a folder.*[(]{out}[)]"):
-            pipeline.read_result(out / name)
+    made = one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}})
+    made = replace(made, scenes=scenes_frame([])).relink(type_filter="IL62", max_gap_h=30)
+    pipeline.write_result(made, tmp_path / "out")
+
+    back = pipeline.read_result(tmp_path / "out" / name)
+    assert back.type_filter == "IL62" and back.link_config == made.link_config
+    assert back.provenance == json.loads(json.dumps(made.provenance))
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"give the folder .*read_result\('.*out'\)$"):
+        pipeline.read_result(tmp_path / "out" / "notes.txt")
     with pytest.raises(FileNotFoundError, match="no such folder; give the folder write_result"):
         pipeline.read_result(tmp_path / "results")
 

@@ -6,6 +6,7 @@ through the artists it holds (what is drawn where), and saved once to prove it r
 
 from __future__ import annotations
 
+from itertools import pairwise
 from types import SimpleNamespace
 
 import geopandas as gpd
@@ -14,12 +15,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from matplotlib import patheffects
 from matplotlib.collections import PathCollection
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
 from dwelltime.linking import LinkConfig, link_stays
 from dwelltime.plot import (
+    APRON_COLOR,
     UNKNOWN_COLOR,
     plot_chips,
     plot_coverage,
@@ -87,7 +91,7 @@ def test_one_row_per_stay_with_scene_marks(frames, tmp_path):
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert len(labels) == 2 and "IL62" in labels[1] and "TU20" in labels[0]
-    assert "ZKPY" in ax.get_title() and ax.get_xlabel() == "time (UTC)"
+    assert "ZKPY" in ax.get_title() and ax.get_xlabel() == "time (UTC, 2026-07-31 – 2026-08-02)"
     assert _marks(ax, "seen") == 4  # four sightings
     assert _marks(ax, "hidden") == 2  # the clouded scene, once per stay
     assert _marks(ax, "absent") == 2 * 6 - 4 - 2
@@ -187,6 +191,18 @@ def test_row_labels_of_stays_under_an_hour_keep_a_decimal(frames):
     assert tu20.endswith("≥ 0.4 h") and il62.endswith("~0.3 h")  # not "≥ 0 h", "~0 h"
 
 
+def test_row_labels_round_an_open_minimum_down(frames):
+    # A censored stay seen over 71.9 h read "≥ 72 h": a lower bound rounded up claims more
+    # than the images show. The estimate is still rounded to the nearest.
+    stays, cover, dets = frames
+    long = stays.assign(dwell_min_h=[23.9, 71.9], dwell_est_h=[47.6, np.nan])  # IL62, TU20
+    tu20, il62 = [t.get_text() for t in plot_timeline(long, cover, dets).axes[0].get_yticklabels()]
+    assert tu20.endswith("≥ 71 h") and il62.endswith("~48 h")
+    short = stays.assign(dwell_min_h=[0.1, 0.3 - 1e-12], dwell_est_h=[0.3, np.nan])
+    tu20, _ = [t.get_text() for t in plot_timeline(short, cover, dets).axes[0].get_yticklabels()]
+    assert tu20.endswith("≥ 0.3 h")  # 0.3 h give or take float noise: not floored to 0.2
+
+
 def test_a_years_daily_scenes_get_marks_that_do_not_run_into_each_other(frames):
     _, _, dets = frames
     days = [T0 + pd.Timedelta(days=d) for d in range(400)]
@@ -202,6 +218,23 @@ def test_a_years_daily_scenes_get_marks_that_do_not_run_into_each_other(frames):
     axis_pt = ax.get_window_extent().width * 72 / fig.dpi
     widest_pt = max(np.sqrt(c.get_sizes()).max() for c in ax.collections if len(c.get_sizes()))
     assert _marks(ax, "absent") == 398 and widest_pt * 400 <= axis_pt
+
+
+def test_a_time_axis_across_new_year_names_both_years_and_no_misleading_month(frames):
+    # The axis said "2026-Jan" under ticks "21 25 29 Jan 05", dating the December days January
+    # 2026; a year of monthly ticks named no year at all. The label gives the first and last
+    # day with their years, and no offset text names one month.
+    stays, cover, dets = frames
+    moved = {"acquired": lambda f: f["acquired"] - pd.Timedelta(days=213, hours=12)}
+    fig = plot_timeline(stays.iloc[:0], cover.assign(**moved), dets.assign(**moved))
+    assert fig.axes[0].get_xlabel() == "time (UTC)"  # no stays: nothing drawn on the axis
+    stays = link_stays(dets.assign(**moved), cover.assign(**moved))
+    ax = plot_timeline(stays, cover.assign(**moved), dets.assign(**moved)).axes[0]
+    ax.figure.canvas.draw()
+    assert ax.get_xlabel() == "time (UTC, 2025-12-29 – 2026-01-01)"
+    assert ax.xaxis.get_major_formatter().get_offset() == ""
+    ax = plot_scenes(cover.assign(time_source="stac", gsd_m=0.5, **moved)).axes[0]
+    assert ax.get_xlabel() == "acquired (UTC, 2025-12-29 – 2026-01-01)"
 
 
 def test_the_title_names_the_type_when_every_stay_is_of_one(frames):
@@ -313,6 +346,57 @@ def test_scene_draws_image_aprons_coverage_and_footprints(scene_frames, tmp_path
     assert {"apron", "visible", "IL62"} <= set(legend)
     assert ax.get_xlabel() == "easting (m, EPSG:32651)"
     fig.savefig(tmp_path / "scene.png")
+
+
+def test_a_scene_has_a_scale_bar_of_a_round_length(scene_frames):
+    # The scene figure had metre axes but no scale bar, which a figure pasted into a report,
+    # its axes cropped or unread, needs to give the size of what it shows.
+    scenes, aprons, cover, dets = scene_frames
+    ax = plot_scene(scenes.iloc[0], aprons, cover, dets, pad_m=20).axes[0]
+    (bar,) = [line for line in ax.lines if line.get_gid() == "scale"]
+    x0, x1 = bar.get_xdata()
+    assert x1 - x0 == 20  # a fifth of the 120 m drawn (24 m), down to 1, 2 or 5 × 10^k
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "scale"] == ["20 m"]
+    chip = plot_chips(dets.iloc[:1], scenes).axes[0]
+    assert [t.get_text() for t in chip.texts if t.get_gid() == "scale"] == ["10 m"]
+
+
+def test_apron_outlines_and_names_are_edged_to_read_on_concrete_and_in_grey(scene_frames):
+    # Yellow (#ffd21f) on light concrete prints as the same light grey: apron B's outline and
+    # name were lost. Both are now edged in black, the legend's apron line too.
+    scenes, aprons, cover, dets = scene_frames
+    ax = plot_scene(scenes.iloc[0], aprons, cover, dets).axes[0]
+    (outline,) = [p for p in ax.patches if to_hex(p.get_edgecolor()) == APRON_COLOR]
+    (name,) = [t for t in ax.texts if t.get_text() == "A"]
+    legend = ax.get_legend()
+    line = legend.get_lines()[0]
+    assert legend.get_texts()[0].get_text() == "apron"
+    for artist in (outline, name, line):
+        (edge,) = artist.get_path_effects()
+        assert isinstance(edge, patheffects.withStroke)
+
+
+def test_names_of_many_small_aprons_are_not_drawn_one_on_another(scene_frames):
+    # 60 aprons (an OSM export's) got 60 11 pt bold names on the maps, run into each other.
+    scenes, _, cover, _ = scene_frames
+    boxes = [
+        shapely.box(X0 + 10 + 8 * i, Y0 - 90 + 8 * j, X0 + 16 + 8 * i, Y0 - 84 + 8 * j)
+        for i in range(10)
+        for j in range(6)
+    ]
+    small = gpd.GeoDataFrame(
+        {"apron_id": [f"stand {k}" for k in range(60)]}, geometry=boxes, crs=CRS
+    )
+    for fig in (plot_scene(scenes.iloc[0], small), plot_coverage(cover, small)):
+        fig.canvas.draw()
+        names = [
+            t.get_window_extent()
+            for ax in fig.axes
+            for t in ax.texts
+            if t.get_text().startswith("stand ")
+        ]
+        assert 0 < len(names) < 60
+        assert not any(a.overlaps(b) for i, a in enumerate(names) for b in names[:i])
 
 
 def test_scene_filters_scores_and_draws_without_coverage(scene_frames):
@@ -452,6 +536,35 @@ def test_coverage_counts_scenes_per_spot_and_fractions_per_scene(scene_frames, t
     fig.savefig(tmp_path / "coverage.png")
 
 
+def test_coverage_scene_counts_are_ticked_at_even_steps(scene_frames):
+    # 12 scenes were ticked 0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12: 3 and 9 seemed missing.
+    _, aprons, cover, _ = scene_frames
+    days = pd.concat(
+        [
+            cover.iloc[[0]].assign(scene_id=f"d{d}", acquired=T0 + pd.Timedelta(days=d))
+            for d in range(12)
+        ]
+    )
+    fig = plot_coverage(days, aprons)
+    fig.canvas.draw()
+    (counts,) = [ax for ax in fig.axes if ax.get_ylabel() == "scenes (of 12)"]
+    ticks = [t for t in counts.get_yticks() if 0 <= t <= 12]
+    assert ticks == [0, 2, 4, 6, 8, 10, 12]
+
+
+def test_coverage_of_many_aprons_grows_so_that_their_labels_do_not_overlap(scene_frames):
+    # 60 aprons (an OSM export of a large airport) had their 8 pt labels squeezed into a
+    # 4-inch table, one on another.
+    _, aprons, cover, _ = scene_frames
+    many = pd.concat([cover.assign(apron_id=f"P{i:02d}") for i in range(60)])
+    fig = plot_coverage(many, aprons)
+    fig.canvas.draw()
+    right = fig.axes[1]
+    labels = [t.get_window_extent() for t in right.get_yticklabels()]
+    assert len(labels) == 60
+    assert all(a.y0 >= b.y1 or b.y0 >= a.y1 for a, b in pairwise(labels))
+
+
 def test_coverage_scene_labels_say_the_year(scene_frames):
     _, aprons, cover, _ = scene_frames
     right = plot_coverage(cover, aprons).axes[1]
@@ -460,6 +573,37 @@ def test_coverage_scene_labels_say_the_year(scene_frames):
     right = plot_coverage(pd.concat([cover.iloc[[0]], later.iloc[[1]]]), aprons).axes[1]
     labels = [t.get_text() for t in right.get_xticklabels()]
     assert labels == ["2023-07-31 02:00", "2024-08-01 05:00"]  # not "07-31", "08-01"
+
+
+def test_coverage_cells_are_labelled_only_while_the_labels_fit(scene_frames):
+    # A year of daily scenes printed 365 "100"s into one row of the table: a black smear.
+    _, aprons, cover, _ = scene_frames
+    days = pd.concat(
+        [
+            cover.iloc[[0]].assign(scene_id=f"d{d}", acquired=T0 + pd.Timedelta(days=d))
+            for d in range(21)
+        ]
+    )
+    assert len(plot_coverage(days.iloc[:20], aprons).axes[1].texts) == 20
+    assert len(plot_coverage(days, aprons).axes[1].texts) == 0
+
+
+def _grey_rises(cmap) -> bool:
+    """Whether ``cmap`` gets lighter from 0 to 1 (grey level of each of 256 colours)."""
+    grey = cmap(np.linspace(0, 1, 256))[:, :3] @ [0.299, 0.587, 0.114]
+    return bool((np.diff(grey) > 0).all())
+
+
+def test_visible_shares_are_told_apart_in_grey_and_by_colour_blind_readers(scene_frames):
+    # RdYlGn made 0 % and 100 % the same grey (0.21, 0.26) and red-green to tell apart.
+    scenes, aprons, cover, _ = scene_frames
+    fig = plot_coverage(cover.assign(visible_fraction=[1.0, 0.0]), aprons)
+    assert _grey_rises(fig.axes[1].images[0].get_cmap())
+    assert [t.get_color() for t in fig.axes[1].texts] == ["black", "white"]  # 100 %, 0 %
+    points = [
+        c for c in plot_scenes(scenes, cover).axes[0].collections if c.get_array() is not None
+    ]
+    assert _grey_rises(points[0].get_cmap())
 
 
 def test_coverage_empty_says_so(scene_frames):
@@ -477,7 +621,8 @@ def test_scenes_on_a_time_axis(scene_frames, tmp_path):
     shown = [c for c in ax.collections if len(c.get_offsets()) and c.get_array() is not None]
     assert sorted(shown[0].get_array().tolist()) == [50.0, 100.0]  # mean apron visible, %
     assert "3 scene(s)" in ax.get_title() and "1 input(s) skipped" in ax.get_title()
-    assert ax.get_xlabel() == "acquired (UTC)" and "08-01 05:00" in _texts(fig)
+    assert ax.get_xlabel() == "acquired (UTC, 2023-07-31 – 2023-08-02)"
+    assert "08-01 05:00" in _texts(fig)
     fig.savefig(tmp_path / "scenes.png")
 
 
@@ -518,6 +663,7 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
         errors=[],
         link_config=LinkConfig(),
         type_filter=None,
+        flights=None,
     )
     figures = report_figures(result)
     assert list(figures) == ["scenes", "coverage", "scene", "chips", "timeline"]
@@ -531,8 +677,36 @@ def test_report_figures_show_the_busiest_scene(scene_frames):
         errors=[],
         link_config=LinkConfig(),
         type_filter=None,
+        flights=None,
     )
     assert "scene" not in report_figures(empty)
+
+
+def test_report_figures_of_a_run_kept_to_a_type_show_that_types_sightings(scene_frames):
+    # A --type IL62 run's chips were the best 24 detections of any type (the demo's showed one
+    # IL62 in 24), and its scene the busiest, where the IL62 may not stand.
+    scenes, aprons, cover, dets = scene_frames
+    dets = dets[dets["detection_id"] != "a:0"]  # a: a T204 only; b: the IL62
+    stays = link_stays(dets, cover)
+    result = SimpleNamespace(
+        scenes=scenes,
+        aprons=aprons,
+        coverage=cover,
+        detections=dets,
+        stays=stays[stays["type"] == "IL62"],
+        errors=[],
+        link_config=LinkConfig(),
+        type_filter="IL62",
+        flights=None,
+    )
+    figures = report_figures(result)
+    assert figures["scene"].axes[0].get_title().startswith("b — ")  # not a, the first of a tie
+    chips = figures["chips"]
+    assert [ax.get_title().split(" ")[0] for ax in chips.axes if ax.images] == ["IL62"]
+    assert chips.get_suptitle().startswith("1 sighting(s) of the IL62 stays, north up")
+    none = report_figures(SimpleNamespace(**{**vars(result), "stays": stays.iloc[:0]}))
+    assert "no sightings of the IL62 stays" in _texts(none["chips"])
+    assert none["scene"].axes[0].get_title().startswith("a — ")  # the busiest, as unfiltered
 
 
 def test_the_run_timeline_marks_visibility_by_the_runs_linking_rules(scene_frames):
@@ -549,6 +723,7 @@ def test_the_run_timeline_marks_visibility_by_the_runs_linking_rules(scene_frame
         errors=[],
         link_config=config,
         type_filter=None,
+        flights=None,
     )
     ax = report_figures(result)["timeline"].axes[0]
     assert _marks(ax, "hidden") == 0 and _marks(ax, "absent") == 1
@@ -560,6 +735,35 @@ def test_a_timeline_kept_to_a_type_without_stays_says_so_and_names_the_types_det
     assert ax.get_title() == "Stays of B744 at ZKPY — 0 stay(s)"
     assert [t.get_text() for t in ax.texts] == [
         "no stays of type B744 (types detected: IL62, TU20)"
+    ]
+
+
+def test_a_flight_logs_movements_are_shown_on_the_timeline_bounding_an_end_or_not(frames):
+    # A run given a flight log showed nothing of it unless a movement bounded an end: the
+    # reader could not tell the log was read, nor see the movements that matched no stay.
+    stays, cover, dets = frames
+    log = pd.DataFrame(
+        {
+            "row": [1, 2, 3, 4],
+            "time": [T0 + pd.Timedelta(hours=h) for h in (5, 30, 40, 24 * 30)],  # last: later
+            "airport": ["ZKPY", "ZKPY", "UUEE", "ZKPY"],
+            "event": ["arr", "dep", "arr", "dep"],
+            "type": ["IL62", "TU20", "IL62", "IL62"],
+            "registration": "",
+        }
+    )
+    fig = plot_timeline(stays, cover, dets, flights=log)
+    ax = fig.axes[0]
+    arr, dep = [line for line in ax.lines if line.get_gid() == "log"]
+    assert arr.get_marker() == "v" and dep.get_marker() == "^"
+    hours = [24 * (x - mdates.date2num(T0.tz_localize(None))) for x in arr.get_xdata()]
+    assert np.allclose(hours, [5]) and len(dep.get_xdata()) == 1  # not UUEE's, not a month on
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "flight log: 2 movement(s), ▼ arrival ▲ departure (top edge)" in legend
+    typed = plot_timeline(stays, cover, dets, flights=log, type_filter="IL62")
+    assert "flight log: 1 movement(s)" in typed.legends[0].get_texts()[-1].get_text()
+    assert not [
+        line for line in plot_timeline(stays, cover, dets).axes[0].lines if line.get_gid() == "log"
     ]
 
 

@@ -90,6 +90,37 @@ def test_a_plain_picture_opens_without_rasterio_warning_of_its_missing_georefere
     assert [w.category.__name__ for w in caught] == ["NotGeoreferencedWarning"]
 
 
+def _placed_picture(path, prj: str | None) -> None:
+    """A 16-pixel JPEG at 0.5 m placed by a world file in UTM 51N, with ``prj`` as its .prj."""
+    from PIL import Image
+
+    Image.fromarray(np.full((16, 16, 3), 120, np.uint8)).save(path)
+    path.with_suffix(".jgw").write_text("0.5\n0\n0\n-0.5\n330000.25\n4339999.75\n")
+    if prj is not None:
+        path.with_suffix(".prj").write_text(prj)
+
+
+def test_a_world_file_picture_takes_the_crs_of_the_esri_prj_beside_it(tmp_path):
+    """GDAL reads the world file and not the .prj: open_picture gives the image that CRS,
+    the pixels and the grid as they are; no .prj: no CRS; a .prj that holds none: named."""
+    from pyproj import CRS
+
+    from dwelltime.errors import SceneError
+
+    _placed_picture(tmp_path / "s.jpg", CRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    with open_picture(tmp_path / "s.jpg") as ds:
+        assert ds.crs.to_epsg() == 32651
+        assert ds.transform == Affine(0.5, 0, 330000, 0, -0.5, 4340000)
+        assert (ds.read() == 120).all()
+    _placed_picture(tmp_path / "t.jpg", None)
+    with open_picture(tmp_path / "t.jpg") as ds:
+        assert ds.crs is None and not ds.transform.is_identity
+    _placed_picture(tmp_path / "u.jpg", 'PROJCS["WGS_1984_UTM_Zone_51N"]')
+    with pytest.raises(SceneError, match=r"u\.prj: is no CRS PROJ reads .* u\.jpg"):
+        with open_picture(tmp_path / "u.jpg"):
+            pass
+
+
 def test_a_file_name_that_is_not_utf8_is_named_and_the_scan_goes_on(tmp_path, write_raster):
     """Names unpacked from a ZIP made on Windows (Cyrillic in CP1251 bytes) reach Python as
     surrogates, which rasterio cannot encode: one line says so, not a UnicodeEncodeError."""
@@ -184,6 +215,15 @@ def test_a_scene_of_any_affine_layout_is_read_as_the_north_up_one(tmp_path, writ
     if layout != "turned 120°":
         with rasterio.open(north_up) as ds:
             np.testing.assert_array_equal(read, read_to_grid(ds, grid, indexes=[1])[0])
+
+
+@pytest.mark.filterwarnings("error:Use .@. matmul:PendingDeprecationWarning:dwelltime")
+def test_reading_to_a_grid_multiplies_no_affine_by_a_tuple(tmp_path, write_raster):
+    """``~transform * (x, y)`` is deprecated by affine 3 (a warning per tile); ``@`` it is."""
+    path = write_raster(tmp_path / "a.tif", origin=(X0, Y0), count=1)
+    grid = Grid("EPSG:32651", Affine(1.0, 0, X0 + 2.0, 0, -1.0, Y0 - 2.0), (8, 8))  # resampled
+    with rasterio.open(path) as ds:
+        assert read_to_grid(ds, grid, indexes=[1]).shape == (1, 8, 8)
 
 
 def test_decimated_reads_in_strips_match_one_read(tmp_path, write_raster, monkeypatch):

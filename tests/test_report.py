@@ -103,6 +103,7 @@ def test_no_stays():
 def test_cell_helpers():
     assert dwell_range(36.0, 58.0) == "36.0–58.0"
     assert dwell_range(36.0, math.nan) == "≥ 36.0"
+    assert dwell_range(144.97, math.nan) == "≥ 144.9"  # seen 144.97 h: not "≥ 145.0"
     assert censored_label(False, False) == "-"
     assert censored_label(False, True) == "end"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dwelltime.errors import SceneError
+from dwelltime.errors import NoImageError, SceneError
 from dwelltime.formats import is_dimap
 from dwelltime.scenes import read_scene, scan, scenes_frame
 from dwelltime.schema import SCENE_COLUMNS
@@ -294,15 +294,26 @@ def test_a_quicklook_whose_aux_xml_holds_only_statistics_is_a_picture(tmp_path, 
     assert result.errors == [] and len(result.scenes) == 1
 
 
-def test_a_prj_beside_a_picture_is_named_in_its_error(tmp_path):
+def test_a_picture_placed_by_a_world_file_takes_the_crs_of_its_prj(tmp_path, write_raster):
+    """A JPEG with its .jgw and the ESRI .prj a GIS exports with them is the scene the same
+    pixels make as a GeoTIFF: its CRS, GSD and footprint; a .prj that holds no CRS is named."""
     from PIL import Image
+    from pyproj import CRS
 
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "s_20230731T023512.jpg")
-    (tmp_path / "s_20230731T023512.jgw").write_text("0.5\n0\n0\n-0.5\n330000\n4340000\n")
+    pixels = np.full((32, 32, 3), 120, np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "s_20230731T023512.jpg")
+    (tmp_path / "s_20230731T023512.jgw").write_text("0.5\n0\n0\n-0.5\n330000.25\n4339999.75\n")
+    (tmp_path / "s_20230731T023512.prj").write_text(CRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    (scene,) = scan(tmp_path).scenes
+    tif = write_raster(tmp_path / "tif" / "s.tif", shape=(32, 32), origin=(330000, 4340000))
+    expected = read_scene(tif, require_time=False)
+    assert (scene.crs, scene.gsd_m) == ("EPSG:32651", 0.5)
+    assert scene.footprint.equals_exact(expected.footprint, 1e-9)
     (tmp_path / "s_20230731T023512.prj").write_text('PROJCS["WGS_1984_UTM_Zone_51N"]')
+    tif.unlink()
     (error,) = scan(tmp_path).errors
-    assert "GDAL does not read the s_20230731T023512.prj beside it" in error.reason
-    assert "gdal_translate -a_srs s_20230731T023512.prj s_20230731T023512.jpg" in error.reason
+    assert error.path == str(tmp_path / "s_20230731T023512.prj")
+    assert "is no CRS PROJ reads" in error.reason
 
 
 def test_a_vrt_mosaic_is_one_scene_and_its_tiles_none(tmp_path, write_raster, write_vrt):
@@ -370,6 +381,22 @@ def test_archives_are_named_not_silently_passed_over(tmp_path, write_raster, cap
     assert len(result.scenes) == 1
     assert "3 archive(s) are not opened: PSScene.ZIP, maxar.tar.gz, order_1.zip" in caplog.text
     assert "unpack them" in caplog.text
+
+
+def test_a_folder_without_an_image_file_is_named_with_the_kinds_looked_for(tmp_path, caplog):
+    """Nothing but notes and an archive: one error naming the folder and the file kinds (as
+    ``detect`` says it), not an empty scan that says nothing; a picture is named as one."""
+    (tmp_path / "notes.txt").write_text("images to follow")
+    (tmp_path / "order.zip").write_bytes(b"PK")
+    (error,) = scan(tmp_path).errors
+    assert isinstance(error, NoImageError) and error.path == str(tmp_path)
+    assert error.reason == (
+        "no image file (.tif, .tiff, .jp2, .ntf, .nitf, .vrt, .til, .png, .jpg, .jpeg) under it"
+    )
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "quicklook.png")
+    assert scan(tmp_path).errors == []  # the picture is named by its own warning
 
 
 def test_a_scene_without_time_only_when_none_is_required(tmp_path, write_raster):
@@ -463,6 +490,32 @@ def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_
         )
     with pytest.raises(SceneError, match=r"raw_20230731T023512.tif: .*only by RPCs.*gdalwarp -rpc"):
         read_scene(image)
+
+
+def test_rpcs_beside_a_geotransform_are_warned_as_maybe_not_orthorectified(
+    tmp_path, write_raster, caplog
+):
+    """A Maxar Standard product: a UTM geotransform and RPCs. It is a scene, with one warning
+    naming the file, the error to expect and the gdalwarp line that orthorectifies it."""
+    import rasterio
+    from rasterio.rpc import RPC
+
+    image = write_raster(tmp_path / "std_20230731T023512.tif")
+    coeffs = [1.0] + [0.0] * 19
+    with rasterio.open(image, "r+") as ds:
+        ds.rpcs = RPC(
+            0, 100, 39.2, 0.01, coeffs, coeffs, 32, 32, 125.6, 0.01, coeffs, coeffs, 32, 32
+        )
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        assert read_scene(image).crs == "EPSG:32651"
+    (warning,) = caplog.messages
+    assert warning.startswith(f"{image}: carries RPCs beside its geotransform")
+    assert "off by tens of metres" in warning
+    assert "gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:32651 std_20230731T023512.tif" in warning
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        read_scene(write_raster(tmp_path / "ortho_20230731T023512.tif"))
+    assert caplog.messages == []  # no RPCs: no word
 
 
 def test_date_only_file_name_is_refused(tmp_path, write_raster):
@@ -593,6 +646,13 @@ def test_an_undeclared_zero_fill_along_the_edges_is_warned(tmp_path, write_raste
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.startswith(f"{fill}: 31 % of the image, along its edges, is 0 in every band")
     assert f"gdal_edit.py -a_nodata 0 {fill}" in message
+
+
+@pytest.mark.filterwarnings("error:Use .@. matmul:PendingDeprecationWarning:dwelltime")
+def test_reading_a_scene_multiplies_no_affine_by_a_tuple(tmp_path, write_raster):
+    """``transform * (x, y)`` is deprecated by affine 3 (a warning in every scan); ``@`` it is."""
+    path = write_raster(tmp_path / "s_20230731T023512.tif")
+    assert read_scene(path).footprint.area > 0
 
 
 def test_footprint_of_a_rotated_image_is_its_outline(tmp_path, write_raster):
@@ -751,6 +811,43 @@ def test_a_planet_mask_by_the_antimeridian_is_its_scene_s(tmp_path, write_raster
     assert found.scenes[0].mask_path.name == "fiji_20230731T023512_3B_udm2.tif"
 
 
+def _srs_id_0(path: Path) -> None:
+    """Set the GeoPackage's layers to srs_id 0, as GDAL 3.7 writes a layer without CRS."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE gpkg_geometry_columns SET srs_id = 0")
+        db.execute("UPDATE gpkg_contents SET srs_id = 0")
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_cloud_polygons_without_crs_are_named_and_their_scene_skipped(
+    tmp_path, write_raster, suffix
+):
+    """A ``_cloud`` GeoPackage of srs_id 0 read as "Undefined geographic SRS": its metres were
+    taken for degrees, so no pixel was under cloud; a shapefile without ``.prj`` likewise has
+    no CRS. A mask without any cloud needs none."""
+    import geopandas as gpd
+    import shapely
+
+    x, y = 730_485.78, 4_345_043.01  # the image's corner, Sunan, UTM 51N
+    image = write_raster(tmp_path / "s_20230731T023512.tif")
+    mask = tmp_path / f"s_20230731T023512_cloud{suffix}"
+    clear = write_raster(tmp_path / "c_20230801T023512.tif")
+    clear_mask = tmp_path / f"c_20230801T023512_cloud{suffix}"
+    for path, clouds in ((mask, [shapely.box(x, y - 16, x + 16, y)]), (clear_mask, [])):
+        gpd.GeoDataFrame(geometry=clouds, crs=32651).to_file(path)
+        if suffix == ".gpkg":
+            _srs_id_0(path)
+        else:
+            path.with_suffix(".prj").unlink()
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [clear]
+    (error,) = result.errors
+    assert str(error).startswith(f"{image}: its mask {mask.name} has no CRS")
+    assert len(str(error).splitlines()) == 1
+
+
 def test_an_unreadable_airbus_cloud_mask_is_named(tmp_path, write_dimap):
     dim = write_dimap(tmp_path)
     mask = tmp_path / "MASKS" / f"CLD_{dim.stem[len('DIM_') :]}_MSK.GML"
@@ -806,6 +903,12 @@ def test_scan_is_recursive_case_insensitive_and_sorted(tmp_path, write_raster):
     result = scan(tmp_path, progress=lambda done, total: calls.append((done, total)))
     assert [s.scene_id for s in result.scenes] == ["early_20230731T000000", "late_20230802T000000"]
     assert calls == [(1, 2), (2, 2)]
+
+
+def test_scan_reads_a_tilde_as_the_home_folder(tmp_path, write_raster, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_raster(tmp_path / "imagery" / "early_20230731T000000.tif")
+    assert [s.scene_id for s in scan("~/imagery").scenes] == ["early_20230731T000000"]
 
 
 def test_scan_follows_links_to_folders_once(tmp_path, write_raster):
@@ -892,7 +995,7 @@ def test_a_copy_of_an_image_is_skipped_naming_the_one_kept(tmp_path, write_raste
 
 def test_empty_folder(tmp_path):
     result = scan(tmp_path)
-    assert result.scenes == [] and result.errors == []
+    assert result.scenes == [] and [type(e) for e in result.errors] == [NoImageError]
     frame = scenes_frame(result.scenes)
     assert list(frame.columns) == list(SCENE_COLUMNS)
     assert frame.crs == "EPSG:4326" and frame.empty

@@ -4,6 +4,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -111,6 +112,33 @@ def _scene(write_raster, path, *, west_nodata=False, mask_path=None, **kwargs):
         kwargs.update(data=data, nodata=0)
     image = write_raster(path, tags={"TIFFTAG_DATETIME": "2023:07:31 02:35:12"}, **kwargs)
     return read_scene(image, mask_path=mask_path)
+
+
+def test_a_picture_placed_by_a_world_file_and_prj_tiles_as_its_geotiff(
+    tmp_path, write_raster, airport, aprons
+):
+    """A PNG with its .pgw and ESRI .prj: the same tiles and coverage as the GeoTIFF of its
+    pixels, since every stage opens scenes through regrid.open_picture, which reads the .prj."""
+    from PIL import Image
+    from pyproj import CRS
+
+    tif = _scene(write_raster, tmp_path / "tif" / "s.tif")
+    png = tmp_path / "png" / "s_20230731T023512.png"
+    png.parent.mkdir()
+    with rasterio.open(tif.path) as ds:
+        Image.fromarray(ds.read().transpose(1, 2, 0)).save(png)
+    world = f"3.0\n0\n0\n-3.0\n{X0 + 1.5}\n{Y0 - 1.5}\n"
+    png.with_suffix(".pgw").write_text(world)
+    png.with_suffix(".prj").write_text(CRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    scene = read_scene(png)
+    got, expected = (list(iter_tiles(s, airport, aprons, SPEC)) for s in (scene, tif))
+    assert len(got) == len(expected) == 36
+    assert all(
+        (a.image == b.image).all() and a.transform == b.transform
+        for a, b in zip(got, expected, strict=True)
+    )
+    coverage = scene_coverage(scene, airport, aprons)
+    assert coverage["visible_fraction"].tolist() == [1.0]
 
 
 def _pixel_x(tile):

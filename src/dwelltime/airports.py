@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 from dwelltime.errors import ApronError, UnknownAirportError
+from dwelltime.io import missing_crs, user_path
 from dwelltime.tables import few
 
 log = logging.getLogger(__name__)
@@ -248,12 +249,13 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
         frame = source
     else:
         try:
-            frame = gpd.read_file(source, layer=_apron_layer(Path(source)))
+            file = user_path(source)
+            frame = gpd.read_file(file, layer=_apron_layer(file))
         except ApronError:
             raise
         except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
             raise ApronError(f"{path}: cannot read apron file ({e})") from None
-    if frame.crs is None or _undefined(frame.crs):
+    if missing_crs(frame.crs):
         raise ApronError(
             f"{path}: has no CRS; set one (ogr2ogr -a_srs EPSG:4326, or GeoDataFrame.set_crs)"
         )
@@ -268,13 +270,6 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
     ids = _apron_ids(frame)
     geometry = _repaired(shapely.force_2d(frame.geometry.to_numpy()), ids, path)
     return gpd.GeoDataFrame({"apron_id": ids}, geometry=geometry, crs=frame.crs)
-
-
-def _undefined(crs: object) -> bool:
-    """Whether ``crs`` is GDAL's stand-in for none: a GeoPackage layer of ``srs_id`` 0 (how
-    GDAL 3.7 writes a layer without CRS) reads as "Undefined geographic SRS", which would take
-    metres for degrees."""
-    return str(getattr(crs, "name", "")).lower().startswith("undefined ")
 
 
 def _repaired(geometry: np.ndarray, ids: list[str], path: str) -> np.ndarray:

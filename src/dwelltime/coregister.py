@@ -48,7 +48,7 @@ import shapely
 from scipy import ndimage
 
 from dwelltime.airports import Airport
-from dwelltime.regrid import Grid, open_mask, read_to_grid, rgb_bands, valid_mask
+from dwelltime.regrid import Grid, open_mask, open_picture, read_to_grid, rgb_bands, valid_mask
 from dwelltime.scenes import Scene
 
 log = logging.getLogger(__name__)
@@ -243,9 +243,7 @@ def read_scene(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray
     """One scene on the matching grid: mean of its RGB bands, high-passed, and its usable mask
     (data, not cloud where a provider mask exists, away from invalid pixels by the high-pass
     border, inside ``region``)."""
-    import rasterio
-
-    with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
+    with open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
         valid = valid_mask(ds, grid, mask)
         bands = read_to_grid(
             ds, grid, indexes=rgb_bands(ds, scene.provider, scene.rgb_bands), resampling="bilinear"
@@ -258,9 +256,7 @@ def read_scene(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray
 
 def usable_pixels(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray) -> int:
     """The number of pixels in :func:`read_scene`'s usable mask, from the masks alone."""
-    import rasterio
-
-    with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
+    with open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
         valid = valid_mask(ds, grid, mask)
     return int((shrunk(valid, config.highpass_m / grid.gsd_m) & region).sum())
 

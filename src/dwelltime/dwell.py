@@ -28,6 +28,7 @@ tz-aware UTC.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -128,6 +129,13 @@ def ranking_hours(stays: pd.DataFrame) -> pd.Series:
     """Hours to rank stays by how long they stood: the point estimate, or ``dwell_min_h``
     where a censored stay has none."""
     return stays["dwell_est_h"].astype(float).fillna(stays["dwell_min_h"].astype(float))
+
+
+def floor_hours(hours: float, digits: int) -> float:
+    """``hours`` rounded down to ``digits`` decimals: an open stay's minimum as shown, which
+    never claims more than was seen (71.97 h is "≥ 71.9", not "≥ 72.0"); 1e-9 keeps a sum
+    of 0.29999… h from being floored to 0.2."""
+    return math.floor(hours * 10**digits + 1e-9) / 10**digits
 
 
 def _utc(times: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:

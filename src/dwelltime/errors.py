@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dwelltime.formats import IMAGE_SUFFIXES
+
 
 class DwelltimeError(Exception):
     """Base class of every error dwelltime raises on purpose."""
@@ -17,6 +19,14 @@ class SceneError(DwelltimeError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class NoImageError(SceneError):
+    """A folder under which no file is an image of a kind dwelltime reads (the message lists
+    the suffixes it looks for)."""
+
+    def __init__(self, folder: object) -> None:
+        super().__init__(folder, f"no image file ({', '.join(IMAGE_SUFFIXES)}) under it")
 
 
 #: Why a file whose header opens cannot be used when reading its pixels fails: a download or

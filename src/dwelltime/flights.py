@@ -3,7 +3,8 @@
 A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per movement (or one
 per flight, a route: :data:`ROUTE`) with columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA
 ``FNJ``: codes the airport registry knows are read as ICAO, as in the stays), ``event``
-(``arr``/``dep``; ``arrival``/``departure``, ``a``/``d`` accepted) and ``type`` (ICAO
+(``arr``/``dep``; ``arrival``/``departure``, ``landed``/``took off`` and the other
+:data:`EVENT_WORDS`, any case) and ``type`` (ICAO
 designator, or a catalog variant's name, ``Ilyushin Il-62M`` or ``Il-62M``:
 :func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or the names exports give
 them: :data:`COLUMN_ALIASES`); a row without a type takes the one the file's other rows give
@@ -68,7 +69,7 @@ from dwelltime.dwell import (
     stay_windows,
 )
 from dwelltime.errors import DwelltimeError
-from dwelltime.io import read_if_path, user_csv
+from dwelltime.io import read_if_path, user_csv, user_path
 from dwelltime.tables import few
 from dwelltime.timesources import ZONE, warn_zoneless
 
@@ -157,7 +158,13 @@ ROUTE = {"dep_time": ("dep_airport", "dep"), "arr_time": ("arr_airport", "arr")}
 #: ``Pyongyang (FNJ)``, ``Moscow Vnukovo (VKO/UUWW)``.
 AIRPORT_IN_NAME = re.compile(r"\((?P<a>[A-Z0-9]{3,4})(?:/(?P<b>[A-Z0-9]{3,4}))?\)\s*$")
 
-_EVENTS = {"arr": "arr", "arrival": "arr", "a": "arr", "dep": "dep", "departure": "dep", "d": "dep"}
+#: The words an ``event`` is written with (any case, spaces collapsed), as trackers and
+#: movement logs write them, and the movement each means.
+EVENT_WORDS = {
+    **dict.fromkeys(("arr", "a", "arrival", "arrive", "arrived", "landed", "landing"), "arr"),
+    **dict.fromkeys(("dep", "d", "departure", "depart", "departed", "takeoff", "take-off"), "dep"),
+    **dict.fromkeys(("take off", "took off"), "dep"),
+}
 
 
 class FlightsError(DwelltimeError):
@@ -175,7 +182,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     time or event cannot be read, without an airport, or with more fields than the header, is
     skipped with one warning naming the file and the row; the other rows count.
     """
-    path = Path(path)
+    path = user_path(path)
     raw = _read_text(path)
     shown = pd.Series([",".join(fields) for fields in raw.to_numpy()], index=raw.index)
     raw = raw.assign(time_header=raw.attrs["headers"].get("time", "time"))
@@ -198,7 +205,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
             "row": rows,
             "time": pd.to_datetime(raw["time"].map(lambda t: _utc_time(t, day_first)), utc=True),
             "airport": _as_icao(raw["airport"].str.strip().str.upper()),
-            "event": raw["event"].str.strip().str.lower().map(_EVENTS),
+            "event": raw["event"].str.lower().str.split().str.join(" ").map(EVENT_WORDS),
             "type": raw.get("type", pd.Series("", index=raw.index)).str.strip().str.upper(),
             "registration": raw.get("registration", pd.Series("", index=raw.index)).str.strip(),
         }

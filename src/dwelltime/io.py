@@ -121,10 +121,10 @@ def write_layers(
     (a run's), so with ``overwrite`` an earlier output's other layers (:func:`other_layers`)
     are dropped from the GeoPackage and their files removed, one log line each.
     """
+    out_dir = user_path(out_dir)
     unmapped = [name for name, frame in layers.items() if frame.crs is None]
-    paths = output_paths(Path(out_dir), list(layers), formats, unmapped=unmapped)
+    paths = output_paths(out_dir, list(layers), formats, unmapped=unmapped)
     ensure_writable(paths, overwrite=overwrite)
-    out_dir = Path(out_dir)
     others = other_layers(out_dir, list(layers)) if overwrite and exclusive else []
     out_dir.mkdir(parents=True, exist_ok=True)
     if "gpkg" in formats and layers:
@@ -152,8 +152,7 @@ def write_layers(
                 f"written as {', '.join(own)}",
             )
         if "csv" in own:
-            with atomic_write(out_dir / f"{name}.csv") as tmp:
-                _to_text(frame).to_csv(tmp, index=False, encoding=CSV_ENCODING)
+            write_csv(_to_text(frame), out_dir / f"{name}.csv")
         if "geojson" in own:
             with atomic_write(out_dir / f"{name}.geojson") as tmp:
                 # the layer's name, not the temporary file's stem
@@ -263,7 +262,7 @@ def file_record(value: object) -> dict[str, str] | None:
     not a path (not given, or given as contents through the API)."""
     if not isinstance(value, (str, os.PathLike)):
         return None
-    path = Path(value).resolve()
+    path = user_path(value).resolve()
     return {"path": str(path), "sha256": sha256_file(path)}
 
 
@@ -289,7 +288,7 @@ def read_layer(
     ``as_written`` in the CRS it was written from (its schema's: the airport's UTM metres,
     which linking needs); everything else in the CRS written.
     """
-    path = Path(path)
+    path = user_path(path)
     if path.is_dir():
         path = _layer_file(path, layer)
     if not path.exists():
@@ -325,7 +324,7 @@ def layer_names(path: Path) -> list[str]:
     a folder without one, the layers that have a file of their own there (``stays.csv``…)."""
     import pyogrio
 
-    path = Path(path)
+    path = user_path(path)
     if path.is_dir() and not (path / GPKG_NAME).exists():
         return sorted({f.name.split(".")[0] for fmt in FORMATS[1:] for f in path.glob(f"*.{fmt}")})
     return [str(n) for n in pyogrio.list_layers(path / GPKG_NAME if path.is_dir() else path)[:, 0]]
@@ -374,6 +373,16 @@ def _check_folder(folder: Path) -> None:
         raise OutputFolderError(f"{folder}: cannot write output there ({problem})") from exc
 
 
+def write_csv(frame: pd.DataFrame, path: Path | str) -> Path:
+    """Write ``frame`` (its columns as they are, no index) to ``path`` as every CSV dwelltime
+    writes is: UTF-8 with a byte order mark (:data:`CSV_ENCODING`), under a temporary name
+    renamed when complete (:func:`atomic_write`)."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        frame.to_csv(tmp, index=False, encoding=CSV_ENCODING)
+    return path
+
+
 @contextlib.contextmanager
 def atomic_write(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same suffix) to write to; it is renamed to
@@ -388,11 +397,24 @@ def atomic_write(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def missing_crs(crs: object) -> bool:
+    """Whether a file read with GDAL has no CRS: ``crs`` None, or GDAL's stand-in for none (a
+    GeoPackage layer of ``srs_id`` 0, how GDAL 3.7 writes a layer without CRS, reads as
+    "Undefined geographic SRS", which would take metres for degrees)."""
+    return crs is None or str(getattr(crs, "name", "")).lower().startswith("undefined ")
+
+
+def user_path(value: str | os.PathLike) -> Path:
+    """A path the user gave the API, as a :class:`~pathlib.Path` with a leading ``~`` read as
+    the home folder (as the shell and pandas read it; the CLI's ``UserPath`` does the same)."""
+    return Path(value).expanduser()
+
+
 def read_if_path(value: _T | str | os.PathLike | None, reader: Callable[[Path], _T]) -> _T | None:
-    """``value`` read by ``reader`` when it is a path (str or os.PathLike), else ``value``
-    itself: what lets an API argument (``flights=``, ``times=``) take a file or its contents,
-    read as the CLI reads it."""
-    return reader(Path(value)) if isinstance(value, (str, os.PathLike)) else value
+    """``value`` read by ``reader`` when it is a path (str or os.PathLike; :func:`user_path`),
+    else ``value`` itself: what lets an API argument (``flights=``, ``times=``) take a file or
+    its contents, read as the CLI reads it."""
+    return reader(user_path(value)) if isinstance(value, (str, os.PathLike)) else value
 
 
 def user_csv(path: Path | str) -> tuple[io.StringIO, str]:
@@ -400,7 +422,7 @@ def user_csv(path: Path | str) -> tuple[io.StringIO, str]:
     separator (:func:`csv_separator` of the first line). Decoded as UTF-8 (a BOM dropped),
     else as Windows-1252, as Excel's "CSV (Comma delimited)" saves it on Windows. OSError or
     UnicodeDecodeError when it cannot be read."""
-    data = Path(path).read_bytes()
+    data = user_path(path).read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -118,6 +118,7 @@ from dwelltime.schema import (
     fits_annotation,
     require_columns,
 )
+from dwelltime.tiling import Visibility
 
 #: Extra stay columns made here (besides ``STAY_COLUMNS``).
 STAY_EXTRA_COLUMNS: tuple[str, ...] = (
@@ -438,42 +439,6 @@ def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
     big = np.nanmax(cost[np.isfinite(cost)]) * 2 + 1e6
     rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, big))
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if np.isfinite(cost[r, c])]
-
-
-class Visibility:
-    """Answers "was this stand visible in that scene?" from one airport's coverage rows."""
-
-    def __init__(self, coverage: gpd.GeoDataFrame, *, min_fraction: float = 0.8) -> None:
-        self.min_fraction = min_fraction
-        self._union: dict[str, shapely.Geometry] = {}
-        for scene_id, group in coverage.groupby("scene_id"):
-            union = shapely.union_all(group.geometry.to_numpy())
-            shapely.prepare(union)
-            self._union[str(scene_id)] = union
-
-    def visible(
-        self, scene_id: str, x: np.ndarray, y: np.ndarray, radius: np.ndarray
-    ) -> np.ndarray:
-        """Bool per disc (centre ``x, y`` and ``radius`` in metres): at least ``min_fraction``
-        of the disc lies inside the scene's visible area. No coverage row → not visible."""
-        x, y, radius = np.atleast_1d(x), np.atleast_1d(y), np.atleast_1d(radius)
-        return self.covers(scene_id, shapely.buffer(shapely.points(x, y), radius, quad_segs=8))
-
-    def covers(self, scene_id: str, footprints: np.ndarray) -> np.ndarray:
-        """Bool per footprint (coverage CRS): at least ``min_fraction`` of its area lies in the
-        scene's visible area; a point or line (no area) must lie inside it. No coverage row →
-        not visible."""
-        geoms = np.atleast_1d(np.asarray(footprints, dtype=object))
-        union = self._union.get(str(scene_id))
-        if union is None or union.is_empty:
-            return np.zeros(len(geoms), bool)
-        area = shapely.area(geoms)
-        inside = np.where(area > 0, shapely.contains(union, geoms), shapely.covers(union, geoms))
-        partial = ~inside & (area > 0) & shapely.intersects(union, geoms)
-        if partial.any():
-            frac = shapely.area(shapely.intersection(geoms[partial], union))
-            inside[partial] = frac / area[partial] >= self.min_fraction
-        return inside
 
 
 def stand_radius(length_m: np.ndarray | float, config: LinkConfig = LinkConfig()) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The whole job as one Python call: scan → tile → detect → link → estimate.
 
 This is the API the CLI (`dwelltime run`, `dwelltime demo`), the notebooks and the batch job
-share. I/O stays at the edges: :func:`run` reads imagery and returns frames; writing them is
-:func:`dwelltime.io.write_layers`' job.
+share. I/O stays at the edges: :func:`run` reads imagery and returns frames (writing only
+each scene's parts under a ``resume_dir``, when given one); writing the result is
+:func:`write_result`'s job (:func:`dwelltime.io.write_layers` for the layers).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import shapely
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons, nearest_airport
 from dwelltime.batch.store import SceneStore, commit_stamp, made_by
-from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
+from dwelltime.errors import SceneError
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
-from dwelltime.io import file_record
+from dwelltime.io import file_record, user_path
 from dwelltime.linking import (
     LinkConfig,
     as_link_config,
@@ -33,7 +34,7 @@ from dwelltime.linking import (
     for_coregistered,
     link_stays,
 )
-from dwelltime.scenes import ScanResult, Scene, scan, scenes_frame
+from dwelltime.scenes import ScanResult, Scene, as_scene_error, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
@@ -223,6 +224,7 @@ def run(
     """
     from dwelltime.detector import load_detector
 
+    folder = user_path(folder)
     site, apron_frame = airport_and_aprons(airport, aprons)
     type_filter = canonical_type(type_filter)  # before any detection
     link_config = as_link_config(link_config)
@@ -230,13 +232,13 @@ def run(
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
     if flight_log is not None:
         warn_if_not_at(flight_log, site)
-    found = without_coarse(scan(Path(folder), times=scene_times, progress=_stage(progress, "scan")))
+    found = without_coarse(scan(folder, times=scene_times, progress=_stage(progress, "scan")))
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
     model = detector if detector is not None else load_detector()
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
-    store = SceneStore(Path(resume_dir)) if resume_dir is not None and scenes else None
+    store = SceneStore(user_path(resume_dir)) if resume_dir is not None and scenes else None
     made = made_by(model, tile_size_px, apron_frame)
     committed = store.stamps() if store else {}
     coverage, detections, reused = [], [], 0
@@ -372,7 +374,7 @@ def input_provenance(
     given, e.g. aprons for the default square, or given as contents rather than a file)."""
     return {
         "airport": icao,
-        "imagery": str(Path(imagery).resolve()),
+        "imagery": str(user_path(imagery).resolve()),
         "aprons": file_record(aprons),
         "times": file_record(times),
         "flights": file_record(flights),
@@ -406,6 +408,30 @@ def relinked_provenance(
         "inputs": {**dict(made.get("inputs") or {}), "flights": file_record(flights)},
         **link_provenance(link_config, flights=flights is not None, type_filter=type_filter),
     }
+
+
+def changed_settings(made: Mapping[str, object], record: Mapping[str, object]) -> list[str]:
+    """What a relinking's ``record`` changes from ``made``, the record of the run that wrote
+    the detections (its run.json; empty when there is none): link settings as ``"max_gap_h
+    24.0 → 72.0"`` (hours), the flight log and the type filter. Empty: the stays come out as
+    the run's (``dwelltime link`` and a batch job rerun say so)."""
+    if not made:
+        return []
+    before: Mapping[str, object] = made.get("link") or {}  # type: ignore[assignment]
+    now: Mapping[str, object] = record["link"]  # type: ignore[assignment]
+    changes = [
+        f"{key} {before[key]} → {now[key]}" for key in now if before.get(key, now[key]) != now[key]
+    ]
+    if bool(made.get("flights")) != bool(record["flights"]):
+        used = {True: "used", False: "none"}
+        changes.append(
+            f"flight log {used[bool(made.get('flights'))]} → {used[bool(record['flights'])]}"
+        )
+    if made.get("type_filter") != record["type_filter"]:
+        changes.append(
+            f"type filter {made.get('type_filter') or 'none'} → {record['type_filter'] or 'none'}"
+        )
+    return changes
 
 
 def link_scenes(
@@ -516,22 +542,6 @@ def process_scene(
     return coverage, detections
 
 
-#: How rasterio's error begins when a file opens but reading its pixels fails.
-READ_FAILED = "Read failed"
-
-
-def as_scene_error(scene: Scene, exc: Exception) -> SceneError:
-    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it:
-    pixels that cannot be read from a file that opens are :data:`UNREADABLE_PIXELS`."""
-    from rasterio.errors import RasterioIOError
-
-    if isinstance(exc, SceneError):
-        return exc
-    if isinstance(exc, RasterioIOError) and str(exc).startswith(READ_FAILED):
-        return SceneError(scene.path, UNREADABLE_PIXELS)
-    return SceneError(scene.path, error_text(exc))
-
-
 def write_result(
     result: RunResult,
     out_dir: Path,
@@ -551,9 +561,10 @@ def write_result(
     from dwelltime.io import ensure_writable, write_layers, write_provenance
     from dwelltime.plot import report_figures
 
+    out_dir = user_path(out_dir)
     ensure_writable(result_paths(out_dir, formats), overwrite=overwrite)
     figures = report_figures(result)
-    pngs = [Path(out_dir) / f"{name}.png" for name in figures]
+    pngs = [out_dir / f"{name}.png" for name in figures]
     paths = write_layers(
         out_dir, result.layers(), formats=formats, overwrite=overwrite, exclusive=True
     )
@@ -576,9 +587,31 @@ def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> l
     from dwelltime.io import PROVENANCE_NAME, output_paths
     from dwelltime.plot import REPORT_FIGURES
 
-    pngs = [Path(out_dir) / f"{name}.png" for name in REPORT_FIGURES]
-    layers = output_paths(Path(out_dir), list(RESULT_LAYERS), formats)
-    return [*layers, *pngs, Path(out_dir) / PROVENANCE_NAME]
+    out_dir = user_path(out_dir)
+    pngs = [out_dir / f"{name}.png" for name in REPORT_FIGURES]
+    layers = output_paths(out_dir, list(RESULT_LAYERS), formats)
+    return [*layers, *pngs, out_dir / PROVENANCE_NAME]
+
+
+def _result_folder(path: Path) -> Path:
+    """The folder of a saved result given as ``path``: ``path`` itself, or its folder when it is
+    one of the files :func:`write_result` writes there (its layers alone would lose run.json's
+    link rules, type filter and flight log); ValueError naming the folder for another file,
+    FileNotFoundError for a path not there."""
+    from dwelltime.io import FORMATS
+
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path}: no such folder; give the folder write_result (dwelltime run --out) wrote"
+        )
+    if not path.is_file():
+        return path
+    if path in result_paths(path.parent, FORMATS):
+        return path.parent
+    raise ValueError(
+        f"{path} is not a file dwelltime run --out writes; give the folder that holds the "
+        f"result's run.json and layers: read_result({str(path.parent)!r})"
+    )
 
 
 def read_result(folder: Path | str) -> RunResult:
@@ -589,20 +622,13 @@ def read_result(folder: Path | str) -> RunResult:
     filter and flight log it records (the log read again from ``inputs.flights``; a warning
     when it cannot be, and the result then has none; the aprons, which a ``dwelltime link``
     folder lacks, from ``inputs.aprons``). ``errors`` is empty: they are not saved.
-    FileNotFoundError or ValueError naming the folder when it holds no result, or when
-    ``folder`` is one of its files (``dwelltime.gpkg``, ``stays.csv``), not the folder."""
+    FileNotFoundError or ValueError naming the folder when it holds no result. ``folder`` may
+    be given as one of the files :func:`write_result` wrote there (``dwelltime.gpkg``,
+    ``run.json``, a layer's ``.csv``…): the result is the whole folder's, run.json included."""
     from dwelltime.flights import FlightsError, read_flights
     from dwelltime.io import layer_names, read_layer, read_provenance
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"{folder}: a file, not a folder; give the folder that holds it ({folder.parent}):"
-            " read_result reads its layers and its run.json"
-            if folder.exists()
-            else f"{folder}: no such folder; give the folder write_result (dwelltime run --out)"
-            " wrote"
-        )
+    folder = _result_folder(user_path(folder))
     made = read_provenance(folder)
     saved = set(layer_names(folder))
     frames = {

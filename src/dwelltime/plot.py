@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dwelltime.dwell import ranking_hours
+from dwelltime.dwell import floor_hours, ranking_hours
 from dwelltime.linking import LinkConfig, scene_times, stay_visibility
 from dwelltime.tables import few
 
@@ -51,6 +51,10 @@ APRON_COLOR = "#ffd21f"
 VISIBLE_COLOR = "#21c25e"
 NOT_VISIBLE_COLOR = "#e8412c"
 UNKNOWN_COLOR = "#b0b0b0"
+#: Colour map of the visible share (%) of the aprons (:func:`plot_scenes`, :func:`plot_coverage`):
+#: lighter as more is seen, so it reads to colour-blind readers and in grey print (red–green
+#: maps do neither: their 0 and 100 print the same grey).
+VISIBLE_CMAP = "viridis"
 UNKNOWN = "unknown"
 
 #: Largest side, in pixels, of the image drawn by :func:`plot_scene`.
@@ -92,12 +96,19 @@ def _utc(value: object) -> str:
     return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _date_axis(axis: Any) -> None:
+def _date_axis(ax: Axes, what: str, times: pd.Series) -> None:
+    """A UTC date x axis labelled ``what (UTC, 2025-12-20 – 2026-01-13)``: the first and last
+    day of ``times``, years included, so that no tick needs its year (matplotlib's offset
+    text, the last tick's month and year, misdated the days before a new year, and a year of
+    monthly ticks named no year)."""
     import matplotlib.dates as mdates
 
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
-    axis.set_major_locator(locator)
-    axis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+    days = pd.to_datetime(pd.Series(times), utc=True).dt.strftime("%Y-%m-%d")
+    first, last = days.min(), days.max()
+    ax.set_xlabel(f"{what} (UTC, {first}{f' – {last}' * (last != first)})")
 
 
 def _short_times(times: pd.Series) -> tuple[list[str], str]:
@@ -236,17 +247,23 @@ def _draw_image(
     co-registration offset so it lines up with corrected detections and coverage. No-data
     pixels are transparent over a light grey background.
     """
-    import rasterio
-
-    from dwelltime.regrid import Grid, read_to_grid, rgb_bands, stretch_limits, to_uint8
+    from dwelltime.regrid import (
+        Grid,
+        open_picture,
+        read_to_grid,
+        rgb_bands,
+        stretch_limits,
+        to_uint8,
+    )
     from dwelltime.scenes import named_rgb_bands
 
     dx, dy = _offset(scene)
     minx, miny, maxx, maxy = bounds
     grid = Grid.over((minx + dx, miny + dy, maxx + dx, maxy + dy), gsd_m, crs)
-    with rasterio.open(str(_field(scene, "path"))) as ds:
+    path = Path(_field(scene, "path"))
+    with open_picture(path) as ds:
         named = (
-            named_rgb_bands(Path(ds.name), ds.count)  # a frame row: read its metadata again
+            named_rgb_bands(path, ds.count)  # a frame row: read its metadata again
             if isinstance(scene, (pd.Series, Mapping))
             else getattr(scene, "rgb_bands", None)
         )
@@ -268,6 +285,51 @@ def _draw_image(
     ax.set_ylim(miny, maxy)
     ax.set_aspect("equal")
     return limits
+
+
+def _scale_bar(
+    ax: Axes, bounds: tuple[float, float, float, float], length_m: float, *, fontsize: float
+) -> None:
+    """A white bar ``length_m`` metres long labelled with it (``10 m``) at the lower left of
+    ``bounds`` (the drawn map's minx, miny, maxx, maxy in metres), 8 % of its shorter side in
+    from its edges, edged in black so that it reads on concrete, grass and in grey print
+    (gid ``scale``)."""
+    side = min(bounds[2] - bounds[0], bounds[3] - bounds[1])
+    x0, y0 = bounds[0] + 0.08 * side, bounds[1] + 0.08 * side
+    ax.plot(
+        [x0, x0 + length_m],
+        [y0, y0],
+        color="white",
+        lw=2.5,
+        solid_capstyle="butt",
+        gid="scale",
+        path_effects=_halo(4.0),
+    )
+    ax.text(
+        x0 + length_m / 2,
+        y0 + 0.03 * side,
+        f"{length_m:g} m",
+        color="white",
+        fontsize=fontsize,
+        ha="center",
+        va="bottom",
+        path_effects=_halo(1.5),
+        gid="scale",
+    )
+
+
+def _halo(width_pt: float) -> list[Any]:
+    """Path effects drawing a black edge ``width_pt`` points wide under a line or text, so
+    that white or yellow reads on light concrete and in grey print."""
+    from matplotlib import patheffects
+
+    return [patheffects.withStroke(linewidth=width_pt, foreground="black")]
+
+
+def _round_length(target_m: float) -> float:
+    """The longest of 1, 2, 5 × 10^k metres not over ``target_m`` (a scale bar's length)."""
+    power = 10.0 ** math.floor(math.log10(target_m))
+    return max(step * power for step in (1, 2, 5) if step * power <= target_m)
 
 
 def _metre_axes(ax: Axes, crs: object) -> None:
@@ -298,8 +360,10 @@ def plot_scene(
 
     ``scene``: a row of ``RunResult.scenes`` (or a :class:`~dwelltime.scenes.Scene`). The image
     is read decimated (at most ``max_px`` pixels a side) over the aprons' bounds plus ``pad_m``
-    metres, resampled into the aprons' CRS (north up, axes in metres) with the per-scene
-    stretch the detector saw. Drawn over it: apron outlines (yellow), the scene's visible part
+    metres, resampled into the aprons' CRS (north up, axes in metres, a scale bar of a round
+    length near a fifth of the width at the lower left) with the per-scene
+    stretch the detector saw. Drawn over it: apron outlines (yellow) and names (those that do
+    not overlap another, the largest aprons' first), the scene's visible part
     of each apron from ``coverage`` (green) and what it did not see (red hatch), and this
     scene's ``detections`` with ``score >= min_score``: footprints coloured by type
     (``colors``, default :func:`type_colors` of the types drawn) labelled ``TYPE score``.
@@ -328,7 +392,8 @@ def plot_scene(
     side = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
     _draw_image(ax, scene, bounds, max(float(_field(scene, "gsd_m")), side / max_px), str(crs))
 
-    handles: list[Any] = [Line2D([], [], color=APRON_COLOR, lw=1.5, label="apron")]
+    apron = Line2D([], [], color=APRON_COLOR, lw=1.5, path_effects=_halo(3.0), label="apron")
+    handles: list[Any] = [apron]
     cover = _rows(coverage, scene_id)
     if cover is not None:
         visible = shapely.union_all(cover.geometry.to_numpy())
@@ -351,19 +416,15 @@ def plot_scene(
                 label="not visible (no data, cloud)",
             ),
         ]
-    _draw_geoms(ax, aprons.geometry, facecolor="none", edgecolor=APRON_COLOR, lw=1.5)
-    for apron in aprons.itertuples(index=False):
-        x, y = apron.geometry.representative_point().coords[0]
-        ax.annotate(
-            str(apron.apron_id),
-            (x, y),
-            color=APRON_COLOR,
-            fontsize=11,
-            fontweight="bold",
-            ha="center",
-            va="center",
-            alpha=0.8,
-        )
+    _draw_geoms(
+        ax,
+        aprons.geometry,
+        facecolor="none",
+        edgecolor=APRON_COLOR,
+        lw=1.5,
+        path_effects=_halo(3.0),
+    )
+    names = _apron_names(ax, aprons, APRON_COLOR)
 
     dets = _rows(detections, scene_id)
     if dets is not None:
@@ -392,10 +453,48 @@ def plot_scene(
         title.append(f"{len(dets)} detection(s){floor}, labelled type and score")
     ax.set_title("\n".join(title), fontsize=10)
     _metre_axes(ax, crs)
+    _scale_bar(ax, bounds, _round_length((bounds[2] - bounds[0]) / 5), fontsize=9)
     ax.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
     )
+    _drop_overlapping(fig, names)
     return fig
+
+
+def _apron_names(ax: Axes, aprons: gpd.GeoDataFrame, color: str) -> list[Any]:
+    """Each apron's id at a point inside it, 11 pt bold in ``color`` edged in black (gid
+    ``apron``), the largest aprons' first; the texts, in that order."""
+    texts = []
+    for i in np.argsort(-aprons.geometry.area.to_numpy(), kind="stable"):
+        apron = aprons.iloc[i]
+        x, y = apron.geometry.representative_point().coords[0]
+        texts.append(
+            ax.annotate(
+                str(apron["apron_id"]),
+                (x, y),
+                color=color,
+                fontsize=11,
+                fontweight="bold",
+                ha="center",
+                va="center",
+                path_effects=_halo(2.5),
+                gid="apron",
+            )
+        )
+    return texts
+
+
+def _drop_overlapping(fig: Figure, texts: list[Any]) -> None:
+    """Lay ``fig`` out (draw it) and remove each of ``texts`` that would overlap one kept
+    before it: of many small aprons (an OSM export's), the names that fit."""
+    fig.canvas.draw()
+    kept: list[Any] = []
+    for text in texts:
+        box = text.get_window_extent()
+        if any(box.overlaps(other) for other in kept):
+            text.remove()
+        else:
+            kept.append(box)
 
 
 def _map_size(bounds: Any, pad_m: float) -> tuple[float, float]:
@@ -461,7 +560,7 @@ def plot_scenes(
         times[seen],
         rows[seen],
         c=share[seen],
-        cmap=colormaps["RdYlGn"],
+        cmap=colormaps[VISIBLE_CMAP],
         norm=Normalize(0, 100),
         s=70 * scale**2,
         edgecolor="black",
@@ -493,8 +592,7 @@ def plot_scenes(
         fig.colorbar(points, ax=ax, label="aprons visible, mean (%)", pad=0.01, fraction=0.04)
     span = (times.max() - times.min()) or 1.0
     ax.set_xlim(times.min() - 0.03 * span, times.max() + 0.13 * span)
-    _date_axis(ax.xaxis)
-    ax.set_xlabel("acquired (UTC)")
+    _date_axis(ax, "acquired", scenes["acquired"])
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
     if not seen.all():  # say what the grey crosses are
@@ -510,6 +608,15 @@ def _visible_share(scenes: pd.DataFrame, coverage: pd.DataFrame | None) -> np.nd
     return 100 * mean.reindex(scenes["scene_id"].astype(str)).to_numpy(float)
 
 
+#: Most scenes (columns) of :func:`plot_coverage`'s table whose cells are labelled with their
+#: percentage: an 8 pt "100" is 15 pt wide, the table about 420 pt, so more scenes than 20
+#: would run the labels into each other (the colours still say it).
+LABELLED_SCENES = 20
+#: Height, in inches, of an apron's row in :func:`plot_coverage`'s table (its 8 pt labels and
+#: a gap): over 24 aprons the figure grows so that they do not overlap.
+APRON_ROW_IN = 0.16
+
+
 def plot_coverage(
     coverage: gpd.GeoDataFrame, aprons: gpd.GeoDataFrame, *, gsd_m: float = 2.0
 ) -> Figure:
@@ -518,16 +625,19 @@ def plot_coverage(
     Left, a map in the aprons' CRS: for each spot of the aprons, in how many of the scenes it
     was visible (data present and not cloud; ``gsd_m`` metre cells). Right, the visible
     fraction (%) of each apron in each scene, scenes in time order (UTC; the year in the axis
-    label, or in each scene's when they span more than one). Spots seen in few
-    scenes are where stays get open or loose bounds.
+    label, or in each scene's when they span more than one), each cell labelled with its
+    percentage up to :data:`LABELLED_SCENES` scenes; the figure grows with the aprons
+    (:data:`APRON_ROW_IN`). Spots seen in few scenes are where stays get open or loose bounds.
     """
     from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm
+    from matplotlib.ticker import MaxNLocator
     from rasterio.features import rasterize
 
     from dwelltime.regrid import Grid
 
-    fig = _new_figure((13, 5.5))
+    n_aprons = coverage["apron_id"].nunique()
+    fig = _new_figure((13, max(5.5, 1.8 + APRON_ROW_IN * n_aprons)))  # a row per apron
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.25])
     order = scene_times(coverage.iloc[:0], coverage) if not coverage.empty else None
     n = 0 if order is None else len(order)
@@ -571,23 +681,13 @@ def plot_coverage(
         interpolation="nearest",
     )
     _draw_geoms(left, aprons.geometry, facecolor="none", edgecolor="black", lw=1.0)
-    for apron in aprons.itertuples(index=False):
-        x, y = apron.geometry.representative_point().coords[0]
-        left.annotate(
-            str(apron.apron_id),
-            (x, y),
-            fontsize=11,
-            fontweight="bold",
-            ha="center",
-            va="center",
-            color="white",
-        )
+    names = _apron_names(left, aprons, "white")
     left.set_aspect("equal")
     left.set_xlim(bx0, bx1)
     left.set_ylim(by0, by1)
     _metre_axes(left, aprons.crs)
     left.set_title("scenes with a clear view of each spot", fontsize=10)
-    ticks = np.unique(np.linspace(0, n, min(n + 1, 11)).round().astype(int))
+    ticks = MaxNLocator(nbins=10, integer=True)  # evenly: 0, 2, … 12, not 0, 1, 2, 4, … 12
     fig.colorbar(shown, ax=left, ticks=ticks, label=f"scenes (of {n})", shrink=0.8)
 
     table = coverage.pivot_table(
@@ -596,16 +696,19 @@ def plot_coverage(
     table = 100 * table.reindex(columns=order["scene_id"])
     cells = right.imshow(
         table.to_numpy(float),
-        cmap="RdYlGn",
+        cmap=VISIBLE_CMAP,
         vmin=0,
         vmax=100,
         aspect="auto",
         interpolation="nearest",
     )
-    if table.size <= 400:
+    if table.shape[1] <= LABELLED_SCENES:
         for (row, col), value in np.ndenumerate(table.to_numpy(float)):
             if np.isfinite(value):
-                right.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=8)
+                ink = _ink(cells.cmap(cells.norm(value)))
+                right.text(
+                    col, row, f"{value:.0f}", ha="center", va="center", fontsize=8, color=ink
+                )
     labels, year = _short_times(order["acquired"])
     step = max(1, math.ceil(len(labels) / 40))
     right.set_xticks(
@@ -616,7 +719,13 @@ def plot_coverage(
     right.set_ylabel("apron")
     right.set_title("visible fraction of each apron per scene (%)", fontsize=10)
     fig.colorbar(cells, ax=right, label="visible (%)", shrink=0.8)
+    _drop_overlapping(fig, names)
     return fig
+
+
+def _ink(rgba: tuple[float, ...]) -> str:
+    """Black or white, whichever reads on a cell of colour ``rgba`` (by its grey level)."""
+    return "black" if float(np.dot(rgba[:3], (0.299, 0.587, 0.114))) > 0.5 else "white"
 
 
 def plot_chips(
@@ -626,9 +735,12 @@ def plot_chips(
     max_chips: int = 24,
     ncols: int = 6,
     colors: Mapping[str, str] | None = None,
+    what: str = "detection(s)",
 ) -> Figure:
     """A gallery of detections, the first ``max_chips`` rows of ``detections`` in their order
-    (sort first, e.g. by ``score``, to choose).
+    (sort first, e.g. by ``score``, to choose); ``what`` they are, in the title (``"2 of 5
+    detection(s), north up: …"``) and, when there are none, on the figure (``"no
+    detections"``).
 
     Each chip is cut from its scene (``scenes``: rows with ``scene_id``, ``path``,
     ``provider``, ``gsd_m``) around the detection, at most :data:`CHIP_PX` pixels a side,
@@ -646,12 +758,12 @@ def plot_chips(
     shown = f"{n} of {total}" if n < total else f"{n}"
     times, year = _short_times(dets["acquired"])
     fig.suptitle(
-        f"{shown} detection(s), north up: type (prob), length × span, score, "
+        f"{shown} {what}, north up: type (prob), length × span, score, "
         f"time (UTC{f', {year}' * bool(year)})",
         fontsize=10,
     )
     if n == 0:
-        _say(fig.add_subplot(), "no detections")
+        _say(fig.add_subplot(), f"no {what.replace('(s)', 's')}")
         return fig
 
     colors = _colors(colors, dets)
@@ -681,17 +793,7 @@ def plot_chips(
         bounds = (det.x - half, det.y - half, det.x + half, det.y + half)
         limits[sid] = _draw_image(ax, scene, bounds, gsd, crs, limits=limits.get(sid, "scene"))
         _draw_geoms(ax, [det.geometry], facecolor="none", edgecolor=color, lw=1.2)
-        x0, y0 = bounds[0] + 0.08 * 2 * half, bounds[1] + 0.08 * 2 * half
-        ax.plot([x0, x0 + 10], [y0, y0], color="white", lw=2.5, solid_capstyle="butt")
-        ax.text(
-            x0 + 5,
-            y0 + 0.03 * 2 * half,
-            "10 m",
-            color="white",
-            fontsize=6.5,
-            ha="center",
-            va="bottom",
-        )
+        _scale_bar(ax, bounds, 10.0, fontsize=6.5)
     return fig
 
 
@@ -704,7 +806,9 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
     (:func:`plot_coverage`), ``scene`` (:func:`plot_scene` of the scene with the most
     detections, the first scene on a tie; absent without scenes), ``chips``
     (:func:`plot_chips`, best scores first) and ``timeline`` (:func:`plot_timeline`, by the
-    run's ``link_config``).
+    run's ``link_config``). A run kept to a ``type_filter`` shows in ``chips`` the sightings
+    of its stays of that type (so named in the title), and in ``scene`` the scene with the
+    most of them (the busiest scene when there are none).
 
     Save them with ``fig.savefig(out / f"{name}.png", dpi=120)``.
     """
@@ -713,8 +817,14 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
         "scenes": plot_scenes(result.scenes, result.coverage, skipped=len(result.errors)),
         "coverage": plot_coverage(result.coverage, result.aprons),
     }
+    chips, what = result.detections, "detection(s)"
+    if result.type_filter:
+        kept = ";".join(result.stays["detection_ids"].astype(str)).split(";")
+        chips = chips[chips["detection_id"].astype(str).isin(kept)]
+        what = f"sighting(s) of the {result.type_filter} stays"
     if not result.scenes.empty:
-        counts = result.detections["scene_id"].astype(str).value_counts()
+        counts = (chips if len(chips) else result.detections)["scene_id"].astype(str)
+        counts = counts.value_counts()
         ids = result.scenes["scene_id"].astype(str)
         busiest = int(np.argmax(ids.map(counts).fillna(0).to_numpy()))
         figures["scene"] = plot_scene(
@@ -725,10 +835,11 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
             colors=colors,
         )
     figures["chips"] = plot_chips(
-        result.detections.sort_values("score", ascending=False),
+        chips.sort_values("score", ascending=False),
         result.scenes,
         max_chips=max_chips,
         colors=colors,
+        what=what,
     )
     figures["timeline"] = plot_timeline(
         result.stays,
@@ -736,6 +847,7 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
         result.detections,
         config=result.link_config,
         type_filter=result.type_filter,
+        flights=result.flights,
     )
     return figures
 
@@ -752,6 +864,7 @@ def plot_timeline(
     config: LinkConfig | None = None,
     max_rows: int = 60,
     type_filter: str | None = None,
+    flights: pd.DataFrame | None = None,
 ) -> Figure:
     """One row per stay (earliest first) on a UTC time axis; at most ``max_rows`` rows (the
     longest dwells by :func:`~dwelltime.dwell.ranking_hours`; the title says how many of how
@@ -764,7 +877,10 @@ def plot_timeline(
     bar = ``[first_seen, last_seen]`` (dwell_min); wide light bar = ``[last_absent_before,
     first_absent_after]`` (dwell_max); an arrow at a light bar's end marks a censored (open)
     end, an orange tick an end a flight-log row bounds (``*_bounded_by`` ``flight:<row>``: the
-    arrival or departure it recorded). ``config`` gives the visibility rule
+    arrival or departure it recorded). ``flights``: the run's flight log
+    (:data:`dwelltime.flights.FLIGHT_COLUMNS`), each of its movements at the figure's airports
+    (of ``type_filter`` when given) a mark on the top edge, ▼ arrival, ▲ departure, the legend
+    saying how many (none bounding a stay too). ``config`` gives the visibility rule
     (``min_visible_fraction``) used when linking (default ``LinkConfig()``). ``stays`` may be
     one stay, a row (``result.stays.iloc[0]``).
     """
@@ -840,7 +956,7 @@ def plot_timeline(
     ax.set_ylim(-0.7, n - 0.3)
     ax.tick_params(axis="y", pad=10)
     ax.set_xlim(left, right)
-    _date_axis(ax.xaxis)
+    _date_axis(ax, "time", scenes["acquired"])
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
     handles = [
@@ -862,10 +978,14 @@ def plot_timeline(
     if flown:
         flight = {"marker": "|", "ms": 12, "mew": 2, "color": FLIGHT_COLOR}
         handles.append(Line2D([], [], ls="", label="flight-log arrival/departure", **flight))
+    if flights is not None:
+        logged = _draw_log(ax, flights, airports, type_filter)
+        label = f"flight log: {logged} movement(s), ▼ arrival ▲ departure (top edge)"
+        handles.append(Line2D([], [], ls="", marker="v", color=FLIGHT_COLOR, label=label))
     fig.legend(
         handles=handles,
         loc="outside lower center",
-        ncols=len(handles),
+        ncols=len(handles) if len(handles) <= 7 else math.ceil(len(handles) / 2),  # 11 in
         fontsize=8,
         frameon=False,
         title=ROW_KEY,
@@ -937,15 +1057,46 @@ def _draw_flight_ends(ax, stays: pd.DataFrame) -> bool:
     return bool(x.size)
 
 
-def _label_hours(hours: float) -> str:
+def _draw_log(ax: Axes, flights: pd.DataFrame, airports: list[str], type_filter: str | None) -> int:
+    """Each movement of ``flights`` at ``airports`` (of ``type_filter`` when given) within the
+    axes' time range as a mark on their top edge: ▼ arrival, ▲ departure (gid ``log``); how
+    many."""
+    rows = flights[flights["airport"].astype(str).isin(airports)]
+    if type_filter:
+        rows = rows[rows["type"].astype(str) == type_filter]
+    x = _date_nums(rows["time"])
+    low, high = ax.get_xlim()
+    inside = (x >= low) & (x <= high)
+    for event, marker in (("arr", "v"), ("dep", "^")):
+        pick = inside & (rows["event"] == event).to_numpy()
+        ax.plot(
+            x[pick],
+            np.ones(int(pick.sum())),
+            ls="",
+            marker=marker,
+            ms=6,
+            color=FLIGHT_COLOR,
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            zorder=5,
+            gid="log",
+        )
+    return int(inside.sum())
+
+
+def _label_hours(hours: float, *, at_least: bool = False) -> str:
     """Hours for a row label: one decimal under 10 h (a 20-minute stay is 0.3 h, not 0 h),
-    whole hours above."""
-    return f"{hours:.1f}" if hours < 10 else f"{hours:.0f}"
+    whole hours above; a minimum (``at_least``) rounded down, so that "≥ 72 h" never stands
+    for a stay seen over 71.9 h."""
+    digits = 1 if hours < 10 else 0
+    if at_least:
+        hours = floor_hours(hours, digits)
+    return f"{hours:.{digits}f}"
 
 
 def _label(stay) -> str:
     est = (
-        f"≥ {_label_hours(stay.dwell_min_h)} h"
+        f"≥ {_label_hours(stay.dwell_min_h, at_least=True)} h"
         if math.isnan(stay.dwell_est_h)
         else f"~{_label_hours(stay.dwell_est_h)} h"
     )

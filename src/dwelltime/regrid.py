@@ -277,9 +277,14 @@ def open_picture(path: Path) -> Iterator[object]:
     an image without one as a :class:`~dwelltime.errors.SceneError`. An empty file (0 bytes)
     is a SceneError saying so, rather than GDAL's "not recognized as … a supported format", and
     so is a name that is not UTF-8 (undecodable bytes, which Python keeps as surrogates), and
-    a file of text (a download's error page) named as an image."""
+    a file of text (a download's error page) named as an image.
+
+    An image placed by a world file whose CRS is only in the ``.prj`` beside it (ESRI WKT,
+    which GDAL reads for no JPEG, PNG or TIFF) is given that CRS (:func:`prj_crs`): every
+    stage opens scenes here, so they all read it alike."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    from rasterio.vrt import WarpedVRT
 
     if Path(path).is_file() and Path(path).stat().st_size == 0:
         raise SceneError(path, "is empty (0 bytes): a download or copy that did not finish")
@@ -303,7 +308,35 @@ def open_picture(path: Path) -> Iterator[object]:
                 ) from None  # fmt: skip
             raise
         with ds:
-            yield ds
+            placed = ds.crs is None and not ds.transform.is_identity
+            crs = prj_crs(Path(path)) if placed else None
+            if crs is None:
+                yield ds
+                return
+            grid = {"transform": ds.transform, "width": ds.width, "height": ds.height}
+            with WarpedVRT(ds, src_crs=crs, crs=crs, **grid) as vrt:  # the same pixels
+                yield vrt
+
+
+def prj_crs(image: Path) -> object | None:
+    """The CRS in the ``.prj`` (or ``.PRJ``) named after ``image`` beside it (ESRI or OGC WKT,
+    as GIS software writes it with a world file), None when there is none; SceneError naming
+    it when it holds no CRS."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+    from rasterio.crs import CRS as RasterioCRS
+
+    prj = next((p for p in map(image.with_suffix, (".prj", ".PRJ")) if p.is_file()), None)
+    if prj is None:
+        return None
+    try:
+        return RasterioCRS.from_wkt(CRS.from_wkt(prj.read_text(errors="replace")).to_wkt())
+    except CRSError:
+        raise SceneError(
+            prj, f"is no CRS PROJ reads (not a complete WKT): write the CRS of {image.name} "
+            "there as WKT, as GIS software exports it, or remove it and give the CRS "
+            "(gdal_edit.py -a_srs EPSG:…)"
+        ) from None  # fmt: skip
 
 
 def _is_text(path: Path) -> bool:
@@ -347,7 +380,7 @@ class CloudVector:
     ``<image stem>_cloud.geojson``…): where it saw cloud."""
 
     name: str  # the file
-    crs: object | None  # the polygons' CRS; None: the scene's
+    crs: object | None  # the polygons' CRS; None: the file has none (the scan refuses it)
     clouds: np.ndarray  # shapely polygons, map units of ``crs``
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from dwelltime.dwell import ranking_hours
+from dwelltime.dwell import floor_hours, ranking_hours
 from dwelltime.linking import OPEN_REASONS, LinkConfig
 from dwelltime.plot import plot_timeline
 from dwelltime.tables import MISSING, format_table, table_width
@@ -56,9 +56,10 @@ def _hours(value: float) -> str:
 
 
 def dwell_range(min_h: float, max_h: float) -> str:
-    """``"36.0–58.0"``; ``"≥ 36.0"`` when the maximum is open (censored stay)."""
+    """``"36.0–58.0"``; ``"≥ 36.0"`` when the maximum is open (censored stay), its minimum
+    rounded down (:func:`~dwelltime.dwell.floor_hours`) as the timeline's row label is."""
     if math.isnan(max_h):
-        return f"≥ {_hours(min_h)}"
+        return f"≥ {_hours(min_h if math.isnan(min_h) else floor_hours(min_h, 1))}"
     return f"{_hours(min_h)}–{_hours(max_h)}"
 
 

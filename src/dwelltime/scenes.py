@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dwelltime.errors import UNREADABLE_PIXELS, SceneError, error_text
+from dwelltime.errors import UNREADABLE_PIXELS, NoImageError, SceneError, error_text
 from dwelltime.formats import (
     CLOUD_SIDECAR_STEM,
     GEOREFERENCE_SIDECARS,
@@ -53,7 +53,7 @@ from dwelltime.formats import (
     mosaic_members,
     walk_folders,
 )
-from dwelltime.io import read_if_path
+from dwelltime.io import missing_crs, read_if_path, user_path
 from dwelltime.regrid import (
     CloudVector,
     capped_cache,
@@ -168,7 +168,7 @@ def scan(
             value that is no time, or a date without a time of day, raises ``TimesError``.
         progress: called as ``progress(done, total)`` after each file.
     """
-    folder = Path(folder)
+    folder = user_path(folder)
     times = user_times(times)
     if is_item_file(folder):
         base, (sources, stac_index, result) = folder.parent, _item_sources(folder)
@@ -281,7 +281,8 @@ class _Source:
 
 def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], ScanResult]:
     """The images of a folder, the STAC items among its JSON files (by the image they href)
-    and a result holding its pictures without georeference."""
+    and a result holding its pictures without georeference, or a :class:`NoImageError`
+    naming the folder when it holds neither."""
     images, masks, jsons, pictures, archives = _find_files(folder)
     images = distinct_files(images)
     members = mosaic_members(images)
@@ -302,7 +303,8 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
             few([p.name for p in archives]),
         )
     sources = [_Source(p, ids[p], _mask_for(p, masks)) for p in images]
-    return sources, stac_index, ScanResult(pictures=pictures)
+    errors: list[SceneError] = [] if images or pictures else [NoImageError(folder)]
+    return sources, stac_index, ScanResult(errors=errors, pictures=pictures)
 
 
 def _item_sources(path: Path) -> tuple[list[_Source], dict[Path, dict], ScanResult]:
@@ -359,7 +361,9 @@ def read_scene(
                 raise SceneError(path, f"has no CRS; {crs_hint(path)}")
             if not (ds.crs.is_geographic or ds.crs.is_projected):
                 raise SceneError(path, _local_crs_problem(ds.crs))
-            _check_on_globe(ds)
+            _check_on_globe(ds, path)
+            if ds.rpcs is not None:
+                _warn_not_orthorectified(ds)
             missing = [Path(f).name for f in ds.files if not Path(f).exists()]
             if missing:
                 raise SceneError(
@@ -368,12 +372,12 @@ def read_scene(
                     "(the tiles it lists) beside it"
                 )  # fmt: skip
             gsd = gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
-            footprint = _footprint(ds, gsd)
+            footprint = _footprint(ds, gsd, path)
             tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
             crs = f"EPSG:{ds.crs.to_epsg()}" if ds.crs.to_epsg() else ds.crs.to_wkt()
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
     except RasterioError as e:
-        raise SceneError(path, f"not a readable image ({_first_line(e)})") from None
+        raise unreadable_image(path, e) from None
     if mask_path is not None:
         _check_mask(path, mask_path, footprint)
     try:
@@ -452,10 +456,10 @@ def _local_crs_problem(crs: object) -> str:
     )
 
 
-def _check_on_globe(ds: object) -> None:
-    """SceneError when an image in a lon/lat CRS has corners that are no longitude and
-    latitude (beyond ±90° of latitude or ±360° of longitude): metres of a projected CRS
-    labelled EPSG:4326, whose footprint and GSD would be nonsense."""
+def _check_on_globe(ds: object, path: Path) -> None:
+    """SceneError naming ``path`` when its image ``ds``, in a lon/lat CRS, has corners that
+    are no longitude and latitude (beyond ±90° of latitude or ±360° of longitude): metres of
+    a projected CRS labelled EPSG:4326, whose footprint and GSD would be nonsense."""
     if not ds.crs.is_geographic:  # type: ignore[attr-defined]
         return
     corners = ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))  # type: ignore[attr-defined]
@@ -463,7 +467,7 @@ def _check_on_globe(ds: object) -> None:
     if max(map(abs, xs)) <= 360 and max(map(abs, ys)) <= 90:
         return
     raise SceneError(
-        ds.name,  # type: ignore[attr-defined]
+        path,
         f"has coordinates beyond the globe for its lon/lat CRS {ds.crs.to_string()} "  # type: ignore[attr-defined]
         f"(x {min(xs):.1f}…{max(xs):.1f}, y {min(ys):.1f}…{max(ys):.1f}): they are "
         "not degrees (metres of a projected CRS?); give it its own CRS "
@@ -472,15 +476,9 @@ def _check_on_globe(ds: object) -> None:
 
 
 def crs_hint(path: Path) -> str:
-    """How to give ``path`` a CRS: from the ``.prj`` beside it, which GDAL reads for no
-    PNG/JPEG/TIFF, else by EPSG code."""
-    prj = next((p for p in map(path.with_suffix, (".prj", ".PRJ")) if p.is_file()), None)
-    if prj is None:
-        return "assign one (gdal_edit.py -a_srs EPSG:…)"
-    return (
-        f"GDAL does not read the {prj.name} beside it: write a GeoTIFF with it "
-        f"(gdal_translate -a_srs {prj.name} {path.name} {path.stem}_georef.tif)"
-    )
+    """How to give ``path`` a CRS: by EPSG code, or a ``.prj`` of it beside the image, which
+    :func:`dwelltime.regrid.open_picture` reads."""
+    return f"assign one (gdal_edit.py -a_srs EPSG:…), or write it as WKT in {path.stem}.prj"
 
 
 _NOT_ATTRIBUTES = ("path", "mask_path", "geometry")
@@ -505,19 +503,22 @@ def scenes_frame(scenes: Sequence[Scene]) -> gpd.GeoDataFrame:
 
 
 def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> None:
-    """SceneError naming ``image`` and its provider mask when the mask cannot be read, or
-    when a raster mask has no CRS or misses the image's ``footprint`` (EPSG:4326): used as
-    is, it would hide the whole scene, or its cloud would go unnoticed."""
+    """SceneError naming ``image`` and its provider mask when the mask cannot be read, has no
+    CRS (:func:`~dwelltime.io.missing_crs`; cloud polygons only when there are some) or, a
+    raster mask, misses the image's ``footprint`` (EPSG:4326): used as is, it would hide the
+    whole scene, or its cloud would go unnoticed."""
     from pyogrio.errors import DataSourceError
     from rasterio.errors import RasterioError
     from rasterio.warp import transform_bounds
 
     try:
         with open_mask(mask_path) as mask:
-            if isinstance(mask, CloudVector):
+            if isinstance(mask, CloudVector) and not len(mask.clouds):
                 return
-            if mask.crs is None:
+            if missing_crs(mask.crs):
                 problem = "has no CRS"
+            elif isinstance(mask, CloudVector):
+                return
             elif not _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
                 footprint
             ):
@@ -532,13 +533,13 @@ def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> No
     )  # fmt: skip
 
 
-def _footprint(ds: object, gsd_m: float) -> shapely.Geometry:
-    """Valid-data outline in EPSG:4326 (bounds if all valid), traced on a grid of cells of
-    about :data:`FOOTPRINT_CELL_M` (:func:`_footprint_shape`; ``gsd_m``: the scene's metres per
-    pixel), read decimated (from overviews where the file has them): a cell is valid where
-    GDAL's dataset mask (nodata, alpha or internal mask) has any valid pixel in it. The
-    outline covers every valid cell, widened by half a cell and then simplified by half a
-    cell, so that simplifying leaves no valid ground out.
+def _footprint(ds: object, gsd_m: float, path: Path) -> shapely.Geometry:
+    """Valid-data outline in EPSG:4326 of ``path``'s image ``ds`` (bounds if all valid),
+    traced on a grid of cells of about :data:`FOOTPRINT_CELL_M` (:func:`_footprint_shape`;
+    ``gsd_m``: the scene's metres per pixel), read decimated (from overviews where the file
+    has them): a cell is valid where GDAL's dataset mask (nodata, alpha or internal mask)
+    has any valid pixel in it. The outline covers every valid cell, widened by half a cell
+    and then simplified by half a cell, so that simplifying leaves no valid ground out.
 
     The decimated read also makes truncated files fail here rather than later.
     """
@@ -558,7 +559,7 @@ def _footprint(ds: object, gsd_m: float) -> shapely.Geometry:
             read_decimated(ds, out_shape, partial(ds.read, 1))[0] if all_valid or floats else None
         )
         if all_valid and np.isfinite(band).all():
-            _warn_undeclared_fill(ds, band == 0)
+            _warn_undeclared_fill(ds, band == 0, path)
             outline = bounds
         else:  # averaged, a mask is > 0 where any pixel of the cell is valid
             any_valid = partial(ds.dataset_mask, resampling=Resampling.average)
@@ -566,7 +567,7 @@ def _footprint(ds: object, gsd_m: float) -> shapely.Geometry:
             if band is not None:
                 mask &= np.isfinite(band)
             if not mask.any():
-                raise SceneError(ds.name, "holds no valid pixels (all nodata)")
+                raise SceneError(path, "holds no valid pixels (all nodata)")
             step = ds.transform @ ds.transform.scale(
                 ds.width / out_shape[1], ds.height / out_shape[0]
             )
@@ -574,7 +575,7 @@ def _footprint(ds: object, gsd_m: float) -> shapely.Geometry:
             cells = mask_to_polygon(mask, step).buffer(half, join_style="mitre")
             outline = shapely.make_valid(cells.simplify(half)).intersection(bounds)
     except RasterioIOError:
-        raise SceneError(ds.name, UNREADABLE_PIXELS) from None
+        raise SceneError(path, UNREADABLE_PIXELS) from None
     outline = shapely.segmentize(outline, max(outline.length / 64, 1e-9))
     lonlat = shapely.geometry.shape(transform_geom(ds.crs, "EPSG:4326", outline))
     return _within_180(shapely.make_valid(lonlat.simplify(FOOTPRINT_TOLERANCE_DEG)))
@@ -617,13 +618,32 @@ def _within_180(lonlat: shapely.Geometry) -> shapely.Geometry:
     return shapely.make_valid(shapely.union_all(parts))
 
 
+def _warn_not_orthorectified(ds: object) -> None:
+    """One warning for an image whose RPCs came with its map geotransform, as products not
+    orthorectified carry them (Maxar Standard, Pléiades/SPOT Primary): that geotransform may be
+    only an approximation, off by tens of metres where the ground stands above or below the
+    height it assumed, more the farther off nadir the image was taken."""
+    epsg = ds.crs.to_epsg()  # type: ignore[attr-defined]
+    name = Path(ds.name)  # type: ignore[attr-defined]
+    log.warning(
+        "%s: carries RPCs beside its geotransform: if it is not orthorectified (Maxar "
+        "Standard, Pléiades/SPOT Primary), positions may be off by tens of metres; "
+        "orthorectify it into another folder (gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs %s %s "
+        "ortho/%s) and scan that",
+        name,
+        f"EPSG:{epsg}" if epsg else "EPSG:…",
+        name.name,
+        name.name,
+    )
+
+
 #: An image that declares no nodata yet is 0 in every band over at least this share of its
 #: area, joined to its edge (the fill around an orthorectified strip), is warned.
 UNDECLARED_FILL_MIN = 0.01
 
 
-def _warn_undeclared_fill(ds: object, zero: np.ndarray) -> None:
-    """One warning when the pixels 0 in every band, joined to the image edge, cover
+def _warn_undeclared_fill(ds: object, zero: np.ndarray, path: Path) -> None:
+    """One warning naming ``path`` when the pixels 0 in every band, joined to the image edge, cover
     :data:`UNDECLARED_FILL_MIN` of an image with no nodata, mask or alpha: that fill would be
     taken for ground seen empty. ``zero``: band 1 == 0 in a decimated read; the other bands
     are read only when band 1 has such a fill."""
@@ -644,9 +664,9 @@ def _warn_undeclared_fill(ds: object, zero: np.ndarray) -> None:
             "%s: %.0f %% of the image, along its edges, is 0 in every band but no nodata is "
             "declared, so it would count as ground seen empty; declare it "
             "(gdal_edit.py -a_nodata 0 %s)",
-            ds.name,
+            path,
             100 * share,
-            ds.name,
+            path,
         )
 
 
@@ -737,7 +757,10 @@ def _scene_ids(images: Sequence[Path], folder: Path) -> dict[Path, str]:
     return ids
 
 
-def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path], folder: Path):
+def _warn_unused_times(
+    times: Mapping[str, object] | None, images: Sequence[Path], folder: Path
+) -> None:
+    """Warn about the keys of ``times`` that name none of ``images`` (found under ``folder``)."""
     if not times:
         return
     from dwelltime.timesources import user_keys
@@ -750,6 +773,28 @@ def _warn_unused_times(times: Mapping[str, object] | None, images: Sequence[Path
             len(unused),
             few(unused, 5),
         )
+
+
+#: How rasterio's error begins when a file opens but reading its pixels fails.
+READ_FAILED = "Read failed"
+
+
+def as_scene_error(scene: Scene, exc: Exception) -> SceneError:
+    """A one-line :class:`SceneError` naming the scene's file for any failure while reading it:
+    pixels that cannot be read from a file that opens are :data:`UNREADABLE_PIXELS`."""
+    from rasterio.errors import RasterioIOError
+
+    if isinstance(exc, SceneError):
+        return exc
+    if isinstance(exc, RasterioIOError) and str(exc).startswith(READ_FAILED):
+        return SceneError(scene.path, UNREADABLE_PIXELS)
+    return SceneError(scene.path, error_text(exc))
+
+
+def unreadable_image(path: Path, e: Exception) -> SceneError:
+    """The SceneError for an image file that cannot be opened or read: ``not a readable image
+    (first line of the error)``."""
+    return SceneError(path, f"not a readable image ({_first_line(e)})")
 
 
 def _first_line(e: Exception) -> str:

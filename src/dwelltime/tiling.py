@@ -21,11 +21,11 @@ import shapely
 from affine import Affine
 
 from dwelltime.airports import Airport
-from dwelltime.linking import Visibility
 from dwelltime.regrid import (
     Grid,
     mask_to_polygon,
     open_mask,
+    open_picture,
     read_to_grid,
     rgb_bands,
     stretch_limits,
@@ -128,13 +128,11 @@ def iter_tiles(
     Aprons in another CRS (a GeoJSON read in EPSG:4326) are reprojected to ``airport.crs``;
     aprons without one are a ValueError.
     """
-    import rasterio
-
     aprons = in_airport_crs(aprons, airport)
     region = _seen_aprons(scene, airport, aprons)
     if region.is_empty:
         return
-    with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
+    with open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
         bands = rgb_bands(ds, scene.provider, scene.rgb_bands)
         limits = stretch_limits(ds, bands)
         index = 0
@@ -199,13 +197,11 @@ def _areas(geoms: np.ndarray) -> np.ndarray:
 
 def visible_area(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> shapely.Geometry:
     """Where over the aprons' bounds ``scene`` has clear data, a polygon in ``airport.crs``."""
-    import rasterio
-
     if _seen_aprons(scene, airport, aprons).is_empty:
         return shapely.Polygon()
     gsd = max(COVERAGE_GSD_M, scene.gsd_m)
     grid = Grid.over(aprons.total_bounds, gsd, airport.crs)
-    with rasterio.open(scene.path) as ds, open_mask(scene.mask_path) as mask:
+    with open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
         valid = valid_mask(ds, grid, mask)
     return mask_to_polygon(valid, grid.transform)
 
@@ -219,9 +215,45 @@ def is_visible(
     """Whether at least ``min_fraction`` of ``footprint`` (coverage CRS, e.g. an aircraft's
     stand) lay in the visible area of scene ``scene_id``; a point or line must lie inside it.
     False when the coverage has no row for the scene. One footprint at a time; linking asks
-    the same question in bulk through :class:`dwelltime.linking.Visibility`, which this uses."""
+    the same question in bulk through :class:`Visibility`, which this uses."""
     rows = coverage[coverage["scene_id"] == scene_id]
     return bool(Visibility(rows, min_fraction=min_fraction).covers(scene_id, [footprint])[0])
+
+
+class Visibility:
+    """Answers "was this stand visible in that scene?" from one airport's coverage rows."""
+
+    def __init__(self, coverage: gpd.GeoDataFrame, *, min_fraction: float = 0.8) -> None:
+        self.min_fraction = min_fraction
+        self._union: dict[str, shapely.Geometry] = {}
+        for scene_id, group in coverage.groupby("scene_id"):
+            union = shapely.union_all(group.geometry.to_numpy())
+            shapely.prepare(union)
+            self._union[str(scene_id)] = union
+
+    def visible(
+        self, scene_id: str, x: np.ndarray, y: np.ndarray, radius: np.ndarray
+    ) -> np.ndarray:
+        """Bool per disc (centre ``x, y`` and ``radius`` in metres): at least ``min_fraction``
+        of the disc lies inside the scene's visible area. No coverage row → not visible."""
+        x, y, radius = np.atleast_1d(x), np.atleast_1d(y), np.atleast_1d(radius)
+        return self.covers(scene_id, shapely.buffer(shapely.points(x, y), radius, quad_segs=8))
+
+    def covers(self, scene_id: str, footprints: np.ndarray) -> np.ndarray:
+        """Bool per footprint (coverage CRS): at least ``min_fraction`` of its area lies in the
+        scene's visible area; a point or line (no area) must lie inside it. No coverage row →
+        not visible."""
+        geoms = np.atleast_1d(np.asarray(footprints, dtype=object))
+        union = self._union.get(str(scene_id))
+        if union is None or union.is_empty:
+            return np.zeros(len(geoms), bool)
+        area = shapely.area(geoms)
+        inside = np.where(area > 0, shapely.contains(union, geoms), shapely.covers(union, geoms))
+        partial = ~inside & (area > 0) & shapely.intersects(union, geoms)
+        if partial.any():
+            frac = shapely.area(shapely.intersection(geoms[partial], union))
+            inside[partial] = frac / area[partial] >= self.min_fraction
+        return inside
 
 
 def in_airport_crs(aprons: gpd.GeoDataFrame, airport: Airport) -> gpd.GeoDataFrame:

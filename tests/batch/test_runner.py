@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -18,6 +19,9 @@ import pytest
 from dwelltime.batch.runner import run_batch
 from dwelltime.batch.spec import load_spec
 
+NO_IMAGE_FILE = (
+    "no image file (.tif, .tiff, .jp2, .ntf, .nitf, .vrt, .til, .png, .jpg, .jpeg) under it"
+)
 SCENES = ("zkpy_04", "zkpy_05_20230801T020555", "zkpy_07")
 TABLES = ("detections.csv", "coverage.csv", "stays.csv", "scenes.csv", "run.json")
 
@@ -270,8 +274,8 @@ def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
 def test_a_job_not_run_keeps_its_earlier_stays_in_the_combined_table(
     small_series: Path, uninterrupted: Path
 ):
-    """ZKPY ran before; now its imagery is gone and only UUEE (no scenes) runs: the combined
-    table still holds ZKPY's stays, as its folder does."""
+    """ZKPY ran before; now its imagery is gone and UUEE's folder holds no image: neither
+    runs, and the combined table still holds ZKPY's stays, as its folder does."""
     shutil.copytree(uninterrupted, small_series / "kept")
     (small_series / "no_scenes").mkdir()
     path = small_series / "kept.yaml"
@@ -279,9 +283,10 @@ def test_a_job_not_run_keeps_its_earlier_stays_in_the_combined_table(
         "output: kept\nworkers: 0\njobs:\n  - {airport: ZKPY, imagery: gone}\n"
         "  - {airport: UUEE, imagery: no_scenes}\n"
     )
-    zkpy, uuee = run_batch(load_spec(path)).airports
-    assert (uuee.airport, zkpy.airport) == ("UUEE", "ZKPY")
-    assert "gone" in zkpy.problem and "no usable scene" in uuee.problem
+    jobs = {a.airport: a for a in run_batch(load_spec(path)).airports}
+    uuee, zkpy = jobs["UUEE"], jobs["ZKPY"]
+    assert uuee.problem == f"{small_series / 'no_scenes'}: " + NO_IMAGE_FILE
+    assert "gone" in zkpy.problem
     combined, before = (
         pd.read_csv(f / "all_stays.csv") for f in (small_series / "kept", uninterrupted)
     )
@@ -294,8 +299,8 @@ def test_jobs_with_an_empty_folder_or_only_unusable_files_are_not_run(
 ):
     """Three airports: UUEE's folder is empty, UUWW's files are all unreadable, ZKPY's are
     good. ZKPY completes; the two others are each named in one line as `dwelltime run` names
-    them (no usable scene), not run (no empty tables over earlier ones) and the exit status
-    is 1."""
+    them (no image file, no usable scene), not run (no empty tables over earlier ones) and the
+    exit status is 1."""
     shutil.copytree(uninterrupted, small_series / "three")
     (small_series / "three" / "UUEE").mkdir()
     (small_series / "three" / "UUEE" / "timeline.png").write_text("an earlier run's")
@@ -314,17 +319,15 @@ def test_jobs_with_an_empty_folder_or_only_unusable_files_are_not_run(
     assert out.returncode == 1 and "Traceback" not in out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith(f"ZKPY: {len(SCENES)} scenes, 0 done, {len(SCENES)} skipped")
-    assert (
-        lines[1]
-        == f"UUEE: not run: no usable scene in {small_series / 'empty'} (no image files there)"
-    )
+    assert lines[1] == f"UUEE: not run: {small_series / 'empty'}: " + NO_IMAGE_FILE
     assert lines[2] == (
         f"UUWW: not run: no usable scene in {small_series / 'unreadable'} "
         "(2 unusable files: uuww_20230801.tif, uuww_20230802.tif)"
     )
     assert ", 2 unusable files, 2 jobs not run" in lines[3]
     log = (small_series / "three" / "batch.log").read_text()
-    assert log.count("no usable scene in") == 2 + 2  # the error lines, then the summary
+    assert log.count("no usable scene in") == 1 + 1  # UUWW's error line, then the summary
+    assert log.count(NO_IMAGE_FILE) == 1 + 1  # UUEE's
     assert (small_series / "three" / "UUEE" / "timeline.png").read_text() == "an earlier run's"
     assert not (small_series / "three" / "UUWW" / "stays.csv").exists()
     assert (small_series / "three" / "ZKPY" / "stays.csv").read_bytes() == (
@@ -332,12 +335,38 @@ def test_jobs_with_an_empty_folder_or_only_unusable_files_are_not_run(
     ).read_bytes()
 
 
-def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, uninterrupted: Path):
+def test_an_emptied_imagery_folder_is_not_run_and_its_tables_are_kept(
+    small_series: Path, uninterrupted: Path
+):
+    """ZKPY's folder holds no image now (a share not mounted): the job is not run, said in
+    one line naming the folder and the kinds looked for, exit status 1; its tables and the
+    combined table stay as the earlier run wrote them, not emptied."""
+    shutil.copytree(uninterrupted, small_series / "emptied")
+    (small_series / "unmounted").mkdir()
+    path = small_series / "emptied.yaml"
+    path.write_text("output: emptied\nworkers: 0\njobs:\n  - {airport: ZKPY, imagery: unmounted}\n")
+    summary = run_batch(load_spec(path))
+    (zkpy,) = summary.airports
+    assert zkpy.problem == f"{small_series / 'unmounted'}: " + NO_IMAGE_FILE
+    assert summary.failed  # exit status 1, as `run` on that folder
+    assert tables(small_series / "emptied") == tables(uninterrupted)
+    assert (small_series / "emptied" / "all_stays.csv").read_text().count("ZKPY-") >= 1
+
+
+def test_a_jobs_linking_rules_link_its_committed_scenes(
+    small_series: Path, uninterrupted: Path, caplog: pytest.LogCaptureFixture
+):
     """``link``: sightings over 12 h apart never join (the demo scenes are 20-24 h apart),
-    so every stay is one sighting; the rules are recorded."""
+    so every stay is one sighting; the rules are recorded, and one log line says which
+    changed since the earlier run (no scene is detected again)."""
     shutil.copytree(uninterrupted, small_series / "gapped")
     rules = "link: {max_gap_h: 12, rejoin_gaps: false}\n"
-    summary = run_batch(load_spec(job(small_series, "gapped", rules)))
+    with caplog.at_level(logging.INFO, logger="dwelltime.batch.runner"):
+        summary = run_batch(load_spec(job(small_series, "gapped", rules)))
+    (line,) = [r.getMessage() for r in caplog.records if "linked again" in r.getMessage()]
+    assert line.startswith("ZKPY: stays linked again by other settings than the earlier run's: ")
+    assert "max_gap_h 72.0 → 12" in line and "rejoin_gaps True → False" in line
+    assert summary.airports[0].done == 0
     stays = {
         f: pd.read_csv(f / "ZKPY" / "stays.csv") for f in (uninterrupted, small_series / "gapped")
     }
@@ -346,6 +375,51 @@ def test_a_jobs_linking_rules_link_its_committed_scenes(small_series: Path, unin
     assert after["n_seen"].max() == 1 < before["n_seen"].max()
     made = json.loads((small_series / "gapped" / "ZKPY" / "run.json").read_text())
     assert made["link"]["max_gap_h"] == 12
+
+
+def test_a_jobs_date_range_leaves_the_other_scenes_out_of_its_tables(
+    small_series: Path, uninterrupted: Path, caplog: pytest.LogCaptureFixture
+):
+    """``start``/``end`` narrowed over a finished job: the scene acquired before ``start`` is
+    left out of every table (committed, it is not detected again, nor named as gone), counted
+    in one log line; the ``end`` date takes in the whole of its day."""
+    shutil.copytree(uninterrupted, small_series / "ranged")
+    acquired = pd.to_datetime(pd.read_csv(uninterrupted / "ZKPY" / "scenes.csv")["acquired"])
+    first, last = acquired.min(), acquired.max()
+    start = (first + pd.Timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = small_series / "ranged.yaml"
+    path.write_text(
+        "output: ranged\nworkers: 0\nbatch_size: 4\njobs:\n  - {airport: ZKPY, imagery: imagery, "
+        f"aprons: aprons.geojson, start: '{start}', end: {last:%Y-%m-%d}}}\n"
+    )
+    with caplog.at_level(logging.INFO, logger="dwelltime.batch.runner"):
+        summary = run_batch(load_spec(path))
+    (line,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert line.startswith("ZKPY: 1 of 3 scenes left out: acquired outside the job's range (from")
+    assert summary.airports[0].scenes == 2 and summary.airports[0].done == 0
+    out = small_series / "ranged" / "ZKPY"
+    for name in ("scenes.csv", "coverage.csv", "detections.csv"):
+        times = pd.to_datetime(pd.read_csv(out / name)["acquired"])
+        assert len(times) and times.min() > first, name
+    assert sorted(pd.to_datetime(pd.read_csv(out / "scenes.csv")["acquired"])) == sorted(
+        acquired[acquired > first]
+    )
+    made = json.loads((out / "run.json").read_text())["inputs"]
+    assert made["start"] == pd.Timestamp(start).isoformat()
+    assert made["end"] == f"{last:%Y-%m-%d}T23:59:59.999999999+00:00"
+
+
+def test_a_job_with_no_scene_in_its_date_range_is_not_run(small_series: Path):
+    path = small_series / "before.yaml"
+    path.write_text(
+        "output: before\njobs:\n"
+        "  - {airport: ZKPY, imagery: imagery, aprons: aprons.geojson, end: 2000-01-01}\n"
+    )
+    summary = run_batch(load_spec(path))
+    assert summary.failed and summary.airports[0].problem == (
+        "none of its 3 scenes over the aprons was acquired in the job's range "
+        "(to 2000-01-01 23:59:59 UTC)"
+    )
 
 
 def test_committed_scenes_take_a_flight_log_and_corrected_times(

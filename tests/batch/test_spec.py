@@ -130,6 +130,19 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
             "compile: give true or false",
         ),
         ("output: o\nscheduler: 5\njobs:\n  - {airport: ZKPY, imagery: x}\n", "scheduler: give"),
+        (
+            "output: o\njobs:\n  - {airport: ZKPY, imagery: x, start: 01/02/2023}\n",
+            r"jobs\[0\]: `start`: give an ISO 8601 date or date and time .*not '01/02/2023'",
+        ),
+        (
+            "output: o\njobs:\n  - {airport: ZKPY, imagery: x, end: 2023}\n",
+            r"jobs\[0\]: `end`: give an ISO 8601 date",
+        ),
+        (
+            "output: o\njobs:\n"
+            "  - {airport: ZKPY, imagery: x, start: 2023-12-31, end: 2023-01-01}\n",
+            r"jobs\[0\]: `end` 2023-01-01 is before `start` 2023-12-31; swap them",
+        ),
         ("- just a list\n", "mapping"),
         ("output: [unclosed\n", "line 2: expected ',' or ']'"),
     ],
@@ -139,6 +152,29 @@ def test_bad_job_files_name_the_problem(tmp_path, text, message):
         load_spec(write(tmp_path, text))
     assert str(caught.value).startswith(f"{tmp_path / 'job.yaml'}: ")  # the file, then what
     assert "\n" not in str(caught.value)  # one line
+
+
+def test_a_jobs_date_range_is_utc_and_its_end_date_takes_in_its_day(tmp_path):
+    """``start``/``end``: dates (an end date to the end of its day), times with a zone or
+    without one (UTC), quoted or as YAML reads them; none given: any time."""
+    import pandas as pd
+
+    text = (
+        "output: o\njobs:\n"
+        "  - {airport: ZKPY, imagery: a, start: 2023-01-01, end: 2023-12-31}\n"
+        "  - {airport: UUWW, imagery: b, start: '2023-06-01T12:00+03:00', end: 2023-06-02 06:30}\n"
+        "  - {airport: UUEE, imagery: c, end: '20230101'}\n"
+        "  - {airport: UUDD, imagery: d}\n"
+    )
+    year, moscow, until, anytime = load_spec(write(tmp_path, text)).jobs
+    t = pd.Timestamp
+    assert (year.start, moscow.start) == (t("2023-01-01", tz="UTC"), t("2023-06-01 09:00Z"))
+    assert moscow.end == t("2023-06-02 06:30Z") and until.start is None
+    assert year.in_range(t("2023-12-31 23:59:59.9Z")) and not year.in_range(t("2024-01-01 00:00Z"))
+    assert not year.in_range(t("2022-12-31 23:59:59Z"))
+    assert until.in_range(t("2000-01-01 00:00Z")) and not until.in_range(t("2023-01-02 00:00Z"))
+    assert anytime.in_range(t("1990-01-01 00:00Z")) and anytime.range_text() == ""
+    assert year.range_text() == "from 2023-01-01 00:00:00 UTC to 2023-12-31 23:59:59 UTC"
 
 
 def test_airport_not_in_the_registry_is_a_job_with_its_aprons(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -88,6 +90,7 @@ def test_scores_a_saved_run(series, results, tmp_path):
     # one true positive (IL62), one false positive (TU20 far away); B738 never observed
     assert overall[1:7] == ["1", "2", "1", "0.50", "1.00", "0.67"]
     assert "km or more" not in result.output
+    assert (out / "dwell_scores.csv").read_bytes().startswith(codecs.BOM_UTF8)  # as io's CSVs
     scores = pd.read_csv(out / "dwell_scores.csv")
     il62 = scores.set_index("type").loc["IL62"]
     assert il62["coverage"] == 1.0  # 36 h in [24, 60]

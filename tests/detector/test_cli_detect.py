@@ -49,18 +49,23 @@ def test_a_tiff_with_a_crs_but_no_geotransform_is_a_plain_image(tmp_path, tiny_w
     assert (tmp_path / "out" / "detections_pixels.csv").is_file()
 
 
-def test_a_picture_with_a_world_file_and_a_prj_says_how_to_give_it_its_crs(tmp_path, tiny_weights):
-    """GDAL reads the world file, not the .prj: the line says how to use the .prj, not that
-    the image has no georeference at all."""
+def test_a_picture_with_a_world_file_and_a_prj_is_detected_in_its_crs(tmp_path, tiny_weights):
+    """GDAL reads the world file, not the .prj: dwelltime reads the .prj, so the picture is
+    detected in map coordinates; a .prj that holds no CRS is named, not taken for none."""
+    from pyproj import CRS
+
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "s.JPG")
     (tmp_path / "s.JGW").write_text("0.5\n0\n0\n-0.5\n330000\n4340000\n")
     (tmp_path / "s.PRJ").write_text('PROJCS["WGS_1984_UTM_Zone_51N"]')
-    result = CliRunner().invoke(
-        main, ["-q", "detect", str(tmp_path / "s.JPG"), "--weights", str(tiny_weights)]
-    )
+    args = ["-q", "detect", str(tmp_path / "s.JPG"), "--weights", str(tiny_weights)]
+    result = CliRunner().invoke(main, [*args, "--tile-size", "64"])
     assert result.exit_code == 1
-    assert "s.JPG: has no CRS; GDAL does not read the s.PRJ beside it" in result.output
-    assert "gdal_translate -a_srs s.PRJ s.JPG" in result.output
+    assert "s.PRJ: is no CRS PROJ reads (not a complete WKT)" in result.output
+    (tmp_path / "s.PRJ").write_text(CRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    out = tmp_path / "out"
+    done = CliRunner().invoke(main, [*args, "--tile-size", "64", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert (out / "detections.csv").is_file() and not (out / "detections_pixels.csv").exists()
 
 
 def test_plain_images_with_and_without_aircraft_make_one_layer(tmp_path, tiny_weights, monkeypatch):

@@ -114,6 +114,21 @@ def test_an_unreadable_picture_is_named(tmp_path):
         read_rgb(tmp_path / "bad.png")
 
 
+def test_a_read_error_without_text_still_names_the_picture(tmp_path, monkeypatch):
+    """GDAL may raise with an empty message: the file is named with the error's type, not
+    an IndexError traceback."""
+    from rasterio.errors import RasterioError
+
+    import dwelltime.regrid
+
+    def fail(path):
+        raise RasterioError("")
+
+    monkeypatch.setattr(dwelltime.regrid, "read_rgb", fail)
+    with pytest.raises(SceneError, match=r"bad\.png: not a readable image \(RasterioError\)"):
+        read_rgb(tmp_path / "bad.png")
+
+
 def test_a_palette_png_is_read_in_its_colours(tmp_path):
     """A palette PNG (a screenshot or quicklook saved with 256 colours) gives its colours,
     not its palette indexes as grey."""

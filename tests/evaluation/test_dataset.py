@@ -14,6 +14,7 @@ def test_georeferenced_gsd_wins_over_the_given_one(tmp_path, write_raster):
     assert info.gsd_m == pytest.approx(0.3) and info.crs is not None
 
 
+@pytest.mark.filterwarnings("error:Use .@. matmul:PendingDeprecationWarning:dwelltime")
 def test_an_image_whose_pixels_are_not_square_on_the_ground_is_refused(tmp_path, write_raster):
     """A lon/lat image at 39° N: its pixels are 0.39 m east-west, 0.50 m north-south, so
     aircraft measured in its pixels with one GSD were 22 % off in one direction."""

@@ -1,3 +1,4 @@
+import codecs
 import json
 
 import numpy as np
@@ -216,6 +217,7 @@ def test_report_and_files(tmp_path):
         "misses.csv",
         "false_positives.csv",
     }
+    assert all(p.read_bytes().startswith(codecs.BOM_UTF8) for p in paths[1:])  # as io's CSVs
     assert pd.read_csv(paths[4]).empty  # nothing missed, the columns still there
     assert list(pd.read_csv(paths[4]).columns) == list(MISS_COLUMNS)
     assert list(pd.read_csv(paths[5]).columns) == list(FALSE_POSITIVE_COLUMNS)

@@ -188,7 +188,7 @@ def read_payload(
 ) -> ScenePayload:
     """Coverage and tiles of one scene, the pixels in a slot of ``ring`` when they fit; a
     failure becomes the payload's ``error``."""
-    from dwelltime.pipeline import as_scene_error
+    from dwelltime.scenes import as_scene_error
 
     try:
         coverage = scene_coverage(scene, site, aprons)

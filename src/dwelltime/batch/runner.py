@@ -29,7 +29,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,11 +49,12 @@ from dwelltime.batch.store import (
     made_by,
     stamp_changes,
 )
-from dwelltime.errors import DwelltimeError, SceneError, error_text
-from dwelltime.io import read_if_path, with_xy_crs
+from dwelltime.errors import DwelltimeError, NoImageError, SceneError, error_text
+from dwelltime.io import read_if_path, read_provenance, with_xy_crs
 from dwelltime.linking import stays_frame
 from dwelltime.pipeline import (
     RunResult,
+    changed_settings,
     input_provenance,
     link_scenes,
     provenance,
@@ -67,11 +68,17 @@ from dwelltime.tiling import TileSpec
 
 if TYPE_CHECKING:
     from dwelltime.batch.feed import JobFeed, ScenePayload
+    from dwelltime.detector import Detector
+    from dwelltime.detector.decode import TileDetections
+    from dwelltime.detector.predict import PostProcessor
 
 log = logging.getLogger(__name__)
 
 #: progress(airport, scenes finished so far in the whole job, scenes in the whole job)
 BatchProgress = Callable[[str, int, int], None]
+
+#: What detecting a scene gave: ``(coverage, detections, n_tiles)``, or its error text.
+SceneOutcome = tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, int] | str
 
 
 class JobInputError(DwelltimeError):
@@ -90,7 +97,7 @@ class OutputInUseError(DwelltimeError):
 
 
 @contextlib.contextmanager
-def _output_lock(output: Path):
+def _output_lock(output: Path) -> Iterator[None]:
     """Hold ``<output>/.batch.lock`` while the job runs (an flock, which the system releases
     when this process ends, killed or not); :class:`OutputInUseError` when another process
     holds it."""
@@ -283,19 +290,37 @@ def _run_jobs(
                 link_config=result.link_config,
                 flights=p.flights is not None,
                 type_filter=p.job.type,
-                inputs=input_provenance(
-                    p.site.icao,
-                    p.job.imagery,
-                    aprons=p.job.aprons,
-                    times=p.job.times,
-                    flights=p.job.flights or spec.flights,
-                ),
+                inputs={
+                    **input_provenance(
+                        p.site.icao,
+                        p.job.imagery,
+                        aprons=p.job.aprons,
+                        times=p.job.times,
+                        flights=p.job.flights or spec.flights,
+                    ),
+                    **_range_record(p.job),
+                },
                 skipped=p.unusable,
             )
+            _say_relinked(p.site.icao, read_provenance(p.folder), result.provenance)
             write_result(result, p.folder, formats=spec.formats, overwrite=True)
             p.summary.stays = len(result.stays)
             all_stays.append(with_xy_crs(result.stays).to_crs("EPSG:4326"))
     return [p.summary for p in prepared], all_stays
+
+
+def _say_relinked(icao: str, made: dict[str, object], record: dict[str, object]) -> None:
+    """One log line when the airport's stays are linked by other settings than the earlier
+    invocation's ``made`` (its run.json): link rules, flight log or type filter
+    (:func:`~dwelltime.pipeline.changed_settings`), so that stays that differ without any
+    scene detected again are explained."""
+    changes = changed_settings(made, record)
+    if changes:
+        log.info(
+            "%s: stays linked again by other settings than the earlier run's: %s",
+            icao,
+            "; ".join(changes),
+        )
 
 
 @dataclass
@@ -311,6 +336,7 @@ class _Prepared:
     flights: pd.DataFrame | None  # movements that tighten the dwell bounds
     made: dict[str, object] = field(default_factory=dict)  # what scenes' results hang on: made_by
     unusable: list[SceneError] = field(default_factory=list)  # files scan could not use
+    outside: set[str] = field(default_factory=set)  # ids of scenes outside the job's start…end
 
 
 def _redo_changed(p: _Prepared, made: dict[str, object]) -> None:
@@ -362,6 +388,9 @@ def _prepare(
     try:
         site, aprons = airport_and_aprons(job.airport, job.aprons)
         found = without_coarse(scan(job.imagery, times=job.times))
+        for err in found.errors:  # an empty folder (not mounted?) must not empty the tables
+            if isinstance(err, NoImageError):
+                raise err
         flights = read_if_path(flights_csv, flight_log)
     except DwelltimeError as exc:  # with hundreds of jobs, say which one
         code = icao_code(job.airport) or job.airport.strip().upper()
@@ -376,6 +405,13 @@ def _prepare(
     unusable = [Path(err.path).name for err in found.errors]
     if not scenes:  # as `run` refuses it; the folder's earlier results stay as they are
         raise JobInputError(site.icao, _no_scene(job.imagery, found, unusable), unusable)
+    scenes, outside = _in_range(job, scenes, site.icao)
+    if not scenes:
+        problem = (
+            f"none of its {len(outside)} scenes over the aprons was acquired in the job's "
+            f"range ({job.range_text()})"
+        )
+        raise JobInputError(site.icao, problem, unusable)
     done, failed = store.done(), store.failed()
     skip_failed = set() if retry_failed else set(failed)
     passed_over = done | skip_failed
@@ -396,8 +432,41 @@ def _prepare(
         unusable=unusable,
     )
     return _Prepared(
-        job, folder, site, aprons, scenes, todo, store, summary, flights, unusable=found.errors
+        job,
+        folder,
+        site,
+        aprons,
+        scenes,
+        todo,
+        store,
+        summary,
+        flights,
+        unusable=found.errors,
+        outside=outside,
     )
+
+
+def _range_record(job: AirportJob) -> dict[str, str]:
+    """The job's ``start`` and ``end`` as run.json's ``inputs`` record them (ISO 8601, UTC),
+    those given: the tables hold only the scenes in that range."""
+    ends = (("start", job.start), ("end", job.end))
+    return {key: when.isoformat() for key, when in ends if when is not None}
+
+
+def _in_range(job: AirportJob, scenes: list[Scene], icao: str) -> tuple[list[Scene], set[str]]:
+    """The scenes acquired in the job's ``start``…``end`` and the ids of the others, counted
+    in one log line."""
+    kept = [s for s in scenes if job.in_range(s.acquired)]
+    outside = {s.scene_id for s in scenes} - {s.scene_id for s in kept}
+    if outside:
+        log.info(
+            "%s: %d of %d scenes left out: acquired outside the job's range (%s)",
+            icao,
+            len(outside),
+            len(scenes),
+            job.range_text(),
+        )
+    return kept, outside
 
 
 def _no_scene(imagery: Path, found: ScanResult, unusable: list[str]) -> str:
@@ -417,7 +486,9 @@ def _finisher_processes(spec: BatchSpec, device_type: str) -> int:
     return 2 if device_type == "cuda" else 0
 
 
-def _feed(prepared: list[_Prepared], spec: BatchSpec, detector, tile_spec: TileSpec) -> JobFeed:
+def _feed(
+    prepared: list[_Prepared], spec: BatchSpec, detector: Detector, tile_spec: TileSpec
+) -> JobFeed:
     """Every airport's scenes to do, read from now on by ``spec.workers`` processes."""
     from dwelltime.batch.feed import JobFeed
 
@@ -428,12 +499,12 @@ def _feed(prepared: list[_Prepared], spec: BatchSpec, detector, tile_spec: TileS
 def _process(
     p: _Prepared,
     spec: BatchSpec,
-    detector,
+    detector: Detector,
     tile_spec: TileSpec,
-    weights,
+    weights: Path | None,
     finisher: Finishers,
     feed: JobFeed | None,
-):
+) -> Iterator[tuple[Scene, str]]:
     """Commit or record as failed each scene of ``p.todo``, yielding it and what became of it
     (:func:`_count`) when done; read by ``feed`` (None: read and detected on a Dask
     cluster)."""
@@ -444,7 +515,7 @@ def _process(
         yield scene, _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene, p.made)))
 
 
-def _commit(store: SceneStore, scene: Scene, outcome, stamp: str) -> int | str:
+def _commit(store: SceneStore, scene: Scene, outcome: SceneOutcome, stamp: str) -> int | str:
     """Commit a scene's ``(coverage, detections, n_tiles)`` with ``stamp``
     (:func:`~dwelltime.batch.store.commit_stamp`) and return its tile count, or pass its
     error text on."""
@@ -471,10 +542,10 @@ def _count(p: _Prepared, scene: Scene, committed: int | str) -> str:
 def _local_scenes(
     p: _Prepared,
     spec: BatchSpec,
-    detector,
+    detector: Detector,
     payloads: Iterable[ScenePayload],
     finisher: Finishers,
-):
+) -> Iterator[tuple[Scene, str]]:
     """DataLoader workers read (``payloads``, those of ``p.todo``); this process infers
     (batched, the network on the next batch while it decodes this one) while the
     ``finisher`` turns earlier scenes' predictions into map rows and commits them (up to
@@ -489,7 +560,7 @@ def _local_scenes(
     yield from _settle(p, in_flight, 0)
 
 
-def _settle(p: _Prepared, in_flight: deque, keep: int):
+def _settle(p: _Prepared, in_flight: deque, keep: int) -> Iterator[tuple[Scene, str]]:
     """Count and yield the oldest scenes in flight that are finished (with what became of
     them: :func:`_count`), waiting for them while more than ``keep`` are in flight."""
     while len(in_flight) > keep or (in_flight and in_flight[0][1].done()):
@@ -501,14 +572,22 @@ def _settle(p: _Prepared, in_flight: deque, keep: int):
         yield scene, _count(p, scene, committed)
 
 
-def _finish_scene(folder: Path, payload, predictions, post, stamp: str) -> int | str:
+def _finish_scene(
+    folder: Path,
+    payload: ScenePayload,
+    predictions: list[TileDetections] | str,
+    post: PostProcessor,
+    stamp: str,
+) -> int | str:
     """Runs in the finisher: a scene's map rows committed under ``folder`` with ``stamp``; its
     tile count, or its error text."""
     outcome = _outcome(payload, predictions, post)
     return _commit(SceneStore(folder), payload.scene, outcome, stamp)
 
 
-def _inferred(payloads: Iterable[ScenePayload], detector, batch_size: int):
+def _inferred(
+    payloads: Iterable[ScenePayload], detector: Detector, batch_size: int
+) -> Iterator[tuple[ScenePayload, list[TileDetections] | str]]:
     """(payload, its predictions or error text) for each payload, in order
     (:func:`~dwelltime.detector.predict_scenes`)."""
     from dwelltime.detector import predict_scenes
@@ -517,7 +596,9 @@ def _inferred(payloads: Iterable[ScenePayload], detector, batch_size: int):
     return predict_scenes(items, detector, batch_size=batch_size)
 
 
-def _outcome(payload, predictions, post):
+def _outcome(
+    payload: ScenePayload, predictions: list[TileDetections] | str, post: PostProcessor
+) -> SceneOutcome:
     """``(coverage, detections, n_tiles)`` from a payload's predictions, or the error text
     (``post``: the detector's post-processor)."""
     from dwelltime.detector.predict import detections_frame  # looked up now (benchmark wraps it)
@@ -532,7 +613,9 @@ def _outcome(payload, predictions, post):
     return payload.coverage, detections, len(payload.tiles)
 
 
-def _dask_results(p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights):
+def _dask_results(
+    p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights: Path | None
+) -> Iterator[tuple[Scene, SceneOutcome]]:
     """Each scene read and detected as one task on a Dask cluster; committed here."""
     from distributed import Client, LocalCluster, as_completed
 
@@ -568,7 +651,17 @@ def _dask_results(p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights):
             cluster.close()
 
 
-def _scene_task(scene, site, aprons, tile_spec, weights, device, compiled, precision, batch_size):
+def _scene_task(
+    scene: Scene,
+    site: Airport,
+    aprons: gpd.GeoDataFrame,
+    tile_spec: TileSpec,
+    weights: Path | None,
+    device: str,
+    compiled: bool,
+    precision: str,
+    batch_size: int,
+) -> SceneOutcome:
     """Runs on a Dask worker: read one scene and detect; the model is loaded once per worker."""
     from dwelltime.batch.feed import read_payload
 
@@ -580,7 +673,7 @@ def _scene_task(scene, site, aprons, tile_spec, weights, device, compiled, preci
 
 
 @functools.lru_cache(maxsize=2)
-def _worker_detector(weights, device, compiled, precision):
+def _worker_detector(weights: Path | None, device: str, compiled: bool, precision: str) -> Detector:
     from dwelltime.detector import load_detector
 
     return load_detector(weights, device=device, compiled=compiled, precision=precision)
@@ -593,7 +686,7 @@ def _assemble(p: _Prepared, spec: BatchSpec) -> RunResult:
     and flight log. Rows take their scene's acquisition time as scanned now: a time
     corrected (``times``, a sidecar) after a scene was committed holds without detecting it
     again."""
-    gone = sorted(p.store.done() - {s.scene_id for s in p.scenes})
+    gone = sorted(p.store.done() - {s.scene_id for s in p.scenes} - p.outside)
     if gone:
         log.warning(
             "%s: %d committed scenes left out of the tables: no longer among the job's scenes "

@@ -23,12 +23,16 @@ jobs:
   - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62,
      flights: sunan_adsb.csv, times: sunan_times.csv}
   - {airport: UUWW, imagery: vnukovo/items.json}   # a STAC ItemCollection of local files
+  - {airport: FNJ, imagery: archive/, start: 2023-01-01, end: 2023-12-31}  # scenes of 2023
 ```
 ``imagery`` is a folder or a STAC ItemCollection JSON file (:mod:`dwelltime.stac`).
 ``flights`` is a CSV as ``dwelltime run --flights`` reads it (:mod:`dwelltime.flights`; its
 rows are matched to stays by airport, so one file may serve every job); ``times`` one as
 ``--times`` reads it: acquisition times of the job's images that win over those in the files
-(:func:`dwelltime.timesources.read_times_csv`). ``link`` sets fields of
+(:func:`dwelltime.timesources.read_times_csv`). ``start`` and ``end`` keep the job's scenes
+acquired in that range (:func:`job_time`: ISO 8601 dates or dates and times, UTC unless a zone
+is given, an ``end`` date inclusive of its day); the others are left out of its tables, counted
+in one log line. ``link`` sets fields of
 :class:`dwelltime.linking.LinkConfig` (``max_visible_misses``, ``max_gap_h``, ``link_moves``,
 ``prior_strength``… as ``dwelltime run --max-misses`` etc.) for every airport. Relative paths
 are taken from the folder holding the YAML file. Unknown keys are refused.
@@ -45,6 +49,8 @@ from dwelltime.precision import PRECISIONS
 from dwelltime.schema import fits_annotation
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from dwelltime.linking import LinkConfig
 
 
@@ -62,6 +68,20 @@ class AirportJob:
     type: str | None = None
     flights: Path | None = None  # flight-tracking CSV; None: the spec's ``flights``
     times: Path | None = None  # CSV of the images' acquisition times (``--times``)
+    start: pd.Timestamp | None = None  # first acquisition time kept, UTC; None: any
+    end: pd.Timestamp | None = None  # last acquisition time kept, UTC; None: any
+
+    def in_range(self, acquired: pd.Timestamp) -> bool:
+        """Whether a scene acquired at ``acquired`` (UTC) is in ``start``…``end`` (inclusive)."""
+        return (self.start is None or acquired >= self.start) and (
+            self.end is None or acquired <= self.end
+        )
+
+    def range_text(self) -> str:
+        """``start``…``end`` in words: ``from 2023-01-01 00:00:00 UTC to 2023-12-31 23:59:59
+        UTC``; empty when the job has neither."""
+        ends = (("from", self.start), ("to", self.end))
+        return " ".join(f"{w} {t:%Y-%m-%d %H:%M:%S} UTC" for w, t in ends if t is not None)
 
 
 @dataclass(frozen=True)
@@ -173,6 +193,7 @@ def load_spec(path: Path) -> BatchSpec:
                 type=_designator(entry.get("type"), where),
                 flights=path_of("flights", entry, where),
                 times=path_of("times", entry, where),
+                **_job_range(entry, where),
             )
         )
     read_here = ("output", "jobs", "flights", "link")
@@ -242,6 +263,46 @@ def _check_airports(jobs: tuple[AirportJob, ...]) -> None:
                 "folders into one job (an airport's results go to one folder)"
             )
         first[icao] = n
+
+
+def job_time(value: object, *, end: bool = False) -> pd.Timestamp:
+    """A job's ``start`` (or with ``end``, its ``end``) as a UTC timestamp: an ISO 8601 date
+    (``2023-01-01``: its midnight; an ``end`` date: the last nanosecond of its day, so that
+    the day is in) or date and time (``2023-01-01T06:00``, ``… +03:00``; no zone: UTC), as
+    text or as YAML reads it (a date, a datetime). ValueError for anything else."""
+    from datetime import date, datetime, timedelta
+
+    import pandas as pd
+
+    from dwelltime.timesources import ISO_DATE, ISO_DATETIME, to_utc
+
+    text = value.strip() if isinstance(value, str) else None
+    if type(value) is date or (text is not None and ISO_DATE.fullmatch(text)):
+        day = to_utc(pd.Timestamp(text or value).normalize())
+        return day + timedelta(days=1) - pd.Timedelta(1, "ns") if end else day
+    if isinstance(value, datetime) or (text is not None and ISO_DATETIME.fullmatch(text)):
+        return to_utc(text or value)
+    raise ValueError(
+        f"give an ISO 8601 date or date and time (2023-01-01, 2023-01-01T06:00Z; no zone: "
+        f"UTC), not {value!r}"
+    )
+
+
+def _job_range(entry: dict, where: str) -> dict[str, pd.Timestamp]:
+    """A job entry's ``start`` and ``end`` (:func:`job_time`) when given; JobSpecError naming
+    the key for a value that is no date or time, or an ``end`` before the ``start``."""
+    times = {}
+    for key in ("start", "end"):
+        if entry.get(key) is not None:
+            try:
+                times[key] = job_time(entry[key], end=key == "end")
+            except ValueError as exc:
+                raise JobSpecError(f"{where}: `{key}`: {exc}") from None
+    if len(times) == 2 and times["end"] < times["start"]:
+        raise JobSpecError(
+            f"{where}: `end` {entry['end']} is before `start` {entry['start']}; swap them"
+        )
+    return times
 
 
 def _designator(value: object, where: str) -> str | None:

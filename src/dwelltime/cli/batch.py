@@ -62,6 +62,7 @@ def batch(
       - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62}
       - {airport: UUWW, imagery: vnukovo/, flights: vnukovo_movements.csv,
          times: vnukovo_times.csv}   # acquisition times, as run --times
+      - {airport: UUEE, imagery: archive/, start: 2023-01-01, end: 2023-12-31}  # 2023 only
 
     Each scene's results are committed as soon as it is done, so a killed job started again
     skips the finished scenes; a finished scene whose image file changed since, or that other

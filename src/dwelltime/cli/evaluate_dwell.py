@@ -112,7 +112,7 @@ def evaluate_dwell(
         nearest_distance_m,
         score_stays,
     )
-    from dwelltime.io import atomic_write, ensure_writable
+    from dwelltime.io import ensure_writable, write_csv
 
     unused = given_options(ctx, "flights", "no_coregister", *DETECTOR_OPTIONS)
     if results is not None and unused:
@@ -163,8 +163,7 @@ def evaluate_dwell(
         )
     if scores_path is not None:
         scores_path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(scores_path) as tmp:
-            scores.to_csv(tmp, index=False)
+        write_csv(scores, scores_path)
         click.echo(f"wrote {scores_path}")
 
 

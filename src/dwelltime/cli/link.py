@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,6 +98,7 @@ def link(
     from dwelltime.linking import for_coregistered
     from dwelltime.pipeline import (
         canonical_type,
+        changed_settings,
         estimate_stays,
         relinked_provenance,
         source_commit,
@@ -189,32 +189,14 @@ def link(
     except DwelltimeError as exc:
         raise click_error(exc) from exc
     figure = plot_timeline(
-        stays, coverage, detections, config=config, type_filter=canonical_type(type_filter)
+        stays,
+        coverage,
+        detections,
+        config=config,
+        type_filter=canonical_type(type_filter),
+        flights=flight_log,
     )
     with atomic_write(timeline) as tmp:
         figure.savefig(tmp, format="png", dpi=120)
     for path in [*paths, timeline, write_provenance(out, record)]:
         click.echo(f"wrote {path}")
-
-
-def changed_settings(made: Mapping[str, object], record: Mapping[str, object]) -> list[str]:
-    """What a relinking's ``record`` changes from ``made``, the record of the run that wrote
-    the detections (its run.json; empty when there is none): link settings as ``"max_gap_h
-    24.0 → 72.0"``, the flight log and the type filter. Empty: the stays come out as the run's."""
-    if not made:
-        return []
-    before: Mapping[str, object] = made.get("link") or {}  # type: ignore[assignment]
-    now: Mapping[str, object] = record["link"]  # type: ignore[assignment]
-    changes = [
-        f"{key} {before[key]} → {now[key]}" for key in now if before.get(key, now[key]) != now[key]
-    ]
-    if bool(made.get("flights")) != bool(record["flights"]):
-        used = {True: "used", False: "none"}
-        changes.append(
-            f"flight log {used[bool(made.get('flights'))]} → {used[bool(record['flights'])]}"
-        )
-    if made.get("type_filter") != record["type_filter"]:
-        changes.append(
-            f"type filter {made.get('type_filter') or 'none'} → {record['type_filter'] or 'none'}"
-        )
-    return changes

@@ -58,6 +58,9 @@ def scan(
     """List the image scenes under FOLDER: acquisition time and its source, CRS, GSD, bands, cloud
     mask.
 
+    GSD: metres per pixel on the ground, the mean of the pixel's two sides (which differ in
+    lon/lat away from the equator; run resamples every scene onto square UTM pixels).
+
     Searches FOLDER recursively for .tif/.tiff, .jp2, .ntf/.nitf, .vrt and .til files, Airbus
     DIM_*.XML products (where GDAL has its DIMAP driver), and .png/.jpg with a world file or
     .aux.xml beside them (other pictures are named in one warning; Planet *_udm2/*_udm masks,

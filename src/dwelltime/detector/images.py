@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from dwelltime.detector.predict import Detector, detect_tiles
-from dwelltime.errors import SceneError
+from dwelltime.errors import NoImageError, SceneError
 from dwelltime.formats import (
     IMAGE_SUFFIXES,
     MASK_SUFFIXES,
@@ -24,6 +25,9 @@ from dwelltime.formats import (
     walk_folders,
 )
 from dwelltime.stac import is_item_file, item_scenes
+
+if TYPE_CHECKING:
+    from dwelltime.tiling import TileSpec
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +56,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
             )
             errors += [SceneError(p, UNPACK_ARCHIVE) for p in sorted(listed) if is_archive(p)]
             if not found:
-                suffixes = ", ".join(IMAGE_SUFFIXES)
-                errors.append(SceneError(path, f"no image file ({suffixes}) under it"))
+                errors.append(NoImageError(path))
             members = mosaic_members(found)  # a mosaic's tiles are read through it
             files += [p for p in found if p.resolve() not in members]
         elif is_item_file(path):
@@ -93,6 +96,7 @@ def detect_image(
     from rasterio.errors import RasterioError
 
     from dwelltime.regrid import open_picture
+    from dwelltime.scenes import unreadable_image
     from dwelltime.tiling import TileSpec
 
     spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_size, overlap_px=tile_size // 4)
@@ -100,7 +104,7 @@ def detect_image(
         with open_picture(path) as ds:  # a CRS without a geotransform places nothing
             placed, georeferenced = not ds.transform.is_identity, ds.crs is not None
     except RasterioError as exc:
-        raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
+        raise unreadable_image(path, exc) from None
     if placed and georeferenced:
         frame = _detect_scene(path, detector, spec, airport, batch_size, progress)
     else:
@@ -138,11 +142,12 @@ def read_rgb(path: Path) -> np.ndarray:
     from rasterio.errors import RasterioError
 
     from dwelltime.regrid import read_rgb as read_bands
+    from dwelltime.scenes import unreadable_image
 
     try:
         return np.ascontiguousarray(read_bands(path).transpose(1, 2, 0))
     except RasterioError as exc:
-        raise SceneError(path, f"not a readable image ({str(exc).splitlines()[0]})") from None
+        raise unreadable_image(path, exc) from None
 
 
 def _warn_if_coarse(path: Path, gsd_m: float) -> None:
@@ -163,16 +168,19 @@ def _warn_if_coarse(path: Path, gsd_m: float) -> None:
 def _detect_scene(
     path: Path,
     detector: Detector,
-    spec,
+    spec: TileSpec,
     airport: str | None,
     batch_size: int,
     progress: Callable[[int], None] | None,
 ) -> gpd.GeoDataFrame:
+    """Detections of the georeferenced image ``path`` tiled by ``spec`` over the aprons of
+    ``airport``, in its UTM CRS (metres); with no ``airport``, over the image's footprint in
+    the UTM CRS of its centre."""
     from rasterio.errors import RasterioError
 
     from dwelltime.airports import Airport, load_aprons, lonlat_centre, lookup_airport, utm_crs
-    from dwelltime.pipeline import as_scene_error, scenes_over_aprons
-    from dwelltime.scenes import read_scene
+    from dwelltime.pipeline import scenes_over_aprons
+    from dwelltime.scenes import as_scene_error, read_scene
     from dwelltime.tiling import iter_tiles
 
     scene = read_scene(path, require_time=False)

@@ -26,6 +26,7 @@ from dwelltime.detector.refine import fuse_scores, nose_up_crops
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class, size_sigma_m
 from dwelltime.detector.weights import card_path, default_weights, load_model
 from dwelltime.errors import SettingsError, WeightsError, error_text
+from dwelltime.io import user_path
 from dwelltime.precision import resolve_precision
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
 
@@ -474,7 +475,7 @@ def load_detector(
     detector needs (classes, GSD, decoding settings); SettingsError for ``device`` or
     ``precision``.
     """
-    path = default_weights() if weights is None else Path(weights)
+    path = default_weights() if weights is None else user_path(weights)
     model, card = load_model(path)
     try:
         dims = {k: tuple(v) for k, v in card.get("dimensions", {}).items()} or None

@@ -423,7 +423,7 @@ def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) 
     (:data:`FALSE_POSITIVE_COLUMNS`)."""
     out_dir = Path(out_dir)
     paths = evaluation_paths(out_dir)
-    from dwelltime.io import ensure_writable  # geopandas only when writing
+    from dwelltime.io import ensure_writable, write_csv  # geopandas only when writing
 
     ensure_writable(paths, overwrite=overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -436,11 +436,9 @@ def write_evaluation(ev: Evaluation, out_dir: Path, *, overwrite: bool = False) 
         "by_type": ev.by_type.to_dict(orient="records"),
     }
     paths[0].write_text(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
-    pd.DataFrame([ev.overall]).to_csv(paths[1], index=False)
-    ev.by_gsd.to_csv(paths[2], index=False)
-    ev.by_type.to_csv(paths[3], index=False)
-    ev.misses.to_csv(paths[4], index=False)
-    ev.false_positives.to_csv(paths[5], index=False)
+    tables = (pd.DataFrame([ev.overall]), ev.by_gsd, ev.by_type, ev.misses, ev.false_positives)
+    for table, path in zip(tables, paths[1:], strict=True):
+        write_csv(table, path)
     return paths
 
 

@@ -5,6 +5,7 @@ where the real airport is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,6 +140,8 @@ def _rooftop_units(buildings: list[Building]) -> list[Building]:
     return units
 
 
-def _xy(place, u: float, v: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def _xy(
+    place: Callable[[shapely.Geometry], shapely.Geometry], u: float, v: float
+) -> tuple[float, float]:
     p = place(shapely.Point(u, v))
     return float(p.x), float(p.y)

@@ -8,6 +8,7 @@ kilometre-sized scene), so aircraft keep their true shape and heading in either.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -151,8 +152,9 @@ def _rings_px(world: Affine, geom: shapely.Geometry) -> tuple[list[np.ndarray], 
 
 def _cover(
     world: Affine, geom: shapely.Geometry, shape: tuple[int, int], shift: np.ndarray | None = None
-):  # type: ignore[no-untyped-def]
-    """Pixel coverage of a (multi)polygon, optionally shifted by ``shift`` pixels."""
+) -> tuple[np.ndarray, tuple[slice, slice]] | None:
+    """Pixel coverage of a (multi)polygon, optionally shifted by ``shift`` pixels
+    (:func:`dwelltime.synth.raster.coverage`: alpha and its window; None when none)."""
     exteriors, holes = _rings_px(world, geom)
     if not exteriors:
         return None
@@ -162,8 +164,12 @@ def _cover(
 
 
 def _paint(
-    rgb: np.ndarray, world: Affine, geom: shapely.Geometry, colour, opacity: float = 1.0
-) -> None:  # type: ignore[no-untyped-def]
+    rgb: np.ndarray,
+    world: Affine,
+    geom: shapely.Geometry,
+    colour: Sequence[float] | np.ndarray,
+    opacity: float = 1.0,
+) -> None:
     cov = _cover(world, geom, rgb.shape[:2])
     if cov is not None:
         blend(rgb, cov[0] * opacity, cov[1], np.asarray(colour, np.float32))
@@ -256,11 +262,11 @@ def _boxes(
     world: Affine,
     footprints: list[shapely.Polygon],
     heights: list[float],
-    colours,
+    colours: Sequence[Sequence[float] | np.ndarray],
     sun: Sun,
     lean: np.ndarray,
     strength: float,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Buildings / vehicles / bridges: cast shadow, then the roof shifted by the lean."""
     gsd = 1 / np.hypot(world.a, world.d)
     shade = []

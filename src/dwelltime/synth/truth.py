@@ -18,15 +18,16 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 
+from dwelltime.io import write_csv
 from dwelltime.synth.export import dota_line
 from dwelltime.synth.layout import AirportLayout
 from dwelltime.synth.scene import RenderedScene
@@ -108,30 +109,29 @@ def write_stays(presences: Sequence[Presence], layout: AirportLayout, path: Path
     ]
     stays_per_visit = Counter(p.visit_id for p in presences)
     towed = {v for v, n in stays_per_visit.items() if n > 1}
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        for i, p in enumerate(sorted(presences, key=lambda q: (q.start, q.aircraft_id))):
-            s = layout.stand(p.stand_id)
-            w.writerow(
-                {
-                    "stay_id": f"S{i + 1:03d}",
-                    "aircraft_id": p.aircraft_id,
-                    "visit_id": p.visit_id,
-                    "type": p.type,
-                    "stand_id": p.stand_id,
-                    "apron_id": s.apron_id,
-                    "x": round(s.x, 2),
-                    "y": round(s.y, 2),
-                    "heading_deg": s.heading_deg,
-                    "start": p.start.isoformat(),
-                    "end": p.end.isoformat(),
-                    "arrival": p.arrival.isoformat(),
-                    "departure": p.departure.isoformat(),
-                    "resident": p.resident,
-                    "towed": p.visit_id in towed,
-                }
-            )
+    rows = []
+    for i, p in enumerate(sorted(presences, key=lambda q: (q.start, q.aircraft_id))):
+        s = layout.stand(p.stand_id)
+        rows.append(
+            {
+                "stay_id": f"S{i + 1:03d}",
+                "aircraft_id": p.aircraft_id,
+                "visit_id": p.visit_id,
+                "type": p.type,
+                "stand_id": p.stand_id,
+                "apron_id": s.apron_id,
+                "x": round(s.x, 2),
+                "y": round(s.y, 2),
+                "heading_deg": s.heading_deg,
+                "start": p.start.isoformat(),
+                "end": p.end.isoformat(),
+                "arrival": p.arrival.isoformat(),
+                "departure": p.departure.isoformat(),
+                "resident": p.resident,
+                "towed": p.visit_id in towed,
+            }
+        )
+    write_csv(pd.DataFrame(rows, columns=fields), path)
 
 
 def write_scenes_csv(scenes: Sequence[tuple[RenderedScene, Path]], path: Path) -> None:
@@ -154,31 +154,30 @@ def write_scenes_csv(scenes: Sequence[tuple[RenderedScene, Path]], path: Path) -
         "sun_elevation_deg",
         "n_aircraft",
     ]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        for scene, image in scenes:
-            s = scene.spec
-            w.writerow(
-                {
-                    "scene_id": image.stem,
-                    "file": image.name,
-                    "acquired": s.acquired.isoformat(),
-                    "time_source": s.time_source,
-                    "crs": s.crs,
-                    "gsd_m": s.gsd_m,
-                    "bands": s.bands,
-                    "dtype": s.dtype,
-                    "cloud_fraction": round(scene.cloud_fraction, 4),
-                    "shift_east_m": s.shift_m[0],
-                    "shift_north_m": s.shift_m[1],
-                    "off_nadir_deg": s.off_nadir_deg,
-                    "view_azimuth_deg": s.view_azimuth_deg,
-                    "sun_azimuth_deg": round(scene.sun.azimuth_deg, 2),
-                    "sun_elevation_deg": round(scene.sun.elevation_deg, 2),
-                    "n_aircraft": len(scene.truth),
-                }
-            )
+    rows = []
+    for scene, image in scenes:
+        s = scene.spec
+        rows.append(
+            {
+                "scene_id": image.stem,
+                "file": image.name,
+                "acquired": s.acquired.isoformat(),
+                "time_source": s.time_source,
+                "crs": s.crs,
+                "gsd_m": s.gsd_m,
+                "bands": s.bands,
+                "dtype": s.dtype,
+                "cloud_fraction": round(scene.cloud_fraction, 4),
+                "shift_east_m": s.shift_m[0],
+                "shift_north_m": s.shift_m[1],
+                "off_nadir_deg": s.off_nadir_deg,
+                "view_azimuth_deg": s.view_azimuth_deg,
+                "sun_azimuth_deg": round(scene.sun.azimuth_deg, 2),
+                "sun_elevation_deg": round(scene.sun.elevation_deg, 2),
+                "n_aircraft": len(scene.truth),
+            }
+        )
+    write_csv(pd.DataFrame(rows, columns=fields), path)
 
 
 def aprons_frame(layout: AirportLayout) -> gpd.GeoDataFrame:
