@@ -609,6 +609,35 @@ def test_a_movement_while_the_imagery_sees_the_stay_is_reported_and_not_used(tmp
     ]
 
 
+def test_a_busy_log_s_movements_during_stays_are_one_warning_and_listed_at_info(tmp_path, caplog):
+    """A complete log of a busy airport: other aircraft of a resident's type come and go while
+    it stands there. One warning counts such movements (not one per stay end, a flood at
+    every airport-week), and each is listed at info level (-v); the imagery bounds the ends."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "time,airport,event,type\n"
+        "2023-07-31T12:00:00Z,ZKPY,arr,IL62\n"
+        "2023-08-01T12:00:00Z,ZKPY,dep,IL62\n"
+        "2023-07-31T13:00:00Z,ZKPY,arr,T204\n"
+    )
+    stays = stays_frame([stay(), {**stay("T204"), "x": 500.0}], "EPSG:32651")
+    with caplog.at_level(logging.INFO, logger="dwelltime.flights"):
+        out = tighten_with_flights(stays, read_flights(path))
+    assert out["start_bounded_by"].tolist() == ["s0", "s0"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"{path}: 3 movements fall while a stay of their type was seen on the ground (another "
+        "aircraft of the type, or a time or zone wrong in the log?); the imagery bounds those "
+        "ends (-v lists them)"
+    ]
+    listed = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert [line.split(" record ")[1].split(" at ")[0] for line in listed] == [
+        "an arrival of IL62",
+        "a departure of IL62",
+        "an arrival of T204",
+    ]
+
+
 def test_a_row_without_a_type_takes_the_one_its_registration_has_elsewhere(tmp_path, caplog):
     """An analyst's log of one airframe: its type on one row (as an export of its history
     gives it), the others by registration alone, written with or without the hyphen; a

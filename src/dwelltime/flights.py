@@ -559,8 +559,12 @@ def tighten_with_flights(
             out.at[i, "dwell_max_h"] = hours(t_b - t_a)
         prior = (priors or {}).get(str(stay["airport"]), log_uniform_prior)
         out.at[i, "dwell_est_h"] = dwell_estimate(arrival, departure, prior=prior)
-    for i, same in matched.items():
-        _warn_conflicts(out.loc[i], same.drop(index=list(used), errors="ignore"))
+    conflicts = [
+        line
+        for i, same in matched.items()
+        for line in _conflicts(out.loc[i], same.drop(index=list(used), errors="ignore"))
+    ]
+    _warn_conflicts(conflicts, flights.attrs.get("path", "flights"))
     _warn_shared(flights, used)
     return out
 
@@ -587,39 +591,52 @@ def _warn_shared(flights: pd.DataFrame, used: Mapping[object, list[str]]) -> Non
         )
 
 
-def _warn_conflicts(stay: pd.Series, movements: pd.DataFrame) -> None:
-    """One warning per end of ``stay`` that no flight bounds where ``movements`` (rows of its
+def _warn_conflicts(conflicts: list[str], path: object) -> None:
+    """Warn of ``conflicts`` (:func:`_conflicts`' lines): the one line as it is, or, where a
+    busy log holds several (each movement of a type while another aircraft of that type
+    stood there), one line that counts them, each then logged at info level (``-v``)."""
+    if len(conflicts) == 1:
+        log.warning(conflicts[0])
+    elif conflicts:
+        log.warning(
+            "%s: %d movements fall while a stay of their type was seen on the ground (another "
+            "aircraft of the type, or a time or zone wrong in the log?); the imagery bounds "
+            "those ends (-v lists them)",
+            path,
+            len(conflicts),
+        )
+        for line in conflicts:
+            log.info(line)
+
+
+def _conflicts(stay: pd.Series, movements: pd.DataFrame) -> list[str]:
+    """One line per end of ``stay`` that no flight bounds where ``movements`` (rows of its
     type at its airport that bound no stay's end) record that end's movement after its first
-    sighting and before its last, while the imagery shows it on the ground: the warning names
+    sighting and before its last, while the imagery shows it on the ground: the line names
     the stay, the rows and what bounds that end instead (a scene, or nothing: open)."""
     seen = (stay["first_seen"], stay["last_seen"])
     during = movements[(movements["time"] > seen[0]) & (movements["time"] < seen[1])]
+    lines = []
     for event, end in (("arr", "start"), ("dep", "end")):
         rows = during[during["event"] == event]
         bound = str(stay[f"{end}_bounded_by"])
         if rows.empty or bound.startswith("flight:"):
             continue
-        log.warning(
-            "%s: row(s) %s record %s of %s at %s while stay %s was seen there from %s to %s "
-            "UTC; the imagery wins: its %s %s (is it another %s, or a time or zone wrong in "
-            "the log?)",
-            movements.attrs.get("path", "flights"),
-            few(
-                [
-                    f"{r} ({t:%Y-%m-%d %H:%M})"
-                    for r, t in zip(rows["row"], rows["time"], strict=True)
-                ],
-                5,
-            ),
-            "an arrival" if event == "arr" else "a departure",
-            "/".join(sorted(set(rows["type"]))),
-            stay["airport"],
-            stay["stay_id"],
-            *(f"{t:%Y-%m-%d %H:%M}" for t in seen),
-            end,
-            f"is bounded by scene {bound}" if bound else "stays open",
-            "/".join(sorted(set(rows["type"]))),
+        kind = "/".join(sorted(set(rows["type"])))
+        row_times = few(
+            [f"{r} ({t:%Y-%m-%d %H:%M})" for r, t in zip(rows["row"], rows["time"], strict=True)],
+            5,
         )
+        first, last = (f"{t:%Y-%m-%d %H:%M}" for t in seen)
+        movement = "an arrival" if event == "arr" else "a departure"
+        bounded = f"is bounded by scene {bound}" if bound else "stays open"
+        lines.append(
+            f"{movements.attrs.get('path', 'flights')}: row(s) {row_times} record {movement} of "
+            f"{kind} at {stay['airport']} while stay {stay['stay_id']} was seen there from "
+            f"{first} to {last} UTC; the imagery wins: its {end} {bounded} (is it another "
+            f"{kind}, or a time or zone wrong in the log?)"
+        )
+    return lines
 
 
 def _warn_if_outside(stays: pd.DataFrame, flights: pd.DataFrame) -> None:
