@@ -640,3 +640,15 @@ def test_temporaries_a_killed_write_left_are_removed_when_the_job_starts_again(t
     run_batch(load_spec(path))
     assert [f for f in stale if f.exists()] == []
     assert all(f.exists() for f in kept)
+
+
+def test_a_folder_of_pictures_without_georeference_is_said_to_hold_them(tmp_path: Path):
+    """Why a job has no scene, for a folder of quicklooks only: its pictures, not "no image
+    files there" (a folder without any image file is NoImageError's line)."""
+    from dwelltime.batch.runner import _no_scene
+    from dwelltime.scenes import ScanResult
+
+    found = ScanResult([], [], [tmp_path / "a.png", tmp_path / "b.jpg"])
+    assert _no_scene(tmp_path, found, []) == (
+        f"no usable scene in {tmp_path} (2 pictures without georeference)"
+    )

@@ -471,11 +471,14 @@ def _in_range(job: AirportJob, scenes: list[Scene], icao: str) -> tuple[list[Sce
 
 def _no_scene(imagery: Path, found: ScanResult, unusable: list[str]) -> str:
     """Why a job has no scene to detect: ``no usable scene in FOLDER (…)``, the folder
-    holding no image, only unusable files (named), or scenes that miss the aprons."""
+    holding only unusable files (named), pictures without georeference, or scenes that miss
+    the aprons (a folder without an image file is :class:`NoImageError`'s)."""
     why = [f"{len(unusable)} unusable files: {few(unusable)}"] if unusable else []
+    if found.pictures:
+        why.append(f"{len(found.pictures)} pictures without georeference")
     if found.scenes:
         why.append(f"none of its {len(found.scenes)} scenes covers the aprons")
-    return f"no usable scene in {imagery} ({'; '.join(why) or 'no image files there'})"
+    return f"no usable scene in {imagery} ({'; '.join(why)})"
 
 
 def _finisher_processes(spec: BatchSpec, device_type: str) -> int:
