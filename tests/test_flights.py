@@ -532,7 +532,7 @@ def test_a_route_log_gives_each_flight_its_departure_and_arrival(tmp_path, caplo
         "Date,From,To,Flight,ATD,ATA,Aircraft\n"
         "30 Jul 2023,Moscow (VKO),Pyongyang (FNJ),RSD063,2023-07-30 12:00Z,2023-07-30 20:00Z,"
         "Il-62M\n"
-        "02 Aug 2023,Pyongyang (FNJ),Moscow (VKO/UUWW),RSD064,2023-08-02 10:00Z,21:00,IL62\n"
+        "02 Aug 2023,Pyongyang (FNJ),Moscow (VKO/UUWW),RSD064,2023-08-02 10:00Z,2023-08-02,IL62\n"
     )
     with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
         flights = read_flights(path)
@@ -542,7 +542,8 @@ def test_a_route_log_gives_each_flight_its_departure_and_arrival(tmp_path, caplo
         [2, "ZKPY", "dep", "IL62"],
     ]
     (message,) = [r.getMessage() for r in caplog.records]
-    assert message.startswith(f"{path}: row 2 (") and "ATA '21:00' has no date" in message
+    assert message.startswith(f"{path}: row 2 (")
+    assert "ATA '2023-08-02' has no time of day" in message
     out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), flights).iloc[0]
     assert (out["start_bounded_by"], out["end_bounded_by"]) == ("flight:1", "flight:2")
     assert out["dwell_max_h"] == pytest.approx(62.0)
@@ -568,6 +569,46 @@ def test_a_route_log_gives_each_flight_its_departure_and_arrival(tmp_path, caplo
         f"{path}: 1 row(s) repeat an earlier row's time, airport, event, type and registration "
         "(rows 2); each movement counts once",
     ]
+
+
+def test_a_date_column_gives_its_day_to_times_of_day(tmp_path, caplog):
+    """FlightRadar24's history gives ``DATE`` (the departure's day) and ``ATD``/``ATA`` as
+    times of day (``08:42``, ``8:42 AM``, ``08:42 UTC``): each is read on that day (UTC unless
+    a zone is given), an arrival earlier than its departure on the next day; a movement log's
+    ``Date`` and ``Time`` likewise."""
+    path = tmp_path / "fr24.csv"
+    path.write_text(
+        "DATE,FROM,TO,FLIGHT,ATD,ATA,AIRCRAFT\n"
+        "30 Jul 2023,Moscow (VKO),Pyongyang (FNJ),RSD063,23:10 UTC,04:20 UTC,IL62\n"
+        "2023-08-02,Pyongyang (FNJ),Moscow (VKO),RSD064,8:42 AM,15:05,IL62\n"
+    )
+    flights = read_flights(path)
+    assert flights[["row", "airport", "event"]].values.tolist() == [
+        [1, "UUWW", "dep"],
+        [1, "ZKPY", "arr"],
+        [2, "ZKPY", "dep"],
+        [2, "UUWW", "arr"],
+    ]
+    assert flights["time"].tolist() == [
+        t("2023-07-30 23:10"),
+        t("2023-07-31 04:20"),  # past midnight: the day after the departure
+        t("2023-08-02 08:42"),
+        t("2023-08-02 15:05"),
+    ]
+    path.write_text("Date,Time,Airport,Event,Type\n31.07.2023,14:05,ZKPY,arr,IL62\n")
+    assert read_flights(path)["time"].tolist() == [t("2023-07-31 14:05")]
+
+
+def test_times_of_day_with_no_date_anywhere_are_refused_naming_the_columns(tmp_path):
+    path = tmp_path / "fr24.csv"
+    path.write_text("From,To,ATD,ATA,Aircraft\nVKO,FNJ,12:00,2023-07-30 20:00,IL62\n")
+    with pytest.raises(FlightsError) as error:
+        read_flights(path)
+    assert str(error.value) == (
+        f"{path}: column(s) ATD hold times of day without a date ('12:00') and no Date column "
+        "gives their day; add a Date column (2023-08-01) or write each time with its date "
+        "(2023-08-01 08:42)"
+    )
 
 
 def test_a_movement_while_the_imagery_sees_the_stay_is_reported_and_not_used(tmp_path, caplog):

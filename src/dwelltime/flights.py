@@ -9,20 +9,22 @@ designator, or a catalog variant's name, ``Ilyushin Il-62M`` or ``Il-62M``:
 :func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or the names exports give
 them: :data:`COLUMN_ALIASES`); a row without a type takes the one the file's other rows give
 its registration. Times without a zone are taken as UTC (counted in one warning:
-:func:`dwelltime.timesources.warn_zoneless`); a time needs a year and a time of day; a number
-of 9 or 10 digits is Unix time in seconds, of 12 or 13 in milliseconds. Dates written day and
-month as numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the
-one order the file's dates show (a number over 12 is the day); a row whose order the file does
-not show (only ``02/08/2023``: 2 August or 8 February) is skipped with a warning. A row that
-repeats an earlier one (same time, airport, event, type and registration) counts once. Rows are
-matched to a stay by airport and type (rows without a type, and types the aircraft catalog
-lacks, cannot be matched and are reported once; so is a log with no row at the run's airport:
-:func:`warn_if_not_at`). A row's type matches a stay of that type and, when the stay's type is
-uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a
-measured size (``length_m``, ``wingspan_m``), a stay whose size fits that type at least as well
-as it fits nothing at all (within about 2σ of its published length and span:
-:func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then often a
-look-alike, while the size is measured to a few metres.
+:func:`dwelltime.timesources.warn_zoneless`); a time needs a year and a time of day, its date
+written in it or in a ``date`` column (FlightRadar24's ``DATE`` with ``ATD`` ``08:42``: a
+route's arrival earlier than its departure is the next day's; times of day with no date anywhere
+are refused); a number of 9 or 10 digits is Unix time in seconds, of 12 or 13 in milliseconds.
+Dates written day and month as numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``,
+``31.07.2023``) are read in the one order the file's dates show (a number over 12 is the day); a
+row whose order the file does not show (only ``02/08/2023``: 2 August or 8 February) is skipped
+with a warning. A row that repeats an earlier one (same time, airport, event, type and
+registration) counts once. Rows are matched to a stay by airport and type (rows without a type,
+and types the aircraft catalog lacks, cannot be matched and are reported once; so is a log with
+no row at the run's airport: :func:`warn_if_not_at`). A row's type matches a stay of that type
+and, when the stay's type is uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`,
+or ``unknown``) and it has a measured size (``length_m``, ``wingspan_m``), a stay whose size
+fits that type at least as well as it fits nothing at all (within about 2σ of its published
+length and span: :func:`dwelltime.detector.types.size_likelihood`): the type read from imagery
+is then often a look-alike, while the size is measured to a few metres.
 
 Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < ``t_i`` and
 ``t_b`` > ``t_j`` (:mod:`dwelltime.dwell`):
@@ -177,7 +179,8 @@ def read_flights(path: Path | str) -> pd.DataFrame:
 
     Raises :class:`FlightsError` when the file cannot be read, is empty or lacks ``time``,
     ``airport``, ``event`` (or a route's times and airports: :data:`ROUTE`) or both ``type``
-    and ``registration``; a header without rows is named in one warning. Fields are separated by
+    and ``registration``, or has a time column of times of day only and no ``date`` column;
+    a header without rows is named in one warning. Fields are separated by
     ``,``, ``;`` or tab, in UTF-8 or Windows-1252 (:func:`dwelltime.io.user_csv`). A row whose
     time or event cannot be read, without an airport, or with more fields than the header, is
     skipped with one warning naming the file and the row; the other rows count.
@@ -199,6 +202,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
             f"{path}: the flights CSV needs columns time, airport, event (arr/dep) and type "
             f"and/or registration, or a route's (From, ATD, To, ATA); missing {', '.join(need)}"
         )
+    raw["time"], dated = _with_dates(raw, path)
     day_first = _day_first(raw["time"])
     frame = pd.DataFrame(
         {
@@ -210,6 +214,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
             "registration": raw.get("registration", pd.Series("", index=raw.index)).str.strip(),
         }
     )
+    frame["time"] = _next_day_arrivals(frame, dated)
     bad = frame["time"].isna() | frame["event"].isna() | (frame["airport"] == "")
     for i in frame.index[bad]:
         if pd.isna(frame.at[i, "time"]):
@@ -446,6 +451,44 @@ def _drop_repeats(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
             few([str(row) for row in rows], 5),
         )
     return frame[~repeat].reset_index(drop=True)
+
+
+def _undated(text: str) -> bool:
+    """Whether ``text`` is a time of day without a date (``08:42``, ``8:42 AM``,
+    ``08:42 UTC``): a :data:`TIME_OF_DAY` and no :data:`YEAR`, not Unix time."""
+    return bool(TIME_OF_DAY.search(text) and not YEAR.search(text)) and _unix_time(text) is None
+
+
+def _with_dates(flights: pd.DataFrame, path: Path) -> tuple[pd.Series, pd.Series]:
+    """The ``time`` of each movement of ``flights`` with the ``date`` column's date written
+    before a time of day that has none (FlightRadar24's ``DATE`` with ``ATD`` ``08:42``), and
+    which times took it. Raises :class:`FlightsError` naming a time column (``time_header``)
+    whose times are all times of day when no ``date`` column gives their day."""
+    undated = flights["time"].map(_undated).astype(bool)
+    if "date" in flights.columns:
+        dates = flights["date"].str.strip()
+        undated &= dates != ""
+        return flights["time"].where(~undated, dates + " " + flights["time"].str.strip()), undated
+    given = flights[flights["time"].str.strip() != ""]
+    headers = given.groupby("time_header", sort=False)["time"].agg(lambda t: t.map(_undated).all())
+    if headers.any():
+        example = given.loc[given["time_header"].isin(headers.index[headers]), "time"].iloc[0]
+        raise FlightsError(
+            f"{path}: column(s) {', '.join(headers.index[headers])} hold times of day without "
+            f"a date ({example.strip()!r}) and no Date column gives their day; add a Date column "
+            "(2023-08-01) or write each time with its date (2023-08-01 08:42)"
+        )
+    return flights["time"], undated & False
+
+
+def _next_day_arrivals(frame: pd.DataFrame, dated: pd.Series) -> pd.Series:
+    """``frame``'s times (UTC) with each arrival that took its date from a ``date`` column
+    (``dated``: the flight's departure day, as FlightRadar24 gives it) a day later where it is
+    earlier than its flight's departure (a route's row): it landed after midnight."""
+    departures = frame[frame["event"] == "dep"].set_index("row")["time"]
+    departure = departures.reindex(frame["row"]).set_axis(frame.index)
+    early = dated & (frame["event"] == "arr") & (frame["time"] < departure)
+    return frame["time"].where(~early, frame["time"] + pd.Timedelta(days=1))
 
 
 def _time_problem(text: str, column: str = "time") -> str:
