@@ -599,6 +599,36 @@ def test_a_date_column_gives_its_day_to_times_of_day(tmp_path, caplog):
     assert read_flights(path)["time"].tolist() == [t("2023-07-31 14:05")]
 
 
+def test_a_flight_history_s_landed_status_gives_its_arrival(tmp_path, caplog):
+    """FlightRadar24's aircraft history has ``ATD`` but no ``ATA``: the arrival's time is in
+    ``STATUS`` (``Landed 08:42``); a flight that has not landed there (``Diverted``,
+    ``Canceled``) gives no arrival, and ``—`` is no time; ``STD``/``STA`` (scheduled) are
+    not movements."""
+    path = tmp_path / "fr24.csv"
+    path.write_text(
+        "DATE,FROM,TO,FLIGHT,FLIGHT TIME,STD,ATD,STA,STATUS,AIRCRAFT\n"
+        "30 Jul 2023,Moscow (VKO),Pyongyang (FNJ),RSD063,8:00,12:00,12:10,20:00,Landed 20:05,"
+        "IL62\n"
+        "02 Aug 2023,Pyongyang (FNJ),Moscow (VKO),RSD064,,10:00,10:02,18:00,Diverted,IL62\n"
+        "03 Aug 2023,Pyongyang (FNJ),Moscow (VKO),RSD064,,10:00,—,18:00,Canceled,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights[["row", "time", "airport", "event"]].values.tolist() == [
+        [1, t("2023-07-30 12:10"), "UUWW", "dep"],
+        [1, t("2023-07-30 20:05"), "ZKPY", "arr"],
+        [2, t("2023-08-02 10:02"), "ZKPY", "dep"],
+    ]
+    problems = [
+        r.getMessage().split("): ")[-1] for r in caplog.records if r.name == "dwelltime.flights"
+    ]
+    assert problems == [
+        "no landing time in STATUS; its arrival skipped",
+        "no ATD; its departure skipped",
+        "no landing time in STATUS; its arrival skipped",
+    ]
+
+
 def test_times_of_day_with_no_date_anywhere_are_refused_naming_the_columns(tmp_path):
     path = tmp_path / "fr24.csv"
     path.write_text("From,To,ATD,ATA,Aircraft\nVKO,FNJ,12:00,2023-07-30 20:00,IL62\n")

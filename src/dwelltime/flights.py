@@ -153,8 +153,13 @@ COLUMN_ALIASES = {
 
 #: A log with one row per flight (a route; no ``event`` column), as the columns are read
 #: (:data:`COLUMN_ALIASES`): the column of a movement's time → that of its airport and the
-#: movement there. A row gives its departure, its arrival, or both.
+#: movement there. A row gives its departure, its arrival, or both; without an arrival's
+#: time column, a ``status`` of :data:`LANDED` gives it.
 ROUTE = {"dep_time": ("dep_airport", "dep"), "arr_time": ("arr_airport", "arr")}
+
+#: FlightRadar24's ``STATUS`` of a flight that has landed, ``Landed 08:42``: the time of its
+#: arrival (an aircraft's history there has ``ATD`` but no ``ATA`` column).
+LANDED = re.compile(r"^\s*landed\s+(?P<time>\S.*?)\s*$", re.IGNORECASE)
 
 #: An airport written as a name with its codes in brackets, as FlightRadar24 writes it:
 #: ``Pyongyang (FNJ)``, ``Moscow Vnukovo (VKO/UUWW)``.
@@ -189,6 +194,8 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     raw = _read_text(path)
     shown = pd.Series([",".join(fields) for fields in raw.to_numpy()], index=raw.index)
     raw = raw.assign(time_header=raw.attrs["headers"].get("time", "time"))
+    if "status" in raw.columns and "arr_time" not in raw.columns:
+        raw = _arrivals_of_status(raw)
     routes = "event" not in raw.columns and any(
         {t, a} <= set(raw.columns) for t, (a, _) in ROUTE.items()
     )
@@ -334,6 +341,19 @@ def _movements_of_routes(flights: pd.DataFrame) -> pd.DataFrame:
     ]
     movements = pd.concat([part[part["airport"].str.strip() != ""] for part in parts])
     return movements.sort_index(kind="stable")
+
+
+def _arrivals_of_status(flights: pd.DataFrame) -> pd.DataFrame:
+    """``flights`` with an ``arr_time`` column: the time of each :data:`LANDED` ``status``
+    (FlightRadar24's ``Landed 08:42``), "" where the flight has not landed (``Scheduled``,
+    ``Canceled``, ``Diverted``…)."""
+    landed = flights["status"].str.extract(LANDED)["time"].fillna("")
+    out = flights.assign(arr_time=landed)
+    out.attrs["headers"] = {
+        **flights.attrs["headers"],
+        "arr_time": f"landing time in {flights.attrs['headers']['status']}",
+    }
+    return out
 
 
 def _with_aliases_read(columns: list[str]) -> list[str]:
@@ -494,7 +514,7 @@ def _next_day_arrivals(frame: pd.DataFrame, dated: pd.Series) -> pd.Series:
 def _time_problem(text: str, column: str = "time") -> str:
     """Why :func:`_utc_time` cannot read ``text``, in the column headed ``column``, for a
     warning."""
-    if not text:
+    if not text.strip("-–— "):  # FlightRadar24 writes "—" where a flight has no such time
         return f"no {column}"
     if not YEAR.search(text):
         return f"{column} {text!r} has no date with its year; write it 2023-08-02 03:10"
