@@ -474,6 +474,34 @@ def test_an_opensky_log_of_flights_gives_each_its_departure_and_arrival(tmp_path
     assert out.iloc[0]["dwell_max_h"] == pytest.approx(62.0)
 
 
+def test_an_opensky_log_without_types_is_read_and_said_to_match_nothing(tmp_path, caplog):
+    """OpenSky's flights (Impala ``flights_data4``, REST ``flights/arrival``) carry no aircraft
+    type: the log is read (its movements, untyped) and one warning says that none of them can
+    match a stay, and where the type is found; no stay is tightened."""
+    path = tmp_path / "opensky.csv"
+    path.write_text(
+        "icao24,firstSeen,estDepartureAirport,lastSeen,estArrivalAirport,callsign\n"
+        "14f1b8,1690700000,UUEE,1690747200,ZKPY,KOR152\n"
+        "14f1b8,1690970400,ZKPY,1690990000,UUEE,KOR151\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights[["row", "airport", "event", "type"]].values.tolist() == [
+        [1, "UUEE", "dep", ""],
+        [1, "ZKPY", "arr", ""],
+        [2, "ZKPY", "dep", ""],
+        [2, "UUEE", "arr", ""],
+    ]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: no column gives the aircraft's type (type, typecode, aircraft…), so its 4 "
+        "movement(s) match no stay and tighten no bound (stays are matched by type and size): "
+        "add each row's type (IL62), as OpenSky's aircraft database gives it for its icao24"
+    ]
+    stays = stays_frame([stay()], "EPSG:32651")
+    out = tighten_with_flights(stays, flights)
+    assert (out.iloc[0]["start_bounded_by"], out.iloc[0]["end_bounded_by"]) == ("s0", "s9")
+
+
 def test_a_log_excel_saved_on_windows_is_read(tmp_path):
     """Excel's "CSV (Comma delimited)" on Windows is Windows-1252, not UTF-8."""
     path = tmp_path / "f.csv"

@@ -8,7 +8,8 @@ per flight, a route: :data:`ROUTE`) with columns ``time``, ``airport`` (ICAO ``Z
 designator, or a catalog variant's name, ``Ilyushin Il-62M`` or ``Il-62M``:
 :func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or the names exports give
 them: :data:`COLUMN_ALIASES`); a row without a type takes the one the file's other rows give
-its registration. Times without a zone are taken as UTC (counted in one warning:
+its registration. A log with no type at all (OpenSky's flights) is read, and one warning says
+that its movements match no stay. Times without a zone are taken as UTC (counted in one warning:
 :func:`dwelltime.timesources.warn_zoneless`); a time needs a year and a time of day, its date
 written in it or in a ``date`` column (FlightRadar24's ``DATE`` with ``ATD`` ``08:42``: a
 route's arrival earlier than its departure is the next day's; times of day with no date anywhere
@@ -183,9 +184,10 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     names the file (for messages).
 
     Raises :class:`FlightsError` when the file cannot be read, is empty or lacks ``time``,
-    ``airport``, ``event`` (or a route's times and airports: :data:`ROUTE`) or both ``type``
-    and ``registration``, or has a time column of times of day only and no ``date`` column;
-    a header without rows is named in one warning. Fields are separated by
+    ``airport``, ``event`` (or a route's times and airports: :data:`ROUTE`), or has a time
+    column of times of day only and no ``date`` column; a header without rows is named in one
+    warning, and so is a log without a ``type`` column (OpenSky's: its movements match no
+    stay). Fields are separated by
     ``,``, ``;`` or tab, in UTF-8 or Windows-1252 (:func:`dwelltime.io.user_csv`). A row whose
     time or event cannot be read, without an airport, or with more fields than the header, is
     skipped with one warning naming the file and the row; the other rows count.
@@ -203,11 +205,10 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         raw = _movements_of_routes(raw)
     rows, raw = raw.index.to_numpy(), raw.reset_index(drop=True)
     missing = [c for c in ("time", "airport", "event") if c not in raw.columns]
-    if missing or not {"type", "registration"} & set(raw.columns):
-        need = missing or ["type and/or registration"]
+    if missing:
         raise FlightsError(
-            f"{path}: the flights CSV needs columns time, airport, event (arr/dep) and type "
-            f"and/or registration, or a route's (From, ATD, To, ATA); missing {', '.join(need)}"
+            f"{path}: the flights CSV needs columns time, airport and event (arr/dep), or a "
+            f"route's (From, ATD, To, ATA), and type; missing {', '.join(missing)}"
         )
     raw["time"], dated = _with_dates(raw, path)
     day_first = _day_first(raw["time"])
@@ -243,7 +244,18 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         _designators(frame["type"], path), frame["registration"]
     )
     untyped = int((frame["type"] == "").sum())
-    if untyped:
+    if untyped and "type" not in raw.columns:
+        log.warning(
+            "%s: no column gives the aircraft's type (type, typecode, aircraft…), so its %d "
+            "movement(s) match no stay and tighten no bound (stays are matched by type and "
+            "size): add each row's type (IL62)%s",
+            path,
+            untyped,
+            ", as OpenSky's aircraft database gives it for its icao24"
+            if "icao24" in raw.columns
+            else "",
+        )
+    elif untyped:
         log.warning(
             "%s: %d of %d row(s) have no type and match no stay (stays are matched by type "
             "and size; a registration alone is not used): give each row its type (IL62)",
