@@ -228,10 +228,11 @@ flights_option = click.option(
     callback=_read_file_with("dwelltime.flights:read_flights"),
     help="Flight-tracking CSV (columns time, airport as ICAO or IATA code, event arr/dep, "
     "type as ICAO designator or name; or one row per flight: From/ATD/To/ATA as FlightRadar24 "
-    "gives it, OpenSky's firstSeen/lastSeen with a typecode column): a recorded "
-    "arrival or departure of a stay's type between a sighting and the nearest visible absence "
-    "tightens that bound. Read before anything else; rows that cannot be read (named), unknown "
-    "types, a log with no row at the airport and one of another period are warned.",
+    "gives it, with its DATE where they are times of day, OpenSky's firstSeen/lastSeen with "
+    "a typecode column): a recorded arrival or departure of a stay's type between a sighting "
+    "and the nearest visible absence tightens that bound. Read before anything else; rows "
+    "that cannot be read (named), unknown types, a log with no row at the airport and one of "
+    "another period are warned.",
 )
 device_option = click.option(
     "--device",
