@@ -657,6 +657,39 @@ def test_a_flight_history_s_landed_status_gives_its_arrival(tmp_path, caplog):
     ]
 
 
+def test_a_flightaware_history_is_read_and_zone_abbreviations_are_named(tmp_path, caplog):
+    """FlightAware's "Past flights" copied: ``Departure`` from ``Origin`` and ``Arrival`` at
+    ``Destination`` (``Beijing Capital Int'l (PEK / ZBAA)``), times of day of the ``Date``; in
+    UTC they are read (an arrival after midnight the next day), while a zone written as an
+    abbreviation (``CST``: China's or US Central) is named in the row's warning."""
+    path = tmp_path / "flightaware.csv"
+    path.write_text(
+        "Date,Aircraft,Origin,Destination,Departure,Arrival,Duration\n"
+        "Sun 30-Jul-2023,IL62,Moscow Vnukovo (VKO / UUWW),Pyongyang Sunan Int'l (FNJ / ZKPY),"
+        "11:30PM UTC,08:10AM UTC,8h 40m\n"
+        "Wed 02-Aug-2023,IL62,Pyongyang Sunan Int'l (FNJ / ZKPY),Beijing Capital Int'l (PEK / "
+        "ZBAA),08:42AM KST,09:20AM CST,1h 38m\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights[["row", "time", "airport", "event"]].values.tolist() == [
+        [1, t("2023-07-30 23:30"), "UUWW", "dep"],
+        [1, t("2023-07-31 08:10"), "ZKPY", "arr"],
+    ]
+    problems = [
+        r.getMessage().split("): ")[-1] for r in caplog.records if r.name == "dwelltime.flights"
+    ]
+    assert problems == [
+        f"{column} 'Wed 02-Aug-2023 {time}' gives its zone as '{zone}', which is not read (such "
+        "abbreviations name several zones: CST is China's or US Central); write times in UTC or "
+        f"with their offset (2023-08-02 03:10+08:00); its {movement} skipped"
+        for column, time, zone, movement in [
+            ("Departure", "08:42AM KST", "KST", "departure"),
+            ("Arrival", "09:20AM CST", "CST", "arrival"),
+        ]
+    ]
+
+
 def test_times_of_day_with_no_date_anywhere_are_refused_naming_the_columns(tmp_path):
     path = tmp_path / "fr24.csv"
     path.write_text("From,To,ATD,ATA,Aircraft\nVKO,FNJ,12:00,2023-07-30 20:00,IL62\n")

@@ -114,7 +114,8 @@ TIME_OF_DAY = re.compile(r"\d:\d{2}|T\d{4}", re.IGNORECASE)
 #: database, ``t``/``r`` as in ADS-B Exchange's data, FlightRadar24's ``timestamp``/``utc``
 #: and ``aircraft``; the columns of a route (:data:`ROUTE`): OpenSky's ``firstSeen`` from
 #: ``estDepartureAirport`` and ``lastSeen`` at ``estArrivalAirport``, FlightRadar24's ``ATD``
-#: from ``From`` and ``ATA`` at ``To``, a spreadsheet's ``departure_time`` from ``origin``…
+#: from ``From`` and ``ATA`` at ``To``, FlightAware's history's ``Departure`` from ``Origin``
+#: and ``Arrival`` at ``Destination``, a spreadsheet's ``departure_time`` from ``origin``…
 COLUMN_ALIASES = {
     "timestamp": "time",
     "datetime": "time",
@@ -138,10 +139,12 @@ COLUMN_ALIASES = {
     "atd": "dep_time",
     "departure_time": "dep_time",
     "actual_departure": "dep_time",
+    "departure": "dep_time",
     "lastseen": "arr_time",
     "ata": "arr_time",
     "arrival_time": "arr_time",
     "actual_arrival": "arr_time",
+    "arrival": "arr_time",
     "estdepartureairport": "dep_airport",
     "from": "dep_airport",
     "origin": "dep_airport",
@@ -162,9 +165,14 @@ ROUTE = {"dep_time": ("dep_airport", "dep"), "arr_time": ("arr_airport", "arr")}
 #: arrival (an aircraft's history there has ``ATD`` but no ``ATA`` column).
 LANDED = re.compile(r"^\s*landed\s+(?P<time>\S.*?)\s*$", re.IGNORECASE)
 
-#: An airport written as a name with its codes in brackets, as FlightRadar24 writes it:
-#: ``Pyongyang (FNJ)``, ``Moscow Vnukovo (VKO/UUWW)``.
-AIRPORT_IN_NAME = re.compile(r"\((?P<a>[A-Z0-9]{3,4})(?:/(?P<b>[A-Z0-9]{3,4}))?\)\s*$")
+#: An airport written as a name with its codes in brackets, as FlightRadar24 and FlightAware
+#: write it: ``Pyongyang (FNJ)``, ``Moscow Vnukovo (VKO/UUWW)``, ``Beijing Capital Int'l (PEK /
+#: ZBAA)``.
+AIRPORT_IN_NAME = re.compile(r"\((?P<a>[A-Z0-9]{3,4})(?:\s*/\s*(?P<b>[A-Z0-9]{3,4}))?\)\s*$")
+
+#: A time zone written as an abbreviation after a time of day, as FlightAware writes each
+#: airport's local time (``08:42AM CST``): not read, as one can name several zones.
+ZONE_ABBREVIATION = re.compile(r"\d(?:\s*[AP]M)?\s+(?P<zone>[A-Z]{3,5})\s*$")
 
 #: The words an ``event`` is written with (any case, spaces collapsed), as trackers and
 #: movement logs write them, and the movement each means.
@@ -539,6 +547,13 @@ def _time_problem(text: str, column: str = "time") -> str:
         return (
             f"{column} {text!r} could be day/month or month/day and the file's other dates do "
             "not say which; write dates year first (2023-08-02 03:10)"
+        )
+    zone = ZONE_ABBREVIATION.search(text)
+    if zone:
+        return (
+            f"{column} {text!r} gives its zone as {zone['zone']!r}, which is not read (such "
+            "abbreviations name several zones: CST is China's or US Central); write times in "
+            "UTC or with their offset (2023-08-02 03:10+08:00)"
         )
     return f"{column} {text!r} is not a date and time"
 
