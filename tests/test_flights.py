@@ -79,6 +79,27 @@ def test_read_flights_missing_columns_names_them(tmp_path):
         read_flights(tmp_path / "none.csv")
 
 
+def test_a_track_of_positions_is_refused_saying_it_is_not_movements(tmp_path):
+    """FlightRadar24's playback CSV and ADS-B Exchange's or tar1090's data are positions of a
+    track: the refusal names the missing columns and says what the file holds instead."""
+    path = tmp_path / "playback.csv"
+    path.write_text(
+        "Timestamp,UTC,Callsign,Position,Altitude,Speed,Direction\n"
+        '1690747200,2023-07-30T20:00:00Z,KOR152,"39.22,125.67",0,0,90\n'
+    )
+    with pytest.raises(FlightsError) as error:
+        read_flights(path)
+    assert str(error.value) == (
+        f"{path}: the flights CSV needs columns time, airport and event (arr/dep), or a route's "
+        "(From, ATD, To, ATA), and type; missing airport, event; its Position, Altitude are a "
+        "track's positions, not arrivals and departures: give the aircraft's flights "
+        "(FlightRadar24's aircraft history, OpenSky's flights)"
+    )
+    path.write_text("hex,r,t,flight,lat,lon,alt_baro\n8a0001,P-885,IL62,KOR152,39.2,125.6,0\n")
+    with pytest.raises(FlightsError, match="missing time, airport, event; its lat, lon, alt_baro"):
+        read_flights(path)
+
+
 def test_flights_tighten_both_ends(flights_csv):
     stays = stays_frame([stay()], "EPSG:32651")
     out = tighten_with_flights(stays, read_flights(flights_csv))

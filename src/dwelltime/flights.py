@@ -161,6 +161,11 @@ COLUMN_ALIASES = {
 #: time column, a ``status`` of :data:`LANDED` gives it.
 ROUTE = {"dep_time": ("dep_airport", "dep"), "arr_time": ("arr_airport", "arr")}
 
+#: Columns of a track of positions, not of movements (FlightRadar24's playback
+#: ``Position``/``Altitude``, ADS-B Exchange's and tar1090's ``lat``/``lon``/``alt_baro``),
+#: named when a log lacks a movement's columns.
+TRACK_COLUMNS = ("position", "lat", "latitude", "lon", "longitude", "altitude", "alt_baro")
+
 #: FlightRadar24's ``STATUS`` of a flight that has landed, ``Landed 08:42``: the time of its
 #: arrival (an aircraft's history there has ``ATD`` but no ``ATA`` column).
 LANDED = re.compile(r"^\s*landed\s+(?P<time>\S.*?)\s*$", re.IGNORECASE)
@@ -214,9 +219,16 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     rows, raw = raw.index.to_numpy(), raw.reset_index(drop=True)
     missing = [c for c in ("time", "airport", "event") if c not in raw.columns]
     if missing:
+        track = [raw.attrs["headers"][c] for c in TRACK_COLUMNS if c in raw.columns]
         raise FlightsError(
             f"{path}: the flights CSV needs columns time, airport and event (arr/dep), or a "
             f"route's (From, ATD, To, ATA), and type; missing {', '.join(missing)}"
+            + (
+                f"; its {', '.join(track)} are a track's positions, not arrivals and "
+                "departures: give the aircraft's flights (FlightRadar24's aircraft history, "
+                "OpenSky's flights)"
+            )
+            * bool(track)
         )
     raw["time"], dated = _with_dates(raw, path)
     day_first = _day_first(raw["time"])
