@@ -495,6 +495,25 @@ def test_an_opensky_log_of_flights_gives_each_its_departure_and_arrival(tmp_path
     assert out.iloc[0]["dwell_max_h"] == pytest.approx(62.0)
 
 
+def test_an_airport_opensky_could_not_estimate_gives_no_movement(tmp_path, caplog):
+    """OpenSky writes an airport it could not estimate as ``null`` (``None`` once Python wrote
+    its JSON as text): no movement there, as for an empty field, rather than one at an
+    airport ``NULL``."""
+    path = tmp_path / "opensky.csv"
+    path.write_text(
+        "icao24,firstSeen,estDepartureAirport,lastSeen,estArrivalAirport,callsign,typecode\n"
+        "14f1b8,1690700000,None,1690747200,ZKPY,KOR152,IL62\n"
+        "14f1b8,1690970400,ZKPY,1690990000,null,KOR151,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights[["row", "airport", "event"]].values.tolist() == [
+        [1, "ZKPY", "arr"],
+        [2, "ZKPY", "dep"],
+    ]
+    assert not caplog.records
+
+
 def test_an_opensky_log_without_types_is_read_and_said_to_match_nothing(tmp_path, caplog):
     """OpenSky's flights (Impala ``flights_data4``, REST ``flights/arrival``) carry no aircraft
     type: the log is read (its movements, untyped) and one warning says that none of them can

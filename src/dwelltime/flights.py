@@ -161,6 +161,11 @@ COLUMN_ALIASES = {
 #: time column, a ``status`` of :data:`LANDED` gives it.
 ROUTE = {"dep_time": ("dep_airport", "dep"), "arr_time": ("arr_airport", "arr")}
 
+#: How exports write a field that has no value (lower case): OpenSky's airport it could not
+#: estimate (``null`` in its JSON, ``None`` once Python wrote it as text), FlightRadar24's
+#: ``—`` for a time a flight does not have. Read as empty.
+NO_VALUE = frozenset({"none", "null", "n/a", "-", "–", "—"})
+
 #: Columns of a track of positions, not of movements (FlightRadar24's playback
 #: ``Position``/``Altitude``, ADS-B Exchange's and tar1090's ``lat``/``lon``/``alt_baro``),
 #: named when a log lacks a movement's columns.
@@ -208,6 +213,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     path = user_path(path)
     raw = _read_text(path)
     shown = pd.Series([",".join(fields) for fields in raw.to_numpy()], index=raw.index)
+    raw = raw.map(lambda field: "" if field.strip().lower() in NO_VALUE else field)
     raw = raw.assign(time_header=raw.attrs["headers"].get("time", "time"))
     if "status" in raw.columns and "arr_time" not in raw.columns:
         raw = _arrivals_of_status(raw)
@@ -546,7 +552,7 @@ def _next_day_arrivals(frame: pd.DataFrame, dated: pd.Series) -> pd.Series:
 def _time_problem(text: str, column: str = "time") -> str:
     """Why :func:`_utc_time` cannot read ``text``, in the column headed ``column``, for a
     warning."""
-    if not text.strip("-–— "):  # FlightRadar24 writes "—" where a flight has no such time
+    if not text:
         return f"no {column}"
     if not YEAR.search(text):
         return f"{column} {text!r} has no date with its year; write it 2023-08-02 03:10"
