@@ -471,6 +471,22 @@ def test_column_names_of_exports_are_read(tmp_path):
     assert read_flights(path)["type"].tolist() == ["IL62"]
 
 
+def test_a_header_with_a_note_in_brackets_is_read_and_utc_there_is_taken(tmp_path, caplog):
+    """``Time (UTC)`` is the ``time`` column, and says its times are UTC: no warning that they
+    lack a zone; ``Time (local)`` is read as UTC with that warning."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "Date (UTC),Time (UTC),Airport,Event,Aircraft Type\n2023-08-01,08:42,ZKPY,arr,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        assert read_flights(path)["time"].tolist() == [t("2023-08-01 08:42")]
+    assert not caplog.records
+    path.write_text("Time (local),Airport,Event,Type\n2023-08-01 08:42,ZKPY,arr,IL62\n")
+    with caplog.at_level(logging.WARNING):
+        assert read_flights(path)["time"].tolist() == [t("2023-08-01 08:42")]
+    assert "1 time(s) without a zone" in caplog.text
+
+
 def test_an_opensky_log_of_flights_gives_each_its_departure_and_arrival(tmp_path):
     """OpenSky's flights API: one row per flight, departing ``firstSeen`` from
     ``estDepartureAirport`` and arriving ``lastSeen`` at ``estArrivalAirport`` (Unix time);

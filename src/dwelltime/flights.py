@@ -109,6 +109,10 @@ UNIX_MILLISECONDS = re.compile(r"\d{12,13}")
 YEAR = re.compile(r"(?:19|20)\d{2}")
 TIME_OF_DAY = re.compile(r"\d:\d{2}|T\d{4}", re.IGNORECASE)
 
+#: A header that says its times are UTC (``Time (UTC)``, ``time_utc``, FlightRadar24's
+#: ``UTC``): its times without a zone are not warned of.
+UTC_HEADER = re.compile(r"(?<![a-z])(?:utc|gmt)(?![a-z])", re.IGNORECASE)
+
 #: Other names that exports and spreadsheets give the columns (lower case, spaces and hyphens
 #: as ``_``) → the name :func:`read_flights` reads: ``typecode`` as in OpenSky's aircraft
 #: database, ``t``/``r`` as in ADS-B Exchange's data, FlightRadar24's ``timestamp``/``utc``
@@ -262,7 +266,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         skipped = f"its {movement} skipped" if routes else "skipped"  # a route's other counts
         log.warning("%s: row %d (%s): %s; %s", path, row, shown[row], problem, skipped)
     unzoned = ~bad & raw["time"].map(lambda text: _unix_time(text) is None).astype(bool)
-    unzoned &= ~raw["time"].str.contains(ZONE)
+    unzoned &= ~raw["time"].str.contains(ZONE) & ~raw["time_header"].str.contains(UTC_HEADER)
     rows_unzoned = zip(frame["row"][unzoned], raw["time"][unzoned].str.strip(), strict=True)
     warn_zoneless(path, list(rows_unzoned), "row")
     frame = frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
@@ -325,8 +329,8 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
 
 def _read_text(path: Path) -> pd.DataFrame:
     """The data rows of a flights CSV as text, indexed by their 1-based data row (header
-    excluded, blank rows counted but dropped), columns named by the header in lower case with
-    spaces and hyphens as ``_`` (:data:`COLUMN_ALIASES` renamed where the header lacks the name
+    excluded, blank rows counted but dropped), columns named by the header
+    (:func:`_column_name`; :data:`COLUMN_ALIASES` renamed where the header lacks the name
     they stand for); ``attrs["headers"]`` maps each name to the header as written.
     Separator and encoding: :func:`dwelltime.io.user_csv`. A row with more
     fields than the header is skipped with a warning naming it; a shorter row is padded with
@@ -339,7 +343,7 @@ def _read_text(path: Path) -> pd.DataFrame:
     if not lines:
         raise FlightsError(f"{path}: the flights CSV is empty (not even a header row)")
     header, *rows = lines
-    columns = _with_aliases_read([re.sub(r"[\s\-]+", "_", c.strip().lower()) for c in header])
+    columns = _with_aliases_read([_column_name(c) for c in header])
     kept = {}
     for n, fields in enumerate(rows, start=1):
         if not any(f.strip() for f in fields):
@@ -392,6 +396,12 @@ def _arrivals_of_status(flights: pd.DataFrame) -> pd.DataFrame:
         "arr_time": f"landing time in {flights.attrs['headers']['status']}",
     }
     return out
+
+
+def _column_name(header: str) -> str:
+    """The name :func:`read_flights` gives a column headed ``header``: lower case, spaces and
+    hyphens as ``_``, without a note in brackets at the end (``Time (UTC)`` → ``time``)."""
+    return re.sub(r"[\s\-]+", "_", re.sub(r"\(.*\)\s*$", "", header).strip().lower())
 
 
 def _with_aliases_read(columns: list[str]) -> list[str]:
