@@ -511,6 +511,23 @@ def test_an_opensky_log_of_flights_gives_each_its_departure_and_arrival(tmp_path
     assert out.iloc[0]["dwell_max_h"] == pytest.approx(62.0)
 
 
+def test_a_pyopensky_flight_list_is_read_as_routes(tmp_path):
+    """pyopensky's ``Trino.flightlist`` saved by pandas: ``departure`` and ``arrival`` are the
+    airports of ``firstseen`` and ``lastseen`` (in FlightAware's history, with ``Origin`` and
+    ``Destination``, they are the times)."""
+    path = tmp_path / "flightlist.csv"
+    path.write_text(
+        ",icao24,firstseen,departure,lastseen,arrival,callsign,day,typecode\n"
+        "0,14f1b8,2023-07-30 05:33:20+00:00,UUEE,2023-07-30 20:00:00+00:00,ZKPY,KOR152,"
+        "2023-07-30 00:00:00+00:00,IL62\n"
+    )
+    flights = read_flights(path)
+    assert flights[["time", "airport", "event", "type"]].values.tolist() == [
+        [t("2023-07-30 05:33:20"), "UUEE", "dep", "IL62"],
+        [t("2023-07-30 20:00"), "ZKPY", "arr", "IL62"],
+    ]
+
+
 def test_an_airport_opensky_could_not_estimate_gives_no_movement(tmp_path, caplog):
     """OpenSky writes an airport it could not estimate as ``null`` (``None`` once Python wrote
     its JSON as text): no movement there, as for an empty field, rather than one at an

@@ -118,8 +118,7 @@ UTC_HEADER = re.compile(r"(?<![a-z])(?:utc|gmt)(?![a-z])", re.IGNORECASE)
 #: database, ``t``/``r`` as in ADS-B Exchange's data, FlightRadar24's ``timestamp``/``utc``
 #: and ``aircraft``; the columns of a route (:data:`ROUTE`): OpenSky's ``firstSeen`` from
 #: ``estDepartureAirport`` and ``lastSeen`` at ``estArrivalAirport``, FlightRadar24's ``ATD``
-#: from ``From`` and ``ATA`` at ``To``, FlightAware's history's ``Departure`` from ``Origin``
-#: and ``Arrival`` at ``Destination``, a spreadsheet's ``departure_time`` from ``origin``…
+#: from ``From`` and ``ATA`` at ``To``, a spreadsheet's ``departure_time`` from ``origin``…
 COLUMN_ALIASES = {
     "timestamp": "time",
     "datetime": "time",
@@ -143,12 +142,10 @@ COLUMN_ALIASES = {
     "atd": "dep_time",
     "departure_time": "dep_time",
     "actual_departure": "dep_time",
-    "departure": "dep_time",
     "lastseen": "arr_time",
     "ata": "arr_time",
     "arrival_time": "arr_time",
     "actual_arrival": "arr_time",
-    "arrival": "arr_time",
     "estdepartureairport": "dep_airport",
     "from": "dep_airport",
     "origin": "dep_airport",
@@ -157,6 +154,15 @@ COLUMN_ALIASES = {
     "to": "arr_airport",
     "destination": "arr_airport",
     "arrival_airport": "arr_airport",
+}
+
+#: Names that stand for the first of two columns that the header lacks once it is read by
+#: :data:`COLUMN_ALIASES`: FlightAware's history's ``Departure`` from ``Origin`` and
+#: ``Arrival`` at ``Destination`` are times, pyopensky's flight list's ``departure`` and
+#: ``arrival`` the airports of its ``firstseen`` and ``lastseen``.
+SHARED_ALIASES = {
+    "departure": ("dep_time", "dep_airport"),
+    "arrival": ("arr_time", "arr_airport"),
 }
 
 #: A log with one row per flight (a route; no ``event`` column), as the columns are read
@@ -406,11 +412,16 @@ def _column_name(header: str) -> str:
 
 def _with_aliases_read(columns: list[str]) -> list[str]:
     """``columns`` with the first :data:`COLUMN_ALIASES` name of each column they lack renamed
-    to it (``typecode`` → ``type`` unless there is a ``type``)."""
+    to it (``typecode`` → ``type`` unless there is a ``type``), then each of
+    :data:`SHARED_ALIASES` to the first of its columns they still lack."""
     out = list(columns)
     for i, column in enumerate(columns):
         name = COLUMN_ALIASES.get(column)
         if name and name not in out:
+            out[i] = name
+    for i, column in enumerate(columns):
+        name = next((n for n in SHARED_ALIASES.get(column, ()) if n not in out), None)
+        if name:
             out[i] = name
     return out
 
