@@ -763,6 +763,41 @@ def test_a_flightaware_history_is_read_and_zone_abbreviations_are_named(tmp_path
     ]
 
 
+def test_an_airport_s_arrivals_page_is_read_by_its_status(tmp_path, caplog):
+    """FlightRadar24's arrivals (departures) of an airport, copied with a ``Date`` and the
+    airport's code added: ``TIME`` is the scheduled time, ``STATUS`` (``Landed 08:52``,
+    ``Departed 08:44``) the movement and its actual time; a flight that has not moved
+    (``Estimated 09:55``, ``Canceled``) is skipped naming its status. Without the airport the
+    refusal names it."""
+    path = tmp_path / "fr24_fnj.csv"
+    path.write_text(
+        "Date,Time,Flight,From,Airline,Aircraft,Status,Airport\n"
+        "2023-07-30,20:00,RSD063,Moscow (VKO),Rossiya,IL62 (RA-86496),Landed 20:35,FNJ\n"
+        "2023-07-30,21:40,JS156,Shenyang (SHE),Air Koryo,IL62 (P-881),Estimated 21:55,FNJ\n"
+        "2023-07-30,22:40,JS158,Vladivostok (VVO),Air Koryo,TU20 (P-561),Canceled,FNJ\n"
+        "2023-08-02,10:00,RSD064,Moscow (VKO),Rossiya,IL62 (RA-86496),Departed 10:12,FNJ\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        flights = read_flights(path)
+    assert flights[["row", "time", "airport", "event", "type"]].values.tolist() == [
+        [1, t("2023-07-30 20:35"), "ZKPY", "arr", "IL62"],
+        [4, t("2023-08-02 10:12"), "ZKPY", "dep", "IL62"],
+    ]
+    problems = [
+        r.getMessage().split("): ")[-1] for r in caplog.records if r.name == "dwelltime.flights"
+    ]
+    assert problems == [
+        "Status 'Estimated 21:55' is not arr or dep; skipped",
+        "Status 'Canceled' is not arr or dep; skipped",
+    ]
+    path.write_text(
+        "Date,Time,Flight,To,Airline,Aircraft,Status\n"
+        "2023-08-02,10:00,RSD064,Moscow (VKO),Rossiya,IL62 (RA-86496),Departed 10:12\n"
+    )
+    with pytest.raises(FlightsError, match=r"missing airport$"):
+        read_flights(path)
+
+
 def test_times_of_day_with_no_date_anywhere_are_refused_naming_the_columns(tmp_path):
     path = tmp_path / "fr24.csv"
     path.write_text("From,To,ATD,ATA,Aircraft\nVKO,FNJ,12:00,2023-07-30 20:00,IL62\n")

@@ -4,28 +4,30 @@ A flight-tracking CSV (ADS-B exports, airport movement logs) has one row per mov
 per flight, a route: :data:`ROUTE`) with columns ``time``, ``airport`` (ICAO ``ZKPY`` or IATA
 ``FNJ``: codes the airport registry knows are read as ICAO, as in the stays), ``event``
 (``arr``/``dep``; ``arrival``/``departure``, ``landed``/``took off`` and the other
-:data:`EVENT_WORDS`, any case) and ``type`` (ICAO
-designator, or a catalog variant's name, ``Ilyushin Il-62M`` or ``Il-62M``:
-:func:`dwelltime.synth.catalog.designator`) and/or ``registration`` (or the names exports give
-them: :data:`COLUMN_ALIASES`); a row without a type takes the one the file's other rows give
-its registration. A log with no type at all (OpenSky's flights) is read, and one warning says
-that its movements match no stay. Times without a zone are taken as UTC (counted in one warning:
-:func:`dwelltime.timesources.warn_zoneless`); a time needs a year and a time of day, its date
-written in it or in a ``date`` column (FlightRadar24's ``DATE`` with ``ATD`` ``08:42``: a
-route's arrival earlier than its departure is the next day's; times of day with no date anywhere
-are refused); a number of 9 or 10 digits is Unix time in seconds, of 12 or 13 in milliseconds.
-Dates written day and month as numbers (``31/07/2023 14:05``, ``7/31/2023 2:05 PM``,
-``31.07.2023``) are read in the one order the file's dates show (a number over 12 is the day); a
-row whose order the file does not show (only ``02/08/2023``: 2 August or 8 February) is skipped
-with a warning. A row that repeats an earlier one (same time, airport, event, type and
-registration) counts once. Rows are matched to a stay by airport and type (rows without a type,
-and types the aircraft catalog lacks, cannot be matched and are reported once; so is a log with
-no row at the run's airport: :func:`warn_if_not_at`). A row's type matches a stay of that type
-and, when the stay's type is uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`,
-or ``unknown``) and it has a measured size (``length_m``, ``wingspan_m``), a stay whose size
-fits that type at least as well as it fits nothing at all (within about 2σ of its published
-length and span: :func:`dwelltime.detector.types.size_likelihood`): the type read from imagery
-is then often a look-alike, while the size is measured to a few metres.
+:data:`EVENT_WORDS`, any case) and ``type`` (ICAO designator, or a catalog variant's name,
+``Ilyushin Il-62M`` or ``Il-62M``: :func:`dwelltime.synth.catalog.designator`) and/or
+``registration`` (or the names exports give them: :data:`COLUMN_ALIASES`); a row without a type
+takes the one the file's other rows give its registration. A log with a ``status``
+(FlightRadar24's ``Landed 08:42``: an airport's arrivals, an aircraft's history) takes from it
+the movement and its actual time (:data:`STATUS_MOVEMENT`). A log with no type at all (OpenSky's
+flights) is read, and one warning says that its movements match no stay. Times without a zone
+are taken as UTC (counted in one warning: :func:`dwelltime.timesources.warn_zoneless`); a time
+needs a year and a time of day, its date written in it or in a ``date`` column (FlightRadar24's
+``DATE`` with ``ATD`` ``08:42``: a route's arrival earlier than its departure is the next day's;
+times of day with no date anywhere are refused); a number of 9 or 10 digits is Unix time in
+seconds, of 12 or 13 in milliseconds. Dates written day and month as numbers
+(``31/07/2023 14:05``, ``7/31/2023 2:05 PM``, ``31.07.2023``) are read in the one order the
+file's dates show (a number over 12 is the day); a row whose order the file does not show (only
+``02/08/2023``: 2 August or 8 February) is skipped with a warning. A row that repeats an earlier
+one (same time, airport, event, type and registration) counts once. Rows are matched to a stay
+by airport and type (rows without a type, and types the aircraft catalog lacks, cannot be
+matched and are reported once; so is a log with no row at the run's airport:
+:func:`warn_if_not_at`). A row's type matches a stay of that type and, when the stay's type is
+uncertain (``type_prob`` below :data:`SIZE_MATCH_BELOW_TYPE_PROB`, or ``unknown``) and it has a
+measured size (``length_m``, ``wingspan_m``), a stay whose size fits that type at least as well
+as it fits nothing at all (within about 2σ of its published length and span:
+:func:`dwelltime.detector.types.size_likelihood`): the type read from imagery is then often a
+look-alike, while the size is measured to a few metres.
 
 Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < ``t_i`` and
 ``t_b`` > ``t_j`` (:mod:`dwelltime.dwell`):
@@ -168,7 +170,7 @@ SHARED_ALIASES = {
 #: A log with one row per flight (a route; no ``event`` column), as the columns are read
 #: (:data:`COLUMN_ALIASES`): the column of a movement's time → that of its airport and the
 #: movement there. A row gives its departure, its arrival, or both; without an arrival's
-#: time column, a ``status`` of :data:`LANDED` gives it.
+#: time column, a ``status`` of :data:`STATUS_MOVEMENT` gives it.
 ROUTE = {"dep_time": ("dep_airport", "dep"), "arr_time": ("arr_airport", "arr")}
 
 #: How exports write a field that has no value (lower case): OpenSky's airport it could not
@@ -181,9 +183,11 @@ NO_VALUE = frozenset({"none", "null", "n/a", "-", "–", "—"})
 #: named when a log lacks a movement's columns.
 TRACK_COLUMNS = ("position", "lat", "latitude", "lon", "longitude", "altitude", "alt_baro")
 
-#: FlightRadar24's ``STATUS`` of a flight that has landed, ``Landed 08:42``: the time of its
-#: arrival (an aircraft's history there has ``ATD`` but no ``ATA`` column).
-LANDED = re.compile(r"^\s*landed\s+(?P<time>\S.*?)\s*$", re.IGNORECASE)
+#: FlightRadar24's ``STATUS`` of a flight that has landed or departed, ``Landed 08:42``,
+#: ``Departed 08:42``: the movement and its actual time (an aircraft's history there has
+#: ``ATD`` but no ``ATA`` column; an airport's arrivals and departures give as ``TIME`` the
+#: scheduled time).
+STATUS_MOVEMENT = re.compile(r"^\s*(?P<event>landed|departed)\s+(?P<time>\S.*?)\s*$", re.IGNORECASE)
 
 #: An airport written as a name with its codes in brackets, as FlightRadar24 and FlightAware
 #: write it: ``Pyongyang (FNJ)``, ``Moscow Vnukovo (VKO/UUWW)``, ``Beijing Capital Int'l (PEK /
@@ -225,13 +229,15 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     shown = pd.Series([",".join(fields) for fields in raw.to_numpy()], index=raw.index)
     raw = raw.map(lambda field: "" if field.strip().lower() in NO_VALUE else field)
     raw = raw.assign(time_header=raw.attrs["headers"].get("time", "time"))
-    if "status" in raw.columns and "arr_time" not in raw.columns:
+    if {"status", "dep_time"} <= set(raw.columns) and "arr_time" not in raw.columns:
         raw = _arrivals_of_status(raw)
     routes = "event" not in raw.columns and any(
         {t, a} <= set(raw.columns) for t, (a, _) in ROUTE.items()
     )
     if routes:
         raw = _movements_of_routes(raw)
+    elif "status" in raw.columns:
+        raw = _movements_of_status(raw)
     rows, raw = raw.index.to_numpy(), raw.reset_index(drop=True)
     missing = [c for c in ("time", "airport", "event") if c not in raw.columns]
     if missing:
@@ -264,7 +270,8 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         if pd.isna(frame.at[i, "time"]):
             problem = _time_problem(raw.at[i, "time"].strip(), raw.at[i, "time_header"])
         elif pd.isna(frame.at[i, "event"]):
-            problem = f"event {raw.at[i, 'event'].strip()!r} is not arr or dep"
+            event = raw.attrs["headers"].get("event", "event")
+            problem = f"{event} {raw.at[i, 'event'].strip()!r} is not arr or dep"
         else:
             problem = "no airport"
         row = frame.at[i, "row"]
@@ -392,10 +399,11 @@ def _movements_of_routes(flights: pd.DataFrame) -> pd.DataFrame:
 
 
 def _arrivals_of_status(flights: pd.DataFrame) -> pd.DataFrame:
-    """``flights`` with an ``arr_time`` column: the time of each :data:`LANDED` ``status``
-    (FlightRadar24's ``Landed 08:42``), "" where the flight has not landed (``Scheduled``,
-    ``Canceled``, ``Diverted``…)."""
-    landed = flights["status"].str.extract(LANDED)["time"].fillna("")
+    """``flights`` with an ``arr_time`` column: the time of each landed ``status``
+    (:data:`STATUS_MOVEMENT`: FlightRadar24's ``Landed 08:42``), "" where the flight has not
+    landed (``Scheduled``, ``Canceled``, ``Diverted``…)."""
+    match = flights["status"].str.extract(STATUS_MOVEMENT)
+    landed = match["time"].where(match["event"].str.lower() == "landed").fillna("")
     out = flights.assign(arr_time=landed)
     out.attrs["headers"] = {
         **flights.attrs["headers"],
@@ -408,6 +416,25 @@ def _column_name(header: str) -> str:
     """The name :func:`read_flights` gives a column headed ``header``: lower case, spaces and
     hyphens as ``_``, without a note in brackets at the end (``Time (UTC)`` → ``time``)."""
     return re.sub(r"[\s\-]+", "_", re.sub(r"\(.*\)\s*$", "", header).strip().lower())
+
+
+def _movements_of_status(flights: pd.DataFrame) -> pd.DataFrame:
+    """A movement log with a ``status`` (FlightRadar24's arrivals and departures of an
+    airport: ``Landed 08:42``, :data:`STATUS_MOVEMENT`) with the status's movement as the
+    ``event`` where it has no such column (else the status as written, named in the row's
+    warning: ``Scheduled``, ``Canceled``…), and its actual time as the ``time`` where that is
+    a time of day or empty (there the scheduled time), not a date and time of the log's own."""
+    match = flights["status"].str.extract(STATUS_MOVEMENT)
+    times = flights["time"] if "time" in flights.columns else pd.Series("", flights.index)
+    actual = match["time"].notna() & (times.map(_undated) | (times.str.strip() == ""))
+    out = flights.assign(
+        time=times.where(~actual, match["time"]),
+        time_header=flights["time_header"].where(~actual, flights.attrs["headers"]["status"]),
+    )
+    if "event" not in flights.columns:
+        out["event"] = match["event"].fillna(flights["status"])
+        out.attrs["headers"] = {**flights.attrs["headers"], "event": out.attrs["headers"]["status"]}
+    return out
 
 
 def _with_aliases_read(columns: list[str]) -> list[str]:
