@@ -796,6 +796,9 @@ def test_an_airport_s_arrivals_page_is_read_by_its_status(tmp_path, caplog):
     )
     with pytest.raises(FlightsError, match=r"missing airport$"):
         read_flights(path)
+    path.write_text("time,airport,status,type\n2023-08-02 10:12,ZKPY,confirmed,IL62\n")
+    with pytest.raises(FlightsError, match=r"missing event$"):
+        read_flights(path)  # a status of another kind gives no event
 
 
 def test_times_of_day_with_no_date_anywhere_are_refused_naming_the_columns(tmp_path):

@@ -423,8 +423,11 @@ def _movements_of_status(flights: pd.DataFrame) -> pd.DataFrame:
     airport: ``Landed 08:42``, :data:`STATUS_MOVEMENT`) with the status's movement as the
     ``event`` where it has no such column (else the status as written, named in the row's
     warning: ``Scheduled``, ``Canceled``…), and its actual time as the ``time`` where that is
-    a time of day or empty (there the scheduled time), not a date and time of the log's own."""
+    a time of day or empty (there the scheduled time), not a date and time of the log's own;
+    ``flights`` as it is where no status is such a movement."""
     match = flights["status"].str.extract(STATUS_MOVEMENT)
+    if match["event"].isna().all():
+        return flights  # a status of another kind
     times = flights["time"] if "time" in flights.columns else pd.Series("", flights.index)
     actual = match["time"].notna() & (times.map(_undated) | (times.str.strip() == ""))
     out = flights.assign(
