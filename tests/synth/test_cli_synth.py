@@ -55,3 +55,18 @@ def test_series_start_other_than_a_yyyy_mm_dd_day_is_a_usage_error(tmp_path, sta
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
     assert "give a day as YYYY-MM-DD" in result.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_every_synth_command_takes_its_folder_as_out_like_the_other_commands(tmp_path):
+    """``--out DIR`` as ``run``, ``scan``, ``detect``… name it; OUT first still reads."""
+    for command in ("series", "demo", "chips"):
+        help_text = CliRunner().invoke(main, ["synth", command, "--help"]).output
+        assert "--out DIRECTORY" in help_text, command
+    out = tmp_path / "chips"
+    result = CliRunner().invoke(main, ["-q", "synth", "chips", "--out", str(out), "-n", "1"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (out / "images").iterdir()] == ["chip_000000.png"]
+    result = CliRunner().invoke(main, ["synth", "chips", "-n", "1"])
+    assert result.exit_code == 2 and "Missing option '--out'" in result.stderr
+    result = CliRunner().invoke(main, ["synth", "chips", "a", "--out", "b", "-n", "1"])
+    assert result.exit_code == 2 and "two output folders, a and b" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,13 +13,39 @@ from dwelltime.cli.options import UserPath, overwrite_option
 
 #: The help of every ``--seed``.
 _SEED_HELP = "Seed of the random generator: the same seed renders the same files."
-_out_argument = click.argument("out", type=UserPath(file_okay=False))
+
+
+def out_folder(command: Callable) -> Callable:
+    """``--out DIR``, as every command names its output folder, handed to ``command`` as
+    ``out``; ``OUT``, the folder as the first argument, is the older spelling and still read."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, out: Path | None, old_out: Path | None, **kwargs: object) -> object:
+        if out is not None and old_out is not None and out != old_out:
+            raise click.BadParameter(
+                f"two output folders, {old_out} and {out}; give one, with --out",
+                param_hint="--out",
+            )
+        if out is None and old_out is None:
+            raise click.MissingParameter(param_type="option", param_hint="'--out'")
+        return command(*args, out=out or old_out, **kwargs)
+
+    wrapper = click.option(
+        "--out",
+        type=UserPath(file_okay=False),
+        default=None,
+        help="Folder to write into (made if missing; one not empty needs --overwrite). "
+        "Required; the folder as a first argument OUT reads the same.",
+    )(wrapper)
+    return click.argument(
+        "old_out", metavar="[OUT]", required=False, type=UserPath(file_okay=False)
+    )(wrapper)
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise click.BadParameter(
-            f"{out} is not empty; pass --overwrite to write into it anyway", param_hint="OUT"
+            f"{out} is not empty; pass --overwrite to write into it anyway", param_hint="--out"
         )
 
 
@@ -54,13 +81,13 @@ def _day(ctx: click.Context, param: click.Parameter, value: str) -> str:
 def synth() -> None:
     """Synthetic apron imagery with exact ground truth (training chips, scene series, demo).
 
-    Exit status of each command: 0 done, 1 failed, 2 bad usage (an OUT that is not empty,
-    without --overwrite, too).
+    Exit status of each command: 0 done, 1 failed, 2 bad usage (an --out folder that is not
+    empty, without --overwrite, too).
     """
 
 
 @synth.command()
-@_out_argument
+@out_folder
 @click.option("--airport", default="ZKPY", show_default=True, help="ICAO or IATA code.")
 @click.option(
     "--start",
@@ -96,8 +123,12 @@ def series(
     visitors_per_day: float,
     overwrite: bool,
 ) -> None:
-    """Simulate DAYS of traffic at an airport and render its irregular revisits into OUT
-    (imagery/, aprons.geojson, truth/)."""
+    """Simulate DAYS of traffic at an airport and render its irregular revisits into the
+    --out folder (imagery/, aprons.geojson, truth/).
+
+    \b
+    Example:
+      dwelltime synth series --out series/ --days 7 --seed 3"""
     from dwelltime.errors import UnknownAirportError
     from dwelltime.synth import simulate_series
 
@@ -119,12 +150,13 @@ def series(
 
 
 @synth.command()
-@_out_argument
+@out_folder
 @click.option("--seed", type=int, default=62, show_default=True, help=_SEED_HELP)
 @overwrite_option
 @click.pass_context
 def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
-    """Render the Sunan demo series (29 July – 4 August 2023, a visiting Il-62M) into OUT."""
+    """Render the Sunan demo series (29 July – 4 August 2023, a visiting Il-62M) into the
+    --out folder (imagery/, aprons.geojson, truth/)."""
     from dwelltime.synth import make_sunan_demo
 
     _check_out(out, overwrite)
@@ -134,7 +166,7 @@ def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
 
 
 @synth.command()
-@_out_argument
+@out_folder
 @click.option(
     "-n",
     "count",
@@ -186,7 +218,14 @@ def chips(
     seed: int,
     overwrite: bool,
 ) -> None:
-    """Write COUNT labelled training chips to OUT/images and DOTA labels to OUT/labels."""
+    """Write COUNT labelled training chips to DIR/images and their DOTA labels to DIR/labels
+    (--out DIR).
+
+    \b
+    Example:
+      dwelltime synth chips --out chips/ -n 200 --gsd 0.5 --format tif
+      dwelltime evaluate chips/   # the detector scored on them
+    """
     import numpy as np
 
     from dwelltime.cli.progress import progress_bar
