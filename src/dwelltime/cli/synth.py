@@ -201,7 +201,9 @@ def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
     type=click.Choice(["png", "tif"]),
     default="png",
     show_default=True,
-    help="Image file format of the chips.",
+    help="File format of the chip images: png (as DOTA's own) or tif (a plain TIFF, no "
+    "georeference). The labels are DOTA txt either way (corners in pixels, a gsd: line), "
+    "as dwelltime evaluate reads them; GeoJSON labels would need georeferenced images.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help=_SEED_HELP)
 @overwrite_option
