@@ -70,3 +70,17 @@ def test_every_synth_command_takes_its_folder_as_out_like_the_other_commands(tmp
     assert result.exit_code == 2 and "Missing option '--out'" in result.stderr
     result = CliRunner().invoke(main, ["synth", "chips", "a", "--out", "b", "-n", "1"])
     assert result.exit_code == 2 and "two output folders, a and b" in result.stderr
+
+
+def test_chips_help_names_the_count_and_the_units_of_sizes():
+    """``-n`` has a long name; sizes say pixels or metres per pixel (not "Pixels.")."""
+    help_text = " ".join(CliRunner().invoke(main, ["synth", "chips", "--help"]).output.split())
+    assert "-n, --count INTEGER RANGE How many chips to write." in help_text
+    assert "--size INTEGER RANGE Width and height of each chip, pixels." in help_text
+    assert "--source-gsd FLOAT RANGE GSD, metres per pixel," in help_text
+
+
+def test_chips_count_may_be_given_by_its_long_name(tmp_path):
+    args = ["-q", "synth", "chips", "--out", str(tmp_path / "c"), "--count", "2", "--size", "32"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert len(list((tmp_path / "c" / "labels").iterdir())) == 2

@@ -88,7 +88,12 @@ def synth() -> None:
 
 @synth.command()
 @out_folder
-@click.option("--airport", default="ZKPY", show_default=True, help="ICAO or IATA code.")
+@click.option(
+    "--airport",
+    default="ZKPY",
+    show_default=True,
+    help="ICAO or IATA code of the airport whose aprons the traffic uses.",
+)
 @click.option(
     "--start",
     default="2023-07-29",
@@ -123,7 +128,7 @@ def series(
     visitors_per_day: float,
     overwrite: bool,
 ) -> None:
-    """Simulate DAYS of traffic at an airport and render its irregular revisits into the
+    """Simulate --days days of traffic at an airport and render its irregular revisits into the
     --out folder (imagery/, aprons.geojson, truth/).
 
     \b
@@ -169,25 +174,33 @@ def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
 @out_folder
 @click.option(
     "-n",
+    "--count",
     "count",
     type=click.IntRange(1),
     default=100,
     show_default=True,
-    help="COUNT: how many chips.",
+    help="How many chips to write.",
 )
 @click.option(
     "--gsd",
     type=click.FloatRange(0.05),
     default=0.5,
     show_default=True,
-    help="Chip GSD, metres per pixel.",
+    help="GSD of the chips written, metres per pixel.",
 )
-@click.option("--size", type=click.IntRange(32), default=512, show_default=True, help="Pixels.")
+@click.option(
+    "--size",
+    type=click.IntRange(32),
+    default=512,
+    show_default=True,
+    help="Width and height of each chip, pixels.",
+)
 @click.option(
     "--source-gsd",
     type=click.FloatRange(0.05),
     default=None,
-    help="Render at this GSD before resampling (default: random 0.3–3 m).",
+    help="GSD, metres per pixel, of the imagery each chip imitates: rendered at it, then "
+    "resampled to --gsd. Default: random, 0.3–3 m per chip.",
 )
 @click.option(
     "--types",
@@ -220,8 +233,8 @@ def chips(
     seed: int,
     overwrite: bool,
 ) -> None:
-    """Write COUNT labelled training chips to DIR/images and their DOTA labels to DIR/labels
-    (--out DIR).
+    """Write labelled training chips (--count of them) to DIR/images and their DOTA labels
+    to DIR/labels (--out DIR).
 
     \b
     Example:
