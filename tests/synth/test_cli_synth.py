@@ -84,3 +84,14 @@ def test_chips_count_may_be_given_by_its_long_name(tmp_path):
     args = ["-q", "synth", "chips", "--out", str(tmp_path / "c"), "--count", "2", "--size", "32"]
     assert CliRunner().invoke(main, args).exit_code == 0
     assert len(list((tmp_path / "c" / "labels").iterdir())) == 2
+
+
+def test_a_series_without_a_scene_fails_saying_why(tmp_path):
+    """One day that no satellite passes (seed 0): exit 1 naming the fix, not "0 scenes"."""
+    args = ["-q", "synth", "series", "--out", str(tmp_path / "s"), "--days", "1", "--seed", "0"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.stderr == (
+        "Error: no satellite pass fell in the 1 day(s) from 2023-07-29 (seed 0), so "
+        f"{tmp_path / 's' / 'imagery'} holds no scene; give more --days or another --seed\n"
+    )

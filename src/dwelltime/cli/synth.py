@@ -106,7 +106,8 @@ def synth() -> None:
     type=click.IntRange(1, 366),
     default=7,
     show_default=True,
-    help="Days of traffic to simulate, from --start.",
+    help="Days of traffic to simulate, from --start; a satellite passes 0–3 times a day "
+    "(1.4 on average), so a day or two may give no scene.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help=_SEED_HELP)
 @click.option(
@@ -151,6 +152,11 @@ def series(
             )
         except UnknownAirportError as e:
             raise click.BadParameter(str(e), param_hint="--airport") from None
+    if not result.images:
+        raise click.ClickException(
+            f"no satellite pass fell in the {days} day(s) from {start} (seed {seed}), so "
+            f"{result.imagery_dir} holds no scene; give more --days or another --seed"
+        )
     click.echo(f"{len(result.images)} scenes in {result.imagery_dir}; truth in {result.truth_dir}")
 
 
