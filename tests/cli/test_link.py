@@ -375,3 +375,16 @@ def test_the_figure_formats_of_the_options_are_the_plots(saved):
     assert FIGURE_FORMATS == PLOT_FORMATS
     result = _link(saved, "--figure-format", "jpg")
     assert result.exit_code == 2 and "'jpg' is not one of 'png', 'svg', 'pdf'" in result.stderr
+
+
+def test_relinking_with_overwrite_in_another_figure_format_removes_the_old_timeline(
+    saved, tmp_path
+):
+    """As ``run --overwrite`` does: the folder holds one timeline, not last run's PNG beside
+    this run's PDF."""
+    out = tmp_path / "out"
+    assert _link(saved, "--out", out).exit_code == 0
+    result = _link(saved, "--out", out, "--overwrite", "--figure-format", "pdf")
+    assert result.exit_code == 0, result.output
+    assert (out / "timeline.pdf").exists() and not (out / "timeline.png").exists()
+    assert f"removed {out / 'timeline.png'}: an earlier timeline" in result.stdout

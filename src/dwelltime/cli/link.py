@@ -67,10 +67,10 @@ def link(
     arrival or departure the images do not show) and, with --out, writes the coverage,
     detections and stays layers (and the scenes layer of DETECTIONS when it has one, so
     `evaluate-dwell --results` can score them), plus timeline.png (or .svg, .pdf: see
-    --figure-format) and run.json (the detector record and inputs of the run.json beside
-    DETECTIONS, when there is one, with these linking settings). With --type, only the
-    stays of that type are printed, drawn and written (all aircraft are still linked, and
-    the detections written are all of them).
+    --figure-format; with --overwrite, one in another format is removed) and run.json (the
+    detector record and inputs of the run.json beside DETECTIONS, when there is one, with
+    these linking settings). With --type, only the stays of that type are printed, drawn
+    and written (all aircraft are still linked, and the detections written are all of them).
     Linking settings, flight log or type filter that differ from that run.json's are named
     in a note on stderr: with the run's own, the stays are the run's.
 
@@ -105,7 +105,7 @@ def link(
         relinked_provenance,
         source_commit,
     )
-    from dwelltime.plot import FIGURE_DPI
+    from dwelltime.plot import FIGURE_DPI, FIGURE_FORMATS
     from dwelltime.report import plot_timeline, stays_report
 
     # readable? (GeoJSON of run --format geojson back in the airport's metres)
@@ -203,3 +203,7 @@ def link(
         figure.savefig(tmp, format=figure_format, dpi=FIGURE_DPI)
     for path in [*paths, timeline, write_provenance(out, record)]:
         click.echo(f"wrote {path}")
+    others = [timeline.with_suffix(f".{fmt}") for fmt in FIGURE_FORMATS if fmt != figure_format]
+    for path in [p for p in others if overwrite and p.exists()]:  # as the layers' formats
+        path.unlink()
+        click.echo(f"removed {path}: an earlier timeline, in a format not written now")
