@@ -703,3 +703,24 @@ def test_a_run_started_again_detects_only_the_scenes_it_did_not_commit(
     assert len(detected) == 2  # other aprons: other tiles
     run(resume_dir=None)
     assert len(detected) == 2
+
+
+def test_figures_are_written_in_the_figure_format_asked(tmp_path):
+    """``figure_format="pdf"``: every figure a PDF, the folder still read as a result; written
+    again as PNG with ``overwrite``, the PDFs go (the folder holds one result); an unknown
+    format is refused before anything is written."""
+    from dwelltime.plot import REPORT_FIGURES
+    from dwelltime.scenes import scenes_frame
+
+    made = replace(one_sighting_result({"link": {}}), scenes=scenes_frame([]))
+    out = tmp_path / "out"
+    paths = pipeline.write_result(made, out, figure_format="pdf")
+    pdfs = [out / f"{name}.pdf" for name in REPORT_FIGURES if name != "scene"]  # no scenes
+    assert set(pdfs) <= set(paths) and all(p.read_bytes()[:4] == b"%PDF" for p in pdfs)
+    assert not list(out.glob("*.png"))
+    assert pipeline.read_result(out / "timeline.pdf").stays["stay_id"].tolist() == ["ZKPY-0001"]
+    pipeline.write_result(made, out, overwrite=True)
+    assert not list(out.glob("*.pdf")) and (out / "timeline.png").exists()
+    with pytest.raises(ValueError, match="unknown figure format 'jpg'; choose from png, svg, pdf"):
+        pipeline.write_result(made, tmp_path / "other", figure_format="jpg")
+    assert not (tmp_path / "other").exists()

@@ -547,50 +547,59 @@ def write_result(
     out_dir: Path,
     *,
     formats: tuple[str, ...] = ("gpkg", "csv"),
+    figure_format: str = "png",
     overwrite: bool = False,
 ) -> list[Path]:
-    """Write the layers of ``result``, the report figures (``timeline.png``, ``scenes.png``,
-    ``coverage.png``, ``scene.png``, ``chips.png``: :func:`dwelltime.plot.report_figures`)
-    and, when it has one, its provenance (``run.json``: :func:`dwelltime.io.write_provenance`)
-    to ``out_dir``; refuses to replace existing files unless ``overwrite``, with which the
-    layers' files in the other formats (:func:`dwelltime.io.stale_paths`) and an earlier
-    run's figures and ``run.json`` that this result has none of (``scene.png`` of a run
-    with scenes, when this one has none), and the layers of an earlier output that this
-    result has not (``detections_pixels`` of ``detect``: ``write_layers(exclusive=True)``),
-    are removed, one log line each: the folder holds this result alone."""
+    """Write the layers of ``result``, the report figures (``timeline``, ``scenes``,
+    ``coverage``, ``scene``, ``chips``: :func:`dwelltime.plot.report_figures`) as
+    ``<name>.<figure_format>`` (png, svg or pdf: :data:`dwelltime.plot.FIGURE_FORMATS`;
+    :data:`~dwelltime.plot.FIGURE_DPI` dots per inch) and, when it has one, its provenance
+    (``run.json``: :func:`dwelltime.io.write_provenance`) to ``out_dir``; refuses to replace
+    existing files unless ``overwrite``, with which the layers' files in the other formats
+    (:func:`dwelltime.io.stale_paths`), an earlier run's figures in any format and ``run.json``
+    that this result has none of (``scene.png`` of a run with scenes, when this one has none;
+    ``timeline.png`` when this one is written as PDF), and the layers of an earlier output
+    that this result has not (``detections_pixels`` of ``detect``:
+    ``write_layers(exclusive=True)``), are removed, one log line each: the folder holds this
+    result alone. ValueError for a ``figure_format`` not among them, before anything is
+    written."""
     from dwelltime.io import ensure_writable, write_layers, write_provenance
-    from dwelltime.plot import report_figures
+    from dwelltime.plot import FIGURE_DPI, FIGURE_FORMATS, check_figure_format, report_figures
 
+    check_figure_format(figure_format)
     out_dir = user_path(out_dir)
-    ensure_writable(result_paths(out_dir, formats), overwrite=overwrite)
+    ensure_writable(result_paths(out_dir, formats, figure_format), overwrite=overwrite)
     figures = report_figures(result)
-    pngs = [out_dir / f"{name}.png" for name in figures]
+    files = [out_dir / f"{name}.{figure_format}" for name in figures]
     paths = write_layers(
         out_dir, result.layers(), formats=formats, overwrite=overwrite, exclusive=True
     )
-    for path, figure in zip(pngs, figures.values(), strict=True):
-        figure.savefig(path, dpi=120, bbox_inches="tight")
-    paths += pngs
+    for path, figure in zip(files, figures.values(), strict=True):
+        figure.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
+    paths += files
     if result.provenance:
         paths.append(write_provenance(out_dir, result.provenance))
     if overwrite:
-        for path in sorted(set(result_paths(out_dir, formats)) - set(paths)):
+        every = {p for fmt in FIGURE_FORMATS for p in result_paths(out_dir, formats, fmt)}
+        for path in sorted(every - set(paths)):
             if path.exists():
                 path.unlink()
                 log.info("removed %s: an earlier run's, this result has none", path)
     return paths
 
 
-def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> list[Path]:
-    """Every file :func:`write_result` may write, so a run can refuse to start when one
-    exists (before hours of work rather than after)."""
+def result_paths(
+    out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv"), figure_format: str = "png"
+) -> list[Path]:
+    """Every file :func:`write_result` may write (its figures as ``figure_format``), so a run
+    can refuse to start when one exists (before hours of work rather than after)."""
     from dwelltime.io import PROVENANCE_NAME, output_paths
     from dwelltime.plot import REPORT_FIGURES
 
     out_dir = user_path(out_dir)
-    pngs = [out_dir / f"{name}.png" for name in REPORT_FIGURES]
+    figures = [out_dir / f"{name}.{figure_format}" for name in REPORT_FIGURES]
     layers = output_paths(out_dir, list(RESULT_LAYERS), formats)
-    return [*layers, *pngs, out_dir / PROVENANCE_NAME]
+    return [*layers, *figures, out_dir / PROVENANCE_NAME]
 
 
 def _result_folder(path: Path) -> Path:
@@ -599,6 +608,7 @@ def _result_folder(path: Path) -> Path:
     link rules, type filter and flight log); ValueError naming the folder for another file,
     FileNotFoundError for a path not there."""
     from dwelltime.io import FORMATS
+    from dwelltime.plot import FIGURE_FORMATS
 
     if not path.exists():
         raise FileNotFoundError(
@@ -606,7 +616,7 @@ def _result_folder(path: Path) -> Path:
         )
     if not path.is_file():
         return path
-    if path in result_paths(path.parent, FORMATS):
+    if any(path in result_paths(path.parent, FORMATS, fmt) for fmt in FIGURE_FORMATS):
         return path.parent
     raise ValueError(
         f"{path} is not a file dwelltime run --out writes; give the folder that holds the "

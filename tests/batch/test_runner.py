@@ -652,3 +652,14 @@ def test_a_folder_of_pictures_without_georeference_is_said_to_hold_them(tmp_path
     assert _no_scene(tmp_path, found, []) == (
         f"no usable scene in {tmp_path} (2 pictures without georeference)"
     )
+
+
+def test_the_jobs_figures_are_written_in_its_figure_format(small_series: Path, uninterrupted):
+    """``figure_format: pdf`` on a finished job's copy: its figures become PDFs (the committed
+    scenes reused), last run's PNGs go."""
+    shutil.copytree(uninterrupted, small_series / "as_pdf")
+    summary = run_batch(load_spec(job(small_series, "as_pdf", "figure_format: pdf\n")))
+    assert summary.airports[0].done == 0  # every scene committed already
+    folder = small_series / "as_pdf" / "ZKPY"
+    assert (folder / "timeline.pdf").read_bytes()[:4] == b"%PDF"
+    assert not list(folder.glob("*.png"))

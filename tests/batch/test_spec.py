@@ -73,6 +73,13 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
     assert spec.formats == ("csv",)
 
 
+def test_spec_takes_the_figure_format(tmp_path):
+    """``figure_format: pdf``, as ``run --figure-format pdf``; PNG when not given."""
+    text = "output: o\njobs:\n  - {airport: ZKPY, imagery: x}\n"
+    assert load_spec(write(tmp_path, text)).figure_format == "png"
+    assert load_spec(write(tmp_path, "figure_format: pdf\n" + text)).figure_format == "pdf"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -96,6 +103,7 @@ def test_spec_takes_output_formats_and_compile(tmp_path):
         ("output: o\nfinishers: yes\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),
         ("output: o\nformats: [shp]\njobs:\n  - {airport: ZKPY, imagery: x}\n", "shp"),
         ("output: o\nformats: []\njobs:\n  - {airport: ZKPY, imagery: x}\n", "formats"),
+        ("output: o\nfigure_format: jpg\njobs:\n  - {airport: ZKPY, imagery: x}\n", "'jpg'"),
         ("output: o\nprecision: fp16\njobs:\n  - {airport: ZKPY, imagery: x}\n", "fp16"),
         ("output: o\nflights: 3\njobs:\n  - {airport: ZKPY, imagery: x}\n", "`flights`"),
         ("output: o\nlink: {moves: 1}\njobs:\n  - {airport: ZKPY, imagery: x}\n", "moves"),

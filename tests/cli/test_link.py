@@ -355,3 +355,36 @@ def test_a_flight_log_s_warnings_are_given_once(saved, tmp_path, caplog):
         assert _link(saved, "--flights", flights).exit_code == 0
     unknown = [r for r in caplog.records if "IL-99" in r.getMessage()]
     assert len(unknown) == 1
+
+
+@pytest.mark.parametrize(("fmt", "magic"), [("svg", b"<?xml"), ("pdf", b"%PDF")])
+def test_the_timeline_is_written_in_the_figure_format_asked(saved, tmp_path, fmt, magic):
+    """``--figure-format svg|pdf``: a vector timeline for a paper, instead of the PNG."""
+    out = tmp_path / "out"
+    result = _link(saved, "--out", out, "--figure-format", fmt.upper())
+    assert result.exit_code == 0, result.output
+    assert (out / f"timeline.{fmt}").read_bytes().startswith(magic)
+    assert not (out / "timeline.png").exists()
+    assert f"wrote {out / f'timeline.{fmt}'}" in result.stdout
+
+
+def test_the_figure_formats_of_the_options_are_the_plots(saved):
+    from dwelltime.cli.options import FIGURE_FORMATS
+    from dwelltime.plot import FIGURE_FORMATS as PLOT_FORMATS
+
+    assert FIGURE_FORMATS == PLOT_FORMATS
+    result = _link(saved, "--figure-format", "jpg")
+    assert result.exit_code == 2 and "'jpg' is not one of 'png', 'svg', 'pdf'" in result.stderr
+
+
+def test_relinking_with_overwrite_in_another_figure_format_removes_the_old_timeline(
+    saved, tmp_path
+):
+    """As ``run --overwrite`` does: the folder holds one timeline, not last run's PNG beside
+    this run's PDF."""
+    out = tmp_path / "out"
+    assert _link(saved, "--out", out).exit_code == 0
+    result = _link(saved, "--out", out, "--overwrite", "--figure-format", "pdf")
+    assert result.exit_code == 0, result.output
+    assert (out / "timeline.pdf").exists() and not (out / "timeline.png").exists()
+    assert f"removed {out / 'timeline.png'}: an earlier timeline" in result.stdout

@@ -171,3 +171,17 @@ def test_a_scene_that_fails_when_tiled_is_named_once(tmp_path, write_cut_cog, ca
     named = [line for line in result.output.splitlines() if "cut_20230801T023512.tif" in line]
     assert len(named) == 1 and named[0].startswith("skipped "), result.output
     assert "cut_20230801T023512.tif" not in caplog.text
+
+
+def test_run_checks_the_figures_of_its_figure_format_before_any_work(tmp_path, monkeypatch):
+    """``--figure-format pdf`` into a folder holding last run's timeline.pdf: refused at once,
+    naming it, before the detector loads."""
+    import dwelltime.detector
+
+    monkeypatch.setattr(dwelltime.detector, "load_detector", lambda *a, **k: 1 / 0)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "timeline.pdf").write_bytes(b"%PDF")
+    result = invoke("run", tmp_path, "--airport", "ZKPY", "--out", out, "--figure-format", "pdf")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert f"{out / 'timeline.pdf'} already exists; pass --overwrite" in result.stderr

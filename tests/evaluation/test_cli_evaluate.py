@@ -359,3 +359,29 @@ def test_detections_of_other_images_are_a_clear_error(labelled, tmp_path):
         f"Error: {path}: no detection is on a labelled image: scene_ids zkpy_07, images a "
         "(a detection's scene_id must be its image's file stem)"
     )
+
+
+@pytest.mark.parametrize("fmt", ["png", "tif"])
+def test_synthetic_chips_of_each_format_are_read_back(tmp_path, fmt, monkeypatch, marker_detector):
+    """``synth chips --format png|tif`` then ``evaluate``: every chip scored, its DOTA truth
+    (difficult ones aside) and its GSD (the labels' gsd: line) read."""
+    chips = tmp_path / "chips"
+    args = ["-q", "synth", "chips", "--out", str(chips), "-n", "3", "--size", "128"]
+    assert CliRunner().invoke(main, [*args, "--format", fmt, "--seed", "4"]).exit_code == 0
+    assert {p.suffix for p in (chips / "images").iterdir()} == {f".{fmt}"}
+    truth = [
+        line
+        for label in (chips / "labels").iterdir()
+        for line in label.read_text().splitlines()[1:]
+        if line.endswith(" 0")
+    ]
+    monkeypatch.setattr(
+        "dwelltime.detector.load_detector", lambda w, device, precision: marker_detector()
+    )
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(main, ["-q", "evaluate", str(chips), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output and "GSD unknown" not in result.output
+    doc = json.loads((out / "evaluation.json").read_text())
+    assert (doc["overall"]["n_images"], doc["overall"]["n_truth"]) == (3, len(truth)) == (3, 2)
+    assert [row["gsd_bin"] for row in doc["by_gsd"]] == ["0.4–0.6 m"]

@@ -303,7 +303,13 @@ def _run_jobs(
                 skipped=p.unusable,
             )
             _say_relinked(p.site.icao, read_provenance(p.folder), result.provenance)
-            write_result(result, p.folder, formats=spec.formats, overwrite=True)
+            write_result(
+                result,
+                p.folder,
+                formats=spec.formats,
+                figure_format=spec.figure_format,
+                overwrite=True,
+            )
             p.summary.stays = len(result.stays)
             all_stays.append(with_xy_crs(result.stays).to_crs("EPSG:4326"))
     return [p.summary for p in prepared], all_stays

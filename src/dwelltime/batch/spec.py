@@ -13,6 +13,7 @@ finishers: null              # processes turning predictions into map rows and c
 scheduler: null              # null (this process), "local" (a Dask LocalCluster) or tcp://host:8786
 formats: [gpkg, csv]         # result layers per airport: any of gpkg, csv, geojson, parquet
                              # (also all_stays, the job's stays; .csv always)
+figure_format: png           # each airport's figures: png, or svg or pdf (vector, for print)
 compile: false               # torch.compile the network (GPU jobs: ~1.6× faster after ~30 s),
                              # and on CUDA replay the refiner from CUDA graphs
 precision: auto              # auto | bf16 | fp32 | int8 (auto: bf16 on CUDA and on CPUs with
@@ -97,6 +98,7 @@ class BatchSpec:
     scheduler: str | None = None
     tile_size_px: int = 512
     formats: tuple[str, ...] = ("gpkg", "csv")
+    figure_format: str = "png"  # dwelltime.plot.FIGURE_FORMATS
     compile: bool = False
     precision: str = "auto"
     flights: Path | None = None  # flight-tracking CSV of the jobs without their own
@@ -104,12 +106,14 @@ class BatchSpec:
 
     def __post_init__(self) -> None:
         from dwelltime.io import check_formats
+        from dwelltime.plot import check_figure_format
 
         _check_option_types(self)
         one = isinstance(self.formats, str)  # `formats: csv`
         object.__setattr__(self, "formats", (self.formats,) if one else tuple(self.formats))
         try:
             check_formats(self.formats)
+            check_figure_format(self.figure_format)
         except ValueError as exc:
             raise JobSpecError(str(exc)) from None
         if self.precision not in PRECISIONS:

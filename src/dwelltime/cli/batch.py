@@ -56,6 +56,7 @@ def batch(
     precision: auto       # auto | bf16 | fp32 | int8 (auto: bf16 on CUDA and on CPUs with
                           # native bf16, else int8 on x86 CPUs; fp32 with compile there)
     formats: [gpkg, csv]  # also geojson, parquet
+    figure_format: png    # or svg, pdf (vector, for print)
     flights: adsb.csv     # flight-tracking CSV (as run --flights) for jobs without their own
     link: {max_gap_h: 96} # linking rules (LinkConfig fields), as run's --max-gap etc.
     jobs:

@@ -10,6 +10,7 @@ from dwelltime.cli.options import (
     UserPath,
     click_error,
     device_option,
+    figure_format_option,
     formats_option,
     overwrite_option,
     precision_option,
@@ -27,6 +28,7 @@ from dwelltime.cli.options import (
 )
 @click.option("--seed", type=int, default=62, show_default=True, help="Seed of the rendering.")
 @formats_option
+@figure_format_option
 @overwrite_option
 @weights_option
 @device_option
@@ -37,6 +39,7 @@ def demo(
     out: Path,
     seed: int,
     formats: tuple[str, ...],
+    figure_format: str,
     overwrite: bool,
     weights: Path | None,
     device: str,
@@ -57,7 +60,8 @@ def demo(
     from dwelltime.synth import make_sunan_demo
 
     try:  # before rendering: a folder that cannot take the results, an earlier demo's
-        ensure_writable(pipeline.result_paths(out / "results", formats), overwrite=overwrite)
+        targets = pipeline.result_paths(out / "results", formats, figure_format)
+        ensure_writable(targets, overwrite=overwrite)
     except DwelltimeError as exc:
         raise click_error(exc) from exc
     series = out / "series"
@@ -76,6 +80,7 @@ def demo(
         type_filter=None,
         out=out / "results",
         formats=formats,
+        figure_format=figure_format,
         overwrite=overwrite,
         weights=weights,
         device=device,

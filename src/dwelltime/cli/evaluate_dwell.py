@@ -87,7 +87,7 @@ def evaluate_dwell(
 
     \b
     Example:
-      dwelltime synth series series/ --days 7 --seed 3
+      dwelltime synth series --out series/ --days 7 --seed 3
       dwelltime evaluate-dwell series/ --airport ZKPY --out series/results
 
     \b

@@ -10,6 +10,7 @@ import click
 from dwelltime.cli.options import (
     UserPath,
     click_error,
+    figure_format_option,
     flights_option,
     formats_option,
     link_options,
@@ -24,8 +25,6 @@ from dwelltime.cli.options import (
 
 if TYPE_CHECKING:
     from dwelltime.linking import LinkConfig
-
-TIMELINE_NAME = "timeline.png"
 
 
 @click.command()
@@ -43,6 +42,7 @@ TIMELINE_NAME = "timeline.png"
 @flights_option
 @out_option
 @formats_option
+@figure_format_option
 @overwrite_option
 @click.pass_context
 def link(
@@ -55,6 +55,7 @@ def link(
     flights: Path | None,
     out: Path | None,
     formats: tuple[str, ...],
+    figure_format: str,
     overwrite: bool,
 ) -> None:
     """Link the saved detections of DETECTIONS (a dwelltime.gpkg, or its folder; a folder
@@ -65,10 +66,11 @@ def link(
     into stays, prints each stay's dwell interval (UTC times, hours; "≥" marks a stay whose
     arrival or departure the images do not show) and, with --out, writes the coverage,
     detections and stays layers (and the scenes layer of DETECTIONS when it has one, so
-    `evaluate-dwell --results` can score them), plus timeline.png and run.json (the detector
-    record and inputs of the run.json beside DETECTIONS, when there is one, with these
-    linking settings). With --type, only the stays of that type are printed, drawn and
-    written (all aircraft are still linked, and the detections written are all of them).
+    `evaluate-dwell --results` can score them), plus timeline.png (or .svg, .pdf: see
+    --figure-format; with --overwrite, one in another format is removed) and run.json (the
+    detector record and inputs of the run.json beside DETECTIONS, when there is one, with
+    these linking settings). With --type, only the stays of that type are printed, drawn
+    and written (all aircraft are still linked, and the detections written are all of them).
     Linking settings, flight log or type filter that differ from that run.json's are named
     in a note on stderr: with the run's own, the stays are the run's.
 
@@ -103,6 +105,7 @@ def link(
         relinked_provenance,
         source_commit,
     )
+    from dwelltime.plot import FIGURE_DPI, FIGURE_FORMATS
     from dwelltime.report import plot_timeline, stays_report
 
     # readable? (GeoJSON of run --format geojson back in the airport's metres)
@@ -151,7 +154,7 @@ def link(
     if flight_log is not None:
         for code in sorted(set(detections["airport"].astype(str))):
             warn_if_not_at(flight_log, lookup_airport(code) if icao_code(code) else code)
-    timeline = None if out is None else out / TIMELINE_NAME
+    timeline = None if out is None else out / f"timeline.{figure_format}"
     if out is not None:
         try:
             targets = [*output_paths(out, [*layers, "stays"], formats), timeline]
@@ -197,6 +200,10 @@ def link(
         flights=flight_log,
     )
     with atomic_write(timeline) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
+        figure.savefig(tmp, format=figure_format, dpi=FIGURE_DPI)
     for path in [*paths, timeline, write_provenance(out, record)]:
         click.echo(f"wrote {path}")
+    others = [timeline.with_suffix(f".{fmt}") for fmt in FIGURE_FORMATS if fmt != figure_format]
+    for path in [p for p in others if overwrite and p.exists()]:  # as the layers' formats
+        path.unlink()
+        click.echo(f"removed {path}: an earlier timeline, in a format not written now")

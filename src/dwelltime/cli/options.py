@@ -168,6 +168,17 @@ def _format_list(
     return tuple(dict.fromkeys(names))
 
 
+#: The figures' file formats (:data:`dwelltime.plot.FIGURE_FORMATS`, not imported: it loads
+#: pandas and shapely).
+FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
+figure_format_option = click.option(
+    "--figure-format",
+    type=click.Choice(FIGURE_FORMATS, case_sensitive=False),
+    default="png",
+    show_default=True,
+    help="File format of the figures written with --out: png (120 dpi), or svg or pdf, "
+    "vector for print (images in them, such as a scene's pixels, at 120 dpi).",
+)
 formats_option = click.option(
     "--format",
     "formats",

@@ -18,6 +18,7 @@ from dwelltime.cli.options import (
     detector_line,
     device_option,
     echo_skipped,
+    figure_format_option,
     flights_option,
     formats_option,
     link_options,
@@ -58,10 +59,12 @@ def run_and_report(
     max_rows: int = MAX_ROWS,
     tile_size: int = 512,
     batch_size: int = 8,
+    figure_format: str = "png",
 ) -> None:
     """Run the pipeline (tiles of ``tile_size`` pixels, ``batch_size`` to a forward pass),
     print the detector line (weights, the precision ``auto`` chose, device), the stays table
-    (at most ``max_rows`` rows; 0: all), write outputs; exit 1 on failure."""
+    (at most ``max_rows`` rows; 0: all), write outputs (figures as ``figure_format``); exit 1
+    on failure."""
     from dwelltime import pipeline
     from dwelltime.batch.store import PARTS_NAME
     from dwelltime.cli.progress import stage_bars
@@ -72,7 +75,8 @@ def run_and_report(
 
     try:
         if out is not None:
-            ensure_writable(pipeline.result_paths(out, formats), overwrite=overwrite)
+            targets = pipeline.result_paths(out, formats, figure_format)
+            ensure_writable(targets, overwrite=overwrite)
         detector = load_detector(weights, device=device, precision=precision)
         click.echo(detector_line(detector))
         with stage_bars(ctx) as progress:
@@ -115,7 +119,9 @@ def run_and_report(
     )
     if out is not None:
         try:
-            paths = pipeline.write_result(result, out, formats=formats, overwrite=overwrite)
+            paths = pipeline.write_result(
+                result, out, formats=formats, figure_format=figure_format, overwrite=overwrite
+            )
         except DwelltimeError as exc:
             raise click_error(exc) from exc
         for path in paths:
@@ -132,6 +138,7 @@ def run_and_report(
 @type_option
 @out_option
 @formats_option
+@figure_format_option
 @overwrite_option
 @weights_option
 @device_option

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,13 +13,39 @@ from dwelltime.cli.options import UserPath, overwrite_option
 
 #: The help of every ``--seed``.
 _SEED_HELP = "Seed of the random generator: the same seed renders the same files."
-_out_argument = click.argument("out", type=UserPath(file_okay=False))
+
+
+def out_folder(command: Callable) -> Callable:
+    """``--out DIR``, as every command names its output folder, handed to ``command`` as
+    ``out``; ``OUT``, the folder as the first argument, is the older spelling and still read."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, out: Path | None, old_out: Path | None, **kwargs: object) -> object:
+        if out is not None and old_out is not None and out != old_out:
+            raise click.BadParameter(
+                f"two output folders, {old_out} and {out}; give one, with --out",
+                param_hint="--out",
+            )
+        if out is None and old_out is None:
+            raise click.MissingParameter(param_type="option", param_hint="'--out'")
+        return command(*args, out=out or old_out, **kwargs)
+
+    wrapper = click.option(
+        "--out",
+        type=UserPath(file_okay=False),
+        default=None,
+        help="Folder to write into (made if missing; one not empty needs --overwrite). "
+        "Required; the folder as a first argument OUT reads the same.",
+    )(wrapper)
+    return click.argument(
+        "old_out", metavar="[OUT]", required=False, type=UserPath(file_okay=False)
+    )(wrapper)
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise click.BadParameter(
-            f"{out} is not empty; pass --overwrite to write into it anyway", param_hint="OUT"
+            f"{out} is not empty; pass --overwrite to write into it anyway", param_hint="--out"
         )
 
 
@@ -54,14 +81,19 @@ def _day(ctx: click.Context, param: click.Parameter, value: str) -> str:
 def synth() -> None:
     """Synthetic apron imagery with exact ground truth (training chips, scene series, demo).
 
-    Exit status of each command: 0 done, 1 failed, 2 bad usage (an OUT that is not empty,
-    without --overwrite, too).
+    Exit status of each command: 0 done, 1 failed, 2 bad usage (an --out folder that is not
+    empty, without --overwrite, too).
     """
 
 
 @synth.command()
-@_out_argument
-@click.option("--airport", default="ZKPY", show_default=True, help="ICAO or IATA code.")
+@out_folder
+@click.option(
+    "--airport",
+    default="ZKPY",
+    show_default=True,
+    help="ICAO or IATA code of the airport whose aprons the traffic uses.",
+)
 @click.option(
     "--start",
     default="2023-07-29",
@@ -74,7 +106,8 @@ def synth() -> None:
     type=click.IntRange(1, 366),
     default=7,
     show_default=True,
-    help="Days of traffic to simulate, from --start.",
+    help="Days of traffic to simulate, from --start; a satellite passes 0–3 times a day "
+    "(1.4 on average), so a day or two may give no scene.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help=_SEED_HELP)
 @click.option(
@@ -96,8 +129,12 @@ def series(
     visitors_per_day: float,
     overwrite: bool,
 ) -> None:
-    """Simulate DAYS of traffic at an airport and render its irregular revisits into OUT
-    (imagery/, aprons.geojson, truth/)."""
+    """Simulate --days days of traffic at an airport and render its irregular revisits into the
+    --out folder (imagery/, aprons.geojson, truth/).
+
+    \b
+    Example:
+      dwelltime synth series --out series/ --days 7 --seed 3"""
     from dwelltime.errors import UnknownAirportError
     from dwelltime.synth import simulate_series
 
@@ -115,16 +152,22 @@ def series(
             )
         except UnknownAirportError as e:
             raise click.BadParameter(str(e), param_hint="--airport") from None
+    if not result.images:
+        raise click.ClickException(
+            f"no satellite pass fell in the {days} day(s) from {start} (seed {seed}), so "
+            f"{result.imagery_dir} holds no scene; give more --days or another --seed"
+        )
     click.echo(f"{len(result.images)} scenes in {result.imagery_dir}; truth in {result.truth_dir}")
 
 
 @synth.command()
-@_out_argument
+@out_folder
 @click.option("--seed", type=int, default=62, show_default=True, help=_SEED_HELP)
 @overwrite_option
 @click.pass_context
 def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
-    """Render the Sunan demo series (29 July – 4 August 2023, a visiting Il-62M) into OUT."""
+    """Render the Sunan demo series (29 July – 4 August 2023, a visiting Il-62M) into the
+    --out folder (imagery/, aprons.geojson, truth/)."""
     from dwelltime.synth import make_sunan_demo
 
     _check_out(out, overwrite)
@@ -134,28 +177,36 @@ def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
 
 
 @synth.command()
-@_out_argument
+@out_folder
 @click.option(
     "-n",
+    "--count",
     "count",
     type=click.IntRange(1),
     default=100,
     show_default=True,
-    help="COUNT: how many chips.",
+    help="How many chips to write.",
 )
 @click.option(
     "--gsd",
     type=click.FloatRange(0.05),
     default=0.5,
     show_default=True,
-    help="Chip GSD, metres per pixel.",
+    help="GSD of the chips written, metres per pixel.",
 )
-@click.option("--size", type=click.IntRange(32), default=512, show_default=True, help="Pixels.")
+@click.option(
+    "--size",
+    type=click.IntRange(32),
+    default=512,
+    show_default=True,
+    help="Width and height of each chip, pixels.",
+)
 @click.option(
     "--source-gsd",
     type=click.FloatRange(0.05),
     default=None,
-    help="Render at this GSD before resampling (default: random 0.3–3 m).",
+    help="GSD, metres per pixel, of the imagery each chip imitates: rendered at it, then "
+    "resampled to --gsd. Default: random, 0.3–3 m per chip.",
 )
 @click.option(
     "--types",
@@ -169,7 +220,9 @@ def demo(ctx: click.Context, out: Path, seed: int, overwrite: bool) -> None:
     type=click.Choice(["png", "tif"]),
     default="png",
     show_default=True,
-    help="Image file format of the chips.",
+    help="File format of the chip images: png (as DOTA's own) or tif (a plain TIFF, no "
+    "georeference). The labels are DOTA txt either way (corners in pixels, a gsd: line), "
+    "as dwelltime evaluate reads them; GeoJSON labels would need georeferenced images.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help=_SEED_HELP)
 @overwrite_option
@@ -186,7 +239,14 @@ def chips(
     seed: int,
     overwrite: bool,
 ) -> None:
-    """Write COUNT labelled training chips to OUT/images and DOTA labels to OUT/labels."""
+    """Write labelled training chips (--count of them) to DIR/images and their DOTA labels
+    to DIR/labels (--out DIR).
+
+    \b
+    Example:
+      dwelltime synth chips --out chips/ -n 200 --gsd 0.5 --format tif
+      dwelltime evaluate chips/   # the detector scored on them
+    """
     import numpy as np
 
     from dwelltime.cli.progress import progress_bar
