@@ -326,7 +326,7 @@ def prj_crs(image: Path) -> object | None:
     from pyproj.exceptions import CRSError
     from rasterio.crs import CRS as RasterioCRS
 
-    prj = next((p for p in map(image.with_suffix, (".prj", ".PRJ")) if p.is_file()), None)
+    prj = _prj_path(image)
     if prj is None:
         return None
     try:
@@ -337,6 +337,24 @@ def prj_crs(image: Path) -> object | None:
             "there as WKT, as GIS software exports it, or remove it and give the CRS "
             "(gdal_edit.py -a_srs EPSG:…)"
         ) from None  # fmt: skip
+
+
+def _prj_path(image: Path) -> Path | None:
+    """The ``.prj`` (or ``.PRJ``) named after ``image`` beside it, None when there is none."""
+    return next((p for p in map(image.with_suffix, (".prj", ".PRJ")) if p.is_file()), None)
+
+
+def sidecar_files(ds: object) -> tuple[Path, ...]:
+    """The files besides the image itself that ``ds``, as :func:`open_picture` yields it, is
+    read from (resolved, sorted): GDAL's (a world file, ``.aux.xml``, a mosaic's tiles…) and
+    the ``.prj`` that gives it its CRS (:func:`prj_crs`). Edit one, and the scene reads
+    otherwise: placed elsewhere, or other pixels."""
+    src = getattr(ds, "src_dataset", ds)  # the file under open_picture's WarpedVRT
+    files = {Path(f).resolve() for f in src.files}
+    prj = _prj_path(Path(src.name)) if src is not ds else None
+    if prj is not None:
+        files.add(prj.resolve())
+    return tuple(sorted(files - {Path(src.name).resolve()}))
 
 
 def _is_text(path: Path) -> bool:

@@ -62,6 +62,7 @@ from dwelltime.regrid import (
     open_mask,
     open_picture,
     read_decimated,
+    sidecar_files,
 )
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
@@ -129,6 +130,9 @@ class Scene:
     #: 1-based red, green, blue band indexes as the scene's STAC item (else Maxar IMD) names
     #: them; None where none does (then :func:`dwelltime.regrid.rgb_bands` reads the file)
     rgb_bands: tuple[int, int, int] | None = None
+    #: the other files it is read from (world file, ``.prj``, ``.aux.xml``, a mosaic's
+    #: tiles): :func:`dwelltime.regrid.sidecar_files`
+    sidecars: tuple[Path, ...] = ()
 
 
 @dataclass(repr=False)
@@ -376,6 +380,7 @@ def read_scene(
             tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
             crs = f"EPSG:{ds.crs.to_epsg()}" if ds.crs.to_epsg() else ds.crs.to_wkt()
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
+            sidecars = sidecar_files(ds)
     except RasterioError as e:
         raise unreadable_image(path, e) from None
     if mask_path is not None:
@@ -409,6 +414,7 @@ def read_scene(
         mask_path=mask_path.resolve() if mask_path else None,
         footprint=footprint,
         rgb_bands=named_rgb_bands(path, shape[2], stac_index),
+        sidecars=sidecars,
     )
 
 
