@@ -18,6 +18,7 @@ from dwelltime.io import (
     FORMATS,
     GPKG_NAME,
     ensure_writable,
+    file_record,
     layer_names,
     output_paths,
     read_layer,
@@ -347,3 +348,20 @@ def test_a_layer_in_pixels_is_written_without_a_missing_crs_warning(tmp_path, la
         warnings.simplefilter("error")
         write_layers(tmp_path, {"detections_pixels": pixels})
     assert layer_names(tmp_path) == ["detections_pixels"]
+
+
+def test_the_record_of_a_shapefile_holds_its_parts(tmp_path):
+    """Aprons given as a shapefile: their ids are in its ``.dbf`` and their CRS in its
+    ``.prj``, so run.json records those files' sha256 too; edited after a run, the record of
+    the next run differs, where the ``.shp``'s alone stayed the same."""
+    frame = gpd.GeoDataFrame(
+        {"apron_id": ["A"]}, geometry=[shapely.box(0, 0, 100, 100)], crs="EPSG:32651"
+    )
+    frame.to_file(tmp_path / "aprons.shp")
+    (tmp_path / "aprons.shp.xml").write_text("<metadata/>")  # not a part
+    before = file_record(tmp_path / "aprons.shp")
+    assert sorted(before["parts"]) == ["aprons.cpg", "aprons.dbf", "aprons.prj", "aprons.shx"]
+    frame.assign(apron_id=["B"]).to_file(tmp_path / "aprons.shp")  # the ids renamed
+    after = file_record(tmp_path / "aprons.shp")
+    assert after["sha256"] == before["sha256"] and after["parts"] != before["parts"]
+    assert "parts" not in file_record(tmp_path / "aprons.shp.xml")

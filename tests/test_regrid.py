@@ -9,7 +9,7 @@ import rasterio.warp
 from affine import Affine
 from pyproj import Transformer
 
-from dwelltime.regrid import Grid, open_picture, read_to_grid
+from dwelltime.regrid import Grid, gsd_metres, open_picture, read_to_grid
 
 X0, Y0 = 730_000.0, 4_345_000.0  # scene upper-left corner, on the 0.5 m lattice (UTM 51N)
 # the same corner in UTM 52N, rounded onto that CRS's 0.5 m lattice
@@ -189,6 +189,32 @@ def test_a_lon_lat_scene_by_the_antimeridian_is_read_onto_the_grid(
         assert set(np.unique(pixels)) == {200 if east_of_middle > 0 else 50}
     else:
         assert set(np.unique(pixels)) == {50, 200}
+
+
+@pytest.mark.parametrize("shift", range(4))
+def test_a_lon_lat_scene_at_60_north_is_decimated_along_each_axis_on_its_own(
+    tmp_path, write_raster, shift
+):
+    """Square lon/lat pixels at 60° N are 0.14 m wide and 0.28 m tall on the ground (GSD 0.21
+    m): decimated onto a 0.5 m grid by one step of 2 for both axes, the rows were averaged
+    pairwise into 0.56 m, coarser than the grid, and E-W stripes 1.1 m apart (4 rows bright, 4
+    dark) lost a third of their contrast where the pairs straddled the stripes. Each axis now
+    takes its own step: every offset of the stripes keeps their contrast."""
+    lat, lon, step, rows = 60.0, 30.0, 2.5e-6, 400
+    bright = ((np.arange(rows) + shift) // 4) % 2 == 1
+    data = np.broadcast_to(np.where(bright, 200, 20).astype(np.uint8)[:, None], (rows, 200))
+    image = write_raster(
+        tmp_path / "s.tif", crs="EPSG:4326", origin=(lon, lat + rows * step), gsd=step,
+        shape=(rows, 200), count=1, data=data,
+    )  # fmt: skip
+    x, y = Transformer.from_crs(4326, 32636, always_xy=True).transform(
+        lon + 100 * step, lat + rows * step / 2
+    )
+    grid = Grid("EPSG:32636", Affine(0.5, 0, round(x) - 10, 0, -0.5, round(y) + 20), (80, 40))
+    with rasterio.open(image) as ds:
+        assert gsd_metres(ds.crs, ds.transform, ds.width, ds.height) == pytest.approx(0.209, 0.01)
+        rows_seen = read_to_grid(ds, grid, indexes=[1], resampling="bilinear")[0].mean(axis=1)
+    assert rows_seen.max() - rows_seen.min() > 0.75 * (200 - 20)
 
 
 @pytest.mark.parametrize("layout", ["bottom-up", "south-up", "turned 120°"])

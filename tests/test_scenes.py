@@ -380,7 +380,34 @@ def test_archives_are_named_not_silently_passed_over(tmp_path, write_raster, cap
         result = scan(tmp_path)
     assert len(result.scenes) == 1
     assert "3 archive(s) are not opened: PSScene.ZIP, maxar.tar.gz, order_1.zip" in caplog.text
-    assert "unpack them" in caplog.text
+    assert "unpack each in its folder (unzip PSScene.ZIP -d PSScene, …)" in caplog.text
+
+
+def test_a_folder_of_archives_alone_says_how_to_unpack_them_and_unpacked_ones_are_quiet(
+    tmp_path, write_raster, caplog
+):
+    """A delivery kept zipped (Maxar, Airbus, Planet orders): the folder's one error names
+    the archives and the line that unpacks them, not only "no image file"; once unpacked
+    beside it (``unzip order.zip -d order``), its images are scanned and the archive is no
+    longer named as not opened."""
+    (tmp_path / "order 1.zip").write_bytes(b"PK")
+    (tmp_path / "maxar.tar.gz").write_bytes(b"")
+    (error,) = scan(tmp_path).errors
+    assert isinstance(error, NoImageError)
+    assert error.reason.endswith(
+        "under it, only 2 archive(s), not opened: maxar.tar.gz, order 1.zip; unpack each in "
+        "its folder (mkdir maxar && tar -xf maxar.tar.gz -C maxar, …) and give the folder again"
+    )
+    with pytest.raises(SceneError, match=r"unpack it in its folder \(unzip 'order 1.zip' -d"):
+        scan(tmp_path / "order 1.zip")
+    write_raster(tmp_path / "order 1" / "a_20230731T023512.tif")
+    with caplog.at_level("WARNING", logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    assert [s.scene_id for s in result.scenes] == ["a_20230731T023512"]
+    assert "1 archive(s) are not opened: maxar.tar.gz; unpack each in its folder (mkdir" in (
+        caplog.text
+    )
+    assert "order 1.zip" not in caplog.text
 
 
 def test_a_folder_without_an_image_file_is_named_with_the_kinds_looked_for(tmp_path, caplog):
@@ -392,6 +419,8 @@ def test_a_folder_without_an_image_file_is_named_with_the_kinds_looked_for(tmp_p
     assert isinstance(error, NoImageError) and error.path == str(tmp_path)
     assert error.reason == (
         "no image file (.tif, .tiff, .jp2, .ntf, .nitf, .vrt, .til, .png, .jpg, .jpeg) under it"
+        ", only 1 archive(s), not opened: order.zip; unpack each in its folder "
+        "(unzip order.zip -d order) and give the folder again"
     )
     from PIL import Image
 

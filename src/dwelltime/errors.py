@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dwelltime.formats import IMAGE_SUFFIXES
+from collections.abc import Sequence
+from pathlib import Path
+
+from dwelltime.formats import IMAGE_SUFFIXES, unpack_command
 
 
 class DwelltimeError(Exception):
@@ -23,10 +26,21 @@ class SceneError(DwelltimeError):
 
 class NoImageError(SceneError):
     """A folder under which no file is an image of a kind dwelltime reads (the message lists
-    the suffixes it looks for)."""
+    the suffixes it looks for, and the ``archives`` under it, which are not opened, with the
+    line that unpacks the first)."""
 
-    def __init__(self, folder: object) -> None:
-        super().__init__(folder, f"no image file ({', '.join(IMAGE_SUFFIXES)}) under it")
+    def __init__(self, folder: object, archives: Sequence[Path] = ()) -> None:
+        reason = f"no image file ({', '.join(IMAGE_SUFFIXES)}) under it"
+        if archives:
+            from dwelltime.tables import few
+
+            unpack = unpack_command(min(archives)) + (", …" if len(archives) > 1 else "")
+            reason += (
+                f", only {len(archives)} archive(s), not opened: "
+                f"{few(sorted(p.name for p in archives))}; unpack each in its folder "
+                f"({unpack}) and give the folder again"
+            )
+        super().__init__(folder, reason)
 
 
 #: Why a file whose header opens cannot be used when reading its pixels fails: a download or

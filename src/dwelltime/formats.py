@@ -12,6 +12,7 @@ import errno
 import functools
 import logging
 import os
+import shlex
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -53,13 +54,47 @@ CLOUD_VECTOR_PREFIX, CLOUD_VECTOR_SUFFIX = "cld_", "_msk.gml"
 CLOUD_SIDECAR_STEM, CLOUD_SIDECAR_SUFFIXES = "_cloud", (".geojson", ".gpkg", ".shp", ".gml")
 #: Archives providers deliver orders in (compared in lower case): not opened, only named.
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
-#: Why an archive given or found where images are read is not used: what to do instead.
-UNPACK_ARCHIVE = "is an archive, not opened; unpack it (unzip, tar -xf, 7z x) and give the folder"
 
 
 def is_archive(name: str | os.PathLike) -> bool:
     """Whether ``name`` is that of an archive (:data:`ARCHIVE_SUFFIXES`, any case)."""
     return Path(name).name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def is_packed(path: Path) -> bool:
+    """Whether ``path`` is an archive (:func:`is_archive`) not yet unpacked beside it
+    (no :func:`unpacked_folder`): one whose images no folder scan finds."""
+    return is_archive(path) and not unpacked_folder(path).is_dir()
+
+
+def unpacked_folder(archive: str | os.PathLike) -> Path:
+    """The folder beside ``archive`` (:func:`is_archive`) that :func:`unpack_command` unpacks
+    it into: its name less the archive suffix. Where it exists, the archive was unpacked and
+    its images are read from there, so the archive is not named as not opened."""
+    archive = Path(archive)
+    suffix = next(s for s in ARCHIVE_SUFFIXES if archive.name.lower().endswith(s))
+    return archive.with_name(archive.name[: -len(suffix)])
+
+
+def unpack_command(archive: str | os.PathLike) -> str:
+    """The shell line, run in its folder, that unpacks ``archive`` (:func:`is_archive`) into
+    a folder beside it named after it (:func:`unpacked_folder`): ``unzip order.zip -d order``."""
+    quoted = shlex.quote(Path(archive).name)
+    folder = shlex.quote(unpacked_folder(archive).name)
+    if Path(archive).name.lower().endswith(".zip"):
+        return f"unzip {quoted} -d {folder}"
+    if Path(archive).name.lower().endswith(".7z"):
+        return f"7z x {quoted} -o{folder}"
+    return f"mkdir {folder} && tar -xf {quoted} -C {folder}"
+
+
+def unpack_archive(archive: str | os.PathLike) -> str:
+    """Why ``archive``, given or found where images are read, is not used, and what to do:
+    the line that unpacks it (:func:`unpack_command`)."""
+    return (
+        f"is an archive, not opened; unpack it in its folder ({unpack_command(archive)}), "
+        "then give that folder or one above it"
+    )
 
 
 #: The record every dwelltime output folder holds (``run``, ``detect``, ``link``, a batch

@@ -32,6 +32,7 @@ in CSV reads back as ``""``.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import json
@@ -256,14 +257,26 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_record(value: object) -> dict[str, str] | None:
+#: The files a shapefile (``.shp``, geometry) is read with: its index, attributes (the apron
+#: ids), CRS and encoding; any case of suffix.
+SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
+
+
+def file_record(value: object) -> dict[str, object] | None:
     """An input file as ``run.json`` records it: its absolute path (resolved) and the sha256
-    of its bytes, so a quoted dwell can be traced to the exact file; None when ``value`` is
-    not a path (not given, or given as contents through the API)."""
+    of its bytes, so a quoted dwell can be traced to the exact file; a shapefile also the
+    sha256 of each of its :data:`SHAPEFILE_PARTS` there, by name (``parts``), as its ids and
+    CRS are in them. None when ``value`` is not a path (not given, or given as contents
+    through the API)."""
     if not isinstance(value, (str, os.PathLike)):
         return None
     path = user_path(value).resolve()
-    return {"path": str(path), "sha256": sha256_file(path)}
+    record: dict[str, object] = {"path": str(path), "sha256": sha256_file(path)}
+    if path.suffix.lower() == ".shp":
+        beside = path.parent.glob(f"{glob.escape(path.stem)}.*")
+        parts = [p for p in beside if p.stem == path.stem and p.suffix.lower() in SHAPEFILE_PARTS]
+        record["parts"] = {p.name: sha256_file(p) for p in sorted(parts)}
+    return record
 
 
 def read_provenance(folder: Path) -> dict[str, object]:

@@ -113,9 +113,11 @@ def read_to_grid(
         win = win.intersection(Window(0, 0, ds.width, ds.height))
     except WindowError:  # the grid lies outside the scene
         return out
-    src_gsd = gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
-    step = max(1, math.floor(grid.gsd_m / src_gsd))
-    shape = (max(1, math.ceil(win.height / step)), max(1, math.ceil(win.width / step)))
+    # decimated along each axis on its own: a lon/lat pixel away from the equator is
+    # narrower than tall, and one step for both would read its rows coarser than the grid
+    along_row, along_column = pixel_metres(ds.crs, ds.transform, ds.width, ds.height)
+    steps = [max(1, math.floor(grid.gsd_m / size)) for size in (along_column, along_row)]
+    shape = (max(1, math.ceil(win.height / steps[0])), max(1, math.ceil(win.width / steps[1])))
     if indexes is None:
         src = ds.dataset_mask(window=win, out_shape=shape)[None]
     else:
@@ -123,7 +125,7 @@ def read_to_grid(
             list(indexes),
             window=win,
             out_shape=(count, *shape),
-            resampling=Resampling.average if step > 1 else Resampling.nearest,
+            resampling=Resampling.average if max(steps) > 1 else Resampling.nearest,
         )
     src_transform = ds.window_transform(win) @ Affine.scale(
         win.width / shape[1], win.height / shape[0]
@@ -193,17 +195,26 @@ GRID_SCALE_TOLERANCE = 0.01
 
 
 def gsd_metres(crs: object, transform: object, width: int, height: int) -> float:
-    """Mean pixel size in metres: on the ground (WGS84 ellipsoid, at the image centre) for a
-    geographic CRS (degrees → metres) and for a projected CRS that is not true to scale there
-    (Web Mercator, as web map tiles come), else in the projected CRS's own metres."""
-    ground = sum(ground_pixel_m(crs, transform, width, height)) / 2
+    """Mean pixel size in metres (:func:`pixel_metres`, the mean of its two sides)."""
+    return float(sum(pixel_metres(crs, transform, width, height)) / 2)
+
+
+def pixel_metres(crs: object, transform: object, width: int, height: int) -> tuple[float, float]:
+    """Size in metres of the pixel steps along a row and along a column: on the ground (WGS84
+    ellipsoid, at the image centre: :func:`ground_pixel_m`) for a geographic CRS (degrees →
+    metres) and for a projected CRS that is not true to scale there (Web Mercator, as web map
+    tiles come), else in the projected CRS's own metres."""
+    ground = ground_pixel_m(crs, transform, width, height)
     if crs.is_geographic:  # type: ignore[attr-defined]
         return ground
-    xres = math.hypot(transform.a, transform.d)  # type: ignore[attr-defined]
-    yres = math.hypot(transform.b, transform.e)  # type: ignore[attr-defined]
-    grid = (xres + yres) / 2 * crs.linear_units_factor[1]  # type: ignore[attr-defined]
-    unknown = not math.isfinite(ground)  # the centre lies outside the CRS's area of use
-    return float(grid if unknown or abs(ground / grid - 1) <= GRID_SCALE_TOLERANCE else ground)
+    factor = crs.linear_units_factor[1]  # type: ignore[attr-defined]
+    grid = (
+        math.hypot(transform.a, transform.d) * factor,  # type: ignore[attr-defined]
+        math.hypot(transform.b, transform.e) * factor,  # type: ignore[attr-defined]
+    )
+    unknown = not math.isfinite(sum(ground))  # the centre lies outside the CRS's area of use
+    true_scale = unknown or abs(sum(ground) / sum(grid) - 1) <= GRID_SCALE_TOLERANCE
+    return grid if true_scale else ground
 
 
 def ground_pixel_m(crs: object, transform: Affine, width: int, height: int) -> tuple[float, float]:
@@ -326,7 +337,7 @@ def prj_crs(image: Path) -> object | None:
     from pyproj.exceptions import CRSError
     from rasterio.crs import CRS as RasterioCRS
 
-    prj = next((p for p in map(image.with_suffix, (".prj", ".PRJ")) if p.is_file()), None)
+    prj = _prj_path(image)
     if prj is None:
         return None
     try:
@@ -337,6 +348,24 @@ def prj_crs(image: Path) -> object | None:
             "there as WKT, as GIS software exports it, or remove it and give the CRS "
             "(gdal_edit.py -a_srs EPSG:…)"
         ) from None  # fmt: skip
+
+
+def _prj_path(image: Path) -> Path | None:
+    """The ``.prj`` (or ``.PRJ``) named after ``image`` beside it, None when there is none."""
+    return next((p for p in map(image.with_suffix, (".prj", ".PRJ")) if p.is_file()), None)
+
+
+def sidecar_files(ds: object) -> tuple[Path, ...]:
+    """The files besides the image itself that ``ds``, as :func:`open_picture` yields it, is
+    read from (resolved, sorted): GDAL's (a world file, ``.aux.xml``, a mosaic's tiles…) and
+    the ``.prj`` that gives it its CRS (:func:`prj_crs`). Edit one, and the scene reads
+    otherwise: placed elsewhere, or other pixels."""
+    src = getattr(ds, "src_dataset", ds)  # the file under open_picture's WarpedVRT
+    files = {Path(f).resolve() for f in src.files}
+    prj = _prj_path(Path(src.name)) if src is not ds else None
+    if prj is not None:
+        files.add(prj.resolve())
+    return tuple(sorted(files - {Path(src.name).resolve()}))
 
 
 def _is_text(path: Path) -> bool:

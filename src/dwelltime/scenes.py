@@ -44,13 +44,15 @@ from dwelltime.formats import (
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
-    UNPACK_ARCHIVE,
     distinct_files,
     is_airbus_cloud_mask,
     is_archive,
     is_cloud_vector,
     is_dimap,
+    is_packed,
     mosaic_members,
+    unpack_archive,
+    unpack_command,
     walk_folders,
 )
 from dwelltime.io import missing_crs, read_if_path, user_path
@@ -62,6 +64,7 @@ from dwelltime.regrid import (
     open_mask,
     open_picture,
     read_decimated,
+    sidecar_files,
 )
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
@@ -129,6 +132,9 @@ class Scene:
     #: 1-based red, green, blue band indexes as the scene's STAC item (else Maxar IMD) names
     #: them; None where none does (then :func:`dwelltime.regrid.rgb_bands` reads the file)
     rgb_bands: tuple[int, int, int] | None = None
+    #: the other files it is read from (world file, ``.prj``, ``.aux.xml``, a mosaic's
+    #: tiles): :func:`dwelltime.regrid.sidecar_files`
+    sidecars: tuple[Path, ...] = ()
 
 
 @dataclass(repr=False)
@@ -175,7 +181,7 @@ def scan(
     elif folder.is_dir():
         base, (sources, stac_index, result) = folder, _folder_sources(folder)
     elif is_archive(folder):
-        raise SceneError(folder, f"{UNPACK_ARCHIVE} that holds its images")
+        raise SceneError(folder, unpack_archive(folder))
     else:
         raise SceneError(
             folder, "is neither a folder nor a STAC ItemCollection JSON file; give the "
@@ -296,14 +302,17 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
             len(pictures),
             few([p.name for p in pictures]),
         )
-    if archives:
+    if archives and (images or pictures):
         log.warning(
-            "%d archive(s) are not opened: %s; unpack them into the folder to scan their images",
+            "%d archive(s) are not opened: %s; unpack each in its folder (%s%s) to scan "
+            "their images",
             len(archives),
             few([p.name for p in archives]),
+            unpack_command(archives[0]),
+            ", …" if len(archives) > 1 else "",
         )
     sources = [_Source(p, ids[p], _mask_for(p, masks)) for p in images]
-    errors: list[SceneError] = [] if images or pictures else [NoImageError(folder)]
+    errors: list[SceneError] = [] if images or pictures else [NoImageError(folder, archives)]
     return sources, stac_index, ScanResult(errors=errors, pictures=pictures)
 
 
@@ -376,6 +385,7 @@ def read_scene(
             tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
             crs = f"EPSG:{ds.crs.to_epsg()}" if ds.crs.to_epsg() else ds.crs.to_wkt()
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
+            sidecars = sidecar_files(ds)
     except RasterioError as e:
         raise unreadable_image(path, e) from None
     if mask_path is not None:
@@ -409,6 +419,7 @@ def read_scene(
         mask_path=mask_path.resolve() if mask_path else None,
         footprint=footprint,
         rgb_bands=named_rgb_bands(path, shape[2], stac_index),
+        sidecars=sidecars,
     )
 
 
@@ -690,7 +701,7 @@ def _find_files(
                 (images if _georeferenced(p, lower) else pictures).append(p)
             elif suffix == ".json":
                 jsons.append(p)
-            elif is_archive(name):
+            elif is_packed(p):
                 archives.append(p)
     return images, masks, jsons, pictures, archives
 

@@ -1,9 +1,10 @@
 import geopandas as gpd
 import pandas as pd
+import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from dwelltime.batch.store import SceneStore
+from dwelltime.batch.store import STAMP_REASONS, SceneStore, commit_stamp, stamp_changes
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 
 CRS = "EPSG:32651"
@@ -77,3 +78,34 @@ def test_parts_committed_with_times_in_other_units_load_together(tmp_path):
         store.commit(scene, cover, detections(scene, 0))
     coverage, _ = store.load(CRS)
     assert list(coverage["scene_id"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("image", "sidecar"),
+    [("a.png", "a.pgw"), ("a.png", "a.prj"), ("b.tif", "b.tif.aux.xml")],
+)
+def test_a_scene_whose_georeferencing_sidecar_changed_has_another_stamp(
+    tmp_path, write_raster, image, sidecar
+):
+    """A world file, ``.prj`` or ``.aux.xml`` that places an image is part of its commit
+    stamp: edited since the scene was committed (the CRS or origin corrected), the scene is
+    detected again rather than its detections kept where the old georeference put them."""
+    from pyproj import CRS as ProjCRS
+
+    from dwelltime.scenes import read_scene
+
+    png = write_raster(tmp_path / "a.png", driver="PNG", crs=None)
+    png.with_name("a.png.aux.xml").unlink()  # placed by its world file and .prj alone
+    png.with_suffix(".pgw").write_text("0.5\n0\n0\n-0.5\n730485.78\n4345043.01\n")
+    png.with_suffix(".prj").write_text(ProjCRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    tif = write_raster(tmp_path / "b.tif")
+    srs = ProjCRS.from_epsg(32651).to_wkt()
+    tif.with_name("b.tif.aux.xml").write_text(f"<PAMDataset><SRS>{srs}</SRS></PAMDataset>")
+    made = {"aprons": "0" * 64, "settings": {}}
+    before = commit_stamp(read_scene(tmp_path / image, require_time=False), made)
+    assert commit_stamp(read_scene(tmp_path / image, require_time=False), made) == before
+    edited = tmp_path / sidecar
+    edited.write_text(edited.read_text().replace("730485.78", "730485.28") + "\n")
+    after = commit_stamp(read_scene(tmp_path / image, require_time=False), made)
+    assert stamp_changes(before, after) == "sidecars"
+    assert "world file" in STAMP_REASONS["sidecars"]

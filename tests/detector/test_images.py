@@ -45,6 +45,15 @@ def test_archives_given_or_in_a_folder_are_named_each_not_read(tmp_path):
     assert all("is an archive, not opened; unpack it" in e.reason for e in errors)
 
 
+def test_an_archive_unpacked_beside_it_is_not_named(tmp_path):
+    """``unzip order.zip -d order`` done (the line the error gives): the folder's images are
+    read and the archive kept beside them is no longer named as not opened."""
+    (tmp_path / "order").mkdir()
+    (tmp_path / "order" / "a.tif").write_bytes(b"")
+    (tmp_path / "order.zip").write_bytes(b"PK")
+    assert collect([tmp_path]) == ([tmp_path / "order" / "a.tif"], [])
+
+
 def test_a_file_reached_twice_is_read_once(tmp_path):
     (tmp_path / "imagery").mkdir()
     (tmp_path / "imagery" / "b.tif").write_bytes(b"")

@@ -119,6 +119,7 @@ def made_by(detector: Detector, tile_size_px: int, aprons: gpd.GeoDataFrame) -> 
 #: (:func:`commit_stamp`), in the order they are told.
 STAMP_REASONS = {
     "image": "their image file changed",
+    "sidecars": "a file read with their image changed (world file, .prj, .aux.xml, tile)",
     "read": "their cloud mask or bands changed",
     "aprons": "the aprons changed",
     "settings": "other detection settings made them",
@@ -127,13 +128,16 @@ STAMP_REASONS = {
 
 def commit_stamp(scene: Scene, made: Mapping[str, object]) -> str:
     """A scene's commit stamp, what made its results (:data:`STAMP_REASONS`' parts):
-    ``image``, its file's size (bytes) and modification time (ns); ``read``, how it was read:
+    ``image``, its file's size (bytes) and modification time (ns); ``sidecars``, those of
+    the other files it is read from (:attr:`~dwelltime.scenes.Scene.sidecars`: a world file,
+    ``.prj`` or ``.aux.xml`` that places it, a mosaic's tiles); ``read``, how it was read:
     its mask's path, size and modification time (a cloud file drawn since) and its bands; and
     ``made`` (:func:`made_by`). Not its acquisition time: :meth:`SceneStore.load` gives the
     rows the time as scanned now."""
     mask = scene.mask_path and [str(scene.mask_path), _file_state(scene.mask_path)]
     read = {"mask": mask, "rgb_bands": scene.rgb_bands}
-    stamp = {"image": _file_state(scene.path), "read": read, **made}
+    sidecars = [[str(f), _file_state(f)] for f in scene.sidecars]
+    stamp = {"image": _file_state(scene.path), "sidecars": sidecars, "read": read, **made}
     return json.dumps(stamp, sort_keys=True, default=str)
 
 

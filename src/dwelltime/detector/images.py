@@ -17,11 +17,12 @@ from dwelltime.errors import NoImageError, SceneError
 from dwelltime.formats import (
     IMAGE_SUFFIXES,
     MASK_SUFFIXES,
-    UNPACK_ARCHIVE,
     distinct_files,
     is_archive,
     is_dimap,
+    is_packed,
     mosaic_members,
+    unpack_archive,
     walk_folders,
 )
 from dwelltime.stac import is_item_file, item_scenes
@@ -54,7 +55,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
                 if (p.name.lower().endswith(IMAGE_SUFFIXES) or is_dimap(p.name))
                 and not p.stem.lower().endswith(MASK_SUFFIXES)
             )
-            errors += [SceneError(p, UNPACK_ARCHIVE) for p in sorted(listed) if is_archive(p)]
+            errors += [SceneError(p, unpack_archive(p)) for p in sorted(listed) if is_packed(p)]
             if not found:
                 errors.append(NoImageError(path))
             members = mosaic_members(found)  # a mosaic's tiles are read through it
@@ -68,7 +69,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
             files += [f.image for f in found]
             errors += unusable
         elif is_archive(path):
-            errors.append(SceneError(path, UNPACK_ARCHIVE))
+            errors.append(SceneError(path, unpack_archive(path)))
         else:
             files.append(path)
     return distinct_files(files), errors
