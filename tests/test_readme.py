@@ -44,3 +44,26 @@ def test_the_synthetic_benchmark_opens_with_the_command_of_the_figures_quoted():
     first = page.split("```")[1]
     assert f"-n {chips} " in first and f"--seed {seed} " in first
     assert "eval_synth_by_gsd.md" in README.read_text(encoding="utf-8")
+
+
+def test_the_commands_table_shows_each_command_as_it_runs():
+    """Each row of the README's commands table, copied as written, gets past the command's
+    usage check: its required options are shown, and every option the row names is one the
+    command takes."""
+    import click
+
+    from dwelltime.cli import main
+
+    text = README.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `dwelltime (\S+)([^`]*)` \|(.*)\|$", text, re.M)
+    assert len(rows) >= 9
+    wrong = []
+    for name, usage, what in rows:
+        command = main.get_command(click.Context(main), name)
+        options = [p for p in command.params if isinstance(p, click.Option)]
+        takes = {o for p in options for o in p.opts + p.secondary_opts}
+        required = [p.opts[0] for p in options if p.required]
+        named = set(re.findall(r"--[a-z][a-z0-9-]*", usage + what)) - {"--help"}
+        wrong += [f"{name}: {o} not shown" for o in required if o not in usage]
+        wrong += [f"{name}: no {o}" for o in sorted(named - takes)]
+    assert wrong == []
