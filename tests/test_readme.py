@@ -67,3 +67,26 @@ def test_the_commands_table_shows_each_command_as_it_runs():
         wrong += [f"{name}: {o} not shown" for o in required if o not in usage]
         wrong += [f"{name}: no {o}" for o in sorted(named - takes)]
     assert wrong == []
+
+
+def test_the_accuracy_table_quotes_the_model_card():
+    """The README's detector rows quote the figures the model card (.json) measured: real
+    Pléiades AP50/AP75/P/R/best F1, the same made 3 m, synthetic AP50 per GSD."""
+    import json
+
+    card = json.loads(next((README.parent / "models").glob("*.json")).read_text("utf-8"))
+    measured = {e["what"].split(",")[0].split(":")[0]: e["measured"] for e in card["evaluation"]}
+    real = re.match(
+        r"([\d.]+) / ([\d.]+) \(P ([\d.]+), R ([\d.]+); best F1 ([\d.]+)\)",
+        measured["real Pléiades aircraft"],
+    )
+    coarse = re.search(
+        r"3 m: ([\d.]+) / ([\d.]+) \(P ([\d.]+), R ([\d.]+)\)",
+        measured["real Pléiades aircraft as a coarse sensor sees them"],
+    )
+    synthetic = measured["synthetic held-out chips"].split(" on ")[0]
+    at_3m = measured["AP50 at 3 m (type `unknown`"].split(" ")[0]
+    text = README.read_text(encoding="utf-8")
+    assert "AP50 {}, AP75 {}, P {}, R {}, best F1 {}".format(*real.groups()) in text
+    assert "AP50 {}, AP75 {}, P {}, R {}".format(*coarse.groups()) in text
+    assert f"AP50 {synthetic} / {at_3m};" in text
