@@ -82,7 +82,7 @@ def declared_fields() -> list[tuple[str, str, dict[str, str | None]]]:
                     re.match(r"\s*(\w+)(?:: ([^=]+?))?(?:\s*=\s*(.+?))?\s*$", piece)
                     for piece in re.split(r"[;\n]", match[2])
                 )
-                fields = {f[1]: f[3] for f in items if f and f[1] != "def"}
+                fields = {f[1]: f[3] for f in items if f}
                 found.append((heading, match[1], fields))
     return found
 
