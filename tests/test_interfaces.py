@@ -65,3 +65,45 @@ def test_every_declared_function_shows_the_parameters_it_takes():
         if shown != takes:
             wrong.append(f"{name}: shows {sorted(shown - takes)}, lacks {sorted(takes - shown)}")
     assert wrong == []
+
+
+def declared_fields() -> list[tuple[str, str, dict[str, str | None]]]:
+    """(section, class name, {field: default as written, or None}) of each ``@dataclass``
+    in the Python blocks: the ``name[: type][= default]`` items after its ``class`` line."""
+    found = []
+    text = INTERFACES.read_text(encoding="utf-8")
+    for heading, body in re.findall(r"^## (\S+).*?\n(.*?)(?=^## |\Z)", text, re.S | re.M):
+        for block in re.findall(r"```python\n(.*?)```", body, re.S):
+            code = re.sub(r"#[^\n]*", "", block)
+            for match in re.finditer(
+                r"^@dataclass[^\n]*\nclass (\w+)[^:]*:(.*?)(?=^\S|\Z)", code, re.S | re.M
+            ):
+                items = (
+                    re.match(r"\s*(\w+)(?:: ([^=]+?))?(?:\s*=\s*(.+?))?\s*$", piece)
+                    for piece in re.split(r"[;\n]", match[2])
+                )
+                fields = {f[1]: f[3] for f in items if f}
+                found.append((heading, match[1], fields))
+    return found
+
+
+def test_every_declared_dataclass_shows_its_fields_and_defaults():
+    """A field shown is one the class has, and a default shown is its default
+    (LinkConfig's rules, TileSpec, DecodeConfig: what contributors tune against)."""
+    import ast
+    import dataclasses
+
+    declared = declared_fields()
+    assert {"Scene", "TileSpec", "DecodeConfig", "LinkConfig"} <= {n for _, n, _ in declared}
+    wrong = []
+    for section, name, shown in declared:
+        modules = [importlib.import_module(m) for m in SECTION_MODULES[section]]
+        cls = next(getattr(m, name) for m in modules if hasattr(m, name))
+        fields = {f.name: f.default for f in dataclasses.fields(cls)}
+        wrong += [f"{name}.{f}: no such field" for f in shown if f not in fields]
+        wrong += [
+            f"{name}.{f}: shows {default}, is {fields[f]!r}"
+            for f, default in shown.items()
+            if default is not None and f in fields and ast.literal_eval(default) != fields[f]
+        ]
+    assert wrong == []

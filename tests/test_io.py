@@ -322,17 +322,25 @@ def test_reading_a_missing_layer_names_the_layers_there(tmp_path, layers):
 
 def test_readme_says_what_every_column_of_the_written_layers_means():
     """The README's "Outputs and reading them back" names each column of the stays,
-    detections and coverage files a run writes, so a user reading a CSV can look it up."""
+    detections, coverage and scenes files a run writes (the scenes' with co-registration's
+    offsets), so a user reading a CSV can look it up."""
     from pathlib import Path
 
+    from dwelltime.coregister import OFFSET_COLUMNS
     from dwelltime.detector.predict import EXTRA_COLUMNS
     from dwelltime.linking import STAY_EXTRA_COLUMNS
-    from dwelltime.schema import STAY_COLUMNS
+    from dwelltime.schema import SCENE_COLUMNS, STAY_COLUMNS
 
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Outputs and reading them back")[1].split("\n### ")[0]
     written = (
-        STAY_COLUMNS + STAY_EXTRA_COLUMNS + DETECTION_COLUMNS + EXTRA_COLUMNS + COVERAGE_COLUMNS
+        STAY_COLUMNS
+        + STAY_EXTRA_COLUMNS
+        + DETECTION_COLUMNS
+        + EXTRA_COLUMNS
+        + COVERAGE_COLUMNS
+        + SCENE_COLUMNS
+        + OFFSET_COLUMNS
     )
     named = set(re.findall(r"`([a-z_]+)`", section))
     assert sorted({c for c in written if c != "geometry"} - named) == []

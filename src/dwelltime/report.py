@@ -131,7 +131,7 @@ def stays_table(
     ``≥ min`` and the ``censored`` column says which end is open. ``max_rows``: at most this
     many rows (None: all), then a line counting the others and saying ``more`` (where they
     all are). ``width``: at most this many characters a line (a terminal's columns; None: no
-    limit); a wider table is narrowed (:func:`_narrowed`), under a line saying so.
+    limit); a wider table is narrowed (:func:`_narrowed`), with a line under it saying so.
     """
     shown = of_type(stays, type_filter)
     if shown.empty:

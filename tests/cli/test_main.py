@@ -47,7 +47,22 @@ def test_ctrl_c_in_run_says_its_out_folder_keeps_the_finished_scenes(tmp_path, m
     result = CliRunner().invoke(main, args)
     assert result.exit_code == INTERRUPTED
     (line,) = result.stderr.splitlines()
-    assert line.startswith("dwelltime run: interrupted; with --out, ") and "parts/" in line
+    assert line == (
+        f"dwelltime run: interrupted; the scenes finished so far are kept in {tmp_path / 'parts'}"
+        f": run it again with --out {tmp_path} to go on where it stopped"
+    )
+
+
+def test_ctrl_c_in_run_without_out_says_nothing_is_kept(tmp_path, monkeypatch):
+    import dwelltime.detector
+
+    monkeypatch.setattr(dwelltime.detector, "load_detector", _interrupt)
+    (tmp_path / "images").mkdir()
+    result = CliRunner().invoke(main, ["-q", "run", str(tmp_path / "images"), "--airport", "ZKPY"])
+    assert result.exit_code == INTERRUPTED
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("dwelltime run: interrupted; nothing is kept without --out")
+    assert "parts" not in line
 
 
 def test_tables_fit_the_terminal_and_go_whole_to_a_file_or_pipe(monkeypatch):

@@ -139,9 +139,10 @@ def guard_pipes() -> None:
 #: what the line printed on Ctrl-C says is kept.
 RESUMABLE = {
     "batch": "the finished scenes are kept: run it again to go on where it stopped",
-    "run": "with --out, its finished scenes are kept in DIR/parts/: run it again with the "
-    "same --out to go on where it stopped; without --out the work is lost",
 }
+#: ``ctx.meta`` key (shared by the group's and the command's contexts) of what the Ctrl-C line
+#: says is kept, set by a command where that depends on its options (``run``: its ``--out``).
+KEPT = "dwelltime.kept"
 #: Exit status of a command interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 INTERRUPTED = 130
 
@@ -155,7 +156,7 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             command = ctx.invoked_subcommand
-            kept = RESUMABLE.get(
+            kept = ctx.meta.get(KEPT) or RESUMABLE.get(
                 command or "",
                 "the work not yet written is lost: run it again to start over "
                 "(`dwelltime batch` and `dwelltime run --out` keep each finished scene)",

@@ -257,9 +257,9 @@ precision_option = click.option(
     default="auto",
     show_default=True,
     help="Arithmetic of the detector's networks. auto: bf16 on CUDA and on CPUs with native "
-    "bf16 (AVX512-BF16, AMX; 1.6-1.9x as fast there); on other x86 CPUs int8 (the dense "
-    "network; 1.6-2.1x as fast at 1024² tiles), else fp32. Scores and sizes differ slightly "
-    "between them; fp32 gives the model card's figures, whatever the machine.",
+    "bf16 (AVX512-BF16, AMX; 1.5-1.8x as fast there at 1024² tiles); on other x86 CPUs int8 "
+    "(the dense network; 1.6-2.1x as fast at 1024² tiles), else fp32. Scores and sizes differ "
+    "slightly between them; fp32 gives the model card's figures, whatever the machine.",
 )
 strict_option = click.option(
     "--strict", is_flag=True, help="Exit with status 1 if any input could not be used."

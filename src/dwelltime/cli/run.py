@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dwelltime.cli import KEPT
 from dwelltime.cli.options import (
     MAX_ROWS,
     UserPath,
@@ -166,4 +167,18 @@ def run(ctx: click.Context, folder: Path, **options: object) -> None:
     Exit status: 0 done (inputs that could not be used are listed on stderr), 1 nothing
     usable or --strict with failed inputs, 2 bad usage.
     """
+    ctx.meta[KEPT] = kept_on_interrupt(options["out"])
     run_and_report(ctx, folder, options.pop("airport"), **options)
+
+
+def kept_on_interrupt(out: Path | None) -> str:
+    """What the line printed on Ctrl-C says ``run`` keeps: with ``--out``, the scenes finished
+    so far, in that folder's ``parts/``, named; without it, nothing."""
+    from dwelltime.batch.store import PARTS_NAME
+
+    if out is None:
+        return "nothing is kept without --out: with --out DIR each scene is kept as it is finished"
+    return (
+        f"the scenes finished so far are kept in {out / PARTS_NAME}: run it again with "
+        f"--out {out} to go on where it stopped"
+    )
