@@ -18,6 +18,7 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+NAMES = ("01_sunan_il62.ipynb", "02_your_imagery.ipynb")  # each run by a test below
 KERNEL = "dwelltime-tests"
 
 
@@ -32,10 +33,12 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def run_notebook(name: str, parameters: dict[str, object], kernels: Path, cwd: Path):
-    """Execute ``notebooks/<name>`` with ``parameters`` injected; the executed notebook.
+def run_notebook(name: str | Path, parameters: dict[str, object], kernels: Path, cwd: Path):
+    """Execute ``notebooks/<name>`` (or the notebook at the path ``name``) with ``parameters``
+    injected; the executed notebook, every code cell of which ran.
 
-    Raises :class:`nbclient.exceptions.CellExecutionError` naming the failing cell."""
+    Raises :class:`nbclient.exceptions.CellExecutionError` naming the failing cell, even one
+    tagged ``raises-exception``; fails the test when a cell was skipped (``skip-execution``)."""
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
 
@@ -53,9 +56,15 @@ def run_notebook(name: str, parameters: dict[str, object], kernels: Path, cwd: P
         kernel_name=KERNEL, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)])
     )
     client = nbclient.NotebookClient(
-        nb, km=manager, timeout=600, resources={"metadata": {"path": str(cwd)}}
+        nb,
+        km=manager,
+        timeout=600,
+        force_raise_errors=True,
+        resources={"metadata": {"path": str(cwd)}},
     )
     client.execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), f"{name}: a code cell did not run"
     return nb
 
 
@@ -72,7 +81,26 @@ def outputs(nb, kind: str) -> list:
     return found
 
 
-@pytest.mark.parametrize("name", ["01_sunan_il62.ipynb", "02_your_imagery.ipynb"])
+def test_every_notebook_is_run_by_a_test():
+    assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(NAMES)
+
+
+@pytest.mark.parametrize("tag", [None, "raises-exception", "skip-execution"])
+def test_a_run_fails_when_a_cell_raises_or_is_skipped(kernels, tmp_path, tag):
+    """A cell that raises fails the run, tagged ``raises-exception`` or not, and so does a
+    cell left unrun (tagged ``skip-execution``): a notebook test runs every code cell."""
+    from nbclient.exceptions import CellExecutionError
+
+    first = nbformat.v4.new_code_cell("STEP = 0")
+    first.metadata["tags"] = ["parameters"]
+    broken = nbformat.v4.new_code_cell("raise ValueError('a broken cell')")
+    broken.metadata["tags"] = [tag] if tag else []
+    nbformat.write(nbformat.v4.new_notebook(cells=[first, broken]), tmp_path / "broken.ipynb")
+    with pytest.raises((CellExecutionError, AssertionError), match="broken"):
+        run_notebook(tmp_path / "broken.ipynb", {"STEP": 1}, kernels, tmp_path)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_notebooks_are_committed_without_outputs(name):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     nbformat.validate(nb)
@@ -136,9 +164,11 @@ def test_your_imagery_notebook_takes_an_airport_the_registry_lacks(
     demo_dir, demo_subset, kernels, tmp_path
 ):
     """``AIRPORT`` a code the registry does not know, with ``APRONS``: placed at the aprons, as
-    ``pipeline.run`` and ``dwelltime run --aprons`` place it, not an UnknownAirportError."""
+    ``pipeline.run`` and ``dwelltime run --aprons`` place it, not an UnknownAirportError.
+    zkpy_07's time, from its TIFFTAG_DATETIME alone, is warned of once, by the scan of the
+    inputs, not again by the run, which scans the folder again."""
     parameters = {
-        "IMAGERY": demo_subset("zkpy_05", "zkpy_06"),
+        "IMAGERY": demo_subset("zkpy_05", "zkpy_07"),
         "AIRPORT": "XSUN",
         "APRONS": demo_dir / "aprons.geojson",
         "TYPE": None,
@@ -146,6 +176,7 @@ def test_your_imagery_notebook_takes_an_airport_the_registry_lacks(
     nb = run_notebook("02_your_imagery.ipynb", parameters, kernels, tmp_path)
     text = "".join(outputs(nb, "stream"))
     assert "not in the airport registry" in text and "2 scene(s) found" in text
+    assert text.count("zkpy_07.tif: acquisition time 2023-08-02T01:50:02Z from TIFFTAG") == 1
 
 
 def test_your_imagery_notebook_states_the_evidence_a_stay_needs():
@@ -212,7 +243,7 @@ def api_names(nb) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("name", ["01_sunan_il62.ipynb", "02_your_imagery.ipynb"])
+@pytest.mark.parametrize("name", NAMES)
 def test_notebooks_use_only_api_that_exists(name):
     """Every ``dwelltime`` name a notebook imports, calls or tells of exists (``result``: a
     :class:`~dwelltime.pipeline.RunResult`), checked without running it."""
@@ -317,6 +348,7 @@ def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
     that cannot be loaded stops it with the reason, not a whole run with an untrained network
     that finds nothing; only a missing shipped model (``WEIGHTS`` None) falls back to one."""
     import contextlib
+    import logging
     from types import SimpleNamespace
 
     from dwelltime.errors import WeightsError
@@ -326,6 +358,7 @@ def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
 
     run = SimpleNamespace(summary=lambda: "0 scenes", detections={"type": []})
     names = {
+        "logging": logging,
         "WEIGHTS": weights,
         "load_detector": load_detector,
         "WeightsError": WeightsError,

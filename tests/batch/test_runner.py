@@ -76,21 +76,45 @@ def test_batch_writes_the_run_outputs_and_a_combined_table(uninterrupted: Path):
     assert set(combined["xy_crs"]) == {"EPSG:32651"}  # lon/lat geometry, x/y in UTM 51N
 
 
+#: A ``sitecustomize`` for every process of the job killed below (spawned finisher processes
+#: run it too): its first commit completes, then the committing thread hangs, so that the kill
+#: lands with exactly one scene committed however fast the job runs (commits are made one at a
+#: time, by one finisher thread or process).
+HANG_AFTER_FIRST_COMMIT = """
+import threading
+
+from dwelltime.batch.store import SceneStore
+
+_commit = SceneStore.commit
+
+
+def _commit_then_hang(self, *args, **kwargs):
+    _commit(self, *args, **kwargs)
+    threading.Event().wait()
+
+
+SceneStore.commit = _commit_then_hang
+"""
+
+
 @pytest.mark.parametrize(("finishers", "workers"), [(0, 0), (1, 2)], ids=["thread", "processes"])
 def test_killed_job_resumes_to_the_same_tables(
     small_series: Path, uninterrupted: Path, finishers: int, workers: int
 ):
     """Killed after its first commit (everything in one process; or post-processing in a
     finisher process and reading in reader processes with their tile ring), then run again:
-    the finished scenes are skipped, no process is left behind and the tables come out the
+    the finished scene is skipped, no process is left behind and the tables come out the
     same."""
     name = f"killed_{finishers}_{workers}"
     spec = job(small_series, name, f"finishers: {finishers}\n", workers=workers)
     parts = small_series / name / "ZKPY" / "parts"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    hook = small_series / f"{name}_hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HANG_AFTER_FIRST_COMMIT)
+    path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dwelltime", "-q", "batch", str(spec)],
-        env=env,
+        env={**os.environ, "PYTHONPATH": path},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -98,19 +122,18 @@ def test_killed_job_resumes_to_the_same_tables(
         while not list(parts.glob("*.done")) and proc.poll() is None:
             time.sleep(0.05)
         helpers = children(proc.pid)  # finisher and reader processes, the tracker
-        os.kill(proc.pid, signal.SIGKILL)  # mid-job: after the first scene is committed
+        os.kill(proc.pid, signal.SIGKILL)  # mid-job: hung after the first scene's commit
     finally:
         proc.wait()
-    committed = len(list(parts.glob("*.done")))
-    assert 1 <= committed
+    assert proc.returncode == -signal.SIGKILL, "the job ended before it was killed"
+    assert len(list(parts.glob("*.done"))) == 1
     deadline = time.monotonic() + 30
     while any(Path(f"/proc/{pid}").exists() for pid in helpers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in helpers if Path(f"/proc/{pid}").exists()], "orphans left"
 
     summary = run_batch(load_spec(spec))
-    assert summary.airports[0].skipped == committed
-    assert summary.airports[0].done == len(SCENES) - committed
+    assert (summary.airports[0].skipped, summary.airports[0].done) == (1, len(SCENES) - 1)
     assert tables(small_series / name) == tables(uninterrupted)
 
 
