@@ -229,6 +229,21 @@ def test_existing_output_is_not_overwritten(tmp_path, layers):
     assert read_layer(tmp_path / "stays.csv").shape[0] == len(layers["stays"])
 
 
+def test_a_layer_held_in_another_format_is_not_written_beside_it(tmp_path, layers):
+    """`scan --out DIR --format csv` over an earlier `--format gpkg`: stays.csv beside the
+    older dwelltime.gpkg's stays would be two runs' tables, and read_layer(DIR) the old one."""
+    stays = {"stays": layers["stays"]}
+    write_layers(tmp_path, stays, formats=("gpkg",))
+    newer = {"stays": layers["stays"].iloc[:1]}
+    with pytest.raises(OutputExistsError, match=rf"{GPKG_NAME} already exists"):
+        write_layers(tmp_path, newer, formats=("csv",))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [GPKG_NAME]
+    write_layers(tmp_path / "other", {"detections": layers["detections"]}, formats=("gpkg",))
+    write_layers(tmp_path / "other", stays, formats=("csv",))  # its GeoPackage has no stays
+    write_layers(tmp_path, newer, formats=("csv",), overwrite=True)
+    assert len(read_layer(tmp_path, "stays")) == 1
+
+
 def test_a_folder_that_cannot_be_made_is_refused_before_anything_is_written(tmp_path):
     (tmp_path / "blocker").write_text("a file where a folder should be")
     with pytest.raises(OutputFolderError, match=r"blocker/out: cannot write output there"):

@@ -20,7 +20,8 @@
   inputs (airport, imagery, and the aprons, times and flights files with their sha256:
   :func:`file_record`).
 
-Existing files are never replaced unless ``overwrite=True``; with it, the files dwelltime
+Existing files are never replaced, nor files of the same layers in other formats left
+beside new ones, unless ``overwrite=True``; with it, the files dwelltime
 writes for the same layers in the other formats are removed (:func:`stale_paths`), so a folder
 never holds tables of two runs, and an existing GeoPackage keeps the layers not written now
 (with a warning naming them). Every file is written under a
@@ -114,7 +115,9 @@ def write_layers(
 
     A layer with no CRS (image pixels) is written in no GeoJSON, which is lon/lat (as CSV
     when GeoJSON is the only format); a warning names it. Raises :class:`OutputExistsError`
-    naming the first existing file (nothing is written then) unless ``overwrite``; with
+    naming the first existing file (nothing is written then), of these or of ``layers`` in
+    other formats (:func:`held_paths`: an earlier run's ``dwelltime.gpkg`` beside a new
+    ``--format csv``), unless ``overwrite``; with
     ``overwrite`` the GeoPackage's layers of these names are replaced (its other layers are
     kept, with a warning naming them) and the :func:`stale_paths` are removed once the new
     files are written (one log line each). ``exclusive``: ``layers`` are the whole output
@@ -124,7 +127,7 @@ def write_layers(
     out_dir = user_path(out_dir)
     unmapped = [name for name, frame in layers.items() if frame.crs is None]
     paths = output_paths(out_dir, list(layers), formats, unmapped=unmapped)
-    ensure_writable(paths, overwrite=overwrite)
+    ensure_writable([*paths, *held_paths(out_dir, list(layers))], overwrite=overwrite)
     others = other_layers(out_dir, list(layers)) if overwrite and exclusive else []
     out_dir.mkdir(parents=True, exist_ok=True)
     if "gpkg" in formats and layers:
@@ -175,6 +178,19 @@ def write_layers(
     if others and out_dir / GPKG_NAME in paths:
         log.info("%s: dropped its earlier layer(s) %s", out_dir / GPKG_NAME, ", ".join(others))
     return paths
+
+
+def held_paths(out_dir: Path, layers: Sequence[str]) -> list[Path]:
+    """The files of ``layers`` that ``out_dir`` holds in any format (its GeoPackage where that
+    holds one of them): an earlier output's tables, which new ones written beside them in
+    another format would disagree with, so :func:`write_layers` refuses them as it refuses
+    the files it would replace."""
+    gpkg = Path(out_dir) / GPKG_NAME
+    return [
+        path
+        for path in output_paths(out_dir, layers, FORMATS)
+        if path.exists() and (path != gpkg or set(layer_names(gpkg)) & set(layers))
+    ]
 
 
 def other_layers(out_dir: Path, layers: Sequence[str]) -> list[str]:
