@@ -311,6 +311,21 @@ def test_a_failed_write_leaves_no_file(tmp_path, layers, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_file_that_cannot_be_replaced_is_named_in_one_line(tmp_path, layers, monkeypatch):
+    """dwelltime.gpkg open in QGIS on Windows cannot be replaced: an OutputFolderError naming
+    it (one line in the CLI), not a PermissionError traceback, and no temporary left."""
+
+    def locked(source, target):
+        raise PermissionError(13, "The process cannot access the file", str(target))
+
+    monkeypatch.setattr("dwelltime.io.os.replace", locked)
+    with pytest.raises(
+        OutputFolderError, match=rf"{GPKG_NAME}: cannot write it \(The process cannot access"
+    ):
+        write_layers(tmp_path, {"stays": layers["stays"]})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_output_paths_and_bad_arguments(tmp_path):
     assert [p.name for p in output_paths(tmp_path, ["stays"], ("gpkg", "csv", "parquet"))] == [
         "dwelltime.gpkg",

@@ -402,13 +402,18 @@ def write_csv(frame: pd.DataFrame, path: Path | str) -> Path:
 @contextlib.contextmanager
 def atomic_write(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same suffix) to write to; it is renamed to
-    ``path`` when the block ends without error and removed otherwise, so no half file stays."""
+    ``path`` when the block ends without error and removed otherwise, so no half file stays.
+    An OSError (``path`` open in another program on Windows, a full disk) is raised as
+    :class:`OutputFolderError` naming ``path`` and the problem."""
     path = Path(path)
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     tmp.unlink(missing_ok=True)
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+        raise OutputFolderError(f"{path}: cannot write it ({problem})") from exc
     finally:
         tmp.unlink(missing_ok=True)
 
