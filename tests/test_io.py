@@ -240,6 +240,10 @@ def test_a_layer_held_in_another_format_is_not_written_beside_it(tmp_path, layer
     assert sorted(p.name for p in tmp_path.iterdir()) == [GPKG_NAME]
     write_layers(tmp_path / "other", {"detections": layers["detections"]}, formats=("gpkg",))
     write_layers(tmp_path / "other", stays, formats=("csv",))  # its GeoPackage has no stays
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / GPKG_NAME).write_bytes(b"")  # no GeoPackage: kept, named
+    with pytest.raises(OutputExistsError, match=rf"broken/{GPKG_NAME} already exists"):
+        write_layers(tmp_path / "broken", newer, formats=("csv",))
     write_layers(tmp_path, newer, formats=("csv",), overwrite=True)
     assert len(read_layer(tmp_path, "stays")) == 1
 

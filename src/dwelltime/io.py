@@ -189,8 +189,17 @@ def held_paths(out_dir: Path, layers: Sequence[str]) -> list[Path]:
     return [
         path
         for path in output_paths(out_dir, layers, FORMATS)
-        if path.exists() and (path != gpkg or set(layer_names(gpkg)) & set(layers))
+        if path.exists() and (path != gpkg or _holds_any(gpkg, layers))
     ]
+
+
+def _holds_any(gpkg: Path, layers: Sequence[str]) -> bool:
+    """Whether the GeoPackage ``gpkg`` holds one of ``layers``; True where it cannot be read
+    (a file that is no GeoPackage is not written beside unasked)."""
+    try:
+        return bool(set(layer_names(gpkg)) & set(layers))
+    except RuntimeError:  # pyogrio's DataSourceError
+        return True
 
 
 def other_layers(out_dir: Path, layers: Sequence[str]) -> list[str]:
