@@ -143,6 +143,17 @@ def test_geopackage_layers_say_what_they_hold(tmp_path, layers):
     assert_geodataframe_equal(read_layer(tmp_path, "stays"), layers["stays"])
 
 
+@pytest.mark.parametrize("fmt", ["gpkg", "csv", "geojson", "parquet"])
+def test_a_row_without_geometry_round_trips(tmp_path, layers, fmt):
+    """A row whose geometry is missing (None, an empty cell in CSV) reads back as None."""
+    stays = layers["stays"].copy()
+    stays.loc[0, "geometry"] = None
+    write_layers(tmp_path, {"stays": stays}, formats=(fmt,))
+    path = tmp_path / (GPKG_NAME if fmt == "gpkg" else f"stays.{fmt}")
+    back = read_layer(path, "stays")
+    assert back.geometry[0] is None and back.geometry[1:].notna().all()
+
+
 def test_times_read_back_as_utc(tmp_path, layers):
     write_layers(tmp_path, layers)
     stays = read_layer(tmp_path, "stays")

@@ -500,9 +500,10 @@ def _to_text(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _from_text(text: pd.DataFrame, schema: dict[str, object] | None) -> gpd.GeoDataFrame:
+    """A CSV's text as a GeoDataFrame: its WKT column parsed, an empty cell as no geometry."""
     name = str(schema["geometry"]) if schema else "geometry"
     wkt = text.pop(name) if name in text.columns else pd.Series([], dtype=str)
-    geometry = shapely.from_wkt(wkt.replace("", None).to_numpy())
+    geometry = shapely.from_wkt(wkt.replace("", None).to_numpy(dtype=object, na_value=None))
     frame = gpd.GeoDataFrame(text, geometry=gpd.GeoSeries(geometry, index=text.index))
     return frame.rename_geometry(name) if name != "geometry" else frame
 
