@@ -356,6 +356,24 @@ def test_output_paths_and_bad_arguments(tmp_path):
         output_paths(tmp_path, ["my stays"], ("csv",))
 
 
+def test_a_csv_copied_without_its_schema_is_read_with_types_and_a_warning(tmp_path, layers, caplog):
+    """stays.csv sent alone: numbers, booleans and UTC times back, not all text; no CRS, said."""
+    write_layers(tmp_path, {"stays": layers["stays"]}, formats=("csv",))
+    (tmp_path / "stays.schema.json").unlink()
+    back = read_layer(tmp_path / "stays.csv")
+    assert "no stays.schema.json beside it: column types guessed and no CRS" in caplog.text
+    stays = layers["stays"]
+    assert back.crs is None
+    assert back.set_crs(CRS).geometry.geom_equals(stays.geometry).all()
+    for column in ("first_seen", "last_absent_before", "dwell_min_h", "dwell_max_h", "n_seen"):
+        pd.testing.assert_series_equal(back[column], stays[column], check_dtype=False)
+    assert back["censored_start"].dtype == bool and back["n_seen"].dtype == "int64"
+    assert isinstance(back["first_seen"].dtype, pd.DatetimeTZDtype)
+    (tmp_path / "truth.csv").write_text("stay_id,x,y\nS1,1.0,2.0\n")
+    with pytest.raises(ValueError, match=r"truth\.csv: no geometry column \(WKT\): not a layer"):
+        read_layer(tmp_path / "truth.csv")
+
+
 def test_reading_a_missing_layer_names_the_layers_there(tmp_path, layers):
     write_layers(tmp_path, {"stays": layers["stays"]}, formats=("gpkg",))
     with pytest.raises(ValueError, match=r"no layer 'detections'; it has \['stays'\]"):

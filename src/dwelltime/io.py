@@ -52,7 +52,12 @@ import shapely
 
 from dwelltime.errors import OutputExistsError, OutputFolderError
 from dwelltime.formats import PROVENANCE_NAME
-from dwelltime.schema import LAYER_DESCRIPTIONS, LAYER_GEOMETRY_TYPES, XY_CRS_COLUMN
+from dwelltime.schema import (
+    LAYER_DESCRIPTIONS,
+    LAYER_GEOMETRY_TYPES,
+    TIME_COLUMNS,
+    XY_CRS_COLUMN,
+)
 
 GPKG_NAME = "dwelltime.gpkg"
 FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
@@ -311,7 +316,9 @@ def read_layer(
     then ignored); a folder written without GeoPackage (``--format csv``) gives the layer's
     own file there (Parquet, CSV, else GeoJSON). GeoJSON comes back in EPSG:4326, or with
     ``as_written`` in the CRS it was written from (its schema's: the airport's UTM metres,
-    which linking needs); everything else in the CRS written.
+    which linking needs); everything else in the CRS written. A CSV whose
+    ``<layer>.schema.json`` is not beside it comes back with guessed types and no CRS, with a
+    warning (:func:`_guessed_csv`).
     """
     path = user_path(path)
     if path.is_dir():
@@ -323,6 +330,8 @@ def read_layer(
         return gpd.read_parquet(path)
     if suffix == ".csv":
         schema = _read_schema(path)
+        if schema is None:
+            return _guessed_csv(path)
         text = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=CSV_ENCODING)
         return _restore(_from_text(text, schema), schema)
     if suffix in (".geojson", ".json"):
@@ -479,6 +488,26 @@ def _schema(frame: gpd.GeoDataFrame) -> dict[str, object]:
 def _read_schema(path: Path) -> dict[str, object] | None:
     sidecar = path.with_name(f"{path.stem}.schema.json")
     return json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else None
+
+
+def _guessed_csv(path: Path) -> gpd.GeoDataFrame:
+    """A layer's CSV without the ``<layer>.schema.json`` written beside it (copied alone):
+    numbers and booleans as pandas guesses them, the contract's times
+    (:data:`~dwelltime.schema.TIME_COLUMNS`) as UTC timestamps, the WKT geometry, no CRS; a
+    warning says so. ValueError for a CSV without ``geometry``: no layer."""
+    text = pd.read_csv(path, encoding=CSV_ENCODING)
+    if "geometry" not in text.columns:
+        raise ValueError(f"{path}: no geometry column (WKT): not a layer dwelltime wrote")
+    log.warning(
+        "%s: no %s.schema.json beside it: column types guessed and no CRS (set it with "
+        "GeoDataFrame.set_crs: the layer's CRS, EPSG:4326 for scenes)",
+        path,
+        path.stem,
+    )
+    frame = _from_text(text, None)
+    for column in TIME_COLUMNS & set(frame.columns):
+        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
 
 
 def _iso_utc(times: pd.Series) -> pd.Series:
