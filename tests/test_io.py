@@ -21,6 +21,7 @@ from dwelltime.io import (
     layer_names,
     output_paths,
     read_layer,
+    with_xy_crs,
     write_layers,
 )
 from dwelltime.linking import link_stays
@@ -93,7 +94,7 @@ def test_every_layer_round_trips(tmp_path, layers, fmt):
         path = tmp_path / GPKG_NAME if fmt == "gpkg" else tmp_path / f"{name}.{fmt}"
         back = read_layer(path, name)
         if fmt == "geojson":
-            expected = frame.to_crs("EPSG:4326")
+            expected = with_xy_crs(frame).to_crs("EPSG:4326")
             assert_geodataframe_equal(back, expected, check_less_precise=True, normalize=True)
         else:
             assert_geodataframe_equal(back, frame.reset_index(drop=True))
@@ -226,6 +227,19 @@ def test_geojson_names_the_crs_of_x_and_y(tmp_path, layers):
     assert point.distance(stays.geometry[0]) < 1e-6
     assert set(gpd.read_file(tmp_path / "detections.geojson")["xy_crs"]) == {CRS}
     assert "xy_crs" not in gpd.read_file(tmp_path / "coverage.geojson").columns  # no x/y
+
+
+def test_a_geojson_layer_read_in_lon_lat_keeps_the_crs_of_x_and_y(tmp_path, layers):
+    """read_layer("stays.geojson") gives lon/lat geometry and x/y in metres: xy_crs names
+    theirs, as in the file (even with no rows); read as written (UTM), there is no need."""
+    write_layers(tmp_path, layers, formats=("geojson",))
+    for name in ("stays", "no_stays"):
+        lon_lat = read_layer(tmp_path / f"{name}.geojson")
+        columns = list(lon_lat.columns)
+        assert columns[columns.index("y") + 1] == "xy_crs"
+        assert set(lon_lat["xy_crs"]) <= {CRS} and lon_lat.crs == "EPSG:4326"
+        assert "xy_crs" not in read_layer(tmp_path / f"{name}.geojson", as_written=True)
+    assert "xy_crs" not in read_layer(tmp_path / "coverage.geojson").columns
 
 
 def test_existing_output_is_not_overwritten(tmp_path, layers):

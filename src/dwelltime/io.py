@@ -255,14 +255,16 @@ def stale_paths(
     return stale
 
 
-def with_xy_crs(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def with_xy_crs(frame: gpd.GeoDataFrame, crs: str | None = None) -> gpd.GeoDataFrame:
     """``frame`` with :data:`~dwelltime.schema.XY_CRS_COLUMN` right after ``y``: the CRS its
-    ``x``/``y`` columns are in (its own), before its geometry is reprojected or airports are
-    combined. A frame without ``y`` or a CRS, or that has the column, comes back as it is."""
-    if "y" not in frame.columns or XY_CRS_COLUMN in frame.columns or frame.crs is None:
+    ``x``/``y`` columns are in (its own, or ``crs`` where its geometry was reprojected since,
+    as a GeoJSON layer read back in lon/lat), before its geometry is reprojected or airports
+    are combined. A frame without ``y`` or a CRS, or that has the column, comes back as it is."""
+    xy_crs = crs or (frame.crs.to_string() if frame.crs is not None else None)
+    if "y" not in frame.columns or XY_CRS_COLUMN in frame.columns or xy_crs is None:
         return frame
     out = frame.copy()
-    out.insert(out.columns.get_loc("y") + 1, XY_CRS_COLUMN, frame.crs.to_string())
+    out.insert(out.columns.get_loc("y") + 1, XY_CRS_COLUMN, xy_crs)
     return out
 
 
@@ -316,7 +318,8 @@ def read_layer(
     then ignored); a folder written without GeoPackage (``--format csv``) gives the layer's
     own file there (Parquet, CSV, else GeoJSON). GeoJSON comes back in EPSG:4326, or with
     ``as_written`` in the CRS it was written from (its schema's: the airport's UTM metres,
-    which linking needs); everything else in the CRS written. A CSV whose
+    which linking needs; in lon/lat a layer with ``x``/``y`` keeps ``xy_crs`` naming theirs);
+    everything else in the CRS written. A CSV whose
     ``<layer>.schema.json`` is not beside it comes back with guessed types and no CRS, with a
     warning (:func:`_guessed_csv`).
     """
@@ -340,7 +343,9 @@ def read_layer(
         if schema is not None:
             schema = {**schema, "crs": "EPSG:4326"}
         frame = _restore(gpd.read_file(path), schema)
-        return frame.to_crs(written) if as_written and written else frame
+        if as_written and written:
+            return frame.to_crs(written)
+        return with_xy_crs(frame, written) if written else frame  # x/y still in metres
     if layer is None:
         raise ValueError(f"{path}: say which layer to read, e.g. layer='stays'")
     import pyogrio
