@@ -22,6 +22,7 @@ from dwelltime.io import (
     layer_names,
     output_paths,
     read_layer,
+    with_xy_crs,
     write_layers,
 )
 from dwelltime.linking import link_stays
@@ -94,7 +95,7 @@ def test_every_layer_round_trips(tmp_path, layers, fmt):
         path = tmp_path / GPKG_NAME if fmt == "gpkg" else tmp_path / f"{name}.{fmt}"
         back = read_layer(path, name)
         if fmt == "geojson":
-            expected = frame.to_crs("EPSG:4326")
+            expected = with_xy_crs(frame).to_crs("EPSG:4326")
             assert_geodataframe_equal(back, expected, check_less_precise=True, normalize=True)
         else:
             assert_geodataframe_equal(back, frame.reset_index(drop=True))
@@ -142,6 +143,17 @@ def test_geopackage_layers_say_what_they_hold(tmp_path, layers):
         (text,) = db.execute("SELECT description FROM gpkg_contents").fetchone()
     assert "one row per stay" in text and "hours" in text
     assert_geodataframe_equal(read_layer(tmp_path, "stays"), layers["stays"])
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "csv", "geojson", "parquet"])
+def test_a_row_without_geometry_round_trips(tmp_path, layers, fmt):
+    """A row whose geometry is missing (None, an empty cell in CSV) reads back as None."""
+    stays = layers["stays"].copy()
+    stays.loc[0, "geometry"] = None
+    write_layers(tmp_path, {"stays": stays}, formats=(fmt,))
+    path = tmp_path / (GPKG_NAME if fmt == "gpkg" else f"stays.{fmt}")
+    back = read_layer(path, "stays")
+    assert back.geometry[0] is None and back.geometry[1:].notna().all()
 
 
 def test_times_read_back_as_utc(tmp_path, layers):
@@ -218,6 +230,19 @@ def test_geojson_names_the_crs_of_x_and_y(tmp_path, layers):
     assert "xy_crs" not in gpd.read_file(tmp_path / "coverage.geojson").columns  # no x/y
 
 
+def test_a_geojson_layer_read_in_lon_lat_keeps_the_crs_of_x_and_y(tmp_path, layers):
+    """read_layer("stays.geojson") gives lon/lat geometry and x/y in metres: xy_crs names
+    theirs, as in the file (even with no rows); read as written (UTM), there is no need."""
+    write_layers(tmp_path, layers, formats=("geojson",))
+    for name in ("stays", "no_stays"):
+        lon_lat = read_layer(tmp_path / f"{name}.geojson")
+        columns = list(lon_lat.columns)
+        assert columns[columns.index("y") + 1] == "xy_crs"
+        assert set(lon_lat["xy_crs"]) <= {CRS} and lon_lat.crs == "EPSG:4326"
+        assert "xy_crs" not in read_layer(tmp_path / f"{name}.geojson", as_written=True)
+    assert "xy_crs" not in read_layer(tmp_path / "coverage.geojson").columns
+
+
 def test_existing_output_is_not_overwritten(tmp_path, layers):
     (tmp_path / "stays.csv").write_text("keep me")
     with pytest.raises(
@@ -228,6 +253,25 @@ def test_existing_output_is_not_overwritten(tmp_path, layers):
     assert not (tmp_path / GPKG_NAME).exists()  # checked before anything is written
     write_layers(tmp_path, {"stays": layers["stays"]}, overwrite=True)
     assert read_layer(tmp_path / "stays.csv").shape[0] == len(layers["stays"])
+
+
+def test_a_layer_held_in_another_format_is_not_written_beside_it(tmp_path, layers):
+    """`scan --out DIR --format csv` over an earlier `--format gpkg`: stays.csv beside the
+    older dwelltime.gpkg's stays would be two runs' tables, and read_layer(DIR) the old one."""
+    stays = {"stays": layers["stays"]}
+    write_layers(tmp_path, stays, formats=("gpkg",))
+    newer = {"stays": layers["stays"].iloc[:1]}
+    with pytest.raises(OutputExistsError, match=rf"{GPKG_NAME} already exists"):
+        write_layers(tmp_path, newer, formats=("csv",))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [GPKG_NAME]
+    write_layers(tmp_path / "other", {"detections": layers["detections"]}, formats=("gpkg",))
+    write_layers(tmp_path / "other", stays, formats=("csv",))  # its GeoPackage has no stays
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / GPKG_NAME).write_bytes(b"")  # no GeoPackage: kept, named
+    with pytest.raises(OutputExistsError, match=rf"broken/{GPKG_NAME} already exists"):
+        write_layers(tmp_path / "broken", newer, formats=("csv",))
+    write_layers(tmp_path, newer, formats=("csv",), overwrite=True)
+    assert len(read_layer(tmp_path, "stays")) == 1
 
 
 def test_a_folder_that_cannot_be_made_is_refused_before_anything_is_written(tmp_path):
@@ -297,6 +341,21 @@ def test_a_failed_write_leaves_no_file(tmp_path, layers, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_file_that_cannot_be_replaced_is_named_in_one_line(tmp_path, layers, monkeypatch):
+    """dwelltime.gpkg open in QGIS on Windows cannot be replaced: an OutputFolderError naming
+    it (one line in the CLI), not a PermissionError traceback, and no temporary left."""
+
+    def locked(source, target):
+        raise PermissionError(13, "The process cannot access the file", str(target))
+
+    monkeypatch.setattr("dwelltime.io.os.replace", locked)
+    with pytest.raises(
+        OutputFolderError, match=rf"{GPKG_NAME}: cannot write it \(The process cannot access"
+    ):
+        write_layers(tmp_path, {"stays": layers["stays"]})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_output_paths_and_bad_arguments(tmp_path):
     assert [p.name for p in output_paths(tmp_path, ["stays"], ("gpkg", "csv", "parquet"))] == [
         "dwelltime.gpkg",
@@ -310,6 +369,24 @@ def test_output_paths_and_bad_arguments(tmp_path):
         output_paths(tmp_path, ["stays"], "csv")
     with pytest.raises(ValueError, match="layer name"):
         output_paths(tmp_path, ["my stays"], ("csv",))
+
+
+def test_a_csv_copied_without_its_schema_is_read_with_types_and_a_warning(tmp_path, layers, caplog):
+    """stays.csv sent alone: numbers, booleans and UTC times back, not all text; no CRS, said."""
+    write_layers(tmp_path, {"stays": layers["stays"]}, formats=("csv",))
+    (tmp_path / "stays.schema.json").unlink()
+    back = read_layer(tmp_path / "stays.csv")
+    assert "no stays.schema.json beside it: column types guessed and no CRS" in caplog.text
+    stays = layers["stays"]
+    assert back.crs is None
+    assert back.set_crs(CRS).geometry.geom_equals(stays.geometry).all()
+    for column in ("first_seen", "last_absent_before", "dwell_min_h", "dwell_max_h", "n_seen"):
+        pd.testing.assert_series_equal(back[column], stays[column], check_dtype=False)
+    assert back["censored_start"].dtype == bool and back["n_seen"].dtype == "int64"
+    assert isinstance(back["first_seen"].dtype, pd.DatetimeTZDtype)
+    (tmp_path / "truth.csv").write_text("stay_id,x,y\nS1,1.0,2.0\n")
+    with pytest.raises(ValueError, match=r"truth\.csv: no geometry column \(WKT\): not a layer"):
+        read_layer(tmp_path / "truth.csv")
 
 
 def test_reading_a_missing_layer_names_the_layers_there(tmp_path, layers):

@@ -20,7 +20,8 @@
   inputs (airport, imagery, and the aprons, times and flights files with their sha256:
   :func:`file_record`).
 
-Existing files are never replaced unless ``overwrite=True``; with it, the files dwelltime
+Existing files are never replaced, nor files of the same layers in other formats left
+beside new ones, unless ``overwrite=True``; with it, the files dwelltime
 writes for the same layers in the other formats are removed (:func:`stale_paths`), so a folder
 never holds tables of two runs, and an existing GeoPackage keeps the layers not written now
 (with a warning naming them). Every file is written under a
@@ -52,7 +53,12 @@ import shapely
 
 from dwelltime.errors import OutputExistsError, OutputFolderError
 from dwelltime.formats import PROVENANCE_NAME
-from dwelltime.schema import LAYER_DESCRIPTIONS, LAYER_GEOMETRY_TYPES, XY_CRS_COLUMN
+from dwelltime.schema import (
+    LAYER_DESCRIPTIONS,
+    LAYER_GEOMETRY_TYPES,
+    TIME_COLUMNS,
+    XY_CRS_COLUMN,
+)
 
 GPKG_NAME = "dwelltime.gpkg"
 FORMATS: tuple[str, ...] = ("gpkg", "csv", "geojson", "parquet")
@@ -115,7 +121,9 @@ def write_layers(
 
     A layer with no CRS (image pixels) is written in no GeoJSON, which is lon/lat (as CSV
     when GeoJSON is the only format); a warning names it. Raises :class:`OutputExistsError`
-    naming the first existing file (nothing is written then) unless ``overwrite``; with
+    naming the first existing file (nothing is written then), of these or of ``layers`` in
+    other formats (:func:`held_paths`: an earlier run's ``dwelltime.gpkg`` beside a new
+    ``--format csv``), unless ``overwrite``; with
     ``overwrite`` the GeoPackage's layers of these names are replaced (its other layers are
     kept, with a warning naming them) and the :func:`stale_paths` are removed once the new
     files are written (one log line each). ``exclusive``: ``layers`` are the whole output
@@ -125,7 +133,7 @@ def write_layers(
     out_dir = user_path(out_dir)
     unmapped = [name for name, frame in layers.items() if frame.crs is None]
     paths = output_paths(out_dir, list(layers), formats, unmapped=unmapped)
-    ensure_writable(paths, overwrite=overwrite)
+    ensure_writable([*paths, *held_paths(out_dir, list(layers))], overwrite=overwrite)
     others = other_layers(out_dir, list(layers)) if overwrite and exclusive else []
     out_dir.mkdir(parents=True, exist_ok=True)
     if "gpkg" in formats and layers:
@@ -178,6 +186,28 @@ def write_layers(
     return paths
 
 
+def held_paths(out_dir: Path, layers: Sequence[str]) -> list[Path]:
+    """The files of ``layers`` that ``out_dir`` holds in any format (its GeoPackage where that
+    holds one of them): an earlier output's tables, which new ones written beside them in
+    another format would disagree with, so :func:`write_layers` refuses them as it refuses
+    the files it would replace."""
+    gpkg = Path(out_dir) / GPKG_NAME
+    return [
+        path
+        for path in output_paths(out_dir, layers, FORMATS)
+        if path.exists() and (path != gpkg or _holds_any(gpkg, layers))
+    ]
+
+
+def _holds_any(gpkg: Path, layers: Sequence[str]) -> bool:
+    """Whether the GeoPackage ``gpkg`` holds one of ``layers``; True where it cannot be read
+    (a file that is no GeoPackage is not written beside unasked)."""
+    try:
+        return bool(set(layer_names(gpkg)) & set(layers))
+    except RuntimeError:  # pyogrio's DataSourceError
+        return True
+
+
 def other_layers(out_dir: Path, layers: Sequence[str]) -> list[str]:
     """The layers an earlier output left in ``out_dir`` besides ``layers``: those of its
     GeoPackage and those with a ``<layer>.schema.json`` (its CSV/GeoJSON), sorted."""
@@ -226,14 +256,16 @@ def stale_paths(
     return stale
 
 
-def with_xy_crs(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def with_xy_crs(frame: gpd.GeoDataFrame, crs: str | None = None) -> gpd.GeoDataFrame:
     """``frame`` with :data:`~dwelltime.schema.XY_CRS_COLUMN` right after ``y``: the CRS its
-    ``x``/``y`` columns are in (its own), before its geometry is reprojected or airports are
-    combined. A frame without ``y`` or a CRS, or that has the column, comes back as it is."""
-    if "y" not in frame.columns or XY_CRS_COLUMN in frame.columns or frame.crs is None:
+    ``x``/``y`` columns are in (its own, or ``crs`` where its geometry was reprojected since,
+    as a GeoJSON layer read back in lon/lat), before its geometry is reprojected or airports
+    are combined. A frame without ``y`` or a CRS, or that has the column, comes back as it is."""
+    xy_crs = crs or (frame.crs.to_string() if frame.crs is not None else None)
+    if "y" not in frame.columns or XY_CRS_COLUMN in frame.columns or xy_crs is None:
         return frame
     out = frame.copy()
-    out.insert(out.columns.get_loc("y") + 1, XY_CRS_COLUMN, frame.crs.to_string())
+    out.insert(out.columns.get_loc("y") + 1, XY_CRS_COLUMN, xy_crs)
     return out
 
 
@@ -299,7 +331,10 @@ def read_layer(
     then ignored); a folder written without GeoPackage (``--format csv``) gives the layer's
     own file there (Parquet, CSV, else GeoJSON). GeoJSON comes back in EPSG:4326, or with
     ``as_written`` in the CRS it was written from (its schema's: the airport's UTM metres,
-    which linking needs); everything else in the CRS written.
+    which linking needs; in lon/lat a layer with ``x``/``y`` keeps ``xy_crs`` naming theirs);
+    everything else in the CRS written. A CSV whose
+    ``<layer>.schema.json`` is not beside it comes back with guessed types and no CRS, with a
+    warning (:func:`_guessed_csv`).
     """
     path = user_path(path)
     if path.is_dir():
@@ -311,6 +346,8 @@ def read_layer(
         return gpd.read_parquet(path)
     if suffix == ".csv":
         schema = _read_schema(path)
+        if schema is None:
+            return _guessed_csv(path)
         text = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=CSV_ENCODING)
         return _restore(_from_text(text, schema), schema)
     if suffix in (".geojson", ".json"):
@@ -319,7 +356,9 @@ def read_layer(
         if schema is not None:
             schema = {**schema, "crs": "EPSG:4326"}
         frame = _restore(gpd.read_file(path), schema)
-        return frame.to_crs(written) if as_written and written else frame
+        if as_written and written:
+            return frame.to_crs(written)
+        return with_xy_crs(frame, written) if written else frame  # x/y still in metres
     if layer is None:
         raise ValueError(f"{path}: say which layer to read, e.g. layer='stays'")
     import pyogrio
@@ -399,13 +438,18 @@ def write_csv(frame: pd.DataFrame, path: Path | str) -> Path:
 @contextlib.contextmanager
 def atomic_write(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same suffix) to write to; it is renamed to
-    ``path`` when the block ends without error and removed otherwise, so no half file stays."""
+    ``path`` when the block ends without error and removed otherwise, so no half file stays.
+    An OSError (``path`` open in another program on Windows, a full disk) is raised as
+    :class:`OutputFolderError` naming ``path`` and the problem."""
     path = Path(path)
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     tmp.unlink(missing_ok=True)
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+        raise OutputFolderError(f"{path}: cannot write it ({problem})") from exc
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -464,6 +508,26 @@ def _read_schema(path: Path) -> dict[str, object] | None:
     return json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else None
 
 
+def _guessed_csv(path: Path) -> gpd.GeoDataFrame:
+    """A layer's CSV without the ``<layer>.schema.json`` written beside it (copied alone):
+    numbers and booleans as pandas guesses them, the contract's times
+    (:data:`~dwelltime.schema.TIME_COLUMNS`) as UTC timestamps, the WKT geometry, no CRS; a
+    warning says so. ValueError for a CSV without ``geometry``: no layer."""
+    text = pd.read_csv(path, encoding=CSV_ENCODING)
+    if "geometry" not in text.columns:
+        raise ValueError(f"{path}: no geometry column (WKT): not a layer dwelltime wrote")
+    log.warning(
+        "%s: no %s.schema.json beside it: column types guessed and no CRS (set it with "
+        "GeoDataFrame.set_crs: the layer's CRS, EPSG:4326 for scenes)",
+        path,
+        path.stem,
+    )
+    frame = _from_text(text, None)
+    for column in TIME_COLUMNS & set(frame.columns):
+        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
+
+
 def _iso_utc(times: pd.Series) -> pd.Series:
     """ISO 8601 text with ``Z`` (fractions of a second only where there are any)."""
     text = times.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -483,9 +547,10 @@ def _to_text(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _from_text(text: pd.DataFrame, schema: dict[str, object] | None) -> gpd.GeoDataFrame:
+    """A CSV's text as a GeoDataFrame: its WKT column parsed, an empty cell as no geometry."""
     name = str(schema["geometry"]) if schema else "geometry"
     wkt = text.pop(name) if name in text.columns else pd.Series([], dtype=str)
-    geometry = shapely.from_wkt(wkt.replace("", None).to_numpy())
+    geometry = shapely.from_wkt(wkt.replace("", None).to_numpy(dtype=object, na_value=None))
     frame = gpd.GeoDataFrame(text, geometry=gpd.GeoSeries(geometry, index=text.index))
     return frame.rename_geometry(name) if name != "geometry" else frame
 
