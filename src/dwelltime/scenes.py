@@ -86,6 +86,8 @@ __all__ = [
     "read_scene",
     "scan",
     "scenes_frame",
+    "too_coarse",
+    "without_coarse",
 ]
 
 log = logging.getLogger(__name__)
@@ -479,6 +481,34 @@ def crs_hint(path: Path) -> str:
     """How to give ``path`` a CRS: by EPSG code, or a ``.prj`` of it beside the image, which
     :func:`dwelltime.regrid.open_picture` reads."""
     return f"assign one (gdal_edit.py -a_srs EPSG:…), or write it as WKT in {path.stem}.prj"
+
+
+#: Coarsest scene a run links, metres per pixel (RapidEye's 5 m; the detector is measured down
+#: to 3 m): a coarser scene (Sentinel-2's 10 m) would show every stand seen empty.
+MAX_LINK_GSD_M = 5.0
+
+
+def too_coarse(gsd_m: float) -> str | None:
+    """Why imagery of ``gsd_m`` metres/pixel shows no aircraft: coarser than
+    :data:`MAX_LINK_GSD_M` (a 5 % margin for a lon/lat grid's measured GSD); None when not."""
+    if gsd_m <= MAX_LINK_GSD_M * 1.05:
+        return None
+    return (
+        f"GSD {gsd_m:.1f} m is coarser than the {MAX_LINK_GSD_M:g} m at which aircraft still show"
+    )
+
+
+def without_coarse(found: ScanResult) -> ScanResult:
+    """``found`` with its scenes :func:`too_coarse` moved to its errors: no aircraft shows in
+    them, so their stands would count as seen empty and end stays."""
+    coarse = [(s, too_coarse(s.gsd_m)) for s in found.scenes]
+    errors = [
+        SceneError(s.path, f"{why}: not used, as every stand would count as seen empty")
+        for s, why in coarse
+        if why
+    ]
+    scenes = [s for s, why in coarse if not why]
+    return ScanResult(scenes, [*found.errors, *errors], found.pictures)
 
 
 _NOT_ATTRIBUTES = ("path", "mask_path", "geometry")

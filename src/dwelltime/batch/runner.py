@@ -58,13 +58,11 @@ from dwelltime.pipeline import (
     input_provenance,
     link_scenes,
     provenance,
-    scenes_over_aprons,
-    without_coarse,
     write_result,
 )
-from dwelltime.scenes import ScanResult, Scene, scan
+from dwelltime.scenes import ScanResult, Scene, scan, without_coarse
 from dwelltime.tables import few
-from dwelltime.tiling import TileSpec
+from dwelltime.tiling import TileSpec, scenes_over_aprons
 
 if TYPE_CHECKING:
     from dwelltime.batch.feed import JobFeed, ScenePayload
