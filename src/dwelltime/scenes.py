@@ -64,16 +64,15 @@ from dwelltime.regrid import (
     read_decimated,
 )
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
-from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
+from dwelltime.stac import is_item_file, item_scenes
 from dwelltime.tables import few
 from dwelltime.timesources import (
     NoTimeError,
     TimeInfo,
     acquisition_time,
-    imd_rgb_bands,
     name_provider,
+    named_rgb_bands,
     read_times_csv,
-    stac_item,
     stac_items,
     user_times,
 )
@@ -82,7 +81,6 @@ __all__ = [
     "ScanResult",
     "Scene",
     "gsd_metres",
-    "named_rgb_bands",
     "read_scene",
     "scan",
     "scenes_frame",
@@ -412,17 +410,6 @@ def read_scene(
         footprint=footprint,
         rgb_bands=named_rgb_bands(path, shape[2], stac_index),
     )
-
-
-def named_rgb_bands(
-    path: Path, count: int, stac_index: Mapping[Path, dict] | None = None
-) -> tuple[int, int, int] | None:
-    """1-based indexes of the red, green and blue bands of the image at ``path`` (``count``
-    bands) as its metadata names them: its STAC item (sidecar, or of ``stac_index``:
-    :func:`dwelltime.stac.item_rgb_bands`), else its Maxar IMD
-    (:func:`dwelltime.timesources.imd_rgb_bands`); None where none does."""
-    item = stac_item(path, stac_index or {}, warn=False)
-    return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
 
 
 def _gcp_problem(path: Path, gcps: Sequence[object], crs: object | None) -> str:

@@ -47,7 +47,7 @@ import pandas as pd
 from dwelltime.errors import DwelltimeError
 from dwelltime.formats import is_dimap_name
 from dwelltime.io import user_csv
-from dwelltime.stac import local_path
+from dwelltime.stac import item_rgb_bands, local_path
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +374,17 @@ def imd_rgb_bands(image: Path, count: int) -> tuple[int, int, int] | None:
         return None
     red, green, blue = (ids.index(c) + 1 for c in "RGB")
     return red, green, blue
+
+
+def named_rgb_bands(
+    path: Path, count: int, stac_index: Mapping[Path, dict] | None = None
+) -> tuple[int, int, int] | None:
+    """1-based indexes of the red, green and blue bands of the image at ``path`` (``count``
+    bands) as its metadata names them: its STAC item (sidecar, or of ``stac_index``:
+    :func:`dwelltime.stac.item_rgb_bands`), else its Maxar IMD
+    (:func:`imd_rgb_bands`); None where none does."""
+    item = stac_item(path, stac_index or {}, warn=False)
+    return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
 
 
 def _imd_sidecar(image: Path) -> Path | None:
