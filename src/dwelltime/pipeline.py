@@ -22,7 +22,6 @@ import geopandas as gpd
 import pandas as pd
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons
-from dwelltime.batch.store import SceneStore, commit_stamp, made_by
 from dwelltime.errors import SceneError
 from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
 from dwelltime.io import file_record, user_path
@@ -35,6 +34,7 @@ from dwelltime.linking import (
 )
 from dwelltime.scenes import Scene, as_scene_error, scan, scenes_frame, without_coarse
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+from dwelltime.store import SceneStore, commit_stamp, made_by
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage, scenes_over_aprons
 from dwelltime.timesources import user_times
@@ -210,10 +210,10 @@ def run(
             (:func:`dwelltime.timesources.user_times`).
         resume_dir: a folder (``run --out``) in whose ``parts/`` each scene's coverage and
             detections are committed as soon as it is done
-            (:class:`dwelltime.batch.store.SceneStore`, as the batch job does), so that a run
+            (:class:`dwelltime.store.SceneStore`, as the batch job does), so that a run
             stopped part-way and started again with the same ``resume_dir`` detects only the
             scenes not committed there from the same image file, mask and bands by the same
-            detection settings and aprons (:func:`dwelltime.batch.store.commit_stamp`; a
+            detection settings and aprons (:func:`dwelltime.store.commit_stamp`; a
             corrected time needs no detection); None: nothing is kept.
         progress: optional callback ``progress(stage, done, total)``.
     """

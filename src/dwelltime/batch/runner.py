@@ -41,14 +41,6 @@ import pandas as pd
 from dwelltime.airports import Airport, airport_and_aprons, icao_code
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
-from dwelltime.batch.store import (
-    PARTS_NAME,
-    STAMP_REASONS,
-    SceneStore,
-    commit_stamp,
-    made_by,
-    stamp_changes,
-)
 from dwelltime.errors import DwelltimeError, NoImageError, SceneError, error_text
 from dwelltime.io import read_if_path, read_provenance, with_xy_crs
 from dwelltime.linking import stays_frame
@@ -61,6 +53,14 @@ from dwelltime.pipeline import (
     write_result,
 )
 from dwelltime.scenes import ScanResult, Scene, scan, without_coarse
+from dwelltime.store import (
+    PARTS_NAME,
+    STAMP_REASONS,
+    SceneStore,
+    commit_stamp,
+    made_by,
+    stamp_changes,
+)
 from dwelltime.tables import few
 from dwelltime.tiling import TileSpec, scenes_over_aprons
 
@@ -339,9 +339,9 @@ class _Prepared:
 
 def _redo_changed(p: _Prepared, made: dict[str, object]) -> None:
     """Put back in ``p.todo`` the committed scenes whose stamp changed since
-    (:func:`~dwelltime.batch.store.stamp_changes`: image file, mask or bands, aprons,
+    (:func:`~dwelltime.store.stamp_changes`: image file, mask or bands, aprons,
     detection settings), with one warning per reason naming them; commits from before
-    stamps are kept. ``made``: :func:`~dwelltime.batch.store.made_by`."""
+    stamps are kept. ``made``: :func:`~dwelltime.store.made_by`."""
     p.made = made
     stamps = p.store.stamps()
     todo = {s.scene_id for s in p.todo}
@@ -518,7 +518,7 @@ def _process(
 
 def _commit(store: SceneStore, scene: Scene, outcome: SceneOutcome, stamp: str) -> int | str:
     """Commit a scene's ``(coverage, detections, n_tiles)`` with ``stamp``
-    (:func:`~dwelltime.batch.store.commit_stamp`) and return its tile count, or pass its
+    (:func:`~dwelltime.store.commit_stamp`) and return its tile count, or pass its
     error text on."""
     if isinstance(outcome, str):
         return outcome

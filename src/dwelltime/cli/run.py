@@ -63,12 +63,12 @@ def run_and_report(
     print the detector line (weights, the precision ``auto`` chose, device), the stays table
     (at most ``max_rows`` rows; 0: all), write outputs; exit 1 on failure."""
     from dwelltime import pipeline
-    from dwelltime.batch.store import PARTS_NAME
     from dwelltime.cli.progress import stage_bars
     from dwelltime.detector import load_detector
     from dwelltime.errors import DwelltimeError, UnknownAirportError
     from dwelltime.io import ensure_writable
     from dwelltime.report import stays_report
+    from dwelltime.store import PARTS_NAME
 
     try:
         if out is not None:

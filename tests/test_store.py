@@ -3,8 +3,8 @@ import pandas as pd
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from dwelltime.batch.store import SceneStore
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+from dwelltime.store import SceneStore
 
 CRS = "EPSG:32651"
 
