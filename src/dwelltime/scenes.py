@@ -75,6 +75,7 @@ from dwelltime.timesources import (
     read_times_csv,
     stac_items,
     user_times,
+    utc_text,
 )
 
 __all__ = [
@@ -233,7 +234,7 @@ def _warn_tiles_of_one_acquisition(scenes: Sequence[Scene]) -> None:
                 "one .vrt beside them (gdalbuildvrt mosaic.vrt TILE...), whose tiles are then "
                 "not scanned",
                 len(touching),
-                f"{acquired:%Y-%m-%dT%H:%M:%SZ}",
+                utc_text(acquired),
                 ", ".join(sorted(touching)),
             )
 

@@ -144,6 +144,11 @@ def to_utc(value: object) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def utc_text(when: pd.Timestamp) -> str:
+    """``when`` (tz-aware UTC) as messages name an acquisition time: ``2023-07-31T02:35:12Z``."""
+    return f"{when:%Y-%m-%dT%H:%M:%SZ}"
+
+
 def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
     """User times (``scan(times=...)``) from a CSV with a ``path`` (or ``stem``/``scene_id``/
     ``file``) and an ``acquired`` column (separator and encoding:
@@ -259,7 +264,7 @@ def user_time(image: Path, folder: Path, times: Mapping[str, object]) -> pd.Time
     them give it different times."""
     given = {key: _user_value(times[key]) for key in user_keys(image, folder) if key in times}
     if len(set(given.values())) > 1:
-        named = ", ".join(f"{t:%Y-%m-%dT%H:%M:%SZ} as {key}" for key, t in given.items())
+        named = ", ".join(f"{utc_text(t)} as {key}" for key, t in given.items())
         raise ValueError(f"--times gives it different times ({named}); keep one")
     return next(iter(given.values()), None)
 
@@ -421,9 +426,9 @@ def dimap_time(image: Path) -> TimeInfo | None:
             "%s: the product is made of %d strips taken from %s to %s; using the first, %s",
             sidecar,
             len(times),
-            f"{min(times):%Y-%m-%dT%H:%M:%SZ}",
-            f"{max(times):%Y-%m-%dT%H:%M:%SZ}",
-            f"{times[0]:%Y-%m-%dT%H:%M:%SZ}",
+            utc_text(min(times)),
+            utc_text(max(times)),
+            utc_text(times[0]),
         )
     return TimeInfo(times[0], "dimap", "airbus")
 
@@ -494,7 +499,7 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
             "to the time the file was saved; if it is not when the image was taken, give the "
             "time with %s",
             image,
-            f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
+            utc_text(tag_time),
             TIMES_HINT,
         )
         return
@@ -505,8 +510,8 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
         "TIFFTAG_DATETIME (GDAL tags rank above the file name), though TIFF writers often "
         "set it to the time the file was saved: give the acquisition time with %s",
         image,
-        f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
-        f"{named.acquired:%Y-%m-%dT%H:%M:%SZ}",
+        utc_text(tag_time),
+        utc_text(named.acquired),
         abs(named.acquired - tag_time) / pd.Timedelta(hours=1),
         TIMES_HINT,
     )
