@@ -23,8 +23,26 @@ import pandas as pd
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons
 from dwelltime.errors import SceneError
-from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
-from dwelltime.io import file_record, user_path
+from dwelltime.flights import (
+    FlightsError,
+    as_flights,
+    read_flights,
+    tighten_with_flights,
+    warn_if_not_at,
+)
+from dwelltime.io import (
+    FORMATS,
+    PROVENANCE_NAME,
+    ensure_writable,
+    file_record,
+    layer_names,
+    output_paths,
+    read_layer,
+    read_provenance,
+    user_path,
+    write_layers,
+    write_provenance,
+)
 from dwelltime.linking import (
     LinkConfig,
     as_link_config,
@@ -553,7 +571,6 @@ def write_result(
     with scenes, when this one has none), and the layers of an earlier output that this
     result has not (``detections_pixels`` of ``detect``: ``write_layers(exclusive=True)``),
     are removed, one log line each: the folder holds this result alone."""
-    from dwelltime.io import ensure_writable, write_layers, write_provenance
     from dwelltime.plot import report_figures
 
     out_dir = user_path(out_dir)
@@ -579,7 +596,6 @@ def write_result(
 def result_paths(out_dir: Path, formats: tuple[str, ...] = ("gpkg", "csv")) -> list[Path]:
     """Every file :func:`write_result` may write, so a run can refuse to start when one
     exists (before hours of work rather than after)."""
-    from dwelltime.io import PROVENANCE_NAME, output_paths
     from dwelltime.plot import REPORT_FIGURES
 
     out_dir = user_path(out_dir)
@@ -593,8 +609,6 @@ def _result_folder(path: Path) -> Path:
     one of the files :func:`write_result` writes there (its layers alone would lose run.json's
     link rules, type filter and flight log); ValueError naming the folder for another file,
     FileNotFoundError for a path not there."""
-    from dwelltime.io import FORMATS
-
     if not path.exists():
         raise FileNotFoundError(
             f"{path}: no such folder; give the folder write_result (dwelltime run --out) wrote"
@@ -620,9 +634,6 @@ def read_result(folder: Path | str) -> RunResult:
     FileNotFoundError or ValueError naming the folder when it holds no result. ``folder`` may
     be given as one of the files :func:`write_result` wrote there (``dwelltime.gpkg``,
     ``run.json``, a layer's ``.csv``…): the result is the whole folder's, run.json included."""
-    from dwelltime.flights import FlightsError, read_flights
-    from dwelltime.io import layer_names, read_layer, read_provenance
-
     folder = _result_folder(user_path(folder))
     made = read_provenance(folder)
     saved = set(layer_names(folder))

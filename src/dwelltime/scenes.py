@@ -74,6 +74,7 @@ from dwelltime.timesources import (
     named_rgb_bands,
     read_times_csv,
     stac_items,
+    user_keys,
     user_times,
     utc_text,
 )
@@ -781,8 +782,6 @@ def _warn_unused_times(
     """Warn about the keys of ``times`` that name none of ``images`` (found under ``folder``)."""
     if not times:
         return
-    from dwelltime.timesources import user_keys
-
     known = {k for p in images for k in user_keys(p, folder)}
     unused = sorted(k for k in times if k not in known)
     if unused:

@@ -42,7 +42,7 @@ from dwelltime.airports import Airport, airport_and_aprons, icao_code
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
 from dwelltime.errors import DwelltimeError, NoImageError, SceneError, error_text
-from dwelltime.io import read_if_path, read_provenance, with_xy_crs
+from dwelltime.io import read_if_path, read_layer, read_provenance, with_xy_crs, write_layers
 from dwelltime.linking import stays_frame
 from dwelltime.pipeline import (
     RunResult,
@@ -713,8 +713,6 @@ def _earlier_stays(folder: Path) -> gpd.GeoDataFrame | None:
     """The stays an airport's folder holds from an earlier invocation (EPSG:4326, with
     ``xy_crs``), for the combined table of a job not run this time; None when there are none
     or they cannot be read (logged)."""
-    from dwelltime.io import read_layer
-
     if not folder.is_dir():
         return None
     try:
@@ -730,8 +728,6 @@ def _write_combined(output: Path, stays: list[gpd.GeoDataFrame], formats: Sequen
     """Write ``all_stays.csv``, and ``all_stays`` in the job's other ``formats``: every
     airport's stays (EPSG:4326, with ``xy_crs``); with none, the header and dtypes of a full
     table all the same (every stay column, typed)."""
-    from dwelltime.io import write_layers
-
     frames = [s for s in stays if len(s)]
     combined = (
         gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
