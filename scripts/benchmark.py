@@ -318,7 +318,7 @@ WRAPPED = (
     ("dwelltime.detector.predict:Detector", "collect", "infer"),  # decoding (refiner: below)
     ("dwelltime.detector.predict:Detector", "_refine", "refine"),
     ("dwelltime.detector.predict", "detections_frame", "post"),
-    ("dwelltime.batch.store:SceneStore", "commit", "write"),
+    ("dwelltime.store:SceneStore", "commit", "write"),
     ("dwelltime.detector", "load_detector", "setup"),  # imported by run_batch at each call
     ("dwelltime.detector.predict:Detector", "warm_up", "setup"),  # compiling, cuDNN timings
     ("dwelltime.batch.runner", "Finishers", "setup"),  # starting the finisher processes

@@ -20,6 +20,7 @@ SECTION_MODULES: dict[str, tuple[str, ...]] = {
     "batch/": ("dwelltime.batch.spec", "dwelltime.batch.runner"),
     "synth/": ("dwelltime.synth",),
     "pipeline.py": ("dwelltime.pipeline",),
+    "store.py": ("dwelltime.store",),
     "coregister.py": ("dwelltime.coregister", "dwelltime.flights"),
     "evaluation/dwell.py": ("dwelltime.evaluation.dwell",),
 }

@@ -1,4 +1,5 @@
 import itertools
+import logging
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +19,7 @@ from dwelltime.tiling import (
     is_visible,
     iter_tiles,
     scene_coverage,
+    scenes_over_aprons,
     tile_windows,
     visible_area,
 )
@@ -457,3 +459,60 @@ def test_a_user_cloud_file_in_another_crs_makes_cloud_invalid(
     scene = _scene(write_raster, tmp_path / "s.tif", mask_path=mask)
     (row,) = scene_coverage(scene, airport, aprons).itertuples()
     assert row.visible_fraction == pytest.approx(0.5, abs=0.03)
+
+
+# --- scenes_over_aprons -------------------------------------------------------------------
+
+
+def test_scenes_away_from_the_aprons_are_blamed_on_the_airport_not_the_imagery(demo_dir, caplog):
+    """Sunan's scenes over Moscow Sheremetyevo's default apron: none is used, and the warning
+    says how far away they are."""
+    from dwelltime.airports import load_aprons
+    from dwelltime.scenes import scan
+
+    sheremetyevo = lookup_airport("UUEE")
+    scenes = scan(demo_dir / "imagery").scenes[:2]
+    kept = scenes_over_aprons(scenes, load_aprons(sheremetyevo, None), "UUEE")
+    assert kept == []
+    assert "none of the 2 scenes covers the aprons of UUEE: the nearest is 6" in caplog.text
+    assert "km from them; they lie at ZKPY/FNJ (Pyongyang" in caplog.text
+    assert "; check --airport and --aprons" in caplog.text
+
+
+def test_a_scene_over_aprons_across_the_antimeridian_is_used(tmp_path, write_raster, caplog):
+    """A 600 m apron centred on 180° in UTM 60S is, in lon/lat, a band round the globe that
+    misses the strip by 180°: the scene over it was skipped as 16,465 km away."""
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 32760, always_xy=True).transform(180.0, -16.0)
+    apron = shapely.box(x - 300, y - 300, x + 300, y + 300)
+    aprons = gpd.GeoDataFrame({"apron_id": ["a"]}, geometry=[apron], crs="EPSG:32760")
+    scenes = [
+        read_scene(
+            write_raster(
+                tmp_path / f"{name}_20230731T023512.tif",
+                crs="EPSG:4326",
+                origin=(west, -15.9995),
+                gsd=1e-5,
+                shape=(100, 90),
+            )
+        )
+        for name, west in (("over", 179.999), ("away", 179.5))
+    ]
+    assert scenes_over_aprons(scenes, aprons, "FJ-X1") == scenes[:1]
+    scenes_over_aprons(scenes[1:], aprons, "FJ-X1")
+    assert "the nearest is 53 km from them" in caplog.text
+
+
+def test_scenes_away_from_the_aprons_name_the_airport_they_show(tmp_path, write_raster, caplog):
+    """Scenes over Sunan, run with --airport SVO (an IATA code: Sheremetyevo, not Sunan's
+    FNJ): the warning names the airport the imagery shows."""
+    from dwelltime.airports import airport_and_aprons
+    from dwelltime.scenes import scan
+
+    write_raster(tmp_path / "img" / "zkpy_20230731T023512.tif")
+    with caplog.at_level(logging.INFO):
+        airport, aprons = airport_and_aprons("svo")
+        kept = scenes_over_aprons(scan(tmp_path / "img").scenes, aprons, airport.icao)
+    assert kept == [] and "SVO: UUEE (Sheremetyevo" in caplog.text
+    assert "; they lie at ZKPY/FNJ (Pyongyang" in caplog.text

@@ -73,7 +73,7 @@ from dwelltime.dwell import (
     log_uniform_prior,
     stay_windows,
 )
-from dwelltime.errors import DwelltimeError
+from dwelltime.errors import DwelltimeError, UnknownTypeError
 from dwelltime.io import read_if_path, user_csv, user_path
 from dwelltime.tables import few
 from dwelltime.timesources import ZONE, warn_zoneless
@@ -492,7 +492,6 @@ def _designators(types: pd.Series, path: Path) -> pd.Series:
     """``types`` as the catalog's designators (``Il-62`` → ``IL62``:
     :func:`dwelltime.synth.catalog.designator`); those the catalog lacks are kept as written
     (they match no stay) and named in one warning, with the designators spelled like them."""
-    from dwelltime.errors import UnknownTypeError
     from dwelltime.synth.catalog import designator
 
     read: dict[str, str] = {"": ""}

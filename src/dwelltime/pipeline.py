@@ -20,13 +20,29 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
-from dwelltime.airports import Airport, ApronSource, airport_and_aprons, nearest_airport
-from dwelltime.batch.store import SceneStore, commit_stamp, made_by
+from dwelltime.airports import Airport, ApronSource, airport_and_aprons
 from dwelltime.errors import SceneError
-from dwelltime.flights import as_flights, tighten_with_flights, warn_if_not_at
-from dwelltime.io import file_record, user_path
+from dwelltime.flights import (
+    FlightsError,
+    as_flights,
+    read_flights,
+    tighten_with_flights,
+    warn_if_not_at,
+)
+from dwelltime.io import (
+    FORMATS,
+    PROVENANCE_NAME,
+    ensure_writable,
+    file_record,
+    layer_names,
+    output_paths,
+    read_layer,
+    read_provenance,
+    user_path,
+    write_layers,
+    write_provenance,
+)
 from dwelltime.linking import (
     LinkConfig,
     as_link_config,
@@ -34,20 +50,17 @@ from dwelltime.linking import (
     for_coregistered,
     link_stays,
 )
-from dwelltime.scenes import ScanResult, Scene, as_scene_error, scan, scenes_frame
+from dwelltime.scenes import Scene, as_scene_error, scan, scenes_frame, without_coarse
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+from dwelltime.store import SceneStore, commit_stamp, made_by
 from dwelltime.tables import few
-from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
+from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage, scenes_over_aprons
 from dwelltime.timesources import user_times
 
 if TYPE_CHECKING:
     from dwelltime.detector import Detector
 
 log = logging.getLogger(__name__)
-
-#: Coarsest scene a run links, metres per pixel (RapidEye's 5 m; the detector is measured down
-#: to 3 m): a coarser scene (Sentinel-2's 10 m) would show every stand seen empty.
-MAX_LINK_GSD_M = 5.0
 
 #: progress(stage, done, total): called as scenes are processed; stage is "scan", "detect" or
 #: "coregister".
@@ -215,10 +228,10 @@ def run(
             (:func:`dwelltime.timesources.user_times`).
         resume_dir: a folder (``run --out``) in whose ``parts/`` each scene's coverage and
             detections are committed as soon as it is done
-            (:class:`dwelltime.batch.store.SceneStore`, as the batch job does), so that a run
+            (:class:`dwelltime.store.SceneStore`, as the batch job does), so that a run
             stopped part-way and started again with the same ``resume_dir`` detects only the
             scenes not committed there from the same image file, mask and bands by the same
-            detection settings and aprons (:func:`dwelltime.batch.store.commit_stamp`; a
+            detection settings and aprons (:func:`dwelltime.store.commit_stamp`; a
             corrected time needs no detection); None: nothing is kept.
         progress: optional callback ``progress(stage, done, total)``.
     """
@@ -563,7 +576,6 @@ def write_result(
     ``write_layers(exclusive=True)``), are removed, one log line each: the folder holds this
     result alone. ValueError for a ``figure_format`` not among them, before anything is
     written."""
-    from dwelltime.io import ensure_writable, write_layers, write_provenance
     from dwelltime.plot import FIGURE_DPI, FIGURE_FORMATS, check_figure_format, report_figures
 
     check_figure_format(figure_format)
@@ -593,7 +605,6 @@ def result_paths(
 ) -> list[Path]:
     """Every file :func:`write_result` may write (its figures as ``figure_format``), so a run
     can refuse to start when one exists (before hours of work rather than after)."""
-    from dwelltime.io import PROVENANCE_NAME, output_paths
     from dwelltime.plot import REPORT_FIGURES
 
     out_dir = user_path(out_dir)
@@ -607,7 +618,6 @@ def _result_folder(path: Path) -> Path:
     one of the files :func:`write_result` writes there (its layers alone would lose run.json's
     link rules, type filter and flight log); ValueError naming the folder for another file,
     FileNotFoundError for a path not there."""
-    from dwelltime.io import FORMATS
     from dwelltime.plot import FIGURE_FORMATS
 
     if not path.exists():
@@ -635,9 +645,6 @@ def read_result(folder: Path | str) -> RunResult:
     FileNotFoundError or ValueError naming the folder when it holds no result. ``folder`` may
     be given as one of the files :func:`write_result` wrote there (``dwelltime.gpkg``,
     ``run.json``, a layer's ``.csv``…): the result is the whole folder's, run.json included."""
-    from dwelltime.flights import FlightsError, read_flights
-    from dwelltime.io import layer_names, read_layer, read_provenance
-
     folder = _result_folder(user_path(folder))
     made = read_provenance(folder)
     saved = set(layer_names(folder))
@@ -682,74 +689,6 @@ def read_result(folder: Path | str) -> RunResult:
         flights=flights,
         type_filter=made.get("type_filter"),  # type: ignore[arg-type]
     )
-
-
-def too_coarse(gsd_m: float) -> str | None:
-    """Why imagery of ``gsd_m`` metres/pixel shows no aircraft: coarser than
-    :data:`MAX_LINK_GSD_M` (a 5 % margin for a lon/lat grid's measured GSD); None when not."""
-    if gsd_m <= MAX_LINK_GSD_M * 1.05:
-        return None
-    return (
-        f"GSD {gsd_m:.1f} m is coarser than the {MAX_LINK_GSD_M:g} m at which aircraft still show"
-    )
-
-
-def without_coarse(found: ScanResult) -> ScanResult:
-    """``found`` with its scenes :func:`too_coarse` moved to its errors: no aircraft shows in
-    them, so their stands would count as seen empty and end stays."""
-    coarse = [(s, too_coarse(s.gsd_m)) for s in found.scenes]
-    errors = [
-        SceneError(s.path, f"{why}: not used, as every stand would count as seen empty")
-        for s, why in coarse
-        if why
-    ]
-    scenes = [s for s, why in coarse if not why]
-    return ScanResult(scenes, [*found.errors, *errors], found.pictures)
-
-
-def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:
-    """The scenes whose footprint overlaps an apron (compared in the aprons' CRS, so aprons
-    across the antimeridian are not a band round the globe); the others are logged as
-    skipped, and when none does, a warning says how far the nearest scene is and which
-    airport the scenes show (a wrong airport or aprons file, not bad imagery)."""
-    region = aprons.union_all()
-    footprints = gpd.GeoSeries([s.footprint for s in scenes], crs="EPSG:4326").to_crs(aprons.crs)
-    kept = []
-    for scene, footprint in zip(scenes, footprints, strict=True):
-        if footprint.intersects(region):
-            kept.append(scene)
-        else:
-            log.info("%s: does not overlap the aprons of %s; skipped", scene.path, icao)
-    if scenes and not kept:
-        centre = gpd.GeoSeries([region.centroid], crs=aprons.crs).to_crs("EPSG:4326")[0]
-        log.warning(
-            "none of the %d scenes covers the aprons of %s: the nearest is %.0f km from them%s; "
-            "check --airport and --aprons",
-            len(scenes),
-            icao,
-            min(_distance_km(scene.footprint, centre) for scene in scenes),
-            _airport_under(scenes, icao),
-        )
-    return kept
-
-
-def _airport_under(scenes: list[Scene], icao: str) -> str:
-    """``"; they lie at ZKPY/FNJ (Pyongyang Sunan International Airport)"``: the registry's
-    airport nearest the centre of the ``scenes``' footprints (within 20 km), when it is not
-    ``icao``; else ""."""
-    lon, lat = shapely.union_all([s.footprint for s in scenes]).centroid.coords[0]
-    there = nearest_airport(lon, lat)
-    if there is None or there.icao == icao:
-        return ""
-    return f"; they lie at {there.icao}/{there.iata or '-'} ({there.name})"
-
-
-def _distance_km(footprint: shapely.Geometry, point: shapely.Point) -> float:
-    """Geodesic distance from a point of a lon/lat ``footprint`` to a lon/lat ``point``, km."""
-    from pyproj import Geod
-
-    (lon_a, lat_a), (lon_b, lat_b) = footprint.point_on_surface().coords[0], point.coords[0]
-    return Geod(ellps="WGS84").inv(lon_a, lat_a, lon_b, lat_b)[2] / 1000
 
 
 def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:

@@ -255,7 +255,7 @@ def _draw_image(
         stretch_limits,
         to_uint8,
     )
-    from dwelltime.scenes import named_rgb_bands
+    from dwelltime.timesources import named_rgb_bands
 
     dx, dy = _offset(scene)
     minx, miny, maxx, maxy = bounds

@@ -25,6 +25,7 @@ from affine import Affine
 
 from dwelltime.errors import SceneError
 from dwelltime.formats import MOSAIC_SUFFIXES, UDM1_SUFFIXES, is_cloud_vector, is_dimap_name
+from dwelltime.timesources import name_provider, named_rgb_bands
 
 #: GDAL's block cache, in bytes, where dwelltime reads many large images (scan, batch
 #: readers): GDAL's default, 5 % of the RAM, is taken in full by one large image without
@@ -386,9 +387,6 @@ def read_rgb(path: Path) -> np.ndarray:
     (:func:`rgb_bands`: metadata, colour interpretation, the provider of a
     Planet/Maxar file name, else bands 1–3; a single band repeated; a palette's colours),
     other dtypes stretched from their 2nd to 98th percentile of valid pixels, as scenes are."""
-    from dwelltime.scenes import named_rgb_bands
-    from dwelltime.timesources import name_provider
-
     path = Path(path)
     with open_picture(path) as ds:
         if ds.colorinterp[0].name == "palette":  # a palette PNG: its colours, not its indexes

@@ -67,28 +67,30 @@ from dwelltime.regrid import (
     sidecar_files,
 )
 from dwelltime.schema import SCENE_COLUMNS, empty_frame
-from dwelltime.stac import is_item_file, item_rgb_bands, item_scenes
+from dwelltime.stac import is_item_file, item_scenes
 from dwelltime.tables import few
 from dwelltime.timesources import (
     NoTimeError,
     TimeInfo,
     acquisition_time,
-    imd_rgb_bands,
     name_provider,
+    named_rgb_bands,
     read_times_csv,
-    stac_item,
     stac_items,
+    user_keys,
     user_times,
+    utc_text,
 )
 
 __all__ = [
     "ScanResult",
     "Scene",
     "gsd_metres",
-    "named_rgb_bands",
     "read_scene",
     "scan",
     "scenes_frame",
+    "too_coarse",
+    "without_coarse",
 ]
 
 log = logging.getLogger(__name__)
@@ -239,7 +241,7 @@ def _warn_tiles_of_one_acquisition(scenes: Sequence[Scene]) -> None:
                 "one .vrt beside them (gdalbuildvrt mosaic.vrt TILE...), whose tiles are then "
                 "not scanned",
                 len(touching),
-                f"{acquired:%Y-%m-%dT%H:%M:%SZ}",
+                utc_text(acquired),
                 ", ".join(sorted(touching)),
             )
 
@@ -423,17 +425,6 @@ def read_scene(
     )
 
 
-def named_rgb_bands(
-    path: Path, count: int, stac_index: Mapping[Path, dict] | None = None
-) -> tuple[int, int, int] | None:
-    """1-based indexes of the red, green and blue bands of the image at ``path`` (``count``
-    bands) as its metadata names them: its STAC item (sidecar, or of ``stac_index``:
-    :func:`dwelltime.stac.item_rgb_bands`), else its Maxar IMD
-    (:func:`dwelltime.timesources.imd_rgb_bands`); None where none does."""
-    item = stac_item(path, stac_index or {}, warn=False)
-    return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
-
-
 def _gcp_problem(path: Path, gcps: Sequence[object], crs: object | None) -> str:
     """What to do with an image placed only by ground control points: the gdalwarp line that
     warps it onto the UTM grid of their middle (the GCPs' own CRS when they have none)."""
@@ -490,6 +481,34 @@ def crs_hint(path: Path) -> str:
     """How to give ``path`` a CRS: by EPSG code, or a ``.prj`` of it beside the image, which
     :func:`dwelltime.regrid.open_picture` reads."""
     return f"assign one (gdal_edit.py -a_srs EPSG:…), or write it as WKT in {path.stem}.prj"
+
+
+#: Coarsest scene a run links, metres per pixel (RapidEye's 5 m; the detector is measured down
+#: to 3 m): a coarser scene (Sentinel-2's 10 m) would show every stand seen empty.
+MAX_LINK_GSD_M = 5.0
+
+
+def too_coarse(gsd_m: float) -> str | None:
+    """Why imagery of ``gsd_m`` metres/pixel shows no aircraft: coarser than
+    :data:`MAX_LINK_GSD_M` (a 5 % margin for a lon/lat grid's measured GSD); None when not."""
+    if gsd_m <= MAX_LINK_GSD_M * 1.05:
+        return None
+    return (
+        f"GSD {gsd_m:.1f} m is coarser than the {MAX_LINK_GSD_M:g} m at which aircraft still show"
+    )
+
+
+def without_coarse(found: ScanResult) -> ScanResult:
+    """``found`` with its scenes :func:`too_coarse` moved to its errors: no aircraft shows in
+    them, so their stands would count as seen empty and end stays."""
+    coarse = [(s, too_coarse(s.gsd_m)) for s in found.scenes]
+    errors = [
+        SceneError(s.path, f"{why}: not used, as every stand would count as seen empty")
+        for s, why in coarse
+        if why
+    ]
+    scenes = [s for s, why in coarse if not why]
+    return ScanResult(scenes, [*found.errors, *errors], found.pictures)
 
 
 _NOT_ATTRIBUTES = ("path", "mask_path", "geometry")
@@ -774,8 +793,6 @@ def _warn_unused_times(
     """Warn about the keys of ``times`` that name none of ``images`` (found under ``folder``)."""
     if not times:
         return
-    from dwelltime.timesources import user_keys
-
     known = {k for p in images for k in user_keys(p, folder)}
     unused = sorted(k for k in times if k not in known)
     if unused:

@@ -5,11 +5,13 @@ airport, only the windows that touch both an apron and the scene's footprint, re
 the airport's UTM grid at ``TileSpec.gsd_m`` (tile origins on multiples of the GSD, so tiles of
 different scenes line up). :func:`scene_coverage` says how much of each apron a scene saw
 (data present and, where a provider mask exists, clear), as a fraction and as a polygon, so
-:func:`is_visible` can answer "was this stand visible in that scene?".
+:func:`is_visible` can answer "was this stand visible in that scene?". :func:`scenes_over_aprons`
+keeps the scenes whose footprint meets an apron.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -20,7 +22,7 @@ import pandas as pd
 import shapely
 from affine import Affine
 
-from dwelltime.airports import Airport
+from dwelltime.airports import Airport, nearest_airport
 from dwelltime.regrid import (
     Grid,
     mask_to_polygon,
@@ -34,6 +36,8 @@ from dwelltime.regrid import (
 )
 from dwelltime.scenes import Scene
 from dwelltime.schema import COVERAGE_COLUMNS, UTC_TIMESTAMP, empty_frame
+
+log = logging.getLogger(__name__)
 
 #: Pixel size (metres) of the visibility masks behind :func:`scene_coverage`.
 COVERAGE_GSD_M = 4.0
@@ -115,6 +119,51 @@ def _starts(low: float, high: float, size: float, stride: float) -> list[float]:
         return [low + (length - size) / 2]
     n = math.ceil((length - size) / stride - 1e-9)
     return [low + i * stride for i in range(n)] + [high - size]
+
+
+def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:
+    """The scenes whose footprint overlaps an apron (compared in the aprons' CRS, so aprons
+    across the antimeridian are not a band round the globe); the others are logged as
+    skipped, and when none does, a warning says how far the nearest scene is and which
+    airport the scenes show (a wrong airport or aprons file, not bad imagery)."""
+    region = aprons.union_all()
+    footprints = gpd.GeoSeries([s.footprint for s in scenes], crs="EPSG:4326").to_crs(aprons.crs)
+    kept = []
+    for scene, footprint in zip(scenes, footprints, strict=True):
+        if footprint.intersects(region):
+            kept.append(scene)
+        else:
+            log.info("%s: does not overlap the aprons of %s; skipped", scene.path, icao)
+    if scenes and not kept:
+        centre = gpd.GeoSeries([region.centroid], crs=aprons.crs).to_crs("EPSG:4326")[0]
+        log.warning(
+            "none of the %d scenes covers the aprons of %s: the nearest is %.0f km from them%s; "
+            "check --airport and --aprons",
+            len(scenes),
+            icao,
+            min(_distance_km(scene.footprint, centre) for scene in scenes),
+            _airport_under(scenes, icao),
+        )
+    return kept
+
+
+def _airport_under(scenes: list[Scene], icao: str) -> str:
+    """``"; they lie at ZKPY/FNJ (Pyongyang Sunan International Airport)"``: the registry's
+    airport nearest the centre of the ``scenes``' footprints (within 20 km), when it is not
+    ``icao``; else ""."""
+    lon, lat = shapely.union_all([s.footprint for s in scenes]).centroid.coords[0]
+    there = nearest_airport(lon, lat)
+    if there is None or there.icao == icao:
+        return ""
+    return f"; they lie at {there.icao}/{there.iata or '-'} ({there.name})"
+
+
+def _distance_km(footprint: shapely.Geometry, point: shapely.Point) -> float:
+    """Geodesic distance from a point of a lon/lat ``footprint`` to a lon/lat ``point``, km."""
+    from pyproj import Geod
+
+    (lon_a, lat_a), (lon_b, lat_b) = footprint.point_on_surface().coords[0], point.coords[0]
+    return Geod(ellps="WGS84").inv(lon_a, lat_a, lon_b, lat_b)[2] / 1000
 
 
 def iter_tiles(

@@ -47,7 +47,7 @@ import pandas as pd
 from dwelltime.errors import DwelltimeError
 from dwelltime.formats import is_dimap_name
 from dwelltime.io import user_csv
-from dwelltime.stac import local_path
+from dwelltime.stac import item_rgb_bands, local_path
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,11 @@ def to_utc(value: object) -> pd.Timestamp:
     if pd.isna(ts):
         raise ValueError(f"not a time: {value!r}")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def utc_text(when: pd.Timestamp) -> str:
+    """``when`` (tz-aware UTC) as messages name an acquisition time: ``2023-07-31T02:35:12Z``."""
+    return f"{when:%Y-%m-%dT%H:%M:%SZ}"
 
 
 def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
@@ -259,7 +264,7 @@ def user_time(image: Path, folder: Path, times: Mapping[str, object]) -> pd.Time
     them give it different times."""
     given = {key: _user_value(times[key]) for key in user_keys(image, folder) if key in times}
     if len(set(given.values())) > 1:
-        named = ", ".join(f"{t:%Y-%m-%dT%H:%M:%SZ} as {key}" for key, t in given.items())
+        named = ", ".join(f"{utc_text(t)} as {key}" for key, t in given.items())
         raise ValueError(f"--times gives it different times ({named}); keep one")
     return next(iter(given.values()), None)
 
@@ -376,6 +381,17 @@ def imd_rgb_bands(image: Path, count: int) -> tuple[int, int, int] | None:
     return red, green, blue
 
 
+def named_rgb_bands(
+    path: Path, count: int, stac_index: Mapping[Path, dict] | None = None
+) -> tuple[int, int, int] | None:
+    """1-based indexes of the red, green and blue bands of the image at ``path`` (``count``
+    bands) as its metadata names them: its STAC item (sidecar, or of ``stac_index``:
+    :func:`dwelltime.stac.item_rgb_bands`), else its Maxar IMD
+    (:func:`imd_rgb_bands`); None where none does."""
+    item = stac_item(path, stac_index or {}, warn=False)
+    return item_rgb_bands(item, path, count) or imd_rgb_bands(path, count)
+
+
 def _imd_sidecar(image: Path) -> Path | None:
     """The Maxar ``<stem>.IMD`` (or ``.imd``) beside ``image``, if any."""
     return next((p for p in map(image.with_suffix, (".IMD", ".imd")) if p.is_file()), None)
@@ -410,9 +426,9 @@ def dimap_time(image: Path) -> TimeInfo | None:
             "%s: the product is made of %d strips taken from %s to %s; using the first, %s",
             sidecar,
             len(times),
-            f"{min(times):%Y-%m-%dT%H:%M:%SZ}",
-            f"{max(times):%Y-%m-%dT%H:%M:%SZ}",
-            f"{times[0]:%Y-%m-%dT%H:%M:%SZ}",
+            utc_text(min(times)),
+            utc_text(max(times)),
+            utc_text(times[0]),
         )
     return TimeInfo(times[0], "dimap", "airbus")
 
@@ -483,7 +499,7 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
             "to the time the file was saved; if it is not when the image was taken, give the "
             "time with %s",
             image,
-            f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
+            utc_text(tag_time),
             TIMES_HINT,
         )
         return
@@ -494,8 +510,8 @@ def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
         "TIFFTAG_DATETIME (GDAL tags rank above the file name), though TIFF writers often "
         "set it to the time the file was saved: give the acquisition time with %s",
         image,
-        f"{tag_time:%Y-%m-%dT%H:%M:%SZ}",
-        f"{named.acquired:%Y-%m-%dT%H:%M:%SZ}",
+        utc_text(tag_time),
+        utc_text(named.acquired),
         abs(named.acquired - tag_time) / pd.Timedelta(hours=1),
         TIMES_HINT,
     )

@@ -83,7 +83,7 @@ def test_batch_writes_the_run_outputs_and_a_combined_table(uninterrupted: Path):
 HANG_AFTER_FIRST_COMMIT = """
 import threading
 
-from dwelltime.batch.store import SceneStore
+from dwelltime.store import SceneStore
 
 _commit = SceneStore.commit
 

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from dwelltime.airports import Airport
 from dwelltime.regrid import capped_cache
-from dwelltime.scenes import Scene
+from dwelltime.scenes import Scene, as_scene_error
 from dwelltime.tiling import Tile, TileSpec, iter_tiles, scene_coverage
 
 log = logging.getLogger(__name__)
@@ -188,8 +188,6 @@ def read_payload(
 ) -> ScenePayload:
     """Coverage and tiles of one scene, the pixels in a slot of ``ring`` when they fit; a
     failure becomes the payload's ``error``."""
-    from dwelltime.scenes import as_scene_error
-
     try:
         coverage = scene_coverage(scene, site, aprons)
         tiles = list(iter_tiles(scene, site, aprons, spec))

@@ -41,16 +41,8 @@ import pandas as pd
 from dwelltime.airports import Airport, airport_and_aprons, icao_code
 from dwelltime.batch.finishers import Finishers
 from dwelltime.batch.spec import AirportJob, BatchSpec
-from dwelltime.batch.store import (
-    PARTS_NAME,
-    STAMP_REASONS,
-    SceneStore,
-    commit_stamp,
-    made_by,
-    stamp_changes,
-)
 from dwelltime.errors import DwelltimeError, NoImageError, SceneError, error_text
-from dwelltime.io import read_if_path, read_provenance, with_xy_crs
+from dwelltime.io import read_if_path, read_layer, read_provenance, with_xy_crs, write_layers
 from dwelltime.linking import stays_frame
 from dwelltime.pipeline import (
     RunResult,
@@ -58,13 +50,19 @@ from dwelltime.pipeline import (
     input_provenance,
     link_scenes,
     provenance,
-    scenes_over_aprons,
-    without_coarse,
     write_result,
 )
-from dwelltime.scenes import ScanResult, Scene, scan
+from dwelltime.scenes import ScanResult, Scene, scan, without_coarse
+from dwelltime.store import (
+    PARTS_NAME,
+    STAMP_REASONS,
+    SceneStore,
+    commit_stamp,
+    made_by,
+    stamp_changes,
+)
 from dwelltime.tables import few
-from dwelltime.tiling import TileSpec
+from dwelltime.tiling import TileSpec, scenes_over_aprons
 
 if TYPE_CHECKING:
     from dwelltime.batch.feed import JobFeed, ScenePayload
@@ -347,9 +345,9 @@ class _Prepared:
 
 def _redo_changed(p: _Prepared, made: dict[str, object]) -> None:
     """Put back in ``p.todo`` the committed scenes whose stamp changed since
-    (:func:`~dwelltime.batch.store.stamp_changes`: image file, mask or bands, aprons,
+    (:func:`~dwelltime.store.stamp_changes`: image file, mask or bands, aprons,
     detection settings), with one warning per reason naming them; commits from before
-    stamps are kept. ``made``: :func:`~dwelltime.batch.store.made_by`."""
+    stamps are kept. ``made``: :func:`~dwelltime.store.made_by`."""
     p.made = made
     stamps = p.store.stamps()
     todo = {s.scene_id for s in p.todo}
@@ -526,7 +524,7 @@ def _process(
 
 def _commit(store: SceneStore, scene: Scene, outcome: SceneOutcome, stamp: str) -> int | str:
     """Commit a scene's ``(coverage, detections, n_tiles)`` with ``stamp``
-    (:func:`~dwelltime.batch.store.commit_stamp`) and return its tile count, or pass its
+    (:func:`~dwelltime.store.commit_stamp`) and return its tile count, or pass its
     error text on."""
     if isinstance(outcome, str):
         return outcome
@@ -721,8 +719,6 @@ def _earlier_stays(folder: Path) -> gpd.GeoDataFrame | None:
     """The stays an airport's folder holds from an earlier invocation (EPSG:4326, with
     ``xy_crs``), for the combined table of a job not run this time; None when there are none
     or they cannot be read (logged)."""
-    from dwelltime.io import read_layer
-
     if not folder.is_dir():
         return None
     try:
@@ -738,8 +734,6 @@ def _write_combined(output: Path, stays: list[gpd.GeoDataFrame], formats: Sequen
     """Write ``all_stays.csv``, and ``all_stays`` in the job's other ``formats``: every
     airport's stays (EPSG:4326, with ``xy_crs``); with none, the header and dtypes of a full
     table all the same (every stay column, typed)."""
-    from dwelltime.io import write_layers
-
     frames = [s for s in stays if len(s)]
     combined = (
         gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")

@@ -45,7 +45,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dwelltime.errors import DwelltimeError
+from dwelltime.errors import DwelltimeError, UnknownAirportError, UnknownTypeError
 from dwelltime.precision import PRECISIONS
 from dwelltime.schema import fits_annotation
 
@@ -251,7 +251,6 @@ def _check_airports(jobs: tuple[AirportJob, ...]) -> None:
     """Every job's airport is known (or has an apron file to place it), and no airport (by
     ICAO or IATA code) has two jobs: its results go to one folder."""
     from dwelltime.airports import lookup_airport
-    from dwelltime.errors import UnknownAirportError
 
     first: dict[str, int] = {}
     for n, job in enumerate(jobs):
@@ -313,7 +312,6 @@ def _designator(value: object, where: str) -> str | None:
     """A job's ``type`` as the catalog's designator (``Il-62`` → ``IL62``), or None."""
     if value is None:
         return None
-    from dwelltime.errors import UnknownTypeError
     from dwelltime.synth.catalog import designator
 
     try:

@@ -67,12 +67,12 @@ def run_and_report(
     (at most ``max_rows`` rows; 0: all), write outputs (figures as ``figure_format``); exit 1
     on failure."""
     from dwelltime import pipeline
-    from dwelltime.batch.store import PARTS_NAME
     from dwelltime.cli.progress import stage_bars
     from dwelltime.detector import load_detector
     from dwelltime.errors import DwelltimeError, UnknownAirportError
     from dwelltime.io import ensure_writable
     from dwelltime.report import stays_report
+    from dwelltime.store import PARTS_NAME
 
     try:
         if out is not None:
@@ -174,7 +174,7 @@ def run(ctx: click.Context, folder: Path, **options: object) -> None:
 def kept_on_interrupt(out: Path | None) -> str:
     """What the line printed on Ctrl-C says ``run`` keeps: with ``--out``, the scenes finished
     so far, in that folder's ``parts/``, named; without it, nothing."""
-    from dwelltime.batch.store import PARTS_NAME
+    from dwelltime.store import PARTS_NAME
 
     if out is None:
         return "nothing is kept without --out: with --out DIR each scene is kept as it is finished"

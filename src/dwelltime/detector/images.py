@@ -89,7 +89,7 @@ def detect_image(
 
     A georeferenced image is read through :mod:`dwelltime.scenes` and tiled over the aprons
     of ``airport`` (or its whole footprint) in the local UTM CRS; one that misses the aprons
-    is a SceneError, after :func:`dwelltime.pipeline.scenes_over_aprons` has warned how far
+    is a SceneError, after :func:`dwelltime.tiling.scenes_over_aprons` has warned how far
     away it is. A plain image needs ``gsd_m`` (metres/pixel) and gives footprints in its
     (column, row) pixels, no CRS.
     SceneError names the file when it cannot be used.
@@ -153,8 +153,8 @@ def read_rgb(path: Path) -> np.ndarray:
 
 def _warn_if_coarse(path: Path, gsd_m: float) -> None:
     """Warn that the detections of an image of ``gsd_m`` metres/pixel coarser than ``run``
-    uses (:func:`dwelltime.pipeline.too_coarse`) are unreliable."""
-    from dwelltime.pipeline import too_coarse
+    uses (:func:`dwelltime.scenes.too_coarse`) are unreliable."""
+    from dwelltime.scenes import too_coarse
 
     why = too_coarse(gsd_m)
     if why:
@@ -180,9 +180,8 @@ def _detect_scene(
     from rasterio.errors import RasterioError
 
     from dwelltime.airports import Airport, load_aprons, lonlat_centre, lookup_airport, utm_crs
-    from dwelltime.pipeline import scenes_over_aprons
     from dwelltime.scenes import as_scene_error, read_scene
-    from dwelltime.tiling import iter_tiles
+    from dwelltime.tiling import iter_tiles, scenes_over_aprons
 
     scene = read_scene(path, require_time=False)
     _warn_if_coarse(path, scene.gsd_m)

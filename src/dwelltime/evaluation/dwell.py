@@ -46,7 +46,7 @@ from dwelltime.airports import icao_code
 from dwelltime.errors import LabelError
 from dwelltime.evaluation.labels import truth_type, yes_no
 from dwelltime.schema import DETECTION_COLUMNS, empty_frame
-from dwelltime.tables import few
+from dwelltime.tables import few, format_table
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -392,7 +392,6 @@ def interval_text(row: pd.Series) -> str:
 
 def format_scores(scores: pd.DataFrame) -> str:
     """The score table as terminal text (fractions with 2 decimals, hours with 1)."""
-    from dwelltime.tables import format_table
 
     def fraction(v: object) -> str:
         return "-" if pd.isna(v) else f"{float(v):.2f}"  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dwelltime.errors import LabelError
+from dwelltime.errors import LabelError, UnknownTypeError
 from dwelltime.evaluation.objects import Objects, make_objects
 from dwelltime.footprints import box_corners
 from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, walk_folders
@@ -284,7 +284,6 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
 def truth_type(name: str) -> str:
     """A label's type as the detector names it: the catalog's ICAO designator when ``name``
     is one in another spelling (``a320``, ``Il-62`` → ``IL62``), else ``name`` as it is."""
-    from dwelltime.errors import UnknownTypeError
     from dwelltime.synth.catalog import designator
 
     try:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from dwelltime.airports import Airport
+from dwelltime.airports import Airport, lookup_airport
 from dwelltime.synth.layout import AirportLayout, design_layout
 from dwelltime.synth.scene import SceneSpec, render_scene
 from dwelltime.synth.traffic import Presence, Visit, occupants, simulate_traffic
@@ -106,8 +106,6 @@ def _cover_time_sources(specs: list[SceneSpec]) -> list[SceneSpec]:
 
 def airport_layout(code: str) -> tuple[Airport, AirportLayout]:
     """The airport (registry lookup) and the synthetic layout around its reference point."""
-    from dwelltime.airports import lookup_airport
-
     ap = lookup_airport(code)
     x, y = Transformer.from_crs("EPSG:4326", ap.crs, always_xy=True).transform(ap.lon, ap.lat)
     return ap, design_layout(ap.icao, ap.crs, float(x), float(y))

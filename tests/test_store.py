@@ -4,8 +4,8 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from dwelltime.batch.store import STAMP_REASONS, SceneStore, commit_stamp, stamp_changes
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
+from dwelltime.store import STAMP_REASONS, SceneStore, commit_stamp, stamp_changes
 
 CRS = "EPSG:32651"
 
