@@ -36,7 +36,7 @@ from dwelltime.linking import (
 )
 from dwelltime.scenes import ScanResult, Scene, as_scene_error, scan, scenes_frame
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
-from dwelltime.tables import few
+from dwelltime.tables import counted, few
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage
 from dwelltime.timesources import user_times
 
@@ -108,15 +108,15 @@ class RunResult:
         """One line: the airport and how many scenes (and which saw no apron: cloud, nodata),
         detections and stays (of the type filter's type) the run has, and how many inputs it
         skipped, e.g. ``"ZKPY Pyongyang …: 10 scenes (1 saw no apron, cloud or nodata: s3),
-        65 detections, 1 stays of type IL62"`` (what ``dwelltime run`` prints above its
+        65 detections, 1 stay of type IL62"`` (what ``dwelltime run`` prints above its
         table)."""
         blind = self.blind_scenes()
-        scenes = f"{len(self.scenes)} scenes" + (
+        scenes = counted(len(self.scenes), "scene") + (
             f" ({len(blind)} saw no apron, cloud or nodata: {few(blind)})" if blind else ""
         )
         text = (
             f"{self.airport.icao} {self.airport.name}: {scenes}, "
-            f"{len(self.detections)} detections, {len(self.stays)} stays"
+            f"{counted(len(self.detections), 'detection')}, {counted(len(self.stays), 'stay')}"
             + (f" of type {self.type_filter}" if self.type_filter else "")
         )
         return f"{text}, {len(self.errors)} input(s) skipped" if self.errors else text
