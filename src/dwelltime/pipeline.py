@@ -175,7 +175,7 @@ def run(
     *,
     aprons: ApronSource | None = None,
     type_filter: str | None = None,
-    detector: Detector | None = None,
+    detector: Detector | Callable[[], Detector] | None = None,
     link_config: LinkConfig | Mapping[str, object] | None = None,
     tile_size_px: int = 512,
     batch_size: int = 8,
@@ -197,7 +197,9 @@ def run(
             so a neighbour of another type never splits or joins a stay); ``Il-62`` reads as
             ``IL62``, and a type the catalog does not know raises
             :class:`~dwelltime.errors.UnknownTypeError` before any detection.
-        detector: a loaded :class:`dwelltime.detector.Detector`; default the shipped model.
+        detector: a loaded :class:`dwelltime.detector.Detector`, or a function that loads
+            one, called once every input is checked (the CLI prints the detector line from
+            it); default the shipped model, loaded then.
         link_config: association rules, or a mapping of their fields (``{"max_gap_h": 24}``),
             checked before any detection; default :class:`LinkConfig()`.
         tile_size_px: tile edge in pixels at the detector's GSD.
@@ -236,7 +238,8 @@ def run(
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
-    model = detector if detector is not None else load_detector()
+    loaded = load_detector if detector is None else detector
+    model = loaded() if callable(loaded) else loaded
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
     store = SceneStore(user_path(resume_dir)) if resume_dir is not None and scenes else None
     made = made_by(model, tile_size_px, apron_frame)
