@@ -281,6 +281,19 @@ def test_airport_not_in_the_registry_is_placed_at_its_aprons(tmp_path, caplog):
     assert aprons["apron_id"].tolist() == ["A"]
 
 
+def test_a_new_code_at_a_registry_airport_s_aprons_names_that_airport(tmp_path, caplog):
+    """MY-FIELD on Sunan's aprons: the warning named look-alike names (Myers Field…), not
+    ZKPY, whose aprons they are; the placed airport's repr showed np.float64(...)."""
+    lon, lat = SUNAN
+    path = _osm_geojson(tmp_path / "field.geojson", [_feature(_square(lon, lat), ref="A")])
+    with caplog.at_level(logging.WARNING):
+        airport, _ = airport_and_aprons("MY-FIELD", path)
+    assert "(its aprons lie at ZKPY/FNJ (Pyongyang" in caplog.text
+    assert "give ZKPY if they are that airport's" in caplog.text and "Myers" not in caplog.text
+    assert type(airport.lon) is float and type(airport.lat) is float
+    assert "np.float64" not in repr(airport)
+
+
 def test_airport_not_in_the_registry_on_the_antimeridian_is_placed_there(tmp_path):
     """Aprons across 180° (a GeoJSON splits them in parts by +180° and by -180°) were centred
     at longitude 0°, half a world away, and projected in that UTM zone: areas 2x wrong."""

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from dwelltime.dwell import dwell_estimate, log_uniform_prior
-from dwelltime.flights import FLIGHT_COLUMNS, FlightsError, read_flights, tighten_with_flights
+from dwelltime.flights import (
+    FLIGHT_COLUMNS,
+    FlightsError,
+    as_flights,
+    read_flights,
+    tighten_with_flights,
+)
 from dwelltime.linking import stays_frame
 
 
@@ -133,8 +139,28 @@ def test_a_flight_log_frame_made_elsewhere_tightens_as_the_csv_does(times):
 
 def test_a_flight_log_frame_without_its_columns_names_them():
     log = pd.DataFrame({"time": ["2023-07-30T20:00:00Z"], "airport": ["ZKPY"]})
-    with pytest.raises(FlightsError, match=r"^flights: the frame lacks column\(s\) event, type;"):
+    with pytest.raises(FlightsError, match=r"^flights: the frame lacks column\(s\) event;"):
         tighten_with_flights(stays_frame([stay()], "EPSG:32651"), log)
+
+
+def test_a_frame_without_type_is_taken_as_the_same_csv_is(tmp_path, caplog):
+    """OpenSky logs carry no type: the frame, like its CSV, is read (its movements match no
+    stay), with the same one warning, not refused."""
+    path = tmp_path / "f.csv"
+    path.write_text("time,airport,event\n2023-07-30T20:00:00Z,ZKPY,arr\n")
+    frame = pd.DataFrame({"time": ["2023-07-30T20:00:00Z"], "airport": ["ZKPY"], "event": ["arr"]})
+    from_csv = as_flights(path)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        from_frame = as_flights(frame)
+    pd.testing.assert_frame_equal(from_frame, from_csv, check_dtype=False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "flights: no column gives the aircraft's type (type), so its 1 movement(s) match no "
+        "stay and tighten no bound (stays are matched by type and size): add each row's type "
+        "(IL62)"
+    ]
+    out = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), frame)
+    assert (out.iloc[0]["start_bounded_by"], out.iloc[0]["end_bounded_by"]) == ("s0", "s9")
 
 
 def test_several_arrivals_take_the_earliest_and_leave_a_window(tmp_path):

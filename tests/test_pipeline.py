@@ -315,13 +315,13 @@ def test_relinking_keeps_the_results_type_filter_and_flight_log_unless_given(tmp
 
 
 def test_the_summary_says_when_the_stays_are_of_one_type_only():
-    """``result`` in a notebook after ``type_filter="IL62"``: "1 stays of type IL62", not "1
-    stays", which reads as every aircraft there was (the detections are of every type)."""
+    """``result`` in a notebook after ``type_filter="IL62"``: "1 stay of type IL62", not "1
+    stay", which reads as every aircraft there was (the detections are of every type)."""
     from dwelltime.scenes import scenes_frame
 
     made = replace(one_sighting_result({}), scenes=scenes_frame([]))
-    assert repr(made.relink(type_filter="IL62")).endswith("1 detections, 1 stays of type IL62>")
-    assert made.summary().endswith("1 detections, 1 stays")
+    assert repr(made.relink(type_filter="IL62")).endswith("1 detection, 1 stay of type IL62>")
+    assert made.summary().endswith("1 detection, 1 stay")
 
 
 def test_result_folders_and_flight_logs_given_as_tilde_are_in_the_home_folder(

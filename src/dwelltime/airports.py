@@ -98,8 +98,9 @@ def airport_and_aprons(
 
     A code the registry does not know (letters, digits and '-', 2 to 12 of them) names an
     airport placed at the centre of the aprons of ``path``: its name says so, its CRS is the
-    UTM zone there, and a warning says where it was placed (with the registry's codes spelled
-    like it, in case of a typo). Without ``path`` such a code is an UnknownAirportError.
+    UTM zone there, and a warning says where it was placed, naming the registry's airport the
+    aprons lie at (:func:`nearest_airport`), else its codes spelled like ``code``, in case of a
+    typo. Without ``path`` such a code is an UnknownAirportError.
     """
     key = code.strip().upper()
     try:
@@ -114,11 +115,18 @@ def airport_and_aprons(
     frame = _read_aprons(path)
     lon, lat = lonlat_centre(frame.geometry)
     airport = Airport(key, "", "not in the airport registry", lat, lon, utm_crs(lon, lat))
+    there = nearest_airport(lon, lat)
+    hint = (
+        f"its aprons lie at {there.icao}/{there.iata or '-'} ({there.name}): give {there.icao} "
+        "if they are that airport's"
+        if there is not None
+        else f"{_suggestions(key)}or a typo?"
+    )
     log.warning(
-        "%s: not in the airport registry (%sor a typo?); placed at the centre of the aprons "
-        "of %s (lat %.4f, lon %.4f, %s)",
+        "%s: not in the airport registry (%s); placed at the centre of the aprons of %s (lat "
+        "%.4f, lon %.4f, %s)",
         key,
-        _suggestions(key),
+        hint,
         _name(path),
         lat,
         lon,
@@ -136,7 +144,8 @@ def lonlat_centre(geometries: gpd.GeoSeries) -> tuple[float, float]:
     if lon_max - lon_min > 180.0:  # across the antimeridian: western longitudes + 360°
         east = shapely.transform(lonlat, lambda xy: xy + [[360.0, 0.0]] * (xy[:, :1] < 0))
         lon_min, _, lon_max, _ = shapely.total_bounds(east)
-    return (180.0 - (180.0 - (lon_min + lon_max) / 2) % 360.0, (lat_min + lat_max) / 2)
+    lon = 180.0 - (180.0 - (lon_min + lon_max) / 2) % 360.0
+    return float(lon), float((lat_min + lat_max) / 2)
 
 
 def icao_code(code: str) -> str | None:

@@ -288,16 +288,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     )
     untyped = int((frame["type"] == "").sum())
     if untyped and "type" not in raw.columns:
-        log.warning(
-            "%s: no column gives the aircraft's type (type, typecode, aircraft…), so its %d "
-            "movement(s) match no stay and tighten no bound (stays are matched by type and "
-            "size): add each row's type (IL62)%s",
-            path,
-            untyped,
-            ", as OpenSky's aircraft database gives it for its icao24"
-            if "icao24" in raw.columns
-            else "",
-        )
+        _warn_no_type(path, "type, typecode, aircraft…", untyped, "icao24" in raw.columns)
     elif untyped:
         log.warning(
             "%s: %d of %d row(s) have no type and match no stay (stays are matched by type "
@@ -313,16 +304,32 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     return frame
 
 
+def _warn_no_type(source: object, columns: str, count: int, icao24: bool) -> None:
+    """The one warning for a log without a type column (OpenSky's): its ``count`` movements
+    match no stay; ``columns`` names the columns read as the type."""
+    log.warning(
+        "%s: no column gives the aircraft's type (%s), so its %d movement(s) match no stay "
+        "and tighten no bound (stays are matched by type and size): add each row's type "
+        "(IL62)%s",
+        source,
+        columns,
+        count,
+        ", as OpenSky's aircraft database gives it for its icao24" if icao24 else "",
+    )
+
+
 def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame | None:
     """Movements as :data:`FLIGHT_COLUMNS`: a CSV path read by :func:`read_flights`, or a
     frame, as :func:`read_flights` returns it or made elsewhere with columns ``time``,
     ``airport``, ``event`` and ``type``: its times in UTC (datetimes or ISO 8601 text; no zone
-    means UTC, as in the CSV), ``row`` 1, 2… and ``registration`` "" where it has none.
-    :class:`FlightsError` naming a missing column or a time that cannot be read."""
+    means UTC, as in the CSV), ``row`` 1, 2… and ``registration`` "" where it has none; a
+    frame without ``type`` (OpenSky's) is taken as the CSV is, its movements matching no stay
+    (one warning). :class:`FlightsError` naming a missing column or a time that cannot be
+    read."""
     flights = read_if_path(flights, read_flights)
     if flights is None:
         return None
-    missing = [c for c in ("time", "airport", "event", "type") if c not in flights.columns]
+    missing = [c for c in ("time", "airport", "event") if c not in flights.columns]
     if missing:
         raise FlightsError(
             f"flights: the frame lacks column(s) {', '.join(missing)}; give the frame "
@@ -332,9 +339,12 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
         times = pd.to_datetime(flights["time"], utc=True)
     except (ValueError, TypeError) as exc:
         raise FlightsError(f"flights: a time cannot be read ({exc})") from None
+    if "type" not in flights and len(flights):
+        _warn_no_type("flights", "type", len(flights), "icao24" in flights)
     out = flights.assign(
         time=times,
         row=flights["row"] if "row" in flights else np.arange(1, len(flights) + 1),
+        type=flights["type"] if "type" in flights else "",
         registration=flights["registration"] if "registration" in flights else "",
     )
     return out[list(FLIGHT_COLUMNS)]

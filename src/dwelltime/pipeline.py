@@ -53,7 +53,7 @@ from dwelltime.linking import (
 from dwelltime.scenes import Scene, as_scene_error, scan, scenes_frame, without_coarse
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
 from dwelltime.store import SceneStore, commit_stamp, made_by
-from dwelltime.tables import few
+from dwelltime.tables import counted, few
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage, scenes_over_aprons
 from dwelltime.timesources import user_times
 
@@ -121,15 +121,15 @@ class RunResult:
         """One line: the airport and how many scenes (and which saw no apron: cloud, nodata),
         detections and stays (of the type filter's type) the run has, and how many inputs it
         skipped, e.g. ``"ZKPY Pyongyang …: 10 scenes (1 saw no apron, cloud or nodata: s3),
-        65 detections, 1 stays of type IL62"`` (what ``dwelltime run`` prints above its
+        65 detections, 1 stay of type IL62"`` (what ``dwelltime run`` prints above its
         table)."""
         blind = self.blind_scenes()
-        scenes = f"{len(self.scenes)} scenes" + (
+        scenes = counted(len(self.scenes), "scene") + (
             f" ({len(blind)} saw no apron, cloud or nodata: {few(blind)})" if blind else ""
         )
         text = (
             f"{self.airport.icao} {self.airport.name}: {scenes}, "
-            f"{len(self.detections)} detections, {len(self.stays)} stays"
+            f"{counted(len(self.detections), 'detection')}, {counted(len(self.stays), 'stay')}"
             + (f" of type {self.type_filter}" if self.type_filter else "")
         )
         return f"{text}, {len(self.errors)} input(s) skipped" if self.errors else text
@@ -188,7 +188,7 @@ def run(
     *,
     aprons: ApronSource | None = None,
     type_filter: str | None = None,
-    detector: Detector | None = None,
+    detector: Detector | Callable[[], Detector] | None = None,
     link_config: LinkConfig | Mapping[str, object] | None = None,
     tile_size_px: int = 512,
     batch_size: int = 8,
@@ -210,7 +210,9 @@ def run(
             so a neighbour of another type never splits or joins a stay); ``Il-62`` reads as
             ``IL62``, and a type the catalog does not know raises
             :class:`~dwelltime.errors.UnknownTypeError` before any detection.
-        detector: a loaded :class:`dwelltime.detector.Detector`; default the shipped model.
+        detector: a loaded :class:`dwelltime.detector.Detector`, or a function that loads
+            one, called once every input is checked (the CLI prints the detector line from
+            it); default the shipped model, loaded then.
         link_config: association rules, or a mapping of their fields (``{"max_gap_h": 24}``),
             checked before any detection; default :class:`LinkConfig()`.
         tile_size_px: tile edge in pixels at the detector's GSD.
@@ -249,7 +251,8 @@ def run(
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
-    model = detector if detector is not None else load_detector()
+    loaded = load_detector if detector is None else detector
+    model = loaded() if callable(loaded) else loaded
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
     store = SceneStore(user_path(resume_dir)) if resume_dir is not None and scenes else None
     made = made_by(model, tile_size_px, apron_frame)

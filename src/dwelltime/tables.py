@@ -19,6 +19,12 @@ def few(names: Sequence[str], n: int = 3) -> str:
     return ", ".join(names[:n]) + (", …" if len(names) > n else "")
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural ("s") unless ``n`` is 1: ``"1 scene"``, ``"0 scenes"``, the
+    counts of a summary line."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def format_value(value: object) -> str:
     """One cell: UTC times as ``YYYY-MM-DD HH:MM:SS``, floats with up to 2 decimals."""
     if value is None or value is pd.NaT or (isinstance(value, str) and value == ""):

@@ -282,9 +282,9 @@ def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
     assert not (small_series / "mixed" / "UUEE").exists()
     assert summary.failed  # exit status 1
     text = summary.text().splitlines()
-    assert text[0].endswith("; 1 unusable files skipped (broken.tif)")
+    assert text[0].endswith("; 1 unusable file skipped (broken.tif)")
     assert text[1].startswith(f"UUEE: not run: {small_series / 'nosuch'}: ")
-    assert text[2].endswith("0 failed, 1 unusable files, 1 jobs not run (inputs unreadable)")
+    assert text[2].endswith("0 failed, 1 unusable file, 1 job not run (inputs unreadable)")
     assert "0 scenes done, 0 tiles in " in text[2]  # a rerun: the rate says what it spans
     assert "tiles/s, scanning and model loading included" in text[2]
     for name in ("detections.csv", "stays.csv"):  # scenes.csv: another imagery folder

@@ -84,7 +84,7 @@ def test_scores_a_saved_run(series, results, tmp_path):
     result = _evaluate(series, "--airport", "ZKPY", "--results", results, "--out", out)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert "2 predicted stays, 1 observed true stays, 4 scenes" in lines[0]
+    assert "2 predicted stays, 1 observed true stay, 4 scenes" in lines[0]
     assert "median revisit 18.0 h" in lines[0]
     overall = next(line for line in lines if line.startswith("all")).split()
     # one true positive (IL62), one false positive (TU20 far away); B738 never observed

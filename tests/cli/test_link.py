@@ -77,7 +77,7 @@ def test_type_filter_and_outputs(saved, tmp_path):
     out = tmp_path / "out"
     result = _link(saved, "--type", "Il-62", "--out", out)  # read as the designator IL62
     assert result.exit_code == 0, result.output
-    assert "5 detections in 5 scenes → 1 stays of type IL62" in result.stdout
+    assert "5 detections in 5 scenes → 1 stay of type IL62" in result.stdout
     assert "TU20" not in result.stdout
     for name in ("dwelltime.gpkg", "stays.csv", "detections.csv", "timeline.png"):
         assert (out / name).exists(), name
@@ -206,7 +206,7 @@ def test_relink_in_place_with_overwrite(saved):
 def test_config_options_change_the_linking(tmp_path):
     sightings = [("s0", 100.0, "IL62"), ("s1", 100.0, "IL62"), ("s3", 100.0, "IL62")]
     write_layers(tmp_path, frames(sightings), formats=("gpkg",))
-    assert "→ 1 stays" in _link(tmp_path).stdout
+    assert "→ 1 stay" in _link(tmp_path).stdout
     assert "→ 2 stays" in _link(tmp_path, "--max-misses", "0").stdout
     assert "→ 2 stays" in _link(tmp_path, "--max-gap", "12").stdout
 
@@ -217,7 +217,7 @@ def test_no_rejoin_keeps_the_stays_a_long_gap_splits(tmp_path):
     layers = frames([("s0", 100.0, "IL62"), ("s2", 100.0, "IL62")])
     layers["coverage"] = layers["coverage"][layers["coverage"]["scene_id"] != "s1"]
     write_layers(tmp_path, layers, formats=("gpkg",))
-    assert "→ 1 stays" in _link(tmp_path, "--max-gap", "12").stdout
+    assert "→ 1 stay" in _link(tmp_path, "--max-gap", "12").stdout
     assert "→ 2 stays" in _link(tmp_path, "--max-gap", "12", "--no-rejoin").stdout
 
 

@@ -185,3 +185,18 @@ def test_run_checks_the_figures_of_its_figure_format_before_any_work(tmp_path, m
     result = invoke("run", tmp_path, "--airport", "ZKPY", "--out", out, "--figure-format", "pdf")
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert f"{out / 'timeline.pdf'} already exists; pass --overwrite" in result.stderr
+
+
+def test_run_checks_an_unknown_code_s_aprons_before_the_detector_loads(tmp_path, monkeypatch):
+    """``--airport MY-FIELD --aprons`` of a file without apron polygons: refused in one line
+    before the detector loads (it loaded and printed its line first, seconds of waiting)."""
+    import dwelltime.detector
+
+    monkeypatch.setattr(dwelltime.detector, "load_detector", lambda *a, **k: 1 / 0)
+    aprons = tmp_path / "aprons.geojson"
+    aprons.write_text('{"type": "FeatureCollection", "features": []}')
+    result = invoke("run", tmp_path, "--airport", "MY-FIELD", "--aprons", aprons)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: {aprons}: holds no apron polygons")

@@ -80,15 +80,25 @@ def test_strict_fails_on_a_picture_without_georeference(folder):
 
     Image.new("RGB", (16, 16)).save(folder / "quicklook.jpg")
     result = _scan(folder)
-    assert result.exit_code == 0 and "1 pictures without georeference" in result.stdout
+    assert result.exit_code == 0 and "1 picture without georeference" in result.stdout
     strict = _scan(folder, "--strict")
-    assert strict.exit_code == 1 and "1 file(s) could not be used" in strict.output
+    assert strict.exit_code == 1 and "1 file could not be used" in strict.output
 
 
 def test_no_scene_exits_1(tmp_path):
     result = _scan(tmp_path)
     assert result.exit_code == 1
     assert "no usable scene" in result.stderr
+
+
+def test_the_summary_counts_files_not_the_empty_folder_and_says_1_file(folder, tmp_path):
+    """An empty folder is said once (no image under it), not counted as "1 files skipped";
+    one unusable file is "1 file", not "1 files"."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _scan(empty).stdout.splitlines() == [f"0 scenes in {empty}"]
+    (folder / "broken.tif").write_text("not an image")
+    assert _scan(folder).stdout.splitlines()[-1] == f"2 scenes, 1 file skipped in {folder}"
 
 
 def test_a_file_for_the_folder_is_one_line_not_a_traceback(tmp_path):

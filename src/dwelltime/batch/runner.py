@@ -61,7 +61,7 @@ from dwelltime.store import (
     made_by,
     stamp_changes,
 )
-from dwelltime.tables import few
+from dwelltime.tables import counted, few
 from dwelltime.tiling import TileSpec, scenes_over_aprons
 
 if TYPE_CHECKING:
@@ -136,11 +136,13 @@ class AirportSummary:
         if self.problem is not None:
             return f"{self.airport}: not run: {self.problem}"
         text = (
-            f"{self.airport}: {self.scenes} scenes, {self.done} done, {self.skipped} skipped "
-            f"(already done), {self.failed} failed, {self.tiles} tiles, {self.stays} stays"
+            f"{self.airport}: {counted(self.scenes, 'scene')}, {self.done} done, "
+            f"{self.skipped} skipped (already done), {self.failed} failed, "
+            f"{counted(self.tiles, 'tile')}, {counted(self.stays, 'stay')}"
         )
         if self.unusable:
-            text += f"; {len(self.unusable)} unusable files skipped ({few(self.unusable)})"
+            unusable = counted(len(self.unusable), "unusable file")
+            text += f"; {unusable} skipped ({few(self.unusable)})"
         return text
 
 
@@ -164,15 +166,16 @@ class BatchSummary:
         tiles = sum(a.tiles for a in self.airports)
         rate = tiles / self.seconds if self.seconds > 0 else 0.0
         total = (
-            f"total: {done} scenes done, {tiles} tiles in {self.seconds:.1f} s ({rate:.1f} "
+            f"total: {counted(done, 'scene')} done, {counted(tiles, 'tile')} in "
+            f"{self.seconds:.1f} s ({rate:.1f} "
             "tiles/s, scanning and model loading included), "
             f"{sum(a.skipped for a in self.airports)} skipped, "
             f"{sum(a.failed for a in self.airports)} failed, "
-            f"{sum(len(a.unusable) for a in self.airports)} unusable files"
+            f"{counted(sum(len(a.unusable) for a in self.airports), 'unusable file')}"
         )
         not_run = sum(a.problem is not None for a in self.airports)
         if not_run:
-            total += f", {not_run} jobs not run (inputs unreadable)"
+            total += f", {counted(not_run, 'job')} not run (inputs unreadable)"
         return "\n".join([*(a.line() for a in self.airports), total])
 
 
@@ -477,11 +480,11 @@ def _no_scene(imagery: Path, found: ScanResult, unusable: list[str]) -> str:
     """Why a job has no scene to detect: ``no usable scene in FOLDER (…)``, the folder
     holding only unusable files (named), pictures without georeference, or scenes that miss
     the aprons (a folder without an image file is :class:`NoImageError`'s)."""
-    why = [f"{len(unusable)} unusable files: {few(unusable)}"] if unusable else []
+    why = [f"{counted(len(unusable), 'unusable file')}: {few(unusable)}"] if unusable else []
     if found.pictures:
-        why.append(f"{len(found.pictures)} pictures without georeference")
+        why.append(f"{counted(len(found.pictures), 'picture')} without georeference")
     if found.scenes:
-        why.append(f"none of its {len(found.scenes)} scenes covers the aprons")
+        why.append(f"none of its scenes ({len(found.scenes)}) covers the aprons")
     return f"no usable scene in {imagery} ({'; '.join(why)})"
 
 

@@ -113,6 +113,7 @@ def evaluate_dwell(
         score_stays,
     )
     from dwelltime.io import ensure_writable, write_csv
+    from dwelltime.tables import counted
 
     unused = given_options(ctx, "flights", "no_coregister", *DETECTOR_OPTIONS)
     if results is not None and unused:
@@ -149,9 +150,10 @@ def evaluate_dwell(
 
     scores = score_stays(stays, truth, max_distance_m=max_distance_m)
     revisit = median_revisit_h(scenes["acquired"]) if len(scenes) else float("nan")
+    observed = counted(int(truth["observed"].sum()), "observed true stay")
     click.echo(
-        f"{series}: {len(stays)} predicted stays, {int(truth['observed'].sum())} observed true "
-        f"stays, {len(scenes)} scenes, median revisit {revisit:.1f} h"
+        f"{series}: {counted(len(stays), 'predicted stay')}, {observed}, "
+        f"{counted(len(scenes), 'scene')}, median revisit {revisit:.1f} h"
     )
     click.echo(format_scores(scores))
     nearest = nearest_distance_m(stays, truth)

@@ -107,6 +107,7 @@ def link(
     )
     from dwelltime.plot import FIGURE_DPI, FIGURE_FORMATS
     from dwelltime.report import plot_timeline, stays_report
+    from dwelltime.tables import counted
 
     # readable? (GeoJSON of run --format geojson back in the airport's metres)
     detections = read_output_layer(detections_path, "detections", "DETECTIONS", as_written=True)
@@ -171,8 +172,10 @@ def link(
             type_filter=type_filter,
             progress=progress,
         )
-    kept = f"{len(stays)} stays" + (f" of type {type_filter}" if type_filter else "")
-    click.echo(f"{len(detections)} detections in {coverage['scene_id'].nunique()} scenes → {kept}")
+    kept = counted(len(stays), "stay") + (f" of type {type_filter}" if type_filter else "")
+    scenes = counted(coverage["scene_id"].nunique(), "scene")
+    seen = f"{counted(len(detections), 'detection')} in {scenes}"
+    click.echo(f"{seen} → {kept}")
     click.echo(
         stays_report(
             stays,

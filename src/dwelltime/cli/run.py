@@ -63,23 +63,28 @@ def run_and_report(
     figure_format: str = "png",
 ) -> None:
     """Run the pipeline (tiles of ``tile_size`` pixels, ``batch_size`` to a forward pass),
-    print the detector line (weights, the precision ``auto`` chose, device), the stays table
+    print the detector line (weights, the precision ``auto`` chose, device) once the
+    pipeline has checked the inputs and loads the detector, the stays table
     (at most ``max_rows`` rows; 0: all), write outputs (figures as ``figure_format``); exit 1
     on failure."""
     from dwelltime import pipeline
     from dwelltime.cli.progress import stage_bars
-    from dwelltime.detector import load_detector
+    from dwelltime.detector import Detector, load_detector
     from dwelltime.errors import DwelltimeError, UnknownAirportError
     from dwelltime.io import ensure_writable
     from dwelltime.report import stays_report
     from dwelltime.store import PARTS_NAME
 
+    def detector() -> Detector:
+        """The detector, loaded and named once the pipeline has checked the inputs."""
+        loaded = load_detector(weights, device=device, precision=precision)
+        click.echo(detector_line(loaded))
+        return loaded
+
     try:
         if out is not None:
             targets = pipeline.result_paths(out, formats, figure_format)
             ensure_writable(targets, overwrite=overwrite)
-        detector = load_detector(weights, device=device, precision=precision)
-        click.echo(detector_line(detector))
         with stage_bars(ctx) as progress:
             result = pipeline.run(
                 folder,

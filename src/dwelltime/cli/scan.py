@@ -85,11 +85,11 @@ def scan(
     usable scene, or --strict with files that could not be used, 2 bad usage.
     """
     from dwelltime.cli.progress import stage_bars
-    from dwelltime.errors import DwelltimeError
+    from dwelltime.errors import DwelltimeError, NoImageError
     from dwelltime.io import write_layers
     from dwelltime.scenes import scan as scan_folder
     from dwelltime.scenes import scenes_frame
-    from dwelltime.tables import fitted_table
+    from dwelltime.tables import counted, fitted_table
 
     try:
         with stage_bars(ctx) as progress:
@@ -113,10 +113,15 @@ def scan(
                 headers=SCAN_TABLE_HEADERS,
             )
         )
-    pictures = f", {len(result.pictures)} pictures without georeference" if result.pictures else ""
-    click.echo(
-        f"{len(result.scenes)} scenes, {len(result.errors)} files skipped{pictures} in {folder}"
+    # a folder without any image is the one error then: said above, not a file skipped
+    files = [e for e in result.errors if not isinstance(e, NoImageError)]
+    skipped = f", {counted(len(files), 'file')} skipped" if result.scenes or files else ""
+    pictures = (
+        f", {counted(len(result.pictures), 'picture')} without georeference"
+        if result.pictures
+        else ""
     )
+    click.echo(f"{counted(len(result.scenes), 'scene')}{skipped}{pictures} in {folder}")
     if out is not None and result.scenes:
         try:
             paths = write_layers(out, {"scenes": frame}, formats=formats, overwrite=overwrite)
@@ -128,7 +133,7 @@ def scan(
         raise click.ClickException(f"no usable scene in {folder}")
     unused = len(result.errors) + len(result.pictures)
     if strict and unused:
-        raise click.ClickException(f"{unused} file(s) could not be used (--strict)")
+        raise click.ClickException(f"{counted(unused, 'file')} could not be used (--strict)")
 
 
 def crs_label(crs: str) -> str:

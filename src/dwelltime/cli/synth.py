@@ -157,7 +157,10 @@ def series(
             f"no satellite pass fell in the {days} day(s) from {start} (seed {seed}), so "
             f"{result.imagery_dir} holds no scene; give more --days or another --seed"
         )
-    click.echo(f"{len(result.images)} scenes in {result.imagery_dir}; truth in {result.truth_dir}")
+    from dwelltime.tables import counted
+
+    scenes = counted(len(result.images), "scene")
+    click.echo(f"{scenes} in {result.imagery_dir}; truth in {result.truth_dir}")
 
 
 @synth.command()
@@ -274,4 +277,6 @@ def chips(
             chip = render_chip(rng, size_px=size, gsd_m=gsd, source_gsd_m=source_gsd, types=names)
             write_chip(chip, out, f"chip_{i:06d}", fmt)
             bar.update(1)
-    click.echo(f"{count} chips in {out / 'images'}, labels in {out / 'labels'}")
+    from dwelltime.tables import counted
+
+    click.echo(f"{counted(count, 'chip')} in {out / 'images'}, labels in {out / 'labels'}")
