@@ -8,6 +8,7 @@ import json
 import re
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -481,3 +482,24 @@ def test_a_text_without_value_is_written_as_null(tmp_path, layers, coverage, fmt
     ]
     path = tmp_path / GPKG_NAME if fmt == "gpkg" else tmp_path / f"coverage.{fmt}"
     assert read_layer(path, "coverage")["apron_id"].tolist() == ["a1", "", "a1"]
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "csv", "geojson", "parquet"])
+def test_floats_are_written_at_the_precision_of_their_unit(tmp_path, detections, fmt):
+    """The detector's float32 noise stays out of the files: x/y to the millimetre, sizes to
+    the centimetre, degrees to 0.01, scores to 1e-4; the frame in memory is left as it is."""
+    noisy = detections.assign(
+        x=730322.70786026772,
+        length_m=float(np.float32(46.3)),
+        heading_deg=float(np.float32(131.2)),
+        score=0.9575619101524353,
+    )
+    write_layers(tmp_path, {"detections": noisy}, formats=(fmt,))
+    back = _read_plainly(tmp_path, "detections", fmt).iloc[0]
+    assert (back["x"], back["length_m"], back["heading_deg"], back["score"]) == (
+        730322.708,
+        46.3,
+        131.2,
+        0.9576,
+    )
+    assert noisy["length_m"].iloc[0] == float(np.float32(46.3))

@@ -27,7 +27,8 @@ never holds tables of two runs, and an existing GeoPackage keeps the layers not 
 (with a warning naming them). Every file is written under a
 temporary name in the same folder and renamed when complete, so a killed run leaves no half file.
 Every format writes a text without value (``""``: an open end's ``start_bounded_by``, no
-``mask_path``) as NULL (CSV: an empty cell), which :func:`read_layer` gives back as ``""``
+``mask_path``) as NULL (CSV: an empty cell), which :func:`read_layer` gives back as ``""``, and
+the floats of :data:`~dwelltime.schema.COLUMN_DECIMALS` rounded to their unit's precision
 (:func:`_for_file`). Limits of the formats: GeoPackage and GeoJSON keep times to the millisecond.
 """
 
@@ -55,6 +56,7 @@ import shapely
 from dwelltime.errors import OutputExistsError, OutputFolderError
 from dwelltime.formats import PROVENANCE_NAME
 from dwelltime.schema import (
+    COLUMN_DECIMALS,
     LAYER_DESCRIPTIONS,
     LAYER_GEOMETRY_TYPES,
     TIME_COLUMNS,
@@ -497,14 +499,17 @@ def csv_separator(header: str) -> str:
 
 
 def _for_file(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """``frame`` as every format writes it: an empty text (``""``, no value: an open end's
-    ``start_bounded_by``, no ``mask_path``) as missing, which GeoPackage, GeoJSON and Parquet
-    write as NULL and CSV as an empty cell. :func:`read_layer` gives the text back as ``""``,
-    as the stages make it."""
+    """``frame`` as every format writes it: the float columns of
+    :data:`~dwelltime.schema.COLUMN_DECIMALS` rounded to their decimals, and an empty text
+    (``""``, no value: an open end's ``start_bounded_by``, no ``mask_path``) as missing, which
+    GeoPackage, GeoJSON and Parquet write as NULL and CSV as an empty cell. :func:`read_layer`
+    gives the text back as ``""``, as the stages make it."""
     out = frame.copy()
     for column in out.columns.drop(frame.geometry.name):
         values = out[column]
-        if pd.api.types.is_string_dtype(values.dtype):  # str, object
+        if column in COLUMN_DECIMALS and values.dtype.kind == "f":
+            out[column] = values.round(COLUMN_DECIMALS[column])
+        elif pd.api.types.is_string_dtype(values.dtype):  # str, object
             out[column] = values.where(values != "", None)
     return out
 
