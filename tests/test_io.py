@@ -8,6 +8,7 @@ import json
 import re
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -450,3 +451,55 @@ def test_the_record_of_a_shapefile_holds_its_parts(tmp_path):
     after = file_record(tmp_path / "aprons.shp")
     assert after["sha256"] == before["sha256"] and after["parts"] != before["parts"]
     assert "parts" not in file_record(tmp_path / "aprons.shp.xml")
+
+
+def _read_plainly(tmp_path, name: str, fmt: str) -> pd.DataFrame:
+    """Layer ``name`` as QGIS or pandas sees the file of ``fmt``, without dwelltime."""
+    if fmt == "csv":
+        return pd.read_csv(tmp_path / f"{name}.csv", encoding="utf-8-sig")
+    if fmt == "parquet":
+        return pd.read_parquet(tmp_path / f"{name}.parquet")
+    if fmt == "gpkg":
+        return gpd.read_file(tmp_path / GPKG_NAME, layer=name)
+    return gpd.read_file(tmp_path / f"{name}.geojson")
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "csv", "geojson", "parquet"])
+def test_a_text_without_value_is_written_as_null(tmp_path, layers, coverage, fmt):
+    """An open end's ``start_bounded_by`` and an apron-less ``apron_id`` are NULL in the file
+    (an empty cell in CSV), so that ``"apron_id" IS NULL`` and ``isna()`` find them;
+    :func:`read_layer` gives them back as ``""``, as the stages make them."""
+    coverage = coverage.assign(apron_id=["a1", "", "a1"])
+    write_layers(tmp_path, {"stays": layers["stays"], "coverage": coverage}, formats=(fmt,))
+    stays = _read_plainly(tmp_path, "stays", fmt)
+    assert stays["start_bounded_by"].isna().tolist() == stays["censored_start"].tolist()
+    assert stays["censored_start"].any()
+    assert stays["apron_id"].notna().all()
+    assert _read_plainly(tmp_path, "coverage", fmt)["apron_id"].isna().tolist() == [
+        False,
+        True,
+        False,
+    ]
+    path = tmp_path / GPKG_NAME if fmt == "gpkg" else tmp_path / f"coverage.{fmt}"
+    assert read_layer(path, "coverage")["apron_id"].tolist() == ["a1", "", "a1"]
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "csv", "geojson", "parquet"])
+def test_floats_are_written_at_the_precision_of_their_unit(tmp_path, detections, fmt):
+    """The detector's float32 noise stays out of the files: x/y to the millimetre, sizes to
+    the centimetre, degrees to 0.01, scores to 1e-4; the frame in memory is left as it is."""
+    noisy = detections.assign(
+        x=730322.70786026772,
+        length_m=float(np.float32(46.3)),
+        heading_deg=float(np.float32(131.2)),
+        score=0.9575619101524353,
+    )
+    write_layers(tmp_path, {"detections": noisy}, formats=(fmt,))
+    back = _read_plainly(tmp_path, "detections", fmt).iloc[0]
+    assert (back["x"], back["length_m"], back["heading_deg"], back["score"]) == (
+        730322.708,
+        46.3,
+        131.2,
+        0.9576,
+    )
+    assert noisy["length_m"].iloc[0] == float(np.float32(46.3))

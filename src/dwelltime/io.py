@@ -26,8 +26,10 @@ writes for the same layers in the other formats are removed (:func:`stale_paths`
 never holds tables of two runs, and an existing GeoPackage keeps the layers not written now
 (with a warning naming them). Every file is written under a
 temporary name in the same folder and renamed when complete, so a killed run leaves no half file.
-Limits of the formats: GeoPackage and GeoJSON keep times to the millisecond; a missing string
-in CSV reads back as ``""``.
+Every format writes a text without value (``""``: an open end's ``start_bounded_by``, no
+``mask_path``) as NULL (CSV: an empty cell), which :func:`read_layer` gives back as ``""``, and
+the floats of :data:`~dwelltime.schema.COLUMN_DECIMALS` rounded to their unit's precision
+(:func:`_for_file`). Limits of the formats: GeoPackage and GeoJSON keep times to the millisecond.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ import shapely
 from dwelltime.errors import OutputExistsError, OutputFolderError
 from dwelltime.formats import PROVENANCE_NAME
 from dwelltime.schema import (
+    COLUMN_DECIMALS,
     LAYER_DESCRIPTIONS,
     LAYER_GEOMETRY_TYPES,
     TIME_COLUMNS,
@@ -131,6 +134,7 @@ def write_layers(
     are dropped from the GeoPackage and their files removed, one log line each.
     """
     out_dir = user_path(out_dir)
+    layers = {name: _for_file(frame) for name, frame in layers.items()}
     unmapped = [name for name, frame in layers.items() if frame.crs is None]
     paths = output_paths(out_dir, list(layers), formats, unmapped=unmapped)
     ensure_writable([*paths, *held_paths(out_dir, list(layers))], overwrite=overwrite)
@@ -343,7 +347,7 @@ def read_layer(
         raise FileNotFoundError(f"{path}: no such file; write it with write_layers() first")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return gpd.read_parquet(path)
+        return _text_back(gpd.read_parquet(path))
     if suffix == ".csv":
         schema = _read_schema(path)
         if schema is None:
@@ -494,6 +498,30 @@ def csv_separator(header: str) -> str:
     return max(",;\t", key=header.count)
 
 
+def _for_file(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` as every format writes it: the float columns of
+    :data:`~dwelltime.schema.COLUMN_DECIMALS` rounded to their decimals, and an empty text
+    (``""``, no value: an open end's ``start_bounded_by``, no ``mask_path``) as missing, which
+    GeoPackage, GeoJSON and Parquet write as NULL and CSV as an empty cell. :func:`read_layer`
+    gives the text back as ``""``, as the stages make it."""
+    out = frame.copy()
+    for column in out.columns.drop(frame.geometry.name):
+        values = out[column]
+        if column in COLUMN_DECIMALS and values.dtype.kind == "f":
+            out[column] = values.round(COLUMN_DECIMALS[column])
+        elif pd.api.types.is_string_dtype(values.dtype):  # str, object
+            out[column] = values.where(values != "", None)
+    return out
+
+
+def _text_back(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` read from a file with its missing texts as ``""`` again (:func:`_for_file`)."""
+    for column in frame.columns.drop(frame.geometry.name):
+        if pd.api.types.is_string_dtype(frame[column].dtype):
+            frame[column] = frame[column].fillna("")
+    return frame
+
+
 def _schema(frame: gpd.GeoDataFrame) -> dict[str, object]:
     crs = frame.crs.to_string() if frame.crs is not None else None
     return {
@@ -577,7 +605,7 @@ def _restore(frame: gpd.GeoDataFrame, schema: dict[str, object] | None) -> gpd.G
     crs = schema.get("crs")
     out = gpd.GeoDataFrame(data, geometry=frame.geometry.to_numpy(), index=frame.index, crs=crs)
     out = out.rename_geometry(geometry_name) if geometry_name != "geometry" else out
-    return out[list(columns)].reset_index(drop=True)
+    return _text_back(out[list(columns)].reset_index(drop=True))
 
 
 def _cast(values: pd.Series, dtype: str) -> pd.Series:

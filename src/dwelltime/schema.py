@@ -144,6 +144,19 @@ COLUMN_DTYPES: dict[str, str] = {
 }
 
 
+#: Decimals each float column is written with (:func:`dwelltime.io.write_layers`): x/y and
+#: co-registration shifts to the millimetre, sizes (metres) to the centimetre, angles to
+#: 0.01 degree, probabilities, scores, correlations and fractions to 1e-4. What the detector
+#: measures carries float32 noise (``46.29999923706055`` m) that no reader needs; frames in
+#: memory keep full precision. Other floats (``gsd_m``, the dwell hours) are written as they are.
+COLUMN_DECIMALS: dict[str, int] = {
+    **dict.fromkeys(("x", "y", "shift_x_m", "shift_y_m"), 3),
+    **dict.fromkeys(("length_m", "wingspan_m", "size_sigma_m", "heading_deg"), 2),
+    **dict.fromkeys(("type_prob", "score", "score_max", "coreg_peak"), 4),
+    **dict.fromkeys(("visible_fraction", "cloud_fraction"), 4),
+}
+
+
 def empty_frame(columns: tuple[str, ...], crs: object) -> gpd.GeoDataFrame:
     """An empty GeoDataFrame with the given contract columns and CRS, typed as full frames
     are (times UTC timestamps, :data:`COLUMN_DTYPES`, the rest text), so that it is written
