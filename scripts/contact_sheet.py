@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from dwelltime.synth import load_catalog
+from dwelltime.catalog import load_catalog
 from dwelltime.synth.chips import compose_chip
 
 CHIP_PX = 180

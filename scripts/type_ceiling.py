@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dwelltime.synth.catalog import AircraftType, load_catalog
+from dwelltime.catalog import AircraftType, load_catalog
 
 
 def look(t: AircraftType) -> tuple[object, ...]:

@@ -18,6 +18,7 @@ SECTION_MODULES: dict[str, tuple[str, ...]] = {
     "linking.py": ("dwelltime.linking", "dwelltime.dwell"),
     "io.py": ("dwelltime.io", "dwelltime.report", "dwelltime.plot"),
     "batch/": ("dwelltime.batch.spec", "dwelltime.batch.runner"),
+    "catalog.py": ("dwelltime.catalog",),
     "synth/": ("dwelltime.synth",),
     "pipeline.py": ("dwelltime.pipeline",),
     "store.py": ("dwelltime.store",),

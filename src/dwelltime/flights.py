@@ -5,7 +5,7 @@ per flight, a route: :data:`ROUTE`) with columns ``time``, ``airport`` (ICAO ``Z
 ``FNJ``: codes the airport registry knows are read as ICAO, as in the stays), ``event``
 (``arr``/``dep``; ``arrival``/``departure``, ``landed``/``took off`` and the other
 :data:`EVENT_WORDS`, any case) and ``type`` (ICAO designator, or a catalog variant's name,
-``Ilyushin Il-62M`` or ``Il-62M``: :func:`dwelltime.synth.catalog.designator`) and/or
+``Ilyushin Il-62M`` or ``Il-62M``: :func:`dwelltime.catalog.designator`) and/or
 ``registration`` (or the names exports give them: :data:`COLUMN_ALIASES`); a row without a type
 takes the one the file's other rows give its registration. A log with a ``status``
 (FlightRadar24's ``Landed 08:42``: an airport's arrivals, an aircraft's history) takes from it
@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from dwelltime.airports import Airport, icao_code
+from dwelltime.catalog import designator
 from dwelltime.dwell import (
     DwellPrior,
     dwell_estimate,
@@ -500,10 +501,8 @@ def _icao_of(text: str) -> str:
 
 def _designators(types: pd.Series, path: Path) -> pd.Series:
     """``types`` as the catalog's designators (``Il-62`` → ``IL62``:
-    :func:`dwelltime.synth.catalog.designator`); those the catalog lacks are kept as written
+    :func:`dwelltime.catalog.designator`); those the catalog lacks are kept as written
     (they match no stay) and named in one warning, with the designators spelled like them."""
-    from dwelltime.synth.catalog import designator
-
     read: dict[str, str] = {"": ""}
     unknown: dict[str, str] = {}  # as written → as the warning names it
     for text in sorted(set(types) - {""}):

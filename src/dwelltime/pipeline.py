@@ -22,6 +22,7 @@ import geopandas as gpd
 import pandas as pd
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons
+from dwelltime.catalog import designator
 from dwelltime.errors import SceneError
 from dwelltime.flights import (
     FlightsError,
@@ -535,8 +536,6 @@ def estimate_stays(
 def canonical_type(type_filter: str | None) -> str | None:
     """``type_filter`` as the catalog's designator (``Il-62`` → ``IL62``), None for none;
     :class:`~dwelltime.errors.UnknownTypeError` naming close matches for a type it lacks."""
-    from dwelltime.synth.catalog import designator
-
     return designator(type_filter) if type_filter else None
 
 

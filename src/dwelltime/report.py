@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from dwelltime.catalog import designator
 from dwelltime.dwell import floor_hours, ranking_hours
 from dwelltime.linking import OPEN_REASONS, LinkConfig
 from dwelltime.plot import plot_timeline
@@ -80,11 +81,10 @@ def _minutes(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def of_type(stays: pd.DataFrame, type_filter: str | None) -> pd.DataFrame:
     """The stays of ICAO designator ``type_filter``, read as ``--type`` reads it (``Il-62``
-    is IL62: :func:`dwelltime.synth.catalog.designator`; case-insensitive); all when None."""
+    is IL62: :func:`dwelltime.catalog.designator`; case-insensitive); all when None."""
     if type_filter is None:
         return stays
     from dwelltime.errors import UnknownTypeError
-    from dwelltime.synth.catalog import designator
 
     try:
         wanted = designator(type_filter)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from dwelltime.catalog import load_catalog
 from dwelltime.detector import Detector, load_detector
 from dwelltime.detector.model import build_detector
 from dwelltime.detector.weights import (
@@ -83,8 +84,6 @@ def test_chip_candidates_carry_the_types_and_sizes_of_their_aircraft(
 
 
 def test_truth_crops_carry_types_and_sizes_and_stay_out_of_the_aircraft_loss(trainer):
-    from dwelltime.synth.catalog import load_catalog
-
     catalog = load_catalog()
     classes = [*catalog, "unknown"]
     data = trainer.render_truth_crops((5, 0, 6, classes, 0.5))

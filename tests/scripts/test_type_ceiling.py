@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from dwelltime.synth.catalog import load_catalog
+from dwelltime.catalog import load_catalog
 
 
 def test_only_identical_look_alikes_are_confused_with_exact_sizes(script):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import shapely
 
-from dwelltime.synth import load_catalog, render_chip
+from dwelltime.catalog import load_catalog
+from dwelltime.synth import render_chip
 from dwelltime.synth.aircraft import Sun, draw_aircraft, random_paint
 from dwelltime.synth.chips import MIN_IN_CHIP, SMALL_LENGTH_RANGE_M, SMALL_TYPE, compose_chip
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dwelltime.synth import load_catalog
+from dwelltime.catalog import load_catalog
 from dwelltime.synth.aircraft import random_paint
 from dwelltime.synth.planform import DETAIL_KINDS, PART_KINDS, planform
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dwelltime.catalog import load_catalog
 from dwelltime.synth.layout import design_layout
 from dwelltime.synth.traffic import (
     TOW_GAP,
@@ -47,8 +48,6 @@ def test_towing_moves_the_aircraft_with_a_gap():
 
 
 def test_random_visitors_fit_their_stands_and_never_overlap():
-    from dwelltime.synth import load_catalog
-
     presences = simulate_traffic(LAYOUT, T0, T1, np.random.default_rng(3), visitors_per_day=6)
     assert len(presences) > 10
     for p in presences:

@@ -45,6 +45,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dwelltime.catalog import designator
 from dwelltime.errors import DwelltimeError, UnknownAirportError, UnknownTypeError
 from dwelltime.precision import PRECISIONS
 from dwelltime.schema import fits_annotation
@@ -312,8 +313,6 @@ def _designator(value: object, where: str) -> str | None:
     """A job's ``type`` as the catalog's designator (``Il-62`` → ``IL62``), or None."""
     if value is None:
         return None
-    from dwelltime.synth.catalog import designator
-
     try:
         return designator(str(value))
     except UnknownTypeError as exc:

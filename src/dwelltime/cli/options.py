@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dwelltime.catalog import designator
 from dwelltime.precision import PRECISIONS
 
 if TYPE_CHECKING:
@@ -102,7 +103,6 @@ def _designator(ctx: click.Context, param: click.Parameter, value: str | None) -
     if value is None:
         return None
     from dwelltime.errors import UnknownTypeError
-    from dwelltime.synth.catalog import designator
 
     try:
         return designator(value)

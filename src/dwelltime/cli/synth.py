@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from dwelltime.catalog import designator, load_catalog
 from dwelltime.cli.options import UserPath, overwrite_option
 
 #: The help of every ``--seed``.
@@ -254,8 +255,6 @@ def chips(
 
     from dwelltime.cli.progress import progress_bar
     from dwelltime.errors import UnknownTypeError
-    from dwelltime.synth import load_catalog
-    from dwelltime.synth.catalog import designator
     from dwelltime.synth.export import write_chip
 
     try:  # spelled as --type of run and link takes them: Il-62, Ilyushin Il-62M

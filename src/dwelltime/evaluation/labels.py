@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dwelltime.catalog import designator
 from dwelltime.errors import LabelError, UnknownTypeError
 from dwelltime.evaluation.objects import Objects, make_objects
 from dwelltime.footprints import box_corners
@@ -284,8 +285,6 @@ def read_geojson(path: Path, *, crs: object, transform: object, gsd_m: float) ->
 def truth_type(name: str) -> str:
     """A label's type as the detector names it: the catalog's ICAO designator when ``name``
     is one in another spelling (``a320``, ``Il-62`` → ``IL62``), else ``name`` as it is."""
-    from dwelltime.synth.catalog import designator
-
     try:
         return designator(name)
     except UnknownTypeError:

@@ -1,8 +1,9 @@
 """Synthetic apron imagery with exact ground truth: training chips, georeferenced scene series,
 and the bundled Sunan demo.
 
-Public API: :func:`load_catalog`, :class:`AircraftType`, :func:`render_chip`, :class:`Chip`,
-:class:`AircraftLabel`, :func:`simulate_series`, :class:`SeriesTruth`, :func:`make_sunan_demo`.
+Public API: :func:`render_chip`, :class:`Chip`, :class:`AircraftLabel`, :func:`simulate_series`,
+:class:`SeriesTruth`, :func:`make_sunan_demo`. The aircraft types it draws are
+:mod:`dwelltime.catalog`'s.
 The series and demo (which need rasterio and geopandas) are imported on first use, so chip
 rendering in training workers stays light.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from dwelltime.synth.catalog import AircraftType, load_catalog
 from dwelltime.synth.chips import AircraftLabel, Chip, render_chip
 
 _LAZY = {
@@ -23,10 +23,8 @@ _LAZY = {
 
 __all__ = [
     "AircraftLabel",
-    "AircraftType",
     "Chip",
     "SeriesTruth",
-    "load_catalog",
     "make_sunan_demo",
     "render_chip",
     "simulate_series",

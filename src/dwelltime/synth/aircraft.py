@@ -7,8 +7,8 @@ from functools import cache
 
 import numpy as np
 
+from dwelltime.catalog import AircraftType
 from dwelltime.footprints import frame_axes
-from dwelltime.synth.catalog import AircraftType
 from dwelltime.synth.planform import DETAIL_KINDS, Part, planform
 from dwelltime.synth.raster import blend, coverage
 

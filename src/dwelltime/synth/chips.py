@@ -11,10 +11,10 @@ import numpy as np
 import shapely
 from PIL import Image
 
+from dwelltime.catalog import AircraftType, load_catalog
 from dwelltime.footprints import footprint_corners, frame_axes
 from dwelltime.synth.aircraft import Sun, draw_aircraft, draw_shadow, random_paint
 from dwelltime.synth.background import apron_background
-from dwelltime.synth.catalog import AircraftType, load_catalog
 from dwelltime.synth.clouds import CLOUD_HEIGHT_M, apply_clouds, cloud_opacity
 from dwelltime.synth.degrade import (
     OPTICS_BLUR_PX,

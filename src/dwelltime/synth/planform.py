@@ -13,7 +13,7 @@ from functools import cache
 
 import numpy as np
 
-from dwelltime.synth.catalog import AircraftType
+from dwelltime.catalog import AircraftType
 
 #: Colour keys a part can carry; the renderer maps each to a paint colour.
 PART_KINDS = (

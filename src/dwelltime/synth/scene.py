@@ -17,10 +17,10 @@ import shapely
 from affine import Affine
 from pyproj import Transformer
 
+from dwelltime.catalog import AircraftType, load_catalog
 from dwelltime.footprints import footprint_corners, frame_axes
 from dwelltime.synth.aircraft import Sun, draw_aircraft, draw_shadow, random_paint
 from dwelltime.synth.background import VEHICLE_COLOURS, noise_bank
-from dwelltime.synth.catalog import AircraftType, load_catalog
 from dwelltime.synth.clouds import CLOUD_HEIGHT_M, apply_clouds, cloud_opacity
 from dwelltime.synth.layout import AirportLayout, Building
 from dwelltime.synth.planform import planform

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dwelltime.synth.catalog import load_catalog
+from dwelltime.catalog import load_catalog
 from dwelltime.synth.layout import AirportLayout
 
 #: How long before/after the series residents are already/still there.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from importlib import resources
 
 import numpy as np
 import pytest
 
-from dwelltime.synth import load_catalog
+from dwelltime.catalog import designator, load_catalog
 from dwelltime.synth.planform import planform
 
 
@@ -115,16 +117,27 @@ def test_scaled_type_keeps_its_shape_at_another_length():
     ],
 )
 def test_designator_reads_what_users_write(text, expected):
-    from dwelltime.synth.catalog import designator
-
     assert designator(text) == expected
 
 
 def test_designator_of_a_type_the_catalog_lacks_names_close_ones():
     from dwelltime.errors import UnknownTypeError
-    from dwelltime.synth.catalog import designator
 
     with pytest.raises(UnknownTypeError, match=r"did you mean IL76"):
         designator("IL-76MD")
     with pytest.raises(UnknownTypeError, match=r"the catalog holds \d+"):
         designator("ZZZZ")
+
+
+def test_the_catalog_and_the_stages_using_it_load_neither_torch_nor_the_synthetic_engine():
+    """The catalog is reference data of the whole product: importing it, or the stages that
+    read types from it, loads no renderer or detector (a fresh interpreter to see it)."""
+    code = (
+        "import sys, dwelltime.catalog;"
+        "light = sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pandas'));"
+        "import dwelltime.linking, dwelltime.flights, dwelltime.report;"
+        "print(light, sorted(m for m in sys.modules"
+        " if m == 'torch' or m.startswith('dwelltime.synth')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "[]"]

@@ -1,5 +1,8 @@
 """Aircraft types as seen from above: sourced facts plus the planform traits drawn from them.
 
+Reference data of the whole product (detector classes, ``--type``, flight logs, batch jobs,
+labels, the synthetic engine); it imports only the standard library.
+
 Facts (length, span, engines, mount, wing position, tail, sweep, role) come from
 ``dwelltime/data/aircraft_types.csv``, which cites a public source for every row (see its
 ``source`` column and ``aircraft_types_SOURCES.md``). Where the CSV holds several variants of
