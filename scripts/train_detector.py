@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from dwelltime.catalog import catalog_dimensions
 from dwelltime.detector import (
     DecodeConfig,
     Detector,
@@ -54,7 +55,6 @@ from dwelltime.detector.datasets import (
 from dwelltime.detector.losses import detector_loss
 from dwelltime.detector.model import parameter_count
 from dwelltime.detector.normalise import NORM_MEAN, NORM_STD
-from dwelltime.detector.predict import catalog_dimensions
 from dwelltime.detector.types import MAX_TYPING_GSD_M
 from dwelltime.detector.weights import (
     data_tag,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -940,3 +942,17 @@ def test_a_log_without_a_movement_is_named_in_one_warning(tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records] == [
         f"{path}: the flights CSV has a header but no rows; it tightens no bound"
     ]
+
+
+def test_matching_movements_to_stays_by_size_loads_no_detector():
+    """A stay of uncertain type is matched by its measured size against the catalog's
+    dimensions (`link --flights`): that reads the type rules, not the network, so torch is
+    not loaded (a fresh interpreter to see it)."""
+    code = (
+        "import sys, geopandas, dwelltime.flights as f;"
+        "fits = f._size_fits(geopandas.GeoDataFrame({'length_m': [53.0], 'wingspan_m': [43.0]}),"
+        " ['IL62']);"
+        "print(sorted(fits[0]), 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["['IL62']", "False"]

@@ -165,6 +165,11 @@ def load_catalog() -> dict[str, AircraftType]:
     return catalog
 
 
+def catalog_dimensions() -> dict[str, tuple[float, float]]:
+    """(length_m, wingspan_m) of every catalog type, keyed by ICAO designator."""
+    return {k: (t.length_m, t.wingspan_m) for k, t in load_catalog().items()}
+
+
 def _spelling(text: str) -> str:
     """``text`` upper case without spaces, hyphens and dots: how :func:`designator` compares."""
     return re.sub(r"[\s\-.]", "", text).upper()

@@ -65,7 +65,8 @@ import numpy as np
 import pandas as pd
 
 from dwelltime.airports import Airport, icao_code
-from dwelltime.catalog import designator
+from dwelltime.catalog import catalog_dimensions, designator
+from dwelltime.detector.types import UNKNOWN_LIKELIHOOD, size_likelihood, size_sigma_m
 from dwelltime.dwell import (
     DwellPrior,
     dwell_estimate,
@@ -831,9 +832,6 @@ def _size_fits(stays: gpd.GeoDataFrame, types: list[str]) -> dict[object, set[st
     at least as well as ``unknown`` does; empty where the stays carry no size."""
     if not types or not {"length_m", "wingspan_m"} <= set(stays.columns):
         return {}
-    from dwelltime.detector.predict import catalog_dimensions
-    from dwelltime.detector.types import UNKNOWN_LIKELIHOOD, size_likelihood, size_sigma_m
-
     dims = catalog_dimensions()
     known = [t for t in types if t in dims]
     if not known:

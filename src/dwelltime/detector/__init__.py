@@ -2,25 +2,30 @@
 
 Public API: :func:`load_detector`, :class:`Detector`, :func:`detect_tiles`,
 :class:`TileDetections`, :func:`build_detector` (an untrained network).
+They are imported on first use, so the stages that only read the type rules
+(:mod:`dwelltime.detector.types`: linking, flight logs) do not load torch.
 """
 
-from dwelltime.detector.decode import DecodeConfig, TileDetections
-from dwelltime.detector.model import build_detector
-from dwelltime.detector.predict import (
-    Detector,
-    default_classes,
-    detect_tiles,
-    load_detector,
-    predict_scenes,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DecodeConfig",
-    "Detector",
-    "TileDetections",
-    "build_detector",
-    "default_classes",
-    "detect_tiles",
-    "load_detector",
-    "predict_scenes",
-]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "DecodeConfig": "dwelltime.detector.decode",
+    "TileDetections": "dwelltime.detector.decode",
+    "build_detector": "dwelltime.detector.model",
+    "Detector": "dwelltime.detector.predict",
+    "default_classes": "dwelltime.detector.predict",
+    "detect_tiles": "dwelltime.detector.predict",
+    "load_detector": "dwelltime.detector.predict",
+    "predict_scenes": "dwelltime.detector.predict",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dwelltime.detector' has no attribute {name!r}")

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from dwelltime.catalog import load_catalog
+from dwelltime.catalog import catalog_dimensions, load_catalog
 from dwelltime.detector import int8
 from dwelltime.detector.decode import DecodeConfig, TileDetections, decode
 from dwelltime.detector.graphs import GraphedCall
@@ -47,11 +47,6 @@ EXTRA_COLUMNS: tuple[str, ...] = ("size_class", "size_sigma_m", "tile_index")
 def default_classes() -> list[str]:
     """The catalog's ICAO designators in catalog order, then ``unknown``."""
     return [*load_catalog(), UNKNOWN]
-
-
-def catalog_dimensions() -> dict[str, tuple[float, float]]:
-    """(length_m, wingspan_m) of every catalog type."""
-    return {k: (t.length_m, t.wingspan_m) for k, t in load_catalog().items()}
 
 
 def resolve_device(device: str) -> torch.device:
