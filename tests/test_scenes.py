@@ -1,6 +1,7 @@
 import json
 import logging
 import math
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -966,6 +967,42 @@ def test_links_to_nothing_are_named_and_the_scan_goes_on(tmp_path, write_raster,
         "gone_20230801T000000.tif: it links to" in line and "missing" in line for line in lines
     )
     assert sum("loop of links" in line for line in lines) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_named_like_an_image_is_named_and_the_scan_goes_on(tmp_path, write_raster, caplog):
+    image = write_raster(tmp_path / "a_20230731T023512.tif")
+    os.mkfifo(tmp_path / "pipe_20230801T000000.tif")  # opening it would wait for a writer
+    with caplog.at_level(logging.WARNING):
+        result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [image.resolve()]
+    assert result.errors == []
+    assert any(
+        "pipe_20230801T000000.tif: not a regular file" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_a_folder_that_cannot_be_listed_is_named_and_the_scan_goes_on(
+    tmp_path, write_raster, caplog, monkeypatch
+):
+    image = write_raster(tmp_path / "a_20230731T023512.tif")
+    locked = tmp_path / "locked"
+    write_raster(locked / "b_20230801T000000.tif")
+    scandir = os.scandir
+
+    def refuse_locked(path: object = ".") -> object:  # chmod 000 does not bite as root
+        if Path(os.fspath(path)) == locked:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse_locked)
+    with caplog.at_level(logging.WARNING):
+        result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [image.resolve()]
+    assert any(
+        f"left out {locked}: the folder cannot be listed (Permission denied)" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_a_link_to_an_image_of_the_folder_is_read_once(tmp_path, write_raster, caplog):

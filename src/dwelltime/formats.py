@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import shlex
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -109,10 +110,11 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
     with ``.``) are left out: macOS ``._name.tif`` resource forks, ``.Trash``, ``.git``; and so
     are dwelltime's output folders below ``folder`` (holding :data:`PROVENANCE_NAME`: a
     ``--out`` put inside the imagery), whose figures are no imagery, each in one log line.
-    Links to nothing (the target missing, or a loop of links) are left out, each named in
-    one warning."""
+    Links to nothing (the target missing, or a loop of links), files that are no regular file
+    (a FIFO, socket or device named like an image, whose reading would wait forever) and
+    folders that cannot be listed are left out, each named in one warning."""
     visited: set[str] = set()
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    for root, dirs, files in os.walk(folder, onerror=_unlisted_folder, followlinks=True):
         real = os.path.realpath(root)
         if real in visited:
             dirs.clear()
@@ -124,14 +126,25 @@ def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         visible = sorted(f for f in files if not f.startswith("."))
-        yield Path(root), [f for f in visible if not _dangling_link(Path(root) / f)]
+        yield Path(root), [f for f in visible if not _unreadable_entry(Path(root) / f)]
 
 
-def _dangling_link(path: Path) -> bool:
-    """Whether ``path`` is a link to nothing (its target missing, or a loop of links),
-    which one warning names: no stage can read it, and resolving it fails."""
+def _unlisted_folder(e: OSError) -> None:
+    """One warning naming a folder under the imagery that cannot be listed (no permission…):
+    its images are not scanned."""
+    log.warning(
+        "left out %s: the folder cannot be listed (%s); its images are not scanned",
+        e.filename,
+        e.strerror or e,
+    )
+
+
+def _unreadable_entry(path: Path) -> bool:
+    """Whether ``path`` is a link to nothing (its target missing, or a loop of links) or no
+    regular file (a FIFO, socket or device), which one warning names: no stage can read it,
+    resolving a dangling link fails and opening a FIFO waits for a writer forever."""
     try:
-        os.stat(path)
+        mode = os.stat(path).st_mode
     except OSError as e:
         if not os.path.islink(path):
             return False
@@ -142,7 +155,10 @@ def _dangling_link(path: Path) -> bool:
         )
         log.warning("left out %s: it %s; fix or remove the link", path, problem)
         return True
-    return False
+    if stat.S_ISREG(mode):
+        return False
+    log.warning("left out %s: not a regular file (a FIFO, socket or device)", path)
+    return True
 
 
 def distinct_files(paths: Iterable[Path]) -> list[Path]:
