@@ -666,3 +666,28 @@ def test_figures_are_written_in_the_figure_format_asked(tmp_path):
     with pytest.raises(ValueError, match="unknown figure format 'jpg'; choose from png, svg, pdf"):
         pipeline.write_result(made, tmp_path / "other", figure_format="jpg")
     assert not (tmp_path / "other").exists()
+
+
+def test_a_full_disk_while_saving_a_figure_names_it_and_leaves_no_half_file(
+    tmp_path, write_raster, detector, monkeypatch
+):
+    import errno
+
+    from matplotlib.figure import Figure
+
+    from dwelltime.errors import OutputFolderError
+
+    write_raster(tmp_path / "imagery" / "zkpy_20230731T023512.tif")
+    result = pipeline.run(tmp_path / "imagery", "ZKPY", detector=detector, coregister=False)
+
+    def disk_full(self: Figure, path: Path, **kwargs: object) -> None:
+        Path(path).write_bytes(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(Figure, "savefig", disk_full)
+    out = tmp_path / "out"
+    with pytest.raises(
+        OutputFolderError, match=r"\.png: cannot write it \(No space left on device\)"
+    ):
+        pipeline.write_result(result, out)
+    assert not list(out.glob("*.png"))

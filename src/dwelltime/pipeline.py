@@ -34,6 +34,7 @@ from dwelltime.flights import (
 from dwelltime.io import (
     FORMATS,
     PROVENANCE_NAME,
+    atomic_write,
     ensure_writable,
     file_record,
     layer_names,
@@ -577,7 +578,8 @@ def write_result(
     that this result has not (``detections_pixels`` of ``detect``:
     ``write_layers(exclusive=True)``), are removed, one log line each: the folder holds this
     result alone. ValueError for a ``figure_format`` not among them, before anything is
-    written."""
+    written; OutputFolderError naming the file a write fails on (a full disk), whose half
+    file is removed."""
     from dwelltime.plot import FIGURE_DPI, FIGURE_FORMATS, check_figure_format, report_figures
 
     check_figure_format(figure_format)
@@ -589,7 +591,8 @@ def write_result(
         out_dir, result.layers(), formats=formats, overwrite=overwrite, exclusive=True
     )
     for path, figure in zip(files, figures.values(), strict=True):
-        figure.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
+        with atomic_write(path) as tmp:  # a full disk leaves no half figure, and one line
+            figure.savefig(tmp, format=figure_format, dpi=FIGURE_DPI, bbox_inches="tight")
     paths += files
     if result.provenance:
         paths.append(write_provenance(out_dir, result.provenance))
