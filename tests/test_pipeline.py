@@ -428,6 +428,22 @@ def test_link_rules_may_be_a_mapping_checked_before_anything_is_read(tmp_path):
         pipeline.run(tmp_path / "not read", "ZKPY", link_config=24)
 
 
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be a whole number ≥ 1, got 0"),
+        ({"tile_size_px": "512"}, "tile_size_px must be a whole number ≥ 64, got '512'"),
+    ],
+)
+def test_tile_and_batch_sizes_are_checked_before_anything_is_read(tmp_path, given, message):
+    """``batch_size=0`` detected nothing in every scene, then failed on a CRS mismatch;
+    ``tile_size_px="512"`` was a bare TypeError. Both are a SettingsError before any scan."""
+    from dwelltime.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        pipeline.run(tmp_path / "not read", "ZKPY", **given)
+
+
 @pytest.fixture
 def detector(monkeypatch):
     """A stand-in detector, with scenes processed into coverage only (no detections)."""

@@ -83,7 +83,8 @@ class WeightsError(DwelltimeError):
 
 class SettingsError(DwelltimeError, ValueError):
     """A detector setting this machine or these weights cannot honour: a device torch does not
-    know or does not have, a precision that cannot run here."""
+    know or does not have, a precision that cannot run here; or a tile size or batch size that
+    is not a whole number (:func:`dwelltime.pipeline.check_tiling`)."""
 
 
 class LabelError(DwelltimeError):
