@@ -444,6 +444,15 @@ def test_tile_and_batch_sizes_are_checked_before_anything_is_read(tmp_path, give
         pipeline.run(tmp_path / "not read", "ZKPY", **given)
 
 
+def test_a_weights_file_given_as_the_detector_is_loaded_as_weights(tmp_path):
+    """``detector="my.safetensors"`` is read as ``--weights`` reads it (here: missing, the
+    loader's WeightsError), not an AttributeError of a str without ``gsd_m``."""
+    from dwelltime.errors import WeightsError
+
+    with pytest.raises(WeightsError, match=r"missing\.safetensors: detector weights file not"):
+        pipeline.run(tmp_path, "ZKPY", detector=str(tmp_path / "missing.safetensors"))
+
+
 @pytest.fixture
 def detector(monkeypatch):
     """A stand-in detector, with scenes processed into coverage only (no detections)."""

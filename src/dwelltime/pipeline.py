@@ -190,7 +190,7 @@ def run(
     *,
     aprons: ApronSource | None = None,
     type_filter: str | None = None,
-    detector: Detector | Callable[[], Detector] | None = None,
+    detector: Detector | Callable[[], Detector] | str | os.PathLike | None = None,
     link_config: LinkConfig | Mapping[str, object] | None = None,
     tile_size_px: int = 512,
     batch_size: int = 8,
@@ -212,9 +212,10 @@ def run(
             so a neighbour of another type never splits or joins a stay); ``Il-62`` reads as
             ``IL62``, and a type the catalog does not know raises
             :class:`~dwelltime.errors.UnknownTypeError` before any detection.
-        detector: a loaded :class:`dwelltime.detector.Detector`, or a function that loads
+        detector: a loaded :class:`dwelltime.detector.Detector`, a function that loads
             one, called once every input is checked (the CLI prints the detector line from
-            it); default the shipped model, loaded then.
+            it), or a weights file loaded then (``load_detector(weights)``, as ``--weights``);
+            default the shipped model, loaded then.
         link_config: association rules, or a mapping of their fields (``{"max_gap_h": 24}``),
             checked before any detection; default :class:`LinkConfig()`.
         tile_size_px: tile edge in pixels at the detector's GSD, ≥ 64.
@@ -254,6 +255,8 @@ def run(
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
+    if isinstance(detector, (str, os.PathLike)):  # a weights file, as --weights gives it
+        detector = functools.partial(load_detector, user_path(detector))
     loaded = load_detector if detector is None else detector
     model = loaded() if callable(loaded) else loaded
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
