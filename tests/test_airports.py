@@ -56,9 +56,11 @@ def test_nonsense_code_says_what_to_give():
 
 
 @pytest.mark.parametrize("code", [None, 1234])
-def test_a_code_that_is_no_text_says_what_to_give(code):
+@pytest.mark.parametrize("find", [lookup_airport, airport_and_aprons])
+def test_a_code_that_is_no_text_says_what_to_give(code, find):
+    """Also as run takes it (airport_and_aprons), not an AttributeError of ``1234.strip()``."""
     with pytest.raises(UnknownAirportError, match=rf"^airport code {code} is not text; give a"):
-        lookup_airport(code)
+        find(code)
 
 
 def _sunan() -> Airport:

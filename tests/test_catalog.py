@@ -127,6 +127,8 @@ def test_designator_of_a_type_the_catalog_lacks_names_close_ones():
         designator("IL-76MD")
     with pytest.raises(UnknownTypeError, match=r"the catalog holds \d+"):
         designator("ZZZZ")
+    with pytest.raises(UnknownTypeError, match=r"^\['IL62'\] is not an aircraft type"):
+        designator(["IL62"])  # type_filter=["IL62"] in a notebook, not a bare TypeError
 
 
 def test_the_catalog_and_the_stages_using_it_load_neither_torch_nor_the_synthetic_engine():

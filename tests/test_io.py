@@ -366,6 +366,8 @@ def test_output_paths_and_bad_arguments(tmp_path):
     ]
     with pytest.raises(ValueError, match="unknown output formats \\['shp'\\]"):
         output_paths(tmp_path, ["stays"], ("shp",))
+    with pytest.raises(ValueError, match=r"a sequence of names such as \('gpkg',\), not None"):
+        output_paths(tmp_path, ["stays"], None)  # not TypeError: 'NoneType' is not iterable
     with pytest.raises(ValueError, match=r"a sequence of names such as \('csv',\), not a string"):
         output_paths(tmp_path, ["stays"], "csv")
     with pytest.raises(ValueError, match="layer name"):

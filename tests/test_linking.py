@@ -584,6 +584,20 @@ def test_a_value_of_the_wrong_kind_is_named_not_a_comparison_error(kwargs, messa
         LinkConfig(**kwargs)
 
 
+def test_numpy_numbers_are_kept_as_python_numbers():
+    """``for gap in np.arange(12, 96, 12): result.relink(max_gap_h=gap)``: the rules hold
+    plain numbers, so run.json can record them and the repr shows ``24``, not
+    ``np.int64(24)``."""
+    import dataclasses
+    import json
+
+    config = LinkConfig(
+        max_gap_h=np.int64(24), max_visible_misses=np.int64(2), flip_cost=np.float64(1)
+    )
+    assert json.loads(json.dumps(dataclasses.asdict(config)))["max_gap_h"] == 24
+    assert "max_gap_h=24," in repr(config) and "np." not in repr(config)
+
+
 def test_config_from_dict_rejects_unknown_keys():
     assert LinkConfig.from_dict({"max_gap_h": None}).max_gap_h is None
     with pytest.raises(ValueError, match="unknown LinkConfig keys \\['max_dist'\\]"):

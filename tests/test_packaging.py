@@ -3,12 +3,15 @@ code reads, and the shipped weights from the top-level ``models/``."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import dwelltime
 from dwelltime.detector.weights import default_weights, models_dir
 
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
@@ -61,3 +64,17 @@ def test_the_weights_the_code_reads_are_the_ones_the_wheel_carries():
     shipped = _source("dwelltime.models", _setuptools())
     assert models_dir() == shipped.resolve()
     assert default_weights().parent == shipped.resolve()
+
+
+def test_import_dwelltime_reaches_every_module_as_an_attribute_without_loading_torch():
+    """A notebook's ``import dwelltime`` then ``dwelltime.pipeline.run(...)`` (as the package
+    docstring's ``dwelltime.io.read_layer``) works; the modules load on first use."""
+    code = (
+        "import sys, dwelltime; heavy = 'torch' in sys.modules or 'rasterio' in sys.modules;"
+        "print(heavy, callable(dwelltime.pipeline.run), callable(dwelltime.io.read_layer),"
+        "'scenes' in dir(dwelltime), dwelltime.__version__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "True", "True", dwelltime.__version__]
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        dwelltime.nope  # noqa: B018

@@ -428,6 +428,31 @@ def test_link_rules_may_be_a_mapping_checked_before_anything_is_read(tmp_path):
         pipeline.run(tmp_path / "not read", "ZKPY", link_config=24)
 
 
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be a whole number ≥ 1, got 0"),
+        ({"tile_size_px": "512"}, "tile_size_px must be a whole number ≥ 64, got '512'"),
+    ],
+)
+def test_tile_and_batch_sizes_are_checked_before_anything_is_read(tmp_path, given, message):
+    """``batch_size=0`` detected nothing in every scene, then failed on a CRS mismatch;
+    ``tile_size_px="512"`` was a bare TypeError. Both are a SettingsError before any scan."""
+    from dwelltime.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        pipeline.run(tmp_path / "not read", "ZKPY", **given)
+
+
+def test_a_weights_file_given_as_the_detector_is_loaded_as_weights(tmp_path):
+    """``detector="my.safetensors"`` is read as ``--weights`` reads it (here: missing, the
+    loader's WeightsError), not an AttributeError of a str without ``gsd_m``."""
+    from dwelltime.errors import WeightsError
+
+    with pytest.raises(WeightsError, match=r"missing\.safetensors: detector weights file not"):
+        pipeline.run(tmp_path, "ZKPY", detector=str(tmp_path / "missing.safetensors"))
+
+
 @pytest.fixture
 def detector(monkeypatch):
     """A stand-in detector, with scenes processed into coverage only (no detections)."""

@@ -2,6 +2,7 @@ import json
 import logging
 import math
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -1343,3 +1344,20 @@ def test_scan_reads_with_gdal_cache_capped(tmp_path, write_raster, monkeypatch):
     monkeypatch.setattr(scenes, "read_scene", read_scene)
     assert len(scenes.scan(tmp_path).scenes) == 1
     assert caches == [READ_CACHE_BYTES]
+
+
+@pytest.mark.parametrize(
+    ("times", "message"),
+    [
+        (["scene_a.tif"], "times must be a mapping of image"),
+        ({"scene_a.tif": 1690770912}, "times['scene_a.tif']: 1690770912 is not a time"),
+    ],
+)
+def test_user_times_of_the_wrong_kind_are_refused_before_reading(
+    tmp_path, write_raster, times, message
+):
+    """A list for the mapping, or a number (pandas reads it as nanoseconds since 1970), is a
+    TimesError naming what is wrong, not an AttributeError or a 1970 acquisition time."""
+    write_raster(tmp_path / "scene_a.tif")
+    with pytest.raises(TimesError, match=re.escape(message)):
+        scan(tmp_path, times=times)

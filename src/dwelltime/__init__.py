@@ -9,10 +9,31 @@ runs every stage and returns a :class:`~dwelltime.pipeline.RunResult` (its frame
 ``scenes``, ``coverage``, ``detections``, ``stays``); ``result.relink(max_gap_h=24)`` links
 again by other rules; ``pipeline.write_result(result, out_dir)`` writes what ``dwelltime run
 --out`` writes; ``pipeline.read_result(out_dir)`` reads it all back as a RunResult and
-``dwelltime.io.read_layer(out_dir, "stays")`` one layer. The stages
+``dwelltime.io.read_layer(out_dir, "stays")`` one layer (after ``import dwelltime``, each
+module is reached as ``dwelltime.pipeline``, ``dwelltime.io``…, imported on first use). The stages
 one by one: :mod:`dwelltime.scenes` (scan), :mod:`dwelltime.airports` (aprons),
 :mod:`dwelltime.tiling`, :mod:`dwelltime.detector`, :mod:`dwelltime.linking` (link and
 estimate), :mod:`dwelltime.report` and :mod:`dwelltime.plot`.
 """
 
+import importlib as _importlib
+import pkgutil as _pkgutil
+import types as _types
+
 __version__ = "0.1.0"
+
+#: The package's modules and subpackages, reachable as attributes of ``dwelltime``.
+SUBMODULES = tuple(sorted(m.name for m in _pkgutil.iter_modules(__path__) if m.name[0] != "_"))
+
+
+def __getattr__(name: str) -> _types.ModuleType:
+    """``dwelltime.pipeline`` and the other :data:`SUBMODULES`, imported on first use (so
+    ``import dwelltime`` stays light: no torch, no GDAL)."""
+    if name in SUBMODULES:
+        return _importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's public names and :data:`SUBMODULES`, for tab completion in a notebook."""
+    return sorted({*(n for n in globals() if not n.startswith("_")), "__version__", *SUBMODULES})

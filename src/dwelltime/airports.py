@@ -102,7 +102,7 @@ def airport_and_aprons(
     aprons lie at (:func:`nearest_airport`), else its codes spelled like ``code``, in case of a
     typo. Without ``path`` such a code is an UnknownAirportError.
     """
-    key = code.strip().upper()
+    key = code.strip().upper() if isinstance(code, str) else ""  # "": lookup_airport refuses it
     try:
         airport = lookup_airport(code)
     except UnknownAirportError:

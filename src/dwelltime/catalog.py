@@ -220,11 +220,13 @@ def designator(text: str) -> str:
     without its maker (``Ilyushin Il-62M``, ``Il-62M``, ``Ilyushin Il-62`` → ``IL62``), notes in
     brackets ignored (FlightRadar24's ``IL62 (RA-86496)``), or ``unknown``. Raises
     :class:`UnknownTypeError` naming the close matches (``IL62X`` → IL62) when the catalog has
-    no such type."""
+    no such type, or when ``text`` is no text (``["IL62"]``)."""
     import difflib
 
     from dwelltime.errors import UnknownTypeError
 
+    if not isinstance(text, str):  # a list of types, a number: one designator is asked for
+        raise UnknownTypeError(text, [], len(load_catalog()))
     wanted = _spelling(_without_notes(text))
     if wanted == "UNKNOWN":
         return "unknown"

@@ -58,7 +58,7 @@ class UnknownTypeError(DwelltimeError):
     """An aircraft type designator that the catalog does not know: ``text`` as given and
     ``close``, the catalog's designators spelled like it."""
 
-    def __init__(self, text: str, close: list[str], catalog_size: int) -> None:
+    def __init__(self, text: object, close: list[str], catalog_size: int) -> None:
         self.text = text
         self.close = close
         hint = self.hint or f"the catalog holds {catalog_size}"
@@ -83,7 +83,8 @@ class WeightsError(DwelltimeError):
 
 class SettingsError(DwelltimeError, ValueError):
     """A detector setting this machine or these weights cannot honour: a device torch does not
-    know or does not have, a precision that cannot run here."""
+    know or does not have, a precision that cannot run here; or a tile size or batch size that
+    is not a whole number (:func:`dwelltime.pipeline.check_tiling`)."""
 
 
 class LabelError(DwelltimeError):

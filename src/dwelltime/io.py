@@ -45,7 +45,7 @@ import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -76,11 +76,14 @@ log = logging.getLogger(__name__)
 
 def check_formats(formats: Sequence[str]) -> None:
     """Raise ValueError naming the formats of ``formats`` that are not in :data:`FORMATS`, or
-    saying that one name alone (``"csv"``, read as "c", "s", "v") is no sequence of them."""
+    saying that one name alone (``"csv"``, read as "c", "s", "v") or no sequence (None) is
+    no sequence of them."""
     if isinstance(formats, str):
         raise ValueError(
             f"formats must be a sequence of names such as ({formats!r},), not a string"
         )
+    if not isinstance(formats, Collection):
+        raise ValueError(f"formats must be a sequence of names such as ('gpkg',), not {formats!r}")
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValueError(f"unknown output formats {unknown}; choose from {list(FORMATS)}")

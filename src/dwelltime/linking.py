@@ -212,6 +212,10 @@ class LinkConfig:
 
     def __post_init__(self) -> None:
         self._check_types()
+        for f in dataclasses.fields(self):  # numpy scalars (a notebook's np.arange) as Python's,
+            value = getattr(self, f.name)  # so run.json can hold them and the repr reads plain
+            if isinstance(value, np.generic):
+                object.__setattr__(self, f.name, value.item())
         positive = ("max_distance_m", "distance_scale_m", "max_heading_diff_deg")
         positive += ("heading_scale_deg", "max_size_diff", "size_scale", "fallback_length_m")
         positive += ("size_sigma_ref_m",)

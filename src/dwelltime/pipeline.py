@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+import numbers
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +24,7 @@ import pandas as pd
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons
 from dwelltime.catalog import designator
-from dwelltime.errors import SceneError
+from dwelltime.errors import SceneError, SettingsError
 from dwelltime.flights import (
     FlightsError,
     as_flights,
@@ -190,7 +191,7 @@ def run(
     *,
     aprons: ApronSource | None = None,
     type_filter: str | None = None,
-    detector: Detector | Callable[[], Detector] | None = None,
+    detector: Detector | Callable[[], Detector] | str | os.PathLike | None = None,
     link_config: LinkConfig | Mapping[str, object] | None = None,
     tile_size_px: int = 512,
     batch_size: int = 8,
@@ -212,13 +213,14 @@ def run(
             so a neighbour of another type never splits or joins a stay); ``Il-62`` reads as
             ``IL62``, and a type the catalog does not know raises
             :class:`~dwelltime.errors.UnknownTypeError` before any detection.
-        detector: a loaded :class:`dwelltime.detector.Detector`, or a function that loads
+        detector: a loaded :class:`dwelltime.detector.Detector`, a function that loads
             one, called once every input is checked (the CLI prints the detector line from
-            it); default the shipped model, loaded then.
+            it), or a weights file loaded then (``load_detector(weights)``, as ``--weights``);
+            default the shipped model, loaded then.
         link_config: association rules, or a mapping of their fields (``{"max_gap_h": 24}``),
             checked before any detection; default :class:`LinkConfig()`.
-        tile_size_px: tile edge in pixels at the detector's GSD.
-        batch_size: tiles per forward pass.
+        tile_size_px: tile edge in pixels at the detector's GSD, ≥ 64.
+        batch_size: tiles per forward pass, ≥ 1 (both checked before any scene is read).
         coregister: align the scenes before linking (:mod:`dwelltime.coregister`); the offsets
             are the scenes layer's ``shift_x_m``, ``shift_y_m``, ``coreg_peak``,
             ``coreg_status`` columns.
@@ -245,6 +247,7 @@ def run(
     site, apron_frame = airport_and_aprons(airport, aprons)
     type_filter = canonical_type(type_filter)  # before any detection
     link_config = as_link_config(link_config)
+    check_tiling(tile_size_px, batch_size)
     flight_log, scene_times = as_flights(flights), user_times(times)  # a bad file: its error
     inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
     if flight_log is not None:
@@ -253,6 +256,8 @@ def run(
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
+    if isinstance(detector, (str, os.PathLike)):  # a weights file, as --weights gives it
+        detector = functools.partial(load_detector, user_path(detector))
     loaded = load_detector if detector is None else detector
     model = loaded() if callable(loaded) else loaded
     spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
@@ -315,6 +320,15 @@ def run(
         skipped=errors,
     )
     return result
+
+
+def check_tiling(tile_size_px: object, batch_size: object) -> None:
+    """:class:`SettingsError` unless the tile edge (pixels) is a whole number ≥ 64 and the
+    batch (tiles per forward pass) one ≥ 1, as ``--tile-size`` and ``--batch-size`` take them;
+    checked before any detection (a batch of 0 detected nothing in every scene)."""
+    for name, value, least in (("tile_size_px", tile_size_px, 64), ("batch_size", batch_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise SettingsError(f"{name} must be a whole number ≥ {least}, got {value!r}")
 
 
 @functools.cache

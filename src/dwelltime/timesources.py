@@ -33,6 +33,7 @@ import functools
 import json
 import logging
 import math
+import numbers
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -236,6 +237,11 @@ def user_times(
         return None
     if isinstance(times, (str, os.PathLike)):
         return read_times_csv(times)
+    if not isinstance(times, Mapping):
+        raise TimesError(
+            f"times must be a mapping of image (path, name or stem) to time, or a CSV path; "
+            f"got a {type(times).__name__}"
+        )
     checked = {}
     for key, value in times.items():
         try:
@@ -247,13 +253,19 @@ def user_times(
 
 def _user_value(value: object) -> pd.Timestamp:
     """One user time in UTC: an ISO 8601 date-time string (:func:`_iso_time`) or a datetime;
-    ValueError for a date alone (``datetime.date``, ``"2023-08-02"``) or anything else."""
+    ValueError for a date alone (``datetime.date``, ``"2023-08-02"``) or anything else (a
+    number, which pandas would read as nanoseconds since 1970)."""
     if isinstance(value, str):
         return _iso_time(value)
     if isinstance(value, date) and not isinstance(value, datetime):
         raise ValueError(
             f"{value!r} has no time of day; midnight would bias dwell times by up to a day, "
             "so give a datetime"
+        )
+    if isinstance(value, numbers.Number):
+        raise ValueError(
+            f"{value!r} is not a time; give a datetime or an ISO 8601 date and time such as "
+            "2023-08-02T05:00:00Z"
         )
     return to_utc(value)
 
