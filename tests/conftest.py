@@ -310,3 +310,19 @@ def script() -> Iterator[Callable[[str], ModuleType]]:
 
     yield load
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def fresh_python() -> Callable[[str], list[str]]:
+    """Run Python ``code`` in a fresh interpreter (to see which modules an import loads) and
+    return the words it printed."""
+    import subprocess
+    import sys
+
+    def run(code: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        return done.stdout.split()
+
+    return run

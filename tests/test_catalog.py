@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from importlib import resources
 
 import numpy as np
@@ -131,7 +129,9 @@ def test_designator_of_a_type_the_catalog_lacks_names_close_ones():
         designator(["IL62"])  # type_filter=["IL62"] in a notebook, not a bare TypeError
 
 
-def test_the_catalog_and_the_stages_using_it_load_neither_torch_nor_the_synthetic_engine():
+def test_the_catalog_and_the_stages_using_it_load_neither_torch_nor_the_synthetic_engine(
+    fresh_python,
+):
     """The catalog is reference data of the whole product: importing it, or the stages that
     read types from it, loads no renderer or detector (a fresh interpreter to see it)."""
     code = (
@@ -141,5 +141,4 @@ def test_the_catalog_and_the_stages_using_it_load_neither_torch_nor_the_syntheti
         "print(light, sorted(m for m in sys.modules"
         " if m == 'torch' or m.startswith('dwelltime.synth')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["[]", "[]"]
+    assert fresh_python(code) == ["[]", "[]"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -944,7 +942,7 @@ def test_a_log_without_a_movement_is_named_in_one_warning(tmp_path, caplog):
     ]
 
 
-def test_matching_movements_to_stays_by_size_loads_no_detector():
+def test_matching_movements_to_stays_by_size_loads_no_detector(fresh_python):
     """A stay of uncertain type is matched by its measured size against the catalog's
     dimensions (`link --flights`): that reads the type rules, not the network, so torch is
     not loaded (a fresh interpreter to see it)."""
@@ -954,5 +952,4 @@ def test_matching_movements_to_stays_by_size_loads_no_detector():
         " ['IL62']);"
         "print(sorted(fits[0]), 'torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["['IL62']", "False"]
+    assert fresh_python(code) == ["['IL62']", "False"]

@@ -3,8 +3,6 @@ code reads, and the shipped weights from the top-level ``models/``."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -66,7 +64,9 @@ def test_the_weights_the_code_reads_are_the_ones_the_wheel_carries():
     assert default_weights().parent == shipped.resolve()
 
 
-def test_import_dwelltime_reaches_every_module_as_an_attribute_without_loading_torch():
+def test_import_dwelltime_reaches_every_module_as_an_attribute_without_loading_torch(
+    fresh_python,
+):
     """A notebook's ``import dwelltime`` then ``dwelltime.pipeline.run(...)`` (as the package
     docstring's ``dwelltime.io.read_layer``) works; the modules load on first use."""
     code = (
@@ -74,7 +74,6 @@ def test_import_dwelltime_reaches_every_module_as_an_attribute_without_loading_t
         "print(heavy, callable(dwelltime.pipeline.run), callable(dwelltime.io.read_layer),"
         "'scenes' in dir(dwelltime), dwelltime.__version__)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "True", "True", "True", dwelltime.__version__]
+    assert fresh_python(code) == ["False", "True", "True", "True", dwelltime.__version__]
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         dwelltime.nope  # noqa: B018
