@@ -16,24 +16,33 @@ one by one: :mod:`dwelltime.scenes` (scan), :mod:`dwelltime.airports` (aprons),
 estimate), :mod:`dwelltime.report` and :mod:`dwelltime.plot`.
 """
 
+import functools as _functools
 import importlib as _importlib
-import pkgutil as _pkgutil
-import types as _types
 
 __version__ = "0.1.0"
 
-#: The package's modules and subpackages, reachable as attributes of ``dwelltime``.
-SUBMODULES = tuple(sorted(m.name for m in _pkgutil.iter_modules(__path__) if m.name[0] != "_"))
+
+@_functools.cache
+def _submodules() -> tuple[str, ...]:
+    """``dwelltime.SUBMODULES``: the package's modules and subpackages, reachable as attributes
+    of ``dwelltime``; listed on first use (pkgutil alone would make ``import dwelltime`` 10×
+    slower)."""
+    import pkgutil
+
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name[0] != "_"))
 
 
-def __getattr__(name: str) -> _types.ModuleType:
-    """``dwelltime.pipeline`` and the other :data:`SUBMODULES`, imported on first use (so
+def __getattr__(name: str) -> object:
+    """``dwelltime.pipeline`` and the other ``SUBMODULES``, imported on first use (so
     ``import dwelltime`` stays light: no torch, no GDAL)."""
-    if name in SUBMODULES:
+    if name == "SUBMODULES":
+        return _submodules()
+    if name in _submodules():
         return _importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    """The module's public names and :data:`SUBMODULES`, for tab completion in a notebook."""
-    return sorted({*(n for n in globals() if not n.startswith("_")), "__version__", *SUBMODULES})
+    """The module's public names and ``SUBMODULES``, for tab completion in a notebook."""
+    names = {*(n for n in globals() if not n.startswith("_")), "__version__", "SUBMODULES"}
+    return sorted({*names, *_submodules()})
