@@ -16,7 +16,7 @@ SECTION_MODULES: dict[str, tuple[str, ...]] = {
     "tiling.py": ("dwelltime.tiling",),
     "detector/": ("dwelltime.detector", "dwelltime.detector.model"),
     "linking.py": ("dwelltime.linking", "dwelltime.dwell"),
-    "io.py": ("dwelltime.io", "dwelltime.report", "dwelltime.plot"),
+    "io.py": ("dwelltime.io", "dwelltime.report", "dwelltime.plot", "dwelltime.formats"),
     "batch/": ("dwelltime.batch.spec", "dwelltime.batch.runner"),
     "catalog.py": ("dwelltime.catalog",),
     "synth/": ("dwelltime.synth",),

@@ -4,6 +4,8 @@
 Airbus DIMAP ``DIM_*.XML``: :func:`is_dimap`) stands for.
 
 Raster suffixes are compared in lower case. GDAL (through rasterio) reads them all.
+Also the formats the report figures are written in (:data:`FIGURE_FORMATS`), here so that the
+CLI, the batch job's spec and the pipeline check them without loading the plotting stack.
 """
 
 from __future__ import annotations
@@ -96,6 +98,21 @@ def unpack_archive(archive: str | os.PathLike) -> str:
         f"is an archive, not opened; unpack it in its folder ({unpack_command(archive)}), "
         "then give that folder or one above it"
     )
+
+
+#: File formats the report figures are written in (matplotlib's ``savefig``): PNG raster,
+#: SVG and PDF vector (their images, such as the scene and chips, embedded as pixels).
+FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
+#: Resolution of the figures' pixels (dots per inch): all of a PNG, the images in SVG and PDF.
+FIGURE_DPI = 120
+
+
+def check_figure_format(figure_format: str) -> None:
+    """Raise ValueError naming ``figure_format`` when it is not one of :data:`FIGURE_FORMATS`."""
+    if figure_format not in FIGURE_FORMATS:
+        raise ValueError(
+            f"unknown figure format {figure_format!r}; choose from {', '.join(FIGURE_FORMATS)}"
+        )
 
 
 #: The record every dwelltime output folder holds (``run``, ``detect``, ``link``, a batch

@@ -32,6 +32,7 @@ from dwelltime.flights import (
     tighten_with_flights,
     warn_if_not_at,
 )
+from dwelltime.formats import FIGURE_DPI, FIGURE_FORMATS, check_figure_format
 from dwelltime.io import (
     FORMATS,
     PROVENANCE_NAME,
@@ -582,8 +583,8 @@ def write_result(
 ) -> list[Path]:
     """Write the layers of ``result``, the report figures (``timeline``, ``scenes``,
     ``coverage``, ``scene``, ``chips``: :func:`dwelltime.plot.report_figures`) as
-    ``<name>.<figure_format>`` (png, svg or pdf: :data:`dwelltime.plot.FIGURE_FORMATS`;
-    :data:`~dwelltime.plot.FIGURE_DPI` dots per inch) and, when it has one, its provenance
+    ``<name>.<figure_format>`` (png, svg or pdf: :data:`dwelltime.formats.FIGURE_FORMATS`;
+    :data:`~dwelltime.formats.FIGURE_DPI` dots per inch) and, when it has one, its provenance
     (``run.json``: :func:`dwelltime.io.write_provenance`) to ``out_dir``; refuses to replace
     existing files unless ``overwrite``, with which the layers' files in the other formats
     (:func:`dwelltime.io.stale_paths`), an earlier run's figures in any format and ``run.json``
@@ -594,7 +595,7 @@ def write_result(
     result alone. ValueError for a ``figure_format`` not among them, before anything is
     written; OutputFolderError naming the file a write fails on (a full disk), whose half
     file is removed."""
-    from dwelltime.plot import FIGURE_DPI, FIGURE_FORMATS, check_figure_format, report_figures
+    from dwelltime.plot import report_figures
 
     check_figure_format(figure_format)
     out_dir = user_path(out_dir)
@@ -637,8 +638,6 @@ def _result_folder(path: Path) -> Path:
     one of the files :func:`write_result` writes there (its layers alone would lose run.json's
     link rules, type filter and flight log); ValueError naming the folder for another file,
     FileNotFoundError for a path not there."""
-    from dwelltime.plot import FIGURE_FORMATS
-
     if not path.exists():
         raise FileNotFoundError(
             f"{path}: no such folder; give the folder write_result (dwelltime run --out) wrote"

@@ -799,19 +799,6 @@ def plot_chips(
 
 #: Names of the figures :func:`report_figures` draws (``scene`` only when there are scenes).
 REPORT_FIGURES: tuple[str, ...] = ("scenes", "coverage", "scene", "chips", "timeline")
-#: File formats the report figures are written in (matplotlib's ``savefig``): PNG raster,
-#: SVG and PDF vector (their images, such as the scene and chips, embedded as pixels).
-FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
-#: Resolution of the figures' pixels (dots per inch): all of a PNG, the images in SVG and PDF.
-FIGURE_DPI = 120
-
-
-def check_figure_format(figure_format: str) -> None:
-    """Raise ValueError naming ``figure_format`` when it is not one of :data:`FIGURE_FORMATS`."""
-    if figure_format not in FIGURE_FORMATS:
-        raise ValueError(
-            f"unknown figure format {figure_format!r}; choose from {', '.join(FIGURE_FORMATS)}"
-        )
 
 
 def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figure]:
@@ -824,7 +811,8 @@ def report_figures(result: RunResult, *, max_chips: int = 24) -> dict[str, Figur
     most of them (the busiest scene when there are none).
 
     Save them with ``fig.savefig(out / f"{name}.png", dpi=FIGURE_DPI)`` (or ``.svg``,
-    ``.pdf``: :data:`FIGURE_FORMATS`), as :func:`dwelltime.pipeline.write_result` does.
+    ``.pdf``: :data:`dwelltime.formats.FIGURE_FORMATS`, ``FIGURE_DPI`` there too), as
+    :func:`dwelltime.pipeline.write_result` does.
     """
     colors = type_colors(result.detections["type"].astype(str))
     figures = {

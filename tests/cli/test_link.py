@@ -370,7 +370,7 @@ def test_the_timeline_is_written_in_the_figure_format_asked(saved, tmp_path, fmt
 
 def test_the_figure_formats_of_the_options_are_the_plots(saved):
     from dwelltime.cli.options import FIGURE_FORMATS
-    from dwelltime.plot import FIGURE_FORMATS as PLOT_FORMATS
+    from dwelltime.formats import FIGURE_FORMATS as PLOT_FORMATS
 
     assert FIGURE_FORMATS == PLOT_FORMATS
     result = _link(saved, "--figure-format", "jpg")

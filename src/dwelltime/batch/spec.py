@@ -99,15 +99,15 @@ class BatchSpec:
     scheduler: str | None = None
     tile_size_px: int = 512
     formats: tuple[str, ...] = ("gpkg", "csv")
-    figure_format: str = "png"  # dwelltime.plot.FIGURE_FORMATS
+    figure_format: str = "png"  # dwelltime.formats.FIGURE_FORMATS
     compile: bool = False
     precision: str = "auto"
     flights: Path | None = None  # flight-tracking CSV of the jobs without their own
     link: LinkConfig | None = None  # linking rules; None: LinkConfig()
 
     def __post_init__(self) -> None:
+        from dwelltime.formats import check_figure_format
         from dwelltime.io import check_formats
-        from dwelltime.plot import check_figure_format
 
         _check_option_types(self)
         one = isinstance(self.formats, str)  # `formats: csv`

@@ -86,6 +86,7 @@ def link(
     from dwelltime.cli.progress import stage_bars
     from dwelltime.errors import DwelltimeError
     from dwelltime.flights import read_flights, warn_if_not_at
+    from dwelltime.formats import FIGURE_DPI, FIGURE_FORMATS
     from dwelltime.io import (
         PROVENANCE_NAME,
         atomic_write,
@@ -105,7 +106,6 @@ def link(
         relinked_provenance,
         source_commit,
     )
-    from dwelltime.plot import FIGURE_DPI, FIGURE_FORMATS
     from dwelltime.report import plot_timeline, stays_report
     from dwelltime.tables import counted
 

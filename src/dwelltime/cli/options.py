@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dwelltime.catalog import designator
+from dwelltime.formats import FIGURE_FORMATS
 from dwelltime.precision import PRECISIONS
 
 if TYPE_CHECKING:
@@ -168,9 +169,6 @@ def _format_list(
     return tuple(dict.fromkeys(names))
 
 
-#: The figures' file formats (:data:`dwelltime.plot.FIGURE_FORMATS`, not imported: it loads
-#: pandas and shapely).
-FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 figure_format_option = click.option(
     "--figure-format",
     type=click.Choice(FIGURE_FORMATS, case_sensitive=False),
