@@ -53,14 +53,20 @@ from dwelltime.stac import item_rgb_bands, local_path
 log = logging.getLogger(__name__)
 
 #: A date and a time of day in a file name: 20230731T023512, 20230731_023512,
-#: 2023-07-31T02:35:12 (separators optional; years 19xx or 20xx; not inside a longer run of
-#: digits), the time perhaps followed by one digit of tenths of a second, as Airbus names
-#: Pléiades and SPOT products (``IMG_PHR1A_P_202307310235125_SEN_…``).
+#: 2023-07-31T02:35:12, 2023-07-31_02-35-12 as Windows allows it (separators optional, the
+#: same one between hours, minutes and seconds; years 19xx or 20xx; not inside a longer run
+#: of digits), the time perhaps followed by one digit of tenths of a second, as Airbus names
+#: Pléiades and SPOT products (``IMG_PHR1A_P_202307310235125_SEN_…``), or by a fraction;
+#: or hours and minutes alone with a separator (``2023-07-31_02-35``, ``20230731T0235``).
+#: A zone after the time (``Z``, ``+03:00``, ``-0500``: a real UTC offset) is applied.
 FILENAME_REGEX = re.compile(
     r"(?<!\d)(?P<date>(?:19|20)\d{2}-?\d{2}-?\d{2})"
-    r"(?:[T_ -]?(?P<time>\d{2}:?\d{2}:?\d{2})\d?)?(?!\d)"
+    r"(?:(?:[T_ -]?(?P<time>\d{2}(?P<sep>[:._-]?)\d{2}(?P=sep)\d{2})\d?(?:\.\d+)?"
+    r"|[T_ -](?P<minutes>\d{2}[:.-]\d{2})|T(?P<hhmm>\d{4}))"
+    r"(?P<zone>Z|[+-](?:0\d|1[0-4]):?(?:00|30|45))?)?(?!\d)"
 )
-#: Format of the ``date`` and ``time`` groups once separators are removed.
+#: Format of the ``date`` and time groups once separators are removed (seconds 00 where
+#: the name gives hours and minutes alone).
 FILENAME_FORMAT = "%Y%m%d%H%M%S"
 #: Maxar/DigitalGlobe product names start with the acquisition date-time as YYMONDDhhmmss,
 #: UTC (``23AUG01020512-P1BS-…``, tiles ``23AUG01020512-P1BS_R1C1-…``).
@@ -550,15 +556,17 @@ def filename_time(image: Path) -> TimeInfo | None:
             return TimeInfo(to_utc(when), "filename", "maxar")
     date_only = None
     for m in FILENAME_REGEX.finditer(image.stem):
-        if m["time"] is None:
+        time = m["time"] or m["minutes"] or m["hhmm"]
+        if time is None:
             if _is_date(m["date"]):
                 date_only = date_only or m["date"]
             continue
-        digits = re.sub(r"\D", "", m["date"] + m["time"])
+        digits = re.sub(r"\D", "", m["date"] + time).ljust(14, "0")
         try:
-            return TimeInfo(to_utc(datetime.strptime(digits, FILENAME_FORMAT)), "filename")
+            when = datetime.strptime(digits, FILENAME_FORMAT)
         except ValueError:
             continue
+        return TimeInfo(to_utc(f"{when.isoformat()}{m['zone'] or ''}"), "filename")
     if date_only:
         raise NoTimeError(
             f"file name holds a date ({date_only}) but no time of day; midnight would bias "
