@@ -197,6 +197,30 @@ def test_gdal_tags(tmp_path, write_raster, tags, expected):
     assert (scene.time_source, scene.acquired) == ("gdal_tag", expected)
 
 
+def test_a_metadata_time_that_cannot_be_the_acquisition_is_passed_over(
+    tmp_path, write_raster, caplog
+):
+    """GDAL gives 1970-01-01 for a provider time it cannot read; a sidecar may say 2100: each
+    is named in a warning and the next source (the file name) gives the time; where none is
+    left, the scene is skipped."""
+    epoch = {"ACQUISITIONDATETIME": "1970-01-01 00:00:00"}
+    image = write_raster(tmp_path / "sunan_20230731T023512.tif", tags=epoch)
+    (tmp_path / "sunan_20230731T023512.json").write_text(
+        json.dumps(_stac_item(image.name, "2100-01-01T00:00:00Z"))
+    )
+    with caplog.at_level("WARNING", logger="dwelltime.timesources"):
+        scene = read_scene(image)
+    assert (scene.time_source, scene.acquired) == ("filename", T0)
+    assert caplog.messages == [
+        f"{image}: STAC item time 2100-01-01T00:00:00Z is in the future; trying other sources",
+        f"{image}: GDAL tag time 1970-01-01T00:00:00Z is before 1990, a date left unset rather "
+        "than when the image was taken; trying other sources",
+    ]
+    unnamed = write_raster(tmp_path / "sunan.tif", tags=epoch)
+    with pytest.raises(SceneError, match=r"sunan.tif: no acquisition time \(none usable"):
+        read_scene(unnamed)
+
+
 @pytest.mark.parametrize(
     "name",
     [

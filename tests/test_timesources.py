@@ -3,7 +3,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dwelltime.timesources import NoTimeError, filename_time
+from dwelltime.timesources import (
+    NoTimeError,
+    TimesError,
+    filename_time,
+    read_times_csv,
+    user_times,
+)
 
 T0 = pd.Timestamp("2023-07-31T02:35:12Z")
 
@@ -30,3 +36,26 @@ def test_file_name_times_in_other_spellings(name, expected):
 def test_a_date_and_a_number_is_still_a_date_alone():
     with pytest.raises(NoTimeError, match="no time of day"):
         filename_time(Path("sunan_20230731_0235.tif"))  # 0235: a time or a tile number
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("sunan_20990731T023512.tif", "2099-07-31T02:35:12Z is in the future"),
+        ("sunan_19700101T000000.tif", "1970-01-01T00:00:00Z is before 1990"),
+    ],
+)
+def test_a_file_name_time_that_cannot_be_the_acquisition_is_refused(name, problem):
+    with pytest.raises(NoTimeError, match=f"the file name's date-time {problem}.*--times"):
+        filename_time(Path(name))
+
+
+def test_a_user_time_in_the_future_is_refused_an_early_one_taken(tmp_path):
+    csv = tmp_path / "times.csv"
+    csv.write_text("path,acquired\na.tif,2023-07-31T02:35:12Z\nb.tif,2100-07-31T02:35:12Z\n")
+    with pytest.raises(TimesError, match=r"times.csv: line 3: 2100-07-31T02:35:12Z is in the fu"):
+        read_times_csv(csv)
+    with pytest.raises(TimesError, match=r"times\['b.tif'\]: 2100-07-31T02:35:12Z is in the fu"):
+        user_times({"b.tif": "2100-07-31T02:35:12Z"})
+    corona = pd.Timestamp("1968-05-02T04:00Z")  # archive imagery: the user's word is taken
+    assert user_times({"kh4b.tif": corona}) == {"kh4b.tif": corona}

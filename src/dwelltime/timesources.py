@@ -22,7 +22,9 @@
    with a date but no time of day is rejected (midnight would bias dwell times by up to a day).
 
 Times without a zone are read as UTC. The first source that yields a time wins; a sidecar
-that exists but cannot be parsed is logged as a warning and the next source is tried.
+that exists but cannot be parsed, or whose time is in the future or before
+:data:`EARLIEST_ACQUISITION` (:func:`implausible`), is logged as a warning and the next source
+is tried. A user time in the future is refused; an earlier one is the user's word.
 """
 
 from __future__ import annotations
@@ -89,6 +91,11 @@ RAPIDEYE_FILENAME_REGEX = re.compile(r"(?<![A-Z0-9])RE[1-5]_(?:1B|3A)(?![A-Z0-9]
 TIFFTAG_NAME_TOLERANCE = pd.Timedelta(minutes=5)
 #: A DIMAP product whose strips were imaged farther apart than this is warned.
 DIMAP_STRIPS_TOLERANCE = pd.Timedelta(minutes=5)
+#: A time read from metadata or a file name before this is a date left unset (GDAL gives
+#: 1970-01-01 for a provider time it cannot read), not an image of the satellites this tool
+#: reads: it is passed over for the next source. Archive imagery (Corona, aerial film) takes
+#: its time from the user (``--times``), which is not held to it.
+EARLIEST_ACQUISITION = pd.Timestamp("1990-01-01T00:00:00Z")
 
 #: An ISO 8601 date and time of day, as a ``--times`` CSV gives them: ``2023-08-02T05:00``,
 #: ``2023-08-02 05:00:00.5Z``, ``2023-08-02T14:00:00+09:00``, ``20230802T050000Z``.
@@ -151,6 +158,19 @@ def to_utc(value: object) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def implausible(when: pd.Timestamp, *, earliest: bool = True) -> str | None:
+    """Why ``when`` (tz-aware UTC) cannot be when an image was taken: after now, or, if
+    ``earliest``, before :data:`EARLIEST_ACQUISITION`; None when it can be."""
+    if when > pd.Timestamp.now(tz="UTC"):
+        return f"{utc_text(when)} is in the future"
+    if earliest and when < EARLIEST_ACQUISITION:
+        return (
+            f"{utc_text(when)} is before {EARLIEST_ACQUISITION.year}, a date left unset rather "
+            "than when the image was taken"
+        )
+    return None
+
+
 def utc_text(when: pd.Timestamp) -> str:
     """``when`` (tz-aware UTC) as messages name an acquisition time: ``2023-07-31T02:35:12Z``."""
     return f"{when:%Y-%m-%dT%H:%M:%SZ}"
@@ -185,7 +205,7 @@ def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
                     f"{path}: line {n}: {key!r} is given a time on line {lines[key]} already"
                 )
             try:
-                out[key], lines[key] = _iso_time(row["acquired"]), n
+                out[key], lines[key] = _user_value(row["acquired"]), n
             except ValueError as e:
                 raise TimesError(f"{path}: line {n}: {e}") from None
             if not ZONE.search(row["acquired"]):
@@ -259,8 +279,18 @@ def user_times(
 
 def _user_value(value: object) -> pd.Timestamp:
     """One user time in UTC: an ISO 8601 date-time string (:func:`_iso_time`) or a datetime;
-    ValueError for a date alone (``datetime.date``, ``"2023-08-02"``) or anything else (a
-    number, which pandas would read as nanoseconds since 1970)."""
+    ValueError for a date alone (``datetime.date``, ``"2023-08-02"``), a time in the future
+    (a typo in the year?) or anything else (a number, which pandas would read as nanoseconds
+    since 1970)."""
+    when = _user_time(value)
+    problem = implausible(when, earliest=False)
+    if problem:
+        raise ValueError(f"{problem}; correct it")
+    return when
+
+
+def _user_time(value: object) -> pd.Timestamp:
+    """:func:`_user_value` unchecked against the clock."""
     if isinstance(value, str):
         return _iso_time(value)
     if isinstance(value, date) and not isinstance(value, datetime):
@@ -552,9 +582,10 @@ def filename_time(image: Path) -> TimeInfo | None:
     maxar = MAXAR_FILENAME_REGEX.search(image.stem)
     if maxar is not None:
         with contextlib.suppress(ValueError):
-            when = datetime.strptime(maxar["datetime"].upper(), MAXAR_FILENAME_FORMAT)
-            return TimeInfo(to_utc(when), "filename", "maxar")
-    date_only = None
+            when = to_utc(datetime.strptime(maxar["datetime"].upper(), MAXAR_FILENAME_FORMAT))
+            if not implausible(when):
+                return TimeInfo(when, "filename", "maxar")
+    date_only, problem = None, None
     for m in FILENAME_REGEX.finditer(image.stem):
         time = m["time"] or m["minutes"] or m["hhmm"]
         if time is None:
@@ -566,7 +597,15 @@ def filename_time(image: Path) -> TimeInfo | None:
             when = datetime.strptime(digits, FILENAME_FORMAT)
         except ValueError:
             continue
-        return TimeInfo(to_utc(f"{when.isoformat()}{m['zone'] or ''}"), "filename")
+        acquired = to_utc(f"{when.isoformat()}{m['zone'] or ''}")
+        why = implausible(acquired)
+        if why is None:
+            return TimeInfo(acquired, "filename")
+        problem = problem or why
+    if problem:
+        raise NoTimeError(
+            f"the file name's date-time {problem}; give the time with {TIMES_HINT} (path,acquired)"
+        )
     if date_only:
         raise NoTimeError(
             f"file name holds a date ({date_only}) but no time of day; midnight would bias "
@@ -585,13 +624,20 @@ def _is_date(text: str) -> bool:
 
 
 def _parse(value: object, where: Path, what: str) -> pd.Timestamp | None:
+    """``value`` as a UTC time; None, with one warning naming ``where`` and ``what`` gave it,
+    when it is no date-time or :func:`implausible`, for the next source to be tried."""
     if value is None or value == "":
         return None
     try:
-        return to_utc(value)
+        when = to_utc(value)
     except (ValueError, TypeError):
         log.warning("%s: %s time %r is not a date-time; trying other sources", where, what, value)
         return None
+    problem = implausible(when)
+    if problem:
+        log.warning("%s: %s time %s; trying other sources", where, what, problem)
+        return None
+    return when
 
 
 def _load_json(path: Path, *, warn: bool = True) -> dict[str, Any] | None:
@@ -671,7 +717,7 @@ def acquisition_time(
         if info is not None:
             return info
     raise NoTimeError(
-        "no acquisition time (no STAC/Planet/Maxar/DIMAP sidecar, no ACQUISITIONDATETIME, "
-        "NITF_IDATIM or TIFFTAG_DATETIME tag, no date-time in the file name); give it with "
-        f"{TIMES_HINT}"
+        "no acquisition time (none usable from a STAC/Planet/Maxar/DIMAP sidecar, an "
+        "ACQUISITIONDATETIME, NITF_IDATIM or TIFFTAG_DATETIME tag or the file name); give it "
+        f"with {TIMES_HINT}"
     )
