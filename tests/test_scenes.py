@@ -1234,6 +1234,25 @@ def test_a_tifftag_time_far_from_the_file_name_is_used_and_warned(tmp_path, writ
     assert "--times" in message and "\n" not in message
 
 
+def test_a_sidecar_time_far_from_the_file_name_is_used_and_warned(tmp_path, write_raster, caplog):
+    """One metadata file matched to two images by the start of their names gives both its
+    time: it ranks above their names, so it is used, and each image names both times."""
+    a = write_raster(tmp_path / "apron_20230731T023512.tif")
+    b = write_raster(tmp_path / "apron_20230801T023512.tif", origin=(730_585.78, 4_345_043.01))
+    metadata = {"properties": {"acquired": "2023-08-02T09:00:00Z"}}
+    (tmp_path / "apron_metadata.json").write_text(json.dumps(metadata))
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        scenes = scan(tmp_path).scenes
+    assert {(s.time_source, s.acquired) for s in scenes} == {
+        ("planet_json", pd.Timestamp("2023-08-02T09:00Z"))
+    }
+    assert [m.split(" by ")[0] for m in caplog.messages] == [
+        f"{image}: apron_metadata.json 2023-08-02T09:00:00Z differs from the file name's {named}"
+        for image, named in ((a, "2023-07-31T02:35:12Z"), (b, "2023-08-01T02:35:12Z"))
+    ]
+    assert "another image's" in caplog.messages[0] and "--times" in caplog.messages[0]
+
+
 def test_a_tifftag_time_the_file_name_cannot_confirm_is_warned(tmp_path, write_raster, caplog):
     image = write_raster(tmp_path / "export.tif", tags={"TIFFTAG_DATETIME": "2023:08:04 09:00:00"})
     with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
@@ -1242,6 +1261,7 @@ def test_a_tifftag_time_the_file_name_cannot_confirm_is_warned(tmp_path, write_r
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.startswith(f"{image}: acquisition time 2023-08-04T09:00:00Z from TIFFTAG_DATE")
     assert "saved" in message and "--times CSV (times= in Python)" in message
+    assert "no zone (read as UTC)" in message
 
 
 @pytest.mark.parametrize(

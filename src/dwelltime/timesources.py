@@ -14,12 +14,16 @@
 7. ``gdal_tag``: GDAL metadata ``ACQUISITIONDATETIME`` (default or IMAGERY domain), else
    ``NITF_IDATIM`` (NITF 2.1 image date-time, "CCYYMMDDhhmmss" UTC), else ``TIFFTAG_DATETIME``
    ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC). The TIFF spec makes
-   ``TIFFTAG_DATETIME`` the file's save time, so where the file name holds a date-time more
-   than :data:`TIFFTAG_NAME_TOLERANCE` away, one warning names both, and where it holds none,
+   ``TIFFTAG_DATETIME`` the file's save time, so where the file name holds no date-time,
    one warning says the time rests on the tag alone (the tag is still used).
 8. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX` (and
    :data:`MAXAR_FILENAME_REGEX` for Maxar product names). A name
    with a date but no time of day is rejected (midnight would bias dwell times by up to a day).
+
+Where a sidecar or tag gives the time and the file name holds a date-time more than
+:data:`NAME_TOLERANCE` away, one warning names both (:func:`_warn_if_name_differs`): the
+sidecar's time is used, but it may be another image's (a Planet ``_metadata.json`` is matched
+by the start of the image's name) or the name may be wrong.
 
 Times without a zone are read as UTC. The first source that yields a time wins; a sidecar
 that exists but cannot be parsed, or whose time is in the future or before
@@ -87,8 +91,8 @@ PLANET_FILENAME_REGEX = re.compile(r"(?<!\d)\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-f]{4}
 #: ``<tile id>_<YYYY-MM-DD>_RE<1-5>_<1B|3A>_…`` (``2078218_2015-03-25_RE2_3A_Analytic``).
 RAPIDEYE_FILENAME_REGEX = re.compile(r"(?<![A-Z0-9])RE[1-5]_(?:1B|3A)(?![A-Z0-9])", re.I)
 
-#: A ``TIFFTAG_DATETIME`` farther than this from a date-time in the file name is warned.
-TIFFTAG_NAME_TOLERANCE = pd.Timedelta(minutes=5)
+#: A sidecar or tag time farther than this from a date-time in the file name is warned.
+NAME_TOLERANCE = pd.Timedelta(minutes=5)
 #: A DIMAP product whose strips were imaged farther apart than this is warned.
 DIMAP_STRIPS_TOLERANCE = pd.Timedelta(minutes=5)
 #: A time read from metadata or a file name before this is a date left unset (GDAL gives
@@ -146,6 +150,8 @@ class TimeInfo:
     source: str  # one of TIME_SOURCES
     provider: str = "unknown"
     cloud_fraction: float = math.nan  # [0, 1]
+    #: what gave it, as a warning names it: the sidecar file's name, or the GDAL tag
+    origin: str = ""
 
 
 def to_utc(value: object) -> pd.Timestamp:
@@ -364,7 +370,8 @@ def stac_time(image: Path, index: Mapping[Path, dict[str, Any]]) -> TimeInfo | N
     if acquired is None:
         return None
     provider = props.get("constellation") or props.get("platform") or "stac"
-    return TimeInfo(acquired, "stac", str(provider).lower(), _percent(props.get("eo:cloud_cover")))
+    cloud = _percent(props.get("eo:cloud_cover"))
+    return TimeInfo(acquired, "stac", str(provider).lower(), cloud, "its STAC item")
 
 
 def planet_json_time(image: Path) -> TimeInfo | None:
@@ -380,7 +387,7 @@ def planet_json_time(image: Path) -> TimeInfo | None:
         cloud = _fraction(props["cloud_cover"])
     else:
         cloud = _percent(props.get("cloud_percent"))
-    return TimeInfo(acquired, "planet_json", "planet", cloud)
+    return TimeInfo(acquired, "planet_json", "planet", cloud, sidecar.name)
 
 
 def planet_xml_time(image: Path) -> TimeInfo | None:
@@ -396,7 +403,7 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
     if acquired is None:
         return None
     cloud = _percent(texts.get("cloudCoverPercentage"))
-    return TimeInfo(acquired, "planet_xml", "planet", cloud)
+    return TimeInfo(acquired, "planet_xml", "planet", cloud, sidecar.name)
 
 
 def maxar_imd_time(image: Path) -> TimeInfo | None:
@@ -411,7 +418,7 @@ def maxar_imd_time(image: Path) -> TimeInfo | None:
     if acquired is None:
         return None
     cloud = _fraction(fields.get("cloudCover"))
-    return TimeInfo(acquired, "maxar_imd", "maxar", cloud)
+    return TimeInfo(acquired, "maxar_imd", "maxar", cloud, sidecar.name)
 
 
 def imd_rgb_bands(image: Path, count: int) -> tuple[int, int, int] | None:
@@ -478,7 +485,7 @@ def dimap_time(image: Path) -> TimeInfo | None:
             utc_text(max(times)),
             utc_text(times[0]),
         )
-    return TimeInfo(times[0], "dimap", "airbus")
+    return TimeInfo(times[0], "dimap", "airbus", origin=sidecar.name)
 
 
 @functools.lru_cache(maxsize=64)
@@ -514,53 +521,61 @@ def _parse_xml(path: Path, what: str, *, warn: bool = True) -> ET.Element | None
 
 def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
     """Time from GDAL metadata: ``ACQUISITIONDATETIME``, else ``NITF_IDATIM``, else
-    ``TIFFTAG_DATETIME`` (as UTC; warned when the file name says otherwise:
-    :func:`_warn_if_name_differs`)."""
-    value = tags.get("ACQUISITIONDATETIME")
+    ``TIFFTAG_DATETIME`` (no zone: read as UTC; warned when the file name holds no date-time
+    to confirm it, as the TIFF spec makes it the file's save time)."""
+    tag, value = "ACQUISITIONDATETIME", tags.get("ACQUISITIONDATETIME")
     idatim = tags.get("NITF_IDATIM", "").strip()
     if not value and re.fullmatch(r"\d{14}", idatim):  # NITF 2.1: CCYYMMDDhhmmss, UTC
-        value = f"{idatim[:8]}T{idatim[8:]}Z"
-    save_time = not value and bool(tags.get("TIFFTAG_DATETIME"))
-    if save_time:
+        tag, value = "NITF_IDATIM", f"{idatim[:8]}T{idatim[8:]}Z"
+    if not value and tags.get("TIFFTAG_DATETIME"):
         # "YYYY:MM:DD HH:MM:SS", no time zone: read as UTC
-        value = tags["TIFFTAG_DATETIME"].strip().replace(":", "-", 2)
+        tag, value = "TIFFTAG_DATETIME", tags["TIFFTAG_DATETIME"].strip().replace(":", "-", 2)
     acquired = _parse(value, image, "GDAL tag")
     if acquired is None:
         return None
-    if save_time:
-        _warn_if_name_differs(acquired, image)
-    return TimeInfo(acquired, "gdal_tag")
+    if tag == "TIFFTAG_DATETIME" and _name_time(image) is None:
+        log.warning(
+            "%s: acquisition time %s from TIFFTAG_DATETIME alone, which has no zone (read as "
+            "UTC) and which TIFF writers often set to the time the file was saved; if it is "
+            "not when the image was taken, give the time with %s",
+            image,
+            utc_text(acquired),
+            TIMES_HINT,
+        )
+    return TimeInfo(acquired, "gdal_tag", origin=tag)
 
 
-def _warn_if_name_differs(tag_time: pd.Timestamp, image: Path) -> None:
-    """One warning when ``image``'s name holds no date-time to confirm its
-    ``TIFFTAG_DATETIME`` (``tag_time``, UTC), which the TIFF spec makes the file's save time,
-    or one more than :data:`TIFFTAG_NAME_TOLERANCE` from it: the tag is used, as the order of
-    trust says."""
+def _name_time(image: Path) -> pd.Timestamp | None:
+    """The date-time in ``image``'s file name (:func:`filename_time`, UTC), None if none."""
     try:
         named = filename_time(image)
     except NoTimeError:
-        named = None
-    if named is None:
-        log.warning(
-            "%s: acquisition time %s from TIFFTAG_DATETIME alone, which TIFF writers often set "
-            "to the time the file was saved; if it is not when the image was taken, give the "
-            "time with %s",
-            image,
-            utc_text(tag_time),
-            TIMES_HINT,
-        )
+        return None
+    return None if named is None else named.acquired
+
+
+def _warn_if_name_differs(info: TimeInfo, image: Path) -> None:
+    """One warning when ``image``'s file name holds a date-time more than
+    :data:`NAME_TOLERANCE` from the sidecar's or tag's time ``info``, which is used, as the
+    order of trust says: the sidecar may be another image's, the tag (``TIFFTAG_DATETIME``)
+    the file's save time, or the name wrong."""
+    named = _name_time(image)
+    if named is None or abs(named - info.acquired) <= NAME_TOLERANCE:
         return
-    if abs(named.acquired - tag_time) <= TIFFTAG_NAME_TOLERANCE:
-        return
+    if info.origin == "TIFFTAG_DATETIME":
+        doubt = "TIFF writers often set it to the time the file was saved"
+    else:
+        doubt = "it may be another image's, or the name wrong"
     log.warning(
-        "%s: TIFFTAG_DATETIME %s differs from the file name's %s by %.1f h; using "
-        "TIFFTAG_DATETIME (GDAL tags rank above the file name), though TIFF writers often "
-        "set it to the time the file was saved: give the acquisition time with %s",
+        "%s: %s %s differs from the file name's %s by %.1f h; using %s (it ranks above the "
+        "file name), though %s: give the acquisition time with %s",
         image,
-        utc_text(tag_time),
-        utc_text(named.acquired),
-        abs(named.acquired - tag_time) / pd.Timedelta(hours=1),
+        info.origin,
+        utc_text(info.acquired),
+        utc_text(named),
+        abs(named - info.acquired) / pd.Timedelta(hours=1),
+        info.origin,
+        doubt,
         TIMES_HINT,
     )
 
@@ -715,6 +730,8 @@ def acquisition_time(
     ):
         info = reader()
         if info is not None:
+            if info.source != "filename":
+                _warn_if_name_differs(info, image)
             return info
     raise NoTimeError(
         "no acquisition time (none usable from a STAC/Planet/Maxar/DIMAP sidecar, an "
