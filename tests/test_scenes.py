@@ -150,6 +150,31 @@ def test_stac_json_sidecar_with_start_datetime(tmp_path, write_raster):
     assert (scene.time_source, scene.acquired) == ("stac", T0)
 
 
+def test_a_stac_range_gives_its_middle_a_mosaic_s_none(tmp_path, write_raster, caplog):
+    """``datetime: null`` with a range: the middle of a strip's seconds, zones applied; a
+    month's mosaic is no one acquisition, named in a warning and passed over for the name."""
+    strip = write_raster(tmp_path / "strip.tif")
+    item = _stac_item(
+        strip.name,
+        when=None,
+        start_datetime="2023-07-31T05:35:08+03:00",
+        end_datetime="2023-07-31T05:35:16+03:00",
+    )
+    (tmp_path / "strip.json").write_text(json.dumps(item))
+    assert read_scene(strip).acquired == T0
+    mosaic = write_raster(tmp_path / "mosaic_20230731T023512.tif")
+    month = {"start_datetime": "2023-07-01T00:00:00Z", "end_datetime": "2023-08-01T00:00:00Z"}
+    item = _stac_item(mosaic.name, when=None, **month)
+    (tmp_path / "mosaic_20230731T023512.json").write_text(json.dumps(item))
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        scene = read_scene(mosaic)
+    assert (scene.time_source, scene.acquired) == ("filename", T0)
+    assert caplog.messages == [
+        f"{mosaic}: its STAC item gives no datetime but a range, 2023-07-01T00:00:00Z to "
+        "2023-08-01T00:00:00Z (744.0 h), not one acquisition (a mosaic?); trying other sources"
+    ]
+
+
 def test_planet_json_cloud_percent_and_xml_cloud(tmp_path, write_raster):
     a = write_raster(tmp_path / "a" / "a_3B_AnalyticMS.tif")
     (a.parent / "a_metadata.json").write_text(

@@ -3,8 +3,9 @@
 1. ``user``: an explicit mapping (``scan(times=...)``, CLI ``--times CSV``), keyed by absolute
    path, path relative to the scanned folder, file name or file stem.
 2. ``stac``: a STAC item sidecar ``<stem>.json`` / ``<stem>.stac.json`` (``properties.datetime``,
-   else ``properties.start_datetime``), or any STAC item in the image's folder whose assets
-   ``href`` the image.
+   else the middle of ``start_datetime``…``end_datetime`` when they are at most
+   :data:`STAC_RANGE_TOLERANCE` apart, ``start_datetime`` without an end), or any STAC item in
+   the image's folder whose assets ``href`` the image.
 3. ``planet_json``: Planet ``<stem or item id>_metadata.json`` (``properties.acquired``).
 4. ``planet_xml``: Planet ``<stem or item id>_metadata.xml`` (``eop:acquisitionDate``).
 5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``, else ``earliestAcqTime``).
@@ -95,6 +96,10 @@ RAPIDEYE_FILENAME_REGEX = re.compile(r"(?<![A-Z0-9])RE[1-5]_(?:1B|3A)(?![A-Z0-9]
 NAME_TOLERANCE = pd.Timedelta(minutes=5)
 #: A DIMAP product whose strips were imaged farther apart than this is warned.
 DIMAP_STRIPS_TOLERANCE = pd.Timedelta(minutes=5)
+#: A STAC item without ``datetime`` whose ``start_datetime``…``end_datetime`` span more than
+#: this gives no one acquisition time (a mosaic or composite of days): it is warned and
+#: passed over; a shorter range (one strip being imaged) gives its middle.
+STAC_RANGE_TOLERANCE = pd.Timedelta(minutes=5)
 #: A time read from metadata or a file name before this is a date left unset (GDAL gives
 #: 1970-01-01 for a provider time it cannot read), not an image of the satellites this tool
 #: reads: it is passed over for the next source. Archive imagery (Corona, aerial film) takes
@@ -366,12 +371,37 @@ def stac_time(image: Path, index: Mapping[Path, dict[str, Any]]) -> TimeInfo | N
     if item is None:
         return None
     props = item.get("properties") or {}
-    acquired = _parse(props.get("datetime") or props.get("start_datetime"), image, "STAC item")
+    if props.get("datetime"):
+        acquired = _parse(props["datetime"], image, "STAC item")
+    else:
+        acquired = _range_middle(props, image)
     if acquired is None:
         return None
     provider = props.get("constellation") or props.get("platform") or "stac"
     cloud = _percent(props.get("eo:cloud_cover"))
     return TimeInfo(acquired, "stac", str(provider).lower(), cloud, "its STAC item")
+
+
+def _range_middle(props: Mapping[str, Any], image: Path) -> pd.Timestamp | None:
+    """The middle (UTC) of a STAC item's ``start_datetime``…``end_datetime`` (its ``properties``
+    ``props``; ``start_datetime`` where it has no end); None, with one warning naming
+    ``image``, when they span more than :data:`STAC_RANGE_TOLERANCE` or end before they
+    start."""
+    start = _parse(props.get("start_datetime"), image, "STAC item start")
+    end = _parse(props.get("end_datetime"), image, "STAC item end")
+    if start is None or end is None:
+        return start
+    if pd.Timedelta(0) <= end - start <= STAC_RANGE_TOLERANCE:
+        return start + (end - start) / 2
+    log.warning(
+        "%s: its STAC item gives no datetime but a range, %s to %s (%.1f h), not one "
+        "acquisition (a mosaic?); trying other sources",
+        image,
+        utc_text(start),
+        utc_text(end),
+        (end - start) / pd.Timedelta(hours=1),
+    )
+    return None
 
 
 def planet_json_time(image: Path) -> TimeInfo | None:
