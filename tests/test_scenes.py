@@ -188,6 +188,18 @@ def test_planet_json_cloud_percent_and_xml_cloud(tmp_path, write_raster):
     assert sb.cloud_fraction == pytest.approx(0.12)
 
 
+def test_planet_xml_with_only_the_acquisition_parameters_time(tmp_path, write_raster):
+    """PlanetScope's XML names the time ``ps:acquisitionDateTime`` in its acquisition
+    parameters (``eop:acquisitionDate`` is the EOP schema's downlink date)."""
+    image = write_raster(tmp_path / "20230731_023512_12_2405_3B_AnalyticMS.tif")
+    xml = _planet_xml("2023-07-31T02:35:12+00:00").replace("eop:acquisitionDate", "ps:X")
+    when = "<ps:acquisitionDateTime>2023-07-31T11:35:12+09:00</ps:acquisitionDateTime>"
+    xml = xml.replace("</eop:acquisitionParameters>", f"{when}</eop:acquisitionParameters>")
+    (tmp_path / "20230731_023512_12_2405_3B_AnalyticMS_metadata.xml").write_text(xml)
+    scene = read_scene(image)
+    assert (scene.time_source, scene.acquired) == ("planet_xml", T0)
+
+
 @pytest.mark.parametrize(
     ("first_line", "expected"),
     [

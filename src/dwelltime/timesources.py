@@ -7,7 +7,8 @@
    :data:`STAC_RANGE_TOLERANCE` apart, ``start_datetime`` without an end), or any STAC item in
    the image's folder whose assets ``href`` the image.
 3. ``planet_json``: Planet ``<stem or item id>_metadata.json`` (``properties.acquired``).
-4. ``planet_xml``: Planet ``<stem or item id>_metadata.xml`` (``eop:acquisitionDate``).
+4. ``planet_xml``: Planet ``<stem or item id>_metadata.xml`` (``ps:acquisitionDateTime`` of
+   its acquisition parameters, RapidEye's ``re:``, else ``eop:acquisitionDate``).
 5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``, else ``earliestAcqTime``).
 6. ``dimap``: Airbus DIMAP v2 (Pléiades, SPOT 6/7, Pléiades Neo): the strip's ``IMAGING_DATE``
    and ``IMAGING_TIME`` (UTC) in the ``DIM_*.XML`` the image is, or the one beside it whose
@@ -421,7 +422,8 @@ def planet_json_time(image: Path) -> TimeInfo | None:
 
 
 def planet_xml_time(image: Path) -> TimeInfo | None:
-    """Time from Planet ``<stem or item id>_metadata.xml`` (``eop:acquisitionDate``)."""
+    """Time from Planet ``<stem or item id>_metadata.xml``: ``acquisitionDateTime`` (``ps:``,
+    RapidEye's ``re:``; the acquisition parameters'), else ``eop:acquisitionDate``."""
     sidecar = _prefixed_sidecar(image, "_metadata.xml")
     if sidecar is None:
         return None
@@ -429,7 +431,8 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
     if root is None:
         return None
     texts = {el.tag.rsplit("}", 1)[-1]: (el.text or "").strip() for el in root.iter()}
-    acquired = _parse(texts.get("acquisitionDate"), sidecar, "Planet metadata")
+    value = texts.get("acquisitionDateTime") or texts.get("acquisitionDate")
+    acquired = _parse(value, sidecar, "Planet metadata")
     if acquired is None:
         return None
     cloud = _percent(texts.get("cloudCoverPercentage"))
