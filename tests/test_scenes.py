@@ -116,6 +116,18 @@ def test_user_times_by_stem_name_relative_or_absolute_path(tmp_path, write_raste
     assert scene.acquired == T0
 
 
+def test_user_times_csv_made_on_windows_names_a_sub_folder_with_backslashes(
+    tmp_path, write_raster, caplog
+):
+    write_raster(tmp_path / "imagery" / "sub" / "scene_a.tif")
+    csv = tmp_path / "times.csv"
+    csv.write_text("path,acquired\r\nsub\\scene_a.tif,2023-07-31T02:35:12Z\r\n")
+    with caplog.at_level(logging.WARNING, logger="dwelltime.scenes"):
+        (scene,) = scan(tmp_path / "imagery", times=csv).scenes
+    assert (scene.time_source, scene.acquired) == ("user", T0)
+    assert caplog.messages == []  # not named as a file not found
+
+
 def test_user_times_that_name_one_image_twice_must_agree(tmp_path, write_raster):
     """By name and by stem with different times: which is right is unknown, so the image is
     skipped with a line naming both; the same time twice, or another image's, is fine."""

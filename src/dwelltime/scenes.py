@@ -55,7 +55,7 @@ from dwelltime.formats import (
     unpack_command,
     walk_folders,
 )
-from dwelltime.io import missing_crs, read_if_path, user_path
+from dwelltime.io import missing_crs, user_path
 from dwelltime.regrid import (
     CloudVector,
     capped_cache,
@@ -75,7 +75,6 @@ from dwelltime.timesources import (
     acquisition_time,
     name_provider,
     named_rgb_bands,
-    read_times_csv,
     stac_items,
     user_keys,
     user_times,
@@ -351,7 +350,7 @@ def read_scene(
     from rasterio.errors import RasterioError
 
     path = Path(path)
-    times = read_if_path(times, read_times_csv)
+    times = user_times(times)
     try:
         with open_picture(path) as ds:  # no georeference is reported below, not warned
             if ds.crs is None and ds.gcps[0]:

@@ -211,7 +211,7 @@ def read_times_csv(path: Path | str) -> dict[str, pd.Timestamp]:
             row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
             if not any(row.values()):
                 continue  # a blank row, as Excel saves one: ",", ";"
-            key = row[key_col]
+            key = user_key(row[key_col])
             if key in lines:
                 raise TimesError(
                     f"{path}: line {n}: {key!r} is given a time on line {lines[key]} already"
@@ -283,7 +283,7 @@ def user_times(
     checked = {}
     for key, value in times.items():
         try:
-            checked[str(key)] = _user_value(value)
+            checked[user_key(str(key))] = _user_value(value)
         except ValueError as e:
             raise TimesError(f"times[{str(key)!r}]: {e}") from None
     return checked
@@ -329,9 +329,16 @@ def user_time(image: Path, folder: Path, times: Mapping[str, object]) -> pd.Time
     return next(iter(given.values()), None)
 
 
+def user_key(path: str) -> str:
+    """A path as user times are keyed by it: separators ``/``, as Windows paths written
+    ``sub\\a.tif`` (a CSV made on Windows) name the same file as ``sub/a.tif``."""
+    return path.replace("\\", "/")
+
+
 def user_keys(image: Path, folder: Path) -> list[str]:
-    """The keys under which a user mapping may name ``image``, most specific first."""
-    keys = [str(image.resolve()), str(image)]
+    """The keys under which a user mapping may name ``image``, most specific first
+    (:func:`user_key`)."""
+    keys = [user_key(str(image.resolve())), user_key(str(image))]
     try:
         keys.append(image.resolve().relative_to(folder.resolve()).as_posix())
     except ValueError:
