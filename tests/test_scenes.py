@@ -391,6 +391,21 @@ def test_a_picture_placed_by_a_world_file_takes_the_crs_of_its_prj(tmp_path, wri
     assert "is no CRS PROJ reads" in error.reason
 
 
+def test_an_image_placed_by_its_prj_keeps_its_own_time_tags(tmp_path, write_raster):
+    """The CRS of a .prj is given through a warped view of the file: the time in the file's
+    own GDAL tags is still read, not passed over for the file name."""
+    from pyproj import CRS
+
+    image = write_raster(
+        tmp_path / "s_20230731T000000.tif",
+        crs=None,
+        tags={"ACQUISITIONDATETIME": "2023-07-31T02:35:12Z"},
+    )
+    (tmp_path / "s_20230731T000000.prj").write_text(CRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    scene = read_scene(image)
+    assert (scene.crs, scene.time_source, scene.acquired) == ("EPSG:32651", "gdal_tag", T0)
+
+
 def test_a_vrt_mosaic_is_one_scene_and_its_tiles_none(tmp_path, write_raster, write_vrt):
     # a Maxar product delivered in two tiles, mosaicked with gdalbuildvrt beside them
     stem = "23JUL31023512-P1BS{}-050001234010_01_P001"

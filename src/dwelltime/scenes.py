@@ -383,7 +383,8 @@ def read_scene(
                 )  # fmt: skip
             gsd = gsd_metres(ds.crs, ds.transform, ds.width, ds.height)
             footprint = _footprint(ds, gsd, path)
-            tags = {**ds.tags(), **ds.tags(ns="IMAGERY")}
+            own = getattr(ds, "src_dataset", ds)  # the file's tags, not its .prj's WarpedVRT's
+            tags = {**own.tags(), **own.tags(ns="IMAGERY")}
             crs = f"EPSG:{ds.crs.to_epsg()}" if ds.crs.to_epsg() else ds.crs.to_wkt()
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
             sidecars = sidecar_files(ds)
