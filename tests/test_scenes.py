@@ -406,6 +406,23 @@ def test_an_image_placed_by_its_prj_keeps_its_own_time_tags(tmp_path, write_rast
     assert (scene.crs, scene.time_source, scene.acquired) == ("EPSG:32651", "gdal_tag", T0)
 
 
+def test_a_jpeg_s_exif_time_is_named_as_not_read(tmp_path):
+    """A camera's EXIF DateTimeOriginal has no zone (and may be the time a picture was
+    exported): it is not used, and the skipped scene's line says so rather than nothing."""
+    from PIL import Image
+    from pyproj import CRS
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2023:07:31 11:35:12"  # Exif IFD: DateTimeOriginal
+    Image.fromarray(np.full((32, 32, 3), 120, np.uint8)).save(tmp_path / "s.jpg", exif=exif)
+    (tmp_path / "s.jgw").write_text("0.5\n0\n0\n-0.5\n330000.25\n4339999.75\n")
+    (tmp_path / "s.prj").write_text(CRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    with pytest.raises(SceneError, match="no acquisition time") as error:
+        read_scene(tmp_path / "s.jpg")
+    assert "EXIF_DateTimeOriginal '2023:07:31 11:35:12' is not read" in error.value.reason
+    assert error.value.reason.endswith("give it with --times CSV (times= in Python)")
+
+
 def test_a_vrt_mosaic_is_one_scene_and_its_tiles_none(tmp_path, write_raster, write_vrt):
     # a Maxar product delivered in two tiles, mosaicked with gdalbuildvrt beside them
     stem = "23JUL31023512-P1BS{}-050001234010_01_P001"

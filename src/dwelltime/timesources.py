@@ -753,7 +753,8 @@ def acquisition_time(
     """The acquisition time of ``image`` from the most trusted source that has one.
 
     ``tags``: the image's GDAL metadata (default and IMAGERY domains merged). NoTimeError when
-    no source gives a time.
+    no source gives a time (naming a JPEG's ``EXIF_DateTimeOriginal``, which is not read:
+    a camera's local clock, in no stated zone, or the time a picture was exported).
     """
     if times:
         acquired = user_time(image, folder, times)
@@ -773,8 +774,10 @@ def acquisition_time(
             if info.source != "filename":
                 _warn_if_name_differs(info, image)
             return info
+    exif = tags.get("EXIF_DateTimeOriginal", "").strip()
+    unread = f"; EXIF_DateTimeOriginal {exif!r} is not read: a camera's clock, of no zone"
     raise NoTimeError(
         "no acquisition time (none usable from a STAC/Planet/Maxar/DIMAP sidecar, an "
-        "ACQUISITIONDATETIME, NITF_IDATIM or TIFFTAG_DATETIME tag or the file name); give it "
-        f"with {TIMES_HINT}"
+        "ACQUISITIONDATETIME, NITF_IDATIM or TIFFTAG_DATETIME tag or the file name"
+        f"{unread if exif else ''}); give it with {TIMES_HINT}"
     )
