@@ -9,7 +9,9 @@
 3. ``planet_json``: Planet ``<stem or item id>_metadata.json`` (``properties.acquired``).
 4. ``planet_xml``: Planet ``<stem or item id>_metadata.xml`` (``ps:acquisitionDateTime`` of
    its acquisition parameters, RapidEye's ``re:``, else ``eop:acquisitionDate``).
-5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``, else ``earliestAcqTime``).
+5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime`` of its first image,
+   warned where its images were taken more than :data:`STRIPS_TOLERANCE` apart, else
+   ``earliestAcqTime``).
 6. ``dimap``: Airbus DIMAP v2 (Pléiades, SPOT 6/7, Pléiades Neo): the strip's ``IMAGING_DATE``
    and ``IMAGING_TIME`` (UTC) in the ``DIM_*.XML`` the image is, or the one beside it whose
    ``DATA_FILE_PATH`` names it (a tile of the product).
@@ -45,7 +47,7 @@ import numbers
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
@@ -95,8 +97,8 @@ RAPIDEYE_FILENAME_REGEX = re.compile(r"(?<![A-Z0-9])RE[1-5]_(?:1B|3A)(?![A-Z0-9]
 
 #: A sidecar or tag time farther than this from a date-time in the file name is warned.
 NAME_TOLERANCE = pd.Timedelta(minutes=5)
-#: A DIMAP product whose strips were imaged farther apart than this is warned.
-DIMAP_STRIPS_TOLERANCE = pd.Timedelta(minutes=5)
+#: A DIMAP product or Maxar IMD whose strips were imaged farther apart than this is warned.
+STRIPS_TOLERANCE = pd.Timedelta(minutes=5)
 #: A STAC item without ``datetime`` whose ``start_datetime``…``end_datetime`` span more than
 #: this gives no one acquisition time (a mosaic or composite of days): it is warned and
 #: passed over; a shorter range (one strip being imaged) gives its middle.
@@ -447,16 +449,18 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
 
 
 def maxar_imd_time(image: Path) -> TimeInfo | None:
-    """Time from a Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime``/``earliestAcqTime``)."""
+    """Time from a Maxar/DigitalGlobe ``<stem>.IMD``: the ``firstLineTime`` of its first
+    image (group ``IMAGE_1``; :func:`_first_strip`), else ``earliestAcqTime``."""
     sidecar = _imd_sidecar(image)
     if sidecar is None:
         return None
-    fields = dict(IMD_FIELD.findall(sidecar.read_text(errors="replace")))
-    acquired = _parse(
-        fields.get("firstLineTime") or fields.get("earliestAcqTime"), sidecar, "Maxar IMD"
-    )
-    if acquired is None:
+    pairs = IMD_FIELD.findall(sidecar.read_text(errors="replace"))
+    fields = dict(pairs)
+    values = [v for k, v in pairs if k == "firstLineTime"] or [fields.get("earliestAcqTime")]
+    times = [t for v in values if (t := _parse(v, sidecar, "Maxar IMD")) is not None]
+    if not times:
         return None
+    acquired = _first_strip(times, sidecar)
     cloud = _fraction(fields.get("cloudCover"))
     return TimeInfo(acquired, "maxar_imd", "maxar", cloud, sidecar.name)
 
@@ -495,9 +499,7 @@ def _imd_sidecar(image: Path) -> Path | None:
 def dimap_time(image: Path) -> TimeInfo | None:
     """Time from Airbus DIMAP v2 metadata: ``image`` itself when it is a ``DIM_*.XML``, else
     the ``DIM_*.XML`` beside it whose ``DATA_FILE_PATH`` names it; the ``IMAGING_DATE`` and
-    ``IMAGING_TIME`` of its first ``Strip_Source`` (UTC; a product of strips imaged more than
-    :data:`DIMAP_STRIPS_TOLERANCE` apart is warned: each aircraft was seen at its strip's
-    time)."""
+    ``IMAGING_TIME`` of its first ``Strip_Source`` (UTC; :func:`_first_strip`)."""
     if is_dimap_name(image):
         sidecar = image
     else:
@@ -516,7 +518,14 @@ def dimap_time(image: Path) -> TimeInfo | None:
     times = [t for t in times if t is not None]
     if not times:
         return None
-    if max(times) - min(times) > DIMAP_STRIPS_TOLERANCE:
+    return TimeInfo(_first_strip(times, sidecar), "dimap", "airbus", origin=sidecar.name)
+
+
+def _first_strip(times: Sequence[pd.Timestamp], sidecar: Path) -> pd.Timestamp:
+    """The first of the times (UTC) at which a product's strips (images) were taken, as its
+    metadata ``sidecar`` lists them; one warning naming it when they lie more than
+    :data:`STRIPS_TOLERANCE` apart: each aircraft was seen at its own strip's time."""
+    if max(times) - min(times) > STRIPS_TOLERANCE:
         log.warning(
             "%s: the product is made of %d strips taken from %s to %s; using the first, %s",
             sidecar,
@@ -525,7 +534,7 @@ def dimap_time(image: Path) -> TimeInfo | None:
             utc_text(max(times)),
             utc_text(times[0]),
         )
-    return TimeInfo(times[0], "dimap", "airbus", origin=sidecar.name)
+    return times[0]
 
 
 @functools.lru_cache(maxsize=64)
