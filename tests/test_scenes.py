@@ -1222,6 +1222,19 @@ def test_unused_user_times_are_warned(tmp_path, write_raster, caplog):
     )
 
 
+def test_images_user_times_leave_out_are_named(tmp_path, write_raster, caplog):
+    """Given --times, an image it does not name takes its time from elsewhere: said once."""
+    for i, name in enumerate(("a", "b_20230731T023512", "c_20230731T023512")):
+        write_raster(tmp_path / f"{name}.tif", origin=(730_485.78 + 100 * i, 4_345_043.01))
+    with caplog.at_level(logging.WARNING, logger="dwelltime.scenes"):
+        result = scan(tmp_path, times={"a": T0})
+    assert [s.time_source for s in result.scenes] == ["user", "filename", "filename"]
+    assert caplog.messages == [
+        "--times (times= in Python) gives no time for 2 of the 3 images, which take it from "
+        "their metadata or name (time_source): b_20230731T023512.tif, c_20230731T023512.tif"
+    ]
+
+
 @pytest.mark.parametrize("as_text", [True, False])
 def test_times_may_be_given_as_a_csv_path(tmp_path, write_raster, as_text):
     image = write_raster(tmp_path / "imagery" / "x_20230731T000000.tif")

@@ -790,16 +790,28 @@ def _scene_ids(images: Sequence[Path], folder: Path) -> dict[Path, str]:
 def _warn_unused_times(
     times: Mapping[str, object] | None, images: Sequence[Path], folder: Path
 ) -> None:
-    """Warn about the keys of ``times`` that name none of ``images`` (found under ``folder``)."""
+    """Warn about the keys of ``times`` that name none of ``images`` (found under ``folder``),
+    and about the images it names under none of their keys: their times come from other
+    sources, which the user may have meant to overrule."""
     if not times:
         return
-    known = {k for p in images for k in user_keys(p, folder)}
+    keys = {p: user_keys(p, folder) for p in images}
+    known = {k for names in keys.values() for k in names}
     unused = sorted(k for k in times if k not in known)
     if unused:
         log.warning(
             "--times (times= in Python) names %d file(s) not found among the images: %s",
             len(unused),
             few(unused, 5),
+        )
+    unnamed = [p.name for p, names in keys.items() if not any(k in times for k in names)]
+    if unnamed:
+        log.warning(
+            "--times (times= in Python) gives no time for %d of the %d images, which take it "
+            "from their metadata or name (time_source): %s",
+            len(unnamed),
+            len(images),
+            few(unnamed, 5),
         )
 
 
