@@ -1365,15 +1365,28 @@ def test_a_sidecar_time_far_from_the_file_name_is_used_and_warned(tmp_path, writ
     assert "another image's" in caplog.messages[0] and "--times" in caplog.messages[0]
 
 
-def test_a_tifftag_time_the_file_name_cannot_confirm_is_warned(tmp_path, write_raster, caplog):
-    image = write_raster(tmp_path / "export.tif", tags={"TIFFTAG_DATETIME": "2023:08:04 09:00:00"})
-    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
-        scene = read_scene(image)
-    assert (scene.time_source, scene.acquired) == ("gdal_tag", pd.Timestamp("2023-08-04T09:00Z"))
-    (message,) = [r.getMessage() for r in caplog.records]
-    assert message.startswith(f"{image}: acquisition time 2023-08-04T09:00:00Z from TIFFTAG_DATE")
-    assert "saved" in message and "--times CSV (times= in Python)" in message
-    assert "no zone (read as UTC)" in message
+def test_tifftag_times_the_file_names_cannot_confirm_are_warned_once(
+    tmp_path, write_raster, caplog
+):
+    """TIFFTAG_DATETIME has no zone and is often the save time: the scan names the images
+    whose time rests on it alone in one warning, not one per image."""
+    for i in range(4):
+        tags = {"TIFFTAG_DATETIME": f"2023:08:0{i + 1} 09:00:00"}
+        write_raster(tmp_path / f"export{i}.tif", tags=tags, origin=(730_485.78 + 100 * i, 4.3e6))
+    write_raster(
+        tmp_path / "x_20230801T090000.tif", tags={"TIFFTAG_DATETIME": "2023:08:01 09:00:30"}
+    )
+    with caplog.at_level(logging.WARNING):
+        scenes = scan(tmp_path).scenes
+    assert [s.time_origin for s in scenes] == ["TIFFTAG_DATETIME"] * 5
+    assert scenes[0].acquired == pd.Timestamp("2023-08-01T09:00Z")  # no zone: UTC
+    (message,) = caplog.messages  # the one the file name confirms is not named
+    assert message.startswith(
+        "4 image(s) take their acquisition time from TIFFTAG_DATETIME alone (export0.tif "
+        "2023-08-01T09:00:00Z, export1.tif 2023-08-02T09:00:00Z, export2.tif "
+        "2023-08-03T09:00:00Z, …), which has no zone (read as UTC)"
+    )
+    assert "saved" in message and message.endswith("--times CSV (times= in Python)")
 
 
 @pytest.mark.parametrize(

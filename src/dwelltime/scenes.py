@@ -79,6 +79,7 @@ from dwelltime.timesources import (
     user_keys,
     user_times,
     utc_text,
+    warn_save_times,
 )
 
 __all__ = [
@@ -136,6 +137,9 @@ class Scene:
     #: the other files it is read from (world file, ``.prj``, ``.aux.xml``, a mosaic's
     #: tiles): :func:`dwelltime.regrid.sidecar_files`
     sidecars: tuple[Path, ...] = ()
+    #: what gave ``acquired``: the sidecar file's name or the GDAL tag
+    #: (:attr:`dwelltime.timesources.TimeInfo.origin`); "" for the user's and the file name's
+    time_origin: str = ""
 
 
 @dataclass(repr=False)
@@ -208,6 +212,7 @@ def scan(
             if progress is not None:
                 progress(done, len(sources))
     _warn_unused_times(times, [src.image for src in sources], base)
+    warn_save_times((s.path, s.acquired, s.time_origin) for s in result.scenes)
     result.scenes = _without_duplicates(result.scenes, result.errors)
     result.scenes.sort(key=lambda s: (s.acquired, s.scene_id))
     _warn_tiles_of_one_acquisition(result.scenes)
@@ -422,6 +427,7 @@ def read_scene(
         footprint=footprint,
         rgb_bands=named_rgb_bands(path, shape[2], stac_index),
         sidecars=sidecars,
+        time_origin=info.origin,
     )
 
 

@@ -18,8 +18,8 @@
 7. ``gdal_tag``: GDAL metadata ``ACQUISITIONDATETIME`` (default or IMAGERY domain), else
    ``NITF_IDATIM`` (NITF 2.1 image date-time, "CCYYMMDDhhmmss" UTC), else ``TIFFTAG_DATETIME``
    ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC). The TIFF spec makes
-   ``TIFFTAG_DATETIME`` the file's save time, so where the file name holds no date-time,
-   one warning says the time rests on the tag alone (the tag is still used).
+   ``TIFFTAG_DATETIME`` the file's save time, so :func:`warn_save_times` names the images
+   whose time rests on the tag alone, in one warning (the tag is still used).
 8. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX` (and
    :data:`MAXAR_FILENAME_REGEX` for Maxar product names). A name
    with a date but no time of day is rejected (midnight would bias dwell times by up to a day).
@@ -59,6 +59,7 @@ from dwelltime.errors import DwelltimeError
 from dwelltime.formats import is_dimap_name
 from dwelltime.io import user_csv
 from dwelltime.stac import item_rgb_bands, local_path
+from dwelltime.tables import few
 
 log = logging.getLogger(__name__)
 
@@ -570,8 +571,8 @@ def _parse_xml(path: Path, what: str, *, warn: bool = True) -> ET.Element | None
 
 def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
     """Time from GDAL metadata: ``ACQUISITIONDATETIME``, else ``NITF_IDATIM``, else
-    ``TIFFTAG_DATETIME`` (no zone: read as UTC; warned when the file name holds no date-time
-    to confirm it, as the TIFF spec makes it the file's save time)."""
+    ``TIFFTAG_DATETIME`` (no zone: read as UTC; the file's save time, as the TIFF spec has
+    it: :func:`warn_save_times`); ``origin`` names the tag."""
     tag, value = "ACQUISITIONDATETIME", tags.get("ACQUISITIONDATETIME")
     idatim = tags.get("NITF_IDATIM", "").strip()
     if not value and re.fullmatch(r"\d{14}", idatim):  # NITF 2.1: CCYYMMDDhhmmss, UTC
@@ -582,19 +583,31 @@ def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
     acquired = _parse(value, image, "GDAL tag")
     if acquired is None:
         return None
-    if tag == "TIFFTAG_DATETIME" and _name_time(image) is None:
-        log.warning(
-            "%s: acquisition time %s from TIFFTAG_DATETIME alone, which has no zone (read as "
-            "UTC) and which TIFF writers often set to the time the file was saved; if it is "
-            "not when the image was taken, give the time with %s",
-            image,
-            utc_text(acquired),
-            TIMES_HINT,
-        )
     return TimeInfo(acquired, "gdal_tag", origin=tag)
 
 
-def _name_time(image: Path) -> pd.Timestamp | None:
+def warn_save_times(timed: Iterable[tuple[Path, pd.Timestamp, str]]) -> None:
+    """One warning naming the images of ``timed`` (path, acquisition time in UTC, and what
+    gave it: :attr:`TimeInfo.origin`) whose time is a ``TIFFTAG_DATETIME`` their file name
+    holds no date-time to confirm: the tag has no zone (read as UTC) and TIFF writers often
+    set it to the time the file was saved. Nothing when there are none."""
+    alone = [
+        f"{path.name} {utc_text(when)}"
+        for path, when, origin in timed
+        if origin == "TIFFTAG_DATETIME" and name_time(path) is None
+    ]
+    if alone:
+        log.warning(
+            "%d image(s) take their acquisition time from TIFFTAG_DATETIME alone (%s), which "
+            "has no zone (read as UTC) and which TIFF writers often set to the time the file "
+            "was saved; if that is not when they were taken, give their times with %s",
+            len(alone),
+            few(alone),
+            TIMES_HINT,
+        )
+
+
+def name_time(image: Path) -> pd.Timestamp | None:
     """The date-time in ``image``'s file name (:func:`filename_time`, UTC), None if none."""
     try:
         named = filename_time(image)
@@ -608,7 +621,7 @@ def _warn_if_name_differs(info: TimeInfo, image: Path) -> None:
     :data:`NAME_TOLERANCE` from the sidecar's or tag's time ``info``, which is used, as the
     order of trust says: the sidecar may be another image's, the tag (``TIFFTAG_DATETIME``)
     the file's save time, or the name wrong."""
-    named = _name_time(image)
+    named = name_time(image)
     if named is None or abs(named - info.acquired) <= NAME_TOLERANCE:
         return
     if info.origin == "TIFFTAG_DATETIME":
