@@ -450,7 +450,8 @@ def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> n
     """(rows, cols) bool: the scene has data there (nodata/mask/alpha; in a float image also
     not NaN, a fill often left undeclared) and, where a provider mask is open, it says clear:
     Planet UDM2 (``*_udm2``) band 1 == 1, UDM (:data:`~dwelltime.formats.UDM1_SUFFIXES`) == 0,
-    no pixel touched by a :class:`CloudVector` polygon."""
+    no pixel touched by a :class:`CloudVector` polygon. Ground a raster mask does not cover
+    (outside its extent, or its nodata) is unknown, so not valid."""
     valid = read_to_grid(ds, grid)[0] > 0
     if np.dtype(ds.dtypes[0]).kind == "f":
         valid &= np.isfinite(read_to_grid(ds, grid, indexes=[1])[0])
@@ -459,6 +460,7 @@ def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> n
     elif provider_mask is not None:
         udm1 = Path(provider_mask.name).stem.lower().endswith(UDM1_SUFFIXES)
         valid &= read_to_grid(provider_mask, grid, indexes=[1])[0] == (0 if udm1 else 1)
+        valid &= read_to_grid(provider_mask, grid)[0] > 0
     return valid
 
 
