@@ -879,6 +879,43 @@ def test_cloud_polygons_without_crs_are_named_and_their_scene_skipped(
     assert len(str(error).splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("problem", "geometry", "crs"),
+    [  # the image: 32 m from (730_485.78, 4_345_043.01), UTM 51N
+        ("has no cloud polygon over", {"type": "Polygon", "coordinates": [
+            [[730_485, 4_345_000], [730_500, 4_345_000], [730_500, 4_345_040], [730_485, 4_345_000]]
+        ]}, None),  # metres in a GeoJSON without "crs": read as lon/lat, they hid nothing
+        ("has no cloud polygon over", {"type": "Polygon", "coordinates": [
+            [[0, 0], [1, 0], [1, 1], [0, 0]]
+        ]}, None),  # another scene's clouds
+        ("holds 1 feature(s) but no polygon", {"type": "LineString", "coordinates": [
+            [125.67, 39.224], [125.671, 39.2241]
+        ]}, None),  # a cloud's outline drawn as a line
+        ("has no cloud polygon over", {"type": "Polygon", "coordinates": [
+            [[1e12, 1e12], [1e12 + 5, 1e12], [1e12, 1e12 + 5], [1e12, 1e12]]
+        ]}, "urn:ogc:def:crs:EPSG::32651"),  # out of the CRS's range
+    ],
+)  # fmt: skip
+def test_cloud_polygons_that_hide_nothing_of_the_image_are_named_and_their_scene_skipped(
+    tmp_path, write_raster, problem, geometry, crs
+):
+    """A user's ``_cloud`` file whose polygons all miss the image was taken for a clear sky:
+    each cloud over a stand read as the stand seen empty."""
+    image = write_raster(tmp_path / "s_20230731T023512.tif")
+    mask = tmp_path / "s_20230731T023512_cloud.geojson"
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": geometry}
+    ]}  # fmt: skip
+    if crs:
+        collection["crs"] = {"type": "name", "properties": {"name": crs}}
+    mask.write_text(json.dumps(collection))
+    result = scan(tmp_path)
+    assert not result.scenes
+    (error,) = result.errors
+    assert str(error).startswith(f"{image}: its mask {mask.name} {problem}")
+    assert len(str(error).splitlines()) == 1
+
+
 def test_an_unreadable_airbus_cloud_mask_is_named(tmp_path, write_dimap):
     dim = write_dimap(tmp_path)
     mask = tmp_path / "MASKS" / f"CLD_{dim.stem[len('DIM_') :]}_MSK.GML"
@@ -899,7 +936,7 @@ def test_a_user_cloud_file_named_after_the_image_is_its_mask(tmp_path, write_ras
         tmp_path / "site_20230731T023512_3B_AnalyticMS_2.tif", origin=(730_517.78, 4_345_043.01)
     )
     cloud = tmp_path / "site_20230731T023512_3B_AnalyticMS_Cloud.geojson"
-    gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4326).to_file(cloud)
+    gpd.GeoDataFrame(geometry=[shapely.box(125.6, 39.2, 125.7, 39.3)], crs=4326).to_file(cloud)
     masks = {s.path: s.mask_path for s in scan(tmp_path).scenes}
     assert masks[image.resolve()] == cloud.resolve()  # the user's polygons, not the UDM2
     assert masks[other.resolve()].name == "site_20230731T023512_3B_udm2.tif"

@@ -409,6 +409,7 @@ class CloudVector:
     name: str  # the file
     crs: object | None  # the polygons' CRS; None: the file has none (the scan refuses it)
     clouds: np.ndarray  # shapely polygons, map units of ``crs``
+    others: int = 0  # features that mark no area: lines, points, no geometry
 
 
 def read_cloud_vector(path: Path) -> CloudVector:
@@ -431,7 +432,7 @@ def read_cloud_vector(path: Path) -> CloudVector:
         return CloudVector(str(path), None, np.empty(0, dtype=object))
     frame = pyogrio.read_dataframe(source(), layer=layers[0][0])
     polygons = frame.geometry[frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    return CloudVector(str(path), frame.crs, polygons.to_numpy())
+    return CloudVector(str(path), frame.crs, polygons.to_numpy(), len(frame) - len(polygons))
 
 
 def open_mask(path: Path | None) -> contextlib.AbstractContextManager:

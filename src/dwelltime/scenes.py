@@ -533,34 +533,54 @@ def scenes_frame(scenes: Sequence[Scene]) -> gpd.GeoDataFrame:
 
 
 def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> None:
-    """SceneError naming ``image`` and its provider mask when the mask cannot be read, has no
-    CRS (:func:`~dwelltime.io.missing_crs`; cloud polygons only when there are some) or, a
-    raster mask, misses the image's ``footprint`` (EPSG:4326): used as is, it would hide the
-    whole scene, or its cloud would go unnoticed."""
+    """SceneError naming ``image`` and its provider mask when the mask cannot be read or
+    :func:`_mask_problem` finds it unusable: used as is, it would hide the whole scene, or
+    its cloud would go unnoticed."""
     from pyogrio.errors import DataSourceError
     from rasterio.errors import RasterioError
-    from rasterio.warp import transform_bounds
 
     try:
         with open_mask(mask_path) as mask:
-            if isinstance(mask, CloudVector) and not len(mask.clouds):
-                return
-            if missing_crs(mask.crs):
-                problem = "has no CRS"
-            elif isinstance(mask, CloudVector):
-                return
-            elif not _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
-                footprint
-            ):
-                problem = "does not overlap the image (another scene's mask?)"
-            else:
-                return
+            problem = _mask_problem(mask, footprint)
     except (RasterioError, DataSourceError, OSError) as e:
         problem = f"cannot be read ({_first_line(e)})"
+    if problem is None:
+        return
     raise SceneError(
         image, f"its mask {mask_path.name} {problem}; the scene is not used: replace the mask "
         "(download it again) or move it away to use the scene without one"
     )  # fmt: skip
+
+
+def _mask_problem(mask: object, footprint: shapely.Geometry) -> str | None:
+    """Why the open ``mask`` cannot say where an image of ``footprint`` (EPSG:4326) saw
+    cloud, or None: it has no CRS (:func:`~dwelltime.io.missing_crs`; cloud polygons only
+    when there are some), a raster mask misses the footprint, or cloud polygons lie none over
+    it, or there are only features that mark no area (lines, points)."""
+    from rasterio.warp import transform_bounds
+
+    if isinstance(mask, CloudVector) and not len(mask.clouds):
+        if not mask.others:
+            return None
+        return (
+            f"holds {mask.others} feature(s) but no polygon (lines or points mark no area: "
+            "draw the clouds as polygons)"
+        )
+    if missing_crs(mask.crs):
+        return "has no CRS"
+    if isinstance(mask, CloudVector):
+        clouds = gpd.GeoSeries(mask.clouds, crs=mask.crs).to_crs(4326)
+        if any(
+            np.isfinite(c.bounds).all() and _within_180(c).intersects(footprint) for c in clouds
+        ):
+            return None
+        return (
+            "has no cloud polygon over the image (another scene's, or coordinates in "
+            'another CRS than the file declares: a GeoJSON without "crs" is read as lon/lat)'
+        )
+    if _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(footprint):
+        return None
+    return "does not overlap the image (another scene's mask?)"
 
 
 def _footprint(ds: object, gsd_m: float, path: Path) -> shapely.Geometry:
