@@ -30,6 +30,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -543,7 +544,8 @@ def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> No
         with open_mask(mask_path) as mask:
             problem = _mask_problem(mask, footprint)
     except (RasterioError, DataSourceError, OSError) as e:
-        problem = f"cannot be read ({_first_line(e)})"
+        why = "truncated or corrupt file" if str(e).startswith(READ_FAILED) else _first_line(e)
+        problem = f"cannot be read ({why})"
     if problem is None:
         return
     raise SceneError(
@@ -556,7 +558,8 @@ def _mask_problem(mask: object, footprint: shapely.Geometry) -> str | None:
     """Why the open ``mask`` cannot say where an image of ``footprint`` (EPSG:4326) saw
     cloud, or None: it has no CRS (:func:`~dwelltime.io.missing_crs`; cloud polygons only
     when there are some), a raster mask misses the footprint, or cloud polygons lie none over
-    it, or there are only features that mark no area (lines, points)."""
+    it, or there are only features that mark no area (lines, points). A raster mask whose
+    pixels cannot be read raises rasterio's error."""
     from rasterio.warp import transform_bounds
 
     if isinstance(mask, CloudVector) and not len(mask.clouds):
@@ -578,9 +581,13 @@ def _mask_problem(mask: object, footprint: shapely.Geometry) -> str | None:
             "has no cloud polygon over the image (another scene's, or coordinates in "
             'another CRS than the file declares: a GeoJSON without "crs" is read as lon/lat)'
         )
-    if _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(footprint):
-        return None
-    return "does not overlap the image (another scene's mask?)"
+    if not _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(footprint):
+        return "does not overlap the image (another scene's mask?)"
+    # read decimated, as the image is, so that a truncated mask fails here, named, rather
+    # than at detection, where its RasterioIOError would blame the image
+    gsd = gsd_metres(mask.crs, mask.transform, mask.width, mask.height)
+    read_decimated(mask, _footprint_shape(mask.width, mask.height, gsd), partial(mask.read, 1))
+    return None
 
 
 def _footprint(ds: object, gsd_m: float, path: Path) -> shapely.Geometry:
@@ -593,8 +600,6 @@ def _footprint(ds: object, gsd_m: float, path: Path) -> shapely.Geometry:
 
     The decimated read also makes truncated files fail here rather than later.
     """
-    from functools import partial
-
     from rasterio.enums import MaskFlags, Resampling
     from rasterio.errors import RasterioIOError
     from rasterio.warp import transform_geom
