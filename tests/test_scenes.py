@@ -950,6 +950,30 @@ def test_a_user_cloud_file_named_after_the_image_is_its_mask(tmp_path, write_ras
     assert masks[other.resolve()].name == "site_20230731T023512_3B_udm2.tif"
 
 
+def test_masks_that_belong_to_no_image_are_named(tmp_path, write_raster, caplog):
+    """A mask named after no image (the image renamed, its cloud file misspelt) was dropped
+    in silence, and the cloud it marks read as ground seen empty."""
+    import geopandas as gpd
+    import shapely
+
+    image = write_raster(tmp_path / "20230731_023512_1234_3B_AnalyticMS_SR.tif")
+    write_raster(tmp_path / "20230731_023512_1234_3B_udm2.tif", count=8)  # its mask
+    cloud = tmp_path / "20230731_023512_1234_3B_AnalyticMS_SR_cloud.geojson"  # replaces it
+    gpd.GeoDataFrame(geometry=[shapely.box(125.6, 39.2, 125.7, 39.3)], crs=4326).to_file(cloud)
+    write_raster(tmp_path / "renamed_20230801T023512.tif")
+    write_raster(tmp_path / "20230801_023512_9999_3B_udm2.tif", count=8)  # renamed's, once
+    (tmp_path / "renamed_cloud.geojson").write_bytes(cloud.read_bytes())  # not its stem
+    with caplog.at_level(logging.WARNING, logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    assert [s.mask_path for s in result.scenes] == [cloud.resolve(), None]
+    (line,) = [r.getMessage() for r in caplog.records if "belong to no image" in r.getMessage()]
+    assert line.startswith(
+        "2 mask(s) belong to no image and are not used: 20230801_023512_9999_3B_udm2.tif, "
+        "renamed_cloud.geojson;"
+    )
+    assert image.name not in line
+
+
 def test_an_airbus_cloud_mask_is_attached_to_its_product(tmp_path, write_dimap, write_cloud_gml):
     dim = write_dimap(tmp_path)  # its tiles are the scenes where GDAL has no DIMAP driver
     product = dim.stem[len("DIM_") :]

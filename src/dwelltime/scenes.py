@@ -315,6 +315,7 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
             ", …" if len(archives) > 1 else "",
         )
     sources = [_Source(p, ids[p], _mask_for(p, masks)) for p in images]
+    _warn_masks_of_no_image(masks, sources)
     errors: list[SceneError] = [] if images or pictures else [NoImageError(folder, archives)]
     return sources, stac_index, ScanResult(errors=errors, pictures=pictures)
 
@@ -793,6 +794,27 @@ def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:
         if best is None or len(base) > best[0]:
             best = (len(base), m)
     return best[1] if best else None
+
+
+def _warn_masks_of_no_image(masks: Sequence[Path], sources: Sequence[_Source]) -> None:
+    """One warning naming the ``masks`` that no image of ``sources`` took, nor would have
+    taken but for its own cloud polygons (:func:`_mask_for`): a mask left behind when its
+    image was renamed, or a cloud file misspelt, whose cloud would read as ground seen empty."""
+    provider = [m for m in masks if not is_cloud_vector(m) or is_airbus_cloud_mask(m)]
+    taken = {s.mask for s in sources} | {
+        _mask_for(s.image, provider)
+        for s in sources
+        if s.mask is not None and is_cloud_vector(s.mask) and not is_airbus_cloud_mask(s.mask)
+    }
+    unused = [m.name for m in masks if m not in taken]
+    if unused:
+        log.warning(
+            "%d mask(s) belong to no image and are not used: %s; a mask is its image's when "
+            "named as its provider names it (Planet: <id>_3B_udm2.tif beside "
+            "<id>_3B_AnalyticMS….tif) or, cloud polygons, <image stem>_cloud.geojson",
+            len(unused),
+            few(unused),
+        )
 
 
 def _scene_ids(images: Sequence[Path], folder: Path) -> dict[Path, str]:
