@@ -163,6 +163,28 @@ def test_planet_json_cloud_percent_and_xml_cloud(tmp_path, write_raster):
     assert sb.cloud_fraction == pytest.approx(0.12)
 
 
+def test_scenes_their_provider_calls_cloudy_but_without_a_mask_are_named(
+    tmp_path, write_raster, caplog
+):
+    """Cloud is known only from a mask: a scene whose metadata reports cloud but that came
+    without one was used as clear in silence, its cloud over a stand read as ground seen
+    empty."""
+    for n, (name, percent) in enumerate([("a", 30), ("b", 0), ("c", 40), ("d", 5)]):
+        origin = (730_485.78 + 100 * n, 4_345_043.01)
+        write_raster(tmp_path / f"{name}_3B_AnalyticMS.tif", origin=origin)
+        properties = {"acquired": f"2023-08-0{n + 1}T02:35:12.000Z", "cloud_percent": percent}
+        (tmp_path / f"{name}_metadata.json").write_text(json.dumps({"properties": properties}))
+    write_raster(tmp_path / "c_3B_udm2.tif", count=8, origin=(730_685.78, 4_345_043.01))  # c's
+    with caplog.at_level(logging.WARNING, logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    assert len(result.scenes) == 4 and not result.errors, result.errors
+    (line,) = [r.getMessage() for r in caplog.records if "no cloud mask" in r.getMessage()]
+    assert line.startswith(
+        "2 scene(s) have no cloud mask although their provider reports cloud: "
+        "a_3B_AnalyticMS (30 %), d_3B_AnalyticMS (5 %);"
+    )
+
+
 @pytest.mark.parametrize(
     ("first_line", "expected"),
     [

@@ -213,7 +213,26 @@ def scan(
     result.scenes = _without_duplicates(result.scenes, result.errors)
     result.scenes.sort(key=lambda s: (s.acquired, s.scene_id))
     _warn_tiles_of_one_acquisition(result.scenes)
+    _warn_cloudy_without_mask(result.scenes)
     return result
+
+
+def _warn_cloudy_without_mask(scenes: Sequence[Scene]) -> None:
+    """One warning naming the scenes (cloudiest first) whose provider reports cloud
+    (``cloud_fraction`` > 0) but that came without a mask saying where: there, cloud over a
+    stand reads as the stand seen empty."""
+    cloudy = sorted(
+        (s for s in scenes if s.mask_path is None and s.cloud_fraction > 0),
+        key=lambda s: -s.cloud_fraction,
+    )
+    if cloudy:
+        log.warning(
+            "%d scene(s) have no cloud mask although their provider reports cloud: %s; where "
+            "it lies over a stand, the stand reads as seen empty: draw it into <image "
+            "stem>_cloud.geojson beside the image, or move the scene away",
+            len(cloudy),
+            few([f"{s.scene_id} ({100 * s.cloud_fraction:.0f} %)" for s in cloudy]),
+        )
 
 
 #: Footprints closer than this (degrees, about 1 m) touch.
