@@ -972,6 +972,21 @@ def test_a_user_cloud_file_named_after_the_image_is_its_mask(tmp_path, write_ras
     assert masks[other.resolve()].name == "site_20230731T023512_3B_udm2.tif"
 
 
+def test_a_planet_legacy_udm_is_attached_and_a_udm2_preferred_to_it(tmp_path, write_raster, caplog):
+    """Planet names a legacy UDM ``<id>_3B_AnalyticMS_DN_udm.tif``: its base, ending in
+    ``_DN``, starts no image's stem, so it was attached to none, and where a UDM2 came too,
+    its longer base would have won over the UDM2 (which also marks shadow and haze)."""
+    image = write_raster(tmp_path / "20190731_023512_1234_3B_AnalyticMS.tif")
+    udm = write_raster(tmp_path / "20190731_023512_1234_3B_AnalyticMS_DN_udm.tif", count=1)
+    (scene,) = scan(tmp_path).scenes
+    assert (scene.path, scene.mask_path) == (image.resolve(), udm.resolve())
+    udm2 = write_raster(tmp_path / "20190731_023512_1234_3B_udm2.tif", count=8)
+    with caplog.at_level(logging.WARNING, logger="dwelltime.scenes"):
+        (scene,) = scan(tmp_path).scenes
+    assert scene.mask_path == udm2.resolve()
+    assert not [r for r in caplog.records if "belong to no image" in r.getMessage()]
+
+
 def test_masks_that_belong_to_no_image_are_named(tmp_path, write_raster, caplog):
     """A mask named after no image (the image renamed, its cloud file misspelt) was dropped
     in silence, and the cloud it marks read as ground seen empty."""

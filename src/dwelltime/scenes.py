@@ -11,7 +11,8 @@ images for ``dwelltime detect --gsd``): listed in :attr:`ScanResult.pictures` an
 warning, not scenes. Provider usable-data masks (``*_udm2.tif``, ``*_udm.tif``) are not
 scenes: each is attached to the image in its folder whose stem starts with the mask's stem
 minus the ``_udm2``/``_udm`` suffix (Planet: ``<id>_3B_udm2.tif`` belongs to
-``<id>_3B_AnalyticMS_SR.tif``); an Airbus DIMAP cloud mask (``MASKS/CLD_<id>_MSK.GML``, cloud
+``<id>_3B_AnalyticMS_SR.tif``, and so does a legacy ``<id>_3B_AnalyticMS_DN_udm.tif``, used
+when no UDM2 came); an Airbus DIMAP cloud mask (``MASKS/CLD_<id>_MSK.GML``, cloud
 polygons) to the product ``DIM_<id>.XML`` or its tiles ``IMG_<id>_R1C1…`` beside ``MASKS``;
 a user's cloud polygons ``<stem>_cloud.geojson`` (``.gpkg``, ``.shp``, ``.gml``) to the image
 of that stem beside it, instead of the provider's mask.
@@ -28,7 +29,7 @@ import logging
 import math
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -45,6 +46,7 @@ from dwelltime.formats import (
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    UDM1_SUFFIXES,
     distinct_files,
     is_airbus_cloud_mask,
     is_archive,
@@ -333,8 +335,9 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
             unpack_command(archives[0]),
             ", …" if len(archives) > 1 else "",
         )
-    sources = [_Source(p, ids[p], _mask_for(p, masks)) for p in images]
-    _warn_masks_of_no_image(masks, sources)
+    owned = {p: _masks_of(p, masks) for p in images}
+    sources = [_Source(p, ids[p], next(iter(owned[p]), None)) for p in images]
+    _warn_masks_of_no_image(masks, owned.values())
     errors: list[SceneError] = [] if images or pictures else [NoImageError(folder, archives)]
     return sources, stac_index, ScanResult(errors=errors, pictures=pictures)
 
@@ -788,43 +791,40 @@ def _georeferenced(picture: Path, siblings: Mapping[str, str]) -> bool:
     return "<GeoTransform" in text or "<GCPList" in text
 
 
-def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:
-    """The mask of ``image``: the user's cloud polygons beside it named after its stem
-    (``<stem>_cloud.geojson``…); else the provider mask whose base starts its stem, the
-    longest such: a Planet mask beside it (base: its stem minus the suffix) or an Airbus cloud
-    mask in the ``MASKS`` folder beside it (base: the product id of ``CLD_<id>_MSK.GML``,
-    which follows the ``DIM_`` or ``IMG_`` of the image's stem)."""
+def _masks_of(image: Path, masks: Sequence[Path]) -> list[Path]:
+    """The masks of ``masks`` that belong to ``image``, the one to use first: the user's
+    cloud polygons beside it named after its stem (``<stem>_cloud.geojson``…); then the
+    provider masks whose base starts its stem, Planet UDM2 before legacy UDM (which marks
+    no shadow or haze), then the longest base: a Planet mask beside it (base: its stem minus
+    the suffix, and a legacy UDM's ``_DN``, as in ``<id>_3B_AnalyticMS_DN_udm.tif``) or an
+    Airbus cloud mask in the ``MASKS`` folder beside it (base: the product id of
+    ``CLD_<id>_MSK.GML``, which follows the ``DIM_`` or ``IMG_`` of the image's stem)."""
     stem = image.stem.lower()
     names = (stem, stem[4:]) if stem.startswith(("dim_", "img_")) else (stem,)
-    best: tuple[int, Path] | None = None
+    ranked: list[tuple[tuple[int, int], Path]] = []
     for m in masks:
-        beside, mask_stem = m.parent, m.stem.lower()
+        beside, mask_stem, rank = m.parent, m.stem.lower(), 1
         if is_airbus_cloud_mask(m):
             beside = m.parent.parent if m.parent.name.lower() == "masks" else None
             base = mask_stem[4:-4]  # CLD_<id>_MSK
         elif is_cloud_vector(m):
             if beside == image.parent and mask_stem == stem + CLOUD_SIDECAR_STEM:
-                return m
+                ranked.append(((2, 0), m))
             continue
         else:
             base = next(mask_stem[: -len(s)] for s in MASK_SUFFIXES if mask_stem.endswith(s))
-        if beside != image.parent or not any(n.startswith(base) for n in names):
-            continue
-        if best is None or len(base) > best[0]:
-            best = (len(base), m)
-    return best[1] if best else None
+            if mask_stem.endswith(UDM1_SUFFIXES):
+                base, rank = base.removesuffix("_dn"), 0
+        if beside == image.parent and any(n.startswith(base) for n in names):
+            ranked.append(((rank, len(base)), m))
+    return [m for _, m in sorted(ranked, key=lambda r: r[0], reverse=True)]
 
 
-def _warn_masks_of_no_image(masks: Sequence[Path], sources: Sequence[_Source]) -> None:
-    """One warning naming the ``masks`` that no image of ``sources`` took, nor would have
-    taken but for its own cloud polygons (:func:`_mask_for`): a mask left behind when its
-    image was renamed, or a cloud file misspelt, whose cloud would read as ground seen empty."""
-    provider = [m for m in masks if not is_cloud_vector(m) or is_airbus_cloud_mask(m)]
-    taken = {s.mask for s in sources} | {
-        _mask_for(s.image, provider)
-        for s in sources
-        if s.mask is not None and is_cloud_vector(s.mask) and not is_airbus_cloud_mask(s.mask)
-    }
+def _warn_masks_of_no_image(masks: Sequence[Path], owned: Iterable[Sequence[Path]]) -> None:
+    """One warning naming the ``masks`` that belong to no image (``owned``: the masks of each
+    image, :func:`_masks_of`): a mask left behind when its image was renamed, or a cloud file
+    misspelt, whose cloud would read as ground seen empty."""
+    taken = {m for found in owned for m in found}
     unused = [m.name for m in masks if m not in taken]
     if unused:
         log.warning(
