@@ -972,6 +972,22 @@ def test_a_user_cloud_file_named_after_the_image_is_its_mask(tmp_path, write_ras
     assert masks[other.resolve()].name == "site_20230731T023512_3B_udm2.tif"
 
 
+def test_a_udm2_with_values_other_than_clear_and_not_clear_is_warned(
+    tmp_path, write_raster, caplog
+):
+    """Band 1 of a UDM2 is 1 (clear) or 0: other values, unknown classes, are taken for
+    unseen; the scene is used, and one line names the mask."""
+    write_raster(tmp_path / "20230731_023512_1234_3B_AnalyticMS_SR.tif")
+    flags = np.ones((8, 64, 64), np.uint8)
+    flags[0, :8] = 7
+    mask = write_raster(tmp_path / "20230731_023512_1234_3B_udm2.tif", count=8, data=flags)
+    with caplog.at_level(logging.WARNING, logger="dwelltime.scenes"):
+        (scene,) = scan(tmp_path).scenes
+    assert scene.mask_path == mask.resolve()
+    (line,) = [r.getMessage() for r in caplog.records if str(mask) in r.getMessage()]
+    assert line.startswith(f"{mask}: band 1 (clear) holds values other than 0 and 1: 7;")
+
+
 def test_a_planet_legacy_udm_is_attached_and_a_udm2_preferred_to_it(tmp_path, write_raster, caplog):
     """Planet names a legacy UDM ``<id>_3B_AnalyticMS_DN_udm.tif``: its base, ending in
     ``_DN``, starts no image's stem, so it was attached to none, and where a UDM2 came too,

@@ -582,7 +582,7 @@ def _mask_problem(mask: object, footprint: shapely.Geometry) -> str | None:
     cloud, or None: it has no CRS (:func:`~dwelltime.io.missing_crs`; cloud polygons only
     when there are some), a raster mask misses the footprint, or cloud polygons lie none over
     it, or there are only features that mark no area (lines, points). A raster mask whose
-    pixels cannot be read raises rasterio's error."""
+    pixels cannot be read raises rasterio's error; a UDM2 of unknown classes is warned."""
     from rasterio.warp import transform_bounds
 
     if isinstance(mask, CloudVector) and not len(mask.clouds):
@@ -609,8 +609,25 @@ def _mask_problem(mask: object, footprint: shapely.Geometry) -> str | None:
     # read decimated, as the image is, so that a truncated mask fails here, named, rather
     # than at detection, where its RasterioIOError would blame the image
     gsd = gsd_metres(mask.crs, mask.transform, mask.width, mask.height)
-    read_decimated(mask, _footprint_shape(mask.width, mask.height, gsd), partial(mask.read, 1))
+    shape = _footprint_shape(mask.width, mask.height, gsd)
+    band, valid = read_decimated(mask, shape, partial(mask.read, 1), mask.dataset_mask)
+    if not Path(mask.name).stem.lower().endswith(UDM1_SUFFIXES):  # a legacy UDM: any bits
+        _warn_unknown_classes(Path(mask.name), band[valid > 0])
     return None
+
+
+def _warn_unknown_classes(mask: Path, clear: np.ndarray) -> None:
+    """One warning naming ``mask`` when band 1 (``clear``: its values where it has data) of
+    a UDM2 holds values other than 0 (not clear) and 1 (clear), which
+    :func:`~dwelltime.regrid.valid_mask` takes for unseen."""
+    other = np.setdiff1d(np.unique(clear), [0, 1])
+    if other.size:
+        log.warning(
+            "%s: band 1 (clear) holds values other than 0 and 1: %s; taken for unseen "
+            "(neither presence nor absence): is it a Planet UDM2?",
+            mask,
+            few([str(v) for v in other]),
+        )
 
 
 def _footprint(ds: object, gsd_m: float, path: Path) -> shapely.Geometry:
