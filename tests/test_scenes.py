@@ -212,6 +212,28 @@ def test_planet_xml_with_only_the_acquisition_parameters_time(tmp_path, write_ra
     assert (scene.time_source, scene.acquired) == ("planet_xml", T0)
 
 
+def test_scenes_their_provider_calls_cloudy_but_without_a_mask_are_named(
+    tmp_path, write_raster, caplog
+):
+    """Cloud is known only from a mask: a scene whose metadata reports cloud but that came
+    without one was used as clear in silence, its cloud over a stand read as ground seen
+    empty."""
+    for n, (name, percent) in enumerate([("a", 30), ("b", 0), ("c", 40), ("d", 5)]):
+        origin = (730_485.78 + 100 * n, 4_345_043.01)
+        write_raster(tmp_path / f"{name}_3B_AnalyticMS.tif", origin=origin)
+        properties = {"acquired": f"2023-08-0{n + 1}T02:35:12.000Z", "cloud_percent": percent}
+        (tmp_path / f"{name}_metadata.json").write_text(json.dumps({"properties": properties}))
+    write_raster(tmp_path / "c_3B_udm2.tif", count=8, origin=(730_685.78, 4_345_043.01))  # c's
+    with caplog.at_level(logging.WARNING, logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    assert len(result.scenes) == 4 and not result.errors, result.errors
+    (line,) = [r.getMessage() for r in caplog.records if "no cloud mask" in r.getMessage()]
+    assert line.startswith(
+        "2 scene(s) have no cloud mask although their provider reports cloud: "
+        "a_3B_AnalyticMS (30 %), d_3B_AnalyticMS (5 %);"
+    )
+
+
 @pytest.mark.parametrize(
     ("first_line", "expected"),
     [
@@ -926,12 +948,19 @@ def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):
         assert rgb_bands(ds, scene.provider, scene.rgb_bands) == [3, 2, 1]
 
 
+def _truncate(path: Path) -> None:
+    """Cut the file to its first third, as a download that stopped: it opens, its pixels
+    cannot be read (a truncated mask was found only by detection, which blamed the image)."""
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+
+
 @pytest.mark.parametrize(
     ("problem", "write_mask"),
     [
         ("cannot be read", lambda path, write: path.write_bytes(b"<html>expired link</html>")),
         ("has no CRS", lambda path, write: write(path, crs=None, count=8)),
         ("does not overlap", lambda path, write: write(path, origin=(0.0, 0.0), count=8)),
+        ("cannot be read", lambda path, write: _truncate(write(path, count=8))),
     ],
 )
 def test_a_bad_mask_is_named_and_its_scene_skipped(tmp_path, write_raster, problem, write_mask):
@@ -943,6 +972,7 @@ def test_a_bad_mask_is_named_and_its_scene_skipped(tmp_path, write_raster, probl
     (error,) = result.errors
     assert str(error).startswith(f"{image}: its mask 20230731_023512_1234_3B_udm2.tif {problem}")
     assert len(str(error).splitlines()) == 1
+    assert "previous exception" not in str(error)  # rasterio's words, no use to the user
 
 
 @pytest.mark.parametrize(
@@ -1002,6 +1032,43 @@ def test_cloud_polygons_without_crs_are_named_and_their_scene_skipped(
     assert len(str(error).splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("problem", "geometry", "crs"),
+    [  # the image: 32 m from (730_485.78, 4_345_043.01), UTM 51N
+        ("has no cloud polygon over", {"type": "Polygon", "coordinates": [
+            [[730_485, 4_345_000], [730_500, 4_345_000], [730_500, 4_345_040], [730_485, 4_345_000]]
+        ]}, None),  # metres in a GeoJSON without "crs": read as lon/lat, they hid nothing
+        ("has no cloud polygon over", {"type": "Polygon", "coordinates": [
+            [[0, 0], [1, 0], [1, 1], [0, 0]]
+        ]}, None),  # another scene's clouds
+        ("holds 1 feature(s) but no polygon", {"type": "LineString", "coordinates": [
+            [125.67, 39.224], [125.671, 39.2241]
+        ]}, None),  # a cloud's outline drawn as a line
+        ("has no cloud polygon over", {"type": "Polygon", "coordinates": [
+            [[1e12, 1e12], [1e12 + 5, 1e12], [1e12, 1e12 + 5], [1e12, 1e12]]
+        ]}, "urn:ogc:def:crs:EPSG::32651"),  # out of the CRS's range
+    ],
+)  # fmt: skip
+def test_cloud_polygons_that_hide_nothing_of_the_image_are_named_and_their_scene_skipped(
+    tmp_path, write_raster, problem, geometry, crs
+):
+    """A user's ``_cloud`` file whose polygons all miss the image was taken for a clear sky:
+    each cloud over a stand read as the stand seen empty."""
+    image = write_raster(tmp_path / "s_20230731T023512.tif")
+    mask = tmp_path / "s_20230731T023512_cloud.geojson"
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": geometry}
+    ]}  # fmt: skip
+    if crs:
+        collection["crs"] = {"type": "name", "properties": {"name": crs}}
+    mask.write_text(json.dumps(collection))
+    result = scan(tmp_path)
+    assert not result.scenes
+    (error,) = result.errors
+    assert str(error).startswith(f"{image}: its mask {mask.name} {problem}")
+    assert len(str(error).splitlines()) == 1
+
+
 def test_an_unreadable_airbus_cloud_mask_is_named(tmp_path, write_dimap):
     dim = write_dimap(tmp_path)
     mask = tmp_path / "MASKS" / f"CLD_{dim.stem[len('DIM_') :]}_MSK.GML"
@@ -1022,10 +1089,65 @@ def test_a_user_cloud_file_named_after_the_image_is_its_mask(tmp_path, write_ras
         tmp_path / "site_20230731T023512_3B_AnalyticMS_2.tif", origin=(730_517.78, 4_345_043.01)
     )
     cloud = tmp_path / "site_20230731T023512_3B_AnalyticMS_Cloud.geojson"
-    gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4326).to_file(cloud)
+    gpd.GeoDataFrame(geometry=[shapely.box(125.6, 39.2, 125.7, 39.3)], crs=4326).to_file(cloud)
     masks = {s.path: s.mask_path for s in scan(tmp_path).scenes}
     assert masks[image.resolve()] == cloud.resolve()  # the user's polygons, not the UDM2
     assert masks[other.resolve()].name == "site_20230731T023512_3B_udm2.tif"
+
+
+def test_a_udm2_with_values_other_than_clear_and_not_clear_is_warned(
+    tmp_path, write_raster, caplog
+):
+    """Band 1 of a UDM2 is 1 (clear) or 0: other values, unknown classes, are taken for
+    unseen; the scene is used, and one line names the mask."""
+    write_raster(tmp_path / "20230731_023512_1234_3B_AnalyticMS_SR.tif")
+    flags = np.ones((8, 64, 64), np.uint8)
+    flags[0, :8] = 7
+    mask = write_raster(tmp_path / "20230731_023512_1234_3B_udm2.tif", count=8, data=flags)
+    with caplog.at_level(logging.WARNING, logger="dwelltime.scenes"):
+        (scene,) = scan(tmp_path).scenes
+    assert scene.mask_path == mask.resolve()
+    (line,) = [r.getMessage() for r in caplog.records if str(mask) in r.getMessage()]
+    assert line.startswith(f"{mask}: band 1 (clear) holds values other than 0 and 1: 7;")
+
+
+def test_a_planet_legacy_udm_is_attached_and_a_udm2_preferred_to_it(tmp_path, write_raster, caplog):
+    """Planet names a legacy UDM ``<id>_3B_AnalyticMS_DN_udm.tif``: its base, ending in
+    ``_DN``, starts no image's stem, so it was attached to none, and where a UDM2 came too,
+    its longer base would have won over the UDM2 (which also marks shadow and haze)."""
+    image = write_raster(tmp_path / "20190731_023512_1234_3B_AnalyticMS.tif")
+    udm = write_raster(tmp_path / "20190731_023512_1234_3B_AnalyticMS_DN_udm.tif", count=1)
+    (scene,) = scan(tmp_path).scenes
+    assert (scene.path, scene.mask_path) == (image.resolve(), udm.resolve())
+    udm2 = write_raster(tmp_path / "20190731_023512_1234_3B_udm2.tif", count=8)
+    with caplog.at_level(logging.WARNING, logger="dwelltime.scenes"):
+        (scene,) = scan(tmp_path).scenes
+    assert scene.mask_path == udm2.resolve()
+    assert not [r for r in caplog.records if "belong to no image" in r.getMessage()]
+
+
+def test_masks_that_belong_to_no_image_are_named(tmp_path, write_raster, caplog):
+    """A mask named after no image (the image renamed, its cloud file misspelt) was dropped
+    in silence, and the cloud it marks read as ground seen empty."""
+    import geopandas as gpd
+    import shapely
+
+    image = write_raster(tmp_path / "20230731_023512_1234_3B_AnalyticMS_SR.tif")
+    write_raster(tmp_path / "20230731_023512_1234_3B_udm2.tif", count=8)  # its mask
+    cloud = tmp_path / "20230731_023512_1234_3B_AnalyticMS_SR_cloud.geojson"  # replaces it
+    gpd.GeoDataFrame(geometry=[shapely.box(125.6, 39.2, 125.7, 39.3)], crs=4326).to_file(cloud)
+    write_raster(tmp_path / "renamed_20230801T023512.tif")
+    write_raster(tmp_path / "20230801_023512_9999_3B_udm2.tif", count=8)  # renamed's, once
+    (tmp_path / "renamed_cloud.geojson").write_bytes(cloud.read_bytes())  # not its stem
+    with caplog.at_level(logging.WARNING, logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    assert [s.mask_path for s in result.scenes] == [cloud.resolve(), None]
+    (line,) = [r.getMessage() for r in caplog.records if "belong to no image" in r.getMessage()]
+    assert line.startswith(
+        "2 mask(s) belong to no image and are not used: 20230801_023512_9999_3B_udm2.tif, "
+        "renamed_cloud.geojson;"
+    )
+    assert image.name not in line
 
 
 def test_an_airbus_cloud_mask_is_attached_to_its_product(tmp_path, write_dimap, write_cloud_gml):

@@ -48,6 +48,17 @@ def test_image_asset_prefers_data_role_and_skips_thumbnails_and_masks(tmp_path):
     assert item_scene(masks_first, tmp_path / "items.json").image == tmp_path / "b_visual.tif"
 
 
+def test_a_udm2_asset_is_preferred_to_a_legacy_udm_listed_before_it(tmp_path):
+    """The first mask asset was the scene's: a legacy UDM listed before the UDM2 hid the
+    UDM2's shadow and haze."""
+    item = _item("a", "2023-07-31T02:35:12Z", {
+        "udm": {"href": "a_3B_AnalyticMS_DN_udm.tif", "roles": ["data-mask"]},
+        "ortho_udm2": {"href": "a_3B_udm2.tif", "roles": ["data-mask"]},
+        "ortho_analytic_4b": {"href": "a_3B_AnalyticMS.tif", "roles": ["data"]},
+    })  # fmt: skip
+    assert item_scene(item, tmp_path / "items.json").mask == tmp_path / "a_3B_udm2.tif"
+
+
 def test_item_without_local_image_is_an_error_naming_it(tmp_path):
     remote = _item("far", "2023-07-31T02:35:12Z", {"data": {"href": "https://x.org/far.tif"}})
     with pytest.raises(SceneError, match=r"items.json#far: its image is only remote .*download"):

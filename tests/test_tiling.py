@@ -223,6 +223,25 @@ def test_provider_mask_makes_cloud_invalid(
     assert row.visible_fraction == pytest.approx(0.5, abs=0.03)
 
 
+@pytest.mark.parametrize(("suffix", "clear"), [("_udm2", 1), ("_udm", 0)])
+def test_ground_a_provider_mask_does_not_cover_is_not_seen(
+    tmp_path, write_raster, airport, aprons, suffix, clear
+):
+    """A mask covering only the east half of its image (clipped, or another grid) says
+    nothing of the west half: that half is unknown, not clear (a legacy UDM's 0, usable, was
+    read there from the zeros outside the mask)."""
+    flags = np.full((1, 200, 100), clear, np.uint8)
+    mask = write_raster(
+        tmp_path / f"s{suffix}.tif", count=1, data=flags, gsd=3.0, shape=(200, 100),
+        origin=(X0 + 300, Y0),
+    )  # fmt: skip
+    scene = _scene(write_raster, tmp_path / "s.tif", mask_path=mask)
+    (row,) = scene_coverage(scene, airport, aprons).itertuples()
+    assert row.visible_fraction == pytest.approx(0.5, abs=0.03)
+    for tile in iter_tiles(scene, airport, aprons, SPEC):
+        assert not tile.valid[:, _pixel_x(tile) < X0 + 297].any()
+
+
 def test_band_order_from_colorinterp(tmp_path, write_raster, airport, aprons):
     data = np.stack([np.full((200, 200), v, np.uint8) for v in (10, 20, 30, 40)])
     scene = _scene(

@@ -409,6 +409,7 @@ class CloudVector:
     name: str  # the file
     crs: object | None  # the polygons' CRS; None: the file has none (the scan refuses it)
     clouds: np.ndarray  # shapely polygons, map units of ``crs``
+    others: int = 0  # features that mark no area: lines, points, no geometry
 
 
 def read_cloud_vector(path: Path) -> CloudVector:
@@ -431,7 +432,7 @@ def read_cloud_vector(path: Path) -> CloudVector:
         return CloudVector(str(path), None, np.empty(0, dtype=object))
     frame = pyogrio.read_dataframe(source(), layer=layers[0][0])
     polygons = frame.geometry[frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    return CloudVector(str(path), frame.crs, polygons.to_numpy())
+    return CloudVector(str(path), frame.crs, polygons.to_numpy(), len(frame) - len(polygons))
 
 
 def open_mask(path: Path | None) -> contextlib.AbstractContextManager:
@@ -450,7 +451,8 @@ def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> n
     """(rows, cols) bool: the scene has data there (nodata/mask/alpha; in a float image also
     not NaN, a fill often left undeclared) and, where a provider mask is open, it says clear:
     Planet UDM2 (``*_udm2``) band 1 == 1, UDM (:data:`~dwelltime.formats.UDM1_SUFFIXES`) == 0,
-    no pixel touched by a :class:`CloudVector` polygon."""
+    no pixel touched by a :class:`CloudVector` polygon. Ground a raster mask does not cover
+    (outside its extent, or its nodata) is unknown, so not valid."""
     valid = read_to_grid(ds, grid)[0] > 0
     if np.dtype(ds.dtypes[0]).kind == "f":
         valid &= np.isfinite(read_to_grid(ds, grid, indexes=[1])[0])
@@ -459,6 +461,7 @@ def valid_mask(ds: object, grid: Grid, provider_mask: object | None = None) -> n
     elif provider_mask is not None:
         udm1 = Path(provider_mask.name).stem.lower().endswith(UDM1_SUFFIXES)
         valid &= read_to_grid(provider_mask, grid, indexes=[1])[0] == (0 if udm1 else 1)
+        valid &= read_to_grid(provider_mask, grid)[0] > 0
     return valid
 
 

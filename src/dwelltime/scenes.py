@@ -11,7 +11,8 @@ images for ``dwelltime detect --gsd``): listed in :attr:`ScanResult.pictures` an
 warning, not scenes. Provider usable-data masks (``*_udm2.tif``, ``*_udm.tif``) are not
 scenes: each is attached to the image in its folder whose stem starts with the mask's stem
 minus the ``_udm2``/``_udm`` suffix (Planet: ``<id>_3B_udm2.tif`` belongs to
-``<id>_3B_AnalyticMS_SR.tif``); an Airbus DIMAP cloud mask (``MASKS/CLD_<id>_MSK.GML``, cloud
+``<id>_3B_AnalyticMS_SR.tif``, and so does a legacy ``<id>_3B_AnalyticMS_DN_udm.tif``, used
+when no UDM2 came); an Airbus DIMAP cloud mask (``MASKS/CLD_<id>_MSK.GML``, cloud
 polygons) to the product ``DIM_<id>.XML`` or its tiles ``IMG_<id>_R1C1…`` beside ``MASKS``;
 a user's cloud polygons ``<stem>_cloud.geojson`` (``.gpkg``, ``.shp``, ``.gml``) to the image
 of that stem beside it, instead of the provider's mask.
@@ -28,8 +29,9 @@ import logging
 import math
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -44,6 +46,7 @@ from dwelltime.formats import (
     MASK_SUFFIXES,
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
+    UDM1_SUFFIXES,
     distinct_files,
     is_airbus_cloud_mask,
     is_archive,
@@ -216,7 +219,26 @@ def scan(
     result.scenes = _without_duplicates(result.scenes, result.errors)
     result.scenes.sort(key=lambda s: (s.acquired, s.scene_id))
     _warn_tiles_of_one_acquisition(result.scenes)
+    _warn_cloudy_without_mask(result.scenes)
     return result
+
+
+def _warn_cloudy_without_mask(scenes: Sequence[Scene]) -> None:
+    """One warning naming the scenes (cloudiest first) whose provider reports cloud
+    (``cloud_fraction`` > 0) but that came without a mask saying where: there, cloud over a
+    stand reads as the stand seen empty."""
+    cloudy = sorted(
+        (s for s in scenes if s.mask_path is None and s.cloud_fraction > 0),
+        key=lambda s: -s.cloud_fraction,
+    )
+    if cloudy:
+        log.warning(
+            "%d scene(s) have no cloud mask although their provider reports cloud: %s; where "
+            "it lies over a stand, the stand reads as seen empty: draw it into <image "
+            "stem>_cloud.geojson beside the image, or move the scene away",
+            len(cloudy),
+            few([f"{s.scene_id} ({100 * s.cloud_fraction:.0f} %)" for s in cloudy]),
+        )
 
 
 #: Footprints closer than this (degrees, about 1 m) touch.
@@ -317,7 +339,9 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
             unpack_command(archives[0]),
             ", …" if len(archives) > 1 else "",
         )
-    sources = [_Source(p, ids[p], _mask_for(p, masks)) for p in images]
+    owned = {p: _masks_of(p, masks) for p in images}
+    sources = [_Source(p, ids[p], next(iter(owned[p]), None)) for p in images]
+    _warn_masks_of_no_image(masks, owned.values())
     errors: list[SceneError] = [] if images or pictures else [NoImageError(folder, archives)]
     return sources, stac_index, ScanResult(errors=errors, pictures=pictures)
 
@@ -539,34 +563,77 @@ def scenes_frame(scenes: Sequence[Scene]) -> gpd.GeoDataFrame:
 
 
 def _check_mask(image: Path, mask_path: Path, footprint: shapely.Geometry) -> None:
-    """SceneError naming ``image`` and its provider mask when the mask cannot be read, has no
-    CRS (:func:`~dwelltime.io.missing_crs`; cloud polygons only when there are some) or, a
-    raster mask, misses the image's ``footprint`` (EPSG:4326): used as is, it would hide the
-    whole scene, or its cloud would go unnoticed."""
+    """SceneError naming ``image`` and its provider mask when the mask cannot be read or
+    :func:`_mask_problem` finds it unusable: used as is, it would hide the whole scene, or
+    its cloud would go unnoticed."""
     from pyogrio.errors import DataSourceError
     from rasterio.errors import RasterioError
-    from rasterio.warp import transform_bounds
 
     try:
         with open_mask(mask_path) as mask:
-            if isinstance(mask, CloudVector) and not len(mask.clouds):
-                return
-            if missing_crs(mask.crs):
-                problem = "has no CRS"
-            elif isinstance(mask, CloudVector):
-                return
-            elif not _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(
-                footprint
-            ):
-                problem = "does not overlap the image (another scene's mask?)"
-            else:
-                return
+            problem = _mask_problem(mask, footprint)
     except (RasterioError, DataSourceError, OSError) as e:
-        problem = f"cannot be read ({_first_line(e)})"
+        why = "truncated or corrupt file" if str(e).startswith(READ_FAILED) else _first_line(e)
+        problem = f"cannot be read ({why})"
+    if problem is None:
+        return
     raise SceneError(
         image, f"its mask {mask_path.name} {problem}; the scene is not used: replace the mask "
         "(download it again) or move it away to use the scene without one"
     )  # fmt: skip
+
+
+def _mask_problem(mask: object, footprint: shapely.Geometry) -> str | None:
+    """Why the open ``mask`` cannot say where an image of ``footprint`` (EPSG:4326) saw
+    cloud, or None: it has no CRS (:func:`~dwelltime.io.missing_crs`; cloud polygons only
+    when there are some), a raster mask misses the footprint, or cloud polygons lie none over
+    it, or there are only features that mark no area (lines, points). A raster mask whose
+    pixels cannot be read raises rasterio's error; a UDM2 of unknown classes is warned."""
+    from rasterio.warp import transform_bounds
+
+    if isinstance(mask, CloudVector) and not len(mask.clouds):
+        if not mask.others:
+            return None
+        return (
+            f"holds {mask.others} feature(s) but no polygon (lines or points mark no area: "
+            "draw the clouds as polygons)"
+        )
+    if missing_crs(mask.crs):
+        return "has no CRS"
+    if isinstance(mask, CloudVector):
+        clouds = gpd.GeoSeries(mask.clouds, crs=mask.crs).to_crs(4326)
+        if any(
+            np.isfinite(c.bounds).all() and _within_180(c).intersects(footprint) for c in clouds
+        ):
+            return None
+        return (
+            "has no cloud polygon over the image (another scene's, or coordinates in "
+            'another CRS than the file declares: a GeoJSON without "crs" is read as lon/lat)'
+        )
+    if not _lonlat_box(*transform_bounds(mask.crs, 4326, *mask.bounds)).intersects(footprint):
+        return "does not overlap the image (another scene's mask?)"
+    # read decimated, as the image is, so that a truncated mask fails here, named, rather
+    # than at detection, where its RasterioIOError would blame the image
+    gsd = gsd_metres(mask.crs, mask.transform, mask.width, mask.height)
+    shape = _footprint_shape(mask.width, mask.height, gsd)
+    band, valid = read_decimated(mask, shape, partial(mask.read, 1), mask.dataset_mask)
+    if not Path(mask.name).stem.lower().endswith(UDM1_SUFFIXES):  # a legacy UDM: any bits
+        _warn_unknown_classes(Path(mask.name), band[valid > 0])
+    return None
+
+
+def _warn_unknown_classes(mask: Path, clear: np.ndarray) -> None:
+    """One warning naming ``mask`` when band 1 (``clear``: its values where it has data) of
+    a UDM2 holds values other than 0 (not clear) and 1 (clear), which
+    :func:`~dwelltime.regrid.valid_mask` takes for unseen."""
+    other = np.setdiff1d(np.unique(clear), [0, 1])
+    if other.size:
+        log.warning(
+            "%s: band 1 (clear) holds values other than 0 and 1: %s; taken for unseen "
+            "(neither presence nor absence): is it a Planet UDM2?",
+            mask,
+            few([str(v) for v in other]),
+        )
 
 
 def _footprint(ds: object, gsd_m: float, path: Path) -> shapely.Geometry:
@@ -579,8 +646,6 @@ def _footprint(ds: object, gsd_m: float, path: Path) -> shapely.Geometry:
 
     The decimated read also makes truncated files fail here rather than later.
     """
-    from functools import partial
-
     from rasterio.enums import MaskFlags, Resampling
     from rasterio.errors import RasterioIOError
     from rasterio.warp import transform_geom
@@ -749,31 +814,49 @@ def _georeferenced(picture: Path, siblings: Mapping[str, str]) -> bool:
     return "<GeoTransform" in text or "<GCPList" in text
 
 
-def _mask_for(image: Path, masks: Sequence[Path]) -> Path | None:
-    """The mask of ``image``: the user's cloud polygons beside it named after its stem
-    (``<stem>_cloud.geojson``…); else the provider mask whose base starts its stem, the
-    longest such: a Planet mask beside it (base: its stem minus the suffix) or an Airbus cloud
-    mask in the ``MASKS`` folder beside it (base: the product id of ``CLD_<id>_MSK.GML``,
-    which follows the ``DIM_`` or ``IMG_`` of the image's stem)."""
+def _masks_of(image: Path, masks: Sequence[Path]) -> list[Path]:
+    """The masks of ``masks`` that belong to ``image``, the one to use first: the user's
+    cloud polygons beside it named after its stem (``<stem>_cloud.geojson``…); then the
+    provider masks whose base starts its stem, Planet UDM2 before legacy UDM (which marks
+    no shadow or haze), then the longest base: a Planet mask beside it (base: its stem minus
+    the suffix, and a legacy UDM's ``_DN``, as in ``<id>_3B_AnalyticMS_DN_udm.tif``) or an
+    Airbus cloud mask in the ``MASKS`` folder beside it (base: the product id of
+    ``CLD_<id>_MSK.GML``, which follows the ``DIM_`` or ``IMG_`` of the image's stem)."""
     stem = image.stem.lower()
     names = (stem, stem[4:]) if stem.startswith(("dim_", "img_")) else (stem,)
-    best: tuple[int, Path] | None = None
+    ranked: list[tuple[tuple[int, int], Path]] = []
     for m in masks:
-        beside, mask_stem = m.parent, m.stem.lower()
+        beside, mask_stem, rank = m.parent, m.stem.lower(), 1
         if is_airbus_cloud_mask(m):
             beside = m.parent.parent if m.parent.name.lower() == "masks" else None
             base = mask_stem[4:-4]  # CLD_<id>_MSK
         elif is_cloud_vector(m):
             if beside == image.parent and mask_stem == stem + CLOUD_SIDECAR_STEM:
-                return m
+                ranked.append(((2, 0), m))
             continue
         else:
             base = next(mask_stem[: -len(s)] for s in MASK_SUFFIXES if mask_stem.endswith(s))
-        if beside != image.parent or not any(n.startswith(base) for n in names):
-            continue
-        if best is None or len(base) > best[0]:
-            best = (len(base), m)
-    return best[1] if best else None
+            if mask_stem.endswith(UDM1_SUFFIXES):
+                base, rank = base.removesuffix("_dn"), 0
+        if beside == image.parent and any(n.startswith(base) for n in names):
+            ranked.append(((rank, len(base)), m))
+    return [m for _, m in sorted(ranked, key=lambda r: r[0], reverse=True)]
+
+
+def _warn_masks_of_no_image(masks: Sequence[Path], owned: Iterable[Sequence[Path]]) -> None:
+    """One warning naming the ``masks`` that belong to no image (``owned``: the masks of each
+    image, :func:`_masks_of`): a mask left behind when its image was renamed, or a cloud file
+    misspelt, whose cloud would read as ground seen empty."""
+    taken = {m for found in owned for m in found}
+    unused = [m.name for m in masks if m not in taken]
+    if unused:
+        log.warning(
+            "%d mask(s) belong to no image and are not used: %s; a mask is its image's when "
+            "named as its provider names it (Planet: <id>_3B_udm2.tif beside "
+            "<id>_3B_AnalyticMS….tif) or, cloud polygons, <image stem>_cloud.geojson",
+            len(unused),
+            few(unused),
+        )
 
 
 def _scene_ids(images: Sequence[Path], folder: Path) -> dict[Path, str]:

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dwelltime.errors import SceneError
-from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES
+from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, UDM1_SUFFIXES
 
 #: The colours :func:`item_rgb_bands` looks for, in the order a tile holds them.
 RGB = ("red", "green", "blue")
@@ -108,6 +108,8 @@ def item_scene(item: dict[str, Any], source: Path) -> ItemScene:
             else "has no local image asset (GeoTIFF, JPEG 2000, NITF, PNG/JPEG)"
         )
         raise SceneError(f"{source}#{item.get('id', '(no id)')}", reason)
+    # a UDM2 before a legacy UDM, which marks no shadow or haze; else the first listed
+    masks.sort(key=lambda m: m.stem.lower().endswith(UDM1_SUFFIXES))
     return ItemScene(item, min(images)[2], masks[0] if masks else None)
 
 
