@@ -35,10 +35,11 @@ from dwelltime.cli.options import (
     "and named). Threshold: the one recorded in the run.json beside it.",
 )
 @click.option(
-    "--axis-aligned",
-    is_flag=True,
-    help="Compare axis-aligned boxes: around each footprint's fuselage and wing, as box labels "
-    "are drawn (for box-only labels such as the Airbus annotations.csv).",
+    "--axis-aligned/--oriented",
+    default=None,
+    help="Compare axis-aligned boxes (around each footprint's fuselage and wing, as box labels "
+    "are drawn) or oriented footprints. Default: axis-aligned when every label is a box-only "
+    "Airbus annotations.csv, else oriented.",
 )
 @click.option(
     "--score-threshold",
@@ -81,7 +82,7 @@ def evaluate(
     ctx: click.Context,
     folder: Path,
     detections: Path | None,
-    axis_aligned: bool,
+    axis_aligned: bool | None,
     score_threshold: float | None,
     gsd_m: float | None,
     tile_size: int,
@@ -93,9 +94,9 @@ def evaluate(
     device: str,
     precision: str,
 ) -> None:
-    """Detection quality on labelled images under FOLDER: AP50/AP75 (oriented IoU), precision,
-    recall and F1 at the shipped threshold, best F1, type accuracy, size and heading errors,
-    by GSD and by type.
+    """Detection quality on labelled images under FOLDER: AP50/AP75 (oriented IoU; box IoU for
+    Airbus box labels, see --axis-aligned), precision, recall and F1 at the shipped threshold,
+    best F1, type accuracy, size and heading errors, by GSD and by type.
 
     \b
     Labels are found per image D/S.ext (first match wins):
@@ -170,8 +171,16 @@ def evaluate(
             f"no labelled images under {folder}: put DOTA txt, GeoJSON or an Airbus "
             "annotations.csv where `dwelltime evaluate --help` says"
         )
-    if not axis_aligned and any(item.kind == "airbus_csv" for item in found.images):
-        click.echo("Airbus labels are axis-aligned boxes: consider --axis-aligned", err=True)
+    boxes = sum(item.kind == "airbus_csv" for item in found.images)
+    if axis_aligned is None:
+        axis_aligned = boxes == len(found.images)
+        if not axis_aligned and boxes:
+            click.echo(
+                f"{boxes} of the {len(found.images)} labelled images have Airbus labels "
+                "(axis-aligned boxes), scored with oriented IoU as the others: consider "
+                "--axis-aligned, or score them apart",
+                err=True,
+            )
 
     try:
         if out is not None:  # before the work: a folder that cannot take it, earlier tables
