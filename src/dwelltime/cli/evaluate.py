@@ -106,7 +106,8 @@ def evaluate(
       GeoJSON    the same places with S.geojson (truth/geojson instead of truth/dota,
                  no labelTxt); map footprints, the image must be georeferenced;
                  the type property: type, aircraft_type or class (any case)
-      Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
+      Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name;
+                 its Truncated_airplane boxes (cut by the image edge) count as aircraft
     DOTA lines of other categories (ship, small-vehicle, helicopter, …) are not truth.
     Types are compared as ICAO designators (a320, Il-62 read as A320, IL62).
     Images without labels are reported and skipped.
