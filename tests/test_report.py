@@ -156,6 +156,19 @@ def test_what_a_narrow_table_says_of_the_stays_it_leaves_out_fits_too(stays):
     assert len(lines) > 1 and max(map(len, lines)) <= 30
 
 
+def test_detections_left_out_of_every_stay_are_counted_with_what_to_try(stays):
+    """One scene, six aircraft found, five under the evidence a stay needs: "1 stay" alone
+    left the five unexplained."""
+    stays = stays.assign(detection_ids=["s:1", "s:2", "s:3;s:4", "s:5"])
+    scores = [0.9, 0.8, 0.7, 0.7, 0.9, 0.53, 0.31]
+    detections = pd.DataFrame({"detection_id": [f"s:{i}" for i in range(1, 8)], "score": scores})
+    text = stays_report(stays, detections, LinkConfig())
+    assert "2 of the 7 detections are in no stay" in text, text
+    assert "(0.65; best of them 0.53). If they are aircraft, try --min-score 0.53." in text
+    assert text.splitlines()[-3].startswith("rules: ")
+    assert "in no stay" not in stays_report(stays, detections.iloc[:5], LinkConfig())
+
+
 def test_the_report_wraps_its_rules_to_the_width(stays):
     text = stays_report(stays, stays, LinkConfig(), width=80)
     assert max(map(len, text.splitlines())) <= 80

@@ -24,6 +24,7 @@ __all__ = [
     "plot_timeline",
     "stays_report",
     "stays_table",
+    "unlinked_line",
 ]
 
 #: Columns of the stays table, with their headers.
@@ -113,6 +114,24 @@ def no_stays_reason(detections: pd.DataFrame, config: LinkConfig) -> str:
         f"sightings of its stand, reaches the evidence a stay needs "
         f"({config.min_score_single:g}; best detection score {best:.2f}). "
         f"If they are aircraft, try --min-score {try_:g}."
+    )
+
+
+def unlinked_line(stays: pd.DataFrame, detections: pd.DataFrame, config: LinkConfig) -> str:
+    """What to say of the ``detections`` that are in none of ``stays`` (some are): dropped
+    by the false-positive rule (evidence under ``config.min_score_single``), and what to try;
+    "" when every detection is in a stay."""
+    linked = {d for ids in stays["detection_ids"] for d in str(ids).split(";")}
+    left = detections[~detections["detection_id"].astype(str).isin(linked)]
+    if left.empty:
+        return ""
+    best = float(left["score"].max())
+    try_ = math.floor(best * 100) / 100
+    return (
+        f"{len(left)} of the {len(detections)} detections are in no stay: too weak, alone or "
+        f"with the other sightings of their stand, for the evidence a stay needs "
+        f"({config.min_score_single:g}; best of them {best:.2f}). If they are aircraft, try "
+        f"--min-score {try_:g}."
     )
 
 
@@ -250,13 +269,16 @@ def stays_report(
     width: int | None = None,
 ) -> str:
     """What ``run`` and ``link`` print: the stays table (at most ``max_rows`` rows, then
-    ``more``: :func:`stays_table`), or why there is no stay although there are
-    ``detections``, then :func:`link_rules`; lines of at most ``width`` characters (a
+    ``more``: :func:`stays_table`) and what became of the detections in no stay
+    (:func:`unlinked_line`), or why there is no stay although there are ``detections``, then
+    :func:`link_rules`; lines of at most ``width`` characters (a
     terminal's columns; None: no limit), the table narrowed and the text wrapped."""
     if stays.empty and not type_filter and len(detections):
         table = _fill(no_stays_reason(detections, config), width)
     else:
         table = stays_table(stays, type_filter, max_rows=max_rows, more=more, width=width)
+        if "detection_id" in detections and (line := unlinked_line(stays, detections, config)):
+            table += "\n" + _fill(line, width)
     rules = link_rules(config, flights=flights)
     return table + "".join(f"\n{_fill(line, width)}" for line in rules.splitlines())
 

@@ -322,7 +322,7 @@ def _folder_sources(folder: Path) -> tuple[list[_Source], dict[Path, dict], Scan
     members = mosaic_members(images)
     images = [p for p in images if p.resolve() not in members]
     stac_index = stac_items(jsons)
-    ids = _scene_ids(images, folder)
+    ids = scene_ids(images, folder)
     if pictures:
         log.warning(
             "%d PNG/JPEG file(s) with no georeference (world file or .aux.xml) are not scenes: "
@@ -859,9 +859,10 @@ def _warn_masks_of_no_image(masks: Sequence[Path], owned: Iterable[Sequence[Path
         )
 
 
-def _scene_ids(images: Sequence[Path], folder: Path) -> dict[Path, str]:
-    """File stems; where stems repeat, the path relative to ``folder`` without its suffix;
-    where that repeats too (``a.jp2`` beside ``a.tif``), with it."""
+def scene_ids(images: Sequence[Path], folder: Path) -> dict[Path, str]:
+    """A distinct id for each of ``images`` (all under ``folder``): file stems; where stems
+    repeat, the path relative to ``folder`` without its suffix; where that repeats too
+    (``a.jp2`` beside ``a.tif``), with it."""
     stems = Counter(p.stem for p in images)
     paths = Counter(p.relative_to(folder).with_suffix("") for p in images)
     ids = {}

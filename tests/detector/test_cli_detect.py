@@ -97,6 +97,37 @@ def test_plain_images_with_and_without_aircraft_make_one_layer(tmp_path, tiny_we
     assert (tmp_path / "out" / "dwelltime.gpkg").is_file()
 
 
+def test_images_of_one_name_in_two_folders_get_distinct_ids(tmp_path, tiny_weights, monkeypatch):
+    """day1/x.png and day2/x.png: scene ids day1/x and day2/x, not x twice, so no two
+    detections share a detection_id."""
+    import geopandas as gpd
+
+    import dwelltime.detector.predict as predict
+    from dwelltime.detector.decode import TileDetections
+
+    def one_aircraft(self, images):
+        return [
+            TileDetections(*(np.array([v], np.float32) for v in (32, 32, 40, 30, 90)),
+                           type_probs=np.full((1, 3), 1 / 3, np.float32),
+                           score=np.array([0.9], np.float32))
+            for _ in images
+        ]  # fmt: skip
+
+    monkeypatch.setattr(predict.Detector, "predict", one_aircraft)
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / day / "x.png")
+    args = ["-q", "detect", str(tmp_path / "day1"), str(tmp_path / "day2"), "--gsd", "0.5"]
+    out = tmp_path / "out"
+    done = CliRunner().invoke(
+        main, [*args, "--weights", str(tiny_weights), "--tile-size", "64", "--out", str(out)]
+    )
+    assert done.exit_code == 0, done.output
+    frame = gpd.read_file(out / "dwelltime.gpkg", layer="detections_pixels")
+    assert sorted(frame["scene_id"]) == ["day1/x", "day2/x"]
+    assert frame["detection_id"].is_unique, frame["detection_id"].tolist()
+
+
 def test_georeferenced_image_writes_map_layer(tmp_path, tiny_weights):
     tif = tmp_path / "sunan_20260731T030000.tif"
     with rasterio.open(

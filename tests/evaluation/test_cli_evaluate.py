@@ -230,16 +230,21 @@ def test_airbus_boxes_axis_aligned_with_pixel_detections(tmp_path, write_raster)
         "--out",
         str(tmp_path / "o"),
     ]
-    oriented = CliRunner().invoke(main, args)
-    assert oriented.exit_code == 0, oriented.output
-    assert "consider --axis-aligned" in oriented.output, oriented.output
-    assert json.loads((tmp_path / "o" / "evaluation.json").read_text())["overall"]["ap50"] == 0, (
-        oriented.output
-    )
-    boxed = CliRunner().invoke(main, [*args, "--axis-aligned", "--overwrite"])
+    boxed = CliRunner().invoke(main, args)  # box-only labels: boxes compared, unasked
     assert boxed.exit_code == 0, boxed.output
+    assert "axis-aligned box IoU" in boxed.output, boxed.output
     doc = json.loads((tmp_path / "o" / "evaluation.json").read_text())
     assert doc["iou"] == "axis_aligned" and doc["overall"]["ap50"] == pytest.approx(1)
+    oriented = CliRunner().invoke(main, [*args, "--oriented", "--overwrite"])
+    assert oriented.exit_code == 0, oriented.output
+    doc = json.loads((tmp_path / "o" / "evaluation.json").read_text())
+    assert doc["iou"] == "oriented" and doc["overall"]["ap50"] == 0, oriented.output
+    write_raster(tmp_path / "images" / "y.tif", crs=None, shape=(32, 32))
+    (tmp_path / "images" / "y.txt").write_text("")  # DOTA: no aircraft
+    mixed = CliRunner().invoke(main, [*args, "--overwrite"])
+    assert mixed.exit_code == 0, mixed.output
+    assert "1 of the 2 labelled images have Airbus labels" in mixed.output, mixed.output
+    assert json.loads((tmp_path / "o" / "evaluation.json").read_text())["iou"] == "oriented"
 
 
 def test_unknown_gsd_is_said(tmp_path, write_raster, monkeypatch, marker_detector):

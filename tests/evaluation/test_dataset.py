@@ -52,6 +52,26 @@ def test_a_dota_gsd_header_wins_over_the_given_gsd(tmp_path, write_raster):
     assert gsd(geo, "a.txt") == pytest.approx(0.3)
 
 
+def test_an_unreadable_airbus_row_spoils_only_its_image(tmp_path, write_raster):
+    """One bad line of an annotations.csv (1,565 rows for 49 images) is one image's problem,
+    named with its line, not every image's."""
+    csv = tmp_path / "annotations.csv"
+    csv.write_text(
+        "id,image_id,geometry,class\n"
+        '1,a.png,"[(1 2), (9, 2), (9, 8), (1, 8), (1, 2)]",Airplane\n'
+        '2,b.png,"[(1, 2), (9, 2), (9, 8), (1, 8), (1, 2)]",Airplane\n'
+    )
+    cache: dict = {}
+
+    def truth(name):
+        image = write_raster(tmp_path / name, crs=None, driver="PNG")
+        return load_truth(LabelledImage(image, csv, "airbus_csv"), image_info(image), cache)[0]
+
+    assert np.allclose(truth("b.png").polygons, [[[1, 2], [9, 2], [9, 8], [1, 8]]])
+    with pytest.raises(LabelError, match=r"line 2: unreadable geometry of a\.png"):
+        truth("a.png")
+
+
 def test_read_rgb_repeats_one_band_and_stretches_uint16(tmp_path, write_raster):
     grey = read_rgb(write_raster(tmp_path / "g.tif", count=1))
     assert grey.shape == (3, 64, 64) and grey.dtype == np.uint8

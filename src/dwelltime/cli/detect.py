@@ -90,7 +90,7 @@ def detect(
 
     from dwelltime.cli.progress import progress_bar
     from dwelltime.detector import load_detector
-    from dwelltime.detector.images import collect, detect_image, group_layers
+    from dwelltime.detector.images import collect, detect_image, group_layers, input_scene_ids
     from dwelltime.errors import DwelltimeError
     from dwelltime.io import PROVENANCE_NAME, ensure_writable, write_layers, write_provenance
     from dwelltime.pipeline import detection_provenance
@@ -103,6 +103,7 @@ def detect(
         raise click_error(exc) from exc
     click.echo(detector_line(detector))
     files, unusable = collect(paths)
+    ids = input_scene_ids(files)
     for exc in unusable:
         click.echo(f"skipped {exc}", err=True)
     frames, failed = [], len(unusable)
@@ -117,6 +118,7 @@ def detect(
                     tile_size=tile_size,
                     batch_size=batch_size,
                     progress=bar.update,
+                    scene_id=ids[path],
                 )
             except DwelltimeError as exc:  # SceneError among them
                 click.echo(f"skipped {exc}", err=True)

@@ -35,10 +35,11 @@ from dwelltime.cli.options import (
     "and named). Threshold: the one recorded in the run.json beside it.",
 )
 @click.option(
-    "--axis-aligned",
-    is_flag=True,
-    help="Compare axis-aligned boxes: around each footprint's fuselage and wing, as box labels "
-    "are drawn (for box-only labels such as the Airbus annotations.csv).",
+    "--axis-aligned/--oriented",
+    default=None,
+    help="Compare axis-aligned boxes (around each footprint's fuselage and wing, as box labels "
+    "are drawn) or oriented footprints. Default: axis-aligned when every label is a box-only "
+    "Airbus annotations.csv, else oriented.",
 )
 @click.option(
     "--score-threshold",
@@ -81,7 +82,7 @@ def evaluate(
     ctx: click.Context,
     folder: Path,
     detections: Path | None,
-    axis_aligned: bool,
+    axis_aligned: bool | None,
     score_threshold: float | None,
     gsd_m: float | None,
     tile_size: int,
@@ -93,9 +94,9 @@ def evaluate(
     device: str,
     precision: str,
 ) -> None:
-    """Detection quality on labelled images under FOLDER: AP50/AP75 (oriented IoU), precision,
-    recall and F1 at the shipped threshold, best F1, type accuracy, size and heading errors,
-    by GSD and by type.
+    """Detection quality on labelled images under FOLDER: AP50/AP75 (oriented IoU; box IoU for
+    Airbus box labels, see --axis-aligned), precision, recall and F1 at the shipped threshold,
+    best F1, type accuracy, size and heading errors, by GSD and by type.
 
     \b
     Labels are found per image D/S.ext (first match wins):
@@ -105,7 +106,8 @@ def evaluate(
       GeoJSON    the same places with S.geojson (truth/geojson instead of truth/dota,
                  no labelTxt); map footprints, the image must be georeferenced;
                  the type property: type, aircraft_type or class (any case)
-      Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name
+      Airbus     annotations.csv in FOLDER or FOLDER/.. listing the file name;
+                 its Truncated_airplane boxes (cut by the image edge) count as aircraft
     DOTA lines of other categories (ship, small-vehicle, helicopter, …) are not truth.
     Types are compared as ICAO designators (a320, Il-62 read as A320, IL62).
     Images without labels are reported and skipped.
@@ -170,8 +172,16 @@ def evaluate(
             f"no labelled images under {folder}: put DOTA txt, GeoJSON or an Airbus "
             "annotations.csv where `dwelltime evaluate --help` says"
         )
-    if not axis_aligned and any(item.kind == "airbus_csv" for item in found.images):
-        click.echo("Airbus labels are axis-aligned boxes: consider --axis-aligned", err=True)
+    boxes = sum(item.kind == "airbus_csv" for item in found.images)
+    if axis_aligned is None:
+        axis_aligned = boxes == len(found.images)
+        if not axis_aligned and boxes:
+            click.echo(
+                f"{boxes} of the {len(found.images)} labelled images have Airbus labels "
+                "(axis-aligned boxes), scored with oriented IoU as the others: consider "
+                "--axis-aligned, or score them apart",
+                err=True,
+            )
 
     try:
         if out is not None:  # before the work: a folder that cannot take it, earlier tables

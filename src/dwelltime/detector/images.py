@@ -4,6 +4,7 @@ images (no georeference) in their own pixel frame. Used by ``dwelltime detect``.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,6 +76,19 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
     return distinct_files(files), errors
 
 
+def input_scene_ids(files: Sequence[Path]) -> dict[Path, str]:
+    """A distinct scene id for each of ``files`` (:func:`collect`'s): its stem, or where stems
+    repeat (``day1/x.jpg``, ``day2/x.jpg``) its path under their common folder
+    (:func:`dwelltime.scenes.scene_ids`), so no two images share detection ids."""
+    from dwelltime.scenes import scene_ids
+
+    if not files:
+        return {}
+    folder = Path(os.path.commonpath([p.absolute().parent for p in files]))
+    ids = scene_ids([p.absolute() for p in files], folder)
+    return {p: ids[p.absolute()] for p in files}
+
+
 def detect_image(
     path: Path,
     detector: Detector,
@@ -84,8 +98,10 @@ def detect_image(
     tile_size: int = 512,
     batch_size: int = 8,
     progress: Callable[[int], None] | None = None,
+    scene_id: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Detections of one image file, with an ``image`` column (its path).
+    """Detections of one image file, with an ``image`` column (its path); ``scene_id`` (and
+    the prefix of each ``detection_id``): the file stem unless given.
 
     A georeferenced image is read through :mod:`dwelltime.scenes` and tiled over the aprons
     of ``airport`` (or its whole footprint) in the local UTM CRS; one that misses the aprons
@@ -106,8 +122,9 @@ def detect_image(
             placed, georeferenced = not ds.transform.is_identity, ds.crs is not None
     except RasterioError as exc:
         raise unreadable_image(path, exc) from None
+    scene_id = path.stem if scene_id is None else scene_id
     if placed and georeferenced:
-        frame = _detect_scene(path, detector, spec, airport, batch_size, progress)
+        frame = _detect_scene(path, scene_id, detector, spec, airport, batch_size, progress)
     else:
         if gsd_m is None and placed:  # a world file without a CRS
             from dwelltime.scenes import crs_hint
@@ -128,7 +145,7 @@ def detect_image(
             detector,
             gsd_m=gsd_m,
             spec=spec,
-            scene_id=path.stem,
+            scene_id=scene_id,
             airport=airport or "",
             batch_size=batch_size,
             progress=progress,
@@ -168,6 +185,7 @@ def _warn_if_coarse(path: Path, gsd_m: float) -> None:
 
 def _detect_scene(
     path: Path,
+    scene_id: str,
     detector: Detector,
     spec: TileSpec,
     airport: str | None,
@@ -183,7 +201,7 @@ def _detect_scene(
     from dwelltime.scenes import as_scene_error, read_scene
     from dwelltime.tiling import iter_tiles, scenes_over_aprons
 
-    scene = read_scene(path, require_time=False)
+    scene = read_scene(path, scene_id=scene_id, require_time=False)
     _warn_if_coarse(path, scene.gsd_m)
     if airport:
         site = lookup_airport(airport)

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dwelltime.errors import DetectionsError, LabelError, SceneError
-from dwelltime.evaluation.labels import LabelledImage, read_airbus_csv, read_dota, read_geojson
+from dwelltime.evaluation.labels import (
+    AirbusRows,
+    LabelledImage,
+    airbus_boxes,
+    airbus_rows,
+    read_dota,
+    read_geojson,
+)
 from dwelltime.evaluation.objects import Objects, detection_objects
 from dwelltime.regrid import ground_pixel_m, open_picture
 from dwelltime.tables import few
@@ -118,11 +125,12 @@ def coarse_copy(rgb: np.ndarray, gsd_m: float, coarse_gsd_m: float) -> np.ndarra
 
 
 def load_truth(
-    item: LabelledImage, info: ImageInfo, airbus: dict[Path, dict[str, Objects]]
+    item: LabelledImage, info: ImageInfo, airbus: dict[Path, AirbusRows]
 ) -> tuple[Objects, float]:
     """Truth objects of one image in its pixels, and the GSD to report it under.
 
-    ``airbus`` caches parsed Airbus CSVs by path (filled on first use). Raises
+    ``airbus`` caches the rows of Airbus CSVs by path (filled on first use; an unreadable row
+    spoils only its image). Raises
     :class:`LabelError` when there are labels and none of them touches the image.
     """
     truth, gsd = _read_truth(item, info, airbus)
@@ -139,7 +147,7 @@ def load_truth(
 
 
 def _read_truth(
-    item: LabelledImage, info: ImageInfo, airbus: dict[Path, dict[str, Objects]]
+    item: LabelledImage, info: ImageInfo, airbus: dict[Path, AirbusRows]
 ) -> tuple[Objects, float]:
     """:func:`load_truth` without the check that the labels lie on the image."""
     if item.kind == "dota":
@@ -156,8 +164,9 @@ def _read_truth(
             item.labels, crs=info.crs, transform=info.transform, gsd_m=info.gsd_m
         ), info.gsd_m
     if item.labels not in airbus:
-        airbus[item.labels] = read_airbus_csv(item.labels)
-    return airbus[item.labels].get(item.image.name, Objects.empty()), info.gsd_m
+        airbus[item.labels] = airbus_rows(item.labels)
+    rows = airbus[item.labels].get(item.image.name, [])
+    return airbus_boxes(item.labels, item.image.name, rows), info.gsd_m
 
 
 #: columns :func:`saved_detections` reads (of DETECTION_COLUMNS)

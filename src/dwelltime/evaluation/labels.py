@@ -45,6 +45,8 @@ LABEL_DIRS = {
     "geojson": ("labels", "truth/geojson", "truth"),
 }
 LABEL_SUFFIX = {"dota": ".txt", "geojson": ".geojson"}
+#: an Airbus CSV's rows by image file name: (line number, geometry text) of each box
+AirbusRows = dict[str, list[tuple[int, str]]]
 #: attributes of :class:`Objects` that a footprint's corners give only if its nose edge is known
 SHAPE_ATTRIBUTES = ("length_m", "span_m", "heading_deg")
 #: property names of a GeoJSON label's aircraft type, in order of preference (any case)
@@ -326,8 +328,15 @@ def read_airbus_csv(path: Path) -> dict[str, Objects]:
 
     Columns ``id,image_id,geometry,class``; geometry is a closed ring of pixel points
     ``"[(x, y), …]"``. ``Airplane`` and ``Truncated_airplane`` both count (type unknown).
+    :class:`LabelError` names the first unreadable line.
     """
-    boxes: dict[str, list[np.ndarray]] = {}
+    return {name: airbus_boxes(path, name, rows) for name, rows in airbus_rows(path).items()}
+
+
+def airbus_rows(path: Path) -> AirbusRows:
+    """(line number, geometry text) of each box of an Airbus ``annotations.csv``, keyed by
+    image file name, unparsed, so that a bad line spoils only its image (:func:`airbus_boxes`);
+    :class:`LabelError` when the file is not such a CSV."""
     with open(path, newline="", encoding="utf-8-sig") as f:  # as airbus_image_names reads it
         reader = csv.DictReader(f)
         try:
@@ -338,13 +347,24 @@ def read_airbus_csv(path: Path) -> dict[str, Objects]:
     missing = {"image_id", "geometry"} - set(fields or ())
     if missing:
         raise LabelError(f"{path}: no column {sorted(missing)[0]!r}; is it an Airbus CSV?")
+    found: AirbusRows = {}
     for number, row in enumerate(rows, start=2):
+        found.setdefault(row["image_id"], []).append((number, row["geometry"]))
+    return found
+
+
+def airbus_boxes(path: Path, name: str, rows: list[tuple[int, str]]) -> Objects:
+    """The boxes (pixels) of image ``name`` from its :func:`airbus_rows` of the CSV ``path``;
+    :class:`LabelError` naming the first line whose geometry is not a ring of points."""
+    boxes = []
+    for number, text in rows:
         try:
-            points = np.array(ast.literal_eval(row["geometry"]), dtype=float)
+            points = np.array(ast.literal_eval(text), dtype=float)
         except (ValueError, SyntaxError):
-            raise LabelError(f"{path}, line {number}: unreadable geometry") from None
+            raise LabelError(f"{path}, line {number}: unreadable geometry of {name}") from None
         if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3:
-            raise LabelError(f"{path}, line {number}: geometry is not a ring of (x, y) points")
-        box = box_corners([*points.min(axis=0), *points.max(axis=0)])[0]
-        boxes.setdefault(row["image_id"], []).append(box)
-    return {name: make_objects(np.array(b)) for name, b in boxes.items()}
+            raise LabelError(
+                f"{path}, line {number}: geometry of {name} is not a ring of (x, y) points"
+            )
+        boxes.append(box_corners([*points.min(axis=0), *points.max(axis=0)])[0])
+    return make_objects(np.array(boxes))
