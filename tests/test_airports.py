@@ -220,6 +220,27 @@ def test_swapped_longitude_and_latitude_is_an_error(tmp_path):
         load_aprons(_sunan(), path)
 
 
+def test_projected_geojson_without_crs_member_is_not_called_swapped(tmp_path):
+    """UTM metres in a GeoJSON without a "crs" member are read as degrees: they were called
+    'are longitude and latitude swapped?'."""
+    utm = gpd.GeoSeries([shapely.box(*SUNAN, SUNAN[0] + 0.002, SUNAN[1] + 0.002)], crs=4326)
+    square = json.loads(utm.to_crs("EPSG:32651").to_json())["features"][0]["geometry"]
+    path = _osm_geojson(tmp_path / "utm.geojson", [_feature(square)])  # no "crs" member
+    with pytest.raises(ApronError, match=r"utm\.geojson: coordinates beyond the globe") as e:
+        load_aprons(_sunan(), path)
+    assert "swapped" not in str(e.value)
+    assert "metres of a projected CRS, not degrees" in str(e.value)
+    assert "-t_srs EPSG:4326" in str(e.value)
+
+
+def test_features_without_geometry_hold_no_aprons(tmp_path):
+    """Only null geometries: their bounds are NaN, which was called 'coordinates beyond the
+    globe (longitude nan…nan …)'."""
+    path = _osm_geojson(tmp_path / "null.geojson", [_feature(None, name="A")])
+    with pytest.raises(ApronError, match=r"null\.geojson: holds no apron polygons"):
+        load_aprons(_sunan(), path)
+
+
 def test_apron_layer_of_a_file_of_several_layers(tmp_path):
     lon, lat = SUNAN
     path = tmp_path / "airfield.gpkg"

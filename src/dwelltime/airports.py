@@ -321,17 +321,28 @@ def _apron_layer(path: Path) -> str | None:
 
 def _check_degrees(frame: gpd.GeoDataFrame, path: str) -> None:
     """Longitudes and latitudes of a file in degrees must be on the globe: latitudes beyond
-    ±90° are (almost always) the two swapped. Longitudes past ±180° (180.1°, as polygons
-    drawn across the antimeridian are written, or 0°…360°) are the globe's, up to ±360°."""
-    if not frame.crs.is_geographic or frame.geometry.is_empty.all():
+    ±90° that would be longitudes, with longitudes that would be latitudes, are (almost always)
+    the two swapped; numbers beyond that are metres of a projected CRS the file does not name
+    (a GeoJSON without a ``crs`` member is read as EPSG:4326). Longitudes past ±180° (180.1°,
+    as polygons drawn across the antimeridian are written, or 0°…360°) are the globe's, up to
+    ±360°."""
+    if not frame.crs.is_geographic or (frame.geometry.isna() | frame.geometry.is_empty).all():
         return
     lon_min, lat_min, lon_max, lat_max = frame.total_bounds
-    if not (-90 <= lat_min and lat_max <= 90 and -360 <= lon_min and lon_max <= 360):
-        raise ApronError(
-            f"{path}: coordinates beyond the globe (longitude {lon_min:.2f}…{lon_max:.2f}, "
-            f"latitude {lat_min:.2f}…{lat_max:.2f} in {frame.crs.to_string()}); are longitude "
-            "and latitude swapped?"
+    if -90 <= lat_min and lat_max <= 90 and -360 <= lon_min and lon_max <= 360:
+        return
+    swapped = -90 <= lon_min and lon_max <= 90 and -360 <= lat_min and lat_max <= 360
+    raise ApronError(
+        f"{path}: coordinates beyond the globe (longitude {lon_min:.2f}…{lon_max:.2f}, "
+        f"latitude {lat_min:.2f}…{lat_max:.2f} in {frame.crs.to_string()}); "
+        + (
+            "are longitude and latitude swapped?"
+            if swapped
+            else "numbers this large are metres of a projected CRS, not degrees (a GeoJSON "
+            'without a "crs" member is read as EPSG:4326): write the file in degrees '
+            f"(ogr2ogr -s_srs EPSG:<its CRS> -t_srs EPSG:4326 aprons.geojson {path})"
         )
+    )
 
 
 def _only_aprons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
