@@ -63,6 +63,14 @@ def test_a_code_that_is_no_text_says_what_to_give(code, find):
         find(code)
 
 
+@pytest.mark.parametrize("code", ["", "  "])
+def test_an_empty_code_says_so(code):
+    """It was answered with 'did you mean 00AA/- (Aero B Ranch Airport), 00AK/- …'."""
+    with pytest.raises(UnknownAirportError, match=rf"^airport code '{code}' is empty; give a") as e:
+        lookup_airport(code)
+    assert "did you mean" not in str(e.value)
+
+
 def _sunan() -> Airport:
     return lookup_airport("ZKPY")
 

@@ -66,14 +66,14 @@ def lookup_airport(code: str) -> Airport:
     """The airport with this ICAO (``ZKPY``) or IATA (``FNJ``) code, any case.
 
     UnknownAirportError, listing close codes and names, when the registry does not know it
-    (or when ``code`` is no text: None, a number).
+    (or when ``code`` is no text: None, a number, or only blanks).
     """
-    if not isinstance(code, str):
+    key = code.strip().upper() if isinstance(code, str) else ""
+    if not key:
+        what = "is empty" if isinstance(code, str) else "is not text"
         raise UnknownAirportError(
-            f"airport code {code!r} is not text; give a 4-letter ICAO (ZKPY) or 3-letter IATA "
-            "(FNJ) code"
+            f"airport code {code!r} {what}; give a 4-letter ICAO (ZKPY) or 3-letter IATA (FNJ) code"
         )
-    key = code.strip().upper()
     row = _registry_row(key)
     if row is None:
         raise UnknownAirportError(
