@@ -121,8 +121,34 @@ def test_osm_export_keeps_apron_polygons(tmp_path, caplog):
         aprons = load_aprons(_sunan(), path)
     assert aprons.crs == "EPSG:32651"
     assert aprons["apron_id"].tolist() == ["A1", "apron-2"]
-    assert "non-polygon" in caplog.text
+    assert "osm.geojson: dropped 1 features that hold no polygon (1 LineString)" in caplog.text
     assert aprons.geometry.area.min() > 5000  # ~ 86 m x 111 m, in metres now
+
+
+def test_polygons_of_a_geometry_collection_are_aprons(tmp_path, caplog):
+    """A KML MultiGeometry (a polygon with its label point) reads as a GeometryCollection: it
+    was dropped as a non-polygon feature. Features with no geometry or an empty one are
+    counted by kind."""
+    lon, lat = SUNAN
+    apron, label = _square(lon, lat), {"type": "Point", "coordinates": [lon, lat]}
+    collection = {"type": "GeometryCollection", "geometries": [label, apron]}
+    path = _osm_geojson(
+        tmp_path / "gc.geojson",
+        [
+            _feature(collection, name="A"),
+            _feature({"type": "GeometryCollection", "geometries": [label]}, name="P"),
+            _feature(None, name="N"),
+            _feature({"type": "Polygon", "coordinates": []}, name="E"),
+        ],
+    )
+    with caplog.at_level(logging.WARNING):
+        aprons = load_aprons(_sunan(), path)
+    assert aprons["apron_id"].tolist() == ["A"]
+    assert aprons.geometry[0].area == pytest.approx(86 * 111, rel=0.05)  # 0.001° at 39° N
+    assert (
+        "gc.geojson: dropped 3 features that hold no polygon (1 GeometryCollection, "
+        "1 empty Polygon, 1 no geometry)" in caplog.text
+    )
 
 
 def test_apron_ids_fall_back_and_stay_unique(tmp_path):

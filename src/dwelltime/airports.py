@@ -269,16 +269,42 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
             f"{path}: has no CRS; set one (ogr2ogr -a_srs EPSG:4326, or GeoDataFrame.set_crs)"
         )
     _check_degrees(frame, path)
-    frame = _only_aprons(frame)
-    polygons = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
-    if (~polygons).any():
-        log.warning("%s: dropped %d non-polygon features", path, int((~polygons).sum()))
-    frame = frame[polygons & ~frame.geometry.is_empty]
+    frame = _only_polygons(_only_aprons(frame), path)
     if frame.empty:
         raise ApronError(f"{path}: holds no apron polygons (aeroway=apron Polygon features)")
     ids = _apron_ids(frame)
     geometry = _repaired(shapely.force_2d(frame.geometry.to_numpy()), ids, path)
     return gpd.GeoDataFrame({"apron_id": ids}, geometry=geometry, crs=frame.crs)
+
+
+def _only_polygons(frame: gpd.GeoDataFrame, path: str) -> gpd.GeoDataFrame:
+    """The rows with polygons, a geometry collection (KML's MultiGeometry of a polygon and its
+    label point) as its polygonal parts; the others (points, lines, no geometry) dropped with
+    one warning that counts them by kind."""
+    geometry = frame.geometry.copy()
+    collections = (geometry.geom_type == "GeometryCollection").to_numpy()
+    geometry[collections] = polygonal_parts(geometry[collections].to_numpy())
+    kept = geometry.geom_type.isin(["Polygon", "MultiPolygon"]) & ~geometry.is_empty
+    if (~kept).any():
+        dropped = frame.geometry[~kept]
+        kinds = dropped.geom_type.where(~dropped.is_empty, "empty " + dropped.geom_type)
+        counted = ", ".join(
+            f"{n} {k}" for k, n in kinds.fillna("no geometry").value_counts().sort_index().items()
+        )
+        log.warning(
+            "%s: dropped %d features that hold no polygon (%s)", path, (~kept).sum(), counted
+        )
+    return frame[kept].set_geometry(geometry[kept])
+
+
+def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
+    """Each geometry's polygonal parts as one MultiPolygon (empty if none): of a collection, or
+    of an intersection, where an apron that only touches the seen area, along an edge or at a
+    corner, meets it in a line or a point (that saw nothing, and a coverage layer of mixed
+    types opens in QGIS as several layers)."""
+    parts = [shapely.get_parts(shapely.get_parts(g)) for g in geoms]
+    polygons = [shapely.MultiPolygon([p for p in ps if p.geom_type == "Polygon"]) for ps in parts]
+    return np.array(polygons, dtype=object)
 
 
 def _repaired(geometry: np.ndarray, ids: list[str], path: str) -> np.ndarray:

@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from affine import Affine
 
-from dwelltime.airports import Airport, nearest_airport
+from dwelltime.airports import Airport, nearest_airport, polygonal_parts
 from dwelltime.regrid import (
     Grid,
     mask_to_polygon,
@@ -219,7 +219,7 @@ def scene_coverage(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> 
         return empty_frame(COVERAGE_COLUMNS, airport.crs)
     aprons = in_airport_crs(aprons, airport)
     visible = visible_area(scene, airport, aprons)
-    seen = _areas(aprons.geometry.intersection(visible).to_numpy())
+    seen = polygonal_parts(aprons.geometry.intersection(visible).to_numpy())
     area = aprons.geometry.area.to_numpy()
     fraction = np.divide(shapely.area(seen), area, out=np.zeros(len(area)), where=area > 0)
     return gpd.GeoDataFrame(
@@ -233,15 +233,6 @@ def scene_coverage(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> 
         geometry=seen,
         crs=airport.crs,
     )[list(COVERAGE_COLUMNS)]
-
-
-def _areas(geoms: np.ndarray) -> np.ndarray:
-    """Each geometry's polygonal parts as one MultiPolygon (empty if none). An apron that only
-    touches the seen area, along an edge or at a corner, meets it in a line or a point: that
-    saw nothing, and a coverage layer of mixed types opens in QGIS as several layers."""
-    parts = [shapely.get_parts(shapely.get_parts(g)) for g in geoms]
-    polygons = [shapely.MultiPolygon([p for p in ps if p.geom_type == "Polygon"]) for ps in parts]
-    return np.array(polygons, dtype=object)
 
 
 def visible_area(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> shapely.Geometry:
