@@ -151,6 +151,25 @@ def test_polygons_of_a_geometry_collection_are_aprons(tmp_path, caplog):
     )
 
 
+@pytest.mark.parametrize("as_text", [False, True])
+def test_osm_tags_nested_in_a_tags_property_select_the_aprons(tmp_path, as_text):
+    """osmtogeojson without flat properties nests the tags (``{"tags": {"aeroway": …}}``):
+    the taxiway was kept as an apron, and the ids were the OSM numbers, not the names."""
+    lon, lat = SUNAN
+
+    def tags(**kv):
+        return json.dumps(kv) if as_text else kv
+
+    path = _osm_geojson(
+        tmp_path / "nested.geojson",
+        [
+            _feature(_square(lon, lat), type="way", id=1, tags=tags(aeroway="apron", name="A")),
+            _feature(_square(lon + 0.01, lat), type="way", id=2, tags=tags(aeroway="taxiway")),
+        ],
+    )
+    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["A"]
+
+
 def test_apron_ids_fall_back_and_stay_unique(tmp_path):
     lon, lat = SUNAN
     path = _osm_geojson(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import logging
 import math
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from dwelltime.errors import ApronError, UnknownAirportError
@@ -269,7 +271,7 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
             f"{path}: has no CRS; set one (ogr2ogr -a_srs EPSG:4326, or GeoDataFrame.set_crs)"
         )
     _check_degrees(frame, path)
-    frame = _only_polygons(_only_aprons(frame), path)
+    frame = _only_polygons(_only_aprons(_with_tags(frame)), path)
     if frame.empty:
         raise ApronError(f"{path}: holds no apron polygons (aeroway=apron Polygon features)")
     ids = _apron_ids(frame)
@@ -369,6 +371,29 @@ def _check_degrees(frame: gpd.GeoDataFrame, path: str) -> None:
             f"(ogr2ogr -s_srs EPSG:<its CRS> -t_srs EPSG:4326 aprons.geojson {path})"
         )
     )
+
+
+def _with_tags(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` with the keys of a ``tags`` column of OSM tags (osmtogeojson without flat
+    properties writes ``{"tags": {"aeroway": "apron", "name": …}}``; read as dicts or as JSON
+    text) as columns of their own, where no column has the name already."""
+    if "tags" not in frame.columns:
+        return frame
+    tags = [_tag_dict(cell) for cell in frame["tags"]]
+    if not any(tags):
+        return frame
+    flat = pd.DataFrame(tags, index=frame.index)
+    return frame.join(flat[[c for c in flat.columns if c not in frame.columns]])
+
+
+def _tag_dict(cell: object) -> dict:
+    """A ``tags`` cell as a dict: as read, or parsed from JSON text; {} otherwise."""
+    if isinstance(cell, str):
+        try:
+            cell = json.loads(cell)
+        except ValueError:
+            return {}
+    return cell if isinstance(cell, dict) else {}
 
 
 def _only_aprons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
