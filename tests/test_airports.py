@@ -256,6 +256,19 @@ def test_far_away_aprons_are_warned(tmp_path, caplog):
     assert "right airport" in caplog.text
 
 
+def test_aprons_of_another_airport_name_it(tmp_path, caplog):
+    """Gatwick's aprons given for Heathrow (40 km away) only asked 'is this the right
+    airport?'; the warning now names the airport they lie at."""
+    gatwick = lookup_airport("EGKK")
+    path = _osm_geojson(tmp_path / "lgw.geojson", [_feature(_square(gatwick.lon, gatwick.lat))])
+    with caplog.at_level(logging.WARNING):
+        load_aprons(lookup_airport("EGLL"), path)
+    assert (
+        "lgw.geojson: nearest apron is 40 km from EGLL; they lie at EGKK/LGW (London Gatwick "
+        "Airport): give EGKK if they are that airport's" in caplog.text
+    )
+
+
 def test_swapped_longitude_and_latitude_on_the_globe_are_warned(tmp_path, caplog):
     heathrow = lookup_airport("EGLL")
     square = _square(heathrow.lat, heathrow.lon)  # (latitude, longitude), both in range

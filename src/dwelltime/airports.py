@@ -440,7 +440,8 @@ def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: str) -> gpd.
     reference point, the others (another airport's, as in a regional OSM extract) dropped with
     a warning naming them. When none is near, all are kept with a warning asking whether
     longitude and latitude are swapped (where swapping them brings the aprons near), else
-    whether the airport is the right one."""
+    naming the registry's airport they lie at (:func:`nearest_airport`), else asking whether
+    the airport is the right one."""
     centre = gpd.points_from_xy([airport.lon], [airport.lat], crs="EPSG:4326").to_crs(airport.crs)
     distance = aprons.distance(centre[0])
     far = (distance > FAR_FROM_AIRPORT_M).to_numpy()
@@ -457,12 +458,21 @@ def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: str) -> gpd.
         return aprons[~far]
     lon, lat = aprons.to_crs("EPSG:4326").union_all().centroid.coords[0]
     swapped = gpd.points_from_xy([lat], [lon], crs="EPSG:4326").to_crs(airport.crs)[0]
-    near = swapped.distance(centre[0]) <= FAR_FROM_AIRPORT_M
+    there = nearest_airport(lon, lat)
+    if swapped.distance(centre[0]) <= FAR_FROM_AIRPORT_M:
+        hint = "are longitude and latitude swapped?"
+    elif there is not None:
+        hint = (
+            f"they lie at {there.icao}/{there.iata or '-'} ({there.name}): give "
+            f"{there.icao} if they are that airport's"
+        )
+    else:
+        hint = "is this the right airport?"
     log.warning(
         "%s: nearest apron is %.0f km from %s; %s",
         path,
         float(distance.min()) / 1000,
         airport.icao,
-        "are longitude and latitude swapped?" if near else "is this the right airport?",
+        hint,
     )
     return aprons
