@@ -252,6 +252,22 @@ def load_aprons(
     return _near_airport(aprons, airport, _name(path)).reset_index(drop=True)
 
 
+def apron_record(source: object, aprons: gpd.GeoDataFrame) -> dict[str, object]:
+    """The aprons a run searched, as ``run.json`` records them beside the file's path and
+    sha256: the ``layer`` read from the file ``source`` (None for the default square or a
+    frame), how many aprons (``count``, after those far from the airport were dropped) and
+    the area they cover in km² (``area_km2``, overlaps counted once; ``aprons`` in a metric
+    CRS, as :func:`load_aprons` returns them)."""
+    layer = None
+    if isinstance(source, (str, os.PathLike)):
+        import pyogrio
+
+        file = user_path(source)
+        layer = _apron_layer(file) or str(pyogrio.list_layers(file)[0][0])
+    area_m2 = shapely.union_all(aprons.geometry.to_numpy()).area
+    return {"layer": layer, "count": len(aprons), "area_km2": round(area_m2 / 1e6, 6)}
+
+
 def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
     """The apron polygons of a file or frame (``apron_id``, ``geometry``) in its CRS, as
     :func:`load_aprons` describes them."""
@@ -261,7 +277,10 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
     else:
         try:
             file = user_path(source)
-            frame = gpd.read_file(file, layer=_apron_layer(file))
+            layer = _apron_layer(file)
+            if layer is not None:
+                log.info("%s: aprons from layer %r", path, layer)
+            frame = gpd.read_file(file, layer=layer)
         except ApronError:
             raise
         except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
@@ -343,7 +362,6 @@ def _apron_layer(path: Path) -> str | None:
             f"{path}: {len(layers)} layers ({listed}) and not one that is clearly the aprons; "
             f"write the apron layer to a file of its own (ogr2ogr aprons.gpkg {path} LAYER)"
         )
-    log.info("%s: aprons from layer %r of %d", path, chosen[0], len(layers))
     return chosen[0]
 
 
