@@ -120,7 +120,7 @@ def test_osm_export_keeps_apron_polygons(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         aprons = load_aprons(_sunan(), path)
     assert aprons.crs == "EPSG:32651"
-    assert aprons["apron_id"].tolist() == ["A1", "apron-2"]
+    assert aprons["apron_id"].tolist() == ["A1", "way/2"]  # its own id, where no ref
     assert "osm.geojson: dropped 1 features that hold no polygon (1 LineString)" in caplog.text
     assert aprons.geometry.area.min() > 5000  # ~ 86 m x 111 m, in metres now
 
@@ -181,6 +181,21 @@ def test_apron_ids_fall_back_and_stay_unique(tmp_path):
         ],
     )
     assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["main", "main-2", "apron-3"]
+
+
+def test_an_apron_without_a_name_takes_its_own_osm_id(tmp_path):
+    """Overpass turbo's export names some aprons; a relation without a name was
+    ``apron-2`` though its ``id`` (``relation/4``) says which it is."""
+    lon, lat = SUNAN
+    ids = {"@id": "way/1"}
+    path = _osm_geojson(
+        tmp_path / "export.geojson",
+        [
+            {**_feature(_square(lon, lat), aeroway="apron", name="Main", **ids), "id": "way/1"},
+            {**_feature(_square(lon + 0.01, lat), aeroway="apron"), "id": "relation/4"},
+        ],
+    )
+    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["Main", "relation/4"]
 
 
 def test_apron_ids_are_whole_numbers_and_unique_after_spacing(tmp_path):

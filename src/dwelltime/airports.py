@@ -222,11 +222,12 @@ def load_aprons(
         airport: the airport whose CRS the aprons are returned in.
         path: a vector file (anything pyogrio reads; of several layers, see
             :func:`_apron_layer`), or a GeoDataFrame of the same in any CRS. Where an
-            ``aeroway`` column (or an OSM ``other_tags`` column) exists only ``apron`` rows
-            are kept; lines and points are dropped with a warning; heights (KML's Z) are
-            dropped. ``apron_id`` comes from the first of :data:`APRON_ID_COLUMNS` holding one,
-            else ``apron-<n>``. None: one square of half-side ``radius_m`` metres around the
-            airport reference point, ``apron_id`` "airport".
+            ``aeroway`` column (or an OSM ``other_tags`` or nested ``tags`` column) exists
+            only ``apron`` rows are kept; a geometry collection gives its polygons; lines,
+            points and empty rows are dropped with a warning; heights (KML's Z) are dropped.
+            Each ``apron_id`` comes from the first of :data:`APRON_ID_COLUMNS` holding one
+            for it, else ``apron-<n>``. None: one square of half-side ``radius_m`` metres
+            around the airport reference point, ``apron_id`` "airport".
         radius_m: half-side of the default square, metres.
 
     Raises:
@@ -425,16 +426,17 @@ def _only_aprons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _apron_ids(frame: gpd.GeoDataFrame) -> list[str]:
-    """Ids from the first of :data:`APRON_ID_COLUMNS` (any case: KML's ``Name``) holding one
-    (:func:`_id_text`), ``apron-<n>`` where missing, made unique with ``-2``, ``-3``… after a
-    name taken before."""
+    """Each row's id from the first of :data:`APRON_ID_COLUMNS` (any case: KML's ``Name``)
+    holding one for it (:func:`_id_text`: an OSM relation without a name keeps its ``id``),
+    ``apron-<n>`` where none does, made unique with ``-2``, ``-3``… after a name taken
+    before."""
     columns = {str(c).lower(): c for c in reversed(frame.columns)}  # the first of each case
     present = [frame[columns[c]].tolist() for c in APRON_ID_COLUMNS if c in columns]
-    raw = next((v for v in present if any(map(_id_text, v))), [None] * len(frame))
     used: set[str] = set()
     ids = []
-    for n, value in enumerate(raw, start=1):
-        base = _id_text(value) or f"apron-{n}"
+    rows = list(zip(*present, strict=True)) or [()] * len(frame)  # each row's candidates
+    for n, values in enumerate(rows, start=1):
+        base = next(filter(None, map(_id_text, values)), f"apron-{n}")
         name, k = base, 1
         while name in used:
             k += 1
