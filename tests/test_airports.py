@@ -462,6 +462,14 @@ def test_kml_placemark_names_are_the_apron_ids_in_two_dimensions(tmp_path):
     aprons = load_aprons(_sunan(), path)
     assert aprons["apron_id"].tolist() == ["North apron", "South apron"]
     assert not aprons.has_z.any()
+    # as Google Earth saves them: a pin beside a folder of the polygons, two layers of no
+    # declared geometry type; it was refused as 'not one that is clearly the aprons'
+    pin = f"<Placemark><name>Sunan</name><Point><coordinates>{lon},{lat},0</coordinates></Point>"
+    path.write_text(
+        '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        f"{pin}</Placemark><Folder><name>Sunan airport</name>{placemarks}</Folder></Document></kml>"
+    )
+    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["North apron", "South apron"]
 
 
 def test_aprons_of_other_airports_in_the_file_are_dropped(tmp_path, caplog):

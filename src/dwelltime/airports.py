@@ -347,23 +347,41 @@ def _name(source: ApronSource) -> str:
 
 def _apron_layer(path: Path) -> str | None:
     """The layer of a file with several to read aprons from: the one polygon layer named like
-    ``apron``, else the only polygon layer (an OSM export's ``multipolygons``); None for a file
-    of one layer. ApronError, naming the layers, when that leaves none or several."""
+    ``apron``, else the only polygon layer (an OSM export's ``multipolygons``; of a KML, whose
+    folders declare no geometry type, the only folder holding a polygon, not the one of the
+    pin beside it); None for a file of one layer. ApronError, naming the layers, when that
+    leaves none or several."""
     import pyogrio
 
     layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
     if len(layers) < 2:
         return None
-    polygons = [name for name, kind in layers if "Polygon" in kind or kind in ("Unknown", "None")]
+    polygons = [
+        name
+        for name, kind in layers
+        if "Polygon" in kind or (kind in ("Unknown", "None") and _holds_polygons(path, name))
+    ]
     named = [name for name in polygons if "apron" in name.lower()]
     chosen = named if named else polygons
     if len(chosen) != 1:
         listed = ", ".join(f"{name} ({kind})" for name, kind in layers)
         raise ApronError(
             f"{path}: {len(layers)} layers ({listed}) and not one that is clearly the aprons; "
-            f"write the apron layer to a file of its own (ogr2ogr aprons.gpkg {path} LAYER)"
+            "put 'apron' in the name of the apron layer (a KML folder), or write it to a file "
+            f"of its own (ogr2ogr aprons.gpkg {path} LAYER)"
         )
     return chosen[0]
+
+
+def _holds_polygons(path: Path, layer: str) -> bool:
+    """Whether ``layer`` of ``path``, of no declared geometry type, holds a polygon (of a
+    geometry collection too)."""
+    import pyogrio
+
+    frame = pyogrio.read_dataframe(path, layer=layer, columns=[])
+    if not isinstance(frame, gpd.GeoDataFrame):  # a table without geometry
+        return False
+    return bool((~shapely.is_empty(polygonal_parts(frame.geometry.to_numpy()))).any())
 
 
 def _check_degrees(frame: gpd.GeoDataFrame, path: str) -> None:
