@@ -250,6 +250,27 @@ def test_apron_file_without_crs_is_an_error(tmp_path):
         load_aprons(_sunan(), tmp_path / "nocrs.gpkg")
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # written so on purpose
+def test_apron_file_without_crs_says_which_crs_to_name(tmp_path):
+    """A shapefile without its .prj was told 'ogr2ogr -a_srs EPSG:4326' (no files: not a
+    command that runs) even for metres; the line now says the .prj is missing, whether the
+    numbers are degrees or metres, and the whole command."""
+    lon, lat = SUNAN
+    degrees = gpd.GeoDataFrame(geometry=[shapely.box(lon, lat, lon + 0.001, lat + 0.001)])
+    degrees.to_file(tmp_path / "drawn.shp")
+    with pytest.raises(ApronError) as e:
+        load_aprons(_sunan(), tmp_path / "drawn.shp")
+    assert str(e.value) == (
+        f"{tmp_path / 'drawn.shp'}: has no CRS (no .prj beside it); its numbers look like "
+        f"longitude and latitude: name it (ogr2ogr -a_srs EPSG:4326 aprons.gpkg "
+        f"{tmp_path / 'drawn.shp'})"
+    )
+    metres = gpd.GeoDataFrame(geometry=[shapely.box(730_000, 4_345_000, 730_100, 4_345_100)])
+    metres.to_file(tmp_path / "utm.gpkg")
+    with pytest.raises(ApronError, match=r"utm\.gpkg: has no CRS; its numbers are metres: "):
+        load_aprons(_sunan(), tmp_path / "utm.gpkg")
+
+
 def test_apron_geopackage_of_undefined_srs_is_without_crs(tmp_path):
     """A GeoPackage layer of srs_id 0 (GDAL 3.7 writes one without CRS so) reads as "Undefined
     geographic SRS": its metres would be taken for degrees."""

@@ -287,9 +287,7 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
         except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
             raise ApronError(f"{path}: cannot read apron file ({e})") from None
     if missing_crs(frame.crs):
-        raise ApronError(
-            f"{path}: has no CRS; set one (ogr2ogr -a_srs EPSG:4326, or GeoDataFrame.set_crs)"
-        )
+        raise ApronError(f"{path}: has no CRS{_crs_hint(source, frame)}")
     _check_degrees(frame, path)
     frame = _only_polygons(_only_aprons(_with_tags(frame)), path)
     if frame.empty:
@@ -327,6 +325,20 @@ def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
     parts = [shapely.get_parts(shapely.get_parts(g)) for g in geoms]
     polygons = [shapely.MultiPolygon([p for p in ps if p.geom_type == "Polygon"]) for ps in parts]
     return np.array(polygons, dtype=object)
+
+
+def _crs_hint(source: ApronSource, frame: gpd.GeoDataFrame) -> str:
+    """What to do about aprons without a CRS: the ``set_crs`` of a frame; of a file, the
+    ogr2ogr line that names its CRS, EPSG:4326 where its numbers fit longitudes and latitudes
+    (a shapefile: its missing ``.prj`` said)."""
+    if isinstance(source, gpd.GeoDataFrame):
+        return "; set one (GeoDataFrame.set_crs)"
+    lon_min, lat_min, lon_max, lat_max = frame.total_bounds
+    degrees = -180 <= lon_min and lon_max <= 360 and -90 <= lat_min and lat_max <= 90
+    crs = "EPSG:4326" if degrees else "EPSG:<its projected CRS>"
+    prj = " (no .prj beside it)" if Path(source).suffix.lower() == ".shp" else ""
+    looks = "its numbers look like longitude and latitude" if degrees else "its numbers are metres"
+    return f"{prj}; {looks}: name it (ogr2ogr -a_srs {crs} aprons.gpkg {source})"
 
 
 def _repaired(geometry: np.ndarray, ids: list[str], path: str) -> np.ndarray:
