@@ -242,6 +242,29 @@ def test_unreadable_apron_file_is_an_error(tmp_path):
         load_aprons(_sunan(), path)
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("empty.geojson", "", "an empty file"),
+        ("hand.geojson", "{ not json", "not valid JSON: Expecting property name"),
+        ("notes.txt", "aprons: the north one", "not a vector format GDAL reads; give a GeoPackage"),
+        (
+            "overpass.json",
+            json.dumps({"version": 0.6, "elements": [{"type": "way", "id": 1, "tags": {}}]}),
+            "an Overpass API JSON, not GeoJSON: export it as GeoJSON",
+        ),
+    ],
+)
+def test_an_unreadable_apron_file_says_why_for_the_user(tmp_path, name, text, problem):
+    """GDAL's 'not recognized as being in a supported file format.; It might help to specify
+    the correct driver explicitly by prefixing the file path with '<DRIVER>:'' was passed on."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ApronError) as e:
+        load_aprons(_sunan(), tmp_path / name)
+    assert str(e.value).startswith(f"{tmp_path / name}: cannot read apron file ({problem}")
+    assert "DRIVER" not in str(e.value)
+
+
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")  # written so on purpose
 def test_apron_file_without_crs_is_an_error(tmp_path):
     frame = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.box(0, 0, 10, 10)])

@@ -285,7 +285,7 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
         except ApronError:
             raise
         except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
-            raise ApronError(f"{path}: cannot read apron file ({e})") from None
+            raise ApronError(f"{path}: cannot read apron file ({_read_problem(file, e)})") from None
     if missing_crs(frame.crs):
         raise ApronError(f"{path}: has no CRS{_crs_hint(source, frame)}")
     _check_degrees(frame, path)
@@ -325,6 +325,35 @@ def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
     parts = [shapely.get_parts(shapely.get_parts(g)) for g in geoms]
     polygons = [shapely.MultiPolygon([p for p in ps if p.geom_type == "Polygon"]) for ps in parts]
     return np.array(polygons, dtype=object)
+
+
+def _read_problem(path: Path, error: Exception) -> str:
+    """Why GDAL could not read ``path``, said for the user: an empty file; a .geojson that is
+    not JSON, where; an Overpass API JSON (``elements``, not GeoJSON) with how to export it; a
+    format GDAL does not know with the formats it does (not GDAL's advice to prefix a driver
+    name); else GDAL's message."""
+    if "not recognized as being in a supported file format" not in str(error):
+        return str(error)
+    if path.stat().st_size == 0:
+        return "an empty file"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        data = None
+    except ValueError as e:  # a .geojson cut short or edited by hand
+        if path.suffix.lower() in (".json", ".geojson"):
+            return f"not valid JSON: {e}"
+        data = None
+    if isinstance(data, dict) and "elements" in data:
+        return (
+            "an Overpass API JSON, not GeoJSON: export it as GeoJSON (overpass turbo: Export, "
+            "GeoJSON; or osmtogeojson FILE > aprons.geojson), or ask Overpass for [out:xml] "
+            "and give the .osm file"
+        )
+    return (
+        "not a vector format GDAL reads; give a GeoPackage, GeoJSON, shapefile, KML/KMZ or OSM "
+        ".osm/.pbf file"
+    )
 
 
 def _crs_hint(source: ApronSource, frame: gpd.GeoDataFrame) -> str:
