@@ -490,7 +490,7 @@ def test_invalid_apron_polygons_are_repaired_into_polygons_and_named(tmp_path, c
     assert ", spike (" in caplog.text and "ok (" not in caplog.text
 
 
-def test_kml_placemark_names_are_the_apron_ids_in_two_dimensions(tmp_path):
+def test_kml_placemark_names_are_the_apron_ids_in_two_dimensions(tmp_path, caplog):
     lon, lat = SUNAN
     placemarks = "".join(
         f"<Placemark><name>{name}</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
@@ -513,7 +513,11 @@ def test_kml_placemark_names_are_the_apron_ids_in_two_dimensions(tmp_path):
         '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
         f"{pin}</Placemark><Folder><name>Sunan airport</name>{placemarks}</Folder></Document></kml>"
     )
-    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["North apron", "South apron"]
+    with caplog.at_level(logging.INFO):
+        assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["North apron", "South apron"]
+    # which aprons were read, in one line: how many, the area, the ids
+    assert "ZKPY: 2 aprons from " in caplog.text
+    assert "drawn.kml, 0.02 km²: North apron, South apron" in caplog.text
 
 
 def test_aprons_of_other_airports_in_the_file_are_dropped(tmp_path, caplog):

@@ -24,7 +24,7 @@ import shapely
 
 from dwelltime.errors import ApronError, UnknownAirportError
 from dwelltime.io import missing_crs, user_path
-from dwelltime.tables import few
+from dwelltime.tables import counted, few
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def airport_and_aprons(
         lon,
         airport.crs,
     )
-    return airport, frame.to_crs(airport.crs).reset_index(drop=True)
+    return airport, _said(frame.to_crs(airport.crs).reset_index(drop=True), airport, path)
 
 
 def lonlat_centre(geometries: gpd.GeoSeries) -> tuple[float, float]:
@@ -250,7 +250,7 @@ def load_aprons(
         )
         return gpd.GeoDataFrame({"apron_id": ["airport"]}, geometry=[square], crs=airport.crs)
     aprons = _read_aprons(path).to_crs(airport.crs)
-    return _near_airport(aprons, airport, _name(path)).reset_index(drop=True)
+    return _said(_near_airport(aprons, airport, _name(path)).reset_index(drop=True), airport, path)
 
 
 def apron_record(source: object, aprons: gpd.GeoDataFrame) -> dict[str, object]:
@@ -265,8 +265,28 @@ def apron_record(source: object, aprons: gpd.GeoDataFrame) -> dict[str, object]:
 
         file = user_path(source)
         layer = _apron_layer(file) or str(pyogrio.list_layers(file)[0][0])
-    area_m2 = shapely.union_all(aprons.geometry.to_numpy()).area
-    return {"layer": layer, "count": len(aprons), "area_km2": round(area_m2 / 1e6, 6)}
+    return {"layer": layer, "count": len(aprons), "area_km2": round(_area_km2(aprons), 6)}
+
+
+def _said(aprons: gpd.GeoDataFrame, airport: Airport, source: ApronSource) -> gpd.GeoDataFrame:
+    """``aprons`` (in ``airport.crs``) read from the file ``source``, said in one line: how
+    many, the area they cover (km², overlaps once) and their ids, e.g. ``ZKPY: 2 aprons from
+    a.kml, 0.08 km²: North apron, South apron`` (not for a frame: the caller's own)."""
+    if not isinstance(source, gpd.GeoDataFrame):
+        log.info(
+            "%s: %s from %s, %.2f km²: %s",
+            airport.icao,
+            counted(len(aprons), "apron"),
+            source,
+            _area_km2(aprons),
+            few(aprons["apron_id"].tolist()),
+        )
+    return aprons
+
+
+def _area_km2(aprons: gpd.GeoDataFrame) -> float:
+    """The area ``aprons`` (metric CRS) cover, km², overlaps counted once."""
+    return float(shapely.union_all(aprons.geometry.to_numpy()).area / 1e6)
 
 
 def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
