@@ -121,7 +121,7 @@ def test_osm_export_keeps_apron_polygons(tmp_path, caplog):
         aprons = load_aprons(_sunan(), path)
     assert aprons.crs == "EPSG:32651"
     assert aprons["apron_id"].tolist() == ["A1", "way/2"]  # its own id, where no ref
-    assert "osm.geojson: dropped 1 features that hold no polygon (1 LineString)" in caplog.text
+    assert "osm.geojson: dropped 1 feature holding no polygon (1 LineString)" in caplog.text
     assert aprons.geometry.area.min() > 5000  # ~ 86 m x 111 m, in metres now
 
 
@@ -146,7 +146,7 @@ def test_polygons_of_a_geometry_collection_are_aprons(tmp_path, caplog):
     assert aprons["apron_id"].tolist() == ["A"]
     assert aprons.geometry[0].area == pytest.approx(86 * 111, rel=0.05)  # 0.001° at 39° N
     assert (
-        "gc.geojson: dropped 3 features that hold no polygon (1 GeometryCollection, "
+        "gc.geojson: dropped 3 features holding no polygon (1 GeometryCollection, "
         "1 empty Polygon, 1 no geometry)" in caplog.text
     )
 

@@ -305,7 +305,8 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
         except ApronError:
             raise
         except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
-            raise ApronError(f"{path}: cannot read apron file ({_read_problem(file, e)})") from None
+            problem = _read_problem(user_path(path), e)
+            raise ApronError(f"{path}: cannot read apron file ({problem})") from None
     if missing_crs(frame.crs):
         raise ApronError(f"{path}: has no CRS{_crs_hint(source, frame)}")
     _check_degrees(frame, path)
@@ -328,11 +329,12 @@ def _only_polygons(frame: gpd.GeoDataFrame, path: str) -> gpd.GeoDataFrame:
     if (~kept).any():
         dropped = frame.geometry[~kept]
         kinds = dropped.geom_type.where(~dropped.is_empty, "empty " + dropped.geom_type)
-        counted = ", ".join(
-            f"{n} {k}" for k, n in kinds.fillna("no geometry").value_counts().sort_index().items()
-        )
+        by_kind = kinds.fillna("no geometry").value_counts().sort_index()
         log.warning(
-            "%s: dropped %d features that hold no polygon (%s)", path, (~kept).sum(), counted
+            "%s: dropped %s holding no polygon (%s)",
+            path,
+            counted(int((~kept).sum()), "feature"),
+            ", ".join(f"{n} {kind}" for kind, n in by_kind.items()),
         )
     return frame[kept].set_geometry(geometry[kept])
 
@@ -352,15 +354,17 @@ def _read_problem(path: Path, error: Exception) -> str:
     not JSON, where; an Overpass API JSON (``elements``, not GeoJSON) with how to export it; a
     format GDAL does not know with the formats it does (not GDAL's advice to prefix a driver
     name); else GDAL's message."""
-    if "not recognized as being in a supported file format" not in str(error):
+    try:
+        if "not recognized as being in a supported file format" not in str(error):
+            return str(error)
+        content = path.read_bytes()
+    except OSError:  # not a file: a folder
         return str(error)
-    if path.stat().st_size == 0:
+    if not content:
         return "an empty file"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        data = None
-    except ValueError as e:  # a .geojson cut short or edited by hand
+        data = json.loads(content)
+    except ValueError as e:  # a .geojson edited by hand (or not text)
         if path.suffix.lower() in (".json", ".geojson"):
             return f"not valid JSON: {e}"
         data = None
