@@ -334,15 +334,19 @@ def test_swapped_longitude_and_latitude_on_the_globe_are_warned(tmp_path, caplog
     path = _osm_geojson(tmp_path / "swapped.geojson", [_feature(square)])
     with caplog.at_level(logging.WARNING):
         load_aprons(heathrow, path)
-    assert "km from EGLL; are longitude and latitude swapped?" in caplog.text
+    assert "km from EGLL; are longitude and latitude swapped? (GeoJSON, KML and WKT give " in (
+        caplog.text
+    )
+    assert "longitude first: [-0.46, 51.47], not [51.47, -0.46])" in caplog.text  # its numbers
 
 
 def test_swapped_longitude_and_latitude_is_an_error(tmp_path):
     lon, lat = SUNAN
     square = _square(lat, lon)  # (latitude, longitude): the classic slip
     path = _osm_geojson(tmp_path / "swapped.geojson", [_feature(square)])
-    with pytest.raises(ApronError, match=r"swapped\.geojson: coordinates beyond.*swapped\?"):
+    with pytest.raises(ApronError, match=r"swapped\.geojson: coordinates beyond.*swapped\?") as e:
         load_aprons(_sunan(), path)
+    assert str(e.value).endswith("longitude first: [125.67, 39.22], not [39.22, 125.67])")
 
 
 def test_projected_geojson_without_crs_member_is_not_called_swapped(tmp_path):

@@ -466,12 +466,21 @@ def _check_degrees(frame: gpd.GeoDataFrame, path: str) -> None:
         f"{path}: coordinates beyond the globe (longitude {lon_min:.2f}…{lon_max:.2f}, "
         f"latitude {lat_min:.2f}…{lat_max:.2f} in {frame.crs.to_string()}); "
         + (
-            "are longitude and latitude swapped?"
+            _swapped(lon_min, lat_min)
             if swapped
             else "numbers this large are metres of a projected CRS, not degrees (a GeoJSON "
             'without a "crs" member is read as EPSG:4326): write the file in degrees '
             f"(ogr2ogr -s_srs EPSG:<its CRS> -t_srs EPSG:4326 aprons.geojson {path})"
         )
+    )
+
+
+def _swapped(lon: float, lat: float) -> str:
+    """What messages ask of aprons read at ``lon``, ``lat`` (degrees) that look swapped, with
+    the order the formats want, in the file's own numbers."""
+    return (
+        "are longitude and latitude swapped? (GeoJSON, KML and WKT give longitude first: "
+        f"[{lat:.2f}, {lon:.2f}], not [{lon:.2f}, {lat:.2f}])"
     )
 
 
@@ -563,7 +572,7 @@ def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: str) -> gpd.
     swapped = gpd.points_from_xy([lat], [lon], crs="EPSG:4326").to_crs(airport.crs)[0]
     there = nearest_airport(lon, lat)
     if swapped.distance(centre[0]) <= FAR_FROM_AIRPORT_M:
-        hint = "are longitude and latitude swapped?"
+        hint = _swapped(lon, lat)
     elif there is not None:
         hint = (
             f"they lie at {there.icao}/{there.iata or '-'} ({there.name}): give "
