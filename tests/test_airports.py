@@ -170,6 +170,27 @@ def test_osm_tags_nested_in_a_tags_property_select_the_aprons(tmp_path, as_text)
     assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["A"]
 
 
+def test_aprons_with_holes_and_multipolygons_in_a_projected_geojson(tmp_path):
+    """An apron round a grass island (a hole) keeps its hole; an OSM relation is one
+    MultiPolygon apron; a GeoJSON with a "crs" member of UTM metres is read in it."""
+    lon, lat = SUNAN
+    outer, island = _square(lon, lat, 0.004), _square(lon + 0.001, lat + 0.001, 0.002)
+    holed = {"type": "Polygon", "coordinates": [*outer["coordinates"], *island["coordinates"]]}
+    parts = [_square(lon + 0.01, lat)["coordinates"], _square(lon + 0.02, lat)["coordinates"]]
+    relation = {"type": "MultiPolygon", "coordinates": parts}
+    frame = gpd.GeoDataFrame.from_features(
+        [_feature(holed, ref="A"), _feature(relation, ref="B")], crs=4326
+    )
+    frame.to_crs(32651).to_file(tmp_path / "utm.geojson")
+    assert '"crs"' in (tmp_path / "utm.geojson").read_text()
+    aprons = load_aprons(_sunan(), tmp_path / "utm.geojson")
+    assert aprons["apron_id"].tolist() == ["A", "B"]
+    assert aprons.geom_type.tolist() == ["Polygon", "MultiPolygon"]
+    apron = aprons.geometry[0]
+    assert len(apron.interiors) == 1  # the island is no part of the apron
+    assert apron.area == pytest.approx(0.75 * shapely.Polygon(apron.exterior).area, rel=0.01)
+
+
 def test_apron_ids_fall_back_and_stay_unique(tmp_path):
     lon, lat = SUNAN
     path = _osm_geojson(
