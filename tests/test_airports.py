@@ -63,6 +63,14 @@ def test_a_code_that_is_no_text_says_what_to_give(code, find):
         find(code)
 
 
+@pytest.mark.parametrize("code", ["", "  "])
+def test_an_empty_code_says_so(code):
+    """It was answered with 'did you mean 00AA/- (Aero B Ranch Airport), 00AK/- …'."""
+    with pytest.raises(UnknownAirportError, match=rf"^airport code '{code}' is empty; give a") as e:
+        lookup_airport(code)
+    assert "did you mean" not in str(e.value)
+
+
 def _sunan() -> Airport:
     return lookup_airport("ZKPY")
 
@@ -112,9 +120,75 @@ def test_osm_export_keeps_apron_polygons(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         aprons = load_aprons(_sunan(), path)
     assert aprons.crs == "EPSG:32651"
-    assert aprons["apron_id"].tolist() == ["A1", "apron-2"]
-    assert "non-polygon" in caplog.text
+    assert aprons["apron_id"].tolist() == ["A1", "way/2"]  # its own id, where no ref
+    assert "osm.geojson: dropped 1 feature holding no polygon (1 LineString)" in caplog.text
     assert aprons.geometry.area.min() > 5000  # ~ 86 m x 111 m, in metres now
+
+
+def test_polygons_of_a_geometry_collection_are_aprons(tmp_path, caplog):
+    """A KML MultiGeometry (a polygon with its label point) reads as a GeometryCollection: it
+    was dropped as a non-polygon feature. Features with no geometry or an empty one are
+    counted by kind."""
+    lon, lat = SUNAN
+    apron, label = _square(lon, lat), {"type": "Point", "coordinates": [lon, lat]}
+    collection = {"type": "GeometryCollection", "geometries": [label, apron]}
+    path = _osm_geojson(
+        tmp_path / "gc.geojson",
+        [
+            _feature(collection, name="A"),
+            _feature({"type": "GeometryCollection", "geometries": [label]}, name="P"),
+            _feature(None, name="N"),
+            _feature({"type": "Polygon", "coordinates": []}, name="E"),
+        ],
+    )
+    with caplog.at_level(logging.WARNING):
+        aprons = load_aprons(_sunan(), path)
+    assert aprons["apron_id"].tolist() == ["A"]
+    assert aprons.geometry[0].area == pytest.approx(86 * 111, rel=0.05)  # 0.001° at 39° N
+    assert (
+        "gc.geojson: dropped 3 features holding no polygon (1 GeometryCollection, "
+        "1 empty Polygon, 1 no geometry)" in caplog.text
+    )
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_osm_tags_nested_in_a_tags_property_select_the_aprons(tmp_path, as_text):
+    """osmtogeojson without flat properties nests the tags (``{"tags": {"aeroway": …}}``):
+    the taxiway was kept as an apron, and the ids were the OSM numbers, not the names."""
+    lon, lat = SUNAN
+
+    def tags(**kv):
+        return json.dumps(kv) if as_text else kv
+
+    path = _osm_geojson(
+        tmp_path / "nested.geojson",
+        [
+            _feature(_square(lon, lat), type="way", id=1, tags=tags(aeroway="apron", name="A")),
+            _feature(_square(lon + 0.01, lat), type="way", id=2, tags=tags(aeroway="taxiway")),
+        ],
+    )
+    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["A"]
+
+
+def test_aprons_with_holes_and_multipolygons_in_a_projected_geojson(tmp_path):
+    """An apron round a grass island (a hole) keeps its hole; an OSM relation is one
+    MultiPolygon apron; a GeoJSON with a "crs" member of UTM metres is read in it."""
+    lon, lat = SUNAN
+    outer, island = _square(lon, lat, 0.004), _square(lon + 0.001, lat + 0.001, 0.002)
+    holed = {"type": "Polygon", "coordinates": [*outer["coordinates"], *island["coordinates"]]}
+    parts = [_square(lon + 0.01, lat)["coordinates"], _square(lon + 0.02, lat)["coordinates"]]
+    relation = {"type": "MultiPolygon", "coordinates": parts}
+    frame = gpd.GeoDataFrame.from_features(
+        [_feature(holed, ref="A"), _feature(relation, ref="B")], crs=4326
+    )
+    frame.to_crs(32651).to_file(tmp_path / "utm.geojson")
+    assert '"crs"' in (tmp_path / "utm.geojson").read_text()
+    aprons = load_aprons(_sunan(), tmp_path / "utm.geojson")
+    assert aprons["apron_id"].tolist() == ["A", "B"]
+    assert aprons.geom_type.tolist() == ["Polygon", "MultiPolygon"]
+    apron = aprons.geometry[0]
+    assert len(apron.interiors) == 1  # the island is no part of the apron
+    assert apron.area == pytest.approx(0.75 * shapely.Polygon(apron.exterior).area, rel=0.01)
 
 
 def test_apron_ids_fall_back_and_stay_unique(tmp_path):
@@ -128,6 +202,21 @@ def test_apron_ids_fall_back_and_stay_unique(tmp_path):
         ],
     )
     assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["main", "main-2", "apron-3"]
+
+
+def test_an_apron_without_a_name_takes_its_own_osm_id(tmp_path):
+    """Overpass turbo's export names some aprons; a relation without a name was
+    ``apron-2`` though its ``id`` (``relation/4``) says which it is."""
+    lon, lat = SUNAN
+    ids = {"@id": "way/1"}
+    path = _osm_geojson(
+        tmp_path / "export.geojson",
+        [
+            {**_feature(_square(lon, lat), aeroway="apron", name="Main", **ids), "id": "way/1"},
+            {**_feature(_square(lon + 0.01, lat), aeroway="apron"), "id": "relation/4"},
+        ],
+    )
+    assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["Main", "relation/4"]
 
 
 def test_apron_ids_are_whole_numbers_and_unique_after_spacing(tmp_path):
@@ -174,12 +263,56 @@ def test_unreadable_apron_file_is_an_error(tmp_path):
         load_aprons(_sunan(), path)
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("empty.geojson", "", "an empty file"),
+        ("hand.geojson", "{ not json", "not valid JSON: Expecting property name"),
+        ("notes.txt", "aprons: the north one", "not a vector format GDAL reads; give a GeoPackage"),
+        (
+            "overpass.json",
+            json.dumps({"version": 0.6, "elements": [{"type": "way", "id": 1, "tags": {}}]}),
+            "an Overpass API JSON, not GeoJSON: export it as GeoJSON",
+        ),
+    ],
+)
+def test_an_unreadable_apron_file_says_why_for_the_user(tmp_path, name, text, problem):
+    """GDAL's 'not recognized as being in a supported file format.; It might help to specify
+    the correct driver explicitly by prefixing the file path with '<DRIVER>:'' was passed on."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ApronError) as e:
+        load_aprons(_sunan(), tmp_path / name)
+    assert str(e.value).startswith(f"{tmp_path / name}: cannot read apron file ({problem}")
+    assert "DRIVER" not in str(e.value)
+
+
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")  # written so on purpose
 def test_apron_file_without_crs_is_an_error(tmp_path):
     frame = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.box(0, 0, 10, 10)])
     frame.to_file(tmp_path / "nocrs.gpkg")
     with pytest.raises(ApronError, match="no CRS"):
         load_aprons(_sunan(), tmp_path / "nocrs.gpkg")
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # written so on purpose
+def test_apron_file_without_crs_says_which_crs_to_name(tmp_path):
+    """A shapefile without its .prj was told 'ogr2ogr -a_srs EPSG:4326' (no files: not a
+    command that runs) even for metres; the line now says the .prj is missing, whether the
+    numbers are degrees or metres, and the whole command."""
+    lon, lat = SUNAN
+    degrees = gpd.GeoDataFrame(geometry=[shapely.box(lon, lat, lon + 0.001, lat + 0.001)])
+    degrees.to_file(tmp_path / "drawn.shp")
+    with pytest.raises(ApronError) as e:
+        load_aprons(_sunan(), tmp_path / "drawn.shp")
+    assert str(e.value) == (
+        f"{tmp_path / 'drawn.shp'}: has no CRS (no .prj beside it); its numbers look like "
+        f"longitude and latitude: name it (ogr2ogr -a_srs EPSG:4326 aprons.gpkg "
+        f"{tmp_path / 'drawn.shp'})"
+    )
+    metres = gpd.GeoDataFrame(geometry=[shapely.box(730_000, 4_345_000, 730_100, 4_345_100)])
+    metres.to_file(tmp_path / "utm.gpkg")
+    with pytest.raises(ApronError, match=r"utm\.gpkg: has no CRS; its numbers are metres: "):
+        load_aprons(_sunan(), tmp_path / "utm.gpkg")
 
 
 def test_apron_geopackage_of_undefined_srs_is_without_crs(tmp_path):
@@ -203,20 +336,58 @@ def test_far_away_aprons_are_warned(tmp_path, caplog):
     assert "right airport" in caplog.text
 
 
+def test_aprons_of_another_airport_name_it(tmp_path, caplog):
+    """Gatwick's aprons given for Heathrow (40 km away) only asked 'is this the right
+    airport?'; the warning now names the airport they lie at."""
+    gatwick = lookup_airport("EGKK")
+    path = _osm_geojson(tmp_path / "lgw.geojson", [_feature(_square(gatwick.lon, gatwick.lat))])
+    with caplog.at_level(logging.WARNING):
+        load_aprons(lookup_airport("EGLL"), path)
+    assert (
+        "lgw.geojson: nearest apron is 40 km from EGLL; they lie at EGKK/LGW (London Gatwick "
+        "Airport): give EGKK if they are that airport's" in caplog.text
+    )
+
+
 def test_swapped_longitude_and_latitude_on_the_globe_are_warned(tmp_path, caplog):
     heathrow = lookup_airport("EGLL")
     square = _square(heathrow.lat, heathrow.lon)  # (latitude, longitude), both in range
     path = _osm_geojson(tmp_path / "swapped.geojson", [_feature(square)])
     with caplog.at_level(logging.WARNING):
         load_aprons(heathrow, path)
-    assert "km from EGLL; are longitude and latitude swapped?" in caplog.text
+    assert "km from EGLL; are longitude and latitude swapped? (GeoJSON, KML and WKT give " in (
+        caplog.text
+    )
+    assert "longitude first: [-0.46, 51.47], not [51.47, -0.46])" in caplog.text  # its numbers
 
 
 def test_swapped_longitude_and_latitude_is_an_error(tmp_path):
     lon, lat = SUNAN
     square = _square(lat, lon)  # (latitude, longitude): the classic slip
     path = _osm_geojson(tmp_path / "swapped.geojson", [_feature(square)])
-    with pytest.raises(ApronError, match=r"swapped\.geojson: coordinates beyond.*swapped\?"):
+    with pytest.raises(ApronError, match=r"swapped\.geojson: coordinates beyond.*swapped\?") as e:
+        load_aprons(_sunan(), path)
+    assert str(e.value).endswith("longitude first: [125.67, 39.22], not [39.22, 125.67])")
+
+
+def test_projected_geojson_without_crs_member_is_not_called_swapped(tmp_path):
+    """UTM metres in a GeoJSON without a "crs" member are read as degrees: they were called
+    'are longitude and latitude swapped?'."""
+    utm = gpd.GeoSeries([shapely.box(*SUNAN, SUNAN[0] + 0.002, SUNAN[1] + 0.002)], crs=4326)
+    square = json.loads(utm.to_crs("EPSG:32651").to_json())["features"][0]["geometry"]
+    path = _osm_geojson(tmp_path / "utm.geojson", [_feature(square)])  # no "crs" member
+    with pytest.raises(ApronError, match=r"utm\.geojson: coordinates beyond the globe") as e:
+        load_aprons(_sunan(), path)
+    assert "swapped" not in str(e.value)
+    assert "metres of a projected CRS, not degrees" in str(e.value)
+    assert "-t_srs EPSG:4326" in str(e.value)
+
+
+def test_features_without_geometry_hold_no_aprons(tmp_path):
+    """Only null geometries: their bounds are NaN, which was called 'coordinates beyond the
+    globe (longitude nan…nan …)'."""
+    path = _osm_geojson(tmp_path / "null.geojson", [_feature(None, name="A")])
+    with pytest.raises(ApronError, match=r"null\.geojson: holds no apron polygons"):
         load_aprons(_sunan(), path)
 
 
@@ -344,7 +515,7 @@ def test_invalid_apron_polygons_are_repaired_into_polygons_and_named(tmp_path, c
     assert ", spike (" in caplog.text and "ok (" not in caplog.text
 
 
-def test_kml_placemark_names_are_the_apron_ids_in_two_dimensions(tmp_path):
+def test_kml_placemark_names_are_the_apron_ids_in_two_dimensions(tmp_path, caplog):
     lon, lat = SUNAN
     placemarks = "".join(
         f"<Placemark><name>{name}</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
@@ -360,6 +531,18 @@ def test_kml_placemark_names_are_the_apron_ids_in_two_dimensions(tmp_path):
     aprons = load_aprons(_sunan(), path)
     assert aprons["apron_id"].tolist() == ["North apron", "South apron"]
     assert not aprons.has_z.any()
+    # as Google Earth saves them: a pin beside a folder of the polygons, two layers of no
+    # declared geometry type; it was refused as 'not one that is clearly the aprons'
+    pin = f"<Placemark><name>Sunan</name><Point><coordinates>{lon},{lat},0</coordinates></Point>"
+    path.write_text(
+        '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        f"{pin}</Placemark><Folder><name>Sunan airport</name>{placemarks}</Folder></Document></kml>"
+    )
+    with caplog.at_level(logging.INFO):
+        assert load_aprons(_sunan(), path)["apron_id"].tolist() == ["North apron", "South apron"]
+    # which aprons were read, in one line: how many, the area, the ids
+    assert "ZKPY: 2 aprons from " in caplog.text
+    assert "drawn.kml, 0.02 km²: North apron, South apron" in caplog.text
 
 
 def test_aprons_of_other_airports_in_the_file_are_dropped(tmp_path, caplog):

@@ -570,6 +570,30 @@ def test_the_record_names_the_inputs_and_the_sha256_of_each_file(tmp_path, write
     assert written[0] == written[1]
 
 
+def test_the_record_says_which_aprons_were_searched(tmp_path, write_raster, detector):
+    """run.json named the apron file (path, sha256) but not which of its layers was read, how
+    many aprons were kept nor their area: ``inputs.apron_set`` says so (overlaps counted
+    once), and for the default square too."""
+    import geopandas as gpd
+    import rasterio
+    import shapely
+
+    with rasterio.open(write_raster(tmp_path / "imagery" / "zkpy_a.tif")) as image:
+        x0, y0 = image.bounds.left, image.bounds.top  # 32 m x 32 m
+    path = tmp_path / "airfield.gpkg"
+    runway = shapely.LineString([(x0, y0), (x0 + 30, y0)])
+    gpd.GeoDataFrame(geometry=[runway], crs=32651).to_file(path, layer="runways")
+    boxes = [shapely.box(x0, y0 - 20, x0 + 20, y0), shapely.box(x0 + 10, y0 - 20, x0 + 30, y0)]
+    gpd.GeoDataFrame(geometry=boxes, crs=32651).to_file(path, layer="aprons")
+    times = {"zkpy_a": "2023-07-31T02:35:12Z"}
+    record = pipeline.run(tmp_path / "imagery", "ZKPY", aprons=path, times=times, detector=detector)
+    made = record.provenance["inputs"]
+    assert made["aprons"]["path"] == str(path)
+    assert made["apron_set"] == {"layer": "aprons", "count": 2, "area_km2": 0.0006}
+    default = pipeline.run(tmp_path / "imagery", "ZKPY", times=times, detector=detector)
+    assert default.provenance["inputs"]["apron_set"] == {"layer": None, "count": 1, "area_km2": 9.0}
+
+
 def test_a_result_shows_as_one_summary_line_not_five_frames(tmp_path, detector):
     (tmp_path / "broken.tif").write_bytes(b"not a tiff")
     result = pipeline.run(tmp_path, "ZKPY", detector=detector)

@@ -523,6 +523,18 @@ def test_a_scene_over_aprons_across_the_antimeridian_is_used(tmp_path, write_ras
     assert "the nearest is 53 km from them" in caplog.text
 
 
+def test_a_scene_beside_the_aprons_says_how_many_metres_away(tmp_path, write_raster, caplog):
+    """A scene 200 m beside the aprons was said to be '0 km from them' (and the distance was
+    taken from a point of the footprint to the aprons' centre, not the gap between them)."""
+    with rasterio.open(write_raster(tmp_path / "zkpy_20230731T023512.tif")) as image:
+        x0, top = image.bounds.right, image.bounds.top  # 32 m square
+    apron = shapely.box(x0 + 200, top - 32, x0 + 1200, top)
+    aprons = gpd.GeoDataFrame({"apron_id": ["a"]}, geometry=[apron], crs="EPSG:32651")
+    scene = read_scene(tmp_path / "zkpy_20230731T023512.tif")
+    assert scenes_over_aprons([scene], aprons, "ZKPY") == []
+    assert "covers the aprons of ZKPY: the nearest is 200 m from them;" in caplog.text
+
+
 def test_scenes_away_from_the_aprons_name_the_airport_they_show(tmp_path, write_raster, caplog):
     """Scenes over Sunan, run with --airport SVO (an IATA code: Sheremetyevo, not Sunan's
     FNJ): the warning names the airport the imagery shows."""

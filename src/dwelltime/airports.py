@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import logging
 import math
 import os
@@ -18,11 +19,12 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from dwelltime.errors import ApronError, UnknownAirportError
 from dwelltime.io import missing_crs, user_path
-from dwelltime.tables import few
+from dwelltime.tables import counted, few
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +68,14 @@ def lookup_airport(code: str) -> Airport:
     """The airport with this ICAO (``ZKPY``) or IATA (``FNJ``) code, any case.
 
     UnknownAirportError, listing close codes and names, when the registry does not know it
-    (or when ``code`` is no text: None, a number).
+    (or when ``code`` is no text: None, a number, or only blanks).
     """
-    if not isinstance(code, str):
+    key = code.strip().upper() if isinstance(code, str) else ""
+    if not key:
+        what = "is empty" if isinstance(code, str) else "is not text"
         raise UnknownAirportError(
-            f"airport code {code!r} is not text; give a 4-letter ICAO (ZKPY) or 3-letter IATA "
-            "(FNJ) code"
+            f"airport code {code!r} {what}; give a 4-letter ICAO (ZKPY) or 3-letter IATA (FNJ) code"
         )
-    key = code.strip().upper()
     row = _registry_row(key)
     if row is None:
         raise UnknownAirportError(
@@ -132,7 +134,7 @@ def airport_and_aprons(
         lon,
         airport.crs,
     )
-    return airport, frame.to_crs(airport.crs).reset_index(drop=True)
+    return airport, _said(frame.to_crs(airport.crs).reset_index(drop=True), airport, path)
 
 
 def lonlat_centre(geometries: gpd.GeoSeries) -> tuple[float, float]:
@@ -220,11 +222,12 @@ def load_aprons(
         airport: the airport whose CRS the aprons are returned in.
         path: a vector file (anything pyogrio reads; of several layers, see
             :func:`_apron_layer`), or a GeoDataFrame of the same in any CRS. Where an
-            ``aeroway`` column (or an OSM ``other_tags`` column) exists only ``apron`` rows
-            are kept; lines and points are dropped with a warning; heights (KML's Z) are
-            dropped. ``apron_id`` comes from the first of :data:`APRON_ID_COLUMNS` holding one,
-            else ``apron-<n>``. None: one square of half-side ``radius_m`` metres around the
-            airport reference point, ``apron_id`` "airport".
+            ``aeroway`` column (or an OSM ``other_tags`` or nested ``tags`` column) exists
+            only ``apron`` rows are kept; a geometry collection gives its polygons; lines,
+            points and empty rows are dropped with a warning; heights (KML's Z) are dropped.
+            Each ``apron_id`` comes from the first of :data:`APRON_ID_COLUMNS` holding one
+            for it, else ``apron-<n>``. None: one square of half-side ``radius_m`` metres
+            around the airport reference point, ``apron_id`` "airport".
         radius_m: half-side of the default square, metres.
 
     Raises:
@@ -247,7 +250,43 @@ def load_aprons(
         )
         return gpd.GeoDataFrame({"apron_id": ["airport"]}, geometry=[square], crs=airport.crs)
     aprons = _read_aprons(path).to_crs(airport.crs)
-    return _near_airport(aprons, airport, _name(path)).reset_index(drop=True)
+    return _said(_near_airport(aprons, airport, _name(path)).reset_index(drop=True), airport, path)
+
+
+def apron_record(source: object, aprons: gpd.GeoDataFrame) -> dict[str, object]:
+    """The aprons a run searched, as ``run.json`` records them beside the file's path and
+    sha256: the ``layer`` read from the file ``source`` (None for the default square or a
+    frame), how many aprons (``count``, after those far from the airport were dropped) and
+    the area they cover in km² (``area_km2``, overlaps counted once; ``aprons`` in a metric
+    CRS, as :func:`load_aprons` returns them)."""
+    layer = None
+    if isinstance(source, (str, os.PathLike)):
+        import pyogrio
+
+        file = user_path(source)
+        layer = _apron_layer(file) or str(pyogrio.list_layers(file)[0][0])
+    return {"layer": layer, "count": len(aprons), "area_km2": round(_area_km2(aprons), 6)}
+
+
+def _said(aprons: gpd.GeoDataFrame, airport: Airport, source: ApronSource) -> gpd.GeoDataFrame:
+    """``aprons`` (in ``airport.crs``) read from the file ``source``, said in one line: how
+    many, the area they cover (km², overlaps once) and their ids, e.g. ``ZKPY: 2 aprons from
+    a.kml, 0.08 km²: North apron, South apron`` (not for a frame: the caller's own)."""
+    if not isinstance(source, gpd.GeoDataFrame):
+        log.info(
+            "%s: %s from %s, %.2f km²: %s",
+            airport.icao,
+            counted(len(aprons), "apron"),
+            source,
+            _area_km2(aprons),
+            few(aprons["apron_id"].tolist()),
+        )
+    return aprons
+
+
+def _area_km2(aprons: gpd.GeoDataFrame) -> float:
+    """The area ``aprons`` (metric CRS) cover, km², overlaps counted once."""
+    return float(shapely.union_all(aprons.geometry.to_numpy()).area / 1e6)
 
 
 def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
@@ -259,26 +298,100 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
     else:
         try:
             file = user_path(source)
-            frame = gpd.read_file(file, layer=_apron_layer(file))
+            layer = _apron_layer(file)
+            if layer is not None:
+                log.info("%s: aprons from layer %r", path, layer)
+            frame = gpd.read_file(file, layer=layer)
         except ApronError:
             raise
         except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
-            raise ApronError(f"{path}: cannot read apron file ({e})") from None
+            problem = _read_problem(user_path(path), e)
+            raise ApronError(f"{path}: cannot read apron file ({problem})") from None
     if missing_crs(frame.crs):
-        raise ApronError(
-            f"{path}: has no CRS; set one (ogr2ogr -a_srs EPSG:4326, or GeoDataFrame.set_crs)"
-        )
+        raise ApronError(f"{path}: has no CRS{_crs_hint(source, frame)}")
     _check_degrees(frame, path)
-    frame = _only_aprons(frame)
-    polygons = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
-    if (~polygons).any():
-        log.warning("%s: dropped %d non-polygon features", path, int((~polygons).sum()))
-    frame = frame[polygons & ~frame.geometry.is_empty]
+    frame = _only_polygons(_only_aprons(_with_tags(frame)), path)
     if frame.empty:
         raise ApronError(f"{path}: holds no apron polygons (aeroway=apron Polygon features)")
     ids = _apron_ids(frame)
     geometry = _repaired(shapely.force_2d(frame.geometry.to_numpy()), ids, path)
     return gpd.GeoDataFrame({"apron_id": ids}, geometry=geometry, crs=frame.crs)
+
+
+def _only_polygons(frame: gpd.GeoDataFrame, path: str) -> gpd.GeoDataFrame:
+    """The rows with polygons, a geometry collection (KML's MultiGeometry of a polygon and its
+    label point) as its polygonal parts; the others (points, lines, no geometry) dropped with
+    one warning that counts them by kind."""
+    geometry = frame.geometry.copy()
+    collections = (geometry.geom_type == "GeometryCollection").to_numpy()
+    geometry[collections] = polygonal_parts(geometry[collections].to_numpy())
+    kept = geometry.geom_type.isin(["Polygon", "MultiPolygon"]) & ~geometry.is_empty
+    if (~kept).any():
+        dropped = frame.geometry[~kept]
+        kinds = dropped.geom_type.where(~dropped.is_empty, "empty " + dropped.geom_type)
+        by_kind = kinds.fillna("no geometry").value_counts().sort_index()
+        log.warning(
+            "%s: dropped %s holding no polygon (%s)",
+            path,
+            counted(int((~kept).sum()), "feature"),
+            ", ".join(f"{n} {kind}" for kind, n in by_kind.items()),
+        )
+    return frame[kept].set_geometry(geometry[kept])
+
+
+def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
+    """Each geometry's polygonal parts as one MultiPolygon (empty if none): of a collection, or
+    of an intersection, where an apron that only touches the seen area, along an edge or at a
+    corner, meets it in a line or a point (that saw nothing, and a coverage layer of mixed
+    types opens in QGIS as several layers)."""
+    parts = [shapely.get_parts(shapely.get_parts(g)) for g in geoms]
+    polygons = [shapely.MultiPolygon([p for p in ps if p.geom_type == "Polygon"]) for ps in parts]
+    return np.array(polygons, dtype=object)
+
+
+def _read_problem(path: Path, error: Exception) -> str:
+    """Why GDAL could not read ``path``, said for the user: an empty file; a .geojson that is
+    not JSON, where; an Overpass API JSON (``elements``, not GeoJSON) with how to export it; a
+    format GDAL does not know with the formats it does (not GDAL's advice to prefix a driver
+    name); else GDAL's message."""
+    try:
+        if "not recognized as being in a supported file format" not in str(error):
+            return str(error)
+        content = path.read_bytes()
+    except OSError:  # not a file: a folder
+        return str(error)
+    if not content:
+        return "an empty file"
+    try:
+        data = json.loads(content)
+    except ValueError as e:  # a .geojson edited by hand (or not text)
+        if path.suffix.lower() in (".json", ".geojson"):
+            return f"not valid JSON: {e}"
+        data = None
+    if isinstance(data, dict) and "elements" in data:
+        return (
+            "an Overpass API JSON, not GeoJSON: export it as GeoJSON (overpass turbo: Export, "
+            "GeoJSON; or osmtogeojson FILE > aprons.geojson), or ask Overpass for [out:xml] "
+            "and give the .osm file"
+        )
+    return (
+        "not a vector format GDAL reads; give a GeoPackage, GeoJSON, shapefile, KML/KMZ or OSM "
+        ".osm/.pbf file"
+    )
+
+
+def _crs_hint(source: ApronSource, frame: gpd.GeoDataFrame) -> str:
+    """What to do about aprons without a CRS: the ``set_crs`` of a frame; of a file, the
+    ogr2ogr line that names its CRS, EPSG:4326 where its numbers fit longitudes and latitudes
+    (a shapefile: its missing ``.prj`` said)."""
+    if isinstance(source, gpd.GeoDataFrame):
+        return "; set one (GeoDataFrame.set_crs)"
+    lon_min, lat_min, lon_max, lat_max = frame.total_bounds
+    degrees = -180 <= lon_min and lon_max <= 360 and -90 <= lat_min and lat_max <= 90
+    crs = "EPSG:4326" if degrees else "EPSG:<its projected CRS>"
+    prj = " (no .prj beside it)" if Path(source).suffix.lower() == ".shp" else ""
+    looks = "its numbers look like longitude and latitude" if degrees else "its numbers are metres"
+    return f"{prj}; {looks}: name it (ogr2ogr -a_srs {crs} aprons.gpkg {source})"
 
 
 def _repaired(geometry: np.ndarray, ids: list[str], path: str) -> np.ndarray:
@@ -299,39 +412,99 @@ def _name(source: ApronSource) -> str:
 
 def _apron_layer(path: Path) -> str | None:
     """The layer of a file with several to read aprons from: the one polygon layer named like
-    ``apron``, else the only polygon layer (an OSM export's ``multipolygons``); None for a file
-    of one layer. ApronError, naming the layers, when that leaves none or several."""
+    ``apron``, else the only polygon layer (an OSM export's ``multipolygons``; of a KML, whose
+    folders declare no geometry type, the only folder holding a polygon, not the one of the
+    pin beside it); None for a file of one layer. ApronError, naming the layers, when that
+    leaves none or several."""
     import pyogrio
 
     layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
     if len(layers) < 2:
         return None
-    polygons = [name for name, kind in layers if "Polygon" in kind or kind in ("Unknown", "None")]
+    polygons = [
+        name
+        for name, kind in layers
+        if "Polygon" in kind or (kind in ("Unknown", "None") and _holds_polygons(path, name))
+    ]
     named = [name for name in polygons if "apron" in name.lower()]
     chosen = named if named else polygons
     if len(chosen) != 1:
         listed = ", ".join(f"{name} ({kind})" for name, kind in layers)
         raise ApronError(
             f"{path}: {len(layers)} layers ({listed}) and not one that is clearly the aprons; "
-            f"write the apron layer to a file of its own (ogr2ogr aprons.gpkg {path} LAYER)"
+            "put 'apron' in the name of the apron layer (a KML folder), or write it to a file "
+            f"of its own (ogr2ogr aprons.gpkg {path} LAYER)"
         )
-    log.info("%s: aprons from layer %r of %d", path, chosen[0], len(layers))
     return chosen[0]
+
+
+def _holds_polygons(path: Path, layer: str) -> bool:
+    """Whether ``layer`` of ``path``, of no declared geometry type, holds a polygon (of a
+    geometry collection too)."""
+    import pyogrio
+
+    frame = pyogrio.read_dataframe(path, layer=layer, columns=[])
+    if not isinstance(frame, gpd.GeoDataFrame):  # a table without geometry
+        return False
+    return bool((~shapely.is_empty(polygonal_parts(frame.geometry.to_numpy()))).any())
 
 
 def _check_degrees(frame: gpd.GeoDataFrame, path: str) -> None:
     """Longitudes and latitudes of a file in degrees must be on the globe: latitudes beyond
-    ±90° are (almost always) the two swapped. Longitudes past ±180° (180.1°, as polygons
-    drawn across the antimeridian are written, or 0°…360°) are the globe's, up to ±360°."""
-    if not frame.crs.is_geographic or frame.geometry.is_empty.all():
+    ±90° that would be longitudes, with longitudes that would be latitudes, are (almost always)
+    the two swapped; numbers beyond that are metres of a projected CRS the file does not name
+    (a GeoJSON without a ``crs`` member is read as EPSG:4326). Longitudes past ±180° (180.1°,
+    as polygons drawn across the antimeridian are written, or 0°…360°) are the globe's, up to
+    ±360°."""
+    if not frame.crs.is_geographic or (frame.geometry.isna() | frame.geometry.is_empty).all():
         return
     lon_min, lat_min, lon_max, lat_max = frame.total_bounds
-    if not (-90 <= lat_min and lat_max <= 90 and -360 <= lon_min and lon_max <= 360):
-        raise ApronError(
-            f"{path}: coordinates beyond the globe (longitude {lon_min:.2f}…{lon_max:.2f}, "
-            f"latitude {lat_min:.2f}…{lat_max:.2f} in {frame.crs.to_string()}); are longitude "
-            "and latitude swapped?"
+    if -90 <= lat_min and lat_max <= 90 and -360 <= lon_min and lon_max <= 360:
+        return
+    swapped = -90 <= lon_min and lon_max <= 90 and -360 <= lat_min and lat_max <= 360
+    raise ApronError(
+        f"{path}: coordinates beyond the globe (longitude {lon_min:.2f}…{lon_max:.2f}, "
+        f"latitude {lat_min:.2f}…{lat_max:.2f} in {frame.crs.to_string()}); "
+        + (
+            _swapped(lon_min, lat_min)
+            if swapped
+            else "numbers this large are metres of a projected CRS, not degrees (a GeoJSON "
+            'without a "crs" member is read as EPSG:4326): write the file in degrees '
+            f"(ogr2ogr -s_srs EPSG:<its CRS> -t_srs EPSG:4326 aprons.geojson {path})"
         )
+    )
+
+
+def _swapped(lon: float, lat: float) -> str:
+    """What messages ask of aprons read at ``lon``, ``lat`` (degrees) that look swapped, with
+    the order the formats want, in the file's own numbers."""
+    return (
+        "are longitude and latitude swapped? (GeoJSON, KML and WKT give longitude first: "
+        f"[{lat:.2f}, {lon:.2f}], not [{lon:.2f}, {lat:.2f}])"
+    )
+
+
+def _with_tags(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` with the keys of a ``tags`` column of OSM tags (osmtogeojson without flat
+    properties writes ``{"tags": {"aeroway": "apron", "name": …}}``; read as dicts or as JSON
+    text) as columns of their own, where no column has the name already."""
+    if "tags" not in frame.columns:
+        return frame
+    tags = [_tag_dict(cell) for cell in frame["tags"]]
+    if not any(tags):
+        return frame
+    flat = pd.DataFrame(tags, index=frame.index)
+    return frame.join(flat[[c for c in flat.columns if c not in frame.columns]])
+
+
+def _tag_dict(cell: object) -> dict:
+    """A ``tags`` cell as a dict: as read, or parsed from JSON text; {} otherwise."""
+    if isinstance(cell, str):
+        try:
+            cell = json.loads(cell)
+        except ValueError:
+            return {}
+    return cell if isinstance(cell, dict) else {}
 
 
 def _only_aprons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -345,16 +518,17 @@ def _only_aprons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _apron_ids(frame: gpd.GeoDataFrame) -> list[str]:
-    """Ids from the first of :data:`APRON_ID_COLUMNS` (any case: KML's ``Name``) holding one
-    (:func:`_id_text`), ``apron-<n>`` where missing, made unique with ``-2``, ``-3``… after a
-    name taken before."""
+    """Each row's id from the first of :data:`APRON_ID_COLUMNS` (any case: KML's ``Name``)
+    holding one for it (:func:`_id_text`: an OSM relation without a name keeps its ``id``),
+    ``apron-<n>`` where none does, made unique with ``-2``, ``-3``… after a name taken
+    before."""
     columns = {str(c).lower(): c for c in reversed(frame.columns)}  # the first of each case
     present = [frame[columns[c]].tolist() for c in APRON_ID_COLUMNS if c in columns]
-    raw = next((v for v in present if any(map(_id_text, v))), [None] * len(frame))
     used: set[str] = set()
     ids = []
-    for n, value in enumerate(raw, start=1):
-        base = _id_text(value) or f"apron-{n}"
+    rows = list(zip(*present, strict=True)) or [()] * len(frame)  # each row's candidates
+    for n, values in enumerate(rows, start=1):
+        base = next(filter(None, map(_id_text, values)), f"apron-{n}")
         name, k = base, 1
         while name in used:
             k += 1
@@ -378,7 +552,8 @@ def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: str) -> gpd.
     reference point, the others (another airport's, as in a regional OSM extract) dropped with
     a warning naming them. When none is near, all are kept with a warning asking whether
     longitude and latitude are swapped (where swapping them brings the aprons near), else
-    whether the airport is the right one."""
+    naming the registry's airport they lie at (:func:`nearest_airport`), else asking whether
+    the airport is the right one."""
     centre = gpd.points_from_xy([airport.lon], [airport.lat], crs="EPSG:4326").to_crs(airport.crs)
     distance = aprons.distance(centre[0])
     far = (distance > FAR_FROM_AIRPORT_M).to_numpy()
@@ -395,12 +570,21 @@ def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: str) -> gpd.
         return aprons[~far]
     lon, lat = aprons.to_crs("EPSG:4326").union_all().centroid.coords[0]
     swapped = gpd.points_from_xy([lat], [lon], crs="EPSG:4326").to_crs(airport.crs)[0]
-    near = swapped.distance(centre[0]) <= FAR_FROM_AIRPORT_M
+    there = nearest_airport(lon, lat)
+    if swapped.distance(centre[0]) <= FAR_FROM_AIRPORT_M:
+        hint = _swapped(lon, lat)
+    elif there is not None:
+        hint = (
+            f"they lie at {there.icao}/{there.iata or '-'} ({there.name}): give "
+            f"{there.icao} if they are that airport's"
+        )
+    else:
+        hint = "is this the right airport?"
     log.warning(
         "%s: nearest apron is %.0f km from %s; %s",
         path,
         float(distance.min()) / 1000,
         airport.icao,
-        "are longitude and latitude swapped?" if near else "is this the right airport?",
+        hint,
     )
     return aprons

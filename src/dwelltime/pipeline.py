@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 
-from dwelltime.airports import Airport, ApronSource, airport_and_aprons
+from dwelltime.airports import Airport, ApronSource, airport_and_aprons, apron_record
 from dwelltime.catalog import designator
 from dwelltime.errors import SceneError, SettingsError
 from dwelltime.flights import (
@@ -250,7 +250,9 @@ def run(
     link_config = as_link_config(link_config)
     check_tiling(tile_size_px, batch_size)
     flight_log, scene_times = as_flights(flights), user_times(times)  # a bad file: its error
-    inputs = input_provenance(site.icao, folder, aprons=aprons, times=times, flights=flights)
+    inputs = input_provenance(
+        site.icao, folder, aprons=aprons, apron_frame=apron_frame, times=times, flights=flights
+    )
     if flight_log is not None:
         warn_if_not_at(flight_log, site)
     found = without_coarse(scan(folder, times=scene_times, progress=_stage(progress, "scan")))
@@ -398,20 +400,26 @@ def input_provenance(
     imagery: Path | str,
     *,
     aprons: object = None,
+    apron_frame: gpd.GeoDataFrame | None = None,
     times: object = None,
     flights: object = None,
 ) -> dict[str, object]:
     """The inputs of a run as ``run.json`` records them: the airport's ``icao`` code, the imagery
     folder (or STAC file) as an absolute path, and the aprons, times and flights files as
     :func:`dwelltime.io.file_record` gives them (absolute path and sha256; None when not
-    given, e.g. aprons for the default square, or given as contents rather than a file)."""
-    return {
+    given, e.g. aprons for the default square, or given as contents rather than a file);
+    with ``apron_frame``, the aprons searched (read from ``aprons``) as ``apron_set``: layer,
+    count and area in km² (:func:`dwelltime.airports.apron_record`)."""
+    record: dict[str, object] = {
         "airport": icao,
         "imagery": str(user_path(imagery).resolve()),
         "aprons": file_record(aprons),
         "times": file_record(times),
         "flights": file_record(flights),
     }
+    if apron_frame is not None:
+        record["apron_set"] = apron_record(aprons, apron_frame)
+    return record
 
 
 def link_provenance(

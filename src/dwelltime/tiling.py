@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from affine import Affine
 
-from dwelltime.airports import Airport, nearest_airport
+from dwelltime.airports import Airport, nearest_airport, polygonal_parts
 from dwelltime.regrid import (
     Grid,
     mask_to_polygon,
@@ -122,9 +122,10 @@ def _starts(low: float, high: float, size: float, stride: float) -> list[float]:
 
 
 def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str) -> list[Scene]:
-    """The scenes whose footprint overlaps an apron (compared in the aprons' CRS, so aprons
-    across the antimeridian are not a band round the globe); the others are logged as
-    skipped, and when none does, a warning says how far the nearest scene is and which
+    """The scenes whose footprint overlaps an apron (compared in the aprons' CRS, metres as
+    :func:`~dwelltime.airports.load_aprons` gives them, so aprons across the antimeridian are
+    not a band round the globe); the others are logged as skipped, and when none does, a
+    warning says how far the nearest scene is from them (the gap: m under 1 km) and which
     airport the scenes show (a wrong airport or aprons file, not bad imagery)."""
     region = aprons.union_all()
     footprints = gpd.GeoSeries([s.footprint for s in scenes], crs="EPSG:4326").to_crs(aprons.crs)
@@ -135,16 +136,33 @@ def scenes_over_aprons(scenes: list[Scene], aprons: gpd.GeoDataFrame, icao: str)
         else:
             log.info("%s: does not overlap the aprons of %s; skipped", scene.path, icao)
     if scenes and not kept:
-        centre = gpd.GeoSeries([region.centroid], crs=aprons.crs).to_crs("EPSG:4326")[0]
         log.warning(
-            "none of the %d scenes covers the aprons of %s: the nearest is %.0f km from them%s; "
+            "none of the %d scenes covers the aprons of %s: the nearest is %s from them%s; "
             "check --airport and --aprons",
             len(scenes),
             icao,
-            min(_distance_km(scene.footprint, centre) for scene in scenes),
+            _distance_text(_gap_m(footprints, region)),
             _airport_under(scenes, icao),
         )
     return kept
+
+
+def _gap_m(footprints: gpd.GeoSeries, region: shapely.Geometry) -> float:
+    """Metres from the nearest of ``footprints`` to ``region`` (in their CRS): the shortest
+    line between them, measured on the ellipsoid (a UTM zone's metres stretch far from it)."""
+    from pyproj import Geod
+
+    nearest = footprints.iloc[int(np.argmin(footprints.distance(region).to_numpy()))]
+    ends = shapely.points(shapely.get_coordinates(shapely.shortest_line(nearest, region)))
+    (lon_a, lat_a), (lon_b, lat_b) = shapely.get_coordinates(
+        gpd.GeoSeries(ends, crs=footprints.crs).to_crs("EPSG:4326")
+    )
+    return float(Geod(ellps="WGS84").inv(lon_a, lat_a, lon_b, lat_b)[2])
+
+
+def _distance_text(metres: float) -> str:
+    """A gap as messages give it: ``"180 m"`` under a kilometre, else ``"53 km"``."""
+    return f"{metres:.0f} m" if metres < 999.5 else f"{metres / 1000:.0f} km"
 
 
 def _airport_under(scenes: list[Scene], icao: str) -> str:
@@ -156,14 +174,6 @@ def _airport_under(scenes: list[Scene], icao: str) -> str:
     if there is None or there.icao == icao:
         return ""
     return f"; they lie at {there.icao}/{there.iata or '-'} ({there.name})"
-
-
-def _distance_km(footprint: shapely.Geometry, point: shapely.Point) -> float:
-    """Geodesic distance from a point of a lon/lat ``footprint`` to a lon/lat ``point``, km."""
-    from pyproj import Geod
-
-    (lon_a, lat_a), (lon_b, lat_b) = footprint.point_on_surface().coords[0], point.coords[0]
-    return Geod(ellps="WGS84").inv(lon_a, lat_a, lon_b, lat_b)[2] / 1000
 
 
 def iter_tiles(
@@ -219,7 +229,7 @@ def scene_coverage(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> 
         return empty_frame(COVERAGE_COLUMNS, airport.crs)
     aprons = in_airport_crs(aprons, airport)
     visible = visible_area(scene, airport, aprons)
-    seen = _areas(aprons.geometry.intersection(visible).to_numpy())
+    seen = polygonal_parts(aprons.geometry.intersection(visible).to_numpy())
     area = aprons.geometry.area.to_numpy()
     fraction = np.divide(shapely.area(seen), area, out=np.zeros(len(area)), where=area > 0)
     return gpd.GeoDataFrame(
@@ -233,15 +243,6 @@ def scene_coverage(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> 
         geometry=seen,
         crs=airport.crs,
     )[list(COVERAGE_COLUMNS)]
-
-
-def _areas(geoms: np.ndarray) -> np.ndarray:
-    """Each geometry's polygonal parts as one MultiPolygon (empty if none). An apron that only
-    touches the seen area, along an edge or at a corner, meets it in a line or a point: that
-    saw nothing, and a coverage layer of mixed types opens in QGIS as several layers."""
-    parts = [shapely.get_parts(shapely.get_parts(g)) for g in geoms]
-    polygons = [shapely.MultiPolygon([p for p in ps if p.geom_type == "Polygon"]) for ps in parts]
-    return np.array(polygons, dtype=object)
 
 
 def visible_area(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> shapely.Geometry:

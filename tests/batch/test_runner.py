@@ -487,6 +487,8 @@ def test_committed_scenes_take_a_flight_log_and_corrected_times(
     assert made["flights"] and made["inputs"]["airport"] == "ZKPY"
     for name, path in (("aprons", "aprons.geojson"), ("flights", "sunan.csv"), ("times", "t.csv")):
         assert made["inputs"][name]["path"] == str((small_series / path).resolve()), name
+    aprons = json.loads((small_series / "aprons.geojson").read_text())["features"]
+    assert made["inputs"]["apron_set"]["count"] == len(aprons)
 
     written = tables(small_series / "flown")
     combined = (small_series / "flown" / "all_stays.csv").read_bytes()

@@ -97,6 +97,10 @@ def test_spec_takes_the_figure_format(tmp_path):
             r"jobs\[0\] and jobs\[1\] are both ZKPY",
         ),
         ("output: o\njobs:\n  - {airport: XXXX, imagery: x}\n", r"jobs\[0\]: unknown airport"),
+        (  # Offutt's IATA code, unquoted: YAML's false, which was 'unknown airport code FALSE'
+            "output: o\njobs:\n  - {airport: OFF, imagery: x}\n",
+            r"jobs\[0\]: `airport` read as false \(YAML .*quote the code: airport: 'OFF'",
+        ),
         ("output: o\nbatch_size: 0\njobs:\n  - {airport: ZKPY, imagery: x}\n", "batch_size"),
         ("output: o\nfinishers: -1\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),
         ("output: o\nfinishers: two\njobs:\n  - {airport: ZKPY, imagery: x}\n", "finishers"),

@@ -367,3 +367,31 @@ def test_an_image_across_the_antimeridian_is_detected_in_its_own_utm_zone(tmp_pa
     assert result.exit_code == 0, result.output
     (line,) = [text for text in result.output.splitlines() if "aircraft; footprints in" in text]
     assert line.endswith(("footprints in EPSG:32760", "footprints in EPSG:32701")), line  # 180°
+
+
+def test_detect_searches_the_aprons_given(tmp_path, tiny_weights, write_raster):
+    """``detect --airport`` searched only the 3 km square and had no ``--aprons``, though its
+    log said 'give --aprons FILE': aprons beside the image now leave it unused; a bad apron
+    file is one error before any work, and --aprons needs --airport."""
+    import geopandas as gpd
+    import shapely
+
+    image = write_raster(tmp_path / "zkpy.tif", shape=(96, 96))
+    with rasterio.open(image) as ds:
+        right, top = ds.bounds.right, ds.bounds.top
+    aprons = tmp_path / "aprons.geojson"
+    beside = shapely.box(right + 100, top - 48, right + 200, top)
+    gpd.GeoDataFrame({"name": ["A"]}, geometry=[beside], crs=32651).to_file(aprons)
+    args = ["-q", "detect", str(image), "--weights", str(tiny_weights), "--airport", "zkpy"]
+    assert CliRunner().invoke(main, args).exit_code == 0  # in the default square
+    missed = CliRunner().invoke(main, [*args, "--aprons", str(aprons)])
+    assert missed.exit_code == 1
+    assert "zkpy.tif: does not overlap the aprons of ZKPY" in missed.output
+    (tmp_path / "bad.geojson").write_text("{ not json")
+    bad = CliRunner().invoke(main, [*args, "--aprons", str(tmp_path / "bad.geojson")])
+    assert bad.exit_code == 1 and "bad.geojson: cannot read apron file" in bad.output
+    assert "Traceback" not in bad.output
+    alone = CliRunner().invoke(main, ["detect", str(image), "--aprons", str(aprons)])
+    assert alone.exit_code == 2 and "--aprons needs --airport" in alone.output
+    unknown = CliRunner().invoke(main, [*args[:-1], "ZKPQ"])
+    assert unknown.exit_code == 2 and "did you mean ZKPY/FNJ" in unknown.output

@@ -296,6 +296,7 @@ def _run_jobs(
                         p.site.icao,
                         p.job.imagery,
                         aprons=p.job.aprons,
+                        apron_frame=p.aprons,
                         times=p.job.times,
                         flights=p.job.flights or spec.flights,
                     ),

@@ -190,6 +190,11 @@ def load_spec(path: Path) -> BatchSpec:
         if not isinstance(entry, dict) or "airport" not in entry or "imagery" not in entry:
             raise JobSpecError(f"{where}: each job needs `airport` and `imagery`")
         _refuse_unknown(entry, AirportJob, where)
+        if isinstance(entry["airport"], bool):  # YAML 1.1 reads OFF, ON, YES, NO, Y, N so
+            raise JobSpecError(
+                f"{where}: `airport` read as {str(entry['airport']).lower()} (YAML reads OFF, "
+                "ON, YES, NO, Y and N as true or false); quote the code: airport: 'OFF'"
+            )
         jobs.append(
             AirportJob(
                 airport=str(entry["airport"]).upper(),

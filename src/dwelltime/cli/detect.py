@@ -8,6 +8,7 @@ import click
 
 from dwelltime.cli.options import (
     UserPath,
+    aprons_option,
     batch_size_option,
     click_error,
     detector_line,
@@ -38,10 +39,12 @@ from dwelltime.cli.options import (
     "airport",
     default=None,
     callback=known_airport,
-    help="ICAO/IATA code: detect only over this airport's aprons (georeferenced images; "
-    "one that misses them is skipped with a warning saying how far it is). Default: the "
-    "whole image, in the UTM zone of its centre.",
+    help="ICAO/IATA code: detect only over this airport's aprons (--aprons; default the 3 km "
+    "square around its reference point; georeferenced images; one that misses them is skipped "
+    "with a warning saying how far it is). Default: the whole image, in the UTM zone of its "
+    "centre.",
 )
+@aprons_option
 @tile_size_option
 @batch_size_option
 @weights_option
@@ -57,6 +60,7 @@ def detect(
     paths: tuple[Path, ...],
     gsd_m: float | None,
     airport: str | None,
+    aprons: Path | None,
     tile_size: int,
     batch_size: int,
     weights: Path | None,
@@ -88,18 +92,25 @@ def detect(
     --strict with unusable ones, 2 bad usage.
     """
 
+    from dwelltime.airports import airport_and_aprons
     from dwelltime.cli.progress import progress_bar
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers, input_scene_ids
-    from dwelltime.errors import DwelltimeError
+    from dwelltime.errors import DwelltimeError, UnknownAirportError
     from dwelltime.io import PROVENANCE_NAME, ensure_writable, write_layers, write_provenance
     from dwelltime.pipeline import detection_provenance
 
+    if aprons is not None and airport is None:
+        raise click.UsageError("--aprons needs --airport (the airport they belong to)", ctx=ctx)
     try:
         if out is not None:  # before the work: a folder that cannot take it, an earlier run's
             ensure_writable([out / PROVENANCE_NAME], overwrite=overwrite)
+        # read once, before the work: a bad apron file is one error, not one per image
+        site, apron_frame = airport_and_aprons(airport, aprons) if airport else (None, None)
         detector = load_detector(weights, device=device, precision=precision)
-    except DwelltimeError as exc:  # output folder, weights, device, precision
+    except UnknownAirportError as exc:  # a code the registry lacks, without --aprons
+        raise click.BadParameter(str(exc), param_hint="'--airport'") from exc
+    except DwelltimeError as exc:  # output folder, aprons, weights, device, precision
         raise click_error(exc) from exc
     click.echo(detector_line(detector))
     files, unusable = collect(paths)
@@ -114,7 +125,8 @@ def detect(
                     path,
                     detector,
                     gsd_m=gsd_m,
-                    airport=airport,
+                    airport=site,
+                    aprons=apron_frame,
                     tile_size=tile_size,
                     batch_size=batch_size,
                     progress=bar.update,

@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from dwelltime.airports import Airport, ApronSource
 from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import NoImageError, SceneError
 from dwelltime.formats import (
@@ -94,7 +95,8 @@ def detect_image(
     detector: Detector,
     *,
     gsd_m: float | None = None,
-    airport: str | None = None,
+    airport: str | Airport | None = None,
+    aprons: ApronSource | None = None,
     tile_size: int = 512,
     batch_size: int = 8,
     progress: Callable[[int], None] | None = None,
@@ -104,7 +106,11 @@ def detect_image(
     the prefix of each ``detection_id``): the file stem unless given.
 
     A georeferenced image is read through :mod:`dwelltime.scenes` and tiled over the aprons
-    of ``airport`` (or its whole footprint) in the local UTM CRS; one that misses the aprons
+    of ``airport`` (a code, or an :class:`~dwelltime.airports.Airport` as
+    :func:`~dwelltime.airports.airport_and_aprons` gives it, for an airport the registry lacks)
+    read from ``aprons`` (:func:`~dwelltime.airports.load_aprons`: default the 3 km square
+    around its reference point), or over its whole footprint, in the local UTM CRS; one that
+    misses the aprons
     is a SceneError, after :func:`dwelltime.tiling.scenes_over_aprons` has warned how far
     away it is. A plain image needs ``gsd_m`` (metres/pixel) and gives footprints in its
     (column, row) pixels, no CRS.
@@ -124,7 +130,7 @@ def detect_image(
         raise unreadable_image(path, exc) from None
     scene_id = path.stem if scene_id is None else scene_id
     if placed and georeferenced:
-        frame = _detect_scene(path, scene_id, detector, spec, airport, batch_size, progress)
+        frame = _detect_scene(path, scene_id, detector, spec, airport, aprons, batch_size, progress)
     else:
         if gsd_m is None and placed:  # a world file without a CRS
             from dwelltime.scenes import crs_hint
@@ -146,7 +152,7 @@ def detect_image(
             gsd_m=gsd_m,
             spec=spec,
             scene_id=scene_id,
-            airport=airport or "",
+            airport=(airport.icao if isinstance(airport, Airport) else airport) or "",
             batch_size=batch_size,
             progress=progress,
         )
@@ -188,24 +194,25 @@ def _detect_scene(
     scene_id: str,
     detector: Detector,
     spec: TileSpec,
-    airport: str | None,
+    airport: str | Airport | None,
+    apron_source: ApronSource | None,
     batch_size: int,
     progress: Callable[[int], None] | None,
 ) -> gpd.GeoDataFrame:
     """Detections of the georeferenced image ``path`` tiled by ``spec`` over the aprons of
-    ``airport``, in its UTM CRS (metres); with no ``airport``, over the image's footprint in
-    the UTM CRS of its centre."""
+    ``airport`` (from ``apron_source``: :func:`detect_image`), in its UTM CRS (metres); with
+    no ``airport``, over the image's footprint in the UTM CRS of its centre."""
     from rasterio.errors import RasterioError
 
-    from dwelltime.airports import Airport, load_aprons, lonlat_centre, lookup_airport, utm_crs
+    from dwelltime.airports import load_aprons, lonlat_centre, lookup_airport, utm_crs
     from dwelltime.scenes import as_scene_error, read_scene
     from dwelltime.tiling import iter_tiles, scenes_over_aprons
 
     scene = read_scene(path, scene_id=scene_id, require_time=False)
     _warn_if_coarse(path, scene.gsd_m)
     if airport:
-        site = lookup_airport(airport)
-        aprons = load_aprons(site)
+        site = airport if isinstance(airport, Airport) else lookup_airport(airport)
+        aprons = load_aprons(site, apron_source)
         if not scenes_over_aprons([scene], aprons, site.icao):
             raise SceneError(path, f"does not overlap the aprons of {site.icao}")
     else:
