@@ -52,10 +52,11 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   one stay.
 * **Absorbing sightings inside a stay.** Two aircraft cannot stand on one spot at once: a
   track whose sightings all lie strictly between the first and last sighting of another
-  track that passes the false-positive rule below, in scenes where that track has no
-  sighting, and whose centre is within ``absorb_distance_m`` of it (``None``: never), is the
-  same aircraft measured badly (size, heading or type off the gates) and its sightings join
-  that track (the nearest such one). The scenes it fills no longer count as misses.
+  track that passes the false-positive rule below, at times where that track has no
+  sighting (scenes taken at one time are one look), and whose centre is within
+  ``absorb_distance_m`` of it (``None``: never), is the same aircraft measured badly (size,
+  heading or type off the gates) and its sightings join that track (the nearest such one).
+  The scenes it fills no longer count as misses.
 * **False positives.** A stay needs evidence ``1 − Π(1 − score_i)`` over its detections of at
   least ``min_score_single`` (scores read as probabilities that a detection is real, taken as
   independent): a stay seen once needs a score of at least ``min_score_single``, one seen
@@ -81,9 +82,11 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   ``prior_strength`` stays' worth of weight; ``prior_strength=None``: the log-uniform prior.
 * **Moves.** An aircraft towed to another stand is a new stay by default. With
   ``link_moves=True``, a stay and one of the same type (and size within the gate) that starts at
-  the very next airport scene more than ``max_distance_m`` away are joined (one assignment per
-  scene); the joined stay takes ``t_a`` of the first part, ``t_b`` of the last, the position of
-  the last and counts the joins in ``moves``.
+  the airport's very next acquisition time (any of its scenes; never one taken at the time the
+  stay was last seen: that is another aircraft) more than ``max_distance_m`` away are joined
+  (one assignment per time, ties broken by place, not by scene ids); the joined stay takes ``t_a``
+  of the first part, ``t_b`` of the last, the position of the last and counts the joins in
+  ``moves``.
 """
 
 from __future__ import annotations
@@ -505,6 +508,10 @@ class _AirportLinker:
         self.row_scene = np.array(
             [index_of[s] for s in self.det.frame["scene_id"].astype(str)], dtype=int
         )
+        #: look of each scene: index of its acquisition time among the airport's distinct ones
+        #: (scenes taken at one time are one look, whatever their ids), and of each row
+        self.scene_look = pd.factorize(self.scenes["acquired"])[0]
+        self.row_look = self.scene_look[self.row_scene]
         #: detection rows of each acquisition time (all its scenes: one look)
         row_time = pd.Series(np.asarray(self.times, dtype=object)[self.row_scene], dtype=object)
         self.rows_at: dict[pd.Timestamp, np.ndarray] = {
@@ -600,9 +607,9 @@ class _AirportLinker:
         return sum(k < last for k in track.missed_at)
 
     def _span(self, track: _Track) -> tuple[int, int]:
-        """Airport scene indices of the first and last sighting."""
-        indices = self.row_scene[track.rows]
-        return int(indices.min()), int(indices.max())
+        """Looks (``scene_look``) of the first and last sighting."""
+        looks = self.row_look[track.rows]
+        return int(looks.min()), int(looks.max())
 
     def rejoin_gaps(self, tracks: list[_Track]) -> list[_Track]:
         """Join each track closed by the gap rule with the track that starts with the first
@@ -627,21 +634,18 @@ class _AirportLinker:
         config, det = self.config, self.det
         state = det.state(track.rows)
         last = self._span(track)[1]
-        later = np.flatnonzero(self.row_scene > last)
+        later = np.flatnonzero(self.row_look > last)
         near = later[
             np.hypot(det.x[later] - state.x, det.y[later] - state.y) <= config.max_distance_m
         ]
         if near.size == 0 or not self._real(track):
             return None
-        first_index = self.row_scene[near].min()
+        first = self.row_look[near].min()
         radius = stand_radius(state.length, config)
-        if any(
-            self.vis.visible(self.scene_ids[k], state.x, state.y, radius)[0]
-            for k in range(last + 1, first_index)
-            if self.times[k] != self.times[first_index]  # one look with that detection
-        ):
+        between = np.flatnonzero((self.scene_look > last) & (self.scene_look < first))
+        if any(self.vis.visible(self.scene_ids[k], state.x, state.y, radius)[0] for k in between):
             return None  # seen empty in between
-        for row in near[self.row_scene[near] == first_index]:
+        for row in near[self.row_look[near] == first]:
             follower = starts.get(int(row))
             close = np.isfinite(det.costs(state, np.array([row]), self.close_config)[0])
             if follower is not None and close and self._real(follower):
@@ -670,7 +674,7 @@ class _AirportLinker:
         return kept
 
     def _places(self, tracks: list[_Track]) -> tuple[np.ndarray, ...]:
-        """Centre ``x``, ``y`` (metres) and first and last scene index of each track."""
+        """Centre ``x``, ``y`` (metres) and first and last look (:meth:`_span`) of each track."""
         states = [self.det.state(t.rows) for t in tracks]
         spans = np.array([self._span(t) for t in tracks], dtype=int).reshape(-1, 2)
         x = np.array([s.x for s in states])
@@ -684,7 +688,7 @@ class _AirportLinker:
         if limit is None or not tracks:
             return tracks
         x, y, first, last = self._places(tracks)
-        scenes = [set(self.row_scene[t.rows].tolist()) for t in tracks]
+        scenes = [set(self.row_look[t.rows].tolist()) for t in tracks]  # looks seen in
         outer_ok = np.array([self._real(t) for t in tracks])
         absorbed = np.zeros(len(tracks), bool)
         centres = np.column_stack([x, y])
@@ -705,7 +709,7 @@ class _AirportLinker:
             j = min(candidates)[1]  # the nearest; the first on a tie
             outer = tracks[j]
             outer.rows = sorted(outer.rows + tracks[i].rows, key=lambda r: self.row_scene[r])
-            outer.missed_at = [k for k in outer.missed_at if k not in scenes[i]]
+            outer.missed_at = [k for k in outer.missed_at if self.scene_look[k] not in scenes[i]]
             scenes[j] |= scenes[i]
             absorbed[i] = True
         return [t for t, gone in zip(tracks, absorbed, strict=True) if not gone]
@@ -767,13 +771,18 @@ class _AirportLinker:
 
     def _join_moves(self, stays: list[_Stay]) -> list[_Stay]:
         config, det = self.config, self.det
-        by_last: dict[int, list[_Stay]] = {}
+        look = self.scene_look
+        # in order of place (metres), so that a tie between like candidates is broken the same
+        # way whatever the scenes' ids and the rows' order
+        places = {id(s): det.state(s.rows) for s in stays}
+        stays = sorted(stays, key=lambda s: (places[id(s)].x, places[id(s)].y))
+        by_last: dict[int, list[_Stay]] = {}  # look of the last sighting → stays
         for s in stays:
-            by_last.setdefault(s.last_index, []).append(s)
+            by_last.setdefault(look[s.last_index], []).append(s)
         joined: set[int] = set()
-        for index in sorted(by_last):
-            enders = [s for s in by_last[index] if id(s) not in joined]
-            starters = [s for s in stays if s.first_index == index + 1 and id(s) not in joined]
+        for last in sorted(by_last):
+            enders = [s for s in by_last[last] if id(s) not in joined]
+            starters = [s for s in stays if look[s.first_index] == last + 1 and id(s) not in joined]
             if not enders or not starters:
                 continue
             cost = np.full((len(enders), len(starters)), np.inf)
@@ -785,7 +794,8 @@ class _AirportLinker:
                     same_type = _argmax_type(sa.types)[0] == _argmax_type(sb.types)[0]
                     rel, rel_span = det.size_diffs(sa.length, sa.span, sa.size_sigma, sb)
                     if far and same_type and max(rel, rel_span) <= config.max_size_diff:
-                        cost[a, b] = (rel + rel_span) / config.size_scale
+                        # to 1e-9: sizes averaged in another order are a tie, not a choice
+                        cost[a, b] = round((rel + rel_span) / config.size_scale, 9)
             for a, b in _assign(cost):
                 ender, starter = enders[a], starters[b]
                 ender.parts += starter.parts
@@ -793,7 +803,7 @@ class _AirportLinker:
                 ender.last_index = starter.last_index
                 ender.bound_after = starter.bound_after
                 joined.add(id(starter))
-                by_last.setdefault(ender.last_index, []).append(ender)
+                by_last.setdefault(look[ender.last_index], []).append(ender)
         return [s for s in stays if id(s) not in joined]
 
     def rows(self, stays: list[_Stay], airport: str) -> list[dict[str, object]]:
