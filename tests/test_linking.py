@@ -765,3 +765,19 @@ def test_stays_do_not_depend_on_row_order_or_scene_ids(series, moves, data):
     assert _linked(*series, names, order, config) == _linked(
         *series, same, range(len(rows)), config
     )
+
+
+def test_frames_of_one_pass_seconds_apart_are_one_look():
+    # s2b, a frame of the pass of s2 taken 2 s after it, sees the stand empty (the detector
+    # missed the aircraft there): it bounds no departure, which s3 does, 12 h later
+    cover = coverage({**SCENES, "s2b": 24.0 + 2 / 3600})
+    stay = link_stays(detections([sighting("s1"), sighting("s2")]), cover).iloc[0]
+    assert (stay["end_bounded_by"], stay["dwell_max_h"], stay["n_missed"]) == ("s3", 36.0, 0)
+    # nor is it a miss inside the stay, even with none allowed
+    rows = [sighting("s1"), sighting("s2"), sighting("s3")]
+    stays = link_stays(detections(rows), cover, LinkConfig(max_visible_misses=0))
+    assert list(stays["scene_ids"]) == ["s1;s2;s3"]
+    # a scene two minutes later is another look
+    cover = coverage({**SCENES, "s2b": 24.0 + 2 / 60})
+    stay = link_stays(detections([sighting("s1"), sighting("s2")]), cover).iloc[0]
+    assert stay["end_bounded_by"] == "s2b"

@@ -24,9 +24,10 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   aircraft length around the track centre lies at least ``min_visible_fraction`` inside the
   union of that scene's coverage geometries. An unmatched track whose stand was visible has
   missed once; it survives up to ``max_visible_misses`` consecutive visible misses and closes
-  at the next one. Scenes where the stand was not visible count neither way. Scenes taken at
-  one time are one look: a track seen in one of them has not missed in the others, and several
-  showing its stand empty count as one miss.
+  at the next one. Scenes where the stand was not visible count neither way. Scenes taken
+  within :data:`ONE_LOOK_S` (a minute) of each other, images of one satellite pass, are one
+  look: a track seen in one of them has not missed in the others, and several showing its
+  stand empty count as one miss.
 * **Close agreement after a while.** Within hours an aircraft on a stand is almost surely the
   one seen there before; the longer nobody saw it, the likelier another one took the stand. A
   track not seen for more than ``close_after_h`` hours (``None``: never strict) is extended
@@ -72,9 +73,9 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   for the nearest scene where the stand was visible. If no detection there is compatible (within
   the gates) with the stay, that scene is the visible absence ``t_a`` / ``t_b``; if a compatible
   aircraft of another stay stands there, we cannot tell whether ours left, so that end is
-  censored. A scene taken at the very time of the first (last) sighting bounds nothing
-  (``t_a < t_i``, ``t_b > t_j``): the search goes on past it. Each open end says why
-  (``start_open_reason`` / ``end_open_reason``, :data:`OPEN_REASONS`).
+  censored. A scene of the look of the first (last) sighting bounds nothing (``t_a < t_i``,
+  ``t_b > t_j``, by more than :data:`ONE_LOOK_S`): the search goes on past it. Each open end
+  says why (``start_open_reason`` / ``end_open_reason``, :data:`OPEN_REASONS`).
 * **Dwell estimate.** ``dwell_est_h`` is the median dwell given the arrival and departure
   windows under a prior fitted to the airport's own stays (:func:`dwell_priors`,
   :func:`dwelltime.dwell.fitted_prior`: how long stays are here, from all their windows,
@@ -485,6 +486,19 @@ def scene_times(detections: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFram
     return scenes.reset_index(drop=True)
 
 
+#: Seconds within which scenes are one look: images of one satellite pass (a strip's frames,
+#: overlapping strips) are taken seconds apart, and no aircraft reaches or leaves a stand in
+#: that time, so one showing the stand empty bounds no stay another shows there.
+ONE_LOOK_S = 60.0
+
+
+def scene_looks(acquired: pd.Series) -> np.ndarray:
+    """The look (0, 1, …) of each scene of ``acquired`` (UTC, in time order): a scene taken
+    within :data:`ONE_LOOK_S` seconds of the one before is of its look."""
+    apart = acquired.diff().to_numpy() > np.timedelta64(int(ONE_LOOK_S * 1e6), "us")
+    return np.cumsum(apart).astype(int)
+
+
 class _AirportLinker:
     """Links one airport's detections; see the module docstring for the rules."""
 
@@ -508,14 +522,13 @@ class _AirportLinker:
         self.row_scene = np.array(
             [index_of[s] for s in self.det.frame["scene_id"].astype(str)], dtype=int
         )
-        #: look of each scene: index of its acquisition time among the airport's distinct ones
-        #: (scenes taken at one time are one look, whatever their ids), and of each row
-        self.scene_look = pd.factorize(self.scenes["acquired"])[0]
+        #: look of each scene (:func:`scene_looks`), and of each row
+        self.scene_look = scene_looks(self.scenes["acquired"])
         self.row_look = self.scene_look[self.row_scene]
-        #: detection rows of each acquisition time (all its scenes: one look)
-        row_time = pd.Series(np.asarray(self.times, dtype=object)[self.row_scene], dtype=object)
-        self.rows_at: dict[pd.Timestamp, np.ndarray] = {
-            t: np.asarray(v) for t, v in row_time.groupby(row_time).indices.items()
+        #: detection rows of each look (all its scenes)
+        self.rows_at: dict[int, np.ndarray] = {
+            int(look): np.asarray(v)
+            for look, v in pd.Series(self.row_look).groupby(self.row_look).indices.items()
         }
 
     def tracks(self, progress: Callable[[int, int], None] | None = None) -> list[_Track]:
@@ -558,8 +571,8 @@ class _AirportLinker:
             open_tracks += [
                 _Track(rows=[int(rows[c])]) for c in range(len(rows)) if c not in matched_rows
             ]
-            if k + 1 == n or self.times[k + 1] != time:  # the last scene taken at this time
-                open_tracks, ended = self._count_misses(open_tracks, seen_empty, time)
+            if k + 1 == n or self.scene_look[k + 1] != self.scene_look[k]:  # its look's last
+                open_tracks, ended = self._count_misses(open_tracks, seen_empty, k)
                 closed += ended
                 seen_empty = {}
             if progress is not None:
@@ -576,18 +589,18 @@ class _AirportLinker:
         return state
 
     def _count_misses(
-        self, tracks: list[_Track], seen_empty: dict[int, int], time: pd.Timestamp
+        self, tracks: list[_Track], seen_empty: dict[int, int], k: int
     ) -> tuple[list[_Track], list[_Track]]:
-        """After the scenes taken at ``time`` (one look): a track that one of them showed
+        """After the scenes of the look of scene index ``k``: a track that one of them showed
         empty (``seen_empty``: id → scene index) and none showed has missed once; tracks past
         ``max_visible_misses`` close. Returns the open and the closed tracks."""
         still_open: list[_Track] = []
         ended: list[_Track] = []
         for track in tracks:
-            k = seen_empty.get(id(track))
-            if k is not None and self._last_time(track) != time:
+            missed = seen_empty.get(id(track))
+            if missed is not None and self.row_look[track.rows[-1]] != self.scene_look[k]:
                 track.misses += 1
-                track.missed_at.append(k)
+                track.missed_at.append(missed)
             (ended if track.misses > self.config.max_visible_misses else still_open).append(track)
         return still_open, ended
 
@@ -745,20 +758,20 @@ class _AirportLinker:
         """The nearest visible absence along ``indices`` as (time, scene_id, ""); else
         (NaT, "", reason) with the reason of :data:`OPEN_REASONS`: no other scene (``edge``),
         none saw the stand (``unseen``), or a compatible aircraft of another stay stands
-        there in a scene of that time (``occupied``; ``gap`` when over ``max_gap_h`` from the
-        sighting). Scenes taken at the time of the sighting ``seen`` (scene index) are
-        skipped: an absence bounds only strictly before the first sighting or after the last.
+        there in a scene of that look (``occupied``; ``gap`` when over ``max_gap_h`` from the
+        sighting). Scenes of the look of the sighting ``seen`` (scene index) are skipped: an
+        absence bounds only before the first sighting's look or after the last's.
         ``kept_rows``: bool per detection row, True for the rows of the kept tracks."""
         radius = stand_radius(state.length, self.config)
         reason = "edge"
         for k in indices:
             scene_id = self.scene_ids[k]
-            if self.times[k] == self.times[seen]:
+            if self.scene_look[k] == self.scene_look[seen]:
                 continue
             reason = "unseen"
             if not self.vis.visible(scene_id, state.x, state.y, radius)[0]:
                 continue
-            rows = self.rows_at.get(self.times[k], np.empty(0, int))
+            rows = self.rows_at.get(int(self.scene_look[k]), np.empty(0, int))
             rows = rows[kept_rows[rows]]
             if np.isfinite(self.det.costs(state, rows, self.config)).any():
                 gap = self.config.max_gap_h
