@@ -953,3 +953,20 @@ def test_matching_movements_to_stays_by_size_loads_no_detector(fresh_python):
         "print(sorted(fits[0]), 'torch' in sys.modules)"
     )
     assert fresh_python(code) == ["['IL62']", "False"]
+
+
+def test_movements_at_the_very_times_of_the_first_and_last_sighting_bound_the_stay():
+    """Logged arrival at 03:00 on 31 Jul and departure at 03:00 on 2 Aug, the times of the
+    first and last image showing the aircraft: the stay is known to the minute, 48 h."""
+    log = pd.DataFrame(
+        {
+            "row": [1, 2],
+            "time": [t("2023-07-31 03:00"), t("2023-08-02 03:00")],
+            "airport": "ZKPY",
+            "event": ["arr", "dep"],
+            "type": "IL62",
+        }
+    )
+    row = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), log).iloc[0]
+    assert (row["start_bounded_by"], row["end_bounded_by"]) == ("flight:1", "flight:2")
+    assert row["dwell_max_h"] == row["dwell_est_h"] == row["dwell_min_h"] == 48.0

@@ -691,3 +691,93 @@ def test_stay_ids_hold_when_a_later_scene_is_added():
         stays = link_stays(detections(rows), coverage({s: SCENES[s] for s in scenes}))
         ids.append(dict(zip(stays["y"].round(), stays["stay_id"], strict=True)))
     assert ids[0] == ids[1] == {100.0: "ZKPY-0001", 180.0: "ZKPY-0002"}
+
+
+def test_two_aircraft_seen_at_one_time_are_not_a_move():
+    # s1 and s1b, two images of one pass (12 h): an IL62 at x=100 seen last in s1, another at
+    # x=400 seen first in s1b. Seen at once in two places, they are two aircraft, not a tow.
+    cfg = LinkConfig(link_moves=True)
+    cover = coverage({**SCENES, "s1b": 12.0})
+    rows = [sighting("s0"), sighting("s1"), {**sighting("s1", x=400.0), "scene_id": "s1b"}]
+    stays = link_stays(detections([*rows, sighting("s2", x=400.0)]), cover, cfg)
+    assert list(stays["scene_ids"]) == ["s0;s1", "s1b;s2"] and list(stays["moves"]) == [0, 0]
+    # a tow seen first in any image of the next time is joined, whatever its id sorts as
+    for later in ("s1z", "s2b"):
+        cover = coverage({**SCENES, later: 24.0})
+        rows = [sighting("s0"), sighting("s1"), {**sighting("s2", x=400.0), "scene_id": later}]
+        stays = link_stays(detections([*rows, sighting("s3", x=400.0)]), cover, cfg)
+        assert list(stays["moves"]) == [1], later
+
+
+@st.composite
+def look_series(draw):
+    """Scenes, many taken at one time (images of one pass), some clouded, and up to three
+    aircraft on stands 70 m or more apart, each seen at most once per scene."""
+    n = draw(st.integers(2, 7))
+    hours = draw(st.lists(st.sampled_from([0.0, 6.0, 12.0, 40.0, 130.0]), min_size=n, max_size=n))
+    scenes = {f"s{i}": h for i, h in enumerate(hours)}
+    hidden = {s: CLOUD for s in scenes if draw(st.integers(0, 4)) == 0}
+    rows = []
+    places = draw(st.permutations([100.0, 170.0, 400.0]))
+    for x in places[: draw(st.integers(1, 3))]:
+        length = draw(st.sampled_from([53.0, 44.0, 30.0]))
+        for s in scenes:
+            if draw(st.booleans()):
+                kw = {"x": x + draw(st.sampled_from([0.0, 1.0, -2.0])), "length_m": length}
+                kw |= {"wingspan_m": 0.8 * length, "score": draw(st.sampled_from([0.9, 0.5]))}
+                rows.append({"scene_id": s, "hours": scenes[s], "y": 100.0, **kw})
+    return scenes, hidden, rows
+
+
+def _linked(scenes, hidden, rows, names, order, config):
+    """``link_stays`` of the series with scene ids renamed by ``names`` and detection rows
+    (ids d<n>, n their place in ``rows``) in ``order``; each stay as a tuple with its
+    scenes' original names and bounds by time."""
+    dets = detections([{**rows[i], "scene_id": names[rows[i]["scene_id"]]} for i in order])
+    dets["detection_id"] = [f"d{i}" for i in order]
+    cover = coverage(
+        {names[s]: h for s, h in scenes.items()}, {names[s]: g for s, g in hidden.items()}
+    )
+    stays = link_stays(dets, cover.iloc[::-1], config)
+    back = {v: k for k, v in names.items()}
+    times = ["first_seen", "last_seen", "last_absent_before", "first_absent_after"]
+    kept = ["dwell_min_h", "dwell_max_h", "start_open_reason", "end_open_reason", "n_missed"]
+    return sorted(
+        (
+            tuple(sorted(s["detection_ids"].split(";"))),
+            tuple(sorted(back[n] for n in s["scene_ids"].split(";"))),
+            *(str(s[c]) for c in times + kept),
+            s["moves"],
+        )
+        for _, s in stays.iterrows()
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(look_series(), st.booleans(), st.data())
+def test_stays_do_not_depend_on_row_order_or_scene_ids(series, moves, data):
+    scenes, _, rows = series
+    config = LinkConfig(link_moves=moves)
+    same = {s: s for s in scenes}
+    renamed = data.draw(st.permutations([f"n{i}" for i in range(len(scenes))]))
+    names = dict(zip(scenes, renamed, strict=True))
+    order = data.draw(st.permutations(range(len(rows))))
+    assert _linked(*series, names, order, config) == _linked(
+        *series, same, range(len(rows)), config
+    )
+
+
+def test_frames_of_one_pass_seconds_apart_are_one_look():
+    # s2b, a frame of the pass of s2 taken 2 s after it, sees the stand empty (the detector
+    # missed the aircraft there): it bounds no departure, which s3 does, 12 h later
+    cover = coverage({**SCENES, "s2b": 24.0 + 2 / 3600})
+    stay = link_stays(detections([sighting("s1"), sighting("s2")]), cover).iloc[0]
+    assert (stay["end_bounded_by"], stay["dwell_max_h"], stay["n_missed"]) == ("s3", 36.0, 0)
+    # nor is it a miss inside the stay, even with none allowed
+    rows = [sighting("s1"), sighting("s2"), sighting("s3")]
+    stays = link_stays(detections(rows), cover, LinkConfig(max_visible_misses=0))
+    assert list(stays["scene_ids"]) == ["s1;s2;s3"]
+    # a scene two minutes later is another look
+    cover = coverage({**SCENES, "s2b": 24.0 + 2 / 60})
+    stay = link_stays(detections([sighting("s1"), sighting("s2")]), cover).iloc[0]
+    assert stay["end_bounded_by"] == "s2b"

@@ -32,9 +32,10 @@ look-alike, while the size is measured to a few metres.
 Rules, for a stay seen from ``t_i`` to ``t_j`` with visible absences ``t_a`` < ``t_i`` and
 ``t_b`` > ``t_j`` (:mod:`dwelltime.dwell`):
 
-* the aircraft arrived in ``(t_a, t_i)``; if the CSV records arrivals of its type there, the
-  earliest of them replaces ``t_a`` (the arrival was one of them, so not before the earliest);
-* likewise the latest matching departure in ``(t_j, t_b)`` replaces ``t_b``;
+* the aircraft arrived in ``(t_a, t_i]``; if the CSV records arrivals of its type there, the
+  earliest of them replaces ``t_a`` (the arrival was one of them, so not before the earliest;
+  one at ``t_i`` itself, the time of the first image that shows it, counts);
+* likewise the latest matching departure in ``[t_j, t_b)`` replaces ``t_b``;
 * ``start_bounded_by`` / ``end_bounded_by`` then say ``flight:<row>`` (1-based data row of the
   CSV) instead of a scene id;
 * ``dwell_max_h`` is recomputed as ``t_b − t_a``; ``dwell_est_h`` is recomputed by the rule of
@@ -706,7 +707,7 @@ def tighten_with_flights(
         t_a, t_b = stay["last_absent_before"], stay["first_absent_after"]
         arrival, departure = stay_windows(stay)
         if not pd.isna(t_a):
-            arr = same[(same["event"] == "arr") & (same["time"] > t_a) & (same["time"] < t_i)]
+            arr = same[(same["event"] == "arr") & (same["time"] > t_a) & (same["time"] <= t_i)]
             if len(arr):
                 first = arr.loc[arr["time"].idxmin()]
                 used.setdefault(arr["time"].idxmin(), []).append(str(stay["stay_id"]))
@@ -715,7 +716,7 @@ def tighten_with_flights(
                 out.at[i, "start_bounded_by"] = f"flight:{first['row']}"
                 arrival = (t_a, t_a) if len(arr) == 1 else end_window(t_a, t_i)
         if not pd.isna(t_b):
-            dep = same[(same["event"] == "dep") & (same["time"] > t_j) & (same["time"] < t_b)]
+            dep = same[(same["event"] == "dep") & (same["time"] >= t_j) & (same["time"] < t_b)]
             if len(dep):
                 last = dep.loc[dep["time"].idxmax()]
                 used.setdefault(dep["time"].idxmax(), []).append(str(stay["stay_id"]))

@@ -24,9 +24,10 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   aircraft length around the track centre lies at least ``min_visible_fraction`` inside the
   union of that scene's coverage geometries. An unmatched track whose stand was visible has
   missed once; it survives up to ``max_visible_misses`` consecutive visible misses and closes
-  at the next one. Scenes where the stand was not visible count neither way. Scenes taken at
-  one time are one look: a track seen in one of them has not missed in the others, and several
-  showing its stand empty count as one miss.
+  at the next one. Scenes where the stand was not visible count neither way. Scenes taken
+  within :data:`ONE_LOOK_S` (a minute) of each other, images of one satellite pass, are one
+  look: a track seen in one of them has not missed in the others, and several showing its
+  stand empty count as one miss.
 * **Close agreement after a while.** Within hours an aircraft on a stand is almost surely the
   one seen there before; the longer nobody saw it, the likelier another one took the stand. A
   track not seen for more than ``close_after_h`` hours (``None``: never strict) is extended
@@ -52,10 +53,11 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   one stay.
 * **Absorbing sightings inside a stay.** Two aircraft cannot stand on one spot at once: a
   track whose sightings all lie strictly between the first and last sighting of another
-  track that passes the false-positive rule below, in scenes where that track has no
-  sighting, and whose centre is within ``absorb_distance_m`` of it (``None``: never), is the
-  same aircraft measured badly (size, heading or type off the gates) and its sightings join
-  that track (the nearest such one). The scenes it fills no longer count as misses.
+  track that passes the false-positive rule below, at times where that track has no
+  sighting (scenes taken at one time are one look), and whose centre is within
+  ``absorb_distance_m`` of it (``None``: never), is the same aircraft measured badly (size,
+  heading or type off the gates) and its sightings join that track (the nearest such one).
+  The scenes it fills no longer count as misses.
 * **False positives.** A stay needs evidence ``1 − Π(1 − score_i)`` over its detections of at
   least ``min_score_single`` (scores read as probabilities that a detection is real, taken as
   independent): a stay seen once needs a score of at least ``min_score_single``, one seen
@@ -71,9 +73,9 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   for the nearest scene where the stand was visible. If no detection there is compatible (within
   the gates) with the stay, that scene is the visible absence ``t_a`` / ``t_b``; if a compatible
   aircraft of another stay stands there, we cannot tell whether ours left, so that end is
-  censored. A scene taken at the very time of the first (last) sighting bounds nothing
-  (``t_a < t_i``, ``t_b > t_j``): the search goes on past it. Each open end says why
-  (``start_open_reason`` / ``end_open_reason``, :data:`OPEN_REASONS`).
+  censored. A scene of the look of the first (last) sighting bounds nothing (``t_a < t_i``,
+  ``t_b > t_j``, by more than :data:`ONE_LOOK_S`): the search goes on past it. Each open end
+  says why (``start_open_reason`` / ``end_open_reason``, :data:`OPEN_REASONS`).
 * **Dwell estimate.** ``dwell_est_h`` is the median dwell given the arrival and departure
   windows under a prior fitted to the airport's own stays (:func:`dwell_priors`,
   :func:`dwelltime.dwell.fitted_prior`: how long stays are here, from all their windows,
@@ -81,9 +83,11 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   ``prior_strength`` stays' worth of weight; ``prior_strength=None``: the log-uniform prior.
 * **Moves.** An aircraft towed to another stand is a new stay by default. With
   ``link_moves=True``, a stay and one of the same type (and size within the gate) that starts at
-  the very next airport scene more than ``max_distance_m`` away are joined (one assignment per
-  scene); the joined stay takes ``t_a`` of the first part, ``t_b`` of the last, the position of
-  the last and counts the joins in ``moves``.
+  the airport's very next acquisition time (any of its scenes; never one taken at the time the
+  stay was last seen: that is another aircraft) more than ``max_distance_m`` away are joined
+  (one assignment per time, ties broken by place, not by scene ids); the joined stay takes ``t_a``
+  of the first part, ``t_b`` of the last, the position of the last and counts the joins in
+  ``moves``.
 """
 
 from __future__ import annotations
@@ -482,6 +486,19 @@ def scene_times(detections: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFram
     return scenes.reset_index(drop=True)
 
 
+#: Seconds within which scenes are one look: images of one satellite pass (a strip's frames,
+#: overlapping strips) are taken seconds apart, and no aircraft reaches or leaves a stand in
+#: that time, so one showing the stand empty bounds no stay another shows there.
+ONE_LOOK_S = 60.0
+
+
+def scene_looks(acquired: pd.Series) -> np.ndarray:
+    """The look (0, 1, …) of each scene of ``acquired`` (UTC, in time order): a scene taken
+    within :data:`ONE_LOOK_S` seconds of the one before is of its look."""
+    apart = acquired.diff().to_numpy() > np.timedelta64(int(ONE_LOOK_S * 1e6), "us")
+    return np.cumsum(apart).astype(int)
+
+
 class _AirportLinker:
     """Links one airport's detections; see the module docstring for the rules."""
 
@@ -505,10 +522,13 @@ class _AirportLinker:
         self.row_scene = np.array(
             [index_of[s] for s in self.det.frame["scene_id"].astype(str)], dtype=int
         )
-        #: detection rows of each acquisition time (all its scenes: one look)
-        row_time = pd.Series(np.asarray(self.times, dtype=object)[self.row_scene], dtype=object)
-        self.rows_at: dict[pd.Timestamp, np.ndarray] = {
-            t: np.asarray(v) for t, v in row_time.groupby(row_time).indices.items()
+        #: look of each scene (:func:`scene_looks`), and of each row
+        self.scene_look = scene_looks(self.scenes["acquired"])
+        self.row_look = self.scene_look[self.row_scene]
+        #: detection rows of each look (all its scenes)
+        self.rows_at: dict[int, np.ndarray] = {
+            int(look): np.asarray(v)
+            for look, v in pd.Series(self.row_look).groupby(self.row_look).indices.items()
         }
 
     def tracks(self, progress: Callable[[int, int], None] | None = None) -> list[_Track]:
@@ -551,8 +571,8 @@ class _AirportLinker:
             open_tracks += [
                 _Track(rows=[int(rows[c])]) for c in range(len(rows)) if c not in matched_rows
             ]
-            if k + 1 == n or self.times[k + 1] != time:  # the last scene taken at this time
-                open_tracks, ended = self._count_misses(open_tracks, seen_empty, time)
+            if k + 1 == n or self.scene_look[k + 1] != self.scene_look[k]:  # its look's last
+                open_tracks, ended = self._count_misses(open_tracks, seen_empty, k)
                 closed += ended
                 seen_empty = {}
             if progress is not None:
@@ -569,18 +589,18 @@ class _AirportLinker:
         return state
 
     def _count_misses(
-        self, tracks: list[_Track], seen_empty: dict[int, int], time: pd.Timestamp
+        self, tracks: list[_Track], seen_empty: dict[int, int], k: int
     ) -> tuple[list[_Track], list[_Track]]:
-        """After the scenes taken at ``time`` (one look): a track that one of them showed
+        """After the scenes of the look of scene index ``k``: a track that one of them showed
         empty (``seen_empty``: id → scene index) and none showed has missed once; tracks past
         ``max_visible_misses`` close. Returns the open and the closed tracks."""
         still_open: list[_Track] = []
         ended: list[_Track] = []
         for track in tracks:
-            k = seen_empty.get(id(track))
-            if k is not None and self._last_time(track) != time:
+            missed = seen_empty.get(id(track))
+            if missed is not None and self.row_look[track.rows[-1]] != self.scene_look[k]:
                 track.misses += 1
-                track.missed_at.append(k)
+                track.missed_at.append(missed)
             (ended if track.misses > self.config.max_visible_misses else still_open).append(track)
         return still_open, ended
 
@@ -600,9 +620,9 @@ class _AirportLinker:
         return sum(k < last for k in track.missed_at)
 
     def _span(self, track: _Track) -> tuple[int, int]:
-        """Airport scene indices of the first and last sighting."""
-        indices = self.row_scene[track.rows]
-        return int(indices.min()), int(indices.max())
+        """Looks (``scene_look``) of the first and last sighting."""
+        looks = self.row_look[track.rows]
+        return int(looks.min()), int(looks.max())
 
     def rejoin_gaps(self, tracks: list[_Track]) -> list[_Track]:
         """Join each track closed by the gap rule with the track that starts with the first
@@ -627,21 +647,18 @@ class _AirportLinker:
         config, det = self.config, self.det
         state = det.state(track.rows)
         last = self._span(track)[1]
-        later = np.flatnonzero(self.row_scene > last)
+        later = np.flatnonzero(self.row_look > last)
         near = later[
             np.hypot(det.x[later] - state.x, det.y[later] - state.y) <= config.max_distance_m
         ]
         if near.size == 0 or not self._real(track):
             return None
-        first_index = self.row_scene[near].min()
+        first = self.row_look[near].min()
         radius = stand_radius(state.length, config)
-        if any(
-            self.vis.visible(self.scene_ids[k], state.x, state.y, radius)[0]
-            for k in range(last + 1, first_index)
-            if self.times[k] != self.times[first_index]  # one look with that detection
-        ):
+        between = np.flatnonzero((self.scene_look > last) & (self.scene_look < first))
+        if any(self.vis.visible(self.scene_ids[k], state.x, state.y, radius)[0] for k in between):
             return None  # seen empty in between
-        for row in near[self.row_scene[near] == first_index]:
+        for row in near[self.row_look[near] == first]:
             follower = starts.get(int(row))
             close = np.isfinite(det.costs(state, np.array([row]), self.close_config)[0])
             if follower is not None and close and self._real(follower):
@@ -670,7 +687,7 @@ class _AirportLinker:
         return kept
 
     def _places(self, tracks: list[_Track]) -> tuple[np.ndarray, ...]:
-        """Centre ``x``, ``y`` (metres) and first and last scene index of each track."""
+        """Centre ``x``, ``y`` (metres) and first and last look (:meth:`_span`) of each track."""
         states = [self.det.state(t.rows) for t in tracks]
         spans = np.array([self._span(t) for t in tracks], dtype=int).reshape(-1, 2)
         x = np.array([s.x for s in states])
@@ -684,7 +701,7 @@ class _AirportLinker:
         if limit is None or not tracks:
             return tracks
         x, y, first, last = self._places(tracks)
-        scenes = [set(self.row_scene[t.rows].tolist()) for t in tracks]
+        scenes = [set(self.row_look[t.rows].tolist()) for t in tracks]  # looks seen in
         outer_ok = np.array([self._real(t) for t in tracks])
         absorbed = np.zeros(len(tracks), bool)
         centres = np.column_stack([x, y])
@@ -705,7 +722,7 @@ class _AirportLinker:
             j = min(candidates)[1]  # the nearest; the first on a tie
             outer = tracks[j]
             outer.rows = sorted(outer.rows + tracks[i].rows, key=lambda r: self.row_scene[r])
-            outer.missed_at = [k for k in outer.missed_at if k not in scenes[i]]
+            outer.missed_at = [k for k in outer.missed_at if self.scene_look[k] not in scenes[i]]
             scenes[j] |= scenes[i]
             absorbed[i] = True
         return [t for t, gone in zip(tracks, absorbed, strict=True) if not gone]
@@ -741,20 +758,20 @@ class _AirportLinker:
         """The nearest visible absence along ``indices`` as (time, scene_id, ""); else
         (NaT, "", reason) with the reason of :data:`OPEN_REASONS`: no other scene (``edge``),
         none saw the stand (``unseen``), or a compatible aircraft of another stay stands
-        there in a scene of that time (``occupied``; ``gap`` when over ``max_gap_h`` from the
-        sighting). Scenes taken at the time of the sighting ``seen`` (scene index) are
-        skipped: an absence bounds only strictly before the first sighting or after the last.
+        there in a scene of that look (``occupied``; ``gap`` when over ``max_gap_h`` from the
+        sighting). Scenes of the look of the sighting ``seen`` (scene index) are skipped: an
+        absence bounds only before the first sighting's look or after the last's.
         ``kept_rows``: bool per detection row, True for the rows of the kept tracks."""
         radius = stand_radius(state.length, self.config)
         reason = "edge"
         for k in indices:
             scene_id = self.scene_ids[k]
-            if self.times[k] == self.times[seen]:
+            if self.scene_look[k] == self.scene_look[seen]:
                 continue
             reason = "unseen"
             if not self.vis.visible(scene_id, state.x, state.y, radius)[0]:
                 continue
-            rows = self.rows_at.get(self.times[k], np.empty(0, int))
+            rows = self.rows_at.get(int(self.scene_look[k]), np.empty(0, int))
             rows = rows[kept_rows[rows]]
             if np.isfinite(self.det.costs(state, rows, self.config)).any():
                 gap = self.config.max_gap_h
@@ -767,13 +784,18 @@ class _AirportLinker:
 
     def _join_moves(self, stays: list[_Stay]) -> list[_Stay]:
         config, det = self.config, self.det
-        by_last: dict[int, list[_Stay]] = {}
+        look = self.scene_look
+        # in order of place (metres), so that a tie between like candidates is broken the same
+        # way whatever the scenes' ids and the rows' order
+        places = {id(s): det.state(s.rows) for s in stays}
+        stays = sorted(stays, key=lambda s: (places[id(s)].x, places[id(s)].y))
+        by_last: dict[int, list[_Stay]] = {}  # look of the last sighting → stays
         for s in stays:
-            by_last.setdefault(s.last_index, []).append(s)
+            by_last.setdefault(look[s.last_index], []).append(s)
         joined: set[int] = set()
-        for index in sorted(by_last):
-            enders = [s for s in by_last[index] if id(s) not in joined]
-            starters = [s for s in stays if s.first_index == index + 1 and id(s) not in joined]
+        for last in sorted(by_last):
+            enders = [s for s in by_last[last] if id(s) not in joined]
+            starters = [s for s in stays if look[s.first_index] == last + 1 and id(s) not in joined]
             if not enders or not starters:
                 continue
             cost = np.full((len(enders), len(starters)), np.inf)
@@ -785,7 +807,8 @@ class _AirportLinker:
                     same_type = _argmax_type(sa.types)[0] == _argmax_type(sb.types)[0]
                     rel, rel_span = det.size_diffs(sa.length, sa.span, sa.size_sigma, sb)
                     if far and same_type and max(rel, rel_span) <= config.max_size_diff:
-                        cost[a, b] = (rel + rel_span) / config.size_scale
+                        # to 1e-9: sizes averaged in another order are a tie, not a choice
+                        cost[a, b] = round((rel + rel_span) / config.size_scale, 9)
             for a, b in _assign(cost):
                 ender, starter = enders[a], starters[b]
                 ender.parts += starter.parts
@@ -793,7 +816,7 @@ class _AirportLinker:
                 ender.last_index = starter.last_index
                 ender.bound_after = starter.bound_after
                 joined.add(id(starter))
-                by_last.setdefault(ender.last_index, []).append(ender)
+                by_last.setdefault(look[ender.last_index], []).append(ender)
         return [s for s in stays if id(s) not in joined]
 
     def rows(self, stays: list[_Stay], airport: str) -> list[dict[str, object]]:

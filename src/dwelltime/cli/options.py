@@ -380,8 +380,8 @@ _LINK_OPTIONS = (
     click.option(
         "--link-moves",
         is_flag=True,
-        help="Join a stay that ends with one of the same type starting at the next scene on "
-        "another stand (a towed aircraft). Default: a tow starts a new stay.",
+        help="Join a stay that ends with one of the same type starting at the next acquisition "
+        "time on another stand (a towed aircraft). Default: a tow starts a new stay.",
     ),
     click.option(
         "--min-score",
