@@ -217,6 +217,27 @@ def test_a_track_without_new_sightings_is_not_measured_again_at_every_scene(monk
     assert len(calls) < len(SCENES)
 
 
+def test_a_busy_scene_costs_each_track_only_against_its_neighbours(monkeypatch):
+    # 30 aircraft 20 m apart, seen in three scenes: each open track is costed against the
+    # detections within its distance gate (one here), not all 30 of the scene. Costing every
+    # track against every detection made an airport of 2,000 aircraft a scene spend seconds
+    # a scene on pairs the gate throws away.
+    sizes = []
+    costs = linking._Detections.costs
+    monkeypatch.setattr(
+        linking._Detections,
+        "costs",
+        lambda self, state, rows, config: (
+            sizes.append(len(rows)) or costs(self, state, rows, config)
+        ),
+    )
+    scenes = ("s0", "s1", "s2")
+    dets = detections([sighting(s, x=10.0 + 20.0 * i) for s in scenes for i in range(30)])
+    stays = link_stays(dets, coverage({s: SCENES[s] for s in scenes}))
+    assert len(stays) == 30 and (stays["n_seen"] == 3).all()
+    assert sizes and max(sizes) == 1
+
+
 def test_a_scene_taken_at_the_time_of_a_sighting_bounds_no_end():
     # s2a and s2c, taken with s2b (the sighting) at 24 h, see the stand empty: neither can be
     # t_a < t_i or t_b > t_j, so the bounds are the scenes 12 h either side

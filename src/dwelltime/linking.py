@@ -529,10 +529,7 @@ class _AirportLinker:
             rows = det.by_scene.get(scene_id, np.empty(0, int))
             states = [self._state(t, cache) for t in open_tracks]
             gates = [self._gates(t, time) for t in open_tracks]
-            cost = np.array(
-                [det.costs(s, rows, g) for s, g in zip(states, gates, strict=True)]
-            ).reshape(len(states), len(rows))
-            pairs = _assign(cost)
+            pairs = _assign(self._cost_matrix(states, gates, rows))
             matched_tracks = {r for r, _ in pairs}
             for r, c in pairs:
                 track = open_tracks[r]
@@ -558,6 +555,28 @@ class _AirportLinker:
             if progress is not None:
                 progress(k + 1, n)
         return closed + open_tracks
+
+    def _cost_matrix(
+        self, states: list[_State], gates: list[LinkConfig], rows: np.ndarray
+    ) -> np.ndarray:
+        """(tracks, detections) matching costs of ``states`` (each with its ``gates``) against
+        detection ``rows``, ``inf`` where gated. Only the detections within a track's distance
+        gate (a KD-tree of the scene's centres) are costed: a scene of 2,000 aircraft costs
+        each track its few neighbours, not all 2,000."""
+        det = self.det
+        cost = np.full((len(states), len(rows)), np.inf)
+        placed = np.isfinite(det.x[rows]) & np.isfinite(det.y[rows])  # NaN centres never match
+        if not states or not placed.any():
+            return cost
+        columns = np.flatnonzero(placed)
+        tree = cKDTree(np.column_stack([det.x[rows[columns]], det.y[rows[columns]]]))
+        centres = np.nan_to_num([(s.x, s.y) for s in states], nan=np.inf)
+        radii = np.array([g.max_distance_m for g in gates]) * (1 + 1e-9)
+        for i, near in enumerate(tree.query_ball_point(centres, radii)):
+            if near:
+                mine = columns[near]
+                cost[i, mine] = det.costs(states[i], rows[mine], gates[i])
+        return cost
 
     def _state(self, track: _Track, cache: dict[int, tuple[int, _State]]) -> _State:
         """The state of ``track``'s sightings, computed again only after sightings were
