@@ -533,6 +533,32 @@ def test_moves_are_not_joined_across_types_or_a_skipped_scene():
     assert len(link_stays(detections(rows), coverage(SCENES), cfg)) == 2
 
 
+def test_moves_measure_each_stay_once_not_each_pair(monkeypatch):
+    # Six aircraft leave their stands after s1 and six appear on others at s2: the move
+    # join measures each of the twelve stays once, not each ender again for each starter
+    # (a busy airport's scene has hundreds of each).
+    calls = []
+    state = linking._Detections.state
+    monkeypatch.setattr(
+        linking._Detections, "state", lambda self, rows: calls.append(rows) or state(self, rows)
+    )
+    join = linking._AirportLinker._join_moves
+    counted = {}
+
+    def counting(self, stays):
+        before = len(calls)
+        joined = join(self, stays)
+        counted["states"] = len(calls) - before
+        return joined
+
+    monkeypatch.setattr(linking._AirportLinker, "_join_moves", counting)
+    rows = [sighting(s, x=50.0 + 100 * i, y=50.0) for s in ("s0", "s1") for i in range(6)]
+    rows += [sighting("s2", x=50.0 + 100 * i, y=250.0) for i in range(6)]
+    stays = link_stays(detections(rows), coverage(SCENES), LinkConfig(link_moves=True))
+    assert len(stays) == 6 and (stays["moves"] == 1).all()
+    assert counted["states"] == 12
+
+
 def test_frames_must_share_a_metric_crs():
     dets = detections([sighting("s1")])
     with pytest.raises(ValueError, match=r"coverage in EPSG:32652.*to_crs"):

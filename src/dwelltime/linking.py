@@ -89,7 +89,6 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -789,22 +788,31 @@ class _AirportLinker:
         by_last: dict[int, list[_Stay]] = {}
         for s in stays:
             by_last.setdefault(s.last_index, []).append(s)
+        by_first: dict[int, list[_Stay]] = {}
+        for s in stays:
+            by_first.setdefault(s.first_index, []).append(s)
         joined: set[int] = set()
         for index in sorted(by_last):
             enders = [s for s in by_last[index] if id(s) not in joined]
-            starters = [s for s in stays if s.first_index == index + 1 and id(s) not in joined]
+            starters = [s for s in by_first.get(index + 1, []) if id(s) not in joined]
             if not enders or not starters:
                 continue
             cost = np.full((len(enders), len(starters)), np.inf)
+            # each stay's state once, each ender against all starters at once: a busy scene
+            # has hundreds of each
+            begun = [det.state(starter.rows) for starter in starters]
+            x, y, length, span, sigma = (
+                np.array([getattr(sb, name) for sb in begun])
+                for name in ("x", "y", "length", "span", "size_sigma")
+            )
+            kind = np.array([_argmax_type(sb.types)[0] for sb in begun])
             for a, ender in enumerate(enders):
                 sa = det.state(ender.parts[-1].rows)  # where it was last
-                for b, starter in enumerate(starters):
-                    sb = det.state(starter.rows)
-                    far = math.hypot(sa.x - sb.x, sa.y - sb.y) > config.max_distance_m
-                    same_type = _argmax_type(sa.types)[0] == _argmax_type(sb.types)[0]
-                    rel, rel_span = det.size_diffs(sa.length, sa.span, sa.size_sigma, sb)
-                    if far and same_type and max(rel, rel_span) <= config.max_size_diff:
-                        cost[a, b] = (rel + rel_span) / config.size_scale
+                far = np.hypot(x - sa.x, y - sa.y) > config.max_distance_m
+                rel, rel_span = det.size_diffs(length, span, sigma, sa)  # symmetric in the two
+                ok = far & (kind == _argmax_type(sa.types)[0])
+                ok &= np.maximum(rel, rel_span) <= config.max_size_diff
+                cost[a, ok] = ((rel + rel_span) / config.size_scale)[ok]
             for a, b in _assign(cost):
                 ender, starter = enders[a], starters[b]
                 ender.parts += starter.parts
