@@ -357,6 +357,8 @@ class _Detections:
         self.type_names, self.type_code = np.unique(self.type, return_inverse=True)
         self.type_prob = f["type_prob"].to_numpy(float)
         self.score = f["score"].to_numpy(float)
+        self.scene_id = f["scene_id"].astype(str).to_numpy()
+        self.detection_id = f["detection_id"].astype(str).to_numpy()
         self.by_scene: dict[str, np.ndarray] = {
             str(k): np.asarray(v) for k, v in f.groupby("scene_id").indices.items()
         }
@@ -501,9 +503,7 @@ class _AirportLinker:
             max_size_diff=config.close_size_diff,
         )
         #: airport scene index of each detection row
-        self.row_scene = np.array(
-            [index_of[s] for s in self.det.frame["scene_id"].astype(str)], dtype=int
-        )
+        self.row_scene = np.array([index_of[s] for s in self.det.scene_id], dtype=int)
         #: detection rows of each acquisition time (all its scenes: one look)
         row_time = pd.Series(np.asarray(self.times, dtype=object)[self.row_scene], dtype=object)
         self.rows_at: dict[pd.Timestamp, np.ndarray] = {
@@ -838,7 +838,7 @@ class _AirportLinker:
             absent = [b[0] for b in (stay.bound_before, stay.bound_after) if not pd.isna(b[0])]
             interval = dwell_interval(seen, absent)
             type_, type_prob = _argmax_type(overall.types)
-            scene_ids = dict.fromkeys(str(det.frame.at[r, "scene_id"]) for r in rows)
+            scene_ids = dict.fromkeys(det.scene_id[rows].tolist())
             firsts.append((interval.first_seen, det.x[rows[0]], det.y[rows[0]]))
             records.append(
                 {
@@ -857,7 +857,7 @@ class _AirportLinker:
                     "dwell_est_h": interval.est_h,
                     "censored_start": interval.censored_start,
                     "censored_end": interval.censored_end,
-                    "detection_ids": ";".join(str(det.frame.at[r, "detection_id"]) for r in rows),
+                    "detection_ids": ";".join(det.detection_id[rows]),
                     "start_bounded_by": stay.bound_before[1],
                     "end_bounded_by": stay.bound_after[1],
                     "scene_ids": ";".join(scene_ids),
