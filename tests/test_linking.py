@@ -11,6 +11,7 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
 
 from dwelltime import linking
 from dwelltime.detector.types import size_sigma_m
@@ -177,6 +178,36 @@ def test_global_assignment_beats_greedy_nearest_neighbour():
     stays = link_stays(detections(rows), coverage(SCENES), cfg)
     assert len(stays) == 2 and (stays["n_seen"] == 2).all()
     assert sorted(stays["detection_ids"]) == ["s1:0;s2:2", "s1:1;s2:3"]
+
+
+def test_the_assignment_per_group_is_the_assignment_of_the_whole_matrix():
+    # Gated pairs (inf) split a scene's tracks and detections into groups no allowed pair
+    # joins; solving each group alone gives the matching of the whole matrix with gated
+    # pairs at a prohibitive cost.
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        cost = rng.random((rng.integers(1, 9), rng.integers(1, 9)))
+        cost[rng.random(cost.shape) < 0.7] = np.inf
+        finite = np.isfinite(cost)
+        big = cost[finite].max() * 2 + 1e6 if finite.any() else 0.0
+        rows, cols = linear_sum_assignment(np.where(finite, cost, big))
+        whole = [(r, c) for r, c in zip(rows, cols, strict=True) if finite[r, c]]
+        assert linking._assign(cost) == whole
+
+
+def test_a_busy_scene_is_assigned_in_groups_of_nearby_tracks(monkeypatch):
+    # 30 aircraft 20 m apart, their distance gate 15 m: 30 assignments of one pair each, not
+    # one of 30 x 30 (2,000 aircraft: four million pairs a scene, nearly all gated).
+    shapes = []
+    solve = linking.linear_sum_assignment
+    monkeypatch.setattr(
+        linking, "linear_sum_assignment", lambda cost: shapes.append(cost.shape) or solve(cost)
+    )
+    scenes = ("s0", "s1")
+    dets = detections([sighting(s, x=10.0 + 20.0 * i) for s in scenes for i in range(30)])
+    stays = link_stays(dets, coverage({s: SCENES[s] for s in scenes}))
+    assert len(stays) == 30 and (stays["n_seen"] == 2).all()
+    assert shapes == [(1, 1)] * 30
 
 
 def test_one_visible_miss_is_tolerated_two_close_the_stay():

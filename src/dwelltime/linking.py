@@ -98,6 +98,8 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from dwelltime.dwell import (
@@ -438,12 +440,28 @@ def _relative_diff(values: np.ndarray, reference: float) -> np.ndarray:
 
 
 def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
-    """Minimum-cost one-to-one matching that never uses a gated (infinite) pair."""
-    if cost.size == 0 or not np.isfinite(cost).any():
+    """Minimum-cost one-to-one matching that never uses a gated (infinite) pair, as (row,
+    column) pairs in row order: one assignment over the whole matrix, gated pairs at a
+    prohibitive cost, solved per group of rows and columns that allowed pairs connect (the
+    same matching: a busy scene's matrix has thousands of rows, its groups a few each)."""
+    finite = np.isfinite(cost)
+    if not finite.any():
         return []
-    big = np.nanmax(cost[np.isfinite(cost)]) * 2 + 1e6
-    rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, big))
-    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if np.isfinite(cost[r, c])]
+    big = np.nanmax(cost[finite]) * 2 + 1e6
+    n = cost.shape[0]
+    r, c = np.nonzero(finite)
+    graph = coo_matrix((np.ones(len(r), bool), (r, n + c)), shape=(n + cost.shape[1],) * 2)
+    label = connected_components(graph, directed=False)[1]
+    order = np.argsort(label, kind="stable")
+    pairs = []
+    for members in np.split(order, np.flatnonzero(np.diff(label[order])) + 1):
+        rows, cols = members[members < n], members[members >= n] - n
+        if not (len(rows) and len(cols)):
+            continue  # a row or column no allowed pair touches
+        sub = cost[np.ix_(rows, cols)]
+        picked = zip(*linear_sum_assignment(np.where(np.isfinite(sub), sub, big)), strict=True)
+        pairs += [(int(rows[i]), int(cols[j])) for i, j in picked if np.isfinite(sub[i, j])]
+    return sorted(pairs)
 
 
 def stand_radius(length_m: np.ndarray | float, config: LinkConfig = LinkConfig()) -> np.ndarray:
