@@ -512,6 +512,7 @@ class _AirportLinker:
         self.scenes = scene_times(detections, coverage)
         self.scene_ids = self.scenes["scene_id"].tolist()
         self.times = list(self.scenes["acquired"])
+        self.time_index = pd.DatetimeIndex(self.scenes["acquired"])  # self.times, UTC
         self.vis = Visibility(coverage, min_fraction=config.min_visible_fraction)
         index_of = {s: i for i, s in enumerate(self.scene_ids)}
         #: the gates of a close match (``close_distance_m``, ``close_size_diff``)
@@ -852,7 +853,7 @@ class _AirportLinker:
             rows = sorted(stay.rows, key=lambda r: (self.row_scene[r], r))
             last = det.state(stay.parts[-1].rows)
             overall = det.state(rows)
-            seen = [self.times[self.row_scene[r]] for r in rows]
+            seen = self.time_index[self.row_scene[rows]]
             absent = [b[0] for b in (stay.bound_before, stay.bound_after) if not pd.isna(b[0])]
             interval = dwell_interval(seen, absent)
             type_, type_prob = _argmax_type(overall.types)
