@@ -49,6 +49,20 @@ def sampled_median(arrival: tuple[float, float], departure: tuple[float, float])
     return float(order[np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
+def test_times_given_as_a_zoned_index_are_not_parsed_again(monkeypatch):
+    # Linking asks for one interval per stay (12,000 for 2,000 aircraft over 50 scenes);
+    # parsing its times with pd.to_datetime, twice a stay, was most of the stays table's time.
+    def parse(*args, **kwargs):
+        raise AssertionError("parsed again")
+
+    seen = pd.DatetimeIndex([at(46), at(10), at(34)]).tz_convert("Asia/Pyongyang")
+    absent = pd.DatetimeIndex([at(0), at(58)])
+    monkeypatch.setattr(pd, "to_datetime", parse)
+    d = dwell_interval(seen, absent)
+    assert (d.first_seen, d.last_seen) == (at(10), at(46)) and str(d.first_seen.tz) == "UTC"
+    assert (d.min_h, d.max_h) == (36.0, 58.0)
+
+
 def test_a_single_sighting_between_two_absences_is_estimated_short_of_the_midpoint():
     d = dwell_interval([at(10)], [at(0), at(34)])
     assert d.min_h == 0.0 and d.max_h == 34.0

@@ -11,6 +11,7 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
 
 from dwelltime import linking
 from dwelltime.detector.types import size_sigma_m
@@ -179,6 +180,36 @@ def test_global_assignment_beats_greedy_nearest_neighbour():
     assert sorted(stays["detection_ids"]) == ["s1:0;s2:2", "s1:1;s2:3"]
 
 
+def test_the_assignment_per_group_is_the_assignment_of_the_whole_matrix():
+    # Gated pairs (inf) split a scene's tracks and detections into groups no allowed pair
+    # joins; solving each group alone gives the matching of the whole matrix with gated
+    # pairs at a prohibitive cost.
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        cost = rng.random((rng.integers(1, 9), rng.integers(1, 9)))
+        cost[rng.random(cost.shape) < 0.7] = np.inf
+        finite = np.isfinite(cost)
+        big = cost[finite].max() * 2 + 1e6 if finite.any() else 0.0
+        rows, cols = linear_sum_assignment(np.where(finite, cost, big))
+        whole = [(r, c) for r, c in zip(rows, cols, strict=True) if finite[r, c]]
+        assert linking._assign(cost) == whole
+
+
+def test_a_busy_scene_is_assigned_in_groups_of_nearby_tracks(monkeypatch):
+    # 30 aircraft 20 m apart, their distance gate 15 m: 30 assignments of one pair each, not
+    # one of 30 x 30 (2,000 aircraft: four million pairs a scene, nearly all gated).
+    shapes = []
+    solve = linking.linear_sum_assignment
+    monkeypatch.setattr(
+        linking, "linear_sum_assignment", lambda cost: shapes.append(cost.shape) or solve(cost)
+    )
+    scenes = ("s0", "s1")
+    dets = detections([sighting(s, x=10.0 + 20.0 * i) for s in scenes for i in range(30)])
+    stays = link_stays(dets, coverage({s: SCENES[s] for s in scenes}))
+    assert len(stays) == 30 and (stays["n_seen"] == 2).all()
+    assert shapes == [(1, 1)] * 30
+
+
 def test_one_visible_miss_is_tolerated_two_close_the_stay():
     dets = detections([sighting(s) for s in ("s1", "s2", "s4", "s5")])
     stays = link_stays(dets, coverage(SCENES))
@@ -215,6 +246,27 @@ def test_a_track_without_new_sightings_is_not_measured_again_at_every_scene(monk
     stays = link_stays(detections([sighting("s1"), sighting("s2")]), cover)
     assert len(stays) == 1 and stays.iloc[0]["censored_end"]
     assert len(calls) < len(SCENES)
+
+
+def test_a_busy_scene_costs_each_track_only_against_its_neighbours(monkeypatch):
+    # 30 aircraft 20 m apart, seen in three scenes: each open track is costed against the
+    # detections within its distance gate (one here), not all 30 of the scene. Costing every
+    # track against every detection made an airport of 2,000 aircraft a scene spend seconds
+    # a scene on pairs the gate throws away.
+    sizes = []
+    costs = linking._Detections.costs
+    monkeypatch.setattr(
+        linking._Detections,
+        "costs",
+        lambda self, state, rows, config: (
+            sizes.append(len(rows)) or costs(self, state, rows, config)
+        ),
+    )
+    scenes = ("s0", "s1", "s2")
+    dets = detections([sighting(s, x=10.0 + 20.0 * i) for s in scenes for i in range(30)])
+    stays = link_stays(dets, coverage({s: SCENES[s] for s in scenes}))
+    assert len(stays) == 30 and (stays["n_seen"] == 3).all()
+    assert sizes and max(sizes) == 1
 
 
 def test_a_scene_taken_at_the_time_of_a_sighting_bounds_no_end():
@@ -510,6 +562,32 @@ def test_moves_are_not_joined_across_types_or_a_skipped_scene():
     assert len(link_stays(detections(rows), coverage(SCENES), cfg)) == 2
     rows = [sighting("s1"), sighting("s3", x=400.0)]
     assert len(link_stays(detections(rows), coverage(SCENES), cfg)) == 2
+
+
+def test_moves_measure_each_stay_once_not_each_pair(monkeypatch):
+    # Six aircraft leave their stands after s1 and six appear on others at s2: the move
+    # join measures each of the twelve stays once, not each ender again for each starter
+    # (a busy airport's scene has hundreds of each).
+    calls = []
+    state = linking._Detections.state
+    monkeypatch.setattr(
+        linking._Detections, "state", lambda self, rows: calls.append(rows) or state(self, rows)
+    )
+    join = linking._AirportLinker._join_moves
+    counted = {}
+
+    def counting(self, stays):
+        before = len(calls)
+        joined = join(self, stays)
+        counted["states"] = len(calls) - before
+        return joined
+
+    monkeypatch.setattr(linking._AirportLinker, "_join_moves", counting)
+    rows = [sighting(s, x=50.0 + 100 * i, y=50.0) for s in ("s0", "s1") for i in range(6)]
+    rows += [sighting("s2", x=50.0 + 100 * i, y=250.0) for i in range(6)]
+    stays = link_stays(detections(rows), coverage(SCENES), LinkConfig(link_moves=True))
+    assert len(stays) == 6 and (stays["moves"] == 1).all()
+    assert counted["states"] == 12
 
 
 def test_frames_must_share_a_metric_crs():

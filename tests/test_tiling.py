@@ -10,8 +10,9 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dwelltime import tiling
 from dwelltime.airports import lookup_airport
-from dwelltime.regrid import rgb_bands
+from dwelltime.regrid import READ_CACHE_BYTES, rgb_bands
 from dwelltime.scenes import read_scene
 from dwelltime.schema import COVERAGE_COLUMNS
 from dwelltime.tiling import (
@@ -198,6 +199,24 @@ def test_nan_fill_of_a_float_image_is_no_data_though_undeclared(
     assert footprint.area == pytest.approx(300 * 600, rel=0.02)
     for tile in iter_tiles(scene, airport, aprons, SPEC):
         assert not tile.valid[:, _pixel_x(tile) < X0 + 297].any()
+
+
+def test_tiles_are_read_under_a_capped_gdal_cache(
+    tmp_path, write_raster, airport, aprons, monkeypatch
+):
+    # GDAL's block cache is 5 % of the RAM by default: run over an airport-wide apron of a
+    # 16000 x 16000 striped image held 1.4 GB of blocks (0.5 GB capped). Tiles are read
+    # under regrid.capped_cache, as the scan and the batch job's readers read.
+    caches = []
+    read = tiling.read_to_grid
+
+    def spy(*args, **kwargs):
+        caches.append(rasterio.env.getenv().get("GDAL_CACHEMAX") if rasterio.env.hasenv() else None)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(tiling, "read_to_grid", spy)
+    tiles = list(iter_tiles(_scene(write_raster, tmp_path / "s.tif"), airport, aprons, SPEC))
+    assert tiles and caches == [READ_CACHE_BYTES] * len(tiles)
 
 
 @pytest.mark.parametrize(

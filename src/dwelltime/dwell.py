@@ -139,7 +139,12 @@ def floor_hours(hours: float, digits: int) -> float:
 
 
 def _utc(times: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:
-    index = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True))
+    """``times`` as a sorted UTC index without NaT, naive times read as UTC. A zoned
+    DatetimeIndex is converted, not parsed again: this runs for every stay."""
+    if isinstance(times, pd.DatetimeIndex) and times.tz is not None:
+        index = times.tz_convert("UTC")
+    else:
+        index = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True))
     return index.dropna().sort_values()
 
 

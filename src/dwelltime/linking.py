@@ -93,7 +93,6 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -103,6 +102,8 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from dwelltime.dwell import (
@@ -362,6 +363,8 @@ class _Detections:
         self.type_names, self.type_code = np.unique(self.type, return_inverse=True)
         self.type_prob = f["type_prob"].to_numpy(float)
         self.score = f["score"].to_numpy(float)
+        self.scene_id = f["scene_id"].astype(str).to_numpy()
+        self.detection_id = f["detection_id"].astype(str).to_numpy()
         self.by_scene: dict[str, np.ndarray] = {
             str(k): np.asarray(v) for k, v in f.groupby("scene_id").indices.items()
         }
@@ -441,12 +444,28 @@ def _relative_diff(values: np.ndarray, reference: float) -> np.ndarray:
 
 
 def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
-    """Minimum-cost one-to-one matching that never uses a gated (infinite) pair."""
-    if cost.size == 0 or not np.isfinite(cost).any():
+    """Minimum-cost one-to-one matching that never uses a gated (infinite) pair, as (row,
+    column) pairs in row order: one assignment over the whole matrix, gated pairs at a
+    prohibitive cost, solved per group of rows and columns that allowed pairs connect (the
+    same matching: a busy scene's matrix has thousands of rows, its groups a few each)."""
+    finite = np.isfinite(cost)
+    if not finite.any():
         return []
-    big = np.nanmax(cost[np.isfinite(cost)]) * 2 + 1e6
-    rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, big))
-    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if np.isfinite(cost[r, c])]
+    big = np.nanmax(cost[finite]) * 2 + 1e6
+    n = cost.shape[0]
+    r, c = np.nonzero(finite)
+    graph = coo_matrix((np.ones(len(r), bool), (r, n + c)), shape=(n + cost.shape[1],) * 2)
+    label = connected_components(graph, directed=False)[1]
+    order = np.argsort(label, kind="stable")
+    pairs = []
+    for members in np.split(order, np.flatnonzero(np.diff(label[order])) + 1):
+        rows, cols = members[members < n], members[members >= n] - n
+        if not (len(rows) and len(cols)):
+            continue  # a row or column no allowed pair touches
+        sub = cost[np.ix_(rows, cols)]
+        picked = zip(*linear_sum_assignment(np.where(np.isfinite(sub), sub, big)), strict=True)
+        pairs += [(int(rows[i]), int(cols[j])) for i, j in picked if np.isfinite(sub[i, j])]
+    return sorted(pairs)
 
 
 def stand_radius(length_m: np.ndarray | float, config: LinkConfig = LinkConfig()) -> np.ndarray:
@@ -510,6 +529,7 @@ class _AirportLinker:
         self.scenes = scene_times(detections, coverage)
         self.scene_ids = self.scenes["scene_id"].tolist()
         self.times = list(self.scenes["acquired"])
+        self.time_index = pd.DatetimeIndex(self.scenes["acquired"])  # self.times, UTC
         self.vis = Visibility(coverage, min_fraction=config.min_visible_fraction)
         index_of = {s: i for i, s in enumerate(self.scene_ids)}
         #: the gates of a close match (``close_distance_m``, ``close_size_diff``)
@@ -519,9 +539,7 @@ class _AirportLinker:
             max_size_diff=config.close_size_diff,
         )
         #: airport scene index of each detection row
-        self.row_scene = np.array(
-            [index_of[s] for s in self.det.frame["scene_id"].astype(str)], dtype=int
-        )
+        self.row_scene = np.array([index_of[s] for s in self.det.scene_id], dtype=int)
         #: look of each scene (:func:`scene_looks`), and of each row
         self.scene_look = scene_looks(self.scenes["acquired"])
         self.row_look = self.scene_look[self.row_scene]
@@ -549,10 +567,7 @@ class _AirportLinker:
             rows = det.by_scene.get(scene_id, np.empty(0, int))
             states = [self._state(t, cache) for t in open_tracks]
             gates = [self._gates(t, time) for t in open_tracks]
-            cost = np.array(
-                [det.costs(s, rows, g) for s, g in zip(states, gates, strict=True)]
-            ).reshape(len(states), len(rows))
-            pairs = _assign(cost)
+            pairs = _assign(self._cost_matrix(states, gates, rows))
             matched_tracks = {r for r, _ in pairs}
             for r, c in pairs:
                 track = open_tracks[r]
@@ -578,6 +593,28 @@ class _AirportLinker:
             if progress is not None:
                 progress(k + 1, n)
         return closed + open_tracks
+
+    def _cost_matrix(
+        self, states: list[_State], gates: list[LinkConfig], rows: np.ndarray
+    ) -> np.ndarray:
+        """(tracks, detections) matching costs of ``states`` (each with its ``gates``) against
+        detection ``rows``, ``inf`` where gated. Only the detections within a track's distance
+        gate (a KD-tree of the scene's centres) are costed: a scene of 2,000 aircraft costs
+        each track its few neighbours, not all 2,000."""
+        det = self.det
+        cost = np.full((len(states), len(rows)), np.inf)
+        placed = np.isfinite(det.x[rows]) & np.isfinite(det.y[rows])  # NaN centres never match
+        if not states or not placed.any():
+            return cost
+        columns = np.flatnonzero(placed)
+        tree = cKDTree(np.column_stack([det.x[rows[columns]], det.y[rows[columns]]]))
+        centres = np.nan_to_num([(s.x, s.y) for s in states], nan=np.inf)
+        radii = np.array([g.max_distance_m for g in gates]) * (1 + 1e-9)
+        for i, near in enumerate(tree.query_ball_point(centres, radii)):
+            if near:
+                mine = columns[near]
+                cost[i, mine] = det.costs(states[i], rows[mine], gates[i])
+        return cost
 
     def _state(self, track: _Track, cache: dict[int, tuple[int, _State]]) -> _State:
         """The state of ``track``'s sightings, computed again only after sightings were
@@ -785,30 +822,48 @@ class _AirportLinker:
     def _join_moves(self, stays: list[_Stay]) -> list[_Stay]:
         config, det = self.config, self.det
         look = self.scene_look
+        measured: dict[tuple[int, ...], _State] = {}
+
+        def state(rows: list[int]) -> _State:
+            """``det.state(rows)``, each set of rows measured once: a busy scene has hundreds
+            of enders and starters."""
+            key = tuple(rows)
+            if key not in measured:
+                measured[key] = det.state(rows)
+            return measured[key]
+
         # in order of place (metres), so that a tie between like candidates is broken the same
         # way whatever the scenes' ids and the rows' order
-        places = {id(s): det.state(s.rows) for s in stays}
+        places = {id(s): state(s.rows) for s in stays}
         stays = sorted(stays, key=lambda s: (places[id(s)].x, places[id(s)].y))
         by_last: dict[int, list[_Stay]] = {}  # look of the last sighting → stays
         for s in stays:
             by_last.setdefault(look[s.last_index], []).append(s)
+        by_first: dict[int, list[_Stay]] = {}  # look of the first sighting → stays
+        for s in stays:
+            by_first.setdefault(look[s.first_index], []).append(s)
         joined: set[int] = set()
         for last in sorted(by_last):
             enders = [s for s in by_last[last] if id(s) not in joined]
-            starters = [s for s in stays if look[s.first_index] == last + 1 and id(s) not in joined]
+            starters = [s for s in by_first.get(last + 1, []) if id(s) not in joined]
             if not enders or not starters:
                 continue
             cost = np.full((len(enders), len(starters)), np.inf)
+            # each ender against all starters at once
+            begun = [places[id(starter)] for starter in starters]
+            x, y, length, span, sigma = (
+                np.array([getattr(sb, name) for sb in begun])
+                for name in ("x", "y", "length", "span", "size_sigma")
+            )
+            kind = np.array([_argmax_type(sb.types)[0] for sb in begun])
             for a, ender in enumerate(enders):
-                sa = det.state(ender.parts[-1].rows)  # where it was last
-                for b, starter in enumerate(starters):
-                    sb = det.state(starter.rows)
-                    far = math.hypot(sa.x - sb.x, sa.y - sb.y) > config.max_distance_m
-                    same_type = _argmax_type(sa.types)[0] == _argmax_type(sb.types)[0]
-                    rel, rel_span = det.size_diffs(sa.length, sa.span, sa.size_sigma, sb)
-                    if far and same_type and max(rel, rel_span) <= config.max_size_diff:
-                        # to 1e-9: sizes averaged in another order are a tie, not a choice
-                        cost[a, b] = round((rel + rel_span) / config.size_scale, 9)
+                sa = state(ender.parts[-1].rows)  # where it was last
+                far = np.hypot(x - sa.x, y - sa.y) > config.max_distance_m
+                rel, rel_span = det.size_diffs(length, span, sigma, sa)  # symmetric in the two
+                ok = far & (kind == _argmax_type(sa.types)[0])
+                ok &= np.maximum(rel, rel_span) <= config.max_size_diff
+                # to 1e-9: sizes averaged in another order are a tie, not a choice
+                cost[a, ok] = np.round((rel + rel_span) / config.size_scale, 9)[ok]
             for a, b in _assign(cost):
                 ender, starter = enders[a], starters[b]
                 ender.parts += starter.parts
@@ -830,11 +885,11 @@ class _AirportLinker:
             rows = sorted(stay.rows, key=lambda r: (self.row_scene[r], r))
             last = det.state(stay.parts[-1].rows)
             overall = det.state(rows)
-            seen = [self.times[self.row_scene[r]] for r in rows]
+            seen = self.time_index[self.row_scene[rows]]
             absent = [b[0] for b in (stay.bound_before, stay.bound_after) if not pd.isna(b[0])]
             interval = dwell_interval(seen, absent)
             type_, type_prob = _argmax_type(overall.types)
-            scene_ids = dict.fromkeys(str(det.frame.at[r, "scene_id"]) for r in rows)
+            scene_ids = dict.fromkeys(det.scene_id[rows].tolist())
             firsts.append((interval.first_seen, det.x[rows[0]], det.y[rows[0]]))
             records.append(
                 {
@@ -853,7 +908,7 @@ class _AirportLinker:
                     "dwell_est_h": interval.est_h,
                     "censored_start": interval.censored_start,
                     "censored_end": interval.censored_end,
-                    "detection_ids": ";".join(str(det.frame.at[r, "detection_id"]) for r in rows),
+                    "detection_ids": ";".join(det.detection_id[rows]),
                     "start_bounded_by": stay.bound_before[1],
                     "end_bounded_by": stay.bound_after[1],
                     "scene_ids": ";".join(scene_ids),

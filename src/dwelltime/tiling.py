@@ -25,6 +25,7 @@ from affine import Affine
 from dwelltime.airports import Airport, nearest_airport, polygonal_parts
 from dwelltime.regrid import (
     Grid,
+    capped_cache,
     mask_to_polygon,
     open_mask,
     open_picture,
@@ -185,13 +186,14 @@ def iter_tiles(
     valid pixel (all nodata or cloud) are skipped. Images are RGB uint8 (see
     :func:`dwelltime.regrid.rgb_bands`); non-uint8 scenes get one linear stretch per scene.
     Aprons in another CRS (a GeoJSON read in EPSG:4326) are reprojected to ``airport.crs``;
-    aprons without one are a ValueError.
+    aprons without one are a ValueError. Read under :func:`~dwelltime.regrid.capped_cache`:
+    GDAL's blocks of a large apron's rows of tiles are held up to 256 MiB, not 5 % of the RAM.
     """
     aprons = in_airport_crs(aprons, airport)
     region = _seen_aprons(scene, airport, aprons)
     if region.is_empty:
         return
-    with open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
+    with capped_cache(), open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
         bands = rgb_bands(ds, scene.provider, scene.rgb_bands)
         limits = stretch_limits(ds, bands)
         index = 0
