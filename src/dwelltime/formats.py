@@ -120,6 +120,11 @@ def check_figure_format(figure_format: str) -> None:
 PROVENANCE_NAME = "run.json"
 
 
+#: Why a path that exists is no input: no folder and no regular file, so opening it (a FIFO
+#: without a writer) would wait forever.
+NOT_REGULAR_FILE = "not a regular file (a FIFO, socket or device)"
+
+
 def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
     """Each directory under ``folder`` (itself included), top down and sorted, with its file
     names sorted. Links to directories are followed (an imagery folder is often links into an
@@ -174,7 +179,7 @@ def _unreadable_entry(path: Path) -> bool:
         return True
     if stat.S_ISREG(mode):
         return False
-    log.warning("left out %s: not a regular file (a FIFO, socket or device)", path)
+    log.warning("left out %s: %s", path, NOT_REGULAR_FILE)
     return True
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dwelltime.catalog import designator
-from dwelltime.formats import FIGURE_FORMATS
+from dwelltime.formats import FIGURE_FORMATS, NOT_REGULAR_FILE
 from dwelltime.precision import PRECISIONS
 
 if TYPE_CHECKING:
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 class UserPath(click.Path):
     """``click.Path`` giving a :class:`~pathlib.Path`, with a leading ``~`` read as the home
     folder: the shell leaves it as it is in ``--out=~/results`` and in quotes, and it would
-    otherwise name a folder ``~`` (made by an output) in the current one."""
+    otherwise name a folder ``~`` (made by an output) in the current one. An input
+    (``exists=True``) that is neither a folder nor a regular file (a FIFO, socket or device,
+    which opening would wait on forever) is a usage error."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(path_type=Path, **kwargs)
@@ -36,7 +38,10 @@ class UserPath(click.Path):
     ) -> Path:
         if isinstance(value, str):
             value = os.path.expanduser(value)
-        return super().convert(value, param, ctx)
+        path = super().convert(value, param, ctx)
+        if self.exists and not (path.is_dir() or path.is_file()):
+            self.fail(f"{path}: {NOT_REGULAR_FILE}; give the file or folder itself", param, ctx)
+        return path
 
 
 out_option = click.option(
