@@ -5,7 +5,8 @@
 * ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS (an empty
   layer declares its geometry type all the same: :data:`~dwelltime.schema.LAYER_GEOMETRY_TYPES`),
   each described (:data:`~dwelltime.schema.LAYER_DESCRIPTIONS`: QGIS shows it as the abstract);
-* ``<layer>.csv`` — geometry as WKT in the frame's CRS, times ISO 8601 UTC with ``Z``, UTF-8
+* ``<layer>.csv`` — geometry as WKT in the frame's CRS (to the centimetre, 1e-7 degree in
+  lon/lat), times ISO 8601 UTC with ``Z``, UTF-8
   with a byte order mark (:data:`CSV_ENCODING`), so that Excel shows non-ASCII names (a
   Cyrillic scene id) as written; pandas, GDAL/QGIS and R's readr skip the mark;
 * ``<layer>.geojson`` (on request) — RFC 7946, so reprojected to EPSG:4326; a layer with
@@ -60,6 +61,8 @@ from dwelltime.schema import (
     LAYER_DESCRIPTIONS,
     LAYER_GEOMETRY_TYPES,
     TIME_COLUMNS,
+    WKT_DECIMALS_GEOGRAPHIC,
+    WKT_DECIMALS_PROJECTED,
     XY_CRS_COLUMN,
 )
 
@@ -566,13 +569,16 @@ def _iso_utc(times: pd.Series) -> pd.Series:
 
 
 def _to_text(frame: gpd.GeoDataFrame) -> pd.DataFrame:
-    """The frame as CSV-ready text: WKT geometry, ISO 8601 UTC times."""
+    """The frame as CSV-ready text: WKT geometry (coordinates to the centimetre, or 1e-7
+    degree in lon/lat: :data:`~dwelltime.schema.WKT_DECIMALS_PROJECTED`), ISO 8601 UTC times."""
     out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     for column in out.columns:
         if isinstance(out[column].dtype, pd.DatetimeTZDtype):
             out[column] = _iso_utc(out[column])
+    geographic = frame.crs is not None and frame.crs.is_geographic
+    decimals = WKT_DECIMALS_GEOGRAPHIC if geographic else WKT_DECIMALS_PROJECTED
     out[frame.geometry.name] = shapely.to_wkt(
-        frame.geometry.to_numpy(), rounding_precision=-1, trim=True
+        frame.geometry.to_numpy(), rounding_precision=decimals, trim=True
     )
     return out
 

@@ -157,6 +157,13 @@ COLUMN_DECIMALS: dict[str, int] = {
 }
 
 
+#: Decimals of the WKT geometry in CSV layers (:func:`dwelltime.io.write_layers`): a
+#: centimetre in projected metres (and 0.01 px in image pixels, a layer without CRS), 1e-7 in
+#: lon/lat degrees (about 1 cm). Other formats keep geometries at full precision.
+WKT_DECIMALS_PROJECTED = 2
+WKT_DECIMALS_GEOGRAPHIC = 7
+
+
 def empty_frame(columns: tuple[str, ...], crs: object) -> gpd.GeoDataFrame:
     """An empty GeoDataFrame with the given contract columns and CRS, typed as full frames
     are (times UTC timestamps, :data:`COLUMN_DTYPES`, the rest text), so that it is written
