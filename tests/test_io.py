@@ -511,6 +511,9 @@ def test_a_text_without_value_is_written_as_null(tmp_path, layers, coverage, fmt
     ]
     path = tmp_path / GPKG_NAME if fmt == "gpkg" else tmp_path / f"coverage.{fmt}"
     assert read_layer(path, "coverage")["apron_id"].tolist() == ["a1", "", "a1"]
+    if fmt in ("csv", "geojson"):  # copied without its schema: still "", not NaN
+        (tmp_path / "coverage.schema.json").unlink()
+        assert read_layer(path)["apron_id"].tolist() == ["a1", "", "a1"]
 
 
 @pytest.mark.parametrize("fmt", ["gpkg", "csv", "geojson", "parquet"])

@@ -28,7 +28,9 @@ never holds tables of two runs, and an existing GeoPackage keeps the layers not 
 (with a warning naming them). Every file is written under a
 temporary name in the same folder and renamed when complete, so a killed run leaves no half file.
 Every format writes a text without value (``""``: an open end's ``start_bounded_by``, no
-``mask_path``) as NULL (CSV: an empty cell), which :func:`read_layer` gives back as ``""``, and
+``mask_path``) as NULL (CSV: an empty cell), which :func:`read_layer` gives back as ``""`` (from
+every format, with or without the schema beside it; a reader of its own, ``gpd.read_file``,
+``pd.read_csv``, gives None or NaN there), and
 the floats of :data:`~dwelltime.schema.COLUMN_DECIMALS` rounded to their unit's precision
 (:func:`_for_file`). Limits of the formats: GeoPackage and GeoJSON keep times to the millisecond.
 """
@@ -559,7 +561,7 @@ def _guessed_csv(path: Path) -> gpd.GeoDataFrame:
     frame = _from_text(text, None)
     for column in TIME_COLUMNS & set(frame.columns):
         frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
-    return frame
+    return _text_back(frame)
 
 
 def _iso_utc(times: pd.Series) -> pd.Series:
@@ -593,14 +595,15 @@ def _from_text(text: pd.DataFrame, schema: dict[str, object] | None) -> gpd.GeoD
 
 
 def _restore(frame: gpd.GeoDataFrame, schema: dict[str, object] | None) -> gpd.GeoDataFrame:
-    """Give the columns their written order and dtypes; without a schema, parse times only."""
+    """Give the columns their written order and dtypes; without a schema, parse times only.
+    Missing texts come back as ``""`` either way (:func:`_text_back`)."""
     if schema is None:
         for column in frame.columns:
             if isinstance(frame[column].dtype, pd.DatetimeTZDtype) or (
                 frame[column].dtype.kind == "M"
             ):
                 frame[column] = pd.to_datetime(frame[column], utc=True)
-        return frame
+        return _text_back(frame)
     columns: dict[str, str] = schema["columns"]  # type: ignore[assignment]
     geometry_name = str(schema["geometry"])
     if frame.geometry.name != geometry_name:

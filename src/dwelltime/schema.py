@@ -6,6 +6,10 @@ Every stage hands the next one a :class:`geopandas.GeoDataFrame` with exactly th
 durations in hours. ``x``/``y`` are in the airport's local metric CRS (UTM), as the
 geometry; a table whose geometry is in another CRS (GeoJSON output, EPSG:4326) or that
 combines airports (the batch job's ``all_stays``) names that CRS in :data:`XY_CRS_COLUMN`.
+A text without a value (an open end's ``start_bounded_by``, no ``mask_path``) is ``""`` in
+memory and NULL in the files (CSV: an empty cell); :func:`dwelltime.io.read_layer` (and so
+``read_result`` and ``dwelltime link``) gives it back as ``""`` from every format, while
+reading a file directly (``geopandas.read_file``, ``pandas.read_csv``) gives None or NaN.
 """
 
 from __future__ import annotations
