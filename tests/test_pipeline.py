@@ -716,3 +716,33 @@ def test_a_full_disk_while_saving_a_figure_names_it_and_leaves_no_half_file(
     ):
         pipeline.write_result(result, out)
     assert not list(out.glob("*.png"))
+
+
+def test_the_api_s_user_errors_are_dwelltime_errors_of_the_builtin_kind(tmp_path):
+    # read_result raised a bare FileNotFoundError / ValueError, and run(link_config=…) and
+    # write_result(formats=…) a bare ValueError, while the other inputs raise DwelltimeErrors:
+    # a notebook's `except DwelltimeError` missed them. Each is now both.
+    from dwelltime.errors import DwelltimeError
+
+    (tmp_path / "notes.txt").write_text("not a result")
+    made = one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}})
+    calls = {
+        FileNotFoundError: [
+            lambda: pipeline.read_result(tmp_path / "missing"),
+            lambda: pipeline.read_result(tmp_path),  # a folder without a result
+            lambda: read_layer(tmp_path / "stays.csv"),
+        ],
+        ValueError: [
+            lambda: pipeline.read_result(tmp_path / "notes.txt"),
+            lambda: pipeline.run(tmp_path, "ZKPY", link_config={"max_gap_h": -1}),
+            lambda: pipeline.run(tmp_path, "ZKPY", link_config={"max_gapp_h": 24}),
+            lambda: made.relink(max_gap_h="24"),
+            lambda: pipeline.write_result(made, tmp_path / "out", formats=("shp",)),
+            lambda: pipeline.write_result(made, tmp_path / "out", figure_format="jpg"),
+        ],
+    }
+    for builtin, raising in calls.items():
+        for call in raising:
+            with pytest.raises(builtin) as error:
+                call()
+            assert isinstance(error.value, DwelltimeError), error.value

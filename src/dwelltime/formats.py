@@ -108,9 +108,12 @@ FIGURE_DPI = 120
 
 
 def check_figure_format(figure_format: str) -> None:
-    """Raise ValueError naming ``figure_format`` when it is not one of :data:`FIGURE_FORMATS`."""
+    """Raise :class:`~dwelltime.errors.SettingsError` (a ValueError) naming ``figure_format``
+    when it is not one of :data:`FIGURE_FORMATS`."""
+    from dwelltime.errors import SettingsError  # errors imports this module
+
     if figure_format not in FIGURE_FORMATS:
-        raise ValueError(
+        raise SettingsError(
             f"unknown figure format {figure_format!r}; choose from {', '.join(FIGURE_FORMATS)}"
         )
 

@@ -56,7 +56,13 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from dwelltime.errors import OutputExistsError, OutputFolderError
+from dwelltime.errors import (
+    OutputExistsError,
+    OutputFolderError,
+    ResultError,
+    ResultNotFoundError,
+    SettingsError,
+)
 from dwelltime.formats import PROVENANCE_NAME
 from dwelltime.schema import (
     COLUMN_DECIMALS,
@@ -80,18 +86,21 @@ log = logging.getLogger(__name__)
 
 
 def check_formats(formats: Sequence[str]) -> None:
-    """Raise ValueError naming the formats of ``formats`` that are not in :data:`FORMATS`, or
+    """Raise :class:`~dwelltime.errors.SettingsError` (a ValueError) naming the formats of
+    ``formats`` that are not in :data:`FORMATS`, or
     saying that one name alone (``"csv"``, read as "c", "s", "v") or no sequence (None) is
     no sequence of them."""
     if isinstance(formats, str):
-        raise ValueError(
+        raise SettingsError(
             f"formats must be a sequence of names such as ({formats!r},), not a string"
         )
     if not isinstance(formats, Collection):
-        raise ValueError(f"formats must be a sequence of names such as ('gpkg',), not {formats!r}")
+        raise SettingsError(
+            f"formats must be a sequence of names such as ('gpkg',), not {formats!r}"
+        )
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
-        raise ValueError(f"unknown output formats {unknown}; choose from {list(FORMATS)}")
+        raise SettingsError(f"unknown output formats {unknown}; choose from {list(FORMATS)}")
 
 
 def output_paths(
@@ -352,7 +361,7 @@ def read_layer(
     if path.is_dir():
         path = _layer_file(path, layer)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file; write it with write_layers() first")
+        raise ResultNotFoundError(f"{path}: no such file; write it with write_layers() first")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _text_back(gpd.read_parquet(path))
@@ -372,12 +381,12 @@ def read_layer(
             return frame.to_crs(written)
         return with_xy_crs(frame, written) if written else frame  # x/y still in metres
     if layer is None:
-        raise ValueError(f"{path}: say which layer to read, e.g. layer='stays'")
+        raise ResultError(f"{path}: say which layer to read, e.g. layer='stays'")
     import pyogrio
 
     names = layer_names(path)
     if layer not in names:
-        raise ValueError(f"{path} has no layer {layer!r}; it has {names}")
+        raise ResultError(f"{path} has no layer {layer!r}; it has {names}")
     meta = pyogrio.read_info(path, layer=layer).get("layer_metadata") or {}
     schema = json.loads(meta[_SCHEMA_KEY]) if _SCHEMA_KEY in meta else None
     return _restore(gpd.read_file(path, layer=layer), schema)
@@ -404,7 +413,7 @@ def _layer_file(folder: Path, layer: str | None) -> Path:
     own = [folder / f"{layer}.{fmt}" for fmt in ("parquet", "csv", "geojson")]
     found = [f for f in own if f.exists()]
     if not found:
-        raise FileNotFoundError(
+        raise ResultNotFoundError(
             f"{folder}: no {GPKG_NAME}, nor {layer}.parquet, .csv or .geojson: "
             "not a folder dwelltime wrote"
         )
@@ -551,7 +560,7 @@ def _guessed_csv(path: Path) -> gpd.GeoDataFrame:
     warning says so. ValueError for a CSV without ``geometry``: no layer."""
     text = pd.read_csv(path, encoding=CSV_ENCODING)
     if "geometry" not in text.columns:
-        raise ValueError(f"{path}: no geometry column (WKT): not a layer dwelltime wrote")
+        raise ResultError(f"{path}: no geometry column (WKT): not a layer dwelltime wrote")
     log.warning(
         "%s: no %s.schema.json beside it: column types guessed and no CRS (set it with "
         "GeoDataFrame.set_crs: the layer's CRS, EPSG:4326 for scenes)",

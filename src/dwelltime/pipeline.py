@@ -24,7 +24,7 @@ import pandas as pd
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons
 from dwelltime.catalog import designator
-from dwelltime.errors import SceneError, SettingsError
+from dwelltime.errors import ResultError, ResultNotFoundError, SceneError, SettingsError
 from dwelltime.flights import (
     FlightsError,
     as_flights,
@@ -636,17 +636,17 @@ def result_paths(
 def _result_folder(path: Path) -> Path:
     """The folder of a saved result given as ``path``: ``path`` itself, or its folder when it is
     one of the files :func:`write_result` writes there (its layers alone would lose run.json's
-    link rules, type filter and flight log); ValueError naming the folder for another file,
-    FileNotFoundError for a path not there."""
+    link rules, type filter and flight log); ResultError naming the folder for another file,
+    ResultNotFoundError for a path not there."""
     if not path.exists():
-        raise FileNotFoundError(
+        raise ResultNotFoundError(
             f"{path}: no such folder; give the folder write_result (dwelltime run --out) wrote"
         )
     if not path.is_file():
         return path
     if any(path in result_paths(path.parent, FORMATS, fmt) for fmt in FIGURE_FORMATS):
         return path.parent
-    raise ValueError(
+    raise ResultError(
         f"{path} is not a file dwelltime run --out writes; give the folder that holds the "
         f"result's run.json and layers: read_result({str(path.parent)!r})"
     )
@@ -660,7 +660,9 @@ def read_result(folder: Path | str) -> RunResult:
     filter and flight log it records (the log read again from ``inputs.flights``; a warning
     when it cannot be, and the result then has none; the aprons, which a ``dwelltime link``
     folder lacks, from ``inputs.aprons``). ``errors`` is empty: they are not saved.
-    FileNotFoundError or ValueError naming the folder when it holds no result. ``folder`` may
+    :class:`~dwelltime.errors.ResultNotFoundError` (a FileNotFoundError) or
+    :class:`~dwelltime.errors.ResultError` (a ValueError) naming the folder when it holds no
+    result. ``folder`` may
     be given as one of the files :func:`write_result` wrote there (``dwelltime.gpkg``,
     ``run.json``, a layer's ``.csv``…): the result is the whole folder's, run.json included."""
     folder = _result_folder(user_path(folder))
@@ -675,7 +677,7 @@ def read_result(folder: Path | str) -> RunResult:
     codes = frames["detections"]["airport"].astype(str)
     code = inputs.get("airport") or (codes.iloc[0] if len(codes) else None)
     if not code:
-        raise ValueError(f"{folder}: no run.json and no detections: which airport is unknown")
+        raise ResultError(f"{folder}: no run.json and no detections: which airport is unknown")
     record: Mapping[str, str] = inputs.get("aprons") or {}  # type: ignore[assignment]
     # `dwelltime link` writes no aprons: the run's file, else the default square
     site, aprons = airport_and_aprons(str(code), frames.get("aprons", record.get("path")))
