@@ -6,7 +6,7 @@ import functools
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,11 +56,14 @@ overwrite_option = click.option(
 )
 
 
-def detector_line(detector: Detector) -> str:
-    """What a command prints once it has loaded its detector: weights file, the precision
-    it runs in (what ``--precision auto`` chose) and device, e.g.
+def detector_line(detector: Detector | Mapping[str, object]) -> str:
+    """What a command prints once it has its detector (or its description, a
+    :class:`~dwelltime.detector.DetectorPlan`'s): weights file, the precision it runs in
+    (what ``--precision auto`` chose) and device, e.g.
     ``detector ocnet-….safetensors, bf16 on cpu``."""
-    made = detector.describe()
+    from dwelltime.store import described
+
+    made = described(detector)
     weights = made.get("weights", "(not from a file)")
     return f"detector {weights}, {made['precision']} on {made['device']}"
 
