@@ -793,8 +793,8 @@ def test_an_airport_s_arrivals_page_is_read_by_its_status(tmp_path, caplog):
     """FlightRadar24's arrivals (departures) of an airport, copied with a ``Date`` and the
     airport's code added: ``TIME`` is the scheduled time, ``STATUS`` (``Landed 08:52``,
     ``Departed 08:44``) the movement and its actual time; a flight that has not moved
-    (``Estimated 09:55``, ``Canceled``) is skipped naming its status. Without the airport the
-    refusal names it."""
+    (``Estimated 09:55``, ``Canceled``) is skipped naming its status. Without the airport (the
+    page does not name it), the refusal says what to add."""
     path = tmp_path / "fr24_fnj.csv"
     path.write_text(
         "Date,Time,Flight,From,Airline,Aircraft,Status,Airport\n"
@@ -820,8 +820,13 @@ def test_an_airport_s_arrivals_page_is_read_by_its_status(tmp_path, caplog):
         "Date,Time,Flight,To,Airline,Aircraft,Status\n"
         "2023-08-02,10:00,RSD064,Moscow (VKO),Rossiya,IL62 (RA-86496),Departed 10:12\n"
     )
-    with pytest.raises(FlightsError, match=r"missing airport$"):
+    with pytest.raises(FlightsError) as error:  # was: "…, and type; missing airport"
         read_flights(path)
+    assert str(error.value) == (
+        f"{path}: an airport's departures (To is the other end of each flight) without the "
+        "airport they are at; add a column Airport holding its code (ICAO or IATA, such as "
+        "ZKPY or FNJ) on every row"
+    )
     path.write_text("time,airport,status,type\n2023-08-02 10:12,ZKPY,confirmed,IL62\n")
     with pytest.raises(FlightsError, match=r"missing event$"):
         read_flights(path)  # a status of another kind gives no event

@@ -98,6 +98,8 @@ def test_every_layer_round_trips(tmp_path, layers, fmt):
         if fmt == "geojson":
             expected = with_xy_crs(frame).to_crs("EPSG:4326")
             assert_geodataframe_equal(back, expected, check_less_precise=True, normalize=True)
+        elif fmt == "csv":
+            _assert_csv_equal(back, frame)
         else:
             assert_geodataframe_equal(back, frame.reset_index(drop=True))
 
@@ -173,6 +175,31 @@ def test_csv_is_wkt_and_iso_8601_with_z(tmp_path, layers):
     assert '"POLYGON ((' in text[1]
 
 
+#: Most a coordinate written to the centimetre moves (metres; a tie, x.xx5, either way).
+HALF_CM = 0.005 + 1e-9
+
+
+def _assert_csv_equal(back: gpd.GeoDataFrame, frame: gpd.GeoDataFrame) -> None:
+    """``back``, read from ``frame``'s CSV, is ``frame``: its WKT coordinates to the cm."""
+    frame = frame.reset_index(drop=True)
+    assert back.geometry.geom_equals_exact(frame.geometry, tolerance=HALF_CM).all()
+    assert_geodataframe_equal(back, frame.assign(**{frame.geometry.name: back.geometry.values}))
+
+
+def test_csv_wkt_is_to_the_centimetre_or_1e7_degree(tmp_path, layers):
+    # Footprints were written with every digit of the float (730120.4938271604 m), while the
+    # columns beside them are rounded (x, y to the millimetre).
+    scenes = gpd.GeoDataFrame(
+        {"scene_id": ["a"]}, geometry=[shapely.box(125.6712345678, 39.2, 125.68, 39.2198765432)]
+    ).set_crs("EPSG:4326")
+    write_layers(tmp_path, {"detections": layers["detections"], "scenes": scenes}, formats=("csv",))
+    for name, decimals in (("detections", 2), ("scenes", 7)):
+        wkt = pd.read_csv(tmp_path / f"{name}.csv")["geometry"]
+        digits = wkt.str.findall(r"\.(\d+)").explode().str.len()
+        assert digits.max() <= decimals, name
+    assert "125.6712346 39.2" in wkt[0]
+
+
 def test_csv_opens_in_excel_with_non_ascii_names(tmp_path, layers):
     """UTF-8 with a byte order mark: Excel shows a Cyrillic scene id as written (without the
     mark it reads the Windows code page); pandas and read_layer skip the mark."""
@@ -182,7 +209,7 @@ def test_csv_opens_in_excel_with_non_ascii_names(tmp_path, layers):
     assert data.startswith(codecs.BOM_UTF8)
     assert "Внуково_01" in data.decode("utf-8-sig")
     assert pd.read_csv(tmp_path / "detections.csv").columns[0] == "detection_id"
-    assert_geodataframe_equal(read_layer(tmp_path / "detections.csv"), detections)
+    _assert_csv_equal(read_layer(tmp_path / "detections.csv"), detections)
 
 
 def test_every_csv_dwelltime_writes_goes_through_write_csv():
@@ -382,7 +409,7 @@ def test_a_csv_copied_without_its_schema_is_read_with_types_and_a_warning(tmp_pa
     assert "no stays.schema.json beside it: column types guessed and no CRS" in caplog.text
     stays = layers["stays"]
     assert back.crs is None
-    assert back.set_crs(CRS).geometry.geom_equals(stays.geometry).all()
+    assert back.set_crs(CRS).geometry.geom_equals_exact(stays.geometry, HALF_CM).all()
     for column in ("first_seen", "last_absent_before", "dwell_min_h", "dwell_max_h", "n_seen"):
         pd.testing.assert_series_equal(back[column], stays[column], check_dtype=False)
     assert back["censored_start"].dtype == bool and back["n_seen"].dtype == "int64"
@@ -484,6 +511,9 @@ def test_a_text_without_value_is_written_as_null(tmp_path, layers, coverage, fmt
     ]
     path = tmp_path / GPKG_NAME if fmt == "gpkg" else tmp_path / f"coverage.{fmt}"
     assert read_layer(path, "coverage")["apron_id"].tolist() == ["a1", "", "a1"]
+    if fmt in ("csv", "geojson"):  # copied without its schema: still "", not NaN
+        (tmp_path / "coverage.schema.json").unlink()
+        assert read_layer(path)["apron_id"].tolist() == ["a1", "", "a1"]
 
 
 @pytest.mark.parametrize("fmt", ["gpkg", "csv", "geojson", "parquet"])

@@ -696,6 +696,38 @@ def test_a_run_started_again_detects_only_the_scenes_it_did_not_commit(
     assert len(detected) == 2
 
 
+def test_a_run_started_again_after_it_finished_loads_no_detector(
+    tmp_path, write_raster, detector, monkeypatch
+):
+    """``run --out`` started again when every scene is committed by the same settings: the
+    stamps are compared with the detector's description (card, device, precision chosen), so
+    the network is never built (it was: seconds and hundreds of MB for nothing)."""
+    import os
+    from types import SimpleNamespace
+
+    from dwelltime.detector import DetectorPlan, predict
+
+    planned = DetectorPlan().describe()
+    stand_in = SimpleNamespace(gsd_m=0.5, describe=lambda: planned)
+    loads: list[object] = []
+    monkeypatch.setattr(predict, "load_detector", lambda *a, **k: loads.append(a) or stand_in)
+    x0, y0 = 730_485.78 - 600, 4_345_043.01 + 600
+    kwargs = {"origin": (x0, y0), "gsd": 3.0, "shape": (400, 400)}
+    image = write_raster(tmp_path / "img" / "zkpy_20230801T023512.tif", **kwargs)
+    options = {"coregister": False, "resume_dir": tmp_path / "out"}
+    announced: list[dict[str, object]] = []
+    plan = DetectorPlan(announce=announced.append)
+
+    pipeline.run(tmp_path / "img", "ZKPY", detector=plan, **options)
+    assert len(loads) == 1 and announced == [planned]
+    again = pipeline.run(tmp_path / "img", "ZKPY", detector=plan, **options)
+    assert len(loads) == 1 and len(announced) == 2  # described, not loaded
+    assert again.provenance["detector"] == planned and len(again.coverage)
+    os.utime(image, ns=(1, 10**18))  # a new image: detected again, so loaded
+    pipeline.run(tmp_path / "img", "ZKPY", detector=plan, **options)
+    assert len(loads) == 2
+
+
 def test_figures_are_written_in_the_figure_format_asked(tmp_path):
     """``figure_format="pdf"``: every figure a PDF, the folder still read as a result; written
     again as PNG with ``overwrite``, the PDFs go (the folder holds one result); an unknown
@@ -740,3 +772,33 @@ def test_a_full_disk_while_saving_a_figure_names_it_and_leaves_no_half_file(
     ):
         pipeline.write_result(result, out)
     assert not list(out.glob("*.png"))
+
+
+def test_the_api_s_user_errors_are_dwelltime_errors_of_the_builtin_kind(tmp_path):
+    # read_result raised a bare FileNotFoundError / ValueError, and run(link_config=…) and
+    # write_result(formats=…) a bare ValueError, while the other inputs raise DwelltimeErrors:
+    # a notebook's `except DwelltimeError` missed them. Each is now both.
+    from dwelltime.errors import DwelltimeError
+
+    (tmp_path / "notes.txt").write_text("not a result")
+    made = one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}})
+    calls = {
+        FileNotFoundError: [
+            lambda: pipeline.read_result(tmp_path / "missing"),
+            lambda: pipeline.read_result(tmp_path),  # a folder without a result
+            lambda: read_layer(tmp_path / "stays.csv"),
+        ],
+        ValueError: [
+            lambda: pipeline.read_result(tmp_path / "notes.txt"),
+            lambda: pipeline.run(tmp_path, "ZKPY", link_config={"max_gap_h": -1}),
+            lambda: pipeline.run(tmp_path, "ZKPY", link_config={"max_gapp_h": 24}),
+            lambda: made.relink(max_gap_h="24"),
+            lambda: pipeline.write_result(made, tmp_path / "out", formats=("shp",)),
+            lambda: pipeline.write_result(made, tmp_path / "out", figure_format="jpg"),
+        ],
+    }
+    for builtin, raising in calls.items():
+        for call in raising:
+            with pytest.raises(builtin) as error:
+                call()
+            assert isinstance(error.value, DwelltimeError), error.value

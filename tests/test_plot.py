@@ -399,6 +399,23 @@ def test_names_of_many_small_aprons_are_not_drawn_one_on_another(scene_frames):
         assert not any(a.overlaps(b) for i, a in enumerate(names) for b in names[:i])
 
 
+def test_scene_and_coverage_figures_are_not_drawn_before_they_are_saved(
+    scene_frames, monkeypatch, tmp_path
+):
+    # plot_scene and plot_coverage drew the whole figure (the scene image resampled too) to see
+    # which apron names overlap, and savefig drew it again: the names are now measured on the
+    # layout alone, so the figure is drawn when it is saved.
+    scenes, aprons, cover, dets = scene_frames
+    draws = []
+    original = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, r: draws.append(fig) or original(fig, r))
+    figures = [plot_scene(scenes.iloc[0], aprons, cover, dets), plot_coverage(cover, aprons)]
+    assert draws == []
+    for fig in figures:
+        fig.savefig(tmp_path / "figure.png")
+    assert set(draws) == set(figures)
+
+
 def test_scene_filters_scores_and_draws_without_coverage(scene_frames):
     scenes, aprons, _, dets = scene_frames
     fig = plot_scene(scenes.iloc[0], aprons, None, dets, min_score=0.7)

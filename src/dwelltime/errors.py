@@ -83,8 +83,20 @@ class WeightsError(DwelltimeError):
 
 class SettingsError(DwelltimeError, ValueError):
     """A detector setting this machine or these weights cannot honour: a device torch does not
-    know or does not have, a precision that cannot run here; or a tile size or batch size that
-    is not a whole number (:func:`dwelltime.pipeline.check_tiling`)."""
+    know or does not have, a precision that cannot run here; a tile size or batch size that
+    is not a whole number (:func:`dwelltime.pipeline.check_tiling`); a link rule out of range
+    or unknown (:class:`dwelltime.linking.LinkConfig`); an output format dwelltime does not
+    write (:func:`dwelltime.io.check_formats`, :func:`dwelltime.formats.check_figure_format`)."""
+
+
+class ResultError(DwelltimeError, ValueError):
+    """A saved result or layer that cannot be read back (:func:`dwelltime.pipeline.read_result`,
+    :func:`dwelltime.io.read_layer`): a file dwelltime did not write, a layer it lacks."""
+
+
+class ResultNotFoundError(DwelltimeError, FileNotFoundError):
+    """No saved result or layer where one was looked for: the folder or file is missing, or
+    holds no layer dwelltime wrote."""
 
 
 class LabelError(DwelltimeError):

@@ -243,6 +243,8 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         raw = _movements_of_status(raw)
     rows, raw = raw.index.to_numpy(), raw.reset_index(drop=True)
     missing = [c for c in ("time", "airport", "event") if c not in raw.columns]
+    if missing == ["airport"] and "status" in raw.columns:
+        _refuse_airport_page(raw, path)
     if missing:
         track = [raw.attrs["headers"][c] for c in TRACK_COLUMNS if c in raw.columns]
         raise FlightsError(
@@ -305,6 +307,20 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         log.warning("%s: the flights CSV has a header but no rows; it tightens no bound", path)
     frame.attrs["path"] = str(path)
     return frame
+
+
+def _refuse_airport_page(raw: pd.DataFrame, path: Path) -> None:
+    """:class:`FlightsError` for FlightRadar24's arrivals (``From``) or departures (``To``) of
+    an airport copied without the ``Airport`` column that names it (the page does not), saying
+    what to add; nothing when ``raw`` is no such page."""
+    page = {"dep_airport": "arrivals", "arr_airport": "departures"}
+    ends = [c for c in page if c in raw.columns]
+    if len(ends) == 1:
+        raise FlightsError(
+            f"{path}: an airport's {page[ends[0]]} ({raw.attrs['headers'][ends[0]]} is the "
+            "other end of each flight) without the airport they are at; add a column Airport "
+            "holding its code (ICAO or IATA, such as ZKPY or FNJ) on every row"
+        )
 
 
 def _warn_no_type(source: object, columns: str, count: int, icao24: bool) -> None:

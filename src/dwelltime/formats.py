@@ -108,9 +108,12 @@ FIGURE_DPI = 120
 
 
 def check_figure_format(figure_format: str) -> None:
-    """Raise ValueError naming ``figure_format`` when it is not one of :data:`FIGURE_FORMATS`."""
+    """Raise :class:`~dwelltime.errors.SettingsError` (a ValueError) naming ``figure_format``
+    when it is not one of :data:`FIGURE_FORMATS`."""
+    from dwelltime.errors import SettingsError  # errors imports this module
+
     if figure_format not in FIGURE_FORMATS:
-        raise ValueError(
+        raise SettingsError(
             f"unknown figure format {figure_format!r}; choose from {', '.join(FIGURE_FORMATS)}"
         )
 
@@ -118,6 +121,11 @@ def check_figure_format(figure_format: str) -> None:
 #: The record every dwelltime output folder holds (``run``, ``detect``, ``link``, a batch
 #: job's airports): what marks a folder as output, not imagery.
 PROVENANCE_NAME = "run.json"
+
+
+#: Why a path that exists is no input: no folder and no regular file, so opening it (a FIFO
+#: without a writer) would wait forever.
+NOT_REGULAR_FILE = "not a regular file (a FIFO, socket or device)"
 
 
 def walk_folders(folder: Path) -> Iterator[tuple[Path, list[str]]]:
@@ -174,7 +182,7 @@ def _unreadable_entry(path: Path) -> bool:
         return True
     if stat.S_ISREG(mode):
         return False
-    log.warning("left out %s: not a regular file (a FIFO, socket or device)", path)
+    log.warning("left out %s: %s", path, NOT_REGULAR_FILE)
     return True
 
 

@@ -5,7 +5,8 @@
 * ``dwelltime.gpkg`` — one GeoPackage with a layer per frame, in the frame's CRS (an empty
   layer declares its geometry type all the same: :data:`~dwelltime.schema.LAYER_GEOMETRY_TYPES`),
   each described (:data:`~dwelltime.schema.LAYER_DESCRIPTIONS`: QGIS shows it as the abstract);
-* ``<layer>.csv`` — geometry as WKT in the frame's CRS, times ISO 8601 UTC with ``Z``, UTF-8
+* ``<layer>.csv`` — geometry as WKT in the frame's CRS (to the centimetre, 1e-7 degree in
+  lon/lat), times ISO 8601 UTC with ``Z``, UTF-8
   with a byte order mark (:data:`CSV_ENCODING`), so that Excel shows non-ASCII names (a
   Cyrillic scene id) as written; pandas, GDAL/QGIS and R's readr skip the mark;
 * ``<layer>.geojson`` (on request) — RFC 7946, so reprojected to EPSG:4326; a layer with
@@ -27,7 +28,9 @@ never holds tables of two runs, and an existing GeoPackage keeps the layers not 
 (with a warning naming them). Every file is written under a
 temporary name in the same folder and renamed when complete, so a killed run leaves no half file.
 Every format writes a text without value (``""``: an open end's ``start_bounded_by``, no
-``mask_path``) as NULL (CSV: an empty cell), which :func:`read_layer` gives back as ``""``, and
+``mask_path``) as NULL (CSV: an empty cell), which :func:`read_layer` gives back as ``""`` (from
+every format, with or without the schema beside it; a reader of its own, ``gpd.read_file``,
+``pd.read_csv``, gives None or NaN there), and
 the floats of :data:`~dwelltime.schema.COLUMN_DECIMALS` rounded to their unit's precision
 (:func:`_for_file`). Limits of the formats: GeoPackage and GeoJSON keep times to the millisecond.
 """
@@ -53,13 +56,21 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from dwelltime.errors import OutputExistsError, OutputFolderError
+from dwelltime.errors import (
+    OutputExistsError,
+    OutputFolderError,
+    ResultError,
+    ResultNotFoundError,
+    SettingsError,
+)
 from dwelltime.formats import PROVENANCE_NAME
 from dwelltime.schema import (
     COLUMN_DECIMALS,
     LAYER_DESCRIPTIONS,
     LAYER_GEOMETRY_TYPES,
     TIME_COLUMNS,
+    WKT_DECIMALS_GEOGRAPHIC,
+    WKT_DECIMALS_PROJECTED,
     XY_CRS_COLUMN,
 )
 
@@ -75,18 +86,21 @@ log = logging.getLogger(__name__)
 
 
 def check_formats(formats: Sequence[str]) -> None:
-    """Raise ValueError naming the formats of ``formats`` that are not in :data:`FORMATS`, or
+    """Raise :class:`~dwelltime.errors.SettingsError` (a ValueError) naming the formats of
+    ``formats`` that are not in :data:`FORMATS`, or
     saying that one name alone (``"csv"``, read as "c", "s", "v") or no sequence (None) is
     no sequence of them."""
     if isinstance(formats, str):
-        raise ValueError(
+        raise SettingsError(
             f"formats must be a sequence of names such as ({formats!r},), not a string"
         )
     if not isinstance(formats, Collection):
-        raise ValueError(f"formats must be a sequence of names such as ('gpkg',), not {formats!r}")
+        raise SettingsError(
+            f"formats must be a sequence of names such as ('gpkg',), not {formats!r}"
+        )
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
-        raise ValueError(f"unknown output formats {unknown}; choose from {list(FORMATS)}")
+        raise SettingsError(f"unknown output formats {unknown}; choose from {list(FORMATS)}")
 
 
 def output_paths(
@@ -347,7 +361,7 @@ def read_layer(
     if path.is_dir():
         path = _layer_file(path, layer)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file; write it with write_layers() first")
+        raise ResultNotFoundError(f"{path}: no such file; write it with write_layers() first")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _text_back(gpd.read_parquet(path))
@@ -367,12 +381,12 @@ def read_layer(
             return frame.to_crs(written)
         return with_xy_crs(frame, written) if written else frame  # x/y still in metres
     if layer is None:
-        raise ValueError(f"{path}: say which layer to read, e.g. layer='stays'")
+        raise ResultError(f"{path}: say which layer to read, e.g. layer='stays'")
     import pyogrio
 
     names = layer_names(path)
     if layer not in names:
-        raise ValueError(f"{path} has no layer {layer!r}; it has {names}")
+        raise ResultError(f"{path} has no layer {layer!r}; it has {names}")
     meta = pyogrio.read_info(path, layer=layer).get("layer_metadata") or {}
     schema = json.loads(meta[_SCHEMA_KEY]) if _SCHEMA_KEY in meta else None
     return _restore(gpd.read_file(path, layer=layer), schema)
@@ -399,7 +413,7 @@ def _layer_file(folder: Path, layer: str | None) -> Path:
     own = [folder / f"{layer}.{fmt}" for fmt in ("parquet", "csv", "geojson")]
     found = [f for f in own if f.exists()]
     if not found:
-        raise FileNotFoundError(
+        raise ResultNotFoundError(
             f"{folder}: no {GPKG_NAME}, nor {layer}.parquet, .csv or .geojson: "
             "not a folder dwelltime wrote"
         )
@@ -546,7 +560,7 @@ def _guessed_csv(path: Path) -> gpd.GeoDataFrame:
     warning says so. ValueError for a CSV without ``geometry``: no layer."""
     text = pd.read_csv(path, encoding=CSV_ENCODING)
     if "geometry" not in text.columns:
-        raise ValueError(f"{path}: no geometry column (WKT): not a layer dwelltime wrote")
+        raise ResultError(f"{path}: no geometry column (WKT): not a layer dwelltime wrote")
     log.warning(
         "%s: no %s.schema.json beside it: column types guessed and no CRS (set it with "
         "GeoDataFrame.set_crs: the layer's CRS, EPSG:4326 for scenes)",
@@ -556,7 +570,7 @@ def _guessed_csv(path: Path) -> gpd.GeoDataFrame:
     frame = _from_text(text, None)
     for column in TIME_COLUMNS & set(frame.columns):
         frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
-    return frame
+    return _text_back(frame)
 
 
 def _iso_utc(times: pd.Series) -> pd.Series:
@@ -566,13 +580,16 @@ def _iso_utc(times: pd.Series) -> pd.Series:
 
 
 def _to_text(frame: gpd.GeoDataFrame) -> pd.DataFrame:
-    """The frame as CSV-ready text: WKT geometry, ISO 8601 UTC times."""
+    """The frame as CSV-ready text: WKT geometry (coordinates to the centimetre, or 1e-7
+    degree in lon/lat: :data:`~dwelltime.schema.WKT_DECIMALS_PROJECTED`), ISO 8601 UTC times."""
     out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     for column in out.columns:
         if isinstance(out[column].dtype, pd.DatetimeTZDtype):
             out[column] = _iso_utc(out[column])
+    geographic = frame.crs is not None and frame.crs.is_geographic
+    decimals = WKT_DECIMALS_GEOGRAPHIC if geographic else WKT_DECIMALS_PROJECTED
     out[frame.geometry.name] = shapely.to_wkt(
-        frame.geometry.to_numpy(), rounding_precision=-1, trim=True
+        frame.geometry.to_numpy(), rounding_precision=decimals, trim=True
     )
     return out
 
@@ -587,14 +604,15 @@ def _from_text(text: pd.DataFrame, schema: dict[str, object] | None) -> gpd.GeoD
 
 
 def _restore(frame: gpd.GeoDataFrame, schema: dict[str, object] | None) -> gpd.GeoDataFrame:
-    """Give the columns their written order and dtypes; without a schema, parse times only."""
+    """Give the columns their written order and dtypes; without a schema, parse times only.
+    Missing texts come back as ``""`` either way (:func:`_text_back`)."""
     if schema is None:
         for column in frame.columns:
             if isinstance(frame[column].dtype, pd.DatetimeTZDtype) or (
                 frame[column].dtype.kind == "M"
             ):
                 frame[column] = pd.to_datetime(frame[column], utc=True)
-        return frame
+        return _text_back(frame)
     columns: dict[str, str] = schema["columns"]  # type: ignore[assignment]
     geometry_name = str(schema["geometry"])
     if frame.geometry.name != geometry_name:

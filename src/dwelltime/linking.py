@@ -115,6 +115,7 @@ from dwelltime.dwell import (
     stay_windows,
     stays_prior,
 )
+from dwelltime.errors import SettingsError
 from dwelltime.schema import (
     COVERAGE_COLUMNS,
     DETECTION_COLUMNS,
@@ -227,19 +228,19 @@ class LinkConfig:
         positive += ("close_size_diff",)
         for name in positive:
             if not getattr(self, name) > 0:
-                raise ValueError(f"LinkConfig.{name} must be > 0, got {getattr(self, name)!r}")
+                raise SettingsError(f"LinkConfig.{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("flip_cost", "type_weight", "min_score_single"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"LinkConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+                raise SettingsError(f"LinkConfig.{name} must be >= 0, got {getattr(self, name)!r}")
         if not 0 < self.min_visible_fraction <= 1:
-            raise ValueError(
+            raise SettingsError(
                 f"LinkConfig.min_visible_fraction must be in (0, 1], "
                 f"got {self.min_visible_fraction!r}"
             )
         if self.max_heading_diff_deg > 90:
-            raise ValueError("LinkConfig.max_heading_diff_deg is axial: give at most 90 degrees")
+            raise SettingsError("LinkConfig.max_heading_diff_deg is axial: give at most 90 degrees")
         if not self.max_visible_misses >= 0:
-            raise ValueError(
+            raise SettingsError(
                 f"LinkConfig.max_visible_misses must be an int >= 0, "
                 f"got {self.max_visible_misses!r}"
             )
@@ -247,27 +248,27 @@ class LinkConfig:
         for name in (*optional, "stand_distance_m"):
             value = getattr(self, name)
             if value is not None and not value > 0:
-                raise ValueError(f"LinkConfig.{name} must be > 0 or None, got {value!r}")
+                raise SettingsError(f"LinkConfig.{name} must be > 0 or None, got {value!r}")
         if self.prior_strength is not None and not self.prior_strength >= 0:
-            raise ValueError(
+            raise SettingsError(
                 f"LinkConfig.prior_strength must be >= 0 or None, got {self.prior_strength!r}"
             )
         if self.min_score_single > 1:
-            raise ValueError(
+            raise SettingsError(
                 f"LinkConfig.min_score_single is a probability: give at most 1, "
                 f"got {self.min_score_single!r}"
             )
 
     def _check_types(self) -> None:
-        """ValueError naming the first field that is not a number (``"24"`` from a notebook),
-        None where None is not allowed, or a switch that is not a bool, rather than a
-        comparison's TypeError."""
+        """SettingsError (a ValueError) naming the first field that is not a number (``"24"``
+        from a notebook), None where None is not allowed, or a switch that is not a bool,
+        rather than a comparison's TypeError."""
         for f in dataclasses.fields(self):
             value, (kind, _, optional) = getattr(self, f.name), str(f.type).partition(" | ")
             if not fits_annotation(value, str(f.type)):
                 what = {"bool": "True or False", "int": "a whole number"}.get(kind, "a number")
                 what += " or None" if optional else ""
-                raise ValueError(f"LinkConfig.{f.name} must be {what}, got {value!r}")
+                raise SettingsError(f"LinkConfig.{f.name} must be {what}, got {value!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> LinkConfig:
@@ -275,14 +276,16 @@ class LinkConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown LinkConfig keys {unknown}; valid keys are {sorted(known)}")
+            raise SettingsError(
+                f"unknown LinkConfig keys {unknown}; valid keys are {sorted(known)}"
+            )
         return cls(**values)  # type: ignore[arg-type]
 
 
 def as_link_config(value: LinkConfig | Mapping[str, object] | None) -> LinkConfig:
     """``value`` as a :class:`LinkConfig`: itself, the defaults for None, or a mapping of its
-    fields (:meth:`LinkConfig.from_dict`: an unknown key is a ValueError naming the valid
-    ones); TypeError for anything else. The API checks it before any detection."""
+    fields (:meth:`LinkConfig.from_dict`: an unknown key is a SettingsError, a ValueError,
+    naming the valid ones); TypeError for anything else. The API checks it before any detection."""
     if value is None:
         return LinkConfig()
     if isinstance(value, LinkConfig):

@@ -24,7 +24,7 @@ import pandas as pd
 
 from dwelltime.airports import Airport, ApronSource, airport_and_aprons, apron_record
 from dwelltime.catalog import designator
-from dwelltime.errors import SceneError, SettingsError
+from dwelltime.errors import ResultError, ResultNotFoundError, SceneError, SettingsError
 from dwelltime.flights import (
     FlightsError,
     as_flights,
@@ -56,13 +56,13 @@ from dwelltime.linking import (
 )
 from dwelltime.scenes import Scene, as_scene_error, scan, scenes_frame, without_coarse
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
-from dwelltime.store import SceneStore, commit_stamp, made_by
+from dwelltime.store import SceneStore, commit_stamp, described, made_by
 from dwelltime.tables import counted, few
 from dwelltime.tiling import TileSpec, iter_tiles, scene_coverage, scenes_over_aprons
 from dwelltime.timesources import user_times
 
 if TYPE_CHECKING:
-    from dwelltime.detector import Detector
+    from dwelltime.detector import Detector, DetectorPlan
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def run(
     *,
     aprons: ApronSource | None = None,
     type_filter: str | None = None,
-    detector: Detector | Callable[[], Detector] | str | os.PathLike | None = None,
+    detector: Detector | DetectorPlan | Callable[[], Detector] | str | os.PathLike | None = None,
     link_config: LinkConfig | Mapping[str, object] | None = None,
     tile_size_px: int = 512,
     batch_size: int = 8,
@@ -215,9 +215,11 @@ def run(
             ``IL62``, and a type the catalog does not know raises
             :class:`~dwelltime.errors.UnknownTypeError` before any detection.
         detector: a loaded :class:`dwelltime.detector.Detector`, a function that loads
-            one, called once every input is checked (the CLI prints the detector line from
-            it), or a weights file loaded then (``load_detector(weights)``, as ``--weights``);
-            default the shipped model, loaded then.
+            one, called once every input is checked, a
+            :class:`~dwelltime.detector.DetectorPlan` (described then, its ``announce``
+            called: the CLI prints the detector line; loaded unless every scene's detections
+            are committed in ``resume_dir`` by the detection settings it describes), or a
+            weights file (a plan of it, as ``--weights``); default the shipped model's plan.
         link_config: association rules, or a mapping of their fields (``{"max_gap_h": 24}``),
             checked before any detection; default :class:`LinkConfig()`.
         tile_size_px: tile edge in pixels at the detector's GSD, ≥ 64.
@@ -242,8 +244,6 @@ def run(
             corrected time needs no detection); None: nothing is kept.
         progress: optional callback ``progress(stage, done, total)``.
     """
-    from dwelltime.detector import load_detector
-
     folder = user_path(folder)
     site, apron_frame = airport_and_aprons(airport, aprons)
     type_filter = canonical_type(type_filter)  # before any detection
@@ -259,14 +259,16 @@ def run(
     errors = list(found.errors)
     scenes = scenes_over_aprons(found.scenes, apron_frame, site.icao)
 
-    if isinstance(detector, (str, os.PathLike)):  # a weights file, as --weights gives it
-        detector = functools.partial(load_detector, user_path(detector))
-    loaded = load_detector if detector is None else detector
-    model = loaded() if callable(loaded) else loaded
-    spec = TileSpec(gsd_m=model.gsd_m, size_px=tile_size_px)
+    from dwelltime.detector import DetectorPlan
+
+    if detector is None or isinstance(detector, (str, os.PathLike)):  # as --weights gives it
+        detector = DetectorPlan(None if detector is None else user_path(detector))
     store = SceneStore(user_path(resume_dir)) if resume_dir is not None and scenes else None
-    made = made_by(model, tile_size_px, apron_frame)
     committed = store.stamps() if store else {}
+    model = _detector_for(detector, scenes, committed, tile_size_px, apron_frame)
+    made = made_by(model, tile_size_px, apron_frame)
+    gsd_m = model["gsd_m"] if isinstance(model, Mapping) else model.gsd_m
+    spec = TileSpec(gsd_m=float(gsd_m), size_px=tile_size_px)  # type: ignore[arg-type]
     coverage, detections, reused = [], [], 0
     report = _stage(progress, "detect")
     if report and scenes:
@@ -325,6 +327,30 @@ def run(
     return result
 
 
+def _detector_for(
+    detector: Detector | DetectorPlan | Callable[[], Detector],
+    scenes: Sequence[Scene],
+    committed: Mapping[str, str],
+    tile_size_px: int,
+    aprons: gpd.GeoDataFrame,
+) -> Detector | dict[str, object]:
+    """The detector :func:`run` detects with: ``detector`` itself, what a loader returns, or
+    a :class:`~dwelltime.detector.predict.DetectorPlan` loaded; for a plan under which every
+    one of ``scenes`` is ``committed`` (a run started again after it finished), only its
+    description (:meth:`~dwelltime.detector.predict.DetectorPlan.describe`): nothing is
+    detected, so the network is never built."""
+    from dwelltime.detector import DetectorPlan
+
+    if not isinstance(detector, DetectorPlan):
+        return detector() if callable(detector) else detector
+    planned = detector.describe()
+    made = made_by(planned, tile_size_px, aprons)
+    if scenes and all(committed.get(s.scene_id) == commit_stamp(s, made) for s in scenes):
+        log.info("every scene's detections are committed: the detector is not loaded")
+        return planned
+    return detector.load()
+
+
 def check_tiling(tile_size_px: object, batch_size: object) -> None:
     """:class:`SettingsError` unless the tile edge (pixels) is a whole number ≥ 64 and the
     batch (tiles per forward pass) one ≥ 1, as ``--tile-size`` and ``--batch-size`` take them;
@@ -356,23 +382,25 @@ def source_commit(package: Path = Path(__file__).parent) -> str | None:
         return None
 
 
-def detection_provenance(detector: Detector, tile_size_px: int) -> dict[str, object]:
+def detection_provenance(
+    detector: Detector | Mapping[str, object], tile_size_px: int
+) -> dict[str, object]:
     """What produced a table of detections: dwelltime's version and git commit
     (:func:`source_commit`, None outside a checkout), the detector
-    (:meth:`~dwelltime.detector.Detector.describe`: weights file, sha256, precision…) and the
-    tile size (pixels)."""
+    (:meth:`~dwelltime.detector.Detector.describe`: weights file, sha256, precision…; or
+    that description itself, :func:`dwelltime.store.described`) and the tile size (pixels)."""
     from dwelltime import __version__
 
     return {
         "dwelltime": __version__,
         "dwelltime_commit": source_commit(),
-        "detector": detector.describe(),
+        "detector": described(detector),
         "tile_size_px": tile_size_px,
     }
 
 
 def provenance(
-    detector: Detector,
+    detector: Detector | Mapping[str, object],
     *,
     tile_size_px: int,
     link_config: LinkConfig | None = None,
@@ -644,17 +672,17 @@ def result_paths(
 def _result_folder(path: Path) -> Path:
     """The folder of a saved result given as ``path``: ``path`` itself, or its folder when it is
     one of the files :func:`write_result` writes there (its layers alone would lose run.json's
-    link rules, type filter and flight log); ValueError naming the folder for another file,
-    FileNotFoundError for a path not there."""
+    link rules, type filter and flight log); ResultError naming the folder for another file,
+    ResultNotFoundError for a path not there."""
     if not path.exists():
-        raise FileNotFoundError(
+        raise ResultNotFoundError(
             f"{path}: no such folder; give the folder write_result (dwelltime run --out) wrote"
         )
     if not path.is_file():
         return path
     if any(path in result_paths(path.parent, FORMATS, fmt) for fmt in FIGURE_FORMATS):
         return path.parent
-    raise ValueError(
+    raise ResultError(
         f"{path} is not a file dwelltime run --out writes; give the folder that holds the "
         f"result's run.json and layers: read_result({str(path.parent)!r})"
     )
@@ -668,7 +696,9 @@ def read_result(folder: Path | str) -> RunResult:
     filter and flight log it records (the log read again from ``inputs.flights``; a warning
     when it cannot be, and the result then has none; the aprons, which a ``dwelltime link``
     folder lacks, from ``inputs.aprons``). ``errors`` is empty: they are not saved.
-    FileNotFoundError or ValueError naming the folder when it holds no result. ``folder`` may
+    :class:`~dwelltime.errors.ResultNotFoundError` (a FileNotFoundError) or
+    :class:`~dwelltime.errors.ResultError` (a ValueError) naming the folder when it holds no
+    result. ``folder`` may
     be given as one of the files :func:`write_result` wrote there (``dwelltime.gpkg``,
     ``run.json``, a layer's ``.csv``…): the result is the whole folder's, run.json included."""
     folder = _result_folder(user_path(folder))
@@ -683,7 +713,7 @@ def read_result(folder: Path | str) -> RunResult:
     codes = frames["detections"]["airport"].astype(str)
     code = inputs.get("airport") or (codes.iloc[0] if len(codes) else None)
     if not code:
-        raise ValueError(f"{folder}: no run.json and no detections: which airport is unknown")
+        raise ResultError(f"{folder}: no run.json and no detections: which airport is unknown")
     record: Mapping[str, str] = inputs.get("aprons") or {}  # type: ignore[assignment]
     # `dwelltime link` writes no aprons: the run's file, else the default square
     site, aprons = airport_and_aprons(str(code), frames.get("aprons", record.get("path")))

@@ -485,12 +485,16 @@ def _apron_names(ax: Axes, aprons: gpd.GeoDataFrame, color: str) -> list[Any]:
 
 
 def _drop_overlapping(fig: Figure, texts: list[Any]) -> None:
-    """Lay ``fig`` out (draw it) and remove each of ``texts`` that would overlap one kept
-    before it: of many small aprons (an OSM export's), the names that fit."""
-    fig.canvas.draw()
+    """Lay ``fig`` out (its layout engine only, not drawn: saving it draws it once) and remove
+    each of ``texts`` that would overlap one kept before it: of many small aprons (an OSM
+    export's), the names that fit."""
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+    renderer = fig.canvas.get_renderer()
     kept: list[Any] = []
     for text in texts:
-        box = text.get_window_extent()
+        box = text.get_window_extent(renderer)
         if any(box.overlaps(other) for other in kept):
             text.remove()
         else:

@@ -6,6 +6,10 @@ Every stage hands the next one a :class:`geopandas.GeoDataFrame` with exactly th
 durations in hours. ``x``/``y`` are in the airport's local metric CRS (UTM), as the
 geometry; a table whose geometry is in another CRS (GeoJSON output, EPSG:4326) or that
 combines airports (the batch job's ``all_stays``) names that CRS in :data:`XY_CRS_COLUMN`.
+A text without a value (an open end's ``start_bounded_by``, no ``mask_path``) is ``""`` in
+memory and NULL in the files (CSV: an empty cell); :func:`dwelltime.io.read_layer` (and so
+``read_result`` and ``dwelltime link``) gives it back as ``""`` from every format, while
+reading a file directly (``geopandas.read_file``, ``pandas.read_csv``) gives None or NaN.
 """
 
 from __future__ import annotations
@@ -155,6 +159,13 @@ COLUMN_DECIMALS: dict[str, int] = {
     **dict.fromkeys(("type_prob", "score", "score_max", "coreg_peak"), 4),
     **dict.fromkeys(("visible_fraction", "cloud_fraction"), 4),
 }
+
+
+#: Decimals of the WKT geometry in CSV layers (:func:`dwelltime.io.write_layers`): a
+#: centimetre in projected metres (and 0.01 px in image pixels, a layer without CRS), 1e-7 in
+#: lon/lat degrees (about 1 cm). Other formats keep geometries at full precision.
+WKT_DECIMALS_PROJECTED = 2
+WKT_DECIMALS_GEOGRAPHIC = 7
 
 
 def empty_frame(columns: tuple[str, ...], crs: object) -> gpd.GeoDataFrame:

@@ -97,15 +97,25 @@ class SceneStore:
         return frames
 
 
-def detection_settings(detector: Detector, tile_size_px: int) -> dict[str, object]:
+def described(detector: Detector | Mapping[str, object]) -> dict[str, object]:
+    """``detector.describe()``, or ``detector`` itself when it is such a description (a
+    :meth:`~dwelltime.detector.predict.DetectorPlan.describe`'s, the detector not loaded)."""
+    return dict(detector) if isinstance(detector, Mapping) else detector.describe()
+
+
+def detection_settings(
+    detector: Detector | Mapping[str, object], tile_size_px: int
+) -> dict[str, object]:
     """The detection settings a scene's detections depend on: the weights' sha256, precision,
-    model GSD (m/px), decoding settings and tile size (px); not the device or weights path."""
-    described = detector.describe()
-    kept = {k: v for k, v in described.items() if k not in ("device", "weights")}
+    model GSD (m/px), decoding settings and tile size (px); not the device or weights path.
+    ``detector``: a detector or its description (:func:`described`)."""
+    kept = {k: v for k, v in described(detector).items() if k not in ("device", "weights")}
     return {**kept, "tile_size_px": tile_size_px}
 
 
-def made_by(detector: Detector, tile_size_px: int, aprons: gpd.GeoDataFrame) -> dict[str, object]:
+def made_by(
+    detector: Detector | Mapping[str, object], tile_size_px: int, aprons: gpd.GeoDataFrame
+) -> dict[str, object]:
     """What a scene's committed results depend on besides the scene: ``aprons``, the sha256
     of the aprons' ids and geometries (WKB, in their CRS) they were made over, and
     ``settings``, :func:`detection_settings`."""

@@ -400,6 +400,25 @@ def test_a_jobs_linking_rules_link_its_committed_scenes(
     assert made["link"]["max_gap_h"] == 12
 
 
+def test_a_job_run_again_with_nothing_to_detect_loads_no_detector(
+    small_series: Path, uninterrupted: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A finished job run again (to relink it, or by mistake) built the network first, seconds
+    and hundreds of MB for nothing: the stamps are now compared with the detector's
+    description (DetectorPlan), and run.json records the same detector."""
+    from dwelltime.detector import predict
+
+    shutil.copytree(uninterrupted, small_series / "again")
+    monkeypatch.setattr(predict, "load_detector", lambda *a, **k: 1 / 0)
+    summary = run_batch(load_spec(job(small_series, "again")))
+    assert summary.airports[0].done == 0 and summary.airports[0].stays
+    made = [
+        json.loads((f / "ZKPY" / "run.json").read_text())
+        for f in (uninterrupted, small_series / "again")
+    ]
+    assert made[0]["detector"] == made[1]["detector"]
+
+
 def test_a_jobs_date_range_leaves_the_other_scenes_out_of_its_tables(
     small_series: Path, uninterrupted: Path, caplog: pytest.LogCaptureFixture
 ):

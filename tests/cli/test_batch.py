@@ -42,7 +42,7 @@ def test_jobs_with_unreadable_inputs_are_each_named_and_exit_1(tmp_path, monkeyp
     def no_model(*args, **kwargs):
         raise AssertionError("the detector was loaded for jobs that cannot run")
 
-    monkeypatch.setattr("dwelltime.detector.load_detector", no_model)
+    monkeypatch.setattr("dwelltime.detector.predict.load_detector", no_model)
     (tmp_path / "bad.csv").write_text("stem,acquired\nx,soon\n")
     path = write(
         tmp_path,

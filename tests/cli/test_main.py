@@ -39,9 +39,9 @@ def test_ctrl_c_in_a_batch_job_says_it_resumes(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_in_run_says_its_out_folder_keeps_the_finished_scenes(tmp_path, monkeypatch):
-    import dwelltime.detector
+    from dwelltime.detector import predict
 
-    monkeypatch.setattr(dwelltime.detector, "load_detector", _interrupt)
+    monkeypatch.setattr(predict, "load_detector", _interrupt)  # what DetectorPlan loads with
     (tmp_path / "images").mkdir()
     args = ["-q", "run", str(tmp_path / "images"), "--airport", "ZKPY", "--out", str(tmp_path)]
     result = CliRunner().invoke(main, args)
@@ -54,9 +54,9 @@ def test_ctrl_c_in_run_says_its_out_folder_keeps_the_finished_scenes(tmp_path, m
 
 
 def test_ctrl_c_in_run_without_out_says_nothing_is_kept(tmp_path, monkeypatch):
-    import dwelltime.detector
+    from dwelltime.detector import predict
 
-    monkeypatch.setattr(dwelltime.detector, "load_detector", _interrupt)
+    monkeypatch.setattr(predict, "load_detector", _interrupt)  # what DetectorPlan loads with
     (tmp_path / "images").mkdir()
     result = CliRunner().invoke(main, ["-q", "run", str(tmp_path / "images"), "--airport", "ZKPY"])
     assert result.exit_code == INTERRUPTED

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from dwelltime.cli import main
@@ -37,3 +39,25 @@ def test_a_path_from_home_is_not_a_folder_named_tilde(tmp_path, monkeypatch, wri
     result = CliRunner().invoke(main, ["-q", "scan", "~/images", "--out=~/scanned"])
     assert result.exit_code == 0, result.output
     assert (home / "scanned" / "scenes.csv").is_file() and not (tmp_path / "~").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["detect", "{fifo}"],
+        ["link", "{fifo}"],
+        ["run", "{folder}", "--airport", "ZKPY", "--flights", "{fifo}"],
+    ],
+)
+def test_a_fifo_given_as_an_input_is_refused_in_one_line(tmp_path, args):
+    # ``dwelltime detect pipe.tif``, ``link pipe`` and ``--flights pipe`` waited forever on a
+    # FIFO without a writer (folders already left such files out).
+    os.mkfifo(tmp_path / "pipe.tif")
+    names = {"fifo": tmp_path / "pipe.tif", "folder": tmp_path}
+    result = CliRunner().invoke(main, [a.format(**names) for a in args])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'pipe.tif'}: not a regular file (a FIFO, socket or device)" in (
+        result.output
+    )
+    assert "Traceback" not in result.output

@@ -176,9 +176,9 @@ def test_a_scene_that_fails_when_tiled_is_named_once(tmp_path, write_cut_cog, ca
 def test_run_checks_the_figures_of_its_figure_format_before_any_work(tmp_path, monkeypatch):
     """``--figure-format pdf`` into a folder holding last run's timeline.pdf: refused at once,
     naming it, before the detector loads."""
-    import dwelltime.detector
+    from dwelltime.detector import predict
 
-    monkeypatch.setattr(dwelltime.detector, "load_detector", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(predict, "load_detector", lambda *a, **k: 1 / 0)
     out = tmp_path / "out"
     out.mkdir()
     (out / "timeline.pdf").write_bytes(b"%PDF")
@@ -190,9 +190,9 @@ def test_run_checks_the_figures_of_its_figure_format_before_any_work(tmp_path, m
 def test_run_checks_an_unknown_code_s_aprons_before_the_detector_loads(tmp_path, monkeypatch):
     """``--airport MY-FIELD --aprons`` of a file without apron polygons: refused in one line
     before the detector loads (it loaded and printed its line first, seconds of waiting)."""
-    import dwelltime.detector
+    from dwelltime.detector import predict
 
-    monkeypatch.setattr(dwelltime.detector, "load_detector", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(predict, "load_detector", lambda *a, **k: 1 / 0)
     aprons = tmp_path / "aprons.geojson"
     aprons.write_text('{"type": "FeatureCollection", "features": []}')
     result = invoke("run", tmp_path, "--airport", "MY-FIELD", "--aprons", aprons)

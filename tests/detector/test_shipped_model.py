@@ -17,6 +17,14 @@ def shipped():
     return load_detector(device="cpu")
 
 
+def test_a_plan_describes_the_detector_it_loads_without_building_it(shipped):
+    """A run started again compares its stamps with DetectorPlan.describe(), not the loaded
+    detector's, so the two must agree: weights, sha256, device, the precision auto chose."""
+    from dwelltime.detector import DetectorPlan
+
+    assert DetectorPlan(device="cpu").describe() == shipped.describe()
+
+
 def test_card_describes_the_shipped_weights():
     weights = default_weights()
     card = json.loads(card_path(weights).read_text())

@@ -29,7 +29,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,30 +246,36 @@ def _run_jobs(
 ) -> tuple[list[AirportSummary], list[gpd.GeoDataFrame]]:
     """Detect, link and write every prepared job: each job's summary and stays (EPSG:4326,
     with ``xy_crs``) for the combined table."""
-    from dwelltime.detector import load_detector
-
-    detector = load_detector(
-        weights, device=spec.device, compiled=spec.compile, precision=spec.precision
-    )
-    log.info("%r", detector)  # the precision `auto` chose, as run.json records it
-    tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
-    for p in prepared:
-        _redo_changed(p, made_by(detector, spec.tile_size_px, p.aprons))
+    detector = _detector_for_jobs(prepared, spec, weights)
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
     finished = sum(p.summary.skipped for p in prepared)
     all_stays = []
     with contextlib.ExitStack() as stack:
-        # the readers start now and read the first scenes while the network warms up
-        feed = (
-            None
-            if spec.scheduler
-            else stack.enter_context(_feed(prepared, spec, detector, tile_spec))
-        )
-        detector.warm_up(spec.batch_size, spec.tile_size_px)
-        finisher = stack.enter_context(Finishers(_finisher_processes(spec, detector.device.type)))
+        detect = None  # each airport's scenes to do, detected and committed: _process
+        if not isinstance(detector, Mapping):  # loaded: a scene to detect
+            tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
+            # the readers start now and read the first scenes while the network warms up
+            feed = (
+                None
+                if spec.scheduler
+                else stack.enter_context(_feed(prepared, spec, detector, tile_spec))
+            )
+            detector.warm_up(spec.batch_size, spec.tile_size_px)
+            finisher = stack.enter_context(
+                Finishers(_finisher_processes(spec, detector.device.type))
+            )
+            detect = functools.partial(
+                _process,
+                spec=spec,
+                detector=detector,
+                tile_spec=tile_spec,
+                weights=weights,
+                finisher=finisher,
+                feed=feed,
+            )
         mark = time.perf_counter()
         for p in prepared:
-            for scene, outcome in _process(p, spec, detector, tile_spec, weights, finisher, feed):
+            for scene, outcome in detect(p) if detect else ():
                 finished += 1
                 now = time.perf_counter()
                 log.info(
@@ -315,6 +321,31 @@ def _run_jobs(
             p.summary.stays = len(result.stays)
             all_stays.append(with_xy_crs(result.stays).to_crs("EPSG:4326"))
     return [p.summary for p in prepared], all_stays
+
+
+def _detector_for_jobs(
+    prepared: list[_Prepared], spec: BatchSpec, weights: Path | None
+) -> Detector | dict[str, object]:
+    """The job's detector, with each airport's committed scenes whose stamp changed put back
+    to do (:func:`_redo_changed`); where no scene is left to do (a job run again to relink,
+    or after it finished), only its description
+    (:meth:`~dwelltime.detector.DetectorPlan.describe`): the network is not built."""
+    from dwelltime.detector import DetectorPlan
+
+    plan = DetectorPlan(
+        weights, device=spec.device, compiled=spec.compile, precision=spec.precision
+    )
+    planned = plan.describe()
+    for p in prepared:
+        _redo_changed(p, made_by(planned, spec.tile_size_px, p.aprons))
+    if not any(p.todo for p in prepared):
+        log.info("every scene's detections are committed: the detector is not loaded")
+        return planned
+    detector = plan.load()
+    log.info("%r", detector)  # the precision `auto` chose, as run.json records it
+    for p in prepared:  # the same, but where int8 could not be built after all (fp32)
+        _redo_changed(p, made_by(detector, spec.tile_size_px, p.aprons))
+    return detector
 
 
 def _say_relinked(icao: str, made: dict[str, object], record: dict[str, object]) -> None:

@@ -6,14 +6,14 @@ import functools
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from dwelltime.catalog import designator
-from dwelltime.formats import FIGURE_FORMATS
+from dwelltime.formats import FIGURE_FORMATS, NOT_REGULAR_FILE
 from dwelltime.precision import PRECISIONS
 
 if TYPE_CHECKING:
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 class UserPath(click.Path):
     """``click.Path`` giving a :class:`~pathlib.Path`, with a leading ``~`` read as the home
     folder: the shell leaves it as it is in ``--out=~/results`` and in quotes, and it would
-    otherwise name a folder ``~`` (made by an output) in the current one."""
+    otherwise name a folder ``~`` (made by an output) in the current one. An input
+    (``exists=True``) that is neither a folder nor a regular file (a FIFO, socket or device,
+    which opening would wait on forever) is a usage error."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(path_type=Path, **kwargs)
@@ -36,7 +38,10 @@ class UserPath(click.Path):
     ) -> Path:
         if isinstance(value, str):
             value = os.path.expanduser(value)
-        return super().convert(value, param, ctx)
+        path = super().convert(value, param, ctx)
+        if self.exists and not (path.is_dir() or path.is_file()):
+            self.fail(f"{path}: {NOT_REGULAR_FILE}; give the file or folder itself", param, ctx)
+        return path
 
 
 out_option = click.option(
@@ -51,11 +56,14 @@ overwrite_option = click.option(
 )
 
 
-def detector_line(detector: Detector) -> str:
-    """What a command prints once it has loaded its detector: weights file, the precision
-    it runs in (what ``--precision auto`` chose) and device, e.g.
+def detector_line(detector: Detector | Mapping[str, object]) -> str:
+    """What a command prints once it has its detector (or its description, a
+    :class:`~dwelltime.detector.DetectorPlan`'s): weights file, the precision it runs in
+    (what ``--precision auto`` chose) and device, e.g.
     ``detector ocnet-….safetensors, bf16 on cpu``."""
-    made = detector.describe()
+    from dwelltime.store import described
+
+    made = described(detector)
     weights = made.get("weights", "(not from a file)")
     return f"detector {weights}, {made['precision']} on {made['device']}"
 

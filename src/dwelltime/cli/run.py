@@ -64,23 +64,23 @@ def run_and_report(
 ) -> None:
     """Run the pipeline (tiles of ``tile_size`` pixels, ``batch_size`` to a forward pass),
     print the detector line (weights, the precision ``auto`` chose, device) once the
-    pipeline has checked the inputs and loads the detector, the stays table
+    pipeline has checked the inputs and described the detector (loaded only when a scene is
+    not already committed under ``out``), the stays table
     (at most ``max_rows`` rows; 0: all), write outputs (figures as ``figure_format``); exit 1
     on failure."""
     from dwelltime import pipeline
     from dwelltime.cli.progress import stage_bars
-    from dwelltime.detector import Detector, load_detector
+    from dwelltime.detector import DetectorPlan
     from dwelltime.errors import DwelltimeError, UnknownAirportError
     from dwelltime.io import ensure_writable
     from dwelltime.report import stays_report
     from dwelltime.store import PARTS_NAME
 
-    def detector() -> Detector:
-        """The detector, loaded and named once the pipeline has checked the inputs."""
-        loaded = load_detector(weights, device=device, precision=precision)
-        click.echo(detector_line(loaded))
-        return loaded
+    def announce(made: dict[str, object]) -> None:
+        """The detector line, once the pipeline has checked the inputs and described it."""
+        click.echo(detector_line(made))
 
+    detector = DetectorPlan(weights, device=device, precision=precision, announce=announce)
     try:
         if out is not None:
             targets = pipeline.result_paths(out, formats, figure_format)

@@ -1,6 +1,7 @@
 """Aircraft detector: oriented footprints, size in metres and type from model-GSD tiles.
 
-Public API: :func:`load_detector`, :class:`Detector`, :func:`detect_tiles`,
+Public API: :func:`load_detector`, :class:`Detector`, :class:`DetectorPlan` (one described
+before it is loaded), :func:`detect_tiles`,
 :class:`TileDetections`, :func:`build_detector` (an untrained network).
 They are imported on first use, so the stages that only read the type rules
 (:mod:`dwelltime.detector.types`: linking, flight logs) do not load torch.
@@ -16,6 +17,7 @@ _LAZY = {
     "TileDetections": "dwelltime.detector.decode",
     "build_detector": "dwelltime.detector.model",
     "Detector": "dwelltime.detector.predict",
+    "DetectorPlan": "dwelltime.detector.predict",
     "default_classes": "dwelltime.detector.predict",
     "detect_tiles": "dwelltime.detector.predict",
     "load_detector": "dwelltime.detector.predict",

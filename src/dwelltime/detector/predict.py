@@ -25,7 +25,7 @@ from dwelltime.detector.merge import georeference, merge_overlaps, tile_seams
 from dwelltime.detector.model import DenseNetwork, OrientedCenterNet, fused_for_inference
 from dwelltime.detector.refine import fuse_scores, nose_up_crops
 from dwelltime.detector.types import UNKNOWN, assign_types, size_class, size_sigma_m
-from dwelltime.detector.weights import card_path, default_weights, load_model
+from dwelltime.detector.weights import card_path, default_weights, load_model, read_card
 from dwelltime.errors import SettingsError, WeightsError, error_text
 from dwelltime.io import user_path
 from dwelltime.precision import resolve_precision
@@ -224,14 +224,9 @@ class Detector:
         sha256 (when loaded from one), device, precision (in int8 also the engine whose
         kernels ran it, as their outputs differ within rounding), model GSD (metres/pixel) and
         the decoding settings (score threshold, verification weight)."""
-        return {
-            **self.source,
-            "device": str(self.device),
-            "precision": self.precision,
-            **({"int8_kernels": int8.kernels()} if self.precision == "int8" else {}),
-            "gsd_m": self.gsd_m,
-            **dataclasses.asdict(self.decode_config),
-        }
+        return _description(
+            self.source, self.device, self.precision, self.gsd_m, self.decode_config
+        )
 
     @property
     def stride(self) -> int:
@@ -426,6 +421,25 @@ def _cuda_event(device: torch.device) -> torch.cuda.Event | None:
     return event
 
 
+def _description(
+    source: dict[str, str],
+    device: torch.device,
+    precision: str,
+    gsd_m: float,
+    decode_config: DecodeConfig,
+) -> dict[str, object]:
+    """:meth:`Detector.describe` of these (``gsd_m`` in metres/pixel), also what
+    :meth:`DetectorPlan.describe` foresees."""
+    return {
+        **source,
+        "device": str(device),
+        "precision": precision,
+        **({"int8_kernels": int8.kernels()} if precision == "int8" else {}),
+        "gsd_m": gsd_m,
+        **dataclasses.asdict(decode_config),
+    }
+
+
 def _int8_problem(compiled: bool, calibration: dict | None) -> str | None:
     """Why the dense network cannot run in int8 here, or None."""
     if compiled:
@@ -490,6 +504,55 @@ def load_detector(
             f"{path}: its model card {card_path(path).name} does not describe these weights "
             f"({error_text(exc)}); restore the card that came with them"
         ) from exc
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorPlan:
+    """The detector :func:`load_detector` would load with these arguments (``weights`` None:
+    the shipped model), described before it is loaded: a run whose every scene was committed
+    by the same detection settings (``run --out`` started again) reuses them all and never
+    builds the network (seconds and hundreds of MB). ``announce``, when given, is called
+    with the description once :meth:`describe` has made it (the CLI prints its detector line)."""
+
+    weights: Path | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    compiled: bool = False
+    announce: Callable[[dict[str, object]], None] | None = dataclasses.field(
+        default=None, compare=False
+    )
+
+    def describe(self) -> dict[str, object]:
+        """What :meth:`Detector.describe` of the loaded detector will say, from the model card
+        (checked against its sha256) and this machine (device, the precision ``auto``
+        chooses), without building the network; raises as :func:`load_detector` does. Where
+        int8 cannot be built after all, the loaded detector says fp32 (and warns)."""
+        path = default_weights() if self.weights is None else user_path(self.weights)
+        card = read_card(path)
+        device = resolve_device(self.device)
+        try:
+            problem = _int8_problem(self.compiled, card.get("int8"))
+            made = _description(
+                {"weights": path.name, "sha256": card["sha256"]},
+                device,
+                resolve_precision(self.precision, device, int8_problem=problem),
+                float(card["gsd_m"]),
+                DecodeConfig(**card.get("decode", {})),
+            )
+        except SettingsError:
+            raise
+        except (KeyError, TypeError, ValueError):  # a mangled card: the WeightsError naming it
+            self.load()
+            raise
+        if self.announce is not None:
+            self.announce(made)
+        return made
+
+    def load(self) -> Detector:
+        """:func:`load_detector` with these arguments."""
+        return load_detector(
+            self.weights, device=self.device, compiled=self.compiled, precision=self.precision
+        )
 
 
 def detect_tiles(
