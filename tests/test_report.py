@@ -167,6 +167,9 @@ def test_detections_left_out_of_every_stay_are_counted_with_what_to_try(stays):
     assert "(0.65; best of them 0.53). If they are aircraft, try --min-score 0.53." in text
     assert text.splitlines()[-3].startswith("rules: ")
     assert "in no stay" not in stays_report(stays, detections.iloc[:5], LinkConfig())
+    one = stays_report(stays, detections.iloc[:6], LinkConfig())
+    assert "1 of the 6 detections is in no stay: too weak, alone or with the other " in one
+    assert "of its stand, for the evidence a stay needs (0.65; its score 0.53). If it is an " in one
 
 
 def test_the_report_wraps_its_rules_to_the_width(stays):

@@ -108,13 +108,19 @@ def no_stays_reason(detections: pd.DataFrame, config: LinkConfig) -> str:
     """Why ``detections`` (at least one) linked into no stay, and what to try: every track's
     evidence fell short of ``config.min_score_single`` (the false-positive rule)."""
     best = float(detections["score"].max())
-    try_ = math.floor(best * 100) / 100
     return (
         f"No stays: none of the {len(detections)} detections, alone or with the other "
         f"sightings of its stand, reaches the evidence a stay needs "
         f"({config.min_score_single:g}; best detection score {best:.2f}). "
-        f"If they are aircraft, try --min-score {try_:g}."
+        f"{_min_score_advice(best, len(detections))}"
     )
+
+
+def _min_score_advice(best: float, n: int) -> str:
+    """What to try for ``n`` detections left out of every stay, the best of score ``best``:
+    the ``--min-score`` that would keep it (rounded down to 0.01)."""
+    they = "it is an aircraft" if n == 1 else "they are aircraft"
+    return f"If {they}, try --min-score {math.floor(best * 100) / 100:g}."
 
 
 def unlinked_line(stays: pd.DataFrame, detections: pd.DataFrame, config: LinkConfig) -> str:
@@ -126,12 +132,13 @@ def unlinked_line(stays: pd.DataFrame, detections: pd.DataFrame, config: LinkCon
     if left.empty:
         return ""
     best = float(left["score"].max())
-    try_ = math.floor(best * 100) / 100
+    one = len(left) == 1
     return (
-        f"{len(left)} of the {len(detections)} detections are in no stay: too weak, alone or "
-        f"with the other sightings of their stand, for the evidence a stay needs "
-        f"({config.min_score_single:g}; best of them {best:.2f}). If they are aircraft, try "
-        f"--min-score {try_:g}."
+        f"{len(left)} of the {len(detections)} detections {'is' if one else 'are'} in no stay: "
+        f"too weak, alone or with the other sightings of {'its' if one else 'their'} stand, "
+        f"for the evidence a stay needs ({config.min_score_single:g}; "
+        f"{'its score' if one else 'best of them'} {best:.2f}). "
+        f"{_min_score_advice(best, len(left))}"
     )
 
 
