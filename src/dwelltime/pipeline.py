@@ -399,6 +399,24 @@ def detection_provenance(
     }
 
 
+def detect_provenance(
+    detector: Detector | Mapping[str, object],
+    tile_size_px: int,
+    *,
+    images: Sequence[Path],
+    left: Sequence[Path] = (),
+) -> dict[str, object]:
+    """What produced ``dwelltime detect``'s layers: :func:`detection_provenance`, the
+    ``images`` whose detections they hold (absolute paths) and, for a run interrupted
+    (Ctrl-C) before it was through, ``interrupted`` and the ``images_left`` undetected."""
+    return {
+        **detection_provenance(detector, tile_size_px),
+        "images": [str(user_path(p).resolve()) for p in images],
+        "interrupted": bool(left),
+        "images_left": [str(user_path(p).resolve()) for p in left],
+    }
+
+
 def provenance(
     detector: Detector | Mapping[str, object],
     *,

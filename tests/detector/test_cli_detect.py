@@ -395,3 +395,40 @@ def test_detect_searches_the_aprons_given(tmp_path, tiny_weights, write_raster):
     assert alone.exit_code == 2 and "--aprons needs --airport" in alone.output
     unknown = CliRunner().invoke(main, [*args[:-1], "ZKPQ"])
     assert unknown.exit_code == 2 and "did you mean ZKPY/FNJ" in unknown.output
+
+
+def test_ctrl_c_writes_the_images_finished_and_exits_130(tmp_path, tiny_weights, monkeypatch):
+    """Ctrl-C in the second of three images: the first one's detections are written, run.json
+    says the run was interrupted and which images are done and left, one line says so."""
+    import dwelltime.detector.predict as predict
+    from dwelltime.cli import INTERRUPTED
+    from dwelltime.io import read_layer
+
+    real = predict.Detector.predict
+
+    def stopped_on_a_bright_tile(self, images):
+        if any(float(np.asarray(im).mean()) > 50 for im in images):
+            raise KeyboardInterrupt
+        return real(self, images)
+
+    monkeypatch.setattr(predict.Detector, "predict", stopped_on_a_bright_tile)
+    for name, value in (("a.png", 0), ("b.png", 200), ("c.png", 0)):
+        Image.fromarray(np.full((64, 64, 3), value, np.uint8)).save(tmp_path / name)
+    out = tmp_path / "out"
+    args = ["-q", "detect", "--gsd", "0.5", "--weights", str(tiny_weights), "--tile-size", "64"]
+    result = CliRunner().invoke(main, [*args, str(tmp_path), "--out", str(out)])
+    assert result.exit_code == INTERRUPTED, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"dwelltime detect: interrupted; the 1 image(s) finished are written to {out}; its "
+        "run.json lists them and the 2 not detected"
+    )
+    assert len(read_layer(out / "dwelltime.gpkg", "detections_pixels")) == 0  # a: no aircraft
+    made = json.loads((out / "run.json").read_text())
+    assert made["interrupted"] is True
+    assert made["images"] == [str((tmp_path / "a.png").resolve())]
+    assert made["images_left"] == [str((tmp_path / n).resolve()) for n in ("b.png", "c.png")]
+
+    alone = CliRunner().invoke(main, [*args, str(tmp_path / "b.png")])  # nothing finished
+    assert alone.exit_code == INTERRUPTED
+    assert alone.stderr.splitlines()[-1].endswith("no image was finished, so nothing is written")
