@@ -432,3 +432,32 @@ def test_ctrl_c_writes_the_images_finished_and_exits_130(tmp_path, tiny_weights,
     alone = CliRunner().invoke(main, [*args, str(tmp_path / "b.png")])  # nothing finished
     assert alone.exit_code == INTERRUPTED
     assert alone.stderr.splitlines()[-1].endswith("no image was finished, so nothing is written")
+
+
+def test_run_json_records_the_gsd_airport_and_aprons_given(tmp_path, tiny_weights, write_raster):
+    """``--gsd``, ``--airport`` and ``--aprons`` are in run.json's inputs (None when not given),
+    so ``evaluate --detections`` need not ask for the GSD again."""
+    import geopandas as gpd
+    import shapely
+
+    png = tmp_path / "apron.png"
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(png)
+    args = ["-q", "detect", "--weights", str(tiny_weights), "--tile-size", "64"]
+    plain = CliRunner().invoke(
+        main, [*args, str(png), "--gsd", "0.5", "--out", str(tmp_path / "p")]
+    )
+    assert plain.exit_code == 0, plain.output
+    made = json.loads((tmp_path / "p" / "run.json").read_text())
+    assert made["inputs"] == {"airport": None, "aprons": None, "gsd_m": 0.5}
+
+    image = write_raster(tmp_path / "zkpy.tif", shape=(96, 96))
+    with rasterio.open(image) as ds:
+        over = shapely.box(*ds.bounds)
+    aprons = tmp_path / "aprons.geojson"
+    gpd.GeoDataFrame({"name": ["A"]}, geometry=[over], crs=32651).to_file(aprons)
+    at = [str(image), "--airport", "zkpy", "--aprons", str(aprons), "--out", str(tmp_path / "a")]
+    mapped = CliRunner().invoke(main, [*args, *at])
+    assert mapped.exit_code == 0, mapped.output
+    inputs = json.loads((tmp_path / "a" / "run.json").read_text())["inputs"]
+    assert inputs["airport"] == "ZKPY" and inputs["gsd_m"] is None
+    assert inputs["aprons"]["path"] == str(aprons.resolve()) and inputs["apron_set"]["count"] == 1

@@ -164,7 +164,16 @@ def detect(
     if out is not None and frames:
         try:
             written = write_layers(out, group_layers(frames), formats=formats, overwrite=overwrite)
-            record = detect_provenance(detector, tile_size, images=done, left=left)
+            record = detect_provenance(
+                detector,
+                tile_size,
+                images=done,
+                left=left,
+                gsd_m=gsd_m,
+                airport=site.icao if site else None,
+                aprons=aprons,
+                apron_frame=apron_frame,
+            )
             written.append(write_provenance(out, record))
         except DwelltimeError as exc:
             raise click_error(exc) from exc

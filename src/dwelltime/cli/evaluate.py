@@ -53,7 +53,8 @@ from dwelltime.cli.options import (
     "gsd_m",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Metres per pixel of images without georeference or a DOTA 'gsd:' line.",
+    help="Metres per pixel of images without georeference or a DOTA 'gsd:' line. Default "
+    "with --detections: the --gsd recorded in the run.json beside them by `dwelltime detect`.",
 )
 @tile_size_option
 @click.option(
@@ -136,6 +137,7 @@ def evaluate(
     from dwelltime.evaluation.predict import (
         lower_score_floor,
         predict_image,
+        recorded_gsd,
         recorded_threshold,
         shipped_threshold,
     )
@@ -199,6 +201,13 @@ def evaluate(
                 )
             threshold, source = recorded_threshold(detections)
             detector = None
+            if gsd_m is None and (recorded := recorded_gsd(detections)):
+                gsd_m = recorded[0]
+                click.echo(
+                    f"GSD {gsd_m:g} m for the images without georeference: the --gsd "
+                    f"`dwelltime detect` was given ({recorded[1]}); pass --gsd to change it",
+                    err=True,
+                )
         else:
             from dwelltime.detector import load_detector
 
