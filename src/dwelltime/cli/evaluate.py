@@ -239,10 +239,13 @@ def evaluate(
                     if detector is not None
                     else ""
                 )
+                why, lost = (
+                    ("no georeference", "binned as GSD 'unknown'")  # boxes: no sizes to score
+                    if item.kind == "airbus_csv"
+                    else ("no georeference, no DOTA 'gsd:' line", "sizes not scored")
+                )
                 click.echo(
-                    f"{item.image}: GSD unknown (no georeference, no DOTA 'gsd:' line); "
-                    f"{taken}sizes not scored; pass --gsd",
-                    err=True,
+                    f"{item.image}: GSD unknown ({why}); {taken}{lost}; pass --gsd", err=True
                 )
             if detector is None:
                 preds = saved_detections(frame, item.image.stem, info)
