@@ -461,3 +461,18 @@ def test_run_json_records_the_gsd_airport_and_aprons_given(tmp_path, tiny_weight
     inputs = json.loads((tmp_path / "a" / "run.json").read_text())["inputs"]
     assert inputs["airport"] == "ZKPY" and inputs["gsd_m"] is None
     assert inputs["aprons"]["path"] == str(aprons.resolve()) and inputs["apron_set"]["count"] == 1
+
+
+def test_a_line_per_image_is_logged_where_no_bar_is_drawn(tmp_path, tiny_weights, caplog):
+    """stderr no terminal (a log file): no bar, so each image done is logged in one line (an
+    info line: none on the console with -q), as batch.log has one per scene."""
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / name)
+    args = ["detect", str(tmp_path), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    with caplog.at_level(logging.INFO, logger="dwelltime"):
+        result = CliRunner().invoke(main, [*args, "--tile-size", "64"])
+    assert result.exit_code == 0, result.output
+    done = [r.getMessage() for r in caplog.records if " done, " in r.getMessage()]
+    assert len(done) == 2, caplog.text
+    assert done[0].startswith(f"{tmp_path / 'a.png'} done, 1 tiles in ")
+    assert done[0].endswith(" s (1 of 2 images)") and done[1].endswith(" s (2 of 2 images)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import click
@@ -22,6 +24,8 @@ from dwelltime.cli.options import (
     tile_size_option,
     weights_option,
 )
+
+log = logging.getLogger(__name__)
 
 
 @click.command()
@@ -97,7 +101,7 @@ def detect(
 
     from dwelltime.airports import airport_and_aprons
     from dwelltime.cli import KEPT
-    from dwelltime.cli.progress import progress_bar
+    from dwelltime.cli.progress import Counted, progress_bar
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers, input_scene_ids
     from dwelltime.errors import DwelltimeError, UnknownAirportError
@@ -123,7 +127,9 @@ def detect(
         click.echo(f"skipped {exc}", err=True)
     frames, done, left, failed = [], [], [], len(unusable)
     with progress_bar(ctx, unit="tile", desc="detect") as bar:
+        tiles = Counted(bar)
         for n, path in enumerate(files):
+            before, start = tiles.n, time.perf_counter()
             try:
                 frame = detect_image(
                     path,
@@ -133,7 +139,7 @@ def detect(
                     aprons=apron_frame,
                     tile_size=tile_size,
                     batch_size=batch_size,
-                    progress=bar.update,
+                    progress=tiles,
                     scene_id=ids[path],
                 )
             except DwelltimeError as exc:  # SceneError among them
@@ -151,6 +157,15 @@ def detect(
                 else f"footprints in {frame.crs.to_string()}"
             )
             click.echo(f"{path}: {len(frame)} aircraft; {where}")
+            if bar.disable:  # no bar (stderr is no terminal): a line per image, as batch.log's
+                log.info(
+                    "%s done, %d tiles in %.1f s (%d of %d images)",
+                    path,
+                    tiles.n - before,
+                    time.perf_counter() - start,
+                    n + 1,
+                    len(files),
+                )
     if left:
         ctx.meta[KEPT] = _kept_on_interrupt(out, len(done), len(left))
     if not frames and not left:
