@@ -476,3 +476,34 @@ def test_a_line_per_image_is_logged_where_no_bar_is_drawn(tmp_path, tiny_weights
     assert len(done) == 2, caplog.text
     assert done[0].startswith(f"{tmp_path / 'a.png'} done, 1 tiles in ")
     assert done[0].endswith(" s (1 of 2 images)") and done[1].endswith(" s (2 of 2 images)")
+
+
+def test_an_unexpected_failure_in_one_image_skips_it_and_keeps_the_others(
+    tmp_path, tiny_weights, monkeypatch
+):
+    """A failure that is no dwelltime error (the device out of memory on the second of three
+    images) is one line naming the image, as ``run`` names a scene's; the other two are
+    written, no traceback."""
+    import dwelltime.detector.predict as predict
+
+    real = predict.Detector.predict
+
+    def out_of_memory_on_a_bright_tile(self, images):
+        if any(float(np.asarray(im).mean()) > 50 for im in images):
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(self, images)
+
+    monkeypatch.setattr(predict.Detector, "predict", out_of_memory_on_a_bright_tile)
+    for name, value in (("a.png", 0), ("b.png", 200), ("c.png", 0)):
+        Image.fromarray(np.full((64, 64, 3), value, np.uint8)).save(tmp_path / name)
+    out = tmp_path / "out"
+    args = ["-q", "detect", str(tmp_path), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    result = CliRunner().invoke(main, [*args, "--tile-size", "64", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert (
+        f"skipped {tmp_path / 'b.png'}: RuntimeError: CUDA out of memory. Tried to allocate"
+    ) in result.stderr
+    assert "0 aircraft in 2 image(s), 1 skipped" in result.output
+    made = json.loads((out / "run.json").read_text())
+    assert made["images"] == [str((tmp_path / n).resolve()) for n in ("a.png", "c.png")]

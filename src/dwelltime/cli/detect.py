@@ -104,7 +104,7 @@ def detect(
     from dwelltime.cli.progress import Counted, progress_bar
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers, input_scene_ids
-    from dwelltime.errors import DwelltimeError, UnknownAirportError
+    from dwelltime.errors import DwelltimeError, SceneError, UnknownAirportError, error_text
     from dwelltime.io import PROVENANCE_NAME, ensure_writable, write_layers, write_provenance
     from dwelltime.pipeline import detect_provenance
 
@@ -142,7 +142,9 @@ def detect(
                     progress=tiles,
                     scene_id=ids[path],
                 )
-            except DwelltimeError as exc:  # SceneError among them
+            except Exception as exc:  # SceneError among them; any other named, as `run` does
+                if not isinstance(exc, DwelltimeError):
+                    exc = SceneError(path, error_text(exc))
                 click.echo(f"skipped {exc}", err=True)
                 failed += 1
                 continue
