@@ -507,3 +507,21 @@ def test_an_unexpected_failure_in_one_image_skips_it_and_keeps_the_others(
     assert "0 aircraft in 2 image(s), 1 skipped" in result.output
     made = json.loads((out / "run.json").read_text())
     assert made["images"] == [str((tmp_path / n).resolve()) for n in ("a.png", "c.png")]
+
+
+def test_overwrite_drops_an_earlier_outputs_other_layers(tmp_path, tiny_weights, write_raster):
+    """A GeoTIFF detected into out/, then a plain image into it with --overwrite: the earlier
+    'detections' layer and files went on beside the new run.json, which did not describe
+    them (and ``evaluate --detections`` would score them); now they are dropped."""
+    from dwelltime.io import layer_names
+
+    tif = write_raster(tmp_path / "s.tif", shape=(96, 96))
+    png = tmp_path / "p.png"
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(png)
+    out = tmp_path / "out"
+    args = ["-q", "detect", "--weights", str(tiny_weights), "--tile-size", "64", "--out", str(out)]
+    assert CliRunner().invoke(main, [*args, str(tif)]).exit_code == 0
+    again = CliRunner().invoke(main, [*args, str(png), "--gsd", "0.5", "--overwrite"])
+    assert again.exit_code == 0, again.output
+    assert layer_names(out / "dwelltime.gpkg") == ["detections_pixels"]
+    assert not (out / "detections.csv").exists()

@@ -180,7 +180,11 @@ def detect(
         )
     if out is not None and frames:
         try:
-            written = write_layers(out, group_layers(frames), formats=formats, overwrite=overwrite)
+            # exclusive: the whole output, as run.json describes it (--overwrite drops an
+            # earlier output's other layers there, which run.json would not describe)
+            written = write_layers(
+                out, group_layers(frames), formats=formats, overwrite=overwrite, exclusive=True
+            )
             record = detect_provenance(
                 detector,
                 tile_size,
