@@ -399,6 +399,35 @@ def detection_provenance(
     }
 
 
+def detect_provenance(
+    detector: Detector | Mapping[str, object],
+    tile_size_px: int,
+    *,
+    images: Sequence[Path],
+    left: Sequence[Path] = (),
+    gsd_m: float | None = None,
+    airport: str | None = None,
+    aprons: object = None,
+    apron_frame: gpd.GeoDataFrame | None = None,
+) -> dict[str, object]:
+    """What produced ``dwelltime detect``'s layers: :func:`detection_provenance`, the
+    ``inputs`` (``gsd_m``: the metres/pixel given for images without georeference, as
+    ``dwelltime evaluate --detections`` reads it back; the ``airport`` code and ``aprons``
+    file searched, as :func:`input_provenance` records them; None each when not given), the
+    ``images`` whose detections they hold (absolute paths) and, for a run interrupted
+    (Ctrl-C) before it was through, ``interrupted`` and the ``images_left`` undetected."""
+    inputs: dict[str, object] = {"airport": airport, "aprons": file_record(aprons), "gsd_m": gsd_m}
+    if apron_frame is not None:
+        inputs["apron_set"] = apron_record(aprons, apron_frame)
+    return {
+        **detection_provenance(detector, tile_size_px),
+        "inputs": inputs,
+        "images": [str(user_path(p).resolve()) for p in images],
+        "interrupted": bool(left),
+        "images_left": [str(user_path(p).resolve()) for p in left],
+    }
+
+
 def provenance(
     detector: Detector | Mapping[str, object],
     *,

@@ -395,3 +395,133 @@ def test_detect_searches_the_aprons_given(tmp_path, tiny_weights, write_raster):
     assert alone.exit_code == 2 and "--aprons needs --airport" in alone.output
     unknown = CliRunner().invoke(main, [*args[:-1], "ZKPQ"])
     assert unknown.exit_code == 2 and "did you mean ZKPY/FNJ" in unknown.output
+
+
+def test_ctrl_c_writes_the_images_finished_and_exits_130(tmp_path, tiny_weights, monkeypatch):
+    """Ctrl-C in the second of three images: the first one's detections are written, run.json
+    says the run was interrupted and which images are done and left, one line says so."""
+    import dwelltime.detector.predict as predict
+    from dwelltime.cli import INTERRUPTED
+    from dwelltime.io import read_layer
+
+    real = predict.Detector.predict
+
+    def stopped_on_a_bright_tile(self, images):
+        if any(float(np.asarray(im).mean()) > 50 for im in images):
+            raise KeyboardInterrupt
+        return real(self, images)
+
+    monkeypatch.setattr(predict.Detector, "predict", stopped_on_a_bright_tile)
+    for name, value in (("a.png", 0), ("b.png", 200), ("c.png", 0)):
+        Image.fromarray(np.full((64, 64, 3), value, np.uint8)).save(tmp_path / name)
+    out = tmp_path / "out"
+    args = ["-q", "detect", "--gsd", "0.5", "--weights", str(tiny_weights), "--tile-size", "64"]
+    result = CliRunner().invoke(main, [*args, str(tmp_path), "--out", str(out)])
+    assert result.exit_code == INTERRUPTED, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"dwelltime detect: interrupted; the 1 image(s) finished are written to {out}; its "
+        "run.json lists them and the 2 not detected"
+    )
+    assert len(read_layer(out / "dwelltime.gpkg", "detections_pixels")) == 0  # a: no aircraft
+    made = json.loads((out / "run.json").read_text())
+    assert made["interrupted"] is True
+    assert made["images"] == [str((tmp_path / "a.png").resolve())]
+    assert made["images_left"] == [str((tmp_path / n).resolve()) for n in ("b.png", "c.png")]
+
+    alone = CliRunner().invoke(main, [*args, str(tmp_path / "b.png")])  # nothing finished
+    assert alone.exit_code == INTERRUPTED
+    assert alone.stderr.splitlines()[-1].endswith("no image was finished, so nothing is written")
+
+
+def test_run_json_records_the_gsd_airport_and_aprons_given(tmp_path, tiny_weights, write_raster):
+    """``--gsd``, ``--airport`` and ``--aprons`` are in run.json's inputs (None when not given),
+    so ``evaluate --detections`` need not ask for the GSD again."""
+    import geopandas as gpd
+    import shapely
+
+    png = tmp_path / "apron.png"
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(png)
+    args = ["-q", "detect", "--weights", str(tiny_weights), "--tile-size", "64"]
+    plain = CliRunner().invoke(
+        main, [*args, str(png), "--gsd", "0.5", "--out", str(tmp_path / "p")]
+    )
+    assert plain.exit_code == 0, plain.output
+    made = json.loads((tmp_path / "p" / "run.json").read_text())
+    assert made["inputs"] == {"airport": None, "aprons": None, "gsd_m": 0.5}
+
+    image = write_raster(tmp_path / "zkpy.tif", shape=(96, 96))
+    with rasterio.open(image) as ds:
+        over = shapely.box(*ds.bounds)
+    aprons = tmp_path / "aprons.geojson"
+    gpd.GeoDataFrame({"name": ["A"]}, geometry=[over], crs=32651).to_file(aprons)
+    at = [str(image), "--airport", "zkpy", "--aprons", str(aprons), "--out", str(tmp_path / "a")]
+    mapped = CliRunner().invoke(main, [*args, *at])
+    assert mapped.exit_code == 0, mapped.output
+    inputs = json.loads((tmp_path / "a" / "run.json").read_text())["inputs"]
+    assert inputs["airport"] == "ZKPY" and inputs["gsd_m"] is None
+    assert inputs["aprons"]["path"] == str(aprons.resolve()) and inputs["apron_set"]["count"] == 1
+
+
+def test_a_line_per_image_is_logged_where_no_bar_is_drawn(tmp_path, tiny_weights, caplog):
+    """stderr no terminal (a log file): no bar, so each image done is logged in one line (an
+    info line: none on the console with -q), as batch.log has one per scene."""
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / name)
+    args = ["detect", str(tmp_path), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    with caplog.at_level(logging.INFO, logger="dwelltime"):
+        result = CliRunner().invoke(main, [*args, "--tile-size", "64"])
+    assert result.exit_code == 0, result.output
+    done = [r.getMessage() for r in caplog.records if " done, " in r.getMessage()]
+    assert len(done) == 2, caplog.text
+    assert done[0].startswith(f"{tmp_path / 'a.png'} done, 1 tiles in ")
+    assert done[0].endswith(" s (1 of 2 images)") and done[1].endswith(" s (2 of 2 images)")
+
+
+def test_an_unexpected_failure_in_one_image_skips_it_and_keeps_the_others(
+    tmp_path, tiny_weights, monkeypatch
+):
+    """A failure that is no dwelltime error (the device out of memory on the second of three
+    images) is one line naming the image, as ``run`` names a scene's; the other two are
+    written, no traceback."""
+    import dwelltime.detector.predict as predict
+
+    real = predict.Detector.predict
+
+    def out_of_memory_on_a_bright_tile(self, images):
+        if any(float(np.asarray(im).mean()) > 50 for im in images):
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(self, images)
+
+    monkeypatch.setattr(predict.Detector, "predict", out_of_memory_on_a_bright_tile)
+    for name, value in (("a.png", 0), ("b.png", 200), ("c.png", 0)):
+        Image.fromarray(np.full((64, 64, 3), value, np.uint8)).save(tmp_path / name)
+    out = tmp_path / "out"
+    args = ["-q", "detect", str(tmp_path), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    result = CliRunner().invoke(main, [*args, "--tile-size", "64", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert (
+        f"skipped {tmp_path / 'b.png'}: RuntimeError: CUDA out of memory. Tried to allocate"
+    ) in result.stderr
+    assert "0 aircraft in 2 image(s), 1 skipped" in result.output
+    made = json.loads((out / "run.json").read_text())
+    assert made["images"] == [str((tmp_path / n).resolve()) for n in ("a.png", "c.png")]
+
+
+def test_overwrite_drops_an_earlier_outputs_other_layers(tmp_path, tiny_weights, write_raster):
+    """A GeoTIFF detected into out/, then a plain image into it with --overwrite: the earlier
+    'detections' layer and files went on beside the new run.json, which did not describe
+    them (and ``evaluate --detections`` would score them); now they are dropped."""
+    from dwelltime.io import layer_names
+
+    tif = write_raster(tmp_path / "s.tif", shape=(96, 96))
+    png = tmp_path / "p.png"
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(png)
+    out = tmp_path / "out"
+    args = ["-q", "detect", "--weights", str(tiny_weights), "--tile-size", "64", "--out", str(out)]
+    assert CliRunner().invoke(main, [*args, str(tif)]).exit_code == 0
+    again = CliRunner().invoke(main, [*args, str(png), "--gsd", "0.5", "--overwrite"])
+    assert again.exit_code == 0, again.output
+    assert layer_names(out / "dwelltime.gpkg") == ["detections_pixels"]
+    assert not (out / "detections.csv").exists()

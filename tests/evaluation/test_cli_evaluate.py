@@ -276,6 +276,49 @@ def test_unknown_gsd_of_saved_detections_is_said(tmp_path, write_raster):
     )
 
 
+def test_saved_detections_are_scored_at_the_gsd_detect_recorded(tmp_path, write_raster):
+    """``detect --gsd 0.5`` recorded its GSD in run.json: ``evaluate --detections`` takes it
+    (one line says so) instead of asking for --gsd again; a --gsd given wins."""
+    write_raster(tmp_path / "p.tif", crs=None)
+    (tmp_path / "p.txt").write_text("0 0 4 0 4 2 0 2 plane 0\n")
+    frame = detections_frame(90.0)
+    frame["scene_id"] = "p"
+    frame = frame.set_geometry([shapely.box(0, 0, 4, 2)], crs=None)
+    frame.to_file(tmp_path / "d.gpkg", layer="detections_pixels")
+    (tmp_path / "run.json").write_text(json.dumps({"inputs": {"gsd_m": 0.5}}))
+    result = evaluate_saved(tmp_path, tmp_path / "d.gpkg")
+    assert result.exit_code == 0, result.output
+    assert "GSD unknown" not in result.output
+    said = "GSD 0.5 m for the images without georeference: the --gsd `dwelltime detect` was "
+    said += f"given (recorded in {tmp_path / 'run.json'}); pass --gsd to change it"
+    assert said in result.stderr
+    assert "0.4–0.6 m" in result.output.split("By GSD")[1]
+    given = evaluate_saved(tmp_path, tmp_path / "d.gpkg", "--gsd", 2)
+    assert "recorded in" not in given.stderr and "≥2 m" in given.output.split("By GSD")[1]
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # written so on purpose
+def test_an_airbus_image_of_unknown_gsd_is_not_said_to_lose_sizes(tmp_path, write_raster):
+    """Airbus boxes carry no sizes: the line for their image without a GSD says what the GSD
+    changes (the by-GSD bin), not "sizes not scored", which --gsd would not change."""
+    write_raster(tmp_path / "images" / "x.tif", crs=None, shape=(64, 64))
+    ring = [(10, 10), (30, 10), (30, 30), (10, 30), (10, 10)]
+    (tmp_path / "annotations.csv").write_text(
+        f'id,image_id,geometry,class\n1,x.tif,"{ring}",Airplane\n'
+    )
+    frame = detections_frame(90.0)
+    frame["scene_id"] = "x"
+    frame.set_geometry([shapely.box(10, 10, 30, 30)], crs=None).to_file(
+        tmp_path / "d.gpkg", layer="detections_pixels"
+    )
+    result = evaluate_saved(tmp_path / "images", tmp_path / "d.gpkg")
+    assert result.exit_code == 0, result.output
+    assert "x.tif: GSD unknown (no georeference); binned as GSD 'unknown'; pass --gsd" in (
+        result.stderr
+    )
+    assert "sizes not scored" not in result.output
+
+
 def test_the_detections_layer_of_a_run_output_is_scored(labelled, tmp_path):
     """A dwelltime.gpkg as `run` writes it: several layers, scenes first."""
     from dwelltime.io import write_layers

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import click
@@ -22,6 +24,8 @@ from dwelltime.cli.options import (
     tile_size_option,
     weights_option,
 )
+
+log = logging.getLogger(__name__)
 
 
 @click.command()
@@ -88,17 +92,21 @@ def detect(
       dwelltime detect scene.tif --out det/
       dwelltime detect apron.jpg --gsd 0.5 --out det/
 
+    Ctrl-C stops it after writing the images finished so far to --out (run.json says the
+    run was interrupted and lists the images done and left).
+
     Exit status: 0 done (unusable images are listed on stderr), 1 no usable image or
-    --strict with unusable ones, 2 bad usage.
+    --strict with unusable ones, 2 bad usage, 130 interrupted (Ctrl-C).
     """
 
     from dwelltime.airports import airport_and_aprons
-    from dwelltime.cli.progress import progress_bar
+    from dwelltime.cli import KEPT
+    from dwelltime.cli.progress import Counted, progress_bar
     from dwelltime.detector import load_detector
     from dwelltime.detector.images import collect, detect_image, group_layers, input_scene_ids
-    from dwelltime.errors import DwelltimeError, UnknownAirportError
+    from dwelltime.errors import DwelltimeError, SceneError, UnknownAirportError, error_text
     from dwelltime.io import PROVENANCE_NAME, ensure_writable, write_layers, write_provenance
-    from dwelltime.pipeline import detection_provenance
+    from dwelltime.pipeline import detect_provenance
 
     if aprons is not None and airport is None:
         raise click.UsageError("--aprons needs --airport (the airport they belong to)", ctx=ctx)
@@ -117,9 +125,11 @@ def detect(
     ids = input_scene_ids(files)
     for exc in unusable:
         click.echo(f"skipped {exc}", err=True)
-    frames, failed = [], len(unusable)
+    frames, done, left, failed = [], [], [], len(unusable)
     with progress_bar(ctx, unit="tile", desc="detect") as bar:
-        for path in files:
+        tiles = Counted(bar)
+        for n, path in enumerate(files):
+            before, start = tiles.n, time.perf_counter()
             try:
                 frame = detect_image(
                     path,
@@ -129,38 +139,87 @@ def detect(
                     aprons=apron_frame,
                     tile_size=tile_size,
                     batch_size=batch_size,
-                    progress=bar.update,
+                    progress=tiles,
                     scene_id=ids[path],
                 )
-            except DwelltimeError as exc:  # SceneError among them
+            except Exception as exc:  # SceneError among them; any other named, as `run` does
+                if not isinstance(exc, DwelltimeError):
+                    exc = SceneError(path, error_text(exc))
                 click.echo(f"skipped {exc}", err=True)
                 failed += 1
                 continue
+            except KeyboardInterrupt:  # the images finished are written below, then it stops
+                left = files[n:]
+                break
             frames.append(frame)
+            done.append(path)
             where = (
                 "x, y and footprints in (column, row) pixels of the image, sizes in metres"
                 if frame.crs is None
                 else f"footprints in {frame.crs.to_string()}"
             )
             click.echo(f"{path}: {len(frame)} aircraft; {where}")
-    if not frames:
+            if bar.disable:  # no bar (stderr is no terminal): a line per image, as batch.log's
+                log.info(
+                    "%s done, %d tiles in %.1f s (%d of %d images)",
+                    path,
+                    tiles.n - before,
+                    time.perf_counter() - start,
+                    n + 1,
+                    len(files),
+                )
+    if left:
+        ctx.meta[KEPT] = _kept_on_interrupt(out, len(done), len(left))
+    if not frames and not left:
         raise click.ClickException(f"no usable image among {len(files) + len(unusable)} input(s)")
-    if gsd_m is not None and all(frame.crs is not None for frame in frames):
+    if gsd_m is not None and frames and all(frame.crs is not None for frame in frames):
         click.echo(
             "--gsd not used: it is for images without georeference, and every image detected "
             "is georeferenced (detected at its own GSD, which the file gives)",
             err=True,
         )
-    if out is not None:
+    if out is not None and frames:
         try:
-            written = write_layers(out, group_layers(frames), formats=formats, overwrite=overwrite)
-            written.append(write_provenance(out, detection_provenance(detector, tile_size)))
+            # exclusive: the whole output, as run.json describes it (--overwrite drops an
+            # earlier output's other layers there, which run.json would not describe)
+            written = write_layers(
+                out, group_layers(frames), formats=formats, overwrite=overwrite, exclusive=True
+            )
+            record = detect_provenance(
+                detector,
+                tile_size,
+                images=done,
+                left=left,
+                gsd_m=gsd_m,
+                airport=site.icao if site else None,
+                aprons=aprons,
+                apron_frame=apron_frame,
+            )
+            written.append(write_provenance(out, record))
         except DwelltimeError as exc:
             raise click_error(exc) from exc
         for path in written:
             click.echo(f"wrote {path}")
+    if left:
+        raise KeyboardInterrupt  # the group prints what is kept (ctx.meta[KEPT]), exit 130
     click.echo(
         f"{sum(len(f) for f in frames)} aircraft in {len(frames)} image(s), {failed} skipped"
     )
     if strict and failed:
         raise click.ClickException(f"{failed} input(s) could not be used (--strict)")
+
+
+def _kept_on_interrupt(out: Path | None, done: int, left: int) -> str:
+    """What the line printed on Ctrl-C says ``detect`` keeps: the detections of the ``done``
+    images finished, written to ``out`` (None: not written), ``left`` not detected."""
+    if not done:
+        return "no image was finished, so nothing is written"
+    if out is None:
+        return (
+            f"{done} image(s) finished, not written: with --out DIR the images finished are "
+            "written when it is stopped"
+        )
+    return (
+        f"the {done} image(s) finished are written to {out}; its run.json lists them and the "
+        f"{left} not detected"
+    )

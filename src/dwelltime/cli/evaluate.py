@@ -53,7 +53,8 @@ from dwelltime.cli.options import (
     "gsd_m",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Metres per pixel of images without georeference or a DOTA 'gsd:' line.",
+    help="Metres per pixel of images without georeference or a DOTA 'gsd:' line. Default "
+    "with --detections: the --gsd recorded in the run.json beside them by `dwelltime detect`.",
 )
 @tile_size_option
 @click.option(
@@ -136,6 +137,7 @@ def evaluate(
     from dwelltime.evaluation.predict import (
         lower_score_floor,
         predict_image,
+        recorded_gsd,
         recorded_threshold,
         shipped_threshold,
     )
@@ -199,6 +201,13 @@ def evaluate(
                 )
             threshold, source = recorded_threshold(detections)
             detector = None
+            if gsd_m is None and (recorded := recorded_gsd(detections)):
+                gsd_m = recorded[0]
+                click.echo(
+                    f"GSD {gsd_m:g} m for the images without georeference: the --gsd "
+                    f"`dwelltime detect` was given ({recorded[1]}); pass --gsd to change it",
+                    err=True,
+                )
         else:
             from dwelltime.detector import load_detector
 
@@ -230,10 +239,13 @@ def evaluate(
                     if detector is not None
                     else ""
                 )
+                why, lost = (
+                    ("no georeference", "binned as GSD 'unknown'")  # boxes: no sizes to score
+                    if item.kind == "airbus_csv"
+                    else ("no georeference, no DOTA 'gsd:' line", "sizes not scored")
+                )
                 click.echo(
-                    f"{item.image}: GSD unknown (no georeference, no DOTA 'gsd:' line); "
-                    f"{taken}sizes not scored; pass --gsd",
-                    err=True,
+                    f"{item.image}: GSD unknown ({why}); {taken}{lost}; pass --gsd", err=True
                 )
             if detector is None:
                 preds = saved_detections(frame, item.image.stem, info)

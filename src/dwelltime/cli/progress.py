@@ -35,6 +35,19 @@ def progress_bar(ctx: click.Context | None, **kwargs: object) -> tqdm:
     return tqdm(disable=True if quiet(ctx) else None, **kwargs)
 
 
+class Counted:
+    """A ``progress(n)`` callback that moves ``bar`` on by ``n`` items and counts them in
+    :attr:`n`, also where the bar is not drawn (a disabled tqdm counts nothing)."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+        self.n = 0
+
+    def __call__(self, n: int) -> None:
+        self.n += n
+        self.bar.update(n)
+
+
 @contextmanager
 def stage_bars(ctx: click.Context | None = None) -> Iterator[Progress]:
     """A ``progress(stage, done, total)`` callback (:data:`dwelltime.pipeline.Progress`)

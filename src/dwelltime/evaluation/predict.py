@@ -62,6 +62,20 @@ def recorded_threshold(detections: Path) -> tuple[float, str]:
     return DEFAULT_SCORE_THRESHOLD, f"default: no {PROVENANCE_NAME} beside {detections} records one"
 
 
+def recorded_gsd(detections: Path) -> tuple[float, str] | None:
+    """The GSD (metres/pixel) given for images without georeference when ``detections`` were
+    made (``dwelltime detect --gsd``, recorded as ``inputs.gsd_m`` in the ``run.json``
+    beside them), and where it came from; None when none is recorded (an older run.json)."""
+    from dwelltime.io import PROVENANCE_NAME, read_provenance
+
+    folder = Path(detections).parent
+    inputs = read_provenance(folder).get("inputs")
+    gsd = inputs.get("gsd_m") if isinstance(inputs, dict) else None
+    if isinstance(gsd, (int, float)) and not isinstance(gsd, bool) and gsd > 0:
+        return float(gsd), f"recorded in {folder / PROVENANCE_NAME}"
+    return None
+
+
 def lower_score_floor(detector: object, floor: float = AP_SCORE_FLOOR) -> None:
     """Let the detector report peaks down to ``floor`` (it keeps a lower floor it has)."""
     cfg = detector.decode_config  # type: ignore[attr-defined]
