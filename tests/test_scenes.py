@@ -1468,6 +1468,23 @@ def test_a_tifftag_time_far_from_the_file_name_is_used_and_warned(tmp_path, writ
     assert "--times" in message and "\n" not in message
 
 
+def test_detect_s_warning_of_a_time_far_from_the_name_names_the_commands_that_take_times(
+    tmp_path, write_raster, caplog
+):
+    """detect (``require_time=False``) takes no ``--times``: its warning of a tag far from the
+    file name says which commands do, not to give detect an option it does not have."""
+    image = write_raster(
+        tmp_path / "zkpy_20230731T023512.tif", tags={"ACQUISITIONDATETIME": "2023-08-04T09:00Z"}
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        read_scene(image, require_time=False)
+    (message,) = caplog.messages
+    assert message.endswith(
+        "give the acquisition time with --times CSV of scan, run or batch "
+        "(times= in Python; detect takes none)"
+    )
+
+
 def test_a_sidecar_time_far_from_the_file_name_is_used_and_warned(tmp_path, write_raster, caplog):
     """One metadata file matched to two images by the start of their names gives both its
     time: it ranks above their names, so it is used, and each image names both times."""

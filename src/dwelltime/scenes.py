@@ -73,6 +73,8 @@ from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_scenes
 from dwelltime.tables import few
 from dwelltime.timesources import (
+    DETECT_TIMES_HINT,
+    TIMES_HINT,
     NoTimeError,
     TimeInfo,
     acquisition_time,
@@ -423,7 +425,12 @@ def read_scene(
         _check_mask(path, mask_path, footprint)
     try:
         info = acquisition_time(
-            path, folder=folder or path.parent, tags=tags, times=times, stac_index=stac_index
+            path,
+            folder=folder or path.parent,
+            tags=tags,
+            times=times,
+            stac_index=stac_index,
+            hint=TIMES_HINT if require_time else DETECT_TIMES_HINT,
         )
     except NoTimeError as e:
         if require_time:

@@ -121,6 +121,9 @@ ISO_DATETIME = re.compile(
 ZONE = re.compile(r"(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)\s*$", re.IGNORECASE)
 #: How a message names the way to give acquisition times, to CLI and Python users alike.
 TIMES_HINT = "--times CSV (times= in Python)"
+#: :data:`TIMES_HINT` where the time is read by ``detect``, which takes none: the time it
+#: records in its detections is set by the commands that take one.
+DETECT_TIMES_HINT = "--times CSV of scan, run or batch (times= in Python; detect takes none)"
 #: An ISO 8601 date alone (``2023-08-02``, ``20230802``): no time of day.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
 
@@ -616,11 +619,11 @@ def name_time(image: Path) -> pd.Timestamp | None:
     return None if named is None else named.acquired
 
 
-def _warn_if_name_differs(info: TimeInfo, image: Path) -> None:
+def _warn_if_name_differs(info: TimeInfo, image: Path, hint: str) -> None:
     """One warning when ``image``'s file name holds a date-time more than
     :data:`NAME_TOLERANCE` from the sidecar's or tag's time ``info``, which is used, as the
     order of trust says: the sidecar may be another image's, the tag (``TIFFTAG_DATETIME``)
-    the file's save time, or the name wrong."""
+    the file's save time, or the name wrong. ``hint`` names how to give the time."""
     named = name_time(image)
     if named is None or abs(named - info.acquired) <= NAME_TOLERANCE:
         return
@@ -638,7 +641,7 @@ def _warn_if_name_differs(info: TimeInfo, image: Path) -> None:
         abs(named - info.acquired) / pd.Timedelta(hours=1),
         info.origin,
         doubt,
-        TIMES_HINT,
+        hint,
     )
 
 
@@ -771,10 +774,13 @@ def acquisition_time(
     tags: Mapping[str, str],
     times: Mapping[str, object] | None = None,
     stac_index: Mapping[Path, dict[str, Any]] | None = None,
+    hint: str = TIMES_HINT,
 ) -> TimeInfo:
     """The acquisition time of ``image`` from the most trusted source that has one.
 
-    ``tags``: the image's GDAL metadata (default and IMAGERY domains merged). NoTimeError when
+    ``tags``: the image's GDAL metadata (default and IMAGERY domains merged). ``hint``: how
+    its warning of a file name that disagrees names the way to give a time (the command's
+    own: :data:`TIMES_HINT`, or :data:`DETECT_TIMES_HINT` for detect). NoTimeError when
     no source gives a time (naming a JPEG's ``EXIF_DateTimeOriginal``, which is not read:
     a camera's local clock, in no stated zone, or the time a picture was exported).
     """
@@ -794,7 +800,7 @@ def acquisition_time(
         info = reader()
         if info is not None:
             if info.source != "filename":
-                _warn_if_name_differs(info, image)
+                _warn_if_name_differs(info, image, hint)
             return info
     exif = tags.get("EXIF_DateTimeOriginal", "").strip()
     unread = f"; EXIF_DateTimeOriginal {exif!r} is not read: a camera's clock, of no zone"
