@@ -78,6 +78,7 @@ from dwelltime.timesources import (
     NoTimeError,
     TimeInfo,
     acquisition_time,
+    case_matched,
     name_provider,
     named_rgb_bands,
     stac_items,
@@ -197,6 +198,7 @@ def scan(
             folder, "is neither a folder nor a STAC ItemCollection JSON file; give the "
             "folder that holds the images"
         )  # fmt: skip
+    times = case_matched(times, [src.image for src in sources], base)
     with capped_cache():  # GDAL's cache bounded, however large the images
         for done, src in enumerate(sources, start=1):
             try:

@@ -352,6 +352,37 @@ def user_keys(image: Path, folder: Path) -> list[str]:
     return [*keys, image.name, image.stem]
 
 
+def case_matched(
+    times: Mapping[str, pd.Timestamp] | None, images: Sequence[Path], folder: Path
+) -> dict[str, pd.Timestamp] | None:
+    """``times`` with each key that names none of ``images`` (found under ``folder``) but,
+    ignoring case, names one that no key names exactly (``A.TIF`` for ``a.tif``: a CSV typed
+    by hand, or made where file names ignore case) renamed to that image's key; a key that so
+    names several is warned in one line and dropped. None (no user times) stays None."""
+    if times is None:
+        return None
+    keys = {p: user_keys(p, folder) for p in images}
+    exact = {k for names in keys.values() for k in names}
+    unnamed = {p: names for p, names in keys.items() if not any(k in times for k in names)}
+    matched = {}
+    for key, when in times.items():
+        folded = key.casefold()
+        near = {p: k for p, names in unnamed.items() for k in names if k.casefold() == folded}
+        if key in exact or not near:
+            matched[key] = when
+        elif len(near) == 1:
+            matched[next(iter(near.values()))] = when
+        else:
+            log.warning(
+                "--times (times= in Python) names %s, which matches %d images only ignoring "
+                "case (%s); it is not used: name one of them as it is written",
+                key,
+                len(near),
+                few(sorted(near.values())),
+            )
+    return matched
+
+
 def stac_items(json_paths: Iterable[Path]) -> dict[Path, dict[str, Any]]:
     """Index STAC items by the resolved paths of the local files their assets href."""
     index: dict[Path, dict[str, Any]] = {}
