@@ -569,6 +569,24 @@ def test_coverage_scene_counts_are_ticked_at_even_steps(scene_frames):
     assert ticks == [0, 2, 4, 6, 8, 10, 12]
 
 
+def test_coverage_counts_of_a_long_series_have_a_readable_colourbar(scene_frames):
+    # A year of daily scenes gave the counts' colourbar 366 colours, each edge a tick mark:
+    # a comb of 367 marks beside the 12 labelled counts.
+    _, aprons, cover, _ = scene_frames
+    days = pd.concat(
+        [
+            cover.iloc[[0]].assign(scene_id=f"d{d}", acquired=T0 + pd.Timedelta(days=d))
+            for d in range(60)
+        ]
+    )
+    fig = plot_coverage(days, aprons)
+    fig.canvas.draw()
+    (counts,) = [ax for ax in fig.axes if ax.get_ylabel() == "scenes (of 60)"]
+    ticks = [*counts.yaxis.get_majorticklocs(), *counts.yaxis.get_minorticklocs()]
+    assert len(ticks) <= 12
+    assert fig.axes[0].images[0].norm.vmax == 60
+
+
 def test_coverage_of_many_aprons_grows_so_that_their_labels_do_not_overlap(scene_frames):
     # 60 aprons (an OSM export of a large airport) had their 8 pt labels squeezed into a
     # 4-inch table, one on another.

@@ -128,6 +128,37 @@ def test_user_times_csv_made_on_windows_names_a_sub_folder_with_backslashes(
     assert caplog.messages == []  # not named as a file not found
 
 
+def test_user_times_csv_typed_in_another_case_names_the_one_image_it_matches(
+    tmp_path, write_raster, caplog
+):
+    """``SUB/SCENE_A.TIF`` (typed by hand, or made where file names ignore case) names
+    ``sub/scene_a.tif``, the only image it matches ignoring case; ``SCENE_B`` matches two
+    images only so: one line says so, and neither takes its time."""
+    write_raster(tmp_path / "imagery" / "sub" / "scene_a.tif")
+    write_raster(
+        tmp_path / "imagery" / "scene_b.tif", tags={"ACQUISITIONDATETIME": "2023-08-01T00:00Z"}
+    )
+    write_raster(
+        tmp_path / "imagery" / "Scene_B.tif", tags={"ACQUISITIONDATETIME": "2023-08-02T00:00Z"}
+    )
+    csv = tmp_path / "times.csv"
+    csv.write_text(
+        "path,acquired\nSUB/SCENE_A.TIF,2023-07-31T02:35:12Z\nSCENE_B,2023-07-31T02:35:12Z\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        scenes = scan(tmp_path / "imagery", times=csv).scenes
+    assert {(s.scene_id, s.time_source) for s in scenes} == {
+        ("scene_a", "user"),
+        ("scene_b", "gdal_tag"),
+        ("Scene_B", "gdal_tag"),
+    }
+    assert caplog.messages[0] == (
+        "--times (times= in Python) names SCENE_B, which matches 2 images only ignoring case "
+        "(Scene_B, scene_b); it is not used: name one of them as it is written"
+    )
+    assert not any("not found" in m for m in caplog.messages)
+
+
 def test_user_times_that_name_one_image_twice_must_agree(tmp_path, write_raster):
     """By name and by stem with different times: which is right is unknown, so the image is
     skipped with a line naming both; the same time twice, or another image's, is fine."""
@@ -1466,6 +1497,23 @@ def test_a_tifftag_time_far_from_the_file_name_is_used_and_warned(tmp_path, writ
         "2023-07-31T02:35:12Z by 102.4 h; using TIFFTAG_DATETIME"
     )
     assert "--times" in message and "\n" not in message
+
+
+def test_detect_s_warning_of_a_time_far_from_the_name_names_the_commands_that_take_times(
+    tmp_path, write_raster, caplog
+):
+    """detect (``require_time=False``) takes no ``--times``: its warning of a tag far from the
+    file name says which commands do, not to give detect an option it does not have."""
+    image = write_raster(
+        tmp_path / "zkpy_20230731T023512.tif", tags={"ACQUISITIONDATETIME": "2023-08-04T09:00Z"}
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        read_scene(image, require_time=False)
+    (message,) = caplog.messages
+    assert message.endswith(
+        "give the acquisition time with --times CSV of scan, run or batch "
+        "(times= in Python; detect takes none)"
+    )
 
 
 def test_a_sidecar_time_far_from_the_file_name_is_used_and_warned(tmp_path, write_raster, caplog):

@@ -619,6 +619,10 @@ LABELLED_SCENES = 20
 #: Height, in inches, of an apron's row in :func:`plot_coverage`'s table (its 8 pt labels and
 #: a gap): over 24 aprons the figure grows so that they do not overlap.
 APRON_ROW_IN = 0.16
+#: Most scenes whose counts :func:`plot_coverage`'s map shows as one colour each, its
+#: colourbar marking each count's edges; over that, a continuous scale: hundreds of colours
+#: no eye tells apart drew the colourbar as a comb of as many tick marks.
+BINNED_COUNTS = 24
 
 
 def plot_coverage(
@@ -627,14 +631,15 @@ def plot_coverage(
     """Where and when the aprons were seen.
 
     Left, a map in the aprons' CRS: for each spot of the aprons, in how many of the scenes it
-    was visible (data present and not cloud; ``gsd_m`` metre cells). Right, the visible
+    was visible (data present and not cloud; ``gsd_m`` metre cells; a colour per count up to
+    :data:`BINNED_COUNTS` scenes, a continuous scale over that). Right, the visible
     fraction (%) of each apron in each scene, scenes in time order (UTC; the year in the axis
     label, or in each scene's when they span more than one), each cell labelled with its
     percentage up to :data:`LABELLED_SCENES` scenes; the figure grows with the aprons
     (:data:`APRON_ROW_IN`). Spots seen in few scenes are where stays get open or loose bounds.
     """
     from matplotlib import colormaps
-    from matplotlib.colors import BoundaryNorm
+    from matplotlib.colors import BoundaryNorm, Normalize
     from matplotlib.ticker import MaxNLocator
     from rasterio.features import rasterize
 
@@ -673,8 +678,9 @@ def plot_coverage(
         default_value=1,
         dtype="uint8",
     ).astype(bool)
-    cmap = colormaps["viridis"].resampled(n + 1)
-    norm = BoundaryNorm(np.arange(-0.5, n + 1.5), n + 1)
+    cmap, norm = colormaps["viridis"], Normalize(0, n)
+    if n <= BINNED_COUNTS:
+        cmap, norm = cmap.resampled(n + 1), BoundaryNorm(np.arange(-0.5, n + 1.5), n + 1)
     bx0, by0, bx1, by1 = grid.bounds
     shown = left.imshow(
         np.ma.masked_where(~inside, count),

@@ -73,9 +73,12 @@ from dwelltime.schema import SCENE_COLUMNS, empty_frame
 from dwelltime.stac import is_item_file, item_scenes
 from dwelltime.tables import few
 from dwelltime.timesources import (
+    DETECT_TIMES_HINT,
+    TIMES_HINT,
     NoTimeError,
     TimeInfo,
     acquisition_time,
+    case_matched,
     name_provider,
     named_rgb_bands,
     stac_items,
@@ -195,6 +198,7 @@ def scan(
             folder, "is neither a folder nor a STAC ItemCollection JSON file; give the "
             "folder that holds the images"
         )  # fmt: skip
+    times = case_matched(times, [src.image for src in sources], base)
     with capped_cache():  # GDAL's cache bounded, however large the images
         for done, src in enumerate(sources, start=1):
             try:
@@ -423,7 +427,12 @@ def read_scene(
         _check_mask(path, mask_path, footprint)
     try:
         info = acquisition_time(
-            path, folder=folder or path.parent, tags=tags, times=times, stac_index=stac_index
+            path,
+            folder=folder or path.parent,
+            tags=tags,
+            times=times,
+            stac_index=stac_index,
+            hint=TIMES_HINT if require_time else DETECT_TIMES_HINT,
         )
     except NoTimeError as e:
         if require_time:

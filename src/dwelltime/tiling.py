@@ -189,17 +189,14 @@ def iter_tiles(
     aprons without one are a ValueError. Read under :func:`~dwelltime.regrid.capped_cache`:
     GDAL's blocks of a large apron's rows of tiles are held up to 256 MiB, not 5 % of the RAM.
     """
-    aprons = in_airport_crs(aprons, airport)
-    region = _seen_aprons(scene, airport, aprons)
-    if region.is_empty:
+    windows = apron_windows(scene, airport, aprons, spec)
+    if not windows:
         return
     with capped_cache(), open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
         bands = rgb_bands(ds, scene.provider, scene.rgb_bands)
         limits = stretch_limits(ds, bands)
         index = 0
-        for window in tile_windows(Grid.over(region.bounds, spec.gsd_m, airport.crs).bounds, spec):
-            if not shapely.box(*window).intersects(region):
-                continue
+        for window in windows:
             x0, y1 = (round(v / spec.gsd_m) * spec.gsd_m for v in (window[0], window[3]))
             transform = Affine(spec.gsd_m, 0.0, x0, 0.0, -spec.gsd_m, y1)
             grid = Grid(airport.crs, transform, (spec.size_px, spec.size_px))
@@ -220,6 +217,20 @@ def iter_tiles(
                 valid=valid,
             )
             index += 1
+
+
+def apron_windows(
+    scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame, spec: TileSpec
+) -> list[Bounds]:
+    """The windows (metres, ``airport.crs``) :func:`iter_tiles` reads: those of
+    :func:`tile_windows` over the aprons within the scene footprint that meet them. It
+    yields at most as many tiles (none where a window has no valid pixel); no pixel is read.
+    ``aprons``: as :func:`iter_tiles` takes them."""
+    region = _seen_aprons(scene, airport, in_airport_crs(aprons, airport))
+    if region.is_empty:
+        return []
+    windows = tile_windows(Grid.over(region.bounds, spec.gsd_m, airport.crs).bounds, spec)
+    return [w for w in windows if shapely.box(*w).intersects(region)]
 
 
 def scene_coverage(scene: Scene, airport: Airport, aprons: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

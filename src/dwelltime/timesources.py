@@ -121,6 +121,9 @@ ISO_DATETIME = re.compile(
 ZONE = re.compile(r"(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)\s*$", re.IGNORECASE)
 #: How a message names the way to give acquisition times, to CLI and Python users alike.
 TIMES_HINT = "--times CSV (times= in Python)"
+#: :data:`TIMES_HINT` where the time is read by ``detect``, which takes none: the time it
+#: records in its detections is set by the commands that take one.
+DETECT_TIMES_HINT = "--times CSV of scan, run or batch (times= in Python; detect takes none)"
 #: An ISO 8601 date alone (``2023-08-02``, ``20230802``): no time of day.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
 
@@ -347,6 +350,37 @@ def user_keys(image: Path, folder: Path) -> list[str]:
     except ValueError:
         pass
     return [*keys, image.name, image.stem]
+
+
+def case_matched(
+    times: Mapping[str, pd.Timestamp] | None, images: Sequence[Path], folder: Path
+) -> dict[str, pd.Timestamp] | None:
+    """``times`` with each key that names none of ``images`` (found under ``folder``) but,
+    ignoring case, names one that no key names exactly (``A.TIF`` for ``a.tif``: a CSV typed
+    by hand, or made where file names ignore case) renamed to that image's key; a key that so
+    names several is warned in one line and dropped. None (no user times) stays None."""
+    if times is None:
+        return None
+    keys = {p: user_keys(p, folder) for p in images}
+    exact = {k for names in keys.values() for k in names}
+    unnamed = {p: names for p, names in keys.items() if not any(k in times for k in names)}
+    matched = {}
+    for key, when in times.items():
+        folded = key.casefold()
+        near = {p: k for p, names in unnamed.items() for k in names if k.casefold() == folded}
+        if key in exact or not near:
+            matched[key] = when
+        elif len(near) == 1:
+            matched[next(iter(near.values()))] = when
+        else:
+            log.warning(
+                "--times (times= in Python) names %s, which matches %d images only ignoring "
+                "case (%s); it is not used: name one of them as it is written",
+                key,
+                len(near),
+                few(sorted(near.values())),
+            )
+    return matched
 
 
 def stac_items(json_paths: Iterable[Path]) -> dict[Path, dict[str, Any]]:
@@ -616,11 +650,11 @@ def name_time(image: Path) -> pd.Timestamp | None:
     return None if named is None else named.acquired
 
 
-def _warn_if_name_differs(info: TimeInfo, image: Path) -> None:
+def _warn_if_name_differs(info: TimeInfo, image: Path, hint: str) -> None:
     """One warning when ``image``'s file name holds a date-time more than
     :data:`NAME_TOLERANCE` from the sidecar's or tag's time ``info``, which is used, as the
     order of trust says: the sidecar may be another image's, the tag (``TIFFTAG_DATETIME``)
-    the file's save time, or the name wrong."""
+    the file's save time, or the name wrong. ``hint`` names how to give the time."""
     named = name_time(image)
     if named is None or abs(named - info.acquired) <= NAME_TOLERANCE:
         return
@@ -638,7 +672,7 @@ def _warn_if_name_differs(info: TimeInfo, image: Path) -> None:
         abs(named - info.acquired) / pd.Timedelta(hours=1),
         info.origin,
         doubt,
-        TIMES_HINT,
+        hint,
     )
 
 
@@ -771,10 +805,13 @@ def acquisition_time(
     tags: Mapping[str, str],
     times: Mapping[str, object] | None = None,
     stac_index: Mapping[Path, dict[str, Any]] | None = None,
+    hint: str = TIMES_HINT,
 ) -> TimeInfo:
     """The acquisition time of ``image`` from the most trusted source that has one.
 
-    ``tags``: the image's GDAL metadata (default and IMAGERY domains merged). NoTimeError when
+    ``tags``: the image's GDAL metadata (default and IMAGERY domains merged). ``hint``: how
+    its warning of a file name that disagrees names the way to give a time (the command's
+    own: :data:`TIMES_HINT`, or :data:`DETECT_TIMES_HINT` for detect). NoTimeError when
     no source gives a time (naming a JPEG's ``EXIF_DateTimeOriginal``, which is not read:
     a camera's local clock, in no stated zone, or the time a picture was exported).
     """
@@ -794,7 +831,7 @@ def acquisition_time(
         info = reader()
         if info is not None:
             if info.source != "filename":
-                _warn_if_name_differs(info, image)
+                _warn_if_name_differs(info, image, hint)
             return info
     exif = tags.get("EXIF_DateTimeOriginal", "").strip()
     unread = f"; EXIF_DateTimeOriginal {exif!r} is not read: a camera's clock, of no zone"

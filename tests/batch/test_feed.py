@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,33 @@ def test_payloads_match_the_tiles_read_directly(demo_scenes, workers, slot_tiles
     assert seen == [s.scene_id for s in scenes]
     assert partial and full  # both kinds of tile were handed over
     assert (None in slots) == (slot_tiles != 64)  # in the ring when the tiles fit its slots
+
+
+@pytest.mark.parametrize("slot_tiles", [None, 64, 1])  # no ring; in a slot; too large for one
+def test_tiles_are_copied_into_the_payload_as_they_are_read(demo_scenes, slot_tiles, monkeypatch):
+    """A scene's tiles were all read into a list, then copied: held twice. Now, when a tile
+    is read, the one before is already copied and let go."""
+    site, aprons, scenes = demo_scenes
+    ring = None
+    if slot_tiles:
+        monkeypatch.setattr(feed, "RING_SLOT_PIXELS", slot_tiles * SPEC.size_px**2)
+        ring = feed.TileRing(1, SPEC.size_px)
+    read, held = [], []
+
+    def spy(*args):
+        for tile in iter_tiles(*args):
+            held.append(sum(ref() is not None for ref in read))
+            read.append(weakref.ref(tile.image))
+            yield tile
+
+    monkeypatch.setattr(feed, "iter_tiles", spy)
+    payload = read_payload(scenes[0], site, aprons, SPEC, ring)
+    assert payload.error is None and len(payload.tiles) == len(read) > 1
+    assert max(held) <= 1  # the tile in hand, none more
+    assert (payload.slot is None) == (slot_tiles != 64)
+    expected = list(iter_tiles(scenes[0], site, aprons, SPEC))
+    images = ring.attach(payload).images if ring else payload.images
+    assert torch.equal(images, torch.from_numpy(np.stack([t.image for t in expected])))
 
 
 def test_a_scene_that_cannot_be_read_becomes_an_error_payload(demo_scenes, tmp_path):

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from dwelltime.airports import Airport
 from dwelltime.regrid import capped_cache
 from dwelltime.scenes import Scene, as_scene_error
-from dwelltime.tiling import Tile, TileSpec, iter_tiles, scene_coverage
+from dwelltime.tiling import Tile, TileSpec, apron_windows, iter_tiles, scene_coverage
 
 log = logging.getLogger(__name__)
 
@@ -186,29 +186,44 @@ def read_payload(
     spec: TileSpec,
     ring: TileRing | None = None,
 ) -> ScenePayload:
-    """Coverage and tiles of one scene, the pixels in a slot of ``ring`` when they fit; a
-    failure becomes the payload's ``error``."""
+    """Coverage and tiles of one scene, the pixels in a slot of ``ring`` when the windows read
+    (:func:`~dwelltime.tiling.apron_windows`) fit one, else in a buffer for as many; each
+    tile's pixels are copied there as it is read, so a scene is never held twice. A failure
+    becomes the payload's ``error``."""
+    size, slot = spec.size_px, None
+    none = torch.empty((0, 3, size, size), dtype=torch.uint8)
+    empty = (np.empty((3, 0, 0), np.uint8), np.empty((0, 0), bool))
+    tiles: list[Tile] = []
+    bits: list[tuple[int, np.ndarray]] = []  # (tile, its packed valid mask) of partial tiles
     try:
         coverage = scene_coverage(scene, site, aprons)
-        tiles = list(iter_tiles(scene, site, aprons, spec))
+        most = len(apron_windows(scene, site, aprons, spec))  # tiles iter_tiles may yield
+        slot = ring.take(most) if ring is not None else None
+        images = (
+            ring.pixels[slot]
+            if ring is not None and slot is not None
+            else _buffer((most, *none.shape[1:]))
+        )
+        for i, t in enumerate(iter_tiles(scene, site, aprons, spec)):
+            images[i] = torch.from_numpy(t.image)
+            if not t.valid.all():
+                bits.append((i, np.packbits(t.valid)))
+            tiles.append(dataclasses.replace(t, image=empty[0], valid=empty[1]))
     except Exception as exc:
-        tiles, coverage, error = [], None, as_scene_error(scene, exc).reason
+        tiles, bits, coverage, error = [], [], None, as_scene_error(scene, exc).reason
     else:
         error = None
-    n, size = len(tiles), spec.size_px
-    partial = torch.tensor([not t.valid.all() for t in tiles], dtype=torch.bool)
-    slot = ring.take(n) if ring is not None else None
-    images = _buffer((n, 3, size, size)) if slot is None else ring.pixels[slot, :n]
-    masks = _buffer((int(partial.sum()), -(-size * size // 8)))
-    for i, t in enumerate(tiles):
-        images[i] = torch.from_numpy(t.image)
-    for row, i in enumerate(partial.nonzero()[:, 0].tolist()):
-        masks[row] = torch.from_numpy(np.packbits(tiles[i].valid))
-    if slot is not None:  # the pixels stay in the ring: only the slot's number travels
-        images = torch.empty((0, 3, size, size), dtype=torch.uint8)
-    empty = (np.empty((3, 0, 0), np.uint8), np.empty((0, 0), bool))
-    bare = [dataclasses.replace(t, image=empty[0], valid=empty[1]) for t in tiles]
-    return ScenePayload(scene, coverage, bare, images, partial, masks, error, slot)
+    if ring is not None and not tiles:  # a slot holds tiles only
+        ring.release(slot)
+        slot = None
+    partial = torch.zeros(len(tiles), dtype=torch.bool)
+    masks = _buffer((len(bits), -(-size * size // 8)))
+    for row, (i, packed) in enumerate(bits):
+        partial[i] = True
+        masks[row] = torch.from_numpy(packed)
+    # in the ring, the pixels stay there: only the slot's number travels
+    images = images[: len(tiles)] if tiles and slot is None else none
+    return ScenePayload(scene, coverage, tiles, images, partial, masks, error, slot)
 
 
 def _ring(slots: int, tile_px: int) -> TileRing | None:
