@@ -280,6 +280,76 @@ def test_maxar_imd(tmp_path, write_raster, first_line, expected):
     assert scene.cloud_fraction == pytest.approx(0.02)
 
 
+def _maxar_xml(*first_lines: str, root: str = "isd") -> str:
+    """A Maxar XML twin of an IMD (``/isd/IMD/IMAGE/FIRSTLINETIME``…), one ``IMAGE`` per
+    time, with ``root`` ``isd`` (around the ``IMD``) or ``IMD``."""
+    images = "".join(
+        f"<IMAGE><SATID>WV03</SATID><FIRSTLINETIME>{when}</FIRSTLINETIME>"
+        "<EARLIESTACQTIME>2023-07-31T02:35:00.000000Z</EARLIESTACQTIME>"
+        "<CLOUDCOVER>0.020</CLOUDCOVER></IMAGE>"
+        for when in first_lines
+    )
+    imd = f"<IMD><VERSION>28.4</VERSION><BAND_R><ULLON>125.7</ULLON></BAND_R>{images}</IMD>"
+    return "<?xml version='1.0' encoding='UTF-8'?>\n" + (
+        f"<isd>{imd}</isd>" if root == "isd" else imd
+    )
+
+
+@pytest.mark.parametrize("root", ["isd", "IMD"])
+def test_a_maxar_xml_without_its_imd_gives_the_time(tmp_path, write_raster, root):
+    """A delivery of ``*.TIF`` beside ``*.XML``, the IMD removed: the XML's FIRSTLINETIME,
+    its fraction of a second and CLOUDCOVER, as the IMD gives them, not GDAL's tag."""
+    image = write_raster(tmp_path / "23JUL31023512-P2AS-012345678901_01_P001.TIF")
+    image.with_suffix(".XML").write_text(_maxar_xml("2023-07-31T02:35:12.123456Z", root=root))
+    scene = read_scene(image)
+    assert (scene.time_source, scene.provider, scene.acquired) == (
+        "maxar_imd",
+        "maxar",
+        pd.Timestamp("2023-07-31T02:35:12.123456Z"),
+    )
+    assert scene.cloud_fraction == pytest.approx(0.02)
+
+
+def test_a_maxar_xml_of_two_images_gives_the_first_s_time_warned(tmp_path, write_raster, caplog):
+    """Two IMAGE elements taken 40 minutes apart: the first one's, warned, as in an IMD."""
+    image = write_raster(tmp_path / "23JUL31023512-P2AS-012345678901_01_P001.TIF")
+    xml = image.with_suffix(".XML")
+    xml.write_text(_maxar_xml("2023-07-31T02:35:12.000000Z", "2023-07-31T03:15:00.000000Z"))
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        scene = read_scene(image)
+    assert (scene.time_source, scene.acquired) == ("maxar_imd", T0)
+    assert caplog.messages == [
+        f"{xml}: the product is made of 2 strips taken from 2023-07-31T02:35:12Z to "
+        "2023-07-31T03:15:00Z; using the first, 2023-07-31T02:35:12Z"
+    ]
+
+
+def test_a_malformed_maxar_xml_is_warned_and_the_next_source_tried(tmp_path, write_raster, caplog):
+    image = write_raster(tmp_path / "sunan_20230731T023512.tif")
+    xml = image.with_suffix(".xml")
+    xml.write_text("<isd><IMD><IMAGE><FIRSTLINETIME>2023-07-31")
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        scene = read_scene(image)
+    assert (scene.time_source, scene.acquired) == ("filename", T0)
+    assert len(caplog.messages) == 1
+    assert caplog.messages[0].startswith(f"{xml}: cannot read Maxar XML metadata (")
+
+
+@pytest.mark.parametrize("other", ["planet", "dimap"])
+def test_other_xml_beside_an_image_is_not_read_as_maxar_s(tmp_path, write_raster, other):
+    """A Planet or DIMAP XML named ``<stem>.xml`` is no Maxar XML: the file name's time."""
+    image = write_raster(tmp_path / "sunan_20230731T023512.tif")
+    dimap = "<Dimap_Document><Strip_Source><IMAGING_DATE>2023-07-31</IMAGING_DATE></Strip_Source>"
+    text = (
+        _planet_xml("2023-07-31T04:00:00+00:00")
+        if other == "planet"
+        else dimap + "</Dimap_Document>"
+    )
+    image.with_suffix(".xml").write_text(text)
+    scene = read_scene(image)
+    assert (scene.time_source, scene.acquired) == ("filename", T0)
+
+
 def test_a_maxar_imd_of_two_images_gives_the_first_s_time_warned(tmp_path, write_raster, caplog):
     """An IMD listing two source images (IMAGE_1, IMAGE_2) taken 40 minutes apart: the
     first one's firstLineTime, as a DIMAP product's first strip, and one warning."""

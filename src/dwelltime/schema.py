@@ -28,7 +28,7 @@ SCENE_COLUMNS: tuple[str, ...] = (
     "path",  # str, absolute path of the image
     "acquired",  # UTC timestamp
     # where `acquired` came from: user, stac, planet_json, planet_xml, maxar_imd, dimap, gdal_tag,
-    # filename
+    # filename (maxar_imd: a Maxar .IMD or its .XML twin)
     "time_source",
     "provider",  # str: planet, maxar, stac, unknown…
     "crs",  # str, the image CRS as "EPSG:nnnn" or WKT

@@ -9,9 +9,10 @@
 3. ``planet_json``: Planet ``<stem or item id>_metadata.json`` (``properties.acquired``).
 4. ``planet_xml``: Planet ``<stem or item id>_metadata.xml`` (``ps:acquisitionDateTime`` of
    its acquisition parameters, RapidEye's ``re:``, else ``eop:acquisitionDate``).
-5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD`` (``firstLineTime`` of its first image,
-   warned where its images were taken more than :data:`STRIPS_TOLERANCE` apart, else
-   ``earliestAcqTime``).
+5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD``, else its XML twin ``<stem>.XML`` (root
+   ``isd`` or ``IMD``; not a ``DIM_*.XML``): ``firstLineTime`` of its first image, warned
+   where its images were taken more than :data:`STRIPS_TOLERANCE` apart, else
+   ``earliestAcqTime``.
 6. ``dimap``: Airbus DIMAP v2 (Pléiades, SPOT 6/7, Pléiades Neo): the strip's ``IMAGING_DATE``
    and ``IMAGING_TIME`` (UTC) in the ``DIM_*.XML`` the image is, or the one beside it whose
    ``DATA_FILE_PATH`` names it (a tile of the product).
@@ -484,20 +485,42 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
 
 
 def maxar_imd_time(image: Path) -> TimeInfo | None:
-    """Time from a Maxar/DigitalGlobe ``<stem>.IMD``: the ``firstLineTime`` of its first
-    image (group ``IMAGE_1``; :func:`_first_strip`), else ``earliestAcqTime``."""
+    """Time from a Maxar/DigitalGlobe ``<stem>.IMD``, else its XML twin ``<stem>.XML``
+    (:func:`_maxar_xml_fields`): the ``firstLineTime`` of its first image (group ``IMAGE_1``,
+    the XML's first ``IMAGE``; :func:`_first_strip`), else ``earliestAcqTime``."""
     sidecar = _imd_sidecar(image)
+    if sidecar is not None:
+        pairs = IMD_FIELD.findall(sidecar.read_text(errors="replace"))
+    else:
+        sidecar = _maxar_xml_sidecar(image)
+        pairs = [] if sidecar is None else _maxar_xml_fields(sidecar)
     if sidecar is None:
         return None
-    pairs = IMD_FIELD.findall(sidecar.read_text(errors="replace"))
-    fields = dict(pairs)
-    values = [v for k, v in pairs if k == "firstLineTime"] or [fields.get("earliestAcqTime")]
-    times = [t for v in values if (t := _parse(v, sidecar, "Maxar IMD")) is not None]
+    fields = {k.lower(): v for k, v in pairs}
+    values = [v for k, v in pairs if k.lower() == "firstlinetime"] or [
+        fields.get("earliestacqtime")
+    ]
+    what = f"Maxar {sidecar.suffix[1:].upper()}"
+    times = [t for v in values if (t := _parse(v, sidecar, what)) is not None]
     if not times:
         return None
     acquired = _first_strip(times, sidecar)
-    cloud = _fraction(fields.get("cloudCover"))
+    cloud = _fraction(fields.get("cloudcover"))
     return TimeInfo(acquired, "maxar_imd", "maxar", cloud, sidecar.name)
+
+
+def _maxar_xml_fields(sidecar: Path) -> list[tuple[str, str]]:
+    """(element name, text) of each field of the ``IMD`` of a Maxar XML ``sidecar`` (root
+    ``isd`` holding an ``IMD``, or root ``IMD``), in order, as :data:`IMD_FIELD` reads them
+    from an ``.IMD`` (``FIRSTLINETIME`` for ``firstLineTime``); empty, with one warning, when
+    the file cannot be read, and silently when it is other XML (a DIMAP or Planet file)."""
+    root = _parse_xml(sidecar, "Maxar XML metadata")
+    if root is None or root.tag not in ("IMD", "isd"):
+        return []
+    imd = root if root.tag == "IMD" else root.find("IMD")
+    if imd is None:
+        return []
+    return [(el.tag, (el.text or "").strip()) for el in imd.iter() if len(el) == 0]
 
 
 def imd_rgb_bands(image: Path, count: int) -> tuple[int, int, int] | None:
@@ -529,6 +552,15 @@ def named_rgb_bands(
 def _imd_sidecar(image: Path) -> Path | None:
     """The Maxar ``<stem>.IMD`` (or ``.imd``) beside ``image``, if any."""
     return next((p for p in map(image.with_suffix, (".IMD", ".imd")) if p.is_file()), None)
+
+
+def _maxar_xml_sidecar(image: Path) -> Path | None:
+    """The ``<stem>.XML`` (or ``.xml``) beside ``image``, if any, that may be its Maxar
+    metadata: not ``image`` itself nor a DIMAP ``DIM_*.XML``."""
+    candidates = map(image.with_suffix, (".XML", ".xml"))
+    return next(
+        (p for p in candidates if p != image and not is_dimap_name(p) and p.is_file()), None
+    )
 
 
 def dimap_time(image: Path) -> TimeInfo | None:

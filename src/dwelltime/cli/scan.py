@@ -68,14 +68,14 @@ def scan(
     stem>_cloud.geojson (.gpkg, .shp, .gml) are attached to their scene, not listed; the tiles of
     a mosaic, a .vrt such as gdalbuildvrt makes of a product's R1C1, R1C2… tiles, a Maxar .TIL or
     an Airbus DIM_*.XML, are read through it). The acquisition time comes from, in order of
-    trust: --times, a STAC item, Planet metadata (JSON, then XML), a Maxar .IMD, Airbus DIMAP
-    (IMAGING_DATE/IMAGING_TIME of its DIM_*.XML), the ACQUISITIONDATETIME, NITF_IDATIM or
-    TIFFTAG_DATETIME tag (no zone: read as UTC; TIFFTAG_DATETIME, often the file's save time, is
-    warned when the file name says otherwise or nothing), a date and time in the file name
-    (20230731T023512, 20230731_023512, 2023-07-31T02:35:12, Airbus 202307310235123, Maxar
-    23JUL31023512-P1BS-…; a date alone is refused). FOLDER may instead be a STAC ItemCollection
-    (or Item) JSON file: one scene per item, its local image and mask from the item's assets,
-    its time from the item.
+    trust: --times, a STAC item, Planet metadata (JSON, then XML), a Maxar .IMD (else its
+    .XML), Airbus DIMAP (IMAGING_DATE/IMAGING_TIME of its DIM_*.XML), the ACQUISITIONDATETIME,
+    NITF_IDATIM or TIFFTAG_DATETIME tag (no zone: read as UTC; TIFFTAG_DATETIME, often the
+    file's save time, is warned when the file name says otherwise or nothing), a date and time
+    in the file name (20230731T023512, 20230731_023512, 2023-07-31T02:35:12, Airbus
+    202307310235123, Maxar 23JUL31023512-P1BS-…; a date alone is refused). FOLDER may instead
+    be a STAC ItemCollection (or Item) JSON file: one scene per item, its local image and mask
+    from the item's assets, its time from the item.
 
     \b
     Example:
