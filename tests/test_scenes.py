@@ -476,6 +476,18 @@ def test_jpeg2000_and_nitf_are_scenes(tmp_path, write_raster):
     assert found["maxar.NTF"].crs == "EPSG:32651"
 
 
+def test_a_nitf_2_0_idatim_gives_the_time(tmp_path, write_raster):
+    """NITF 2.0 writes IDATIM DDhhmmssZMONYY, not 2.1's CCYYMMDDhhmmss: read, not passed over."""
+    image = write_raster(
+        tmp_path / "archive.ntf",
+        driver="NITF",
+        options={"IDATIM": "31023512ZJUL23", "ICORDS": "N"},
+        shape=(100, 100),
+    )
+    scene = read_scene(image)
+    assert (scene.time_source, scene.time_origin, scene.acquired) == ("gdal_tag", "NITF_IDATIM", T0)
+
+
 def test_pictures_need_a_georeference_beside_them(tmp_path, write_raster, caplog):
     from PIL import Image
 

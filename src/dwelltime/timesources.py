@@ -17,8 +17,9 @@
    and ``IMAGING_TIME`` (UTC) in the ``DIM_*.XML`` the image is, or the one beside it whose
    ``DATA_FILE_PATH`` names it (a tile of the product).
 7. ``gdal_tag``: GDAL metadata ``ACQUISITIONDATETIME`` (default or IMAGERY domain), else
-   ``NITF_IDATIM`` (NITF 2.1 image date-time, "CCYYMMDDhhmmss" UTC), else ``TIFFTAG_DATETIME``
-   ("YYYY:MM:DD HH:MM:SS", which has no time zone: read as UTC). The TIFF spec makes
+   ``NITF_IDATIM`` (image date-time, UTC: NITF 2.1's "CCYYMMDDhhmmss", NITF 2.0's
+   "DDhhmmssZMONYY"), else ``TIFFTAG_DATETIME`` ("YYYY:MM:DD HH:MM:SS", which has no time
+   zone: read as UTC). The TIFF spec makes
    ``TIFFTAG_DATETIME`` the file's save time, so :func:`warn_save_times` names the images
    whose time rests on the tag alone, in one warning (the tag is still used).
 8. ``filename``: a date and time of day in the file name, see :data:`FILENAME_REGEX` (and
@@ -80,6 +81,8 @@ FILENAME_REGEX = re.compile(
 #: Format of the ``date`` and time groups once separators are removed (seconds 00 where
 #: the name gives hours and minutes alone).
 FILENAME_FORMAT = "%Y%m%d%H%M%S"
+#: NITF 2.0's image date-time ``IDATIM``, ``DDhhmmssZMONYY`` (``31023512ZJUL23``), UTC.
+NITF20_IDATIM_FORMAT = "%d%H%M%SZ%b%y"
 #: Maxar/DigitalGlobe product names start with the acquisition date-time as YYMONDDhhmmss,
 #: UTC (``23AUG01020512-P1BS-…``, tiles ``23AUG01020512-P1BS_R1C1-…``).
 MAXAR_FILENAME_REGEX = re.compile(
@@ -640,9 +643,9 @@ def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
     ``TIFFTAG_DATETIME`` (no zone: read as UTC; the file's save time, as the TIFF spec has
     it: :func:`warn_save_times`); ``origin`` names the tag."""
     tag, value = "ACQUISITIONDATETIME", tags.get("ACQUISITIONDATETIME")
-    idatim = tags.get("NITF_IDATIM", "").strip()
-    if not value and re.fullmatch(r"\d{14}", idatim):  # NITF 2.1: CCYYMMDDhhmmss, UTC
-        tag, value = "NITF_IDATIM", f"{idatim[:8]}T{idatim[8:]}Z"
+    idatim = _idatim(tags.get("NITF_IDATIM", ""))
+    if not value and idatim:
+        tag, value = "NITF_IDATIM", idatim
     if not value and tags.get("TIFFTAG_DATETIME"):
         # "YYYY:MM:DD HH:MM:SS", no time zone: read as UTC
         tag, value = "TIFFTAG_DATETIME", tags["TIFFTAG_DATETIME"].strip().replace(":", "-", 2)
@@ -650,6 +653,18 @@ def gdal_tag_time(tags: Mapping[str, str], image: Path) -> TimeInfo | None:
     if acquired is None:
         return None
     return TimeInfo(acquired, "gdal_tag", origin=tag)
+
+
+def _idatim(text: str) -> str | None:
+    """A NITF ``IDATIM`` (UTC) as ISO 8601 text: NITF 2.1's ``CCYYMMDDhhmmss``, or NITF 2.0's
+    ``DDhhmmssZMONYY`` (``31023512ZJUL23``); None for any other text (a part unknown, ``-``)."""
+    text = text.strip()
+    if re.fullmatch(r"\d{14}", text):
+        return f"{text[:8]}T{text[8:]}Z"
+    if re.fullmatch(r"\d{8}Z[A-Z]{3}\d{2}", text, re.IGNORECASE):
+        with contextlib.suppress(ValueError):
+            return f"{datetime.strptime(text.upper(), NITF20_IDATIM_FORMAT):%Y-%m-%dT%H:%M:%S}Z"
+    return None
 
 
 def warn_save_times(timed: Iterable[tuple[Path, pd.Timestamp, str]]) -> None:
