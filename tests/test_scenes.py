@@ -280,16 +280,18 @@ def test_maxar_imd(tmp_path, write_raster, first_line, expected):
     assert scene.cloud_fraction == pytest.approx(0.02)
 
 
-def _maxar_xml(*first_lines: str, root: str = "isd") -> str:
+def _maxar_xml(*first_lines: str, root: str = "isd", bands: str = "R") -> str:
     """A Maxar XML twin of an IMD (``/isd/IMD/IMAGE/FIRSTLINETIME``…), one ``IMAGE`` per
-    time, with ``root`` ``isd`` (around the ``IMD``) or ``IMD``."""
+    time, a ``BAND_<b>`` per letter of ``bands``, with ``root`` ``isd`` (around the ``IMD``)
+    or ``IMD``."""
     images = "".join(
         f"<IMAGE><SATID>WV03</SATID><FIRSTLINETIME>{when}</FIRSTLINETIME>"
         "<EARLIESTACQTIME>2023-07-31T02:35:00.000000Z</EARLIESTACQTIME>"
         "<CLOUDCOVER>0.020</CLOUDCOVER></IMAGE>"
         for when in first_lines
     )
-    imd = f"<IMD><VERSION>28.4</VERSION><BAND_R><ULLON>125.7</ULLON></BAND_R>{images}</IMD>"
+    groups = "".join(f"<BAND_{b}><ULLON>125.7</ULLON></BAND_{b}>" for b in bands)
+    imd = f"<IMD><VERSION>28.4</VERSION>{groups}{images}</IMD>"
     return "<?xml version='1.0' encoding='UTF-8'?>\n" + (
         f"<isd>{imd}</isd>" if root == "isd" else imd
     )
@@ -1046,6 +1048,15 @@ def test_the_band_order_a_maxar_imd_lists_is_the_scene_s(tmp_path, write_raster,
     scene = read_scene(image)
     assert scene.provider == "maxar"
     assert scene.rgb_bands == expected  # RGBN: not Maxar's usual BGRN
+
+
+def test_the_band_order_a_maxar_xml_lists_is_the_scene_s(tmp_path, write_raster):
+    """Without the IMD, its XML twin's BAND_R… elements give the order, here RGBN, which
+    Maxar's usual BGRN would read red for blue, also where --times gives the time."""
+    image = write_raster(tmp_path / "scene_1.tif", count=4, dtype="uint16")
+    image.with_suffix(".XML").write_text(_maxar_xml("2023-07-31T02:35:12Z", bands="RGBN"))
+    assert read_scene(image).rgb_bands == (1, 2, 3)
+    assert read_scene(image, times={image.name: T0}).rgb_bands == (1, 2, 3)
 
 
 def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):

@@ -496,7 +496,7 @@ def rgb_bands(
     """1-based band indexes giving red, green, blue, from what says so first:
 
     1. ``named``: the indexes the scene's metadata names (``Scene.rgb_bands``: its STAC
-       item, :func:`dwelltime.stac.item_rgb_bands`, else its Maxar IMD,
+       item, :func:`dwelltime.stac.item_rgb_bands`, else its Maxar IMD or XML,
        :func:`dwelltime.timesources.imd_rgb_bands`);
     2. the file's GDAL colour interpretation (a GeoTIFF's photometric RGB, a JPEG 2000's
        colour channels), when it names red, green and blue;

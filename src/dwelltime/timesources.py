@@ -489,14 +489,16 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
 
 def maxar_imd_time(image: Path) -> TimeInfo | None:
     """Time from a Maxar/DigitalGlobe ``<stem>.IMD``, else its XML twin ``<stem>.XML``
-    (:func:`_maxar_xml_fields`): the ``firstLineTime`` of its first image (group ``IMAGE_1``,
+    (:func:`_maxar_xml_imd`): the ``firstLineTime`` of its first image (group ``IMAGE_1``,
     the XML's first ``IMAGE``; :func:`_first_strip`), else ``earliestAcqTime``."""
     sidecar = _imd_sidecar(image)
     if sidecar is not None:
         pairs = IMD_FIELD.findall(sidecar.read_text(errors="replace"))
     else:
         sidecar = _maxar_xml_sidecar(image)
-        pairs = [] if sidecar is None else _maxar_xml_fields(sidecar)
+        imd = None if sidecar is None else _maxar_xml_imd(sidecar)
+        leaves = [] if imd is None else [el for el in imd.iter() if not len(el)]
+        pairs = [(el.tag, (el.text or "").strip()) for el in leaves]
     if sidecar is None:
         return None
     fields = {k.lower(): v for k, v in pairs}
@@ -512,29 +514,30 @@ def maxar_imd_time(image: Path) -> TimeInfo | None:
     return TimeInfo(acquired, "maxar_imd", "maxar", cloud, sidecar.name)
 
 
-def _maxar_xml_fields(sidecar: Path) -> list[tuple[str, str]]:
-    """(element name, text) of each field of the ``IMD`` of a Maxar XML ``sidecar`` (root
-    ``isd`` holding an ``IMD``, or root ``IMD``), in order, as :data:`IMD_FIELD` reads them
-    from an ``.IMD`` (``FIRSTLINETIME`` for ``firstLineTime``); empty, with one warning, when
-    the file cannot be read, and silently when it is other XML (a DIMAP or Planet file)."""
-    root = _parse_xml(sidecar, "Maxar XML metadata")
+def _maxar_xml_imd(sidecar: Path, *, warn: bool = True) -> ET.Element | None:
+    """The ``IMD`` element of a Maxar XML ``sidecar`` (root ``isd`` holding it, or root
+    ``IMD``), whose elements are the ``.IMD``'s fields and groups upper-cased
+    (``FIRSTLINETIME``, ``IMAGE``, ``BAND_R``); None when the file cannot be read (with one
+    warning, if ``warn``: :func:`_parse_xml`) or is other XML (a DIMAP or Planet file)."""
+    root = _parse_xml(sidecar, "Maxar XML metadata", warn=warn)
     if root is None or root.tag not in ("IMD", "isd"):
-        return []
-    imd = root if root.tag == "IMD" else root.find("IMD")
-    if imd is None:
-        return []
-    return [(el.tag, (el.text or "").strip()) for el in imd.iter() if len(el) == 0]
+        return None
+    return root if root.tag == "IMD" else root.find("IMD")
 
 
 def imd_rgb_bands(image: Path, count: int) -> tuple[int, int, int] | None:
     """1-based indexes of the red, green and blue bands of ``image`` (``count`` bands) as its
-    Maxar ``<stem>.IMD`` lists them (band groups ``BAND_R``, ``BAND_G``, ``BAND_B``… in the
-    order of the image's bands); None without an IMD, or one that lists another number of
-    bands or not all three."""
+    Maxar ``<stem>.IMD``, else its XML twin (:func:`_maxar_xml_imd`), lists them (band groups
+    ``BAND_R``, ``BAND_G``, ``BAND_B``… in the order of the image's bands); None without
+    either, or one that lists another number of bands or not all three."""
     sidecar = _imd_sidecar(image)
-    if sidecar is None:
-        return None
-    ids = [i.upper() for i in IMD_BAND_GROUP.findall(sidecar.read_text(errors="replace"))]
+    if sidecar is not None:
+        groups = IMD_BAND_GROUP.findall(sidecar.read_text(errors="replace"))
+    else:
+        xml = _maxar_xml_sidecar(image)
+        imd = None if xml is None else _maxar_xml_imd(xml, warn=False)
+        groups = [] if imd is None else [el.tag[5:] for el in imd if el.tag.startswith("BAND_")]
+    ids = [i.upper() for i in groups]
     if len(ids) != count or not all(c in ids for c in "RGB"):
         return None
     red, green, blue = (ids.index(c) + 1 for c in "RGB")
