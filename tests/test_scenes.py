@@ -1059,6 +1059,21 @@ def test_the_band_order_a_maxar_xml_lists_is_the_scene_s(tmp_path, write_raster)
     assert read_scene(image, times={image.name: T0}).rgb_bands == (1, 2, 3)
 
 
+def test_a_user_time_keeps_the_sidecar_s_provider_and_cloud(tmp_path, write_raster, caplog):
+    """--times for a Planet 4-band BGRN scene beside its _metadata.json: the user's time, but
+    Planet's band order and cloud still, and no warning of sidecars passed over."""
+    image = write_raster(tmp_path / "scene_1.tif", count=4, dtype="uint16")
+    (tmp_path / "scene_1_metadata.json").write_text(
+        json.dumps({"properties": {"acquired": "2023-07-31T02:35:00Z", "cloud_cover": 0.25}})
+    )
+    image.with_suffix(".json").write_text("{")  # no STAC item: warned, were its time needed
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        scene = read_scene(image, times={image.name: T0})
+    assert (scene.time_source, scene.acquired, scene.provider) == ("user", T0, "planet")
+    assert scene.cloud_fraction == pytest.approx(0.25)
+    assert caplog.messages == []
+
+
 def test_a_rapideye_tile_is_read_blue_green_red(tmp_path, write_raster):
     import rasterio
 

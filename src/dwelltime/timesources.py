@@ -49,7 +49,7 @@ import numbers
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
@@ -863,18 +863,26 @@ def acquisition_time(
     its warning of a file name that disagrees names the way to give a time (the command's
     own: :data:`TIMES_HINT`, or :data:`DETECT_TIMES_HINT` for detect). NoTimeError when
     no source gives a time (naming a JPEG's ``EXIF_DateTimeOriginal``, which is not read:
-    a camera's local clock, in no stated zone, or the time a picture was exported).
+    a camera's local clock, in no stated zone, or the time a picture was exported). A user
+    time keeps the provider and cloud fraction of the sidecar that would have given one
+    (:func:`_quietly`).
     """
-    if times:
-        acquired = user_time(image, folder, times)
-        if acquired is not None:
-            return TimeInfo(acquired, "user")
-    for reader in (
+    sidecars = (
         lambda: stac_time(image, stac_index or {}),
         lambda: planet_json_time(image),
         lambda: planet_xml_time(image),
         lambda: maxar_imd_time(image),
         lambda: dimap_time(image),
+    )
+    if times:
+        acquired = user_time(image, folder, times)
+        if acquired is not None:
+            said = _quietly(sidecars)
+            if said is None:
+                return TimeInfo(acquired, "user")
+            return TimeInfo(acquired, "user", said.provider, said.cloud_fraction)
+    for reader in (
+        *sidecars,
         lambda: gdal_tag_time(tags, image),
         lambda: filename_time(image),
     ):
@@ -890,3 +898,15 @@ def acquisition_time(
         "ACQUISITIONDATETIME, NITF_IDATIM or TIFFTAG_DATETIME tag or the file name"
         f"{unread if exif else ''}); give it with {TIMES_HINT}"
     )
+
+
+def _quietly(readers: Iterable[Callable[[], TimeInfo | None]]) -> TimeInfo | None:
+    """What the first of ``readers`` (sidecar readers) to give a time says, read without
+    their warnings: for an image the user gives the time of, whose provider (which orders
+    its bands) and cloud fraction its sidecar still gives, and whose sidecar's times,
+    unused, are not warned about. None where none gives one."""
+    was, log.disabled = log.disabled, True
+    try:
+        return next((info for read in readers if (info := read()) is not None), None)
+    finally:
+        log.disabled = was
