@@ -280,6 +280,23 @@ def test_maxar_imd(tmp_path, write_raster, first_line, expected):
     assert scene.cloud_fraction == pytest.approx(0.02)
 
 
+def test_a_maxar_imd_of_two_images_without_first_line_times_gives_the_first_s(
+    tmp_path, write_raster, caplog
+):
+    """An ortho product's IMD gives each image's earliestAcqTime alone: the first image's,
+    warned as firstLineTimes are, not the last one's."""
+    image = write_raster(tmp_path / "scene_1.TIF")
+    groups = [
+        f"BEGIN_GROUP = IMAGE_{i}\n\tearliestAcqTime = {when};\nEND_GROUP = IMAGE_{i}\n"
+        for i, when in ((1, "2023-07-31T02:35:12.000000Z"), (2, "2023-07-31T03:15:00.000000Z"))
+    ]
+    image.with_suffix(".IMD").write_text('version = "28.4";\n' + "".join(groups) + "END;\n")
+    with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
+        scene = read_scene(image)
+    assert (scene.time_source, scene.acquired) == ("maxar_imd", T0)
+    assert "the product is made of 2 strips" in caplog.text
+
+
 def _maxar_xml(*first_lines: str, root: str = "isd", bands: str = "R") -> str:
     """A Maxar XML twin of an IMD (``/isd/IMD/IMAGE/FIRSTLINETIME``…), one ``IMAGE`` per
     time, a ``BAND_<b>`` per letter of ``bands``, with ``root`` ``isd`` (around the ``IMD``)

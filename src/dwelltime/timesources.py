@@ -490,7 +490,7 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
 def maxar_imd_time(image: Path) -> TimeInfo | None:
     """Time from a Maxar/DigitalGlobe ``<stem>.IMD``, else its XML twin ``<stem>.XML``
     (:func:`_maxar_xml_imd`): the ``firstLineTime`` of its first image (group ``IMAGE_1``,
-    the XML's first ``IMAGE``; :func:`_first_strip`), else ``earliestAcqTime``."""
+    the XML's first ``IMAGE``; :func:`_first_strip`), else its ``earliestAcqTime``."""
     sidecar = _imd_sidecar(image)
     if sidecar is not None:
         pairs = IMD_FIELD.findall(sidecar.read_text(errors="replace"))
@@ -503,7 +503,7 @@ def maxar_imd_time(image: Path) -> TimeInfo | None:
         return None
     fields = {k.lower(): v for k, v in pairs}
     values = [v for k, v in pairs if k.lower() == "firstlinetime"] or [
-        fields.get("earliestacqtime")
+        v for k, v in pairs if k.lower() == "earliestacqtime"
     ]
     what = f"Maxar {sidecar.suffix[1:].upper()}"
     times = [t for v in values if (t := _parse(v, sidecar, what)) is not None]
