@@ -297,6 +297,18 @@ def test_a_maxar_imd_of_two_images_without_first_line_times_gives_the_first_s(
     assert "the product is made of 2 strips" in caplog.text
 
 
+def test_a_maxar_imd_without_a_time_leaves_it_to_its_xml(tmp_path, write_raster):
+    image = write_raster(tmp_path / "scene_1.TIF")
+    image.with_suffix(".IMD").write_text('version = "28.4";\nEND;\n')
+    image.with_suffix(".XML").write_text(_maxar_xml("2023-07-31T02:35:12.000000Z"))
+    scene = read_scene(image)
+    assert (scene.time_source, scene.time_origin, scene.acquired) == (
+        "maxar_imd",
+        "scene_1.XML",
+        T0,
+    )
+
+
 def _maxar_xml(*first_lines: str, root: str = "isd", bands: str = "R") -> str:
     """A Maxar XML twin of an IMD (``/isd/IMD/IMAGE/FIRSTLINETIME``…), one ``IMAGE`` per
     time, a ``BAND_<b>`` per letter of ``bands``, with ``root`` ``isd`` (around the ``IMD``)

@@ -9,10 +9,10 @@
 3. ``planet_json``: Planet ``<stem or item id>_metadata.json`` (``properties.acquired``).
 4. ``planet_xml``: Planet ``<stem or item id>_metadata.xml`` (``ps:acquisitionDateTime`` of
    its acquisition parameters, RapidEye's ``re:``, else ``eop:acquisitionDate``).
-5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD``, else its XML twin ``<stem>.XML`` (root
-   ``isd`` or ``IMD``; not a ``DIM_*.XML``): ``firstLineTime`` of its first image, warned
-   where its images were taken more than :data:`STRIPS_TOLERANCE` apart, else
-   ``earliestAcqTime``.
+5. ``maxar_imd``: Maxar/DigitalGlobe ``<stem>.IMD``, else (or where it gives no time) its XML
+   twin ``<stem>.XML`` (root ``isd`` or ``IMD``; not a ``DIM_*.XML``): ``firstLineTime`` of
+   its first image, warned where its images were taken more than :data:`STRIPS_TOLERANCE`
+   apart, else ``earliestAcqTime``.
 6. ``dimap``: Airbus DIMAP v2 (Pléiades, SPOT 6/7, Pléiades Neo): the strip's ``IMAGING_DATE``
    and ``IMAGING_TIME`` (UTC) in the ``DIM_*.XML`` the image is, or the one beside it whose
    ``DATA_FILE_PATH`` names it (a tile of the product).
@@ -49,7 +49,7 @@ import numbers
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
@@ -488,30 +488,34 @@ def planet_xml_time(image: Path) -> TimeInfo | None:
 
 
 def maxar_imd_time(image: Path) -> TimeInfo | None:
-    """Time from a Maxar/DigitalGlobe ``<stem>.IMD``, else its XML twin ``<stem>.XML``
-    (:func:`_maxar_xml_imd`): the ``firstLineTime`` of its first image (group ``IMAGE_1``,
-    the XML's first ``IMAGE``; :func:`_first_strip`), else its ``earliestAcqTime``."""
-    sidecar = _imd_sidecar(image)
-    if sidecar is not None:
-        pairs = IMD_FIELD.findall(sidecar.read_text(errors="replace"))
-    else:
-        sidecar = _maxar_xml_sidecar(image)
-        imd = None if sidecar is None else _maxar_xml_imd(sidecar)
-        leaves = [] if imd is None else [el for el in imd.iter() if not len(el)]
-        pairs = [(el.tag, (el.text or "").strip()) for el in leaves]
-    if sidecar is None:
-        return None
-    fields = {k.lower(): v for k, v in pairs}
-    values = [v for k, v in pairs if k.lower() == "firstlinetime"] or [
-        v for k, v in pairs if k.lower() == "earliestacqtime"
-    ]
-    what = f"Maxar {sidecar.suffix[1:].upper()}"
-    times = [t for v in values if (t := _parse(v, sidecar, what)) is not None]
-    if not times:
-        return None
-    acquired = _first_strip(times, sidecar)
-    cloud = _fraction(fields.get("cloudcover"))
-    return TimeInfo(acquired, "maxar_imd", "maxar", cloud, sidecar.name)
+    """Time from a Maxar/DigitalGlobe ``<stem>.IMD``, else (none, or none usable there) its
+    XML twin ``<stem>.XML`` (:func:`_maxar_fields`): the ``firstLineTime`` of its first image
+    (group ``IMAGE_1``, the XML's first ``IMAGE``; :func:`_first_strip`), else its
+    ``earliestAcqTime``."""
+    for sidecar, pairs in _maxar_fields(image):
+        values = [v for k, v in pairs if k.lower() == "firstlinetime"] or [
+            v for k, v in pairs if k.lower() == "earliestacqtime"
+        ]
+        what = f"Maxar {sidecar.suffix[1:].upper()}"
+        times = [t for v in values if (t := _parse(v, sidecar, what)) is not None]
+        if times:
+            cloud = _fraction({k.lower(): v for k, v in pairs}.get("cloudcover"))
+            return TimeInfo(_first_strip(times, sidecar), "maxar_imd", "maxar", cloud, sidecar.name)
+    return None
+
+
+def _maxar_fields(image: Path) -> Iterator[tuple[Path, list[tuple[str, str]]]]:
+    """The Maxar ``<stem>.IMD`` beside ``image`` and its fields (name, value; :data:`IMD_FIELD`),
+    then its XML twin and the fields of its ``IMD`` (:func:`_maxar_xml_imd`: ``FIRSTLINETIME``
+    for ``firstLineTime``), each read only when asked for; those that are not there are left
+    out."""
+    imd = _imd_sidecar(image)
+    if imd is not None:
+        yield imd, IMD_FIELD.findall(imd.read_text(errors="replace"))
+    xml = _maxar_xml_sidecar(image)
+    element = None if xml is None else _maxar_xml_imd(xml)
+    if xml is not None and element is not None:
+        yield xml, [(el.tag, (el.text or "").strip()) for el in element.iter() if not len(el)]
 
 
 def _maxar_xml_imd(sidecar: Path, *, warn: bool = True) -> ET.Element | None:
