@@ -464,6 +464,17 @@ def test_a_layer_the_file_lacks_is_one_line_listing_its_layers(tmp_path):
     )
 
 
+@pytest.mark.parametrize("source", [("two.gpkg",), ["two.gpkg", "parking"], ("two.gpkg", 3)])
+def test_aprons_of_no_kind_the_api_takes_say_what_it_takes(tmp_path, source):
+    """A pair without a layer name was 'cannot read apron file (tuple index out of range)',
+    a list '… (expected str, bytes or os.PathLike object, not list)'."""
+    with pytest.raises(ApronError) as e:
+        load_aprons(_sunan(), source)
+    assert str(e.value) == (
+        f"aprons {source!r}: give a vector file, a (file, layer name) tuple or a GeoDataFrame"
+    )
+
+
 def test_aprons_in_longitudes_past_180_degrees_are_read_not_called_swapped(tmp_path):
     """Matei (Taveuni, -179.877°) with its apron written at 180.123°, as a polygon drawn across
     the antimeridian is: it was refused as 'are longitude and latitude swapped?'."""

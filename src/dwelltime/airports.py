@@ -294,7 +294,13 @@ def _area_km2(aprons: gpd.GeoDataFrame) -> float:
 
 def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
     """The apron polygons of a file or frame (``apron_id``, ``geometry``) in its CRS, as
-    :func:`load_aprons` describes them."""
+    :func:`load_aprons` describes them; ApronError for a source of none of its kinds (a
+    list, a pair without a layer name)."""
+    pair = isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], str)
+    if isinstance(source, (list, tuple)) and not pair:
+        raise ApronError(
+            f"aprons {source!r}: give a vector file, a (file, layer name) tuple or a GeoDataFrame"
+        )
     path = _name(source)
     if isinstance(source, gpd.GeoDataFrame):
         frame = source
