@@ -454,6 +454,14 @@ def test_the_layer_named_of_a_file_of_several_is_read_and_recorded(tmp_path):
     assert placed["apron_id"].tolist() == ["S1"] and site.icao == "XPYG"
 
 
+def test_a_layer_named_in_another_case_is_read_as_the_file_spells_it(tmp_path):
+    """A KML folder typed ``Parking`` in Google Earth, named ``parking``, was 'no layer'."""
+    path = _stands_and_parking(tmp_path / "two.gpkg")
+    aprons = load_aprons(_sunan(), (path, "PARKING"))
+    assert aprons["apron_id"].tolist() == ["P1", "P2"]
+    assert apron_record((path, "PARKING"), aprons)["layer"] == "parking"
+
+
 def test_a_layer_the_file_lacks_is_one_line_listing_its_layers(tmp_path):
     path = _stands_and_parking(tmp_path / "two.gpkg")
     with pytest.raises(ApronError) as e:

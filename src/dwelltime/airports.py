@@ -431,7 +431,8 @@ def _layer_named(source: object) -> str | None:
 
 
 def _apron_layer(path: Path, named: str | None = None) -> str | None:
-    """The layer of ``path`` to read aprons from: ``named`` when given (ApronError naming the
+    """The layer of ``path`` to read aprons from: ``named`` when given (in any case, where only
+    one layer has the name so: a KML folder ``Parking`` for ``parking``; ApronError naming the
     file's layers when it has none of that name); else, of a file with several, the one
     polygon layer named like ``apron``, else the only polygon layer (an OSM export's
     ``multipolygons``; of a KML, whose folders declare no geometry type, the only folder
@@ -442,9 +443,11 @@ def _apron_layer(path: Path, named: str | None = None) -> str | None:
     layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
     listed = ", ".join(f"{name} ({kind})" for name, kind in layers)
     if named is not None:
-        if named not in (name for name, _ in layers):
+        names = [name for name, _ in layers]
+        same = [n for n in names if n == named] or [n for n in names if n.lower() == named.lower()]
+        if len(same) != 1:
             raise ApronError(f"{path}: no layer {named!r}; its layers: {listed}")
-        return named
+        return same[0]
     if len(layers) < 2:
         return None
     polygons = [
