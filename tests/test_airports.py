@@ -472,6 +472,20 @@ def test_a_layer_the_file_lacks_is_one_line_listing_its_layers(tmp_path):
     )
 
 
+def test_a_missing_apron_file_or_a_folder_says_so_not_gdals_words(tmp_path):
+    """Given through the API, a folder was 'cannot read apron file ('…' not recognized as being
+    in a supported file format.; It might help to specify the correct driver explicitly by
+    prefixing …)' and a missing file '(….gpkg: No such file or directory)'."""
+    (tmp_path / "aprons").mkdir()
+    for name, problem in (
+        ("aprons", "a folder, not a vector file; give the apron file in it"),
+        ("missing.gpkg", "no such file"),
+    ):
+        with pytest.raises(ApronError) as e:
+            load_aprons(_sunan(), tmp_path / name)
+        assert str(e.value) == f"{tmp_path / name}: cannot read apron file ({problem})"
+
+
 @pytest.mark.parametrize("source", [("two.gpkg",), ["two.gpkg", "parking"], ("two.gpkg", 3)])
 def test_aprons_of_no_kind_the_api_takes_say_what_it_takes(tmp_path, source):
     """A pair without a layer name was 'cannot read apron file (tuple index out of range)',

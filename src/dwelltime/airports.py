@@ -359,15 +359,19 @@ def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
 
 
 def _read_problem(path: Path, error: Exception) -> str:
-    """Why GDAL could not read ``path``, said for the user: an empty file; a .geojson that is
-    not JSON, where; an Overpass API JSON (``elements``, not GeoJSON) with how to export it; a
-    format GDAL does not know with the formats it does (not GDAL's advice to prefix a driver
-    name); else GDAL's message."""
+    """Why GDAL could not read ``path``, said for the user: no such file; a folder (of no
+    layer GDAL reads); an empty file; a .geojson that is not JSON, where; an Overpass API JSON
+    (``elements``, not GeoJSON) with how to export it; a format GDAL does not know with the
+    formats it does (not GDAL's advice to prefix a driver name); else GDAL's message."""
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "a folder, not a vector file; give the apron file in it"
     try:
         if "not recognized as being in a supported file format" not in str(error):
             return str(error)
         content = path.read_bytes()
-    except OSError:  # not a file: a folder
+    except OSError:  # unreadable: no permission
         return str(error)
     if not content:
         return "an empty file"
