@@ -1,6 +1,7 @@
 import json
 import logging
 import sqlite3
+from pathlib import Path
 
 import geopandas as gpd
 import pytest
@@ -9,6 +10,7 @@ import shapely
 from dwelltime.airports import (
     Airport,
     airport_and_aprons,
+    apron_record,
     load_aprons,
     lookup_airport,
     utm_crs,
@@ -424,8 +426,75 @@ def test_several_polygon_layers_none_named_apron_is_an_error(tmp_path):
     square = shapely.box(lon, lat, lon + 0.001, lat + 0.001)
     for layer in ("buildings", "parking"):
         gpd.GeoDataFrame(geometry=[square], crs=4326).to_file(path, layer=layer)
-    with pytest.raises(ApronError, match=r"two\.gpkg: 2 layers \(buildings .*parking.*ogr2ogr"):
+    with pytest.raises(ApronError, match=r"two\.gpkg: 2 layers \(buildings .*parking.*--aprons-l"):
         load_aprons(_sunan(), path)
+
+
+def _stands_and_parking(path: Path) -> Path:
+    """A GeoPackage of two polygon layers, neither named like apron: ``stands`` (one square,
+    id ``S1``) and ``parking`` (two squares, ``P1`` and ``P2``), at Sunan."""
+    lon, lat = SUNAN
+    for layer, ids in (("stands", ["S1"]), ("parking", ["P1", "P2"])):
+        boxes = [
+            shapely.box(lon + i / 1e3, lat, lon + i / 1e3 + 5e-4, lat + 5e-4)
+            for i in range(len(ids))
+        ]
+        gpd.GeoDataFrame({"name": ids}, geometry=boxes, crs=4326).to_file(path, layer=layer)
+    return path
+
+
+def test_the_layer_named_of_a_file_of_several_is_read_and_recorded(tmp_path):
+    """A file of several polygon layers none named like apron could not be used at all (the
+    error asked to rename the layer or extract it with ogr2ogr): a (file, layer) pair names it."""
+    path = _stands_and_parking(tmp_path / "two.gpkg")
+    aprons = load_aprons(_sunan(), (path, "parking"))
+    assert aprons["apron_id"].tolist() == ["P1", "P2"]
+    assert apron_record((path, "parking"), aprons)["layer"] == "parking"
+    site, placed = airport_and_aprons("XPYG", (str(path), "stands"))  # placed at its aprons
+    assert placed["apron_id"].tolist() == ["S1"] and site.icao == "XPYG"
+
+
+def test_a_layer_named_in_another_case_is_read_as_the_file_spells_it(tmp_path):
+    """A KML folder typed ``Parking`` in Google Earth, named ``parking``, was 'no layer'."""
+    path = _stands_and_parking(tmp_path / "two.gpkg")
+    aprons = load_aprons(_sunan(), (path, "PARKING"))
+    assert aprons["apron_id"].tolist() == ["P1", "P2"]
+    assert apron_record((path, "PARKING"), aprons)["layer"] == "parking"
+
+
+def test_a_layer_the_file_lacks_is_one_line_listing_its_layers(tmp_path):
+    path = _stands_and_parking(tmp_path / "two.gpkg")
+    with pytest.raises(ApronError) as e:
+        load_aprons(_sunan(), (path, "hangars"))
+    assert (
+        str(e.value)
+        == f"{path}: no layer 'hangars'; its layers: stands (Polygon), parking (Polygon)"
+    )
+
+
+def test_a_missing_apron_file_or_a_folder_says_so_not_gdals_words(tmp_path):
+    """Given through the API, a folder was 'cannot read apron file ('…' not recognized as being
+    in a supported file format.; It might help to specify the correct driver explicitly by
+    prefixing …)' and a missing file '(….gpkg: No such file or directory)'."""
+    (tmp_path / "aprons").mkdir()
+    for name, problem in (
+        ("aprons", "a folder, not a vector file; give the apron file in it"),
+        ("missing.gpkg", "no such file"),
+    ):
+        with pytest.raises(ApronError) as e:
+            load_aprons(_sunan(), tmp_path / name)
+        assert str(e.value) == f"{tmp_path / name}: cannot read apron file ({problem})"
+
+
+@pytest.mark.parametrize("source", [("two.gpkg",), ["two.gpkg", "parking"], ("two.gpkg", 3)])
+def test_aprons_of_no_kind_the_api_takes_say_what_it_takes(tmp_path, source):
+    """A pair without a layer name was 'cannot read apron file (tuple index out of range)',
+    a list '… (expected str, bytes or os.PathLike object, not list)'."""
+    with pytest.raises(ApronError) as e:
+        load_aprons(_sunan(), source)
+    assert str(e.value) == (
+        f"aprons {source!r}: give a vector file, a (file, layer name) tuple or a GeoDataFrame"
+    )
 
 
 def test_aprons_in_longitudes_past_180_degrees_are_read_not_called_swapped(tmp_path):

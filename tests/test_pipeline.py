@@ -594,6 +594,37 @@ def test_the_record_says_which_aprons_were_searched(tmp_path, write_raster, dete
     assert default.provenance["inputs"]["apron_set"] == {"layer": None, "count": 1, "area_km2": 9.0}
 
 
+def test_aprons_of_a_layer_named_are_searched_recorded_and_read_back(
+    tmp_path, write_raster, detector
+):
+    """aprons=(file, layer) reads that layer of a file of several, none named like apron (which
+    could not be used at all); run.json records it and read_result reads the same layer again
+    where the result holds no aprons layer (a ``dwelltime link`` folder's)."""
+    import geopandas as gpd
+    import rasterio
+    import shapely
+
+    with rasterio.open(write_raster(tmp_path / "imagery" / "zkpy_a.tif")) as image:
+        x0, y0 = image.bounds.left, image.bounds.top  # 32 m x 32 m
+    path = tmp_path / "airfield.gpkg"
+    for layer, n in (("stands", 1), ("parking", 2)):
+        boxes = [shapely.box(x0 + 10 * i, y0 - 10, x0 + 10 * i + 5, y0) for i in range(n)]
+        ids = [f"{layer}-{i}" for i in range(n)]
+        gpd.GeoDataFrame({"name": ids}, geometry=boxes, crs=32651).to_file(path, layer=layer)
+    times = {"zkpy_a": "2023-07-31T02:35:12Z"}
+    result = pipeline.run(
+        tmp_path / "imagery", "ZKPY", aprons=(path, "parking"), times=times, detector=detector
+    )
+    assert result.aprons["apron_id"].tolist() == ["parking-0", "parking-1"]
+    made = result.provenance["inputs"]
+    assert made["aprons"]["path"] == str(path)
+    assert made["apron_set"] == {"layer": "parking", "count": 2, "area_km2": 0.0001}
+    pipeline.write_result(result, tmp_path / "out", formats=("csv",))
+    (tmp_path / "out" / "aprons.csv").unlink()
+    again = pipeline.read_result(tmp_path / "out")
+    assert again.aprons["apron_id"].tolist() == ["parking-0", "parking-1"]
+
+
 def test_a_result_shows_as_one_summary_line_not_five_frames(tmp_path, detector):
     (tmp_path / "broken.tif").write_bytes(b"not a tiff")
     result = pipeline.run(tmp_path, "ZKPY", detector=detector)

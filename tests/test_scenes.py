@@ -1482,8 +1482,18 @@ def test_empty_folder(tmp_path):
 
 
 def test_missing_folder_is_an_error(tmp_path):
+    """A path that does not exist was 'neither a folder nor a STAC ItemCollection JSON file'
+    (and a missing .zip was told to be unpacked): it is 'no such folder or file'. A file that
+    is neither keeps its message."""
+    for name in ("nope", "nope.zip"):
+        with pytest.raises(SceneError) as e:
+            scan(tmp_path / name)
+        assert str(e.value) == (
+            f"{tmp_path / name}: no such folder or file; give the folder that holds the images"
+        )
+    (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(SceneError, match="neither a folder nor a STAC ItemCollection"):
-        scan(tmp_path / "nope")
+        scan(tmp_path / "notes.txt")
 
 
 def test_an_archive_given_as_the_folder_says_to_unpack_it(tmp_path):

@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 #: Columns that may name an apron, in order of preference.
 APRON_ID_COLUMNS = ("apron_id", "ref", "name", "osm_id", "id")
-#: Aprons as the API takes them: a vector file, or a GeoDataFrame of polygons in any CRS.
-ApronSource = str | os.PathLike | gpd.GeoDataFrame
+#: Aprons as the API takes them: a vector file, a (file, layer name) pair to read one layer of
+#: a file of several, or a GeoDataFrame of polygons in any CRS.
+ApronSource = str | os.PathLike | tuple[str | os.PathLike, str] | gpd.GeoDataFrame
 #: A code the registry does not know may name an airport given by its apron file.
 LOCAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,11}")
 #: Aprons farther than this from the airport reference point (metres) are another
@@ -221,17 +222,19 @@ def load_aprons(
     Args:
         airport: the airport whose CRS the aprons are returned in.
         path: a vector file (anything pyogrio reads; of several layers, see
-            :func:`_apron_layer`), or a GeoDataFrame of the same in any CRS. Where an
-            ``aeroway`` column (or an OSM ``other_tags`` or nested ``tags`` column) exists
-            only ``apron`` rows are kept; a geometry collection gives its polygons; lines,
-            points and empty rows are dropped with a warning; heights (KML's Z) are dropped.
+            :func:`_apron_layer`), a (file, layer name) pair, or a GeoDataFrame of the same
+            in any CRS. Where an ``aeroway`` column (or an OSM ``other_tags`` or nested
+            ``tags`` column) exists only ``apron`` rows are kept; a geometry collection gives
+            its polygons; lines, points and empty rows are dropped with a warning; heights
+            (KML's Z) are dropped.
             Each ``apron_id`` comes from the first of :data:`APRON_ID_COLUMNS` holding one
             for it, else ``apron-<n>``. None: one square of half-side ``radius_m`` metres
             around the airport reference point, ``apron_id`` "airport".
         radius_m: half-side of the default square, metres.
 
     Raises:
-        ApronError: the file cannot be read, has no CRS or holds no apron polygons.
+        ApronError: the file cannot be read, lacks the layer named, has no CRS or holds no
+            apron polygons.
     """
     if path is None:
         x, y = (
@@ -255,16 +258,16 @@ def load_aprons(
 
 def apron_record(source: object, aprons: gpd.GeoDataFrame) -> dict[str, object]:
     """The aprons a run searched, as ``run.json`` records them beside the file's path and
-    sha256: the ``layer`` read from the file ``source`` (None for the default square or a
-    frame), how many aprons (``count``, after those far from the airport were dropped) and
-    the area they cover in km² (``area_km2``, overlaps counted once; ``aprons`` in a metric
-    CRS, as :func:`load_aprons` returns them)."""
+    sha256: the ``layer`` read from the file ``source`` (or the (file, layer) pair; None for
+    the default square or a frame), how many aprons (``count``, after those far from the
+    airport were dropped) and the area they cover in km² (``area_km2``, overlaps counted
+    once; ``aprons`` in a metric CRS, as :func:`load_aprons` returns them)."""
     layer = None
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (str, os.PathLike, tuple)):
         import pyogrio
 
-        file = user_path(source)
-        layer = _apron_layer(file) or str(pyogrio.list_layers(file)[0][0])
+        file = user_path(apron_file(source))
+        layer = _apron_layer(file, _layer_named(source)) or str(pyogrio.list_layers(file)[0][0])
     return {"layer": layer, "count": len(aprons), "area_km2": round(_area_km2(aprons), 6)}
 
 
@@ -277,7 +280,7 @@ def _said(aprons: gpd.GeoDataFrame, airport: Airport, source: ApronSource) -> gp
             "%s: %s from %s, %.2f km²: %s",
             airport.icao,
             counted(len(aprons), "apron"),
-            source,
+            _name(source),
             _area_km2(aprons),
             few(aprons["apron_id"].tolist()),
         )
@@ -291,14 +294,20 @@ def _area_km2(aprons: gpd.GeoDataFrame) -> float:
 
 def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
     """The apron polygons of a file or frame (``apron_id``, ``geometry``) in its CRS, as
-    :func:`load_aprons` describes them."""
+    :func:`load_aprons` describes them; ApronError for a source of none of its kinds (a
+    list, a pair without a layer name)."""
+    pair = isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], str)
+    if isinstance(source, (list, tuple)) and not pair:
+        raise ApronError(
+            f"aprons {source!r}: give a vector file, a (file, layer name) tuple or a GeoDataFrame"
+        )
     path = _name(source)
     if isinstance(source, gpd.GeoDataFrame):
         frame = source
     else:
         try:
-            file = user_path(source)
-            layer = _apron_layer(file)
+            file = user_path(apron_file(source))
+            layer = _apron_layer(file, _layer_named(source))
             if layer is not None:
                 log.info("%s: aprons from layer %r", path, layer)
             frame = gpd.read_file(file, layer=layer)
@@ -350,15 +359,19 @@ def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
 
 
 def _read_problem(path: Path, error: Exception) -> str:
-    """Why GDAL could not read ``path``, said for the user: an empty file; a .geojson that is
-    not JSON, where; an Overpass API JSON (``elements``, not GeoJSON) with how to export it; a
-    format GDAL does not know with the formats it does (not GDAL's advice to prefix a driver
-    name); else GDAL's message."""
+    """Why GDAL could not read ``path``, said for the user: no such file; a folder (of no
+    layer GDAL reads); an empty file; a .geojson that is not JSON, where; an Overpass API JSON
+    (``elements``, not GeoJSON) with how to export it; a format GDAL does not know with the
+    formats it does (not GDAL's advice to prefix a driver name); else GDAL's message."""
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "a folder, not a vector file; give the apron file in it"
     try:
         if "not recognized as being in a supported file format" not in str(error):
             return str(error)
         content = path.read_bytes()
-    except OSError:  # not a file: a folder
+    except OSError:  # unreadable: no permission
         return str(error)
     if not content:
         return "an empty file"
@@ -389,9 +402,10 @@ def _crs_hint(source: ApronSource, frame: gpd.GeoDataFrame) -> str:
     lon_min, lat_min, lon_max, lat_max = frame.total_bounds
     degrees = -180 <= lon_min and lon_max <= 360 and -90 <= lat_min and lat_max <= 90
     crs = "EPSG:4326" if degrees else "EPSG:<its projected CRS>"
-    prj = " (no .prj beside it)" if Path(source).suffix.lower() == ".shp" else ""
+    file = apron_file(source)
+    prj = " (no .prj beside it)" if Path(file).suffix.lower() == ".shp" else ""
     looks = "its numbers look like longitude and latitude" if degrees else "its numbers are metres"
-    return f"{prj}; {looks}: name it (ogr2ogr -a_srs {crs} aprons.gpkg {source})"
+    return f"{prj}; {looks}: name it (ogr2ogr -a_srs {crs} aprons.gpkg {file})"
 
 
 def _repaired(geometry: np.ndarray, ids: list[str], path: str) -> np.ndarray:
@@ -407,18 +421,37 @@ def _repaired(geometry: np.ndarray, ids: list[str], path: str) -> np.ndarray:
 
 def _name(source: ApronSource) -> str:
     """How messages name the aprons: the file as given, or "aprons frame"."""
-    return "aprons frame" if isinstance(source, gpd.GeoDataFrame) else str(source)
+    return "aprons frame" if isinstance(source, gpd.GeoDataFrame) else str(apron_file(source))
 
 
-def _apron_layer(path: Path) -> str | None:
-    """The layer of a file with several to read aprons from: the one polygon layer named like
-    ``apron``, else the only polygon layer (an OSM export's ``multipolygons``; of a KML, whose
-    folders declare no geometry type, the only folder holding a polygon, not the one of the
-    pin beside it); None for a file of one layer. ApronError, naming the layers, when that
-    leaves none or several."""
+def apron_file(source: object) -> object:
+    """The file of aprons given as a (file, layer name) pair; any other source as given."""
+    return source[0] if isinstance(source, tuple) else source
+
+
+def _layer_named(source: object) -> str | None:
+    """The layer named by aprons given as a (file, layer name) pair; else None."""
+    return str(source[1]) if isinstance(source, tuple) else None
+
+
+def _apron_layer(path: Path, named: str | None = None) -> str | None:
+    """The layer of ``path`` to read aprons from: ``named`` when given (in any case, where only
+    one layer has the name so: a KML folder ``Parking`` for ``parking``; ApronError naming the
+    file's layers when it has none of that name); else, of a file with several, the one
+    polygon layer named like ``apron``, else the only polygon layer (an OSM export's
+    ``multipolygons``; of a KML, whose folders declare no geometry type, the only folder
+    holding a polygon, not the one of the pin beside it); None for a file of one layer.
+    ApronError, naming the layers, when that leaves none or several."""
     import pyogrio
 
     layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
+    listed = ", ".join(f"{name} ({kind})" for name, kind in layers)
+    if named is not None:
+        names = [name for name, _ in layers]
+        same = [n for n in names if n == named] or [n for n in names if n.lower() == named.lower()]
+        if len(same) != 1:
+            raise ApronError(f"{path}: no layer {named!r}; its layers: {listed}")
+        return same[0]
     if len(layers) < 2:
         return None
     polygons = [
@@ -429,11 +462,10 @@ def _apron_layer(path: Path) -> str | None:
     named = [name for name in polygons if "apron" in name.lower()]
     chosen = named if named else polygons
     if len(chosen) != 1:
-        listed = ", ".join(f"{name} ({kind})" for name, kind in layers)
         raise ApronError(
             f"{path}: {len(layers)} layers ({listed}) and not one that is clearly the aprons; "
-            "put 'apron' in the name of the apron layer (a KML folder), or write it to a file "
-            f"of its own (ogr2ogr aprons.gpkg {path} LAYER)"
+            "name the apron layer (--aprons-layer NAME; aprons_layer: in a batch job; "
+            "aprons=(FILE, NAME) in Python)"
         )
     return chosen[0]
 

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 
-from dwelltime.airports import Airport, ApronSource, airport_and_aprons, apron_record
+from dwelltime.airports import (
+    Airport,
+    ApronSource,
+    airport_and_aprons,
+    apron_file,
+    apron_record,
+)
 from dwelltime.catalog import designator
 from dwelltime.errors import ResultError, ResultNotFoundError, SceneError, SettingsError
 from dwelltime.flights import (
@@ -208,8 +214,9 @@ def run(
         folder: folder searched recursively for scenes, or a STAC ItemCollection JSON file.
         airport: ICAO or IATA code (``ZKPY`` or ``FNJ``), or any code of an airport the
             registry does not know, placed at the centre of ``aprons``.
-        aprons: vector file of apron polygons, or a GeoDataFrame of them; default a 3 km
-            square around the airport.
+        aprons: vector file of apron polygons, a (file, layer name) pair to read that layer
+            of a file of several, or a GeoDataFrame of them; default a 3 km square around
+            the airport.
         type_filter: keep only stays of this ICAO designator (all aircraft are still linked,
             so a neighbour of another type never splits or joins a stay); ``Il-62`` reads as
             ``IL62``, and a type the catalog does not know raises
@@ -416,7 +423,11 @@ def detect_provenance(
     file searched, as :func:`input_provenance` records them; None each when not given), the
     ``images`` whose detections they hold (absolute paths) and, for a run interrupted
     (Ctrl-C) before it was through, ``interrupted`` and the ``images_left`` undetected."""
-    inputs: dict[str, object] = {"airport": airport, "aprons": file_record(aprons), "gsd_m": gsd_m}
+    inputs: dict[str, object] = {
+        "airport": airport,
+        "aprons": file_record(apron_file(aprons)),
+        "gsd_m": gsd_m,
+    }
     if apron_frame is not None:
         inputs["apron_set"] = apron_record(aprons, apron_frame)
     return {
@@ -470,7 +481,7 @@ def input_provenance(
     record: dict[str, object] = {
         "airport": icao,
         "imagery": str(user_path(imagery).resolve()),
-        "aprons": file_record(aprons),
+        "aprons": file_record(apron_file(aprons)),
         "times": file_record(times),
         "flights": file_record(flights),
     }
@@ -744,8 +755,10 @@ def read_result(folder: Path | str) -> RunResult:
     if not code:
         raise ResultError(f"{folder}: no run.json and no detections: which airport is unknown")
     record: Mapping[str, str] = inputs.get("aprons") or {}  # type: ignore[assignment]
-    # `dwelltime link` writes no aprons: the run's file, else the default square
-    site, aprons = airport_and_aprons(str(code), frames.get("aprons", record.get("path")))
+    layer = (inputs.get("apron_set") or {}).get("layer")  # type: ignore[union-attr]
+    file = (record["path"], layer) if record.get("path") and layer else record.get("path")
+    # `dwelltime link` writes no aprons: the run's file (its layer), else the default square
+    site, aprons = airport_and_aprons(str(code), frames.get("aprons", file))
     for name in ("coverage", "detections", "stays"):
         if frames[name].crs is not None and frames[name].crs != site.crs:
             frames[name] = frames[name].to_crs(site.crs)

@@ -191,6 +191,8 @@ def scan(
         base, (sources, stac_index, result) = folder.parent, _item_sources(folder)
     elif folder.is_dir():
         base, (sources, stac_index, result) = folder, _folder_sources(folder)
+    elif not folder.exists():  # a typo, or a disk not mounted
+        raise SceneError(folder, "no such folder or file; give the folder that holds the images")
     elif is_archive(folder):
         raise SceneError(folder, unpack_archive(folder))
     else:

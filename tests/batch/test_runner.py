@@ -626,6 +626,28 @@ def test_an_airport_not_in_the_registry_with_unreadable_aprons_is_not_run(tmp_pa
     assert job.problem.startswith(f"{tmp_path / 'field.geojson'}: cannot read apron file")
 
 
+def test_a_jobs_aprons_layer_is_the_layer_read(tmp_path: Path):
+    """``aprons_layer`` names the layer of the job's apron file: one the file lacks is the
+    job's problem, naming the file and listing its layers (not 'not one that is clearly the
+    aprons', which a file of several layers none named like apron was, whatever the job said)."""
+    import geopandas as gpd
+    import shapely
+
+    square = shapely.box(125.67, 39.224, 125.671, 39.225)
+    for layer in ("stands", "parking"):
+        gpd.GeoDataFrame(geometry=[square], crs=4326).to_file(tmp_path / "two.gpkg", layer=layer)
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "output: out\njobs:\n"
+        "  - {airport: ZKPY, imagery: imagery, aprons: two.gpkg, aprons_layer: hangars}\n"
+    )
+    (job,) = run_batch(load_spec(path)).airports
+    assert job.problem == (
+        f"{tmp_path / 'two.gpkg'}: no layer 'hangars'; its layers: stands (Polygon), "
+        "parking (Polygon)"
+    )
+
+
 def test_a_job_with_no_stays_writes_the_combined_table_with_every_stay_column(tmp_path: Path):
     """all_stays.csv with no stays still has the header (and schema) of a full one, so a
     notebook or QGIS project made on a full table opens it."""

@@ -155,6 +155,14 @@ def test_spec_takes_the_figure_format(tmp_path):
             "  - {airport: ZKPY, imagery: x, start: 2023-12-31, end: 2023-01-01}\n",
             r"jobs\[0\]: `end` 2023-01-01 is before `start` 2023-12-31; swap them",
         ),
+        (
+            "output: o\njobs:\n  - {airport: ZKPY, imagery: x, aprons_layer: stands}\n",
+            r"jobs\[0\]: `aprons_layer` needs `aprons` \(the file it is a layer of\)",
+        ),
+        (
+            "output: o\njobs:\n  - {airport: ZKPY, imagery: x, aprons: a.gpkg, aprons_layer: 3}\n",
+            r"jobs\[0\]: `aprons_layer` must be a layer name, not 3",
+        ),
         ("- just a list\n", "mapping"),
         ("output: [unclosed\n", "line 2: expected ',' or ']'"),
     ],
@@ -193,6 +201,18 @@ def test_airport_not_in_the_registry_is_a_job_with_its_aprons(tmp_path):
     text = "output: o\njobs:\n  - {airport: kp-x1, imagery: x, aprons: field.gpkg}\n"
     (job,) = load_spec(write(tmp_path, text)).jobs
     assert job.airport == "KP-X1"
+
+
+def test_a_job_names_the_layer_of_its_apron_file(tmp_path):
+    """A file of several polygon layers none named like apron could not be a job's aprons:
+    ``aprons_layer`` names the layer, handed on with the file as (file, layer)."""
+    text = (
+        "output: o\njobs:\n  - {airport: ZKPY, imagery: x, aprons: a.gpkg, aprons_layer: stands}\n"
+        "  - {airport: UUWW, imagery: y, aprons: b.gpkg}\n"
+    )
+    named, plain = load_spec(write(tmp_path, text)).jobs
+    assert named.apron_source == (tmp_path / "a.gpkg", "stands")
+    assert plain.apron_source == tmp_path / "b.gpkg"
 
 
 def test_the_documented_job_file_shows_the_defaults_of_its_settings():

@@ -463,6 +463,37 @@ def test_run_json_records_the_gsd_airport_and_aprons_given(tmp_path, tiny_weight
     assert inputs["aprons"]["path"] == str(aprons.resolve()) and inputs["apron_set"]["count"] == 1
 
 
+def test_aprons_layer_names_the_layer_of_a_file_of_several(tmp_path, tiny_weights, write_raster):
+    """A file of several polygon layers none named like apron could not be used from the CLI
+    (the error asked to rename the layer or extract it with ogr2ogr): --aprons-layer names
+    it, and run.json records it; a layer the file lacks is one line listing its layers."""
+    import geopandas as gpd
+    import shapely
+
+    image = write_raster(tmp_path / "zkpy.tif", shape=(96, 96))
+    with rasterio.open(image) as ds:
+        over = shapely.box(*ds.bounds)
+    aprons = tmp_path / "airfield.gpkg"
+    for layer in ("stands", "parking"):
+        gpd.GeoDataFrame({"name": [layer]}, geometry=[over], crs=32651).to_file(aprons, layer=layer)
+    args = ["-q", "detect", "--weights", str(tiny_weights), "--tile-size", "64", str(image)]
+    at = [*args, "--airport", "ZKPY", "--aprons", str(aprons), "--out", str(tmp_path / "a")]
+    named = CliRunner().invoke(main, [*at, "--aprons-layer", "parking"])
+    assert named.exit_code == 0, named.output
+    inputs = json.loads((tmp_path / "a" / "run.json").read_text())["inputs"]
+    assert inputs["aprons"]["path"] == str(aprons.resolve())
+    assert inputs["apron_set"]["layer"] == "parking"
+
+    lacking = CliRunner().invoke(main, [*at, "--aprons-layer", "hangars", "--overwrite"])
+    assert lacking.exit_code == 1 and "Traceback" not in lacking.output
+    assert f"{aprons}: no layer 'hangars'; its layers: stands (Polygon), parking (Polygon)" in (
+        lacking.stderr
+    )
+    alone = CliRunner().invoke(main, [*args, "--airport", "ZKPY", "--aprons-layer", "parking"])
+    assert alone.exit_code == 2
+    assert "--aprons-layer needs --aprons" in alone.stderr
+
+
 def test_a_line_per_image_is_logged_where_no_bar_is_drawn(tmp_path, tiny_weights, caplog):
     """stderr no terminal (a log file): no bar, so each image done is logged in one line (an
     info line: none on the console with -q), as batch.log has one per scene."""

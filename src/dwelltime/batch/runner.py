@@ -301,7 +301,7 @@ def _run_jobs(
                     **input_provenance(
                         p.site.icao,
                         p.job.imagery,
-                        aprons=p.job.aprons,
+                        aprons=p.job.apron_source,
                         apron_frame=p.aprons,
                         times=p.job.times,
                         flights=p.job.flights or spec.flights,
@@ -425,7 +425,7 @@ def _prepare(
 
     flights_csv = job.flights or spec.flights
     try:
-        site, aprons = airport_and_aprons(job.airport, job.aprons)
+        site, aprons = airport_and_aprons(job.airport, job.apron_source)
         found = without_coarse(scan(job.imagery, times=job.times))
         for err in found.errors:  # an empty folder (not mounted?) must not empty the tables
             if isinstance(err, NoImageError):

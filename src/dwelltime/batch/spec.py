@@ -23,6 +23,7 @@ link: {link_moves: true}     # linking rules (dwelltime.linking.LinkConfig), as 
 jobs:
   - {airport: ZKPY, imagery: sunan/, aprons: sunan_aprons.geojson, type: IL62,
      flights: sunan_adsb.csv, times: sunan_times.csv}
+  - {airport: UUEE, imagery: sheremetyevo/, aprons: svo.gpkg, aprons_layer: stands}
   - {airport: UUWW, imagery: vnukovo/items.json}   # a STAC ItemCollection of local files
   - {airport: FNJ, imagery: archive/, start: 2023-01-01, end: 2023-12-31}  # scenes of 2023
 ```
@@ -67,11 +68,20 @@ class AirportJob:
     airport: str
     imagery: Path
     aprons: Path | None = None
+    aprons_layer: str | None = None  # the layer of ``aprons`` to read (``--aprons-layer``)
     type: str | None = None
     flights: Path | None = None  # flight-tracking CSV; None: the spec's ``flights``
     times: Path | None = None  # CSV of the images' acquisition times (``--times``)
     start: pd.Timestamp | None = None  # first acquisition time kept, UTC; None: any
     end: pd.Timestamp | None = None  # last acquisition time kept, UTC; None: any
+
+    @property
+    def apron_source(self) -> Path | tuple[Path, str] | None:
+        """The aprons as :func:`dwelltime.airports.load_aprons` takes them: the file, or
+        (file, layer) with ``aprons_layer``."""
+        if self.aprons is None or self.aprons_layer is None:
+            return self.aprons
+        return (self.aprons, self.aprons_layer)
 
     def in_range(self, acquired: pd.Timestamp) -> bool:
         """Whether a scene acquired at ``acquired`` (UTC) is in ``start``…``end`` (inclusive)."""
@@ -200,6 +210,7 @@ def load_spec(path: Path) -> BatchSpec:
                 airport=str(entry["airport"]).upper(),
                 imagery=path_of("imagery", entry, where, required=True),
                 aprons=path_of("aprons", entry, where),
+                aprons_layer=_aprons_layer(entry, where),
                 type=_designator(entry.get("type"), where),
                 flights=path_of("flights", entry, where),
                 times=path_of("times", entry, where),
@@ -219,6 +230,18 @@ def load_spec(path: Path) -> BatchSpec:
     except JobSpecError as exc:
         text = str(exc)
         raise JobSpecError(text if text.startswith(f"{path}:") else f"{path}: {text}") from None
+
+
+def _aprons_layer(entry: dict, where: str) -> str | None:
+    """A job's ``aprons_layer``: the name of a layer of its ``aprons`` file, or None."""
+    layer = entry.get("aprons_layer")
+    if layer is None:
+        return None
+    if not isinstance(layer, str) or not layer:
+        raise JobSpecError(f"{where}: `aprons_layer` must be a layer name, not {layer!r}")
+    if entry.get("aprons") is None:
+        raise JobSpecError(f"{where}: `aprons_layer` needs `aprons` (the file it is a layer of)")
+    return layer
 
 
 def _yaml_error(path: Path, exc: Exception) -> JobSpecError:

@@ -64,7 +64,7 @@ def detect(
     paths: tuple[Path, ...],
     gsd_m: float | None,
     airport: str | None,
-    aprons: Path | None,
+    aprons: Path | tuple[Path, str] | None,
     tile_size: int,
     batch_size: int,
     weights: Path | None,

@@ -94,16 +94,47 @@ airport_option = click.option(
     callback=known_airport,
     help="ICAO or IATA code of the airport, e.g. ZKPY or FNJ (Pyongyang Sunan).",
 )
-aprons_option = click.option(
-    "--aprons",
-    "aprons",
-    type=UserPath(exists=True, dir_okay=False),
-    default=None,
-    help="Vector file of apron polygons (GeoPackage, GeoJSON, shapefile, KML, OSM export with "
-    "aeroway=apron; of several layers, the polygon layer named like apron, else the only "
-    "polygon layer). Default: a 3 km square centred on the airport reference point. With "
-    "--airport a code the registry does not know, the airport is placed at these aprons.",
+_APRONS_OPTIONS = (
+    click.option(
+        "--aprons",
+        "aprons",
+        type=UserPath(exists=True, dir_okay=False),
+        default=None,
+        help="Vector file of apron polygons (GeoPackage, GeoJSON, shapefile, KML, OSM export "
+        "with aeroway=apron; of several layers, the polygon layer named like apron, else the "
+        "only polygon layer, or the one --aprons-layer names). Default: a 3 km square centred "
+        "on the airport reference point. With --airport a code the registry does not know, "
+        "the airport is placed at these aprons.",
+    ),
+    click.option(
+        "--aprons-layer",
+        "aprons_layer",
+        metavar="NAME",
+        default=None,
+        help="The layer of the --aprons file to read (a GeoPackage table, a KML folder), for "
+        "a file of several layers none of which is named like apron.",
+    ),
 )
+
+
+def aprons_option(command: Callable) -> Callable:
+    """``--aprons FILE`` and ``--aprons-layer NAME``, handed to ``command`` as one ``aprons``
+    as :func:`dwelltime.airports.load_aprons` takes it: the file, (file, layer) with a layer,
+    or None; a usage error for a layer without a file."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: object, aprons: Path | None, aprons_layer: str | None, **kwargs: object
+    ) -> object:
+        if aprons_layer is None:
+            return command(*args, aprons=aprons, **kwargs)
+        if aprons is None:
+            raise click.UsageError("--aprons-layer needs --aprons (the file it is a layer of)")
+        return command(*args, aprons=(aprons, aprons_layer), **kwargs)
+
+    for option in reversed(_APRONS_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
 
 
 def _designator(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -45,7 +45,7 @@ def run_and_report(
     folder: Path,
     airport: str,
     *,
-    aprons: Path | None,
+    aprons: Path | tuple[Path, str] | None,
     type_filter: str | None,
     out: Path | None,
     formats: tuple[str, ...],
