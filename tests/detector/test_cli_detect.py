@@ -525,3 +525,28 @@ def test_overwrite_drops_an_earlier_outputs_other_layers(tmp_path, tiny_weights,
     assert again.exit_code == 0, again.output
     assert layer_names(out / "dwelltime.gpkg") == ["detections_pixels"]
     assert not (out / "detections.csv").exists()
+
+
+def test_ctrl_c_between_two_images_writes_the_images_finished(tmp_path, tiny_weights, monkeypatch):
+    """Ctrl-C while the line of the first of two images is printed (outside the detection):
+    that image is written and listed done in run.json, the second listed left, exit 130."""
+    import dwelltime.cli.detect as command
+    from dwelltime.cli import INTERRUPTED
+
+    def stopped(path, frame):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "_echo_done", stopped)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((64, 64, 3), 0, np.uint8)).save(tmp_path / name)
+    out = tmp_path / "out"
+    args = ["-q", "detect", "--gsd", "0.5", "--weights", str(tiny_weights), "--tile-size", "64"]
+    result = CliRunner().invoke(main, [*args, str(tmp_path), "--out", str(out)])
+    assert result.exit_code == INTERRUPTED, result.output
+    assert result.stderr.splitlines()[-1].endswith(
+        f"the 1 image(s) finished are written to {out}; its run.json lists them and the 1 not "
+        "detected"
+    )
+    made = json.loads((out / "run.json").read_text())
+    assert made["images"] == [str((tmp_path / "a.png").resolve())]
+    assert made["images_left"] == [str((tmp_path / "b.png").resolve())]

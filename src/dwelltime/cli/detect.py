@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from dwelltime.cli.options import (
     tile_size_option,
     weights_option,
 )
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -125,49 +129,48 @@ def detect(
     ids = input_scene_ids(files)
     for exc in unusable:
         click.echo(f"skipped {exc}", err=True)
-    frames, done, left, failed = [], [], [], len(unusable)
-    with progress_bar(ctx, unit="tile", desc="detect") as bar:
-        tiles = Counted(bar)
-        for n, path in enumerate(files):
-            before, start = tiles.n, time.perf_counter()
-            try:
-                frame = detect_image(
-                    path,
-                    detector,
-                    gsd_m=gsd_m,
-                    airport=site,
-                    aprons=apron_frame,
-                    tile_size=tile_size,
-                    batch_size=batch_size,
-                    progress=tiles,
-                    scene_id=ids[path],
-                )
-            except Exception as exc:  # SceneError among them; any other named, as `run` does
-                if not isinstance(exc, DwelltimeError):
-                    exc = SceneError(path, error_text(exc))
-                click.echo(f"skipped {exc}", err=True)
-                failed += 1
-                continue
-            except KeyboardInterrupt:  # the images finished are written below, then it stops
-                left = files[n:]
-                break
-            frames.append(frame)
-            done.append(path)
-            where = (
-                "x, y and footprints in (column, row) pixels of the image, sizes in metres"
-                if frame.crs is None
-                else f"footprints in {frame.crs.to_string()}"
-            )
-            click.echo(f"{path}: {len(frame)} aircraft; {where}")
-            if bar.disable:  # no bar (stderr is no terminal): a line per image, as batch.log's
-                log.info(
-                    "%s done, %d tiles in %.1f s (%d of %d images)",
-                    path,
-                    tiles.n - before,
-                    time.perf_counter() - start,
-                    n + 1,
-                    len(files),
-                )
+    frames: list[gpd.GeoDataFrame] = []
+    done: list[Path] = []
+    skipped = 0
+    try:  # Ctrl-C anywhere in the loop: the images finished are written below, then it stops
+        with progress_bar(ctx, unit="tile", desc="detect") as bar:
+            tiles = Counted(bar)
+            for n, path in enumerate(files):
+                before, start = tiles.n, time.perf_counter()
+                try:
+                    frame = detect_image(
+                        path,
+                        detector,
+                        gsd_m=gsd_m,
+                        airport=site,
+                        aprons=apron_frame,
+                        tile_size=tile_size,
+                        batch_size=batch_size,
+                        progress=tiles,
+                        scene_id=ids[path],
+                    )
+                except Exception as exc:  # SceneError among them; any other named, as `run` does
+                    if not isinstance(exc, DwelltimeError):
+                        exc = SceneError(path, error_text(exc))
+                    skipped += 1
+                    click.echo(f"skipped {exc}", err=True)
+                    continue
+                frames.append(frame)
+                done.append(path)
+                _echo_done(path, frame)
+                if bar.disable:  # no bar (stderr is no terminal): a line per image, as batch.log's
+                    log.info(
+                        "%s done, %d tiles in %.1f s (%d of %d images)",
+                        path,
+                        tiles.n - before,
+                        time.perf_counter() - start,
+                        n + 1,
+                        len(files),
+                    )
+        left: list[Path] = []
+    except KeyboardInterrupt:
+        left = files[len(frames) + skipped :]  # in order: each file is done or skipped
+    failed = len(unusable) + skipped
     if left:
         ctx.meta[KEPT] = _kept_on_interrupt(out, len(done), len(left))
     if not frames and not left:
@@ -207,6 +210,16 @@ def detect(
     )
     if strict and failed:
         raise click.ClickException(f"{failed} input(s) could not be used (--strict)")
+
+
+def _echo_done(path: Path, frame: gpd.GeoDataFrame) -> None:
+    """The line saying how many aircraft ``path`` has, and in what frame their footprints are."""
+    where = (
+        "x, y and footprints in (column, row) pixels of the image, sizes in metres"
+        if frame.crs is None
+        else f"footprints in {frame.crs.to_string()}"
+    )
+    click.echo(f"{path}: {len(frame)} aircraft; {where}")
 
 
 def _kept_on_interrupt(out: Path | None, done: int, left: int) -> str:
