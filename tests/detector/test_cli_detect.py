@@ -550,3 +550,41 @@ def test_ctrl_c_between_two_images_writes_the_images_finished(tmp_path, tiny_wei
     made = json.loads((out / "run.json").read_text())
     assert made["images"] == [str((tmp_path / "a.png").resolve())]
     assert made["images_left"] == [str((tmp_path / "b.png").resolve())]
+
+
+def test_the_bar_counts_the_tiles_up_front_and_drops_those_of_an_image_skipped(
+    tmp_path, tiny_weights, write_raster, monkeypatch
+):
+    """The bar's total is every image's tiles, counted from the headers before any is read
+    (a GeoTIFF's windows, a plain image's from its size and --gsd), so it can show an
+    estimate; the tiles of an image that fails are taken off it, so it ends at the count."""
+    import dwelltime.cli.progress as progress
+    import dwelltime.detector.predict as predict
+
+    bars = []
+    real_bar, real_predict = progress.progress_bar, predict.Detector.predict
+
+    def recorded(ctx, **kwargs):
+        bars.append((kwargs["total"], real_bar(ctx, **kwargs)))
+        return bars[-1][1]
+
+    def fails_on_a_bright_tile(self, images):
+        if any(float(np.asarray(im).mean()) > 50 for im in images):
+            raise RuntimeError("CUDA out of memory")
+        return real_predict(self, images)
+
+    monkeypatch.setattr(progress, "progress_bar", recorded)
+    monkeypatch.setattr(predict.Detector, "predict", fails_on_a_bright_tile)
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "a.png")  # 1 tile
+    Image.fromarray(np.zeros((64, 160, 3), np.uint8)).save(tmp_path / "b.png")  # 3 tiles
+    Image.fromarray(np.full((64, 112, 3), 200, np.uint8)).save(tmp_path / "c.png")  # 2, fails
+    dark = np.zeros((3, 96, 96), np.uint8)
+    write_raster(tmp_path / "d.tif", shape=(96, 96), gsd=0.5, data=dark)  # 48 m: 4 tiles of 32
+    (tmp_path / "e.png").write_bytes(b"not an image")  # none
+    args = ["-q", "detect", str(tmp_path), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    result = CliRunner().invoke(main, [*args, "--tile-size", "64"])
+    assert result.exit_code == 0, result.output
+    assert "2 skipped" in result.output
+    ((first, bar),) = bars
+    assert first == 1 + 3 + 2 + 4
+    assert bar.total == 1 + 3 + 4  # c's 2 dropped

@@ -107,7 +107,13 @@ def detect(
     from dwelltime.cli import KEPT
     from dwelltime.cli.progress import Counted, progress_bar
     from dwelltime.detector import load_detector
-    from dwelltime.detector.images import collect, detect_image, group_layers, input_scene_ids
+    from dwelltime.detector.images import (
+        collect,
+        detect_image,
+        group_layers,
+        image_tile_count,
+        input_scene_ids,
+    )
     from dwelltime.errors import DwelltimeError, SceneError, UnknownAirportError, error_text
     from dwelltime.io import PROVENANCE_NAME, ensure_writable, write_layers, write_provenance
     from dwelltime.pipeline import detect_provenance
@@ -133,7 +139,13 @@ def detect(
     done: list[Path] = []
     skipped = 0
     try:  # Ctrl-C anywhere in the loop: the images finished are written below, then it stops
-        with progress_bar(ctx, unit="tile", desc="detect") as bar:
+        counted = {  # headers only: the bar's total, for its time estimate
+            path: image_tile_count(
+                path, detector, gsd_m=gsd_m, airport=site, aprons=apron_frame, tile_size=tile_size
+            )
+            for path in files
+        }
+        with progress_bar(ctx, unit="tile", desc="detect", total=sum(counted.values())) as bar:
             tiles = Counted(bar)
             for n, path in enumerate(files):
                 before, start = tiles.n, time.perf_counter()
@@ -155,6 +167,8 @@ def detect(
                     skipped += 1
                     click.echo(f"skipped {exc}", err=True)
                     continue
+                finally:  # tiles counted but not read: an image skipped, windows without data
+                    tiles.drop(counted[path] - (tiles.n - before))
                 frames.append(frame)
                 done.append(path)
                 _echo_done(path, frame)

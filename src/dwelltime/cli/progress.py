@@ -47,6 +47,13 @@ class Counted:
         self.n += n
         self.bar.update(n)
 
+    def drop(self, n: int) -> None:
+        """Take ``n`` items that will not come (an input skipped) off the bar's total, so its
+        time estimate stays right; nothing where the bar has no total."""
+        if n and self.bar.total is not None:
+            self.bar.total -= n
+            self.bar.refresh()
+
 
 @contextmanager
 def stage_bars(ctx: click.Context | None = None) -> Iterator[Progress]:
