@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 
 import numpy as np
+import pytest
 import rasterio
 from click.testing import CliRunner
 from PIL import Image
@@ -588,3 +591,49 @@ def test_the_bar_counts_the_tiles_up_front_and_drops_those_of_an_image_skipped(
     ((first, bar),) = bars
     assert first == 1 + 3 + 2 + 4
     assert bar.total == 1 + 3 + 4  # c's 2 dropped
+
+
+@pytest.mark.parametrize("spoilt", ["read-only", "a file"])
+def test_an_out_folder_spoilt_during_the_run_gets_the_detections_written_elsewhere(
+    tmp_path, tiny_weights, monkeypatch, spoilt
+):
+    """--out made read-only (or replaced by a file) while the images are detected: nothing is
+    lost; the detections and run.json go to a temporary folder that one line names, after
+    saying why --out could not take them, exit 1."""
+    import dwelltime.cli.detect as command
+
+    if spoilt == "read-only" and os.geteuid() == 0:
+        pytest.skip("chmod does not stop root writing")
+    out = tmp_path / "out"
+    out.mkdir()
+    echo = command._echo_done
+
+    def spoil_then_echo(path, frame):
+        if spoilt == "read-only":
+            out.chmod(0o555)
+        else:
+            out.rmdir()
+            out.write_text("")
+        echo(path, frame)
+
+    monkeypatch.setattr(command, "_echo_done", spoil_then_echo)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    png = tmp_path / "a.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(png)
+    args = ["-q", "detect", str(png), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    try:
+        result = CliRunner().invoke(main, [*args, "--tile-size", "64", "--out", str(out)])
+    finally:
+        if out.is_dir():
+            out.chmod(0o755)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    (fallback,) = (tmp_path / "tmp").iterdir()
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {out}: cannot write output there "
+        f"({'Permission denied' if spoilt == 'read-only' else f'{out} is a file'}); the "
+        f"detections of the 1 image(s) are written to {fallback} instead"
+    )
+    assert json.loads((fallback / "run.json").read_text())["images"] == [str(png.resolve())]
+    assert (fallback / "dwelltime.gpkg").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,8 +100,11 @@ def detect(
     Ctrl-C stops it after writing the images finished so far to --out (run.json says the
     run was interrupted and lists the images done and left).
 
-    Exit status: 0 done (unusable images are listed on stderr), 1 no usable image or
-    --strict with unusable ones, 2 bad usage, 130 interrupted (Ctrl-C).
+    If --out cannot take them at the end (removed or made read-only during the run), the
+    detections go to a temporary folder that the last line names, and the status is 1.
+
+    Exit status: 0 done (unusable images are listed on stderr), 1 no usable image,
+    --strict with unusable ones or --out not written, 2 bad usage, 130 interrupted (Ctrl-C).
     """
 
     from dwelltime.airports import airport_and_aprons
@@ -110,12 +114,11 @@ def detect(
     from dwelltime.detector.images import (
         collect,
         detect_image,
-        group_layers,
         image_tile_count,
         input_scene_ids,
     )
     from dwelltime.errors import DwelltimeError, SceneError, UnknownAirportError, error_text
-    from dwelltime.io import PROVENANCE_NAME, ensure_writable, write_layers, write_provenance
+    from dwelltime.io import PROVENANCE_NAME, ensure_writable
     from dwelltime.pipeline import detect_provenance
 
     if aprons is not None and airport is None:
@@ -185,8 +188,6 @@ def detect(
     except KeyboardInterrupt:
         left = files[len(frames) + skipped :]  # in order: each file is done or skipped
     failed = len(unusable) + skipped
-    if left:
-        ctx.meta[KEPT] = _kept_on_interrupt(out, len(done), len(left))
     if not frames and not left:
         raise click.ClickException(f"no usable image among {len(files) + len(unusable)} input(s)")
     if gsd_m is not None and frames and all(frame.crs is not None for frame in frames):
@@ -195,13 +196,9 @@ def detect(
             "is georeferenced (detected at its own GSD, which the file gives)",
             err=True,
         )
+    problem = ""  # why --out could not take the detections, written to a temporary folder
     if out is not None and frames:
         try:
-            # exclusive: the whole output, as run.json describes it (--overwrite drops an
-            # earlier output's other layers there, which run.json would not describe)
-            written = write_layers(
-                out, group_layers(frames), formats=formats, overwrite=overwrite, exclusive=True
-            )
             record = detect_provenance(
                 detector,
                 tile_size,
@@ -212,18 +209,53 @@ def detect(
                 aprons=aprons,
                 apron_frame=apron_frame,
             )
-            written.append(write_provenance(out, record))
         except DwelltimeError as exc:
             raise click_error(exc) from exc
+        try:
+            written = _write(out, frames, record, formats=formats, overwrite=overwrite)
+        except DwelltimeError as exc:  # --out removed, made read-only… during the run
+            problem = click_error(exc).format_message()
+            out = Path(tempfile.mkdtemp(prefix="dwelltime-detect-"))
+            try:
+                written = _write(out, frames, record, formats=formats, overwrite=False)
+            except DwelltimeError as again:
+                raise click.ClickException(f"{problem}; nor in {out}: {again}") from again
         for path in written:
             click.echo(f"wrote {path}")
     if left:
+        kept = _kept_on_interrupt(out, len(done), len(left))
+        ctx.meta[KEPT] = f"{problem}; {kept}" if problem else kept
         raise KeyboardInterrupt  # the group prints what is kept (ctx.meta[KEPT]), exit 130
     click.echo(
         f"{sum(len(f) for f in frames)} aircraft in {len(frames)} image(s), {failed} skipped"
     )
+    if problem:
+        raise click.ClickException(
+            f"{problem}; the detections of the {len(done)} image(s) are written to {out} instead"
+        )
     if strict and failed:
         raise click.ClickException(f"{failed} input(s) could not be used (--strict)")
+
+
+def _write(
+    folder: Path,
+    frames: list[gpd.GeoDataFrame],
+    record: dict[str, object],
+    *,
+    formats: tuple[str, ...],
+    overwrite: bool,
+) -> list[Path]:
+    """Write the detections ``frames`` (a layer per CRS) and their run.json ``record`` to
+    ``folder``; the paths written. DwelltimeError when the folder cannot take them."""
+    from dwelltime.detector.images import group_layers
+    from dwelltime.io import write_layers, write_provenance
+
+    # exclusive: the whole output, as run.json describes it (--overwrite drops an earlier
+    # output's other layers there, which run.json would not describe)
+    layers = group_layers(frames)
+    written = write_layers(folder, layers, formats=formats, overwrite=overwrite, exclusive=True)
+    written.append(write_provenance(folder, record))
+    return written
 
 
 def _echo_done(path: Path, frame: gpd.GeoDataFrame) -> None:
