@@ -637,3 +637,24 @@ def test_an_out_folder_spoilt_during_the_run_gets_the_detections_written_elsewhe
     )
     assert json.loads((fallback / "run.json").read_text())["images"] == [str(png.resolve())]
     assert (fallback / "dwelltime.gpkg").exists()
+
+
+def test_an_images_line_is_printed_on_a_line_of_its_own_under_the_bar(
+    tmp_path, tiny_weights, monkeypatch
+):
+    """Where the bar is drawn (a terminal), it is wiped before an image's line or a skipped
+    line is printed and redrawn after, so neither is glued to the end of the bar."""
+    from tqdm import tqdm
+
+    import dwelltime.cli.progress as progress
+
+    monkeypatch.setattr(progress, "progress_bar", lambda ctx, **kwargs: tqdm(**kwargs))
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not an image")
+    args = ["detect", str(tmp_path), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    result = CliRunner().invoke(main, [*args, "--tile-size", "64"])
+    assert result.exit_code == 0, result.output
+    assert "tile/s]" in result.output  # the bar was drawn
+    for line in (f"{tmp_path / 'a.png'}: 0 aircraft", f"skipped {tmp_path / 'b.png'}: "):
+        before = result.output[: result.output.index(line)]
+        assert before.endswith(("\r", "\n")), repr(before[-80:])

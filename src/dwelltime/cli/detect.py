@@ -168,13 +168,15 @@ def detect(
                     if not isinstance(exc, DwelltimeError):
                         exc = SceneError(path, error_text(exc))
                     skipped += 1
-                    click.echo(f"skipped {exc}", err=True)
+                    with bar.external_write_mode():  # the bar wiped, then redrawn under it
+                        click.echo(f"skipped {exc}", err=True)
                     continue
                 finally:  # tiles counted but not read: an image skipped, windows without data
                     tiles.drop(counted[path] - (tiles.n - before))
                 frames.append(frame)
                 done.append(path)
-                _echo_done(path, frame)
+                with bar.external_write_mode():
+                    _echo_done(path, frame)
                 if bar.disable:  # no bar (stderr is no terminal): a line per image, as batch.log's
                     log.info(
                         "%s done, %d tiles in %.1f s (%d of %d images)",
