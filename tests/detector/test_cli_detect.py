@@ -658,3 +658,17 @@ def test_an_images_line_is_printed_on_a_line_of_its_own_under_the_bar(
     for line in (f"{tmp_path / 'a.png'}: 0 aircraft", f"skipped {tmp_path / 'b.png'}: "):
         before = result.output[: result.output.index(line)]
         assert before.endswith(("\r", "\n")), repr(before[-80:])
+
+
+def test_counting_the_tiles_says_an_images_warnings_no_second_time(
+    tmp_path, tiny_weights, write_raster, caplog
+):
+    """The tiles are counted up front from each image's header, which warns of what the
+    detection warns of again (zeros along its edges, no nodata declared): said once."""
+    image = write_raster(tmp_path / "g.tif", shape=(96, 96), data=np.zeros((3, 96, 96), np.uint8))
+    args = ["-q", "detect", str(image), "--weights", str(tiny_weights), "--tile-size", "64"]
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    said = [r.getMessage() for r in caplog.records if "no nodata is declared" in r.getMessage()]
+    assert len(said) == 1, said

@@ -24,6 +24,7 @@ from dwelltime.cli.options import (
     precision_option,
     strict_option,
     tile_size_option,
+    warnings_held,
     weights_option,
 )
 
@@ -142,12 +143,18 @@ def detect(
     done: list[Path] = []
     skipped = 0
     try:  # Ctrl-C anywhere in the loop: the images finished are written below, then it stops
-        counted = {  # headers only: the bar's total, for its time estimate
-            path: image_tile_count(
-                path, detector, gsd_m=gsd_m, airport=site, aprons=apron_frame, tile_size=tile_size
-            )
-            for path in files
-        }
+        with warnings_held():  # the bar's total, for its time estimate; detection warns
+            counted = {
+                path: image_tile_count(
+                    path,
+                    detector,
+                    gsd_m=gsd_m,
+                    airport=site,
+                    aprons=apron_frame,
+                    tile_size=tile_size,
+                )
+                for path in files
+            }
         with progress_bar(ctx, unit="tile", desc="detect", total=sum(counted.values())) as bar:
             tiles = Counted(bar)
             for n, path in enumerate(files):
