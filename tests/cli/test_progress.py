@@ -48,3 +48,28 @@ def test_a_notebook_gets_one_drawn_bar_per_stage_without_a_terminal(capsys):
         progress("detect", 1, 2)
     drawn = capsys.readouterr().err
     assert "scan: 100%" in drawn and "2/2" in drawn and "detect:  50%" in drawn
+
+
+def test_a_log_line_is_written_on_a_line_of_its_own_under_a_bar():
+    """A log record printed while a bar is drawn (a warning about one image in the middle of
+    ``detect``) wipes the bar first and has it redrawn after, instead of being glued to it."""
+    import logging
+
+    from tqdm import tqdm
+
+    from dwelltime.cli.progress import BarSafeStream
+
+    screen = Terminal()
+    logger = logging.getLogger("dwelltime.tests.bar_safe")
+    logger.propagate = False
+    handler = logging.StreamHandler(BarSafeStream(screen))
+    logger.addHandler(handler)
+    try:
+        with tqdm(total=3, desc="detect", unit="tile", file=screen) as bar:
+            bar.update(1)
+            logger.warning("a.png: coarse")
+            before, after = screen.getvalue().split("a.png: coarse\n")
+    finally:
+        logger.removeHandler(handler)
+    assert "tile" in before and before.endswith("\r"), repr(before)
+    assert "1/3" in after  # redrawn under it

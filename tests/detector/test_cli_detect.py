@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 
 import numpy as np
+import pytest
 import rasterio
 from click.testing import CliRunner
 from PIL import Image
@@ -556,3 +559,147 @@ def test_overwrite_drops_an_earlier_outputs_other_layers(tmp_path, tiny_weights,
     assert again.exit_code == 0, again.output
     assert layer_names(out / "dwelltime.gpkg") == ["detections_pixels"]
     assert not (out / "detections.csv").exists()
+
+
+def test_ctrl_c_between_two_images_writes_the_images_finished(tmp_path, tiny_weights, monkeypatch):
+    """Ctrl-C while the line of the first of two images is printed (outside the detection):
+    that image is written and listed done in run.json, the second listed left, exit 130."""
+    import dwelltime.cli.detect as command
+    from dwelltime.cli import INTERRUPTED
+
+    def stopped(path, frame):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "_echo_done", stopped)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((64, 64, 3), 0, np.uint8)).save(tmp_path / name)
+    out = tmp_path / "out"
+    args = ["-q", "detect", "--gsd", "0.5", "--weights", str(tiny_weights), "--tile-size", "64"]
+    result = CliRunner().invoke(main, [*args, str(tmp_path), "--out", str(out)])
+    assert result.exit_code == INTERRUPTED, result.output
+    assert result.stderr.splitlines()[-1].endswith(
+        f"the 1 image(s) finished are written to {out}; its run.json lists them and the 1 not "
+        "detected"
+    )
+    made = json.loads((out / "run.json").read_text())
+    assert made["images"] == [str((tmp_path / "a.png").resolve())]
+    assert made["images_left"] == [str((tmp_path / "b.png").resolve())]
+
+
+def test_the_bar_counts_the_tiles_up_front_and_drops_those_of_an_image_skipped(
+    tmp_path, tiny_weights, write_raster, monkeypatch
+):
+    """The bar's total is every image's tiles, counted from the headers before any is read
+    (a GeoTIFF's windows, a plain image's from its size and --gsd), so it can show an
+    estimate; the tiles of an image that fails are taken off it, so it ends at the count."""
+    import dwelltime.cli.progress as progress
+    import dwelltime.detector.predict as predict
+
+    bars = []
+    real_bar, real_predict = progress.progress_bar, predict.Detector.predict
+
+    def recorded(ctx, **kwargs):
+        bars.append((kwargs["total"], real_bar(ctx, **kwargs)))
+        return bars[-1][1]
+
+    def fails_on_a_bright_tile(self, images):
+        if any(float(np.asarray(im).mean()) > 50 for im in images):
+            raise RuntimeError("CUDA out of memory")
+        return real_predict(self, images)
+
+    monkeypatch.setattr(progress, "progress_bar", recorded)
+    monkeypatch.setattr(predict.Detector, "predict", fails_on_a_bright_tile)
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "a.png")  # 1 tile
+    Image.fromarray(np.zeros((64, 160, 3), np.uint8)).save(tmp_path / "b.png")  # 3 tiles
+    Image.fromarray(np.full((64, 112, 3), 200, np.uint8)).save(tmp_path / "c.png")  # 2, fails
+    dark = np.zeros((3, 96, 96), np.uint8)
+    write_raster(tmp_path / "d.tif", shape=(96, 96), gsd=0.5, data=dark)  # 48 m: 4 tiles of 32
+    (tmp_path / "e.png").write_bytes(b"not an image")  # none
+    args = ["-q", "detect", str(tmp_path), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    result = CliRunner().invoke(main, [*args, "--tile-size", "64"])
+    assert result.exit_code == 0, result.output
+    assert "2 skipped" in result.output
+    ((first, bar),) = bars
+    assert first == 1 + 3 + 2 + 4
+    assert bar.total == 1 + 3 + 4  # c's 2 dropped
+
+
+@pytest.mark.parametrize("spoilt", ["read-only", "a file"])
+def test_an_out_folder_spoilt_during_the_run_gets_the_detections_written_elsewhere(
+    tmp_path, tiny_weights, monkeypatch, spoilt
+):
+    """--out made read-only (or replaced by a file) while the images are detected: nothing is
+    lost; the detections and run.json go to a temporary folder that one line names, after
+    saying why --out could not take them, exit 1."""
+    import dwelltime.cli.detect as command
+
+    if spoilt == "read-only" and os.geteuid() == 0:
+        pytest.skip("chmod does not stop root writing")
+    out = tmp_path / "out"
+    out.mkdir()
+    echo = command._echo_done
+
+    def spoil_then_echo(path, frame):
+        if spoilt == "read-only":
+            out.chmod(0o555)
+        else:
+            out.rmdir()
+            out.write_text("")
+        echo(path, frame)
+
+    monkeypatch.setattr(command, "_echo_done", spoil_then_echo)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    png = tmp_path / "a.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(png)
+    args = ["-q", "detect", str(png), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    try:
+        result = CliRunner().invoke(main, [*args, "--tile-size", "64", "--out", str(out)])
+    finally:
+        if out.is_dir():
+            out.chmod(0o755)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    (fallback,) = (tmp_path / "tmp").iterdir()
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {out}: cannot write output there "
+        f"({'Permission denied' if spoilt == 'read-only' else f'{out} is a file'}); the "
+        f"detections of the 1 image(s) are written to {fallback} instead"
+    )
+    assert json.loads((fallback / "run.json").read_text())["images"] == [str(png.resolve())]
+    assert (fallback / "dwelltime.gpkg").exists()
+
+
+def test_an_images_line_is_printed_on_a_line_of_its_own_under_the_bar(
+    tmp_path, tiny_weights, monkeypatch
+):
+    """Where the bar is drawn (a terminal), it is wiped before an image's line or a skipped
+    line is printed and redrawn after, so neither is glued to the end of the bar."""
+    from tqdm import tqdm
+
+    import dwelltime.cli.progress as progress
+
+    monkeypatch.setattr(progress, "progress_bar", lambda ctx, **kwargs: tqdm(**kwargs))
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not an image")
+    args = ["detect", str(tmp_path), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    result = CliRunner().invoke(main, [*args, "--tile-size", "64"])
+    assert result.exit_code == 0, result.output
+    assert "tile/s]" in result.output  # the bar was drawn
+    for line in (f"{tmp_path / 'a.png'}: 0 aircraft", f"skipped {tmp_path / 'b.png'}: "):
+        before = result.output[: result.output.index(line)]
+        assert before.endswith(("\r", "\n")), repr(before[-80:])
+
+
+def test_counting_the_tiles_says_an_images_warnings_no_second_time(
+    tmp_path, tiny_weights, write_raster, caplog
+):
+    """The tiles are counted up front from each image's header, which warns of what the
+    detection warns of again (zeros along its edges, no nodata declared): said once."""
+    image = write_raster(tmp_path / "g.tif", shape=(96, 96), data=np.zeros((3, 96, 96), np.uint8))
+    args = ["-q", "detect", str(image), "--weights", str(tiny_weights), "--tile-size", "64"]
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    said = [r.getMessage() for r in caplog.records if "no nodata is declared" in r.getMessage()]
+    assert len(said) == 1, said

@@ -49,7 +49,10 @@ def configure_logging(verbosity: int) -> None:
     if not root.handlers:  # else someone (a notebook, pytest) configured logging already
         root.addHandler(_CONSOLE)
         root.setLevel(logging.WARNING)
-    _CONSOLE.setStream(sys.stderr)  # the guarded stream (PipeGuard) main installs
+    from dwelltime.cli.progress import BarSafeStream
+
+    # the guarded stream (PipeGuard) main installs; a log line wipes a bar drawn there first
+    _CONSOLE.setStream(BarSafeStream(sys.stderr))
     _CONSOLE.setLevel(level)
     logging.getLogger("dwelltime").setLevel(min(level, logging.INFO))
 

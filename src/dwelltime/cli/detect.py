@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,8 +24,12 @@ from dwelltime.cli.options import (
     precision_option,
     strict_option,
     tile_size_option,
+    warnings_held,
     weights_option,
 )
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +101,25 @@ def detect(
     Ctrl-C stops it after writing the images finished so far to --out (run.json says the
     run was interrupted and lists the images done and left).
 
-    Exit status: 0 done (unusable images are listed on stderr), 1 no usable image or
-    --strict with unusable ones, 2 bad usage, 130 interrupted (Ctrl-C).
+    If --out cannot take them at the end (removed or made read-only during the run), the
+    detections go to a temporary folder that the last line names, and the status is 1.
+
+    Exit status: 0 done (unusable images are listed on stderr), 1 no usable image,
+    --strict with unusable ones or --out not written, 2 bad usage, 130 interrupted (Ctrl-C).
     """
 
     from dwelltime.airports import airport_and_aprons
     from dwelltime.cli import KEPT
     from dwelltime.cli.progress import Counted, progress_bar
     from dwelltime.detector import load_detector
-    from dwelltime.detector.images import collect, detect_image, group_layers, input_scene_ids
+    from dwelltime.detector.images import (
+        collect,
+        detect_image,
+        image_tile_count,
+        input_scene_ids,
+    )
     from dwelltime.errors import DwelltimeError, SceneError, UnknownAirportError, error_text
-    from dwelltime.io import PROVENANCE_NAME, ensure_writable, write_layers, write_provenance
+    from dwelltime.io import PROVENANCE_NAME, ensure_writable
     from dwelltime.pipeline import detect_provenance
 
     if aprons is not None and airport is None:
@@ -125,51 +139,64 @@ def detect(
     ids = input_scene_ids(files)
     for exc in unusable:
         click.echo(f"skipped {exc}", err=True)
-    frames, done, left, failed = [], [], [], len(unusable)
-    with progress_bar(ctx, unit="tile", desc="detect") as bar:
-        tiles = Counted(bar)
-        for n, path in enumerate(files):
-            before, start = tiles.n, time.perf_counter()
-            try:
-                frame = detect_image(
+    frames: list[gpd.GeoDataFrame] = []
+    done: list[Path] = []
+    skipped = 0
+    try:  # Ctrl-C anywhere in the loop: the images finished are written below, then it stops
+        with warnings_held():  # the bar's total, for its time estimate; detection warns
+            counted = {
+                path: image_tile_count(
                     path,
                     detector,
                     gsd_m=gsd_m,
                     airport=site,
                     aprons=apron_frame,
                     tile_size=tile_size,
-                    batch_size=batch_size,
-                    progress=tiles,
-                    scene_id=ids[path],
                 )
-            except Exception as exc:  # SceneError among them; any other named, as `run` does
-                if not isinstance(exc, DwelltimeError):
-                    exc = SceneError(path, error_text(exc))
-                click.echo(f"skipped {exc}", err=True)
-                failed += 1
-                continue
-            except KeyboardInterrupt:  # the images finished are written below, then it stops
-                left = files[n:]
-                break
-            frames.append(frame)
-            done.append(path)
-            where = (
-                "x, y and footprints in (column, row) pixels of the image, sizes in metres"
-                if frame.crs is None
-                else f"footprints in {frame.crs.to_string()}"
-            )
-            click.echo(f"{path}: {len(frame)} aircraft; {where}")
-            if bar.disable:  # no bar (stderr is no terminal): a line per image, as batch.log's
-                log.info(
-                    "%s done, %d tiles in %.1f s (%d of %d images)",
-                    path,
-                    tiles.n - before,
-                    time.perf_counter() - start,
-                    n + 1,
-                    len(files),
-                )
-    if left:
-        ctx.meta[KEPT] = _kept_on_interrupt(out, len(done), len(left))
+                for path in files
+            }
+        with progress_bar(ctx, unit="tile", desc="detect", total=sum(counted.values())) as bar:
+            tiles = Counted(bar)
+            for n, path in enumerate(files):
+                before, start = tiles.n, time.perf_counter()
+                try:
+                    frame = detect_image(
+                        path,
+                        detector,
+                        gsd_m=gsd_m,
+                        airport=site,
+                        aprons=apron_frame,
+                        tile_size=tile_size,
+                        batch_size=batch_size,
+                        progress=tiles,
+                        scene_id=ids[path],
+                    )
+                except Exception as exc:  # SceneError among them; any other named, as `run` does
+                    if not isinstance(exc, DwelltimeError):
+                        exc = SceneError(path, error_text(exc))
+                    skipped += 1
+                    with bar.external_write_mode():  # the bar wiped, then redrawn under it
+                        click.echo(f"skipped {exc}", err=True)
+                    continue
+                finally:  # tiles counted but not read: an image skipped, windows without data
+                    tiles.drop(counted[path] - (tiles.n - before))
+                frames.append(frame)
+                done.append(path)
+                with bar.external_write_mode():
+                    _echo_done(path, frame)
+                if bar.disable:  # no bar (stderr is no terminal): a line per image, as batch.log's
+                    log.info(
+                        "%s done, %d tiles in %.1f s (%d of %d images)",
+                        path,
+                        tiles.n - before,
+                        time.perf_counter() - start,
+                        n + 1,
+                        len(files),
+                    )
+        left: list[Path] = []
+    except KeyboardInterrupt:
+        left = files[len(frames) + skipped :]  # in order: each file is done or skipped
+    failed = len(unusable) + skipped
     if not frames and not left:
         raise click.ClickException(f"no usable image among {len(files) + len(unusable)} input(s)")
     if gsd_m is not None and frames and all(frame.crs is not None for frame in frames):
@@ -178,13 +205,9 @@ def detect(
             "is georeferenced (detected at its own GSD, which the file gives)",
             err=True,
         )
+    problem = ""  # why --out could not take the detections, written to a temporary folder
     if out is not None and frames:
         try:
-            # exclusive: the whole output, as run.json describes it (--overwrite drops an
-            # earlier output's other layers there, which run.json would not describe)
-            written = write_layers(
-                out, group_layers(frames), formats=formats, overwrite=overwrite, exclusive=True
-            )
             record = detect_provenance(
                 detector,
                 tile_size,
@@ -195,18 +218,63 @@ def detect(
                 aprons=aprons,
                 apron_frame=apron_frame,
             )
-            written.append(write_provenance(out, record))
         except DwelltimeError as exc:
             raise click_error(exc) from exc
+        try:
+            written = _write(out, frames, record, formats=formats, overwrite=overwrite)
+        except DwelltimeError as exc:  # --out removed, made read-only… during the run
+            problem = click_error(exc).format_message()
+            out = Path(tempfile.mkdtemp(prefix="dwelltime-detect-"))
+            try:
+                written = _write(out, frames, record, formats=formats, overwrite=False)
+            except DwelltimeError as again:
+                raise click.ClickException(f"{problem}; nor in {out}: {again}") from again
         for path in written:
             click.echo(f"wrote {path}")
     if left:
+        kept = _kept_on_interrupt(out, len(done), len(left))
+        ctx.meta[KEPT] = f"{problem}; {kept}" if problem else kept
         raise KeyboardInterrupt  # the group prints what is kept (ctx.meta[KEPT]), exit 130
     click.echo(
         f"{sum(len(f) for f in frames)} aircraft in {len(frames)} image(s), {failed} skipped"
     )
+    if problem:
+        raise click.ClickException(
+            f"{problem}; the detections of the {len(done)} image(s) are written to {out} instead"
+        )
     if strict and failed:
         raise click.ClickException(f"{failed} input(s) could not be used (--strict)")
+
+
+def _write(
+    folder: Path,
+    frames: list[gpd.GeoDataFrame],
+    record: dict[str, object],
+    *,
+    formats: tuple[str, ...],
+    overwrite: bool,
+) -> list[Path]:
+    """Write the detections ``frames`` (a layer per CRS) and their run.json ``record`` to
+    ``folder``; the paths written. DwelltimeError when the folder cannot take them."""
+    from dwelltime.detector.images import group_layers
+    from dwelltime.io import write_layers, write_provenance
+
+    # exclusive: the whole output, as run.json describes it (--overwrite drops an earlier
+    # output's other layers there, which run.json would not describe)
+    layers = group_layers(frames)
+    written = write_layers(folder, layers, formats=formats, overwrite=overwrite, exclusive=True)
+    written.append(write_provenance(folder, record))
+    return written
+
+
+def _echo_done(path: Path, frame: gpd.GeoDataFrame) -> None:
+    """The line saying how many aircraft ``path`` has, and in what frame their footprints are."""
+    where = (
+        "x, y and footprints in (column, row) pixels of the image, sizes in metres"
+        if frame.crs is None
+        else f"footprints in {frame.crs.to_string()}"
+    )
+    click.echo(f"{path}: {len(frame)} aircraft; {where}")
 
 
 def _kept_on_interrupt(out: Path | None, done: int, left: int) -> str:

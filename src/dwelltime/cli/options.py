@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -242,18 +244,14 @@ def _read_file_with(
         if value is None:
             return None
         import importlib
-        import logging
 
         from dwelltime.errors import DwelltimeError
 
-        previous = logging.root.manager.disable
-        logging.disable(logging.WARNING)  # the API's own read warns, once
         try:
-            getattr(importlib.import_module(module), name)(value)
+            with warnings_held():  # the API's own read warns, once
+                getattr(importlib.import_module(module), name)(value)
         except DwelltimeError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
-        finally:
-            logging.disable(previous)
         return value
 
     return callback
@@ -321,6 +319,18 @@ weights_option = click.option(
     default=None,
     help="Detector weights (.safetensors, model card beside it). Default: the shipped model.",
 )
+
+
+@contextmanager
+def warnings_held() -> Iterator[None]:
+    """No log record up to WARNING within: for a check or a count made before the work, whose
+    reads warn of what the work's own reads warn of again (a warning said once)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 def read_output_layer(

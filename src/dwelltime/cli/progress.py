@@ -8,9 +8,10 @@ the bars are ``tqdm.auto``'s, drawn in Jupyter.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -46,6 +47,33 @@ class Counted:
     def __call__(self, n: int) -> None:
         self.n += n
         self.bar.update(n)
+
+    def drop(self, n: int) -> None:
+        """Take ``n`` items that will not come (an input skipped) off the bar's total, so its
+        time estimate stays right; nothing where the bar has no total."""
+        if n and self.bar.total is not None:
+            self.bar.total -= n
+            self.bar.refresh()
+
+
+class BarSafeStream:
+    """A text stream writing to ``stream`` with the tqdm bars drawn there wiped first and
+    redrawn after, so a line written while one is drawn (the console log handler's, set by
+    :func:`dwelltime.cli.configure_logging`) is not glued to its end. tqdm is not imported
+    for it: where nothing has imported it, no bar is drawn."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        std = sys.modules.get("tqdm.std")
+        if std is None:
+            return self.stream.write(text)
+        with std.tqdm.external_write_mode(file=self.stream):
+            return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from dwelltime.formats import (
 from dwelltime.stac import is_item_file, item_scenes
 
 if TYPE_CHECKING:
+    from dwelltime.scenes import Scene
     from dwelltime.tiling import TileSpec
 
 log = logging.getLogger(__name__)
@@ -116,18 +117,8 @@ def detect_image(
     (column, row) pixels, no CRS.
     SceneError names the file when it cannot be used.
     """
-    from rasterio.errors import RasterioError
-
-    from dwelltime.regrid import open_picture
-    from dwelltime.scenes import unreadable_image
-    from dwelltime.tiling import TileSpec
-
-    spec = TileSpec(gsd_m=detector.gsd_m, size_px=tile_size, overlap_px=tile_size // 4)
-    try:
-        with open_picture(path) as ds:  # a CRS without a geotransform places nothing
-            placed, georeferenced = not ds.transform.is_identity, ds.crs is not None
-    except RasterioError as exc:
-        raise unreadable_image(path, exc) from None
+    spec = _tile_spec(detector, tile_size)
+    placed, georeferenced, _ = _placement(path)
     scene_id = path.stem if scene_id is None else scene_id
     if placed and georeferenced:
         frame = _detect_scene(path, scene_id, detector, spec, airport, aprons, batch_size, progress)
@@ -204,22 +195,14 @@ def _detect_scene(
     no ``airport``, over the image's footprint in the UTM CRS of its centre."""
     from rasterio.errors import RasterioError
 
-    from dwelltime.airports import load_aprons, lonlat_centre, lookup_airport, utm_crs
     from dwelltime.scenes import as_scene_error, read_scene
     from dwelltime.tiling import iter_tiles, scenes_over_aprons
 
     scene = read_scene(path, scene_id=scene_id, require_time=False)
     _warn_if_coarse(path, scene.gsd_m)
-    if airport:
-        site = airport if isinstance(airport, Airport) else lookup_airport(airport)
-        aprons = load_aprons(site, apron_source)
-        if not scenes_over_aprons([scene], aprons, site.icao):
-            raise SceneError(path, f"does not overlap the aprons of {site.icao}")
-    else:
-        footprint = gpd.GeoSeries([scene.footprint], crs="EPSG:4326")
-        lon, lat = lonlat_centre(footprint)
-        site = Airport(icao="", iata="", name=path.stem, lat=lat, lon=lon, crs=utm_crs(lon, lat))
-        aprons = gpd.GeoDataFrame({"apron_id": ["image"]}, geometry=footprint.to_crs(site.crs))
+    site, aprons = _scene_aprons(scene, airport, apron_source)
+    if airport and not scenes_over_aprons([scene], aprons, site.icao):
+        raise SceneError(path, f"does not overlap the aprons of {site.icao}")
     tiles = iter_tiles(scene, site, aprons, spec)
     try:
         return detect_tiles(
@@ -227,6 +210,75 @@ def _detect_scene(
         )
     except RasterioError as exc:  # pixels past the header unreadable: a file cut short
         raise as_scene_error(scene, exc) from None
+
+
+def image_tile_count(
+    path: Path,
+    detector: Detector,
+    *,
+    gsd_m: float | None = None,
+    airport: str | Airport | None = None,
+    aprons: ApronSource | None = None,
+    tile_size: int = 512,
+) -> int:
+    """How many tiles :func:`detect_image` (same arguments) gives the detector for ``path``,
+    found without reading pixels: a georeferenced image's windows over the aprons
+    (:func:`dwelltime.tiling.apron_windows`; one with no valid pixel is not read, so it may
+    give fewer), a plain image's over its size resampled from ``gsd_m`` metres/pixel to the
+    detector's. 0 for an image :func:`detect_image` cannot use (it says why)."""
+    from dwelltime.detector.pixels import pixel_tile_count
+    from dwelltime.scenes import read_scene
+    from dwelltime.tiling import apron_windows
+
+    spec = _tile_spec(detector, tile_size)
+    try:
+        placed, georeferenced, shape = _placement(path)
+        if placed and georeferenced:
+            scene = read_scene(path, require_time=False)
+            return len(apron_windows(scene, *_scene_aprons(scene, airport, aprons), spec))
+        return 0 if gsd_m is None else pixel_tile_count(shape, gsd_m=gsd_m, spec=spec)
+    except Exception:  # any failure: detect_image meets it again and names it
+        return 0
+
+
+def _tile_spec(detector: Detector, tile_size: int) -> TileSpec:
+    """Tiles of ``tile_size`` pixels at the detector's GSD, overlapping by a quarter."""
+    from dwelltime.tiling import TileSpec
+
+    return TileSpec(gsd_m=detector.gsd_m, size_px=tile_size, overlap_px=tile_size // 4)
+
+
+def _placement(path: Path) -> tuple[bool, bool, tuple[int, int]]:
+    """Whether the image ``path`` has a geotransform and a CRS, and its (height, width)
+    pixels; SceneError when it cannot be opened. Reads the header only."""
+    from rasterio.errors import RasterioError
+
+    from dwelltime.regrid import open_picture
+    from dwelltime.scenes import unreadable_image
+
+    try:
+        with open_picture(path) as ds:  # a CRS without a geotransform places nothing
+            return not ds.transform.is_identity, ds.crs is not None, (ds.height, ds.width)
+    except RasterioError as exc:
+        raise unreadable_image(path, exc) from None
+
+
+def _scene_aprons(
+    scene: Scene, airport: str | Airport | None, apron_source: ApronSource | None
+) -> tuple[Airport, gpd.GeoDataFrame]:
+    """The airport and aprons (its CRS, metres) a georeferenced ``scene`` is tiled over: those
+    of ``airport`` (from ``apron_source``, :func:`detect_image`), or with no ``airport`` the
+    scene's footprint in the UTM CRS of its centre."""
+    from dwelltime.airports import load_aprons, lonlat_centre, lookup_airport, utm_crs
+
+    if airport:
+        site = airport if isinstance(airport, Airport) else lookup_airport(airport)
+        return site, load_aprons(site, apron_source)
+    footprint = gpd.GeoSeries([scene.footprint], crs="EPSG:4326")
+    lon, lat = lonlat_centre(footprint)
+    name = scene.path.stem
+    site = Airport(icao="", iata="", name=name, lat=lat, lon=lon, crs=utm_crs(lon, lat))
+    return site, gpd.GeoDataFrame({"apron_id": ["image"]}, geometry=footprint.to_crs(site.crs))
 
 
 def group_layers(frames: Sequence[gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
