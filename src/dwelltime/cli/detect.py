@@ -143,18 +143,10 @@ def detect(
     done: list[Path] = []
     skipped = 0
     try:  # Ctrl-C anywhere in the loop: the images finished are written below, then it stops
+        # what the tiles of an image are made of, counted and detected alike
+        tiling = {"gsd_m": gsd_m, "airport": site, "aprons": apron_frame, "tile_size": tile_size}
         with warnings_held():  # the bar's total, for its time estimate; detection warns
-            counted = {
-                path: image_tile_count(
-                    path,
-                    detector,
-                    gsd_m=gsd_m,
-                    airport=site,
-                    aprons=apron_frame,
-                    tile_size=tile_size,
-                )
-                for path in files
-            }
+            counted = {path: image_tile_count(path, detector, **tiling) for path in files}
         with progress_bar(ctx, unit="tile", desc="detect", total=sum(counted.values())) as bar:
             tiles = Counted(bar)
             for n, path in enumerate(files):
@@ -163,10 +155,7 @@ def detect(
                     frame = detect_image(
                         path,
                         detector,
-                        gsd_m=gsd_m,
-                        airport=site,
-                        aprons=apron_frame,
-                        tile_size=tile_size,
+                        **tiling,
                         batch_size=batch_size,
                         progress=tiles,
                         scene_id=ids[path],
