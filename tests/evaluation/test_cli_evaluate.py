@@ -260,15 +260,21 @@ def test_unknown_gsd_is_said(tmp_path, write_raster, monkeypatch, marker_detecto
     assert "unknown" in result.output.split("By GSD")[1]
 
 
-def test_unknown_gsd_of_saved_detections_is_said(tmp_path, write_raster):
-    """Saved pixel detections (`detect --gsd`) scored on an image of unknown GSD: sizes
-    are not scored, and the line saying so and how to give the GSD is there too."""
-    write_raster(tmp_path / "p.tif", crs=None)
-    (tmp_path / "p.txt").write_text("0 0 4 0 4 2 0 2 plane 0\n")
+def _saved_pixel_detection(folder, write_raster):
+    """A plain image ``p.tif`` without georeference, its DOTA label and one saved pixel
+    detection of it (``d.gpkg``, as ``detect --gsd`` writes them) in ``folder``."""
+    write_raster(folder / "p.tif", crs=None)
+    (folder / "p.txt").write_text("0 0 4 0 4 2 0 2 plane 0\n")
     frame = detections_frame(90.0)
     frame["scene_id"] = "p"
     frame = frame.set_geometry([shapely.box(0, 0, 4, 2)], crs=None)
-    frame.to_file(tmp_path / "d.gpkg", layer="detections_pixels")
+    frame.to_file(folder / "d.gpkg", layer="detections_pixels")
+
+
+def test_unknown_gsd_of_saved_detections_is_said(tmp_path, write_raster):
+    """Saved pixel detections (`detect --gsd`) scored on an image of unknown GSD: sizes
+    are not scored, and the line saying so and how to give the GSD is there too."""
+    _saved_pixel_detection(tmp_path, write_raster)
     result = evaluate_saved(tmp_path, tmp_path / "d.gpkg")
     assert result.exit_code == 0, result.output
     assert "p.tif: GSD unknown (no georeference, no DOTA 'gsd:' line); sizes not scored; " in (
@@ -279,12 +285,7 @@ def test_unknown_gsd_of_saved_detections_is_said(tmp_path, write_raster):
 def test_saved_detections_are_scored_at_the_gsd_detect_recorded(tmp_path, write_raster):
     """``detect --gsd 0.5`` recorded its GSD in run.json: ``evaluate --detections`` takes it
     (one line says so) instead of asking for --gsd again; a --gsd given wins."""
-    write_raster(tmp_path / "p.tif", crs=None)
-    (tmp_path / "p.txt").write_text("0 0 4 0 4 2 0 2 plane 0\n")
-    frame = detections_frame(90.0)
-    frame["scene_id"] = "p"
-    frame = frame.set_geometry([shapely.box(0, 0, 4, 2)], crs=None)
-    frame.to_file(tmp_path / "d.gpkg", layer="detections_pixels")
+    _saved_pixel_detection(tmp_path, write_raster)
     (tmp_path / "run.json").write_text(json.dumps({"inputs": {"gsd_m": 0.5}}))
     result = evaluate_saved(tmp_path, tmp_path / "d.gpkg")
     assert result.exit_code == 0, result.output
