@@ -1329,6 +1329,42 @@ def test_an_airbus_cloud_mask_is_attached_to_its_product(tmp_path, write_dimap, 
     assert {s.provider for s in result.scenes} != {"planet"}  # not taken for a Planet mask
 
 
+def test_a_maxar_ard_delivery_s_cloud_polygons_are_its_images_mask_not_its_masks_scenes(
+    tmp_path, write_raster
+):
+    """Maxar ARD delivers <id>-visual/-pan/-ms.tif with data masks beside them: its cloud
+    polygons <id>-cloud-mask.gpkg were not read (cloud over a stand read as ground seen
+    empty) and its mask rasters (<id>-clouds.tif…) were scenes, one of which could be kept
+    as the acquisition's scene in place of its images."""
+    import geopandas as gpd
+    import shapely
+
+    catid = "10300100B3841C00"
+    write_raster(tmp_path / f"{catid}-visual.tif")
+    for layer in ("clouds", "water", "terrain-shadows"):
+        write_raster(tmp_path / f"{catid}-{layer}.tif", count=1)
+    x, y = 730_485.78, 4_345_043.01  # the image's corner, Sunan, UTM 51N
+    mask = tmp_path / f"{catid}-cloud-mask.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(x, y - 16, x + 16, y)], crs=32651).to_file(mask)
+    other = tmp_path / "10300100FFFFFF00-cloud-mask.gpkg"  # another acquisition's
+    gpd.GeoDataFrame(geometry=[shapely.box(x, y - 16, x + 16, y)], crs=32651).to_file(other)
+    item = _stac_item(f"./{catid}-visual.tif", platform="WV03")
+    (tmp_path / f"{catid}.json").write_text(json.dumps(item))
+    result = scan(tmp_path)
+    assert result.errors == []
+    assert [(s.scene_id, s.mask_path) for s in result.scenes] == [
+        (f"{catid}-visual", mask.resolve())
+    ]
+    item["assets"] = {  # the same delivery as a STAC item: its mask assets are no image
+        "clouds": {"href": f"./{catid}-clouds.tif"},
+        "visual": {"href": f"./{catid}-visual.tif"},
+        "cloud-mask": {"href": f"./{catid}-cloud-mask.gpkg"},
+    }
+    (tmp_path / "items.json").write_text(json.dumps(item))
+    (scene,) = scan(tmp_path / "items.json").scenes
+    assert (scene.path.name, scene.mask_path) == (f"{catid}-visual.tif", mask.resolve())
+
+
 @pytest.mark.parametrize("suffix", ["_udm2_clip", "_udm_clip"])
 def test_a_clipped_order_s_mask_is_attached_not_scanned(tmp_path, write_raster, suffix):
     # Planet orders clipped to an area deliver <id>_3B_AnalyticMS_SR_clip.tif + <id>_3B_udm2_clip
