@@ -1509,6 +1509,19 @@ def test_a_copy_of_an_image_is_skipped_naming_the_one_kept(tmp_path, write_raste
     assert all(e.endswith("skipped as a copy of it") for e in skipped)
 
 
+def test_of_a_product_s_colour_and_grey_images_at_one_gsd_the_colour_one_is_kept(
+    tmp_path, write_raster
+):
+    """A delivery's panchromatic band and its RGB (Maxar ARD's -pan and -visual) at one GSD
+    are one image: the first scene id, the grey one, was kept, and the detector, which reads
+    red, green and blue, saw grey."""
+    write_raster(tmp_path / "pan_20230731T023512.tif", count=1)
+    visual = write_raster(tmp_path / "visual_20230731T023512.tif", count=3)
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [visual.resolve()]
+    assert [Path(e.path).name for e in result.errors] == ["pan_20230731T023512.tif"]
+
+
 def test_empty_folder(tmp_path):
     result = scan(tmp_path)
     assert result.scenes == [] and [type(e) for e in result.errors] == [NoImageError]

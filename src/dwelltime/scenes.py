@@ -292,10 +292,12 @@ DUPLICATE_IOU = 0.95
 
 def _without_duplicates(scenes: list[Scene], errors: list[SceneError]) -> list[Scene]:
     """``scenes`` less the copies of one image (same acquisition time, footprints overlapping
-    :data:`DUPLICATE_IOU`): the finest GSD (then the first scene id) is kept, each other is
-    appended to ``errors`` naming the one kept. Counting a copy would see an aircraft twice."""
+    :data:`DUPLICATE_IOU`): the finest GSD, then colour over grey (a product's RGB, not its
+    panchromatic band at the same GSD: the detector reads red, green, blue), then the first
+    scene id is kept, each other is appended to ``errors`` naming the one kept. Counting a
+    copy would see an aircraft twice."""
     kept: dict[pd.Timestamp, list[Scene]] = {}
-    for scene in sorted(scenes, key=lambda s: (s.gsd_m, s.scene_id)):
+    for scene in sorted(scenes, key=lambda s: (s.gsd_m, -min(s.count, 3), s.scene_id)):
         same_time = kept.setdefault(scene.acquired, [])
         twin = next(
             (k for k in same_time if _iou(k.footprint, scene.footprint) >= DUPLICATE_IOU), None
