@@ -1509,6 +1509,21 @@ def test_a_copy_of_an_image_is_skipped_naming_the_one_kept(tmp_path, write_raste
     assert all(e.endswith("skipped as a copy of it") for e in skipped)
 
 
+def test_a_maxar_ard_image_takes_its_time_from_its_acquisition_s_item_of_remote_hrefs(
+    tmp_path, write_raster
+):
+    """An ARD image <id>-visual.tif has no time in its name; its item <id>.json beside it
+    named it only by its s3:// href, as older deliveries wrote them, so the scene was
+    refused for want of a time."""
+    catid = "10300100B3841C00"
+    image = write_raster(tmp_path / f"{catid}-visual.tif")
+    item = _stac_item(f"s3://bucket/13/031133231113/2023-07-31/{catid}-visual.tif")
+    item["properties"]["eo:cloud_cover"] = 0
+    (tmp_path / f"{catid}.json").write_text(json.dumps(item))
+    (scene,) = scan(tmp_path).scenes
+    assert (scene.path, scene.acquired, scene.time_source) == (image.resolve(), T0, "stac")
+
+
 def test_of_a_product_s_colour_and_grey_images_at_one_gsd_the_colour_one_is_kept(
     tmp_path, write_raster
 ):

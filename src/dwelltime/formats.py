@@ -228,10 +228,10 @@ def is_cloud_vector(name: str | os.PathLike) -> bool:
 
 
 def ard_id(name: str | os.PathLike) -> str | None:
-    """The acquisition id (lower case) of a Maxar ARD file (:data:`ARD_NAME`), None where
-    ``name`` is not one."""
+    """The acquisition id of a Maxar ARD file (:data:`ARD_NAME`), as its name writes it, None
+    where ``name`` is not one: its STAC item is ``<id>.json`` beside it."""
     m = ARD_NAME.fullmatch(Path(name).stem)
-    return None if m is None else m["id"].lower()
+    return None if m is None else m["id"]
 
 
 def is_ard_layer(name: str | os.PathLike) -> bool:

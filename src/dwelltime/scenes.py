@@ -854,7 +854,7 @@ def _masks_of(image: Path, masks: Sequence[Path]) -> list[Path]:
             beside = m.parent.parent if m.parent.name.lower() == "masks" else None
             base = mask_stem[4:-4]  # CLD_<id>_MSK
         elif is_ard_cloud_mask(m):
-            base = f"{ard_id(m)}-"  # <id>-cloud-mask.gpkg: <id>-visual, -pan, -ms
+            base = f"{ard_id(m).lower()}-"  # <id>-cloud-mask.gpkg: <id>-visual, -pan, -ms
         elif is_cloud_vector(m):
             if beside == image.parent and mask_stem == stem + CLOUD_SIDECAR_STEM:
                 ranked.append(((2, 0), m))

@@ -58,7 +58,7 @@ from typing import Any
 import pandas as pd
 
 from dwelltime.errors import DwelltimeError
-from dwelltime.formats import is_dimap_name
+from dwelltime.formats import ard_id, is_dimap_name
 from dwelltime.io import user_csv
 from dwelltime.stac import item_rgb_bands, local_path
 from dwelltime.tables import few
@@ -407,10 +407,14 @@ def stac_items(json_paths: Iterable[Path]) -> dict[Path, dict[str, Any]]:
 def stac_item(
     image: Path, index: Mapping[Path, dict[str, Any]], *, warn: bool = True
 ) -> dict[str, Any] | None:
-    """The STAC item of ``image``: its ``<stem>.json``/``<stem>.stac.json`` sidecar, else the
-    item of ``index`` (:func:`stac_items`) whose asset it is; None if neither. ``warn``: name
-    a sidecar that cannot be read in a warning."""
-    for sidecar in (image.with_suffix(".json"), image.with_suffix(".stac.json")):
+    """The STAC item of ``image``: its ``<stem>.json``/``<stem>.stac.json`` sidecar (of a
+    Maxar ARD image ``<id>-visual.tif``…, also its acquisition's ``<id>.json``, whose asset
+    hrefs may be remote, ``s3://…``, as older deliveries wrote them), else the item of
+    ``index`` (:func:`stac_items`) whose asset it is; None if none. ``warn``: name a sidecar
+    that cannot be read in a warning."""
+    acquisition = ard_id(image)
+    ard_item = [] if acquisition is None else [image.with_name(f"{acquisition}.json")]
+    for sidecar in (image.with_suffix(".json"), image.with_suffix(".stac.json"), *ard_item):
         item = _load_json(sidecar, warn=warn) if sidecar.is_file() else None
         if _is_stac_item(item):
             return item
