@@ -1330,7 +1330,7 @@ def test_an_airbus_cloud_mask_is_attached_to_its_product(tmp_path, write_dimap, 
 
 
 def test_a_maxar_ard_delivery_s_cloud_polygons_are_its_images_mask_not_its_masks_scenes(
-    tmp_path, write_raster
+    tmp_path, write_raster, caplog
 ):
     """Maxar ARD delivers <id>-visual/-pan/-ms.tif with data masks beside them: its cloud
     polygons <id>-cloud-mask.gpkg were not read (cloud over a stand read as ground seen
@@ -1350,7 +1350,10 @@ def test_a_maxar_ard_delivery_s_cloud_polygons_are_its_images_mask_not_its_masks
     gpd.GeoDataFrame(geometry=[shapely.box(x, y - 16, x + 16, y)], crs=32651).to_file(other)
     item = _stac_item(f"./{catid}-visual.tif", platform="WV03")
     (tmp_path / f"{catid}.json").write_text(json.dumps(item))
-    result = scan(tmp_path)
+    with caplog.at_level(logging.INFO, logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    left_out = [r.getMessage() for r in caplog.records if "Maxar ARD data mask" in r.getMessage()]
+    assert len(left_out) == 3  # each named with -v, should an image be named like one
     assert result.errors == []
     assert [(s.scene_id, s.mask_path) for s in result.scenes] == [
         (f"{catid}-visual", mask.resolve())

@@ -803,7 +803,8 @@ def _find_files(
             p = root / name
             suffix = p.suffix.lower()
             if is_ard_layer(name) and suffix in RASTER_SUFFIXES:
-                continue  # a Maxar ARD data mask (-clouds.tif, -water.tif…), no image
+                log.info("left out %s: a Maxar ARD data mask (<id>-clouds.tif…), no image", p)
+                continue
             if suffix in RASTER_SUFFIXES or is_dimap(name):
                 is_mask = p.stem.lower().endswith(MASK_SUFFIXES)
                 (masks if is_mask else images).append(p)
