@@ -1329,6 +1329,45 @@ def test_an_airbus_cloud_mask_is_attached_to_its_product(tmp_path, write_dimap, 
     assert {s.provider for s in result.scenes} != {"planet"}  # not taken for a Planet mask
 
 
+def test_a_maxar_ard_delivery_s_cloud_polygons_are_its_images_mask_not_its_masks_scenes(
+    tmp_path, write_raster, caplog
+):
+    """Maxar ARD delivers <id>-visual/-pan/-ms.tif with data masks beside them: its cloud
+    polygons <id>-cloud-mask.gpkg were not read (cloud over a stand read as ground seen
+    empty) and its mask rasters (<id>-clouds.tif…) were scenes, one of which could be kept
+    as the acquisition's scene in place of its images."""
+    import geopandas as gpd
+    import shapely
+
+    catid = "10300100B3841C00"
+    write_raster(tmp_path / f"{catid}-visual.tif")
+    for layer in ("clouds", "water", "terrain-shadows"):
+        write_raster(tmp_path / f"{catid}-{layer}.tif", count=1)
+    x, y = 730_485.78, 4_345_043.01  # the image's corner, Sunan, UTM 51N
+    mask = tmp_path / f"{catid}-cloud-mask.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(x, y - 16, x + 16, y)], crs=32651).to_file(mask)
+    other = tmp_path / "10300100FFFFFF00-cloud-mask.gpkg"  # another acquisition's
+    gpd.GeoDataFrame(geometry=[shapely.box(x, y - 16, x + 16, y)], crs=32651).to_file(other)
+    item = _stac_item(f"./{catid}-visual.tif", platform="WV03")
+    (tmp_path / f"{catid}.json").write_text(json.dumps(item))
+    with caplog.at_level(logging.INFO, logger="dwelltime.scenes"):
+        result = scan(tmp_path)
+    left_out = [r.getMessage() for r in caplog.records if "Maxar ARD data mask" in r.getMessage()]
+    assert len(left_out) == 3  # each named with -v, should an image be named like one
+    assert result.errors == []
+    assert [(s.scene_id, s.mask_path) for s in result.scenes] == [
+        (f"{catid}-visual", mask.resolve())
+    ]
+    item["assets"] = {  # the same delivery as a STAC item: its mask assets are no image
+        "clouds": {"href": f"./{catid}-clouds.tif"},
+        "visual": {"href": f"./{catid}-visual.tif"},
+        "cloud-mask": {"href": f"./{catid}-cloud-mask.gpkg"},
+    }
+    (tmp_path / "items.json").write_text(json.dumps(item))
+    (scene,) = scan(tmp_path / "items.json").scenes
+    assert (scene.path.name, scene.mask_path) == (f"{catid}-visual.tif", mask.resolve())
+
+
 @pytest.mark.parametrize("suffix", ["_udm2_clip", "_udm_clip"])
 def test_a_clipped_order_s_mask_is_attached_not_scanned(tmp_path, write_raster, suffix):
     # Planet orders clipped to an area deliver <id>_3B_AnalyticMS_SR_clip.tif + <id>_3B_udm2_clip
@@ -1471,6 +1510,34 @@ def test_a_copy_of_an_image_is_skipped_naming_the_one_kept(tmp_path, write_raste
     ]
     assert all("same acquisition time and footprint as" in e for e in skipped)
     assert all(e.endswith("skipped as a copy of it") for e in skipped)
+
+
+def test_a_maxar_ard_image_takes_its_time_from_its_acquisition_s_item_of_remote_hrefs(
+    tmp_path, write_raster
+):
+    """An ARD image <id>-visual.tif has no time in its name; its item <id>.json beside it
+    named it only by its s3:// href, as older deliveries wrote them, so the scene was
+    refused for want of a time."""
+    catid = "10300100B3841C00"
+    image = write_raster(tmp_path / f"{catid}-visual.tif")
+    item = _stac_item(f"s3://bucket/13/031133231113/2023-07-31/{catid}-visual.tif")
+    item["properties"]["eo:cloud_cover"] = 0
+    (tmp_path / f"{catid}.json").write_text(json.dumps(item))
+    (scene,) = scan(tmp_path).scenes
+    assert (scene.path, scene.acquired, scene.time_source) == (image.resolve(), T0, "stac")
+
+
+def test_of_a_product_s_colour_and_grey_images_at_one_gsd_the_colour_one_is_kept(
+    tmp_path, write_raster
+):
+    """A delivery's panchromatic band and its RGB (Maxar ARD's -pan and -visual) at one GSD
+    are one image: the first scene id, the grey one, was kept, and the detector, which reads
+    red, green and blue, saw grey."""
+    write_raster(tmp_path / "pan_20230731T023512.tif", count=1)
+    visual = write_raster(tmp_path / "visual_20230731T023512.tif", count=3)
+    result = scan(tmp_path)
+    assert [s.path for s in result.scenes] == [visual.resolve()]
+    assert [Path(e.path).name for e in result.errors] == ["pan_20230731T023512.tif"]
 
 
 def test_empty_folder(tmp_path):

@@ -39,6 +39,25 @@ def test_a_date_and_a_number_is_still_a_date_alone():
 
 
 @pytest.mark.parametrize(
+    ("name", "spelt"),
+    [
+        ("sunan_20230731-0235.tif", "20230731T0235"),
+        ("sunan_2023-07-31_0235_v2.tif", "2023-07-31T0235"),
+    ],
+)
+def test_four_digits_after_a_date_are_named_with_the_spelling_that_reads_them(name, spelt):
+    """``20230731-0235`` was refused as a date with 'no time of day', not a word of the 0235
+    the user sees in the name, nor how to write it so that it is read."""
+    with pytest.raises(NoTimeError) as refused:
+        filename_time(Path(name))
+    assert (
+        f"no time of day (0235 after it may be a time or a tile number: if it is the "
+        f"time, put a T before it, {spelt});" in str(refused.value)
+    )
+    assert filename_time(Path(f"sunan_{spelt}.tif")).acquired == T0.floor("min")
+
+
+@pytest.mark.parametrize(
     ("name", "problem"),
     [
         ("sunan_20990731T023512.tif", "2099-07-31T02:35:12Z is in the future"),

@@ -14,6 +14,7 @@ import errno
 import functools
 import logging
 import os
+import re
 import shlex
 import stat
 from collections.abc import Iterable, Iterator
@@ -52,6 +53,14 @@ MASK_SUFFIXES = ("_udm2", "_udm2_clip", *UDM1_SUFFIXES)
 #: ``DIM_<product>.XML`` and ``IMG_<product>_R1C1…`` tiles: polygons of cloud (compared in
 #: lower case).
 CLOUD_VECTOR_PREFIX, CLOUD_VECTOR_SUFFIX = "cld_", "_msk.gml"
+#: Maxar ARD (analysis-ready data, as Maxar's ordering API and its Open Data program deliver
+#: it) names each file of an acquisition ``<acquisition id>-<data descriptor>``, the id 16
+#: hexadecimal digits (``10300100B3841C00-visual.tif``): its images are :data:`ARD_IMAGES`,
+#: its cloud polygons ``-cloud-mask.gpkg`` (:func:`is_ard_cloud_mask`); its other files
+#: (``-clouds.tif``, ``-water.tif``, ``-terrain-shadows.tif``…) are data masks, no images.
+ARD_NAME = re.compile(r"(?P<id>[0-9a-f]{16})-(?P<descriptor>[a-z0-9-]+)", re.IGNORECASE)
+#: The data descriptors of a Maxar ARD acquisition's images: RGB, panchromatic, multispectral.
+ARD_IMAGES = ("visual", "pan", "ms")
 #: A user's cloud polygons for one image, ``<image stem>_cloud`` with one of these suffixes
 #: (compared in lower case): drawn, or exported from a provider's vector mask.
 CLOUD_SIDECAR_STEM, CLOUD_SIDECAR_SUFFIXES = "_cloud", (".geojson", ".gpkg", ".shp", ".gml")
@@ -206,11 +215,47 @@ def distinct_files(paths: Iterable[Path]) -> list[Path]:
 
 def is_cloud_vector(name: str | os.PathLike) -> bool:
     """Whether ``name`` is that of cloud polygons: an Airbus DIMAP cloud mask,
-    ``CLD_*_MSK.GML``, or a user's :data:`CLOUD_SIDECAR_STEM` file (any case)."""
-    return is_airbus_cloud_mask(name) or (
-        Path(name).stem.lower().endswith(CLOUD_SIDECAR_STEM)
-        and Path(name).suffix.lower() in CLOUD_SIDECAR_SUFFIXES
+    ``CLD_*_MSK.GML``, a Maxar ARD one (:func:`is_ard_cloud_mask`) or a user's
+    :data:`CLOUD_SIDECAR_STEM` file (any case)."""
+    return (
+        is_airbus_cloud_mask(name)
+        or is_ard_cloud_mask(name)
+        or (
+            Path(name).stem.lower().endswith(CLOUD_SIDECAR_STEM)
+            and Path(name).suffix.lower() in CLOUD_SIDECAR_SUFFIXES
+        )
     )
+
+
+def ard_id(name: str | os.PathLike) -> str | None:
+    """The acquisition id of a Maxar ARD file (:data:`ARD_NAME`), as its name writes it, None
+    where ``name`` is not one: its STAC item is ``<id>.json`` beside it."""
+    m = ARD_NAME.fullmatch(Path(name).stem)
+    return None if m is None else m["id"]
+
+
+def is_ard_layer(name: str | os.PathLike) -> bool:
+    """Whether ``name`` is that of a Maxar ARD file that is none of its acquisition's images
+    (:data:`ARD_IMAGES`): a data mask such as ``<id>-clouds.tif`` or ``<id>-water.tif``."""
+    m = ARD_NAME.fullmatch(Path(name).stem)
+    return m is not None and m["descriptor"].lower() not in ARD_IMAGES
+
+
+def is_ard_cloud_mask(name: str | os.PathLike) -> bool:
+    """Whether ``name`` is that of a Maxar ARD cloud mask, ``<id>-cloud-mask.gpkg``: the
+    polygons of cloud over its acquisition's images (any case)."""
+    m = ARD_NAME.fullmatch(Path(name).stem)
+    return (
+        m is not None
+        and m["descriptor"].lower() == "cloud-mask"
+        and Path(name).suffix.lower() == ".gpkg"
+    )
+
+
+def is_provider_mask(name: str | os.PathLike) -> bool:
+    """Whether the raster ``name`` is a provider's mask, not an image: a Planet usable-data
+    mask (:data:`MASK_SUFFIXES`) or a Maxar ARD data mask (:func:`is_ard_layer`)."""
+    return Path(name).stem.lower().endswith(MASK_SUFFIXES) or is_ard_layer(name)
 
 
 def is_airbus_cloud_mask(name: str | os.PathLike) -> bool:

@@ -403,8 +403,9 @@ def read_rgb(path: Path) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CloudVector:
-    """Cloud polygons of one scene (Airbus DIMAP ``MASKS/CLD_*_MSK.GML``, or a user's
-    ``<image stem>_cloud.geojson``…): where it saw cloud."""
+    """Cloud polygons of one scene (Airbus DIMAP ``MASKS/CLD_*_MSK.GML``, Maxar ARD
+    ``<id>-cloud-mask.gpkg``, or a user's ``<image stem>_cloud.geojson``…): where it saw
+    cloud."""
 
     name: str  # the file
     crs: object | None  # the polygons' CRS; None: the file has none (the scan refuses it)

@@ -14,6 +14,9 @@ minus the ``_udm2``/``_udm`` suffix (Planet: ``<id>_3B_udm2.tif`` belongs to
 ``<id>_3B_AnalyticMS_SR.tif``, and so does a legacy ``<id>_3B_AnalyticMS_DN_udm.tif``, used
 when no UDM2 came); an Airbus DIMAP cloud mask (``MASKS/CLD_<id>_MSK.GML``, cloud
 polygons) to the product ``DIM_<id>.XML`` or its tiles ``IMG_<id>_R1C1…`` beside ``MASKS``;
+a Maxar ARD cloud mask (``<id>-cloud-mask.gpkg``, cloud polygons) to the images of its
+acquisition beside it (``<id>-visual.tif``, ``-pan.tif``, ``-ms.tif``), whose other rasters
+(``<id>-clouds.tif``, ``-water.tif``…: data masks) are no scenes;
 a user's cloud polygons ``<stem>_cloud.geojson`` (``.gpkg``, ``.shp``, ``.gml``) to the image
 of that stem beside it, instead of the provider's mask.
 A STAC ItemCollection JSON file gives one image per item instead (:mod:`dwelltime.stac`).
@@ -47,9 +50,12 @@ from dwelltime.formats import (
     PICTURE_SUFFIXES,
     RASTER_SUFFIXES,
     UDM1_SUFFIXES,
+    ard_id,
     distinct_files,
     is_airbus_cloud_mask,
     is_archive,
+    is_ard_cloud_mask,
+    is_ard_layer,
     is_cloud_vector,
     is_dimap,
     is_packed,
@@ -135,7 +141,8 @@ class Scene:
     dtype: str
     cloud_fraction: float  # [0, 1]; NaN if the provider says nothing
     mask_path: Path | None  # provider mask: Planet UDM2 band 1 == 1 clear, UDM == 0 usable;
-    # Airbus MASKS/CLD_<id>_MSK.GML, a user's <stem>_cloud.geojson…: cloud polygons
+    # Airbus MASKS/CLD_<id>_MSK.GML, Maxar ARD <id>-cloud-mask.gpkg, a user's
+    # <stem>_cloud.geojson…: cloud polygons
     footprint: shapely.Geometry  # EPSG:4326
     #: 1-based red, green, blue band indexes as the scene's STAC item (else Maxar IMD) names
     #: them; None where none does (then :func:`dwelltime.regrid.rgb_bands` reads the file)
@@ -285,10 +292,12 @@ DUPLICATE_IOU = 0.95
 
 def _without_duplicates(scenes: list[Scene], errors: list[SceneError]) -> list[Scene]:
     """``scenes`` less the copies of one image (same acquisition time, footprints overlapping
-    :data:`DUPLICATE_IOU`): the finest GSD (then the first scene id) is kept, each other is
-    appended to ``errors`` naming the one kept. Counting a copy would see an aircraft twice."""
+    :data:`DUPLICATE_IOU`): the finest GSD, then colour over grey (a product's RGB, not its
+    panchromatic band at the same GSD: the detector reads red, green, blue), then the first
+    scene id is kept, each other is appended to ``errors`` naming the one kept. Counting a
+    copy would see an aircraft twice."""
     kept: dict[pd.Timestamp, list[Scene]] = {}
-    for scene in sorted(scenes, key=lambda s: (s.gsd_m, s.scene_id)):
+    for scene in sorted(scenes, key=lambda s: (s.gsd_m, -min(s.count, 3), s.scene_id)):
         same_time = kept.setdefault(scene.acquired, [])
         twin = next(
             (k for k in same_time if _iou(k.footprint, scene.footprint) >= DUPLICATE_IOU), None
@@ -793,6 +802,9 @@ def _find_files(
         for name in files:
             p = root / name
             suffix = p.suffix.lower()
+            if is_ard_layer(name) and suffix in RASTER_SUFFIXES:
+                log.info("left out %s: a Maxar ARD data mask (<id>-clouds.tif…), no image", p)
+                continue
             if suffix in RASTER_SUFFIXES or is_dimap(name):
                 is_mask = p.stem.lower().endswith(MASK_SUFFIXES)
                 (masks if is_mask else images).append(p)
@@ -832,7 +844,8 @@ def _masks_of(image: Path, masks: Sequence[Path]) -> list[Path]:
     no shadow or haze), then the longest base: a Planet mask beside it (base: its stem minus
     the suffix, and a legacy UDM's ``_DN``, as in ``<id>_3B_AnalyticMS_DN_udm.tif``) or an
     Airbus cloud mask in the ``MASKS`` folder beside it (base: the product id of
-    ``CLD_<id>_MSK.GML``, which follows the ``DIM_`` or ``IMG_`` of the image's stem)."""
+    ``CLD_<id>_MSK.GML``, which follows the ``DIM_`` or ``IMG_`` of the image's stem) or a
+    Maxar ARD cloud mask beside it (base: ``<id>-`` of ``<id>-cloud-mask.gpkg``)."""
     stem = image.stem.lower()
     names = (stem, stem[4:]) if stem.startswith(("dim_", "img_")) else (stem,)
     ranked: list[tuple[tuple[int, int], Path]] = []
@@ -841,6 +854,8 @@ def _masks_of(image: Path, masks: Sequence[Path]) -> list[Path]:
         if is_airbus_cloud_mask(m):
             beside = m.parent.parent if m.parent.name.lower() == "masks" else None
             base = mask_stem[4:-4]  # CLD_<id>_MSK
+        elif is_ard_cloud_mask(m):
+            base = f"{ard_id(m).lower()}-"  # <id>-cloud-mask.gpkg: <id>-visual, -pan, -ms
         elif is_cloud_vector(m):
             if beside == image.parent and mask_stem == stem + CLOUD_SIDECAR_STEM:
                 ranked.append(((2, 0), m))

@@ -38,7 +38,7 @@ SCENE_COLUMNS: tuple[str, ...] = (
     "count",  # int, band count
     "dtype",  # str, e.g. uint8, uint16
     "cloud_fraction",  # float in [0, 1] or NaN where the provider says nothing
-    "mask_path",  # str or "" : usable-data / cloud mask (Planet UDM2, Airbus CLD GML, *_cloud)
+    "mask_path",  # str or "" : usable-data / cloud mask (UDM2, Airbus, Maxar ARD, *_cloud)
     "geometry",
 )
 

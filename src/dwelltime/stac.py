@@ -5,7 +5,9 @@ pystac write it) or a single Item JSON file can stand in for an imagery folder: 
 acquisition. Its image is the first asset, in the item's order, that is a local raster (a
 suffix of :mod:`dwelltime.formats`, ``href`` relative to the JSON file or absolute, ``file://``
 allowed) and not a thumbnail, overview or usable-data mask, preferring assets whose roles say
-``data``. A usable-data mask asset (``*_udm2``/``*_udm``) becomes the scene's mask. The item's
+``data``, and not a Maxar ARD data mask (``<id>-clouds.tif``…). A usable-data mask asset
+(``*_udm2``/``*_udm``), or Maxar ARD cloud polygons (``<id>-cloud-mask.gpkg``), becomes the
+scene's mask. The item's
 ``properties.datetime`` is its acquisition time (:func:`dwelltime.timesources.stac_time`).
 Nothing is downloaded: an item whose image is only remote is an error naming the item.
 The bands the image asset lists (:func:`item_rgb_bands`) say which are red, green and blue.
@@ -19,7 +21,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dwelltime.errors import SceneError
-from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, UDM1_SUFFIXES
+from dwelltime.formats import (
+    IMAGE_SUFFIXES,
+    MASK_SUFFIXES,
+    UDM1_SUFFIXES,
+    is_ard_cloud_mask,
+    is_ard_layer,
+)
 
 #: The colours :func:`item_rgb_bands` looks for, in the order a tile holds them.
 RGB = ("red", "green", "blue")
@@ -90,11 +98,11 @@ def item_scene(item: dict[str, Any], source: Path) -> ItemScene:
         local = local_path(href, Path(source).parent)
         roles = set((asset or {}).get("roles") or [])
         name = PurePosixPath(href)
-        if not href or name.suffix.lower() not in IMAGE_SUFFIXES:
+        if not href or not (name.suffix.lower() in IMAGE_SUFFIXES or is_ard_cloud_mask(name)):
             continue
-        if name.stem.lower().endswith(MASK_SUFFIXES):
+        if is_ard_cloud_mask(name) or name.stem.lower().endswith(MASK_SUFFIXES):
             masks += [] if local is None else [local]
-        elif roles & NOT_IMAGE_ROLES:
+        elif roles & NOT_IMAGE_ROLES or is_ard_layer(name):
             continue
         elif local is None:
             remote.append(href)

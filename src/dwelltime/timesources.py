@@ -58,7 +58,7 @@ from typing import Any
 import pandas as pd
 
 from dwelltime.errors import DwelltimeError
-from dwelltime.formats import is_dimap_name
+from dwelltime.formats import ard_id, is_dimap_name
 from dwelltime.io import user_csv
 from dwelltime.stac import item_rgb_bands, local_path
 from dwelltime.tables import few
@@ -78,6 +78,9 @@ FILENAME_REGEX = re.compile(
     r"|[T_ -](?P<minutes>\d{2}[:.-]\d{2})|T(?P<hhmm>\d{4}))"
     r"(?P<zone>Z|[+-](?:0\d|1[0-4]):?(?:00|30|45))?)?(?!\d)"
 )
+#: Four digits after a date in a file name, ``20230731_0235`` or ``20230731-0235``: a time of
+#: day or a tile number, so not read as a time (``20230731T0235`` is); the refusal names them.
+DIGITS_AFTER_DATE = re.compile(r"[_ -](?P<digits>\d{4})(?!\d)")
 #: Format of the ``date`` and time groups once separators are removed (seconds 00 where
 #: the name gives hours and minutes alone).
 FILENAME_FORMAT = "%Y%m%d%H%M%S"
@@ -404,10 +407,14 @@ def stac_items(json_paths: Iterable[Path]) -> dict[Path, dict[str, Any]]:
 def stac_item(
     image: Path, index: Mapping[Path, dict[str, Any]], *, warn: bool = True
 ) -> dict[str, Any] | None:
-    """The STAC item of ``image``: its ``<stem>.json``/``<stem>.stac.json`` sidecar, else the
-    item of ``index`` (:func:`stac_items`) whose asset it is; None if neither. ``warn``: name
-    a sidecar that cannot be read in a warning."""
-    for sidecar in (image.with_suffix(".json"), image.with_suffix(".stac.json")):
+    """The STAC item of ``image``: its ``<stem>.json``/``<stem>.stac.json`` sidecar (of a
+    Maxar ARD image ``<id>-visual.tif``…, also its acquisition's ``<id>.json``, whose asset
+    hrefs may be remote, ``s3://…``, as older deliveries wrote them), else the item of
+    ``index`` (:func:`stac_items`) whose asset it is; None if none. ``warn``: name a sidecar
+    that cannot be read in a warning."""
+    acquisition = ard_id(image)
+    ard_item = [] if acquisition is None else [image.with_name(f"{acquisition}.json")]
+    for sidecar in (image.with_suffix(".json"), image.with_suffix(".stac.json"), *ard_item):
         item = _load_json(sidecar, warn=warn) if sidecar.is_file() else None
         if _is_stac_item(item):
             return item
@@ -755,7 +762,7 @@ def filename_time(image: Path) -> TimeInfo | None:
         time = m["time"] or m["minutes"] or m["hhmm"]
         if time is None:
             if _is_date(m["date"]):
-                date_only = date_only or m["date"]
+                date_only = date_only or m
             continue
         digits = re.sub(r"\D", "", m["date"] + time).ljust(14, "0")
         try:
@@ -772,8 +779,15 @@ def filename_time(image: Path) -> TimeInfo | None:
             f"the file name's date-time {problem}; give the time with {TIMES_HINT} (path,acquired)"
         )
     if date_only:
+        date, digits = date_only["date"], DIGITS_AFTER_DATE.match(image.stem, date_only.end())
+        maybe = (
+            f" ({digits['digits']} after it may be a time or a tile number: if it is the time, "
+            f"put a T before it, {date}T{digits['digits']})"
+            if digits
+            else ""
+        )
         raise NoTimeError(
-            f"file name holds a date ({date_only}) but no time of day; midnight would bias "
+            f"file name holds a date ({date}) but no time of day{maybe}; midnight would bias "
             f"dwell times by up to a day, so give the time with {TIMES_HINT} (path,acquired)"
         )
     return None

@@ -23,6 +23,14 @@ def test_folders_give_their_images_without_masks(tmp_path):
     assert errors == []
 
 
+def test_a_maxar_ard_delivery_gives_its_images_not_its_data_masks(tmp_path):
+    ard = ("-visual.tif", "-pan.tif", "-ms.tif", "-clouds.tif", "-water.tif", "-cloud-mask.gpkg")
+    for suffix in ard:
+        (tmp_path / f"10300100B3841C00{suffix}").write_bytes(b"")
+    found, _ = collect([tmp_path])
+    assert [p.name[17:] for p in found] == ["ms.tif", "pan.tif", "visual.tif"]
+
+
 def test_a_folder_without_images_is_an_unusable_input_naming_it(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no image")

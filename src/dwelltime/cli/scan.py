@@ -63,19 +63,20 @@ def scan(
 
     Searches FOLDER recursively for .tif/.tiff, .jp2, .ntf/.nitf, .vrt and .til files, Airbus
     DIM_*.XML products (where GDAL has its DIMAP driver), and .png/.jpg with a world file or
-    .aux.xml beside them (other pictures are named in one warning; Planet *_udm2/*_udm masks,
-    *_clip too, Airbus MASKS/CLD_*_MSK.GML cloud masks and your cloud polygons <image
-    stem>_cloud.geojson (.gpkg, .shp, .gml) are attached to their scene, not listed; the tiles of
-    a mosaic, a .vrt such as gdalbuildvrt makes of a product's R1C1, R1C2… tiles, a Maxar .TIL or
-    an Airbus DIM_*.XML, are read through it). The acquisition time comes from, in order of
-    trust: --times, a STAC item, Planet metadata (JSON, then XML), a Maxar .IMD (else its
-    .XML), Airbus DIMAP (IMAGING_DATE/IMAGING_TIME of its DIM_*.XML), the ACQUISITIONDATETIME,
-    NITF_IDATIM or TIFFTAG_DATETIME tag (no zone: read as UTC; TIFFTAG_DATETIME, often the
-    file's save time, is warned when the file name says otherwise or nothing), a date and time
-    in the file name (20230731T023512, 20230731_023512, 2023-07-31T02:35:12, Airbus
-    202307310235123, Maxar 23JUL31023512-P1BS-…; a date alone is refused). FOLDER may instead
-    be a STAC ItemCollection (or Item) JSON file: one scene per item, its local image and mask
-    from the item's assets, its time from the item.
+    .aux.xml beside them (other pictures are named in one warning; Planet *_udm2/*_udm masks, *_clip
+    too, Airbus MASKS/CLD_*_MSK.GML cloud masks, Maxar ARD <id>-cloud-mask.gpkg cloud masks and your
+    cloud polygons <image stem>_cloud.geojson (.gpkg, .shp, .gml) are attached to their scene, not
+    listed, and Maxar ARD's other masks, <id>-clouds.tif…, left out; the tiles of a mosaic, a .vrt
+    such as gdalbuildvrt makes of a product's R1C1, R1C2… tiles, a Maxar .TIL or an Airbus
+    DIM_*.XML, are read through it). The acquisition time comes from, in order of trust: --times, a
+    STAC item, Planet metadata (JSON, then XML), a Maxar .IMD (else its .XML), Airbus DIMAP
+    (IMAGING_DATE/IMAGING_TIME of its DIM_*.XML), the ACQUISITIONDATETIME, NITF_IDATIM or
+    TIFFTAG_DATETIME tag (no zone: read as UTC; TIFFTAG_DATETIME, often the file's save time, is
+    warned when the file name says otherwise or nothing), a date and time in the file name
+    (20230731T023512, 20230731_023512, 2023-07-31T02:35:12, Airbus 202307310235123, Maxar
+    23JUL31023512-P1BS-…; a date alone is refused). FOLDER may instead be a STAC ItemCollection (or
+    Item) JSON file: one scene per item, its local image and mask from the item's assets, its time
+    from the item.
 
     \b
     Example:

@@ -18,11 +18,11 @@ from dwelltime.detector.predict import Detector, detect_tiles
 from dwelltime.errors import NoImageError, SceneError
 from dwelltime.formats import (
     IMAGE_SUFFIXES,
-    MASK_SUFFIXES,
     distinct_files,
     is_archive,
     is_dimap,
     is_packed,
+    is_provider_mask,
     mosaic_members,
     unpack_archive,
     walk_folders,
@@ -42,11 +42,12 @@ PIXEL_LAYER = "detections_pixels"
 def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
     """Image files among ``paths`` and the inputs that give none. Folders are searched
     recursively for images (sorted; suffixes of :data:`dwelltime.formats.IMAGE_SUFFIXES`,
-    usable-data masks such as ``*_udm2.tif`` and the tiles of a ``.vrt``/``.til`` mosaic or a
-    DIMAP ``DIM_*.XML`` product left out); a STAC ItemCollection JSON gives its items' local
-    images (:mod:`dwelltime.stac`; an item without one is an error). An archive, given or in
-    a folder, is an error of its own: it is not opened. A file reached twice (a link to it, or
-    given twice) is read once (:func:`dwelltime.formats.distinct_files`)."""
+    usable-data masks such as ``*_udm2.tif`` or Maxar ARD's ``<id>-clouds.tif`` and the tiles
+    of a ``.vrt``/``.til`` mosaic or a DIMAP ``DIM_*.XML`` product left out); a STAC
+    ItemCollection JSON gives its items' local images (:mod:`dwelltime.stac`; an item
+    without one is an error). An archive, given or in a folder, is an error of its own: it
+    is not opened. A file reached twice (a link to it, or given twice) is read once
+    (:func:`dwelltime.formats.distinct_files`)."""
     files: list[Path] = []
     errors: list[SceneError] = []
     for path in paths:
@@ -56,7 +57,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[SceneError]]:
                 p
                 for p in listed
                 if (p.name.lower().endswith(IMAGE_SUFFIXES) or is_dimap(p.name))
-                and not p.stem.lower().endswith(MASK_SUFFIXES)
+                and not is_provider_mask(p.name)
             )
             errors += [SceneError(p, unpack_archive(p)) for p in sorted(listed) if is_packed(p)]
             if not found:

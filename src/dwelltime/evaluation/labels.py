@@ -34,7 +34,7 @@ from dwelltime.catalog import designator
 from dwelltime.errors import LabelError, UnknownTypeError
 from dwelltime.evaluation.objects import Objects, make_objects
 from dwelltime.footprints import box_corners
-from dwelltime.formats import IMAGE_SUFFIXES, MASK_SUFFIXES, walk_folders
+from dwelltime.formats import IMAGE_SUFFIXES, is_provider_mask, walk_folders
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def _images(folder: Path) -> Iterator[Path]:
     for root, files in walk_folders(folder):
         for name in files:
             p = root / name
-            if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.lower().endswith(MASK_SUFFIXES):
+            if p.suffix.lower() in IMAGE_SUFFIXES and not is_provider_mask(p.name):
                 yield p
 
 
