@@ -172,6 +172,19 @@ def test_detections_left_out_of_every_stay_are_counted_with_what_to_try(stays):
     assert "of its stand, for the evidence a stay needs (0.65; its score 0.53). If it is an " in one
 
 
+def test_detections_in_stays_of_other_types_are_not_counted_as_in_no_stay(stays):
+    """`link --type IL62` on a run with no IL62 said "27 of the 27 detections are in no stay:
+    too weak … try --min-score 0.97": its stays are the filter's, every detection of the
+    other types' stays seemed unlinked."""
+    stays = stays.assign(detection_ids=["s:1", "s:2", "s:3", "s:4"])
+    detections = pd.DataFrame({"detection_id": ["s:1", "s:2", "s:3", "s:4"], "score": [0.9] * 4})
+    kept = stays[stays["type"] == "IL62"]
+    text = stays_report(kept, detections, LinkConfig(), type_filter="IL62")
+    assert "ZKPY-0002" in text and "in no stay" not in text and "--min-score" not in text
+    none = stays_report(kept.iloc[:0], detections, LinkConfig(), type_filter="B738")
+    assert none.startswith("No stays of type B738.\nrules: "), none
+
+
 def test_the_report_wraps_its_rules_to_the_width(stays):
     text = stays_report(stays, stays, LinkConfig(), width=80)
     assert max(map(len, text.splitlines())) <= 80

@@ -279,12 +279,15 @@ def stays_report(
     ``more``: :func:`stays_table`) and what became of the detections in no stay
     (:func:`unlinked_line`), or why there is no stay although there are ``detections``, then
     :func:`link_rules`; lines of at most ``width`` characters (a
-    terminal's columns; None: no limit), the table narrowed and the text wrapped."""
+    terminal's columns; None: no limit), the table narrowed and the text wrapped. With a
+    ``type_filter``, ``stays`` are those the filter kept (as `run` and `link` have them): the
+    detections in stays of other types are in none of them, so none is counted as in no stay."""
     if stays.empty and not type_filter and len(detections):
         table = _fill(no_stays_reason(detections, config), width)
     else:
         table = stays_table(stays, type_filter, max_rows=max_rows, more=more, width=width)
-        if "detection_id" in detections and (line := unlinked_line(stays, detections, config)):
+        unlinked = "detection_id" in detections and not type_filter
+        if unlinked and (line := unlinked_line(stays, detections, config)):
             table += "\n" + _fill(line, width)
     rules = link_rules(config, flights=flights)
     return table + "".join(f"\n{_fill(line, width)}" for line in rules.splitlines())
