@@ -104,6 +104,9 @@ def test_cell_helpers():
     assert dwell_range(36.0, 58.0) == "36.0–58.0"
     assert dwell_range(36.0, math.nan) == "≥ 36.0"
     assert dwell_range(144.97, math.nan) == "≥ 144.9"  # seen 144.97 h: not "≥ 145.0"
+    # the range shown holds the one computed: not "36.0–58.0" for 35.97–58.02 h
+    assert dwell_range(35.97, 58.02) == "35.9–58.1"
+    assert dwell_range(0.1 + 0.2, 0.1 + 0.2) == "0.3–0.3"  # 0.30000000000000004 h
     assert censored_label(False, False) == "-"
     assert censored_label(False, True) == "end"
 

@@ -58,11 +58,14 @@ def _hours(value: float) -> str:
 
 
 def dwell_range(min_h: float, max_h: float) -> str:
-    """``"36.0–58.0"``; ``"≥ 36.0"`` when the maximum is open (censored stay), its minimum
-    rounded down (:func:`~dwelltime.dwell.floor_hours`) as the timeline's row label is."""
+    """``"36.0–58.0"``; ``"≥ 36.0"`` when the maximum is open (censored stay). The minimum is
+    rounded down (:func:`~dwelltime.dwell.floor_hours`, as the timeline's row label is) and
+    the maximum up, so that the range shown holds the range computed (a stay seen over
+    35.97 h, absent 58.02 h apart, is "35.9–58.1", not "36.0–58.0")."""
+    low = min_h if math.isnan(min_h) else floor_hours(min_h, 1)
     if math.isnan(max_h):
-        return f"≥ {_hours(min_h if math.isnan(min_h) else floor_hours(min_h, 1))}"
-    return f"{_hours(min_h)}–{_hours(max_h)}"
+        return f"≥ {_hours(low)}"
+    return f"{_hours(low)}–{_hours(-floor_hours(-max_h, 1))}"  # max_h rounded up
 
 
 def censored_label(start: bool, end: bool, start_reason: str = "", end_reason: str = "") -> str:
