@@ -170,9 +170,22 @@ def test_csv_is_wkt_and_iso_8601_with_z(tmp_path, layers):
     write_layers(tmp_path, {"detections": layers["detections"]}, formats=("csv",))
     text = (tmp_path / "detections.csv").read_text(encoding="utf-8-sig").splitlines()
     assert text[0].split(",")[0] == "detection_id"
-    assert "2026-07-31T03:20:00Z" in text[1]
+    assert "2026-07-31T03:20:00.000000Z" in text[1]  # as the others of its column: below
     assert "2026-08-01T03:50:01.500000Z" in text[2]
     assert '"POLYGON ((' in text[1]
+
+
+def test_csv_times_of_a_column_share_one_format_that_pandas_parses(tmp_path, layers):
+    """One scene's time with a fraction of a second (a Maxar .IMD's, a Planet sidecar's)
+    beside whole seconds (a file name's) was written "…03:20:00Z" and "…03:50:01.500000Z":
+    pandas infers a column's format from its first time, so ``read_csv(parse_dates=…)`` left
+    the column as text and ``to_datetime`` raised. Whole seconds alone stay whole."""
+    whole = layers["detections"].assign(acquired=T0 + pd.to_timedelta([0, 1, 2], unit="h"))
+    write_layers(tmp_path, {"detections": layers["detections"], "whole": whole}, formats=("csv",))
+    plain = pd.read_csv(tmp_path / "detections.csv", parse_dates=["acquired"])
+    assert isinstance(plain["acquired"].dtype, pd.DatetimeTZDtype)
+    assert list(plain["acquired"]) == list(layers["detections"]["acquired"])
+    assert pd.read_csv(tmp_path / "whole.csv")["acquired"][0] == "2026-07-31T03:20:00Z"
 
 
 #: Most a coordinate written to the centimetre moves (metres; a tie, x.xx5, either way).

@@ -104,6 +104,9 @@ def test_cell_helpers():
     assert dwell_range(36.0, 58.0) == "36.0–58.0"
     assert dwell_range(36.0, math.nan) == "≥ 36.0"
     assert dwell_range(144.97, math.nan) == "≥ 144.9"  # seen 144.97 h: not "≥ 145.0"
+    # the range shown holds the one computed: not "36.0–58.0" for 35.97–58.02 h
+    assert dwell_range(35.97, 58.02) == "35.9–58.1"
+    assert dwell_range(0.1 + 0.2, 0.1 + 0.2) == "0.3–0.3"  # 0.30000000000000004 h
     assert censored_label(False, False) == "-"
     assert censored_label(False, True) == "end"
 
@@ -170,6 +173,19 @@ def test_detections_left_out_of_every_stay_are_counted_with_what_to_try(stays):
     one = stays_report(stays, detections.iloc[:6], LinkConfig())
     assert "1 of the 6 detections is in no stay: too weak, alone or with the other " in one
     assert "of its stand, for the evidence a stay needs (0.65; its score 0.53). If it is an " in one
+
+
+def test_detections_in_stays_of_other_types_are_not_counted_as_in_no_stay(stays):
+    """`link --type IL62` on a run with no IL62 said "27 of the 27 detections are in no stay:
+    too weak … try --min-score 0.97": its stays are the filter's, every detection of the
+    other types' stays seemed unlinked."""
+    stays = stays.assign(detection_ids=["s:1", "s:2", "s:3", "s:4"])
+    detections = pd.DataFrame({"detection_id": ["s:1", "s:2", "s:3", "s:4"], "score": [0.9] * 4})
+    kept = stays[stays["type"] == "IL62"]
+    text = stays_report(kept, detections, LinkConfig(), type_filter="IL62")
+    assert "ZKPY-0002" in text and "in no stay" not in text and "--min-score" not in text
+    none = stays_report(kept.iloc[:0], detections, LinkConfig(), type_filter="B738")
+    assert none.startswith("No stays of type B738.\nrules: "), none
 
 
 def test_the_report_wraps_its_rules_to_the_width(stays):

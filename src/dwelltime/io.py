@@ -574,9 +574,12 @@ def _guessed_csv(path: Path) -> gpd.GeoDataFrame:
 
 
 def _iso_utc(times: pd.Series) -> pd.Series:
-    """ISO 8601 text with ``Z`` (fractions of a second only where there are any)."""
-    text = times.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return text.str.replace(".000000Z", "Z", regex=False).fillna("")
+    """ISO 8601 text with ``Z``, in one format for the whole column (as ``pandas.read_csv``'s
+    ``parse_dates`` and ``pandas.to_datetime`` infer it from the first time): microseconds
+    where any time has a fraction of a second, else whole seconds."""
+    utc = times.dt.tz_convert("UTC")
+    fraction = bool((utc.dropna().dt.microsecond != 0).any())
+    return utc.dt.strftime(f"%Y-%m-%dT%H:%M:%S{'.%f' * fraction}Z").fillna("")
 
 
 def _to_text(frame: gpd.GeoDataFrame) -> pd.DataFrame:

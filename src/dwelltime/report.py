@@ -58,11 +58,14 @@ def _hours(value: float) -> str:
 
 
 def dwell_range(min_h: float, max_h: float) -> str:
-    """``"36.0–58.0"``; ``"≥ 36.0"`` when the maximum is open (censored stay), its minimum
-    rounded down (:func:`~dwelltime.dwell.floor_hours`) as the timeline's row label is."""
+    """``"36.0–58.0"``; ``"≥ 36.0"`` when the maximum is open (censored stay). The minimum is
+    rounded down (:func:`~dwelltime.dwell.floor_hours`, as the timeline's row label is) and
+    the maximum up, so that the range shown holds the range computed (a stay seen over
+    35.97 h, absent 58.02 h apart, is "35.9–58.1", not "36.0–58.0")."""
+    low = min_h if math.isnan(min_h) else floor_hours(min_h, 1)
     if math.isnan(max_h):
-        return f"≥ {_hours(min_h if math.isnan(min_h) else floor_hours(min_h, 1))}"
-    return f"{_hours(min_h)}–{_hours(max_h)}"
+        return f"≥ {_hours(low)}"
+    return f"{_hours(low)}–{_hours(-floor_hours(-max_h, 1))}"  # max_h rounded up
 
 
 def censored_label(start: bool, end: bool, start_reason: str = "", end_reason: str = "") -> str:
@@ -279,12 +282,15 @@ def stays_report(
     ``more``: :func:`stays_table`) and what became of the detections in no stay
     (:func:`unlinked_line`), or why there is no stay although there are ``detections``, then
     :func:`link_rules`; lines of at most ``width`` characters (a
-    terminal's columns; None: no limit), the table narrowed and the text wrapped."""
+    terminal's columns; None: no limit), the table narrowed and the text wrapped. With a
+    ``type_filter``, ``stays`` are those the filter kept (as `run` and `link` have them): the
+    detections in stays of other types are in none of them, so none is counted as in no stay."""
     if stays.empty and not type_filter and len(detections):
         table = _fill(no_stays_reason(detections, config), width)
     else:
         table = stays_table(stays, type_filter, max_rows=max_rows, more=more, width=width)
-        if "detection_id" in detections and (line := unlinked_line(stays, detections, config)):
+        unlinked = "detection_id" in detections and not type_filter
+        if unlinked and (line := unlinked_line(stays, detections, config)):
             table += "\n" + _fill(line, width)
     rules = link_rules(config, flights=flights)
     return table + "".join(f"\n{_fill(line, width)}" for line in rules.splitlines())
