@@ -633,6 +633,33 @@ def test_times_without_a_zone_are_read_as_utc_with_one_warning(tmp_path, caplog)
     ]
 
 
+def test_an_offset_after_utc_in_a_time_or_its_header_is_the_time_s_zone(tmp_path, caplog):
+    """A local time written ``UTC+9`` (Pyongyang's, as people write it) is 9 h ahead of UTC,
+    not behind it as POSIX zones read; a header ``Time (UTC+9)`` gives its times that offset.
+    Both were read 9 h wrong: the header's times as UTC, without the zone warning."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "Time,Airport,Event,Type\n"
+        "2023-08-01 00:40 UTC+9,FNJ,arr,IL62\n"
+        "2023-08-01 19:00 GMT-05:00,FNJ,dep,IL62\n"
+        "2023-08-02 09:10 utc+05:30,FNJ,dep,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        times = read_flights(path)["time"].tolist()
+    assert times == [t("2023-07-31 15:40"), t("2023-08-02 00:00"), t("2023-08-02 03:40")]
+    assert not caplog.records  # each has its zone
+    path.write_text(
+        "Date,Time (UTC+9),Airport,Event,Type\n"
+        "01/08/2023,00:40,FNJ,arr,IL62\n"
+        "2023-08-02,12:40 UTC,FNJ,dep,IL62\n"  # a zone of its own wins
+        "31/07/2023,23:00+09:00,FNJ,dep,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        times = read_flights(path)["time"].tolist()
+    assert times == [t("2023-07-31 15:40"), t("2023-08-02 12:40"), t("2023-07-31 14:00")]
+    assert not caplog.records
+
+
 def test_rows_without_a_type_are_counted_in_one_line_saying_why(tmp_path, caplog):
     path = tmp_path / "regs.csv"
     path.write_text(
