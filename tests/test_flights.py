@@ -137,6 +137,31 @@ def test_a_flight_log_frame_made_elsewhere_tightens_as_the_csv_does(times):
     assert (row["start_bounded_by"], row["end_bounded_by"]) == ("flight:1", "flight:2")
 
 
+def test_a_frame_s_airports_events_and_types_are_read_as_the_csv_s(caplog):
+    """A notebook's frame of the words a CSV may hold (IATA code, ``arrival``, a tracker's
+    type name, a registration's type) matched no stay, and nothing said why."""
+    log = pd.DataFrame(
+        {
+            "time": ["2023-07-30T20:00:00Z", "2023-08-02T10:00:00Z"],
+            "airport": ["FNJ", " zkpy"],
+            "event": ["Arrival", "took off"],
+            "type": ["Ilyushin Il-62M", None],
+            "registration": ["RA-86496", "RA86496"],
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        read = as_flights(log)
+        row = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), read).iloc[0]
+    assert read[["airport", "event", "type"]].to_numpy().tolist() == [
+        ["ZKPY", "arr", "IL62"],
+        ["ZKPY", "dep", "IL62"],
+    ]
+    assert (row["start_bounded_by"], row["end_bounded_by"]) == ("flight:1", "flight:2")
+    assert not caplog.records
+    with pytest.raises(FlightsError, match=r"^flights: event\(s\) 'overflew' are neither"):
+        as_flights(log.assign(event=["arr", "overflew"]))
+
+
 def test_a_flight_log_frame_without_its_columns_names_them():
     log = pd.DataFrame({"time": ["2023-07-30T20:00:00Z"], "airport": ["ZKPY"]})
     with pytest.raises(FlightsError, match=r"^flights: the frame lacks column\(s\) event;"):

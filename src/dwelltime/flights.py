@@ -280,8 +280,8 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         {
             "row": rows,
             "time": pd.to_datetime(pd.Series(times, index=raw.index, dtype=object), utc=True),
-            "airport": _as_icao(raw["airport"].str.strip().str.upper()),
-            "event": raw["event"].str.lower().str.split().str.join(" ").map(EVENT_WORDS),
+            "airport": _as_icao(raw["airport"]),
+            "event": _events(raw["event"]),
             "type": raw.get("type", pd.Series("", index=raw.index)).str.strip().str.upper(),
             "registration": raw.get("registration", pd.Series("", index=raw.index)).str.strip(),
         }
@@ -357,10 +357,12 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
     """Movements as :data:`FLIGHT_COLUMNS`: a CSV path read by :func:`read_flights`, or a
     frame, as :func:`read_flights` returns it or made elsewhere with columns ``time``,
     ``airport``, ``event`` and ``type``: its times in UTC (datetimes or ISO 8601 text; no zone
-    means UTC, as in the CSV), ``row`` 1, 2… and ``registration`` "" where it has none; a
-    frame without ``type`` (OpenSky's) is taken as the CSV is, its movements matching no stay
-    (one warning). :class:`FlightsError` naming a missing column or a time that cannot be
-    read."""
+    means UTC, as in the CSV), ``row`` 1, 2… and ``registration`` "" where it has none; its
+    airports, events and types read as the CSV's are (``FNJ`` is ZKPY, ``arrival`` arr,
+    ``Il-62M`` IL62, a row without a type takes its registration's); a frame without ``type``
+    (OpenSky's) is taken as the CSV is, its movements matching no stay (one warning).
+    :class:`FlightsError` naming a missing column, a time that cannot be read or an event
+    that is neither arr nor dep."""
     flights = read_if_path(flights, read_flights)
     if flights is None:
         return None
@@ -376,11 +378,27 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
         raise FlightsError(f"flights: a time cannot be read ({exc})") from None
     if "type" not in flights and len(flights):
         _warn_no_type("flights", "type", len(flights), "icao24" in flights)
+
+    def text(column: str) -> pd.Series:
+        values = flights[column] if column in flights else pd.Series("", flights.index)
+        return values.fillna("").astype(str).str.strip()
+
+    events = _events(text("event"))
+    if events.isna().any():
+        words = sorted(set(text("event")[events.isna()]))
+        raise FlightsError(
+            f"flights: event(s) {few([repr(w) for w in words], 5)} are neither arr nor dep "
+            "(arrival, landed…; departure, took off…)"
+        )
     out = flights.assign(
         time=times,
+        airport=_as_icao(text("airport")),
+        event=events,
         row=flights["row"] if "row" in flights else np.arange(1, len(flights) + 1),
-        type=flights["type"] if "type" in flights else "",
-        registration=flights["registration"] if "registration" in flights else "",
+        type=_types_of_registrations(
+            _designators(text("type").str.upper(), None), text("registration")
+        ),
+        registration=text("registration"),
     )
     return out[list(FLIGHT_COLUMNS)]
 
@@ -520,9 +538,17 @@ def warn_if_not_at(flights: pd.DataFrame, airport: Airport | str) -> None:
 
 
 def _as_icao(codes: pd.Series) -> pd.Series:
-    """Airport codes as ICAO where the registry knows them (IATA ``FNJ`` → ``ZKPY``; also the
-    codes in brackets after a name, :data:`AIRPORT_IN_NAME`), else as written."""
+    """Airport codes (text) as ICAO where the registry knows them (IATA ``FNJ`` → ``ZKPY``;
+    also the codes in brackets after a name, :data:`AIRPORT_IN_NAME`), else as written; upper
+    case, blanks around them dropped."""
+    codes = codes.str.strip().str.upper()
     return codes.map({code: _icao_of(code) for code in codes.unique()})
+
+
+def _events(words: pd.Series) -> pd.Series:
+    """Events as written (text) as ``arr`` or ``dep`` (:data:`EVENT_WORDS`: any case, spaces
+    collapsed), NaN where they are neither."""
+    return words.str.lower().str.split().str.join(" ").map(EVENT_WORDS)
 
 
 def _icao_of(text: str) -> str:
@@ -533,10 +559,11 @@ def _icao_of(text: str) -> str:
     return next((icao for icao in map(icao_code, written) if icao), text)
 
 
-def _designators(types: pd.Series, path: Path) -> pd.Series:
+def _designators(types: pd.Series, path: Path | None) -> pd.Series:
     """``types`` as the catalog's designators (``Il-62`` → ``IL62``:
     :func:`dwelltime.catalog.designator`); those the catalog lacks are kept as written
-    (they match no stay) and named in one warning, with the designators spelled like them."""
+    (they match no stay) and named in one warning, with the designators spelled like them,
+    where ``path`` names the CSV (None: a frame, read again each time it is used)."""
     read: dict[str, str] = {"": ""}
     unknown: dict[str, str] = {}  # as written → as the warning names it
     for text in sorted(set(types) - {""}):
@@ -545,7 +572,7 @@ def _designators(types: pd.Series, path: Path) -> pd.Series:
         except UnknownTypeError as exc:
             read[text] = text
             unknown[text] = f"{text} ({exc.hint})" if exc.hint else text
-    if unknown:
+    if unknown and path is not None:
         log.warning(
             "%s: %d row(s) name types that are not ICAO designators of the aircraft catalog "
             "and match no stay: %s",
