@@ -683,6 +683,8 @@ def test_an_offset_after_utc_in_a_time_or_its_header_is_the_time_s_zone(tmp_path
         times = read_flights(path)["time"].tolist()
     assert times == [t("2023-07-31 15:40"), t("2023-08-02 12:40"), t("2023-07-31 14:00")]
     assert not caplog.records
+    frame = pd.DataFrame({"time": ["2023-08-01 00:40 UTC+9"], "airport": "FNJ", "event": "arr"})
+    assert as_flights(frame.assign(type="IL62"))["time"].tolist() == [t("2023-07-31 15:40")]
 
 
 def test_rows_without_a_type_are_counted_in_one_line_saying_why(tmp_path, caplog):

@@ -357,10 +357,11 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
     """Movements as :data:`FLIGHT_COLUMNS`: a CSV path read by :func:`read_flights`, or a
     frame, as :func:`read_flights` returns it or made elsewhere with columns ``time``,
     ``airport``, ``event`` and ``type``: its times in UTC (datetimes or ISO 8601 text; no zone
-    means UTC, as in the CSV), ``row`` 1, 2… and ``registration`` "" where it has none; its
-    airports, events and types read as the CSV's are (``FNJ`` is ZKPY, ``arrival`` arr,
-    ``Il-62M`` IL62, a row without a type takes its registration's); a frame without ``type``
-    (OpenSky's) is taken as the CSV is, its movements matching no stay (one warning).
+    means UTC, as in the CSV; ``UTC+9`` is nine hours ahead of it), ``row`` 1, 2… and
+    ``registration`` "" where it has none; its airports, events and types read as the CSV's
+    are (``FNJ`` is ZKPY, ``arrival`` arr, ``Il-62M`` IL62, a row without a type takes its
+    registration's); a frame without ``type`` (OpenSky's) is taken as the CSV is, its
+    movements matching no stay (one warning).
     :class:`FlightsError` naming a missing column, a time that cannot be read or an event
     that is neither arr nor dep."""
     flights = read_if_path(flights, read_flights)
@@ -373,7 +374,10 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
             "read_flights reads, or the CSV's path"
         )
     try:
-        times = pd.to_datetime(flights["time"], utc=True)
+        offsets = flights["time"].map(
+            lambda t: UTC_OFFSET.sub(_iso_offset, t) if isinstance(t, str) else t
+        )
+        times = pd.to_datetime(offsets, utc=True)
     except (ValueError, TypeError) as exc:
         raise FlightsError(f"flights: a time cannot be read ({exc})") from None
     if "type" not in flights and len(flights):
