@@ -637,6 +637,15 @@ def test_a_log_excel_saved_on_windows_is_read(tmp_path):
     assert read_flights(path)["time"].tolist() == [t("2023-07-30 20:00")]
 
 
+def test_a_log_excel_saved_as_unicode_text_is_read(tmp_path):
+    """Excel's "Unicode Text" is UTF-16, tab-separated: it was refused as lacking columns
+    time, airport and event."""
+    path = tmp_path / "f.txt"
+    text = "Time\tAirport\tEvent\tType\r\n2023-07-30T20:00:00Z\tZKPY\tarr\tIL62\r\n"
+    path.write_bytes(text.encode("utf-16"))
+    assert read_flights(path)["time"].tolist() == [t("2023-07-30 20:00")]
+
+
 def test_times_without_a_zone_are_read_as_utc_with_one_warning(tmp_path, caplog):
     path = tmp_path / "local.csv"
     path.write_text(

@@ -234,10 +234,9 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     ``airport``, ``event`` (or a route's times and airports: :data:`ROUTE`), or has a time
     column of times of day only and no ``date`` column; a header without rows is named in one
     warning, and so is a log without a ``type`` column (OpenSky's: its movements match no
-    stay). Fields are separated by
-    ``,``, ``;`` or tab, in UTF-8 or Windows-1252 (:func:`dwelltime.io.user_csv`). A row whose
-    time or event cannot be read, without an airport, or with more fields than the header, is
-    skipped with one warning naming the file and the row; the other rows count.
+    stay). Fields are separated by ``,``, ``;`` or tab, in UTF-8, Windows-1252 or UTF-16
+    (:func:`dwelltime.io.user_csv`). A row whose time or event cannot be read, without an
+    airport, or with more fields than the header, is skipped with one warning naming the file and the row; the other rows count.
     """
     path = user_path(path)
     raw = _read_text(path)
