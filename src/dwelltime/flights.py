@@ -236,7 +236,8 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     warning, and so is a log without a ``type`` column (OpenSky's: its movements match no
     stay). Fields are separated by ``,``, ``;`` or tab, in UTF-8, Windows-1252 or UTF-16
     (:func:`dwelltime.io.user_csv`). A row whose time or event cannot be read, without an
-    airport, or with more fields than the header, is skipped with one warning naming the file and the row; the other rows count.
+    airport, or with more fields than the header, is skipped with one warning naming the file
+    and the row; the other rows count.
     """
     path = user_path(path)
     raw = _read_text(path)
