@@ -137,6 +137,31 @@ def test_a_flight_log_frame_made_elsewhere_tightens_as_the_csv_does(times):
     assert (row["start_bounded_by"], row["end_bounded_by"]) == ("flight:1", "flight:2")
 
 
+def test_a_frame_s_airports_events_and_types_are_read_as_the_csv_s(caplog):
+    """A notebook's frame of the words a CSV may hold (IATA code, ``arrival``, a tracker's
+    type name, a registration's type) matched no stay, and nothing said why."""
+    log = pd.DataFrame(
+        {
+            "time": ["2023-07-30T20:00:00Z", "2023-08-02T10:00:00Z"],
+            "airport": ["FNJ", " zkpy"],
+            "event": ["Arrival", "took off"],
+            "type": ["Ilyushin Il-62M", None],
+            "registration": ["RA-86496", "RA86496"],
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="dwelltime.flights"):
+        read = as_flights(log)
+        row = tighten_with_flights(stays_frame([stay()], "EPSG:32651"), read).iloc[0]
+    assert read[["airport", "event", "type"]].to_numpy().tolist() == [
+        ["ZKPY", "arr", "IL62"],
+        ["ZKPY", "dep", "IL62"],
+    ]
+    assert (row["start_bounded_by"], row["end_bounded_by"]) == ("flight:1", "flight:2")
+    assert not caplog.records
+    with pytest.raises(FlightsError, match=r"^flights: event\(s\) 'overflew' are neither"):
+        as_flights(log.assign(event=["arr", "overflew"]))
+
+
 def test_a_flight_log_frame_without_its_columns_names_them():
     log = pd.DataFrame({"time": ["2023-07-30T20:00:00Z"], "airport": ["ZKPY"]})
     with pytest.raises(FlightsError, match=r"^flights: the frame lacks column\(s\) event;"):
@@ -612,6 +637,15 @@ def test_a_log_excel_saved_on_windows_is_read(tmp_path):
     assert read_flights(path)["time"].tolist() == [t("2023-07-30 20:00")]
 
 
+def test_a_log_excel_saved_as_unicode_text_is_read(tmp_path):
+    """Excel's "Unicode Text" is UTF-16, tab-separated: it was refused as lacking columns
+    time, airport and event."""
+    path = tmp_path / "f.txt"
+    text = "Time\tAirport\tEvent\tType\r\n2023-07-30T20:00:00Z\tZKPY\tarr\tIL62\r\n"
+    path.write_bytes(text.encode("utf-16"))
+    assert read_flights(path)["time"].tolist() == [t("2023-07-30 20:00")]
+
+
 def test_times_without_a_zone_are_read_as_utc_with_one_warning(tmp_path, caplog):
     path = tmp_path / "local.csv"
     path.write_text(
@@ -631,6 +665,35 @@ def test_times_without_a_zone_are_read_as_utc_with_one_warning(tmp_path, caplog)
         f"{path}: 2 time(s) without a zone (row 1: '2023-07-31 14:05') read as UTC; if they "
         "are local times, write their offset (2023-08-02T14:05+09:00)"
     ]
+
+
+def test_an_offset_after_utc_in_a_time_or_its_header_is_the_time_s_zone(tmp_path, caplog):
+    """A local time written ``UTC+9`` (Pyongyang's, as people write it) is 9 h ahead of UTC,
+    not behind it as POSIX zones read; a header ``Time (UTC+9)`` gives its times that offset.
+    Both were read 9 h wrong: the header's times as UTC, without the zone warning."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "Time,Airport,Event,Type\n"
+        "2023-08-01 00:40 UTC+9,FNJ,arr,IL62\n"
+        "2023-08-01 19:00 GMT-05:00,FNJ,dep,IL62\n"
+        "2023-08-02 09:10 utc+05:30,FNJ,dep,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        times = read_flights(path)["time"].tolist()
+    assert times == [t("2023-07-31 15:40"), t("2023-08-02 00:00"), t("2023-08-02 03:40")]
+    assert not caplog.records  # each has its zone
+    path.write_text(
+        "Date,Time (UTC+9),Airport,Event,Type\n"
+        "01/08/2023,00:40,FNJ,arr,IL62\n"
+        "2023-08-02,12:40 UTC,FNJ,dep,IL62\n"  # a zone of its own wins
+        "31/07/2023,23:00+09:00,FNJ,dep,IL62\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        times = read_flights(path)["time"].tolist()
+    assert times == [t("2023-07-31 15:40"), t("2023-08-02 12:40"), t("2023-07-31 14:00")]
+    assert not caplog.records
+    frame = pd.DataFrame({"time": ["2023-08-01 00:40 UTC+9"], "airport": "FNJ", "event": "arr"})
+    assert as_flights(frame.assign(type="IL62"))["time"].tolist() == [t("2023-07-31 15:40")]
 
 
 def test_rows_without_a_type_are_counted_in_one_line_saying_why(tmp_path, caplog):

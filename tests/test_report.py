@@ -188,6 +188,21 @@ def test_detections_in_stays_of_other_types_are_not_counted_as_in_no_stay(stays)
     assert none.startswith("No stays of type B738.\nrules: "), none
 
 
+def test_with_a_flight_log_a_line_under_the_table_names_the_ends_its_rows_bound(stays):
+    """Given --flights, the table did not say whether the log bounded anything: only the stays
+    files' start/end_bounded_by did."""
+    bounds = {"start_bounded_by": ["s0", "flight:3", "", ""], "end_bounded_by": ["s9"] * 4}
+    stays = stays.assign(**bounds)
+    stays.loc[2, "end_bounded_by"] = "flight:12"
+    lines = stays_report(stays, stays, LinkConfig(), flights=True).splitlines()
+    assert lines[-4] == (
+        "flight log: its rows bound 2 ends: ZKPY-0002 start (row 3), ZKPY-0003 end (row 12)"
+    )
+    lines = stays_report(stays, stays, LinkConfig(), type_filter="TU20", flights=True)
+    assert "flight log: its rows bound no end of these stays" in lines
+    assert "flight log" not in stays_report(stays, stays, LinkConfig())  # no log given
+
+
 def test_the_report_wraps_its_rules_to_the_width(stays):
     text = stays_report(stays, stays, LinkConfig(), width=80)
     assert max(map(len, text.splitlines())) <= 80

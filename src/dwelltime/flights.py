@@ -11,7 +11,9 @@ takes the one the file's other rows give its registration. A log with a ``status
 (FlightRadar24's ``Landed 08:42``: an airport's arrivals, an aircraft's history) takes from it
 the movement and its actual time (:data:`STATUS_MOVEMENT`). A log with no type at all (OpenSky's
 flights) is read, and one warning says that its movements match no stay. Times without a zone
-are taken as UTC (counted in one warning: :func:`dwelltime.timesources.warn_zoneless`); a time
+are taken in the offset their column's header gives (``Time (UTC+9)``), else as UTC (counted
+in one warning: :func:`dwelltime.timesources.warn_zoneless`); ``UTC+9`` in a time or a header
+is nine hours ahead of UTC, as people write it (:data:`UTC_OFFSET`); a time
 needs a year and a time of day, its date written in it or in a ``date`` column (FlightRadar24's
 ``DATE`` with ``ATD`` ``08:42``: a route's arrival earlier than its departure is the next day's;
 times of day with no date anywhere are refused); a number of 9 or 10 digits is Unix time in
@@ -55,6 +57,7 @@ outside the time its stays span (another period) is named in one warning.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import logging
 import os
 import re
@@ -117,6 +120,15 @@ TIME_OF_DAY = re.compile(r"\d:\d{2}|T\d{4}", re.IGNORECASE)
 #: A header that says its times are UTC (``Time (UTC)``, ``time_utc``, FlightRadar24's
 #: ``UTC``): its times without a zone are not warned of.
 UTC_HEADER = re.compile(r"(?<![a-z])(?:utc|gmt)(?![a-z])", re.IGNORECASE)
+
+#: An offset written after UTC or GMT, as people write a local time's zone (``UTC+9``,
+#: ``GMT-05:00``, ``UTC+5:30``), in a time or in its column's header (``Time (UTC+9)``): read
+#: as the ISO 8601 offset ``+09:00``, not as POSIX's ``UTC+9`` (nine hours *behind* UTC),
+#: which is how dateutil, and so pandas, would read it.
+UTC_OFFSET = re.compile(
+    r"(?<![a-z])(?:utc|gmt)\s*(?P<sign>[+-])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?(?!\d)",
+    re.IGNORECASE,
+)
 
 #: Other names that exports and spreadsheets give the columns (lower case, spaces and hyphens
 #: as ``_``) → the name :func:`read_flights` reads: ``typecode`` as in OpenSky's aircraft
@@ -222,10 +234,10 @@ def read_flights(path: Path | str) -> pd.DataFrame:
     ``airport``, ``event`` (or a route's times and airports: :data:`ROUTE`), or has a time
     column of times of day only and no ``date`` column; a header without rows is named in one
     warning, and so is a log without a ``type`` column (OpenSky's: its movements match no
-    stay). Fields are separated by
-    ``,``, ``;`` or tab, in UTF-8 or Windows-1252 (:func:`dwelltime.io.user_csv`). A row whose
-    time or event cannot be read, without an airport, or with more fields than the header, is
-    skipped with one warning naming the file and the row; the other rows count.
+    stay). Fields are separated by ``,``, ``;`` or tab, in UTF-8, Windows-1252 or UTF-16
+    (:func:`dwelltime.io.user_csv`). A row whose time or event cannot be read, without an
+    airport, or with more fields than the header, is skipped with one warning naming the file
+    and the row; the other rows count.
     """
     path = user_path(path)
     raw = _read_text(path)
@@ -259,12 +271,17 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         )
     raw["time"], dated = _with_dates(raw, path)
     day_first = _day_first(raw["time"])
+    zones = raw["time_header"].map(_header_zone)
+    times = [
+        _utc_time(text, day_first, zone or dt.timezone.utc)
+        for text, zone in zip(raw["time"], zones, strict=True)
+    ]
     frame = pd.DataFrame(
         {
             "row": rows,
-            "time": pd.to_datetime(raw["time"].map(lambda t: _utc_time(t, day_first)), utc=True),
-            "airport": _as_icao(raw["airport"].str.strip().str.upper()),
-            "event": raw["event"].str.lower().str.split().str.join(" ").map(EVENT_WORDS),
+            "time": pd.to_datetime(pd.Series(times, index=raw.index, dtype=object), utc=True),
+            "airport": _as_icao(raw["airport"]),
+            "event": _events(raw["event"]),
             "type": raw.get("type", pd.Series("", index=raw.index)).str.strip().str.upper(),
             "registration": raw.get("registration", pd.Series("", index=raw.index)).str.strip(),
         }
@@ -283,8 +300,7 @@ def read_flights(path: Path | str) -> pd.DataFrame:
         movement = {"arr": "arrival", "dep": "departure"}.get(frame.at[i, "event"])
         skipped = f"its {movement} skipped" if routes else "skipped"  # a route's other counts
         log.warning("%s: row %d (%s): %s; %s", path, row, shown[row], problem, skipped)
-    unzoned = ~bad & raw["time"].map(lambda text: _unix_time(text) is None).astype(bool)
-    unzoned &= ~raw["time"].str.contains(ZONE) & ~raw["time_header"].str.contains(UTC_HEADER)
+    unzoned = ~bad & raw["time"].map(_zoneless).astype(bool) & zones.isna()
     rows_unzoned = zip(frame["row"][unzoned], raw["time"][unzoned].str.strip(), strict=True)
     warn_zoneless(path, list(rows_unzoned), "row")
     frame = frame[~bad].reset_index(drop=True)[list(FLIGHT_COLUMNS)]
@@ -341,10 +357,13 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
     """Movements as :data:`FLIGHT_COLUMNS`: a CSV path read by :func:`read_flights`, or a
     frame, as :func:`read_flights` returns it or made elsewhere with columns ``time``,
     ``airport``, ``event`` and ``type``: its times in UTC (datetimes or ISO 8601 text; no zone
-    means UTC, as in the CSV), ``row`` 1, 2… and ``registration`` "" where it has none; a
-    frame without ``type`` (OpenSky's) is taken as the CSV is, its movements matching no stay
-    (one warning). :class:`FlightsError` naming a missing column or a time that cannot be
-    read."""
+    means UTC, as in the CSV; ``UTC+9`` is nine hours ahead of it), ``row`` 1, 2… and
+    ``registration`` "" where it has none; its airports, events and types read as the CSV's
+    are (``FNJ`` is ZKPY, ``arrival`` arr, ``Il-62M`` IL62, a row without a type takes its
+    registration's); a frame without ``type`` (OpenSky's) is taken as the CSV is, its
+    movements matching no stay (one warning).
+    :class:`FlightsError` naming a missing column, a time that cannot be read or an event
+    that is neither arr nor dep."""
     flights = read_if_path(flights, read_flights)
     if flights is None:
         return None
@@ -355,16 +374,35 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
             "read_flights reads, or the CSV's path"
         )
     try:
-        times = pd.to_datetime(flights["time"], utc=True)
+        offsets = flights["time"].map(
+            lambda t: UTC_OFFSET.sub(_iso_offset, t) if isinstance(t, str) else t
+        )
+        times = pd.to_datetime(offsets, utc=True)
     except (ValueError, TypeError) as exc:
         raise FlightsError(f"flights: a time cannot be read ({exc})") from None
     if "type" not in flights and len(flights):
         _warn_no_type("flights", "type", len(flights), "icao24" in flights)
+
+    def text(column: str) -> pd.Series:
+        values = flights[column] if column in flights else pd.Series("", flights.index)
+        return values.fillna("").astype(str).str.strip()
+
+    events = _events(text("event"))
+    if events.isna().any():
+        words = sorted(set(text("event")[events.isna()]))
+        raise FlightsError(
+            f"flights: event(s) {few([repr(w) for w in words], 5)} are neither arr nor dep "
+            "(arrival, landed…; departure, took off…)"
+        )
     out = flights.assign(
         time=times,
+        airport=_as_icao(text("airport")),
+        event=events,
         row=flights["row"] if "row" in flights else np.arange(1, len(flights) + 1),
-        type=flights["type"] if "type" in flights else "",
-        registration=flights["registration"] if "registration" in flights else "",
+        type=_types_of_registrations(
+            _designators(text("type").str.upper(), None), text("registration")
+        ),
+        registration=text("registration"),
     )
     return out[list(FLIGHT_COLUMNS)]
 
@@ -504,9 +542,17 @@ def warn_if_not_at(flights: pd.DataFrame, airport: Airport | str) -> None:
 
 
 def _as_icao(codes: pd.Series) -> pd.Series:
-    """Airport codes as ICAO where the registry knows them (IATA ``FNJ`` → ``ZKPY``; also the
-    codes in brackets after a name, :data:`AIRPORT_IN_NAME`), else as written."""
+    """Airport codes (text) as ICAO where the registry knows them (IATA ``FNJ`` → ``ZKPY``;
+    also the codes in brackets after a name, :data:`AIRPORT_IN_NAME`), else as written; upper
+    case, blanks around them dropped."""
+    codes = codes.str.strip().str.upper()
     return codes.map({code: _icao_of(code) for code in codes.unique()})
+
+
+def _events(words: pd.Series) -> pd.Series:
+    """Events as written (text) as ``arr`` or ``dep`` (:data:`EVENT_WORDS`: any case, spaces
+    collapsed), NaN where they are neither."""
+    return words.str.lower().str.split().str.join(" ").map(EVENT_WORDS)
 
 
 def _icao_of(text: str) -> str:
@@ -517,10 +563,11 @@ def _icao_of(text: str) -> str:
     return next((icao for icao in map(icao_code, written) if icao), text)
 
 
-def _designators(types: pd.Series, path: Path) -> pd.Series:
+def _designators(types: pd.Series, path: Path | None) -> pd.Series:
     """``types`` as the catalog's designators (``Il-62`` → ``IL62``:
     :func:`dwelltime.catalog.designator`); those the catalog lacks are kept as written
-    (they match no stay) and named in one warning, with the designators spelled like them."""
+    (they match no stay) and named in one warning, with the designators spelled like them,
+    where ``path`` names the CSV (None: a frame, read again each time it is used)."""
     read: dict[str, str] = {"": ""}
     unknown: dict[str, str] = {}  # as written → as the warning names it
     for text in sorted(set(types) - {""}):
@@ -529,7 +576,7 @@ def _designators(types: pd.Series, path: Path) -> pd.Series:
         except UnknownTypeError as exc:
             read[text] = text
             unknown[text] = f"{text} ({exc.hint})" if exc.hint else text
-    if unknown:
+    if unknown and path is not None:
         log.warning(
             "%s: %d row(s) name types that are not ICAO designators of the aircraft catalog "
             "and match no stay: %s",
@@ -664,16 +711,20 @@ def _unix_time(text: str) -> pd.Timestamp | None:
     return None
 
 
-def _utc_time(text: str, day_first: bool | None = None) -> pd.Timestamp:
-    """One CSV time as UTC (no zone: UTC; :data:`UNIX_SECONDS` or :data:`UNIX_MILLISECONDS`:
-    Unix time, as OpenSky and ADS-B Exchange give it: :func:`_unix_time`); NaT when it cannot
-    be read or lacks a :data:`YEAR` or a :data:`TIME_OF_DAY` (``14:05`` would be today,
+def _utc_time(
+    text: str, day_first: bool | None = None, zone: dt.tzinfo = dt.timezone.utc
+) -> pd.Timestamp:
+    """One CSV time as UTC (no zone: ``zone``, the one its column's header gives, else UTC;
+    ``UTC+9`` is :data:`UTC_OFFSET`; :data:`UNIX_SECONDS` or :data:`UNIX_MILLISECONDS`: Unix
+    time, as OpenSky and ADS-B Exchange give it: :func:`_unix_time`); NaT when it cannot be
+    read or lacks a :data:`YEAR` or a :data:`TIME_OF_DAY` (``14:05`` would be today,
     ``2023-07-31`` midnight). A :data:`NUMERIC_DATE` is read day first when ``day_first`` is
     True, month first when False, and is NaT when its own numbers do not show the order and
     ``day_first`` is None."""
     unix = _unix_time(text)
     if unix is not None:
         return unix
+    text = UTC_OFFSET.sub(_iso_offset, text)
     if not (YEAR.search(text) and TIME_OF_DAY.search(text)):
         return pd.NaT
     if not _ambiguous(text):
@@ -686,7 +737,29 @@ def _utc_time(text: str, day_first: bool | None = None) -> pd.Timestamp:
         return pd.NaT
     if pd.isna(time):
         return pd.NaT
-    return time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
+    return (time.tz_localize(zone) if time.tzinfo is None else time).tz_convert("UTC")
+
+
+def _zoneless(text: str) -> bool:
+    """Whether a CSV time gives no zone: no :data:`ZONE` at its end, no :data:`UTC_OFFSET`,
+    not Unix time."""
+    return not (ZONE.search(text) or UTC_OFFSET.search(text) or _unix_time(text) is not None)
+
+
+def _iso_offset(match: re.Match[str]) -> str:
+    """A :data:`UTC_OFFSET` as ISO 8601 writes it: ``UTC+9`` → `` +09:00``."""
+    return f" {match['sign']}{int(match['hours']):02d}:{match['minutes'] or '00'}"
+
+
+def _header_zone(header: str) -> dt.tzinfo | None:
+    """The zone that a time column's ``header`` gives its times without one: the offset of
+    ``Time (UTC+9)`` (:data:`UTC_OFFSET`), UTC for ``Time (UTC)`` (:data:`UTC_HEADER`), None
+    where it names neither."""
+    match = UTC_OFFSET.search(header)
+    if match is None:
+        return dt.timezone.utc if UTC_HEADER.search(header) else None
+    offset = dt.timedelta(hours=int(match["hours"]), minutes=int(match["minutes"] or 0))
+    return dt.timezone(-offset if match["sign"] == "-" else offset)
 
 
 def tighten_with_flights(

@@ -37,6 +37,7 @@ the floats of :data:`~dwelltime.schema.COLUMN_DECIMALS` rounded to their unit's 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import glob
 import hashlib
@@ -497,14 +498,18 @@ def read_if_path(value: _T | str | os.PathLike | None, reader: Callable[[Path], 
 
 def user_csv(path: Path | str) -> tuple[io.StringIO, str]:
     """A user's CSV (a flight log, a times file) as text for :mod:`csv` to read, and its
-    separator (:func:`csv_separator` of the first line). Decoded as UTF-8 (a BOM dropped),
-    else as Windows-1252, as Excel's "CSV (Comma delimited)" saves it on Windows. OSError or
-    UnicodeDecodeError when it cannot be read."""
+    separator (:func:`csv_separator` of the first line). Decoded as UTF-16 where it begins
+    with UTF-16's byte order mark (Excel's "Unicode Text", tab-separated), else as UTF-8 (a
+    BOM dropped), else as Windows-1252, as Excel's "CSV (Comma delimited)" saves it on
+    Windows. OSError or UnicodeDecodeError when it cannot be read."""
     data = user_path(path).read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252")
     return io.StringIO(text, newline=""), csv_separator(text.partition("\n")[0])
 
 

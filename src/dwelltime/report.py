@@ -12,11 +12,12 @@ from dwelltime.catalog import designator
 from dwelltime.dwell import floor_hours, ranking_hours
 from dwelltime.linking import OPEN_REASONS, LinkConfig
 from dwelltime.plot import plot_timeline
-from dwelltime.tables import MISSING, format_table, table_width
+from dwelltime.tables import MISSING, counted, few, format_table, table_width
 
 __all__ = [
     "censored_label",
     "dwell_range",
+    "flight_bounds_line",
     "link_rules",
     "no_stays_of_type",
     "no_stays_reason",
@@ -280,8 +281,9 @@ def stays_report(
 ) -> str:
     """What ``run`` and ``link`` print: the stays table (at most ``max_rows`` rows, then
     ``more``: :func:`stays_table`) and what became of the detections in no stay
-    (:func:`unlinked_line`), or why there is no stay although there are ``detections``, then
-    :func:`link_rules`; lines of at most ``width`` characters (a
+    (:func:`unlinked_line`), or why there is no stay although there are ``detections``; with
+    ``flights`` (a flight log tightened them), the ends its rows bound
+    (:func:`flight_bounds_line`); then :func:`link_rules`; lines of at most ``width`` characters (a
     terminal's columns; None: no limit), the table narrowed and the text wrapped. With a
     ``type_filter``, ``stays`` are those the filter kept (as `run` and `link` have them): the
     detections in stays of other types are in none of them, so none is counted as in no stay."""
@@ -292,6 +294,8 @@ def stays_report(
         unlinked = "detection_id" in detections and not type_filter
         if unlinked and (line := unlinked_line(stays, detections, config)):
             table += "\n" + _fill(line, width)
+        if flights and not (shown := of_type(stays, type_filter)).empty:
+            table += "\n" + _fill(flight_bounds_line(shown), width)
     rules = link_rules(config, flights=flights)
     return table + "".join(f"\n{_fill(line, width)}" for line in rules.splitlines())
 
@@ -301,6 +305,31 @@ def _strings(frame: pd.DataFrame, column: str) -> list[str]:
     if column not in frame:
         return [""] * len(frame)
     return ["" if pd.isna(v) else str(v) for v in frame[column]]
+
+
+def flight_bounds_line(stays: pd.DataFrame) -> str:
+    """Which ends of ``stays`` a flight log's rows bound (``start_bounded_by`` /
+    ``end_bounded_by`` ``flight:<row>``), for under the table: each as its stay, the end and
+    the row, or that none is (no row records a movement of a stay's type between a sighting
+    and the nearest scene that saw the stand empty)."""
+    ends = [
+        f"{stay} {end} (row {bound.removeprefix('flight:')})"
+        for stay, *bounds in zip(
+            _strings(stays, "stay_id"),
+            _strings(stays, "start_bounded_by"),
+            _strings(stays, "end_bounded_by"),
+            strict=True,
+        )
+        for end, bound in zip(("start", "end"), bounds, strict=True)
+        if bound.startswith("flight:")
+    ]
+    if not ends:
+        return (
+            "flight log: its rows bound no end of these stays (none records an arrival or "
+            "departure of a stay's type between a sighting and the nearest scene that saw the "
+            "stand empty)"
+        )
+    return f"flight log: its rows bound {counted(len(ends), 'end')}: {few(ends, 6)}"
 
 
 def link_rules(config: LinkConfig, *, flights: bool) -> str:
