@@ -495,7 +495,7 @@ def test_only_sightings_inside_and_where_the_stay_was_not_seen_are_absorbed():
     rows = [sighting(s) for s in ("s1", "s2", "s3", "s4")]
     wide = {"wingspan_m": 58.0, "score": 0.8}
     cases = [
-        sighting("s2", x=104.0, **wide),  # same scene as a sighting of the stay
+        sighting("s2", x=110.0, **wide),  # same scene as a sighting of the stay (4 m: below)
         sighting("s5", x=101.0, **wide),  # after the stay's last sighting
         sighting("s2", x=130.0, **wide),  # 30 m away: another spot
     ]
@@ -528,8 +528,8 @@ def test_weak_stay_at_a_known_stand_is_kept():
 
 
 def test_weak_stay_overlapping_a_strong_one_in_time_is_not_rescued():
-    # A weak duplicate 4 m from a stay, in a scene where the stay was seen too: it neither
-    # joins the stay (same scene) nor counts as standing there before or after it.
+    # A weak duplicate 4 m from a stay, in a scene where the stay was seen too: it joins the
+    # stay as that aircraft detected again, not as a stay standing there before or after it.
     strong = [sighting(s) for s in ("s1", "s2", "s3")]
     duplicate = sighting("s2", x=104.0, score=0.4, wingspan_m=58.0)
     stays = link_stays(detections([*strong, duplicate]), coverage(SCENES))
@@ -859,3 +859,27 @@ def test_frames_of_one_pass_seconds_apart_are_one_look():
     cover = coverage({**SCENES, "s2b": 24.0 + 2 / 60})
     stay = link_stays(detections([sighting("s1"), sighting("s2")]), cover).iloc[0]
     assert stay["end_bounded_by"] == "s2b"
+
+
+def test_one_aircraft_detected_twice_in_one_look_is_one_stay():
+    # s2 holds two footprints 1 m apart that the detector did not merge; s3b, an image of the
+    # pass of s3 20 s later, shows the aircraft 2 m off and 35 % wider (off the size gate).
+    # Two aircraft never stand that close: each is the stay's aircraft again, not a second
+    # stay whose end another "like aircraft" leaves open.
+    cover = coverage({**SCENES, "s3b": 36.0 + 20 / 3600})
+    rows = [sighting(s) for s in ("s1", "s2", "s3")]
+    rows.append(sighting("s2", x=101.0, score=0.8))
+    rows.append({**sighting("s3", x=102.0, wingspan_m=58.0), "scene_id": "s3b", "hours": 36.0})
+    stays = link_stays(detections(rows), cover)
+    assert len(stays) == 1
+    stay = stays.iloc[0]
+    assert stay["detection_ids"] == "s1:0;s2:1;s2:3;s3:2;s3b:4"
+    assert stay["scene_ids"] == "s1;s2;s3;s3b" and stay["n_missed"] == 0
+    assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("s0", "s4")
+    # a duplicate adds no evidence: two 0.5 footprints of one image are one 0.5 sighting
+    weak = [sighting("s5", x=300.0, score=0.5), sighting("s5", x=301.0, score=0.5)]
+    assert len(link_stays(detections(rows + weak), cover)) == 1
+    # side by side, wingtips 4 m apart (centres a span and 4 m), two aircraft stay two
+    pair = [sighting(s, x=x) for s in ("s1", "s2") for x in (100.0, 147.0)]
+    stays = link_stays(detections([*pair, sighting("s2", x=148.0, score=0.7)]), coverage(SCENES))
+    assert list(stays["detection_ids"]) == ["s1:0;s2:2", "s1:1;s2:3;s2:4"]

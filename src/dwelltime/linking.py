@@ -28,6 +28,12 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   within :data:`ONE_LOOK_S` (a minute) of each other, images of one satellite pass, are one
   look: a track seen in one of them has not missed in the others, and several showing its
   stand empty count as one miss.
+* **One aircraft once per look.** No two aircraft stand within :data:`DUPLICATE_DISTANCE_M`
+  of each other (centres of aircraft parked wingtip to wingtip are a span apart). A detection
+  the assignment leaves unmatched within that distance of another of its look already linked
+  (in its own image: two footprints the detector did not merge; or another image of the pass)
+  is that aircraft detected again: it joins that detection's track instead of starting another
+  stay. Its score adds no evidence (below): a scene counts with its best detection.
 * **Close agreement after a while.** Within hours an aircraft on a stand is almost surely the
   one seen there before; the longer nobody saw it, the likelier another one took the stand. A
   track not seen for more than ``close_after_h`` hours (``None``: never strict) is extended
@@ -58,7 +64,8 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   ``absorb_distance_m`` of it (``None``: never), is the same aircraft measured badly (size,
   heading or type off the gates) and its sightings join that track (the nearest such one).
   The scenes it fills no longer count as misses.
-* **False positives.** A stay needs evidence ``1 − Π(1 − score_i)`` over its detections of at
+* **False positives.** A stay needs evidence ``1 − Π(1 − score_i)`` over its scenes (each its
+  best detection of the stay) of at
   least ``min_score_single`` (scores read as probabilities that a detection is real, taken as
   independent): a stay seen once needs a score of at least ``min_score_single``, one seen
   twice with low scores needs their combination to reach it. Weaker stays are dropped, except
@@ -514,6 +521,12 @@ def scene_times(detections: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFram
 ONE_LOOK_S = 60.0
 
 
+#: Metres within which two detections of one look are one aircraft detected twice: the
+#: detector's own centre noise, well under the ≥ 15 m between the centres of the smallest
+#: aircraft parked wingtip to wingtip.
+DUPLICATE_DISTANCE_M = 5.0
+
+
 def scene_looks(acquired: pd.Series) -> np.ndarray:
     """The look (0, 1, …) of each scene of ``acquired`` (UTC, in time order): a scene taken
     within :data:`ONE_LOOK_S` seconds of the one before is of its look."""
@@ -551,6 +564,14 @@ class _AirportLinker:
             int(look): np.asarray(v)
             for look, v in pd.Series(self.row_look).groupby(self.row_look).indices.items()
         }
+        #: the rows of its look within DUPLICATE_DISTANCE_M of each row (rows with any)
+        self.twins: dict[int, list[int]] = {}
+        for look_rows in self.rows_at.values():
+            placed = look_rows[np.isfinite(self.det.x[look_rows] + self.det.y[look_rows])]
+            centres = np.column_stack([self.det.x[placed], self.det.y[placed]])
+            for i, j in cKDTree(centres).query_pairs(DUPLICATE_DISTANCE_M):
+                self.twins.setdefault(int(placed[i]), []).append(int(placed[j]))
+                self.twins.setdefault(int(placed[j]), []).append(int(placed[i]))
 
     def tracks(self, progress: Callable[[int, int], None] | None = None) -> list[_Track]:
         config, det = self.config, self.det
@@ -558,6 +579,7 @@ class _AirportLinker:
         closed: list[_Track] = []
         n = len(self.scene_ids)
         seen_empty: dict[int, int] = {}  # id(track) → first scene of this time showing it empty
+        linked: dict[int, _Track] = {}  # detection row → its track, of this look's rows so far
         cache: dict[int, tuple[int, _State]] = {}  # id(track) → (sightings, state of them)
         for k, (scene_id, time) in enumerate(zip(self.scene_ids, self.times, strict=True)):
             if config.max_gap_h is not None:
@@ -576,6 +598,7 @@ class _AirportLinker:
                 track = open_tracks[r]
                 track.rows.append(int(rows[c]))
                 track.misses = 0
+                linked[int(rows[c])] = track
             matched_rows = {c for _, c in pairs}
             unmatched = [i for i in range(len(open_tracks)) if i not in matched_tracks]
             if unmatched:
@@ -586,16 +609,36 @@ class _AirportLinker:
                 for i, visible in zip(unmatched, seen_visible, strict=True):
                     if visible:
                         seen_empty.setdefault(id(open_tracks[i]), k)
-            open_tracks += [
-                _Track(rows=[int(rows[c])]) for c in range(len(rows)) if c not in matched_rows
-            ]
+            left = [int(rows[c]) for c in range(len(rows)) if c not in matched_rows]
+            open_tracks += self._new_tracks(left, linked)
             if k + 1 == n or self.scene_look[k + 1] != self.scene_look[k]:  # its look's last
                 open_tracks, ended = self._count_misses(open_tracks, seen_empty, k)
                 closed += ended
-                seen_empty = {}
+                seen_empty, linked = {}, {}
             if progress is not None:
                 progress(k + 1, n)
         return closed + open_tracks
+
+    def _new_tracks(self, rows: list[int], linked: dict[int, _Track]) -> list[_Track]:
+        """The new tracks of a scene's detection ``rows`` that no open track took: best score
+        first, a row within :data:`DUPLICATE_DISTANCE_M` of one of its look already linked
+        (``linked``: row → track, updated here) joins that one's track (the nearest), as the
+        same aircraft detected twice; each other row starts a track."""
+        det = self.det
+        new = []
+        for row in sorted(rows, key=lambda r: -det.score[r]):
+            twins = [r for r in self.twins.get(row, ()) if r in linked]
+            if twins:
+                twin = min(
+                    twins, key=lambda r: np.hypot(det.x[r] - det.x[row], det.y[r] - det.y[row])
+                )
+                track = linked[twin]
+                track.rows.append(row)
+            else:
+                track = _Track(rows=[row])
+                new.append(track)
+            linked[row] = track
+        return new
 
     def _cost_matrix(
         self, states: list[_State], gates: list[LinkConfig], rows: np.ndarray
@@ -706,8 +749,13 @@ class _AirportLinker:
         return None
 
     def _real(self, track: _Track) -> bool:
-        """The false-positive rule: evidence of ``track`` reaches ``min_score_single``."""
-        return _evidence(self.det.score[track.rows]) >= self.config.min_score_single
+        """The false-positive rule: evidence of ``track`` reaches ``min_score_single``, each
+        scene counted once, by its best detection (two of one image are one piece of evidence)."""
+        best: dict[int, float] = {}
+        for r in track.rows:
+            scene = int(self.row_scene[r])
+            best[scene] = max(best.get(scene, 0.0), float(self.det.score[r]))
+        return _evidence(np.fromiter(best.values(), float)) >= self.config.min_score_single
 
     def _at_known_stands(self, tracks: list[_Track]) -> list[_Track]:
         """The tracks that pass the false-positive rule, plus the weaker ones standing at the
