@@ -883,3 +883,13 @@ def test_one_aircraft_detected_twice_in_one_look_is_one_stay():
     pair = [sighting(s, x=x) for s in ("s1", "s2") for x in (100.0, 147.0)]
     stays = link_stays(detections([*pair, sighting("s2", x=148.0, score=0.7)]), coverage(SCENES))
     assert list(stays["detection_ids"]) == ["s1:0;s2:2", "s1:1;s2:3;s2:4"]
+
+
+def test_look_alikes_that_swap_stands_between_looks_read_as_two_stays_that_never_moved():
+    # The documented limit: two IL62s at x=100 and x=200 swap stands between s3 and s4. The
+    # images cannot tell them apart, so each stand holds one stay from s1 to s5, no move.
+    rows = [sighting(s, x=x) for s in ("s1", "s2", "s3", "s4", "s5") for x in (100.0, 200.0)]
+    for config in (LinkConfig(), LinkConfig(link_moves=True)):
+        stays = link_stays(detections(rows), coverage(SCENES), config)
+        assert list(stays["scene_ids"]) == ["s1;s2;s3;s4;s5"] * 2
+        assert list(stays["moves"]) == [0, 0]

@@ -12,7 +12,10 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   + relative size difference (length and span) / ``size_scale``
   + ``type_weight`` × (1 − agreement of the type probabilities). A pair is *gated* (never
   matched) beyond ``max_distance_m``, ``max_heading_diff_deg`` (axial) or ``max_size_diff``.
-  Type never gates: a type flip between dates only costs.
+  Type never gates: a type flip between dates only costs. What the gates cannot tell apart
+  is one aircraft: a look-alike that took the stand between two looks continues the stay, so
+  two aircraft of one type that swap stands between looks are two stays that never moved,
+  each joining two visits (``link_moves`` sees no move either).
 * **Coarse imagery measures sizes worse.** Size gates and costs are set for the detector's
   size noise in fine imagery (``size_sigma_ref_m``). Each detection carries its own
   (``size_sigma_m``, from its scene's GSD: about 6.5 m at 3 m); a relative size difference is
