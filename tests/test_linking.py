@@ -607,6 +607,16 @@ def test_frames_without_their_contract_columns_are_named_not_a_keyerror():
         link_stays(dets, pd.DataFrame(coverage(SCENES).drop(columns="geometry")))
 
 
+def test_detections_without_a_centre_or_score_are_named_not_a_traceback():
+    # a blank x or score in an edited detections table crashed deep in the KD-tree
+    dets = detections([sighting("s1"), sighting("s2"), sighting("s3")])
+    for column, message in (("x", "no number in x: s2:1"), ("score", "no number in score: s2:1")):
+        bad = dets.copy()
+        bad.loc[1, column] = np.nan
+        with pytest.raises(ValueError, match=f"^1 detection with {message}; each needs"):
+            link_stays(bad, coverage(SCENES))
+
+
 def test_airports_are_linked_separately():
     rows = detections([sighting("s1"), sighting("s2")])
     rows.loc[1, "airport"] = "UUEE"

@@ -134,6 +134,7 @@ from dwelltime.schema import (
     fits_annotation,
     require_columns,
 )
+from dwelltime.tables import counted, few
 from dwelltime.tiling import Visibility
 
 #: Extra stay columns made here (besides ``STAY_COLUMNS``).
@@ -1032,6 +1033,7 @@ def link_stays(
     ``<airport>-<nnnn>``. ``progress(done, total)`` is called once per scene of each airport.
     """
     require_columns(detections, DETECTION_COLUMNS, "detections")
+    require_placed(detections)
     require_columns(coverage, COVERAGE_COLUMNS, "coverage")
     crs = detections.crs if detections.crs is not None else coverage.crs
     if detections.crs is not None and coverage.crs is not None and detections.crs != coverage.crs:
@@ -1064,6 +1066,20 @@ def link_stays(
         for _, stay in stays.iterrows()
     ]
     return stays
+
+
+def require_placed(detections: pd.DataFrame) -> None:
+    """Raise ValueError naming the ``detections`` (by ``detection_id``) whose ``x``, ``y`` or
+    ``score`` is no number (a blank cell of an edited table): linking can neither place nor
+    weigh them."""
+    for column in ("x", "y", "score"):
+        values = pd.to_numeric(detections[column], errors="coerce").to_numpy(float)
+        bad = detections.loc[~np.isfinite(values), "detection_id"].astype(str).tolist()
+        if bad:
+            raise ValueError(
+                f"{counted(len(bad), 'detection')} with no number in {column}: {few(bad)}; "
+                "each needs its centre x, y (metres) and its score to be linked"
+            )
 
 
 def aprons_under(stays: gpd.GeoDataFrame, coverage: gpd.GeoDataFrame) -> list[str]:
