@@ -903,3 +903,15 @@ def test_look_alikes_that_swap_stands_between_looks_read_as_two_stays_that_never
         stays = link_stays(detections(rows), coverage(SCENES), config)
         assert list(stays["scene_ids"]) == ["s1;s2;s3;s4;s5"] * 2
         assert list(stays["moves"]) == [0, 0]
+
+
+def test_the_images_of_one_pass_give_one_aircraft_to_one_stay_even_under_close_gates():
+    # Seen at s1, s2; s3 clouded; at 48 h (unseen 24 h: close gates, 5 m) s4 shows it 7.5 m
+    # off, too far to extend the stay, and s4b, 20 s later, 3.5 m off and 4 m from s4's.
+    # Both images show one aircraft: one stay holds both, not one each.
+    cfg = LinkConfig(close_distance_m=5.0)
+    cover = coverage({**SCENES, "s4b": 48.0 + 20 / 3600}, hidden={"s3": CLOUD})
+    rows = [sighting("s1"), sighting("s2"), sighting("s4", x=107.5)]
+    rows.append({**sighting("s4", x=103.5), "scene_id": "s4b", "hours": 48.0 + 20 / 3600})
+    stays = link_stays(detections(rows), cover, cfg)
+    assert sorted(stays["scene_ids"]) == ["s1;s2", "s4;s4b"]

@@ -33,10 +33,11 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   stand empty count as one miss.
 * **One aircraft once per look.** No two aircraft stand within :data:`DUPLICATE_DISTANCE_M`
   of each other (centres of aircraft parked wingtip to wingtip are a span apart). A detection
-  the assignment leaves unmatched within that distance of another of its look already linked
-  (in its own image: two footprints the detector did not merge; or another image of the pass)
-  is that aircraft detected again: it joins that detection's track instead of starting another
-  stay. Its score adds no evidence (below): a scene counts with its best detection.
+  within that distance of another of its look already linked is that aircraft detected again
+  and joins that detection's track: one of an earlier image of the pass, before the
+  assignment; one of its own image (two footprints the detector did not merge), when the
+  assignment leaves it unmatched. It starts no other stay, and its score adds no evidence
+  (below): a scene counts with its best detection.
 * **Close agreement after a while.** Within hours an aircraft on a stand is almost surely the
   one seen there before; the longer nobody saw it, the likelier another one took the stand. A
   track not seen for more than ``close_after_h`` hours (``None``: never strict) is extended
@@ -593,7 +594,11 @@ class _AirportLinker:
                     track.closed_by_gap = True
                 closed += stale
                 open_tracks = [t for t in open_tracks if not t.closed_by_gap]
-            rows = det.by_scene.get(scene_id, np.empty(0, int))
+            scene_rows = det.by_scene.get(scene_id, np.empty(0, int))
+            # a detection whose twin an earlier image of its look linked is that aircraft
+            # again: it goes with the twin (_new_tracks), not into the assignment
+            twinned = [int(r) for r in scene_rows if self._twin(int(r), linked) is not None]
+            rows = np.setdiff1d(scene_rows, twinned)
             states = [self._state(t, cache) for t in open_tracks]
             gates = [self._gates(t, time) for t in open_tracks]
             pairs = _assign(self._cost_matrix(states, gates, rows))
@@ -614,7 +619,7 @@ class _AirportLinker:
                     if visible:
                         seen_empty.setdefault(id(open_tracks[i]), k)
             left = [int(rows[c]) for c in range(len(rows)) if c not in matched_rows]
-            open_tracks += self._new_tracks(left, linked)
+            open_tracks += self._new_tracks(left + twinned, linked)
             if k + 1 == n or self.scene_look[k + 1] != self.scene_look[k]:  # its look's last
                 open_tracks, ended = self._count_misses(open_tracks, seen_empty, k)
                 closed += ended
@@ -625,24 +630,28 @@ class _AirportLinker:
 
     def _new_tracks(self, rows: list[int], linked: dict[int, _Track]) -> list[_Track]:
         """The new tracks of a scene's detection ``rows`` that no open track took: best score
-        first, a row within :data:`DUPLICATE_DISTANCE_M` of one of its look already linked
-        (``linked``: row → track, updated here) joins that one's track (the nearest), as the
-        same aircraft detected twice; each other row starts a track."""
-        det = self.det
+        first, a row with a twin (:meth:`_twin`) joins its track, as the same aircraft
+        detected twice; each other row starts a track. ``linked`` is updated."""
         new = []
-        for row in sorted(rows, key=lambda r: -det.score[r]):
-            twins = [r for r in self.twins.get(row, ()) if r in linked]
-            if twins:
-                twin = min(
-                    twins, key=lambda r: np.hypot(det.x[r] - det.x[row], det.y[r] - det.y[row])
-                )
-                track = linked[twin]
-                track.rows.append(row)
-            else:
+        for row in sorted(rows, key=lambda r: -self.det.score[r]):
+            track = self._twin(row, linked)
+            if track is None:
                 track = _Track(rows=[row])
                 new.append(track)
+            else:
+                track.rows.append(row)
             linked[row] = track
         return new
+
+    def _twin(self, row: int, linked: dict[int, _Track]) -> _Track | None:
+        """The track of the nearest detection of ``row``'s look within
+        :data:`DUPLICATE_DISTANCE_M` already linked (``linked``: row → track), if any."""
+        det = self.det
+        twins = [r for r in self.twins.get(row, ()) if r in linked]
+        if not twins:
+            return None
+        distance = np.hypot(det.x[twins] - det.x[row], det.y[twins] - det.y[row])
+        return linked[twins[int(np.argmin(distance))]]
 
     def _cost_matrix(
         self, states: list[_State], gates: list[LinkConfig], rows: np.ndarray
