@@ -495,7 +495,7 @@ def test_only_sightings_inside_and_where_the_stay_was_not_seen_are_absorbed():
     rows = [sighting(s) for s in ("s1", "s2", "s3", "s4")]
     wide = {"wingspan_m": 58.0, "score": 0.8}
     cases = [
-        sighting("s2", x=104.0, **wide),  # same scene as a sighting of the stay
+        sighting("s2", x=110.0, **wide),  # same scene as a sighting of the stay (4 m: below)
         sighting("s5", x=101.0, **wide),  # after the stay's last sighting
         sighting("s2", x=130.0, **wide),  # 30 m away: another spot
     ]
@@ -528,8 +528,8 @@ def test_weak_stay_at_a_known_stand_is_kept():
 
 
 def test_weak_stay_overlapping_a_strong_one_in_time_is_not_rescued():
-    # A weak duplicate 4 m from a stay, in a scene where the stay was seen too: it neither
-    # joins the stay (same scene) nor counts as standing there before or after it.
+    # A weak duplicate 4 m from a stay, in a scene where the stay was seen too: it joins the
+    # stay as that aircraft detected again, not as a stay standing there before or after it.
     strong = [sighting(s) for s in ("s1", "s2", "s3")]
     duplicate = sighting("s2", x=104.0, score=0.4, wingspan_m=58.0)
     stays = link_stays(detections([*strong, duplicate]), coverage(SCENES))
@@ -605,6 +605,16 @@ def test_frames_without_their_contract_columns_are_named_not_a_keyerror():
         link_stays(dets.drop(columns=["acquired", "score"]), coverage(SCENES))
     with pytest.raises(ValueError, match=r"^coverage must be a GeoDataFrame, not DataFrame"):
         link_stays(dets, pd.DataFrame(coverage(SCENES).drop(columns="geometry")))
+
+
+def test_detections_without_a_centre_or_score_are_named_not_a_traceback():
+    # a blank x or score in an edited detections table crashed deep in the KD-tree
+    dets = detections([sighting("s1"), sighting("s2"), sighting("s3")])
+    for column, message in (("x", "no number in x: s2:1"), ("score", "no number in score: s2:1")):
+        bad = dets.copy()
+        bad.loc[1, column] = np.nan
+        with pytest.raises(ValueError, match=f"^1 detection with {message}; each needs"):
+            link_stays(bad, coverage(SCENES))
 
 
 def test_airports_are_linked_separately():
@@ -859,3 +869,49 @@ def test_frames_of_one_pass_seconds_apart_are_one_look():
     cover = coverage({**SCENES, "s2b": 24.0 + 2 / 60})
     stay = link_stays(detections([sighting("s1"), sighting("s2")]), cover).iloc[0]
     assert stay["end_bounded_by"] == "s2b"
+
+
+def test_one_aircraft_detected_twice_in_one_look_is_one_stay():
+    # s2 holds two footprints 1 m apart that the detector did not merge; s3b, an image of the
+    # pass of s3 20 s later, shows the aircraft 2 m off and 35 % wider (off the size gate).
+    # Two aircraft never stand that close: each is the stay's aircraft again, not a second
+    # stay whose end another "like aircraft" leaves open.
+    cover = coverage({**SCENES, "s3b": 36.0 + 20 / 3600})
+    rows = [sighting(s) for s in ("s1", "s2", "s3")]
+    rows.append(sighting("s2", x=101.0, score=0.8))
+    rows.append({**sighting("s3", x=102.0, wingspan_m=58.0), "scene_id": "s3b", "hours": 36.0})
+    stays = link_stays(detections(rows), cover)
+    assert len(stays) == 1
+    stay = stays.iloc[0]
+    assert stay["detection_ids"] == "s1:0;s2:1;s2:3;s3:2;s3b:4"
+    assert stay["scene_ids"] == "s1;s2;s3;s3b" and stay["n_missed"] == 0
+    assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("s0", "s4")
+    # a duplicate adds no evidence: two 0.5 footprints of one image are one 0.5 sighting
+    weak = [sighting("s5", x=300.0, score=0.5), sighting("s5", x=301.0, score=0.5)]
+    assert len(link_stays(detections(rows + weak), cover)) == 1
+    # side by side, wingtips 4 m apart (centres a span and 4 m), two aircraft stay two
+    pair = [sighting(s, x=x) for s in ("s1", "s2") for x in (100.0, 147.0)]
+    stays = link_stays(detections([*pair, sighting("s2", x=148.0, score=0.7)]), coverage(SCENES))
+    assert list(stays["detection_ids"]) == ["s1:0;s2:2", "s1:1;s2:3;s2:4"]
+
+
+def test_look_alikes_that_swap_stands_between_looks_read_as_two_stays_that_never_moved():
+    # The documented limit: two IL62s at x=100 and x=200 swap stands between s3 and s4. The
+    # images cannot tell them apart, so each stand holds one stay from s1 to s5, no move.
+    rows = [sighting(s, x=x) for s in ("s1", "s2", "s3", "s4", "s5") for x in (100.0, 200.0)]
+    for config in (LinkConfig(), LinkConfig(link_moves=True)):
+        stays = link_stays(detections(rows), coverage(SCENES), config)
+        assert list(stays["scene_ids"]) == ["s1;s2;s3;s4;s5"] * 2
+        assert list(stays["moves"]) == [0, 0]
+
+
+def test_the_images_of_one_pass_give_one_aircraft_to_one_stay_even_under_close_gates():
+    # Seen at s1, s2; s3 clouded; at 48 h (unseen 24 h: close gates, 5 m) s4 shows it 7.5 m
+    # off, too far to extend the stay, and s4b, 20 s later, 3.5 m off and 4 m from s4's.
+    # Both images show one aircraft: one stay holds both, not one each.
+    cfg = LinkConfig(close_distance_m=5.0)
+    cover = coverage({**SCENES, "s4b": 48.0 + 20 / 3600}, hidden={"s3": CLOUD})
+    rows = [sighting("s1"), sighting("s2"), sighting("s4", x=107.5)]
+    rows.append({**sighting("s4", x=103.5), "scene_id": "s4b", "hours": 48.0 + 20 / 3600})
+    stays = link_stays(detections(rows), cover, cfg)
+    assert sorted(stays["scene_ids"]) == ["s1;s2", "s4;s4b"]

@@ -12,7 +12,10 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   + relative size difference (length and span) / ``size_scale``
   + ``type_weight`` × (1 − agreement of the type probabilities). A pair is *gated* (never
   matched) beyond ``max_distance_m``, ``max_heading_diff_deg`` (axial) or ``max_size_diff``.
-  Type never gates: a type flip between dates only costs.
+  Type never gates: a type flip between dates only costs. What the gates cannot tell apart
+  is one aircraft: a look-alike that took the stand between two looks continues the stay, so
+  two aircraft of one type that swap stands between looks are two stays that never moved,
+  each joining two visits (``link_moves`` sees no move either).
 * **Coarse imagery measures sizes worse.** Size gates and costs are set for the detector's
   size noise in fine imagery (``size_sigma_ref_m``). Each detection carries its own
   (``size_sigma_m``, from its scene's GSD: about 6.5 m at 3 m); a relative size difference is
@@ -28,6 +31,13 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   within :data:`ONE_LOOK_S` (a minute) of each other, images of one satellite pass, are one
   look: a track seen in one of them has not missed in the others, and several showing its
   stand empty count as one miss.
+* **One aircraft once per look.** No two aircraft stand within :data:`DUPLICATE_DISTANCE_M`
+  of each other (centres of aircraft parked wingtip to wingtip are a span apart). A detection
+  within that distance of another of its look already linked is that aircraft detected again
+  and joins that detection's track: one of an earlier image of the pass, before the
+  assignment; one of its own image (two footprints the detector did not merge), when the
+  assignment leaves it unmatched. It starts no other stay, and its score adds no evidence
+  (below): a scene counts with its best detection.
 * **Close agreement after a while.** Within hours an aircraft on a stand is almost surely the
   one seen there before; the longer nobody saw it, the likelier another one took the stand. A
   track not seen for more than ``close_after_h`` hours (``None``: never strict) is extended
@@ -58,7 +68,8 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   ``absorb_distance_m`` of it (``None``: never), is the same aircraft measured badly (size,
   heading or type off the gates) and its sightings join that track (the nearest such one).
   The scenes it fills no longer count as misses.
-* **False positives.** A stay needs evidence ``1 − Π(1 − score_i)`` over its detections of at
+* **False positives.** A stay needs evidence ``1 − Π(1 − score_i)`` over its scenes (each its
+  best detection of the stay) of at
   least ``min_score_single`` (scores read as probabilities that a detection is real, taken as
   independent): a stay seen once needs a score of at least ``min_score_single``, one seen
   twice with low scores needs their combination to reach it. Weaker stays are dropped, except
@@ -124,6 +135,7 @@ from dwelltime.schema import (
     fits_annotation,
     require_columns,
 )
+from dwelltime.tables import counted, few
 from dwelltime.tiling import Visibility
 
 #: Extra stay columns made here (besides ``STAY_COLUMNS``).
@@ -514,6 +526,12 @@ def scene_times(detections: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataFram
 ONE_LOOK_S = 60.0
 
 
+#: Metres within which two detections of one look are one aircraft detected twice: the
+#: detector's own centre noise, well under the ≥ 15 m between the centres of the smallest
+#: aircraft parked wingtip to wingtip.
+DUPLICATE_DISTANCE_M = 5.0
+
+
 def scene_looks(acquired: pd.Series) -> np.ndarray:
     """The look (0, 1, …) of each scene of ``acquired`` (UTC, in time order): a scene taken
     within :data:`ONE_LOOK_S` seconds of the one before is of its look."""
@@ -551,6 +569,14 @@ class _AirportLinker:
             int(look): np.asarray(v)
             for look, v in pd.Series(self.row_look).groupby(self.row_look).indices.items()
         }
+        #: the rows of its look within DUPLICATE_DISTANCE_M of each row (rows with any)
+        self.twins: dict[int, list[int]] = {}
+        for look_rows in self.rows_at.values():
+            placed = look_rows[np.isfinite(self.det.x[look_rows] + self.det.y[look_rows])]
+            centres = np.column_stack([self.det.x[placed], self.det.y[placed]])
+            for i, j in cKDTree(centres).query_pairs(DUPLICATE_DISTANCE_M):
+                self.twins.setdefault(int(placed[i]), []).append(int(placed[j]))
+                self.twins.setdefault(int(placed[j]), []).append(int(placed[i]))
 
     def tracks(self, progress: Callable[[int, int], None] | None = None) -> list[_Track]:
         config, det = self.config, self.det
@@ -558,6 +584,7 @@ class _AirportLinker:
         closed: list[_Track] = []
         n = len(self.scene_ids)
         seen_empty: dict[int, int] = {}  # id(track) → first scene of this time showing it empty
+        linked: dict[int, _Track] = {}  # detection row → its track, of this look's rows so far
         cache: dict[int, tuple[int, _State]] = {}  # id(track) → (sightings, state of them)
         for k, (scene_id, time) in enumerate(zip(self.scene_ids, self.times, strict=True)):
             if config.max_gap_h is not None:
@@ -567,7 +594,11 @@ class _AirportLinker:
                     track.closed_by_gap = True
                 closed += stale
                 open_tracks = [t for t in open_tracks if not t.closed_by_gap]
-            rows = det.by_scene.get(scene_id, np.empty(0, int))
+            scene_rows = det.by_scene.get(scene_id, np.empty(0, int))
+            # a detection whose twin an earlier image of its look linked is that aircraft
+            # again: it goes with the twin (_new_tracks), not into the assignment
+            twinned = [int(r) for r in scene_rows if self._twin(int(r), linked) is not None]
+            rows = np.setdiff1d(scene_rows, twinned)
             states = [self._state(t, cache) for t in open_tracks]
             gates = [self._gates(t, time) for t in open_tracks]
             pairs = _assign(self._cost_matrix(states, gates, rows))
@@ -576,6 +607,7 @@ class _AirportLinker:
                 track = open_tracks[r]
                 track.rows.append(int(rows[c]))
                 track.misses = 0
+                linked[int(rows[c])] = track
             matched_rows = {c for _, c in pairs}
             unmatched = [i for i in range(len(open_tracks)) if i not in matched_tracks]
             if unmatched:
@@ -586,16 +618,40 @@ class _AirportLinker:
                 for i, visible in zip(unmatched, seen_visible, strict=True):
                     if visible:
                         seen_empty.setdefault(id(open_tracks[i]), k)
-            open_tracks += [
-                _Track(rows=[int(rows[c])]) for c in range(len(rows)) if c not in matched_rows
-            ]
+            left = [int(rows[c]) for c in range(len(rows)) if c not in matched_rows]
+            open_tracks += self._new_tracks(left + twinned, linked)
             if k + 1 == n or self.scene_look[k + 1] != self.scene_look[k]:  # its look's last
                 open_tracks, ended = self._count_misses(open_tracks, seen_empty, k)
                 closed += ended
-                seen_empty = {}
+                seen_empty, linked = {}, {}
             if progress is not None:
                 progress(k + 1, n)
         return closed + open_tracks
+
+    def _new_tracks(self, rows: list[int], linked: dict[int, _Track]) -> list[_Track]:
+        """The new tracks of a scene's detection ``rows`` that no open track took: best score
+        first, a row with a twin (:meth:`_twin`) joins its track, as the same aircraft
+        detected twice; each other row starts a track. ``linked`` is updated."""
+        new = []
+        for row in sorted(rows, key=lambda r: -self.det.score[r]):
+            track = self._twin(row, linked)
+            if track is None:
+                track = _Track(rows=[row])
+                new.append(track)
+            else:
+                track.rows.append(row)
+            linked[row] = track
+        return new
+
+    def _twin(self, row: int, linked: dict[int, _Track]) -> _Track | None:
+        """The track of the nearest detection of ``row``'s look within
+        :data:`DUPLICATE_DISTANCE_M` already linked (``linked``: row → track), if any."""
+        det = self.det
+        twins = [r for r in self.twins.get(row, ()) if r in linked]
+        if not twins:
+            return None
+        distance = np.hypot(det.x[twins] - det.x[row], det.y[twins] - det.y[row])
+        return linked[twins[int(np.argmin(distance))]]
 
     def _cost_matrix(
         self, states: list[_State], gates: list[LinkConfig], rows: np.ndarray
@@ -706,8 +762,13 @@ class _AirportLinker:
         return None
 
     def _real(self, track: _Track) -> bool:
-        """The false-positive rule: evidence of ``track`` reaches ``min_score_single``."""
-        return _evidence(self.det.score[track.rows]) >= self.config.min_score_single
+        """The false-positive rule: evidence of ``track`` reaches ``min_score_single``, each
+        scene counted once, by its best detection (two of one image are one piece of evidence)."""
+        best: dict[int, float] = {}
+        for r in track.rows:
+            scene = int(self.row_scene[r])
+            best[scene] = max(best.get(scene, 0.0), float(self.det.score[r]))
+        return _evidence(np.fromiter(best.values(), float)) >= self.config.min_score_single
 
     def _at_known_stands(self, tracks: list[_Track]) -> list[_Track]:
         """The tracks that pass the false-positive rule, plus the weaker ones standing at the
@@ -981,6 +1042,7 @@ def link_stays(
     ``<airport>-<nnnn>``. ``progress(done, total)`` is called once per scene of each airport.
     """
     require_columns(detections, DETECTION_COLUMNS, "detections")
+    require_placed(detections)
     require_columns(coverage, COVERAGE_COLUMNS, "coverage")
     crs = detections.crs if detections.crs is not None else coverage.crs
     if detections.crs is not None and coverage.crs is not None and detections.crs != coverage.crs:
@@ -1013,6 +1075,20 @@ def link_stays(
         for _, stay in stays.iterrows()
     ]
     return stays
+
+
+def require_placed(detections: pd.DataFrame) -> None:
+    """Raise ValueError naming the ``detections`` (by ``detection_id``) whose ``x``, ``y`` or
+    ``score`` is no number (a blank cell of an edited table): linking can neither place nor
+    weigh them."""
+    for column in ("x", "y", "score"):
+        values = pd.to_numeric(detections[column], errors="coerce").to_numpy(float)
+        bad = detections.loc[~np.isfinite(values), "detection_id"].astype(str).tolist()
+        if bad:
+            raise ValueError(
+                f"{counted(len(bad), 'detection')} with no number in {column}: {few(bad)}; "
+                "each needs its centre x, y (metres) and its score to be linked"
+            )
 
 
 def aprons_under(stays: gpd.GeoDataFrame, coverage: gpd.GeoDataFrame) -> list[str]:

@@ -250,6 +250,21 @@ def test_no_detections(tmp_path):
     assert read_layer(tmp_path / "out", "stays").empty
 
 
+def test_a_blank_centre_in_a_saved_table_is_a_usage_error_naming_it(tmp_path):
+    # a detections.csv edited by hand, one x left blank: one line, not a scipy traceback
+    sightings = [("s1", 100.0, "IL62"), ("s2", 100.0, "IL62"), ("s3", 100.0, "IL62")]
+    write_layers(tmp_path / "run", frames(sightings), formats=("csv",))
+    table = tmp_path / "run" / "detections.csv"
+    edited = pd.read_csv(table)
+    edited.loc[1, "x"] = None
+    edited.to_csv(table, index=False)
+    result = _link(tmp_path / "run")
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'run'}: 1 detection with no number in x: s2:1;" in " ".join(
+        result.output.split()
+    )
+
+
 def test_missing_layer_or_coverage_is_a_usage_error(tmp_path, saved):
     write_layers(tmp_path / "only", {"detections": frames([])["detections"]})
     result = _link(tmp_path / "only" / "dwelltime.gpkg")

@@ -98,7 +98,7 @@ def link(
         write_layers,
         write_provenance,
     )
-    from dwelltime.linking import for_coregistered
+    from dwelltime.linking import for_coregistered, require_placed
     from dwelltime.pipeline import (
         canonical_type,
         changed_settings,
@@ -117,6 +117,10 @@ def link(
             f"{detections_path} holds one layer; give the coverage with --coverage",
             param_hint="--coverage",
         )
+    try:
+        require_placed(detections)
+    except ValueError as exc:
+        raise click.BadParameter(f"{detections_path}: {exc}", param_hint="DETECTIONS") from exc
     coverage = read_output_layer(
         coverage_path or detections_path, "coverage", "--coverage", as_written=True
     )
