@@ -1838,6 +1838,31 @@ def test_a_lon_lat_footprint_past_180_degrees_is_given_in_longitudes_of_the_glob
         assert footprint.contains(shapely.Point((lon + 180) % 360 - 180, -16.0))
 
 
+@pytest.mark.parametrize("crs", ["EPSG:3857", "EPSG:32760", "EPSG:32701"])
+def test_a_projected_footprint_across_the_antimeridian_is_two_parts_not_a_band_round_the_globe(
+    tmp_path, write_raster, crs
+):
+    """A Web Mercator image across 180° (which GDAL does not cut there, as it cuts UTM) had a
+    footprint 360° wide, a band round the globe at its latitudes; it is two parts of the
+    image's size, one each side, as a UTM image's is."""
+    import shapely
+    from pyproj import Geod, Transformer
+
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(180.0, -16.7)
+    gsd = 0.5  # ground metres; Web Mercator's are 1/cos(latitude) of them
+    if crs == "EPSG:3857":
+        x, gsd = 20_037_508.34, gsd / math.cos(math.radians(16.7))  # 180°, PROJ's -180°
+    image = write_raster(
+        tmp_path / "s_20230731T023512.tif", crs=crs, origin=(x - 200 * gsd, y + 200 * gsd),
+        gsd=gsd, shape=(400, 400),
+    )  # fmt: skip
+    footprint = read_scene(image).footprint
+    parts = shapely.get_parts(footprint)
+    assert len(parts) == 2 and {round(p.bounds[0]) for p in parts} == {-180, 180}
+    ground_m2 = sum(abs(Geod(ellps="WGS84").geometry_area_perimeter(p)[0]) for p in parts)
+    assert ground_m2 == pytest.approx(200 * 200, rel=0.03)
+
+
 def test_footprint_of_an_irregular_nodata_edge_is_within_its_tolerance(tmp_path, write_raster):
     """A 600 px scene is traced on cells of FOOTPRINT_CELL_M (8 px at 0.5 m): its footprint
     covers every valid pixel (tiling reads only windows that meet it) and claims no nodata

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from dwelltime.airports import across_antimeridian, polygonal_parts
 from dwelltime.errors import UNREADABLE_PIXELS, NoImageError, SceneError, error_text
 from dwelltime.formats import (
     CLOUD_SIDECAR_STEM,
@@ -724,7 +725,11 @@ def _lonlat_box(west: float, south: float, east: float, north: float) -> shapely
 def _within_180(lonlat: shapely.Geometry) -> shapely.Geometry:
     """A lon/lat geometry in longitudes -180°…180°: parts past ±180° (a lon/lat image
     written 179.9°…180.2°, or 0°…360°) moved by whole turns, so a footprint across the
-    antimeridian is two parts, one each side, as RFC 7946 and the aprons have it."""
+    antimeridian is two parts, one each side, as RFC 7946 and the aprons have it. An outline
+    whose vertices PROJ put either side of ±180° (a Web Mercator image across the
+    antimeridian, which GDAL does not cut there) is first made one span
+    (:func:`~dwelltime.airports.across_antimeridian`), not a band round the globe."""
+    lonlat = across_antimeridian(lonlat)
     west, _, east, _ = lonlat.bounds
     if -180.0 <= west and east <= 180.0:
         return lonlat
@@ -736,7 +741,7 @@ def _within_180(lonlat: shapely.Geometry) -> shapely.Geometry:
         )
         for k in range(first, last + 1)
     ]
-    return shapely.make_valid(shapely.union_all(parts))
+    return polygonal_parts([shapely.union_all(parts)])[0]  # no line where a part met ±180°
 
 
 def _warn_not_orthorectified(ds: object) -> None:
