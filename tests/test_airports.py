@@ -36,6 +36,11 @@ def test_lookup_icao_or_iata(code):
         (-0.46, 51.47, "EPSG:32630"),
         (-180.0, 10.0, "EPSG:32601"),
         (180.0, -10.0, "EPSG:32760"),
+        # past ±180°, as lon/lat images and GCPs may be written: was zone 60 or 1 whatever it
+        # was, so the gdalwarp line given for them (evaluate, GCPs) named a zone far away
+        (180.1, -16.7, "EPSG:32701"),
+        (205.0, 60.0, "EPSG:32605"),
+        (-190.0, 10.0, "EPSG:32659"),
     ],
 )
 def test_utm_crs(lon, lat, crs):

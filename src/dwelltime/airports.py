@@ -53,7 +53,10 @@ class Airport:
 
 
 def utm_crs(lon: float, lat: float) -> str:
-    """The WGS84 UTM zone CRS of a point: ``EPSG:326nn`` north, ``EPSG:327nn`` south."""
+    """The WGS84 UTM zone CRS of a point: ``EPSG:326nn`` north, ``EPSG:327nn`` south. A
+    longitude past ±180° (0°…360°, as some lon/lat images are written) is the globe's."""
+    if not -180.0 <= lon <= 180.0:
+        lon = (lon + 180.0) % 360.0 - 180.0
     zone = min(max(math.floor((lon + 180.0) / 6.0) + 1, 1), 60)
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
