@@ -356,6 +356,19 @@ def test_aprons_of_another_airport_name_it(tmp_path, caplog):
     )
 
 
+def test_aprons_of_another_airport_across_the_antimeridian_name_it(tmp_path, caplog):
+    """Aprons either side of 180° (by Matei, Fiji) given for Heathrow were centred at 0°,
+    half a world away, where no airport is, so the warning only asked 'is this the right
+    airport?'; it names the airport they lie at."""
+    path = _osm_geojson(
+        tmp_path / "fiji.geojson",
+        [_feature(_square(179.998, -16.69)), _feature(_square(-179.999, -16.69))],
+    )
+    with caplog.at_level(logging.WARNING):
+        load_aprons(lookup_airport("EGLL"), path)
+    assert "they lie at NFNM/TVU (Matei Airport)" in caplog.text
+
+
 def test_swapped_longitude_and_latitude_on_the_globe_are_warned(tmp_path, caplog):
     heathrow = lookup_airport("EGLL")
     square = _square(heathrow.lat, heathrow.lon)  # (latitude, longitude), both in range

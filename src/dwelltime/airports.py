@@ -611,7 +611,7 @@ def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: str) -> gpd.
                 few(aprons.loc[far, "apron_id"].tolist()),
             )
         return aprons[~far]
-    lon, lat = aprons.to_crs("EPSG:4326").union_all().centroid.coords[0]
+    lon, lat = lonlat_centre(aprons.geometry)
     swapped = gpd.points_from_xy([lat], [lon], crs="EPSG:4326").to_crs(airport.crs)[0]
     there = nearest_airport(lon, lat)
     if swapped.distance(centre[0]) <= FAR_FROM_AIRPORT_M:
