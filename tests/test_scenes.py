@@ -810,6 +810,14 @@ def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_
         )
     with pytest.raises(SceneError, match=r"raw_20230731T023512.tif: .*only by RPCs.*gdalwarp -rpc"):
         read_scene(image)
+    # the line names the UTM zone of the RPCs' centre (125.6° E, 39.2° N), as the GCPs' does,
+    # and the files, not "-t_srs EPSG:…" alone
+    with pytest.raises(SceneError) as refused:
+        read_scene(image)
+    assert str(refused.value).endswith(
+        "(gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:32651 -r bilinear "
+        "raw_20230731T023512.tif raw_20230731T023512_ortho.tif)"
+    )
 
 
 def test_rpcs_beside_a_geotransform_are_warned_as_maybe_not_orthorectified(

@@ -401,10 +401,7 @@ def read_scene(
             if ds.crs is None and ds.gcps[0]:
                 raise SceneError(path, _gcp_problem(path, *ds.gcps))
             if ds.crs is None and ds.rpcs is not None:
-                raise SceneError(
-                    path, "is georeferenced only by RPCs (not orthorectified); orthorectify it "
-                    "first (gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:…)"
-                )  # fmt: skip
+                raise SceneError(path, _rpc_problem(path, ds.rpcs))
             if ds.transform.is_identity and ds.rpcs is None:
                 raise SceneError(
                     path, "is not georeferenced (no geotransform: where its pixels lie is "
@@ -493,6 +490,19 @@ def _gcp_problem(path: Path, gcps: Sequence[object], crs: object | None) -> str:
         f"is georeferenced only by {len(gcps)} ground control points (GCPs), not a "
         f"geotransform; warp it onto a map grid first (gdalwarp -t_srs {target} "
         f"-r bilinear {path.name} {path.stem}_warped.tif)"
+    )
+
+
+def _rpc_problem(path: Path, rpcs: object) -> str:
+    """What to do with an image placed only by RPCs (a raw product, not orthorectified): the
+    gdalwarp line that orthorectifies it onto the UTM grid of the RPCs' centre."""
+    from dwelltime.airports import utm_crs
+
+    lon, lat = rpcs.long_off, rpcs.lat_off  # type: ignore[attr-defined]
+    return (
+        "is georeferenced only by RPCs (not orthorectified); orthorectify it first (gdalwarp "
+        f"-rpc -to RPC_DEM=dem.tif -t_srs {utm_crs(lon, lat)} -r bilinear {path.name} "
+        f"{path.stem}_ortho.tif)"
     )
 
 
