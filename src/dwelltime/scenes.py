@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dwelltime.airports import across_antimeridian, polygonal_parts
+from dwelltime.airports import across_antimeridian, polygonal_parts, utm_crs
 from dwelltime.errors import UNREADABLE_PIXELS, NoImageError, SceneError, error_text
 from dwelltime.formats import (
     CLOUD_SIDECAR_STEM,
@@ -478,8 +478,6 @@ def _gcp_problem(path: Path, gcps: Sequence[object], crs: object | None) -> str:
     warps it onto the UTM grid of their middle (the GCPs' own CRS when they have none)."""
     from pyproj import Transformer
 
-    from dwelltime.airports import utm_crs
-
     target = "EPSG:…"
     if crs is not None:
         x, y = (float(np.mean([getattr(g, axis) for g in gcps])) for axis in "xy")
@@ -496,8 +494,6 @@ def _gcp_problem(path: Path, gcps: Sequence[object], crs: object | None) -> str:
 def _rpc_problem(path: Path, rpcs: object) -> str:
     """What to do with an image placed only by RPCs (a raw product, not orthorectified): the
     gdalwarp line that orthorectifies it onto the UTM grid of the RPCs' centre."""
-    from dwelltime.airports import utm_crs
-
     lon, lat = rpcs.long_off, rpcs.lat_off  # type: ignore[attr-defined]
     return (
         "is georeferenced only by RPCs (not orthorectified); orthorectify it first (gdalwarp "
