@@ -36,6 +36,11 @@ def test_lookup_icao_or_iata(code):
         (-0.46, 51.47, "EPSG:32630"),
         (-180.0, 10.0, "EPSG:32601"),
         (180.0, -10.0, "EPSG:32760"),
+        # past ±180°, as lon/lat images and GCPs may be written: was zone 60 or 1 whatever it
+        # was, so the gdalwarp line given for them (evaluate, GCPs) named a zone far away
+        (180.1, -16.7, "EPSG:32701"),
+        (205.0, 60.0, "EPSG:32605"),
+        (-190.0, 10.0, "EPSG:32659"),
     ],
 )
 def test_utm_crs(lon, lat, crs):
@@ -349,6 +354,19 @@ def test_aprons_of_another_airport_name_it(tmp_path, caplog):
         "lgw.geojson: nearest apron is 40 km from EGLL; they lie at EGKK/LGW (London Gatwick "
         "Airport): give EGKK if they are that airport's" in caplog.text
     )
+
+
+def test_aprons_of_another_airport_across_the_antimeridian_name_it(tmp_path, caplog):
+    """Aprons either side of 180° (by Matei, Fiji) given for Heathrow were centred at 0°,
+    half a world away, where no airport is, so the warning only asked 'is this the right
+    airport?'; it names the airport they lie at."""
+    path = _osm_geojson(
+        tmp_path / "fiji.geojson",
+        [_feature(_square(179.998, -16.69)), _feature(_square(-179.999, -16.69))],
+    )
+    with caplog.at_level(logging.WARNING):
+        load_aprons(lookup_airport("EGLL"), path)
+    assert "they lie at NFNM/TVU (Matei Airport)" in caplog.text
 
 
 def test_swapped_longitude_and_latitude_on_the_globe_are_warned(tmp_path, caplog):

@@ -810,6 +810,14 @@ def test_an_rpc_only_image_is_refused_naming_orthorectification(tmp_path, write_
         )
     with pytest.raises(SceneError, match=r"raw_20230731T023512.tif: .*only by RPCs.*gdalwarp -rpc"):
         read_scene(image)
+    # the line names the UTM zone of the RPCs' centre (125.6° E, 39.2° N), as the GCPs' does,
+    # and the files, not "-t_srs EPSG:…" alone
+    with pytest.raises(SceneError) as refused:
+        read_scene(image)
+    assert str(refused.value).endswith(
+        "(gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:32651 -r bilinear "
+        "raw_20230731T023512.tif raw_20230731T023512_ortho.tif)"
+    )
 
 
 def test_rpcs_beside_a_geotransform_are_warned_as_maybe_not_orthorectified(
@@ -1836,6 +1844,31 @@ def test_a_lon_lat_footprint_past_180_degrees_is_given_in_longitudes_of_the_glob
     assert footprint.area == pytest.approx(200 * 100 * step**2, rel=1e-3)
     for lon in (west + 50 * step, west + 150 * step):  # west and east of the middle
         assert footprint.contains(shapely.Point((lon + 180) % 360 - 180, -16.0))
+
+
+@pytest.mark.parametrize("crs", ["EPSG:3857", "EPSG:32760", "EPSG:32701"])
+def test_a_projected_footprint_across_the_antimeridian_is_two_parts_not_a_band_round_the_globe(
+    tmp_path, write_raster, crs
+):
+    """A Web Mercator image across 180° (which GDAL does not cut there, as it cuts UTM) had a
+    footprint 360° wide, a band round the globe at its latitudes; it is two parts of the
+    image's size, one each side, as a UTM image's is."""
+    import shapely
+    from pyproj import Geod, Transformer
+
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(180.0, -16.7)
+    gsd = 0.5  # ground metres; Web Mercator's are 1/cos(latitude) of them
+    if crs == "EPSG:3857":
+        x, gsd = 20_037_508.34, gsd / math.cos(math.radians(16.7))  # 180°, PROJ's -180°
+    image = write_raster(
+        tmp_path / "s_20230731T023512.tif", crs=crs, origin=(x - 200 * gsd, y + 200 * gsd),
+        gsd=gsd, shape=(400, 400),
+    )  # fmt: skip
+    footprint = read_scene(image).footprint
+    parts = shapely.get_parts(footprint)
+    assert len(parts) == 2 and {round(p.bounds[0]) for p in parts} == {-180, 180}
+    ground_m2 = sum(abs(Geod(ellps="WGS84").geometry_area_perimeter(p)[0]) for p in parts)
+    assert ground_m2 == pytest.approx(200 * 200, rel=0.03)
 
 
 def test_footprint_of_an_irregular_nodata_edge_is_within_its_tolerance(tmp_path, write_raster):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dwelltime import tiling
-from dwelltime.airports import lookup_airport
+from dwelltime.airports import load_aprons, lookup_airport
 from dwelltime.regrid import READ_CACHE_BYTES, rgb_bands
 from dwelltime.scenes import read_scene
 from dwelltime.schema import COVERAGE_COLUMNS
@@ -540,6 +540,20 @@ def test_a_scene_over_aprons_across_the_antimeridian_is_used(tmp_path, write_ras
     assert scenes_over_aprons(scenes, aprons, "FJ-X1") == scenes[:1]
     scenes_over_aprons(scenes[1:], aprons, "FJ-X1")
     assert "the nearest is 53 km from them" in caplog.text
+
+
+def test_scenes_across_the_antimeridian_away_from_the_aprons_name_the_airport_they_show(
+    tmp_path, write_raster, caplog
+):
+    """A scene across 180° by Matei (Fiji), run with Sunan's aprons: its footprint's two parts,
+    by +180° and by -180°, were centred at 0°, where no airport is, and the warning named none."""
+    image = write_raster(
+        tmp_path / "nfnm_20230731T023512.tif", crs="EPSG:4326", origin=(179.9995, -16.69),
+        gsd=1e-5, shape=(100, 100),
+    )  # fmt: skip
+    scene = read_scene(image)
+    assert scenes_over_aprons([scene], load_aprons(lookup_airport("ZKPY"), None), "ZKPY") == []
+    assert "; they lie at NFNM/TVU (Matei Airport)" in caplog.text
 
 
 def test_a_scene_beside_the_aprons_says_how_many_metres_away(tmp_path, write_raster, caplog):

@@ -53,7 +53,10 @@ class Airport:
 
 
 def utm_crs(lon: float, lat: float) -> str:
-    """The WGS84 UTM zone CRS of a point: ``EPSG:326nn`` north, ``EPSG:327nn`` south."""
+    """The WGS84 UTM zone CRS of a point: ``EPSG:326nn`` north, ``EPSG:327nn`` south. A
+    longitude past ±180° (0°…360°, as some lon/lat images are written) is the globe's."""
+    if not -180.0 <= lon <= 180.0:
+        lon = (lon + 180.0) % 360.0 - 180.0
     zone = min(max(math.floor((lon + 180.0) / 6.0) + 1, 1), 60)
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
@@ -142,13 +145,21 @@ def lonlat_centre(geometries: gpd.GeoSeries) -> tuple[float, float]:
     """(lon, lat) degrees of the centre of the bounds of ``geometries`` (any CRS); aprons or
     footprints across the antimeridian (parts by +180° and by -180°, as RFC 7946 splits them)
     are centred by 180°, not by 0° half a world away. Longitude in (-180°, 180°]."""
-    lonlat = geometries.to_crs("EPSG:4326").to_numpy()
+    lonlat = across_antimeridian(geometries.to_crs("EPSG:4326").to_numpy())
     lon_min, lat_min, lon_max, lat_max = shapely.total_bounds(lonlat)
-    if lon_max - lon_min > 180.0:  # across the antimeridian: western longitudes + 360°
-        east = shapely.transform(lonlat, lambda xy: xy + [[360.0, 0.0]] * (xy[:, :1] < 0))
-        lon_min, _, lon_max, _ = shapely.total_bounds(east)
     lon = 180.0 - (180.0 - (lon_min + lon_max) / 2) % 360.0
     return float(lon), float((lat_min + lat_max) / 2)
+
+
+def across_antimeridian(lonlat: shapely.Geometry | np.ndarray) -> shapely.Geometry | np.ndarray:
+    """Lon/lat ``lonlat`` (a geometry or an array of them, degrees) that spans more than 180°
+    of longitude with its western longitudes + 360°: vertices either side of the antimeridian
+    (each in -180°…180°, as PROJ gives them) made one span across 180°, not a band round the
+    globe. Anything narrower is returned as it is."""
+    lon_min, _, lon_max, _ = shapely.total_bounds(lonlat)
+    if not lon_max - lon_min > 180.0:
+        return lonlat
+    return shapely.transform(lonlat, lambda xy: xy + [[360.0, 0.0]] * (xy[:, :1] < 0))
 
 
 def icao_code(code: str) -> str | None:
@@ -600,7 +611,7 @@ def _near_airport(aprons: gpd.GeoDataFrame, airport: Airport, path: str) -> gpd.
                 few(aprons.loc[far, "apron_id"].tolist()),
             )
         return aprons[~far]
-    lon, lat = aprons.to_crs("EPSG:4326").union_all().centroid.coords[0]
+    lon, lat = lonlat_centre(aprons.geometry)
     swapped = gpd.points_from_xy([lat], [lon], crs="EPSG:4326").to_crs(airport.crs)[0]
     there = nearest_airport(lon, lat)
     if swapped.distance(centre[0]) <= FAR_FROM_AIRPORT_M:

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from dwelltime.airports import across_antimeridian, polygonal_parts, utm_crs
 from dwelltime.errors import UNREADABLE_PIXELS, NoImageError, SceneError, error_text
 from dwelltime.formats import (
     CLOUD_SIDECAR_STEM,
@@ -400,10 +401,7 @@ def read_scene(
             if ds.crs is None and ds.gcps[0]:
                 raise SceneError(path, _gcp_problem(path, *ds.gcps))
             if ds.crs is None and ds.rpcs is not None:
-                raise SceneError(
-                    path, "is georeferenced only by RPCs (not orthorectified); orthorectify it "
-                    "first (gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:…)"
-                )  # fmt: skip
+                raise SceneError(path, _rpc_problem(path, ds.rpcs))
             if ds.transform.is_identity and ds.rpcs is None:
                 raise SceneError(
                     path, "is not georeferenced (no geotransform: where its pixels lie is "
@@ -480,8 +478,6 @@ def _gcp_problem(path: Path, gcps: Sequence[object], crs: object | None) -> str:
     warps it onto the UTM grid of their middle (the GCPs' own CRS when they have none)."""
     from pyproj import Transformer
 
-    from dwelltime.airports import utm_crs
-
     target = "EPSG:…"
     if crs is not None:
         x, y = (float(np.mean([getattr(g, axis) for g in gcps])) for axis in "xy")
@@ -492,6 +488,17 @@ def _gcp_problem(path: Path, gcps: Sequence[object], crs: object | None) -> str:
         f"is georeferenced only by {len(gcps)} ground control points (GCPs), not a "
         f"geotransform; warp it onto a map grid first (gdalwarp -t_srs {target} "
         f"-r bilinear {path.name} {path.stem}_warped.tif)"
+    )
+
+
+def _rpc_problem(path: Path, rpcs: object) -> str:
+    """What to do with an image placed only by RPCs (a raw product, not orthorectified): the
+    gdalwarp line that orthorectifies it onto the UTM grid of the RPCs' centre."""
+    lon, lat = rpcs.long_off, rpcs.lat_off  # type: ignore[attr-defined]
+    return (
+        "is georeferenced only by RPCs (not orthorectified); orthorectify it first (gdalwarp "
+        f"-rpc -to RPC_DEM=dem.tif -t_srs {utm_crs(lon, lat)} -r bilinear {path.name} "
+        f"{path.stem}_ortho.tif)"
     )
 
 
@@ -724,7 +731,11 @@ def _lonlat_box(west: float, south: float, east: float, north: float) -> shapely
 def _within_180(lonlat: shapely.Geometry) -> shapely.Geometry:
     """A lon/lat geometry in longitudes -180°…180°: parts past ±180° (a lon/lat image
     written 179.9°…180.2°, or 0°…360°) moved by whole turns, so a footprint across the
-    antimeridian is two parts, one each side, as RFC 7946 and the aprons have it."""
+    antimeridian is two parts, one each side, as RFC 7946 and the aprons have it. An outline
+    whose vertices PROJ put either side of ±180° (a Web Mercator image across the
+    antimeridian, which GDAL does not cut there) is first made one span
+    (:func:`~dwelltime.airports.across_antimeridian`), not a band round the globe."""
+    lonlat = across_antimeridian(lonlat)
     west, _, east, _ = lonlat.bounds
     if -180.0 <= west and east <= 180.0:
         return lonlat
@@ -736,7 +747,7 @@ def _within_180(lonlat: shapely.Geometry) -> shapely.Geometry:
         )
         for k in range(first, last + 1)
     ]
-    return shapely.make_valid(shapely.union_all(parts))
+    return polygonal_parts([shapely.union_all(parts)])[0]  # no line where a part met ±180°
 
 
 def _warn_not_orthorectified(ds: object) -> None:

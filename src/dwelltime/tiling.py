@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from affine import Affine
 
-from dwelltime.airports import Airport, nearest_airport, polygonal_parts
+from dwelltime.airports import Airport, lonlat_centre, nearest_airport, polygonal_parts
 from dwelltime.regrid import (
     Grid,
     capped_cache,
@@ -170,7 +170,7 @@ def _airport_under(scenes: list[Scene], icao: str) -> str:
     """``"; they lie at ZKPY/FNJ (Pyongyang Sunan International Airport)"``: the registry's
     airport nearest the centre of the ``scenes``' footprints (within 20 km), when it is not
     ``icao``; else ""."""
-    lon, lat = shapely.union_all([s.footprint for s in scenes]).centroid.coords[0]
+    lon, lat = lonlat_centre(gpd.GeoSeries([s.footprint for s in scenes], crs="EPSG:4326"))
     there = nearest_airport(lon, lat)
     if there is None or there.icao == icao:
         return ""
