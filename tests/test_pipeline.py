@@ -513,6 +513,37 @@ def test_the_detect_stage_is_reported_before_its_first_scene(
     assert detect == [("detect", 0, 1), ("process", 0, 0), ("detect", 1, 1)]
 
 
+def test_progress_names_the_stages_pipeline_progress_documents(
+    tmp_path, write_raster, detector, monkeypatch
+):
+    """A ``progress`` callback hears of the stages :data:`pipeline.Progress` names, in its
+    order: linking too, which the documentation left out (a callback keyed by the stages it
+    listed had no entry for "link")."""
+    import geopandas as gpd
+    import shapely
+
+    from dwelltime.tiling import scene_coverage
+
+    def one_aircraft(scene, site, aprons, detector, spec, **kwargs):
+        x, y = aprons.geometry.iloc[0].centroid.coords[0]
+        row = {"detection_id": f"{scene.scene_id}:0", "scene_id": scene.scene_id}
+        row |= {"airport": site.icao, "acquired": scene.acquired, "x": x, "y": y}
+        row |= {"heading_deg": 0.0, "length_m": 53.0, "wingspan_m": 43.0, "type": "IL62"}
+        row |= {"type_prob": 0.9, "score": 0.9, "geometry": shapely.Point(x, y).buffer(20)}
+        return scene_coverage(scene, site, aprons), gpd.GeoDataFrame([row], crs=site.crs)
+
+    monkeypatch.setattr(pipeline, "process_scene", one_aircraft)
+    write_raster(tmp_path / "imagery" / "zkpy_20230731T023512.tif")
+    calls: list[tuple[str, int, int]] = []
+    result = pipeline.run(
+        tmp_path / "imagery", "ZKPY", detector=detector, progress=lambda *c: calls.append(c)
+    )
+    assert len(result.stays) == 1
+    assert list(dict.fromkeys(stage for stage, _, _ in calls)) == [
+        "scan", "detect", "coregister", "link"
+    ]  # fmt: skip
+
+
 def test_flights_and_times_may_be_files_read_before_any_scene(
     tmp_path, write_raster, monkeypatch, detector
 ):

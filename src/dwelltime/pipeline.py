@@ -72,8 +72,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: progress(stage, done, total): called as scenes are processed; stage is "scan", "detect" or
-#: "coregister".
+#: progress(stage, done, total): called as scenes are processed; stage is "scan", "detect",
+#: "coregister" or "link", in that order (scan counts files, the others scenes).
 Progress = Callable[[str, int, int], None]
 
 
