@@ -540,6 +540,29 @@ def test_chips_empty_and_unknown_scene(scene_frames):
     assert "scene not in\nthis run" in _texts(fig)
 
 
+def test_figures_of_a_result_whose_images_moved_are_drawn_without_them(scene_frames, caplog):
+    """A result read back where its imagery is not (moved, deleted, another machine) raised
+    RasterioIOError from plot_scene, plot_chips and so report_figures (write_result wrote
+    nothing): now the scene and each chip show aprons, coverage and footprints on grey,
+    saying "image not read", and one warning per image names the file."""
+    import logging
+
+    scenes, aprons, cover, dets = scene_frames
+    moved = scenes.assign(path=scenes["path"].str.replace(".tif", "_moved.tif"))
+    with caplog.at_level(logging.WARNING, logger="dwelltime.plot"):
+        scene = plot_scene(moved.iloc[0], aprons, cover, dets)
+        chips = plot_chips(dets, moved)
+    assert not scene.axes[0].images and "IL62 0.90" in _texts(scene)
+    assert "image not read:\na_moved.tif" in _texts(scene)
+    assert [len(ax.patches) for ax in chips.axes] == [1, 1, 1]  # each footprint
+    assert _texts(chips).count("image not read:\na_moved.tif") == 2
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        f"{moved['path'][i]}: image not drawn (no such file); the figure shows the rest"
+        for i in (0, 0, 1)
+    ]  # the scene's, then once per image of the chips
+
+
 def test_coverage_counts_scenes_per_spot_and_fractions_per_scene(scene_frames, tmp_path):
     _, aprons, cover, _ = scene_frames
     fig = plot_coverage(cover, aprons, gsd_m=2.0)
