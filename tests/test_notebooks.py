@@ -339,6 +339,35 @@ def test_sunan_notebook_takes_the_stay_on_the_visitors_stand_for_the_il62(tmp_pa
     assert chosen(["IL62"], [500.0]) == []
 
 
+def test_your_imagery_notebook_takes_imagery_and_aprons_as_the_api_does(
+    tmp_path, monkeypatch, capsys
+):
+    """Its set-up and inputs cells (run on parameters of our own): ``APRONS`` one layer of a
+    file of several as ``pipeline.run(aprons=)`` takes it, ``(file, layer name)``, was a
+    TypeError there (``Path`` of a tuple) before the run could take it; ``IMAGERY``
+    ``"~/imagery"`` was printed as a folder ``~`` under the notebook's."""
+    import geopandas as gpd
+    import shapely
+
+    from dwelltime.airports import airport_and_aprons
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    gpkg = tmp_path / "airfield.gpkg"
+    for layer, name in (("runways", "R1"), ("stands", "S1")):
+        box = shapely.box(125.6700, 39.2240, 125.6705 + 0.001 * (layer == "runways"), 39.2244)
+        frame = gpd.GeoDataFrame({"name": [name]}, geometry=[box], crs="EPSG:4326")
+        frame.to_file(gpkg, layer=layer)
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code" and "IMAGERY = Path(" in c.source)
+    inputs = next(c for c in nb.cells if "airport_and_aprons(AIRPORT" in c.source)
+    names = {"Path": Path, "IMAGERY": "~/imagery", "APRONS": (gpkg, "stands"), "TYPE": None}
+    names |= {"AIRPORT": "ZKPY", "airport_and_aprons": airport_and_aprons}
+    for cell in (setup, inputs):
+        exec("\n".join(s for s in cell.source.splitlines() if not s.startswith("%")), names)
+    assert f"imagery: {tmp_path / 'imagery'}\n" in capsys.readouterr().out
+    assert names["aprons"]["apron_id"].tolist() == ["S1"]
+
+
 @pytest.mark.parametrize("weights", [None, "my_model.safetensors"])
 def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
     """Its detector cell (run with stand-ins for the model and the run): a ``WEIGHTS`` file
