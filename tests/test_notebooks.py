@@ -368,6 +368,36 @@ def test_your_imagery_notebook_takes_imagery_and_aprons_as_the_api_does(
     assert names["aprons"]["apron_id"].tolist() == ["S1"]
 
 
+@pytest.mark.parametrize("kept", [1, 0])
+def test_your_imagery_notebook_draws_the_timeline_as_the_run_does(kept):
+    """Its timeline cell (run with a stand-in ``plot_timeline``) draws by the run's linking
+    rules and, with ``FLIGHTS``, the log's movements, as ``run --out``'s ``timeline.png``
+    does (it drew neither: default visibility rule, no flight log); titled of ``TYPE`` only
+    when it shows that type's stays, not all stays when none is of it."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    drawn: list[tuple[tuple, dict]] = []
+    result = SimpleNamespace(
+        stays=pd.DataFrame({"type": ["T154"]}),
+        coverage="coverage",
+        detections="detections",
+        link_config="the run's rules",
+        flights="the run's log",
+    )
+    chosen = pd.DataFrame({"type": ["IL62"] * kept})
+    names = {"result": result, "chosen": chosen, "TYPE": "IL62"}
+    names["plot_timeline"] = lambda *args, **kwargs: drawn.append((args, kwargs))
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "plot_timeline(" in c.source)
+    exec(cell.source, names)
+    ((args, kwargs),) = drawn
+    assert args[0] is (chosen if kept else result.stays)
+    assert kwargs["config"] == "the run's rules" and kwargs["flights"] == "the run's log"
+    assert kwargs["type_filter"] == ("IL62" if kept else None)
+
+
 @pytest.mark.parametrize("weights", [None, "my_model.safetensors"])
 def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
     """Its detector cell (run with stand-ins for the model and the run): a ``WEIGHTS`` file
