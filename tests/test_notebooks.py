@@ -414,6 +414,7 @@ def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
     run = SimpleNamespace(summary=lambda: "0 scenes", detections={"type": []})
     names = {
         "WEIGHTS": weights,
+        "DEVICE": "cpu",
         "load_detector": load_detector,
         "WeightsError": WeightsError,
         "default_classes": lambda: ["IL62"],
@@ -433,6 +434,30 @@ def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
     else:
         exec(cell.source, names)
         assert names["detector"] == "untrained"
+
+
+def test_your_imagery_notebook_detects_on_the_gpu_when_there_is_one():
+    """Its ``DEVICE`` is ``auto`` (CUDA when there is one, as ``run --device``) and its
+    detector cell loads the model there: it loaded it on the CPU whatever the machine had, so
+    a folder of one's own imagery ran for hours on a machine with a GPU."""
+    import contextlib
+    from types import SimpleNamespace
+
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    names: dict = {}
+    parameters = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    exec(parameters.source, names)
+    assert names["DEVICE"] == "auto"
+    loaded = []
+    names |= {"WEIGHTS": None, "FLIGHTS": None, "stage_bars": contextlib.nullcontext}
+    names |= {"load_detector": lambda weights, device: loaded.append(device) or "detector"}
+    names |= {"WeightsError": Exception, "type_colors": lambda types: {}}
+    run = SimpleNamespace(summary=lambda: "0 scenes", detections={"type": []})
+    names["pipeline"] = SimpleNamespace(run=lambda *args, **kwargs: run)
+    names |= dict.fromkeys(["IMAGERY", "AIRPORT", "APRONS", "times", "read_flights"])
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "load_detector(" in c.source)
+    exec(cell.source, names)
+    assert loaded == ["auto"]
 
 
 def test_your_imagery_notebook_refuses_a_type_the_catalog_lacks_at_once(tmp_path):
