@@ -656,6 +656,36 @@ def test_aprons_of_a_layer_named_are_searched_recorded_and_read_back(
     assert again.aprons["apron_id"].tolist() == ["parking-0", "parking-1"]
 
 
+def test_a_relinked_folder_whose_runs_apron_file_is_gone_reads_back_with_the_seen_aprons(
+    tmp_path, write_raster, detector, caplog
+):
+    """A ``dwelltime link`` folder (no aprons layer) read where the run's apron file is not
+    (moved, or the folder copied without it) was an ApronError: the whole result could not be
+    read. Its aprons are now what the coverage layer saw of each, said in a warning; the
+    stays relink as before."""
+    import geopandas as gpd
+    import rasterio
+    import shapely
+
+    with rasterio.open(write_raster(tmp_path / "imagery" / "zkpy_a.tif")) as image:
+        x0, y0 = image.bounds.left, image.bounds.top  # 32 m x 32 m
+    path = tmp_path / "aprons.geojson"
+    boxes = [shapely.box(x0 + 10 * i, y0 - 10, x0 + 10 * i + 5, y0) for i in (0, 1)]
+    gpd.GeoDataFrame({"name": ["P1", "P2"]}, geometry=boxes, crs=32651).to_file(path)
+    times = {"zkpy_a": "2023-07-31T02:35:12Z"}
+    result = pipeline.run(tmp_path / "imagery", "ZKPY", aprons=path, times=times, detector=detector)
+    pipeline.write_result(result, tmp_path / "out", formats=("csv",))
+    (tmp_path / "out" / "aprons.csv").unlink()
+    path.unlink()
+    with caplog.at_level(logging.WARNING, logger="dwelltime.pipeline"):
+        again = pipeline.read_result(tmp_path / "out")
+    assert "the run's apron file cannot be read again" in caplog.text and str(path) in caplog.text
+    assert (
+        again.aprons["apron_id"].tolist() == ["P1", "P2"] and again.aprons.crs == result.airport.crs
+    )
+    assert again.relink().stays.empty
+
+
 def test_a_result_shows_as_one_summary_line_not_five_frames(tmp_path, detector):
     (tmp_path / "broken.tif").write_bytes(b"not a tiff")
     result = pipeline.run(tmp_path, "ZKPY", detector=detector)
