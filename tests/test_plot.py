@@ -692,6 +692,19 @@ def test_a_scene_without_coverage_is_a_cross_the_legend_explains(scene_frames):
     assert plot_scenes(scenes, cover).axes[0].get_legend() is None  # nothing to explain
 
 
+def test_scenes_of_a_scan_without_coverage_are_plain_dots_not_crosses(scene_frames):
+    """``plot_scenes(scenes)`` before any run (a scan's scenes: no coverage given) drew every
+    scene as a grey cross with the legend "no coverage of this scene in the run": there is no
+    run. Each is now a plain dot, nothing to explain; a run's missing coverage still a cross."""
+    scenes, _, _, _ = scene_frames
+    ax = plot_scenes(scenes).axes[0]
+    marks = [c for c in ax.collections if isinstance(c, PathCollection) and len(c.get_offsets())]
+    assert len(marks) == 1 and len(marks[0].get_offsets()) == 2 and marks[0].get_array() is None
+    assert ax.get_legend() is None and len(ax.figure.axes) == 1  # no colourbar of coverage
+    crossed = plot_scenes(scenes, scene_frames[2].iloc[:0]).axes[0]
+    assert crossed.get_legend() is not None
+
+
 def test_many_scenes_get_marks_that_do_not_run_into_each_other(scene_frames):
     scenes, _, cover, _ = scene_frames
     days = pd.Series([T0 + pd.Timedelta(days=d) for d in range(300)])

@@ -552,8 +552,9 @@ def plot_scenes(
     smaller marks: :func:`_mark_scale`).
 
     Each marker is coloured by the mean visible fraction of the aprons in that scene
-    (``coverage``); a grey cross marks a scene the run has no coverage for. ``skipped``:
-    inputs the run could not use (the title says so).
+    (``coverage``); a grey cross marks a scene the run has no coverage for. Without
+    ``coverage`` (the scenes of a scan, before any run) every scene is one plain dot.
+    ``skipped``: inputs the run could not use (the title says so).
     """
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
@@ -571,7 +572,7 @@ def plot_scenes(
     times = _date_nums(scenes["acquired"])
     rows = np.arange(n, dtype=float)
     share = _visible_share(scenes, coverage)
-    seen = np.isfinite(share)
+    seen = np.isfinite(share) | (coverage is None)  # no run: none it has no coverage for
     scale = 1.0 if labelled else _mark_scale(n, 9.0)  # unlabelled: many scenes, smaller marks
     if labelled:  # lines from each label to its scene
         ax.hlines(rows, times.min(), times, color="#e0e0e0", lw=0.8, zorder=1)
@@ -584,12 +585,15 @@ def plot_scenes(
         zorder=3,
         label="no coverage of this scene in the run",
     )
+    shade = (
+        {"color": SEEN_COLOR}
+        if coverage is None
+        else {"c": share[seen], "cmap": colormaps[VISIBLE_CMAP], "norm": Normalize(0, 100)}
+    )
     points = ax.scatter(
         times[seen],
         rows[seen],
-        c=share[seen],
-        cmap=colormaps[VISIBLE_CMAP],
-        norm=Normalize(0, 100),
+        **shade,
         s=70 * scale**2,
         edgecolor="black",
         linewidth=0.6 * scale,
