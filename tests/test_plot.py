@@ -705,6 +705,20 @@ def test_scenes_of_a_scan_without_coverage_are_plain_dots_not_crosses(scene_fram
     assert crossed.get_legend() is not None
 
 
+def test_the_scenes_of_a_scan_are_plotted_as_given(write_raster, tmp_path):
+    """``plot_scenes(scan(folder).scenes)``, a list of Scene as ``plot_scene`` takes one, was
+    "AttributeError: 'list' object has no attribute 'sort_values'"."""
+    from dwelltime.scenes import scan
+
+    for stamp in ("20230731T023512", "20230801T023512"):
+        write_raster(tmp_path / f"zkpy_{stamp}.tif")
+    ax = plot_scenes(scan(tmp_path).scenes).axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [
+        f"zkpy_{s} · filename · 0.50 m" for s in ("20230801T023512", "20230731T023512")
+    ]
+
+
 def test_many_scenes_get_marks_that_do_not_run_into_each_other(scene_frames):
     scenes, _, cover, _ = scene_frames
     days = pd.Series([T0 + pd.Timedelta(days=d) for d in range(300)])

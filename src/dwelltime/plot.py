@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from dwelltime.pipeline import RunResult
+    from dwelltime.scenes import Scene
 
 log = logging.getLogger(__name__)
 
@@ -541,7 +542,7 @@ def _rows(frame: gpd.GeoDataFrame | None, scene_id: str) -> gpd.GeoDataFrame | N
 
 
 def plot_scenes(
-    scenes: pd.DataFrame,
+    scenes: pd.DataFrame | Sequence[Scene],
     coverage: pd.DataFrame | None = None,
     *,
     skipped: int = 0,
@@ -549,7 +550,8 @@ def plot_scenes(
 ) -> Figure:
     """Scenes on a UTC time axis, one row per scene in time order, labelled ``scene_id · time
     source · GSD (m)`` (up to ``max_labels`` rows; more scenes share unlabelled rows, with
-    smaller marks: :func:`_mark_scale`).
+    smaller marks: :func:`_mark_scale`). ``scenes``: ``RunResult.scenes``, or the
+    :class:`~dwelltime.scenes.Scene` list of a scan (``scan(folder).scenes``).
 
     Each marker is coloured by the mean visible fraction of the aprons in that scene
     (``coverage``); a grey cross marks a scene the run has no coverage for. Without
@@ -558,6 +560,11 @@ def plot_scenes(
     """
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
+
+    from dwelltime.scenes import scenes_frame
+
+    if not isinstance(scenes, pd.DataFrame):
+        scenes = scenes_frame(scenes)
 
     n = len(scenes)
     labelled = n <= max_labels
