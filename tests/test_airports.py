@@ -515,6 +515,27 @@ def test_aprons_of_no_kind_the_api_takes_say_what_it_takes(tmp_path, source):
     )
 
 
+def test_aprons_without_geometry_say_so_not_attribute_error(tmp_path):
+    """A CSV of stand names and coordinates (GDAL reads it as a table: a DataFrame), or such
+    a DataFrame given in Python, was "'DataFrame' object has no attribute 'crs'" (a
+    traceback from ``run --aprons stands.csv``) and "   a\n0  1: cannot read apron file (no
+    such file)"."""
+    import pandas as pd
+
+    (tmp_path / "stands.csv").write_text("name,lon,lat\nA,125.67,39.22\n")
+    with pytest.raises(ApronError) as e:
+        load_aprons(_sunan(), tmp_path / "stands.csv")
+    assert str(e.value) == (
+        f"{tmp_path / 'stands.csv'}: holds no geometry, only a table; give the apron polygons "
+        "as a GeoPackage, GeoJSON, shapefile or KML file"
+    )
+    with pytest.raises(ApronError) as e:
+        load_aprons(_sunan(), pd.DataFrame({"name": ["A"]}))
+    assert str(e.value) == (
+        "aprons DataFrame: give a vector file, a (file, layer name) tuple or a GeoDataFrame"
+    )
+
+
 def test_aprons_in_longitudes_past_180_degrees_are_read_not_called_swapped(tmp_path):
     """Matei (Taveuni, -179.877°) with its apron written at 180.123°, as a polygon drawn across
     the antimeridian is: it was refused as 'are longitude and latitude swapped?'."""

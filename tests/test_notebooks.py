@@ -339,6 +339,65 @@ def test_sunan_notebook_takes_the_stay_on_the_visitors_stand_for_the_il62(tmp_pa
     assert chosen(["IL62"], [500.0]) == []
 
 
+def test_your_imagery_notebook_takes_imagery_and_aprons_as_the_api_does(
+    tmp_path, monkeypatch, capsys
+):
+    """Its set-up and inputs cells (run on parameters of our own): ``APRONS`` one layer of a
+    file of several as ``pipeline.run(aprons=)`` takes it, ``(file, layer name)``, was a
+    TypeError there (``Path`` of a tuple) before the run could take it; ``IMAGERY``
+    ``"~/imagery"`` was printed as a folder ``~`` under the notebook's."""
+    import geopandas as gpd
+    import shapely
+
+    from dwelltime.airports import airport_and_aprons
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    gpkg = tmp_path / "airfield.gpkg"
+    for layer, name in (("runways", "R1"), ("stands", "S1")):
+        box = shapely.box(125.6700, 39.2240, 125.6705 + 0.001 * (layer == "runways"), 39.2244)
+        frame = gpd.GeoDataFrame({"name": [name]}, geometry=[box], crs="EPSG:4326")
+        frame.to_file(gpkg, layer=layer)
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code" and "IMAGERY = Path(" in c.source)
+    inputs = next(c for c in nb.cells if "airport_and_aprons(AIRPORT" in c.source)
+    names = {"Path": Path, "IMAGERY": "~/imagery", "APRONS": (gpkg, "stands"), "TYPE": None}
+    names |= {"AIRPORT": "ZKPY", "airport_and_aprons": airport_and_aprons}
+    for cell in (setup, inputs):
+        exec("\n".join(s for s in cell.source.splitlines() if not s.startswith("%")), names)
+    assert f"imagery: {tmp_path / 'imagery'}\n" in capsys.readouterr().out
+    assert names["aprons"]["apron_id"].tolist() == ["S1"]
+
+
+@pytest.mark.parametrize("kept", [1, 0])
+def test_your_imagery_notebook_draws_the_timeline_as_the_run_does(kept):
+    """Its timeline cell (run with a stand-in ``plot_timeline``) draws by the run's linking
+    rules and, with ``FLIGHTS``, the log's movements, as ``run --out``'s ``timeline.png``
+    does (it drew neither: default visibility rule, no flight log); titled of ``TYPE`` only
+    when it shows that type's stays, not all stays when none is of it."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    drawn: list[tuple[tuple, dict]] = []
+    result = SimpleNamespace(
+        stays=pd.DataFrame({"type": ["T154"]}),
+        coverage="coverage",
+        detections="detections",
+        link_config="the run's rules",
+        flights="the run's log",
+    )
+    chosen = pd.DataFrame({"type": ["IL62"] * kept})
+    names = {"result": result, "chosen": chosen, "TYPE": "IL62"}
+    names["plot_timeline"] = lambda *args, **kwargs: drawn.append((args, kwargs))
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "plot_timeline(" in c.source)
+    exec(cell.source, names)
+    ((args, kwargs),) = drawn
+    assert args[0] is (chosen if kept else result.stays)
+    assert kwargs["config"] == "the run's rules" and kwargs["flights"] == "the run's log"
+    assert kwargs["type_filter"] == ("IL62" if kept else None)
+
+
 @pytest.mark.parametrize("weights", [None, "my_model.safetensors"])
 def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
     """Its detector cell (run with stand-ins for the model and the run): a ``WEIGHTS`` file
@@ -355,6 +414,7 @@ def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
     run = SimpleNamespace(summary=lambda: "0 scenes", detections={"type": []})
     names = {
         "WEIGHTS": weights,
+        "DEVICE": "cpu",
         "load_detector": load_detector,
         "WeightsError": WeightsError,
         "default_classes": lambda: ["IL62"],
@@ -374,6 +434,30 @@ def test_your_imagery_notebook_stops_on_weights_it_cannot_load(weights):
     else:
         exec(cell.source, names)
         assert names["detector"] == "untrained"
+
+
+def test_your_imagery_notebook_detects_on_the_gpu_when_there_is_one():
+    """Its ``DEVICE`` is ``auto`` (CUDA when there is one, as ``run --device``) and its
+    detector cell loads the model there: it loaded it on the CPU whatever the machine had, so
+    a folder of one's own imagery ran for hours on a machine with a GPU."""
+    import contextlib
+    from types import SimpleNamespace
+
+    nb = nbformat.read(NOTEBOOKS / "02_your_imagery.ipynb", as_version=4)
+    names: dict = {}
+    parameters = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    exec(parameters.source, names)
+    assert names["DEVICE"] == "auto"
+    loaded = []
+    names |= {"WEIGHTS": None, "FLIGHTS": None, "stage_bars": contextlib.nullcontext}
+    names |= {"load_detector": lambda weights, device: loaded.append(device) or "detector"}
+    names |= {"WeightsError": Exception, "type_colors": lambda types: {}}
+    run = SimpleNamespace(summary=lambda: "0 scenes", detections={"type": []})
+    names["pipeline"] = SimpleNamespace(run=lambda *args, **kwargs: run)
+    names |= dict.fromkeys(["IMAGERY", "AIRPORT", "APRONS", "times", "read_flights"])
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "load_detector(" in c.source)
+    exec(cell.source, names)
+    assert loaded == ["auto"]
 
 
 def test_your_imagery_notebook_refuses_a_type_the_catalog_lacks_at_once(tmp_path):

@@ -513,6 +513,37 @@ def test_the_detect_stage_is_reported_before_its_first_scene(
     assert detect == [("detect", 0, 1), ("process", 0, 0), ("detect", 1, 1)]
 
 
+def test_progress_names_the_stages_pipeline_progress_documents(
+    tmp_path, write_raster, detector, monkeypatch
+):
+    """A ``progress`` callback hears of the stages :data:`pipeline.Progress` names, in its
+    order: linking too, which the documentation left out (a callback keyed by the stages it
+    listed had no entry for "link")."""
+    import geopandas as gpd
+    import shapely
+
+    from dwelltime.tiling import scene_coverage
+
+    def one_aircraft(scene, site, aprons, detector, spec, **kwargs):
+        x, y = aprons.geometry.iloc[0].centroid.coords[0]
+        row = {"detection_id": f"{scene.scene_id}:0", "scene_id": scene.scene_id}
+        row |= {"airport": site.icao, "acquired": scene.acquired, "x": x, "y": y}
+        row |= {"heading_deg": 0.0, "length_m": 53.0, "wingspan_m": 43.0, "type": "IL62"}
+        row |= {"type_prob": 0.9, "score": 0.9, "geometry": shapely.Point(x, y).buffer(20)}
+        return scene_coverage(scene, site, aprons), gpd.GeoDataFrame([row], crs=site.crs)
+
+    monkeypatch.setattr(pipeline, "process_scene", one_aircraft)
+    write_raster(tmp_path / "imagery" / "zkpy_20230731T023512.tif")
+    calls: list[tuple[str, int, int]] = []
+    result = pipeline.run(
+        tmp_path / "imagery", "ZKPY", detector=detector, progress=lambda *c: calls.append(c)
+    )
+    assert len(result.stays) == 1
+    assert list(dict.fromkeys(stage for stage, _, _ in calls)) == [
+        "scan", "detect", "coregister", "link"
+    ]  # fmt: skip
+
+
 def test_flights_and_times_may_be_files_read_before_any_scene(
     tmp_path, write_raster, monkeypatch, detector
 ):
@@ -623,6 +654,36 @@ def test_aprons_of_a_layer_named_are_searched_recorded_and_read_back(
     (tmp_path / "out" / "aprons.csv").unlink()
     again = pipeline.read_result(tmp_path / "out")
     assert again.aprons["apron_id"].tolist() == ["parking-0", "parking-1"]
+
+
+def test_a_relinked_folder_whose_runs_apron_file_is_gone_reads_back_with_the_seen_aprons(
+    tmp_path, write_raster, detector, caplog
+):
+    """A ``dwelltime link`` folder (no aprons layer) read where the run's apron file is not
+    (moved, or the folder copied without it) was an ApronError: the whole result could not be
+    read. Its aprons are now what the coverage layer saw of each, said in a warning; the
+    stays relink as before."""
+    import geopandas as gpd
+    import rasterio
+    import shapely
+
+    with rasterio.open(write_raster(tmp_path / "imagery" / "zkpy_a.tif")) as image:
+        x0, y0 = image.bounds.left, image.bounds.top  # 32 m x 32 m
+    path = tmp_path / "aprons.geojson"
+    boxes = [shapely.box(x0 + 10 * i, y0 - 10, x0 + 10 * i + 5, y0) for i in (0, 1)]
+    gpd.GeoDataFrame({"name": ["P1", "P2"]}, geometry=boxes, crs=32651).to_file(path)
+    times = {"zkpy_a": "2023-07-31T02:35:12Z"}
+    result = pipeline.run(tmp_path / "imagery", "ZKPY", aprons=path, times=times, detector=detector)
+    pipeline.write_result(result, tmp_path / "out", formats=("csv",))
+    (tmp_path / "out" / "aprons.csv").unlink()
+    path.unlink()
+    with caplog.at_level(logging.WARNING, logger="dwelltime.pipeline"):
+        again = pipeline.read_result(tmp_path / "out")
+    assert "the run's apron file cannot be read again" in caplog.text and str(path) in caplog.text
+    assert (
+        again.aprons["apron_id"].tolist() == ["P1", "P2"] and again.aprons.crs == result.airport.crs
+    )
+    assert again.relink().stays.empty
 
 
 def test_a_result_shows_as_one_summary_line_not_five_frames(tmp_path, detector):

@@ -540,6 +540,29 @@ def test_chips_empty_and_unknown_scene(scene_frames):
     assert "scene not in\nthis run" in _texts(fig)
 
 
+def test_figures_of_a_result_whose_images_moved_are_drawn_without_them(scene_frames, caplog):
+    """A result read back where its imagery is not (moved, deleted, another machine) raised
+    RasterioIOError from plot_scene, plot_chips and so report_figures (write_result wrote
+    nothing): now the scene and each chip show aprons, coverage and footprints on grey,
+    saying "image not read", and one warning per image names the file."""
+    import logging
+
+    scenes, aprons, cover, dets = scene_frames
+    moved = scenes.assign(path=scenes["path"].str.replace(".tif", "_moved.tif"))
+    with caplog.at_level(logging.WARNING, logger="dwelltime.plot"):
+        scene = plot_scene(moved.iloc[0], aprons, cover, dets)
+        chips = plot_chips(dets, moved)
+    assert not scene.axes[0].images and "IL62 0.90" in _texts(scene)
+    assert "image not read:\na_moved.tif" in _texts(scene)
+    assert [len(ax.patches) for ax in chips.axes] == [1, 1, 1]  # each footprint
+    assert _texts(chips).count("image not read:\na_moved.tif") == 2
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        f"{moved['path'][i]}: image not drawn (no such file); the figure shows the rest"
+        for i in (0, 0, 1)
+    ]  # the scene's, then once per image of the chips
+
+
 def test_coverage_counts_scenes_per_spot_and_fractions_per_scene(scene_frames, tmp_path):
     _, aprons, cover, _ = scene_frames
     fig = plot_coverage(cover, aprons, gsd_m=2.0)
@@ -667,6 +690,33 @@ def test_a_scene_without_coverage_is_a_cross_the_legend_explains(scene_frames):
     (legend,) = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == "no coverage of this scene in the run"
     assert plot_scenes(scenes, cover).axes[0].get_legend() is None  # nothing to explain
+
+
+def test_scenes_of_a_scan_without_coverage_are_plain_dots_not_crosses(scene_frames):
+    """``plot_scenes(scenes)`` before any run (a scan's scenes: no coverage given) drew every
+    scene as a grey cross with the legend "no coverage of this scene in the run": there is no
+    run. Each is now a plain dot, nothing to explain; a run's missing coverage still a cross."""
+    scenes, _, _, _ = scene_frames
+    ax = plot_scenes(scenes).axes[0]
+    marks = [c for c in ax.collections if isinstance(c, PathCollection) and len(c.get_offsets())]
+    assert len(marks) == 1 and len(marks[0].get_offsets()) == 2 and marks[0].get_array() is None
+    assert ax.get_legend() is None and len(ax.figure.axes) == 1  # no colourbar of coverage
+    crossed = plot_scenes(scenes, scene_frames[2].iloc[:0]).axes[0]
+    assert crossed.get_legend() is not None
+
+
+def test_the_scenes_of_a_scan_are_plotted_as_given(write_raster, tmp_path):
+    """``plot_scenes(scan(folder).scenes)``, a list of Scene as ``plot_scene`` takes one, was
+    "AttributeError: 'list' object has no attribute 'sort_values'"."""
+    from dwelltime.scenes import scan
+
+    for stamp in ("20230731T023512", "20230801T023512"):
+        write_raster(tmp_path / f"zkpy_{stamp}.tif")
+    ax = plot_scenes(scan(tmp_path).scenes).axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [
+        f"zkpy_{s} · filename · 0.50 m" for s in ("20230801T023512", "20230731T023512")
+    ]
 
 
 def test_many_scenes_get_marks_that_do_not_run_into_each_other(scene_frames):

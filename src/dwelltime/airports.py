@@ -244,8 +244,8 @@ def load_aprons(
         radius_m: half-side of the default square, metres.
 
     Raises:
-        ApronError: the file cannot be read, lacks the layer named, has no CRS or holds no
-            apron polygons.
+        ApronError: the file cannot be read, lacks the layer named, holds no geometry (a
+            CSV table), has no CRS or holds no apron polygons.
     """
     if path is None:
         x, y = (
@@ -306,11 +306,13 @@ def _area_km2(aprons: gpd.GeoDataFrame) -> float:
 def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
     """The apron polygons of a file or frame (``apron_id``, ``geometry``) in its CRS, as
     :func:`load_aprons` describes them; ApronError for a source of none of its kinds (a
-    list, a pair without a layer name)."""
+    list, a pair without a layer name, a DataFrame without geometry) and for a file of no
+    geometry (a CSV table)."""
     pair = isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], str)
-    if isinstance(source, (list, tuple)) and not pair:
+    if not (pair or isinstance(source, (str, os.PathLike, gpd.GeoDataFrame))):
+        given = repr(source) if isinstance(source, (list, tuple)) else type(source).__name__
         raise ApronError(
-            f"aprons {source!r}: give a vector file, a (file, layer name) tuple or a GeoDataFrame"
+            f"aprons {given}: give a vector file, a (file, layer name) tuple or a GeoDataFrame"
         )
     path = _name(source)
     if isinstance(source, gpd.GeoDataFrame):
@@ -327,6 +329,11 @@ def _read_aprons(source: ApronSource) -> gpd.GeoDataFrame:
         except Exception as e:  # pyogrio raises its own DataSourceError/DataLayerError types
             problem = _read_problem(user_path(path), e)
             raise ApronError(f"{path}: cannot read apron file ({problem})") from None
+    if not isinstance(frame, gpd.GeoDataFrame):  # GDAL found no geometry: a CSV of names…
+        raise ApronError(
+            f"{path}: holds no geometry, only a table; give the apron polygons as a GeoPackage, "
+            "GeoJSON, shapefile or KML file"
+        )
     if missing_crs(frame.crs):
         raise ApronError(f"{path}: has no CRS{_crs_hint(source, frame)}")
     _check_degrees(frame, path)

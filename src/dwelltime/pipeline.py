@@ -30,7 +30,13 @@ from dwelltime.airports import (
     apron_record,
 )
 from dwelltime.catalog import designator
-from dwelltime.errors import ResultError, ResultNotFoundError, SceneError, SettingsError
+from dwelltime.errors import (
+    ApronError,
+    ResultError,
+    ResultNotFoundError,
+    SceneError,
+    SettingsError,
+)
 from dwelltime.flights import (
     FlightsError,
     as_flights,
@@ -72,8 +78,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: progress(stage, done, total): called as scenes are processed; stage is "scan", "detect" or
-#: "coregister".
+#: progress(stage, done, total): called as scenes are processed; stage is "scan", "detect",
+#: "coregister" or "link", in that order (scan counts files, the others scenes).
 Progress = Callable[[str, int, int], None]
 
 
@@ -735,7 +741,8 @@ def read_result(folder: Path | str) -> RunResult:
     stays in the airport's metric CRS), ``run.json`` as ``provenance`` and the link rules, type
     filter and flight log it records (the log read again from ``inputs.flights``; a warning
     when it cannot be, and the result then has none; the aprons, which a ``dwelltime link``
-    folder lacks, from ``inputs.aprons``). ``errors`` is empty: they are not saved.
+    folder lacks, from ``inputs.aprons``, or, where that file cannot be read again, what the
+    coverage layer saw of each, said in a warning). ``errors`` is empty: they are not saved.
     :class:`~dwelltime.errors.ResultNotFoundError` (a FileNotFoundError) or
     :class:`~dwelltime.errors.ResultError` (a ValueError) naming the folder when it holds no
     result. ``folder`` may
@@ -758,7 +765,20 @@ def read_result(folder: Path | str) -> RunResult:
     layer = (inputs.get("apron_set") or {}).get("layer")  # type: ignore[union-attr]
     file = (record["path"], layer) if record.get("path") and layer else record.get("path")
     # `dwelltime link` writes no aprons: the run's file (its layer), else the default square
-    site, aprons = airport_and_aprons(str(code), frames.get("aprons", file))
+    try:
+        site, aprons = airport_and_aprons(str(code), frames.get("aprons", file))
+    except ApronError as exc:  # the run's apron file moved, changed or not copied with it
+        seen = frames["coverage"].dissolve("apron_id", as_index=False)[["apron_id", "geometry"]]
+        seen = seen[~seen.is_empty]
+        if "aprons" in frames or seen.empty:
+            raise
+        log.warning(
+            "%s: the run's apron file cannot be read again (%s); the aprons are what the "
+            "coverage layer saw of them",
+            folder,
+            exc,
+        )
+        site, aprons = airport_and_aprons(str(code), seen)
     for name in ("coverage", "detections", "stays"):
         if frames[name].crs is not None and frames[name].crs != site.crs:
             frames[name] = frames[name].to_crs(site.crs)

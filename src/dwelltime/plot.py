@@ -10,9 +10,10 @@ a decimated window around what is drawn.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from dwelltime.pipeline import RunResult
+    from dwelltime.scenes import Scene
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "plot_chips",
@@ -61,6 +65,8 @@ UNKNOWN = "unknown"
 SCENE_MAX_PX = 1400
 #: Side, in pixels, of each chip of :func:`plot_chips` (at most; finer than the scene never).
 CHIP_PX = 160
+#: What :func:`_draw_image` returns for an image it could not read (not there any more).
+UNREAD = "unread"
 
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:
@@ -237,7 +243,7 @@ def _draw_image(
     crs: str,
     *,
     limits: Any = "scene",
-) -> tuple[float, float] | None:
+) -> tuple[float, float] | str | None:
     """Draw ``scene``'s image over ``bounds`` (metres in ``crs``) at ``gsd_m`` metres a pixel;
     returns the stretch limits used, so callers drawing the same scene again can pass them.
 
@@ -245,8 +251,13 @@ def _draw_image(
     per-scene stretch the detector saw (``limits``: ``"scene"`` to compute it, else a
     precomputed :func:`dwelltime.regrid.stretch_limits`), moved by the scene's
     co-registration offset so it lines up with corrected detections and coverage. No-data
-    pixels are transparent over a light grey background.
+    pixels are transparent over a light grey background. An image that cannot be read (moved
+    or deleted since the run, as for a result read back elsewhere: :func:`dwelltime.pipeline.
+    read_result`) leaves the grey background, says so there and in a warning naming the file,
+    and returns :data:`UNREAD`, which given back as ``limits`` says so again without reading
+    or warning: the rest of the figure is drawn all the same.
     """
+    from dwelltime.errors import SceneError
     from dwelltime.regrid import (
         Grid,
         open_picture,
@@ -261,20 +272,35 @@ def _draw_image(
     minx, miny, maxx, maxy = bounds
     grid = Grid.over((minx + dx, miny + dy, maxx + dx, maxy + dy), gsd_m, crs)
     path = Path(_field(scene, "path"))
-    with open_picture(path) as ds:
-        named = (
-            named_rgb_bands(path, ds.count)  # a frame row: read its metadata again
-            if isinstance(scene, (pd.Series, Mapping))
-            else getattr(scene, "rgb_bands", None)
-        )
-        bands = rgb_bands(ds, str(_field(scene, "provider")), named)
-        if isinstance(limits, str):
-            limits = stretch_limits(ds, bands)
-        image = to_uint8(read_to_grid(ds, grid, indexes=bands, resampling="bilinear"), limits)
-        has_data = read_to_grid(ds, grid)[0] > 0
+    ax.set_facecolor("#d9d9d9")
+    ax.set_xlim(minx, maxx)
+    ax.set_ylim(miny, maxy)
+    ax.set_aspect("equal")
+    image = None
+    if limits != UNREAD:  # not an image known to be unreadable, warned of already
+        try:
+            with open_picture(path) as ds:
+                named = (
+                    named_rgb_bands(path, ds.count)  # a frame row: read its metadata again
+                    if isinstance(scene, (pd.Series, Mapping))
+                    else getattr(scene, "rgb_bands", None)
+                )
+                bands = rgb_bands(ds, str(_field(scene, "provider")), named)
+                if isinstance(limits, str):
+                    limits = stretch_limits(ds, bands)
+                image = to_uint8(
+                    read_to_grid(ds, grid, indexes=bands, resampling="bilinear"), limits
+                )
+                has_data = read_to_grid(ds, grid)[0] > 0
+        except (OSError, SceneError) as exc:  # rasterio's RasterioIOError is an OSError
+            reason = "no such file" if not path.exists() else str(exc).splitlines()[0]
+            log.warning("%s: image not drawn (%s); the figure shows the rest", path, reason)
+    if image is None:
+        ax.text(0.5, 0.5, f"image not read:\n{path.name}", ha="center", va="center",
+                transform=ax.transAxes, color="0.3", fontsize=7)  # fmt: skip
+        return UNREAD
     rgba = np.dstack([image.transpose(1, 2, 0), np.where(has_data, 255, 0).astype(np.uint8)])
     gx0, gy0, gx1, gy1 = grid.bounds
-    ax.set_facecolor("#d9d9d9")
     ax.imshow(
         rgba,
         extent=(gx0 - dx, gx1 - dx, gy0 - dy, gy1 - dy),
@@ -283,7 +309,6 @@ def _draw_image(
     )
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
-    ax.set_aspect("equal")
     return limits
 
 
@@ -517,7 +542,7 @@ def _rows(frame: gpd.GeoDataFrame | None, scene_id: str) -> gpd.GeoDataFrame | N
 
 
 def plot_scenes(
-    scenes: pd.DataFrame,
+    scenes: pd.DataFrame | Sequence[Scene],
     coverage: pd.DataFrame | None = None,
     *,
     skipped: int = 0,
@@ -525,14 +550,21 @@ def plot_scenes(
 ) -> Figure:
     """Scenes on a UTC time axis, one row per scene in time order, labelled ``scene_id · time
     source · GSD (m)`` (up to ``max_labels`` rows; more scenes share unlabelled rows, with
-    smaller marks: :func:`_mark_scale`).
+    smaller marks: :func:`_mark_scale`). ``scenes``: ``RunResult.scenes``, or the
+    :class:`~dwelltime.scenes.Scene` list of a scan (``scan(folder).scenes``).
 
     Each marker is coloured by the mean visible fraction of the aprons in that scene
-    (``coverage``); a grey cross marks a scene the run has no coverage for. ``skipped``:
-    inputs the run could not use (the title says so).
+    (``coverage``); a grey cross marks a scene the run has no coverage for. Without
+    ``coverage`` (the scenes of a scan, before any run) every scene is one plain dot.
+    ``skipped``: inputs the run could not use (the title says so).
     """
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
+
+    from dwelltime.scenes import scenes_frame
+
+    if not isinstance(scenes, pd.DataFrame):
+        scenes = scenes_frame(scenes)
 
     n = len(scenes)
     labelled = n <= max_labels
@@ -547,7 +579,7 @@ def plot_scenes(
     times = _date_nums(scenes["acquired"])
     rows = np.arange(n, dtype=float)
     share = _visible_share(scenes, coverage)
-    seen = np.isfinite(share)
+    seen = np.isfinite(share) | (coverage is None)  # no run: none it has no coverage for
     scale = 1.0 if labelled else _mark_scale(n, 9.0)  # unlabelled: many scenes, smaller marks
     if labelled:  # lines from each label to its scene
         ax.hlines(rows, times.min(), times, color="#e0e0e0", lw=0.8, zorder=1)
@@ -560,12 +592,15 @@ def plot_scenes(
         zorder=3,
         label="no coverage of this scene in the run",
     )
+    shade = (
+        {"color": SEEN_COLOR}
+        if coverage is None
+        else {"c": share[seen], "cmap": colormaps[VISIBLE_CMAP], "norm": Normalize(0, 100)}
+    )
     points = ax.scatter(
         times[seen],
         rows[seen],
-        c=share[seen],
-        cmap=colormaps[VISIBLE_CMAP],
-        norm=Normalize(0, 100),
+        **shade,
         s=70 * scale**2,
         edgecolor="black",
         linewidth=0.6 * scale,
