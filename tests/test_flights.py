@@ -168,6 +168,14 @@ def test_a_flight_log_frame_without_its_columns_names_them():
         tighten_with_flights(stays_frame([stay()], "EPSG:32651"), log)
 
 
+def test_a_flight_log_that_is_neither_a_path_nor_a_frame_is_named():
+    """`run(flights=[{...}])` raised AttributeError: 'list' object has no attribute 'columns'."""
+    rows = [{"time": "2023-07-30T20:00:00Z", "airport": "ZKPY", "event": "arr"}]
+    with pytest.raises(FlightsError, match=r"^flights: a list is no flight log; give the CSV"):
+        as_flights(rows)
+    assert len(as_flights(pd.DataFrame(rows))) == 1  # as the message says
+
+
 def test_a_frame_without_type_is_taken_as_the_same_csv_is(tmp_path, caplog):
     """OpenSky logs carry no type: the frame, like its CSV, is read (its movements match no
     stay), with the same one warning, not refused."""

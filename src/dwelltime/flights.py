@@ -362,11 +362,16 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
     are (``FNJ`` is ZKPY, ``arrival`` arr, ``Il-62M`` IL62, a row without a type takes its
     registration's); a frame without ``type`` (OpenSky's) is taken as the CSV is, its
     movements matching no stay (one warning).
-    :class:`FlightsError` naming a missing column, a time that cannot be read or an event
-    that is neither arr nor dep."""
+    :class:`FlightsError` naming a missing column, a time that cannot be read, an event
+    that is neither arr nor dep, or a value that is neither a path nor a frame (a list)."""
     flights = read_if_path(flights, read_flights)
     if flights is None:
         return None
+    if not isinstance(flights, pd.DataFrame):
+        raise FlightsError(
+            f"flights: a {type(flights).__name__} is no flight log; give the CSV's path or a "
+            "frame (pandas.DataFrame(rows) of a list of rows)"
+        )
     missing = [c for c in ("time", "airport", "event") if c not in flights.columns]
     if missing:
         raise FlightsError(
