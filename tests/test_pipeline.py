@@ -793,7 +793,8 @@ def test_a_run_started_again_after_it_finished_loads_no_detector(
 ):
     """``run --out`` started again when every scene is committed by the same settings: the
     stamps are compared with the detector's description (card, device, precision chosen), so
-    the network is never built (it was: seconds and hundreds of MB for nothing)."""
+    the network is never built (it was: seconds and hundreds of MB for nothing); nor for a
+    folder with no image."""
     import os
     from types import SimpleNamespace
 
@@ -818,6 +819,9 @@ def test_a_run_started_again_after_it_finished_loads_no_detector(
     os.utime(image, ns=(1, 10**18))  # a new image: detected again, so loaded
     pipeline.run(tmp_path / "img", "ZKPY", detector=plan, **options)
     assert len(loads) == 2
+    (tmp_path / "none").mkdir()  # no scene to detect in: described, never loaded
+    empty = pipeline.run(tmp_path / "none", "ZKPY", detector=plan, coregister=False)
+    assert len(loads) == 2 and empty.provenance["detector"] == planned and empty.stays.empty
 
 
 def test_figures_are_written_in_the_figure_format_asked(tmp_path):

@@ -349,16 +349,19 @@ def _detector_for(
 ) -> Detector | dict[str, object]:
     """The detector :func:`run` detects with: ``detector`` itself, what a loader returns, or
     a :class:`~dwelltime.detector.predict.DetectorPlan` loaded; for a plan under which every
-    one of ``scenes`` is ``committed`` (a run started again after it finished), only its
-    description (:meth:`~dwelltime.detector.predict.DetectorPlan.describe`): nothing is
-    detected, so the network is never built."""
+    one of ``scenes`` is ``committed`` (a run started again after it finished), or with no
+    scene at all, only its description
+    (:meth:`~dwelltime.detector.predict.DetectorPlan.describe`): nothing is detected, so the
+    network is never built."""
     from dwelltime.detector import DetectorPlan
 
     if not isinstance(detector, DetectorPlan):
         return detector() if callable(detector) else detector
     planned = detector.describe()
+    if not scenes:
+        return planned
     made = made_by(planned, tile_size_px, aprons)
-    if scenes and all(committed.get(s.scene_id) == commit_stamp(s, made) for s in scenes):
+    if all(committed.get(s.scene_id) == commit_stamp(s, made) for s in scenes):
         log.info("every scene's detections are committed: the detector is not loaded")
         return planned
     return detector.load()
