@@ -109,3 +109,19 @@ def test_a_scene_whose_georeferencing_sidecar_changed_has_another_stamp(
     after = commit_stamp(read_scene(tmp_path / image, require_time=False), made)
     assert stamp_changes(before, after) == "sidecars"
     assert "world file" in STAMP_REASONS["sidecars"]
+
+
+def test_a_scene_id_with_a_folder_in_it_is_committed_and_loaded(tmp_path):
+    """Images of one name in two folders have the ids ``day1/x`` and ``day2/x``: their commits
+    failed (``parts/day1/`` is no folder), so ``run --out`` skipped both; now each is one file
+    in ``parts/`` and reads back under its id."""
+    store = SceneStore(tmp_path)
+    cover = empty_frame(COVERAGE_COLUMNS, CRS)
+    for scene_id in ("day1/x", "day2/x", "100%/x"):
+        store.commit(scene_id, cover, detections(scene_id, 1), stamp=scene_id)
+    store.record_failure("day3/x", "/data/day3/x.tif", "RasterioIOError: truncated")
+    assert store.stamps() == {i: i for i in ("day1/x", "day2/x", "100%/x")}
+    assert store.failed() == {"day3/x": "RasterioIOError: truncated"}
+    assert {p.parent for p in store.folder.iterdir()} == {store.folder}
+    _, dets = store.load(CRS)
+    assert list(dets["scene_id"]) == ["100%/x", "day1/x", "day2/x"]

@@ -7,13 +7,16 @@ is written: :func:`dwelltime.pipeline.run`'s ``resume_dir``). Layout under
 commit marker ``<scene_id>.done``, which holds the commit's stamp (what made the results: the
 image file and the detection settings, so that a resumed job can tell results made from another
 image or by other settings). A scene without its marker is not finished and is done again;
-``<scene_id>.failed.json`` records a scene that raised, with its error.
+``<scene_id>.failed.json`` records a scene that raised, with its error. In the names, the id's
+``%`` and ``/`` are quoted (``day1%2Fx``: the id of images of one name in two folders,
+:func:`dwelltime.scenes.scene_ids`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,18 +46,18 @@ class SceneStore:
     def done(self) -> set[str]:
         """Scene ids whose results are committed (their markers' names; :meth:`stamps` reads
         what the markers hold)."""
-        return {p.name[: -len(".done")] for p in _visible(self.folder.glob("*.done"))}
+        return {_scene_id(p.name, ".done") for p in _visible(self.folder.glob("*.done"))}
 
     def stamps(self) -> dict[str, str]:
         """Scene id → the stamp its results were committed with ("" from before stamps)."""
         markers = _visible(self.folder.glob("*.done"))
-        return {p.name[: -len(".done")]: p.read_text() for p in markers}
+        return {_scene_id(p.name, ".done"): p.read_text() for p in markers}
 
     def failed(self) -> dict[str, str]:
         """Scene id → recorded error, for scenes that failed and were not redone since."""
         out = {}
         for p in sorted(_visible(self.folder.glob("*.failed.json"))):
-            out[p.name[: -len(".failed.json")]] = json.loads(p.read_text())["error"]
+            out[_scene_id(p.name, ".failed.json")] = json.loads(p.read_text())["error"]
         return out
 
     def commit(
@@ -67,16 +70,16 @@ class SceneStore:
         """Write one scene's results; the ``.done`` marker, holding ``stamp``, is renamed into
         place last."""
         for name, frame in (("coverage", coverage), ("detections", detections)):
-            with atomic_write(self.folder / f"{scene_id}.{name}.parquet") as tmp:
+            with atomic_write(self._path(scene_id, f".{name}.parquet")) as tmp:
                 frame.to_parquet(tmp)
-        (self.folder / f"{scene_id}.failed.json").unlink(missing_ok=True)
-        with atomic_write(self.folder / f"{scene_id}.done") as tmp:
+        self._path(scene_id, ".failed.json").unlink(missing_ok=True)
+        with atomic_write(self._path(scene_id, ".done")) as tmp:
             tmp.write_text(stamp)
 
     def record_failure(self, scene_id: str, path: str, error: str) -> None:
         """Remember that a scene failed (retried with ``--retry-failed``)."""
         text = json.dumps({"scene_id": scene_id, "path": path, "error": error}, indent=1)
-        with atomic_write(self.folder / f"{scene_id}.failed.json") as tmp:
+        with atomic_write(self._path(scene_id, ".failed.json")) as tmp:
             tmp.write_text(text)
 
     def load(
@@ -89,12 +92,23 @@ class SceneStore:
         acquired = None if scenes is None else {s.scene_id: s.acquired for s in scenes}
         ids = sorted(self.done() if acquired is None else self.done() & set(acquired))
         frames = (
-            _gather([self.folder / f"{i}.coverage.parquet" for i in ids], COVERAGE_COLUMNS, crs),
-            _gather([self.folder / f"{i}.detections.parquet" for i in ids], DETECTION_COLUMNS, crs),
+            _gather([self._path(i, ".coverage.parquet") for i in ids], COVERAGE_COLUMNS, crs),
+            _gather([self._path(i, ".detections.parquet") for i in ids], DETECTION_COLUMNS, crs),
         )
         for frame in frames if acquired is not None else ():
             frame["acquired"] = frame["scene_id"].map(acquired).astype(UTC_TIMESTAMP)
         return frames
+
+    def _path(self, scene_id: str, suffix: str) -> Path:
+        """The file of ``scene_id`` ending in ``suffix`` (``.done``…), in the store's folder
+        itself: the id's ``%`` and ``/`` quoted (``day1/x``, a folder that is not there, made
+        every commit of such a scene fail)."""
+        return self.folder / (scene_id.replace("%", "%25").replace("/", "%2F") + suffix)
+
+
+def _scene_id(name: str, suffix: str) -> str:
+    """The scene id whose file (:meth:`SceneStore._path`) is named ``name``."""
+    return urllib.parse.unquote(name[: -len(suffix)])
 
 
 def described(detector: Detector | Mapping[str, object]) -> dict[str, object]:
