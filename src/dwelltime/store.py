@@ -1,7 +1,8 @@
 """Per-scene results committed atomically, so a killed batch job resumes where it stopped.
 
 Also what makes ``dwelltime run --out DIR`` resumable (``DIR/parts/``, removed once the result
-is written: :func:`dwelltime.pipeline.run`'s ``resume_dir``). Layout under
+is written: :func:`dwelltime.pipeline.run`'s ``resume_dir``), and ``dwelltime detect --out DIR``
+(each image's detections alone, stamped by :func:`image_stamp`). Layout under
 ``<output>/<airport>/parts/``: ``<scene_id>.coverage.parquet`` and
 ``<scene_id>.detections.parquet`` (each written to a temporary name, then renamed), then the
 commit marker ``<scene_id>.done``, which holds the commit's stamp (what made the results: the
@@ -63,13 +64,16 @@ class SceneStore:
     def commit(
         self,
         scene_id: str,
-        coverage: gpd.GeoDataFrame,
+        coverage: gpd.GeoDataFrame | None,
         detections: gpd.GeoDataFrame,
         stamp: str = "",
     ) -> None:
-        """Write one scene's results; the ``.done`` marker, holding ``stamp``, is renamed into
-        place last."""
+        """Write one scene's results (``coverage`` None: its detections alone, as ``dwelltime
+        detect`` has them); the ``.done`` marker, holding ``stamp``, is renamed into place
+        last."""
         for name, frame in (("coverage", coverage), ("detections", detections)):
+            if frame is None:
+                continue
             with atomic_write(self._path(scene_id, f".{name}.parquet")) as tmp:
                 frame.to_parquet(tmp)
         self._path(scene_id, ".failed.json").unlink(missing_ok=True)
@@ -98,6 +102,11 @@ class SceneStore:
         for frame in frames if acquired is not None else ():
             frame["acquired"] = frame["scene_id"].map(acquired).astype(UTC_TIMESTAMP)
         return frames
+
+    def detections(self, scene_id: str) -> gpd.GeoDataFrame:
+        """One scene's committed detections as they were written: in their own CRS (none for
+        ``dwelltime detect``'s plain images) and with their own columns (its ``image``)."""
+        return gpd.read_parquet(self._path(scene_id, ".detections.parquet"))
 
     def _path(self, scene_id: str, suffix: str) -> Path:
         """The file of ``scene_id`` ending in ``suffix`` (``.done``…), in the store's folder
@@ -128,15 +137,21 @@ def detection_settings(
 
 
 def made_by(
-    detector: Detector | Mapping[str, object], tile_size_px: int, aprons: gpd.GeoDataFrame
+    detector: Detector | Mapping[str, object],
+    tile_size_px: int,
+    aprons: gpd.GeoDataFrame | None,
 ) -> dict[str, object]:
     """What a scene's committed results depend on besides the scene: ``aprons``, the sha256
-    of the aprons' ids and geometries (WKB, in their CRS) they were made over, and
-    ``settings``, :func:`detection_settings`."""
+    of the aprons' ids and geometries (WKB, in their CRS) they were made over (None without
+    aprons: ``dwelltime detect`` over whole images), and ``settings``,
+    :func:`detection_settings`."""
+    settings = detection_settings(detector, tile_size_px)
+    if aprons is None:
+        return {"aprons": None, "settings": settings}
     digest = hashlib.sha256(aprons.crs.to_wkt().encode() if aprons.crs else b"")
     for apron_id, wkb in zip(aprons["apron_id"], shapely.to_wkb(aprons.geometry), strict=True):
         digest.update(str(apron_id).encode() + b"\0" + wkb)
-    return {"aprons": digest.hexdigest(), "settings": detection_settings(detector, tile_size_px)}
+    return {"aprons": digest.hexdigest(), "settings": settings}
 
 
 #: Why committed results are made again, by the part of their stamp that changed
@@ -163,6 +178,14 @@ def commit_stamp(scene: Scene, made: Mapping[str, object]) -> str:
     sidecars = [[str(f), _file_state(f)] for f in scene.sidecars]
     stamp = {"image": _file_state(scene.path), "sidecars": sidecars, "read": read, **made}
     return json.dumps(stamp, sort_keys=True, default=str)
+
+
+def image_stamp(path: Path, made: Mapping[str, object]) -> str:
+    """``dwelltime detect``'s commit stamp of the image file ``path``: ``image``, its absolute
+    path, size (bytes) and modification time (ns), and ``made``, what else its detections
+    depend on (:func:`made_by`, ``--gsd``, the airport)."""
+    image = [str(Path(path).resolve()), _file_state(path)]
+    return json.dumps({"image": image, **made}, sort_keys=True, default=str)
 
 
 def stamp_changes(old: str, new: str) -> str | None:
