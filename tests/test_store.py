@@ -125,3 +125,18 @@ def test_a_scene_id_with_a_folder_in_it_is_committed_and_loaded(tmp_path):
     assert {p.parent for p in store.folder.iterdir()} == {store.folder}
     _, dets = store.load(CRS)
     assert list(dets["scene_id"]) == ["100%/x", "day1/x", "day2/x"]
+
+
+def test_detections_committed_alone_read_back_and_join_fresh_ones(tmp_path):
+    """``dwelltime detect`` commits an image's detections without coverage; read back, they
+    join the next images' fresh detections as one typed table (their times came back in
+    another kind of UTC, which made the joined column objects, and writing it failed)."""
+    store = SceneStore(tmp_path)
+    store.commit("a", None, detections("a", 2), stamp="s")
+    assert store.stamps() == {"a": "s"}
+    assert not list(store.folder.glob("*.coverage.parquet"))
+    back = store.detections("a")
+    assert_geodataframe_equal(back, detections("a", 2), check_dtype=False)
+    untimed = pd.to_datetime(pd.Series([pd.NaT]), utc=True)  # detect needs no time
+    both = pd.concat([back, detections("b", 1).assign(acquired=untimed)], ignore_index=True)
+    assert isinstance(both["acquired"].dtype, pd.DatetimeTZDtype)

@@ -106,7 +106,11 @@ class SceneStore:
     def detections(self, scene_id: str) -> gpd.GeoDataFrame:
         """One scene's committed detections as they were written: in their own CRS (none for
         ``dwelltime detect``'s plain images) and with their own columns (its ``image``)."""
-        return gpd.read_parquet(self._path(scene_id, ".detections.parquet"))
+        frame = gpd.read_parquet(self._path(scene_id, ".detections.parquet"))
+        # UTC as fresh frames have it: Parquet's zoneinfo UTC, joined with an image's times
+        # (NaT where it has none) in the other kind of UTC, made a column of objects
+        frame["acquired"] = frame["acquired"].dt.tz_convert("UTC")
+        return frame
 
     def _path(self, scene_id: str, suffix: str) -> Path:
         """The file of ``scene_id`` ending in ``suffix`` (``.done``…), in the store's folder
