@@ -803,3 +803,21 @@ def test_a_killed_detect_keeps_the_images_finished_and_a_rerun_detects_only_the_
             read_layer(out / "dwelltime.gpkg", layer),
             read_layer(tmp_path / "fresh" / "dwelltime.gpkg", layer),
         )
+
+
+def test_each_georeferenced_images_header_is_read_once(
+    tmp_path, tiny_weights, write_raster, monkeypatch
+):
+    """Counting the tiles up front read each GeoTIFF (header and footprint: 6 s for a 16000²
+    one) and detecting it read it again; now the scene read for the count is detected."""
+    import dwelltime.scenes as scenes
+
+    read: list[str] = []
+    real = scenes.read_scene
+    monkeypatch.setattr(scenes, "read_scene", lambda p, **k: read.append(p.name) or real(p, **k))
+    for name in ("a.tif", "b.tif"):
+        write_raster(tmp_path / name, shape=(96, 96))
+    args = ["-q", "detect", str(tmp_path), "--weights", str(tiny_weights), "--tile-size", "64"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert read == ["a.tif", "b.tif"]

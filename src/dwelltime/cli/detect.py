@@ -121,6 +121,7 @@ def detect(
     from dwelltime.detector.images import (
         collect,
         detect_image,
+        image_scene,
         image_tile_count,
         input_scene_ids,
     )
@@ -167,10 +168,13 @@ def detect(
     try:  # Ctrl-C anywhere in the loop: the images finished are written below, then it stops
         # what the tiles of an image are made of, counted and detected alike
         tiling = {"gsd_m": gsd_m, "airport": site, "aprons": apron_frame, "tile_size": tile_size}
+        # each georeferenced image's header read once, for counting and detecting (6 s for
+        # a 16000² GeoTIFF); its warnings said here
+        scenes = {path: image_scene(path, ids[path]) for path in files if path not in reused}
         with warnings_held():  # the bar's total, for its time estimate; detection warns
             counted = {
-                path: 0 if path in reused else image_tile_count(path, detector, **tiling)
-                for path in files
+                path: image_tile_count(path, detector, **tiling, scene=scene)
+                for path, scene in scenes.items()
             }
         with progress_bar(ctx, unit="tile", desc="detect", total=sum(counted.values())) as bar:
             tiles = Counted(bar)
@@ -187,6 +191,7 @@ def detect(
                             batch_size=batch_size,
                             progress=tiles,
                             scene_id=ids[path],
+                            scene=scenes[path],
                         )
                 except Exception as exc:  # SceneError among them; any other named, as `run` does
                     if not isinstance(exc, DwelltimeError):
@@ -196,7 +201,7 @@ def detect(
                         click.echo(f"skipped {exc}", err=True)
                     continue
                 finally:  # tiles counted but not read: an image skipped, windows without data
-                    tiles.drop(counted[path] - (tiles.n - before))
+                    tiles.drop(counted.get(path, 0) - (tiles.n - before))
                 if path not in reused:
                     parts = _commit(parts, ids[path], frame, stamps[path])
                 frames.append(frame)
