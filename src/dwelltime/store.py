@@ -184,12 +184,15 @@ def commit_stamp(scene: Scene, made: Mapping[str, object]) -> str:
     return json.dumps(stamp, sort_keys=True, default=str)
 
 
-def image_stamp(path: Path, made: Mapping[str, object]) -> str:
+def image_stamp(path: Path, sidecars: Iterable[Path], made: Mapping[str, object]) -> str:
     """``dwelltime detect``'s commit stamp of the image file ``path``: ``image``, its absolute
-    path, size (bytes) and modification time (ns), and ``made``, what else its detections
+    path, size (bytes) and modification time (ns); ``sidecars``, those of the other files it
+    is read from, as :func:`commit_stamp` has them (a world file, ``.prj``, ``.aux.xml``…:
+    :func:`dwelltime.detector.images.image_sidecars`); and ``made``, what else its detections
     depend on (:func:`made_by`, ``--gsd``, the airport)."""
     image = [str(Path(path).resolve()), _file_state(path)]
-    return json.dumps({"image": image, **made}, sort_keys=True, default=str)
+    files = [[str(f), _file_state(f)] for f in sidecars]
+    return json.dumps({"image": image, "sidecars": files, **made}, sort_keys=True, default=str)
 
 
 def stamp_changes(old: str, new: str) -> str | None:

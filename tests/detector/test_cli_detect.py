@@ -821,3 +821,49 @@ def test_each_georeferenced_images_header_is_read_once(
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert read == ["a.tif", "b.tif"]
+
+
+def test_an_image_whose_world_file_changed_since_it_was_kept_is_detected_again(
+    tmp_path, tiny_weights, write_raster, monkeypatch
+):
+    """Stopped after two of three images were kept, then the world file of one corrected:
+    started again, that image is detected again (its detections kept would lie where the old
+    world file put them), the other is reused."""
+    from pyproj import CRS as ProjCRS
+
+    import dwelltime.cli.detect as command
+    import dwelltime.detector.images as images
+
+    png = write_raster(tmp_path / "a.png", driver="PNG", crs=None, shape=(96, 96))
+    png.with_name("a.png.aux.xml").unlink()  # placed by its world file and .prj alone
+    png.with_suffix(".pgw").write_text("0.5\n0\n0\n-0.5\n730485.78\n4345043.01\n")
+    png.with_suffix(".prj").write_text(ProjCRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    for name in ("b.tif", "c.tif"):
+        write_raster(tmp_path / name, shape=(96, 96))
+    echoed: list[str] = []
+    echo = command._echo_done
+
+    def stopped_at_the_second(path, frame):
+        echoed.append(path.name)
+        if len(echoed) == 2:  # a and b kept by now
+            raise KeyboardInterrupt
+        echo(path, frame)
+
+    monkeypatch.setattr(command, "_echo_done", stopped_at_the_second)
+    out = tmp_path / "out"
+    args = ["-q", "detect", *(str(tmp_path / n) for n in ("a.png", "b.tif", "c.tif"))]
+    args += ["--out", str(out), "--weights", str(tiny_weights), "--tile-size", "64"]
+    stopped = CliRunner().invoke(main, args)
+    assert stopped.exit_code == 130, stopped.output
+    assert sorted(p.name for p in (out / "parts").glob("*.done")) == ["a.done", "b.done"]
+
+    monkeypatch.undo()
+    png.with_suffix(".pgw").write_text("0.5\n0\n0\n-0.5\n730495.78\n4345043.01\n")  # 10 m east
+    detected: list[str] = []
+    real = images.detect_image
+    monkeypatch.setattr(
+        images, "detect_image", lambda p, *a, **k: detected.append(p.name) or real(p, *a, **k)
+    )
+    again = CliRunner().invoke(main, [*args, "--overwrite"])
+    assert again.exit_code == 0, again.output
+    assert detected == ["a.png", "c.tif"]

@@ -102,7 +102,8 @@ def detect(
     With --out, each image's detections are kept in DIR/parts/ as soon as it is finished:
     the same command started again after the run was killed (or stopped by Ctrl-C, then
     with --overwrite) detects only the images not kept there (same file, settings, --gsd,
-    airport and aprons). parts/ is removed once the detections are written.
+    airport and aprons, and the same world file, .prj or .aux.xml beside it). parts/ is
+    removed once the detections are written.
 
     Ctrl-C stops it after writing the images finished so far to --out (run.json says the
     run was interrupted and lists the images done and left).
@@ -122,6 +123,7 @@ def detect(
         collect,
         detect_image,
         image_scene,
+        image_sidecars,
         image_tile_count,
         input_scene_ids,
     )
@@ -152,7 +154,7 @@ def detect(
     parts = None if out is None else out / PARTS_NAME  # made at the first commit
     where = {"gsd_m": gsd_m, "airport": site.icao if site else None}
     made = {**made_by(detector, tile_size, apron_frame), **where}
-    stamps = {path: image_stamp(path, made) for path in files}
+    stamps = {path: image_stamp(path, image_sidecars(path), made) for path in files}
     committed = SceneStore(out).stamps() if parts is not None and parts.is_dir() else {}
     reused = {path for path in files if committed.get(ids[path]) == stamps[path]}
     if reused:

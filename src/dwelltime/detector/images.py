@@ -194,6 +194,19 @@ def image_scene(path: Path, scene_id: str | None = None) -> Scene | None:
         return None
 
 
+def image_sidecars(path: Path) -> tuple[Path, ...]:
+    """The files besides ``path`` that it is read from (:func:`dwelltime.regrid.sidecar_files`:
+    a world file, ``.prj``, ``.aux.xml``, a mosaic's tiles), from its header; none when it
+    cannot be opened (:func:`detect_image` says why)."""
+    from dwelltime.regrid import open_picture, sidecar_files
+
+    try:
+        with open_picture(path) as ds:
+            return sidecar_files(ds)
+    except Exception:  # any failure: detect_image meets it again and names it
+        return ()
+
+
 def _scene_of(path: Path, scene_id: str | None) -> Scene | None:
     """``path`` read as a scene (:func:`dwelltime.scenes.read_scene`, no time needed) when it
     has a geotransform and a CRS, None for a plain image; SceneError when it cannot be used."""
