@@ -154,9 +154,9 @@ def detect(
     parts = None if out is None else out / PARTS_NAME  # made at the first commit
     where = {"gsd_m": gsd_m, "airport": site.icao if site else None}
     made = {**made_by(detector, tile_size, apron_frame), **where}
-    stamps = {path: image_stamp(path, image_sidecars(path), made) for path in files}
+    stamps = {} if parts is None else {p: image_stamp(p, image_sidecars(p), made) for p in files}
     committed = SceneStore(out).stamps() if parts is not None and parts.is_dir() else {}
-    reused = {path for path in files if committed.get(ids[path]) == stamps[path]}
+    reused = {path for path, stamp in stamps.items() if committed.get(ids[path]) == stamp}
     if reused:
         log.info(
             "%d of %d images' detections reused from %s (committed by an earlier run)",
@@ -204,7 +204,7 @@ def detect(
                     continue
                 finally:  # tiles counted but not read: an image skipped, windows without data
                     tiles.drop(counted.get(path, 0) - (tiles.n - before))
-                if path not in reused:
+                if parts is not None and path not in reused:
                     parts = _commit(parts, ids[path], frame, stamps[path])
                 frames.append(frame)
                 done.append(path)
@@ -295,16 +295,14 @@ def _write(
     return written
 
 
-def _commit(parts: Path | None, scene_id: str, frame: gpd.GeoDataFrame, stamp: str) -> Path | None:
+def _commit(parts: Path, scene_id: str, frame: gpd.GeoDataFrame, stamp: str) -> Path | None:
     """Commit an image's detections ``frame`` to the ``parts`` folder of --out
-    (:class:`~dwelltime.store.SceneStore`; None: not kept); the folder to commit the next
-    image to: None once this one could not be (--out removed or made read-only during the
-    run: said once; the detections are still written at the end, elsewhere if need be)."""
+    (:class:`~dwelltime.store.SceneStore`); the folder to commit the next image to: None
+    once this one could not be (--out removed or made read-only during the run: said once;
+    the detections are still written at the end, elsewhere if need be)."""
     from dwelltime.errors import DwelltimeError
     from dwelltime.store import SceneStore
 
-    if parts is None:
-        return None
     try:
         SceneStore(parts.parent).commit(scene_id, None, frame, stamp)
     except (DwelltimeError, OSError) as exc:
