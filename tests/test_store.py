@@ -109,3 +109,34 @@ def test_a_scene_whose_georeferencing_sidecar_changed_has_another_stamp(
     after = commit_stamp(read_scene(tmp_path / image, require_time=False), made)
     assert stamp_changes(before, after) == "sidecars"
     assert "world file" in STAMP_REASONS["sidecars"]
+
+
+def test_a_scene_id_with_a_folder_in_it_is_committed_and_loaded(tmp_path):
+    """Images of one name in two folders have the ids ``day1/x`` and ``day2/x``: their commits
+    failed (``parts/day1/`` is no folder), so ``run --out`` skipped both; now each is one file
+    in ``parts/`` and reads back under its id."""
+    store = SceneStore(tmp_path)
+    cover = empty_frame(COVERAGE_COLUMNS, CRS)
+    for scene_id in ("day1/x", "day2/x", "100%/x"):
+        store.commit(scene_id, cover, detections(scene_id, 1), stamp=scene_id)
+    store.record_failure("day3/x", "/data/day3/x.tif", "RasterioIOError: truncated")
+    assert store.stamps() == {i: i for i in ("day1/x", "day2/x", "100%/x")}
+    assert store.failed() == {"day3/x": "RasterioIOError: truncated"}
+    assert {p.parent for p in store.folder.iterdir()} == {store.folder}
+    _, dets = store.load(CRS)
+    assert list(dets["scene_id"]) == ["100%/x", "day1/x", "day2/x"]
+
+
+def test_detections_committed_alone_read_back_and_join_fresh_ones(tmp_path):
+    """``dwelltime detect`` commits an image's detections without coverage; read back, they
+    join the next images' fresh detections as one typed table (their times came back in
+    another kind of UTC, which made the joined column objects, and writing it failed)."""
+    store = SceneStore(tmp_path)
+    store.commit("a", None, detections("a", 2), stamp="s")
+    assert store.stamps() == {"a": "s"}
+    assert not list(store.folder.glob("*.coverage.parquet"))
+    back = store.detections("a")
+    assert_geodataframe_equal(back, detections("a", 2), check_dtype=False)
+    untimed = pd.to_datetime(pd.Series([pd.NaT]), utc=True)  # detect needs no time
+    both = pd.concat([back, detections("b", 1).assign(acquired=untimed)], ignore_index=True)
+    assert isinstance(both["acquired"].dtype, pd.DatetimeTZDtype)

@@ -1,19 +1,23 @@
 """Per-scene results committed atomically, so a killed batch job resumes where it stopped.
 
 Also what makes ``dwelltime run --out DIR`` resumable (``DIR/parts/``, removed once the result
-is written: :func:`dwelltime.pipeline.run`'s ``resume_dir``). Layout under
+is written: :func:`dwelltime.pipeline.run`'s ``resume_dir``), and ``dwelltime detect --out DIR``
+(each image's detections alone, stamped by :func:`image_stamp`). Layout under
 ``<output>/<airport>/parts/``: ``<scene_id>.coverage.parquet`` and
 ``<scene_id>.detections.parquet`` (each written to a temporary name, then renamed), then the
 commit marker ``<scene_id>.done``, which holds the commit's stamp (what made the results: the
 image file and the detection settings, so that a resumed job can tell results made from another
 image or by other settings). A scene without its marker is not finished and is done again;
-``<scene_id>.failed.json`` records a scene that raised, with its error.
+``<scene_id>.failed.json`` records a scene that raised, with its error. In the names, the id's
+``%`` and ``/`` are quoted (``day1%2Fx``: the id of images of one name in two folders,
+:func:`dwelltime.scenes.scene_ids`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,40 +47,43 @@ class SceneStore:
     def done(self) -> set[str]:
         """Scene ids whose results are committed (their markers' names; :meth:`stamps` reads
         what the markers hold)."""
-        return {p.name[: -len(".done")] for p in _visible(self.folder.glob("*.done"))}
+        return {_scene_id(p.name, ".done") for p in _visible(self.folder.glob("*.done"))}
 
     def stamps(self) -> dict[str, str]:
         """Scene id → the stamp its results were committed with ("" from before stamps)."""
         markers = _visible(self.folder.glob("*.done"))
-        return {p.name[: -len(".done")]: p.read_text() for p in markers}
+        return {_scene_id(p.name, ".done"): p.read_text() for p in markers}
 
     def failed(self) -> dict[str, str]:
         """Scene id → recorded error, for scenes that failed and were not redone since."""
         out = {}
         for p in sorted(_visible(self.folder.glob("*.failed.json"))):
-            out[p.name[: -len(".failed.json")]] = json.loads(p.read_text())["error"]
+            out[_scene_id(p.name, ".failed.json")] = json.loads(p.read_text())["error"]
         return out
 
     def commit(
         self,
         scene_id: str,
-        coverage: gpd.GeoDataFrame,
+        coverage: gpd.GeoDataFrame | None,
         detections: gpd.GeoDataFrame,
         stamp: str = "",
     ) -> None:
-        """Write one scene's results; the ``.done`` marker, holding ``stamp``, is renamed into
-        place last."""
+        """Write one scene's results (``coverage`` None: its detections alone, as ``dwelltime
+        detect`` has them); the ``.done`` marker, holding ``stamp``, is renamed into place
+        last."""
         for name, frame in (("coverage", coverage), ("detections", detections)):
-            with atomic_write(self.folder / f"{scene_id}.{name}.parquet") as tmp:
+            if frame is None:
+                continue
+            with atomic_write(self._path(scene_id, f".{name}.parquet")) as tmp:
                 frame.to_parquet(tmp)
-        (self.folder / f"{scene_id}.failed.json").unlink(missing_ok=True)
-        with atomic_write(self.folder / f"{scene_id}.done") as tmp:
+        self._path(scene_id, ".failed.json").unlink(missing_ok=True)
+        with atomic_write(self._path(scene_id, ".done")) as tmp:
             tmp.write_text(stamp)
 
     def record_failure(self, scene_id: str, path: str, error: str) -> None:
         """Remember that a scene failed (retried with ``--retry-failed``)."""
         text = json.dumps({"scene_id": scene_id, "path": path, "error": error}, indent=1)
-        with atomic_write(self.folder / f"{scene_id}.failed.json") as tmp:
+        with atomic_write(self._path(scene_id, ".failed.json")) as tmp:
             tmp.write_text(text)
 
     def load(
@@ -89,12 +96,32 @@ class SceneStore:
         acquired = None if scenes is None else {s.scene_id: s.acquired for s in scenes}
         ids = sorted(self.done() if acquired is None else self.done() & set(acquired))
         frames = (
-            _gather([self.folder / f"{i}.coverage.parquet" for i in ids], COVERAGE_COLUMNS, crs),
-            _gather([self.folder / f"{i}.detections.parquet" for i in ids], DETECTION_COLUMNS, crs),
+            _gather([self._path(i, ".coverage.parquet") for i in ids], COVERAGE_COLUMNS, crs),
+            _gather([self._path(i, ".detections.parquet") for i in ids], DETECTION_COLUMNS, crs),
         )
         for frame in frames if acquired is not None else ():
             frame["acquired"] = frame["scene_id"].map(acquired).astype(UTC_TIMESTAMP)
         return frames
+
+    def detections(self, scene_id: str) -> gpd.GeoDataFrame:
+        """One scene's committed detections as they were written: in their own CRS (none for
+        ``dwelltime detect``'s plain images) and with their own columns (its ``image``)."""
+        frame = gpd.read_parquet(self._path(scene_id, ".detections.parquet"))
+        # UTC as fresh frames have it: Parquet's zoneinfo UTC, joined with an image's times
+        # (NaT where it has none) in the other kind of UTC, made a column of objects
+        frame["acquired"] = frame["acquired"].dt.tz_convert("UTC")
+        return frame
+
+    def _path(self, scene_id: str, suffix: str) -> Path:
+        """The file of ``scene_id`` ending in ``suffix`` (``.done``…), in the store's folder
+        itself: the id's ``%`` and ``/`` quoted (``day1/x``, a folder that is not there, made
+        every commit of such a scene fail)."""
+        return self.folder / (scene_id.replace("%", "%25").replace("/", "%2F") + suffix)
+
+
+def _scene_id(name: str, suffix: str) -> str:
+    """The scene id whose file (:meth:`SceneStore._path`) is named ``name``."""
+    return urllib.parse.unquote(name[: -len(suffix)])
 
 
 def described(detector: Detector | Mapping[str, object]) -> dict[str, object]:
@@ -114,15 +141,21 @@ def detection_settings(
 
 
 def made_by(
-    detector: Detector | Mapping[str, object], tile_size_px: int, aprons: gpd.GeoDataFrame
+    detector: Detector | Mapping[str, object],
+    tile_size_px: int,
+    aprons: gpd.GeoDataFrame | None,
 ) -> dict[str, object]:
     """What a scene's committed results depend on besides the scene: ``aprons``, the sha256
-    of the aprons' ids and geometries (WKB, in their CRS) they were made over, and
-    ``settings``, :func:`detection_settings`."""
+    of the aprons' ids and geometries (WKB, in their CRS) they were made over (None without
+    aprons: ``dwelltime detect`` over whole images), and ``settings``,
+    :func:`detection_settings`."""
+    settings = detection_settings(detector, tile_size_px)
+    if aprons is None:
+        return {"aprons": None, "settings": settings}
     digest = hashlib.sha256(aprons.crs.to_wkt().encode() if aprons.crs else b"")
     for apron_id, wkb in zip(aprons["apron_id"], shapely.to_wkb(aprons.geometry), strict=True):
         digest.update(str(apron_id).encode() + b"\0" + wkb)
-    return {"aprons": digest.hexdigest(), "settings": detection_settings(detector, tile_size_px)}
+    return {"aprons": digest.hexdigest(), "settings": settings}
 
 
 #: Why committed results are made again, by the part of their stamp that changed
@@ -149,6 +182,17 @@ def commit_stamp(scene: Scene, made: Mapping[str, object]) -> str:
     sidecars = [[str(f), _file_state(f)] for f in scene.sidecars]
     stamp = {"image": _file_state(scene.path), "sidecars": sidecars, "read": read, **made}
     return json.dumps(stamp, sort_keys=True, default=str)
+
+
+def image_stamp(path: Path, sidecars: Iterable[Path], made: Mapping[str, object]) -> str:
+    """``dwelltime detect``'s commit stamp of the image file ``path``: ``image``, its absolute
+    path, size (bytes) and modification time (ns); ``sidecars``, those of the other files it
+    is read from, as :func:`commit_stamp` has them (a world file, ``.prj``, ``.aux.xml``…:
+    :func:`dwelltime.detector.images.image_sidecars`); and ``made``, what else its detections
+    depend on (:func:`made_by`, ``--gsd``, the airport)."""
+    image = [str(Path(path).resolve()), _file_state(path)]
+    files = [[str(f), _file_state(f)] for f in sidecars]
+    return json.dumps({"image": image, "sidecars": files, **made}, sort_keys=True, default=str)
 
 
 def stamp_changes(old: str, new: str) -> str | None:

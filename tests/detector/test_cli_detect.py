@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from click.testing import CliRunner
@@ -424,7 +430,8 @@ def test_ctrl_c_writes_the_images_finished_and_exits_130(tmp_path, tiny_weights,
     assert "Traceback" not in result.output
     assert result.stderr.splitlines()[-1] == (
         f"dwelltime detect: interrupted; the 1 image(s) finished are written to {out}; its "
-        "run.json lists them and the 2 not detected"
+        "run.json lists them and the 2 not detected; the same command with --overwrite "
+        "detects only those"
     )
     assert len(read_layer(out / "dwelltime.gpkg", "detections_pixels")) == 0  # a: no aircraft
     made = json.loads((out / "run.json").read_text())
@@ -563,7 +570,8 @@ def test_overwrite_drops_an_earlier_outputs_other_layers(tmp_path, tiny_weights,
 
 def test_ctrl_c_between_two_images_writes_the_images_finished(tmp_path, tiny_weights, monkeypatch):
     """Ctrl-C while the line of the first of two images is printed (outside the detection):
-    that image is written and listed done in run.json, the second listed left, exit 130."""
+    that image is written and listed done in run.json, the second listed left, exit 130; the
+    same command with --overwrite then detects the second only."""
     import dwelltime.cli.detect as command
     from dwelltime.cli import INTERRUPTED
 
@@ -579,11 +587,26 @@ def test_ctrl_c_between_two_images_writes_the_images_finished(tmp_path, tiny_wei
     assert result.exit_code == INTERRUPTED, result.output
     assert result.stderr.splitlines()[-1].endswith(
         f"the 1 image(s) finished are written to {out}; its run.json lists them and the 1 not "
-        "detected"
+        "detected; the same command with --overwrite detects only those"
     )
     made = json.loads((out / "run.json").read_text())
     assert made["images"] == [str((tmp_path / "a.png").resolve())]
     assert made["images_left"] == [str((tmp_path / "b.png").resolve())]
+
+    import dwelltime.detector.images as images  # the same command with --overwrite: a is kept
+
+    monkeypatch.undo()
+    detected: list[str] = []
+    real = images.detect_image
+    monkeypatch.setattr(
+        images, "detect_image", lambda p, *a, **k: detected.append(p.name) or real(p, *a, **k)
+    )
+    again = CliRunner().invoke(main, [*args, str(tmp_path), "--out", str(out), "--overwrite"])
+    assert again.exit_code == 0, again.output
+    assert detected == ["b.png"]
+    made = json.loads((out / "run.json").read_text())
+    assert made["images"] == [str((tmp_path / n).resolve()) for n in ("a.png", "b.png")]
+    assert not made["interrupted"] and not (out / "parts").exists()
 
 
 def test_the_bar_counts_the_tiles_up_front_and_drops_those_of_an_image_skipped(
@@ -643,7 +666,7 @@ def test_an_out_folder_spoilt_during_the_run_gets_the_detections_written_elsewhe
         if spoilt == "read-only":
             out.chmod(0o555)
         else:
-            out.rmdir()
+            shutil.rmtree(out)  # with the image's detections kept in out/parts/
             out.write_text("")
         echo(path, frame)
 
@@ -703,3 +726,144 @@ def test_counting_the_tiles_says_an_images_warnings_no_second_time(
     assert result.exit_code == 0, result.output
     said = [r.getMessage() for r in caplog.records if "no nodata is declared" in r.getMessage()]
     assert len(said) == 1, said
+
+
+#: A ``sitecustomize`` for the ``detect`` killed below: its first image's commit completes,
+#: then it hangs, so the kill lands with exactly one image kept however fast it runs.
+HANG_AFTER_FIRST_COMMIT = """
+import threading
+
+from dwelltime.store import SceneStore
+
+_commit = SceneStore.commit
+
+
+def _commit_then_hang(self, *args, **kwargs):
+    _commit(self, *args, **kwargs)
+    threading.Event().wait()
+
+
+SceneStore.commit = _commit_then_hang
+"""
+
+
+def test_a_killed_detect_keeps_the_images_finished_and_a_rerun_detects_only_the_others(
+    tmp_path, tiny_weights, write_raster, monkeypatch
+):
+    """Killed (SIGKILL: the OOM killer, a lost SSH session) after its first image: it wrote
+    nothing, so every image was detected again. Now each image finished is kept in
+    out/parts/ as it is done; the same command started again detects only the others and
+    writes what a run never stopped writes; parts/ is then removed."""
+    import dwelltime.detector.images as images
+    from dwelltime.io import layer_names, read_layer
+
+    folder = tmp_path / "in"
+    write_raster(folder / "a.tif", shape=(96, 96))
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(folder / "b.png")
+    Image.fromarray(np.full((64, 96, 3), 90, np.uint8)).save(folder / "c.png")
+    args = ["-q", "detect", str(folder), "--gsd", "0.5", "--weights", str(tiny_weights)]
+    args += ["--tile-size", "64"]
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HANG_AFTER_FIRST_COMMIT)
+    path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
+    out, parts = tmp_path / "out", tmp_path / "out" / "parts"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dwelltime", *args, "--out", str(out)],
+        env={**os.environ, "PYTHONPATH": path},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not list(parts.glob("*.done")) and proc.poll() is None:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "detect ended before it was killed"
+    assert [p.name for p in parts.glob("*.done")] == ["a.done"]
+    assert not (out / "run.json").exists()
+
+    detected: list[str] = []
+    real = images.detect_image
+    monkeypatch.setattr(
+        images, "detect_image", lambda p, *a, **k: detected.append(p.name) or real(p, *a, **k)
+    )
+    again = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert detected == ["b.png", "c.png"]
+    assert not parts.exists()
+    made = json.loads((out / "run.json").read_text())
+    assert made["images"] == [str((folder / n).resolve()) for n in ("a.tif", "b.png", "c.png")]
+    fresh = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "fresh")])
+    assert fresh.exit_code == 0, fresh.output
+    assert layer_names(out / "dwelltime.gpkg") == ["detections", "detections_pixels"]
+    for layer in layer_names(out / "dwelltime.gpkg"):
+        pd.testing.assert_frame_equal(
+            read_layer(out / "dwelltime.gpkg", layer),
+            read_layer(tmp_path / "fresh" / "dwelltime.gpkg", layer),
+        )
+
+
+def test_each_georeferenced_images_header_is_read_once(
+    tmp_path, tiny_weights, write_raster, monkeypatch
+):
+    """Counting the tiles up front read each GeoTIFF (header and footprint: 6 s for a 16000²
+    one) and detecting it read it again; now the scene read for the count is detected."""
+    import dwelltime.scenes as scenes
+
+    read: list[str] = []
+    real = scenes.read_scene
+    monkeypatch.setattr(scenes, "read_scene", lambda p, **k: read.append(p.name) or real(p, **k))
+    for name in ("a.tif", "b.tif"):
+        write_raster(tmp_path / name, shape=(96, 96))
+    args = ["-q", "detect", str(tmp_path), "--weights", str(tiny_weights), "--tile-size", "64"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert read == ["a.tif", "b.tif"]
+
+
+def test_an_image_whose_world_file_changed_since_it_was_kept_is_detected_again(
+    tmp_path, tiny_weights, write_raster, monkeypatch
+):
+    """Stopped after two of three images were kept, then the world file of one corrected:
+    started again, that image is detected again (its detections kept would lie where the old
+    world file put them), the other is reused."""
+    from pyproj import CRS as ProjCRS
+
+    import dwelltime.cli.detect as command
+    import dwelltime.detector.images as images
+
+    png = write_raster(tmp_path / "a.png", driver="PNG", crs=None, shape=(96, 96))
+    png.with_name("a.png.aux.xml").unlink()  # placed by its world file and .prj alone
+    png.with_suffix(".pgw").write_text("0.5\n0\n0\n-0.5\n730485.78\n4345043.01\n")
+    png.with_suffix(".prj").write_text(ProjCRS.from_epsg(32651).to_wkt("WKT1_ESRI"))
+    for name in ("b.tif", "c.tif"):
+        write_raster(tmp_path / name, shape=(96, 96))
+    echoed: list[str] = []
+    echo = command._echo_done
+
+    def stopped_at_the_second(path, frame):
+        echoed.append(path.name)
+        if len(echoed) == 2:  # a and b kept by now
+            raise KeyboardInterrupt
+        echo(path, frame)
+
+    monkeypatch.setattr(command, "_echo_done", stopped_at_the_second)
+    out = tmp_path / "out"
+    args = ["-q", "detect", *(str(tmp_path / n) for n in ("a.png", "b.tif", "c.tif"))]
+    args += ["--out", str(out), "--weights", str(tiny_weights), "--tile-size", "64"]
+    stopped = CliRunner().invoke(main, args)
+    assert stopped.exit_code == 130, stopped.output
+    assert sorted(p.name for p in (out / "parts").glob("*.done")) == ["a.done", "b.done"]
+
+    monkeypatch.undo()
+    png.with_suffix(".pgw").write_text("0.5\n0\n0\n-0.5\n730495.78\n4345043.01\n")  # 10 m east
+    detected: list[str] = []
+    real = images.detect_image
+    monkeypatch.setattr(
+        images, "detect_image", lambda p, *a, **k: detected.append(p.name) or real(p, *a, **k)
+    )
+    again = CliRunner().invoke(main, [*args, "--overwrite"])
+    assert again.exit_code == 0, again.output
+    assert detected == ["a.png", "c.tif"]

@@ -162,7 +162,7 @@ class LazyGroup(click.Group):
             kept = ctx.meta.get(KEPT) or RESUMABLE.get(
                 command or "",
                 "the work not yet written is lost: run it again to start over "
-                "(`dwelltime batch` and `dwelltime run --out` keep each finished scene)",
+                "(`dwelltime batch`, `run --out` and `detect --out` keep each finished scene)",
             )
             click.echo(f"dwelltime {command}: interrupted; {kept}", err=True)
             ctx.exit(INTERRUPTED)

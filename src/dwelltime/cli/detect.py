@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -98,6 +99,12 @@ def detect(
       dwelltime detect scene.tif --out det/
       dwelltime detect apron.jpg --gsd 0.5 --out det/
 
+    With --out, each image's detections are kept in DIR/parts/ as soon as it is finished:
+    the same command started again after the run was killed (or stopped by Ctrl-C, then
+    with --overwrite) detects only the images not kept there (same file, settings, --gsd,
+    airport and aprons, and the same world file, .prj or .aux.xml beside it). parts/ is
+    removed once the detections are written.
+
     Ctrl-C stops it after writing the images finished so far to --out (run.json says the
     run was interrupted and lists the images done and left).
 
@@ -115,12 +122,15 @@ def detect(
     from dwelltime.detector.images import (
         collect,
         detect_image,
+        image_scene,
+        image_sidecars,
         image_tile_count,
         input_scene_ids,
     )
     from dwelltime.errors import DwelltimeError, SceneError, UnknownAirportError, error_text
     from dwelltime.io import PROVENANCE_NAME, ensure_writable
     from dwelltime.pipeline import detect_provenance
+    from dwelltime.store import PARTS_NAME, SceneStore, image_stamp, made_by
 
     if aprons is not None and airport is None:
         raise click.UsageError("--aprons needs --airport (the airport they belong to)", ctx=ctx)
@@ -139,27 +149,52 @@ def detect(
     ids = input_scene_ids(files)
     for exc in unusable:
         click.echo(f"skipped {exc}", err=True)
+    # each image finished is committed to --out's parts/ (a killed run keeps them); those
+    # committed by an earlier run from the same file by the same settings are not detected
+    parts = None if out is None else out / PARTS_NAME  # made at the first commit
+    where = {"gsd_m": gsd_m, "airport": site.icao if site else None}
+    made = {**made_by(detector, tile_size, apron_frame), **where}
+    stamps = {} if parts is None else {p: image_stamp(p, image_sidecars(p), made) for p in files}
+    committed = SceneStore(out).stamps() if parts is not None and parts.is_dir() else {}
+    reused = {path for path, stamp in stamps.items() if committed.get(ids[path]) == stamp}
+    if reused:
+        log.info(
+            "%d of %d images' detections reused from %s (committed by an earlier run)",
+            len(reused),
+            len(files),
+            parts,
+        )
     frames: list[gpd.GeoDataFrame] = []
     done: list[Path] = []
     skipped = 0
     try:  # Ctrl-C anywhere in the loop: the images finished are written below, then it stops
         # what the tiles of an image are made of, counted and detected alike
         tiling = {"gsd_m": gsd_m, "airport": site, "aprons": apron_frame, "tile_size": tile_size}
+        # each georeferenced image's header read once, for counting and detecting (6 s for
+        # a 16000² GeoTIFF); its warnings said here
+        scenes = {path: image_scene(path, ids[path]) for path in files if path not in reused}
         with warnings_held():  # the bar's total, for its time estimate; detection warns
-            counted = {path: image_tile_count(path, detector, **tiling) for path in files}
+            counted = {
+                path: image_tile_count(path, detector, **tiling, scene=scene)
+                for path, scene in scenes.items()
+            }
         with progress_bar(ctx, unit="tile", desc="detect", total=sum(counted.values())) as bar:
             tiles = Counted(bar)
             for n, path in enumerate(files):
                 before, start = tiles.n, time.perf_counter()
                 try:
-                    frame = detect_image(
-                        path,
-                        detector,
-                        **tiling,
-                        batch_size=batch_size,
-                        progress=tiles,
-                        scene_id=ids[path],
-                    )
+                    if path in reused:  # committed by an earlier run: read back, not detected
+                        frame = SceneStore(out).detections(ids[path]).assign(image=str(path))
+                    else:
+                        frame = detect_image(
+                            path,
+                            detector,
+                            **tiling,
+                            batch_size=batch_size,
+                            progress=tiles,
+                            scene_id=ids[path],
+                            scene=scenes[path],
+                        )
                 except Exception as exc:  # SceneError among them; any other named, as `run` does
                     if not isinstance(exc, DwelltimeError):
                         exc = SceneError(path, error_text(exc))
@@ -168,7 +203,9 @@ def detect(
                         click.echo(f"skipped {exc}", err=True)
                     continue
                 finally:  # tiles counted but not read: an image skipped, windows without data
-                    tiles.drop(counted[path] - (tiles.n - before))
+                    tiles.drop(counted.get(path, 0) - (tiles.n - before))
+                if parts is not None and path not in reused:
+                    parts = _commit(parts, ids[path], frame, stamps[path])
                 frames.append(frame)
                 done.append(path)
                 with bar.external_write_mode():
@@ -220,6 +257,8 @@ def detect(
                 raise click.ClickException(f"{problem}; nor in {out}: {again}") from again
         for path in written:
             click.echo(f"wrote {path}")
+        if not left and not problem:  # the layers hold them all now
+            shutil.rmtree(out / PARTS_NAME, ignore_errors=True)
     if left:
         kept = _kept_on_interrupt(out, len(done), len(left))
         ctx.meta[KEPT] = f"{problem}; {kept}" if problem else kept
@@ -256,6 +295,22 @@ def _write(
     return written
 
 
+def _commit(parts: Path, scene_id: str, frame: gpd.GeoDataFrame, stamp: str) -> Path | None:
+    """Commit an image's detections ``frame`` to the ``parts`` folder of --out
+    (:class:`~dwelltime.store.SceneStore`); the folder to commit the next image to: None
+    once this one could not be (--out removed or made read-only during the run: said once;
+    the detections are still written at the end, elsewhere if need be)."""
+    from dwelltime.errors import DwelltimeError
+    from dwelltime.store import SceneStore
+
+    try:
+        SceneStore(parts.parent).commit(scene_id, None, frame, stamp)
+    except (DwelltimeError, OSError) as exc:
+        log.warning("%s; the images finished are no longer kept as they are done", exc)
+        return None
+    return parts
+
+
 def _echo_done(path: Path, frame: gpd.GeoDataFrame) -> None:
     """The line saying how many aircraft ``path`` has, and in what frame their footprints are."""
     where = (
@@ -278,5 +333,5 @@ def _kept_on_interrupt(out: Path | None, done: int, left: int) -> str:
         )
     return (
         f"the {done} image(s) finished are written to {out}; its run.json lists them and the "
-        f"{left} not detected"
+        f"{left} not detected; the same command with --overwrite detects only those"
     )

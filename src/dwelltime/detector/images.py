@@ -103,9 +103,11 @@ def detect_image(
     batch_size: int = 8,
     progress: Callable[[int], None] | None = None,
     scene_id: str | None = None,
+    scene: Scene | None = None,
 ) -> gpd.GeoDataFrame:
     """Detections of one image file, with an ``image`` column (its path); ``scene_id`` (and
-    the prefix of each ``detection_id``): the file stem unless given.
+    the prefix of each ``detection_id``): the file stem unless given; ``scene``: the image
+    as :func:`image_scene` read it (of the same ``scene_id``), not read again.
 
     A georeferenced image is read through :mod:`dwelltime.scenes` and tiled over the aprons
     of ``airport`` (a code, or an :class:`~dwelltime.airports.Airport` as
@@ -119,11 +121,12 @@ def detect_image(
     SceneError names the file when it cannot be used.
     """
     spec = _tile_spec(detector, tile_size)
-    placed, georeferenced, _ = _placement(path)
     scene_id = path.stem if scene_id is None else scene_id
-    if placed and georeferenced:
-        frame = _detect_scene(path, scene_id, detector, spec, airport, aprons, batch_size, progress)
+    scene = scene or _scene_of(path, scene_id)
+    if scene is not None:
+        frame = _detect_scene(path, scene, detector, spec, airport, aprons, batch_size, progress)
     else:
+        placed, _, _ = _placement(path)
         if gsd_m is None and placed:  # a world file without a CRS
             from dwelltime.scenes import crs_hint
 
@@ -181,9 +184,44 @@ def _warn_if_coarse(path: Path, gsd_m: float) -> None:
         )
 
 
+def image_scene(path: Path, scene_id: str | None = None) -> Scene | None:
+    """The georeferenced image ``path`` as :func:`detect_image` and :func:`image_tile_count`
+    read it (:func:`dwelltime.scenes.read_scene`: header and footprint, 6 s for a 16000²
+    GeoTIFF), read once for both; None for a plain image, or one that cannot be used
+    (:func:`detect_image` reads it again and says why)."""
+    try:
+        return _scene_of(path, scene_id)
+    except Exception:  # any failure: detect_image meets it again and names it
+        return None
+
+
+def image_sidecars(path: Path) -> tuple[Path, ...]:
+    """The files besides ``path`` that it is read from (:func:`dwelltime.regrid.sidecar_files`:
+    a world file, ``.prj``, ``.aux.xml``, a mosaic's tiles), from its header; none when it
+    cannot be opened (:func:`detect_image` says why)."""
+    from dwelltime.regrid import open_picture, sidecar_files
+
+    try:
+        with open_picture(path) as ds:
+            return sidecar_files(ds)
+    except Exception:  # any failure: detect_image meets it again and names it
+        return ()
+
+
+def _scene_of(path: Path, scene_id: str | None) -> Scene | None:
+    """``path`` read as a scene (:func:`dwelltime.scenes.read_scene`, no time needed) when it
+    has a geotransform and a CRS, None for a plain image; SceneError when it cannot be used."""
+    from dwelltime.scenes import read_scene
+
+    placed, georeferenced, _ = _placement(path)
+    if placed and georeferenced:
+        return read_scene(path, scene_id=scene_id, require_time=False)
+    return None
+
+
 def _detect_scene(
     path: Path,
-    scene_id: str,
+    scene: Scene,
     detector: Detector,
     spec: TileSpec,
     airport: str | Airport | None,
@@ -191,15 +229,15 @@ def _detect_scene(
     batch_size: int,
     progress: Callable[[int], None] | None,
 ) -> gpd.GeoDataFrame:
-    """Detections of the georeferenced image ``path`` tiled by ``spec`` over the aprons of
-    ``airport`` (from ``apron_source``: :func:`detect_image`), in its UTM CRS (metres); with
-    no ``airport``, over the image's footprint in the UTM CRS of its centre."""
+    """Detections of the georeferenced image ``path`` (read as ``scene``) tiled by ``spec``
+    over the aprons of ``airport`` (from ``apron_source``: :func:`detect_image`), in its UTM
+    CRS (metres); with no ``airport``, over the image's footprint in the UTM CRS of its
+    centre."""
     from rasterio.errors import RasterioError
 
-    from dwelltime.scenes import as_scene_error, read_scene
+    from dwelltime.scenes import as_scene_error
     from dwelltime.tiling import iter_tiles, scenes_over_aprons
 
-    scene = read_scene(path, scene_id=scene_id, require_time=False)
     _warn_if_coarse(path, scene.gsd_m)
     site, aprons = _scene_aprons(scene, airport, apron_source)
     if airport and not scenes_over_aprons([scene], aprons, site.icao):
@@ -221,22 +259,23 @@ def image_tile_count(
     airport: str | Airport | None = None,
     aprons: ApronSource | None = None,
     tile_size: int = 512,
+    scene: Scene | None = None,
 ) -> int:
-    """How many tiles :func:`detect_image` (same arguments) gives the detector for ``path``,
-    found without reading pixels: a georeferenced image's windows over the aprons
-    (:func:`dwelltime.tiling.apron_windows`; one with no valid pixel is not read, so it may
-    give fewer), a plain image's over its size resampled from ``gsd_m`` metres/pixel to the
-    detector's. 0 for an image :func:`detect_image` cannot use (it says why)."""
+    """How many tiles :func:`detect_image` (same arguments; ``scene`` as :func:`image_scene`
+    read it, not read again) gives the detector for ``path``, found without reading pixels: a
+    georeferenced image's windows over the aprons (:func:`dwelltime.tiling.apron_windows`; one
+    with no valid pixel is not read, so it may give fewer), a plain image's over its size
+    resampled from ``gsd_m`` metres/pixel to the detector's. 0 for an image
+    :func:`detect_image` cannot use (it says why)."""
     from dwelltime.detector.pixels import pixel_tile_count
-    from dwelltime.scenes import read_scene
     from dwelltime.tiling import apron_windows
 
     spec = _tile_spec(detector, tile_size)
     try:
-        placed, georeferenced, shape = _placement(path)
-        if placed and georeferenced:
-            scene = read_scene(path, require_time=False)
+        scene = scene or _scene_of(path, None)
+        if scene is not None:
             return len(apron_windows(scene, *_scene_aprons(scene, airport, aprons), spec))
+        shape = _placement(path)[2]
         return 0 if gsd_m is None else pixel_tile_count(shape, gsd_m=gsd_m, spec=spec)
     except Exception:  # any failure: detect_image meets it again and names it
         return 0
