@@ -256,6 +256,47 @@ def test_dask_local_cluster_gives_the_same_tables(small_series: Path, uninterrup
         )
 
 
+def test_a_dask_job_starts_one_cluster_for_every_airport(
+    small_series: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`scheduler: local` started and stopped a LocalCluster for each airport, whose workers
+    loaded the model again each time: one cluster now serves the whole job."""
+    distributed = pytest.importorskip("distributed")
+    from dwelltime.batch import runner
+
+    started = []
+
+    def cluster(**kwargs: object) -> object:  # threads of this process, so the task below runs
+        started.append(kwargs)
+        return real(**{**kwargs, "processes": False})
+
+    real = distributed.LocalCluster
+    monkeypatch.setattr(distributed, "LocalCluster", cluster)
+    monkeypatch.setattr(runner, "_scene_task", lambda *args: "not detected in this test")
+    path = small_series / "dask_twice.yaml"
+    path.write_text(
+        "output: dask_twice\nscheduler: local\nbatch_size: 4\njobs:\n"
+        "  - {airport: ZKPY, imagery: imagery, aprons: aprons.geojson}\n"
+        "  - {airport: SUNAN-2, imagery: imagery, aprons: aprons.geojson}\n"
+    )
+    summary = run_batch(load_spec(path))
+    assert [a.failed for a in summary.airports] == [len(SCENES), len(SCENES)]
+    assert len(started) == 1
+
+
+def test_a_scheduler_that_cannot_be_reached_is_one_line(small_series: Path):
+    """It was distributed's traceback (OSError: Timed out trying to connect…), after the
+    model had loaded; the job now stops with one line naming the address."""
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    from dwelltime.batch.runner import SchedulerError
+
+    spec = load_spec(job(small_series, "unreachable", "scheduler: tcp://127.0.0.1:1\n"))
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(SchedulerError, match=r"^scheduler tcp://127.0.0.1:1: cannot connect"):
+            run_batch(spec)
+
+
 def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
     small_series: Path, uninterrupted: Path
 ):

@@ -65,6 +65,8 @@ from dwelltime.tables import counted, few
 from dwelltime.tiling import TileSpec, scenes_over_aprons
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from dwelltime.batch.feed import JobFeed, ScenePayload
     from dwelltime.detector import Detector
     from dwelltime.detector.decode import TileDetections
@@ -92,6 +94,10 @@ class JobInputError(DwelltimeError):
 
 class OutputInUseError(DwelltimeError):
     """Another batch job is writing to the output folder: ``OUTPUT: … (process N on HOST)``."""
+
+
+class SchedulerError(DwelltimeError):
+    """A Dask scheduler the job cannot connect to: ``scheduler ADDRESS: …``."""
 
 
 @contextlib.contextmanager
@@ -254,12 +260,10 @@ def _run_jobs(
         detect = None  # each airport's scenes to do, detected and committed: _process
         if not isinstance(detector, Mapping):  # loaded: a scene to detect
             tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
-            # the readers start now and read the first scenes while the network warms up
-            feed = (
-                None
-                if spec.scheduler
-                else stack.enter_context(_feed(prepared, spec, detector, tile_spec))
-            )
+            if spec.scheduler:  # one Dask cluster for every airport's scenes
+                client, feed = stack.enter_context(_dask_client(spec)), None
+            else:  # the readers start now and read the first scenes while the network warms up
+                client, feed = None, stack.enter_context(_feed(prepared, spec, detector, tile_spec))
             detector.warm_up(spec.batch_size, spec.tile_size_px)
             finisher = stack.enter_context(
                 Finishers(_finisher_processes(spec, detector.device.type))
@@ -272,6 +276,7 @@ def _run_jobs(
                 weights=weights,
                 finisher=finisher,
                 feed=feed,
+                client=client,
             )
         mark = time.perf_counter()
         for p in prepared:
@@ -546,14 +551,15 @@ def _process(
     weights: Path | None,
     finisher: Finishers,
     feed: JobFeed | None,
+    client: Client | None,
 ) -> Iterator[tuple[Scene, str]]:
     """Commit or record as failed each scene of ``p.todo``, yielding it and what became of it
-    (:func:`_count`) when done; read by ``feed`` (None: read and detected on a Dask
-    cluster)."""
+    (:func:`_count`) when done; read by ``feed`` (None: read and detected on the Dask
+    cluster of ``client``)."""
     if feed is not None:
         yield from _local_scenes(p, spec, detector, feed.next_scenes(len(p.todo)), finisher)
         return
-    for scene, outcome in _dask_results(p, spec, tile_spec, weights):
+    for scene, outcome in _dask_results(p, spec, client, tile_spec, weights):
         yield scene, _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene, p.made)))
 
 
@@ -655,42 +661,57 @@ def _outcome(
     return payload.coverage, detections, len(payload.tiles)
 
 
-def _dask_results(
-    p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights: Path | None
-) -> Iterator[tuple[Scene, SceneOutcome]]:
-    """Each scene read and detected as one task on a Dask cluster; committed here."""
-    from distributed import Client, LocalCluster, as_completed
+@contextlib.contextmanager
+def _dask_client(spec: BatchSpec) -> Iterator[Client]:
+    """A client of the job's Dask cluster, for every airport (its workers load the model
+    once): a LocalCluster of ``spec.workers`` processes (``scheduler: local``), else the
+    scheduler at ``spec.scheduler``; :class:`SchedulerError` when it cannot be reached."""
+    from distributed import Client, LocalCluster
 
-    if spec.scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=max(spec.workers, 1), threads_per_worker=1, dashboard_address=None
-        )
-        client = Client(cluster)
-    else:
-        cluster, client = None, Client(spec.scheduler)
-    try:
-        futures = {
-            client.submit(
-                _scene_task,
-                scene,
-                p.site,
-                p.aprons,
-                tile_spec,
-                weights,
-                spec.device,
-                spec.compile,
-                spec.precision,
-                spec.batch_size,
-                pure=False,
-            ): scene
-            for scene in p.todo
-        }
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    with contextlib.ExitStack() as stack:
+        try:
+            cluster = (
+                stack.enter_context(
+                    LocalCluster(
+                        n_workers=max(spec.workers, 1), threads_per_worker=1, dashboard_address=None
+                    )
+                )
+                if spec.scheduler == "local"
+                else spec.scheduler  # its address
+            )
+            client = stack.enter_context(Client(cluster))
+        except (OSError, ValueError) as exc:  # no scheduler there, an address misspelt
+            raise SchedulerError(
+                f"scheduler {spec.scheduler}: cannot connect: {exc}; start the scheduler "
+                "(dask scheduler) or give its address as tcp://host:8786, or local"
+            ) from None
+        yield client
+
+
+def _dask_results(
+    p: _Prepared, spec: BatchSpec, client: Client, tile_spec: TileSpec, weights: Path | None
+) -> Iterator[tuple[Scene, SceneOutcome]]:
+    """Each scene read and detected as one task on ``client``'s cluster; committed here."""
+    from distributed import as_completed
+
+    futures = {
+        client.submit(
+            _scene_task,
+            scene,
+            p.site,
+            p.aprons,
+            tile_spec,
+            weights,
+            spec.device,
+            spec.compile,
+            spec.precision,
+            spec.batch_size,
+            pure=False,
+        ): scene
+        for scene in p.todo
+    }
+    for future in as_completed(futures):
+        yield futures[future], future.result()
 
 
 def _scene_task(
