@@ -1,3 +1,5 @@
+import json
+
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -5,7 +7,13 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
-from dwelltime.store import STAMP_REASONS, SceneStore, commit_stamp, stamp_changes
+from dwelltime.store import (
+    STAMP_REASONS,
+    SceneStore,
+    commit_stamp,
+    settings_changes,
+    stamp_changes,
+)
 
 CRS = "EPSG:32651"
 
@@ -109,3 +117,14 @@ def test_a_scene_whose_georeferencing_sidecar_changed_has_another_stamp(
     after = commit_stamp(read_scene(tmp_path / image, require_time=False), made)
     assert stamp_changes(before, after) == "sidecars"
     assert "world file" in STAMP_REASONS["sidecars"]
+
+
+def test_the_detection_settings_a_stamp_changes_are_named():
+    """The batch log said only "other detection settings made them", leaving the user to
+    guess which (a device that changed what `precision: auto` picks, a tile size)."""
+    settings = {"precision": "int8", "tile_size_px": 512, "nms_iou": 0.5}
+    old = json.dumps({"aprons": "a", "settings": settings})
+    new = json.dumps({"aprons": "a", "settings": {**settings, "precision": "bf16"}})
+    assert stamp_changes(old, new) == "settings"
+    assert settings_changes(old, new) == "precision int8 → bf16"
+    assert settings_changes(old, old) == ""

@@ -590,6 +590,8 @@ def test_a_committed_scene_made_from_another_image_or_settings_is_detected_again
     assert "1 committed scenes detected again" in caplog.text and image.name in caplog.text
     why = {"image": "image file", "settings": "detection settings", "bands": "bands"}
     assert why.get(change, change) in caplog.text
+    if change == "settings":  # and which: it said only "other detection settings made them"
+        assert f"sha256 {'0' * 64} → 33ae3c77" in caplog.text
     for name in ("detections.csv", "coverage.csv", "stays.csv"):  # scenes.csv: other paths
         assert (tmp_path / "out" / "ZKPY" / name).read_bytes() == (
             uninterrupted / "ZKPY" / name

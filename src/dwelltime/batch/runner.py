@@ -59,6 +59,7 @@ from dwelltime.store import (
     SceneStore,
     commit_stamp,
     made_by,
+    settings_changes,
     stamp_changes,
 )
 from dwelltime.tables import counted, few
@@ -391,27 +392,28 @@ def _redo_changed(p: _Prepared, made: dict[str, object]) -> None:
     p.made = made
     stamps = p.store.stamps()
     todo = {s.scene_id for s in p.todo}
-    changed: dict[str, list[Scene]] = {reason: [] for reason in STAMP_REASONS}
+    changed: dict[tuple[int, str], list[Scene]] = {}  # (the reason's rank, in words): scenes
     for scene in p.scenes:
         old = stamps.get(scene.scene_id)
         if not old or scene.scene_id in todo:  # not committed, or committed before stamps
             continue
-        reason = stamp_changes(old, commit_stamp(scene, made))
+        new = commit_stamp(scene, made)
+        reason = stamp_changes(old, new)
         if reason is not None:
-            changed[reason].append(scene)
+            why = STAMP_REASONS[reason]
+            why += f": {settings_changes(old, new)}" if reason == "settings" else ""
+            changed.setdefault((list(STAMP_REASONS).index(reason), why), []).append(scene)
     redo = [scene for scenes in changed.values() for scene in scenes]
     if not redo:
         return
-    for reason, scenes in changed.items():
-        if scenes:
-            names = ", ".join(s.path.name for s in scenes)
-            log.warning(
-                "%s: %d committed scenes detected again: %s (%s)",
-                p.site.icao,
-                len(scenes),
-                STAMP_REASONS[reason],
-                names,
-            )
+    for (_, why), scenes in sorted(changed.items()):  # in STAMP_REASONS' order
+        log.warning(
+            "%s: %d committed scenes detected again: %s (%s)",
+            p.site.icao,
+            len(scenes),
+            why,
+            ", ".join(s.path.name for s in scenes),
+        )
     todo |= {s.scene_id for s in redo}
     p.todo = [s for s in p.scenes if s.scene_id in todo]
     p.summary.skipped -= len(redo)
