@@ -1,8 +1,9 @@
 """Run a batch job: every airport's scenes, committed one by one, then the tables.
 
 Per airport the outputs are those of ``dwelltime run`` under ``<output>/<airport>/``; a
-combined ``<output>/all_stays.*`` table holds the stays of every airport run (EPSG:4326;
-``x``/``y`` in each airport's UTM CRS, named in ``xy_crs``). A
+combined ``all_stays`` table holds the stays of every airport run (EPSG:4326; ``x``/``y`` in
+each airport's UTM CRS, named in ``xy_crs``): ``<output>/all_stays.csv``, ``.geojson``,
+``.parquet``, and in GeoPackage the layer ``all_stays`` of ``<output>/dwelltime.gpkg``. A
 scene that fails in detection is recorded (``parts/<scene_id>.failed.json``) and skipped;
 ``retry_failed`` tries it again. A file that scan finds unusable (unreadable, no time…) is
 logged and named in the summary as unusable, not as failed: trying again cannot mend it. A job
