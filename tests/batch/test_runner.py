@@ -297,6 +297,20 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line(small_series: Path):
             run_batch(spec)
 
 
+def test_a_device_this_machine_cannot_use_stops_the_job_before_any_scan(
+    small_series: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`device: gpu` (or cuda where there is none) was refused only once every job's imagery
+    had been scanned, minutes into a large job: the detector's settings are now checked
+    first, in one line."""
+    from dwelltime.batch import runner
+    from dwelltime.errors import SettingsError
+
+    monkeypatch.setattr(runner, "scan", lambda *a, **k: pytest.fail("scanned first"))
+    with pytest.raises(SettingsError, match=r"^device 'gpu': "):
+        run_batch(load_spec(job(small_series, "no_gpu", "device: gpu\n")))
+
+
 def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
     small_series: Path, uninterrupted: Path
 ):

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from dwelltime.batch.feed import JobFeed, ScenePayload
-    from dwelltime.detector import Detector
+    from dwelltime.detector import Detector, DetectorPlan
     from dwelltime.detector.decode import TileDetections
     from dwelltime.detector.predict import PostProcessor
 
@@ -222,9 +222,16 @@ def _run_batch(
     progress: BatchProgress | None,
 ) -> BatchSummary:
     """:func:`run_batch`, the output folder locked."""
+    from dwelltime.detector import DetectorPlan
     from dwelltime.flights import read_flights
 
     start = time.perf_counter()
+    # described first: a device, weights file or precision this machine cannot use stops the
+    # job in one line before its imagery is scanned, not after
+    plan = DetectorPlan(
+        weights, device=spec.device, compiled=spec.compile, precision=spec.precision
+    )
+    planned = plan.describe()
     flight_log = functools.cache(read_flights)  # a job-wide log is read once, not per airport
     prepared, not_run = [], []
     for job in spec.jobs:
@@ -237,7 +244,7 @@ def _run_batch(
             )
     summary, stays = BatchSummary(), []
     if prepared:
-        summary.airports, stays = _run_jobs(prepared, spec, weights, progress)
+        summary.airports, stays = _run_jobs(prepared, spec, plan, planned, progress)
     summary.airports += not_run
     earlier = (_earlier_stays(Path(spec.output) / a.airport) for a in not_run)
     _write_combined(spec.output, [*stays, *(s for s in earlier if s is not None)], spec.formats)
@@ -249,12 +256,14 @@ def _run_batch(
 def _run_jobs(
     prepared: list[_Prepared],
     spec: BatchSpec,
-    weights: Path | None,
+    plan: DetectorPlan,
+    planned: dict[str, object],
     progress: BatchProgress | None,
 ) -> tuple[list[AirportSummary], list[gpd.GeoDataFrame]]:
-    """Detect, link and write every prepared job: each job's summary and stays (EPSG:4326,
-    with ``xy_crs``) for the combined table."""
-    detector = _detector_for_jobs(prepared, spec, weights)
+    """Detect, link and write every prepared job by ``plan``'s detector (``planned``, its
+    description): each job's summary and stays (EPSG:4326, with ``xy_crs``) for the combined
+    table."""
+    detector = _detector_for_jobs(prepared, spec, plan, planned)
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
     finished = sum(p.summary.skipped for p in prepared)
     all_stays = []
@@ -275,7 +284,7 @@ def _run_jobs(
                 spec=spec,
                 detector=detector,
                 tile_spec=tile_spec,
-                weights=weights,
+                weights=plan.weights,
                 finisher=finisher,
                 feed=feed,
                 client=client,
@@ -331,18 +340,12 @@ def _run_jobs(
 
 
 def _detector_for_jobs(
-    prepared: list[_Prepared], spec: BatchSpec, weights: Path | None
+    prepared: list[_Prepared], spec: BatchSpec, plan: DetectorPlan, planned: dict[str, object]
 ) -> Detector | dict[str, object]:
-    """The job's detector, with each airport's committed scenes whose stamp changed put back
+    """``plan``'s detector, with each airport's committed scenes whose stamp changed put back
     to do (:func:`_redo_changed`); where no scene is left to do (a job run again to relink,
-    or after it finished), only its description
+    or after it finished), only its description ``planned``
     (:meth:`~dwelltime.detector.DetectorPlan.describe`): the network is not built."""
-    from dwelltime.detector import DetectorPlan
-
-    plan = DetectorPlan(
-        weights, device=spec.device, compiled=spec.compile, precision=spec.precision
-    )
-    planned = plan.describe()
     for p in prepared:
         _redo_changed(p, made_by(planned, spec.tile_size_px, p.aprons))
     if not any(p.todo for p in prepared):
