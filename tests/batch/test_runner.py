@@ -284,6 +284,32 @@ def test_a_dask_job_starts_one_cluster_for_every_airport(
     assert len(started) == 1
 
 
+def test_a_scene_whose_dask_workers_died_fails_alone(
+    small_series: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A scene that killed its Dask workers (out of memory) ended the whole job in a
+    KilledWorker traceback; it is now recorded as failed, as a dead finisher's scene is, and
+    the other scenes are committed."""
+    from types import SimpleNamespace
+
+    distributed = pytest.importorskip("distributed")
+    from dwelltime.batch import runner
+
+    def task(scene, *args):
+        if scene.scene_id == "zkpy_07":
+            raise distributed.KilledWorker(scene.scene_id, SimpleNamespace(address="tcp://w"), 3)
+        return real(scene, *args)
+
+    real = runner._scene_task
+    monkeypatch.setattr(runner, "_scene_task", task)
+    cluster = distributed.LocalCluster  # threads of this process, so `task` is what runs
+    monkeypatch.setattr(distributed, "LocalCluster", lambda **k: cluster(**k, processes=False))
+    summary = run_batch(load_spec(job(small_series, "killed", "scheduler: local\n")))
+    assert (summary.airports[0].done, summary.airports[0].failed) == (len(SCENES) - 1, 1)
+    failed = small_series / "killed" / "ZKPY" / "parts" / "zkpy_07.failed.json"
+    assert json.loads(failed.read_text())["error"].startswith("KilledWorker: ")
+
+
 def test_a_scheduler_that_cannot_be_reached_is_one_line(small_series: Path):
     """It was distributed's traceback (OSError: Timed out trying to connect…), after the
     model had loaded; the job now stops with one line naming the address."""

@@ -697,8 +697,10 @@ def _dask_client(spec: BatchSpec) -> Iterator[Client]:
 def _dask_results(
     p: _Prepared, spec: BatchSpec, client: Client, tile_spec: TileSpec, weights: Path | None
 ) -> Iterator[tuple[Scene, SceneOutcome]]:
-    """Each scene read and detected as one task on ``client``'s cluster; committed here."""
-    from distributed import as_completed
+    """Each scene read and detected as one task on ``client``'s cluster; committed here. A
+    scene whose workers died on it (out of memory…) is its error text: recorded as failed,
+    as a scene whose finisher process died is, and the job goes on."""
+    from distributed import KilledWorker, as_completed
 
     futures = {
         client.submit(
@@ -717,7 +719,11 @@ def _dask_results(
         for scene in p.todo
     }
     for future in as_completed(futures):
-        yield futures[future], future.result()
+        try:
+            outcome = future.result()
+        except KilledWorker as exc:
+            outcome = error_text(exc)
+        yield futures[future], outcome
 
 
 def _scene_task(
