@@ -1,3 +1,5 @@
+import json
+
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -5,7 +7,13 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, empty_frame
-from dwelltime.store import STAMP_REASONS, SceneStore, commit_stamp, stamp_changes
+from dwelltime.store import (
+    STAMP_REASONS,
+    SceneStore,
+    commit_stamp,
+    settings_changes,
+    stamp_changes,
+)
 
 CRS = "EPSG:32651"
 
@@ -140,3 +148,14 @@ def test_detections_committed_alone_read_back_and_join_fresh_ones(tmp_path):
     untimed = pd.to_datetime(pd.Series([pd.NaT]), utc=True)  # detect needs no time
     both = pd.concat([back, detections("b", 1).assign(acquired=untimed)], ignore_index=True)
     assert isinstance(both["acquired"].dtype, pd.DatetimeTZDtype)
+
+
+def test_the_detection_settings_a_stamp_changes_are_named():
+    """The batch log said only "other detection settings made them", leaving the user to
+    guess which (a device that changed what `precision: auto` picks, a tile size)."""
+    settings = {"precision": "int8", "tile_size_px": 512, "nms_iou": 0.5}
+    old = json.dumps({"aprons": "a", "settings": settings})
+    new = json.dumps({"aprons": "a", "settings": {**settings, "precision": "bf16"}})
+    assert stamp_changes(old, new) == "settings"
+    assert settings_changes(old, new) == "precision int8 → bf16"
+    assert settings_changes(old, old) == ""

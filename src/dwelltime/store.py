@@ -203,6 +203,14 @@ def stamp_changes(old: str, new: str) -> str | None:
     return next((r for r in STAMP_REASONS if r in was and was[r] != now.get(r)), None)
 
 
+def settings_changes(old: str, new: str) -> str:
+    """The detection settings (:func:`detection_settings`) that differ between two stamps,
+    as ``"precision int8 → bf16; tile_size_px 512 → 1024"``; empty when none does."""
+    was, now = (json.loads(stamp).get("settings") or {} for stamp in (old, new))
+    keys = sorted(was.keys() | now.keys())
+    return "; ".join(f"{k} {was.get(k)} → {now.get(k)}" for k in keys if was.get(k) != now.get(k))
+
+
 def _file_state(path: Path | str) -> list[int] | None:
     """A file's size (bytes) and modification time (ns); None if it cannot be read."""
     try:

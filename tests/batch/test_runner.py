@@ -256,6 +256,87 @@ def test_dask_local_cluster_gives_the_same_tables(small_series: Path, uninterrup
         )
 
 
+def test_a_dask_job_starts_one_cluster_for_every_airport(
+    small_series: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`scheduler: local` started and stopped a LocalCluster for each airport, whose workers
+    loaded the model again each time: one cluster now serves the whole job."""
+    distributed = pytest.importorskip("distributed")
+    from dwelltime.batch import runner
+
+    started = []
+
+    def cluster(**kwargs: object) -> object:  # threads of this process, so the task below runs
+        started.append(kwargs)
+        return real(**{**kwargs, "processes": False})
+
+    real = distributed.LocalCluster
+    monkeypatch.setattr(distributed, "LocalCluster", cluster)
+    monkeypatch.setattr(runner, "_scene_task", lambda *args: "not detected in this test")
+    path = small_series / "dask_twice.yaml"
+    path.write_text(
+        "output: dask_twice\nscheduler: local\nbatch_size: 4\njobs:\n"
+        "  - {airport: ZKPY, imagery: imagery, aprons: aprons.geojson}\n"
+        "  - {airport: SUNAN-2, imagery: imagery, aprons: aprons.geojson}\n"
+    )
+    summary = run_batch(load_spec(path))
+    assert [a.failed for a in summary.airports] == [len(SCENES), len(SCENES)]
+    assert len(started) == 1
+
+
+def test_a_scene_whose_dask_workers_died_fails_alone(
+    small_series: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A scene that killed its Dask workers (out of memory) ended the whole job in a
+    KilledWorker traceback; it is now recorded as failed, as a dead finisher's scene is, and
+    the other scenes are committed."""
+    from types import SimpleNamespace
+
+    distributed = pytest.importorskip("distributed")
+    from dwelltime.batch import runner
+
+    def task(scene, *args):
+        if scene.scene_id == "zkpy_07":
+            raise distributed.KilledWorker(scene.scene_id, SimpleNamespace(address="tcp://w"), 3)
+        return real(scene, *args)
+
+    real = runner._scene_task
+    monkeypatch.setattr(runner, "_scene_task", task)
+    cluster = distributed.LocalCluster  # threads of this process, so `task` is what runs
+    monkeypatch.setattr(distributed, "LocalCluster", lambda **k: cluster(**k, processes=False))
+    summary = run_batch(load_spec(job(small_series, "killed", "scheduler: local\n")))
+    assert (summary.airports[0].done, summary.airports[0].failed) == (len(SCENES) - 1, 1)
+    failed = small_series / "killed" / "ZKPY" / "parts" / "zkpy_07.failed.json"
+    assert json.loads(failed.read_text())["error"].startswith("KilledWorker: ")
+
+
+def test_a_scheduler_that_cannot_be_reached_is_one_line(small_series: Path):
+    """It was distributed's traceback (OSError: Timed out trying to connect…), after the
+    model had loaded; the job now stops with one line naming the address."""
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    from dwelltime.batch.runner import SchedulerError
+
+    spec = load_spec(job(small_series, "unreachable", "scheduler: tcp://127.0.0.1:1\n"))
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(SchedulerError, match=r"^scheduler tcp://127.0.0.1:1: cannot connect"):
+            run_batch(spec)
+
+
+def test_a_device_this_machine_cannot_use_stops_the_job_before_any_scan(
+    small_series: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`device: gpu` (or cuda where there is none) was refused only once every job's imagery
+    had been scanned, minutes into a large job: the detector's settings are now checked
+    first, in one line."""
+    from dwelltime.batch import runner
+    from dwelltime.errors import SettingsError
+
+    monkeypatch.setattr(runner, "scan", lambda *a, **k: pytest.fail("scanned first"))
+    with pytest.raises(SettingsError, match=r"^device 'gpu': "):
+        run_batch(load_spec(job(small_series, "no_gpu", "device: gpu\n")))
+
+
 def test_a_job_with_missing_imagery_is_not_run_and_the_others_are(
     small_series: Path, uninterrupted: Path
 ):
@@ -549,6 +630,8 @@ def test_a_committed_scene_made_from_another_image_or_settings_is_detected_again
     assert "1 committed scenes detected again" in caplog.text and image.name in caplog.text
     why = {"image": "image file", "settings": "detection settings", "bands": "bands"}
     assert why.get(change, change) in caplog.text
+    if change == "settings":  # and which: it said only "other detection settings made them"
+        assert f"sha256 {'0' * 64} → 33ae3c77" in caplog.text
     for name in ("detections.csv", "coverage.csv", "stays.csv"):  # scenes.csv: other paths
         assert (tmp_path / "out" / "ZKPY" / name).read_bytes() == (
             uninterrupted / "ZKPY" / name

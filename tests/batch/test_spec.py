@@ -88,6 +88,14 @@ def test_spec_takes_the_figure_format(tmp_path):
         ("output: o\nbogus: 1\njobs:\n  - {airport: ZKPY, imagery: x}\n", "bogus"),
         ("output: o\njobs:\n  - {airport: ZKPY, imagery: x, colour: red}\n", "colour"),
         ("output: o\njobs:\n  - {airport: ZKPY}\n", "imagery"),
+        (  # was "each job needs `airport` and `imagery`", the misspelt key unnamed
+            "output: o\njobs:\n  - {airport: ZKPY, imagry: x}\n",
+            r"jobs\[0\]: unknown key\(s\) \['imagry'\]",
+        ),
+        (  # a mapping was read as its keys: "jobs[0]: each job needs `airport` and `imagery`"
+            "output: o\njobs: {airport: ZKPY, imagery: x}\n",
+            r"`jobs` must be a list, a job a line: .*not \{'airport': 'ZKPY'",
+        ),
         (
             "output: o\njobs:\n  - {airport: ZKPY, imagery: x}\n  - {airport: zkpy, imagery: y}\n",
             r"jobs\[0\] and jobs\[1\] are both ZKPY",

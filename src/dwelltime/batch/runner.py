@@ -1,8 +1,9 @@
 """Run a batch job: every airport's scenes, committed one by one, then the tables.
 
 Per airport the outputs are those of ``dwelltime run`` under ``<output>/<airport>/``; a
-combined ``<output>/all_stays.*`` table holds the stays of every airport run (EPSG:4326;
-``x``/``y`` in each airport's UTM CRS, named in ``xy_crs``). A
+combined ``all_stays`` table holds the stays of every airport run (EPSG:4326; ``x``/``y`` in
+each airport's UTM CRS, named in ``xy_crs``): ``<output>/all_stays.csv``, ``.geojson``,
+``.parquet``, and in GeoPackage the layer ``all_stays`` of ``<output>/dwelltime.gpkg``. A
 scene that fails in detection is recorded (``parts/<scene_id>.failed.json``) and skipped;
 ``retry_failed`` tries it again. A file that scan finds unusable (unreadable, no time…) is
 logged and named in the summary as unusable, not as failed: trying again cannot mend it. A job
@@ -59,14 +60,17 @@ from dwelltime.store import (
     SceneStore,
     commit_stamp,
     made_by,
+    settings_changes,
     stamp_changes,
 )
 from dwelltime.tables import counted, few
 from dwelltime.tiling import TileSpec, scenes_over_aprons
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from dwelltime.batch.feed import JobFeed, ScenePayload
-    from dwelltime.detector import Detector
+    from dwelltime.detector import Detector, DetectorPlan
     from dwelltime.detector.decode import TileDetections
     from dwelltime.detector.predict import PostProcessor
 
@@ -92,6 +96,10 @@ class JobInputError(DwelltimeError):
 
 class OutputInUseError(DwelltimeError):
     """Another batch job is writing to the output folder: ``OUTPUT: … (process N on HOST)``."""
+
+
+class SchedulerError(DwelltimeError):
+    """A Dask scheduler the job cannot connect to: ``scheduler ADDRESS: …``."""
 
 
 @contextlib.contextmanager
@@ -214,9 +222,16 @@ def _run_batch(
     progress: BatchProgress | None,
 ) -> BatchSummary:
     """:func:`run_batch`, the output folder locked."""
+    from dwelltime.detector import DetectorPlan
     from dwelltime.flights import read_flights
 
     start = time.perf_counter()
+    # described first: a device, weights file or precision this machine cannot use stops the
+    # job in one line before its imagery is scanned, not after
+    plan = DetectorPlan(
+        weights, device=spec.device, compiled=spec.compile, precision=spec.precision
+    )
+    planned = plan.describe()
     flight_log = functools.cache(read_flights)  # a job-wide log is read once, not per airport
     prepared, not_run = [], []
     for job in spec.jobs:
@@ -229,7 +244,7 @@ def _run_batch(
             )
     summary, stays = BatchSummary(), []
     if prepared:
-        summary.airports, stays = _run_jobs(prepared, spec, weights, progress)
+        summary.airports, stays = _run_jobs(prepared, spec, plan, planned, progress)
     summary.airports += not_run
     earlier = (_earlier_stays(Path(spec.output) / a.airport) for a in not_run)
     _write_combined(spec.output, [*stays, *(s for s in earlier if s is not None)], spec.formats)
@@ -241,12 +256,14 @@ def _run_batch(
 def _run_jobs(
     prepared: list[_Prepared],
     spec: BatchSpec,
-    weights: Path | None,
+    plan: DetectorPlan,
+    planned: dict[str, object],
     progress: BatchProgress | None,
 ) -> tuple[list[AirportSummary], list[gpd.GeoDataFrame]]:
-    """Detect, link and write every prepared job: each job's summary and stays (EPSG:4326,
-    with ``xy_crs``) for the combined table."""
-    detector = _detector_for_jobs(prepared, spec, weights)
+    """Detect, link and write every prepared job by ``plan``'s detector (``planned``, its
+    description): each job's summary and stays (EPSG:4326, with ``xy_crs``) for the combined
+    table."""
+    detector = _detector_for_jobs(prepared, spec, plan, planned)
     total = sum(len(p.todo) + p.summary.skipped for p in prepared)
     finished = sum(p.summary.skipped for p in prepared)
     all_stays = []
@@ -254,12 +271,10 @@ def _run_jobs(
         detect = None  # each airport's scenes to do, detected and committed: _process
         if not isinstance(detector, Mapping):  # loaded: a scene to detect
             tile_spec = TileSpec(gsd_m=detector.gsd_m, size_px=spec.tile_size_px)
-            # the readers start now and read the first scenes while the network warms up
-            feed = (
-                None
-                if spec.scheduler
-                else stack.enter_context(_feed(prepared, spec, detector, tile_spec))
-            )
+            if spec.scheduler:  # one Dask cluster for every airport's scenes
+                client, feed = stack.enter_context(_dask_client(spec)), None
+            else:  # the readers start now and read the first scenes while the network warms up
+                client, feed = None, stack.enter_context(_feed(prepared, spec, detector, tile_spec))
             detector.warm_up(spec.batch_size, spec.tile_size_px)
             finisher = stack.enter_context(
                 Finishers(_finisher_processes(spec, detector.device.type))
@@ -269,9 +284,10 @@ def _run_jobs(
                 spec=spec,
                 detector=detector,
                 tile_spec=tile_spec,
-                weights=weights,
+                weights=plan.weights,
                 finisher=finisher,
                 feed=feed,
+                client=client,
             )
         mark = time.perf_counter()
         for p in prepared:
@@ -324,18 +340,12 @@ def _run_jobs(
 
 
 def _detector_for_jobs(
-    prepared: list[_Prepared], spec: BatchSpec, weights: Path | None
+    prepared: list[_Prepared], spec: BatchSpec, plan: DetectorPlan, planned: dict[str, object]
 ) -> Detector | dict[str, object]:
-    """The job's detector, with each airport's committed scenes whose stamp changed put back
+    """``plan``'s detector, with each airport's committed scenes whose stamp changed put back
     to do (:func:`_redo_changed`); where no scene is left to do (a job run again to relink,
-    or after it finished), only its description
+    or after it finished), only its description ``planned``
     (:meth:`~dwelltime.detector.DetectorPlan.describe`): the network is not built."""
-    from dwelltime.detector import DetectorPlan
-
-    plan = DetectorPlan(
-        weights, device=spec.device, compiled=spec.compile, precision=spec.precision
-    )
-    planned = plan.describe()
     for p in prepared:
         _redo_changed(p, made_by(planned, spec.tile_size_px, p.aprons))
     if not any(p.todo for p in prepared):
@@ -386,27 +396,28 @@ def _redo_changed(p: _Prepared, made: dict[str, object]) -> None:
     p.made = made
     stamps = p.store.stamps()
     todo = {s.scene_id for s in p.todo}
-    changed: dict[str, list[Scene]] = {reason: [] for reason in STAMP_REASONS}
+    changed: dict[tuple[int, str], list[Scene]] = {}  # (the reason's rank, in words): scenes
     for scene in p.scenes:
         old = stamps.get(scene.scene_id)
         if not old or scene.scene_id in todo:  # not committed, or committed before stamps
             continue
-        reason = stamp_changes(old, commit_stamp(scene, made))
+        new = commit_stamp(scene, made)
+        reason = stamp_changes(old, new)
         if reason is not None:
-            changed[reason].append(scene)
+            why = STAMP_REASONS[reason]
+            why += f": {settings_changes(old, new)}" if reason == "settings" else ""
+            changed.setdefault((list(STAMP_REASONS).index(reason), why), []).append(scene)
     redo = [scene for scenes in changed.values() for scene in scenes]
     if not redo:
         return
-    for reason, scenes in changed.items():
-        if scenes:
-            names = ", ".join(s.path.name for s in scenes)
-            log.warning(
-                "%s: %d committed scenes detected again: %s (%s)",
-                p.site.icao,
-                len(scenes),
-                STAMP_REASONS[reason],
-                names,
-            )
+    for (_, why), scenes in sorted(changed.items()):  # in STAMP_REASONS' order
+        log.warning(
+            "%s: %d committed scenes detected again: %s (%s)",
+            p.site.icao,
+            len(scenes),
+            why,
+            ", ".join(s.path.name for s in scenes),
+        )
     todo |= {s.scene_id for s in redo}
     p.todo = [s for s in p.scenes if s.scene_id in todo]
     p.summary.skipped -= len(redo)
@@ -546,14 +557,15 @@ def _process(
     weights: Path | None,
     finisher: Finishers,
     feed: JobFeed | None,
+    client: Client | None,
 ) -> Iterator[tuple[Scene, str]]:
     """Commit or record as failed each scene of ``p.todo``, yielding it and what became of it
-    (:func:`_count`) when done; read by ``feed`` (None: read and detected on a Dask
-    cluster)."""
+    (:func:`_count`) when done; read by ``feed`` (None: read and detected on the Dask
+    cluster of ``client``)."""
     if feed is not None:
         yield from _local_scenes(p, spec, detector, feed.next_scenes(len(p.todo)), finisher)
         return
-    for scene, outcome in _dask_results(p, spec, tile_spec, weights):
+    for scene, outcome in _dask_results(p, spec, client, tile_spec, weights):
         yield scene, _count(p, scene, _commit(p.store, scene, outcome, commit_stamp(scene, p.made)))
 
 
@@ -655,42 +667,63 @@ def _outcome(
     return payload.coverage, detections, len(payload.tiles)
 
 
-def _dask_results(
-    p: _Prepared, spec: BatchSpec, tile_spec: TileSpec, weights: Path | None
-) -> Iterator[tuple[Scene, SceneOutcome]]:
-    """Each scene read and detected as one task on a Dask cluster; committed here."""
-    from distributed import Client, LocalCluster, as_completed
+@contextlib.contextmanager
+def _dask_client(spec: BatchSpec) -> Iterator[Client]:
+    """A client of the job's Dask cluster, for every airport (its workers load the model
+    once): a LocalCluster of ``spec.workers`` processes (``scheduler: local``), else the
+    scheduler at ``spec.scheduler``; :class:`SchedulerError` when it cannot be reached."""
+    from distributed import Client, LocalCluster
 
-    if spec.scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=max(spec.workers, 1), threads_per_worker=1, dashboard_address=None
-        )
-        client = Client(cluster)
-    else:
-        cluster, client = None, Client(spec.scheduler)
-    try:
-        futures = {
-            client.submit(
-                _scene_task,
-                scene,
-                p.site,
-                p.aprons,
-                tile_spec,
-                weights,
-                spec.device,
-                spec.compile,
-                spec.precision,
-                spec.batch_size,
-                pure=False,
-            ): scene
-            for scene in p.todo
-        }
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    with contextlib.ExitStack() as stack:
+        try:
+            cluster = (
+                stack.enter_context(
+                    LocalCluster(
+                        n_workers=max(spec.workers, 1), threads_per_worker=1, dashboard_address=None
+                    )
+                )
+                if spec.scheduler == "local"
+                else spec.scheduler  # its address
+            )
+            client = stack.enter_context(Client(cluster))
+        except (OSError, ValueError) as exc:  # no scheduler there, an address misspelt
+            raise SchedulerError(
+                f"scheduler {spec.scheduler}: cannot connect: {exc}; start the scheduler "
+                "(dask scheduler) or give its address as tcp://host:8786, or local"
+            ) from None
+        yield client
+
+
+def _dask_results(
+    p: _Prepared, spec: BatchSpec, client: Client, tile_spec: TileSpec, weights: Path | None
+) -> Iterator[tuple[Scene, SceneOutcome]]:
+    """Each scene read and detected as one task on ``client``'s cluster; committed here. A
+    scene whose workers died on it (out of memory…) is its error text: recorded as failed,
+    as a scene whose finisher process died is, and the job goes on."""
+    from distributed import KilledWorker, as_completed
+
+    futures = {
+        client.submit(
+            _scene_task,
+            scene,
+            p.site,
+            p.aprons,
+            tile_spec,
+            weights,
+            spec.device,
+            spec.compile,
+            spec.precision,
+            spec.batch_size,
+            pure=False,
+        ): scene
+        for scene in p.todo
+    }
+    for future in as_completed(futures):
+        try:
+            outcome = future.result()
+        except KilledWorker as exc:
+            outcome = error_text(exc)
+        yield futures[future], outcome
 
 
 def _scene_task(

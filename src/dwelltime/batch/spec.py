@@ -194,12 +194,18 @@ def load_spec(path: Path) -> BatchSpec:
     _refuse_unknown(raw, BatchSpec, str(path))
     if "output" not in raw or "jobs" not in raw:
         raise JobSpecError(f"{path}: `output` and `jobs` are required")
+    if not isinstance(raw["jobs"], list | None):  # a mapping would be read as its keys
+        raise JobSpecError(
+            f"{path}: `jobs` must be a list, a job a line: `  - {{airport: ZKPY, imagery: "
+            f"sunan/}}`, not {raw['jobs']!r}"
+        )
     jobs = []
     for n, entry in enumerate(raw["jobs"] or []):
         where = f"{path}: jobs[{n}]"
+        if isinstance(entry, dict):  # a misspelt `imagery` is named as such
+            _refuse_unknown(entry, AirportJob, where)
         if not isinstance(entry, dict) or "airport" not in entry or "imagery" not in entry:
             raise JobSpecError(f"{where}: each job needs `airport` and `imagery`")
-        _refuse_unknown(entry, AirportJob, where)
         if isinstance(entry["airport"], bool):  # YAML 1.1 reads OFF, ON, YES, NO, Y, N so
             raise JobSpecError(
                 f"{where}: `airport` read as {str(entry['airport']).lower()} (YAML reads OFF, "

@@ -81,8 +81,9 @@ def batch(
     One job at a time writes to an output folder: a second one started there stops at once.
 
     Exit status: 0 every job run and no scene failed (unusable files allowed), 1 a job not
-    run (inputs unreadable or no usable scene), a scene failed or another job is writing to
-    the output folder, 2 bad job file (unreadable YAML, unknown keys, no jobs).
+    run (inputs unreadable or no usable scene), a scene failed, another job is writing to
+    the output folder or the Dask scheduler cannot be reached, 2 bad job file (unreadable
+    YAML, unknown keys, no jobs).
     """
     import dataclasses
 
