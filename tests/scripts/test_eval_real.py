@@ -2,8 +2,50 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_help_gives_each_setting_its_default(script):
     text = " ".join(script("eval_real").build_parser().format_help().split())
     for shown in ("(default: 512)", "(default: 128)", "(default: auto)", "S03", "(default: 0.5)"):
         assert shown in text
+
+
+def airbus_folder(root):
+    """A one-image airbus_dev-like folder (labels only: nothing here reads the image)."""
+    (root / "images").mkdir(parents=True)
+    (root / "sites.csv").write_text("image,site_id\na.jpg,S03\n")
+    (root / "annotations.csv").write_text(
+        'id,image_id,geometry,class\n1,a.jpg,"[(1, 1), (9, 1), (9, 9), (1, 9), (1, 1)]",Airplane\n'
+    )
+    return root
+
+
+def test_tables_already_in_out_are_refused_before_any_detection(script, tmp_path, monkeypatch):
+    module = script("eval_real")
+    data = airbus_folder(tmp_path / "airbus")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "evaluation.json").write_text("{}")
+
+    def no_detector(args):
+        raise AssertionError("the detector ran before the output was checked")
+
+    monkeypatch.setattr(module, "detector_and_threshold", no_detector)
+    with pytest.raises(SystemExit) as refused:
+        module.main(["--data", str(data), "--out", str(tmp_path / "out")])
+    assert str(refused.value) == (
+        f"{tmp_path / 'out' / 'evaluation.json'} already exists; pass --overwrite to replace it"
+    )
+
+
+def test_a_missing_data_folder_or_unknown_site_is_one_line(script, tmp_path):
+    module = script("eval_real")
+    with pytest.raises(SystemExit) as missing:
+        module.main(["--data", str(tmp_path / "nowhere")])
+    assert "annotations.csv: not found; --data takes the airbus_dev folder" in str(missing.value)
+    data = airbus_folder(tmp_path / "airbus")
+    with pytest.raises(SystemExit) as unknown:
+        module.main(["--data", str(data), "--sites", "S99"])
+    assert str(unknown.value).endswith(
+        "no image in " + str(data / "sites.csv") + "; its sites are S03"
+    )
