@@ -356,6 +356,9 @@ def main() -> None:
         "--split", type=int, default=None, help="also score weeks < K and >= K separately"
     )
     args = parser.parse_args()
+    for option, value in (("--n", args.n), ("--days", args.days)):
+        if value < 1:
+            parser.error(f"{option} {value}: give at least 1")
     config = link_config(args.link)
 
     if args.synth_only:

@@ -55,3 +55,20 @@ def test_help_gives_each_setting_its_default(script, monkeypatch, capsys):
     text = " ".join(capsys.readouterr().out.split())
     for shown in ("simulate (default: 20)", "(default: runs/dwell_eval)", "m (default: 10.0)"):
         assert shown in text
+
+
+@pytest.mark.parametrize("given", [["--n", "0"], ["--days", "0"]])
+def test_no_week_or_no_day_is_one_line_before_the_detector_loads(
+    script, monkeypatch, capsys, given
+):
+    module = script("evaluate_dwell")
+
+    def no_detector(*args, **kwargs):
+        raise AssertionError("the detector loaded for no week")
+
+    monkeypatch.setattr(module, "load_detector", no_detector)
+    monkeypatch.setattr(sys, "argv", ["evaluate_dwell.py", *given])
+    with pytest.raises(SystemExit) as refused:
+        module.main()
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"{' '.join(given)}: give at least 1")
