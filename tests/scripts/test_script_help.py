@@ -1,30 +1,54 @@
-"""Every script's --help opens with a whole sentence of what it does."""
+"""Every script's --help opens with a whole sentence of what it does, and the commands the
+docs quote take the options they show."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPTS = sorted(p.stem for p in (Path(__file__).parents[2] / "scripts").glob("*.py"))
+REPO = Path(__file__).parents[2]
+SCRIPTS = sorted(p.stem for p in (REPO / "scripts").glob("*.py"))
+#: Where the commands that made the published figures are quoted.
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md")), *(REPO / "models").glob("*.md")]
 
 
 class Parsed(Exception):
-    """Carries the parser's description, so that nothing runs."""
+    """Carries the script's parser, so that nothing runs."""
 
 
-@pytest.mark.parametrize("name", SCRIPTS)
-def test_help_describes_the_script_in_a_whole_sentence(script, monkeypatch, name):
+def parser_of(script, monkeypatch, name: str) -> argparse.ArgumentParser:
+    """The argument parser of ``scripts/<name>.py``, caught as it parses (nothing runs)."""
     module = script(name)
 
     def capture(self, args=None, namespace=None):
-        raise Parsed(self.description)
+        raise Parsed(self)
 
     monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
     monkeypatch.setattr(sys, "argv", [f"{name}.py"])
     with pytest.raises(Parsed) as parsed:
         module.parse_args() if hasattr(module, "parse_args") else module.main()
-    description = " ".join(parsed.value.args[0].split())
+    return parsed.value.args[0]
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_help_describes_the_script_in_a_whole_sentence(script, monkeypatch, name):
+    description = " ".join(parser_of(script, monkeypatch, name).description.split())
     assert description.endswith("."), description
+
+
+def test_the_docs_quote_each_script_with_options_it_has(script, monkeypatch):
+    options = {}
+    unknown = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8").replace("\\\n", " ")
+        for name, args in re.findall(r"scripts/(\w+)\.py([^`\n|;]*)", text):
+            if name not in options:
+                options[name] = set(parser_of(script, monkeypatch, name)._option_string_actions)
+            for option in re.findall(r"(?<![\w-])--[a-z][\w-]*", args):
+                if option not in options[name]:
+                    unknown.append(f"{doc.name}: scripts/{name}.py {option}")
+    assert not unknown
