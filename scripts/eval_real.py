@@ -119,8 +119,6 @@ def main(argv: list[str] | None = None) -> None:
         boxes = read_airbus_csv(args.data / "annotations.csv")
     except OutputExistsError as exc:
         raise SystemExit(str(exc.with_switch("--overwrite"))) from None
-    except DwelltimeError as exc:
-        raise SystemExit(str(exc)) from None
     names = site_images(args.data, args.sites)[: args.limit]
     detector, threshold, source = detector_and_threshold(args)
     images = []
@@ -151,4 +149,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DwelltimeError as exc:  # a bad --weights, --device, input file…: one line
+        raise SystemExit(str(exc)) from None

@@ -53,6 +53,7 @@ from dwelltime.airports import lookup_airport
 from dwelltime.coregister import apply_offsets
 from dwelltime.detector import load_detector
 from dwelltime.dwell import DwellPrior, dwell_estimate, stay_windows
+from dwelltime.errors import DwelltimeError
 from dwelltime.evaluation.dwell import (
     MEDIAN_INTERVAL_LEVEL,
     format_scores,
@@ -423,4 +424,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DwelltimeError as exc:  # a bad --weights, --device, input file…: one line
+        raise SystemExit(str(exc)) from None

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from dwelltime.catalog import AircraftType, load_catalog
+from dwelltime.errors import DwelltimeError
 
 
 def look(t: AircraftType) -> tuple[object, ...]:
@@ -183,4 +184,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DwelltimeError as exc:  # a bad --weights, --device, input file…: one line
+        raise SystemExit(str(exc)) from None

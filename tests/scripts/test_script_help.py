@@ -1,5 +1,5 @@
-"""Every script's --help opens with a whole sentence of what it does, and the commands the
-docs quote take the options they show."""
+"""Every script's --help opens with a whole sentence of what it does, the commands the docs
+quote take the options they show, and a bad input ends a script in one line."""
 
 from __future__ import annotations
 
@@ -52,3 +52,22 @@ def test_the_docs_quote_each_script_with_options_it_has(script, monkeypatch):
                 if option not in options[name]:
                     unknown.append(f"{doc.name}: scripts/{name}.py {option}")
     assert not unknown
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("evaluate_dwell", ["--n", "1", "--weights", "missing.safetensors"]),
+        ("benchmark", ["--devices", "nodevice", "--tiles", "64", "--iters", "1", "--warmup", "0"]),
+    ],
+)
+def test_a_bad_weights_file_or_device_ends_a_script_in_one_line(name, args, monkeypatch, tmp_path):
+    import runpy
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", *args])
+    with pytest.raises(SystemExit) as ended:  # not the DwelltimeError's traceback
+        runpy.run_path(str(REPO / "scripts" / f"{name}.py"), run_name="__main__")
+    message = ended.value.code
+    assert isinstance(message, str) and "\n" not in message
+    assert ("missing.safetensors" if name == "evaluate_dwell" else "'nodevice'") in message
