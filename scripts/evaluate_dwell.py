@@ -119,6 +119,12 @@ def render_week(w: Week, args: argparse.Namespace) -> None:
     )
 
 
+def rendered(folder: Path) -> bool:
+    """Whether a week's rendering into ``folder`` finished and its imagery is kept: its
+    ``truth/scenes.csv`` is written last, so a render cut short (Ctrl-C) is rendered again."""
+    return (folder / "imagery").is_dir() and (folder / "truth" / "scenes.csv").is_file()
+
+
 def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> dict[str, object]:
     """Simulate, run and score week ``k`` (or, with ``--relink``, link its saved run again);
     returns its stays (with and without co-registration), truth and timings, airports keyed
@@ -132,7 +138,7 @@ def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> 
         coregistered = for_coregistered(config, layers["scenes"])
         stays = link_stays(layers["detections"], layers["coverage"], coregistered)
     else:
-        if not (args.reuse and (folder / "imagery").is_dir() and (folder / "truth").is_dir()):
+        if not (args.reuse and rendered(folder)):
             render_week(w, args)
         t1 = time.perf_counter()
         result = pipeline.run(
@@ -332,7 +338,8 @@ def main() -> None:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="reuse weeks kept by --keep or --synth-only (and keep them)",
+        help="reuse weeks kept by --keep or --synth-only (and keep them); one whose rendering "
+        "was cut short is rendered again",
     )
     parser.add_argument("--synth-only", action="store_true", help="render the weeks and stop")
     parser.add_argument(

@@ -72,3 +72,24 @@ def test_no_week_or_no_day_is_one_line_before_the_detector_loads(
         module.main()
     assert refused.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"{' '.join(given)}: give at least 1")
+
+
+def test_reuse_renders_again_a_week_whose_rendering_was_cut_short(script, tmp_path, monkeypatch):
+    module = script("evaluate_dwell")
+    args = argparse.Namespace(
+        out=tmp_path, days=7, max_shift=10.0, seed=0, reuse=True, relink=False, keep=False
+    )
+    folder = module.week(0, args).folder
+    (folder / "imagery").mkdir(parents=True)  # Ctrl-C after a few scenes: no truth/scenes.csv
+    (folder / "truth").mkdir()
+    (folder / "truth" / "zkpy_01.geojson").write_text("{}")
+
+    class Rendered(Exception):
+        pass
+
+    def render_week(w, args):
+        raise Rendered(w.folder)
+
+    monkeypatch.setattr(module, "render_week", render_week)
+    with pytest.raises(Rendered):
+        module.run_week(0, args, None, module.LinkConfig())
