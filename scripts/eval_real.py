@@ -108,7 +108,10 @@ def detector_and_threshold(args: argparse.Namespace) -> tuple[object, float, str
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:  # a slice would drop images silently
+        parser.error(f"--limit {args.limit}: give at least 1")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for needed in ("annotations.csv", "sites.csv", "images"):
         if not (args.data / needed).exists():

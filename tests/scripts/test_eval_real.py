@@ -49,3 +49,13 @@ def test_a_missing_data_folder_or_unknown_site_is_one_line(script, tmp_path):
     assert str(unknown.value).endswith(
         "no image in " + str(data / "sites.csv") + "; its sites are S03"
     )
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_a_limit_under_one_is_a_usage_error_not_fewer_images(script, tmp_path, capsys, limit):
+    module = script("eval_real")
+    data = airbus_folder(tmp_path / "airbus")
+    with pytest.raises(SystemExit) as refused:  # -1 was every image but the last
+        module.main(["--data", str(data), "--limit", limit])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"--limit {limit}: give at least 1")
