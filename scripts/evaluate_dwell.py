@@ -4,6 +4,7 @@ Usage: python scripts/evaluate_dwell.py [--n 20] [--out runs/dwell_eval] [--weig
        [--device auto] [--precision auto] [--days 7] [--max-shift 10] [--seed 0] [--keep] [--reuse]
        [--split 10] [--link KEY=VALUE ...]
        python scripts/evaluate_dwell.py --synth-only --n 20   # render now, --reuse later
+       python scripts/evaluate_dwell.py --synth-only --reuse --n 20   # the weeks not yet rendered
        python scripts/evaluate_dwell.py --relink --n 20       # re-link saved runs (seconds)
        python scripts/evaluate_dwell.py --relink --oracle --n 20   # a perfect detector
 
@@ -339,7 +340,7 @@ def main() -> None:
         "--reuse",
         action="store_true",
         help="reuse weeks kept by --keep or --synth-only (and keep them); one whose rendering "
-        "was cut short is rendered again",
+        "was cut short is rendered again (with --synth-only: only the weeks not yet rendered)",
     )
     parser.add_argument("--synth-only", action="store_true", help="render the weeks and stop")
     parser.add_argument(
@@ -370,8 +371,11 @@ def main() -> None:
     config = link_config(args.link)
 
     if args.synth_only:
-        for k in range(args.n):
-            render_week(w := week(k, args), args)
+        for w in (week(k, args) for k in range(args.n)):
+            if args.reuse and rendered(w.folder):  # e.g. again after a Ctrl-C: the rest only
+                print(f"kept {w.folder}", flush=True)
+                continue
+            render_week(w, args)
             print(f"rendered {w.folder}", flush=True)
         return
     detector = (

@@ -93,3 +93,20 @@ def test_reuse_renders_again_a_week_whose_rendering_was_cut_short(script, tmp_pa
     monkeypatch.setattr(module, "render_week", render_week)
     with pytest.raises(Rendered):
         module.run_week(0, args, None, module.LinkConfig())
+
+
+def test_synth_only_with_reuse_renders_only_the_weeks_not_yet_rendered(
+    script, tmp_path, monkeypatch, capsys
+):
+    module = script("evaluate_dwell")
+    argv = ["evaluate_dwell.py", "--synth-only", "--reuse", "--n", "2", "--out", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", argv)
+    done = module.week(0, module.argparse.Namespace(out=tmp_path, days=7, max_shift=10.0, seed=0))
+    (done.folder / "imagery").mkdir(parents=True)
+    (done.folder / "truth").mkdir()
+    (done.folder / "truth" / "scenes.csv").write_text("scene_id\n")
+    rendered = []
+    monkeypatch.setattr(module, "render_week", lambda w, args: rendered.append(w.k))
+    module.main()
+    assert rendered == [1]
+    assert capsys.readouterr().out.splitlines()[0] == f"kept {done.folder}"
