@@ -112,6 +112,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:  # a slice would drop images silently
         parser.error(f"--limit {args.limit}: give at least 1")
+    if args.coarsen_to is not None and not args.coarsen_to > args.gsd:  # 0: ZeroDivisionError
+        parser.error(
+            f"--coarsen-to {args.coarsen_to:g}: give a GSD coarser than --gsd {args.gsd:g}"
+        )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for needed in ("annotations.csv", "sites.csv", "images"):
         if not (args.data / needed).exists():

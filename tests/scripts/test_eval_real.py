@@ -59,3 +59,15 @@ def test_a_limit_under_one_is_a_usage_error_not_fewer_images(script, tmp_path, c
         module.main(["--data", str(data), "--limit", limit])
     assert refused.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"--limit {limit}: give at least 1")
+
+
+@pytest.mark.parametrize("metres", ["0.3", "0"])
+def test_coarsen_to_a_gsd_not_coarser_than_the_images_is_a_usage_error(
+    script, tmp_path, capsys, metres
+):
+    module = script("eval_real")
+    data = airbus_folder(tmp_path / "airbus")
+    with pytest.raises(SystemExit) as refused:  # 0.3 made 0.5 m images finer, 0 divided by 0
+        module.main(["--data", str(data), "--coarsen-to", metres, "--limit", "1"])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith("give a GSD coarser than --gsd 0.5")
