@@ -37,6 +37,7 @@ from dwelltime.io import ensure_writable
 from dwelltime.precision import PRECISIONS
 from dwelltime.regrid import read_rgb
 from dwelltime.synth.degrade import COARSE_SENSOR_BLUR_PX
+from dwelltime.tables import few
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def site_images(data: Path, sites: list[str]) -> list[str]:
-    """File names of the images of ``sites`` (``sites.csv``: image,site_id), sorted;
-    :class:`SystemExit` naming the sites the file has when none of ``sites`` is one."""
+    """File names of the images of ``sites`` (``sites.csv``: image,site_id) found in
+    ``images/``, sorted; those missing are named in one warning. :class:`SystemExit` naming
+    the sites the file has when none of ``sites`` is one, or when none of their images is there."""
     with open(data / "sites.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     names = sorted(row["image"] for row in rows if row["site_id"] in sites)
@@ -84,7 +86,22 @@ def site_images(data: Path, sites: list[str]) -> list[str]:
             f"--sites {' '.join(sites)}: no image in {data / 'sites.csv'}; its sites are "
             f"{', '.join(known)}"
         )
-    return names
+    missing = [name for name in names if not (data / "images" / name).is_file()]
+    if len(missing) == len(names):
+        raise SystemExit(
+            f"{data / 'images'}: none of the {len(names)} images of sites {', '.join(sites)} "
+            "is there (a copy of the training sites only?)"
+        )
+    if missing:
+        logging.warning(
+            "%d of the %d images of sites %s are not in %s, not scored: %s",
+            len(missing),
+            len(names),
+            ", ".join(sites),
+            data / "images",
+            few(missing),
+        )
+    return [name for name in names if name not in missing]
 
 
 def detector_and_threshold(args: argparse.Namespace) -> tuple[object, float, str]:

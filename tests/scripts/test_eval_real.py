@@ -71,3 +71,17 @@ def test_coarsen_to_a_gsd_not_coarser_than_the_images_is_a_usage_error(
         module.main(["--data", str(data), "--coarsen-to", metres, "--limit", "1"])
     assert refused.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith("give a GSD coarser than --gsd 0.5")
+
+
+def test_images_missing_from_the_folder_are_named_and_the_others_scored(script, tmp_path, caplog):
+    module = script("eval_real")
+    data = airbus_folder(tmp_path / "airbus")
+    with open(data / "sites.csv", "a") as f:
+        f.write("b.jpg,S03\nc.jpg,S13\n")
+    with pytest.raises(SystemExit) as none:  # a copy of the training sites only
+        module.site_images(data, ["S03", "S13"])
+    assert "none of the 3 images of sites S03, S13 is there" in str(none.value)
+    (data / "images" / "b.jpg").write_bytes(b"")
+    assert module.site_images(data, ["S03", "S13"]) == ["b.jpg"]
+    assert "2 of the 3 images of sites S03, S13 are not in" in caplog.text
+    assert caplog.text.rstrip().endswith("not scored: a.jpg, c.jpg")
