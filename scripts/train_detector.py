@@ -49,6 +49,7 @@ from dwelltime.detector.datasets import (
     add_airbus_options,
     add_small_share_option,
     airbus_images,
+    check_airbus_option,
     small_share_note,
     synthetic_labels,
 )
@@ -159,7 +160,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="stop early (and save) after this much training wall time; recorded in the card",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    check_airbus_option(p, args)
+    return args
 
 
 def make_loader(args: argparse.Namespace, classes: list[str], start_step: int) -> DataLoader:

@@ -54,6 +54,7 @@ from dwelltime.detector.datasets import (
     add_airbus_options,
     add_small_share_option,
     airbus_images,
+    check_airbus_option,
     small_share_note,
     synthetic_labels,
     type_indices,
@@ -177,7 +178,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "is the detector dwelltime runs)",
     )
     p.add_argument("--no-save", action="store_true", help="do not write weights")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    check_airbus_option(p, args)
+    return args
 
 
 def render_source_chip(job: tuple[int, int, float]):

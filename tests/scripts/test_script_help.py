@@ -79,3 +79,22 @@ def test_a_bad_weights_file_or_device_ends_a_script_in_one_line(name, args, monk
     message = ended.value.code
     assert isinstance(message, str) and "\n" not in message
     assert ("missing.safetensors" if name == "evaluate_dwell" else "'nodevice'") in message
+
+
+@pytest.mark.parametrize("name", ["train_detector", "train_refiner"])
+def test_training_without_the_airbus_folder_is_a_usage_line_before_any_work(
+    script, tmp_path, capsys, name
+):
+    module = script(name)
+    with pytest.raises(SystemExit) as refused:
+        module.parse_args(["--airbus", str(tmp_path / "airbus_dev")])
+    assert refused.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith(
+            "no annotations.csv there; give the folder of the Airbus aircraft sample, or "
+            "--synthetic-only to train without it"
+        )
+    )
+    assert module.parse_args(["--airbus", str(tmp_path), "--synthetic-only"]).synthetic_only
