@@ -76,16 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
 def site_images(data: Path, sites: list[str]) -> list[str]:
     """File names of the images of ``sites`` (``sites.csv``: image,site_id) found in
     ``images/``, sorted; those missing are named in one warning. :class:`SystemExit` naming
-    the sites the file has when none of ``sites`` is one, or when none of their images is there."""
+    the sites the file has when one of ``sites`` is none of them (a typo would score fewer
+    airports), or when none of their images is there."""
     with open(data / "sites.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    names = sorted(row["image"] for row in rows if row["site_id"] in sites)
-    if not names:
-        known = sorted({row["site_id"] for row in rows})
+    known = sorted({row["site_id"] for row in rows})
+    if unknown := [site for site in sites if site not in known]:
         raise SystemExit(
-            f"--sites {' '.join(sites)}: no image in {data / 'sites.csv'}; its sites are "
+            f"--sites {' '.join(unknown)}: no image in {data / 'sites.csv'}; its sites are "
             f"{', '.join(known)}"
         )
+    names = sorted(row["image"] for row in rows if row["site_id"] in sites)
     missing = [name for name in names if not (data / "images" / name).is_file()]
     if len(missing) == len(names):
         raise SystemExit(
