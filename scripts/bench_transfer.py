@@ -1,6 +1,7 @@
-"""How fast reader processes can hand a batch job's pixels to the GPU (a benchmark, not a
-test): scenes of 49 tiles of 1024² (154 MB) filled by ``--workers`` DataLoader workers and
-uploaded by the main process, two ways:
+"""How fast reader processes can hand a batch job's pixels to the GPU (a benchmark, not a test).
+
+Scenes of 49 tiles of 1024² (154 MB) filled by ``--workers`` DataLoader workers and uploaded
+by the main process, two ways:
 
 - fresh: a new shared buffer per scene, pinned by the DataLoader's pinning thread (the job's
   way until session 13);

@@ -59,6 +59,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dwelltime.errors import DwelltimeError
+
 #: The peer's name in the tables.
 PEER = "torchvision FRCNN-MobileNet-v3-FPN"
 
@@ -834,4 +836,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DwelltimeError as exc:  # a bad --weights, --device, input file…: one line
+        raise SystemExit(str(exc)) from None

@@ -32,6 +32,7 @@ from dwelltime.detector.datasets import (
 from dwelltime.detector.int8 import calibrate, unavailable
 from dwelltime.detector.model import fused_for_inference
 from dwelltime.detector.weights import default_weights, hardware_name, load_model, write_card
+from dwelltime.errors import DwelltimeError
 
 log = logging.getLogger("calibrate_int8")
 
@@ -98,4 +99,7 @@ def main(argv: list[str] | None = None) -> Path:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    main()
+    try:
+        main()
+    except DwelltimeError as exc:  # a bad --weights, --device, input file…: one line
+        raise SystemExit(str(exc)) from None

@@ -36,7 +36,7 @@ def chip(rng: np.random.Generator, icao: str, source_gsd_m: float) -> np.ndarray
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("docs/contact_sheet.png"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

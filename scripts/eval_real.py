@@ -22,14 +22,22 @@ from dataclasses import replace
 from pathlib import Path
 
 from dwelltime.detector.datasets import AIRBUS_DEV_DIR, AIRBUS_VALIDATION_SITES
+from dwelltime.errors import DwelltimeError, OutputExistsError
 from dwelltime.evaluation.dataset import coarse_copy
 from dwelltime.evaluation.labels import read_airbus_csv
 from dwelltime.evaluation.objects import EvalImage, Objects
 from dwelltime.evaluation.predict import lower_score_floor, predict_image, shipped_threshold
-from dwelltime.evaluation.summary import evaluate_images, format_evaluation, write_evaluation
+from dwelltime.evaluation.summary import (
+    evaluate_images,
+    evaluation_paths,
+    format_evaluation,
+    write_evaluation,
+)
+from dwelltime.io import ensure_writable
 from dwelltime.precision import PRECISIONS
 from dwelltime.regrid import read_rgb
 from dwelltime.synth.degrade import COARSE_SENSOR_BLUR_PX
+from dwelltime.tables import few
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,14 +65,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8, help="Tiles per pass.")
     parser.add_argument("--limit", type=int, default=None, help="Only the first N images.")
     parser.add_argument("--out", type=Path, default=None, help="Folder for the tables.")
-    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Replace the tables of an earlier run in --out (else refused before detecting).",
+    )
     return parser
 
 
 def site_images(data: Path, sites: list[str]) -> list[str]:
-    """File names of the images of ``sites`` (``sites.csv``: image,site_id), sorted."""
+    """File names of the images of ``sites`` (``sites.csv``: image,site_id) found in
+    ``images/``, sorted; those missing are named in one warning. :class:`SystemExit` naming
+    the sites the file has when one of ``sites`` is none of them (a typo would score fewer
+    airports), or when none of their images is there."""
     with open(data / "sites.csv", newline="") as f:
-        return sorted(row["image"] for row in csv.DictReader(f) if row["site_id"] in sites)
+        rows = list(csv.DictReader(f))
+    known = sorted({row["site_id"] for row in rows})
+    if unknown := [site for site in sites if site not in known]:
+        raise SystemExit(
+            f"--sites {' '.join(unknown)}: no image in {data / 'sites.csv'}; its sites are "
+            f"{', '.join(known)}"
+        )
+    names = sorted(row["image"] for row in rows if row["site_id"] in sites)
+    missing = [name for name in names if not (data / "images" / name).is_file()]
+    if len(missing) == len(names):
+        raise SystemExit(
+            f"{data / 'images'}: none of the {len(names)} images of sites {', '.join(sites)} "
+            "is there (a copy of the training sites only?)"
+        )
+    if missing:
+        logging.warning(
+            "%d of the %d images of sites %s are not in %s, not scored: %s",
+            len(missing),
+            len(names),
+            ", ".join(sites),
+            data / "images",
+            few(missing),
+        )
+    return [name for name in names if name not in missing]
 
 
 def detector_and_threshold(args: argparse.Namespace) -> tuple[object, float, str]:
@@ -88,9 +126,24 @@ def detector_and_threshold(args: argparse.Namespace) -> tuple[object, float, str
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:  # a slice would drop images silently
+        parser.error(f"--limit {args.limit}: give at least 1")
+    if args.coarsen_to is not None and not args.coarsen_to > args.gsd:  # 0: ZeroDivisionError
+        parser.error(
+            f"--coarsen-to {args.coarsen_to:g}: give a GSD coarser than --gsd {args.gsd:g}"
+        )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    boxes = read_airbus_csv(args.data / "annotations.csv")
+    for needed in ("annotations.csv", "sites.csv", "images"):
+        if not (args.data / needed).exists():
+            raise SystemExit(f"{args.data / needed}: not found; --data takes the airbus_dev folder")
+    try:
+        if args.out is not None:  # before the work: a folder that cannot take it, earlier tables
+            ensure_writable(evaluation_paths(args.out), overwrite=args.overwrite)
+        boxes = read_airbus_csv(args.data / "annotations.csv")
+    except OutputExistsError as exc:
+        raise SystemExit(str(exc.with_switch("--overwrite"))) from None
     names = site_images(args.data, args.sites)[: args.limit]
     detector, threshold, source = detector_and_threshold(args)
     images = []
@@ -121,4 +174,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DwelltimeError as exc:  # a bad --weights, --device, input file…: one line
+        raise SystemExit(str(exc)) from None

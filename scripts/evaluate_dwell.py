@@ -4,6 +4,7 @@ Usage: python scripts/evaluate_dwell.py [--n 20] [--out runs/dwell_eval] [--weig
        [--device auto] [--precision auto] [--days 7] [--max-shift 10] [--seed 0] [--keep] [--reuse]
        [--split 10] [--link KEY=VALUE ...]
        python scripts/evaluate_dwell.py --synth-only --n 20   # render now, --reuse later
+       python scripts/evaluate_dwell.py --synth-only --reuse --n 20   # the weeks not yet rendered
        python scripts/evaluate_dwell.py --relink --n 20       # re-link saved runs (seconds)
        python scripts/evaluate_dwell.py --relink --oracle --n 20   # a perfect detector
 
@@ -53,6 +54,7 @@ from dwelltime.airports import lookup_airport
 from dwelltime.coregister import apply_offsets
 from dwelltime.detector import load_detector
 from dwelltime.dwell import DwellPrior, dwell_estimate, stay_windows
+from dwelltime.errors import DwelltimeError
 from dwelltime.evaluation.dwell import (
     MEDIAN_INTERVAL_LEVEL,
     format_scores,
@@ -118,6 +120,12 @@ def render_week(w: Week, args: argparse.Namespace) -> None:
     )
 
 
+def rendered(folder: Path) -> bool:
+    """Whether a week's rendering into ``folder`` finished and its imagery is kept: its
+    ``truth/scenes.csv`` is written last, so a render cut short (Ctrl-C) is rendered again."""
+    return (folder / "imagery").is_dir() and (folder / "truth" / "scenes.csv").is_file()
+
+
 def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> dict[str, object]:
     """Simulate, run and score week ``k`` (or, with ``--relink``, link its saved run again);
     returns its stays (with and without co-registration), truth and timings, airports keyed
@@ -131,7 +139,7 @@ def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> 
         coregistered = for_coregistered(config, layers["scenes"])
         stays = link_stays(layers["detections"], layers["coverage"], coregistered)
     else:
-        if not (args.reuse and (folder / "imagery").is_dir() and (folder / "truth").is_dir()):
+        if not (args.reuse and rendered(folder)):
             render_week(w, args)
         t1 = time.perf_counter()
         result = pipeline.run(
@@ -331,7 +339,8 @@ def main() -> None:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="reuse weeks kept by --keep or --synth-only (and keep them)",
+        help="reuse weeks kept by --keep or --synth-only (and keep them); one whose rendering "
+        "was cut short is rendered again (with --synth-only: only the weeks not yet rendered)",
     )
     parser.add_argument("--synth-only", action="store_true", help="render the weeks and stop")
     parser.add_argument(
@@ -356,11 +365,17 @@ def main() -> None:
         "--split", type=int, default=None, help="also score weeks < K and >= K separately"
     )
     args = parser.parse_args()
+    for option, value in (("--n", args.n), ("--days", args.days)):
+        if value < 1:
+            parser.error(f"{option} {value}: give at least 1")
     config = link_config(args.link)
 
     if args.synth_only:
-        for k in range(args.n):
-            render_week(w := week(k, args), args)
+        for w in (week(k, args) for k in range(args.n)):
+            if args.reuse and rendered(w.folder):  # e.g. again after a Ctrl-C: the rest only
+                print(f"kept {w.folder}", flush=True)
+                continue
+            render_week(w, args)
             print(f"rendered {w.folder}", flush=True)
         return
     detector = (
@@ -420,4 +435,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DwelltimeError as exc:  # a bad --weights, --device, input file…: one line
+        raise SystemExit(str(exc)) from None

@@ -58,7 +58,7 @@ def summarise(profile: dict, within: str, top: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("profile", type=Path)
     parser.add_argument("--within", default="_local_scenes", help="function name to look inside")
     parser.add_argument("--top", type=int, default=25, help="functions listed per table")

@@ -8,7 +8,7 @@ type and size aircraft with the dense head alone; ``scripts/train_refiner.py --b
 then adds the refiner that the shipped weights carry (a second look at each aircraft).
 
     python scripts/train_detector.py --steps 1500 --batch-size 12       # CPU, ~40 min
-    python scripts/train_detector.py --synthetic-only --steps 200        # quick check
+    python scripts/train_detector.py --synthetic-only --steps 200 --no-save  # quick check
     python scripts/train_detector.py --init models/X.safetensors ...      # continue training X
 
 ``--init`` starts from existing weights (their dense network trains on, a refiner they carry
@@ -49,6 +49,7 @@ from dwelltime.detector.datasets import (
     add_airbus_options,
     add_small_share_option,
     airbus_images,
+    check_airbus_option,
     small_share_note,
     synthetic_labels,
 )
@@ -58,6 +59,7 @@ from dwelltime.detector.normalise import NORM_MEAN, NORM_STD
 from dwelltime.detector.types import MAX_TYPING_GSD_M
 from dwelltime.detector.weights import (
     data_tag,
+    default_weights_note,
     hardware_name,
     load_model,
     models_dir,
@@ -126,7 +128,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "detector")
-    p.add_argument("--models-dir", type=Path, default=models_dir())
+    p.add_argument(
+        "--models-dir",
+        type=Path,
+        default=models_dir(),
+        help="where the weights and card go (default: the shipped models/, whose newest card "
+        "is the detector dwelltime runs)",
+    )
     p.add_argument("--arch", default="ocnet-mnv3l")
     p.add_argument("--resume", action="store_true", help="continue from <work-dir>/last.pt")
     p.add_argument(
@@ -152,7 +160,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="stop early (and save) after this much training wall time; recorded in the card",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    check_airbus_option(p, args)
+    return args
 
 
 def make_loader(args: argparse.Namespace, classes: list[str], start_step: int) -> DataLoader:
@@ -484,6 +494,8 @@ def save(model, classes, args, metrics, history, wall_s, device, init_card=None)
     path = save_weights(model, args.models_dir, arch=args.arch, data=data, card=card)
     write_card_markdown(path)
     log.info("wrote %s", path)
+    if note := default_weights_note(path):
+        log.warning(note)
     return path
 
 

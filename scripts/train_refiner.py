@@ -54,6 +54,7 @@ from dwelltime.detector.datasets import (
     add_airbus_options,
     add_small_share_option,
     airbus_images,
+    check_airbus_option,
     small_share_note,
     synthetic_labels,
     type_indices,
@@ -74,6 +75,7 @@ from dwelltime.detector.types import MAX_TYPING_GSD_M
 from dwelltime.detector.weights import (
     data_tag,
     default_weights,
+    default_weights_note,
     hardware_name,
     models_dir,
     read_card,
@@ -168,9 +170,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--type-seeds", type=int, nargs="+", default=[7], help="seeds of --type-chips")
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "refiner")
-    p.add_argument("--models-dir", type=Path, default=models_dir())
+    p.add_argument(
+        "--models-dir",
+        type=Path,
+        default=models_dir(),
+        help="where the weights and card go (default: the shipped models/, whose newest card "
+        "is the detector dwelltime runs)",
+    )
     p.add_argument("--no-save", action="store_true", help="do not write weights")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    check_airbus_option(p, args)
+    return args
 
 
 def render_source_chip(job: tuple[int, int, float]):
@@ -713,6 +723,8 @@ def save(model, refiner, card, args: argparse.Namespace, recipe: dict) -> Path:
     path = save_weights(model, args.models_dir, arch=card["arch"], data=data, card=new_card)
     write_card_markdown(path)
     log.info("wrote %s", path)
+    if note := default_weights_note(path):
+        log.warning(note)
     return path
 
 

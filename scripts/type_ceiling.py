@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from dwelltime.catalog import AircraftType, load_catalog
+from dwelltime.errors import DwelltimeError
 
 
 def look(t: AircraftType) -> tuple[object, ...]:
@@ -90,10 +91,10 @@ def ceiling(
 
 def detector_accuracy(
     folder: Path, weights: Path | None, width_tol_m: float = 0.0, sweep_tol_deg: float = 0.0
-) -> tuple[int, float, float, float]:
+) -> tuple[int, float, float, float] | None:
     """(typed aircraft, type top-1, look accuracy, median length error m) of the detector on
     the labelled chips under ``folder``, at the shipped score threshold; looks compared by
-    :func:`alike` with the tolerances."""
+    :func:`alike` with the tolerances. None when ``folder`` holds no labelled chips."""
     from dwelltime.detector import load_detector
     from dwelltime.evaluation.dataset import image_info, load_truth
     from dwelltime.evaluation.labels import find_labelled_images
@@ -102,10 +103,13 @@ def detector_accuracy(
     from dwelltime.evaluation.summary import detection_metrics
     from dwelltime.regrid import read_rgb
 
+    labelled = find_labelled_images(folder).images
+    if not labelled:
+        return None
     detector = load_detector(weights)
     lower_score_floor(detector)
     images = []
-    for item in find_labelled_images(folder).images:
+    for item in labelled:
         truth, gsd = load_truth(item, image_info(item.image), {})
         preds = predict_image(detector, read_rgb(item.image), gsd)
         images.append(EvalImage(item.image.stem, gsd, truth, preds))
@@ -142,6 +146,8 @@ def main() -> None:
     parser.add_argument("--chips", type=Path, nargs="*", default=[], help="labelled chip folders")
     parser.add_argument("--weights", type=Path, default=None, help="detector (default: shipped)")
     args = parser.parse_args()
+    if args.draws < 1:
+        parser.error(f"--draws {args.draws}: give at least 1")
     catalog = load_catalog()
     types = [catalog[k] for k in sorted(catalog)]
     tol = (args.width_tolerance, args.sweep_tolerance)
@@ -166,7 +172,11 @@ def main() -> None:
         ]
         print("also alike within the tolerances: " + ", ".join(pairs))
     for folder in args.chips:
-        n, top1, look_acc, length_err = detector_accuracy(folder, args.weights, *tol)
+        accuracy = detector_accuracy(folder, args.weights, *tol)
+        if accuracy is None:
+            print(f"{folder}: no labelled chips (as `dwelltime synth chips` writes); skipped")
+            continue
+        n, top1, look_acc, length_err = accuracy
         print(
             f"{folder}: {n} typed aircraft, type top-1 {top1:.3f}, look accuracy {look_acc:.3f}, "
             f"median length error {length_err:.2f} m"
@@ -174,4 +184,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DwelltimeError as exc:  # a bad --weights, --device, input file…: one line
+        raise SystemExit(str(exc)) from None

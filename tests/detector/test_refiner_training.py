@@ -105,7 +105,7 @@ def test_crops_left_out_of_the_aircraft_loss_do_not_move_it(trainer, classes):
     from dwelltime.detector.refine import RefinerConfig, TypeRefiner
 
     refiner = TypeRefiner(RefinerConfig(len(classes))).eval()
-    args = trainer.parse_args(["--distill", "0"])
+    args = trainer.parse_args(["--distill", "0", "--synthetic-only"])
     x, types = torch.rand(4, 3, 128, 128), torch.tensor([0, 1, -1, -1])
     size = torch.full((4, 2), float("nan"))
     judged = torch.tensor([1.0, 0.0, -1.0, -1.0])

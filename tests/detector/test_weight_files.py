@@ -13,6 +13,7 @@ from dwelltime.detector.weights import (
     card_path,
     data_tag,
     default_weights,
+    default_weights_note,
     load_model,
     models_dir,
     read_card,
@@ -102,6 +103,20 @@ def test_no_shipped_weights_says_where_it_looked(monkeypatch, tmp_path):
     monkeypatch.setattr("dwelltime.detector.weights.models_dir", lambda: tmp_path / "models")
     with pytest.raises(WeightsError, match=str(tmp_path / "models")):
         default_weights()
+
+
+def test_weights_a_training_script_writes_into_models_dir_are_said_to_be_the_default(
+    monkeypatch, tmp_path
+):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name, created in (("old", "2026-01-01T00:00:00+00:00"), ("new", "2026-02-01T00:00:00")):
+        (folder / f"{name}.json").write_text(json.dumps({"created": created}))
+    monkeypatch.setattr("dwelltime.detector.weights.models_dir", lambda: folder)
+    note = default_weights_note(folder / "new.safetensors")
+    assert note.startswith("new.safetensors is now the detector dwelltime runs by default")
+    assert default_weights_note(folder / "old.safetensors") is None
+    assert default_weights_note(tmp_path / "elsewhere" / "new.safetensors") is None
 
 
 def test_models_dir_is_the_repository_folder():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import pytest
 
@@ -44,3 +45,25 @@ def test_widths_closer_than_the_tolerance_look_alike_and_lower_the_ceiling(scrip
     exact = ceiling.ceiling(types, 1.5, draws=200)
     blurred = ceiling.ceiling(types, 1.5, draws=200, width_tol_m=0.25, sweep_tol_deg=1.0)
     assert blurred < exact - 0.03
+
+
+def test_a_chips_folder_without_labelled_chips_is_one_line_and_skipped(
+    script, tmp_path, monkeypatch, capsys
+):
+    ceiling = script("type_ceiling")
+    (tmp_path / "empty").mkdir()
+    argv = ["type_ceiling.py", "--draws", "5", "--sigma", "1", "--chips", str(tmp_path / "empty")]
+    monkeypatch.setattr(sys, "argv", argv)
+    ceiling.main()
+    out = capsys.readouterr().out
+    assert "ceiling top-1" in out  # the ceilings are still printed
+    assert f"{tmp_path / 'empty'}: no labelled chips" in out.splitlines()[-1]
+
+
+def test_no_draws_is_a_usage_error(script, monkeypatch, capsys):
+    ceiling = script("type_ceiling")
+    monkeypatch.setattr(sys, "argv", ["type_ceiling.py", "--draws", "0"])
+    with pytest.raises(SystemExit) as refused:
+        ceiling.main()
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith("--draws 0: give at least 1")

@@ -131,6 +131,17 @@ def add_airbus_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_airbus_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A usage error (:meth:`argparse.ArgumentParser.error`) for an ``--airbus`` folder
+    without the sample's ``annotations.csv``, unless ``--synthetic-only``: said before any
+    training or evaluation, not as a traceback once the model is built."""
+    if not args.synthetic_only and not (args.airbus / "annotations.csv").is_file():
+        parser.error(
+            f"--airbus {args.airbus}: no annotations.csv there; give the folder of the Airbus "
+            "aircraft sample, or --synthetic-only to train without it"
+        )
+
+
 def add_small_share_option(parser: argparse.ArgumentParser) -> None:
     """The training scripts' ``--small-share`` option (:class:`SyntheticChips`)."""
     parser.add_argument(

@@ -65,6 +65,22 @@ def default_weights() -> Path:
     return newest.with_suffix(".safetensors")
 
 
+def default_weights_note(weights: Path) -> str | None:
+    """What a training script says of the ``weights`` it just wrote when they are now
+    :func:`default_weights`, the detector every command runs unless given others; None when
+    they are not (written elsewhere)."""
+    try:
+        if default_weights().resolve() != Path(weights).resolve():
+            return None
+    except WeightsError:
+        return None
+    return (
+        f"{Path(weights).name} is now the detector dwelltime runs by default (the newest card "
+        f"in {Path(weights).parent}); move its .safetensors, .json and .md out of there to run "
+        "the earlier weights again"
+    )
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
