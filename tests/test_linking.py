@@ -410,6 +410,60 @@ def test_a_size_blurred_by_coarse_imagery_does_not_split_the_stay():
     assert list(stays["n_seen"]) == [4]
 
 
+#: The Il-62M at (100, 100), nose east, seen whole at s1…s3; at s4 nodata east of x = 104
+#: cuts its nose: the detector measures the 30 m seen, centred 11.5 m west of the aircraft's.
+NOSE_CUT = {"x": 88.5, "length_m": 30.0, "cut": True}
+NODATA_EAST = shapely.box(0, 0, 104, 300)
+
+
+def test_an_aircraft_cut_by_nodata_continues_its_stay():
+    """A sighting cut by nodata measures only the part seen: it neither starts a stay of its
+    own nor bounds the aircraft's (a phantom 0-24 h stay and a stay ended a look early), at
+    the last look, the first, or inside; the stay's size and place are the whole ones'."""
+    cover = coverage(SCENES, {"s4": NODATA_EAST})
+    whole = [sighting(s) for s in ("s1", "s2", "s3")]
+    for rows in (
+        [*whole, sighting("s4", **NOSE_CUT)],
+        [*whole, sighting("s4", **NOSE_CUT), sighting("s5")],
+    ):
+        (stay,) = link_stays(detections(rows), cover).itertuples()
+        assert stay.scene_ids == ";".join(r["scene_id"] for r in rows)
+        assert stay.first_absent_after == at(12.0 * (len(rows) + 1))
+        assert (stay.length_m, stay.x, stay.y) == pytest.approx((53.0, 100.0, 100.0))
+    # cut at its first look, by nodata west of x = 96: the part seen is centred east
+    first = [sighting("s1", x=111.5, length_m=30.0, cut=True), *whole[1:], sighting("s4")]
+    cover = coverage(SCENES, {"s1": shapely.box(96, 0, 600, 300)})
+    (stay,) = link_stays(detections(first), cover).itertuples()
+    assert (stay.scene_ids, stay.start_bounded_by, stay.end_bounded_by) == (
+        "s1;s2;s3;s4",
+        "s0",
+        "s5",
+    )
+    assert (stay.dwell_min_h, stay.length_m, stay.x) == pytest.approx((36.0, 53.0, 100.0))
+    # marked whole (as before `cut` was recorded), the short sighting is another aircraft
+    rows = [*whole, sighting("s4", **{**NOSE_CUT, "cut": False})]
+    assert sorted(
+        link_stays(detections(rows), coverage(SCENES, {"s4": NODATA_EAST}))["n_seen"]
+    ) == [1, 3]
+
+
+def test_a_cut_aircraft_is_no_larger_one_and_keeps_its_neighbour_distinct():
+    """A cut size is a lower bound: a cut sighting longer than the stay's aircraft by more
+    than the gate is another aircraft; and the slack a cut gives the centre distance does
+    not join two aircraft parked wingtip to wingtip (centres 45 m apart, nose east)."""
+    cover = coverage(SCENES, {"s4": NODATA_EAST})
+    whole = [sighting(s) for s in ("s1", "s2", "s3")]
+    longer = sighting("s4", x=95.0, length_m=80.0, cut=True)
+    assert sorted(link_stays(detections([*whole, longer]), cover)["n_seen"]) == [1, 3]
+    # the neighbour north of it, its north wing under cloud at s2: 25 m of its span seen
+    cloud = coverage(SCENES, {"s2": shapely.box(0, 0, 600, 154)})
+    rows = [sighting(s, y=y) for s in ("s1", "s2", "s3") for y in (100.0, 145.0)]
+    rows[3] = sighting("s2", y=136.0, wingspan_m=25.0, cut=True)
+    stays = link_stays(detections(rows), cloud)
+    assert sorted(stays["scene_ids"]) == ["s1;s2;s3", "s1;s2;s3"]
+    assert sorted(stays["y"]) == pytest.approx([100.0, 145.0])
+
+
 GAP_SCENES = {"a": 0.0, "b": 12.0, "c": 24.0, "d": 124.0, "e": 136.0, "f": 148.0}
 
 

@@ -23,6 +23,15 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   above 1, so an aircraft seen in a 3 m scene between 0.5 m ones is not split off for its
   blurred size. A track's size is the mean of its sightings weighted by score / σ², its σ the
   smallest of theirs. Detections without ``size_sigma_m`` count as fine.
+* **Aircraft cut by what a scene saw.** A detection whose footprint reaches nodata, cloud or
+  the image edge (``cut``, :func:`dwelltime.detector.merge.georeference`) measures only the
+  part seen: its length and span are lower bounds, compared as the larger of themselves and
+  the other's (a cut sighting is never gated nor costed for being shorter, only for being
+  longer), and its centre, that of the part seen, may lie off the whole aircraft's by half
+  what is missing of them, which the centre distance allows for. A track's centre and size
+  are those of its whole sightings; of cut ones only where it has no other (its size is then
+  a lower bound in turn). So an aircraft cut at one look continues its stay rather than
+  starting another that bounds it. Detections without ``cut`` count as whole.
 * **Missed detections.** A stand is *visible* in a scene when a disc of radius half the
   aircraft length around the track centre lies at least ``min_visible_fraction`` inside the
   union of that scene's coverage geometries. An unmatched track whose stand was visible has
@@ -334,6 +343,7 @@ class _State:
     span: float
     size_sigma: float  # σ of length and span, metres: that of the best sighting
     types: dict[str, float]  # score-weighted mean type probabilities
+    cut: bool  # every sighting cut: x, y are of parts seen, length and span lower bounds
 
 
 @dataclass
@@ -368,6 +378,8 @@ class _Detections:
             f["size_sigma_m"].to_numpy(float) if "size_sigma_m" in f else np.full(len(f), np.nan)
         )
         self.sigma = np.where(sigma > 0, sigma, self.sigma_ref)  # unknown (NaN): fine
+        #: the aircraft may reach beyond what its scene saw (a missing or empty value: whole)
+        self.cut = f["cut"].eq(True).to_numpy() if "cut" in f else np.zeros(len(f), bool)
         self.x = f["x"].to_numpy(float)
         self.y = f["y"].to_numpy(float)
         self.heading = f["heading_deg"].to_numpy(float)
@@ -392,39 +404,53 @@ class _Detections:
             types[t] = types.get(t, 0.0) + float(p) * float(wi)
         total = float(w.sum())
         best = r[int(np.argmax(self.score[r]))]
-        precise = w / self.sigma[r] ** 2
+        whole = ~self.cut[r]
+        m, wm = (r[whole], w[whole]) if whole.any() else (r, w)  # where it was seen whole
+        precise = wm / self.sigma[m] ** 2
         return _State(
-            x=float(np.average(self.x[r], weights=w)),
-            y=float(np.average(self.y[r], weights=w)),
+            x=float(np.average(self.x[m], weights=wm)),
+            y=float(np.average(self.y[m], weights=wm)),
             heading=float(self.heading[best]),
-            length=_weighted_nanmean(self.length[r], precise),
-            span=_weighted_nanmean(self.span[r], precise),
-            size_sigma=float(self.sigma[r].min()),
+            length=_weighted_nanmean(self.length[m], precise),
+            span=_weighted_nanmean(self.span[m], precise),
+            size_sigma=float(self.sigma[m].min()),
             types={t: v / total for t, v in types.items()},
+            cut=not whole.any(),
         )
 
     def size_diffs(
-        self, length: ArrayLike, span: ArrayLike, sigma: ArrayLike, state: _State
+        self,
+        length: ArrayLike,
+        span: ArrayLike,
+        sigma: ArrayLike,
+        state: _State,
+        cut: ArrayLike = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Relative length and span differences of sizes measured with noise ``sigma`` (m)
-        from ``state``'s, in units of fine-imagery noise (module docstring)."""
+        from ``state``'s, in units of fine-imagery noise; a cut size (``cut``, and the
+        state's when ``state.cut``) is a lower bound (module docstring)."""
         length, span, sigma = (np.asarray(v, dtype=float) for v in (length, span, sigma))
         noisier = np.hypot(sigma, state.size_sigma) / (np.sqrt(2.0) * self.sigma_ref)
         scale = np.maximum(noisier, 1.0)
         return (
-            _relative_diff(length, state.length) / scale,
-            _relative_diff(span, state.span) / scale,
+            _relative_diff(*_bounded(length, state.length, cut, state.cut)) / scale,
+            _relative_diff(*_bounded(span, state.span, cut, state.cut)) / scale,
         )
 
     def costs(self, state: _State, rows: np.ndarray, config: LinkConfig) -> np.ndarray:
         """Matching cost of ``state`` against detections ``rows``; ``inf`` where gated."""
+        length, span, cut = self.length[rows], self.span[rows], self.cut[rows]
+        # a cut aircraft's centre is its seen part's: off by up to half of what is missing
+        missing = np.hypot(
+            _shortfall(length, state.length, cut, state.cut),
+            _shortfall(span, state.span, cut, state.cut),
+        )
         dist = np.hypot(self.x[rows] - state.x, self.y[rows] - state.y)
+        dist = np.maximum(dist - missing / 2, 0.0)
         diff = np.abs((self.heading[rows] - state.heading + 180.0) % 360.0 - 180.0)  # [0, 180]
         axial = np.minimum(diff, 180.0 - diff)
         flipped = diff > 90.0
-        rel_length, rel_span = self.size_diffs(
-            self.length[rows], self.span[rows], self.sigma[rows], state
-        )
+        rel_length, rel_span = self.size_diffs(length, span, self.sigma[rows], state, cut)
         track_probs = np.array([state.types.get(t, 0.0) for t in self.type_names])
         agreement = track_probs[self.type_code[rows]] * self.type_prob[rows]
         agreement = np.where(self.type[rows] == _UNKNOWN, 0.0, agreement)
@@ -450,7 +476,29 @@ def _weighted_nanmean(values: np.ndarray, weights: np.ndarray) -> float:
     return float(np.average(values[ok], weights=weights[ok])) if ok.any() else float("nan")
 
 
-def _relative_diff(values: np.ndarray, reference: float) -> np.ndarray:
+def _bounded(
+    values: np.ndarray, reference: float, cut: ArrayLike, reference_cut: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` and ``reference`` to compare, each cut one (a lower bound of the aircraft's
+    size) raised to the other where the other is larger."""
+    values, cut = np.asarray(values, dtype=float), np.asarray(cut, dtype=bool)
+    raised = np.where(cut, np.maximum(values, reference), values)
+    other = np.maximum(reference, values) if reference_cut else np.full_like(values, reference)
+    return raised, other
+
+
+def _shortfall(
+    values: np.ndarray, reference: float, cut: np.ndarray, reference_cut: bool
+) -> np.ndarray:
+    """How much shorter (metres) than the other each cut size is: 0 where neither is cut or a
+    size is unknown."""
+    short = np.where(cut, np.clip(reference - values, 0.0, None), 0.0)
+    if reference_cut:
+        short = short + np.clip(values - reference, 0.0, None)
+    return np.nan_to_num(short)
+
+
+def _relative_diff(values: np.ndarray, reference: float | np.ndarray) -> np.ndarray:
     """|a − b| / max(a, b); 0 where either size is unknown."""
     larger = np.maximum(values, reference)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -915,15 +963,15 @@ class _AirportLinker:
             cost = np.full((len(enders), len(starters)), np.inf)
             # each ender against all starters at once
             begun = [places[id(starter)] for starter in starters]
-            x, y, length, span, sigma = (
+            x, y, length, span, sigma, cut = (
                 np.array([getattr(sb, name) for sb in begun])
-                for name in ("x", "y", "length", "span", "size_sigma")
+                for name in ("x", "y", "length", "span", "size_sigma", "cut")
             )
             kind = np.array([_argmax_type(sb.types)[0] for sb in begun])
             for a, ender in enumerate(enders):
                 sa = state(ender.parts[-1].rows)  # where it was last
                 far = np.hypot(x - sa.x, y - sa.y) > config.max_distance_m
-                rel, rel_span = det.size_diffs(length, span, sigma, sa)  # symmetric in the two
+                rel, rel_span = det.size_diffs(length, span, sigma, sa, cut)  # symmetric
                 ok = far & (kind == _argmax_type(sa.types)[0])
                 ok &= np.maximum(rel, rel_span) <= config.max_size_diff
                 # to 1e-9: sizes averaged in another order are a tie, not a choice
