@@ -410,10 +410,11 @@ def test_a_size_blurred_by_coarse_imagery_does_not_split_the_stay():
     assert list(stays["n_seen"]) == [4]
 
 
-#: The Il-62M at (100, 100), nose east, seen whole at s1…s3; at s4 nodata east of x = 104
-#: cuts its nose: the detector measures the 30 m seen, centred 11.5 m west of the aircraft's.
-NOSE_CUT = {"x": 88.5, "length_m": 30.0, "cut": True}
-NODATA_EAST = shapely.box(0, 0, 104, 300)
+#: The Il-62M at (100, 100), nose east, seen whole at s1…s3; at s4 nodata east of x = 93.5
+#: cuts its nose: the detector measures the 20 m seen, centred 16.5 m west of the aircraft's
+#: (beyond the 15 m distance gate).
+NOSE_CUT = {"x": 83.5, "length_m": 20.0, "cut": True}
+NODATA_EAST = shapely.box(0, 0, 93.5, 300)
 
 
 def test_an_aircraft_cut_by_nodata_continues_its_stay():

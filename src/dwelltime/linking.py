@@ -706,7 +706,8 @@ class _AirportLinker:
     ) -> np.ndarray:
         """(tracks, detections) matching costs of ``states`` (each with its ``gates``) against
         detection ``rows``, ``inf`` where gated. Only the detections within a track's distance
-        gate (a KD-tree of the scene's centres) are costed: a scene of 2,000 aircraft costs
+        gate (a KD-tree of the scene's centres), widened by half of what a cut size may miss of
+        the other (:meth:`_Detections.costs`), are costed: a scene of 2,000 aircraft costs
         each track its few neighbours, not all 2,000."""
         det = self.det
         cost = np.full((len(states), len(rows)), np.inf)
@@ -716,7 +717,15 @@ class _AirportLinker:
         columns = np.flatnonzero(placed)
         tree = cKDTree(np.column_stack([det.x[rows[columns]], det.y[rows[columns]]]))
         centres = np.nan_to_num([(s.x, s.y) for s in states], nan=np.inf)
-        radii = np.array([g.max_distance_m for g in gates]) * (1 + 1e-9)
+        reach = np.zeros(len(states))  # metres a cut detection may lie beyond the gate
+        length, span = det.length[rows[columns]], det.span[rows[columns]]
+        if det.cut[rows[columns]].any():  # half the track's size, all of which it may miss
+            reach = 0.5 * np.hypot([s.length for s in states], [s.span for s in states])
+        partial = np.array([s.cut for s in states])  # half the largest detection's size
+        if partial.any():
+            largest = 0.5 * np.fmax.reduce(np.hypot(length, span))
+            reach = np.where(partial, np.fmax(reach, largest), reach)
+        radii = (np.array([g.max_distance_m for g in gates]) + np.nan_to_num(reach)) * (1 + 1e-9)
         for i, near in enumerate(tree.query_ball_point(centres, radii)):
             if near:
                 mine = columns[near]
