@@ -441,6 +441,12 @@ def test_an_aircraft_cut_by_nodata_continues_its_stay():
         "s5",
     )
     assert (stay.dwell_min_h, stay.length_m, stay.x) == pytest.approx((36.0, 53.0, 100.0))
+    # typed by their short size (the detector's type weighs size), cut sightings do not vote
+    # for the stay's type: an Il-62M cut at s3 and s4 is no AN24 (a tie of 2 against 2)
+    rows = [*whole[:2], *(sighting(s, **NOSE_CUT, type="AN24") for s in ("s3", "s4"))]
+    cover = coverage(SCENES, {"s3": NODATA_EAST, "s4": NODATA_EAST})
+    (stay,) = link_stays(detections(rows), cover).itertuples()
+    assert (stay.type, stay.type_prob, stay.n_seen) == ("IL62", pytest.approx(0.9), 4)
     # marked whole (as before `cut` was recorded), the short sighting is another aircraft
     rows = [*whole, sighting("s4", **{**NOSE_CUT, "cut": False})]
     assert sorted(

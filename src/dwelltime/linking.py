@@ -28,10 +28,11 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   part seen: its length and span are lower bounds, compared as the larger of themselves and
   the other's (a cut sighting is never gated nor costed for being shorter, only for being
   longer), and its centre, that of the part seen, may lie off the whole aircraft's by half
-  what is missing of them, which the centre distance allows for. A track's centre and size
-  are those of its whole sightings; of cut ones only where it has no other (its size is then
-  a lower bound in turn). So an aircraft cut at one look continues its stay rather than
-  starting another that bounds it. Detections without ``cut`` count as whole.
+  what is missing of them, which the centre distance allows for. A track's centre, size and
+  type (the detector tells a type by its size too) are those of its whole sightings; of cut
+  ones only where it has no other (its size is then a lower bound in turn). So an aircraft
+  cut at one look continues its stay rather than starting another that bounds it.
+  Detections without ``cut`` count as whole.
 * **Missed detections.** A stand is *visible* in a scene when a disc of radius half the
   aircraft length around the track centre lies at least ``min_visible_fraction`` inside the
   union of that scene's coverage geometries. An unmatched track whose stand was visible has
@@ -399,13 +400,13 @@ class _Detections:
     def state(self, rows: list[int]) -> _State:
         r = np.asarray(rows)
         w = np.clip(self.score[r], 1e-6, None)
-        types: dict[str, float] = {}
-        for t, p, wi in zip(self.type[r], self.type_prob[r], w, strict=True):
-            types[t] = types.get(t, 0.0) + float(p) * float(wi)
-        total = float(w.sum())
         best = r[int(np.argmax(self.score[r]))]
         whole = ~self.cut[r]
         m, wm = (r[whole], w[whole]) if whole.any() else (r, w)  # where it was seen whole
+        types: dict[str, float] = {}  # a cut one's type was told by its short size
+        for t, p, wi in zip(self.type[m], self.type_prob[m], wm, strict=True):
+            types[t] = types.get(t, 0.0) + float(p) * float(wi)
+        total = float(wm.sum())
         precise = wm / self.sigma[m] ** 2
         return _State(
             x=float(np.average(self.x[m], weights=wm)),
