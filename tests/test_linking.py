@@ -504,6 +504,16 @@ def test_same_aircraft_after_a_long_gap_is_rejoined():
     assert len(link_stays(detections(rows), cover, LinkConfig(close_distance_m=2.0))) == 2
 
 
+def test_an_aircraft_cut_at_its_first_look_after_a_long_gap_is_rejoined():
+    """The first sighting after the gap is the nose-cut one, 16.5 m off (its seen part's
+    centre): it starts the track that continues the stay, not one of its own."""
+    rows = [gap_sighting(s) for s in ("b", "c")]
+    rows += [gap_sighting("d", **NOSE_CUT), gap_sighting("e")]
+    stays = link_stays(detections(rows), coverage(GAP_SCENES, {"d": NODATA_EAST}))
+    assert list(stays["scene_ids"]) == ["b;c;d;e"]
+    assert (stays.iloc[0]["start_bounded_by"], stays.iloc[0]["end_bounded_by"]) == ("a", "f")
+
+
 def test_a_chain_of_long_gaps_rejoins_into_one_stay():
     scenes = {"a": 0.0, "b": 100.0, "c": 200.0, "d": 212.0}
     rows = [{"scene_id": s, "hours": scenes[s], "x": 100.0, "y": 100.0} for s in ("a", "b", "c")]

@@ -64,8 +64,9 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   between, so both sides are reported as censored unless a visible absence bounds them.
 * **Re-joining across a gap.** With ``rejoin_gaps``, a track closed by the gap rule is joined
   again with the track that starts with the *first* detection at its spot (centre within
-  ``max_distance_m``) after its last sighting, when that detection agrees closely (as above,
-  and axial heading within ``max_heading_diff_deg``), the stand was visible in no scene in
+  ``max_distance_m``, a cut one's less half of what it misses, as above) after its last
+  sighting, when that detection agrees closely (as above, and axial heading within
+  ``max_heading_diff_deg``), the stand was visible in no scene in
   between (nobody looked: a seen absence across a gap is taken at its word, unlike a miss
   inside a track), and each side passes the false-positive rule below on its own (two stray
   detections days apart make no stay). Being the first detection there, nothing else was
@@ -438,20 +439,26 @@ class _Detections:
             _relative_diff(*_bounded(span, state.span, cut, state.cut)) / scale,
         )
 
-    def costs(self, state: _State, rows: np.ndarray, config: LinkConfig) -> np.ndarray:
-        """Matching cost of ``state`` against detections ``rows``; ``inf`` where gated."""
+    def distance(self, state: _State, rows: np.ndarray) -> np.ndarray:
+        """Centre distance (metres) of detections ``rows`` from ``state``'s, less half of what
+        a cut size misses of the other: a cut aircraft's centre is its seen part's."""
         length, span, cut = self.length[rows], self.span[rows], self.cut[rows]
-        # a cut aircraft's centre is its seen part's: off by up to half of what is missing
         missing = np.hypot(
             _shortfall(length, state.length, cut, state.cut),
             _shortfall(span, state.span, cut, state.cut),
         )
         dist = np.hypot(self.x[rows] - state.x, self.y[rows] - state.y)
-        dist = np.maximum(dist - missing / 2, 0.0)
+        return np.maximum(dist - missing / 2, 0.0)
+
+    def costs(self, state: _State, rows: np.ndarray, config: LinkConfig) -> np.ndarray:
+        """Matching cost of ``state`` against detections ``rows``; ``inf`` where gated."""
+        dist = self.distance(state, rows)
         diff = np.abs((self.heading[rows] - state.heading + 180.0) % 360.0 - 180.0)  # [0, 180]
         axial = np.minimum(diff, 180.0 - diff)
         flipped = diff > 90.0
-        rel_length, rel_span = self.size_diffs(length, span, self.sigma[rows], state, cut)
+        rel_length, rel_span = self.size_diffs(
+            self.length[rows], self.span[rows], self.sigma[rows], state, self.cut[rows]
+        )
         track_probs = np.array([state.types.get(t, 0.0) for t in self.type_names])
         agreement = track_probs[self.type_code[rows]] * self.type_prob[rows]
         agreement = np.where(self.type[rows] == _UNKNOWN, 0.0, agreement)
@@ -802,9 +809,7 @@ class _AirportLinker:
         state = det.state(track.rows)
         last = self._span(track)[1]
         later = np.flatnonzero(self.row_look > last)
-        near = later[
-            np.hypot(det.x[later] - state.x, det.y[later] - state.y) <= config.max_distance_m
-        ]
+        near = later[det.distance(state, later) <= config.max_distance_m]
         if near.size == 0 or not self._real(track):
             return None
         first = self.row_look[near].min()
