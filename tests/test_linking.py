@@ -410,6 +410,67 @@ def test_a_size_blurred_by_coarse_imagery_does_not_split_the_stay():
     assert list(stays["n_seen"]) == [4]
 
 
+#: The Il-62M at (100, 100), nose east, seen whole at s1…s3; at s4 nodata east of x = 93.5
+#: cuts its nose: the detector measures the 20 m seen, centred 16.5 m west of the aircraft's
+#: (beyond the 15 m distance gate).
+NOSE_CUT = {"x": 83.5, "length_m": 20.0, "cut": True}
+NODATA_EAST = shapely.box(0, 0, 93.5, 300)
+
+
+def test_an_aircraft_cut_by_nodata_continues_its_stay():
+    """A sighting cut by nodata measures only the part seen: it neither starts a stay of its
+    own nor bounds the aircraft's (a phantom 0-24 h stay and a stay ended a look early), at
+    the last look, the first, or inside; the stay's size and place are the whole ones'."""
+    cover = coverage(SCENES, {"s4": NODATA_EAST})
+    whole = [sighting(s) for s in ("s1", "s2", "s3")]
+    for rows in (
+        [*whole, sighting("s4", **NOSE_CUT)],
+        [*whole, sighting("s4", **NOSE_CUT), sighting("s5")],
+    ):
+        (stay,) = link_stays(detections(rows), cover).itertuples()
+        assert stay.scene_ids == ";".join(r["scene_id"] for r in rows)
+        assert stay.first_absent_after == at(12.0 * (len(rows) + 1))
+        assert (stay.length_m, stay.x, stay.y) == pytest.approx((53.0, 100.0, 100.0))
+    # cut at its first look, by nodata west of x = 96: the part seen is centred east
+    first = [sighting("s1", x=111.5, length_m=30.0, cut=True), *whole[1:], sighting("s4")]
+    cover = coverage(SCENES, {"s1": shapely.box(96, 0, 600, 300)})
+    (stay,) = link_stays(detections(first), cover).itertuples()
+    assert (stay.scene_ids, stay.start_bounded_by, stay.end_bounded_by) == (
+        "s1;s2;s3;s4",
+        "s0",
+        "s5",
+    )
+    assert (stay.dwell_min_h, stay.length_m, stay.x) == pytest.approx((36.0, 53.0, 100.0))
+    # typed by their short size (the detector's type weighs size), cut sightings do not vote
+    # for the stay's type: an Il-62M cut at s3 and s4 is no AN24 (a tie of 2 against 2)
+    rows = [*whole[:2], *(sighting(s, **NOSE_CUT, type="AN24") for s in ("s3", "s4"))]
+    cover = coverage(SCENES, {"s3": NODATA_EAST, "s4": NODATA_EAST})
+    (stay,) = link_stays(detections(rows), cover).itertuples()
+    assert (stay.type, stay.type_prob, stay.n_seen) == ("IL62", pytest.approx(0.9), 4)
+    # marked whole (as before `cut` was recorded), the short sighting is another aircraft
+    rows = [*whole, sighting("s4", **{**NOSE_CUT, "cut": False})]
+    assert sorted(
+        link_stays(detections(rows), coverage(SCENES, {"s4": NODATA_EAST}))["n_seen"]
+    ) == [1, 3]
+
+
+def test_a_cut_aircraft_is_no_larger_one_and_keeps_its_neighbour_distinct():
+    """A cut size is a lower bound: a cut sighting longer than the stay's aircraft by more
+    than the gate is another aircraft; and the slack a cut gives the centre distance does
+    not join two aircraft parked wingtip to wingtip (centres 45 m apart, nose east)."""
+    cover = coverage(SCENES, {"s4": NODATA_EAST})
+    whole = [sighting(s) for s in ("s1", "s2", "s3")]
+    longer = sighting("s4", x=95.0, length_m=80.0, cut=True)
+    assert sorted(link_stays(detections([*whole, longer]), cover)["n_seen"]) == [1, 3]
+    # the neighbour north of it, its north wing under cloud at s2: 25 m of its span seen
+    cloud = coverage(SCENES, {"s2": shapely.box(0, 0, 600, 154)})
+    rows = [sighting(s, y=y) for s in ("s1", "s2", "s3") for y in (100.0, 145.0)]
+    rows[3] = sighting("s2", y=136.0, wingspan_m=25.0, cut=True)
+    stays = link_stays(detections(rows), cloud)
+    assert sorted(stays["scene_ids"]) == ["s1;s2;s3", "s1;s2;s3"]
+    assert sorted(stays["y"]) == pytest.approx([100.0, 145.0])
+
+
 GAP_SCENES = {"a": 0.0, "b": 12.0, "c": 24.0, "d": 124.0, "e": 136.0, "f": 148.0}
 
 
@@ -441,6 +502,16 @@ def test_same_aircraft_after_a_long_gap_is_rejoined():
     assert (stay["start_bounded_by"], stay["end_bounded_by"]) == ("a", "f")
     assert len(link_stays(detections(rows), cover, LinkConfig(rejoin_gaps=False))) == 2
     assert len(link_stays(detections(rows), cover, LinkConfig(close_distance_m=2.0))) == 2
+
+
+def test_an_aircraft_cut_at_its_first_look_after_a_long_gap_is_rejoined():
+    """The first sighting after the gap is the nose-cut one, 16.5 m off (its seen part's
+    centre): it starts the track that continues the stay, not one of its own."""
+    rows = [gap_sighting(s) for s in ("b", "c")]
+    rows += [gap_sighting("d", **NOSE_CUT), gap_sighting("e")]
+    stays = link_stays(detections(rows), coverage(GAP_SCENES, {"d": NODATA_EAST}))
+    assert list(stays["scene_ids"]) == ["b;c;d;e"]
+    assert (stays.iloc[0]["start_bounded_by"], stays.iloc[0]["end_bounded_by"]) == ("a", "f")
 
 
 def test_a_chain_of_long_gaps_rejoins_into_one_stay():

@@ -88,6 +88,18 @@ def test_parts_committed_with_times_in_other_units_load_together(tmp_path):
     assert list(coverage["scene_id"]) == ["a", "b"]
 
 
+def test_parts_committed_before_cut_was_recorded_load_as_whole(tmp_path):
+    """A job resumed after an upgrade: detections committed without ``cut`` beside new ones
+    load as whole (False, as they were linked), not None: the column stays bool, not text."""
+    store = SceneStore(tmp_path)
+    cover = empty_frame(COVERAGE_COLUMNS, CRS)
+    store.commit("a", cover, detections("a", 2))
+    store.commit("b", cover, detections("b", 1).assign(cut=[True]))
+    _, dets = store.load(CRS)
+    assert str(dets["cut"].dtype) == "bool"
+    assert dets["cut"].tolist() == [False, False, True]
+
+
 @pytest.mark.parametrize(
     ("image", "sidecar"),
     [("a.png", "a.pgw"), ("a.png", "a.prj"), ("b.tif", "b.tif.aux.xml")],

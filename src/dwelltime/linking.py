@@ -23,6 +23,16 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   above 1, so an aircraft seen in a 3 m scene between 0.5 m ones is not split off for its
   blurred size. A track's size is the mean of its sightings weighted by score / σ², its σ the
   smallest of theirs. Detections without ``size_sigma_m`` count as fine.
+* **Aircraft cut by what a scene saw.** A detection whose footprint reaches nodata, cloud or
+  the image edge (``cut``, :func:`dwelltime.detector.merge.georeference`) measures only the
+  part seen: its length and span are lower bounds, compared as the larger of themselves and
+  the other's (a cut sighting is never gated nor costed for being shorter, only for being
+  longer), and its centre, that of the part seen, may lie off the whole aircraft's by half
+  what is missing of them, which the centre distance allows for. A track's centre, size and
+  type (the detector tells a type by its size too) are those of its whole sightings; of cut
+  ones only where it has no other (its size is then a lower bound in turn). So an aircraft
+  cut at one look continues its stay rather than starting another that bounds it.
+  Detections without ``cut`` count as whole.
 * **Missed detections.** A stand is *visible* in a scene when a disc of radius half the
   aircraft length around the track centre lies at least ``min_visible_fraction`` inside the
   union of that scene's coverage geometries. An unmatched track whose stand was visible has
@@ -54,8 +64,9 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   between, so both sides are reported as censored unless a visible absence bounds them.
 * **Re-joining across a gap.** With ``rejoin_gaps``, a track closed by the gap rule is joined
   again with the track that starts with the *first* detection at its spot (centre within
-  ``max_distance_m``) after its last sighting, when that detection agrees closely (as above,
-  and axial heading within ``max_heading_diff_deg``), the stand was visible in no scene in
+  ``max_distance_m``, a cut one's less half of what it misses, as above) after its last
+  sighting, when that detection agrees closely (as above, and axial heading within
+  ``max_heading_diff_deg``), the stand was visible in no scene in
   between (nobody looked: a seen absence across a gap is taken at its word, unlike a miss
   inside a track), and each side passes the false-positive rule below on its own (two stray
   detections days apart make no stay). Being the first detection there, nothing else was
@@ -334,6 +345,7 @@ class _State:
     span: float
     size_sigma: float  # σ of length and span, metres: that of the best sighting
     types: dict[str, float]  # score-weighted mean type probabilities
+    cut: bool  # every sighting cut: x, y are of parts seen, length and span lower bounds
 
 
 @dataclass
@@ -368,6 +380,8 @@ class _Detections:
             f["size_sigma_m"].to_numpy(float) if "size_sigma_m" in f else np.full(len(f), np.nan)
         )
         self.sigma = np.where(sigma > 0, sigma, self.sigma_ref)  # unknown (NaN): fine
+        #: the aircraft may reach beyond what its scene saw (a missing or empty value: whole)
+        self.cut = f["cut"].eq(True).to_numpy() if "cut" in f else np.zeros(len(f), bool)
         self.x = f["x"].to_numpy(float)
         self.y = f["y"].to_numpy(float)
         self.heading = f["heading_deg"].to_numpy(float)
@@ -387,43 +401,63 @@ class _Detections:
     def state(self, rows: list[int]) -> _State:
         r = np.asarray(rows)
         w = np.clip(self.score[r], 1e-6, None)
-        types: dict[str, float] = {}
-        for t, p, wi in zip(self.type[r], self.type_prob[r], w, strict=True):
-            types[t] = types.get(t, 0.0) + float(p) * float(wi)
-        total = float(w.sum())
         best = r[int(np.argmax(self.score[r]))]
-        precise = w / self.sigma[r] ** 2
+        whole = ~self.cut[r]
+        m, wm = (r[whole], w[whole]) if whole.any() else (r, w)  # where it was seen whole
+        types: dict[str, float] = {}  # a cut one's type was told by its short size
+        for t, p, wi in zip(self.type[m], self.type_prob[m], wm, strict=True):
+            types[t] = types.get(t, 0.0) + float(p) * float(wi)
+        total = float(wm.sum())
+        precise = wm / self.sigma[m] ** 2
         return _State(
-            x=float(np.average(self.x[r], weights=w)),
-            y=float(np.average(self.y[r], weights=w)),
+            x=float(np.average(self.x[m], weights=wm)),
+            y=float(np.average(self.y[m], weights=wm)),
             heading=float(self.heading[best]),
-            length=_weighted_nanmean(self.length[r], precise),
-            span=_weighted_nanmean(self.span[r], precise),
-            size_sigma=float(self.sigma[r].min()),
+            length=_weighted_nanmean(self.length[m], precise),
+            span=_weighted_nanmean(self.span[m], precise),
+            size_sigma=float(self.sigma[m].min()),
             types={t: v / total for t, v in types.items()},
+            cut=not whole.any(),
         )
 
     def size_diffs(
-        self, length: ArrayLike, span: ArrayLike, sigma: ArrayLike, state: _State
+        self,
+        length: ArrayLike,
+        span: ArrayLike,
+        sigma: ArrayLike,
+        state: _State,
+        cut: ArrayLike = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Relative length and span differences of sizes measured with noise ``sigma`` (m)
-        from ``state``'s, in units of fine-imagery noise (module docstring)."""
+        from ``state``'s, in units of fine-imagery noise; a cut size (``cut``, and the
+        state's when ``state.cut``) is a lower bound (module docstring)."""
         length, span, sigma = (np.asarray(v, dtype=float) for v in (length, span, sigma))
         noisier = np.hypot(sigma, state.size_sigma) / (np.sqrt(2.0) * self.sigma_ref)
         scale = np.maximum(noisier, 1.0)
         return (
-            _relative_diff(length, state.length) / scale,
-            _relative_diff(span, state.span) / scale,
+            _relative_diff(*_bounded(length, state.length, cut, state.cut)) / scale,
+            _relative_diff(*_bounded(span, state.span, cut, state.cut)) / scale,
         )
+
+    def distance(self, state: _State, rows: np.ndarray) -> np.ndarray:
+        """Centre distance (metres) of detections ``rows`` from ``state``'s, less half of what
+        a cut size misses of the other: a cut aircraft's centre is its seen part's."""
+        length, span, cut = self.length[rows], self.span[rows], self.cut[rows]
+        missing = np.hypot(
+            _shortfall(length, state.length, cut, state.cut),
+            _shortfall(span, state.span, cut, state.cut),
+        )
+        dist = np.hypot(self.x[rows] - state.x, self.y[rows] - state.y)
+        return np.maximum(dist - missing / 2, 0.0)
 
     def costs(self, state: _State, rows: np.ndarray, config: LinkConfig) -> np.ndarray:
         """Matching cost of ``state`` against detections ``rows``; ``inf`` where gated."""
-        dist = np.hypot(self.x[rows] - state.x, self.y[rows] - state.y)
+        dist = self.distance(state, rows)
         diff = np.abs((self.heading[rows] - state.heading + 180.0) % 360.0 - 180.0)  # [0, 180]
         axial = np.minimum(diff, 180.0 - diff)
         flipped = diff > 90.0
         rel_length, rel_span = self.size_diffs(
-            self.length[rows], self.span[rows], self.sigma[rows], state
+            self.length[rows], self.span[rows], self.sigma[rows], state, self.cut[rows]
         )
         track_probs = np.array([state.types.get(t, 0.0) for t in self.type_names])
         agreement = track_probs[self.type_code[rows]] * self.type_prob[rows]
@@ -450,7 +484,29 @@ def _weighted_nanmean(values: np.ndarray, weights: np.ndarray) -> float:
     return float(np.average(values[ok], weights=weights[ok])) if ok.any() else float("nan")
 
 
-def _relative_diff(values: np.ndarray, reference: float) -> np.ndarray:
+def _bounded(
+    values: np.ndarray, reference: float, cut: ArrayLike, reference_cut: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` and ``reference`` to compare, each cut one (a lower bound of the aircraft's
+    size) raised to the other where the other is larger."""
+    values, cut = np.asarray(values, dtype=float), np.asarray(cut, dtype=bool)
+    raised = np.where(cut, np.maximum(values, reference), values)
+    other = np.maximum(reference, values) if reference_cut else np.full_like(values, reference)
+    return raised, other
+
+
+def _shortfall(
+    values: np.ndarray, reference: float, cut: np.ndarray, reference_cut: bool
+) -> np.ndarray:
+    """How much shorter (metres) than the other each cut size is: 0 where neither is cut or a
+    size is unknown."""
+    short = np.where(cut, np.clip(reference - values, 0.0, None), 0.0)
+    if reference_cut:
+        short = short + np.clip(values - reference, 0.0, None)
+    return np.nan_to_num(short)
+
+
+def _relative_diff(values: np.ndarray, reference: float | np.ndarray) -> np.ndarray:
     """|a − b| / max(a, b); 0 where either size is unknown."""
     larger = np.maximum(values, reference)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -658,7 +714,8 @@ class _AirportLinker:
     ) -> np.ndarray:
         """(tracks, detections) matching costs of ``states`` (each with its ``gates``) against
         detection ``rows``, ``inf`` where gated. Only the detections within a track's distance
-        gate (a KD-tree of the scene's centres) are costed: a scene of 2,000 aircraft costs
+        gate (a KD-tree of the scene's centres), widened by half of what a cut size may miss of
+        the other (:meth:`_Detections.costs`), are costed: a scene of 2,000 aircraft costs
         each track its few neighbours, not all 2,000."""
         det = self.det
         cost = np.full((len(states), len(rows)), np.inf)
@@ -668,7 +725,15 @@ class _AirportLinker:
         columns = np.flatnonzero(placed)
         tree = cKDTree(np.column_stack([det.x[rows[columns]], det.y[rows[columns]]]))
         centres = np.nan_to_num([(s.x, s.y) for s in states], nan=np.inf)
-        radii = np.array([g.max_distance_m for g in gates]) * (1 + 1e-9)
+        reach = np.zeros(len(states))  # metres a cut detection may lie beyond the gate
+        length, span = det.length[rows[columns]], det.span[rows[columns]]
+        if det.cut[rows[columns]].any():  # half the track's size, all of which it may miss
+            reach = 0.5 * np.hypot([s.length for s in states], [s.span for s in states])
+        partial = np.array([s.cut for s in states])  # half the largest detection's size
+        if partial.any():
+            largest = 0.5 * np.fmax.reduce(np.hypot(length, span))
+            reach = np.where(partial, np.fmax(reach, largest), reach)
+        radii = (np.array([g.max_distance_m for g in gates]) + np.nan_to_num(reach)) * (1 + 1e-9)
         for i, near in enumerate(tree.query_ball_point(centres, radii)):
             if near:
                 mine = columns[near]
@@ -744,9 +809,7 @@ class _AirportLinker:
         state = det.state(track.rows)
         last = self._span(track)[1]
         later = np.flatnonzero(self.row_look > last)
-        near = later[
-            np.hypot(det.x[later] - state.x, det.y[later] - state.y) <= config.max_distance_m
-        ]
+        near = later[det.distance(state, later) <= config.max_distance_m]
         if near.size == 0 or not self._real(track):
             return None
         first = self.row_look[near].min()
@@ -915,15 +978,15 @@ class _AirportLinker:
             cost = np.full((len(enders), len(starters)), np.inf)
             # each ender against all starters at once
             begun = [places[id(starter)] for starter in starters]
-            x, y, length, span, sigma = (
+            x, y, length, span, sigma, cut = (
                 np.array([getattr(sb, name) for sb in begun])
-                for name in ("x", "y", "length", "span", "size_sigma")
+                for name in ("x", "y", "length", "span", "size_sigma", "cut")
             )
             kind = np.array([_argmax_type(sb.types)[0] for sb in begun])
             for a, ender in enumerate(enders):
                 sa = state(ender.parts[-1].rows)  # where it was last
                 far = np.hypot(x - sa.x, y - sa.y) > config.max_distance_m
-                rel, rel_span = det.size_diffs(length, span, sigma, sa)  # symmetric in the two
+                rel, rel_span = det.size_diffs(length, span, sigma, sa, cut)  # symmetric
                 ok = far & (kind == _argmax_type(sa.types)[0])
                 ok &= np.maximum(rel, rel_span) <= config.max_size_diff
                 # to 1e-9: sizes averaged in another order are a tie, not a choice

@@ -133,9 +133,9 @@ UTC_TIMESTAMP = "datetime64[us, UTC]"
 
 
 #: dtype of every column above that is no text (``str``) nor time (:data:`TIME_COLUMNS`),
-#: and of the detector's ``size_sigma_m`` / ``tile_index``: what an empty frame declares, so
-#: that a run with no rows writes a GeoPackage of REAL, INTEGER and BOOLEAN fields as a full
-#: one does.
+#: and of the detector's ``size_sigma_m`` / ``tile_index`` / ``cut``: what an empty frame
+#: declares, so that a run with no rows writes a GeoPackage of REAL, INTEGER and BOOLEAN
+#: fields as a full one does.
 COLUMN_DTYPES: dict[str, str] = {
     **dict.fromkeys(
         ("gsd_m", "cloud_fraction", "visible_fraction", "x", "y", "heading_deg", "length_m"),
@@ -144,7 +144,7 @@ COLUMN_DTYPES: dict[str, str] = {
     **dict.fromkeys(("wingspan_m", "type_prob", "score", "size_sigma_m"), "float64"),
     **dict.fromkeys(("dwell_min_h", "dwell_max_h", "dwell_est_h"), "float64"),
     **dict.fromkeys(("width", "height", "count", "tile_index", "n_seen"), "int64"),
-    **dict.fromkeys(("censored_start", "censored_end"), "bool"),
+    **dict.fromkeys(("censored_start", "censored_end", "cut"), "bool"),
 }
 
 

@@ -26,7 +26,13 @@ import geopandas as gpd
 import shapely
 
 from dwelltime.io import atomic_write
-from dwelltime.schema import COVERAGE_COLUMNS, DETECTION_COLUMNS, UTC_TIMESTAMP, empty_frame
+from dwelltime.schema import (
+    COLUMN_DTYPES,
+    COVERAGE_COLUMNS,
+    DETECTION_COLUMNS,
+    UTC_TIMESTAMP,
+    empty_frame,
+)
 
 if TYPE_CHECKING:
     from dwelltime.detector import Detector
@@ -244,4 +250,8 @@ def _gather(paths: list[Path], columns: tuple[str, ...], crs: str) -> gpd.GeoDat
     table = pa.concat_tables(tables, promote_options="permissive")
     frame = table.replace_schema_metadata(None).to_pandas()  # each file's index: 0, 1, …
     frame["geometry"] = gpd.GeoSeries.from_wkb(frame["geometry"], crs=crs)
+    # a switch that parts an earlier version committed lack (detections' ``cut``) is False
+    # there, as they were linked, not None, which would turn the column into text in the files
+    for column in frame.columns.intersection([c for c, t in COLUMN_DTYPES.items() if t == "bool"]):
+        frame[column] = frame[column].eq(True)
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)

@@ -120,6 +120,29 @@ def test_detections_on_masked_pixels_are_dropped(detector):
     assert detect_tiles([tile(0, 0.0, valid=valid)], detector).empty
 
 
+def test_an_aircraft_reaching_masked_pixels_is_marked_cut(detector):
+    """Its length and span are of the part seen: ``cut`` says so, for linking."""
+    small = TileDetections(
+        np.array([64.0]),
+        np.array([64.0]),
+        np.array([40.0]),  # nose up: columns 49..79
+        np.array([30.0]),
+        np.array([0.0]),
+        np.array([[0.4, 0.4, 0.2]]),
+        np.array([0.9]),
+    )
+    detector.scripted[0] = small
+    cut = {}
+    for edge in (None, 90, 81):  # all seen, cloud from column 90, from column 81
+        valid = np.ones((SIZE, SIZE), bool)
+        if edge is not None:
+            valid[:, edge:] = False
+        out = detect_tiles([tile(0, 0.0, valid=valid)], detector)
+        assert str(out["cut"].dtype) == "bool"
+        cut[edge] = bool(out["cut"].iloc[0])
+    assert cut == {None: False, 90: False, 81: True}
+
+
 def test_a_scenes_pixels_are_not_held_until_its_last_tile(detector, monkeypatch):
     # Merging needs each tile's georeferencing and mask, not its pixels: a scene of hundreds
     # of tiles held ~1 MB of each until the last one was detected. Only the batch in hand is.

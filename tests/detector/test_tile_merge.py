@@ -59,6 +59,24 @@ def test_edge_margin_is_negative_when_the_footprint_is_cut():
     assert m.edge_margin_px[1] == pytest.approx(-5.0)  # wing tip at column -5
 
 
+def test_a_footprint_reaching_what_the_tile_did_not_see_is_cut():
+    """An aircraft whose footprint reaches unseen pixels (nodata, cloud), or comes within
+    CUT_MARGIN_M (2 m, 4 px) of them or of a side that is no seam, may go on there: cut. A
+    seam side cuts only a footprint that crosses it (the neighbour tile saw the rest)."""
+    valid = np.ones((256, 256), bool)
+    valid[:, 200:] = False  # nodata east of column 200
+    seams = (True, True, True, False)  # the bottom side is the edge of the tiled area
+    # 40 x 30 px nose up: columns cx ± 15, rows cy ± 20. Inside; 5 px from the nodata; 2 px
+    # from it; 2 px across the top seam; 2 px from the left seam; 20 px and 2 px from the bottom
+    cx = [100.0, 180.0, 183.0, 100.0, 17.0, 100.0, 100.0]
+    cy = [100.0, 100.0, 100.0, 18.0, 100.0, 216.0, 234.0]
+    m = georeference(dets(cx, cy), NORTH_UP, (256, 256), 0.5, seams, valid)
+    assert m.cut.tolist() == [False, False, True, True, False, False, True]
+    # the same footprints where the tile saw everything: only the sides cut
+    m = georeference(dets(cx, cy), NORTH_UP, (256, 256), 0.5, seams)
+    assert m.cut.tolist() == [False, False, False, True, False, False, True]
+
+
 def test_empty_detections_georeference_to_nothing():
     m = georeference(dets([], []), NORTH_UP, (256, 256), 0.5)
     assert len(m.footprints) == 0 and len(m.edge_margin_px) == 0

@@ -12,6 +12,10 @@ copy is cut by a tile edge, the one whose tile holds it most centrally (largest 
 Only seams count as edges (:func:`tile_seams`): a tile side that no other tile of the scene
 reaches across is the edge of the image or of the tiled area, where no tile sees more of
 the aircraft, so a copy cut there competes on its score like a whole one.
+
+A row kept is ``cut`` when the detector may not have seen all of the aircraft
+(:func:`georeference`): its length and span are then at most the aircraft's, which linking
+allows for (:mod:`dwelltime.linking`).
 """
 
 from __future__ import annotations
@@ -33,12 +37,18 @@ if TYPE_CHECKING:
 #: Intersection-over-smaller above which two footprints are one aircraft.
 MERGE_THRESHOLD = 0.5
 
+#: Metres around a footprint that its tile must have seen for the aircraft to be whole (not
+#: ``cut``): the detector's own footprint noise, as an aircraft's visible part ends at the
+#: edge of the pixels seen.
+CUT_MARGIN_M = 2.0
+
 
 @dataclass(frozen=True)
 class MapDetections:
     """Detections of one tile in map units: centre ``x``, ``y``, ``length_m``, ``span_m``,
-    ``heading_deg`` (clockwise from map up), ``footprints`` (shapely polygons) and
-    ``edge_margin_px`` (distance of the footprint to the tile edge; negative when cut)."""
+    ``heading_deg`` (clockwise from map up), ``footprints`` (shapely polygons),
+    ``edge_margin_px`` (distance of the footprint to the tile edge; negative when cut) and
+    ``cut`` (bool: the aircraft may reach beyond what the tile saw, :func:`georeference`)."""
 
     x: np.ndarray
     y: np.ndarray
@@ -47,6 +57,7 @@ class MapDetections:
     heading_deg: np.ndarray
     footprints: np.ndarray
     edge_margin_px: np.ndarray
+    cut: np.ndarray
 
 
 def tile_seams(
@@ -83,6 +94,7 @@ def georeference(
     tile_shape: tuple[int, int],
     gsd_m: float,
     seams: Sequence[bool] = (True, True, True, True),
+    valid: np.ndarray | None = None,
 ) -> MapDetections:
     """Map tile pixels (column, row) through ``transform``; sizes in metres from the tile's
     ``gsd_m`` (so that a transform to original-image pixels still gives metres).
@@ -92,6 +104,12 @@ def georeference(
     (positive determinant), so a pixel-to-pixel transform keeps "clockwise from image up".
     ``tile_shape``: (H, W) pixels; ``seams``: which sides (left, right, top, bottom) the edge
     margin is measured to (:func:`tile_seams`; +inf where none is).
+
+    A detection is ``cut`` when its footprint, widened by :data:`CUT_MARGIN_M`, reaches a
+    pixel the tile did not see (``valid`` False: nodata, cloud, beyond the image) or a tile
+    side that is no seam (the edge of the image or of the tiled area), or when the footprint
+    itself crosses a seam (no tile of the scene held it whole): the aircraft may go on there,
+    so its length and span may be short.
     """
     corners = footprint_corners(det.cx, det.cy, det.length_px, det.span_px, det.heading_deg)
     a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
@@ -106,6 +124,17 @@ def georeference(
     for distance, seam in zip(to_side, seams, strict=True):
         if seam:
             margin = np.minimum(margin, distance.min(axis=1, initial=np.inf))
+    widen = 2 * CUT_MARGIN_M / gsd_m
+    wide = footprint_corners(
+        det.cx, det.cy, det.length_px + widen, det.span_px + widen, det.heading_deg
+    )
+    beyond = [wide[..., 0] < 0, wide[..., 0] > w, wide[..., 1] < 0, wide[..., 1] > h]
+    cut = margin < 0
+    for out, seam in zip(beyond, seams, strict=True):
+        if not seam:
+            cut |= out.any(axis=1)
+    if valid is not None and not valid.all():
+        cut |= _over_unseen(wide, valid)
     return MapDetections(
         x=centres[:, 0],
         y=centres[:, 1],
@@ -114,7 +143,23 @@ def georeference(
         heading_deg=heading,
         footprints=shapely.polygons(map_corners),
         edge_margin_px=margin,
+        cut=cut,
     )
+
+
+def _over_unseen(corners: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Bool per footprint (``corners`` (N, 4, 2), tile pixels): whether it holds the centre
+    of a pixel that ``valid`` (H, W) marks unseen."""
+    h, w = valid.shape
+    out = np.zeros(len(corners), dtype=bool)
+    for i, quad in enumerate(corners):
+        c0, r0 = np.clip(np.floor(quad.min(axis=0)).astype(int), 0, (w, h))
+        c1, r1 = np.clip(np.ceil(quad.max(axis=0)).astype(int), 0, (w, h))
+        rows, cols = np.nonzero(~valid[r0:r1, c0:c1])
+        if rows.size:
+            polygon = shapely.Polygon(quad)
+            out[i] = shapely.contains_xy(polygon, cols + c0 + 0.5, rows + r0 + 0.5).any()
+    return out
 
 
 def merge_overlaps(

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 K = TypeVar("K")
 
 #: Extra columns :func:`detect_tiles` adds to DETECTION_COLUMNS.
-EXTRA_COLUMNS: tuple[str, ...] = ("size_class", "size_sigma_m", "tile_index")
+EXTRA_COLUMNS: tuple[str, ...] = ("size_class", "size_sigma_m", "tile_index", "cut")
 
 
 def default_classes() -> list[str]:
@@ -567,8 +567,10 @@ def detect_tiles(
 
     Returns DETECTION_COLUMNS plus ``size_class`` (small/medium/large by max(length, span):
     < 30 m, < 50 m, larger), ``size_sigma_m`` (standard deviation of the measured length and
-    span, metres, from the source GSD: :func:`~dwelltime.detector.types.size_sigma_m`) and
-    ``tile_index`` (tile the kept row came from), in the tiles' CRS. Detections whose centre
+    span, metres, from the source GSD: :func:`~dwelltime.detector.types.size_sigma_m`),
+    ``tile_index`` (tile the kept row came from) and ``cut`` (bool: the aircraft may reach
+    beyond the pixels seen, so its length and span may be short:
+    :func:`~dwelltime.detector.merge.georeference`), in the tiles' CRS. Detections whose centre
     falls on a masked pixel (``tile.valid`` False) are dropped. ``source_gsd_m``: GSD of the
     source imagery (metres); above 1.5 m ``type`` is ``unknown``. ``progress`` is called with
     the number of tiles finished after each batch.
@@ -699,7 +701,7 @@ def _tile_rows(
     cols = np.clip(det.cx.astype(int), 0, w - 1)
     rows = np.clip(det.cy.astype(int), 0, h - 1)
     det = _select(det, valid[rows, cols])
-    m = georeference(det, tile.transform, (h, w), post.gsd_m, seams)
+    m = georeference(det, tile.transform, (h, w), post.gsd_m, seams, valid)
     types, probs = post.assign_types(det, m.length_m, m.span_m, source_gsd_m)
     n = len(det)
     return {
@@ -718,6 +720,7 @@ def _tile_rows(
         "size_class": size_class(m.length_m, m.span_m),
         "size_sigma_m": np.full(n, size_sigma_m(source_gsd_m)),
         "tile_index": np.full(n, tile.index),
+        "cut": m.cut,
         "edge_margin_px": m.edge_margin_px,
         "geometry": m.footprints,
     }
