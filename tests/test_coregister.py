@@ -142,6 +142,32 @@ def test_coregister_scenes_empty_and_unreadable(shifted_series, tmp_path):
     assert row["shift_x_m"] == 0.0
 
 
+@pytest.mark.parametrize("dx, status", [(10.0, "ok"), (15.0, "at_limit"), (30.0, "low_peak")])
+def test_an_offset_past_the_search_is_not_taken_for_the_limit(tmp_path, write_raster, dx, status):
+    """A scene 15 m off, searched to 12 m, correlates best at the window's edge (12 m, a high
+    peak on the flank of the true one): it is left where it is and said to be at the limit,
+    not moved by 12 m as though aligned."""
+    shape = (160, 160)
+    ground = (texture(shape, seed=3) * 200 + 20).astype(np.uint8)
+    for stem, shift in (("s1_20230729T030000", 0.0), ("s2_20230730T030000", dx)):
+        write_raster(
+            tmp_path / "img" / f"{stem}.tif",
+            origin=(X0 + shift, Y0),
+            gsd=1.0,
+            shape=shape,
+            data=np.stack([ground] * 3),
+        )
+    aprons = gpd.GeoDataFrame(
+        geometry=[shapely.box(X0 + 30, Y0 - 130, X0 + 130, Y0 - 30)], crs="EPSG:32651"
+    )
+    offsets = coregister_scenes(
+        scan(tmp_path / "img").scenes, lookup_airport("ZKPY"), aprons, CoregConfig(max_shift_m=12.0)
+    ).set_index("scene_id")
+    assert offsets.loc["s2_20230730T030000", "coreg_status"] == status
+    moved = offsets["shift_x_m"].diff().iloc[-1]  # s2 against s1
+    assert moved == (pytest.approx(dx, abs=1.0) if status == "ok" else 0.0)
+
+
 def test_apply_offsets_moves_x_y_and_geometry_per_scene():
     frame = gpd.GeoDataFrame(
         {"scene_id": ["a", "b", "c"], "x": [10.0, 10.0, 10.0], "y": [20.0, 20.0, 20.0]},

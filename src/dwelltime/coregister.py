@@ -25,7 +25,9 @@ The reference is the clearest scene at the finest GSD (at most ``reference_max_g
 Offsets are finally expressed relative to the median position of all trusted scenes, so the
 common frame is the consensus of the scenes rather than one scene's own error. A scene whose
 peak is below ``min_peak`` or whose overlap with the reference is under ``min_overlap`` is left
-where it is (offset 0) and says so in ``coreg_status``.
+where it is (offset 0) and says so in ``coreg_status``; so is one whose peak lies on the edge
+of the search window (``at_limit``): its offset is ``max_shift_m`` or more on an axis, and
+where beyond that is not known.
 
 Offsets (:data:`OFFSET_COLUMNS`): ``shift_x_m``/``shift_y_m`` are how far the scene's content
 lies east/north of the common frame, metres; corrected coordinates are ``x − shift_x_m``,
@@ -59,7 +61,7 @@ OFFSET_COLUMNS: tuple[str, ...] = (
     "shift_x_m",  # content east of the common frame, metres (subtract to correct)
     "shift_y_m",  # content north of the common frame, metres
     "coreg_peak",  # normalised cross-correlation at the peak, [-1, 1]; NaN if not measured
-    "coreg_status",  # reference | ok | low_peak | no_overlap | failed
+    "coreg_status",  # reference | ok | low_peak | at_limit | no_overlap | failed
 )
 
 
@@ -353,6 +355,8 @@ def _measure(
         return _row(scene_id, 0.0, 0.0, float("nan"), "no_overlap")
     if shift.peak < config.min_peak:
         return _row(scene_id, 0.0, 0.0, shift.peak, "low_peak")
+    if max(abs(shift.col), abs(shift.row)) >= match.max_shift_px:  # the window's edge
+        return _row(scene_id, 0.0, 0.0, shift.peak, "at_limit")
     # grid rows run south: a content shift of +row pixels is a shift to the south
     return _row(scene_id, shift.col * gsd_m, -shift.row * gsd_m, shift.peak, "ok")
 
