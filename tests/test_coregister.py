@@ -210,6 +210,33 @@ def test_aircraft_that_came_and_went_do_not_pull_the_match(tmp_path, write_raste
     assert found.tolist() == pytest.approx([3.0, -2.0], abs=0.5)
 
 
+def test_stand_markings_repeated_within_the_search_are_ambiguous(tmp_path, write_raster):
+    """Lead-in lines every 20 m on plain concrete, a scene 12 m east: it matches as well 8 m
+    west (one stand along), where it was moved and said 'ok'; it is now left where it is as
+    'ambiguous'."""
+    shape = (240, 240)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    for stem, dx in (("s1_20230729T030000", 0.0), ("s2_20230730T030000", 12.0)):
+        image = 120 + 8 * (texture(shape, seed=int(dx)) - 0.5)  # each day its own dust
+        image[(cols % 20 == 0) & (rows > 40) & (rows < 200)] = 200
+        image[rows == 60] = 200  # a stop bar across
+        write_raster(
+            tmp_path / "img" / f"{stem}.tif",
+            origin=(X0 + dx, Y0),
+            gsd=1.0,
+            shape=shape,
+            data=np.stack([image.round()] * 3),
+        )
+    aprons = gpd.GeoDataFrame(
+        geometry=[shapely.box(X0 + 30, Y0 - 210, X0 + 210, Y0 - 30)], crs="EPSG:32651"
+    )
+    offsets = coregister_scenes(scan(tmp_path / "img").scenes, lookup_airport("ZKPY"), aprons)
+    row = offsets.set_index("scene_id").loc["s2_20230730T030000"]
+    assert row["coreg_status"] == "ambiguous"
+    assert row["coreg_peak"] > 0.5  # a good match, but not the only one
+    assert (offsets[["shift_x_m", "shift_y_m"]] == 0).all().all()
+
+
 def test_apply_offsets_moves_x_y_and_geometry_per_scene():
     frame = gpd.GeoDataFrame(
         {"scene_id": ["a", "b", "c"], "x": [10.0, 10.0, 10.0], "y": [20.0, 20.0, 20.0]},

@@ -31,7 +31,10 @@ common frame is the consensus of the scenes rather than one scene's own error. A
 peak is below ``min_peak`` or whose overlap with the reference is under ``min_overlap`` is left
 where it is (offset 0) and says so in ``coreg_status``; so is one whose peak lies on the edge
 of the search window (``at_limit``): its offset is ``max_shift_m`` or more on an axis, and
-where beyond that is not known.
+where beyond that is not known; and so is one with a second match, ``highpass_m`` or more
+from the best, reaching ``max_second_peak`` times its peak (``ambiguous``): stand markings
+repeated every 20 m matched as well one stand along, and a scene 12 m off was moved 8 m the
+other way.
 
 Offsets (:data:`OFFSET_COLUMNS`): ``shift_x_m``/``shift_y_m`` are how far the scene's content
 lies east/north of the common frame, metres; corrected coordinates are ``x − shift_x_m``,
@@ -65,7 +68,7 @@ OFFSET_COLUMNS: tuple[str, ...] = (
     "shift_x_m",  # content east of the common frame, metres (subtract to correct)
     "shift_y_m",  # content north of the common frame, metres
     "coreg_peak",  # normalised cross-correlation at the peak, [-1, 1]; NaN if not measured
-    "coreg_status",  # reference | ok | low_peak | at_limit | no_overlap | failed
+    "coreg_status",  # reference | ok | low_peak | at_limit | ambiguous | no_overlap | failed
 )
 
 
@@ -86,12 +89,13 @@ class CoregConfig:
     min_peak: float = 0.15  # lowest trusted correlation peak
     min_overlap: float = 0.2  # least shared valid area, as a share of the reference's
     reference_max_gsd_m: float = 1.0  # prefer references at least this fine
+    max_second_peak: float = 0.9  # a distinct second match this share of the best: ambiguous
 
     def __post_init__(self) -> None:
         for name in ("gsd_m", "max_shift_m", "highpass_m", "reference_max_gsd_m"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"CoregConfig.{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("min_peak", "min_overlap"):
+        for name in ("min_peak", "min_overlap", "max_second_peak"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(
                     f"CoregConfig.{name} must be in [0, 1], got {getattr(self, name)!r}"
@@ -107,6 +111,7 @@ class Shift:
     row: float
     peak: float
     overlap: float  # shared valid pixels at the peak / valid pixels of the reference
+    second: float = float("nan")  # best correlation at another local maximum (NaN: none)
 
 
 class _Spectra:
@@ -159,11 +164,17 @@ class MatchReference:
         self._spectra = _Spectra(image, valid, self.size)
 
     def shift(
-        self, moving: np.ndarray, moving_valid: np.ndarray, *, min_overlap: float = 0.2
+        self,
+        moving: np.ndarray,
+        moving_valid: np.ndarray,
+        *,
+        min_overlap: float = 0.2,
+        separation_px: float = 3.0,
     ) -> Shift:
         """Offset of ``moving`` against the reference, sub-pixel. Shifts where fewer than
         ``min_overlap`` of the reference's valid pixels are shared are not considered; when
-        none is left the result has ``peak`` NaN."""
+        none is left the result has ``peak`` NaN. ``second`` is the highest local maximum
+        ``separation_px`` or more from the best (a repeated pattern's other match)."""
         if moving.shape != self.shape:
             raise ValueError(f"images differ in shape: {self.shape} vs {moving.shape}")
         m, ref = self.max_shift_px, self._spectra
@@ -183,6 +194,8 @@ class MatchReference:
         if not np.isfinite(ncc).any():
             return Shift(0.0, 0.0, float("nan"), 0.0)
         r, c = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+        rows, cols = np.nonzero((ncc == ndimage.maximum_filter(ncc, size=3)) & np.isfinite(ncc))
+        apart = np.hypot(rows - r, cols - c) >= separation_px
         dr = _parabola(ncc[r - 1 : r + 2, c] if 0 < r < 2 * m else None)
         dc = _parabola(ncc[r, c - 1 : c + 2] if 0 < c < 2 * m else None)
         return Shift(
@@ -190,6 +203,7 @@ class MatchReference:
             row=float(r - m + dr),
             peak=float(ncc[r, c]),
             overlap=float(n[r, c] / max(ref.n_valid, 1.0)),
+            second=float(ncc[rows[apart], cols[apart]].max()) if apart.any() else float("nan"),
         )
 
     def _corr(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -395,13 +409,20 @@ def _measure(
     scene_id = raster.scene.scene_id
     if not raster.valid.any():
         return _row(scene_id, 0.0, 0.0, float("nan"), "no_overlap")
-    shift = match.shift(raster.image, raster.valid, min_overlap=config.min_overlap)
+    shift = match.shift(
+        raster.image,
+        raster.valid,
+        min_overlap=config.min_overlap,
+        separation_px=config.highpass_m / gsd_m,
+    )
     if not np.isfinite(shift.peak):
         return _row(scene_id, 0.0, 0.0, float("nan"), "no_overlap")
     if shift.peak < config.min_peak:
         return _row(scene_id, 0.0, 0.0, shift.peak, "low_peak")
     if max(abs(shift.col), abs(shift.row)) >= match.max_shift_px:  # the window's edge
         return _row(scene_id, 0.0, 0.0, shift.peak, "at_limit")
+    if shift.second >= config.max_second_peak * shift.peak:  # NaN: no other match
+        return _row(scene_id, 0.0, 0.0, shift.peak, "ambiguous")
     # grid rows run south: a content shift of +row pixels is a shift to the south
     return _row(scene_id, shift.col * gsd_m, -shift.row * gsd_m, shift.peak, "ok")
 
