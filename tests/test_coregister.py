@@ -143,7 +143,9 @@ def test_coregister_scenes_empty_and_unreadable(shifted_series, tmp_path):
 
 
 @pytest.mark.parametrize("dx, status", [(10.0, "ok"), (15.0, "at_limit"), (30.0, "low_peak")])
-def test_an_offset_past_the_search_is_not_taken_for_the_limit(tmp_path, write_raster, dx, status):
+def test_an_offset_past_the_search_is_not_taken_for_the_limit(
+    tmp_path, write_raster, caplog, dx, status
+):
     """A scene 15 m off, searched to 12 m, correlates best at the window's edge (12 m, a high
     peak on the flank of the true one): it is left where it is and said to be at the limit,
     not moved by 12 m as though aligned."""
@@ -166,6 +168,14 @@ def test_an_offset_past_the_search_is_not_taken_for_the_limit(tmp_path, write_ra
     assert offsets.loc["s2_20230730T030000", "coreg_status"] == status
     moved = offsets["shift_x_m"].diff().iloc[-1]  # s2 against s1
     assert moved == (pytest.approx(dx, abs=1.0) if status == "ok" else 0.0)
+    unshifted = [r.getMessage() for r in caplog.records if "unshifted" in r.getMessage()]
+    if status == "ok":
+        assert not unshifted
+    else:  # one line says so, naming the scene and why
+        assert unshifted == [
+            "co-registration left 1 scene unshifted, whose aircraft may lie metres off the "
+            f"others' (coreg_status in the scenes layer says why): {status} s2_20230730T030000"
+        ]
 
 
 def test_aircraft_that_came_and_went_do_not_pull_the_match(tmp_path, write_raster):

@@ -59,6 +59,7 @@ from scipy import ndimage
 from dwelltime.airports import Airport
 from dwelltime.regrid import Grid, open_mask, open_picture, read_to_grid, rgb_bands, valid_mask
 from dwelltime.scenes import Scene
+from dwelltime.tables import counted, few
 
 log = logging.getLogger(__name__)
 
@@ -394,7 +395,24 @@ def coregister_scenes(
     for row in trusted:
         row["shift_x_m"] -= cx
         row["shift_y_m"] -= cy
+    _warn_unaligned(measured)
     return _offsets_frame(measured + rows)
+
+
+def _warn_unaligned(rows: list[dict[str, object]]) -> None:
+    """One warning naming the measured scenes left where their images place them, by status
+    (a ``failed`` scene's own warning has named it already)."""
+    left: dict[str, list[str]] = {}
+    for row in rows:
+        if row["coreg_status"] not in ("ok", "reference"):
+            left.setdefault(str(row["coreg_status"]), []).append(str(row["scene_id"]))
+    if left:
+        log.warning(
+            "co-registration left %s unshifted, whose aircraft may lie metres off the "
+            "others' (coreg_status in the scenes layer says why): %s",
+            counted(sum(map(len, left.values())), "scene"),
+            "; ".join(f"{status} {few(ids)}" for status, ids in sorted(left.items())),
+        )
 
 
 def _choose_reference(scenes: list[Scene], usable: dict[str, int], config: CoregConfig) -> Scene:
