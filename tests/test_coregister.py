@@ -142,13 +142,15 @@ def test_coregister_scenes_empty_and_unreadable(shifted_series, tmp_path):
     assert row["shift_x_m"] == 0.0
 
 
-@pytest.mark.parametrize("dx, status", [(10.0, "ok"), (15.0, "at_limit"), (30.0, "low_peak")])
+@pytest.mark.parametrize(
+    "dx, status", [(10.0, "ok"), (12.0, "ok"), (15.0, "at_limit"), (40.0, "low_peak")]
+)
 def test_an_offset_past_the_search_is_not_taken_for_the_limit(
     tmp_path, write_raster, caplog, dx, status
 ):
-    """A scene 15 m off, searched to 12 m, correlates best at the window's edge (12 m, a high
-    peak on the flank of the true one): it is left where it is and said to be at the limit,
-    not moved by 12 m as though aligned."""
+    """A scene 15 m off, searched to 12 m, correlates best at the window's edge (a high peak
+    on the flank of the true one): it is left where it is and said to be at the limit, not
+    moved by 12 m as though aligned. One 12 m off, at the limit searched, is aligned."""
     shape = (160, 160)
     ground = (texture(shape, seed=3) * 200 + 20).astype(np.uint8)
     for stem, shift in (("s1_20230729T030000", 0.0), ("s2_20230730T030000", dx)):

@@ -30,11 +30,11 @@ Offsets are finally expressed relative to the median position of all trusted sce
 common frame is the consensus of the scenes rather than one scene's own error. A scene whose
 peak is below ``min_peak`` or whose overlap with the reference is under ``min_overlap`` is left
 where it is (offset 0) and says so in ``coreg_status``; so is one whose peak lies on the edge
-of the search window (``at_limit``): its offset is ``max_shift_m`` or more on an axis, and
-where beyond that is not known; and so is one with a second match, ``highpass_m`` or more
-from the best, reaching ``max_second_peak`` times its peak (``ambiguous``): stand markings
-repeated every 20 m matched as well one stand along, and a scene 12 m off was moved 8 m the
-other way.
+of the search window, a pixel past ``max_shift_m`` (``at_limit``): its offset is more than
+that on an axis, and how much more is not known; and so is one with a second match,
+``highpass_m`` or more from the best, reaching ``max_second_peak`` times its peak
+(``ambiguous``): stand markings repeated every 20 m matched as well one stand along, and a
+scene 12 m off was moved 8 m the other way.
 
 Offsets (:data:`OFFSET_COLUMNS`): ``shift_x_m``/``shift_y_m`` are how far the scene's content
 lies east/north of the common frame, metres; corrected coordinates are ``x − shift_x_m``,
@@ -370,7 +370,8 @@ def coregister_scenes(
     ref = attempt(read, _choose_reference(todo, usable, config)) if todo else None
     if ref is None:
         return _offsets_frame([_row(s.scene_id, 0.0, 0.0, float("nan"), "failed") for s in scenes])
-    match = MatchReference(ref.image, ref.valid, math.ceil(config.max_shift_m / grid.gsd_m))
+    # a pixel past max_shift_m, so that a peak on the window's edge (at_limit) lies beyond it
+    match = MatchReference(ref.image, ref.valid, math.ceil(config.max_shift_m / grid.gsd_m) + 1)
 
     def measure(scene: Scene) -> dict[str, object]:
         if scene is ref.scene:
