@@ -142,6 +142,113 @@ def test_coregister_scenes_empty_and_unreadable(shifted_series, tmp_path):
     assert row["shift_x_m"] == 0.0
 
 
+@pytest.mark.parametrize(
+    "dx, status", [(10.0, "ok"), (12.0, "ok"), (15.0, "at_limit"), (40.0, "low_peak")]
+)
+def test_an_offset_past_the_search_is_not_taken_for_the_limit(
+    tmp_path, write_raster, caplog, dx, status
+):
+    """A scene 15 m off, searched to 12 m, correlates best at the window's edge (a high peak
+    on the flank of the true one): it is left where it is and said to be at the limit, not
+    moved by 12 m as though aligned. One 12 m off, at the limit searched, is aligned."""
+    shape = (160, 160)
+    ground = (texture(shape, seed=3) * 200 + 20).astype(np.uint8)
+    for stem, shift in (("s1_20230729T030000", 0.0), ("s2_20230730T030000", dx)):
+        write_raster(
+            tmp_path / "img" / f"{stem}.tif",
+            origin=(X0 + shift, Y0),
+            gsd=1.0,
+            shape=shape,
+            data=np.stack([ground] * 3),
+        )
+    aprons = gpd.GeoDataFrame(
+        geometry=[shapely.box(X0 + 30, Y0 - 130, X0 + 130, Y0 - 30)], crs="EPSG:32651"
+    )
+    offsets = coregister_scenes(
+        scan(tmp_path / "img").scenes, lookup_airport("ZKPY"), aprons, CoregConfig(max_shift_m=12.0)
+    ).set_index("scene_id")
+    assert offsets.loc["s2_20230730T030000", "coreg_status"] == status
+    moved = offsets["shift_x_m"].diff().iloc[-1]  # s2 against s1
+    assert moved == (pytest.approx(dx, abs=1.0) if status == "ok" else 0.0)
+    unshifted = [r.getMessage() for r in caplog.records if "unshifted" in r.getMessage()]
+    if status == "ok":
+        assert not unshifted
+    else:  # one line says so, naming the scene and why
+        assert unshifted == [
+            "co-registration left 1 scene unshifted, whose aircraft may lie metres off the "
+            f"others' (coreg_status in the scenes layer says why): {status} s2_20230730T030000"
+        ]
+
+
+def test_aircraft_that_came_and_went_do_not_pull_the_match(tmp_path, write_raster):
+    """Plain concrete (faint texture) with three aircraft, and a day later three others parked
+    16 m along and 4 m back, the scene itself 3 m east and 2 m south: the aircraft are most of
+    the contrast, so matching them moved the scene 19 m east onto the wrong aircraft (peak
+    0.97, 'ok'). Each scene's detections are left out of its matching: the 3 m, 2 m found."""
+    shape = (240, 240)
+    concrete = 120 + 3 * (texture(shape, seed=3) - 0.5)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    shifts = {"s1_20230729T030000": (0.0, 0.0, 0), "s2_20230730T030000": (3.0, -2.0, 16)}
+    shifts["s3_20230731T030000"] = (0.0, 0.0, None)  # the apron empty
+    footprints = []
+    for stem, (dx, dy, along) in shifts.items():
+        image = concrete.copy()
+        for cx in (70, 130, 190) if along is not None else ():
+            cx, cy = cx + along, 120 + along // 4
+            fuselage = (abs(cols - cx) < 3) & (abs(rows - cy) < 20)
+            wings = (abs(rows - cy + 3) < 3) & (abs(cols - cx) < 18)
+            image[fuselage | wings] = 230
+            x, y = X0 + dx + cx + 0.5, Y0 + dy - cy - 0.5  # where the image places it
+            footprints.append(
+                {"scene_id": stem, "geometry": shapely.box(x - 18, y - 20, x + 18, y + 20)}
+            )
+        write_raster(
+            tmp_path / "img" / f"{stem}.tif",
+            origin=(X0 + dx, Y0 + dy),
+            gsd=1.0,
+            shape=shape,
+            data=np.stack([image.round()] * 3),
+        )
+    aprons = gpd.GeoDataFrame(
+        geometry=[shapely.box(X0 + 30, Y0 - 210, X0 + 210, Y0 - 30)], crs="EPSG:32651"
+    )
+    detections = gpd.GeoDataFrame(footprints, crs="EPSG:32651")
+    offsets = coregister_scenes(
+        scan(tmp_path / "img").scenes, lookup_airport("ZKPY"), aprons, detections=detections
+    ).set_index("scene_id")
+    assert set(offsets["coreg_status"]) == {"ok", "reference"}
+    xy = offsets[["shift_x_m", "shift_y_m"]]
+    found = xy.loc["s2_20230730T030000"] - xy.loc["s1_20230729T030000"]
+    assert found.tolist() == pytest.approx([3.0, -2.0], abs=0.5)
+
+
+def test_stand_markings_repeated_within_the_search_are_ambiguous(tmp_path, write_raster):
+    """Lead-in lines every 20 m on plain concrete, a scene 12 m east: it matches as well 8 m
+    west (one stand along), where it was moved and said 'ok'; it is now left where it is as
+    'ambiguous'."""
+    shape = (240, 240)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    for stem, dx in (("s1_20230729T030000", 0.0), ("s2_20230730T030000", 12.0)):
+        image = 120 + 8 * (texture(shape, seed=int(dx)) - 0.5)  # each day its own dust
+        image[(cols % 20 == 0) & (rows > 40) & (rows < 200)] = 200
+        image[rows == 60] = 200  # a stop bar across
+        write_raster(
+            tmp_path / "img" / f"{stem}.tif",
+            origin=(X0 + dx, Y0),
+            gsd=1.0,
+            shape=shape,
+            data=np.stack([image.round()] * 3),
+        )
+    aprons = gpd.GeoDataFrame(
+        geometry=[shapely.box(X0 + 30, Y0 - 210, X0 + 210, Y0 - 30)], crs="EPSG:32651"
+    )
+    offsets = coregister_scenes(scan(tmp_path / "img").scenes, lookup_airport("ZKPY"), aprons)
+    row = offsets.set_index("scene_id").loc["s2_20230730T030000"]
+    assert row["coreg_status"] == "ambiguous"
+    assert row["coreg_peak"] > 0.5  # a good match, but not the only one
+    assert (offsets[["shift_x_m", "shift_y_m"]] == 0).all().all()
+
+
 def test_apply_offsets_moves_x_y_and_geometry_per_scene():
     frame = gpd.GeoDataFrame(
         {"scene_id": ["a", "b", "c"], "x": [10.0, 10.0, 10.0], "y": [20.0, 20.0, 20.0]},

@@ -16,16 +16,25 @@ Fourier domain", IEEE TIP 2012) of the apron imagery, computed with FFTs:
   edges and drops haze, sun-angle shading and the provider's radiometry;
 * only apron pixels take part: buildings and bridges beside the aprons lean with the view
   angle (off-nadir), and matching them biased offsets by up to 5 m on synthetic series;
+* nor do the aircraft detected in each scene (their footprints grown by
+  :data:`PARKED_MARGIN_M`, for shadow): on plain concrete they are most of the contrast, and
+  when the aircraft of one scene have left and others stand a few metres along, matching them
+  moved the scene by that much (16 m, with a peak of 0.9) onto the wrong aircraft;
 * the correlation is normalised over the pixels valid in *both* scenes at each trial shift
   (nodata, cloud masks and their ``highpass_m`` border are masked), so clouds and footprint
-  edges do not pull the peak; aircraft that come and go are a small part of the apron;
+  edges do not pull the peak;
 * the peak within ``max_shift_m`` is refined to sub-pixel by a parabola in x and in y.
 
 The reference is the clearest scene at the finest GSD (at most ``reference_max_gsd_m``).
 Offsets are finally expressed relative to the median position of all trusted scenes, so the
 common frame is the consensus of the scenes rather than one scene's own error. A scene whose
 peak is below ``min_peak`` or whose overlap with the reference is under ``min_overlap`` is left
-where it is (offset 0) and says so in ``coreg_status``.
+where it is (offset 0) and says so in ``coreg_status``; so is one whose peak lies on the edge
+of the search window, a pixel past ``max_shift_m`` (``at_limit``): its offset is more than
+that on an axis, and how much more is not known; and so is one with a second match,
+``highpass_m`` or more from the best, reaching ``max_second_peak`` times its peak
+(``ambiguous``): stand markings repeated every 20 m matched as well one stand along, and a
+scene 12 m off was moved 8 m the other way.
 
 Offsets (:data:`OFFSET_COLUMNS`): ``shift_x_m``/``shift_y_m`` are how far the scene's content
 lies east/north of the common frame, metres; corrected coordinates are ``x − shift_x_m``,
@@ -50,6 +59,7 @@ from scipy import ndimage
 from dwelltime.airports import Airport
 from dwelltime.regrid import Grid, open_mask, open_picture, read_to_grid, rgb_bands, valid_mask
 from dwelltime.scenes import Scene
+from dwelltime.tables import counted, few
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +69,15 @@ OFFSET_COLUMNS: tuple[str, ...] = (
     "shift_x_m",  # content east of the common frame, metres (subtract to correct)
     "shift_y_m",  # content north of the common frame, metres
     "coreg_peak",  # normalised cross-correlation at the peak, [-1, 1]; NaN if not measured
-    "coreg_status",  # reference | ok | low_peak | no_overlap | failed
+    "coreg_status",  # reference | ok | low_peak | at_limit | ambiguous | no_overlap | failed
 )
 
 
 #: Largest side of the matching grid, pixels; larger apron areas are matched at a coarser GSD.
 MAX_GRID_PX = 2048
+
+#: Metres around a detection's footprint left out of the matching (its shadow, footprint error).
+PARKED_MARGIN_M = 5.0
 
 
 @dataclass(frozen=True)
@@ -77,12 +90,13 @@ class CoregConfig:
     min_peak: float = 0.15  # lowest trusted correlation peak
     min_overlap: float = 0.2  # least shared valid area, as a share of the reference's
     reference_max_gsd_m: float = 1.0  # prefer references at least this fine
+    max_second_peak: float = 0.9  # a distinct second match this share of the best: ambiguous
 
     def __post_init__(self) -> None:
         for name in ("gsd_m", "max_shift_m", "highpass_m", "reference_max_gsd_m"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"CoregConfig.{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("min_peak", "min_overlap"):
+        for name in ("min_peak", "min_overlap", "max_second_peak"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(
                     f"CoregConfig.{name} must be in [0, 1], got {getattr(self, name)!r}"
@@ -98,6 +112,7 @@ class Shift:
     row: float
     peak: float
     overlap: float  # shared valid pixels at the peak / valid pixels of the reference
+    second: float = float("nan")  # best correlation at another local maximum (NaN: none)
 
 
 class _Spectra:
@@ -114,16 +129,20 @@ class _Spectra:
 
 
 def highpass(
-    image: np.ndarray, valid: np.ndarray, sigma_px: float
+    image: np.ndarray, valid: np.ndarray, sigma_px: float, holes: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(high-pass image, shrunken valid mask): ``image`` minus its normalised Gaussian blur over
-    valid pixels; pixels within ``2 sigma_px`` of an invalid one are dropped from the mask."""
+    valid pixels; pixels within ``2 sigma_px`` of an invalid one are dropped from the mask.
+    ``holes`` (bool, optional): valid pixels left out of the blur and the mask without that
+    border, objects on the ground (parked aircraft) whose blur would ring around them."""
+    holes = np.zeros_like(valid) if holes is None else holes
+    inner = shrunk(valid, sigma_px) & ~holes
+    valid = valid & ~holes
     w = valid.astype(np.float64)
     data = np.where(valid, image.astype(np.float64), 0.0)
     blur = ndimage.gaussian_filter(data, sigma_px)
     weight = ndimage.gaussian_filter(w, sigma_px)
     low = np.divide(blur, weight, out=np.zeros_like(blur), where=weight > 1e-6)
-    inner = shrunk(valid, sigma_px)
     return np.where(inner, data - low, 0.0), inner
 
 
@@ -146,11 +165,17 @@ class MatchReference:
         self._spectra = _Spectra(image, valid, self.size)
 
     def shift(
-        self, moving: np.ndarray, moving_valid: np.ndarray, *, min_overlap: float = 0.2
+        self,
+        moving: np.ndarray,
+        moving_valid: np.ndarray,
+        *,
+        min_overlap: float = 0.2,
+        separation_px: float = 3.0,
     ) -> Shift:
         """Offset of ``moving`` against the reference, sub-pixel. Shifts where fewer than
         ``min_overlap`` of the reference's valid pixels are shared are not considered; when
-        none is left the result has ``peak`` NaN."""
+        none is left the result has ``peak`` NaN. ``second`` is the highest local maximum
+        ``separation_px`` or more from the best (a repeated pattern's other match)."""
         if moving.shape != self.shape:
             raise ValueError(f"images differ in shape: {self.shape} vs {moving.shape}")
         m, ref = self.max_shift_px, self._spectra
@@ -170,6 +195,8 @@ class MatchReference:
         if not np.isfinite(ncc).any():
             return Shift(0.0, 0.0, float("nan"), 0.0)
         r, c = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+        rows, cols = np.nonzero((ncc == ndimage.maximum_filter(ncc, size=3)) & np.isfinite(ncc))
+        apart = np.hypot(rows - r, cols - c) >= separation_px
         dr = _parabola(ncc[r - 1 : r + 2, c] if 0 < r < 2 * m else None)
         dc = _parabola(ncc[r, c - 1 : c + 2] if 0 < c < 2 * m else None)
         return Shift(
@@ -177,6 +204,7 @@ class MatchReference:
             row=float(r - m + dr),
             peak=float(ncc[r, c]),
             overlap=float(n[r, c] / max(ref.n_valid, 1.0)),
+            second=float(ncc[rows[apart], cols[apart]].max()) if apart.any() else float("nan"),
         )
 
     def _corr(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -230,7 +258,8 @@ def matching_grid(aprons: gpd.GeoDataFrame, airport: Airport, config: CoregConfi
 
 
 def apron_mask(aprons: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
-    """(rows, cols) bool: grid pixels whose centre lies on an apron (``aprons`` in grid CRS)."""
+    """(rows, cols) bool: grid pixels whose centre lies on an apron (``aprons``, or any
+    polygons, in any CRS)."""
     from rasterio.features import geometry_mask
 
     geoms = [g for g in aprons.to_crs(grid.crs).geometry if g is not None and not g.is_empty]
@@ -239,10 +268,25 @@ def apron_mask(aprons: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     return ~geometry_mask(geoms, out_shape=grid.shape, transform=grid.transform)
 
 
-def read_scene(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray) -> _Raster:
+def parked_mask(detections: gpd.GeoDataFrame | None, scene_id: str, grid: Grid) -> np.ndarray:
+    """(rows, cols) bool: grid pixels on the footprints of ``scene_id``'s ``detections`` (none
+    given: no pixel), grown by :data:`PARKED_MARGIN_M`."""
+    if detections is None or detections.empty:
+        return np.zeros(grid.shape, bool)
+    own = detections[detections["scene_id"].astype(str) == scene_id]
+    return apron_mask(own.set_geometry(own.geometry.buffer(PARKED_MARGIN_M)), grid)
+
+
+def read_scene(
+    scene: Scene,
+    grid: Grid,
+    config: CoregConfig,
+    region: np.ndarray,
+    parked: np.ndarray | None = None,
+) -> _Raster:
     """One scene on the matching grid: mean of its RGB bands, high-passed, and its usable mask
     (data, not cloud where a provider mask exists, away from invalid pixels by the high-pass
-    border, inside ``region``)."""
+    border, inside ``region``, off ``parked``: :func:`parked_mask`)."""
     with open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
         valid = valid_mask(ds, grid, mask)
         bands = read_to_grid(
@@ -250,15 +294,22 @@ def read_scene(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray
         )
     gray = bands.astype(np.float64).mean(axis=0)
     valid &= np.isfinite(gray)  # a float image's NaN fill, smeared by bilinear resampling
-    image, valid = highpass(gray, valid, config.highpass_m / grid.gsd_m)
+    image, valid = highpass(gray, valid, config.highpass_m / grid.gsd_m, parked)
     return _Raster(scene, image, valid & region)
 
 
-def usable_pixels(scene: Scene, grid: Grid, config: CoregConfig, region: np.ndarray) -> int:
+def usable_pixels(
+    scene: Scene,
+    grid: Grid,
+    config: CoregConfig,
+    region: np.ndarray,
+    parked: np.ndarray | None = None,
+) -> int:
     """The number of pixels in :func:`read_scene`'s usable mask, from the masks alone."""
     with open_picture(scene.path) as ds, open_mask(scene.mask_path) as mask:
         valid = valid_mask(ds, grid, mask)
-    return int((shrunk(valid, config.highpass_m / grid.gsd_m) & region).sum())
+    usable = shrunk(valid, config.highpass_m / grid.gsd_m) & region
+    return int((usable if parked is None else usable & ~parked).sum())
 
 
 def coregister_scenes(
@@ -267,10 +318,14 @@ def coregister_scenes(
     aprons: gpd.GeoDataFrame,
     config: CoregConfig = CoregConfig(),
     *,
+    detections: gpd.GeoDataFrame | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
 ) -> pd.DataFrame:
     """Offsets of ``scenes`` over ``aprons`` (:data:`OFFSET_COLUMNS`, one row per scene).
+    ``detections`` (``scene_id``, footprints as detected, not yet moved): each scene's are
+    left out of its matching (:func:`parked_mask`), so aircraft that came and went between
+    scenes do not pull them onto each other.
 
     A scene that cannot be read gets status ``failed`` (a warning names the file) and offset 0;
     the others are still measured. ``progress(done, total)``: scenes measured (or failed) of
@@ -295,7 +350,12 @@ def coregister_scenes(
 
     usable: dict[str, int] = {}  # scene_id → usable pixels on the matching grid
     for scene in scenes:
-        count = attempt(lambda s: usable_pixels(s, grid, config, region), scene)
+        count = attempt(
+            lambda s: usable_pixels(
+                s, grid, config, region, parked_mask(detections, s.scene_id, grid)
+            ),
+            scene,
+        )
         if count is None:
             failed.append(scene.scene_id)
         else:
@@ -303,12 +363,15 @@ def coregister_scenes(
     todo = [s for s in scenes if s.scene_id in usable]
 
     def read(scene: Scene) -> _Raster:
-        return read_scene(scene, grid, config, region)
+        return read_scene(
+            scene, grid, config, region, parked_mask(detections, scene.scene_id, grid)
+        )
 
     ref = attempt(read, _choose_reference(todo, usable, config)) if todo else None
     if ref is None:
         return _offsets_frame([_row(s.scene_id, 0.0, 0.0, float("nan"), "failed") for s in scenes])
-    match = MatchReference(ref.image, ref.valid, math.ceil(config.max_shift_m / grid.gsd_m))
+    # a pixel past max_shift_m, so that a peak on the window's edge (at_limit) lies beyond it
+    match = MatchReference(ref.image, ref.valid, math.ceil(config.max_shift_m / grid.gsd_m) + 1)
 
     def measure(scene: Scene) -> dict[str, object]:
         if scene is ref.scene:
@@ -333,7 +396,24 @@ def coregister_scenes(
     for row in trusted:
         row["shift_x_m"] -= cx
         row["shift_y_m"] -= cy
+    _warn_unaligned(measured)
     return _offsets_frame(measured + rows)
+
+
+def _warn_unaligned(rows: list[dict[str, object]]) -> None:
+    """One warning naming the measured scenes left where their images place them, by status
+    (a ``failed`` scene's own warning has named it already)."""
+    left: dict[str, list[str]] = {}
+    for row in rows:
+        if row["coreg_status"] not in ("ok", "reference"):
+            left.setdefault(str(row["coreg_status"]), []).append(str(row["scene_id"]))
+    if left:
+        log.warning(
+            "co-registration left %s unshifted, whose aircraft may lie metres off the "
+            "others' (coreg_status in the scenes layer says why): %s",
+            counted(sum(map(len, left.values())), "scene"),
+            "; ".join(f"{status} {few(ids)}" for status, ids in sorted(left.items())),
+        )
 
 
 def _choose_reference(scenes: list[Scene], usable: dict[str, int], config: CoregConfig) -> Scene:
@@ -348,11 +428,20 @@ def _measure(
     scene_id = raster.scene.scene_id
     if not raster.valid.any():
         return _row(scene_id, 0.0, 0.0, float("nan"), "no_overlap")
-    shift = match.shift(raster.image, raster.valid, min_overlap=config.min_overlap)
+    shift = match.shift(
+        raster.image,
+        raster.valid,
+        min_overlap=config.min_overlap,
+        separation_px=config.highpass_m / gsd_m,
+    )
     if not np.isfinite(shift.peak):
         return _row(scene_id, 0.0, 0.0, float("nan"), "no_overlap")
     if shift.peak < config.min_peak:
         return _row(scene_id, 0.0, 0.0, shift.peak, "low_peak")
+    if max(abs(shift.col), abs(shift.row)) >= match.max_shift_px:  # the window's edge
+        return _row(scene_id, 0.0, 0.0, shift.peak, "at_limit")
+    if shift.second >= config.max_second_peak * shift.peak:  # NaN: no other match
+        return _row(scene_id, 0.0, 0.0, shift.peak, "ambiguous")
     # grid rows run south: a content shift of +row pixels is a shift to the south
     return _row(scene_id, shift.col * gsd_m, -shift.row * gsd_m, shift.peak, "ok")
 

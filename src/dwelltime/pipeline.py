@@ -577,7 +577,9 @@ def link_scenes(
     if coregister:
         from dwelltime.coregister import apply_offsets, coregister_scenes
 
-        offsets = coregister_scenes(done, site, aprons, progress=_stage(progress, "coregister"))
+        offsets = coregister_scenes(
+            done, site, aprons, detections=detections, progress=_stage(progress, "coregister")
+        )
         coverage = apply_offsets(coverage, offsets)
         detections = apply_offsets(detections, offsets)
         scene_frame = scene_frame.merge(offsets, on="scene_id", how="left")
