@@ -66,7 +66,7 @@ from dwelltime.evaluation.dwell import (
 )
 from dwelltime.flights import read_flights, tighten_with_flights
 from dwelltime.io import read_layer, write_csv, write_layers
-from dwelltime.linking import LinkConfig, dwell_priors, for_coregistered, link_stays
+from dwelltime.linking import LinkConfig, aligned_scenes, dwell_priors, link_stays
 from dwelltime.precision import PRECISIONS
 from dwelltime.synth import simulate_series
 from dwelltime.synth.series import random_spec, revisit_times
@@ -136,8 +136,8 @@ def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> 
     if args.relink:
         layers = load_run(folder)
         t1 = time.perf_counter()
-        coregistered = for_coregistered(config, layers["scenes"])
-        stays = link_stays(layers["detections"], layers["coverage"], coregistered)
+        aligned = aligned_scenes(layers["scenes"])
+        stays = link_stays(layers["detections"], layers["coverage"], config, aligned=aligned)
     else:
         if not (args.reuse and rendered(folder)):
             render_week(w, args)
@@ -155,7 +155,10 @@ def run_week(k: int, args: argparse.Namespace, detector, config: LinkConfig) -> 
     if args.oracle:
         layers = oracle_layers(layers, folder, airport)
         stays = link_stays(
-            layers["detections"], layers["coverage"], for_coregistered(config, layers["scenes"])
+            layers["detections"],
+            layers["coverage"],
+            config,
+            aligned=aligned_scenes(layers["scenes"]),
         )
     t2 = time.perf_counter()
     scenes = layers["scenes"]

@@ -795,18 +795,47 @@ def test_linked_bounds_hold_the_truth_for_perfect_detections(series):
         assert stay["dwell_min_h"] <= stay["dwell_est_h"] <= upper
 
 
-def test_coregistered_input_tightens_the_close_gate_unless_set():
-    from dwelltime.linking import COREGISTERED_CLOSE_DISTANCE_M, for_coregistered
+def test_the_aligned_scenes_are_the_reference_and_those_matched_to_it():
+    from dwelltime.linking import aligned_scenes
 
-    aligned = pd.DataFrame({"coreg_status": ["reference", "ok", "low_peak"]})
-    assert LinkConfig().close_distance_m is None  # misregistration allowed for: max_distance_m
-    tight = for_coregistered(LinkConfig(), aligned)
-    assert tight.close_distance_m == COREGISTERED_CLOSE_DISTANCE_M == 5.0
-    assert for_coregistered(LinkConfig(close_distance_m=8.0), aligned).close_distance_m == 8.0
-    # a scene must have been measured against the reference (status ok)
-    unaligned = pd.DataFrame({"coreg_status": ["reference", "failed", "no_overlap"]})
-    assert for_coregistered(LinkConfig(), unaligned).close_distance_m is None
-    assert for_coregistered(LinkConfig(), pd.DataFrame({"scene_id": ["s1"]})) == LinkConfig()
+    scenes = pd.DataFrame(
+        {"scene_id": ["s0", "s1", "s2", "s3"], "coreg_status": ["reference", "ok", "low_peak", ""]}
+    )
+    assert aligned_scenes(scenes) == {"s0", "s1"}
+    assert aligned_scenes(pd.DataFrame({"scene_id": ["s1"]})) == frozenset()  # not co-registered
+
+
+@pytest.mark.parametrize("gap_h", [24.0, 96.0])  # within max_gap_h; re-joined across it
+@pytest.mark.parametrize(
+    ("statuses", "close_distance_m", "n_stays"),
+    [
+        (("reference", "ok", "low_peak"), None, 1),  # s2 unshifted: 8 m of misregistration
+        (("low_peak", "no_overlap", "ok"), None, 1),  # the stay's centre from unshifted scenes
+        (("reference", "ok", "ok"), None, 2),  # all aligned: 8 m off is another aircraft
+        (("reference", "ok", "ok"), 10.0, 1),  # a gate the user set holds everywhere
+        (("reference", "ok", "low_peak"), 5.0, 2),
+    ],
+)
+def test_the_tight_close_gate_holds_only_between_coregistered_scenes(
+    statuses, close_distance_m, n_stays, gap_h
+):
+    """An aircraft seen at s0 and s1, a day apart, then ``gap_h`` later at s2 8 m off; s3
+    shows the stand empty. The close gate is 5 m (COREGISTERED_CLOSE_DISTANCE_M) only where
+    s2 and the scenes of the stay's centre were all aligned; elsewhere 15 m (max_distance_m),
+    so an unshifted scene's misregistration does not split the stay."""
+    from dwelltime.linking import aligned_scenes
+
+    hours = {"s0": 0.0, "s1": 24.0, "s2": 24.0 + gap_h, "s3": 48.0 + gap_h}
+    rows = [
+        sighting(s, x=108.0 if s == "s2" else 100.0, hours=hours[s]) for s in ("s0", "s1", "s2")
+    ]
+    scenes = pd.DataFrame({"scene_id": list(hours), "coreg_status": [*statuses, "ok"]})
+    config = LinkConfig(close_distance_m=close_distance_m)
+    stays = link_stays(detections(rows), coverage(hours), config, aligned=aligned_scenes(scenes))
+    assert len(stays) == n_stays
+    if n_stays == 1:
+        assert stays.iloc[0]["scene_ids"] == "s0;s1;s2"
+        assert stays.iloc[0]["end_bounded_by"] == "s3"
 
 
 def test_stays_name_the_aprons_they_stand_on_once_each():
@@ -888,16 +917,16 @@ def look_series(draw):
     return scenes, hidden, rows
 
 
-def _linked(scenes, hidden, rows, names, order, config):
+def _linked(scenes, hidden, rows, names, order, config, aligned=()):
     """``link_stays`` of the series with scene ids renamed by ``names`` and detection rows
-    (ids d<n>, n their place in ``rows``) in ``order``; each stay as a tuple with its
-    scenes' original names and bounds by time."""
+    (ids d<n>, n their place in ``rows``) in ``order``, the scenes ``aligned`` co-registered;
+    each stay as a tuple with its scenes' original names and bounds by time."""
     dets = detections([{**rows[i], "scene_id": names[rows[i]["scene_id"]]} for i in order])
     dets["detection_id"] = [f"d{i}" for i in order]
     cover = coverage(
         {names[s]: h for s, h in scenes.items()}, {names[s]: g for s, g in hidden.items()}
     )
-    stays = link_stays(dets, cover.iloc[::-1], config)
+    stays = link_stays(dets, cover.iloc[::-1], config, aligned={names[s] for s in aligned})
     back = {v: k for k, v in names.items()}
     times = ["first_seen", "last_seen", "last_absent_before", "first_absent_after"]
     kept = ["dwell_min_h", "dwell_max_h", "start_open_reason", "end_open_reason", "n_missed"]
@@ -921,8 +950,9 @@ def test_stays_do_not_depend_on_row_order_or_scene_ids(series, moves, data):
     renamed = data.draw(st.permutations([f"n{i}" for i in range(len(scenes))]))
     names = dict(zip(scenes, renamed, strict=True))
     order = data.draw(st.permutations(range(len(rows))))
-    assert _linked(*series, names, order, config) == _linked(
-        *series, same, range(len(rows)), config
+    aligned = data.draw(st.sets(st.sampled_from(sorted(scenes))))
+    assert _linked(*series, names, order, config, aligned) == _linked(
+        *series, same, range(len(rows)), config, aligned
     )
 
 

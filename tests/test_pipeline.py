@@ -76,8 +76,10 @@ def test_the_run_says_which_weights_and_settings_made_it(demo_result, tmp_path):
     assert detector["score_threshold"] == card["decode"]["score_threshold"]
     assert record["dwelltime"] == __version__ and record["tile_size_px"] == 512
     assert record["link"]["max_visible_misses"] == LinkConfig().max_visible_misses
-    aligned = (demo_result.scenes["coreg_status"] == "ok").any()  # the close gate linked with
-    assert aligned and record["link"]["close_distance_m"] == COREGISTERED_CLOSE_DISTANCE_M
+    # the close gate: COREGISTERED_CLOSE_DISTANCE_M between the scenes the scenes layer says
+    # co-registration aligned, max_distance_m elsewhere (close_distance_m left to its default)
+    assert (demo_result.scenes["coreg_status"] == "ok").any()
+    assert record["link"]["close_distance_m"] is None
     first = made.read_bytes()
     pipeline.write_result(demo_result, tmp_path, overwrite=True)
     assert made.read_bytes() == first  # no clock time in it: a rerun writes the same file
@@ -229,7 +231,7 @@ def test_relinking_in_memory_refuses_an_unknown_type_as_run_does():
 
 def one_sighting_result(provenance: dict[str, object]) -> pipeline.RunResult:
     """A ZKPY result of three scenes that saw apron A, an IL62 seen (score 0.8) in the
-    second, linked with co-registration's close_distance_m; ``provenance`` as given."""
+    second, linked with close_distance_m set to 5 m; ``provenance`` as given."""
     import geopandas as gpd
     import shapely
 
@@ -260,9 +262,29 @@ def one_sighting_result(provenance: dict[str, object]) -> pipeline.RunResult:
     )
 
 
+@pytest.mark.parametrize(("status", "n_stays"), [("ok", 2), ("low_peak", 1)])
+def test_a_result_relinks_with_the_tight_close_gate_between_its_aligned_scenes(status, n_stays):
+    """The IL62 of s1 seen again at s2, a day later and 8 m off: another aircraft when s2 was
+    co-registered as s1 was (close gate 5 m), the same one when s2 was left unshifted (its
+    8 m may be misregistration): ``relink`` reads which scenes were aligned from ``scenes``."""
+    made = one_sighting_result({})
+    again = made.detections.assign(detection_id="s2:0", scene_id="s2", x=208.0)
+    again["acquired"] = made.coverage["acquired"].iloc[2]
+    scenes = pd.DataFrame(
+        {"scene_id": ["s0", "s1", "s2"], "coreg_status": ["reference", "ok", status]}
+    )
+    result = replace(
+        made,
+        scenes=scenes,
+        detections=pd.concat([made.detections, again], ignore_index=True),
+        link_config=LinkConfig(),
+    )
+    assert len(result.relink().stays) == n_stays
+
+
 def test_a_result_relinks_in_memory_by_its_own_rules_changed(tmp_path):
     """``RunResult.relink(**changes)``: new stays from the same detections, by the result's
-    rules (co-registration's close_distance_m kept) with ``changes``, recorded in the
+    rules (its close_distance_m kept) with ``changes``, recorded in the
     provenance; the result it came from is left as it was."""
     result = one_sighting_result({"link": {}, "inputs": {"airport": "ZKPY"}})
     config = result.link_config

@@ -54,11 +54,12 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
   only by a detection that agrees *closely*: length and span within ``close_size_diff``
   (relative; about the 98th percentile of the detector's size disagreement between two
   sightings of one aircraft) and centre within ``close_distance_m``. The latter defaults
-  (``None``) to ``max_distance_m``: centres also carry the scenes' misregistration (metres
-  when scenes are not or badly co-registered). Detections of co-registered scenes are linked
-  with :func:`for_coregistered`, which sets it to :data:`COREGISTERED_CLOSE_DISTANCE_M`, the
-  detector's own centre noise (``dwelltime run`` and ``dwelltime link`` do so when at least one
-  scene was aligned, ``coreg_status`` ``ok``).
+  (``None``) to :data:`COREGISTERED_CLOSE_DISTANCE_M`, the detector's own centre noise,
+  between detections of scenes co-registration aligned (``aligned``: :func:`aligned_scenes`,
+  ``coreg_status`` ``reference`` or ``ok``; ``dwelltime run`` and ``dwelltime link`` pass
+  them), that is where the detection's scene and all the scenes the track's centre comes from
+  were aligned; elsewhere to ``max_distance_m``: centres of a scene left unshifted carry its
+  misregistration (10 m or more), so a resident aircraft seen there is not split off.
 * **Gaps.** A track is not extended by a sighting more than ``max_gap_h`` hours after its
   previous sighting (``None``: no limit); the later sighting starts a new stay. Nobody looked in
   between, so both sides are reported as censored unless a visible absence bounds them.
@@ -115,7 +116,7 @@ Rules, applied in the order listed (all parameters in :class:`LinkConfig`, defau
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -228,7 +229,7 @@ class LinkConfig:
     max_visible_misses: int = 1  # consecutive visible misses a track survives
     min_score_single: float = 0.65  # least evidence 1 − Π(1 − score) of a stay
     max_gap_h: float | None = 72.0  # longest time between sightings of one stay, hours
-    close_distance_m: float | None = None  # centres agree within, m (None: max_distance_m)
+    close_distance_m: float | None = None  # centres within, m; None: 5 where aligned, else max
     close_size_diff: float = 0.2  # and length and span within this (relative)
     close_after_h: float | None = 12.0  # unseen longer than this, hours: close matches only
     rejoin_gaps: bool = True  # re-join across max_gap_h by a close match (module docstring)
@@ -322,16 +323,20 @@ def as_link_config(value: LinkConfig | Mapping[str, object] | None) -> LinkConfi
 COREGISTERED_CLOSE_DISTANCE_M = 5.0
 
 
-def for_coregistered(config: LinkConfig, scenes: pd.DataFrame) -> LinkConfig:
-    """``config`` for the detections of ``scenes`` (the scenes layer, or the offsets of
-    :func:`dwelltime.coregister.coregister_scenes`): when a scene was aligned (``coreg_status``
-    ``ok``), a ``close_distance_m`` left to its default becomes
-    :data:`COREGISTERED_CLOSE_DISTANCE_M` (the misregistration it allowed for is gone); one set
-    explicitly, or unaligned scenes, leave it as it is."""
-    aligned = "coreg_status" in scenes.columns and (scenes["coreg_status"] == "ok").any()
-    if config.close_distance_m is not None or not aligned:
-        return config
-    return dataclasses.replace(config, close_distance_m=COREGISTERED_CLOSE_DISTANCE_M)
+#: ``coreg_status`` of the scenes co-registration aligned: the reference and those matched to it.
+ALIGNED_STATUSES: tuple[str, ...] = ("reference", "ok")
+
+
+def aligned_scenes(scenes: pd.DataFrame) -> frozenset[str]:
+    """Ids of the scenes of ``scenes`` (the scenes layer, or the offsets of
+    :func:`dwelltime.coregister.coregister_scenes`) that co-registration aligned
+    (``coreg_status`` in :data:`ALIGNED_STATUSES`), as :func:`link_stays` takes them
+    (``aligned``); none without the column (co-registration off)."""
+    if "coreg_status" not in scenes.columns:
+        return frozenset()
+    return frozenset(
+        scenes.loc[scenes["coreg_status"].isin(ALIGNED_STATUSES), "scene_id"].astype(str)
+    )
 
 
 @dataclass(frozen=True)
@@ -346,6 +351,7 @@ class _State:
     size_sigma: float  # σ of length and span, metres: that of the best sighting
     types: dict[str, float]  # score-weighted mean type probabilities
     cut: bool  # every sighting cut: x, y are of parts seen, length and span lower bounds
+    aligned: bool  # x, y come from sightings in co-registered scenes only
 
 
 @dataclass
@@ -372,7 +378,9 @@ class _Stay:
 class _Detections:
     """One airport's detections as plain arrays, plus the per-scene grouping."""
 
-    def __init__(self, frame: pd.DataFrame, config: LinkConfig) -> None:
+    def __init__(
+        self, frame: pd.DataFrame, config: LinkConfig, aligned: Collection[str] = ()
+    ) -> None:
         self.frame = frame.reset_index(drop=True)
         f = self.frame
         self.sigma_ref = config.size_sigma_ref_m
@@ -394,6 +402,8 @@ class _Detections:
         self.score = f["score"].to_numpy(float)
         self.scene_id = f["scene_id"].astype(str).to_numpy()
         self.detection_id = f["detection_id"].astype(str).to_numpy()
+        #: its scene was co-registered (:func:`aligned_scenes`)
+        self.aligned = np.isin(self.scene_id, list(aligned))
         self.by_scene: dict[str, np.ndarray] = {
             str(k): np.asarray(v) for k, v in f.groupby("scene_id").indices.items()
         }
@@ -418,6 +428,7 @@ class _Detections:
             size_sigma=float(self.sigma[m].min()),
             types={t: v / total for t, v in types.items()},
             cut=not whole.any(),
+            aligned=bool(self.aligned[m].all()),
         )
 
     def size_diffs(
@@ -599,21 +610,32 @@ class _AirportLinker:
     """Links one airport's detections; see the module docstring for the rules."""
 
     def __init__(
-        self, detections: pd.DataFrame, coverage: gpd.GeoDataFrame, config: LinkConfig
+        self,
+        detections: pd.DataFrame,
+        coverage: gpd.GeoDataFrame,
+        config: LinkConfig,
+        aligned: Collection[str] = (),
     ) -> None:
         self.config = config
-        self.det = _Detections(detections, config)
+        self.det = _Detections(detections, config, aligned)
         self.scenes = scene_times(detections, coverage)
         self.scene_ids = self.scenes["scene_id"].tolist()
+        #: each scene was co-registered (:func:`aligned_scenes`)
+        self.scene_aligned = np.isin(self.scene_ids, list(aligned))
         self.times = list(self.scenes["acquired"])
         self.time_index = pd.DatetimeIndex(self.scenes["acquired"])  # self.times, UTC
         self.vis = Visibility(coverage, min_fraction=config.min_visible_fraction)
         index_of = {s: i for i, s in enumerate(self.scene_ids)}
-        #: the gates of a close match (``close_distance_m``, ``close_size_diff``)
+        #: the gates of a close match (``close_distance_m``, ``close_size_diff``), and those
+        #: between co-registered scenes (:meth:`_close_gates`)
         self.close_config = dataclasses.replace(
             config,
             max_distance_m=config.close_distance_m or config.max_distance_m,
             max_size_diff=config.close_size_diff,
+        )
+        self.aligned_close_config = dataclasses.replace(
+            self.close_config,
+            max_distance_m=config.close_distance_m or COREGISTERED_CLOSE_DISTANCE_M,
         )
         #: airport scene index of each detection row
         self.row_scene = np.array([index_of[s] for s in self.det.scene_id], dtype=int)
@@ -656,7 +678,7 @@ class _AirportLinker:
             twinned = [int(r) for r in scene_rows if self._twin(int(r), linked) is not None]
             rows = np.setdiff1d(scene_rows, twinned)
             states = [self._state(t, cache) for t in open_tracks]
-            gates = [self._gates(t, time) for t in open_tracks]
+            gates = [self._gates(t, s, k) for t, s in zip(open_tracks, states, strict=True)]
             pairs = _assign(self._cost_matrix(states, gates, rows))
             matched_tracks = {r for r, _ in pairs}
             for r, c in pairs:
@@ -765,12 +787,21 @@ class _AirportLinker:
             (ended if track.misses > self.config.max_visible_misses else still_open).append(track)
         return still_open, ended
 
-    def _gates(self, track: _Track, time: pd.Timestamp) -> LinkConfig:
-        """The usual gates, or the close ones when ``track`` was unseen for ``close_after_h``."""
+    def _gates(self, track: _Track, state: _State, k: int) -> LinkConfig:
+        """The usual gates of ``track`` (its ``state``) at scene index ``k``, or the close ones
+        (:meth:`_close_gates`) when it was unseen for ``close_after_h`` by then."""
         after = self.config.close_after_h
-        if after is not None and time - self._last_time(track) > pd.Timedelta(hours=after):
-            return self.close_config
+        unseen = self.times[k] - self._last_time(track)
+        if after is not None and unseen > pd.Timedelta(hours=after):
+            return self._close_gates(state, bool(self.scene_aligned[k]))
         return self.config
+
+    def _close_gates(self, state: _State, aligned: bool) -> LinkConfig:
+        """The gates of a close match of ``state`` and a detection whose scene was co-registered
+        or not (``aligned``): centres within ``close_distance_m`` when set, else within
+        :data:`COREGISTERED_CLOSE_DISTANCE_M` when both were co-registered, ``max_distance_m``
+        when not."""
+        return self.aligned_close_config if state.aligned and aligned else self.close_config
 
     def _last_time(self, track: _Track) -> pd.Timestamp:
         return self.times[self.row_scene[track.rows[-1]]]
@@ -819,7 +850,8 @@ class _AirportLinker:
             return None  # seen empty in between
         for row in near[self.row_look[near] == first]:
             follower = starts.get(int(row))
-            close = np.isfinite(det.costs(state, np.array([row]), self.close_config)[0])
+            gates = self._close_gates(state, bool(det.aligned[row]))
+            close = np.isfinite(det.costs(state, np.array([row]), gates)[0])
             if follower is not None and close and self._real(follower):
                 return follower
         return None
@@ -1092,6 +1124,7 @@ def link_stays(
     coverage: gpd.GeoDataFrame,
     config: LinkConfig = LinkConfig(),
     *,
+    aligned: Collection[str] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> gpd.GeoDataFrame:
     """Link detections (``DETECTION_COLUMNS``) into stays (``STAY_COLUMNS`` plus
@@ -1102,7 +1135,9 @@ def link_stays(
     ``coverage`` holds one row per scene × apron whose geometry is the visible part of the
     apron. Stays are sorted by airport, first sighting's time and position (the first
     sighting's, so that ids hold when later scenes are added); ``stay_id`` is
-    ``<airport>-<nnnn>``. ``progress(done, total)`` is called once per scene of each airport.
+    ``<airport>-<nnnn>``. ``aligned``: the ids of the scenes co-registration aligned
+    (:func:`aligned_scenes`), between which the close gate is tight (module docstring).
+    ``progress(done, total)`` is called once per scene of each airport.
     """
     require_columns(detections, DETECTION_COLUMNS, "detections")
     require_placed(detections)
@@ -1125,7 +1160,7 @@ def link_stays(
         cover = coverage[coverage["airport"].astype(str) == airport]
         if dets.empty:
             continue
-        linker = _AirportLinker(dets, cover, config)
+        linker = _AirportLinker(dets, cover, config, aligned)
         airport_records = linker.rows(linker.stays(linker.tracks(progress)), airport)
         for i, record in enumerate(airport_records):
             record["stay_id"] = f"{airport}-{i + 1:04d}"

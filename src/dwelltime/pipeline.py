@@ -14,7 +14,7 @@ import logging
 import numbers
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,9 +61,9 @@ from dwelltime.io import (
 )
 from dwelltime.linking import (
     LinkConfig,
+    aligned_scenes,
     as_link_config,
     dwell_priors,
-    for_coregistered,
     link_stays,
 )
 from dwelltime.scenes import Scene, as_scene_error, scan, scenes_frame, without_coarse
@@ -104,10 +104,10 @@ class RunResult:
     ``errors`` holds one :class:`SceneError` per input that could not be used (at scan or
     later); the other scenes' results are complete regardless. ``provenance``: what produced
     the tables (:func:`provenance`), written as ``run.json``. ``link_config``: the linking
-    rules the stays were made by (co-registration tightens ``close_distance_m``:
-    :func:`dwelltime.linking.for_coregistered`). ``flights``: the flight log (FLIGHT_COLUMNS)
-    that tightened the stays' bounds, None for none; ``type_filter``: the ICAO designator the
-    stays were kept to, None for all types (both kept by :meth:`relink`).
+    rules the stays were made by (the close gate is tight between the scenes ``scenes`` says
+    co-registration aligned: :func:`dwelltime.linking.aligned_scenes`). ``flights``: the flight
+    log (FLIGHT_COLUMNS) that tightened the stays' bounds, None for none; ``type_filter``: the
+    ICAO designator the stays were kept to, None for all types (both kept by :meth:`relink`).
     """
 
     airport: Airport
@@ -165,8 +165,8 @@ class RunResult:
         """This result linked again by other rules, without detecting again: the same scenes,
         coverage and detections, new stays. ``changes``: :class:`LinkConfig` fields applied to
         :attr:`link_config` (``max_gap_h=24``, ``min_score_single=0.5``; an unknown one is a
-        ValueError naming the valid ones), so co-registration's ``close_distance_m`` is kept
-        unless changed. ``flights`` and ``type_filter`` as :func:`run` takes them; not given,
+        ValueError naming the valid ones); the scenes co-registration aligned are still those
+        of :attr:`scenes`. ``flights`` and ``type_filter`` as :func:`run` takes them; not given,
         this result's own are kept; ``None`` removes them (every type's stays, bounds not
         tightened by a flight log). The provenance records the new rules."""
         config = LinkConfig.from_dict({**asdict(self.link_config), **changes})
@@ -178,7 +178,12 @@ class RunResult:
         if log_frame is not None and not keep_log:
             warn_if_not_at(log_frame, self.airport)
         stays = estimate_stays(
-            self.detections, self.coverage, config, flights=log_frame, type_filter=type_filter
+            self.detections,
+            self.coverage,
+            config,
+            aligned=aligned_scenes(self.scenes),
+            flights=log_frame,
+            type_filter=type_filter,
         )
         linking = link_provenance(config, flights=log_frame is not None, type_filter=type_filter)
         record = self.provenance and (
@@ -574,6 +579,7 @@ def link_scenes(
     done = [s for s in scenes if s.scene_id in processed]
     scene_frame = scenes_frame(done)
     config = as_link_config(link_config)
+    aligned: frozenset[str] = frozenset()
     if coregister:
         from dwelltime.coregister import apply_offsets, coregister_scenes
 
@@ -583,7 +589,7 @@ def link_scenes(
         coverage = apply_offsets(coverage, offsets)
         detections = apply_offsets(detections, offsets)
         scene_frame = scene_frame.merge(offsets, on="scene_id", how="left")
-        config = for_coregistered(config, offsets)
+        aligned = aligned_scenes(offsets)
     return RunResult(
         airport=site,
         aprons=aprons,
@@ -594,6 +600,7 @@ def link_scenes(
             detections,
             coverage,
             config,
+            aligned=aligned,
             flights=flights,
             type_filter=type_filter,
             progress=progress,
@@ -609,6 +616,7 @@ def estimate_stays(
     coverage: gpd.GeoDataFrame,
     config: LinkConfig | Mapping[str, object],
     *,
+    aligned: Collection[str] = (),
     flights: pd.DataFrame | None = None,
     type_filter: str | None = None,
     progress: Progress | None = None,
@@ -619,10 +627,14 @@ def estimate_stays(
     it: ``Il-62`` is IL62, a type the catalog does not know raises
     :class:`~dwelltime.errors.UnknownTypeError` before linking; a warning names the types
     there were when no stay is of it): the linking that `run`, `link`, the batch job and
-    :meth:`RunResult.relink` share."""
+    :meth:`RunResult.relink` share. ``aligned``: the scenes co-registration aligned
+    (:func:`dwelltime.linking.aligned_scenes`), as :func:`~dwelltime.linking.link_stays`
+    takes them."""
     type_filter = canonical_type(type_filter)
     config = as_link_config(config)
-    stays = link_stays(detections, coverage, config, progress=_stage(progress, "link"))
+    stays = link_stays(
+        detections, coverage, config, aligned=aligned, progress=_stage(progress, "link")
+    )
     if flights is not None:
         stays = tighten_with_flights(stays, flights, dwell_priors(stays, coverage, config))
     if not type_filter:
@@ -787,11 +799,7 @@ def read_result(folder: Path | str) -> RunResult:
     for name in ("coverage", "detections", "stays"):
         if frames[name].crs is not None and frames[name].crs != site.crs:
             frames[name] = frames[name].to_crs(site.crs)
-    config = (
-        as_link_config(made["link"])  # type: ignore[arg-type]
-        if "link" in made
-        else for_coregistered(LinkConfig(), frames["scenes"])
-    )
+    config = as_link_config(made["link"]) if "link" in made else LinkConfig()  # type: ignore[arg-type]
     flights = None
     if made.get("flights"):
         try:

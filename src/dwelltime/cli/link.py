@@ -98,7 +98,7 @@ def link(
         write_layers,
         write_provenance,
     )
-    from dwelltime.linking import for_coregistered, require_placed
+    from dwelltime.linking import aligned_scenes, require_placed
     from dwelltime.pipeline import (
         canonical_type,
         changed_settings,
@@ -136,9 +136,10 @@ def link(
     config = link_config
     flight_log = read_if_path(flights, read_flights)
     layers = {"coverage": coverage, "detections": detections}
+    aligned: frozenset[str] = frozenset()
     if not single_layer and "scenes" in layer_names(detections_path):
         scenes = read_output_layer(detections_path, "scenes", "DETECTIONS")
-        config = for_coregistered(config, scenes)  # as `dwelltime run` linked them
+        aligned = aligned_scenes(scenes)  # as `dwelltime run` linked them
         layers = {"scenes": scenes, **layers}  # written too: `evaluate-dwell --results` reads it
     source = detections_path if detections_path.is_dir() else detections_path.parent
     made = read_provenance(source)
@@ -172,6 +173,7 @@ def link(
             detections,
             coverage,
             config,
+            aligned=aligned,
             flights=flight_log,
             type_filter=type_filter,
             progress=progress,
