@@ -326,3 +326,38 @@ def fresh_python() -> Callable[[str], list[str]]:
         return done.stdout.split()
 
     return run
+
+
+#: A ``sitecustomize`` for a process killed in a test (spawned children run it too): its first
+#: commit to a :class:`~dwelltime.store.SceneStore` completes, then the committing thread hangs,
+#: so the kill lands with exactly one scene or image committed however fast the process runs.
+HANG_AFTER_FIRST_COMMIT = """
+import threading
+
+from dwelltime.store import SceneStore
+
+_commit = SceneStore.commit
+
+
+def _commit_then_hang(self, *args, **kwargs):
+    _commit(self, *args, **kwargs)
+    threading.Event().wait()
+
+
+SceneStore.commit = _commit_then_hang
+"""
+
+
+@pytest.fixture
+def hang_after_first_commit() -> Callable[[Path], dict[str, str]]:
+    """``env(folder)``: the environment of a process that hangs after its first commit
+    (:data:`HANG_AFTER_FIRST_COMMIT`, written to ``folder`` and put on its PYTHONPATH)."""
+    import os
+
+    def env(folder: Path) -> dict[str, str]:
+        folder.mkdir(parents=True)
+        (folder / "sitecustomize.py").write_text(HANG_AFTER_FIRST_COMMIT)
+        path = os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH")) if p)
+        return {**os.environ, "PYTHONPATH": path}
+
+    return env

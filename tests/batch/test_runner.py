@@ -76,30 +76,9 @@ def test_batch_writes_the_run_outputs_and_a_combined_table(uninterrupted: Path):
     assert set(combined["xy_crs"]) == {"EPSG:32651"}  # lon/lat geometry, x/y in UTM 51N
 
 
-#: A ``sitecustomize`` for every process of the job killed below (spawned finisher processes
-#: run it too): its first commit completes, then the committing thread hangs, so that the kill
-#: lands with exactly one scene committed however fast the job runs (commits are made one at a
-#: time, by one finisher thread or process).
-HANG_AFTER_FIRST_COMMIT = """
-import threading
-
-from dwelltime.store import SceneStore
-
-_commit = SceneStore.commit
-
-
-def _commit_then_hang(self, *args, **kwargs):
-    _commit(self, *args, **kwargs)
-    threading.Event().wait()
-
-
-SceneStore.commit = _commit_then_hang
-"""
-
-
 @pytest.mark.parametrize(("finishers", "workers"), [(0, 0), (1, 2)], ids=["thread", "processes"])
 def test_killed_job_resumes_to_the_same_tables(
-    small_series: Path, uninterrupted: Path, finishers: int, workers: int
+    small_series: Path, uninterrupted: Path, finishers: int, workers: int, hang_after_first_commit
 ):
     """Killed after its first commit (everything in one process; or post-processing in a
     finisher process and reading in reader processes with their tile ring), then run again:
@@ -108,13 +87,9 @@ def test_killed_job_resumes_to_the_same_tables(
     name = f"killed_{finishers}_{workers}"
     spec = job(small_series, name, f"finishers: {finishers}\n", workers=workers)
     parts = small_series / name / "ZKPY" / "parts"
-    hook = small_series / f"{name}_hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(HANG_AFTER_FIRST_COMMIT)
-    path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dwelltime", "-q", "batch", str(spec)],
-        env={**os.environ, "PYTHONPATH": path},
+        env=hang_after_first_commit(small_series / f"{name}_hook"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

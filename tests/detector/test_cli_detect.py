@@ -728,27 +728,8 @@ def test_counting_the_tiles_says_an_images_warnings_no_second_time(
     assert len(said) == 1, said
 
 
-#: A ``sitecustomize`` for the ``detect`` killed below: its first image's commit completes,
-#: then it hangs, so the kill lands with exactly one image kept however fast it runs.
-HANG_AFTER_FIRST_COMMIT = """
-import threading
-
-from dwelltime.store import SceneStore
-
-_commit = SceneStore.commit
-
-
-def _commit_then_hang(self, *args, **kwargs):
-    _commit(self, *args, **kwargs)
-    threading.Event().wait()
-
-
-SceneStore.commit = _commit_then_hang
-"""
-
-
 def test_a_killed_detect_keeps_the_images_finished_and_a_rerun_detects_only_the_others(
-    tmp_path, tiny_weights, write_raster, monkeypatch
+    tmp_path, tiny_weights, write_raster, monkeypatch, hang_after_first_commit
 ):
     """Killed (SIGKILL: the OOM killer, a lost SSH session) after its first image: it wrote
     nothing, so every image was detected again. Now each image finished is kept in
@@ -763,14 +744,10 @@ def test_a_killed_detect_keeps_the_images_finished_and_a_rerun_detects_only_the_
     Image.fromarray(np.full((64, 96, 3), 90, np.uint8)).save(folder / "c.png")
     args = ["-q", "detect", str(folder), "--gsd", "0.5", "--weights", str(tiny_weights)]
     args += ["--tile-size", "64"]
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(HANG_AFTER_FIRST_COMMIT)
-    path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
     out, parts = tmp_path / "out", tmp_path / "out" / "parts"
     proc = subprocess.Popen(
         [sys.executable, "-m", "dwelltime", *args, "--out", str(out)],
-        env={**os.environ, "PYTHONPATH": path},
+        env=hang_after_first_commit(tmp_path / "hook"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
