@@ -58,11 +58,11 @@ from dwelltime.detector.model import parameter_count
 from dwelltime.detector.normalise import NORM_MEAN, NORM_STD
 from dwelltime.detector.types import MAX_TYPING_GSD_M
 from dwelltime.detector.weights import (
+    add_models_dir_option,
     data_tag,
     default_weights_note,
     hardware_name,
     load_model,
-    models_dir,
     read_card,
     save_weights,
     write_card,
@@ -128,13 +128,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "detector")
-    p.add_argument(
-        "--models-dir",
-        type=Path,
-        default=models_dir(),
-        help="where the weights and card go (default: the shipped models/, whose newest card "
-        "is the detector dwelltime runs)",
-    )
+    add_models_dir_option(p)
     p.add_argument("--arch", default="ocnet-mnv3l")
     p.add_argument("--resume", action="store_true", help="continue from <work-dir>/last.pt")
     p.add_argument(

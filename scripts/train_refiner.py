@@ -73,11 +73,11 @@ from dwelltime.detector.refine import (
 )
 from dwelltime.detector.types import MAX_TYPING_GSD_M
 from dwelltime.detector.weights import (
+    add_models_dir_option,
     data_tag,
     default_weights,
     default_weights_note,
     hardware_name,
-    models_dir,
     read_card,
     save_weights,
     write_card_markdown,
@@ -170,13 +170,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--type-seeds", type=int, nargs="+", default=[7], help="seeds of --type-chips")
     p.add_argument("--work-dir", type=Path, default=REPO / "cache" / "refiner")
-    p.add_argument(
-        "--models-dir",
-        type=Path,
-        default=models_dir(),
-        help="where the weights and card go (default: the shipped models/, whose newest card "
-        "is the detector dwelltime runs)",
-    )
+    add_models_dir_option(p)
     p.add_argument("--no-save", action="store_true", help="do not write weights")
     args = p.parse_args(argv)
     check_airbus_option(p, args)

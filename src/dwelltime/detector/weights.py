@@ -7,6 +7,7 @@ licence and the file's sha256, which is checked on every load. Never pickle.
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 from pathlib import Path
@@ -31,6 +32,18 @@ def models_dir() -> Path:
     package = Path(__file__).resolve().parents[1]
     installed = package / "models"
     return installed if installed.is_dir() else package.parents[1] / "models"
+
+
+def add_models_dir_option(parser: argparse.ArgumentParser) -> None:
+    """A training script's ``--models-dir``: where its weights and card go, by default
+    :func:`models_dir`, whose newest card is the detector dwelltime runs."""
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=models_dir(),
+        help="where the weights and card go (default: the shipped models/, whose newest card "
+        "is the detector dwelltime runs)",
+    )
 
 
 def data_tag(weights: Path) -> str:
