@@ -11,6 +11,7 @@ from dwelltime.store import (
     STAMP_REASONS,
     SceneStore,
     commit_stamp,
+    made_by,
     settings_changes,
     stamp_changes,
 )
@@ -171,3 +172,24 @@ def test_the_detection_settings_a_stamp_changes_are_named():
     assert stamp_changes(old, new) == "settings"
     assert settings_changes(old, new) == "precision int8 → bf16"
     assert settings_changes(old, old) == ""
+
+
+def test_aprons_in_one_crs_read_from_gdal_or_proj_have_one_stamp():
+    """A batch job or notebook that had read an image first held its aprons' CRS as GDAL wrote
+    it (WGS 84 a datum, not PROJ's ensemble): the same CRS in another WKT, so the stamp of
+    every scene committed by a fresh process was stale and each was detected again."""
+    import pyproj
+    import rasterio.crs
+
+    described = {"sha256": "s", "precision": "fp32", "gsd_m": 0.5}
+    aprons = gpd.GeoDataFrame({"apron_id": ["A"]}, geometry=[shapely.box(0, 0, 9, 9)], crs=CRS)
+    gdal = pyproj.CRS.from_wkt(rasterio.crs.CRS.from_epsg(32651).to_wkt())
+    assert gdal == aprons.crs and gdal.to_wkt() != aprons.crs.to_wkt()  # the trap
+    stamps = [
+        made_by(described, 512, aprons.set_crs(crs, allow_override=True)) for crs in (CRS, gdal)
+    ]
+    assert stamps[0] == stamps[1]
+    other = made_by(described, 512, aprons.set_crs("EPSG:32652", allow_override=True))
+    assert other["aprons"] != stamps[0]["aprons"]
+    local = pyproj.CRS.from_proj4("+proj=tmerc +lon_0=125.67 +lat_0=39.2 +units=m")  # no code
+    assert made_by(described, 512, aprons.set_crs(local, allow_override=True))["aprons"]

@@ -35,6 +35,8 @@ from dwelltime.schema import (
 )
 
 if TYPE_CHECKING:
+    import pyproj
+
     from dwelltime.detector import Detector
     from dwelltime.scenes import Scene
 
@@ -158,10 +160,21 @@ def made_by(
     settings = detection_settings(detector, tile_size_px)
     if aprons is None:
         return {"aprons": None, "settings": settings}
-    digest = hashlib.sha256(aprons.crs.to_wkt().encode() if aprons.crs else b"")
+    digest = hashlib.sha256(_crs_key(aprons.crs).encode())
     for apron_id, wkb in zip(aprons["apron_id"], shapely.to_wkb(aprons.geometry), strict=True):
         digest.update(str(apron_id).encode() + b"\0" + wkb)
     return {"aprons": digest.hexdigest(), "settings": settings}
+
+
+def _crs_key(crs: pyproj.CRS | None) -> str:
+    """``crs`` as a stamp holds it: its authority code (``EPSG:32651``) where it is exactly
+    one, else its WKT; "" for none. Not the WKT of every CRS: one equal CRS writes another
+    WKT where it was read from GDAL's (a datum, not PROJ's WGS 84 ensemble), so a run in a
+    process that had read an image first would have found every commit stale."""
+    if crs is None:
+        return ""
+    authority = crs.to_authority(min_confidence=100)
+    return ":".join(authority) if authority else crs.to_wkt()
 
 
 #: Why committed results are made again, by the part of their stamp that changed
