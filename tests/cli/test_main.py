@@ -38,11 +38,13 @@ def test_ctrl_c_in_a_batch_job_says_it_resumes(tmp_path, monkeypatch):
     assert line.startswith("dwelltime batch: interrupted; ") and "go on where it stopped" in line
 
 
-def test_ctrl_c_in_run_says_its_out_folder_keeps_the_finished_scenes(tmp_path, monkeypatch):
+def test_ctrl_c_in_run_says_its_out_folder_keeps_the_finished_scenes(
+    tmp_path, monkeypatch, write_raster
+):
     from dwelltime.detector import predict
 
     monkeypatch.setattr(predict, "load_detector", _interrupt)  # what DetectorPlan loads with
-    (tmp_path / "images").mkdir()
+    write_raster(tmp_path / "images" / "zkpy_20230801T023512.tif")  # a scene: the model loads
     args = ["-q", "run", str(tmp_path / "images"), "--airport", "ZKPY", "--out", str(tmp_path)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == INTERRUPTED
@@ -53,11 +55,11 @@ def test_ctrl_c_in_run_says_its_out_folder_keeps_the_finished_scenes(tmp_path, m
     )
 
 
-def test_ctrl_c_in_run_without_out_says_nothing_is_kept(tmp_path, monkeypatch):
+def test_ctrl_c_in_run_without_out_says_nothing_is_kept(tmp_path, monkeypatch, write_raster):
     from dwelltime.detector import predict
 
     monkeypatch.setattr(predict, "load_detector", _interrupt)  # what DetectorPlan loads with
-    (tmp_path / "images").mkdir()
+    write_raster(tmp_path / "images" / "zkpy_20230801T023512.tif")  # a scene: the model loads
     result = CliRunner().invoke(main, ["-q", "run", str(tmp_path / "images"), "--airport", "ZKPY"])
     assert result.exit_code == INTERRUPTED
     (line,) = result.stderr.splitlines()
