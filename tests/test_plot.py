@@ -576,16 +576,20 @@ def test_coverage_counts_scenes_per_spot_and_fractions_per_scene(scene_frames, t
     fig.savefig(tmp_path / "coverage.png")
 
 
+def _daily(cover: gpd.GeoDataFrame, days: int) -> pd.DataFrame:
+    """``cover``'s first row as ``days`` daily scenes ``d0``, ``d1``… from T0."""
+    return pd.concat(
+        [
+            cover.iloc[[0]].assign(scene_id=f"d{d}", acquired=T0 + pd.Timedelta(days=d))
+            for d in range(days)
+        ]
+    )
+
+
 def test_coverage_scene_counts_are_ticked_at_even_steps(scene_frames):
     # 12 scenes were ticked 0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12: 3 and 9 seemed missing.
     _, aprons, cover, _ = scene_frames
-    days = pd.concat(
-        [
-            cover.iloc[[0]].assign(scene_id=f"d{d}", acquired=T0 + pd.Timedelta(days=d))
-            for d in range(12)
-        ]
-    )
-    fig = plot_coverage(days, aprons)
+    fig = plot_coverage(_daily(cover, 12), aprons)
     fig.canvas.draw()
     (counts,) = [ax for ax in fig.axes if ax.get_ylabel() == "scenes (of 12)"]
     ticks = [t for t in counts.get_yticks() if 0 <= t <= 12]
@@ -596,13 +600,7 @@ def test_coverage_counts_of_a_long_series_have_a_readable_colourbar(scene_frames
     # A year of daily scenes gave the counts' colourbar 366 colours, each edge a tick mark:
     # a comb of 367 marks beside the 12 labelled counts.
     _, aprons, cover, _ = scene_frames
-    days = pd.concat(
-        [
-            cover.iloc[[0]].assign(scene_id=f"d{d}", acquired=T0 + pd.Timedelta(days=d))
-            for d in range(60)
-        ]
-    )
-    fig = plot_coverage(days, aprons)
+    fig = plot_coverage(_daily(cover, 60), aprons)
     fig.canvas.draw()
     (counts,) = [ax for ax in fig.axes if ax.get_ylabel() == "scenes (of 60)"]
     ticks = [*counts.yaxis.get_majorticklocs(), *counts.yaxis.get_minorticklocs()]

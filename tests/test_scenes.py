@@ -280,17 +280,23 @@ def test_maxar_imd(tmp_path, write_raster, first_line, expected):
     assert scene.cloud_fraction == pytest.approx(0.02)
 
 
+def _with_two_image_imd(image: Path, field: str) -> Path:
+    """``image`` with a Maxar ``.IMD`` beside it listing two source images (IMAGE_1 taken at
+    T0, IMAGE_2 40 minutes later), each time under ``field``."""
+    groups = [
+        f"BEGIN_GROUP = IMAGE_{i}\n\t{field} = {when};\nEND_GROUP = IMAGE_{i}\n"
+        for i, when in ((1, "2023-07-31T02:35:12.000000Z"), (2, "2023-07-31T03:15:00.000000Z"))
+    ]
+    image.with_suffix(".IMD").write_text('version = "28.4";\n' + "".join(groups) + "END;\n")
+    return image
+
+
 def test_a_maxar_imd_of_two_images_without_first_line_times_gives_the_first_s(
     tmp_path, write_raster, caplog
 ):
     """An ortho product's IMD gives each image's earliestAcqTime alone: the first image's,
     warned as firstLineTimes are, not the last one's."""
-    image = write_raster(tmp_path / "scene_1.TIF")
-    groups = [
-        f"BEGIN_GROUP = IMAGE_{i}\n\tearliestAcqTime = {when};\nEND_GROUP = IMAGE_{i}\n"
-        for i, when in ((1, "2023-07-31T02:35:12.000000Z"), (2, "2023-07-31T03:15:00.000000Z"))
-    ]
-    image.with_suffix(".IMD").write_text('version = "28.4";\n' + "".join(groups) + "END;\n")
+    image = _with_two_image_imd(write_raster(tmp_path / "scene_1.TIF"), "earliestAcqTime")
     with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
         scene = read_scene(image)
     assert (scene.time_source, scene.acquired) == ("maxar_imd", T0)
@@ -385,11 +391,7 @@ def test_a_maxar_imd_of_two_images_gives_the_first_s_time_warned(tmp_path, write
     """An IMD listing two source images (IMAGE_1, IMAGE_2) taken 40 minutes apart: the
     first one's firstLineTime, as a DIMAP product's first strip, and one warning."""
     image = write_raster(tmp_path / "23JUL31023512-P2AS-012345678901_01_P001.TIF")
-    groups = [
-        f"BEGIN_GROUP = IMAGE_{i}\n\tfirstLineTime = {when};\nEND_GROUP = IMAGE_{i}\n"
-        for i, when in ((1, "2023-07-31T02:35:12.000000Z"), (2, "2023-07-31T03:15:00.000000Z"))
-    ]
-    image.with_suffix(".IMD").write_text('version = "28.4";\n' + "".join(groups) + "END;\n")
+    image = _with_two_image_imd(image, "firstLineTime")
     with caplog.at_level(logging.WARNING, logger="dwelltime.timesources"):
         scene = read_scene(image)
     assert (scene.time_source, scene.acquired) == ("maxar_imd", T0)
