@@ -46,7 +46,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -59,6 +59,7 @@ from scipy import ndimage
 from dwelltime.airports import Airport
 from dwelltime.regrid import Grid, open_mask, open_picture, read_to_grid, rgb_bands, valid_mask
 from dwelltime.scenes import Scene
+from dwelltime.schema import ALIGNED_STATUSES
 from dwelltime.tables import counted, few
 
 log = logging.getLogger(__name__)
@@ -268,13 +269,20 @@ def apron_mask(aprons: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     return ~geometry_mask(geoms, out_shape=grid.shape, transform=grid.transform)
 
 
-def parked_mask(detections: gpd.GeoDataFrame | None, scene_id: str, grid: Grid) -> np.ndarray:
-    """(rows, cols) bool: grid pixels on the footprints of ``scene_id``'s ``detections`` (none
-    given: no pixel), grown by :data:`PARKED_MARGIN_M`."""
+def parked_footprints(detections: gpd.GeoDataFrame | None) -> dict[str, gpd.GeoDataFrame]:
+    """Each scene's ``detections`` footprints grown by :data:`PARKED_MARGIN_M`, by scene id
+    (none given: none), for :func:`parked_mask`."""
     if detections is None or detections.empty:
-        return np.zeros(grid.shape, bool)
-    own = detections[detections["scene_id"].astype(str) == scene_id]
-    return apron_mask(own.set_geometry(own.geometry.buffer(PARKED_MARGIN_M)), grid)
+        return {}
+    grown = detections.set_geometry(detections.geometry.buffer(PARKED_MARGIN_M))
+    return {str(k): g for k, g in grown.groupby(grown["scene_id"].astype(str))}
+
+
+def parked_mask(parked: Mapping[str, gpd.GeoDataFrame], scene_id: str, grid: Grid) -> np.ndarray:
+    """(rows, cols) bool: grid pixels on ``scene_id``'s grown footprints (``parked``:
+    :func:`parked_footprints`; a scene without any: no pixel)."""
+    own = parked.get(scene_id)
+    return np.zeros(grid.shape, bool) if own is None else apron_mask(own, grid)
 
 
 def read_scene(
@@ -339,6 +347,7 @@ def coregister_scenes(
         return _offsets_frame([])
     grid = matching_grid(aprons, airport, config)
     region = apron_mask(aprons, grid)
+    parked = parked_footprints(detections)
     failed: list[str] = []
 
     def attempt(step: Callable[[Scene], object], scene: Scene) -> object | None:
@@ -351,9 +360,7 @@ def coregister_scenes(
     usable: dict[str, int] = {}  # scene_id → usable pixels on the matching grid
     for scene in scenes:
         count = attempt(
-            lambda s: usable_pixels(
-                s, grid, config, region, parked_mask(detections, s.scene_id, grid)
-            ),
+            lambda s: usable_pixels(s, grid, config, region, parked_mask(parked, s.scene_id, grid)),
             scene,
         )
         if count is None:
@@ -363,9 +370,7 @@ def coregister_scenes(
     todo = [s for s in scenes if s.scene_id in usable]
 
     def read(scene: Scene) -> _Raster:
-        return read_scene(
-            scene, grid, config, region, parked_mask(detections, scene.scene_id, grid)
-        )
+        return read_scene(scene, grid, config, region, parked_mask(parked, scene.scene_id, grid))
 
     ref = attempt(read, _choose_reference(todo, usable, config)) if todo else None
     if ref is None:
@@ -390,7 +395,7 @@ def coregister_scenes(
             if progress is not None:
                 progress(done, len(scenes))
     rows = [_row(s, 0.0, 0.0, float("nan"), "failed") for s in failed]
-    trusted = [row for row in measured if row["coreg_status"] in ("ok", "reference")]
+    trusted = [row for row in measured if row["coreg_status"] in ALIGNED_STATUSES]
     cx = float(np.median([row["shift_x_m"] for row in trusted]))
     cy = float(np.median([row["shift_y_m"] for row in trusted]))
     for row in trusted:
@@ -405,7 +410,7 @@ def _warn_unaligned(rows: list[dict[str, object]]) -> None:
     (a ``failed`` scene's own warning has named it already)."""
     left: dict[str, list[str]] = {}
     for row in rows:
-        if row["coreg_status"] not in ("ok", "reference"):
+        if row["coreg_status"] not in ALIGNED_STATUSES:
             left.setdefault(str(row["coreg_status"]), []).append(str(row["scene_id"]))
     if left:
         log.warning(

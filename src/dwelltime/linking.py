@@ -140,6 +140,7 @@ from dwelltime.dwell import (
 )
 from dwelltime.errors import SettingsError
 from dwelltime.schema import (
+    ALIGNED_STATUSES,
     COVERAGE_COLUMNS,
     DETECTION_COLUMNS,
     STAY_COLUMNS,
@@ -323,15 +324,11 @@ def as_link_config(value: LinkConfig | Mapping[str, object] | None) -> LinkConfi
 COREGISTERED_CLOSE_DISTANCE_M = 5.0
 
 
-#: ``coreg_status`` of the scenes co-registration aligned: the reference and those matched to it.
-ALIGNED_STATUSES: tuple[str, ...] = ("reference", "ok")
-
-
 def aligned_scenes(scenes: pd.DataFrame) -> frozenset[str]:
     """Ids of the scenes of ``scenes`` (the scenes layer, or the offsets of
     :func:`dwelltime.coregister.coregister_scenes`) that co-registration aligned
-    (``coreg_status`` in :data:`ALIGNED_STATUSES`), as :func:`link_stays` takes them
-    (``aligned``); none without the column (co-registration off)."""
+    (``coreg_status`` in :data:`~dwelltime.schema.ALIGNED_STATUSES`), as :func:`link_stays`
+    takes them (``aligned``); none without the column (co-registration off)."""
     if "coreg_status" not in scenes.columns:
         return frozenset()
     return frozenset(

@@ -42,6 +42,10 @@ SCENE_COLUMNS: tuple[str, ...] = (
     "geometry",
 )
 
+#: ``coreg_status`` (scenes layer; :data:`dwelltime.coregister.OFFSET_COLUMNS`) of the scenes
+#: co-registration aligned: the reference and those matched to it.
+ALIGNED_STATUSES: tuple[str, ...] = ("reference", "ok")
+
 #: One row per scene × apron. ``geometry``: the visible part of the apron (local metric CRS).
 COVERAGE_COLUMNS: tuple[str, ...] = (
     "scene_id",
