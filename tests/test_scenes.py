@@ -1923,13 +1923,13 @@ def test_scan_reads_with_gdal_cache_capped(tmp_path, write_raster, monkeypatch):
 
     write_raster(tmp_path / "a_20230731T023512.tif")
     caches = []
-    real = scenes.read_scene
+    real = scenes._read_scene  # what scan reads each image with
 
     def read_scene(*args, **kwargs):
         caches.append(getenv().get("GDAL_CACHEMAX"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(scenes, "read_scene", read_scene)
+    monkeypatch.setattr(scenes, "_read_scene", read_scene)
     assert len(scenes.scan(tmp_path).scenes) == 1
     assert caches == [READ_CACHE_BYTES]
 

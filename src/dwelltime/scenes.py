@@ -212,13 +212,14 @@ def scan(
     with capped_cache():  # GDAL's cache bounded, however large the images
         for done, src in enumerate(sources, start=1):
             try:
-                scene = read_scene(
+                scene = _read_scene(
                     src.image,
                     scene_id=src.scene_id,
                     folder=base,
                     times=times,
                     stac_index=stac_index,
                     mask_path=src.mask,
+                    require_time=True,
                 )
             except SceneError as e:
                 result.errors.append(e)
@@ -392,10 +393,31 @@ def read_scene(
     acquisition time NaT ``acquired`` and ``time_source`` ``"none"`` instead of an error.
     ``times``: as :func:`scan` takes them.
     """
+    return _read_scene(
+        Path(path),
+        scene_id=scene_id,
+        folder=folder,
+        times=user_times(times),
+        stac_index=stac_index,
+        mask_path=mask_path,
+        require_time=require_time,
+    )
+
+
+def _read_scene(
+    path: Path,
+    *,
+    scene_id: str | None,
+    folder: Path | None,
+    times: Mapping[str, pd.Timestamp] | None,
+    stac_index: Mapping[Path, dict] | None,
+    mask_path: Path | None,
+    require_time: bool,
+) -> Scene:
+    """:func:`read_scene` of ``times`` checked already (:func:`user_times`), as :func:`scan`
+    checks them once for all its images."""
     from rasterio.errors import RasterioError
 
-    path = Path(path)
-    times = user_times(times)
     try:
         with open_picture(path) as ds:  # no georeference is reported below, not warned
             if ds.crs is None and ds.gcps[0]:
