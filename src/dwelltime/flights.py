@@ -364,9 +364,8 @@ def as_flights(flights: pd.DataFrame | str | os.PathLike | None) -> pd.DataFrame
     movements matching no stay (one warning).
     :class:`FlightsError` naming a missing column, a time that cannot be read, an event
     that is neither arr nor dep, or a value that is neither a path nor a frame (a list)."""
-    flights = read_if_path(flights, read_flights)
-    if flights is None:
-        return None
+    if flights is None or isinstance(flights, (str, os.PathLike)):
+        return read_if_path(flights, read_flights)  # read_flights gives them as read here
     if not isinstance(flights, pd.DataFrame):
         raise FlightsError(
             f"flights: a {type(flights).__name__} is no flight log; give the CSV's path or a "
