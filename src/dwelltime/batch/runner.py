@@ -59,6 +59,7 @@ from dwelltime.store import (
     STAMP_REASONS,
     SceneStore,
     commit_stamp,
+    detection_settings,
     made_by,
     settings_changes,
     stamp_changes,
@@ -353,8 +354,10 @@ def _detector_for_jobs(
         return planned
     detector = plan.load()
     log.info("%r", detector)  # the precision `auto` chose, as run.json records it
-    for p in prepared:  # the same, but where int8 could not be built after all (fp32)
-        _redo_changed(p, made_by(detector, spec.tile_size_px, p.aprons))
+    size = spec.tile_size_px
+    if detection_settings(detector, size) != detection_settings(planned, size):
+        for p in prepared:  # int8 could not be built after all (fp32): the stamps differ
+            _redo_changed(p, made_by(detector, size, p.aprons))
     return detector
 
 
