@@ -60,6 +60,7 @@ from dwelltime.formats import (
     is_cloud_vector,
     is_dimap,
     is_packed,
+    is_provider_mask,
     mosaic_members,
     unpack_archive,
     unpack_command,
@@ -839,7 +840,7 @@ def _find_files(
                 log.info("left out %s: a Maxar ARD data mask (<id>-clouds.tif…), no image", p)
                 continue
             if suffix in RASTER_SUFFIXES or is_dimap(name):
-                is_mask = p.stem.lower().endswith(MASK_SUFFIXES)
+                is_mask = is_provider_mask(name)  # ARD data masks are left out above
                 (masks if is_mask else images).append(p)
             elif is_cloud_vector(name):
                 masks.append(p)
